@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+
+export type ArchiveFormat = 'tar.gz' | 'tar.zst' | 'zip';
+
+export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink';
+
+/** An entry to add to the archive. Paths are relative, '/'-separated, no '..'. */
+export interface EntrySpec {
+  path: string;
+  type?: EntryType; // default 'file'
+  /** Permission bits, e.g. 0o640. Default 0o600 for files, 0o700 for directories. */
+  mode?: number;
+  mtime?: Date;
+  uid?: number;
+  gid?: number;
+  uname?: string;
+  gname?: string;
+  /** Target of a symlink (as stored) or hardlink (an archive path). */
+  linkpath?: string;
+  /**
+   * Exact byte length of the body when known (a file from a tar stream): the body is streamed
+   * straight into the archive. When undefined (a command's stdout) the body is spooled to a
+   * temporary file beside the partial archive first, because tar headers need the size.
+   */
+  size?: number;
+}
+
+/** What metadata.json records about each entry. */
+export interface EntryRecord {
+  path: string;
+  type: EntryType;
+  size: number;
+  /** hex sha256 of the body; absent for directories and links. */
+  sha256?: string;
+  mode: number;
+  mtime: string;
+  linkpath?: string;
+}
+
+export interface ArchiveResult {
+  /** Bytes written (compressed). */
+  bytes: number;
+  /** hex sha256 of the whole archive file as stored. */
+  sha256: string;
+  entries: EntryRecord[];
+}
+
+/**
+ * Writes one archive as a stream. Entries may be added concurrently: the writer serialises
+ * them (one entry's bytes are never interleaved with another's).
+ */
+export interface ArchiveWriter {
+  readonly format: ArchiveFormat;
+  add(entry: EntrySpec, body?: Readable): Promise<EntryRecord>;
+  /** Append `metadata.json` (built by the callback from the entries so far) as the last entry, then close. */
+  finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult>;
+  /** Stop writing and delete spool files; the sink is destroyed. Idempotent. */
+  abort(reason?: Error): Promise<void>;
+}

@@ -1,0 +1,92 @@
+/**
+ * The error catalogue. Every error lsbackup expects to happen has a code here with a
+ * message and a fix; it prints as one paragraph. Anything else is a bug and prints a stack.
+ */
+
+/** Process exit codes (DESIGN.md). */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  partial: 2,
+  usage: 64,
+  config: 78,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** One place in a file that a problem points at. Lines and columns are 1-based. */
+export interface SourcePosition {
+  file: string;
+  line?: number;
+  col?: number;
+}
+
+/** One problem found while validating a file (recipe, config, inventory). */
+export interface Problem extends SourcePosition {
+  message: string;
+  /** How to fix it, when we know. */
+  hint?: string;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = [p.file, p.line, p.col].filter((v) => v !== undefined).join(':');
+  return `${where}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`;
+}
+
+type Definition = (details: Record<string, unknown>) => { message: string; exitCode: ExitCodeValue };
+
+/** code -> how to say it. Keep messages one paragraph: what happened, then the fix. */
+export const errorDefinitions = {
+  EUSAGE: (d) => ({ message: `${d.message}. See 'lsbackup --help'.`, exitCode: ExitCode.usage }),
+  EINVALID: (d) => ({
+    message: `${d.what ?? 'Input'} is invalid:\n${(d.problems as Problem[]).map((p) => '  ' + formatProblem(p)).join('\n')}`,
+    exitCode: ExitCode.config,
+  }),
+  ENOINVENTORY: (d) => ({
+    message: `No Ansible inventory found at ${d.path}. Pass -b with a build directory that holds an 'inventory' file or directory, or the inventory file itself.`,
+    exitCode: ExitCode.usage,
+  }),
+  ETEMPLATE: (d) => ({
+    message: `Recipe '${d.recipe}' step '${d.step}' on host '${d.host}': ${d.message}`,
+    exitCode: ExitCode.config,
+  }),
+  ESECRET: (d) => ({ message: `Secret '${d.name}' could not be resolved: ${d.message}`, exitCode: ExitCode.config }),
+  ETARGET: (d) => ({ message: `Target ${d.target}: ${d.message}`, exitCode: ExitCode.failed }),
+  ENOTARGET: (d) => ({
+    message: `Unknown target '${d.uri}'. Use a directory path, file://, nfs://<mounted path>, s3://bucket/prefix or azfile://account/share/dir.`,
+    exitCode: ExitCode.usage,
+  }),
+  ENOCOMPONENTS: (d) => ({
+    message: `Nothing to back up: ${d.message}`,
+    exitCode: ExitCode.failed,
+  }),
+  EARCHIVE: (d) => ({ message: `Archive ${d.archive}: ${d.message}`, exitCode: ExitCode.failed }),
+  ECONNECT: (d) => ({ message: `Host ${d.host}: ${d.message}`, exitCode: ExitCode.failed }),
+  EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
+} satisfies Record<string, Definition>;
+
+export type ErrorCode = keyof typeof errorDefinitions;
+
+/** The one error class for expected failures: a code from the catalogue, details, a cause. */
+export class LsError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly exitCode: ExitCodeValue;
+
+  constructor(code: ErrorCode, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    const { message, exitCode } = errorDefinitions[code](details);
+    super(message, options);
+    this.name = 'LsError';
+    this.code = code;
+    this.details = details;
+    this.exitCode = exitCode;
+  }
+}
+
+export function isLsError(e: unknown): e is LsError {
+  return e instanceof LsError;
+}
+
+/** Problems found in one or more files: all of them are reported at once. */
+export function invalid(what: string, problems: Problem[]): LsError {
+  return new LsError('EINVALID', { what, problems });
+}

@@ -1,0 +1,18 @@
+/**
+ * Secrets are named values resolved from the environment, a file or a command. Every value
+ * resolved in a run is registered with the Redactor, and everything lsbackup prints or
+ * stores passes through it (one central place, tested).
+ */
+export interface SecretSource {
+  /** Resolve a secret by name; throws LsError ESECRET when it cannot. */
+  resolve(name: string): Promise<string>;
+}
+
+export interface Redactor {
+  /** Remember a value that must never be shown. Empty and very short values are ignored. */
+  add(value: string): void;
+  /** Replace every known secret value in text with '***'. */
+  redact(text: string): string;
+  /** Deep-redact every string in a JSON-like value. */
+  redactValue<T>(value: T): T;
+}

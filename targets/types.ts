@@ -1,0 +1,40 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** A stored object (an archive or one of its sidecars). */
+export interface StoredObject {
+  name: string;
+  size: number;
+  modified: Date;
+}
+
+/**
+ * An upload in progress. Bytes written to `stream` are not visible under any final name
+ * until `commit()` resolves; `abort()` removes every trace (temp file, multipart parts).
+ */
+export interface PendingUpload {
+  stream: Writable;
+  /**
+   * Make the object visible. With `avoidCollision`, a taken name gets `_1`, `_2`... before
+   * the extension (lsbackup-x-20260101T000000Z_1.tar.gz). Resolves to the final name.
+   */
+  commit(): Promise<StoredObject>;
+  abort(): Promise<void>;
+}
+
+export interface PutOptions {
+  /** Pick `name_1.ext`, `name_2.ext`... when `name` exists instead of overwriting. */
+  avoidCollision?: boolean;
+}
+
+/** A storage location. One plugin per file in targets/, registered in targets/registry.ts. */
+export interface Target {
+  /** The URI as the user wrote it (credentials never included). */
+  readonly uri: string;
+  /** Check the target is usable (exists, mounted, writable, credentials valid) before a run starts. */
+  check(): Promise<void>;
+  put(name: string, options?: PutOptions): Promise<PendingUpload>;
+  list(): Promise<StoredObject[]>;
+  stat(name: string): Promise<StoredObject | undefined>;
+  get(name: string): Promise<Readable>;
+  delete(name: string): Promise<void>;
+}
