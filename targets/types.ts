@@ -30,6 +30,11 @@ export interface PutOptions {
 export interface Target {
   /** The URI as the user wrote it (credentials never included). */
   readonly uri: string;
+  /**
+   * A local directory on the same filesystem as the stored archive, when the target has one
+   * (local, NFS): spool files live beside the partial archive. Others spool to a private temp dir.
+   */
+  readonly spoolDir?: string;
   /** Check the target is usable (exists, mounted, writable, credentials valid) before a run starts. */
   check(): Promise<void>;
   put(name: string, options?: PutOptions): Promise<PendingUpload>;

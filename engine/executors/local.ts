@@ -1,0 +1,131 @@
+import { execa } from 'execa';
+import { Readable } from 'node:stream';
+import { once } from 'node:events';
+import os from 'node:os';
+import type { CommandResult, Executor, RunOptions } from './types.js';
+import { becomeArgv, explainSudoFailure } from './become.js';
+import { HeadBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT, TailBuffer } from './output.js';
+
+/** Grace period between SIGTERM and SIGKILL when a command times out or is aborted. */
+const KILL_GRACE_MS = 2000;
+
+/** Runs commands on this machine (ansible_connection=local). */
+export class LocalExecutor implements Executor {
+  constructor(readonly hostName: string) {}
+
+  async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    const started = Date.now();
+    const become = this.effectiveBecome(options);
+    const [file, ...args] = becomeArgv(command, become);
+    const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
+    const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
+    let timedOut = false;
+    let aborted = false;
+
+    // detached: the command gets its own process group, so a timeout kills the whole
+    // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
+    const child = execa(file!, args, {
+      env: options.env,
+      extendEnv: true,
+      detached: true,
+      reject: false,
+      buffer: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const killGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        /* already gone */
+      }
+    };
+    const terminate = () => {
+      killGroup('SIGTERM');
+      setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
+    };
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            terminate();
+          }, options.timeoutMs)
+        : undefined;
+    const onAbort = () => {
+      aborted = true;
+      terminate();
+    };
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    const stdoutDone = options.stdout
+      ? pipeWithoutEnding(child.stdout!, options.stdout)
+      : (child.stdout!.on('data', (c: Buffer) => stdout.push(c)), once(child.stdout!, 'end'));
+    feedStdin(child.stdin!, become?.password, options.stdin);
+
+    let cause: Error | undefined;
+    const result = await child;
+    await stdoutDone.catch((e: Error) => (cause ??= e));
+    if (timer) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+
+    if (result.exitCode === undefined && !timedOut && !aborted && result.signal === undefined) {
+      cause ??= result.cause instanceof Error ? result.cause : new Error(String(result.message));
+    }
+    const stderrText = stderr.toString();
+    const sudoProblem = explainSudoFailure(stderrText, this.hostName, become);
+    if (sudoProblem && result.exitCode !== 0) cause ??= new Error(sudoProblem);
+    if (aborted) cause ??= new Error('aborted');
+    return {
+      command,
+      host: this.hostName,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      stdout: stdout.toString(),
+      stderr: stderrText,
+      durationMs: Date.now() - started,
+      timedOut,
+      failed: result.exitCode !== 0 || timedOut || aborted || cause !== undefined,
+      cause,
+    };
+  }
+
+  async close(): Promise<void> {}
+
+  /** Root asking to become root needs no sudo (a container or CI runner often has none). */
+  private effectiveBecome(options: RunOptions) {
+    const become = options.become;
+    if (!become) return undefined;
+    if (become.user === os.userInfo().username) return undefined;
+    return become;
+  }
+}
+
+/** Pipes command stdout into the caller's stream with backpressure, leaving it open. */
+function pipeWithoutEnding(from: Readable, to: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    from.on('error', reject);
+    to.on('error', reject);
+    from.on('end', resolve);
+    from.pipe(to as NodeJS.WritableStream, { end: false });
+  });
+}
+
+/** Writes the sudo password (if any) then the caller's input to stdin; a command that exits early (EPIPE) is not an error here. */
+function feedStdin(stdin: NodeJS.WritableStream & { destroyed?: boolean }, password: string | undefined, input: RunOptions['stdin']): void {
+  stdin.on('error', () => {
+    /* EPIPE: the command did not read all input; its exit code tells the story */
+  });
+  if (password !== undefined) stdin.write(password + '\n');
+  if (input === undefined) {
+    stdin.end();
+  } else if (typeof input === 'string' || Buffer.isBuffer(input)) {
+    stdin.end(input);
+  } else {
+    input.on('error', () => stdin.end());
+    input.pipe(stdin);
+  }
+}

@@ -1,0 +1,28 @@
+/** Everything a run tells the outside world, as data. Reporters decide how it looks. */
+export type RunEvent =
+  | { type: 'run.start'; operation: 'backup' | 'restore'; backupId: string; cluster: string; components: string[]; hosts: number; target?: string }
+  | { type: 'component.skip'; component: string; reason: string }
+  | { type: 'host.start'; component: string; host: string }
+  | { type: 'step.start'; component: string; host: string; phase: string; step: string }
+  | { type: 'step.end'; component: string; host: string; phase: string; step: string; status: 'success' | 'failed' | 'skipped'; exitCode?: number; durationMs: number; error?: string }
+  | { type: 'entry'; component: string; host: string; path: string; size: number }
+  | { type: 'host.end'; component: string; host: string; status: 'success' | 'failed' | 'skipped'; bytes: number; durationMs: number; error?: string; note?: string }
+  | { type: 'component.end'; component: string; status: string; durationMs: number; version?: string }
+  | { type: 'warning'; message: string; component?: string; host?: string }
+  | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
+  | { type: 'run.end'; status: 'success' | 'partial' | 'failed' | 'interrupted'; exitCode: number; durationMs: number; archive?: string; bytes?: number; summary: SummaryRow[] };
+
+export interface SummaryRow {
+  component: string;
+  host: string;
+  status: string;
+  bytes: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface Reporter {
+  emit(event: RunEvent): void;
+  /** Flush anything buffered (the live view) before the process prints its last words. */
+  close(): void;
+}

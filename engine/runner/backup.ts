@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Inventory } from '../inventory/types.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import type { ArchiveFormat } from '../archive/types.js';
+import type { Target } from '../../targets/types.js';
+import type { Redactor } from '../secrets/types.js';
+import type { Reporter, SummaryRow } from '../report/events.js';
+import { createArchiveWriter, backupName, type BackupMetadata } from '../archive/index.js';
+import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
+import { ExitCode, LsError } from '../errors.js';
+import { CleanupStack } from './cleanup.js';
+import { planRun } from './plan.js';
+import { executeBackup } from './execute-backup.js';
+import type { ComponentOutcome } from './types.js';
+import { lsbackupVersion } from '../version.js';
+
+export interface BackupOptions {
+  recipes: LoadedRecipe[];
+  inventory: Inventory;
+  target: Target;
+  cluster: string;
+  format: ArchiveFormat;
+  concurrency: number;
+  defaultStepTimeoutSec: number;
+  only?: string[];
+  skip?: string[];
+  varOverrides?: Record<string, Record<string, unknown>>;
+  secrets: Map<string, string>;
+  executorFactory: ExecutorFactory;
+  reporter: Reporter;
+  redactor: Redactor;
+  signal: AbortSignal;
+}
+
+export interface BackupResult {
+  status: 'success' | 'partial' | 'failed';
+  exitCode: number;
+  /** Final name in the target, when an archive was kept. */
+  archive?: string;
+  bytes?: number;
+  sha256?: string;
+  metadata?: BackupMetadata;
+}
+
+/**
+ * One backup run: plan, execute on every host, stream into one archive, store it atomically.
+ * Whatever happens, post-steps ran (the executor guarantees it per host) and nothing is left
+ * under a final name unless the archive is whole.
+ */
+export async function runBackup(options: BackupOptions): Promise<BackupResult> {
+  const startedAt = new Date();
+  const backupId = randomUUID();
+  const plan = planRun(options.recipes, options.inventory, {
+    operation: 'backup',
+    backupId,
+    cluster: options.cluster,
+    startedAt,
+    only: options.only,
+    skip: options.skip,
+    varOverrides: options.varOverrides,
+    secrets: options.secrets,
+    defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+  });
+  const active = plan.components.filter((c) => !c.skipReason);
+  options.reporter.emit({
+    type: 'run.start',
+    operation: 'backup',
+    backupId,
+    cluster: options.cluster,
+    components: active.map((c) => c.name),
+    hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
+    target: options.target.uri,
+  });
+
+  await options.target.check();
+  const cleanup = new CleanupStack();
+  const executors = new ExecutorPool(options.executorFactory);
+  cleanup.defer('close connections', () => executors.closeAll());
+  try {
+    const spoolDir = options.target.spoolDir ?? (await privateTempDir(cleanup));
+    const name = backupName(options.cluster, startedAt, options.format);
+    const upload = await options.target.put(name, { avoidCollision: true });
+    let committed = false;
+    cleanup.defer('remove the partial upload', async () => {
+      if (!committed) await upload.abort();
+    });
+    const archive = createArchiveWriter(options.format, upload.stream, { spoolDir });
+    cleanup.defer('stop the archive writer', async () => {
+      if (!committed) await archive.abort();
+    });
+
+    const outcomes = await executeBackup(plan, {
+      archive,
+      executors,
+      concurrency: options.concurrency,
+      signal: options.signal,
+      reporter: options.reporter,
+    });
+    if (options.signal.aborted) throw new LsError('EINTERRUPTED', { signal: String(options.signal.reason ?? 'a signal') });
+
+    const status = runStatus(outcomes);
+    if (status === 'failed') {
+      return finishRun(options, startedAt, { status, exitCode: ExitCode.failed }, outcomes);
+    }
+    let metadata: BackupMetadata | undefined;
+    const result = await archive.finish((entries) => {
+      metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
+      return metadata;
+    });
+    const stored = await upload.commit();
+    committed = true;
+    await writeSidecars(options.target, stored.name, result.sha256, metadata!);
+    options.reporter.emit({ type: 'archive.stored', target: options.target.uri, name: stored.name, bytes: result.bytes, sha256: result.sha256 });
+    return finishRun(
+      options,
+      startedAt,
+      { status, exitCode: status === 'success' ? ExitCode.ok : ExitCode.partial, archive: stored.name, bytes: result.bytes, sha256: result.sha256, metadata },
+      outcomes,
+    );
+  } finally {
+    const failures = await cleanup.runAll();
+    for (const f of failures) options.reporter.emit({ type: 'warning', message: `cleanup '${f.label}' failed: ${f.error.message}` });
+  }
+}
+
+/** success: every component that ran succeeded; failed: nothing usable; partial otherwise. */
+function runStatus(outcomes: ComponentOutcome[]): BackupResult['status'] {
+  const ran = outcomes.filter((o) => o.status !== 'skipped');
+  if (ran.length === 0) return 'failed';
+  if (ran.every((o) => o.status === 'success')) return 'success';
+  if (ran.some((o) => o.status === 'success' || o.status === 'partial')) return 'partial';
+  return 'failed';
+}
+
+function finishRun(options: BackupOptions, startedAt: Date, result: BackupResult, outcomes: ComponentOutcome[]): BackupResult {
+  const summary: SummaryRow[] = outcomes.flatMap((o) =>
+    o.hosts.length === 0
+      ? [{ component: o.name, host: '-', status: o.status, bytes: 0, durationMs: o.durationMs, error: o.error }]
+      : o.hosts.map((h) => ({ component: o.name, host: h.name, status: h.status, bytes: h.bytes, durationMs: h.durationMs, error: h.error ?? h.note })),
+  );
+  if (result.status === 'failed' && outcomes.every((o) => o.status === 'skipped')) {
+    options.reporter.emit({ type: 'warning', message: 'no component was found on any host: nothing was backed up' });
+  }
+  options.reporter.emit({
+    type: 'run.end',
+    status: result.status,
+    exitCode: result.exitCode,
+    durationMs: Date.now() - startedAt.getTime(),
+    archive: result.archive,
+    bytes: result.bytes,
+    summary,
+  });
+  return result;
+}
+
+function buildMetadata(
+  options: BackupOptions,
+  backupId: string,
+  startedAt: Date,
+  status: BackupResult['status'],
+  outcomes: ComponentOutcome[],
+  entries: BackupMetadata['entries'],
+): BackupMetadata {
+  const hostNames = new Set(outcomes.flatMap((o) => o.hosts.map((h) => h.name)));
+  return {
+    format: 'lsbackup-metadata/v1',
+    lsbackupVersion,
+    cluster: options.cluster,
+    backupId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    status,
+    inventory: { source: options.inventory.source, digest: options.inventory.digest },
+    archive: { format: options.format },
+    hosts: [...options.inventory.hosts.values()]
+      .filter((h) => hostNames.has(h.name))
+      .map((h) => ({ name: h.name, address: h.connection.address, groups: h.groups })),
+    components: outcomes.map((o) => ({
+      name: o.name,
+      recipe: o.recipe,
+      ...(o.componentVersion ? { componentVersion: o.componentVersion } : {}),
+      status: o.status,
+      durationMs: o.durationMs,
+      ...(o.error ? { error: o.error } : {}),
+      hosts: o.hosts,
+    })),
+    entries,
+  } as BackupMetadata;
+}
+
+async function writeSidecars(target: Target, archiveName: string, sha256: string, metadata: BackupMetadata): Promise<void> {
+  const put = async (name: string, text: string) => {
+    const upload = await target.put(name);
+    try {
+      await new Promise<void>((resolve, reject) => upload.stream.end(text, () => resolve()).on('error', reject));
+      await upload.commit();
+    } catch (e) {
+      await upload.abort();
+      throw e;
+    }
+  };
+  await put(`${archiveName}.sha256`, `${sha256}  ${archiveName}\n`);
+  await put(`${archiveName}.metadata.json`, JSON.stringify(metadata, null, 2) + '\n');
+}
+
+/** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */
+async function privateTempDir(cleanup: CleanupStack): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lsbackup-spool-'));
+  cleanup.defer('remove the spool directory', () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}

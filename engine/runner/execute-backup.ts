@@ -1,0 +1,347 @@
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { Parser, type ReadEntry } from 'tar';
+import pLimit from 'p-limit';
+import type { ArchiveWriter, EntrySpec, EntryType } from '../archive/types.js';
+import type { Executor } from '../executors/types.js';
+import type { ExecutorPool } from '../executors/pool.js';
+import type { Reporter } from '../report/events.js';
+import { isLsError } from '../errors.js';
+import { lifecycle } from './phases.js';
+import { meaningfulTarStderr } from './collect-command.js';
+import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
+
+export interface ExecuteOptions {
+  archive: ArchiveWriter;
+  executors: ExecutorPool;
+  /** Hosts (component × host tasks) running at once. */
+  concurrency: number;
+  /** Aborted on Ctrl-C/SIGTERM: running commands are killed, post-steps still run. */
+  signal: AbortSignal;
+  reporter: Reporter;
+}
+
+/** Runs every component of a backup plan and streams what it produces into the archive. */
+export async function executeBackup(plan: RunPlan, options: ExecuteOptions): Promise<ComponentOutcome[]> {
+  const limit = pLimit(options.concurrency);
+  return Promise.all(plan.components.map((component) => runComponent(component, options, limit)));
+}
+
+type Limit = ReturnType<typeof pLimit>;
+
+async function runComponent(component: ComponentPlan, options: ExecuteOptions, limit: Limit): Promise<ComponentOutcome> {
+  const started = Date.now();
+  const { recipe } = component.recipe;
+  const base = {
+    name: component.name,
+    recipe: { name: recipe.metadata.name, version: recipe.metadata.version, digest: component.recipe.digest, file: component.recipe.file },
+  };
+  if (component.skipReason) {
+    options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
+    return { ...base, status: 'skipped', durationMs: 0, hosts: [], error: component.skipReason };
+  }
+
+  let componentVersion: string | undefined;
+  const runHost = (hostPlan: HostPlan) =>
+    limit(() => runHostTask(component, hostPlan, options)).then((r) => {
+      componentVersion ??= r.version;
+      return r.outcome;
+    });
+
+  let hosts: HostOutcome[];
+  if (component.selection === 'first') {
+    // The first host whose detect passes does the work; an unreachable one hands over to the next.
+    hosts = [];
+    let done = false;
+    for (const hostPlan of component.hosts) {
+      if (done) {
+        hosts.push(skippedHost(hostPlan, 'another host of the group was backed up'));
+        continue;
+      }
+      const outcome = await runHost(hostPlan);
+      hosts.push(outcome);
+      done = outcome.status !== 'skipped';
+    }
+  } else if (component.serial) {
+    hosts = [];
+    for (const hostPlan of component.hosts) hosts.push(await runHost(hostPlan));
+  } else {
+    hosts = await Promise.all(component.hosts.map(runHost));
+  }
+
+  const status = componentStatus(hosts);
+  const outcome: ComponentOutcome = {
+    ...base,
+    componentVersion,
+    status,
+    durationMs: Date.now() - started,
+    hosts,
+    ...(status === 'failed' || status === 'partial' ? { error: hosts.find((h) => h.error)?.error } : {}),
+    ...(status === 'skipped' ? { error: hosts.map((h) => h.note).find(Boolean) ?? 'not detected on any host' } : {}),
+  };
+  options.reporter.emit({ type: 'component.end', component: component.name, status, durationMs: outcome.durationMs, version: componentVersion });
+  return outcome;
+}
+
+function componentStatus(hosts: HostOutcome[]): ComponentOutcome['status'] {
+  const ok = hosts.filter((h) => h.status === 'success').length;
+  const failed = hosts.filter((h) => h.status === 'failed').length;
+  if (failed === 0) return ok > 0 ? 'success' : 'skipped';
+  return ok > 0 ? 'partial' : 'failed';
+}
+
+function skippedHost(hostPlan: HostPlan, note: string): HostOutcome {
+  return { name: hostPlan.host.name, status: 'skipped', durationMs: 0, bytes: 0, note, steps: [] };
+}
+
+async function runHostTask(
+  component: ComponentPlan,
+  hostPlan: HostPlan,
+  options: ExecuteOptions,
+): Promise<{ outcome: HostOutcome; version?: string }> {
+  const { reporter } = options;
+  const hostName = hostPlan.host.name;
+  const started = Date.now();
+  const finish = (outcome: Omit<HostOutcome, 'name' | 'durationMs'>, version?: string) => {
+    const full: HostOutcome = { name: hostName, durationMs: Date.now() - started, ...outcome };
+    reporter.emit({ type: 'host.end', component: component.name, host: hostName, status: full.status, bytes: full.bytes, durationMs: full.durationMs, error: full.error, note: full.note });
+    return { outcome: full, version };
+  };
+  if (options.signal.aborted) return finish({ status: 'failed', bytes: 0, error: 'interrupted before start', steps: [] });
+  reporter.emit({ type: 'host.start', component: component.name, host: hostName });
+
+  let executor: Executor;
+  try {
+    executor = await options.executors.get(hostPlan.host);
+  } catch (e) {
+    const error = isLsError(e) || e instanceof Error ? e.message : String(e);
+    // For run: first an unreachable host is not fatal: the next host of the group may do the work.
+    if (component.selection === 'first') {
+      reporter.emit({ type: 'warning', component: component.name, host: hostName, message: `unreachable, trying the next host: ${error}` });
+      return finish({ status: 'skipped', bytes: 0, note: `unreachable: ${error}`, steps: [] });
+    }
+    return finish({ status: 'failed', bytes: 0, error, steps: [] });
+  }
+
+  if (hostPlan.detect) {
+    const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+    if (r.failed) {
+      return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
+    }
+  }
+  let version: string | undefined;
+  if (hostPlan.version) {
+    const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, signal: options.signal });
+    if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
+  }
+
+  const steps: StepOutcome[] = [];
+  let bytes = 0;
+  let failure: string | undefined;
+  for (const phase of lifecycle.backup) {
+    for (const step of hostPlan.steps.filter((s) => s.phase === phase.name)) {
+      const blocked = (failure !== undefined || options.signal.aborted) && !phase.alwaysRun;
+      if (!step.enabled || blocked) {
+        steps.push({ phase: step.phase, name: step.name, status: 'skipped', durationMs: 0 });
+        continue;
+      }
+      reporter.emit({ type: 'step.start', component: component.name, host: hostName, phase: step.phase, step: step.name });
+      // Post-steps get their own signal: an interrupted run must still restart what it stopped.
+      const signal = phase.alwaysRun ? undefined : options.signal;
+      const result = await runStep(step, executor, component.name, hostName, options, signal);
+      bytes += result.bytes;
+      steps.push(result.outcome);
+      reporter.emit({ type: 'step.end', component: component.name, host: hostName, step: result.outcome.name, ...result.outcome });
+      if (result.outcome.status === 'failed') {
+        const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
+        if (step.onError === 'continue') {
+          reporter.emit({ type: 'warning', component: component.name, host: hostName, message: `${message} (continuing: onError is continue)` });
+        }
+        failure ??= message;
+      }
+    }
+  }
+  if (options.signal.aborted) failure ??= 'interrupted';
+  return finish({ status: failure ? 'failed' : 'success', bytes, error: failure, steps }, version);
+}
+
+interface StepResult {
+  outcome: StepOutcome;
+  bytes: number;
+}
+
+async function runStep(
+  step: RenderedStep,
+  executor: Executor,
+  component: string,
+  host: string,
+  options: ExecuteOptions,
+  signal: AbortSignal | undefined,
+): Promise<StepResult> {
+  const entryPrefix = `${component}/${safeSegment(host)}`;
+  const started = Date.now();
+  const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
+  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepResult => ({
+    outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
+    bytes,
+  });
+
+  if (step.kind === 'collect') {
+    const collector = new TarCollector(options.archive, `${entryPrefix}/files`, (path, size) =>
+      options.reporter.emit({ type: 'entry', component, host, path, size }),
+    );
+    const result = await executor.run(step.command, { ...run, stdout: collector.sink });
+    const collected = await collector.finish();
+    const tarProblems = meaningfulTarStderr(result.stderr);
+    if (result.failed || collected.error) {
+      return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error));
+    }
+    if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
+    return report('success', collected.bytes, result.exitCode);
+  }
+
+  if (step.output !== undefined) {
+    // Unknown length: the archive writer spools it; it is added only if the command succeeds.
+    const body = new PassThrough();
+    const path = `${entryPrefix}/${safeRelative(step.output)}`;
+    const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body);
+    added.catch(() => undefined);
+    const result = await executor.run(step.command, { ...run, stdout: body });
+    if (result.failed) {
+      body.destroy(new Error('command failed; output discarded'));
+      await added.catch(() => undefined);
+      return report('failed', 0, result.exitCode, describeFailure(result, result.stderr));
+    }
+    body.end();
+    try {
+      const record = await added;
+      options.reporter.emit({ type: 'entry', component, host, path, size: record.size });
+      return report('success', record.size, result.exitCode);
+    } catch (e) {
+      return report('failed', 0, result.exitCode, `writing ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  const result = await executor.run(step.command, run);
+  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', 0, result.exitCode);
+}
+
+/** One line that says why a command failed: timeout, signal, sudo, or the end of its stderr. */
+export function describeFailure(
+  result: { exitCode?: number; timedOut: boolean; signal?: string; cause?: Error; durationMs: number },
+  stderr: string,
+  extra?: Error,
+): string {
+  if (result.timedOut) return `timed out after ${Math.round(result.durationMs / 1000)}s`;
+  if (result.cause && result.exitCode === undefined) return result.cause.message;
+  const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
+  const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
+  const why = result.cause?.message ?? extra?.message;
+  return [code, why, lastLines].filter(Boolean).join(': ');
+}
+
+/** Host names become one path segment. */
+function safeSegment(name: string): string {
+  return name.replace(/[/\\\0]/g, '_');
+}
+
+/** An entry name from a recipe stays inside its component/host directory. */
+function safeRelative(path: string): string {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) throw new Error(`entry name '${path}' may not contain '..'`);
+  return parts.join('/');
+}
+
+const tarTypes: Record<string, EntryType | undefined> = {
+  File: 'file',
+  OldFile: 'file',
+  ContiguousFile: 'file',
+  Directory: 'directory',
+  SymbolicLink: 'symlink',
+  Link: 'hardlink',
+};
+
+/**
+ * Re-packs a host's tar stream into archive entries under `prefix`, one entry at a time with
+ * backpressure (the parser stops reading while the archive is busy, so the host's tar waits).
+ */
+class TarCollector {
+  readonly sink: Writable;
+  private readonly parser: Parser;
+  private bytes = 0;
+  private error: Error | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly ended: Promise<void>;
+  /** The body of the file being copied now, so a stream cut mid-file can fail that entry. */
+  private current: Readable | undefined;
+  private currentEntry: ReadEntry | undefined;
+
+  constructor(
+    private readonly archive: ArchiveWriter,
+    private readonly prefix: string,
+    private readonly onEntry: (path: string, size: number) => void,
+  ) {
+    this.parser = new Parser({ strict: true });
+    this.parser.on('entry', (entry: ReadEntry) => this.onReadEntry(entry));
+    this.parser.on('error', (e: Error) => (this.error ??= e));
+    this.parser.on('warn', (_code: string, message: string | Error) => (this.error ??= new Error(String(message))));
+    this.ended = new Promise((resolve) => this.parser.on('end', () => resolve()));
+    const parser = this.parser;
+    this.sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (parser.write(chunk)) cb();
+        else parser.once('drain', () => cb());
+      },
+    });
+  }
+
+  private onReadEntry(entry: ReadEntry): void {
+    const type = tarTypes[entry.type];
+    const rel = entry.path.replace(/^\/+/, '').replace(/\/+$/, '');
+    if (!type || rel === '' || rel.split('/').includes('..')) {
+      entry.resume();
+      if (type && rel.split('/').includes('..')) this.error ??= new Error(`host sent an unsafe path '${entry.path}'`);
+      return;
+    }
+    const spec: EntrySpec = {
+      path: `${this.prefix}/${rel}`,
+      type,
+      mode: entry.mode ?? undefined,
+      mtime: entry.mtime ?? undefined,
+      uid: entry.uid ?? undefined,
+      gid: entry.gid ?? undefined,
+      uname: entry.uname ?? undefined,
+      gname: entry.gname ?? undefined,
+      size: type === 'file' ? entry.size : 0,
+      ...(type === 'symlink' ? { linkpath: entry.linkpath } : {}),
+      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${(entry.linkpath ?? '').replace(/^\/+/, '')}` } : {}),
+    };
+    const body = type === 'file' ? Readable.from(entry as unknown as AsyncIterable<Buffer>) : undefined;
+    if (!body) entry.resume();
+    this.current = body;
+    this.currentEntry = entry;
+    const adding = this.archive.add(spec, body).then(
+      (record) => {
+        this.bytes += record.size;
+        this.onEntry(record.path, record.size);
+      },
+      (e: Error) => {
+        this.error ??= e;
+      },
+    );
+    this.chain = this.chain.then(() => adding);
+  }
+
+  /** Call when the host's stream has ended (complete or cut short). */
+  async finish(): Promise<{ bytes: number; error?: Error }> {
+    this.parser.end();
+    if (this.currentEntry && this.currentEntry.remain > 0) {
+      // The host's tar stopped mid-file: the archive writer must drop this entry, not keep a short one.
+      this.current?.destroy(new Error('the stream from the host ended in the middle of this file'));
+      this.error ??= new Error(`the stream from the host was cut short in ${this.currentEntry.path}`);
+    } else {
+      await this.ended;
+    }
+    await this.chain;
+    return { bytes: this.bytes, error: this.error };
+  }
+}

@@ -1,0 +1,229 @@
+import type { Host, Inventory } from '../inventory/types.js';
+import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
+import type { Become } from '../executors/types.js';
+import { renderTemplate, type TemplateContext } from '../template/index.js';
+import { lifecycle, type Operation, type PhaseName } from './phases.js';
+import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
+import { collectCommand } from './collect-command.js';
+
+export interface PlanOptions {
+  operation: Operation;
+  backupId: string;
+  cluster: string;
+  startedAt: Date;
+  only?: string[];
+  skip?: string[];
+  /** Per-component var overrides from config or `--var component.key=value` (highest precedence). */
+  varOverrides?: Record<string, Record<string, unknown>>;
+  /** Resolved secret values by name (resolved before planning; templates render synchronously). */
+  secrets: Map<string, string>;
+  defaultStepTimeoutSec: number;
+}
+
+const PROBE_TIMEOUT_SEC = 60;
+
+/** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
+export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
+  const components = newestPerName(recipes).map((recipe) => planComponent(recipe, inventory, options));
+  return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
+}
+
+/**
+ * Several versions of a recipe may live side by side; planning uses the newest. (Choosing by
+ * the detected component version, `appliesTo`, happens when versions are known.)
+ */
+function newestPerName(recipes: LoadedRecipe[]): LoadedRecipe[] {
+  const byName = new Map<string, LoadedRecipe>();
+  for (const r of recipes) {
+    const seen = byName.get(r.recipe.metadata.name);
+    if (!seen || compareSemver(r.recipe.metadata.version, seen.recipe.metadata.version) > 0) {
+      byName.set(r.recipe.metadata.name, r);
+    }
+  }
+  return [...byName.values()];
+}
+
+export function compareSemver(a: string, b: string): number {
+  const pa = a.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  return 0;
+}
+
+function planComponent(loaded: LoadedRecipe, inventory: Inventory, options: PlanOptions): ComponentPlan {
+  const { recipe } = loaded;
+  const name = recipe.metadata.name;
+  const base = {
+    name,
+    recipe: loaded,
+    selection: recipe.spec.hosts.run ?? 'first',
+    serial: recipe.spec.hosts.serial ?? false,
+  } as const;
+  if (options.only && options.only.length > 0 && !options.only.includes(name)) {
+    return { ...base, hosts: [], skipReason: 'not selected (--only)' };
+  }
+  if (options.skip?.includes(name)) return { ...base, hosts: [], skipReason: 'skipped (--skip)' };
+
+  const groups = ([] as string[]).concat(recipe.spec.hosts.group);
+  const hosts = hostsOfGroups(inventory, groups);
+  if (hosts.length === 0) {
+    return { ...base, hosts: [], skipReason: `no hosts in inventory group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}` };
+  }
+  return { ...base, hosts: hosts.map((host) => planHost(loaded, host, inventory, options)) };
+}
+
+/** Hosts of the groups in inventory order, each once. */
+export function hostsOfGroups(inventory: Inventory, groups: string[]): Host[] {
+  const wanted = new Set<string>();
+  for (const g of groups) for (const h of inventory.groups.get(g)?.hosts ?? []) wanted.add(h);
+  return [...inventory.hosts.values()].filter((h) => wanted.has(h.name));
+}
+
+function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): HostPlan {
+  const { recipe } = loaded;
+  const context = templateContext(loaded, host, inventory, options);
+  const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) =>
+    renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, mode);
+  const probe = (label: 'detect' | 'version', template: string | undefined): RenderedStep | undefined =>
+    template === undefined
+      ? undefined
+      : {
+          phase: 'pre',
+          name: label,
+          kind: 'command',
+          command: renderer(label, 'shell')(template),
+          env: {},
+          timeoutMs: PROBE_TIMEOUT_SEC * 1000,
+          onError: 'fail',
+          become: resolveBecome(host, recipe.spec.become),
+          enabled: true,
+        };
+
+  const phaseSteps = options.operation === 'backup' ? recipe.spec.backup : (recipe.spec.restore ?? {});
+  const steps: RenderedStep[] = [];
+  for (const phase of lifecycle[options.operation]) {
+    const list = (phaseSteps as Partial<Record<PhaseName, Step[]>>)[phase.name] ?? [];
+    list.forEach((step, i) => steps.push(renderStep(step, phase.name, i, loaded, host, renderer, options)));
+  }
+  return {
+    host,
+    detect: probe('detect', recipe.spec.detect),
+    version: probe('version', recipe.spec.version),
+    steps,
+  };
+}
+
+function renderStep(
+  step: Step,
+  phase: PhaseName,
+  index: number,
+  loaded: LoadedRecipe,
+  host: Host,
+  renderer: (step: string, mode: 'shell' | 'raw') => (t: string) => string,
+  options: PlanOptions,
+): RenderedStep {
+  const label = stepLabel(step, phase, index);
+  const shell = renderer(label, 'shell');
+  const raw = renderer(label, 'raw');
+  const enabled = step.when === undefined ? true : isTruthy(raw(step.when));
+  const common = {
+    phase,
+    name: label,
+    env: {} as Record<string, string>,
+    timeoutMs: (step.timeout ?? options.defaultStepTimeoutSec) * 1000,
+    onError: step.onError ?? 'fail',
+    become: resolveBecome(host, step.become ?? loaded.recipe.spec.become),
+    enabled,
+  };
+  if ('run' in step) {
+    const s = step as CommandStep;
+    const env = Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)]));
+    return {
+      ...common,
+      kind: 'command',
+      command: shell(s.run),
+      env,
+      output: s.output === undefined ? undefined : raw(s.output),
+      input: s.input === undefined ? undefined : raw(s.input),
+    };
+  }
+  if ('path' in step) {
+    const s = step as CollectStep;
+    const paths = ([] as string[]).concat(s.path).map(shell);
+    const excludes = (s.exclude ?? []).map(raw);
+    return { ...common, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false) };
+  }
+  const s = step as FilesStep;
+  return { ...common, kind: 'files', command: '', files: raw(s.files) };
+}
+
+function stepLabel(step: Step, phase: PhaseName, index: number): string {
+  if (step.name) return step.name;
+  if ('run' in step) return `${phase}[${index}] ${firstWords((step as CommandStep).run)}`;
+  if ('path' in step) return `${phase}[${index}] collect ${([] as string[]).concat((step as CollectStep).path).join(' ')}`;
+  return `${phase}[${index}] files ${(step as FilesStep).files}`;
+}
+
+function firstWords(text: string): string {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.length > 48 ? line.slice(0, 45) + '...' : line;
+}
+
+function isTruthy(text: string): boolean {
+  const t = text.trim().toLowerCase();
+  return t !== '' && t !== 'false' && t !== '0' && t !== 'no';
+}
+
+/**
+ * Become precedence: the step's setting, then the recipe's, then the inventory's
+ * `ansible_become` (as Ansible would apply it to every task).
+ */
+export function resolveBecome(host: Host, setting: BecomeSetting | undefined): Become | undefined {
+  const v = host.vars;
+  const password = typeof v.ansible_become_password === 'string' ? v.ansible_become_password : typeof v.ansible_become_pass === 'string' ? v.ansible_become_pass : undefined;
+  const inventoryUser = typeof v.ansible_become_user === 'string' ? v.ansible_become_user : 'root';
+  const inventoryBecome = v.ansible_become === true || v.ansible_become === 'true' || v.ansible_become === 'True';
+  const chosen = setting ?? (inventoryBecome ? true : false);
+  if (chosen === false) return undefined;
+  const user = chosen === true ? inventoryUser : chosen;
+  return { user, method: 'sudo', ...(password !== undefined ? { password } : {}) };
+}
+
+/** Variables a recipe sees: its defaults, then same-named inventory vars of the host, then overrides. */
+export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
+  const defaults = loaded.recipe.spec.vars ?? {};
+  const vars: Record<string, unknown> = { ...defaults };
+  for (const key of Object.keys(defaults)) if (key in host.vars) vars[key] = host.vars[key];
+  return { ...vars, ...(overrides ?? {}) };
+}
+
+function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): TemplateContext {
+  const { recipe } = loaded;
+  return {
+    host: {
+      name: host.name,
+      address: host.connection.address,
+      port: host.connection.port,
+      user: host.connection.user ?? '',
+      groups: host.groups,
+      vars: host.vars,
+    },
+    vars: recipeVars(loaded, host, options.varOverrides?.[recipe.metadata.name]),
+    inventory: {
+      hosts: [...inventory.hosts.keys()],
+      groups: Object.fromEntries([...inventory.groups.values()].map((g) => [g.name, g.hosts])),
+    },
+    backup: {
+      id: options.backupId,
+      time: options.startedAt.toISOString(),
+      timestamp: compactTimestamp(options.startedAt),
+    },
+    recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
+    secrets: options.secrets,
+  };
+}
+
+/** YYYYMMDDTHHMMSSZ, the form used in backup names. */
+export function compactTimestamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}

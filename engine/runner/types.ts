@@ -1,0 +1,83 @@
+import type { Host } from '../inventory/types.js';
+import type { LoadedRecipe, OnError } from '../recipes/types.js';
+import type { Become } from '../executors/types.js';
+import type { PhaseName } from './phases.js';
+
+/** A step with every template rendered, ready for an executor. */
+export interface RenderedStep {
+  phase: PhaseName;
+  name: string;
+  kind: 'command' | 'collect' | 'files';
+  /** The shell command line (for collect steps: the generated tar command). */
+  command: string;
+  /** Archive entry (relative to `<component>/<host>/`) receiving stdout. */
+  output?: string;
+  /** Archive entry streamed to stdin (restore). */
+  input?: string;
+  /** For `files` restore steps: the collected path to put back. */
+  files?: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  onError: OnError;
+  become?: Become;
+  /** false when the step's `when` rendered falsy: shown in plans, never run. */
+  enabled: boolean;
+}
+
+/** What will run on one host for one component. */
+export interface HostPlan {
+  host: Host;
+  detect?: RenderedStep;
+  version?: RenderedStep;
+  steps: RenderedStep[];
+}
+
+/** One component of the run: a recipe and the hosts it may run on. */
+export interface ComponentPlan {
+  name: string;
+  recipe: LoadedRecipe;
+  selection: 'first' | 'all';
+  serial: boolean;
+  hosts: HostPlan[];
+  /** Set when the component takes no part in the run (no hosts in its groups, --skip). */
+  skipReason?: string;
+}
+
+export interface RunPlan {
+  backupId: string;
+  cluster: string;
+  startedAt: Date;
+  components: ComponentPlan[];
+}
+
+export type HostStatus = 'success' | 'failed' | 'skipped';
+
+export interface StepOutcome {
+  phase: PhaseName;
+  name: string;
+  status: 'success' | 'failed' | 'skipped';
+  exitCode?: number;
+  durationMs: number;
+  error?: string;
+}
+
+export interface HostOutcome {
+  name: string;
+  status: HostStatus;
+  durationMs: number;
+  bytes: number;
+  error?: string;
+  /** Why a host was skipped (detect said absent, another host was chosen). */
+  note?: string;
+  steps: StepOutcome[];
+}
+
+export interface ComponentOutcome {
+  name: string;
+  recipe: { name: string; version: string; digest: string; file: string };
+  componentVersion?: string;
+  status: 'success' | 'partial' | 'failed' | 'skipped';
+  durationMs: number;
+  hosts: HostOutcome[];
+  error?: string;
+}
