@@ -93,6 +93,8 @@ export class LocalExecutor implements Executor {
     };
   }
 
+  async connect(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /** Root asking to become root needs no sudo (a container or CI runner often has none). */

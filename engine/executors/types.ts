@@ -57,6 +57,11 @@ export interface Executor {
   readonly hostName: string;
   /** `command` is a POSIX sh command line, run as `sh -c command` (as the become user when set). */
   run(command: string, options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Open the connection now, so an unreachable host fails once, up front, with
+   * LsError ECONNECT (a one-line cause). Executors without connections resolve at once.
+   */
+  connect(): Promise<void>;
   /** Release connections. Idempotent. */
   close(): Promise<void>;
 }

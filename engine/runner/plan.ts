@@ -1,7 +1,7 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
 import type { Become } from '../executors/types.js';
-import { renderTemplate, type TemplateContext } from '../template/index.js';
+import { renderTemplate, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
@@ -83,7 +83,7 @@ function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, option
   const { recipe } = loaded;
   const context = templateContext(loaded, host, inventory, options);
   const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) =>
-    renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, mode);
+    renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, { shell: mode === 'shell' });
   const probe = (label: 'detect' | 'version', template: string | undefined): RenderedStep | undefined =>
     template === undefined
       ? undefined
@@ -200,30 +200,15 @@ export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<s
 function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): TemplateContext {
   const { recipe } = loaded;
   return {
-    host: {
-      name: host.name,
-      address: host.connection.address,
-      port: host.connection.port,
-      user: host.connection.user ?? '',
-      groups: host.groups,
-      vars: host.vars,
-    },
+    host: templateHost(host),
     vars: recipeVars(loaded, host, options.varOverrides?.[recipe.metadata.name]),
-    inventory: {
-      hosts: [...inventory.hosts.keys()],
-      groups: Object.fromEntries([...inventory.groups.values()].map((g) => [g.name, g.hosts])),
-    },
+    inventory: templateInventory(inventory),
     backup: {
       id: options.backupId,
       time: options.startedAt.toISOString(),
-      timestamp: compactTimestamp(options.startedAt),
+      timestamp: options.startedAt.getTime(),
     },
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
     secrets: options.secrets,
   };
-}
-
-/** YYYYMMDDTHHMMSSZ, the form used in backup names. */
-export function compactTimestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 }

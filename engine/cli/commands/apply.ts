@@ -1,0 +1,68 @@
+import type { ArchiveFormat } from '../../archive/types.js';
+import { runBackup } from '../../runner/backup.js';
+import { openTarget } from '../../../targets/registry.js';
+import { createExecutor } from '../../executors/index.js';
+import { redactor } from '../../secrets/index.js';
+import { LsError } from '../../errors.js';
+import type { TargetConfig } from '../../config/load.js';
+import {
+  clusterName,
+  interruptSignal,
+  loadSessionConfig,
+  loadSessionInventory,
+  loadSessionRecipes,
+  resolveRecipeSecrets,
+  sessionReporter,
+  varOverrides,
+  type CommonOptions,
+} from '../session.js';
+
+export interface ApplyOptions extends CommonOptions {
+  target?: string[];
+  format?: ArchiveFormat;
+  concurrency?: number;
+  stepTimeout?: number;
+}
+
+/** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
+export async function applyCommand(recipePaths: string[], options: ApplyOptions): Promise<number> {
+  const config = await loadSessionConfig(options);
+  const recipes = await loadSessionRecipes(recipePaths, config);
+  const inventory = await loadSessionInventory(options, config);
+  const targets: TargetConfig[] = options.target && options.target.length > 0 ? options.target.map((uri) => ({ uri })) : config.targets;
+  if (targets.length === 0) {
+    throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
+  }
+  // Several targets (copies) arrive with the storage issue; one archive stream per target for now.
+  const target = openTarget(targets[0]!.uri, targets[0]!.options);
+  const secrets = await resolveRecipeSecrets(recipes, config);
+  const reporter = sessionReporter(options.json);
+  const interrupt = interruptSignal();
+  try {
+    const result = await runBackup({
+      recipes,
+      inventory,
+      target,
+      cluster: clusterName(options, config, inventory),
+      format: options.format ?? config.format ?? 'tar.gz',
+      concurrency: options.concurrency ?? config.concurrency ?? 16,
+      defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
+      only: options.only ?? config.components?.only,
+      skip: options.skip ?? config.components?.skip,
+      varOverrides: varOverrides(config, options.var),
+      secrets,
+      executorFactory: async (host) => {
+        const executor = createExecutor(host);
+        await executor.connect();
+        return executor;
+      },
+      reporter,
+      redactor,
+      signal: interrupt.signal,
+    });
+    return result.exitCode;
+  } finally {
+    interrupt.dispose();
+    reporter.close();
+  }
+}

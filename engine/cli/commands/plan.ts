@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import { planRun } from '../../runner/plan.js';
+import type { RunPlan } from '../../runner/types.js';
+import { redactor } from '../../secrets/index.js';
+import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
+
+export interface PlanCommandOptions extends CommonOptions {
+  stepTimeout?: number;
+  restore?: boolean;
+}
+
+/** `lsbackup plan`: what would run where, every command rendered, secrets masked. Runs nothing. */
+export async function planCommand(recipePaths: string[], options: PlanCommandOptions): Promise<number> {
+  const config = await loadSessionConfig(options);
+  const recipes = await loadSessionRecipes(recipePaths, config);
+  const inventory = await loadSessionInventory(options, config);
+  const secrets = await resolveRecipeSecrets(recipes, config);
+  const plan = planRun(recipes, inventory, {
+    operation: options.restore ? 'restore' : 'backup',
+    backupId: randomUUID(),
+    cluster: clusterName(options, config, inventory),
+    startedAt: new Date(),
+    only: options.only ?? config.components?.only,
+    skip: options.skip ?? config.components?.skip,
+    varOverrides: varOverrides(config, options.var),
+    secrets,
+    defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
+  });
+  const text = options.json ? JSON.stringify(planAsJson(plan), null, 2) : planAsText(plan);
+  process.stdout.write(redactor.redact(text) + '\n');
+  return 0;
+}
+
+function planAsJson(plan: RunPlan) {
+  return {
+    cluster: plan.cluster,
+    components: plan.components.map((c) => ({
+      name: c.name,
+      recipe: { name: c.recipe.recipe.metadata.name, version: c.recipe.recipe.metadata.version, file: c.recipe.file },
+      selection: c.selection,
+      serial: c.serial,
+      ...(c.skipReason ? { skipReason: c.skipReason } : {}),
+      hosts: c.hosts.map((h) => ({
+        host: h.host.name,
+        address: h.host.connection.address,
+        connection: h.host.connection.kind,
+        detect: h.detect?.command,
+        version: h.version?.command,
+        steps: h.steps.map((s) => ({
+          phase: s.phase,
+          name: s.name,
+          kind: s.kind,
+          command: s.command,
+          ...(s.output ? { output: s.output } : {}),
+          ...(s.input ? { input: s.input } : {}),
+          ...(s.files ? { files: s.files } : {}),
+          ...(s.become ? { become: s.become.user } : {}),
+          ...(Object.keys(s.env).length ? { env: Object.keys(s.env) } : {}),
+          timeoutSec: s.timeoutMs / 1000,
+          onError: s.onError,
+          enabled: s.enabled,
+        })),
+      })),
+    })),
+  };
+}
+
+function planAsText(plan: RunPlan): string {
+  const out: string[] = [`Plan for cluster '${plan.cluster}' (nothing is executed):`];
+  for (const c of plan.components) {
+    const head = `\n${c.name} (recipe ${c.recipe.recipe.metadata.version}, ${c.recipe.file})`;
+    if (c.skipReason) {
+      out.push(`${head}: skipped, ${c.skipReason}`);
+      continue;
+    }
+    out.push(`${head}: runs on ${c.selection === 'first' ? 'the first host where detect passes' : `all hosts${c.serial ? ', one at a time' : ''}`}`);
+    for (const h of c.hosts) {
+      out.push(`  host ${h.host.name} (${h.host.connection.kind === 'local' ? 'local' : `ssh ${h.host.connection.user ?? ''}@${h.host.connection.address}:${h.host.connection.port}`})`);
+      if (h.detect) out.push(`    detect: ${h.detect.command}`);
+      if (h.version) out.push(`    version: ${h.version.command}`);
+      for (const s of h.steps) {
+        const flags = [s.become ? `as ${s.become.user}` : '', s.output ? `-> ${s.output}` : '', s.input ? `<- ${s.input}` : '', s.enabled ? '' : 'disabled (when)']
+          .filter(Boolean)
+          .join(', ');
+        const body = s.kind === 'files' ? `restore files ${s.files}` : s.command.split('\n').join('\n        ');
+        out.push(`    [${s.phase}] ${s.name}${flags ? ` (${flags})` : ''}\n        ${body}`);
+      }
+    }
+  }
+  return out.join('\n');
+}

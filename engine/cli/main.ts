@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isLsError, ExitCode } from '../errors.js';
+import { redactor } from '../secrets/index.js';
+import { lsbackupVersion } from '../version.js';
+import { applyCommand, type ApplyOptions } from './commands/apply.js';
+import { planCommand } from './commands/plan.js';
+import { validateCommand } from './commands/validate.js';
+
+const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const repeat = (value: string, previous: string[] = []) => [...previous, value];
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+};
+
+/** Options shared by every command that reads a cluster. */
+function clusterOptions(cmd: Command): Command {
+  return cmd
+    .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
+    .option('--only <components>', 'only these components (comma-separated recipe names)', list)
+    .option('--skip <components>', 'skip these components (comma-separated)', list)
+    .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
+    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)')
+    .option('--json', 'machine-readable output: one JSON event per line');
+}
+
+function backupOptions(cmd: Command): Command {
+  return clusterOptions(cmd)
+    .option('-t, --target <uri>', 'where to store the backup: a directory, file://, nfs://, s3://bucket/prefix, azfile://account/share/dir (repeatable)', repeat)
+    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
+    .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
+    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt);
+}
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('lsbackup')
+    .description(
+      'Back up and restore clusters deployed with Ansible (LambdaStack), driven by declarative YAML recipes.\n\n' +
+        'Exit codes: 0 success, 2 partial (some component or host failed; the archive is kept and marked partial),\n' +
+        '1 failed (nothing usable), 64 usage error, 78 config or recipe error (nothing was run).',
+    )
+    .version(lsbackupVersion, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  lsbackup -b ./build/mycluster -t /backups              back up with the bundled recipes\n' +
+        '  lsbackup apply recipes/ -b ./build/mycluster -t ./backups --only postgresql,haproxy\n' +
+        '  lsbackup plan -b ./build/mycluster                     what would run where (runs nothing)\n' +
+        '  lsbackup validate my-recipes/                          check recipes, every problem at once\n' +
+        '  lsbackup apply                                         use ./lsbackup.config.yaml',
+    );
+
+  // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
+  backupOptions(program).action(async (options: ApplyOptions) => {
+    if (!options.build && !options.target && !options.config) {
+      program.help({ error: false });
+    }
+    setExitCode(await applyCommand([], options));
+  });
+
+  backupOptions(
+    program
+      .command('apply')
+      .description('back up the cluster: run every matching recipe on its hosts and store one archive')
+      .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
+  ).action(async (recipes: string[], options: ApplyOptions) => setExitCode(await applyCommand(recipes, options)));
+
+  clusterOptions(
+    program
+      .command('plan')
+      .description('show what a backup would run where, with every command rendered and secrets masked; runs nothing')
+      .argument('[recipes...]', 'recipe files or directories')
+      .option('--restore', 'show the restore plan instead of the backup plan')
+      .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt),
+  ).action(async (recipes: string[], options) => setExitCode(await planCommand(recipes, options)));
+
+  program
+    .command('validate')
+    .description('validate recipes: schema, YAML syntax, template references; reports every problem as file:line:col')
+    .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
+    .option('--json', 'machine-readable result')
+    .action(async (paths: string[], options) => setExitCode(await validateCommand(paths, options)));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = buildProgram((code) => (exitCode = code));
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return ExitCode.usage;
+    }
+    if (isLsError(e)) {
+      process.stderr.write(`lsbackup: ${redactor.redact(e.message)}\n`);
+      return e.exitCode;
+    }
+    // Not in the catalogue: a bug. Show the stack so it can be reported.
+    process.stderr.write(`lsbackup: unexpected error (please report):\n${redactor.redact((e as Error).stack ?? String(e))}\n`);
+    return ExitCode.failed;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;
+// Exit once output is flushed even if a stray handle (a half-closed connection) would keep Node alive.
+setTimeout(() => process.exit(code), 500).unref();

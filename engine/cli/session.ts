@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { Config } from '../config/load.js';
+import { emptyConfig, findConfigFile, loadConfig } from '../config/load.js';
+import { loadInventory } from '../inventory/index.js';
+import type { Inventory } from '../inventory/types.js';
+import { loadRecipes, templatedStrings } from '../recipes/index.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import { secretNames } from '../template/index.js';
+import { createSecretSource, redactor } from '../secrets/index.js';
+import { createReporter, type ReporterKind } from '../report/reporters.js';
+import type { Reporter } from '../report/events.js';
+import { bundledRecipesDir } from '../paths.js';
+import { LsError } from '../errors.js';
+
+/** Options every command that touches a cluster shares. */
+export interface CommonOptions {
+  config?: string;
+  build?: string;
+  json?: boolean;
+  only?: string[];
+  skip?: string[];
+  var?: string[];
+  cluster?: string;
+}
+
+/** Loads the config named with --config, else ./lsbackup.config.yaml when present, else defaults. */
+export async function loadSessionConfig(options: { config?: string }): Promise<Config> {
+  const file = findConfigFile(options.config);
+  if (options.config && file && !existsSync(file)) {
+    throw new LsError('EUSAGE', { message: `config file ${file} does not exist` });
+  }
+  return file ? loadConfig(file) : emptyConfig();
+}
+
+/** -b wins over the config's `build`. */
+export async function loadSessionInventory(options: CommonOptions, config: Config): Promise<Inventory> {
+  const build = options.build ?? config.build;
+  if (!build) {
+    throw new LsError('EUSAGE', { message: 'no build directory: pass -b <build dir or inventory>, or set `build` in lsbackup.config.yaml' });
+  }
+  const inventory = await loadInventory(path.resolve(build));
+  // Connection passwords in an inventory are secrets too.
+  for (const host of inventory.hosts.values()) {
+    for (const key of ['ansible_password', 'ansible_ssh_pass', 'ansible_become_password', 'ansible_become_pass', 'ansible_ssh_private_key_passphrase']) {
+      const v = host.vars[key];
+      if (typeof v === 'string') redactor.add(v);
+    }
+  }
+  return inventory;
+}
+
+/** Recipe paths from the command line, else the config, else the bundled recipes. */
+export async function loadSessionRecipes(paths: string[], config: Config): Promise<LoadedRecipe[]> {
+  const chosen = paths.length > 0 ? paths.map((p) => path.resolve(p)) : (config.recipes ?? [bundledRecipesDir]);
+  return loadRecipes(chosen);
+}
+
+/** Resolves every secret the recipes reference (before planning: templates render synchronously). */
+export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config): Promise<Map<string, string>> {
+  const names = new Set<string>();
+  for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of secretNames(t.text)) names.add(n);
+  const source = createSecretSource(config.secrets?.sources);
+  const values = new Map<string, string>();
+  for (const name of names) {
+    const value = await source.resolve(name);
+    redactor.add(value);
+    values.set(name, value);
+  }
+  return values;
+}
+
+/** Per-component var overrides: config `components.vars`, then `--var component.key=value`. */
+export function varOverrides(config: Config, cliVars: string[] | undefined): Record<string, Record<string, unknown>> {
+  const result: Record<string, Record<string, unknown>> = structuredClone(config.components?.vars ?? {});
+  for (const spec of cliVars ?? []) {
+    const m = /^([a-z0-9][a-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(spec);
+    if (!m) throw new LsError('EUSAGE', { message: `--var '${spec}' is not of the form component.name=value` });
+    (result[m[1]!] ??= {})[m[2]!] = m[3];
+  }
+  return result;
+}
+
+export function sessionReporter(json: boolean | undefined): Reporter {
+  const kind: ReporterKind = json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+  return createReporter(kind, redactor);
+}
+
+/** The cluster name: --cluster, config, else the build directory's name. */
+export function clusterName(options: CommonOptions, config: Config, inventory: Inventory): string {
+  return options.cluster ?? config.cluster ?? path.basename(inventory.baseDir);
+}
+
+/**
+ * Ctrl-C / SIGTERM abort the run: running commands are killed, post-steps still run, the
+ * partial archive is removed. A second Ctrl-C exits at once.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count++;
+    if (count > 1) {
+      process.stderr.write(`\nlsbackup: second ${sig}: exiting now; post-steps may not have run\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`\nlsbackup: ${sig} received: stopping, running post-steps (press Ctrl-C again to force)\n`);
+    controller.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseAndValidate } from '../schema/index.js';
+import { invalid, LsError } from '../errors.js';
+import type { ArchiveFormat } from '../archive/types.js';
+import { schemasDir } from '../paths.js';
+
+export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
+
+export interface TargetConfig {
+  uri: string;
+  options?: Record<string, unknown>;
+}
+
+export interface SecretSourceConfig {
+  type: 'env' | 'file' | 'command';
+  prefix?: string;
+  path?: string;
+  command?: string[];
+}
+
+/** lsbackup.config.yaml as written (see schemas/config.schema.json). */
+export interface ConfigFile {
+  cluster?: string;
+  build?: string;
+  recipes?: string[];
+  targets?: (string | TargetConfig)[];
+  format?: ArchiveFormat;
+  concurrency?: number;
+  stepTimeout?: number;
+  components?: { only?: string[]; skip?: string[]; vars?: Record<string, Record<string, unknown>> };
+  secrets?: { sources?: SecretSourceConfig[] };
+}
+
+/** The config with paths resolved against its file's directory and targets normalised. */
+export interface Config extends Omit<ConfigFile, 'targets'> {
+  file?: string;
+  targets: TargetConfig[];
+}
+
+let schemaCache: object | undefined;
+async function configSchema(): Promise<object> {
+  schemaCache ??= JSON.parse(await readFile(path.join(schemasDir, 'config.schema.json'), 'utf8')) as object;
+  return schemaCache;
+}
+
+/** The config file to use: the one named, else ./lsbackup.config.yaml when it exists. */
+export function findConfigFile(explicit: string | undefined, cwd = process.cwd()): string | undefined {
+  if (explicit) return path.resolve(cwd, explicit);
+  const candidate = path.join(cwd, DEFAULT_CONFIG_FILE);
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+/** Reads and validates a config file; every problem is reported at once with file:line:col. */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new LsError('EUSAGE', { message: `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+  }
+  const { value, problems } = parseAndValidate<ConfigFile>(file, text, await configSchema());
+  if (problems.length > 0 || value === undefined) throw invalid('Config', problems);
+  return resolveConfig(value, file);
+}
+
+/** An empty config (no file): defaults only. */
+export function emptyConfig(): Config {
+  return { targets: [] };
+}
+
+function resolveConfig(raw: ConfigFile, file: string): Config {
+  const dir = path.dirname(file);
+  const abs = (p: string) => (isUri(p) ? p : path.resolve(dir, p));
+  return {
+    ...raw,
+    file,
+    build: raw.build === undefined ? undefined : abs(raw.build),
+    recipes: raw.recipes?.map(abs),
+    targets: (raw.targets ?? []).map((t) => (typeof t === 'string' ? { uri: abs(t) } : { ...t, uri: abs(t.uri) })),
+    secrets: raw.secrets && {
+      sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),
+    },
+  };
+}
+
+function isUri(p: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+}
