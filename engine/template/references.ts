@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { KNOWN_HELPERS } from './environment.js';
 
 type Node = hbs.AST.Node;
 type Expression = hbs.AST.Expression;
@@ -46,7 +47,9 @@ export function templateReferences(program: hbs.AST.Program): TemplateReference[
     blockParams: Set<string>,
   ): void => {
     const path = node.path as Expression;
-    const isCall = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0 || node.type !== 'MustacheStatement';
+    // `{{secret}}` without arguments is still (a wrong) call to a helper, not a variable.
+    const namesHelper = path.type === 'PathExpression' && KNOWN_HELPERS.has((path as hbs.AST.PathExpression).original);
+    const isCall = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0 || node.type !== 'MustacheStatement' || namesHelper;
     if (path.type === 'PathExpression' && isCall) {
       const name = (path as hbs.AST.PathExpression).original;
       if (name === 'secret') {
