@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalid, type Problem } from '../errors.js';
+import { parseAndValidate, positionOf } from '../schema/index.js';
+import { recipeSchema } from './schema.js';
+import { checkRecipeTemplates } from './template-check.js';
+import type { LoadedRecipe, Recipe } from './types.js';
+
+const RECIPE_FILE = /\.ya?ml$/;
+
+/** Recipe files named by `paths`: files as given, directories searched recursively for *.yaml / *.yml. */
+async function recipeFiles(paths: string[]): Promise<{ files: string[]; problems: Problem[] }> {
+  const files: string[] = [];
+  const problems: Problem[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) problems.push({ file: path, message: 'no such file or directory' });
+    else if (info.isDirectory()) {
+      const entries = await readdir(path, { recursive: true, withFileTypes: true });
+      const found = entries.filter((e) => e.isFile() && RECIPE_FILE.test(e.name)).map((e) => join(e.parentPath ?? e.path, e.name));
+      files.push(...found.sort());
+    } else files.push(path);
+  }
+  return { files: [...new Set(files)], problems };
+}
+
+/** Load one file: schema problems and template problems, all of them. */
+async function loadFile(file: string): Promise<{ loaded?: LoadedRecipe; problems: Problem[] }> {
+  const bytes = await readFile(file);
+  const text = bytes.toString('utf8');
+  const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
+  if (!value) return { problems };
+  const templateProblems = checkRecipeTemplates(value, source);
+  if (templateProblems.length) return { problems: templateProblems };
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return { loaded: { recipe: value, file, digest, source: text }, problems: [] };
+}
+
+/** Two files defining the same name+version is ambiguous: point at both. Different versions may coexist. */
+function duplicateProblems(recipes: LoadedRecipe[]): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Map<string, LoadedRecipe>();
+  for (const loaded of recipes) {
+    const { name, version } = loaded.recipe.metadata;
+    const key = `${name}@${version}`;
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, loaded);
+      continue;
+    }
+    for (const [here, other] of [[first, loaded], [loaded, first]]) {
+      const { source } = parseAndValidate<Recipe>(here.file, here.source, recipeSchema);
+      problems.push({
+        file: here.file,
+        ...positionOf(source, ['metadata', 'name']),
+        message: `recipe '${name}' version ${version} is also defined in ${other.file}`,
+        hint: 'bump metadata.version in one of them',
+      });
+    }
+  }
+  return problems;
+}
+
+/** Validate recipes without throwing (for `lsbackup validate`): every problem of every file. */
+export async function validateRecipes(paths: string[]): Promise<{ recipes: LoadedRecipe[]; problems: Problem[] }> {
+  const { files, problems } = await recipeFiles(paths);
+  if (files.length === 0 && problems.length === 0) problems.push({ file: paths.join(', '), message: 'no recipe files (*.yaml, *.yml) found' });
+  const results = await Promise.all(files.map(loadFile));
+  const recipes = results.flatMap((r) => (r.loaded ? [r.loaded] : []));
+  problems.push(...results.flatMap((r) => r.problems), ...duplicateProblems(recipes));
+  return { recipes, problems };
+}
+
+/** Load and validate recipes; throws LsError EINVALID listing all problems of all files. */
+export async function loadRecipes(paths: string[]): Promise<LoadedRecipe[]> {
+  const { recipes, problems } = await validateRecipes(paths);
+  if (problems.length) throw invalid('Recipes', problems);
+  return recipes;
+}

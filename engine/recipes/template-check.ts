@@ -1,0 +1,117 @@
+import { isScalar, Scalar } from 'yaml';
+import type { Problem } from '../errors.js';
+import { didYouMean, nodeAt, positionOf, type DataPath, type Position, type YamlSource } from '../schema/index.js';
+import { KNOWN_HELPERS } from '../template/environment.js';
+import { parseTemplate, templateReferences, type TemplatePosition, type TemplateReference } from '../template/references.js';
+import type { Recipe } from './types.js';
+
+/** Names a template may use exactly. */
+const FIXED_NAMES = ['host.name', 'host.address', 'host.port', 'host.user', 'backup.id', 'backup.time', 'backup.timestamp', 'recipe.name', 'recipe.version'];
+/** Names a template may use and look inside (`host.vars.anything`, `inventory.groups.kafka`). */
+const OPEN_NAMES = ['host.groups', 'host.vars', 'inventory.groups', 'inventory.hosts'];
+const DATA_VARIABLES = new Set(['index', 'key', 'first', 'last']);
+
+const PHASES = [
+  ['backup', 'pre'],
+  ['backup', 'snapshot'],
+  ['backup', 'collect'],
+  ['backup', 'post'],
+  ['restore', 'pre'],
+  ['restore', 'apply'],
+  ['restore', 'post'],
+] as const;
+
+/** Every templated string of a recipe with its path in the document. */
+export function templatedStrings(recipe: Recipe): { path: DataPath; text: string }[] {
+  const found: { path: DataPath; text: string }[] = [];
+  const add = (path: DataPath, value: unknown) => {
+    if (typeof value === 'string') found.push({ path, text: value });
+  };
+  add(['spec', 'detect'], recipe.spec.detect);
+  add(['spec', 'version'], recipe.spec.version);
+  for (const [section, phase] of PHASES) {
+    const steps = (recipe.spec[section] as Record<string, unknown[]> | undefined)?.[phase] ?? [];
+    steps.forEach((step, i) => {
+      const at = (...rest: (string | number)[]) => ['spec', section, phase, i, ...rest];
+      const s = step as Record<string, unknown>;
+      for (const key of ['run', 'output', 'input', 'files', 'when']) add(at(key), s[key]);
+      for (const [name, value] of Object.entries((s.env as Record<string, unknown>) ?? {})) add(at('env', name), value);
+      if (Array.isArray(s.path)) s.path.forEach((p, j) => add(at('path', j), p));
+      else add(at('path'), s.path);
+      ((s.exclude as unknown[]) ?? []).forEach((p, j) => add(at('exclude', j), p));
+    });
+  }
+  return found;
+}
+
+/** Position in the file of a spot inside a templated YAML string (exact for one-line and block scalars). */
+function positionInString(source: YamlSource, path: DataPath, spot: TemplatePosition): Position {
+  const start = positionOf(source, path);
+  const node = nodeAt(source, path);
+  if (!isScalar(node)) return start;
+  const type = (node as Scalar).type;
+  if (type === Scalar.BLOCK_LITERAL || type === Scalar.BLOCK_FOLDED) {
+    const line = start.line + spot.line;
+    const indent = /^ */.exec(source.text.split('\n')[line - 1] ?? '')![0].length;
+    return { line, col: indent + spot.column + 1 };
+  }
+  if (spot.line !== 1) return start;
+  const quote = type === Scalar.QUOTE_DOUBLE || type === Scalar.QUOTE_SINGLE ? 1 : 0;
+  return { line: start.line, col: start.col + quote + spot.column };
+}
+
+function checkPath(parts: string[], declaredVars: Set<string>): { message: string; hint?: string } | undefined {
+  const name = parts.join('.');
+  const head = parts.slice(0, 2).join('.');
+  if (parts[0] === 'vars') {
+    if (parts.length > 1 && declaredVars.has(parts[1])) return undefined;
+    return {
+      message: `template uses '${name}' but spec.vars does not declare '${parts[1] ?? ''}'`,
+      hint: didYouMean(head, [...declaredVars].map((v) => `vars.${v}`)) ?? 'declare it with a default under spec.vars',
+    };
+  }
+  if (FIXED_NAMES.includes(name) || OPEN_NAMES.some((open) => name === open || name.startsWith(open + '.'))) return undefined;
+  const candidates = [...FIXED_NAMES, ...OPEN_NAMES, ...[...declaredVars].map((v) => `vars.${v}`)];
+  return {
+    message: `unknown template variable '${name}'`,
+    hint: didYouMean(head, candidates) ?? 'templates see host.*, vars.*, inventory.*, backup.* and recipe.*',
+  };
+}
+
+function checkReference(ref: TemplateReference, declaredVars: Set<string>): { message: string; hint?: string } | undefined {
+  switch (ref.kind) {
+    case 'path':
+      return checkPath(ref.parts, declaredVars);
+    case 'helper':
+      return KNOWN_HELPERS.has(ref.name)
+        ? undefined
+        : { message: `unknown template helper '${ref.name}'`, hint: didYouMean(ref.name, KNOWN_HELPERS) ?? `helpers: ${[...KNOWN_HELPERS].join(', ')}` };
+    case 'secret':
+      return ref.name !== undefined ? undefined : { message: 'secret takes exactly one quoted name', hint: 'e.g. {{secret "PG_PASSWORD"}}' };
+    case 'data':
+      return DATA_VARIABLES.has(ref.name) ? undefined : { message: `unknown data variable '@${ref.name}'`, hint: didYouMean(ref.name, DATA_VARIABLES) };
+    case 'unsupported':
+      return { message: `${ref.what} are not supported in recipe templates` };
+  }
+}
+
+/** The static template check: every reference in every templated string must be visible to recipes. */
+export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Problem[] {
+  const declaredVars = new Set(Object.keys(recipe.spec.vars ?? {}));
+  const problems: Problem[] = [];
+  for (const { path, text } of templatedStrings(recipe)) {
+    let references: TemplateReference[];
+    try {
+      references = templateReferences(parseTemplate(text));
+    } catch (error) {
+      const message = String((error as Error).message).split('\n')[0];
+      problems.push({ file: source.file, ...positionOf(source, path), message: `template syntax error: ${message}` });
+      continue;
+    }
+    for (const ref of references) {
+      const problem = checkReference(ref, declaredVars);
+      if (problem) problems.push({ file: source.file, ...positionInString(source, path, ref.loc), ...problem });
+    }
+  }
+  return problems;
+}

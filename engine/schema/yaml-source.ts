@@ -1,0 +1,82 @@
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import type { Problem } from '../errors.js';
+
+/** A parsed YAML file that remembers where every node is. */
+export interface YamlSource {
+  file: string;
+  text: string;
+  doc: Document;
+  lineCounter: LineCounter;
+}
+
+export type DataPath = readonly (string | number)[];
+
+export interface Position {
+  line: number;
+  col: number;
+}
+
+/** Parse YAML keeping node positions; syntax errors come back as Problems with line:col. */
+export function parseYaml(file: string, text: string): { source: YamlSource; problems: Problem[] } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const problems = doc.errors.map((error): Problem => {
+    const [start] = error.linePos ?? [];
+    // prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position.
+    const message = error.message.split(/ at line \d+, column \d+/)[0].split('\n')[0];
+    return { file, line: start?.line, col: start?.col, message: `YAML syntax error: ${message}` };
+  });
+  return { source: { file, text, doc, lineCounter }, problems };
+}
+
+/** JSON pointer ("/spec/backup/0") -> path segments; numbers stay strings and match sequence indexes too. */
+export function pointerToPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+/** The deepest node along `path` and, when the last step was a mapping key, that pair. */
+function walk(doc: Document, path: DataPath): { node: Node | null; pair?: Pair; complete: boolean } {
+  let node = doc.contents as Node | null;
+  let pair: Pair | undefined;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const found = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!found) return { node, complete: false };
+      pair = found as Pair;
+      node = (found.value as Node | null) ?? null;
+      if (node === null) return { node: null, pair, complete: true };
+    } else if (isSeq(node)) {
+      const item = node.items[Number(segment)];
+      if (item === undefined) return { node, complete: false };
+      pair = undefined;
+      node = isPair(item) ? ((item.value as Node) ?? null) : (item as Node);
+    } else {
+      return { node, complete: false };
+    }
+  }
+  return { node, pair, complete: true };
+}
+
+function offsetToPosition(source: YamlSource, offset: number): Position {
+  const { line, col } = source.lineCounter.linePos(offset);
+  return { line, col };
+}
+
+/**
+ * Where `path` is in the file. `at: 'key'` points at the mapping key (unknown keys),
+ * `at: 'value'` at the value. A path that does not exist points at its deepest existing parent.
+ */
+export function positionOf(source: YamlSource, path: DataPath, at: 'key' | 'value' = 'value'): Position {
+  const { node, pair } = walk(source.doc, path);
+  const keyNode = pair?.key as Node | undefined;
+  const target = at === 'key' && keyNode?.range ? keyNode : (node ?? keyNode);
+  const offset = target?.range?.[0] ?? 0;
+  return offsetToPosition(source, offset);
+}
+
+/** The YAML node at `path`, when it exists (e.g. to read a scalar's quoting style). */
+export function nodeAt(source: YamlSource, path: DataPath): Node | null {
+  const { node, complete } = walk(source.doc, path);
+  return complete ? node : null;
+}

@@ -1,0 +1,41 @@
+import type { Host, Inventory } from '../inventory/types.js';
+
+/** What a template sees of the host it runs on. */
+export interface TemplateHost {
+  name: string;
+  address: string;
+  port: number;
+  user?: string;
+  groups: string[];
+  vars: Record<string, unknown>;
+}
+
+/** Everything a recipe template can see. `secrets` is reached only through the `secret` helper. */
+export interface TemplateContext {
+  host: TemplateHost;
+  /** Recipe vars: the recipe's defaults merged with overrides from inventory/config. */
+  vars: Record<string, unknown>;
+  inventory: { groups: Record<string, string[]>; hosts: string[] };
+  backup: { id: string; time: string; timestamp: number };
+  recipe: { name: string; version: string };
+  /** Pre-resolved secret values by name (resolve `secretNames(template)` first). */
+  secrets: Map<string, string>;
+}
+
+/** Where a template is rendered, for error messages. */
+export interface RenderSite {
+  recipe: string;
+  step: string;
+  host: string;
+}
+
+export function templateHost(host: Host): TemplateHost {
+  const { address, port, user } = host.connection;
+  return { name: host.name, address, port, user, groups: host.groups, vars: host.vars };
+}
+
+export function templateInventory(inventory: Inventory): TemplateContext['inventory'] {
+  const groups: Record<string, string[]> = {};
+  for (const [name, group] of inventory.groups) groups[name] = group.hosts;
+  return { groups, hosts: [...inventory.hosts.keys()] };
+}

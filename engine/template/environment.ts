@@ -1,0 +1,83 @@
+import Handlebars from 'handlebars';
+import { shellQuote } from './quote.js';
+
+/**
+ * The one Handlebars environment recipes render in. Every `{{x}}` is rewritten (render.ts)
+ * into `{{{quote x}}}` and every `{{{x}}}` into `{{{raw x}}}`, so quoting is done by our
+ * helpers and the shared Handlebars.Utils.escapeExpression is never touched.
+ */
+export const handlebars = Handlebars.create();
+
+/** Render-time data passed as Handlebars `data` (not visible as template paths). */
+export interface RenderData {
+  /** true: values become single shell words; false: values are inserted verbatim (env values, entry names). */
+  shell: boolean;
+  secrets: Map<string, string>;
+}
+
+/** Thrown by helpers; render.ts turns it into LsError ETEMPLATE with recipe/step/host. */
+export class TemplateValueError extends Error {}
+
+type Options = Handlebars.HelperOptions & { data: { root: unknown } & RenderData };
+
+/** Helpers recipe authors may call (plus the built-ins below). */
+export const AUTHOR_HELPERS = ['secret', 'default', 'join', 'json', 'eq', 'ne', 'and', 'or', 'not'] as const;
+export const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
+/** Inserted by the rewrite, not meant to be written by authors (but harmless). */
+const INTERNAL_HELPERS = ['quote', 'raw'] as const;
+export const KNOWN_HELPERS: ReadonlySet<string> = new Set([...AUTHOR_HELPERS, ...BUILTIN_HELPERS]);
+
+export const knownHelpersOption: Record<string, boolean> = Object.fromEntries(
+  [...AUTHOR_HELPERS, ...BUILTIN_HELPERS, ...INTERNAL_HELPERS].map((name) => [name, true]),
+);
+
+const options = (args: unknown[]): Options => args[args.length - 1] as Options;
+const values = (args: unknown[]): unknown[] => args.slice(0, -1);
+
+function words(value: unknown, shell: boolean): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item) => (shell ? shellQuote(String(item)) : String(item)));
+}
+
+/** A value's text for insertion; undefined/null/objects are errors, never silently "". */
+function insertion(value: unknown, ref: string, shell: boolean): string {
+  if (value instanceof handlebars.SafeString) return value.toString();
+  if (value === undefined || value === null) throw new TemplateValueError(`'${ref}' is not defined`);
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    throw new TemplateValueError(`'${ref}' is an object; use {{json ${ref}}} to insert it as JSON`);
+  }
+  return words(value, shell).join(' ');
+}
+
+for (const name of ['log', 'blockHelperMissing', 'helperMissing']) handlebars.unregisterHelper(name);
+
+handlebars.registerHelper({
+  quote(value: unknown, opts: Options) {
+    return insertion(value, String(opts.hash.ref), opts.data.shell);
+  },
+  raw(value: unknown, opts: Options) {
+    return insertion(value, String(opts.hash.ref), false);
+  },
+  secret(name: unknown, opts: Options) {
+    const value = opts.data.secrets.get(String(name));
+    if (value === undefined) throw new TemplateValueError(`secret '${String(name)}' was not resolved`);
+    return value;
+  },
+  default(...args: unknown[]) {
+    const [value, fallback] = values(args);
+    return value === undefined || value === null || value === '' ? fallback : value;
+  },
+  /** Each item as its own shell word, separated by spaces. */
+  join(...args: unknown[]) {
+    const [list] = values(args);
+    return new handlebars.SafeString(words(list ?? [], options(args).data.shell).join(' '));
+  },
+  json(value: unknown) {
+    return JSON.stringify(value);
+  },
+  eq: (a: unknown, b: unknown) => a === b,
+  ne: (a: unknown, b: unknown) => a !== b,
+  and: (...args: unknown[]) => values(args).every(Boolean),
+  or: (...args: unknown[]) => values(args).some(Boolean),
+  not: (value: unknown) => !value,
+});

@@ -1,0 +1,110 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LsError } from '../../engine/errors.js';
+import {
+  ChainSecretSource,
+  CommandSecretSource,
+  createRedactor,
+  EnvSecretSource,
+  FileSecretSource,
+  resolveSecrets,
+} from '../../engine/secrets/index.js';
+import { renderTemplate, shellQuote } from '../../engine/template/index.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lsbackup-secrets-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function secretsFile(name: string, text: string, mode: number): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  await chmod(path, mode);
+  return path;
+}
+
+const code = (promise: Promise<unknown>) => promise.then(() => undefined, (e: LsError) => e.code);
+
+describe('secret sources', () => {
+  it('env: by name or through a mapping', async () => {
+    const env = { PG_PASSWORD: 'pw1', VAULT_PG: 'pw2' };
+    expect(await new EnvSecretSource({}, env).resolve('PG_PASSWORD')).toBe('pw1');
+    expect(await new EnvSecretSource({ PG_PASSWORD: 'VAULT_PG' }, env).resolve('PG_PASSWORD')).toBe('pw2');
+    expect(await code(new EnvSecretSource({}, env).resolve('NOPE'))).toBe('ESECRET');
+  });
+
+  it('file: reads YAML/JSON name: value from a private file', async () => {
+    const yamlFile = await secretsFile('s.yaml', 'PG_PASSWORD: "s3cret"\nPORT: 5432\n', 0o600);
+    expect(await new FileSecretSource(yamlFile).resolve('PG_PASSWORD')).toBe('s3cret');
+    expect(await new FileSecretSource(yamlFile).resolve('PORT')).toBe('5432');
+    const jsonFile = await secretsFile('s.json', '{"TOKEN": "t0ken"}', 0o400);
+    expect(await new FileSecretSource(jsonFile).resolve('TOKEN')).toBe('t0ken');
+  });
+
+  it('file: refuses a world-readable file with a clear error', async () => {
+    const path = await secretsFile('open.yaml', 'PG_PASSWORD: x\n', 0o644);
+    const error = await new FileSecretSource(path).resolve('PG_PASSWORD').catch((e: LsError) => e);
+    expect(error).toBeInstanceOf(LsError);
+    expect((error as LsError).message).toBe(
+      `Secret 'PG_PASSWORD' could not be resolved: secrets file ${path}: is readable by other users (mode 644); run chmod 600 ${path}`,
+    );
+  });
+
+  it('command: stdout without its final newline, run without a shell', async () => {
+    const source = new CommandSecretSource(['printf', '%s\\n', 'value-of-{name};$(id)']);
+    expect(await source.resolve('DB')).toBe('value-of-DB;$(id)');
+    expect(await new CommandSecretSource(['sh', '-c', 'printf %s "$LSBACKUP_SECRET_NAME"', 'sh']).resolve('X')).toBe('X');
+    expect(await code(new CommandSecretSource(['false']).resolve('DB'))).toBe('ESECRET');
+  });
+
+  it('chain: first source that has it wins; a broken source stops the chain', async () => {
+    const file = await secretsFile('chain.yaml', 'B: from-file\n', 0o600);
+    const chain = new ChainSecretSource([new EnvSecretSource({}, { A: 'from-env' }), new FileSecretSource(file)]);
+    expect(await chain.resolve('A')).toBe('from-env');
+    expect(await chain.resolve('B')).toBe('from-file');
+    await expect(chain.resolve('C')).rejects.toThrow(/environment variable C is not set; not in secrets file/);
+    const open = await secretsFile('chain-open.yaml', 'C: x\n', 0o604);
+    const broken = new ChainSecretSource([new FileSecretSource(open), new EnvSecretSource({}, { C: 'env' })]);
+    await expect(broken.resolve('C')).rejects.toThrow(/readable by other users/);
+  });
+});
+
+describe('redactor', () => {
+  const marker = `MARKER-'s3cr"t\\ $x`;
+
+  it('a marker secret never survives redact() in any encoding', () => {
+    const redactor = createRedactor();
+    redactor.add(marker);
+    const quoted = shellQuote(marker);
+    const forms = [marker, quoted, JSON.stringify(marker), JSON.stringify(quoted), JSON.stringify({ cmd: `psql -c ${quoted}` })];
+    for (const form of forms) {
+      const out = redactor.redact(`before ${form} after`);
+      expect(out).not.toContain('MARKER');
+      expect(out).toContain('***');
+    }
+    const deep = redactor.redactValue({ steps: [{ command: `echo ${quoted}`, env: { PW: marker } }], n: 1 });
+    expect(JSON.stringify(deep)).not.toContain('MARKER');
+    expect(deep.n).toBe(1);
+  });
+
+  it('masks a secret rendered into a command and ignores very short values', async () => {
+    const redactor = createRedactor();
+    const secrets = await resolveSecrets(['PW'], new EnvSecretSource({}, { PW: marker }), redactor);
+    const command = renderTemplate('psql -c {{secret "PW"}}', {
+      host: { name: 'h', address: 'h', port: 22, groups: [], vars: {} },
+      vars: {},
+      inventory: { groups: {}, hosts: [] },
+      backup: { id: 'b', time: 't', timestamp: 0 },
+      recipe: { name: 'r', version: '1.0.0' },
+      secrets,
+    }, { recipe: 'r', step: 's', host: 'h' });
+    expect(redactor.redact(command)).toBe('psql -c ***');
+    redactor.add('ab');
+    expect(redactor.redact('ab cab')).toBe('ab cab');
+  });
+});

@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { LsError } from '../../engine/errors.js';
+import { renderTemplate, secretNames, shellQuote, type TemplateContext } from '../../engine/template/index.js';
+
+const where = { recipe: 'postgresql', step: 'dump', host: 'pg1' };
+
+function context(vars: Record<string, unknown> = {}, secrets: Record<string, string> = {}): TemplateContext {
+  return {
+    host: { name: 'pg1', address: '127.0.0.1', port: 22, user: 'backup', groups: ['postgresql'], vars: { role: 'primary' } },
+    vars,
+    inventory: { groups: { postgresql: ['pg1', 'pg2'] }, hosts: ['pg1', 'pg2'] },
+    backup: { id: 'lsbackup-c-20250101T000000Z', time: '2025-01-01T00:00:00Z', timestamp: 1735689600 },
+    recipe: { name: 'postgresql', version: '1.0.0' },
+    secrets: new Map(Object.entries(secrets)),
+  };
+}
+
+const sh = (command: string): string => execFileSync('sh', ['-c', command], { encoding: 'utf8' });
+
+const HOSTILE = ["'; rm -rf / #", '$(echo pwned)', '`echo pwned`', 'a b\tc\nd', "it's \"quoted\" \\ back", '*', '', '-n', 'A=b', '~root'];
+
+describe('renderTemplate shell quoting', () => {
+  it("renders '; rm -rf / # as one literal argument that sh prints exactly", () => {
+    const value = "'; rm -rf / #";
+    const command = renderTemplate('printf %s {{vars.x}}', context({ x: value }), where);
+    expect(sh(command)).toBe(value);
+  });
+
+  it.each(HOSTILE)('keeps %j one word with the same bytes', (value) => {
+    const command = renderTemplate('set -- {{vars.x}}; printf "%s|%s" "$#" "$1"', context({ x: value }), where);
+    expect(sh(command)).toBe(`1|${value}`);
+  });
+
+  it('quotes secrets and json like any value, joins lists as separate words', () => {
+    const ctx = context({ dirs: ['/etc/a b', '/etc/c'], obj: { k: "it's" } }, { PW: "p'w $x" });
+    expect(sh(renderTemplate('printf "[%s]" {{secret "PW"}}', ctx, where))).toBe("[p'w $x]");
+    expect(sh(renderTemplate('printf "[%s]" {{join vars.dirs}}', ctx, where))).toBe('[/etc/a b][/etc/c]');
+    expect(sh(renderTemplate('printf %s {{json vars.obj}}', ctx, where))).toBe(`{"k":"it's"}`);
+  });
+
+  it('leaves safe words bare and inserts triple-stache raw', () => {
+    expect(renderTemplate('tar -C {{vars.dir}} -cf - .', context({ dir: '/var/lib/pg_15.2' }), where)).toBe('tar -C /var/lib/pg_15.2 -cf - .');
+    expect(renderTemplate('ls {{{vars.glob}}}', context({ glob: '/etc/*.conf' }), where)).toBe('ls /etc/*.conf');
+  });
+
+  it('inserts values verbatim with shell: false (env values, entry names)', () => {
+    expect(renderTemplate('{{secret "PW"}}', context({}, { PW: 'a b' }), where, { shell: false })).toBe('a b');
+  });
+
+  it('supports the logic helpers and built-ins', () => {
+    const ctx = context({ port: 5432 });
+    expect(renderTemplate('{{#if (and (eq host.vars.role "primary") (not (ne vars.port 5432)))}}yes{{else}}no{{/if}}', ctx, where)).toBe('yes');
+    expect(renderTemplate('{{default host.vars.missing "fallback"}}', ctx, where)).toBe('fallback');
+    expect(renderTemplate('{{#each inventory.groups.postgresql}}{{@index}}={{this}} {{/each}}', ctx, where)).toBe('0=pg1 1=pg2 ');
+    expect(renderTemplate('{{lookup inventory.groups "postgresql"}}', ctx, where)).toBe('pg1 pg2');
+  });
+});
+
+describe('renderTemplate errors', () => {
+  it('names recipe, step, host and the missing variable', () => {
+    const error = (() => {
+      try {
+        renderTemplate('pg_dump {{host.vars.dbname}}', context(), where);
+      } catch (e) {
+        return e as LsError;
+      }
+    })();
+    expect(error).toBeInstanceOf(LsError);
+    expect(error!.code).toBe('ETEMPLATE');
+    expect(error!.message).toBe("Recipe 'postgresql' step 'dump' on host 'pg1': 'host.vars.dbname' is not defined");
+  });
+
+  it('refuses an unresolved secret and an unknown helper', () => {
+    expect(() => renderTemplate('{{secret "NOPE"}}', context(), where)).toThrow("secret 'NOPE' was not resolved");
+    expect(() => renderTemplate('{{shout vars.x}}', context({ x: 1 }), where)).toThrow(/unknown helper shout/);
+  });
+});
+
+describe('secretNames and shellQuote', () => {
+  it('finds every secret name statically, also in blocks and sub-expressions', () => {
+    expect(secretNames('{{secret "A"}} {{#if host.name}}{{secret "B"}}{{/if}} {{join (secret "C")}} {{secret "A"}}')).toEqual(['A', 'B', 'C']);
+  });
+
+  it('quotes only what needs quoting', () => {
+    expect(shellQuote('/etc/hosts')).toBe('/etc/hosts');
+    expect(shellQuote('abc_1.2')).toBe('abc_1.2');
+    expect(shellQuote('')).toBe("''");
+    expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+  });
+});
