@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseAndValidate } from '../schema/index.js';
 import { invalid, LsError } from '../errors.js';
 import type { ArchiveFormat } from '../archive/types.js';
-import { schemasDir } from '../paths.js';
+import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
 
@@ -15,7 +15,7 @@ export interface TargetConfig {
 
 export interface SecretSourceConfig {
   type: 'env' | 'file' | 'command';
-  prefix?: string;
+  mapping?: Record<string, string>;
   path?: string;
   command?: string[];
 }
@@ -39,11 +39,8 @@ export interface Config extends Omit<ConfigFile, 'targets'> {
   targets: TargetConfig[];
 }
 
-let schemaCache: object | undefined;
-async function configSchema(): Promise<object> {
-  schemaCache ??= JSON.parse(await readFile(path.join(schemasDir, 'config.schema.json'), 'utf8')) as object;
-  return schemaCache;
-}
+/** The published config schema, also what the loader validates against. */
+export const configSchema = schema as typeof schema & { $id: string };
 
 /** The config file to use: the one named, else ./lsbackup.config.yaml when it exists. */
 export function findConfigFile(explicit: string | undefined, cwd = process.cwd()): string | undefined {
@@ -60,7 +57,7 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (e) {
     throw new LsError('EUSAGE', { message: `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const { value, problems } = parseAndValidate<ConfigFile>(file, text, await configSchema());
+  const { value, problems } = parseAndValidate<ConfigFile>(file, text, configSchema);
   if (problems.length > 0 || value === undefined) throw invalid('Config', problems);
   return resolveConfig(value, file);
 }

@@ -5,3 +5,4 @@ export { ChainSecretSource, resolveSecrets } from './chain.js';
 export { createRedactor, redactor } from './redactor.js';
 export { secretNotFound, isSecretNotFound } from './not-found.js';
 export type { SecretSource, Redactor } from './types.js';
+export { createSecretSource } from './from-config.js';
