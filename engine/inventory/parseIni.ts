@@ -18,7 +18,7 @@ export function parseIni(text: string, file: string, raw: RawInventory): void {
   let state = 'hosts';
   // Groups that only ever appear as `[g:vars]` are a typo Ansible rejects; remember where.
   const varsOnly = new Map<string, number>();
-  const declared = new Set(raw.groups.keys());
+  const declared = new Set(['all', 'ungrouped', ...raw.groups.keys()]);
 
   text.split(/\r?\n/).forEach((rawLine, index) => {
     const line = rawLine.trim();

@@ -12,9 +12,10 @@ export interface VarsFromFiles {
  * Turns declared groups and vars into the merged view, with Ansible's rules
  * (ansible/vars/manager.py get_vars, inventory/data.py reconcile_inventory):
  * groups without a parent are children of 'all'; hosts in no group are 'ungrouped';
- * a host's vars are, lowest first: 'all' inventory vars, group_vars/all, every other
- * group's inventory vars, then their group_vars/ files (groups sorted by depth, then
- * ansible_group_priority, then name), inventory host vars, host_vars/ files.
+ * a host's vars are, lowest first (Ansible's default VARIABLE_PRECEDENCE): 'all' inventory
+ * vars, every other group's inventory vars, group_vars/all, the other groups' group_vars/
+ * files (groups sorted by depth, then ansible_group_priority, then name), inventory host
+ * vars, host_vars/ files. So any group_vars/ file beats any inventory group var.
  * Problems (cycles, unusable connection vars) are appended to `problems`.
  */
 export function resolveInventory(
@@ -44,8 +45,9 @@ export function resolveInventory(
   const hosts = new Map<string, Host>();
   for (const [name, inventoryVars] of raw.hostVars) {
     const groups = graph.groupsOfHost(name);
-    const vars: Vars = { ...all.vars, ...files.groups.get('all') };
+    const vars: Vars = { ...all.vars };
     for (const g of groups) Object.assign(vars, g.vars);
+    Object.assign(vars, files.groups.get('all'));
     for (const g of groups) Object.assign(vars, files.groups.get(g.name));
     Object.assign(vars, inventoryVars, files.hosts.get(name));
     let connection;

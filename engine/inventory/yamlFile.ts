@@ -13,11 +13,11 @@ export interface YamlFile {
 
 export function readYaml(text: string, file: string, problems: Problem[]): YamlFile | undefined {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const pos = err.linePos?.[0];
-      problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML syntax error: ${err.message.split('\n')[0]}` });
+      problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
     }
     return undefined;
   }
