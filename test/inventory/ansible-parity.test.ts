@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasCommand } from './hasCommand.js';
 import { loadInventory } from '../../engine/inventory/index.js';
 
 /**
@@ -12,14 +13,7 @@ import { loadInventory } from '../../engine/inventory/index.js';
  * and groups. Skipped only when ansible-inventory is not installed.
  */
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const hasAnsible = (() => {
-  try {
-    execFileSync('ansible-inventory', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasAnsible = hasCommand('ansible-inventory');
 
 interface ListOutput {
   _meta: { hostvars: Record<string, Record<string, unknown>> };

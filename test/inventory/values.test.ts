@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { hasCommand } from './hasCommand.js';
 import { iniValue } from '../../engine/inventory/parseIni.js';
 import { shlexSplit } from '../../engine/inventory/shlex.js';
 
@@ -7,14 +8,7 @@ import { shlexSplit } from '../../engine/inventory/shlex.js';
  * INI values and host lines must read exactly as Ansible reads them. Python itself is the
  * oracle: ast.literal_eval (Ansible's _parse_value) and shlex.split (Ansible's host lines).
  */
-const python = (() => {
-  try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const python = hasCommand('python3');
 
 const PY_VALUE = `
 import ast, json, sys
