@@ -1,0 +1,56 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { shlexSplit } from './shlex.js';
+import type { HostConnection, Vars } from './types.js';
+
+/** Names Ansible treats as the control machine when no connection is given (its implicit localhost). */
+const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
+const SSH_CONNECTIONS = new Set(['ssh', 'paramiko', 'smart']);
+
+/**
+ * Connection facts from a host's merged vars. Throws Error (the caller adds where) when
+ * a value cannot be used: an unsupported connection plugin, a port that is not a number.
+ */
+export function hostConnection(name: string, vars: Vars, baseDir: string): HostConnection {
+  const connection = str(vars.ansible_connection);
+  const address = str(vars.ansible_host) ?? str(vars.ansible_ssh_host) ?? name;
+  const sshArgs = [...splitArgs(vars.ansible_ssh_common_args), ...splitArgs(vars.ansible_ssh_extra_args)];
+  const port = parsePort(vars.ansible_port ?? vars.ansible_ssh_port);
+  const user = str(vars.ansible_user) ?? str(vars.ansible_ssh_user);
+  const key = str(vars.ansible_ssh_private_key_file) ?? str(vars.ansible_private_key_file);
+
+  const local = connection === 'local' || (connection === undefined && LOCAL_NAMES.has(name));
+  if (!local && connection !== undefined && !SSH_CONNECTIONS.has(connection)) {
+    throw new Error(`host '${name}' has ansible_connection=${connection}; lsbackup supports only ssh and local`);
+  }
+  return {
+    kind: local ? 'local' : 'ssh',
+    address,
+    port,
+    ...(user !== undefined ? { user } : {}),
+    ...(key !== undefined ? { privateKeyFile: keyPath(key, baseDir) } : {}),
+    sshArgs,
+  };
+}
+
+function str(v: unknown): string | undefined {
+  return v === undefined || v === null || v === '' ? undefined : String(v);
+}
+
+function parsePort(v: unknown): number {
+  if (v === undefined || v === null || v === '') return 22;
+  const port = Number(v);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`ansible_port '${String(v)}' is not a TCP port`);
+  return port;
+}
+
+function splitArgs(v: unknown): string[] {
+  const s = str(v);
+  return s === undefined ? [] : shlexSplit(s);
+}
+
+/** `~/x` is the current user's home; a relative path is relative to the inventory's directory. */
+function keyPath(path: string, baseDir: string): string {
+  if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1));
+  return isAbsolute(path) ? path : resolve(baseDir, path);
+}
