@@ -1,0 +1,66 @@
+import { execa, type ResultPromise } from 'execa';
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const cliPath = path.join(repoRoot, 'dist/engine/cli/main.js');
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the BUILT CLI as a user would (npm test builds first). */
+export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const r = await execa('node', [cliPath, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env,
+    reject: false,
+    timeout: options.timeoutMs ?? 120_000,
+    stdin: 'ignore',
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Starts the CLI without waiting (signal tests). */
+export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): ResultPromise {
+  return execa('node', [cliPath, ...args], { cwd: options.cwd ?? repoRoot, env: options.env, reject: false, stdin: 'ignore' });
+}
+
+/** A temp workspace with helpers to write files into it. Remove it with cleanup(). */
+export async function workspace(prefix = 'lsb-test-'): Promise<{
+  dir: string;
+  write: (rel: string, text: string) => Promise<string>;
+  cleanup: () => Promise<void>;
+}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return {
+    dir,
+    write: async (rel, text) => {
+      const file = path.join(dir, rel);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, text);
+      return file;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A minimal valid recipe body; `spec` is YAML indented under `spec:`. */
+export function recipeYaml(name: string, spec: string, version = '1.0.0'): string {
+  return `apiVersion: lsbackup/v1
+kind: Recipe
+metadata:
+  name: ${name}
+  version: ${version}
+  description: test recipe ${name}
+spec:
+${spec
+  .split('\n')
+  .map((l) => (l ? '  ' + l : l))
+  .join('\n')}
+`;
+}
