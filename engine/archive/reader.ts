@@ -70,22 +70,25 @@ async function* readTar(tarBytes: Readable): AsyncGenerator<ArchiveItem> {
   let ended = false;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
+  let currentBody: Readable | undefined;
   const notify = () => {
     wake?.();
     wake = undefined;
+  };
+  // A damaged archive must reach whoever is waiting: the iterator or the body being read.
+  const fail = (err: Error) => {
+    failure ??= err;
+    currentBody?.destroy(failure);
+    notify();
   };
   parser.on('entry', (e: ReadEntry) => {
     ready.push(e);
     notify();
   });
-  parser.on('warn', (_code: string, message: string | Error) => {
-    failure ??= archiveError('tar', typeof message === 'string' ? message : message.message);
-    notify();
-  });
-  parser.on('error', (err: Error) => {
-    failure ??= err;
-    notify();
-  });
+  parser.on('warn', (_code: string, message: string | Error) =>
+    fail(archiveError('tar', typeof message === 'string' ? message : message.message)),
+  );
+  parser.on('error', fail);
   parser.on('end', () => {
     ended = true;
     notify();
@@ -95,10 +98,7 @@ async function* readTar(tarBytes: Readable): AsyncGenerator<ArchiveItem> {
       if (!parser.write(chunk)) await new Promise<void>((resolve) => parser.once('drain', resolve));
     }
     parser.end();
-  })().catch((err: Error) => {
-    failure ??= err;
-    notify();
-  });
+  })().catch(fail);
 
   let current: ReadEntry | undefined;
   try {
@@ -113,6 +113,7 @@ async function* readTar(tarBytes: Readable): AsyncGenerator<ArchiveItem> {
           continue;
         }
         const body = failingWith(next, () => failure);
+        currentBody = body;
         yield {
           entry: {
             path: next.path.replace(/\/+$/, ''),
