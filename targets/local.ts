@@ -102,7 +102,8 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     let settled = false;
     const removeTemp = async () => {
       settled = true;
-      stream.destroy();
+      // The file may still be opening: wait for the stream to close, or rm races its creation.
+      if (!stream.closed) await new Promise<void>((done) => stream.once('close', () => done()).destroy());
       await rm(temp, { force: true });
     };
     return {
@@ -140,7 +141,7 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
       throw targetError(uri, `cannot list ${dir}: ${err.code}`, err);
     });
     const objects = await Promise.all(names.filter((n) => !n.startsWith(TEMP_PREFIX) && !n.startsWith('.')).map(statObject));
-    return objects.filter((o): o is StoredObject => o !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+    return objects.filter((o): o is StoredObject => o !== undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async function get(name: string): Promise<Readable> {
