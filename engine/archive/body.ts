@@ -78,7 +78,8 @@ export async function spoolBody(body: Readable, spoolDir: string): Promise<Spool
 
 /** Write one chunk and wait for 'drain' when the stream asks for it; fail if it closes first. */
 export async function writeWithBackpressure(stream: Writable, chunk: Buffer): Promise<void> {
-  if (stream.destroyed || stream.writableEnded) throw new Error('archive stream is closed');
+  // `errored` carries the root cause (e.g. zstd missing) that tore the pipeline down.
+  if (stream.destroyed || stream.writableEnded) throw stream.errored ?? new Error('archive stream is closed');
   if (stream.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
     const done = (err?: Error) => {
@@ -89,7 +90,7 @@ export async function writeWithBackpressure(stream: Writable, chunk: Buffer): Pr
       else resolve();
     };
     const onDrain = () => done();
-    const onClose = (err?: Error) => done(err ?? new Error('archive stream closed while writing'));
+    const onClose = (err?: Error) => done(err ?? stream.errored ?? new Error('archive stream closed while writing'));
     stream.on('drain', onDrain);
     stream.on('close', onClose);
     stream.on('error', onClose);

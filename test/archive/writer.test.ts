@@ -175,3 +175,14 @@ describe('abort', () => {
     await expect(writer.finish(() => ({}))).rejects.toThrow();
   });
 });
+
+describe('tar.zst without the zstd binary', () => {
+  it('fails with an error that names the Debian package', async () => {
+    const writer = createArchiveWriter('tar.zst', fileSink(join(dir.path, 'out.tar.zst')), { spoolDir: dir.path, zstdCommand: join(dir.path, 'no-zstd') });
+    const attempt = (async () => {
+      await writer.add({ path: 'a', size: text.length }, Readable.from([text]));
+      await writer.finish((entries) => ({ entries }));
+    })();
+    await expect(attempt).rejects.toThrow(/install the Debian package 'zstd'/);
+  });
+});
