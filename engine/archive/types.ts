@@ -35,6 +35,11 @@ export interface EntryRecord {
   mode: number;
   mtime: string;
   linkpath?: string;
+  /**
+   * Set when the body failed after its header was written (shorter/longer than declared, or
+   * its source broke): the stored bytes are zero-padded or cut off. Restore must not trust it.
+   */
+  error?: string;
 }
 
 export interface ArchiveResult {

@@ -1,0 +1,98 @@
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** What went wrong with one entry's body (set by `exactBytes`); the archive itself stays valid. */
+export interface BodyReport {
+  problem?: string;
+}
+
+/**
+ * Yields exactly `size` bytes from `source`, hashing what it yields. A header with the size
+ * is already in the archive, so a short or failing body is padded with zeros and a long one
+ * is cut off: the container stays readable and `report.problem` says what happened.
+ */
+export async function* exactBytes(
+  source: AsyncIterable<Buffer>,
+  size: number,
+  hash: Hash,
+  report: BodyReport,
+): AsyncGenerator<Buffer> {
+  let sent = 0;
+  try {
+    for await (const chunk of source) {
+      const room = size - sent;
+      if (chunk.length > room) {
+        const part = chunk.subarray(0, room);
+        sent += part.length;
+        hash.update(part);
+        if (part.length) yield part;
+        report.problem = `body is longer than its declared size of ${size} bytes; it was cut off`;
+        break; // ends the for-await, which destroys the source
+      }
+      sent += chunk.length;
+      hash.update(chunk);
+      yield chunk;
+    }
+  } catch (err) {
+    report.problem = `body failed after ${sent} of ${size} bytes: ${(err as Error).message}`;
+  }
+  if (sent < size) {
+    report.problem ??= `body ended after ${sent} of its declared ${size} bytes; the rest is zero-filled`;
+    while (sent < size) {
+      const pad = ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - sent));
+      sent += pad.length;
+      hash.update(pad);
+      yield pad;
+    }
+  }
+}
+
+export function newSha256(): Hash {
+  return createHash('sha256');
+}
+
+/** A body of unknown length written to a private temp file, so its size is known before its tar header. */
+export interface SpooledBody {
+  path: string;
+  size: number;
+}
+
+/** Copy `body` to a 0600 file in `spoolDir`; the file is removed if the copy fails. */
+export async function spoolBody(body: Readable, spoolDir: string): Promise<SpooledBody> {
+  const path = join(spoolDir, `.lsbackup-spool-${randomBytes(8).toString('hex')}`);
+  const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  try {
+    await pipeline(body, file);
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  return { path, size: file.bytesWritten };
+}
+
+/** Write one chunk and wait for 'drain' when the stream asks for it; fail if it closes first. */
+export async function writeWithBackpressure(stream: Writable, chunk: Buffer): Promise<void> {
+  // `errored` carries the root cause (e.g. zstd missing) that tore the pipeline down.
+  if (stream.destroyed || stream.writableEnded) throw stream.errored ?? new Error('archive stream is closed');
+  if (stream.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = (err?: Error) => done(err ?? stream.errored ?? new Error('archive stream closed while writing'));
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', onClose);
+  });
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { openArchiveReader, type ArchiveReaderOptions } from './reader.js';
+import type { ArchiveFormat, EntryRecord } from './types.js';
+import { METADATA_ENTRY } from './writer.js';
+
+export interface VerifyProblem {
+  /** The entry concerned, or undefined for the archive as a whole. */
+  path?: string;
+  kind: 'sha256' | 'size' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error';
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entriesChecked: number;
+  problems: VerifyProblem[];
+  /** The parsed metadata.json, when it could be read. */
+  metadata?: unknown;
+}
+
+/** Re-hash every entry and compare with metadata.json (the last entry); name every mismatch. */
+export async function verifyArchive(stream: Readable, format: ArchiveFormat, options?: ArchiveReaderOptions): Promise<VerifyReport> {
+  const seen = new Map<string, { size: number; sha256?: string }>();
+  const problems: VerifyProblem[] = [];
+  let metadata: unknown;
+  let current: string | undefined;
+  try {
+    for await (const { entry, body } of openArchiveReader(stream, format, options)) {
+      current = entry.path;
+      if (entry.path === METADATA_ENTRY) {
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(c as Buffer);
+        metadata = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        continue;
+      }
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const c of body) {
+        size += (c as Buffer).length;
+        hash.update(c as Buffer);
+      }
+      seen.set(entry.path, entry.type === 'file' ? { size, sha256: hash.digest('hex') } : { size });
+      current = undefined;
+    }
+  } catch (err) {
+    problems.push({
+      path: current,
+      kind: 'unreadable',
+      message: `${current ? `entry '${current}': ` : ''}the archive is damaged: ${(err as Error).message}`,
+    });
+  }
+  const recorded = (metadata as { entries?: EntryRecord[] } | undefined)?.entries;
+  if (!Array.isArray(recorded)) {
+    problems.push({ kind: 'no-metadata', message: `${METADATA_ENTRY} is missing or has no entries list` });
+    return { ok: false, entriesChecked: seen.size, problems, metadata };
+  }
+  for (const rec of recorded) {
+    const got = seen.get(rec.path);
+    seen.delete(rec.path);
+    if (!got) {
+      problems.push({ path: rec.path, kind: 'missing', message: `entry '${rec.path}' is listed in ${METADATA_ENTRY} but not in the archive` });
+      continue;
+    }
+    if (got.size !== rec.size) {
+      problems.push({ path: rec.path, kind: 'size', message: `entry '${rec.path}' has ${got.size} bytes, ${METADATA_ENTRY} says ${rec.size}` });
+    } else if (rec.sha256 && got.sha256 !== rec.sha256) {
+      problems.push({ path: rec.path, kind: 'sha256', message: `entry '${rec.path}' has sha256 ${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256}` });
+    }
+    if (rec.error) problems.push({ path: rec.path, kind: 'recorded-error', message: `entry '${rec.path}' was stored incomplete: ${rec.error}` });
+  }
+  for (const path of seen.keys()) {
+    problems.push({ path, kind: 'extra', message: `entry '${path}' is in the archive but not listed in ${METADATA_ENTRY}` });
+  }
+  return { ok: problems.length === 0, entriesChecked: recorded.length, problems, metadata };
+}

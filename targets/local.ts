@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { access, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { withCollisionSuffix } from '../engine/archive/names.js';
+import { LsError } from '../engine/errors.js';
+import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+
+export const scheme = 'file';
+
+/** Uploads in progress live beside their destination under this prefix; list() hides them. */
+export const TEMP_PREFIX = '.lsbackup-tmp-';
+const MAX_COLLISIONS = 1000;
+
+function targetError(target: string, message: string, cause?: unknown): LsError {
+  return new LsError('ETARGET', { target, message }, { cause });
+}
+
+/** `file:///backups` or `/backups` or `./backups` -> an absolute directory path. */
+export function directoryFromUri(uri: string): string {
+  return resolve(uri.startsWith('file://') ? fileURLToPath(uri) : uri);
+}
+
+/** Object names are plain file names: no directories, no dot-files that could hide temp files. */
+function checkName(target: string, name: string): void {
+  if (!name || name.includes('/') || name.includes('\0') || name.startsWith('.')) {
+    throw targetError(target, `'${name}' is not a valid backup name (a plain file name not starting with '.')`);
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Can we create a file there? access() alone lies for root and read-only mounts, so try. */
+async function probeWritable(uri: string, dir: string): Promise<void> {
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+    const probe = join(dir, `${TEMP_PREFIX}probe-${randomBytes(6).toString('hex')}`);
+    await (await open(probe, 'wx', 0o600)).close();
+    await unlink(probe);
+  } catch (err) {
+    throw targetError(uri, `directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or mount it read-write`, err);
+  }
+}
+
+export interface LocalTargetOptions {
+  /** Extra check run first (nfs: is it a mount point). */
+  precheck?: (dir: string) => Promise<void>;
+}
+
+/**
+ * A directory as a target. Writes go to a 0600 temp file beside the destination and are
+ * published with link(), which fails instead of overwriting, so two runs never clobber
+ * each other and a reader never sees half an archive.
+ */
+export function createLocalTarget(uri: string, options: LocalTargetOptions = {}): Target {
+  const dir = directoryFromUri(uri);
+
+  async function check(): Promise<void> {
+    await options.precheck?.(dir);
+    const info = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw targetError(uri, `cannot read ${dir}: ${err.code}`, err);
+    });
+    if (info && !info.isDirectory()) throw targetError(uri, `${dir} exists but is not a directory`);
+    if (!info) {
+      // put() will create it; the nearest existing ancestor must let us.
+      let parent = dirname(dir);
+      while (!(await stat(parent).catch(() => undefined))) parent = dirname(parent);
+      return probeWritable(uri, parent);
+    }
+    return probeWritable(uri, dir);
+  }
+
+  async function publish(temp: string, name: string, avoidCollision: boolean): Promise<string> {
+    for (let n = 0; n <= (avoidCollision ? MAX_COLLISIONS : 0); n++) {
+      const candidate = withCollisionSuffix(name, n);
+      try {
+        await link(temp, join(dir, candidate));
+        return candidate;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    throw targetError(uri, avoidCollision ? `no free name for ${name} after ${MAX_COLLISIONS} tries` : `${name} already exists; it was not overwritten`);
+  }
+
+  async function put(name: string, putOptions: PutOptions = {}): Promise<PendingUpload> {
+    checkName(uri, name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
+    const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+    let settled = false;
+    const removeTemp = async () => {
+      settled = true;
+      // The file may still be opening: wait for the stream to close, or rm races its creation.
+      if (!stream.closed) await new Promise<void>((done) => stream.once('close', () => done()).destroy());
+      await rm(temp, { force: true });
+    };
+    return {
+      stream,
+      async commit() {
+        if (settled) throw targetError(uri, `upload of ${name} was already committed or aborted`);
+        try {
+          await finished(stream); // the writer ends the stream; wait until every byte is in the file
+          await fsyncPath(temp);
+          const finalName = await publish(temp, name, putOptions.avoidCollision ?? false);
+          await unlink(temp);
+          await fsyncPath(dir); // make the new directory entry durable
+          settled = true;
+          return (await statObject(finalName))!;
+        } catch (err) {
+          await removeTemp();
+          throw err instanceof LsError ? err : targetError(uri, `could not store ${name}: ${(err as Error).message}`, err);
+        }
+      },
+      async abort() {
+        if (!settled) await removeTemp();
+      },
+    };
+  }
+
+  async function statObject(name: string): Promise<StoredObject | undefined> {
+    checkName(uri, name);
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    return info?.isFile() ? { name, size: info.size, modified: info.mtime } : undefined;
+  }
+
+  async function list(): Promise<StoredObject[]> {
+    const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw targetError(uri, `cannot list ${dir}: ${err.code}`, err);
+    });
+    const objects = await Promise.all(names.filter((n) => !n.startsWith(TEMP_PREFIX) && !n.startsWith('.')).map(statObject));
+    return objects.filter((o): o is StoredObject => o !== undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async function get(name: string): Promise<Readable> {
+    if (!(await statObject(name))) throw targetError(uri, `${name} does not exist in ${dir}`);
+    return createReadStream(join(dir, name));
+  }
+
+  async function remove(name: string): Promise<void> {
+    checkName(uri, name);
+    await unlink(join(dir, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw targetError(uri, `cannot delete ${name}: ${err.code}`, err);
+    });
+  }
+
+  return { uri, check, put, list, stat: statObject, get, delete: remove };
+}
+
+export function openLocalTarget(uri: string): Target {
+  return createLocalTarget(uri);
+}
