@@ -7,7 +7,7 @@
  * We drive the multipart calls ourselves rather than through lib-storage's `Upload`,
  * because `Upload` completes the object as soon as the input ends, i.e. before commit().
  */
-import { Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
 import { firstFreeName } from './collision.js';
+import { fixedSizeWritable } from './fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
 export interface S3TargetOptions {
@@ -205,8 +206,6 @@ class MultipartUpload {
   private uploadId?: string;
   private readonly parts: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private totalBytes = 0;
   private nextPartNumber = 1;
   private failure: unknown;
@@ -216,12 +215,15 @@ class MultipartUpload {
   constructor(
     private readonly client: S3Client,
     private readonly params: UploadParams,
-    private readonly partSize: number,
+    partSize: number,
     private readonly queueSize: number,
   ) {
-    this.stream = new Writable({
-      write: (chunk: Buffer, _enc, done) => this.accept(chunk).then(() => done(), done),
-      final: (done) => this.flush().then(() => done(), done),
+    this.stream = fixedSizeWritable(partSize, {
+      piece: (bytes) => this.send(bytes),
+      end: async () => {
+        await Promise.all(this.inFlight);
+        this.throwIfFailed();
+      },
     });
     // Any failure on the way in (a part rejected, the producer destroying the stream) must
     // not leave parts behind.
@@ -263,25 +265,6 @@ class MultipartUpload {
   private async abortMultipart(): Promise<void> {
     const { Bucket, Key } = this.params;
     await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId }));
-  }
-
-  private async accept(chunk: Buffer): Promise<void> {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    while (this.pendingBytes >= this.partSize) {
-      const all = Buffer.concat(this.pending);
-      this.pending = [all.subarray(this.partSize)];
-      this.pendingBytes = all.length - this.partSize;
-      await this.send(all.subarray(0, this.partSize));
-    }
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pendingBytes > 0) await this.send(Buffer.concat(this.pending));
-    this.pending = [];
-    this.pendingBytes = 0;
-    await Promise.all(this.inFlight);
-    this.throwIfFailed();
   }
 
   /** Start a part upload; resolve once there is room for another (rejects if a part failed). */

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { createS3Target } from '../../targets/s3.js';
 import type { Target } from '../../targets/types.js';
+import { MiB, randomSource, sha256Of } from './streams.js';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 
 const BUCKET = 'lsbackup-test';
-const MiB = 1024 * 1024;
 let server: S3Server;
 let raw: S3Client;
 let target: Target;
@@ -25,24 +25,6 @@ function options() {
   };
 }
 
-/** `size` random bytes as a stream of 1 MiB chunks, hashing what it yields. */
-function randomSource(size: number) {
-  const hash = createHash('sha256');
-  async function* generate() {
-    for (let left = size; left > 0; left -= MiB) {
-      const chunk = randomBytes(Math.min(MiB, left));
-      hash.update(chunk);
-      yield chunk;
-    }
-  }
-  return { stream: Readable.from(generate()), digest: () => hash.digest('hex') };
-}
-
-async function sha256Of(stream: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 async function openUploads(): Promise<number> {
   const r = await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
