@@ -209,6 +209,7 @@ class MultipartUpload {
   private totalBytes = 0;
   private nextPartNumber = 1;
   private failure: unknown;
+  private completed = false;
   private finished = false;
   private aborting?: Promise<void>;
 
@@ -250,10 +251,13 @@ class MultipartUpload {
     await this.client.send(
       new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts } }),
     );
+    this.completed = true;
     return this.totalBytes;
   }
 
+  /** Idempotent; a no-op once complete() succeeded (cleanup code may call it regardless). */
   abort(): Promise<void> {
+    if (this.completed) return Promise.resolve();
     this.aborting ??= (async () => {
       if (!this.stream.destroyed) this.stream.destroy();
       await Promise.allSettled(this.inFlight);
@@ -264,7 +268,11 @@ class MultipartUpload {
 
   private async abortMultipart(): Promise<void> {
     const { Bucket, Key } = this.params;
-    await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId }));
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId }));
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e; // already gone
+    }
   }
 
   /** Start a part upload; resolve once there is room for another (rejects if a part failed). */

@@ -56,6 +56,7 @@ describe('Azure file share target (real SDK, stand-in File service)', () => {
     expect(await upload.commit()).toMatchObject({ name, size });
     expect(await target.stat(name)).toMatchObject({ name, size });
     expect(await sha256Of(await target.get(name))).toBe(source.digest());
+    await upload.abort(); // cleanup after a commit must not remove the backup
     expect(await readdir(join(standIn.dataDir, SHARE, 'prod/cluster1'))).toEqual([name]);
   });
 

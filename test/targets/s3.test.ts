@@ -65,6 +65,9 @@ describe('S3 target (real Swift s3api)', () => {
     expect(await target.stat(name)).toMatchObject({ name, size: 50 * MiB });
     expect(await sha256Of(await target.get(name))).toBe(source.digest());
     expect(await openUploads()).toBe(0);
+    // Cleanup code may abort after a commit: that must not remove the backup.
+    await upload.abort();
+    expect(await target.stat(name)).toMatchObject({ size: 50 * MiB });
   });
 
   it('leaves no object and no multipart upload when aborted mid-way', async () => {
