@@ -51,6 +51,10 @@ export const errorDefinitions = {
   }),
   ESECRET: (d) => ({ message: `Secret '${d.name}' could not be resolved: ${d.message}`, exitCode: ExitCode.config }),
   ETARGET: (d) => ({ message: `Target ${d.target}: ${d.message}`, exitCode: ExitCode.failed }),
+  ECRYPTO: (d) => ({
+    message: `Encryption: ${d.message}. Check the recipients (age1...) or the identity file (AGE-SECRET-KEY-1..., as written by age-keygen).`,
+    exitCode: ExitCode.failed,
+  }),
   ENOTARGET: (d) => ({
     message: `Unknown target '${d.uri}'. Use a directory path, file://, nfs://<mounted path>, s3://bucket/prefix or azfile://account/share/dir.`,
     exitCode: ExitCode.usage,

@@ -1,0 +1,110 @@
+/**
+ * Encryption at rest in the age v1 format (https://age-encryption.org/v1), so a backup
+ * written by lsbackup is decrypted by the stock `age -d -i key.txt` and vice versa.
+ *
+ * The age-encryption package (typage) does the cryptography on WHATWG streams in 64 KiB
+ * STREAM chunks; this module only adapts it to Node streams so archives flow through
+ * without ever being held whole in memory.
+ */
+import { readFile } from 'node:fs/promises';
+import { Duplex, PassThrough, Readable, pipeline } from 'node:stream';
+import { ReadableStream } from 'node:stream/web';
+import { Decrypter, Encrypter } from 'age-encryption';
+import { LsError } from '../errors.js';
+
+/** Encrypt everything written to the returned stream for the given `age1...` recipients. */
+export function encryptStream(recipients: string[]): Duplex {
+  if (recipients.length === 0) throw cryptoError('encryption needs at least one recipient (age1...)');
+  const encrypter = new Encrypter();
+  for (const r of recipients) {
+    try {
+      encrypter.addRecipient(r.trim());
+    } catch (cause) {
+      throw cryptoError(`'${r}' is not an age recipient (expected age1...)`, cause);
+    }
+  }
+  return bridge((plaintext) => encrypter.encrypt(plaintext), 'encryption failed');
+}
+
+/** Decrypt an age file written to the returned stream with any of the given identities. */
+export function decryptStream(identities: string[]): Duplex {
+  if (identities.length === 0) throw cryptoError('decryption needs at least one identity (AGE-SECRET-KEY-1...)');
+  const decrypter = new Decrypter();
+  for (const id of identities) {
+    try {
+      decrypter.addIdentity(id.trim());
+    } catch (cause) {
+      // Never echo the identity itself: it is a secret key.
+      throw cryptoError('an identity is not an age secret key (expected AGE-SECRET-KEY-1...)', cause);
+    }
+  }
+  return bridge((ciphertext) => decrypter.decrypt(ciphertext), 'decryption failed (wrong key, or the data is corrupt or tampered with)');
+}
+
+/** Read the identities (`AGE-SECRET-KEY-...` lines) of an age identity file, as `age-keygen` writes it. */
+export async function parseIdentityFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw cryptoError(`cannot read identity file ${path}: ${(cause as Error).message}`, cause);
+  }
+  const identities = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  if (identities.length === 0) throw cryptoError(`identity file ${path} holds no AGE-SECRET-KEY-1... line`);
+  const bad = identities.findIndex((line) => !line.startsWith('AGE-SECRET-KEY-'));
+  if (bad >= 0) throw cryptoError(`identity file ${path}: line ${bad + 1} is not an age secret key`);
+  return identities;
+}
+
+function cryptoError(message: string, cause?: unknown): LsError {
+  return new LsError('ECRYPTO', { message }, { cause });
+}
+
+/**
+ * Expose a WHATWG transform (input stream -> promise of output stream) as one Node Duplex.
+ * The input side is pulled one chunk at a time, so backpressure reaches the writer.
+ */
+function bridge(
+  run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>,
+  failure: string,
+): Duplex {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const asLsError = (cause: unknown) => (cause instanceof LsError ? cause : cryptoError(failure, cause));
+  // Errors from inside the library (bad tag, truncated file) become one ECRYPTO error.
+  async function* produced(result: ReadableStream<Uint8Array>) {
+    try {
+      yield* result;
+    } catch (cause) {
+      throw asLsError(cause);
+    }
+  }
+  run(pullFrom(input))
+    .then((result) => pipeline(Readable.from(produced(result), { objectMode: false }), output, () => {}))
+    .catch((cause: unknown) => {
+      const error = asLsError(cause);
+      input.destroy(error);
+      output.destroy(error);
+    });
+  return Duplex.from({ writable: input, readable: output });
+}
+
+function pullFrom(source: Readable): ReadableStream<Uint8Array> {
+  const chunks = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { value, done } = await chunks.next();
+        if (done) controller.close();
+        else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      },
+      async cancel() {
+        await chunks.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * Azure file share target: `azfile://account/share/dir`. An archive is written to a temp
+ * file beside its final name, range by range as it streams in (the file grows in steps,
+ * since Azure files have a fixed size), and renamed to its final name only in commit(),
+ * so a half-written backup is never visible. abort() deletes the temp file.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import {
+  AnonymousCredential,
+  RestError,
+  ShareServiceClient,
+  StorageSharedKeyCredential,
+  type ShareDirectoryClient,
+  type ShareFileClient,
+} from '@azure/storage-file-share';
+import { LsError } from '../engine/errors.js';
+import { nameWithSuffix } from './collision.js';
+import { fixedSizeWritable } from './fixed-size-writable.js';
+import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+
+export interface AzureFileTargetOptions {
+  /** Storage account key (base64), normally from a secret. */
+  accountKey?: string;
+  /** SAS token (`sv=...&sig=...`), an alternative to the account key. */
+  sasToken?: string;
+  /** File service endpoint; default https://<account>.file.core.windows.net. */
+  endpoint?: string;
+  /** Bytes per Put Range call (Azure maximum 4 MiB). */
+  rangeSize?: number;
+}
+
+export const azureFileTargetOptionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    accountKey: { type: 'string', description: 'Storage account key, normally {{secret "AZURE_STORAGE_KEY"}}' },
+    sasToken: { type: 'string', description: 'SAS token with read, write, create, delete and list permissions (instead of accountKey)' },
+    endpoint: { type: 'string', description: 'File service endpoint', examples: ['https://myaccount.file.core.windows.net'] },
+    rangeSize: { type: 'integer', minimum: 65536, maximum: 4 * 1024 * 1024, default: 4 * 1024 * 1024, description: 'Bytes per Put Range call' },
+  },
+} as const;
+
+/** Temp files carry this prefix; list() never shows them. */
+export const TEMP_PREFIX = '.lsbackup-tmp-';
+const MAX_RANGE = 4 * 1024 * 1024;
+// The temp file grows in steps this large (then is cut to size) to save a resize per range.
+const GROW_STEP = 64 * 1024 * 1024;
+
+export function createAzureFileTarget(uri: string, options: AzureFileTargetOptions = {}): Target {
+  const { account, share, dir } = parseAzureFileUri(uri);
+  if (!options.accountKey && !options.sasToken) {
+    throw new LsError('ETARGET', { target: uri, message: 'needs an accountKey or a sasToken option' });
+  }
+  const endpoint = (options.endpoint ?? `https://${account}.file.core.windows.net`).replace(/\/+$/, '');
+  const sas = options.sasToken?.replace(/^\?/, '');
+  const service = options.accountKey
+    ? new ShareServiceClient(endpoint, new StorageSharedKeyCredential(account, options.accountKey))
+    : new ShareServiceClient(`${endpoint}?${sas}`, new AnonymousCredential());
+  const shareClient = service.getShareClient(share);
+  const directory = dir ? shareClient.getDirectoryClient(dir) : shareClient.rootDirectoryClient;
+  const rangeSize = Math.min(options.rangeSize ?? MAX_RANGE, MAX_RANGE);
+  const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
+  // rename() takes a share-relative path; with a SAS the query must travel with it.
+  const sharePath = (name: string) => (dir ? `${dir}/${name}` : name) + (sas ? `?${sas}` : '');
+
+  const stat = async (name: string): Promise<StoredObject | undefined> => {
+    try {
+      const p = await directory.getFileClient(name).getProperties();
+      return { name, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw fail(`cannot stat ${name}`, e);
+    }
+  };
+
+  return {
+    uri,
+    async check() {
+      try {
+        await shareClient.getProperties();
+      } catch (e) {
+        if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `share '${share}' does not exist` }, { cause: e });
+        throw fail(`cannot reach share '${share}'`, e);
+      }
+    },
+
+    async put(name: string, putOptions: PutOptions = {}): Promise<PendingUpload> {
+      const tempName = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`;
+      const temp = directory.getFileClient(tempName);
+      try {
+        await ensureDirectories(shareClient.rootDirectoryClient, dir);
+        await temp.create(0);
+      } catch (e) {
+        throw fail(`cannot create ${tempName}`, e);
+      }
+      const writer = new RangeWriter(temp, rangeSize);
+      let aborted: Promise<void> | undefined;
+      const abort = () =>
+        (aborted ??= (async () => {
+          if (!writer.stream.destroyed) writer.stream.destroy();
+          await writer.settled();
+          await temp.deleteIfExists().catch(() => undefined);
+        })());
+      writer.stream.on('error', () => void abort());
+      return {
+        stream: writer.stream,
+        async commit() {
+          try {
+            const size = await writer.finish();
+            const finalName = await renameIntoPlace(temp, name, !!putOptions.avoidCollision, sharePath);
+            return { name: finalName, size, modified: new Date() };
+          } catch (e) {
+            await abort();
+            throw fail(`upload of ${name} failed`, e);
+          }
+        },
+        abort,
+      };
+    },
+
+    async list() {
+      const found: StoredObject[] = [];
+      try {
+        for await (const item of directory.listFilesAndDirectories({ includeTimestamps: true })) {
+          if (item.kind !== 'file' || item.name.startsWith(TEMP_PREFIX)) continue;
+          found.push({ name: item.name, size: item.properties.contentLength, modified: item.properties.lastModified ?? new Date(0) });
+        }
+      } catch (e) {
+        if (statusOf(e) === 404) return [];
+        throw fail('cannot list files', e);
+      }
+      return found;
+    },
+
+    stat,
+
+    async get(name: string): Promise<Readable> {
+      try {
+        const download = await directory.getFileClient(name).download();
+        return download.readableStreamBody as Readable;
+      } catch (e) {
+        if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no file named ${name}` }, { cause: e });
+        throw fail(`cannot read ${name}`, e);
+      }
+    },
+
+    async delete(name: string) {
+      try {
+        await directory.getFileClient(name).delete();
+      } catch (e) {
+        throw fail(`cannot delete ${name}`, e);
+      }
+    },
+  };
+}
+
+/** `azfile://account/share/some/dir` -> its parts (dir without slashes at the ends). */
+export function parseAzureFileUri(uri: string): { account: string; share: string; dir: string } {
+  const match = /^azfile:\/\/([^/]+)\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match) throw new LsError('ENOTARGET', { uri });
+  return { account: match[1], share: match[2], dir: match[3].replace(/^\/+|\/+$/g, '') };
+}
+
+async function ensureDirectories(root: ShareDirectoryClient, dir: string): Promise<void> {
+  let current = root;
+  for (const part of dir.split('/').filter(Boolean)) {
+    current = current.getDirectoryClient(part);
+    await current.createIfNotExists();
+  }
+}
+
+/**
+ * Rename the finished temp file to its final name. Without replace, Azure refuses a taken
+ * destination (409), which makes avoidCollision atomic: on 409 try name_1, name_2...
+ */
+async function renameIntoPlace(
+  temp: ShareFileClient,
+  name: string,
+  avoidCollision: boolean,
+  sharePath: (name: string) => string,
+): Promise<string> {
+  for (let n = 0; ; n++) {
+    const candidate = nameWithSuffix(name, n);
+    try {
+      await temp.rename(sharePath(candidate), { replaceIfExists: !avoidCollision });
+      return candidate;
+    } catch (e) {
+      if (!(avoidCollision && statusOf(e) === 409)) throw e;
+    }
+  }
+}
+
+/**
+ * Streams bytes into an Azure file with Put Range calls of at most rangeSize bytes, one
+ * at a time (backpressure holds the producer while a range is in flight).
+ */
+class RangeWriter {
+  readonly stream: Writable;
+  private written = 0;
+  private allocated = 0;
+  private inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly file: ShareFileClient, rangeSize: number) {
+    this.stream = fixedSizeWritable(rangeSize, { piece: (bytes) => this.track(this.upload(bytes)) });
+  }
+
+  /** Wait for the end of input, cut the file to its real size and return that size. */
+  async finish(): Promise<number> {
+    if (!this.stream.writableFinished) throw new Error('the upload stream was not ended before commit()');
+    if (this.allocated !== this.written) await this.file.resize(this.written);
+    return this.written;
+  }
+
+  /** Resolves once no range call is running (used before deleting the temp file). */
+  settled(): Promise<unknown> {
+    return this.inFlight.catch(() => undefined);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight = work.catch(() => undefined);
+    return work;
+  }
+
+  private async upload(range: Buffer): Promise<void> {
+    const end = this.written + range.length;
+    if (end > this.allocated) {
+      this.allocated = Math.max(end, this.allocated + GROW_STEP);
+      await this.file.resize(this.allocated);
+    }
+    await this.file.uploadRange(range, this.written, range.length);
+    this.written = end;
+  }
+}
+
+function statusOf(e: unknown): number | undefined {
+  return e instanceof RestError ? e.statusCode : undefined;
+}
+
+/** One clear ETARGET error; the key or SAS is never part of it. */
+function targetError(uri: string, action: string, cause: unknown): LsError {
+  if (cause instanceof LsError) return cause;
+  const code = cause instanceof RestError ? cause.code : undefined;
+  const status = statusOf(cause);
+  if (status === 403 || code === 'AuthenticationFailed') {
+    return new LsError(
+      'ETARGET',
+      { target: uri, message: `${action}: the account key or SAS token was rejected (${code ?? status}); check accountKey/sasToken` },
+      { cause },
+    );
+  }
+  const detail = code ?? (cause as Error)?.message?.split('\n')[0] ?? String(cause);
+  return new LsError('ETARGET', { target: uri, message: `${action}: ${detail}` }, { cause });
+}

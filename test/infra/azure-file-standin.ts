@@ -1,0 +1,295 @@
+/**
+ * A STAND-IN for the Azure Files REST API. No emulator implements the File service
+ * (Azurite has none), so this node:http server speaks enough of it for the real
+ * @azure/storage-file-share SDK to run unchanged against it: create/get share, create/get/
+ * delete/list directory, create file (x-ms-type: file, x-ms-content-length), put range
+ * (?comp=range, x-ms-range, x-ms-write: update|clear), set properties / resize
+ * (?comp=properties), rename (?comp=rename, x-ms-file-rename-source, replace-if-exists),
+ * get properties, get file (whole or ranged) and delete.
+ *
+ * Every request must carry a valid SharedKey signature (HMAC-SHA256 over the canonical
+ * string of the Azure Storage SharedKey spec); a wrong key gets 403 AuthenticationFailed.
+ * Shares, directories and files are real directories and files under a temp dir.
+ *
+ * Not a real Azure: no SAS, leases, metadata, snapshots, ACLs or listing pages (one page).
+ * URLs are path-style (http://127.0.0.1:PORT/<account>/<share>/...); the SDK's rename()
+ * drops the account segment from the destination URL, so a path may also start at the share.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+export interface AzureFileStandIn {
+  /** Pass as the target's `endpoint` option. */
+  endpoint: string;
+  account: string;
+  /** Base64 account key, as Azure shows it. */
+  accountKey: string;
+  /** Where shares live on disk (share = directory), for assertions. */
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message = code) {
+    super(message);
+  }
+}
+
+export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promise<AzureFileStandIn> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lsbackup-azfile-'));
+  const accountKey = randomBytes(64).toString('base64');
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', String((e as Error)?.stack ?? e));
+      req.resume();
+      sendError(req, res, err);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    verifySharedKey(req, account, accountKey);
+    const url = new URL(req.url!, 'http://standin');
+    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (segments[0] === account) segments.shift();
+    const [share, ...rest] = segments;
+    if (!share) throw new HttpError(400, 'InvalidUri', 'account-level operations are not supported by the stand-in');
+    const q = url.searchParams;
+    const shareDir = join(dataDir, share);
+    const path = join(shareDir, ...rest);
+    const method = req.method!;
+
+    if (q.get('restype') === 'share') {
+      if (method === 'PUT') {
+        if (await exists(shareDir)) throw new HttpError(409, 'ShareAlreadyExists');
+        await mkdir(shareDir);
+        return reply(res, 201, await entityHeadersOf(shareDir));
+      }
+      const s = await statOrThrow(shareDir, 'ShareNotFound');
+      return reply(res, 200, { ...entityHeaders(s), 'x-ms-share-quota': '5120' });
+    }
+    await statOrThrow(shareDir, 'ShareNotFound');
+
+    if (q.get('restype') === 'directory') {
+      if (q.get('comp') === 'list' && method === 'GET') return listDirectory(res, url, share, rest, path);
+      if (method === 'PUT') {
+        await statOrThrow(join(path, '..'), 'ParentNotFound');
+        if (await exists(path)) throw new HttpError(409, 'ResourceAlreadyExists');
+        await mkdir(path);
+        return reply(res, 201, await entityHeadersOf(path));
+      }
+      const s = await statOrThrow(path, 'ResourceNotFound');
+      if (!s.isDirectory()) throw new HttpError(404, 'ResourceNotFound');
+      if (method === 'DELETE') {
+        if ((await readdir(path)).length > 0) throw new HttpError(409, 'DirectoryNotEmpty');
+        await rm(path, { recursive: true });
+        return reply(res, 202, {});
+      }
+      return reply(res, 200, { ...entityHeaders(s), 'x-ms-file-attributes': 'Directory' });
+    }
+
+    // Everything else addresses a file.
+    const comp = q.get('comp');
+    if (method === 'PUT' && comp === null) {
+      if (req.headers['x-ms-type']?.toString().toLowerCase() !== 'file') throw new HttpError(400, 'MissingRequiredHeader', 'x-ms-type: file is required');
+      const size = Number(req.headers['x-ms-content-length']);
+      if (!Number.isInteger(size) || size < 0) throw new HttpError(400, 'MissingRequiredHeader', 'x-ms-content-length is required');
+      await statOrThrow(join(path, '..'), 'ParentNotFound');
+      await (await open(path, 'w')).close();
+      await truncate(path, size);
+      return reply(res, 201, await entityHeadersOf(path));
+    }
+    if (method === 'PUT' && comp === 'range') return putRange(req, res, path);
+    if (method === 'PUT' && comp === 'properties') {
+      await statOrThrow(path, 'ResourceNotFound');
+      const size = req.headers['x-ms-content-length'];
+      if (size !== undefined) await truncate(path, Number(size));
+      return reply(res, 200, await entityHeadersOf(path));
+    }
+    if (method === 'PUT' && comp === 'rename') return renameFile(req, res, shareDir, path);
+    const s = await statOrThrow(path, 'ResourceNotFound');
+    if (!s.isFile()) throw new HttpError(404, 'ResourceNotFound');
+    if (method === 'DELETE') {
+      await rm(path);
+      return reply(res, 202, {});
+    }
+    if (method === 'HEAD') return reply(res, 200, fileHeaders(s, s.size));
+    if (method === 'GET') return getFile(req, res, path, s);
+    throw new HttpError(400, 'UnsupportedHttpVerb', `${method} ${comp ?? ''} is not supported by the stand-in`);
+  }
+
+  async function putRange(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const s = await statOrThrow(path, 'ResourceNotFound');
+    const range = parseRange(String(req.headers['x-ms-range'] ?? req.headers.range ?? ''));
+    if (!range) throw new HttpError(400, 'InvalidHeaderValue', 'x-ms-range bytes=start-end is required');
+    if (range.end >= s.size) throw new HttpError(416, 'InvalidRange');
+    const length = range.end - range.start + 1;
+    if (req.headers['x-ms-write'] === 'clear') {
+      const fh = await open(path, 'r+');
+      await fh.write(Buffer.alloc(length), 0, length, range.start);
+      await fh.close();
+    } else {
+      if (Number(req.headers['content-length']) !== length) throw new HttpError(400, 'InvalidHeaderValue', 'Content-Length must equal the range length');
+      await pipeline(req, createWriteStream(path, { flags: 'r+', start: range.start }));
+    }
+    return reply(res, 201, await entityHeadersOf(path));
+  }
+
+  async function renameFile(req: IncomingMessage, res: ServerResponse, shareDir: string, dest: string): Promise<void> {
+    const source = new URL(String(req.headers['x-ms-file-rename-source'] ?? ''), 'http://standin');
+    const sourceSegments = source.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (sourceSegments[0] === account) sourceSegments.shift();
+    const sourcePath = join(dataDir, ...sourceSegments);
+    if (!sourcePath.startsWith(shareDir + '/')) throw new HttpError(400, 'InvalidHeaderValue', 'rename source must be in the same share');
+    await statOrThrow(sourcePath, 'ResourceNotFound');
+    await statOrThrow(join(dest, '..'), 'ParentNotFound');
+    const replace = String(req.headers['x-ms-file-rename-replace-if-exists']).toLowerCase() === 'true';
+    if (!replace && (await exists(dest))) throw new HttpError(409, 'ResourceAlreadyExists');
+    await rename(sourcePath, dest);
+    return reply(res, 200, await entityHeadersOf(dest));
+  }
+
+  async function getFile(req: IncomingMessage, res: ServerResponse, path: string, s: Stats): Promise<void> {
+    const header = req.headers['x-ms-range'] ?? req.headers.range;
+    const range = header ? parseRange(String(header)) : undefined;
+    if (range) {
+      const end = Math.min(range.end, s.size - 1);
+      if (range.start >= s.size) throw new HttpError(416, 'InvalidRange');
+      res.writeHead(206, { ...commonHeaders(req), ...fileHeaders(s, end - range.start + 1), 'Content-Range': `bytes ${range.start}-${end}/${s.size}` });
+      await pipeline(createReadStream(path, { start: range.start, end }), res);
+    } else {
+      res.writeHead(200, { ...commonHeaders(req), ...fileHeaders(s, s.size) });
+      await pipeline(createReadStream(path), res);
+    }
+  }
+
+  async function listDirectory(res: ServerResponse, url: URL, share: string, rest: string[], path: string): Promise<void> {
+    const s = await statOrThrow(path, 'ResourceNotFound');
+    if (!s.isDirectory()) throw new HttpError(404, 'ResourceNotFound');
+    const prefix = url.searchParams.get('prefix') ?? '';
+    const entries: string[] = [];
+    for (const name of (await readdir(path)).sort()) {
+      if (!name.startsWith(prefix)) continue;
+      const e = await stat(join(path, name));
+      const times = `<Last-Modified>${e.mtime.toUTCString()}</Last-Modified><LastWriteTime>${e.mtime.toISOString()}</LastWriteTime>`;
+      entries.push(
+        e.isDirectory()
+          ? `<Directory><Name>${xml(name)}</Name><Properties>${times}</Properties></Directory>`
+          : `<File><Name>${xml(name)}</Name><Properties><Content-Length>${e.size}</Content-Length>${times}</Properties></File>`,
+      );
+    }
+    const body =
+      `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="http://standin/${xml(account)}/" ` +
+      `ShareName="${xml(share)}" DirectoryPath="${xml(rest.join('/'))}"><Prefix>${xml(prefix)}</Prefix>` +
+      `<Entries>${entries.join('')}</Entries><NextMarker /></EnumerationResults>`;
+    reply(res, 200, { 'Content-Type': 'application/xml' }, body);
+  }
+
+  function reply(res: ServerResponse, status: number, headers: Record<string, string>, body?: string): void {
+    // HEAD replies carry the entity's Content-Length but no body.
+    res.writeHead(status, { ...commonHeaders(res.req), 'Content-Length': String(Buffer.byteLength(body ?? '')), ...headers });
+    res.end(body);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}/${account}`,
+    account,
+    accountKey,
+    dataDir,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Recompute the SharedKey signature from the request as received, per the spec. */
+function verifySharedKey(req: IncomingMessage, account: string, accountKey: string): void {
+  const auth = String(req.headers.authorization ?? '');
+  const match = /^SharedKey ([^:]+):(.+)$/.exec(auth);
+  if (!match) throw new HttpError(403, 'AuthenticationFailed', 'a SharedKey Authorization header is required');
+  const header = (name: string) => {
+    const v = req.headers[name];
+    const value = Array.isArray(v) ? v.join(',') : (v ?? '');
+    return name === 'content-length' && value === '0' ? '' : value;
+  };
+  const canonicalHeaders = Object.keys(req.headers)
+    .filter((h) => h.startsWith('x-ms-'))
+    .sort()
+    .map((h) => `${h}:${header(h).replace(/\s+/g, ' ').trim()}\n`)
+    .join('');
+  const url = new URL(req.url!, 'http://standin');
+  const queries = [...url.searchParams.keys()].map((k) => k.toLowerCase()).sort();
+  const canonicalResource =
+    `/${account}${url.pathname}` + queries.map((k) => `\n${k}:${url.searchParams.getAll(k).join(',')}`).join('');
+  const stringToSign =
+    [req.method!.toUpperCase(), ...['content-language', 'content-encoding', 'content-length', 'content-md5', 'content-type', 'date', 'if-modified-since', 'if-match', 'if-none-match', 'if-unmodified-since', 'range'].map(header)].join('\n') +
+    '\n' + canonicalHeaders + canonicalResource;
+  const expected = createHmac('sha256', Buffer.from(accountKey, 'base64')).update(stringToSign, 'utf8').digest();
+  const given = Buffer.from(match[2], 'base64');
+  if (match[1] !== account || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new HttpError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.');
+  }
+}
+
+function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) return void res.destroy();
+  const body = req.method === 'HEAD' ? '' : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xml(err.message)}</Message></Error>`;
+  res.writeHead(err.status, { ...commonHeaders(req), 'x-ms-error-code': err.code, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function commonHeaders(req: IncomingMessage): Record<string, string> {
+  return {
+    'x-ms-request-id': randomBytes(8).toString('hex'),
+    'x-ms-version': String(req.headers['x-ms-version'] ?? '2025-05-05'),
+    Date: new Date().toUTCString(),
+  };
+}
+
+function entityHeaders(s: Stats): Record<string, string> {
+  return { ETag: `"0x${Math.floor(s.mtimeMs * 1000).toString(16).toUpperCase()}"`, 'Last-Modified': s.mtime.toUTCString() };
+}
+
+async function entityHeadersOf(path: string): Promise<Record<string, string>> {
+  return entityHeaders(await stat(path));
+}
+
+function fileHeaders(s: Stats, length: number): Record<string, string> {
+  return {
+    ...entityHeaders(s),
+    'Content-Length': String(length),
+    'Content-Type': 'application/octet-stream',
+    'x-ms-type': 'File',
+    'Accept-Ranges': 'bytes',
+  };
+}
+
+function parseRange(value: string): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+  return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+}
+
+async function statOrThrow(path: string, code: string): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch {
+    throw new HttpError(404, code);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+function xml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,181 @@
+/**
+ * A REAL S3 server for tests: OpenStack Swift (Debian packages swift-proxy, swift-account,
+ * swift-container, swift-object, memcached) with its `s3api` middleware, a tempauth user,
+ * rings for one device, all in a temp dir on free ports of 127.0.0.1. Multipart uploads,
+ * AbortMultipartUpload, ListMultipartUploads and signature checks are Swift's own code.
+ *
+ * Starting takes a few seconds: start it once per test file (beforeAll) and stop() it in
+ * afterAll. Every process is a child of this one and is stopped by its PID.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface S3Server {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: 'us-east-1';
+  /** Where the servers log; worth reading when a test fails. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const ACCOUNT = 'lsb';
+const USER = 'tester';
+
+export async function startSwiftS3(): Promise<S3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'lsbackup-swift-'));
+  const secret = `secret-${process.pid}-${Date.now()}`;
+  const [proxyPort, accountPort, containerPort, objectPort, memcachePort] = await freePorts(5);
+
+  const devices = join(dir, 'srv');
+  mkdirSync(join(devices, 'd1'), { recursive: true });
+  mkdirSync(join(dir, 'cache'));
+  const { uid, gid } = swiftUser();
+  for (const p of [dir, devices, join(devices, 'd1'), join(dir, 'cache')]) chownSync(p, uid, gid);
+
+  writeFileSync(
+    join(dir, 'swift.conf'),
+    `[swift-hash]\nswift_hash_path_suffix = lsbackup-test\nswift_hash_path_prefix = lsbackup-test\n\n` +
+      `[storage-policy:0]\nname = gold\ndefault = yes\n`,
+  );
+  // One ring per server type, one device each, one replica.
+  for (const [ring, port] of [['account', accountPort], ['container', containerPort], ['object', objectPort]] as const) {
+    const builder = join(dir, `${ring}.builder`);
+    execFileSync('swift-ring-builder', [builder, 'create', '8', '1', '1'], { stdio: 'ignore' });
+    execFileSync('swift-ring-builder', [builder, 'add', `r1z1-${HOST}:${port}/d1`, '100'], { stdio: 'ignore' });
+    execFileSync('swift-ring-builder', [builder, 'rebalance'], { stdio: 'ignore' });
+  }
+
+  const common = (port: number) =>
+    `[DEFAULT]\nbind_ip = ${HOST}\nbind_port = ${port}\nworkers = 0\nuser = swift\nswift_dir = ${dir}\n` +
+    `devices = ${devices}\nmount_check = false\nlog_level = WARNING\nrecon_cache_path = ${join(dir, 'cache')}\n\n`;
+  for (const [kind, port] of [['account', accountPort], ['container', containerPort], ['object', objectPort]] as const) {
+    writeFileSync(
+      join(dir, `${kind}-server.conf`),
+      common(port) + `[pipeline:main]\npipeline = ${kind}-server\n\n[app:${kind}-server]\nuse = egg:swift#${kind}\n`,
+    );
+  }
+  // pipeline name -> egg entry point (they differ only for proxy-logging)
+  const filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'listing_formats', 'copy', 'slo', 'dlo'];
+  writeFileSync(
+    join(dir, 'proxy-server.conf'),
+    common(proxyPort) +
+      `[pipeline:main]\npipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server\n\n` +
+      `[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n` +
+      `[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n\n` +
+      `[filter:tempauth]\nuse = egg:swift#tempauth\nuser_${ACCOUNT}_${USER} = ${secret} .admin\n\n` +
+      `[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = ${HOST}:${memcachePort}\n\n` +
+      filters.map((f) => `[filter:${f}]\nuse = egg:swift#${f.replace('-', '_')}\n`).join('\n'),
+  );
+
+  const children: ChildProcess[] = [];
+  const log = createWriteStream(join(dir, 'servers.log'));
+  const launch = (cmd: string, args: string[]) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    children.push(child);
+    return child;
+  };
+  // If the test process dies without afterAll, do not leave servers behind.
+  const killAll = () => children.forEach((c) => c.pid && c.exitCode === null && process.kill(c.pid, 'SIGKILL'));
+  process.once('exit', killAll);
+
+  const stop = async () => {
+    process.removeListener('exit', killAll);
+    await Promise.all(children.map((c) => stopChild(c)));
+    log.end();
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    launch('memcached', ['-u', 'memcache', '-l', HOST, '-p', String(memcachePort), '-U', '0']);
+    for (const kind of ['account', 'container', 'object', 'proxy']) {
+      launch(`swift-${kind}-server`, [join(dir, `${kind}-server.conf`)]);
+    }
+    await Promise.all([memcachePort, accountPort, containerPort, objectPort].map((p) => waitForPort(p, children)));
+    await waitForHealthy(`http://${HOST}:${proxyPort}/healthcheck`, children);
+  } catch (e) {
+    const detail = `${(e as Error).message}; logs in ${join(dir, 'servers.log')}`;
+    await Promise.all(children.map((c) => stopChild(c)));
+    throw new Error(`Swift S3 did not start: ${detail}`);
+  }
+
+  return {
+    endpoint: `http://${HOST}:${proxyPort}`,
+    accessKeyId: `${ACCOUNT}:${USER}`,
+    secretAccessKey: secret,
+    region: 'us-east-1',
+    dir,
+    stop,
+  };
+}
+
+function swiftUser(): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', 'swift']).toString());
+  const gid = Number(execFileSync('id', ['-g', 'swift']).toString());
+  return { uid, gid };
+}
+
+/** Ports the kernel hands out for port 0, released before use (all taken together, so distinct). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, HOST, () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function assertAlive(children: ChildProcess[]): void {
+  const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
+  if (dead) throw new Error(`${dead.spawnargs.join(' ')} exited with ${dead.exitCode ?? dead.signalCode}`);
+}
+
+async function waitUntil(what: string, children: ChildProcess[], probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    assertAlive(children);
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function waitForPort(port: number, children: ChildProcess[]): Promise<void> {
+  return waitUntil(`port ${port}`, children, () =>
+    new Promise((resolve) => {
+      const socket = connect(port, HOST);
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    }),
+  );
+}
+
+function waitForHealthy(url: string, children: ChildProcess[]): Promise<void> {
+  return waitUntil(url, children, async () => {
+    try {
+      return (await fetch(url)).ok;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => child.exitCode === null && child.pid && process.kill(child.pid, 'SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
