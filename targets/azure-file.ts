@@ -15,9 +15,12 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share';
 import { LsError } from '../engine/errors.js';
-import { nameWithSuffix } from './collision.js';
-import { fixedSizeWritable } from './fixed-size-writable.js';
+import { nameWithSuffix } from './support/collision.js';
+import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+
+/** The URI scheme this plugin is registered under (targets/registry.ts). */
+export const scheme = 'azfile';
 
 export interface AzureFileTargetOptions {
   /** Storage account key (base64), normally from a secret. */

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { withCollisionSuffix } from '../engine/archive/names.js';
+import { nameWithSuffix } from './support/collision.js';
 import { LsError } from '../engine/errors.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
@@ -83,7 +83,7 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
 
   async function publish(temp: string, name: string, avoidCollision: boolean): Promise<string> {
     for (let n = 0; n <= (avoidCollision ? MAX_COLLISIONS : 0); n++) {
-      const candidate = withCollisionSuffix(name, n);
+      const candidate = nameWithSuffix(name, n);
       try {
         await link(temp, join(dir, candidate));
         return candidate;

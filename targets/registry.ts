@@ -1,6 +1,8 @@
 import { LsError } from '../engine/errors.js';
 import { openLocalTarget } from './local.js';
 import { openNfsTarget } from './nfs.js';
+import { createS3Target } from './s3.js';
+import { createAzureFileTarget } from './azure-file.js';
 import type { Target } from './types.js';
 
 export type TargetFactory = (uri: string, options?: Record<string, unknown>) => Target;
@@ -9,6 +11,8 @@ export type TargetFactory = (uri: string, options?: Record<string, unknown>) => 
 export const targetFactories = new Map<string, TargetFactory>([
   ['file', openLocalTarget],
   ['nfs', openNfsTarget],
+  ['s3', createS3Target as TargetFactory],
+  ['azfile', createAzureFileTarget as TargetFactory],
 ]);
 
 /** `scheme://...` picks a plugin; a bare path is a local directory. */

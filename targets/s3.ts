@@ -26,9 +26,12 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
-import { firstFreeName } from './collision.js';
-import { fixedSizeWritable } from './fixed-size-writable.js';
+import { firstFreeName } from './support/collision.js';
+import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+
+/** The URI scheme this plugin is registered under (targets/registry.ts). */
+export const scheme = 's3';
 
 export interface S3TargetOptions {
   /** S3-compatible endpoint (MinIO, Ceph, Swift s3api); omit for AWS. */

@@ -27,6 +27,8 @@ export interface ComponentHostRecord {
   /** Body bytes this host contributed to the archive. */
   bytes: number;
   error?: string;
+  /** Why the host did no work although nothing failed (not detected, another host chosen). */
+  note?: string;
   steps: StepRecord[];
 }
 

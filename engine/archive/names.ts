@@ -18,16 +18,3 @@ export function compactUtc(date: Date): string {
 export function backupName(cluster: string, date: Date, ext: string): string {
   return `lsbackup-${sanitizeClusterName(cluster)}-${compactUtc(date)}.${ext.replace(/^\./, '')}`;
 }
-
-/** The extension a collision suffix goes before: `.tar.gz`, `.tar.zst`, `.zip`, `.json`... */
-function splitExtension(name: string): [string, string] {
-  const match = /(\.tar)?\.[A-Za-z0-9]+$/.exec(name);
-  return match && match.index > 0 ? [name.slice(0, match.index), match[0]] : [name, ''];
-}
-
-/** `withCollisionSuffix('b.tar.gz', 2)` -> `b_2.tar.gz`; n = 0 keeps the name. */
-export function withCollisionSuffix(name: string, n: number): string {
-  if (n === 0) return name;
-  const [stem, ext] = splitExtension(name);
-  return `${stem}_${n}${ext}`;
-}

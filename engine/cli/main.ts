@@ -39,10 +39,11 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('lsbackup')
     .description(
       'Back up and restore clusters deployed with Ansible (LambdaStack), driven by declarative YAML recipes.\n\n' +
-        'Exit codes: 0 success, 2 partial (some component or host failed; the archive is kept and marked partial),\n' +
-        '1 failed (nothing usable), 64 usage error, 78 config or recipe error (nothing was run).',
+        'Exit codes: 0 success; 2 partial (some component or host failed; the archive is kept and marked partial); ' +
+        '1 failed (nothing usable); 64 usage error; 78 config or recipe error (nothing was run).',
     )
     .version(lsbackupVersion, '-V, --version')
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -87,6 +88,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   return program;
 }
+
+// `lsbackup plan | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;

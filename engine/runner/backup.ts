@@ -181,14 +181,14 @@ function buildMetadata(
     components: outcomes.map((o) => ({
       name: o.name,
       recipe: o.recipe,
-      ...(o.componentVersion ? { componentVersion: o.componentVersion } : {}),
+      componentVersion: o.componentVersion ?? null,
       status: o.status,
       durationMs: o.durationMs,
       ...(o.error ? { error: o.error } : {}),
       hosts: o.hosts,
     })),
     entries,
-  } as BackupMetadata;
+  };
 }
 
 async function writeSidecars(target: Target, archiveName: string, sha256: string, metadata: BackupMetadata): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backupName, withCollisionSuffix } from '../../engine/archive/names.js';
+import { backupName } from '../../engine/archive/names.js';
+import { nameWithSuffix as withCollisionSuffix } from '../../targets/support/collision.js';
 
 describe('backup names', () => {
   it('are lsbackup-<cluster>-<UTC compact time>.<ext> with a sanitised cluster', () => {

@@ -16,7 +16,7 @@ export interface CliResult {
 /** Runs the BUILT CLI as a user would (npm test builds first). */
 export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   const r = await execa('node', [cliPath, ...args], {
-    cwd: options.cwd ?? repoRoot,
+    cwd: options.cwd ?? os.tmpdir(),
     env: options.env,
     reject: false,
     timeout: options.timeoutMs ?? 120_000,
@@ -27,7 +27,7 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Reco
 
 /** Starts the CLI without waiting (signal tests). */
 export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): ResultPromise {
-  return execa('node', [cliPath, ...args], { cwd: options.cwd ?? repoRoot, env: options.env, reject: false, stdin: 'ignore' });
+  return execa('node', [cliPath, ...args], { cwd: options.cwd ?? os.tmpdir(), env: options.env, reject: false, stdin: 'ignore' });
 }
 
 /** A temp workspace with helpers to write files into it. Remove it with cleanup(). */

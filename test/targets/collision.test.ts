@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstFreeName, nameWithSuffix } from '../../targets/collision.js';
+import { firstFreeName, nameWithSuffix } from '../../targets/support/collision.js';
 
 describe('collision names', () => {
   it('puts the suffix before the whole archive extension', () => {

@@ -27,12 +27,12 @@ export interface ApplyOptions extends CommonOptions {
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
 export async function applyCommand(recipePaths: string[], options: ApplyOptions): Promise<number> {
   const config = await loadSessionConfig(options);
-  const recipes = await loadSessionRecipes(recipePaths, config);
-  const inventory = await loadSessionInventory(options, config);
   const targets: TargetConfig[] = options.target && options.target.length > 0 ? options.target.map((uri) => ({ uri })) : config.targets;
   if (targets.length === 0) {
     throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
   }
+  const recipes = await loadSessionRecipes(recipePaths, config);
+  const inventory = await loadSessionInventory(options, config);
   // Several targets (copies) arrive with the storage issue; one archive stream per target for now.
   const target = openTarget(targets[0]!.uri, targets[0]!.options);
   const secrets = await resolveRecipeSecrets(recipes, config);
