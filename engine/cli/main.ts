@@ -44,6 +44,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .version(lsbackupVersion, '-V, --version')
     .enablePositionalOptions()
+    // Set before subcommands are added: they inherit it, so their usage errors exit 64 too.
+    .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -98,7 +100,6 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = buildProgram((code) => (exitCode = code));
-  program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
