@@ -58,6 +58,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     );
 
   // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
+  // Options given before a subcommand (`lsbackup -c f apply`) reach it through optsWithGlobals().
   backupOptions(program).action(async (options: ApplyOptions) => {
     if (!options.build && !options.target && !options.config) {
       program.help({ error: false });
@@ -70,7 +71,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], options: ApplyOptions) => setExitCode(await applyCommand(recipes, options)));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
 
   clusterOptions(
     program
@@ -79,7 +80,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt),
-  ).action(async (recipes: string[], options) => setExitCode(await planCommand(recipes, options)));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
 
   program
     .command('validate')

@@ -12,6 +12,7 @@ import { createArchiveWriter, backupName, type BackupMetadata } from '../archive
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
+import { Fanout } from './fanout.js';
 import { planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
@@ -20,7 +21,8 @@ import { lsbackupVersion } from '../version.js';
 export interface BackupOptions {
   recipes: LoadedRecipe[];
   inventory: Inventory;
-  target: Target;
+  /** Every target gets a copy of the same archive. */
+  targets: Target[];
   cluster: string;
   format: ArchiveFormat;
   concurrency: number;
@@ -35,14 +37,23 @@ export interface BackupOptions {
   signal: AbortSignal;
 }
 
+export interface StoredCopy {
+  target: string;
+  /** Final name in that target. */
+  name?: string;
+  error?: string;
+}
+
 export interface BackupResult {
   status: 'success' | 'partial' | 'failed';
   exitCode: number;
-  /** Final name in the target, when an archive was kept. */
+  /** Final name in the first target that stored it, when an archive was kept. */
   archive?: string;
   bytes?: number;
   sha256?: string;
   metadata?: BackupMetadata;
+  /** One line per target: where the copy went, or why it did not. */
+  copies: StoredCopy[];
 }
 
 /**
@@ -72,24 +83,26 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     cluster: options.cluster,
     components: active.map((c) => c.name),
     hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
-    target: options.target.uri,
+    target: options.targets.map((t) => t.uri).join(', '),
   });
 
-  await options.target.check();
+  await Promise.all(options.targets.map((t) => t.check()));
   const cleanup = new CleanupStack();
   const executors = new ExecutorPool(options.executorFactory);
   cleanup.defer('close connections', () => executors.closeAll());
   try {
-    const spoolDir = options.target.spoolDir ?? (await privateTempDir(cleanup));
+    const spoolDir = options.targets.find((t) => t.spoolDir)?.spoolDir ?? (await privateTempDir(cleanup));
     const name = backupName(options.cluster, startedAt, options.format);
-    const upload = await options.target.put(name, { avoidCollision: true });
-    let committed = false;
-    cleanup.defer('remove the partial upload', async () => {
-      if (!committed) await upload.abort();
+    const uploads = await Promise.all(options.targets.map(async (target) => ({ target, upload: await target.put(name, { avoidCollision: true }) })));
+    const committed = new Set<Target>();
+    cleanup.defer('remove partial uploads', async () => {
+      await Promise.all(uploads.filter((u) => !committed.has(u.target)).map((u) => u.upload.abort()));
     });
-    const archive = createArchiveWriter(options.format, upload.stream, { spoolDir });
+    const fanout = new Fanout(uploads.map((u) => ({ label: u.target.uri, stream: u.upload.stream })));
+    const archive = createArchiveWriter(options.format, fanout.stream, { spoolDir });
+    let finished = false;
     cleanup.defer('stop the archive writer', async () => {
-      if (!committed) await archive.abort();
+      if (!finished) await archive.abort();
     });
 
     const outcomes = await executeBackup(plan, {
@@ -103,21 +116,50 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
     const status = runStatus(outcomes);
     if (status === 'failed') {
-      return finishRun(options, startedAt, { status, exitCode: ExitCode.failed }, outcomes);
+      return finishRun(options, startedAt, { status, exitCode: ExitCode.failed, copies: [] }, outcomes);
     }
     let metadata: BackupMetadata | undefined;
     const result = await archive.finish((entries) => {
       metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
       return metadata;
     });
-    const stored = await upload.commit();
-    committed = true;
-    await writeSidecars(options.target, stored.name, result.sha256, metadata!);
-    options.reporter.emit({ type: 'archive.stored', target: options.target.uri, name: stored.name, bytes: result.bytes, sha256: result.sha256 });
+    finished = true;
+    const copies = await Promise.all(
+      uploads.map(async ({ target, upload }): Promise<StoredCopy> => {
+        const failed = fanout.failures.get(target.uri);
+        if (failed) return { target: target.uri, error: failed.message };
+        try {
+          const stored = await upload.commit();
+          committed.add(target);
+          await writeSidecars(target, stored.name, result.sha256, metadata!);
+          options.reporter.emit({ type: 'archive.stored', target: target.uri, name: stored.name, bytes: result.bytes, sha256: result.sha256 });
+          return { target: target.uri, name: stored.name };
+        } catch (e) {
+          return { target: target.uri, error: (e as Error).message };
+        }
+      }),
+    );
+    for (const c of copies) {
+      if (c.error) options.reporter.emit({ type: 'warning', message: `target ${c.target}: the copy was not stored: ${c.error}` });
+    }
+    const stored = copies.filter((c) => c.name);
+    if (stored.length === 0) {
+      throw new LsError('ETARGET', { target: options.targets.map((t) => t.uri).join(', '), message: copies.map((c) => c.error).join('; ') });
+    }
+    // A copy missing from some target makes the run partial: the operator asked for it there.
+    const finalStatus = stored.length < copies.length && status === 'success' ? 'partial' : status;
     return finishRun(
       options,
       startedAt,
-      { status, exitCode: status === 'success' ? ExitCode.ok : ExitCode.partial, archive: stored.name, bytes: result.bytes, sha256: result.sha256, metadata },
+      {
+        status: finalStatus,
+        exitCode: finalStatus === 'success' ? ExitCode.ok : ExitCode.partial,
+        archive: stored[0]!.name,
+        bytes: result.bytes,
+        sha256: result.sha256,
+        metadata,
+        copies,
+      },
       outcomes,
     );
   } finally {

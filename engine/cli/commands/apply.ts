@@ -33,8 +33,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   }
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
-  // Several targets (copies) arrive with the storage issue; one archive stream per target for now.
-  const target = openTarget(targets[0]!.uri, targets[0]!.options);
+  const opened = targets.map((t) => openTarget(t.uri, t.options));
   const secrets = await resolveRecipeSecrets(recipes, config);
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
@@ -42,7 +41,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
     const result = await runBackup({
       recipes,
       inventory,
-      target,
+      targets: opened,
       cluster: clusterName(options, config, inventory),
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
