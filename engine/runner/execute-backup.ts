@@ -6,7 +6,8 @@ import type { Executor } from '../executors/types.js';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
-import { lifecycle } from './phases.js';
+import { runPhases, type StepRun } from './run-phases.js';
+import { filesPrefix, outputEntryPath } from './entry-paths.js';
 import { meaningfulTarStderr } from './collect-command.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
 
@@ -134,39 +135,10 @@ async function runHostTask(
     if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
   }
 
-  const steps: StepOutcome[] = [];
-  let bytes = 0;
-  let failure: string | undefined;
-  for (const phase of lifecycle.backup) {
-    for (const step of hostPlan.steps.filter((s) => s.phase === phase.name)) {
-      const blocked = (failure !== undefined || options.signal.aborted) && !phase.alwaysRun;
-      if (!step.enabled || blocked) {
-        steps.push({ phase: step.phase, name: step.name, status: 'skipped', durationMs: 0 });
-        continue;
-      }
-      reporter.emit({ type: 'step.start', component: component.name, host: hostName, phase: step.phase, step: step.name });
-      // Post-steps get their own signal: an interrupted run must still restart what it stopped.
-      const signal = phase.alwaysRun ? undefined : options.signal;
-      const result = await runStep(step, executor, component.name, hostName, options, signal);
-      bytes += result.bytes;
-      steps.push(result.outcome);
-      reporter.emit({ type: 'step.end', component: component.name, host: hostName, step: result.outcome.name, ...result.outcome });
-      if (result.outcome.status === 'failed') {
-        const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
-        if (step.onError === 'continue') {
-          reporter.emit({ type: 'warning', component: component.name, host: hostName, message: `${message} (continuing: onError is continue)` });
-        }
-        failure ??= message;
-      }
-    }
-  }
-  if (options.signal.aborted) failure ??= 'interrupted';
-  return finish({ status: failure ? 'failed' : 'success', bytes, error: failure, steps }, version);
-}
-
-interface StepResult {
-  outcome: StepOutcome;
-  bytes: number;
+  const result = await runPhases('backup', hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>
+    runStep(step, executor, component.name, hostName, options, signal),
+  );
+  return finish({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps }, version);
 }
 
 async function runStep(
@@ -176,17 +148,16 @@ async function runStep(
   host: string,
   options: ExecuteOptions,
   signal: AbortSignal | undefined,
-): Promise<StepResult> {
-  const entryPrefix = `${component}/${safeSegment(host)}`;
+): Promise<StepRun> {
   const started = Date.now();
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
-  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepResult => ({
+  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepRun => ({
     outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
     bytes,
   });
 
   if (step.kind === 'collect') {
-    const collector = new TarCollector(options.archive, `${entryPrefix}/files`, (path, size) =>
+    const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
       options.reporter.emit({ type: 'entry', component, host, path, size }),
     );
     const result = await executor.run(step.command, { ...run, stdout: collector.sink });
@@ -202,7 +173,7 @@ async function runStep(
   if (step.output !== undefined) {
     // Unknown length: the archive writer spools it; it is added only if the command succeeds.
     const body = new PassThrough();
-    const path = `${entryPrefix}/${safeRelative(step.output)}`;
+    const path = outputEntryPath(component, host, step.output);
     const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body);
     added.catch(() => undefined);
     const result = await executor.run(step.command, { ...run, stdout: body });
@@ -237,18 +208,6 @@ export function describeFailure(
   const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
   const why = result.cause?.message ?? extra?.message;
   return [code, why, lastLines].filter(Boolean).join(': ');
-}
-
-/** Host names become one path segment. */
-function safeSegment(name: string): string {
-  return name.replace(/[/\\\0]/g, '_');
-}
-
-/** An entry name from a recipe stays inside its component/host directory. */
-function safeRelative(path: string): string {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..')) throw new Error(`entry name '${path}' may not contain '..'`);
-  return parts.join('/');
 }
 
 const tarTypes: Record<string, EntryType | undefined> = {

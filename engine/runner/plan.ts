@@ -5,6 +5,8 @@ import { renderTemplate, templateHost, templateInventory, type TemplateContext }
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
+import { outputEntryPath } from './entry-paths.js';
+import { LsError } from '../errors.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -138,13 +140,23 @@ function renderStep(
   if ('run' in step) {
     const s = step as CommandStep;
     const env = Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)]));
+    const entryName = (template: string | undefined) => {
+      if (template === undefined) return undefined;
+      const name = raw(template);
+      try {
+        outputEntryPath('c', 'h', name);
+      } catch (e) {
+        throw new LsError('ETEMPLATE', { recipe: loaded.recipe.metadata.name, step: label, host: host.name, message: (e as Error).message });
+      }
+      return name;
+    };
     return {
       ...common,
       kind: 'command',
       command: shell(s.run),
       env,
-      output: s.output === undefined ? undefined : raw(s.output),
-      input: s.input === undefined ? undefined : raw(s.input),
+      output: entryName(s.output),
+      input: entryName(s.input),
     };
   }
   if ('path' in step) {

@@ -1,0 +1,38 @@
+/**
+ * Where things live inside an archive, in one place for backup and restore:
+ *   <component>/<host>/<output>            command output (snapshot steps)
+ *   <component>/<host>/files/<path>        collected files, <path> relative to the host's /
+ *   lsbackup/recipes/<name>-<version>.yaml the recipes that made the backup
+ */
+
+/** A host name as one path segment. */
+export function hostSegment(host: string): string {
+  return host.replace(/[/\\\0]/g, '_');
+}
+
+export function hostPrefix(component: string, host: string): string {
+  return `${component}/${hostSegment(host)}`;
+}
+
+export function filesPrefix(component: string, host: string): string {
+  return `${hostPrefix(component, host)}/files`;
+}
+
+/** The entry for a step's `output`/`input` name; the name stays inside its component/host directory. */
+export function outputEntryPath(component: string, host: string, name: string): string {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.length === 0 || parts.some((p) => p === '..')) throw new Error(`entry name '${name}' must be a relative path without '..'`);
+  return `${hostPrefix(component, host)}/${parts.join('/')}`;
+}
+
+/** An absolute or relative host path as it appears under files/ (tar strips the leading '/'). */
+export function hostPathInArchive(component: string, host: string, hostPath: string): string {
+  const rel = hostPath.replace(/^\/+/, '').replace(/\/+$/, '');
+  return rel === '' ? filesPrefix(component, host) : `${filesPrefix(component, host)}/${rel}`;
+}
+
+export const RECIPES_PREFIX = 'lsbackup/recipes';
+
+export function recipeEntryPath(name: string, version: string): string {
+  return `${RECIPES_PREFIX}/${name}-${version}.yaml`;
+}
