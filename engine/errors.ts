@@ -65,6 +65,10 @@ export const errorDefinitions = {
   }),
   EARCHIVE: (d) => ({ message: `Archive ${d.archive}: ${d.message}`, exitCode: ExitCode.failed }),
   ECONNECT: (d) => ({ message: `Host ${d.host}: ${d.message}`, exitCode: ExitCode.failed }),
+  ERESTORE: (d) => ({
+    message: `Restore of ${d.backup} refused before any host was touched: ${d.message}`,
+    exitCode: ExitCode.failed,
+  }),
   EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
 } satisfies Record<string, Definition>;
 

@@ -26,6 +26,8 @@ export interface ArchiveReaderOptions {
   /** Where a zip is spooled for random access (default: the OS temp dir). */
   spoolDir?: string;
   zstdCommand?: string;
+  /** Told about entries of a kind lsbackup never writes (device files, FIFOs); they are skipped. */
+  onUnsupportedEntry?: (path: string, tarType: string) => void;
 }
 
 const FORMAT_BY_SUFFIX: [string, ArchiveFormat][] = [
@@ -48,7 +50,7 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
   if (format === 'zip') return readZip(stream, options.spoolDir ?? tmpdir());
   const decompressor = format === 'tar.gz' ? createGunzip() : createZstdDecompressor(options.zstdCommand);
   stream.on('error', (err) => decompressor.destroy(err));
-  return readTar(stream.pipe(decompressor));
+  return readTar(stream.pipe(decompressor), options.onUnsupportedEntry);
 }
 
 const TAR_TYPES: Partial<Record<string, EntryType>> = {
@@ -64,7 +66,7 @@ const TAR_TYPES: Partial<Record<string, EntryType>> = {
  * Pull-based over node-tar's Parser: the parser's write() returns false while an entry's body
  * is unread, so feeding waits for 'drain' and memory stays bounded.
  */
-async function* readTar(tarBytes: Readable): AsyncGenerator<ArchiveItem> {
+async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarType: string) => void): AsyncGenerator<ArchiveItem> {
   const parser = new Parser({ strict: true });
   const ready: ReadEntry[] = [];
   let ended = false;
@@ -109,6 +111,7 @@ async function* readTar(tarBytes: Readable): AsyncGenerator<ArchiveItem> {
         current = next;
         const type = TAR_TYPES[next.type];
         if (!type) {
+          onUnsupported?.(next.path, next.type);
           next.resume(); // pax/GNU meta entries are applied by the parser; skip anything else
           continue;
         }

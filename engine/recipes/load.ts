@@ -27,7 +27,14 @@ async function recipeFiles(paths: string[]): Promise<{ files: string[]; problems
 
 /** Load one file: schema problems and template problems, all of them. */
 async function loadFile(file: string): Promise<{ loaded?: LoadedRecipe; problems: Problem[] }> {
-  const bytes = await readFile(file);
+  return parseRecipe(file, await readFile(file));
+}
+
+/**
+ * Validate one recipe from its bytes (a file, or the copy a backup archive carries).
+ * `file` is the name used in problems and recorded as the recipe's origin.
+ */
+export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecipe; problems: Problem[] } {
   const text = bytes.toString('utf8');
   const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
   if (!value) return { problems };

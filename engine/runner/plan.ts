@@ -81,7 +81,7 @@ export function hostsOfGroups(inventory: Inventory, groups: string[]): Host[] {
   return [...inventory.hosts.values()].filter((h) => wanted.has(h.name));
 }
 
-function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): HostPlan {
+export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): HostPlan {
   const { recipe } = loaded;
   const context = templateContext(loaded, host, inventory, options);
   const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) =>

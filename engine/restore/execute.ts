@@ -1,0 +1,133 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import type { ExecutorPool } from '../executors/pool.js';
+import type { Executor } from '../executors/types.js';
+import type { Reporter } from '../report/events.js';
+import { createTarContainer } from '../archive/containers.js';
+import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
+import { runPhases, type StepRun } from '../runner/run-phases.js';
+import { describeFailure } from '../runner/execute-backup.js';
+import { hostPathInArchive, outputEntryPath } from '../runner/entry-paths.js';
+import type { HostOutcome, RenderedStep, StepOutcome } from '../runner/types.js';
+import type { StagedBackup, StagedEntry } from './stage.js';
+import type { RestoreComponent, RestoreTask } from './plan.js';
+
+export interface RestoreExecuteOptions {
+  staged: StagedBackup;
+  executors: ExecutorPool;
+  concurrency: number;
+  signal: AbortSignal;
+  reporter: Reporter;
+}
+
+export interface RestoreComponentOutcome {
+  name: string;
+  status: 'success' | 'partial' | 'failed' | 'skipped';
+  hosts: (HostOutcome & { source: string })[];
+  error?: string;
+}
+
+/** Runs every planned component's restore on its mapped hosts (serial recipes one host at a time). */
+export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
+  const limit = pLimit(options.concurrency);
+  return Promise.all(
+    components.map(async (component): Promise<RestoreComponentOutcome> => {
+      if (component.skipReason) {
+        options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
+        return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
+      }
+      const run = (task: RestoreTask) => limit(() => restoreHost(component, task, options));
+      const hosts: RestoreComponentOutcome['hosts'] = [];
+      if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
+      else hosts.push(...(await Promise.all(component.tasks.map(run))));
+      const failed = hosts.filter((h) => h.status === 'failed').length;
+      const status = failed === 0 ? 'success' : failed === hosts.length ? 'failed' : 'partial';
+      options.reporter.emit({ type: 'component.end', component: component.name, status, durationMs: hosts.reduce((a, h) => Math.max(a, h.durationMs), 0) });
+      return { name: component.name, status, hosts, ...(failed ? { error: hosts.find((h) => h.error)?.error } : {}) };
+    }),
+  );
+}
+
+async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions): Promise<HostOutcome & { source: string }> {
+  const host = task.hostPlan.host.name;
+  const started = Date.now();
+  const done = (o: Omit<HostOutcome, 'name' | 'durationMs'>) => {
+    const outcome = { name: host, source: task.sourceHost, durationMs: Date.now() - started, ...o };
+    options.reporter.emit({ type: 'host.end', component: component.name, host, status: outcome.status, bytes: outcome.bytes, durationMs: outcome.durationMs, error: outcome.error });
+    return outcome;
+  };
+  options.reporter.emit({ type: 'host.start', component: component.name, host });
+  let executor: Executor;
+  try {
+    executor = await options.executors.get(task.hostPlan.host);
+  } catch (e) {
+    return done({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
+  }
+  const result = await runPhases('restore', task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
+    runRestoreStep(step, executor, component.name, task.sourceHost, options.staged, signal),
+  );
+  return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+}
+
+async function runRestoreStep(
+  step: RenderedStep,
+  executor: Executor,
+  component: string,
+  sourceHost: string,
+  staged: StagedBackup,
+  signal: AbortSignal | undefined,
+): Promise<StepRun> {
+  const started = Date.now();
+  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepRun => ({
+    outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
+    bytes,
+  });
+  const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
+
+  if (step.kind === 'files') {
+    const selected = filesUnder(staged, component, sourceHost, step.files!);
+    if (selected.length === 0) return report('success', 0, undefined);
+    const bytes = selected.reduce((n, s) => n + s.entry.size, 0);
+    // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
+    const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
+    const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, component, sourceHost) });
+    return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', bytes, result.exitCode);
+  }
+
+  let stdin: Readable | undefined;
+  let bytes = 0;
+  if (step.input !== undefined) {
+    const entryPath = outputEntryPath(component, sourceHost, step.input);
+    const staged_ = staged.entries.get(entryPath);
+    if (!staged_?.file) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
+    stdin = createReadStream(staged_.file);
+    bytes = staged_.entry.size;
+  }
+  const result = await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) });
+  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', bytes, result.exitCode);
+}
+
+/** Staged entries of a collected path (the path itself and everything below it), in archive order. */
+function filesUnder(staged: StagedBackup, component: string, sourceHost: string, hostPath: string): StagedEntry[] {
+  const base = hostPathInArchive(component, sourceHost, hostPath);
+  return [...staged.entries.values()].filter((s) => s.entry.path === base || s.entry.path.startsWith(base + '/'));
+}
+
+/** A plain tar of staged entries with paths relative to the host's '/'. */
+function tarStreamOf(selected: StagedEntry[], component: string, sourceHost: string): Readable {
+  const root = hostPathInArchive(component, sourceHost, '/') + '/';
+  const strip = (p: string) => p.slice(root.length);
+  const container = createTarContainer();
+  (async () => {
+    for (const { entry, file } of selected) {
+      const normalised: NormalisedEntry & { size: number } = {
+        ...normaliseEntry({ ...entry, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
+        size: entry.type === 'file' ? entry.size : 0,
+      };
+      await container.writeEntry(normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+    }
+    container.end();
+  })().catch((e: Error) => container.output.destroy(e));
+  return container.output;
+}

@@ -1,0 +1,45 @@
+import type { Host, Inventory } from '../inventory/types.js';
+import type { BackupMetadata } from '../archive/index.js';
+import { hostsOfGroups } from '../runner/plan.js';
+
+/**
+ * Which host of the restore inventory receives a backed-up host's data, in this order:
+ *   1. `--host-map old=new`;
+ *   2. a host of the same name (restore into the same cluster);
+ *   3. the host at the same position in the component's group(s): the 2nd postgresql host of
+ *      the old cluster maps to the 2nd postgresql host of the new one (a rebuilt cluster with new
+ *      names and IPs).
+ */
+export function mapHost(
+  sourceHost: string,
+  groups: string[],
+  metadata: BackupMetadata,
+  inventory: Inventory,
+  explicit: Map<string, string>,
+): { host?: Host; how: string } {
+  const named = explicit.get(sourceHost);
+  if (named !== undefined) {
+    const host = inventory.hosts.get(named);
+    return host ? { host, how: `--host-map ${sourceHost}=${named}` } : { how: `--host-map names '${named}', which is not in the inventory` };
+  }
+  const same = inventory.hosts.get(sourceHost);
+  if (same) return { host: same, how: 'same name' };
+  const oldMembers = metadata.hosts.filter((h) => h.groups.some((g) => groups.includes(g))).map((h) => h.name);
+  const index = oldMembers.indexOf(sourceHost);
+  const newMembers = hostsOfGroups(inventory, groups);
+  if (index >= 0 && index < newMembers.length) {
+    return { host: newMembers[index], how: `position ${index + 1} in group ${groups.join('/')}` };
+  }
+  return { how: `no host named '${sourceHost}' and no host at position ${index + 1} of group ${groups.join('/')} in the inventory; pass --host-map ${sourceHost}=<host>` };
+}
+
+/** Parses repeated `--host-map old=new`. */
+export function parseHostMap(specs: string[] | undefined): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const spec of specs ?? []) {
+    const i = spec.indexOf('=');
+    if (i <= 0 || i === spec.length - 1) throw new Error(`--host-map '${spec}' is not of the form old=new`);
+    map.set(spec.slice(0, i), spec.slice(i + 1));
+  }
+  return map;
+}

@@ -1,0 +1,108 @@
+import type { Inventory } from '../inventory/types.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import { parseRecipe } from '../recipes/index.js';
+import { formatProblem } from '../errors.js';
+import { planHost, compareSemver } from '../runner/plan.js';
+import type { HostPlan } from '../runner/types.js';
+import { recipeEntryPath } from '../runner/entry-paths.js';
+import type { StagedBackup } from './stage.js';
+import { mapHost } from './host-map.js';
+
+export interface RestoreTask {
+  sourceHost: string;
+  /** How the target host was chosen (same name, position in group, --host-map). */
+  mapping: string;
+  hostPlan: HostPlan;
+}
+
+export interface RestoreComponent {
+  name: string;
+  recipe?: LoadedRecipe;
+  /** Set when the recipe was not the one that made the backup (--allow-recipe-upgrade). */
+  upgradedFrom?: string;
+  serial: boolean;
+  tasks: RestoreTask[];
+  skipReason?: string;
+}
+
+export interface RestorePlanOptions {
+  only?: string[];
+  hostMap: Map<string, string>;
+  /** Installed recipes, used only with allowRecipeUpgrade. */
+  installed: LoadedRecipe[];
+  allowRecipeUpgrade: boolean;
+  varOverrides?: Record<string, Record<string, unknown>>;
+  secrets: Map<string, string>;
+  defaultStepTimeoutSec: number;
+}
+
+/** What a restore will do: per component, the recipe that made the backup and each host's steps. */
+export function planRestore(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions): RestoreComponent[] {
+  const { metadata } = staged;
+  return metadata.components.map((component): RestoreComponent => {
+    const base = { name: component.name, serial: false, tasks: [] as RestoreTask[] };
+    if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
+    const withData = component.hosts.filter((h) => h.status === 'success');
+    if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
+
+    const chosen = chooseRecipe(component.name, component.recipe, staged, options);
+    if (!chosen.recipe) return { ...base, skipReason: chosen.problem };
+    const recipe = chosen.recipe;
+    if (!recipe.recipe.spec.restore) return { ...base, recipe, skipReason: 'the recipe has no restore steps' };
+
+    const groups = ([] as string[]).concat(recipe.recipe.spec.hosts.group);
+    const tasks: RestoreTask[] = [];
+    const unmapped: string[] = [];
+    for (const source of withData) {
+      const mapped = mapHost(source.name, groups, metadata, inventory, options.hostMap);
+      if (!mapped.host) {
+        unmapped.push(`${source.name}: ${mapped.how}`);
+        continue;
+      }
+      const hostPlan = planHost(recipe, mapped.host, inventory, {
+        operation: 'restore',
+        backupId: metadata.backupId,
+        cluster: metadata.cluster,
+        startedAt: new Date(metadata.startedAt),
+        varOverrides: options.varOverrides,
+        secrets: options.secrets,
+        defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+      });
+      tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
+    }
+    if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}` };
+    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, serial: recipe.recipe.spec.hosts.serial ?? false, tasks };
+  });
+}
+
+/**
+ * The recipe that made the backup travels inside it and is what restore runs. Only with
+ * --allow-recipe-upgrade does the newest installed recipe of the same name replace it.
+ */
+function chooseRecipe(
+  component: string,
+  recorded: { name: string; version: string; digest: string },
+  staged: StagedBackup,
+  options: RestorePlanOptions,
+): { recipe?: LoadedRecipe; upgradedFrom?: string; problem?: string } {
+  if (options.allowRecipeUpgrade) {
+    const installed = options.installed
+      .filter((r) => r.recipe.metadata.name === recorded.name)
+      .sort((a, b) => compareSemver(b.recipe.metadata.version, a.recipe.metadata.version))[0];
+    if (installed) {
+      const same = installed.digest === recorded.digest;
+      return { recipe: installed, upgradedFrom: same ? undefined : `${recorded.name}@${recorded.version}` };
+    }
+  }
+  const entry = recipeEntryPath(recorded.name, recorded.version);
+  const bytes = staged.recipes.get(entry);
+  if (!bytes) {
+    return { problem: `the backup does not carry recipe ${recorded.name}@${recorded.version}; pass --allow-recipe-upgrade to use the installed one` };
+  }
+  const parsed = parseRecipe(`${entry} (in the backup)`, bytes);
+  if (!parsed.loaded) return { problem: `recipe ${entry} in the backup is invalid: ${parsed.problems.map(formatProblem).join('; ')}` };
+  if (parsed.loaded.digest !== recorded.digest) {
+    return { problem: `recipe ${entry} does not match the digest recorded for component ${component} (tampered?)` };
+  }
+  return { recipe: parsed.loaded };
+}

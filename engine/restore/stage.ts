@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { openArchiveReader, METADATA_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
+import type { ReadEntrySpec } from '../archive/reader.js';
+import { RECIPES_PREFIX } from '../runner/entry-paths.js';
+import { LsError } from '../errors.js';
+
+/** One archive entry as staged for restore: its header, and where its body now lies. */
+export interface StagedEntry {
+  entry: ReadEntrySpec;
+  /** Absolute path of the body in the staging directory (regular files of selected components). */
+  file?: string;
+}
+
+export interface StagedBackup {
+  metadata: BackupMetadata;
+  /** Entries in archive order, by path. */
+  entries: Map<string, StagedEntry>;
+  /** Recipe files the archive carries, by entry path. */
+  recipes: Map<string, Buffer>;
+  /** sha256 of the stored bytes (what the `.sha256` sidecar records). */
+  archiveSha256: string;
+}
+
+export interface StageOptions {
+  backup: string;
+  format: ArchiveFormat;
+  stagingDir: string;
+  /** Components whose bodies are written to the staging dir (others are verified and dropped). */
+  components: (name: string) => boolean;
+  /** The `.sha256` sidecar's digest, when there is one: the stored bytes must match it. */
+  expectedSha256?: string;
+}
+
+const MAX_RECIPE_BYTES = 1024 * 1024;
+
+/**
+ * One pass over the archive before any host is touched: every entry is checked against
+ * metadata.json (sha256 and size), unsafe entries are refused (absolute or '..' paths, device
+ * files, duplicates, links that leave their host's tree or entries reached through a link), and
+ * the bodies restore needs are written to a private staging directory. Restore steps run in
+ * their own order, not the archive's, so they read from the staging directory afterwards.
+ */
+export async function stageBackup(stream: Readable, options: StageOptions): Promise<StagedBackup> {
+  const refuse = (message: string): never => {
+    throw new LsError('ERESTORE', { backup: options.backup, message });
+  };
+  const archiveHash = createHash('sha256');
+  const hashed = stream.pipe(
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        archiveHash.update(chunk);
+        cb(null, chunk);
+      },
+    }),
+  );
+  stream.on('error', (e) => hashed.destroy(e));
+
+  const entries = new Map<string, StagedEntry>();
+  const recipes = new Map<string, Buffer>();
+  const symlinks = new Set<string>();
+  const digests = new Map<string, { size: number; sha256?: string }>();
+  let metadata: BackupMetadata | undefined;
+  let unsupported: string | undefined;
+
+  const reader = openArchiveReader(hashed, options.format, {
+    spoolDir: options.stagingDir,
+    onUnsupportedEntry: (p, type) => (unsupported ??= `${p} (${type})`),
+  });
+  for await (const { entry, body } of reader) {
+    if (unsupported) refuse(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
+    if (metadata) refuse(`'${entry.path}' comes after metadata.json, which must be the last entry`);
+    checkPath(entry.path, refuse);
+    if (entries.has(entry.path) || digests.has(entry.path)) refuse(`duplicate entry '${entry.path}'`);
+    for (const link of symlinks) {
+      if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
+    }
+    if (entry.path === METADATA_ENTRY) {
+      metadata = JSON.parse((await readSmall(body, 64 * 1024 * 1024)).toString('utf8')) as BackupMetadata;
+      continue;
+    }
+    if (entry.type === 'symlink' || entry.type === 'hardlink') {
+      checkLink(entry, refuse);
+      if (entry.type === 'symlink') symlinks.add(entry.path);
+    }
+    const sha = createHash('sha256');
+    let size = 0;
+    const counted = body.pipe(
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          sha.update(chunk);
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      }),
+    );
+    body.on('error', (e) => counted.destroy(e));
+    const component = entry.path.split('/')[0]!;
+    let file: string | undefined;
+    if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
+      recipes.set(entry.path, await readSmall(counted, MAX_RECIPE_BYTES));
+    } else if (entry.type === 'file' && options.components(component)) {
+      file = path.join(options.stagingDir, 'data', entry.path);
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
+    } else {
+      await drain(counted);
+    }
+    digests.set(entry.path, { size, sha256: entry.type === 'file' ? sha.digest('hex') : undefined });
+    entries.set(entry.path, { entry, file });
+  }
+  if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
+  checkAgainstMetadata(metadata!, digests, refuse);
+  const archiveSha256 = archiveHash.digest('hex');
+  if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
+    refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
+  }
+  return { metadata: metadata!, entries, recipes, archiveSha256 };
+}
+
+function checkPath(p: string, refuse: (m: string) => never): void {
+  if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '' || s === '.') || p.includes('\\') || p.includes('\0')) {
+    refuse(`unsafe entry path '${p}' (absolute, or with '..' or empty parts)`);
+  }
+}
+
+/**
+ * Collected files mirror a host's filesystem under `<component>/<host>/files/`, which stands
+ * for that host's '/'. A link may point anywhere inside that tree (absolute targets are read
+ * as inside it), never above it; outside files/ no links are expected at all.
+ */
+function checkLink(entry: ReadEntrySpec, refuse: (m: string) => never): void {
+  const parts = entry.path.split('/');
+  const isFilesTree = parts.length > 3 && parts[2] === 'files';
+  if (!isFilesTree) refuse(`link '${entry.path}' outside a collected files tree`);
+  const root = parts.slice(0, 3).join('/');
+  const target = entry.linkpath ?? '';
+  let resolved: string;
+  if (entry.type === 'hardlink') {
+    resolved = path.posix.normalize(target);
+  } else if (target.startsWith('/')) {
+    resolved = path.posix.join(root, target);
+  } else {
+    resolved = path.posix.join(path.posix.dirname(entry.path), target);
+  }
+  if (resolved !== root && !resolved.startsWith(root + '/')) {
+    refuse(`link '${entry.path}' -> '${target}' escapes its directory ${root}/`);
+  }
+}
+
+function checkAgainstMetadata(metadata: BackupMetadata, seen: Map<string, { size: number; sha256?: string }>, refuse: (m: string) => never): void {
+  const recorded = new Map<string, EntryRecord>(metadata.entries.map((e) => [e.path, e]));
+  for (const [p, got] of seen) {
+    const want = recorded.get(p);
+    if (!want) refuse(`entry '${p}' is not listed in metadata.json (tampered archive?)`);
+    if (want!.error) refuse(`entry '${p}' was recorded as incomplete at backup time: ${want!.error}`);
+    if (want!.size !== got.size) refuse(`entry '${p}' has ${got.size} bytes, metadata.json says ${want!.size}`);
+    if (want!.sha256 && want!.sha256 !== got.sha256) refuse(`entry '${p}' is corrupt: its sha256 differs from metadata.json`);
+  }
+  for (const p of recorded.keys()) if (!seen.has(p)) refuse(`entry '${p}' is listed in metadata.json but missing from the archive`);
+}
+
+async function readSmall(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new Error(`entry larger than ${limit} bytes where a small file was expected`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function drain(body: Readable): Promise<void> {
+  await pipeline(body, new PassThrough().resume());
+}
