@@ -1,0 +1,76 @@
+/**
+ * A real standalone ZooKeeper 3.8 (Debian zookeeper), started with java directly
+ * because zkServer.sh hard-codes /etc/zookeeper/conf. Also the home of the Kafka
+ * stand-in's znodes. `fourLetter('ruok')` speaks the 4lw protocol over a socket;
+ * `zkCli(args)` runs the real CLI.
+ */
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import {
+  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
+  spawnServer, runChecked, waitUntil,
+} from './common.js';
+
+const ZK_JAR = '/usr/share/java/zookeeper.jar';
+const MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
+
+export interface ZooKeeperServer extends RunningServer {
+  port: number;
+  /** 127.0.0.1:<port> — a ZooKeeper connect string. */
+  connectString: string;
+  /** zoo.cfg (configDir holds it with log4j/logback defaults from the package). */
+  configFile: string;
+  /** Sends a four-letter word (ruok, srvr, stat, mntr) and returns the answer. */
+  fourLetter(word: string): Promise<string>;
+  /** Runs ZooKeeperMain (zkCli) with one command, e.g. ['create', '/a', 'x']; returns stdout. */
+  zkCli(args: string[]): Promise<string>;
+}
+
+export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooKeeperServer> {
+  const { baseDir, ownedHere } = await prepareBaseDir('zk', opts);
+  const dataDir = join(baseDir, 'data');
+  const configDir = join(baseDir, 'conf');
+  const logFile = join(baseDir, 'zookeeper.log');
+  await makeDirs([dataDir, configDir]);
+  const port = await freePort();
+  const configFile = join(configDir, 'zoo.cfg');
+  await writeFile(configFile, [
+    'tickTime=2000',
+    `dataDir=${dataDir}`,
+    `clientPortAddress=${LOOPBACK}`,
+    `clientPort=${port}`,
+    'admin.enableServer=false',
+    '4lw.commands.whitelist=srvr,ruok,stat,mntr',
+    '',
+  ].join('\n'));
+  const pid = spawnServer('java', ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile], { logFile, cwd: baseDir });
+  const fourLetter = (word: string) => fourLetterWord(port, word);
+  const stop = makeStop(pid, baseDir, ownedHere);
+  try {
+    // `ruok` answers before the server serves requests; `srvr` reports a Mode only once it does.
+    await waitUntil('zookeeper', async () => /^Mode: /m.test(await fourLetter('srvr')), {
+      timeoutMs: opts.startTimeoutMs ?? 30_000, logFile, alivePid: pid,
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const connectString = `${LOOPBACK}:${port}`;
+  const zkCli = async (args: string[]) =>
+    (await runChecked('java', ['-cp', `${configDir}:${ZK_JAR}`, 'org.apache.zookeeper.ZooKeeperMain', '-server', connectString, ...args])).stdout;
+  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, stop };
+}
+
+/** ZooKeeper's four-letter-word protocol: write the word, read until the server closes. */
+export function fourLetterWord(port: number, word: string, host = LOOPBACK): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ port, host }, () => sock.end(word));
+    let answer = '';
+    sock.setEncoding('utf8');
+    sock.setTimeout(3000, () => sock.destroy(new Error(`4lw ${word}: timeout`)));
+    sock.on('data', (d: string) => (answer += d));
+    sock.on('close', () => resolve(answer));
+    sock.on('error', reject);
+  });
+}
