@@ -250,11 +250,12 @@ export function runChecked(
 ): Promise<{ stdout: string; stderr: string }> {
   const [cmd, argv] = opts.user ? ['runuser', ['-u', opts.user, '--', command, ...args]] : [command, args];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, argv, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', (e) => (clearTimeout(timer), reject(e)));
     child.on('close', (code, signal) => {
@@ -262,7 +263,8 @@ export function runChecked(
       if (code === 0) resolve({ stdout, stderr });
       else reject(new Error(`${[command, ...args].join(' ')} failed (${signal ?? `exit ${code}`}):\n${stderr || stdout}`));
     });
-    child.stdin.end(opts.input ?? '');
+    // A command may exit without reading its input; that is its answer, not our crash.
+    child.stdin?.on('error', () => undefined).end(opts.input);
   });
 }
 

@@ -25,6 +25,10 @@ export interface ZooKeeperServer extends RunningServer {
   fourLetter(word: string): Promise<string>;
   /** Runs ZooKeeperMain (zkCli) with one command, e.g. ['create', '/a', 'x']; returns stdout. */
   zkCli(args: string[]): Promise<string>;
+  /** Runs several zkCli command lines in one JVM (fed on stdin; ~0.4 s instead of ~1 s each). */
+  zkCliBatch(lines: string[]): Promise<string>;
+  /** `<baseDir>/bin/zkCli.sh`: the real CLI as a script (`zkCli.sh -server HOST:PORT cmd…`) for a recipe's PATH. */
+  zkCliScript: string;
 }
 
 export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooKeeperServer> {
@@ -57,9 +61,19 @@ export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooK
     throw e;
   }
   const connectString = `${LOOPBACK}:${port}`;
-  const zkCli = async (args: string[]) =>
-    (await runChecked('java', ['-cp', `${configDir}:${ZK_JAR}`, 'org.apache.zookeeper.ZooKeeperMain', '-server', connectString, ...args])).stdout;
-  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, stop };
+  const zkCliScript = await writeZkCliScript(join(baseDir, 'bin'), configDir);
+  const zkCli = async (args: string[]) => (await runChecked(zkCliScript, ['-server', connectString, ...args])).stdout;
+  const zkCliBatch = async (lines: string[]) =>
+    (await runChecked(zkCliScript, ['-server', connectString], { input: lines.join('\n') + '\nquit\n' })).stdout;
+  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, zkCliBatch, zkCliScript, stop };
+}
+
+/** Writes `dir/zkCli.sh`, running the packaged ZooKeeperMain (the Debian package ships no zkCli on PATH). */
+export async function writeZkCliScript(dir: string, configDir: string): Promise<string> {
+  await makeDirs([dir]);
+  const script = join(dir, 'zkCli.sh');
+  await writeFile(script, `#!/bin/sh\nexec java -cp '${configDir}:${ZK_JAR}' org.apache.zookeeper.ZooKeeperMain "$@"\n`, { mode: 0o755 });
+  return script;
 }
 
 /** ZooKeeper's four-letter-word protocol: write the word, read until the server closes. */
