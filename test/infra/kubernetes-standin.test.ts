@@ -11,7 +11,7 @@ import { runChecked } from './servers/common.js';
 let dir: string;
 let stubs: KubeStubs;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lsb-kube-'));
+  dir = await mkdtemp(join(tmpdir(), 'lsb-infra-kube-'));
   stubs = await writeKubeStubs(dir, { kubectl: { 'get pods -n kube-system -l component=etcd -o name': 'pod/etcd-master1\n' } });
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));

@@ -1,4 +1,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startPostgres, startPostgresPair, type PostgresServer } from './servers/postgresql.js';
 import { isAlive, processesMentioning, pathExists } from './servers/common.js';
 
@@ -22,8 +25,7 @@ describe('PostgreSQL 15 (real server)', () => {
   });
 
   it('restarts on a kept base dir with its data', async () => {
-    const { mkdtemp } = await import('node:fs/promises');
-    const baseDir = await mkdtemp('/tmp/lsb-pgkeep-');
+    const baseDir = await mkdtemp(join(tmpdir(), 'lsb-infra-pgkeep-'));
     const first = await startPostgres({ baseDir });
     await first.psql('CREATE TABLE kept (v text)');
     await first.psql("INSERT INTO kept VALUES ('survives')");
@@ -32,7 +34,6 @@ describe('PostgreSQL 15 (real server)', () => {
     pg = await startPostgres({ baseDir });
     expect(await pg.psql('SELECT v FROM kept')).toBe('survives');
     await pg.stop();
-    const { rm } = await import('node:fs/promises');
     await rm(baseDir, { recursive: true, force: true });
   });
 

@@ -6,8 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
-  spawnServer, waitUntil, httpOk,
+  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk,
 } from './common.js';
 
 export interface Silence {
@@ -40,17 +39,15 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
   const url = `http://${LOOPBACK}:${port}`;
   const configFile = join(configDir, 'alertmanager.yml');
   await writeFile(configFile, 'route:\n  receiver: default\nreceivers:\n  - name: default\n');
-  const pid = spawnServer('prometheus-alertmanager', [
-    `--config.file=${configFile}`, `--storage.path=${dataDir}`,
-    `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address=',
-  ], { logFile, cwd: baseDir });
-  const stop = makeStop(pid, baseDir, ownedHere);
-  try {
-    await waitUntil('alertmanager', () => httpOk(`${url}/-/ready`), { timeoutMs: opts.startTimeoutMs ?? 20_000, logFile, alivePid: pid });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { pid, stop } = await launchServer({
+    what: 'alertmanager', command: 'prometheus-alertmanager', baseDir, ownedHere, logFile,
+    args: [
+      `--config.file=${configFile}`, `--storage.path=${dataDir}`,
+      `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address=',
+    ],
+    ready: () => httpOk(`${url}/-/ready`),
+    timeoutMs: opts.startTimeoutMs ?? 20_000,
+  });
   const createSilence = async (s: Omit<Silence, 'id' | 'status'>) => {
     const res = await fetch(`${url}/api/v2/silences`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s),

@@ -86,7 +86,7 @@ export async function prepareBaseDir(
   owner?: string,
 ): Promise<{ baseDir: string; ownedHere: boolean }> {
   const ownedHere = !opts.baseDir;
-  const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), `lsb-${name}-`)));
+  const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), `lsb-infra-${name}-`)));
   await mkdir(baseDir, { recursive: true });
   if (owner) await chownTree(baseDir, owner);
   return { baseDir, ownedHere };
@@ -119,10 +119,18 @@ export function killAtExit(pid: number): void {
   tracked.add(pid);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: SIGKILL is the only thing left to do there.
-  process.on('exit', () => {
+  const killAll = () => {
     for (const p of tracked) signalTree(p, 'SIGKILL');
-  });
+  };
+  // 'exit' handlers must be synchronous: SIGKILL is the only thing left to do there.
+  process.on('exit', killAll);
+  // A signal skips 'exit': clean up, then die of the same signal as if we had not listened.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig);
+    });
+  }
 }
 
 /** Signal a process group led by pid, or just the pid if it leads none. Never throws. */
@@ -348,4 +356,44 @@ export function makeStop(
       for (const p of opts.extraPids?.() ?? []) await killAndWait(p);
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     })());
+}
+
+/**
+ * The start sequence of a foreground server: spawn it in its own process group, wait
+ * (bounded) until `ready` answers, and on a failed start stop it before rethrowing.
+ */
+export async function launchServer(o: {
+  what: string;
+  command: string;
+  args: string[];
+  baseDir: string;
+  ownedHere: boolean;
+  logFile: string;
+  ready: () => Promise<boolean>;
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+}): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const pid = spawnServer(o.command, o.args, { logFile: o.logFile, cwd: o.baseDir, env: o.env });
+  const stop = makeStop(pid, o.baseDir, o.ownedHere);
+  try {
+    await waitUntil(o.what, o.ready, { timeoutMs: o.timeoutMs, logFile: o.logFile, alivePid: pid });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pid, stop };
+}
+
+/** Writes one request to a TCP or Unix socket and reads until the peer closes (4lw, stats sockets). */
+export function socketRequest(to: { port: number; host?: string } | { path: string }, request: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const target = 'path' in to ? { path: to.path } : { port: to.port, host: to.host ?? LOOPBACK };
+    const sock = connect(target, () => sock.write(request));
+    let answer = '';
+    sock.setEncoding('utf8');
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`${JSON.stringify(to)}: no answer within ${timeoutMs} ms`)));
+    sock.on('data', (d: string) => (answer += d));
+    sock.on('close', () => resolve(answer));
+    sock.on('error', reject);
+  });
 }

@@ -4,8 +4,7 @@
  */
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, makeStop,
-  spawnServer, runChecked, waitUntil, httpOk,
+  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, runChecked, httpOk,
 } from './common.js';
 
 export interface EtcdServer extends RunningServer {
@@ -29,19 +28,17 @@ export async function startEtcd(opts: BaseServerOptions & { name?: string } = {}
   const name = opts.name ?? 'n1';
   const client = `http://${LOOPBACK}:${clientPort}`;
   const peer = `http://${LOOPBACK}:${peerPort}`;
-  const pid = spawnServer('etcd', [
-    '--name', name, '--data-dir', dataDir,
-    '--listen-client-urls', client, '--advertise-client-urls', client,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `${name}=${peer}`,
-  ], { logFile, cwd: baseDir });
-  const stop = makeStop(pid, baseDir, ownedHere);
-  try {
-    await waitUntil('etcd', () => httpOk(`${client}/health`), { timeoutMs: opts.startTimeoutMs ?? 20_000, logFile, alivePid: pid });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { pid, stop } = await launchServer({
+    what: 'etcd', command: 'etcd', baseDir, ownedHere, logFile,
+    args: [
+      '--name', name, '--data-dir', dataDir,
+      '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+      '--initial-cluster', `${name}=${peer}`,
+    ],
+    ready: () => httpOk(`${client}/health`),
+    timeoutMs: opts.startTimeoutMs ?? 20_000,
+  });
   const env = { ETCDCTL_API: '3', ETCDCTL_ENDPOINTS: client };
   const etcdctl = async (args: string[]) => (await runChecked('etcdctl', args, { env: { ...process.env, ...env } })).stdout;
   return { pid, baseDir, dataDir, configDir, logFile, clientPort, peerPort, endpoint: client, env, etcdctl, stop };

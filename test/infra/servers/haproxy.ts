@@ -4,11 +4,10 @@
  * /etc/ssl/haproxy (recipes take both as vars), so tests never touch the real /etc.
  */
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
   LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, makeStop,
-  runChecked, readPidFile, killAtExit, waitUntil, tcpAnswers,
+  runChecked, readPidFile, killAtExit, waitUntil, tcpAnswers, socketRequest,
 } from './common.js';
 
 export interface HaproxyServer extends RunningServer {
@@ -70,19 +69,6 @@ export async function startHaproxy(opts: BaseServerOptions = {}): Promise<Haprox
     await stop();
     throw e;
   }
-  const stats = (command: string) => unixRequest(statsSocket, command + '\n');
+  const stats = (command: string) => socketRequest({ path: statsSocket }, command + '\n');
   return { pid, baseDir, dataDir: runDir, configDir, configFile, sslDir, statsSocket, logFile, port, backendPort, stats, checkConfig, stop };
-}
-
-/** Writes a request to a Unix socket and reads until the peer closes. */
-function unixRequest(path: string, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ path }, () => sock.write(request));
-    let answer = '';
-    sock.setEncoding('utf8');
-    sock.setTimeout(3000, () => sock.destroy(new Error(`${path}: timeout`)));
-    sock.on('data', (d: string) => (answer += d));
-    sock.on('close', () => resolve(answer));
-    sock.on('error', reject);
-  });
 }

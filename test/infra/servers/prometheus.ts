@@ -6,8 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
-  spawnServer, waitUntil, httpOk,
+  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk,
 } from './common.js';
 
 export interface PrometheusServer extends RunningServer {
@@ -46,17 +45,15 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
     `      - targets: ['${LOOPBACK}:${port}']`,
     alerting,
   ].join('\n'));
-  const pid = spawnServer('prometheus', [
-    `--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`,
-    `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api',
-  ], { logFile, cwd: baseDir });
-  const stop = makeStop(pid, baseDir, ownedHere);
-  try {
-    await waitUntil('prometheus', () => httpOk(`${url}/-/ready`), { timeoutMs: opts.startTimeoutMs ?? 20_000, logFile, alivePid: pid });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { pid, stop } = await launchServer({
+    what: 'prometheus', command: 'prometheus', baseDir, ownedHere, logFile,
+    args: [
+      `--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api',
+    ],
+    ready: () => httpOk(`${url}/-/ready`),
+    timeoutMs: opts.startTimeoutMs ?? 20_000,
+  });
   const query = async (promql: string) => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
     const body = (await res.json()) as { status: string; data: { result: [] }; error?: string };

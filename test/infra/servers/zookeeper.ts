@@ -5,11 +5,10 @@
  * `zkCli(args)` runs the real CLI.
  */
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
-  spawnServer, runChecked, waitUntil,
+  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs,
+  launchServer, runChecked, socketRequest,
 } from './common.js';
 
 const ZK_JAR = '/usr/share/java/zookeeper.jar';
@@ -48,18 +47,14 @@ export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooK
     '4lw.commands.whitelist=srvr,ruok,stat,mntr',
     '',
   ].join('\n'));
-  const pid = spawnServer('java', ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile], { logFile, cwd: baseDir });
   const fourLetter = (word: string) => fourLetterWord(port, word);
-  const stop = makeStop(pid, baseDir, ownedHere);
-  try {
+  const { pid, stop } = await launchServer({
+    what: 'zookeeper', command: 'java', baseDir, ownedHere, logFile,
+    args: ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile],
     // `ruok` answers before the server serves requests; `srvr` reports a Mode only once it does.
-    await waitUntil('zookeeper', async () => /^Mode: /m.test(await fourLetter('srvr')), {
-      timeoutMs: opts.startTimeoutMs ?? 30_000, logFile, alivePid: pid,
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+    ready: async () => /^Mode: /m.test(await fourLetter('srvr')),
+    timeoutMs: opts.startTimeoutMs ?? 30_000,
+  });
   const connectString = `${LOOPBACK}:${port}`;
   const zkCliScript = await writeZkCliScript(join(baseDir, 'bin'), configDir);
   const zkCli = async (args: string[]) => (await runChecked(zkCliScript, ['-server', connectString, ...args])).stdout;
@@ -76,15 +71,7 @@ export async function writeZkCliScript(dir: string, configDir: string): Promise<
   return script;
 }
 
-/** ZooKeeper's four-letter-word protocol: write the word, read until the server closes. */
+/** ZooKeeper's four-letter-word protocol: send the word, read until the server closes. */
 export function fourLetterWord(port: number, word: string, host = LOOPBACK): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ port, host }, () => sock.end(word));
-    let answer = '';
-    sock.setEncoding('utf8');
-    sock.setTimeout(3000, () => sock.destroy(new Error(`4lw ${word}: timeout`)));
-    sock.on('data', (d: string) => (answer += d));
-    sock.on('close', () => resolve(answer));
-    sock.on('error', reject);
-  });
+  return socketRequest({ port, host }, word);
 }

@@ -70,6 +70,13 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     if (!r) throw esError(404, 'repository_missing_exception', `[${name}] missing`);
     return r.settings.location;
   };
+  const findSnapshot = async (req: Request) => {
+    const dir = repoDir(req.params.repo!);
+    const data = await readRepositoryData(dir);
+    const s = data.snapshots.find((x) => x.name === req.params.snap);
+    if (!s) throw esError(404, 'snapshot_missing_exception', `[${req.params.repo}:${req.params.snap}] is missing`);
+    return { dir, data, s };
+  };
   /** Names matching an ES index expression: comma list, `*` wildcards, `_all`. */
   const expand = (expr: string | string[] | undefined, universe: string[]): string[] => {
     const parts = (Array.isArray(expr) ? expr : (expr ?? '_all').split(',')).map((s) => s.trim()).filter(Boolean);
@@ -108,10 +115,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       return ok({ snapshots: found });
     }],
     ['DELETE', '/_snapshot/:repo/:snap', async (req) => {
-      const dir = repoDir(req.params.repo!);
-      const data = await readRepositoryData(dir);
-      const s = data.snapshots.find((x) => x.name === req.params.snap);
-      if (!s) throw esError(404, 'snapshot_missing_exception', `[${req.params.repo}:${req.params.snap}] is missing`);
+      const { dir, data, s } = await findSnapshot(req);
       data.snapshots = data.snapshots.filter((x) => x !== s);
       for (const [name, entry] of Object.entries(data.indices)) {
         entry.snapshots = entry.snapshots.filter((u) => u !== s.uuid);
@@ -127,10 +131,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       return ok({ acknowledged: true });
     }],
     ['POST', '/_snapshot/:repo/:snap/_restore', async (req) => {
-      const dir = repoDir(req.params.repo!);
-      const data = await readRepositoryData(dir);
-      const s = data.snapshots.find((x) => x.name === req.params.snap);
-      if (!s) throw esError(404, 'snapshot_missing_exception', `[${req.params.repo}:${req.params.snap}] is missing`);
+      const { dir, data, s } = await findSnapshot(req);
       const body = req.json<{ indices?: string | string[] }>();
       const chosen = expand(body.indices, s.indices);
       // Like ES: an open index with the same name blocks the whole restore.
