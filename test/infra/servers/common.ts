@@ -220,13 +220,23 @@ export function processesMentioning(text: string): number[] {
   return out;
 }
 
-export interface SpawnServerOptions {
+/** Who runs a command: this process, or a service user via runuser (keeping `env` whole with keepEnv). */
+export interface RunAs {
+  user?: string;
+  /** runuser -p: keep HOME etc. from `env` instead of the user's own (e.g. RabbitMQ's cookie dir). */
+  keepEnv?: boolean;
+}
+
+function asUser(command: string, args: string[], who: RunAs): [string, string[]] {
+  if (!who.user) return [command, args];
+  return ['runuser', [...(who.keepEnv ? ['-p'] : []), '-u', who.user, '--', command, ...args]];
+}
+
+export interface SpawnServerOptions extends RunAs {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** stdout and stderr are appended here. */
   logFile: string;
-  /** Run as this service user (via `runuser -u USER --`). */
-  user?: string;
 }
 
 /**
@@ -234,7 +244,7 @@ export interface SpawnServerOptions {
  * and everything it forks), output to a log file, killed at exit if the test forgets.
  */
 export function spawnServer(command: string, args: string[], opts: SpawnServerOptions): number {
-  const [cmd, argv] = opts.user ? ['runuser', ['-u', opts.user, '--', command, ...args]] : [command, args];
+  const [cmd, argv] = asUser(command, args, opts);
   const fd = openSync(opts.logFile, 'a');
   const spawnOpts: SpawnOptions = {
     cwd: opts.cwd,
@@ -254,9 +264,9 @@ export function spawnServer(command: string, args: string[], opts: SpawnServerOp
 export function runChecked(
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; user?: string; input?: string; cwd?: string; timeoutMs?: number } = {},
+  opts: RunAs & { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
 ): Promise<{ stdout: string; stderr: string }> {
-  const [cmd, argv] = opts.user ? ['runuser', ['-u', opts.user, '--', command, ...args]] : [command, args];
+  const [cmd, argv] = asUser(command, args, opts);
   return new Promise((resolve, reject) => {
     const stdin = opts.input === undefined ? 'ignore' : 'pipe';
     const child = spawn(cmd, argv, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [stdin, 'pipe', 'pipe'] });

@@ -43,6 +43,7 @@ export async function startHaproxy(opts: BaseServerOptions = {}): Promise<Haprox
     `  stats socket ${statsSocket} mode 600 level admin`,
     'defaults',
     '  mode http',
+    '  retries 0', // the test backend is down on purpose: answer 503 at once
     '  timeout connect 2s',
     '  timeout client 5s',
     '  timeout server 5s',

@@ -24,6 +24,11 @@ export interface RabbitmqServer extends RunningServer {
   configFile: string;
   /** Runs rabbitmqctl as `rabbitmq` against this node; returns stdout. */
   rabbitmqctl(args: string[], input?: string): Promise<string>;
+  /**
+   * `<baseDir>/bin/rabbitmqctl`: the real CLI with this node's environment, run as
+   * `rabbitmq` (caller must be root) — put its dir first on a recipe's PATH.
+   */
+  rabbitmqctlScript: string;
 }
 
 export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<RabbitmqServer> {
@@ -57,10 +62,11 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   };
   // Our own epmd, in the foreground and tracked, so nothing outlives the test.
   const epmdPid = spawnServer('epmd', ['-address', LOOPBACK, '-port', String(epmdPort)], {
-    logFile: join(logDir, 'epmd.log'), env, user: RMQ_USER,
+    logFile: join(logDir, 'epmd.log'), env, user: RMQ_USER, keepEnv: true,
   });
+  const rabbitmqctlScript = await writeRabbitmqctlScript(join(baseDir, 'bin'), env);
   const rabbitmqctl = async (args: string[], input?: string) =>
-    (await runChecked(join(RMQ_BIN, 'rabbitmqctl'), args, { env, user: RMQ_USER, input, timeoutMs: 60_000 })).stdout;
+    (await runChecked(rabbitmqctlScript, args, { input, timeoutMs: 60_000 })).stdout;
   let pid = 0;
   const stop = async () => {
     await stopNode();
@@ -69,7 +75,7 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   };
   let stopNode: () => Promise<void> = async () => undefined;
   try {
-    await runChecked(join(RMQ_BIN, 'rabbitmq-server'), ['-detached'], { env, user: RMQ_USER, cwd: baseDir });
+    await runChecked(join(RMQ_BIN, 'rabbitmq-server'), ['-detached'], { env, user: RMQ_USER, keepEnv: true, cwd: baseDir });
     await waitUntil('rabbitmq pid file', () => pathExists(pidFile), { timeoutMs: 20_000, logFile });
     pid = await readPidFile(pidFile);
     killAtExit(pid);
@@ -80,5 +86,15 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
     await stop();
     throw e;
   }
-  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, nodeName, env, rabbitmqctl, stop };
+  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, nodeName, env, rabbitmqctl, rabbitmqctlScript, stop };
+}
+
+/** A rabbitmqctl wrapper carrying the node's environment, so recipes can call plain `rabbitmqctl`. */
+async function writeRabbitmqctlScript(dir: string, env: Record<string, string>): Promise<string> {
+  await makeDirs([dir]);
+  const quote = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+  const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join('\n');
+  const script = join(dir, 'rabbitmqctl');
+  await writeFile(script, `#!/bin/sh\n${exports}\nexec runuser -p -u ${RMQ_USER} -- ${RMQ_BIN}/rabbitmqctl "$@"\n`, { mode: 0o755 });
+  return script;
 }
