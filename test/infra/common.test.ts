@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts, isAlive, launchServer, processesMentioning, sleep } from './servers/common.js';
+import { freePorts, isAlive, launchServer, pathExists, processesMentioning, reapOrphans, sleep, spawnServer } from './servers/common.js';
+import { spawnSync } from 'node:child_process';
 
 const viteNode = join(process.cwd(), 'node_modules', '.bin', 'vite-node');
 const script = join(import.meta.dirname, 'fixtures', 'helpers', 'start-and-leave.ts');
@@ -69,5 +70,22 @@ describe('server helpers', () => {
       what: 'crashing', command: 'sh', args: ['-c', 'echo bad config >&2; exit 3'],
       baseDir, ownedHere: true, logFile, ready: async () => false, timeoutMs: 30_000,
     })).rejects.toThrow(/crashing: the process exited during start-up[\s\S]*bad config/);
+  });
+
+  it('reaps the processes and temp dir a SIGKILLed test process left behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lsb-infra-orphan-'));
+    const deadPid = spawnSync('true').pid!; // a pid that has certainly exited
+    await writeFile(join(dir, '.owner-pid'), `${deadPid}\n`);
+    const orphan = spawnServer('sh', ['-c', `exec sleep 60 # ${dir}`], { logFile: join(dir, 'log') });
+    const live = await mkdtemp(join(tmpdir(), 'lsb-infra-live-'));
+    await writeFile(join(live, '.owner-pid'), `${process.pid}\n`);
+    try {
+      expect(await reapOrphans()).toContain(dir);
+      await expectGoneSoon(orphan);
+      expect(await pathExists(dir)).toBe(false);
+      expect(await pathExists(live)).toBe(true); // its owner (this process) lives
+    } finally {
+      await rm(live, { recursive: true, force: true });
+    }
   });
 });

@@ -6,7 +6,7 @@
  */
 import { spawn, execFileSync, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, readFile, chown, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, readFile, writeFile, chown, access } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,10 +86,42 @@ export async function prepareBaseDir(
   owner?: string,
 ): Promise<{ baseDir: string; ownedHere: boolean }> {
   const ownedHere = !opts.baseDir;
-  const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), `lsb-infra-${name}-`)));
+  if (ownedHere) await reapOrphansOnce();
+  const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${name}-`)));
   await mkdir(baseDir, { recursive: true });
+  if (ownedHere) await writeFile(join(baseDir, OWNER_FILE), `${process.pid}\n`);
   if (owner) await chownTree(baseDir, owner);
   return { baseDir, ownedHere };
+}
+
+const TEMP_PREFIX = 'lsb-infra-';
+const OWNER_FILE = '.owner-pid';
+let reaped: Promise<unknown> | undefined;
+const reapOrphansOnce = () => (reaped ??= reapOrphans());
+
+/**
+ * Daemonized servers (postgres, haproxy, rabbitmq) leave our process group, so a test
+ * process killed with SIGKILL cannot take them along. The next run cleans up: every
+ * temp dir of ours whose owner process is gone has its processes killed and is removed.
+ */
+export async function reapOrphans(root = tmpdir()): Promise<string[]> {
+  const reapedDirs: string[] = [];
+  for (const entry of readdirSync(root)) {
+    if (!entry.startsWith(TEMP_PREFIX)) continue;
+    const dir = join(root, entry);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8').trim());
+    } catch {
+      continue; // not made by prepareBaseDir (or being made right now)
+    }
+    if (!owner || isAlive(owner)) continue;
+    for (const pid of processesMentioning(dir)) signalTree(pid, 'SIGKILL');
+    for (let i = 0; i < 50 && processesMentioning(dir).length > 0; i++) await sleep(50);
+    await rm(dir, { recursive: true, force: true });
+    reapedDirs.push(dir);
+  }
+  return reapedDirs;
 }
 
 /** mkdir -p for several dirs under a base, optionally owned by a service user. */
