@@ -76,7 +76,7 @@ describe('server helpers', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lsb-infra-orphan-'));
     const deadPid = spawnSync('true').pid!; // a pid that has certainly exited
     await writeFile(join(dir, '.owner-pid'), `${deadPid}\n`);
-    const orphan = spawnServer('sh', ['-c', `exec sleep 60 # ${dir}`], { logFile: join(dir, 'log') });
+    const orphan = spawnServer('sleep', ['60'], { logFile: join(dir, 'log'), cwd: dir }); // found by its cwd
     const live = await mkdtemp(join(tmpdir(), 'lsb-infra-live-'));
     await writeFile(join(live, '.owner-pid'), `${process.pid}\n`);
     try {

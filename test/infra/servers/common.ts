@@ -7,7 +7,7 @@
 import { spawn, execFileSync, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, readFile, writeFile, chown, access } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,28 +41,19 @@ export interface BaseServerOptions {
 
 /** A port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export async function freePort(host = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1, host))[0]!;
 }
 
 /** n distinct free ports. They are held open together so the OS cannot hand out one twice. */
 export async function freePorts(n: number, host = LOOPBACK): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
       const srv = createServer();
       srv.on('error', reject);
       srv.listen(0, host, () => resolve(srv));
     })),
   );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
 }
@@ -207,7 +198,11 @@ export async function killAndWait(pid: number, opts: { signal?: NodeJS.Signals; 
     const deadline = Date.now() + graceMs;
     while (members().length > 0 && Date.now() < deadline) await sleep(50);
     for (const p of members()) signalTree(p, 'SIGKILL');
-    while (members().length > 0) await sleep(20);
+    const killDeadline = Date.now() + 5_000;
+    while (members().length > 0) {
+      if (Date.now() > killDeadline) throw new Error(`processes ${members().join(', ')} survive SIGKILL (stuck in the kernel?)`);
+      await sleep(20);
+    }
   }
   tracked.delete(pid);
 }
