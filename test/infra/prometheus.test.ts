@@ -24,7 +24,7 @@ describe('Prometheus 2.42 (real server)', () => {
 });
 
 describe('Alertmanager 0.25 (real server)', () => {
-  it('creates and lists a silence through the v2 API, stops clean', async () => {
+  it('creates, lists and expires a silence through the v2 API, stops clean', async () => {
     const am = await startAlertmanager();
     try {
       const now = Date.now();
@@ -39,6 +39,8 @@ describe('Alertmanager 0.25 (real server)', () => {
       const mine = silences.find((s) => s.id === id);
       expect(mine?.comment).toBe('maintenance');
       expect(mine?.status?.state).toBe('active');
+      await am.expireSilence(id);
+      expect((await am.listSilences()).find((s) => s.id === id)?.status?.state).toBe('expired');
     } finally {
       await am.stop();
     }

@@ -25,8 +25,10 @@ export interface AlertmanagerServer extends RunningServer {
   configFile: string;
   /** POST /api/v2/silences; returns the new silence id. */
   createSilence(s: Omit<Silence, 'id' | 'status'>): Promise<string>;
-  /** GET /api/v2/silences. */
+  /** GET /api/v2/silences (expired ones included, as Alertmanager keeps them for a while). */
   listSilences(): Promise<Silence[]>;
+  /** DELETE /api/v2/silence/{id}: the silence turns `expired`. */
+  expireSilence(id: string): Promise<void>;
 }
 
 export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<AlertmanagerServer> {
@@ -57,5 +59,9 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
     return (JSON.parse(body) as { silenceID: string }).silenceID;
   };
   const listSilences = async () => (await (await fetch(`${url}/api/v2/silences`)).json()) as Silence[];
-  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, url, createSilence, listSilences, stop };
+  const expireSilence = async (id: string) => {
+    const res = await fetch(`${url}/api/v2/silence/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    if (!res.ok) throw new Error(`alertmanager: expire silence ${id} failed (${res.status}): ${await res.text()}`);
+  };
+  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, url, createSilence, listSilences, expireSilence, stop };
 }
