@@ -62,7 +62,7 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   };
   // Our own epmd, in the foreground and tracked, so nothing outlives the test.
   const epmdPid = spawnServer('epmd', ['-address', LOOPBACK, '-port', String(epmdPort)], {
-    logFile: join(logDir, 'epmd.log'), env, user: RMQ_USER, keepEnv: true,
+    logFile: join(logDir, 'epmd.log'), env, user: RMQ_USER, keepEnv: true, cwd: baseDir, // cwd: found by processesMentioning
   });
   const rabbitmqctlScript = await writeRabbitmqctlScript(join(baseDir, 'bin'), env);
   const rabbitmqctl = async (args: string[], input?: string) =>
