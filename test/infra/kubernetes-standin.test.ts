@@ -1,0 +1,48 @@
+// kubectl/kubeadm here are STAND-INS (test/infra/standins/kubernetes.ts) generated into a
+// test PATH; they are called through a real shell, as a recipe step would.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { writeKubeStubs, type KubeStubs } from './standins/kubernetes.js';
+import { runChecked } from './servers/common.js';
+
+let dir: string;
+let stubs: KubeStubs;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lsb-infra-kube-'));
+  stubs = await writeKubeStubs(dir, { kubectl: { 'get pods -n kube-system -l component=etcd -o name': 'pod/etcd-master1\n' } });
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+const sh = (script: string, input?: string) =>
+  runChecked('sh', ['-c', script], { env: { ...process.env, PATH: `${stubs.binDir}:${process.env.PATH}` }, input });
+
+describe('kubectl/kubeadm stand-in', () => {
+  it('answers the calls a Kubernetes recipe makes, in any spelling kubectl accepts', async () => {
+    expect((await sh('kubectl get ns')).stdout).toMatch(/^shop +Active/m);
+    const deploys = parse((await sh('kubectl --kubeconfig=/etc/kubernetes/admin.conf get deploy --all-namespaces -oyaml')).stdout);
+    expect(deploys.items[0].metadata.name).toBe('web');
+    const pv = JSON.parse((await sh('kubectl get persistentvolumes -o json')).stdout);
+    expect(pv.items[0].spec.claimRef.name).toBe('web-data');
+    const cm = parse((await sh('kubectl -n kube-system get configmap kubeadm-config -o=yaml')).stdout);
+    expect(parse(cm.data.ClusterConfiguration).kubernetesVersion).toBe('v1.22.4');
+    expect(parse((await sh('kubectl get secrets -A -o yaml')).stdout).items).toEqual([]);
+    expect((await sh('kubectl get pods -n kube-system -l component=etcd -o name')).stdout).toBe('pod/etcd-master1\n');
+    expect((await sh('kubeadm version -o short')).stdout.trim()).toBe('v1.22.4');
+  });
+
+  it('fails like kubectl on a call it has no answer for', async () => {
+    await expect(sh('kubectl get widgets -A -o yaml')).rejects.toThrow(/doesn't have a resource type "widgets"/);
+  });
+
+  it('logs every call and keeps what was applied', async () => {
+    const doc = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n';
+    expect((await sh('kubectl apply -f -', doc)).stdout).toBe('namespace/shop configured\n');
+    expect(await stubs.applied()).toEqual([doc]);
+    const calls = await stubs.calls();
+    expect(calls.at(-1)).toEqual({ command: 'kubectl', args: ['apply', '-f', '-'] });
+    expect(calls.some((c) => c.command === 'kubeadm')).toBe(true);
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * STAND-IN for Grafana: not packaged anywhere reachable from this machine (TEST-INFRA.md).
+ * Implements the HTTP API a Grafana recipe calls with curl — `/api/search`,
+ * `/api/dashboards/uid/:uid`, `POST /api/dashboards/db`, `/api/datasources` — behind basic
+ * auth (401 otherwise). Like Grafana, posting a dashboard whose `id` is unknown fails
+ * ("Dashboard not found"), so a restore must send `id: null`.
+ * State is saved to `<dataDir>/grafana.json` (stands in for /var/lib/grafana/grafana.db)
+ * and loaded on start, so a file-level backup of the data dir round-trips too.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BaseServerOptions, prepareBaseDir, makeDirs, pathExists } from '../servers/common.js';
+import { HttpError, ok, serveRoutes, type Routes } from './http.js';
+
+type Json = Record<string, any>;
+
+interface State {
+  nextId: number;
+  dashboards: Record<string, { dashboard: Json; folderId: number; created: string; updated: string }>;
+  datasources: Json[];
+}
+
+export interface GrafanaStandIn {
+  port: number;
+  url: string;
+  /** http://user:password@127.0.0.1:port, ready for curl. */
+  authUrl: string;
+  user: string;
+  password: string;
+  baseDir: string;
+  /** Stands in for /var/lib/grafana. */
+  dataDir: string;
+  /** Stands in for /etc/grafana (holds grafana.ini). */
+  configDir: string;
+  stop(): Promise<void>;
+}
+
+export interface GrafanaOptions extends BaseServerOptions {
+  user?: string;
+  password?: string;
+}
+
+const gfError = (status: number, message: string, extra: Json = {}) => new HttpError(status, { message, ...extra });
+const newUid = () => randomBytes(7).toString('base64url').slice(0, 9);
+const slugify = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<GrafanaStandIn> {
+  const { baseDir, ownedHere } = await prepareBaseDir('grafana', opts);
+  const dataDir = join(baseDir, 'var', 'lib', 'grafana');
+  const configDir = join(baseDir, 'etc', 'grafana');
+  await makeDirs([dataDir, configDir]);
+  const user = opts.user ?? 'admin';
+  const password = opts.password ?? 'admin';
+  await writeFile(join(configDir, 'grafana.ini'), `[paths]\ndata = ${dataDir}\n[security]\nadmin_user = ${user}\n`);
+  const stateFile = join(dataDir, 'grafana.json');
+  const state: State = (await pathExists(stateFile))
+    ? (JSON.parse(await readFile(stateFile, 'utf8')) as State)
+    : { nextId: 1, dashboards: {}, datasources: [] };
+  const persist = () => writeFile(stateFile, JSON.stringify(state, null, 2));
+
+  const routes: Routes = [
+    ['GET', '/api/health', () => ok({ commit: 'standin', database: 'ok', version: '9.3.0' })],
+    ['GET', '/api/search', (req) => {
+      const q = (req.query.get('query') ?? '').toLowerCase();
+      const type = req.query.get('type');
+      if (type && type !== 'dash-db') return ok([]);
+      return ok(Object.values(state.dashboards)
+        .filter(({ dashboard }) => String(dashboard.title).toLowerCase().includes(q))
+        .map(({ dashboard, folderId }) => ({
+          id: dashboard.id, uid: dashboard.uid, title: dashboard.title, uri: `db/${slugify(dashboard.title)}`,
+          url: `/d/${dashboard.uid}/${slugify(dashboard.title)}`, type: 'dash-db', tags: dashboard.tags ?? [], isStarred: false, folderId,
+        })));
+    }],
+    ['GET', '/api/dashboards/uid/:uid', (req) => {
+      const d = state.dashboards[req.params.uid!];
+      if (!d) throw gfError(404, 'Dashboard not found');
+      return ok({
+        dashboard: d.dashboard,
+        meta: { type: 'db', slug: slugify(d.dashboard.title), url: `/d/${d.dashboard.uid}/${slugify(d.dashboard.title)}`,
+          folderId: d.folderId, created: d.created, updated: d.updated, version: d.dashboard.version },
+      });
+    }],
+    ['POST', '/api/dashboards/db', async (req) => {
+      const body = req.json<{ dashboard?: Json; overwrite?: boolean; folderId?: number }>();
+      const dash = body.dashboard;
+      if (!dash || typeof dash.title !== 'string' || !dash.title) throw gfError(400, 'Dashboard title cannot be empty');
+      const byId = dash.id != null ? Object.values(state.dashboards).find((d) => d.dashboard.id === dash.id) : undefined;
+      if (dash.id != null && !byId) throw gfError(404, 'Dashboard not found', { status: 'not-found' });
+      const uid: string = dash.uid || byId?.dashboard.uid || newUid();
+      const existing = state.dashboards[uid];
+      if (existing && !body.overwrite && existing.dashboard.version !== dash.version) {
+        throw gfError(412, 'A dashboard with the same uid already exists', { status: 'name-exists' });
+      }
+      const now = new Date().toISOString();
+      const saved: Json = { ...dash, uid, id: existing?.dashboard.id ?? state.nextId++, version: (existing?.dashboard.version ?? 0) + 1 };
+      state.dashboards[uid] = { dashboard: saved, folderId: body.folderId ?? 0, created: existing?.created ?? now, updated: now };
+      await persist();
+      return ok({ id: saved.id, uid, url: `/d/${uid}/${slugify(saved.title)}`, status: 'success', version: saved.version, slug: slugify(saved.title) });
+    }],
+    ['DELETE', '/api/dashboards/uid/:uid', async (req) => {
+      const d = state.dashboards[req.params.uid!];
+      if (!d) throw gfError(404, 'Dashboard not found');
+      delete state.dashboards[req.params.uid!];
+      await persist();
+      return ok({ title: d.dashboard.title, message: `Dashboard ${d.dashboard.title} deleted`, id: d.dashboard.id });
+    }],
+    ['GET', '/api/datasources', () => ok(state.datasources)],
+    ['POST', '/api/datasources', async (req) => {
+      const ds = req.json<Json>();
+      if (!ds.name || !ds.type) throw gfError(400, 'Validation error: name and type are required');
+      if (state.datasources.some((d) => d.name === ds.name)) throw gfError(409, 'data source with the same name already exists');
+      const saved: Json = { access: 'proxy', isDefault: false, jsonData: {}, ...ds, id: state.nextId++, uid: ds.uid || newUid(), orgId: 1, version: 1, readOnly: false };
+      state.datasources.push(saved);
+      await persist();
+      return ok({ datasource: saved, id: saved.id, message: 'Datasource added', name: saved.name });
+    }],
+    ['GET', '/api/datasources/uid/:uid', (req) => {
+      const ds = state.datasources.find((d) => d.uid === req.params.uid);
+      if (!ds) throw gfError(404, 'Data source not found');
+      return ok(ds);
+    }],
+    ['DELETE', '/api/datasources/uid/:uid', async (req) => {
+      const before = state.datasources.length;
+      state.datasources = state.datasources.filter((d) => d.uid !== req.params.uid);
+      if (state.datasources.length === before) throw gfError(404, 'Data source not found');
+      await persist();
+      return ok({ message: 'Data source deleted' });
+    }],
+  ];
+
+  const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+  const http = await serveRoutes(routes, {
+    guard: (req) => {
+      if (req.path !== '/api/health' && req.headers.authorization !== expected) throw gfError(401, 'Invalid username or password');
+    },
+  });
+  const authUrl = http.url.replace('http://', `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
+  return {
+    port: http.port, url: http.url, authUrl, user, password, baseDir, dataDir, configDir,
+    stop: async () => {
+      await http.stop();
+      if (ownedHere) await rm(baseDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * STAND-IN for the Kubernetes API as seen through `kubectl` and `kubeadm`: no API server
+ * runs here (TEST-INFRA.md). etcd is real (servers/etcd.ts); these generated scripts go
+ * first on a test's PATH and answer the calls a Kubernetes recipe makes from fixture
+ * files (test/infra/fixtures/kubernetes/): `kubectl get ns`, `get <kind> -A -o yaml`,
+ * `get pv -o json`, `get cm kubeadm-config -n kube-system -o yaml`, `kubeadm version`.
+ * Arguments are normalised the way kubectl reads them (aliases like cm/configmap, flag
+ * spellings like --all-namespaces/-A, -o=yaml/-oyaml, --kubeconfig dropped), so a recipe
+ * is not tied to one spelling. Every call is logged; `apply -f` / `create -f` input is
+ * kept so a restore test can check what was applied. Unknown calls fail like kubectl.
+ */
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KUBE_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'kubernetes');
+
+/** What a stubbed call answers: literal stdout or a fixture file, optional stderr and exit code. */
+export type StubAnswer = string | { stdout?: string; file?: string; stderr?: string; exitCode?: number };
+
+export interface KubeStubOptions {
+  /** kubectl calls (any spelling kubectl accepts) -> answer. Merged over the defaults. */
+  kubectl?: Record<string, StubAnswer>;
+  kubeadm?: Record<string, StubAnswer>;
+  /** Kinds for which `get <kind> -A -o yaml|json` answers an empty List when no fixture exists. */
+  emptyKinds?: string[];
+}
+
+export interface KubeStubs {
+  /** Put this first on PATH. Holds `kubectl` and `kubeadm`. */
+  binDir: string;
+  /** Each call as an argv array, in order. */
+  calls(): Promise<Array<{ command: string; args: string[] }>>;
+  /** Documents passed to `kubectl apply|create -f`, in order. */
+  applied(): Promise<string[]>;
+}
+
+const KIND_ALIASES: Record<string, string> = {
+  ns: 'namespaces', namespace: 'namespaces',
+  cm: 'configmaps', configmap: 'configmaps',
+  pv: 'persistentvolumes', persistentvolume: 'persistentvolumes',
+  pvc: 'persistentvolumeclaims', persistentvolumeclaim: 'persistentvolumeclaims',
+  deploy: 'deployments', deployment: 'deployments', 'deployments.apps': 'deployments',
+  svc: 'services', service: 'services', secret: 'secrets', pod: 'pods', po: 'pods',
+  sts: 'statefulsets', statefulset: 'statefulsets', ds: 'daemonsets', daemonset: 'daemonsets',
+  sa: 'serviceaccounts', serviceaccount: 'serviceaccounts', ing: 'ingresses', ingress: 'ingresses',
+};
+
+/**
+ * kubectl argv -> one canonical string: positionals (kinds de-aliased), then -A, -n NS,
+ * -o FORMAT, then other flags in order. Embedded verbatim into the generated stub, so it
+ * must stay plain JavaScript-compatible and self-contained (aliases are passed in).
+ */
+export function normalizeKubectlArgs(argv: string[], aliases: Record<string, string>): string {
+  const positional: string[] = [];
+  const rest: string[] = [];
+  let all = false;
+  let ns: string | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (flag: string) => (a.startsWith(flag + '=') ? a.slice(flag.length + 1) : argv[++i]);
+    if (a === '--kubeconfig' || a === '--request-timeout' || a === '--context') i++;
+    else if (a.startsWith('--kubeconfig=') || a.startsWith('--request-timeout=') || a.startsWith('--context=')) continue;
+    else if (a === '-A' || a === '--all-namespaces' || a === '--all-namespaces=true') all = true;
+    else if (a === '-n' || a === '--namespace' || a.startsWith('--namespace=')) ns = value('--namespace');
+    else if (a.startsWith('-n') && a.length > 2 && !a.startsWith('--')) ns = a.slice(2);
+    else if (a === '-o' || a === '--output' || a.startsWith('--output=')) out = value('--output');
+    else if (a.startsWith('-o=')) out = a.slice(3);
+    else if (a.startsWith('-o') && a.length > 2 && !a.startsWith('--')) out = a.slice(2);
+    else if (a.startsWith('-')) rest.push(a);
+    else positional.push(positional.length === 1 && positional[0] === 'get' ? a.split(',').map((k) => aliases[k] ?? k).join(',') : a);
+  }
+  return [...positional, ...(all ? ['-A'] : []), ...(ns ? ['-n', ns] : []), ...(out ? ['-o', out] : []), ...rest].join(' ');
+}
+
+const fixture = (name: string): StubAnswer => ({ file: join(KUBE_FIXTURES, name) });
+
+/** The calls a LambdaStack Kubernetes recipe makes, answered from the committed fixtures. */
+export const DEFAULT_KUBECTL: Record<string, StubAnswer> = {
+  'get ns': fixture('get-ns.txt'),
+  'get ns -o yaml': fixture('get-ns.yaml'),
+  'get deployments -A -o yaml': fixture('get-deployments-A.yaml'),
+  'get cm -A -o yaml': fixture('get-configmaps-A.yaml'),
+  'get pvc -A -o yaml': fixture('get-pvc-A.yaml'),
+  'get pv -o json': fixture('get-pv.json'),
+  'get cm kubeadm-config -n kube-system -o yaml': fixture('get-cm-kubeadm-config.yaml'),
+  'version --client --short': 'Client Version: v1.22.4\n',
+};
+export const DEFAULT_KUBEADM: Record<string, StubAnswer> = {
+  'version -o short': 'v1.22.4\n',
+};
+const DEFAULT_EMPTY_KINDS = ['services', 'secrets', 'statefulsets', 'daemonsets', 'ingresses', 'serviceaccounts', 'pods', 'cronjobs', 'jobs'];
+
+/** Writes `kubectl` and `kubeadm` stubs (Node scripts) into `<dir>/bin`, with their answers and logs in `dir`. */
+export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): Promise<KubeStubs> {
+  const binDir = join(dir, 'bin');
+  const appliedDir = join(dir, 'applied');
+  const callsLog = join(dir, 'calls.jsonl');
+  await mkdir(binDir, { recursive: true });
+  await mkdir(appliedDir, { recursive: true });
+  await writeFile(callsLog, '');
+  const emptyList = (format: string) =>
+    format === 'json' ? '{\n  "apiVersion": "v1",\n  "items": [],\n  "kind": "List",\n  "metadata": {\n    "resourceVersion": ""\n  }\n}\n'
+      : 'apiVersion: v1\nitems: []\nkind: List\nmetadata:\n  resourceVersion: ""\n';
+  const table = async (answers: Record<string, StubAnswer>, normalize: boolean) => {
+    const out: Record<string, { stdout: string; stderr: string; exitCode: number }> = {};
+    for (const [call, answer] of Object.entries(answers)) {
+      const a = typeof answer === 'string' ? { stdout: answer } : answer;
+      const key = normalize ? normalizeKubectlArgs(call.split(' '), KIND_ALIASES) : call;
+      out[key] = { stdout: a.file ? await readFile(a.file, 'utf8') : (a.stdout ?? ''), stderr: a.stderr ?? '', exitCode: a.exitCode ?? 0 };
+    }
+    return out;
+  };
+  const kubectlTable = await table({ ...DEFAULT_KUBECTL, ...opts.kubectl }, true);
+  for (const kind of opts.emptyKinds ?? DEFAULT_EMPTY_KINDS) {
+    for (const format of ['yaml', 'json']) {
+      kubectlTable[`get ${kind} -A -o ${format}`] ??= { stdout: emptyList(format), stderr: '', exitCode: 0 };
+    }
+  }
+  await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir);
+  await writeStub(join(binDir, 'kubeadm'), 'kubeadm', await table({ ...DEFAULT_KUBEADM, ...opts.kubeadm }, false), false, callsLog, appliedDir);
+
+  return {
+    binDir,
+    calls: async () => (await readFile(callsLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+    applied: async () => {
+      const files = (await readdir(appliedDir)).sort();
+      return Promise.all(files.map((f) => readFile(join(appliedDir, f), 'utf8')));
+    },
+  };
+}
+
+async function writeStub(
+  path: string, command: string, answers: Record<string, unknown>, normalize: boolean, callsLog: string, appliedDir: string,
+): Promise<void> {
+  // A plain Node script with this process's node as interpreter, so PATH need not hold node.
+  const script = `#!${process.execPath}
+// ${command}: STAND-IN generated by test/infra/standins/kubernetes.ts
+import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+const ANSWERS = ${JSON.stringify(answers)};
+const ALIASES = ${JSON.stringify(KIND_ALIASES)};
+const normalizeKubectlArgs = ${normalizeKubectlArgs.toString()};
+const argv = process.argv.slice(2);
+appendFileSync(${JSON.stringify(callsLog)}, JSON.stringify({ command: ${JSON.stringify(command)}, args: argv }) + '\\n');
+const key = ${normalize} ? normalizeKubectlArgs(argv, ALIASES) : argv.join(' ');
+const verb = argv.find((a) => !a.startsWith('-'));
+if (${normalize} && (verb === 'apply' || verb === 'create') && argv.includes('-f')) {
+  const src = argv[argv.indexOf('-f') + 1];
+  const doc = readFileSync(src === '-' ? 0 : src, 'utf8');
+  const n = String(readdirSync(${JSON.stringify(appliedDir)}).length).padStart(4, '0');
+  writeFileSync(${JSON.stringify(appliedDir)} + '/' + n + '.yaml', doc);
+  const names = [...doc.matchAll(/^kind: *(\\S+)[\\s\\S]*?^  name: *(\\S+)/gm)].map((m) => m[1].toLowerCase() + '/' + m[2]);
+  process.stdout.write((names.length ? names : ['object']).map((n) => n + (verb === 'apply' ? ' configured' : ' created')).join('\\n') + '\\n');
+  process.exit(0);
+}
+const answer = ANSWERS[key];
+if (!answer) {
+  const kind = ${normalize} && verb === 'get' ? argv.filter((a) => !a.startsWith('-'))[1] : undefined;
+  process.stderr.write(kind
+    ? 'error: the server doesn\\'t have a resource type "' + kind + '" (stub has no answer for: ${command} ' + key + ')\\n'
+    : 'Error: unknown call (stub has no answer for: ${command} ' + key + ')\\n');
+  process.exit(1);
+}
+process.stdout.write(answer.stdout);
+process.stderr.write(answer.stderr);
+process.exit(answer.exitCode);
+`;
+  await writeFile(path, script, { mode: 0o755 });
+}
