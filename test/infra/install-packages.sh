@@ -15,6 +15,11 @@ for pkg in $(sed -e 's/#.*//' "$list"); do
 done
 [ -z "$missing" ] && { echo "install-packages: all packages from $list are installed"; exit 0; }
 
+if [ "$(id -u)" != 0 ]; then
+  echo "install-packages: missing Debian packages needed by the integration tests:$missing" >&2
+  echo "install-packages: install them as root: apt-get install --no-install-recommends$missing" >&2
+  exit 1
+fi
 echo "install-packages: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086
