@@ -1,0 +1,138 @@
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Inventory } from '../inventory/types.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import type { Reporter, SummaryRow } from '../report/events.js';
+import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
+import { CleanupStack } from '../runner/cleanup.js';
+import { ExitCode, LsError } from '../errors.js';
+import { formatBytes } from '../report/format.js';
+import type { BackupSource } from './source.js';
+import { stageBackup } from './stage.js';
+import { planRestore, type RestoreComponent } from './plan.js';
+import { executeRestore } from './execute.js';
+
+export interface RestoreOptions {
+  source: BackupSource;
+  inventory: Inventory;
+  installedRecipes: LoadedRecipe[];
+  only?: string[];
+  hostMap: Map<string, string>;
+  allowRecipeUpgrade: boolean;
+  varOverrides?: Record<string, Record<string, unknown>>;
+  secrets: Map<string, string>;
+  defaultStepTimeoutSec: number;
+  concurrency: number;
+  /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
+  stagingDir?: string;
+  dryRun: boolean;
+  /** Shown the plan; resolves true to go ahead. Not called for dry runs. */
+  confirm: (planText: string) => Promise<boolean>;
+  executorFactory: ExecutorFactory;
+  reporter: Reporter;
+  signal: AbortSignal;
+}
+
+export interface RestoreResult {
+  exitCode: number;
+  status: 'success' | 'partial' | 'failed' | 'dry-run' | 'cancelled';
+  planText: string;
+}
+
+/**
+ * Restore: verify the whole backup and stage what is needed BEFORE touching any host, show the
+ * plan and ask, then run each component's restore pre/apply/post on the mapped hosts.
+ */
+export async function runRestore(options: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const cleanup = new CleanupStack();
+  try {
+    const stagingRoot = await mkdtemp(path.join(options.stagingDir ?? os.tmpdir(), 'lsbackup-restore-'));
+    cleanup.defer('remove the staging directory', () => rm(stagingRoot, { recursive: true, force: true }));
+    const selected = (c: string) => !options.only?.length || options.only.includes(c);
+
+    const expectedSha256 = await options.source.sidecarSha256();
+    const staged = await stageBackup(await options.source.open(), {
+      backup: options.source.name,
+      format: options.source.format,
+      stagingDir: stagingRoot,
+      components: selected,
+      expectedSha256,
+    });
+    await checkFreeSpace(stagingRoot, options.source.name);
+
+    const components = planRestore(staged, options.inventory, {
+      only: options.only,
+      hostMap: options.hostMap,
+      installed: options.installedRecipes,
+      allowRecipeUpgrade: options.allowRecipeUpgrade,
+      varOverrides: options.varOverrides,
+      secrets: options.secrets,
+      defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+    });
+    const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components);
+    const runnable = components.filter((c) => !c.skipReason);
+    if (options.dryRun) return { exitCode: ExitCode.ok, status: 'dry-run', planText };
+    if (runnable.length === 0) {
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `nothing to restore:\n${planText}` });
+    }
+    if (!(await options.confirm(planText))) return { exitCode: ExitCode.failed, status: 'cancelled', planText };
+
+    options.reporter.emit({
+      type: 'run.start',
+      operation: 'restore',
+      backupId: staged.metadata.backupId,
+      cluster: staged.metadata.cluster,
+      components: runnable.map((c) => c.name),
+      hosts: new Set(runnable.flatMap((c) => c.tasks.map((t) => t.hostPlan.host.name))).size,
+    });
+    const executors = new ExecutorPool(options.executorFactory);
+    cleanup.defer('close connections', () => executors.closeAll());
+    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter });
+
+    const ran = outcomes.filter((o) => o.status !== 'skipped');
+    const ok = ran.filter((o) => o.status === 'success').length;
+    const status = options.signal.aborted || ok === 0 ? 'failed' : ok === ran.length ? 'success' : 'partial';
+    const exitCode = status === 'success' ? ExitCode.ok : status === 'partial' ? ExitCode.partial : ExitCode.failed;
+    const summary: SummaryRow[] = outcomes.flatMap((o) =>
+      o.hosts.length === 0
+        ? [{ component: o.name, host: '-', status: o.status, bytes: 0, durationMs: 0, error: o.error }]
+        : o.hosts.map((h) => ({ component: o.name, host: h.source === h.name ? h.name : `${h.source} -> ${h.name}`, status: h.status, bytes: h.bytes, durationMs: h.durationMs, error: h.error })),
+    );
+    options.reporter.emit({ type: 'run.end', status, exitCode, durationMs: Date.now() - started, summary });
+    return { exitCode, status, planText };
+  } finally {
+    await cleanup.runAll();
+  }
+}
+
+/** Staging needs room; say so plainly instead of failing half-way with ENOSPC. */
+async function checkFreeSpace(dir: string, backup: string): Promise<void> {
+  const s = await statfs(dir);
+  if (s.bavail * s.bsize < 64 * 1024 * 1024) {
+    throw new LsError('ERESTORE', { backup, message: `less than 64 MiB free in ${dir} after staging; pass --staging-dir on a larger disk` });
+  }
+}
+
+export function describeRestorePlan(backup: string, cluster: string, time: string, components: RestoreComponent[]): string {
+  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${time}):`];
+  for (const c of components) {
+    if (c.skipReason) {
+      lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
+      continue;
+    }
+    const recipe = c.recipe!.recipe.metadata;
+    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.upgradedFrom ? ` (replacing ${c.upgradedFrom}: --allow-recipe-upgrade)` : ''}${c.serial ? ', one host at a time' : ''}`);
+    for (const t of c.tasks) {
+      lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
+      for (const s of t.hostPlan.steps) {
+        const what = s.kind === 'files' ? `put back files ${s.files}` : s.command.split('\n')[0];
+        lines.push(`      [${s.phase}] ${s.name}: ${what}${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+export { formatBytes };
