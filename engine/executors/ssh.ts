@@ -36,6 +36,8 @@ export interface SshExecutorOptions {
   maxSessions?: number;
   /** Called once per host for warnings (e.g. host key checking disabled). */
   onWarning?: (message: string) => void;
+  /** ssh2's protocol trace (negotiated algorithms, ...), for troubleshooting. */
+  debug?: (line: string) => void;
   /** Home directory for ~/.ssh (default: the current user's). */
   homeDir?: string;
 }
@@ -86,6 +88,7 @@ export class SshExecutor implements Executor {
       keepaliveIntervalMs: interval > 0 ? interval * 1000 : 0,
       keepaliveCountMax: Number(args.options.get('serveralivecountmax') ?? 3),
       hostKeyChecking: checking,
+      debug: options.debug,
       knownHostsFiles,
       // accept-new is OpenSSH's spelling of trust on first use.
       trustOnFirstUseFile: options.trustOnFirstUse || strict === 'accept-new' ? (userKnownHosts[0] ?? homeKnownHosts) : undefined,
@@ -172,8 +175,7 @@ export class SshExecutor implements Executor {
       return Promise.resolve(failedResult(e as Error));
     }
     return new Promise<CommandResult>((resolve) => {
-      client.exec(invocation.commandLine, (err, channel) => {
-        if (err) return resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`)));
+      openChannel(client, invocation.commandLine).then((channel) => {
         const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
         const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
         let exitCode: number | undefined;
@@ -185,25 +187,34 @@ export class SshExecutor implements Executor {
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         channel.on('exit', (code: number | null, signalName?: string) => {
           if (code !== null) exitCode = code;
-          else if (signalName) signal = `SIG${signalName}`;
+          else if (signalName) signal = signalName.startsWith('SIG') ? signalName : `SIG${signalName}`;
         });
+        let graceTimer: NodeJS.Timeout | undefined;
+        let killTimer: NodeJS.Timeout | undefined;
         const kill = () => {
-          // sshd delivers the signal to the command's process group; closing the channel
-          // also ends its stdin/stdout, so a command that ignores the signal sees EOF/EPIPE.
-          try {
-            channel.signal('KILL');
-          } catch {
-            /* channel already gone */
-          }
-          channel.close();
+          if (killTimer) return;
+          // sshd signals the command's process group as the login user. TERM first: sudo
+          // relays it to a become command, which KILL could not reach (sudo runs it as root).
+          sendSignal(channel, 'TERM');
+          killTimer = setTimeout(() => {
+            sendSignal(channel, 'KILL');
+            channel.close();
+            // sshd confirms the close only once the command has exited: do not wait forever.
+            graceTimer = setTimeout(finish, KILL_GRACE_MS);
+          }, TERM_GRACE_MS);
         };
         const timer = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), options.timeoutMs) : undefined;
         const onAbort = () => ((aborted = true), kill());
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        channel.on('close', () => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
           clearTimeout(timer);
+          clearTimeout(graceTimer);
+          clearTimeout(killTimer);
           options.signal?.removeEventListener('abort', onAbort);
-          if ((timedOut || aborted) && exitCode === undefined && !signal) signal = 'SIGKILL';
+          if ((timedOut || aborted) && exitCode === undefined && !signal) signal = killTimer ? 'SIGKILL' : 'SIGTERM';
           const stderrText = stderr.toString();
           const result: CommandResult = {
             ...base,
@@ -221,10 +232,44 @@ export class SshExecutor implements Executor {
           } else if (aborted) result.cause = new Error('aborted');
           else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
           resolve(result);
-        });
+        };
+        channel.on('close', finish);
         writeStdin(channel, invocation.prologue, options.stdin);
-      });
+      }, (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))));
     });
+  }
+}
+
+/**
+ * Opens an exec channel. sshd frees a session slot (MaxSessions) a moment after the channel
+ * closes, so a refused open right after another command finished is retried briefly.
+ */
+async function openChannel(client: Client, commandLine: string): Promise<ClientChannel> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<ClientChannel>((resolve, reject) => client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch))));
+    } catch (e) {
+      if (attempt >= 20 || !/open failed|administratively prohibited/i.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    }
+  }
+}
+
+/** A timed-out or aborted command gets TERM, then KILL this much later. */
+const TERM_GRACE_MS = 1000;
+/** How long to wait for the remote side to confirm a killed command before giving up on it. */
+const KILL_GRACE_MS = 2000;
+
+/**
+ * ssh2's Channel.signal() only sends while our side of the channel is writable (state 'open'), not
+ * after stdin was ended, which is exactly when a timeout needs it; send the request directly.
+ */
+function sendSignal(channel: ClientChannel, name: string): void {
+  const ch = channel as unknown as { outgoing: { id: number; state: string }; _client: { _protocol: { signal(id: number, sig: string): void } } };
+  try {
+    if (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof') ch._client._protocol.signal(ch.outgoing.id, name);
+  } catch {
+    /* connection already gone */
   }
 }
 

@@ -25,6 +25,8 @@ export interface FleetHost {
   hostKeyFingerprint: string;
   /** The host's public key line (`ssh-ed25519 AAAA...`). */
   hostPublicKey: string;
+  /** sshd's log (-E); the bastion logs at DEBUG1 so forwarded connections show up. */
+  logFile: string;
 }
 
 export interface Fleet {
@@ -82,7 +84,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     for (let i = 0; i < count; i++) {
       const isBastion = i === options.hosts;
       const name = isBastion ? 'bastion' : `host${i + 1}`;
-      const { host, child } = await startSshd(dir, name, `127.0.0.${first + i}`, authorizedKeys);
+      const { host, child } = await startSshd(dir, name, `127.0.0.${first + i}`, authorizedKeys, isBastion ? 'DEBUG1' : 'VERBOSE');
       children.push(child);
       started.push(host);
     }
@@ -156,7 +158,7 @@ function userExists(user: string): boolean {
   }
 }
 
-async function startSshd(dir: string, name: string, address: string, authorizedKeys: string) {
+async function startSshd(dir: string, name: string, address: string, authorizedKeys: string, logLevel: string) {
   const hostDir = join(dir, name);
   mkdirSync(hostDir);
   const hostKey = join(hostDir, 'ssh_host_ed25519_key');
@@ -178,13 +180,14 @@ async function startSshd(dir: string, name: string, address: string, authorizedK
       'StrictModes no',
       'PermitRootLogin no',
       'AllowTcpForwarding yes',
-      'LogLevel VERBOSE',
+      `LogLevel ${logLevel}`,
       'Subsystem sftp internal-sftp',
       '',
     ].join('\n'),
   );
   // -D keeps sshd in the foreground, so the PID we hold is the listener's.
-  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', join(hostDir, 'sshd.log')], { stdio: 'ignore' });
+  const logFile = join(hostDir, 'sshd.log');
+  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`sshd ${name} exited with ${code}: ${tail(join(hostDir, 'sshd.log'))}`))),
   );
@@ -192,7 +195,7 @@ async function startSshd(dir: string, name: string, address: string, authorizedK
   await Promise.race([waitForPort(address, port), exited]);
   const hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKey + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1]!;
-  const host: FleetHost = { name, address, port, pid: child.pid!, hostKeyFingerprint, hostPublicKey };
+  const host: FleetHost = { name, address, port, pid: child.pid!, hostKeyFingerprint, hostPublicKey, logFile };
   return { host, child };
 }
 

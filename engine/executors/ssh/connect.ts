@@ -36,6 +36,8 @@ export interface ConnectSettings {
   /** Where a trusted-on-first-use key is recorded; undefined means do not trust unknown keys. */
   trustOnFirstUseFile?: string;
   onHostKeyUnchecked(endpoint: Endpoint): void;
+  /** ssh2's protocol trace (handshake, negotiated algorithms), for troubleshooting. */
+  debug?: (line: string) => void;
 }
 
 /** A connect failure with its one-line cause (the caller wraps it in LsError ECONNECT). */
@@ -59,6 +61,7 @@ export async function openClient(endpoint: Endpoint, settings: ConnectSettings, 
     keepaliveInterval: settings.keepaliveIntervalMs,
     keepaliveCountMax: settings.keepaliveCountMax,
     algorithms: { cipher: [...CIPHER_PREFERENCE] },
+    debug: settings.debug,
     hostVerifier: (key: Buffer) => {
       hostKeyProblem = checkHostKey(endpoint, key, settings);
       return hostKeyProblem === undefined;
@@ -66,20 +69,23 @@ export async function openClient(endpoint: Endpoint, settings: ConnectSettings, 
   };
   const client = new Client();
   return new Promise<Client>((resolve, reject) => {
+    let settled = false;
     // ssh2's readyTimeout does not cover a TCP connect that never completes; this does.
     const timer = setTimeout(() => fail(new Error('timeout')), settings.connectTimeoutMs + 500);
     const fail = (err: Error & { level?: string; code?: string }) => {
+      if (settled) return; // ssh2 may report several errors for one failed attempt
+      settled = true;
       clearTimeout(timer);
       client.end();
       reject(new ConnectFailure(hostKeyProblem ?? describeError(err, endpoint, settings)));
     };
     client.once('ready', () => {
+      settled = true;
       clearTimeout(timer);
-      client.removeListener('error', fail);
-      client.on('error', () => {}); // later errors surface as failed channels / reconnects
       resolve(client);
     });
-    client.once('error', fail);
+    // Errors after 'ready' surface as failed channels and the executor reconnects on 'close'.
+    client.on('error', fail);
     client.connect(config);
   });
 }

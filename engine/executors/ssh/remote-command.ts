@@ -28,6 +28,28 @@ const ENV_READER = [
   'exec sh -c "$c"',
 ].join('\n');
 
+/**
+ * Wraps a become command so a timeout or abort really ends it. sshd signals the session as
+ * the login user, which cannot reach root processes, and sudo does not relay signals sent to
+ * its whole process group; but sudo itself does die. So this root shell watches its parent
+ * (sudo) and, once it is gone, terminates its process group (sudo gave it a group of its own).
+ * fd 3: a background job gets /dev/null as stdin before its own redirections, so the real
+ * stdin is kept aside and given back explicitly.
+ */
+const TERM_WHOLE_GROUP = [
+  'p=$PPID',
+  "trap 'trap - TERM; kill -TERM 0' TERM INT HUP",
+  'exec 3<&0',
+  'sh -c "$1" <&3 3<&- &',
+  'exec 3<&-',
+  'c=$!',
+  '(while kill -0 "$p" 2>/dev/null; do sleep 1; done; kill -TERM 0) </dev/null >/dev/null 2>&1 &',
+  'w=$!',
+  'wait "$c"; s=$?',
+  'kill "$w" 2>/dev/null',
+  'exit "$s"',
+].join('\n');
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function buildRemoteInvocation(command: string, options: { become?: Become; env?: Record<string, string> }): RemoteInvocation {
@@ -36,6 +58,7 @@ export function buildRemoteInvocation(command: string, options: { become?: Becom
   for (const [name] of env) {
     if (!ENV_NAME.test(name)) throw new Error(`invalid environment variable name '${name}'`);
   }
+  if (become) command = ['sh', '-c', TERM_WHOLE_GROUP, 'lsbackup', command].map(shQuote).join(' ');
   if (env.length === 0 && become?.password === undefined) {
     return { commandLine: becomeArgv(command, become).map(shQuote).join(' '), prologue: Buffer.alloc(0) };
   }
