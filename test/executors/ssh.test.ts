@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import * as tar from 'tar';
-import { startFleet, KEY_PASSPHRASE, type Fleet, type FleetHost } from '../fleet/fleet.js';
+import { startFleet, KEY_PASSPHRASE, USER_PASSWORD, type Fleet, type FleetHost } from '../fleet/fleet.js';
 import { SshExecutor, type SshExecutorOptions } from '../../engine/executors/ssh.js';
 import type { HostConnection } from '../../engine/inventory/types.js';
 import { LsError } from '../../engine/errors.js';
@@ -142,7 +142,7 @@ describe('running commands', () => {
     });
     const ended = new Promise((resolve) => parser.on('end', resolve));
     // root-only file: needs become
-    const r = await e.run(`tar -C ${root} -cf - x`, { stdout: parser, become: { user: 'root', method: 'sudo' } });
+    const r = await e.run(`tar -C ${root} -cf - x`, { stdout: parser as unknown as Writable, become: { user: 'root', method: 'sudo' } });
     parser.end();
     await ended;
     expect(r.exitCode).toBe(0);
@@ -192,7 +192,7 @@ describe('running commands', () => {
 describe('become and secrets', () => {
   it('becomes root with passwordless sudo', async () => {
     const r = await executor(fleet.hosts[0]!).run('id -un', { become: { user: 'root', method: 'sudo' } });
-    expect(r).toMatchObject({ exitCode: 0, stdout: 'root\n' });
+    expect({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({ exitCode: 0, stdout: 'root\n', stderr: '' });
   });
 
   it('fails clearly, naming host and users, when the login user may not sudo', async () => {
@@ -210,6 +210,23 @@ describe('become and secrets', () => {
       stdin: 'payload\n',
     });
     expect(r).toMatchObject({ exitCode: 0, stdout: 'root\npayload\n' });
+  });
+
+  it('becomes root with a sudo password fed through stdin, ahead of the data', async () => {
+    const e = executor(fleet.hosts[2]!, { user: fleet.passwordUser });
+    const become = { user: 'root', method: 'sudo' as const, password: USER_PASSWORD };
+    for (let i = 0; i < 2; i++) {
+      // the second run may find sudo's cached credentials: the password must still not reach cat
+      const r = await e.run('id -un; cat', { become, stdin: 'payload\n' });
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'root\npayload\n' });
+    }
+  });
+
+  it('reports a wrong sudo password clearly', async () => {
+    const e = executor(fleet.hosts[2]!, { user: fleet.passwordUser });
+    const r = await e.run('id -un', { become: { user: 'root', method: 'sudo', password: 'wrong-pw' } });
+    expect(r.failed).toBe(true);
+    expect(r.cause?.message).toMatch(/host3.*password/);
   });
 
   it('passes env values through stdin: exact round trip, invisible to ps, data after it intact', async () => {
@@ -259,6 +276,13 @@ describe('connection failures are one-line ECONNECT errors', () => {
   it('a user that does not exist', async () => {
     const err = await connectError(executor(fleet.hosts[0]!, { user: 'nosuchuser' }));
     expect(err.message).toMatch(/authentication failed for user nosuchuser/);
+  });
+
+  it('logs in with a password (ansible_password) when no key is given', async () => {
+    const r = await executor(fleet.hosts[0]!, { user: fleet.passwordUser, privateKeyFile: undefined }, { password: USER_PASSWORD }).run('id -un');
+    expect(r.stdout).toBe('lsbpass\n');
+    const err = await connectError(executor(fleet.hosts[0]!, { user: fleet.passwordUser, privateKeyFile: undefined }, { password: 'nope' }));
+    expect(err.message).toMatch(/authentication failed for user lsbpass with password/);
   });
 
   it('an encrypted key without its passphrase; with it, it connects', async () => {

@@ -14,6 +14,9 @@ import { join } from 'node:path';
 export const SUDO_USER = 'lsbtest';
 export const NOSUDO_USER = 'lsbnosudo';
 export const KEY_PASSPHRASE = 'fleet-key-passphrase';
+/** A user with a real password: SSH password login allowed, sudo asks for this password. */
+export const PASSWORD_USER = 'lsbpass';
+export const USER_PASSWORD = 'fleet-user-pw';
 
 export interface FleetHost {
   /** Inventory name, e.g. host1. */
@@ -42,6 +45,8 @@ export interface Fleet {
   knownHosts: string;
   sudoUser: string;
   noSudoUser: string;
+  /** Logs in with USER_PASSWORD (or the client key); sudo requires USER_PASSWORD. */
+  passwordUser: string;
   stop(): Promise<void>;
   /** kill -STOP: the host accepts TCP connections but never answers (a hung host). */
   pause(i: number): void;
@@ -105,6 +110,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       knownHosts,
       sudoUser: SUDO_USER,
       noSudoUser: NOSUDO_USER,
+      passwordUser: PASSWORD_USER,
       stop: stopAll,
       pause: (i) => process.kill(pidOf(i), 'SIGSTOP'),
       resume: (i) => process.kill(pidOf(i), 'SIGCONT'),
@@ -124,7 +130,7 @@ function keygen(file: string, passphrase: string): void {
 
 /** Creates the two test users once per machine; safe to call concurrently from several test files. */
 function ensureTestUsers(): void {
-  for (const user of [SUDO_USER, NOSUDO_USER]) {
+  for (const user of [SUDO_USER, NOSUDO_USER, PASSWORD_USER]) {
     if (!userExists(user)) {
       try {
         execFileSync('useradd', ['-m', '-s', '/bin/sh', user], { stdio: 'pipe' });
@@ -133,10 +139,11 @@ function ensureTestUsers(): void {
       }
     }
     // A locked account ('!') is refused when UsePAM is off; '*' allows key login only.
-    execFileSync('usermod', ['-p', '*', user], { stdio: 'pipe' });
+    if (user === PASSWORD_USER) execFileSync('chpasswd', { input: `${user}:${USER_PASSWORD}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
+    else execFileSync('usermod', ['-p', '*', user], { stdio: 'pipe' });
   }
   const sudoers = '/etc/sudoers.d/lsbackup-test';
-  const rule = `${SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n`;
+  const rule = `${SUDO_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n${PASSWORD_USER} ALL=(ALL:ALL) ALL\n`;
   let current = '';
   try {
     current = readFileSync(sudoers, 'utf8');
@@ -182,6 +189,8 @@ async function startSshd(dir: string, name: string, address: string, authorizedK
       'AllowTcpForwarding yes',
       `LogLevel ${logLevel}`,
       'Subsystem sftp internal-sftp',
+      `Match User ${PASSWORD_USER}`,
+      '  PasswordAuthentication yes',
       '',
     ].join('\n'),
   );
