@@ -231,6 +231,7 @@ export class SshExecutor implements Executor {
             result.cause = new Error(`${refusal} (login user ${this.target.user})`);
           } else if (aborted) result.cause = new Error('aborted');
           else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
+          else if (exitCode === undefined && !signal) result.cause = new Error(`the SSH channel to ${this.hostName} closed without an exit status (connection lost?)`);
           resolve(result);
         };
         channel.on('close', finish);

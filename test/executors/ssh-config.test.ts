@@ -1,7 +1,7 @@
 /** The pure parts of the SSH executor: known_hosts matching and ssh argument parsing. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fingerprint, verifyHostKey } from '../../engine/executors/ssh/known-hosts.js';
@@ -20,8 +20,11 @@ function blob(fill: number): Buffer {
   return b;
 }
 const line = (hosts: string, key: Buffer) => `${hosts} ssh-ed25519 ${key.toString('base64')}\n`;
+const scratchRoot = mkdtempSync(join(tmpdir(), 'lsb-ssh-config-test-'));
+afterAll(() => rmSync(scratchRoot, { recursive: true, force: true }));
+
 function knownHosts(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'lsb-kh-')), 'known_hosts');
+  const file = join(mkdtempSync(join(scratchRoot, 'd-')), 'known_hosts');
   writeFileSync(file, text);
   return file;
 }

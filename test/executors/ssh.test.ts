@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,17 +18,23 @@ import { LsError } from '../../engine/errors.js';
 
 let fleet: Fleet;
 let home: string; // an empty home: no ~/.ssh/known_hosts, no default keys
+let scratchRoot: string;
 const open: SshExecutor[] = [];
+/** A fresh directory under this file's scratch root (removed in afterAll). */
+const scratch = () => mkdtempSync(join(scratchRoot, 'd-'));
 
 beforeAll(async () => {
+  scratchRoot = mkdtempSync(join(tmpdir(), 'lsb-ssh-test-'));
+  chmodSync(scratchRoot, 0o755);
   fleet = await startFleet({ hosts: 3, bastion: true });
-  home = mkdtempSync(join(tmpdir(), 'lsb-home-'));
+  home = scratch();
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((e) => e.close()));
 });
 afterAll(async () => {
   await fleet?.stop();
+  rmSync(scratchRoot, { recursive: true, force: true });
 });
 
 function executor(h: FleetHost, connection: Partial<HostConnection> = {}, options: SshExecutorOptions = {}): SshExecutor {
@@ -119,7 +125,7 @@ describe('running commands', () => {
   });
 
   it('streams a tar of a directory that node-tar reads back with modes, mtimes and symlinks', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'lsb-tar-'));
+    const root = scratch();
     chmodSync(root, 0o755);
     const dir = join(root, 'x');
     mkdirSync(dir);
@@ -267,7 +273,7 @@ describe('connection failures are one-line ECONNECT errors', () => {
   });
 
   it('a key the host does not accept', async () => {
-    const key = join(mkdtempSync(join(tmpdir(), 'lsb-key-')), 'other');
+    const key = join(scratch(), 'other');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
     const err = await connectError(executor(fleet.hosts[0]!, { privateKeyFile: key }));
     expect(err.message).toContain(`authentication failed for user lsbtest with key ${key}`);
@@ -305,7 +311,7 @@ describe('host keys', () => {
 
   it('trust on first use records the key, and later connections check against it', async () => {
     const h = fleet.hosts[1]!;
-    const tofuHome = mkdtempSync(join(tmpdir(), 'lsb-tofu-'));
+    const tofuHome = scratch();
     const first = await executor(h, noKnownHosts, { homeDir: tofuHome, trustOnFirstUse: true }).run('echo hi');
     expect(first.stdout).toBe('hi\n');
     expect(readFileSync(join(tofuHome, '.ssh', 'known_hosts'), 'utf8')).toContain(`[${h.address}]:${h.port} ${h.hostPublicKey}`);
@@ -316,7 +322,7 @@ describe('host keys', () => {
   it('always refuses a changed host key, even with trust on first use', async () => {
     const h = fleet.hosts[0]!;
     const other = fleet.hosts[1]!.hostPublicKey;
-    const file = join(mkdtempSync(join(tmpdir(), 'lsb-kh-')), 'known_hosts');
+    const file = join(scratch(), 'known_hosts');
     writeFileSync(file, `[${h.address}]:${h.port} ${other}\n`);
     const err = await connectError(executor(h, { sshArgs: ['-o', `UserKnownHostsFile=${file}`] }, { trustOnFirstUse: true }));
     expect(err.message).toMatch(/CHANGED/);
@@ -325,7 +331,7 @@ describe('host keys', () => {
   });
 
   it('accepts hashed known_hosts entries (ssh-keygen -H)', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'lsb-kh-')), 'known_hosts');
+    const file = join(scratch(), 'known_hosts');
     copyFileSync(fleet.knownHosts, file);
     execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'pipe' });
     expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);

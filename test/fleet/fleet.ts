@@ -151,8 +151,10 @@ function ensureTestUsers(): void {
     /* not there yet */
   }
   if (current !== rule) {
-    writeFileSync(sudoers + '.tmp', rule, { mode: 0o440 });
-    execFileSync('mv', [sudoers + '.tmp', sudoers]);
+    // A per-process temp name: test files start fleets concurrently. sudo skips names with a dot.
+    const tmp = `${sudoers}.tmp-${process.pid}`;
+    writeFileSync(tmp, rule, { mode: 0o440 });
+    execFileSync('mv', [tmp, sudoers]);
   }
 }
 
