@@ -6,6 +6,7 @@ import { lsbackupVersion } from '../version.js';
 import { applyCommand, type ApplyOptions } from './commands/apply.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
+import { restoreCommand } from './commands/restore.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -27,12 +28,19 @@ function clusterOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output: one JSON event per line');
 }
 
-function backupOptions(cmd: Command): Command {
-  return clusterOptions(cmd)
-    .option('-t, --target <uri>', 'where to store the backup: a directory, file://, nfs://, s3://bucket/prefix, azfile://account/share/dir (repeatable)', repeat)
-    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
+/** How hosts are reached (backup and restore). */
+function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--trust-new-host-keys', 'record the keys of hosts not yet in known_hosts instead of refusing them (trust on first use)')
+    .option('--connect-timeout <seconds>', 'SSH connect timeout (default 10)', positiveInt)
     .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
     .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt);
+}
+
+function backupOptions(cmd: Command): Command {
+  return connectionOptions(clusterOptions(cmd))
+    .option('-t, --target <uri>', 'where to store the backup: a directory, file://, nfs://, s3://bucket/prefix, azfile://account/share/dir (repeatable)', repeat)
+    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']));
 }
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -81,6 +89,26 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--restore', 'show the restore plan instead of the backup plan')
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt),
   ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
+
+  connectionOptions(
+    clusterOptions(
+      program
+        .command('restore')
+        .description(
+          'restore a backup onto the hosts of a build directory: verifies every entry first, shows the plan, asks, ' +
+            'then runs each recipe\'s restore steps (post-steps always run)',
+        )
+        .argument('<backup>', 'an archive file, or the name of a backup in the target given with -t'),
+    ),
+  )
+    .option('-t, --target <uri>', 'the target holding <backup> (default: the first target of the config)')
+    .option('--host-map <old=new>', 'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group', repeat)
+    .option('--recipes <paths>', 'installed recipes for --allow-recipe-upgrade (comma-separated; default: bundled)', list)
+    .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
+    .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
+    .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (backup: string, _o, cmd: Command) => setExitCode(await restoreCommand(backup, cmd.optsWithGlobals())));
 
   program
     .command('validate')

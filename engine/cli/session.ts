@@ -2,7 +2,9 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Config } from '../config/load.js';
 import { emptyConfig, findConfigFile, loadConfig } from '../config/load.js';
-import { loadInventory } from '../inventory/index.js';
+import { loadInventory, readAnsibleCfg } from '../inventory/index.js';
+import { createExecutor } from '../executors/index.js';
+import type { ExecutorFactory } from '../executors/pool.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadRecipes, templatedStrings } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
@@ -115,5 +117,30 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },
+  };
+}
+
+export interface ConnectionOptions {
+  /** Record unknown host keys instead of refusing them (trust on first use). */
+  trustNewHostKeys?: boolean;
+  connectTimeout?: number;
+}
+
+/**
+ * How the run reaches hosts: local or SSH as the inventory says, host key checking as the
+ * build dir's ansible.cfg / ANSIBLE_HOST_KEY_CHECKING say, warnings to the reporter. The
+ * connection is opened up front so an unreachable host fails once, with one line.
+ */
+export async function sessionExecutorFactory(inventory: Inventory, reporter: Reporter, options: ConnectionOptions = {}): Promise<ExecutorFactory> {
+  const cfg = await readAnsibleCfg(inventory.baseDir);
+  return async (host) => {
+    const executor = createExecutor(host, {
+      hostKeyChecking: cfg.hostKeyChecking,
+      trustOnFirstUse: options.trustNewHostKeys,
+      ...(options.connectTimeout ? { connectTimeoutMs: options.connectTimeout * 1000 } : {}),
+      onWarning: (message) => reporter.emit({ type: 'warning', host: host.name, message }),
+    });
+    await executor.connect();
+    return executor;
   };
 }

@@ -1,10 +1,18 @@
-/** Picks the executor for a host (the SSH executor joins when its branch lands). */
+/** Picks the executor for a host: local for ansible_connection=local, SSH otherwise. */
 import type { Host } from '../inventory/types.js';
 import { LocalExecutor } from './local.js';
+import { SshExecutor, type SshExecutorOptions } from './ssh.js';
 import type { Executor } from './types.js';
-import { LsError } from '../errors.js';
 
-export function createExecutor(host: Host): Executor {
+export type { SshExecutorOptions } from './ssh.js';
+
+export function createExecutor(host: Host, options: SshExecutorOptions = {}): Executor {
   if (host.connection.kind === 'local') return new LocalExecutor(host.name);
-  throw new LsError('ECONNECT', { host: host.name, message: 'SSH hosts are not supported yet' });
+  // ansible_password / ansible_ssh_pass are host vars; an explicit option wins.
+  const password = options.password ?? stringVar(host.vars.ansible_password) ?? stringVar(host.vars.ansible_ssh_pass);
+  return new SshExecutor(host, { ...options, password });
+}
+
+function stringVar(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }

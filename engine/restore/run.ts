@@ -12,6 +12,7 @@ import type { BackupSource } from './source.js';
 import { stageBackup } from './stage.js';
 import { planRestore, type RestoreComponent } from './plan.js';
 import { executeRestore } from './execute.js';
+import { parseRecipe } from '../recipes/index.js';
 
 export interface RestoreOptions {
   source: BackupSource;
@@ -21,7 +22,8 @@ export interface RestoreOptions {
   hostMap: Map<string, string>;
   allowRecipeUpgrade: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
-  secrets: Map<string, string>;
+  /** Resolves the secrets the given recipes reference (called once the backup's recipes are known). */
+  resolveSecrets: (recipes: LoadedRecipe[]) => Promise<Map<string, string>>;
   defaultStepTimeoutSec: number;
   concurrency: number;
   /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
@@ -62,13 +64,15 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     await checkFreeSpace(stagingRoot, options.source.name);
 
+    const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
+    const secrets = await options.resolveSecrets([...carried, ...options.installedRecipes]);
     const components = planRestore(staged, options.inventory, {
       only: options.only,
       hostMap: options.hostMap,
       installed: options.installedRecipes,
       allowRecipeUpgrade: options.allowRecipeUpgrade,
       varOverrides: options.varOverrides,
-      secrets: options.secrets,
+      secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
     const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components);

@@ -1,7 +1,6 @@
 import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
 import { openTarget } from '../../../targets/registry.js';
-import { createExecutor } from '../../executors/index.js';
 import { redactor } from '../../secrets/index.js';
 import { LsError } from '../../errors.js';
 import type { TargetConfig } from '../../config/load.js';
@@ -13,11 +12,13 @@ import {
   loadSessionRecipes,
   resolveRecipeSecrets,
   sessionReporter,
+  sessionExecutorFactory,
+  type ConnectionOptions,
   varOverrides,
   type CommonOptions,
 } from '../session.js';
 
-export interface ApplyOptions extends CommonOptions {
+export interface ApplyOptions extends CommonOptions, ConnectionOptions {
   target?: string[];
   format?: ArchiveFormat;
   concurrency?: number;
@@ -50,11 +51,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       skip: options.skip ?? config.components?.skip,
       varOverrides: varOverrides(config, options.var),
       secrets,
-      executorFactory: async (host) => {
-        const executor = createExecutor(host);
-        await executor.connect();
-        return executor;
-      },
+      executorFactory: await sessionExecutorFactory(inventory, reporter, options),
       reporter,
       redactor,
       signal: interrupt.signal,

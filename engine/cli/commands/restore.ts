@@ -1,0 +1,92 @@
+import { createInterface } from 'node:readline/promises';
+import { openTarget } from '../../../targets/registry.js';
+import { openBackupSource } from '../../restore/source.js';
+import { runRestore } from '../../restore/run.js';
+import { parseHostMap } from '../../restore/host-map.js';
+import { redactor } from '../../secrets/index.js';
+import { LsError } from '../../errors.js';
+import {
+  interruptSignal,
+  loadSessionConfig,
+  loadSessionInventory,
+  loadSessionRecipes,
+  resolveRecipeSecrets,
+  sessionExecutorFactory,
+  sessionReporter,
+  varOverrides,
+  type CommonOptions,
+  type ConnectionOptions,
+} from '../session.js';
+
+export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions {
+  target?: string[] | string;
+  hostMap?: string[];
+  recipes?: string[];
+  allowRecipeUpgrade?: boolean;
+  stagingDir?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  concurrency?: number;
+  stepTimeout?: number;
+}
+
+/** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
+export async function restoreCommand(backup: string, options: RestoreCommandOptions): Promise<number> {
+  const config = await loadSessionConfig(options);
+  const targetUri = ([] as string[]).concat(options.target ?? [])[0];
+  const targetConfig = targetUri ? { uri: targetUri } : config.targets[0];
+  const target = targetConfig ? openTarget(targetConfig.uri, targetConfig.options) : undefined;
+  const source = await openBackupSource(backup, target);
+  const inventory = await loadSessionInventory(options, config);
+  // Installed recipes matter only for --allow-recipe-upgrade; the backup carries its own.
+  const installed = options.allowRecipeUpgrade ? await loadSessionRecipes(options.recipes ?? [], config) : [];
+  let hostMap: Map<string, string>;
+  try {
+    hostMap = parseHostMap(options.hostMap);
+  } catch (e) {
+    throw new LsError('EUSAGE', { message: (e as Error).message });
+  }
+  if (!options.dryRun && !options.yes && !process.stdin.isTTY) {
+    throw new LsError('EUSAGE', { message: 'restore changes hosts and needs confirmation: pass --yes (or --dry-run to only see the plan)' });
+  }
+  const reporter = sessionReporter(options.json);
+  const interrupt = interruptSignal();
+  try {
+    const result = await runRestore({
+      source,
+      inventory,
+      installedRecipes: installed,
+      only: options.only,
+      hostMap,
+      allowRecipeUpgrade: options.allowRecipeUpgrade ?? false,
+      varOverrides: varOverrides(config, options.var),
+      resolveSecrets: (recipes) => resolveRecipeSecrets(recipes, config),
+      defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
+      concurrency: options.concurrency ?? config.concurrency ?? 16,
+      stagingDir: options.stagingDir,
+      dryRun: options.dryRun ?? false,
+      confirm: async (planText) => {
+        process.stderr.write(redactor.redact(planText) + '\n');
+        if (options.yes) return true;
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        try {
+          return /^y(es)?$/i.test((await rl.question('Restore now? This overwrites data on the hosts above. [y/N] ')).trim());
+        } finally {
+          rl.close();
+        }
+      },
+      executorFactory: await sessionExecutorFactory(inventory, reporter, options),
+      reporter,
+      signal: interrupt.signal,
+    });
+    if (result.status === 'dry-run') {
+      process.stdout.write(redactor.redact(result.planText) + '\nDry run: the backup verified; no host was touched.\n');
+    } else if (result.status === 'cancelled') {
+      process.stderr.write('Restore cancelled; no host was touched.\n');
+    }
+    return result.exitCode;
+  } finally {
+    interrupt.dispose();
+    reporter.close();
+  }
+}

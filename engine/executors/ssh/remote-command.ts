@@ -1,0 +1,74 @@
+/**
+ * Turns (command, become, env) into the command line sent in the SSH exec request plus a
+ * prologue written to the command's stdin ahead of the real data. Secrets (env values,
+ * the sudo password) travel only in the prologue, never on a command line that `ps` shows.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Become } from '../types.js';
+import { becomeArgv } from '../become.js';
+import { shQuote } from './shell-quote.js';
+
+export interface RemoteInvocation {
+  commandLine: string;
+  /** Bytes to write to stdin before the caller's stdin; empty when none. */
+  prologue: Buffer;
+}
+
+/**
+ * Runs as the target user (after sudo). $1 is a per-run marker, $2 the command, the rest are
+ * env names. Lines before the marker are discarded: that is the sudo password when sudo did
+ * not need to read it (NOPASSWD or cached credentials), so it can never leak into the data.
+ * Each value is one line with `\` and newline escaped, decoded by printf %b; the trailing
+ * `x` keeps $(...) from stripping trailing newlines of the value.
+ */
+const ENV_READER = [
+  'm=$1; c=$2; shift 2',
+  'while :; do IFS= read -r l || exit 125; [ "$l" = "$m" ] && break; done',
+  'for n; do IFS= read -r v || exit 125; v=$(printf "%bx" "$v"); export "$n=${v%x}"; done',
+  'exec sh -c "$c"',
+].join('\n');
+
+/**
+ * Wraps a become command so a timeout or abort really ends it. sshd signals the session as
+ * the login user, which cannot reach root processes, and sudo does not relay signals sent to
+ * its whole process group; but sudo itself does die. So this root shell watches its parent
+ * (sudo) and, once it is gone, terminates its process group (sudo gave it a group of its own).
+ * fd 3: a background job gets /dev/null as stdin before its own redirections, so the real
+ * stdin is kept aside and given back explicitly.
+ */
+const TERM_WHOLE_GROUP = [
+  'p=$PPID',
+  "trap 'trap - TERM; kill -TERM 0' TERM INT HUP",
+  'exec 3<&0',
+  'sh -c "$1" <&3 3<&- &',
+  'exec 3<&-',
+  'c=$!',
+  '(while kill -0 "$p" 2>/dev/null; do sleep 1; done; kill -TERM 0) </dev/null >/dev/null 2>&1 &',
+  'w=$!',
+  'wait "$c"; s=$?',
+  'kill "$w" 2>/dev/null',
+  'exit "$s"',
+].join('\n');
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function buildRemoteInvocation(command: string, options: { become?: Become; env?: Record<string, string> }): RemoteInvocation {
+  const { become } = options;
+  const env = Object.entries(options.env ?? {});
+  for (const [name] of env) {
+    if (!ENV_NAME.test(name)) throw new Error(`invalid environment variable name '${name}'`);
+  }
+  if (become) command = ['sh', '-c', TERM_WHOLE_GROUP, 'lsbackup', command].map(shQuote).join(' ');
+  if (env.length === 0 && become?.password === undefined) {
+    return { commandLine: becomeArgv(command, become).map(shQuote).join(' '), prologue: Buffer.alloc(0) };
+  }
+  const marker = `lsbackup-${randomBytes(12).toString('hex')}`;
+  // `sh -c ENV_READER lsbackup marker command names...`: $0 is 'lsbackup', $1 the marker.
+  const argv = [...becomeArgv(ENV_READER, become), 'lsbackup', marker, command, ...env.map(([name]) => name)];
+  const lines = [
+    ...(become?.password !== undefined ? [become.password] : []),
+    marker,
+    ...env.map(([, value]) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')),
+  ];
+  return { commandLine: argv.map(shQuote).join(' '), prologue: Buffer.from(lines.join('\n') + '\n') };
+}

@@ -1,0 +1,404 @@
+/**
+ * SshExecutor against a real fleet of sshd processes (test/fleet): real channels, real
+ * sudo, real known_hosts files, a real bastion.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import * as tar from 'tar';
+import { startFleet, KEY_PASSPHRASE, USER_PASSWORD, type Fleet, type FleetHost } from '../fleet/fleet.js';
+import { SshExecutor, type SshExecutorOptions } from '../../engine/executors/ssh.js';
+import type { HostConnection } from '../../engine/inventory/types.js';
+import { LsError } from '../../engine/errors.js';
+
+let fleet: Fleet;
+let home: string; // an empty home: no ~/.ssh/known_hosts, no default keys
+let scratchRoot: string;
+const open: SshExecutor[] = [];
+/** A fresh directory under this file's scratch root (removed in afterAll). */
+const scratch = () => mkdtempSync(join(scratchRoot, 'd-'));
+
+beforeAll(async () => {
+  scratchRoot = mkdtempSync(join(tmpdir(), 'lsb-ssh-test-'));
+  chmodSync(scratchRoot, 0o755);
+  fleet = await startFleet({ hosts: 3, bastion: true });
+  home = scratch();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((e) => e.close()));
+});
+afterAll(async () => {
+  await fleet?.stop();
+  rmSync(scratchRoot, { recursive: true, force: true });
+});
+
+function executor(h: FleetHost, connection: Partial<HostConnection> = {}, options: SshExecutorOptions = {}): SshExecutor {
+  const e = new SshExecutor(
+    {
+      name: h.name,
+      connection: {
+        kind: 'ssh',
+        address: h.address,
+        port: h.port,
+        user: fleet.sudoUser,
+        privateKeyFile: fleet.clientKey,
+        sshArgs: ['-o', `UserKnownHostsFile=${fleet.knownHosts}`],
+        ...connection,
+      },
+    },
+    { homeDir: home, agent: '', connectTimeoutMs: 3000, ...options },
+  );
+  open.push(e);
+  return e;
+}
+
+async function connectError(e: SshExecutor): Promise<LsError> {
+  const err = await e.run('true').then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(err).toBeInstanceOf(LsError);
+  expect((err as LsError).code).toBe('ECONNECT');
+  expect((err as LsError).message).not.toContain('\n');
+  return err as LsError;
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** A Writable that hashes what it gets and is deliberately slow, so backpressure matters. */
+function hashingSink() {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const sink = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      setImmediate(done);
+    },
+  });
+  return { sink, digest: () => hash.digest('hex'), bytes: () => bytes };
+}
+
+describe('running commands', () => {
+  it('returns stdout, stderr and exit code in one shape, without throwing for a failed command', async () => {
+    const e = executor(fleet.hosts[0]!);
+    const ok = await e.run('echo out; echo err >&2; whoami');
+    expect(ok).toMatchObject({ host: 'host1', exitCode: 0, failed: false, timedOut: false, stdout: 'out\nlsbtest\n', stderr: 'err\n' });
+    const bad = await e.run('echo "it broke" >&2; exit 3');
+    expect(bad).toMatchObject({ exitCode: 3, failed: true, stderr: 'it broke\n', command: 'echo "it broke" >&2; exit 3' });
+  });
+
+  it('runs the command line with sh -c semantics (quotes, pipes, $vars)', async () => {
+    const e = executor(fleet.hosts[0]!);
+    const r = await e.run(`x='a b'; printf '%s|' "$x" "it's" | tr a A`);
+    expect(r.stdout).toBe(`A b|it's|`);
+  });
+
+  it('streams 100 MB of stdout to a slow writer intact', async () => {
+    const e = executor(fleet.hosts[0]!);
+    const file = `/tmp/lsb-100m-${process.pid}`;
+    const made = await e.run(`head -c 104857600 /dev/urandom > ${file} && sha256sum ${file}`);
+    expect(made.exitCode).toBe(0);
+    const { sink, digest, bytes } = hashingSink();
+    const r = await e.run(`cat ${file}; rm -f ${file}`, { stdout: sink });
+    expect(r).toMatchObject({ exitCode: 0, stdout: '' });
+    expect(bytes()).toBe(104857600);
+    expect(digest()).toBe(made.stdout.split(' ')[0]);
+  });
+
+  it('streams stdin to the command (upload with cat > f)', async () => {
+    const e = executor(fleet.hosts[1]!);
+    const data = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const file = `/tmp/lsb-upload-${process.pid}`;
+    const r = await e.run(`cat > ${file} && sha256sum < ${file} && rm -f ${file}`, { stdin: Readable.from(chunks(data, 100_000)) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.split(' ')[0]).toBe(sha256(data));
+  });
+
+  it('streams a tar of a directory that node-tar reads back with modes, mtimes and symlinks', async () => {
+    const root = scratch();
+    chmodSync(root, 0o755);
+    const dir = join(root, 'x');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'secret.conf'), 'only root\n');
+    chmodSync(join(dir, 'secret.conf'), 0o600);
+    writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'run.sh'), 0o755);
+    symlinkSync('run.sh', join(dir, 'link'));
+    const mtime = new Date('2024-03-01T12:00:00Z');
+    utimesSync(join(dir, 'secret.conf'), mtime, mtime);
+
+    const e = executor(fleet.hosts[0]!);
+    const entries = new Map<string, { mode: number; mtime?: Date; linkpath?: string; body: string }>();
+    const parser = new tar.Parser({
+      onReadEntry: (entry) => {
+        let body = '';
+        entry.on('data', (c: Buffer) => (body += c.toString()));
+        entry.on('end', () => entries.set(entry.path, { mode: entry.mode! & 0o7777, mtime: entry.mtime, linkpath: entry.linkpath, body }));
+      },
+    });
+    const ended = new Promise((resolve) => parser.on('end', resolve));
+    // root-only file: needs become
+    const r = await e.run(`tar -C ${root} -cf - x`, { stdout: parser as unknown as Writable, become: { user: 'root', method: 'sudo' } });
+    parser.end();
+    await ended;
+    expect(r.exitCode).toBe(0);
+    expect(entries.get('x/secret.conf')).toMatchObject({ mode: 0o600, body: 'only root\n', mtime });
+    expect(entries.get('x/run.sh')?.mode).toBe(0o755);
+    expect(entries.get('x/link')?.linkpath).toBe('run.sh');
+  });
+
+  it('runs 20 concurrent commands over one connection', async () => {
+    const e = executor(fleet.hosts[2]!);
+    const before = acceptedLogins(fleet.hosts[2]!);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => e.run(`sleep 0.2; echo ${i}`)));
+    expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => `${i}\n`));
+    expect(acceptedLogins(fleet.hosts[2]!) - before).toBe(1);
+  });
+
+  it('kills the remote command on timeout', async () => {
+    const e = executor(fleet.hosts[0]!);
+    const started = Date.now();
+    const r = await e.run('sleep 41.5; echo survived', { timeoutMs: 500 });
+    expect(r).toMatchObject({ timedOut: true, failed: true, exitCode: undefined });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 41.5')).toEqual([]);
+  });
+
+  it('kills a become-root command and its children on timeout', async () => {
+    const e = executor(fleet.hosts[1]!);
+    const r = await e.run('sleep 43.5; echo survived', { timeoutMs: 300, become: { user: 'root', method: 'sudo' } });
+    expect(r).toMatchObject({ timedOut: true, failed: true });
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 43.5')).toEqual([]);
+  });
+
+  it('kills the remote command when the run is aborted', async () => {
+    const e = executor(fleet.hosts[0]!);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const r = await e.run('sleep 42.5', { signal: controller.signal });
+    expect(r).toMatchObject({ failed: true, timedOut: false });
+    expect(r.cause?.message).toMatch(/abort/);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 42.5')).toEqual([]);
+  });
+});
+
+describe('become and secrets', () => {
+  it('becomes root with passwordless sudo', async () => {
+    const r = await executor(fleet.hosts[0]!).run('id -un', { become: { user: 'root', method: 'sudo' } });
+    expect({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({ exitCode: 0, stdout: 'root\n', stderr: '' });
+  });
+
+  it('fails clearly, naming host and users, when the login user may not sudo', async () => {
+    const e = executor(fleet.hosts[1]!, { user: fleet.noSudoUser });
+    const r = await e.run('id -un', { become: { user: 'root', method: 'sudo' } });
+    expect(r.failed).toBe(true);
+    expect(r.cause?.message).toMatch(/host2/);
+    expect(r.cause?.message).toMatch(/lsbnosudo/);
+    expect(r.cause?.message).toMatch(/root/);
+  });
+
+  it('never leaks a configured sudo password into the command stdin when sudo does not ask for it', async () => {
+    const r = await executor(fleet.hosts[0]!).run('id -un; cat', {
+      become: { user: 'root', method: 'sudo', password: 'not-needed-pw' },
+      stdin: 'payload\n',
+    });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'root\npayload\n' });
+  });
+
+  it('becomes root with a sudo password fed through stdin, ahead of the data', async () => {
+    const e = executor(fleet.hosts[2]!, { user: fleet.passwordUser });
+    const become = { user: 'root', method: 'sudo' as const, password: USER_PASSWORD };
+    for (let i = 0; i < 2; i++) {
+      // the second run may find sudo's cached credentials: the password must still not reach cat
+      const r = await e.run('id -un; cat', { become, stdin: 'payload\n' });
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'root\npayload\n' });
+    }
+  });
+
+  it('reports a wrong sudo password clearly', async () => {
+    const e = executor(fleet.hosts[2]!, { user: fleet.passwordUser });
+    const r = await e.run('id -un', { become: { user: 'root', method: 'sudo', password: 'wrong-pw' } });
+    expect(r.failed).toBe(true);
+    expect(r.cause?.message).toMatch(/host3.*password/);
+  });
+
+  it('passes env values through stdin: exact round trip, invisible to ps, data after it intact', async () => {
+    const e = executor(fleet.hosts[1]!);
+    const secret = `pw-${process.pid}-s3cr3t with 'quotes' \\ back\\slash\nsecond line\n\n`;
+    const running = e.run('sleep 1; printf "%s|%s" "$LSB_SECRET" "$LSB_OTHER"; cat', {
+      env: { LSB_SECRET: secret, LSB_OTHER: '' },
+      stdin: 'DATA',
+      become: { user: 'root', method: 'sudo' },
+    });
+    await new Promise((res) => setTimeout(res, 400));
+    const ps = await executor(fleet.hosts[1]!).run('ps -eo args');
+    expect(ps.stdout).toContain('sleep 1');
+    expect(ps.stdout).not.toContain(`pw-${process.pid}`);
+    const r = await running;
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(`${secret}|DATA`);
+  });
+});
+
+describe('connection failures are one-line ECONNECT errors', () => {
+  it('connection refused', async () => {
+    const port = await closedPort();
+    const err = await connectError(executor(fleet.hosts[0]!, { port }));
+    expect(err.message).toMatch(/^Host host1: connection refused by 127\.0\.0\.2:\d+/);
+  });
+
+  it('a hung host fails within the connect timeout', async () => {
+    fleet.pause(2);
+    try {
+      const started = Date.now();
+      const err = await connectError(executor(fleet.hosts[2]!, {}, { connectTimeoutMs: 1500 }));
+      expect(err.message).toMatch(/timed out after 1\.5 s/);
+      expect(Date.now() - started).toBeLessThan(4000);
+    } finally {
+      fleet.resume(2);
+    }
+  });
+
+  it('a key the host does not accept', async () => {
+    const key = join(scratch(), 'other');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const err = await connectError(executor(fleet.hosts[0]!, { privateKeyFile: key }));
+    expect(err.message).toContain(`authentication failed for user lsbtest with key ${key}`);
+  });
+
+  it('a user that does not exist', async () => {
+    const err = await connectError(executor(fleet.hosts[0]!, { user: 'nosuchuser' }));
+    expect(err.message).toMatch(/authentication failed for user nosuchuser/);
+  });
+
+  it('logs in with a password (ansible_password) when no key is given', async () => {
+    const r = await executor(fleet.hosts[0]!, { user: fleet.passwordUser, privateKeyFile: undefined }, { password: USER_PASSWORD }).run('id -un');
+    expect(r.stdout).toBe('lsbpass\n');
+    const err = await connectError(executor(fleet.hosts[0]!, { user: fleet.passwordUser, privateKeyFile: undefined }, { password: 'nope' }));
+    expect(err.message).toMatch(/authentication failed for user lsbpass with password/);
+  });
+
+  it('an encrypted key without its passphrase; with it, it connects', async () => {
+    const err = await connectError(executor(fleet.hosts[0]!, { privateKeyFile: fleet.encryptedClientKey }));
+    expect(err.message).toMatch(/is encrypted and no passphrase was given/);
+    const r = await executor(fleet.hosts[0]!, { privateKeyFile: fleet.encryptedClientKey }, { passphrase: KEY_PASSPHRASE }).run('echo ok');
+    expect(r.stdout).toBe('ok\n');
+  });
+});
+
+describe('host keys', () => {
+  const noKnownHosts = { sshArgs: [] as string[] };
+
+  it('refuses an unknown host key, naming its SHA256 fingerprint and trust on first use', async () => {
+    const h = fleet.hosts[0]!;
+    const err = await connectError(executor(h, noKnownHosts));
+    expect(err.message).toContain(`unknown host key ${h.hostKeyFingerprint}`);
+    expect(err.message).toMatch(/trustOnFirstUse/);
+  });
+
+  it('trust on first use records the key, and later connections check against it', async () => {
+    const h = fleet.hosts[1]!;
+    const tofuHome = scratch();
+    const first = await executor(h, noKnownHosts, { homeDir: tofuHome, trustOnFirstUse: true }).run('echo hi');
+    expect(first.stdout).toBe('hi\n');
+    expect(readFileSync(join(tofuHome, '.ssh', 'known_hosts'), 'utf8')).toContain(`[${h.address}]:${h.port} ${h.hostPublicKey}`);
+    const again = await executor(h, noKnownHosts, { homeDir: tofuHome }).run('echo again');
+    expect(again.stdout).toBe('again\n');
+  });
+
+  it('always refuses a changed host key, even with trust on first use', async () => {
+    const h = fleet.hosts[0]!;
+    const other = fleet.hosts[1]!.hostPublicKey;
+    const file = join(scratch(), 'known_hosts');
+    writeFileSync(file, `[${h.address}]:${h.port} ${other}\n`);
+    const err = await connectError(executor(h, { sshArgs: ['-o', `UserKnownHostsFile=${file}`] }, { trustOnFirstUse: true }));
+    expect(err.message).toMatch(/CHANGED/);
+    expect(err.message).toContain(h.hostKeyFingerprint);
+    expect(err.message).toContain(`${file}:1`);
+  });
+
+  it('accepts hashed known_hosts entries (ssh-keygen -H)', async () => {
+    const file = join(scratch(), 'known_hosts');
+    copyFileSync(fleet.knownHosts, file);
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'pipe' });
+    expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);
+    const r = await executor(fleet.hosts[2]!, noKnownHosts, { knownHostsFiles: [file] }).run('echo hashed');
+    expect(r.stdout).toBe('hashed\n');
+  });
+
+  it('StrictHostKeyChecking=no skips checking and warns once per host', async () => {
+    const e = executor(fleet.hosts[0]!, { sshArgs: ['-o', 'StrictHostKeyChecking=no'] });
+    await e.run('true');
+    await e.close();
+    await e.run('true');
+    expect(e.warnings).toHaveLength(1);
+    expect(e.warnings[0]).toMatch(/host key checking is disabled for 127\.0\.0\.2/);
+  });
+});
+
+describe('bastions', () => {
+  it('connects through a ProxyJump host', async () => {
+    const b = fleet.bastion!;
+    const h = fleet.hosts[1]!;
+    const r = await executor(h, {
+      sshArgs: ['-o', `UserKnownHostsFile=${fleet.knownHosts}`, '-o', `ProxyJump=${fleet.sudoUser}@${b.address}:${b.port}`],
+    }).run('echo via bastion');
+    expect(r.stdout).toBe('via bastion\n');
+    expect(readFileSync(b.logFile, 'utf8')).toContain(`target ${h.address} port ${h.port}`);
+  });
+
+  it('connects through an `ssh -W %h:%p` ProxyCommand', async () => {
+    const b = fleet.bastion!;
+    const h = fleet.hosts[2]!;
+    const r = await executor(h, {
+      sshArgs: ['-o', `UserKnownHostsFile=${fleet.knownHosts}`, '-o', `ProxyCommand=ssh -W %h:%p -q -p ${b.port} ${fleet.sudoUser}@${b.address}`],
+    }).run('echo via proxycommand');
+    expect(r.stdout).toBe('via proxycommand\n');
+    expect(readFileSync(b.logFile, 'utf8')).toContain(`target ${h.address} port ${h.port}`);
+  });
+});
+
+describe('ssh2 native crypto', () => {
+  it('has its native binding (without it AES-GCM transfers stall) and negotiates AES-GCM', async () => {
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    expect(() => require('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node')).not.toThrow();
+    const lines: string[] = [];
+    await executor(fleet.hosts[0]!, {}, { debug: (l) => lines.push(l) }).run('true');
+    expect(lines).toContain('Handshake: C->S Cipher: aes128-gcm@openssh.com');
+  });
+});
+
+function* chunks(data: Buffer, size: number) {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+}
+
+function acceptedLogins(h: FleetHost): number {
+  return (readFileSync(h.logFile, 'utf8').match(/Accepted publickey/g) ?? []).length;
+}
+
+function remoteProcesses(ps: { stdout: string }, needle: string): string[] {
+  return ps.stdout.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo') && !l.includes('<defunct>'));
+}
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.2', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
