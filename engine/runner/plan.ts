@@ -139,6 +139,7 @@ function renderStep(
   };
   if ('run' in step) {
     const s = step as CommandStep;
+    const command = shell(s.run);
     const env = Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)]));
     const entryName = (template: string | undefined) => {
       if (template === undefined) return undefined;
@@ -152,8 +153,10 @@ function renderStep(
     };
     return {
       ...common,
+      // Unnamed steps are labelled by what they really run, not by their template.
+      name: step.name ?? `${phase}[${index}] ${firstWords(command)}`,
       kind: 'command',
-      command: shell(s.run),
+      command,
       env,
       output: entryName(s.output),
       input: entryName(s.input),
@@ -166,7 +169,8 @@ function renderStep(
     return { ...common, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false) };
   }
   const s = step as FilesStep;
-  return { ...common, kind: 'files', command: '', files: raw(s.files) };
+  const files = raw(s.files);
+  return { ...common, name: step.name ?? `${phase}[${index}] files ${files}`, kind: 'files', command: '', files };
 }
 
 function stepLabel(step: Step, phase: PhaseName, index: number): string {

@@ -3,7 +3,10 @@
  * host key, and turns every way it can fail into a one-line cause for LsError ECONNECT.
  */
 import { readFileSync } from 'node:fs';
-import { Client, utils, type ConnectConfig } from 'ssh2';
+import ssh2, { type ConnectConfig } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader exposes only its default export at run time.
+const { Client, utils } = ssh2;
+type Client = InstanceType<typeof Client>;
 import type { Duplex } from 'node:stream';
 import { fingerprint, recordHostKey, verifyHostKey } from './known-hosts.js';
 
