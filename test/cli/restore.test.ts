@@ -1,0 +1,157 @@
+/**
+ * Restore through the built CLI on the local host: round trip, dry run, confirmation, refusal of
+ * a corrupt backup before any host is touched, and the recipe carried inside the backup.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+let build: string;
+let target: string;
+let recipes: string;
+let data: string;
+
+const appRecipe = (marker: string) =>
+  recipeYaml(
+    'app',
+    `hosts: { group: app }
+vars:
+  dir: ${data}/conf
+  db: ${data}/db.txt
+backup:
+  snapshot:
+    - run: cat {{vars.db}}
+      output: db.dump
+  collect:
+    - path: "{{vars.dir}}"
+restore:
+  pre:
+    - run: touch ${marker}
+  apply:
+    - run: cat > {{vars.db}}
+      input: db.dump
+    - files: "{{vars.dir}}"
+  post:
+    - run: echo restored
+`,
+  );
+
+beforeEach(async () => {
+  ws = await workspace();
+  build = path.join(ws.dir, 'build');
+  target = path.join(ws.dir, 'backups');
+  recipes = path.join(ws.dir, 'recipes');
+  data = path.join(ws.dir, 'data');
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write('data/conf/app.conf', 'setting=1\n');
+  await ws.write('data/conf/sub/deep.conf', 'deep\n');
+  await ws.write('data/db.txt', 'row 1\nrow 2\n');
+  await execa('chmod', ['0640', path.join(data, 'conf/app.conf')]);
+  await execa('ln', ['-s', 'app.conf', path.join(data, 'conf/current')]);
+  await ws.write('recipes/app.yaml', appRecipe(path.join(ws.dir, 'pre-ran')));
+});
+afterEach(async () => ws.cleanup());
+
+async function backupOnce(): Promise<string> {
+  const r = await runCli(['apply', recipes, '-b', build, '-t', target]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  const [name] = (await readdir(target)).filter((n) => n.endsWith('.tar.gz'));
+  return path.join(target, name!);
+}
+
+describe('restore', () => {
+  it('puts command output and files back exactly (round trip)', async () => {
+    const archive = await backupOnce();
+    await rm(path.join(data, 'conf'), { recursive: true });
+    await writeFile(path.join(data, 'db.txt'), 'destroyed\n');
+    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await readFile(path.join(data, 'db.txt'), 'utf8')).toBe('row 1\nrow 2\n');
+    expect(await readFile(path.join(data, 'conf/app.conf'), 'utf8')).toBe('setting=1\n');
+    expect(await readFile(path.join(data, 'conf/sub/deep.conf'), 'utf8')).toBe('deep\n');
+    expect(((await stat(path.join(data, 'conf/app.conf'))).mode & 0o777).toString(8)).toBe('640');
+    expect(await readlink(path.join(data, 'conf/current'))).toBe('app.conf');
+    expect(r.stdout).toMatch(/app\s+localhost\s+success/);
+  });
+
+  it('finds a backup by name in a target and restores it', async () => {
+    const archive = await backupOnce();
+    await writeFile(path.join(data, 'db.txt'), 'destroyed\n');
+    const r = await runCli(['restore', path.basename(archive), '-t', target, '-b', build, '--yes', '--only', 'app']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await readFile(path.join(data, 'db.txt'), 'utf8')).toBe('row 1\nrow 2\n');
+  });
+
+  it('--dry-run verifies and shows the plan without touching the host', async () => {
+    const archive = await backupOnce();
+    const r = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('localhost -> localhost (same name)');
+    expect(r.stdout).toContain(`cat > ${data}/db.txt < db.dump`);
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
+  });
+
+  it('asks for confirmation: without a TTY and without --yes it refuses (64)', async () => {
+    const archive = await backupOnce();
+    const r = await runCli(['restore', archive, '-b', build]);
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toContain('--yes');
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
+  });
+
+  it('refuses a corrupt backup before touching any host, naming the entry', async () => {
+    const archive = await backupOnce();
+    // Rewrite the archive with one changed byte in db.dump (a valid gzip, wrong content).
+    const x = path.join(ws.dir, 'x');
+    await mkdir(x);
+    await execa('tar', ['xzf', archive, '-C', x]);
+    await writeFile(path.join(x, 'app/localhost/db.dump'), 'row 1\nrow 3\n');
+    const order = (await execa('tar', ['tzf', archive])).stdout.split('\n').filter(Boolean);
+    await execa('tar', ['czf', archive, '-C', x, '--no-recursion', ...order]);
+    await rm(`${archive}.sha256`);
+    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("entry 'app/localhost/db.dump' is corrupt");
+    expect(r.stderr).toContain('before any host was touched');
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
+  });
+
+  it('refuses an archive whose stored bytes differ from the .sha256 sidecar', async () => {
+    const archive = await backupOnce();
+    await writeFile(`${archive}.sha256`, `${'0'.repeat(64)}  ${path.basename(archive)}\n`);
+    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('.sha256 sidecar');
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
+  });
+
+  it('runs the recipe that made the backup, not the one installed now, unless told to upgrade', async () => {
+    const archive = await backupOnce();
+    // The installed recipe changes after the backup: restore must still run the carried one.
+    await ws.write('recipes/app.yaml', appRecipe(path.join(ws.dir, 'new-recipe-ran')).replace('version: 1.0.0', 'version: 1.1.0'));
+    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(true);
+    expect(existsSync(path.join(ws.dir, 'new-recipe-ran'))).toBe(false);
+    const up = await runCli(['restore', archive, '-b', build, '--yes', '--allow-recipe-upgrade', '--recipes', recipes]);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(existsSync(path.join(ws.dir, 'new-recipe-ran'))).toBe(true);
+  });
+
+  it('maps hosts of a rebuilt cluster by group position, or by --host-map', async () => {
+    const archive = await backupOnce();
+    await ws.write('build2/inventory', '[app]\nnew-node ansible_connection=local\n');
+    const dry = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build2'), '--dry-run']);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('localhost -> new-node (position 1 in group app)');
+    await ws.write('build3/inventory', '[other]\nspare ansible_connection=local\n');
+    const none = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run']);
+    expect(none.stdout).toContain('--host-map localhost=<host>');
+    const mapped = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run', '--host-map', 'localhost=spare']);
+    expect(mapped.stdout).toContain('localhost -> spare (--host-map localhost=spare)');
+  });
+});
