@@ -53,7 +53,8 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
   return readTar(stream.pipe(decompressor), options.onUnsupportedEntry);
 }
 
-const TAR_TYPES: Partial<Record<string, EntryType>> = {
+/** node-tar's entry types -> ours; anything else (devices, FIFOs) is not something lsbackup stores. */
+export const TAR_TYPES: Partial<Record<string, EntryType>> = {
   File: 'file',
   OldFile: 'file',
   ContiguousFile: 'file',

@@ -1,7 +1,8 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import pLimit from 'p-limit';
-import type { ArchiveWriter, EntrySpec, EntryType } from '../archive/types.js';
+import type { ArchiveWriter, EntrySpec } from '../archive/types.js';
+import { TAR_TYPES } from '../archive/reader.js';
 import type { Executor } from '../executors/types.js';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
@@ -210,14 +211,6 @@ export function describeFailure(
   return [code, why, lastLines].filter(Boolean).join(': ');
 }
 
-const tarTypes: Record<string, EntryType | undefined> = {
-  File: 'file',
-  OldFile: 'file',
-  ContiguousFile: 'file',
-  Directory: 'directory',
-  SymbolicLink: 'symlink',
-  Link: 'hardlink',
-};
 
 /**
  * Re-packs a host's tar stream into archive entries under `prefix`, one entry at a time with
@@ -254,7 +247,7 @@ class TarCollector {
   }
 
   private onReadEntry(entry: ReadEntry): void {
-    const type = tarTypes[entry.type];
+    const type = TAR_TYPES[entry.type];
     const rel = entry.path.replace(/^\/+/, '').replace(/\/+$/, '');
     if (!type || rel === '' || rel.split('/').includes('..')) {
       entry.resume();
