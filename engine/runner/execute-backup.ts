@@ -124,16 +124,21 @@ async function runHostTask(
     return finish({ status: 'failed', bytes: 0, error, steps: [] });
   }
 
-  if (hostPlan.detect) {
-    const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
-    if (r.failed) {
-      return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
-    }
-  }
   let version: string | undefined;
-  if (hostPlan.version) {
-    const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, signal: options.signal });
-    if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
+  try {
+    if (hostPlan.detect) {
+      const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+      if (r.failed) {
+        return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
+      }
+    }
+    if (hostPlan.version) {
+      const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, signal: options.signal });
+      if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
+    }
+  } catch (e) {
+    // The host went away between connecting and probing: nothing was changed on it yet.
+    return finish({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
   }
 
   const result = await runPhases('backup', hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>

@@ -30,15 +30,16 @@ export async function runPhases(
   const outcomes: StepOutcome[] = [];
   let bytes = 0;
   let failure: string | undefined;
+  // Only a failure with onError: fail stops the remaining (non-always) steps.
+  let blocked = false;
   for (const phase of lifecycle[operation]) {
     for (const step of steps.filter((s) => s.phase === phase.name)) {
-      const blocked = (failure !== undefined || context.signal.aborted) && !phase.alwaysRun;
-      if (!step.enabled || blocked) {
+      if (!step.enabled || ((blocked || context.signal.aborted) && !phase.alwaysRun)) {
         outcomes.push({ phase: step.phase, name: step.name, status: 'skipped', durationMs: 0 });
         continue;
       }
       reporter.emit({ type: 'step.start', component, host, phase: step.phase, step: step.name });
-      const result = await runStep(step, phase.alwaysRun ? undefined : context.signal);
+      const result = await runStepSafely(step, phase.alwaysRun ? undefined : context.signal, runStep);
       bytes += result.bytes;
       outcomes.push(result.outcome);
       reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
@@ -46,6 +47,8 @@ export async function runPhases(
         const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
         if (step.onError === 'continue') {
           reporter.emit({ type: 'warning', component, host, message: `${message} (continuing: onError is continue)` });
+        } else {
+          blocked = true;
         }
         failure ??= message;
       }
@@ -53,4 +56,24 @@ export async function runPhases(
   }
   if (context.signal.aborted) failure ??= 'interrupted';
   return { steps: outcomes, bytes, failure };
+}
+
+/**
+ * A step that throws (the connection dropped, a file could not be staged) is a failed step like
+ * any other, so the always-run phases after it still get their turn.
+ */
+async function runStepSafely(
+  step: RenderedStep,
+  signal: AbortSignal | undefined,
+  runStep: (step: RenderedStep, signal: AbortSignal | undefined) => Promise<StepRun>,
+): Promise<StepRun> {
+  const started = Date.now();
+  try {
+    return await runStep(step, signal);
+  } catch (e) {
+    return {
+      outcome: { phase: step.phase, name: step.name, status: 'failed', durationMs: Date.now() - started, error: (e as Error).message },
+      bytes: 0,
+    };
+  }
 }
