@@ -12,6 +12,8 @@ import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
 import { LsError } from '../errors.js';
+import { createExecutor } from '../executors/index.js';
+import type { ExecutorFactory } from '../executors/pool.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -117,3 +119,10 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
     },
   };
 }
+
+/** Opens the connection of a host on first use (local, or SSH once it lands). */
+export const connectExecutor: ExecutorFactory = async (host) => {
+  const executor = createExecutor(host);
+  await executor.connect();
+  return executor;
+};

@@ -1,12 +1,12 @@
 import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
 import { openTarget } from '../../../targets/registry.js';
-import { createExecutor } from '../../executors/index.js';
 import { redactor } from '../../secrets/index.js';
 import { LsError } from '../../errors.js';
 import type { TargetConfig } from '../../config/load.js';
 import {
   clusterName,
+  connectExecutor,
   interruptSignal,
   loadSessionConfig,
   loadSessionInventory,
@@ -50,11 +50,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       skip: options.skip ?? config.components?.skip,
       varOverrides: varOverrides(config, options.var),
       secrets,
-      executorFactory: async (host) => {
-        const executor = createExecutor(host);
-        await executor.connect();
-        return executor;
-      },
+      executorFactory: connectExecutor,
       reporter,
       redactor,
       signal: interrupt.signal,
