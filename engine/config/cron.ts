@@ -8,14 +8,17 @@ export function cronProblem(expression: string): string | undefined {
     new Cron(expression, { paused: true }).stop();
     return undefined;
   } catch (e) {
-    return (e as Error).message.replace(/^CronPattern: /, '');
+    return (e as Error).message.replace(/^CronPattern: /, '').replace(/\.$/, '');
   }
 }
 
 /** Every job's `schedule`, checked at load time so a typo is found before the night it should run. */
-export function scheduleProblems(source: YamlSource, jobs: Record<string, { schedule?: string }> | undefined): Problem[] {
-  return Object.entries(jobs ?? {}).flatMap(([name, job]) => {
-    if (job.schedule === undefined) return [];
+export function scheduleProblems(source: YamlSource): Problem[] {
+  // Read from the document, not the validated value: a bad schedule is reported with the schema's problems.
+  const jobs = (source.doc.toJS() as { jobs?: unknown } | null)?.jobs;
+  if (typeof jobs !== 'object' || jobs === null) return [];
+  return Object.entries(jobs as Record<string, { schedule?: unknown } | null>).flatMap(([name, job]) => {
+    if (typeof job?.schedule !== 'string') return [];
     const why = cronProblem(job.schedule);
     if (!why) return [];
     return [

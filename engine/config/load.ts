@@ -114,7 +114,11 @@ export function checkConfigText(file: string, text: string, env: NodeJS.ProcessE
   if (parsed.problems.length > 0) return { problems: parsed.problems, source: parsed.source };
   const envProblems = expandEnvReferences(parsed.source, env);
   const { value, problems } = validateSource<ConfigFile>(parsed.source, configSchema);
-  const all = [...envProblems, ...problems, ...(value ? scheduleProblems(parsed.source, value.jobs) : [])].sort(
+  // An unset variable leaves its reference in place; the schema's complaint about that text is noise.
+  const at = (p: Problem) => `${p.line}:${p.col}`;
+  const envPlaces = new Set(envProblems.map(at));
+  const schemaProblems = problems.filter((p) => !envPlaces.has(at(p)));
+  const all = [...envProblems, ...schemaProblems, ...scheduleProblems(parsed.source)].sort(
     (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
   );
   if (all.length > 0 || value === undefined) return { problems: all, source: parsed.source };
