@@ -7,6 +7,9 @@ import { applyCommand, type ApplyOptions } from './commands/apply.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
 import { restoreCommand } from './commands/restore.js';
+import { runCommand } from './commands/run.js';
+import { scheduleCommand } from './commands/schedule.js';
+import { configInitCommand, configShowCommand, configValidateCommand } from './commands/config.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -87,7 +90,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .description('show what a backup would run where, with every command rendered and secrets masked; runs nothing')
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
-      .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt),
+      .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt)
+      .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)'),
   ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
 
   connectionOptions(
@@ -115,7 +119,50 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('validate recipes: schema, YAML syntax, template references; reports every problem as file:line:col')
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
+    .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
     .action(async (paths: string[], options) => setExitCode(await validateCommand(paths, options)));
+
+  program
+    .command('run')
+    .description(
+      'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
+        'Without --job: the only job, or the top-level settings when the config defines no jobs.',
+    )
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('--job <name>', 'the job to run (required when the config defines several)')
+    .option('--json', 'machine-readable output: one JSON event per line, the run report last')
+    .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
+    .action(async (_o, cmd: Command) => setExitCode(await runCommand(cmd.optsWithGlobals())));
+
+  program
+    .command('schedule')
+    .description(
+      "run every job on its cron `schedule` until SIGTERM/SIGINT; a job's run never overlaps itself (a busy tick is skipped). " +
+        'Edits of the config or recipes are applied without restart; an invalid edit is reported and the previous configuration keeps running.',
+    )
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('--json', 'structured log: one JSON object per line')
+    .action(async (_o, cmd: Command) => setExitCode(await scheduleCommand(cmd.optsWithGlobals())));
+
+  const config = program.command('config').description('check, show and create lsbackup.config.yaml');
+  config
+    .command('validate')
+    .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('--json', 'machine-readable result')
+    .action(async (_o, cmd: Command) => setExitCode(await configValidateCommand(cmd.optsWithGlobals())));
+  config
+    .command('show')
+    .description('print every job with the settings it inherits merged in, secrets masked')
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('--json', 'print JSON instead of YAML')
+    .action(async (_o, cmd: Command) => setExitCode(await configShowCommand(cmd.optsWithGlobals())));
+  config
+    .command('init')
+    .description('print an annotated sample config generated from the schema (or write it with --output)')
+    .option('-o, --output <file>', 'write the sample to this file instead of stdout')
+    .option('--force', 'overwrite --output when it exists')
+    .action(async (options) => setExitCode(await configInitCommand(options)));
 
   return program;
 }

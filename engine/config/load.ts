@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseAndValidate } from '../schema/index.js';
-import { invalid, LsError } from '../errors.js';
+import { parseYaml, validateSource, type YamlSource } from '../schema/index.js';
+import { invalid, LsError, type Problem } from '../errors.js';
+import { expandEnvReferences } from './env.js';
+import { scheduleProblems } from './cron.js';
 import type { ArchiveFormat } from '../archive/types.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
@@ -20,8 +22,35 @@ export interface SecretSourceConfig {
   command?: string[];
 }
 
-/** lsbackup.config.yaml as written (see schemas/config.schema.json). */
-export interface ConfigFile {
+/** Which backups a target keeps after a run (applied by engine/jobs/retention.ts). */
+export interface RetentionPolicy {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export type NotifyEvent = 'start' | 'success' | 'partial' | 'failure';
+
+/** A webhook (JSON summary POSTed) or a healthchecks-style ping URL. */
+export interface NotificationConfig {
+  type: 'webhook' | 'ping';
+  url: string;
+  headers?: Record<string, string>;
+  on?: NotifyEvent[];
+  /** Seconds per attempt. */
+  timeout?: number;
+  retries?: number;
+}
+
+export interface ComponentsConfig {
+  only?: string[];
+  skip?: string[];
+  vars?: Record<string, Record<string, unknown>>;
+}
+
+/** Settings a job may set; unset ones come from the top level. */
+export interface JobSettings {
   cluster?: string;
   build?: string;
   recipes?: string[];
@@ -29,14 +58,28 @@ export interface ConfigFile {
   format?: ArchiveFormat;
   concurrency?: number;
   stepTimeout?: number;
-  components?: { only?: string[]; skip?: string[]; vars?: Record<string, Record<string, unknown>> };
+  components?: ComponentsConfig;
+  retention?: RetentionPolicy;
+  notifications?: NotificationConfig[];
+}
+
+export interface JobConfig extends JobSettings {
+  description?: string;
+  /** Cron expression (5 fields, or 6 with seconds), validated at load time. */
+  schedule?: string;
+}
+
+/** lsbackup.config.yaml as written (see schemas/config.schema.json). */
+export interface ConfigFile extends JobSettings {
   secrets?: { sources?: SecretSourceConfig[] };
+  jobs?: Record<string, JobConfig>;
 }
 
 /** The config with paths resolved against its file's directory and targets normalised. */
-export interface Config extends Omit<ConfigFile, 'targets'> {
+export interface Config extends Omit<ConfigFile, 'targets' | 'jobs'> {
   file?: string;
   targets: TargetConfig[];
+  jobs?: Record<string, Omit<JobConfig, 'targets'> & { targets?: TargetConfig[] }>;
 }
 
 /** The published config schema, also what the loader validates against. */
@@ -57,9 +100,29 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (e) {
     throw new LsError('EUSAGE', { message: `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const { value, problems } = parseAndValidate<ConfigFile>(file, text, configSchema);
-  if (problems.length > 0 || value === undefined) throw invalid('Config', problems);
-  return resolveConfig(value, file);
+  const { config, problems } = checkConfigText(file, text);
+  if (!config) throw invalid('Config', problems);
+  return config;
+}
+
+/**
+ * Parse, expand ${ENV} references, validate against the schema and check cron expressions:
+ * every problem at once, file:line:col. Does not throw (watchers and `config validate` use it).
+ */
+export function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): { config?: Config; problems: Problem[]; source: YamlSource } {
+  const parsed = parseYaml(file, text);
+  if (parsed.problems.length > 0) return { problems: parsed.problems, source: parsed.source };
+  const envProblems = expandEnvReferences(parsed.source, env);
+  const { value, problems } = validateSource<ConfigFile>(parsed.source, configSchema);
+  // An unset variable leaves its reference in place; the schema's complaint about that text is noise.
+  const at = (p: Problem) => `${p.line}:${p.col}`;
+  const envPlaces = new Set(envProblems.map(at));
+  const schemaProblems = problems.filter((p) => !envPlaces.has(at(p)));
+  const all = [...envProblems, ...schemaProblems, ...scheduleProblems(parsed.source)].sort(
+    (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
+  );
+  if (all.length > 0 || value === undefined) return { problems: all, source: parsed.source };
+  return { config: resolveConfig(value, file), problems: [], source: parsed.source };
 }
 
 /** An empty config (no file): defaults only. */
@@ -70,15 +133,29 @@ export function emptyConfig(): Config {
 function resolveConfig(raw: ConfigFile, file: string): Config {
   const dir = path.dirname(file);
   const abs = (p: string) => (isUri(p) ? p : path.resolve(dir, p));
+  const targets = (list: (string | TargetConfig)[]) => list.map((t) => (typeof t === 'string' ? { uri: abs(t) } : { ...t, uri: abs(t.uri) }));
   return {
     ...raw,
     file,
     build: raw.build === undefined ? undefined : abs(raw.build),
     recipes: raw.recipes?.map(abs),
-    targets: (raw.targets ?? []).map((t) => (typeof t === 'string' ? { uri: abs(t) } : { ...t, uri: abs(t.uri) })),
+    targets: targets(raw.targets ?? []),
     secrets: raw.secrets && {
       sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),
     },
+    jobs:
+      raw.jobs &&
+      Object.fromEntries(
+        Object.entries(raw.jobs).map(([name, job]) => [
+          name,
+          {
+            ...job,
+            build: job.build === undefined ? undefined : abs(job.build),
+            recipes: job.recipes?.map(abs),
+            targets: job.targets && targets(job.targets),
+          },
+        ]),
+      ),
   };
 }
 

@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { findConfigFile } from '../../config/load.js';
+import { bundledRecipesDir } from '../../paths.js';
+import { watchAndRerun } from '../watch.js';
 import { planRun } from '../../runner/plan.js';
 import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
@@ -7,10 +11,27 @@ import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipe
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
   restore?: boolean;
+  watch?: boolean;
 }
 
 /** `lsbackup plan`: what would run where, every command rendered, secrets masked. Runs nothing. */
 export async function planCommand(recipePaths: string[], options: PlanCommandOptions): Promise<number> {
+  if (options.watch) {
+    return watchAndRerun({ paths: await planInputs(recipePaths, options), run: () => planOnce(recipePaths, options), json: options.json });
+  }
+  return planOnce(recipePaths, options);
+}
+
+/** What a plan is made of: recipes, the config file and the inventory (best effort: a broken config is still watched). */
+async function planInputs(recipePaths: string[], options: PlanCommandOptions): Promise<string[]> {
+  const configFile = findConfigFile(options.config);
+  const config = await loadSessionConfig(options).catch(() => undefined);
+  const recipes = recipePaths.length > 0 ? recipePaths.map((p) => path.resolve(p)) : (config?.recipes ?? [bundledRecipesDir]);
+  const build = options.build ?? config?.build;
+  return [...recipes, ...(configFile ? [configFile] : []), ...(build ? [path.resolve(build)] : [])];
+}
+
+async function planOnce(recipePaths: string[], options: PlanCommandOptions): Promise<number> {
   const config = await loadSessionConfig(options);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);

@@ -2,14 +2,21 @@ import path from 'node:path';
 import { validateRecipes } from '../../recipes/index.js';
 import { formatProblem, type Problem } from '../../errors.js';
 import { bundledRecipesDir } from '../../paths.js';
+import { watchAndRerun } from '../watch.js';
 
 export interface ValidateOptions {
   json?: boolean;
+  watch?: boolean;
 }
 
 /** `lsbackup validate [paths...]`: every problem of every recipe at once, file:line:col. Runs nothing. */
 export async function validateCommand(paths: string[], options: ValidateOptions): Promise<number> {
   const chosen = paths.length > 0 ? paths.map((p) => path.resolve(p)) : [bundledRecipesDir];
+  if (options.watch) return watchAndRerun({ paths: chosen, run: () => validateOnce(chosen, options), json: options.json });
+  return validateOnce(chosen, options);
+}
+
+async function validateOnce(chosen: string[], options: ValidateOptions): Promise<number> {
   const { recipes, problems } = await validateRecipes(chosen);
   report(recipes.map((r) => `${r.recipe.metadata.name}@${r.recipe.metadata.version}`), problems, options);
   return problems.length > 0 ? 78 : 0;

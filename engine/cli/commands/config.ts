@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { checkConfigText, DEFAULT_CONFIG_FILE, findConfigFile } from '../../config/load.js';
+import { configSample } from '../../config/sample.js';
+import { maskConfig } from '../../config/mask.js';
+import { effectiveJobs } from '../../jobs/resolve.js';
+import { ExitCode, formatProblem, LsError } from '../../errors.js';
+import { redactor } from '../../secrets/index.js';
+import { loadSessionConfig } from '../session.js';
+
+export interface ConfigCommandOptions {
+  config?: string;
+  json?: boolean;
+}
+
+function requireConfigFile(options: ConfigCommandOptions): string {
+  const file = findConfigFile(options.config);
+  if (!file || !existsSync(file)) {
+    throw new LsError('EUSAGE', { message: `no config file ${file ?? `./${DEFAULT_CONFIG_FILE}`}: pass --config <file>, or create one with 'lsbackup config init'` });
+  }
+  return file;
+}
+
+/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. */
+export async function configValidateCommand(options: ConfigCommandOptions): Promise<number> {
+  const file = requireConfigFile(options);
+  const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
+  const jobs = config ? effectiveJobs(config).map((j) => j.name) : [];
+  if (options.json) {
+    process.stdout.write(JSON.stringify({ valid: problems.length === 0, file, jobs, problems }) + '\n');
+  } else if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
+    process.stderr.write(`${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}.\n`);
+  } else {
+    process.stdout.write(`OK: ${file} is valid (jobs: ${jobs.join(', ')})\n`);
+  }
+  return problems.length > 0 ? ExitCode.config : ExitCode.ok;
+}
+
+/** `lsbackup config show`: every job with its inherited settings merged in, secrets masked. */
+export async function configShowCommand(options: ConfigCommandOptions): Promise<number> {
+  requireConfigFile(options);
+  const config = await loadSessionConfig(options);
+  const shown = maskConfig(
+    {
+      file: config.file,
+      ...(config.secrets ? { secrets: config.secrets } : {}),
+      jobs: Object.fromEntries(effectiveJobs(config).map(({ name, ...job }) => [name, dropUndefined(job)])),
+    },
+    redactor,
+  );
+  process.stdout.write(options.json ? JSON.stringify(shown, null, 2) + '\n' : stringify(shown, { lineWidth: 0 }));
+  return ExitCode.ok;
+}
+
+export interface ConfigInitOptions {
+  output?: string;
+  force?: boolean;
+}
+
+/** `lsbackup config init`: the annotated sample, to stdout or a new file. */
+export async function configInitCommand(options: ConfigInitOptions): Promise<number> {
+  const sample = configSample();
+  if (!options.output) {
+    process.stdout.write(sample);
+    return ExitCode.ok;
+  }
+  const file = path.resolve(options.output);
+  try {
+    await writeFile(file, sample, { flag: options.force ? 'w' : 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LsError('EUSAGE', { message: `${file} already exists (use --force to overwrite it)` });
+    throw e;
+  }
+  process.stderr.write(`wrote ${file}\n`);
+  return ExitCode.ok;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

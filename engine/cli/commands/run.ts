@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { LsError } from '../../errors.js';
+import { selectJob } from '../../jobs/resolve.js';
+import { runJob } from '../../jobs/run-job.js';
+import { writeReportFile } from '../../jobs/report.js';
+import { findConfigFile } from '../../config/load.js';
+import { interruptSignal, loadSessionConfig, sessionReporter } from '../session.js';
+
+export interface RunOptions {
+  config?: string;
+  job?: string;
+  json?: boolean;
+  report?: string;
+}
+
+/** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
+export async function runCommand(options: RunOptions): Promise<number> {
+  if (!findConfigFile(options.config)) {
+    throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
+  }
+  const config = await loadSessionConfig(options);
+  const job = selectJob(config, options.job);
+  const reporter = sessionReporter(options.json);
+  const interrupt = interruptSignal();
+  try {
+    const report = await runJob(config, job, { reporter, signal: interrupt.signal });
+    if (options.report) await writeReportFile(path.resolve(options.report), report);
+    if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
+    else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+    return report.exitCode ?? 1;
+  } finally {
+    interrupt.dispose();
+    reporter.close();
+  }
+}

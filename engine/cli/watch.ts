@@ -1,0 +1,47 @@
+import { watch } from 'chokidar';
+import { isLsError } from '../errors.js';
+import { redactor } from '../secrets/index.js';
+
+export interface WatchOptions {
+  /** Files and directories whose saves trigger a re-run. */
+  paths: string[];
+  /** One pass (validate, plan); its exit code is shown, never acted on. */
+  run: () => Promise<number>;
+  /** No screen clearing or hints (machine output). */
+  json?: boolean;
+  debounceMs?: number;
+}
+
+/**
+ * Authoring watch mode shared by `validate --watch` and `plan --watch`: run once, then again on
+ * every save (debounced), clearing the screen on a TTY. A broken file is reported, never fatal;
+ * Ctrl-C / SIGTERM end it with exit code 0.
+ */
+export async function watchAndRerun(options: WatchOptions): Promise<number> {
+  const pass = async () => {
+    if (!options.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[3J\x1b[H');
+    try {
+      await options.run();
+    } catch (e) {
+      process.stderr.write(isLsError(e) ? `lsbackup: ${redactor.redact(e.message)}\n` : `lsbackup: unexpected error: ${redactor.redact((e as Error).stack ?? String(e))}\n`);
+    }
+    if (!options.json) process.stderr.write(`\nwatching ${options.paths.length} path(s) for changes (Ctrl-C to stop)\n`);
+  };
+  const watcher = watch(options.paths, { ignoreInitial: true });
+  await new Promise<void>((resolve) => watcher.once('ready', resolve));
+  await pass();
+  let timer: NodeJS.Timeout | undefined;
+  // A save during a pass queues exactly one more pass after it.
+  let running: Promise<void> = Promise.resolve();
+  watcher.on('all', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => (running = running.then(pass)), options.debounceMs ?? 200);
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  clearTimeout(timer);
+  await watcher.close();
+  return 0;
+}

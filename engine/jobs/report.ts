@@ -1,0 +1,41 @@
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SummaryRow } from '../report/events.js';
+import type { RetentionOutcome } from './retention.js';
+
+/** One target of a run: where the copy went (or why not) and what retention did there. */
+export interface TargetReport {
+  target: string;
+  name?: string;
+  error?: string;
+  retention?: RetentionOutcome | { error: string };
+}
+
+/**
+ * What one job run did, as data: the `--report` file, the webhook body and the scheduler's
+ * log line are all this shape.
+ */
+export interface RunReport {
+  job: string;
+  cluster?: string;
+  status: 'running' | 'success' | 'partial' | 'failed';
+  exitCode?: number;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  archive?: string;
+  bytes?: number;
+  sha256?: string;
+  targets: TargetReport[];
+  /** One row per component × host (component rows with host '-' when no host ran it). */
+  components: SummaryRow[];
+  warnings: string[];
+  error?: string;
+}
+
+/** Writes the report beside its final name and renames it: a reader never sees half a file. */
+export async function writeReportFile(file: string, report: RunReport): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  await writeFile(tmp, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 });
+  await rename(tmp, file);
+}

@@ -1,0 +1,116 @@
+import type { Config } from '../config/load.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import type { Reporter, RunEvent } from '../report/events.js';
+import { runBackup, type BackupResult } from '../runner/backup.js';
+import { openTarget } from '../../targets/registry.js';
+import { redactor } from '../secrets/index.js';
+import { ExitCode, isLsError } from '../errors.js';
+import { sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRecipeSecrets, varOverrides } from '../cli/session.js';
+import { createNotifier } from '../notify/notifier.js';
+import type { EffectiveJob } from './resolve.js';
+import { applyRetention } from './retention.js';
+import type { RunReport, TargetReport } from './report.js';
+
+export interface RunJobOptions {
+  reporter: Reporter;
+  signal: AbortSignal;
+  /** Recipes already loaded and validated (the scheduler keeps the last valid set); else loaded now. */
+  recipes?: LoadedRecipe[];
+  /** For tests: the first notification retry backoff. */
+  notifyBackoffMs?: number;
+}
+
+/**
+ * One job end to end: backup with a copy in every target, retention per stored copy, then the
+ * notifications (start before, outcome after; they run in the background and are awaited only
+ * up to their own timeouts). Never throws for an expected failure: the report says what happened.
+ */
+export async function runJob(config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
+  const started = new Date();
+  const report: RunReport = { job: job.name, cluster: job.cluster, status: 'running', startedAt: started.toISOString(), targets: [], components: [], warnings: [] };
+  const warn = (message: string) => {
+    report.warnings.push(message);
+    options.reporter.emit({ type: 'warning', message });
+  };
+  const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
+  const reporter = recordingReporter(options.reporter, report);
+  notifier.notify('start', report);
+  try {
+    const result = await backup(config, job, reporter, options, report);
+    report.archive = result.archive;
+    report.bytes = result.bytes;
+    report.sha256 = result.sha256;
+    report.targets = await retainPerTarget(job, result, warn);
+    const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
+    report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
+    report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
+  } catch (e) {
+    if (!isLsError(e)) throw e;
+    report.status = 'failed';
+    report.exitCode = e.exitCode;
+    report.error = redactor.redact(e.message);
+  } finally {
+    const finished = new Date();
+    report.finishedAt = finished.toISOString();
+    report.durationMs = finished.getTime() - started.getTime();
+  }
+  notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report);
+  await notifier.settle();
+  return redactor.redactValue(report);
+}
+
+async function backup(config: Config, job: EffectiveJob, reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
+  const jobConfig: Config = { ...config, components: job.components };
+  const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
+  const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
+  const targets = job.targets.map((t) => openTarget(t.uri, t.options));
+  const secrets = await resolveRecipeSecrets(recipes, jobConfig);
+  report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
+  return runBackup({
+    recipes,
+    inventory,
+    targets,
+    cluster: report.cluster,
+    format: job.format,
+    concurrency: job.concurrency,
+    defaultStepTimeoutSec: job.stepTimeout,
+    only: job.components.only,
+    skip: job.components.skip,
+    varOverrides: varOverrides(jobConfig, undefined),
+    secrets,
+    executorFactory: await sessionExecutorFactory(inventory, reporter),
+    reporter,
+    redactor,
+    signal: options.signal,
+  });
+}
+
+/** Retention runs only where this run's copy was stored: a target that just failed is left alone. */
+async function retainPerTarget(job: EffectiveJob, result: BackupResult, warn: (m: string) => void): Promise<TargetReport[]> {
+  return Promise.all(
+    result.copies.map(async (copy): Promise<TargetReport> => {
+      if (!copy.name) return { ...copy };
+      const spec = job.targets.find((t) => t.uri === copy.target);
+      try {
+        const outcome = await applyRetention(openTarget(copy.target, spec?.options), job.retention);
+        return outcome ? { ...copy, retention: outcome } : { ...copy };
+      } catch (e) {
+        if (!isLsError(e)) throw e;
+        warn(e.message);
+        return { ...copy, retention: { error: e.message } };
+      }
+    }),
+  );
+}
+
+/** Passes events on and keeps the end summary (component × host) for the report. */
+function recordingReporter(inner: Reporter, report: RunReport): Reporter {
+  return {
+    emit(event: RunEvent) {
+      if (event.type === 'run.end') report.components = event.summary;
+      if (event.type === 'warning') report.warnings.push(event.message);
+      inner.emit(event);
+    },
+    close: () => inner.close(),
+  };
+}

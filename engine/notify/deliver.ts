@@ -1,0 +1,59 @@
+/** One HTTP request a notification makes. */
+export interface Delivery {
+  url: string;
+  method: 'POST' | 'GET';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface DeliveryPolicy {
+  timeoutMs: number;
+  retries: number;
+  /** First backoff; doubles per attempt. */
+  backoffMs?: number;
+}
+
+/** Worth another attempt: the endpoint may recover (network, timeout, throttling, server error). */
+class Retryable extends Error {}
+
+/**
+ * Sends one request with a per-attempt timeout and bounded retries with exponential backoff.
+ * Rejects with the last error when every attempt failed; a 4xx other than 429 is not retried.
+ */
+export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promise<void> {
+  const backoff = policy.backoffMs ?? 1000;
+  let last: Error = new Error('not attempted');
+  for (let attempt = 0; attempt <= policy.retries; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+    try {
+      await attemptOnce(delivery, policy.timeoutMs);
+      return;
+    } catch (e) {
+      last = e as Error;
+      if (!(e instanceof Retryable)) break;
+    }
+  }
+  throw last;
+}
+
+async function attemptOnce(delivery: Delivery, timeoutMs: number): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(delivery.url, {
+      method: delivery.method,
+      headers: delivery.headers,
+      body: delivery.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (err.cause?.message ?? err.message);
+    throw new Retryable(why);
+  }
+  // Drain the body so the connection is released.
+  await response.arrayBuffer().catch(() => undefined);
+  if (response.ok) return;
+  const why = `HTTP ${response.status}`;
+  if (response.status === 429 || response.status >= 500) throw new Retryable(why);
+  throw new Error(why);
+}

@@ -1,0 +1,142 @@
+/**
+ * `lsbackup run` through the built CLI, as CI calls it: a config with jobs, a local inventory
+ * (ansible_connection=local), a test recipe, local targets, and a real HTTP server receiving
+ * the notifications.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { startRecorder } from '../notify/recorder.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+let hooks: Awaited<ReturnType<typeof startRecorder>>;
+
+beforeEach(async () => {
+  ws = await workspace();
+  hooks = await startRecorder((p) => (p.startsWith('/hang') ? 'hang' : 200));
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nvars: { greeting: hello }\nbackup:\n  snapshot:\n    - run: echo {{vars.greeting}}\n      output: greeting.txt\n`));
+  await ws.write('recipes/other.yaml', recipeYaml('other', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo other\n      output: other.txt\n`));
+});
+afterEach(async () => {
+  await hooks.close();
+  await ws.cleanup();
+});
+
+const config = (body: string) =>
+  ws.write('lsbackup.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\ncluster: testc\nbuild: ./build\nrecipes: [./recipes]\ntargets: [./backups]\n${body}`);
+const archivesIn = async (dir: string) => (existsSync(path.join(ws.dir, dir)) ? (await readdir(path.join(ws.dir, dir))).filter((n) => n.endsWith('.tar.gz')) : []);
+const run = (...args: string[]) => runCli(['run', ...args], { cwd: ws.dir, env: { HOOK: hooks.url } });
+
+describe('lsbackup run', () => {
+  it('runs the named job end to end: its selection and vars, copies in its targets, a report file, notifications', async () => {
+    await config(`notifications:
+  - type: ping
+    url: \${HOOK}/ping/check-uuid
+jobs:
+  nightly:
+    schedule: "0 2 * * *"
+    targets: [./nightly-a, ./nightly-b]
+    components:
+      only: [app]
+      vars: { app: { greeting: bonjour } }
+    notifications:
+      - type: webhook
+        url: \${HOOK}/hook
+      - type: ping
+        url: \${HOOK}/ping/check-uuid
+  other:
+    components: { only: [other] }
+`);
+    const r = await run('--job', 'nightly', '--report', 'report.json');
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect(r.exitCode).toBe(0);
+    const [a] = await archivesIn('nightly-a');
+    expect(a).toMatch(/^lsbackup-testc-\d{8}T\d{6}Z\.tar\.gz$/);
+    expect(await archivesIn('nightly-b')).toEqual([a]);
+    expect(await archivesIn('backups')).toEqual([]);
+
+    const report = JSON.parse(await readFile(path.join(ws.dir, 'report.json'), 'utf8'));
+    expect(report).toMatchObject({ job: 'nightly', cluster: 'testc', status: 'success', exitCode: 0, archive: a });
+    expect(report.targets.map((t: { name: string }) => t.name)).toEqual([a, a]);
+    expect(report.components).toEqual([
+      expect.objectContaining({ component: 'app', host: 'localhost', status: 'success' }),
+      expect.objectContaining({ component: 'other', host: '-', status: 'skipped', error: 'not selected (--only)' }),
+    ]);
+    expect(report.durationMs).toBeGreaterThan(0);
+
+    const [hook] = await hooks.waitFor('/hook', 2);
+    const bodies = hooks.received.filter((h) => h.path === '/hook').map((h) => JSON.parse(h.body));
+    expect(bodies.map((b) => b.event)).toEqual(['start', 'success']);
+    expect(bodies[1]).toMatchObject({ job: 'nightly', status: 'success', archive: a });
+    expect(hook!.headers['content-type']).toBe('application/json');
+    expect(hooks.received.filter((h) => h.path.startsWith('/ping')).map((h) => h.path)).toEqual(['/ping/check-uuid/start', '/ping/check-uuid']);
+    // The greeting var of the job reached the recipe.
+    const { execa } = await import('execa');
+    expect((await execa('tar', ['xzOf', path.join(ws.dir, 'nightly-a', a!), 'app/localhost/greeting.txt'])).stdout).toBe('bonjour');
+  });
+
+  it('with several jobs and no --job, exits 64 naming them; an unknown job too', async () => {
+    await config(`jobs:\n  nightly: {}\n  weekly: {}\n`);
+    const r = await run();
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toContain('Jobs in the config: nightly, weekly');
+    const unknown = await run('--job', 'hourly');
+    expect(unknown.exitCode).toBe(64);
+    expect(unknown.stderr).toContain("no job named 'hourly'");
+    expect(await archivesIn('backups')).toEqual([]);
+  });
+
+  it('without jobs, runs the top-level settings; --json ends with the run report', async () => {
+    await config('');
+    const r = await run('--json');
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const end = lines.at(-1);
+    expect(end).toMatchObject({ type: 'job.end', job: 'default', status: 'success' });
+    expect(end.components.map((c: { component: string }) => c.component).sort()).toEqual(['app', 'other']);
+    expect(await archivesIn('backups')).toEqual([end.archive]);
+  });
+
+  it('a retention policy that cannot be applied yet makes the run partial (exit 2) and keeps the backup', async () => {
+    await config(`retention: { keepLast: 3 }\nnotifications:\n  - type: ping\n    url: \${HOOK}/rp\n`);
+    const r = await run('--report', 'r.json');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/Retention for target .*backups is not available/);
+    expect((await archivesIn('backups')).length).toBe(1);
+    const report = JSON.parse(await readFile(path.join(ws.dir, 'r.json'), 'utf8'));
+    expect(report.status).toBe('partial');
+    expect(report.targets[0].retention.error).toMatch(/not available/);
+    await hooks.waitFor('/rp/fail');
+  });
+
+  it('a hanging notification endpoint delays the run by its timeout at most, and is a warning', async () => {
+    // Baseline: the same run without notifications, measured in this test (machine load varies).
+    await config('');
+    let started = Date.now();
+    expect((await run()).exitCode).toBe(0);
+    const baseline = Date.now() - started;
+    await config(`notifications:
+  - type: webhook
+    url: \${HOOK}/hang/hook
+    timeout: 1
+    retries: 0
+  - type: ping
+    url: \${HOOK}/hang/ping
+    timeout: 1
+    retries: 0
+`);
+    started = Date.now();
+    const r = await run();
+    const elapsed = Date.now() - started;
+    expect(r.exitCode).toBe(0);
+    expect((await archivesIn('backups')).length).toBe(2);
+    // start and end deliveries overlap the backup and each other: about one timeout (1 s) more.
+    expect(elapsed - baseline).toBeLessThan(2500);
+    expect(hooks.received.filter((h) => h.path.startsWith('/hang')).length).toBe(4);
+    expect(r.stderr).toMatch(/warning: notification webhook http:\/\/127\.0\.0\.1:\d+\/… \(success\) failed: no answer within 1s/);
+    expect(r.stderr).not.toContain('/hang/ping');
+  });
+});
