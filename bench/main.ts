@@ -49,7 +49,8 @@ interface Row {
 const rows: Row[] = [];
 const dataRoot = join(tmpdir(), 'lsbackup-bench');
 const outDir = join(repo, 'bench/out');
-const work = join(outDir, 'work');
+// One work dir per run: two suites (e.g. a profile beside a measurement) must not clean each other's files.
+const work = join(outDir, `work-${process.pid}`);
 
 async function main() {
   rmSync(work, { recursive: true, force: true });
@@ -67,7 +68,7 @@ async function main() {
   if (want('rss')) await ensureDataSet(bigDir, sizes.big);
   execFileSync('chown', ['-R', 'lsbtest', dataRoot]);
 
-  const fleet = await startFleet({ hosts: sizes.hostsMany });
+  const fleet = await startFleet({ hosts: want('many') ? sizes.hostsMany : want('cluster') ? sizes.hostsLarge : 1 });
   // A stopped bench still stops its sshd processes (by PID, in fleet.stop()).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void fleet.stop().finally(() => process.exit(1)));
@@ -81,8 +82,10 @@ async function main() {
     }
     if (want('rss')) await rss(fleet, bulkDir, bigDir);
     if (want('many')) await many(fleet, sizes.hostsMany);
+    if (only?.includes('profile')) await profile(fleet, bulkDir);
   } finally {
     await fleet.stop();
+    rmSync(work, { recursive: true, force: true });
   }
   report();
   const failed = rows.flatMap((r) => r.runs.filter((m) => m.exitCode !== 0).map((m) => `${r.name}: exit ${m.exitCode}: ${m.stderrTail}`));
@@ -218,6 +221,23 @@ async function many(fleet: Fleet, hosts: number) {
   clean();
   await bench('many', `lsbackup trivial, ${hosts} hosts, --concurrency ${hosts}`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--concurrency', String(hosts)), clean);
   await bench('many', `lsbackup trivial, ${hosts} hosts, default concurrency`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'), clean);
+}
+
+/** `--only profile`: one 1 GiB backup per format under `node --cpu-prof`, summarised by bench/profile-summary.mjs. */
+async function profile(fleet: Fleet, dataDir: string) {
+  const inv = inventory(fleet, 'profile', 'bulk', 1);
+  const recipe = recipeFile('bulk', BULK_RECIPE);
+  const out = join(work, 'profile-out');
+  const clean = emptyDir(out);
+  clean();
+  for (const format of ['tar.zst', 'tar.gz']) {
+    const dir = join(outDir, 'prof', format);
+    rmSync(dir, { recursive: true, force: true });
+    const argv = ['node', '--cpu-prof', '--cpu-prof-dir', dir, cli, 'apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`];
+    await bench('profile', `lsbackup ${format} under --cpu-prof`, totalBytes(sizes.bulk), argv, clean, 1);
+    const [file] = readdirSync(dir);
+    if (file) console.log(execFileSync('node', [join(repo, 'bench/profile-summary.mjs'), join(dir, file), '12'], { encoding: 'utf8' }));
+  }
 }
 
 function summary(row: Row) {
