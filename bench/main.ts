@@ -1,0 +1,310 @@
+/**
+ * The benchmark suite (run by bench/run.mjs through vite-node, so it can start the TypeScript
+ * sshd fleet from test/fleet). Every lsbackup figure is measured in the same run as its
+ * baseline; results go to bench/out/results.{json,md}. `--quick` runs each benchmark once on
+ * tiny data and only checks that everything works (CI).
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
+import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
+import { measure, median, loadAverage, type Measurement } from './measure.js';
+import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
+
+const repo = resolve(import.meta.dirname, '..');
+const cli = join(repo, 'dist/engine/cli/main.js');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const runs = quick ? 1 : Number(argValue('--runs') ?? 3);
+const only = argValue('--only')?.split(',');
+
+function argValue(name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+const sizes = quick
+  ? { bulk: tinySpec(), big: tinySpec(2), host: { ...tinySpec(), randoms: 0, logs: 0 }, hostsSmall: 3, hostsLarge: 4, hostsMany: 5 }
+  : { bulk: mixedSpec(1), big: mixedSpec(4.6), host: hostSpec(), hostsSmall: 8, hostsLarge: 32, hostsMany: 50 };
+
+function tinySpec(scale = 1): DataSpec {
+  return { configs: 50, configBytes: 1024, logs: 2, logBytes: 256 * 1024 * scale, dumpBytes: MiB * scale, randoms: 1, randomBytes: 256 * 1024 };
+}
+
+/** Per cluster host: 500 configs and a 16 MiB dump. */
+function hostSpec(): DataSpec {
+  return { configs: 500, configBytes: 2048, logs: 0, logBytes: 0, dumpBytes: 16 * MiB, randoms: 0, randomBytes: 0 };
+}
+
+interface Row {
+  group: string;
+  name: string;
+  command: string;
+  bytes: number;
+  runs: Measurement[];
+}
+
+const rows: Row[] = [];
+const dataRoot = join(tmpdir(), 'lsbackup-bench');
+const outDir = join(repo, 'bench/out');
+// One work dir per run: two suites (e.g. a profile beside a measurement) must not clean each other's files.
+const work = join(outDir, `work-${process.pid}`);
+
+async function main() {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  // World-traversable: the fleet's users read the data and restore writes it back.
+  mkdirSync(dataRoot, { recursive: true, mode: 0o755 });
+  const mode = quick ? 'quick' : 'full';
+  const bulkDir = join(dataRoot, `${mode}-bulk`);
+  const bigDir = join(dataRoot, `${mode}-big`);
+  const hostDir = join(dataRoot, `${mode}-host`);
+  log(`machine: ${machine()}`);
+  log('generating data sets (reused when already there) ...');
+  await ensureDataSet(bulkDir, sizes.bulk);
+  await ensureDataSet(hostDir, sizes.host);
+  if (want('rss')) await ensureDataSet(bigDir, sizes.big);
+  execFileSync('chown', ['-R', 'lsbtest', dataRoot]);
+
+  const fleet = await startFleet({ hosts: want('many') ? sizes.hostsMany : want('cluster') ? sizes.hostsLarge : 1 });
+  // A stopped bench still stops its sshd processes (by PID, in fleet.stop()).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void fleet.stop().finally(() => process.exit(1)));
+  }
+  try {
+    if (want('single')) await singleHost(fleet, bulkDir);
+    if (want('restore')) await restore(fleet, bulkDir);
+    if (want('cluster')) {
+      await cluster(fleet, hostDir, sizes.hostsSmall);
+      await cluster(fleet, hostDir, sizes.hostsLarge);
+    }
+    if (want('rss')) await rss(fleet, bulkDir, bigDir);
+    if (want('many')) await many(fleet, sizes.hostsMany);
+    if (only?.includes('profile')) await profile(fleet, bulkDir);
+  } finally {
+    await fleet.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  report();
+  const failed = rows.flatMap((r) => r.runs.filter((m) => m.exitCode !== 0).map((m) => `${r.name}: exit ${m.exitCode}: ${m.stderrTail}`));
+  if (failed.length) {
+    console.error(`FAILED:\n${failed.join('\n')}`);
+    process.exitCode = 1;
+  }
+}
+
+function want(name: string): boolean {
+  return !only || only.includes(name);
+}
+
+function log(message: string) {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)} load ${loadAverage()}] ${message}`);
+}
+
+function machine(): string {
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpus().length} × ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), Node ${process.version}`;
+}
+
+function sshBase(host: FleetHost, fleet: Fleet): string {
+  return `ssh -T -c aes128-gcm@openssh.com -o BatchMode=yes -o IdentitiesOnly=yes -i ${fleet.clientKey} -o UserKnownHostsFile=${fleet.knownHosts} -p ${host.port} ${fleet.sudoUser}@${host.address}`;
+}
+
+function inventory(fleet: Fleet, name: string, group: string, count: number): string {
+  const groups: Record<string, string[]> = {};
+  for (const h of fleet.hosts.slice(0, count)) groups[h.name] = [group];
+  return fleet.writeInventory(join(work, `inv-${name}`), groups);
+}
+
+function recipeFile(name: string, text: string): string {
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Runs `argv` `times` times (after one warm-up in full mode), records the row; `after` cleans up between runs. */
+async function bench(group: string, name: string, bytes: number, argv: string[], after: () => void, times = runs): Promise<Row> {
+  const row: Row = { group, name, command: argv.join(' '), bytes, runs: [] };
+  for (let i = 0; i < times; i++) {
+    const m = await measure(argv, { cwd: work, scratch: work, env: { ANSIBLE_FORKS: '16', ANSIBLE_HOST_KEY_CHECKING: 'False' } });
+    row.runs.push(m);
+    log(`${name}: ${m.wallS.toFixed(2)} s wall, ${m.cpuS.toFixed(1)} s CPU, ${m.maxRssMiB.toFixed(0)} MiB RSS, exit ${m.exitCode}`);
+    if (m.exitCode !== 0) log(m.stderrTail);
+    after();
+  }
+  rows.push(row);
+  return row;
+}
+
+const sh = (command: string) => ['sh', '-c', command];
+const lsbackup = (...rest: string[]) => ['node', cli, ...rest];
+const emptyDir = (dir: string) => () => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+};
+
+/** (a) one host, 1 GiB: lsbackup tar.zst / tar.gz against ssh | zstd, ssh | pigz, ssh | gzip. */
+async function singleHost(fleet: Fleet, dataDir: string) {
+  const host = fleet.hosts[0]!;
+  const bytes = totalBytes(sizes.bulk);
+  const inv = inventory(fleet, 'single', 'bulk', 1);
+  const recipe = recipeFile('bulk', BULK_RECIPE);
+  const out = join(work, 'single-out');
+  const clean = emptyDir(out);
+  clean();
+  const remoteTar = `'tar cf - -C / ${dataDir.slice(1)}'`;
+  const apply = (format: string) =>
+    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`);
+  await bench('single', 'ssh | zstd -3 -T0', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | zstd -3 -T0 -q > ${out}/b.tar.zst`), clean);
+  await bench('single', 'lsbackup tar.zst', bytes, apply('tar.zst'), clean);
+  await bench('single', 'ssh | pigz -6', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | pigz -6 > ${out}/b.tar.gz`), clean);
+  await bench('single', 'lsbackup tar.gz', bytes, apply('tar.gz'), clean);
+  await bench('single', 'ssh | gzip -6', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | gzip -6 > ${out}/b.tar.gz`), clean, quick ? 1 : Math.min(runs, 2));
+}
+
+/** (d) restore throughput of the same 1 GiB backup, against zstd -d | ssh tar x. */
+async function restore(fleet: Fleet, dataDir: string) {
+  const host = fleet.hosts[0]!;
+  const bytes = totalBytes(sizes.bulk);
+  const inv = inventory(fleet, 'restore', 'bulk', 1);
+  const recipe = recipeFile('bulk', BULK_RECIPE);
+  const out = join(work, 'restore-src');
+  emptyDir(out)();
+  execFileSync('node', [cli, 'apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`], { cwd: work, stdio: 'ignore' });
+  const archive = join(out, readdirSync(out).find((f) => f.endsWith('.tar.zst'))!);
+  const staging = join(work, 'staging');
+  const clean = emptyDir(staging);
+  clean();
+  // The same archive's files back onto the host, as the host's user (it owns the data dir).
+  await bench('restore', 'zstd -d | ssh tar x', bytes, sh(`zstd -d -q -c ${archive} | ${sshBase(host, fleet)} 'mkdir -p /tmp/lsb-bench-untar && tar xf - -C /tmp/lsb-bench-untar'`), () => {
+    rmSync('/tmp/lsb-bench-untar', { recursive: true, force: true });
+  });
+  await bench('restore', 'lsbackup restore', bytes, lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging), clean);
+}
+
+/** (b) N hosts, a dump + configs each, against the equivalent ansible-playbook. */
+async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
+  const bytes = totalBytes(sizes.host) * hosts;
+  const inv = inventory(fleet, `cluster${hosts}`, 'cluster', hosts);
+  const recipe = recipeFile('cluster', CLUSTER_RECIPE);
+  const out = join(work, `cluster${hosts}-out`);
+  const clean = emptyDir(out);
+  clean();
+  const dump = join(hostDir, 'dump.sql');
+  const configs = join(hostDir, 'configs');
+  const group = `cluster ${hosts} hosts`;
+  await bench(group, `lsbackup tar.zst, ${hosts} hosts`, bytes, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `cluster.dump=${dump}`, '--var', `cluster.configs=${configs}`), clean);
+  const playbook = recipeFile(`playbook${hosts}`, clusterPlaybook(dump, configs, out));
+  await bench(group, `ansible-playbook, ${hosts} hosts`, bytes, ['ansible-playbook', '-i', inv, playbook], clean, quick ? 1 : Math.min(runs, hosts > 8 ? 1 : 3));
+}
+
+/** (c) peak RSS: 1 GiB against ~4 GiB (tar.zst and tar.gz), and many hosts at once. */
+async function rss(fleet: Fleet, bulkDir: string, bigDir: string) {
+  const inv = inventory(fleet, 'rss', 'bulk', 1);
+  const recipe = recipeFile('bulk', BULK_RECIPE);
+  const out = join(work, 'rss-out');
+  const clean = emptyDir(out);
+  clean();
+  for (const [label, dir, spec] of [['1 GiB', bulkDir, sizes.bulk], ['4 GiB', bigDir, sizes.big]] as const) {
+    await bench('rss', `lsbackup tar.zst ${label}`, totalBytes(spec), lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dir}`), clean, 1);
+  }
+}
+
+/** (c) 50 hosts with a trivial recipe: connection set-up and per-host overhead. */
+async function many(fleet: Fleet, hosts: number) {
+  const inv = inventory(fleet, `many${hosts}`, 'cluster', hosts);
+  const recipe = recipeFile('trivial', TRIVIAL_RECIPE);
+  const out = join(work, 'many-out');
+  const clean = emptyDir(out);
+  clean();
+  await bench('many', `lsbackup trivial, ${hosts} hosts, --concurrency ${hosts}`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--concurrency', String(hosts)), clean);
+  await bench('many', `lsbackup trivial, ${hosts} hosts, default concurrency`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'), clean);
+}
+
+/** `--only profile`: one 1 GiB backup per format under `node --cpu-prof`, summarised by bench/profile-summary.mjs. */
+async function profile(fleet: Fleet, dataDir: string) {
+  const inv = inventory(fleet, 'profile', 'bulk', 1);
+  const recipe = recipeFile('bulk', BULK_RECIPE);
+  const out = join(work, 'profile-out');
+  const clean = emptyDir(out);
+  clean();
+  for (const format of ['tar.zst', 'tar.gz']) {
+    const dir = join(outDir, 'prof', format);
+    rmSync(dir, { recursive: true, force: true });
+    const argv = ['node', '--cpu-prof', '--cpu-prof-dir', dir, cli, 'apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`];
+    await bench('profile', `lsbackup ${format} under --cpu-prof`, totalBytes(sizes.bulk), argv, clean, 1);
+    const [file] = readdirSync(dir);
+    if (file) console.log(execFileSync('node', [join(repo, 'bench/profile-summary.mjs'), join(dir, file), '12'], { encoding: 'utf8' }));
+  }
+}
+
+function summary(row: Row) {
+  const ok = row.runs.filter((m) => m.exitCode === 0);
+  const use = ok.length ? ok : row.runs;
+  const wall = median(use.map((m) => m.wallS));
+  return {
+    wall,
+    cpu: median(use.map((m) => m.cpuS)),
+    rss: Math.max(...use.map((m) => m.maxRssMiB)),
+    mbps: row.bytes ? row.bytes / 1e6 / wall : 0,
+    load: use.map((m) => m.load1.toFixed(1)).join('/'),
+    n: use.length,
+  };
+}
+
+/** Pipes in benchmark names would split markdown cells. */
+const cell = (text: string) => text.replaceAll('|', '\\|');
+
+function report() {
+  const find = (name: string) => rows.find((r) => r.name === name);
+  const ratio = (a: string, b: string, higherIsBetter = true) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (!ra || !rb) return undefined;
+    const sa = summary(ra).wall;
+    const sb = summary(rb).wall;
+    return higherIsBetter ? sb / sa : sa / sb;
+  };
+  const lines = [
+    `Machine: ${machine()}`,
+    `Mode: ${quick ? 'quick' : 'full'}, runs per benchmark: ${runs} (median; some baselines fewer, see n)`,
+    '',
+    '| group | benchmark | MB/s | wall s (median) | CPU s | peak RSS MiB | n | load1 before each run |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const s = summary(r);
+      return `| ${r.group} | ${cell(r.name)} | ${s.mbps ? s.mbps.toFixed(0) : '–'} | ${s.wall.toFixed(2)} | ${s.cpu.toFixed(1)} | ${s.rss.toFixed(0)} | ${s.n} | ${s.load} |`;
+    }),
+    '',
+    '| target | ratio (same run) | goal |',
+    '|---|---|---|',
+  ];
+  const target = (label: string, value: number | undefined, goal: string) => {
+    if (value !== undefined) lines.push(`| ${cell(label)} | ${value.toFixed(2)}× | ${goal} |`);
+  };
+  target('tar.zst vs ssh | zstd (throughput)', ratio('lsbackup tar.zst', 'ssh | zstd -3 -T0'), '≥ 0.8×');
+  target('tar.gz vs ssh | pigz (throughput)', ratio('lsbackup tar.gz', 'ssh | pigz -6'), '≥ 0.8×');
+  target('tar.gz vs ssh | gzip -6 (throughput)', ratio('lsbackup tar.gz', 'ssh | gzip -6'), '≥ 2×');
+  target('restore vs zstd -d | ssh tar x (throughput)', ratio('lsbackup restore', 'zstd -d | ssh tar x'), '(reference)');
+  for (const n of [sizes.hostsSmall, sizes.hostsLarge]) {
+    target(`${n} hosts: ansible wall / lsbackup wall`, ratio(`lsbackup tar.zst, ${n} hosts`, `ansible-playbook, ${n} hosts`), n === 8 ? '≥ 10×' : '(reference)');
+  }
+  const small = find('lsbackup tar.zst 1 GiB');
+  const big = find('lsbackup tar.zst 4 GiB');
+  if (small && big) {
+    const a = summary(small).rss;
+    const b = summary(big).rss;
+    lines.push(`| peak RSS 1 GiB → 4 GiB | ${a.toFixed(0)} → ${b.toFixed(0)} MiB (${(((b - a) / a) * 100).toFixed(0)}%) | ≤ 200 MiB, within 10% |`);
+  }
+  const many = rows.find((r) => r.group === 'many');
+  if (many) lines.push(`| ${cell(many.name)} | ${summary(many).wall.toFixed(2)} s wall, ${summary(many).rss.toFixed(0)} MiB | well under 5 s |`);
+  const text = lines.join('\n') + '\n';
+  console.log('\n' + text);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `results-${quick ? 'quick' : 'full'}.md`), text);
+  writeFileSync(join(outDir, `results-${quick ? 'quick' : 'full'}.json`), JSON.stringify({ machine: machine(), rows }, null, 2));
+}
+
+await main();
