@@ -6,6 +6,12 @@ import { lsbackupVersion } from '../version.js';
 import { applyCommand, type ApplyOptions } from './commands/apply.js';
 import { planCommand } from './commands/plan.js';
 import { validateCommand } from './commands/validate.js';
+import { listCommand } from './commands/list.js';
+import { showCommand } from './commands/show.js';
+import { verifyCommand } from './commands/verify.js';
+import { getCommand } from './commands/get.js';
+import { pruneCommand, type PruneOptions } from './commands/prune.js';
+import type { CatalogOptions } from './catalog.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -27,9 +33,29 @@ function clusterOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output: one JSON event per line');
 }
 
+/** Where backups live, and the plugin options of those targets. */
+function targetOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
+    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema)", repeat)
+    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable)', repeat)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift); omit for AWS')
+    .option('--s3-region <region>', 'S3 region (default us-east-1)')
+    .option('--s3-path-style', 'S3 path-style URLs (most S3-compatible servers need this)');
+}
+
+/** The catalog commands: one target, an identity for encrypted backups, --json. */
+function catalogOptions(cmd: Command): Command {
+  return targetOptions(cmd, 'the target holding the backups (default: the first in the config)')
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
+    .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1...) to read encrypted backups (default: config encryption.identityFile)')
+    .option('--json', 'machine-readable output');
+}
+
 function backupOptions(cmd: Command): Command {
-  return clusterOptions(cmd)
-    .option('-t, --target <uri>', 'where to store the backup: a directory, file://, nfs://, s3://bucket/prefix, azfile://account/share/dir (repeatable)', repeat)
+  return targetOptions(clusterOptions(cmd), 'where to store the backup (repeatable: a copy in each)')
+    .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
+    .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
     .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
     .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt);
@@ -54,7 +80,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         '  lsbackup apply recipes/ -b ./build/mycluster -t ./backups --only postgresql,haproxy\n' +
         '  lsbackup plan -b ./build/mycluster                     what would run where (runs nothing)\n' +
         '  lsbackup validate my-recipes/                          check recipes, every problem at once\n' +
-        '  lsbackup apply                                         use ./lsbackup.config.yaml',
+        '  lsbackup apply                                         use ./lsbackup.config.yaml\n' +
+        '  lsbackup list -t s3://bucket/prod --s3-endpoint https://minio:9000 --s3-path-style\n' +
+        '  lsbackup verify latest -t /backups                     check the newest backup end to end\n' +
+        '  lsbackup prune -t /backups --keep-daily 7 --keep-weekly 4 --dry-run',
     );
 
   // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
@@ -88,6 +117,41 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .action(async (paths: string[], options) => setExitCode(await validateCommand(paths, options)));
+
+  const backupArgument = '<backup>';
+  const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
+  catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
+    async (_o, cmd: Command) => setExitCode(await listCommand(cmd.optsWithGlobals<CatalogOptions>())),
+  );
+  catalogOptions(
+    program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('verify')
+      .description("stream a backup back and check every entry's size and sha256 against its metadata.json, and the archive against its .sha256 sidecar; exits 1 naming what is bad")
+      .argument(backupArgument, backupHelp),
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('get')
+      .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
+      .argument(backupArgument, backupHelp)
+      .argument('<dest>', 'file to write, or an existing directory to write it into'),
+  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('prune')
+      .description(
+        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N); ' +
+          'never deletes the newest successful backup, ignores files that are not lsbackup archives, deletes sidecars with their archive',
+      )
+      .option('--keep-last <n>', 'keep the N newest backups', positiveInt)
+      .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
+      .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
+      .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
+      .option('--dry-run', 'only print what would be kept and deleted'),
+  ).action(async (_o, cmd: Command) => setExitCode(await pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
   return program;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseAndValidate } from '../schema/index.js';
 import { invalid, LsError } from '../errors.js';
 import type { ArchiveFormat } from '../archive/types.js';
+import { targetOptionProblems } from './target-options.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
@@ -31,6 +32,14 @@ export interface ConfigFile {
   stepTimeout?: number;
   components?: { only?: string[]; skip?: string[]; vars?: Record<string, Record<string, unknown>> };
   secrets?: { sources?: SecretSourceConfig[] };
+  encryption?: EncryptionConfig;
+}
+
+/** Encryption at rest (age): who can decrypt, and the key to read backups with. */
+export interface EncryptionConfig {
+  recipients?: string[];
+  identityFile?: string;
+  plainMetadata?: boolean;
 }
 
 /** The config with paths resolved against its file's directory and targets normalised. */
@@ -57,7 +66,9 @@ export async function loadConfig(file: string): Promise<Config> {
   } catch (e) {
     throw new LsError('EUSAGE', { message: `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const { value, problems } = parseAndValidate<ConfigFile>(file, text, configSchema);
+  const { value, source, problems } = parseAndValidate<ConfigFile>(file, text, configSchema);
+  // Each target's options follow its plugin's own schema; checked once the file's shape is right.
+  if (problems.length === 0) problems.push(...targetOptionProblems(source, value?.targets));
   if (problems.length > 0 || value === undefined) throw invalid('Config', problems);
   return resolveConfig(value, file);
 }
@@ -76,6 +87,10 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
     build: raw.build === undefined ? undefined : abs(raw.build),
     recipes: raw.recipes?.map(abs),
     targets: (raw.targets ?? []).map((t) => (typeof t === 'string' ? { uri: abs(t) } : { ...t, uri: abs(t.uri) })),
+    encryption: raw.encryption && {
+      ...raw.encryption,
+      identityFile: raw.encryption.identityFile === undefined ? undefined : abs(raw.encryption.identityFile),
+    },
     secrets: raw.secrets && {
       sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),
     },
