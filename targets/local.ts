@@ -11,6 +11,16 @@ import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js
 
 export const scheme = 'file';
 
+/** A directory needs no options; the schema says so, so a stray key is reported where it is. */
+export const localTargetOptionsSchema = {
+  $id: 'https://lsbackup.dev/schemas/targets/file-options.json',
+  title: 'Options of a directory (file://) target',
+  description: 'A local directory takes no options.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+};
+
 /** Uploads in progress live beside their destination under this prefix; list() hides them. */
 export const TEMP_PREFIX = '.lsbackup-tmp-';
 const MAX_COLLISIONS = 1000;

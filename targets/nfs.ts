@@ -5,6 +5,15 @@ import type { Target } from './types.js';
 
 export const scheme = 'nfs';
 
+export const nfsTargetOptionsSchema = {
+  $id: 'https://lsbackup.dev/schemas/targets/nfs-options.json',
+  title: 'Options of an nfs:// target',
+  description: 'An NFS target is a directory where the share is already mounted; it takes no options.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+};
+
 /** Mount points from /proc/self/mountinfo (field 5), with the kernel's octal escapes decoded. */
 async function mountPoints(): Promise<Set<string>> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');

@@ -18,3 +18,34 @@ export function compactUtc(date: Date): string {
 export function backupName(cluster: string, date: Date, ext: string): string {
   return `lsbackup-${sanitizeClusterName(cluster)}-${compactUtc(date)}.${ext.replace(/^\./, '')}`;
 }
+
+/** Encrypted objects (archive and, unless asked otherwise, its metadata sidecar) end in this. */
+export const AGE_SUFFIX = '.age';
+
+/** The two sidecars stored beside every archive. */
+export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string } {
+  return { sha256: `${archiveName}.sha256`, metadata: `${archiveName}.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}` };
+}
+
+export interface ParsedBackupName {
+  name: string;
+  cluster: string;
+  /** From the name (UTC, whole seconds). */
+  time: Date;
+  /** The collision suffix: 0 for none, 1 for `_1`... orders backups of the same second. */
+  sequence: number;
+  format: 'tar.gz' | 'tar.zst' | 'zip';
+  encrypted: boolean;
+}
+
+const BACKUP_NAME = /^lsbackup-([a-z0-9-]+)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:_(\d+))?\.(tar\.gz|tar\.zst|zip)(\.age)?$/;
+
+/** The inverse of backupName(); undefined for anything that is not an lsbackup archive (sidecars, foreign files). */
+export function parseBackupName(name: string): ParsedBackupName | undefined {
+  const m = BACKUP_NAME.exec(name);
+  if (!m) return undefined;
+  const [, cluster, y, mo, d, h, mi, s, seq, format, age] = m;
+  const time = new Date(Date.UTC(+y!, +mo! - 1, +d!, +h!, +mi!, +s!));
+  if (Number.isNaN(time.getTime())) return undefined;
+  return { name, cluster: cluster!, time, sequence: seq ? Number(seq) : 0, format: format as ParsedBackupName['format'], encrypted: age !== undefined };
+}

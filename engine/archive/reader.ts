@@ -40,7 +40,8 @@ const FORMAT_BY_SUFFIX: [string, ArchiveFormat][] = [
 
 /** The archive format from an object name (`lsbackup-x-...tar.gz` -> 'tar.gz'). */
 export function formatFromName(name: string): ArchiveFormat {
-  const lower = name.toLowerCase();
+  // An encrypted archive (`….tar.gz.age`) holds the format its name had before encryption.
+  const lower = name.toLowerCase().replace(/\.age$/, '');
   const found = FORMAT_BY_SUFFIX.find(([suffix]) => lower.endsWith(suffix));
   if (!found) throw archiveError(name, 'unknown archive format; expected a name ending in .tar.gz, .tar.zst or .zip');
   return found[1];

@@ -10,6 +10,12 @@ import { restoreCommand } from './commands/restore.js';
 import { runCommand } from './commands/run.js';
 import { scheduleCommand } from './commands/schedule.js';
 import { configInitCommand, configShowCommand, configValidateCommand } from './commands/config.js';
+import { listCommand } from './commands/list.js';
+import { showCommand } from './commands/show.js';
+import { verifyCommand } from './commands/verify.js';
+import { getCommand } from './commands/get.js';
+import { pruneCommand, type PruneOptions } from './commands/prune.js';
+import type { CatalogOptions } from './catalog.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -40,9 +46,29 @@ function connectionOptions(cmd: Command): Command {
     .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt);
 }
 
+/** Where backups live, and the plugin options of those targets. */
+function targetOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
+    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema)", repeat)
+    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable)', repeat)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift); omit for AWS')
+    .option('--s3-region <region>', 'S3 region (default us-east-1)')
+    .option('--s3-path-style', 'S3 path-style URLs (most S3-compatible servers need this)');
+}
+
+/** The catalog commands: one target, an identity for encrypted backups, --json. */
+function catalogOptions(cmd: Command): Command {
+  return targetOptions(cmd, 'the target holding the backups (default: the first in the config)')
+    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
+    .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1...) to read encrypted backups (default: config encryption.identityFile)')
+    .option('--json', 'machine-readable output');
+}
+
 function backupOptions(cmd: Command): Command {
-  return connectionOptions(clusterOptions(cmd))
-    .option('-t, --target <uri>', 'where to store the backup: a directory, file://, nfs://, s3://bucket/prefix, azfile://account/share/dir (repeatable)', repeat)
+  return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
+    .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
+    .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']));
 }
 
@@ -65,7 +91,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         '  lsbackup apply recipes/ -b ./build/mycluster -t ./backups --only postgresql,haproxy\n' +
         '  lsbackup plan -b ./build/mycluster                     what would run where (runs nothing)\n' +
         '  lsbackup validate my-recipes/                          check recipes, every problem at once\n' +
-        '  lsbackup apply                                         use ./lsbackup.config.yaml',
+        '  lsbackup apply                                         use ./lsbackup.config.yaml\n' +
+        '  lsbackup list -t s3://bucket/prod --s3-endpoint https://minio:9000 --s3-path-style\n' +
+        '  lsbackup verify latest -t /backups                     check the newest backup end to end\n' +
+        '  lsbackup prune -t /backups --keep-daily 7 --keep-weekly 4 --dry-run',
     );
 
   // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
@@ -94,18 +123,21 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)'),
   ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
 
-  connectionOptions(
-    clusterOptions(
-      program
-        .command('restore')
+  targetOptions(
+    connectionOptions(
+      clusterOptions(
+        program
+          .command('restore')
         .description(
           'restore a backup onto the hosts of a build directory: verifies every entry first, shows the plan, asks, ' +
             'then runs each recipe\'s restore steps (post-steps always run)',
         )
-        .argument('<backup>', 'an archive file, or the name of a backup in the target given with -t'),
+          .argument('<backup>', "a backup name in the target (-t, default: the config's first), 'latest', or the path/URI of one archive"),
+      ),
     ),
+    'the target holding <backup> (default: the first in the config)',
   )
-    .option('-t, --target <uri>', 'the target holding <backup> (default: the first target of the config)')
+    .option('--identity <file>', 'age identity file to decrypt an encrypted backup (default: config encryption.identityFile)')
     .option('--host-map <old=new>', 'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group', repeat)
     .option('--recipes <paths>', 'installed recipes for --allow-recipe-upgrade (comma-separated; default: bundled)', list)
     .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
@@ -163,6 +195,41 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-o, --output <file>', 'write the sample to this file instead of stdout')
     .option('--force', 'overwrite --output when it exists')
     .action(async (options) => setExitCode(await configInitCommand(options)));
+
+  const backupArgument = '<backup>';
+  const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
+  catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
+    async (_o, cmd: Command) => setExitCode(await listCommand(cmd.optsWithGlobals<CatalogOptions>())),
+  );
+  catalogOptions(
+    program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('verify')
+      .description("stream a backup back and check every entry's size and sha256 against its metadata.json, and the archive against its .sha256 sidecar; exits 1 naming what is bad")
+      .argument(backupArgument, backupHelp),
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('get')
+      .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
+      .argument(backupArgument, backupHelp)
+      .argument('<dest>', 'file to write, or an existing directory to write it into'),
+  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
+  catalogOptions(
+    program
+      .command('prune')
+      .description(
+        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N); ' +
+          'never deletes the newest successful backup, ignores files that are not lsbackup archives, deletes sidecars with their archive',
+      )
+      .option('--keep-last <n>', 'keep the N newest backups', positiveInt)
+      .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
+      .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
+      .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
+      .option('--dry-run', 'only print what would be kept and deleted'),
+  ).action(async (_o, cmd: Command) => setExitCode(await pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
   return program;
 }

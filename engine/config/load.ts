@@ -6,6 +6,7 @@ import { invalid, LsError, type Problem } from '../errors.js';
 import { expandEnvReferences } from './env.js';
 import { scheduleProblems } from './cron.js';
 import type { ArchiveFormat } from '../archive/types.js';
+import { targetOptionProblems } from './target-options.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
@@ -73,6 +74,14 @@ export interface JobConfig extends JobSettings {
 export interface ConfigFile extends JobSettings {
   secrets?: { sources?: SecretSourceConfig[] };
   jobs?: Record<string, JobConfig>;
+  encryption?: EncryptionConfig;
+}
+
+/** Encryption at rest (age): who can decrypt, and the key to read backups with. */
+export interface EncryptionConfig {
+  recipients?: string[];
+  identityFile?: string;
+  plainMetadata?: boolean;
 }
 
 /** The config with paths resolved against its file's directory and targets normalised. */
@@ -118,7 +127,9 @@ export function checkConfigText(file: string, text: string, env: NodeJS.ProcessE
   const at = (p: Problem) => `${p.line}:${p.col}`;
   const envPlaces = new Set(envProblems.map(at));
   const schemaProblems = problems.filter((p) => !envPlaces.has(at(p)));
-  const all = [...envProblems, ...schemaProblems, ...scheduleProblems(parsed.source)].sort(
+  // Each target's options follow its plugin's own schema; checked once the file's shape is right.
+  const optionProblems = schemaProblems.length === 0 && value ? targetsOptionProblems(parsed.source, value) : [];
+  const all = [...envProblems, ...schemaProblems, ...optionProblems, ...scheduleProblems(parsed.source)].sort(
     (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
   );
   if (all.length > 0 || value === undefined) return { problems: all, source: parsed.source };
@@ -140,6 +151,10 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
     build: raw.build === undefined ? undefined : abs(raw.build),
     recipes: raw.recipes?.map(abs),
     targets: targets(raw.targets ?? []),
+    encryption: raw.encryption && {
+      ...raw.encryption,
+      identityFile: raw.encryption.identityFile === undefined ? undefined : abs(raw.encryption.identityFile),
+    },
     secrets: raw.secrets && {
       sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),
     },
@@ -161,4 +176,12 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
 
 function isUri(p: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+}
+
+/** Target options of the top-level targets and of every job's targets. */
+function targetsOptionProblems(source: YamlSource, config: ConfigFile): Problem[] {
+  return [
+    ...targetOptionProblems(source, config.targets, ['targets']),
+    ...Object.entries(config.jobs ?? {}).flatMap(([name, job]) => targetOptionProblems(source, job.targets, ['jobs', name, 'targets'])),
+  ];
 }

@@ -2,19 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { ArchiveFormat } from '../archive/types.js';
 import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
-import { createArchiveWriter, backupName, type BackupMetadata } from '../archive/index.js';
+import { createArchiveWriter, backupName, sidecarNames, AGE_SUFFIX, type BackupMetadata } from '../archive/index.js';
+import { createMeter } from '../archive/meter.js';
+import { encryptStream } from '../crypto/age.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
 import { recipeEntryPath } from './entry-paths.js';
-import { Readable } from 'node:stream';
 import { planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
@@ -37,6 +40,8 @@ export interface BackupOptions {
   reporter: Reporter;
   redactor: Redactor;
   signal: AbortSignal;
+  /** Encrypt at rest for these age recipients (opt-in); the metadata sidecar too unless plainMetadata. */
+  encryption?: { recipients: string[]; plainMetadata?: boolean };
 }
 
 export interface StoredCopy {
@@ -94,14 +99,16 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   cleanup.defer('close connections', () => executors.closeAll());
   try {
     const spoolDir = options.targets.find((t) => t.spoolDir)?.spoolDir ?? (await privateTempDir(cleanup));
-    const name = backupName(options.cluster, startedAt, options.format);
+    const encryption = options.encryption && options.encryption.recipients.length > 0 ? options.encryption : undefined;
+    const name = backupName(options.cluster, startedAt, options.format) + (encryption ? AGE_SUFFIX : '');
     const uploads = await Promise.all(options.targets.map(async (target) => ({ target, upload: await target.put(name, { avoidCollision: true }) })));
     const committed = new Set<Target>();
     cleanup.defer('remove partial uploads', async () => {
       await Promise.all(uploads.filter((u) => !committed.has(u.target)).map((u) => u.upload.abort()));
     });
     const fanout = new Fanout(uploads.map((u) => ({ label: u.target.uri, stream: u.upload.stream })));
-    const archive = createArchiveWriter(options.format, fanout.stream, { spoolDir });
+    const sink = encryption ? encryptingSink(encryption.recipients, fanout.stream) : undefined;
+    const archive = createArchiveWriter(options.format, sink?.input ?? fanout.stream, { spoolDir });
     let finished = false;
     cleanup.defer('stop the archive writer', async () => {
       if (!finished) await archive.abort();
@@ -133,16 +140,18 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       return metadata;
     });
     finished = true;
+    // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
+    const stored = sink ? await sink.done() : result;
     const copies = await Promise.all(
       uploads.map(async ({ target, upload }): Promise<StoredCopy> => {
         const failed = fanout.failures.get(target.uri);
         if (failed) return { target: target.uri, error: failed.message };
         try {
-          const stored = await upload.commit();
+          const object = await upload.commit();
           committed.add(target);
-          await writeSidecars(target, stored.name, result.sha256, metadata!);
-          options.reporter.emit({ type: 'archive.stored', target: target.uri, name: stored.name, bytes: result.bytes, sha256: result.sha256 });
-          return { target: target.uri, name: stored.name };
+          await writeSidecars(target, object.name, stored.sha256, metadata!, encryption);
+          options.reporter.emit({ type: 'archive.stored', target: target.uri, name: object.name, bytes: stored.bytes, sha256: stored.sha256 });
+          return { target: target.uri, name: object.name };
         } catch (e) {
           return { target: target.uri, error: (e as Error).message };
         }
@@ -151,21 +160,21 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     for (const c of copies) {
       if (c.error) options.reporter.emit({ type: 'warning', message: `target ${c.target}: the copy was not stored: ${c.error}` });
     }
-    const stored = copies.filter((c) => c.name);
-    if (stored.length === 0) {
+    const kept = copies.filter((c) => c.name);
+    if (kept.length === 0) {
       throw new LsError('ETARGET', { target: options.targets.map((t) => t.uri).join(', '), message: copies.map((c) => c.error).join('; ') });
     }
     // A copy missing from some target makes the run partial: the operator asked for it there.
-    const finalStatus = stored.length < copies.length && status === 'success' ? 'partial' : status;
+    const finalStatus = kept.length < copies.length && status === 'success' ? 'partial' : status;
     return finishRun(
       options,
       startedAt,
       {
         status: finalStatus,
         exitCode: finalStatus === 'success' ? ExitCode.ok : ExitCode.partial,
-        archive: stored[0]!.name,
-        bytes: result.bytes,
-        sha256: result.sha256,
+        archive: kept[0]!.name,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
         metadata,
         copies,
       },
@@ -242,19 +251,47 @@ function buildMetadata(
   };
 }
 
-async function writeSidecars(target: Target, archiveName: string, sha256: string, metadata: BackupMetadata): Promise<void> {
-  const put = async (name: string, text: string) => {
+async function writeSidecars(
+  target: Target,
+  archiveName: string,
+  sha256: string,
+  metadata: BackupMetadata,
+  encryption: BackupOptions['encryption'],
+): Promise<void> {
+  const put = async (name: string, source: Readable) => {
     const upload = await target.put(name);
     try {
-      await new Promise<void>((resolve, reject) => upload.stream.end(text, () => resolve()).on('error', reject));
+      await pipeline(source, upload.stream);
       await upload.commit();
     } catch (e) {
       await upload.abort();
       throw e;
     }
   };
-  await put(`${archiveName}.sha256`, `${sha256}  ${archiveName}\n`);
-  await put(`${archiveName}.metadata.json`, JSON.stringify(metadata, null, 2) + '\n');
+  const encryptMetadata = encryption !== undefined && !encryption.plainMetadata;
+  const names = sidecarNames(archiveName, encryptMetadata);
+  await put(names.sha256, Readable.from([`${sha256}  ${archiveName}\n`]));
+  const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
+  // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
+  await put(names.metadata, encryptMetadata ? json.pipe(encryptStream(encryption.recipients)) : json);
+}
+
+/**
+ * archive writer -> age encryption -> meter of the stored bytes -> the targets. done() resolves
+ * once every encrypted byte has reached the fanout, with the digest of what was stored.
+ */
+function encryptingSink(recipients: string[], fanout: Writable): { input: Writable; done: () => Promise<{ bytes: number; sha256: string }> } {
+  const input = encryptStream(recipients);
+  const meter = createMeter();
+  const flowing = pipeline(input, meter, fanout);
+  flowing.catch(() => {}); // a failure is also seen by the archive writer; done() rethrows it
+  return {
+    input,
+    done: async () => {
+      await flowing;
+      return { bytes: meter.bytes(), sha256: meter.sha256() };
+    },
+  };
 }
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */

@@ -134,15 +134,19 @@ export interface Validated<T> {
   problems: Problem[];
 }
 
-/** Validate already-parsed YAML against a JSON Schema (it must have an $id). */
-export function validateSource<T>(source: YamlSource, schema: JsonSchema): Validated<T> {
-  const data = source.doc.toJS();
+/**
+ * Validate already-parsed YAML against a JSON Schema (it must have an $id). With `at`, only the
+ * value at that path is validated (e.g. one target's plugin options), positions still in the file.
+ */
+export function validateSource<T>(source: YamlSource, schema: JsonSchema, at: readonly string[] = []): Validated<T> {
+  const data = at.reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], source.doc.toJS());
   const validate = validatorFor(schema);
   if (validate(data)) return { value: data as T, source, problems: [] };
   // propertyNames reports the bad name then a generic wrapper error; keep the specific one.
   const errors = (validate.errors ?? []).filter((e) => !(e.keyword === 'pattern' && e.propertyName !== undefined));
+  const prefix = at.map((k) => '/' + k.replaceAll('~', '~0').replaceAll('/', '~1')).join('');
   const problems = collapseAlternatives(errors, data, schema)
-    .map((e) => toProblem(e, source))
+    .map((e) => toProblem({ ...e, instancePath: prefix + e.instancePath }, source))
     .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return { source, problems };
 }

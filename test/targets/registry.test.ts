@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { openTarget, targetFactories } from '../../targets/registry.js';
+import { openTarget, targetFactories, targetOptionsSchemas } from '../../targets/registry.js';
 
 const NOT_PLUGINS = new Set(['types.ts', 'registry.ts']);
 
@@ -13,8 +13,10 @@ describe('target registry', () => {
       expect(typeof plugin.scheme, `${file} exports its scheme`).toBe('string');
       schemes.push(plugin.scheme as string);
       expect(Object.values(plugin), `${file} provides the factory registered for '${plugin.scheme}'`).toContain(targetFactories.get(plugin.scheme as string));
+      expect(Object.values(plugin), `${file} provides the options schema registered for '${plugin.scheme}'`).toContain(targetOptionsSchemas.get(plugin.scheme as string));
     }
     expect(schemes.sort()).toEqual([...targetFactories.keys()].sort());
+    expect(schemes.sort()).toEqual([...targetOptionsSchemas.keys()].sort());
   });
 
   it('opens bare paths and file:// as local, rejects unknown schemes with ENOTARGET', () => {

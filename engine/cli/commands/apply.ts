@@ -1,9 +1,7 @@
 import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
-import { openTarget } from '../../../targets/registry.js';
+import { openSessionTargets, type TargetFlags } from '../targets.js';
 import { redactor } from '../../secrets/index.js';
-import { LsError } from '../../errors.js';
-import type { TargetConfig } from '../../config/load.js';
 import {
   clusterName,
   interruptSignal,
@@ -18,9 +16,11 @@ import {
   type CommonOptions,
 } from '../session.js';
 
-export interface ApplyOptions extends CommonOptions, ConnectionOptions {
-  target?: string[];
+export interface ApplyOptions extends CommonOptions, TargetFlags, ConnectionOptions {
   format?: ArchiveFormat;
+  /** age recipients (age1...), repeatable. */
+  encryptTo?: string[];
+  plainMetadata?: boolean;
   concurrency?: number;
   stepTimeout?: number;
 }
@@ -28,13 +28,9 @@ export interface ApplyOptions extends CommonOptions, ConnectionOptions {
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
 export async function applyCommand(recipePaths: string[], options: ApplyOptions): Promise<number> {
   const config = await loadSessionConfig(options);
-  const targets: TargetConfig[] = options.target && options.target.length > 0 ? options.target.map((uri) => ({ uri })) : config.targets;
-  if (targets.length === 0) {
-    throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
-  }
+  const opened = await openSessionTargets(options, config);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
-  const opened = targets.map((t) => openTarget(t.uri, t.options));
   const secrets = await resolveRecipeSecrets(recipes, config);
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
@@ -55,6 +51,10 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       reporter,
       redactor,
       signal: interrupt.signal,
+      encryption: {
+        recipients: options.encryptTo ?? config.encryption?.recipients ?? [],
+        plainMetadata: options.plainMetadata ?? config.encryption?.plainMetadata ?? false,
+      },
     });
     return result.exitCode;
   } finally {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
-import { openTarget } from '../../../targets/registry.js';
-import { openBackupSource } from '../../restore/source.js';
+import { backupSource } from '../../restore/source.js';
+import { backupSession, type CatalogOptions } from '../catalog.js';
 import { runRestore } from '../../restore/run.js';
 import { parseHostMap } from '../../restore/host-map.js';
 import { redactor } from '../../secrets/index.js';
@@ -18,8 +18,7 @@ import {
   type ConnectionOptions,
 } from '../session.js';
 
-export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions {
-  target?: string[] | string;
+export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions, Omit<CatalogOptions, 'json'> {
   hostMap?: string[];
   recipes?: string[];
   allowRecipeUpgrade?: boolean;
@@ -33,10 +32,8 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions 
 /** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
 export async function restoreCommand(backup: string, options: RestoreCommandOptions): Promise<number> {
   const config = await loadSessionConfig(options);
-  const targetUri = ([] as string[]).concat(options.target ?? [])[0];
-  const targetConfig = targetUri ? { uri: targetUri } : config.targets[0];
-  const target = targetConfig ? openTarget(targetConfig.uri, targetConfig.options) : undefined;
-  const source = await openBackupSource(backup, target);
+  const session = await backupSession(backup, options);
+  const source = backupSource(session.target, session.name, session.identities);
   const inventory = await loadSessionInventory(options, config);
   // Installed recipes matter only for --allow-recipe-upgrade; the backup carries its own.
   const installed = options.allowRecipeUpgrade ? await loadSessionRecipes(options.recipes ?? [], config) : [];

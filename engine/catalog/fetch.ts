@@ -1,0 +1,42 @@
+/** `get`: download one backup to a local file, atomically (temp file beside it, then rename). */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AGE_SUFFIX } from '../archive/index.js';
+import { LsError } from '../errors.js';
+import type { Target } from '../../targets/types.js';
+import { isEncrypted, openObject, type DecryptOptions } from './objects.js';
+
+export interface FetchResult {
+  /** The file written. */
+  file: string;
+  bytes: number;
+  decrypted: boolean;
+}
+
+/**
+ * Writes `name` from the target to `dest` (a file path, or an existing directory to put it in).
+ * With identities an encrypted backup is decrypted on the way (and loses its `.age`); without,
+ * the stored bytes are copied as they are. Nothing appears at the destination unless whole.
+ */
+export async function fetchBackup(target: Target, name: string, dest: string, options: DecryptOptions = {}): Promise<FetchResult> {
+  const decrypt = isEncrypted(name) && (options.identities?.length ?? 0) > 0;
+  const outName = decrypt ? name.slice(0, -AGE_SUFFIX.length) : name;
+  const isDir = (await stat(dest).catch(() => undefined))?.isDirectory() ?? false;
+  const file = path.resolve(isDir ? path.join(dest, outName) : dest);
+  if (!isDir && (await stat(file).catch(() => undefined))) {
+    throw new LsError('EUSAGE', { message: `${file} already exists; remove it or name another destination` });
+  }
+  const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
+  try {
+    const source = decrypt ? await openObject(target, name, options) : await target.get(name);
+    await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    await rename(temp, file);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+  return { file, bytes: (await stat(file)).size, decrypted: decrypt };
+}

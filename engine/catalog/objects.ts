@@ -1,0 +1,37 @@
+/** Reading one stored object back: whole (small sidecars) or as a stream, decrypting `.age` objects. */
+import type { Readable } from 'node:stream';
+import { AGE_SUFFIX } from '../archive/index.js';
+import { decryptStream } from '../crypto/age.js';
+import { LsError } from '../errors.js';
+import type { Target } from '../../targets/types.js';
+
+/** Identities for `.age` objects; absent means "no key given". */
+export interface DecryptOptions {
+  identities?: string[];
+}
+
+export const isEncrypted = (name: string) => name.endsWith(AGE_SUFFIX);
+
+/** The stored bytes of `name`, decrypted when it is an age file and an identity is known. */
+export async function openObject(target: Target, name: string, options: DecryptOptions): Promise<Readable> {
+  const stored = await target.get(name);
+  return isEncrypted(name) ? decrypted(stored, name, options) : stored;
+}
+
+/** Pass an age stream through decryption; ECRYPTO when no identity was given. */
+export function decrypted(stored: Readable, name: string, options: DecryptOptions): Readable {
+  if (!options.identities?.length) {
+    stored.destroy();
+    throw new LsError('ECRYPTO', { message: `${name} is encrypted; pass --identity <age identity file> (or set encryption.identityFile in the config)` });
+  }
+  const plain = decryptStream(options.identities);
+  stored.on('error', (e) => plain.destroy(e));
+  return stored.pipe(plain);
+}
+
+/** A small object (a sidecar) as text. */
+export async function readText(target: Target, name: string, options: DecryptOptions): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await openObject(target, name, options)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

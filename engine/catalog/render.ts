@@ -1,0 +1,65 @@
+/** Human-readable output of the catalog commands (the --json forms print the data as is). */
+import type { BackupMetadata } from '../archive/index.js';
+import { formatBytes, formatDuration, renderTable } from '../report/format.js';
+import type { BackupSummary } from './listing.js';
+import type { PruneResult } from './prune.js';
+import type { BackupVerifyReport } from './verify.js';
+
+const when = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+
+export function renderBackupList(backups: BackupSummary[]): string {
+  if (backups.length === 0) return 'no lsbackup archives in this target';
+  const rows = backups.map((b) => [
+    b.name,
+    when(b.time),
+    formatBytes(b.size),
+    b.status,
+    b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
+  ]);
+  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS'], rows);
+}
+
+export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata): string {
+  const entryBytes = metadata.entries.reduce((n, e) => n + e.size, 0);
+  const lines = [
+    `backup      ${summary.name}`,
+    `cluster     ${metadata.cluster}`,
+    `status      ${metadata.status}`,
+    `started     ${metadata.startedAt}`,
+    `finished    ${metadata.finishedAt}`,
+    `stored      ${formatBytes(summary.size)} (${metadata.archive.format}${summary.encrypted ? ', age-encrypted' : ''})`,
+    `entries     ${metadata.entries.length} (${formatBytes(entryBytes)} uncompressed)`,
+    `lsbackup    ${metadata.lsbackupVersion}`,
+    `inventory   ${metadata.inventory.source} (sha256 ${metadata.inventory.digest.slice(0, 12)}…)`,
+    `backup id   ${metadata.backupId}`,
+    '',
+  ];
+  const rows = metadata.components.flatMap((c) => {
+    const base = [c.name, `${c.recipe.name}@${c.recipe.version}`, c.componentVersion ?? '-'];
+    if (c.hosts.length === 0) return [[...base, '-', c.status, '0', '0 B', formatDuration(c.durationMs), c.error ?? '']];
+    return c.hosts.map((h) => {
+      const prefix = `${c.name}/${h.name}/`;
+      const entries = metadata.entries.filter((e) => e.path.startsWith(prefix));
+      return [...base, h.name, h.status, String(entries.length), formatBytes(h.bytes), formatDuration(h.durationMs), h.error ?? h.note ?? ''];
+    });
+  });
+  lines.push(renderTable(['COMPONENT', 'RECIPE', 'VERSION', 'HOST', 'STATUS', 'ENTRIES', 'BYTES', 'TIME', 'NOTE'], rows));
+  return lines.join('\n');
+}
+
+export function renderVerify(report: BackupVerifyReport): string {
+  const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
+  lines.push(`  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`);
+  if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
+  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : 'problem'}: ${p.message}`);
+  return lines.join('\n');
+}
+
+export function renderPrune(result: PruneResult): string {
+  const rows = [
+    ...result.keep.map((k) => ['keep', k.backup.name, k.reasons.join(', ')]),
+    ...result.remove.map((b) => [result.dryRun ? 'would delete' : 'deleted', b.name, b.sidecars.length ? `with ${b.sidecars.length} sidecar(s)` : '']),
+  ];
+  if (rows.length === 0) return 'no lsbackup archives in this target';
+  return renderTable(['ACTION', 'BACKUP', 'WHY'], rows) + (result.dryRun ? '\n(dry run: nothing was deleted)' : '');
+}

@@ -1,0 +1,86 @@
+/**
+ * Which backups a retention policy keeps: borg's `prune` semantics as a pure function.
+ *
+ * Backups are taken newest first. `keepLast` keeps the N newest. Then each period rule
+ * (daily, weekly, monthly) walks all backups and keeps the newest backup of each period
+ * (UTC day, ISO week, month) not already kept by an earlier rule, until it has N; a period
+ * whose newest backup was already kept still counts as seen (borg does the same). When a rule
+ * runs out of backups before N, it also keeps the oldest one ("oldest" in the reason).
+ * Finally the newest successful backup is always kept, whatever the rules say.
+ */
+
+export interface RetentionPolicy {
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export interface RetentionCandidate {
+  name: string;
+  time: Date;
+  /** Orders backups of the same second (the collision suffix). */
+  sequence: number;
+  /** true: status success; false: partial/failed; undefined: status unknown. */
+  successful?: boolean;
+}
+
+export interface RetentionDecision {
+  /** Newest first, each with why it is kept. */
+  keep: { name: string; reasons: string[] }[];
+  /** Newest first. */
+  remove: string[];
+}
+
+type Period = (d: Date) => string;
+
+const RULES: { key: keyof RetentionPolicy; label: string; period: Period }[] = [
+  { key: 'keepDaily', label: 'daily', period: (d) => d.toISOString().slice(0, 10) },
+  { key: 'keepWeekly', label: 'weekly', period: isoWeek },
+  { key: 'keepMonthly', label: 'monthly', period: (d) => d.toISOString().slice(0, 7) },
+];
+
+export function hasRules(policy: RetentionPolicy): boolean {
+  return Object.values(policy).some((n) => typeof n === 'number' && n > 0);
+}
+
+export function applyRetention(candidates: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
+  const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || b.sequence - a.sequence);
+  const reasons = new Map<string, string[]>();
+  const keep = (c: RetentionCandidate, reason: string) => reasons.set(c.name, [...(reasons.get(c.name) ?? []), reason]);
+
+  sorted.slice(0, policy.keepLast ?? 0).forEach((c, i) => keep(c, `last #${i + 1}`));
+  for (const rule of RULES) {
+    const n = policy[rule.key] ?? 0;
+    if (n <= 0) continue;
+    let kept = 0;
+    let last: string | undefined;
+    for (const c of sorted) {
+      const period = rule.period(c.time);
+      if (period === last) continue;
+      last = period;
+      if (reasons.has(c.name)) continue;
+      keep(c, `${rule.label} #${++kept} (${period})`);
+      if (kept === n) break;
+    }
+    const oldest = sorted.at(-1);
+    if (oldest && kept < n && !reasons.has(oldest.name)) keep(oldest, `${rule.label} #${kept + 1} (oldest)`);
+  }
+  const newestGood = sorted.find((c) => c.successful === true) ?? (sorted.some((c) => c.successful === undefined) ? sorted[0] : undefined);
+  if (newestGood) keep(newestGood, newestGood.successful ? 'newest successful backup' : 'newest backup (status unknown)');
+
+  return {
+    keep: sorted.filter((c) => reasons.has(c.name)).map((c) => ({ name: c.name, reasons: reasons.get(c.name)! })),
+    remove: sorted.filter((c) => !reasons.has(c.name)).map((c) => c.name),
+  };
+}
+
+/** ISO 8601 week of a UTC date: "2026-W01" (weeks start on Monday; week 1 holds the first Thursday). */
+export function isoWeek(date: Date): string {
+  const d = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate()));
+  const weekday = d.getUTCDay() || 7;
+  d.setUTCDate(d.getUTCDate() + 4 - weekday); // the Thursday of this week decides the year
+  const yearStart = Date.UTC(d.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((d.getTime() - yearStart) / 86_400_000 + 1) / 7);
+  return `${d.getUTCFullYear()}-W${String(week).padStart(2, '0')}`;
+}

@@ -1,0 +1,24 @@
+/** `show`: a backup's metadata, from its sidecar, else from the archive's own metadata.json. */
+import { formatFromName, METADATA_ENTRY, openArchiveReader, type BackupMetadata } from '../archive/index.js';
+import { LsError } from '../errors.js';
+import type { Target } from '../../targets/types.js';
+import { findBackup, type BackupSummary } from './listing.js';
+import { openObject, type DecryptOptions } from './objects.js';
+
+export async function backupDetails(target: Target, name: string, options: DecryptOptions = {}): Promise<{ summary: BackupSummary; metadata: BackupMetadata }> {
+  const summary = await findBackup(target, name, options);
+  if (!summary) throw new LsError('ETARGET', { target: target.uri, message: `has no backup named ${name}` });
+  return { summary, metadata: summary.metadata ?? (await metadataFromArchive(target, name, options)) };
+}
+
+/** Streams the archive up to its last entry, metadata.json (no sidecar, or an unreadable one). */
+async function metadataFromArchive(target: Target, name: string, options: DecryptOptions): Promise<BackupMetadata> {
+  const stream = await openObject(target, name, options);
+  for await (const { entry, body } of openArchiveReader(stream, formatFromName(name))) {
+    if (entry.path !== METADATA_ENTRY) continue;
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as BackupMetadata;
+  }
+  throw new LsError('EARCHIVE', { archive: name, message: `has no ${METADATA_ENTRY}` });
+}

@@ -1,0 +1,32 @@
+/** What list/show/verify/get/prune share: the config, the one target, the identity, the backup named. */
+import { parseIdentityFile } from '../crypto/age.js';
+import { parseBackupReference, resolveBackupName } from '../catalog/locate.js';
+import type { DecryptOptions } from '../catalog/objects.js';
+import type { Target } from '../../targets/types.js';
+import { loadSessionConfig } from './session.js';
+import { openSessionTarget, type TargetFlags } from './targets.js';
+
+export interface CatalogOptions extends TargetFlags {
+  config?: string;
+  /** age identity file to decrypt with. */
+  identity?: string;
+  json?: boolean;
+}
+
+export interface CatalogSession extends DecryptOptions {
+  target: Target;
+}
+
+export async function catalogSession(options: CatalogOptions): Promise<CatalogSession> {
+  const config = await loadSessionConfig(options);
+  const identityFile = options.identity ?? config.encryption?.identityFile;
+  const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
+  return { target: await openSessionTarget(options, config), identities };
+}
+
+/** The session for a command about one backup: its target may come from the argument itself. */
+export async function backupSession(spec: string, options: CatalogOptions): Promise<CatalogSession & { name: string }> {
+  const ref = parseBackupReference(spec);
+  const session = await catalogSession(ref.targetUri ? { ...options, target: [ref.targetUri] } : options);
+  return { ...session, name: await resolveBackupName(session.target, ref.name) };
+}

@@ -1,0 +1,13 @@
+import { fetchBackup } from '../../catalog/fetch.js';
+import { formatBytes } from '../../report/format.js';
+import { ExitCode } from '../../errors.js';
+import { backupSession, type CatalogOptions } from '../catalog.js';
+
+/** `lsbackup get <backup> <dest>`: download it (decrypted with --identity), atomically. */
+export async function getCommand(spec: string, dest: string, options: CatalogOptions): Promise<number> {
+  const session = await backupSession(spec, options);
+  const result = await fetchBackup(session.target, session.name, dest, session);
+  const line = { file: result.file, bytes: result.bytes, decrypted: result.decrypted };
+  process.stdout.write(options.json ? JSON.stringify(line) + '\n' : `${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''})\n`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,49 @@
+/**
+ * Which targets a command works on: -t URIs (with options from flags, and from the config's
+ * entry for the same URI), else the config's `targets`. Credentials are resolved here.
+ */
+import path from 'node:path';
+import type { Config, TargetConfig } from '../config/load.js';
+import { resolveTargetSecrets, targetOptionsFromFlags, type TargetOptionFlags } from '../config/target-options.js';
+import { createSecretSource, redactor } from '../secrets/index.js';
+import { LsError } from '../errors.js';
+import { openTarget } from '../../targets/registry.js';
+import type { Target } from '../../targets/types.js';
+
+export interface TargetFlags extends TargetOptionFlags {
+  target?: string[];
+}
+
+const isUri = (p: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+/** Config URIs are resolved against the config file; -t paths against the working directory. */
+const sameTarget = (a: string, b: string) => (isUri(a) || isUri(b) ? a.replace(/\/+$/, '') === b.replace(/\/+$/, '') : path.resolve(a) === path.resolve(b));
+
+/** The targets to use, as configs (not opened): -t wins over the config's list. */
+export function chosenTargets(flags: TargetFlags, config: Config): TargetConfig[] {
+  const fromFlags = (flags.target ?? []).map((uri) => {
+    const configured = config.targets.find((t) => sameTarget(t.uri, uri));
+    return { uri, options: { ...configured?.options, ...targetOptionsFromFlags(uri, flags) } };
+  });
+  if (fromFlags.length > 0) return fromFlags;
+  return config.targets.map((t) => ({ uri: t.uri, options: { ...t.options, ...targetOptionsFromFlags(t.uri, flags) } }));
+}
+
+/** Opens every chosen target with its credentials resolved; EUSAGE when there is none. */
+export async function openSessionTargets(flags: TargetFlags, config: Config): Promise<Target[]> {
+  return openChosen(chosenTargets(flags, config), config);
+}
+
+/** Catalog commands work on one target: the one named with -t, else the config's first. */
+export async function openSessionTarget(flags: TargetFlags, config: Config): Promise<Target> {
+  if ((flags.target?.length ?? 0) > 1) throw new LsError('EUSAGE', { message: 'this command works on one target: pass -t once' });
+  const [first] = await openChosen(chosenTargets(flags, config).slice(0, 1), config);
+  return first!;
+}
+
+async function openChosen(chosen: TargetConfig[], config: Config): Promise<Target[]> {
+  if (chosen.length === 0) {
+    throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
+  }
+  const secrets = createSecretSource(config.secrets?.sources);
+  return Promise.all(chosen.map(async (t) => openTarget(t.uri, await resolveTargetSecrets(t.uri, t.options ?? {}, secrets, redactor))));
+}

@@ -1,0 +1,110 @@
+/**
+ * Target plugin options: validated against each plugin's own schema (targets/registry.ts),
+ * with file:line:col for config files, and credentials resolved from secret references.
+ */
+import { parseYaml, positionOf, validateSource, type YamlSource } from '../schema/index.js';
+import { LsError, invalid, type Problem } from '../errors.js';
+import { schemeOf, targetOptionsSchema, targetOptionsSchemas } from '../../targets/registry.js';
+import { isSecretRef } from '../../targets/support/secret-ref.js';
+import type { SecretSource, Redactor } from '../secrets/types.js';
+
+/** Every target in a config file whose `options` break its plugin's schema, as positioned problems. */
+export function targetOptionProblems(source: YamlSource, targets: unknown[] | undefined, base: string[] = ['targets']): Problem[] {
+  const problems: Problem[] = [];
+  (targets ?? []).forEach((t, i) => {
+    if (typeof t !== 'object' || t === null) return;
+    const { uri, options } = t as { uri: string; options?: unknown };
+    const schema = targetOptionsSchemas.get(schemeOf(uri));
+    if (!schema) {
+      // An unknown scheme is a config error too, reported with the others.
+      problems.push({
+        file: source.file,
+        ...positionOf(source, [...base, i, 'uri']),
+        message: `'${base.join('.')}[${i}].uri' has an unknown scheme '${schemeOf(uri)}'`,
+        hint: 'use a path, file://, nfs://<mounted path>, s3://bucket/prefix or azfile://account/share/dir',
+      });
+      return;
+    }
+    if (options === undefined) return;
+    problems.push(...validateSource(source, schema, [...base, String(i), 'options']).problems);
+  });
+  return problems;
+}
+
+/** Flags that set target options on the command line. */
+export interface TargetOptionFlags {
+  /** `key=value`, repeatable; applies to every target named with -t. */
+  targetOption?: string[];
+  /** `key=SECRET_NAME`, repeatable: the option's value is that secret. */
+  targetSecret?: string[];
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+}
+
+/** Options for one target from command-line flags, typed by the plugin's schema and validated. */
+export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): Record<string, unknown> {
+  const schema = targetOptionsSchema(uri);
+  const properties = schema.properties as Record<string, { type?: string }>;
+  const options: Record<string, unknown> = {};
+  const problems: Problem[] = [];
+  const pairs = (specs: string[] | undefined, flag: string) =>
+    (specs ?? []).flatMap((spec) => {
+      const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/s.exec(spec);
+      if (!m) {
+        problems.push({ file: flag, message: `'${spec}' is not of the form key=value` });
+        return [];
+      }
+      return [[m[1]!, m[2]!] as const];
+    });
+  for (const [key, text] of pairs(flags.targetOption, '--target-option')) {
+    const type = properties[key]?.type;
+    options[key] = type === 'boolean' ? ({ true: true, false: false } as Record<string, boolean>)[text] ?? text : type === 'integer' && /^\d+$/.test(text) ? Number(text) : text;
+  }
+  for (const [key, name] of pairs(flags.targetSecret, '--target-secret')) options[key] = { secret: name };
+  if (schemeOf(uri) === 's3') {
+    if (flags.s3Endpoint !== undefined) options.endpoint = flags.s3Endpoint;
+    if (flags.s3Region !== undefined) options.region = flags.s3Region;
+    if (flags.s3PathStyle !== undefined) options.forcePathStyle = flags.s3PathStyle;
+  }
+  if (problems.length === 0 && Object.keys(options).length > 0) {
+    const { problems: found } = validateSource({ ...yamlOf(options), file: `options for ${uri}` }, schema);
+    problems.push(...found.map(({ line: _l, col: _c, ...p }) => p));
+  }
+  if (problems.length > 0) throw invalid('Target options on the command line', problems);
+  return options;
+}
+
+/** `{secret: NAME}` values -> the secret; credentials are registered with the redactor either way. */
+export async function resolveTargetSecrets(
+  uri: string,
+  options: Record<string, unknown>,
+  secrets: SecretSource,
+  redactor: Redactor,
+): Promise<Record<string, unknown>> {
+  const properties = targetOptionsSchema(uri).properties as Record<string, { oneOf?: unknown }>;
+  const resolved: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (isSecretRef(value)) {
+      let secret: string;
+      try {
+        secret = await secrets.resolve(value.secret);
+      } catch (e) {
+        if (e instanceof LsError) throw e;
+        throw new LsError('ESECRET', { name: value.secret, message: (e as Error).message }, { cause: e });
+      }
+      redactor.add(secret);
+      resolved[key] = secret;
+    } else {
+      // A credential written in plain is still never printed.
+      if (properties[key]?.oneOf && typeof value === 'string') redactor.add(value);
+      resolved[key] = value;
+    }
+  }
+  return resolved;
+}
+
+/** Command-line options have no file: validate them as a tiny YAML document of their own. */
+function yamlOf(options: Record<string, unknown>): YamlSource {
+  return parseYaml('flags', JSON.stringify(options)).source;
+}

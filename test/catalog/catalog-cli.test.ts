@@ -1,0 +1,236 @@
+/**
+ * The catalog commands (list, show, verify, get, prune) and encryption at rest, driven through
+ * the built CLI against a local directory target, with the real `age` and `tar` tools.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { copyFile, open, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+let build: string;
+let recipes: string;
+let keyFile: string;
+let recipient: string;
+
+beforeAll(async () => {
+  ws = await workspace('lsb-catalog-');
+  build = path.join(ws.dir, 'build');
+  recipes = path.join(ws.dir, 'recipes');
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write('data/notes.txt', 'hello catalog\n'.repeat(100));
+  // Incompressible, so a byte flipped in the middle of the archive lands inside this entry's body.
+  await mkdir(path.join(ws.dir, 'data'), { recursive: true });
+  await writeFile(path.join(ws.dir, 'data/random.bin'), randomBytes(512 * 1024));
+  await ws.write(
+    'recipes/app.yaml',
+    recipeYaml(
+      'app',
+      `hosts: { group: app, run: all }
+vars:
+  dir: ${ws.dir}/data
+detect: test -d {{vars.dir}}
+version: echo 2.1.0
+backup:
+  snapshot:
+    - run: echo dump
+      output: dump.txt
+  collect:
+    - path: "{{vars.dir}}"
+`,
+    ),
+  );
+  keyFile = path.join(ws.dir, 'key.txt');
+  await execa('age-keygen', ['-o', keyFile]);
+  recipient = (await execa('age-keygen', ['-y', keyFile])).stdout.trim();
+});
+afterAll(async () => ws.cleanup());
+
+async function backup(target: string, ...extra: string[]): Promise<string> {
+  const r = await runCli(['apply', recipes, '-b', build, '-t', target, '--json', ...extra]);
+  expect(r.stderr).not.toMatch(/unexpected error/);
+  expect(r.exitCode).toBe(0);
+  const stored = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored');
+  return stored.name as string;
+}
+
+const fresh = async (name: string) => {
+  const dir = path.join(ws.dir, name);
+  await rm(dir, { recursive: true, force: true });
+  return dir;
+};
+
+describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s backup', (format) => {
+  it('list, show, verify and get read it', async () => {
+    const target = await fresh(`t-${format}`);
+    const name = await backup(target, '-f', format);
+    expect(name.endsWith(`.${format}`)).toBe(true);
+    await writeFile(path.join(target, 'foreign.txt'), 'not a backup');
+
+    const list = await runCli(['list', '-t', target, '--json']);
+    expect(list.exitCode).toBe(0);
+    const rows = JSON.parse(list.stdout);
+    expect(rows).toHaveLength(1); // foreign.txt and the sidecars are not backups
+    expect(rows[0]).toMatchObject({ name, format, status: 'success', components: [{ name: 'app', status: 'success' }], encrypted: false });
+    const table = await runCli(['list', '-t', target]);
+    expect(table.stdout).toMatch(new RegExp(`${name.replaceAll('.', '\\.')}\\s+\\S+ \\S+\\s+[\\d.]+ KiB\\s+success\\s+app`));
+
+    const show = await runCli(['show', name, '-t', target]);
+    expect(show.exitCode).toBe(0);
+    expect(show.stdout).toMatch(/app\s+app@1\.0\.0\s+2\.1\.0\s+localhost\s+success\s+4\s/);
+    const raw = JSON.parse((await runCli(['show', path.join(target, name), '--json'])).stdout);
+    expect(raw.entries.map((e: { path: string }) => e.path)).toContain('app/localhost/dump.txt');
+
+    const verify = await runCli(['verify', 'latest', '-t', target]);
+    expect(verify.stdout).toContain(`${name}: OK`);
+    expect(verify.stdout).toMatch(/entries\s+4 checked/);
+    expect(verify.exitCode).toBe(0);
+
+    const dest = path.join(ws.dir, `got-${format}`);
+    await mkdir(dest, { recursive: true });
+    const get = await runCli(['get', name, dest, '-t', target]);
+    expect(get.exitCode).toBe(0);
+    expect(await readdir(dest)).toEqual([name]); // no temp file left behind
+    expect(await readFile(path.join(dest, name))).toEqual(await readFile(path.join(target, name)));
+    // A second get to the same file refuses to overwrite it.
+    expect((await runCli(['get', name, path.join(dest, name), '-t', target])).exitCode).toBe(64);
+  });
+});
+
+describe('verify', () => {
+  it('fails naming the entry when one byte of the stored archive is flipped', async () => {
+    const target = await fresh('t-corrupt');
+    const name = await backup(target);
+    const file = path.join(target, name);
+    const handle = await open(file, 'r+');
+    const { size } = await handle.stat();
+    const at = Math.floor(size / 2);
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, at);
+    byte[0] = byte[0]! ^ 0xff;
+    await handle.write(byte, 0, 1, at);
+    await handle.close();
+
+    const r = await runCli(['verify', name, '-t', target]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain(`${name}: FAILED`);
+    expect(r.stdout).toContain(`entry 'app/localhost/files${ws.dir}/data/random.bin'`);
+    expect(r.stdout).toMatch(/DOES NOT MATCH the \.sha256 sidecar/);
+  });
+
+  it('rejects a name that is not a backup and a backup that does not exist', async () => {
+    const target = await fresh('t-missing');
+    await backup(target);
+    expect((await runCli(['verify', 'foreign.txt', '-t', target])).exitCode).toBe(64);
+    const r = await runCli(['verify', 'lsbackup-x-20200101T000000Z.tar.gz', '-t', target]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('has no backup named lsbackup-x-20200101T000000Z.tar.gz');
+  });
+});
+
+describe('prune', () => {
+  it('deletes what the policy does not keep, with its sidecars, and never touches foreign files', async () => {
+    const target = await fresh('t-prune');
+    const first = await backup(target);
+    // Older copies of the same backup under older names: two days, one of them twice.
+    const older = ['lsbackup-build-20250101T010000Z.tar.gz', 'lsbackup-build-20250101T020000Z.tar.gz', 'lsbackup-build-20250102T000000Z.tar.gz'];
+    for (const n of older) {
+      for (const suffix of ['', '.sha256', '.metadata.json']) await copyFile(path.join(target, first + suffix), path.join(target, n + suffix));
+    }
+    await writeFile(path.join(target, 'lsbackup-notes.txt'), 'foreign');
+
+    const dry = await runCli(['prune', '-t', target, '--keep-last', '1', '--keep-daily', '2', '--dry-run']);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`keep\\s+${first.replaceAll('.', '\\.')}\\s+last #1, newest successful backup`));
+    expect(dry.stdout).toMatch(/keep\s+lsbackup-build-20250102T000000Z\.tar\.gz\s+daily #1 \(2025-01-02\)/);
+    expect(dry.stdout).toMatch(/keep\s+lsbackup-build-20250101T020000Z\.tar\.gz\s+daily #2 \(2025-01-01\)/);
+    expect(dry.stdout).toMatch(/would delete\s+lsbackup-build-20250101T010000Z\.tar\.gz/);
+    expect((await readdir(target)).length).toBe(13);
+
+    const real = await runCli(['prune', '-t', target, '--keep-last', '1', '--keep-daily', '2', '--json']);
+    expect(JSON.parse(real.stdout).remove).toEqual(['lsbackup-build-20250101T010000Z.tar.gz']);
+    const left = await readdir(target);
+    expect(left.filter((n) => n.startsWith('lsbackup-build-20250101T010000Z'))).toEqual([]);
+    expect(left).toContain('lsbackup-notes.txt');
+    expect(left).toHaveLength(10);
+  });
+
+  it('needs a rule', async () => {
+    const r = await runCli(['prune', '-t', await fresh('t-norule')]);
+    expect(r.exitCode).toBe(64);
+    expect(r.stderr).toContain('--keep-last');
+  });
+});
+
+describe('encryption at rest (age)', () => {
+  it('a backup encrypted by lsbackup is decrypted by the age CLI and extracts with tar', async () => {
+    const target = await fresh('t-age');
+    const name = await backup(target, '--encrypt-to', recipient);
+    expect(name).toMatch(/\.tar\.gz\.age$/);
+    const files = await readdir(target);
+    expect(files.sort()).toEqual([name, `${name}.metadata.json.age`, `${name}.sha256`].sort());
+    // Nothing readable at rest: not the hostnames, not the data.
+    expect((await readFile(path.join(target, `${name}.metadata.json.age`), 'utf8'))).not.toContain('localhost');
+    const check = await execa('sha256sum', ['-c', `${name}.sha256`], { cwd: target });
+    expect(check.stdout).toContain(': OK'); // the digest is of the stored (encrypted) bytes
+
+    const plain = path.join(ws.dir, 'decrypted.tar.gz');
+    await execa('age', ['-d', '-i', keyFile, '-o', plain, path.join(target, name)]);
+    const dump = await execa('tar', ['xzOf', plain, 'app/localhost/dump.txt']);
+    expect(dump.stdout).toBe('dump');
+
+    const noKey = await runCli(['list', '-t', target, '--json']);
+    expect(JSON.parse(noKey.stdout)[0]).toMatchObject({ name, status: 'unknown', metadataNote: 'metadata encrypted (pass --identity)' });
+    const withKey = await runCli(['list', '-t', target, '--json', '--identity', keyFile]);
+    expect(JSON.parse(withKey.stdout)[0]).toMatchObject({ name, status: 'success', encrypted: true });
+
+    const verify = await runCli(['verify', name, '-t', target, '--identity', keyFile]);
+    expect(verify.exitCode).toBe(0);
+    expect(verify.stdout).toMatch(/entries\s+4 checked/);
+    const show = await runCli(['show', name, '-t', target]);
+    expect(show.exitCode).toBe(1);
+    expect(show.stderr).toContain('pass --identity');
+
+    const dest = path.join(ws.dir, 'got-age');
+    await mkdir(dest);
+    expect((await runCli(['get', name, dest, '-t', target, '--identity', keyFile])).exitCode).toBe(0);
+    expect(await readdir(dest)).toEqual([name.replace(/\.age$/, '')]);
+    expect(await readFile(path.join(dest, name.replace(/\.age$/, '')))).toEqual(await readFile(plain));
+  });
+
+  it('--plain-metadata keeps the metadata sidecar readable without the key', async () => {
+    const target = await fresh('t-age-plain');
+    const name = await backup(target, '--encrypt-to', recipient, '--plain-metadata');
+    expect(await readdir(target)).toContain(`${name}.metadata.json`);
+    const r = await runCli(['list', '-t', target, '--json']);
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ name, status: 'success', components: [{ name: 'app' }] });
+  });
+
+  it('reads an archive that the age CLI encrypted (verify --identity)', async () => {
+    const target = await fresh('t-age-cli');
+    const name = await backup(target, '-f', 'tar.zst');
+    const sealed = `${name}.age`;
+    await execa('age', ['-r', recipient, '-o', path.join(target, sealed), path.join(target, name)]);
+    const digest = (await execa('sha256sum', [sealed], { cwd: target })).stdout;
+    await writeFile(path.join(target, `${sealed}.sha256`), digest + '\n');
+    const r = await runCli(['verify', sealed, '-t', target, '--identity', keyFile]);
+    expect(r.stdout).toContain(`${sealed}: OK`);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('config encryption: recipients and identityFile', async () => {
+    const target = await fresh('t-age-config');
+    const config = await ws.write(
+      'enc.config.yaml',
+      `build: ./build\nrecipes: [./recipes]\ntargets: [./t-age-config]\nencryption:\n  recipients: [${recipient}]\n  identityFile: ./key.txt\n`,
+    );
+    const r = await runCli(['apply', '-c', config]);
+    expect(r.exitCode).toBe(0);
+    const [name] = (await readdir(target)).filter((n) => n.endsWith('.tar.gz.age'));
+    expect(name).toBeDefined();
+    const v = await runCli(['verify', 'latest', '-c', config]);
+    expect(v.stdout).toMatch(/entries\s+4 checked/);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { applyRetention, isoWeek, type RetentionCandidate } from '../../engine/catalog/retention.js';
+
+/** One successful backup per listed UTC time, named after it. */
+const backups = (...times: string[]): RetentionCandidate[] => times.map((t) => ({ name: t, time: new Date(t), sequence: 0, successful: true }));
+
+describe('retention policy (borg prune semantics)', () => {
+  it('keep-last keeps the N newest', () => {
+    const d = applyRetention(backups('2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z'), { keepLast: 2 });
+    expect(d.keep.map((k) => k.name)).toEqual(['2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z']);
+    expect(d.remove).toEqual(['2026-01-01T00:00:00Z']);
+  });
+
+  it('keep-daily keeps the newest backup of each of the last N days that have one', () => {
+    const d = applyRetention(
+      backups('2026-01-05T23:00:00Z', '2026-01-05T01:00:00Z', '2026-01-04T12:00:00Z', '2026-01-02T12:00:00Z', '2026-01-02T06:00:00Z', '2026-01-01T00:00:00Z'),
+      { keepDaily: 3 },
+    );
+    expect(d.keep).toEqual([
+      { name: '2026-01-05T23:00:00Z', reasons: ['daily #1 (2026-01-05)', 'newest successful backup'] },
+      { name: '2026-01-04T12:00:00Z', reasons: ['daily #2 (2026-01-04)'] },
+      { name: '2026-01-02T12:00:00Z', reasons: ['daily #3 (2026-01-02)'] },
+    ]);
+    expect(d.remove).toEqual(['2026-01-05T01:00:00Z', '2026-01-02T06:00:00Z', '2026-01-01T00:00:00Z']);
+  });
+
+  it('later rules skip backups kept by earlier ones but still consume their period (as borg)', () => {
+    // Daily keeps Jan 10 and Jan 9; weekly then sees week 2 (Jan 10's week) as taken and keeps the next weeks.
+    const d = applyRetention(backups('2026-01-10T00:00:00Z', '2026-01-09T00:00:00Z', '2026-01-04T00:00:00Z', '2025-12-28T00:00:00Z'), {
+      keepDaily: 2,
+      keepWeekly: 2,
+    });
+    expect(Object.fromEntries(d.keep.map((k) => [k.name, k.reasons[0]]))).toEqual({
+      '2026-01-10T00:00:00Z': 'daily #1 (2026-01-10)',
+      '2026-01-09T00:00:00Z': 'daily #2 (2026-01-09)',
+      '2026-01-04T00:00:00Z': 'weekly #1 (2026-W01)',
+      '2025-12-28T00:00:00Z': 'weekly #2 (2025-W52)',
+    });
+  });
+
+  it('a rule that runs out of backups keeps the oldest one too', () => {
+    const d = applyRetention(backups('2026-03-01T00:00:00Z', '2026-03-01T01:00:00Z', '2026-02-01T00:00:00Z'), { keepMonthly: 5 });
+    expect(d.keep.map((k) => k.reasons[0])).toEqual(['monthly #1 (2026-03)', 'monthly #2 (2026-02)']);
+    expect(d.remove).toEqual(['2026-03-01T00:00:00Z']);
+    const one = applyRetention(backups('2026-03-02T00:00:00Z', '2026-03-01T00:00:00Z'), { keepMonthly: 2 });
+    expect(one.keep.map((k) => k.reasons[0])).toEqual(['monthly #1 (2026-03)', 'monthly #2 (oldest)']);
+  });
+
+  it('never removes the newest successful backup, even when the rules would', () => {
+    const list: RetentionCandidate[] = [
+      { name: 'partial-new', time: new Date('2026-01-03T00:00:00Z'), sequence: 0, successful: false },
+      { name: 'ok-old', time: new Date('2026-01-01T00:00:00Z'), sequence: 0, successful: true },
+    ];
+    const d = applyRetention(list, { keepLast: 1 });
+    expect(d.keep).toEqual([
+      { name: 'partial-new', reasons: ['last #1'] },
+      { name: 'ok-old', reasons: ['newest successful backup'] },
+    ]);
+    expect(d.remove).toEqual([]);
+  });
+
+  it('keeps the newest backup when statuses are unknown (encrypted metadata, no key)', () => {
+    const list = backups('2026-01-02T00:00:00Z', '2026-01-01T00:00:00Z').map((b) => ({ ...b, successful: undefined }));
+    const d = applyRetention(list, { keepMonthly: 0, keepDaily: 0, keepLast: 0 });
+    expect(d.keep).toEqual([{ name: '2026-01-02T00:00:00Z', reasons: ['newest backup (status unknown)'] }]);
+  });
+
+  it('orders backups of the same second by their collision suffix', () => {
+    const same = new Date('2026-01-01T00:00:00Z');
+    const d = applyRetention(
+      [
+        { name: 'a', time: same, sequence: 0, successful: true },
+        { name: 'a_1', time: same, sequence: 1, successful: true },
+      ],
+      { keepLast: 1 },
+    );
+    expect(d.keep.map((k) => k.name)).toEqual(['a_1']);
+  });
+
+  it('computes ISO weeks across year boundaries', () => {
+    expect(isoWeek(new Date('2026-01-01T00:00:00Z'))).toBe('2026-W01'); // a Thursday
+    expect(isoWeek(new Date('2027-01-01T00:00:00Z'))).toBe('2026-W53'); // a Friday
+    expect(isoWeek(new Date('2024-12-30T00:00:00Z'))).toBe('2025-W01'); // a Monday
+  });
+});
