@@ -13,6 +13,8 @@ export interface RoundTrip {
   dir: string;
   build: string;
   target: string;
+  /** Writes `<build>/inventory` with the local host (ansible_connection=local) in `groups`. */
+  localInventory(...groups: string[]): Promise<void>;
   /** Writes `<build>/host_vars/<host>.yml` (JSON is YAML). */
   hostVars(host: string, vars: Record<string, unknown>): Promise<void>;
   /** `lsbackup apply recipes/<recipe>.yaml`; fails the test with the CLI's output unless it exits 0. */
@@ -39,6 +41,8 @@ export async function roundTrip(recipe: string, options: { env?: Record<string, 
     dir: ws.dir,
     build,
     target,
+    localInventory: async (...groups) =>
+      void (await ws.write('build/inventory', groups.map((g) => `[${g}]\nlocalhost ansible_connection=local\n`).join('\n'))),
     hostVars: async (host, vars) => void (await ws.write(`build/host_vars/${host}.yml`, JSON.stringify(vars, null, 2) + '\n')),
     backup: async (extra = []) => {
       const before = new Set(existsSync(target) ? await readdir(target) : []);
