@@ -1,5 +1,6 @@
 import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
+import { notRunningReason } from '../../runner/plan.js';
 import { openTarget } from '../../../targets/registry.js';
 import { redactor } from '../../secrets/index.js';
 import { LsError } from '../../errors.js';
@@ -35,7 +36,9 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
   const opened = targets.map((t) => openTarget(t.uri, t.options));
-  const secrets = await resolveRecipeSecrets(recipes, config);
+  const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
+  // Only recipes that will run need their secrets (a cluster without Grafana needs no Grafana password).
+  const secrets = await resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
@@ -47,8 +50,8 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
-      only: options.only ?? config.components?.only,
-      skip: options.skip ?? config.components?.skip,
+      only: selection.only,
+      skip: selection.skip,
       varOverrides: varOverrides(config, options.var),
       secrets,
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { planRun } from '../../runner/plan.js';
+import { notRunningReason, planRun } from '../../runner/plan.js';
 import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
 import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
@@ -14,14 +14,16 @@ export async function planCommand(recipePaths: string[], options: PlanCommandOpt
   const config = await loadSessionConfig(options);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
-  const secrets = await resolveRecipeSecrets(recipes, config);
+  const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
+  // Only recipes that will run need their secrets (a cluster without Grafana needs no Grafana password).
+  const secrets = await resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
   const plan = planRun(recipes, inventory, {
     operation: options.restore ? 'restore' : 'backup',
     backupId: randomUUID(),
     cluster: clusterName(options, config, inventory),
     startedAt: new Date(),
-    only: options.only ?? config.components?.only,
-    skip: options.skip ?? config.components?.skip,
+    only: selection.only,
+    skip: selection.skip,
     varOverrides: varOverrides(config, options.var),
     secrets,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
