@@ -6,7 +6,8 @@
  * Host: the local host (ansible_connection=local), as root through sudo.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/index.js';
 import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
@@ -93,5 +94,34 @@ describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
     expect(await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8')).toBe(config);
     const indices = (await call('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
     expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([['logs-2024.01', 'open'], ['users', 'open']]);
+  });
+
+  it('works with OpenSearch paths and another repository name, used identically by backup and restore', async () => {
+    // OpenSearch layout: path.repo /var/lib/opensearch-snapshots, config /usr/share/opensearch/config.
+    const root = await mkdtemp(join(tmpdir(), 'lsb-opensearch-'));
+    const os = await startElasticsearchStandIn({ baseDir: root, pathRepo: [join(root, 'var/lib/opensearch-snapshots')] });
+    const osRt = await roundTrip('elasticsearch');
+    try {
+      const configDir = join(root, 'usr/share/opensearch/config');
+      await mkdir(configDir, { recursive: true });
+      await writeFile(join(configDir, 'opensearch.yml'), `path.repo: ["${os.pathRepo[0]}"]\n`);
+      await fetch(`${os.url}/audit/_doc/1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"who":"ann"}' });
+      await osRt.localInventory('logging');
+      await osRt.hostVars('localhost', {
+        elasticsearch_url: os.url, elasticsearch_cert: '', elasticsearch_key: '', elasticsearch_cacert: '',
+        elasticsearch_path_repo: os.pathRepo[0], elasticsearch_config_dir: configDir, elasticsearch_repository: 'nightly',
+      });
+      const archive = await osRt.backup();
+      expect((await osRt.entries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
+      await fetch(`${os.url}/audit`, { method: 'DELETE' });
+      await osRt.restore(archive);
+      const doc = (await (await fetch(`${os.url}/audit/_doc/1`)).json()) as { _source: unknown };
+      expect(doc._source).toEqual({ who: 'ann' });
+      expect((await (await fetch(`${os.url}/_snapshot/nightly`)).json())).toHaveProperty('nightly.settings.location', join(os.pathRepo[0]!, 'nightly'));
+    } finally {
+      await os.stop();
+      await osRt.cleanup();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
