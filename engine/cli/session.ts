@@ -14,6 +14,7 @@ import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
 import { LsError } from '../errors.js';
+import { notRunningReason } from '../runner/plan.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -70,6 +71,16 @@ export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Conf
     values.set(name, value);
   }
   return values;
+}
+
+/** Secrets of the recipes that will run only: a cluster without Grafana needs no Grafana password. */
+export function resolveRunningRecipeSecrets(
+  recipes: LoadedRecipe[],
+  inventory: Inventory,
+  selection: { only?: string[]; skip?: string[] },
+  config: Config,
+): Promise<Map<string, string>> {
+  return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
 }
 
 /** Per-component var overrides: config `components.vars`, then `--var component.key=value`. */

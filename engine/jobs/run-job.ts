@@ -5,7 +5,7 @@ import { runBackup, type BackupResult } from '../runner/backup.js';
 import { openTarget } from '../../targets/registry.js';
 import { redactor } from '../secrets/index.js';
 import { ExitCode, isLsError } from '../errors.js';
-import { sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRecipeSecrets, varOverrides } from '../cli/session.js';
+import { sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides } from '../cli/session.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
@@ -64,7 +64,7 @@ async function backup(config: Config, job: EffectiveJob, reporter: Reporter, opt
   const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
   const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
   const targets = job.targets.map((t) => openTarget(t.uri, t.options));
-  const secrets = await resolveRecipeSecrets(recipes, jobConfig);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig);
   report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
   return runBackup({
     recipes,

@@ -58,20 +58,27 @@ function planComponent(loaded: LoadedRecipe, inventory: Inventory, options: Plan
   const base = {
     name,
     recipe: loaded,
-    selection: recipe.spec.hosts.run ?? 'first',
+    selection: recipe.spec.hosts.run ?? 'all',
     serial: recipe.spec.hosts.serial ?? false,
   } as const;
-  if (options.only && options.only.length > 0 && !options.only.includes(name)) {
-    return { ...base, hosts: [], skipReason: 'not selected (--only)' };
-  }
-  if (options.skip?.includes(name)) return { ...base, hosts: [], skipReason: 'skipped (--skip)' };
-
-  const groups = ([] as string[]).concat(recipe.spec.hosts.group);
-  const hosts = hostsOfGroups(inventory, groups);
-  if (hosts.length === 0) {
-    return { ...base, hosts: [], skipReason: `no hosts in inventory group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}` };
-  }
+  const skipReason = notRunningReason(loaded, inventory, options);
+  if (skipReason) return { ...base, hosts: [], skipReason };
+  const hosts = hostsOfGroups(inventory, ([] as string[]).concat(recipe.spec.hosts.group));
   return { ...base, hosts: hosts.map((host) => planHost(loaded, host, inventory, options)) };
+}
+
+/**
+ * Why a recipe will not run at all (not selected, or no hosts in its groups); undefined when
+ * it will. Also decides which recipes' secrets must be resolved: a bundled recipe for a
+ * component the cluster does not have must not demand its secrets.
+ */
+export function notRunningReason(loaded: LoadedRecipe, inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): string | undefined {
+  const name = loaded.recipe.metadata.name;
+  if (options.only && options.only.length > 0 && !options.only.includes(name)) return 'not selected (--only)';
+  if (options.skip?.includes(name)) return 'skipped (--skip)';
+  const groups = ([] as string[]).concat(loaded.recipe.spec.hosts.group);
+  if (hostsOfGroups(inventory, groups).length === 0) return `no hosts in inventory group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}`;
+  return undefined;
 }
 
 /** Hosts of the groups in inventory order, each once. */

@@ -8,7 +8,7 @@ import {
   loadSessionConfig,
   loadSessionInventory,
   loadSessionRecipes,
-  resolveRecipeSecrets,
+  resolveRunningRecipeSecrets,
   sessionReporter,
   sessionExecutorFactory,
   type ConnectionOptions,
@@ -31,7 +31,8 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const opened = await openSessionTargets(options, config);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
-  const secrets = await resolveRecipeSecrets(recipes, config);
+  const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
@@ -43,8 +44,8 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
-      only: options.only ?? config.components?.only,
-      skip: options.skip ?? config.components?.skip,
+      only: selection.only,
+      skip: selection.skip,
       varOverrides: varOverrides(config, options.var),
       secrets,
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),

@@ -6,7 +6,7 @@ import { watchAndRerun } from '../watch.js';
 import { planRun } from '../../runner/plan.js';
 import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
-import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
+import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
 
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
@@ -35,14 +35,15 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
   const config = await loadSessionConfig(options);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
-  const secrets = await resolveRecipeSecrets(recipes, config);
+  const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
   const plan = planRun(recipes, inventory, {
     operation: options.restore ? 'restore' : 'backup',
     backupId: randomUUID(),
     cluster: clusterName(options, config, inventory),
     startedAt: new Date(),
-    only: options.only ?? config.components?.only,
-    skip: options.skip ?? config.components?.skip,
+    only: selection.only,
+    skip: selection.skip,
     varOverrides: varOverrides(config, options.var),
     secrets,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,

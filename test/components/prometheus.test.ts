@@ -1,0 +1,88 @@
+/**
+ * recipes/prometheus.yaml round trip against a REAL Prometheus 2.42, over SSH (fleet host
+ * host1, user lsbtest with sudo): series exist → backup → stop, wipe the data dir → restore →
+ * start → the same samples are queryable at a time inside the backed-up range.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
+import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+
+let fleet: Fleet;
+let rt: RoundTrip;
+let baseDir: string;
+let prom: PrometheusServer | undefined;
+
+beforeAll(async () => {
+  fleet = await startFleet({ hosts: 1 });
+  rt = await roundTrip('prometheus');
+  baseDir = await mkdtemp(join(tmpdir(), 'lsb-prom-base-'));
+});
+afterAll(async () => {
+  await prom?.stop();
+  await fleet?.stop();
+  await rt?.cleanup();
+  if (baseDir) await rm(baseDir, { recursive: true, force: true });
+});
+
+/** Instant query at `time` (seconds): each series' labels and value. */
+async function queryAt(p: PrometheusServer, promql: string, time: number): Promise<Record<string, string>> {
+  const res = await fetch(`${p.url}/api/v1/query?query=${encodeURIComponent(promql)}&time=${time}`);
+  const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  expect(body.status).toBe('success');
+  return Object.fromEntries(body.data.result.map((r) => [JSON.stringify(r.metric), r.value[1]]));
+}
+
+describe('prometheus recipe (real Prometheus, over SSH)', () => {
+  it('restores the TSDB from an admin-API snapshot so old samples are queryable again', async () => {
+    prom = await startPrometheus({ baseDir });
+    await waitUntil('a few self-scrapes', async () => Number((await prom!.query('count_over_time(up{job="prometheus"}[1m])'))[0]?.value[1] ?? 0) >= 5, { timeoutMs: 60_000 });
+    // A moment inside the backed-up range; the restarted server's own scrapes all come later.
+    const t = Math.floor(Date.now() / 1000) - 1;
+    const probe = 'count_over_time(up{job="prometheus"}[1m])';
+    const before = await queryAt(prom, probe, t);
+    const buildInfo = await queryAt(prom, 'prometheus_build_info', t);
+    expect(Object.keys(before)).toHaveLength(1);
+    expect(Number(Object.values(before)[0])).toBeGreaterThanOrEqual(3);
+
+    fleet.writeInventory(rt.build, { host1: ['prometheus'] });
+    const marker = join(rt.dir, 'service.log');
+    await rt.hostVars('host1', {
+      prometheus_url: prom.url,
+      prometheus_data_dir: prom.dataDir,
+      prometheus_config_dir: prom.configDir,
+      // The test owns the server process: the recipe's stop/start only leave a trace here.
+      prometheus_stop_command: `echo stop >> ${marker}`,
+      prometheus_start_command: `echo start >> ${marker}`,
+    });
+    const archive = await rt.backup();
+    const meta = await metadataOf(archive);
+    expect(meta.status).toBe('success');
+    expect(meta.components[0]).toMatchObject({ name: 'prometheus', status: 'success', componentVersion: '2.42.0' });
+    const name = (await rt.entry(archive, 'prometheus/host1/snapshot-name.txt')).trim();
+    const entries = await rt.entries(archive);
+    const snapshotPrefix = `prometheus/host1/files${prom.dataDir}/snapshots/${name}/`;
+    expect(entries.some((e) => e.startsWith(snapshotPrefix) && e.endsWith('/meta.json'))).toBe(true);
+    expect(entries).toContain(`prometheus/host1/files${prom.configFile}`);
+    // The post-step deleted the snapshot (and its name file) on the host.
+    expect(await readdir(join(prom.dataDir, 'snapshots'))).toEqual([]);
+
+    await prom.stop();
+    prom = undefined;
+    await rm(join(baseDir, 'data'), { recursive: true, force: true });
+
+    const r = await rt.restore(archive);
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
+    const restored = await readdir(join(baseDir, 'data'));
+    expect(restored.some((f) => /^[0-9A-Z]{26}$/.test(f))).toBe(true); // TSDB blocks (ULIDs)
+    expect(await readdir(join(baseDir, 'data', 'snapshots'))).toEqual([]);
+
+    prom = await startPrometheus({ baseDir });
+    expect(await queryAt(prom, probe, t)).toEqual(before);
+    expect(await queryAt(prom, 'prometheus_build_info', t)).toEqual(buildInfo);
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * The HTTP-API recipes take TLS options as vars. The stand-ins and the local servers speak
+ * plain HTTP, so this checks the rendered plan (`lsbackup plan`, backup and restore): with
+ * the vars set, every curl call of every step carries them; with them empty, none does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { repoRoot, runCli, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+beforeAll(async () => {
+  ws = await workspace();
+  await ws.write('build/inventory', ['prometheus', 'logging', 'kibana', 'grafana'].map((g) => `[${g}]\nlocalhost ansible_connection=local\n`).join('\n'));
+});
+afterAll(async () => ws.cleanup());
+
+const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string[] }> = [
+  { recipe: 'prometheus', vars: { prometheus_cacert: '/pki/ca.pem', prometheus_cert: '/pki/c.pem', prometheus_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
+  { recipe: 'alertmanager', vars: { alertmanager_cacert: '/pki/ca.pem', alertmanager_cert: '/pki/c.pem', alertmanager_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
+  { recipe: 'elasticsearch', vars: { elasticsearch_cacert: '/pki/ca.pem', elasticsearch_cert: '/pki/c.pem', elasticsearch_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
+  { recipe: 'kibana', vars: { kibana_cacert: '/pki/ca.pem', kibana_curl_config: '/root/.kibana-curl' }, flags: ['--cacert /pki/ca.pem', '-K /root/.kibana-curl'] },
+  { recipe: 'grafana', vars: { grafana_cacert: '/pki/ca.pem' }, flags: ['--cacert /pki/ca.pem'] },
+];
+
+async function curlLines(recipe: string, vars: Record<string, string>): Promise<string[]> {
+  await ws.write('build/host_vars/localhost.yml', JSON.stringify(vars) + '\n');
+  const lines: string[] = [];
+  for (const extra of [[], ['--restore']]) {
+    const r = await runCli(['plan', path.join(repoRoot, 'recipes', `${recipe}.yaml`), '-b', path.join(ws.dir, 'build'), ...extra], { env: { GRAFANA_ADMIN_PASSWORD: 'x' } });
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    lines.push(...r.stdout.split('\n').filter((l) => /\bcurl /.test(l)));
+  }
+  return lines;
+}
+
+describe('TLS options of the HTTP-API recipes', () => {
+  for (const { recipe, vars, flags } of cases) {
+    it(`${recipe}: every curl call carries the TLS vars when set, none when empty`, async () => {
+      const withTls = await curlLines(recipe, vars);
+      expect(withTls.length).toBeGreaterThan(0);
+      for (const line of withTls) for (const flag of flags) expect(line).toContain(flag);
+      const empty = Object.fromEntries(Object.keys(vars).map((k) => [k, '']));
+      for (const line of await curlLines(recipe, empty)) expect(line).not.toMatch(/--cacert|--cert|--key|-K \//);
+    });
+  }
+});
