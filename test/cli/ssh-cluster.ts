@@ -9,6 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
+import { stringify } from 'yaml';
+import type { EntryRecord } from '../../engine/archive/types.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { recipeYaml, runCli, type CliResult } from '../helpers/cli.js';
 
@@ -23,6 +25,8 @@ export interface SshCluster {
   /** Data dir of host `name` (also the host var `data`). */
   dataDir(name: string): string;
   writeRecipe(name: string, spec: string): void;
+  /** host_vars/<name>.yml: `data` plus these (host vars beat the inventory's [all:vars]). */
+  setHostVars(name: string, vars: Record<string, string>): void;
   /** lsbackup apply <recipes> -b build -t target, plain (non-TTY) output, HOME=home. */
   apply(...extra: string[]): Promise<CliResult>;
   /** The same into another target directory (one archive per directory keeps checks simple). */
@@ -40,10 +44,12 @@ export function sshCluster(fleet: Fleet, groupsByHost: Record<string, string[]>)
   for (const d of [recipes, path.join(home, '.ssh'), path.join(build, 'host_vars')]) mkdirSync(d, { recursive: true });
   fleet.writeInventory(build, groupsByHost);
   const dataDir = (name: string) => path.join(dir, 'data', name);
+  const setHostVars = (name: string, vars: Record<string, string>) =>
+    writeFileSync(path.join(build, 'host_vars', `${name}.yml`), stringify({ data: dataDir(name), ...vars }));
   for (const h of fleet.hosts) {
     if (!groupsByHost[h.name]) continue;
     mkdirSync(dataDir(h.name), { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(build, 'host_vars', `${h.name}.yml`), `data: ${dataDir(h.name)}\n`);
+    setHostVars(h.name, {});
   }
   const applyTo = (to: string, ...extra: string[]) =>
     runCli(['apply', recipes, '-b', build, '-t', to, ...extra], { env: { HOME: home, SSH_AUTH_SOCK: '' }, timeoutMs: 240_000 });
@@ -54,22 +60,12 @@ export function sshCluster(fleet: Fleet, groupsByHost: Record<string, string[]>)
     recipes,
     home,
     dataDir,
+    setHostVars,
     writeRecipe: (name, spec) => writeFileSync(path.join(recipes, `${name}.yaml`), recipeYaml(name, spec)),
     apply: (...extra) => applyTo(target, ...extra),
     applyTo,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-export interface ArchiveEntry {
-  path: string;
-  type: string;
-  size: number;
-  sha256?: string;
-  mode: number;
-  mtime: string;
-  linkpath?: string;
-  error?: string;
 }
 
 export interface StoredBackup {
@@ -83,7 +79,7 @@ export interface StoredBackup {
       error?: string;
       hosts: { name: string; status: string; error?: string; bytes: number; steps: { phase: string; status: string; error?: string }[] }[];
     }[];
-    entries: ArchiveEntry[];
+    entries: EntryRecord[];
   };
 }
 
@@ -97,14 +93,16 @@ export function storedBackup(target: string): StoredBackup {
 
 /**
  * Extracts the archive with the system tar and checks every regular file's sha256 (sha256sum)
- * and size against metadata.json, so a corrupt or unlisted entry fails the test.
+ * against metadata.json, so a corrupt or unlisted entry fails the test.
  * Returns the extraction dir.
  */
 export async function verifyWithSystemTools(backup: StoredBackup, into: string): Promise<string> {
   mkdirSync(into, { recursive: true });
   await execa('tar', ['-xzf', backup.file, '-C', into]);
   const listed = (await execa('tar', ['-tzf', backup.file])).stdout.split('\n').filter(Boolean).map((p) => p.replace(/\/$/, ''));
-  const files = backup.meta.entries.filter((e) => e.type === 'file');
+  // An entry flagged with `error` (its body broke after the header was written) is known bad
+  // and must not be trusted; the caller asserts on those.
+  const files = backup.meta.entries.filter((e) => e.type === 'file' && !e.error);
   const sums = (await execa('sha256sum', files.map((e) => e.path), { cwd: into })).stdout.split('\n');
   const byPath = new Map(sums.map((l) => [l.slice(66), l.slice(0, 64)]));
   for (const e of files) {
