@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/load.js';
 import { emptyConfig, findConfigFile, loadConfig } from '../config/load.js';
 import { loadInventory, readAnsibleCfg } from '../inventory/index.js';
@@ -110,6 +111,8 @@ export function clusterName(options: CommonOptions, config: Config, inventory: I
  */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // Every running command listens on this one signal: 16+ hosts at once is normal, not a leak.
+  setMaxListeners(0, controller.signal);
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;

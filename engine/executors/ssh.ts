@@ -180,7 +180,7 @@ export class SshExecutor implements Executor {
       return Promise.resolve(failedResult(e as Error));
     }
     return new Promise<CommandResult>((resolve) => {
-      openChannel(client, invocation.commandLine).then((channel) => {
+      openChannel(client, invocation.commandLine).then(({ channel, exit }) => {
         const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
         const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
         let exitCode: number | undefined;
@@ -190,10 +190,6 @@ export class SshExecutor implements Executor {
         if (options.stdout) channel.pipe(options.stdout, { end: false });
         else channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-        channel.on('exit', (code: number | null, signalName?: string) => {
-          if (code !== null) exitCode = code;
-          else if (signalName) signal = signalName.startsWith('SIG') ? signalName : `SIG${signalName}`;
-        });
         let graceTimer: NodeJS.Timeout | undefined;
         let killTimer: NodeJS.Timeout | undefined;
         const kill = () => {
@@ -215,6 +211,8 @@ export class SshExecutor implements Executor {
         const finish = () => {
           if (finished) return;
           finished = true;
+          if (exit.code !== undefined && exit.code !== null) exitCode = exit.code;
+          else if (exit.signal) signal = exit.signal.startsWith('SIG') ? exit.signal : `SIG${exit.signal}`;
           clearTimeout(timer);
           clearTimeout(graceTimer);
           clearTimeout(killTimer);
@@ -246,14 +244,30 @@ export class SshExecutor implements Executor {
   }
 }
 
+/** How the remote command ended, as its exit-status / exit-signal request said. */
+interface ChannelExit {
+  code?: number | null;
+  signal?: string;
+}
+
 /**
  * Opens an exec channel. sshd frees a session slot (MaxSessions) a moment after the channel
  * closes, so a refused open right after another command finished is retried briefly.
+ * The exit listener is attached inside ssh2's callback: a fast command's exit-status can
+ * arrive in the same packet batch as the open confirmation, and ssh2 emits 'exit' once,
+ * synchronously, before a promise continuation could listen (stdout is buffered; exit is not).
  */
-async function openChannel(client: Client, commandLine: string): Promise<ClientChannel> {
+async function openChannel(client: Client, commandLine: string): Promise<{ channel: ClientChannel; exit: ChannelExit }> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await new Promise<ClientChannel>((resolve, reject) => client.exec(commandLine, (err, ch) => (err ? reject(err) : resolve(ch))));
+      return await new Promise((resolve, reject) =>
+        client.exec(commandLine, (err, channel) => {
+          if (err) return reject(err);
+          const exit: ChannelExit = {};
+          channel.once('exit', (code: number | null, signalName?: string) => Object.assign(exit, { code, signal: signalName }));
+          resolve({ channel, exit });
+        }),
+      );
     } catch (e) {
       if (attempt >= 20 || !/open failed|administratively prohibited/i.test((e as Error).message)) throw e;
       await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));

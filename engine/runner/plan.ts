@@ -173,7 +173,7 @@ function renderStep(
     const s = step as CollectStep;
     const paths = ([] as string[]).concat(s.path).map(shell);
     const excludes = (s.exclude ?? []).map(raw);
-    return { ...common, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false) };
+    return { ...common, name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false) };
   }
   const s = step as FilesStep;
   const files = raw(s.files);

@@ -306,7 +306,7 @@ describe('host keys', () => {
     const h = fleet.hosts[0]!;
     const err = await connectError(executor(h, noKnownHosts));
     expect(err.message).toContain(`unknown host key ${h.hostKeyFingerprint}`);
-    expect(err.message).toMatch(/trustOnFirstUse/);
+    expect(err.message).toContain('--trust-new-host-keys');
   });
 
   it('trust on first use records the key, and later connections check against it', async () => {

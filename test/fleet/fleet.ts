@@ -51,8 +51,10 @@ export interface Fleet {
   /** kill -STOP: the host accepts TCP connections but never answers (a hung host). */
   pause(i: number): void;
   resume(i: number): void;
-  /** kill -KILL: the port is closed (a dead host). */
+  /** kill -KILL of sshd and everything it forked (sessions, their commands): a dead host. */
   kill(i: number): void;
+  /** A new host key (as after a reinstall): sshd is told to re-read it (SIGHUP); known_hosts keeps the old one. */
+  rekey(i: number): Promise<void>;
   /** Writes `inventory` (INI, like LambdaStack generates) into dir and returns its path. */
   writeInventory(dir: string, groupsByHost: Record<string, string[]>): string;
 }
@@ -114,7 +116,35 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       stop: stopAll,
       pause: (i) => process.kill(pidOf(i), 'SIGSTOP'),
       resume: (i) => process.kill(pidOf(i), 'SIGCONT'),
-      kill: (i) => process.kill(pidOf(i), 'SIGKILL'),
+      kill: (i) => {
+        // Parents first, so no sshd forks a replacement while its children die.
+        for (const pid of [pidOf(i), ...descendantPids(pidOf(i))]) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      },
+      rekey: async (i) => {
+        const h = hosts[i]!;
+        const hostKey = join(dir, h.name, 'ssh_host_ed25519_key');
+        rmSync(hostKey);
+        rmSync(hostKey + '.pub');
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+        const listening = () => (readFileSync(h.logFile, 'utf8').match(/Server listening on/g) ?? []).length;
+        const before = listening();
+        // sshd -D re-executes itself on SIGHUP (same PID) and loads the new key.
+        process.kill(h.pid, 'SIGHUP');
+        const deadline = Date.now() + 10_000;
+        while (listening() === before) {
+          if (Date.now() > deadline) throw new Error(`sshd ${h.name} did not restart after SIGHUP`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await waitForPort(h.address, h.port);
+        h.hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+        h.hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKey + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1]!;
+      },
       writeInventory: (target, groupsByHost) => writeInventory(target, hosts, groupsByHost, clientKey, knownHosts),
     };
   } catch (e) {
@@ -272,6 +302,17 @@ async function stopSshd(child: ChildProcess): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Children, grandchildren, ... of `root` (breadth first). */
+function descendantPids(root: number): number[] {
+  const found: number[] = [];
+  for (let queue = [root]; queue.length > 0; ) {
+    const next = queue.flatMap((p) => childPids(p));
+    found.push(...next);
+    queue = next;
+  }
+  return found;
 }
 
 function childPids(parent: number): number[] {

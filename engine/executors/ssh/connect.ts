@@ -140,7 +140,7 @@ function checkHostKey(endpoint: Endpoint, key: Buffer, settings: ConnectSettings
         recordHostKey(settings.trustOnFirstUseFile, endpoint.host, endpoint.port, key);
         return undefined;
       }
-      return `unknown host key ${fingerprint(key)} for ${where} (not in ${settings.knownHostsFiles.join(', ')}); verify it and add it to known_hosts, or enable trustOnFirstUse to record it`;
+      return `unknown host key ${fingerprint(key)} for ${where} (not in ${settings.knownHostsFiles.join(', ')}); verify it and add it to known_hosts, or run with --trust-new-host-keys to record it (trust on first use)`;
   }
 }
 
