@@ -14,6 +14,7 @@ import { createSecretSource, redactor } from '../secrets/index.js';
 import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
+import { parse as parseYamlScalar } from 'yaml';
 import { LsError } from '../errors.js';
 import { notRunningReason } from '../runner/plan.js';
 
@@ -90,7 +91,8 @@ export function varOverrides(config: Config, cliVars: string[] | undefined): Rec
   for (const spec of cliVars ?? []) {
     const m = /^([a-z0-9][a-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(spec);
     if (!m) throw new LsError('EUSAGE', { message: `--var '${spec}' is not of the form component.name=value` });
-    (result[m[1]!] ??= {})[m[2]!] = m[3];
+    // Values read like YAML scalars, as in a config file: false, 3 and null are not strings.
+    (result[m[1]!] ??= {})[m[2]!] = parseScalar(m[3]!);
   }
   return result;
 }
@@ -157,4 +159,13 @@ export async function sessionExecutorFactory(inventory: Inventory, reporter: Rep
     await executor.connect();
     return executor;
   };
+}
+
+function parseScalar(text: string): unknown {
+  try {
+    const value: unknown = parseYamlScalar(text);
+    return value !== null && typeof value === 'object' ? text : value;
+  } catch {
+    return text;
+  }
 }

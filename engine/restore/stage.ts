@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -115,6 +115,15 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
   checkAgainstMetadata(metadata!, digests, refuse);
+  // An entry recorded as incomplete (its host died mid-stream) belongs to a failed host, which
+  // restore skips; its bytes are never handed to a restore step.
+  for (const record of metadata!.entries) {
+    const staged = record.error ? entries.get(record.path) : undefined;
+    if (staged?.file) {
+      await rm(staged.file, { force: true });
+      staged.file = undefined;
+    }
+  }
   const archiveSha256 = archiveHash.digest('hex');
   if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
     refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
@@ -157,7 +166,7 @@ function checkAgainstMetadata(metadata: BackupMetadata, seen: Map<string, { size
   for (const [p, got] of seen) {
     const want = recorded.get(p);
     if (!want) refuse(`entry '${p}' is not listed in metadata.json (tampered archive?)`);
-    if (want!.error) refuse(`entry '${p}' was recorded as incomplete at backup time: ${want!.error}`);
+    if (want!.error) continue; // incomplete at backup time, padded to its declared size: see below
     if (want!.size !== got.size) refuse(`entry '${p}' has ${got.size} bytes, metadata.json says ${want!.size}`);
     if (want!.sha256 && want!.sha256 !== got.sha256) refuse(`entry '${p}' is corrupt: its sha256 differs from metadata.json`);
   }

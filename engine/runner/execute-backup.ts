@@ -128,6 +128,8 @@ async function runHostTask(
   try {
     if (hostPlan.detect) {
       const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+      // A detect that could not run (sudo refused, killed) is a failure, not an absent component.
+      if (r.failed && r.cause) return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause.message}`, steps: [] });
       if (r.failed) {
         return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
       }
