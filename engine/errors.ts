@@ -73,10 +73,6 @@ export const errorDefinitions = {
     message: `${d.message}. Jobs in the config: ${(d.jobs as string[]).join(', ')}. Run e.g. 'lsbackup run --job ${(d.jobs as string[])[0]}'`,
     exitCode: ExitCode.usage,
   }),
-  ERETENTION: (d) => ({
-    message: `Retention for target ${d.target} is not available in this build (the policy ${d.policy} was not applied; the backup itself is stored). Remove \`retention\` from the job or prune with 'lsbackup prune'.`,
-    exitCode: ExitCode.partial,
-  }),
   EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
 } satisfies Record<string, Definition>;
 

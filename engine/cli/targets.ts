@@ -30,17 +30,18 @@ export function chosenTargets(flags: TargetFlags, config: Config): TargetConfig[
 
 /** Opens every chosen target with its credentials resolved; EUSAGE when there is none. */
 export async function openSessionTargets(flags: TargetFlags, config: Config): Promise<Target[]> {
-  return openChosen(chosenTargets(flags, config), config);
+  return openConfiguredTargets(chosenTargets(flags, config), config);
 }
 
 /** Catalog commands work on one target: the one named with -t, else the config's first. */
 export async function openSessionTarget(flags: TargetFlags, config: Config): Promise<Target> {
   if ((flags.target?.length ?? 0) > 1) throw new LsError('EUSAGE', { message: 'this command works on one target: pass -t once' });
-  const [first] = await openChosen(chosenTargets(flags, config).slice(0, 1), config);
+  const [first] = await openConfiguredTargets(chosenTargets(flags, config).slice(0, 1), config);
   return first!;
 }
 
-async function openChosen(chosen: TargetConfig[], config: Config): Promise<Target[]> {
+/** Opens targets as configured (a job's list, say), credentials resolved through the secret sources. */
+export async function openConfiguredTargets(chosen: TargetConfig[], config: Config): Promise<Target[]> {
   if (chosen.length === 0) {
     throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
   }

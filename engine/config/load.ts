@@ -24,12 +24,8 @@ export interface SecretSourceConfig {
 }
 
 /** Which backups a target keeps after a run (applied by engine/jobs/retention.ts). */
-export interface RetentionPolicy {
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-}
+export type { RetentionPolicy } from '../catalog/retention.js';
+import type { RetentionPolicy } from '../catalog/retention.js';
 
 export type NotifyEvent = 'start' | 'success' | 'partial' | 'failure';
 

@@ -1,6 +1,6 @@
 import type { Target } from '../../targets/types.js';
-import type { RetentionPolicy } from '../config/load.js';
-import { LsError } from '../errors.js';
+import { prune } from '../catalog/prune.js';
+import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
 
 /** What retention did in one target (the names it deleted and kept). */
 export interface RetentionOutcome {
@@ -10,15 +10,16 @@ export interface RetentionOutcome {
 
 /** Has the policy any rule at all? An empty one means "keep everything". */
 export function hasRetention(policy: RetentionPolicy | undefined): policy is RetentionPolicy {
-  return policy !== undefined && Object.values(policy).some((v) => v !== undefined);
+  return policy !== undefined && hasRules(policy);
 }
 
-/**
- * Applies a job's retention to one target after a run. The seam to the catalog's
- * `prune(target, policy, {dryRun})` (engine/catalog/prune.ts): until it is wired here, a job that
- * sets a policy gets a clear ERETENTION instead of silently keeping everything.
- */
-export async function applyRetention(target: Target, policy: RetentionPolicy | undefined): Promise<RetentionOutcome | undefined> {
+/** Applies a job's retention to one target after a run: the catalog's prune, for real. */
+export async function applyRetention(
+  target: Target,
+  policy: RetentionPolicy | undefined,
+  identities?: string[],
+): Promise<RetentionOutcome | undefined> {
   if (!hasRetention(policy)) return undefined;
-  throw new LsError('ERETENTION', { target: target.uri, policy: JSON.stringify(policy) });
+  const result = await prune(target, policy, { identities });
+  return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name) };
 }

@@ -2,13 +2,15 @@ import type { Config } from '../config/load.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, RunEvent } from '../report/events.js';
 import { runBackup, type BackupResult } from '../runner/backup.js';
-import { openTarget } from '../../targets/registry.js';
+import type { Target } from '../../targets/types.js';
+import { openConfiguredTargets } from '../cli/targets.js';
 import { redactor } from '../secrets/index.js';
 import { ExitCode, isLsError } from '../errors.js';
 import { sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides } from '../cli/session.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
+import { parseIdentityFile } from '../crypto/age.js';
 import type { RunReport, TargetReport } from './report.js';
 
 export interface RunJobOptions {
@@ -36,11 +38,13 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
   const reporter = recordingReporter(options.reporter, report);
   notifier.notify('start', report);
   try {
-    const result = await backup(config, job, reporter, options, report);
+    const jobConfig: Config = { ...config, components: job.components };
+    const targets = await openConfiguredTargets(job.targets, jobConfig);
+    const result = await backup(jobConfig, job, targets, reporter, options, report);
     report.archive = result.archive;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
-    report.targets = await retainPerTarget(job, result, warn);
+    report.targets = await retainPerTarget(config, job, targets, result, warn);
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
     report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
@@ -59,11 +63,9 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
   return redactor.redactValue(report);
 }
 
-async function backup(config: Config, job: EffectiveJob, reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
-  const jobConfig: Config = { ...config, components: job.components };
+async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
   const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
   const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
-  const targets = job.targets.map((t) => openTarget(t.uri, t.options));
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig);
   report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
   return runBackup({
@@ -82,17 +84,20 @@ async function backup(config: Config, job: EffectiveJob, reporter: Reporter, opt
     reporter,
     redactor,
     signal: options.signal,
+    encryption: { recipients: jobConfig.encryption?.recipients ?? [], plainMetadata: jobConfig.encryption?.plainMetadata ?? false },
   });
 }
 
 /** Retention runs only where this run's copy was stored: a target that just failed is left alone. */
-async function retainPerTarget(job: EffectiveJob, result: BackupResult, warn: (m: string) => void): Promise<TargetReport[]> {
+async function retainPerTarget(config: Config, job: EffectiveJob, targets: Target[], result: BackupResult, warn: (m: string) => void): Promise<TargetReport[]> {
   return Promise.all(
     result.copies.map(async (copy): Promise<TargetReport> => {
       if (!copy.name) return { ...copy };
-      const spec = job.targets.find((t) => t.uri === copy.target);
+      const target = targets.find((t) => t.uri === copy.target)!;
       try {
-        const outcome = await applyRetention(openTarget(copy.target, spec?.options), job.retention);
+        // With the identity, encrypted metadata is read and the newest *successful* backup is kept.
+        const identityFile = config.encryption?.identityFile;
+        const outcome = await applyRetention(target, job.retention, identityFile ? await parseIdentityFile(identityFile) : undefined);
         return outcome ? { ...copy, retention: outcome } : { ...copy };
       } catch (e) {
         if (!isLsError(e)) throw e;

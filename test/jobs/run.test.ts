@@ -100,16 +100,23 @@ jobs:
     expect(await archivesIn('backups')).toEqual([end.archive]);
   });
 
-  it('a retention policy that cannot be applied yet makes the run partial (exit 2) and keeps the backup', async () => {
-    await config(`retention: { keepLast: 3 }\nnotifications:\n  - type: ping\n    url: \${HOOK}/rp\n`);
-    const r = await run('--report', 'r.json');
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/Retention for target .*backups is not available/);
-    expect((await archivesIn('backups')).length).toBe(1);
+  it('applies the retention policy after each run: only the newest backups stay, sidecars go with them', async () => {
+    await config(`retention: { keepLast: 2 }\nnotifications:\n  - type: ping\n    url: \${HOOK}/rp\n`);
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await run('--report', 'r.json', '--json');
+      expect(r.exitCode, r.stderr).toBe(0);
+      names.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!).archive);
+      // Distinct names: each run lands in its own second.
+      await new Promise((res) => setTimeout(res, 1100));
+    }
+    expect((await archivesIn('backups')).sort()).toEqual(names.slice(1).sort());
     const report = JSON.parse(await readFile(path.join(ws.dir, 'r.json'), 'utf8'));
-    expect(report.status).toBe('partial');
-    expect(report.targets[0].retention.error).toMatch(/not available/);
-    await hooks.waitFor('/rp/fail');
+    expect(report.status).toBe('success');
+    expect(report.targets[0].retention.deleted).toEqual([names[0]]);
+    const left = await readdir(path.join(ws.dir, 'backups'));
+    expect(left.some((n) => n.startsWith(names[0]!))).toBe(false);
+    await hooks.waitFor('/rp');
   });
 
   it('a hanging notification endpoint delays the run by its timeout at most, and is a warning', async () => {
