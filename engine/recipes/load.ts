@@ -5,6 +5,7 @@ import { invalid, type Problem } from '../errors.js';
 import { parseAndValidate, positionOf } from '../schema/index.js';
 import { recipeSchema } from './schema.js';
 import { checkRecipeTemplates } from './template-check.js';
+import { appliesToProblem } from './versions.js';
 import type { LoadedRecipe, Recipe } from './types.js';
 
 const RECIPE_FILE = /\.ya?ml$/;
@@ -39,6 +40,8 @@ export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecip
   const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
   if (!value) return { problems };
   const templateProblems = checkRecipeTemplates(value, source);
+  const rangeProblem = appliesToProblem(value.metadata.appliesTo);
+  if (rangeProblem) templateProblems.push({ file, ...positionOf(source, ['metadata', 'appliesTo']), message: rangeProblem });
   if (templateProblems.length) return { problems: templateProblems };
   const digest = createHash('sha256').update(bytes).digest('hex');
   return { loaded: { recipe: value, file, digest, source: text }, problems: [] };

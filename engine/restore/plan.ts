@@ -2,7 +2,8 @@ import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { parseRecipe } from '../recipes/index.js';
 import { formatProblem } from '../errors.js';
-import { planHost, compareSemver } from '../runner/plan.js';
+import { planHost } from '../runner/plan.js';
+import { compareVersions } from '../recipes/versions.js';
 import type { HostPlan } from '../runner/types.js';
 import { recipeEntryPath } from '../runner/entry-paths.js';
 import type { StagedBackup } from './stage.js';
@@ -88,7 +89,7 @@ function chooseRecipe(
   if (options.allowRecipeUpgrade) {
     const installed = options.installed
       .filter((r) => r.recipe.metadata.name === recorded.name)
-      .sort((a, b) => compareSemver(b.recipe.metadata.version, a.recipe.metadata.version))[0];
+      .sort((a, b) => compareVersions(b.recipe.metadata.version, a.recipe.metadata.version))[0];
     if (installed) {
       const same = installed.digest === recorded.digest;
       return { recipe: installed, upgradedFrom: same ? undefined : `${recorded.name}@${recorded.version}` };

@@ -17,7 +17,6 @@ import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
-import { recipeEntryPath } from './entry-paths.js';
 import { planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
@@ -113,13 +112,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     cleanup.defer('stop the archive writer', async () => {
       if (!finished) await archive.abort();
     });
-
-    // The recipes that made this backup travel with it: restore runs exactly these.
-    for (const c of active) {
-      const bytes = Buffer.from(c.recipe.source, 'utf8');
-      const { name: recipeName, version } = c.recipe.recipe.metadata;
-      await archive.add({ path: recipeEntryPath(recipeName, version), size: bytes.length, mode: 0o600, mtime: startedAt }, Readable.from([bytes]));
-    }
 
     const outcomes = await executeBackup(plan, {
       archive,

@@ -8,7 +8,9 @@ import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
 import { runPhases, type StepRun } from './run-phases.js';
-import { filesPrefix, outputEntryPath } from './entry-paths.js';
+import { filesPrefix, outputEntryPath, recipeEntryPath } from './entry-paths.js';
+import { chooseVariant } from '../recipes/versions.js';
+import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
 
@@ -30,21 +32,46 @@ export async function executeBackup(plan: RunPlan, options: ExecuteOptions): Pro
 
 type Limit = ReturnType<typeof pLimit>;
 
+/** What a recipe outcome records about the recipe that ran. */
+function recipeRecord(loaded: LoadedRecipe): ComponentOutcome['recipe'] {
+  return { name: loaded.recipe.metadata.name, version: loaded.recipe.metadata.version, digest: loaded.digest, file: loaded.file };
+}
+
+/** Picks the steps a host runs, from the recipe version that fits its component version. */
+type StepsChooser = (hostIndex: number, printedVersion: string | undefined) => Promise<{ hostPlan?: HostPlan; problem?: string }>;
+
 async function runComponent(component: ComponentPlan, options: ExecuteOptions, limit: Limit): Promise<ComponentOutcome> {
   const started = Date.now();
-  const { recipe } = component.recipe;
-  const base = {
-    name: component.name,
-    recipe: { name: recipe.metadata.name, version: recipe.metadata.version, digest: component.recipe.digest, file: component.recipe.file },
-  };
+  const base = { name: component.name, recipe: recipeRecord(component.recipe) };
   if (component.skipReason) {
     options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
     return { ...base, status: 'skipped', durationMs: 0, hosts: [], error: component.skipReason };
   }
 
   let componentVersion: string | undefined;
+  let chosen: LoadedRecipe | undefined;
+  const chooseSteps: StepsChooser = async (hostIndex, printedVersion) => {
+    const choice = chooseVariant(
+      component.variants.map((v) => v.recipe),
+      printedVersion,
+    );
+    if (!choice.recipe) return { problem: choice.problem };
+    if (chosen && chosen !== choice.recipe) {
+      return {
+        problem: `component version ${printedVersion ?? '?'} here needs recipe ${choice.recipe.recipe.metadata.version}, another host ran ${chosen.recipe.metadata.version}: back up hosts with different versions in separate runs`,
+      };
+    }
+    if (!chosen) {
+      chosen = choice.recipe;
+      // The recipe that made this backup travels with it: restore runs exactly this one.
+      const bytes = Buffer.from(chosen.source, 'utf8');
+      const { name, version } = chosen.recipe.metadata;
+      await options.archive.add({ path: recipeEntryPath(name, version), size: bytes.length, mode: 0o600 }, Readable.from([bytes]));
+    }
+    return { hostPlan: component.variants.find((v) => v.recipe === choice.recipe)!.hosts[hostIndex] };
+  };
   const runHost = (hostPlan: HostPlan) =>
-    limit(() => runHostTask(component, hostPlan, options)).then((r) => {
+    limit(() => runHostTask(component, hostPlan, component.hosts.indexOf(hostPlan), chooseSteps, options)).then((r) => {
       componentVersion ??= r.version;
       return r.outcome;
     });
@@ -73,6 +100,7 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
   const status = componentStatus(hosts);
   const outcome: ComponentOutcome = {
     ...base,
+    ...(chosen ? { recipe: recipeRecord(chosen) } : {}),
     componentVersion,
     status,
     durationMs: Date.now() - started,
@@ -98,6 +126,8 @@ function skippedHost(hostPlan: HostPlan, note: string): HostOutcome {
 async function runHostTask(
   component: ComponentPlan,
   hostPlan: HostPlan,
+  hostIndex: number,
+  chooseSteps: StepsChooser,
   options: ExecuteOptions,
 ): Promise<{ outcome: HostOutcome; version?: string }> {
   const { reporter } = options;
@@ -143,7 +173,9 @@ async function runHostTask(
     return finish({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
   }
 
-  const result = await runPhases('backup', hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>
+  const picked = await chooseSteps(hostIndex, version);
+  if (!picked.hostPlan) return finish({ status: 'failed', bytes: 0, error: picked.problem, steps: [] }, version);
+  const result = await runPhases('backup', picked.hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>
     runStep(step, executor, component.name, hostName, options, signal),
   );
   return finish({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps }, version);

@@ -7,6 +7,7 @@ import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js'
 import { collectCommand } from './collect-command.js';
 import { outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
+import { recipeFamilies } from '../recipes/versions.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -26,45 +27,29 @@ const PROBE_TIMEOUT_SEC = 60;
 
 /** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
 export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
-  const components = newestPerName(recipes).map((recipe) => planComponent(recipe, inventory, options));
+  const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
 }
 
 /**
- * Several versions of a recipe may live side by side; planning uses the newest. (Choosing by
- * the detected component version, `appliesTo`, happens when versions are known.)
+ * One component: every version of its recipe rendered for every host, newest first. Which
+ * version runs is decided per run from the detected component version (`appliesTo`); the
+ * newest one's detect and version commands ask.
  */
-function newestPerName(recipes: LoadedRecipe[]): LoadedRecipe[] {
-  const byName = new Map<string, LoadedRecipe>();
-  for (const r of recipes) {
-    const seen = byName.get(r.recipe.metadata.name);
-    if (!seen || compareSemver(r.recipe.metadata.version, seen.recipe.metadata.version) > 0) {
-      byName.set(r.recipe.metadata.name, r);
-    }
-  }
-  return [...byName.values()];
-}
-
-export function compareSemver(a: string, b: string): number {
-  const pa = a.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
-  const pb = b.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  return 0;
-}
-
-function planComponent(loaded: LoadedRecipe, inventory: Inventory, options: PlanOptions): ComponentPlan {
+function planComponent(family: LoadedRecipe[], inventory: Inventory, options: PlanOptions): ComponentPlan {
+  const loaded = family[0]!;
   const { recipe } = loaded;
-  const name = recipe.metadata.name;
   const base = {
-    name,
+    name: recipe.metadata.name,
     recipe: loaded,
     selection: recipe.spec.hosts.run ?? 'all',
     serial: recipe.spec.hosts.serial ?? false,
   } as const;
   const skipReason = notRunningReason(loaded, inventory, options);
-  if (skipReason) return { ...base, hosts: [], skipReason };
+  if (skipReason) return { ...base, hosts: [], variants: [], skipReason };
   const hosts = hostsOfGroups(inventory, ([] as string[]).concat(recipe.spec.hosts.group));
-  return { ...base, hosts: hosts.map((host) => planHost(loaded, host, inventory, options)) };
+  const variants = family.map((variant) => ({ recipe: variant, hosts: hosts.map((host) => planHost(variant, host, inventory, options)) }));
+  return { ...base, hosts: variants[0]!.hosts, variants };
 }
 
 /**

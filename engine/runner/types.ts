@@ -39,6 +39,11 @@ export interface ComponentPlan {
   selection: 'first' | 'all';
   serial: boolean;
   hosts: HostPlan[];
+  /**
+   * Every version of the recipe, newest first, each rendered for the same hosts (in the same
+   * order as `hosts`); the one whose `appliesTo` fits the detected version runs.
+   */
+  variants: { recipe: LoadedRecipe; hosts: HostPlan[] }[];
   /** Set when the component takes no part in the run (no hosts in its groups, --skip). */
   skipReason?: string;
 }
