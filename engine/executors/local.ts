@@ -34,8 +34,10 @@ export class LocalExecutor implements Executor {
       stdout: 'pipe',
       stderr: 'pipe',
     });
+    let exited = false;
     const killGroup = (signal: NodeJS.Signals) => {
-      if (child.pid === undefined) return;
+      // Once the command has exited its PID may be reused by an unrelated process group.
+      if (child.pid === undefined || exited) return;
       try {
         process.kill(-child.pid, signal);
       } catch {
@@ -68,6 +70,7 @@ export class LocalExecutor implements Executor {
 
     let cause: Error | undefined;
     const result = await child;
+    exited = true;
     await stdoutDone.catch((e: Error) => (cause ??= e));
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

@@ -137,9 +137,37 @@ export function pathExists(path: string): Promise<boolean> {
 const tracked = new Set<number>();
 let exitHookInstalled = false;
 
+/**
+ * When each server PID we track started (field 22 of /proc/<pid>/stat). PIDs wrap quickly on a
+ * busy machine (pid_max 32768): a server stopped by a recipe under test frees its PID, and
+ * signalling that PID (or its process group) later would hit an unrelated process. Every
+ * signal to a tracked PID is checked against this first.
+ */
+const startTimes = new Map<number, string>();
+
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** False when `pid` now belongs to a different process than the one we started. */
+function stillOurs(pid: number): boolean {
+  const recorded = startTimes.get(pid);
+  if (recorded === undefined) return true;
+  const now = startTimeOf(pid);
+  // Gone: its group may live on (daemon children), which group signalling still reaches.
+  return now === undefined || now === recorded;
+}
+
 /** Makes sure `pid` (and its process group, if it leads one) dies when this process exits. */
 export function killAtExit(pid: number): void {
   tracked.add(pid);
+  const started = startTimeOf(pid);
+  if (started !== undefined && !startTimes.has(pid)) startTimes.set(pid, started);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   const killAll = () => {
@@ -158,6 +186,7 @@ export function killAtExit(pid: number): void {
 
 /** Signal a process group led by pid, or just the pid if it leads none. Never throws. */
 export function signalTree(pid: number, signal: NodeJS.Signals): void {
+  if (!stillOurs(pid)) return;
   try {
     process.kill(-pid, signal);
     return;
@@ -192,12 +221,19 @@ export function isAlive(pid: number): boolean {
  */
 export async function killAndWait(pid: number, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<void> {
   const { signal = 'SIGTERM', graceMs = 10_000 } = opts;
-  const members = () => [pid, ...groupMembers(pid)].filter(isAlive);
+  // A reused PID is somebody else's process (and process group): nothing of ours is left there.
+  const members = () => (stillOurs(pid) ? [pid, ...groupMembers(pid)].filter(isAlive) : []);
   if (members().length > 0) {
     signalTree(pid, signal);
     const deadline = Date.now() + graceMs;
     while (members().length > 0 && Date.now() < deadline) await sleep(50);
-    for (const p of members()) signalTree(p, 'SIGKILL');
+    for (const p of members()) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     const killDeadline = Date.now() + 5_000;
     while (members().length > 0) {
       if (Date.now() > killDeadline) throw new Error(`processes ${members().join(', ')} survive SIGKILL (stuck in the kernel?)`);
@@ -205,6 +241,7 @@ export async function killAndWait(pid: number, opts: { signal?: NodeJS.Signals; 
     }
   }
   tracked.delete(pid);
+  startTimes.delete(pid);
 }
 
 /** PIDs whose process group is `pgid` (from /proc). */
