@@ -14,6 +14,8 @@ import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
 import { LsError } from '../errors.js';
+import type { Target } from '../../targets/types.js';
+import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -143,4 +145,27 @@ export async function sessionExecutorFactory(inventory: Inventory, reporter: Rep
     await executor.connect();
     return executor;
   };
+}
+
+/**
+ * Runs fn holding the cluster's lock and the lock of every target, so two runs never collide;
+ * a live holder is waited for up to --lock-wait seconds. Once the target locks are held no
+ * other run is writing there, so what a killed run left behind is cleaned first.
+ */
+export async function withRunLocks<T>(
+  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const locks = [
+    { file: clusterLockFile(run.cluster, run.inventory.source), what: `cluster ${run.cluster}` },
+    ...run.targets.map((t) => ({ file: targetLockFile(t), what: `target ${t.uri}` })),
+  ];
+  const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });
+  return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning }, async () => {
+    for (const t of run.targets) {
+      const removed = (await t.cleanStale?.()) ?? [];
+      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} temp file(s) left by an interrupted run: ${removed.join(', ')}`);
+    }
+    return fn();
+  });
 }

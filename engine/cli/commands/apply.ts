@@ -13,6 +13,7 @@ import {
   resolveRecipeSecrets,
   sessionReporter,
   sessionExecutorFactory,
+  withRunLocks,
   type ConnectionOptions,
   varOverrides,
   type CommonOptions,
@@ -23,6 +24,7 @@ export interface ApplyOptions extends CommonOptions, ConnectionOptions {
   format?: ArchiveFormat;
   concurrency?: number;
   stepTimeout?: number;
+  lockWait?: number;
 }
 
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
@@ -39,11 +41,12 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const result = await runBackup({
+    const cluster = clusterName(options, config, inventory);
+    const result = await withRunLocks({ cluster, inventory, targets: opened, lockWaitSec: options.lockWait, reporter }, async () => runBackup({
       recipes,
       inventory,
       targets: opened,
-      cluster: clusterName(options, config, inventory),
+      cluster,
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
@@ -55,7 +58,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       reporter,
       redactor,
       signal: interrupt.signal,
-    });
+    }));
     return result.exitCode;
   } finally {
     interrupt.dispose();

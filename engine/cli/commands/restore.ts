@@ -14,6 +14,8 @@ import {
   sessionExecutorFactory,
   sessionReporter,
   varOverrides,
+  withRunLocks,
+  clusterName,
   type CommonOptions,
   type ConnectionOptions,
 } from '../session.js';
@@ -28,6 +30,7 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions 
   yes?: boolean;
   concurrency?: number;
   stepTimeout?: number;
+  lockWait?: number;
 }
 
 /** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
@@ -52,7 +55,9 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const result = await runRestore({
+    // The cluster's lock: a backup and a restore of the same hosts must not overlap.
+    const locked = { cluster: clusterName(options, config, inventory), inventory, targets: target ? [target] : [], lockWaitSec: options.lockWait, reporter };
+    const result = await withRunLocks(locked, async () => runRestore({
       source,
       inventory,
       installedRecipes: installed,
@@ -78,7 +83,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),
       reporter,
       signal: interrupt.signal,
-    });
+    }));
     if (result.status === 'dry-run') {
       process.stdout.write(redactor.redact(result.planText) + '\nDry run: the backup verified; no host was touched.\n');
     } else if (result.status === 'cancelled') {
