@@ -156,6 +156,8 @@ export async function withRunLocks<T>(
   run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter },
   fn: () => Promise<T>,
 ): Promise<T> {
+  // A target that is no directory cannot hold a lock file either: say what is wrong with it first.
+  await Promise.all(run.targets.map((t) => t.check()));
   const locks = [
     { file: clusterLockFile(run.cluster, run.inventory.source), what: `cluster ${run.cluster}` },
     ...run.targets.map((t) => ({ file: targetLockFile(t), what: `target ${t.uri}` })),

@@ -55,8 +55,9 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    // The cluster's lock: a backup and a restore of the same hosts must not overlap.
-    const locked = { cluster: clusterName(options, config, inventory), inventory, targets: target ? [target] : [], lockWaitSec: options.lockWait, reporter };
+    // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target
+    // is only read (it may be mounted read-only), so it is not locked.
+    const locked = { cluster: clusterName(options, config, inventory), inventory, targets: [], lockWaitSec: options.lockWait, reporter };
     const result = await withRunLocks(locked, async () => runRestore({
       source,
       inventory,
