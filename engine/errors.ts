@@ -73,6 +73,10 @@ export const errorDefinitions = {
     message: `${d.message}. Jobs in the config: ${(d.jobs as string[]).join(', ')}. Run e.g. 'lsbackup run --job ${(d.jobs as string[])[0]}'`,
     exitCode: ExitCode.usage,
   }),
+  ELOCKED: (d) => ({
+    message: `${d.what} is in use by another lsbackup run: ${d.owner} (lock ${d.file}). Wait for it to finish, or pass --lock-wait <seconds> to wait${d.waitedMs ? ` longer than ${Math.round(Number(d.waitedMs) / 1000)} s` : ''}; if that run is dead on another machine, remove the lock file.`,
+    exitCode: ExitCode.failed,
+  }),
   EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
 } satisfies Record<string, Definition>;
 

@@ -166,7 +166,15 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     });
   }
 
-  return { uri, check, put, list, stat: statObject, get, delete: remove };
+  /** Temp files of uploads that were never committed: a run killed with SIGKILL leaves them. */
+  async function cleanStale(): Promise<string[]> {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const stale = names.filter((n) => n.startsWith(TEMP_PREFIX));
+    await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+    return stale;
+  }
+
+  return { uri, lockFile: join(dir, '.lsbackup.lock'), check, put, list, stat: statObject, get, delete: remove, cleanStale };
 }
 
 export function openLocalTarget(uri: string): Target {

@@ -35,6 +35,13 @@ export interface Target {
    * (local, NFS): spool files live beside the partial archive. Others spool to a private temp dir.
    */
   readonly spoolDir?: string;
+  /** Where runs against this target take their lock (a directory target keeps it inside). */
+  readonly lockFile?: string;
+  /**
+   * Removes what a killed run left behind (temp files of uploads never committed). Called only
+   * while holding the target's lock, when no upload of another run can be in progress.
+   */
+  cleanStale?(): Promise<string[]>;
   /** Check the target is usable (exists, mounted, writable, credentials valid) before a run starts. */
   check(): Promise<void>;
   put(name: string, options?: PutOptions): Promise<PendingUpload>;

@@ -25,6 +25,12 @@ const positiveInt = (value: string) => {
   return n;
 };
 
+const nonNegativeInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of at least 0');
+  return n;
+};
+
 /** Options shared by every command that reads a cluster. */
 function clusterOptions(cmd: Command): Command {
   return cmd
@@ -43,7 +49,8 @@ function connectionOptions(cmd: Command): Command {
     .option('--trust-new-host-keys', 'record the keys of hosts not yet in known_hosts instead of refusing them (trust on first use)')
     .option('--connect-timeout <seconds>', 'SSH connect timeout (default 10)', positiveInt)
     .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
-    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt);
+    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt)
+    .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or target lock (default 0: fail at once)', nonNegativeInt);
 }
 
 /** Where backups live, and the plugin options of those targets. */

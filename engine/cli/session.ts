@@ -17,6 +17,8 @@ import { bundledRecipesDir } from '../paths.js';
 import { parse as parseYamlScalar } from 'yaml';
 import { LsError } from '../errors.js';
 import { notRunningReason } from '../runner/plan.js';
+import type { Target } from '../../targets/types.js';
+import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -168,4 +170,29 @@ function parseScalar(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+/**
+ * Runs fn holding the cluster's lock and the lock of every target, so two runs never collide;
+ * a live holder is waited for up to --lock-wait seconds. Once the target locks are held no
+ * other run is writing there, so what a killed run left behind is cleaned first.
+ */
+export async function withRunLocks<T>(
+  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter },
+  fn: () => Promise<T>,
+): Promise<T> {
+  // A target that is no directory cannot hold a lock file either: say what is wrong with it first.
+  await Promise.all(run.targets.map((t) => t.check()));
+  const locks = [
+    { file: clusterLockFile(run.cluster, run.inventory.source), what: `cluster ${run.cluster}` },
+    ...run.targets.map((t) => ({ file: targetLockFile(t), what: `target ${t.uri}` })),
+  ];
+  const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });
+  return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning }, async () => {
+    for (const t of run.targets) {
+      const removed = (await t.cleanStale?.()) ?? [];
+      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} temp file(s) left by an interrupted run: ${removed.join(', ')}`);
+    }
+    return fn();
+  });
 }

@@ -71,47 +71,57 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     spoolDir: options.stagingDir,
     onUnsupportedEntry: (p, type) => (unsupported ??= `${p} (${type})`),
   });
-  for await (const { entry, body } of reader) {
-    if (unsupported) refuse(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
-    if (metadata) refuse(`'${entry.path}' comes after metadata.json, which must be the last entry`);
-    checkPath(entry.path, refuse);
-    if (entries.has(entry.path) || digests.has(entry.path)) refuse(`duplicate entry '${entry.path}'`);
-    for (const link of symlinks) {
-      if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
+  // The entry being read when the archive turns out damaged, so the error names it.
+  let reading: string | undefined;
+  try {
+    for await (const { entry, body } of reader) {
+      reading = entry.path;
+      if (unsupported) refuse(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
+      if (metadata) refuse(`'${entry.path}' comes after metadata.json, which must be the last entry`);
+      checkPath(entry.path, refuse);
+      if (entries.has(entry.path) || digests.has(entry.path)) refuse(`duplicate entry '${entry.path}'`);
+      for (const link of symlinks) {
+        if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
+      }
+      if (entry.path === METADATA_ENTRY) {
+        metadata = JSON.parse((await readSmall(body, 64 * 1024 * 1024)).toString('utf8')) as BackupMetadata;
+        continue;
+      }
+      if (entry.type === 'symlink' || entry.type === 'hardlink') {
+        checkLink(entry, refuse);
+        if (entry.type === 'symlink') symlinks.add(entry.path);
+      }
+      const sha = createHash('sha256');
+      let size = 0;
+      const counted = body.pipe(
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            sha.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+      );
+      body.on('error', (e) => counted.destroy(e));
+      const component = entry.path.split('/')[0]!;
+      let file: string | undefined;
+      if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
+        recipes.set(entry.path, await readSmall(counted, MAX_RECIPE_BYTES));
+      } else if (entry.type === 'file' && options.components(component)) {
+        file = path.join(options.stagingDir, 'data', entry.path);
+        await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+        await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
+      } else {
+        await drain(counted);
+      }
+      digests.set(entry.path, { size, sha256: entry.type === 'file' ? sha.digest('hex') : undefined });
+      entries.set(entry.path, { entry, file });
+      reading = undefined;
     }
-    if (entry.path === METADATA_ENTRY) {
-      metadata = JSON.parse((await readSmall(body, 64 * 1024 * 1024)).toString('utf8')) as BackupMetadata;
-      continue;
-    }
-    if (entry.type === 'symlink' || entry.type === 'hardlink') {
-      checkLink(entry, refuse);
-      if (entry.type === 'symlink') symlinks.add(entry.path);
-    }
-    const sha = createHash('sha256');
-    let size = 0;
-    const counted = body.pipe(
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          sha.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      }),
-    );
-    body.on('error', (e) => counted.destroy(e));
-    const component = entry.path.split('/')[0]!;
-    let file: string | undefined;
-    if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
-      recipes.set(entry.path, await readSmall(counted, MAX_RECIPE_BYTES));
-    } else if (entry.type === 'file' && options.components(component)) {
-      file = path.join(options.stagingDir, 'data', entry.path);
-      await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-      await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
-    } else {
-      await drain(counted);
-    }
-    digests.set(entry.path, { size, sha256: entry.type === 'file' ? sha.digest('hex') : undefined });
-    entries.set(entry.path, { entry, file });
+  } catch (e) {
+    if (e instanceof LsError && e.code === 'ERESTORE') throw e; // our own refusals name their entry already
+    const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
+    refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
   checkAgainstMetadata(metadata!, digests, refuse);

@@ -5,8 +5,9 @@
  *   lsbackup/recipes/<name>-<version>.yaml the recipes that made the backup
  */
 
-/** A host name as one path segment. */
+/** A host name as one path segment; '.', '..' and '' would not be one, so they become underscores. */
 export function hostSegment(host: string): string {
+  if (host === '' || host === '.' || host === '..') return '_'.repeat(Math.max(1, host.length));
   return host.replace(/[/\\\0]/g, '_');
 }
 

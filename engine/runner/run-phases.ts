@@ -45,12 +45,13 @@ export async function runPhases(
       reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
       if (result.outcome.status === 'failed') {
         const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
+        // onError: continue notes the failure and goes on; the host's result stays good.
         if (step.onError === 'continue') {
           reporter.emit({ type: 'warning', component, host, message: `${message} (continuing: onError is continue)` });
         } else {
           blocked = true;
+          failure ??= message;
         }
-        failure ??= message;
       }
     }
   }

@@ -63,7 +63,7 @@ describe('runPhases (the lifecycle table at work)', () => {
     expect(r.failure).toBe('interrupted');
   });
 
-  it('continues after a failure with onError: continue, reporting it', async () => {
+  it('continues after a failure with onError: continue, reporting it as a warning', async () => {
     const ran: string[] = [];
     const { events, reporter } = collector();
     const list = [step('snapshot', 'optional dump', { onError: 'continue' }), step('collect', 'files')];
@@ -72,7 +72,9 @@ describe('runPhases (the lifecycle table at work)', () => {
       return { outcome: { phase: s.phase, name: s.name, status: s.name === 'optional dump' ? 'failed' : 'success', durationMs: 0, error: 'x' }, bytes: 0 };
     });
     expect(ran).toEqual(['optional dump', 'files']);
-    expect(r.failure).toContain('optional dump');
+    // Tolerated: the host's result stays good, the step itself is recorded as failed.
+    expect(r.failure).toBeUndefined();
+    expect(r.steps[0]!.status).toBe('failed');
     expect(events.some((e) => e.type === 'warning' && e.message.includes('continuing'))).toBe(true);
   });
 });

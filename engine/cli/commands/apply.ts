@@ -11,6 +11,7 @@ import {
   resolveRunningRecipeSecrets,
   sessionReporter,
   sessionExecutorFactory,
+  withRunLocks,
   type ConnectionOptions,
   varOverrides,
   type CommonOptions,
@@ -23,6 +24,7 @@ export interface ApplyOptions extends CommonOptions, TargetFlags, ConnectionOpti
   plainMetadata?: boolean;
   concurrency?: number;
   stepTimeout?: number;
+  lockWait?: number;
 }
 
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
@@ -36,11 +38,12 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const result = await runBackup({
+    const cluster = clusterName(options, config, inventory);
+    const result = await withRunLocks({ cluster, inventory, targets: opened, lockWaitSec: options.lockWait, reporter }, async () => runBackup({
       recipes,
       inventory,
       targets: opened,
-      cluster: clusterName(options, config, inventory),
+      cluster,
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
@@ -56,7 +59,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
         recipients: options.encryptTo ?? config.encryption?.recipients ?? [],
         plainMetadata: options.plainMetadata ?? config.encryption?.plainMetadata ?? false,
       },
-    });
+    }));
     return result.exitCode;
   } finally {
     interrupt.dispose();

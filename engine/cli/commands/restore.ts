@@ -14,6 +14,8 @@ import {
   sessionExecutorFactory,
   sessionReporter,
   varOverrides,
+  withRunLocks,
+  clusterName,
   type CommonOptions,
   type ConnectionOptions,
 } from '../session.js';
@@ -27,6 +29,7 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
   yes?: boolean;
   concurrency?: number;
   stepTimeout?: number;
+  lockWait?: number;
 }
 
 /** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
@@ -49,7 +52,10 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   const reporter = sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const result = await runRestore({
+    // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target
+    // is only read (it may be mounted read-only), so it is not locked.
+    const locked = { cluster: clusterName(options, config, inventory), inventory, targets: [], lockWaitSec: options.lockWait, reporter };
+    const result = await withRunLocks(locked, async () => runRestore({
       source,
       inventory,
       installedRecipes: installed,
@@ -75,7 +81,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),
       reporter,
       signal: interrupt.signal,
-    });
+    }));
     if (result.status === 'dry-run') {
       process.stdout.write(redactor.redact(result.planText) + '\nDry run: the backup verified; no host was touched.\n');
     } else if (result.status === 'cancelled') {

@@ -1,0 +1,181 @@
+/**
+ * Concurrency: two real `lsbackup apply` processes against the same cluster and target. The
+ * second fails clearly (or waits with --lock-wait); a stale lock (dead pid, reused pid) is
+ * taken over with a warning; a lock held on another machine is never taken over; a run killed
+ * with SIGKILL leaves temp files that the next run removes; retention's withTargetLock waits
+ * for a running backup.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
+import { waitFor } from './support.js';
+import { withTargetLock, processStartMs } from '../../engine/lock/index.js';
+import { openTarget } from '../../targets/registry.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+let build: string;
+let target: string;
+let recipes: string;
+let ready: string;
+let env: Record<string, string>;
+
+beforeEach(async () => {
+  ws = await workspace('lsb-faults-lock-');
+  build = path.join(ws.dir, 'build');
+  target = path.join(ws.dir, 'backups');
+  recipes = path.join(ws.dir, 'recipes');
+  ready = path.join(ws.dir, 'running');
+  // Cluster locks live under the cache dir: keep this test's apart from every other suite's.
+  env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache') };
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write(
+    'recipes/app.yaml',
+    recipeYaml(
+      'app',
+      `hosts: { group: app }
+detect: "true"
+vars:
+  hold: 0
+backup:
+  pre:
+    - run: touch ${ready}; sleep {{vars.hold}}
+  snapshot:
+    - run: head -c 3000000 /dev/urandom
+      output: data.bin
+`,
+    ),
+  );
+});
+afterEach(async () => ws.cleanup());
+
+const archives = async () => (await readdir(target).catch(() => [] as string[])).filter((n) => n.endsWith('.tar.gz') && !n.startsWith('.')).sort();
+const applyArgs = (...extra: string[]) => ['apply', recipes, '-b', build, '-t', target, ...extra];
+
+/** SIGKILLs the process group of the step whose command line mentions `marker`. */
+async function killStepGroup(marker: string): Promise<void> {
+  const ps = (await execa('ps', ['-eww', '-o', 'pid=,pgid=,args='])).stdout;
+  for (const line of ps.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+    if (m && m[3]!.includes(marker) && Number(m[1]) === Number(m[2])) {
+      try {
+        process.kill(-Number(m[2]), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+/** Starts a run that holds its locks for `hold` seconds; resolves once it is inside the step. */
+async function holdingRun(hold: number) {
+  const child = spawnCli(applyArgs('--var', `app.hold=${hold}`), { env });
+  await waitFor(() => existsSync(ready), 90_000, 'the first run to start its step');
+  // Wrapped: execa's result is a thenable, and an async function returning it would wait for the exit.
+  return { child };
+}
+
+describe('two runs at once', () => {
+  it('the second fails clearly, naming the holder; the first is unharmed', async () => {
+    const { child: first } = await holdingRun(20);
+    try {
+      const second = await runCli(applyArgs(), { env });
+      expect(second.exitCode).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`is in use by another lsbackup run: pid ${first.pid} on ${os.hostname()}`));
+      expect(second.stderr).toMatch(/--lock-wait/);
+    } finally {
+      const r = await first;
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+    }
+    expect(await archives()).toHaveLength(1);
+  }, 180_000);
+
+  it('with --lock-wait the second waits, then stores its own archive under another name', async () => {
+    const { child: first } = await holdingRun(4);
+    const second = await runCli(applyArgs('--lock-wait', '120'), { env, timeoutMs: 180_000 });
+    expect((await first).exitCode).toBe(0);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/is locked by pid \d+ .*waiting up to 120 s/);
+    const names = await archives();
+    expect(names).toHaveLength(2);
+    for (const n of names) await execa('sha256sum', ['-c', `${n}.sha256`], { cwd: target });
+  }, 240_000);
+
+  it('retention (withTargetLock) never runs while a backup holds the target', async () => {
+    const { child: first } = await holdingRun(5);
+    const t = openTarget(target);
+    try {
+      await expect(withTargetLock(t, { waitMs: 0 }, async () => 'pruned')).rejects.toThrow(/is in use by another lsbackup run/);
+      let sawArchive = false;
+      const result = await withTargetLock(t, { waitMs: 120_000, pollMs: 200 }, async () => {
+        sawArchive = (await archives()).length === 1; // the backup is complete before prune may look
+        return 'pruned';
+      });
+      expect(result).toBe('pruned');
+      expect(sawArchive).toBe(true);
+    } finally {
+      expect((await first).exitCode).toBe(0);
+    }
+  }, 240_000);
+});
+
+describe('stale locks', () => {
+  const lockFile = () => path.join(target, '.lsbackup.lock');
+  const plant = async (owner: Record<string, unknown>) => {
+    await ws.write('backups/.keep', '');
+    await writeFile(lockFile(), JSON.stringify({ acquiredAt: '2020-01-01T00:00:00Z', command: 'apply', ...owner }));
+  };
+
+  it('a dead pid on this host is taken over with a warning', async () => {
+    const dead = (await execa('sh', ['-c', 'echo $$'])).stdout.trim();
+    await plant({ pid: Number(dead), hostname: os.hostname() });
+    const r = await runCli(applyArgs(), { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`taking over the stale lock of target .*process ${dead} is gone`));
+    expect(existsSync(lockFile())).toBe(false); // released at the end
+  }, 120_000);
+
+  it('a live pid that now belongs to another process (pid reuse) is taken over', async () => {
+    await plant({ pid: process.pid, hostname: os.hostname(), processStart: processStartMs(process.pid)! - 3_600_000 });
+    const r = await runCli(applyArgs(), { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/now belongs to another process/);
+  }, 120_000);
+
+  it('a lock held on another machine is never taken over', async () => {
+    await plant({ pid: 1, hostname: 'some-other-host.example' });
+    const r = await runCli(applyArgs('--lock-wait', '1'), { env });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/in use by another lsbackup run: pid 1 on some-other-host\.example/);
+    expect(JSON.parse(await readFile(lockFile(), 'utf8')).hostname).toBe('some-other-host.example');
+    expect(await archives()).toHaveLength(0);
+  }, 120_000);
+});
+
+describe('lsbackup killed with SIGKILL', () => {
+  it('leaves no archive under a final name; the next run takes over its lock and removes its temp files', async () => {
+    const { child } = await holdingRun(30);
+    const tempsBefore = (await readdir(target)).filter((n) => n.startsWith('.lsbackup-tmp-'));
+    expect(tempsBefore.length).toBeGreaterThan(0); // the partial archive beside its destination
+    child.kill('SIGKILL');
+    const killed = await child;
+    expect(killed.signal, String(killed.stderr)).toBe('SIGKILL');
+    // The killed run's step (`sh -c 'touch <ready>; sleep 30'`, its own process group) is
+    // orphaned now: end that group, found by the unique path in its command line.
+    await killStepGroup(ready);
+    expect(await archives()).toHaveLength(0);
+    expect(existsSync(path.join(target, '.lsbackup.lock'))).toBe(true);
+
+    await rm(ready);
+    const next = await runCli(applyArgs(), { env });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/taking over the stale lock/);
+    expect(next.stderr).toMatch(/removed \d+ temp file\(s\) left by an interrupted run/);
+    const left = (await readdir(target)).filter((n) => n.startsWith('.lsbackup-tmp-'));
+    expect(left).toEqual([]);
+    expect(await archives()).toHaveLength(1);
+  }, 240_000);
+});
