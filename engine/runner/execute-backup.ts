@@ -259,6 +259,8 @@ class TarCollector {
     if (!type || rel === '' || rel.split('/').includes('..')) {
       entry.resume();
       if (type && rel.split('/').includes('..')) this.error ??= new Error(`host sent an unsafe path '${entry.path}'`);
+      // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
+      else if (!type && entry.size > 0) this.error ??= new Error(`unsupported tar member type ${entry.type} for '${entry.path}'`);
       return;
     }
     const spec: EntrySpec = {
