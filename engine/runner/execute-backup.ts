@@ -125,6 +125,10 @@ async function runHostTask(
 
   if (hostPlan.detect) {
     const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+    // Killed by a signal is no answer: skipping would silently leave the component out.
+    if (r.failed && r.signal && !r.timedOut) {
+      return finish({ status: 'failed', bytes: 0, error: `detect: ${describeFailure(r, r.stderr)}`, steps: [] });
+    }
     if (r.failed) {
       return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
     }
