@@ -5,7 +5,7 @@
  * test/infra/servers/zookeeper.ts configures (port, zoo.cfg, data dir); stop() ends it by
  * the PID the script recorded.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startZooKeeper, fourLetterWord, type ZooKeeperServer } from '../infra/servers/zookeeper.js';
 import { killAndWait, killAtExit, pathExists, readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
@@ -39,7 +39,8 @@ export async function startZooKeeperService(baseDir: string): Promise<ZooKeeperS
 # zookeeper-service: test service wrapper around a real ZooKeeper (test/components/zookeeper-service.ts)
 echo "$1" >> '${callsLog}'
 pidfile='${pidFile}'
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+# PIDs wrap fast on a busy machine: a stale pid file must never make us signal a stranger.
+running() { [ -f "$pidfile" ] && tr '\\0' ' ' < "/proc/$(cat "$pidfile")/cmdline" 2>/dev/null | grep -qF '${zk.configFile}'; }
 case "$1" in
   start)
     running && exit 0
@@ -76,7 +77,12 @@ esac
     ready,
     znodeData: async (path) => (await zk.zkCli(['get', path])).trim().split('\n').at(-1) ?? '',
     stop: async () => {
-      if (await pathExists(pidFile)) await killAndWait(await readPidFile(pidFile));
+      if (!(await pathExists(pidFile))) return;
+      const pid = await readPidFile(pidFile);
+      // Only our server: after it died its pid may belong to anyone (pids wrap fast here).
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(zk.configFile)) await killAndWait(pid);
+      await rm(pidFile, { force: true });
     },
   };
 }
