@@ -5,10 +5,11 @@
  * test/infra/servers/zookeeper.ts configures (port, zoo.cfg, data dir); stop() ends it by
  * the PID the script recorded.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startZooKeeper, fourLetterWord, type ZooKeeperServer } from '../infra/servers/zookeeper.js';
-import { killAndWait, killAtExit, pathExists, readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
+import { killAndWait, pathExists, readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
 
 export interface ZooKeeperService {
   zk: ZooKeeperServer;
@@ -59,9 +60,25 @@ esac
 `,
     { mode: 0o755 },
   );
+  // Only our server: after it died its pid may belong to anyone (pids wrap fast here).
+  const ours = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(zk.configFile);
+    } catch {
+      return false;
+    }
+  };
+  // Last resort if the test process exits without stop(): kill the server the pid file names now.
+  process.once('exit', () => {
+    try {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (ours(pid)) process.kill(pid, 'SIGKILL');
+    } catch {
+      /* not running */
+    }
+  });
   const ready = async () => {
     const pid = await readPidFile(pidFile);
-    killAtExit(pid);
     await waitUntil('zookeeper service', async () => /^Mode: /m.test(await fourLetterWord(zk.port, 'srvr')), {
       timeoutMs: 60_000, logFile: zk.logFile, alivePid: pid,
     });
@@ -79,9 +96,7 @@ esac
     stop: async () => {
       if (!(await pathExists(pidFile))) return;
       const pid = await readPidFile(pidFile);
-      // Only our server: after it died its pid may belong to anyone (pids wrap fast here).
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes(zk.configFile)) await killAndWait(pid);
+      if (ours(pid)) await killAndWait(pid);
       await rm(pidFile, { force: true });
     },
   };
