@@ -158,8 +158,11 @@ async function runHostTask(
   try {
     if (hostPlan.detect) {
       const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
-      // A detect that could not run (sudo refused, killed) is a failure, not an absent component.
-      if (r.failed && r.cause) return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause.message}`, steps: [] });
+      // A detect that could not run (sudo refused, killed by a signal) is a failure, not an
+      // absent component: skipping would silently leave the component out.
+      if (r.failed && !r.timedOut && (r.cause || r.signal)) {
+        return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause?.message ?? describeFailure(r, r.stderr)}`, steps: [] });
+      }
       if (r.failed) {
         return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
       }
@@ -291,6 +294,8 @@ class TarCollector {
     if (!type || rel === '' || rel.split('/').includes('..')) {
       entry.resume();
       if (type && rel.split('/').includes('..')) this.error ??= new Error(`host sent an unsafe path '${entry.path}'`);
+      // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
+      else if (!type && entry.size > 0) this.error ??= new Error(`unsupported tar member type ${entry.type} for '${entry.path}'`);
       return;
     }
     const spec: EntrySpec = {

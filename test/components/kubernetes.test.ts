@@ -1,0 +1,162 @@
+/**
+ * recipes/kubernetes.yaml through the built CLI over SSH (sshd fleet), with a REAL etcd 3.4:
+ * keys put -> backup -> etcd stopped and its data dir gone -> restore into a fresh data dir
+ * -> etcd started on it -> keys equal. PKI, kubeconfigs, kubeadm config and volume data
+ * come back too.
+ * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
+ * answering from fixtures — no API server runs here. The test etcd speaks plain http, so
+ * the recipe's TLS vars are switched off (k8s_etcd_tls=false, http endpoint).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { startEtcd, type EtcdServer } from '../infra/servers/etcd.js';
+import { KUBE_FIXTURES, writeKubeStubs, type KubeStubs } from '../infra/standins/kubernetes.js';
+import { clusterWorkspace, cliOutput, RECIPES_DIR, type ClusterWorkspace } from './fleet-cli.js';
+
+let ws: ClusterWorkspace;
+let etcd: EtcdServer | undefined;
+let restored: EtcdServer | undefined;
+let stubs: KubeStubs;
+let root: string; // stands in for the master's /
+const KEYS: Record<string, string> = {
+  '/registry/namespaces/shop': 'ns-shop',
+  '/registry/deployments/shop/web': 'deploy-web',
+  '/registry/configmaps/kube-system/kubeadm-config': 'kubeadm-config',
+};
+
+const etc = () => join(root, 'etc', 'kubernetes');
+const pvHostPath = () => join(root, 'var', 'lib', 'pv-web-data');
+const pvLocal = () => join(root, 'mnt', 'disks', 'ssd1');
+const restoreDataDir = () => join(ws.dir, 'etcd-restored', 'data');
+
+beforeAll(async () => {
+  ws = await clusterWorkspace({ host1: ['kubernetes_master'] });
+  root = join(ws.dir, 'root');
+  await mkdir(join(etc(), 'pki', 'etcd'), { recursive: true });
+  await mkdir(join(root, 'etc', 'kubeadm'), { recursive: true });
+  await mkdir(join(root, 'tmp'));
+  await writeFile(join(etc(), 'admin.conf'), 'apiVersion: v1\nkind: Config\nusers: [{name: kubernetes-admin}]\n', { mode: 0o600 });
+  await writeFile(join(etc(), 'scheduler.conf'), 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
+  await writeFile(join(etc(), 'pki', 'ca.crt'), 'CA CERT\n');
+  await writeFile(join(etc(), 'pki', 'ca.key'), 'CA KEY\n', { mode: 0o600 });
+  await writeFile(join(etc(), 'pki', 'etcd', 'ca.crt'), 'ETCD CA\n');
+  await writeFile(join(root, 'etc', 'kubeadm', 'kubeadm-config.yml'), 'kind: ClusterConfiguration\nkubernetesVersion: v1.22.4\n');
+  await mkdir(pvHostPath(), { recursive: true });
+  await writeFile(join(pvHostPath(), 'index.html'), '<h1>shop</h1>\n');
+  await mkdir(pvLocal(), { recursive: true });
+  await writeFile(join(pvLocal(), 'db.bin'), 'local volume data\n');
+
+  // The PV list of the fixtures, with volume paths inside this test's root, plus a `local` PV.
+  const pvs = JSON.parse(await readFile(join(KUBE_FIXTURES, 'get-pv.json'), 'utf8'));
+  pvs.items[0].spec.hostPath.path = pvHostPath();
+  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-local' }, spec: { local: { path: pvLocal() }, storageClassName: 'local' } });
+  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { server: 'nfs1', path: '/exports/x' } } });
+  stubs = await writeKubeStubs(join(ws.dir, 'kube'), {
+    kubectl: {
+      'get pv -o json': JSON.stringify(pvs, null, 4) + '\n',
+      'api-resources --verbs=list --namespaced=true -o name': 'configmaps\nevents\npersistentvolumeclaims\nsecrets\ndeployments.apps\n',
+      'api-resources --verbs=list --namespaced=false -o name': 'namespaces\npersistentvolumes\n',
+      'get persistentvolumes -o yaml': 'apiVersion: v1\nitems: []\nkind: List\n',
+    },
+  });
+
+  etcd = await startEtcd();
+  for (const [k, v] of Object.entries(KEYS)) await etcd.etcdctl(['put', k, v]);
+
+  await ws.hostVars('host1', {
+    k8s_kubectl: join(stubs.binDir, 'kubectl'),
+    k8s_kubeadm: join(stubs.binDir, 'kubeadm'),
+    k8s_kubeconfig: join(etc(), 'admin.conf'),
+    k8s_config_dir: etc(),
+    k8s_pki_dir: join(etc(), 'pki'),
+    k8s_kubeadm_config_file: join(root, 'etc', 'kubeadm', 'kubeadm-config.yml'),
+    k8s_etcd_endpoint: etcd.endpoint,
+    k8s_etcd_tls: false,
+    k8s_tmp_dir: join(root, 'tmp'),
+    k8s_etcd_restore_data_dir: restoreDataDir(),
+    k8s_etcd_name: 'n1',
+    k8s_etcd_peer_url: `http://127.0.0.1:${etcd.peerPort}`,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await restored?.stop();
+  await etcd?.stop();
+  await ws?.cleanup();
+});
+
+const entry = async (archive: string, path: string) => (await execa('tar', ['xzOf', archive, path])).stdout;
+
+describe('kubernetes recipe', () => {
+  let archive: string;
+
+  it('backs up the etcd snapshot, configs, resources and volume data', async () => {
+    const r = await ws.apply(RECIPES_DIR, '--only', 'kubernetes');
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    archive = await ws.latestArchive();
+    const entries = (await execa('tar', ['tzf', archive])).stdout.split('\n');
+    const files = `kubernetes/host1/files${etc()}`;
+    expect(entries).toEqual(expect.arrayContaining([
+      'kubernetes/host1/etcd-snapshot.db',
+      `${files}/pki/ca.key`,
+      `${files}/pki/etcd/ca.crt`,
+      `${files}/admin.conf`,
+      `${files}/scheduler.conf`,
+      `kubernetes/host1/files${root}/etc/kubeadm/kubeadm-config.yml`,
+    ]));
+    expect(await entry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
+    expect(await entry(archive, 'kubernetes/host1/kubeadm-config-configmap.yaml')).toMatch(/name: kubeadm-config/);
+
+    const docs = parseAllDocuments(await entry(archive, 'kubernetes/host1/resources.yaml')).map((d) => d.toJS());
+    expect(docs.flatMap((d) => d.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`)))
+      .toEqual(expect.arrayContaining(['Deployment/web', 'Namespace/shop', 'PersistentVolumeClaim/web-data']));
+    const gets = (await stubs.calls()).filter((c) => c.command === 'kubectl' && c.args.includes('get')).map((c) => c.args.join(' '));
+    expect(gets.some((g) => /\bsecrets\b/.test(g)), 'secrets are left out unless asked').toBe(false);
+    expect(gets.some((g) => /\bevents\b/.test(g)), 'excluded kinds are left out').toBe(false);
+
+    expect((await entry(archive, 'kubernetes/host1/persistent-volumes.txt')).split('\n').sort()).toEqual([pvLocal(), pvHostPath()].sort());
+    const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
+    expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
+    expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
+    expect(await readdir(join(root, 'tmp')), 'temporary snapshot removed in post').toEqual([]);
+  }, 300_000);
+
+  it('restores etcd into a fresh data dir, and PKI, configs and volume data', async () => {
+    expect(archive).toBeDefined();
+    await etcd!.stop(); // removes its data dir
+    etcd = undefined;
+    await rm(join(etc(), 'pki'), { recursive: true });
+    await rm(join(etc(), 'admin.conf'));
+    await writeFile(join(etc(), 'scheduler.conf'), 'damaged\n');
+    await rm(pvHostPath(), { recursive: true });
+
+    const r = await ws.restore(archive);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    restored = await startEtcd({ baseDir: join(ws.dir, 'etcd-restored') });
+    for (const [k, v] of Object.entries(KEYS)) expect((await restored.etcdctl(['get', k, '--print-value-only'])).trim()).toBe(v);
+
+    expect(await readFile(join(etc(), 'pki', 'ca.key'), 'utf8')).toBe('CA KEY\n');
+    expect(await readFile(join(etc(), 'pki', 'etcd', 'ca.crt'), 'utf8')).toBe('ETCD CA\n');
+    expect(await readFile(join(etc(), 'scheduler.conf'), 'utf8')).toBe('apiVersion: v1\nkind: Config\n');
+    expect(await readFile(join(etc(), 'admin.conf'), 'utf8')).toMatch(/kubernetes-admin/);
+    expect(await readFile(join(pvHostPath(), 'index.html'), 'utf8')).toBe('<h1>shop</h1>\n');
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  }, 300_000);
+
+  it('refuses to restore etcd over an existing data dir', async () => {
+    const r = await ws.restore(archive);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/exists; etcd is restored only into a fresh data directory/);
+    for (const [k, v] of Object.entries(KEYS)) expect((await restored!.etcdctl(['get', k, '--print-value-only'])).trim()).toBe(v);
+  }, 300_000);
+
+  it('includes secrets when asked', async () => {
+    const r = await ws.apply(RECIPES_DIR, '--only', 'kubernetes', '--var', 'kubernetes.k8s_include_secrets=true', '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const gets = (await stubs.calls()).map((c) => c.args.join(' '));
+    expect(gets.some((g) => /^--kubeconfig \S+ get secrets -A -o yaml$/.test(g))).toBe(true);
+  }, 300_000);
+});
