@@ -322,6 +322,8 @@ class TarCollector {
       },
       (e: Error) => {
         this.error ??= e;
+        // The archive will not read this entry: discard it, or the parser (and the host) stall.
+        entry.resume();
       },
     );
     this.chain = this.chain.then(() => adding);
@@ -329,6 +331,9 @@ class TarCollector {
 
   /** Call when the host's stream has ended (complete or cut short). */
   async finish(): Promise<{ bytes: number; error?: Error }> {
+    // First let every chunk the sink still holds reach the parser: ending the parser while the
+    // sink has buffered writes would cut a complete stream short.
+    await new Promise<void>((resolve) => this.sink.end(() => resolve()));
     this.parser.end();
     if (this.currentEntry && this.currentEntry.remain > 0) {
       // The host's tar stopped mid-file: the archive writer must drop this entry, not keep a short one.
