@@ -125,8 +125,13 @@ async function runHostTask(
 
   if (hostPlan.detect) {
     const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+    if (r.failed && r.cause && !r.timedOut) {
+      // The probe never ran (sudo refused, channel lost): that says nothing about the component.
+      return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause.message}`, steps: [] });
+    }
     if (r.failed) {
-      return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
+      const why = r.stderr.trim().split('\n').at(-1);
+      return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : `not detected${why ? ` (${why})` : ''}`, steps: [] });
     }
   }
   let version: string | undefined;
