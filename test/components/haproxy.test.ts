@@ -7,26 +7,58 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { LOOPBACK, killAndWait, killAtExit, readPidFile, startHaproxy, type HaproxyServer } from '../infra/index.js';
+import { LOOPBACK, isAlive, killAndWait, killAtExit, readPidFile, startHaproxy, waitUntil, type HaproxyServer } from '../infra/index.js';
 import {
   applyBackup, componentBuild, componentOf, entrySize, hostOf, output, restoreBackup, shippedRecipe, type ComponentBuild,
 } from './harness.js';
 
 const recipe = shippedRecipe('haproxy');
 
+/**
+ * A reload replaces the haproxy process: the old one exits and its PID may be reused (pid_max
+ * is small here), so the infra's stop(), which signals the first PID, is only used while that
+ * process still serves; afterwards the live PID (from the pidfile, checked to be haproxy) is
+ * stopped and the test's own base dir removed.
+ */
 interface Proxy {
   server: HaproxyServer;
   pidFile: string;
-  /** Every haproxy process this test made (the first start and each reload), stopped at the end. */
-  pids: Set<number>;
+  /** The PID serving now. */
+  live: number;
 }
 
 const pidFileOf = (hp: HaproxyServer) => path.join(hp.baseDir, 'run', 'haproxy.pid');
 const reloadCommand = (hp: HaproxyServer) =>
   `haproxy -D -f ${hp.configFile} -sf $(cat ${pidFileOf(hp)}) >>${hp.logFile} 2>&1`;
+
+async function startProxy(): Promise<Proxy> {
+  const baseDir = await mkdtemp(path.join(os.tmpdir(), 'lsb-comp-haproxy-'));
+  const server = await startHaproxy({ baseDir });
+  return { server, pidFile: pidFileOf(server), live: server.pid };
+}
+
+async function stopProxy(proxy: Proxy): Promise<void> {
+  // A failed test may leave a reload unfollowed: the pidfile names the newest process.
+  const newest = await readPidFile(proxy.pidFile).catch(() => proxy.live);
+  for (const pid of new Set([newest, proxy.live])) {
+    if (pid === proxy.server.pid) await proxy.server.stop();
+    else if (isHaproxy(pid)) await killAndWait(pid);
+  }
+  await rm(proxy.server.baseDir, { recursive: true, force: true });
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'haproxy';
+  } catch {
+    return false;
+  }
+}
 
 /** The infra config, answering every request with `marker` (so the test sees which config serves). */
 async function writeMarkedConfig(hp: HaproxyServer, marker: string): Promise<string> {
@@ -40,15 +72,20 @@ async function writeMarkedConfig(hp: HaproxyServer, marker: string): Promise<str
 
 async function reload(proxy: Proxy): Promise<void> {
   await execa('sh', ['-c', reloadCommand(proxy.server)]);
-  await trackPid(proxy);
+  await followReload(proxy);
 }
 
-async function trackPid(proxy: Proxy): Promise<number> {
+/** After a reload (by the test or the recipe): track the new PID, let go of the old one once it is gone. */
+async function followReload(proxy: Proxy): Promise<number> {
   const pid = await readPidFile(proxy.pidFile);
-  if (!proxy.pids.has(pid)) {
-    proxy.pids.add(pid);
-    killAtExit(pid);
-  }
+  if (pid === proxy.live) return pid;
+  killAtExit(pid);
+  const old = proxy.live;
+  proxy.live = pid;
+  await waitUntil('old haproxy gone after -sf', async () => !isHaproxy(old), { timeoutMs: 30_000 });
+  // killAndWait of a PID with no live process only untracks it: a reused PID must never
+  // get the infra's exit-time SIGKILL.
+  if (!isAlive(old)) await killAndWait(old);
   return pid;
 }
 
@@ -71,10 +108,7 @@ describe('haproxy recipe, two load balancers', () => {
   let b: ComponentBuild;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 2 });
-    for (let i = 0; i < 2; i++) {
-      const server = await startHaproxy();
-      proxies.push({ server, pidFile: pidFileOf(server), pids: new Set([server.pid]) });
-    }
+    for (let i = 0; i < 2; i++) proxies.push(await startProxy());
     const hostVars = (hp: HaproxyServer) => ({
       haproxy_config_dir: hp.configDir,
       haproxy_config_file: hp.configFile,
@@ -87,10 +121,7 @@ describe('haproxy recipe, two load balancers', () => {
     });
   });
   afterAll(async () => {
-    for (const p of proxies) {
-      await p.server.stop();
-      for (const pid of p.pids) await killAndWait(pid);
-    }
+    for (const p of proxies) await stopProxy(p);
     await fleet?.stop();
     await b?.cleanup();
   });
@@ -108,7 +139,7 @@ describe('haproxy recipe, two load balancers', () => {
     const component = componentOf(run.metadata!, 'haproxy');
     expect(component.componentVersion).toMatch(/^2\.\d+\.\d+$/);
     for (const [host, p] of [['host1', p1], ['host2', p2]] as const) {
-      expect(hostOf(component, host).status).toBe('success');
+      expect(hostOf(component, host).status, JSON.stringify(hostOf(component, host))).toBe('success');
       expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.configFile}`), host).toBeGreaterThan(0);
       expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.sslDir}/README`), host).toBeGreaterThan(0);
     }
@@ -124,8 +155,8 @@ describe('haproxy recipe, two load balancers', () => {
     expect(r.exitCode, output(r)).toBe(0);
     expect(await readFile(p1.server.configFile, 'utf8')).toBe(v1[0]);
     expect(await readFile(p2.server.configFile, 'utf8')).toBe(v1[1]);
-    await trackPid(p1);
-    await trackPid(p2);
+    await followReload(p1);
+    await followReload(p2);
     expect(await serving(p1.server)).toBe('lb1-v1');
     expect(await serving(p2.server)).toBe('lb2-v1');
     // The kept copies are gone (post step).
@@ -142,8 +173,10 @@ describe('haproxy recipe, two load balancers', () => {
     await writeFile(p1.server.configFile, good.replace('frontend web', 'frontend web\n  no_such_keyword 1'));
     const run = await applyBackup(b, [recipe]);
     expect(run.result.exitCode, output(run.result)).toBe(0);
+    const component = componentOf(run.metadata!, 'haproxy');
+    expect(component.hosts.map((h) => h.status), JSON.stringify(component.hosts)).toEqual(['success', 'success']);
     await writeFile(p1.server.configFile, good);
-    const pidBefore = await trackPid(p1);
+    const pidBefore = p1.live;
 
     const r = await restoreBackup(b, run.archive!, ['--only', 'haproxy']);
     expect(r.exitCode, output(r)).not.toBe(0);
@@ -156,6 +189,6 @@ describe('haproxy recipe, two load balancers', () => {
     expect(await readPidFile(p1.pidFile)).toBe(pidBefore);
     // host2's backed-up config is valid: it was restored and reloaded.
     expect(await serving(proxies[1]!.server)).toMatch(/^lb2-/);
-    await trackPid(proxies[1]!);
+    await followReload(proxies[1]!);
   });
 });
