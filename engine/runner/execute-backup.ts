@@ -164,7 +164,8 @@ async function runHostTask(
         return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause?.message ?? describeFailure(r, r.stderr)}`, steps: [] });
       }
       if (r.failed) {
-        return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : 'not detected', steps: [] });
+        const why = r.stderr.trim().split('\n').at(-1);
+        return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : `not detected${why ? ` (${why})` : ''}`, steps: [] });
       }
     }
     if (hostPlan.version) {

@@ -1,0 +1,194 @@
+/**
+ * recipes/haproxy.yaml round trip through the built CLI on real sshd hosts (user lsbtest,
+ * sudo to root) against two real HAProxy 2.6 processes on 127.0.0.1, one per load balancer
+ * host. Their config/SSL dirs stand in for /etc/haproxy and /etc/ssl/haproxy (host_vars);
+ * the reload command is HAProxy's own soft reload (`-sf <old pid>`), which is what
+ * `systemctl reload haproxy` does on a LambdaStack host.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { LOOPBACK, isAlive, killAndWait, killAtExit, readPidFile, startHaproxy, waitUntil, type HaproxyServer } from '../infra/index.js';
+import {
+  applyBackup, componentBuild, componentOf, entrySize, hostOf, output, restoreBackup, shippedRecipe, type ComponentBuild,
+} from './harness.js';
+
+const recipe = shippedRecipe('haproxy');
+
+/**
+ * A reload replaces the haproxy process: the old one exits and its PID may be reused (pid_max
+ * is small here), so the infra's stop(), which signals the first PID, is only used while that
+ * process still serves; afterwards the live PID (from the pidfile, checked to be haproxy) is
+ * stopped and the test's own base dir removed.
+ */
+interface Proxy {
+  server: HaproxyServer;
+  pidFile: string;
+  /** The PID serving now. */
+  live: number;
+}
+
+const pidFileOf = (hp: HaproxyServer) => path.join(hp.baseDir, 'run', 'haproxy.pid');
+const reloadCommand = (hp: HaproxyServer) =>
+  `haproxy -D -f ${hp.configFile} -sf $(cat ${pidFileOf(hp)}) >>${hp.logFile} 2>&1`;
+
+async function startProxy(): Promise<Proxy> {
+  const baseDir = await mkdtemp(path.join(os.tmpdir(), 'lsb-comp-haproxy-'));
+  const server = await startHaproxy({ baseDir });
+  return { server, pidFile: pidFileOf(server), live: server.pid };
+}
+
+async function stopProxy(proxy: Proxy): Promise<void> {
+  // A failed test may leave a reload unfollowed: the pidfile names the newest process.
+  const newest = await readPidFile(proxy.pidFile).catch(() => proxy.live);
+  for (const pid of new Set([newest, proxy.live])) {
+    if (pid === proxy.server.pid) await proxy.server.stop();
+    else if (isHaproxy(pid)) await killAndWait(pid);
+  }
+  await rm(proxy.server.baseDir, { recursive: true, force: true });
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'haproxy';
+  } catch {
+    return false;
+  }
+}
+
+/** The infra config, answering every request with `marker` (so the test sees which config serves). */
+async function writeMarkedConfig(hp: HaproxyServer, marker: string): Promise<string> {
+  const original = await readFile(hp.configFile, 'utf8');
+  const text = original
+    .replace(/\n {2}http-request return .*\n/, '\n')
+    .replace('  default_backend app', `  http-request return status 200 content-type text/plain string ${marker}\n  default_backend app`);
+  await writeFile(hp.configFile, text);
+  return text;
+}
+
+async function reload(proxy: Proxy): Promise<void> {
+  await execa('sh', ['-c', reloadCommand(proxy.server)]);
+  await followReload(proxy);
+}
+
+/** After a reload (by the test or the recipe): track the new PID, let go of the old one once it is gone. */
+async function followReload(proxy: Proxy): Promise<number> {
+  const pid = await readPidFile(proxy.pidFile);
+  if (pid === proxy.live) return pid;
+  killAtExit(pid);
+  const old = proxy.live;
+  proxy.live = pid;
+  await waitUntil('old haproxy gone after -sf', async () => !isHaproxy(old), { timeoutMs: 30_000 });
+  // killAndWait of a PID with no live process only untracks it: a reused PID must never
+  // get the infra's exit-time SIGKILL.
+  if (!isAlive(old)) await killAndWait(old);
+  return pid;
+}
+
+async function serving(hp: HaproxyServer): Promise<string> {
+  // A soft reload hands the port over; give the new process a moment under load.
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://${LOOPBACK}:${hp.port}/`);
+      return await res.text();
+    } catch (e) {
+      if (i > 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe('haproxy recipe, two load balancers', () => {
+  let fleet: Fleet;
+  const proxies: Proxy[] = [];
+  let b: ComponentBuild;
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 2 });
+    for (let i = 0; i < 2; i++) proxies.push(await startProxy());
+    const hostVars = (hp: HaproxyServer) => ({
+      haproxy_config_dir: hp.configDir,
+      haproxy_config_file: hp.configFile,
+      haproxy_ssl_dir: hp.sslDir,
+      haproxy_reload_command: reloadCommand(hp),
+    });
+    b = await componentBuild(fleet, { host1: ['haproxy'], host2: ['haproxy'] }, {
+      host1: hostVars(proxies[0]!.server),
+      host2: hostVars(proxies[1]!.server),
+    });
+  });
+  afterAll(async () => {
+    for (const p of proxies) await stopProxy(p);
+    await fleet?.stop();
+    await b?.cleanup();
+  });
+
+  it('backs up every load balancer and restores each config, validated, then reloaded', async () => {
+    const [p1, p2] = proxies as [Proxy, Proxy];
+    const v1 = [await writeMarkedConfig(p1.server, 'lb1-v1'), await writeMarkedConfig(p2.server, 'lb2-v1')];
+    await reload(p1);
+    await reload(p2);
+    expect(await serving(p1.server)).toBe('lb1-v1');
+    expect(await serving(p2.server)).toBe('lb2-v1');
+
+    const run = await applyBackup(b, [recipe]);
+    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const component = componentOf(run.metadata!, 'haproxy');
+    expect(component.componentVersion).toMatch(/^2\.\d+\.\d+$/);
+    for (const [host, p] of [['host1', p1], ['host2', p2]] as const) {
+      expect(hostOf(component, host).status, JSON.stringify(hostOf(component, host))).toBe('success');
+      expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.configFile}`), host).toBeGreaterThan(0);
+      expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.sslDir}/README`), host).toBeGreaterThan(0);
+    }
+
+    // Destroy: another config on both, live.
+    await writeMarkedConfig(p1.server, 'lb1-v2');
+    await writeMarkedConfig(p2.server, 'lb2-v2');
+    await reload(p1);
+    await reload(p2);
+    expect(await serving(p1.server)).toBe('lb1-v2');
+
+    const r = await restoreBackup(b, run.archive!);
+    expect(r.exitCode, output(r)).toBe(0);
+    expect(await readFile(p1.server.configFile, 'utf8')).toBe(v1[0]);
+    expect(await readFile(p2.server.configFile, 'utf8')).toBe(v1[1]);
+    await followReload(p1);
+    await followReload(p2);
+    expect(await serving(p1.server)).toBe('lb1-v1');
+    expect(await serving(p2.server)).toBe('lb2-v1');
+    // The kept copies are gone (post step).
+    await expect(readFile(p1.server.configFile.replace('/haproxy/', '/haproxy.lsbackup-prev/'))).rejects.toThrow();
+  });
+
+  it('stops at haproxy -c when the backed-up config is broken: files put back, no reload', async () => {
+    const [p1] = proxies as [Proxy, Proxy];
+    const good = await writeMarkedConfig(p1.server, 'lb1-good');
+    await reload(p1);
+    expect(await serving(p1.server)).toBe('lb1-good');
+
+    // A broken file on disk (never loaded) gets into the backup.
+    await writeFile(p1.server.configFile, good.replace('frontend web', 'frontend web\n  no_such_keyword 1'));
+    const run = await applyBackup(b, [recipe]);
+    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const component = componentOf(run.metadata!, 'haproxy');
+    expect(component.hosts.map((h) => h.status), JSON.stringify(component.hosts)).toEqual(['success', 'success']);
+    await writeFile(p1.server.configFile, good);
+    const pidBefore = p1.live;
+
+    const r = await restoreBackup(b, run.archive!, ['--only', 'haproxy']);
+    expect(r.exitCode, output(r)).not.toBe(0);
+    const text = r.stdout + r.stderr;
+    expect(text).toMatch(/validate with haproxy -c/);
+    expect(text).toMatch(/the restored configuration is invalid/);
+    // The running proxy and the file on disk are as they were; reload never ran.
+    expect(await serving(p1.server)).toBe('lb1-good');
+    expect(await readFile(p1.server.configFile, 'utf8')).toBe(good);
+    expect(await readPidFile(p1.pidFile)).toBe(pidBefore);
+    // host2's backed-up config is valid: it was restored and reloaded.
+    expect(await serving(proxies[1]!.server)).toMatch(/^lb2-/);
+    await followReload(proxies[1]!);
+  });
+});
