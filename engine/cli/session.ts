@@ -164,9 +164,11 @@ export async function sessionExecutorFactory(inventory: Inventory, reporter: Rep
 }
 
 function parseScalar(text: string): unknown {
+  // Only booleans and numbers change type; anything else (a '#…' comment to YAML, null, a
+  // quoted string) stays exactly the text the user typed.
   try {
     const value: unknown = parseYamlScalar(text);
-    return value !== null && typeof value === 'object' ? text : value;
+    return typeof value === 'boolean' || typeof value === 'number' ? value : text;
   } catch {
     return text;
   }

@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import os from 'node:os';
 import type { CommandResult, Executor, RunOptions } from './types.js';
-import { becomeArgv, explainSudoFailure } from './become.js';
+import { explainSudoFailure } from './become.js';
+import { buildInvocation } from './invocation.js';
 import { HeadBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT, TailBuffer } from './output.js';
 
 /** Grace period between SIGTERM and SIGKILL when a command times out or is aborted. */
@@ -16,7 +17,14 @@ export class LocalExecutor implements Executor {
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     const started = Date.now();
     const become = this.effectiveBecome(options);
-    const [file, ...args] = becomeArgv(command, become);
+    // The same invocation as on SSH hosts: env values and the sudo password go through stdin
+    // (never argv, and they survive sudo's environment reset).
+    let invocation: ReturnType<typeof buildInvocation>;
+    try {
+      invocation = buildInvocation(command, { become, env: options.env });
+    } catch (e) {
+      return { command, host: this.hostName, exitCode: undefined, stdout: '', stderr: '', durationMs: 0, timedOut: false, failed: true, cause: e as Error };
+    }
     const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
     const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
     let timedOut = false;
@@ -24,9 +32,7 @@ export class LocalExecutor implements Executor {
 
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
-    const child = execa(file!, args, {
-      env: options.env,
-      extendEnv: true,
+    const child = execa('sh', ['-c', invocation.commandLine], {
       detached: true,
       reject: false,
       buffer: false,
@@ -66,7 +72,7 @@ export class LocalExecutor implements Executor {
     const stdoutDone = options.stdout
       ? pipeWithoutEnding(child.stdout!, options.stdout)
       : (child.stdout!.on('data', (c: Buffer) => stdout.push(c)), once(child.stdout!, 'end'));
-    feedStdin(child.stdin!, become?.password, options.stdin);
+    feedStdin(child.stdin!, invocation.prologue, options.stdin);
 
     let cause: Error | undefined;
     const result = await child;
@@ -119,12 +125,12 @@ function pipeWithoutEnding(from: Readable, to: NodeJS.WritableStream): Promise<v
   });
 }
 
-/** Writes the sudo password (if any) then the caller's input to stdin; a command that exits early (EPIPE) is not an error here. */
-function feedStdin(stdin: NodeJS.WritableStream & { destroyed?: boolean }, password: string | undefined, input: RunOptions['stdin']): void {
+/** Writes the prologue (secrets) then the caller's input to stdin; a command that exits early (EPIPE) is not an error here. */
+function feedStdin(stdin: NodeJS.WritableStream & { destroyed?: boolean }, prologue: Buffer, input: RunOptions['stdin']): void {
   stdin.on('error', () => {
     /* EPIPE: the command did not read all input; its exit code tells the story */
   });
-  if (password !== undefined) stdin.write(password + '\n');
+  if (prologue.length > 0) stdin.write(prologue);
   if (input === undefined) {
     stdin.end();
   } else if (typeof input === 'string' || Buffer.isBuffer(input)) {

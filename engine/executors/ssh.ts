@@ -14,7 +14,7 @@ import type { CommandResult, Executor, RunOptions } from './types.js';
 import { HeadBuffer, TailBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT } from './output.js';
 import { ConnectFailure, forward, openClient, type ConnectSettings, type Endpoint } from './ssh/connect.js';
 import { parseSshArgs, type JumpHost } from './ssh/ssh-args.js';
-import { buildRemoteInvocation } from './ssh/remote-command.js';
+import { buildInvocation } from './invocation.js';
 import { explainSudoFailure } from './become.js';
 
 export interface SshExecutorOptions {
@@ -173,9 +173,9 @@ export class SshExecutor implements Executor {
       ...base, exitCode: undefined, stdout: '', stderr: '', durationMs: Date.now() - started, timedOut: false, failed: true, cause,
     });
     if (options.signal?.aborted) return Promise.resolve(failedResult(new Error('aborted before it started')));
-    let invocation: ReturnType<typeof buildRemoteInvocation>;
+    let invocation: ReturnType<typeof buildInvocation>;
     try {
-      invocation = buildRemoteInvocation(command, options);
+      invocation = buildInvocation(command, options);
     } catch (e) {
       return Promise.resolve(failedResult(e as Error));
     }

@@ -157,7 +157,7 @@ async function runHostTask(
   let version: string | undefined;
   try {
     if (hostPlan.detect) {
-      const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, signal: options.signal });
+      const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, env: hostPlan.detect.env, signal: options.signal });
       // A detect that could not run (sudo refused, killed by a signal) is a failure, not an
       // absent component: skipping would silently leave the component out.
       if (r.failed && !r.timedOut && (r.cause || r.signal)) {
@@ -169,7 +169,7 @@ async function runHostTask(
       }
     }
     if (hostPlan.version) {
-      const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, signal: options.signal });
+      const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, env: hostPlan.version.env, signal: options.signal });
       if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
     }
   } catch (e) {

@@ -1,7 +1,7 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
 import type { Become } from '../executors/types.js';
-import { renderTemplate, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
+import { renderTemplate, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
@@ -86,7 +86,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
           name: label,
           kind: 'command',
           command: renderer(label, 'shell')(template),
-          env: {},
+          env: secretEnv(options.secrets, template),
           timeoutMs: PROBE_TIMEOUT_SEC * 1000,
           onError: 'fail',
           become: resolveBecome(host, recipe.spec.become),
@@ -132,7 +132,7 @@ function renderStep(
   if ('run' in step) {
     const s = step as CommandStep;
     const command = shell(s.run);
-    const env = Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)]));
+    const env = { ...secretEnv(options.secrets, s.run), ...Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)])) };
     const entryName = (template: string | undefined) => {
       if (template === undefined) return undefined;
       const name = raw(template);
@@ -158,7 +158,7 @@ function renderStep(
     const s = step as CollectStep;
     const paths = ([] as string[]).concat(s.path).map(shell);
     const excludes = (s.exclude ?? []).map(raw);
-    return { ...common, name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false) };
+    return { ...common, name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false), env: secretEnv(options.secrets, ...([] as string[]).concat(s.path)) };
   }
   const s = step as FilesStep;
   const files = raw(s.files);
@@ -219,4 +219,14 @@ function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
     secrets: options.secrets,
   };
+}
+
+/** The environment that carries the secrets a command template references (see the secret helper). */
+function secretEnv(secrets: Map<string, string>, ...templates: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of templates.flatMap((t) => secretNames(t))) {
+    const value = secrets.get(name);
+    if (value !== undefined) env[secretEnvName(name)] = value;
+  }
+  return env;
 }

@@ -58,10 +58,15 @@ handlebars.registerHelper({
   raw(value: unknown, opts: Options) {
     return insertion(value, String(opts.hash.ref), false);
   },
+  /**
+   * In a command (shell mode) a secret becomes a reference to an environment variable that the
+   * runner passes with the step, so the value is never on a command line `ps` would show. Where
+   * text is inserted verbatim (env values, names) it is the value itself.
+   */
   secret(name: unknown, opts: Options) {
     const value = opts.data.secrets.get(String(name));
     if (value === undefined) throw new TemplateValueError(`secret '${String(name)}' was not resolved`);
-    return value;
+    return opts.data.shell ? new handlebars.SafeString(`"$${secretEnvName(String(name))}"`) : value;
   },
   default(...args: unknown[]) {
     const [value, fallback] = values(args);
@@ -81,3 +86,8 @@ handlebars.registerHelper({
   or: (...args: unknown[]) => values(args).some(Boolean),
   not: (value: unknown) => !value,
 });
+
+/** The environment variable that carries secret `name` into a command. */
+export function secretEnvName(name: string): string {
+  return `LSB_SECRET_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+}

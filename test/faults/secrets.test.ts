@@ -93,7 +93,8 @@ backup:
         S1: '{{secret "S_ENV"}}'
         S2: '{{secret "S_FILE"}}'
         S3: '{{secret "S_CMD"}}'
-      run: touch ${ready} && chmod 666 ${ready}; sleep 4; test -n "$S1" && test -n "$S2" && test -n "$S3"
+      # The last test uses a secret inline: it must not reach the command line either.
+      run: touch ${ready} && chmod 666 ${ready}; sleep 4; test -n "$S1" && test -n "$S2" && test -n "$S3" && test -n {{secret "S_CMD"}}
   snapshot:
     - name: secrets reach the command intact
       env:
@@ -118,7 +119,8 @@ describe('a secret planted in every channel', () => {
     const opts = { env, cwd: ws.dir, timeoutMs: 180_000 };
     const planText = await runCli(['plan', recipes, '-b', build, '-c', config], opts);
     expect(planText.exitCode).toBe(0);
-    expect(planText.stdout).toContain('***');
+    // Commands get secrets by environment reference: the plan shows the reference, never the value.
+    expect(planText.stdout).toContain('"$LSB_SECRET_S_FILE"');
     const planJson = await runCli(['plan', recipes, '-b', build, '-c', config, '--json'], opts);
     expect(planJson.exitCode).toBe(0);
 

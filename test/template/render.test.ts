@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
-import { renderTemplate, secretNames, shellQuote, type TemplateContext } from '../../engine/template/index.js';
+import { renderTemplate, secretEnvName, secretNames, shellQuote, type TemplateContext } from '../../engine/template/index.js';
 
 const where = { recipe: 'postgresql', step: 'dump', host: 'pg1' };
 
@@ -32,9 +32,14 @@ describe('renderTemplate shell quoting', () => {
     expect(sh(command)).toBe(`1|${value}`);
   });
 
-  it('quotes secrets and json like any value, joins lists as separate words', () => {
+  it('passes secrets by environment reference, quotes json like any value, joins lists as separate words', () => {
     const ctx = context({ dirs: ['/etc/a b', '/etc/c'], obj: { k: "it's" } }, { PW: "p'w $x" });
-    expect(sh(renderTemplate('printf "[%s]" {{secret "PW"}}', ctx, where))).toBe("[p'w $x]");
+    // A secret in a command is a reference to the variable the runner passes with the step:
+    // the value never appears on the command line.
+    const command = renderTemplate('printf "[%s]" {{secret "PW"}}', ctx, where);
+    expect(command).toBe('printf "[%s]" "$LSB_SECRET_PW"');
+    expect(execFileSync('sh', ['-c', command], { encoding: 'utf8', env: { ...process.env, [secretEnvName('PW')]: "p'w $x" } })).toBe("[p'w $x]");
+    expect(renderTemplate('{{secret "PW"}}', ctx, where, { shell: false })).toBe("p'w $x");
     expect(sh(renderTemplate('printf "[%s]" {{join vars.dirs}}', ctx, where))).toBe('[/etc/a b][/etc/c]');
     expect(sh(renderTemplate('printf %s {{json vars.obj}}', ctx, where))).toBe(`{"k":"it's"}`);
   });

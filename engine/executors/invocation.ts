@@ -1,12 +1,13 @@
 /**
- * Turns (command, become, env) into the command line sent in the SSH exec request plus a
- * prologue written to the command's stdin ahead of the real data. Secrets (env values,
- * the sudo password) travel only in the prologue, never on a command line that `ps` shows.
+ * Turns (command, become, env) into one `sh` command line plus a prologue written to the
+ * command's stdin ahead of the real data. Secrets (env values, the sudo password) travel only
+ * in the prologue, never on a command line that `ps` shows, and they survive sudo's
+ * environment reset because they are exported after sudo. Local and SSH hosts both use it.
  */
 import { randomBytes } from 'node:crypto';
-import type { Become } from '../types.js';
-import { becomeArgv } from '../become.js';
-import { shQuote } from './shell-quote.js';
+import type { Become } from './types.js';
+import { becomeArgv } from './become.js';
+import { shellQuote as shQuote } from '../template/quote.js';
 
 export interface RemoteInvocation {
   commandLine: string;
@@ -52,7 +53,7 @@ const TERM_WHOLE_GROUP = [
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function buildRemoteInvocation(command: string, options: { become?: Become; env?: Record<string, string> }): RemoteInvocation {
+export function buildInvocation(command: string, options: { become?: Become; env?: Record<string, string> }): RemoteInvocation {
   const { become } = options;
   const env = Object.entries(options.env ?? {});
   for (const [name] of env) {
