@@ -61,7 +61,7 @@ export function buildInvocation(command: string, options: { become?: Become; env
   }
   if (become) command = ['sh', '-c', TERM_WHOLE_GROUP, 'lsbackup', command].map(shQuote).join(' ');
   if (env.length === 0 && become?.password === undefined) {
-    return { commandLine: becomeArgv(command, become).map(shQuote).join(' '), prologue: Buffer.alloc(0) };
+    return { commandLine: execLine(becomeArgv(command, become)), prologue: Buffer.alloc(0) };
   }
   const marker = `lsbackup-${randomBytes(12).toString('hex')}`;
   // `sh -c ENV_READER lsbackup marker command names...`: $0 is 'lsbackup', $1 the marker.
@@ -71,5 +71,13 @@ export function buildInvocation(command: string, options: { become?: Become; env
     marker,
     ...env.map(([, value]) => value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')),
   ];
-  return { commandLine: argv.map(shQuote).join(' '), prologue: Buffer.from(lines.join('\n') + '\n') };
+  return { commandLine: execLine(argv), prologue: Buffer.from(lines.join('\n') + '\n') };
+}
+
+/**
+ * The login shell (sshd's, or ours locally) execs the command instead of waiting for it, so a
+ * command killed by a signal is reported as killed, not as exit code 128+n.
+ */
+function execLine(argv: string[]): string {
+  return `exec ${argv.map(shQuote).join(' ')}`;
 }

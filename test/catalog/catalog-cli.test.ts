@@ -85,7 +85,7 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
 
     const verify = await runCli(['verify', 'latest', '-t', target]);
     expect(verify.stdout).toContain(`${name}: OK`);
-    expect(verify.stdout).toMatch(/entries\s+4 checked/);
+    expect(verify.stdout).toMatch(/entries\s+5 checked/);
     expect(verify.exitCode).toBe(0);
 
     const dest = path.join(ws.dir, `got-${format}`);
@@ -188,7 +188,7 @@ describe('encryption at rest (age)', () => {
 
     const verify = await runCli(['verify', name, '-t', target, '--identity', keyFile]);
     expect(verify.exitCode).toBe(0);
-    expect(verify.stdout).toMatch(/entries\s+4 checked/);
+    expect(verify.stdout).toMatch(/entries\s+5 checked/);
     const show = await runCli(['show', name, '-t', target]);
     expect(show.exitCode).toBe(1);
     expect(show.stderr).toContain('pass --identity');
@@ -231,6 +231,6 @@ describe('encryption at rest (age)', () => {
     const [name] = (await readdir(target)).filter((n) => n.endsWith('.tar.gz.age'));
     expect(name).toBeDefined();
     const v = await runCli(['verify', 'latest', '-c', config]);
-    expect(v.stdout).toMatch(/entries\s+4 checked/);
+    expect(v.stdout).toMatch(/entries\s+5 checked/);
   });
 });
