@@ -123,14 +123,24 @@ function describe(event: RunEvent): string | undefined {
 }
 
 export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {
-  if (event.summary.length === 0) return `Result: ${event.status}`;
-  const rows = event.summary.map((r: SummaryRow) => [
-    r.component,
-    r.host,
-    r.status,
-    r.status === 'skipped' ? '-' : formatBytes(r.bytes),
-    r.status === 'skipped' ? '-' : formatDuration(r.durationMs),
-    (r.error ?? '').slice(0, 80),
-  ]);
-  return `${renderTable(['COMPONENT', 'HOST', 'STATUS', 'BYTES', 'TIME', 'NOTE'], rows)}\nResult: ${event.status}${event.archive ? ` -> ${event.archive}` : ''}`;
+  // Components that took no part (no hosts in their group, --only/--skip) make one line, not rows.
+  const idle = event.summary.filter((r) => r.host === '-' && r.status === 'skipped');
+  const rows = event.summary
+    .filter((r) => !idle.includes(r))
+    .map((r: SummaryRow) => [
+      r.component,
+      r.host,
+      r.status,
+      r.status === 'skipped' ? '-' : formatBytes(r.bytes),
+      r.status === 'skipped' ? '-' : formatDuration(r.durationMs),
+      (r.error ?? '').slice(0, 80),
+    ]);
+  const lines: string[] = [];
+  if (rows.length > 0) lines.push(renderTable(['COMPONENT', 'HOST', 'STATUS', 'BYTES', 'TIME', 'NOTE'], rows));
+  const absent = idle.filter((r) => r.error?.startsWith('no hosts in inventory group'));
+  const other = idle.filter((r) => !absent.includes(r));
+  if (absent.length > 0) lines.push(`Not in this inventory (no hosts in their groups): ${absent.map((r) => r.component).join(', ')}`);
+  if (other.length > 0) lines.push(`Not run: ${other.map((r) => `${r.component} (${r.error ?? 'skipped'})`).join(', ')}`);
+  lines.push(`Result: ${event.status}${event.archive ? ` -> ${event.archive}` : ''}`);
+  return lines.join('\n');
 }
