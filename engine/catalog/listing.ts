@@ -69,7 +69,8 @@ async function summarise(
       ...summary,
       metadata,
       status: metadata.status,
-      components: metadata.components.map((c) => ({ name: c.name, status: c.status })),
+      // Components that had no hosts in this cluster took no part: they are not part of the backup.
+      components: metadata.components.filter((c) => c.hosts.length > 0).map((c) => ({ name: c.name, status: c.status })),
     };
   } catch (e) {
     return { ...summary, metadataNote: `metadata unreadable: ${(e as Error).message}` };

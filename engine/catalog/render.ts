@@ -34,7 +34,9 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
     `backup id   ${metadata.backupId}`,
     '',
   ];
-  const rows = metadata.components.flatMap((c) => {
+  // Components with no hosts in this cluster took no part: one line, not a row each.
+  const idle = metadata.components.filter((c) => c.hosts.length === 0 && c.status === 'skipped');
+  const rows = metadata.components.filter((c) => !idle.includes(c)).flatMap((c) => {
     const base = [c.name, `${c.recipe.name}@${c.recipe.version}`, c.componentVersion ?? '-'];
     if (c.hosts.length === 0) return [[...base, '-', c.status, '0', '0 B', formatDuration(c.durationMs), c.error ?? '']];
     return c.hosts.map((h) => {
@@ -44,6 +46,7 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
     });
   });
   lines.push(renderTable(['COMPONENT', 'RECIPE', 'VERSION', 'HOST', 'STATUS', 'ENTRIES', 'BYTES', 'TIME', 'NOTE'], rows));
+  if (idle.length > 0) lines.push(`not run: ${idle.map((c) => c.name).join(', ')}`);
   return lines.join('\n');
 }
 
