@@ -73,6 +73,9 @@ describe.skipIf(unavailable !== undefined)('a network cut (real network namespac
       expect(afterCut).toBeLessThan(45);
       expect(r.exitCode, stderr).toBe(2);
       await expectHost2FailedOnce(stderr);
+      // The cause says what happened: the keepalives, not some later symptom.
+      const where = `${fleet.hosts[1]!.address}:${fleet.hosts[1]!.port}`.replace(/\./g, '\\.');
+      expect(stderr).toMatch(new RegExp(`host2.*collect.*no answer from ${where} to ${KEEPALIVE_COUNT} keepalives .*network cut or host down`));
       await expectArchive(target, { host2Started: true });
       expect(existsSync(path.join(ws.dir, 'host1/state/started-mid')), 'post ran on host 1').toBe(true);
       console.log(`network cut mid-collect: run ended ${afterCut.toFixed(1)} s after the cut`);
