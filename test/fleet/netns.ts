@@ -90,6 +90,7 @@ export async function startNetnsFleet(options: { hosts: number }): Promise<Netns
     if (tornDown) return;
     for (const pid of record.sshdPids) kill(pid);
     removeNetwork(record);
+    rmSync(join(RECORDS, `${bridge}.json`), { force: true });
   });
   try {
     save();
