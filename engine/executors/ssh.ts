@@ -46,6 +46,8 @@ interface Connection {
   client: Client;
   /** Jump host clients, closed with the target connection. */
   jumps: Client[];
+  /** Why the connection dropped after it was ready (e.g. keepalives unanswered), for the failed command's cause. */
+  lost?: string;
 }
 
 export class SshExecutor implements Executor {
@@ -100,7 +102,7 @@ export class SshExecutor implements Executor {
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     const started = Date.now();
     const connection = await this.ensureConnection();
-    return this.limit(() => this.exec(connection.client, command, options, started));
+    return this.limit(() => this.exec(connection, command, options, started));
   }
 
   async close(): Promise<void> {
@@ -151,7 +153,9 @@ export class SshExecutor implements Executor {
       }
       if (previous) sock = await forward(jumps.at(-1)!, this.target.host, this.target.port, `${previous.host}:${previous.port}`);
       const client = await this.openAs(this.target, sock, '');
-      return { client, jumps };
+      const connection: Connection = { client, jumps };
+      client.on('error', (e: Error & { level?: string }) => (connection.lost ??= this.describeLoss(e)));
+      return connection;
     } catch (e) {
       for (const c of jumps) c.end();
       throw e;
@@ -167,7 +171,15 @@ export class SshExecutor implements Executor {
     }
   }
 
-  private exec(client: Client, command: string, options: RunOptions, started: number): Promise<CommandResult> {
+  /** ssh2 reports unanswered keepalives as 'Keepalive timeout'; say what that means for this host. */
+  private describeLoss(e: Error & { level?: string }): string {
+    if (e.level !== 'client-timeout') return e.message;
+    const { keepaliveIntervalMs: interval, keepaliveCountMax: count } = this.settings;
+    return `no answer from ${this.target.host}:${this.target.port} to ${count} keepalives (ServerAliveInterval ${interval / 1000} s, ServerAliveCountMax ${count}): network cut or host down?`;
+  }
+
+  private exec(connection: Connection, command: string, options: RunOptions, started: number): Promise<CommandResult> {
+    const { client } = connection;
     const base = { command, host: this.hostName };
     const failedResult = (cause: Error): CommandResult => ({
       ...base, exitCode: undefined, stdout: '', stderr: '', durationMs: Date.now() - started, timedOut: false, failed: true, cause,
@@ -234,7 +246,7 @@ export class SshExecutor implements Executor {
             result.cause = new Error(`${refusal} (login user ${this.target.user})`);
           } else if (aborted) result.cause = new Error('aborted');
           else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
-          else if (exitCode === undefined && !signal) result.cause = new Error(`the SSH channel to ${this.hostName} closed without an exit status (connection lost?)`);
+          else if (exitCode === undefined && !signal) result.cause = new Error(`the SSH channel to ${this.hostName} closed without an exit status (${connection.lost ? `connection lost: ${connection.lost}` : 'connection lost?'})`);
           resolve(result);
         };
         channel.on('close', finish);

@@ -67,17 +67,8 @@ export interface FleetOptions {
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  ensureTestUsers();
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = mkdtempSync(join(tmpdir(), 'lsb-fleet-'));
-  chmodSync(dir, 0o755);
-  const clientKey = join(dir, 'id_ed25519');
-  const encryptedClientKey = join(dir, 'id_ed25519_enc');
-  keygen(clientKey, '');
-  keygen(encryptedClientKey, KEY_PASSPHRASE);
-  const authorizedKeys = join(dir, 'authorized_keys');
-  writeFileSync(authorizedKeys, readFileSync(clientKey + '.pub', 'utf8') + readFileSync(encryptedClientKey + '.pub', 'utf8'));
-  chmodSync(authorizedKeys, 0o644);
+  const { clientKey, encryptedClientKey, authorizedKeys } = prepareFleetDir(dir);
 
   const children: ChildProcess[] = [];
   const first = options.firstOctet ?? 2;
@@ -153,6 +144,24 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
 }
 
+/**
+ * Makes the test users, /run/sshd, and in `dir` the client keys and the authorized_keys every
+ * sshd of a fleet shares (also used by the network-namespace fleet, test/fleet/netns.ts).
+ */
+export function prepareFleetDir(dir: string): { clientKey: string; encryptedClientKey: string; authorizedKeys: string } {
+  ensureTestUsers();
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const clientKey = join(dir, 'id_ed25519');
+  const encryptedClientKey = join(dir, 'id_ed25519_enc');
+  keygen(clientKey, '');
+  keygen(encryptedClientKey, KEY_PASSPHRASE);
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, readFileSync(clientKey + '.pub', 'utf8') + readFileSync(encryptedClientKey + '.pub', 'utf8'));
+  chmodSync(authorizedKeys, 0o644);
+  return { clientKey, encryptedClientKey, authorizedKeys };
+}
+
 function keygen(file: string, passphrase: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'lsbackup-test', '-f', file]);
   chmodSync(file, 0o600);
@@ -197,12 +206,19 @@ function userExists(user: string): boolean {
   }
 }
 
-async function startSshd(dir: string, name: string, address: string, authorizedKeys: string, logLevel: string) {
+/** Where an sshd runs: by default in this network namespace on a free port of `address`. */
+export interface SshdPlacement {
+  /** A network namespace (`ip netns exec`); there every port is free, so `port` is required. */
+  netns: string;
+  port: number;
+}
+
+export async function startSshd(dir: string, name: string, address: string, authorizedKeys: string, logLevel: string, placement?: SshdPlacement) {
   const hostDir = join(dir, name);
   mkdirSync(hostDir);
   const hostKey = join(hostDir, 'ssh_host_ed25519_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
-  const port = await freePort(address);
+  const port = placement?.port ?? (await freePort(address));
   const config = join(hostDir, 'sshd_config');
   writeFileSync(
     config,
@@ -228,7 +244,10 @@ async function startSshd(dir: string, name: string, address: string, authorizedK
   );
   // -D keeps sshd in the foreground, so the PID we hold is the listener's.
   const logFile = join(hostDir, 'sshd.log');
-  const child = spawn('/usr/sbin/sshd', ['-D', '-f', config, '-E', logFile], { stdio: 'ignore' });
+  const sshd = ['/usr/sbin/sshd', '-D', '-f', config, '-E', logFile];
+  // `ip netns exec` execs sshd after entering the namespace: the PID stays sshd's.
+  const argv = placement ? ['ip', 'netns', 'exec', placement.netns, ...sshd] : sshd;
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`sshd ${name} exited with ${code}: ${tail(join(hostDir, 'sshd.log'))}`))),
   );
@@ -276,7 +295,7 @@ async function waitForPort(address: string, port: number): Promise<void> {
 }
 
 /** Stops one sshd and the per-connection children it forked, all by PID. */
-async function stopSshd(child: ChildProcess): Promise<void> {
+export async function stopSshd(child: ChildProcess): Promise<void> {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const descendants = childPids(pid);
@@ -324,7 +343,7 @@ function childPids(parent: number): number[] {
     .map(([pid]) => pid!);
 }
 
-function writeInventory(
+export function writeInventory(
   dir: string,
   hosts: FleetHost[],
   groupsByHost: Record<string, string[]>,

@@ -145,7 +145,7 @@ let exitHookInstalled = false;
  */
 const startTimes = new Map<number, string>();
 
-function startTimeOf(pid: number): string | undefined {
+export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
