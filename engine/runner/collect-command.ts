@@ -16,9 +16,11 @@ export function collectCommand(pathWords: string[], excludes: string[], optional
     '[ "$missing" = 0 ] || exit 3',
     '[ $# -gt 0 ] || exit 0',
     // --warning=no-file-changed: a log file growing while read is normal on a live host.
+    // --format=posix: pax headers carry owner names (GNU tar's default format hides them from
+    // node-tar), long paths and exact mtimes.
     // No --sparse: GNU sparse members (type S) are not understood by the archive's tar parser
     // and were dropped silently (ZooKeeper txn logs and Kafka indexes are preallocated sparse).
-    `exec tar --create --file=- --warning=no-file-changed ${excludeArgs} -- "$@"`,
+    `exec tar --create --format=posix --file=- --warning=no-file-changed ${excludeArgs} -- "$@"`,
   ].join('\n');
 }
 

@@ -69,6 +69,9 @@ backup:
     expect(entries).toContain('app/localhost/dump.txt');
     expect(entries).toContain(`app/localhost/files${ws.dir}/data/conf/app.conf`);
     expect(entries.some((e) => e.endsWith('skip.pid'))).toBe(false);
+    // Owners travel by name too (restore maps names on a new host), not only as numbers.
+    const owner = (await import('node:os')).userInfo().username;
+    expect((await execa('tar', ['tzvf', file])).stdout).toMatch(new RegExp(`${owner}/\\S+ .*data/conf/app\\.conf`));
     expect(entries.filter(Boolean).at(-1)).toBe('metadata.json');
 
     const dump = await execa('tar', ['xzOf', file, 'app/localhost/dump.txt']);
