@@ -43,7 +43,10 @@ export async function verifyBackup(target: Target, name: string, options: Decryp
     return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir });
   });
   // The content check stopped early (a damaged archive): hash the stored bytes in a second pass.
-  if (!digest.complete) digest = await measured(await target.get(name), async (s) => void (s.resume(), await once(s, 'end')));
+  if (!digest.complete) {
+    const content = digest.result;
+    digest = { ...(await measured(await target.get(name), async (s) => void (s.resume(), await once(s, 'end')))), result: content };
+  }
 
   if (!expectedSha256) problems.push({ kind: 'digest', message: `no ${sidecarNames(name, false).sha256} sidecar to check the archive digest against` });
   else if (expectedSha256 !== digest.sha256) {
