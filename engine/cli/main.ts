@@ -235,7 +235,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
-      .option('--dry-run', 'only print what would be kept and deleted'),
+      .option('--dry-run', 'only print what would be kept and deleted')
+      .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
   return program;

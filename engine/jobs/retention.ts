@@ -1,6 +1,9 @@
 import type { Target } from '../../targets/types.js';
 import { prune } from '../catalog/prune.js';
 import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
+import { withTargetLock } from '../lock/index.js';
+
+const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 
 /** What retention did in one target (the names it deleted and kept). */
 export interface RetentionOutcome {
@@ -20,6 +23,7 @@ export async function applyRetention(
   identities?: string[],
 ): Promise<RetentionOutcome | undefined> {
   if (!hasRetention(policy)) return undefined;
-  const result = await prune(target, policy, { identities });
+  // Under the target's lock, waiting a while for another run writing there: never a race.
+  const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { identities }));
   return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name) };
 }

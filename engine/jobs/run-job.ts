@@ -6,7 +6,7 @@ import type { Target } from '../../targets/types.js';
 import { openConfiguredTargets } from '../cli/targets.js';
 import { redactor } from '../secrets/index.js';
 import { ExitCode, isLsError } from '../errors.js';
-import { sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides } from '../cli/session.js';
+import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides } from '../cli/session.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
@@ -68,11 +68,13 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
   const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig);
   report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
-  return runBackup({
+  const cluster = report.cluster;
+  // The same locks as `apply`: a scheduled run never collides with another run of the cluster or target.
+  return withRunLocks({ cluster, inventory, targets, reporter }, async () => runBackup({
     recipes,
     inventory,
     targets,
-    cluster: report.cluster,
+    cluster,
     format: job.format,
     concurrency: job.concurrency,
     defaultStepTimeoutSec: job.stepTimeout,
@@ -85,7 +87,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     redactor,
     signal: options.signal,
     encryption: { recipients: jobConfig.encryption?.recipients ?? [], plainMetadata: jobConfig.encryption?.plainMetadata ?? false },
-  });
+  }));
 }
 
 /** Retention runs only where this run's copy was stored: a target that just failed is left alone. */

@@ -2,17 +2,24 @@ import { prune } from '../../catalog/prune.js';
 import { renderPrune } from '../../catalog/render.js';
 import type { RetentionPolicy } from '../../catalog/retention.js';
 import { ExitCode } from '../../errors.js';
+import { withTargetLock } from '../../lock/index.js';
 import { catalogSession, type CatalogOptions } from '../catalog.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   dryRun?: boolean;
+  lockWait?: number;
 }
 
 /** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, saying why each is kept. */
 export async function pruneCommand(options: PruneOptions): Promise<number> {
   const session = await catalogSession(options);
   const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
-  const result = await prune(session.target, policy, { ...session, dryRun: options.dryRun });
+  // The target's lock: retention never races a backup that is writing there.
+  const result = await withTargetLock(
+    session.target,
+    { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
+    () => prune(session.target, policy, { ...session, dryRun: options.dryRun }),
+  );
   if (options.json) {
     process.stdout.write(
       JSON.stringify({ dryRun: result.dryRun, keep: result.keep.map((k) => ({ name: k.backup.name, reasons: k.reasons })), remove: result.remove.map((b) => b.name) }, null, 2) + '\n',
