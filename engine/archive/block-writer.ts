@@ -1,7 +1,11 @@
 import type { Writable } from 'node:stream';
 import { waitForDrain } from './body.js';
 
-/** 1 MiB: a tar of 10k small files becomes ~1 write per MiB instead of 2-3 per file. */
+/**
+ * 1 MiB: the unit the archive moves in. A tar of 10k small files becomes ~1 write per MiB
+ * instead of 2-3 per file, and the stages after the compressor buffer this much, so a stage
+ * that is a moment late (a file write on the threadpool) does not stall the compressor.
+ */
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
 
 /**
