@@ -18,7 +18,6 @@ import { LsError } from '../engine/errors.js';
 import { nameWithSuffix } from './support/collision.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
-import { secretOption } from './support/secret-ref.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 'azfile';
@@ -34,18 +33,7 @@ export interface AzureFileTargetOptions {
   rangeSize?: number;
 }
 
-export const azureFileTargetOptionsSchema = {
-  $id: 'https://lsbackup.dev/schemas/targets/azfile-options.json',
-  title: 'Options of the azfile:// target',
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    accountKey: secretOption('Storage account key (base64)', 'AZURE_STORAGE_KEY'),
-    sasToken: secretOption('SAS token with read, write, create, delete and list permissions (instead of accountKey)', 'AZURE_SAS_TOKEN'),
-    endpoint: { type: 'string', description: 'File service endpoint', examples: ['https://myaccount.file.core.windows.net'] },
-    rangeSize: { type: 'integer', minimum: 65536, maximum: 4 * 1024 * 1024, default: 4 * 1024 * 1024, description: 'Bytes per Put Range call' },
-  },
-};
+export { azureFileTargetOptionsSchema } from './options/azure-file.js';
 
 /** Temp files carry this prefix; list() never shows them. */
 export const TEMP_PREFIX = '.lsbackup-tmp-';

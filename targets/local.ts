@@ -7,6 +7,7 @@ import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { nameWithSuffix } from './support/collision.js';
 import { LsError } from '../engine/errors.js';
+import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
 export const scheme = 'file';
@@ -108,7 +109,8 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     checkName(uri, name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
-    const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+    // A 1 MiB buffer: chunks queued while one write is on the threadpool go out as one writev.
+    const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: DEFAULT_BLOCK_SIZE });
     let settled = false;
     const removeTemp = async () => {
       settled = true;

@@ -1,8 +1,8 @@
 import { LsError } from '../engine/errors.js';
-import { localTargetOptionsSchema, openLocalTarget } from './local.js';
-import { nfsTargetOptionsSchema, openNfsTarget } from './nfs.js';
-import { createS3Target, s3TargetOptionsSchema } from './s3.js';
-import { azureFileTargetOptionsSchema, createAzureFileTarget } from './azure-file.js';
+import { localTargetOptionsSchema } from './local.js';
+import { nfsTargetOptionsSchema } from './nfs.js';
+import { s3TargetOptionsSchema } from './options/s3.js';
+import { azureFileTargetOptionsSchema } from './options/azure-file.js';
 import type { Target } from './types.js';
 
 export type TargetFactory = (uri: string, options?: Record<string, unknown>) => Target;
@@ -10,31 +10,37 @@ export type TargetFactory = (uri: string, options?: Record<string, unknown>) => 
 /** A plugin's options schema (JSON Schema with an $id, validated by engine/schema). */
 export type TargetOptionsSchema = { $id: string; properties: Record<string, unknown> } & Record<string, unknown>;
 
+/**
+ * A plugin as the registry knows it: its options schema (small, needed to validate any
+ * config) and how to import the plugin itself. Why lazily: the S3 and Azure SDKs cost ~40 MiB
+ * RSS and a good part of start-up, and a backup to a local directory should pay for neither.
+ */
+export interface TargetPlugin {
+  optionsSchema: TargetOptionsSchema;
+  load(): Promise<TargetFactory>;
+}
+
 /** scheme -> plugin. One line per file in targets/; test/targets/registry.test.ts checks they match. */
-export const targetFactories = new Map<string, TargetFactory>([
-  ['file', openLocalTarget],
-  ['nfs', openNfsTarget],
-  ['s3', createS3Target as TargetFactory],
-  ['azfile', createAzureFileTarget as TargetFactory],
+export const targetPlugins = new Map<string, TargetPlugin>([
+  ['file', { optionsSchema: localTargetOptionsSchema, load: async () => (await import('./local.js')).openLocalTarget }],
+  ['nfs', { optionsSchema: nfsTargetOptionsSchema, load: async () => (await import('./nfs.js')).openNfsTarget }],
+  ['s3', { optionsSchema: s3TargetOptionsSchema, load: async () => (await import('./s3.js')).createS3Target as TargetFactory }],
+  ['azfile', { optionsSchema: azureFileTargetOptionsSchema, load: async () => (await import('./azure-file.js')).createAzureFileTarget as TargetFactory }],
 ]);
 
 /** scheme -> the options that plugin accepts. */
-export const targetOptionsSchemas = new Map<string, TargetOptionsSchema>([
-  ['file', localTargetOptionsSchema],
-  ['nfs', nfsTargetOptionsSchema],
-  ['s3', s3TargetOptionsSchema],
-  ['azfile', azureFileTargetOptionsSchema],
-]);
+export const targetOptionsSchemas = new Map<string, TargetOptionsSchema>([...targetPlugins].map(([scheme, p]) => [scheme, p.optionsSchema]));
 
 /** The plugin scheme of a URI: `scheme://...`, or 'file' for a bare path. */
 export function schemeOf(uri: string): string {
   return /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase() ?? 'file';
 }
 
-/** `scheme://...` picks a plugin; a bare path is a local directory. */
-export function openTarget(uri: string, options?: Record<string, unknown>): Target {
-  const factory = targetFactories.get(schemeOf(uri));
-  if (!factory) throw new LsError('ENOTARGET', { uri });
+/** `scheme://...` picks a plugin (imported on first use); a bare path is a local directory. */
+export async function openTarget(uri: string, options?: Record<string, unknown>): Promise<Target> {
+  const plugin = targetPlugins.get(schemeOf(uri));
+  if (!plugin) throw new LsError('ENOTARGET', { uri });
+  const factory = await plugin.load();
   return factory(uri, options);
 }
 

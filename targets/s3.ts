@@ -29,7 +29,6 @@ import { LsError } from '../engine/errors.js';
 import { firstFreeName } from './support/collision.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
-import { secretOption } from './support/secret-ref.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -53,26 +52,7 @@ export interface S3TargetOptions {
   queueSize?: number;
 }
 
-/** The options as a JSON Schema, for the config schema and `lsbackup --help`. */
-export const s3TargetOptionsSchema = {
-  $id: 'https://lsbackup.dev/schemas/targets/s3-options.json',
-  title: 'Options of the s3:// target',
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    endpoint: { type: 'string', description: 'S3-compatible endpoint URL; omit for AWS', examples: ['https://minio.example:9000'] },
-    region: { type: 'string', description: 'Region', default: 'us-east-1' },
-    forcePathStyle: { type: 'boolean', description: 'Use path-style URLs (most S3-compatible servers need this)', default: false },
-    accessKeyId: secretOption('Access key id; omit both keys to use the AWS default credential chain (AWS_* variables, profiles, instance roles)', 'S3_ACCESS_KEY_ID'),
-    secretAccessKey: secretOption('Secret access key', 'S3_SECRET_ACCESS_KEY'),
-    sessionToken: secretOption('Session token for temporary credentials', 'S3_SESSION_TOKEN'),
-    serverSideEncryption: { type: 'string', enum: ['AES256', 'aws:kms', 'aws:kms:dsse'], description: 'Server-side encryption' },
-    sseKmsKeyId: { type: 'string', description: 'KMS key for aws:kms encryption' },
-    storageClass: { type: 'string', description: 'Storage class', examples: ['STANDARD_IA', 'GLACIER_IR'] },
-    partSize: { type: 'integer', minimum: 5 * 1024 * 1024, default: 8 * 1024 * 1024, description: 'Multipart part size in bytes' },
-    queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },
-  },
-};
+export { s3TargetOptionsSchema } from './options/s3.js';
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;

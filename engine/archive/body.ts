@@ -76,12 +76,9 @@ export async function spoolBody(body: Readable, spoolDir: string): Promise<Spool
   return { path, size: file.bytesWritten };
 }
 
-/** Write one chunk and wait for 'drain' when the stream asks for it; fail if it closes first. */
-export async function writeWithBackpressure(stream: Writable, chunk: Buffer): Promise<void> {
-  // `errored` carries the root cause (e.g. zstd missing) that tore the pipeline down.
-  if (stream.destroyed || stream.writableEnded) throw stream.errored ?? new Error('archive stream is closed');
-  if (stream.write(chunk)) return;
-  await new Promise<void>((resolve, reject) => {
+/** Resolves on the stream's next 'drain'; rejects if it closes or fails first. */
+export function waitForDrain(stream: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const done = (err?: Error) => {
       stream.off('drain', onDrain);
       stream.off('close', onClose);

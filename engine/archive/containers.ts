@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
-import { writeWithBackpressure } from './body.js';
+import { BlockWriter, DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { archiveError, type NormalisedEntry } from './entry.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-blocks.js';
 
@@ -18,17 +18,25 @@ export interface Container {
 }
 
 export function createTarContainer(): Container {
-  const output = new PassThrough();
+  // The buffer in front of the compressor holds about one block; BlockWriter gathers the next.
+  const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
+  const blocks = new BlockWriter(output);
   return {
     output,
     async writeEntry(entry, body) {
-      await writeWithBackpressure(output, tarHeader(entry));
-      if (body) for await (const chunk of body) await writeWithBackpressure(output, chunk);
-      const padding = tarPadding(entry.size);
-      if (padding.length) await writeWithBackpressure(output, padding);
+      let waiting = blocks.write(tarHeader(entry));
+      if (waiting) await waiting;
+      if (body) {
+        for await (const chunk of body) {
+          waiting = blocks.write(chunk);
+          if (waiting) await waiting;
+        }
+      }
+      waiting = blocks.write(tarPadding(entry.size));
+      if (waiting) await waiting;
     },
     end() {
-      output.end(TAR_END);
+      blocks.end(TAR_END);
     },
   };
 }

@@ -22,7 +22,9 @@ export interface ParallelGzipOptions {
 export function createParallelGzip(options: ParallelGzipOptions = {}): Transform {
   const blockSize = options.blockSize ?? 1024 * 1024;
   const level = options.level ?? 6;
-  const maxInFlight = options.inFlight ?? Math.max(2, availableParallelism());
+  // One member more than cores: while the oldest is awaited (members leave in order), the
+  // others still keep every core busy. libuv's threadpool has 4 threads by default.
+  const maxInFlight = options.inFlight ?? availableParallelism() + 1;
   const inFlight: Promise<Buffer>[] = [];
   let block = Buffer.allocUnsafe(blockSize);
   let filled = 0;

@@ -332,9 +332,9 @@ class TarCollector {
 
   /** Call when the host's stream has ended (complete or cut short). */
   async finish(): Promise<{ bytes: number; error?: Error }> {
-    // First let every chunk the sink still holds reach the parser: ending the parser while the
-    // sink has buffered writes would cut a complete stream short.
-    await new Promise<void>((resolve) => this.sink.end(() => resolve()));
+    // The executor does not end the sink, and chunks it accepted may still wait there while
+    // the parser is paused for the archive: deliver them before ending the parser.
+    await endWritable(this.sink);
     this.parser.end();
     if (this.currentEntry && this.currentEntry.remain > 0) {
       // The host's tar stopped mid-file: the archive writer must drop this entry, not keep a short one.
@@ -346,4 +346,14 @@ class TarCollector {
     await this.chain;
     return { bytes: this.bytes, error: this.error };
   }
+}
+
+/** End `stream` and wait until its queued writes are done (or it failed: its error is reported elsewhere). */
+function endWritable(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableFinished || stream.destroyed) return resolve();
+    stream.once('error', () => resolve());
+    stream.once('close', () => resolve());
+    stream.end(() => resolve());
+  });
 }

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 
 export interface FanoutBranch {
   /** Label for errors (the target URI). */
@@ -21,8 +22,10 @@ export class Fanout {
     this.live = [...branches];
     for (const b of branches) b.stream.on('error', (e: Error) => this.fail(b, e));
     this.stream = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        this.writeAll(chunk).then(() => cb(), cb);
+      highWaterMark: DEFAULT_BLOCK_SIZE,
+      // Chunks that queued up while the branches were busy go on together, one wait for all.
+      writev: (chunks, cb) => {
+        this.writeAll(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb);
       },
       final: (cb) => {
         Promise.all(this.live.map((b) => endBranch(b))).then(
@@ -43,7 +46,7 @@ export class Fanout {
     this.live = this.live.filter((b) => b !== branch);
   }
 
-  private async writeAll(chunk: Buffer): Promise<void> {
+  private async writeAll(chunks: Buffer[]): Promise<void> {
     await Promise.all(
       this.live.map(
         (b) =>
@@ -52,9 +55,12 @@ export class Fanout {
               this.fail(b, new Error('stream closed'));
               return resolve();
             }
-            const ok = b.stream.write(chunk, (e) => {
-              if (e) this.fail(b, e);
-            });
+            let ok = true;
+            for (const chunk of chunks) {
+              ok = b.stream.write(chunk, (e) => {
+                if (e) this.fail(b, e);
+              });
+            }
             if (ok) return resolve();
             const onDrain = () => {
               b.stream.off('close', onDrain);
