@@ -106,7 +106,7 @@ describe('two runs at once', () => {
 
   it('retention (withTargetLock) never runs while a backup holds the target', async () => {
     const { child: first } = await holdingRun(5);
-    const t = openTarget(target);
+    const t = await openTarget(target);
     try {
       await expect(withTargetLock(t, { waitMs: 0 }, async () => 'pruned')).rejects.toThrow(/is in use by another lsbackup run/);
       let sawArchive = false;
