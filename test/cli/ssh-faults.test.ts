@@ -10,8 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { spawnCli } from '../helpers/cli.js';
-import { sshCluster, storedBackup, summaryRows, verifyWithSystemTools, type SshCluster, type StoredBackup } from './ssh-cluster.js';
+import { storedBackup, verifyWithSystemTools, type StoredBackup } from '../helpers/archive.js';
+import { spawnCli, summaryRows } from '../helpers/cli.js';
+import { createCluster, type Cluster } from '../helpers/cluster.js';
 
 const echoRecipe = (group: string) => `hosts: { group: ${group}, run: all }
 vars: { data: /nonexistent }
@@ -40,23 +41,23 @@ function expectOneLineCause(stderr: string, backup: StoredBackup, component: str
 
 describe('unreachable hosts', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 3 });
-    cluster = sshCluster(fleet, { host1: ['app'], host2: ['app'], host3: ['app'] });
-    cluster.writeRecipe('names', echoRecipe('app'));
+    cluster = await createCluster({ fleet, groups: { host1: ['app'], host2: ['app'], host3: ['app'] }, dataDirs: true });
+    await cluster.writeRecipe('names', echoRecipe('app'));
   });
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop(); // SIGCONTs the paused sshd before stopping it
   });
 
   it('a dead and a hung host fail only their own work; the archive is partial, exit 2', async () => {
     fleet.kill(1);
     fleet.pause(2);
-    const r = await cluster.apply('--connect-timeout', '2');
+    const r = await cluster.apply(cluster.recipes, ['--connect-timeout', '2']);
     expect(r.exitCode, r.stderr).toBe(2);
-    const backup = storedBackup(cluster.target);
+    const backup = await storedBackup(cluster.target);
     expect(backup.meta.status).toBe('partial');
     expect(hostRecord(backup, 'names', 'host1')?.status).toBe('success');
     expectOneLineCause(r.stderr, backup, 'names', 'host2', /connection refused by 127\.0\.0\.\d+:\d+/);
@@ -73,17 +74,17 @@ describe('unreachable hosts', () => {
 
 describe('a host that dies in the middle of a big collect', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
   const size = 256 * 1024 * 1024;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 2 });
-    cluster = sshCluster(fleet, { host1: ['app'], host2: ['app'] });
+    cluster = await createCluster({ fleet, groups: { host1: ['app'], host2: ['app'] }, dataDirs: true });
     for (const h of fleet.hosts) {
       writeFileSync(path.join(cluster.dataDir(h.name), 'small.txt'), `${h.name}\n`);
     }
     // Incompressible, so the transfer takes long enough to be cut.
     execFileSync('sh', ['-c', `head -c ${size} /dev/urandom > ${path.join(cluster.dataDir('host2'), 'big.bin')}`]);
-    cluster.writeRecipe(
+    await cluster.writeRecipe(
       'bulk',
       `hosts: { group: app, run: all }
 vars: { data: /nonexistent }
@@ -97,13 +98,13 @@ backup:
     );
   });
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop();
   });
 
   it('leaves no corrupt entry: every entry matches its sha256, the cut file is absent or flagged', async () => {
     const run = spawnCli(['apply', cluster.recipes, '-b', cluster.build, '-t', cluster.target, '--json'], {
-      env: { HOME: cluster.home, SSH_AUTH_SOCK: '' },
+      env: cluster.env,
     });
     // Kill host2 (sshd and its session processes) once its collect is under way.
     let killed = false;
@@ -120,7 +121,7 @@ backup:
     const r = await run;
     expect(killed).toBe(true);
     expect(r.exitCode, String(r.stderr)).toBe(2);
-    const backup = storedBackup(cluster.target);
+    const backup = await storedBackup(cluster.target);
     expect(backup.meta.status).toBe('partial');
     expect(hostRecord(backup, 'bulk', 'host1')?.status).toBe('success');
     const host2 = hostRecord(backup, 'bulk', 'host2')!;
@@ -142,16 +143,16 @@ backup:
 
 describe('authentication, host keys and sudo', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 5 });
-    cluster = sshCluster(fleet, { host1: ['app'], host2: ['app'], host3: ['app'], host4: ['app'], host5: ['app'] });
+    cluster = await createCluster({ fleet, groups: { host1: ['app'], host2: ['app'], host3: ['app'], host4: ['app'], host5: ['app'] }, dataDirs: true });
     const otherKey = path.join(cluster.dir, 'other_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
-    cluster.setHostVars('host2', { ansible_ssh_private_key_file: otherKey });
-    cluster.setHostVars('host3', { ansible_user: 'nobody-here' });
-    cluster.setHostVars('host5', { ansible_user: fleet.noSudoUser });
-    cluster.writeRecipe(
+    await cluster.hostVars('host2', { ansible_ssh_private_key_file: otherKey });
+    await cluster.hostVars('host3', { ansible_user: 'nobody-here' });
+    await cluster.hostVars('host5', { ansible_user: fleet.noSudoUser });
+    await cluster.writeRecipe(
       'rooted',
       `hosts: { group: app, run: all }
 vars: { data: /nonexistent }
@@ -164,20 +165,20 @@ backup:
     );
   });
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop();
   });
 
   it('wrong key, wrong user, changed host key, sudo refusal: each one line naming the host', async () => {
-    const first = await cluster.applyTo(path.join(cluster.dir, 'first'));
-    expect(hostRecord(storedBackup(path.join(cluster.dir, 'first')), 'rooted', 'host4')?.status).toBe('success');
+    const first = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'first'));
+    expect(hostRecord(await storedBackup(path.join(cluster.dir, 'first')), 'rooted', 'host4')?.status).toBe('success');
 
     const oldFingerprint = fleet.hosts[3]!.hostKeyFingerprint;
     await fleet.rekey(3);
     expect(fleet.hosts[3]!.hostKeyFingerprint).not.toBe(oldFingerprint);
-    const r = await cluster.apply();
+    const r = await cluster.apply(cluster.recipes);
     expect(r.exitCode, r.stderr).toBe(2);
-    const backup = storedBackup(cluster.target);
+    const backup = await storedBackup(cluster.target);
     expect(backup.meta.status).toBe('partial');
     expect(hostRecord(backup, 'rooted', 'host1')?.status).toBe('success');
     expectOneLineCause(r.stderr, backup, 'rooted', 'host2', /authentication failed for user lsbtest with key .*other_key/);
@@ -192,20 +193,20 @@ backup:
 
 describe('host key trust and checking, bastion', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
   let emptyKnownHosts: string;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 2, bastion: true });
-    cluster = sshCluster(fleet, { host1: ['app'], host2: ['app'] });
-    cluster.writeRecipe('names', echoRecipe('app'));
+    cluster = await createCluster({ fleet, groups: { host1: ['app'], host2: ['app'] }, dataDirs: true });
+    await cluster.writeRecipe('names', echoRecipe('app'));
   });
-  afterEach(() => {
-    for (const h of fleet.hosts) cluster.setHostVars(h.name, {});
+  afterEach(async () => {
+    for (const h of fleet.hosts) await cluster.hostVars(h.name, {});
     const cfg = path.join(cluster.build, 'ansible.cfg');
     if (existsSync(cfg)) writeFileSync(cfg, '');
   });
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop();
   });
   const knownHostsArgs = (file: string) => ({ ansible_ssh_common_args: `-o UserKnownHostsFile=${file}` });
@@ -214,20 +215,20 @@ describe('host key trust and checking, bastion', () => {
     emptyKnownHosts = path.join(cluster.dir, 'known_hosts.tofu');
     writeFileSync(emptyKnownHosts, '');
     const h = fleet.hosts[0]!;
-    cluster.setHostVars(h.name, knownHostsArgs(emptyKnownHosts));
+    await cluster.hostVars(h.name, knownHostsArgs(emptyKnownHosts));
 
-    const refused = await cluster.applyTo(path.join(cluster.dir, 'refused'));
+    const refused = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'refused'));
     expect(refused.exitCode).toBe(2);
-    const backup = storedBackup(path.join(cluster.dir, 'refused'));
+    const backup = await storedBackup(path.join(cluster.dir, 'refused'));
     expectOneLineCause(refused.stderr, backup, 'names', 'host1', new RegExp(`unknown host key ${escape(h.hostKeyFingerprint)} for ${escape(h.address)}:${h.port}.*--trust-new-host-keys`));
 
-    const trusted = await cluster.applyTo(path.join(cluster.dir, 'trusted'), '--trust-new-host-keys');
+    const trusted = await cluster.apply(cluster.recipes, ['--trust-new-host-keys'], path.join(cluster.dir, 'trusted'));
     expect(trusted.exitCode, trusted.stderr).toBe(0);
     expect(readFileSync(emptyKnownHosts, 'utf8')).toContain(`[${h.address}]:${h.port} ${h.hostPublicKey}`);
     // The real ~/.ssh is never touched: HOME is the test's own, and it stays empty.
     expect(existsSync(path.join(cluster.home, '.ssh', 'known_hosts'))).toBe(false);
 
-    const again = await cluster.applyTo(path.join(cluster.dir, 'again'));
+    const again = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'again'));
     expect(again.exitCode, again.stderr).toBe(0);
   });
 
@@ -236,12 +237,12 @@ describe('host key trust and checking, bastion', () => {
     writeFileSync(empty, '');
     for (const h of fleet.hosts) {
       // As LambdaStack inventories have it, with the extra args they carry too.
-      cluster.setHostVars(h.name, {
+      await cluster.hostVars(h.name, {
         ansible_ssh_common_args: `-o StrictHostKeyChecking=no -o UserKnownHostsFile=${empty}`,
         ansible_ssh_extra_args: '-o ServerAliveInterval=60 -o ServerAliveCountMax=1',
       });
     }
-    const r = await cluster.applyTo(path.join(cluster.dir, 'strict-no'));
+    const r = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'strict-no'));
     expect(r.exitCode, r.stderr).toBe(0);
     for (const h of fleet.hosts) {
       expect(r.stderr).toContain(`warning @ ${h.name}: host key checking is disabled for ${h.address}:${h.port}`);
@@ -252,9 +253,9 @@ describe('host key trust and checking, bastion', () => {
   it("host_key_checking = False in the build dir's ansible.cfg connects, with a warning", async () => {
     const empty = path.join(cluster.dir, 'known_hosts.empty2');
     writeFileSync(empty, '');
-    for (const h of fleet.hosts) cluster.setHostVars(h.name, knownHostsArgs(empty));
+    for (const h of fleet.hosts) await cluster.hostVars(h.name, knownHostsArgs(empty));
     writeFileSync(path.join(cluster.build, 'ansible.cfg'), '[defaults]\nhost_key_checking = False\n');
-    const r = await cluster.applyTo(path.join(cluster.dir, 'cfg-off'));
+    const r = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'cfg-off'));
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning @ host1: host key checking is disabled/);
   });
@@ -262,11 +263,11 @@ describe('host key trust and checking, bastion', () => {
   it('reaches the hosts through a bastion (ProxyJump)', async () => {
     const b = fleet.bastion!;
     for (const h of fleet.hosts) {
-      cluster.setHostVars(h.name, { ansible_ssh_common_args: `-o ProxyJump=${fleet.sudoUser}@${b.address}:${b.port} -o UserKnownHostsFile=${fleet.knownHosts}` });
+      await cluster.hostVars(h.name, { ansible_ssh_common_args: `-o ProxyJump=${fleet.sudoUser}@${b.address}:${b.port} -o UserKnownHostsFile=${fleet.knownHosts}` });
     }
-    const r = await cluster.applyTo(path.join(cluster.dir, 'bastion'));
+    const r = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'bastion'));
     expect(r.exitCode, r.stderr).toBe(0);
-    const backup = storedBackup(path.join(cluster.dir, 'bastion'));
+    const backup = await storedBackup(path.join(cluster.dir, 'bastion'));
     expect(backup.meta.entries.filter((e) => e.path.endsWith('name.txt')).map((e) => e.path).sort()).toEqual(['names/host1/name.txt', 'names/host2/name.txt']);
     // The bastion's sshd logged the forwarded connections to both hosts.
     const log = readFileSync(b.logFile, 'utf8');

@@ -7,18 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chownSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { sshCluster, storedBackup, summaryRows, verifyWithSystemTools, type SshCluster } from './ssh-cluster.js';
+import { storedBackup, verifyWithSystemTools } from '../helpers/archive.js';
+import { summaryRows } from '../helpers/cli.js';
+import { createCluster, type Cluster } from '../helpers/cluster.js';
 
 const groups = { host1: ['app'], host2: ['app'], host3: ['db'] };
 
 describe('backup of three SSH hosts in two groups', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
   const mtime = new Date('2021-03-04T05:06:07Z');
 
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 3 });
-    cluster = sshCluster(fleet, groups);
+    cluster = await createCluster({ fleet, groups, dataDirs: true });
     for (const h of fleet.hosts) {
       const conf = path.join(cluster.dataDir(h.name), 'conf');
       mkdirSync(path.join(conf, 'sub'), { recursive: true });
@@ -31,7 +33,7 @@ describe('backup of three SSH hosts in two groups', () => {
       writeFileSync(path.join(conf, 'run.pid'), '4242\n');
       writeFileSync(path.join(cluster.dataDir(h.name), 'state'), `state of ${h.name}\n`);
     }
-    cluster.writeRecipe(
+    await cluster.writeRecipe(
       'app',
       `hosts: { group: app, run: all }
 vars: { data: /nonexistent }
@@ -47,7 +49,7 @@ backup:
       exclude: ["*.pid"]
 `,
     );
-    cluster.writeRecipe(
+    await cluster.writeRecipe(
       'db',
       `hosts: { group: db, run: all }
 vars: { data: /nonexistent }
@@ -64,15 +66,15 @@ backup:
     );
   });
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop();
   });
 
   it('writes one archive with every host, group, output and file (modes, owners, mtimes, links, excludes)', async () => {
-    const r = await cluster.apply();
+    const r = await cluster.apply(cluster.recipes);
     expect(r.stderr).not.toMatch(/unexpected error/);
     expect(r.exitCode, r.stderr).toBe(0);
-    const backup = storedBackup(cluster.target);
+    const backup = await storedBackup(cluster.target);
     const { meta } = backup;
     expect(meta.status).toBe('success');
     expect(meta.hosts.map((h) => [h.name, h.address, h.groups]).sort()).toEqual(
@@ -121,7 +123,7 @@ backup:
     mkdirSync(path.dirname(locked), { recursive: true, mode: 0o755 });
     writeFileSync(path.join(path.dirname(locked), 'public.txt'), 'readable\n', { mode: 0o644 });
     writeFileSync(locked, 'top secret\n', { mode: 0o600 });
-    cluster.writeRecipe(
+    await cluster.writeRecipe(
       'locked',
       `hosts: { group: db }
 vars: { data: /nonexistent }
@@ -131,7 +133,7 @@ backup:
 `,
     );
     const target = path.join(cluster.dir, 'backups-locked');
-    const r = await cluster.applyTo(path.join(cluster.dir, 'backups-locked'), '--only', 'locked');
+    const r = await cluster.apply(cluster.recipes, ['--only', 'locked'], path.join(cluster.dir, 'backups-locked'));
     expect(r.exitCode).toBe(1); // the only component failed: nothing usable
     expect(r.stderr).toContain('host3');
     expect(r.stderr).toContain(`${locked}: Cannot open: Permission denied`);
@@ -141,12 +143,12 @@ backup:
 
 describe('a fleet of 50 hosts', () => {
   let fleet: Fleet;
-  let cluster: SshCluster;
+  let cluster: Cluster;
 
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 50 });
-    cluster = sshCluster(fleet, Object.fromEntries(fleet.hosts.map((h, i) => [h.name, [i % 2 ? 'odd' : 'even']])));
-    cluster.writeRecipe(
+    cluster = await createCluster({ fleet, groups: Object.fromEntries(fleet.hosts.map((h, i) => [h.name, [i % 2 ? 'odd' : 'even']])), dataDirs: true });
+    await cluster.writeRecipe(
       'tiny',
       `hosts: { group: [even, odd], run: all }
 vars: { data: /nonexistent }
@@ -161,14 +163,14 @@ backup:
     for (const h of fleet.hosts) writeFileSync(path.join(cluster.dataDir(h.name), 'f.txt'), `${h.name}\n`);
   }, 300_000);
   afterAll(async () => {
-    cluster?.cleanup();
+    await cluster?.cleanup();
     await fleet?.stop();
   });
 
   it('backs up all of them with the default concurrency, one readable progress line per event', async () => {
-    const r = await cluster.apply();
+    const r = await cluster.apply(cluster.recipes);
     expect(r.exitCode, r.stderr).toBe(0);
-    const { meta } = storedBackup(cluster.target);
+    const { meta } = await storedBackup(cluster.target);
     expect(meta.status).toBe('success');
     expect(meta.components[0]!.hosts).toHaveLength(50);
     expect(meta.entries.filter((e) => /^tiny\/host\d+\/name\.txt$/.test(e.path))).toHaveLength(50);

@@ -10,22 +10,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startAlertmanager, type AlertmanagerServer, type Silence } from '../infra/index.js';
-import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+import { archiveEntry, readMetadata } from '../helpers/archive.js';
+import { succeeded } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
+const recipe = shippedRecipe('alertmanager');
 let fleet: Fleet;
-let rt: RoundTrip;
+let cluster: Cluster;
 let baseDir: string;
 let am: AlertmanagerServer | undefined;
 
 beforeAll(async () => {
   fleet = await startFleet({ hosts: 1 });
-  rt = await roundTrip('alertmanager');
+  cluster = await createCluster({ fleet, groups: { host1: ['prometheus'] } });
   baseDir = await mkdtemp(join(tmpdir(), 'lsb-am-base-'));
 });
 afterAll(async () => {
   await am?.stop();
   await fleet?.stop();
-  await rt?.cleanup();
+  await cluster?.cleanup();
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
 });
 
@@ -70,12 +73,11 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     const before = await liveSilences(am);
     expect(before.map((s) => s.state)).toEqual(['active', 'pending']);
 
-    fleet.writeInventory(rt.build, { host1: ['prometheus'] });
     const vars = { alertmanager_config_file: am.configFile, alertmanager_config_dir: join(baseDir, 'no-such-dir') };
-    await rt.hostVars('host1', { ...vars, alertmanager_url: am.url });
-    const archive = await rt.backup();
-    expect((await metadataOf(archive)).components[0]).toMatchObject({ status: 'success', componentVersion: '0.25.0' });
-    expect(JSON.parse(await rt.entry(archive, 'alertmanager/host1/silences.json'))).toHaveLength(3);
+    await cluster.hostVars('host1', { ...vars, alertmanager_url: am.url });
+    const archive = await cluster.backup(recipe);
+    expect((await readMetadata(archive)).components[0]).toMatchObject({ status: 'success', componentVersion: '0.25.0' });
+    expect(JSON.parse(await archiveEntry(archive, 'alertmanager/host1/silences.json'))).toHaveLength(3);
 
     // Destroy: the server's state is wiped and it comes back with the helper's default config.
     await am.stop();
@@ -85,14 +87,14 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     expect(await am.listSilences()).toEqual([]);
     expect(await readFile(am.configFile, 'utf8')).not.toBe(customConfig);
 
-    await rt.hostVars('host1', { ...vars, alertmanager_url: am.url });
-    await rt.restore(archive);
+    await cluster.hostVars('host1', { ...vars, alertmanager_url: am.url });
+    succeeded(await cluster.restore(archive));
     expect(await readFile(am.configFile, 'utf8')).toBe(customConfig);
     expect(await loadedConfig(am)).toContain('team-x');
     expect(await liveSilences(am)).toEqual(before);
 
     // A second restore re-creates nothing that is already there.
-    await rt.restore(archive);
+    succeeded(await cluster.restore(archive));
     expect(await liveSilences(am)).toEqual(before);
   });
 });

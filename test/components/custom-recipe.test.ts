@@ -6,11 +6,11 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, workspace } from '../helpers/cli.js';
-import { cliOutput } from './fleet-cli.js';
+import { archiveEntries, archivesIn } from '../helpers/archive.js';
+import { cliOutput, runCli, workspace } from '../helpers/cli.js';
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'notes');
 
@@ -42,8 +42,8 @@ it('backs up and restores a component from a recipe alone', async () => {
   const target = path.join(ws.dir, 'backups');
   const backup = await runCli(['apply', FIXTURE, '-b', build, '-t', target]);
   expect(backup.exitCode, cliOutput(backup)).toBe(0);
-  const [archive] = (await readdir(target)).filter((n) => n.endsWith('.tar.gz'));
-  const entries = (await execa('tar', ['tzf', path.join(target, archive!)])).stdout;
+  const [archive] = await archivesIn(target);
+  const entries = (await archiveEntries(path.join(target, archive!))).join('\n');
   expect(entries).toContain('notes/notes1/notes.sql');
   expect(entries).not.toContain('upload.tmp');
 

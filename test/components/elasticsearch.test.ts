@@ -10,18 +10,21 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/index.js';
-import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
+import { succeeded } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
+const recipe = shippedRecipe('elasticsearch');
 let es: ElasticsearchStandIn;
-let rt: RoundTrip;
+let cluster: Cluster;
 
 beforeAll(async () => {
   es = await startElasticsearchStandIn();
-  rt = await roundTrip('elasticsearch');
+  cluster = await createCluster({ local: ['logging'] });
 });
 afterAll(async () => {
   await es?.stop();
-  await rt?.cleanup();
+  await cluster?.cleanup();
 });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -58,7 +61,7 @@ describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
     const before = await allDocs();
     expect(before).toEqual(docs);
 
-    await rt.hostVars('localhost', {
+    await cluster.hostVars('localhost', {
       elasticsearch_url: es.url,
       elasticsearch_cert: '',
       elasticsearch_key: '',
@@ -66,15 +69,14 @@ describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
       elasticsearch_path_repo: es.pathRepo[0],
       elasticsearch_config_dir: es.configDir,
     });
-    await rt.localInventory('logging');
-    const archive = await rt.backup();
-    const meta = await metadataOf(archive);
+    const archive = await cluster.backup(recipe);
+    const meta = await readMetadata(archive);
     expect(meta.components[0]).toMatchObject({ name: 'elasticsearch', status: 'success', componentVersion: '7.10.2' });
-    const snapshot = JSON.parse(await rt.entry(archive, 'elasticsearch/localhost/snapshot.json'));
+    const snapshot = JSON.parse(await archiveEntry(archive, 'elasticsearch/localhost/snapshot.json'));
     expect(snapshot.snapshots[0].state).toBe('SUCCESS');
     expect(snapshot.snapshots[0].indices.sort()).toEqual(['logs-2024.01', 'users']);
     const repo = join(es.pathRepo[0]!, 'lsbackup');
-    const entries = await rt.entries(archive);
+    const entries = await archiveEntries(archive);
     expect(entries).toContain(`elasticsearch/localhost/files${repo}/snap-${snapshot.snapshots[0].uuid}.dat`);
     expect(entries).toContain(`elasticsearch/localhost/files${es.configDir}/elasticsearch.yml`);
     // The temporary snapshot is gone from the live repository (post-step).
@@ -88,7 +90,7 @@ describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
     await rm(join(es.configDir, 'elasticsearch.yml'));
     expect(await allDocs()).not.toEqual(before);
 
-    const r = await rt.restore(archive);
+    const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
     expect(await allDocs()).toEqual(before);
     expect(await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8')).toBe(config);
@@ -100,27 +102,26 @@ describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
     // OpenSearch layout: path.repo /var/lib/opensearch-snapshots, config /usr/share/opensearch/config.
     const root = await mkdtemp(join(tmpdir(), 'lsb-opensearch-'));
     const os = await startElasticsearchStandIn({ baseDir: root, pathRepo: [join(root, 'var/lib/opensearch-snapshots')] });
-    const osRt = await roundTrip('elasticsearch');
+    const osCluster = await createCluster({ local: ['logging'] });
     try {
       const configDir = join(root, 'usr/share/opensearch/config');
       await mkdir(configDir, { recursive: true });
       await writeFile(join(configDir, 'opensearch.yml'), `path.repo: ["${os.pathRepo[0]}"]\n`);
       await fetch(`${os.url}/audit/_doc/1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"who":"ann"}' });
-      await osRt.localInventory('logging');
-      await osRt.hostVars('localhost', {
+      await osCluster.hostVars('localhost', {
         elasticsearch_url: os.url, elasticsearch_cert: '', elasticsearch_key: '', elasticsearch_cacert: '',
         elasticsearch_path_repo: os.pathRepo[0], elasticsearch_config_dir: configDir, elasticsearch_repository: 'nightly',
       });
-      const archive = await osRt.backup();
-      expect((await osRt.entries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
+      const archive = await osCluster.backup(recipe);
+      expect((await archiveEntries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
       await fetch(`${os.url}/audit`, { method: 'DELETE' });
-      await osRt.restore(archive);
+      succeeded(await osCluster.restore(archive));
       const doc = (await (await fetch(`${os.url}/audit/_doc/1`)).json()) as { _source: unknown };
       expect(doc._source).toEqual({ who: 'ann' });
       expect((await (await fetch(`${os.url}/_snapshot/nightly`)).json())).toHaveProperty('nightly.settings.location', join(os.pathRepo[0]!, 'nightly'));
     } finally {
       await os.stop();
-      await osRt.cleanup();
+      await osCluster.cleanup();
       await rm(root, { recursive: true, force: true });
     }
   });

@@ -10,20 +10,23 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startGrafanaStandIn, type GrafanaStandIn } from '../infra/index.js';
-import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+import { archiveEntries, archiveEntryBytes, archiveLines, readMetadata } from '../helpers/archive.js';
+import { succeeded } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
+const recipe = shippedRecipe('grafana');
 // Quotes and a backslash: the curl config built from it must escape them.
 const PASSWORD = 'gr"af\\ana-pw-7731';
 let grafana: GrafanaStandIn;
-let rt: RoundTrip;
+let cluster: Cluster;
 
 beforeAll(async () => {
   grafana = await startGrafanaStandIn({ password: PASSWORD });
-  rt = await roundTrip('grafana', { env: { GRAFANA_ADMIN_PASSWORD: PASSWORD } });
+  cluster = await createCluster({ local: ['grafana'], env: { GRAFANA_ADMIN_PASSWORD: PASSWORD } });
 });
 afterAll(async () => {
   await grafana?.stop();
-  await rt?.cleanup();
+  await cluster?.cleanup();
 });
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -62,8 +65,7 @@ describe('grafana recipe (Grafana STAND-IN + real SQLite grafana.db, local host)
     const before = await state();
     expect(Object.keys(before.dashboards).sort()).toEqual(['kafka', 'node-exp']);
 
-    await rt.localInventory('grafana');
-    const marker = join(rt.dir, 'service.log');
+    const marker = join(cluster.dir, 'service.log');
     const vars = {
       grafana_url: grafana.url,
       grafana_config_dir: grafana.configDir,
@@ -71,20 +73,20 @@ describe('grafana recipe (Grafana STAND-IN + real SQLite grafana.db, local host)
       grafana_stop_command: `echo stop >> ${marker}`,
       grafana_start_command: `echo start >> ${marker}`,
     };
-    await rt.hostVars('localhost', vars);
-    const archive = await rt.backup();
-    expect((await metadataOf(archive)).components[0]).toMatchObject({ name: 'grafana', status: 'success' });
+    await cluster.hostVars('localhost', vars);
+    const archive = await cluster.backup(recipe);
+    expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'grafana', status: 'success' });
     expect((await readFile(`${archive}.metadata.json`, 'utf8')).includes(PASSWORD)).toBe(false);
 
     // The database entry is a consistent SQLite copy; the live file is not collected.
-    const copy = join(rt.dir, 'copy.db');
-    await writeFile(copy, (await execa('tar', ['xaOf', archive, 'grafana/localhost/grafana.db'], { encoding: 'buffer' })).stdout);
+    const copy = join(cluster.dir, 'copy.db');
+    await writeFile(copy, await archiveEntryBytes(archive, 'grafana/localhost/grafana.db'));
     expect(await sqlite(copy, 'PRAGMA integrity_check; SELECT count(*) FROM dashboard;')).toBe('ok\n2');
-    const entries = await rt.entries(archive);
+    const entries = await archiveEntries(archive);
     expect(entries).toContain(`grafana/localhost/files${grafana.dataDir}/grafana.json`);
     expect(entries).toContain(`grafana/localhost/files${grafana.configDir}/grafana.ini`);
     expect(entries.filter((e) => e.includes('/files/') && e.includes('grafana.db'))).toEqual([]);
-    expect((await rt.entry(archive, 'grafana/localhost/dashboards.ndjson')).split('\n')).toHaveLength(2);
+    expect(await archiveLines(archive, 'grafana/localhost/dashboards.ndjson')).toHaveLength(2);
 
     // Destroy through the API: a dashboard and a datasource deleted, a dashboard changed.
     await api('DELETE', '/api/dashboards/uid/kafka');
@@ -93,7 +95,7 @@ describe('grafana recipe (Grafana STAND-IN + real SQLite grafana.db, local host)
     await api('POST', '/api/dashboards/db', { dashboard: { uid: 'node-exp', title: 'changed', panels: [] }, overwrite: true });
     expect(await state()).not.toEqual(before);
 
-    const r = await rt.restore(archive);
+    const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     expect(await state()).toEqual(before);
     expect(await readFile(marker, 'utf8').catch(() => '')).toBe(''); // API mode: Grafana kept running
@@ -101,8 +103,8 @@ describe('grafana recipe (Grafana STAND-IN + real SQLite grafana.db, local host)
     // Files mode: Grafana stopped, config + data dir + database back, started again.
     await rm(db);
     await writeFile(join(grafana.configDir, 'grafana.ini'), 'broken\n');
-    await rt.hostVars('localhost', { ...vars, grafana_restore_files: true });
-    await rt.restore(archive);
+    await cluster.hostVars('localhost', { ...vars, grafana_restore_files: true });
+    succeeded(await cluster.restore(archive));
     expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
     expect(await sqlite(db, 'SELECT title FROM dashboard ORDER BY id;')).toBe('Node exporter\nKafka');
     expect(await readFile(join(grafana.configDir, 'grafana.ini'), 'utf8')).toContain('[paths]');

@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { LOOPBACK, isAlive, killAndWait, killAtExit, readPidFile, startHaproxy, waitUntil, type HaproxyServer } from '../infra/index.js';
-import {
-  applyBackup, componentBuild, componentOf, entrySize, hostOf, output, restoreBackup, shippedRecipe, type ComponentBuild,
-} from './harness.js';
+import { componentOf, entrySize, hostOf } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
 const recipe = shippedRecipe('haproxy');
 
@@ -105,7 +105,7 @@ async function serving(hp: HaproxyServer): Promise<string> {
 describe('haproxy recipe, two load balancers', () => {
   let fleet: Fleet;
   const proxies: Proxy[] = [];
-  let b: ComponentBuild;
+  let b: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 2 });
     for (let i = 0; i < 2; i++) proxies.push(await startProxy());
@@ -115,10 +115,10 @@ describe('haproxy recipe, two load balancers', () => {
       haproxy_ssl_dir: hp.sslDir,
       haproxy_reload_command: reloadCommand(hp),
     });
-    b = await componentBuild(fleet, { host1: ['haproxy'], host2: ['haproxy'] }, {
+    b = await createCluster({ fleet, groups: { host1: ['haproxy'], host2: ['haproxy'] }, hostVars: {
       host1: hostVars(proxies[0]!.server),
       host2: hostVars(proxies[1]!.server),
-    });
+    } });
   });
   afterAll(async () => {
     for (const p of proxies) await stopProxy(p);
@@ -134,8 +134,8 @@ describe('haproxy recipe, two load balancers', () => {
     expect(await serving(p1.server)).toBe('lb1-v1');
     expect(await serving(p2.server)).toBe('lb2-v1');
 
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const component = componentOf(run.metadata!, 'haproxy');
     expect(component.componentVersion).toMatch(/^2\.\d+\.\d+$/);
     for (const [host, p] of [['host1', p1], ['host2', p2]] as const) {
@@ -151,8 +151,8 @@ describe('haproxy recipe, two load balancers', () => {
     await reload(p2);
     expect(await serving(p1.server)).toBe('lb1-v2');
 
-    const r = await restoreBackup(b, run.archive!);
-    expect(r.exitCode, output(r)).toBe(0);
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await readFile(p1.server.configFile, 'utf8')).toBe(v1[0]);
     expect(await readFile(p2.server.configFile, 'utf8')).toBe(v1[1]);
     await followReload(p1);
@@ -171,15 +171,15 @@ describe('haproxy recipe, two load balancers', () => {
 
     // A broken file on disk (never loaded) gets into the backup.
     await writeFile(p1.server.configFile, good.replace('frontend web', 'frontend web\n  no_such_keyword 1'));
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const component = componentOf(run.metadata!, 'haproxy');
     expect(component.hosts.map((h) => h.status), JSON.stringify(component.hosts)).toEqual(['success', 'success']);
     await writeFile(p1.server.configFile, good);
     const pidBefore = p1.live;
 
-    const r = await restoreBackup(b, run.archive!, ['--only', 'haproxy']);
-    expect(r.exitCode, output(r)).not.toBe(0);
+    const r = await b.restore(run.archive!, ['--only', 'haproxy']);
+    expect(r.exitCode, cliOutput(r)).not.toBe(0);
     const text = r.stdout + r.stderr;
     expect(text).toMatch(/validate with haproxy -c/);
     expect(text).toMatch(/the restored configuration is invalid/);

@@ -11,22 +11,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startKafkaStandIn, type KafkaStandIn } from '../infra/standins/kafka.js';
-import { clusterWorkspace, cliOutput, RECIPES_DIR, type ClusterWorkspace } from './fleet-cli.js';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
 import { startZooKeeperService, type ZooKeeperService } from './zookeeper-service.js';
 
-let ws: ClusterWorkspace;
+let fleet: Fleet;
+let cluster: Cluster;
 let zk: ZooKeeperService;
 const brokers: Record<string, KafkaStandIn> = {};
 let eventsLog: string;
 const TOPIC_OF: Record<string, string> = { host1: 'orders', host2: 'payments' };
 
 beforeAll(async () => {
-  ws = await clusterWorkspace({ host1: ['kafka', 'zookeeper'], host2: ['kafka'] });
-  const zkBase = join(ws.dir, 'zk');
+  fleet = await startFleet({ hosts: 2 });
+  cluster = await createCluster({ fleet, groups: { host1: ['kafka', 'zookeeper'], host2: ['kafka'] } });
+  const zkBase = join(cluster.dir, 'zk');
   await mkdir(zkBase);
   zk = await startZooKeeperService(zkBase);
   await zk.start();
-  eventsLog = join(ws.dir, 'service-events.log');
+  eventsLog = join(cluster.dir, 'service-events.log');
   await writeFile(eventsLog, '');
   for (const host of ['host1', 'host2']) {
     const topic = TOPIC_OF[host]!;
@@ -35,9 +39,9 @@ beforeAll(async () => {
       topics: { [topic]: { partitions: 2, config: { 'retention.ms': '86400000' }, records: [`${topic}-1`, `${topic}-2`] } },
     });
     brokers[host] = broker;
-    const service = join(ws.dir, `kafka-service-${host}`);
+    const service = join(cluster.dir, `kafka-service-${host}`);
     await writeFile(service, `#!/bin/sh\necho "${host} $1" >> '${eventsLog}'\nexec '${broker.serviceScript}' "$@"\n`, { mode: 0o755 });
-    await ws.hostVars(host, hostVars(host, service));
+    await cluster.hostVars(host, hostVars(host, service));
   }
 }, 180_000);
 
@@ -66,7 +70,8 @@ function hostVars(host: string, service: string, overrides: Record<string, unkno
 afterAll(async () => {
   for (const b of Object.values(brokers)) await b.stop();
   await zk?.stop();
-  await ws?.cleanup();
+  await fleet?.stop();
+  await cluster?.cleanup();
 });
 
 async function events(): Promise<string[]> {
@@ -92,9 +97,9 @@ describe('kafka recipe', () => {
   let archive: string;
 
   it('copies each broker with it stopped, one broker at a time, and starts it again', async () => {
-    const r = await ws.apply(RECIPES_DIR, '--only', 'kafka,zookeeper');
+    const r = await cluster.apply(RECIPES_DIR, ['--only', 'kafka,zookeeper']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    archive = await ws.latestArchive();
+    archive = r.archive!;
     expect(await events()).toEqual(['host1 stop', 'host1 start', 'host1 status', 'host2 stop', 'host2 start', 'host2 status']);
     expect(maxDownAtOnce(await events())).toBe(1);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
@@ -102,13 +107,13 @@ describe('kafka recipe', () => {
 
   it('starts the broker again when the copy fails (post-step), and still does the next one', async () => {
     await writeFile(eventsLog, '');
-    await ws.hostVars('host1', hostVars('host1', join(ws.dir, 'kafka-service-host1'), { kafka_config_dir: join(ws.dir, 'no-such-config') }));
+    await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'kafka-service-host1'), { kafka_config_dir: join(cluster.dir, 'no-such-config') }));
     try {
-      const r = await ws.apply(RECIPES_DIR, '--only', 'kafka');
+      const r = await cluster.apply(RECIPES_DIR, ['--only', 'kafka']);
       expect(r.exitCode, cliOutput(r)).toBe(2); // partial: host1 failed, host2 saved
       expect(r.stdout + r.stderr).toMatch(/no such file or directory/);
     } finally {
-      await ws.hostVars('host1', hostVars('host1', join(ws.dir, 'kafka-service-host1')));
+      await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'kafka-service-host1')));
     }
     expect(await events()).toEqual(['host1 stop', 'host1 start', 'host1 status', 'host2 stop', 'host2 start', 'host2 status']);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
@@ -131,7 +136,7 @@ describe('kafka recipe', () => {
     await mkdir(zk.zk.dataDir);
     await writeFile(eventsLog, '');
 
-    const r = await ws.restore(archive);
+    const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     await zk.ready();
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });

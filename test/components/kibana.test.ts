@@ -8,18 +8,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startKibanaStandIn, type KibanaStandIn } from '../infra/index.js';
-import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
+import { succeeded } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
+const recipe = shippedRecipe('kibana');
 let kibana: KibanaStandIn;
-let rt: RoundTrip;
+let cluster: Cluster;
 
 beforeAll(async () => {
   kibana = await startKibanaStandIn();
-  rt = await roundTrip('kibana');
+  cluster = await createCluster({ local: ['kibana'] });
 });
 afterAll(async () => {
   await kibana?.stop();
-  await rt?.cleanup();
+  await cluster?.cleanup();
 });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -50,13 +53,12 @@ describe('kibana recipe (Kibana STAND-IN, local host)', () => {
     for (const o of seeded) expect((await call('POST', `/api/saved_objects/${o.type}/${o.id}`, { attributes: o.attributes, references: o.references })).status).toBe(200);
     expect(await current()).toEqual(seeded);
 
-    await rt.localInventory('kibana');
-    await rt.hostVars('localhost', { kibana_url: kibana.url, kibana_config_dir: kibana.configDir });
-    const archive = await rt.backup();
-    expect((await metadataOf(archive)).components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
-    const lines = (await rt.entry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    await cluster.hostVars('localhost', { kibana_url: kibana.url, kibana_config_dir: kibana.configDir });
+    const archive = await cluster.backup(recipe);
+    expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
+    const lines = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ exportedCount: 3 });
-    expect((await rt.entries(archive))).toContain(`kibana/localhost/files${kibana.configDir}/kibana.yml`);
+    expect((await archiveEntries(archive))).toContain(`kibana/localhost/files${kibana.configDir}/kibana.yml`);
 
     // Destroy: a dashboard deleted, a visualization changed, the config overwritten.
     const configFile = join(kibana.configDir, 'kibana.yml');
@@ -66,7 +68,7 @@ describe('kibana recipe (Kibana STAND-IN, local host)', () => {
     await writeFile(configFile, 'server.host: 0.0.0.0\n');
     expect(await current()).not.toEqual(seeded);
 
-    const r = await rt.restore(archive);
+    const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
     expect(await current()).toEqual(seeded);
     expect(await readFile(configFile, 'utf8')).toBe(config);

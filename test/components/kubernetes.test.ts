@@ -14,9 +14,13 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startEtcd, type EtcdServer } from '../infra/servers/etcd.js';
 import { KUBE_FIXTURES, writeKubeStubs, type KubeStubs } from '../infra/standins/kubernetes.js';
-import { clusterWorkspace, cliOutput, RECIPES_DIR, type ClusterWorkspace } from './fleet-cli.js';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { archiveEntries, archiveEntry, archiveLines } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
 
-let ws: ClusterWorkspace;
+let fleet: Fleet;
+let cluster: Cluster;
 let etcd: EtcdServer | undefined;
 let restored: EtcdServer | undefined;
 let stubs: KubeStubs;
@@ -30,11 +34,12 @@ const KEYS: Record<string, string> = {
 const etc = () => join(root, 'etc', 'kubernetes');
 const pvHostPath = () => join(root, 'var', 'lib', 'pv-web-data');
 const pvLocal = () => join(root, 'mnt', 'disks', 'ssd1');
-const restoreDataDir = () => join(ws.dir, 'etcd-restored', 'data');
+const restoreDataDir = () => join(cluster.dir, 'etcd-restored', 'data');
 
 beforeAll(async () => {
-  ws = await clusterWorkspace({ host1: ['kubernetes_master'] });
-  root = join(ws.dir, 'root');
+  fleet = await startFleet({ hosts: 1 });
+  cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_master'] } });
+  root = join(cluster.dir, 'root');
   await mkdir(join(etc(), 'pki', 'etcd'), { recursive: true });
   await mkdir(join(root, 'etc', 'kubeadm'), { recursive: true });
   await mkdir(join(root, 'tmp'));
@@ -54,7 +59,7 @@ beforeAll(async () => {
   pvs.items[0].spec.hostPath.path = pvHostPath();
   pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-local' }, spec: { local: { path: pvLocal() }, storageClassName: 'local' } });
   pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { server: 'nfs1', path: '/exports/x' } } });
-  stubs = await writeKubeStubs(join(ws.dir, 'kube'), {
+  stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
     kubectl: {
       'get pv -o json': JSON.stringify(pvs, null, 4) + '\n',
       'api-resources --verbs=list --namespaced=true -o name': 'configmaps\nevents\npersistentvolumeclaims\nsecrets\ndeployments.apps\n',
@@ -66,7 +71,7 @@ beforeAll(async () => {
   etcd = await startEtcd();
   for (const [k, v] of Object.entries(KEYS)) await etcd.etcdctl(['put', k, v]);
 
-  await ws.hostVars('host1', {
+  await cluster.hostVars('host1', {
     k8s_kubectl: join(stubs.binDir, 'kubectl'),
     k8s_kubeadm: join(stubs.binDir, 'kubeadm'),
     k8s_kubeconfig: join(etc(), 'admin.conf'),
@@ -85,19 +90,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await restored?.stop();
   await etcd?.stop();
-  await ws?.cleanup();
+  await fleet?.stop();
+  await cluster?.cleanup();
 });
-
-const entry = async (archive: string, path: string) => (await execa('tar', ['xzOf', archive, path])).stdout;
 
 describe('kubernetes recipe', () => {
   let archive: string;
 
   it('backs up the etcd snapshot, configs, resources and volume data', async () => {
-    const r = await ws.apply(RECIPES_DIR, '--only', 'kubernetes');
+    const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    archive = await ws.latestArchive();
-    const entries = (await execa('tar', ['tzf', archive])).stdout.split('\n');
+    archive = r.archive!;
+    const entries = await archiveEntries(archive);
     const files = `kubernetes/host1/files${etc()}`;
     expect(entries).toEqual(expect.arrayContaining([
       'kubernetes/host1/etcd-snapshot.db',
@@ -107,17 +111,17 @@ describe('kubernetes recipe', () => {
       `${files}/scheduler.conf`,
       `kubernetes/host1/files${root}/etc/kubeadm/kubeadm-config.yml`,
     ]));
-    expect(await entry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
-    expect(await entry(archive, 'kubernetes/host1/kubeadm-config-configmap.yaml')).toMatch(/name: kubeadm-config/);
+    expect(await archiveEntry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
+    expect(await archiveEntry(archive, 'kubernetes/host1/kubeadm-config-configmap.yaml')).toMatch(/name: kubeadm-config/);
 
-    const docs = parseAllDocuments(await entry(archive, 'kubernetes/host1/resources.yaml')).map((d) => d.toJS());
+    const docs = parseAllDocuments(await archiveEntry(archive, 'kubernetes/host1/resources.yaml')).map((d) => d.toJS());
     expect(docs.flatMap((d) => d.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`)))
       .toEqual(expect.arrayContaining(['Deployment/web', 'Namespace/shop', 'PersistentVolumeClaim/web-data']));
     const gets = (await stubs.calls()).filter((c) => c.command === 'kubectl' && c.args.includes('get')).map((c) => c.args.join(' '));
     expect(gets.some((g) => /\bsecrets\b/.test(g)), 'secrets are left out unless asked').toBe(false);
     expect(gets.some((g) => /\bevents\b/.test(g)), 'excluded kinds are left out').toBe(false);
 
-    expect((await entry(archive, 'kubernetes/host1/persistent-volumes.txt')).split('\n').sort()).toEqual([pvLocal(), pvHostPath()].sort());
+    expect((await archiveLines(archive, 'kubernetes/host1/persistent-volumes.txt')).sort()).toEqual([pvLocal(), pvHostPath()].sort());
     const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
     expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
     expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
@@ -133,9 +137,9 @@ describe('kubernetes recipe', () => {
     await writeFile(join(etc(), 'scheduler.conf'), 'damaged\n');
     await rm(pvHostPath(), { recursive: true });
 
-    const r = await ws.restore(archive);
+    const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    restored = await startEtcd({ baseDir: join(ws.dir, 'etcd-restored') });
+    restored = await startEtcd({ baseDir: join(cluster.dir, 'etcd-restored') });
     for (const [k, v] of Object.entries(KEYS)) expect((await restored.etcdctl(['get', k, '--print-value-only'])).trim()).toBe(v);
 
     expect(await readFile(join(etc(), 'pki', 'ca.key'), 'utf8')).toBe('CA KEY\n');
@@ -147,14 +151,14 @@ describe('kubernetes recipe', () => {
   }, 300_000);
 
   it('refuses to restore etcd over an existing data dir', async () => {
-    const r = await ws.restore(archive);
+    const r = await cluster.restore(archive);
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/exists; etcd is restored only into a fresh data directory/);
     for (const [k, v] of Object.entries(KEYS)) expect((await restored!.etcdctl(['get', k, '--print-value-only'])).trim()).toBe(v);
   }, 300_000);
 
   it('includes secrets when asked', async () => {
-    const r = await ws.apply(RECIPES_DIR, '--only', 'kubernetes', '--var', 'kubernetes.k8s_include_secrets=true', '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`);
+    const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_include_secrets=true', '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     const gets = (await stubs.calls()).map((c) => c.args.join(' '));
     expect(gets.some((g) => /^--kubeconfig \S+ get secrets -A -o yaml$/.test(g))).toBe(true);

@@ -9,9 +9,9 @@ import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { PG_BIN, startPostgres, startPostgresPair, waitUntil, type PostgresPair, type PostgresServer } from '../infra/index.js';
-import {
-  applyBackup, archiveEntry, componentBuild, componentOf, entrySize, hostOf, output, restoreBackup, shippedRecipe, type ComponentBuild,
-} from './harness.js';
+import { archiveEntry, componentOf, entrySize, hostOf } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
 const recipe = shippedRecipe('postgresql');
 
@@ -40,11 +40,11 @@ const shopState = async (pg: PostgresServer) => ({
 describe('postgresql recipe, one server', () => {
   let fleet: Fleet;
   let pg: PostgresServer;
-  let b: ComponentBuild;
+  let b: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 1 });
     pg = await startPostgres();
-    b = await componentBuild(fleet, { host1: ['postgresql'] }, { host1: pgVars(pg) });
+    b = await createCluster({ fleet, groups: { host1: ['postgresql'] }, hostVars: { host1: pgVars(pg) } });
   });
   afterAll(async () => {
     await pg?.stop();
@@ -57,8 +57,8 @@ describe('postgresql recipe, one server', () => {
     const before = await shopState(pg);
     expect(before.rows).toBe('500|125250|item 99');
 
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const meta = run.metadata!;
     const host = hostOf(componentOf(meta, 'postgresql'), 'host1');
     expect(host.status).toBe('success');
@@ -73,47 +73,47 @@ describe('postgresql recipe, one server', () => {
     // Destroy: a clean cluster (database and role gone), then restore.
     await pg.psql('DROP DATABASE shop');
     await pg.psql('DROP ROLE shop_owner');
-    const r = await restoreBackup(b, run.archive!);
-    expect(r.exitCode, output(r)).toBe(0);
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await shopState(pg)).toEqual(before);
   });
 
   it('keeps a role that exists, and refuses to merge into a database that exists', async () => {
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const before = await shopState(pg);
 
     // The role stays, the database goes: CREATE ROLE fails harmlessly, the rest restores.
     await pg.psql('DROP DATABASE shop');
     await pg.psql('ALTER ROLE shop_owner CONNECTION LIMIT 1');
-    const ok = await restoreBackup(b, run.archive!);
-    expect(ok.exitCode, output(ok)).toBe(0);
+    const ok = await b.restore(run.archive!);
+    expect(ok.exitCode, cliOutput(ok)).toBe(0);
     expect(await shopState(pg)).toEqual(before); // ALTER ROLE from the dump put the limit back
 
     // The database exists: ON_ERROR_STOP stops at CREATE DATABASE, nothing is merged.
     await pg.psql('DELETE FROM items WHERE id > 10', 'shop');
-    const refused = await restoreBackup(b, run.archive!);
-    expect(refused.exitCode, output(refused)).not.toBe(0);
+    const refused = await b.restore(run.archive!);
+    expect(refused.exitCode, cliOutput(refused)).not.toBe(0);
     expect(refused.stdout + refused.stderr).toMatch(/database "shop" already exists/);
     expect(await pg.psql('SELECT count(*) FROM items', 'shop')).toBe('10');
   });
 
   it('puts the configuration files back only when asked', async () => {
     const rows = await pg.psql('SELECT count(*) FROM items', 'shop');
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const conf = path.join(pg.configDir, 'postgresql.conf');
     const original = await readFile(conf, 'utf8');
     await appendFile(conf, '\n# changed after the backup\n');
 
     await pg.psql('DROP DATABASE shop');
-    const plain = await restoreBackup(b, run.archive!);
-    expect(plain.exitCode, output(plain)).toBe(0);
+    const plain = await b.restore(run.archive!);
+    expect(plain.exitCode, cliOutput(plain)).toBe(0);
     expect(await readFile(conf, 'utf8')).toContain('# changed after the backup');
 
     await pg.psql('DROP DATABASE shop');
-    const withConfigs = await restoreBackup(b, run.archive!, ['--var', 'postgresql.restore_configs=true']);
-    expect(withConfigs.exitCode, output(withConfigs)).toBe(0);
+    const withConfigs = await b.restore(run.archive!, ['--var', 'postgresql.restore_configs=true']);
+    expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
     expect(await readFile(conf, 'utf8')).toBe(original);
     expect(await pg.psql('SELECT count(*) FROM items', 'shop')).toBe(rows);
   });
@@ -122,15 +122,15 @@ describe('postgresql recipe, one server', () => {
 describe('postgresql recipe, primary + replica', () => {
   let fleet: Fleet;
   let pair: PostgresPair;
-  let b: ComponentBuild;
+  let b: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 2 });
     pair = await startPostgresPair();
     // The replica is listed first: the recipe must not assume the first host is the primary.
-    b = await componentBuild(fleet, { host1: ['postgresql'], host2: ['postgresql'] }, {
+    b = await createCluster({ fleet, groups: { host1: ['postgresql'], host2: ['postgresql'] }, hostVars: {
       host1: pgVars(pair.replica),
       host2: pgVars(pair.primary),
-    });
+    } });
   });
   afterAll(async () => {
     await pair?.stop();
@@ -142,8 +142,8 @@ describe('postgresql recipe, primary + replica', () => {
     await createShop(pair.primary);
     const before = await shopState(pair.primary);
 
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const meta = run.metadata!;
     const component = componentOf(meta, 'postgresql');
     expect(component.status).toBe('success');
@@ -160,8 +160,8 @@ describe('postgresql recipe, primary + replica', () => {
 
     await pair.primary.psql('DROP DATABASE shop');
     await pair.primary.psql('DROP ROLE shop_owner');
-    const r = await restoreBackup(b, run.archive!);
-    expect(r.exitCode, output(r)).toBe(0);
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await shopState(pair.primary)).toEqual(before);
     // Restored on the primary, it streams to the replica.
     await waitUntil('replica has the restored rows', async () => {

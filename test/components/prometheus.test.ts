@@ -9,22 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
-import { roundTrip, metadataOf, type RoundTrip } from './round-trip.js';
+import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
+import { succeeded } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
+const recipe = shippedRecipe('prometheus');
 let fleet: Fleet;
-let rt: RoundTrip;
+let cluster: Cluster;
 let baseDir: string;
 let prom: PrometheusServer | undefined;
 
 beforeAll(async () => {
   fleet = await startFleet({ hosts: 1 });
-  rt = await roundTrip('prometheus');
+  cluster = await createCluster({ fleet, groups: { host1: ['prometheus'] } });
   baseDir = await mkdtemp(join(tmpdir(), 'lsb-prom-base-'));
 });
 afterAll(async () => {
   await prom?.stop();
   await fleet?.stop();
-  await rt?.cleanup();
+  await cluster?.cleanup();
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
 });
 
@@ -48,9 +51,8 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     expect(Object.keys(before)).toHaveLength(1);
     expect(Number(Object.values(before)[0])).toBeGreaterThanOrEqual(3);
 
-    fleet.writeInventory(rt.build, { host1: ['prometheus'] });
-    const marker = join(rt.dir, 'service.log');
-    await rt.hostVars('host1', {
+    const marker = join(cluster.dir, 'service.log');
+    await cluster.hostVars('host1', {
       prometheus_url: prom.url,
       prometheus_data_dir: prom.dataDir,
       prometheus_config_dir: prom.configDir,
@@ -58,12 +60,12 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
       prometheus_stop_command: `echo stop >> ${marker}`,
       prometheus_start_command: `echo start >> ${marker}`,
     });
-    const archive = await rt.backup();
-    const meta = await metadataOf(archive);
+    const archive = await cluster.backup(recipe);
+    const meta = await readMetadata(archive);
     expect(meta.status).toBe('success');
     expect(meta.components[0]).toMatchObject({ name: 'prometheus', status: 'success', componentVersion: '2.42.0' });
-    const name = (await rt.entry(archive, 'prometheus/host1/snapshot-name.txt')).trim();
-    const entries = await rt.entries(archive);
+    const name = (await archiveEntry(archive, 'prometheus/host1/snapshot-name.txt')).trim();
+    const entries = await archiveEntries(archive);
     const snapshotPrefix = `prometheus/host1/files${prom.dataDir}/snapshots/${name}/`;
     expect(entries.some((e) => e.startsWith(snapshotPrefix) && e.endsWith('/meta.json'))).toBe(true);
     expect(entries).toContain(`prometheus/host1/files${prom.configFile}`);
@@ -74,7 +76,7 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     prom = undefined;
     await rm(join(baseDir, 'data'), { recursive: true, force: true });
 
-    const r = await rt.restore(archive);
+    const r = succeeded(await cluster.restore(archive));
     expect(r.stderr).not.toMatch(/unexpected error/);
     expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
     const restored = await readdir(join(baseDir, 'data'));

@@ -10,9 +10,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startRabbitmq, type RabbitmqServer } from '../infra/index.js';
-import {
-  applyBackup, archiveEntry, componentBuild, componentOf, entrySize, hostOf, output, restoreBackup, shippedRecipe, type ComponentBuild,
-} from './harness.js';
+import { archiveEntry, componentOf, entrySize, hostOf } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
 const recipe = shippedRecipe('rabbitmq');
 // Every rabbitmqctl call boots an Erlang VM (~2 s on a busy 2-core machine).
@@ -21,13 +21,13 @@ const TEST_TIMEOUT_MS = 300_000;
 describe('rabbitmq recipe', () => {
   let fleet: Fleet;
   let rmq: RabbitmqServer;
-  let b: ComponentBuild;
+  let b: Cluster;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 1 });
     rmq = await startRabbitmq();
-    b = await componentBuild(fleet, { host1: ['rabbitmq'] }, {
+    b = await createCluster({ fleet, groups: { host1: ['rabbitmq'] }, hostVars: {
       host1: { rabbitmqctl: rmq.rabbitmqctlScript, rabbitmq_config_dir: rmq.configDir, rabbitmq_restart_command: 'true' },
-    });
+    } });
   });
   afterAll(async () => {
     await rmq?.stop();
@@ -57,8 +57,8 @@ describe('rabbitmq recipe', () => {
     expect(before.queues.join('\n')).toContain('orders');
     expect(before.policies.join('\n')).toContain('orders-ttl');
 
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     expect(hostOf(componentOf(run.metadata!, 'rabbitmq'), 'host1').status).toBe('success');
     expect(componentOf(run.metadata!, 'rabbitmq').componentVersion).toMatch(/^3\.\d+/);
     const definitions = JSON.parse(await archiveEntry(run.archive!, 'rabbitmq/host1/definitions.json'));
@@ -71,24 +71,24 @@ describe('rabbitmq recipe', () => {
     await ctl('delete_user', 'shopper');
     expect(sorted(await ctl('list_vhosts', 'name'))).not.toContain('shop');
 
-    const r = await restoreBackup(b, run.archive!);
-    expect(r.exitCode, output(r)).toBe(0);
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await state()).toEqual(before);
     await ctl('authenticate_user', 'shopper', 'shopper-pw'); // the password hash came back too
   }, TEST_TIMEOUT_MS);
 
   it('puts /etc/rabbitmq back only when asked', async () => {
-    const run = await applyBackup(b, [recipe]);
-    expect(run.result.exitCode, output(run.result)).toBe(0);
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
     const original = await readFile(rmq.configFile, 'utf8');
     await writeFile(rmq.configFile, original + '# changed after the backup\n');
 
-    const plain = await restoreBackup(b, run.archive!);
-    expect(plain.exitCode, output(plain)).toBe(0);
+    const plain = await b.restore(run.archive!);
+    expect(plain.exitCode, cliOutput(plain)).toBe(0);
     expect(await readFile(rmq.configFile, 'utf8')).toContain('# changed after the backup');
 
-    const withConfigs = await restoreBackup(b, run.archive!, ['--var', 'rabbitmq.restore_configs=true']);
-    expect(withConfigs.exitCode, output(withConfigs)).toBe(0);
+    const withConfigs = await b.restore(run.archive!, ['--var', 'rabbitmq.restore_configs=true']);
+    expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
     expect(await readFile(rmq.configFile, 'utf8')).toBe(original);
     expect(path.dirname(rmq.configFile)).toBe(rmq.configDir);
   }, TEST_TIMEOUT_MS);

@@ -4,22 +4,26 @@
  * The service is a start/stop script around the real server (zookeeper-service.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clusterWorkspace, cliOutput, RECIPES_DIR, type ClusterWorkspace } from './fleet-cli.js';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { archiveEntries } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
 import { startZooKeeperService, type ZooKeeperService } from './zookeeper-service.js';
 
-let ws: ClusterWorkspace;
+let fleet: Fleet;
+let cluster: Cluster;
 let zk: ZooKeeperService;
 
 beforeAll(async () => {
-  ws = await clusterWorkspace({ host1: ['zookeeper'] });
-  const base = join(ws.dir, 'zk');
+  fleet = await startFleet({ hosts: 1 });
+  cluster = await createCluster({ fleet, groups: { host1: ['zookeeper'] } });
+  const base = join(cluster.dir, 'zk');
   await mkdir(base);
   zk = await startZooKeeperService(base);
   await zk.start();
-  await ws.hostVars('host1', {
+  await cluster.hostVars('host1', {
     zk_conf_dir: zk.zk.configDir,
     zk_data_dir: zk.zk.dataDir,
     zk_service_start: `${zk.script} start`,
@@ -30,7 +34,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await zk?.stop();
-  await ws?.cleanup();
+  await fleet?.stop();
+  await cluster?.cleanup();
 });
 
 describe('zookeeper recipe', () => {
@@ -38,10 +43,10 @@ describe('zookeeper recipe', () => {
     await zk.zk.zkCliBatch(['create /app', 'create /app/config "colour=blue"', 'create /app/leader "node-7"']);
     expect(await zk.znodeData('/app/config')).toBe('colour=blue');
 
-    const backup = await ws.apply(RECIPES_DIR, '--only', 'zookeeper');
+    const backup = await cluster.apply(RECIPES_DIR, ['--only', 'zookeeper']);
     expect(backup.exitCode, cliOutput(backup)).toBe(0);
-    const archive = await ws.latestArchive();
-    const entries = (await execa('tar', ['tzf', archive])).stdout.split('\n');
+    const archive = backup.archive!;
+    const entries = await archiveEntries(archive);
     expect(entries).toContain(`zookeeper/host1/files${zk.zk.configFile}`);
     expect(entries.filter((e) => e.includes("/version-2/")), entries.join("\n")).toContainEqual(expect.stringMatching(/\/version-2\/log\.\d+$/));
 
@@ -51,7 +56,7 @@ describe('zookeeper recipe', () => {
     await rm(zk.zk.dataDir, { recursive: true });
     await mkdir(zk.zk.dataDir);
 
-    const restore = await ws.restore(archive);
+    const restore = await cluster.restore(archive);
     expect(restore.exitCode, cliOutput(restore)).toBe(0);
     await zk.ready();
     expect(await zk.znodeData('/app/config')).toBe('colour=blue');

@@ -25,6 +25,25 @@ export async function runCli(args: string[], options: { cwd?: string; env?: Reco
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
+/** A CLI run's output for assertion messages. */
+export function cliOutput(r: CliResult): string {
+  return `exit ${r.exitCode}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** The run itself; throws with its output unless it exited 0 (a set-up step that must work). */
+export function succeeded<T extends CliResult>(r: T, what = 'lsbackup'): T {
+  if (r.exitCode !== 0) throw new Error(`${what} failed\n${cliOutput(r)}`);
+  return r;
+}
+
+/** The component × host rows of the summary table `apply` prints on stdout. */
+export function summaryRows(stdout: string): string[][] {
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s{2,}/))
+    .filter((cells) => cells.length >= 3 && /^(success|failed|skipped|partial)$/.test(cells[2]!));
+}
+
 /** Starts the CLI without waiting (signal tests). */
 export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): ResultPromise {
   return execa('node', [cliPath, ...args], { cwd: options.cwd ?? os.tmpdir(), env: options.env, reject: false, stdin: 'ignore' });
