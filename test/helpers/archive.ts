@@ -38,7 +38,7 @@ export async function storedBackup(target: string): Promise<StoredBackup> {
 
 /** One entry's bytes (tar detects the compression). */
 export async function archiveEntryBytes(archive: string, entry: string): Promise<Buffer> {
-  return Buffer.from((await execa('tar', ['-xOf', archive, entry], { encoding: 'buffer' })).stdout);
+  return Buffer.from((await execa('tar', ['-xOf', archive, entry], { encoding: 'buffer', stripFinalNewline: false })).stdout);
 }
 
 /** One entry's content as text, exactly as stored (a final newline is kept). */
