@@ -16,6 +16,7 @@ import {
 } from '@azure/storage-file-share';
 import { LsError } from '../engine/errors.js';
 import { nameWithSuffix } from './support/collision.js';
+import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
@@ -58,15 +59,15 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
   // rename() takes a share-relative path; with a SAS the query must travel with it.
   const sharePath = (name: string) => (dir ? `${dir}/${name}` : name) + (sas ? `?${sas}` : '');
 
-  const stat = async (name: string): Promise<StoredObject | undefined> => {
-    try {
-      const p = await directory.getFileClient(name).getProperties();
-      return { name, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
-    } catch (e) {
-      if (statusOf(e) === 404) return undefined;
-      throw fail(`cannot stat ${name}`, e);
-    }
-  };
+  const stat = (name: string): Promise<StoredObject | undefined> =>
+    unlessNotFound(
+      async () => {
+        const p = await directory.getFileClient(name).getProperties();
+        return { name, size: p.contentLength ?? 0, modified: p.lastModified ?? new Date(0) };
+      },
+      statusOf,
+      (e) => fail(`cannot stat ${name}`, e),
+    );
 
   return {
     uri,

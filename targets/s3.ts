@@ -27,6 +27,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
 import { firstFreeName } from './support/collision.js';
+import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
@@ -73,15 +74,15 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
   const keyOf = (name: string) => prefix + name;
   const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
 
-  const stat = async (name: string): Promise<StoredObject | undefined> => {
-    try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
-      return { name, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
-    } catch (e) {
-      if (statusOf(e) === 404) return undefined;
-      throw fail(`cannot stat ${name}`, e);
-    }
-  };
+  const stat = (name: string): Promise<StoredObject | undefined> =>
+    unlessNotFound(
+      async () => {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
+        return { name, size: head.ContentLength ?? 0, modified: head.LastModified ?? new Date(0) };
+      },
+      statusOf,
+      (e) => fail(`cannot stat ${name}`, e),
+    );
 
   return {
     uri,
