@@ -104,9 +104,11 @@ export function sessionReporter(json: boolean | undefined): Reporter {
   return createReporter(kind, redactor);
 }
 
-/** The cluster name: --cluster, config, else the build directory's name. */
+/** The cluster name: --cluster, the config's (for the config's own build dir), else the build directory's name. */
 export function clusterName(options: CommonOptions, config: Config, inventory: Inventory): string {
-  return options.cluster ?? config.cluster ?? path.basename(inventory.baseDir);
+  // The config's name belongs to the config's build dir: `-b other/` names its own cluster.
+  const configNamesThisBuild = options.build === undefined || (config.build !== undefined && path.resolve(options.build) === config.build);
+  return options.cluster ?? (configNamesThisBuild ? config.cluster : undefined) ?? path.basename(inventory.baseDir);
 }
 
 /**
