@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { access, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -109,17 +109,22 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     checkName(uri, name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
+    // Read-write: a writer that lets zstd fill the file reads it back to hash it.
+    const file = await open(temp, 'wx+', 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw targetError(uri, `cannot create a file in ${dir} (${err.code ?? err.message})`, err);
+    });
     // A 1 MiB buffer: chunks queued while one write is on the threadpool go out as one writev.
-    const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: DEFAULT_BLOCK_SIZE });
+    const stream = file.createWriteStream({ highWaterMark: DEFAULT_BLOCK_SIZE });
     let settled = false;
     const removeTemp = async () => {
       settled = true;
-      // The file may still be opening: wait for the stream to close, or rm races its creation.
+      // Close the file (through its stream) before removing it.
       if (!stream.closed) await new Promise<void>((done) => stream.once('close', () => done()).destroy());
       await rm(temp, { force: true });
     };
     return {
       stream,
+      fd: file.fd,
       async commit() {
         if (settled) throw targetError(uri, `upload of ${name} was already committed or aborted`);
         try {

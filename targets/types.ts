@@ -14,6 +14,12 @@ export interface StoredObject {
 export interface PendingUpload {
   stream: Writable;
   /**
+   * When the upload is a local file: its descriptor, open read-write. A writer may then fill
+   * the file itself (a child process writing it directly) instead of writing `stream`, and
+   * read it back; it must still end `stream`, which closes the descriptor.
+   */
+  fd?: number;
+  /**
    * Make the object visible. With `avoidCollision`, a taken name gets `_1`, `_2`... before
    * the extension (lsbackup-x-20260101T000000Z_1.tar.gz). Resolves to the final name.
    */

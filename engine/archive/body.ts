@@ -7,54 +7,47 @@ import { pipeline } from 'node:stream/promises';
 
 const ZERO_CHUNK = Buffer.alloc(64 * 1024);
 
-/** What went wrong with one entry's body (set by `exactBytes`); the archive itself stays valid. */
-export interface BodyReport {
-  problem?: string;
-}
-
 /**
- * Yields exactly `size` bytes from `source`, hashing what it yields. A header with the size
- * is already in the archive, so a short or failing body is padded with zeros and a long one
- * is cut off: the container stays readable and `report.problem` says what happened.
+ * One entry's body on its way into the archive: exactly `size` bytes, hashed as they pass.
+ * A header with the size is already in the archive, so a body that stops early is zero-filled
+ * and a long one is cut off: the container stays readable and `problem` says what happened.
  */
-export async function* exactBytes(
-  source: AsyncIterable<Buffer>,
-  size: number,
-  hash: Hash,
-  report: BodyReport,
-): AsyncGenerator<Buffer> {
-  let sent = 0;
-  try {
-    for await (const chunk of source) {
-      const room = size - sent;
-      if (chunk.length > room) {
-        const part = chunk.subarray(0, room);
-        sent += part.length;
-        hash.update(part);
-        if (part.length) yield part;
-        report.problem = `body is longer than its declared size of ${size} bytes; it was cut off`;
-        break; // ends the for-await, which destroys the source
-      }
-      sent += chunk.length;
-      hash.update(chunk);
-      yield chunk;
-    }
-  } catch (err) {
-    report.problem = `body failed after ${sent} of ${size} bytes: ${(err as Error).message}`;
-  }
-  if (sent < size) {
-    report.problem ??= `body ended after ${sent} of its declared ${size} bytes; the rest is zero-filled`;
-    while (sent < size) {
-      const pad = ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - sent));
-      sent += pad.length;
-      hash.update(pad);
-      yield pad;
-    }
-  }
-}
+export class BodyWriter {
+  private sent = 0;
+  private readonly hash: Hash = createHash('sha256');
+  /** Set when the body did not match its declared size or its source failed. */
+  problem: string | undefined;
 
-export function newSha256(): Hash {
-  return createHash('sha256');
+  constructor(
+    readonly size: number,
+    private readonly out: (chunk: Buffer) => Promise<void> | undefined,
+  ) {}
+
+  /** A promise means: wait for it before writing more. */
+  write(chunk: Buffer): Promise<void> | undefined {
+    const room = this.size - this.sent;
+    if (chunk.length > room) {
+      this.problem ??= `body is longer than its declared size of ${this.size} bytes; it was cut off`;
+      if (room === 0) return undefined;
+      chunk = chunk.subarray(0, room);
+    }
+    this.sent += chunk.length;
+    this.hash.update(chunk);
+    return this.out(chunk);
+  }
+
+  /** The source is done (`failure`: why it stopped): zero-fill what is missing; resolves to the hex sha256. */
+  async finish(failure?: string): Promise<string> {
+    if (failure) this.problem ??= `body failed after ${this.sent} of ${this.size} bytes: ${failure}`;
+    if (this.sent < this.size) {
+      this.problem ??= `body ended after ${this.sent} of its declared ${this.size} bytes; the rest is zero-filled`;
+      while (this.sent < this.size) {
+        const waiting = this.write(ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, this.size - this.sent)));
+        if (waiting) await waiting;
+      }
+    }
+    return this.hash.digest('hex');
+  }
 }
 
 /** A body of unknown length written to a private temp file, so its size is known before its tar header. */

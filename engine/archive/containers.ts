@@ -1,44 +1,59 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
-import { BlockWriter, DEFAULT_BLOCK_SIZE } from './block-writer.js';
+import { BlockWriter } from './block-writer.js';
+import { waitForDrain } from './body.js';
 import { archiveError, type NormalisedEntry } from './entry.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-blocks.js';
 
 /**
- * The container layer (tar or zip) under the writer: it lays out one entry at a time. The
- * writer guarantees entries arrive one after another and every body has exactly `size` bytes.
+ * The container layer (tar or zip) under the writer: it lays out one entry at a time into
+ * `output`. The writer guarantees entries arrive one after another and every body has
+ * exactly `size` bytes. A returned promise means: wait for it before the next call.
  */
 export interface Container {
-  /** Uncompressed container bytes (tar), or the finished zip bytes. */
-  readonly output: Readable;
-  writeEntry(entry: NormalisedEntry & { size: number }, body?: AsyncIterable<Buffer>): Promise<void>;
+  /** The entry's header; for a file, `writeBody` calls follow, then `endEntry`. */
+  beginEntry(entry: NormalisedEntry & { size: number }): Promise<void> | undefined;
+  writeBody(chunk: Buffer): Promise<void> | undefined;
+  endEntry(): Promise<void> | undefined;
   /** Write the trailer (tar end blocks, zip central directory) and end `output`. */
   end(): void;
 }
 
-export function createTarContainer(): Container {
-  // The buffer in front of the compressor holds about one block; BlockWriter gathers the next.
-  const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
-  const blocks = new BlockWriter(output);
+/**
+ * tar into `output`, gathered into 1 MiB blocks. `recycleBlocks` when `output` is done with a
+ * chunk once it calls back (see BlockWriter), e.g. the compressor's input.
+ */
+export function createTarContainer(output: Writable, options: { recycleBlocks?: boolean } = {}): Container {
+  const blocks = new BlockWriter(output, options.recycleBlocks);
+  let padding = 0;
   return {
-    output,
-    async writeEntry(entry, body) {
-      let waiting = blocks.write(tarHeader(entry));
-      if (waiting) await waiting;
-      if (body) {
-        for await (const chunk of body) {
-          waiting = blocks.write(chunk);
-          if (waiting) await waiting;
-        }
-      }
-      waiting = blocks.write(tarPadding(entry.size));
-      if (waiting) await waiting;
+    beginEntry(entry) {
+      padding = entry.size;
+      return blocks.write(tarHeader(entry));
+    },
+    writeBody(chunk) {
+      return blocks.write(chunk);
+    },
+    endEntry() {
+      return blocks.write(tarPadding(padding));
     },
     end() {
       blocks.end(TAR_END);
     },
   };
+}
+
+/** Lays out one whole entry whose body is read from `body` (trusted to have `size` bytes). */
+export async function appendEntry(container: Container, entry: NormalisedEntry & { size: number }, body?: AsyncIterable<Buffer>): Promise<void> {
+  await container.beginEntry(entry);
+  if (body) {
+    for await (const chunk of body) {
+      const waiting = container.writeBody(chunk);
+      if (waiting) await waiting;
+    }
+  }
+  await container.endEntry();
 }
 
 const S_IFREG = 0o100000;
@@ -50,33 +65,38 @@ const S_IFLNK = 0o120000;
  * entry itself. Zip keeps mode and mtime (2-second DOS time plus the extended timestamp) but
  * not uid/gid, and it has no hardlinks: those are refused so the user picks a tar format.
  */
-export function createZipContainer(level = 6): Container {
+export function createZipContainer(output: Writable, level = 6): Container {
   const zip = new yazl.ZipFile();
+  (zip.outputStream as unknown as Readable).on('error', (err) => output.destroy(err)).pipe(output);
+  let body: PassThrough | undefined;
   return {
-    output: zip.outputStream as unknown as Readable,
-    async writeEntry(entry, body) {
+    beginEntry(entry) {
       const common = { mtime: entry.mtime };
       switch (entry.type) {
         case 'directory':
           zip.addEmptyDirectory(entry.path, { ...common, mode: S_IFDIR | entry.mode });
-          return;
+          break;
         case 'symlink':
           // Info-ZIP stores a symlink as an entry whose body is the target, with S_IFLNK in the mode.
           zip.addBuffer(Buffer.from(entry.linkpath!), entry.path, { ...common, mode: S_IFLNK | entry.mode, compress: false });
-          return;
+          break;
         case 'hardlink':
           throw archiveError(entry.path, 'zip archives cannot hold hardlinks; use tar.gz or tar.zst');
-        case 'file': {
-          const stream = Readable.from(body ?? []);
-          zip.addReadStream(stream, entry.path, {
-            ...common,
-            mode: S_IFREG | entry.mode,
-            size: entry.size,
-            compressionLevel: level,
-          });
-          await finished(stream);
-        }
+        case 'file':
+          body = new PassThrough();
+          zip.addReadStream(body, entry.path, { ...common, mode: S_IFREG | entry.mode, size: entry.size, compressionLevel: level });
       }
+      return undefined;
+    },
+    writeBody(chunk) {
+      return body!.write(chunk) ? undefined : waitForDrain(body!);
+    },
+    endEntry() {
+      if (!body) return;
+      const done = body;
+      body = undefined;
+      done.end();
+      return finished(done); // yazl has read all of it
     },
     end() {
       zip.end();

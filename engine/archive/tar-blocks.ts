@@ -1,21 +1,18 @@
-import { Header, Pax } from 'tar';
 import type { NormalisedEntry } from './entry.js';
+import { encodeHeader, TAR_BLOCK } from './tar-header.js';
 
-export const TAR_BLOCK = 512;
+export { TAR_BLOCK };
 /** Two zero blocks end a tar archive. */
 export const TAR_END = Buffer.alloc(2 * TAR_BLOCK);
 
-const TAR_TYPE = { file: 'File', directory: 'Directory', symlink: 'SymbolicLink', hardlink: 'Link' } as const;
+const TYPE_FLAG = { file: '0', directory: '5', symlink: '2', hardlink: '1' } as const;
 
-/**
- * The header block(s) of one entry: a ustar header, preceded by a pax extended header when a
- * field does not fit ustar (long or non-ASCII path, size >= 8 GiB, big uid...). node-tar's
- * Header/Pax do the encoding; its Pack is filesystem-oriented, so we do not use it.
- */
+/** The header block(s) of one entry (see encodeHeader). */
 export function tarHeader(e: NormalisedEntry & { size: number }): Buffer {
-  const fields = {
+  return encodeHeader({
     // GNU tar writes directories with a trailing slash; keep that shape.
     path: e.type === 'directory' ? `${e.path}/` : e.path,
+    flag: TYPE_FLAG[e.type],
     linkpath: e.linkpath,
     mode: e.mode,
     uid: e.uid,
@@ -24,16 +21,13 @@ export function tarHeader(e: NormalisedEntry & { size: number }): Buffer {
     gname: e.gname,
     size: e.size,
     mtime: e.mtime,
-  };
-  const header = new Header({ ...fields, type: TAR_TYPE[e.type] });
-  const needPax = header.encode();
-  const block = header.block;
-  if (!block) throw new Error(`could not encode a tar header for ${e.path}`);
-  return needPax ? Buffer.concat([new Pax(fields).encode(), block]) : block;
+  });
 }
 
-/** Zero bytes that round a body of `size` bytes up to a whole block. */
+const ZERO_BLOCK = Buffer.alloc(TAR_BLOCK);
+
+/** Zero bytes that round a body of `size` bytes up to a whole block (a view of one shared block: never write to it). */
 export function tarPadding(size: number): Buffer {
   const rest = size % TAR_BLOCK;
-  return rest === 0 ? Buffer.alloc(0) : Buffer.alloc(TAR_BLOCK - rest);
+  return ZERO_BLOCK.subarray(0, rest === 0 ? 0 : TAR_BLOCK - rest);
 }

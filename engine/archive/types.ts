@@ -50,6 +50,20 @@ export interface ArchiveResult {
   entries: EntryRecord[];
 }
 
+/** An entry being written: its header is in the archive and it holds the archive until `end()`. */
+export interface OpenEntry {
+  /** Append body bytes (hashed as they pass); a promise means: wait for it before the next write. */
+  write(chunk: Buffer): Promise<void> | undefined;
+  /** Set once the body went wrong (e.g. longer than declared: the excess is cut off). */
+  readonly problem: string | undefined;
+  /**
+   * Complete the entry and hand the archive to the next one. A body shorter than declared is
+   * zero-filled (`failure`: why its source stopped); then the entry is recorded with an error
+   * and this rejects, like `add` does.
+   */
+  end(failure?: string): Promise<EntryRecord>;
+}
+
 /**
  * Writes one archive as a stream. Entries may be added concurrently: the writer serialises
  * them (one entry's bytes are never interleaved with another's).
@@ -57,6 +71,11 @@ export interface ArchiveResult {
 export interface ArchiveWriter {
   readonly format: ArchiveFormat;
   add(entry: EntrySpec, body?: Readable): Promise<EntryRecord>;
+  /**
+   * Start an entry of known size whose body the caller pushes in pieces (a host's tar stream):
+   * no stream per entry. Resolves when it is this entry's turn; the caller must `end()` it.
+   */
+  open(entry: EntrySpec & { size: number }): Promise<OpenEntry>;
   /** Append `metadata.json` (built by the callback from the entries so far) as the last entry, then close. */
   finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult>;
   /** Stop writing and delete spool files; the sink is destroyed. Idempotent. */

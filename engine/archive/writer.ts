@@ -1,38 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { Readable, type Transform, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { LsError } from '../errors.js';
-import { exactBytes, newSha256, spoolBody, type BodyReport } from './body.js';
-import { createTarContainer, createZipContainer, type Container } from './containers.js';
+import { openArchiveOutput, type ArchiveOutputOptions } from './archive-output.js';
+import { BodyWriter, spoolBody } from './body.js';
+import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
-import { createMeter } from './meter.js';
-import { createParallelGzip } from './parallel-gzip.js';
-import type { ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec } from './types.js';
-import { createZstdCompressor } from './zstd.js';
+import { Turnstile } from './turnstile.js';
+import type { ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
 
 export const METADATA_ENTRY = 'metadata.json';
 
-export interface ArchiveWriterOptions {
+export interface ArchiveWriterOptions extends ArchiveOutputOptions {
   /** Where bodies of unknown size are spooled (0600 files, removed after use). */
   spoolDir: string;
-  /** Compression level (gzip 0-9, zstd 1-19, zip deflate 0-9). */
-  level?: number;
-  /** The zstd binary (overridable, e.g. for tests). */
-  zstdCommand?: string;
-  /** Input bytes per gzip member. */
-  gzipBlockSize?: number;
-}
-
-function compressorsFor(format: ArchiveFormat, options: ArchiveWriterOptions): Transform[] {
-  switch (format) {
-    case 'tar.gz':
-      return [createParallelGzip({ level: options.level, blockSize: options.gzipBlockSize })];
-    case 'tar.zst':
-      return [createZstdCompressor(options.level ?? 3, options.zstdCommand) as Transform];
-    case 'zip':
-      return [];
-  }
 }
 
 /**
@@ -42,19 +23,22 @@ function compressorsFor(format: ArchiveFormat, options: ArchiveWriterOptions): T
  * appended like any file. Bodies of known size stream straight through. See docs/archive-format.md.
  */
 export function createArchiveWriter(format: ArchiveFormat, sink: Writable, options: ArchiveWriterOptions): ArchiveWriter {
-  const container: Container = format === 'zip' ? createZipContainer(options.level) : createTarContainer();
-  const meter = createMeter();
-  const flushed = pipeline([container.output, ...compressorsFor(format, options), meter, sink]);
+  const output = openArchiveOutput(format, sink, options);
+  // The compressor's input is done with each block when it calls back: blocks can be reused.
+  const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input, { recycleBlocks: true });
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
   const sources = new Set<Readable>();
-  let queue: Promise<unknown> = Promise.resolve();
+  /** Entries go into the container one at a time, in the order they asked. */
+  const turn = new Turnstile();
   let state: 'open' | 'finishing' | 'closed' = 'open';
   let fatal: Error | undefined;
-  /** Every add() not yet settled: finish() waits for them so metadata.json really is last. */
-  const pendingAdds = new Set<Promise<unknown>>();
+  /** Every add() and open entry not yet settled: finish() waits for them so metadata.json really is last. */
+  const pending = new Set<Promise<unknown>>();
+  /** The add() calls among them: abort() waits for these (their sources are destroyed), not for callers' open entries. */
+  const adding = new Set<Promise<unknown>>();
 
-  flushed.catch((err: Error) => {
+  output.done.catch((err: Error) => {
     fatal ??= err;
   });
 
@@ -63,42 +47,109 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     if (state !== 'open') throw archiveError(format, 'the archive is already finished or aborted');
   };
 
-  /** Entries go into the container one at a time, in the order they were queued. */
-  const serialised = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = queue.then(task);
-    queue = run.catch(() => {});
-    return run;
+  const track = <T>(work: Promise<T>, set = pending): Promise<T> => {
+    set.add(work);
+    const forget = () => set.delete(work);
+    work.then(forget, forget);
+    return work;
   };
 
-  async function append(entry: NormalisedEntry & { size: number }, source?: Readable): Promise<EntryRecord> {
-    if (fatal) throw fatal;
-    const hasBody = entry.type === 'file';
-    const hash = newSha256();
-    const report: BodyReport = {};
+  /** A failure of the container, compressor or sink leaves the archive unusable: fail everything after. */
+  const broken = (err: unknown): never => {
+    if (err instanceof LsError && err.code === 'EARCHIVE' && !fatal) throw err; // one entry refused (zip and hardlinks)
+    fatal ??= err as Error;
+    throw fatal;
+  };
+  /** Runs one container call, turning a failure into `broken`. */
+  const guarded = (waiting: () => Promise<void> | undefined): Promise<void> | undefined => {
     try {
-      await container.writeEntry(entry, hasBody ? exactBytes(source ?? Readable.from([]), entry.size, hash, report) : undefined);
+      return waiting()?.catch(broken);
     } catch (err) {
-      // A failure of the container or the sink leaves the archive unusable: fail everything after.
-      if (!(err instanceof LsError)) fatal ??= err as Error;
+      return broken(err);
+    }
+  };
+  const writeBody = (chunk: Buffer) => guarded(() => container.writeBody(chunk));
+
+  function open(spec: EntrySpec & { size: number }): Promise<OpenEntry> {
+    try {
+      ensureOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return startEntry(spec);
+  }
+
+  /** Waits for the container's turn and writes the entry's header; the turn is held until end(). */
+  async function startEntry(spec: EntrySpec & { size: number }): Promise<OpenEntry> {
+    let settle!: () => void;
+    track(new Promise<void>((resolve) => (settle = resolve)));
+    let entry;
+    try {
+      entry = normaliseEntry(spec) as NormalisedEntry & { size: number };
+      const waiting = turn.acquire();
+      if (waiting) await waiting;
+    } catch (err) {
+      settle();
       throw err;
     }
-    const record = entryRecord(entry, entry.size, hasBody ? hash.digest('hex') : undefined);
-    if (report.problem) {
-      // The bytes are in the archive (zero-padded or cut) and recorded, so the archive still
-      // verifies; `error` tells restore not to trust this entry.
-      entries.push({ ...record, error: report.problem });
-      throw archiveError(entry.path, report.problem);
+    try {
+      if (fatal) throw fatal;
+      await guarded(() => container.beginEntry(entry));
+    } catch (err) {
+      turn.release();
+      settle();
+      throw err;
     }
-    entries.push(record);
-    return record;
+    const body = new BodyWriter(entry.size, writeBody);
+    let ended = false;
+    return {
+      write: (chunk) => body.write(chunk),
+      get problem() {
+        return body.problem;
+      },
+      async end(failure) {
+        if (ended) throw archiveError(entry.path, 'the entry was already ended');
+        ended = true;
+        try {
+          const sha256 = entry.type === 'file' ? await body.finish(failure) : undefined;
+          await guarded(() => container.endEntry());
+          const record = entryRecord(entry, entry.size, sha256);
+          if (body.problem) {
+            // The bytes are in the archive (zero-padded or cut) and recorded, so the archive still
+            // verifies; `error` tells restore not to trust this entry.
+            entries.push({ ...record, error: body.problem });
+            throw archiveError(entry.path, body.problem);
+          }
+          entries.push(record);
+          return record;
+        } finally {
+          turn.release();
+          settle();
+        }
+      },
+    };
+  }
+
+  /** Copies `source` into a new entry of known size. */
+  async function copyIn(spec: EntrySpec & { size: number }, source?: Readable): Promise<EntryRecord> {
+    const entry = await startEntry(spec);
+    let failure: string | undefined;
+    if (source) {
+      try {
+        for await (const chunk of source) {
+          const waiting = entry.write(chunk as Buffer);
+          if (waiting) await waiting;
+          if (entry.problem) break; // longer than declared: the rest is not wanted (ends the source)
+        }
+      } catch (err) {
+        failure = (err as Error).message; // if the archive broke instead, end() says so
+      }
+    }
+    return entry.end(failure);
   }
 
   function add(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
-    const pending = addEntry(spec, body);
-    pendingAdds.add(pending);
-    const forget = () => pendingAdds.delete(pending);
-    pending.then(forget, forget);
-    return pending;
+    return track(track(addEntry(spec, body)), adding);
   }
 
   async function addEntry(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
@@ -108,26 +159,29 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     if (entry.size !== undefined) {
       if (body) sources.add(body);
       try {
-        return await serialised(() => append(entry as NormalisedEntry & { size: number }, body));
+        return await copyIn({ ...spec, size: entry.size }, entry.type === 'file' ? body : undefined);
       } finally {
         if (body) sources.delete(body);
       }
     }
-    // Unknown size: spool outside the queue so hosts spool in parallel, then append in turn.
-    const input = body ?? Readable.from([]);
-    sources.add(input);
+    // Unknown size: spool outside the turn so hosts spool in parallel, then append in turn.
+    if (!body) return copyIn({ ...spec, size: 0 });
+    sources.add(body);
     let spooled;
     try {
-      spooled = await spoolBody(input, options.spoolDir);
+      spooled = await spoolBody(body, options.spoolDir);
     } catch (err) {
       throw archiveError(entry.path, `reading the body failed: ${(err as Error).message}`, err);
     } finally {
-      sources.delete(input);
+      sources.delete(body);
     }
     spoolFiles.add(spooled.path);
+    const copy = createReadStream(spooled.path);
+    sources.add(copy);
     try {
-      return await serialised(() => append({ ...entry, size: spooled.size }, createReadStream(spooled.path)));
+      return await copyIn({ ...spec, size: spooled.size }, copy);
     } finally {
+      sources.delete(copy);
       spoolFiles.delete(spooled.path);
       await rm(spooled.path, { force: true });
     }
@@ -136,17 +190,17 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   async function finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult> {
     ensureOpen();
     state = 'finishing';
-    await Promise.allSettled([...pendingAdds]);
+    await Promise.allSettled([...pending]);
     if (fatal) throw fatal;
     const listed = [...entries];
     const json = Buffer.from(JSON.stringify(buildMetadata(listed), null, 2) + '\n');
-    await serialised(() =>
-      append(normaliseEntry({ path: METADATA_ENTRY, size: json.length, mode: 0o644 }) as NormalisedEntry & { size: number }, Readable.from([json])),
-    );
+    const metadata = await startEntry({ path: METADATA_ENTRY, size: json.length, mode: 0o644 });
+    await metadata.write(json);
+    await metadata.end();
     container.end();
-    await flushed;
+    const stored = await output.done;
     state = 'closed';
-    return { bytes: meter.bytes(), sha256: meter.sha256(), entries: listed };
+    return { ...stored, entries: listed };
   }
 
   async function abort(reason?: Error): Promise<void> {
@@ -155,12 +209,12 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     const why = reason ?? archiveError(format, 'aborted');
     fatal ??= why;
     for (const source of sources) source.destroy();
-    container.output.destroy(why);
-    sink.destroy(why);
-    await flushed.catch(() => {});
-    await queue;
+    output.destroy(why);
+    turn.openAll(); // whoever waits for a turn learns of the abort at once
+    await output.done.catch(() => {});
+    await Promise.allSettled([...adding]);
     await Promise.all([...spoolFiles].map((path) => rm(path, { force: true })));
   }
 
-  return { format, add, finish, abort };
+  return { format, add, open, finish, abort };
 }

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { createTarContainer } from '../archive/containers.js';
+import { appendEntry, createTarContainer } from '../archive/containers.js';
+import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
 import { runPhases, type StepRun } from '../runner/run-phases.js';
 import { describeFailure } from '../runner/execute-backup.js';
@@ -118,16 +119,17 @@ function filesUnder(staged: StagedBackup, component: string, sourceHost: string,
 function tarStreamOf(selected: StagedEntry[], component: string, sourceHost: string): Readable {
   const root = hostPathInArchive(component, sourceHost, '/') + '/';
   const strip = (p: string) => p.slice(root.length);
-  const container = createTarContainer();
+  const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
+  const container = createTarContainer(output);
   (async () => {
     for (const { entry, file } of selected) {
       const normalised: NormalisedEntry & { size: number } = {
         ...normaliseEntry({ ...entry, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
         size: entry.type === 'file' ? entry.size : 0,
       };
-      await container.writeEntry(normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+      await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
     }
     container.end();
-  })().catch((e: Error) => container.output.destroy(e));
-  return container.output;
+  })().catch((e: Error) => output.destroy(e));
+  return output;
 }

@@ -107,7 +107,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     });
     const fanout = new Fanout(uploads.map((u) => ({ label: u.target.uri, stream: u.upload.stream })));
     const sink = encryption ? encryptingSink(encryption.recipients, fanout.stream) : undefined;
-    const archive = createArchiveWriter(options.format, sink?.input ?? fanout.stream, { spoolDir });
+    // One plain copy into a local file: the compressor may write that file itself (see archive-output).
+    const only = uploads.length === 1 && !encryption ? uploads[0]! : undefined;
+    const file = only?.upload.fd !== undefined ? { fd: only.upload.fd, label: only.target.uri } : undefined;
+    const archive = createArchiveWriter(options.format, sink?.input ?? fanout.stream, { spoolDir, file });
     let finished = false;
     cleanup.defer('stop the archive writer', async () => {
       if (!finished) await archive.abort();

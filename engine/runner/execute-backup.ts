@@ -1,8 +1,6 @@
-import { PassThrough, Readable, Writable } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
+import { PassThrough, Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import type { ArchiveWriter, EntrySpec } from '../archive/types.js';
-import { TAR_TYPES } from '../archive/reader.js';
+import type { ArchiveWriter } from '../archive/types.js';
 import type { Executor } from '../executors/types.js';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
@@ -12,6 +10,7 @@ import { filesPrefix, outputEntryPath, recipeEntryPath } from './entry-paths.js'
 import { chooseVariant } from '../recipes/versions.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
+import { TarCollector } from './tar-collector.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
 
 export interface ExecuteOptions {
@@ -252,108 +251,4 @@ export function describeFailure(
   const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
   const why = result.cause?.message ?? extra?.message;
   return [code, why, lastLines].filter(Boolean).join(': ');
-}
-
-
-/**
- * Re-packs a host's tar stream into archive entries under `prefix`, one entry at a time with
- * backpressure (the parser stops reading while the archive is busy, so the host's tar waits).
- */
-class TarCollector {
-  readonly sink: Writable;
-  private readonly parser: Parser;
-  private bytes = 0;
-  private error: Error | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private readonly ended: Promise<void>;
-  /** The body of the file being copied now, so a stream cut mid-file can fail that entry. */
-  private current: Readable | undefined;
-  private currentEntry: ReadEntry | undefined;
-
-  constructor(
-    private readonly archive: ArchiveWriter,
-    private readonly prefix: string,
-    private readonly onEntry: (path: string, size: number) => void,
-  ) {
-    this.parser = new Parser({ strict: true });
-    this.parser.on('entry', (entry: ReadEntry) => this.onReadEntry(entry));
-    this.parser.on('error', (e: Error) => (this.error ??= e));
-    this.parser.on('warn', (_code: string, message: string | Error) => (this.error ??= new Error(String(message))));
-    this.ended = new Promise((resolve) => this.parser.on('end', () => resolve()));
-    const parser = this.parser;
-    this.sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (parser.write(chunk)) cb();
-        else parser.once('drain', () => cb());
-      },
-    });
-  }
-
-  private onReadEntry(entry: ReadEntry): void {
-    const type = TAR_TYPES[entry.type];
-    const rel = entry.path.replace(/^\/+/, '').replace(/\/+$/, '');
-    if (!type || rel === '' || rel.split('/').includes('..')) {
-      entry.resume();
-      if (type && rel.split('/').includes('..')) this.error ??= new Error(`host sent an unsafe path '${entry.path}'`);
-      // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
-      else if (!type && entry.size > 0) this.error ??= new Error(`unsupported tar member type ${entry.type} for '${entry.path}'`);
-      return;
-    }
-    const spec: EntrySpec = {
-      path: `${this.prefix}/${rel}`,
-      type,
-      mode: entry.mode ?? undefined,
-      mtime: entry.mtime ?? undefined,
-      uid: entry.uid ?? undefined,
-      gid: entry.gid ?? undefined,
-      uname: entry.uname ?? undefined,
-      gname: entry.gname ?? undefined,
-      size: type === 'file' ? entry.size : 0,
-      ...(type === 'symlink' ? { linkpath: entry.linkpath } : {}),
-      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${(entry.linkpath ?? '').replace(/^\/+/, '')}` } : {}),
-    };
-    const body = type === 'file' ? Readable.from(entry as unknown as AsyncIterable<Buffer>) : undefined;
-    if (!body) entry.resume();
-    this.current = body;
-    this.currentEntry = entry;
-    const adding = this.archive.add(spec, body).then(
-      (record) => {
-        this.bytes += record.size;
-        this.onEntry(record.path, record.size);
-      },
-      (e: Error) => {
-        this.error ??= e;
-        // The archive will not read this entry: discard it, or the parser (and the host) stall.
-        entry.resume();
-      },
-    );
-    this.chain = this.chain.then(() => adding);
-  }
-
-  /** Call when the host's stream has ended (complete or cut short). */
-  async finish(): Promise<{ bytes: number; error?: Error }> {
-    // The executor does not end the sink, and chunks it accepted may still wait there while
-    // the parser is paused for the archive: deliver them before ending the parser.
-    await endWritable(this.sink);
-    this.parser.end();
-    if (this.currentEntry && this.currentEntry.remain > 0) {
-      // The host's tar stopped mid-file: the archive writer must drop this entry, not keep a short one.
-      this.current?.destroy(new Error('the stream from the host ended in the middle of this file'));
-      this.error ??= new Error(`the stream from the host was cut short in ${this.currentEntry.path}`);
-    } else {
-      await this.ended;
-    }
-    await this.chain;
-    return { bytes: this.bytes, error: this.error };
-  }
-}
-
-/** End `stream` and wait until its queued writes are done (or it failed: its error is reported elsewhere). */
-function endWritable(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.writableFinished || stream.destroyed) return resolve();
-    stream.once('error', () => resolve());
-    stream.once('close', () => resolve());
-    stream.end(() => resolve());
-  });
 }

@@ -1,0 +1,268 @@
+/**
+ * The 512-byte tar header (POSIX ustar, with pax extended headers for what does not fit), read
+ * and written without intermediate strings or objects per field. Why not node-tar's Header and
+ * Pax: for a host's 10,000 small files their per-field strings, regexes and object merging
+ * cost more CPU (and garbage collection) than moving the files' bytes.
+ */
+
+export const TAR_BLOCK = 512;
+
+/** The fields lsbackup reads from, and writes into, a header. */
+export interface HeaderFields {
+  path: string;
+  /** The type flag as a character: '0' file, '1' hardlink, '2' symlink, '5' directory, 'x' pax... */
+  flag: string;
+  size: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  uname?: string;
+  gname?: string;
+  mtime?: Date;
+  linkpath?: string;
+}
+
+/** Values an extended header (pax 'x'/'g', GNU 'L'/'K') sets for the member that follows. */
+export type ExtendedFields = Partial<Pick<HeaderFields, 'path' | 'linkpath' | 'size' | 'uid' | 'gid' | 'uname' | 'gname' | 'mtime' | 'mode'>>;
+
+const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
+const SPACE = 0x20;
+
+// ---------------------------------------------------------------- reading
+
+/** A NUL-terminated string field (UTF-8). */
+function readString(block: Buffer, offset: number, length: number): string {
+  let end = block.indexOf(0, offset);
+  if (end < 0 || end > offset + length) end = offset + length;
+  return block.toString('utf8', offset, end);
+}
+
+/** An octal field (leading spaces, digits, then NUL or space), or GNU base-256 for big or negative values. */
+function readNumber(block: Buffer, offset: number, length: number): number | undefined {
+  const first = block[offset]!;
+  if (first & 0x80) {
+    // base-256: 0x80 positive, 0xff negative (two's complement)
+    const negative = first === 0xff;
+    let value = negative ? ~first & 0x7f : first & 0x7f;
+    for (let i = offset + 1; i < offset + length; i++) value = value * 256 + (negative ? ~block[i]! & 0xff : block[i]!);
+    return negative ? -(value + 1) : value;
+  }
+  let i = offset;
+  const end = offset + length;
+  while (i < end && block[i] === SPACE) i++;
+  let value = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = block[i]! - 0x30;
+    if (c < 0 || c > 7) break;
+    value = value * 8 + c;
+    digits++;
+  }
+  return digits > 0 ? value : undefined;
+}
+
+/**
+ * One header block as written; 'end' for an all-zero block. Throws when the checksum does not
+ * match (the stream is not tar, or is damaged).
+ */
+export function decodeHeader(block: Buffer): HeaderFields | 'end' {
+  let sum = 8 * SPACE; // the checksum field counts as spaces
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < TAR_BLOCK; i++) sum += block[i]!;
+  const checksum = readNumber(block, 148, 8);
+  if (checksum === undefined && sum === 8 * SPACE) return 'end';
+  if (checksum !== sum) throw new Error('a tar header has a bad checksum: the stream is not tar or is damaged');
+
+  let path = readString(block, 0, 100);
+  const posix = block.compare(USTAR_MAGIC, 0, 6, 257, 263) === 0; // POSIX 'ustar\0'; GNU writes 'ustar ' and no prefix
+  const ustar = block.compare(USTAR_MAGIC, 0, 5, 257, 262) === 0;
+  if (posix) {
+    // The prefix is 155 bytes, or 130 when star keeps atime/ctime after it (its byte 130 is then NUL).
+    const prefix = readString(block, 345, block[475] !== 0 ? 155 : 130);
+    if (prefix) path = `${prefix}/${path}`;
+  }
+  let flag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
+  // Old tars marked a directory as a file whose name ends in '/'.
+  if (flag === '0' && path.endsWith('/')) flag = '5';
+  const mtime = readNumber(block, 136, 12);
+  return {
+    path,
+    flag,
+    size: readNumber(block, 124, 12) ?? 0,
+    mode: readNumber(block, 100, 8),
+    uid: readNumber(block, 108, 8),
+    gid: readNumber(block, 116, 8),
+    uname: ustar ? readString(block, 265, 32) : undefined,
+    gname: ustar ? readString(block, 297, 32) : undefined,
+    mtime: mtime === undefined ? undefined : new Date(mtime * 1000),
+    linkpath: readString(block, 157, 100),
+  };
+}
+
+/** A member's header with what its extended headers said laid over it. */
+export function withExtended(header: HeaderFields, extended: ExtendedFields | undefined): HeaderFields {
+  const merged = extended ? { ...header, ...extended } : header;
+  // A directory has no body, whatever size an old tar put there.
+  if (merged.flag === '5') merged.size = 0;
+  return merged;
+}
+
+/**
+ * pax records ("<length> <key>=<value>\n") into `into`. A global header ('g') never sets path
+ * or linkpath: those are per member.
+ */
+export function parsePax(body: Buffer, into: ExtendedFields, global: boolean): ExtendedFields {
+  let offset = 0;
+  while (offset < body.length) {
+    const space = body.indexOf(SPACE, offset);
+    if (space < 0) break;
+    const length = Number(body.toString('latin1', offset, space));
+    if (!Number.isInteger(length) || length <= 0 || offset + length > body.length) break;
+    const record = body.toString('utf8', space + 1, offset + length - 1); // without the final '\n'
+    offset += length;
+    const eq = record.indexOf('=');
+    if (eq < 0) continue;
+    const key = record.slice(0, eq);
+    const value = record.slice(eq + 1);
+    switch (key) {
+      case 'path':
+      case 'linkpath':
+        if (!global) into[key] = value;
+        break;
+      case 'uname':
+      case 'gname':
+        into[key] = value;
+        break;
+      case 'size':
+      case 'uid':
+      case 'gid':
+      case 'mode': {
+        const n = Number(value);
+        if (Number.isSafeInteger(n) && n >= 0) into[key] = n;
+        break;
+      }
+      case 'mtime': {
+        const seconds = Number(value);
+        if (Number.isFinite(seconds)) into.mtime = new Date(seconds * 1000);
+        break;
+      }
+    }
+  }
+  return into;
+}
+
+/** A GNU long name ('L') or long link ('K') body: a NUL-terminated string. */
+export function parseLongName(body: Buffer): string {
+  return readString(body, 0, body.length);
+}
+
+// ---------------------------------------------------------------- writing
+
+const MAX_OCTAL: Record<number, number> = { 8: 0o7777777, 12: 0o77777777777 };
+
+/** Writes `value` as zero-padded octal with a NUL; false when it does not fit (base-256 is written instead). */
+function writeNumber(block: Buffer, offset: number, length: number, value: number): boolean {
+  if (value >= 0 && value <= MAX_OCTAL[length]!) {
+    block.write(value.toString(8).padStart(length - 1, '0'), offset, length - 1, 'latin1');
+    block[offset + length - 1] = 0;
+    return true;
+  }
+  // GNU base-256, which GNU tar, bsdtar and node-tar read; the pax header carries it too.
+  let rest = value < 0 ? -value - 1 : value;
+  for (let i = offset + length - 1; i > offset; i--) {
+    const byte = rest % 256;
+    block[i] = value < 0 ? ~byte & 0xff : byte;
+    rest = Math.floor(rest / 256);
+  }
+  block[offset] = value < 0 ? 0xff : 0x80;
+  return false;
+}
+
+/** Writes an ASCII string field; false when it is too long or not ASCII (the pax header carries it). */
+function writeString(block: Buffer, offset: number, length: number, value: string): boolean {
+  const written = block.write(value, offset, length, 'utf8');
+  return written === value.length && Buffer.byteLength(value) === value.length;
+}
+
+/** Splits a path that is too long for the 100-byte name field at a '/' into ustar's prefix (155) and name. */
+function splitPath(path: string): { prefix: string; name: string } | undefined {
+  if (path.length <= 100) return { prefix: '', name: path };
+  for (let slash = path.indexOf('/'); slash >= 0 && slash <= 155; slash = path.indexOf('/', slash + 1)) {
+    if (path.length - slash - 1 <= 100) return slash > 0 ? { prefix: path.slice(0, slash), name: path.slice(slash + 1) } : undefined;
+  }
+  return undefined;
+}
+
+function isAscii(text: string): boolean {
+  return Buffer.byteLength(text) === text.length;
+}
+
+/** One ustar header block; `needsPax` when some field did not fit and a pax header must precede it. */
+function ustarBlock(f: HeaderFields): { block: Buffer; needsPax: boolean } {
+  const block = Buffer.allocUnsafe(TAR_BLOCK).fill(0); // from Node's small-buffer pool
+  const split = isAscii(f.path) ? splitPath(f.path) : undefined;
+  let fits = split !== undefined;
+  if (split) {
+    block.write(split.name, 0, 100, 'latin1');
+    block.write(split.prefix, 345, 155, 'latin1');
+  } else {
+    block.write(f.path.slice(0, 99), 0, 99, 'latin1'); // a readable stand-in; the pax path is the real one
+  }
+  fits = writeNumber(block, 100, 8, f.mode ?? 0) && fits;
+  fits = writeNumber(block, 108, 8, f.uid ?? 0) && fits;
+  fits = writeNumber(block, 116, 8, f.gid ?? 0) && fits;
+  fits = writeNumber(block, 124, 12, f.size) && fits;
+  fits = writeNumber(block, 136, 12, Math.floor((f.mtime?.getTime() ?? 0) / 1000)) && fits;
+  block.write(f.flag, 156, 1, 'latin1');
+  if (f.linkpath !== undefined) fits = writeString(block, 157, 100, f.linkpath) && fits;
+  USTAR_MAGIC.copy(block, 257);
+  fits = writeString(block, 265, 32, f.uname ?? '') && fits;
+  fits = writeString(block, 297, 32, f.gname ?? '') && fits;
+  writeNumber(block, 329, 8, 0); // devmajor
+  writeNumber(block, 337, 8, 0); // devminor
+  let sum = 8 * SPACE;
+  for (let i = 0; i < TAR_BLOCK; i++) sum += block[i]!;
+  block.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
+  block[154] = 0;
+  block[155] = SPACE;
+  return { block, needsPax: !fits };
+}
+
+/** One pax record: its length counts its own digits. */
+function paxRecord(key: string, value: string | number): string {
+  const rest = ` ${key}=${value}\n`;
+  const bytes = Buffer.byteLength(rest);
+  let length = bytes + String(bytes).length;
+  if (String(length).length !== String(bytes).length) length = bytes + String(length).length;
+  return `${length}${rest}`;
+}
+
+/**
+ * The header block(s) of one member: a ustar header, preceded by a pax extended header when a
+ * field does not fit ustar (long or non-ASCII path, size >= 8 GiB, big uid...), as node-tar and
+ * GNU tar do; every tar reads it.
+ */
+export function encodeHeader(f: HeaderFields): Buffer {
+  const { block, needsPax } = ustarBlock(f);
+  if (!needsPax) return block;
+  let body = paxRecord('path', f.path);
+  if (f.linkpath !== undefined) body += paxRecord('linkpath', f.linkpath);
+  body += paxRecord('size', f.size);
+  if (f.uid !== undefined) body += paxRecord('uid', f.uid);
+  if (f.gid !== undefined) body += paxRecord('gid', f.gid);
+  if (f.uname) body += paxRecord('uname', f.uname);
+  if (f.gname) body += paxRecord('gname', f.gname);
+  if (f.mtime) body += paxRecord('mtime', f.mtime.getTime() / 1000);
+  const bodyBytes = Buffer.from(body, 'utf8');
+  const base = f.path.replace(/\/+$/, '');
+  const pax = ustarBlock({
+    path: `PaxHeader/${Buffer.from(base.slice(base.lastIndexOf('/') + 1)).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 99),
+    flag: 'x',
+    size: bodyBytes.length,
+    mode: 0o644,
+    mtime: f.mtime,
+  }).block;
+  const padded = Buffer.alloc(Math.ceil(bodyBytes.length / TAR_BLOCK) * TAR_BLOCK);
+  bodyBytes.copy(padded);
+  return Buffer.concat([pax, padded, block]);
+}

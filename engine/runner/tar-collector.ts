@@ -1,0 +1,161 @@
+import { Writable } from 'node:stream';
+import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
+import { TAR_TYPES } from '../archive/reader.js';
+import { TarStreamParser, type TarMember } from '../archive/tar-stream-parser.js';
+import type { ArchiveWriter, EntrySpec, OpenEntry } from '../archive/types.js';
+
+/**
+ * Re-packs a host's tar stream into archive entries under `prefix`. Each member's header opens
+ * an entry and its body goes straight in, hashed on the way, with backpressure: while the
+ * archive is busy (another host's entry, the compressor) `sink` does not call back, so SSH
+ * stops reading and the host's tar waits. No stream or promise per chunk.
+ */
+export class TarCollector {
+  /** Where the host's tar stream goes (the executor pipes stdout here and does not end it). */
+  readonly sink: Writable;
+  private readonly parser: TarStreamParser;
+  private bytes = 0;
+  private error: Error | undefined;
+  /** The entry whose body is arriving; undefined while a member is skipped. */
+  private current: { entry: OpenEntry; path: string } | undefined;
+  /** The stream could not be parsed: the rest is drained and dropped so the host's tar can finish. */
+  private unreadable = false;
+
+  constructor(
+    private readonly archive: ArchiveWriter,
+    private readonly prefix: string,
+    private readonly onEntry: (path: string, size: number) => void,
+  ) {
+    this.parser = new TarStreamParser({
+      member: (member) => this.openMember(member),
+      body: (chunk) => this.writeBody(chunk),
+      memberEnd: () => this.endMember(),
+    });
+    this.sink = new Writable({
+      // SSH delivers 32 KiB chunks: with the default 16 KiB every write would pause the channel.
+      highWaterMark: DEFAULT_BLOCK_SIZE,
+      write: (chunk: Buffer, _enc, callback) => {
+        if (this.unreadable) return callback();
+        let waiting;
+        try {
+          waiting = this.parser.write(chunk);
+        } catch (e) {
+          return this.giveUp(e as Error).then(() => callback());
+        }
+        if (!waiting) return callback();
+        waiting.then(
+          () => callback(),
+          (e: Error) => this.giveUp(e).then(() => callback()),
+        );
+      },
+    });
+  }
+
+  /** Call when the host's stream has ended (complete or cut short). */
+  async finish(): Promise<{ bytes: number; error?: Error }> {
+    // The executor does not end the sink, and chunks it accepted may still wait there while
+    // the archive is busy: deliver them before looking at where the stream stopped.
+    await endWritable(this.sink);
+    if (!this.unreadable) {
+      try {
+        this.parser.end();
+      } catch (e) {
+        // The host's tar stopped mid-file: that entry is kept zero-filled and marked, the step fails.
+        this.error ??= new Error(this.current ? `the stream from the host was cut short in ${this.current.path}` : (e as Error).message);
+      }
+    }
+    await this.closeCurrent('the stream from the host ended in the middle of this file');
+    return { bytes: this.bytes, error: this.error };
+  }
+
+  private openMember(member: TarMember): Promise<void> | undefined {
+    const type = TAR_TYPES[member.type];
+    const rel = member.path.replace(/^\/+/, '').replace(/\/+$/, '');
+    const unsafe = rel.split('/').includes('..');
+    if (!type || rel === '' || unsafe) {
+      if (type && unsafe) this.error ??= new Error(`host sent an unsafe path '${member.path}'`);
+      // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
+      else if (!type && member.size > 0) this.error ??= new Error(`unsupported tar member type ${member.type} for '${member.path}'`);
+      return undefined; // its body, if any, is skipped
+    }
+    const spec: EntrySpec & { size: number } = {
+      path: `${this.prefix}/${rel}`,
+      type,
+      mode: member.mode,
+      mtime: member.mtime,
+      uid: member.uid,
+      gid: member.gid,
+      uname: member.uname,
+      gname: member.gname,
+      size: type === 'file' ? member.size : 0,
+      ...(type === 'symlink' ? { linkpath: member.linkpath } : {}),
+      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${(member.linkpath ?? '').replace(/^\/+/, '')}` } : {}),
+    };
+    return this.archive.open(spec).then(
+      (entry) => {
+        this.current = { entry, path: member.path };
+      },
+      (e: Error) => {
+        this.error ??= e; // the archive refused this entry: its body is skipped
+      },
+    );
+  }
+
+  private endMember(): Promise<void> | undefined {
+    const current = this.current;
+    if (!current) return undefined;
+    this.current = undefined;
+    return current.entry.end().then(
+      (record) => {
+        this.bytes += record.size;
+        this.onEntry(record.path, record.size);
+      },
+      (e: Error) => {
+        this.error ??= e;
+      },
+    );
+  }
+
+  private writeBody(chunk: Buffer): Promise<void> | undefined {
+    const current = this.current;
+    if (!current) return undefined; // a skipped member
+    try {
+      return current.entry.write(chunk)?.catch((e: Error) => this.dropCurrent(e));
+    } catch (e) {
+      return this.dropCurrent(e as Error);
+    }
+  }
+
+  /** Writing the current entry failed (the archive broke): end it and skip the rest of its body. */
+  private async dropCurrent(e: Error): Promise<void> {
+    this.error ??= e;
+    await this.closeCurrent(e.message);
+  }
+
+  /** The stream is not tar (or is damaged): record why, close the entry in progress, drop the rest. */
+  private async giveUp(e: Error): Promise<void> {
+    this.error ??= e;
+    this.unreadable = true;
+    await this.closeCurrent(`the stream from the host could not be read: ${e.message}`);
+  }
+
+  private async closeCurrent(failure: string): Promise<void> {
+    const current = this.current;
+    if (!current) return;
+    this.current = undefined;
+    // end() rejects for a zero-filled entry; the entry is recorded with its error.
+    await current.entry.end(failure).catch((err: Error) => {
+      this.error ??= err;
+    });
+  }
+}
+
+/** End `stream` and wait until its queued writes are done (or it failed: its error is reported elsewhere). */
+function endWritable(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.writableFinished || stream.destroyed) return resolve();
+    stream.once('error', () => resolve());
+    stream.once('close', () => resolve());
+    stream.end(() => resolve());
+  });
+}
