@@ -10,6 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { archiveError } from './entry.js';
+import { TAR_TYPES } from './tar-types.js';
 import type { ArchiveFormat, EntrySpec, EntryType } from './types.js';
 import { createZstdDecompressor } from './zstd.js';
 
@@ -53,16 +54,6 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
   stream.on('error', (err) => decompressor.destroy(err));
   return readTar(stream.pipe(decompressor), options.onUnsupportedEntry);
 }
-
-/** node-tar's entry types -> ours; anything else (devices, FIFOs) is not something lsbackup stores. */
-export const TAR_TYPES: Partial<Record<string, EntryType>> = {
-  File: 'file',
-  OldFile: 'file',
-  ContiguousFile: 'file',
-  Directory: 'directory',
-  SymbolicLink: 'symlink',
-  Link: 'hardlink',
-};
 
 /**
  * Pull-based over node-tar's Parser: the parser's write() returns false while an entry's body

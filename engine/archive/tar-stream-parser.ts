@@ -1,4 +1,4 @@
-import { types } from 'tar';
+import * as types from 'tar/types';
 import { decodeHeader, parseLongName, parsePax, TAR_BLOCK, withExtended, type ExtendedFields, type HeaderFields } from './tar-header.js';
 
 /** One member of a tar stream, with pax and GNU long-name headers already applied. */

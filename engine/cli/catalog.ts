@@ -1,5 +1,5 @@
 /** What list/show/verify/get/prune share: the config, the one target, the identity, the backup named. */
-import { parseIdentityFile } from '../crypto/age.js';
+import { parseIdentityFile } from '../crypto/identity-file.js';
 import { parseBackupReference, resolveBackupName } from '../catalog/locate.js';
 import type { DecryptOptions } from '../catalog/objects.js';
 import type { Target } from '../../targets/types.js';

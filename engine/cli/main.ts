@@ -3,19 +3,31 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isLsError, ExitCode } from '../errors.js';
 import { redactor } from '../secrets/index.js';
 import { lsbackupVersion } from '../version.js';
-import { applyCommand, type ApplyOptions } from './commands/apply.js';
-import { planCommand } from './commands/plan.js';
-import { validateCommand } from './commands/validate.js';
-import { restoreCommand } from './commands/restore.js';
-import { runCommand } from './commands/run.js';
-import { scheduleCommand } from './commands/schedule.js';
-import { configInitCommand, configShowCommand, configValidateCommand } from './commands/config.js';
-import { listCommand } from './commands/list.js';
-import { showCommand } from './commands/show.js';
-import { verifyCommand } from './commands/verify.js';
-import { getCommand } from './commands/get.js';
-import { pruneCommand, type PruneOptions } from './commands/prune.js';
+import type { ApplyOptions } from './commands/apply.js';
+import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
+
+/** A command's function, its module loaded when it runs. */
+function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
+  return (async (...args: unknown[]) => ((await load())[name] as (...a: unknown[]) => unknown)(...args)) as M[K];
+}
+
+// Each command's code is loaded when it runs: a backup does not pay for loading the scheduler,
+// the file watcher or restore (start-up CPU is CPU the archive's compressor could use).
+const applyCommand = lazy(() => import('./commands/apply.js'), 'applyCommand');
+const planCommand = lazy(() => import('./commands/plan.js'), 'planCommand');
+const validateCommand = lazy(() => import('./commands/validate.js'), 'validateCommand');
+const restoreCommand = lazy(() => import('./commands/restore.js'), 'restoreCommand');
+const runCommand = lazy(() => import('./commands/run.js'), 'runCommand');
+const scheduleCommand = lazy(() => import('./commands/schedule.js'), 'scheduleCommand');
+const configValidateCommand = lazy(() => import('./commands/config.js'), 'configValidateCommand');
+const configShowCommand = lazy(() => import('./commands/config.js'), 'configShowCommand');
+const configInitCommand = lazy(() => import('./commands/config.js'), 'configInitCommand');
+const listCommand = lazy(() => import('./commands/list.js'), 'listCommand');
+const showCommand = lazy(() => import('./commands/show.js'), 'showCommand');
+const verifyCommand = lazy(() => import('./commands/verify.js'), 'verifyCommand');
+const getCommand = lazy(() => import('./commands/get.js'), 'getCommand');
+const pruneCommand = lazy(() => import('./commands/prune.js'), 'pruneCommand');
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];

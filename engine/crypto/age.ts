@@ -6,11 +6,13 @@
  * STREAM chunks; this module only adapts it to Node streams so archives flow through
  * without ever being held whole in memory.
  */
-import { readFile } from 'node:fs/promises';
 import { Duplex, PassThrough, Readable, pipeline } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { LsError } from '../errors.js';
+import { cryptoError } from './crypto-error.js';
+
+export { parseIdentityFile } from './identity-file.js';
 
 /** Encrypt everything written to the returned stream for the given `age1...` recipients. */
 export function encryptStream(recipients: string[]): Duplex {
@@ -39,28 +41,6 @@ export function decryptStream(identities: string[]): Duplex {
     }
   }
   return bridge((ciphertext) => decrypter.decrypt(ciphertext), 'decryption failed (wrong key, or the data is corrupt or tampered with)');
-}
-
-/** Read the identities (`AGE-SECRET-KEY-...` lines) of an age identity file, as `age-keygen` writes it. */
-export async function parseIdentityFile(path: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw cryptoError(`cannot read identity file ${path}: ${(cause as Error).message}`, cause);
-  }
-  const identities = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  if (identities.length === 0) throw cryptoError(`identity file ${path} holds no AGE-SECRET-KEY-1... line`);
-  const bad = identities.findIndex((line) => !line.startsWith('AGE-SECRET-KEY-'));
-  if (bad >= 0) throw cryptoError(`identity file ${path}: line ${bad + 1} is not an age secret key`);
-  return identities;
-}
-
-function cryptoError(message: string, cause?: unknown): LsError {
-  return new LsError('ECRYPTO', { message }, { cause });
 }
 
 /**

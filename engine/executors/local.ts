@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -32,6 +31,8 @@ export class LocalExecutor implements Executor {
 
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
+    // Loaded on first use: a run against SSH hosts only does not pay for loading execa.
+    const { execa } = await import('execa');
     const child = execa('sh', ['-c', invocation.commandLine], {
       detached: true,
       reject: false,

@@ -10,7 +10,7 @@ import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
-import { parseIdentityFile } from '../crypto/age.js';
+import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 
 export interface RunJobOptions {

@@ -1,4 +1,3 @@
-import { createLogUpdate } from 'log-update';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, RunEvent, SummaryRow } from './events.js';
 import { formatBytes, formatDuration, renderTable } from './format.js';
@@ -43,9 +42,15 @@ class PlainReporter implements Reporter {
 class LiveReporter implements Reporter {
   private readonly active = new Map<string, { step: string; bytes: number; since: number }>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly update = createLogUpdate(process.stderr);
+  /** The live block's painter; loaded in the background (only a terminal needs it), so the first frames may be skipped. */
+  private update: ReturnType<typeof import('log-update').createLogUpdate> | undefined;
+  private closed = false;
 
-  constructor(private readonly redactor: Redactor) {}
+  constructor(private readonly redactor: Redactor) {
+    void import('log-update').then(({ createLogUpdate }) => {
+      if (!this.closed) this.update = createLogUpdate(process.stderr);
+    });
+  }
 
   emit(event: RunEvent): void {
     const key = 'host' in event && 'component' in event ? `${event.component} @ ${event.host}` : undefined;
@@ -65,7 +70,7 @@ class LiveReporter implements Reporter {
     }
     const line = event.type === 'step.start' || event.type === 'entry' || event.type === 'host.start' ? undefined : describe(event);
     if (line) {
-      this.update.clear();
+      this.update?.clear();
       process.stderr.write(this.redactor.redact(line) + '\n');
     }
     if (event.type === 'run.end') {
@@ -84,14 +89,15 @@ class LiveReporter implements Reporter {
     const cols = process.stderr.columns ?? 120;
     const shown = rows.slice(0, 20).map((r) => r.slice(0, cols - 1));
     if (rows.length > 20) shown.push(`  … and ${rows.length - 20} more hosts at work`);
-    this.update(this.redactor.redact(shown.join('\n')));
+    this.update?.(this.redactor.redact(shown.join('\n')));
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.update.clear();
-    this.update.done();
+    this.closed = true;
+    this.update?.clear();
+    this.update?.done();
   }
 }
 

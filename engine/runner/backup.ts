@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, type Duplex, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
@@ -10,9 +10,11 @@ import type { ArchiveFormat } from '../archive/types.js';
 import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
-import { createArchiveWriter, backupName, sidecarNames, AGE_SUFFIX, type BackupMetadata } from '../archive/index.js';
+// Not archive/index.js: a backup need not load the archive reader (yauzl, node-tar's parser).
+import { createArchiveWriter } from '../archive/writer.js';
+import { backupName, sidecarNames, AGE_SUFFIX } from '../archive/names.js';
+import type { BackupMetadata } from '../archive/metadata.js';
 import { createMeter } from '../archive/meter.js';
-import { encryptStream } from '../crypto/age.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
@@ -106,7 +108,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       await Promise.all(uploads.filter((u) => !committed.has(u.target)).map((u) => u.upload.abort()));
     });
     const fanout = new Fanout(uploads.map((u) => ({ label: u.target.uri, stream: u.upload.stream })));
-    const sink = encryption ? encryptingSink(encryption.recipients, fanout.stream) : undefined;
+    const sink = encryption ? await encryptingSink(encryption.recipients, fanout.stream) : undefined;
     // One plain copy into a local file: the compressor may write that file itself (see archive-output).
     const only = uploads.length === 1 && !encryption ? uploads[0]! : undefined;
     const file = only?.upload.fd !== undefined ? { fd: only.upload.fd, label: only.target.uri } : undefined;
@@ -268,15 +270,15 @@ async function writeSidecars(
   await put(names.sha256, Readable.from([`${sha256}  ${archiveName}\n`]));
   const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
   // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
-  await put(names.metadata, encryptMetadata ? json.pipe(encryptStream(encryption.recipients)) : json);
+  await put(names.metadata, encryptMetadata ? json.pipe(await encryptStream(encryption.recipients)) : json);
 }
 
 /**
  * archive writer -> age encryption -> meter of the stored bytes -> the targets. done() resolves
  * once every encrypted byte has reached the fanout, with the digest of what was stored.
  */
-function encryptingSink(recipients: string[], fanout: Writable): { input: Writable; done: () => Promise<{ bytes: number; sha256: string }> } {
-  const input = encryptStream(recipients);
+async function encryptingSink(recipients: string[], fanout: Writable): Promise<{ input: Writable; done: () => Promise<{ bytes: number; sha256: string }> }> {
+  const input = await encryptStream(recipients);
   const meter = createMeter();
   const flowing = pipeline(input, meter, fanout);
   flowing.catch(() => {}); // a failure is also seen by the archive writer; done() rethrows it
@@ -287,6 +289,11 @@ function encryptingSink(recipients: string[], fanout: Writable): { input: Writab
       return { bytes: meter.bytes(), sha256: meter.sha256() };
     },
   };
+}
+
+/** The age library is loaded only for an encrypted backup (start-up cost). */
+async function encryptStream(recipients: string[]): Promise<Duplex> {
+  return (await import('../crypto/age.js')).encryptStream(recipients);
 }
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */

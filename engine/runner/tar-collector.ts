@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
-import { TAR_TYPES } from '../archive/reader.js';
+import { TAR_TYPES } from '../archive/tar-types.js';
 import { TarStreamParser, type TarMember } from '../archive/tar-stream-parser.js';
 import type { ArchiveWriter, EntrySpec, OpenEntry } from '../archive/types.js';
 
