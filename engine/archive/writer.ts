@@ -24,8 +24,7 @@ export interface ArchiveWriterOptions extends ArchiveOutputOptions {
  */
 export function createArchiveWriter(format: ArchiveFormat, sink: Writable, options: ArchiveWriterOptions): ArchiveWriter {
   const output = openArchiveOutput(format, sink, options);
-  // The compressor's input is done with each block when it calls back: blocks can be reused.
-  const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input, { recycleBlocks: true });
+  const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input);
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
   const sources = new Set<Readable>();
