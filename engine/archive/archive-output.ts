@@ -81,6 +81,8 @@ export function openArchiveOutput(format: ArchiveFormat, sink: Writable, options
 function zstdIntoFile(file: ArchiveFile, sink: Writable, options: ArchiveOutputOptions): ArchiveOutput {
   const zstd = startZstd(zstdCompressArgs(options.level), { command: options.zstdCommand, output: file.fd, label: file.label });
   const follower = followFile(file.fd);
+  // Nothing is written to the sink, so nothing else listens to it: a failure to end it rejects `done`.
+  sink.on('error', () => {});
   const done = (async () => {
     try {
       await zstd.exited;
@@ -99,7 +101,7 @@ function zstdIntoFile(file: ArchiveFile, sink: Writable, options: ArchiveOutputO
     destroy(reason) {
       zstd.stdin.destroy(reason);
       follower.stop();
-      sink.destroy(reason);
+      sink.destroy();
     },
   };
 }

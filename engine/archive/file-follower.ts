@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { read } from 'node:fs';
+import { fdatasync, read } from 'node:fs';
 import { promisify } from 'node:util';
 import { DEFAULT_BLOCK_SIZE } from './block-writer.js';
 
 const readAt = promisify(read);
+const flushToDisk = promisify(fdatasync);
 
 /** How long to wait for the file to grow when the reader has caught up with the writer. */
 const POLL_MS = 25;
+/** Flush to disk after this many new bytes, so the target's fsync at the end has little left to write. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
 
 export interface FileFollower {
   /** The writer has finished: read the rest; resolves to what the file holds. */
@@ -20,11 +23,17 @@ export interface FileFollower {
  * cache as it grows. Why: the compressed bytes then never pass through a pipe into this
  * process and out again into the file; one read is cheaper than that round trip, and the
  * digest still covers exactly the bytes stored. `fd` must be open for reading.
+ *
+ * It also flushes the file to disk every 64 MiB (fdatasync): the local target fsyncs the
+ * whole file before publishing it, and a 400 MB flush at the end is ~0.2 s of wall time that
+ * can overlap with compression instead.
  */
 export function followFile(fd: number): FileFollower {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(DEFAULT_BLOCK_SIZE);
   let position = 0;
+  let flushedUpTo = 0;
+  let flushing: Promise<void> = Promise.resolve();
   let writerDone = false;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -37,6 +46,11 @@ export function followFile(fd: number): FileFollower {
       if (bytesRead > 0) {
         hash.update(buffer.subarray(0, bytesRead));
         position += bytesRead;
+        if (position - flushedUpTo >= FLUSH_EVERY && !writerDone) {
+          flushedUpTo = position;
+          // In the background, one at a time; a failure here shows again in the target's own fsync.
+          flushing = flushing.then(() => flushToDisk(fd)).catch(() => {});
+        }
         continue;
       }
       if (done) return;
@@ -53,6 +67,7 @@ export function followFile(fd: number): FileFollower {
       writerDone = true;
       wake?.();
       await reading;
+      await flushing;
       if (stopped) throw new Error('stopped before the end of the file');
       return { bytes: position, sha256: hash.digest('hex') };
     },
