@@ -20,9 +20,12 @@ export interface Container {
   end(): void;
 }
 
-/** tar into `output` (the compressor's input), gathered into 1 MiB blocks. */
-export function createTarContainer(output: Writable): Container {
-  const blocks = new BlockWriter(output);
+/**
+ * tar into `output`, gathered into 1 MiB blocks. `recycleBlocks` when `output` is done with a
+ * chunk once it calls back (see BlockWriter), e.g. the compressor's input.
+ */
+export function createTarContainer(output: Writable, options: { recycleBlocks?: boolean } = {}): Container {
+  const blocks = new BlockWriter(output, options.recycleBlocks);
   let padding = 0;
   return {
     beginEntry(entry) {

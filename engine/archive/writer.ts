@@ -24,7 +24,8 @@ export interface ArchiveWriterOptions extends ArchiveOutputOptions {
  */
 export function createArchiveWriter(format: ArchiveFormat, sink: Writable, options: ArchiveWriterOptions): ArchiveWriter {
   const output = openArchiveOutput(format, sink, options);
-  const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input);
+  // The compressor's input is done with each block when it calls back: blocks can be reused.
+  const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input, { recycleBlocks: true });
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
   const sources = new Set<Readable>();
