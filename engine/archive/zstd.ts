@@ -1,31 +1,69 @@
 import { spawn } from 'node:child_process';
-import { Duplex } from 'node:stream';
+import { Duplex, type Readable, type Writable } from 'node:stream';
 import { archiveError } from './entry.js';
+
+/** A running Debian `zstd` binary: its pipes, and how it ended. */
+export interface ZstdProcess {
+  stdin: Writable;
+  stdout: Readable;
+  /** Resolves once zstd runs (undefined) or could not start (why, e.g. not installed). */
+  started: Promise<string | undefined>;
+  /** Resolves once zstd has exited and its output was read: undefined on success, else why it failed. */
+  ended: Promise<string | undefined>;
+  /** SIGTERM unless it has already exited. */
+  kill(): void;
+}
+
+/**
+ * Starts `command args`. `need` completes "install the Debian package 'zstd' …" in the error a
+ * missing binary gives (what the user was doing that needs zstd).
+ */
+export function startZstd(args: string[], command = 'zstd', need = 'to read or write .tar.zst'): ZstdProcess {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  // zstd exiting early makes writes fail with EPIPE; its exit status says why, in `ended`.
+  child.stdin.on('error', () => {});
+  let spawnError: string | undefined;
+  const started = new Promise<string | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError =
+        err.code === 'ENOENT' ? `'${command}' was not found; install the Debian package 'zstd' ${need}` : `'${command}' failed to start: ${err.message}`;
+      resolve(spawnError);
+    });
+  });
+  const ended = new Promise<string | undefined>((resolve) => {
+    child.once('close', (code, signal) => {
+      if (spawnError) resolve(spawnError);
+      else if (code !== 0 && code !== null) resolve(`'${command}' exited with ${code}: ${stderr.trim()}`);
+      else if (signal) resolve(`'${command}' was killed by ${signal}`);
+      else resolve(undefined);
+    });
+  });
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    started,
+    ended,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+  };
+}
 
 /**
  * The Debian `zstd` binary as a Duplex: bytes written in come out (de)compressed.
  * A missing binary or a non-zero exit becomes an EARCHIVE error on the stream.
  */
 export function spawnZstd(args: string[], command = 'zstd'): Duplex {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
-  child.on('error', (err: NodeJS.ErrnoException) => {
-    const message =
-      err.code === 'ENOENT'
-        ? `'${command}' was not found; install the Debian package 'zstd' to read or write .tar.zst`
-        : `'${command}' failed to start: ${err.message}`;
-    duplex.destroy(archiveError('zstd', message, err));
-  });
-  child.on('close', (code, signal) => {
-    if (code !== 0 && code !== null) duplex.destroy(archiveError('zstd', `'${command}' exited with ${code}: ${stderr.trim()}`));
-    else if (signal && !duplex.destroyed) duplex.destroy(archiveError('zstd', `'${command}' was killed by ${signal}`));
+  const zstd = startZstd(args, command);
+  const duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout });
+  void zstd.ended.then((problem) => {
+    if (problem && !duplex.destroyed) duplex.destroy(archiveError('zstd', problem));
   });
   // Tearing the stream down (abort) must not leave the child running.
-  duplex.on('close', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  });
+  duplex.on('close', () => zstd.kill());
   return duplex;
 }
 

@@ -16,6 +16,7 @@ import { verifyCommand } from './commands/verify.js';
 import { getCommand } from './commands/get.js';
 import { pruneCommand, type PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
+import { COMPRESS_MODES } from '../runner/transport.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -72,11 +73,23 @@ function catalogOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
+/** --compress: where the streams from hosts are compressed (apply, run, plan). */
+function compressOption(): Option {
+  return new Option(
+    '--compress <where>',
+    'where streamed output (collect steps, snapshot outputs) is compressed on its way: local (the default: sent as is over SSH) ' +
+      'or remote (zstd -1 on each host, decompressed here; the archive is the same). Use remote when the network, not this ' +
+      "machine's CPU, is the bottleneck (hosts behind slow or metered links); it needs zstd on the hosts. " +
+      'Default: config `compress`; an inventory variable lsbackup_compress=local|remote sets one host and wins',
+  ).choices(COMPRESS_MODES);
+}
+
 function backupOptions(cmd: Command): Command {
   return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
-    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']));
+    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
+    .addOption(compressOption());
 }
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -127,7 +140,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt)
-      .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)'),
+      .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
+      .addOption(compressOption()),
   ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
 
   targetOptions(
@@ -171,6 +185,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
+    .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await runCommand(cmd.optsWithGlobals())));
 
   program

@@ -21,6 +21,7 @@ import { planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
+import type { CompressMode } from './transport.js';
 
 export interface BackupOptions {
   recipes: LoadedRecipe[];
@@ -39,6 +40,8 @@ export interface BackupOptions {
   reporter: Reporter;
   redactor: Redactor;
   signal: AbortSignal;
+  /** Where streamed output is compressed (default local); a host's `lsbackup_compress` wins. */
+  compress?: CompressMode;
   /** Encrypt at rest for these age recipients (opt-in); the metadata sidecar too unless plainMetadata. */
   encryption?: { recipients: string[]; plainMetadata?: boolean };
 }
@@ -80,6 +83,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     varOverrides: options.varOverrides,
     secrets: options.secrets,
     defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+    compress: options.compress,
   });
   const active = plan.components.filter((c) => !c.skipReason);
   options.reporter.emit({

@@ -8,6 +8,7 @@ import { collectCommand } from './collect-command.js';
 import { outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
+import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -21,12 +22,15 @@ export interface PlanOptions {
   /** Resolved secret values by name (resolved before planning; templates render synchronously). */
   secrets: Map<string, string>;
   defaultStepTimeoutSec: number;
+  /** Where backup streams are compressed unless a host's `lsbackup_compress` says otherwise (default local). */
+  compress?: CompressMode;
 }
 
 const PROBE_TIMEOUT_SEC = 60;
 
 /** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
 export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
+  if (options.operation === 'backup') checkCompressVars(inventory);
   const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
 }
@@ -104,6 +108,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     detect: probe('detect', recipe.spec.detect),
     version: probe('version', recipe.spec.version),
     steps,
+    transport: options.operation === 'backup' ? hostTransport(host, options.compress ?? 'local') : 'plain',
   };
 }
 
