@@ -11,17 +11,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/index.js';
-import { netnsUnavailable, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
+import { netnsUnavailableFor, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
 import { archivesIn, componentOf, hostOf, readMetadata } from '../helpers/archive.js';
 import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
 const TEXT_LINES = 2_000_000; // `seq`: ~14.9 MB of text; zstd -1 makes ~3.4 MB of it
 const BIG_BYTES = 24 * 1024 * 1024; // random: ~12 s at 16 Mbit/s
 
-const unavailable = netnsUnavailable();
-if (unavailable) {
-  console.error(`\n!!! SKIPPING test/cli/compress-remote-wire.test.ts: ${unavailable}\n!!! It needs root and iproute2 (network namespaces); it was NOT tested.\n`);
-}
+const unavailable = netnsUnavailableFor('test/cli/compress-remote-wire.test.ts', 'Remote compression on a real link');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;

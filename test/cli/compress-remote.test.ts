@@ -147,18 +147,21 @@ backup:
     const fakeZstd = path.join(cluster.dir, 'bin-fake-zstd');
     for (const bin of [noZstd, fakeZstd]) {
       await mkdir(bin, { recursive: true });
-      for (const tool of ['sh', 'cat']) await symlink((await execa('sh', ['-c', `command -v ${tool}`])).stdout, path.join(bin, tool));
+      for (const tool of ['sh', 'cat', 'yes']) await symlink((await execa('sh', ['-c', `command -v ${tool}`])).stdout, path.join(bin, tool));
     }
     await writeFile(path.join(fakeZstd, 'zstd'), '#!/bin/sh\nexec cat\n', { mode: 0o755 });
     await chmod(path.join(fakeZstd, 'zstd'), 0o755);
-    for (const [name, bin] of [['nozstd', noZstd], ['fakezstd', fakeZstd]] as const) {
+    // The fake zstd's command never ends (`yes`): unless lsbackup stops it once its stream does
+    // not decompress, the step ends by its timeout instead, with another error.
+    for (const [name, bin, command] of [['nozstd', noZstd, 'cat /etc/hostname'], ['fakezstd', fakeZstd, 'yes lsbackup']] as const) {
       await cluster.writeRecipe(
         name,
         `hosts: { group: app, run: first }
 backup:
   snapshot:
-    - run: cat /etc/hostname
+    - run: ${command}
       env: { PATH: ${bin} }
+      timeout: 30
       output: out.txt
 `,
       );
@@ -170,7 +173,7 @@ backup:
       "snapshot step 'snapshot[0] cat /etc/hostname': exit code 127: compress: remote needs zstd on host host1: install the package 'zstd' there, or set lsbackup_compress=local for it",
     );
     const fakeHost = hostOf(componentOf(r.metadata!, 'fakezstd'), 'host1');
-    expect(fakeHost.error).toMatch(/^snapshot step '[^']*': the zstd stream from host host1 did not decompress: 'zstd' exited with 1: .*(unknown header|not in zstd format)/);
+    expect(fakeHost.error).toMatch(/^snapshot step '[^']*': the zstd stream from host host1 did not decompress: 'zstd' exited with 1: .*(unknown header|unsupported format|not in zstd format)/);
     expect(fakeHost.error!.split('\n')).toHaveLength(1);
     expect(r.metadata!.entries.filter((e) => /^(nozstd|fakezstd)\/host1\/out\.txt$/.test(e.path))).toEqual([]);
     expect(r.stdout + r.stderr).toContain('compress: remote needs zstd on host host1');
