@@ -23,13 +23,19 @@ export async function runStreamed(executor: Executor, command: string, run: RunO
   const brokenStream = new AbortController();
   const stopOnBrokenStream = zstd.ended.then((problem) => problem && brokenStream.abort());
   const onRunAbort = () => brokenStream.abort();
+  if (run.signal?.aborted) onRunAbort();
   run.signal?.addEventListener('abort', onRunAbort, { once: true });
-  let result: CommandResult;
+  let ran: CommandResult;
   try {
-    result = await executor.run(remoteCompressCommand(command), { ...run, signal: brokenStream.signal, stdout: zstd.stdin });
+    ran = await executor.run(remoteCompressCommand(command), { ...run, signal: brokenStream.signal, stdout: zstd.stdin });
+  } catch (e) {
+    zstd.kill(); // the host went away (ECONNECT): no stream will come
+    throw e;
   } finally {
     run.signal?.removeEventListener('abort', onRunAbort);
   }
+  // The step ran `command`; the wrapper around it is transport.
+  const result: CommandResult = { ...ran, command };
   // Killed or timed out: the rest of the stream will never come.
   if (result.timedOut || run.signal?.aborted) zstd.kill();
   zstd.stdin.end();

@@ -181,6 +181,24 @@ backup:
   }, 120_000);
 });
 
+describe('compress: remote without zstd on this machine', () => {
+  it('fails each streamed step with the package to install, and runs nothing on the host', async () => {
+    // This machine's PATH holds node only: no zstd to decompress with.
+    const bin = path.join(cluster.dir, 'bin-node-only');
+    await mkdir(bin, { recursive: true });
+    await symlink(process.execPath, path.join(bin, 'node'));
+    const r = await runCli(['apply', ...recipe('app'), '-b', cluster.build, '-t', path.join(cluster.dir, 'no-local-zstd'), '--compress', 'remote', '--json'], {
+      env: { ...cluster.env, PATH: bin },
+    });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    const steps = r.stdout.split('\n').filter((l) => l.includes('"type":"step.end"')).map((l) => JSON.parse(l) as { step: string; error?: string });
+    expect(steps.length).toBeGreaterThan(0);
+    for (const step of steps) {
+      expect(step.error, step.step).toBe("'zstd' was not found; install the Debian package 'zstd' to decompress what hosts compressed (compress: remote)");
+    }
+  });
+});
+
 describe('where compression happens: host var > --compress > job > top-level config > local', () => {
   const planTransports = async (extra: string[], config?: string) => {
     const r = await runCli(['plan', ...recipe('app'), '-b', cluster.build, '--json', ...(config ? ['-c', config] : []), ...extra], { env: cluster.env });
