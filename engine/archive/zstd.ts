@@ -16,9 +16,10 @@ export interface ZstdProcess {
 
 /**
  * Starts `command args`. `need` completes "install the Debian package 'zstd' …" in the error a
- * missing binary gives (what the user was doing that needs zstd).
+ * missing binary gives (what the user was doing that needs zstd). `onProblem` hears a failure
+ * at once, in the event that reports it (before the pipes close under a stream built on them).
  */
-export function startZstd(args: string[], command = 'zstd', need = 'to read or write .tar.zst'): ZstdProcess {
+export function startZstd(args: string[], command = 'zstd', need = 'to read or write .tar.zst', onProblem?: (problem: string) => void): ZstdProcess {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
@@ -30,15 +31,16 @@ export function startZstd(args: string[], command = 'zstd', need = 'to read or w
     child.once('error', (err: NodeJS.ErrnoException) => {
       spawnError =
         err.code === 'ENOENT' ? `'${command}' was not found; install the Debian package 'zstd' ${need}` : `'${command}' failed to start: ${err.message}`;
+      onProblem?.(spawnError);
       resolve(spawnError);
     });
   });
   const ended = new Promise<string | undefined>((resolve) => {
     child.once('close', (code, signal) => {
-      if (spawnError) resolve(spawnError);
-      else if (code !== 0 && code !== null) resolve(`'${command}' exited with ${code}: ${stderr.trim()}`);
-      else if (signal) resolve(`'${command}' was killed by ${signal}`);
-      else resolve(undefined);
+      if (spawnError) return resolve(spawnError);
+      const problem = code !== 0 && code !== null ? `'${command}' exited with ${code}: ${stderr.trim()}` : signal ? `'${command}' was killed by ${signal}` : undefined;
+      if (problem) onProblem?.(problem);
+      resolve(problem);
     });
   });
   return {
@@ -57,11 +59,9 @@ export function startZstd(args: string[], command = 'zstd', need = 'to read or w
  * A missing binary or a non-zero exit becomes an EARCHIVE error on the stream.
  */
 export function spawnZstd(args: string[], command = 'zstd'): Duplex {
-  const zstd = startZstd(args, command);
-  const duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout });
-  void zstd.ended.then((problem) => {
-    if (problem && !duplex.destroyed) duplex.destroy(archiveError('zstd', problem));
-  });
+  let duplex: Duplex | undefined;
+  const zstd = startZstd(args, command, undefined, (problem) => duplex?.destroy(archiveError('zstd', problem)));
+  duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout });
   // Tearing the stream down (abort) must not leave the child running.
   duplex.on('close', () => zstd.kill());
   return duplex;
