@@ -12,7 +12,6 @@ import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
 import { createArchiveWriter, backupName, sidecarNames, AGE_SUFFIX, type BackupMetadata } from '../archive/index.js';
 import { createMeter } from '../archive/meter.js';
-import { encryptStream } from '../crypto/age.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
@@ -106,7 +105,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       await Promise.all(uploads.filter((u) => !committed.has(u.target)).map((u) => u.upload.abort()));
     });
     const fanout = new Fanout(uploads.map((u) => ({ label: u.target.uri, stream: u.upload.stream })));
-    const sink = encryption ? encryptingSink(encryption.recipients, fanout.stream) : undefined;
+    const sink = encryption ? await encryptingSink(encryption.recipients, fanout.stream) : undefined;
     const archive = createArchiveWriter(options.format, sink?.input ?? fanout.stream, { spoolDir });
     let finished = false;
     cleanup.defer('stop the archive writer', async () => {
@@ -265,15 +264,15 @@ async function writeSidecars(
   await put(names.sha256, Readable.from([`${sha256}  ${archiveName}\n`]));
   const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
   // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
-  await put(names.metadata, encryptMetadata ? json.pipe(encryptStream(encryption.recipients)) : json);
+  await put(names.metadata, encryptMetadata ? json.pipe((await loadAge()).encryptStream(encryption.recipients)) : json);
 }
 
 /**
  * archive writer -> age encryption -> meter of the stored bytes -> the targets. done() resolves
  * once every encrypted byte has reached the fanout, with the digest of what was stored.
  */
-function encryptingSink(recipients: string[], fanout: Writable): { input: Writable; done: () => Promise<{ bytes: number; sha256: string }> } {
-  const input = encryptStream(recipients);
+async function encryptingSink(recipients: string[], fanout: Writable): Promise<{ input: Writable; done: () => Promise<{ bytes: number; sha256: string }> }> {
+  const input = (await loadAge()).encryptStream(recipients);
   const meter = createMeter();
   const flowing = pipeline(input, meter, fanout);
   flowing.catch(() => {}); // a failure is also seen by the archive writer; done() rethrows it
@@ -284,6 +283,11 @@ function encryptingSink(recipients: string[], fanout: Writable): { input: Writab
       return { bytes: meter.bytes(), sha256: meter.sha256() };
     },
   };
+}
+
+/** age and its ~50 crypto modules load only for a run that encrypts. */
+function loadAge(): Promise<typeof import('../crypto/age.js')> {
+  return import('../crypto/age.js');
 }
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */
