@@ -126,10 +126,16 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       return finishRun(options, startedAt, { status, exitCode: ExitCode.failed, copies: [] }, outcomes);
     }
     let metadata: BackupMetadata | undefined;
-    const result = await archive.finish((entries) => {
-      metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
-      return metadata;
-    });
+    const result = await archive
+      .finish((entries) => {
+        metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
+        return metadata;
+      })
+      .catch((e: unknown) => {
+        // Every target failed (disk full) after the last entry was handed over: say which and why.
+        if (fanout.healthy.length > 0 || fanout.failures.size === 0) throw e;
+        throw new LsError('ETARGET', { target: [...fanout.failures.keys()].join(', '), message: [...fanout.failures.values()].map((f) => f.message).join('; ') }, { cause: e });
+      });
     finished = true;
     // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
     const stored = sink ? await sink.done() : result;

@@ -6,6 +6,11 @@ export interface StepRun {
   outcome: StepOutcome;
   /** Archive bytes the step produced (backup) or consumed (restore). */
   bytes: number;
+  /**
+   * Work of the step that may finish after the host has gone on to its next step (a spooled
+   * output waiting for its turn in the archive); resolves to an error message when it failed.
+   */
+  settled?: Promise<string | undefined>;
 }
 
 export interface PhasesResult {
@@ -32,6 +37,7 @@ export async function runPhases(
   let failure: string | undefined;
   // Only a failure with onError: fail stops the remaining (non-always) steps.
   let blocked = false;
+  const settling: Promise<void>[] = [];
   for (const phase of lifecycle[operation]) {
     for (const step of steps.filter((s) => s.phase === phase.name)) {
       if (!step.enabled || ((blocked || context.signal.aborted) && !phase.alwaysRun)) {
@@ -43,6 +49,7 @@ export async function runPhases(
       bytes += result.bytes;
       outcomes.push(result.outcome);
       reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
+      if (result.settled) settling.push(settleLate(step, result, (message) => (failure ??= message)));
       if (result.outcome.status === 'failed') {
         const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
         // onError: continue notes the failure and goes on; the host's result stays good.
@@ -55,8 +62,18 @@ export async function runPhases(
       }
     }
   }
+  // The host is done only when everything its steps produced is in the archive.
+  await Promise.all(settling);
   if (context.signal.aborted) failure ??= 'interrupted';
   return { steps: outcomes, bytes, failure };
+}
+
+/** A step whose late part failed becomes a failed step, and the host's failure, after the fact. */
+async function settleLate(step: RenderedStep, result: StepRun, fail: (message: string) => void): Promise<void> {
+  const error = await result.settled!.catch((e: Error) => e.message);
+  if (error === undefined) return;
+  Object.assign(result.outcome, { status: 'failed', error });
+  if (step.onError !== 'continue') fail(`${step.phase} step '${step.name}': ${error}`);
 }
 
 /**
