@@ -16,7 +16,7 @@ import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
-import { planRun } from './plan.js';
+import { hostsToContactFirst, planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
@@ -69,33 +69,35 @@ export interface BackupResult {
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const startedAt = new Date();
   const backupId = randomUUID();
-  const plan = planRun(options.recipes, options.inventory, {
-    operation: 'backup',
-    backupId,
-    cluster: options.cluster,
-    startedAt,
-    only: options.only,
-    skip: options.skip,
-    varOverrides: options.varOverrides,
-    secrets: options.secrets,
-    defaultStepTimeoutSec: options.defaultStepTimeoutSec,
-  });
-  const active = plan.components.filter((c) => !c.skipReason);
-  options.reporter.emit({
-    type: 'run.start',
-    operation: 'backup',
-    backupId,
-    cluster: options.cluster,
-    components: active.map((c) => c.name),
-    hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
-    target: options.targets.map((t) => t.uri).join(', '),
-  });
-
-  await Promise.all(options.targets.map((t) => t.check()));
   const cleanup = new CleanupStack();
   const executors = new ExecutorPool(options.executorFactory);
   cleanup.defer('close connections', () => executors.closeAll());
   try {
+    // A login takes round trips and the host's CPU: start them now (up to the concurrency) while
+    // templates are rendered and the targets and the archive get ready; host tasks reuse them.
+    for (const host of hostsToContactFirst(options.recipes, options.inventory, options).slice(0, options.concurrency)) void executors.get(host);
+    const plan = planRun(options.recipes, options.inventory, {
+      operation: 'backup',
+      backupId,
+      cluster: options.cluster,
+      startedAt,
+      only: options.only,
+      skip: options.skip,
+      varOverrides: options.varOverrides,
+      secrets: options.secrets,
+      defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+    });
+    const active = plan.components.filter((c) => !c.skipReason);
+    options.reporter.emit({
+      type: 'run.start',
+      operation: 'backup',
+      backupId,
+      cluster: options.cluster,
+      components: active.map((c) => c.name),
+      hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
+      target: options.targets.map((t) => t.uri).join(', '),
+    });
+    await Promise.all(options.targets.map((t) => t.check()));
     const spoolDir = options.targets.find((t) => t.spoolDir)?.spoolDir ?? (await privateTempDir(cleanup));
     const encryption = options.encryption && options.encryption.recipients.length > 0 ? options.encryption : undefined;
     const name = backupName(options.cluster, startedAt, options.format) + (encryption ? AGE_SUFFIX : '');
