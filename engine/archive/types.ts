@@ -50,13 +50,21 @@ export interface ArchiveResult {
   entries: EntryRecord[];
 }
 
+export interface AddOptions {
+  /**
+   * For a body of unknown size: called once it is spooled whole (its size is then known), before
+   * it waits for its turn in the archive. The body's source is no longer needed from then on.
+   */
+  onSpooled?: (size: number) => void;
+}
+
 /**
  * Writes one archive as a stream. Entries may be added concurrently: the writer serialises
  * them (one entry's bytes are never interleaved with another's).
  */
 export interface ArchiveWriter {
   readonly format: ArchiveFormat;
-  add(entry: EntrySpec, body?: Readable): Promise<EntryRecord>;
+  add(entry: EntrySpec, body?: Readable, options?: AddOptions): Promise<EntryRecord>;
   /** Append `metadata.json` (built by the callback from the entries so far) as the last entry, then close. */
   finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult>;
   /** Stop writing and delete spool files; the sink is destroyed. Idempotent. */

@@ -1,15 +1,16 @@
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LsError } from '../errors.js';
-import { exactBytes, newSha256, spoolBody, type BodyReport } from './body.js';
+import { exactBytes, newSha256, type BodyReport } from './body.js';
+import { readSpooled, spoolBody } from './spool.js';
 import { createTarContainer, createZipContainer, type Container } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
 import { createMeter } from './meter.js';
 import { createParallelGzip } from './parallel-gzip.js';
-import type { ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec } from './types.js';
+import type { AddOptions, ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec } from './types.js';
 import { createZstdCompressor } from './zstd.js';
+import { Turns } from './turns.js';
 
 export const METADATA_ENTRY = 'metadata.json';
 
@@ -48,7 +49,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
   const sources = new Set<Readable>();
-  let queue: Promise<unknown> = Promise.resolve();
+  const turns = new Turns();
   let state: 'open' | 'finishing' | 'closed' = 'open';
   let fatal: Error | undefined;
   /** Every add() not yet settled: finish() waits for them so metadata.json really is last. */
@@ -61,13 +62,6 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const ensureOpen = () => {
     if (fatal) throw fatal;
     if (state !== 'open') throw archiveError(format, 'the archive is already finished or aborted');
-  };
-
-  /** Entries go into the container one at a time, in the order they were queued. */
-  const serialised = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = queue.then(task);
-    queue = run.catch(() => {});
-    return run;
   };
 
   async function append(entry: NormalisedEntry & { size: number }, source?: Readable): Promise<EntryRecord> {
@@ -93,22 +87,22 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     return record;
   }
 
-  function add(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
-    const pending = addEntry(spec, body);
+  function add(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
+    const pending = addEntry(spec, body, addOptions);
     pendingAdds.add(pending);
     const forget = () => pendingAdds.delete(pending);
     pending.then(forget, forget);
     return pending;
   }
 
-  async function addEntry(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
+  async function addEntry(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
     ensureOpen();
     const entry = normaliseEntry(spec);
     if (entry.type !== 'file' && body) body.resume(); // links and directories carry no body
     if (entry.size !== undefined) {
       if (body) sources.add(body);
       try {
-        return await serialised(() => append(entry as NormalisedEntry & { size: number }, body));
+        return await turns.take('live', () => append(entry as NormalisedEntry & { size: number }, body));
       } finally {
         if (body) sources.delete(body);
       }
@@ -125,8 +119,9 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
       sources.delete(input);
     }
     spoolFiles.add(spooled.path);
+    addOptions?.onSpooled?.(spooled.size);
     try {
-      return await serialised(() => append({ ...entry, size: spooled.size }, createReadStream(spooled.path)));
+      return await turns.take('spooled', () => append({ ...entry, size: spooled.size }, readSpooled(spooled)));
     } finally {
       spoolFiles.delete(spooled.path);
       await rm(spooled.path, { force: true });
@@ -140,7 +135,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     if (fatal) throw fatal;
     const listed = [...entries];
     const json = Buffer.from(JSON.stringify(buildMetadata(listed), null, 2) + '\n');
-    await serialised(() =>
+    await turns.take('live', () =>
       append(normaliseEntry({ path: METADATA_ENTRY, size: json.length, mode: 0o644 }) as NormalisedEntry & { size: number }, Readable.from([json])),
     );
     container.end();
@@ -158,7 +153,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     container.output.destroy(why);
     sink.destroy(why);
     await flushed.catch(() => {});
-    await queue;
+    await turns.idle();
     await Promise.all([...spoolFiles].map((path) => rm(path, { force: true })));
   }
 

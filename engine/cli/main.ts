@@ -3,18 +3,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isLsError, ExitCode } from '../errors.js';
 import { redactor } from '../secrets/index.js';
 import { lsbackupVersion } from '../version.js';
-import { applyCommand, type ApplyOptions } from './commands/apply.js';
-import { planCommand } from './commands/plan.js';
-import { validateCommand } from './commands/validate.js';
-import { restoreCommand } from './commands/restore.js';
-import { runCommand } from './commands/run.js';
-import { scheduleCommand } from './commands/schedule.js';
-import { configInitCommand, configShowCommand, configValidateCommand } from './commands/config.js';
-import { listCommand } from './commands/list.js';
-import { showCommand } from './commands/show.js';
-import { verifyCommand } from './commands/verify.js';
-import { getCommand } from './commands/get.js';
-import { pruneCommand, type PruneOptions } from './commands/prune.js';
+// Command modules are imported when their command runs (see the actions below): `apply` does
+// not pay for the modules of restore, schedule, the catalog or age encryption.
+import type { ApplyOptions } from './commands/apply.js';
+import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
 
@@ -123,7 +115,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     if (!options.build && !options.target && !options.config) {
       program.help({ error: false });
     }
-    setExitCode(await applyCommand([], options));
+    setExitCode(await (await import('./commands/apply.js')).applyCommand([], options));
   });
 
   backupOptions(
@@ -131,7 +123,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
 
   clusterOptions(
     program
@@ -142,7 +134,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt)
       .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
       .addOption(compressOption()),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals())));
 
   targetOptions(
     connectionOptions(
@@ -165,7 +157,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (backup: string, _o, cmd: Command) => setExitCode(await restoreCommand(backup, cmd.optsWithGlobals())));
+    .action(async (backup: string, _o, cmd: Command) => setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals())));
 
   program
     .command('validate')
@@ -173,7 +165,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
-    .action(async (paths: string[], options) => setExitCode(await validateCommand(paths, options)));
+    .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options)));
 
   program
     .command('run')
@@ -186,7 +178,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
     .addOption(compressOption())
-    .action(async (_o, cmd: Command) => setExitCode(await runCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals())));
 
   program
     .command('schedule')
@@ -196,7 +188,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
-    .action(async (_o, cmd: Command) => setExitCode(await scheduleCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals())));
 
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
   config
@@ -204,41 +196,41 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'machine-readable result')
-    .action(async (_o, cmd: Command) => setExitCode(await configValidateCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals())));
   config
     .command('show')
     .description('print every job with the settings it inherits merged in, secrets masked')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'print JSON instead of YAML')
-    .action(async (_o, cmd: Command) => setExitCode(await configShowCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals())));
   config
     .command('init')
     .description('print an annotated sample config generated from the schema (or write it with --output)')
     .option('-o, --output <file>', 'write the sample to this file instead of stdout')
     .option('--force', 'overwrite --output when it exists')
-    .action(async (options) => setExitCode(await configInitCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/config.js')).configInitCommand(options)));
 
   const backupArgument = '<backup>';
   const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
   catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
-    async (_o, cmd: Command) => setExitCode(await listCommand(cmd.optsWithGlobals<CatalogOptions>())),
+    async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>())),
   );
   catalogOptions(
     program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('verify')
       .description("stream a backup back and check every entry's size and sha256 against its metadata.json, and the archive against its .sha256 sidecar; exits 1 naming what is bad")
       .argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('get')
       .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
-  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('prune')
@@ -252,7 +244,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
       .option('--dry-run', 'only print what would be kept and deleted')
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
-  ).action(async (_o, cmd: Command) => setExitCode(await pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
+  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
   return program;
 }

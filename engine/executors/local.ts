@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -29,6 +28,8 @@ export class LocalExecutor implements Executor {
     const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
     let timedOut = false;
     let aborted = false;
+    // execa is ~100 modules: loaded by the first local command, not by every lsbackup start.
+    const { execa } = await import('execa');
 
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.

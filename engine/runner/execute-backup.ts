@@ -222,7 +222,9 @@ async function runStep(
     // Unknown length: the archive writer spools it; it is added only if the command succeeds.
     const body = new PassThrough();
     const path = outputEntryPath(component, host, step.output);
-    const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body);
+    let spooled: ((size: number) => void) | undefined;
+    const whole = new Promise<number>((resolve) => (spooled = resolve));
+    const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body, { onSpooled: spooled });
     added.catch(() => undefined);
     const result = await runStreamed(executor, step.command, run, body, transport);
     if (result.failed) {
@@ -231,13 +233,19 @@ async function runStep(
       return report('failed', 0, result.exitCode, describeFailure(result, result.stderr));
     }
     body.end();
+    // Once the output is whole in the spool the host goes on with its next step; the entry
+    // waits for its turn in the archive meanwhile (other hosts' files may be ahead of it).
+    let size: number;
     try {
-      const record = await added;
-      options.reporter.emit({ type: 'entry', component, host, path, size: record.size });
-      return report('success', record.size, result.exitCode);
+      size = await Promise.race([whole, added.then((record) => record.size)]);
     } catch (e) {
       return report('failed', 0, result.exitCode, `writing ${path}: ${(e as Error).message}`);
     }
+    const settled = added.then(
+      (record) => void options.reporter.emit({ type: 'entry', component, host, path, size: record.size }),
+      (e: Error) => `writing ${path}: ${e.message}`,
+    );
+    return { ...report('success', size, result.exitCode), settled };
   }
 
   const result = await executor.run(step.command, run);

@@ -70,6 +70,20 @@ export function notRunningReason(loaded: LoadedRecipe, inventory: Inventory, opt
   return undefined;
 }
 
+/**
+ * The hosts a backup contacts first, before any template is rendered: every host of a component
+ * that runs on all its hosts, the first host of one that runs on the first, each once.
+ */
+export function hostsToContactFirst(recipes: LoadedRecipe[], inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): Host[] {
+  const hosts = new Set<Host>();
+  for (const [newest] of recipeFamilies(recipes)) {
+    if (!newest || notRunningReason(newest, inventory, options)) continue;
+    const members = hostsOfGroups(inventory, ([] as string[]).concat(newest.recipe.spec.hosts.group));
+    for (const host of newest.recipe.spec.hosts.run === 'first' ? members.slice(0, 1) : members) hosts.add(host);
+  }
+  return [...hosts];
+}
+
 /** Hosts of the groups in inventory order, each once. */
 export function hostsOfGroups(inventory: Inventory, groups: string[]): Host[] {
   const wanted = new Set<string>();

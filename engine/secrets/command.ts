@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { LsError } from '../errors.js';
 import type { SecretSource } from './types.js';
 
@@ -17,6 +16,8 @@ export class CommandSecretSource implements SecretSource {
     const [file, ...args] = this.command;
     const hasPlaceholder = args.some((arg) => arg.includes('{name}'));
     const argv = hasPlaceholder ? args.map((arg) => arg.replaceAll('{name}', name)) : [...args, name];
+    // Loaded on first use: most runs resolve no secret by command (execa is ~100 modules).
+    const { execa } = await import('execa');
     const result = await execa(file, argv, {
       reject: false,
       stripFinalNewline: false,

@@ -37,7 +37,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const inventory = await loadSessionInventory(options, config);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
-  const reporter = sessionReporter(options.json);
+  const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
     const cluster = clusterName(options, config, inventory);

@@ -22,7 +22,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
   const config = await loadSessionConfig(options);
   const job = selectJob(config, options.job);
-  const reporter = sessionReporter(options.json);
+  const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
     const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress });
