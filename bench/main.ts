@@ -9,6 +9,7 @@ import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
+import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
 import { measure, median, loadAverage, type Measurement } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
@@ -82,6 +83,7 @@ async function main() {
     }
     if (want('rss')) await rss(fleet, bulkDir, bigDir);
     if (want('many')) await many(fleet, sizes.hostsMany);
+    if (want('remote')) await remoteCompression(bulkDir);
     if (only?.includes('profile')) await profile(fleet, bulkDir);
   } finally {
     await fleet.stop();
@@ -223,6 +225,43 @@ async function many(fleet: Fleet, hosts: number) {
   await bench('many', `lsbackup trivial, ${hosts} hosts, default concurrency`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'), clean);
 }
 
+/** The link of the `remote` group: what a host behind a modest WAN or a shared 1 Gbit/s uplink gets. */
+const REMOTE_LINK_RATE = '200mbit';
+/** Bytes the host sent on its link per run, by benchmark name (remote group). */
+const linkBytes = new Map<string, number>();
+
+/**
+ * (e) compress: remote: the single-host data set from one host behind a shaped link (its own
+ * network namespace, tc tbf), `--compress local` (as is over SSH) against `--compress remote`
+ * (zstd -1 on the host). On this machine the "host" shares the two cores with lsbackup; its
+ * zstd runs under sshd, so it is not in the CPU column.
+ */
+async function remoteCompression(dataDir: string) {
+  const unavailable = netnsUnavailable();
+  if (unavailable) {
+    log(`remote: SKIPPED, network namespaces are not available: ${unavailable}`);
+    return;
+  }
+  const link = await startNetnsFleet({ hosts: 1 });
+  try {
+    link.throttle(0, REMOTE_LINK_RATE);
+    const inv = link.writeInventory(join(work, 'inv-remote'), { host1: ['bulk'] });
+    const recipe = recipeFile('bulk', BULK_RECIPE);
+    const out = join(work, 'remote-out');
+    const clean = emptyDir(out);
+    clean();
+    for (const where of ['local', 'remote']) {
+      const name = `lsbackup tar.zst --compress ${where}, ${REMOTE_LINK_RATE} link`;
+      const sentBefore = link.sentBytes(0);
+      const row = await bench('remote', name, totalBytes(sizes.bulk), lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--compress', where, '--var', `bulk.data_dir=${dataDir}`), clean);
+      linkBytes.set(name, (link.sentBytes(0) - sentBefore) / row.runs.length);
+      log(`${name}: the host sent ${(linkBytes.get(name)! / 1e6).toFixed(1)} MB per run`);
+    }
+  } finally {
+    await link.teardown();
+  }
+}
+
 /** `--only profile`: one 1 GiB backup per format under `node --cpu-prof`, summarised by bench/profile-summary.mjs. */
 async function profile(fleet: Fleet, dataDir: string) {
   const inv = inventory(fleet, 'profile', 'bulk', 1);
@@ -297,6 +336,12 @@ function report() {
     const a = summary(small).rss;
     const b = summary(big).rss;
     lines.push(`| peak RSS 1 GiB → 4 GiB | ${a.toFixed(0)} → ${b.toFixed(0)} MiB (${(((b - a) / a) * 100).toFixed(0)}%) | ≤ 200 MiB, within 10% |`);
+  }
+  const viaLink = (where: string) => `lsbackup tar.zst --compress ${where}, ${REMOTE_LINK_RATE} link`;
+  target(`--compress remote vs local over ${REMOTE_LINK_RATE} (throughput)`, ratio(viaLink('remote'), viaLink('local')), '(reference)');
+  if (linkBytes.size === 2) {
+    const [local, remote] = [linkBytes.get(viaLink('local'))!, linkBytes.get(viaLink('remote'))!];
+    lines.push(`| bytes on the link per run, local → remote | ${(local / 1e6).toFixed(0)} → ${(remote / 1e6).toFixed(0)} MB (${(local / remote).toFixed(2)}× fewer) | (reference) |`);
   }
   const many = rows.find((r) => r.group === 'many');
   if (many) lines.push(`| ${cell(many.name)} | ${summary(many).wall.toFixed(2)} s wall, ${summary(many).rss.toFixed(0)} MiB | well under 5 s |`);

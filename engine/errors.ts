@@ -65,6 +65,10 @@ export const errorDefinitions = {
   }),
   EARCHIVE: (d) => ({ message: `Archive ${d.archive}: ${d.message}`, exitCode: ExitCode.failed }),
   ECONNECT: (d) => ({ message: `Host ${d.host}: ${d.message}`, exitCode: ExitCode.failed }),
+  EHOSTVAR: (d) => ({
+    message: `Inventory variable ${d.name} must be ${d.allowed}; it is not on host ${(d.hosts as string[]).join(', host ')}. Fix it in the inventory (host_vars/, group_vars/ or the inventory file).`,
+    exitCode: ExitCode.config,
+  }),
   ERESTORE: (d) => ({
     message: `Restore of ${d.backup} refused before any host was touched: ${d.message}`,
     exitCode: ExitCode.failed,

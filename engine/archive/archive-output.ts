@@ -4,7 +4,7 @@ import { followFile } from './file-follower.js';
 import { createMeter } from './meter.js';
 import { createParallelGzip } from './parallel-gzip.js';
 import type { ArchiveFormat } from './types.js';
-import { startZstd, zstdCompressArgs } from './zstd.js';
+import { startZstdCompressor } from './zstd.js';
 
 /** The archive's sink is a local file with this descriptor (open read-write); `label` names it in errors. */
 export interface ArchiveFile {
@@ -55,9 +55,9 @@ export function openArchiveOutput(format: ArchiveFormat, sink: Writable, options
   let input: Writable;
   let compressed: Promise<unknown>;
   if (format === 'tar.zst') {
-    const zstd = startZstd(zstdCompressArgs(options.level), { command: options.zstdCommand });
-    input = zstd.stdin;
-    compressed = Promise.all([pipeline(zstd.stdout!, meter, sink), zstd.exited]);
+    const zstd = startZstdCompressor({ level: options.level, command: options.zstdCommand, label: 'zstd' });
+    input = zstd.input;
+    compressed = Promise.all([pipeline(zstd.output!, meter, sink), zstd.exited]);
   } else if (format === 'tar.gz') {
     const gzip = createParallelGzip({ level: options.level, blockSize: options.gzipBlockSize });
     input = gzip;
@@ -79,7 +79,7 @@ export function openArchiveOutput(format: ArchiveFormat, sink: Writable, options
 }
 
 function zstdIntoFile(file: ArchiveFile, sink: Writable, options: ArchiveOutputOptions): ArchiveOutput {
-  const zstd = startZstd(zstdCompressArgs(options.level), { command: options.zstdCommand, output: file.fd, label: file.label });
+  const zstd = startZstdCompressor({ level: options.level, command: options.zstdCommand, output: file.fd, label: file.label });
   const follower = followFile(file.fd);
   // Nothing is written to the sink, so nothing else listens to it: a failure to end it rejects `done`.
   sink.on('error', () => {});
@@ -96,10 +96,10 @@ function zstdIntoFile(file: ArchiveFile, sink: Writable, options: ArchiveOutputO
   })();
   done.catch(() => {}); // the writer awaits it; a failure must not be unhandled meanwhile
   return {
-    input: zstd.stdin,
+    input: zstd.input,
     done,
     destroy(reason) {
-      zstd.stdin.destroy(reason);
+      zstd.input.destroy(reason);
       follower.stop();
       sink.destroy();
     },

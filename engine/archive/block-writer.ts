@@ -33,8 +33,8 @@ export class BlockWriter {
 
   constructor(
     private readonly stream: Writable,
-    private readonly recycle = false,
     private readonly blockSize = DEFAULT_BLOCK_SIZE,
+    private readonly recycle = false,
   ) {
     this.block = Buffer.allocUnsafe(blockSize);
   }

@@ -1,9 +1,5 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { createHash, type Hash } from 'node:crypto';
+import type { Writable } from 'node:stream';
 
 const ZERO_CHUNK = Buffer.alloc(64 * 1024);
 
@@ -48,25 +44,6 @@ export class BodyWriter {
     }
     return this.hash.digest('hex');
   }
-}
-
-/** A body of unknown length written to a private temp file, so its size is known before its tar header. */
-export interface SpooledBody {
-  path: string;
-  size: number;
-}
-
-/** Copy `body` to a 0600 file in `spoolDir`; the file is removed if the copy fails. */
-export async function spoolBody(body: Readable, spoolDir: string): Promise<SpooledBody> {
-  const path = join(spoolDir, `.lsbackup-spool-${randomBytes(8).toString('hex')}`);
-  const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  try {
-    await pipeline(body, file);
-  } catch (err) {
-    await rm(path, { force: true });
-    throw err;
-  }
-  return { path, size: file.bytesWritten };
 }
 
 /** Resolves on the stream's next 'drain'; rejects if it closes or fails first. */

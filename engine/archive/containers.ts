@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import yazl from 'yazl';
-import { BlockWriter } from './block-writer.js';
+import { createRequire } from 'node:module';
+import { BlockWriter, DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { waitForDrain } from './body.js';
 import { archiveError, type NormalisedEntry } from './entry.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-blocks.js';
@@ -25,7 +25,7 @@ export interface Container {
  * chunk once it calls back (see BlockWriter), e.g. the compressor's input.
  */
 export function createTarContainer(output: Writable, options: { recycleBlocks?: boolean } = {}): Container {
-  const blocks = new BlockWriter(output, options.recycleBlocks);
+  const blocks = new BlockWriter(output, DEFAULT_BLOCK_SIZE, options.recycleBlocks);
   let padding = 0;
   return {
     beginEntry(entry) {
@@ -66,6 +66,8 @@ const S_IFLNK = 0o120000;
  * not uid/gid, and it has no hardlinks: those are refused so the user picks a tar format.
  */
 export function createZipContainer(output: Writable, level = 6): Container {
+  // Required here, not imported at the top: only a zip archive needs yazl (start-up cost of a tar backup).
+  const yazl = createRequire(import.meta.url)('yazl') as typeof import('yazl');
   const zip = new yazl.ZipFile();
   (zip.outputStream as unknown as Readable).on('error', (err) => output.destroy(err)).pipe(output);
   let body: PassThrough | undefined;

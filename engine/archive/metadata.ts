@@ -30,6 +30,8 @@ export interface ComponentHostRecord {
   /** Why the host did no work although nothing failed (not detected, another host chosen). */
   note?: string;
   steps: StepRecord[];
+  /** 'zstd' when the host compressed what it streamed (compress: remote); absent when it came as is. */
+  transport?: 'zstd';
 }
 
 export interface ComponentRecord {

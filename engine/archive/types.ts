@@ -50,6 +50,14 @@ export interface ArchiveResult {
   entries: EntryRecord[];
 }
 
+export interface AddOptions {
+  /**
+   * For a body of unknown size: called once it is spooled whole (its size is then known), before
+   * it waits for its turn in the archive. The body's source is no longer needed from then on.
+   */
+  onSpooled?: (size: number) => void;
+}
+
 /** An entry being written: its header is in the archive and it holds the archive until `end()`. */
 export interface OpenEntry {
   /** Append body bytes (hashed as they pass); a promise means: wait for it before the next write. */
@@ -70,7 +78,7 @@ export interface OpenEntry {
  */
 export interface ArchiveWriter {
   readonly format: ArchiveFormat;
-  add(entry: EntrySpec, body?: Readable): Promise<EntryRecord>;
+  add(entry: EntrySpec, body?: Readable, options?: AddOptions): Promise<EntryRecord>;
   /**
    * Start an entry of known size whose body the caller pushes in pieces (a host's tar stream):
    * no stream per entry. Resolves when it is this entry's turn; the caller must `end()` it.

@@ -1,13 +1,13 @@
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { LsError } from '../errors.js';
 import { openArchiveOutput, type ArchiveOutputOptions } from './archive-output.js';
-import { BodyWriter, spoolBody } from './body.js';
+import { BodyWriter } from './body.js';
+import { readSpooled, spoolBody } from './spool.js';
 import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
-import { Turnstile } from './turnstile.js';
-import type { ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
+import { Turns, type TurnKind } from './turns.js';
+import type { AddOptions, ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
 
 export const METADATA_ENTRY = 'metadata.json';
 
@@ -29,8 +29,10 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
   const sources = new Set<Readable>();
-  /** Entries go into the container one at a time, in the order they asked. */
-  const turn = new Turnstile();
+  /** Entries go into the container one at a time (live streams before spooled bodies). */
+  const turns = new Turns();
+  /** Turns held by open entries, released by abort() if their holder never ends them. */
+  const held = new Set<() => void>();
   let state: 'open' | 'finishing' | 'closed' = 'open';
   let fatal: Error | undefined;
   /** Every add() and open entry not yet settled: finish() waits for them so metadata.json really is last. */
@@ -79,27 +81,45 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     return startEntry(spec);
   }
 
-  /** Waits for the container's turn and writes the entry's header; the turn is held until end(). */
-  async function startEntry(spec: EntrySpec & { size: number }): Promise<OpenEntry> {
+  /**
+   * Waits for the container's turn and writes the entry's header; the turn is held until end().
+   * `kind`: a live stream from a host goes before a spooled body (see Turns).
+   */
+  function startEntry(spec: EntrySpec & { size: number }, kind: TurnKind = 'live'): Promise<OpenEntry> {
     let settle!: () => void;
     track(new Promise<void>((resolve) => (settle = resolve)));
-    let entry;
+    let entry: NormalisedEntry & { size: number };
     try {
       entry = normaliseEntry(spec) as NormalisedEntry & { size: number };
-      const waiting = turn.acquire();
-      if (waiting) await waiting;
     } catch (err) {
       settle();
-      throw err;
+      return Promise.reject(err);
     }
-    try {
-      if (fatal) throw fatal;
-      await guarded(() => container.beginEntry(entry));
-    } catch (err) {
-      turn.release();
-      settle();
-      throw err;
-    }
+    return new Promise<OpenEntry>((opened, refused) => {
+      void turns.take(kind, async () => {
+        try {
+          if (fatal) throw fatal;
+          await guarded(() => container.beginEntry(entry));
+        } catch (err) {
+          settle();
+          return refused(err);
+        }
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const done = () => {
+          held.delete(done);
+          release();
+          settle();
+        };
+        held.add(done);
+        opened(openEntry(entry, done));
+        await released;
+      });
+    });
+  }
+
+  /** The entry whose turn it is; `done` hands the turn on. */
+  function openEntry(entry: NormalisedEntry & { size: number }, done: () => void): OpenEntry {
     const body = new BodyWriter(entry.size, writeBody);
     let ended = false;
     return {
@@ -123,16 +143,15 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
           entries.push(record);
           return record;
         } finally {
-          turn.release();
-          settle();
+          done();
         }
       },
     };
   }
 
   /** Copies `source` into a new entry of known size. */
-  async function copyIn(spec: EntrySpec & { size: number }, source?: Readable): Promise<EntryRecord> {
-    const entry = await startEntry(spec);
+  async function copyIn(spec: EntrySpec & { size: number }, source?: Readable, kind?: TurnKind): Promise<EntryRecord> {
+    const entry = await startEntry(spec, kind);
     let failure: string | undefined;
     if (source) {
       try {
@@ -148,11 +167,11 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     return entry.end(failure);
   }
 
-  function add(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
-    return track(track(addEntry(spec, body)), adding);
+  function add(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
+    return track(track(addEntry(spec, body, addOptions)), adding);
   }
 
-  async function addEntry(spec: EntrySpec, body?: Readable): Promise<EntryRecord> {
+  async function addEntry(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
     ensureOpen();
     const entry = normaliseEntry(spec);
     if (entry.type !== 'file' && body) body.resume(); // links and directories carry no body
@@ -176,10 +195,11 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
       sources.delete(body);
     }
     spoolFiles.add(spooled.path);
-    const copy = createReadStream(spooled.path);
+    addOptions?.onSpooled?.(spooled.size);
+    const copy = readSpooled(spooled);
     sources.add(copy);
     try {
-      return await copyIn({ ...spec, size: spooled.size }, copy);
+      return await copyIn({ ...spec, size: spooled.size }, copy, 'spooled');
     } finally {
       sources.delete(copy);
       spoolFiles.delete(spooled.path);
@@ -210,8 +230,10 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     fatal ??= why;
     for (const source of sources) source.destroy();
     output.destroy(why);
-    turn.openAll(); // whoever waits for a turn learns of the abort at once
+    // An open entry whose holder never ends it (a host still streaming) must not keep the rest waiting.
+    for (const release of [...held]) release();
     await output.done.catch(() => {});
+    await turns.idle();
     await Promise.allSettled([...adding]);
     await Promise.all([...spoolFiles].map((path) => rm(path, { force: true })));
   }

@@ -3,71 +3,78 @@ import { Duplex, Writable, type Readable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { archiveError } from './entry.js';
 
-/** A running `zstd`: feed `stdin`; `exited` settles when it is gone (rejects on a failure). */
+/** A running Debian `zstd` binary: its pipes, and how it ended. */
 export interface ZstdProcess {
-  /**
-   * Its standard input. A write that fails reports why zstd stopped (its exit status and
-   * stderr, e.g. "No space left on device"), not just the broken pipe that follows.
-   */
   stdin: Writable;
-  /** Its output, unless it writes a file descriptor itself. */
+  /** Its output; null when it writes a file descriptor itself (`output`). */
   stdout: Readable | null;
-  exited: Promise<void>;
-  /** Stop it now (abort). */
+  /** Resolves once zstd runs (undefined) or could not start (why, e.g. not installed). */
+  started: Promise<string | undefined>;
+  /** Resolves once zstd has exited and its output was read: undefined on success, else why it failed. */
+  ended: Promise<string | undefined>;
+  /** SIGTERM unless it has already exited. */
   kill(): void;
 }
 
 /**
- * Starts the Debian `zstd` binary. `output` is 'pipe' (read `stdout`) or a file descriptor that
- * zstd writes itself. A missing binary or a non-zero exit becomes an EARCHIVE error naming
- * `label` (the archive or file it works on).
+ * Starts `command args`. `need` completes "install the Debian package 'zstd' …" in the error a
+ * missing binary gives (what the user was doing that needs zstd). `onProblem` hears a failure
+ * at once, in the event that reports it (before the pipes close under a stream built on them).
+ * `output` is 'pipe' (read `stdout`) or a file descriptor zstd writes itself.
  */
-export function startZstd(args: string[], options: { command?: string; output?: 'pipe' | number; label?: string } = {}): ZstdProcess {
-  const command = options.command ?? 'zstd';
-  const label = options.label ?? 'zstd';
-  const child = spawn(command, args, { stdio: ['pipe', options.output ?? 'pipe', 'pipe'] });
-  const input = child.stdin!;
+export function startZstd(
+  args: string[],
+  command = 'zstd',
+  need = 'to read or write .tar.zst',
+  onProblem?: (problem: string) => void,
+  output: 'pipe' | number = 'pipe',
+): ZstdProcess {
+  const child = spawn(command, args, { stdio: ['pipe', output, 'pipe'] });
+  const stdin = child.stdin!;
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      const message =
-        err.code === 'ENOENT'
-          ? `'${command}' was not found; install the Debian package 'zstd' to read or write .tar.zst`
-          : `'${command}' failed to start: ${err.message}`;
-      reject(archiveError(label, message, err));
-    });
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else if (code !== null) reject(archiveError(label, `'${command}' exited with ${code}: ${stderr.trim()}`));
-      else reject(archiveError(label, `'${command}' was killed by ${signal}`));
-    });
-  });
-  exited.catch(() => {}); // whoever uses it awaits it; a failure must not be unhandled meanwhile
-  const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  };
-  // The pipe's own error is only the echo of zstd going away: report zstd's reason instead.
-  input.on('error', () => {});
-  const stdin = new Writable({
-    // Room for one 1 MiB block in flight while the next one is filled.
-    highWaterMark: 2 * DEFAULT_BLOCK_SIZE,
-    write(chunk: Buffer, _enc, callback) {
-      input.write(chunk, (err) => (err ? exited.then(() => callback(err), callback) : callback()));
-    },
-    final(callback) {
-      input.end();
-      exited.then(() => callback(), callback);
-    },
-    destroy(err, callback) {
-      kill();
-      input.destroy();
-      callback(err);
-    },
-  });
-  // The failure reaches the writer through its write callbacks and `errored`, and `exited` rejects.
+  // zstd exiting early makes writes fail with EPIPE; its exit status says why, in `ended`.
   stdin.on('error', () => {});
-  return { stdin, stdout: child.stdout, exited, kill };
+  let spawnError: string | undefined;
+  const started = new Promise<string | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError =
+        err.code === 'ENOENT' ? `'${command}' was not found; install the Debian package 'zstd' ${need}` : `'${command}' failed to start: ${err.message}`;
+      onProblem?.(spawnError);
+      resolve(spawnError);
+    });
+  });
+  const ended = new Promise<string | undefined>((resolve) => {
+    child.once('close', (code, signal) => {
+      if (spawnError) return resolve(spawnError);
+      const problem = code !== 0 && code !== null ? `'${command}' exited with ${code}: ${stderr.trim()}` : signal ? `'${command}' was killed by ${signal}` : undefined;
+      if (problem) onProblem?.(problem);
+      resolve(problem);
+    });
+  });
+  return {
+    stdin,
+    stdout: child.stdout,
+    started,
+    ended,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/**
+ * The Debian `zstd` binary as a Duplex: bytes written in come out (de)compressed.
+ * A missing binary or a non-zero exit becomes an EARCHIVE error on the stream.
+ */
+export function spawnZstd(args: string[], command = 'zstd'): Duplex {
+  let duplex: Duplex | undefined;
+  const zstd = startZstd(args, command, undefined, (problem) => duplex?.destroy(archiveError('zstd', problem)));
+  duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout! });
+  // Tearing the stream down (abort) must not leave the child running.
+  duplex.on('close', () => zstd.kill());
+  return duplex;
 }
 
 /** `zstd -T0 -q -<level> -c`: multi-threaded on all cores. */
@@ -75,12 +82,48 @@ export function zstdCompressArgs(level = 3): string[] {
   return ['-T0', '-q', `-${level}`, '-c'];
 }
 
-/** zstd as a Duplex (bytes in, decompressed bytes out), for reading archives. */
 export function createZstdDecompressor(command?: string): Duplex {
-  const zstd = startZstd(['-d', '-q', '-c'], { command });
-  const duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout! });
-  zstd.exited.catch((err: Error) => duplex.destroy(err));
-  // Tearing the stream down (abort) must not leave the child running.
-  duplex.on('close', zstd.kill);
-  return duplex;
+  return spawnZstd(['-d', '-q', '-c'], command);
+}
+
+/** A zstd that compresses the archive, fed block by block; `exited` rejects with an EARCHIVE error naming `label`. */
+export interface ZstdCompressor {
+  /**
+   * Its standard input. A write that fails reports why zstd stopped (its exit status and
+   * stderr, e.g. "No space left on device"), not just the broken pipe that follows. A write
+   * calls back once zstd's pipe took the chunk (BlockWriter may then reuse it).
+   */
+  input: Writable;
+  /** Its output, unless it writes a file descriptor itself. */
+  output: Readable | null;
+  exited: Promise<void>;
+}
+
+/** Starts `zstd -T0 -<level>` for the archive writer; `output` as for startZstd. */
+export function startZstdCompressor(options: { level?: number; command?: string; output?: 'pipe' | number; label: string }): ZstdCompressor {
+  const zstd = startZstd(zstdCompressArgs(options.level), options.command, undefined, undefined, options.output);
+  const exited = zstd.ended.then((problem) => {
+    if (problem) throw archiveError(options.label, problem);
+  });
+  exited.catch(() => {}); // whoever uses it awaits it; a failure must not be unhandled meanwhile
+  const stdin = zstd.stdin;
+  const input = new Writable({
+    // Room for one 1 MiB block in flight while the next one is filled.
+    highWaterMark: 2 * DEFAULT_BLOCK_SIZE,
+    write(chunk: Buffer, _enc, callback) {
+      stdin.write(chunk, (err) => (err ? exited.then(() => callback(err), callback) : callback()));
+    },
+    final(callback) {
+      stdin.end();
+      exited.then(() => callback(), callback);
+    },
+    destroy(err, callback) {
+      zstd.kill();
+      stdin.destroy();
+      callback(err);
+    },
+  });
+  // The failure reaches the writer through its write callbacks and `errored`, and `exited` rejects.
+  input.on('error', () => {});
+  return { input, output: zstd.stdout, exited };
 }

@@ -3,31 +3,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isLsError, ExitCode } from '../errors.js';
 import { redactor } from '../secrets/index.js';
 import { lsbackupVersion } from '../version.js';
+// Command modules are imported when their command runs (see the actions below): `apply` does
+// not pay for the modules of restore, schedule, the catalog or age encryption.
 import type { ApplyOptions } from './commands/apply.js';
 import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
-
-/** A command's function, its module loaded when it runs. */
-function lazy<M, K extends keyof M>(load: () => Promise<M>, name: K): M[K] {
-  return (async (...args: unknown[]) => ((await load())[name] as (...a: unknown[]) => unknown)(...args)) as M[K];
-}
-
-// Each command's code is loaded when it runs: a backup does not pay for loading the scheduler,
-// the file watcher or restore (start-up CPU is CPU the archive's compressor could use).
-const applyCommand = lazy(() => import('./commands/apply.js'), 'applyCommand');
-const planCommand = lazy(() => import('./commands/plan.js'), 'planCommand');
-const validateCommand = lazy(() => import('./commands/validate.js'), 'validateCommand');
-const restoreCommand = lazy(() => import('./commands/restore.js'), 'restoreCommand');
-const runCommand = lazy(() => import('./commands/run.js'), 'runCommand');
-const scheduleCommand = lazy(() => import('./commands/schedule.js'), 'scheduleCommand');
-const configValidateCommand = lazy(() => import('./commands/config.js'), 'configValidateCommand');
-const configShowCommand = lazy(() => import('./commands/config.js'), 'configShowCommand');
-const configInitCommand = lazy(() => import('./commands/config.js'), 'configInitCommand');
-const listCommand = lazy(() => import('./commands/list.js'), 'listCommand');
-const showCommand = lazy(() => import('./commands/show.js'), 'showCommand');
-const verifyCommand = lazy(() => import('./commands/verify.js'), 'verifyCommand');
-const getCommand = lazy(() => import('./commands/get.js'), 'getCommand');
-const pruneCommand = lazy(() => import('./commands/prune.js'), 'pruneCommand');
+import { COMPRESS_MODES } from '../runner/transport.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -84,11 +65,23 @@ function catalogOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
+/** --compress: where the streams from hosts are compressed (apply, run, plan). */
+function compressOption(): Option {
+  return new Option(
+    '--compress <where>',
+    'where streamed output (collect steps, snapshot outputs) is compressed on its way: local (the default: sent as is over SSH) ' +
+      'or remote (zstd -1 on each host, decompressed here; the archive is the same). Use remote when the network, not this ' +
+      "machine's CPU, is the bottleneck (hosts behind slow or metered links); it needs zstd on the hosts. " +
+      'Default: config `compress`; an inventory variable lsbackup_compress=local|remote sets one host and wins',
+  ).choices(COMPRESS_MODES);
+}
+
 function backupOptions(cmd: Command): Command {
   return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
-    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']));
+    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
+    .addOption(compressOption());
 }
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
@@ -122,7 +115,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     if (!options.build && !options.target && !options.config) {
       program.help({ error: false });
     }
-    setExitCode(await applyCommand([], options));
+    setExitCode(await (await import('./commands/apply.js')).applyCommand([], options));
   });
 
   backupOptions(
@@ -130,7 +123,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
 
   clusterOptions(
     program
@@ -139,8 +132,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt)
-      .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)'),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await planCommand(recipes, cmd.optsWithGlobals())));
+      .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
+      .addOption(compressOption()),
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals())));
 
   targetOptions(
     connectionOptions(
@@ -163,7 +157,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (backup: string, _o, cmd: Command) => setExitCode(await restoreCommand(backup, cmd.optsWithGlobals())));
+    .action(async (backup: string, _o, cmd: Command) => setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals())));
 
   program
     .command('validate')
@@ -171,7 +165,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
-    .action(async (paths: string[], options) => setExitCode(await validateCommand(paths, options)));
+    .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options)));
 
   program
     .command('run')
@@ -183,7 +177,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
-    .action(async (_o, cmd: Command) => setExitCode(await runCommand(cmd.optsWithGlobals())));
+    .addOption(compressOption())
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals())));
 
   program
     .command('schedule')
@@ -193,7 +188,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     )
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
-    .action(async (_o, cmd: Command) => setExitCode(await scheduleCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals())));
 
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
   config
@@ -201,41 +196,41 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'machine-readable result')
-    .action(async (_o, cmd: Command) => setExitCode(await configValidateCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals())));
   config
     .command('show')
     .description('print every job with the settings it inherits merged in, secrets masked')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'print JSON instead of YAML')
-    .action(async (_o, cmd: Command) => setExitCode(await configShowCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals())));
   config
     .command('init')
     .description('print an annotated sample config generated from the schema (or write it with --output)')
     .option('-o, --output <file>', 'write the sample to this file instead of stdout')
     .option('--force', 'overwrite --output when it exists')
-    .action(async (options) => setExitCode(await configInitCommand(options)));
+    .action(async (options) => setExitCode(await (await import('./commands/config.js')).configInitCommand(options)));
 
   const backupArgument = '<backup>';
   const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
   catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
-    async (_o, cmd: Command) => setExitCode(await listCommand(cmd.optsWithGlobals<CatalogOptions>())),
+    async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>())),
   );
   catalogOptions(
     program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('verify')
       .description("stream a backup back and check every entry's size and sha256 against its metadata.json, and the archive against its .sha256 sidecar; exits 1 naming what is bad")
       .argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('get')
       .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
-  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program
       .command('prune')
@@ -249,7 +244,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
       .option('--dry-run', 'only print what would be kept and deleted')
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
-  ).action(async (_o, cmd: Command) => setExitCode(await pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
+  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
   return program;
 }

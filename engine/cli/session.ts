@@ -99,7 +99,7 @@ export function varOverrides(config: Config, cliVars: string[] | undefined): Rec
   return result;
 }
 
-export function sessionReporter(json: boolean | undefined): Reporter {
+export function sessionReporter(json: boolean | undefined): Promise<Reporter> {
   const kind: ReporterKind = json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
   return createReporter(kind, redactor);
 }

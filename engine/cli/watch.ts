@@ -1,4 +1,3 @@
-import { watch } from 'chokidar';
 import { isLsError } from '../errors.js';
 import { redactor } from '../secrets/index.js';
 
@@ -27,6 +26,8 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
     }
     if (!options.json) process.stderr.write(`\nwatching ${options.paths.length} path(s) for changes (Ctrl-C to stop)\n`);
   };
+  // chokidar loads only in watch mode, not with every `plan` or `validate`.
+  const { watch } = await import('chokidar');
   const watcher = watch(options.paths, { ignoreInitial: true });
   await new Promise<void>((resolve) => watcher.once('ready', resolve));
   await pass();

@@ -7,6 +7,7 @@ import { expandEnvReferences } from './env.js';
 import { scheduleProblems } from './cron.js';
 import type { ArchiveFormat } from '../archive/types.js';
 import { targetOptionProblems } from './target-options.js';
+import type { CompressMode } from '../runner/transport.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
@@ -53,6 +54,8 @@ export interface JobSettings {
   recipes?: string[];
   targets?: (string | TargetConfig)[];
   format?: ArchiveFormat;
+  /** Where streamed output is compressed: here (local) or on each host (remote). */
+  compress?: CompressMode;
   concurrency?: number;
   stepTimeout?: number;
   components?: ComponentsConfig;

@@ -28,11 +28,11 @@ export class LocalExecutor implements Executor {
     const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
     let timedOut = false;
     let aborted = false;
+    // execa is ~100 modules: loaded by the first local command, not by every lsbackup start.
+    const { execa } = await import('execa');
 
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
-    // Loaded on first use: a run against SSH hosts only does not pay for loading execa.
-    const { execa } = await import('execa');
     const child = execa('sh', ['-c', invocation.commandLine], {
       detached: true,
       reject: false,

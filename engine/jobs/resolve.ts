@@ -1,6 +1,7 @@
 import type { ArchiveFormat } from '../archive/types.js';
 import type { ComponentsConfig, Config, JobConfig, NotificationConfig, RetentionPolicy, TargetConfig } from '../config/load.js';
 import { LsError } from '../errors.js';
+import type { CompressMode } from '../runner/transport.js';
 
 /** The name of the implicit job when the config defines none: the top-level settings. */
 export const DEFAULT_JOB = 'default';
@@ -15,6 +16,7 @@ export interface EffectiveJob {
   recipes?: string[];
   targets: TargetConfig[];
   format: ArchiveFormat;
+  compress: CompressMode;
   concurrency: number;
   stepTimeout: number;
   components: ComponentsConfig;
@@ -58,6 +60,7 @@ function merge(name: string, top: Config, job: ResolvedJobConfig | JobConfig): E
     recipes: pick('recipes'),
     targets: (job as ResolvedJobConfig).targets ?? top.targets,
     format: pick('format') ?? 'tar.gz',
+    compress: pick('compress') ?? 'local',
     concurrency: pick('concurrency') ?? 16,
     stepTimeout: pick('stepTimeout') ?? 3600,
     components: mergeComponents(top.components, job.components),

@@ -12,12 +12,15 @@ import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
+import type { CompressMode } from '../runner/transport.js';
 
 export interface RunJobOptions {
   reporter: Reporter;
   signal: AbortSignal;
   /** Recipes already loaded and validated (the scheduler keeps the last valid set); else loaded now. */
   recipes?: LoadedRecipe[];
+  /** --compress of `lsbackup run`: wins over the job's `compress`. */
+  compress?: CompressMode;
   /** For tests: the first notification retry backoff. */
   notifyBackoffMs?: number;
 }
@@ -76,6 +79,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     targets,
     cluster,
     format: job.format,
+    compress: options.compress ?? job.compress,
     concurrency: job.concurrency,
     defaultStepTimeoutSec: job.stepTimeout,
     only: job.components.only,

@@ -4,13 +4,16 @@ import { formatBytes, formatDuration, renderTable } from './format.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain' | 'quiet';
 
-/** Picks the reporter: --json for machines, a live view on a TTY, plain lines otherwise. */
-export function createReporter(kind: ReporterKind, redactor: Redactor): Reporter {
+/**
+ * Picks the reporter: --json for machines, a live view on a TTY, plain lines otherwise. The live
+ * view's terminal modules (log-update and its ~15 dependencies) load only when it is chosen.
+ */
+export async function createReporter(kind: ReporterKind, redactor: Redactor): Promise<Reporter> {
   switch (kind) {
     case 'json':
       return new JsonLinesReporter(redactor);
     case 'tty':
-      return new LiveReporter(redactor);
+      return new (await import('./live-reporter.js')).LiveReporter(redactor);
     case 'plain':
       return new PlainReporter(redactor);
     case 'quiet':
@@ -38,70 +41,7 @@ class PlainReporter implements Reporter {
   close(): void {}
 }
 
-/** A live block of the hosts at work (component, host, current step, bytes) above the log lines. */
-class LiveReporter implements Reporter {
-  private readonly active = new Map<string, { step: string; bytes: number; since: number }>();
-  private timer: NodeJS.Timeout | undefined;
-  /** The live block's painter; loaded in the background (only a terminal needs it), so the first frames may be skipped. */
-  private update: ReturnType<typeof import('log-update').createLogUpdate> | undefined;
-  private closed = false;
-
-  constructor(private readonly redactor: Redactor) {
-    void import('log-update').then(({ createLogUpdate }) => {
-      if (!this.closed) this.update = createLogUpdate(process.stderr);
-    });
-  }
-
-  emit(event: RunEvent): void {
-    const key = 'host' in event && 'component' in event ? `${event.component} @ ${event.host}` : undefined;
-    switch (event.type) {
-      case 'host.start':
-        this.active.set(key!, { step: 'connecting', bytes: 0, since: Date.now() });
-        break;
-      case 'step.start':
-        if (this.active.has(key!)) this.active.get(key!)!.step = `${event.phase}: ${event.step}`;
-        break;
-      case 'entry':
-        if (this.active.has(key!)) this.active.get(key!)!.bytes += event.size;
-        break;
-      case 'host.end':
-        this.active.delete(key!);
-        break;
-    }
-    const line = event.type === 'step.start' || event.type === 'entry' || event.type === 'host.start' ? undefined : describe(event);
-    if (line) {
-      this.update?.clear();
-      process.stderr.write(this.redactor.redact(line) + '\n');
-    }
-    if (event.type === 'run.end') {
-      this.close();
-      process.stdout.write(this.redactor.redact(summary(event)) + '\n');
-      return;
-    }
-    this.timer ??= setInterval(() => this.render(), 200);
-    this.render();
-  }
-
-  private render(): void {
-    const rows = [...this.active.entries()].map(
-      ([k, v]) => `  ${k}  ${formatBytes(v.bytes).padStart(9)}  ${formatDuration(Date.now() - v.since).padStart(6)}  ${v.step}`,
-    );
-    const cols = process.stderr.columns ?? 120;
-    const shown = rows.slice(0, 20).map((r) => r.slice(0, cols - 1));
-    if (rows.length > 20) shown.push(`  … and ${rows.length - 20} more hosts at work`);
-    this.update?.(this.redactor.redact(shown.join('\n')));
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.closed = true;
-    this.update?.clear();
-    this.update?.done();
-  }
-}
-
-function describe(event: RunEvent): string | undefined {
+export function describe(event: RunEvent): string | undefined {
   switch (event.type) {
     case 'run.start':
       return `lsbackup ${event.operation} ${event.backupId} of cluster '${event.cluster}': ${event.components.length} component(s), ${event.hosts} host(s)${event.target ? ` -> ${event.target}` : ''}`;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, type Duplex, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
@@ -19,10 +19,11 @@ import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { ExitCode, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
-import { planRun } from './plan.js';
+import { hostsToContactFirst, planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
+import type { CompressMode } from './transport.js';
 
 export interface BackupOptions {
   recipes: LoadedRecipe[];
@@ -41,6 +42,8 @@ export interface BackupOptions {
   reporter: Reporter;
   redactor: Redactor;
   signal: AbortSignal;
+  /** Where streamed output is compressed (default local); a host's `lsbackup_compress` wins. */
+  compress?: CompressMode;
   /** Encrypt at rest for these age recipients (opt-in); the metadata sidecar too unless plainMetadata. */
   encryption?: { recipients: string[]; plainMetadata?: boolean };
 }
@@ -72,33 +75,36 @@ export interface BackupResult {
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const startedAt = new Date();
   const backupId = randomUUID();
-  const plan = planRun(options.recipes, options.inventory, {
-    operation: 'backup',
-    backupId,
-    cluster: options.cluster,
-    startedAt,
-    only: options.only,
-    skip: options.skip,
-    varOverrides: options.varOverrides,
-    secrets: options.secrets,
-    defaultStepTimeoutSec: options.defaultStepTimeoutSec,
-  });
-  const active = plan.components.filter((c) => !c.skipReason);
-  options.reporter.emit({
-    type: 'run.start',
-    operation: 'backup',
-    backupId,
-    cluster: options.cluster,
-    components: active.map((c) => c.name),
-    hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
-    target: options.targets.map((t) => t.uri).join(', '),
-  });
-
-  await Promise.all(options.targets.map((t) => t.check()));
   const cleanup = new CleanupStack();
   const executors = new ExecutorPool(options.executorFactory);
   cleanup.defer('close connections', () => executors.closeAll());
   try {
+    // A login takes round trips and the host's CPU: start them now (up to the concurrency) while
+    // templates are rendered and the targets and the archive get ready; host tasks reuse them.
+    for (const host of hostsToContactFirst(options.recipes, options.inventory, options).slice(0, options.concurrency)) void executors.get(host);
+    const plan = planRun(options.recipes, options.inventory, {
+      operation: 'backup',
+      backupId,
+      cluster: options.cluster,
+      startedAt,
+      only: options.only,
+      skip: options.skip,
+      varOverrides: options.varOverrides,
+      secrets: options.secrets,
+      defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+      compress: options.compress,
+    });
+    const active = plan.components.filter((c) => !c.skipReason);
+    options.reporter.emit({
+      type: 'run.start',
+      operation: 'backup',
+      backupId,
+      cluster: options.cluster,
+      components: active.map((c) => c.name),
+      hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
+      target: options.targets.map((t) => t.uri).join(', '),
+    });
+    await Promise.all(options.targets.map((t) => t.check()));
     const spoolDir = options.targets.find((t) => t.spoolDir)?.spoolDir ?? (await privateTempDir(cleanup));
     const encryption = options.encryption && options.encryption.recipients.length > 0 ? options.encryption : undefined;
     const name = backupName(options.cluster, startedAt, options.format) + (encryption ? AGE_SUFFIX : '');
@@ -132,10 +138,16 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       return finishRun(options, startedAt, { status, exitCode: ExitCode.failed, copies: [] }, outcomes);
     }
     let metadata: BackupMetadata | undefined;
-    const result = await archive.finish((entries) => {
-      metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
-      return metadata;
-    });
+    const result = await archive
+      .finish((entries) => {
+        metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
+        return metadata;
+      })
+      .catch((e: unknown) => {
+        // Every target failed (disk full) after the last entry was handed over: say which and why.
+        if (fanout.healthy.length > 0 || fanout.failures.size === 0) throw e;
+        throw new LsError('ETARGET', { target: [...fanout.failures.keys()].join(', '), message: [...fanout.failures.values()].map((f) => f.message).join('; ') }, { cause: e });
+      });
     finished = true;
     // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
     const stored = sink ? await sink.done() : result;
@@ -270,7 +282,7 @@ async function writeSidecars(
   await put(names.sha256, Readable.from([`${sha256}  ${archiveName}\n`]));
   const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
   // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
-  await put(names.metadata, encryptMetadata ? json.pipe(await encryptStream(encryption.recipients)) : json);
+  await put(names.metadata, encryptMetadata ? json.pipe((await loadAge()).encryptStream(encryption.recipients)) : json);
 }
 
 /**
@@ -278,7 +290,7 @@ async function writeSidecars(
  * once every encrypted byte has reached the fanout, with the digest of what was stored.
  */
 async function encryptingSink(recipients: string[], fanout: Writable): Promise<{ input: Writable; done: () => Promise<{ bytes: number; sha256: string }> }> {
-  const input = await encryptStream(recipients);
+  const input = (await loadAge()).encryptStream(recipients);
   const meter = createMeter();
   const flowing = pipeline(input, meter, fanout);
   flowing.catch(() => {}); // a failure is also seen by the archive writer; done() rethrows it
@@ -291,9 +303,9 @@ async function encryptingSink(recipients: string[], fanout: Writable): Promise<{
   };
 }
 
-/** The age library is loaded only for an encrypted backup (start-up cost). */
-async function encryptStream(recipients: string[]): Promise<Duplex> {
-  return (await import('../crypto/age.js')).encryptStream(recipients);
+/** age and its ~50 crypto modules load only for a run that encrypts. */
+function loadAge(): Promise<typeof import('../crypto/age.js')> {
+  return import('../crypto/age.js');
 }
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */

@@ -10,7 +10,9 @@ import { filesPrefix, outputEntryPath, recipeEntryPath } from './entry-paths.js'
 import { chooseVariant } from '../recipes/versions.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
+import { runStreamed } from './streamed-run.js';
 import { TarCollector } from './tar-collector.js';
+import type { Transport } from './transport.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
 
 export interface ExecuteOptions {
@@ -132,8 +134,9 @@ async function runHostTask(
   const { reporter } = options;
   const hostName = hostPlan.host.name;
   const started = Date.now();
+  const transport = hostPlan.transport;
   const finish = (outcome: Omit<HostOutcome, 'name' | 'durationMs'>, version?: string) => {
-    const full: HostOutcome = { name: hostName, durationMs: Date.now() - started, ...outcome };
+    const full: HostOutcome = { name: hostName, durationMs: Date.now() - started, ...outcome, ...(transport === 'zstd' ? { transport } : {}) };
     reporter.emit({ type: 'host.end', component: component.name, host: hostName, status: full.status, bytes: full.bytes, durationMs: full.durationMs, error: full.error, note: full.note });
     return { outcome: full, version };
   };
@@ -179,7 +182,7 @@ async function runHostTask(
   const picked = await chooseSteps(hostIndex, version);
   if (!picked.hostPlan) return finish({ status: 'failed', bytes: 0, error: picked.problem, steps: [] }, version);
   const result = await runPhases('backup', picked.hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>
-    runStep(step, executor, component.name, hostName, options, signal),
+    runStep(step, executor, component.name, hostName, transport, options, signal),
   );
   return finish({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps }, version);
 }
@@ -189,6 +192,7 @@ async function runStep(
   executor: Executor,
   component: string,
   host: string,
+  transport: Transport,
   options: ExecuteOptions,
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
@@ -203,7 +207,7 @@ async function runStep(
     const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
       options.reporter.emit({ type: 'entry', component, host, path, size }),
     );
-    const result = await executor.run(step.command, { ...run, stdout: collector.sink });
+    const result = await runStreamed(executor, step.command, run, collector.sink, transport);
     const collected = await collector.finish();
     const tarProblems = meaningfulTarStderr(result.stderr);
     if (result.failed || collected.error) {
@@ -217,22 +221,30 @@ async function runStep(
     // Unknown length: the archive writer spools it; it is added only if the command succeeds.
     const body = new PassThrough();
     const path = outputEntryPath(component, host, step.output);
-    const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body);
+    let spooled: ((size: number) => void) | undefined;
+    const whole = new Promise<number>((resolve) => (spooled = resolve));
+    const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body, { onSpooled: spooled });
     added.catch(() => undefined);
-    const result = await executor.run(step.command, { ...run, stdout: body });
+    const result = await runStreamed(executor, step.command, run, body, transport);
     if (result.failed) {
       body.destroy(new Error('command failed; output discarded'));
       await added.catch(() => undefined);
       return report('failed', 0, result.exitCode, describeFailure(result, result.stderr));
     }
     body.end();
+    // Once the output is whole in the spool the host goes on with its next step; the entry
+    // waits for its turn in the archive meanwhile (other hosts' files may be ahead of it).
+    let size: number;
     try {
-      const record = await added;
-      options.reporter.emit({ type: 'entry', component, host, path, size: record.size });
-      return report('success', record.size, result.exitCode);
+      size = await Promise.race([whole, added.then((record) => record.size)]);
     } catch (e) {
       return report('failed', 0, result.exitCode, `writing ${path}: ${(e as Error).message}`);
     }
+    const settled = added.then(
+      (record) => void options.reporter.emit({ type: 'entry', component, host, path, size: record.size }),
+      (e: Error) => `writing ${path}: ${e.message}`,
+    );
+    return { ...report('success', size, result.exitCode), settled };
   }
 
   const result = await executor.run(step.command, run);
@@ -246,7 +258,8 @@ export function describeFailure(
   extra?: Error,
 ): string {
   if (result.timedOut) return `timed out after ${Math.round(result.durationMs / 1000)}s`;
-  if (result.cause && result.exitCode === undefined) return result.cause.message;
+  // Without an exit code, or despite exit code 0 (the stream broke), the cause is the story.
+  if (result.cause && !result.exitCode) return result.cause.message;
   const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
   const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
   const why = result.cause?.message ?? extra?.message;

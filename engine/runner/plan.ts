@@ -8,6 +8,7 @@ import { collectCommand } from './collect-command.js';
 import { outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
+import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -21,12 +22,15 @@ export interface PlanOptions {
   /** Resolved secret values by name (resolved before planning; templates render synchronously). */
   secrets: Map<string, string>;
   defaultStepTimeoutSec: number;
+  /** Where backup streams are compressed unless a host's `lsbackup_compress` says otherwise (default local). */
+  compress?: CompressMode;
 }
 
 const PROBE_TIMEOUT_SEC = 60;
 
 /** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
 export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
+  if (options.operation === 'backup') checkCompressVars(inventory);
   const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
 }
@@ -64,6 +68,20 @@ export function notRunningReason(loaded: LoadedRecipe, inventory: Inventory, opt
   const groups = ([] as string[]).concat(loaded.recipe.spec.hosts.group);
   if (hostsOfGroups(inventory, groups).length === 0) return `no hosts in inventory group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}`;
   return undefined;
+}
+
+/**
+ * The hosts a backup contacts first, before any template is rendered: every host of a component
+ * that runs on all its hosts, the first host of one that runs on the first, each once.
+ */
+export function hostsToContactFirst(recipes: LoadedRecipe[], inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): Host[] {
+  const hosts = new Set<Host>();
+  for (const [newest] of recipeFamilies(recipes)) {
+    if (!newest || notRunningReason(newest, inventory, options)) continue;
+    const members = hostsOfGroups(inventory, ([] as string[]).concat(newest.recipe.spec.hosts.group));
+    for (const host of newest.recipe.spec.hosts.run === 'first' ? members.slice(0, 1) : members) hosts.add(host);
+  }
+  return [...hosts];
 }
 
 /** Hosts of the groups in inventory order, each once. */
@@ -104,6 +122,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     detect: probe('detect', recipe.spec.detect),
     version: probe('version', recipe.spec.version),
     steps,
+    transport: options.operation === 'backup' ? hostTransport(host, options.compress ?? 'local') : 'plain',
   };
 }
 

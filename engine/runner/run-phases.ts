@@ -6,6 +6,11 @@ export interface StepRun {
   outcome: StepOutcome;
   /** Archive bytes the step produced (backup) or consumed (restore). */
   bytes: number;
+  /**
+   * Work of the step that may finish after the host has gone on to its next step (a spooled
+   * output waiting for its turn in the archive); resolves to an error message when it failed.
+   */
+  settled?: Promise<string | undefined>;
 }
 
 export interface PhasesResult {
@@ -32,6 +37,17 @@ export async function runPhases(
   let failure: string | undefined;
   // Only a failure with onError: fail stops the remaining (non-always) steps.
   let blocked = false;
+  const noteFailure = (step: RenderedStep, error: string | undefined) => {
+    const message = `${step.phase} step '${step.name}': ${error}`;
+    // onError: continue notes the failure and goes on; the host's result stays good.
+    if (step.onError === 'continue') {
+      reporter.emit({ type: 'warning', component, host, message: `${message} (continuing: onError is continue)` });
+    } else {
+      blocked = true;
+      failure ??= message;
+    }
+  };
+  const settling: Promise<void>[] = [];
   for (const phase of lifecycle[operation]) {
     for (const step of steps.filter((s) => s.phase === phase.name)) {
       if (!step.enabled || ((blocked || context.signal.aborted) && !phase.alwaysRun)) {
@@ -43,20 +59,25 @@ export async function runPhases(
       bytes += result.bytes;
       outcomes.push(result.outcome);
       reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
-      if (result.outcome.status === 'failed') {
-        const message = `${step.phase} step '${step.name}': ${result.outcome.error}`;
-        // onError: continue notes the failure and goes on; the host's result stays good.
-        if (step.onError === 'continue') {
-          reporter.emit({ type: 'warning', component, host, message: `${message} (continuing: onError is continue)` });
-        } else {
-          blocked = true;
-          failure ??= message;
-        }
-      }
+      if (result.outcome.status === 'failed') noteFailure(step, result.outcome.error);
+      if (result.settled) settling.push(settleLate(result, (error) => noteFailure(step, error)));
     }
   }
+  // The host is done only when everything its steps produced is in the archive.
+  await Promise.all(settling);
   if (context.signal.aborted) failure ??= 'interrupted';
   return { steps: outcomes, bytes, failure };
+}
+
+/**
+ * A step whose late part failed becomes a failed step after the fact, with the same
+ * consequences as any failure from then on (the steps not yet run are skipped).
+ */
+async function settleLate(result: StepRun, fail: (error: string) => void): Promise<void> {
+  const error = await result.settled!.catch((e: Error) => e.message);
+  if (error === undefined) return;
+  Object.assign(result.outcome, { status: 'failed', error });
+  fail(error);
 }
 
 /**

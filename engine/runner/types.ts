@@ -2,6 +2,7 @@ import type { Host } from '../inventory/types.js';
 import type { LoadedRecipe, OnError } from '../recipes/types.js';
 import type { Become } from '../executors/types.js';
 import type { PhaseName } from './phases.js';
+import type { Transport } from './transport.js';
 
 /** A step with every template rendered, ready for an executor. */
 export interface RenderedStep {
@@ -30,6 +31,8 @@ export interface HostPlan {
   detect?: RenderedStep;
   version?: RenderedStep;
   steps: RenderedStep[];
+  /** How the host's collect and snapshot-output streams travel (always 'plain' for restore). */
+  transport: Transport;
 }
 
 /** One component of the run: a recipe and the hosts it may run on. */
@@ -75,6 +78,8 @@ export interface HostOutcome {
   /** Why a host was skipped (detect said absent, another host was chosen). */
   note?: string;
   steps: StepOutcome[];
+  /** Set when the host compressed its streams (compress: remote); absent: they came as is. */
+  transport?: 'zstd';
 }
 
 export interface ComponentOutcome {

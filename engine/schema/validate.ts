@@ -1,18 +1,31 @@
-import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, AnySchemaObject, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { Problem } from '../errors.js';
 import { didYouMean } from './closest.js';
+import { precompiledCheck } from './precompiled.js';
 import { parseYaml, pointerToPath, positionOf, type YamlSource } from './yaml-source.js';
 
-/** One Ajv instance for every schema lsbackup validates (recipes, config, ...). */
-const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+let ajvInstance: Ajv2020 | undefined;
+
+/**
+ * One Ajv instance for every schema lsbackup validates (recipes, config, ...). Created on first
+ * need: input that passes the build-time validators (precompiled.ts) never loads Ajv at all.
+ */
+function ajv(): Ajv2020 {
+  if (!ajvInstance) {
+    const { Ajv2020: AjvClass } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajvInstance = new AjvClass({ allErrors: true, strict: true, verbose: true });
+  }
+  return ajvInstance;
+}
 
 type JsonSchema = AnySchemaObject & { $id: string };
 
 function validatorFor(schema: JsonSchema): ValidateFunction {
-  const known = ajv.getSchema(schema.$id);
+  const known = ajv().getSchema(schema.$id);
   if (known) return known;
   indexPointers(schema, '');
-  return ajv.compile(schema);
+  return ajv().compile(schema);
 }
 
 /**
@@ -54,7 +67,7 @@ function collapseAlternatives(errors: ErrorObject[], data: unknown, root: JsonSc
   if (pointer === undefined) return collapseAlternatives(errors.filter((e) => e !== alternative), data, root);
   const value = valueAt(data, base);
   const outcomes = branches.map((_, i) => {
-    const validate = ajv.getSchema(`${root.$id}#${pointer}/${i}`)!;
+    const validate = ajv().getSchema(`${root.$id}#${pointer}/${i}`)!;
     validate(value);
     return (validate.errors ?? []).map((e) => ({ ...e, instancePath: base + e.instancePath }));
   });
@@ -140,6 +153,8 @@ export interface Validated<T> {
  */
 export function validateSource<T>(source: YamlSource, schema: JsonSchema, at: readonly string[] = []): Validated<T> {
   const data = at.reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], source.doc.toJS());
+  // The common case, valid input, is settled by the build-time validator without Ajv.
+  if (precompiledCheck(schema)?.(data)) return { value: data as T, source, problems: [] };
   const validate = validatorFor(schema);
   if (validate(data)) return { value: data as T, source, problems: [] };
   // propertyNames reports the bad name then a generic wrapper error; keep the specific one.

@@ -24,7 +24,7 @@ const sample: BackupMetadata = {
       name: 'postgresql',
       recipe: { name: 'postgresql', version: '1.0.0', digest: 'sha256:11', file: 'recipes/postgresql.yaml' },
       componentVersion: 'psql (PostgreSQL) 15.5',
-      hosts: [{ name: 'db-1', status: 'failed', durationMs: 12, bytes: 0, error: 'exit 1', steps: [{ phase: 'snapshot', name: 'pg_dumpall', status: 'failed', exitCode: 1, durationMs: 10, error: 'exit 1' }] }],
+      hosts: [{ name: 'db-1', status: 'failed', durationMs: 12, bytes: 0, error: 'exit 1', transport: 'zstd', steps: [{ phase: 'snapshot', name: 'pg_dumpall', status: 'failed', exitCode: 1, durationMs: 10, error: 'exit 1' }] }],
       status: 'failed',
       durationMs: 12,
     },

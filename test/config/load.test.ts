@@ -59,6 +59,7 @@ describe('jobs', () => {
       name: 'nightly',
       cluster: 'prod-eu1',
       format: 'tar.gz',
+      compress: 'remote',
       concurrency: 8,
       schedule: '0 2 * * *',
       retention: { keepDaily: 7 },
@@ -68,6 +69,7 @@ describe('jobs', () => {
     expect(nightly!.notifications[0]!.type).toBe('ping');
     expect(databases).toMatchObject({
       format: 'tar.zst',
+      compress: 'local',
       retention: { keepLast: 8 },
       components: { only: ['postgresql'], skip: ['kibana'], vars: { postgresql: { config_dir: '/etc/postgresql/15/main', port: 5433 } } },
     });

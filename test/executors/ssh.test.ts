@@ -4,8 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,42 @@ async function connectError(e: SshExecutor): Promise<LsError> {
   expect((err as LsError).code).toBe('ECONNECT');
   expect((err as LsError).message).not.toContain('\n');
   return err as LsError;
+}
+
+/** CPU milliseconds (user + system) this process and its waited-for children spent in fn. */
+function cpuMs(fn: () => void): number {
+  const before = resourceUsage();
+  fn();
+  return spentSince(before);
+}
+
+async function cpuMsAsync(fn: () => Promise<void>): Promise<number> {
+  const before = resourceUsage();
+  await fn();
+  return spentSince(before);
+}
+
+function resourceUsage(): { self: NodeJS.CpuUsage; children: number } {
+  return { self: process.cpuUsage(), children: childrenCpuMs() };
+}
+
+function spentSince(before: { self: NodeJS.CpuUsage; children: number }): number {
+  const self = process.cpuUsage(before.self);
+  return (self.user + self.system) / 1000 + childrenCpuMs() - before.children;
+}
+
+/** utime + stime of waited-for children (ssh-keygen), from /proc (clock ticks of 10 ms). */
+function childrenCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function sha256(data: Buffer | string): string {
@@ -155,6 +191,15 @@ describe('running commands', () => {
     expect(entries.get('x/secret.conf')).toMatchObject({ mode: 0o600, body: 'only root\n', mtime });
     expect(entries.get('x/run.sh')?.mode).toBe(0o755);
     expect(entries.get('x/link')?.linkpath).toBe('run.sh');
+  });
+
+  it('starts each of 20 commands in a row at once, without waiting for a delayed TCP ACK', async () => {
+    const e = executor(fleet.hosts[1]!);
+    await e.run('true'); // connected
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) expect((await e.run('true')).exitCode).toBe(0);
+    // With Nagle's algorithm on, each channel open after a close waited ~40 ms for the server's ACK.
+    expect(Date.now() - started).toBeLessThan(20 * 30);
   });
 
   it('runs 20 concurrent commands over one connection', async () => {
@@ -296,6 +341,35 @@ describe('connection failures are one-line ECONNECT errors', () => {
     expect(err.message).toMatch(/is encrypted and no passphrase was given/);
     const r = await executor(fleet.hosts[0]!, { privateKeyFile: fleet.encryptedClientKey }, { passphrase: KEY_PASSPHRASE }).run('echo ok');
     expect(r.stdout).toBe('ok\n');
+  });
+
+  it('decrypts a passphrase-protected key once per run, not once per host', async () => {
+    // A copy, so no earlier test has decrypted this file yet; bcrypt makes each decryption cost CPU.
+    const key = join(scratch(), 'id_enc');
+    copyFileSync(fleet.encryptedClientKey, key);
+    chmodSync(key, 0o600);
+    const decryptOnce = cpuMs(() => execFileSync('ssh-keygen', ['-y', '-P', KEY_PASSPHRASE, '-f', key]));
+    const hosts = [...fleet.hosts, ...fleet.hosts];
+    const spent = await cpuMsAsync(async () => {
+      const results = await Promise.all(hosts.map((h) => executor(h, { privateKeyFile: key }, { passphrase: KEY_PASSPHRASE }).run('true')));
+      expect(results.every((r) => !r.failed)).toBe(true);
+    });
+    // Decrypting per host (twice each, as before) would cost 12 decryptions here.
+    expect(spent).toBeLessThan(Math.max(4 * decryptOnce, 300));
+  });
+
+  it('logs in through ssh-agent when the inventory names no key', async () => {
+    const dir = scratch();
+    const socket = join(dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      await waitFor(() => existsSync(socket));
+      execFileSync('ssh-add', ['-q', fleet.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+      const r = await executor(fleet.hosts[1]!, { privateKeyFile: undefined }, { agent: socket }).run('id -un');
+      expect(r.stdout).toBe('lsbtest\n');
+    } finally {
+      agent.kill();
+    }
   });
 });
 

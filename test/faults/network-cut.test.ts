@@ -14,7 +14,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { netnsUnavailable, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
+import { netnsUnavailableFor, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
 import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { waitFor } from './support.js';
 
@@ -24,13 +24,7 @@ const CONNECT_TIMEOUT_S = 4;
 const SMALL_BYTES = 1024 * 1024;
 const BIG_BYTES = 24 * 1024 * 1024;
 
-const unavailable = netnsUnavailable();
-if (unavailable) {
-  console.error(
-    `\n${'!'.repeat(78)}\n!!! SKIPPING test/faults/network-cut.test.ts: ${unavailable}\n` +
-      `!!! The network cut needs root and iproute2 (network namespaces); it was NOT tested.\n${'!'.repeat(78)}\n`,
-  );
-}
+const unavailable = netnsUnavailableFor('test/faults/network-cut.test.ts', 'The network cut');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;

@@ -31,6 +31,8 @@ export interface NetnsFleet {
   restore(i: number): void;
   /** Shapes what host i sends (tc tbf on its eth0), e.g. '16mbit': a large transfer then lasts long enough to be cut. */
   throttle(i: number, rate: string): void;
+  /** Bytes host i has sent on its link so far (all frames, as the kernel counts them on the bridge side). */
+  sentBytes(i: number): number;
   /** Idempotent; never throws. */
   teardown(): Promise<void>;
   /** The fleet's INI inventory (test/fleet/fleet.ts) for these hosts. */
@@ -63,6 +65,21 @@ export function netnsUnavailable(): string | undefined {
   } catch (e) {
     return `'ip netns add' refused: ${String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim()}`;
   }
+}
+
+/**
+ * netnsUnavailable() for a test file: when namespaces cannot be used, a loud banner says that
+ * `testFile` (what it tests: `what`) was NOT tested, so a skip is never mistaken for a pass.
+ */
+export function netnsUnavailableFor(testFile: string, what: string): string | undefined {
+  const reason = netnsUnavailable();
+  if (reason) {
+    console.error(
+      `\n${'!'.repeat(78)}\n!!! SKIPPING ${testFile}: ${reason}\n` +
+        `!!! ${what} needs root and iproute2 (network namespaces); it was NOT tested.\n${'!'.repeat(78)}\n`,
+    );
+  }
+  return reason;
 }
 
 export async function startNetnsFleet(options: { hosts: number }): Promise<NetnsFleet> {
@@ -139,6 +156,8 @@ export async function startNetnsFleet(options: { hosts: number }): Promise<Netns
         vethOf(i);
         tool('tc', '-n', record.namespaces[i]!, 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', rate, 'burst', '32kb', 'latency', '400ms');
       },
+      // The root-side end of a veth receives exactly what the host's eth0 transmits.
+      sentBytes: (i) => Number(readFileSync(`/sys/class/net/${vethOf(i)}/statistics/rx_bytes`, 'utf8')),
       teardown,
       writeInventory: (target, groupsByHost) => writeInventory(target, hosts, groupsByHost, clientKey, knownHosts),
     };

@@ -50,6 +50,11 @@ describe('deploy/Dockerfile and systemd units', () => {
     expect(docker).toMatch(/npm ci --omit=dev/);
     expect(docker).toMatch(/apt-get install .*openssh-client zstd/);
     expect(docker).toMatch(/^ENTRYPOINT \[.*"lsbackup"\]$/m);
+    // The build stage has every directory `npm run build` reads (it runs scripts/build-validators.mjs).
+    const build = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
+    for (const dir of new Set([...build.matchAll(/\b(scripts|engine|targets|schemas)\//g)].map((m) => m[1]!))) {
+      expect(docker, dir).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+    }
   });
 
   it('systemd units call commands and options lsbackup has (per the built CLI --help)', async () => {

@@ -47,6 +47,28 @@ describe('runPhases (the lifecycle table at work)', () => {
     expect(r.failure).toContain('connection reset');
   });
 
+  it('goes on with the next step while a step\'s output is still on its way, and is done only when it arrived', async () => {
+    let deliver!: (error?: string) => void;
+    const arrived = new Promise<string | undefined>((resolve) => (deliver = resolve));
+    const ran: string[] = [];
+    const { reporter } = collector();
+    const running = runPhases('backup', steps, { component: 'c', host: 'h', reporter, signal: new AbortController().signal }, async (s) => {
+      ran.push(s.name);
+      return { outcome: { phase: s.phase, name: s.name, status: 'success', durationMs: 0 }, bytes: 0, ...(s.name === 'dump' ? { settled: arrived } : {}) };
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(ran).toEqual(['stop service', 'dump', 'files', 'start service', 'cleanup']);
+    let done = false;
+    void running.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(done).toBe(false);
+    deliver('writing dump.sql: disk full');
+    const r = await running;
+    // What failed late fails the step and the host after the fact.
+    expect(r.failure).toBe("snapshot step 'dump': writing dump.sql: disk full");
+    expect(r.steps.map((s) => s.status)).toEqual(['success', 'failed', 'success', 'success', 'success']);
+  });
+
   it('when interrupted runs only post-steps, without the interrupted signal', async () => {
     const abort = new AbortController();
     abort.abort('SIGTERM');

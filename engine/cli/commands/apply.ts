@@ -2,6 +2,7 @@ import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
 import { openSessionTargets, type TargetFlags } from '../targets.js';
 import { redactor } from '../../secrets/index.js';
+import type { CompressMode } from '../../runner/transport.js';
 import {
   clusterName,
   interruptSignal,
@@ -25,6 +26,7 @@ export interface ApplyOptions extends CommonOptions, TargetFlags, ConnectionOpti
   concurrency?: number;
   stepTimeout?: number;
   lockWait?: number;
+  compress?: CompressMode;
 }
 
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
@@ -35,7 +37,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const inventory = await loadSessionInventory(options, config);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
-  const reporter = sessionReporter(options.json);
+  const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
     const cluster = clusterName(options, config, inventory);
@@ -47,6 +49,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       format: options.format ?? config.format ?? 'tar.gz',
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
+      compress: options.compress ?? config.compress ?? 'local',
       only: selection.only,
       skip: selection.skip,
       varOverrides: varOverrides(config, options.var),

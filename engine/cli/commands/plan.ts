@@ -6,12 +6,15 @@ import { watchAndRerun } from '../watch.js';
 import { planRun } from '../../runner/plan.js';
 import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
+import type { CompressMode } from '../../runner/transport.js';
+import { REMOTE_ZSTD_LEVEL } from '../../runner/remote-compress-command.js';
 import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
 
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
   restore?: boolean;
   watch?: boolean;
+  compress?: CompressMode;
 }
 
 /** `lsbackup plan`: what would run where, every command rendered, secrets masked. Runs nothing. */
@@ -47,13 +50,14 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     varOverrides: varOverrides(config, options.var),
     secrets,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
+    compress: options.compress ?? config.compress ?? 'local',
   });
-  const text = options.json ? JSON.stringify(planAsJson(plan), null, 2) : planAsText(plan);
+  const text = options.json ? JSON.stringify(planAsJson(plan, options.restore ?? false), null, 2) : planAsText(plan);
   process.stdout.write(redactor.redact(text) + '\n');
   return 0;
 }
 
-function planAsJson(plan: RunPlan) {
+function planAsJson(plan: RunPlan, restore: boolean) {
   return {
     cluster: plan.cluster,
     components: plan.components.map((c) => ({
@@ -66,6 +70,7 @@ function planAsJson(plan: RunPlan) {
         host: h.host.name,
         address: h.host.connection.address,
         connection: h.host.connection.kind,
+        ...(restore ? {} : { transport: h.transport }),
         detect: h.detect?.command,
         version: h.version?.command,
         steps: h.steps.map((s) => ({
@@ -97,7 +102,8 @@ function planAsText(plan: RunPlan): string {
     }
     out.push(`${head}: runs on ${c.selection === 'first' ? 'the first host where detect passes' : `all hosts${c.serial ? ', one at a time' : ''}`}`);
     for (const h of c.hosts) {
-      out.push(`  host ${h.host.name} (${h.host.connection.kind === 'local' ? 'local' : `ssh ${h.host.connection.user ?? ''}@${h.host.connection.address}:${h.host.connection.port}`})`);
+      const reach = h.host.connection.kind === 'local' ? 'local' : `ssh ${h.host.connection.user ?? ''}@${h.host.connection.address}:${h.host.connection.port}`;
+      out.push(`  host ${h.host.name} (${reach}${h.transport === 'zstd' ? `, streams compressed on the host: zstd -${REMOTE_ZSTD_LEVEL}` : ''})`);
       if (h.detect) out.push(`    detect: ${h.detect.command}`);
       if (h.version) out.push(`    version: ${h.version.command}`);
       for (const s of h.steps) {

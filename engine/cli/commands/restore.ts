@@ -49,7 +49,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   if (!options.dryRun && !options.yes && !process.stdin.isTTY) {
     throw new LsError('EUSAGE', { message: 'restore changes hosts and needs confirmation: pass --yes (or --dry-run to only see the plan)' });
   }
-  const reporter = sessionReporter(options.json);
+  const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
     // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target

@@ -5,12 +5,14 @@ import { runJob } from '../../jobs/run-job.js';
 import { writeReportFile } from '../../jobs/report.js';
 import { findConfigFile } from '../../config/load.js';
 import { interruptSignal, loadSessionConfig, sessionReporter } from '../session.js';
+import type { CompressMode } from '../../runner/transport.js';
 
 export interface RunOptions {
   config?: string;
   job?: string;
   json?: boolean;
   report?: string;
+  compress?: CompressMode;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -20,10 +22,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
   const config = await loadSessionConfig(options);
   const job = selectJob(config, options.job);
-  const reporter = sessionReporter(options.json);
+  const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const report = await runJob(config, job, { reporter, signal: interrupt.signal });
+    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);

@@ -22,7 +22,7 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
     const line = options.json ? JSON.stringify({ time: new Date().toISOString(), ...entry }) : `${new Date().toISOString()} ${describe(entry)}`;
     (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
   };
-  const reporter = createReporter(options.json ? 'json' : 'plain', redactor);
+  const reporter = await createReporter(options.json ? 'json' : 'plain', redactor);
   const scheduler = new Scheduler(file, (config, job, recipes, signal) => runJob(config, job, { reporter, signal, recipes }), log);
   try {
     await scheduler.start();

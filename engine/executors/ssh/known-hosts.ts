@@ -3,7 +3,7 @@
  * host patterns, `[host]:port` for non-22 ports, wildcards and negation, @revoked.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type HostKeyVerdict =
@@ -63,13 +63,33 @@ export function recordHostKey(file: string, host: string, port: number, key: Buf
   appendFileSync(file, `${hostLookupName(host, port)} ${keyType(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
 }
 
+/**
+ * Parsed files, reused while the file is unchanged (same mtime and size). Why: every host of a
+ * run checks its key against the same files; a big known_hosts was read and split per host.
+ */
+const parsedFiles = new Map<string, { mtimeMs: number; size: number; entries: Entry[] }>();
+
 function readEntries(file: string): Entry[] {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return [];
+  }
+  const cached = parsedFiles.get(file);
+  if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.entries;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
     return [];
   }
+  const entries = parseEntries(file, text);
+  parsedFiles.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, entries });
+  return entries;
+}
+
+function parseEntries(file: string, text: string): Entry[] {
   const entries: Entry[] = [];
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim();

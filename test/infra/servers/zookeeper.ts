@@ -57,10 +57,22 @@ export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooK
   });
   const connectString = `${LOOPBACK}:${port}`;
   const zkCliScript = await writeZkCliScript(join(baseDir, 'bin'), configDir);
-  const zkCli = async (args: string[]) => (await runChecked(zkCliScript, ['-server', connectString, ...args])).stdout;
+  const zkCli = async (args: string[]) => withoutWatcherNotices((await runChecked(zkCliScript, ['-server', connectString, ...args])).stdout);
   const zkCliBatch = async (lines: string[]) =>
-    (await runChecked(zkCliScript, ['-server', connectString], { input: lines.join('\n') + '\nquit\n' })).stdout;
+    withoutWatcherNotices((await runChecked(zkCliScript, ['-server', connectString], { input: lines.join('\n') + '\nquit\n' })).stdout);
   return { pid, baseDir, dataDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, zkCliBatch, zkCliScript, stop };
+}
+
+/**
+ * zkCli prints its session watcher's notices ("WATCHER::", "WatchedEvent state:SyncConnected …")
+ * from another thread, so they land before or after a command's answer depending on timing;
+ * dropping them keeps "the last line is the znode's data" true.
+ */
+export function withoutWatcherNotices(stdout: string): string {
+  return stdout
+    .split('\n')
+    .filter((line) => !/^(WATCHER::|WatchedEvent state:)/.test(line.trim()))
+    .join('\n');
 }
 
 /** Writes `dir/zkCli.sh`, running the packaged ZooKeeperMain (the Debian package ships no zkCli on PATH). */

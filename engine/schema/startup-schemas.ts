@@ -1,0 +1,10 @@
+/**
+ * The schemas a run checks before it does anything: recipes, the config, target plugin options.
+ * scripts/build-validators.mjs compiles each into a standalone validator at build time, so a
+ * start-up that finds nothing wrong neither loads nor runs Ajv's compiler (see validate.ts).
+ */
+import { recipeSchema } from '../recipes/schema.js';
+import { configSchema } from '../config/load.js';
+import { targetOptionsSchemas } from '../../targets/registry.js';
+
+export const startupSchemas: { $id: string }[] = [recipeSchema, configSchema, ...targetOptionsSchemas.values()];

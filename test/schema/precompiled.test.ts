@@ -1,0 +1,74 @@
+/**
+ * The build-time validators (scripts/build-validators.mjs -> dist/engine/schema/validators.generated.cjs)
+ * decide alone whether start-up input is valid; Ajv only explains invalid input. So their verdict
+ * must be Ajv's on every fixture, and a schema that changed after the build must not use them.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { startupSchemas } from '../../engine/schema/startup-schemas.js';
+import { schemaDigest } from '../../engine/schema/digest.js';
+import { recipeSchema } from '../../engine/recipes/schema.js';
+import { configSchema } from '../../engine/config/load.js';
+
+const repo = join(import.meta.dirname, '../..');
+const generatedFile = join(repo, 'dist/engine/schema/validators.generated.cjs');
+
+type Check = (data: unknown) => boolean;
+const generated = createRequire(import.meta.url)(generatedFile) as { schemas: Record<string, { digest: string; validator: string }> } & Record<string, Check>;
+const generatedCheck = (id: string): Check => generated[generated.schemas[id]!.validator]!;
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = join(dir, name);
+    if (statSync(file).isDirectory()) return yamlFiles(file);
+    return /\.ya?ml$/.test(name) ? [file] : [];
+  });
+}
+
+/** Every document that parses as YAML (syntax-error fixtures never reach a schema). */
+function parsedDocuments(files: string[]): { file: string; data: unknown }[] {
+  return files.flatMap((file) => {
+    try {
+      return [{ file, data: parse(readFileSync(file, 'utf8')) as unknown }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+describe('build-time validators', () => {
+  it('cover every start-up schema, each built from the schema as it is now', () => {
+    for (const schema of startupSchemas) {
+      expect(generated.schemas[schema.$id], schema.$id).toBeDefined();
+      expect(generated.schemas[schema.$id]!.digest, schema.$id).toBe(schemaDigest(schema));
+    }
+  });
+
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const cases = [
+    { schema: recipeSchema, files: [...yamlFiles(join(repo, 'recipes')), ...yamlFiles(join(repo, 'test/recipes/fixtures'))] },
+    { schema: configSchema, files: [join(repo, 'lsbackup.config.yaml'), ...yamlFiles(join(repo, 'test/config/fixtures'))] },
+  ];
+  for (const { schema, files } of cases) {
+    it(`agree with Ajv on every fixture of ${schema.$id}`, () => {
+      const full = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
+      const documents = parsedDocuments(files);
+      const verdicts = documents.map(({ file, data }) => ({ file, ajv: full(data), generated: generatedCheck(schema.$id)(data) }));
+      expect(verdicts.filter((v) => v.ajv !== v.generated)).toEqual([]);
+      // Both kinds are exercised: valid documents and documents that break the schema.
+      expect(new Set(verdicts.map((v) => v.ajv))).toEqual(new Set([true, false]));
+    });
+  }
+
+  it('are not used for a schema that differs from the one they were built from', async () => {
+    const { precompiledCheck } = (await import(pathToFileURL(join(repo, 'dist/engine/schema/precompiled.js')).href)) as typeof import('../../engine/schema/precompiled.js');
+    expect(precompiledCheck(recipeSchema)).toBeTypeOf('function');
+    const edited = { ...recipeSchema, description: 'edited after the build' };
+    expect(precompiledCheck(edited)).toBeUndefined();
+  });
+});
