@@ -1,0 +1,32 @@
+/**
+ * --json output: lines of one event-loop turn are written together (engine/report/reporters.ts);
+ * none may be lost or reordered, also when the process exits without closing the reporter.
+ */
+import { execa } from 'execa';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { repoRoot } from '../helpers/cli.js';
+
+const script = (ending: string) => `
+import { createReporter } from ${JSON.stringify(path.join(repoRoot, 'dist/engine/report/reporters.js'))};
+import { createRedactor } from ${JSON.stringify(path.join(repoRoot, 'dist/engine/secrets/redactor.js'))};
+const redactor = createRedactor();
+redactor.add('hunter2-secret');
+const reporter = await createReporter('json', redactor);
+for (let i = 0; i < 5000; i++) reporter.emit({ type: 'entry', component: 'c', host: 'h', path: 'p/' + i + '/hunter2-secret', size: i });
+await new Promise((r) => setImmediate(r));
+reporter.emit({ type: 'warning', message: 'last' });
+${ending}
+`;
+
+it.each([
+  ['closed', 'reporter.close();'],
+  ['not closed, process.exit', 'process.exit(3);'],
+])('every line arrives, in order, redacted (%s)', async (_label, ending) => {
+  const r = await execa('node', ['--input-type=module', '-e', script(ending)], { reject: false });
+  const lines = String(r.stdout).split('\n').map((l) => JSON.parse(l));
+  expect(lines).toHaveLength(5001);
+  expect(lines.slice(0, 5000).map((l) => l.size)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+  expect(lines[4999].path).toBe('p/4999/***');
+  expect(lines[5000]).toMatchObject({ type: 'warning', message: 'last' });
+});
