@@ -42,6 +42,18 @@ export interface RestoreResult {
   planText: string;
 }
 
+/** A private directory for the staged backup, under --staging-dir or the system temp dir. */
+async function createStagingRoot(stagingDir: string | undefined): Promise<string> {
+  try {
+    return await mkdtemp(path.join(stagingDir ?? os.tmpdir(), 'lsbackup-restore-'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = stagingDir ? `--staging-dir ${stagingDir}` : `the temp directory ${os.tmpdir()} (set TMPDIR or pass --staging-dir)`;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : (e as Error).message;
+    throw new LsError('EUSAGE', { message: `cannot stage the backup: ${where} ${why}` });
+  }
+}
+
 /**
  * Restore: verify the whole backup and stage what is needed BEFORE touching any host, show the
  * plan and ask, then run each component's restore pre/apply/post on the mapped hosts.
@@ -50,7 +62,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   const started = Date.now();
   const cleanup = new CleanupStack();
   try {
-    const stagingRoot = await mkdtemp(path.join(options.stagingDir ?? os.tmpdir(), 'lsbackup-restore-'));
+    const stagingRoot = await createStagingRoot(options.stagingDir);
     cleanup.defer('remove the staging directory', () => rm(stagingRoot, { recursive: true, force: true }));
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 

@@ -95,6 +95,16 @@ describe('restore', () => {
     expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
   });
 
+  it('a --staging-dir that does not exist is a usage error naming it, before any host is touched', async () => {
+    const archive = await backupOnce();
+    const missing = path.join(ws.dir, 'no-such-dir');
+    const r = await runCli(['restore', archive, '-b', build, '-y', '--staging-dir', missing]);
+    expect(r.exitCode, r.stderr).toBe(64);
+    expect(r.stderr).toContain(`--staging-dir ${missing} does not exist`);
+    expect(r.stderr).not.toMatch(/unexpected error|at .*\.js:\d+/);
+    expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
+  });
+
   it('asks for confirmation: without a TTY and without --yes it refuses (64)', async () => {
     const archive = await backupOnce();
     const r = await runCli(['restore', archive, '-b', build]);
