@@ -17,18 +17,21 @@ export interface ZstdProcess {
 }
 
 /**
- * Starts `command args`. `need` completes "install the Debian package 'zstd' …" in the error a
+ * Starts `command args` (options below). `need` completes "install the Debian package 'zstd' …" in the error a
  * missing binary gives (what the user was doing that needs zstd). `onProblem` hears a failure
  * at once, in the event that reports it (before the pipes close under a stream built on them).
  * `output` is 'pipe' (read `stdout`) or a file descriptor zstd writes itself.
  */
-export function startZstd(
-  args: string[],
-  command = 'zstd',
-  need = 'to read or write .tar.zst',
-  onProblem?: (problem: string) => void,
-  output: 'pipe' | number = 'pipe',
-): ZstdProcess {
+export interface StartZstdOptions {
+  /** The binary (overridable, e.g. for tests). Default `zstd`. */
+  command?: string;
+  need?: string;
+  onProblem?: (problem: string) => void;
+  output?: 'pipe' | number;
+}
+
+export function startZstd(args: string[], options: StartZstdOptions = {}): ZstdProcess {
+  const { command = 'zstd', need = 'to read or write .tar.zst', onProblem, output = 'pipe' } = options;
   const child = spawn(command, args, { stdio: ['pipe', output, 'pipe'] });
   const stdin = child.stdin!;
   let stderr = '';
@@ -70,12 +73,15 @@ export function startZstd(
  */
 export function spawnZstd(args: string[], command = 'zstd'): Duplex {
   let duplex: Duplex | undefined;
-  const zstd = startZstd(args, command, undefined, (problem) => duplex?.destroy(archiveError('zstd', problem)));
+  const zstd = startZstd(args, { command, onProblem: (problem) => duplex?.destroy(archiveError('zstd', problem)) });
   duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout! });
   // Tearing the stream down (abort) must not leave the child running.
   duplex.on('close', () => zstd.kill());
   return duplex;
 }
+
+/** `zstd -d -q -c`: decompress stdin to stdout. */
+export const ZSTD_DECOMPRESS_ARGS: readonly string[] = ['-d', '-q', '-c'];
 
 /** `zstd -T0 -q -<level> -c`: multi-threaded on all cores. */
 export function zstdCompressArgs(level = 3): string[] {
@@ -83,7 +89,7 @@ export function zstdCompressArgs(level = 3): string[] {
 }
 
 export function createZstdDecompressor(command?: string): Duplex {
-  return spawnZstd(['-d', '-q', '-c'], command);
+  return spawnZstd([...ZSTD_DECOMPRESS_ARGS], command);
 }
 
 /** A zstd that compresses the archive, fed block by block; `exited` rejects with an EARCHIVE error naming `label`. */
@@ -101,7 +107,7 @@ export interface ZstdCompressor {
 
 /** Starts `zstd -T0 -<level>` for the archive writer; `output` as for startZstd. */
 export function startZstdCompressor(options: { level?: number; command?: string; output?: 'pipe' | number; label: string }): ZstdCompressor {
-  const zstd = startZstd(zstdCompressArgs(options.level), options.command, undefined, undefined, options.output);
+  const zstd = startZstd(zstdCompressArgs(options.level), { command: options.command, output: options.output });
   const exited = zstd.ended.then((problem) => {
     if (problem) throw archiveError(options.label, problem);
   });

@@ -6,7 +6,7 @@
  * (zstd missing on either side, a stream that does not decompress) is its `cause`.
  */
 import type { Writable } from 'node:stream';
-import { startZstd } from '../archive/zstd.js';
+import { startZstd, ZSTD_DECOMPRESS_ARGS } from '../archive/zstd.js';
 import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
 import { NO_ZSTD_EXIT, NO_ZSTD_ON_HOST, remoteCompressCommand } from './remote-compress-command.js';
 import { COMPRESS_HOST_VAR, type Transport } from './transport.js';
@@ -14,7 +14,7 @@ import { COMPRESS_HOST_VAR, type Transport } from './transport.js';
 export async function runStreamed(executor: Executor, command: string, run: RunOptions, sink: Writable, transport: Transport): Promise<CommandResult> {
   if (transport === 'plain') return executor.run(command, { ...run, stdout: sink });
   const host = executor.hostName;
-  const zstd = startZstd(['-d', '-q', '-c'], 'zstd', 'to decompress what hosts compressed (compress: remote)');
+  const zstd = startZstd([...ZSTD_DECOMPRESS_ARGS], { need: 'to decompress what hosts compressed (compress: remote)' });
   const notStarted = await zstd.started;
   if (notStarted) return notRun(command, host, notStarted);
   zstd.stdout!.pipe(sink, { end: false });
