@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { varOverrides, type VarOverrides } from '../recipes/var-overrides.js';
 import { existsSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config/load.js';
@@ -14,7 +15,6 @@ import { createSecretSource, redactor } from '../secrets/index.js';
 import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
-import { parse as parseYamlScalar } from 'yaml';
 import { LsError } from '../errors.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
@@ -87,16 +87,9 @@ export function resolveRunningRecipeSecrets(
   return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
 }
 
-/** Per-component var overrides: config `components.vars`, then `--var component.key=value`. */
-export function varOverrides(config: Config, cliVars: string[] | undefined): Record<string, Record<string, unknown>> {
-  const result: Record<string, Record<string, unknown>> = structuredClone(config.components?.vars ?? {});
-  for (const spec of cliVars ?? []) {
-    const m = /^([a-z0-9][a-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(spec);
-    if (!m) throw new LsError('EUSAGE', { message: `--var '${spec}' is not of the form component.name=value` });
-    // Values read like YAML scalars, as in a config file: false, 3 and null are not strings.
-    (result[m[1]!] ??= {})[m[2]!] = parseScalar(m[3]!);
-  }
-  return result;
+/** Per-component var overrides: config `components.vars`, then `--var component.key=value`, checked against the recipes. */
+export function sessionVarOverrides(config: Config, cliVars: string[] | undefined, recipes: readonly LoadedRecipe[] | undefined): VarOverrides {
+  return varOverrides(config.components?.vars, cliVars, recipes, config.file);
 }
 
 export function sessionReporter(json: boolean | undefined): Promise<Reporter> {
@@ -165,16 +158,6 @@ export async function sessionExecutorFactory(inventory: Inventory, reporter: Rep
   };
 }
 
-function parseScalar(text: string): unknown {
-  // Only booleans and numbers change type; anything else (a '#…' comment to YAML, null, a
-  // quoted string) stays exactly the text the user typed.
-  try {
-    const value: unknown = parseYamlScalar(text);
-    return typeof value === 'boolean' || typeof value === 'number' ? value : text;
-  } catch {
-    return text;
-  }
-}
 
 /**
  * Runs fn holding the cluster's lock and the lock of every target, so two runs never collide;

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { readCapped, tooLargeProblem } from '../input-limits.js';
 import path from 'node:path';
 import { parseYaml, validateSource, type YamlSource } from '../schema/index.js';
 import { invalid, LsError, type Problem } from '../errors.js';
@@ -102,13 +102,14 @@ export function findConfigFile(explicit: string | undefined, cwd = process.cwd()
 
 /** Reads and validates a config file; every problem is reported at once with file:line:col. */
 export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
+  let read: Awaited<ReturnType<typeof readCapped>>;
   try {
-    text = await readFile(file, 'utf8');
+    read = await readCapped(file, 'config');
   } catch (e) {
     throw new LsError('EUSAGE', { message: `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
-  const { config, problems } = checkConfigText(file, text);
+  if (read.problem) throw invalid('Config', [read.problem]);
+  const { config, problems } = checkConfigText(file, read.bytes.toString('utf8'));
   if (!config) throw invalid('Config', problems);
   return config;
 }
@@ -118,7 +119,9 @@ export async function loadConfig(file: string): Promise<Config> {
  * every problem at once, file:line:col. Does not throw (watchers and `config validate` use it).
  */
 export function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): { config?: Config; problems: Problem[]; source: YamlSource } {
-  const parsed = parseYaml(file, text);
+  const tooLarge = tooLargeProblem(file, 'config', Buffer.byteLength(text));
+  const parsed = parseYaml(file, tooLarge ? '' : text);
+  if (tooLarge) return { problems: [tooLarge], source: parsed.source };
   if (parsed.problems.length > 0) return { problems: parsed.problems, source: parsed.source };
   const envProblems = expandEnvReferences(parsed.source, env);
   const { value, problems } = validateSource<ConfigFile>(parsed.source, configSchema);

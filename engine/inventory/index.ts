@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readCapped } from '../input-limits.js';
 import { relative } from 'node:path';
 import { invalid, type Problem } from '../errors.js';
 import { locateInventory } from './locate.js';
@@ -28,7 +28,9 @@ export async function loadInventory(path: string): Promise<Inventory> {
   const raw = new RawInventory();
   const read: FileText[] = [];
   for (const file of location.files) {
-    const text = await readFile(file, 'utf8');
+    const capped = await readCapped(file, 'inventory');
+    if (capped.problem) throw invalid('Inventory', [capped.problem]);
+    const text = capped.bytes.toString('utf8');
     read.push({ path: file, text });
     parseInventoryText(text, file, raw);
   }

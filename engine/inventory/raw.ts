@@ -1,4 +1,5 @@
 import type { Problem, SourcePosition } from '../errors.js';
+import { ownMap } from '../own.js';
 import type { Vars } from './types.js';
 
 /**
@@ -32,7 +33,7 @@ export class RawInventory {
   group(name: string): RawGroup {
     let g = this.groups.get(name);
     if (!g) {
-      g = { name, hosts: [], children: [], vars: {}, priority: 1 };
+      g = { name, hosts: [], children: [], vars: ownMap(), priority: 1 };
       this.groups.set(name, g);
     }
     return g;
@@ -44,7 +45,7 @@ export class RawInventory {
     else g.vars[key] = value;
   }
 
-  addHost(name: string, group: string, vars: Vars = {}): void {
+  addHost(name: string, group: string, vars: Vars = ownMap()): void {
     const g = this.group(group);
     if (!g.hosts.includes(name)) g.hosts.push(name);
     this.setHostVars(name, vars);
@@ -52,7 +53,7 @@ export class RawInventory {
 
   /** Host vars without a group membership (`_meta.hostvars` in ansible-inventory JSON). */
   setHostVars(name: string, vars: Vars): void {
-    this.hostVars.set(name, Object.assign(this.hostVars.get(name) ?? {}, vars));
+    this.hostVars.set(name, ownMap(this.hostVars.get(name), vars));
   }
 
   addChild(parent: string, child: string, at: SourcePosition): void {

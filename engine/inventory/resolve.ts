@@ -1,4 +1,5 @@
 import type { Problem } from '../errors.js';
+import { ownMap } from '../own.js';
 import { hostConnection } from './connection.js';
 import type { RawGroup, RawInventory } from './raw.js';
 import type { Group, Host, Vars } from './types.js';
@@ -41,11 +42,11 @@ export function resolveInventory(
     }
   }
 
-  const groupVars = (g: RawGroup): Vars => ({ ...g.vars, ...files.groups.get(g.name) });
+  const groupVars = (g: RawGroup): Vars => ownMap(g.vars, files.groups.get(g.name));
   const hosts = new Map<string, Host>();
   for (const [name, inventoryVars] of raw.hostVars) {
     const groups = graph.groupsOfHost(name);
-    const vars: Vars = { ...all.vars };
+    const vars: Vars = ownMap(all.vars);
     for (const g of groups) Object.assign(vars, g.vars);
     Object.assign(vars, files.groups.get('all'));
     for (const g of groups) Object.assign(vars, files.groups.get(g.name));

@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readCapped } from '../input-limits.js';
 import { extname, join } from 'node:path';
 import { isMap } from 'yaml';
 import type { Problem } from '../errors.js';
@@ -27,11 +28,16 @@ export interface LoadedVars {
 
 export async function loadVarsFiles(dirs: string[], names: Iterable<string>, problems: Problem[]): Promise<LoadedVars> {
   const result: LoadedVars = { vars: new Map(), files: [] };
-  for (const name of names) {
+  for (const name of new Set(names)) {
     if (name.includes('/') || name.startsWith('.')) continue; // not a safe file name; Ansible would not find it either
     for (const dir of dirs) {
       for (const path of await filesFor(dir, name)) {
-        const text = await readFile(path, 'utf8');
+        const capped = await readCapped(path, 'inventory');
+        if (capped.problem) {
+          problems.push(capped.problem);
+          continue;
+        }
+        const text = capped.bytes.toString('utf8');
         result.files.push({ path, text });
         const vars = parseVarsFile(text, path, problems);
         if (vars) result.vars.set(name, { ...result.vars.get(name), ...vars });

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Problem, SourcePosition } from '../errors.js';
+import { aliasExpansionProblem } from '../schema/yaml-source.js';
 
 /**
  * YAML the way Ansible reads it (PyYAML: YAML 1.1, so `yes`/`no` are booleans, `<<` merges,
@@ -19,6 +20,11 @@ export function readYaml(text: string, file: string, problems: Problem[]): YamlF
       const pos = err.linePos?.[0];
       problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
     }
+    return undefined;
+  }
+  const bomb = aliasExpansionProblem(doc, file, lineCounter);
+  if (bomb) {
+    problems.push(bomb);
     return undefined;
   }
   return {

@@ -6,7 +6,7 @@ import type { Target } from '../../targets/types.js';
 import { openConfiguredTargets } from '../cli/targets.js';
 import { redactor } from '../secrets/index.js';
 import { ExitCode, isLsError } from '../errors.js';
-import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides } from '../cli/session.js';
+import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, sessionVarOverrides } from '../cli/session.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
@@ -84,7 +84,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     defaultStepTimeoutSec: job.stepTimeout,
     only: job.components.only,
     skip: job.components.skip,
-    varOverrides: varOverrides(jobConfig, undefined),
+    varOverrides: sessionVarOverrides(jobConfig, undefined, recipes),
     secrets,
     executorFactory: await sessionExecutorFactory(inventory, reporter),
     reporter,

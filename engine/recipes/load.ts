@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid, type Problem } from '../errors.js';
+import { readCapped, tooLargeProblem } from '../input-limits.js';
 import { parseAndValidate, positionOf } from '../schema/index.js';
 import { recipeSchema } from './schema.js';
 import { checkRecipeTemplates } from './template-check.js';
@@ -28,7 +29,9 @@ async function recipeFiles(paths: string[]): Promise<{ files: string[]; problems
 
 /** Load one file: schema problems and template problems, all of them. */
 async function loadFile(file: string): Promise<{ loaded?: LoadedRecipe; problems: Problem[] }> {
-  return parseRecipe(file, await readFile(file));
+  const read = await readCapped(file, 'recipe');
+  if (read.problem) return { problems: [read.problem] };
+  return parseRecipe(file, read.bytes);
 }
 
 /**
@@ -36,6 +39,8 @@ async function loadFile(file: string): Promise<{ loaded?: LoadedRecipe; problems
  * `file` is the name used in problems and recorded as the recipe's origin.
  */
 export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecipe; problems: Problem[] } {
+  const tooLarge = tooLargeProblem(file, 'recipe', bytes.length);
+  if (tooLarge) return { problems: [tooLarge] };
   const text = bytes.toString('utf8');
   const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
   if (!value) return { problems };

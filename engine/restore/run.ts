@@ -22,6 +22,8 @@ export interface RestoreOptions {
   hostMap: Map<string, string>;
   allowRecipeUpgrade: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
+  /** Throws when a --var names no component or var of the recipes restore would run. */
+  checkCliVars?: (recipes: LoadedRecipe[]) => void;
   /** Resolves the secrets the given recipes reference (called once the backup's recipes are known). */
   resolveSecrets: (recipes: LoadedRecipe[]) => Promise<Map<string, string>>;
   defaultStepTimeoutSec: number;
@@ -77,6 +79,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     await checkFreeSpace(stagingRoot, options.source.name);
 
     const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
+    options.checkCliVars?.([...carried, ...options.installedRecipes]);
     const secrets = await options.resolveSecrets([...carried, ...options.installedRecipes]);
     const components = planRestore(staged, options.inventory, {
       only: options.only,

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { openArchiveReader, METADATA_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
 import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
+import { INPUT_LIMITS } from '../input-limits.js';
 import { LsError } from '../errors.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
@@ -36,7 +37,6 @@ export interface StageOptions {
   expectedSha256?: string;
 }
 
-const MAX_RECIPE_BYTES = 1024 * 1024;
 
 /**
  * One pass over the archive before any host is touched: every entry is checked against
@@ -106,7 +106,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       const component = entry.path.split('/')[0]!;
       let file: string | undefined;
       if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
-        recipes.set(entry.path, await readSmall(counted, MAX_RECIPE_BYTES));
+        recipes.set(entry.path, await readSmall(counted, INPUT_LIMITS.recipe));
       } else if (entry.type === 'file' && options.components(component)) {
         file = path.join(options.stagingDir, 'data', entry.path);
         await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });

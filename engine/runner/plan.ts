@@ -1,4 +1,5 @@
 import type { Host, Inventory } from '../inventory/types.js';
+import { ownMap, ownValue } from '../own.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
@@ -219,16 +220,16 @@ export function resolveBecome(host: Host, setting: BecomeSetting | undefined): B
 /** Variables a recipe sees: its defaults, then same-named inventory vars of the host, then overrides. */
 export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
   const defaults = loaded.recipe.spec.vars ?? {};
-  const vars: Record<string, unknown> = { ...defaults };
-  for (const key of Object.keys(defaults)) if (key in host.vars) vars[key] = host.vars[key];
-  return { ...vars, ...(overrides ?? {}) };
+  const vars = ownMap(defaults);
+  for (const key of Object.keys(defaults)) if (Object.hasOwn(host.vars, key)) vars[key] = host.vars[key];
+  return ownMap(vars, overrides);
 }
 
 function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): TemplateContext {
   const { recipe } = loaded;
   return {
     host: templateHost(host),
-    vars: recipeVars(loaded, host, options.varOverrides?.[recipe.metadata.name]),
+    vars: recipeVars(loaded, host, ownValue(options.varOverrides, recipe.metadata.name)),
     inventory: templateInventory(inventory),
     backup: {
       id: options.backupId,

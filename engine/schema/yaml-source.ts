@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair } from 'yaml';
 import type { Problem } from '../errors.js';
 
 /** A parsed YAML file that remembers where every node is. */
@@ -26,7 +26,40 @@ export function parseYaml(file: string, text: string): { source: YamlSource; pro
     const message = error.message.split(/ at line \d+, column \d+/)[0].split('\n')[0];
     return { file, line: start?.line, col: start?.col, message: `YAML syntax error: ${message}` };
   });
+  if (problems.length === 0) {
+    const bomb = aliasExpansionProblem(doc, file, lineCounter);
+    if (bomb) problems.push(bomb);
+  }
   return { source: { file, text, doc, lineCounter }, problems };
+}
+
+/**
+ * A document whose aliases would expand into a huge value (a "billion laughs" file) is refused
+ * with the position of its first alias. The yaml library detects it only when the document is
+ * converted (it throws a bare ReferenceError then), so convert once here, where a file is read.
+ */
+export function aliasExpansionProblem(doc: Document, file: string, lineCounter: LineCounter): Problem | undefined {
+  try {
+    doc.toJS();
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let first: Alias | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        first = node;
+        return visit.BREAK;
+      },
+    });
+    const at = first?.range ? lineCounter.linePos(first.range[0]) : undefined;
+    return {
+      file,
+      line: at?.line,
+      col: at?.col,
+      message: 'YAML aliases from here on expand to too large a value (a "billion laughs" document); refused',
+      hint: 'write the values out, or use fewer nested aliases (*name)',
+    };
+  }
 }
 
 /** JSON pointer ("/spec/backup/0") -> path segments; numbers stay strings and match sequence indexes too. */

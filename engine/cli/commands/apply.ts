@@ -14,7 +14,7 @@ import {
   sessionExecutorFactory,
   withRunLocks,
   type ConnectionOptions,
-  varOverrides,
+  sessionVarOverrides,
   type CommonOptions,
 } from '../session.js';
 
@@ -52,7 +52,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       compress: options.compress ?? config.compress ?? 'local',
       only: selection.only,
       skip: selection.skip,
-      varOverrides: varOverrides(config, options.var),
+      varOverrides: sessionVarOverrides(config, options.var, recipes),
       secrets,
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),
       reporter,

@@ -8,7 +8,7 @@ import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { REMOTE_ZSTD_LEVEL } from '../../runner/remote-compress-command.js';
-import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, varOverrides, type CommonOptions } from '../session.js';
+import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, sessionVarOverrides, type CommonOptions } from '../session.js';
 
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
@@ -47,7 +47,7 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     startedAt: new Date(),
     only: selection.only,
     skip: selection.skip,
-    varOverrides: varOverrides(config, options.var),
+    varOverrides: sessionVarOverrides(config, options.var, recipes),
     secrets,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
     compress: options.compress ?? config.compress ?? 'local',

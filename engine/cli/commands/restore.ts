@@ -13,7 +13,7 @@ import {
   resolveRecipeSecrets,
   sessionExecutorFactory,
   sessionReporter,
-  varOverrides,
+  sessionVarOverrides,
   withRunLocks,
   clusterName,
   type CommonOptions,
@@ -62,7 +62,10 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       only: options.only,
       hostMap,
       allowRecipeUpgrade: options.allowRecipeUpgrade ?? false,
-      varOverrides: varOverrides(config, options.var),
+      // Checked once the backup's recipes are known; config vars not at all: they were written for
+      // the recipes of today's backups, not necessarily this one's.
+      varOverrides: sessionVarOverrides(config, options.var, undefined),
+      checkCliVars: (recipes) => void sessionVarOverrides({ ...config, components: undefined }, options.var, recipes),
       resolveSecrets: (recipes) => resolveRecipeSecrets(recipes, config),
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
       concurrency: options.concurrency ?? config.concurrency ?? 16,
