@@ -146,6 +146,10 @@ export interface ConnectionOptions {
  */
 export async function sessionExecutorFactory(inventory: Inventory, reporter: Reporter, options: ConnectionOptions = {}): Promise<ExecutorFactory> {
   const cfg = await readAnsibleCfg(inventory.baseDir);
+  const remapped = new Map([...inventory.hosts.values()].flatMap(({ connection: c }) => (c.privateKeyFileAsWritten ? [[c.privateKeyFileAsWritten, c.privateKeyFile!]] : [])));
+  for (const [written, used] of remapped) {
+    reporter.emit({ type: 'warning', message: `ssh key ${written} (as the inventory names it) is not on this machine; using the same file in the build dir: ${used}` });
+  }
   return async (host) => {
     const executor = createExecutor(host, {
       hostKeyChecking: cfg.hostKeyChecking,

@@ -6,10 +6,14 @@ export interface AnsibleCfg {
   hostKeyChecking?: boolean;
 }
 
-/** The settings lsbackup honours from the build directory's ansible.cfg. */
+/**
+ * The settings lsbackup honours from the build directory's ansible.cfg: `<build>/ansible.cfg`, else
+ * `<build>/ansible/ansible.cfg` (where LambdaStack writes it and points ANSIBLE_CONFIG at it).
+ */
 export async function readAnsibleCfg(baseDir: string, env: NodeJS.ProcessEnv = process.env): Promise<AnsibleCfg> {
   const cfg: AnsibleCfg = {};
-  const fromFile = iniSection(await readOptional(join(baseDir, 'ansible.cfg')), 'defaults').get('host_key_checking');
+  const text = (await readOptional(join(baseDir, 'ansible.cfg'))) || (await readOptional(join(baseDir, 'ansible', 'ansible.cfg')));
+  const fromFile = iniSection(text, 'defaults').get('host_key_checking');
   const value = ansibleBoolean(env.ANSIBLE_HOST_KEY_CHECKING) ?? ansibleBoolean(fromFile);
   if (value !== undefined) cfg.hostKeyChecking = value;
   return cfg;

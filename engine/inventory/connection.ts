@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { shlexSplit } from './shlex.js';
 import type { HostConnection, Vars } from './types.js';
 
@@ -28,7 +29,7 @@ export function hostConnection(name: string, vars: Vars, baseDir: string): HostC
     address,
     port,
     ...(user !== undefined ? { user } : {}),
-    ...(key !== undefined ? { privateKeyFile: keyPath(key, baseDir) } : {}),
+    ...(key !== undefined ? keyFields(key, baseDir) : {}),
     sshArgs,
   };
 }
@@ -53,4 +54,22 @@ function splitArgs(v: unknown): string[] {
 function keyPath(path: string, baseDir: string): string {
   if (path === '~' || path.startsWith('~/')) return join(homedir(), path.slice(1));
   return isAbsolute(path) ? path : resolve(baseDir, path);
+}
+
+/**
+ * The key file, or the same file inside the build dir when the inventory names it where it is in
+ * another machine's view of the build dir: LambdaStack writes the path inside its lscli container
+ * (`/shared/build/<cluster>/keys/ssh/<key>`). Tried: the part after `/<build dir name>/`, then
+ * `keys/ssh/<key>`; used only when the named file is missing here and the candidate exists.
+ */
+function keyFields(key: string, baseDir: string): Pick<HostConnection, 'privateKeyFile' | 'privateKeyFileAsWritten'> {
+  const path = keyPath(key, baseDir);
+  if (!isAbsolute(key) || existsSync(path)) return { privateKeyFile: path };
+  const marker = `${sep}${basename(baseDir)}${sep}`;
+  const candidates = [
+    path.includes(marker) ? join(baseDir, path.slice(path.lastIndexOf(marker) + marker.length)) : undefined,
+    path.includes(`${sep}keys${sep}ssh${sep}`) ? join(baseDir, 'keys', 'ssh', basename(path)) : undefined,
+  ];
+  const found = candidates.find((c) => c !== undefined && existsSync(c));
+  return found ? { privateKeyFile: found, privateKeyFileAsWritten: path } : { privateKeyFile: path };
 }

@@ -26,6 +26,8 @@ export interface HostConnection {
   user?: string;
   /** ansible_ssh_private_key_file, with ~ expanded and relative paths resolved against the inventory dir. */
   privateKeyFile?: string;
+  /** The inventory's key path when it does not exist here and privateKeyFile is the same file in the build dir. */
+  privateKeyFileAsWritten?: string;
   /** ansible_ssh_common_args + ansible_ssh_extra_args, split like a shell would. */
   sshArgs: string[];
 }

@@ -73,6 +73,8 @@ export interface Recipe {
     vars?: Record<string, unknown>;
     become?: BecomeSetting;
     detect?: string;
+    /** Absent from its group's hosts is normal ('not installed'), not a failure. */
+    optional?: boolean;
     version?: string;
     backup: {
       pre?: CommandStep[];

@@ -33,6 +33,9 @@ export async function executeBackup(plan: RunPlan, options: ExecuteOptions): Pro
 
 type Limit = ReturnType<typeof pLimit>;
 
+/** How a host without an optional component is reported (summary, metadata, --json). */
+const NOT_INSTALLED = 'not installed';
+
 /** What a recipe outcome records about the recipe that ran. */
 function recipeRecord(loaded: LoadedRecipe): ComponentOutcome['recipe'] {
   return { name: loaded.recipe.metadata.name, version: loaded.recipe.metadata.version, digest: loaded.digest, file: loaded.file };
@@ -91,6 +94,9 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
       hosts.push(outcome);
       done = outcome.status !== 'skipped';
     }
+    // The inventory says the component is on these hosts: none of them doing the work is a
+    // failure (a down Prometheus or etcd host must not give a green backup without it).
+    if (!done) hosts = noHostDidTheWork(hosts, isOptional(component));
   } else if (component.serial) {
     hosts = [];
     for (const hostPlan of component.hosts) hosts.push(await runHost(hostPlan));
@@ -107,10 +113,23 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
     durationMs: Date.now() - started,
     hosts,
     ...(status === 'failed' || status === 'partial' ? { error: hosts.find((h) => h.error)?.error } : {}),
-    ...(status === 'skipped' ? { error: hosts.map((h) => h.note).find(Boolean) ?? 'not detected on any host' } : {}),
+    ...(status === 'skipped' ? { error: hosts.map((h) => h.note).find(Boolean) ?? NOT_INSTALLED } : {}),
   };
   options.reporter.emit({ type: 'component.end', component: component.name, status, durationMs: outcome.durationMs, version: componentVersion });
   return outcome;
+}
+
+function isOptional(component: ComponentPlan): boolean {
+  return component.recipe.recipe.spec.optional === true;
+}
+
+/**
+ * run: first and no host passed: every host is failed with its reason, unless the component is
+ * optional and no host was unreachable (then it is simply not installed).
+ */
+function noHostDidTheWork(hosts: HostOutcome[], optional: boolean): HostOutcome[] {
+  if (optional && hosts.every((h) => h.note?.startsWith(NOT_INSTALLED))) return hosts;
+  return hosts.map((h) => (h.status === 'skipped' ? { ...h, status: 'failed' as const, error: `no host of the group backed it up; here: ${h.note}`, note: undefined } : h));
 }
 
 function componentStatus(hosts: HostOutcome[]): ComponentOutcome['status'] {
@@ -165,9 +184,15 @@ async function runHostTask(
       if (r.failed && !r.timedOut && (r.cause || r.signal)) {
         return finish({ status: 'failed', bytes: 0, error: `detect: ${r.cause?.message ?? describeFailure(r, r.stderr)}`, steps: [] });
       }
+      if (r.timedOut) return finish({ status: 'failed', bytes: 0, error: `detect timed out: ${hostPlan.detect.command}`, steps: [] });
       if (r.failed) {
-        const why = r.stderr.trim().split('\n').at(-1);
-        return finish({ status: 'skipped', bytes: 0, note: r.timedOut ? 'detect timed out' : `not detected${why ? ` (${why})` : ''}`, steps: [] });
+        const why = (r.stderr.trim() || r.stdout.trim()).split('\n').at(-1);
+        const reason = `detect \`${hostPlan.detect.command}\` exited ${r.exitCode}${why ? `: ${why}` : ''}`;
+        // An optional component may be absent; with run: first another host may be the one
+        // (a standby, a node without it): only "no host passed" fails, decided by the caller.
+        if (isOptional(component)) return finish({ status: 'skipped', bytes: 0, note: `${NOT_INSTALLED} (optional; ${reason})`, steps: [] });
+        if (component.selection === 'first') return finish({ status: 'skipped', bytes: 0, note: `not detected (${reason})`, steps: [] });
+        return finish({ status: 'failed', bytes: 0, error: `not installed, but the inventory puts it here: ${reason}`, steps: [] });
       }
     }
     if (hostPlan.version) {
