@@ -4,7 +4,7 @@
  * start → the same samples are queryable at a time inside the backed-up range.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -75,8 +75,22 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     await prom.stop();
     prom = undefined;
     await rm(join(baseDir, 'data'), { recursive: true, force: true });
+    // What a restore finds in LambdaStack's data dir: Alertmanager's storage (kept, as it was),
+    // and TSDB state newer than the backup (a block, the WAL: replaced by the snapshot's).
+    const alertmanagerLog = join(baseDir, 'data', 'alertmanager', 'nflog');
+    await mkdir(join(baseDir, 'data', 'alertmanager'), { recursive: true });
+    await writeFile(alertmanagerLog, 'alertmanager state');
+    await chown(alertmanagerLog, 65534, 65534);
+    const newerBlock = join(baseDir, 'data', '01ZZZZZZZZZZZZZZZZZZZZZZZZ');
+    await mkdir(join(newerBlock, 'chunks'), { recursive: true });
+    await mkdir(join(baseDir, 'data', 'wal'), { recursive: true });
+    await writeFile(join(baseDir, 'data', 'wal', '00000009'), 'newer wal');
 
     const r = succeeded(await cluster.restore(archive));
+    expect(await readFile(alertmanagerLog, 'utf8')).toBe('alertmanager state');
+    expect((await stat(alertmanagerLog)).uid, 'Alertmanager storage keeps its owner').toBe(65534);
+    expect(await readdir(join(baseDir, 'data'))).not.toContain('01ZZZZZZZZZZZZZZZZZZZZZZZZ');
+    expect(await readdir(join(baseDir, 'data'))).not.toContain('wal');
     expect(r.stderr).not.toMatch(/unexpected error/);
     expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
     const restored = await readdir(join(baseDir, 'data'));
