@@ -41,6 +41,8 @@ export interface FilesStep {
   name?: string;
   /** Put files collected under this path back (restore). */
   files: string;
+  /** Its collect step was optional: nothing collected is nothing to put back, not an error. */
+  optional?: boolean;
   timeout?: number;
   onError?: OnError;
   become?: BecomeSetting;

@@ -26,9 +26,9 @@ export interface ZooKeeperService {
   stop(): Promise<void>;
 }
 
-export async function startZooKeeperService(baseDir: string): Promise<ZooKeeperService> {
+export async function startZooKeeperService(baseDir: string, options: { separateDataLogDir?: boolean } = {}): Promise<ZooKeeperService> {
   // The infra helper writes zoo.cfg and the zkCli script; the service script runs it from then on.
-  const zk = await startZooKeeper({ baseDir });
+  const zk = await startZooKeeper({ baseDir, ...options });
   await zk.stop();
   const pidFile = join(baseDir, 'zookeeper.pid');
   const callsLog = join(baseDir, 'service-calls.log');

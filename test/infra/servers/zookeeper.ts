@@ -18,6 +18,8 @@ export interface ZooKeeperServer extends RunningServer {
   port: number;
   /** 127.0.0.1:<port> — a ZooKeeper connect string. */
   connectString: string;
+  /** Where the transaction logs go (`<dir>/version-2`): dataLogDir, or the data dir when not separate. */
+  dataLogDir: string;
   /** zoo.cfg (configDir holds it with log4j/logback defaults from the package). */
   configFile: string;
   /** Sends a four-letter word (ruok, srvr, stat, mntr) and returns the answer. */
@@ -30,17 +32,24 @@ export interface ZooKeeperServer extends RunningServer {
   zkCliScript: string;
 }
 
-export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooKeeperServer> {
+export interface ZooKeeperOptions extends BaseServerOptions {
+  /** Transaction logs in their own directory (zoo.cfg dataLogDir), as LambdaStack configures it. */
+  separateDataLogDir?: boolean;
+}
+
+export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKeeperServer> {
   const { baseDir, ownedHere } = await prepareBaseDir('zk', opts);
   const dataDir = join(baseDir, 'data');
+  const dataLogDir = opts.separateDataLogDir ? join(baseDir, 'txnlog') : dataDir;
   const configDir = join(baseDir, 'conf');
   const logFile = join(baseDir, 'zookeeper.log');
-  await makeDirs([dataDir, configDir]);
+  await makeDirs([dataDir, dataLogDir, configDir]);
   const port = await freePort();
   const configFile = join(configDir, 'zoo.cfg');
   await writeFile(configFile, [
     'tickTime=2000',
     `dataDir=${dataDir}`,
+    ...(dataLogDir !== dataDir ? [`dataLogDir=${dataLogDir}`] : []),
     `clientPortAddress=${LOOPBACK}`,
     `clientPort=${port}`,
     'admin.enableServer=false',
@@ -60,7 +69,7 @@ export async function startZooKeeper(opts: BaseServerOptions = {}): Promise<ZooK
   const zkCli = async (args: string[]) => withoutWatcherNotices((await runChecked(zkCliScript, ['-server', connectString, ...args])).stdout);
   const zkCliBatch = async (lines: string[]) =>
     withoutWatcherNotices((await runChecked(zkCliScript, ['-server', connectString], { input: lines.join('\n') + '\nquit\n' })).stdout);
-  return { pid, baseDir, dataDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, zkCliBatch, zkCliScript, stop };
+  return { pid, baseDir, dataDir, dataLogDir, configDir, configFile, logFile, port, connectString, fourLetter, zkCli, zkCliBatch, zkCliScript, stop };
 }
 
 /**
