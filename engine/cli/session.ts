@@ -11,11 +11,11 @@ import type { Inventory } from '../inventory/types.js';
 import { loadRecipes, templatedStrings } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { secretNames } from '../template/index.js';
-import { createSecretSource, redactor } from '../secrets/index.js';
+import { createSecretSource, redactor, type ResolvedSecrets } from '../secrets/index.js';
 import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
-import { LsError } from '../errors.js';
+import { isLsError, LsError } from '../errors.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
 import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
@@ -63,18 +63,32 @@ export async function loadSessionRecipes(paths: string[], config: Config): Promi
   return loadRecipes(chosen);
 }
 
-/** Resolves every secret the recipes reference (before planning: templates render synchronously). */
-export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config): Promise<Map<string, string>> {
+/**
+ * Resolves every secret the recipes reference (before planning: templates render synchronously).
+ * One that cannot be resolved is `missing` with the reason: only the components using it fail.
+ */
+export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config): Promise<ResolvedSecrets> {
   const names = new Set<string>();
   for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of secretNames(t.text)) names.add(n);
   const source = createSecretSource(config.secrets?.sources);
-  const values = new Map<string, string>();
+  const resolved: ResolvedSecrets = { values: new Map(), missing: new Map() };
   for (const name of names) {
-    const value = await source.resolve(name);
-    redactor.add(value);
-    values.set(name, value);
+    try {
+      const value = await source.resolve(name);
+      redactor.add(value);
+      resolved.values.set(name, value);
+    } catch (e) {
+      if (!isLsError(e) || e.code !== 'ESECRET') throw e;
+      resolved.missing.set(name, e.message);
+    }
   }
-  return values;
+  return resolved;
+}
+
+/** All secrets or the first one missing, for callers that need every one (restore). */
+export function allSecrets(resolved: ResolvedSecrets): Map<string, string> {
+  for (const [name, message] of resolved.missing) throw new LsError('ESECRET', { name, message: message.replace(/^Secret '[^']*' could not be resolved: /, '') });
+  return resolved.values;
 }
 
 /** Secrets of the recipes that will run only: a cluster without Grafana needs no Grafana password. */
@@ -83,7 +97,7 @@ export function resolveRunningRecipeSecrets(
   inventory: Inventory,
   selection: { only?: string[]; skip?: string[] },
   config: Config,
-): Promise<Map<string, string>> {
+): Promise<ResolvedSecrets> {
   return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
 }
 

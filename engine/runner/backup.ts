@@ -38,6 +38,8 @@ export interface BackupOptions {
   skip?: string[];
   varOverrides?: Record<string, Record<string, unknown>>;
   secrets: Map<string, string>;
+  /** Secrets that could not be resolved: the components that use one fail, the others run. */
+  missingSecrets?: Map<string, string>;
   executorFactory: ExecutorFactory;
   reporter: Reporter;
   redactor: Redactor;
@@ -91,6 +93,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       skip: options.skip,
       varOverrides: options.varOverrides,
       secrets: options.secrets,
+      missingSecrets: options.missingSecrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
       compress: options.compress,
     });

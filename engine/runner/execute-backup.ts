@@ -51,6 +51,13 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
     options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
     return { ...base, status: 'skipped', durationMs: 0, hosts: [], error: component.skipReason };
   }
+  if (component.failReason) {
+    const error = component.failReason;
+    const hosts = component.hosts.map((h): HostOutcome => ({ name: h.host.name, status: 'failed', durationMs: 0, bytes: 0, error, steps: [] }));
+    for (const h of hosts) options.reporter.emit({ type: 'host.end', component: component.name, host: h.name, status: 'failed', bytes: 0, durationMs: 0, error });
+    options.reporter.emit({ type: 'component.end', component: component.name, status: 'failed', durationMs: 0 });
+    return { ...base, status: 'failed', durationMs: 0, hosts, error };
+  }
 
   let componentVersion: string | undefined;
   let chosen: LoadedRecipe | undefined;

@@ -1,6 +1,7 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import { ownMap, ownValue } from '../own.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
+import { templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
@@ -22,6 +23,8 @@ export interface PlanOptions {
   varOverrides?: Record<string, Record<string, unknown>>;
   /** Resolved secret values by name (resolved before planning; templates render synchronously). */
   secrets: Map<string, string>;
+  /** Secrets that could not be resolved, with why: the components that use one fail. */
+  missingSecrets?: Map<string, string>;
   defaultStepTimeoutSec: number;
   /** Where backup streams are compressed unless a host's `lsbackup_compress` says otherwise (default local). */
   compress?: CompressMode;
@@ -53,8 +56,21 @@ function planComponent(family: LoadedRecipe[], inventory: Inventory, options: Pl
   const skipReason = notRunningReason(loaded, inventory, options);
   if (skipReason) return { ...base, hosts: [], variants: [], skipReason };
   const hosts = hostsOfGroups(inventory, ([] as string[]).concat(recipe.spec.hosts.group));
-  const variants = family.map((variant) => ({ recipe: variant, hosts: hosts.map((host) => planHost(variant, host, inventory, options)) }));
-  return { ...base, hosts: variants[0]!.hosts, variants };
+  const failReason = missingSecretReason(family, options.missingSecrets);
+  // A component that fails for a missing secret never runs; its steps are rendered (for plan and
+  // the summary) with the missing values empty.
+  const renderWith = failReason ? { ...options, secrets: new Map([...options.secrets, ...[...options.missingSecrets!.keys()].map((n): [string, string] => [n, ''])]) } : options;
+  const variants = family.map((variant) => ({ recipe: variant, hosts: hosts.map((host) => planHost(variant, host, inventory, renderWith)) }));
+  return { ...base, hosts: variants[0]!.hosts, variants, ...(failReason ? { failReason } : {}) };
+}
+
+/** "needs secret X: not set (…)" when a version of the recipe uses a secret that could not be resolved. */
+function missingSecretReason(family: LoadedRecipe[], missing: Map<string, string> | undefined): string | undefined {
+  if (!missing?.size) return undefined;
+  const used = new Set(family.flatMap((r) => templatedStrings(r.recipe).flatMap((t) => secretNames(t.text))));
+  const lacking = [...missing].filter(([name]) => used.has(name));
+  if (lacking.length === 0) return undefined;
+  return lacking.map(([name, why]) => `needs secret ${name}: ${why.replace(/^Secret '[^']*' could not be resolved: /, '')}`).join('; ');
 }
 
 /**

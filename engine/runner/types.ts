@@ -49,6 +49,8 @@ export interface ComponentPlan {
   variants: { recipe: LoadedRecipe; hosts: HostPlan[] }[];
   /** Set when the component takes no part in the run (no hosts in its groups, --skip). */
   skipReason?: string;
+  /** Set when it cannot run although it should (a secret it uses is missing): it fails on every host. */
+  failReason?: string;
 }
 
 export interface RunPlan {

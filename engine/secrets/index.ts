@@ -4,5 +4,5 @@ export { CommandSecretSource } from './command.js';
 export { ChainSecretSource, resolveSecrets } from './chain.js';
 export { createRedactor, redactor } from './redactor.js';
 export { secretNotFound, isSecretNotFound } from './not-found.js';
-export type { SecretSource, Redactor } from './types.js';
+export type { SecretSource, Redactor, ResolvedSecrets } from './types.js';
 export { createSecretSource } from './from-config.js';

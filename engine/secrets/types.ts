@@ -8,6 +8,12 @@ export interface SecretSource {
   resolve(name: string): Promise<string>;
 }
 
+/** The secrets a run's recipes reference: the values, and why each missing one could not be had. */
+export interface ResolvedSecrets {
+  values: Map<string, string>;
+  missing: Map<string, string>;
+}
+
 export interface Redactor {
   /** Remember a value that must never be shown. Empty and very short values are ignored. */
   add(value: string): void;

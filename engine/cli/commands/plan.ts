@@ -48,7 +48,8 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     only: selection.only,
     skip: selection.skip,
     varOverrides: sessionVarOverrides(config, options.var, recipes),
-    secrets,
+    secrets: secrets.values,
+    missingSecrets: secrets.missing,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
     compress: options.compress ?? config.compress ?? 'local',
   });
@@ -66,6 +67,7 @@ function planAsJson(plan: RunPlan, restore: boolean) {
       selection: c.selection,
       serial: c.serial,
       ...(c.skipReason ? { skipReason: c.skipReason } : {}),
+      ...(c.failReason ? { failReason: c.failReason } : {}),
       hosts: c.hosts.map((h) => ({
         host: h.host.name,
         address: h.host.connection.address,
@@ -98,6 +100,10 @@ function planAsText(plan: RunPlan): string {
     const head = `\n${c.name} (recipe ${c.recipe.recipe.metadata.version}, ${c.recipe.file})`;
     if (c.skipReason) {
       out.push(`${head}: skipped, ${c.skipReason}`);
+      continue;
+    }
+    if (c.failReason) {
+      out.push(`${head}: FAILS on ${c.hosts.map((h) => h.host.name).join(', ')}: ${c.failReason}`);
       continue;
     }
     out.push(`${head}: runs on ${c.selection === 'first' ? 'the first host where detect passes' : `all hosts${c.serial ? ', one at a time' : ''}`}`);

@@ -11,6 +11,7 @@ import {
   loadSessionInventory,
   loadSessionRecipes,
   resolveRecipeSecrets,
+  allSecrets,
   sessionExecutorFactory,
   sessionReporter,
   sessionVarOverrides,
@@ -66,7 +67,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       // the recipes of today's backups, not necessarily this one's.
       varOverrides: sessionVarOverrides(config, options.var, undefined),
       checkCliVars: (recipes) => void sessionVarOverrides({ ...config, components: undefined }, options.var, recipes),
-      resolveSecrets: (recipes) => resolveRecipeSecrets(recipes, config),
+      resolveSecrets: async (recipes) => allSecrets(await resolveRecipeSecrets(recipes, config)),
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       stagingDir: options.stagingDir,

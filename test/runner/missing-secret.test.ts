@@ -1,0 +1,36 @@
+/**
+ * A secret that cannot be resolved fails only the components that use it: the others are backed
+ * up (exit 2), and `plan` shows which component needs which secret instead of refusing to plan.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import path from 'node:path';
+import { cliOutput, recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+const env = { LSB_TEST_SET: 'present-value' };
+
+beforeAll(async () => {
+  ws = await workspace('lsb-missing-secret-');
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write('recipes/needs.yaml', recipeYaml('needs', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo {{secret "LSB_TEST_UNSET"}}\n      output: x.txt\n'));
+  await ws.write('recipes/has.yaml', recipeYaml('has', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf %s {{secret "LSB_TEST_SET"}} | wc -c\n      output: x.txt\n'));
+  await ws.write('recipes/plain.yaml', recipeYaml('plain', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo plain\n      output: x.txt\n'));
+});
+afterAll(() => ws.cleanup());
+
+it('apply: the component using the missing secret fails naming it, the others are backed up (exit 2)', async () => {
+  const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'out')], { env });
+  expect(r.exitCode, cliOutput(r)).toBe(2);
+  const rows = summaryRows(r.stdout);
+  expect(rows).toContainEqual(['needs', 'localhost', 'failed', '0 B', expect.any(String), expect.stringMatching(/^needs secret LSB_TEST_UNSET: /)]);
+  expect(rows.filter((row) => row[2] === 'success').map((row) => row[0]).sort()).toEqual(['has', 'plain']);
+  expect(r.stdout + r.stderr).not.toContain('present-value');
+});
+
+it('plan: lists every component, the one lacking a secret as FAILS with the secret named; exit 0', async () => {
+  const r = await runCli(['plan', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build')], { env });
+  expect(r.exitCode, cliOutput(r)).toBe(0);
+  expect(r.stdout).toMatch(/needs \(recipe 1\.0\.0, .*\): FAILS on localhost: needs secret LSB_TEST_UNSET: /);
+  expect(r.stdout).toMatch(/plain \(recipe 1\.0\.0, .*\): runs on all hosts/);
+  expect(r.stdout).toMatch(/has \(recipe 1\.0\.0, .*\): runs on all hosts/);
+});
