@@ -11,6 +11,7 @@ export const INPUT_LIMITS = {
   recipe: 1024 * 1024,
   config: 4 * 1024 * 1024,
   inventory: 16 * 1024 * 1024,
+  manifest: 16 * 1024 * 1024,
 } as const;
 
 export type InputKind = keyof typeof INPUT_LIMITS;

@@ -16,6 +16,7 @@ import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
 import { bundledRecipesDir } from '../paths.js';
 import { isLsError, LsError } from '../errors.js';
+import { buildDirProfileValues, loadProfiles, type ProfileValues } from '../profiles/index.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
 import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
@@ -67,7 +68,7 @@ export async function loadSessionRecipes(paths: string[], config: Config): Promi
  * Resolves every secret the recipes reference (before planning: templates render synchronously).
  * One that cannot be resolved is `missing` with the reason: only the components using it fail.
  */
-export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config): Promise<ResolvedSecrets> {
+export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config, fromManifest?: Map<string, string>): Promise<ResolvedSecrets> {
   const names = new Set<string>();
   for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of secretNames(t.text)) names.add(n);
   const source = createSecretSource(config.secrets?.sources);
@@ -79,7 +80,12 @@ export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Conf
       resolved.values.set(name, value);
     } catch (e) {
       if (!isLsError(e) || e.code !== 'ESECRET') throw e;
-      resolved.missing.set(name, e.message);
+      // The build dir's manifest (through its profile) is the last source: configured ones win.
+      const value = fromManifest?.get(name);
+      if (value !== undefined) {
+        redactor.add(value);
+        resolved.values.set(name, value);
+      } else resolved.missing.set(name, e.message);
     }
   }
   return resolved;
@@ -97,8 +103,14 @@ export function resolveRunningRecipeSecrets(
   inventory: Inventory,
   selection: { only?: string[]; skip?: string[] },
   config: Config,
+  profile?: ProfileValues,
 ): Promise<ResolvedSecrets> {
-  return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config);
+  return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config, profile?.secrets);
+}
+
+/** Values the build dir's manifest gives through a bundled profile (LambdaStack's manifest.yml), if any. */
+export async function loadSessionProfile(inventory: Inventory): Promise<ProfileValues | undefined> {
+  return buildDirProfileValues(inventory.baseDir, await loadProfiles());
 }
 
 /** Per-component var overrides: config `components.vars`, then `--var component.key=value`, checked against the recipes. */

@@ -6,7 +6,7 @@ import type { Target } from '../../targets/types.js';
 import { openConfiguredTargets } from '../cli/targets.js';
 import { redactor } from '../secrets/index.js';
 import { ExitCode, isLsError } from '../errors.js';
-import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, sessionVarOverrides } from '../cli/session.js';
+import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides } from '../cli/session.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
@@ -69,7 +69,8 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
 async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
   const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
   const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
-  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig);
+  const profile = await loadSessionProfile(inventory);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig, profile);
   report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
   const cluster = report.cluster;
   // The same locks as `apply`: a scheduled run never collides with another run of the cluster or target.
@@ -87,6 +88,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     varOverrides: sessionVarOverrides(jobConfig, undefined, recipes),
     secrets: secrets.values,
     missingSecrets: secrets.missing,
+    profileVars: profile?.vars,
     executorFactory: await sessionExecutorFactory(inventory, reporter),
     reporter,
     redactor,

@@ -33,6 +33,8 @@ export interface RestorePlanOptions {
   installed: LoadedRecipe[];
   allowRecipeUpgrade: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
+  /** Values from the build dir's manifest (a profile). */
+  profileVars?: Record<string, Record<string, unknown>>;
   secrets: Map<string, string>;
   defaultStepTimeoutSec: number;
 }
@@ -66,6 +68,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
         cluster: metadata.cluster,
         startedAt: new Date(metadata.startedAt),
         varOverrides: options.varOverrides,
+        profileVars: options.profileVars,
         secrets: options.secrets,
         defaultStepTimeoutSec: options.defaultStepTimeoutSec,
       });

@@ -22,6 +22,8 @@ export interface RestoreOptions {
   hostMap: Map<string, string>;
   allowRecipeUpgrade: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
+  /** Values from the build dir's manifest (a profile). */
+  profileVars?: Record<string, Record<string, unknown>>;
   /** Throws when a --var names no component or var of the recipes restore would run. */
   checkCliVars?: (recipes: LoadedRecipe[]) => void;
   /** Resolves the secrets the given recipes reference (called once the backup's recipes are known). */
@@ -87,6 +89,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       installed: options.installedRecipes,
       allowRecipeUpgrade: options.allowRecipeUpgrade,
       varOverrides: options.varOverrides,
+      profileVars: options.profileVars,
       secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });

@@ -38,6 +38,8 @@ export interface BackupOptions {
   skip?: string[];
   varOverrides?: Record<string, Record<string, unknown>>;
   secrets: Map<string, string>;
+  /** Values from the build dir's manifest (a profile): between a recipe's defaults and the inventory. */
+  profileVars?: Record<string, Record<string, unknown>>;
   /** Secrets that could not be resolved: the components that use one fail, the others run. */
   missingSecrets?: Map<string, string>;
   executorFactory: ExecutorFactory;
@@ -94,6 +96,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       varOverrides: options.varOverrides,
       secrets: options.secrets,
       missingSecrets: options.missingSecrets,
+      profileVars: options.profileVars,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
       compress: options.compress,
     });

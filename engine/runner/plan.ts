@@ -23,6 +23,8 @@ export interface PlanOptions {
   varOverrides?: Record<string, Record<string, unknown>>;
   /** Resolved secret values by name (resolved before planning; templates render synchronously). */
   secrets: Map<string, string>;
+  /** Values from the build dir's manifest (a profile): between a recipe's defaults and the inventory. */
+  profileVars?: Record<string, Record<string, unknown>>;
   /** Secrets that could not be resolved, with why: the components that use one fail. */
   missingSecrets?: Map<string, string>;
   defaultStepTimeoutSec: number;
@@ -233,10 +235,13 @@ export function resolveBecome(host: Host, setting: BecomeSetting | undefined): B
   return { user, method: 'sudo', ...(password !== undefined ? { password } : {}) };
 }
 
-/** Variables a recipe sees: its defaults, then same-named inventory vars of the host, then overrides. */
-export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<string, unknown> | undefined): Record<string, unknown> {
+/**
+ * Variables a recipe sees: its defaults, then values from the build dir's manifest (a profile),
+ * then same-named inventory vars of the host, then overrides (config, --var).
+ */
+export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<string, unknown> | undefined, fromManifest?: Record<string, unknown>): Record<string, unknown> {
   const defaults = loaded.recipe.spec.vars ?? {};
-  const vars = ownMap(defaults);
+  const vars = ownMap(defaults, fromManifest);
   for (const key of Object.keys(defaults)) if (Object.hasOwn(host.vars, key)) vars[key] = host.vars[key];
   return ownMap(vars, overrides);
 }
@@ -245,7 +250,7 @@ function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory,
   const { recipe } = loaded;
   return {
     host: templateHost(host),
-    vars: recipeVars(loaded, host, ownValue(options.varOverrides, recipe.metadata.name)),
+    vars: recipeVars(loaded, host, ownValue(options.varOverrides, recipe.metadata.name), ownValue(options.profileVars, recipe.metadata.name)),
     inventory: templateInventory(inventory),
     backup: {
       id: options.backupId,

@@ -6,5 +6,6 @@
 import { recipeSchema } from '../recipes/schema.js';
 import { configSchema } from '../config/load.js';
 import { targetOptionsSchemas } from '../../targets/registry.js';
+import { profileSchema } from '../profiles/load.js';
 
-export const startupSchemas: { $id: string }[] = [recipeSchema, configSchema, ...targetOptionsSchemas.values()];
+export const startupSchemas: { $id: string }[] = [recipeSchema, configSchema, profileSchema, ...targetOptionsSchemas.values()];

@@ -10,6 +10,7 @@ import {
   loadSessionInventory,
   loadSessionRecipes,
   resolveRunningRecipeSecrets,
+  loadSessionProfile,
   sessionReporter,
   sessionExecutorFactory,
   withRunLocks,
@@ -36,7 +37,8 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
-  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
+  const profile = await loadSessionProfile(inventory);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, profile);
   const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
@@ -55,6 +57,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
       varOverrides: sessionVarOverrides(config, options.var, recipes),
       secrets: secrets.values,
       missingSecrets: secrets.missing,
+      profileVars: profile?.vars,
       executorFactory: await sessionExecutorFactory(inventory, reporter, options),
       reporter,
       redactor,

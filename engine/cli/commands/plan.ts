@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ProfileValues } from '../../profiles/index.js';
 import path from 'node:path';
 import { findConfigFile } from '../../config/load.js';
 import { bundledRecipesDir } from '../../paths.js';
@@ -8,7 +9,7 @@ import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { REMOTE_ZSTD_LEVEL } from '../../runner/remote-compress-command.js';
-import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, sessionVarOverrides, type CommonOptions } from '../session.js';
+import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides, type CommonOptions } from '../session.js';
 
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
@@ -39,7 +40,8 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
-  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config);
+  const profile = await loadSessionProfile(inventory);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, profile);
   const plan = planRun(recipes, inventory, {
     operation: options.restore ? 'restore' : 'backup',
     backupId: randomUUID(),
@@ -50,10 +52,11 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     varOverrides: sessionVarOverrides(config, options.var, recipes),
     secrets: secrets.values,
     missingSecrets: secrets.missing,
+    profileVars: profile?.vars,
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
     compress: options.compress ?? config.compress ?? 'local',
   });
-  const text = options.json ? JSON.stringify(planAsJson(plan, options.restore ?? false), null, 2) : planAsText(plan);
+  const text = options.json ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2) : [profile ? profileAsText(profile) : '', planAsText(plan)].filter(Boolean).join('\n');
   process.stdout.write(redactor.redact(text) + '\n');
   return 0;
 }
@@ -92,6 +95,20 @@ function planAsJson(plan: RunPlan, restore: boolean) {
       })),
     })),
   };
+}
+
+/** What the build dir's manifest supplies: vars with their values, secrets by name only. */
+function profileAsJson(profile: ProfileValues) {
+  const vars = Object.entries(profile.vars).flatMap(([component, values]) => Object.entries(values).map(([name, value]) => ({ var: `${component}.${name}`, value })));
+  return { name: profile.profile, manifest: profile.manifest, vars, secrets: [...profile.secrets.keys()] };
+}
+
+function profileAsText(profile: ProfileValues): string {
+  const { vars, secrets } = profileAsJson(profile);
+  const lines = [`Values from ${profile.manifest} (profile ${profile.profile}; inventory vars, config and --var override them):`];
+  for (const v of vars) lines.push(`  ${v.var} = ${String(v.value)}`);
+  for (const s of secrets) lines.push(`  secret ${s} (used when no secret source has it)`);
+  return lines.join('\n');
 }
 
 function planAsText(plan: RunPlan): string {

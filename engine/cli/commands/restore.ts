@@ -11,6 +11,7 @@ import {
   loadSessionInventory,
   loadSessionRecipes,
   resolveRecipeSecrets,
+  loadSessionProfile,
   allSecrets,
   sessionExecutorFactory,
   sessionReporter,
@@ -50,6 +51,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   if (!options.dryRun && !options.yes && !process.stdin.isTTY) {
     throw new LsError('EUSAGE', { message: 'restore changes hosts and needs confirmation: pass --yes (or --dry-run to only see the plan)' });
   }
+  const profile = await loadSessionProfile(inventory);
   const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
@@ -67,7 +69,8 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       // the recipes of today's backups, not necessarily this one's.
       varOverrides: sessionVarOverrides(config, options.var, undefined),
       checkCliVars: (recipes) => void sessionVarOverrides({ ...config, components: undefined }, options.var, recipes),
-      resolveSecrets: async (recipes) => allSecrets(await resolveRecipeSecrets(recipes, config)),
+      profileVars: profile?.vars,
+      resolveSecrets: async (recipes) => allSecrets(await resolveRecipeSecrets(recipes, config, profile?.secrets)),
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
       concurrency: options.concurrency ?? config.concurrency ?? 16,
       stagingDir: options.stagingDir,
