@@ -6,25 +6,29 @@
  * still streaming when its step times out: the cut stream must not leave an entry that
  * passes for good.
  */
+import { optedOut } from '../helpers/prerequisites.js';
 import { execa } from 'execa';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/index.js';
-import { netnsUnavailableFor, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
+import { netnsUnavailable, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
 import { archivesIn, componentOf, hostOf, readMetadata } from '../helpers/archive.js';
 import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
 const TEXT_LINES = 2_000_000; // `seq`: ~14.9 MB of text; zstd -1 makes ~3.4 MB of it
 const BIG_BYTES = 24 * 1024 * 1024; // random: ~12 s at 16 Mbit/s
 
-const unavailable = netnsUnavailableFor('test/cli/compress-remote-wire.test.ts', 'Remote compression on a real link');
+// Namespaces are required (root, iproute2): without them the tests fail, unless opted out.
+const optOut = optedOut('netns', 'Remote compression on a real link (test/cli/compress-remote-wire.test.ts)');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;
 
-describe.skipIf(unavailable !== undefined)('compress: remote on a real link (network namespace)', () => {
+describe.skipIf(optOut)('compress: remote on a real link (network namespace)', () => {
   beforeAll(async () => {
+    const unavailable = netnsUnavailable();
+    if (unavailable) throw new Error(`this test needs network namespaces (root, iproute2; or LSB_TESTS_WITHOUT=netns to leave it out): ${unavailable}`);
     fleet = await startNetnsFleet({ hosts: 1 });
     ws = await workspace('lsb-compress-wire-');
     await execa('sh', [

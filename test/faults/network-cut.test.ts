@@ -9,12 +9,13 @@
  * The inventory sets ServerAliveInterval/ServerAliveCountMax/ConnectTimeout in
  * ansible_ssh_extra_args, as an operator would; those, not a step timeout, must end the run.
  */
+import { optedOut } from '../helpers/prerequisites.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { netnsUnavailableFor, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
+import { netnsUnavailable, startNetnsFleet, type NetnsFleet } from '../fleet/netns.js';
 import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { waitFor } from './support.js';
 
@@ -24,13 +25,16 @@ const CONNECT_TIMEOUT_S = 4;
 const SMALL_BYTES = 1024 * 1024;
 const BIG_BYTES = 24 * 1024 * 1024;
 
-const unavailable = netnsUnavailableFor('test/faults/network-cut.test.ts', 'The network cut');
+// Namespaces are required (root, iproute2): without them the tests fail, unless opted out.
+const optOut = optedOut('netns', 'The network cut (test/faults/network-cut.test.ts)');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;
 
-describe.skipIf(unavailable !== undefined)('a network cut (real network namespaces)', () => {
+describe.skipIf(optOut)('a network cut (real network namespaces)', () => {
   beforeAll(async () => {
+    const unavailable = netnsUnavailable();
+    if (unavailable) throw new Error(`this test needs network namespaces (root, iproute2; or LSB_TESTS_WITHOUT=netns to leave it out): ${unavailable}`);
     fleet = await startNetnsFleet({ hosts: 2 });
     ws = await workspace('lsb-faults-netcut-');
     // Namespaces share the filesystem: each host gets its own data and state dirs (host_vars).

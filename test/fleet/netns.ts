@@ -67,21 +67,6 @@ export function netnsUnavailable(): string | undefined {
   }
 }
 
-/**
- * netnsUnavailable() for a test file: when namespaces cannot be used, a loud banner says that
- * `testFile` (what it tests: `what`) was NOT tested, so a skip is never mistaken for a pass.
- */
-export function netnsUnavailableFor(testFile: string, what: string): string | undefined {
-  const reason = netnsUnavailable();
-  if (reason) {
-    console.error(
-      `\n${'!'.repeat(78)}\n!!! SKIPPING ${testFile}: ${reason}\n` +
-        `!!! ${what} needs root and iproute2 (network namespaces); it was NOT tested.\n${'!'.repeat(78)}\n`,
-    );
-  }
-  return reason;
-}
-
 export async function startNetnsFleet(options: { hosts: number }): Promise<NetnsFleet> {
   reapStale();
   const id = randomBytes(3).toString('hex');

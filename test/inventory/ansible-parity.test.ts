@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCommand } from './hasCommand.js';
+import { requireCommand } from '../helpers/prerequisites.js';
 import { loadInventory } from '../../engine/inventory/index.js';
 
 /**
@@ -13,16 +13,17 @@ import { loadInventory } from '../../engine/inventory/index.js';
  * and groups. Skipped only when ansible-inventory is not installed.
  */
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const hasAnsible = hasCommand('ansible-inventory');
+
 
 interface ListOutput {
   _meta: { hostvars: Record<string, Record<string, unknown>> };
   [group: string]: { hosts?: string[]; children?: string[] } | ListOutput['_meta'];
 }
 
-describe.skipIf(!hasAnsible)('parity with ansible-inventory --list', () => {
+describe('parity with ansible-inventory --list', () => {
   let home: string;
   beforeAll(async () => {
+    requireCommand('ansible-inventory', 'ansible-core');
     home = await mkdtemp(join(tmpdir(), 'lsinv-ansible-'));
   });
   afterAll(async () => {

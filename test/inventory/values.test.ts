@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { hasCommand } from './hasCommand.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireCommand } from '../helpers/prerequisites.js';
 import { iniValue } from '../../engine/inventory/parseIni.js';
 import { shlexSplit } from '../../engine/inventory/shlex.js';
 
@@ -8,7 +8,6 @@ import { shlexSplit } from '../../engine/inventory/shlex.js';
  * INI values and host lines must read exactly as Ansible reads them. Python itself is the
  * oracle: ast.literal_eval (Ansible's _parse_value) and shlex.split (Ansible's host lines).
  */
-const python = hasCommand('python3');
 
 const PY_VALUE = `
 import ast, json, sys
@@ -40,7 +39,8 @@ const lines = [
   'web1 ansible_host=10.0.0.1 x=\'a b\'', 'h note="say \\"hi\\"" y=z#c', "h evil=\"'; rm -rf / #\"", 'h a=b # trailing', 'h a=\\ b', "h x='unterminated",
 ];
 
-describe.skipIf(!python)('INI values and host lines read like Python/Ansible', () => {
+describe('INI values and host lines read like Python/Ansible', () => {
+  beforeAll(() => requireCommand('python3', 'python3'));
   it('iniValue matches ast.literal_eval with Ansible fallback to the text', () => {
     const expected = JSON.parse(execFileSync('python3', ['-c', PY_VALUE], { input: JSON.stringify(values), encoding: 'utf8' })) as unknown[];
     values.forEach((v, i) => expect(iniValue(v), v).toEqual(expected[i]));

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { mountTmpfs, optedOut } from '../helpers/prerequisites.js';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -22,15 +23,6 @@ async function store(target: ReturnType<typeof createLocalTarget>, name: string,
   return upload.commit();
 }
 
-/** Mount a tmpfs (root only); the test is skipped when the kernel refuses. */
-function tryMount(path: string, options: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'lsbtest', path], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('local target', () => {
   it('publishes 0600 files, adds _1 on a second commit of the same name, lists without temp files', async () => {
@@ -45,7 +37,7 @@ describe('local target', () => {
     const pending = await target.put('other.zip'); // a temp file in progress is not listed
     expect((await target.list()).map((o) => o.name)).toEqual([first.name, second.name]);
     await pending.abort();
-    expect(await readFile(await streamToString(await target.get(first.name)))).toBeDefined();
+    expect(await readFile(await streamToFile(await target.get(first.name)), 'utf8')).toBe('one');
   });
 
   it('refuses to overwrite without avoidCollision and leaves no temp file', async () => {
@@ -73,7 +65,8 @@ describe('local target', () => {
   it('check() explains a read-only directory (a real read-only mount, which binds root too)', async (ctx) => {
     const ro = join(dir.path, 'ro');
     await mkdir(ro);
-    if (!tryMount(ro, 'ro,size=1m')) return ctx.skip();
+    if (optedOut('tmpfs', 'the read-only target check')) return ctx.skip();
+    mountTmpfs(ro, 'ro,size=1m');
     try {
       await expect(createLocalTarget(ro).check()).rejects.toThrow(/not writable.*EROFS/);
     } finally {
@@ -103,7 +96,8 @@ describe('nfs target', () => {
     await expect(openNfsTarget(`nfs://${plain}`).check()).rejects.toThrow(/not a mount point/);
     const mounted = join(dir.path, 'share');
     await mkdir(mounted);
-    if (!tryMount(mounted, 'size=4m')) return ctx.skip();
+    if (optedOut('tmpfs', 'the NFS (mount point) target')) return ctx.skip();
+    mountTmpfs(mounted, 'size=4m');
     try {
       const target = openNfsTarget(`nfs://${mounted}`);
       expect(target.uri).toBe(`nfs://${mounted}`);
@@ -117,7 +111,8 @@ describe('nfs target', () => {
   });
 });
 
-async function streamToString(stream: NodeJS.ReadableStream): Promise<string> {
+/** Writes the stream to a file in the test dir; its path. */
+async function streamToFile(stream: NodeJS.ReadableStream): Promise<string> {
   const path = join(dir.path, 'copy');
   await pipeline(stream, (await import('node:fs')).createWriteStream(path));
   return path;
