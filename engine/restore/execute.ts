@@ -93,7 +93,7 @@ async function runRestoreStep(
     // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
     const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
     const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, component, sourceHost) });
-    return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', bytes, result.exitCode);
+    return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode);
   }
 
   let stdin: Readable | undefined;
@@ -106,7 +106,7 @@ async function runRestoreStep(
     bytes = staged_.entry.size;
   }
   const result = await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) });
-  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', bytes, result.exitCode);
+  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode);
 }
 
 /** Staged entries of a collected path (the path itself and everything below it), in archive order. */

@@ -243,7 +243,7 @@ async function runStep(
     const collected = await collector.finish();
     const tarProblems = meaningfulTarStderr(result.stderr);
     if (result.failed || collected.error) {
-      return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error));
+      return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error, step.timeoutMs));
     }
     if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
     return report('success', collected.bytes, result.exitCode);
@@ -261,7 +261,7 @@ async function runStep(
     if (result.failed) {
       body.destroy(new Error('command failed; output discarded'));
       await added.catch(() => undefined);
-      return report('failed', 0, result.exitCode, describeFailure(result, result.stderr));
+      return report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs));
     }
     body.end();
     // Once the output is whole in the spool the host goes on with its next step; the entry
@@ -280,7 +280,7 @@ async function runStep(
   }
 
   const result = await executor.run(step.command, run);
-  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr)) : report('success', 0, result.exitCode);
+  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', 0, result.exitCode);
 }
 
 /** One line that says why a command failed: timeout, signal, sudo, or the end of its stderr. */
@@ -288,8 +288,10 @@ export function describeFailure(
   result: { exitCode?: number; timedOut: boolean; signal?: string; cause?: Error; durationMs: number },
   stderr: string,
   extra?: Error,
+  timeoutMs?: number,
 ): string {
-  if (result.timedOut) return `timed out after ${Math.round(result.durationMs / 1000)}s`;
+  // The limit that was set, not the time measured: on a busy machine the kill lands later.
+  if (result.timedOut) return `timed out after ${timeoutMs !== undefined ? timeoutMs / 1000 : Math.round(result.durationMs / 1000)}s`;
   // Without an exit code, or despite exit code 0 (the stream broke), the cause is the story.
   if (result.cause && !result.exitCode) return result.cause.message;
   const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
