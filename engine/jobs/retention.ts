@@ -1,7 +1,9 @@
+import path from 'node:path';
 import type { Target } from '../../targets/types.js';
 import { prune } from '../catalog/prune.js';
 import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
 import { withTargetLock } from '../lock/index.js';
+import type { EffectiveJob } from './resolve.js';
 
 const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 
@@ -16,14 +18,46 @@ export function hasRetention(policy: RetentionPolicy | undefined): policy is Ret
   return policy !== undefined && hasRules(policy);
 }
 
-/** Applies a job's retention to one target after a run: the catalog's prune, for real. */
+/**
+ * Applies a job's retention to one target after a run: the catalog's prune, for real, on the
+ * backups this job made of this cluster only (metadata `cluster` and `job`). Other jobs' and
+ * clusters' backups, and those that record no job (`apply`, older lsbackup), are never touched.
+ */
 export async function applyRetention(
   target: Target,
   policy: RetentionPolicy | undefined,
+  owner: { cluster: string; job: string },
   identities?: string[],
 ): Promise<RetentionOutcome | undefined> {
   if (!hasRetention(policy)) return undefined;
   // Under the target's lock, waiting a while for another run writing there: never a race.
-  const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { identities }));
+  const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { ...owner, identities }));
   return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name) };
+}
+
+/**
+ * `config validate`: jobs whose retention policies cover the same target and cluster. Each
+ * policy applies to its own job's backups only (so none deletes another's), which an operator
+ * who wrote them as one policy split in two should know.
+ */
+export function overlappingRetention(jobs: EffectiveJob[]): string[] {
+  // The cluster as `run` names it: the job's `cluster`, else its build directory's name.
+  const clusterOf = (j: EffectiveJob) => j.cluster ?? (j.build ? path.basename(j.build) : '(the build directory name)');
+  const owners = new Map<string, string[]>();
+  for (const job of jobs.filter((j) => hasRetention(j.retention))) {
+    for (const target of new Set(job.targets.map((t) => t.uri))) {
+      const key = `${target}\0${clusterOf(job)}`;
+      owners.set(key, [...(owners.get(key) ?? []), job.name]);
+    }
+  }
+  return [...owners.entries()]
+    .filter(([, names]) => names.length > 1)
+    .map(([key, names]) => {
+      const [target, cluster] = key.split('\0');
+      return (
+        `jobs ${names.map((n) => `'${n}'`).join(' and ')} both set retention for cluster ${cluster} in target ${target}: ` +
+        "each policy now applies only to the backups its own job made (recorded in metadata.json), so neither deletes the other's; " +
+        "backups made by 'apply' or before jobs were recorded are left to 'lsbackup prune --no-job'"
+      );
+    });
 }
