@@ -4,6 +4,7 @@ import { prune } from '../catalog/prune.js';
 import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
 import { withTargetLock } from '../lock/index.js';
 import type { EffectiveJob } from './resolve.js';
+import type { EncryptionConfig } from '../config/load.js';
 
 const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 
@@ -11,6 +12,8 @@ const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 export interface RetentionOutcome {
   deleted: string[];
   kept: string[];
+  /** Kept because their metadata could not be read (cluster, job and time unknown), each with why. */
+  unreadable?: string[];
 }
 
 /** Has the policy any rule at all? An empty one means "keep everything". */
@@ -32,25 +35,31 @@ export async function applyRetention(
   if (!hasRetention(policy)) return undefined;
   // Under the target's lock, waiting a while for another run writing there: never a race.
   const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { ...owner, identities }));
-  return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name) };
+  const unreadable = result.keep.filter((k) => !k.backup.metadata).map((k) => `${k.backup.name} (${k.backup.metadataNote})`);
+  return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name), ...(unreadable.length ? { unreadable } : {}) };
 }
 
 /**
- * `config validate`: jobs whose retention policies cover the same target and cluster. Each
- * policy applies to its own job's backups only (so none deletes another's), which an operator
- * who wrote them as one policy split in two should know.
+ * `config validate`: retention the operator should know about. Two jobs whose policies cover
+ * the same target and cluster (each applies to its own job's backups only, so none deletes
+ * another's), and retention over encrypted metadata with no identity to read it (kept, never pruned).
  */
-export function overlappingRetention(jobs: EffectiveJob[]): string[] {
+export function retentionWarnings(jobs: EffectiveJob[], encryption: EncryptionConfig | undefined): string[] {
+  const retaining = jobs.filter((j) => hasRetention(j.retention));
+  const sealed = (encryption?.recipients?.length ?? 0) > 0 && !encryption?.plainMetadata && !encryption?.identityFile;
+  const unreadable = sealed && retaining.length > 0
+    ? ['retention cannot read encrypted metadata without encryption.identityFile: backups whose metadata it cannot read are kept, never pruned (set encryption.identityFile, or encryption.plainMetadata: true)']
+    : [];
   // The cluster as `run` names it: the job's `cluster`, else its build directory's name.
   const clusterOf = (j: EffectiveJob) => j.cluster ?? (j.build ? path.basename(j.build) : '(the build directory name)');
   const owners = new Map<string, string[]>();
-  for (const job of jobs.filter((j) => hasRetention(j.retention))) {
+  for (const job of retaining) {
     for (const target of new Set(job.targets.map((t) => t.uri))) {
       const key = `${target}\0${clusterOf(job)}`;
       owners.set(key, [...(owners.get(key) ?? []), job.name]);
     }
   }
-  return [...owners.entries()]
+  const overlaps = [...owners.entries()]
     .filter(([, names]) => names.length > 1)
     .map(([key, names]) => {
       const [target, cluster] = key.split('\0');
@@ -60,4 +69,5 @@ export function overlappingRetention(jobs: EffectiveJob[]): string[] {
         "backups made by 'apply' or before jobs were recorded are left to 'lsbackup prune --no-job'"
       );
     });
+  return [...overlaps, ...unreadable];
 }

@@ -113,6 +113,10 @@ async function retainPerTarget(
         const identityFile = config.encryption?.identityFile;
         const owner = { cluster, job: job.name };
         const outcome = await applyRetention(target, job.retention, owner, identityFile ? await parseIdentityFile(identityFile) : undefined);
+        const unreadable = outcome?.unreadable ?? [];
+        if (unreadable.length > 0) {
+          warn(`retention in ${copy.target} kept ${unreadable.length} backup(s) whose metadata it could not read: ${unreadable.slice(0, 3).join(', ')}${unreadable.length > 3 ? ', …' : ''}`);
+        }
         return outcome ? { ...copy, retention: outcome } : { ...copy };
       } catch (e) {
         if (!isLsError(e)) throw e;

@@ -6,7 +6,7 @@ import { checkConfigText, DEFAULT_CONFIG_FILE, findConfigFile } from '../../conf
 import { configSample } from '../../config/sample.js';
 import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
-import { overlappingRetention } from '../../jobs/retention.js';
+import { retentionWarnings } from '../../jobs/retention.js';
 import { ExitCode, formatProblem, LsError } from '../../errors.js';
 import { redactor } from '../../secrets/index.js';
 import { loadSessionConfig } from '../session.js';
@@ -24,13 +24,13 @@ function requireConfigFile(options: ConfigCommandOptions): string {
   return file;
 }
 
-/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (overlapping retention) do not fail it. */
+/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention) do not fail it. */
 export async function configValidateCommand(options: ConfigCommandOptions): Promise<number> {
   const file = requireConfigFile(options);
   const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
   const effective = config ? effectiveJobs(config) : [];
   const jobs = effective.map((j) => j.name);
-  const warnings = overlappingRetention(effective);
+  const warnings = config ? retentionWarnings(effective, config.encryption) : [];
   if (options.json) {
     process.stdout.write(JSON.stringify({ valid: problems.length === 0, file, jobs, problems, warnings }) + '\n');
   } else if (problems.length > 0) {
