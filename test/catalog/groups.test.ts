@@ -68,6 +68,11 @@ describe('two clusters in one target', () => {
     const chosen = await runCli(['verify', 'latest', '-t', target, '--cluster', 'alpha']);
     expect(chosen.exitCode, cliOutput(chosen)).toBe(0);
     expect(chosen.stdout).toContain(`${alpha}: OK`);
+    const unknown = await runCli(['verify', 'latest', '-t', target, '--cluster', 'gamma']);
+    expect(unknown.exitCode, cliOutput(unknown)).toBe(1);
+    expect(unknown.stderr).toContain('holds no backup of cluster gamma (it holds: alpha, beta)');
+    const listed = JSON.parse((await runCli(['list', '-t', target, '--cluster', 'beta', '--json'])).stdout) as { name: string; cluster: string }[];
+    expect(listed).toEqual([expect.objectContaining({ name: beta, cluster: 'beta' })]);
   });
 });
 
