@@ -242,12 +242,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
           'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read, ' +
           'ignores files that are not lsbackup archives, deletes sidecars with their archive',
       )
-      .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
-      .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--keep-last <n>', 'keep the N newest backups', positiveInt)
       .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
+      .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
+      .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
