@@ -205,5 +205,5 @@ jobs:
     expect(validate.exitCode, cliOutput(validate)).toBe(0);
     expect(validate.stderr).toContain("warning: jobs 'nightly' and 'databases' both set retention for cluster alpha in target");
     expect(validate.stderr).toContain('each policy now applies only to the backups its own job made');
-  });
+  }, 300_000); // five backups and eight CLI runs on a loaded machine
 });
