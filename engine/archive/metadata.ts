@@ -49,6 +49,8 @@ export interface BackupMetadata {
   lsbackupVersion: string;
   format: typeof METADATA_FORMAT;
   cluster: string;
+  /** The config job that made it (`lsbackup run`/`schedule`); absent for `apply` and for backups older than this field. Retention is per cluster and job. */
+  job?: string;
   backupId: string;
   /** UTC ISO 8601. */
   startedAt: string;

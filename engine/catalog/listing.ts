@@ -2,11 +2,24 @@
  * What backups a target holds: every `lsbackup-<cluster>-<time>.<ext>[.age]` object with its
  * sidecars. Anything else in the target (foreign files, temp files) is ignored.
  */
-import { parseBackupName, sidecarNames, type BackupMetadata, type ParsedBackupName, type RunStatus } from '../archive/index.js';
+import pLimit from 'p-limit';
+import { parseBackupName, sanitizeClusterName, sidecarNames, type BackupMetadata, type ParsedBackupName, type RunStatus } from '../archive/index.js';
 import type { StoredObject, Target } from '../../targets/types.js';
 import { readText, type DecryptOptions } from './objects.js';
+import { newestFirst } from './order.js';
+
+/** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
+export const METADATA_READS = 16;
 
 export interface BackupSummary extends ParsedBackupName {
+  /** When the run started, from the metadata; the name's time only when the metadata was not read. */
+  time: Date;
+  /** Sanitised cluster name, from the metadata; the name's only when the metadata was not read. */
+  cluster: string;
+  /** The config job that made it (metadata `job`); undefined for `apply`, for older backups and when not read. */
+  job?: string;
+  /** The name's time or cluster disagrees with the metadata: a copy stored under another name. */
+  renamed: boolean;
   /** Stored size of the archive (encrypted size when encrypted). */
   size: number;
   /** From the metadata sidecar; 'unknown' when it is missing or cannot be read. */
@@ -20,17 +33,24 @@ export interface BackupSummary extends ParsedBackupName {
   sidecars: string[];
 }
 
-/** Every backup in the target, newest first. `withMetadata: false` skips reading the sidecars. */
-export async function listBackups(target: Target, options: DecryptOptions & { withMetadata?: boolean } = {}): Promise<BackupSummary[]> {
+export interface ListOptions extends DecryptOptions {
+  /** false: names and sizes only, no sidecar read. */
+  withMetadata?: boolean;
+  /** Only the archives whose parsed name passes (decided before any sidecar is read). */
+  only?: (name: ParsedBackupName) => boolean;
+}
+
+/** Every backup in the target, newest first. */
+export async function listBackups(target: Target, options: ListOptions = {}): Promise<BackupSummary[]> {
   const objects = await target.list();
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups = objects.flatMap((o) => {
     const parsed = parseBackupName(o.name);
-    return parsed ? [{ parsed, object: o }] : [];
+    return parsed && (options.only?.(parsed) ?? true) ? [{ parsed, object: o }] : [];
   });
-  const summaries = await Promise.all(
-    backups.map(({ parsed, object }) => summarise(target, parsed, object, byName, options.withMetadata === false ? undefined : options)),
-  );
+  const limit = pLimit(METADATA_READS);
+  const readOptions = options.withMetadata === false ? undefined : options;
+  const summaries = await Promise.all(backups.map(({ parsed, object }) => limit(() => summarise(target, parsed, object, byName, readOptions))));
   return summaries.sort(newestFirst);
 }
 
@@ -44,10 +64,6 @@ export async function findBackup(target: Target, name: string, options: DecryptO
   return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options);
 }
 
-export function newestFirst(a: { time: Date; sequence: number }, b: { time: Date; sequence: number }): number {
-  return b.time.getTime() - a.time.getTime() || b.sequence - a.sequence;
-}
-
 async function summarise(
   target: Target,
   parsed: ParsedBackupName,
@@ -58,15 +74,23 @@ async function summarise(
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
   const sidecars = [plain.sha256, plain.metadata, sealed.metadata].filter((n) => all.has(n));
-  const summary: BackupSummary = { ...parsed, size: object.size, status: 'unknown', components: [], sidecars };
+  const summary: BackupSummary = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
   if (!readOptions) return summary;
   const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: 'metadata encrypted (pass --identity)' };
   try {
     const metadata = JSON.parse(await readText(target, metadataName, readOptions)) as BackupMetadata;
+    const time = new Date(metadata.startedAt);
+    if (typeof metadata.cluster !== 'string' || Number.isNaN(time.getTime())) throw new Error('no cluster or startedAt');
+    const cluster = sanitizeClusterName(metadata.cluster);
     return {
       ...summary,
+      time,
+      cluster,
+      ...(typeof metadata.job === 'string' ? { job: metadata.job } : {}),
+      // The name carries the start time in whole seconds.
+      renamed: cluster !== parsed.cluster || Math.floor(time.getTime() / 1000) * 1000 !== parsed.time.getTime(),
       metadata,
       status: metadata.status,
       // Components that had no hosts in this cluster took no part: they are not part of the backup.

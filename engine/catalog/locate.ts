@@ -3,10 +3,11 @@
  * `latest`, or the path/URI of one archive (`/backups/lsbackup-x-….tar.gz`,
  * `s3://bucket/prefix/lsbackup-x-….tar.gz`), whose directory is then the target.
  */
-import { parseBackupName } from '../archive/index.js';
+import { parseBackupName, sanitizeClusterName } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
 import { listBackups } from './listing.js';
+import type { DecryptOptions } from './objects.js';
 
 export interface BackupReference {
   /** The target URI taken from a path/URI argument, when it named one. */
@@ -29,13 +30,47 @@ export function parseBackupReference(spec: string): BackupReference {
   return { name, targetUri: dir === '' ? '/' : dir.endsWith(':/') ? dir + '/' : dir };
 }
 
-/** 'latest' -> the newest backup's name; otherwise the name itself, after checking it exists. */
-export async function resolveBackupName(target: Target, name: string): Promise<string> {
-  if (name === 'latest') {
-    const [newest] = await listBackups(target, { withMetadata: false });
-    if (!newest) throw new LsError('ETARGET', { target: target.uri, message: 'holds no lsbackup archive' });
-    return newest.name;
-  }
+/** What `latest` needs: the cluster in use (when known) and the key to read encrypted metadata. */
+export interface LatestOptions extends DecryptOptions {
+  /** The cluster of -b / --cluster / the config; unset: the target's only cluster, else a usage error. */
+  cluster?: string;
+  onWarning?: (message: string) => void;
+}
+
+/** 'latest' -> the newest backup of the cluster in use; otherwise the name itself, after checking it exists. */
+export async function resolveBackupName(target: Target, name: string, options: LatestOptions = {}): Promise<string> {
+  if (name === 'latest') return latestBackup(target, options);
   if (!(await target.stat(name))) throw new LsError('ETARGET', { target: target.uri, message: `has no backup named ${name} (see 'lsbackup list -t ${target.uri}')` });
   return name;
+}
+
+/**
+ * The newest backup of one cluster by the start time its metadata records (never by name: a
+ * renamed copy keeps its age). Only that cluster's metadata sidecars are read.
+ */
+async function latestBackup(target: Target, options: LatestOptions): Promise<string> {
+  const clusters = [...new Set((await listBackups(target, { withMetadata: false })).map((b) => b.cluster))].sort();
+  if (clusters.length === 0) throw new LsError('ETARGET', { target: target.uri, message: 'holds no lsbackup archive' });
+  const cluster = options.cluster !== undefined ? sanitizeClusterName(options.cluster) : clusters.length === 1 ? clusters[0]! : undefined;
+  if (cluster === undefined) {
+    throw new LsError('EUSAGE', {
+      message: `'latest' is ambiguous: ${target.uri} holds backups of ${clusters.length} clusters (${clusters.join(', ')}); choose one with --cluster <name> (restore: -b or --cluster), or name the backup`,
+    });
+  }
+  const backups = await listBackups(target, { identities: options.identities, only: (p) => p.cluster === cluster });
+  const unread = backups.filter((b) => !b.metadata);
+  if (unread.length > 0) {
+    const shown = unread.slice(0, 5).map((b) => `${b.name} (${b.metadataNote})`).join(', ');
+    options.onWarning?.(`'latest' skipped ${unread.length} backup(s) of cluster ${cluster} whose metadata could not be read: ${shown}${unread.length > 5 ? ', …' : ''}`);
+  }
+  // Sorted newest first; a copy renamed into this cluster's name but made for another is not this cluster's.
+  const newest = backups.find((b) => b.metadata && b.cluster === cluster);
+  if (newest) return newest.name;
+  throw new LsError('ETARGET', {
+    target: target.uri,
+    message:
+      unread.length > 0
+        ? `holds no backup of cluster ${cluster} whose metadata can be read (encrypted metadata needs --identity); name the backup instead of 'latest'`
+        : `holds no backup of cluster ${cluster} (it holds: ${clusters.join(', ')}); name the backup, or choose the cluster with --cluster`,
+  });
 }

@@ -1,9 +1,23 @@
-/** Retention on a target: decide with the pure policy, then delete each pruned archive with its sidecars. */
+/**
+ * Retention on a target: decide with the pure policy, then delete each pruned archive with its sidecars.
+ * The policy applies to each group of backups on its own: one cluster and one job (restic's
+ * `--group-by`), so one cluster's or job's backups never push out another's.
+ */
+import { sanitizeClusterName } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
 import { listBackups, type BackupSummary } from './listing.js';
 import type { DecryptOptions } from './objects.js';
+import { newestFirst } from './order.js';
 import { applyRetention, hasRules, type RetentionPolicy } from './retention.js';
+
+/** Which backups a prune looks at; unset: all of them (each group pruned on its own). */
+export interface PruneScope {
+  /** Only this cluster's (as configured or as in the name; compared sanitised). */
+  cluster?: string;
+  /** Only this job's; null: only the backups that record no job (`apply`, or made before jobs were recorded). */
+  job?: string | null;
+}
 
 export interface PruneResult {
   keep: { backup: BackupSummary; reasons: string[] }[];
@@ -11,22 +25,48 @@ export interface PruneResult {
   dryRun: boolean;
 }
 
+/** The group a backup is pruned in: `cluster/job`, `cluster/-` without a job, `cluster/?` when its metadata could not be read. */
+export function pruneGroup(b: BackupSummary): string {
+  return `${b.cluster}/${!b.metadata ? '?' : (b.job ?? '-')}`;
+}
+
 /**
- * Applies `policy` to the lsbackup archives in `target` (foreign files are never touched).
- * The metadata sidecars give each backup's status, so the newest successful one is kept;
- * with encrypted metadata and no identity, statuses are unknown and the newest backup is kept.
+ * Applies `policy` to the lsbackup archives in `target` (foreign files are never touched), per
+ * cluster and job, ordered by the start time in their metadata sidecars. The newest successful
+ * backup of each group is kept. A backup whose metadata cannot be read (missing, damaged,
+ * encrypted without an identity) is kept and reported: its cluster, job and time are unknown.
  */
-export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & { dryRun?: boolean } = {}): Promise<PruneResult> {
+export async function prune(
+  target: Target,
+  policy: RetentionPolicy,
+  options: DecryptOptions & PruneScope & { dryRun?: boolean } = {},
+): Promise<PruneResult> {
   if (!hasRules(policy)) {
     throw new LsError('EUSAGE', { message: 'prune needs at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly' });
   }
-  const backups = await listBackups(target, options);
-  const byName = new Map(backups.map((b) => [b.name, b]));
-  const decision = applyRetention(
-    backups.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, successful: b.status === 'unknown' ? undefined : b.status === 'success' })),
-    policy,
+  const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
+  const backups = (await listBackups(target, options)).filter(
+    // An unread backup's job is unknown: it is reported with any job of its (name's) cluster.
+    (b) => (cluster === undefined || b.cluster === cluster) && (options.job === undefined || !b.metadata || (b.job ?? null) === options.job),
   );
-  const remove = decision.remove.map((n) => byName.get(n)!);
+  const byName = new Map(backups.map((b) => [b.name, b]));
+  const groups = new Map<string, BackupSummary[]>();
+  for (const b of backups.filter((b) => b.metadata)) {
+    const key = pruneGroup(b);
+    groups.set(key, groups.get(key) ?? []).get(key)!.push(b);
+  }
+  const keep: PruneResult['keep'] = backups
+    .filter((b) => !b.metadata)
+    .map((b) => ({ backup: b, reasons: [`kept: ${b.metadataNote ?? 'metadata not read'} (its cluster, job and time are unknown)`] }));
+  const remove: BackupSummary[] = [];
+  for (const members of groups.values()) {
+    const decision = applyRetention(
+      members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' })),
+      policy,
+    );
+    keep.push(...decision.keep.map((k) => ({ backup: byName.get(k.name)!, reasons: k.reasons })));
+    remove.push(...decision.remove.map((n) => byName.get(n)!));
+  }
   if (!options.dryRun) {
     for (const backup of remove) {
       // The archive first: an interruption leaves stray sidecars (ignored), never an archive without its digest.
@@ -34,5 +74,6 @@ export async function prune(target: Target, policy: RetentionPolicy, options: De
       for (const sidecar of backup.sidecars) await target.delete(sidecar);
     }
   }
-  return { keep: decision.keep.map((k) => ({ backup: byName.get(k.name)!, reasons: k.reasons })), remove, dryRun: options.dryRun ?? false };
+  const ordered = (a: BackupSummary, b: BackupSummary) => pruneGroup(a).localeCompare(pruneGroup(b)) || newestFirst(a, b);
+  return { keep: keep.sort((a, b) => ordered(a.backup, b.backup)), remove: remove.sort(ordered), dryRun: options.dryRun ?? false };
 }

@@ -2,7 +2,7 @@
 import type { BackupMetadata } from '../archive/index.js';
 import { formatBytes, formatDuration, renderTable } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
-import type { PruneResult } from './prune.js';
+import { pruneGroup, type PruneResult } from './prune.js';
 import type { BackupVerifyReport } from './verify.js';
 
 const when = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
@@ -15,8 +15,9 @@ export function renderBackupList(backups: BackupSummary[]): string {
     formatBytes(b.size),
     b.status,
     b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
+    b.job ?? '-',
   ]);
-  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS'], rows);
+  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB'], rows);
 }
 
 export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata): string {
@@ -24,6 +25,7 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
   const lines = [
     `backup      ${summary.name}`,
     `cluster     ${metadata.cluster}`,
+    `job         ${metadata.job ?? '- (apply, or made before jobs were recorded)'}`,
     `status      ${metadata.status}`,
     `started     ${metadata.startedAt}`,
     `finished    ${metadata.finishedAt}`,
@@ -60,9 +62,10 @@ export function renderVerify(report: BackupVerifyReport): string {
 
 export function renderPrune(result: PruneResult): string {
   const rows = [
-    ...result.keep.map((k) => ['keep', k.backup.name, k.reasons.join(', ')]),
-    ...result.remove.map((b) => [result.dryRun ? 'would delete' : 'deleted', b.name, b.sidecars.length ? `with ${b.sidecars.length} sidecar(s)` : '']),
-  ];
-  if (rows.length === 0) return 'no lsbackup archives in this target';
-  return renderTable(['ACTION', 'BACKUP', 'WHY'], rows) + (result.dryRun ? '\n(dry run: nothing was deleted)' : '');
+    ...result.keep.map((k) => [pruneGroup(k.backup), 'keep', k.backup.name, k.reasons.join(', ')]),
+    ...result.remove.map((b) => [pruneGroup(b), result.dryRun ? 'would delete' : 'deleted', b.name, b.sidecars.length ? `with ${b.sidecars.length} sidecar(s)` : '']),
+  ].sort((a, b) => a[0]!.localeCompare(b[0]!));
+  if (rows.length === 0) return 'no lsbackup archives in this target (in the chosen cluster/job)';
+  // The group: cluster/job; '-' when no job is recorded, '?' when the metadata could not be read.
+  return renderTable(['GROUP', 'ACTION', 'BACKUP', 'WHY'], rows) + (result.dryRun ? '\n(dry run: nothing was deleted)' : '');
 }

@@ -8,6 +8,7 @@
  * runs out of backups before N, it also keeps the oldest one ("oldest" in the reason).
  * Finally the newest successful backup is always kept, whatever the rules say.
  */
+import { newestFirst, type Ordered } from './order.js';
 
 export interface RetentionPolicy {
   keepLast?: number;
@@ -16,11 +17,9 @@ export interface RetentionPolicy {
   keepMonthly?: number;
 }
 
-export interface RetentionCandidate {
+/** One backup of one group (cluster and job): `time` is the start time its metadata records. */
+export interface RetentionCandidate extends Ordered {
   name: string;
-  time: Date;
-  /** Orders backups of the same second (the collision suffix). */
-  sequence: number;
   /** true: status success; false: partial/failed; undefined: status unknown. */
   successful?: boolean;
 }
@@ -45,7 +44,7 @@ export function hasRules(policy: RetentionPolicy): boolean {
 }
 
 export function applyRetention(candidates: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
-  const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || b.sequence - a.sequence);
+  const sorted = [...candidates].sort(newestFirst);
   const reasons = new Map<string, string[]>();
   const keep = (c: RetentionCandidate, reason: string) => reasons.set(c.name, [...(reasons.get(c.name) ?? []), reason]);
 

@@ -10,23 +10,28 @@ export interface CatalogOptions extends TargetFlags {
   config?: string;
   /** age identity file to decrypt with. */
   identity?: string;
+  /** The cluster whose backups `latest` (and list/prune) mean. */
+  cluster?: string;
   json?: boolean;
 }
 
 export interface CatalogSession extends DecryptOptions {
   target: Target;
+  /** --cluster, else the config's `cluster`; undefined when neither names one. */
+  cluster?: string;
 }
 
 export async function catalogSession(options: CatalogOptions): Promise<CatalogSession> {
   const config = await loadSessionConfig(options);
   const identityFile = options.identity ?? config.encryption?.identityFile;
   const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
-  return { target: await openSessionTarget(options, config), identities };
+  return { target: await openSessionTarget(options, config), identities, cluster: options.cluster ?? config.cluster };
 }
 
 /** The session for a command about one backup: its target may come from the argument itself. */
 export async function backupSession(spec: string, options: CatalogOptions): Promise<CatalogSession & { name: string }> {
   const ref = parseBackupReference(spec);
   const session = await catalogSession(ref.targetUri ? { ...options, target: [ref.targetUri] } : options);
-  return { ...session, name: await resolveBackupName(session.target, ref.name) };
+  const onWarning = (m: string) => process.stderr.write(`warning: ${m}\n`);
+  return { ...session, name: await resolveBackupName(session.target, ref.name, { ...session, onWarning }) };
 }

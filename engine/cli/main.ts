@@ -62,6 +62,7 @@ function catalogOptions(cmd: Command): Command {
   return targetOptions(cmd, 'the target holding the backups (default: the first in the config)')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1...) to read encrypted backups (default: config encryption.identityFile)')
+    .option('--cluster <name>', "list and prune: only this cluster's backups (default: all; prune takes each cluster on its own). 'latest': the newest backup of this cluster (default: config `cluster`, else the target's only cluster)")
     .option('--json', 'machine-readable output');
 }
 
@@ -106,7 +107,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         '  lsbackup apply                                         use ./lsbackup.config.yaml\n' +
         '  lsbackup list -t s3://bucket/prod --s3-endpoint https://minio:9000 --s3-path-style\n' +
         '  lsbackup verify latest -t /backups                     check the newest backup end to end\n' +
-        '  lsbackup prune -t /backups --keep-daily 7 --keep-weekly 4 --dry-run',
+        '  lsbackup prune -t /backups --keep-daily 7 --keep-weekly 4 --dry-run\n' +
+        '  lsbackup prune -t /backups --cluster prod --job nightly --keep-daily 7',
     );
 
   // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
@@ -235,13 +237,17 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     program
       .command('prune')
       .description(
-        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N); ' +
-          'never deletes the newest successful backup, ignores files that are not lsbackup archives, deletes sidecars with their archive',
+        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N), ' +
+          'applied to each cluster and job on its own, by the start time in the backup metadata; ' +
+          'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read, ' +
+          'ignores files that are not lsbackup archives, deletes sidecars with their archive',
       )
       .option('--keep-last <n>', 'keep the N newest backups', positiveInt)
       .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
+      .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
+      .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));

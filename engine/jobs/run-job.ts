@@ -47,7 +47,7 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
     report.archive = result.archive;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
-    report.targets = await retainPerTarget(config, job, targets, result, warn);
+    report.targets = await retainPerTarget(config, job, report.cluster!, targets, result, warn);
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
     report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
@@ -79,6 +79,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     inventory,
     targets,
     cluster,
+    job: job.name,
     format: job.format,
     compress: options.compress ?? job.compress,
     concurrency: job.concurrency,
@@ -97,8 +98,15 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
   }));
 }
 
-/** Retention runs only where this run's copy was stored: a target that just failed is left alone. */
-async function retainPerTarget(config: Config, job: EffectiveJob, targets: Target[], result: BackupResult, warn: (m: string) => void): Promise<TargetReport[]> {
+/** Retention runs only where this run's copy was stored (a target that just failed is left alone), on this job's backups of this cluster. */
+async function retainPerTarget(
+  config: Config,
+  job: EffectiveJob,
+  cluster: string,
+  targets: Target[],
+  result: BackupResult,
+  warn: (m: string) => void,
+): Promise<TargetReport[]> {
   return Promise.all(
     result.copies.map(async (copy): Promise<TargetReport> => {
       if (!copy.name) return { ...copy };
@@ -106,7 +114,12 @@ async function retainPerTarget(config: Config, job: EffectiveJob, targets: Targe
       try {
         // With the identity, encrypted metadata is read and the newest *successful* backup is kept.
         const identityFile = config.encryption?.identityFile;
-        const outcome = await applyRetention(target, job.retention, identityFile ? await parseIdentityFile(identityFile) : undefined);
+        const owner = { cluster, job: job.name };
+        const outcome = await applyRetention(target, job.retention, owner, identityFile ? await parseIdentityFile(identityFile) : undefined);
+        const unreadable = outcome?.unreadable ?? [];
+        if (unreadable.length > 0) {
+          warn(`retention in ${copy.target} kept ${unreadable.length} backup(s) whose metadata it could not read: ${unreadable.slice(0, 3).join(', ')}${unreadable.length > 3 ? ', …' : ''}`);
+        }
         return outcome ? { ...copy, retention: outcome } : { ...copy };
       } catch (e) {
         if (!isLsError(e)) throw e;

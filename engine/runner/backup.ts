@@ -31,6 +31,8 @@ export interface BackupOptions {
   /** Every target gets a copy of the same archive. */
   targets: Target[];
   cluster: string;
+  /** The config job running this backup, recorded in metadata.json (retention is per job); none for `apply`. */
+  job?: string;
   format: ArchiveFormat;
   concurrency: number;
   defaultStepTimeoutSec: number;
@@ -244,6 +246,7 @@ function buildMetadata(
     format: 'lsbackup-metadata/v1',
     lsbackupVersion,
     cluster: options.cluster,
+    ...(options.job !== undefined ? { job: options.job } : {}),
     backupId,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

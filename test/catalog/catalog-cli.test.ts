@@ -134,10 +134,14 @@ describe('prune', () => {
   it('deletes what the policy does not keep, with its sidecars, and never touches foreign files', async () => {
     const target = await fresh('t-prune');
     const first = await backup(target);
-    // Older copies of the same backup under older names: two days, one of them twice.
+    // Backups of older runs: two days, one of them twice. Prune orders by the start time in the
+    // metadata sidecar, so each copy's sidecar records the time its name says (as a real run's does).
     const older = ['lsbackup-build-20250101T010000Z.tar.gz', 'lsbackup-build-20250101T020000Z.tar.gz', 'lsbackup-build-20250102T000000Z.tar.gz'];
+    const metadata = JSON.parse(await readFile(path.join(target, `${first}.metadata.json`), 'utf8'));
     for (const n of older) {
-      for (const suffix of ['', '.sha256', '.metadata.json']) await copyFile(path.join(target, first + suffix), path.join(target, n + suffix));
+      for (const suffix of ['', '.sha256']) await copyFile(path.join(target, first + suffix), path.join(target, n + suffix));
+      const startedAt = n.replace(/^lsbackup-build-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z.*$/, '$1-$2-$3T$4:$5:$6.000Z');
+      await writeFile(path.join(target, `${n}.metadata.json`), JSON.stringify({ ...metadata, startedAt, finishedAt: startedAt }));
     }
     await writeFile(path.join(target, 'lsbackup-notes.txt'), 'foreign');
 

@@ -77,6 +77,15 @@ describe('retention policy (borg prune semantics)', () => {
     expect(d.keep.map((k) => k.name)).toEqual(['a_1']);
   });
 
+  it('of a backup and its renamed copy (same recorded time), keeps the one whose name agrees with its metadata', () => {
+    const same = new Date('2026-01-01T00:00:00Z');
+    const copy = { name: 'lsbackup-c-20991231T000000Z.tar.gz', time: same, sequence: 0, renamed: true, successful: true };
+    const real = { name: 'lsbackup-c-20260101T000000Z.tar.gz', time: same, sequence: 0, successful: true };
+    for (const order of [[copy, real], [real, copy]]) {
+      expect(applyRetention(order, { keepLast: 1 }).remove).toEqual([copy.name]);
+    }
+  });
+
   it('computes ISO weeks across year boundaries', () => {
     expect(isoWeek(new Date('2026-01-01T00:00:00Z'))).toBe('2026-W01'); // a Thursday
     expect(isoWeek(new Date('2027-01-01T00:00:00Z'))).toBe('2026-W53'); // a Friday

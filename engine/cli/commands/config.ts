@@ -6,6 +6,7 @@ import { checkConfigText, DEFAULT_CONFIG_FILE, findConfigFile } from '../../conf
 import { configSample } from '../../config/sample.js';
 import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
+import { retentionWarnings } from '../../jobs/retention.js';
 import { ExitCode, formatProblem, LsError } from '../../errors.js';
 import { redactor } from '../../secrets/index.js';
 import { loadSessionConfig } from '../session.js';
@@ -23,17 +24,20 @@ function requireConfigFile(options: ConfigCommandOptions): string {
   return file;
 }
 
-/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. */
+/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention) do not fail it. */
 export async function configValidateCommand(options: ConfigCommandOptions): Promise<number> {
   const file = requireConfigFile(options);
   const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
-  const jobs = config ? effectiveJobs(config).map((j) => j.name) : [];
+  const effective = config ? effectiveJobs(config) : [];
+  const jobs = effective.map((j) => j.name);
+  const warnings = config ? retentionWarnings(effective, config.encryption) : [];
   if (options.json) {
-    process.stdout.write(JSON.stringify({ valid: problems.length === 0, file, jobs, problems }) + '\n');
+    process.stdout.write(JSON.stringify({ valid: problems.length === 0, file, jobs, problems, warnings }) + '\n');
   } else if (problems.length > 0) {
     for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
     process.stderr.write(`${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}.\n`);
   } else {
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(`OK: ${file} is valid (jobs: ${jobs.join(', ')})\n`);
   }
   return problems.length > 0 ? ExitCode.config : ExitCode.ok;

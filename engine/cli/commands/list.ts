@@ -1,12 +1,14 @@
+import { sanitizeClusterName } from '../../archive/index.js';
 import { listBackups } from '../../catalog/listing.js';
 import { renderBackupList } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { catalogSession, type CatalogOptions } from '../catalog.js';
 
-/** `lsbackup list -t <target>`: the backups a target holds, newest first. */
+/** `lsbackup list -t <target> [--cluster c]`: the backups a target holds, newest first (by the time in their metadata). */
 export async function listCommand(options: CatalogOptions): Promise<number> {
   const session = await catalogSession(options);
-  const backups = await listBackups(session.target, session);
+  const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
+  const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
   if (options.json) {
     const rows = backups.map(({ metadata: _m, ...b }) => ({ ...b, time: b.time.toISOString() }));
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');

@@ -1,4 +1,4 @@
-import { prune } from '../../catalog/prune.js';
+import { prune, pruneGroup } from '../../catalog/prune.js';
 import { renderPrune } from '../../catalog/render.js';
 import type { RetentionPolicy } from '../../catalog/retention.js';
 import { ExitCode } from '../../errors.js';
@@ -6,11 +6,13 @@ import { withTargetLock } from '../../lock/index.js';
 import { catalogSession, type CatalogOptions } from '../catalog.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
+  /** A job name, false for --no-job, unset for every job. */
+  job?: string | false;
   dryRun?: boolean;
   lockWait?: number;
 }
 
-/** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, saying why each is kept. */
+/** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, per cluster and job, saying why each is kept. */
 export async function pruneCommand(options: PruneOptions): Promise<number> {
   const session = await catalogSession(options);
   const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
@@ -18,11 +20,19 @@ export async function pruneCommand(options: PruneOptions): Promise<number> {
   const result = await withTargetLock(
     session.target,
     { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
-    () => prune(session.target, policy, { ...session, dryRun: options.dryRun }),
+    () => prune(session.target, policy, { ...session, cluster: options.cluster, job: options.job === false ? null : options.job, dryRun: options.dryRun }),
   );
   if (options.json) {
     process.stdout.write(
-      JSON.stringify({ dryRun: result.dryRun, keep: result.keep.map((k) => ({ name: k.backup.name, reasons: k.reasons })), remove: result.remove.map((b) => b.name) }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          dryRun: result.dryRun,
+          keep: result.keep.map((k) => ({ name: k.backup.name, group: pruneGroup(k.backup), reasons: k.reasons })),
+          remove: result.remove.map((b) => b.name),
+        },
+        null,
+        2,
+      ) + '\n',
     );
   } else {
     process.stdout.write(renderPrune(result) + '\n');

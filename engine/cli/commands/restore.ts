@@ -37,9 +37,11 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
 /** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
 export async function restoreCommand(backup: string, options: RestoreCommandOptions): Promise<number> {
   const config = await loadSessionConfig(options);
-  const session = await backupSession(backup, options);
-  const source = backupSource(session.target, session.name, session.identities);
   const inventory = await loadSessionInventory(options, config);
+  // `latest` is the newest backup of the cluster being restored (-b / --cluster / config).
+  const cluster = clusterName(options, config, inventory);
+  const session = await backupSession(backup, { ...options, cluster });
+  const source = backupSource(session.target, session.name, session.identities);
   // Installed recipes matter only for --allow-recipe-upgrade; the backup carries its own.
   const installed = options.allowRecipeUpgrade ? await loadSessionRecipes(options.recipes ?? [], config) : [];
   let hostMap: Map<string, string>;
@@ -57,7 +59,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   try {
     // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target
     // is only read (it may be mounted read-only), so it is not locked.
-    const locked = { cluster: clusterName(options, config, inventory), inventory, targets: [], lockWaitSec: options.lockWait, reporter };
+    const locked = { cluster, inventory, targets: [], lockWaitSec: options.lockWait, reporter };
     const result = await withRunLocks(locked, async () => runRestore({
       source,
       inventory,

@@ -1,0 +1,209 @@
+/**
+ * Retention and `latest` per cluster and job, ordered by the time in the metadata (issue 12
+ * item 2, issue 19 item 6), and the bounded metadata reads of `list` (issue 19 item 4). Real
+ * archives made by the built CLI into local target directories.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cliOutput, recipeYaml, runCli, succeeded, workspace } from '../helpers/cli.js';
+import { listBackups, METADATA_READS } from '../../engine/catalog/listing.js';
+import { openTarget } from '../../targets/registry.js';
+import type { Target } from '../../targets/types.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+let recipes: string;
+
+beforeAll(async () => {
+  ws = await workspace('lsb-groups-');
+  recipes = path.join(ws.dir, 'recipes');
+  // Two clusters: the cluster is the build directory's name.
+  for (const cluster of ['alpha', 'beta']) await ws.write(`build/${cluster}/inventory`, '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo dump\n      output: dump.txt\n`));
+});
+afterAll(async () => ws.cleanup());
+
+/** One real backup of `cluster` into `target`; returns the archive name. */
+async function backup(cluster: string, target: string): Promise<string> {
+  const r = succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', cluster), '-t', target, '--json']), `apply ${cluster}`);
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored').name as string;
+}
+
+/** Store an archive (with its sidecars) under another name, as an operator's `cp` would. */
+async function copyAs(target: string, from: string, to: string): Promise<void> {
+  for (const suffix of ['', '.sha256', '.metadata.json']) await copyFile(path.join(target, from + suffix), path.join(target, to + suffix));
+}
+
+const archives = async (target: string) => (await readdir(target)).filter((n) => /\.tar\.gz$/.test(n)).sort();
+
+describe('two clusters in one target', () => {
+  let target: string;
+  let alpha: string;
+  let beta: string;
+  beforeAll(async () => {
+    target = path.join(ws.dir, 't-two');
+    alpha = await backup('alpha', target);
+    beta = await backup('beta', target); // newer
+  });
+
+  it("prune --keep-last 1 keeps each cluster's newest backup (never deletes the other cluster's only one)", async () => {
+    const r = await runCli(['prune', '-t', target, '--keep-last', '1', '--json']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(JSON.parse(r.stdout).remove).toEqual([]);
+    expect(await archives(target)).toEqual([alpha, beta].sort());
+  });
+
+  it("`restore latest -b <alpha's build>` picks alpha's backup, not beta's newer one", async () => {
+    const r = await runCli(['restore', 'latest', '-t', target, '-b', path.join(ws.dir, 'build', 'alpha'), '--dry-run']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.stdout + r.stderr).toContain(alpha);
+    expect(r.stdout + r.stderr).not.toContain(beta);
+  });
+
+  it("`latest` with no cluster known is a usage error naming the clusters; --cluster chooses one", async () => {
+    const ambiguous = await runCli(['verify', 'latest', '-t', target]);
+    expect(ambiguous.exitCode, cliOutput(ambiguous)).toBe(64);
+    expect(ambiguous.stderr).toContain('holds backups of 2 clusters (alpha, beta)');
+    const chosen = await runCli(['verify', 'latest', '-t', target, '--cluster', 'alpha']);
+    expect(chosen.exitCode, cliOutput(chosen)).toBe(0);
+    expect(chosen.stdout).toContain(`${alpha}: OK`);
+    const unknown = await runCli(['verify', 'latest', '-t', target, '--cluster', 'gamma']);
+    expect(unknown.exitCode, cliOutput(unknown)).toBe(1);
+    expect(unknown.stderr).toContain('holds no backup of cluster gamma (it holds: alpha, beta)');
+    const listed = JSON.parse((await runCli(['list', '-t', target, '--cluster', 'beta', '--json'])).stdout) as { name: string; cluster: string }[];
+    expect(listed).toEqual([expect.objectContaining({ name: beta, cluster: 'beta' })]);
+  });
+});
+
+describe('a copy renamed to a later time', () => {
+  let target: string;
+  let first: string;
+  let second: string;
+  const renamed = 'lsbackup-alpha-20991231T000000Z.tar.gz';
+  beforeAll(async () => {
+    target = path.join(ws.dir, 't-renamed');
+    first = await backup('alpha', target);
+    second = await backup('alpha', target);
+    await copyAs(target, first, renamed);
+  });
+
+  it('is not the newest: `latest` is the newest by the start time in the metadata', async () => {
+    const r = await runCli(['verify', 'latest', '-t', target]);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.stdout).toContain(`${second}: OK`);
+    const rows = JSON.parse((await runCli(['list', '-t', target, '--json'])).stdout) as { name: string; time: string; renamed: boolean }[];
+    expect(rows.map((b) => b.name)).toEqual([second, first, renamed]);
+    expect(rows[2]).toMatchObject({ renamed: true, time: rows[1]!.time }); // as old as the run that made it
+  });
+
+  it('makes prune delete no real backup: --keep-last 2 keeps the two real ones and drops the copy', async () => {
+    const r = await runCli(['prune', '-t', target, '--keep-last', '2', '--json']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(JSON.parse(r.stdout).remove).toEqual([renamed]);
+    expect(await archives(target)).toEqual([first, second].sort());
+  });
+});
+
+describe('metadata that cannot be read', () => {
+  it('prune keeps the backup and says why; latest skips it with a warning', async () => {
+    const target = path.join(ws.dir, 't-unread');
+    const real = await backup('alpha', target);
+    const orphan = 'lsbackup-alpha-20991231T000000Z.tar.gz';
+    await copyFile(path.join(target, real), path.join(target, orphan)); // no sidecars at all
+    const r = await runCli(['prune', '-t', target, '--keep-last', '1']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`alpha/\\?\\s+keep\\s+${orphan.replaceAll('.', '\\.')}\\s+kept: no metadata sidecar`));
+    expect(await archives(target)).toEqual([real, orphan].sort());
+    const latest = await runCli(['verify', 'latest', '-t', target]);
+    expect(latest.stdout).toContain(`${real}: OK`);
+    expect(latest.stderr).toContain(`'latest' skipped 1 backup(s) of cluster alpha whose metadata could not be read: ${orphan} (no metadata sidecar)`);
+  });
+});
+
+describe('list reads metadata sidecars with bounded concurrency', () => {
+  it(`never has more than ${METADATA_READS} sidecar reads in flight, however many backups`, async () => {
+    const source = path.join(ws.dir, 't-source');
+    const one = await backup('alpha', source);
+    const target = path.join(ws.dir, 't-many');
+    await mkdir(target);
+    const count = METADATA_READS * 4;
+    for (let i = 0; i < count; i++) {
+      const name = `lsbackup-alpha-20250101T00${String(Math.floor(i / 60)).padStart(2, '0')}${String(i % 60).padStart(2, '0')}Z.tar.gz`;
+      await copyFile(path.join(source, one), path.join(target, name));
+      await copyFile(path.join(source, `${one}.metadata.json`), path.join(target, `${name}.metadata.json`));
+    }
+    // The real local target, counting the object reads that are open (get() until its stream closes).
+    const real = await openTarget(target);
+    let open = 0;
+    let most = 0;
+    const countingGet = async (name: string) => {
+      open++;
+      most = Math.max(most, open);
+      const stream = await real.get(name);
+      stream.once('close', () => open--);
+      return stream;
+    };
+    const counting = new Proxy(real, {
+      get: (t, key) => (key === 'get' ? countingGet : typeof Reflect.get(t, key) === 'function' ? Reflect.get(t, key).bind(t) : Reflect.get(t, key)),
+    }) as Target;
+    const backups = await listBackups(counting);
+    expect(backups).toHaveLength(count);
+    expect(backups.every((b) => b.status === 'success')).toBe(true);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(METADATA_READS);
+  });
+});
+
+describe('retention per job', () => {
+  it("a job's policy prunes only its own backups: databases {keepLast: 2} never deletes nightly's or apply's", async () => {
+    await ws.write(
+      'jobs/lsbackup.config.yaml',
+      `apiVersion: lsbackup/v1
+kind: Config
+cluster: alpha
+build: ../build/alpha
+recipes: [../recipes]
+targets: [./backups]
+jobs:
+  nightly:
+    retention: { keepDaily: 7, keepWeekly: 4 }
+  databases:
+    retention: { keepLast: 2 }
+`,
+    );
+    const dir = path.join(ws.dir, 'jobs');
+    const run = async (job: string) => succeeded(await runCli(['run', '--job', job], { cwd: dir }), `run --job ${job}`);
+
+    const manual = await backup('alpha', path.join(dir, 'backups')); // made by apply: no job
+    await run('nightly');
+    const [nightly] = (await archives(path.join(dir, 'backups'))).filter((n) => n !== manual);
+    const metadata = JSON.parse(await readFile(path.join(dir, 'backups', `${nightly}.metadata.json`), 'utf8'));
+    expect(metadata).toMatchObject({ cluster: 'alpha', job: 'nightly' });
+
+    const databases: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await run('databases');
+      databases.push((await archives(path.join(dir, 'backups'))).find((n) => ![manual, nightly, ...databases].includes(n))!);
+    }
+    // The databases job deleted its own oldest backup and nothing else.
+    expect(await archives(path.join(dir, 'backups'))).toEqual([manual, nightly!, databases[1]!, databases[2]!].sort());
+    expect(existsSync(path.join(dir, 'backups', `${databases[0]}.metadata.json`))).toBe(false);
+
+    // The CLI chooses the group: --job, --no-job; by default each cluster/job group on its own.
+    const dry = await runCli(['prune', '-t', path.join(dir, 'backups'), '--keep-last', '1', '--dry-run', '--json']);
+    const plan = JSON.parse(dry.stdout) as { keep: { name: string; group: string }[]; remove: string[] };
+    expect(plan.remove).toEqual([databases[1]]);
+    expect(plan.keep.map((k) => k.group).sort()).toEqual(['alpha/-', 'alpha/databases', 'alpha/nightly']);
+    const onlyNoJob = JSON.parse((await runCli(['prune', '-t', path.join(dir, 'backups'), '--no-job', '--keep-last', '1', '--dry-run', '--json'])).stdout);
+    expect(onlyNoJob).toMatchObject({ keep: [{ name: manual, group: 'alpha/-' }], remove: [] });
+    const onlyNightly = JSON.parse((await runCli(['prune', '-t', path.join(dir, 'backups'), '--job', 'nightly', '--keep-last', '1', '--dry-run', '--json'])).stdout);
+    expect(onlyNightly).toMatchObject({ keep: [{ name: nightly, group: 'alpha/nightly' }], remove: [] });
+
+    // `config validate` warns that the two policies cover one target and cluster, and are kept apart.
+    const validate = await runCli(['config', 'validate'], { cwd: dir });
+    expect(validate.exitCode, cliOutput(validate)).toBe(0);
+    expect(validate.stderr).toContain("warning: jobs 'nightly' and 'databases' both set retention for cluster alpha in target");
+    expect(validate.stderr).toContain('each policy now applies only to the backups its own job made');
+  }, 300_000); // five backups and eight CLI runs on a loaded machine
+});
