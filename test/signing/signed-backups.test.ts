@@ -118,6 +118,33 @@ describe('apply --sign-key', () => {
   });
 });
 
+describe('signing in the config', () => {
+  it('run signs with signing.key; verify trusts signing.trusted (paths relative to the config)', async () => {
+    const dir = path.join(ws.dir, 'configured');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'allowed'), await readFile(allowed));
+    await execa('cp', [key, path.join(dir, 'key')]);
+    const config = await ws.write(
+      'configured/lsbackup.config.yaml',
+      `apiVersion: lsbackup/v1\nkind: Config\nbuild: ${build}\nrecipes: [${recipes}]\ntargets: [./backups]\nsigning:\n  key: ./key\n  trusted: [./allowed]\n`,
+    );
+    const run = await runCli(['run', '--config', config]);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    const verify = await runCli(['verify', 'latest', '--config', config]);
+    expect(verify.exitCode, cliOutput(verify)).toBe(0);
+    expect(verify.stdout).toMatch(/signed by ops@example \(SHA256:[^)]+\), trusted/);
+    const names = await readdir(path.join(dir, 'backups'));
+    expect(names.filter((f) => f.endsWith('.metadata.json.sig'))).toHaveLength(1);
+  });
+
+  it('an unknown key under signing is a config error naming file:line:col', async () => {
+    const config = await ws.write('badconfig/lsbackup.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\nsigning:\n  keyfile: ./key\n`);
+    const r = await runCli(['verify', 'latest', '-t', ws.dir, '--config', config]);
+    expect(r.exitCode, cliOutput(r)).toBe(78);
+    expect(r.stderr).toMatch(/lsbackup\.config\.yaml:4:3: .*keyfile/);
+  });
+});
+
 describe('verify', () => {
   it('reports signed-by with the trusted keys, untrusted without them, unsigned, and exits 1 for a BAD signature', async () => {
     const trusted = await runCli(['verify', signedArchive, '--trusted-keys', allowed]);
