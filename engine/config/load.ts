@@ -8,6 +8,7 @@ import { scheduleProblems } from './cron.js';
 import type { ArchiveFormat } from '../archive/types.js';
 import { targetOptionProblems } from './target-options.js';
 import type { CompressMode } from '../runner/transport.js';
+import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
@@ -165,7 +166,7 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
     signing: raw.signing && {
       key: raw.signing.key === undefined ? undefined : abs(raw.signing.key),
       // A public key line stays as it is; anything else is a file relative to the config.
-      trusted: raw.signing.trusted?.map((t) => (/^(ssh|ecdsa)-\S+\s/.test(t) ? t : abs(t))),
+      trusted: raw.signing.trusted?.map((t) => (isPublicKeyLine(t) ? t : abs(t))),
     },
     secrets: raw.secrets && {
       sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),

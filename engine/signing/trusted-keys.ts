@@ -21,11 +21,16 @@ export interface TrustedKey {
 
 const KEY_TYPE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521))$/;
 
+/** A public key given inline (`ssh-ed25519 AAAA… comment`) rather than the path of a file. */
+export function isPublicKeyLine(item: string): boolean {
+  return KEY_TYPE.test(item.trim().split(/\s+/)[0] ?? '');
+}
+
 /** Each item is a public key line (`ssh-ed25519 AAAA… comment`) or a file of them / an allowed_signers file. */
 export async function loadTrustedKeys(items: string[]): Promise<TrustedKey[]> {
   const keys: TrustedKey[] = [];
   for (const item of items) {
-    if (KEY_TYPE.test(item.trim().split(/\s+/)[0] ?? '')) {
+    if (isPublicKeyLine(item)) {
       keys.push(parseLine(item.trim(), 'a public key given in signing.trusted'));
       continue;
     }

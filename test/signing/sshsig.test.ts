@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { workspace } from '../helpers/cli.js';
 import { checkSignature, loadSigner, loadTrustedKeys, SIGNATURE_NAMESPACE } from '../../engine/signing/index.js';
+import { checkConfigText } from '../../engine/config/load.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeAll(async () => (ws = await workspace('lsb-sshsig-')));
@@ -88,5 +89,17 @@ describe('trust and refusal', () => {
     const bad = path.join(ws.dir, 'bad.allowed');
     await writeFile(bad, 'ops@example ssh-dss AAAA\n');
     await expect(loadTrustedKeys([bad])).rejects.toThrow(/bad\.allowed:1: no supported public key/);
+  });
+});
+
+describe('config signing', () => {
+  it('resolves key and trusted files against the config, keeps public key lines as they are', () => {
+    const line = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRPiyCWHMMIkKKPOCp6fILSQM0LdXeIGeYMJeQIsW1/ backup@ci';
+    const { config, problems } = checkConfigText(
+      '/etc/lsb/lsbackup.config.yaml',
+      `apiVersion: lsbackup/v1\nkind: Config\nsigning:\n  key: ./signing\n  trusted: [./allowed_signers, "${line}"]\n`,
+    );
+    expect(problems).toEqual([]);
+    expect(config!.signing).toEqual({ key: '/etc/lsb/signing', trusted: ['/etc/lsb/allowed_signers', line] });
   });
 });
