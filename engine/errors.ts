@@ -73,6 +73,10 @@ export const errorDefinitions = {
     message: `Restore of ${d.backup} refused before any host was touched: ${d.message}`,
     exitCode: ExitCode.failed,
   }),
+  ESIGNING: (d) => ({
+    message: `Signing: ${d.message}. See 'Signed backups' in the README.`,
+    exitCode: ExitCode.config,
+  }),
   ENOJOB: (d) => ({
     message: `${d.message}. Jobs in the config: ${(d.jobs as string[]).join(', ')}. Run e.g. 'lsbackup run --job ${(d.jobs as string[])[0]}'`,
     exitCode: ExitCode.usage,

@@ -1,4 +1,4 @@
-export { createArchiveWriter, METADATA_ENTRY } from './writer.js';
+export { createArchiveWriter, METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
 export { openArchiveReader, formatFromName } from './reader.js';
 export { verifyArchive } from './verify.js';
 export { backupName, sanitizeClusterName, compactUtc, parseBackupName, sidecarNames, AGE_SUFFIX, type ParsedBackupName } from './names.js';

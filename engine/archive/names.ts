@@ -22,9 +22,14 @@ export function backupName(cluster: string, date: Date, ext: string): string {
 /** Encrypted objects (archive and, unless asked otherwise, its metadata sidecar) end in this. */
 export const AGE_SUFFIX = '.age';
 
-/** The two sidecars stored beside every archive. */
-export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string } {
-  return { sha256: `${archiveName}.sha256`, metadata: `${archiveName}.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}` };
+/** The sidecars stored beside an archive; `signature` only for a signed backup. */
+export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string; signature: string } {
+  return {
+    sha256: `${archiveName}.sha256`,
+    metadata: `${archiveName}.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}`,
+    // Of the plain metadata.json's bytes (the archive's entry, and the sidecar when not encrypted).
+    signature: `${archiveName}.metadata.json.sig`,
+  };
 }
 
 export interface ParsedBackupName {

@@ -48,6 +48,8 @@ export interface ArchiveResult {
   /** hex sha256 of the whole archive file as stored. */
   sha256: string;
   entries: EntryRecord[];
+  /** The armored SSH signature of metadata.json, when the backup was signed. */
+  signature?: Buffer;
 }
 
 export interface AddOptions {
@@ -84,8 +86,11 @@ export interface ArchiveWriter {
    * no stream per entry. Resolves when it is this entry's turn; the caller must `end()` it.
    */
   open(entry: EntrySpec & { size: number }): Promise<OpenEntry>;
-  /** Append `metadata.json` (built by the callback from the entries so far) as the last entry, then close. */
-  finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult>;
+  /**
+   * Append `metadata.json` (built by the callback from the entries so far) as the last entry, then
+   * close. With `sign`, its signature of metadata.json's bytes goes just before it (`metadata.json.sig`).
+   */
+  finish(buildMetadata: (entries: EntryRecord[]) => unknown, sign?: (metadataJson: Buffer) => Buffer): Promise<ArchiveResult>;
   /** Stop writing and delete spool files; the sink is destroyed. Idempotent. */
   abort(reason?: Error): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { openArchiveReader, type ArchiveReaderOptions } from './reader.js';
 import type { ArchiveFormat, EntryRecord } from './types.js';
-import { METADATA_ENTRY } from './writer.js';
+import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
 
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
@@ -17,6 +17,10 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** The parsed metadata.json, when it could be read. */
   metadata?: unknown;
+  /** metadata.json's bytes as stored (what a signature covers). */
+  metadataBytes?: Buffer;
+  /** The `metadata.json.sig` entry of a signed backup. */
+  signature?: Buffer;
 }
 
 /** Re-hash every entry and compare with metadata.json (the last entry); name every mismatch. */
@@ -24,14 +28,17 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   const seen = new Map<string, { size: number; sha256?: string }>();
   const problems: VerifyProblem[] = [];
   let metadata: unknown;
+  let metadataBytes: Buffer | undefined;
+  let signature: Buffer | undefined;
   let current: string | undefined;
   try {
     for await (const { entry, body } of openArchiveReader(stream, format, options)) {
       current = entry.path;
-      if (entry.path === METADATA_ENTRY) {
+      if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) {
         const chunks: Buffer[] = [];
         for await (const c of body) chunks.push(c as Buffer);
-        metadata = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (entry.path === SIGNATURE_ENTRY) signature = Buffer.concat(chunks);
+        else metadata = JSON.parse((metadataBytes = Buffer.concat(chunks)).toString('utf8'));
         continue;
       }
       const hash = createHash('sha256');
@@ -53,7 +60,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   const recorded = (metadata as { entries?: EntryRecord[] } | undefined)?.entries;
   if (!Array.isArray(recorded)) {
     problems.push({ kind: 'no-metadata', message: `${METADATA_ENTRY} is missing or has no entries list` });
-    return { ok: false, entriesChecked: seen.size, problems, metadata };
+    return { ok: false, entriesChecked: seen.size, problems, metadata, metadataBytes, signature };
   }
   for (const rec of recorded) {
     const got = seen.get(rec.path);
@@ -72,5 +79,5 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   for (const path of seen.keys()) {
     problems.push({ path, kind: 'extra', message: `entry '${path}' is in the archive but not listed in ${METADATA_ENTRY}` });
   }
-  return { ok: problems.length === 0, entriesChecked: recorded.length, problems, metadata };
+  return { ok: problems.length === 0, entriesChecked: recorded.length, problems, metadata, metadataBytes, signature };
 }

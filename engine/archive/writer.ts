@@ -10,6 +10,8 @@ import { Turns, type TurnKind } from './turns.js';
 import type { AddOptions, ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
 
 export const METADATA_ENTRY = 'metadata.json';
+/** The SSH signature of metadata.json's bytes (signed backups), the entry just before it. */
+export const SIGNATURE_ENTRY = 'metadata.json.sig';
 
 export interface ArchiveWriterOptions extends ArchiveOutputOptions {
   /** Where bodies of unknown size are spooled (0600 files, removed after use). */
@@ -207,20 +209,27 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     }
   }
 
-  async function finish(buildMetadata: (entries: EntryRecord[]) => unknown): Promise<ArchiveResult> {
+  async function finish(buildMetadata: (entries: EntryRecord[]) => unknown, sign?: (metadataJson: Buffer) => Buffer): Promise<ArchiveResult> {
     ensureOpen();
     state = 'finishing';
     await Promise.allSettled([...pending]);
     if (fatal) throw fatal;
     const listed = [...entries];
     const json = Buffer.from(JSON.stringify(buildMetadata(listed), null, 2) + '\n');
-    const metadata = await startEntry({ path: METADATA_ENTRY, size: json.length, mode: 0o644 });
-    await metadata.write(json);
-    await metadata.end();
+    // Before metadata.json, so metadata.json stays the last entry; it cannot list its own signature.
+    const signature = sign?.(json);
+    if (signature) await writeSmallEntry(SIGNATURE_ENTRY, signature);
+    await writeSmallEntry(METADATA_ENTRY, json);
     container.end();
     const stored = await output.done;
     state = 'closed';
-    return { ...stored, entries: listed };
+    return { ...stored, entries: listed, ...(signature ? { signature } : {}) };
+  }
+
+  async function writeSmallEntry(path: string, body: Buffer): Promise<void> {
+    const entry = await startEntry({ path, size: body.length, mode: 0o644 });
+    await entry.write(body);
+    await entry.end();
   }
 
   async function abort(reason?: Error): Promise<void> {

@@ -73,7 +73,7 @@ async function summarise(
 ): Promise<BackupSummary> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
-  const sidecars = [plain.sha256, plain.metadata, sealed.metadata].filter((n) => all.has(n));
+  const sidecars = [plain.sha256, plain.metadata, sealed.metadata, plain.signature].filter((n) => all.has(n));
   const summary: BackupSummary = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
   if (!readOptions) return summary;
   const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;

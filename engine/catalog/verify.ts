@@ -11,6 +11,7 @@ import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
 import { decrypted, readText, type DecryptOptions } from './objects.js';
 import { LsError } from '../errors.js';
+import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -21,10 +22,16 @@ export interface BackupVerifyReport {
   expectedSha256?: string;
   /** Entries checked against metadata.json; undefined when they could not be (encrypted, no key). */
   entriesChecked?: number;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted'; message: string; path?: undefined })[];
+  /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
+  signature?: SignatureCheck;
+  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature'; message: string; path?: undefined })[];
 }
 
-export async function verifyBackup(target: Target, name: string, options: DecryptOptions & { spoolDir?: string } = {}): Promise<BackupVerifyReport> {
+export async function verifyBackup(
+  target: Target,
+  name: string,
+  options: DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[] } = {},
+): Promise<BackupVerifyReport> {
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
   const expectedSha256 = await readText(target, sidecarNames(name, false).sha256, {})
@@ -55,6 +62,8 @@ export async function verifyBackup(target: Target, name: string, options: Decryp
   const content = digest.result;
   if (content) problems.push(...content.problems);
   else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
+  const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
+  if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
   return {
     name,
     ok: problems.every((p) => p.kind === 'encrypted'),
@@ -62,6 +71,7 @@ export async function verifyBackup(target: Target, name: string, options: Decryp
     sha256: digest.sha256,
     expectedSha256,
     entriesChecked: content?.entriesChecked,
+    signature,
     problems,
   };
 }

@@ -81,6 +81,7 @@ function backupOptions(cmd: Command): Command {
   return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
+    .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (ssh-keygen -Y sign format, namespace lsbackup; default: config signing.key)')
     .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
     .addOption(compressOption());
 }
@@ -154,8 +155,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   )
     .option('--identity <file>', 'age identity file to decrypt an encrypted backup (default: config encryption.identityFile)')
     .option('--host-map <old=new>', 'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group', repeat)
-    .option('--recipes <paths>', 'installed recipes for --allow-recipe-upgrade (comma-separated; default: bundled)', list)
+    .option('--recipes <paths>', 'installed recipes, run for backups not signed by a trusted key and with --allow-recipe-upgrade (comma-separated; default: config recipes, else bundled)', list)
     .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
+    .option('--trusted-keys <file>', 'allowed_signers or .pub file of keys whose signed backups may run the recipes they carry (repeatable; default: config signing.trusted)', repeat)
+    .option('--trust-carried-recipe', 'run the recipes a backup carries although no trusted key signed it (after reviewing the diff the plan shows)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -179,6 +182,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
+    .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
     .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals())));
 
@@ -223,8 +227,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   catalogOptions(
     program
       .command('verify')
-      .description("stream a backup back and check every entry's size and sha256 against its metadata.json, and the archive against its .sha256 sidecar; exits 1 naming what is bad")
-      .argument(backupArgument, backupHelp),
+      .description(
+        "stream a backup back and check every entry's size and sha256 against its metadata.json, the archive against its .sha256 sidecar, " +
+          'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad',
+      )
+      .argument(backupArgument, backupHelp)
+      .option('--trusted-keys <file>', 'allowed_signers or .pub file of the keys trusted to sign backups (repeatable; default: config signing.trusted)', repeat),
   ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
   catalogOptions(
     program

@@ -8,6 +8,7 @@ import { scheduleProblems } from './cron.js';
 import type { ArchiveFormat } from '../archive/types.js';
 import { targetOptionProblems } from './target-options.js';
 import type { CompressMode } from '../runner/transport.js';
+import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
@@ -74,6 +75,14 @@ export interface ConfigFile extends JobSettings {
   secrets?: { sources?: SecretSourceConfig[] };
   jobs?: Record<string, JobConfig>;
   encryption?: EncryptionConfig;
+  signing?: SigningConfig;
+}
+
+/** Signed backups (engine/signing): the key that signs, the keys restore and verify trust. */
+export interface SigningConfig {
+  key?: string;
+  /** allowed_signers or .pub files, or public key lines. */
+  trusted?: string[];
 }
 
 /** Encryption at rest (age): who can decrypt, and the key to read backups with. */
@@ -156,6 +165,11 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
     encryption: raw.encryption && {
       ...raw.encryption,
       identityFile: raw.encryption.identityFile === undefined ? undefined : abs(raw.encryption.identityFile),
+    },
+    signing: raw.signing && {
+      key: raw.signing.key === undefined ? undefined : abs(raw.signing.key),
+      // A public key line stays as it is; anything else is a file relative to the config.
+      trusted: raw.signing.trusted?.map((t) => (isPublicKeyLine(t) ? t : abs(t))),
     },
     secrets: raw.secrets && {
       sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),

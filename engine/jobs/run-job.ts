@@ -13,6 +13,7 @@ import { applyRetention } from './retention.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 import type { CompressMode } from '../runner/transport.js';
+import { loadSigner } from '../signing/index.js';
 
 export interface RunJobOptions {
   reporter: Reporter;
@@ -21,6 +22,8 @@ export interface RunJobOptions {
   recipes?: LoadedRecipe[];
   /** --compress of `lsbackup run`: wins over the job's `compress`. */
   compress?: CompressMode;
+  /** --sign-key of `lsbackup run`: wins over the config's signing.key. */
+  signKey?: string;
   /** For tests: the first notification retry backoff. */
   notifyBackoffMs?: number;
 }
@@ -67,6 +70,8 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
 }
 
 async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
+  const signKey = options.signKey ?? jobConfig.signing?.key;
+  const signer = signKey ? await loadSigner(signKey) : undefined; // before any host is contacted
   const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
   const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
   const profile = await loadSessionProfile(inventory);
@@ -95,6 +100,7 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
     redactor,
     signal: options.signal,
     encryption: { recipients: jobConfig.encryption?.recipients ?? [], plainMetadata: jobConfig.encryption?.plainMetadata ?? false },
+    signer,
   }));
 }
 

@@ -8,6 +8,7 @@ import type { HostPlan } from '../runner/types.js';
 import { recipeEntryPath } from '../runner/entry-paths.js';
 import type { StagedBackup } from './stage.js';
 import { mapHost } from './host-map.js';
+import { lineDiff } from './recipe-diff.js';
 
 export interface RestoreTask {
   sourceHost: string;
@@ -19,19 +20,25 @@ export interface RestoreTask {
 export interface RestoreComponent {
   name: string;
   recipe?: LoadedRecipe;
-  /** Set when the recipe was not the one that made the backup (--allow-recipe-upgrade). */
+  /** Set when the recipe was not the one that made the backup (--allow-recipe-upgrade, or an unsigned backup). */
   upgradedFrom?: string;
+  /** Why the installed recipe replaces the carried one, and the diff carried -> installed when they differ. */
+  replaced?: { because: string; diff?: string };
   serial: boolean;
   tasks: RestoreTask[];
   skipReason?: string;
+  /** The skip is a refusal: the only recipe is the carried one of an unsigned backup (see chooseRecipe). */
+  untrustedRecipe?: boolean;
 }
 
 export interface RestorePlanOptions {
   only?: string[];
   hostMap: Map<string, string>;
-  /** Installed recipes, used only with allowRecipeUpgrade. */
+  /** Installed recipes, used with allowRecipeUpgrade and for backups whose carried recipes are not trusted. */
   installed: LoadedRecipe[];
   allowRecipeUpgrade: boolean;
+  /** The carried recipes may run: a trusted key signed metadata.json (which records their digests), or --trust-carried-recipe. */
+  carriedTrusted: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
   /** Values from the build dir's manifest (a profile). */
   profileVars?: Record<string, Record<string, unknown>>;
@@ -49,7 +56,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
     if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
 
     const chosen = chooseRecipe(component.name, component.recipe, staged, options);
-    if (!chosen.recipe) return { ...base, skipReason: chosen.problem };
+    if (!chosen.recipe) return { ...base, skipReason: chosen.problem, untrustedRecipe: chosen.untrusted };
     const recipe = chosen.recipe;
     if (!recipe.recipe.spec.restore) return { ...base, recipe, skipReason: 'the recipe has no restore steps' };
 
@@ -75,31 +82,43 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }
     if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}` };
-    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, serial: recipe.recipe.spec.hosts.serial ?? false, tasks };
+    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, replaced: chosen.replaced, serial: recipe.recipe.spec.hosts.serial ?? false, tasks };
   });
 }
 
 /**
- * The recipe that made the backup travels inside it and is what restore runs. Only with
- * --allow-recipe-upgrade does the newest installed recipe of the same name replace it.
+ * The recipe that made the backup travels inside it and is what restore runs when a trusted key
+ * signed the backup (or --trust-carried-recipe). Otherwise anyone who can write the archive could
+ * put commands in it that restore runs as root: the newest installed recipe of the same name
+ * runs instead, as with --allow-recipe-upgrade, and the plan shows how the carried one differs.
  */
 function chooseRecipe(
   component: string,
   recorded: { name: string; version: string; digest: string },
   staged: StagedBackup,
   options: RestorePlanOptions,
-): { recipe?: LoadedRecipe; upgradedFrom?: string; problem?: string } {
-  if (options.allowRecipeUpgrade) {
+): { recipe?: LoadedRecipe; upgradedFrom?: string; replaced?: RestoreComponent['replaced']; problem?: string; untrusted?: boolean } {
+  const entry = recipeEntryPath(recorded.name, recorded.version);
+  const bytes = staged.recipes.get(entry);
+  if (options.allowRecipeUpgrade || !options.carriedTrusted) {
     const installed = options.installed
       .filter((r) => r.recipe.metadata.name === recorded.name)
       .sort((a, b) => compareVersions(b.recipe.metadata.version, a.recipe.metadata.version))[0];
     if (installed) {
-      const same = installed.digest === recorded.digest;
-      return { recipe: installed, upgradedFrom: same ? undefined : `${recorded.name}@${recorded.version}` };
+      if (installed.digest === recorded.digest) return { recipe: installed };
+      const because = options.allowRecipeUpgrade ? '--allow-recipe-upgrade' : 'the backup is not signed by a trusted key; --trust-carried-recipe runs the carried one';
+      const diff = bytes ? lineDiff(bytes.toString('utf8'), installed.source) : undefined;
+      return { recipe: installed, upgradedFrom: `${recorded.name}@${recorded.version}`, replaced: { because, diff } };
+    }
+    if (!options.carriedTrusted) {
+      return {
+        untrusted: true,
+        problem:
+          `the backup is not signed by a trusted key and no recipe '${recorded.name}' is installed: pass --recipes <dir with it>, ` +
+          `--trusted-keys <allowed_signers> for a signed backup, or --trust-carried-recipe to run the recipe ${entry} the backup carries`,
+      };
     }
   }
-  const entry = recipeEntryPath(recorded.name, recorded.version);
-  const bytes = staged.recipes.get(entry);
   if (!bytes) {
     return { problem: `the backup does not carry recipe ${recorded.name}@${recorded.version}; pass --allow-recipe-upgrade to use the installed one` };
   }

@@ -13,6 +13,7 @@ import { stageBackup } from './stage.js';
 import { planRestore, type RestoreComponent } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
+import { checkSignature, describeSignature, type TrustedKey } from '../signing/index.js';
 
 export interface RestoreOptions {
   source: BackupSource;
@@ -21,6 +22,10 @@ export interface RestoreOptions {
   only?: string[];
   hostMap: Map<string, string>;
   allowRecipeUpgrade: boolean;
+  /** Keys trusted to sign backups: a backup they signed runs the recipes it carries. */
+  trustedKeys: TrustedKey[];
+  /** Run the carried recipes of a backup no trusted key signed (--trust-carried-recipe). */
+  trustCarriedRecipe: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
   /** Values from the build dir's manifest (a profile). */
   profileVars?: Record<string, Record<string, unknown>>;
@@ -79,23 +84,32 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       expectedSha256,
     });
     await checkFreeSpace(stagingRoot, options.source.name);
+    // A signature that does not match metadata.json means the backup was altered: refuse it whole.
+    const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
+    if (signature.status === 'bad') throw new LsError('ERESTORE', { backup: options.source.name, message: `metadata.json has a BAD signature: ${signature.reason}` });
 
+    const recipeNames = new Set(staged.metadata.components.map((c) => c.recipe.name));
+    const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
     const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
-    options.checkCliVars?.([...carried, ...options.installedRecipes]);
-    const secrets = await options.resolveSecrets([...carried, ...options.installedRecipes]);
+    options.checkCliVars?.([...carried, ...installed]);
+    const secrets = await options.resolveSecrets([...carried, ...installed]);
     const components = planRestore(staged, options.inventory, {
       only: options.only,
       hostMap: options.hostMap,
-      installed: options.installedRecipes,
+      installed,
       allowRecipeUpgrade: options.allowRecipeUpgrade,
+      carriedTrusted: signature.status === 'trusted' || options.trustCarriedRecipe,
       varOverrides: options.varOverrides,
       profileVars: options.profileVars,
       secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
-    const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components);
+    const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components, describeSignature(signature));
     const runnable = components.filter((c) => !c.skipReason);
     if (options.dryRun) return { exitCode: ExitCode.ok, status: 'dry-run', planText };
+    if (components.some((c) => c.untrustedRecipe)) {
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `a recipe it carries would run unchecked:\n${planText}` });
+    }
     if (runnable.length === 0) {
       throw new LsError('ERESTORE', { backup: options.source.name, message: `nothing to restore:\n${planText}` });
     }
@@ -137,15 +151,16 @@ async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   }
 }
 
-export function describeRestorePlan(backup: string, cluster: string, time: string, components: RestoreComponent[]): string {
-  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${time}):`];
+export function describeRestorePlan(backup: string, cluster: string, time: string, components: RestoreComponent[], signature: string): string {
+  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${time}; ${signature}):`];
   for (const c of components) {
     if (c.skipReason) {
       lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
       continue;
     }
     const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.upgradedFrom ? ` (replacing ${c.upgradedFrom}: --allow-recipe-upgrade)` : ''}${c.serial ? ', one host at a time' : ''}`);
+    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${c.serial ? ', one host at a time' : ''}`);
+    if (c.replaced?.diff) lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
     for (const t of c.tasks) {
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
       for (const s of t.hostPlan.steps) {

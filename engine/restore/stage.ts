@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { openArchiveReader, METADATA_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
+import { openArchiveReader, METADATA_ENTRY, SIGNATURE_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
 import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { INPUT_LIMITS } from '../input-limits.js';
@@ -19,6 +19,9 @@ export interface StagedEntry {
 
 export interface StagedBackup {
   metadata: BackupMetadata;
+  /** metadata.json's bytes as stored, and their SSH signature when the backup is signed (engine/signing). */
+  metadataBytes: Buffer;
+  signature?: Buffer;
   /** Entries in archive order, by path. */
   entries: Map<string, StagedEntry>;
   /** Recipe files the archive carries, by entry path. */
@@ -65,6 +68,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const symlinks = new Set<string>();
   const digests = new Map<string, { size: number; sha256?: string }>();
   let metadata: BackupMetadata | undefined;
+  let metadataBytes: Buffer | undefined;
+  let signature: Buffer | undefined;
   let unsupported: string | undefined;
 
   const reader = openArchiveReader(hashed, options.format, {
@@ -84,7 +89,14 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
         if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
       }
       if (entry.path === METADATA_ENTRY) {
-        metadata = JSON.parse((await readSmall(body, 64 * 1024 * 1024)).toString('utf8')) as BackupMetadata;
+        metadataBytes = await readSmall(body, 64 * 1024 * 1024);
+        metadata = JSON.parse(metadataBytes.toString('utf8')) as BackupMetadata;
+        continue;
+      }
+      if (entry.path === SIGNATURE_ENTRY) {
+        // Not listed in metadata.json (it signs it); checked by restore/run.ts against the trusted keys.
+        if (signature) refuse(`duplicate entry '${entry.path}'`);
+        signature = await readSmall(body, 64 * 1024);
         continue;
       }
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
@@ -138,7 +150,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
     refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
   }
-  return { metadata: metadata!, entries, recipes, archiveSha256 };
+  return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256 };
 }
 
 function checkPath(p: string, refuse: (m: string) => never): void {

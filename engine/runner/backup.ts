@@ -24,6 +24,7 @@ import { executeBackup } from './execute-backup.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
 import type { CompressMode } from './transport.js';
+import type { Signer } from '../signing/index.js';
 
 export interface BackupOptions {
   recipes: LoadedRecipe[];
@@ -52,6 +53,8 @@ export interface BackupOptions {
   compress?: CompressMode;
   /** Encrypt at rest for these age recipients (opt-in); the metadata sidecar too unless plainMetadata. */
   encryption?: { recipients: string[]; plainMetadata?: boolean };
+  /** Signs metadata.json (engine/signing): the signature goes into the archive and beside it. */
+  signer?: Signer;
 }
 
 export interface StoredCopy {
@@ -150,7 +153,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       .finish((entries) => {
         metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
         return metadata;
-      })
+      }, options.signer?.sign)
       .catch((e: unknown) => {
         // Every target failed (disk full) after the last entry was handed over: say which and why.
         if (fanout.healthy.length > 0 || fanout.failures.size === 0) throw e;
@@ -166,7 +169,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         try {
           const object = await upload.commit();
           committed.add(target);
-          await writeSidecars(target, object.name, stored.sha256, metadata!, encryption);
+          await writeSidecars(target, object.name, stored.sha256, metadata!, encryption, result.signature);
           options.reporter.emit({ type: 'archive.stored', target: target.uri, name: object.name, bytes: stored.bytes, sha256: stored.sha256 });
           return { target: target.uri, name: object.name };
         } catch (e) {
@@ -275,6 +278,7 @@ async function writeSidecars(
   sha256: string,
   metadata: BackupMetadata,
   encryption: BackupOptions['encryption'],
+  signature: Buffer | undefined,
 ): Promise<void> {
   const put = async (name: string, source: Readable) => {
     const upload = await target.put(name);
@@ -292,6 +296,7 @@ async function writeSidecars(
   const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
   // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
   await put(names.metadata, encryptMetadata ? json.pipe((await loadAge()).encryptStream(encryption.recipients)) : json);
+  if (signature) await put(names.signature, Readable.from([signature]));
 }
 
 /**

@@ -56,8 +56,8 @@ beforeEach(async () => {
 });
 afterEach(async () => ws.cleanup());
 
-async function backupOnce(): Promise<string> {
-  const r = await runCli(['apply', recipes, '-b', build, '-t', target]);
+async function backupOnce(extra: string[] = []): Promise<string> {
+  const r = await runCli(['apply', recipes, '-b', build, '-t', target, ...extra]);
   expect(r.exitCode, r.stderr).toBe(0);
   const [name] = (await readdir(target)).filter((n) => n.endsWith('.tar.gz'));
   return path.join(target, name!);
@@ -68,7 +68,7 @@ describe('restore', () => {
     const archive = await backupOnce();
     await rm(path.join(data, 'conf'), { recursive: true });
     await writeFile(path.join(data, 'db.txt'), 'destroyed\n');
-    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    const r = await runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await readFile(path.join(data, 'db.txt'), 'utf8')).toBe('row 1\nrow 2\n');
     expect(await readFile(path.join(data, 'conf/app.conf'), 'utf8')).toBe('setting=1\n');
@@ -81,14 +81,14 @@ describe('restore', () => {
   it('finds a backup by name in a target and restores it', async () => {
     const archive = await backupOnce();
     await writeFile(path.join(data, 'db.txt'), 'destroyed\n');
-    const r = await runCli(['restore', path.basename(archive), '-t', target, '-b', build, '--yes', '--only', 'app']);
+    const r = await runCli(['restore', path.basename(archive), '-t', target, '-b', build, '--yes', '--only', 'app', '--recipes', recipes]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(await readFile(path.join(data, 'db.txt'), 'utf8')).toBe('row 1\nrow 2\n');
   });
 
   it('--dry-run verifies and shows the plan without touching the host', async () => {
     const archive = await backupOnce();
-    const r = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    const r = await runCli(['restore', archive, '-b', build, '--dry-run', '--recipes', recipes]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain('localhost -> localhost (same name)');
     expect(r.stdout).toContain(`cat > ${data}/db.txt < db.dump`);
@@ -139,11 +139,13 @@ describe('restore', () => {
     expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(false);
   });
 
-  it('runs the recipe that made the backup, not the one installed now, unless told to upgrade', async () => {
-    const archive = await backupOnce();
+  it('runs the recipe that made a signed backup, not the one installed now, unless told to upgrade', async () => {
+    const key = path.join(ws.dir, 'signing');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const archive = await backupOnce(['--sign-key', key]);
     // The installed recipe changes after the backup: restore must still run the carried one.
     await ws.write('recipes/app.yaml', appRecipe(path.join(ws.dir, 'new-recipe-ran')).replace('version: 1.0.0', 'version: 1.1.0'));
-    const r = await runCli(['restore', archive, '-b', build, '--yes']);
+    const r = await runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes, '--trusted-keys', `${key}.pub`]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(existsSync(path.join(ws.dir, 'pre-ran'))).toBe(true);
     expect(existsSync(path.join(ws.dir, 'new-recipe-ran'))).toBe(false);
@@ -155,13 +157,13 @@ describe('restore', () => {
   it('maps hosts of a rebuilt cluster by group position, or by --host-map', async () => {
     const archive = await backupOnce();
     await ws.write('build2/inventory', '[app]\nnew-node ansible_connection=local\n');
-    const dry = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build2'), '--dry-run']);
+    const dry = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build2'), '--dry-run', '--recipes', recipes]);
     expect(dry.exitCode, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('localhost -> new-node (position 1 in group app)');
     await ws.write('build3/inventory', '[other]\nspare ansible_connection=local\n');
-    const none = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run']);
+    const none = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run', '--recipes', recipes]);
     expect(none.stdout).toContain('--host-map localhost=<host>');
-    const mapped = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run', '--host-map', 'localhost=spare']);
+    const mapped = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run', '--host-map', 'localhost=spare', '--recipes', recipes]);
     expect(mapped.stdout).toContain('localhost -> spare (--host-map localhost=spare)');
   });
 });

@@ -52,7 +52,7 @@ it('backs up and restores a component from a recipe alone', async () => {
   await rm(path.join(files, '2024'), { recursive: true });
   await writeFile(path.join(files, 'logo.svg'), 'broken\n');
 
-  const restore = await runCli(['restore', path.join(target, archive!), '-b', build, '--yes']);
+  const restore = await runCli(['restore', path.join(target, archive!), '-b', build, '--yes', '--recipes', FIXTURE]);
   expect(restore.exitCode, cliOutput(restore)).toBe(0);
   expect(await sql(db, 'SELECT * FROM notes ORDER BY id')).toBe(rows);
   expect(await readFile(path.join(files, '2024', 'plan.txt'), 'utf8')).toBe('ship it\n');

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
+import { recipeYaml } from '../helpers/cli.js';
 
 export interface RawEntry {
   path: string;
@@ -18,6 +19,26 @@ export interface RawEntry {
 }
 
 const BLOCK = 512;
+
+/** The 'app' recipe the crafted archives carry: its restore pre-step touches `markerFile`, so a test sees whether it ran. */
+export const markerRecipe = (version: string, markerFile: string) =>
+  recipeYaml(
+    'app',
+    `hosts: { group: app }
+detect: "true"
+backup:
+  snapshot:
+    - run: echo hello
+      output: hello.txt
+restore:
+  pre:
+    - run: touch ${markerFile}
+  apply:
+    - run: cat > /dev/null
+      input: hello.txt
+`,
+    version,
+  );
 
 export function tarBytes(entries: RawEntry[]): Buffer {
   const parts: Buffer[] = [];
@@ -74,6 +95,8 @@ export function withMetadata(
   metadata: Record<string, unknown>,
   /** Changes the records after they were computed (a tampered metadata.json). */
   tamper: (records: Record<string, unknown>[]) => void = () => {},
+  /** A `metadata.json.sig` entry to put just before metadata.json (signed backups; not listed in it). */
+  signature?: Buffer,
 ): Buffer {
   const records: Record<string, unknown>[] = entries.map((e) => {
     const body = e.body ?? Buffer.alloc(0);
@@ -90,5 +113,6 @@ export function withMetadata(
   });
   tamper(records);
   const meta = Buffer.from(JSON.stringify({ ...metadata, entries: records }, null, 2));
-  return gzipSync(tarBytes([...entries, { path: 'metadata.json', type: 'File', body: meta }]));
+  const sig: RawEntry[] = signature ? [{ path: 'metadata.json.sig', type: 'File', body: signature }] : [];
+  return gzipSync(tarBytes([...entries, ...sig, { path: 'metadata.json', type: 'File', body: meta }]));
 }

@@ -80,7 +80,8 @@ it('the intact encrypted backup verifies and restores', async () => {
   const identity = ['--identity', path.join(ws.dir, 'key.txt')];
   const v = await runCli(['verify', path.basename(archive), '-t', path.dirname(archive), ...identity]);
   expect(v.exitCode, v.stdout + v.stderr).toBe(0);
-  const r = await runCli(['restore', path.basename(archive), '-t', path.dirname(archive), '-b', path.join(ws.dir, 'build'), '--yes', ...identity]);
+  const recipes = ['--recipes', path.join(ws.dir, 'recipes')];
+  const r = await runCli(['restore', path.basename(archive), '-t', path.dirname(archive), '-b', path.join(ws.dir, 'build'), '--yes', ...identity, ...recipes]);
   expect(r.exitCode, r.stderr).toBe(0);
   expect(existsSync(marker())).toBe(true);
 });

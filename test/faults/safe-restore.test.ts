@@ -8,9 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { runCli, workspace } from '../helpers/cli.js';
 import { gzipSync } from 'node:zlib';
-import { readEntries, tarBytes, withMetadata, type RawEntry } from './crafted-archive.js';
+import { markerRecipe as recipe, readEntries, tarBytes, withMetadata, type RawEntry } from './crafted-archive.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -20,24 +20,6 @@ let metadata: Record<string, unknown>;
 let n = 0;
 
 const HOST = 'localhost';
-const recipe = (version: string, markerFile: string) =>
-  recipeYaml(
-    'app',
-    `hosts: { group: app }
-detect: "true"
-backup:
-  snapshot:
-    - run: echo hello
-      output: hello.txt
-restore:
-  pre:
-    - run: touch ${markerFile}
-  apply:
-    - run: cat > /dev/null
-      input: hello.txt
-`,
-    version,
-  );
 
 beforeAll(async () => {
   ws = await workspace('lsb-faults-restore-');
@@ -55,14 +37,18 @@ beforeAll(async () => {
 afterAll(async () => ws?.cleanup());
 beforeEach(async () => rm(marker, { force: true }));
 
-/** Writes a crafted archive to a fresh directory and restores it. */
+/**
+ * Writes a crafted archive to a fresh directory and restores it. The crafted archives are not
+ * signed: --trust-carried-recipe lets their carried recipe run as a signed one would, so each
+ * attack is refused by the archive checks themselves (test/signing covers unsigned archives).
+ */
 async function restore(archive: Buffer, extra: string[] = [], sidecar?: string) {
   const dir = path.join(ws.dir, `crafted${++n}`);
   await mkdir(dir);
   const file = path.join(dir, 'lsbackup-build-20250101T000000Z.tar.gz');
   await writeFile(file, archive);
   if (sidecar) await writeFile(`${file}.sha256`, sidecar);
-  return runCli(['restore', file, '-b', build, '--yes', ...extra], { timeoutMs: 120_000 });
+  return runCli(['restore', file, '-b', build, '--yes', '--trust-carried-recipe', ...extra], { timeoutMs: 120_000 });
 }
 
 const file = (p: string, body = 'x\n'): RawEntry => ({ path: p, type: 'File', body: Buffer.from(body) });

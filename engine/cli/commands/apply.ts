@@ -2,6 +2,7 @@ import type { ArchiveFormat } from '../../archive/types.js';
 import { runBackup } from '../../runner/backup.js';
 import { openSessionTargets, type TargetFlags } from '../targets.js';
 import { redactor } from '../../secrets/index.js';
+import { loadSigner } from '../../signing/index.js';
 import type { CompressMode } from '../../runner/transport.js';
 import {
   clusterName,
@@ -24,6 +25,8 @@ export interface ApplyOptions extends CommonOptions, TargetFlags, ConnectionOpti
   /** age recipients (age1...), repeatable. */
   encryptTo?: string[];
   plainMetadata?: boolean;
+  /** SSH private key that signs metadata.json (default: config signing.key). */
+  signKey?: string;
   concurrency?: number;
   stepTimeout?: number;
   lockWait?: number;
@@ -33,6 +36,9 @@ export interface ApplyOptions extends CommonOptions, TargetFlags, ConnectionOpti
 /** `lsbackup apply [recipes...] -b <build> -t <target>`: one backup of the cluster. Returns the exit code. */
 export async function applyCommand(recipePaths: string[], options: ApplyOptions): Promise<number> {
   const config = await loadSessionConfig(options);
+  const signKey = options.signKey ?? config.signing?.key;
+  // A missing or passphrase-protected key stops the run here, before any target or host is touched.
+  const signer = signKey ? await loadSigner(signKey) : undefined;
   const opened = await openSessionTargets(options, config);
   const recipes = await loadSessionRecipes(recipePaths, config);
   const inventory = await loadSessionInventory(options, config);
@@ -66,6 +72,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
         recipients: options.encryptTo ?? config.encryption?.recipients ?? [],
         plainMetadata: options.plainMetadata ?? config.encryption?.plainMetadata ?? false,
       },
+      signer,
     }));
     return result.exitCode;
   } finally {

@@ -5,6 +5,7 @@ import { runRestore } from '../../restore/run.js';
 import { parseHostMap } from '../../restore/host-map.js';
 import { redactor } from '../../secrets/index.js';
 import { LsError } from '../../errors.js';
+import { loadTrustedKeys } from '../../signing/index.js';
 import {
   interruptSignal,
   loadSessionConfig,
@@ -26,6 +27,9 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
   hostMap?: string[];
   recipes?: string[];
   allowRecipeUpgrade?: boolean;
+  /** allowed_signers / .pub files (default: config signing.trusted). */
+  trustedKeys?: string[];
+  trustCarriedRecipe?: boolean;
   stagingDir?: string;
   dryRun?: boolean;
   yes?: boolean;
@@ -37,13 +41,15 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
 /** `lsbackup restore <backup> -b <build>`. Returns the exit code. */
 export async function restoreCommand(backup: string, options: RestoreCommandOptions): Promise<number> {
   const config = await loadSessionConfig(options);
+  const trustedKeys = await loadTrustedKeys(options.trustedKeys ?? config.signing?.trusted ?? []);
   const inventory = await loadSessionInventory(options, config);
   // `latest` is the newest backup of the cluster being restored (-b / --cluster / config).
   const cluster = clusterName(options, config, inventory);
   const session = await backupSession(backup, { ...options, cluster });
   const source = backupSource(session.target, session.name, session.identities);
-  // Installed recipes matter only for --allow-recipe-upgrade; the backup carries its own.
-  const installed = options.allowRecipeUpgrade ? await loadSessionRecipes(options.recipes ?? [], config) : [];
+  // The backup carries its own recipes, but runs them only when a trusted key signed it: else,
+  // and with --allow-recipe-upgrade, the installed ones run.
+  const installed = await loadSessionRecipes(options.recipes ?? [], config);
   let hostMap: Map<string, string>;
   try {
     hostMap = parseHostMap(options.hostMap);
@@ -67,6 +73,8 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       only: options.only,
       hostMap,
       allowRecipeUpgrade: options.allowRecipeUpgrade ?? false,
+      trustedKeys,
+      trustCarriedRecipe: options.trustCarriedRecipe ?? false,
       // Checked once the backup's recipes are known; config vars not at all: they were written for
       // the recipes of today's backups, not necessarily this one's.
       varOverrides: sessionVarOverrides(config, options.var, undefined),
