@@ -154,6 +154,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--host-map <old=new>', 'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group', repeat)
     .option('--recipes <paths>', 'installed recipes for --allow-recipe-upgrade (comma-separated; default: bundled)', list)
     .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
+    .option('--keep-special-modes', 'restore setuid/setgid bits as backed up (by default they are stripped, and the plan lists the files)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -9,7 +9,10 @@ import { CleanupStack } from '../runner/cleanup.js';
 import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
-import { stageBackup } from './stage.js';
+import { stageBackup, type StagedBackup } from './stage.js';
+import { filesUnder, specialModePaths } from './files-step.js';
+import { isEncrypted } from '../catalog/objects.js';
+import type { RenderedStep } from '../runner/types.js';
 import { planRestore, type RestoreComponent } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
@@ -26,6 +29,8 @@ export interface RestoreOptions {
   resolveSecrets: (recipes: LoadedRecipe[]) => Promise<Map<string, string>>;
   defaultStepTimeoutSec: number;
   concurrency: number;
+  /** Restore setuid/setgid bits as backed up (--keep-special-modes); by default they are stripped. */
+  keepSpecialModes: boolean;
   /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
   stagingDir?: string;
   dryRun: boolean;
@@ -87,7 +92,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
-    const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components);
+    const planText = describeRestorePlan(options.source.name, staged, components, {
+      checked: describeChecks(options.source.name, expectedSha256),
+      keepSpecialModes: options.keepSpecialModes,
+    });
     const runnable = components.filter((c) => !c.skipReason);
     if (options.dryRun) return { exitCode: ExitCode.ok, status: 'dry-run', planText };
     if (runnable.length === 0) {
@@ -105,7 +113,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
-    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter });
+    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter, keepSpecialModes: options.keepSpecialModes });
 
     const ran = outcomes.filter((o) => o.status !== 'skipped');
     const ok = ran.filter((o) => o.status === 'success').length;
@@ -131,8 +139,20 @@ async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   }
 }
 
-export function describeRestorePlan(backup: string, cluster: string, time: string, components: RestoreComponent[]): string {
-  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${time}):`];
+/**
+ * What staging checked, said exactly: a missing sidecar leaves the archive's own digest unchecked
+ * (entries are still checked against metadata.json, but a rewritten metadata.json goes unnoticed).
+ */
+function describeChecks(backup: string, sidecarSha256: string | undefined): string {
+  const entries = 'every entry matched metadata.json (sha256 and size)';
+  if (sidecarSha256) return `Checked: the archive matched its .sha256 sidecar; ${entries}.`;
+  if (isEncrypted(backup)) return `Checked: age authenticated the encrypted archive; ${entries}.`;
+  return `Checked: ${entries}. NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.`;
+}
+
+export function describeRestorePlan(backup: string, staged: StagedBackup, components: RestoreComponent[], details: { checked: string; keepSpecialModes: boolean }): string {
+  const { cluster, startedAt } = staged.metadata;
+  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}):`, details.checked];
   for (const c of components) {
     if (c.skipReason) {
       lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
@@ -142,13 +162,30 @@ export function describeRestorePlan(backup: string, cluster: string, time: strin
     lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.upgradedFrom ? ` (replacing ${c.upgradedFrom}: --allow-recipe-upgrade)` : ''}${c.serial ? ', one host at a time' : ''}`);
     for (const t of c.tasks) {
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
-      for (const s of t.hostPlan.steps) {
-        const what = s.kind === 'files' ? `put back files ${s.files}` : s.command.split('\n')[0];
-        lines.push(`      [${s.phase}] ${s.name}: ${what}${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}`);
-      }
+      for (const s of t.hostPlan.steps) lines.push(...describeStep(s, c.name, t.sourceHost, staged, details.keepSpecialModes));
     }
   }
   return lines.join('\n');
+}
+
+/** One step of the plan: every line of its command, and what a `files` step does to special modes. */
+function describeStep(s: RenderedStep, component: string, sourceHost: string, staged: StagedBackup, keepSpecialModes: boolean): string[] {
+  const [first, ...more] = s.kind === 'files' ? [`put back files ${s.files}`] : s.command.split('\n');
+  const suffix = `${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}${s.enabled ? '' : ' — skipped: its `when` is false'}`;
+  const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
+  lines[lines.length - 1] += suffix;
+  if (s.kind === 'files' && s.enabled) {
+    const special = specialModePaths(filesUnder(staged, component, sourceHost, s.files!), component, sourceHost);
+    if (special.length > 0) {
+      const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
+      lines.push(
+        keepSpecialModes
+          ? `          setuid/setgid bits restored (--keep-special-modes) on ${special.length} file(s): ${which}`
+          : `          setuid/setgid bits STRIPPED from ${special.length} file(s) (pass --keep-special-modes to restore them): ${which}`,
+      );
+    }
+  }
+  return lines;
 }
 
 export { formatBytes };

@@ -24,6 +24,7 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
   hostMap?: string[];
   recipes?: string[];
   allowRecipeUpgrade?: boolean;
+  keepSpecialModes?: boolean;
   stagingDir?: string;
   dryRun?: boolean;
   yes?: boolean;
@@ -62,6 +63,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       only: options.only,
       hostMap,
       allowRecipeUpgrade: options.allowRecipeUpgrade ?? false,
+      keepSpecialModes: options.keepSpecialModes ?? false,
       varOverrides: varOverrides(config, options.var),
       resolveSecrets: (recipes) => resolveRecipeSecrets(recipes, config),
       defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
@@ -83,7 +85,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       signal: interrupt.signal,
     }));
     if (result.status === 'dry-run') {
-      process.stdout.write(redactor.redact(result.planText) + '\nDry run: the backup verified; no host was touched.\n');
+      process.stdout.write(redactor.redact(result.planText) + '\nDry run: the checks above passed; no host was touched.\n');
     } else if (result.status === 'cancelled') {
       process.stderr.write('Restore cancelled; no host was touched.\n');
     }
