@@ -41,6 +41,8 @@ export interface FilesStep {
   name?: string;
   /** Put files collected under this path back (restore). */
   files: string;
+  /** Nothing in the backup under the path is fine (an optional collect that found nothing). */
+  optional?: boolean;
   timeout?: number;
   onError?: OnError;
   become?: BecomeSetting;

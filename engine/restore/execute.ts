@@ -96,7 +96,7 @@ async function runRestoreStep(
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
 
   if (step.kind === 'files') {
-    const files = { component, sourceHost, hostPath: step.files!, keepSpecialModes: context.keepSpecialModes };
+    const files = { component, sourceHost, hostPath: step.files!, optional: step.filesOptional ?? false, keepSpecialModes: context.keepSpecialModes };
     const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run));
     return result.ok ? report('success', result.bytes, result.exitCode) : report('failed', 0, result.exitCode, result.error);
   }

@@ -53,12 +53,13 @@ export type FilesStepResult = { ok: true; bytes: number; exitCode?: number } | {
 export async function restoreFiles(
   executor: Executor,
   staged: StagedBackup,
-  step: { component: string; sourceHost: string; hostPath: string; keepSpecialModes: boolean },
+  step: { component: string; sourceHost: string; hostPath: string; optional: boolean; keepSpecialModes: boolean },
   run: RunOptions,
 ): Promise<FilesStepResult> {
   const selected = filesUnder(staged, step.component, step.sourceHost, step.hostPath);
   if (selected.length === 0) {
-    return { ok: false, error: `the backup holds no collected files under '${step.hostPath}' for host ${step.sourceHost} (was the path collected, and did it exist at backup time?)` };
+    if (step.optional) return { ok: true, bytes: 0 };
+    return { ok: false, error: `the backup holds no collected files under '${step.hostPath}' for host ${step.sourceHost} (was the path collected, and did it exist at backup time? A step restoring an optional collect says optional: true)` };
   }
   const root = hostPathInArchive(step.component, step.sourceHost, '/');
   const link = await findLinkOnHost(executor, directoriesOnTheWay(selected, root), run);

@@ -175,7 +175,11 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
   lines[lines.length - 1] += suffix;
   if (s.kind === 'files' && s.enabled) {
-    const special = specialModePaths(filesUnder(staged, component, sourceHost, s.files!), component, sourceHost);
+    const selected = filesUnder(staged, component, sourceHost, s.files!);
+    if (selected.length === 0) {
+      lines[lines.length - 1] += s.filesOptional ? ' — nothing in the backup under it (optional)' : ' — NOTHING in the backup under it: this step will fail';
+    }
+    const special = specialModePaths(selected, component, sourceHost);
     if (special.length > 0) {
       const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
       lines.push(

@@ -36,6 +36,8 @@ restore:
     - run: cat > {{vars.db}}
       input: db.dump
     - files: "{{vars.dir}}"
+    - files: ${data}/never-existed
+      optional: true
   post:
     - run: echo restored
     - name: optional cleanup
@@ -203,6 +205,7 @@ describe('restore', () => {
     const r = await runCli(['restore', archive, '-b', build, '--yes', '--var', `app.dir=${missing}`]);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stdout + r.stderr).toContain(`the backup holds no collected files under '${missing}' for host localhost`);
+    expect(r.stderr).toContain(`put back files ${missing} — NOTHING in the backup under it: this step will fail`);
   });
 
   it('the plan shows steps whose `when` is false as skipped, and every line of a multi-line command', async () => {
@@ -212,6 +215,7 @@ describe('restore', () => {
     expect(r.stdout).toContain(`[post] optional cleanup: rm -rf ${data}/cache — skipped: its \`when\` is false`);
     expect(r.stdout).toContain('[post] two lines: echo first\n          echo second\n');
     expect(r.stdout).not.toMatch(/restored — skipped/);
+    expect(r.stdout).toContain(`put back files ${data}/never-existed — nothing in the backup under it (optional)`);
   });
 
   it('says exactly what was checked: without the .sha256 sidecar, that the archive digest was not', async () => {
