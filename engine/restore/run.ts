@@ -9,11 +9,9 @@ import { CleanupStack } from '../runner/cleanup.js';
 import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
-import { stageBackup, type StagedBackup } from './stage.js';
-import { filesUnder, specialModePaths } from './files-step.js';
-import { isEncrypted } from '../catalog/objects.js';
-import type { RenderedStep } from '../runner/types.js';
-import { planRestore, type RestoreComponent } from './plan.js';
+import { stageBackup } from './stage.js';
+import { describeChecks, describeRestorePlan } from './describe-plan.js';
+import { planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
 
@@ -137,59 +135,6 @@ async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   if (s.bavail * s.bsize < 64 * 1024 * 1024) {
     throw new LsError('ERESTORE', { backup, message: `less than 64 MiB free in ${dir} after staging; pass --staging-dir on a larger disk` });
   }
-}
-
-/**
- * What staging checked, said exactly: a missing sidecar leaves the archive's own digest unchecked
- * (entries are still checked against metadata.json, but a rewritten metadata.json goes unnoticed).
- */
-function describeChecks(backup: string, sidecarSha256: string | undefined): string {
-  const entries = 'every entry matched metadata.json (sha256 and size)';
-  if (sidecarSha256) return `Checked: the archive matched its .sha256 sidecar; ${entries}.`;
-  if (isEncrypted(backup)) return `Checked: age authenticated the encrypted archive; ${entries}.`;
-  return `Checked: ${entries}. NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.`;
-}
-
-export function describeRestorePlan(backup: string, staged: StagedBackup, components: RestoreComponent[], details: { checked: string; keepSpecialModes: boolean }): string {
-  const { cluster, startedAt } = staged.metadata;
-  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}):`, details.checked];
-  for (const c of components) {
-    if (c.skipReason) {
-      lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
-      continue;
-    }
-    const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.upgradedFrom ? ` (replacing ${c.upgradedFrom}: --allow-recipe-upgrade)` : ''}${c.serial ? ', one host at a time' : ''}`);
-    for (const t of c.tasks) {
-      lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
-      for (const s of t.hostPlan.steps) lines.push(...describeStep(s, c.name, t.sourceHost, staged, details.keepSpecialModes));
-    }
-  }
-  return lines.join('\n');
-}
-
-/** One step of the plan: every line of its command, and what a `files` step does to special modes. */
-function describeStep(s: RenderedStep, component: string, sourceHost: string, staged: StagedBackup, keepSpecialModes: boolean): string[] {
-  const [first, ...more] = s.kind === 'files' ? [`put back files ${s.files}`] : s.command.split('\n');
-  const suffix = `${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}${s.enabled ? '' : ' — skipped: its `when` is false'}`;
-  const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
-  lines[lines.length - 1] += suffix;
-  if (s.kind === 'files' && s.enabled) {
-    const selected = filesUnder(staged, component, sourceHost, s.files!);
-    if (selected.length === 0) {
-      lines[lines.length - 1] += s.filesOptional ? ' — nothing in the backup under it (optional)' : ' — NOTHING in the backup under it: this step will fail';
-    }
-    const special = specialModePaths(selected, component, sourceHost);
-    if (special.length > 0) {
-      const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
-      lines.push(
-        keepSpecialModes
-          ? `          setuid/setgid bits restored (--keep-special-modes) on ${special.length} file(s): ${which}`
-          : `          setuid/setgid bits STRIPPED from ${special.length} file(s) (pass --keep-special-modes to restore them): ${which}`,
-      );
-    }
-  }
-  return lines;
 }
 
 export { formatBytes };
