@@ -159,6 +159,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
     .option('--trusted-keys <file>', 'allowed_signers or .pub file of keys whose signed backups may run the recipes they carry (repeatable; default: config signing.trusted)', repeat)
     .option('--trust-carried-recipe', 'run the recipes a backup carries although no trusted key signed it (after reviewing the diff the plan shows)')
+    .option('--keep-special-modes', 'restore setuid/setgid bits as backed up (by default they are stripped, and the plan lists the files)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -41,7 +41,7 @@ export interface FilesStep {
   name?: string;
   /** Put files collected under this path back (restore). */
   files: string;
-  /** Its collect step was optional: nothing collected is nothing to put back, not an error. */
+  /** Nothing in the backup under the path is fine (an optional collect that found nothing). */
   optional?: boolean;
   timeout?: number;
   onError?: OnError;

@@ -1,17 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { appendEntry, createTarContainer } from '../archive/containers.js';
-import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
-import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
 import { runPhases, type StepRun } from '../runner/run-phases.js';
 import { describeFailure } from '../runner/execute-backup.js';
-import { hostPathInArchive, outputEntryPath } from '../runner/entry-paths.js';
+import { outputEntryPath } from '../runner/entry-paths.js';
 import type { HostOutcome, RenderedStep, StepOutcome } from '../runner/types.js';
-import type { StagedBackup, StagedEntry } from './stage.js';
+import type { StagedBackup } from './stage.js';
+import { HostWriteQueues, restoreFiles } from './files-step.js';
 import type { RestoreComponent, RestoreTask } from './plan.js';
 
 export interface RestoreExecuteOptions {
@@ -20,6 +18,8 @@ export interface RestoreExecuteOptions {
   concurrency: number;
   signal: AbortSignal;
   reporter: Reporter;
+  /** Restore setuid/setgid bits as backed up (--keep-special-modes); else they are stripped. */
+  keepSpecialModes: boolean;
 }
 
 export interface RestoreComponentOutcome {
@@ -32,13 +32,14 @@ export interface RestoreComponentOutcome {
 /** Runs every planned component's restore on its mapped hosts (serial recipes one host at a time). */
 export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
   const limit = pLimit(options.concurrency);
+  const writes: StepContext = { staged: options.staged, keepSpecialModes: options.keepSpecialModes, hostWrites: new HostWriteQueues() };
   return Promise.all(
     components.map(async (component): Promise<RestoreComponentOutcome> => {
       if (component.skipReason) {
         options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
         return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
       }
-      const run = (task: RestoreTask) => limit(() => restoreHost(component, task, options));
+      const run = (task: RestoreTask) => limit(() => restoreHost(component, task, options, writes));
       const hosts: RestoreComponentOutcome['hosts'] = [];
       if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
       else hosts.push(...(await Promise.all(component.tasks.map(run))));
@@ -50,7 +51,7 @@ export async function executeRestore(components: RestoreComponent[], options: Re
   );
 }
 
-async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions): Promise<HostOutcome & { source: string }> {
+async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<HostOutcome & { source: string }> {
   const host = task.hostPlan.host.name;
   const started = Date.now();
   const done = (o: Omit<HostOutcome, 'name' | 'durationMs'>) => {
@@ -66,9 +67,16 @@ async function restoreHost(component: RestoreComponent, task: RestoreTask, optio
     return done({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
   }
   const result = await runPhases('restore', task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
-    runRestoreStep(step, executor, component.name, task.sourceHost, options.staged, signal),
+    runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal),
   );
   return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+}
+
+/** What every restore step of the run shares. */
+interface StepContext {
+  staged: StagedBackup;
+  keepSpecialModes: boolean;
+  hostWrites: HostWriteQueues;
 }
 
 async function runRestoreStep(
@@ -76,9 +84,10 @@ async function runRestoreStep(
   executor: Executor,
   component: string,
   sourceHost: string,
-  staged: StagedBackup,
+  context: StepContext,
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
+  const { staged } = context;
   const started = Date.now();
   const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepRun => ({
     outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
@@ -87,13 +96,9 @@ async function runRestoreStep(
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
 
   if (step.kind === 'files') {
-    const selected = filesUnder(staged, component, sourceHost, step.files!);
-    if (selected.length === 0) return report('success', 0, undefined);
-    const bytes = selected.reduce((n, s) => n + s.entry.size, 0);
-    // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
-    const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
-    const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, component, sourceHost) });
-    return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode);
+    const files = { component, sourceHost, hostPath: step.files!, optional: step.filesOptional ?? false, keepSpecialModes: context.keepSpecialModes };
+    const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run));
+    return result.ok ? report('success', result.bytes, result.exitCode) : report('failed', 0, result.exitCode, result.error);
   }
 
   let stdin: Readable | undefined;
@@ -107,29 +112,4 @@ async function runRestoreStep(
   }
   const result = await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) });
   return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode);
-}
-
-/** Staged entries of a collected path (the path itself and everything below it), in archive order. */
-function filesUnder(staged: StagedBackup, component: string, sourceHost: string, hostPath: string): StagedEntry[] {
-  const base = hostPathInArchive(component, sourceHost, hostPath);
-  return [...staged.entries.values()].filter((s) => s.entry.path === base || s.entry.path.startsWith(base + '/'));
-}
-
-/** A plain tar of staged entries with paths relative to the host's '/'. */
-function tarStreamOf(selected: StagedEntry[], component: string, sourceHost: string): Readable {
-  const root = hostPathInArchive(component, sourceHost, '/') + '/';
-  const strip = (p: string) => p.slice(root.length);
-  const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
-  const container = createTarContainer(output);
-  (async () => {
-    for (const { entry, file } of selected) {
-      const normalised: NormalisedEntry & { size: number } = {
-        ...normaliseEntry({ ...entry, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
-        size: entry.type === 'file' ? entry.size : 0,
-      };
-      await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
-    }
-    container.end();
-  })().catch((e: Error) => output.destroy(e));
-  return output;
 }

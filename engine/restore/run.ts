@@ -10,7 +10,8 @@ import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
 import { stageBackup } from './stage.js';
-import { planRestore, type RestoreComponent } from './plan.js';
+import { describeChecks, describeRestorePlan } from './describe-plan.js';
+import { planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
 import { checkSignature, describeSignature, type TrustedKey } from '../signing/index.js';
@@ -35,6 +36,8 @@ export interface RestoreOptions {
   resolveSecrets: (recipes: LoadedRecipe[]) => Promise<Map<string, string>>;
   defaultStepTimeoutSec: number;
   concurrency: number;
+  /** Restore setuid/setgid bits as backed up (--keep-special-modes); by default they are stripped. */
+  keepSpecialModes: boolean;
   /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
   stagingDir?: string;
   dryRun: boolean;
@@ -104,7 +107,11 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
-    const planText = describeRestorePlan(options.source.name, staged.metadata.cluster, staged.metadata.startedAt, components, describeSignature(signature));
+    const planText = describeRestorePlan(options.source.name, staged, components, {
+      checked: describeChecks(options.source.name, expectedSha256),
+      signature: describeSignature(signature),
+      keepSpecialModes: options.keepSpecialModes,
+    });
     const runnable = components.filter((c) => !c.skipReason);
     if (options.dryRun) return { exitCode: ExitCode.ok, status: 'dry-run', planText };
     if (components.some((c) => c.untrustedRecipe)) {
@@ -125,7 +132,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
-    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter });
+    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter, keepSpecialModes: options.keepSpecialModes });
 
     const ran = outcomes.filter((o) => o.status !== 'skipped');
     const ok = ran.filter((o) => o.status === 'success').length;
@@ -149,27 +156,6 @@ async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   if (s.bavail * s.bsize < 64 * 1024 * 1024) {
     throw new LsError('ERESTORE', { backup, message: `less than 64 MiB free in ${dir} after staging; pass --staging-dir on a larger disk` });
   }
-}
-
-export function describeRestorePlan(backup: string, cluster: string, time: string, components: RestoreComponent[], signature: string): string {
-  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${time}; ${signature}):`];
-  for (const c of components) {
-    if (c.skipReason) {
-      lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
-      continue;
-    }
-    const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${c.serial ? ', one host at a time' : ''}`);
-    if (c.replaced?.diff) lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
-    for (const t of c.tasks) {
-      lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
-      for (const s of t.hostPlan.steps) {
-        const what = s.kind === 'files' ? `put back files ${s.files}` : s.command.split('\n')[0];
-        lines.push(`      [${s.phase}] ${s.name}: ${what}${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}`);
-      }
-    }
-  }
-  return lines.join('\n');
 }
 
 export { formatBytes };

@@ -44,7 +44,8 @@ export interface StageOptions {
 /**
  * One pass over the archive before any host is touched: every entry is checked against
  * metadata.json (sha256 and size), unsafe entries are refused (absolute or '..' paths, device
- * files, duplicates, links that leave their host's tree or entries reached through a link), and
+ * files, duplicates, links that leave their host's tree or entries reached through a link,
+ * hardlinks to anything but a file stored before them), and
  * the bodies restore needs are written to a private staging directory. Restore steps run in
  * their own order, not the archive's, so they read from the staging directory afterwards.
  */
@@ -66,6 +67,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const entries = new Map<string, StagedEntry>();
   const recipes = new Map<string, Buffer>();
   const symlinks = new Set<string>();
+  // Regular files seen so far: the only things a hardlink may point at.
+  const regularFiles = new Set<string>();
   const digests = new Map<string, { size: number; sha256?: string }>();
   let metadata: BackupMetadata | undefined;
   let metadataBytes: Buffer | undefined;
@@ -102,7 +105,12 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
         checkLink(entry, refuse);
         if (entry.type === 'symlink') symlinks.add(entry.path);
+        // A link to anything else would make the host's tar link to a live file on the host.
+        if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) {
+          refuse(`hardlink '${entry.path}' -> '${entry.linkpath}': its target is not a file stored before it in the backup`);
+        }
       }
+      if (entry.type === 'file') regularFiles.add(entry.path);
       const sha = createHash('sha256');
       let size = 0;
       const counted = body.pipe(

@@ -200,7 +200,7 @@ function renderStep(
   }
   const s = step as FilesStep;
   const files = raw(s.files);
-  return { ...common, name: step.name ?? `${phase}[${index}] files ${files}`, kind: 'files', command: '', files };
+  return { ...common, name: step.name ?? `${phase}[${index}] files ${files}`, kind: 'files', command: '', files, filesOptional: s.optional ?? false };
 }
 
 function stepLabel(step: Step, phase: PhaseName, index: number): string {

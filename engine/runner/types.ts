@@ -17,6 +17,8 @@ export interface RenderedStep {
   input?: string;
   /** For `files` restore steps: the collected path to put back. */
   files?: string;
+  /** For `files` restore steps: nothing in the backup under the path is not an error. */
+  filesOptional?: boolean;
   env: Record<string, string>;
   timeoutMs: number;
   onError: OnError;

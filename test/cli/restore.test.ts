@@ -22,6 +22,7 @@ const appRecipe = (marker: string) =>
 vars:
   dir: ${data}/conf
   db: ${data}/db.txt
+  cleanup: false
 backup:
   snapshot:
     - run: cat {{vars.db}}
@@ -35,8 +36,17 @@ restore:
     - run: cat > {{vars.db}}
       input: db.dump
     - files: "{{vars.dir}}"
+    - files: ${data}/never-existed
+      optional: true
   post:
     - run: echo restored
+    - name: optional cleanup
+      when: "{{vars.cleanup}}"
+      run: rm -rf ${data}/cache
+    - name: two lines
+      run: |
+        echo first
+        echo second
 `,
   );
 
@@ -165,5 +175,59 @@ describe('restore', () => {
     expect(none.stdout).toContain('--host-map localhost=<host>');
     const mapped = await runCli(['restore', archive, '-b', path.join(ws.dir, 'build3'), '--dry-run', '--host-map', 'localhost=spare', '--recipes', recipes]);
     expect(mapped.stdout).toContain('localhost -> spare (--host-map localhost=spare)');
+  });
+
+  it('setuid/setgid bits are listed in the plan and stripped, unless --keep-special-modes', async () => {
+    await ws.write('data/conf/tool', '#!/bin/sh\n');
+    await ws.write('data/conf/sub/grouped', 'g\n');
+    await execa('chmod', ['4755', path.join(data, 'conf/tool')]);
+    await execa('chmod', ['2750', path.join(data, 'conf/sub/grouped')]);
+    const archive = await backupOnce();
+    const mode = async (rel: string) => ((await stat(path.join(data, rel))).mode & 0o7777).toString(8);
+
+    const stripped = await runCli(['restore', archive, '-b', build, '--yes']);
+    expect(stripped.exitCode, stripped.stderr).toBe(0);
+    const line = stripped.stderr.split('\n').find((l) => l.includes('setuid/setgid bits STRIPPED from 2 file(s) (pass --keep-special-modes to restore them): '));
+    expect(line, stripped.stderr).toBeDefined();
+    expect(line).toContain(`${data}/conf/tool`);
+    expect(line).toContain(`${data}/conf/sub/grouped`);
+    expect(await mode('conf/tool')).toBe('755');
+    expect(await mode('conf/sub/grouped')).toBe('750');
+
+    const kept = await runCli(['restore', archive, '-b', build, '--yes', '--keep-special-modes']);
+    expect(kept.exitCode, kept.stderr).toBe(0);
+    expect(kept.stderr).toMatch(/setuid\/setgid bits restored \(--keep-special-modes\) on 2 file\(s\)/);
+    expect(await mode('conf/tool')).toBe('4755');
+    expect(await mode('conf/sub/grouped')).toBe('2750');
+  });
+
+  it('a files: step whose path matches nothing in the backup fails naming the path', async () => {
+    const archive = await backupOnce();
+    const missing = path.join(data, 'never-collected');
+    const r = await runCli(['restore', archive, '-b', build, '--yes', '--var', `app.dir=${missing}`]);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toContain(`the backup holds no collected files under '${missing}' for host localhost`);
+    expect(r.stderr).toContain(`put back files ${missing} — NOTHING in the backup under it: this step will fail`);
+  });
+
+  it('the plan shows steps whose `when` is false as skipped, and every line of a multi-line command', async () => {
+    const archive = await backupOnce();
+    const r = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`[post] optional cleanup: rm -rf ${data}/cache — skipped: its \`when\` is false`);
+    expect(r.stdout).toContain('[post] two lines: echo first\n          echo second\n');
+    expect(r.stdout).not.toMatch(/restored — skipped/);
+    expect(r.stdout).toContain(`put back files ${data}/never-existed — nothing in the backup under it (optional)`);
+  });
+
+  it('says exactly what was checked: without the .sha256 sidecar, that the archive digest was not', async () => {
+    const archive = await backupOnce();
+    const withSidecar = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    expect(withSidecar.stdout).toContain('Checked: the archive matched its .sha256 sidecar; every entry matched metadata.json (sha256 and size).');
+    await rm(`${archive}.sha256`);
+    const without = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    expect(without.exitCode, without.stderr).toBe(0);
+    expect(without.stdout).toContain("Checked: every entry matched metadata.json (sha256 and size). NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.");
+    expect(without.stdout).not.toMatch(/verified/);
   });
 });

@@ -30,6 +30,7 @@ export interface RestoreCommandOptions extends CommonOptions, ConnectionOptions,
   /** allowed_signers / .pub files (default: config signing.trusted). */
   trustedKeys?: string[];
   trustCarriedRecipe?: boolean;
+  keepSpecialModes?: boolean;
   stagingDir?: string;
   dryRun?: boolean;
   yes?: boolean;
@@ -75,6 +76,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       allowRecipeUpgrade: options.allowRecipeUpgrade ?? false,
       trustedKeys,
       trustCarriedRecipe: options.trustCarriedRecipe ?? false,
+      keepSpecialModes: options.keepSpecialModes ?? false,
       // Checked once the backup's recipes are known; config vars not at all: they were written for
       // the recipes of today's backups, not necessarily this one's.
       varOverrides: sessionVarOverrides(config, options.var, undefined),
@@ -100,7 +102,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
       signal: interrupt.signal,
     }));
     if (result.status === 'dry-run') {
-      process.stdout.write(redactor.redact(result.planText) + '\nDry run: the backup verified; no host was touched.\n');
+      process.stdout.write(redactor.redact(result.planText) + '\nDry run: the checks above passed; no host was touched.\n');
     } else if (result.status === 'cancelled') {
       process.stderr.write('Restore cancelled; no host was touched.\n');
     }

@@ -1,0 +1,140 @@
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { appendEntry, createTarContainer } from '../archive/containers.js';
+import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
+import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
+import { hostPathInArchive } from '../runner/entry-paths.js';
+import { describeFailure } from '../runner/execute-backup.js';
+import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
+import type { StagedBackup, StagedEntry } from './stage.js';
+
+/**
+ * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
+ * the host's own tar. Three rules keep it writing backed-up content only, where it belongs:
+ * - a hardlink is sent as a link only when its target is in the same stream before it, else as
+ *   a copy of the target's staged content (a link to the host's live file would restore nothing);
+ * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes);
+ * - just before the write, every directory on the way to each entry is checked ON THE HOST: none
+ *   may be a symbolic link, whoever made it (another component's restore, the host itself).
+ */
+
+/** setuid and setgid: a restored file must not gain privileges without the operator saying so. */
+export const SPECIAL_MODE_BITS = 0o6000;
+
+/** Staged entries of a collected path (the path itself and everything below it), in archive order. */
+export function filesUnder(staged: StagedBackup, component: string, sourceHost: string, hostPath: string): StagedEntry[] {
+  const base = hostPathInArchive(component, sourceHost, hostPath);
+  return [...staged.entries.values()].filter((s) => s.entry.path === base || s.entry.path.startsWith(base + '/'));
+}
+
+/** Host paths of the entries whose mode carries setuid/setgid bits. */
+export function specialModePaths(selected: StagedEntry[], component: string, sourceHost: string): string[] {
+  const root = hostPathInArchive(component, sourceHost, '/');
+  return selected.filter((s) => s.entry.type !== 'symlink' && (s.entry.mode & SPECIAL_MODE_BITS) !== 0).map((s) => s.entry.path.slice(root.length));
+}
+
+/**
+ * File writes on one host happen one step at a time, so the link check of one step and its tar
+ * are never interleaved with another component's tar creating a link on the way.
+ */
+export class HostWriteQueues {
+  private readonly queues = new Map<string, ReturnType<typeof pLimit>>();
+  run<T>(host: string, work: () => Promise<T>): Promise<T> {
+    let queue = this.queues.get(host);
+    if (!queue) this.queues.set(host, (queue = pLimit(1)));
+    return queue(work);
+  }
+}
+
+export type FilesStepResult = { ok: true; bytes: number; exitCode?: number } | { ok: false; error: string; exitCode?: number };
+
+export async function restoreFiles(
+  executor: Executor,
+  staged: StagedBackup,
+  step: { component: string; sourceHost: string; hostPath: string; optional: boolean; keepSpecialModes: boolean },
+  run: RunOptions,
+): Promise<FilesStepResult> {
+  const selected = filesUnder(staged, step.component, step.sourceHost, step.hostPath);
+  if (selected.length === 0) {
+    if (step.optional) return { ok: true, bytes: 0 };
+    return { ok: false, error: `the backup holds no collected files under '${step.hostPath}' for host ${step.sourceHost} (was the path collected, and did it exist at backup time? A step restoring an optional collect says optional: true)` };
+  }
+  const root = hostPathInArchive(step.component, step.sourceHost, '/');
+  const link = await findLinkOnHost(executor, directoriesOnTheWay(selected, root), run);
+  if (link.failed) return { ok: false, error: `could not check the destination directories for symbolic links: ${describeFailure(link.failed, link.failed.stderr)}`, exitCode: link.failed.exitCode };
+  if (link.found) {
+    return { ok: false, error: `refusing to write under '${step.hostPath}' through the symbolic link '${link.found}' on the host (remove or replace the link, then restore again)` };
+  }
+  // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
+  const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
+  const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, staged, root, step.keepSpecialModes) });
+  if (result.failed) return { ok: false, error: describeFailure(result, result.stderr), exitCode: result.exitCode };
+  return { ok: true, bytes: selected.reduce((n, s) => n + s.entry.size, 0), exitCode: result.exitCode };
+}
+
+/**
+ * Every host directory the entries are written in (each entry's ancestors), and the directory
+ * entries themselves: all must be real directories or not exist yet.
+ */
+function directoriesOnTheWay(selected: StagedEntry[], root: string): string[] {
+  const dirs = new Set<string>();
+  for (const { entry } of selected) {
+    let dir = entry.type === 'directory' ? entry.path.slice(root.length) : path.posix.dirname(entry.path.slice(root.length));
+    while (dir !== '/' && dir !== '.' && !dirs.has(dir)) {
+      dirs.add(dir);
+      dir = path.posix.dirname(dir);
+    }
+  }
+  return [...dirs];
+}
+
+/**
+ * Asks the host (as the step's user, through the same executor as the write) whether any of
+ * `dirs` is a symbolic link; names the first one found. `[ -h ]` does not follow the link.
+ * Paths travel NUL-separated on stdin, never through the command line.
+ */
+async function findLinkOnHost(executor: Executor, dirs: string[], run: RunOptions): Promise<{ found?: string; failed?: CommandResult }> {
+  if (dirs.length === 0) return {};
+  const script = `xargs -0 sh -c 'for d do if [ -h "$d" ]; then printf "%s\\n" "$d"; exit 255; fi; done' sh`;
+  const result = await executor.run(script, { ...run, stdin: Buffer.from(dirs.join('\0')) });
+  const found = result.stdout.split('\n')[0];
+  if (found) return { found };
+  if (result.failed) return { failed: result };
+  return {};
+}
+
+/** A plain tar of staged entries with paths relative to the host's '/'. */
+function tarStreamOf(selected: StagedEntry[], staged: StagedBackup, root: string, keepSpecialModes: boolean): Readable {
+  const strip = (p: string) => p.slice(root.length + 1);
+  const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
+  const container = createTarContainer(output);
+  const sent = new Set<string>();
+  (async () => {
+    for (const item of selected) {
+      const { entry, file } = asSent(item, staged, sent);
+      const mode = keepSpecialModes ? entry.mode : entry.mode & ~SPECIAL_MODE_BITS;
+      const normalised: NormalisedEntry & { size: number } = {
+        ...normaliseEntry({ ...entry, mode, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
+        size: entry.type === 'file' ? entry.size : 0,
+      };
+      await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+      sent.add(entry.path);
+    }
+    container.end();
+  })().catch((e: Error) => output.destroy(e));
+  return output;
+}
+
+/**
+ * A hardlink whose target is not earlier in this stream becomes a regular file with the
+ * target's staged content (staging guarantees the target is a file stored before the link).
+ */
+function asSent(item: StagedEntry, staged: StagedBackup, sent: Set<string>): StagedEntry {
+  const { entry } = item;
+  if (entry.type !== 'hardlink' || sent.has(entry.linkpath ?? '')) return item;
+  const target = staged.entries.get(entry.linkpath ?? '');
+  if (!target?.file) throw new Error(`hardlink '${entry.path}': its target '${entry.linkpath}' has no staged content`);
+  return { entry: { ...entry, type: 'file', linkpath: undefined, size: target.entry.size }, file: target.file };
+}
