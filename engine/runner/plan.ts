@@ -5,7 +5,7 @@ import { renderTemplate, secretEnvName, secretNames, templateHost, templateInven
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
-import { outputEntryPath } from './entry-paths.js';
+import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
@@ -30,9 +30,26 @@ const PROBE_TIMEOUT_SEC = 60;
 
 /** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
 export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
-  if (options.operation === 'backup') checkCompressVars(inventory);
+  if (options.operation === 'backup') {
+    checkCompressVars(inventory);
+    checkHostDirectories(inventory);
+  }
   const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
+}
+
+/** Two hosts whose names map to one archive directory (`a/b`, `a_b`) would mix their entries. */
+function checkHostDirectories(inventory: Inventory): void {
+  const clashes = hostDirectoryClashes(inventory.hosts.keys());
+  if (clashes.length === 0) return;
+  throw new LsError('EINVALID', {
+    what: 'The inventory',
+    problems: clashes.map((names) => ({
+      file: inventory.source,
+      message: `hosts ${names.map((n) => `'${n}'`).join(' and ')} would share one directory in the archive ('/', '\\' and NUL in host names become '_')`,
+      hint: 'rename one of them in the inventory',
+    })),
+  });
 }
 
 /**
