@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { openArchiveReader, type ArchiveReaderOptions } from './reader.js';
 import type { ArchiveFormat, EntryRecord } from './types.js';
 import { METADATA_ENTRY } from './writer.js';
+import { readMetadataEntry } from './limits.js';
 
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
@@ -29,9 +30,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
     for await (const { entry, body } of openArchiveReader(stream, format, options)) {
       current = entry.path;
       if (entry.path === METADATA_ENTRY) {
-        const chunks: Buffer[] = [];
-        for await (const c of body) chunks.push(c as Buffer);
-        metadata = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        metadata = await readMetadataEntry(body);
         continue;
       }
       const hash = createHash('sha256');
