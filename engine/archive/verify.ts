@@ -8,8 +8,13 @@ import { readMetadataEntry } from './limits.js';
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
   path?: string;
-  kind: 'sha256' | 'size' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error';
+  kind: 'sha256' | 'size' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read';
   message: string;
+}
+
+/** Worth saying, but the archive is as recorded: a file that changed while the host's tar read it. */
+export function isWarning(problem: { kind: string }): boolean {
+  return problem.kind === 'changed-during-read';
 }
 
 export interface VerifyReport {
@@ -67,9 +72,12 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       problems.push({ path: rec.path, kind: 'sha256', message: `entry '${rec.path}' has sha256 ${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256}` });
     }
     if (rec.error) problems.push({ path: rec.path, kind: 'recorded-error', message: `entry '${rec.path}' was stored incomplete: ${rec.error}` });
+    if (rec.changedDuringRead) {
+      problems.push({ path: rec.path, kind: 'changed-during-read', message: `entry '${rec.path}' changed on its host while it was read (stored as read; a file that shrank is zero-padded)` });
+    }
   }
   for (const path of seen.keys()) {
     problems.push({ path, kind: 'extra', message: `entry '${path}' is in the archive but not listed in ${METADATA_ENTRY}` });
   }
-  return { ok: problems.length === 0, entriesChecked: recorded.length, problems, metadata };
+  return { ok: problems.every(isWarning), entriesChecked: recorded.length, problems, metadata };
 }

@@ -4,6 +4,7 @@ import { formatBytes, formatDuration, renderTable } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
 import type { PruneResult } from './prune.js';
 import type { BackupVerifyReport } from './verify.js';
+import { isWarning } from '../archive/verify.js';
 
 const when = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 
@@ -54,7 +55,7 @@ export function renderVerify(report: BackupVerifyReport): string {
   const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
   lines.push(`  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`);
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
-  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : 'problem'}: ${p.message}`);
+  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message}`);
   return lines.join('\n');
 }
 

@@ -6,7 +6,8 @@ import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
 import { runPhases, type StepRun } from './run-phases.js';
-import { filesPrefix, outputEntryPath, recipeEntryPath } from './entry-paths.js';
+import { filesPrefix, hostPathInArchive, outputEntryPath, recipeEntryPath } from './entry-paths.js';
+import { changedWhileRead, TAR_FILES_DIFFER } from './tar-diagnostics.js';
 import { chooseVariant } from '../recipes/versions.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
@@ -210,10 +211,16 @@ async function runStep(
     const result = await runStreamed(executor, step.command, run, collector.sink, transport);
     const collected = await collector.finish();
     const tarProblems = meaningfulTarStderr(result.stderr);
-    if (result.failed || collected.error) {
+    const changed = changedWhileRead(result.stderr);
+    const onlyChanged = result.exitCode === TAR_FILES_DIFFER && changed.length > 0 && !result.timedOut && !result.cause;
+    if ((result.failed && !onlyChanged) || collected.error) {
       return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error));
     }
+    collector.markChangedDuringRead(changed.map((p) => hostPathInArchive(component, host, p)));
     if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
+    for (const special of collector.skipped) {
+      options.reporter.emit({ type: 'warning', component, host, message: `not collected: ${special} (a backup holds files, directories and links)` });
+    }
     return report('success', collected.bytes, result.exitCode);
   }
 
