@@ -7,9 +7,16 @@ import { nameFromBytes } from '../archive/name-bytes.js';
  * zero-padded to that size. Both are kept and marked `changedDuringRead` in metadata.json.
  */
 const CHANGED = /^tar: (.*): (?:file changed as we read it|File shrank by \d+ bytes; padding with zeros)$/;
+/** A file that went between tar listing its directory and opening it (a rotated log): not stored, also exit 1. */
+const REMOVED = /^tar: .*: File removed before we read it$/;
 
 /** tar's exit status when the only trouble was files that changed while read. */
-export const TAR_FILES_DIFFER = 1;
+const TAR_FILES_DIFFER = 1;
+
+/** True when tar's exit 1 is explained by files that changed or went while it read: a warning, not a failure. */
+export function onlyFilesDiffered(exitCode: number | undefined, stderr: string): boolean {
+  return exitCode === TAR_FILES_DIFFER && stderr.split('\n').some((line) => CHANGED.test(line) || REMOVED.test(line));
+}
 
 /** The host paths tar said changed while it read them (tar's quoting undone). */
 export function changedWhileRead(stderr: string): string[] {

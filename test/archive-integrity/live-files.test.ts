@@ -4,8 +4,8 @@
  * - a live log that grows while tar reads it failed the collect with a bare `exit code 1`; now
  *   it is a warning naming the file, the entry is kept and marked `changedDuringRead`, and
  *   verify reports it as a warning (exit 0);
- * - a file that shrinks while read: tar's note is parsed back to the entry (real GNU tar,
- *   held mid-file by a paused pipe);
+ * - a file that shrinks while read, or goes before tar reads it: tar's notes are parsed back
+ *   (real GNU tar, held mid-file by a paused pipe);
  * - a FIFO in a collected tree was dropped without a word; a collected path that is a symlink
  *   to a directory saved only the link, silently. Both are warnings naming the path.
  */
@@ -13,11 +13,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, localCluster, type LocalCluster } from './support.js';
 import { waitFor } from '../faults/support.js';
-import { changedWhileRead } from '../../engine/runner/tar-diagnostics.js';
+import { changedWhileRead, onlyFilesDiffered } from '../../engine/runner/tar-diagnostics.js';
 
 let c: LocalCluster;
 beforeEach(async () => {
@@ -52,20 +52,28 @@ it('a log growing during the backup is a warning naming it; the entry is kept, m
   expect(verify.stdout).toContain(`warning: entry 'app/localhost/files${log}' changed on its host while it was read`);
 }, 180_000);
 
-it("names the file tar padded with zeros because it shrank while read (real GNU tar, held mid-file)", async () => {
-  const name = path.join(c.dir, `shrinks \\ and\nnewline`);
+it('reads tar\'s notes: a file that shrank (zero-padded) is named, one removed before it was read is no failure (real GNU tar, held mid-file)', async () => {
+  const dir = path.join(c.dir, 'held');
+  const name = path.join(dir, `a shrinks \\ and\nnewline`);
+  await mkdir(dir);
   await writeFile(name, Buffer.alloc(8 * 1024 * 1024, 1));
-  const tar = spawn('tar', ['--create', '--format=posix', '--file=-', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await writeFile(path.join(dir, 'b goes'), 'x');
+  const tar = spawn('tar', ['--create', '--format=posix', '--sort=name', '--file=-', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // tar blocks writing to the pipe we do not read yet: it is inside the file when we cut it.
+  // tar blocks writing to the pipe we do not read yet: it is inside the first file when we cut it.
   await once(tar.stdout, 'readable');
   await truncate(name, 1000);
+  await rm(path.join(dir, 'b goes'));
   tar.stdout.resume();
   const [code] = (await once(tar, 'close')) as [number];
   expect(code).toBe(1);
   expect(stderr).toMatch(/File shrank by \d+ bytes; padding with zeros/);
-  expect(changedWhileRead(stderr)).toEqual([name]);
+  expect(stderr).toMatch(/b goes: File removed before we read it/);
+  // The directory changed too (an entry went): tar says so, and it is marked like a file.
+  expect(changedWhileRead(stderr)).toEqual([name, dir]);
+  expect(onlyFilesDiffered(code, stderr)).toBe(true);
+  expect(onlyFilesDiffered(2, stderr)).toBe(false);
 });
 
 it('warns about a FIFO in a collected tree and a collected path that is a symlink to a directory', async () => {
