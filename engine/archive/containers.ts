@@ -5,6 +5,7 @@ import { BlockWriter, DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { waitForDrain } from './body.js';
 import { archiveError, type NormalisedEntry } from './entry.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-blocks.js';
+import { hasEscapedBytes } from './name-bytes.js';
 
 /**
  * The container layer (tar or zip) under the writer: it lays out one entry at a time into
@@ -73,6 +74,11 @@ export function createZipContainer(output: Writable, level = 6): Container {
   let body: PassThrough | undefined;
   return {
     beginEntry(entry) {
+      // yazl writes names as UTF-8 text: bytes that are not UTF-8 would become U+FFFD and
+      // different names the same one.
+      if (hasEscapedBytes(entry.path) || (entry.linkpath !== undefined && hasEscapedBytes(entry.linkpath))) {
+        throw archiveError(entry.path, 'zip archives hold UTF-8 names only and this name is not UTF-8; use tar.gz or tar.zst');
+      }
       const common = { mtime: entry.mtime };
       switch (entry.type) {
         case 'directory':

@@ -7,10 +7,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { archiveError } from './entry.js';
 import { TAR_TYPES } from './tar-types.js';
+import { TarStreamParser } from './tar-stream-parser.js';
 import type { ArchiveFormat, EntrySpec, EntryType } from './types.js';
 import { createZstdDecompressor } from './zstd.js';
 
@@ -56,79 +56,102 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 }
 
 /**
- * Pull-based over node-tar's Parser: the parser's write() returns false while an entry's body
- * is unread, so feeding waits for 'drain' and memory stays bounded.
+ * Pull-based over the archive's own push parser (tar-stream-parser.ts, the one collect uses,
+ * so names keep their bytes: name-bytes.ts). The parser waits while the consumer has not taken
+ * the member or not read its body, so memory stays bounded.
  */
 async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarType: string) => void): AsyncGenerator<ArchiveItem> {
-  const parser = new Parser({ strict: true });
-  const ready: ReadEntry[] = [];
+  const items: ArchiveItem[] = [];
   let ended = false;
   let failure: Error | undefined;
+  /** The body being filled; undefined while a member is skipped. */
+  let body: Readable | undefined;
+  let bodyWanted: (() => void) | undefined;
+  /** Released when the consumer takes the member the parser is waiting on. */
+  let taken: (() => void) | undefined;
   let wake: (() => void) | undefined;
-  let currentBody: Readable | undefined;
   const notify = () => {
     wake?.();
     wake = undefined;
   };
-  // A damaged archive must reach whoever is waiting: the iterator or the body being read.
-  const fail = (err: Error) => {
-    failure ??= err;
-    currentBody?.destroy(failure);
-    notify();
-  };
-  parser.on('entry', (e: ReadEntry) => {
-    ready.push(e);
-    notify();
-  });
-  parser.on('warn', (_code: string, message: string | Error) =>
-    fail(archiveError('tar', typeof message === 'string' ? message : message.message)),
-  );
-  parser.on('error', fail);
-  parser.on('end', () => {
-    ended = true;
-    notify();
+  const parser = new TarStreamParser({
+    member: (m) => {
+      const type = TAR_TYPES[m.type];
+      body = undefined;
+      if (!type) {
+        onUnsupported?.(m.path, m.type); // its body, if any, is dropped
+        return undefined;
+      }
+      const current = new Readable({
+        read() {
+          const resume = bodyWanted;
+          bodyWanted = undefined;
+          resume?.();
+        },
+      });
+      body = current;
+      items.push({
+        entry: {
+          path: m.path.replace(/\/+$/, ''),
+          type,
+          size: type === 'file' ? m.size : 0,
+          mode: (m.mode ?? 0) & 0o7777,
+          mtime: m.mtime ?? new Date(0),
+          uid: m.uid,
+          gid: m.gid,
+          uname: m.uname,
+          gname: m.gname,
+          linkpath: m.linkpath || undefined,
+        },
+        body: current,
+      });
+      notify();
+      return new Promise<void>((resolve) => (taken = resolve));
+    },
+    body: (chunk) => {
+      const current = body;
+      // Input chunks are fresh buffers from the decompressor: a view of one may be handed on.
+      if (!current || current.destroyed || current.push(chunk)) return undefined;
+      return new Promise<void>((resolve) => {
+        bodyWanted = resolve;
+        current.once('close', resolve); // skipped by the consumer
+      });
+    },
+    memberEnd: () => {
+      if (body && !body.destroyed) body.push(null);
+      body = undefined;
+    },
   });
   const feeding = (async () => {
     for await (const chunk of tarBytes) {
-      if (!parser.write(chunk)) await new Promise<void>((resolve) => parser.once('drain', resolve));
+      const waiting = parser.write(chunk as Buffer);
+      if (waiting) await waiting;
     }
     parser.end();
-  })().catch(fail);
+  })().then(
+    () => {
+      ended = true;
+      notify();
+    },
+    (e: Error) => {
+      // A damaged archive must reach whoever is waiting: the iterator or the body being read.
+      failure ??= archiveError('tar', e.message, e);
+      body?.destroy(failure);
+      ended = true;
+      notify();
+    },
+  );
 
-  let current: ReadEntry | undefined;
   try {
     for (;;) {
       if (failure) throw failure;
-      const next = ready.shift();
-      if (next) {
-        current = next;
-        const type = TAR_TYPES[next.type];
-        if (!type) {
-          onUnsupported?.(next.path, next.type);
-          next.resume(); // pax/GNU meta entries are applied by the parser; skip anything else
-          continue;
-        }
-        const body = failingWith(next, () => failure);
-        currentBody = body;
-        yield {
-          entry: {
-            path: next.path.replace(/\/+$/, ''),
-            type,
-            size: type === 'file' ? next.size : 0,
-            mode: (next.mode ?? 0) & 0o7777,
-            mtime: next.mtime ?? new Date(0),
-            uid: next.uid,
-            gid: next.gid,
-            uname: next.uname,
-            gname: next.gname,
-            linkpath: next.linkpath || undefined,
-          },
-          body,
-        };
-        if (!body.readableEnded) {
-          body.destroy();
-          next.resume(); // the consumer skipped the body: let the parser move on
-        }
+      const item = items.shift();
+      if (item) {
+        const release = taken;
+        taken = undefined;
+        release?.();
+        yield item;
+        if (!item.body.readableEnded) item.body.destroy(); // the consumer skipped the body: drop the rest
         continue;
       }
       if (ended) break;
@@ -137,27 +160,9 @@ async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarTy
     await feeding;
     if (failure) throw failure;
   } finally {
-    current?.resume();
+    body?.destroy();
     tarBytes.destroy();
   }
-}
-
-/**
- * A tar body as a Node Readable that errors when the archive underneath fails (bad gzip,
- * truncated), so a reader of the body learns about it instead of seeing a silent end.
- */
-function failingWith(entry: ReadEntry, failure: () => Error | undefined): Readable {
-  const body = new Readable({ read() { entry.resume(); } });
-  entry.on('data', (chunk: Buffer) => {
-    if (!body.push(chunk)) entry.pause();
-  });
-  entry.on('end', () => {
-    const err = failure();
-    if (err) body.destroy(err);
-    else body.push(null);
-  });
-  entry.pause();
-  return body;
 }
 
 const S_IFMT = 0o170000;

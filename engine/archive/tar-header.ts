@@ -5,6 +5,8 @@
  * cost more CPU (and garbage collection) than moving the files' bytes.
  */
 
+import { hasEscapedBytes, nameFromBytes, nameToBytes } from './name-bytes.js';
+
 export const TAR_BLOCK = 512;
 
 /** The fields lsbackup reads from, and writes into, a header. */
@@ -30,11 +32,11 @@ const SPACE = 0x20;
 
 // ---------------------------------------------------------------- reading
 
-/** A NUL-terminated string field (UTF-8). */
+/** A NUL-terminated string field (UTF-8; bytes that are not UTF-8 are kept: name-bytes.ts). */
 function readString(block: Buffer, offset: number, length: number): string {
   let end = block.indexOf(0, offset);
   if (end < 0 || end > offset + length) end = offset + length;
-  return block.toString('utf8', offset, end);
+  return nameFromBytes(block, offset, end);
 }
 
 /** An octal field (leading spaces, digits, then NUL or space), or GNU base-256 for big or negative values. */
@@ -118,12 +120,13 @@ export function parsePax(body: Buffer, into: ExtendedFields, global: boolean): E
     if (space < 0) break;
     const length = Number(body.toString('latin1', offset, space));
     if (!Number.isInteger(length) || length <= 0 || offset + length > body.length) break;
-    const record = body.toString('utf8', space + 1, offset + length - 1); // without the final '\n'
+    const eqAt = body.indexOf(0x3d, space + 1); // '='
+    const recordEnd = offset + length - 1; // without the final '\n'
     offset += length;
-    const eq = record.indexOf('=');
-    if (eq < 0) continue;
-    const key = record.slice(0, eq);
-    const value = record.slice(eq + 1);
+    if (eqAt < 0 || eqAt >= recordEnd) continue;
+    const key = body.toString('latin1', space + 1, eqAt);
+    // Names keep their bytes whether or not they are UTF-8 (hdrcharset=BINARY or not).
+    const value = nameFromBytes(body, eqAt + 1, recordEnd);
     switch (key) {
       case 'path':
       case 'linkpath':
@@ -228,13 +231,13 @@ function ustarBlock(f: HeaderFields): { block: Buffer; needsPax: boolean } {
   return { block, needsPax: !fits };
 }
 
-/** One pax record: its length counts its own digits. */
-function paxRecord(key: string, value: string | number): string {
-  const rest = ` ${key}=${value}\n`;
-  const bytes = Buffer.byteLength(rest);
+/** One pax record: its length counts its own digits. A name's value is its exact bytes. */
+function paxRecord(key: string, value: string | number): Buffer {
+  const rest = Buffer.concat([Buffer.from(` ${key}=`, 'latin1'), typeof value === 'string' ? nameToBytes(value) : Buffer.from(String(value)), Buffer.from('\n')]);
+  const bytes = rest.length;
   let length = bytes + String(bytes).length;
   if (String(length).length !== String(bytes).length) length = bytes + String(length).length;
-  return `${length}${rest}`;
+  return Buffer.concat([Buffer.from(String(length)), rest]);
 }
 
 /**
@@ -245,18 +248,22 @@ function paxRecord(key: string, value: string | number): string {
 export function encodeHeader(f: HeaderFields): Buffer {
   const { block, needsPax } = ustarBlock(f);
   if (!needsPax) return block;
-  let body = paxRecord('path', f.path);
-  if (f.linkpath !== undefined) body += paxRecord('linkpath', f.linkpath);
-  body += paxRecord('size', f.size);
-  if (f.uid !== undefined) body += paxRecord('uid', f.uid);
-  if (f.gid !== undefined) body += paxRecord('gid', f.gid);
-  if (f.uname) body += paxRecord('uname', f.uname);
-  if (f.gname) body += paxRecord('gname', f.gname);
-  if (f.mtime) body += paxRecord('mtime', f.mtime.getTime() / 1000);
-  const bodyBytes = Buffer.from(body, 'utf8');
+  const records: Buffer[] = [];
+  // A name that is not UTF-8 is written as its bytes, which pax allows when it says so (GNU tar
+  // and bsdtar then extract exactly those bytes).
+  if (hasEscapedBytes(f.path) || (f.linkpath !== undefined && hasEscapedBytes(f.linkpath))) records.push(paxRecord('hdrcharset', 'BINARY'));
+  records.push(paxRecord('path', f.path));
+  if (f.linkpath !== undefined) records.push(paxRecord('linkpath', f.linkpath));
+  records.push(paxRecord('size', f.size));
+  if (f.uid !== undefined) records.push(paxRecord('uid', f.uid));
+  if (f.gid !== undefined) records.push(paxRecord('gid', f.gid));
+  if (f.uname) records.push(paxRecord('uname', f.uname));
+  if (f.gname) records.push(paxRecord('gname', f.gname));
+  if (f.mtime) records.push(paxRecord('mtime', f.mtime.getTime() / 1000));
+  const bodyBytes = Buffer.concat(records);
   const base = f.path.replace(/\/+$/, '');
   const pax = ustarBlock({
-    path: `PaxHeader/${Buffer.from(base.slice(base.lastIndexOf('/') + 1)).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 99),
+    path: `PaxHeader/${nameToBytes(base.slice(base.lastIndexOf('/') + 1)).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 99),
     flag: 'x',
     size: bodyBytes.length,
     mode: 0o644,

@@ -40,6 +40,11 @@ export interface EntryRecord {
    * its source broke): the stored bytes are zero-padded or cut off. Restore must not trust it.
    */
   error?: string;
+  /**
+   * The file changed while the host's tar read it (a live log grew, or shrank and was padded
+   * with zeros): stored as read, and `verify` warns about it.
+   */
+  changedDuringRead?: true;
 }
 
 export interface ArchiveResult {

@@ -7,6 +7,7 @@ import { readSpooled, spoolBody } from './spool.js';
 import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
 import { Turns, type TurnKind } from './turns.js';
+import { MAX_METADATA_BYTES } from './limits.js';
 import type { AddOptions, ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
 
 export const METADATA_ENTRY = 'metadata.json';
@@ -215,7 +216,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     await Promise.allSettled([...pending]);
     if (fatal) throw fatal;
     const listed = [...entries];
-    const json = Buffer.from(JSON.stringify(buildMetadata(listed), null, 2) + '\n');
+    const json = metadataJson(buildMetadata(listed), listed.length);
     // Before metadata.json, so metadata.json stays the last entry; it cannot list its own signature.
     const signature = sign?.(json);
     if (signature) await writeSmallEntry(SIGNATURE_ENTRY, signature);
@@ -248,4 +249,23 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   }
 
   return { format, add, open, finish, abort };
+}
+
+/**
+ * metadata.json as written, or why it cannot be: past MAX_METADATA_BYTES restore and verify
+ * would refuse it, so the backup fails here, before anything is published.
+ */
+function metadataJson(metadata: unknown, entries: number): Buffer {
+  const tooLarge = (size: string) =>
+    archiveError(METADATA_ENTRY, `with ${entries} entries it would be ${size}, more than the ${MAX_METADATA_BYTES / 1024 / 1024} MiB restore reads; back up fewer files per run (--only, or split the collect paths over recipes)`);
+  let text: string;
+  try {
+    text = JSON.stringify(metadata, null, 2) + '\n';
+  } catch (e) {
+    if (e instanceof RangeError) throw tooLarge('larger than a string can hold');
+    throw e;
+  }
+  const json = Buffer.from(text);
+  if (json.length > MAX_METADATA_BYTES) throw tooLarge(`${json.length} bytes`);
+  return json;
 }

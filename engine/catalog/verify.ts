@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive } from '../archive/index.js';
-import type { VerifyProblem } from '../archive/verify.js';
+import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
 import { decrypted, readText, type DecryptOptions } from './objects.js';
@@ -66,7 +66,7 @@ export async function verifyBackup(
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
   return {
     name,
-    ok: problems.every((p) => p.kind === 'encrypted'),
+    ok: problems.every((p) => p.kind === 'encrypted' || isWarning(p)),
     storedBytes: digest.bytes,
     sha256: digest.sha256,
     expectedSha256,

@@ -201,7 +201,7 @@ export async function withRunLocks<T>(
   // A target that is no directory cannot hold a lock file either: say what is wrong with it first.
   await Promise.all(run.targets.map((t) => t.check()));
   const locks = [
-    { file: clusterLockFile(run.cluster, run.inventory.source), what: `cluster ${run.cluster}` },
+    { file: clusterLockFile(run.inventory.source), what: `cluster ${run.cluster}` },
     ...run.targets.map((t) => ({ file: targetLockFile(t), what: `target ${t.uri}` })),
   ];
   const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });

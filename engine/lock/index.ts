@@ -4,6 +4,7 @@
  * hosts). Take them with the helpers here; the catalog's prune should call withTargetLock.
  */
 import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Target } from '../../targets/types.js';
@@ -29,10 +30,22 @@ export function targetLockFile(target: Target): string {
   return target.lockFile ?? path.join(localLockDir(), `target-${digest(target.uri)}.lock`);
 }
 
-/** One lock per cluster, keyed by its name and inventory so two builds of one name stay apart. */
-export function clusterLockFile(cluster: string, inventorySource: string): string {
-  const safe = cluster.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
-  return path.join(localLockDir(), `cluster-${safe}-${digest(path.resolve(inventorySource))}.lock`);
+/**
+ * One lock per cluster: its hosts are what two runs must not touch at once, so the key is the
+ * inventory's real path, not the name. A build dir reached through a symlink (whose name, the
+ * default cluster name, differs) or given another --cluster is the same cluster; two builds
+ * of one name stay apart. The holder's message names the cluster.
+ */
+export function clusterLockFile(inventorySource: string): string {
+  return path.join(localLockDir(), `cluster-${digest(realPath(path.resolve(inventorySource)))}.lock`);
+}
+
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file; // not a file (e.g. an inventory given inline): its resolved name is the key
+  }
 }
 
 /** Runs fn holding every lock, taken in a fixed order so two runs cannot deadlock. */

@@ -95,6 +95,22 @@ function checkReference(ref: TemplateReference, declaredVars: Set<string>): { me
   }
 }
 
+/** Step keys whose value names an archive entry or a host path (or, for exclude, lands on tar's command line). */
+const NAMING_KEYS = new Set(['output', 'input', 'path', 'exclude', 'files']);
+
+/**
+ * A secret there would end up in entry names (metadata.json, the archive's listing) or on a
+ * command line: names are data and are never masked, so the secret would be stored in clear.
+ */
+function checkSecretPlace(ref: TemplateReference, path: DataPath): { message: string; hint?: string } | undefined {
+  const key = path[4];
+  if (ref.kind !== 'secret' || typeof key !== 'string' || !NAMING_KEYS.has(key)) return undefined;
+  return {
+    message: `a secret cannot be used in '${key}': it would become part of file and entry names, which are stored unmasked`,
+    hint: 'use a fixed name; pass the secret to the command with {{secret "NAME"}} in run or env',
+  };
+}
+
 /** The static template check: every reference in every templated string must be visible to recipes. */
 export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Problem[] {
   const declaredVars = new Set(Object.keys(recipe.spec.vars ?? {}));
@@ -109,7 +125,7 @@ export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Proble
       continue;
     }
     for (const ref of references) {
-      const problem = checkReference(ref, declaredVars);
+      const problem = checkReference(ref, declaredVars) ?? checkSecretPlace(ref, path);
       if (problem) problems.push({ file: source.file, ...positionInString(source, path, ref.loc), ...problem });
     }
   }

@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { openArchiveReader, METADATA_ENTRY, SIGNATURE_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
 import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
-import { INPUT_LIMITS } from '../input-limits.js';
 import { LsError } from '../errors.js';
+import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
@@ -39,7 +39,6 @@ export interface StageOptions {
   /** The `.sha256` sidecar's digest, when there is one: the stored bytes must match it. */
   expectedSha256?: string;
 }
-
 
 /**
  * One pass over the archive before any host is touched: every entry is checked against
@@ -92,14 +91,14 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
         if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
       }
       if (entry.path === METADATA_ENTRY) {
-        metadataBytes = await readSmall(body, 64 * 1024 * 1024);
+        metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY);
         metadata = JSON.parse(metadataBytes.toString('utf8')) as BackupMetadata;
         continue;
       }
       if (entry.path === SIGNATURE_ENTRY) {
         // Not listed in metadata.json (it signs it); checked by restore/run.ts against the trusted keys.
         if (signature) refuse(`duplicate entry '${entry.path}'`);
-        signature = await readSmall(body, 64 * 1024);
+        signature = await readLimited(body, 64 * 1024, 'the signature entry');
         continue;
       }
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
@@ -126,9 +125,11 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       const component = entry.path.split('/')[0]!;
       let file: string | undefined;
       if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
-        recipes.set(entry.path, await readSmall(counted, INPUT_LIMITS.recipe));
+        recipes.set(entry.path, await readLimited(counted, MAX_RECIPE_BYTES, `the recipe ${entry.path}`));
       } else if (entry.type === 'file' && options.components(component)) {
-        file = path.join(options.stagingDir, 'data', entry.path);
+        // Numbered, not named after the entry: an entry path can be longer than a host path may
+        // be here (PATH_MAX), and a name's exact bytes are the archive's business, not the disk's.
+        file = path.join(options.stagingDir, 'data', String(entries.size));
         await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
         await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
       } else {
@@ -201,17 +202,6 @@ function checkAgainstMetadata(metadata: BackupMetadata, seen: Map<string, { size
     if (want!.sha256 && want!.sha256 !== got.sha256) refuse(`entry '${p}' is corrupt: its sha256 differs from metadata.json`);
   }
   for (const p of recorded.keys()) if (!seen.has(p)) refuse(`entry '${p}' is listed in metadata.json but missing from the archive`);
-}
-
-async function readSmall(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new Error(`entry larger than ${limit} bytes where a small file was expected`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function drain(body: Readable): Promise<void> {

@@ -21,6 +21,7 @@ import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
 import { hostsToContactFirst, planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
+import { redactMetadataText } from './redact-metadata.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
 import type { CompressMode } from './transport.js';
@@ -151,7 +152,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     let metadata: BackupMetadata | undefined;
     const result = await archive
       .finish((entries) => {
-        metadata = options.redactor.redactValue(buildMetadata(options, backupId, startedAt, status, outcomes, entries));
+        metadata = redactMetadataText(buildMetadata(options, backupId, startedAt, status, outcomes, entries), options.redactor);
         return metadata;
       }, options.signer?.sign)
       .catch((e: unknown) => {

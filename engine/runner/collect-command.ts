@@ -13,14 +13,18 @@ export function collectCommand(pathWords: string[], excludes: string[], optional
   return [
     'missing=0; set --',
     `for p in ${pathWords.join(' ')}; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; else ${onMissing}; fi; done`,
+    // A collect path that is a symlink to a directory is saved as the link (restore writes no
+    // files through links): say so, naming what to collect instead.
+    `for p in "$@"; do if [ -L "$p" ] && [ -d "$p" ]; then echo "lsbackup: $p is a symbolic link to a directory: only the link is collected; collect $(readlink -f "$p") to save its files" >&2; fi; done`,
     '[ "$missing" = 0 ] || exit 3',
     '[ $# -gt 0 ] || exit 0',
-    // --warning=no-file-changed: a log file growing while read is normal on a live host.
+    // No --warning=no-file-changed: tar exits 1 for a file that changed while read either way,
+    // and its note names the file (a warning, and the entry is marked: tar-diagnostics.ts).
     // --format=posix: pax headers carry owner names (GNU tar's default format hides them from
     // node-tar), long paths and exact mtimes.
     // No --sparse: GNU sparse members (type S) are not understood by the archive's tar parser
     // and were dropped silently (ZooKeeper txn logs and Kafka indexes are preallocated sparse).
-    `exec tar --create --format=posix --file=- --warning=no-file-changed ${excludeArgs} -- "$@"`,
+    `exec tar --create --format=posix --file=- ${excludeArgs} -- "$@"`,
   ].join('\n');
 }
 

@@ -11,6 +11,16 @@ export function hostSegment(host: string): string {
   return host.replace(/[/\\\0]/g, '_');
 }
 
+/**
+ * hostSegment() is not injective ('a/b' and 'a_b' both become 'a_b'): two such hosts would
+ * write the same entries. Refused before anything runs, naming both, rather than renamed.
+ */
+export function hostDirectoryClashes(hostNames: Iterable<string>): string[][] {
+  const bySegment = new Map<string, string[]>();
+  for (const name of hostNames) bySegment.set(hostSegment(name), [...(bySegment.get(hostSegment(name)) ?? []), name]);
+  return [...bySegment.values()].filter((names) => names.length > 1);
+}
+
 export function hostPrefix(component: string, host: string): string {
   return `${component}/${hostSegment(host)}`;
 }

@@ -6,7 +6,8 @@ import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
 import { runPhases, type StepRun } from './run-phases.js';
-import { filesPrefix, outputEntryPath, recipeEntryPath } from './entry-paths.js';
+import { filesPrefix, hostPathInArchive, outputEntryPath, recipeEntryPath } from './entry-paths.js';
+import { changedWhileRead, onlyFilesDiffered } from './tar-diagnostics.js';
 import { chooseVariant } from '../recipes/versions.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
@@ -242,10 +243,15 @@ async function runStep(
     const result = await runStreamed(executor, step.command, run, collector.sink, transport);
     const collected = await collector.finish();
     const tarProblems = meaningfulTarStderr(result.stderr);
-    if (result.failed || collected.error) {
+    const onlyChanged = onlyFilesDiffered(result.exitCode, result.stderr) && !result.timedOut && !result.cause;
+    if ((result.failed && !onlyChanged) || collected.error) {
       return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error, step.timeoutMs));
     }
+    collector.markChangedDuringRead(changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p)));
     if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
+    for (const special of collector.skipped) {
+      options.reporter.emit({ type: 'warning', component, host, message: `not collected: ${special} (a backup holds files, directories and links)` });
+    }
     return report('success', collected.bytes, result.exitCode);
   }
 

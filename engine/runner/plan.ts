@@ -7,8 +7,9 @@ import { renderTemplate, secretEnvName, secretNames, templateHost, templateInven
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
-import { outputEntryPath } from './entry-paths.js';
+import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
+import { MAX_RECIPE_BYTES } from '../archive/limits.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 
@@ -36,9 +37,44 @@ const PROBE_TIMEOUT_SEC = 60;
 
 /** Turns recipes + inventory into what will run where, with every template rendered. Runs nothing. */
 export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: PlanOptions): RunPlan {
-  if (options.operation === 'backup') checkCompressVars(inventory);
+  if (options.operation === 'backup') {
+    checkCompressVars(inventory);
+    checkHostDirectories(inventory);
+  }
   const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
+  if (options.operation === 'backup') checkCarriedRecipes(components);
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
+}
+
+/** Every backup carries its recipes; restore reads them up to MAX_RECIPE_BYTES, so a larger one is refused now. */
+function checkCarriedRecipes(components: ComponentPlan[]): void {
+  const tooLarge = components
+    .filter((c) => !c.skipReason)
+    .flatMap((c) => c.variants.map((v) => v.recipe))
+    .filter((r) => Buffer.byteLength(r.source) > MAX_RECIPE_BYTES);
+  if (tooLarge.length === 0) return;
+  throw new LsError('EINVALID', {
+    what: 'The recipes',
+    problems: tooLarge.map((r) => ({
+      file: r.file,
+      message: `the recipe is ${Buffer.byteLength(r.source)} bytes; a backup carries recipes of at most ${MAX_RECIPE_BYTES} bytes (restore reads no more)`,
+      hint: 'move data out of the recipe (a file on the host, a script the recipe runs)',
+    })),
+  });
+}
+
+/** Two hosts whose names map to one archive directory (`a/b`, `a_b`) would mix their entries. */
+function checkHostDirectories(inventory: Inventory): void {
+  const clashes = hostDirectoryClashes(inventory.hosts.keys());
+  if (clashes.length === 0) return;
+  throw new LsError('EINVALID', {
+    what: 'The inventory',
+    problems: clashes.map((names) => ({
+      file: inventory.source,
+      message: `hosts ${names.map((n) => `'${n}'`).join(' and ')} would share one directory in the archive ('/', '\\' and NUL in host names become '_')`,
+      hint: 'rename one of them in the inventory',
+    })),
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { TAR_TYPES } from '../archive/tar-types.js';
 import { TarStreamParser, type TarMember } from '../archive/tar-stream-parser.js';
-import type { ArchiveWriter, EntrySpec, OpenEntry } from '../archive/types.js';
+import type { ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from '../archive/types.js';
 
 /**
  * Re-packs a host's tar stream into archive entries under `prefix`. Each member's header opens
@@ -20,6 +20,10 @@ export class TarCollector {
   private current: { entry: OpenEntry; path: string } | undefined;
   /** The stream could not be parsed: the rest is drained and dropped so the host's tar can finish. */
   private unreadable = false;
+  /** Entries written, by archive path: tar names files that changed while read only at the end. */
+  private readonly records = new Map<string, EntryRecord>();
+  /** Members of a kind the archive does not hold (FIFOs, devices), as '<kind> <host path>'. */
+  readonly skipped: string[] = [];
 
   constructor(
     private readonly archive: ArchiveWriter,
@@ -68,6 +72,17 @@ export class TarCollector {
     return { bytes: this.bytes, error: this.error };
   }
 
+  /**
+   * Marks the entries of files that changed while tar read them (see tar-diagnostics). The
+   * records are the archive writer's own, from which metadata.json is built when it finishes.
+   */
+  markChangedDuringRead(paths: string[]): void {
+    for (const p of paths) {
+      const record = this.records.get(p);
+      if (record) record.changedDuringRead = true;
+    }
+  }
+
   private openMember(member: TarMember): Promise<void> | undefined {
     const type = TAR_TYPES[member.type];
     const rel = member.path.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -76,6 +91,7 @@ export class TarCollector {
       if (type && unsafe) this.error ??= new Error(`host sent an unsafe path '${member.path}'`);
       // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
       else if (!type && member.size > 0) this.error ??= new Error(`unsupported tar member type ${member.type} for '${member.path}'`);
+      else if (!type && rel !== '') this.skipped.push(`${member.type} /${rel}`);
       return undefined; // its body, if any, is skipped
     }
     const spec: EntrySpec & { size: number } = {
@@ -107,6 +123,7 @@ export class TarCollector {
     this.current = undefined;
     return current.entry.end().then(
       (record) => {
+        this.records.set(record.path, record);
         this.bytes += record.size;
         this.onEntry(record.path, record.size);
       },

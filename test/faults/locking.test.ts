@@ -93,6 +93,20 @@ describe('two runs at once', () => {
     expect(await archives()).toHaveLength(1);
   }, 180_000);
 
+  it('a build dir reached through a symlink is the same cluster (the lock is keyed on its real path)', async () => {
+    const linked = path.join(ws.dir, 'build-link');
+    await execa('ln', ['-s', build, linked]);
+    const { child: first } = await holdingRun(20);
+    try {
+      // Another target, so only the cluster lock can stop it.
+      const second = await runCli(['apply', recipes, '-b', linked, '-t', path.join(ws.dir, 'other')], { env });
+      expect(second.exitCode, second.stderr).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`cluster \\S+ is in use by another lsbackup run: pid ${first.pid}`));
+    } finally {
+      expect((await first).exitCode).toBe(0);
+    }
+  }, 180_000);
+
   it('with --lock-wait the second waits, then stores its own archive under another name', async () => {
     const { child: first } = await holdingRun(4);
     const second = await runCli(applyArgs('--lock-wait', '120'), { env, timeoutMs: 180_000 });

@@ -1,0 +1,65 @@
+/**
+ * A local cluster in a temp dir for the archive integrity tests: one `ansible_connection=local`
+ * host (or the inventory given), a recipes dir, a data dir and a local target. The steps a user
+ * takes (apply, verify, restore) run through the built CLI.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cliOutput, recipeYaml, runCli, workspace, type CliResult } from '../helpers/cli.js';
+
+export interface LocalCluster {
+  dir: string;
+  build: string;
+  target: string;
+  recipes: string;
+  data: string;
+  write: (rel: string, text: string) => Promise<string>;
+  /** Writes recipes/<name>.yaml with `spec` (YAML under `spec:`). */
+  recipe: (name: string, spec: string) => Promise<string>;
+  apply: (extra?: string[], env?: Record<string, string>) => Promise<CliResult>;
+  /** The one archive in the target (with this suffix). */
+  archive: (suffix?: string) => Promise<string>;
+  /** The archive's metadata sidecar, parsed. */
+  sidecar: (archive: string) => Promise<{ entries: SidecarEntry[]; hosts: { name: string }[] }>;
+  verify: (archive: string, env?: Record<string, string>) => Promise<CliResult>;
+  restore: (archive: string, extra?: string[], env?: Record<string, string>) => Promise<CliResult>;
+  cleanup: () => Promise<void>;
+}
+
+export interface SidecarEntry {
+  path: string;
+  type: string;
+  size: number;
+  changedDuringRead?: boolean;
+  error?: string;
+}
+
+export async function localCluster(inventory = '[app]\nlocalhost ansible_connection=local\n'): Promise<LocalCluster> {
+  const ws = await workspace('lsb-integrity-');
+  const at = (rel: string) => path.join(ws.dir, rel);
+  await ws.write('build/inventory', inventory);
+  const target = at('backups');
+  const recipes = at('recipes');
+  const build = at('build');
+  return {
+    dir: ws.dir,
+    build,
+    target,
+    recipes,
+    data: at('data'),
+    write: ws.write,
+    recipe: (name, spec) => ws.write(`recipes/${name}.yaml`, recipeYaml(name, spec)),
+    apply: (extra = [], env) => runCli(['apply', recipes, '-b', build, '-t', target, ...extra], { env }),
+    archive: async (suffix = '.tar.gz') => {
+      const names = (await readdir(target)).filter((n) => n.endsWith(suffix));
+      if (names.length !== 1) throw new Error(`expected one *${suffix} in ${target}, found ${names.join(', ') || 'none'}`);
+      return path.join(target, names[0]!);
+    },
+    sidecar: async (archive) => JSON.parse(await readFile(`${archive}.metadata.json`, 'utf8')),
+    verify: (archive, env) => runCli(['verify', path.basename(archive), '-t', target], { env }),
+    restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', ...extra], { env }),
+    cleanup: ws.cleanup,
+  };
+}
+
+export { cliOutput };
