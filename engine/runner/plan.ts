@@ -9,7 +9,6 @@ import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js'
 import { collectCommand } from './collect-command.js';
 import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
-import { MAX_RECIPE_BYTES } from '../archive/limits.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 
@@ -42,25 +41,7 @@ export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: 
     checkHostDirectories(inventory);
   }
   const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
-  if (options.operation === 'backup') checkCarriedRecipes(components);
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
-}
-
-/** Every backup carries its recipes; restore reads them up to MAX_RECIPE_BYTES, so a larger one is refused now. */
-function checkCarriedRecipes(components: ComponentPlan[]): void {
-  const tooLarge = components
-    .filter((c) => !c.skipReason)
-    .flatMap((c) => c.variants.map((v) => v.recipe))
-    .filter((r) => Buffer.byteLength(r.source) > MAX_RECIPE_BYTES);
-  if (tooLarge.length === 0) return;
-  throw new LsError('EINVALID', {
-    what: 'The recipes',
-    problems: tooLarge.map((r) => ({
-      file: r.file,
-      message: `the recipe is ${Buffer.byteLength(r.source)} bytes; a backup carries recipes of at most ${MAX_RECIPE_BYTES} bytes (restore reads no more)`,
-      hint: 'move data out of the recipe (a file on the host, a script the recipe runs)',
-    })),
-  });
 }
 
 /** Two hosts whose names map to one archive directory (`a/b`, `a_b`) would mix their entries. */
