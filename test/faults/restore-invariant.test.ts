@@ -337,7 +337,7 @@ ${
       // fast-check's own report prints the whole counterexample (megabytes of file contents).
       if (details.failed) {
         throw new Error(
-          `the invariant failed in run ${details.numRuns}; replay with LSB_PROPERTY_SEED=${details.seed} LSB_PROPERTY_PATH=${details.counterexamplePath}\n${String((details.errorInstance as Error | undefined)?.message ?? details.error)}`,
+          `the invariant failed in run ${details.numRuns}; replay with LSB_PROPERTY_SEED=${details.seed} LSB_PROPERTY_PATH=${details.counterexamplePath}\n${(details.errorInstance as Error | undefined)?.message ?? "no error recorded"}`,
         );
       }
     },
