@@ -163,7 +163,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
 }
 
 function checkPath(p: string, refuse: (m: string) => never): void {
-  if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '' || s === '.') || p.includes('\\') || p.includes('\0')) {
+  // A backslash is an ordinary byte of a POSIX file name (`back\slash`), not a separator.
+  if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '' || s === '.') || p.includes('\0')) {
     refuse(`unsafe entry path '${p}' (absolute, or with '..' or empty parts)`);
   }
 }
