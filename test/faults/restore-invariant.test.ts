@@ -315,7 +315,8 @@ ${
           expect(verified.exitCode, `round ${round}: verify of a successful backup\n${cliOutput(verified)}`).toBe(0);
 
           wipe();
-          const restored = await cluster.restore(applied.archive!);
+          // Unsigned: the installed recipes (these test recipes) run, as for any unsigned backup.
+          const restored = await cluster.restore(applied.archive!, ['--recipes', cluster.recipes]);
           expect(restored.exitCode, `round ${round}: restore of a verified backup\n${cliOutput(restored)}`).toBe(0);
 
           HOSTS.forEach((host, h) => {
