@@ -79,6 +79,10 @@ export function createZipContainer(output: Writable, level = 6): Container {
       if (hasEscapedBytes(entry.path) || (entry.linkpath !== undefined && hasEscapedBytes(entry.linkpath))) {
         throw archiveError(entry.path, 'zip archives hold UTF-8 names only and this name is not UTF-8; use tar.gz or tar.zst');
       }
+      // yazl turns '\' into '/' (zip's Windows heritage): `back\slash` would come back as a directory.
+      if (entry.path.includes('\\')) {
+        throw archiveError(entry.path, "zip archives cannot hold a '\\' in a name (zip reads it as a directory separator); use tar.gz or tar.zst");
+      }
       const common = { mtime: entry.mtime };
       switch (entry.type) {
         case 'directory':

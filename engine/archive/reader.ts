@@ -177,7 +177,9 @@ async function* readZip(stream: Readable, spoolDir: string): AsyncGenerator<Arch
   const path = join(spoolDir, `.lsbackup-spool-${randomBytes(8).toString('hex')}.zip`);
   try {
     await pipeline(stream, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
-    const zip = await promisify<string, yauzl.Options, yauzl.ZipFile>(yauzl.open)(path, { lazyEntries: true, autoClose: false });
+    // decodeStrings: false — yauzl would turn a backslash in a name (an ordinary byte of a POSIX
+    // file name) into '/'; lsbackup writes UTF-8 names and checks every path itself (restore/stage.ts).
+    const zip = await promisify<string, yauzl.Options, yauzl.ZipFile>(yauzl.open)(path, { lazyEntries: true, autoClose: false, decodeStrings: false });
     const openReadStream = promisify(zip.openReadStream.bind(zip)) as (e: yauzl.Entry) => Promise<Readable>;
     try {
       for (;;) {
@@ -189,9 +191,10 @@ async function* readZip(stream: Readable, spoolDir: string): AsyncGenerator<Arch
         });
         zip.removeAllListeners('entry').removeAllListeners('end').removeAllListeners('error');
         if (!entry) break;
+        const fileName = (entry.fileName as unknown as Buffer).toString('utf8');
         const unixMode = (entry.externalFileAttributes >>> 16) & 0xffff;
         const kind = unixMode & S_IFMT;
-        const isDir = entry.fileName.endsWith('/') || kind === S_IFDIR;
+        const isDir = fileName.endsWith('/') || kind === S_IFDIR;
         const type: EntryType = isDir ? 'directory' : kind === S_IFLNK ? 'symlink' : 'file';
         let body: Readable = isDir ? Readable.from([]) : await openReadStream(entry);
         let linkpath: string | undefined;
@@ -203,7 +206,7 @@ async function* readZip(stream: Readable, spoolDir: string): AsyncGenerator<Arch
         }
         yield {
           entry: {
-            path: entry.fileName.replace(/\/+$/, ''),
+            path: fileName.replace(/\/+$/, ''),
             type,
             size: type === 'file' ? entry.uncompressedSize : 0,
             mode: unixMode & 0o7777,

@@ -59,3 +59,17 @@ it('zip refuses a name that is not UTF-8, naming the format to use', async () =>
   expect(apply.exitCode, cliOutput(apply)).not.toBe(0);
   expect(apply.stdout + apply.stderr).toContain('zip archives hold UTF-8 names only and this name is not UTF-8; use tar.gz or tar.zst');
 });
+
+it("zip refuses a name with a backslash (zip reads it as a separator: back\\slash came back as back/slash); tar keeps it", async () => {
+  await rm(tree, { recursive: true });
+  await mkdir(tree);
+  await writeFile(path.join(tree, 'back\\slash'), 'one file\n');
+  const zip = await c.apply(['--format', 'zip']);
+  expect(zip.exitCode, cliOutput(zip)).not.toBe(0);
+  expect(zip.stdout + zip.stderr).toContain("zip archives cannot hold a '\\' in a name");
+  const tar = await c.apply(['--format', 'tar.gz']);
+  expect(tar.exitCode, cliOutput(tar)).toBe(0);
+  await rm(tree, { recursive: true });
+  expect((await c.restore(await c.archive('.tar.gz'))).exitCode).toBe(0);
+  expect(await readdir(tree)).toEqual(['back\\slash']);
+});

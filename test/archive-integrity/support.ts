@@ -57,7 +57,8 @@ export async function localCluster(inventory = '[app]\nlocalhost ansible_connect
     },
     sidecar: async (archive) => JSON.parse(await readFile(`${archive}.metadata.json`, 'utf8')),
     verify: (archive, env) => runCli(['verify', path.basename(archive), '-t', target], { env }),
-    restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', ...extra], { env }),
+    // Unsigned backups run the installed recipes: these, the ones the backup was made with.
+    restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes, ...extra], { env }),
     cleanup: ws.cleanup,
   };
 }

@@ -5,7 +5,7 @@
  * `apply` / `restore`. The CLI runs with a HOME of its own (an empty ~/.ssh) and no ssh-agent,
  * so the real ~/.ssh is never read or written.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { BackupMetadata } from '../../engine/archive/index.js';
@@ -126,7 +126,12 @@ export async function createCluster(options: ClusterOptions): Promise<Cluster> {
       if (!run.archive) throw new Error(`expected one new archive in ${target}, found ${(await archivesIn(target)).join(', ') || 'none'}`);
       return run.archive;
     },
-    restore: (archive, extra = []) => cli(['restore', archive, '-b', build, '--yes', ...extra]),
+    // Unsigned backups run the installed recipes: the test's own (writeRecipe) when it has any,
+    // else the bundled ones.
+    restore: async (archive, extra = []) => {
+      const own = (await readdir(recipes)).length > 0 && !extra.includes('--recipes');
+      return cli(['restore', archive, '-b', build, '--yes', ...(own ? ['--recipes', recipes] : []), ...extra]);
+    },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }
