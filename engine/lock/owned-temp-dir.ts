@@ -34,8 +34,8 @@ export async function removeStaleTempDirs(parents: string[]): Promise<string[]> 
         () => undefined,
       );
       if (!owner || !staleReason(owner)) continue;
-      await rm(dir, { recursive: true, force: true });
-      removed.push(dir);
+      // One that cannot be removed (another user's) must not stop the run.
+      if (await rm(dir, { recursive: true, force: true }).then(() => true, () => false)) removed.push(dir);
     }
   }
   return removed;
