@@ -9,12 +9,22 @@ import type { ApplyOptions } from './commands/apply.js';
 import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
+import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
 const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
+  return n;
+};
+
+/** --step-timeout: whole seconds, no longer than a Node.js timer can wait. */
+const stepTimeoutSec = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STEP_TIMEOUT_SEC) {
+    throw new InvalidArgumentError(`must be a whole number of seconds from 1 to ${MAX_STEP_TIMEOUT_SEC} (about 24 days, the longest timer Node.js can set)`);
+  }
   return n;
 };
 
@@ -42,7 +52,7 @@ function connectionOptions(cmd: Command): Command {
     .option('--trust-new-host-keys', 'record the keys of hosts not yet in known_hosts instead of refusing them (trust on first use)')
     .option('--connect-timeout <seconds>', 'SSH connect timeout (default 10)', positiveInt)
     .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
-    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', positiveInt)
+    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', stepTimeoutSec)
     .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or target lock (default 0: fail at once)', nonNegativeInt);
 }
 
@@ -134,7 +144,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .description('show what a backup would run where, with every command rendered and secrets masked; runs nothing')
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
-      .option('--step-timeout <seconds>', 'default timeout of one recipe step', positiveInt)
+      .option('--step-timeout <seconds>', 'default timeout of one recipe step', stepTimeoutSec)
       .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
       .addOption(compressOption()),
   ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals())));

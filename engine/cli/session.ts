@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { varOverrides, type VarOverrides } from '../recipes/var-overrides.js';
 import { existsSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { isLsError, LsError } from '../errors.js';
 import { buildDirProfileValues, loadProfiles, type ProfileValues } from '../profiles/index.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
-import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
+import { clusterLockFile, removeStaleTempDirs, targetLockFile, withLocks } from '../lock/index.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -195,7 +196,7 @@ export async function sessionExecutorFactory(inventory: Inventory, reporter: Rep
  * other run is writing there, so what a killed run left behind is cleaned first.
  */
 export async function withRunLocks<T>(
-  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter },
+  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter; stagingDir?: string },
   fn: () => Promise<T>,
 ): Promise<T> {
   // A target that is no directory cannot hold a lock file either: say what is wrong with it first.
@@ -210,6 +211,9 @@ export async function withRunLocks<T>(
       const removed = (await t.cleanStale?.()) ?? [];
       if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} temp file(s) left by an interrupted run: ${removed.join(', ')}`);
     }
+    // Spool and staging directories of killed runs (plaintext backup data).
+    const stale = await removeStaleTempDirs([os.tmpdir(), ...(run.stagingDir ? [run.stagingDir] : [])]);
+    if (stale.length > 0) onWarning(`removed ${stale.length} temp director${stale.length === 1 ? 'y' : 'ies'} left by a killed run: ${stale.join(', ')}`);
     return fn();
   });
 }

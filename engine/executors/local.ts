@@ -1,9 +1,9 @@
-import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import os from 'node:os';
 import type { CommandResult, Executor, RunOptions } from './types.js';
 import { explainSudoFailure } from './become.js';
 import { buildInvocation } from './invocation.js';
+import { pipeToSink } from './sink-pipe.js';
 import { HeadBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT, TailBuffer } from './output.js';
 
 /** Grace period between SIGTERM and SIGKILL when a command times out or is aborted. */
@@ -41,6 +41,8 @@ export class LocalExecutor implements Executor {
       stdout: 'pipe',
       stderr: 'pipe',
     });
+    // Done once the sink took all of stdout, not merely once stdout ended (sink-pipe.ts).
+    const toSink = options.stdout ? pipeToSink(child.stdout!, options.stdout) : undefined;
     let exited = false;
     const killGroup = (signal: NodeJS.Signals) => {
       // Once the command has exited its PID may be reused by an unrelated process group.
@@ -52,6 +54,8 @@ export class LocalExecutor implements Executor {
       }
     };
     const terminate = () => {
+      // Its output is discarded now: a slow sink must not hold up the killed command.
+      toSink?.detach();
       killGroup('SIGTERM');
       setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
     };
@@ -70,15 +74,14 @@ export class LocalExecutor implements Executor {
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     child.stderr!.on('data', (c: Buffer) => stderr.push(c));
-    const stdoutDone = options.stdout
-      ? pipeWithoutEnding(child.stdout!, options.stdout)
-      : (child.stdout!.on('data', (c: Buffer) => stdout.push(c)), once(child.stdout!, 'end'));
+    const stdoutDone = toSink ? toSink.delivered : (child.stdout!.on('data', (c: Buffer) => stdout.push(c)), once(child.stdout!, 'end'));
     feedStdin(child.stdin!, invocation.prologue, options.stdin);
 
     let cause: Error | undefined;
     const result = await child;
     exited = true;
-    await stdoutDone.catch((e: Error) => (cause ??= e));
+    // A killed command's sink was detached (terminate): its output is not waited for.
+    if (!toSink || !(timedOut || aborted)) await stdoutDone.catch((e: Error) => (cause ??= e));
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
 
@@ -114,16 +117,6 @@ export class LocalExecutor implements Executor {
     if (become.user === os.userInfo().username) return undefined;
     return become;
   }
-}
-
-/** Pipes command stdout into the caller's stream with backpressure, leaving it open. */
-function pipeWithoutEnding(from: Readable, to: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    from.on('error', reject);
-    to.on('error', reject);
-    from.on('end', resolve);
-    from.pipe(to as NodeJS.WritableStream, { end: false });
-  });
 }
 
 /** Writes the prologue (secrets) then the caller's input to stdin; a command that exits early (EPIPE) is not an error here. */

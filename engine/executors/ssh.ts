@@ -5,7 +5,8 @@
 import { homedir, userInfo } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Client, ClientChannel } from 'ssh2';
 import { LsError } from '../errors.js';
@@ -15,6 +16,7 @@ import { HeadBuffer, TailBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT } from 
 import { ConnectFailure, forward, openClient, type ConnectSettings, type Endpoint } from './ssh/connect.js';
 import { parseSshArgs, type JumpHost } from './ssh/ssh-args.js';
 import { buildInvocation } from './invocation.js';
+import { pipeToSink } from './sink-pipe.js';
 import { explainSudoFailure } from './become.js';
 
 export interface SshExecutorOptions {
@@ -199,13 +201,22 @@ export class SshExecutor implements Executor {
         let signal: string | undefined;
         let timedOut = false;
         let aborted = false;
-        if (options.stdout) channel.pipe(options.stdout, { end: false });
-        else channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+        const toSink = options.stdout ? pipeToSink(channel, options.stdout) : undefined;
+        if (!toSink) channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+        // 'close' follows stdout's end, which only means the last chunk was handed to the sink:
+        // the result waits until the sink took all of it, and stderr ended too.
+        // It settles with the sink's error, if any (a rejection here would go unhandled until 'close').
+        const outputDone = Promise.all([toSink?.delivered, finished(channel.stderr).catch(() => undefined)]).then(
+          () => undefined,
+          (e: Error) => e,
+        );
         let graceTimer: NodeJS.Timeout | undefined;
         let killTimer: NodeJS.Timeout | undefined;
         const kill = () => {
           if (killTimer) return;
+          // Its output is discarded now: a slow sink must not hold up the killed command.
+          toSink?.detach();
           // sshd signals the command's process group as the login user. TERM first: sudo
           // relays it to a become command, which KILL could not reach (sudo runs it as root).
           sendSignal(channel, 'TERM');
@@ -219,10 +230,11 @@ export class SshExecutor implements Executor {
         const timer = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), options.timeoutMs) : undefined;
         const onAbort = () => ((aborted = true), kill());
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        let finished = false;
+        let done = false;
+        let sinkError: Error | undefined;
         const finish = () => {
-          if (finished) return;
-          finished = true;
+          if (done) return;
+          done = true;
           if (exit.code !== undefined && exit.code !== null) exitCode = exit.code;
           else if (exit.signal) signal = exit.signal.startsWith('SIG') ? exit.signal : `SIG${exit.signal}`;
           clearTimeout(timer);
@@ -239,7 +251,7 @@ export class SshExecutor implements Executor {
             stderr: stderrText,
             durationMs: Date.now() - started,
             timedOut,
-            failed: timedOut || aborted || exitCode !== 0,
+            failed: timedOut || aborted || exitCode !== 0 || sinkError !== undefined,
           };
           const refusal = exitCode === 1 ? explainSudoFailure(stderrText, this.hostName, options.become) : undefined;
           if (refusal) {
@@ -247,9 +259,13 @@ export class SshExecutor implements Executor {
           } else if (aborted) result.cause = new Error('aborted');
           else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
           else if (exitCode === undefined && !signal) result.cause = new Error(`the SSH channel to ${this.hostName} closed without an exit status (${connection.lost ? `connection lost: ${connection.lost}` : 'connection lost?'})`);
+          else if (sinkError) result.cause = sinkError;
           resolve(result);
         };
-        channel.on('close', finish);
+        // A killed command's output is discarded: no waiting for it (the sink was detached).
+        channel.on('close', () =>
+          timedOut || aborted ? finish() : outputDone.then((e) => ((sinkError = e), finish())),
+        );
         writeStdin(channel, invocation.prologue, options.stdin);
       }, (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))));
     });

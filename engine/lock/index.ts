@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Target } from '../../targets/types.js';
 import { acquireLock, type HeldLock, type LockOptions } from './lock-file.js';
 
-export { acquireLock, staleReason, processStartMs, type HeldLock, type LockOptions, type LockOwner } from './lock-file.js';
+export { acquireLock, currentOwner, staleReason, processStartMs, type HeldLock, type LockOptions, type LockOwner } from './lock-file.js';
+export { createOwnedTempDir, removeStaleTempDirs } from './owned-temp-dir.js';
 
 export type LockSettings = Omit<LockOptions, 'what'>;
 

@@ -127,15 +127,20 @@ async function takeOver(file: string, stale: LockOwner, self: LockOwner): Promis
   }
 }
 
-export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const self: LockOwner = {
+/** This process as the owner of a lock (or of anything else staleReason() should judge later). */
+export function currentOwner(): LockOwner {
+  return {
     pid: process.pid,
     hostname: os.hostname(),
     processStart: processStartMs(process.pid),
     acquiredAt: new Date().toISOString(),
     command: process.argv.slice(2, 3).join(' ') || 'lsbackup',
   };
+}
+
+export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const self = currentOwner();
   const deadline = Date.now() + options.waitMs;
   let announced = false;
   for (;;) {

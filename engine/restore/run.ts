@@ -1,5 +1,6 @@
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
+import { createOwnedTempDir } from '../lock/index.js';
 import path from 'node:path';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
@@ -57,7 +58,7 @@ export interface RestoreResult {
 /** A private directory for the staged backup, under --staging-dir or the system temp dir. */
 async function createStagingRoot(stagingDir: string | undefined): Promise<string> {
   try {
-    return await mkdtemp(path.join(stagingDir ?? os.tmpdir(), 'lsbackup-restore-'));
+    return await createOwnedTempDir(stagingDir ?? os.tmpdir(), 'lsbackup-restore-');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const where = stagingDir ? `--staging-dir ${stagingDir}` : `the temp directory ${os.tmpdir()} (set TMPDIR or pass --staging-dir)`;

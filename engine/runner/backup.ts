@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
+import { createOwnedTempDir } from '../lock/index.js';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -325,7 +326,7 @@ function loadAge(): Promise<typeof import('../crypto/age.js')> {
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */
 async function privateTempDir(cleanup: CleanupStack): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'lsbackup-spool-'));
+  const dir = await createOwnedTempDir(os.tmpdir(), 'lsbackup-spool-');
   cleanup.defer('remove the spool directory', () => rm(dir, { recursive: true, force: true }));
   return dir;
 }

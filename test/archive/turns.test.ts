@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Turns } from '../../engine/archive/turns.js';
+import { drainMicrotasks } from '../helpers/microtasks.js';
 
 describe('Turns (who writes into the archive next)', () => {
   it('lets entries streaming from a host go before spooled ones, each kind in its order', async () => {
@@ -13,7 +14,7 @@ describe('Turns (who writes into the archive next)', () => {
       turns.take('spooled', async () => void order.push('spooled C')),
       turns.take('live', async () => void order.push('live D')),
     ];
-    await new Promise((r) => setTimeout(r, 5));
+    await drainMicrotasks(); // Turns waits on promises only: whatever could run, has
     expect(order).toEqual([]); // nobody writes while the stream is held
     release();
     await Promise.all([holding, ...queued]);
@@ -37,7 +38,7 @@ describe('Turns (who writes into the archive next)', () => {
     void turns.take('live', () => new Promise<void>((r) => (release = r)));
     let idle = false;
     void turns.idle().then(() => (idle = true));
-    await new Promise((r) => setTimeout(r, 5));
+    await drainMicrotasks();
     expect(idle).toBe(false);
     release();
     await turns.idle();

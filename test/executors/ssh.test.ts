@@ -68,40 +68,21 @@ async function connectError(e: SshExecutor): Promise<LsError> {
   return err as LsError;
 }
 
-/** CPU milliseconds (user + system) this process and its waited-for children spent in fn. */
-function cpuMs(fn: () => void): number {
-  const before = resourceUsage();
-  fn();
-  return spentSince(before);
-}
-
-async function cpuMsAsync(fn: () => Promise<void>): Promise<number> {
-  const before = resourceUsage();
-  await fn();
-  return spentSince(before);
-}
-
-function resourceUsage(): { self: NodeJS.CpuUsage; children: number } {
-  return { self: process.cpuUsage(), children: childrenCpuMs() };
-}
-
-function spentSince(before: { self: NodeJS.CpuUsage; children: number }): number {
-  const self = process.cpuUsage(before.self);
-  return (self.user + self.system) / 1000 + childrenCpuMs() - before.children;
-}
-
-/** utime + stime of waited-for children (ssh-keygen), from /proc (clock ticks of 10 ms). */
-function childrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * 10;
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Generous: the machine running the suite is small and busy. */
+const PROCESS_DEADLINE_MS = 20_000;
+
+/** Waits until `ps` on the host shows (or no longer shows) a process whose arguments contain `needle`. */
+async function waitForRemoteProcess(h: FleetHost, needle: string, present: boolean): Promise<void> {
+  const watcher = executor(h);
+  await waitFor(async () => remoteProcesses(await watcher.run('ps -eo args'), needle).length > 0 === present, PROCESS_DEADLINE_MS);
 }
 
 function sha256(data: Buffer | string): string {
@@ -196,10 +177,13 @@ describe('running commands', () => {
   it('starts each of 20 commands in a row at once, without waiting for a delayed TCP ACK', async () => {
     const e = executor(fleet.hosts[1]!);
     await e.run('true'); // connected
-    const started = Date.now();
     for (let i = 0; i < 20; i++) expect((await e.run('true')).exitCode).toBe(0);
-    // With Nagle's algorithm on, each channel open after a close waited ~40 ms for the server's ACK.
-    expect(Date.now() - started).toBeLessThan(20 * 30);
+    // With Nagle's algorithm on, each channel open after a close waited ~40 ms for the server's
+    // ACK. How long that took is no measure on a busy machine; the socket's setting is: Node
+    // records TCP_NODELAY on the socket it set it on (net.Socket's kSetNoDelay).
+    const { client } = await (e as unknown as { connection: Promise<{ client: { _sock: object } }> }).connection;
+    const noDelay = Object.getOwnPropertySymbols(client._sock).find((s) => s.description === 'kSetNoDelay');
+    expect(noDelay && (client._sock as Record<symbol, unknown>)[noDelay]).toBe(true);
   });
 
   it('runs 20 concurrent commands over one connection', async () => {
@@ -212,31 +196,31 @@ describe('running commands', () => {
 
   it('kills the remote command on timeout', async () => {
     const e = executor(fleet.hosts[0]!);
-    const started = Date.now();
     const r = await e.run('sleep 41.5; echo survived', { timeoutMs: 500 });
     expect(r).toMatchObject({ timedOut: true, failed: true, exitCode: undefined });
-    expect(Date.now() - started).toBeLessThan(5000);
-    await new Promise((res) => setTimeout(res, 300));
-    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 41.5')).toEqual([]);
+    // The result came when the command was killed, not when it would have ended by itself.
+    expect(r.durationMs).toBeLessThan(41_500);
+    await waitForRemoteProcess(fleet.hosts[0]!, 'sleep 41.5', false);
   });
 
   it('kills a become-root command and its children on timeout', async () => {
     const e = executor(fleet.hosts[1]!);
     const r = await e.run('sleep 43.5; echo survived', { timeoutMs: 300, become: { user: 'root', method: 'sudo' } });
     expect(r).toMatchObject({ timedOut: true, failed: true });
-    await new Promise((res) => setTimeout(res, 1500));
-    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 43.5')).toEqual([]);
+    expect(r.stdout).not.toContain('survived');
+    await waitForRemoteProcess(fleet.hosts[1]!, 'sleep 43.5', false);
   });
 
   it('kills the remote command when the run is aborted', async () => {
     const e = executor(fleet.hosts[0]!);
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const r = await e.run('sleep 42.5', { signal: controller.signal });
+    const running = e.run('sleep 42.5', { signal: controller.signal });
+    await waitForRemoteProcess(fleet.hosts[0]!, 'sleep 42.5', true);
+    controller.abort();
+    const r = await running;
     expect(r).toMatchObject({ failed: true, timedOut: false });
     expect(r.cause?.message).toMatch(/abort/);
-    await new Promise((res) => setTimeout(res, 300));
-    expect(remoteProcesses(await e.run('ps -eo args'), 'sleep 42.5')).toEqual([]);
+    await waitForRemoteProcess(fleet.hosts[0]!, 'sleep 42.5', false);
   });
 });
 
@@ -283,15 +267,18 @@ describe('become and secrets', () => {
   it('passes env values through stdin: exact round trip, invisible to ps, data after it intact', async () => {
     const e = executor(fleet.hosts[1]!);
     const secret = `pw-${process.pid}-s3cr3t with 'quotes' \\ back\\slash\nsecond line\n\n`;
-    const running = e.run('sleep 1; printf "%s|%s" "$LSB_SECRET" "$LSB_OTHER"; cat', {
+    // The command holds (with its environment set) until the test has looked at ps.
+    const go = join(scratch(), 'go');
+    const running = e.run(`while [ ! -e ${go} ]; do sleep 0.05; done; printf "%s|%s" "$LSB_SECRET" "$LSB_OTHER"; cat`, {
       env: { LSB_SECRET: secret, LSB_OTHER: '' },
       stdin: 'DATA',
       become: { user: 'root', method: 'sudo' },
     });
-    await new Promise((res) => setTimeout(res, 400));
+    await waitForRemoteProcess(fleet.hosts[1]!, go, true);
     const ps = await executor(fleet.hosts[1]!).run('ps -eo args');
-    expect(ps.stdout).toContain('sleep 1');
+    expect(ps.stdout).toContain(go);
     expect(ps.stdout).not.toContain(`pw-${process.pid}`);
+    writeFileSync(go, '');
     const r = await running;
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe(`${secret}|DATA`);
@@ -311,7 +298,8 @@ describe('connection failures are one-line ECONNECT errors', () => {
       const started = Date.now();
       const err = await connectError(executor(fleet.hosts[2]!, {}, { connectTimeoutMs: 1500 }));
       expect(err.message).toMatch(/timed out after 1\.5 s/);
-      expect(Date.now() - started).toBeLessThan(4000);
+      // It gave up after the timeout asked for, not the default 10 s (a bound a busy machine cannot reach).
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       fleet.resume(2);
     }
@@ -348,14 +336,13 @@ describe('connection failures are one-line ECONNECT errors', () => {
     const key = join(scratch(), 'id_enc');
     copyFileSync(fleet.encryptedClientKey, key);
     chmodSync(key, 0o600);
-    const decryptOnce = cpuMs(() => execFileSync('ssh-keygen', ['-y', '-P', KEY_PASSPHRASE, '-f', key]));
+    const first = await executor(fleet.hosts[0]!, { privateKeyFile: key }, { passphrase: KEY_PASSPHRASE }).run('true');
+    expect(first.failed).toBe(false);
+    // Once decrypted, the file is not read again: every further host logs in with the parsed key.
+    writeFileSync(key, 'not a key any more\n');
     const hosts = [...fleet.hosts, ...fleet.hosts];
-    const spent = await cpuMsAsync(async () => {
-      const results = await Promise.all(hosts.map((h) => executor(h, { privateKeyFile: key }, { passphrase: KEY_PASSPHRASE }).run('true')));
-      expect(results.every((r) => !r.failed)).toBe(true);
-    });
-    // Decrypting per host (twice each, as before) would cost 12 decryptions here.
-    expect(spent).toBeLessThan(Math.max(4 * decryptOnce, 300));
+    const results = await Promise.all(hosts.map((h) => executor(h, { privateKeyFile: key }, { passphrase: KEY_PASSPHRASE }).run('true')));
+    expect(results.map((r) => r.failed)).toEqual(hosts.map(() => false));
   });
 
   it('logs in through ssh-agent when the inventory names no key', async () => {

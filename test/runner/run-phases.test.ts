@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runPhases } from '../../engine/runner/run-phases.js';
 import type { RenderedStep } from '../../engine/runner/types.js';
 import type { RunEvent } from '../../engine/report/events.js';
+import { drainMicrotasks } from '../helpers/microtasks.js';
 
 const step = (phase: RenderedStep['phase'], name: string, extra: Partial<RenderedStep> = {}): RenderedStep => ({
   phase,
@@ -51,16 +52,19 @@ describe('runPhases (the lifecycle table at work)', () => {
     let deliver!: (error?: string) => void;
     const arrived = new Promise<string | undefined>((resolve) => (deliver = resolve));
     const ran: string[] = [];
+    let lastStepRan!: () => void;
+    const allRan = new Promise<void>((resolve) => (lastStepRan = resolve));
     const { reporter } = collector();
     const running = runPhases('backup', steps, { component: 'c', host: 'h', reporter, signal: new AbortController().signal }, async (s) => {
       ran.push(s.name);
+      if (s.name === 'cleanup') lastStepRan();
       return { outcome: { phase: s.phase, name: s.name, status: 'success', durationMs: 0 }, bytes: 0, ...(s.name === 'dump' ? { settled: arrived } : {}) };
     });
-    await new Promise((r) => setTimeout(r, 10));
+    await allRan;
     expect(ran).toEqual(['stop service', 'dump', 'files', 'start service', 'cleanup']);
     let done = false;
     void running.then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 10));
+    await drainMicrotasks(); // runPhases waits on promises only: whatever it could finish, it has
     expect(done).toBe(false);
     deliver('writing dump.sql: disk full');
     const r = await running;

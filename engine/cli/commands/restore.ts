@@ -66,7 +66,7 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   try {
     // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target
     // is only read (it may be mounted read-only), so it is not locked.
-    const locked = { cluster, inventory, targets: [], lockWaitSec: options.lockWait, reporter };
+    const locked = { cluster, inventory, targets: [], lockWaitSec: options.lockWait, reporter, stagingDir: options.stagingDir };
     const result = await withRunLocks(locked, async () => runRestore({
       source,
       inventory,
