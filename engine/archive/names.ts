@@ -22,9 +22,15 @@ export function backupName(cluster: string, date: Date, ext: string): string {
 /** Encrypted objects (archive and, unless asked otherwise, its metadata sidecar) end in this. */
 export const AGE_SUFFIX = '.age';
 
+/** What each sidecar's name adds to its archive's name. */
+export function sidecarSuffixes(encryptedMetadata: boolean): { sha256: string; metadata: string } {
+  return { sha256: '.sha256', metadata: `.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}` };
+}
+
 /** The two sidecars stored beside every archive. */
 export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string } {
-  return { sha256: `${archiveName}.sha256`, metadata: `${archiveName}.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}` };
+  const suffixes = sidecarSuffixes(encryptedMetadata);
+  return { sha256: archiveName + suffixes.sha256, metadata: archiveName + suffixes.metadata };
 }
 
 export interface ParsedBackupName {
