@@ -63,7 +63,10 @@ async function probeWritable(uri: string, dir: string): Promise<void> {
     await access(dir, constants.W_OK | constants.X_OK);
     const probe = join(dir, `${TEMP_PREFIX}probe-${randomBytes(6).toString('hex')}`);
     await (await open(probe, 'wx', 0o600)).close();
-    await unlink(probe);
+    // A run holding the target's lock may have removed it already as a stale temp file.
+    await unlink(probe).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   } catch (err) {
     throw targetError(uri, `directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or mount it read-write`, err);
   }

@@ -43,7 +43,7 @@ beforeAll(async () => {
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   await writeFile(path.join(ws.dir, 'data.bin'), randomBytes(64 * 1024));
   await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\ndetect: "true"\nbackup:\n  collect:\n    - path: ${ws.dir}/data.bin\n`));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await Promise.all([s3?.stop(), az?.stop(), ws?.cleanup()]);
