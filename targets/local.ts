@@ -161,7 +161,8 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
           await fsyncPath(temp);
           const finalName = await publishTogether(publishStore, temp, candidateNames(name, avoidCollision, MAX_COLLISIONS), sidecars);
           settled = true;
-          await unlink(temp);
+          // Published: a temp name that stays (unlink failed) is only litter for cleanStale().
+          await unlink(temp).catch(() => undefined);
           return (await statObject(finalName))!;
         } catch (err) {
           await removeTemp();
