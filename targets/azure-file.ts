@@ -1,8 +1,9 @@
 /**
  * Azure file share target: `azfile://account/share/dir`. An archive is written to a temp
  * file beside its final name, range by range as it streams in (the file grows in steps,
- * since Azure files have a fixed size), and renamed to its final name only in commit(),
- * so a half-written backup is never visible. abort() deletes the temp file.
+ * since Azure files have a fixed size), and renamed to its final name only in commit(), with
+ * its sidecars and never over an existing file (targets/support/publish-together.ts), so a
+ * half-written backup is never visible. abort() deletes the temp file.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
@@ -15,7 +16,9 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share';
 import { LsError } from '../engine/errors.js';
-import { nameWithSuffix } from './support/collision.js';
+import { pipeline } from 'node:stream/promises';
+import { candidateNames } from './support/collision.js';
+import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
@@ -41,6 +44,7 @@ export const TEMP_PREFIX = '.lsbackup-tmp-';
 const MAX_RANGE = 4 * 1024 * 1024;
 // The temp file grows in steps this large (then is cut to size) to save a resize per range.
 const GROW_STEP = 64 * 1024 * 1024;
+const MAX_COLLISIONS = 1000;
 
 export function createAzureFileTarget(uri: string, options: AzureFileTargetOptions = {}): Target {
   const { account, share, dir } = parseAzureFileUri(uri);
@@ -69,6 +73,50 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       (e) => fail(`cannot stat ${name}`, e),
     );
 
+  /** A temp file beside the final name, and the writer that streams into it. */
+  async function createTemp(name: string): Promise<{ file: ShareFileClient; writer: RangeWriter }> {
+    const tempName = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`;
+    const file = directory.getFileClient(tempName);
+    try {
+      await ensureDirectories(shareClient.rootDirectoryClient, dir);
+      await file.create(0);
+    } catch (e) {
+      throw fail(`cannot create ${tempName}`, e);
+    }
+    return { file, writer: new RangeWriter(file, rangeSize) };
+  }
+
+  /**
+   * Temp files renamed into place without replace: Azure refuses a taken destination (409
+   * ResourceAlreadyExists) atomically, which is what keeps two writers apart.
+   */
+  const publishStore: PublishStore<ShareFileClient> = {
+    taken: async (name) => (await stat(name)) !== undefined,
+    async stage(finalName, content) {
+      const { file, writer } = await createTemp(finalName);
+      try {
+        await pipeline(content, writer.stream);
+        await writer.finish();
+        return file;
+      } catch (e) {
+        await writer.settled();
+        await file.deleteIfExists().catch(() => undefined);
+        throw e;
+      }
+    },
+    async place(file, finalName) {
+      try {
+        await file.rename(sharePath(finalName), { replaceIfExists: false });
+        return true;
+      } catch (e) {
+        if (statusOf(e) === 409) return false;
+        throw e;
+      }
+    },
+    unplace: async (_file, finalName) => void (await directory.getFileClient(finalName).delete()),
+    discard: async (file) => void (await file.deleteIfExists()),
+  };
+
   return {
     uri,
     async check() {
@@ -81,15 +129,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     },
 
     async put(name: string, putOptions: PutOptions = {}): Promise<PendingUpload> {
-      const tempName = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`;
-      const temp = directory.getFileClient(tempName);
-      try {
-        await ensureDirectories(shareClient.rootDirectoryClient, dir);
-        await temp.create(0);
-      } catch (e) {
-        throw fail(`cannot create ${tempName}`, e);
-      }
-      const writer = new RangeWriter(temp, rangeSize);
+      const { file: temp, writer } = await createTemp(name);
       let aborted: Promise<void> | undefined;
       const abort = () =>
         (aborted ??= (async () => {
@@ -100,13 +140,14 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       writer.stream.on('error', () => void abort());
       return {
         stream: writer.stream,
-        async commit() {
+        async commit(sidecars) {
           try {
             const size = await writer.finish();
-            const finalName = await renameIntoPlace(temp, name, !!putOptions.avoidCollision, sharePath);
+            const finalName = await publishTogether(publishStore, temp, candidateNames(name, !!putOptions.avoidCollision, MAX_COLLISIONS), sidecars);
             return { name: finalName, size, modified: new Date() };
           } catch (e) {
             await abort();
+            if (e instanceof NameTakenError) throw new LsError('ETARGET', { target: uri, message: e.message });
             throw fail(`upload of ${name} failed`, e);
           }
         },
@@ -162,27 +203,6 @@ async function ensureDirectories(root: ShareDirectoryClient, dir: string): Promi
   for (const part of dir.split('/').filter(Boolean)) {
     current = current.getDirectoryClient(part);
     await current.createIfNotExists();
-  }
-}
-
-/**
- * Rename the finished temp file to its final name. Without replace, Azure refuses a taken
- * destination (409), which makes avoidCollision atomic: on 409 try name_1, name_2...
- */
-async function renameIntoPlace(
-  temp: ShareFileClient,
-  name: string,
-  avoidCollision: boolean,
-  sharePath: (name: string) => string,
-): Promise<string> {
-  for (let n = 0; ; n++) {
-    const candidate = nameWithSuffix(name, n);
-    try {
-      await temp.rename(sharePath(candidate), { replaceIfExists: !avoidCollision });
-      return candidate;
-    } catch (e) {
-      if (!(avoidCollision && statusOf(e) === 409)) throw e;
-    }
   }
 }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { access, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { access, link, lstat, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { nameWithSuffix } from './support/collision.js';
+import { candidateNames } from './support/collision.js';
+import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { LsError } from '../engine/errors.js';
 import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
@@ -51,13 +52,21 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([lstat(a), lstat(b).catch(() => undefined)]);
+  return y !== undefined && x.ino === y.ino && x.dev === y.dev;
+}
+
 /** Can we create a file there? access() alone lies for root and read-only mounts, so try. */
 async function probeWritable(uri: string, dir: string): Promise<void> {
   try {
     await access(dir, constants.W_OK | constants.X_OK);
     const probe = join(dir, `${TEMP_PREFIX}probe-${randomBytes(6).toString('hex')}`);
     await (await open(probe, 'wx', 0o600)).close();
-    await unlink(probe);
+    // A run holding the target's lock may have removed it already as a stale temp file.
+    await unlink(probe).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   } catch (err) {
     throw targetError(uri, `directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or mount it read-write`, err);
   }
@@ -69,9 +78,9 @@ export interface LocalTargetOptions {
 }
 
 /**
- * A directory as a target. Writes go to a 0600 temp file beside the destination and are
- * published with link(), which fails instead of overwriting, so two runs never clobber
- * each other and a reader never sees half an archive.
+ * A directory as a target. Writes go to 0600 temp files beside the destination and are
+ * published with link(), which fails instead of overwriting, so two runs (on two machines
+ * sharing an NFS export too) never clobber each other and a reader never sees half an archive.
  */
 export function createLocalTarget(uri: string, options: LocalTargetOptions = {}): Target {
   const dir = directoryFromUri(uri);
@@ -92,23 +101,42 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     return probeWritable(uri, dir);
   }
 
-  async function publish(temp: string, name: string, avoidCollision: boolean): Promise<string> {
-    for (let n = 0; n <= (avoidCollision ? MAX_COLLISIONS : 0); n++) {
-      const candidate = nameWithSuffix(name, n);
+  /** The no-clobber primitives publishTogether() needs: temp files beside their final names, published with link(). */
+  const publishStore: PublishStore<string> = {
+    taken: async (name) => (await lstat(join(dir, name)).catch(() => undefined)) !== undefined,
+    async stage(finalName, content) {
+      const temp = tempPath(finalName);
       try {
-        await link(temp, join(dir, candidate));
-        return candidate;
+        const file = await open(temp, 'wx', 0o600);
+        await pipeline(content, file.createWriteStream());
+        await fsyncPath(temp);
+        return temp;
+      } catch (err) {
+        await rm(temp, { force: true });
+        throw err;
+      }
+    },
+    async place(temp, finalName) {
+      try {
+        await link(temp, join(dir, finalName)); // fails instead of replacing: the name is ours or taken
+        return true;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // NFS: a retransmitted LINK whose first try succeeded reports EEXIST for our own link.
+        return sameFile(temp, join(dir, finalName));
       }
-    }
-    throw targetError(uri, avoidCollision ? `no free name for ${name} after ${MAX_COLLISIONS} tries` : `${name} already exists; it was not overwritten`);
-  }
+    },
+    unplace: (_temp, finalName) => unlink(join(dir, finalName)),
+    discard: (temp) => rm(temp, { force: true }),
+    settle: () => fsyncPath(dir), // make the new directory entries durable
+  };
+
+  const tempPath = (name: string) => join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
 
   async function put(name: string, putOptions: PutOptions = {}): Promise<PendingUpload> {
     checkName(uri, name);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`);
+    const temp = tempPath(name);
     // Read-write: a writer that lets zstd fill the file reads it back to hash it.
     const file = await open(temp, 'wx+', 0o600).catch((err: NodeJS.ErrnoException) => {
       throw targetError(uri, `cannot create a file in ${dir} (${err.code ?? err.message})`, err);
@@ -122,21 +150,25 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
       if (!stream.closed) await new Promise<void>((done) => stream.once('close', () => done()).destroy());
       await rm(temp, { force: true });
     };
+    const avoidCollision = putOptions.avoidCollision ?? false;
     return {
       stream,
       fd: file.fd,
-      async commit() {
+      async commit(sidecars) {
         if (settled) throw targetError(uri, `upload of ${name} was already committed or aborted`);
         try {
           await finished(stream); // the writer ends the stream; wait until every byte is in the file
           await fsyncPath(temp);
-          const finalName = await publish(temp, name, putOptions.avoidCollision ?? false);
-          await unlink(temp);
-          await fsyncPath(dir); // make the new directory entry durable
+          const finalName = await publishTogether(publishStore, temp, candidateNames(name, avoidCollision, MAX_COLLISIONS), sidecars);
           settled = true;
+          // Published: a temp name that stays (unlink failed) is only litter for cleanStale().
+          await unlink(temp).catch(() => undefined);
           return (await statObject(finalName))!;
         } catch (err) {
           await removeTemp();
+          if (err instanceof NameTakenError) {
+            throw targetError(uri, avoidCollision ? `no free name for ${name} after ${MAX_COLLISIONS} tries` : `${name} already exists; it was not overwritten`);
+          }
           throw err instanceof LsError ? err : targetError(uri, `could not store ${name}: ${(err as Error).message}`, err);
         }
       },

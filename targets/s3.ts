@@ -2,7 +2,9 @@
  * S3 target: `s3://bucket/prefix`. Archives are written as multipart uploads whose parts
  * stream out as they fill (bounded memory: partSize x (queueSize + 1)), and the upload is
  * completed only in commit(), so nothing appears under the final name before then. Any
- * failure or abort() calls AbortMultipartUpload so no parts are left behind.
+ * failure or abort() calls AbortMultipartUpload so no parts are left behind. The name is
+ * claimed before the upload starts, and published with its sidecars (archive last) without
+ * replacing anything: see targets/support/name-claim.ts and publish-together.ts.
  *
  * We drive the multipart calls ourselves rather than through lib-storage's `Upload`,
  * because `Upload` completes the object as soon as the input ends, i.e. before commit().
@@ -26,7 +28,10 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
-import { firstFreeName } from './support/collision.js';
+import { pipeline } from 'node:stream/promises';
+import { candidateNames } from './support/collision.js';
+import { CLAIMS_DIR, claimName, type ClaimStore } from './support/name-claim.js';
+import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
@@ -57,6 +62,7 @@ export { s3TargetOptionsSchema } from './options/s3.js';
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;
+const MAX_COLLISIONS = 1000;
 
 export function createS3Target(uri: string, options: S3TargetOptions = {}): Target {
   const { bucket, prefix } = parseS3Uri(uri);
@@ -73,6 +79,73 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
   });
   const keyOf = (name: string) => prefix + name;
   const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
+
+  const newUpload = (name: string) =>
+    new MultipartUpload(client, {
+      Bucket: bucket,
+      Key: keyOf(name),
+      ServerSideEncryption: options.serverSideEncryption,
+      SSEKMSKeyId: options.sseKmsKeyId,
+      StorageClass: options.storageClass,
+    }, options.partSize ?? DEFAULT_PART_SIZE, options.queueSize ?? DEFAULT_QUEUE_SIZE);
+
+  // Conditional writes (If-None-Match: *) where the server has them (AWS since 2024): a server
+  // that refuses them (Swift's s3api: 501) is remembered and written to without; the claims
+  // alone then keep writers apart.
+  let conditionalWrites = true;
+  async function noClobber<T>(write: (ifNoneMatch: '*' | undefined) => Promise<T>): Promise<T> {
+    if (!conditionalWrites) return write(undefined);
+    try {
+      return await write('*');
+    } catch (e) {
+      if (statusOf(e) !== 501 && (e as Error)?.name !== 'NotImplemented') throw e;
+      conditionalWrites = false;
+      return write(undefined);
+    }
+  }
+
+  const claimKey = (name: string, id = '') => `${prefix}${CLAIMS_DIR}${name}/${id}`;
+  const claimStore: ClaimStore = {
+    async objectsStartingWith(name) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyOf(name), MaxKeys: 1 }));
+      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    },
+    async claims(name) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: claimKey(name) }));
+      return (page.Contents ?? []).map((o) => o.Key!.slice(claimKey(name).length));
+    },
+    writeClaim: (name, id, body) =>
+      noClobber((IfNoneMatch) => client.send(new PutObjectCommand({ Bucket: bucket, Key: claimKey(name, id), Body: body, IfNoneMatch }))).then(() => undefined),
+    deleteClaim: (name, id) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: claimKey(name, id) })).then(() => undefined),
+  };
+
+  /** Sidecars as small multipart uploads to their final keys (free: the name is claimed), completed archive last. */
+  const publishStore: PublishStore<MultipartUpload> = {
+    taken: async () => false, // the claim checked the name and every name starting with it
+    async stage(finalName, content) {
+      const sidecar = newUpload(finalName);
+      await sidecar.start();
+      try {
+        await pipeline(content, sidecar.stream);
+      } catch (e) {
+        await sidecar.abort();
+        throw e;
+      }
+      return sidecar;
+    },
+    async place(upload) {
+      try {
+        await noClobber((IfNoneMatch) => upload.complete(IfNoneMatch));
+        return true;
+      } catch (e) {
+        // 412: the key exists; 409: a concurrent conditional write to it won (AWS).
+        if (statusOf(e) === 412 || statusOf(e) === 409) return false;
+        throw e;
+      }
+    },
+    unplace: async (_upload, finalName) => void (await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(finalName) }))),
+    discard: (upload) => upload.abort(),
+  };
 
   const stat = (name: string): Promise<StoredObject | undefined> =>
     unlessNotFound(
@@ -96,33 +169,39 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
     },
 
     async put(name: string, putOptions: PutOptions = {}): Promise<PendingUpload> {
-      // Racy by nature: two runs may pick the same free name between HEAD and complete.
-      // A later lock issue closes this; S3 has no create-if-absent on CompleteMultipartUpload.
-      const finalName = putOptions.avoidCollision ? await firstFreeName(name, async (n) => (await stat(n)) !== undefined) : name;
-      const upload = new MultipartUpload(client, {
-        Bucket: bucket,
-        Key: keyOf(finalName),
-        ServerSideEncryption: options.serverSideEncryption,
-        SSEKMSKeyId: options.sseKmsKeyId,
-        StorageClass: options.storageClass,
-      }, options.partSize ?? DEFAULT_PART_SIZE, options.queueSize ?? DEFAULT_QUEUE_SIZE);
+      // A multipart upload's key is fixed when it starts: claim the name first, so that two
+      // writers (two machines) never upload to the same key (targets/support/name-claim.ts).
+      const claim = await claimName(claimStore, candidateNames(name, putOptions.avoidCollision ?? false, MAX_COLLISIONS)).catch((e: unknown) => {
+        throw e instanceof NameTakenError ? new LsError('ETARGET', { target: uri, message: e.message }) : fail(`cannot claim the name ${name}`, e);
+      });
+      const finalName = claim.name;
+      const upload = newUpload(finalName);
       try {
         await upload.start();
       } catch (e) {
+        await claim.release().catch(() => undefined);
         throw fail(`cannot start upload of ${finalName}`, e);
       }
       return {
         stream: upload.stream,
-        async commit() {
+        async commit(sidecars) {
           try {
-            const size = await upload.complete();
-            return { name: finalName, size, modified: new Date() };
+            await publishTogether(publishStore, upload, [finalName], sidecars);
+            return { name: finalName, size: upload.size, modified: new Date() };
           } catch (e) {
             await upload.abort();
-            throw fail(`upload of ${finalName} failed`, e);
+            throw e instanceof NameTakenError ? new LsError('ETARGET', { target: uri, message: `${e.message} (written by a writer that does not claim names)` }) : fail(`upload of ${finalName} failed`, e);
+          } finally {
+            await claim.release().catch(() => undefined);
           }
         },
-        abort: () => upload.abort(),
+        async abort() {
+          try {
+            await upload.abort();
+          } finally {
+            await claim.release().catch(() => undefined);
+          }
+        },
       };
     },
 
@@ -224,19 +303,28 @@ class MultipartUpload {
     this.uploadId = created.UploadId;
   }
 
-  /** Complete the upload; the object becomes visible now. Returns its size. */
-  async complete(): Promise<number> {
+  /** Bytes written so far (all of them once the stream finished). */
+  get size(): number {
+    return this.totalBytes;
+  }
+
+  /**
+   * Complete the upload; the object becomes visible now. With IfNoneMatch '*' the server
+   * refuses (412) when the key exists. Returns its size.
+   */
+  async complete(IfNoneMatch?: '*'): Promise<number> {
     if (!this.finished) throw new Error('the upload stream was not ended before commit()');
     const { Bucket, Key } = this.params;
     if (this.parts.length === 0) {
       // Nothing was written: a multipart upload needs a part, so store an empty object instead.
       await this.abortMultipart();
-      await this.client.send(new PutObjectCommand({ ...this.params, Body: new Uint8Array(0), ContentLength: 0 }));
+      await this.client.send(new PutObjectCommand({ ...this.params, Body: new Uint8Array(0), ContentLength: 0, IfNoneMatch }));
+      this.completed = true;
       return 0;
     }
     const Parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
     await this.client.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts } }),
+      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }),
     );
     this.completed = true;
     return this.totalBytes;

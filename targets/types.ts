@@ -20,11 +20,22 @@ export interface PendingUpload {
    */
   fd?: number;
   /**
-   * Make the object visible. With `avoidCollision`, a taken name gets `_1`, `_2`... before
-   * the extension (lsbackup-x-20260101T000000Z_1.tar.gz). Resolves to the final name.
+   * Make the object visible, together with its sidecars (`<final name><suffix>`): all of them
+   * or none, never replacing an existing object (see targets/support/publish-together.ts).
+   * With `avoidCollision`, a taken name (archive or any sidecar) gets `_1`, `_2`... before the
+   * extension (lsbackup-x-20260101T000000Z_1.tar.gz); without, it fails. Resolves to the final
+   * name. On failure nothing is left under a final name and the upload is gone.
    */
-  commit(): Promise<StoredObject>;
+  commit(sidecars?: readonly Sidecar[]): Promise<StoredObject>;
   abort(): Promise<void>;
+}
+
+/** A small object published with an archive, named `<archive's final name><suffix>`. */
+export interface Sidecar {
+  /** `.sha256`, `.metadata.json`... */
+  suffix: string;
+  /** Its bytes for the archive's final name (the `.sha256` line names it); called again when the name changes. */
+  content(archiveName: string): Readable;
 }
 
 export interface PutOptions {

@@ -22,14 +22,20 @@ export function backupName(cluster: string, date: Date, ext: string): string {
 /** Encrypted objects (archive and, unless asked otherwise, its metadata sidecar) end in this. */
 export const AGE_SUFFIX = '.age';
 
-/** The sidecars stored beside an archive; `signature` only for a signed backup. */
-export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string; signature: string } {
+/** What each sidecar's name adds to its archive's name; `signature` only for a signed backup. */
+export function sidecarSuffixes(encryptedMetadata: boolean): { sha256: string; metadata: string; signature: string } {
   return {
-    sha256: `${archiveName}.sha256`,
-    metadata: `${archiveName}.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}`,
+    sha256: '.sha256',
+    metadata: `.metadata.json${encryptedMetadata ? AGE_SUFFIX : ''}`,
     // Of the plain metadata.json's bytes (the archive's entry, and the sidecar when not encrypted).
-    signature: `${archiveName}.metadata.json.sig`,
+    signature: '.metadata.json.sig',
   };
+}
+
+/** The sidecars stored beside an archive. */
+export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string; signature: string } {
+  const suffixes = sidecarSuffixes(encryptedMetadata);
+  return { sha256: archiveName + suffixes.sha256, metadata: archiveName + suffixes.metadata, signature: archiveName + suffixes.signature };
 }
 
 export interface ParsedBackupName {

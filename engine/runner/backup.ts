@@ -8,12 +8,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { ArchiveFormat } from '../archive/types.js';
-import type { Target } from '../../targets/types.js';
+import type { Sidecar, Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
 // Not archive/index.js: a backup need not load the archive reader (yauzl, node-tar's parser).
 import { createArchiveWriter } from '../archive/writer.js';
-import { backupName, sidecarNames, AGE_SUFFIX } from '../archive/names.js';
+import { backupName, sidecarSuffixes, AGE_SUFFIX } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { createMeter } from '../archive/meter.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
@@ -164,14 +164,15 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     finished = true;
     // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
     const stored = sink ? await sink.done() : result;
+    const sidecars = await backupSidecars(stored.sha256, metadata!, encryption, result.signature);
     const copies = await Promise.all(
       uploads.map(async ({ target, upload }): Promise<StoredCopy> => {
         const failed = fanout.failures.get(target.uri);
         if (failed) return { target: target.uri, error: failed.message };
         try {
-          const object = await upload.commit();
+          // The archive and its sidecars appear together or not at all (targets/support/publish-together.ts).
+          const object = await upload.commit(sidecars);
           committed.add(target);
-          await writeSidecars(target, object.name, stored.sha256, metadata!, encryption, result.signature);
           options.reporter.emit({ type: 'archive.stored', target: target.uri, name: object.name, bytes: stored.bytes, sha256: stored.sha256 });
           return { target: target.uri, name: object.name };
         } catch (e) {
@@ -274,31 +275,21 @@ function buildMetadata(
   };
 }
 
-async function writeSidecars(
-  target: Target,
-  archiveName: string,
-  sha256: string,
-  metadata: BackupMetadata,
-  encryption: BackupOptions['encryption'],
-  signature: Buffer | undefined,
-): Promise<void> {
-  const put = async (name: string, source: Readable) => {
-    const upload = await target.put(name);
-    try {
-      await pipeline(source, upload.stream);
-      await upload.commit();
-    } catch (e) {
-      await upload.abort();
-      throw e;
-    }
-  };
+/** The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its signature when signed. */
+async function backupSidecars(sha256: string, metadata: BackupMetadata, encryption: BackupOptions['encryption'], signature: Buffer | undefined): Promise<Sidecar[]> {
   const encryptMetadata = encryption !== undefined && !encryption.plainMetadata;
-  const names = sidecarNames(archiveName, encryptMetadata);
-  await put(names.sha256, Readable.from([`${sha256}  ${archiveName}\n`]));
-  const json = Readable.from([JSON.stringify(metadata, null, 2) + '\n']);
-  // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
-  await put(names.metadata, encryptMetadata ? json.pipe((await loadAge()).encryptStream(encryption.recipients)) : json);
-  if (signature) await put(names.signature, Readable.from([signature]));
+  const suffixes = sidecarSuffixes(encryptMetadata);
+  const age = encryptMetadata ? await loadAge() : undefined;
+  const json = JSON.stringify(metadata, null, 2) + '\n';
+  return [
+    { suffix: suffixes.sha256, content: (archiveName) => Readable.from([`${sha256}  ${archiveName}\n`]) },
+    {
+      suffix: suffixes.metadata,
+      // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
+      content: () => (age ? Readable.from([json]).pipe(age.encryptStream(encryption!.recipients)) : Readable.from([json])),
+    },
+    ...(signature ? [{ suffix: suffixes.signature, content: () => Readable.from([signature]) }] : []),
+  ];
 }
 
 /**

@@ -13,10 +13,7 @@ export function nameWithSuffix(name: string, n: number): string {
   return `${name.slice(0, cut)}_${n}${name.slice(cut)}`;
 }
 
-/** The first of name, name_1, name_2... for which `taken` says false. */
-export async function firstFreeName(name: string, taken: (candidate: string) => Promise<boolean>): Promise<string> {
-  for (let n = 0; ; n++) {
-    const candidate = nameWithSuffix(name, n);
-    if (!(await taken(candidate))) return candidate;
-  }
+/** The names to try in turn: name, name_1... up to `max` with avoidCollision, else name alone. */
+export function* candidateNames(name: string, avoidCollision: boolean, max: number): Generator<string> {
+  for (let n = 0; n <= (avoidCollision ? max : 0); n++) yield nameWithSuffix(name, n);
 }

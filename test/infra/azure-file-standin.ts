@@ -4,7 +4,8 @@
  * @azure/storage-file-share SDK to run unchanged against it: create/get share, create/get/
  * delete/list directory, create file (x-ms-type: file, x-ms-content-length), put range
  * (?comp=range, x-ms-range, x-ms-write: update|clear), set properties / resize
- * (?comp=properties), rename (?comp=rename, x-ms-file-rename-source, replace-if-exists),
+ * (?comp=properties), rename (?comp=rename, x-ms-file-rename-source, replace-if-exists: without
+ * it a taken destination is refused atomically with 409, as Azure documents),
  * get properties, get file (whole or ranged) and delete.
  *
  * Every request must carry a valid SharedKey signature (HMAC-SHA256 over the canonical
@@ -17,7 +18,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, readdir, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -148,9 +149,16 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
     if (!sourcePath.startsWith(shareDir + '/')) throw new HttpError(400, 'InvalidHeaderValue', 'rename source must be in the same share');
     await statOrThrow(sourcePath, 'ResourceNotFound');
     await statOrThrow(join(dest, '..'), 'ParentNotFound');
+    // Azure: without x-ms-file-rename-replace-if-exists: true a taken destination is never
+    // overwritten (409 ResourceAlreadyExists), atomically: link() refuses a taken name.
     const replace = String(req.headers['x-ms-file-rename-replace-if-exists']).toLowerCase() === 'true';
-    if (!replace && (await exists(dest))) throw new HttpError(409, 'ResourceAlreadyExists');
-    await rename(sourcePath, dest);
+    if (replace) await rename(sourcePath, dest);
+    else {
+      await link(sourcePath, dest).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? new HttpError(409, 'ResourceAlreadyExists') : e;
+      });
+      await unlink(sourcePath);
+    }
     return reply(res, 200, await entityHeadersOf(dest));
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstFreeName, nameWithSuffix } from '../../targets/support/collision.js';
+import { candidateNames, nameWithSuffix } from '../../targets/support/collision.js';
 
 describe('collision names', () => {
   it('puts the suffix before the whole archive extension', () => {
@@ -11,8 +11,8 @@ describe('collision names', () => {
     expect(nameWithSuffix('a.tar.gz', 0)).toBe('a.tar.gz');
   });
 
-  it('finds the first free name', async () => {
-    const taken = new Set(['b.zip', 'b_1.zip']);
-    expect(await firstFreeName('b.zip', async (n) => taken.has(n))).toBe('b_2.zip');
+  it('lists the names to try: the name alone, or with _1, _2... when collisions are avoided', () => {
+    expect([...candidateNames('b.zip', false, 5)]).toEqual(['b.zip']);
+    expect([...candidateNames('b.zip', true, 2)]).toEqual(['b.zip', 'b_1.zip', 'b_2.zip']);
   });
 });

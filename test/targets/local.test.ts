@@ -48,6 +48,26 @@ describe('local target', () => {
     expect(await readFile(join(dir.path, 'b.tar.gz'), 'utf8')).toBe('one');
   });
 
+  it('publishes sidecars with the archive; a name whose sidecar is taken is skipped and the stray sidecar left as it was', async () => {
+    const target = createLocalTarget(dir.path);
+    // A sidecar left without its archive (e.g. an interrupted prune) still holds its name.
+    await writeFile(join(dir.path, 'c.tar.gz.sha256'), 'stray\n');
+    const upload = await target.put('c.tar.gz', { avoidCollision: true });
+    await pipeline(Readable.from([Buffer.from('archive')]), upload.stream);
+    const sidecars = [{ suffix: '.sha256', content: (name: string) => Readable.from([`digest  ${name}\n`]) }];
+    expect((await upload.commit(sidecars)).name).toBe('c_1.tar.gz');
+    expect((await readdir(dir.path)).sort()).toEqual(['c.tar.gz.sha256', 'c_1.tar.gz', 'c_1.tar.gz.sha256']);
+    expect(await readFile(join(dir.path, 'c.tar.gz.sha256'), 'utf8')).toBe('stray\n');
+    expect(await readFile(join(dir.path, 'c_1.tar.gz.sha256'), 'utf8')).toBe('digest  c_1.tar.gz\n');
+    expect((await stat(join(dir.path, 'c_1.tar.gz.sha256'))).mode & 0o777).toBe(0o600);
+
+    // Without avoidCollision the taken sidecar name fails the commit and nothing is published.
+    const exact = await target.put('c.tar.gz');
+    await pipeline(Readable.from([Buffer.from('other')]), exact.stream);
+    await expect(exact.commit(sidecars)).rejects.toThrow(/c\.tar\.gz already exists; it was not overwritten/);
+    expect((await readdir(dir.path)).sort()).toEqual(['c.tar.gz.sha256', 'c_1.tar.gz', 'c_1.tar.gz.sha256']);
+  });
+
   it('abort leaves no file behind', async () => {
     const target = createLocalTarget(dir.path);
     const upload = await target.put('b.tar.gz');
