@@ -118,11 +118,15 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
             const size = await upload.complete();
             return { name: finalName, size, modified: new Date() };
           } catch (e) {
-            await upload.abort();
+            // The upload's failure is the news; a failed abort is reported by whoever aborts it later.
+            await upload.abort().catch(() => undefined);
             throw fail(`upload of ${finalName} failed`, e);
           }
         },
-        abort: () => upload.abort(),
+        abort: () =>
+          upload.abort().catch((e: unknown) => {
+            throw fail(`could not abort the multipart upload of ${finalName} (its parts stay billed until removed; the next run or 'lsbackup prune --leftovers' removes it)`, e);
+          }),
       };
     },
 
@@ -214,8 +218,9 @@ class MultipartUpload {
       },
     });
     // Any failure on the way in (a part rejected, the producer destroying the stream) must
-    // not leave parts behind.
-    this.stream.on('error', () => void this.abort());
+    // not leave parts behind. If the abort fails too (endpoint gone, credentials expired) the
+    // caller's own abort() reports it: this early start must not reject into nowhere.
+    this.stream.on('error', () => void this.abort().catch(() => undefined));
     this.stream.on('finish', () => (this.finished = true));
   }
 

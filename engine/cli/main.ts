@@ -9,6 +9,7 @@ import type { ApplyOptions } from './commands/apply.js';
 import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
+import { installProcessGuard, processFaulted } from './process-guard.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -261,7 +262,8 @@ async function main(argv: string[]): Promise<number> {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
-    return exitCode;
+    // A rejection caught by the guard stopped the run: whatever it reached, it did not succeed.
+    return processFaulted() && (exitCode === ExitCode.ok || exitCode === ExitCode.partial) ? ExitCode.failed : exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
@@ -277,6 +279,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+installProcessGuard();
 const code = await main(process.argv);
 process.exitCode = code;
 // Exit once output is flushed even if a stray handle (a half-closed connection) would keep Node alive.

@@ -19,6 +19,7 @@ import { LsError } from '../errors.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
 import { clusterLockFile, targetLockFile, withLocks } from '../lock/index.js';
+import { onProcessFault } from './process-guard.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -131,11 +132,14 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A bug's stray rejection stops the run like a signal does: post-steps still run.
+  const offFault = onProcessFault((reason) => controller.abort(reason));
   return {
     signal: controller.signal,
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      offFault();
     },
   };
 }
