@@ -1,6 +1,7 @@
 /**
  * S3 target: `s3://bucket/prefix`. Archives are written as multipart uploads whose parts
- * stream out as they fill (bounded memory: partSize x (queueSize + 1)), and the upload is
+ * stream out as they fill (bounded memory: part size x (queueSize + 1); parts grow as the
+ * upload goes on, targets/support/part-sizes.ts), and the upload is
  * completed only in commit(), so nothing appears under the final name before then. Any
  * failure or abort() calls AbortMultipartUpload so no parts are left behind.
  *
@@ -26,9 +27,11 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
+import { formatBytes } from '../engine/report/format.js';
 import { firstFreeName } from './support/collision.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
+import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
@@ -47,7 +50,7 @@ export interface S3TargetOptions {
   serverSideEncryption?: ServerSideEncryption;
   sseKmsKeyId?: string;
   storageClass?: StorageClass;
-  /** Bytes per multipart part (S3 minimum 5 MiB). */
+  /** Bytes of the first multipart parts (S3 minimum 5 MiB); later parts grow (targets/support/part-sizes.ts). */
   partSize?: number;
   /** Parts uploading at once. */
   queueSize?: number;
@@ -58,7 +61,8 @@ export { s3TargetOptionsSchema } from './options/s3.js';
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;
 
-export function createS3Target(uri: string, options: S3TargetOptions = {}): Target {
+/** `limits` is S3's; tests lower it to reach the part limit with a small upload. */
+export function createS3Target(uri: string, options: S3TargetOptions = {}, limits: PartLimits = S3_PART_LIMITS): Target {
   const { bucket, prefix } = parseS3Uri(uri);
   const client = new S3Client({
     endpoint: options.endpoint,
@@ -84,6 +88,18 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
       (e) => fail(`cannot stat ${name}`, e),
     );
 
+  // HEAD answers carry no body, so a refusal comes without its code ("Unknown"): a one-key
+  // listing is refused the same way and says why (InvalidAccessKeyId, SignatureDoesNotMatch...).
+  async function withErrorCode(headError: unknown): Promise<unknown> {
+    if (!(headError instanceof S3ServiceException) || headError.name !== 'Unknown') return headError;
+    try {
+      await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+      return headError;
+    } catch (e) {
+      return e;
+    }
+  }
+
   return {
     uri,
     async check() {
@@ -91,7 +107,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `bucket '${bucket}' does not exist` }, { cause: e });
-        throw fail(`cannot reach bucket '${bucket}'`, e);
+        throw fail(`cannot reach bucket '${bucket}'`, await withErrorCode(e));
       }
     },
 
@@ -105,7 +121,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
         ServerSideEncryption: options.serverSideEncryption,
         SSEKMSKeyId: options.sseKmsKeyId,
         StorageClass: options.storageClass,
-      }, options.partSize ?? DEFAULT_PART_SIZE, options.queueSize ?? DEFAULT_QUEUE_SIZE);
+      }, { first: options.partSize ?? DEFAULT_PART_SIZE, limits }, options.queueSize ?? DEFAULT_QUEUE_SIZE);
       try {
         await upload.start();
       } catch (e) {
@@ -195,7 +211,7 @@ interface UploadParams {
 class MultipartUpload {
   readonly stream: Writable;
   private uploadId?: string;
-  private readonly parts: CompletedPart[] = [];
+  private readonly done: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private totalBytes = 0;
   private nextPartNumber = 1;
@@ -207,10 +223,10 @@ class MultipartUpload {
   constructor(
     private readonly client: S3Client,
     private readonly params: UploadParams,
-    partSize: number,
+    private readonly parts: { first: number; limits: PartLimits },
     private readonly queueSize: number,
   ) {
-    this.stream = fixedSizeWritable(partSize, {
+    this.stream = fixedSizeWritable(partSchedule(parts.first, parts.limits), {
       piece: (bytes) => this.send(bytes),
       end: async () => {
         await Promise.all(this.inFlight);
@@ -233,13 +249,13 @@ class MultipartUpload {
   async complete(): Promise<number> {
     if (!this.finished) throw new Error('the upload stream was not ended before commit()');
     const { Bucket, Key } = this.params;
-    if (this.parts.length === 0) {
+    if (this.done.length === 0) {
       // Nothing was written: a multipart upload needs a part, so store an empty object instead.
       await this.abortMultipart();
       await this.client.send(new PutObjectCommand({ ...this.params, Body: new Uint8Array(0), ContentLength: 0 }));
       return 0;
     }
-    const Parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const Parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
     await this.client.send(
       new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts } }),
     );
@@ -270,13 +286,22 @@ class MultipartUpload {
   /** Start a part upload; resolve once there is room for another (rejects if a part failed). */
   private async send(body: Buffer): Promise<void> {
     this.throwIfFailed();
+    const { maxParts, maxObject } = this.parts.limits;
+    if (this.nextPartNumber > maxParts) {
+      throw new LsError('ETARGET', {
+        target: `s3://${this.params.Bucket}/${this.params.Key}`,
+        message:
+          `the archive is larger than one S3 object can be (${maxParts} parts, ${formatBytes(this.totalBytes)} so far; S3's limit is ${formatBytes(maxObject)}). ` +
+          'Raise the partSize option (the first parts\' size; later parts grow from it) or back up fewer components per run (--only/--skip)',
+      });
+    }
     const PartNumber = this.nextPartNumber++;
     this.totalBytes += body.length;
     const { Bucket, Key } = this.params;
     // The task never rejects: a failure is kept and surfaces at the next write or at the end.
     const task: Promise<void> = this.client
       .send(new UploadPartCommand({ Bucket, Key, UploadId: this.uploadId, PartNumber, Body: body, ContentLength: body.length }))
-      .then((r) => void this.parts.push({ PartNumber, ETag: r.ETag }))
+      .then((r) => void this.done.push({ PartNumber, ETag: r.ETag }))
       .catch((e: unknown) => void (this.failure ??= e))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
@@ -309,3 +334,4 @@ function targetError(uri: string, action: string, cause: unknown): LsError {
   }
   return new LsError('ETARGET', { target: uri, message: `${action}: ${code ?? 'error'}: ${(cause as Error)?.message ?? cause}` }, { cause });
 }
+

@@ -51,8 +51,8 @@ function connectionOptions(cmd: Command): Command {
 function targetOptions(cmd: Command, what: string): Command {
   return cmd
     .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
-    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema)", repeat)
-    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable)', repeat)
+    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error", repeat)
+    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable; goes to the targets that have it, like --target-option)', repeat)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift); omit for AWS')
     .option('--s3-region <region>', 'S3 region (default us-east-1)')
     .option('--s3-path-style', 'S3 path-style URLs (most S3-compatible servers need this)');
