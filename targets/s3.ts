@@ -8,15 +8,18 @@
  * We drive the multipart calls ourselves rather than through lib-storage's `Upload`,
  * because `Upload` completes the object as soon as the input ends, i.e. before commit().
  */
+import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -32,7 +35,8 @@ import { firstFreeName } from './support/collision.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
-import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
+import { parseBackupName, sanitizeClusterName } from '../engine/archive/names.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -54,12 +58,20 @@ export interface S3TargetOptions {
   partSize?: number;
   /** Parts uploading at once. */
   queueSize?: number;
+  /**
+   * Incomplete multipart uploads of lsbackup backups older than this are leftovers of dead runs
+   * and are aborted by the next run and by prune. Younger ones may be a run on another machine.
+   */
+  staleUploadHours?: number;
 }
 
 export { s3TargetOptionsSchema } from './options/s3.js';
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;
+const DEFAULT_STALE_UPLOAD_HOURS = 24;
+// DeleteObjects takes at most 1000 keys a request.
+const DELETE_BATCH = 1000;
 
 /** `limits` is S3's; tests lower it to reach the part limit with a small upload. */
 export function createS3Target(uri: string, options: S3TargetOptions = {}, limits: PartLimits = S3_PART_LIMITS): Target {
@@ -185,7 +197,70 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         throw fail(`cannot delete ${name}`, e);
       }
     },
+
+    async deleteMany(names: string[]) {
+      for (let i = 0; i < names.length; i += DELETE_BATCH) {
+        const batch = names.slice(i, i + DELETE_BATCH);
+        let refused: { Key?: string; Code?: string; Message?: string }[];
+        try {
+          const r = await client.send(withContentMd5(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((n) => ({ Key: keyOf(n) })), Quiet: true } })));
+          refused = r.Errors ?? [];
+        } catch (e) {
+          throw fail(`cannot delete ${batch.length} object(s)`, e);
+        }
+        if (refused.length > 0) {
+          const first = refused[0]!;
+          throw new LsError('ETARGET', { target: uri, message: `cannot delete ${refused.length} object(s), e.g. ${first.Key?.slice(prefix.length)}: ${first.Code}: ${first.Message}` });
+        }
+      }
+    },
+
+    async cleanStale(scope: StaleScope = {}) {
+      const graceMs = (options.staleUploadHours ?? DEFAULT_STALE_UPLOAD_HOURS) * 3600_000;
+      const cluster = scope.cluster === undefined ? undefined : sanitizeClusterName(scope.cluster);
+      const found: string[] = [];
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      try {
+        do {
+          const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+          for (const u of page.Uploads ?? []) {
+            const name = u.Key?.slice(prefix.length) ?? '';
+            const backup = parseBackupName(archiveOf(name));
+            if (!backup || (cluster !== undefined && backup.cluster !== cluster)) continue;
+            if (!u.Initiated || Date.now() - u.Initiated.getTime() < graceMs) continue;
+            if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+            found.push(`${name} (incomplete multipart upload started ${u.Initiated.toISOString()})`);
+          }
+          [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
+        } while (KeyMarker);
+      } catch (e) {
+        throw fail('cannot remove incomplete multipart uploads', e);
+      }
+      return found;
+    },
   };
+}
+
+/**
+ * DeleteObjects must carry a checksum. The SDK sends a CRC32 one, which AWS takes; many
+ * S3-compatible servers (Swift's s3api, older Ceph and MinIO) demand Content-MD5.
+ */
+function withContentMd5(command: DeleteObjectsCommand): DeleteObjectsCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (request.headers && typeof request.body === 'string') request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+      return next(args);
+    },
+    { step: 'build', name: 'lsbackupContentMd5' },
+  );
+  return command;
+}
+
+/** An archive's name from its own or a sidecar's (`x.tar.gz.sha256` -> `x.tar.gz`). */
+function archiveOf(name: string): string {
+  return name.replace(/\.(sha256|metadata\.json(\.age)?)$/, '');
 }
 
 /** `s3://bucket/some/prefix` -> bucket and a key prefix ending in '/' (or empty). */

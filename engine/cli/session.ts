@@ -198,8 +198,8 @@ export async function withRunLocks<T>(
   const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });
   return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning }, async () => {
     for (const t of run.targets) {
-      const removed = (await t.cleanStale?.()) ?? [];
-      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} temp file(s) left by an interrupted run: ${removed.join(', ')}`);
+      const removed = (await t.cleanStale?.({ cluster: run.cluster })) ?? [];
+      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} leftover(s) of interrupted runs: ${removed.join(', ')}`);
     }
     return fn();
   });

@@ -7,7 +7,7 @@
  * multipart upload left (ListMultipartUploads), and the SDK retried (several part attempts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -216,6 +216,51 @@ describe('S3 endpoint lost mid-upload', () => {
     expect(r.stderr).toContain(`s3://${BUCKET}/${prefix}`);
     expect(r.stderr).toMatch(/could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz .*the next run or 'lsbackup prune --leftovers' removes it.*ECONNREFUSED/);
     await expectNothingStored(prefix);
+
+    // Issue 19.3: the dead upload stays billed until someone aborts it. Another cluster's upload
+    // under the same prefix is not this cluster's to remove.
+    await raw.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: `${prefix}lsbackup-other-20260101T000000Z.tar.gz` }));
+    const uploads = async () => ((await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? []).map((u) => u.Key!.slice(prefix.length));
+    expect((await uploads()).sort()).toEqual([expect.stringMatching(/^lsbackup-build-/), 'lsbackup-other-20260101T000000Z.tar.gz']);
+    const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-killed') };
+    // Younger than the default grace (24 h): it may be a run on another machine, so kept.
+    const young = await ws.write('config-young.yaml', JSON.stringify({ targets: [s3Target(prefix, server.endpoint)] }));
+    const none = await runCli(['prune', '--leftovers', '-c', young], { env });
+    expect(none.stdout, none.stderr).toContain('no leftovers of interrupted runs');
+    // With the grace at 0 the next run of cluster 'build' aborts its own, and says so.
+    const now = await ws.write('config-now.yaml', JSON.stringify({ targets: [s3Target(prefix, server.endpoint, { staleUploadHours: 0 })] }));
+    const next = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-c', now], { env, timeoutMs: 240_000 });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/removed 1 leftover\(s\) of interrupted runs: lsbackup-build-\S+\.tar\.gz \(incomplete multipart upload started /);
+    expect(await uploads()).toEqual(['lsbackup-other-20260101T000000Z.tar.gz']);
+    // prune --leftovers lists (--dry-run) and removes the rest on request.
+    const listed = await runCli(['prune', '--leftovers', '--dry-run', '-c', now], { env });
+    expect(listed.stdout).toMatch(/would remove leftover: lsbackup-other-20260101T000000Z\.tar\.gz \(incomplete multipart upload/);
+    expect(await uploads()).toHaveLength(1);
+    const removed = await runCli(['prune', '--leftovers', '-c', now], { env });
+    expect(removed.stdout).toMatch(/^removed leftover: lsbackup-other-20260101T000000Z\.tar\.gz/m);
+    expect(await uploads()).toEqual([]);
+  }, 600_000);
+
+  it('prune deletes in DeleteObjects batches, not one request per object', async () => {
+    const prefix = 'prune-batch/';
+    const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
+    for (const n of names) {
+      for (const key of [n, `${n}.sha256`]) await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: 'x' }));
+    }
+    const proxy = await startS3Proxy(server.endpoint);
+    try {
+      const config = await ws.write('config-batch.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['prune', '--keep-last', '1', '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-batch') } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(proxy.requests.filter((q) => q.startsWith('DELETE '))).toEqual([]);
+      // Archives, then sidecars: two batches.
+      expect(proxy.requests.filter((q) => /^POST \S+\?delete/.test(q))).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+    const left = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort()).toEqual([names[29], `${names[29]}.sha256`]);
   }, 300_000);
 
   it('the endpoint stops after 4 parts while a local copy goes on: exit 2, the local copy kept, no crash', async () => {

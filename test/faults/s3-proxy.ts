@@ -19,6 +19,8 @@ export interface S3Proxy {
   readonly parts: number;
   /** Requests answered by rule.answer. */
   readonly answered: number;
+  /** Every request seen: `METHOD /path?query`. */
+  readonly requests: string[];
   /** Stop the endpoint: no listener, every open connection destroyed. */
   kill(): void;
   close(): Promise<void>;
@@ -29,9 +31,11 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
   const upstreamRequests = new Set<http.ClientRequest>();
   let parts = 0;
   let answered = 0;
+  const requests: string[] = [];
   let dead = false;
   const server = http.createServer((req, res) => {
     if (dead) return req.socket.destroy();
+    requests.push(`${req.method} ${req.url}`);
     const error = rule.answer?.(req);
     if (error) {
       answered++;
@@ -64,6 +68,7 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
     get answered() {
       return answered;
     },
+    requests,
     kill() {
       dead = true;
       server.close();

@@ -8,6 +8,8 @@ import { catalogSession, type CatalogOptions } from '../catalog.js';
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   dryRun?: boolean;
   lockWait?: number;
+  /** Only the leftovers of dead runs (incomplete uploads, temp files): no retention rules needed. */
+  leftovers?: boolean;
 }
 
 /** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, saying why each is kept. */
@@ -15,11 +17,22 @@ export async function pruneCommand(options: PruneOptions): Promise<number> {
   const session = await catalogSession(options);
   const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
   // The target's lock: retention never races a backup that is writing there.
-  const result = await withTargetLock(
+  const { result, leftovers } = await withTargetLock(
     session.target,
     { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
-    () => prune(session.target, policy, { ...session, dryRun: options.dryRun }),
+    async () => ({
+      result: options.leftovers ? undefined : await prune(session.target, policy, { ...session, dryRun: options.dryRun }),
+      // What dead runs left (incomplete multipart uploads past the target's grace period, temp files).
+      leftovers: (await session.target.cleanStale?.({ dryRun: options.dryRun })) ?? [],
+    }),
   );
+  const leftoverLines = leftovers.map((l) => `${options.dryRun ? 'would remove' : 'removed'} leftover: ${l}\n`).join('');
+  if (!result) {
+    if (options.json) process.stdout.write(JSON.stringify({ dryRun: options.dryRun ?? false, leftovers }, null, 2) + '\n');
+    else process.stdout.write(leftoverLines || 'no leftovers of interrupted runs\n');
+    return ExitCode.ok;
+  }
+  process.stderr.write(leftoverLines);
   if (options.json) {
     process.stdout.write(
       JSON.stringify({ dryRun: result.dryRun, keep: result.keep.map((k) => ({ name: k.backup.name, reasons: k.reasons })), remove: result.remove.map((b) => b.name) }, null, 2) + '\n',
