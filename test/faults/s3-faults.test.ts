@@ -11,7 +11,8 @@ import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploads
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 import { recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
 import { startS3Proxy, type ProxyRule } from './s3-proxy.js';
@@ -241,6 +242,26 @@ describe('S3 endpoint lost mid-upload', () => {
     expect(removed.stdout).toMatch(/^removed leftover: lsbackup-other-20260101T000000Z\.tar\.gz/m);
     expect(await uploads()).toEqual([]);
   }, 600_000);
+
+  it('get of an object whose download breaks off (deleted meanwhile): a target error, no stack, nothing written', async () => {
+    const prefix = 'get-cut/';
+    const name = 'lsbackup-c1-20260101T000000Z.tar.gz';
+    await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + name, Body: randomBytes(8 * 1024 * 1024) }));
+    // The SDK retries a broken request only before the body flows: cut every GET after 1 MiB.
+    const proxy = await startS3Proxy(server.endpoint, { cutAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes(name) ? 1024 * 1024 : undefined) });
+    const dest = path.join(ws.dir, 'get-cut');
+    await mkdir(dest, { recursive: true });
+    try {
+      const config = await ws.write('config-getcut.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['get', name, dest, '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-getcut') } });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      expect(r.stderr).toMatch(new RegExp(`Target s3://${BUCKET}/${prefix}: the download of ${name.replace(/\./g, '\\.')} broke off after .*deleted or replaced`));
+      expect(await readdir(dest)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
 
   it('prune deletes in DeleteObjects batches, not one request per object', async () => {
     const prefix = 'prune-batch/';

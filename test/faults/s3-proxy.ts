@@ -9,6 +9,8 @@ import http from 'node:http';
 export interface ProxyRule {
   /** An S3 error response for this request instead of forwarding it (undefined: forward). */
   answer?(req: http.IncomingMessage): { status: number; code: string } | undefined;
+  /** Cut the connection after this many bytes of the answer (undefined: the whole answer). */
+  cutAnswerAfter?(req: http.IncomingMessage): number | undefined;
   /** Called as each part upload (PUT ?partNumber=) starts, with how many have started. */
   onPart?(count: number, proxy: S3Proxy): void;
 }
@@ -53,7 +55,15 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
     const { expect: _expect, ...headers } = req.headers;
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
+      const cutAfter = rule.cutAnswerAfter?.(req);
+      if (cutAfter === undefined) return void upRes.pipe(res);
+      let sent = 0;
+      upRes.on('data', (chunk: Buffer) => {
+        if (sent >= cutAfter) return;
+        res.write(chunk.subarray(0, cutAfter - sent));
+        sent += chunk.length;
+        if (sent >= cutAfter) setImmediate(() => (req.socket.destroy(), up.destroy()));
+      });
     });
     upstreamRequests.add(up);
     up.on('close', () => upstreamRequests.delete(up));
