@@ -19,6 +19,7 @@ import { LsError } from '../engine/errors.js';
 import { pipeline } from 'node:stream/promises';
 import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
+import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
@@ -42,11 +43,14 @@ export { azureFileTargetOptionsSchema } from './options/azure-file.js';
 /** Temp files carry this prefix; list() never shows them. */
 export const TEMP_PREFIX = '.lsbackup-tmp-';
 const MAX_RANGE = 4 * 1024 * 1024;
+/** Azure Files' largest file (Create File / Set File Properties: x-ms-content-length up to 4 TiB). */
+export const MAX_FILE_SIZE = 4 * 1024 ** 4;
 // The temp file grows in steps this large (then is cut to size) to save a resize per range.
 const GROW_STEP = 64 * 1024 * 1024;
 const MAX_COLLISIONS = 1000;
 
-export function createAzureFileTarget(uri: string, options: AzureFileTargetOptions = {}): Target {
+/** `maxFileSize` is Azure's; tests lower it to reach the limit with a small upload. */
+export function createAzureFileTarget(uri: string, options: AzureFileTargetOptions = {}, maxFileSize = MAX_FILE_SIZE): Target {
   const { account, share, dir } = parseAzureFileUri(uri);
   if (!options.accountKey && !options.sasToken) {
     throw new LsError('ETARGET', { target: uri, message: 'needs an accountKey or a sasToken option' });
@@ -83,7 +87,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     } catch (e) {
       throw fail(`cannot create ${tempName}`, e);
     }
-    return { file, writer: new RangeWriter(file, rangeSize) };
+    return { file, writer: new RangeWriter(file, rangeSize, maxFileSize, `${uri}/${name}`) };
   }
 
   /**
@@ -216,7 +220,12 @@ class RangeWriter {
   private allocated = 0;
   private inFlight: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly file: ShareFileClient, rangeSize: number) {
+  constructor(
+    private readonly file: ShareFileClient,
+    rangeSize: number,
+    private readonly maxFileSize: number,
+    private readonly label: string,
+  ) {
     this.stream = fixedSizeWritable(rangeSize, { piece: (bytes) => this.track(this.upload(bytes)) });
   }
 
@@ -239,8 +248,15 @@ class RangeWriter {
 
   private async upload(range: Buffer): Promise<void> {
     const end = this.written + range.length;
+    if (end > this.maxFileSize) {
+      throw new LsError('ETARGET', {
+        target: this.label,
+        message: `the archive is larger than an Azure file can be (${formatBytes(this.maxFileSize)}). Back up fewer components per run (--only/--skip), or use another target`,
+      });
+    }
     if (end > this.allocated) {
-      this.allocated = Math.max(end, this.allocated + GROW_STEP);
+      // Never ask for more than the largest file: the last step is cut short.
+      this.allocated = Math.min(this.maxFileSize, Math.max(end, this.allocated + GROW_STEP));
       await this.file.resize(this.allocated);
     }
     await this.file.uploadRange(range, this.written, range.length);

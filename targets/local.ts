@@ -9,7 +9,7 @@ import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { LsError } from '../engine/errors.js';
 import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
-import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 
 export const scheme = 'file';
 
@@ -206,10 +206,10 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
   }
 
   /** Temp files of uploads that were never committed: a run killed with SIGKILL leaves them. */
-  async function cleanStale(): Promise<string[]> {
+  async function cleanStale(scope: StaleScope = {}): Promise<string[]> {
     const names = await readdir(dir).catch(() => [] as string[]);
     const stale = names.filter((n) => n.startsWith(TEMP_PREFIX));
-    await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+    if (!scope.dryRun) await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
     return stale;
   }
 

@@ -1,6 +1,7 @@
 /**
  * S3 target: `s3://bucket/prefix`. Archives are written as multipart uploads whose parts
- * stream out as they fill (bounded memory: partSize x (queueSize + 1)), and the upload is
+ * stream out as they fill (bounded memory: part size x (queueSize + 1); parts grow as the
+ * upload goes on, targets/support/part-sizes.ts), and the upload is
  * completed only in commit(), so nothing appears under the final name before then. Any
  * failure or abort() calls AbortMultipartUpload so no parts are left behind. The name is
  * claimed before the upload starts, and published with its sidecars (archive last) without
@@ -9,15 +10,18 @@
  * We drive the multipart calls ourselves rather than through lib-storage's `Upload`,
  * because `Upload` completes the object as soon as the input ends, i.e. before commit().
  */
+import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -32,9 +36,12 @@ import { pipeline } from 'node:stream/promises';
 import { candidateNames } from './support/collision.js';
 import { CLAIMS_DIR, claimName, type ClaimStore } from './support/name-claim.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
+import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
-import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
+import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
+import { parseBackupName, sanitizeClusterName } from '../engine/archive/names.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -52,10 +59,15 @@ export interface S3TargetOptions {
   serverSideEncryption?: ServerSideEncryption;
   sseKmsKeyId?: string;
   storageClass?: StorageClass;
-  /** Bytes per multipart part (S3 minimum 5 MiB). */
+  /** Bytes of the first multipart parts (S3 minimum 5 MiB); later parts grow (targets/support/part-sizes.ts). */
   partSize?: number;
   /** Parts uploading at once. */
   queueSize?: number;
+  /**
+   * Incomplete multipart uploads of lsbackup backups older than this are leftovers of dead runs
+   * and are aborted by the next run and by prune. Younger ones may be a run on another machine.
+   */
+  staleUploadHours?: number;
 }
 
 export { s3TargetOptionsSchema } from './options/s3.js';
@@ -63,8 +75,12 @@ export { s3TargetOptionsSchema } from './options/s3.js';
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;
 const MAX_COLLISIONS = 1000;
+const DEFAULT_STALE_UPLOAD_HOURS = 24;
+// DeleteObjects takes at most 1000 keys a request.
+const DELETE_BATCH = 1000;
 
-export function createS3Target(uri: string, options: S3TargetOptions = {}): Target {
+/** `limits` is S3's; tests lower it to reach the part limit with a small upload. */
+export function createS3Target(uri: string, options: S3TargetOptions = {}, limits: PartLimits = S3_PART_LIMITS): Target {
   const { bucket, prefix } = parseS3Uri(uri);
   const client = new S3Client({
     endpoint: options.endpoint,
@@ -87,7 +103,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
       ServerSideEncryption: options.serverSideEncryption,
       SSEKMSKeyId: options.sseKmsKeyId,
       StorageClass: options.storageClass,
-    }, options.partSize ?? DEFAULT_PART_SIZE, options.queueSize ?? DEFAULT_QUEUE_SIZE);
+    }, { first: options.partSize ?? DEFAULT_PART_SIZE, limits }, options.queueSize ?? DEFAULT_QUEUE_SIZE);
 
   // Conditional writes (If-None-Match: *) where the server has them (AWS since 2024): a server
   // that refuses them (Swift's s3api: 501) is remembered and written to without; the claims
@@ -157,6 +173,18 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
       (e) => fail(`cannot stat ${name}`, e),
     );
 
+  // HEAD answers carry no body, so a refusal comes without its code ("Unknown"): a one-key
+  // listing is refused the same way and says why (InvalidAccessKeyId, SignatureDoesNotMatch...).
+  async function withErrorCode(headError: unknown): Promise<unknown> {
+    if (!(headError instanceof S3ServiceException) || headError.name !== 'Unknown') return headError;
+    try {
+      await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+      return headError;
+    } catch (e) {
+      return e;
+    }
+  }
+
   return {
     uri,
     async check() {
@@ -164,7 +192,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `bucket '${bucket}' does not exist` }, { cause: e });
-        throw fail(`cannot reach bucket '${bucket}'`, e);
+        throw fail(`cannot reach bucket '${bucket}'`, await withErrorCode(e));
       }
     },
 
@@ -189,7 +217,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
             await publishTogether(publishStore, upload, [finalName], sidecars);
             return { name: finalName, size: upload.size, modified: new Date() };
           } catch (e) {
-            await upload.abort();
+            // The upload's failure is the news; a failed abort is reported by whoever aborts it later.
+            await upload.abort().catch(() => undefined);
             throw e instanceof NameTakenError ? new LsError('ETARGET', { target: uri, message: `${e.message} (written by a writer that does not claim names)` }) : fail(`upload of ${finalName} failed`, e);
           } finally {
             await claim.release().catch(() => undefined);
@@ -197,7 +226,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
         },
         async abort() {
           try {
-            await upload.abort();
+            await upload.abort().catch((e: unknown) => {
+              throw fail(`could not abort the multipart upload of ${finalName} (its parts stay billed until removed; the next run or 'lsbackup prune --leftovers' removes it)`, e);
+            });
           } finally {
             await claim.release().catch(() => undefined);
           }
@@ -244,7 +275,70 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}): Targ
         throw fail(`cannot delete ${name}`, e);
       }
     },
+
+    async deleteMany(names: string[]) {
+      for (let i = 0; i < names.length; i += DELETE_BATCH) {
+        const batch = names.slice(i, i + DELETE_BATCH);
+        let refused: { Key?: string; Code?: string; Message?: string }[];
+        try {
+          const r = await client.send(withContentMd5(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((n) => ({ Key: keyOf(n) })), Quiet: true } })));
+          refused = r.Errors ?? [];
+        } catch (e) {
+          throw fail(`cannot delete ${batch.length} object(s)`, e);
+        }
+        if (refused.length > 0) {
+          const first = refused[0]!;
+          throw new LsError('ETARGET', { target: uri, message: `cannot delete ${refused.length} object(s), e.g. ${first.Key?.slice(prefix.length)}: ${first.Code}: ${first.Message}` });
+        }
+      }
+    },
+
+    async cleanStale(scope: StaleScope = {}) {
+      const graceMs = (options.staleUploadHours ?? DEFAULT_STALE_UPLOAD_HOURS) * 3600_000;
+      const cluster = scope.cluster === undefined ? undefined : sanitizeClusterName(scope.cluster);
+      const found: string[] = [];
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      try {
+        do {
+          const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+          for (const u of page.Uploads ?? []) {
+            const name = u.Key?.slice(prefix.length) ?? '';
+            const backup = parseBackupName(archiveOf(name));
+            if (!backup || (cluster !== undefined && backup.cluster !== cluster)) continue;
+            if (!u.Initiated || Date.now() - u.Initiated.getTime() < graceMs) continue;
+            if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
+            found.push(`${name} (incomplete multipart upload started ${u.Initiated.toISOString()})`);
+          }
+          [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
+        } while (KeyMarker);
+      } catch (e) {
+        throw fail('cannot remove incomplete multipart uploads', e);
+      }
+      return found;
+    },
   };
+}
+
+/**
+ * DeleteObjects must carry a checksum. The SDK sends a CRC32 one, which AWS takes; many
+ * S3-compatible servers (Swift's s3api, older Ceph and MinIO) demand Content-MD5.
+ */
+function withContentMd5(command: DeleteObjectsCommand): DeleteObjectsCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (request.headers && typeof request.body === 'string') request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+      return next(args);
+    },
+    { step: 'build', name: 'lsbackupContentMd5' },
+  );
+  return command;
+}
+
+/** An archive's name from its own or a sidecar's (`x.tar.gz.sha256` -> `x.tar.gz`). */
+function archiveOf(name: string): string {
+  return name.replace(/\.(sha256|metadata\.json(\.age)?)$/, '');
 }
 
 /** `s3://bucket/some/prefix` -> bucket and a key prefix ending in '/' (or empty). */
@@ -270,7 +364,7 @@ interface UploadParams {
 class MultipartUpload {
   readonly stream: Writable;
   private uploadId?: string;
-  private readonly parts: CompletedPart[] = [];
+  private readonly done: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private totalBytes = 0;
   private nextPartNumber = 1;
@@ -282,10 +376,10 @@ class MultipartUpload {
   constructor(
     private readonly client: S3Client,
     private readonly params: UploadParams,
-    partSize: number,
+    private readonly parts: { first: number; limits: PartLimits },
     private readonly queueSize: number,
   ) {
-    this.stream = fixedSizeWritable(partSize, {
+    this.stream = fixedSizeWritable(partSchedule(parts.first, parts.limits), {
       piece: (bytes) => this.send(bytes),
       end: async () => {
         await Promise.all(this.inFlight);
@@ -293,8 +387,9 @@ class MultipartUpload {
       },
     });
     // Any failure on the way in (a part rejected, the producer destroying the stream) must
-    // not leave parts behind.
-    this.stream.on('error', () => void this.abort());
+    // not leave parts behind. If the abort fails too (endpoint gone, credentials expired) the
+    // caller's own abort() reports it: this early start must not reject into nowhere.
+    this.stream.on('error', () => void this.abort().catch(() => undefined));
     this.stream.on('finish', () => (this.finished = true));
   }
 
@@ -315,14 +410,14 @@ class MultipartUpload {
   async complete(IfNoneMatch?: '*'): Promise<number> {
     if (!this.finished) throw new Error('the upload stream was not ended before commit()');
     const { Bucket, Key } = this.params;
-    if (this.parts.length === 0) {
+    if (this.done.length === 0) {
       // Nothing was written: a multipart upload needs a part, so store an empty object instead.
       await this.abortMultipart();
       await this.client.send(new PutObjectCommand({ ...this.params, Body: new Uint8Array(0), ContentLength: 0, IfNoneMatch }));
       this.completed = true;
       return 0;
     }
-    const Parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    const Parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
     await this.client.send(
       new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }),
     );
@@ -353,13 +448,22 @@ class MultipartUpload {
   /** Start a part upload; resolve once there is room for another (rejects if a part failed). */
   private async send(body: Buffer): Promise<void> {
     this.throwIfFailed();
+    const { maxParts, maxObject } = this.parts.limits;
+    if (this.nextPartNumber > maxParts) {
+      throw new LsError('ETARGET', {
+        target: `s3://${this.params.Bucket}/${this.params.Key}`,
+        message:
+          `the archive is larger than one S3 object can be (${maxParts} parts, ${formatBytes(this.totalBytes)} so far; S3's limit is ${formatBytes(maxObject)}). ` +
+          'Raise the partSize option (the first parts\' size; later parts grow from it) or back up fewer components per run (--only/--skip)',
+      });
+    }
     const PartNumber = this.nextPartNumber++;
     this.totalBytes += body.length;
     const { Bucket, Key } = this.params;
     // The task never rejects: a failure is kept and surfaces at the next write or at the end.
     const task: Promise<void> = this.client
       .send(new UploadPartCommand({ Bucket, Key, UploadId: this.uploadId, PartNumber, Body: body, ContentLength: body.length }))
-      .then((r) => void this.parts.push({ PartNumber, ETag: r.ETag }))
+      .then((r) => void this.done.push({ PartNumber, ETag: r.ETag }))
       .catch((e: unknown) => void (this.failure ??= e))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
@@ -392,3 +496,4 @@ function targetError(uri: string, action: string, cause: unknown): LsError {
   }
   return new LsError('ETARGET', { target: uri, message: `${action}: ${code ?? 'error'}: ${(cause as Error)?.message ?? cause}` }, { cause });
 }
+

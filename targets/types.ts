@@ -43,6 +43,11 @@ export interface PutOptions {
   avoidCollision?: boolean;
 }
 
+export interface StaleScope {
+  cluster?: string;
+  dryRun?: boolean;
+}
+
 /** A storage location. One plugin per file in targets/, registered in targets/registry.ts. */
 export interface Target {
   /** The URI as the user wrote it (credentials never included). */
@@ -55,10 +60,14 @@ export interface Target {
   /** Where runs against this target take their lock (a directory target keeps it inside). */
   readonly lockFile?: string;
   /**
-   * Removes what a killed run left behind (temp files of uploads never committed). Called only
-   * while holding the target's lock, when no upload of another run can be in progress.
+   * Removes what a killed or failed run left behind (temp files, incomplete multipart uploads)
+   * and returns what it removed (with `dryRun`: would remove). Called only while holding the
+   * target's lock; a store other machines write too (S3) keeps what is younger than its grace
+   * period. With `cluster`, only leftovers of that cluster's backups.
    */
-  cleanStale?(): Promise<string[]>;
+  cleanStale?(scope?: StaleScope): Promise<string[]>;
+  /** Deletes many objects in few requests (S3 DeleteObjects); prune uses it when present. */
+  deleteMany?(names: string[]): Promise<void>;
   /** Check the target is usable (exists, mounted, writable, credentials valid) before a run starts. */
   check(): Promise<void>;
   put(name: string, options?: PutOptions): Promise<PendingUpload>;

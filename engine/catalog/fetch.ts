@@ -5,7 +5,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AGE_SUFFIX } from '../archive/index.js';
-import { LsError } from '../errors.js';
+import { isLsError, LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
 import { isEncrypted, openObject, type DecryptOptions } from './objects.js';
 
@@ -30,13 +30,30 @@ export async function fetchBackup(target: Target, name: string, dest: string, op
     throw new LsError('EUSAGE', { message: `${file} already exists; remove it or name another destination` });
   }
   const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
+  let received = 0;
   try {
     const source = decrypt ? await openObject(target, name, options) : await target.get(name);
+    source.on('data', (chunk: Buffer) => (received += chunk.length));
     await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     await rename(temp, file);
   } catch (e) {
     await rm(temp, { force: true });
-    throw e;
+    if (isLsError(e) || isLocalFileError(e, temp, file)) throw e;
+    // The stored object stopped coming (connection cut, object deleted or replaced meanwhile).
+    throw new LsError(
+      'ETARGET',
+      {
+        target: target.uri,
+        message: `the download of ${name} broke off after ${received} bytes (${(e as Error).message}); nothing was written to ${file}. Was the backup deleted or replaced meanwhile (prune, another run)? Run 'lsbackup list' and try again`,
+      },
+      { cause: e },
+    );
   }
   return { file, bytes: (await stat(file)).size, decrypted: decrypt };
+}
+
+/** A failure of the local file we write (disk full, no permission): not the target's fault. */
+function isLocalFileError(e: unknown, ...files: string[]): boolean {
+  const path = (e as NodeJS.ErrnoException)?.path;
+  return path !== undefined && files.includes(path);
 }

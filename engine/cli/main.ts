@@ -10,6 +10,7 @@ import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from './catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
+import { installProcessGuard, processFaulted } from './process-guard.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -60,8 +61,8 @@ function connectionOptions(cmd: Command): Command {
 function targetOptions(cmd: Command, what: string): Command {
   return cmd
     .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
-    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema)", repeat)
-    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable)', repeat)
+    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error", repeat)
+    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable; goes to the targets that have it, like --target-option)', repeat)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift); omit for AWS')
     .option('--s3-region <region>', 'S3 region (default us-east-1)')
     .option('--s3-path-style', 'S3 path-style URLs (most S3-compatible servers need this)');
@@ -268,6 +269,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
       .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')
+      .option(
+        '--leftovers',
+        "only list and remove what dead runs left in the target (S3: incomplete multipart uploads older than the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them",
+      )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
 
@@ -286,7 +291,8 @@ async function main(argv: string[]): Promise<number> {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
-    return exitCode;
+    // A rejection caught by the guard stopped the run: whatever it reached, it did not succeed.
+    return processFaulted() && (exitCode === ExitCode.ok || exitCode === ExitCode.partial) ? ExitCode.failed : exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
@@ -302,6 +308,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+installProcessGuard();
 const code = await main(process.argv);
 process.exitCode = code;
 // Exit once output is flushed even if a stray handle (a half-closed connection) would keep Node alive.

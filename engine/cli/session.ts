@@ -21,6 +21,7 @@ import { buildDirProfileValues, loadProfiles, type ProfileValues } from '../prof
 import { notRunningReason } from '../runner/plan.js';
 import type { Target } from '../../targets/types.js';
 import { clusterLockFile, removeStaleTempDirs, targetLockFile, withLocks } from '../lock/index.js';
+import { onProcessFault } from './process-guard.js';
 
 /** Options every command that touches a cluster shares. */
 export interface CommonOptions {
@@ -151,11 +152,14 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A bug's stray rejection stops the run like a signal does: post-steps still run.
+  const offFault = onProcessFault((reason) => controller.abort(reason));
   return {
     signal: controller.signal,
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      offFault();
     },
   };
 }
@@ -208,8 +212,8 @@ export async function withRunLocks<T>(
   const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });
   return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning }, async () => {
     for (const t of run.targets) {
-      const removed = (await t.cleanStale?.()) ?? [];
-      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} temp file(s) left by an interrupted run: ${removed.join(', ')}`);
+      const removed = (await t.cleanStale?.({ cluster: run.cluster })) ?? [];
+      if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} leftover(s) of interrupted runs: ${removed.join(', ')}`);
     }
     // Spool and staging directories of killed runs (plaintext backup data).
     const stale = await removeStaleTempDirs([os.tmpdir(), ...(run.stagingDir ? [run.stagingDir] : [])]);

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Config, TargetConfig } from '../config/load.js';
-import { resolveTargetSecrets, targetOptionsFromFlags, type TargetOptionFlags } from '../config/target-options.js';
+import { checkTargetOptionFlags, resolveTargetSecrets, targetOptionsFromFlags, type TargetOptionFlags } from '../config/target-options.js';
 import { createSecretSource, redactor } from '../secrets/index.js';
 import { LsError } from '../errors.js';
 import { openTarget } from '../../targets/registry.js';
@@ -20,6 +20,8 @@ const sameTarget = (a: string, b: string) => (isUri(a) || isUri(b) ? a.replace(/
 
 /** The targets to use, as configs (not opened): -t wins over the config's list. */
 export function chosenTargets(flags: TargetFlags, config: Config): TargetConfig[] {
+  const uris = (flags.target?.length ?? 0) > 0 ? flags.target! : config.targets.map((t) => t.uri);
+  if (uris.length > 0) checkTargetOptionFlags(uris, flags);
   const fromFlags = (flags.target ?? []).map((uri) => {
     const configured = config.targets.find((t) => sameTarget(t.uri, uri));
     return { uri, options: { ...configured?.options, ...targetOptionsFromFlags(uri, flags) } };

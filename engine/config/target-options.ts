@@ -33,7 +33,7 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
 
 /** Flags that set target options on the command line. */
 export interface TargetOptionFlags {
-  /** `key=value`, repeatable; applies to every target named with -t. */
+  /** `key=value`, repeatable; applies to each target whose plugin has that option. */
   targetOption?: string[];
   /** `key=SECRET_NAME`, repeatable: the option's value is that secret. */
   targetSecret?: string[];
@@ -42,26 +42,63 @@ export interface TargetOptionFlags {
   s3PathStyle?: boolean;
 }
 
-/** Options for one target from command-line flags, typed by the plugin's schema and validated. */
-export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): Record<string, unknown> {
-  const schema = targetOptionsSchema(uri);
-  const properties = schema.properties as Record<string, { type?: string }>;
-  const options: Record<string, unknown> = {};
+interface FlagOption {
+  key: string;
+  text: string;
+  secret: boolean;
+}
+
+/** The key=value pairs of --target-option and --target-secret; a malformed one is a problem. */
+function flagOptions(flags: TargetOptionFlags): { options: FlagOption[]; problems: Problem[] } {
   const problems: Problem[] = [];
-  const pairs = (specs: string[] | undefined, flag: string) =>
+  const parse = (specs: string[] | undefined, flag: string, secret: boolean) =>
     (specs ?? []).flatMap((spec) => {
       const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/s.exec(spec);
       if (!m) {
         problems.push({ file: flag, message: `'${spec}' is not of the form key=value` });
         return [];
       }
-      return [[m[1]!, m[2]!] as const];
+      return [{ key: m[1]!, text: m[2]!, secret }];
     });
-  for (const [key, text] of pairs(flags.targetOption, '--target-option')) {
-    const type = properties[key]?.type;
-    options[key] = type === 'boolean' ? ({ true: true, false: false } as Record<string, boolean>)[text] ?? text : type === 'integer' && /^\d+$/.test(text) ? Number(text) : text;
+  return { options: [...parse(flags.targetOption, '--target-option', false), ...parse(flags.targetSecret, '--target-secret', true)], problems };
+}
+
+/**
+ * `-t /local -t s3://…` with `--target-option storageClass=…`: each option goes only to the
+ * targets whose plugin has it. An option that none of them has is a mistake (a typo, or the
+ * wrong target): EINVALID naming it and the targets.
+ */
+export function checkTargetOptionFlags(uris: string[], flags: TargetOptionFlags): void {
+  const { options, problems } = flagOptions(flags);
+  for (const o of options) {
+    if (uris.some((uri) => o.key in targetOptionsSchema(uri).properties)) continue;
+    const known = [...new Set(uris.flatMap((uri) => Object.keys(targetOptionsSchema(uri).properties)))];
+    problems.push({
+      file: o.secret ? '--target-secret' : '--target-option',
+      message: `unknown key '${o.key}': no target given takes it (${uris.join(', ')})`,
+      hint: known.length > 0 ? `options of these targets: ${known.join(', ')}` : 'these targets take no options',
+    });
   }
-  for (const [key, name] of pairs(flags.targetSecret, '--target-secret')) options[key] = { secret: name };
+  if (problems.length > 0) throw invalid('Target options on the command line', problems);
+}
+
+/** Options for one target from command-line flags (those its plugin has), typed by its schema and validated. */
+export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): Record<string, unknown> {
+  const schema = targetOptionsSchema(uri);
+  const properties = schema.properties as Record<string, { type?: string }>;
+  const options: Record<string, unknown> = {};
+  const { options: given, problems } = flagOptions(flags);
+  for (const { key, text, secret } of given) {
+    if (!(key in properties)) continue; // another target's option (checkTargetOptionFlags)
+    const type = properties[key]?.type;
+    options[key] = secret
+      ? { secret: text }
+      : type === 'boolean'
+        ? ({ true: true, false: false } as Record<string, boolean>)[text] ?? text
+        : type === 'integer' && /^\d+$/.test(text)
+          ? Number(text)
+          : text;
+  }
   if (schemeOf(uri) === 's3') {
     if (flags.s3Endpoint !== undefined) options.endpoint = flags.s3Endpoint;
     if (flags.s3Region !== undefined) options.region = flags.s3Region;

@@ -17,7 +17,21 @@ export const s3TargetOptionsSchema = {
     serverSideEncryption: { type: 'string', enum: ['AES256', 'aws:kms', 'aws:kms:dsse'], description: 'Server-side encryption' },
     sseKmsKeyId: { type: 'string', description: 'KMS key for aws:kms encryption' },
     storageClass: { type: 'string', description: 'Storage class', examples: ['STANDARD_IA', 'GLACIER_IR'] },
-    partSize: { type: 'integer', minimum: 5 * 1024 * 1024, default: 8 * 1024 * 1024, description: 'Multipart part size in bytes' },
+    partSize: {
+      type: 'integer',
+      minimum: 5 * 1024 * 1024,
+      // S3 allows 5 GiB per part; one part is one Node buffer, at most 4 GiB.
+      maximum: 4 * 1024 * 1024 * 1024,
+      default: 8 * 1024 * 1024,
+      description: 'Size in bytes of the first multipart parts (5 MiB to 4 GiB); later parts double as needed so one archive can reach S3\'s 5 TiB within its 10,000 parts',
+    },
+    staleUploadHours: {
+      type: 'number',
+      minimum: 0,
+      default: 24,
+      description:
+        "Incomplete multipart uploads of lsbackup backups older than this many hours are a dead run's leftovers: the next run and prune abort them (younger ones may be a run on another machine)",
+    },
     queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },
   },
 };

@@ -1,14 +1,18 @@
 import { Writable } from 'node:stream';
 
 /**
- * A Writable that hands its input on in pieces of exactly `size` bytes (the last one may
- * be shorter, and is skipped when empty). Each write waits for `piece` to resolve, so a
- * slow upload holds the producer back and memory stays bounded to about one piece.
+ * A Writable that hands its input on in pieces of exactly `size` bytes, or of `size(n)` bytes
+ * for piece n (1-based) when sizes change as the upload goes on (the last piece may be
+ * shorter, and is skipped when empty). Each write waits for `piece` to resolve, so a slow
+ * upload holds the producer back and memory stays bounded to about one piece.
  */
 export function fixedSizeWritable(
-  size: number,
+  size: number | ((n: number) => number),
   handlers: { piece(bytes: Buffer): Promise<void>; end?(): Promise<void> },
 ): Writable {
+  const sizeOf = typeof size === 'number' ? () => size : size;
+  let pieces = 0;
+  let current = sizeOf(1);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   return new Writable({
@@ -16,11 +20,13 @@ export function fixedSizeWritable(
       try {
         pending.push(chunk);
         pendingBytes += chunk.length;
-        while (pendingBytes >= size) {
+        while (pendingBytes >= current) {
           const all = Buffer.concat(pending);
-          pending = [all.subarray(size)];
-          pendingBytes = all.length - size;
-          await handlers.piece(all.subarray(0, size));
+          pending = [all.subarray(current)];
+          pendingBytes = all.length - current;
+          const bytes = all.subarray(0, current);
+          current = sizeOf(++pieces + 1);
+          await handlers.piece(bytes);
         }
         done();
       } catch (e) {

@@ -112,6 +112,8 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
     const r = await runCli(['apply', '-c', config, ...base()], { env: { ...env, S3_SECRET: 'definitely-wrong-secret' } });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Target s3:\/\/lsb-cli\/wrong: cannot reach bucket 'lsb-cli'/);
+    // Named as `list` names it (HeadBucket's answer has no body: it said "(Unknown)").
+    expect(r.stderr).toMatch(/credentials were rejected \(SignatureDoesNotMatch\)/);
     expect(r.stderr).not.toContain('definitely-wrong-secret');
   });
 
@@ -129,12 +131,30 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
     expect(r.stderr).toMatch(/typo\.config\.yaml:9:7: unknown key 'endpiont' in 'targets\[0\]\.options' \(did you mean 'endpoint'/);
     expect(r.stderr).toMatch(/typo\.config\.yaml:10:17: 'targets\[0\]\.options\.partSize' must be >= 5242880/);
     const local = await ws.write('local-opts.config.yaml', `targets:\n  - uri: ./b\n    options: { region: x }\n`);
+    // S3 takes at most 5 GiB a part (and one part is one Node buffer, at most 4 GiB).
+    const huge = await s3Config('hugepart', '\n      partSize: 6000000000');
+    const h = await runCli(['list', '-c', huge], { env });
+    expect(h.exitCode).toBe(78);
+    expect(h.stderr).toMatch(/hugepart\.config\.yaml:9:17: 'targets\[0\]\.options\.partSize' must be <= 4294967296/);
     const l = await runCli(['list', '-c', local]);
     expect(l.exitCode).toBe(78);
     expect(l.stderr).toMatch(/local-opts\.config\.yaml:3:16: unknown key 'region'/);
     const flag = await runCli(['list', '-t', '/tmp/x', '--target-option', 'region=x']);
     expect(flag.exitCode).toBe(78);
     expect(flag.stderr).toContain("unknown key 'region'");
+  });
+
+  it('-t <local dir> -t s3://… with --target-option/--target-secret: each option goes to the target that takes it', async () => {
+    const local = path.join(ws.dir, 'mixed-local');
+    const flags = ['-t', local, '-t', `s3://${BUCKET}/mixed`, '--target-option', `endpoint=${s3.endpoint}`, '--target-option', 'forcePathStyle=true', '--target-option', 'queueSize=2', '--target-secret', 'accessKeyId=S3_KEY', '--target-secret', 'secretAccessKey=S3_SECRET'];
+    const r = await runCli(['apply', path.join(ws.dir, 'recipes'), ...base(), ...flags], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const stored = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'mixed/' }));
+    expect((stored.Contents ?? []).filter((o) => o.Key!.endsWith('.tar.gz'))).toHaveLength(1);
+    // An option that no target given takes is still an error, naming it.
+    const typo = await runCli(['apply', path.join(ws.dir, 'recipes'), ...base(), '-t', local, '-t', `s3://${BUCKET}/mixed`, '--target-option', 'storageClas=X'], { env });
+    expect(typo.exitCode).toBe(78);
+    expect(typo.stderr).toMatch(/unknown key 'storageClas': no target given takes it/);
   });
 
   it('an interrupted upload leaves no object and no multipart parts', async () => {

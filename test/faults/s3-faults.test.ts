@@ -7,11 +7,15 @@
  * multipart upload left (ListMultipartUploads), and the SDK retried (several part attempts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
-import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
+import { startS3Proxy, type ProxyRule } from './s3-proxy.js';
 
 const BUCKET = 'lsbackup-faults';
 const CUT_AFTER = 1024 * 1024;
@@ -91,12 +95,29 @@ beforeAll(async () => {
     'recipes/app.yaml',
     recipeYaml('app', `hosts: { group: app }\ndetect: "true"\nbackup:\n  snapshot:\n    - run: head -c 12000000 /dev/urandom\n      output: big.bin\n`),
   );
-}, 180_000);
+}, 300_000);
 afterAll(async () => {
   raw?.destroy();
   await server?.stop();
   await ws?.cleanup();
 });
+
+/** A config `targets:` entry for the bucket through `endpoint` (a proxy), 5 MiB parts one at a time. */
+function s3Target(prefix: string, endpoint: string, extra: Record<string, unknown> = {}) {
+  return {
+    uri: `s3://${BUCKET}/${prefix}`,
+    options: {
+      endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      partSize: 5 * 1024 * 1024,
+      queueSize: 1,
+      ...extra,
+    },
+  };
+}
 
 describe('S3 failing mid-multipart', () => {
   for (const mode of ['reset', '500'] as const) {
@@ -108,18 +129,7 @@ describe('S3 failing mid-multipart', () => {
           `config-${mode}.yaml`,
           JSON.stringify({
             targets: [
-              {
-                uri: `s3://${BUCKET}/${prefix}`,
-                options: {
-                  endpoint: proxy.endpoint,
-                  region: server.region,
-                  forcePathStyle: true,
-                  accessKeyId: server.accessKeyId,
-                  secretAccessKey: server.secretAccessKey,
-                  partSize: 5 * 1024 * 1024,
-                  queueSize: 1,
-                },
-              },
+              s3Target(prefix, proxy.endpoint),
             ],
           }),
         );
@@ -141,4 +151,166 @@ describe('S3 failing mid-multipart', () => {
       }
     }, 300_000);
   }
+});
+
+/**
+ * The endpoint dying in the middle of an upload (issue 19.1): before the fix the failed
+ * AbortMultipartUpload rejected a promise nobody awaited and Node killed lsbackup there and
+ * then (no summary, no post-step, locks and upload left). Now: a failed run, the post-step ran,
+ * the summary printed, nothing under a final name.
+ */
+describe('S3 endpoint lost mid-upload', () => {
+  /** A recipe that "stops a service" (pre) and must "start it again" (post, always run). */
+  async function setup(name: string) {
+    const state = path.join(ws.dir, `state-${name}`);
+    const spec = [
+      'hosts: { group: app }',
+      'detect: "true"',
+      'backup:',
+      '  pre:',
+      `    - run: mkdir -p ${state} && touch ${state}/stopped`,
+      '  snapshot:',
+      '    - run: head -c 40000000 /dev/urandom',
+      '      output: big.bin',
+      '  post:',
+      `    - run: touch ${state}/started`,
+      '',
+    ].join('\n');
+    const recipes = path.dirname(await ws.write(`recipes-${name}/app.yaml`, recipeYaml('app', spec)));
+    return { recipes, state, env: { XDG_CACHE_HOME: path.join(ws.dir, `cache-${name}`) } };
+  }
+
+  async function runAgainst(name: string, rule: ProxyRule, extraTargets: string[] = []) {
+    const proxy = await startS3Proxy(server.endpoint, rule);
+    try {
+      const { recipes, state, env } = await setup(name);
+      const prefix = `lost-${name}/`;
+      const s3 = s3Target(prefix, proxy.endpoint);
+      const config = await ws.write(`config-${name}.yaml`, JSON.stringify({ targets: [s3, ...extraTargets.map((uri) => ({ uri }))] }));
+      const r = await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build'), '-c', config], { timeoutMs: 240_000, env });
+      return { r, proxy, prefix, state, env };
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  async function expectNothingStored(prefix: string) {
+    const objects = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    expect(objects.Contents ?? []).toEqual([]);
+  }
+
+  function expectCleanFailure(r: { stdout: string; stderr: string }, state: string) {
+    expect(r.stderr).not.toMatch(/unexpected error|triggerUncaughtException|ECONNREFUSED\n\s+at /);
+    expect(existsSync(path.join(state, 'stopped'))).toBe(true);
+    expect(existsSync(path.join(state, 'started')), 'the always-run post-step ran').toBe(true);
+    // The summary table: the component's row on the one host.
+    expect(summaryRows(r.stdout).map((row) => row.slice(0, 2)), r.stdout + r.stderr).toEqual([['app', 'localhost']]);
+  }
+
+  const killAfter4Parts: ProxyRule = { onPart: (n, p) => n > 4 && p.kill() };
+
+  it('the endpoint stops after 4 parts: exit 1, post-step ran, summary printed, nothing stored, the leftover named', async () => {
+    const { r, proxy, prefix, state } = await runAgainst('killed', killAfter4Parts);
+    expect(proxy.parts).toBeGreaterThan(4);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expectCleanFailure(r, state);
+    expect(r.stderr).toContain(`s3://${BUCKET}/${prefix}`);
+    expect(r.stderr).toMatch(/could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz .*the next run or 'lsbackup prune --leftovers' removes it.*ECONNREFUSED/);
+    await expectNothingStored(prefix);
+
+    // Issue 19.3: the dead upload stays billed until someone aborts it. Another cluster's upload
+    // under the same prefix is not this cluster's to remove.
+    await raw.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: `${prefix}lsbackup-other-20260101T000000Z.tar.gz` }));
+    const uploads = async () => ((await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? []).map((u) => u.Key!.slice(prefix.length));
+    expect((await uploads()).sort()).toEqual([expect.stringMatching(/^lsbackup-build-/), 'lsbackup-other-20260101T000000Z.tar.gz']);
+    const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-killed') };
+    // Younger than the default grace (24 h): it may be a run on another machine, so kept.
+    const young = await ws.write('config-young.yaml', JSON.stringify({ targets: [s3Target(prefix, server.endpoint)] }));
+    const none = await runCli(['prune', '--leftovers', '-c', young], { env });
+    expect(none.stdout, none.stderr).toContain('no leftovers of interrupted runs');
+    // With the grace at 0 the next run of cluster 'build' aborts its own, and says so.
+    const now = await ws.write('config-now.yaml', JSON.stringify({ targets: [s3Target(prefix, server.endpoint, { staleUploadHours: 0 })] }));
+    const next = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-c', now], { env, timeoutMs: 240_000 });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/removed 1 leftover\(s\) of interrupted runs: lsbackup-build-\S+\.tar\.gz \(incomplete multipart upload started /);
+    expect(await uploads()).toEqual(['lsbackup-other-20260101T000000Z.tar.gz']);
+    // prune --leftovers lists (--dry-run) and removes the rest on request.
+    const listed = await runCli(['prune', '--leftovers', '--dry-run', '-c', now], { env });
+    expect(listed.stdout).toMatch(/would remove leftover: lsbackup-other-20260101T000000Z\.tar\.gz \(incomplete multipart upload/);
+    expect(await uploads()).toHaveLength(1);
+    const removed = await runCli(['prune', '--leftovers', '-c', now], { env });
+    expect(removed.stdout).toMatch(/^removed leftover: lsbackup-other-20260101T000000Z\.tar\.gz/m);
+    expect(await uploads()).toEqual([]);
+  }, 600_000);
+
+  it('get of an object whose download breaks off (deleted meanwhile): a target error, no stack, nothing written', async () => {
+    const prefix = 'get-cut/';
+    const name = 'lsbackup-c1-20260101T000000Z.tar.gz';
+    await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + name, Body: randomBytes(8 * 1024 * 1024) }));
+    // The SDK retries a broken request only before the body flows: cut every GET after 1 MiB.
+    const proxy = await startS3Proxy(server.endpoint, { cutAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes(name) ? 1024 * 1024 : undefined) });
+    const dest = path.join(ws.dir, 'get-cut');
+    await mkdir(dest, { recursive: true });
+    try {
+      const config = await ws.write('config-getcut.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['get', name, dest, '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-getcut') } });
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
+      expect(r.stderr).toMatch(new RegExp(`Target s3://${BUCKET}/${prefix}: the download of ${name.replace(/\./g, '\\.')} broke off after .*deleted or replaced`));
+      expect(await readdir(dest)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
+
+  it('prune deletes in DeleteObjects batches, not one request per object', async () => {
+    const prefix = 'prune-batch/';
+    const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
+    for (const n of names) {
+      for (const key of [n, `${n}.sha256`]) await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: 'x' }));
+    }
+    const proxy = await startS3Proxy(server.endpoint);
+    try {
+      const config = await ws.write('config-batch.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['prune', '--keep-last', '1', '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-batch') } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(proxy.requests.filter((q) => q.startsWith('DELETE '))).toEqual([]);
+      // Archives, then sidecars: two batches.
+      expect(proxy.requests.filter((q) => /^POST \S+\?delete/.test(q))).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+    const left = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort()).toEqual([names[29], `${names[29]}.sha256`]);
+  }, 300_000);
+
+  it('the endpoint stops after 4 parts while a local copy goes on: exit 2, the local copy kept, no crash', async () => {
+    const local = path.join(ws.dir, 'local-killed');
+    const { r, proxy, prefix, state } = await runAgainst('killed2', killAfter4Parts, [local]);
+    expect(proxy.parts).toBeGreaterThan(4);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(2);
+    expectCleanFailure(r, state);
+    await expectNothingStored(prefix);
+    expect((await readdir(local)).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(1);
+  }, 300_000);
+
+  it('the abort itself fails too (expired credentials): exit 2 with the local copy kept, the upload is named for later cleanup', async () => {
+    const local = path.join(ws.dir, 'local-abortfail');
+    const rule: ProxyRule = {
+      // Part 3 fails; every AbortMultipartUpload is refused as with credentials that expired meanwhile.
+      answer: (req) =>
+        req.method === 'DELETE' && /[?&]uploadId=/.test(req.url ?? '')
+          ? { status: 403, code: 'ExpiredToken' }
+          : req.method === 'PUT' && /[?&]partNumber=3&/.test(req.url ?? '')
+            ? { status: 500, code: 'InternalError' }
+            : undefined,
+    };
+    const { r, proxy, prefix, state } = await runAgainst('abortfail', rule, [local]);
+    expect(proxy.answered).toBeGreaterThan(1);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(2);
+    expectCleanFailure(r, state);
+    expect(r.stderr).toMatch(/could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz.*ExpiredToken/);
+    await expectNothingStored(prefix);
+    expect((await readdir(local)).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(1);
+  }, 300_000);
 });

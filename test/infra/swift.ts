@@ -142,8 +142,8 @@ function assertAlive(children: ChildProcess[]): void {
 }
 
 async function waitUntil(what: string, children: ChildProcess[], probe: () => Promise<boolean>): Promise<void> {
-  // Generous: on a loaded machine the Python servers take long to import.
-  const deadline = Date.now() + 120_000;
+  // Generous: on a loaded 2-core machine the Python servers take long to import.
+  const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     assertAlive(children);
     if (await probe()) return;

@@ -67,6 +67,15 @@ describe('Azure file share target (real SDK, stand-in File service)', () => {
     expect(await readdir(join(standIn.dataDir, SHARE, 'prod/cluster1'))).toEqual(['lsbackup-c1-20260101T000000Z.tar.gz']);
   });
 
+  it("past Azure's largest file (lowered to 9 MiB here): a clear error, no file left", async () => {
+    const small = createAzureFileTarget(uri('prod/limit'), options(), 9 * MiB);
+    const upload = await small.put('lsbackup-c1-20260105T000000Z.tar.gz');
+    const error = await pipeline(Readable.from([randomBytes(12 * MiB)]), upload.stream).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toMatch(/larger than an Azure file can be \(9\.0 MiB\).*--only\/--skip/);
+    await expect(upload.commit()).rejects.toThrow(LsError);
+    expect(await readdir(join(standIn.dataDir, SHARE, 'prod/limit'))).toEqual([]);
+  });
+
   it('deletes the temp file when the producer fails', async () => {
     const upload = await target.put('lsbackup-c1-20260103T000000Z.tar.gz');
     async function* failing() {

@@ -6,6 +6,7 @@ import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, S3
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { createS3Target } from '../../targets/s3.js';
+import { S3_PART_LIMITS } from '../../targets/support/part-sizes.js';
 import type { Target } from '../../targets/types.js';
 import { MiB, randomSource, sha256Of } from './streams.js';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
@@ -68,6 +69,34 @@ describe('S3 target (real Swift s3api)', () => {
     // Cleanup code may abort after a commit: that must not remove the backup.
     await upload.abort();
     expect(await target.stat(name)).toMatchObject({ size: 50 * MiB });
+  });
+
+  it('grows the parts so an archive past partSize x the part limit still fits (part limit lowered to 4)', async () => {
+    // 30 MiB in 5 MiB parts would take 6 parts; growing (5, 10, 15 MiB) it takes 3.
+    const limits = { ...S3_PART_LIMITS, maxParts: 4, maxObject: 60 * MiB };
+    const small = createS3Target(`s3://${BUCKET}/grow`, { ...options(), partSize: 5 * MiB }, limits);
+    const name = 'lsbackup-c1-20260109T000000Z.tar.gz';
+    const source = randomSource(30 * MiB);
+    const upload = await small.put(name);
+    await pipeline(source.stream, upload.stream);
+    expect(await upload.commit()).toMatchObject({ name, size: 30 * MiB });
+    const head = await raw.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `grow/${name}` }));
+    expect(head.ETag).toMatch(/-3"$/);
+    expect(await sha256Of(await small.get(name))).toBe(source.digest());
+  });
+
+  it('past the part limit: a clear error saying what to change, no object, no upload left', async () => {
+    const limits = { ...S3_PART_LIMITS, maxParts: 2, maxObject: 15 * MiB };
+    const small = createS3Target(`s3://${BUCKET}/limit`, { ...options(), partSize: 5 * MiB }, limits);
+    const name = 'lsbackup-c1-20260110T000000Z.tar.gz';
+    const upload = await small.put(name);
+    const error = await pipeline(randomSource(40 * MiB).stream, upload.stream).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(LsError);
+    expect((error as Error).message).toMatch(/larger than one S3 object can be \(2 parts, .* Raise the partSize option .*--only\/--skip/);
+    await expect(upload.commit()).rejects.toThrow(LsError);
+    await upload.abort().catch(() => undefined);
+    expect(await small.stat(name)).toBeUndefined();
+    expect(await openUploads()).toBe(0);
   });
 
   it('leaves no object and no multipart upload when aborted mid-way', async () => {

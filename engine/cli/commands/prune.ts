@@ -10,6 +10,8 @@ export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   job?: string | false;
   dryRun?: boolean;
   lockWait?: number;
+  /** Only the leftovers of dead runs (incomplete uploads, temp files): no retention rules needed. */
+  leftovers?: boolean;
 }
 
 /** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, per cluster and job, saying why each is kept. */
@@ -17,11 +19,22 @@ export async function pruneCommand(options: PruneOptions): Promise<number> {
   const session = await catalogSession(options);
   const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
   // The target's lock: retention never races a backup that is writing there.
-  const result = await withTargetLock(
+  const { result, leftovers } = await withTargetLock(
     session.target,
     { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
-    () => prune(session.target, policy, { ...session, cluster: options.cluster, job: options.job === false ? null : options.job, dryRun: options.dryRun }),
+    async () => ({
+      result: options.leftovers ? undefined : await prune(session.target, policy, { ...session, cluster: options.cluster, job: options.job === false ? null : options.job, dryRun: options.dryRun }),
+      // What dead runs left (incomplete multipart uploads past the target's grace period, temp files).
+      leftovers: (await session.target.cleanStale?.({ dryRun: options.dryRun })) ?? [],
+    }),
   );
+  const leftoverLines = leftovers.map((l) => `${options.dryRun ? 'would remove' : 'removed'} leftover: ${l}\n`).join('');
+  if (!result) {
+    if (options.json) process.stdout.write(JSON.stringify({ dryRun: options.dryRun ?? false, leftovers }, null, 2) + '\n');
+    else process.stdout.write(leftoverLines || 'no leftovers of interrupted runs\n');
+    return ExitCode.ok;
+  }
+  process.stderr.write(leftoverLines);
   if (options.json) {
     process.stdout.write(
       JSON.stringify(

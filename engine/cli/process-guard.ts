@@ -1,0 +1,34 @@
+/**
+ * The last line of defence against a promise that rejects with nobody listening. Node's default
+ * (--unhandled-rejections=throw) ends the process on the spot: no post-step, no summary, locks,
+ * spool and uploads left behind. With the guard, the rejection is reported as a bug, the run in
+ * progress is stopped the way Ctrl-C stops it (post-steps run, nothing partial is kept) and the
+ * process ends as a failed run (exit 1).
+ */
+import { redactor } from '../secrets/index.js';
+
+type Listener = (reason: string) => void;
+
+const listeners = new Set<Listener>();
+let faulted = false;
+
+/** Once per process, before any command runs. */
+export function installProcessGuard(): void {
+  process.on('unhandledRejection', (reason: unknown) => {
+    faulted = true;
+    const detail = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    process.stderr.write(`lsbackup: unexpected error (please report); stopping the run:\n${redactor.redact(detail)}\n`);
+    for (const listener of listeners) listener('an unexpected error');
+  });
+}
+
+/** Called with a reason when the guard catches a rejection; returns the unsubscribe. */
+export function onProcessFault(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** True once an unhandled rejection happened: the run cannot be called a success. */
+export function processFaulted(): boolean {
+  return faulted;
+}
