@@ -34,7 +34,7 @@ import {
 import { LsError } from '../engine/errors.js';
 import { pipeline } from 'node:stream/promises';
 import { candidateNames } from './support/collision.js';
-import { CLAIMS_DIR, claimName, type ClaimStore } from './support/name-claim.js';
+import { CLAIMS_DIR, claimExpired, claimName, type ClaimStore } from './support/name-claim.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
@@ -312,8 +312,21 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           }
           [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
         } while (KeyMarker);
+        // Name claims a killed run could not release (targets/support/name-claim.ts): past their expiry.
+        let ContinuationToken: string | undefined;
+        do {
+          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}${CLAIMS_DIR}`, ContinuationToken }));
+          for (const o of page.Contents ?? []) {
+            const [name = '', id = ''] = o.Key!.slice(prefix.length + CLAIMS_DIR.length).split('/');
+            const backup = parseBackupName(name);
+            if (!claimExpired(id) || (cluster !== undefined && backup?.cluster !== cluster)) continue;
+            if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
+            found.push(`${name} (expired name claim ${id})`);
+          }
+          ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (ContinuationToken);
       } catch (e) {
-        throw fail('cannot remove incomplete multipart uploads', e);
+        throw fail('cannot remove leftovers of interrupted runs', e);
       }
       return found;
     },
