@@ -13,6 +13,7 @@ export interface RunOptions {
   json?: boolean;
   report?: string;
   compress?: CompressMode;
+  lockWait?: number;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -25,7 +26,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress });
+    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress, lockWaitSec: options.lockWait });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
