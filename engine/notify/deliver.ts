@@ -20,6 +20,9 @@ export interface DeliveryPolicy {
 /** Worth another attempt: the endpoint may recover (network, timeout, throttling, server error). */
 class Retryable extends Error {}
 
+/** The last attempt failed and retries were left, but `noMoreRetries` called them off. */
+export class RetriesCalledOff extends Error {}
+
 /**
  * Sends one request with a per-attempt timeout and bounded retries with exponential backoff.
  * Rejects with the last error when every attempt failed (or retrying was called off); a 4xx
@@ -30,11 +33,11 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
   let last: Error = new Error('not attempted');
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
     if (attempt > 0) {
-      if (policy.noMoreRetries?.aborted) break;
+      if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
       const delayMs = backoff * 2 ** (attempt - 1);
       policy.onRetry?.(attempt, delayMs, last);
       await sleep(delayMs, policy.noMoreRetries);
-      if (policy.noMoreRetries?.aborted) break;
+      if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
     }
     try {
       await attemptOnce(delivery, policy.timeoutMs);

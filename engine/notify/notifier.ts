@@ -1,7 +1,7 @@
 import type { NotificationConfig, NotifyEvent } from '../config/load.js';
 import type { RunReport } from '../jobs/report.js';
 import type { Redactor } from '../secrets/types.js';
-import { deliver } from './deliver.js';
+import { deliver, RetriesCalledOff } from './deliver.js';
 import { describeEndpoint, requestFor } from './requests.js';
 
 export interface NotifierOptions {
@@ -68,7 +68,7 @@ export function createNotifier(configs: NotificationConfig[], options: NotifierO
             deliver({ ...request, body }, { timeoutMs, retries: config.retries ?? DEFAULT_RETRIES, backoffMs: options.backoffMs, noMoreRetries: noMoreRetries.signal }),
           )
           .catch((e: Error) => {
-            const why = noMoreRetries.signal.aborted ? `; not retried: ${lastTo.get(config) !== sending ? 'a later event went out instead' : 'stopping'}` : '';
+            const why = e instanceof RetriesCalledOff ? `; not retried: ${lastTo.get(config) !== sending ? 'a later event went out instead' : 'stopping'}` : '';
             warn(`notification ${what} failed: ${e.message}${why}`);
           })
           .finally(() => pending.delete(sending));
