@@ -3,7 +3,8 @@
  * Soak test of `lsbackup schedule` (issue 19): the BUILT CLI runs for a while with 2-second
  * ticks — two jobs of one cluster (so they queue), one of them slower than its tick (so ticks
  * are skipped), retention, and a webhook to a local HTTP server — while the scheduler's RSS and
- * open file descriptors are sampled from /proc. Prints a summary and writes
+ * open file descriptors are sampled from /proc, and its live heap after a full GC by a small
+ * probe preloaded into it (node --expose-gc --require; one forced GC per sample). Prints a summary and writes
  * bench/out/soak-<minutes>m.{json,md}. Not a test: a measurement.
  *
  *   npm run build && node bench/soak.mjs                  one hour
@@ -83,7 +84,29 @@ jobs:
 `,
 );
 
-const child = spawn(process.execPath, [cli, 'schedule', '--json'], { cwd: ws, env: { ...process.env, XDG_CACHE_HOME: path.join(ws, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
+// The probe: on SIGUSR2, a full GC, then the live heap into a file (RSS alone mixes garbage in).
+const heapFile = path.join(ws, 'heap.json');
+write(
+  'heap-probe.cjs',
+  `process.on('SIGUSR2', () => { global.gc(); const m = process.memoryUsage(); require('node:fs').writeFileSync(${JSON.stringify(heapFile)}, JSON.stringify({ heapUsed: m.heapUsed, external: m.external, at: Date.now() })); });\n`,
+);
+const child = spawn(process.execPath, ['--expose-gc', '--require', path.join(ws, 'heap-probe.cjs'), cli, 'schedule', '--json'], {
+  cwd: ws,
+  env: { ...process.env, XDG_CACHE_HOME: path.join(ws, 'cache') },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+const liveHeapMiB = async () => {
+  const asked = Date.now();
+  child.kill('SIGUSR2');
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (existsSync(heapFile)) {
+      const h = JSON.parse(readFileSync(heapFile, 'utf8'));
+      if (h.at >= asked) return Math.round((h.heapUsed / 1048576) * 10) / 10;
+    }
+  }
+  return NaN;
+};
 const counts = { done: {}, skip: 0, queued: 0, warning: 0, other: 0 };
 let buffer = '';
 child.stdout.on('data', (chunk) => {
@@ -112,8 +135,9 @@ while (Date.now() < end && child.exitCode === null) {
   await new Promise((r) => setTimeout(r, Math.min(sampleSec * 1000, end - Date.now())));
   if (child.exitCode !== null) break;
   const s = { atSec: Math.round((Date.now() - started) / 1000), rssMiB: Math.round(rssMiB() * 10) / 10, fds: fds(), runs: Object.values(counts.done).reduce((a, b) => a + b, 0), load1: loadavg() };
+  s.heapMiB = await liveHeapMiB();
   samples.push(s);
-  console.log(`  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`);
+  console.log(`  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  live heap ${s.heapMiB.toFixed(1).padStart(5)} MiB  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`);
 }
 child.kill('SIGTERM');
 const exitCode = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', (code) => r(code))));
@@ -141,6 +165,7 @@ const result = {
   warnings: counts.warning,
   webhooks: received,
   rssMiB: { ...stat('rssMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'rssMiB') * 10) / 10 },
+  heapMiB: { ...stat('heapMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'heapMiB') * 10) / 10 },
   fds: { ...stat('fds'), secondHalfSlopePerHour: Math.round(slope(half, 'fds') * 10) / 10 },
   archivesLeft: { fast: readdirSync(path.join(ws, 'fast')).filter((n) => n.endsWith('.tar.gz')).length, slow: readdirSync(path.join(ws, 'slow')).filter((n) => n.endsWith('.tar.gz')).length },
   samples,
@@ -151,6 +176,7 @@ writeFileSync(path.join(out, `soak-${minutes}m.json`), JSON.stringify(result, nu
 const md = [
   `soak ${minutes} min, 2-second ticks: exit ${exitCode}; runs ${JSON.stringify(counts.done)}; skipped ticks ${counts.skip}; queued ${counts.queued}; warnings ${counts.warning}; webhooks ${JSON.stringify(received)}`,
   `RSS MiB first ${result.rssMiB.first} min ${result.rssMiB.min} max ${result.rssMiB.max} last ${result.rssMiB.last}; second-half slope ${result.rssMiB.secondHalfSlopeMiBPerHour} MiB/h`,
+  `live heap after GC MiB first ${result.heapMiB.first} min ${result.heapMiB.min} max ${result.heapMiB.max} last ${result.heapMiB.last}; second-half slope ${result.heapMiB.secondHalfSlopeMiBPerHour} MiB/h`,
   `FDs first ${result.fds.first} min ${result.fds.min} max ${result.fds.max} last ${result.fds.last}; second-half slope ${result.fds.secondHalfSlopePerHour}/h`,
   `archives left (retention keepLast 3): ${JSON.stringify(result.archivesLeft)}`,
 ].join('\n');
