@@ -72,7 +72,7 @@ describe('lsbackup schedule', () => {
   it('never overlaps a slow run (the busy tick is skipped), and SIGTERM lets the run finish its post-steps', async () => {
     await ws.write(
       'recipes/slow.yaml',
-      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`),
+      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/snapshot-$$; sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`),
     );
     await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
     const log = startScheduler();
@@ -88,7 +88,9 @@ describe('lsbackup schedule', () => {
 
     // Stop in the middle of a run: its post-steps run, then the process exits.
     const nextFire = await log.waitFor(ofJob('schedule.fire', 'slow'), { from: log.lines.length });
-    await new Promise((r) => setTimeout(r, 500));
+    // In the middle of that run: its snapshot step has started (one snapshot file per run fired).
+    const fired = log.lines.slice(0, nextFire.index + 1).filter(ofJob('schedule.fire', 'slow')).length;
+    while ((await readdir(ws.dir)).filter((n) => n.startsWith('snapshot-')).length < fired) await new Promise((r) => setTimeout(r, 50));
     const postsBefore = (await readdir(ws.dir)).filter((n) => n.startsWith('post-ran-')).length;
     child!.kill('SIGTERM');
     const result = await child!;
