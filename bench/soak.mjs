@@ -88,7 +88,10 @@ jobs:
 const heapFile = path.join(ws, 'heap.json');
 write(
   'heap-probe.cjs',
-  `process.on('SIGUSR2', () => { global.gc(); const m = process.memoryUsage(); require('node:fs').writeFileSync(${JSON.stringify(heapFile)}, JSON.stringify({ heapUsed: m.heapUsed, external: m.external, at: Date.now() })); });\n`,
+  // Written aside and renamed: the reader never sees half a file.
+  `process.on('SIGUSR2', () => { global.gc(); const m = process.memoryUsage(); const fs = require('node:fs'); ` +
+    `fs.writeFileSync(${JSON.stringify(heapFile + '.tmp')}, JSON.stringify({ heapUsed: m.heapUsed, external: m.external, at: Date.now() })); ` +
+    `fs.renameSync(${JSON.stringify(heapFile + '.tmp')}, ${JSON.stringify(heapFile)}); });\n`,
 );
 const child = spawn(process.execPath, ['--expose-gc', '--require', path.join(ws, 'heap-probe.cjs'), cli, 'schedule', '--json'], {
   cwd: ws,
@@ -108,6 +111,7 @@ const liveHeapMiB = async () => {
   return NaN;
 };
 const counts = { done: {}, skip: 0, queued: 0, warning: 0, other: 0 };
+const warningTexts = new Set();
 let buffer = '';
 child.stdout.on('data', (chunk) => {
   buffer += chunk;
@@ -118,7 +122,10 @@ child.stdout.on('data', (chunk) => {
     if (l.type === 'schedule.done') counts.done[l.status] = (counts.done[l.status] ?? 0) + 1;
     else if (l.type === 'schedule.skip') counts.skip++;
     else if (l.type === 'schedule.queued') counts.queued++;
-    else if (l.type === 'warning') counts.warning++;
+    else if (l.type === 'warning') {
+      counts.warning++;
+      if (warningTexts.size < 10) warningTexts.add(l.message);
+    }
   }
 });
 let stderr = '';
@@ -163,6 +170,7 @@ const result = {
   skippedTicks: counts.skip,
   queued: counts.queued,
   warnings: counts.warning,
+  warningTexts: [...warningTexts],
   webhooks: received,
   rssMiB: { ...stat('rssMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'rssMiB') * 10) / 10 },
   heapMiB: { ...stat('heapMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'heapMiB') * 10) / 10 },
@@ -179,6 +187,7 @@ const md = [
   `live heap after GC MiB first ${result.heapMiB.first} min ${result.heapMiB.min} max ${result.heapMiB.max} last ${result.heapMiB.last}; second-half slope ${result.heapMiB.secondHalfSlopeMiBPerHour} MiB/h`,
   `FDs first ${result.fds.first} min ${result.fds.min} max ${result.fds.max} last ${result.fds.last}; second-half slope ${result.fds.secondHalfSlopePerHour}/h`,
   `archives left (retention keepLast 3): ${JSON.stringify(result.archivesLeft)}`,
+  ...[...warningTexts].map((w) => `warning: ${w}`),
 ].join('\n');
 writeFileSync(path.join(out, `soak-${minutes}m.md`), md + '\n');
 console.log(md);

@@ -143,7 +143,7 @@ export class Scheduler {
     }
     const job = this.current.jobs.get(name);
     if (!job) return;
-    const blockers = this.blockersOf(job);
+    const blockers = this.blockersOf(job, this.queue);
     if (blockers.length > 0) {
       this.queue.push(name);
       this.log({ type: 'schedule.queued', job: name, after: blockers, message: `job '${name}' waits for ${blockers.map((b) => `'${b}'`).join(', ')} (same cluster or target)` });
