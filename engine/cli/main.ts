@@ -195,17 +195,21 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
+    .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)', nonNegativeInt)
     .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals())));
 
   program
     .command('schedule')
     .description(
-      "run every job on its cron `schedule` until SIGTERM/SIGINT; a job's run never overlaps itself (a busy tick is skipped). " +
-        'Edits of the config or recipes are applied without restart; an invalid edit is reported and the previous configuration keeps running.',
+      "run every job on its cron `schedule` until SIGTERM/SIGINT; a job's run never overlaps itself (a busy tick is skipped and counted). " +
+        'Jobs sharing a cluster or a target run one after another (the later one is queued). ' +
+        'Edits of the config or recipes are applied without restart, and SIGHUP reloads them too; an invalid edit is reported and the previous configuration keeps running. ' +
+        'SIGTERM/SIGINT stop gracefully: running jobs run their post-steps and send their outcome notifications (no retries while stopping).',
     )
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
+    .option('--lock-wait <seconds>', "each job waits this long for another lsbackup process holding its cluster or a target lock (default: the job's `lockWait`, else 0)", nonNegativeInt)
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals())));
 
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');

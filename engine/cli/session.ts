@@ -133,8 +133,9 @@ export function clusterName(options: CommonOptions, config: Config, inventory: I
 }
 
 /**
- * Ctrl-C / SIGTERM abort the run: running commands are killed, post-steps still run, the
- * partial archive is removed. A second Ctrl-C exits at once.
+ * Ctrl-C / SIGTERM / SIGHUP abort the run: running commands are killed, post-steps still run,
+ * the partial archive is removed. A second signal exits at once. (SIGHUP's default action would
+ * kill the process mid-run: a closed terminal or ssh session must not leave services stopped.)
  */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
@@ -150,15 +151,14 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
     process.stderr.write(`\nlsbackup: ${sig} received: stopping, running post-steps (press Ctrl-C again to force)\n`);
     controller.abort(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const sig of signals) process.on(sig, onSignal);
   // A bug's stray rejection stops the run like a signal does: post-steps still run.
   const offFault = onProcessFault((reason) => controller.abort(reason));
   return {
     signal: controller.signal,
     dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const sig of signals) process.off(sig, onSignal);
       offFault();
     },
   };

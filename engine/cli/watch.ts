@@ -14,7 +14,7 @@ export interface WatchOptions {
 /**
  * Authoring watch mode shared by `validate --watch` and `plan --watch`: run once, then again on
  * every save (debounced), clearing the screen on a TTY. A broken file is reported, never fatal;
- * Ctrl-C / SIGTERM end it with exit code 0.
+ * Ctrl-C / SIGTERM / SIGHUP end it with exit code 0.
  */
 export async function watchAndRerun(options: WatchOptions): Promise<number> {
   const pass = async () => {
@@ -41,6 +41,7 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
+    process.once('SIGHUP', () => resolve()); // the terminal went away: end like Ctrl-C
   });
   clearTimeout(timer);
   await watcher.close();

@@ -59,6 +59,8 @@ export interface JobSettings {
   compress?: CompressMode;
   concurrency?: number;
   stepTimeout?: number;
+  /** Seconds to wait for another process holding the cluster or a target lock. */
+  lockWait?: number;
   components?: ComponentsConfig;
   retention?: RetentionPolicy;
   notifications?: NotificationConfig[];

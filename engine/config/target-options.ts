@@ -12,15 +12,18 @@ import type { SecretSource, Redactor } from '../secrets/types.js';
 export function targetOptionProblems(source: YamlSource, targets: unknown[] | undefined, base: string[] = ['targets']): Problem[] {
   const problems: Problem[] = [];
   (targets ?? []).forEach((t, i) => {
-    if (typeof t !== 'object' || t === null) return;
-    const { uri, options } = t as { uri: string; options?: unknown };
+    // A target is a URI string or {uri, options}: the scheme of either must be a known plugin.
+    const plain = typeof t === 'string';
+    if (!plain && (typeof t !== 'object' || t === null)) return;
+    const { uri, options } = plain ? { uri: t, options: undefined } : (t as { uri: string; options?: unknown });
     const schema = targetOptionsSchemas.get(schemeOf(uri));
     if (!schema) {
       // An unknown scheme is a config error too, reported with the others.
+      const at = plain ? [...base, i] : [...base, i, 'uri'];
       problems.push({
         file: source.file,
-        ...positionOf(source, [...base, i, 'uri']),
-        message: `'${base.join('.')}[${i}].uri' has an unknown scheme '${schemeOf(uri)}'`,
+        ...positionOf(source, at),
+        message: `'${base.join('.')}[${i}]${plain ? '' : '.uri'}' has an unknown scheme '${schemeOf(uri)}' (known schemes: ${[...targetOptionsSchemas.keys()].join(', ')})`,
         hint: 'use a path, file://, nfs://<mounted path>, s3://bucket/prefix or azfile://account/share/dir',
       });
       return;

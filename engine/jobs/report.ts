@@ -24,12 +24,16 @@ export interface RunReport {
   finishedAt?: string;
   durationMs?: number;
   archive?: string;
+  /** The backup's id (metadata.json `backupId`), once the backup started. */
+  backupId?: string;
   bytes?: number;
   sha256?: string;
   targets: TargetReport[];
   /** One row per component × host (component rows with host '-' when no host ran it). */
   components: SummaryRow[];
   warnings: string[];
+  /** Scheduler ticks of this job skipped because this run was still going (or queued). */
+  skippedTicks?: number;
   error?: string;
 }
 

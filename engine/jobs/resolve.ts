@@ -19,6 +19,8 @@ export interface EffectiveJob {
   compress: CompressMode;
   concurrency: number;
   stepTimeout: number;
+  /** Seconds to wait for another process's cluster/target lock (`lsbackup run --lock-wait` wins). */
+  lockWait: number;
   components: ComponentsConfig;
   retention?: RetentionPolicy;
   notifications: NotificationConfig[];
@@ -63,6 +65,7 @@ function merge(name: string, top: Config, job: ResolvedJobConfig | JobConfig): E
     compress: pick('compress') ?? 'local',
     concurrency: pick('concurrency') ?? 16,
     stepTimeout: pick('stepTimeout') ?? 3600,
+    lockWait: pick('lockWait') ?? 0,
     components: mergeComponents(top.components, job.components),
     retention: pick('retention'),
     notifications: pick('notifications') ?? [],

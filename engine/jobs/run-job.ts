@@ -24,6 +24,10 @@ export interface RunJobOptions {
   compress?: CompressMode;
   /** --sign-key of `lsbackup run`: wins over the config's signing.key. */
   signKey?: string;
+  /** --lock-wait: seconds to wait for another run holding the cluster or a target (wins over the job's `lockWait`). */
+  lockWaitSec?: number;
+  /** The scheduler's count of this job's ticks skipped while this run went on (in the report when > 0). */
+  skippedTicks?: () => number;
   /** For tests: the first notification retry backoff. */
   notifyBackoffMs?: number;
 }
@@ -36,12 +40,9 @@ export interface RunJobOptions {
 export async function runJob(config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
   const started = new Date();
   const report: RunReport = { job: job.name, cluster: job.cluster, status: 'running', startedAt: started.toISOString(), targets: [], components: [], warnings: [] };
-  const warn = (message: string) => {
-    report.warnings.push(message);
-    options.reporter.emit({ type: 'warning', message });
-  };
-  const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
   const reporter = recordingReporter(options.reporter, report);
+  const warn = (message: string) => reporter.emit({ type: 'warning', message });
+  const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
   notifier.notify('start', report);
   try {
     const jobConfig: Config = { ...config, components: job.components };
@@ -64,8 +65,11 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
     report.finishedAt = finished.toISOString();
     report.durationMs = finished.getTime() - started.getTime();
   }
+  const skippedTicks = options.skippedTicks?.() ?? 0;
+  if (skippedTicks > 0) report.skippedTicks = skippedTicks;
   notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report);
-  await notifier.settle();
+  // Stopping (SIGTERM/SIGINT/SIGHUP): no more retries, and the wait is said out loud.
+  await notifier.settle({ stopping: options.signal.aborted });
   return redactor.redactValue(report);
 }
 
@@ -79,7 +83,8 @@ async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], r
   report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
   const cluster = report.cluster;
   // The same locks as `apply`: a scheduled run never collides with another run of the cluster or target.
-  return withRunLocks({ cluster, inventory, targets, reporter }, async () => runBackup({
+  const lockWaitSec = options.lockWaitSec ?? job.lockWait;
+  return withRunLocks({ cluster, inventory, targets, lockWaitSec, reporter }, async () => runBackup({
     recipes,
     inventory,
     targets,
@@ -136,13 +141,17 @@ async function retainPerTarget(
   );
 }
 
-/** Passes events on and keeps the end summary (component × host) for the report. */
+/**
+ * Passes events on, each tagged with the job and (once known) the backup id so the lines of
+ * jobs running at once can be told apart, and keeps the end summary (component × host).
+ */
 function recordingReporter(inner: Reporter, report: RunReport): Reporter {
   return {
     emit(event: RunEvent) {
+      if (event.type === 'run.start') report.backupId = event.backupId;
       if (event.type === 'run.end') report.components = event.summary;
       if (event.type === 'warning') report.warnings.push(event.message);
-      inner.emit(event);
+      inner.emit({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) });
     },
     close: () => inner.close(),
   };

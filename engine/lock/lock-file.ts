@@ -37,6 +37,12 @@ export interface HeldLock {
 /** A half-done takeover older than this is itself abandoned (its taker died mid-way). */
 const TAKEOVER_STALE_MS = 30_000;
 
+/**
+ * Locks this process holds (file -> released). Runs in one process (the scheduler's jobs) wait
+ * for each other here instead of failing on a lock whose holder is themselves.
+ */
+const heldHere = new Map<string, Promise<void>>();
+
 /** Start time of a process from /proc (Linux); undefined elsewhere or when it is gone. */
 export function processStartMs(pid: number): number | undefined {
   try {
@@ -144,9 +150,24 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
   const deadline = Date.now() + options.waitMs;
   let announced = false;
   for (;;) {
-    if (await tryCreate(file, self)) {
-      return { file, release: () => rm(file, { force: true }) };
+    const held = heldHere.get(file);
+    if (held) {
+      await held;
+      continue;
     }
+    // Reserved before trying (no await in between): one try per file at a time in this process.
+    let released!: () => void;
+    heldHere.set(file, new Promise<void>((resolve) => (released = resolve)));
+    const free = () => {
+      heldHere.delete(file);
+      released();
+    };
+    const created = await tryCreate(file, self).catch((e: unknown) => {
+      free();
+      throw e;
+    });
+    if (created) return { file, release: () => rm(file, { force: true }).finally(free) };
+    free();
     const owner = await readOwner(file);
     if (!owner && (await ageMs(file)) > TAKEOVER_STALE_MS) {
       // Empty or garbled for a long time: its writer died between create and write.

@@ -11,20 +11,34 @@ export interface DeliveryPolicy {
   retries: number;
   /** First backoff; doubles per attempt. */
   backoffMs?: number;
+  /** Once aborted, no further attempt is made: the one in flight (or the first) still runs to its end. */
+  noMoreRetries?: AbortSignal;
+  /** Called before each retry with how long it waits first. */
+  onRetry?: (attempt: number, delayMs: number, error: Error) => void;
 }
 
 /** Worth another attempt: the endpoint may recover (network, timeout, throttling, server error). */
 class Retryable extends Error {}
 
+/** The last attempt failed and retries were left, but `noMoreRetries` called them off. */
+export class RetriesCalledOff extends Error {}
+
 /**
  * Sends one request with a per-attempt timeout and bounded retries with exponential backoff.
- * Rejects with the last error when every attempt failed; a 4xx other than 429 is not retried.
+ * Rejects with the last error when every attempt failed (or retrying was called off); a 4xx
+ * other than 429 is not retried.
  */
 export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promise<void> {
   const backoff = policy.backoffMs ?? 1000;
   let last: Error = new Error('not attempted');
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+    if (attempt > 0) {
+      if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
+      const delayMs = backoff * 2 ** (attempt - 1);
+      policy.onRetry?.(attempt, delayMs, last);
+      await sleep(delayMs, policy.noMoreRetries);
+      if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
+    }
     try {
       await attemptOnce(delivery, policy.timeoutMs);
       return;
@@ -34,6 +48,19 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
     }
   }
   throw last;
+}
+
+/** Waits ms, or less when the signal is aborted meanwhile. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function attemptOnce(delivery: Delivery, timeoutMs: number): Promise<void> {

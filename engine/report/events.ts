@@ -1,5 +1,11 @@
+/** Which run an event belongs to, when several run in one process (`lsbackup schedule`). */
+export interface EventSource {
+  job?: string;
+  backupId?: string;
+}
+
 /** Everything a run tells the outside world, as data. Reporters decide how it looks. */
-export type RunEvent =
+export type RunEvent = (
   | { type: 'run.start'; operation: 'backup' | 'restore'; backupId: string; cluster: string; components: string[]; hosts: number; target?: string }
   | { type: 'component.skip'; component: string; reason: string }
   | { type: 'host.start'; component: string; host: string }
@@ -10,7 +16,9 @@ export type RunEvent =
   | { type: 'component.end'; component: string; status: string; durationMs: number; version?: string }
   | { type: 'warning'; message: string; component?: string; host?: string }
   | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
-  | { type: 'run.end'; status: 'success' | 'partial' | 'failed' | 'interrupted'; exitCode: number; durationMs: number; archive?: string; bytes?: number; summary: SummaryRow[] };
+  | { type: 'run.end'; status: 'success' | 'partial' | 'failed' | 'interrupted'; exitCode: number; durationMs: number; archive?: string; bytes?: number; summary: SummaryRow[] }
+) &
+  EventSource;
 
 export interface SummaryRow {
   component: string;

@@ -62,7 +62,8 @@ class PlainReporter implements Reporter {
   constructor(private readonly redactor: Redactor) {}
   emit(event: RunEvent): void {
     const line = describe(event);
-    if (line) process.stderr.write(this.redactor.redact(line) + '\n');
+    // Jobs of the scheduler run at once: each line says whose it is.
+    if (line) process.stderr.write(this.redactor.redact(event.job ? `[${event.job}] ${line}` : line) + '\n');
     if (event.type === 'run.end') process.stdout.write(this.redactor.redact(summary(event)) + '\n');
   }
   close(): void {}

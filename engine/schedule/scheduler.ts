@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Cron } from 'croner';
 import { watch, type FSWatcher } from 'chokidar';
 import { checkConfigText, type Config } from '../config/load.js';
@@ -15,13 +16,22 @@ export type ScheduleLog =
   | { type: 'schedule.job'; change: 'added' | 'removed' | 'rescheduled'; job: string; schedule?: string; next?: string }
   | { type: 'schedule.unscheduled'; job: string; message: string }
   | { type: 'schedule.fire'; job: string }
-  | { type: 'schedule.skip'; job: string; message: string }
-  | { type: 'schedule.done'; job: string; status: RunReport['status']; exitCode?: number; archive?: string; durationMs?: number; error?: string }
-  | { type: 'schedule.reload'; file: string; jobs: string[] }
+  | { type: 'schedule.queued'; job: string; after: string[]; message: string }
+  | { type: 'schedule.skip'; job: string; skippedTicks: number; message: string }
+  | { type: 'schedule.done'; job: string; status: RunReport['status']; exitCode?: number; archive?: string; backupId?: string; durationMs?: number; skippedTicks?: number; error?: string }
+  | { type: 'schedule.reload'; file: string; trigger: ReloadTrigger; jobs: string[] }
   | { type: 'schedule.invalid'; file: string; problems: string[]; message: string }
   | { type: 'schedule.stop'; message: string };
 
-export type JobRunner = (config: Config, job: EffectiveJob, recipes: LoadedRecipe[], signal: AbortSignal) => Promise<RunReport>;
+export type ReloadTrigger = 'file change' | 'SIGHUP';
+
+/** What the scheduler tells a run besides its job: how many of its ticks were skipped so far. */
+export interface RunContext {
+  signal: AbortSignal;
+  skippedTicks: () => number;
+}
+
+export type JobRunner = (config: Config, job: EffectiveJob, recipes: LoadedRecipe[], context: RunContext) => Promise<RunReport>;
 
 interface Loaded {
   config: Config;
@@ -33,18 +43,38 @@ interface Loaded {
 const recipePaths = (job: EffectiveJob) => job.recipes ?? [bundledRecipesDir];
 
 /**
+ * What a run holds locks on: its cluster (by name and by build, i.e. the hosts) and each target.
+ * Two jobs sharing any of these would collide on a lock of this very process: they queue.
+ */
+const resourcesOf = (job: EffectiveJob): string[] => [
+  ...(job.cluster ? [`cluster ${job.cluster}`] : []),
+  `build ${job.build ?? ''}`,
+  ...job.targets.map((t) => `target ${t.uri}`),
+];
+const shareResources = (a: EffectiveJob, b: EffectiveJob) => resourcesOf(a).some((r) => resourcesOf(b).includes(r));
+
+/**
  * Runs each job on its cron, one run per job at a time, and follows edits of the config and
  * the recipes: a valid change is applied at once, an invalid one is logged (file:line:col) and
- * the last valid set keeps running.
+ * the last valid set keeps running. Jobs of one cluster (or one target) run one after another:
+ * a job whose tick comes while another holds its cluster waits in a queue.
  */
 export class Scheduler {
   private current!: Loaded;
   private readonly crons = new Map<string, Cron>();
-  private readonly running = new Map<string, Promise<void>>();
+  /** Job name -> the job as it was started, and its run. */
+  private readonly running = new Map<string, { job: EffectiveJob; run: Promise<void> }>();
+  /** Jobs whose tick came while a job sharing their cluster or a target ran; FIFO. */
+  private readonly queue: string[] = [];
+  /** Ticks skipped per job since its last run ended (reported with that run). */
+  private readonly skipped = new Map<string, number>();
   private readonly abort = new AbortController();
-  private watcher?: FSWatcher;
+  private watchers: FSWatcher[] = [];
+  private recipeWatcher?: FSWatcher;
   private reloadTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** Jobs scheduled: reloads before that (an edit or SIGHUP during start-up) have nothing to update. */
+  private started = false;
 
   constructor(
     private readonly file: string,
@@ -58,14 +88,23 @@ export class Scheduler {
     const loaded = await this.load();
     if ('problems' in loaded) throw Object.assign(new Error('invalid config'), { problems: loaded.problems });
     this.current = loaded;
+    // The config is watched through its directory: a watch on the file itself is lost when the
+    // file is removed and created again (rm + cp, some editors), and later edits went unseen.
+    const dir = path.dirname(this.file);
+    const configWatcher = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file });
+    this.recipeWatcher = watch(this.recipePathsInUse(), { ignoreInitial: true });
+    this.watchers = [configWatcher, this.recipeWatcher];
+    for (const w of this.watchers) {
+      w.on('all', () => {
+        clearTimeout(this.reloadTimer);
+        this.reloadTimer = setTimeout(() => void this.reload('file change'), this.debounceMs);
+      });
+    }
+    await Promise.all(this.watchers.map((w) => new Promise<void>((resolve) => w.once('ready', resolve))));
+    // Firing starts, and is said, once the watchers are ready: from here on every edit is seen.
     for (const job of loaded.jobs.values()) this.schedule(job);
+    this.started = true;
     this.log({ type: 'schedule.start', file: this.file, jobs: [...loaded.jobs.values()].map((j) => ({ name: j.name, schedule: j.schedule, next: this.next(j.name) })) });
-    this.watcher = watch(this.watchedPaths(), { ignoreInitial: true });
-    this.watcher.on('all', () => {
-      clearTimeout(this.reloadTimer);
-      this.reloadTimer = setTimeout(() => void this.reload(), this.debounceMs);
-    });
-    await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
   }
 
   /** Stop firing, abort the runs in progress (their post-steps run) and wait for them. */
@@ -75,9 +114,10 @@ export class Scheduler {
     clearTimeout(this.reloadTimer);
     for (const cron of this.crons.values()) cron.stop();
     this.crons.clear();
-    await this.watcher?.close();
+    await Promise.all(this.watchers.map((w) => w.close()));
+    for (const name of this.queue.splice(0)) this.skipTick(name, `'${name}' was waiting in the queue; not started: ${reason}`);
     this.abort.abort(reason);
-    await Promise.all(this.running.values());
+    await Promise.all([...this.running.values()].map((r) => r.run));
     this.log({ type: 'schedule.stop', message: reason });
   }
 
@@ -95,26 +135,74 @@ export class Scheduler {
 
   private fire(name: string): void {
     if (this.stopping) return;
-    // No overlap: a run still going means this tick is skipped, not queued.
-    if (this.running.has(name)) {
-      this.log({ type: 'schedule.skip', job: name, message: `previous run of '${name}' is still running; skipped this tick` });
+    // No overlap: a run still going (or still queued) means this tick is skipped, not queued again.
+    if (this.running.has(name) || this.queue.includes(name)) {
+      const state = this.running.has(name) ? 'running' : 'waiting in the queue';
+      this.skipTick(name, `previous run of '${name}' is still ${state}; skipped this tick`);
       return;
     }
     const job = this.current.jobs.get(name);
-    const recipes = this.current.recipes.get(name);
-    if (!job || !recipes) return;
-    this.log({ type: 'schedule.fire', job: name });
-    const run = this.runJob(this.current.config, job, recipes, this.abort.signal)
-      .then(
-        (r) => this.log({ type: 'schedule.done', job: name, status: r.status, exitCode: r.exitCode, archive: r.archive, durationMs: r.durationMs, error: r.error }),
-        (e: Error) => this.log({ type: 'schedule.done', job: name, status: 'failed', error: e.message }),
-      )
-      .finally(() => this.running.delete(name));
-    this.running.set(name, run);
+    if (!job) return;
+    const blockers = this.blockersOf(job, this.queue);
+    if (blockers.length > 0) {
+      this.queue.push(name);
+      this.log({ type: 'schedule.queued', job: name, after: blockers, message: `job '${name}' waits for ${blockers.map((b) => `'${b}'`).join(', ')} (same cluster or target)` });
+      return;
+    }
+    this.launch(job);
   }
 
-  private async reload(): Promise<void> {
+  private skipTick(name: string, message: string): void {
+    const skippedTicks = (this.skipped.get(name) ?? 0) + 1;
+    this.skipped.set(name, skippedTicks);
+    this.log({ type: 'schedule.skip', job: name, skippedTicks, message });
+  }
+
+  /** Running jobs, then queued jobs ahead of it, that share a cluster or target with job. */
+  private blockersOf(job: EffectiveJob, queuedAhead: string[] = []): string[] {
+    const running = [...this.running.values()].map((r) => r.job);
+    const ahead = queuedAhead.map((n) => this.current.jobs.get(n)).filter((j): j is EffectiveJob => j !== undefined);
+    return [...running, ...ahead].filter((other) => other.name !== job.name && shareResources(job, other)).map((j) => j.name);
+  }
+
+  private launch(job: EffectiveJob): void {
+    const name = job.name;
+    const recipes = this.current.recipes.get(name);
+    if (!recipes) return;
+    this.log({ type: 'schedule.fire', job: name });
+    const skippedTicks = () => this.skipped.get(name) ?? 0;
+    const run = this.runJob(this.current.config, job, recipes, { signal: this.abort.signal, skippedTicks })
+      .then(
+        (r) => this.log({ type: 'schedule.done', job: name, status: r.status, exitCode: r.exitCode, archive: r.archive, backupId: r.backupId, durationMs: r.durationMs, skippedTicks: r.skippedTicks, error: r.error }),
+        (e: Error) => this.log({ type: 'schedule.done', job: name, status: 'failed', error: e.message }),
+      )
+      .finally(() => {
+        this.running.delete(name);
+        this.skipped.delete(name);
+        this.startQueued();
+      });
+    this.running.set(name, { job, run });
+  }
+
+  /** Starts each queued job, in order, whose cluster and targets are free now. */
+  private startQueued(): void {
     if (this.stopping) return;
+    for (const name of [...this.queue]) {
+      const index = this.queue.indexOf(name);
+      const job = this.current.jobs.get(name);
+      if (!job) {
+        this.queue.splice(index, 1); // removed from the config while it waited
+        continue;
+      }
+      if (this.blockersOf(job, this.queue.slice(0, index)).length > 0) continue;
+      this.queue.splice(index, 1);
+      this.launch(job);
+    }
+  }
+
+  /** Reads the config and recipes again (a file changed, or SIGHUP). */
+  async reload(trigger: ReloadTrigger): Promise<void> {
+    if (this.stopping || !this.started) return;
     const loaded = await this.load();
     if ('problems' in loaded) {
       this.log({
@@ -140,13 +228,13 @@ export class Scheduler {
       this.schedule(job);
       if (job.schedule) this.log({ type: 'schedule.job', change: old ? 'rescheduled' : 'added', job: name, schedule: job.schedule, next: this.next(name) });
     }
-    this.watcher?.add(this.watchedPaths());
-    this.log({ type: 'schedule.reload', file: this.file, jobs: [...loaded.jobs.keys()] });
+    this.recipeWatcher?.add(this.recipePathsInUse());
+    this.log({ type: 'schedule.reload', file: this.file, trigger, jobs: [...loaded.jobs.keys()] });
   }
 
-  /** The config file and every recipe path any job uses. */
-  private watchedPaths(): string[] {
-    return [this.file, ...new Set([...this.current.jobs.values()].flatMap(recipePaths))];
+  /** Every recipe path any job uses. */
+  private recipePathsInUse(): string[] {
+    return [...new Set([...this.current.jobs.values()].flatMap(recipePaths))];
   }
 
   /** Config and recipes together: the whole set is accepted, or none of it. */

@@ -61,6 +61,7 @@ describe('jobs', () => {
       format: 'tar.gz',
       compress: 'remote',
       concurrency: 8,
+      lockWait: 600,
       schedule: '0 2 * * *',
       retention: { keepDaily: 7 },
       components: { skip: ['kibana'], vars: { postgresql: { config_dir: '/etc/postgresql/15/main', port: 5432 } } },
@@ -70,6 +71,7 @@ describe('jobs', () => {
     expect(databases).toMatchObject({
       format: 'tar.zst',
       compress: 'local',
+      lockWait: 60,
       retention: { keepLast: 8 },
       components: { only: ['postgresql'], skip: ['kibana'], vars: { postgresql: { config_dir: '/etc/postgresql/15/main', port: 5433 } } },
     });

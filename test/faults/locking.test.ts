@@ -136,6 +136,32 @@ describe('two runs at once', () => {
   }, 240_000);
 });
 
+describe('two runs in one process (the jobs of `lsbackup schedule`)', () => {
+  it('the second waits for the first to release, even with no --lock-wait: never fails on its own process\'s lock', async () => {
+    await ws.write('backups/.keep', '');
+    const t = await openTarget(target);
+    const order: string[] = [];
+    let releaseFirst!: () => void;
+    const firstMayEnd = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstHolds!: () => void;
+    const firstHolding = new Promise<void>((resolve) => (firstHolds = resolve));
+    const first = withTargetLock(t, { waitMs: 0 }, async () => {
+      order.push('first in');
+      firstHolds();
+      await firstMayEnd;
+      order.push('first out');
+    });
+    await firstHolding;
+    const second = withTargetLock(t, { waitMs: 0 }, async () => void order.push('second in'));
+    // The first holds on a while, so the second meets the held lock (the order asserted holds
+    // however long this takes).
+    setTimeout(releaseFirst, 500);
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first in', 'first out', 'second in']);
+    expect(existsSync(path.join(target, '.lsbackup.lock'))).toBe(false);
+  });
+});
+
 describe('stale locks', () => {
   const lockFile = () => path.join(target, '.lsbackup.lock');
   const plant = async (owner: Record<string, unknown>) => {

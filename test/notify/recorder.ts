@@ -11,9 +11,10 @@ export interface Received {
 
 /**
  * A real HTTP server on 127.0.0.1 that records every request. `respond` picks the answer per
- * path: a status code, or 'hang' (never answers, as a stuck endpoint does).
+ * path: a status code (or a promise of one: answered when it settles), or 'hang' (never answers,
+ * as a stuck endpoint does).
  */
-export async function startRecorder(respond: (path: string, count: number) => number | 'hang' = () => 200) {
+export async function startRecorder(respond: (path: string, count: number) => number | 'hang' | Promise<number> = () => 200) {
   const received: Received[] = [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -23,7 +24,7 @@ export async function startRecorder(respond: (path: string, count: number) => nu
       received.push({ method: req.method!, path: req.url!, headers: req.headers, body, at: Date.now() });
       const answer = respond(req.url!, received.filter((r) => r.path === req.url).length);
       if (answer === 'hang') hanging.add(res);
-      else res.writeHead(answer).end('ok');
+      else void Promise.resolve(answer).then((status) => res.writeHead(status).end('ok'));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,13 +1,15 @@
 /**
  * `lsbackup schedule` as a long-running process (the built CLI): cron firing with croner's
- * seconds field, no overlapping runs, hot reload of the config, graceful SIGTERM.
+ * seconds field, no overlapping runs, jobs of one cluster queued, hot reload of the config
+ * (also after it was removed and created again, and on SIGHUP), graceful SIGTERM.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, spawnCli, workspace } from '../helpers/cli.js';
 import { jsonLines } from '../helpers/lines.js';
+import { startRecorder } from '../notify/recorder.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let child: ReturnType<typeof spawnCli> | undefined;
@@ -27,7 +29,8 @@ afterEach(async () => {
 const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: sched\nbuild: ./build\nrecipes: [./recipes]\n';
 const writeConfig = (body: string) => ws.write('lsbackup.config.yaml', header + body);
 const startScheduler = () => {
-  child = spawnCli(['schedule', '--json'], { cwd: ws.dir });
+  // Locks in the workspace: nothing shared with other tests or runs on this machine.
+  child = spawnCli(['schedule', '--json'], { cwd: ws.dir, env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
   return jsonLines(child.stdout!);
 };
 const ofJob = (type: string, job: string) => (l: Record<string, unknown>) => l.type === type && l.job === job;
@@ -69,20 +72,25 @@ describe('lsbackup schedule', () => {
   it('never overlaps a slow run (the busy tick is skipped), and SIGTERM lets the run finish its post-steps', async () => {
     await ws.write(
       'recipes/slow.yaml',
-      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`),
+      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/snapshot-$$; sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`),
     );
     await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
     const log = startScheduler();
     await log.waitFor(ofJob('schedule.done', 'slow'), { timeoutMs: 10_000 });
     const skip = await log.waitFor(ofJob('schedule.skip', 'slow'));
     expect(skip.line.message).toMatch(/still running; skipped this tick/);
+    // The skipped ticks are counted in the report of the run that caused them.
+    const overran = await log.waitFor(ofJob('schedule.done', 'slow'), { from: skip.index });
+    expect(overran.line.skippedTicks).toBeGreaterThanOrEqual(1);
     // Fires and completions alternate: never two runs of one job at once.
     const sequence = log.lines.filter((l) => l.job === 'slow' && (l.type === 'schedule.fire' || l.type === 'schedule.done')).map((l) => l.type);
     sequence.forEach((t, i) => expect(t).toBe(i % 2 === 0 ? 'schedule.fire' : 'schedule.done'));
 
     // Stop in the middle of a run: its post-steps run, then the process exits.
     const nextFire = await log.waitFor(ofJob('schedule.fire', 'slow'), { from: log.lines.length });
-    await new Promise((r) => setTimeout(r, 500));
+    // In the middle of that run: its snapshot step has started (one snapshot file per run fired).
+    const fired = log.lines.slice(0, nextFire.index + 1).filter(ofJob('schedule.fire', 'slow')).length;
+    while ((await readdir(ws.dir)).filter((n) => n.startsWith('snapshot-')).length < fired) await new Promise((r) => setTimeout(r, 50));
     const postsBefore = (await readdir(ws.dir)).filter((n) => n.startsWith('post-ran-')).length;
     child!.kill('SIGTERM');
     const result = await child!;
@@ -94,4 +102,105 @@ describe('lsbackup schedule', () => {
     expect(postsAfter).toBe(postsBefore + 1);
     expect(existsSync(path.join(ws.dir, 'slow'))).toBe(true);
   });
+});
+
+describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHUP, shutdown', () => {
+  it('runs two jobs of one cluster on the same tick one after the other, never failing one on its own lock', async () => {
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 1; echo hi\n      output: hi.txt\n`));
+    await writeConfig(`jobs:\n  first:\n    schedule: "*/2 * * * * *"\n    targets: [./first]\n  second:\n    schedule: "*/2 * * * * *"\n    targets: [./second]\n`);
+    const log = startScheduler();
+    const doneOf = (job: string) => log.lines.filter(ofJob('schedule.done', job));
+    const until = Date.now() + 90_000;
+    while ((doneOf('first').length < 2 || doneOf('second').length < 2) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    child!.kill('SIGTERM');
+    await child;
+    const all = JSON.stringify(log.lines);
+    expect(all).not.toContain('in use by another lsbackup run');
+    const finished = [...doneOf('first'), ...doneOf('second')].filter((l) => l.error !== 'SIGTERM received' && !String(l.error).includes('Interrupted'));
+    expect(finished.length).toBeGreaterThanOrEqual(4);
+    for (const d of finished) expect(d, JSON.stringify(d)).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(log.lines.some((l) => l.type === 'schedule.queued')).toBe(true);
+    // One after the other: never two runs of the cluster at once.
+    let inFlight = 0;
+    for (const l of log.lines) {
+      if (l.type === 'schedule.fire') inFlight++;
+      if (l.type === 'schedule.done') inFlight--;
+      expect(inFlight).toBeLessThanOrEqual(1);
+    }
+    // Every run's events say which job and backup they belong to; the job's line names the backup.
+    const ends = log.lines.filter((l) => l.type === 'run.end');
+    expect(ends.length).toBeGreaterThanOrEqual(4);
+    for (const e of ends) expect(e).toMatchObject({ job: expect.stringMatching(/^(first|second)$/), backupId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const done = doneOf('first')[0]!;
+    const start = log.lines.find((l) => l.type === 'run.start' && l.backupId === done.backupId);
+    expect(start).toMatchObject({ job: 'first' });
+  }, 120_000);
+
+  it('keeps following the config after it was removed and created again', async () => {
+    await writeConfig(`jobs:\n  a:\n    schedule: "0 0 1 1 *"\n    targets: [./a]\n`);
+    const original = await readFile(path.join(ws.dir, 'lsbackup.config.yaml'), 'utf8');
+    const log = startScheduler();
+    await log.waitFor((l) => l.type === 'schedule.start');
+    await rm(path.join(ws.dir, 'lsbackup.config.yaml'));
+    const gone = await log.waitFor((l) => l.type === 'schedule.invalid');
+    expect(gone.line.problems).toEqual([expect.stringMatching(/cannot read: ENOENT/)]);
+    await ws.write('lsbackup.config.yaml', original);
+    const back = await log.waitFor((l) => l.type === 'schedule.reload', { from: gone.index });
+    expect(back.line.jobs).toEqual(['a']);
+    // A later edit is applied too.
+    await writeConfig(`jobs:\n  b:\n    schedule: "0 0 1 1 *"\n    targets: [./b]\n`);
+    const edited = await log.waitFor((l) => l.type === 'schedule.reload' && (l.jobs as string[]).includes('b'), { from: back.index });
+    expect(edited.line.jobs).toEqual(['b']);
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 60_000);
+
+  it('SIGHUP reloads the configuration; the run in progress goes on and the scheduler keeps running', async () => {
+    await ws.write(
+      'recipes/slow.yaml',
+      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 2; echo slow\n      output: slow.txt\n`),
+    );
+    await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
+    const log = startScheduler();
+    const fired = await log.waitFor(ofJob('schedule.fire', 'slow'));
+    while (!existsSync(path.join(ws.dir, 'started'))) await new Promise((r) => setTimeout(r, 50));
+    child!.kill('SIGHUP');
+    const reload = await log.waitFor((l) => l.type === 'schedule.reload');
+    expect(reload.line).toMatchObject({ trigger: 'SIGHUP', jobs: ['slow'] });
+    const done = await log.waitFor(ofJob('schedule.done', 'slow'), { from: fired.index });
+    expect(done.line).toMatchObject({ status: 'success' });
+    expect(child!.exitCode).toBe(null);
+    await log.waitFor(ofJob('schedule.fire', 'slow'), { from: done.index });
+    child!.kill('SIGTERM');
+    const result = await child!;
+    expect(result.exitCode).toBe(0);
+    expect(log.lines.at(-1)).toMatchObject({ type: 'schedule.stop', message: 'SIGTERM received' });
+  }, 60_000);
+
+  it('on SIGTERM a hanging endpoint gets one attempt of the outcome, and the wait is said with its bound', async () => {
+    const hooks = await startRecorder(() => 'hang');
+    try {
+      await ws.write(
+        'recipes/slow.yaml',
+        recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 30\n      output: slow.txt\n`),
+      );
+      await writeConfig(
+        `jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n` +
+          `    notifications:\n      - type: webhook\n        url: ${hooks.url}/hook\n        timeout: 2\n        retries: 3\n`,
+      );
+      const log = startScheduler();
+      await log.waitFor(ofJob('schedule.fire', 'slow'));
+      while (!existsSync(path.join(ws.dir, 'started'))) await new Promise((r) => setTimeout(r, 50));
+      child!.kill('SIGTERM');
+      expect((await child!).exitCode).toBe(0);
+      const waiting = log.lines.find((l) => l.type === 'warning' && String(l.message).startsWith('stopping: waiting up to'));
+      expect(waiting, JSON.stringify(log.lines)).toMatchObject({ job: 'slow' });
+      expect(waiting!.message).toMatch(/^stopping: waiting up to \d+ s for \d notification\(s\) to be delivered \(no retries\): .*webhook http:\/\/127\.0\.0\.1:\d+\/… \(failure\)$/);
+      const failures = hooks.received.filter((h) => JSON.parse(h.body).event === 'failure');
+      expect(failures).toHaveLength(1);
+      expect(log.lines.some((l) => l.type === 'warning' && /\(failure\) failed: no answer within 2s; not retried: stopping/.test(String(l.message)))).toBe(true);
+    } finally {
+      await hooks.close();
+    }
+  }, 90_000);
 });

@@ -49,7 +49,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions)
   const interrupt = interruptSignal();
   try {
     const cluster = clusterName(options, config, inventory);
-    const result = await withRunLocks({ cluster, inventory, targets: opened, lockWaitSec: options.lockWait, reporter }, async () => runBackup({
+    const result = await withRunLocks({ cluster, inventory, targets: opened, lockWaitSec: options.lockWait ?? config.lockWait, reporter }, async () => runBackup({
       recipes,
       inventory,
       targets: opened,

@@ -14,6 +14,7 @@ export interface RunOptions {
   report?: string;
   compress?: CompressMode;
   signKey?: string;
+  lockWait?: number;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -26,7 +27,7 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const reporter = await sessionReporter(options.json);
   const interrupt = interruptSignal();
   try {
-    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress, signKey: options.signKey });
+    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress, signKey: options.signKey, lockWaitSec: options.lockWait });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);

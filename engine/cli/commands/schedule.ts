@@ -8,12 +8,14 @@ import { redactor } from '../../secrets/index.js';
 export interface ScheduleOptions {
   config?: string;
   json?: boolean;
+  lockWait?: number;
 }
 
 /**
  * `lsbackup schedule`: runs every job on its cron until SIGTERM/SIGINT, following edits of the
- * config and recipes. The first signal stops firing, lets running jobs run their post-steps
- * and notifications, then exits; a second one exits at once.
+ * config and recipes; SIGHUP reloads them (the daemon convention; the default action of SIGHUP
+ * would kill the process with runs half done). The first SIGTERM/SIGINT stops firing, lets
+ * running jobs run their post-steps and notifications, then exits; a second one exits at once.
  */
 export async function scheduleCommand(options: ScheduleOptions): Promise<number> {
   const file = findConfigFile(options.config);
@@ -23,7 +25,14 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
     (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
   };
   const reporter = await createReporter(options.json ? 'json' : 'plain', redactor);
-  const scheduler = new Scheduler(file, (config, job, recipes, signal) => runJob(config, job, { reporter, signal, recipes }), log);
+  const scheduler = new Scheduler(
+    file,
+    (config, job, recipes, { signal, skippedTicks }) => runJob(config, job, { reporter, signal, recipes, skippedTicks, lockWaitSec: options.lockWait }),
+    log,
+  );
+  // Handled from the start to the exit: a SIGHUP must never kill the process with runs half done.
+  const onHangup = () => void scheduler.reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
   try {
     await scheduler.start();
   } catch (e) {
@@ -50,15 +59,16 @@ function describe(e: ScheduleLog): string {
     case 'schedule.job':
       return `job ${e.job} ${e.change}${e.schedule ? `: ${e.schedule}` : ''}${e.next ? `, next ${e.next}` : ''}`;
     case 'schedule.unscheduled':
+    case 'schedule.queued':
     case 'schedule.skip':
     case 'schedule.stop':
       return e.message;
     case 'schedule.fire':
       return `job ${e.job}: starting`;
     case 'schedule.done':
-      return `job ${e.job}: ${e.status}${e.archive ? ` -> ${e.archive}` : ''}${e.error ? `: ${e.error}` : ''}`;
+      return `job ${e.job}: ${e.status}${e.archive ? ` -> ${e.archive}` : ''}${e.backupId ? ` (backup ${e.backupId})` : ''}${e.skippedTicks ? `, ${e.skippedTicks} tick(s) skipped while it ran` : ''}${e.error ? `: ${e.error}` : ''}`;
     case 'schedule.reload':
-      return `configuration reloaded from ${e.file}: jobs ${e.jobs.join(', ')}`;
+      return `configuration reloaded from ${e.file} (${e.trigger}): jobs ${e.jobs.join(', ')}`;
     case 'schedule.invalid':
       return `configuration change rejected (${e.message}):\n${e.problems.map((p) => `  ${p}`).join('\n')}`;
   }
