@@ -185,7 +185,7 @@ describe('restore', () => {
     const archive = await backupOnce();
     const mode = async (rel: string) => ((await stat(path.join(data, rel))).mode & 0o7777).toString(8);
 
-    const stripped = await runCli(['restore', archive, '-b', build, '--yes']);
+    const stripped = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--yes']);
     expect(stripped.exitCode, stripped.stderr).toBe(0);
     const line = stripped.stderr.split('\n').find((l) => l.includes('setuid/setgid bits STRIPPED from 2 file(s) (pass --keep-special-modes to restore them): '));
     expect(line, stripped.stderr).toBeDefined();
@@ -194,7 +194,7 @@ describe('restore', () => {
     expect(await mode('conf/tool')).toBe('755');
     expect(await mode('conf/sub/grouped')).toBe('750');
 
-    const kept = await runCli(['restore', archive, '-b', build, '--yes', '--keep-special-modes']);
+    const kept = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--yes', '--keep-special-modes']);
     expect(kept.exitCode, kept.stderr).toBe(0);
     expect(kept.stderr).toMatch(/setuid\/setgid bits restored \(--keep-special-modes\) on 2 file\(s\)/);
     expect(await mode('conf/tool')).toBe('4755');
@@ -204,7 +204,7 @@ describe('restore', () => {
   it('a files: step whose path matches nothing in the backup fails naming the path', async () => {
     const archive = await backupOnce();
     const missing = path.join(data, 'never-collected');
-    const r = await runCli(['restore', archive, '-b', build, '--yes', '--var', `app.dir=${missing}`]);
+    const r = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--yes', '--var', `app.dir=${missing}`]);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stdout + r.stderr).toContain(`the backup holds no collected files under '${missing}' for host localhost`);
     expect(r.stderr).toContain(`put back files ${missing} — NOTHING in the backup under it: this step will fail`);
@@ -212,7 +212,7 @@ describe('restore', () => {
 
   it('the plan shows steps whose `when` is false as skipped, and every line of a multi-line command', async () => {
     const archive = await backupOnce();
-    const r = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    const r = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--dry-run']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toContain(`[post] optional cleanup: rm -rf ${data}/cache — skipped: its \`when\` is false`);
     expect(r.stdout).toContain('[post] two lines: echo first\n          echo second\n');
@@ -222,10 +222,10 @@ describe('restore', () => {
 
   it('says exactly what was checked: without the .sha256 sidecar, that the archive digest was not', async () => {
     const archive = await backupOnce();
-    const withSidecar = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    const withSidecar = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--dry-run']);
     expect(withSidecar.stdout).toContain('Checked: the archive matched its .sha256 sidecar; every entry matched metadata.json (sha256 and size).');
     await rm(`${archive}.sha256`);
-    const without = await runCli(['restore', archive, '-b', build, '--dry-run']);
+    const without = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--dry-run']);
     expect(without.exitCode, without.stderr).toBe(0);
     expect(without.stdout).toContain("Checked: every entry matched metadata.json (sha256 and size). NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.");
     expect(without.stdout).not.toMatch(/verified/);

@@ -83,7 +83,8 @@ restore:
   });
 
   const restore = async (file: string, extra: string[] = []) => {
-    const r = await runCli(['restore', file, '-b', build, '--yes', ...extra], { timeoutMs: 180_000 });
+    // Unsigned: the installed recipes run (these, the ones the backup was made with).
+    const r = await runCli(['restore', file, '-b', build, '--yes', '--recipes', path.join(ws.dir, 'recipes'), ...extra], { timeoutMs: 180_000 });
     return { ...r, all: r.stdout + r.stderr };
   };
   const crafted = async (extra: RawEntry[]) => {
