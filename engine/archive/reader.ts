@@ -113,8 +113,14 @@ async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarTy
       // Input chunks are fresh buffers from the decompressor: a view of one may be handed on.
       if (!current || current.destroyed || current.push(chunk)) return undefined;
       return new Promise<void>((resolve) => {
-        bodyWanted = resolve;
-        current.once('close', resolve); // skipped by the consumer
+        // Resumed by read(), or the consumer skipped the body: either way, once (a listener left
+        // on the body per wait would pile up over a large entry).
+        const resume = () => {
+          current.off('close', resume);
+          resolve();
+        };
+        bodyWanted = resume;
+        current.once('close', resume);
       });
     },
     memberEnd: () => {

@@ -92,7 +92,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
     if (signature.status === 'bad') throw new LsError('ERESTORE', { backup: options.source.name, message: `metadata.json has a BAD signature: ${signature.reason}` });
 
-    const recipeNames = new Set(staged.metadata.components.map((c) => c.recipe.name));
+    // Only what will be restored: a component skipped at backup time (not in that inventory) needs
+    // neither its installed recipe nor that recipe's secrets.
+    const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && (!options.only?.length || options.only.includes(c.name)));
+    const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
     const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
     options.checkCliVars?.([...carried, ...installed]);
