@@ -213,7 +213,7 @@ describe('lsbackup killed with SIGKILL', () => {
     const next = await runCli(applyArgs(), { env });
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/taking over the stale lock/);
-    expect(next.stderr).toMatch(/removed \d+ temp file\(s\) left by an interrupted run/);
+    expect(next.stderr).toMatch(/removed \d+ leftover\(s\) of interrupted runs: \.lsbackup-tmp-/);
     const left = (await readdir(target)).filter((n) => n.startsWith('.lsbackup-tmp-'));
     expect(left).toEqual([]);
     expect(await archives()).toHaveLength(1);
