@@ -164,6 +164,12 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   };
 }
 
+/** One line per SSH key the inventory names where it is not, found in the build dir instead. */
+export function keyRemapMessages(inventory: Inventory): string[] {
+  const remapped = new Map([...inventory.hosts.values()].flatMap(({ connection: c }) => (c.privateKeyFileAsWritten ? [[c.privateKeyFileAsWritten, c.privateKeyFile!]] : [])));
+  return [...remapped].map(([written, used]) => `ssh key ${written} (as the inventory names it) is not on this machine; using the same file in the build dir: ${used}`);
+}
+
 export interface ConnectionOptions {
   /** Record unknown host keys instead of refusing them (trust on first use). */
   trustNewHostKeys?: boolean;
@@ -177,10 +183,7 @@ export interface ConnectionOptions {
  */
 export async function sessionExecutorFactory(inventory: Inventory, reporter: Reporter, options: ConnectionOptions = {}): Promise<ExecutorFactory> {
   const cfg = await readAnsibleCfg(inventory.baseDir);
-  const remapped = new Map([...inventory.hosts.values()].flatMap(({ connection: c }) => (c.privateKeyFileAsWritten ? [[c.privateKeyFileAsWritten, c.privateKeyFile!]] : [])));
-  for (const [written, used] of remapped) {
-    reporter.emit({ type: 'warning', message: `ssh key ${written} (as the inventory names it) is not on this machine; using the same file in the build dir: ${used}` });
-  }
+  for (const message of keyRemapMessages(inventory)) reporter.emit({ type: 'warning', message });
   return async (host) => {
     const executor = createExecutor(host, {
       hostKeyChecking: cfg.hostKeyChecking,

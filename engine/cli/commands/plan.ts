@@ -9,7 +9,7 @@ import type { RunPlan } from '../../runner/types.js';
 import { redactor } from '../../secrets/index.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { REMOTE_ZSTD_LEVEL } from '../../runner/remote-compress-command.js';
-import { clusterName, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides, type CommonOptions } from '../session.js';
+import { clusterName, keyRemapMessages, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides, type CommonOptions } from '../session.js';
 
 export interface PlanCommandOptions extends CommonOptions {
   stepTimeout?: number;
@@ -56,7 +56,7 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
     compress: options.compress ?? config.compress ?? 'local',
   });
-  const text = options.json ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2) : [profile ? profileAsText(profile) : '', planAsText(plan)].filter(Boolean).join('\n');
+  const text = options.json ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2) : [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
   process.stdout.write(redactor.redact(text) + '\n');
   return 0;
 }
