@@ -50,7 +50,8 @@ restore:
     expect(backup.exitCode, backup.stderr).toBe(0);
     const [archive] = (await readdir(path.join(ws.dir, 'backups'))).filter((n) => n.endsWith('.tar.gz'));
 
-    const restore = spawnCli(['restore', path.join(ws.dir, 'backups', archive!), ...common, '--yes'], { env });
+    // Unsigned: restore runs the installed recipe of the component, here the test's own.
+    const restore = spawnCli(['restore', path.join(ws.dir, 'backups', archive!), ...common, '--yes', '--recipes', path.join(ws.dir, 'recipes')], { env });
     try {
       await waitFor(() => existsSync(running), 120_000, 'the restore step to run');
       const [left] = await restoreDirs();
