@@ -33,7 +33,7 @@ export async function startRecorder(respond: (path: string, count: number) => nu
     url,
     received,
     /** Resolves once `n` requests matching `path` arrived. */
-    async waitFor(path: string, n = 1, timeoutMs = 10_000): Promise<Received[]> {
+    async waitFor(path: string, n = 1, timeoutMs = 120_000): Promise<Received[]> {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const hits = received.filter((r) => r.path === path);
