@@ -183,7 +183,7 @@ async function restore(fleet: Fleet, dataDir: string) {
   await bench('restore', 'zstd -d | ssh tar x', bytes, sh(`zstd -d -q -c ${archive} | ${sshBase(host, fleet)} 'mkdir -p /tmp/lsb-bench-untar && tar xf - -C /tmp/lsb-bench-untar'`), () => {
     rmSync('/tmp/lsb-bench-untar', { recursive: true, force: true });
   });
-  await bench('restore', 'lsbackup restore', bytes, lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe), clean);
+  await bench('restore', 'lsbackup restore', bytes, lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe, '--var', `bulk.data_dir=${dataDir}`), clean);
 }
 
 /** (b) N hosts, a dump + configs each, against the equivalent ansible-playbook. */

@@ -12,7 +12,9 @@ spec:
       - path: "{{vars.data_dir}}"
   restore:
     apply:
+      # As root: restore keeps owners (tar --same-owner), which the data's group (root) needs.
       - files: "{{vars.data_dir}}"
+        become: true
 `;
 
 /** What a cluster component looks like: a dump streamed from a command, plus its config tree. */
