@@ -111,7 +111,7 @@ async function findLinkOnHost(executor: Executor, dirs: string[], run: RunOption
 
 /**
  * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar-sparse.ts);
- * another tar (BusyBox) would write its map into the file, so it gets the file's every byte.
+ * a tar that says it is neither might write the map into the file, so it gets the file's every byte.
  */
 async function hostTarKeepsHoles(executor: Executor, run: RunOptions): Promise<boolean> {
   const version = await executor.run('tar --version', run);

@@ -2,7 +2,7 @@
  * How restore gives a file its holes back: staging writes runs of zero blocks as holes and
  * records where the data is (engine/restore/sparse-file.ts), and the stream to the host's tar
  * sends such a file as a PAX 1.0 sparse member (engine/archive/tar-sparse.ts) that the real
- * GNU tar extracts with the same bytes and holes. Bodies arrive in odd-sized chunks, as from
+ * GNU tar (and bsdtar, Debian's libarchive-tools) extracts with the same bytes and holes. Bodies arrive in odd-sized chunks, as from
  * the archive reader.
  */
 import { execFileSync } from 'node:child_process';
@@ -54,8 +54,8 @@ async function stage(data: Buffer, sizes: number[], maxRegions?: number): Promis
 
 const allocated = (file: string | Buffer) => statSync(file).blocks * 512;
 
-/** The staged file sent to the real GNU tar as one sparse member named `name`; returns the extracted path. */
-async function extractWithGnuTar(staged: string, regions: DataRegion[], realSize: number, name: Buffer): Promise<Buffer> {
+/** The staged file sent to a real tar (GNU tar, or bsdtar) as one sparse member named `name`; returns the extracted path. */
+async function extractWithTar(staged: string, regions: DataRegion[], realSize: number, name: Buffer, tar = 'tar'): Promise<Buffer> {
   const out = join(dir.path, `extract-${++n}`);
   execFileSync('mkdir', [out]);
   const tarFile = join(dir.path, `member-${n}.tar`);
@@ -69,7 +69,7 @@ async function extractWithGnuTar(staged: string, regions: DataRegion[], realSize
   container.end();
   await new Promise((resolve) => stream.on('end', resolve));
   writeFileSync(tarFile, Buffer.concat(bytes));
-  execFileSync('tar', ['--extract', '--file', tarFile, '--directory', out]);
+  execFileSync(tar, ['--extract', '--file', tarFile, '--directory', out]);
   return Buffer.concat([Buffer.from(out + '/'), name]);
 }
 
@@ -80,7 +80,7 @@ describe('staging writes zero blocks as holes', () => {
     ['data in the last, partial block', [[100, 1], [size - 3, 3]]],
     ['no data at all', []],
   ];
-  it.each(cases)('%s: same bytes, few blocks, and GNU tar extracts the sparse member alike', async (_label, islands) => {
+  it.each(cases)('%s: same bytes, few blocks, and GNU tar and bsdtar extract the sparse member alike', async (_label, islands) => {
     const data = content(size, islands);
     for (const sizes of [[997, 13, 65536], [HOLE_BLOCK], [size]]) {
       const { file, regions } = await stage(data, sizes);
@@ -93,10 +93,12 @@ describe('staging writes zero blocks as holes', () => {
       for (const r of regions!) data.copy(covered, r.offset, r.offset, r.offset + r.length);
       expect(covered.equals(data)).toBe(true);
 
-      const extracted = await extractWithGnuTar(file, regions!, size, Buffer.from('dir/sparse.bin'));
-      expect(readFileSync(extracted).equals(data)).toBe(true);
-      expect(allocated(extracted)).toBeLessThan(64 * 1024);
-      expect(statSync(extracted).mode & 0o7777).toBe(0o640);
+      for (const tar of ['tar', 'bsdtar']) {
+        const extracted = await extractWithTar(file, regions!, size, Buffer.from('dir/sparse.bin'), tar);
+        expect(readFileSync(extracted).equals(data), tar).toBe(true);
+        expect(allocated(extracted), tar).toBeLessThan(64 * 1024);
+        expect(statSync(extracted).mode & 0o7777, tar).toBe(0o640);
+      }
     }
   });
 
@@ -118,15 +120,15 @@ describe('staging writes zero blocks as holes', () => {
     const last = regions!.at(-1)!;
     expect(last.offset + last.length).toBe(MIB);
     expect(last.length).toBeGreaterThan(MIB / 2);
-    const extracted = await extractWithGnuTar(file, regions!, MIB, Buffer.from('dense-tail'));
+    const extracted = await extractWithTar(file, regions!, MIB, Buffer.from('dense-tail'));
     expect(readFileSync(extracted).equals(data)).toBe(true);
   });
 
-  it('GNU tar extracts a sparse member under a long name that is not UTF-8', async () => {
+  it.each(['tar', 'bsdtar'])('%s extracts a sparse member under a long name that is not UTF-8', async (tar) => {
     const data = content(2 * MIB, [[MIB, 100]]);
     const { file, regions } = await stage(data, [65536]);
     const name = Buffer.concat([Buffer.from(`${'d'.repeat(120)}/${'e'.repeat(120)}/`), Buffer.from([0x78, 0xff]), Buffer.from('.log')]);
-    const extracted = await extractWithGnuTar(file, regions!, data.length, name);
+    const extracted = await extractWithTar(file, regions!, data.length, name, tar);
     expect(readFileSync(extracted).equals(data)).toBe(true);
     expect(allocated(extracted)).toBeLessThan(64 * 1024);
   });
