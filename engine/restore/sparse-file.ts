@@ -16,8 +16,10 @@ export const HOLE_BLOCK = 4096;
 /** Beyond this many regions the rest of the file is written as data: the map stays small (~1.5 MiB). */
 export const MAX_REGIONS = 65_536;
 
+/** Bytes gathered before they are written: one write per run of data up to this size, not per chunk. */
+const BATCH = 1024 * 1024;
+
 const ZEROS = Buffer.alloc(HOLE_BLOCK);
-const EMPTY = Buffer.alloc(0);
 
 function isZero(buf: Buffer, start: number, end: number): boolean {
   // Most data blocks differ from zeros in their first byte: skip the full compare for them.
@@ -26,24 +28,27 @@ function isZero(buf: Buffer, start: number, end: number): boolean {
 
 export class SparseFileWriter extends Writable {
   private handle: FileHandle | undefined;
-  /** Bytes received so far (the logical offset of the next byte). */
-  private offset = 0;
-  /** The start of a block that has not been whole yet (chunks do not arrive block-aligned). */
-  private pending: Buffer = EMPTY;
+  /** Bytes received and not written yet; batch[0] is at file offset `batchOffset` (block-aligned). */
+  private readonly batch: Buffer;
+  private filled = 0;
+  private batchOffset = 0;
   private readonly regions: DataRegion[] = [];
 
+  /** `sizeHint`: the body's expected length, so a small file gets a small batch buffer. */
   constructor(
     private readonly file: string,
     private readonly mode: number,
+    sizeHint = BATCH,
     private readonly maxRegions = MAX_REGIONS,
   ) {
     super();
+    this.batch = Buffer.allocUnsafe(Math.max(HOLE_BLOCK, Math.min(BATCH, Math.ceil(sizeHint / HOLE_BLOCK) * HOLE_BLOCK)));
   }
 
   /** The regions that hold data, when the file has at least one hole; undefined for a dense file. */
   dataRegions(): DataRegion[] | undefined {
     const stored = this.regions.reduce((n, r) => n + r.length, 0);
-    return stored < this.offset ? this.regions : undefined;
+    return stored < this.batchOffset ? this.regions : undefined;
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -54,15 +59,22 @@ export class SparseFileWriter extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeBlocks(chunk).then(() => callback(), callback);
+    (async () => {
+      for (let at = 0; at < chunk.length; ) {
+        const copied = chunk.copy(this.batch, this.filled, at);
+        this.filled += copied;
+        at += copied;
+        if (this.filled === this.batch.length) await this.flush();
+      }
+    })().then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     (async () => {
+      await this.flush();
       // The last, partial block: a hole when it is all zeros (the truncate below makes it so).
-      const tail = this.pending;
-      if (tail.length > 0 && !this.isHole(tail, 0, tail.length)) await this.store(tail, 0, tail.length, this.offset - tail.length);
-      await this.handle!.truncate(this.offset);
+      if (this.filled > 0) await this.writeDataBlocks(this.filled);
+      await this.handle!.truncate(this.batchOffset);
       await this.handle!.close();
       this.handle = undefined;
     })().then(() => callback(), callback);
@@ -75,45 +87,35 @@ export class SparseFileWriter extends Writable {
     handle.close().then(() => callback(error), () => callback(error));
   }
 
-  private async writeBlocks(chunk: Buffer): Promise<void> {
-    const chunkOffset = this.offset;
-    this.offset += chunk.length;
-    let at = 0;
-    if (this.pending.length > 0) {
-      at = Math.min(HOLE_BLOCK - this.pending.length, chunk.length);
-      this.pending = Buffer.concat([this.pending, chunk.subarray(0, at)]);
-      if (this.pending.length < HOLE_BLOCK) return;
-      const block = this.pending;
-      this.pending = EMPTY;
-      await this.writeDataBlocks(block, 0, HOLE_BLOCK, chunkOffset + at - HOLE_BLOCK);
-    }
-    const whole = chunk.length - ((chunk.length - at) % HOLE_BLOCK);
-    await this.writeDataBlocks(chunk, at, whole, chunkOffset + at);
-    if (whole < chunk.length) this.pending = Buffer.from(chunk.subarray(whole));
+  /** Writes the whole blocks of the batch; a partial block stays, moved to its start. */
+  private async flush(): Promise<void> {
+    const whole = this.filled - (this.filled % HOLE_BLOCK);
+    if (whole === 0) return;
+    await this.writeDataBlocks(whole);
+    this.batch.copy(this.batch, 0, whole, this.filled);
+    this.filled -= whole;
   }
 
-  private isHole(buf: Buffer, start: number, end: number): boolean {
-    return this.regions.length < this.maxRegions && isZero(buf, start, end);
-  }
-
-  /** The whole blocks buf[start, end), the first at file offset `position`: runs of data blocks in one write each, zero blocks skipped. */
-  private async writeDataBlocks(buf: Buffer, start: number, end: number, position: number): Promise<void> {
+  /** batch[0, end) to the file: runs of data blocks in one write each, zero blocks skipped; then `batchOffset` moves past them. */
+  private async writeDataBlocks(end: number): Promise<void> {
     let run = -1;
-    for (let at = start; at < end; at += HOLE_BLOCK) {
-      const hole = this.isHole(buf, at, at + HOLE_BLOCK);
+    for (let at = 0; at < end; at += HOLE_BLOCK) {
+      const hole = this.regions.length < this.maxRegions && isZero(this.batch, at, Math.min(at + HOLE_BLOCK, end));
       if (!hole && run < 0) run = at;
       else if (hole && run >= 0) {
-        await this.store(buf, run, at, position + run - start);
+        await this.store(run, at);
         run = -1;
       }
     }
-    if (run >= 0) await this.store(buf, run, end, position + run - start);
+    if (run >= 0) await this.store(run, end);
+    this.batchOffset += end;
   }
 
-  /** Writes buf[start, end) at file offset `position` and records it as data. */
-  private async store(buf: Buffer, start: number, end: number, position: number): Promise<void> {
+  /** Writes batch[start, end) at its place in the file and records it as data. */
+  private async store(start: number, end: number): Promise<void> {
+    const position = this.batchOffset + start;
     for (let written = 0; written < end - start; ) {
-      const { bytesWritten } = await this.handle!.write(buf, start + written, end - start - written, position + written);
+      const { bytesWritten } = await this.handle!.write(this.batch, start + written, end - start - written, position + written);
       written += bytesWritten;
     }
     const last = this.regions.at(-1);

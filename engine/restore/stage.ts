@@ -135,7 +135,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
         // be here (PATH_MAX), and a name's exact bytes are the archive's business, not the disk's.
         file = path.join(options.stagingDir, 'data', String(entries.size));
         await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-        const writer = new SparseFileWriter(file, 0o600);
+        const writer = new SparseFileWriter(file, 0o600, entry.size);
         await pipeline(counted, writer);
         dataRegions = writer.dataRegions();
       } else {

@@ -47,7 +47,7 @@ function chunked(data: Buffer, sizes: number[]): Readable {
 
 async function stage(data: Buffer, sizes: number[], maxRegions?: number): Promise<{ file: string; regions: DataRegion[] | undefined }> {
   const file = join(dir.path, `staged-${++n}`);
-  const writer = new SparseFileWriter(file, 0o600, maxRegions);
+  const writer = new SparseFileWriter(file, 0o600, data.length, maxRegions);
   await pipeline(chunked(data, sizes), writer);
   return { file, regions: writer.dataRegions() };
 }
