@@ -83,6 +83,7 @@ export function createZipContainer(output: Writable, level = 6): Container {
       if (entry.path.includes('\\')) {
         throw archiveError(entry.path, "zip archives cannot hold a '\\' in a name (zip reads it as a directory separator); use tar.gz or tar.zst");
       }
+      if (entry.sparse) throw archiveError(entry.path, 'zip archives have no sparse entries');
       const common = { mtime: entry.mtime };
       switch (entry.type) {
         case 'directory':

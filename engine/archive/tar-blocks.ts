@@ -21,6 +21,7 @@ export function tarHeader(e: NormalisedEntry & { size: number }): Buffer {
     gname: e.gname,
     size: e.size,
     mtime: e.mtime,
+    sparse: e.sparse,
   });
 }
 

@@ -22,6 +22,11 @@ export interface HeaderFields {
   gname?: string;
   mtime?: Date;
   linkpath?: string;
+  /**
+   * A PAX 1.0 sparse member (tar-sparse.ts): `size` is the stored size (map and data), the
+   * file's own size is `realSize`. Only the restore stream to a host's tar writes these.
+   */
+  sparse?: { realSize: number };
 }
 
 /** Values an extended header (pax 'x'/'g', GNU 'L'/'K') sets for the member that follows. */
@@ -247,7 +252,7 @@ function paxRecord(key: string, value: string | number): Buffer {
  */
 export function encodeHeader(f: HeaderFields): Buffer {
   const { block, needsPax } = ustarBlock(f);
-  if (!needsPax) return block;
+  if (!needsPax && !f.sparse) return block;
   const records: Buffer[] = [];
   // A name that is not UTF-8 is written as its bytes, which pax allows when it says so (GNU tar
   // and bsdtar then extract exactly those bytes).
@@ -260,6 +265,12 @@ export function encodeHeader(f: HeaderFields): Buffer {
   if (f.uname) records.push(paxRecord('uname', f.uname));
   if (f.gname) records.push(paxRecord('gname', f.gname));
   if (f.mtime) records.push(paxRecord('mtime', f.mtime.getTime() / 1000));
+  if (f.sparse) {
+    // GNU tar's own records for format 1.0 (its --sparse-version=1.0); the name is the real one
+    // in `path` and `GNU.sparse.name` alike, so the order of the two never matters.
+    records.push(paxRecord('GNU.sparse.major', 1), paxRecord('GNU.sparse.minor', 0));
+    records.push(paxRecord('GNU.sparse.name', f.path), paxRecord('GNU.sparse.realsize', f.sparse.realSize));
+  }
   const bodyBytes = Buffer.concat(records);
   const base = f.path.replace(/\/+$/, '');
   const pax = ustarBlock({

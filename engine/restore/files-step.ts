@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { appendEntry, createTarContainer } from '../archive/containers.js';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
+import { sparseMemberBody } from '../archive/tar-sparse.js';
 import { hostPathInArchive } from '../runner/entry-paths.js';
 import { describeFailure } from '../runner/execute-backup.js';
 import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
@@ -67,9 +68,12 @@ export async function restoreFiles(
   if (link.found) {
     return { ok: false, error: `refusing to write under '${step.hostPath}' through the symbolic link '${link.found}' on the host (remove or replace the link, then restore again)` };
   }
+  // Files with holes go as sparse members when the host's tar extracts them as holes.
+  const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
+  const sparse = withHoles && (await hostTarKeepsHoles(executor, run));
   // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
   const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
-  const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, staged, root, step.keepSpecialModes) });
+  const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, staged, root, { keepSpecialModes: step.keepSpecialModes, sparse }) });
   if (result.failed) return { ok: false, error: describeFailure(result, result.stderr), exitCode: result.exitCode };
   return { ok: true, bytes: selected.reduce((n, s) => n + s.entry.size, 0), exitCode: result.exitCode };
 }
@@ -105,21 +109,36 @@ async function findLinkOnHost(executor: Executor, dirs: string[], run: RunOption
   return {};
 }
 
-/** A plain tar of staged entries with paths relative to the host's '/'. */
-function tarStreamOf(selected: StagedEntry[], staged: StagedBackup, root: string, keepSpecialModes: boolean): Readable {
+/**
+ * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar-sparse.ts);
+ * a tar that says it is neither might write the map into the file, so it gets the file's every byte.
+ */
+async function hostTarKeepsHoles(executor: Executor, run: RunOptions): Promise<boolean> {
+  const version = await executor.run('tar --version', run);
+  return !version.failed && /GNU tar|bsdtar|libarchive/.test(version.stdout.split('\n')[0] ?? '');
+}
+
+/** A plain tar of staged entries with paths relative to the host's '/'; with `sparse`, a file with holes is a sparse member. */
+function tarStreamOf(selected: StagedEntry[], staged: StagedBackup, root: string, options: { keepSpecialModes: boolean; sparse: boolean }): Readable {
+  const { keepSpecialModes } = options;
   const strip = (p: string) => p.slice(root.length + 1);
   const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
   const container = createTarContainer(output);
   const sent = new Set<string>();
   (async () => {
     for (const item of selected) {
-      const { entry, file } = asSent(item, staged, sent);
+      const { entry, file, dataRegions } = asSent(item, staged, sent);
       const mode = keepSpecialModes ? entry.mode : entry.mode & ~SPECIAL_MODE_BITS;
       const normalised: NormalisedEntry & { size: number } = {
         ...normaliseEntry({ ...entry, mode, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
         size: entry.type === 'file' ? entry.size : 0,
       };
-      await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+      if (entry.type === 'file' && file && dataRegions && options.sparse) {
+        const member = sparseMemberBody(file, dataRegions, entry.size);
+        await appendEntry(container, { ...normalised, size: member.size, sparse: { realSize: entry.size } }, member.body);
+      } else {
+        await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+      }
       sent.add(entry.path);
     }
     container.end();
@@ -136,5 +155,5 @@ function asSent(item: StagedEntry, staged: StagedBackup, sent: Set<string>): Sta
   if (entry.type !== 'hardlink' || sent.has(entry.linkpath ?? '')) return item;
   const target = staged.entries.get(entry.linkpath ?? '');
   if (!target?.file) throw new Error(`hardlink '${entry.path}': its target '${entry.linkpath}' has no staged content`);
-  return { entry: { ...entry, type: 'file', linkpath: undefined, size: target.entry.size }, file: target.file };
+  return { entry: { ...entry, type: 'file', linkpath: undefined, size: target.entry.size }, file: target.file, dataRegions: target.dataRegions };
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
@@ -9,12 +8,16 @@ import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
+import type { DataRegion } from '../archive/tar-sparse.js';
+import { SparseFileWriter } from './sparse-file.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
   entry: ReadEntrySpec;
   /** Absolute path of the body in the staging directory (regular files of selected components). */
   file?: string;
+  /** Where `file` holds data, when it has holes (runs of zero blocks): it is restored sparse. */
+  dataRegions?: DataRegion[];
 }
 
 export interface StagedBackup {
@@ -124,6 +127,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       body.on('error', (e) => counted.destroy(e));
       const component = entry.path.split('/')[0]!;
       let file: string | undefined;
+      let dataRegions: DataRegion[] | undefined;
       if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
         recipes.set(entry.path, await readLimited(counted, MAX_RECIPE_BYTES, `the recipe ${entry.path}`));
       } else if (entry.type === 'file' && options.components(component)) {
@@ -131,12 +135,14 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
         // be here (PATH_MAX), and a name's exact bytes are the archive's business, not the disk's.
         file = path.join(options.stagingDir, 'data', String(entries.size));
         await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-        await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
+        const writer = new SparseFileWriter(file, 0o600, entry.size);
+        await pipeline(counted, writer);
+        dataRegions = writer.dataRegions();
       } else {
         await drain(counted);
       }
       digests.set(entry.path, { size, sha256: entry.type === 'file' ? sha.digest('hex') : undefined });
-      entries.set(entry.path, { entry, file });
+      entries.set(entry.path, { entry, file, dataRegions });
       reading = undefined;
     }
   } catch (e) {
@@ -153,6 +159,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     if (staged?.file) {
       await rm(staged.file, { force: true });
       staged.file = undefined;
+      staged.dataRegions = undefined;
     }
   }
   const archiveSha256 = archiveHash.digest('hex');

@@ -220,9 +220,7 @@ function describeTree(root: string): Map<string, Described> {
       d.mtime = Math.floor(st.mtimeMs / 1000);
       d.size = st.size;
       d.sha256 = createHash('sha256').update(readFileSync(abs)).digest('hex');
-      // Sparseness is not restored yet (a restored sparse file is fully allocated; its bytes are
-      // right): set LSB_PROPERTY_SPARSE=1 to hold restores to it too once they keep holes.
-      if (process.env.LSB_PROPERTY_SPARSE) d.sparse = st.size >= 1 << 20 && st.blocks * 512 < st.size / 2;
+      d.sparse = st.size >= 1 << 20 && st.blocks * 512 < st.size / 2;
       if (st.nlink > 1) {
         if (!inodes.has(st.ino)) inodes.set(st.ino, inodes.size);
         d.group = inodes.get(st.ino);
@@ -245,10 +243,13 @@ function describeTree(root: string): Map<string, Described> {
 function treeDiff(before: Map<string, Described>, after: Map<string, Described>, format: string): string[] {
   // zip keeps no owners (docs/archive-format.md): everything restores as the restoring user's.
   const comparable = (d: Described | undefined) => (d && format === 'zip' ? { ...d, uid: undefined, gid: undefined } : d);
+  // A sparse file must come back sparse; a dense one may come back with holes where it held zero
+  // blocks (restore writes those as holes, as cp --sparse=always does).
+  const sparseness = (b: Described | undefined, a: Described | undefined) => (b?.sparse === false && a?.type === 'file' ? { ...a, sparse: false } : a);
   const show = (rel: string) => JSON.stringify(rel.split('/').map((h) => (h === '.' ? '.' : Buffer.from(h, 'hex').toString('latin1'))).join('/'));
   const lines: string[] = [];
   for (const rel of new Set([...before.keys(), ...after.keys()])) {
-    const [b, a] = [comparable(before.get(rel)), comparable(after.get(rel))];
+    const [b, a] = [comparable(before.get(rel)), comparable(sparseness(before.get(rel), after.get(rel)))];
     if (JSON.stringify(b) !== JSON.stringify(a)) lines.push(`${show(rel)}: backed up ${JSON.stringify(b) ?? 'absent'}, restored ${JSON.stringify(a) ?? 'absent'}`);
   }
   return lines;
