@@ -5,9 +5,12 @@
  * files (test/infra/fixtures/kubernetes/): `kubectl get ns`, `get <kind> -A -o yaml`,
  * `get pv -o json`, `get cm kubeadm-config -n kube-system -o yaml`, `kubeadm version`.
  * Arguments are normalised the way kubectl reads them (aliases like cm/configmap, flag
- * spellings like --all-namespaces/-A, -o=yaml/-oyaml, --kubeconfig dropped), so a recipe
- * is not tied to one spelling. Every call is logged; `apply -f` / `create -f` input is
- * kept so a restore test can check what was applied. Unknown calls fail like kubectl.
+ * spellings like --all-namespaces/-A, -o=yaml/-oyaml), so a recipe is not tied to one
+ * spelling. Every call is logged; `apply -f` / `create -f` input is kept so a restore test can
+ * check what was applied. Unknown calls fail like kubectl. Like kubectl, every call reads its
+ * kubeconfig (--kubeconfig, else $KUBECONFIG, else ~/.kube/config) and fails when it is missing
+ * or names another API server than this cluster's (`kubeconfig` is one that names it).
+ * Imitates kubectl 1.22; not imitated: contexts, users and credentials in the kubeconfig.
  */
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -24,11 +27,17 @@ export interface KubeStubOptions {
   kubeadm?: Record<string, StubAnswer>;
   /** Kinds for which `get <kind> -A -o yaml|json` answers an empty List when no fixture exists. */
   emptyKinds?: string[];
+  /** The API server this cluster's kubeconfig names; default https://127.0.0.1:6443. */
+  server?: string;
 }
 
 export interface KubeStubs {
   /** Put this first on PATH. Holds `kubectl` and `kubeadm`. */
   binDir: string;
+  /** A kubeconfig (admin.conf) for this cluster. */
+  kubeconfig: string;
+  /** Its text, to write where a recipe expects it (e.g. a test's /etc/kubernetes/admin.conf). */
+  kubeconfigText: string;
   /** Each call as an argv array, in order. */
   calls(): Promise<Array<{ command: string; args: string[] }>>;
   /** Documents passed to `kubectl apply|create -f`, in order. */
@@ -112,17 +121,25 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
     }
     return out;
   };
+  const server = opts.server ?? 'https://127.0.0.1:6443';
+  const kubeconfig = join(dir, 'admin.conf');
+  const kubeconfigText = `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: ${server}\n  name: kubernetes\n`
+    + 'contexts:\n- context: {cluster: kubernetes, user: kubernetes-admin}\n  name: kubernetes-admin@kubernetes\n'
+    + 'current-context: kubernetes-admin@kubernetes\nusers:\n- name: kubernetes-admin\n';
+  await writeFile(kubeconfig, kubeconfigText, { mode: 0o600 });
   const kubectlTable = await table({ ...DEFAULT_KUBECTL, ...opts.kubectl }, true);
   for (const kind of opts.emptyKinds ?? DEFAULT_EMPTY_KINDS) {
     for (const format of ['yaml', 'json']) {
       kubectlTable[`get ${kind} -A -o ${format}`] ??= { stdout: emptyList(format), stderr: '', exitCode: 0 };
     }
   }
-  await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir);
+  await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir, server);
   await writeStub(join(binDir, 'kubeadm'), 'kubeadm', await table({ ...DEFAULT_KUBEADM, ...opts.kubeadm }, false), false, callsLog, appliedDir);
 
   return {
     binDir,
+    kubeconfig,
+    kubeconfigText,
     calls: async () => (await readFile(callsLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)),
     applied: async () => {
       const files = (await readdir(appliedDir)).sort();
@@ -133,6 +150,7 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
 
 async function writeStub(
   path: string, command: string, answers: Record<string, unknown>, normalize: boolean, callsLog: string, appliedDir: string,
+  server?: string,
 ): Promise<void> {
   // A plain Node script with this process's node as interpreter, so PATH need not hold node.
   const script = `#!${process.execPath}
@@ -143,6 +161,25 @@ const ALIASES = ${JSON.stringify(KIND_ALIASES)};
 const normalizeKubectlArgs = ${normalizeKubectlArgs.toString()};
 const argv = process.argv.slice(2);
 appendFileSync(${JSON.stringify(callsLog)}, JSON.stringify({ command: ${JSON.stringify(command)}, args: argv }) + '\\n');
+const SERVER = ${JSON.stringify(server ?? null)};
+if (SERVER) {
+  // kubectl reads its kubeconfig before anything else.
+  const at = argv.findIndex((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='));
+  const given = at < 0 ? undefined : argv[at].startsWith('--kubeconfig=') ? argv[at].slice(13) : argv[at + 1];
+  const file = given ?? (process.env.KUBECONFIG || (process.env.HOME ?? '') + '/.kube/config');
+  let text;
+  try { text = readFileSync(file, 'utf8'); } catch (e) {
+    process.stderr.write(given !== undefined || process.env.KUBECONFIG
+      ? 'error: stat ' + file + ': no such file or directory\\n'
+      : 'The connection to the server localhost:8080 was refused - did you specify the right host or port?\\n');
+    process.exit(1);
+  }
+  const named = (text.match(/^ *server: *(\\S+)/m) ?? [])[1];
+  if (named !== SERVER) {
+    process.stderr.write('Unable to connect to the server: dial tcp ' + String(named).replace(/^https?:\\/\\//, '') + ': connect: connection refused\\n');
+    process.exit(1);
+  }
+}
 const key = ${normalize} ? normalizeKubectlArgs(argv, ALIASES) : argv.join(' ');
 const verb = argv.find((a) => !a.startsWith('-'));
 if (${normalize} && (verb === 'apply' || verb === 'create') && argv.includes('-f')) {
