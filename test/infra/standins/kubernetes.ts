@@ -10,7 +10,11 @@
  * check what was applied. Unknown calls fail like kubectl. Like kubectl, every call reads its
  * kubeconfig (--kubeconfig, else $KUBECONFIG, else ~/.kube/config) and fails when it is missing
  * or names another API server than this cluster's (`kubeconfig` is one that names it).
- * Imitates kubectl 1.22; not imitated: contexts, users and credentials in the kubeconfig.
+ * A kubeconfig whose user is `system:node:<name>` (a node's kubelet.conf, `nodeKubeconfig`)
+ * gets only the calls `nodes[<name>]` lists — the node authorizer lets a kubelet read its own
+ * pods and the claims and volumes they use, never list every volume; the rest is Forbidden.
+ * Imitates kubectl 1.22; not imitated: contexts, credentials, and the node authorizer's graph
+ * (the test lists each node's permitted calls).
  */
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -29,6 +33,8 @@ export interface KubeStubOptions {
   emptyKinds?: string[];
   /** The API server this cluster's kubeconfig names; default https://127.0.0.1:6443. */
   server?: string;
+  /** Node name -> the calls (any kubectl spelling) its kubelet credentials may make. */
+  nodes?: Record<string, string[]>;
 }
 
 export interface KubeStubs {
@@ -38,6 +44,8 @@ export interface KubeStubs {
   kubeconfig: string;
   /** Its text, to write where a recipe expects it (e.g. a test's /etc/kubernetes/admin.conf). */
   kubeconfigText: string;
+  /** A node's kubelet.conf for this cluster (user system:node:<name>). */
+  nodeKubeconfig(name: string): string;
   /** Each call as an argv array, in order. */
   calls(): Promise<Array<{ command: string; args: string[] }>>;
   /** Documents passed to `kubectl apply|create -f`, in order. */
@@ -83,6 +91,11 @@ export function normalizeKubectlArgs(argv: string[], aliases: Record<string, str
   return [...positional, ...(all ? ['-A'] : []), ...(ns ? ['-n', ns] : []), ...(out ? ['-o', out] : []), ...rest].join(' ');
 }
 
+/** A call written as one string -> argv: split at spaces, except inside a jsonpath's `{…}`. */
+function callWords(call: string): string[] {
+  return call.match(/(?:\{[^}]*\}|[^\s{])+/g) ?? [];
+}
+
 const fixture = (name: string): StubAnswer => ({ file: join(KUBE_FIXTURES, name) });
 
 /** The calls a LambdaStack Kubernetes recipe makes, answered from the committed fixtures. */
@@ -116,16 +129,17 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
     const out: Record<string, { stdout: string; stderr: string; exitCode: number }> = {};
     for (const [call, answer] of Object.entries(answers)) {
       const a = typeof answer === 'string' ? { stdout: answer } : answer;
-      const key = normalize ? normalizeKubectlArgs(call.split(' '), KIND_ALIASES) : call;
+      const key = normalize ? normalizeKubectlArgs(callWords(call), KIND_ALIASES) : call;
       out[key] = { stdout: a.file ? await readFile(a.file, 'utf8') : (a.stdout ?? ''), stderr: a.stderr ?? '', exitCode: a.exitCode ?? 0 };
     }
     return out;
   };
   const server = opts.server ?? 'https://127.0.0.1:6443';
   const kubeconfig = join(dir, 'admin.conf');
-  const kubeconfigText = `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: ${server}\n  name: kubernetes\n`
-    + 'contexts:\n- context: {cluster: kubernetes, user: kubernetes-admin}\n  name: kubernetes-admin@kubernetes\n'
-    + 'current-context: kubernetes-admin@kubernetes\nusers:\n- name: kubernetes-admin\n';
+  const configFor = (user: string) => `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: ${server}\n  name: kubernetes\n`
+    + `contexts:\n- context: {cluster: kubernetes, user: ${user}}\n  name: ${user}@kubernetes\n`
+    + `current-context: ${user}@kubernetes\nusers:\n- name: ${user}\n`;
+  const kubeconfigText = configFor('kubernetes-admin');
   await writeFile(kubeconfig, kubeconfigText, { mode: 0o600 });
   const kubectlTable = await table({ ...DEFAULT_KUBECTL, ...opts.kubectl }, true);
   for (const kind of opts.emptyKinds ?? DEFAULT_EMPTY_KINDS) {
@@ -133,13 +147,15 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
       kubectlTable[`get ${kind} -A -o ${format}`] ??= { stdout: emptyList(format), stderr: '', exitCode: 0 };
     }
   }
-  await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir, server);
+  const nodes = Object.fromEntries(Object.entries(opts.nodes ?? {}).map(([n, calls]) => [n, calls.map((c) => normalizeKubectlArgs(callWords(c), KIND_ALIASES))]));
+  await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir, { server, nodes });
   await writeStub(join(binDir, 'kubeadm'), 'kubeadm', await table({ ...DEFAULT_KUBEADM, ...opts.kubeadm }, false), false, callsLog, appliedDir);
 
   return {
     binDir,
     kubeconfig,
     kubeconfigText,
+    nodeKubeconfig: (name) => configFor(`system:node:${name}`),
     calls: async () => (await readFile(callsLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)),
     applied: async () => {
       const files = (await readdir(appliedDir)).sort();
@@ -150,7 +166,7 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
 
 async function writeStub(
   path: string, command: string, answers: Record<string, unknown>, normalize: boolean, callsLog: string, appliedDir: string,
-  server?: string,
+  api?: { server: string; nodes: Record<string, string[]> },
 ): Promise<void> {
   // A plain Node script with this process's node as interpreter, so PATH need not hold node.
   const script = `#!${process.execPath}
@@ -161,7 +177,9 @@ const ALIASES = ${JSON.stringify(KIND_ALIASES)};
 const normalizeKubectlArgs = ${normalizeKubectlArgs.toString()};
 const argv = process.argv.slice(2);
 appendFileSync(${JSON.stringify(callsLog)}, JSON.stringify({ command: ${JSON.stringify(command)}, args: argv }) + '\\n');
-const SERVER = ${JSON.stringify(server ?? null)};
+const SERVER = ${JSON.stringify(api?.server ?? null)};
+const NODES = ${JSON.stringify(api?.nodes ?? {})};
+let user;
 if (SERVER) {
   // kubectl reads its kubeconfig before anything else.
   const at = argv.findIndex((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='));
@@ -179,8 +197,15 @@ if (SERVER) {
     process.stderr.write('Unable to connect to the server: dial tcp ' + String(named).replace(/^https?:\\/\\//, '') + ': connect: connection refused\\n');
     process.exit(1);
   }
+  user = (text.match(/^users:\\s*\\n- name: *(\\S+)/m) ?? [])[1];
 }
 const key = ${normalize} ? normalizeKubectlArgs(argv, ALIASES) : argv.join(' ');
+if (user && user.startsWith('system:node:') && !(NODES[user.slice(12)] ?? []).includes(key)) {
+  const words = key.split(' ');
+  process.stderr.write('Error from server (Forbidden): ' + (words[1] ?? 'resource') + ' is forbidden: User "' + user + '" cannot '
+    + (words[0] ?? 'get') + ' resource "' + (words[1] ?? '') + '" in API group "" at the cluster scope: no relationship found between node and this object (stub: ' + key + ')\\n');
+  process.exit(1);
+}
 const verb = argv.find((a) => !a.startsWith('-'));
 if (${normalize} && (verb === 'apply' || verb === 'create') && argv.includes('-f')) {
   const src = argv[argv.indexOf('-f') + 1];
