@@ -61,7 +61,7 @@ beforeAll(async () => {
   const pvs = JSON.parse(await readFile(join(KUBE_FIXTURES, 'get-pv.json'), 'utf8'));
   pvs.items[0].spec.hostPath.path = pvHostPath();
   pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-local' }, spec: { local: { path: pvLocal() }, storageClassName: 'local' } });
-  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { server: 'nfs1', path: '/exports/x' } } });
+  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { path: '/exports/x', server: 'nfs1' } } });
   stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
     kubectl: {
       'get pv -o json': JSON.stringify(pvs, null, 4) + '\n',
@@ -127,6 +127,7 @@ describe('kubernetes recipe', () => {
     expect(saved, 'excluded kinds are left out').not.toContain('Event/web.17a2b3c4');
 
     expect((await archiveLines(archive, 'kubernetes/host1/persistent-volumes.txt')).sort()).toEqual([pvLocal(), pvHostPath()].sort());
+    expect(await archiveLines(archive, 'kubernetes/host1/persistent-volumes-nfs.txt'), 'NFS-backed volumes named for the NFS server').toEqual(['nfs1:/exports/x']);
     const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
     expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
     expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
