@@ -4,13 +4,14 @@
  * -> etcd started on it -> keys equal. PKI, kubeconfigs, kubeadm config and volume data
  * come back too.
  * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
- * answering from fixtures — no API server runs here. The test etcd speaks plain http, so
- * the recipe's TLS vars are switched off (k8s_etcd_tls=false, http endpoint).
+ * answering from fixtures — no API server runs here. This is etcd as Debian packages it
+ * (etcdctl on PATH, plain http, so the recipe's TLS vars are switched off); etcd as kubeadm
+ * and LambdaStack run it (a static pod, TLS, no etcdctl on the host) is kubernetes-static-pod.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startEtcd, type EtcdServer } from '../infra/servers/etcd.js';
 import { KUBE_FIXTURES, writeKubeStubs, type KubeStubs } from '../infra/standins/kubernetes.js';
@@ -18,6 +19,7 @@ import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { archiveEntries, archiveEntry, archiveLines } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
+import { writeMaster } from './kubernetes-master.js';
 
 let fleet: Fleet;
 let cluster: Cluster;
@@ -31,6 +33,8 @@ const KEYS: Record<string, string> = {
   '/registry/configmaps/kube-system/kubeadm-config': 'kubeadm-config',
 };
 
+const LIST = (kind: string, name: string) =>
+  `apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: ${kind}\n  metadata:\n    name: ${name}\n    namespace: shop\nkind: List\n`;
 const etc = () => join(root, 'etc', 'kubernetes');
 const pvHostPath = () => join(root, 'var', 'lib', 'pv-web-data');
 const pvLocal = () => join(root, 'mnt', 'disks', 'ssd1');
@@ -43,7 +47,6 @@ beforeAll(async () => {
   await mkdir(join(etc(), 'pki', 'etcd'), { recursive: true });
   await mkdir(join(root, 'etc', 'kubeadm'), { recursive: true });
   await mkdir(join(root, 'tmp'));
-  await writeFile(join(etc(), 'admin.conf'), 'apiVersion: v1\nkind: Config\nusers: [{name: kubernetes-admin}]\n', { mode: 0o600 });
   await writeFile(join(etc(), 'scheduler.conf'), 'apiVersion: v1\nkind: Config\n', { mode: 0o600 });
   await writeFile(join(etc(), 'pki', 'ca.crt'), 'CA CERT\n');
   await writeFile(join(etc(), 'pki', 'ca.key'), 'CA KEY\n', { mode: 0o600 });
@@ -58,29 +61,27 @@ beforeAll(async () => {
   const pvs = JSON.parse(await readFile(join(KUBE_FIXTURES, 'get-pv.json'), 'utf8'));
   pvs.items[0].spec.hostPath.path = pvHostPath();
   pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-local' }, spec: { local: { path: pvLocal() }, storageClassName: 'local' } });
-  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { server: 'nfs1', path: '/exports/x' } } });
+  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { path: '/exports/x', server: 'nfs1' } } });
   stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
     kubectl: {
       'get pv -o json': JSON.stringify(pvs, null, 4) + '\n',
       'api-resources --verbs=list --namespaced=true -o name': 'configmaps\nevents\npersistentvolumeclaims\nsecrets\ndeployments.apps\n',
       'api-resources --verbs=list --namespaced=false -o name': 'namespaces\npersistentvolumes\n',
-      'get persistentvolumes -o yaml': 'apiVersion: v1\nitems: []\nkind: List\n',
+      // Content for the kinds left out by default, so the archive shows whether they were.
+      'get secrets -A -o yaml': LIST('Secret', 'web-tls'),
+      'get events -A -o yaml': LIST('Event', 'web.17a2b3c4'),
     },
   });
+  const masterVars = await writeMaster(root, stubs);
 
   etcd = await startEtcd();
   for (const [k, v] of Object.entries(KEYS)) await etcd.etcdctl(['put', k, v]);
 
   await cluster.hostVars('host1', {
-    k8s_kubectl: join(stubs.binDir, 'kubectl'),
-    k8s_kubeadm: join(stubs.binDir, 'kubeadm'),
-    k8s_kubeconfig: join(etc(), 'admin.conf'),
-    k8s_config_dir: etc(),
-    k8s_pki_dir: join(etc(), 'pki'),
-    k8s_kubeadm_config_file: join(root, 'etc', 'kubeadm', 'kubeadm-config.yml'),
+    ...masterVars,
     k8s_etcd_endpoint: etcd.endpoint,
     k8s_etcd_tls: false,
-    k8s_tmp_dir: join(root, 'tmp'),
+    k8s_etcd_snapshot_dir: join(root, 'tmp'),
     k8s_etcd_restore_data_dir: restoreDataDir(),
     k8s_etcd_name: 'n1',
     k8s_etcd_peer_url: `http://127.0.0.1:${etcd.peerPort}`,
@@ -93,6 +94,12 @@ afterAll(async () => {
   await fleet?.stop();
   await cluster?.cleanup();
 });
+
+/** kind/name of every item in the archive's resources.yaml. */
+async function savedResources(archive: string): Promise<string[]> {
+  const docs = parseAllDocuments(await archiveEntry(archive, 'kubernetes/host1/resources.yaml')).map((d) => d.toJS());
+  return docs.flatMap((d) => d.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`));
+}
 
 describe('kubernetes recipe', () => {
   let archive: string;
@@ -114,14 +121,13 @@ describe('kubernetes recipe', () => {
     expect(await archiveEntry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
     expect(await archiveEntry(archive, 'kubernetes/host1/kubeadm-config-configmap.yaml')).toMatch(/name: kubeadm-config/);
 
-    const docs = parseAllDocuments(await archiveEntry(archive, 'kubernetes/host1/resources.yaml')).map((d) => d.toJS());
-    expect(docs.flatMap((d) => d.items.map((i: { kind: string; metadata: { name: string } }) => `${i.kind}/${i.metadata.name}`)))
-      .toEqual(expect.arrayContaining(['Deployment/web', 'Namespace/shop', 'PersistentVolumeClaim/web-data']));
-    const gets = (await stubs.calls()).filter((c) => c.command === 'kubectl' && c.args.includes('get')).map((c) => c.args.join(' '));
-    expect(gets.some((g) => /\bsecrets\b/.test(g)), 'secrets are left out unless asked').toBe(false);
-    expect(gets.some((g) => /\bevents\b/.test(g)), 'excluded kinds are left out').toBe(false);
+    const saved = await savedResources(archive);
+    expect(saved).toEqual(expect.arrayContaining(['Deployment/web', 'Namespace/shop', 'PersistentVolumeClaim/web-data']));
+    expect(saved, 'secrets are left out unless asked').not.toContain('Secret/web-tls');
+    expect(saved, 'excluded kinds are left out').not.toContain('Event/web.17a2b3c4');
 
     expect((await archiveLines(archive, 'kubernetes/host1/persistent-volumes.txt')).sort()).toEqual([pvLocal(), pvHostPath()].sort());
+    expect(await archiveLines(archive, 'kubernetes/host1/persistent-volumes-nfs.txt'), 'NFS-backed volumes named for the NFS server').toEqual(['nfs1:/exports/x']);
     const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
     expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
     expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
@@ -136,6 +142,7 @@ describe('kubernetes recipe', () => {
     await rm(join(etc(), 'admin.conf'));
     await writeFile(join(etc(), 'scheduler.conf'), 'damaged\n');
     await rm(pvHostPath(), { recursive: true });
+    await rm(pvLocal(), { recursive: true });
 
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
@@ -147,6 +154,7 @@ describe('kubernetes recipe', () => {
     expect(await readFile(join(etc(), 'scheduler.conf'), 'utf8')).toBe('apiVersion: v1\nkind: Config\n');
     expect(await readFile(join(etc(), 'admin.conf'), 'utf8')).toMatch(/kubernetes-admin/);
     expect(await readFile(join(pvHostPath(), 'index.html'), 'utf8')).toBe('<h1>shop</h1>\n');
+    expect(await readFile(join(pvLocal(), 'db.bin'), 'utf8')).toBe('local volume data\n');
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
   }, 300_000);
 
@@ -160,7 +168,45 @@ describe('kubernetes recipe', () => {
   it('includes secrets when asked', async () => {
     const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_include_secrets=true', '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    const gets = (await stubs.calls()).map((c) => c.args.join(' '));
-    expect(gets.some((g) => /^--kubeconfig \S+ get secrets -A -o yaml$/.test(g))).toBe(true);
+    expect(r.archive).toBeDefined();
+    expect(await savedResources(r.archive!)).toContain('Secret/web-tls');
+  }, 300_000);
+
+  it('re-applies chosen namespaces into a rebuilt cluster: dry run first, Velero\'s order, their volume data back', async () => {
+    expect(archive).toBeDefined();
+    await rm(pvHostPath(), { recursive: true });
+    await rm(pvLocal(), { recursive: true });
+    const before = (await stubs.calls()).length;
+
+    const r = await cluster.restore(archive, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_namespaces=shop']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    type Item = { kind: string; metadata: Record<string, unknown>; status?: unknown };
+    const stages = (await stubs.applied()).map((doc) => (JSON.parse(doc) as { items: Item[] }).items);
+    expect(stages.map((items) => items.map((i) => `${i.kind}/${String(i.metadata.name)}`).sort())).toEqual([
+      ['Namespace/shop'],
+      ['PersistentVolume/pv-web-data', 'PersistentVolumeClaim/web-data'],
+      ['ConfigMap/web-config'],
+      ['Deployment/web'],
+    ]);
+    for (const i of stages.flat()) {
+      expect(i.metadata, `${i.kind} carries nothing of the old cluster`).not.toHaveProperty('resourceVersion');
+      expect(i.metadata).not.toHaveProperty('uid');
+      expect(i).not.toHaveProperty('status');
+    }
+    // Each stage went through a server-side dry run right before it was applied.
+    const applies = (await stubs.calls()).slice(before).filter((c) => c.args.includes('apply'))
+      .map((c) => `${c.args.includes('--dry-run=server') ? 'dry run' : 'apply'} ${basename(c.args[c.args.indexOf('-f') + 1]!)}`);
+    expect(applies).toEqual(['1.json', '2.json', '3.json', '4.json'].flatMap((f) => [`dry run ${f}`, `apply ${f}`]));
+    expect(await readFile(join(pvHostPath(), 'index.html'), 'utf8')).toBe('<h1>shop</h1>\n');
+    await expect(readdir(pvLocal()), 'a volume of no chosen namespace is left alone').rejects.toThrow(/ENOENT/);
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  }, 300_000);
+
+  it('names a namespace the backup does not have, and applies nothing', async () => {
+    const before = (await stubs.applied()).length;
+    const r = await cluster.restore(archive, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_namespaces=shop,nosuch']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/namespace\(s\) not in this backup: nosuch \(it has: default, shop\)/);
+    expect((await stubs.applied()).length).toBe(before);
   }, 300_000);
 });

@@ -64,6 +64,12 @@ export interface FleetOptions {
   bastion?: boolean;
   /** First loopback address's last octet; default 2. */
   firstOctet?: number;
+  /**
+   * Shell run as root in a private mount namespace of each host's sshd before it starts, e.g.
+   * to hide a binary from the host or put one on its PATH (bind mounts), leaving this machine's
+   * own view alone.
+   */
+  mountSetup?: string;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -82,7 +88,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     for (let i = 0; i < count; i++) {
       const isBastion = i === options.hosts;
       const name = isBastion ? 'bastion' : `host${i + 1}`;
-      const { host, child } = await startSshd(dir, name, `127.0.0.${first + i}`, authorizedKeys, isBastion ? 'DEBUG1' : 'VERBOSE');
+      const { host, child } = await startSshd(dir, name, `127.0.0.${first + i}`, authorizedKeys, isBastion ? 'DEBUG1' : 'VERBOSE', undefined, options.mountSetup);
       children.push(child);
       started.push(host);
     }
@@ -213,7 +219,9 @@ export interface SshdPlacement {
   port: number;
 }
 
-export async function startSshd(dir: string, name: string, address: string, authorizedKeys: string, logLevel: string, placement?: SshdPlacement) {
+export async function startSshd(
+  dir: string, name: string, address: string, authorizedKeys: string, logLevel: string, placement?: SshdPlacement, mountSetup?: string,
+) {
   const hostDir = join(dir, name);
   mkdirSync(hostDir);
   const hostKey = join(hostDir, 'ssh_host_ed25519_key');
@@ -246,7 +254,9 @@ export async function startSshd(dir: string, name: string, address: string, auth
   const logFile = join(hostDir, 'sshd.log');
   const sshd = ['/usr/sbin/sshd', '-D', '-f', config, '-E', logFile];
   // `ip netns exec` execs sshd after entering the namespace: the PID stays sshd's.
-  const argv = placement ? ['ip', 'netns', 'exec', placement.netns, ...sshd] : sshd;
+  const placed = placement ? ['ip', 'netns', 'exec', placement.netns, ...sshd] : sshd;
+  // unshare and sh exec in turn: the PID stays sshd's here too.
+  const argv = mountSetup ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', `${mountSetup}\nexec "$@"`, 'sh', ...placed] : placed;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`sshd ${name} exited with ${code}: ${tail(join(hostDir, 'sshd.log'))}`))),

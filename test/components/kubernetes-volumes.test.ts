@@ -1,0 +1,97 @@
+/**
+ * recipes/kubernetes-volumes.yaml through the built CLI over SSH: persistent volume data backed
+ * up on the worker node where it lives and put back there. Two workers (sshd fleet, sharing this
+ * machine's filesystem, so each has its own root dir); each holds the volume of its own pod.
+ * STAND-IN: kubectl (test/infra/standins/kubernetes.ts) — no API server runs here. The workers
+ * hold only their kubelet's kubeconfig (user system:node:<name>), and the stand-in answers a
+ * node only the reads the node authorizer allows it (its pods, their claims and volumes):
+ * listing every volume, as the master's recipe does, is Forbidden.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeKubeStubs } from '../infra/standins/kubernetes.js';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { archiveLines } from '../helpers/archive.js';
+import { cliOutput } from '../helpers/cli.js';
+import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
+
+let fleet: Fleet;
+let cluster: Cluster;
+const PODS_JSONPATH = 'jsonpath={range .items[*]}{.metadata.namespace}{" "}{.spec.volumes[*].persistentVolumeClaim.claimName}{"\\n"}{end}';
+const PV_JSONPATH = 'jsonpath={.spec.hostPath.path}{.spec.local.path}';
+const root = (host: string) => join(cluster.dir, 'nodes', host);
+/** The volume of each worker's pod: host1 a `local` PV, host2 a hostPath PV (and an NFS one, not node data). */
+const volume = (host: string) => (host === 'host1' ? join(root(host), 'mnt', 'disks', 'ssd1') : join(root(host), 'srv', 'web'));
+const FILE: Record<string, [string, string]> = { host1: ['db.bin', 'local volume on worker 1\n'], host2: ['index.html', '<h1>worker 2</h1>\n'] };
+
+beforeAll(async () => {
+  fleet = await startFleet({ hosts: 2 });
+  cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_node'], host2: ['kubernetes_node'] } });
+  const calls: Record<string, string[]> = {
+    host1: [`get pods -A --field-selector=spec.nodeName=host1 -o ${PODS_JSONPATH}`, 'get pvc data-db-0 -n shop -o jsonpath={.spec.volumeName}', `get pv pv-local-1 -o ${PV_JSONPATH}`],
+    host2: [`get pods -A --field-selector=spec.nodeName=host2 -o ${PODS_JSONPATH}`, 'get pvc web-data -n shop -o jsonpath={.spec.volumeName}',
+      'get pvc cache -n shop -o jsonpath={.spec.volumeName}', `get pv pv-web -o ${PV_JSONPATH}`, `get pv pv-nfs -o ${PV_JSONPATH}`],
+  };
+  const answers = [
+    'shop data-db-0\nkube-system \n', 'pv-local-1', volume('host1'),
+    'shop web-data cache\n', 'pv-web', 'pv-nfs', volume('host2'), '',
+  ];
+  const keys = [...calls.host1!, ...calls.host2!];
+  const stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
+    kubectl: { ...Object.fromEntries(keys.map((k, i) => [k, answers[i]!])), 'get pv -o json': '{"items": []}\n' },
+    nodes: calls,
+  });
+  for (const host of ['host1', 'host2']) {
+    const [name, content] = FILE[host]!;
+    await mkdir(volume(host), { recursive: true });
+    await writeFile(join(volume(host), name), content);
+    await mkdir(join(root(host), 'etc', 'kubernetes'), { recursive: true });
+    await mkdir(join(root(host), 'tmp'));
+    await writeFile(join(root(host), 'etc', 'kubernetes', 'kubelet.conf'), stubs.nodeKubeconfig(host), { mode: 0o600 });
+    await cluster.hostVars(host, {
+      k8s_kubectl: join(stubs.binDir, 'kubectl'),
+      k8s_node_kubeconfig: join(root(host), 'etc', 'kubernetes', 'kubelet.conf'),
+      k8s_tmp_dir: join(root(host), 'tmp'),
+    });
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await fleet?.stop();
+  await cluster?.cleanup();
+});
+
+describe('kubernetes-volumes recipe', () => {
+  let archive: string;
+
+  it('backs up each worker the data of the volumes its own pods use, with only the kubelet credentials', async () => {
+    const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes-volumes']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    archive = r.archive!;
+    for (const host of ['host1', 'host2']) {
+      expect(await archiveLines(archive, `kubernetes-volumes/${host}/persistent-volumes.txt`)).toEqual([volume(host)]);
+      const [name, content] = FILE[host]!;
+      const tar = `tar xzOf '${archive}' kubernetes-volumes/${host}/persistent-volumes.tar | tar xOf - '${join(volume(host), name).slice(1)}'`;
+      expect((await execa('sh', ['-c', tar])).stdout + '\n').toBe(content);
+    }
+  }, 300_000);
+
+  it('a node may not list every volume: the stand-in refuses it as the API server would', async () => {
+    const r = await execa(join(cluster.dir, 'kube', 'bin', 'kubectl'), ['--kubeconfig', join(root('host1'), 'etc', 'kubernetes', 'kubelet.conf'), 'get', 'pv', '-o', 'json'], { reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/Forbidden.*User "system:node:host1" cannot get resource "persistentvolumes"/);
+  });
+
+  it('puts each volume back on its worker', async () => {
+    expect(archive).toBeDefined();
+    for (const host of ['host1', 'host2']) await rm(volume(host), { recursive: true });
+    const r = await cluster.restore(archive);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    for (const host of ['host1', 'host2']) {
+      const [name, content] = FILE[host]!;
+      expect(await readFile(join(volume(host), name), 'utf8')).toBe(content);
+    }
+  }, 300_000);
+});
