@@ -1,23 +1,37 @@
 /**
  * STAND-IN for Grafana: not packaged anywhere reachable from this machine (TEST-INFRA.md).
- * Implements the HTTP API a Grafana recipe calls with curl — `/api/search`,
- * `/api/dashboards/uid/:uid`, `POST /api/dashboards/db`, `/api/datasources` — behind basic
- * auth (401 otherwise). Like Grafana, posting a dashboard whose `id` is unknown fails
- * ("Dashboard not found"), so a restore must send `id: null`.
- * State is saved to `<dataDir>/grafana.json` (stands in for /var/lib/grafana/grafana.db)
- * and loaded on start, so a file-level backup of the data dir round-trips too.
+ * Imitates Grafana 7.3.5 as LambdaStack's roles/grafana installs it, in the HTTP API a Grafana
+ * recipe calls with curl — `/api/search`, `/api/dashboards/uid/:uid`, `POST /api/dashboards/db`,
+ * `/api/datasources` (list), `/api/datasources/:id|uid/:uid|name/:name` — behind basic auth (401
+ * otherwise). Like Grafana:
+ * - posting a dashboard whose `id` is unknown fails ("Dashboard not found"), so a restore must
+ *   send `id: null`; saving sets `id` and bumps `version`, and keeps everything else as sent.
+ * - a datasource's `secureJsonData` (passwords, tokens, TLS keys) is stored but NEVER returned:
+ *   the single datasource answer has `secureJsonFields: {<key>: true}` only, and the list has
+ *   neither (nor `basicAuthUser`, `withCredentials`, `version`), as Grafana's DataSourceListItemDTO.
+ * - `tls`: HTTPS with LambdaStack's self-signed certificate (`openssl req -x509 -subj
+ *   …/CN=localhost`) at `<configDir>/ssl/grafana_cert.pem` and `grafana_key.key`, optionally
+ *   already expired (LambdaStack never renews it), and grafana.ini's `[server] protocol = https`.
+ * State is saved to `<dataDir>/grafana.json` (stands in for /var/lib/grafana/grafana.db, where
+ * Grafana keeps secureJsonData encrypted with `[security] secret_key`) and loaded on start, so a
+ * file-level backup of the data dir round-trips the credentials too.
+ * Not imitated: folders, permissions, users/orgs/API keys, provisioning (files under
+ * /etc/grafana/provisioning), the legacy plain `password`/`basicAuthPassword` datasource fields,
+ * dashboard versions history, plugins, alert notification channels, SQLite itself.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BaseServerOptions, prepareBaseDir, makeDirs, pathExists } from '../servers/common.js';
 import { HttpError, ok, serveRoutes, type Routes } from './http.js';
+import { writeSelfSignedCert } from './self-signed.js';
 
 type Json = Record<string, any>;
 
 interface State {
   nextId: number;
   dashboards: Record<string, { dashboard: Json; folderId: number; created: string; updated: string }>;
+  /** As stored: the API never shows `secureJsonData` (see datasourceDto). */
   datasources: Json[];
 }
 
@@ -31,19 +45,38 @@ export interface GrafanaStandIn {
   baseDir: string;
   /** Stands in for /var/lib/grafana. */
   dataDir: string;
-  /** Stands in for /etc/grafana (holds grafana.ini). */
+  /** Stands in for /etc/grafana (holds grafana.ini, and ssl/ with `tls`). */
   configDir: string;
+  /** With `tls`: the certificate Grafana serves (`<configDir>/ssl/grafana_cert.pem`). */
+  certFile?: string;
   stop(): Promise<void>;
 }
 
 export interface GrafanaOptions extends BaseServerOptions {
   user?: string;
   password?: string;
+  /** HTTPS with a self-signed certificate for CN=localhost (LambdaStack's); `expired`: out of date. */
+  tls?: { expired?: boolean };
 }
 
 const gfError = (status: number, message: string, extra: Json = {}) => new HttpError(status, { message, ...extra });
 const newUid = () => randomBytes(7).toString('base64url').slice(0, 9);
 const slugify = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+/** GET /api/datasources/:id (Grafana's dtos.DataSource): secure values only as `secureJsonFields`. */
+function datasourceDto(ds: Json): Json {
+  const { secureJsonData, ...shown } = ds;
+  return {
+    typeLogoUrl: `public/app/plugins/datasource/${ds.type}/img/logo.svg`, basicAuthUser: '', withCredentials: false, ...shown,
+    secureJsonFields: Object.fromEntries(Object.keys(secureJsonData ?? {}).map((k) => [k, true])),
+  };
+}
+
+/** An item of GET /api/datasources (Grafana's DataSourceListItemDTO): fewer fields than a single one. */
+function datasourceListItem(ds: Json): Json {
+  const { id, uid, orgId, name, type, access, url, user, database, basicAuth, isDefault, jsonData, readOnly } = datasourceDto(ds);
+  return { id, uid, orgId, name, type, typeLogoUrl: `public/app/plugins/datasource/${type}/img/logo.svg`, access, url, user, database, basicAuth, isDefault, jsonData, readOnly };
+}
 
 export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<GrafanaStandIn> {
   const { baseDir, ownedHere } = await prepareBaseDir('grafana', opts);
@@ -52,7 +85,15 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
   await makeDirs([dataDir, configDir]);
   const user = opts.user ?? 'admin';
   const password = opts.password ?? 'admin';
-  await writeFile(join(configDir, 'grafana.ini'), `[paths]\ndata = ${dataDir}\n[security]\nadmin_user = ${user}\n`);
+  const sslDir = join(configDir, 'ssl');
+  const certFile = opts.tls ? join(sslDir, 'grafana_cert.pem') : undefined;
+  const keyFile = join(sslDir, 'grafana_key.key');
+  if (certFile && !(await pathExists(certFile))) {
+    await makeDirs([sslDir]);
+    await writeSelfSignedCert(certFile, keyFile, { expired: opts.tls!.expired });
+  }
+  const server = certFile ? `[server]\nprotocol = https\ncert_file = ${certFile}\ncert_key = ${keyFile}\n` : '';
+  await writeFile(join(configDir, 'grafana.ini'), `[paths]\ndata = ${dataDir}\n${server}[security]\nadmin_user = ${user}\n`);
   const stateFile = join(dataDir, 'grafana.json');
   const state: State = (await pathExists(stateFile))
     ? (JSON.parse(await readFile(stateFile, 'utf8')) as State)
@@ -60,7 +101,7 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
   const persist = () => writeFile(stateFile, JSON.stringify(state, null, 2));
 
   const routes: Routes = [
-    ['GET', '/api/health', () => ok({ commit: 'standin', database: 'ok', version: '9.3.0' })],
+    ['GET', '/api/health', () => ok({ commit: 'standin', database: 'ok', version: '7.3.5' })],
     ['GET', '/api/search', (req) => {
       const q = (req.query.get('query') ?? '').toLowerCase();
       const type = req.query.get('type');
@@ -105,20 +146,32 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
       await persist();
       return ok({ title: d.dashboard.title, message: `Dashboard ${d.dashboard.title} deleted`, id: d.dashboard.id });
     }],
-    ['GET', '/api/datasources', () => ok(state.datasources)],
+    ['GET', '/api/datasources', () => ok(state.datasources.map(datasourceListItem))],
     ['POST', '/api/datasources', async (req) => {
       const ds = req.json<Json>();
       if (!ds.name || !ds.type) throw gfError(400, 'Validation error: name and type are required');
-      if (state.datasources.some((d) => d.name === ds.name)) throw gfError(409, 'data source with the same name already exists');
-      const saved: Json = { access: 'proxy', isDefault: false, jsonData: {}, ...ds, id: state.nextId++, uid: ds.uid || newUid(), orgId: 1, version: 1, readOnly: false };
+      if (state.datasources.some((d) => d.name === ds.name)) throw gfError(409, 'Data source with same name already exists');
+      const fields = ['name', 'type', 'access', 'url', 'user', 'database', 'basicAuth', 'basicAuthUser', 'withCredentials', 'isDefault', 'jsonData', 'secureJsonData', 'uid'];
+      const sent = Object.fromEntries(Object.entries(ds).filter(([k]) => fields.includes(k)));
+      const saved: Json = { access: 'proxy', url: '', user: '', database: '', basicAuth: false, isDefault: false, jsonData: {}, ...sent, id: state.nextId++, uid: ds.uid || newUid(), orgId: 1, version: 1, readOnly: false };
       state.datasources.push(saved);
       await persist();
-      return ok({ datasource: saved, id: saved.id, message: 'Datasource added', name: saved.name });
+      return ok({ datasource: datasourceDto(saved), id: saved.id, message: 'Datasource added', name: saved.name });
+    }],
+    ['GET', '/api/datasources/:id', (req) => {
+      const ds = state.datasources.find((d) => String(d.id) === req.params.id);
+      if (!ds) throw gfError(404, 'Data source not found');
+      return ok(datasourceDto(ds));
     }],
     ['GET', '/api/datasources/uid/:uid', (req) => {
       const ds = state.datasources.find((d) => d.uid === req.params.uid);
       if (!ds) throw gfError(404, 'Data source not found');
-      return ok(ds);
+      return ok(datasourceDto(ds));
+    }],
+    ['GET', '/api/datasources/name/:name', (req) => {
+      const ds = state.datasources.find((d) => d.name === req.params.name);
+      if (!ds) throw gfError(404, 'Data source not found');
+      return ok(datasourceDto(ds));
     }],
     ['DELETE', '/api/datasources/uid/:uid', async (req) => {
       const before = state.datasources.length;
@@ -131,13 +184,14 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
 
   const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
   const http = await serveRoutes(routes, {
+    ...(certFile ? { tls: { cert: await readFile(certFile), key: await readFile(keyFile) } } : {}),
     guard: (req) => {
       if (req.path !== '/api/health' && req.headers.authorization !== expected) throw gfError(401, 'Invalid username or password');
     },
   });
-  const authUrl = http.url.replace('http://', `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
+  const authUrl = http.url.replace('://', `://${encodeURIComponent(user)}:${encodeURIComponent(password)}@`);
   return {
-    port: http.port, url: http.url, authUrl, user, password, baseDir, dataDir, configDir,
+    port: http.port, url: http.url, authUrl, user, password, baseDir, dataDir, configDir, ...(certFile ? { certFile } : {}),
     stop: async () => {
       await http.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
