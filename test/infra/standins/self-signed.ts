@@ -14,6 +14,9 @@ export const LAMBDASTACK_SUBJECT = '/C=US/ST=NY/L=NY/O=NA/CN=localhost';
 /** Writes `certFile` and `keyFile` (PEM, RSA 2048). `expired`: valid 2024-01-01 to 2025-01-01 only. */
 export async function writeSelfSignedCert(certFile: string, keyFile: string, opts: { expired?: boolean; subject?: string } = {}): Promise<void> {
   const subject = opts.subject ?? LAMBDASTACK_SUBJECT;
+  await runChecked('openssl', ['version']).catch(() => {
+    throw new Error("this test needs 'openssl' from the Debian package openssl: run sh test/infra/install-packages.sh (as root)");
+  });
   if (!opts.expired) {
     await runChecked('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-days', '365', '-nodes', '-x509', '-subj', subject, '-keyout', keyFile, '-out', certFile]);
     return;
