@@ -157,7 +157,7 @@ describe('grafana recipe, Debian default (Grafana STAND-IN on plain HTTP + real 
     const restored = await client(grafana).state();
     expect(restored.dashboards).toEqual(before.dashboards);
     expect(restored.datasources).toEqual(before.datasources);
-  });
+  }, 600_000); // three CLI runs: generous on a loaded machine
 });
 
 describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired self-signed certificate; values from manifest.yml)', () => {
