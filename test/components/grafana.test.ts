@@ -162,10 +162,12 @@ describe('grafana recipe, Debian default (Grafana STAND-IN on plain HTTP + real 
 
 describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired self-signed certificate; values from manifest.yml)', () => {
   const PASSWORD = 'manifest-grafana-pw-"4410';
+  const PROVISIONED = { uid: 'node-full', title: 'Node Exporter Full', schemaVersion: 26, panels: [{ id: 1, type: 'graph', title: 'CPU' }] };
   let grafana: GrafanaStandIn;
   let cluster: Cluster;
   beforeAll(async () => {
-    grafana = await startGrafanaStandIn({ password: PASSWORD, tls: { expired: true } });
+    // A dashboard provisioned from <data dir>/dashboards, as roles/grafana does with grafana_external_dashboards.
+    grafana = await startGrafanaStandIn({ password: PASSWORD, tls: { expired: true }, provisioned: [PROVISIONED] });
     cluster = await createCluster({ local: ['grafana'], hostVars: { localhost: { grafana_config_dir: grafana.configDir } } });
     // manifest.yml as lscli saves it (configuration/grafana, LambdaStack's defaults but the port,
     // certificate and data dir of the stand-in).
@@ -181,7 +183,7 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     await cluster?.cleanup();
   });
 
-  it('backs up over HTTPS trusting the expired certificate by its pinned key, and restores through the API', async () => {
+  it('backs up over HTTPS trusting the expired certificate by its pinned key, and restores through the API (provisioned dashboards left to their files)', async () => {
     const expired = await execa('openssl', ['x509', '-in', grafana.certFile!, '-noout', '-checkend', '0'], { reject: false });
     expect(expired.exitCode).toBe(1); // the certificate is out of date, as on a year-old cluster
     const { api, state, seed } = client(grafana);
@@ -191,10 +193,14 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
 
     const archive = await cluster.backup(recipe);
     expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'grafana', status: 'success' });
-    expect(await archiveLines(archive, 'grafana/localhost/dashboards.ndjson')).toHaveLength(2);
+    expect(await archiveLines(archive, 'grafana/localhost/dashboards.ndjson')).toHaveLength(3);
     expect(await readFile(`${archive}.metadata.json`, 'utf8')).not.toContain(PASSWORD);
 
+    expect(Object.keys(before.dashboards).sort()).toEqual(['kafka', 'node-exp', 'node-full']);
+
     await api('DELETE', '/api/dashboards/uid/kafka');
+    // Grafana refuses to save a provisioned dashboard through the API: the restore leaves it to its file.
+    expect((await api('POST', '/api/dashboards/db', { dashboard: { ...PROVISIONED, id: null }, overwrite: true })).status).toBe(400);
     const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     expect((await state()).dashboards).toEqual(before.dashboards);

@@ -6,6 +6,9 @@
  * otherwise). Like Grafana:
  * - posting a dashboard whose `id` is unknown fails ("Dashboard not found"), so a restore must
  *   send `id: null`; saving sets `id` and bumps `version`, and keeps everything else as sent.
+ * - dashboards provisioned from files (`<dataDir>/dashboards/*.json`, where LambdaStack puts
+ *   them) are loaded on start, marked `meta.provisioned`, and cannot be saved or deleted
+ *   through the API (400 "Cannot save provisioned dashboard").
  * - a datasource's `secureJsonData` (passwords, tokens, TLS keys) is stored but NEVER returned:
  *   the single datasource answer has `secureJsonFields: {<key>: true}` only, and the list has
  *   neither (nor `basicAuthUser`, `withCredentials`, `version`), as Grafana's DataSourceListItemDTO.
@@ -20,7 +23,7 @@
  * dashboard versions history, plugins, alert notification channels, SQLite itself.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BaseServerOptions, prepareBaseDir, makeDirs, pathExists } from '../servers/common.js';
 import { HttpError, ok, serveRoutes, type Routes } from './http.js';
@@ -56,7 +59,11 @@ export interface GrafanaOptions extends BaseServerOptions {
   user?: string;
   password?: string;
   /** HTTPS with a self-signed certificate for CN=localhost (LambdaStack's); `expired`: out of date. */
-  tls?: { expired?: boolean };
+  tls?: { expired?: boolean };  /**
+   * Dashboards written to `<dataDir>/dashboards/<uid>.json` before start, where LambdaStack's
+   * roles/grafana provisions them from (provider `default`, no allowUiUpdates).
+   */
+  provisioned?: Json[];
 }
 
 const gfError = (status: number, message: string, extra: Json = {}) => new HttpError(status, { message, ...extra });
@@ -99,6 +106,22 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
     ? (JSON.parse(await readFile(stateFile, 'utf8')) as State)
     : { nextId: 1, dashboards: {}, datasources: [] };
   const persist = () => writeFile(stateFile, JSON.stringify(state, null, 2));
+  // Provisioned dashboards: every <dataDir>/dashboards/*.json, (re)loaded on start as Grafana
+  // does; the API refuses to save or delete them.
+  const provisionedDir = join(dataDir, 'dashboards');
+  await makeDirs([provisionedDir]);
+  for (const d of opts.provisioned ?? []) await writeFile(join(provisionedDir, `${d.uid}.json`), JSON.stringify(d));
+  const provisioned = new Map<string, string>();
+  for (const file of (await readdir(provisionedDir)).filter((f) => f.endsWith('.json')).sort()) {
+    const dash = JSON.parse(await readFile(join(provisionedDir, file), 'utf8')) as Json;
+    const existing = state.dashboards[dash.uid];
+    const now = new Date().toISOString();
+    state.dashboards[dash.uid] = { dashboard: { ...dash, id: existing?.dashboard.id ?? state.nextId++, version: existing?.dashboard.version ?? 1 }, folderId: 0, created: existing?.created ?? now, updated: now };
+    provisioned.set(dash.uid, file);
+  }
+  const refuseProvisioned = (uid: string, what: string) => {
+    if (provisioned.has(uid)) throw gfError(400, `Cannot ${what} provisioned dashboard`);
+  };
 
   const routes: Routes = [
     ['GET', '/api/health', () => ok({ commit: 'standin', database: 'ok', version: '7.3.5' })],
@@ -119,7 +142,8 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
       return ok({
         dashboard: d.dashboard,
         meta: { type: 'db', slug: slugify(d.dashboard.title), url: `/d/${d.dashboard.uid}/${slugify(d.dashboard.title)}`,
-          folderId: d.folderId, created: d.created, updated: d.updated, version: d.dashboard.version },
+          folderId: d.folderId, created: d.created, updated: d.updated, version: d.dashboard.version,
+          provisioned: provisioned.has(d.dashboard.uid), provisionedExternalId: provisioned.get(d.dashboard.uid) ?? '' },
       });
     }],
     ['POST', '/api/dashboards/db', async (req) => {
@@ -130,6 +154,7 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
       if (dash.id != null && !byId) throw gfError(404, 'Dashboard not found', { status: 'not-found' });
       const uid: string = dash.uid || byId?.dashboard.uid || newUid();
       const existing = state.dashboards[uid];
+      refuseProvisioned(uid, 'save');
       if (existing && !body.overwrite && existing.dashboard.version !== dash.version) {
         throw gfError(412, 'A dashboard with the same uid already exists', { status: 'name-exists' });
       }
@@ -142,6 +167,7 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
     ['DELETE', '/api/dashboards/uid/:uid', async (req) => {
       const d = state.dashboards[req.params.uid!];
       if (!d) throw gfError(404, 'Dashboard not found');
+      refuseProvisioned(req.params.uid!, 'delete');
       delete state.dashboards[req.params.uid!];
       await persist();
       return ok({ title: d.dashboard.title, message: `Dashboard ${d.dashboard.title} deleted`, id: d.dashboard.id });
