@@ -67,8 +67,8 @@ describe('values from manifest.yml', () => {
     expect(r.stdout).toContain('grafana.grafana_url = https://localhost:3000');
     expect(r.stdout).toContain('prometheus.prometheus_data_dir = /data/prometheus');
     expect(r.stdout).toContain('secret GRAFANA_ADMIN_PASSWORD');
-    expect(r.stdout).toMatch(/--cacert \/etc\/grafana\/ssl\/grafana_cert\.pem/);
-    expect(r.stdout).toContain('https://localhost:3000/api/datasources');
+    expect(r.stdout).toMatch(/openssl x509 -in \/etc\/grafana\/ssl\/grafana_cert\.pem/);
+    expect(r.stdout).toContain('u=https://localhost:3000');
     expect(r.stdout).toMatch(/detect: test -d \/data\/prometheus/);
     // The password is a secret: it never shows, and the component does not fail for lack of it.
     expect(r.stdout + r.stderr).not.toContain('manifest-grafana-pw-7731');

@@ -1,76 +1,172 @@
 /**
- * recipes/kibana.yaml round trip. Kibana here is a STAND-IN (test/infra/standins/kibana.ts):
- * nothing real can run on this machine. It speaks the saved-objects export/import API
- * (ndjson, multipart upload, kbn-xsrf); the recipe and curl are what runs against Kibana.
- * Host: the local host (ansible_connection=local), as root through sudo.
+ * recipes/kibana.yaml round trips. Kibana here is a STAND-IN (test/infra/standins/kibana.ts,
+ * Kibana OSS 7.10.2 as Open Distro 1.13 ships it): nothing real can run on this machine. It
+ * speaks the saved-objects export/import API (ndjson, multipart upload, kbn-xsrf), refuses
+ * types it cannot export and leaves out objects whose references are missing, as 7.10 does; the
+ * recipe and curl are what runs against Kibana. Host: the local host (ansible_connection=local),
+ * as root through sudo.
+ * - Debian default: Kibana on 127.0.0.1, no security plugin.
+ * - LambdaStack: Kibana on the host's own IPv4 (not localhost), security plugin with the logging
+ *   admin password (taken from manifest.yml through profiles/lambdastack.yaml, no --var and no
+ *   secret in the environment) and tenants.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startKibanaStandIn, type KibanaStandIn } from '../infra/index.js';
+import { hostIPv4 } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { succeeded } from '../helpers/cli.js';
+import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
 const recipe = shippedRecipe('kibana');
-let kibana: KibanaStandIn;
-let cluster: Cluster;
 
-beforeAll(async () => {
-  kibana = await startKibanaStandIn();
-  cluster = await createCluster({ local: ['kibana'] });
-});
-afterAll(async () => {
-  await kibana?.stop();
-  await cluster?.cleanup();
-});
+interface Seed { type: string; id: string; attributes: Record<string, unknown>; references: Array<{ type: string; id: string; name: string }> }
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${kibana.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', 'kbn-xsrf': 'test' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-const seeded = [
+const seeded: Seed[] = [
   { type: 'index-pattern', id: 'logs', attributes: { title: 'logs-*', timeFieldName: '@timestamp' }, references: [] },
   { type: 'visualization', id: 'errors-per-host', attributes: { title: 'Errors per host', visState: '{"type":"histogram"}' }, references: [{ type: 'index-pattern', id: 'logs', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }] },
   { type: 'dashboard', id: 'ops', attributes: { title: 'Operations "main"', panelsJSON: '[{"panelIndex":"1"}]' }, references: [{ type: 'visualization', id: 'errors-per-host', name: 'panel_0' }] },
 ];
 
-/** The seeded objects as the server has them now (attributes and references only). */
-async function current() {
-  return Promise.all(seeded.map(async (o) => {
+/** A client of one stand-in, as a user of one tenant (undefined: no header, the preferred tenant). */
+function client(kibana: KibanaStandIn, auth?: { user: string; password: string }, tenant?: string) {
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`${kibana.url}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json', 'kbn-xsrf': 'test',
+        ...(auth ? { authorization: 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } : {}),
+        ...(tenant ? { securitytenant: tenant } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  const seed = async (objects: Seed[]) => {
+    for (const o of objects) expect((await call('POST', `/api/saved_objects/${o.type}/${o.id}?overwrite=true`, { attributes: o.attributes, references: o.references })).status).toBe(200);
+  };
+  /** The objects as the server has them now (attributes and references only). */
+  const current = (objects: Seed[]) => Promise.all(objects.map(async (o) => {
     const r = await call('GET', `/api/saved_objects/${o.type}/${o.id}`);
     return r.status === 200 ? { type: r.body.type, id: r.body.id, attributes: r.body.attributes, references: r.body.references } : `HTTP ${r.status}`;
   }));
+  return { call, seed, current };
 }
 
-describe('kibana recipe (Kibana STAND-IN, local host)', () => {
-  it('exports saved objects and the config, and imports them back with overwrite', async () => {
-    for (const o of seeded) expect((await call('POST', `/api/saved_objects/${o.type}/${o.id}`, { attributes: o.attributes, references: o.references })).status).toBe(200);
-    expect(await current()).toEqual(seeded);
+describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no security plugin)', () => {
+  let kibana: KibanaStandIn;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    kibana = await startKibanaStandIn();
+    // No security plugin: an empty password sends no credentials.
+    cluster = await createCluster({ local: ['kibana'], env: { KIBANA_ADMIN_PASSWORD: '' } });
+  });
+  afterAll(async () => {
+    await kibana?.stop();
+    await cluster?.cleanup();
+  });
 
-    await cluster.hostVars('localhost', { kibana_url: kibana.url, kibana_config_dir: kibana.configDir });
+  it('exports saved objects and the config from where kibana.yml says, and imports them back with overwrite', async () => {
+    const { call, seed, current } = client(kibana);
+    await seed(seeded);
+    expect(await current(seeded)).toEqual(seeded);
+
+    // Only the config dir: the URL comes from kibana.yml (server.host, server.port).
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir });
     const archive = await cluster.backup(recipe);
     expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
     const lines = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ exportedCount: 3 });
     expect((await archiveEntries(archive))).toContain(`kibana/localhost/files${kibana.configDir}/kibana.yml`);
 
-    // Destroy: a dashboard deleted, a visualization changed, the config overwritten.
+    // Destroy: a dashboard deleted, a visualization changed, the config overwritten (with the
+    // same address: the running Kibana listens where it listened).
     const configFile = join(kibana.configDir, 'kibana.yml');
     const config = await readFile(configFile, 'utf8');
     await call('DELETE', '/api/saved_objects/dashboard/ops');
     await call('POST', '/api/saved_objects/visualization/errors-per-host?overwrite=true', { attributes: { title: 'changed' } });
-    await writeFile(configFile, 'server.host: 0.0.0.0\n');
-    expect(await current()).not.toEqual(seeded);
+    await writeFile(configFile, `${config}logging.verbose: true\n`);
+    expect(await current(seeded)).not.toEqual(seeded);
 
     const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
-    expect(await current()).toEqual(seeded);
+    expect(await current(seeded)).toEqual(seeded);
     expect(await readFile(configFile, 'utf8')).toBe(config);
+  });
+
+  it('a type this Kibana cannot export fails the backup with Kibana\'s message and the var to change', async () => {
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_saved_object_types: ['dashboard', 'canvas-workpad'] });
+    const r = await cluster.apply(recipe);
+    expect(r.exitCode, cliOutput(r)).toBe(1); // the only component failed: no archive
+    expect(r.archive).toBeUndefined();
+    expect(cliOutput(r)).toContain('Trying to export non-exportable type(s): canvas-workpad');
+    expect(cliOutput(r)).toContain('set kibana_saved_object_types');
+  });
+});
+
+describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security plugin, tenants; values from manifest.yml)', () => {
+  const ADMIN = { user: 'admin', password: 'logging-admin-"pw\\-5521' };
+  let kibana: KibanaStandIn;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    kibana = await startKibanaStandIn({ host: hostIPv4(), security: ADMIN });
+    cluster = await createCluster({ local: ['kibana'], hostVars: { localhost: { kibana_config_dir: kibana.configDir } } });
+    // manifest.yml as lscli saves it: the logging admin password reaches the recipe as a secret.
+    await writeFile(join(cluster.build, 'manifest.yml'), [
+      'kind: configuration/logging', 'name: default', 'specification:', `  admin_password: '${ADMIN.password}'`,
+      '  paths: { data: /var/lib/elasticsearch, repo: /var/lib/elasticsearch-snapshots, logs: /var/log/elasticsearch }',
+      '---', 'kind: configuration/kibana', 'name: default', 'specification:', '  kibana_log_dir: /var/log/kibana', '',
+    ].join('\n'));
+  });
+  afterAll(async () => {
+    await kibana?.stop();
+    await cluster?.cleanup();
+  });
+
+  it('backs up the global tenant (not the admin\'s private one) with the manifest\'s password and restores it', async () => {
+    expect(new URL(kibana.url).hostname).not.toBe('127.0.0.1');
+    expect((await client(kibana).call('GET', '/api/status')).status).toBe(401);
+    const global = client(kibana, ADMIN, 'global');
+    const personal = client(kibana, ADMIN); // no header: the preferred (private) tenant
+    const mine: Seed = { type: 'dashboard', id: 'mine', attributes: { title: 'Private scratch' }, references: [] };
+    await global.seed(seeded);
+    await personal.seed([mine]);
+
+    const archive = await cluster.backup(recipe);
+    const meta = await readMetadata(archive);
+    expect(meta.components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
+    const exported = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(exported.slice(0, -1).map((o) => o.id).sort()).toEqual(['errors-per-host', 'logs', 'ops']);
+    expect(await readFile(`${archive}.metadata.json`, 'utf8')).not.toContain(ADMIN.password);
+
+    await global.call('DELETE', '/api/saved_objects/dashboard/ops');
+    await global.call('DELETE', '/api/saved_objects/visualization/errors-per-host');
+    const r = succeeded(await cluster.restore(archive));
+    expect(r.stdout + r.stderr).not.toContain(ADMIN.password);
+    expect(await global.current(seeded)).toEqual(seeded);
+    // Imported into the global tenant, not the private one.
+    expect((await personal.current(seeded)).every((o) => o === 'HTTP 404')).toBe(true);
+  });
+
+  it('an import Kibana answers with success:false (missing index pattern) fails the component, naming the object', async () => {
+    const global = client(kibana, ADMIN, 'global');
+    // A saved search whose index pattern was deleted before the backup: Kibana keeps the
+    // dangling reference, exports the search, and refuses it on import.
+    const orphan: Seed = { type: 'search', id: 'orphan', attributes: { title: 'Errors of a gone pattern' }, references: [{ type: 'index-pattern', id: 'gone', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }] };
+    await global.seed([{ type: 'index-pattern', id: 'gone', attributes: { title: 'gone-*' }, references: [] }, orphan]);
+    await global.call('DELETE', '/api/saved_objects/index-pattern/gone');
+    const archive = await cluster.backup(recipe);
+    await global.call('DELETE', '/api/saved_objects/search/orphan');
+
+    const r = await cluster.restore(archive);
+    expect(r.exitCode, cliOutput(r)).toBe(1); // the only component failed
+    expect(cliOutput(r)).toMatch(/kibana: failed/);
+    expect(cliOutput(r)).toContain('did not import every saved object');
+    expect(cliOutput(r)).toContain('"id":"orphan"');
+    expect(cliOutput(r)).toContain('missing_references');
+    // Everything else came back; the orphan did not (as with Kibana).
+    expect(await global.current(seeded)).toEqual(seeded);
+    expect((await global.call('GET', '/api/saved_objects/search/orphan')).status).toBe(404);
   });
 });

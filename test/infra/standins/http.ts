@@ -1,9 +1,10 @@
 /**
  * The small HTTP machinery the HTTP stand-ins share: a route table matched by method and
  * path pattern, JSON bodies, errors shaped like the real product's, listening on a free
- * 127.0.0.1 port, and a stop() that closes every connection.
+ * port (127.0.0.1 unless told), plain HTTP or HTTPS, and a stop() that closes every connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { LOOPBACK } from '../servers/common.js';
 
 export interface Request {
@@ -41,10 +42,20 @@ export interface RunningHttp {
   stop(): Promise<void>;
 }
 
-/** Serves `routes` on a free port of 127.0.0.1. `guard` runs before every route (e.g. auth). */
-export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request) => void; port?: number } = {}): Promise<RunningHttp> {
+export interface ServeOptions {
+  /** Runs before every route (e.g. auth). */
+  guard?: (req: Request) => void;
+  port?: number;
+  /** Address to listen on (default 127.0.0.1), e.g. the host's own IPv4 as a product binds to it. */
+  host?: string;
+  /** HTTPS with this certificate and key (PEM); the url then starts with https://. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** Serves `routes` on a free port. */
+export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Promise<RunningHttp> {
   const compiled = routes.map(([method, pattern, handler]) => ({ method, ...compile(pattern), handler }));
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const chunks: Buffer[] = [];
@@ -68,15 +79,17 @@ export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request)
       if (e instanceof HttpError) send(res, { status: e.status, body: e.body });
       else send(res, { status: 500, body: { error: String(e), status: 500 } });
     }
-  });
+  };
+  const server = opts.tls ? createTlsServer(opts.tls, handle) : createServer(handle);
+  const host = opts.host ?? LOOPBACK;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, LOOPBACK, resolve);
+    server.listen(opts.port ?? 0, host, resolve);
   });
   const port = (server.address() as import('node:net').AddressInfo).port;
   return {
     port,
-    url: `http://${LOOPBACK}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

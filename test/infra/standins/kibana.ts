@@ -1,9 +1,25 @@
 /**
  * STAND-IN for Kibana: not packaged anywhere reachable from this machine (TEST-INFRA.md).
- * Implements the saved-objects API a Kibana recipe calls with curl: `_export` (ndjson, the
- * export summary as the last line), `_import` (multipart `file` field, `overwrite`), and
- * single-object create/get/delete to seed and check data. Like Kibana, every write needs a
- * `kbn-xsrf` header. Objects live in memory.
+ * Imitates Kibana OSS 7.10.2 as Open Distro for Elasticsearch 1.13 ships it (LambdaStack's
+ * roles/kibana) in the saved-objects API a Kibana recipe calls with curl:
+ * - `_export` by `type` or `objects` (ndjson, the export summary as the last line); a type Kibana
+ *   cannot export is refused with 400 "Trying to export non-exportable type(s): …", as 7.10 does.
+ * - `_import` (multipart `file` field, `overwrite`): like 7.10's validate_references, an object
+ *   whose `index-pattern` or `search` reference is neither in the file nor in Kibana is NOT
+ *   imported and the answer is HTTP 200 with `success: false` and a `missing_references` error;
+ *   an object of a type Kibana does not know is an `unsupported_type` error; without overwrite an
+ *   existing object is a `conflict`.
+ * - every write needs a `kbn-xsrf` header.
+ * - `security` (Open Distro security plugin): basic auth for every call (401 otherwise) and
+ *   multitenancy as LambdaStack configures it (`tenants.preferred: ["Private", "Global"]`): the
+ *   `securitytenant` header chooses the tenant (`global`/`__global__` or `private`/`__user__`);
+ *   without it a call works in the user's PRIVATE tenant, as a browser session would.
+ * - `host`: listens there (LambdaStack: the host's IPv4, `server.host: ansible_default_ipv4`);
+ *   kibana.yml names it as LambdaStack's template does, plus `server.port` (a free port, not 5601).
+ * Not imitated: Elasticsearch behind it (objects live in memory), HTTPS (LambdaStack serves Kibana
+ * over plain HTTP), `_find`, `_resolve`, `createNewCopies`, retries (`_resolve_import_errors`),
+ * spaces, the size limit (`savedObjects.maxImportExportSize`), migrations of older objects, other
+ * users and roles (one admin user, all tenants writable).
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,28 +44,57 @@ export interface KibanaStandIn {
   stop(): Promise<void>;
 }
 
+export interface KibanaOptions extends BaseServerOptions {
+  /** Address to listen on (default 127.0.0.1); kibana.yml's server.host says the same. */
+  host?: string;
+  /** The Open Distro security plugin with this admin user: basic auth and tenants. */
+  security?: { user: string; password: string };
+}
+
+/** Types Kibana OSS 7.10 registers as importable and exportable. */
+export const EXPORTABLE_TYPES = ['config', 'url', 'index-pattern', 'query', 'search', 'visualization', 'dashboard'];
+/** Reference types 7.10 checks on import (src/core/server/saved_objects/import/validate_references.ts). */
+const VALIDATED_REFERENCE_TYPES = ['index-pattern', 'search'];
+
 const key = (type: string, id: string) => `${type}/${id}`;
 const kbnError = (status: number, error: string, message: string) => new HttpError(status, { statusCode: status, error, message });
 
-export async function startKibanaStandIn(opts: BaseServerOptions = {}): Promise<KibanaStandIn> {
+/** The tenant a request works in: the `securitytenant` header, else the preferred one (Private). */
+function tenantOf(req: Request, secured: boolean): string {
+  if (!secured) return 'default';
+  const header = String(req.headers['securitytenant'] ?? '__user__').trim();
+  if (['', 'global', '__global__'].includes(header.toLowerCase())) return 'global';
+  if (['private', '__user__'].includes(header.toLowerCase())) return 'private';
+  return header;
+}
+
+export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<KibanaStandIn> {
   const { baseDir, ownedHere } = await prepareBaseDir('kibana', opts);
   const configDir = join(baseDir, 'etc', 'kibana');
   await makeDirs([configDir]);
-  await writeFile(join(configDir, 'kibana.yml'), 'server.host: 127.0.0.1\nelasticsearch.hosts: ["http://127.0.0.1:9200"]\n');
-  const objects = new Map<string, SavedObject>();
+  const tenants = new Map<string, Map<string, SavedObject>>();
+  const store = (req: Request) => {
+    const tenant = tenantOf(req, opts.security !== undefined);
+    if (!tenants.has(tenant)) tenants.set(tenant, new Map());
+    return tenants.get(tenant)!;
+  };
+  let writes = 0;
 
-  const save = (o: Omit<SavedObject, 'updated_at' | 'version'>): SavedObject => {
-    const stored = { ...o, references: o.references ?? [], updated_at: new Date().toISOString(), version: `Wz${objects.size}LDFd` };
+  const save = (objects: Map<string, SavedObject>, o: Omit<SavedObject, 'updated_at' | 'version'>): SavedObject => {
+    const stored = { ...o, references: o.references ?? [], updated_at: new Date().toISOString(), version: `Wz${writes++}LDFd` };
     objects.set(key(o.type, o.id), stored);
     return stored;
   };
 
   const routes: Routes = [
-    ['GET', '/api/status', () => ok({ name: 'standin', version: { number: '7.10.2' }, status: { overall: { state: 'green' } } })],
+    ['GET', '/api/status', () => ok({ name: 'standin', version: { number: '7.10.2', build_snapshot: false }, status: { overall: { state: 'green' } } })],
     ['POST', '/api/saved_objects/_export', (req) => {
+      const objects = store(req);
       const body = req.json<{ type?: string | string[]; objects?: Array<{ type: string; id: string }> }>();
       let chosen: SavedObject[];
       if (body.objects) {
+        const refused = body.objects.filter((o) => !EXPORTABLE_TYPES.includes(o.type));
+        if (refused.length) throw kbnError(400, 'Bad Request', `Trying to export object(s) with non-exportable types: ${refused.map((o) => `${o.type}:${o.id}`).join(', ')}`);
         chosen = body.objects.map((o) => {
           const found = objects.get(key(o.type, o.id));
           if (!found) throw kbnError(400, 'Bad Request', `Error fetching objects to export`);
@@ -57,59 +102,83 @@ export async function startKibanaStandIn(opts: BaseServerOptions = {}): Promise<
         });
       } else if (body.type) {
         const types = Array.isArray(body.type) ? body.type : [body.type];
+        const refused = types.filter((t) => !EXPORTABLE_TYPES.includes(t));
+        if (refused.length) throw kbnError(400, 'Bad Request', `Trying to export non-exportable type(s): ${refused.join(', ')}`);
         chosen = [...objects.values()].filter((o) => types.includes(o.type));
       } else {
         throw kbnError(400, 'Bad Request', 'Either `type` or `objects` are required.');
       }
       chosen.sort((a, b) => key(a.type, a.id).localeCompare(key(b.type, b.id)));
-      const summary = { exportedCount: chosen.length, missingRefCount: 0, missingReferences: [], excludedObjects: [], excludedObjectsCount: 0 };
+      const summary = { exportedCount: chosen.length, missingRefCount: 0, missingReferences: [] };
       const ndjson = [...chosen, summary].map((o) => JSON.stringify(o)).join('\n') + '\n';
       return { status: 200, body: ndjson, contentType: 'application/ndjson', headers: { 'content-disposition': 'attachment; filename="export.ndjson"' } };
     }],
     ['POST', '/api/saved_objects/_import', (req) => {
+      const objects = store(req);
       const overwrite = req.query.get('overwrite') === 'true';
       const lines = multipartFile(req).split('\n').filter((l) => l.trim());
       const incoming = lines.map((l) => JSON.parse(l) as SavedObject & { exportedCount?: number }).filter((o) => o.exportedCount === undefined);
+      const inFile = new Set(incoming.map((o) => key(o.type, o.id)));
       const errors: unknown[] = [];
       const successResults: unknown[] = [];
       for (const o of incoming) {
-        if (!overwrite && objects.has(key(o.type, o.id))) {
-          errors.push({ id: o.id, type: o.type, title: o.attributes?.title, error: { type: 'conflict' } });
+        const title = o.attributes?.title;
+        if (!EXPORTABLE_TYPES.includes(o.type)) {
+          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'unsupported_type' } });
           continue;
         }
-        save({ type: o.type, id: o.id, attributes: o.attributes, references: o.references });
-        successResults.push({ type: o.type, id: o.id, meta: { title: o.attributes?.title } });
+        const missing = (o.references ?? [])
+          .filter((r) => VALIDATED_REFERENCE_TYPES.includes(r.type) && !inFile.has(key(r.type, r.id)) && !objects.has(key(r.type, r.id)))
+          .map((r) => ({ type: r.type, id: r.id }));
+        if (missing.length) {
+          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'missing_references', references: missing } });
+          continue;
+        }
+        if (!overwrite && objects.has(key(o.type, o.id))) {
+          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'conflict' } });
+          continue;
+        }
+        save(objects, { type: o.type, id: o.id, attributes: o.attributes, references: o.references });
+        successResults.push({ type: o.type, id: o.id, meta: { title } });
       }
-      return ok({ success: errors.length === 0, successCount: successResults.length, successResults, ...(errors.length ? { errors } : {}) });
+      return ok({
+        successCount: successResults.length, success: errors.length === 0,
+        ...(successResults.length ? { successResults } : {}), ...(errors.length ? { errors } : {}),
+      });
     }],
     ['POST', '/api/saved_objects/:type/:id', (req) => {
+      const objects = store(req);
       const { type, id } = req.params as { type: string; id: string };
       if (objects.has(key(type, id)) && req.query.get('overwrite') !== 'true') {
         throw kbnError(409, 'Conflict', `Saved object [${type}/${id}] conflict`);
       }
       const body = req.json<{ attributes: Record<string, unknown>; references?: SavedObject['references'] }>();
-      return ok(save({ type, id, attributes: body.attributes, references: body.references ?? [] }));
+      return ok(save(objects, { type, id, attributes: body.attributes, references: body.references ?? [] }));
     }],
     ['GET', '/api/saved_objects/:type/:id', (req) => {
-      const o = objects.get(key(req.params.type!, req.params.id!));
+      const o = store(req).get(key(req.params.type!, req.params.id!));
       if (!o) throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
       return ok(o);
     }],
     ['DELETE', '/api/saved_objects/:type/:id', (req) => {
-      if (!objects.delete(key(req.params.type!, req.params.id!))) {
+      if (!store(req).delete(key(req.params.type!, req.params.id!))) {
         throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
       }
       return ok({});
     }],
   ];
 
+  const expected = opts.security && 'Basic ' + Buffer.from(`${opts.security.user}:${opts.security.password}`).toString('base64');
   const http = await serveRoutes(routes, {
+    host: opts.host,
     guard: (req) => {
+      if (expected && req.headers.authorization !== expected) throw kbnError(401, 'Unauthorized', 'Authentication required');
       if (req.method !== 'GET' && req.headers['kbn-xsrf'] === undefined) {
         throw kbnError(400, 'Bad Request', 'Request must contain a kbn-xsrf header.');
       }
     },
   });
+  await writeFile(join(configDir, 'kibana.yml'), kibanaYml(http.url, opts.security !== undefined));
   return {
     port: http.port, url: http.url, baseDir, configDir,
     stop: async () => {
@@ -117,6 +186,18 @@ export async function startKibanaStandIn(opts: BaseServerOptions = {}): Promise<
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     },
   };
+}
+
+/** kibana.yml as LambdaStack's roles/kibana/templates/kibana.yml.j2 writes it (plus the stand-in's port). */
+function kibanaYml(url: string, secured: boolean): string {
+  const { hostname, port } = new URL(url);
+  const lines = [`server.host: "${hostname}"`, `server.port: ${port}`, 'elasticsearch.hosts:', '  - "https://localhost:9200"'];
+  if (secured) {
+    lines.push('elasticsearch.ssl.verificationMode: none', 'elasticsearch.username: kibanaserver',
+      'elasticsearch.requestHeadersWhitelist: ["securitytenant","Authorization"]',
+      'opendistro_security.multitenancy.enabled: true', 'opendistro_security.multitenancy.tenants.preferred: ["Private", "Global"]');
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** The content of the `file` field of a multipart/form-data body (what `curl -F file=@x.ndjson` sends). */
