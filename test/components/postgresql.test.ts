@@ -295,4 +295,24 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     expect(await standbyRows()).toBe('500');
     expect(await cluster.healthy()).toBe(true);
   });
+
+  it('after a failover, the dump of the old primary (a standby now) goes to the new primary', async () => {
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    expect(await archiveEntry(run.archive!, 'postgresql/host2/role.txt')).toBe('primary\n');
+    const before = await shopState(cluster.primary);
+
+    await cluster.failover(); // host1 (pg2) is the primary now, host2 (pg1) its standby
+    const { primary, standby } = cluster;
+    expect(primary.nodeName).toBe('pg2');
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await shopState(primary)).toEqual(before);
+    expect(await standbyRows()).toBe('500');
+    expect(await standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await cluster.healthy()).toBe(true);
+  });
 });

@@ -34,6 +34,12 @@ export interface RepmgrCluster {
   standby: RepmgrNode;
   /** The primary's /etc/pgbouncer stand-in: pgbouncer.ini and userlist.txt as LambdaStack writes them. */
   pgbouncerDir: string;
+  /**
+   * A failover as repmgr does it, then the old primary rejoined: the primary stops, the standby
+   * is promoted, the old primary is re-cloned from it and registered as its standby. `primary`
+   * and `standby` swap.
+   */
+  failover(): Promise<void>;
   /** True when `repmgr cluster show` (from the primary) exits 0 and lists a running primary and a running standby. */
   healthy(): Promise<boolean>;
   /** Stops the standby, then the primary. */
@@ -114,10 +120,21 @@ export async function startRepmgrCluster(opts: BaseServerOptions = {}): Promise<
       standby: { ...standby, nodeId: 2, nodeName: 'pg2', repmgrConf: standbyConf, repmgr: standbyRepmgr },
       pgbouncerDir,
       healthy: async () => {
-        const shown = await primaryRepmgr(['cluster', 'show', '--csv']).catch(() => '');
-        // --csv: node id, upstream/ status code (0 = running), recovery type code
+        const shown = await cluster.primary.repmgr(['cluster', 'show', '--csv']).catch(() => '');
+        // --csv: node id, connection status (0: running), recovery type
         const rows = shown.trim().split('\n').map((l) => l.split(','));
         return rows.length === 2 && rows.every((r) => r[1] === '0');
+      },
+      failover: async () => {
+        const { primary: old, standby: promoted } = cluster;
+        await old.repmgr(['node', 'service', '--action=stop', '--checkpoint']);
+        await promoted.repmgr(['standby', 'promote']);
+        await old.repmgr(['-h', LOOPBACK, '-p', String(promoted.port), '-U', REPMGR_ADMIN, '-d', REPMGR_DATABASE, 'standby', 'clone', '--force', '--fast-checkpoint']);
+        await old.repmgr(['node', 'service', '--action=start']);
+        await old.repmgr(['standby', 'register', '--force']);
+        [cluster.primary, cluster.standby] = [promoted, old];
+        await waitUntil('old primary streams from the promoted one', async () =>
+          (await promoted.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1', { timeoutMs: 60_000, logFile: old.logFile });
       },
       stop: async () => {
         await standby?.stop();
