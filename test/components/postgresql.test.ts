@@ -2,13 +2,18 @@
  * recipes/postgresql.yaml round trip through the built CLI on real sshd hosts (user lsbtest,
  * sudo to postgres) against real PostgreSQL 15 servers on 127.0.0.1: create data → apply →
  * destroy → restore --yes → data equal. With a primary + streaming replica, the dump comes
- * from the primary although the replica is listed first.
+ * from the primary although the replica is listed first. With repmgr (LambdaStack's replication,
+ * switched on by the build dir's manifest.yml), restore leaves repmgr's database and roles to
+ * the live cluster and ends with the standby replaying the restored data.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { PG_BIN, startPostgres, startPostgresPair, waitUntil, type PostgresPair, type PostgresServer } from '../infra/index.js';
+import {
+  PG_BIN, REPMGR_BIN, startPostgres, startPostgresPair, startRepmgrCluster, waitUntil,
+  type PostgresPair, type PostgresServer, type RepmgrCluster, type RepmgrNode,
+} from '../infra/index.js';
 import { archiveEntry, componentOf, entrySize, hostOf } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
@@ -171,5 +176,143 @@ describe('postgresql recipe, primary + replica', () => {
         return false;
       }
     }, { timeoutMs: 60_000 });
+  });
+});
+
+// As `lscli apply` saves it: replication on, LambdaStack's default names (schema defaults).
+const MANIFEST = `kind: lambdastack-cluster
+name: default
+specification:
+  name: pgcluster
+---
+kind: configuration/postgresql
+name: default
+specification:
+  extensions:
+    pgbouncer:
+      enabled: true
+    replication:
+      enabled: true
+      replication_user_name: ls_repmgr
+      replication_user_password: repl-pw
+      privileged_user_name: ls_repmgr_admin
+      privileged_user_password: admin-pw
+      repmgr_database: ls_repmgr
+`;
+
+describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)', () => {
+  let fleet: Fleet;
+  let cluster: RepmgrCluster;
+  let b: Cluster;
+  // Only where this machine differs from a LambdaStack host: binaries and config file places.
+  const nodeVars = (node: RepmgrNode, pgbouncer: string[]) => ({
+    ...pgVars(node),
+    repmgr: REPMGR_BIN,
+    repmgr_config_file: node.repmgrConf,
+    repmgr_config_paths: [node.repmgrConf],
+    pgbouncer_config_paths: pgbouncer,
+  });
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 2 });
+    cluster = await startRepmgrCluster();
+    // The standby is listed first.
+    b = await createCluster({ fleet, groups: { host1: ['postgresql'], host2: ['postgresql'] }, hostVars: {
+      host1: nodeVars(cluster.standby, []),
+      host2: nodeVars(cluster.primary, [path.join(cluster.pgbouncerDir, '*')]),
+    } });
+    await writeFile(path.join(b.build, 'manifest.yml'), MANIFEST);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await fleet?.stop();
+    await b?.cleanup();
+  });
+
+  const repmgrSteps = (jsonLines: string) => jsonLines.split('\n').filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { type: string; step?: string; host?: string; status?: string })
+    .filter((e) => e.type === 'step.end' && e.step?.startsWith('repmgr:'))
+    .map((e) => `${e.host} ${e.status}`).sort();
+  const standbyRows = () => cluster.standby.psql('SELECT count(*) FROM items', 'shop').catch(() => 'none');
+  const adminPassword = () => cluster.primary.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'ls_repmgr_admin'");
+
+  it('backs up repmgr and pgbouncer config; restore keeps ls_repmgr and its roles, and the standby has the data', async () => {
+    const { primary, standby } = cluster;
+    await createShop(primary);
+    const before = await shopState(primary);
+
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    const meta = run.metadata!;
+    expect(await archiveEntry(run.archive!, 'postgresql/host1/role.txt')).toBe('replica\n');
+    expect(await archiveEntry(run.archive!, 'postgresql/host2/role.txt')).toBe('primary\n');
+    expect(entrySize(meta, 'postgresql/host1/dumpall.sql')).toBe(0);
+    // The dump is the whole cluster, repmgr's database included; restore is what leaves it out.
+    expect(await archiveEntry(run.archive!, 'postgresql/host2/dumpall.sql')).toContain('-- Database "ls_repmgr" dump');
+    expect(entrySize(meta, `postgresql/host1/files${standby.repmgrConf}`)).toBeGreaterThan(0);
+    expect(entrySize(meta, `postgresql/host2/files${primary.repmgrConf}`)).toBeGreaterThan(0);
+    expect(entrySize(meta, `postgresql/host2/files${cluster.pgbouncerDir}/pgbouncer.ini`)).toBeGreaterThan(0);
+    expect(entrySize(meta, `postgresql/host2/files${cluster.pgbouncerDir}/userlist.txt`)).toBeGreaterThan(0);
+
+    // Destroy the data; the repmgr admin's password changes after the backup (the live cluster's .pgpass has the new one).
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+    await primary.psql("ALTER ROLE ls_repmgr_admin PASSWORD 'rotated-after-backup'");
+    const livePassword = await adminPassword();
+    const nodesBefore = await primary.psql('SELECT node_id, type, active FROM repmgr.nodes ORDER BY node_id', 'ls_repmgr');
+
+    const r = await b.restore(run.archive!, ['--json']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    // replication: true came from manifest.yml (no var says so): the repmgr steps ran on both hosts.
+    expect(repmgrSteps(r.stdout)).toEqual(['host1 success', 'host2 success']);
+    expect(await shopState(primary)).toEqual(before);
+    // The restore ends only once the standby replayed it: no waiting here.
+    expect(await standbyRows()).toBe('500');
+    expect(await standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await adminPassword()).toBe(livePassword);
+    expect(await primary.psql('SELECT node_id, type, active FROM repmgr.nodes ORDER BY node_id', 'ls_repmgr')).toBe(nodesBefore);
+    expect(await cluster.healthy()).toBe(true);
+  });
+
+  it('re-clones a standby that does not stream, and it ends with the restored data', async () => {
+    const { primary, standby } = cluster;
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    const before = await shopState(primary);
+
+    // The standby loses its upstream: its WAL receiver cannot connect any more.
+    await standby.psql("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=ls_repmgr connect_timeout=2'");
+    await standby.psql('SELECT pg_reload_conf()');
+    await waitUntil('standby stops streaming', async () => (await standby.psql('SELECT count(*) FROM pg_stat_wal_receiver')) === '0', { timeoutMs: 60_000 });
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+    expect(await standbyRows()).toBe('500'); // stale: the drop never reached it
+
+    const r = await b.restore(run.archive!, ['--var', 'postgresql.standby_stream_wait_seconds=5']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await shopState(primary)).toEqual(before);
+    expect(await standby.psql('SELECT status FROM pg_stat_wal_receiver')).toBe('streaming');
+    expect(await standby.psql("SELECT count(*) FROM pg_stat_wal_receiver WHERE conninfo LIKE '%port=" + primary.port + "%'")).toBe('1');
+    expect(await standbyRows()).toBe('500');
+    expect(await cluster.healthy()).toBe(true);
+  });
+
+  it('after a failover, the dump of the old primary (a standby now) goes to the new primary', async () => {
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    expect(await archiveEntry(run.archive!, 'postgresql/host2/role.txt')).toBe('primary\n');
+    const before = await shopState(cluster.primary);
+
+    await cluster.failover(); // host1 (pg2) is the primary now, host2 (pg1) its standby
+    const { primary, standby } = cluster;
+    expect(primary.nodeName).toBe('pg2');
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+
+    const r = await b.restore(run.archive!);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await shopState(primary)).toEqual(before);
+    expect(await standbyRows()).toBe('500');
+    expect(await standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await cluster.healthy()).toBe(true);
   });
 });

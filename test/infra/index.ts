@@ -1,6 +1,7 @@
 /** Everything integration tests need to run components for real (or, where impossible, stand-ins). */
 export * from './servers/common.js';
 export * from './servers/postgresql.js';
+export * from './servers/postgresql-repmgr.js';
 export * from './servers/rabbitmq.js';
 export * from './servers/etcd.js';
 export * from './servers/zookeeper.js';

@@ -8,7 +8,7 @@ import { writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
-  readPidFile, runChecked, waitUntil, killAtExit, isAlive, pathExists, chownTree,
+  readPidFile, runChecked, waitUntil, killAtExit, pathExists, chownTree,
 } from './common.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -41,7 +41,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     await runChecked(join(PG_BIN, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', PG_USER, '--no-sync'], { user: PG_USER });
     if (opts.conf?.length) await appendFile(join(dataDir, 'postgresql.conf'), '\n' + opts.conf.join('\n') + '\n');
   }
-  return launch(baseDir, ownedHere, dataDir, opts);
+  return launchPostgres(baseDir, ownedHere, dataDir, opts);
 }
 
 export interface PostgresPair {
@@ -67,7 +67,7 @@ export async function startPostgresPair(opts: BaseServerOptions = {}): Promise<P
       ['-h', LOOPBACK, '-p', String(primary.port), '-U', PG_USER, '-D', dataDir, '-R', '-X', 'stream', '--no-sync'],
       { user: PG_USER },
     );
-    const replica = await launch(baseDir, ownedHere, dataDir, opts);
+    const replica = await launchPostgres(baseDir, ownedHere, dataDir, opts);
     // Streaming is up once the primary sees the replica's WAL sender.
     await waitUntil('replica streaming', async () => (await primary.psql('SELECT count(*) FROM pg_stat_replication')) === '1', {
       timeoutMs: 20_000,
@@ -80,18 +80,26 @@ export async function startPostgresPair(opts: BaseServerOptions = {}): Promise<P
   }
 }
 
-async function launch(baseDir: string, ownedHere: boolean, dataDir: string, opts: BaseServerOptions): Promise<PostgresServer> {
+/** The postgres options every server here runs with (also what a repmgr service_start_command passes). */
+export function serverOptions(port: number, socketDir: string): string {
+  return `-c listen_addresses=${LOOPBACK} -p ${port} -k ${socketDir} -c fsync=off`;
+}
+
+/** Starts the server on an existing data dir (on `opts.port`, else a free port). */
+export async function launchPostgres(
+  baseDir: string, ownedHere: boolean, dataDir: string, opts: BaseServerOptions & { port?: number },
+): Promise<PostgresServer> {
   const socketDir = join(baseDir, 'sock');
   const logFile = join(baseDir, 'postgres.log');
   await makeDirs([socketDir], PG_USER);
   await writeFile(logFile, '');
   await chownTree(logFile, PG_USER);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   // pg_ctl -w waits until the server accepts connections; the postmaster runs in its own session.
   await runChecked(
     join(PG_BIN, 'pg_ctl'),
     ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 30_000) / 1000)),
-      '-o', `-c listen_addresses=${LOOPBACK} -p ${port} -k ${socketDir} -c fsync=off`, 'start'],
+      '-o', serverOptions(port, socketDir), 'start'],
     { user: PG_USER },
   );
   const pid = await readPidFile(join(dataDir, 'postmaster.pid'));
@@ -104,7 +112,8 @@ async function launch(baseDir: string, ownedHere: boolean, dataDir: string, opts
   const stop = makeStop(pid, baseDir, ownedHere, {
     signal: 'SIGINT', // postgres "fast" shutdown
     before: async () => {
-      if (isAlive(pid)) await runChecked(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { user: PG_USER });
+      // By data dir, not pid: a recipe may have restarted the server (repmgr re-clones a standby).
+      if (await pathExists(join(dataDir, 'postmaster.pid'))) await runChecked(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { user: PG_USER });
     },
   });
   return {
