@@ -65,8 +65,9 @@ describe('haproxy recipe, haproxy in a runc container (LambdaStack)', () => {
   }
 
   it('backs up, and restores in place: validated and reloaded inside the container, bind mounts intact', async () => {
+    const cert1 = await hap.writeCertificate('lb-v1');
     const v1 = await liveConfig('v1');
-    await writeFile(`${hap.sslDir}/site.pem`, 'cert v1\n');
+    expect(await hap.servedCertificate()).toBe('lb-v1');
     const before = await inodes();
     expect(before.containerConfig).toBe(before.config);
     expect(before.containerSsl).toBe(before.ssl);
@@ -81,8 +82,9 @@ describe('haproxy recipe, haproxy in a runc container (LambdaStack)', () => {
     expect(entrySize(run.metadata!, `haproxy/host1/files${hap.sslDir}/site.pem`)).toBeGreaterThan(0);
 
     // Destroy: another config and certificate, live.
-    await writeFile(`${hap.sslDir}/site.pem`, 'cert v2 (replaced)\n');
+    await hap.writeCertificate('lb-v2');
     await liveConfig('v2');
+    expect(await hap.servedCertificate()).toBe('lb-v2');
     const reloads = await hap.reloadsLogged();
 
     const r = await b.restore(run.archive!, ['--only', 'haproxy']);
@@ -93,7 +95,8 @@ describe('haproxy recipe, haproxy in a runc container (LambdaStack)', () => {
     // Written into the same directories: the container still sees the host dirs, restored.
     expect(await inodes()).toEqual(before);
     expect(await inContainer('/etc/haproxy/haproxy.cfg')).toBe(v1);
-    expect(await inContainer('/etc/ssl/haproxy/site.pem')).toBe('cert v1\n');
+    expect(await inContainer('/etc/ssl/haproxy/site.pem')).toBe(cert1);
+    expect(await hap.servedCertificate()).toBe('lb-v1');
     // The kept copies are gone (post step).
     await expect(stat(`${hap.configDir}.lsbackup-prev`)).rejects.toThrow();
   });

@@ -5,11 +5,12 @@ import { expectStoppedClean } from './assert-gone.js';
 import { waitUntil } from './servers/common.js';
 
 describe('HAProxy in a runc container, config bind-mounted (LambdaStack layout)', () => {
-  it('serves its bind-mounted config, reloads on runc kill SIGUSR2, stops clean', async () => {
+  it('serves its bind-mounted config and certificate, reloads on runc kill SIGUSR2, stops clean', async () => {
     const hap = await startRuncHaproxy();
     try {
       const answer = async () => (await fetch(`http://127.0.0.1:${hap.port}/`)).text();
       expect(await answer()).toBe('started');
+      expect(await hap.servedCertificate()).toBe('started'); // from the bind-mounted /etc/ssl/haproxy
       // The container sees the host dir itself through the bind mount.
       expect((await stat(hap.containerPath('/etc/haproxy'))).ino).toBe((await stat(hap.configDir)).ino);
       await writeFile(hap.configFile, hap.configText('changed'));

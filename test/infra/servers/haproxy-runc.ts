@@ -11,10 +11,12 @@
  * several containers never share a name or state; the container id is unique per start.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { connect } from 'node:tls';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs,
+  LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs,
   runChecked, readPidFile, killAtExit, killAndWait, waitUntil, tcpAnswers, logTail,
 } from './common.js';
 import { requireCommand } from '../../helpers/prerequisites.js';
@@ -22,6 +24,8 @@ import { requireCommand } from '../../helpers/prerequisites.js';
 export interface RuncHaproxy extends RunningServer {
   /** The container's HTTP frontend on 127.0.0.1 (host networking). */
   port: number;
+  /** Its TLS frontend, serving the certificate `<sslDir>/site.pem` (as LambdaStack's https frontend does). */
+  tlsPort: number;
   /** The bundle (LambdaStack: /opt/runc/haproxy): config.json and rootfs. */
   bundleDir: string;
   /** runc's state root (`runc --root`), private to this container. */
@@ -36,6 +40,10 @@ export interface RuncHaproxy extends RunningServer {
   sslDir: string;
   /** A config that answers every request with `marker` (so a test sees which config serves). */
   configText(marker: string): string;
+  /** Writes a new self-signed `<sslDir>/site.pem` (certificate and key) for `commonName`; returns its text. */
+  writeCertificate(commonName: string): Promise<string>;
+  /** The common name of the certificate the TLS frontend presents now. */
+  servedCertificate(): Promise<string>;
   /** What the container sees at `path` (through /proc/<pid>/root: its own mount namespace). */
   containerPath(path: string): string;
   /** `runc kill <id> SIGUSR2`, the reload LambdaStack's unit does (ExecReload); waits until it loaded. */
@@ -61,7 +69,7 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
   await makeDirs([bundleDir, stateDir, configDir, sslDir]);
   const id = `lsb-haproxy-${basename(baseDir).split('-').pop()}`;
   const runc = ['runc', '--root', stateDir];
-  const port = await freePort();
+  const [port, tlsPort] = (await freePorts(2)) as [number, number];
   const configFile = join(configDir, 'haproxy.cfg');
   const configText = (marker: string) => [
     'global',
@@ -73,9 +81,18 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
     'frontend web',
     `  bind ${LOOPBACK}:${port}`,
     `  http-request return status 200 content-type text/plain string ${marker}`,
+    'frontend tls',
+    `  bind ${LOOPBACK}:${tlsPort} ssl crt ${CONTAINER_SSL_DIR}/site.pem`,
+    `  http-request return status 200 content-type text/plain string ${marker}`,
     '',
   ].join('\n');
+  const writeCertificate = async (commonName: string) => {
+    const pem = await selfSignedPem(commonName);
+    await writeFile(join(sslDir, 'site.pem'), pem, { mode: 0o600 });
+    return pem;
+  };
   await writeFile(configFile, configText('started'));
+  await writeCertificate('started');
   await writeFile(join(sslDir, 'README'), 'placeholder for the certificates LambdaStack puts in /etc/ssl/haproxy\n');
   await buildRootfs(join(bundleDir, 'rootfs'));
   await writeConfigJson(bundleDir, [
@@ -121,7 +138,8 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
   }
   return {
     pid, baseDir, dataDir: bundleDir, configDir, logFile, stop,
-    port, bundleDir, stateDir, id, runc, configFile, sslDir, configText, reloadsLogged,
+    port, tlsPort, bundleDir, stateDir, id, runc, configFile, sslDir, configText, reloadsLogged, writeCertificate,
+    servedCertificate: () => servedCommonName(tlsPort),
     containerPath: (path) => join(`/proc/${pid}/root`, path),
     reload: async () => {
       await waitSettled('haproxy master ready for a reload');
@@ -160,4 +178,30 @@ async function writeConfigJson(bundleDir: string, mounts: Mount[]): Promise<void
   spec.linux.namespaces = spec.linux.namespaces.filter((n) => n.type !== 'network');
   spec.mounts.push(...mounts);
   await writeFile(file, JSON.stringify(spec, null, 2));
+}
+
+/** A self-signed certificate and its key in one PEM, as haproxy's `crt` takes them. */
+async function selfSignedPem(commonName: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lsb-cert-'));
+  try {
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    await runChecked('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-subj', `/CN=${commonName}`, '-days', '2', '-keyout', key, '-out', cert]);
+    return (await readFile(cert, 'utf8')) + (await readFile(key, 'utf8'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function servedCommonName(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Only the presented certificate matters here, not whether it is trusted.
+    const socket = connect({ host: LOOPBACK, port, rejectUnauthorized: false }, () => {
+      const cn = socket.getPeerCertificate().subject?.CN;
+      socket.destroy();
+      resolve(String(cn));
+    });
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no TLS handshake on ${LOOPBACK}:${port} within 5 s`)));
+    socket.on('error', reject);
+  });
 }
