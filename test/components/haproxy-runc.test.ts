@@ -10,7 +10,9 @@
  * exist: every haproxy the recipe runs must be the container's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startRuncHaproxy, type RuncHaproxy } from '../infra/servers/haproxy-runc.js';
 import { waitUntil } from '../infra/servers/common.js';
@@ -128,6 +130,38 @@ describe('haproxy recipe, haproxy in a runc container (LambdaStack)', () => {
     await hap.reload();
     expect(await hap.reloadsLogged()).toBe(reloads + 1);
     expect(await serving()).toBe('good');
+  });
+
+  it('puts the previous files back in place when a later files step fails (nothing half-restored, no reload)', async () => {
+    // A certificate in a subdirectory, backed up with config 'b1'.
+    const subDir = `${hap.sslDir}/sub`;
+    await mkdir(subDir);
+    await writeFile(`${subDir}/extra.pem`, 'extra\n');
+    await liveConfig('b1');
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    // Now: config 'c2' live, and the subdirectory replaced by a link, which the certificates
+    // step refuses to write through after the configuration step already wrote 'b1'.
+    const c2 = await liveConfig('c2');
+    const elsewhere = await mkdtemp(path.join(os.tmpdir(), 'lsb-haproxy-elsewhere-'));
+    await rm(subDir, { recursive: true });
+    await symlink(elsewhere, subDir);
+    try {
+      const before = await inodes();
+      const reloads = await hap.reloadsLogged();
+      const r = await b.restore(run.archive!, ['--only', 'haproxy']);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/certificates back.*symbolic link/s);
+      expect(await readFile(hap.configFile, 'utf8')).toBe(c2);
+      expect(await inContainer('/etc/haproxy/haproxy.cfg')).toBe(c2);
+      expect(await inodes()).toEqual(before);
+      expect(await hap.reloadsLogged()).toBe(reloads);
+      expect(await serving()).toBe('c2');
+      await expect(stat(`${hap.configDir}.lsbackup-prev`)).rejects.toThrow();
+    } finally {
+      await rm(subDir, { force: true });
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it('refuses before writing anything when the container is not running', async () => {

@@ -123,15 +123,16 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
     })());
   const logged = async (text: string) => (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes(text)).length;
   const reloadsLogged = () => logged('Reloading HAProxy');
-  // The master logs "Loading success/failure" once its signal handlers are set (after the
-  // start and after each reload's re-exec). Until then a SIGUSR2 to the container's PID 1 is
-  // dropped by the kernel, so every reload waits for the one before it.
   const loadsLogged = async () => (await logged('Loading success.')) + (await logged('Loading failure!'));
-  const settled = async () => (await loadsLogged()) > (await reloadsLogged());
-  const waitSettled = (what: string) => waitUntil(what, settled, { timeoutMs: opts.startTimeoutMs ?? 60_000, logFile, alivePid: pid });
+  // After loading, the master re-executes itself (wait mode) and only then catches SIGUSR2;
+  // until it does, a SIGUSR2 to the container's PID 1 is dropped by the kernel. So a reload is
+  // sent only to a master that catches it, and is done once it loaded and catches it again.
+  const catchesReload = () => catchesSigusr2(pid);
+  const waitFor = (what: string, check: () => Promise<boolean>) =>
+    waitUntil(what, check, { timeoutMs: opts.startTimeoutMs ?? 60_000, logFile, alivePid: pid });
   try {
-    await waitUntil('haproxy in runc', () => tcpAnswers(port), { timeoutMs: opts.startTimeoutMs ?? 30_000, logFile, alivePid: pid });
-    await waitSettled('haproxy master in runc ready');
+    await waitFor('haproxy in runc', () => tcpAnswers(port));
+    await waitFor('haproxy master in runc ready for reloads', catchesReload);
   } catch (e) {
     await stop();
     throw e;
@@ -142,11 +143,10 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
     servedCertificate: () => servedCommonName(tlsPort),
     containerPath: (path) => join(`/proc/${pid}/root`, path),
     reload: async () => {
-      await waitSettled('haproxy master ready for a reload');
-      const before = await reloadsLogged();
+      await waitFor('haproxy master ready for a reload', catchesReload);
+      const loads = await loadsLogged();
       await runChecked(runc[0]!, [...runc.slice(1), 'kill', id, 'SIGUSR2']);
-      const done = async () => (await reloadsLogged()) > before && (await settled());
-      await waitUntil('haproxy master reloaded', done, { timeoutMs: opts.startTimeoutMs ?? 60_000, logFile, alivePid: pid });
+      await waitFor('haproxy master reloaded', async () => (await loadsLogged()) > loads && (await catchesReload()));
     },
   };
 }
@@ -204,4 +204,10 @@ function servedCommonName(port: number): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy(new Error(`no TLS handshake on ${LOOPBACK}:${port} within 5 s`)));
     socket.on('error', reject);
   });
+}
+
+/** Whether `pid` has a handler for SIGUSR2 (signal 12: bit 11 of SigCgt in /proc/<pid>/status). */
+async function catchesSigusr2(pid: number): Promise<boolean> {
+  const mask = /SigCgt:\s*([0-9a-f]+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return mask !== undefined && ((BigInt(`0x${mask}`) >> 11n) & 1n) === 1n;
 }
