@@ -1,9 +1,10 @@
 /**
  * recipes/haproxy.yaml round trip through the built CLI on real sshd hosts (user lsbtest,
  * sudo to root) against two real HAProxy 2.6 processes on 127.0.0.1, one per load balancer
- * host. Their config/SSL dirs stand in for /etc/haproxy and /etc/ssl/haproxy (host_vars);
- * the reload command is HAProxy's own soft reload (`-sf <old pid>`), which is what
- * `systemctl reload haproxy` does on a LambdaStack host.
+ * host: the Debian package layout (haproxy on the host). Their config/SSL dirs stand in for
+ * /etc/haproxy and /etc/ssl/haproxy (host_vars); the reload command is HAProxy's own soft
+ * reload (`-sf <old pid>`), which is what `systemctl reload haproxy` does on a Debian host.
+ * LambdaStack's layout (haproxy in a runc container) is tested in haproxy-runc.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
