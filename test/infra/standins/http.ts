@@ -1,9 +1,11 @@
 /**
  * The small HTTP machinery the HTTP stand-ins share: a route table matched by method and
  * path pattern, JSON bodies, errors shaped like the real product's, listening on a free
- * 127.0.0.1 port, and a stop() that closes every connection.
+ * 127.0.0.1 port (HTTPS with `tls`), and a stop() that closes every connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { LOOPBACK } from '../servers/common.js';
 
 export interface Request {
@@ -15,6 +17,8 @@ export interface Request {
   headers: IncomingMessage['headers'];
   body: Buffer;
   json<T = any>(): T;
+  /** Over HTTPS: the client certificate, when one was presented and verified against `tls.ca`. */
+  clientCert?: PeerCertificate;
 }
 
 export interface Reply {
@@ -41,10 +45,15 @@ export interface RunningHttp {
   stop(): Promise<void>;
 }
 
-/** Serves `routes` on a free port of 127.0.0.1. `guard` runs before every route (e.g. auth). */
-export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request) => void; port?: number } = {}): Promise<RunningHttp> {
+/**
+ * Serves `routes` on a free port of 127.0.0.1. `guard` runs before every route (e.g. auth).
+ * With `tls` it is HTTPS; a client certificate is asked for (`requestCert`), and one that does
+ * not verify against `tls.ca` (expired, unknown issuer) ends the connection, as a TLS server
+ * with optional client authentication does.
+ */
+export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request) => void; port?: number; tls?: TlsServerOptions } = {}): Promise<RunningHttp> {
   const compiled = routes.map(([method, pattern, handler]) => ({ method, ...compile(pattern), handler }));
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://x');
       const chunks: Buffer[] = [];
@@ -60,7 +69,9 @@ export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request)
           break;
         }
       }
-      const request: Request = { ...base, params: matched?.params ?? {}, json };
+      const socket = req.socket as Partial<TLSSocket>;
+      const peer = opts.tls && socket.authorized ? socket.getPeerCertificate?.() : undefined;
+      const request: Request = { ...base, params: matched?.params ?? {}, json, ...(peer?.subject ? { clientCert: peer } : {}) };
       opts.guard?.(request);
       if (!matched) throw new HttpError(404, { error: `no handler for ${base.method} ${url.pathname}`, status: 404 });
       send(res, await matched.handler(request));
@@ -68,7 +79,13 @@ export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request)
       if (e instanceof HttpError) send(res, { status: e.status, body: e.body });
       else send(res, { status: 500, body: { error: String(e), status: 500 } });
     }
-  });
+  };
+  const server = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: false }, handle) : createServer(handle);
+  if (opts.tls) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && socket.getPeerCertificate()?.subject) socket.destroy();
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, LOOPBACK, resolve);
@@ -76,7 +93,7 @@ export async function serveRoutes(routes: Routes, opts: { guard?: (req: Request)
   const port = (server.address() as import('node:net').AddressInfo).port;
   return {
     port,
-    url: `http://${LOOPBACK}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${LOOPBACK}:${port}`,
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
