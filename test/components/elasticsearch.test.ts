@@ -8,7 +8,7 @@
  * Host: the local host (ansible_connection=local), as root through sudo.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/index.js';
@@ -19,6 +19,7 @@ import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.j
 const recipe = shippedRecipe('elasticsearch');
 // A Debian-default Elasticsearch has no security plugin: the password secret is empty.
 const NO_PASSWORD = { LOGGING_ADMIN_PASSWORD: '' };
+const NOBODY = 65534;
 
 const docs = {
   'logs-2024.01': { a: { msg: 'first', level: 'info' }, b: { msg: 'second', level: 'warn' } },
@@ -99,10 +100,15 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     await rm(join(es.configDir, 'elasticsearch.yml'));
     expect(await allDocs(es)).not.toEqual(before);
 
+    // path.repo belongs to Elasticsearch's user (LambdaStack: elasticsearch); the files the
+    // restore puts back must be writable by it, whoever owned them in the archive.
+    await chown(es.pathRepo[0]!, NOBODY, NOBODY);
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await allDocs(es)).toEqual(before);
     expect(await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8')).toBe(config);
+    // (Files the stand-in, running as root, wrote since then are root's: check what was put back.)
+    for (const f of [repo, join(repo, 'index.latest')]) expect((await stat(f)).uid, f).toBe(NOBODY);
     const indices = (await es.request('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
     expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([['.kibana_1', 'open'], ['logs-2024.01', 'open'], ['users', 'open']]);
     // The repository is usable afterwards, and holds no lsbackup snapshot (restore's post-step).
