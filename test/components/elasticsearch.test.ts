@@ -117,6 +117,28 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     succeeded(await cluster.apply(recipe), 'a second backup after the restore');
   });
 
+  it('restores a logging cluster with an index a day: the indices are closed in requests ES accepts (request line under 4 KB)', async () => {
+    const many = await startElasticsearchStandIn();
+    const manyCluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
+    try {
+      const names = Array.from({ length: 160 }, (_, i) => `filebeat-7.10.2-2026.${String(1 + Math.floor(i / 28)).padStart(2, '0')}.${String(1 + (i % 28)).padStart(2, '0')}`);
+      expect(names.join(',').length).toBeGreaterThan(4096);
+      for (const n of names) expect((await many.request('PUT', `/${n}/_doc/1`, { day: n })).status).toBe(201);
+      await manyCluster.hostVars('localhost', { elasticsearch_url: many.url, elasticsearch_path_repo: many.pathRepo[0], elasticsearch_config_dir: many.configDir });
+      const archive = await manyCluster.backup(recipe);
+      for (const n of names.slice(0, 3)) await many.request('DELETE', `/${n}`);
+      await many.request('PUT', `/${names.at(-1)}/_doc/1`, { day: 'changed' });
+      const r = await manyCluster.restore(archive);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      for (const n of [...names.slice(0, 3), names.at(-1)!]) expect((await many.request('GET', `/${n}/_doc/1`)).body._source).toEqual({ day: n });
+      const open = (await many.request('GET', '/_cat/indices')).body.filter((i: { status: string }) => i.status === 'open');
+      expect(open).toHaveLength(names.length);
+    } finally {
+      await many.stop();
+      await manyCluster.cleanup();
+    }
+  });
+
   it.each(['PARTIAL', 'FAILED'] as const)('a snapshot that ends %s fails the component (exit 2) with the state and the failed shards, and is deleted', async (state) => {
     es.setSnapshotOutcome(state);
     try {

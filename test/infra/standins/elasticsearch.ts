@@ -7,6 +7,7 @@
  * restores it exercises what users run.
  *
  * Imitated as the product does it:
+ * - A request line over 4 KB is refused (400, http.max_initial_line_length).
  * - The repository must lie inside `path.repo` (500 otherwise). The cluster keeps the
  *   repository's GENERATION (and, like ES's cache, its catalogue) in cluster state: a repository
  *   is read from disk only when registered anew (first use, after DELETE, or re-registered with
@@ -505,7 +506,11 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   }
 
   const http = await serveRoutes(routes, {
-    guard: (req) => void caller(req),
+    guard: (req) => {
+      // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
+      if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096) throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
+      caller(req);
+    },
     ...(certs ? { tls: { cert: await readFile(certs.nodeCert), key: await readFile(certs.nodeKey), ca: await readFile(certs.rootCa) } } : {}),
   });
   return {
