@@ -1,124 +1,263 @@
 /**
- * recipes/elasticsearch.yaml round trip. Elasticsearch here is a STAND-IN
- * (test/infra/standins/elasticsearch.ts): nothing real can run on this machine. It speaks
- * the snapshot REST API and writes real repository files; the recipe, curl and the
+ * recipes/elasticsearch.yaml round trips. Elasticsearch here is a STAND-IN
+ * (test/infra/standins/elasticsearch.ts, imitating ES 7.10.2 + Open Distro 1.13): nothing real
+ * can run on this machine. It keeps the repository generation in cluster state as ES does,
+ * answers IN_PROGRESS before a snapshot ends, can end it PARTIAL or FAILED, and with security
+ * speaks HTTPS with LambdaStack's certificates and Open Distro's rules; the recipe, curl and the
  * tar of the repository directory are exactly what runs against the real thing.
  * Host: the local host (ansible_connection=local), as root through sudo.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/index.js';
-import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { succeeded } from '../helpers/cli.js';
+import { archiveEntries, archiveEntry, componentOf, hostOf, readMetadata } from '../helpers/archive.js';
+import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 
 const recipe = shippedRecipe('elasticsearch');
-let es: ElasticsearchStandIn;
-let cluster: Cluster;
-
-beforeAll(async () => {
-  es = await startElasticsearchStandIn();
-  cluster = await createCluster({ local: ['logging'] });
-});
-afterAll(async () => {
-  await es?.stop();
-  await cluster?.cleanup();
-});
-
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${es.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: await res.json() };
-}
+// A Debian-default Elasticsearch has no security plugin: the password secret is empty.
+const NO_PASSWORD = { LOGGING_ADMIN_PASSWORD: '' };
+const NOBODY = 65534;
 
 const docs = {
   'logs-2024.01': { a: { msg: 'first', level: 'info' }, b: { msg: 'second', level: 'warn' } },
   users: { u1: { name: 'ann' }, u2: { name: 'bob' } },
+  // Kibana's saved objects live in a hidden index.
+  '.kibana_1': { 'dashboard:1': { title: 'ops' } },
 };
 
-async function allDocs(): Promise<Record<string, Record<string, unknown>>> {
+async function load(es: ElasticsearchStandIn): Promise<void> {
+  expect((await es.request('PUT', '/.kibana_1', { settings: { 'index.hidden': true } })).status).toBe(200);
+  for (const [index, byId] of Object.entries(docs)) {
+    for (const [id, doc] of Object.entries(byId)) expect((await es.request('PUT', `/${index}/_doc/${id}`, doc)).status).toBe(201);
+  }
+}
+
+async function allDocs(es: ElasticsearchStandIn): Promise<Record<string, Record<string, unknown>>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [index, byId] of Object.entries(docs)) {
     out[index] = {};
     for (const id of Object.keys(byId)) {
-      const r = await call('GET', `/${index}/_doc/${id}`);
+      const r = await es.request('GET', `/${index}/_doc/${id}`);
       out[index]![id] = r.status === 200 ? r.body._source : `HTTP ${r.status}`;
     }
   }
   return out;
 }
 
-describe('elasticsearch recipe (Elasticsearch STAND-IN, local host)', () => {
-  it('snapshots into the fs repository, collects it, and restores the documents after the index is gone', async () => {
-    for (const [index, byId] of Object.entries(docs)) {
-      for (const [id, doc] of Object.entries(byId)) expect((await call('PUT', `/${index}/_doc/${id}`, doc)).status).toBe(201);
-    }
-    const before = await allDocs();
+/** Deletes one index, changes a document of another and of the hidden one. */
+async function destroy(es: ElasticsearchStandIn): Promise<void> {
+  expect((await es.request('DELETE', '/users')).status).toBe(200);
+  expect((await es.request('PUT', '/logs-2024.01/_doc/a', { msg: 'overwritten' })).status).toBe(200);
+  expect((await es.request('PUT', '/.kibana_1/_doc/dashboard:1', { title: 'lost' })).status).toBe(200);
+}
+
+describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no security; STAND-IN)', () => {
+  let es: ElasticsearchStandIn;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    es = await startElasticsearchStandIn();
+    cluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
+  });
+  afterAll(async () => {
+    await es?.stop();
+    await cluster?.cleanup();
+  });
+
+  it('snapshots (polling until SUCCESS), collects the repository, and restores into the cluster that has moved on to a newer repository generation', async () => {
+    await load(es);
+    const before = await allDocs(es);
     expect(before).toEqual(docs);
 
     await cluster.hostVars('localhost', {
       elasticsearch_url: es.url,
-      elasticsearch_cert: '',
-      elasticsearch_key: '',
-      elasticsearch_cacert: '',
       elasticsearch_path_repo: es.pathRepo[0],
       elasticsearch_config_dir: es.configDir,
     });
     const archive = await cluster.backup(recipe);
     const meta = await readMetadata(archive);
     expect(meta.components[0]).toMatchObject({ name: 'elasticsearch', status: 'success', componentVersion: '7.10.2' });
+    // The snapshot answered IN_PROGRESS first: the recipe polled instead of taking the first answer.
+    expect(es.inProgressAnswers()).toBeGreaterThan(0);
     const snapshot = JSON.parse(await archiveEntry(archive, 'elasticsearch/localhost/snapshot.json'));
     expect(snapshot.snapshots[0].state).toBe('SUCCESS');
-    expect(snapshot.snapshots[0].indices.sort()).toEqual(['logs-2024.01', 'users']);
+    expect(snapshot.snapshots[0].indices.sort()).toEqual(['.kibana_1', 'logs-2024.01', 'users']);
     const repo = join(es.pathRepo[0]!, 'lsbackup');
     const entries = await archiveEntries(archive);
     expect(entries).toContain(`elasticsearch/localhost/files${repo}/snap-${snapshot.snapshots[0].uuid}.dat`);
     expect(entries).toContain(`elasticsearch/localhost/files${es.configDir}/elasticsearch.yml`);
-    // The temporary snapshot is gone from the live repository (post-step).
-    expect((await call('GET', `/_snapshot/lsbackup/${snapshot.snapshots[0].snapshot}`)).status).toBe(404);
+    // The temporary snapshot is gone from the live repository (post-step): the cluster is now at
+    // a newer generation than the one in the archive.
+    expect((await es.request('GET', `/_snapshot/lsbackup/${snapshot.snapshots[0].snapshot}`)).status).toBe(404);
     expect((await readdir(repo)).filter((f) => f.startsWith('snap-'))).toEqual([]);
+    const seen = es.repository('lsbackup')!.generation as number;
+    expect(entries).toContain(`elasticsearch/localhost/files${repo}/index-${seen - 1}`);
 
-    // Destroy: one index deleted, a document of the other changed, the config file removed.
-    await call('DELETE', '/users');
-    await call('PUT', '/logs-2024.01/_doc/a', { msg: 'overwritten' });
+    await destroy(es);
     const config = await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8');
     await rm(join(es.configDir, 'elasticsearch.yml'));
-    expect(await allDocs()).not.toEqual(before);
+    expect(await allDocs(es)).not.toEqual(before);
 
-    const r = succeeded(await cluster.restore(archive));
-    expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
-    expect(await allDocs()).toEqual(before);
+    // path.repo belongs to Elasticsearch's user (LambdaStack: elasticsearch); the files the
+    // restore puts back must be writable by it, whoever owned them in the archive.
+    await chown(es.pathRepo[0]!, NOBODY, NOBODY);
+    const r = await cluster.restore(archive);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await allDocs(es)).toEqual(before);
     expect(await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8')).toBe(config);
-    const indices = (await call('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
-    expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([['logs-2024.01', 'open'], ['users', 'open']]);
+    // (Files the stand-in, running as root, wrote since then are root's: check what was put back.)
+    for (const f of [repo, join(repo, 'index.latest')]) expect((await stat(f)).uid, f).toBe(NOBODY);
+    const indices = (await es.request('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
+    expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([['.kibana_1', 'open'], ['logs-2024.01', 'open'], ['users', 'open']]);
+    // The repository is usable afterwards, and holds no lsbackup snapshot (restore's post-step).
+    expect(es.repository('lsbackup')).toMatchObject({ corrupted: false });
+    expect((await es.request('GET', '/_snapshot/lsbackup/_all')).body.snapshots).toEqual([]);
+    succeeded(await cluster.apply(recipe), 'a second backup after the restore');
   });
 
+  it('restores a logging cluster with an index a day: the indices are closed in requests ES accepts (request line under 4 KB)', async () => {
+    const many = await startElasticsearchStandIn();
+    const manyCluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
+    try {
+      const names = Array.from({ length: 160 }, (_, i) => `filebeat-7.10.2-2026.${String(1 + Math.floor(i / 28)).padStart(2, '0')}.${String(1 + (i % 28)).padStart(2, '0')}`);
+      expect(names.join(',').length).toBeGreaterThan(4096);
+      for (const n of names) expect((await many.request('PUT', `/${n}/_doc/1`, { day: n })).status).toBe(201);
+      await manyCluster.hostVars('localhost', { elasticsearch_url: many.url, elasticsearch_path_repo: many.pathRepo[0], elasticsearch_config_dir: many.configDir });
+      const archive = await manyCluster.backup(recipe);
+      for (const n of names.slice(0, 3)) await many.request('DELETE', `/${n}`);
+      await many.request('PUT', `/${names.at(-1)}/_doc/1`, { day: 'changed' });
+      const r = await manyCluster.restore(archive);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      for (const n of [...names.slice(0, 3), names.at(-1)!]) expect((await many.request('GET', `/${n}/_doc/1`)).body._source).toEqual({ day: n });
+      const open = (await many.request('GET', '/_cat/indices')).body.filter((i: { status: string }) => i.status === 'open');
+      expect(open).toHaveLength(names.length);
+    } finally {
+      await many.stop();
+      await manyCluster.cleanup();
+    }
+  });
+
+  it.each(['PARTIAL', 'FAILED'] as const)('a snapshot that ends %s fails the component (exit 2) with the state and the failed shards, and is deleted', async (state) => {
+    es.setSnapshotOutcome(state);
+    try {
+      // With a component that works (host-basics), the run is partial: the archive is kept.
+      const run = await cluster.apply([recipe, shippedRecipe('host-basics')]);
+      expect(run.exitCode, cliOutput(run)).toBe(2);
+      const component = componentOf(run.metadata!, 'elasticsearch');
+      expect(component.status).toBe('failed');
+      const error = hostOf(component, 'localhost').error ?? '';
+      expect(error).toContain(`ended ${state}`);
+      expect(error).toMatch(/IndexShardSnapshotFailedException/);
+      expect((await es.request('GET', '/_snapshot/lsbackup/_all')).body.snapshots).toEqual([]);
+    } finally {
+      es.setSnapshotOutcome('SUCCESS');
+    }
+  });
+});
+
+describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the host name, its certificates, security plugin; STAND-IN)', () => {
+  const MANIFEST_PASSWORD = 'Logging-Admin-pw "quoted" \\ 7';
+
+  /** A build dir as LambdaStack writes it: the manifest gives the repository and the admin password. */
+  async function lambdaStackCluster(es: ElasticsearchStandIn, group: string, kind: string, password: string): Promise<Cluster> {
+    const cluster = await createCluster({ local: [group] });
+    await writeFile(join(cluster.build, 'manifest.yml'), [
+      'kind: lambdastack-cluster', 'name: prod', 'specification: { name: prod }', '---',
+      `kind: ${kind}`, 'name: default', 'specification:', `  admin_password: ${JSON.stringify(password)}`,
+      '  paths:', `    repo: ${es.pathRepo[0]}`, '',
+    ].join('\n'));
+    // Only what differs on this machine: the port (9200 may be taken), and where the stand-in
+    // keeps /etc/elasticsearch. URL scheme and host, user, file names and password: defaults and manifest.
+    const certs = es.certs!;
+    await cluster.hostVars('localhost', {
+      elasticsearch_port: es.port,
+      elasticsearch_config_dir: es.configDir,
+      elasticsearch_cacert: certs.rootCa,
+      elasticsearch_cert: certs.adminCert,
+      elasticsearch_key: certs.adminKey,
+    });
+    return cluster;
+  }
+
+  it('backs up and restores with the manifest\'s admin password while the admin certificate has expired, leaving the security index as it is', async () => {
+    const es = await startElasticsearchStandIn({ security: { adminPassword: MANIFEST_PASSWORD, adminExpired: true } });
+    const cluster = await lambdaStackCluster(es, 'logging', 'configuration/logging', MANIFEST_PASSWORD);
+    try {
+      // As on a LambdaStack cluster today: the admin certificate no longer gets through TLS.
+      await expect(es.request('GET', '/', undefined, { cert: true })).rejects.toThrow();
+      expect((await es.request('GET', '/', undefined, { password: 'wrong' })).status).toBe(401);
+      await load(es);
+      const before = await allDocs(es);
+
+      const run = succeeded(await cluster.apply(recipe));
+      const archive = run.archive!;
+      expect(componentOf(run.metadata!, 'elasticsearch')).toMatchObject({ status: 'success', componentVersion: '7.10.2' });
+      const snapshot = JSON.parse(await archiveEntry(archive, 'elasticsearch/localhost/snapshot.json'));
+      expect(snapshot.snapshots[0].indices).toContain('.opendistro_security');
+      expect(run.stdout + run.stderr + JSON.stringify(run.metadata)).not.toContain('Logging-Admin-pw');
+
+      // The cluster's admin password changed after the backup (e.g. a rebuilt cluster).
+      expect((await es.request('PUT', '/_opendistro/_security/api/internalusers/admin', { password: 'new-pw' })).status).toBe(200);
+      await destroy(es);
+      await writeFile(join(cluster.build, 'manifest.yml'), (await readFile(join(cluster.build, 'manifest.yml'), 'utf8')).replace(JSON.stringify(MANIFEST_PASSWORD), 'new-pw'));
+
+      const r = await cluster.restore(archive);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain('new-pw');
+      expect(await allDocs(es)).toEqual(before);
+      // Not clobbered: the cluster's current users still log in, the old password does not.
+      expect((await es.request('GET', '/_cluster/health', undefined, { password: 'new-pw' })).status).toBe(200);
+      expect((await es.request('GET', '/_cluster/health', undefined, { password: MANIFEST_PASSWORD })).status).toBe(401);
+    } finally {
+      await es.stop();
+      await cluster.cleanup();
+    }
+  });
+
+  it('uses the admin certificate when no password is given, on a host of the opendistro_for_elasticsearch group', async () => {
+    const es = await startElasticsearchStandIn({ security: { adminPassword: 'cluster-pw' } });
+    const cluster = await lambdaStackCluster(es, 'opendistro_for_elasticsearch', 'configuration/opendistro-for-elasticsearch', '');
+    try {
+      await load(es);
+      const before = await allDocs(es);
+      const archive = await cluster.backup(recipe);
+      expect(componentOf(await readMetadata(archive), 'elasticsearch').status).toBe('success');
+      expect((await es.request('PUT', '/_opendistro/_security/api/internalusers/admin', { password: 'changed-pw' })).status).toBe(200);
+      await destroy(es);
+      succeeded(await cluster.restore(archive));
+      expect(await allDocs(es)).toEqual(before);
+      // Even the admin certificate, which may restore it, leaves the security index alone.
+      expect((await es.request('GET', '/_cluster/health', undefined, { password: 'changed-pw' })).status).toBe(200);
+    } finally {
+      await es.stop();
+      await cluster.cleanup();
+    }
+  });
+});
+
+describe('elasticsearch recipe, OpenSearch layout (STAND-IN)', () => {
   it('works with OpenSearch paths and another repository name, used identically by backup and restore', async () => {
     // OpenSearch layout: path.repo /var/lib/opensearch-snapshots, config /usr/share/opensearch/config.
     const root = await mkdtemp(join(tmpdir(), 'lsb-opensearch-'));
     const os = await startElasticsearchStandIn({ baseDir: root, pathRepo: [join(root, 'var/lib/opensearch-snapshots')] });
-    const osCluster = await createCluster({ local: ['logging'] });
+    const osCluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
     try {
       const configDir = join(root, 'usr/share/opensearch/config');
       await mkdir(configDir, { recursive: true });
       await writeFile(join(configDir, 'opensearch.yml'), `path.repo: ["${os.pathRepo[0]}"]\n`);
-      await fetch(`${os.url}/audit/_doc/1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"who":"ann"}' });
+      expect((await os.request('PUT', '/audit/_doc/1', { who: 'ann' })).status).toBe(201);
       await osCluster.hostVars('localhost', {
-        elasticsearch_url: os.url, elasticsearch_cert: '', elasticsearch_key: '', elasticsearch_cacert: '',
+        elasticsearch_url: os.url,
         elasticsearch_path_repo: os.pathRepo[0], elasticsearch_config_dir: configDir, elasticsearch_repository: 'nightly',
       });
       const archive = await osCluster.backup(recipe);
       expect((await archiveEntries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
-      await fetch(`${os.url}/audit`, { method: 'DELETE' });
+      await os.request('DELETE', '/audit');
       succeeded(await osCluster.restore(archive));
-      const doc = (await (await fetch(`${os.url}/audit/_doc/1`)).json()) as { _source: unknown };
-      expect(doc._source).toEqual({ who: 'ann' });
-      expect((await (await fetch(`${os.url}/_snapshot/nightly`)).json())).toHaveProperty('nightly.settings.location', join(os.pathRepo[0]!, 'nightly'));
+      expect((await os.request('GET', '/audit/_doc/1')).body._source).toEqual({ who: 'ann' });
+      expect((await os.request('GET', '/_snapshot/nightly')).body).toHaveProperty('nightly.settings.location', join(os.pathRepo[0]!, 'nightly'));
     } finally {
       await os.stop();
       await osCluster.cleanup();

@@ -60,7 +60,7 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
   beforeAll(async () => {
     kibana = await startKibanaStandIn();
     // No security plugin: an empty password sends no credentials.
-    cluster = await createCluster({ local: ['kibana'], env: { KIBANA_ADMIN_PASSWORD: '' } });
+    cluster = await createCluster({ local: ['kibana'], env: { LOGGING_ADMIN_PASSWORD: '' } });
   });
   afterAll(async () => {
     await kibana?.stop();

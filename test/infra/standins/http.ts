@@ -4,7 +4,8 @@
  * port (127.0.0.1 unless told), plain HTTP or HTTPS, and a stop() that closes every connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { LOOPBACK } from '../servers/common.js';
 
 export interface Request {
@@ -16,6 +17,8 @@ export interface Request {
   headers: IncomingMessage['headers'];
   body: Buffer;
   json<T = any>(): T;
+  /** Over HTTPS: the client certificate, when one was presented and verified against `tls.ca`. */
+  clientCert?: PeerCertificate;
 }
 
 export interface Reply {
@@ -48,8 +51,13 @@ export interface ServeOptions {
   port?: number;
   /** Address to listen on (default 127.0.0.1), e.g. the host's own IPv4 as a product binds to it. */
   host?: string;
-  /** HTTPS with this certificate and key (PEM); the url then starts with https://. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * HTTPS with this certificate and key (PEM); the url then starts with https://. A client
+   * certificate is asked for (`requestCert`), and one that does not verify against `tls.ca`
+   * (expired, unknown issuer) ends the connection, as a TLS server with optional client
+   * authentication does.
+   */
+  tls?: TlsServerOptions;
 }
 
 /** Serves `routes` on a free port. */
@@ -71,7 +79,9 @@ export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Prom
           break;
         }
       }
-      const request: Request = { ...base, params: matched?.params ?? {}, json };
+      const socket = req.socket as Partial<TLSSocket>;
+      const peer = opts.tls && socket.authorized ? socket.getPeerCertificate?.() : undefined;
+      const request: Request = { ...base, params: matched?.params ?? {}, json, ...(peer?.subject ? { clientCert: peer } : {}) };
       opts.guard?.(request);
       if (!matched) throw new HttpError(404, { error: `no handler for ${base.method} ${url.pathname}`, status: 404 });
       send(res, await matched.handler(request));
@@ -80,7 +90,12 @@ export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Prom
       else send(res, { status: 500, body: { error: String(e), status: 500 } });
     }
   };
-  const server = opts.tls ? createTlsServer(opts.tls, handle) : createServer(handle);
+  const server = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: false }, handle) : createServer(handle);
+  if (opts.tls) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && socket.getPeerCertificate()?.subject) socket.destroy();
+    });
+  }
   const host = opts.host ?? LOOPBACK;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
