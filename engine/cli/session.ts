@@ -11,7 +11,7 @@ import type { ExecutorFactory } from '../executors/pool.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadRecipes, templatedStrings } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
-import { secretNames } from '../template/index.js';
+import { requiredSecretNames, secretNames } from '../template/index.js';
 import { createSecretSource, redactor, type ResolvedSecrets } from '../secrets/index.js';
 import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Reporter } from '../report/events.js';
@@ -72,7 +72,9 @@ export async function loadSessionRecipes(paths: string[], config: Config): Promi
  */
 export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config, fromManifest?: Map<string, string>): Promise<ResolvedSecrets> {
   const names = new Set<string>();
+  const required = new Set<string>();
   for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of secretNames(t.text)) names.add(n);
+  for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of requiredSecretNames(t.text)) required.add(n);
   const source = createSecretSource(config.secrets?.sources);
   const resolved: ResolvedSecrets = { values: new Map(), missing: new Map() };
   for (const name of names) {
@@ -87,7 +89,8 @@ export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Conf
       if (value !== undefined) {
         redactor.add(value);
         resolved.values.set(name, value);
-      } else resolved.missing.set(name, e.message);
+      } else if (required.has(name)) resolved.missing.set(name, e.message);
+      // Used only with optional=true: renders empty, fails nothing.
     }
   }
   return resolved;

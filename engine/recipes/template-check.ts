@@ -87,7 +87,7 @@ function checkReference(ref: TemplateReference, declaredVars: Set<string>): { me
         ? undefined
         : { message: `unknown template helper '${ref.name}'`, hint: didYouMean(ref.name, KNOWN_HELPERS) ?? `helpers: ${[...KNOWN_HELPERS].join(', ')}` };
     case 'secret':
-      return ref.name !== undefined ? undefined : { message: 'secret takes exactly one quoted name', hint: 'e.g. {{secret "PG_PASSWORD"}}' };
+      return ref.name !== undefined ? undefined : { message: 'secret takes exactly one quoted name, and optionally optional=true', hint: 'e.g. {{secret "PG_PASSWORD"}} or {{secret "PG_PASSWORD" optional=true}}' };
     case 'data':
       return DATA_VARIABLES.has(ref.name) ? undefined : { message: `unknown data variable '@${ref.name}'`, hint: didYouMean(ref.name, DATA_VARIABLES) };
     case 'unsupported':

@@ -3,7 +3,7 @@ import { ownMap, ownValue } from '../own.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
 import { templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
-import { renderTemplate, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
+import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
 import { lifecycle, type Operation, type PhaseName } from './phases.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
@@ -86,7 +86,7 @@ function planComponent(family: LoadedRecipe[], inventory: Inventory, options: Pl
 /** "needs secret X: not set (…)" when a version of the recipe uses a secret that could not be resolved. */
 function missingSecretReason(family: LoadedRecipe[], missing: Map<string, string> | undefined): string | undefined {
   if (!missing?.size) return undefined;
-  const used = new Set(family.flatMap((r) => templatedStrings(r.recipe).flatMap((t) => secretNames(t.text))));
+  const used = new Set(family.flatMap((r) => templatedStrings(r.recipe).flatMap((t) => requiredSecretNames(t.text))));
   const lacking = [...missing].filter(([name]) => used.has(name));
   if (lacking.length === 0) return undefined;
   return lacking.map(([name, why]) => `needs secret ${name}: ${why.replace(/^Secret '[^']*' could not be resolved: /, '')}`).join('; ');

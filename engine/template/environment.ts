@@ -64,7 +64,8 @@ handlebars.registerHelper({
    * text is inserted verbatim (env values, names) it is the value itself.
    */
   secret(name: unknown, opts: Options) {
-    const value = opts.data.secrets.get(String(name));
+    // optional=true: a secret no source has is empty (e.g. a password only some installs set).
+    const value = opts.data.secrets.get(String(name)) ?? (opts.hash.optional === true ? '' : undefined);
     if (value === undefined) throw new TemplateValueError(`secret '${String(name)}' was not resolved`);
     return opts.data.shell ? new handlebars.SafeString(`"$${secretEnvName(String(name))}"`) : value;
   },

@@ -1,5 +1,5 @@
 export { shellQuote } from './quote.js';
 export { renderTemplate, type RenderOptions } from './render.js';
-export { secretNames, parseTemplate, templateReferences, type TemplateReference } from './references.js';
+export { secretNames, requiredSecretNames, parseTemplate, templateReferences, type TemplateReference } from './references.js';
 export { KNOWN_HELPERS, secretEnvName } from './environment.js';
 export { templateHost, templateInventory, type TemplateContext, type TemplateHost, type RenderSite } from './context.js';

@@ -10,8 +10,11 @@ export type TemplateReference =
   | { kind: 'path'; parts: string[]; text: string; loc: TemplatePosition }
   /** A helper call, e.g. `join`, `secret`. */
   | { kind: 'helper'; name: string; loc: TemplatePosition }
-  /** `{{secret "NAME"}}`; name is undefined when the argument is not a string literal. */
-  | { kind: 'secret'; name: string | undefined; loc: TemplatePosition }
+  /**
+   * `{{secret "NAME"}}` or `{{secret "NAME" optional=true}}`; name is undefined when the call is
+   * not exactly one string literal with at most `optional=true|false`.
+   */
+  | { kind: 'secret'; name: string | undefined; optional: boolean; loc: TemplatePosition }
   /** `@index`, `@key` ... */
   | { kind: 'data'; name: string; loc: TemplatePosition }
   /** Partials and decorators: never allowed in recipes. */
@@ -54,8 +57,12 @@ export function templateReferences(program: hbs.AST.Program): TemplateReference[
       const name = (path as hbs.AST.PathExpression).original;
       if (name === 'secret') {
         const [arg] = node.params;
-        const literal = arg?.type === 'StringLiteral' && node.params.length === 1 ? (arg as hbs.AST.StringLiteral).value : undefined;
-        found.push({ kind: 'secret', name: literal, loc: at(node) });
+        const pairs = node.hash?.pairs ?? [];
+        const optionalPair = pairs.find((p) => p.key === 'optional');
+        const wellFormed = node.params.length === 1 && pairs.every((p) => p.key === 'optional' && p.value.type === 'BooleanLiteral');
+        const literal = arg?.type === 'StringLiteral' && wellFormed ? (arg as hbs.AST.StringLiteral).value : undefined;
+        const optional = optionalPair?.value.type === 'BooleanLiteral' && (optionalPair.value as hbs.AST.BooleanLiteral).value;
+        found.push({ kind: 'secret', name: literal, optional, loc: at(node) });
       } else {
         found.push({ kind: 'helper', name, loc: at(path) });
       }
@@ -113,9 +120,18 @@ export function templateReferences(program: hbs.AST.Program): TemplateReference[
 
 /** Names of the secrets a template uses, so they can be resolved (asynchronously) before rendering. */
 export function secretNames(template: string): string[] {
+  return namesOfSecrets(template, () => true);
+}
+
+/** Names of the secrets a template cannot do without (used without `optional=true`). */
+export function requiredSecretNames(template: string): string[] {
+  return namesOfSecrets(template, (ref) => !ref.optional);
+}
+
+function namesOfSecrets(template: string, include: (ref: Extract<TemplateReference, { kind: 'secret' }>) => boolean): string[] {
   const names = new Set<string>();
   for (const ref of templateReferences(parseTemplate(template))) {
-    if (ref.kind === 'secret' && ref.name !== undefined) names.add(ref.name);
+    if (ref.kind === 'secret' && ref.name !== undefined && include(ref)) names.add(ref.name);
   }
   return [...names];
 }

@@ -59,8 +59,8 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
   let cluster: Cluster;
   beforeAll(async () => {
     kibana = await startKibanaStandIn();
-    // No security plugin: an empty password sends no credentials.
-    cluster = await createCluster({ local: ['kibana'], env: { LOGGING_ADMIN_PASSWORD: '' } });
+    // No security plugin, and no password set anywhere: the optional secret is empty, no credentials are sent.
+    cluster = await createCluster({ local: ['kibana'] });
   });
   afterAll(async () => {
     await kibana?.stop();
