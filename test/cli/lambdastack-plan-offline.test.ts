@@ -85,11 +85,21 @@ describe('plan of a LambdaStack build dir, offline', () => {
 
   it("shows LambdaStack's paths and settings, taken from manifest.yml", () => {
     expect(out.stdout).toContain('Values from ');
+    // Grafana over https with its own self-signed certificate, pinned.
     expect(section('grafana')).toContain('https://localhost:3000');
-    expect(section('grafana')).toContain('--cacert /etc/grafana/ssl/grafana_cert.pem');
+    expect(section('grafana')).toContain('openssl x509 -in /etc/grafana/ssl/grafana_cert.pem');
     expect(section('prometheus')).toContain('/var/lib/prometheus');
+    // Open Distro on https at the host's name, LambdaStack's CA and admin certificate.
     expect(section('elasticsearch')).toContain('/var/lib/elasticsearch-snapshots');
+    expect(section('elasticsearch')).toContain(`https://${logging.name}:9200/`);
+    expect(section('elasticsearch')).toContain('--cacert /etc/elasticsearch/lambdastack-root-ca.pem');
     expect(section('zookeeper')).toContain('/var/log/zookeeper/version-2');
+    // etcd as a kubeadm static pod, reached through the container runtime.
+    expect(section('kubernetes')).toContain('crictl');
+    for (const h of workers) expect(section('kubernetes-volumes')).toContain(`host ${h.name} `);
+    // HAProxy in LambdaStack's runc container.
+    expect(section('haproxy')).toContain('/opt/runc/haproxy/config.json');
+    expect(out.stdout).toContain('postgresql.repmgr_database = ls_repmgr');
   });
 
   it('names the passwords of the manifest as secrets and never prints them', () => {
