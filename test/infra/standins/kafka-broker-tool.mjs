@@ -16,15 +16,15 @@
  *  - clients reach the broker only at its listener (server.properties `listeners`), with the
  *    listener's protocol; an SSL listener needs a client config whose trust store is the broker's
  *    and, with ssl.client.auth=required, a key store.
- *  - `kafka-topics.sh --describe` prints Kafka 2.6's format; Isr = the replicas whose broker is
- *    registered (running), Leader = the first of them or none.
+ *  - `kafka-topics.sh --describe` prints Kafka 2.6's format; Isr = the replicas whose broker runs
+ *    (the controller's view), Leader = the first of them or none.
  * NOT imitated: no process runs (state is a file) and no OS lock is held on `.lock`; the
  * registration is a persistent znode, not an ephemeral one; followers do not fetch from leaders
  * (replicas are written by the test, not replicated); no controller, no leader epochs, no TLS
  * handshake (the client config is compared with the broker's, not used).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -80,6 +80,7 @@ function service(action) {
   }
   if (action === 'stop') {
     if (state() === 'running') zk('delete', `/brokers/ids/${brokerId}`);
+    rmSync(join(config.liveDir, brokerId), { force: true });
     writeFileSync(config.stateFile, 'stopped\n');
     return console.log('kafka: stopped');
   }
@@ -117,6 +118,8 @@ function service(action) {
   zk('create', '/brokers/ids', '');
   zk('delete', `/brokers/ids/${brokerId}`);
   if (!zk('create', `/brokers/ids/${brokerId}`, registration).ok) fail(`kafka: could not register at /brokers/ids/${brokerId}`);
+  mkdirSync(config.liveDir, { recursive: true });
+  writeFileSync(join(config.liveDir, brokerId), '');
   writeFileSync(config.stateFile, 'running\n');
   console.log('kafka: started');
 }
@@ -153,7 +156,7 @@ function parseOptions(list) {
 }
 
 function describeTopics() {
-  const live = new Set(zkList('/brokers/ids'));
+  const live = new Set(readdirSync(config.liveDir));
   for (const topic of zkList('/brokers/topics').sort()) {
     const assignment = JSON.parse(zkGet(`/brokers/topics/${topic}`) ?? '{"partitions":{}}').partitions;
     const configs = JSON.parse(zkGet(`/config/topics/${topic}`) ?? '{"config":{}}').config;

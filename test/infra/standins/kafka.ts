@@ -40,6 +40,8 @@ export interface KafkaStandInOptions extends BaseServerOptions {
   brokerId?: number;
   /** server.properties listeners (default PLAINTEXT://127.0.0.1:9092). An SSL listener gets LambdaStack's ssl.* settings. */
   listener?: string;
+  /** Where running brokers note their ids (the controller's view of live brokers): share it between the brokers of one cluster. */
+  liveBrokersDir?: string;
 }
 
 export interface KafkaStandIn {
@@ -123,7 +125,7 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
   const stateFile = join(runDir, 'kafka.state');
   const zkCli = await writeZkCliScript(join(baseDir, 'libexec'), zookeeper.configDir);
   const toolConfig = join(runDir, 'kafka-broker-tool.json');
-  await writeFile(toolConfig, JSON.stringify({ serverProperties, stateFile, zkCli }));
+  await writeFile(toolConfig, JSON.stringify({ serverProperties, stateFile, zkCli, liveDir: opts.liveBrokersDir ?? join(runDir, 'live-brokers') }));
   const tool = (name: string, sub: string) =>
     writeFile(join(binDir, name), `#!/bin/sh\nexec '${process.execPath}' '${BROKER_TOOL}' '${toolConfig}' ${sub} "$@"\n`, { mode: 0o755 });
   await tool('kafka-service', 'service');
