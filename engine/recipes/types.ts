@@ -85,6 +85,8 @@ export interface Recipe {
       post?: CommandStep[];
     };
     restore?: {
+      /** Components whose restore in the same run ends before this one begins (e.g. kafka after zookeeper). */
+      after?: string[];
       pre?: CommandStep[];
       apply?: (CommandStep | FilesStep)[];
       post?: CommandStep[];

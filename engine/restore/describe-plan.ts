@@ -26,7 +26,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       continue;
     }
     const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${c.serial ? ', one host at a time' : ''}`);
+    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${c.serial ? ', one host at a time' : ''}${describeAfter(c, components)}`);
     if (c.replaced?.diff) lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
     for (const t of c.tasks) {
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
@@ -34,6 +34,12 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
     }
   }
   return lines.join('\n');
+}
+
+/** The components of this restore that this one waits for (restore.after). */
+function describeAfter(c: RestoreComponent, components: RestoreComponent[]): string {
+  const waits = c.after.filter((name) => components.some((o) => o.name === name && !o.skipReason));
+  return waits.length ? `, after ${waits.join(', ')}` : '';
 }
 
 /** One step of the plan: every line of its command, and what a `files` step does to special modes. */

@@ -29,26 +29,56 @@ export interface RestoreComponentOutcome {
   error?: string;
 }
 
-/** Runs every planned component's restore on its mapped hosts (serial recipes one host at a time). */
+/**
+ * Runs every planned component's restore on its mapped hosts (serial recipes one host at a time).
+ * Components run side by side, except that one waits for those named in its restore.after.
+ */
 export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
   const limit = pLimit(options.concurrency);
   const writes: StepContext = { staged: options.staged, keepSpecialModes: options.keepSpecialModes, hostWrites: new HostWriteQueues() };
-  return Promise.all(
-    components.map(async (component): Promise<RestoreComponentOutcome> => {
-      if (component.skipReason) {
-        options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
-        return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
-      }
-      const run = (task: RestoreTask) => limit(() => restoreHost(component, task, options, writes));
-      const hosts: RestoreComponentOutcome['hosts'] = [];
-      if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
-      else hosts.push(...(await Promise.all(component.tasks.map(run))));
-      const failed = hosts.filter((h) => h.status === 'failed').length;
-      const status = failed === 0 ? 'success' : failed === hosts.length ? 'failed' : 'partial';
-      options.reporter.emit({ type: 'component.end', component: component.name, status, durationMs: hosts.reduce((a, h) => Math.max(a, h.durationMs), 0) });
-      return { name: component.name, status, hosts, ...(failed ? { error: hosts.find((h) => h.error)?.error } : {}) };
-    }),
-  );
+  const byName = new Map(components.map((c) => [c.name, c]));
+  const started = new Map<string, Promise<RestoreComponentOutcome>>();
+  // `chain`: the components waiting on this one, to refuse a loop instead of waiting forever.
+  const start = (component: RestoreComponent, chain: string[]): Promise<RestoreComponentOutcome> => {
+    const known = started.get(component.name);
+    if (known) return known;
+    const path = [...chain, component.name];
+    const waits = component.skipReason ? [] : component.after.filter((name) => byName.has(name));
+    const loop = waits.find((name) => path.includes(name));
+    const before = loop ? [] : waits.map((name) => start(byName.get(name)!, path));
+    const outcome = (async () => {
+      if (loop) return notRun(component, `restore.after makes a loop: ${[...path, loop].join(' after ')}`, options.reporter);
+      const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
+      if (broken.length) return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
+      return restoreComponent(component, (task) => limit(() => restoreHost(component, task, options, writes)), options.reporter);
+    })();
+    started.set(component.name, outcome);
+    return outcome;
+  };
+  return Promise.all(components.map((c) => start(c, [])));
+}
+
+function notRun(component: RestoreComponent, error: string, reporter: Reporter): RestoreComponentOutcome {
+  reporter.emit({ type: 'component.end', component: component.name, status: 'failed', durationMs: 0 });
+  return { name: component.name, status: 'failed', hosts: [], error };
+}
+
+async function restoreComponent(
+  component: RestoreComponent,
+  run: (task: RestoreTask) => Promise<HostOutcome & { source: string }>,
+  reporter: Reporter,
+): Promise<RestoreComponentOutcome> {
+  if (component.skipReason) {
+    reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
+    return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
+  }
+  const hosts: RestoreComponentOutcome['hosts'] = [];
+  if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
+  else hosts.push(...(await Promise.all(component.tasks.map(run))));
+  const failed = hosts.filter((h) => h.status === 'failed').length;
+  const status = failed === 0 ? 'success' : failed === hosts.length ? 'failed' : 'partial';
+  reporter.emit({ type: 'component.end', component: component.name, status, durationMs: hosts.reduce((a, h) => Math.max(a, h.durationMs), 0) });
+  return { name: component.name, status, hosts, ...(failed ? { error: hosts.find((h) => h.error)?.error } : {}) };
 }
 
 async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<HostOutcome & { source: string }> {

@@ -1,16 +1,19 @@
 /**
  * recipes/kafka.yaml (with recipes/zookeeper.yaml for the znodes) through the built CLI
  * over SSH on two hosts (sshd fleet).
- * STAND-IN: each Kafka broker is test/infra/standins/kafka.ts (a broker log dir with
- * segments, server.properties and a `kafka-service` script); nothing Kafka runs here.
+ * STAND-IN: each Kafka broker is test/infra/standins/kafka.ts, imitating Kafka 2.6 (what it does
+ * and does not imitate is written there): broker.id 0 listens at PLAINTEXT://<host1's address>:9092,
+ * broker.id 1 at SSL://host2:9093 (LambdaStack's two listener forms); topics are replicated on
+ * both; a broker refuses to start when meta.properties names another cluster than ZooKeeper's.
  * REAL: the ZooKeeper holding Kafka's znodes, run as a service (zookeeper-service.ts).
- * Each broker's service script is wrapped to log every stop/start, in order, so the test
- * can prove the brokers were stopped one at a time.
+ * Every broker's and ZooKeeper's service call is logged, in order, so the test can prove the
+ * brokers were stopped one at a time and ZooKeeper was restored before any broker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startKafkaStandIn, type KafkaStandIn } from '../infra/standins/kafka.js';
+import { pathExists, runChecked } from '../infra/servers/common.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
@@ -21,7 +24,7 @@ let cluster: Cluster;
 let zk: ZooKeeperService;
 const brokers: Record<string, KafkaStandIn> = {};
 let eventsLog: string;
-const TOPIC_OF: Record<string, string> = { host1: 'orders', host2: 'payments' };
+let zkService: string;
 
 beforeAll(async () => {
   fleet = await startFleet({ hosts: 2 });
@@ -32,35 +35,42 @@ beforeAll(async () => {
   await zk.start();
   eventsLog = join(cluster.dir, 'service-events.log');
   await writeFile(eventsLog, '');
-  for (const host of ['host1', 'host2']) {
-    const topic = TOPIC_OF[host]!;
-    const broker = await startKafkaStandIn({
-      zookeeper: zk.zk,
-      topics: { [topic]: { partitions: 2, config: { 'retention.ms': '86400000' }, records: [`${topic}-1`, `${topic}-2`] } },
-    });
-    brokers[host] = broker;
-    const service = join(cluster.dir, `kafka-service-${host}`);
-    await writeFile(service, `#!/bin/sh\necho "${host} $1" >> '${eventsLog}'\nexec '${broker.serviceScript}' "$@"\n`, { mode: 0o755 });
-    await cluster.hostVars(host, hostVars(host, service));
-  }
-}, 180_000);
+  zkService = await loggedService('zk', zk.script);
+  const liveBrokersDir = join(cluster.dir, 'live-brokers');
+  const topics = {
+    orders: { partitions: 2, replicas: [0, 1], config: { 'retention.ms': '86400000' }, records: ['orders-1', 'orders-2'] },
+    payments: { partitions: 1, replicas: [1, 0], records: ['payments-1', 'payments-2'] },
+  };
+  const host1 = fleet.hosts.find((h) => h.name === 'host1')!;
+  brokers.host1 = await startKafkaStandIn({ zookeeper: zk.zk, brokerId: 0, listener: `PLAINTEXT://${host1.address}:9092`, liveBrokersDir, topics });
+  brokers.host2 = await startKafkaStandIn({ zookeeper: zk.zk, brokerId: 1, listener: 'SSL://host2:9093', liveBrokersDir, topics });
+  for (const host of ['host1', 'host2']) await cluster.hostVars(host, hostVars(host, await loggedService(host, brokers[host]!.serviceScript)));
+}, 300_000);
+
+/** A service script that logs "<who> <action>" to the events log, then runs the real one. */
+async function loggedService(who: string, script: string): Promise<string> {
+  const logged = join(cluster.dir, `service-${who}`);
+  await writeFile(logged, `#!/bin/sh\necho "${who} $1" >> '${eventsLog}'\nexec '${script}' "$@"\n`, { mode: 0o755 });
+  return logged;
+}
 
 function hostVars(host: string, service: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const vars: Record<string, unknown> = {
     kafka_data_dir: brokers[host]!.dataDir,
     kafka_config_dir: brokers[host]!.configDir,
+    kafka_bin_dir: brokers[host]!.binDir,
     kafka_service_stop: `${service} stop`,
     kafka_service_start: `${service} start`,
-    kafka_ready_command: `${service} status`,
-    kafka_version_command: 'echo 2.8.1',
+    kafka_service_status: `${service} status`,
+    kafka_version_command: 'echo 2.6.0',
     ...overrides,
   };
   if (host === 'host1') {
     Object.assign(vars, {
       zk_conf_dir: zk.zk.configDir,
       zk_data_dir: zk.zk.dataDir,
-      zk_service_start: `${zk.script} start`,
-      zk_service_stop: `${zk.script} stop`,
+      zk_service_start: `${zkService} start`,
+      zk_service_stop: `${zkService} stop`,
       zk_version_command: 'echo 3.8.0',
     });
   }
@@ -77,6 +87,7 @@ afterAll(async () => {
 async function events(): Promise<string[]> {
   return (await readFile(eventsLog, 'utf8')).split('\n').filter(Boolean);
 }
+const brokerEvents = async () => (await events()).filter((e) => !e.startsWith('zk '));
 
 /** Replays stop/start events and returns the most brokers ever down at once. */
 function maxDownAtOnce(lines: string[]): number {
@@ -92,60 +103,131 @@ function maxDownAtOnce(lines: string[]): number {
 }
 
 const state = async () => Object.fromEntries(await Promise.all(Object.entries(brokers).map(async ([h, b]) => [h, await b.state()])));
+const ROLLING = ['host1 status', 'host1 stop', 'host1 start', 'host2 status', 'host2 stop', 'host2 start'];
+
+/**
+ * Wipes ZooKeeper's data and starts it empty (a rebuilt ZooKeeper), then restarts the brokers:
+ * the first makes a new cluster id and both refuse it, as Kafka 2.6 does, since their
+ * meta.properties name the old one. Returns the new cluster id.
+ */
+async function rebuildZooKeeper(): Promise<string> {
+  await zk.stop();
+  await rm(zk.zk.dataDir, { recursive: true });
+  await mkdir(zk.zk.dataDir);
+  await zk.start();
+  for (const b of Object.values(brokers)) {
+    await runChecked(b.serviceScript, ['stop']);
+    await expect(runChecked(b.serviceScript, ['start'])).rejects.toThrow(/InconsistentClusterIdException/);
+  }
+  return JSON.parse(await zk.znodeData('/cluster/id')).id;
+}
 
 describe('kafka recipe', () => {
   let archive: string;
+  let clusterId: string | undefined;
 
-  it('copies each broker with it stopped, one broker at a time, and starts it again', async () => {
+  it('copies each broker with it stopped, one broker at a time, reaching it at its listener, and starts it again', async () => {
+    clusterId = await brokers.host1!.clusterId();
+    expect(clusterId).toBeDefined();
+    expect(await brokers.host2!.clusterId()).toBe(clusterId);
     const r = await cluster.apply(RECIPES_DIR, ['--only', 'kafka,zookeeper']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     archive = r.archive!;
-    expect(await events()).toEqual(['host1 stop', 'host1 start', 'host1 status', 'host2 stop', 'host2 start', 'host2 status']);
+    expect(await brokerEvents()).toEqual(ROLLING);
     expect(maxDownAtOnce(await events())).toBe(1);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
   }, 300_000);
 
   it('starts the broker again when the copy fails (post-step), and still does the next one', async () => {
     await writeFile(eventsLog, '');
-    await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'kafka-service-host1'), { kafka_config_dir: join(cluster.dir, 'no-such-config') }));
+    await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'service-host1'), { kafka_config_dir: join(cluster.dir, 'no-such-config') }));
     try {
       const r = await cluster.apply(RECIPES_DIR, ['--only', 'kafka']);
       expect(r.exitCode, cliOutput(r)).toBe(2); // partial: host1 failed, host2 saved
-      expect(r.stdout + r.stderr).toMatch(/no such file or directory/);
+      expect(r.stdout + r.stderr).toMatch(/no-such-config\/server\.properties: No such file or directory|no listeners= line/);
     } finally {
-      await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'kafka-service-host1')));
+      await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'service-host1')));
     }
-    expect(await events()).toEqual(['host1 stop', 'host1 start', 'host1 status', 'host2 stop', 'host2 start', 'host2 status']);
+    // host1's pre-step could not read its listener, so it never stopped; post still started it.
+    expect(await brokerEvents()).toEqual(['host1 start', ...ROLLING.slice(3)]);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
   }, 300_000);
 
-  it('restores segments and znodes after both were destroyed', async () => {
+  it('refuses to stop a broker holding a partition with replication factor 1, unless kafka_allow_downtime is true', async () => {
+    // A topic created with LambdaStack's default.replication.factor=1, on broker 1 only.
+    await zk.zk.zkCliBatch([`create /brokers/topics/audit '${JSON.stringify({ version: 2, partitions: { 0: [1] }, adding_replicas: {}, removing_replicas: {} })}'`]);
+    await mkdir(join(brokers.host2!.dataDir, 'audit-0'));
+    try {
+      await writeFile(eventsLog, '');
+      const refused = await cluster.apply(RECIPES_DIR, ['--only', 'kafka']);
+      expect(refused.exitCode, cliOutput(refused)).toBe(2);
+      expect(cliOutput(refused)).toMatch(/refusing to stop broker 1: 1 partition\(s\) would go offline, having no other in-sync replica: audit-0 \(replication factor 1\)\. .*--var kafka\.kafka_allow_downtime=true/);
+      expect(await brokerEvents()).toEqual([...ROLLING.slice(0, 4), 'host2 start']); // host2 never stopped
+      expect(await state()).toEqual({ host1: 'running', host2: 'running' });
+
+      await writeFile(eventsLog, '');
+      const allowed = await cluster.apply(RECIPES_DIR, ['--only', 'kafka', '--var', 'kafka.kafka_allow_downtime=true']);
+      expect(allowed.exitCode, cliOutput(allowed)).toBe(0);
+      expect(await brokerEvents()).toEqual(ROLLING);
+    } finally {
+      await zk.zk.zkCliBatch(['delete /brokers/topics/audit']);
+      await rm(join(brokers.host2!.dataDir, 'audit-0'), { recursive: true });
+    }
+  }, 600_000);
+
+  it('restores ZooKeeper first, then each broker, removing what came after the backup', async () => {
     expect(archive).toBeDefined();
     const topicZnode = await zk.znodeData('/brokers/topics/orders');
-    const configZnode = await zk.znodeData('/config/topics/payments');
-    // After the backup: new records and a topic config change, which the restore must undo.
-    await brokers.host1!.produce('orders', 'after-backup');
-    await zk.zk.zkCliBatch([`set /config/topics/payments '{"version":1,"config":{"retention.ms":"1"}}'`]);
-    // Destroy: brokers stopped and their log dirs emptied; ZooKeeper's data wiped.
-    for (const b of Object.values(brokers)) {
-      await rm(b.dataDir, { recursive: true });
-      await mkdir(b.dataDir);
-    }
-    await zk.stop();
-    await rm(zk.zk.dataDir, { recursive: true });
-    await mkdir(zk.zk.dataDir);
+    const configZnode = await zk.znodeData('/config/topics/orders');
+    // After the backup: new records, a topic config change and a new topic, which the restore must undo.
+    for (const b of Object.values(brokers)) await b.produce('orders', 'after-backup');
+    await zk.zk.zkCliBatch([`set /config/topics/orders '{"version":1,"config":{"retention.ms":"1"}}'`, `create /brokers/topics/late '{"version":2,"partitions":{"0":[0]}}'`]);
+    await mkdir(join(brokers.host1!.dataDir, 'late-0'));
+    await writeFile(join(brokers.host1!.dataDir, 'late-0', '00000000000000000000.log'), 'late-1\n');
     await writeFile(eventsLog, '');
 
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     await zk.ready();
+    expect(await events()).toEqual(['zk stop', 'zk start', ...ROLLING]);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
-    expect(maxDownAtOnce(await events())).toBe(1);
-    expect(await brokers.host1!.records('orders')).toEqual(['orders-1', 'orders-2']);
-    expect(await brokers.host2!.records('payments')).toEqual(['payments-1', 'payments-2']);
-    expect(await brokers.host1!.records('orders', 1)).toEqual([]);
+    for (const b of Object.values(brokers)) {
+      expect(await b.records('orders')).toEqual(['orders-1', 'orders-2']);
+      expect(await b.records('payments')).toEqual(['payments-1', 'payments-2']);
+      expect(await b.clusterId()).toBe(clusterId);
+    }
+    expect(await pathExists(join(brokers.host1!.dataDir, 'late-0'))).toBe(false);
     expect(await zk.znodeData('/brokers/topics/orders')).toBe(topicZnode);
-    expect(await zk.znodeData('/config/topics/payments')).toBe(configZnode);
+    expect(await zk.znodeData('/config/topics/orders')).toBe(configZnode);
     expect(JSON.parse(configZnode).config).toEqual({ 'retention.ms': '86400000' });
-  }, 300_000);
+  }, 600_000);
+
+  it('restores into a rebuilt ZooKeeper: brokers that refused the new cluster id start with the restored one', async () => {
+    expect(await rebuildZooKeeper()).not.toBe(clusterId);
+    await writeFile(eventsLog, '');
+
+    const r = await cluster.restore(archive);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect((await events()).slice(0, 2)).toEqual(['zk stop', 'zk start']);
+    expect(await state()).toEqual({ host1: 'running', host2: 'running' });
+    expect(JSON.parse(await zk.znodeData('/cluster/id')).id).toBe(clusterId);
+    for (const b of Object.values(brokers)) expect(await b.records('orders')).toEqual(['orders-1', 'orders-2']);
+  }, 600_000);
+
+  it('restored alone into a ZooKeeper rebuilt and not restored, refuses with the fix, and joins its cluster id when told to', async () => {
+    const rebuiltId = await rebuildZooKeeper();
+
+    const refused = await cluster.restore(archive, ['--only', 'kafka']);
+    expect(refused.exitCode, cliOutput(refused)).toBe(1);
+    expect(cliOutput(refused)).toContain(`ZooKeeper's cluster id ${rebuiltId} is not the backup's ${clusterId}`);
+    expect(cliOutput(refused)).toContain('--var kafka.kafka_adopt_cluster_id=true');
+
+    const r = await cluster.restore(archive, ['--only', 'kafka', '--var', 'kafka.kafka_adopt_cluster_id=true']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await state()).toEqual({ host1: 'running', host2: 'running' });
+    for (const b of Object.values(brokers)) {
+      expect(await b.clusterId()).toBe(rebuiltId);
+      expect(await b.records('orders')).toEqual(['orders-1', 'orders-2']);
+    }
+  }, 900_000);
 });

@@ -1,9 +1,9 @@
 // The Kafka broker here is a STAND-IN (test/infra/standins/kafka.ts); its ZooKeeper is real.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startKafkaStandIn, type KafkaStandIn } from './standins/kafka.js';
-import { runChecked } from './servers/common.js';
+import { pathExists, runChecked } from './servers/common.js';
 import { expectStoppedClean } from './assert-gone.js';
 
 let kafka: KafkaStandIn;
@@ -16,14 +16,29 @@ afterAll(async () => kafka?.stop());
 
 const service = (cmd: string) => runChecked(kafka.serviceScript, [cmd]);
 const tar = (args: string[]) => runChecked('tar', args);
+const tool = (name: string, args: string[]) => runChecked(join(kafka.binDir, name), args);
 
 describe('Kafka stand-in (real ZooKeeper)', () => {
-  it("holds Kafka's znodes in the real ZooKeeper", async () => {
+  it("holds Kafka's znodes in the real ZooKeeper, and the cluster id in meta.properties", async () => {
     expect(JSON.parse(await kafka.znode('/brokers/ids/0'))).toMatchObject({ host: '127.0.0.1', port: 9092 });
     expect(JSON.parse(await kafka.znode('/brokers/topics/orders')).partitions).toEqual({ 0: [0], 1: [0] });
     expect(JSON.parse(await kafka.znode('/config/topics/orders')).config).toEqual({ 'retention.ms': '86400000' });
+    const clusterId = JSON.parse(await kafka.znode('/cluster/id')).id;
+    expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(await kafka.clusterId()).toBe(clusterId);
     const out = await runChecked(join(kafka.binDir, 'zookeeper-shell.sh'), [kafka.zookeeper.connectString, 'ls', '/brokers/topics']);
     expect(out.stdout).toMatch(/\[orders\]/);
+  });
+
+  it('answers at its listener only, and describes topics as kafka-topics.sh 2.6 does', async () => {
+    await expect(tool('kafka-topics.sh', ['--bootstrap-server', 'localhost:9092', '--describe'])).rejects.toThrow(/Connection to node -1 \(localhost:9092\) could not be established/);
+    const out = (await tool('kafka-topics.sh', ['--bootstrap-server', '127.0.0.1:9092', '--describe'])).stdout;
+    expect(out).toBe(
+      'Topic: orders\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: retention.ms=86400000\n' +
+        '\tTopic: orders\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\n' +
+        '\tTopic: orders\tPartition: 1\tLeader: 0\tReplicas: 0\tIsr: 0\n',
+    );
+    expect((await tool('kafka-broker-api-versions.sh', ['--bootstrap-server', '127.0.0.1:9092'])).stdout).toMatch(/^127\.0\.0\.1:9092 \(id: 0 rack: null\)/);
   });
 
   it('round-trips the log dir when copied with the broker stopped', async () => {
@@ -32,6 +47,7 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     await service('stop');
     await expect(kafka.produce('orders', 'lost')).rejects.toThrow(/stopped/);
     await expect(runChecked(kafka.serviceScript, ['status'])).rejects.toThrow(/exit 3/);
+    await expect(tool('kafka-broker-api-versions.sh', ['--bootstrap-server', '127.0.0.1:9092'])).rejects.toThrow(/Broker may not be available/);
     await tar(['-cf', archive, '-C', kafka.dataDir, '.']);
     await service('start');
     await kafka.produce('orders', 'after-backup');
@@ -45,13 +61,48 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     expect(await kafka.records('orders')).toEqual(['o1', 'o2']);
   });
 
-  it('refuses to start on a log dir that was copied while the broker ran', async () => {
+  it('keeps .lock after a stop and starts on a log dir copied with it (Kafka locks the file, never deletes it)', async () => {
     const archive = join(kafka.baseDir, 'live.tar');
     await tar(['-cf', archive, '-C', kafka.dataDir, '.']); // running: .lock is copied too
     await service('stop');
+    expect(await pathExists(join(kafka.dataDir, '.lock'))).toBe(true);
     await tar(['-xf', archive, '-C', kafka.dataDir]);
-    await expect(service('start')).rejects.toThrow(/Failed to acquire lock/);
+    await service('start');
+    expect(await kafka.state()).toBe('running');
+  });
+
+  it('refuses to start when meta.properties names another cluster (InconsistentClusterIdException), and writes one when missing', async () => {
+    const meta = join(kafka.dataDir, 'meta.properties');
+    const clusterId = await kafka.clusterId();
+    await service('stop');
+    await writeFile(meta, 'version=0\nbroker.id=0\ncluster.id=AnotherClusterAAAAAAAAA\n');
+    await expect(service('start')).rejects.toThrow(/InconsistentClusterIdException: The Cluster ID \S+ doesn't match stored clusterId Some\(AnotherClusterAAAAAAAAA\)/);
     expect(await kafka.state()).toBe('stopped');
+    await writeFile(meta, 'version=0\nbroker.id=7\n');
+    await expect(service('start')).rejects.toThrow(/InconsistentBrokerIdException/);
+    await rm(meta);
+    await service('start');
+    expect(await readFile(meta, 'utf8')).toMatch(new RegExp(`^cluster\\.id=${clusterId}$`, 'm'));
+  });
+
+  it('an SSL listener takes only clients with its trust store and a key store', async () => {
+    const ssl = await startKafkaStandIn({ zookeeper: kafka.zookeeper, brokerId: 1, listener: 'SSL://broker-b:9093', topics: { orders: {} } });
+    try {
+      const props = await readFile(ssl.serverProperties, 'utf8');
+      const value = (k: string) => new RegExp(`^${k.replace(/\./g, '\\.')}=(.*)$`, 'm').exec(props)![1]!;
+      const client = join(ssl.baseDir, 'client.properties');
+      const run = (args: string[]) => runChecked(join(ssl.binDir, 'kafka-broker-api-versions.sh'), ['--bootstrap-server', 'broker-b:9093', ...args]);
+      await expect(run([])).rejects.toThrow(/could not be established/);
+      await writeFile(client, `security.protocol=SSL\nssl.truststore.location=${value('ssl.truststore.location')}\nssl.truststore.password=${value('ssl.truststore.password')}\n`);
+      await expect(run(['--command-config', client])).rejects.toThrow(/requires a client certificate/);
+      await writeFile(client, `ssl.keystore.location=${value('ssl.keystore.location')}\nssl.keystore.password=${value('ssl.keystore.password')}\n`, { flag: 'a' });
+      expect((await run(['--command-config', client])).stdout).toMatch(/\(id: 1 rack: null\)/);
+      // Both brokers registered; the shared cluster id is the one the first broker created.
+      expect(await ssl.clusterId()).toBe(await kafka.clusterId());
+      expect(JSON.parse(await ssl.znode('/brokers/ids/1'))).toMatchObject({ host: 'broker-b', port: 9093, endpoints: ['SSL://broker-b:9093'] });
+    } finally {
+      await ssl.stop();
+    }
   });
 
   it('stops its ZooKeeper and removes its files', async () => {

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+/**
+ * STAND-IN for Kafka 2.6's broker start/stop and two of its CLI tools (test/infra/standins/kafka.ts
+ * writes the wrappers): `node kafka-broker-tool.mjs <config.json> service start|stop|status`,
+ * `… topics --bootstrap-server H:P [--command-config F] --describe`,
+ * `… api-versions --bootstrap-server H:P [--command-config F]`.
+ * Everything is read from server.properties, as Kafka reads it, and from the real ZooKeeper.
+ *
+ * Imitated from Kafka 2.6 (core/src/main/scala/kafka/server/KafkaServer.scala, BrokerMetadataCheckpoint):
+ *  - start: ZooKeeper's /cluster/id is read, or created with a new random id when absent; a
+ *    meta.properties whose cluster.id differs refuses the start (InconsistentClusterIdException),
+ *    as does one whose broker.id differs from server.properties (InconsistentBrokerIdException);
+ *    a log dir without meta.properties gets one (version=0, broker.id, cluster.id). `.lock` is
+ *    created when missing and never deleted (Kafka takes a file lock on it and leaves the file).
+ *    The broker registers at /brokers/ids/<broker.id> and deregisters on stop.
+ *  - clients reach the broker only at its listener (server.properties `listeners`), with the
+ *    listener's protocol; an SSL listener needs a client config whose trust store is the broker's
+ *    and, with ssl.client.auth=required, a key store.
+ *  - `kafka-topics.sh --describe` prints Kafka 2.6's format; Isr = the replicas whose broker runs
+ *    (the controller's view), Leader = the first of them or none.
+ * NOT imitated: no process runs (state is a file) and no OS lock is held on `.lock`; the
+ * registration is a persistent znode, not an ephemeral one; followers do not fetch from leaders
+ * (replicas are written by the test, not replicated); no controller, no leader epochs, no TLS
+ * handshake (the client config is compared with the broker's, not used).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+
+const [configFile, tool, ...args] = process.argv.slice(2);
+const config = JSON.parse(readFileSync(configFile, 'utf8'));
+
+function properties(file) {
+  const out = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*([^#=\s][^=]*?)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+const server = properties(config.serverProperties);
+const logDir = server['log.dirs'];
+const brokerId = server['broker.id'];
+
+/** zkCli with one command: { ok, out } (the data is the last line of its output). */
+function zk(...command) {
+  try {
+    const out = execFileSync(config.zkCli, ['-server', server['zookeeper.connect'], ...command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = out.split('\n').filter((l) => l.trim() && !/^(WATCHER::|WatchedEvent )/.test(l));
+    return { ok: true, out: lines.at(-1) ?? '' };
+  } catch (e) {
+    return { ok: false, out: String(e.stderr ?? e.message) };
+  }
+}
+/** zkCli exits 0 on "Node does not exist" in some versions: tell the cases apart by the text. */
+function zkGet(path) {
+  const r = zk('get', path);
+  if (!r.ok || /Node does not exist|NoNode/.test(r.out)) return undefined;
+  return r.out;
+}
+function zkList(path) {
+  const r = zk('ls', path);
+  const m = r.ok ? /^\[(.*)\]$/.exec(r.out.trim()) : null;
+  return m ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+const state = () => (existsSync(config.stateFile) ? readFileSync(config.stateFile, 'utf8').trim() : 'stopped');
+const fail = (message, code = 1) => {
+  process.stderr.write(message + '\n');
+  process.exit(code);
+};
+
+function service(action) {
+  if (action === 'status') {
+    if (state() === 'running') return console.log('kafka: running');
+    console.log('kafka: stopped');
+    process.exit(3);
+  }
+  if (action === 'stop') {
+    if (state() === 'running') zk('delete', `/brokers/ids/${brokerId}`);
+    rmSync(join(config.liveDir, brokerId), { force: true });
+    writeFileSync(config.stateFile, 'stopped\n');
+    return console.log('kafka: stopped');
+  }
+  if (action !== 'start') fail('usage: kafka-service start|stop|status', 64);
+  if (state() === 'running') return console.log('kafka: already running');
+  const znode = zkGet('/cluster/id');
+  let clusterId = znode ? JSON.parse(znode).id : undefined;
+  if (!clusterId) {
+    clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+    zk('create', '/cluster', '');
+    zk('create', '/cluster/id', JSON.stringify({ version: '1', id: clusterId }));
+    const created = zkGet('/cluster/id'); // another broker may have created it first
+    if (!created) fail(`kafka: Timed out waiting for connection to ZooKeeper ${server['zookeeper.connect']}`);
+    clusterId = JSON.parse(created).id;
+  }
+  const metaFile = join(logDir, 'meta.properties');
+  if (existsSync(metaFile)) {
+    const meta = properties(metaFile);
+    if (meta['broker.id'] !== brokerId) {
+      fail(`kafka.common.InconsistentBrokerIdException: Configured broker.id ${brokerId} doesn't match stored broker.id ${meta['broker.id']} in meta.properties.`);
+    }
+    if (meta['cluster.id'] && meta['cluster.id'] !== clusterId) {
+      fail(`kafka.common.InconsistentClusterIdException: The Cluster ID ${clusterId} doesn't match stored clusterId Some(${meta['cluster.id']}) in meta.properties. The broker is trying to join the wrong cluster. Configured zookeeper.connect may be wrong.`);
+    }
+  }
+  writeFileSync(metaFile, `#\n#${new Date().toString()}\ncluster.id=${clusterId}\nversion=0\nbroker.id=${brokerId}\n`);
+  if (!existsSync(join(logDir, '.lock'))) writeFileSync(join(logDir, '.lock'), '');
+  const [protocol, address] = server.listeners.split('://');
+  const [host, port] = address.split(/:(?=\d+$)/);
+  const registration = JSON.stringify({
+    listener_security_protocol_map: { [protocol]: protocol }, endpoints: [server.listeners],
+    jmx_port: -1, host, timestamp: String(Date.now()), port: Number(port), version: 4,
+  });
+  zk('create', '/brokers', '');
+  zk('create', '/brokers/ids', '');
+  zk('delete', `/brokers/ids/${brokerId}`);
+  if (!zk('create', `/brokers/ids/${brokerId}`, registration).ok) fail(`kafka: could not register at /brokers/ids/${brokerId}`);
+  mkdirSync(config.liveDir, { recursive: true });
+  writeFileSync(join(config.liveDir, brokerId), '');
+  writeFileSync(config.stateFile, 'running\n');
+  console.log('kafka: started');
+}
+
+/** Kafka's admin client: connects to --bootstrap-server with the --command-config settings, or fails as it would. */
+function connect(options) {
+  const bootstrap = options['--bootstrap-server'];
+  if (!bootstrap) fail('Missing required argument "[bootstrap-server]"');
+  const client = options['--command-config'] ? properties(options['--command-config']) : {};
+  const [protocol, address] = server.listeners.split('://');
+  const unreachable = () =>
+    fail(`[AdminClient clientId=adminclient-1] Connection to node -1 (${bootstrap}) could not be established. Broker may not be available.\n` +
+      'Error while executing topic command : org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node assignment.');
+  if (bootstrap.split(',').every((b) => b !== address) || state() !== 'running') unreachable();
+  if ((client['security.protocol'] ?? 'PLAINTEXT') !== protocol) unreachable();
+  if (protocol === 'SSL') {
+    const same = (k) => client[k] === server[k];
+    if (!same('ssl.truststore.location') || !same('ssl.truststore.password')) {
+      fail('org.apache.kafka.common.errors.SslAuthenticationException: SSL handshake failed (the client does not trust the broker certificate)');
+    }
+    if (server['ssl.client.auth'] === 'required' && (!client['ssl.keystore.location'] || !same('ssl.keystore.password'))) {
+      fail('org.apache.kafka.common.errors.SslAuthenticationException: SSL handshake failed (the broker requires a client certificate)');
+    }
+  }
+}
+
+function parseOptions(list) {
+  const out = {};
+  for (let i = 0; i < list.length; i++) {
+    if (list[i + 1] !== undefined && !list[i + 1].startsWith('--')) out[list[i]] = list[++i];
+    else out[list[i]] = true;
+  }
+  return out;
+}
+
+function describeTopics() {
+  const live = new Set(readdirSync(config.liveDir));
+  for (const topic of zkList('/brokers/topics').sort()) {
+    const assignment = JSON.parse(zkGet(`/brokers/topics/${topic}`) ?? '{"partitions":{}}').partitions;
+    const configs = JSON.parse(zkGet(`/config/topics/${topic}`) ?? '{"config":{}}').config;
+    const parts = Object.keys(assignment).map(Number).sort((a, b) => a - b);
+    const rf = assignment[parts[0]]?.length ?? 0;
+    console.log(`Topic: ${topic}\tPartitionCount: ${parts.length}\tReplicationFactor: ${rf}\tConfigs: ${Object.entries(configs).map(([k, v]) => `${k}=${v}`).join(',')}`);
+    for (const p of parts) {
+      const replicas = assignment[p];
+      const isr = replicas.filter((r) => live.has(String(r)));
+      console.log(`\tTopic: ${topic}\tPartition: ${p}\tLeader: ${isr[0] ?? 'none'}\tReplicas: ${replicas.join(',')}\tIsr: ${isr.join(',')}`);
+    }
+  }
+}
+
+const options = parseOptions(args);
+if (tool === 'service') service(args[0]);
+else if (tool === 'api-versions') {
+  connect(options);
+  console.log(`${options['--bootstrap-server']} (id: ${brokerId} rack: null) -> (\n\tProduce(0): 0 to 8 [usable: 8],\n)`);
+} else if (tool === 'topics') {
+  connect(options);
+  if (!options['--describe']) fail('kafka-topics stand-in: only --describe is imitated', 64);
+  describeTopics();
+} else fail(`kafka stand-in: unknown tool ${tool}`, 64);
