@@ -3,8 +3,9 @@
  * Soak test of `lsbackup schedule` (issue 19): the BUILT CLI runs for a while with 2-second
  * ticks — two jobs of one cluster (so they queue), one of them slower than its tick (so ticks
  * are skipped), retention, and a webhook to a local HTTP server — while the scheduler's RSS and
- * open file descriptors are sampled from /proc, and its live heap after a full GC by a small
- * probe preloaded into it (node --expose-gc --require; one forced GC per sample). Prints a summary and writes
+ * open file descriptors are sampled from /proc, and its live heap after a full GC (and the V8
+ * code space within it) by a small probe preloaded into it (node --expose-gc --require; one
+ * forced GC per sample). Prints a summary and writes
  * bench/out/soak-<minutes>m.{json,md}. Not a test: a measurement.
  *
  *   npm run build && node bench/soak.mjs                  one hour
@@ -89,8 +90,10 @@ const heapFile = path.join(ws, 'heap.json');
 write(
   'heap-probe.cjs',
   // Written aside and renamed: the reader never sees half a file.
+  // Code space apart: compiled code grows as functions get hot (bounded), objects would be a leak.
   `process.on('SIGUSR2', () => { global.gc(); const m = process.memoryUsage(); const fs = require('node:fs'); ` +
-    `fs.writeFileSync(${JSON.stringify(heapFile + '.tmp')}, JSON.stringify({ heapUsed: m.heapUsed, external: m.external, at: Date.now() })); ` +
+    `const code = require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'code_space')?.space_used_size ?? 0; ` +
+    `fs.writeFileSync(${JSON.stringify(heapFile + '.tmp')}, JSON.stringify({ heapUsed: m.heapUsed, code, external: m.external, at: Date.now() })); ` +
     `fs.renameSync(${JSON.stringify(heapFile + '.tmp')}, ${JSON.stringify(heapFile)}); });\n`,
 );
 const child = spawn(process.execPath, ['--expose-gc', '--require', path.join(ws, 'heap-probe.cjs'), cli, 'schedule', '--json'], {
@@ -98,6 +101,7 @@ const child = spawn(process.execPath, ['--expose-gc', '--require', path.join(ws,
   env: { ...process.env, XDG_CACHE_HOME: path.join(ws, 'cache') },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
+const mib = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
 const liveHeapMiB = async () => {
   const asked = Date.now();
   child.kill('SIGUSR2');
@@ -105,10 +109,10 @@ const liveHeapMiB = async () => {
     await new Promise((r) => setTimeout(r, 50));
     if (existsSync(heapFile)) {
       const h = JSON.parse(readFileSync(heapFile, 'utf8'));
-      if (h.at >= asked) return Math.round((h.heapUsed / 1048576) * 10) / 10;
+      if (h.at >= asked) return { heap: mib(h.heapUsed), code: mib(h.code) };
     }
   }
-  return NaN;
+  return { heap: NaN, code: NaN };
 };
 const counts = { done: {}, skip: 0, queued: 0, warning: 0, other: 0 };
 const warningTexts = new Set();
@@ -142,9 +146,11 @@ while (Date.now() < end && child.exitCode === null) {
   await new Promise((r) => setTimeout(r, Math.min(sampleSec * 1000, end - Date.now())));
   if (child.exitCode !== null) break;
   const s = { atSec: Math.round((Date.now() - started) / 1000), rssMiB: Math.round(rssMiB() * 10) / 10, fds: fds(), runs: Object.values(counts.done).reduce((a, b) => a + b, 0), load1: loadavg() };
-  s.heapMiB = await liveHeapMiB();
+  const live = await liveHeapMiB();
+  s.heapMiB = live.heap;
+  s.codeMiB = live.code;
   samples.push(s);
-  console.log(`  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  live heap ${s.heapMiB.toFixed(1).padStart(5)} MiB  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`);
+  console.log(`  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  live heap ${s.heapMiB.toFixed(1).padStart(5)} MiB (code ${s.codeMiB.toFixed(1)})  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`);
 }
 child.kill('SIGTERM');
 const exitCode = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', (code) => r(code))));
@@ -174,6 +180,7 @@ const result = {
   webhooks: received,
   rssMiB: { ...stat('rssMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'rssMiB') * 10) / 10 },
   heapMiB: { ...stat('heapMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'heapMiB') * 10) / 10 },
+  codeSpaceMiB: { ...stat('codeMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'codeMiB') * 10) / 10 },
   fds: { ...stat('fds'), secondHalfSlopePerHour: Math.round(slope(half, 'fds') * 10) / 10 },
   archivesLeft: { fast: readdirSync(path.join(ws, 'fast')).filter((n) => n.endsWith('.tar.gz')).length, slow: readdirSync(path.join(ws, 'slow')).filter((n) => n.endsWith('.tar.gz')).length },
   samples,
@@ -185,6 +192,7 @@ const md = [
   `soak ${minutes} min, 2-second ticks: exit ${exitCode}; runs ${JSON.stringify(counts.done)}; skipped ticks ${counts.skip}; queued ${counts.queued}; warnings ${counts.warning}; webhooks ${JSON.stringify(received)}`,
   `RSS MiB first ${result.rssMiB.first} min ${result.rssMiB.min} max ${result.rssMiB.max} last ${result.rssMiB.last}; second-half slope ${result.rssMiB.secondHalfSlopeMiBPerHour} MiB/h`,
   `live heap after GC MiB first ${result.heapMiB.first} min ${result.heapMiB.min} max ${result.heapMiB.max} last ${result.heapMiB.last}; second-half slope ${result.heapMiB.secondHalfSlopeMiBPerHour} MiB/h`,
+  `of which code space MiB first ${result.codeSpaceMiB.first} last ${result.codeSpaceMiB.last}; second-half slope ${result.codeSpaceMiB.secondHalfSlopeMiBPerHour} MiB/h`,
   `FDs first ${result.fds.first} min ${result.fds.min} max ${result.fds.max} last ${result.fds.last}; second-half slope ${result.fds.secondHalfSlopePerHour}/h`,
   `archives left (retention keepLast 3): ${JSON.stringify(result.archivesLeft)}`,
   ...[...warningTexts].map((w) => `warning: ${w}`),

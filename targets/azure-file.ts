@@ -3,7 +3,8 @@
  * file beside its final name, range by range as it streams in (the file grows in steps,
  * since Azure files have a fixed size), and renamed to its final name only in commit(), with
  * its sidecars and never over an existing file (targets/support/publish-together.ts), so a
- * half-written backup is never visible. abort() deletes the temp file.
+ * half-written backup is never visible. abort() deletes the temp file; the temp file of a run
+ * killed before it could is removed by a later run or prune (cleanStale).
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
@@ -22,7 +23,8 @@ import { NameTakenError, publishTogether, type PublishStore } from './support/pu
 import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
-import type { PendingUpload, PutOptions, StoredObject, Target } from './types.js';
+import { isStaleLeftover } from './support/stale-leftovers.js';
+import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 'azfile';
@@ -36,12 +38,21 @@ export interface AzureFileTargetOptions {
   endpoint?: string;
   /** Bytes per Put Range call (Azure maximum 4 MiB). */
   rangeSize?: number;
+  /**
+   * Temp files of lsbackup backups not written to for this many hours are leftovers of dead
+   * runs, removed by the next run and by prune. Younger ones may be a run on another machine.
+   */
+  staleUploadHours?: number;
 }
 
 export { azureFileTargetOptionsSchema } from './options/azure-file.js';
 
 /** Temp files carry this prefix; list() never shows them. */
 export const TEMP_PREFIX = '.lsbackup-tmp-';
+const TEMP_NAME = /^\.lsbackup-tmp-[0-9a-f]{12}-(.+)$/;
+
+/** The upload a temp file was for (`.lsbackup-tmp-<12 hex>-<name>` -> name). */
+const uploadOfTemp = (tempName: string) => TEMP_NAME.exec(tempName)?.[1];
 const MAX_RANGE = 4 * 1024 * 1024;
 /** Azure Files' largest file (Create File / Set File Properties: x-ms-content-length up to 4 TiB). */
 export const MAX_FILE_SIZE = 4 * 1024 ** 4;
@@ -191,6 +202,24 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       } catch (e) {
         throw fail(`cannot delete ${name}`, e);
       }
+    },
+
+    /** Temp files of uploads that were never committed, by the rule of targets/support/stale-leftovers.ts. */
+    async cleanStale(scope: StaleScope = {}) {
+      const found: string[] = [];
+      try {
+        for await (const item of directory.listFilesAndDirectories({ prefix: TEMP_PREFIX, includeTimestamps: true })) {
+          const upload = item.kind === 'file' ? uploadOfTemp(item.name) : undefined;
+          const lastWritten = item.kind === 'file' ? item.properties.lastModified : undefined;
+          if (!upload || !isStaleLeftover(upload, lastWritten, scope, options.staleUploadHours)) continue;
+          if (!scope.dryRun) await directory.getFileClient(item.name).deleteIfExists();
+          found.push(`${item.name} (temp file of an interrupted upload, last written ${lastWritten!.toISOString()})`);
+        }
+      } catch (e) {
+        if (statusOf(e) === 404) return found; // no directory yet: nothing left behind
+        throw fail('cannot remove leftovers of interrupted runs', e);
+      }
+      return found;
     },
   };
 }

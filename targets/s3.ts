@@ -41,7 +41,7 @@ import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
-import { parseBackupName, sanitizeClusterName } from '../engine/archive/names.js';
+import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -75,7 +75,6 @@ export { s3TargetOptionsSchema } from './options/s3.js';
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 3;
 const MAX_COLLISIONS = 1000;
-const DEFAULT_STALE_UPLOAD_HOURS = 24;
 // DeleteObjects takes at most 1000 keys a request.
 const DELETE_BATCH = 1000;
 
@@ -294,8 +293,6 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
     },
 
     async cleanStale(scope: StaleScope = {}) {
-      const graceMs = (options.staleUploadHours ?? DEFAULT_STALE_UPLOAD_HOURS) * 3600_000;
-      const cluster = scope.cluster === undefined ? undefined : sanitizeClusterName(scope.cluster);
       const found: string[] = [];
       let KeyMarker: string | undefined;
       let UploadIdMarker: string | undefined;
@@ -304,11 +301,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
           for (const u of page.Uploads ?? []) {
             const name = u.Key?.slice(prefix.length) ?? '';
-            const backup = parseBackupName(archiveOf(name));
-            if (!backup || (cluster !== undefined && backup.cluster !== cluster)) continue;
-            if (!u.Initiated || Date.now() - u.Initiated.getTime() < graceMs) continue;
+            if (!isStaleLeftover(name, u.Initiated, scope, options.staleUploadHours)) continue;
             if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-            found.push(`${name} (incomplete multipart upload started ${u.Initiated.toISOString()})`);
+            found.push(`${name} (incomplete multipart upload started ${u.Initiated!.toISOString()})`);
           }
           [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
         } while (KeyMarker);
@@ -318,8 +313,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}${CLAIMS_DIR}`, ContinuationToken }));
           for (const o of page.Contents ?? []) {
             const [name = '', id = ''] = o.Key!.slice(prefix.length + CLAIMS_DIR.length).split('/');
-            const backup = parseBackupName(name);
-            if (!claimExpired(id) || (cluster !== undefined && backup?.cluster !== cluster)) continue;
+            if (!claimExpired(id) || !ofScopedBackup(name, scope)) continue;
             if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
             found.push(`${name} (expired name claim ${id})`);
           }
@@ -347,11 +341,6 @@ function withContentMd5(command: DeleteObjectsCommand): DeleteObjectsCommand {
     { step: 'build', name: 'lsbackupContentMd5' },
   );
   return command;
-}
-
-/** An archive's name from its own or a sidecar's (`x.tar.gz.sha256` -> `x.tar.gz`). */
-function archiveOf(name: string): string {
-  return name.replace(/\.(sha256|metadata\.json(\.age)?)$/, '');
 }
 
 /** `s3://bucket/some/prefix` -> bucket and a key prefix ending in '/' (or empty). */

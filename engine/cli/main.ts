@@ -275,7 +275,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--dry-run', 'only print what would be kept and deleted')
       .option(
         '--leftovers',
-        "only list and remove what dead runs left in the target (S3: incomplete multipart uploads older than the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them",
+        "only list and remove what dead runs left in the target (S3: incomplete multipart uploads, Azure Files: temp files, either not written to for the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them",
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));

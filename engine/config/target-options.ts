@@ -98,7 +98,7 @@ export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): R
       ? { secret: text }
       : type === 'boolean'
         ? ({ true: true, false: false } as Record<string, boolean>)[text] ?? text
-        : type === 'integer' && /^\d+$/.test(text)
+        : (type === 'integer' && /^\d+$/.test(text)) || (type === 'number' && /^\d+(\.\d+)?$/.test(text))
           ? Number(text)
           : text;
   }

@@ -1,5 +1,6 @@
 /** The s3:// target's options schema, apart from the plugin so that validating a config does not load the AWS SDK. */
 import { secretOption } from '../support/secret-ref.js';
+import { staleUploadHoursOption } from './stale-upload-hours.js';
 
 /** The options as a JSON Schema, for the config schema and `lsbackup --help`. */
 export const s3TargetOptionsSchema = {
@@ -25,13 +26,7 @@ export const s3TargetOptionsSchema = {
       default: 8 * 1024 * 1024,
       description: 'Size in bytes of the first multipart parts (5 MiB to 4 GiB); later parts double as needed so one archive can reach S3\'s 5 TiB within its 10,000 parts',
     },
-    staleUploadHours: {
-      type: 'number',
-      minimum: 0,
-      default: 24,
-      description:
-        "Incomplete multipart uploads of lsbackup backups older than this many hours are a dead run's leftovers: the next run and prune abort them (younger ones may be a run on another machine)",
-    },
+    staleUploadHours: staleUploadHoursOption('Incomplete multipart uploads'),
     queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },
   },
 };

@@ -5,8 +5,8 @@
  * from the config (secret references) or from flags; the catalog commands work on both.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
@@ -190,9 +190,23 @@ describe('Azure file share through the CLI (stand-in of the File REST API)', () 
     const list = JSON.parse((await runCli(['list', ...flags, '--json'], { env })).stdout);
     expect(list).toMatchObject([{ name, format: 'tar.zst', status: 'success' }]);
     const verify = await runCli(['verify', name, ...flags], { env });
+    expect(verify.exitCode, verify.stderr).toBe(0);
     expect(verify.stdout).toContain(`${name}: OK`);
-    const get = await runCli(['get', name, ws.dir, ...flags], { env });
-    expect(get.exitCode).toBe(0);
-    expect(get.stdout).toContain(path.join(ws.dir, name));
+    const into = path.join(ws.dir, 'got');
+    await mkdir(into);
+    const get = await runCli(['get', name, into, ...flags], { env });
+    expect(get.exitCode, get.stderr).toBe(0);
+    expect(get.stdout).toContain(path.join(into, name));
+    // The downloaded archive is the stored one byte for byte (as on the share), and it is whole:
+    // zstd reads it to the end and the collected files come out of it unchanged.
+    const downloaded = await readFile(path.join(into, name));
+    expect(downloaded.equals(await readFile(path.join(az.dataDir, SHARE, 'prod/c1', name)))).toBe(true);
+    const sidecar = (await readFile(path.join(az.dataDir, SHARE, 'prod/c1', `${name}.sha256`), 'utf8')).split(/\s+/)[0];
+    expect(createHash('sha256').update(downloaded).digest('hex')).toBe(sidecar);
+    const out = path.join(ws.dir, 'got-extracted');
+    await mkdir(out);
+    await execa('tar', ['--zstd', '-xf', path.join(into, name), '-C', out]);
+    const big = path.join(out, 'app/localhost/files', ws.dir, 'data/big.bin');
+    expect((await readFile(big)).equals(await readFile(path.join(ws.dir, 'data/big.bin')))).toBe(true);
   });
 });

@@ -9,10 +9,15 @@
  * get properties, get file (whole or ranged) and delete.
  *
  * Every request must carry a valid SharedKey signature (HMAC-SHA256 over the canonical
- * string of the Azure Storage SharedKey spec); a wrong key gets 403 AuthenticationFailed.
- * Shares, directories and files are real directories and files under a temp dir.
+ * string of the Azure Storage SharedKey spec) or an account SAS in its query (`sig=…`: the
+ * string-to-sign of service version 2020-12-06 and later, as "Create an account SAS" documents,
+ * HMAC'd with the account key; its signed services, resource types, permissions, time window
+ * and protocol are enforced with Azure's error codes). A wrong key or signature gets 403
+ * AuthenticationFailed. Shares, directories and files are real directories and files under a
+ * temp dir.
  *
- * Not a real Azure: no SAS, leases, metadata, snapshots, ACLs or listing pages (one page).
+ * Not a real Azure: no service or user-delegation SAS, no stored access policies, no signed IP
+ * ranges, leases, metadata, snapshots, ACLs or listing pages (one page).
  * URLs are path-style (http://127.0.0.1:PORT/<account>/<share>/...); the SDK's rename()
  * drops the account segment from the destination URL, so a path may also start at the share.
  */
@@ -54,8 +59,9 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    verifySharedKey(req, account, accountKey);
     const url = new URL(req.url!, 'http://standin');
+    if (url.searchParams.has('sig')) verifyAccountSas(req.method!, url.searchParams, account, accountKey);
+    else verifySharedKey(req, account, accountKey);
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (segments[0] === account) segments.shift();
     const [share, ...rest] = segments;
@@ -246,6 +252,46 @@ function verifySharedKey(req: IncomingMessage, account: string, accountKey: stri
   if (match[1] !== account || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new HttpError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.');
   }
+}
+
+/**
+ * An account SAS (https://learn.microsoft.com/rest/api/storageservices/create-account-sas):
+ * the signature over the documented string-to-sign, then what it grants. What each operation
+ * needs follows the permission table there: r read, w write, d delete, l list, c create
+ * (files); resource types s service, c container (shares, listings), o object (files).
+ */
+function verifyAccountSas(method: string, q: URLSearchParams, account: string, accountKey: string): void {
+  const p = (name: string) => q.get(name) ?? '';
+  const stringToSign = [account, p('sp'), p('ss'), p('srt'), p('st'), p('se'), p('sip'), p('spr'), p('sv'), p('ses'), ''].join('\n');
+  const expected = createHmac('sha256', Buffer.from(accountKey, 'base64')).update(stringToSign, 'utf8').digest();
+  const given = Buffer.from(p('sig'), 'base64');
+  if (p('sv') < '2020-12-06' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new HttpError(403, 'AuthenticationFailed', `Server failed to authenticate the request. Signature did not match.`);
+  }
+  const now = Date.now();
+  if ((p('st') && Date.parse(p('st')) > now) || !(Date.parse(p('se')) > now)) {
+    throw new HttpError(403, 'AuthenticationFailed', 'Signed expiry time must be after the current time (or the start time is in the future).');
+  }
+  if (p('spr') === 'https') throw new HttpError(403, 'AuthorizationProtocolMismatch', 'This request is not authorized to perform this operation using this protocol.');
+  if (!p('ss').includes('f')) throw new HttpError(403, 'AuthorizationServiceMismatch', 'This request is not authorized to perform this operation using this service.');
+  const need = sasNeeds(method, q);
+  if (!need.resourceTypes.some((t) => p('srt').includes(t))) {
+    throw new HttpError(403, 'AuthorizationResourceTypeMismatch', 'This request is not authorized to perform this operation using this resource type.');
+  }
+  if (!need.permissions.some((perm) => p('sp').includes(perm))) {
+    throw new HttpError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.');
+  }
+}
+
+/** The account SAS resource types and permissions (any one of each) an operation needs. */
+function sasNeeds(method: string, q: URLSearchParams): { resourceTypes: string[]; permissions: string[] } {
+  const restype = q.get('restype');
+  const comp = q.get('comp');
+  const byMethod = (create: string[]) =>
+    method === 'GET' || method === 'HEAD' ? ['r'] : method === 'DELETE' ? ['d'] : comp === null ? create : ['w'];
+  if (restype === 'share') return { resourceTypes: ['c'], permissions: byMethod(['c', 'w']) };
+  if (restype === 'directory') return { resourceTypes: comp === 'list' ? ['c'] : ['c', 'o'], permissions: comp === 'list' ? ['l'] : byMethod(['c', 'w']) };
+  return { resourceTypes: ['o'], permissions: byMethod(['c', 'w']) };
 }
 
 function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {

@@ -1,0 +1,32 @@
+/**
+ * The rule for what interrupted runs leave in a store that several machines write to (S3:
+ * incomplete multipart uploads; Azure Files: temp files). No pid can be checked there, so a
+ * leftover is stale when nothing wrote to it for a grace period (a live upload keeps writing;
+ * a run on another machine may still be going on a younger one), and it belongs to an lsbackup
+ * backup — of the run's own cluster when a run cleans up, of any cluster when prune does.
+ */
+import { parseBackupName, sanitizeClusterName } from '../../engine/archive/names.js';
+import type { StaleScope } from '../types.js';
+
+/** Default of the `staleUploadHours` option of the S3 and Azure Files targets. */
+export const DEFAULT_STALE_UPLOAD_HOURS = 24;
+
+/** An archive's name from its own or a sidecar's (`x.tar.gz.sha256` -> `x.tar.gz`). */
+export function archiveOf(name: string): string {
+  return name.replace(/\.(sha256|metadata\.json(\.age|\.sig)?)$/, '');
+}
+
+/** True when `name` (an archive or sidecar name) is of `scope.cluster`'s backups (any lsbackup backup without one). */
+export function ofScopedBackup(name: string, scope: StaleScope): boolean {
+  const backup = parseBackupName(archiveOf(name));
+  return backup !== undefined && (scope.cluster === undefined || backup.cluster === sanitizeClusterName(scope.cluster));
+}
+
+/**
+ * Is the leftover of upload `name`, last written at `lastWritten`, a dead run's to remove?
+ * `staleUploadHours` is the target's option (default 24).
+ */
+export function isStaleLeftover(name: string, lastWritten: Date | undefined, scope: StaleScope, staleUploadHours = DEFAULT_STALE_UPLOAD_HOURS, now = Date.now()): boolean {
+  if (!lastWritten || now - lastWritten.getTime() < staleUploadHours * 3600_000) return false;
+  return ofScopedBackup(name, scope);
+}
