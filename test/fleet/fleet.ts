@@ -133,7 +133,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const before = listening();
         // sshd -D re-executes itself on SIGHUP (same PID) and loads the new key.
         process.kill(h.pid, 'SIGHUP');
-        const deadline = Date.now() + 10_000;
+        const deadline = Date.now() + 120_000;
         while (listening() === before) {
           if (Date.now() > deadline) throw new Error(`sshd ${h.name} did not restart after SIGHUP`);
           await new Promise((r) => setTimeout(r, 20));
@@ -289,7 +289,8 @@ function freePort(address: string): Promise<number> {
 }
 
 async function waitForPort(address: string, port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  // A hang detector, not a speed check: under load (20+ on 2 cores) sshd took over 10 s to listen.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ host: address, port }, () => {

@@ -16,7 +16,7 @@ describe('HAProxy in a runc container, config bind-mounted (LambdaStack layout)'
       await writeFile(hap.configFile, hap.configText('changed'));
       expect(await readFile(hap.containerPath('/etc/haproxy/haproxy.cfg'), 'utf8')).toBe(hap.configText('changed'));
       await hap.reload();
-      await waitUntil('reloaded config serves', async () => (await answer()) === 'changed', { timeoutMs: 30_000, logFile: hap.logFile });
+      await waitUntil('reloaded config serves', async () => (await answer()) === 'changed', { timeoutMs: 120_000, logFile: hap.logFile });
       expect(await hap.reloadsLogged()).toBe(1);
     } finally {
       await hap.stop();

@@ -10,7 +10,7 @@ describe('Prometheus 2.42 (real server)', () => {
   it('scrapes itself so queries return series, takes a TSDB snapshot, stops clean', async () => {
     const prom = await startPrometheus();
     try {
-      await waitUntil('self-scrape', async () => (await prom.query('up{job="prometheus"}')).length === 1, { timeoutMs: 15_000 });
+      await waitUntil('self-scrape', async () => (await prom.query('up{job="prometheus"}')).length === 1, { timeoutMs: 120_000 });
       expect((await prom.query('up'))[0]!.value[1]).toBe('1');
       const res = await fetch(`${prom.url}/api/v1/admin/tsdb/snapshot`, { method: 'POST' });
       expect(res.status).toBe(200);

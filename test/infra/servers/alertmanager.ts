@@ -48,7 +48,7 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
       `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address=',
     ],
     ready: () => httpOk(`${url}/-/ready`),
-    timeoutMs: opts.startTimeoutMs ?? 20_000,
+    timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
   const createSilence = async (s: Omit<Silence, 'id' | 'status'>) => {
     const res = await fetch(`${url}/api/v2/silences`, {

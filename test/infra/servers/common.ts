@@ -370,7 +370,7 @@ export async function waitUntil(
   check: () => Promise<boolean>,
   opts: { timeoutMs?: number; logFile?: string; alivePid?: number } = {},
 ): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
@@ -384,7 +384,7 @@ export async function waitUntil(
     await sleep(100);
   }
   throw new Error(
-    `${what}: no answer within ${opts.timeoutMs ?? 30_000} ms${lastError ? ` (last error: ${String(lastError)})` : ''}\n${await logTail(opts.logFile)}`,
+    `${what}: no answer within ${opts.timeoutMs ?? 120_000} ms${lastError ? ` (last error: ${String(lastError)})` : ''}\n${await logTail(opts.logFile)}`,
   );
 }
 

@@ -56,7 +56,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
       '--initial-cluster', `${name}=${peer}`, ...tlsArgs,
     ],
     ready: pki ? () => etcdctl(['endpoint', 'health']).then(() => true) : () => httpOk(`${client}/health`),
-    timeoutMs: opts.startTimeoutMs ?? 20_000,
+    timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
   return { pid, baseDir, dataDir, configDir, logFile, clientPort, peerPort, endpoint: client, env, etcdctl, stop };
 }

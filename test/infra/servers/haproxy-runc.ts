@@ -129,7 +129,7 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
   // sent only to a master that catches it, and is done once it loaded and catches it again.
   const catchesReload = () => catchesSigusr2(pid);
   const waitFor = (what: string, check: () => Promise<boolean>) =>
-    waitUntil(what, check, { timeoutMs: opts.startTimeoutMs ?? 60_000, logFile, alivePid: pid });
+    waitUntil(what, check, { timeoutMs: opts.startTimeoutMs ?? 120_000, logFile, alivePid: pid });
   try {
     await waitFor('haproxy in runc', () => tcpAnswers(port));
     await waitFor('haproxy master in runc ready for reloads', catchesReload);

@@ -65,7 +65,7 @@ export async function startHaproxy(opts: BaseServerOptions = {}): Promise<Haprox
   killAtExit(pid);
   const stop = makeStop(pid, baseDir, ownedHere); // SIGTERM: hard stop, no waiting for idle clients
   try {
-    await waitUntil('haproxy', () => tcpAnswers(port), { timeoutMs: opts.startTimeoutMs ?? 10_000, logFile, alivePid: pid });
+    await waitUntil('haproxy', () => tcpAnswers(port), { timeoutMs: opts.startTimeoutMs ?? 120_000, logFile, alivePid: pid });
   } catch (e) {
     await stop();
     throw e;

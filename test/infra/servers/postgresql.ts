@@ -70,7 +70,7 @@ export async function startPostgresPair(opts: BaseServerOptions = {}): Promise<P
     const replica = await launchPostgres(baseDir, ownedHere, dataDir, opts);
     // Streaming is up once the primary sees the replica's WAL sender.
     await waitUntil('replica streaming', async () => (await primary.psql('SELECT count(*) FROM pg_stat_replication')) === '1', {
-      timeoutMs: 20_000,
+      timeoutMs: 120_000,
       logFile: replica.logFile,
     });
     return { primary, replica, stop: async () => (await replica.stop(), await primary.stop()) };
@@ -98,7 +98,7 @@ export async function launchPostgres(
   // pg_ctl -w waits until the server accepts connections; the postmaster runs in its own session.
   await runChecked(
     join(PG_BIN, 'pg_ctl'),
-    ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 30_000) / 1000)),
+    ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 120_000) / 1000)),
       '-o', serverOptions(port, socketDir), 'start'],
     { user: PG_USER },
   );

@@ -52,7 +52,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
       `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api',
     ],
     ready: () => httpOk(`${url}/-/ready`),
-    timeoutMs: opts.startTimeoutMs ?? 20_000,
+    timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
   const query = async (promql: string) => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);

@@ -76,12 +76,12 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   let stopNode: () => Promise<void> = async () => undefined;
   try {
     await runChecked(join(RMQ_BIN, 'rabbitmq-server'), ['-detached'], { env, user: RMQ_USER, keepEnv: true, cwd: baseDir });
-    await waitUntil('rabbitmq pid file', () => pathExists(pidFile), { timeoutMs: 20_000, logFile });
+    await waitUntil('rabbitmq pid file', () => pathExists(pidFile), { timeoutMs: 120_000, logFile });
     pid = await readPidFile(pidFile);
     killAtExit(pid);
     stopNode = makeStop(pid, baseDir, ownedHere, { before: async () => void (await rabbitmqctl(['stop', pidFile])) });
     // `rabbitmqctl wait` blocks until the app has fully started (or the node died).
-    await rabbitmqctl(['wait', '--timeout', String(Math.ceil((opts.startTimeoutMs ?? 60_000) / 1000)), pidFile]);
+    await rabbitmqctl(['wait', '--timeout', String(Math.ceil((opts.startTimeoutMs ?? 120_000) / 1000)), pidFile]);
   } catch (e) {
     await stop();
     throw e;

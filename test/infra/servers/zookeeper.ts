@@ -62,7 +62,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     args: ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile],
     // `ruok` answers before the server serves requests; `srvr` reports a Mode only once it does.
     ready: async () => /^Mode: /m.test(await fourLetter('srvr')),
-    timeoutMs: opts.startTimeoutMs ?? 30_000,
+    timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
   const connectString = `${LOOPBACK}:${port}`;
   const zkCliScript = await writeZkCliScript(join(baseDir, 'bin'), configDir);
