@@ -4,10 +4,11 @@ import pLimit from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { runPhases, type StepRun } from '../runner/run-phases.js';
-import { describeFailure } from '../runner/execute-backup.js';
+import { runPhases } from '../runner/run-phases.js';
+import { stepRecorder, type StepRun } from '../runner/step-result.js';
+import { runComponentHosts, type ComponentStatus } from '../runner/component-run.js';
 import { outputEntryPath } from '../runner/entry-paths.js';
-import type { HostOutcome, RenderedStep, StepOutcome } from '../runner/types.js';
+import type { HostOutcome, RenderedStep } from '../runner/types.js';
 import type { StagedBackup } from './stage.js';
 import { HostWriteQueues, restoreFiles } from './files-step.js';
 import type { RestoreComponent, RestoreTask } from './plan.js';
@@ -24,7 +25,9 @@ export interface RestoreExecuteOptions {
 
 export interface RestoreComponentOutcome {
   name: string;
-  status: 'success' | 'partial' | 'failed' | 'skipped';
+  status: ComponentStatus;
+  /** As for a backup's components (runner/component-run.ts): 0 when it did not run. */
+  durationMs: number;
   hosts: (HostOutcome & { source: string })[];
   error?: string;
 }
@@ -60,7 +63,7 @@ export async function executeRestore(components: RestoreComponent[], options: Re
 
 function notRun(component: RestoreComponent, error: string, reporter: Reporter): RestoreComponentOutcome {
   reporter.emit({ type: 'component.end', component: component.name, status: 'failed', durationMs: 0 });
-  return { name: component.name, status: 'failed', hosts: [], error };
+  return { name: component.name, status: 'failed', durationMs: 0, hosts: [], error };
 }
 
 async function restoreComponent(
@@ -70,15 +73,11 @@ async function restoreComponent(
 ): Promise<RestoreComponentOutcome> {
   if (component.skipReason) {
     reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
-    return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
+    return { name: component.name, status: 'skipped', durationMs: 0, hosts: [], error: component.skipReason };
   }
-  const hosts: RestoreComponentOutcome['hosts'] = [];
-  if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
-  else hosts.push(...(await Promise.all(component.tasks.map(run))));
-  const failed = hosts.filter((h) => h.status === 'failed').length;
-  const status = failed === 0 ? 'success' : failed === hosts.length ? 'failed' : 'partial';
-  reporter.emit({ type: 'component.end', component: component.name, status, durationMs: hosts.reduce((a, h) => Math.max(a, h.durationMs), 0) });
-  return { name: component.name, status, hosts, ...(failed ? { error: hosts.find((h) => h.error)?.error } : {}) };
+  const { hosts, status, durationMs, error } = await runComponentHosts(component.tasks, component.serial ? 'serial' : 'parallel', run);
+  reporter.emit({ type: 'component.end', component: component.name, status, durationMs });
+  return { name: component.name, status, durationMs, hosts, ...(error !== undefined ? { error } : {}) };
 }
 
 async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<HostOutcome & { source: string }> {
@@ -118,11 +117,7 @@ async function runRestoreStep(
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
   const { staged } = context;
-  const started = Date.now();
-  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepRun => ({
-    outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
-    bytes,
-  });
+  const { report, fromCommand } = stepRecorder(step);
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
 
   if (step.kind === 'files') {
@@ -140,6 +135,5 @@ async function runRestoreStep(
     stdin = createReadStream(staged_.file);
     bytes = staged_.entry.size;
   }
-  const result = await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) });
-  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode);
+  return fromCommand(await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) }), bytes);
 }

@@ -7,7 +7,7 @@ import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
 import { sparseMemberBody } from '../archive/tar-sparse.js';
 import { hostPathInArchive } from '../runner/entry-paths.js';
-import { describeFailure } from '../runner/execute-backup.js';
+import { describeFailure } from '../runner/step-result.js';
 import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 

@@ -5,7 +5,9 @@ import type { Executor } from '../executors/types.js';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
-import { runPhases, type StepRun } from './run-phases.js';
+import { runPhases } from './run-phases.js';
+import { describeFailure, stepRecorder, type StepRun } from './step-result.js';
+import { runComponentHosts } from './component-run.js';
 import { filesPrefix, hostPathInArchive, outputEntryPath, recipeEntryPath } from './entry-paths.js';
 import { changedWhileRead, onlyFilesDiffered } from './tar-diagnostics.js';
 import { chooseVariant } from '../recipes/versions.js';
@@ -14,7 +16,7 @@ import { meaningfulTarStderr } from './collect-command.js';
 import { runStreamed } from './streamed-run.js';
 import { TarCollector } from './tar-collector.js';
 import type { Transport } from './transport.js';
-import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan, StepOutcome } from './types.js';
+import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan } from './types.js';
 
 export interface ExecuteOptions {
   archive: ArchiveWriter;
@@ -46,7 +48,6 @@ function recipeRecord(loaded: LoadedRecipe): ComponentOutcome['recipe'] {
 type StepsChooser = (hostIndex: number, printedVersion: string | undefined) => Promise<{ hostPlan?: HostPlan; problem?: string }>;
 
 async function runComponent(component: ComponentPlan, options: ExecuteOptions, limit: Limit): Promise<ComponentOutcome> {
-  const started = Date.now();
   const base = { name: component.name, recipe: recipeRecord(component.recipe) };
   if (component.skipReason) {
     options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
@@ -88,39 +89,23 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
       return r.outcome;
     });
 
-  let hosts: HostOutcome[];
-  if (component.selection === 'first') {
-    // The first host whose detect passes does the work; an unreachable one hands over to the next.
-    hosts = [];
-    let done = false;
-    for (const hostPlan of component.hosts) {
-      if (done) {
-        hosts.push(skippedHost(hostPlan, 'another host of the group was backed up'));
-        continue;
-      }
-      const outcome = await runHost(hostPlan);
-      hosts.push(outcome);
-      done = outcome.status !== 'skipped';
-    }
+  // run: first: the first host whose detect passes does the work; an unreachable one hands over to the next.
+  const order = component.selection === 'first' ? 'first' : component.serial ? 'serial' : 'parallel';
+  const run = await runComponentHosts(component.hosts, order, runHost, {
+    notNeeded: (hostPlan) => skippedHost(hostPlan, 'another host of the group was backed up'),
     // The inventory says the component is on these hosts: none of them doing the work is a
     // failure (a down Prometheus or etcd host must not give a green backup without it).
-    if (!done) hosts = noHostDidTheWork(hosts, isOptional(component));
-  } else if (component.serial) {
-    hosts = [];
-    for (const hostPlan of component.hosts) hosts.push(await runHost(hostPlan));
-  } else {
-    hosts = await Promise.all(component.hosts.map(runHost));
-  }
-
-  const status = componentStatus(hosts);
+    noHostDidTheWork: (hosts) => noHostDidTheWork(hosts, isOptional(component)),
+  });
+  const { status, hosts } = run;
   const outcome: ComponentOutcome = {
     ...base,
     ...(chosen ? { recipe: recipeRecord(chosen) } : {}),
     componentVersion,
     status,
-    durationMs: Date.now() - started,
+    durationMs: run.durationMs,
     hosts,
-    ...(status === 'failed' || status === 'partial' ? { error: hosts.find((h) => h.error)?.error } : {}),
+    ...(status === 'failed' || status === 'partial' ? { error: run.error } : {}),
     ...(status === 'skipped' ? { error: hosts.map((h) => h.note).find(Boolean) ?? NOT_INSTALLED } : {}),
   };
   options.reporter.emit({ type: 'component.end', component: component.name, status, durationMs: outcome.durationMs, version: componentVersion });
@@ -138,13 +123,6 @@ function isOptional(component: ComponentPlan): boolean {
 function noHostDidTheWork(hosts: HostOutcome[], optional: boolean): HostOutcome[] {
   if (optional && hosts.every((h) => h.note?.startsWith(NOT_INSTALLED))) return hosts;
   return hosts.map((h) => (h.status === 'skipped' ? { ...h, status: 'failed' as const, error: `no host of the group backed it up; here: ${h.note}`, note: undefined } : h));
-}
-
-function componentStatus(hosts: HostOutcome[]): ComponentOutcome['status'] {
-  const ok = hosts.filter((h) => h.status === 'success').length;
-  const failed = hosts.filter((h) => h.status === 'failed').length;
-  if (failed === 0) return ok > 0 ? 'success' : 'skipped';
-  return ok > 0 ? 'partial' : 'failed';
 }
 
 function skippedHost(hostPlan: HostPlan, note: string): HostOutcome {
@@ -229,12 +207,8 @@ async function runStep(
   options: ExecuteOptions,
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
-  const started = Date.now();
+  const { report, fromCommand } = stepRecorder(step);
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
-  const report = (status: StepOutcome['status'], bytes: number, exitCode?: number, error?: string): StepRun => ({
-    outcome: { phase: step.phase, name: step.name, status, exitCode, durationMs: Date.now() - started, ...(error ? { error } : {}) },
-    bytes,
-  });
 
   if (step.kind === 'collect') {
     const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
@@ -285,23 +259,5 @@ async function runStep(
     return { ...report('success', size, result.exitCode), settled };
   }
 
-  const result = await executor.run(step.command, run);
-  return result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', 0, result.exitCode);
-}
-
-/** One line that says why a command failed: timeout, signal, sudo, or the end of its stderr. */
-export function describeFailure(
-  result: { exitCode?: number; timedOut: boolean; signal?: string; cause?: Error; durationMs: number },
-  stderr: string,
-  extra?: Error,
-  timeoutMs?: number,
-): string {
-  // The limit that was set, not the time measured: on a busy machine the kill lands later.
-  if (result.timedOut) return `timed out after ${timeoutMs !== undefined ? timeoutMs / 1000 : Math.round(result.durationMs / 1000)}s`;
-  // Without an exit code, or despite exit code 0 (the stream broke), the cause is the story.
-  if (result.cause && !result.exitCode) return result.cause.message;
-  const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
-  const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
-  const why = result.cause?.message ?? extra?.message;
-  return [code, why, lastLines].filter(Boolean).join(': ');
+  return fromCommand(await executor.run(step.command, run), 0);
 }

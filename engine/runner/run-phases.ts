@@ -1,17 +1,7 @@
 import type { Reporter } from '../report/events.js';
 import { lifecycle, type Operation } from './phases.js';
 import type { RenderedStep, StepOutcome } from './types.js';
-
-export interface StepRun {
-  outcome: StepOutcome;
-  /** Archive bytes the step produced (backup) or consumed (restore). */
-  bytes: number;
-  /**
-   * Work of the step that may finish after the host has gone on to its next step (a spooled
-   * output waiting for its turn in the archive); resolves to an error message when it failed.
-   */
-  settled?: Promise<string | undefined>;
-}
+import { stepRecorder, type StepRun } from './step-result.js';
 
 export interface PhasesResult {
   steps: StepOutcome[];
@@ -89,13 +79,10 @@ async function runStepSafely(
   signal: AbortSignal | undefined,
   runStep: (step: RenderedStep, signal: AbortSignal | undefined) => Promise<StepRun>,
 ): Promise<StepRun> {
-  const started = Date.now();
+  const { report } = stepRecorder(step);
   try {
     return await runStep(step, signal);
   } catch (e) {
-    return {
-      outcome: { phase: step.phase, name: step.name, status: 'failed', durationMs: Date.now() - started, error: (e as Error).message },
-      bytes: 0,
-    };
+    return report('failed', 0, undefined, (e as Error).message);
   }
 }

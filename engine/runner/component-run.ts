@@ -1,0 +1,79 @@
+/**
+ * Running one component on its hosts and rolling their outcomes up into the component's: the
+ * one rule for backup (execute-backup.ts) and restore (restore/execute.ts), so a status or a
+ * duration means the same in both summaries, metadata and --json.
+ */
+import type { HostStatus } from './types.js';
+
+export type ComponentStatus = 'success' | 'partial' | 'failed' | 'skipped';
+
+/**
+ * How a component's hosts take their turns: all at once (bounded by the run's concurrency),
+ * one after another (a recipe's `serial`), or one after another until one does the work
+ * (`run: first`; the rest are not needed).
+ */
+export type HostOrder = 'parallel' | 'serial' | 'first';
+
+export interface ComponentRun<O> {
+  /** One outcome per task, in the tasks' order. */
+  hosts: O[];
+  status: ComponentStatus;
+  /**
+   * Wall-clock time from the component's start to its last host's end: serial hosts add up,
+   * parallel ones overlap, and time a host waited for the run's concurrency limit counts (it is
+   * time the component took). A component that does not run takes 0.
+   */
+  durationMs: number;
+  /** The first host error, when the component failed or partly failed. */
+  error?: string;
+}
+
+export interface HostsRunOptions<T, O> {
+  /** `first` (required there): the outcome of a host left out because an earlier one did the work. */
+  notNeeded?: (task: T) => O;
+  /** `first`: what the outcomes become when no host did the work (every host was skipped). */
+  noHostDidTheWork?: (hosts: O[]) => O[];
+}
+
+/** Runs `runHost` for each task in `order`, then rolls the outcomes up. */
+export async function runComponentHosts<T, O extends { status: HostStatus; error?: string }>(
+  tasks: readonly T[],
+  order: HostOrder,
+  runHost: (task: T) => Promise<O>,
+  options: HostsRunOptions<T, O> = {},
+): Promise<ComponentRun<O>> {
+  const started = Date.now();
+  let hosts: O[];
+  if (order === 'parallel') {
+    hosts = await Promise.all(tasks.map(runHost));
+  } else {
+    hosts = [];
+    let done = false;
+    for (const task of tasks) {
+      if (done) {
+        hosts.push(options.notNeeded!(task));
+        continue;
+      }
+      const outcome = await runHost(task);
+      hosts.push(outcome);
+      done = order === 'first' && outcome.status !== 'skipped';
+    }
+    if (order === 'first' && !done && options.noHostDidTheWork) hosts = options.noHostDidTheWork(hosts);
+  }
+  const status = rollUpStatus(hosts);
+  const error = status === 'failed' || status === 'partial' ? hosts.find((h) => h.error)?.error : undefined;
+  return { hosts, status, durationMs: Date.now() - started, ...(error !== undefined ? { error } : {}) };
+}
+
+/**
+ * The component's status from its hosts': success when some host succeeded and none failed;
+ * partial when some succeeded and some failed; failed when some failed and none succeeded;
+ * skipped when none did either (every host skipped: not installed, not needed; or no hosts).
+ */
+export function rollUpStatus(hosts: readonly { status: HostStatus }[]): ComponentStatus {
+  const ok = hosts.some((h) => h.status === 'success');
+  const failed = hosts.some((h) => h.status === 'failed');
+  if (!failed) return ok ? 'success' : 'skipped';
+  return ok ? 'partial' : 'failed';
+}
+
