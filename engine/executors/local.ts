@@ -5,9 +5,7 @@ import { explainSudoFailure } from './become.js';
 import { buildInvocation } from './invocation.js';
 import { pipeToSink } from './sink-pipe.js';
 import { HeadBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT, TailBuffer } from './output.js';
-
-/** Grace period between SIGTERM and SIGKILL when a command times out or is aborted. */
-const KILL_GRACE_MS = 2000;
+import { startKillSequence } from './kill-sequence.js';
 
 /** Runs commands on this machine (ansible_connection=local). */
 export class LocalExecutor implements Executor {
@@ -26,8 +24,6 @@ export class LocalExecutor implements Executor {
     }
     const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
     const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
-    let timedOut = false;
-    let aborted = false;
     // execa is ~100 modules: loaded by the first local command, not by every lsbackup start.
     const { execa } = await import('execa');
 
@@ -44,34 +40,20 @@ export class LocalExecutor implements Executor {
     // Done once the sink took all of stdout, not merely once stdout ended (sink-pipe.ts).
     const toSink = options.stdout ? pipeToSink(child.stdout!, options.stdout) : undefined;
     let exited = false;
-    const killGroup = (signal: NodeJS.Signals) => {
-      // Once the command has exited its PID may be reused by an unrelated process group.
-      if (child.pid === undefined || exited) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        /* already gone */
-      }
-    };
-    const terminate = () => {
+    // The whole process group, but not once the command has exited: its PID may then be
+    // reused by an unrelated process group.
+    const stopping = startKillSequence(
+      options,
+      (signal) => {
+        try {
+          if (child.pid !== undefined && !exited) process.kill(-child.pid, signal);
+        } catch {
+          /* already gone */
+        }
+      },
       // Its output is discarded now: a slow sink must not hold up the killed command.
-      toSink?.detach();
-      killGroup('SIGTERM');
-      setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
-    };
-    const timer =
-      options.timeoutMs !== undefined
-        ? setTimeout(() => {
-            timedOut = true;
-            terminate();
-          }, options.timeoutMs)
-        : undefined;
-    const onAbort = () => {
-      aborted = true;
-      terminate();
-    };
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+      { onStop: () => toSink?.detach() },
+    );
 
     child.stderr!.on('data', (c: Buffer) => stderr.push(c));
     const stdoutDone = toSink ? toSink.delivered : (child.stdout!.on('data', (c: Buffer) => stdout.push(c)), once(child.stdout!, 'end'));
@@ -80,10 +62,10 @@ export class LocalExecutor implements Executor {
     let cause: Error | undefined;
     const result = await child;
     exited = true;
-    // A killed command's sink was detached (terminate): its output is not waited for.
-    if (!toSink || !(timedOut || aborted)) await stdoutDone.catch((e: Error) => (cause ??= e));
-    if (timer) clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
+    // A killed command's sink was detached (onStop): its output is not waited for.
+    if (!toSink || !(stopping.timedOut || stopping.aborted)) await stdoutDone.catch((e: Error) => (cause ??= e));
+    stopping.exited();
+    const { timedOut, aborted } = stopping;
 
     if (result.exitCode === undefined && !timedOut && !aborted && result.signal === undefined) {
       cause ??= result.cause instanceof Error ? result.cause : new Error(String(result.message));

@@ -18,6 +18,7 @@ import { parseSshArgs, type JumpHost } from './ssh/ssh-args.js';
 import { buildInvocation } from './invocation.js';
 import { pipeToSink } from './sink-pipe.js';
 import { explainSudoFailure } from './become.js';
+import { startKillSequence } from './kill-sequence.js';
 
 export interface SshExecutorOptions {
   /** Default 10 s, or ConnectTimeout from sshArgs. */
@@ -199,8 +200,6 @@ export class SshExecutor implements Executor {
         const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
         let exitCode: number | undefined;
         let signal: string | undefined;
-        let timedOut = false;
-        let aborted = false;
         const toSink = options.stdout ? pipeToSink(channel, options.stdout) : undefined;
         if (!toSink) channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -211,25 +210,20 @@ export class SshExecutor implements Executor {
           () => undefined,
           (e: Error) => e,
         );
-        let graceTimer: NodeJS.Timeout | undefined;
-        let killTimer: NodeJS.Timeout | undefined;
-        const kill = () => {
-          if (killTimer) return;
-          // Its output is discarded now: a slow sink must not hold up the killed command.
-          toSink?.detach();
-          // sshd signals the command's process group as the login user. TERM first: sudo
-          // relays it to a become command, which KILL could not reach (sudo runs it as root).
-          sendSignal(channel, 'TERM');
-          killTimer = setTimeout(() => {
-            sendSignal(channel, 'KILL');
+        let confirmTimer: NodeJS.Timeout | undefined;
+        // sshd signals the command's process group as the login user.
+        const stopping = startKillSequence(
+          options,
+          (name) => {
+            sendSignal(channel, name.slice('SIG'.length));
+            if (name !== 'SIGKILL') return;
             channel.close();
             // sshd confirms the close only once the command has exited: do not wait forever.
-            graceTimer = setTimeout(finish, KILL_GRACE_MS);
-          }, TERM_GRACE_MS);
-        };
-        const timer = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), options.timeoutMs) : undefined;
-        const onAbort = () => ((aborted = true), kill());
-        options.signal?.addEventListener('abort', onAbort, { once: true });
+            confirmTimer = setTimeout(finish, KILL_CONFIRM_WAIT_MS);
+          },
+          // Its output is discarded now: a slow sink must not hold up the killed command.
+          { onStop: () => toSink?.detach() },
+        );
         let done = false;
         let sinkError: Error | undefined;
         const finish = () => {
@@ -237,11 +231,10 @@ export class SshExecutor implements Executor {
           done = true;
           if (exit.code !== undefined && exit.code !== null) exitCode = exit.code;
           else if (exit.signal) signal = exit.signal.startsWith('SIG') ? exit.signal : `SIG${exit.signal}`;
-          clearTimeout(timer);
-          clearTimeout(graceTimer);
-          clearTimeout(killTimer);
-          options.signal?.removeEventListener('abort', onAbort);
-          if ((timedOut || aborted) && exitCode === undefined && !signal) signal = killTimer ? 'SIGKILL' : 'SIGTERM';
+          stopping.exited();
+          clearTimeout(confirmTimer);
+          const { timedOut, aborted } = stopping;
+          if ((timedOut || aborted) && exitCode === undefined && !signal) signal = stopping.sent;
           const stderrText = stderr.toString();
           const result: CommandResult = {
             ...base,
@@ -264,7 +257,7 @@ export class SshExecutor implements Executor {
         };
         // A killed command's output is discarded: no waiting for it (the sink was detached).
         channel.on('close', () =>
-          timedOut || aborted ? finish() : outputDone.then((e) => ((sinkError = e), finish())),
+          stopping.timedOut || stopping.aborted ? finish() : outputDone.then((e) => ((sinkError = e), finish())),
         );
         writeStdin(channel, invocation.prologue, options.stdin);
       }, (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))));
@@ -303,10 +296,8 @@ async function openChannel(client: Client, commandLine: string): Promise<{ chann
   }
 }
 
-/** A timed-out or aborted command gets TERM, then KILL this much later. */
-const TERM_GRACE_MS = 1000;
-/** How long to wait for the remote side to confirm a killed command before giving up on it. */
-const KILL_GRACE_MS = 2000;
+/** After KILL, how long to wait for sshd to confirm the command ended before giving up on it. */
+const KILL_CONFIRM_WAIT_MS = 2000;
 
 /**
  * ssh2's Channel.signal() only sends while our side of the channel is writable (state 'open'), not

@@ -203,6 +203,14 @@ describe('running commands', () => {
     await waitForRemoteProcess(fleet.hosts[0]!, 'sleep 41.5', false);
   });
 
+  it('kills a remote command that ignores TERM with KILL (the kill sequence shared with the local executor)', async () => {
+    const e = executor(fleet.hosts[2]!);
+    const r = await e.run("trap '' TERM; sleep 44.5; echo survived", { timeoutMs: 300 });
+    expect(r).toMatchObject({ timedOut: true, failed: true, exitCode: undefined, signal: 'SIGKILL' });
+    expect(r.stdout).not.toContain('survived');
+    await waitForRemoteProcess(fleet.hosts[2]!, 'sleep 44.5', false);
+  });
+
   it('kills a become-root command and its children on timeout', async () => {
     const e = executor(fleet.hosts[1]!);
     const r = await e.run('sleep 43.5; echo survived', { timeoutMs: 300, become: { user: 'root', method: 'sudo' } });
