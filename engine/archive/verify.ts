@@ -31,7 +31,7 @@ export interface VerifyReport {
 
 /** Re-hash every entry and compare with metadata.json (the last entry); name every mismatch. */
 export async function verifyArchive(stream: Readable, format: ArchiveFormat, options?: ArchiveReaderOptions): Promise<VerifyReport> {
-  const seen = new Map<string, { size: number; sha256?: string }>();
+  const seen = new Map<string, ReadDigest>();
   const problems: VerifyProblem[] = [];
   let metadata: unknown;
   let metadataBytes: Buffer | undefined;
@@ -61,22 +61,38 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       message: `${current ? `entry '${current}': ` : ''}the archive is damaged: ${(err as Error).message}`,
     });
   }
-  const recorded = (metadata as { entries?: EntryRecord[] } | undefined)?.entries;
-  if (!Array.isArray(recorded)) {
-    problems.push({ kind: 'no-metadata', message: `${METADATA_ENTRY} is missing or has no entries list` });
-    return { ok: false, entriesChecked: seen.size, problems, metadata, metadataBytes, signature };
-  }
-  for (const rec of recorded) {
+  const recorded = (metadata as { entries?: unknown } | undefined)?.entries;
+  problems.push(...compareWithMetadata(recorded, seen));
+  const entriesChecked = Array.isArray(recorded) ? recorded.length : seen.size;
+  return { ok: problems.every(isWarning), entriesChecked, problems, metadata, metadataBytes, signature };
+}
+
+/** An entry's body as read back: its size, and its sha256 when it is a regular file. */
+export interface ReadDigest {
+  size: number;
+  sha256?: string;
+}
+
+/**
+ * The one check of an archive's entries against metadata.json's list (`verify` and the restore's
+ * staging pass both use it): each listed entry is there with the recorded size and sha256, none
+ * is there unlisted, and what the list itself says (stored incomplete, changed while read).
+ */
+export function compareWithMetadata(recorded: unknown, seen: ReadonlyMap<string, ReadDigest>): VerifyProblem[] {
+  if (!Array.isArray(recorded)) return [{ kind: 'no-metadata', message: `${METADATA_ENTRY} is missing or has no entries list` }];
+  const problems: VerifyProblem[] = [];
+  const listed = new Set<string>();
+  for (const rec of recorded as EntryRecord[]) {
+    listed.add(rec.path);
     const got = seen.get(rec.path);
-    seen.delete(rec.path);
     if (!got) {
-      problems.push({ path: rec.path, kind: 'missing', message: `entry '${rec.path}' is listed in ${METADATA_ENTRY} but not in the archive` });
+      problems.push({ path: rec.path, kind: 'missing', message: `entry '${rec.path}' is listed in ${METADATA_ENTRY} but missing from the archive` });
       continue;
     }
     if (got.size !== rec.size) {
       problems.push({ path: rec.path, kind: 'size', message: `entry '${rec.path}' has ${got.size} bytes, ${METADATA_ENTRY} says ${rec.size}` });
     } else if (rec.sha256 && got.sha256 !== rec.sha256) {
-      problems.push({ path: rec.path, kind: 'sha256', message: `entry '${rec.path}' has sha256 ${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256}` });
+      problems.push({ path: rec.path, kind: 'sha256', message: `entry '${rec.path}' is corrupt: its sha256 differs from ${METADATA_ENTRY} (${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256})` });
     }
     if (rec.error) problems.push({ path: rec.path, kind: 'recorded-error', message: `entry '${rec.path}' was stored incomplete: ${rec.error}` });
     if (rec.changedDuringRead) {
@@ -84,7 +100,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
     }
   }
   for (const path of seen.keys()) {
-    problems.push({ path, kind: 'extra', message: `entry '${path}' is in the archive but not listed in ${METADATA_ENTRY}` });
+    if (!listed.has(path)) problems.push({ path, kind: 'extra', message: `entry '${path}' is not listed in ${METADATA_ENTRY} (tampered archive?)` });
   }
-  return { ok: problems.every(isWarning), entriesChecked: recorded.length, problems, metadata, metadataBytes, signature };
+  return problems;
 }

@@ -3,11 +3,12 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { openArchiveReader, METADATA_ENTRY, SIGNATURE_ENTRY, type ArchiveFormat, type BackupMetadata, type EntryRecord } from '../archive/index.js';
+import { openArchiveReader, METADATA_ENTRY, SIGNATURE_ENTRY, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
 import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
+import { compareWithMetadata, isWarning, type ReadDigest } from '../archive/verify.js';
 import type { DataRegion } from '../archive/tar-sparse.js';
 import { SparseFileWriter } from './sparse-file.js';
 
@@ -71,7 +72,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const symlinks = new Set<string>();
   // Regular files seen so far: the only things a hardlink may point at.
   const regularFiles = new Set<string>();
-  const digests = new Map<string, { size: number; sha256?: string }>();
+  const digests = new Map<string, ReadDigest>();
   let metadata: BackupMetadata | undefined;
   let metadataBytes: Buffer | undefined;
   let signature: Buffer | undefined;
@@ -151,7 +152,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
-  checkAgainstMetadata(metadata!, digests, refuse);
+  // An entry stored incomplete is no reason to refuse the backup: its host is skipped (below).
+  const mismatch = compareWithMetadata(metadata!.entries, digests).find((p) => !isWarning(p) && p.kind !== 'recorded-error');
+  if (mismatch) refuse(mismatch.message);
   // An entry recorded as incomplete (its host died mid-stream) belongs to a failed host, which
   // restore skips; its bytes are never handed to a restore step.
   for (const record of metadata!.entries) {
@@ -198,18 +201,6 @@ function checkLink(entry: ReadEntrySpec, refuse: (m: string) => never): void {
   if (resolved !== root && !resolved.startsWith(root + '/')) {
     refuse(`link '${entry.path}' -> '${target}' escapes its directory ${root}/`);
   }
-}
-
-function checkAgainstMetadata(metadata: BackupMetadata, seen: Map<string, { size: number; sha256?: string }>, refuse: (m: string) => never): void {
-  const recorded = new Map<string, EntryRecord>(metadata.entries.map((e) => [e.path, e]));
-  for (const [p, got] of seen) {
-    const want = recorded.get(p);
-    if (!want) refuse(`entry '${p}' is not listed in metadata.json (tampered archive?)`);
-    if (want!.error) continue; // incomplete at backup time, padded to its declared size: see below
-    if (want!.size !== got.size) refuse(`entry '${p}' has ${got.size} bytes, metadata.json says ${want!.size}`);
-    if (want!.sha256 && want!.sha256 !== got.sha256) refuse(`entry '${p}' is corrupt: its sha256 differs from metadata.json`);
-  }
-  for (const p of recorded.keys()) if (!seen.has(p)) refuse(`entry '${p}' is listed in metadata.json but missing from the archive`);
 }
 
 async function drain(body: Readable): Promise<void> {

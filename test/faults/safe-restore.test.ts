@@ -105,6 +105,11 @@ describe('restore refuses crafted archives before touching any host', () => {
       () => withMetadata(entries, metadata, (records) => records.push({ path: 'app/localhost/gone.txt', type: 'file', size: 1, mode: 384, mtime: '' })),
       /'app\/localhost\/gone.txt' is listed in metadata.json but missing/,
     ],
+    [
+      'a metadata.json without an entries list',
+      () => gzipSync(tarBytes([...entries, { path: 'metadata.json', type: 'File', body: Buffer.from(JSON.stringify({ ...metadata, entries: 'none' })) }])),
+      /metadata\.json is missing or has no entries list/,
+    ],
     ['an empty file', () => withMetadata(entries, metadata).subarray(0, 0), /damaged or truncated at its start/],
     ['an archive cut after its last data entry (no metadata.json)', () => gzipSync(tarBytes(entries)), /has no metadata.json/],
   ];
