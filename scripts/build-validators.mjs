@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles the schemas of engine/schema/startup-schemas.ts into one standalone validator module,
+// Compiles the schemas of engine/app/startup-schemas.ts into one standalone validator module,
 // dist/engine/schema/validators.generated.cjs (run by `npm run build`, after tsc). At start-up
 // engine/schema/validate.ts uses these to accept valid input without loading Ajv's compiler
 // (~60-100 ms per run); each carries the digest of its schema, so a stale one is never used.
@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 const { Ajv2020 } = require('ajv/dist/2020.js');
 const standaloneCode = require('ajv/dist/standalone/index.js').default;
 const dist = new URL('../dist/', import.meta.url);
-const { startupSchemas } = await import(new URL('engine/schema/startup-schemas.js', dist).href);
+const { startupSchemas } = await import(new URL('engine/app/startup-schemas.js', dist).href);
 const { schemaDigest } = await import(new URL('engine/schema/digest.js', dist).href);
 
 // Same strictness as the runtime instance; the verdict (valid or not) does not depend on allErrors.

@@ -2,7 +2,7 @@ import { createLogUpdate } from 'log-update';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, RunEvent } from './events.js';
 import { formatBytes, formatDuration } from './format.js';
-import { describe, summary } from './reporters.js';
+import { describe, summary } from './event-lines.js';
 
 /** A live block of the hosts at work (component, host, current step, bytes) above the log lines. */
 export class LiveReporter implements Reporter {

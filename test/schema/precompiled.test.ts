@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { startupSchemas } from '../../engine/schema/startup-schemas.js';
+import { startupSchemas } from '../../engine/app/startup-schemas.js';
 import { schemaDigest } from '../../engine/schema/digest.js';
 import { recipeSchema } from '../../engine/recipes/schema.js';
 import { configSchema } from '../../engine/config/load.js';

@@ -1,7 +1,9 @@
 /**
  * The schemas a run checks before it does anything: recipes, the config, target plugin options.
  * scripts/build-validators.mjs compiles each into a standalone validator at build time, so a
- * start-up that finds nothing wrong neither loads nor runs Ajv's compiler (see validate.ts).
+ * start-up that finds nothing wrong neither loads nor runs Ajv's compiler (engine/schema/validate.ts).
+ * It lives here, above the modules that own the schemas, because engine/schema/ is below them:
+ * they use its validator, so it must not import them.
  */
 import { recipeSchema } from '../recipes/schema.js';
 import { configSchema } from '../config/load.js';

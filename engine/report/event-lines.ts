@@ -1,0 +1,56 @@
+/**
+ * The words of a run's events: one log line per event and the summary table at the end, shared
+ * by the plain and the live reporter (reporters.ts, live-reporter.ts).
+ */
+import type { RunEvent, SummaryRow } from './events.js';
+import { formatBytes, formatDuration, renderTable } from './format.js';
+
+export function describe(event: RunEvent): string | undefined {
+  switch (event.type) {
+    case 'run.start':
+      return `lsbackup ${event.operation} ${event.backupId} of cluster '${event.cluster}': ${event.components.length} component(s), ${event.hosts} host(s)${event.target ? ` -> ${event.target}` : ''}`;
+    case 'component.skip':
+      return `- ${event.component}: skipped (${event.reason})`;
+    case 'host.start':
+      return `  ${event.component} @ ${event.host}: started`;
+    case 'step.start':
+      return `  ${event.component} @ ${event.host}: ${event.phase}: ${event.step}`;
+    case 'step.end':
+      return event.status === 'failed' ? `  ${event.component} @ ${event.host}: ${event.phase} step '${event.step}' FAILED: ${event.error}` : undefined;
+    case 'entry':
+      return undefined;
+    case 'host.end':
+      return `  ${event.component} @ ${event.host}: ${event.status}${event.status !== 'skipped' ? ` (${formatBytes(event.bytes)}, ${formatDuration(event.durationMs)})` : ''}${event.error ? `: ${event.error}` : ''}${event.note ? ` (${event.note})` : ''}`;
+    case 'component.end':
+      return `${event.component}: ${event.status}${event.version ? ` (version ${event.version})` : ''}`;
+    case 'warning':
+      return `warning${event.component ? ` ${event.component}` : ''}${event.host ? ` @ ${event.host}` : ''}: ${event.message}`;
+    case 'archive.stored':
+      return `stored ${event.name} (${formatBytes(event.bytes)}) in ${event.target}`;
+    case 'run.end':
+      return `${event.status.toUpperCase()} in ${formatDuration(event.durationMs)}${event.archive ? `: ${event.archive}` : ''}`;
+  }
+}
+
+export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {
+  // Components that took no part (no hosts in their group, --only/--skip) make one line, not rows.
+  const idle = event.summary.filter((r) => r.host === '-' && r.status === 'skipped');
+  const rows = event.summary
+    .filter((r) => !idle.includes(r))
+    .map((r: SummaryRow) => [
+      r.component,
+      r.host,
+      r.status,
+      r.status === 'skipped' ? '-' : formatBytes(r.bytes),
+      r.status === 'skipped' ? '-' : formatDuration(r.durationMs),
+      (r.error ?? '').slice(0, 80),
+    ]);
+  const lines: string[] = [];
+  if (rows.length > 0) lines.push(renderTable(['COMPONENT', 'HOST', 'STATUS', 'BYTES', 'TIME', 'NOTE'], rows));
+  const absent = idle.filter((r) => r.error?.startsWith('no hosts in inventory group'));
+  const other = idle.filter((r) => !absent.includes(r));
+  if (absent.length > 0) lines.push(`Not in this inventory (no hosts in their groups): ${absent.map((r) => r.component).join(', ')}`);
+  if (other.length > 0) lines.push(`Not run: ${other.map((r) => `${r.component} (${r.error ?? 'skipped'})`).join(', ')}`);
+  lines.push(`Result: ${event.status}${event.archive ? ` -> ${event.archive}` : ''}`);
+  return lines.join('\n');
+}
