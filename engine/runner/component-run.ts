@@ -45,7 +45,7 @@ export async function runComponentHosts<T, O extends { status: HostStatus; error
   const started = Date.now();
   let hosts: O[];
   if (order === 'parallel') {
-    hosts = await Promise.all(tasks.map(runHost));
+    hosts = await Promise.all(tasks.map((task) => runHost(task)));
   } else {
     hosts = [];
     let done = false;
