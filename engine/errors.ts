@@ -64,6 +64,14 @@ export const errorDefinitions = {
     exitCode: ExitCode.failed,
   }),
   EARCHIVE: (d) => ({ message: `Archive ${d.archive}: ${d.message}`, exitCode: ExitCode.failed }),
+  EMETADATA: (d) => ({
+    message:
+      `Backup ${d.backup}: ${d.from} is not lsbackup metadata this version can read:\n` +
+      (d.problems as Problem[]).map((p) => '  ' + formatProblem(p)).join('\n') +
+      (Number(d.more) > 0 ? `\n  ... and ${d.more} more` : '') +
+      `\n${d.fix ? `Fix: ${d.fix}.` : 'It is damaged, or was not written by lsbackup: use a copy of the backup from another target.'}`,
+    exitCode: ExitCode.failed,
+  }),
   ECONNECT: (d) => ({ message: `Host ${d.host}: ${d.message}`, exitCode: ExitCode.failed }),
   EHOSTVAR: (d) => ({
     message: `Inventory variable ${d.name} must be ${d.allowed}; it is not on host ${(d.hosts as string[]).join(', host ')}. Fix it in the inventory (host_vars/, group_vars/ or the inventory file).`,

@@ -26,8 +26,3 @@ export async function readLimited(body: Readable, limit: number, what: string): 
   }
   return Buffer.concat(chunks);
 }
-
-/** The archive's metadata.json entry, parsed. */
-export async function readMetadataEntry(body: Readable): Promise<unknown> {
-  return JSON.parse((await readLimited(body, MAX_METADATA_BYTES, 'metadata.json')).toString('utf8'));
-}

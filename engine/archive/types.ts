@@ -1,8 +1,12 @@
 import type { Readable } from 'node:stream';
+import type { BackupMetadata, EntryRecord } from '../shapes/metadata.generated.js';
 
-export type ArchiveFormat = 'tar.gz' | 'tar.zst' | 'zip';
+/** What metadata.json records about each entry (schemas/metadata.schema.json, generated). */
+export type { EntryRecord };
 
-export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink';
+export type ArchiveFormat = BackupMetadata['archive']['format'];
+
+export type EntryType = EntryRecord['type'];
 
 /** An entry to add to the archive. Paths are relative, '/'-separated, no '..'. */
 export interface EntrySpec {
@@ -23,28 +27,6 @@ export interface EntrySpec {
    * temporary file beside the partial archive first, because tar headers need the size.
    */
   size?: number;
-}
-
-/** What metadata.json records about each entry. */
-export interface EntryRecord {
-  path: string;
-  type: EntryType;
-  size: number;
-  /** hex sha256 of the body; absent for directories and links. */
-  sha256?: string;
-  mode: number;
-  mtime: string;
-  linkpath?: string;
-  /**
-   * Set when the body failed after its header was written (shorter/longer than declared, or
-   * its source broke): the stored bytes are zero-padded or cut off. Restore must not trust it.
-   */
-  error?: string;
-  /**
-   * The file changed while the host's tar read it (a live log grew, or shrank and was padded
-   * with zeros): stored as read, and `verify` warns about it.
-   */
-  changedDuringRead?: true;
 }
 
 export interface ArchiveResult {

@@ -6,6 +6,8 @@ import pLimit from 'p-limit';
 import { parseBackupName, sanitizeClusterName, sidecarNames, type BackupMetadata, type ParsedBackupName, type RunStatus } from '../archive/index.js';
 import type { StoredObject, Target } from '../../targets/types.js';
 import { readText, type DecryptOptions } from './objects.js';
+import { parseMetadata } from '../archive/read-metadata.js';
+import { formatProblem, isLsError, type Problem } from '../errors.js';
 import { newestFirst } from './order.js';
 
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
@@ -80,9 +82,8 @@ async function summarise(
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: 'metadata encrypted (pass --identity)' };
   try {
-    const metadata = JSON.parse(await readText(target, metadataName, readOptions)) as BackupMetadata;
+    const metadata = parseMetadata(await readText(target, metadataName, readOptions), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);
-    if (typeof metadata.cluster !== 'string' || Number.isNaN(time.getTime())) throw new Error('no cluster or startedAt');
     const cluster = sanitizeClusterName(metadata.cluster);
     return {
       ...summary,
@@ -97,6 +98,8 @@ async function summarise(
       components: metadata.components.filter((c) => c.hosts.length > 0).map((c) => ({ name: c.name, status: c.status })),
     };
   } catch (e) {
-    return { ...summary, metadataNote: `metadata unreadable: ${(e as Error).message}` };
+    // A damaged or foreign sidecar: listed with its first problem (show reads the archive's own copy).
+    const problem = isLsError(e) && e.code === 'EMETADATA' ? formatProblem((e.details.problems as Problem[])[0]!) : (e as Error).message;
+    return { ...summary, metadataNote: `metadata unreadable: ${problem}` };
   }
 }

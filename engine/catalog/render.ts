@@ -59,7 +59,7 @@ export function renderVerify(report: BackupVerifyReport): string {
   lines.push(`  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`);
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
   if (report.signature) lines.push(`  signature      ${describeSignature(report.signature)}`);
-  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message}`);
+  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');
 }
 

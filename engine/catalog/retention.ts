@@ -10,12 +10,8 @@
  */
 import { newestFirst, type Ordered } from './order.js';
 
-export interface RetentionPolicy {
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-}
+export type { RetentionPolicy } from '../shapes/config.generated.js';
+import type { RetentionPolicy } from '../shapes/config.generated.js';
 
 /** One backup of one group (cluster and job): `time` is the start time its metadata records. */
 export interface RetentionCandidate extends Ordered {

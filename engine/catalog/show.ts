@@ -1,7 +1,7 @@
 /** `show`: a backup's metadata, from its sidecar, else from the archive's own metadata.json. */
 import { formatFromName, METADATA_ENTRY, openArchiveReader, type BackupMetadata } from '../archive/index.js';
 import { LsError } from '../errors.js';
-import { readMetadataEntry } from '../archive/limits.js';
+import { readMetadataEntry } from '../archive/read-metadata.js';
 import type { Target } from '../../targets/types.js';
 import { findBackup, type BackupSummary } from './listing.js';
 import { openObject, type DecryptOptions } from './objects.js';
@@ -17,7 +17,7 @@ async function metadataFromArchive(target: Target, name: string, options: Decryp
   const stream = await openObject(target, name, options);
   for await (const { entry, body } of openArchiveReader(stream, formatFromName(name))) {
     if (entry.path !== METADATA_ENTRY) continue;
-    return (await readMetadataEntry(body)) as BackupMetadata;
+    return readMetadataEntry(body, name);
   }
   throw new LsError('EARCHIVE', { archive: name, message: `has no ${METADATA_ENTRY}` });
 }

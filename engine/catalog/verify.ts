@@ -10,7 +10,8 @@ import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
 import { decrypted, readText, type DecryptOptions } from './objects.js';
-import { LsError } from '../errors.js';
+import { isLsError, LsError } from '../errors.js';
+import { parseMetadata } from '../archive/read-metadata.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 
 export interface BackupVerifyReport {
@@ -24,7 +25,7 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature'; message: string; path?: undefined })[];
+  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature' | 'metadata'; message: string; path?: undefined })[];
 }
 
 export async function verifyBackup(
@@ -60,7 +61,10 @@ export async function verifyBackup(
     problems.push({ kind: 'digest', message: `the stored archive has sha256 ${digest.sha256}, its .sha256 sidecar says ${expectedSha256}` });
   }
   const content = digest.result;
-  if (content) problems.push(...content.problems);
+  const metadataProblem = content?.metadataBytes && invalidMetadata(content.metadataBytes, name);
+  if (metadataProblem) problems.push({ kind: 'metadata', message: metadataProblem });
+  // Invalid metadata explains a missing entries list better than 'no-metadata' does.
+  if (content) problems.push(...content.problems.filter((p) => !(metadataProblem && p.kind === 'no-metadata')));
   else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
@@ -74,6 +78,17 @@ export async function verifyBackup(
     signature,
     problems,
   };
+}
+
+/** Why metadata.json is not metadata lsbackup can read (the EMETADATA message), or undefined when it is. */
+function invalidMetadata(bytes: Buffer, name: string): string | undefined {
+  try {
+    parseMetadata(bytes, name);
+    return undefined;
+  } catch (e) {
+    if (isLsError(e) && e.code === 'EMETADATA') return e.message;
+    throw e;
+  }
 }
 
 /** Run `consume` on the stream while hashing every byte that passes; `complete` says whether it reached the end. */

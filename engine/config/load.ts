@@ -5,94 +5,33 @@ import { parseYaml, validateSource, type YamlSource } from '../schema/index.js';
 import { invalid, LsError, type Problem } from '../errors.js';
 import { expandEnvReferences } from './env.js';
 import { scheduleProblems } from './cron.js';
-import type { ArchiveFormat } from '../archive/types.js';
 import { targetOptionProblems } from './target-options.js';
-import type { CompressMode } from '../runner/transport.js';
 import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
 
-export interface TargetConfig {
-  uri: string;
-  options?: Record<string, unknown>;
-}
+/**
+ * lsbackup.config.yaml as written: types generated from schemas/config.schema.json
+ * (engine/shapes/config.generated.ts), the schema the loader validates against.
+ */
+export type {
+  ComponentsConfig,
+  ConfigFile,
+  EncryptionConfig,
+  JobConfig,
+  NotificationConfig,
+  RetentionPolicy,
+  SecretSourceConfig,
+  SigningConfig,
+  TargetConfig,
+} from '../shapes/config.generated.js';
+import type { ConfigFile, JobConfig, NotificationConfig, TargetConfig } from '../shapes/config.generated.js';
 
-export interface SecretSourceConfig {
-  type: 'env' | 'file' | 'command';
-  mapping?: Record<string, string>;
-  path?: string;
-  command?: string[];
-}
-
-/** Which backups a target keeps after a run (applied by engine/jobs/retention.ts). */
-export type { RetentionPolicy } from '../catalog/retention.js';
-import type { RetentionPolicy } from '../catalog/retention.js';
-
-export type NotifyEvent = 'start' | 'success' | 'partial' | 'failure';
-
-/** A webhook (JSON summary POSTed) or a healthchecks-style ping URL. */
-export interface NotificationConfig {
-  type: 'webhook' | 'ping';
-  url: string;
-  headers?: Record<string, string>;
-  on?: NotifyEvent[];
-  /** Seconds per attempt. */
-  timeout?: number;
-  retries?: number;
-}
-
-export interface ComponentsConfig {
-  only?: string[];
-  skip?: string[];
-  vars?: Record<string, Record<string, unknown>>;
-}
+export type NotifyEvent = NonNullable<NotificationConfig['on']>[number];
 
 /** Settings a job may set; unset ones come from the top level. */
-export interface JobSettings {
-  cluster?: string;
-  build?: string;
-  recipes?: string[];
-  targets?: (string | TargetConfig)[];
-  format?: ArchiveFormat;
-  /** Where streamed output is compressed: here (local) or on each host (remote). */
-  compress?: CompressMode;
-  concurrency?: number;
-  stepTimeout?: number;
-  /** Seconds to wait for another process holding the cluster or a target lock. */
-  lockWait?: number;
-  components?: ComponentsConfig;
-  retention?: RetentionPolicy;
-  notifications?: NotificationConfig[];
-}
-
-export interface JobConfig extends JobSettings {
-  description?: string;
-  /** Cron expression (5 fields, or 6 with seconds), validated at load time. */
-  schedule?: string;
-}
-
-/** lsbackup.config.yaml as written (see schemas/config.schema.json). */
-export interface ConfigFile extends JobSettings {
-  secrets?: { sources?: SecretSourceConfig[] };
-  jobs?: Record<string, JobConfig>;
-  encryption?: EncryptionConfig;
-  signing?: SigningConfig;
-}
-
-/** Signed backups (engine/signing): the key that signs, the keys restore and verify trust. */
-export interface SigningConfig {
-  key?: string;
-  /** allowed_signers or .pub files, or public key lines. */
-  trusted?: string[];
-}
-
-/** Encryption at rest (age): who can decrypt, and the key to read backups with. */
-export interface EncryptionConfig {
-  recipients?: string[];
-  identityFile?: string;
-  plainMetadata?: boolean;
-}
+export type JobSettings = Omit<JobConfig, 'description' | 'schedule'>;
 
 /** The config with paths resolved against its file's directory and targets normalised. */
 export interface Config extends Omit<ConfigFile, 'targets' | 'jobs'> {
@@ -174,7 +113,7 @@ function resolveConfig(raw: ConfigFile, file: string): Config {
       trusted: raw.signing.trusted?.map((t) => (isPublicKeyLine(t) ? t : abs(t))),
     },
     secrets: raw.secrets && {
-      sources: raw.secrets.sources?.map((s) => (s.path ? { ...s, path: abs(s.path) } : s)),
+      sources: raw.secrets.sources?.map((s) => (s.type === 'file' ? { ...s, path: abs(s.path) } : s)),
     },
     jobs:
       raw.jobs &&

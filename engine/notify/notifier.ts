@@ -45,7 +45,7 @@ interface Sending {
 export function createNotifier(configs: NotificationConfig[], options: NotifierOptions): Notifier {
   for (const c of configs) {
     if (c.type === 'ping') options.redactor.add(c.url);
-    for (const v of Object.values(c.headers ?? {})) options.redactor.add(v);
+    else for (const v of Object.values(c.headers ?? {})) options.redactor.add(v);
   }
   const pending = new Set<Sending>();
   const lastTo = new Map<NotificationConfig, Sending>();

@@ -1,22 +1,7 @@
 import type { VarOverrides } from '../recipes/var-overrides.js';
 
-/** A profile file (schemas/profile.schema.json): manifest values → recipe vars and secrets. */
-export interface Profile {
-  apiVersion: 'lsbackup/v1';
-  kind: 'Profile';
-  metadata: { name: string; description?: string };
-  spec: {
-    manifest: string;
-    values: ProfileValue[];
-  };
-}
-
-export interface ProfileValue {
-  kind: string;
-  value: string;
-  var?: string;
-  secret?: string;
-}
+/** A profile file: manifest values → recipe vars and secrets (generated from schemas/profile.schema.json). */
+export type { Profile, ProfileValue } from '../shapes/profile.generated.js';
 
 /** What a build dir's manifest gives the run through a profile. */
 export interface ProfileValues {

@@ -2,24 +2,20 @@ import { isScalar, Scalar } from 'yaml';
 import type { Problem } from '../errors.js';
 import { didYouMean, nodeAt, positionOf, type DataPath, type Position, type YamlSource } from '../schema/index.js';
 import { KNOWN_HELPERS } from '../template/environment.js';
+import { TEMPLATE_NAMES } from '../template/context.js';
 import { parseTemplate, templateReferences, type TemplatePosition, type TemplateReference } from '../template/references.js';
+import { lifecycle, type Operation } from './lifecycle.js';
 import type { Recipe } from './types.js';
 
+const templateNames = Object.entries(TEMPLATE_NAMES).flatMap(([top, names]) => Object.entries(names).map(([name, kind]) => ({ name: `${top}.${name}`, kind })));
 /** Names a template may use exactly. */
-const FIXED_NAMES = ['host.name', 'host.address', 'host.port', 'host.user', 'backup.id', 'backup.time', 'backup.timestamp', 'recipe.name', 'recipe.version'];
+const FIXED_NAMES = templateNames.filter((n) => n.kind === 'exact').map((n) => n.name);
 /** Names a template may use and look inside (`host.vars.anything`, `inventory.groups.kafka`). */
-const OPEN_NAMES = ['host.groups', 'host.vars', 'inventory.groups', 'inventory.hosts'];
+const OPEN_NAMES = templateNames.filter((n) => n.kind === 'open').map((n) => n.name);
 const DATA_VARIABLES = new Set(['index', 'key', 'first', 'last']);
 
-const PHASES = [
-  ['backup', 'pre'],
-  ['backup', 'snapshot'],
-  ['backup', 'collect'],
-  ['backup', 'post'],
-  ['restore', 'pre'],
-  ['restore', 'apply'],
-  ['restore', 'post'],
-] as const;
+/** Every phase of the lifecycle, as [section of spec, phase]. */
+const PHASES = (Object.keys(lifecycle) as Operation[]).flatMap((operation) => lifecycle[operation].map((phase) => [operation, phase.name] as const));
 
 /** Every templated string of a recipe with its path in the document. */
 export function templatedStrings(recipe: Recipe): { path: DataPath; text: string }[] {

@@ -9,6 +9,7 @@ import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
 import { compareWithMetadata, isWarning, type ReadDigest } from '../archive/verify.js';
+import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar-sparse.js';
 import { SparseFileWriter } from './sparse-file.js';
 
@@ -96,7 +97,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       }
       if (entry.path === METADATA_ENTRY) {
         metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY);
-        metadata = JSON.parse(metadataBytes.toString('utf8')) as BackupMetadata;
+        metadata = parseMetadata(metadataBytes, options.backup);
         continue;
       }
       if (entry.path === SIGNATURE_ENTRY) {
@@ -147,7 +148,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       reading = undefined;
     }
   } catch (e) {
-    if (e instanceof LsError && e.code === 'ERESTORE') throw e; // our own refusals name their entry already
+    // Our own refusals name their entry already; EMETADATA names the backup and the problems.
+    if (e instanceof LsError && (e.code === 'ERESTORE' || e.code === 'EMETADATA')) throw e;
     const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }

@@ -4,7 +4,7 @@ import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, 
 import { templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
-import { lifecycle, type Operation, type PhaseName } from './phases.js';
+import { lifecycle, type Operation, type PhaseName } from '../recipes/lifecycle.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
 import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';

@@ -1,5 +1,5 @@
 import type { Reporter } from '../report/events.js';
-import { lifecycle, type Operation } from './phases.js';
+import { lifecycle, type Operation } from '../recipes/lifecycle.js';
 import type { RenderedStep, StepOutcome } from './types.js';
 import { stepRecorder, type StepRun } from './step-result.js';
 

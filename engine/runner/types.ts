@@ -1,7 +1,7 @@
 import type { Host } from '../inventory/types.js';
 import type { LoadedRecipe, OnError } from '../recipes/types.js';
 import type { Become } from '../executors/types.js';
-import type { PhaseName } from './phases.js';
+import type { PhaseName } from '../recipes/lifecycle.js';
 import type { Transport } from './transport.js';
 
 /** A step with every template rendered, ready for an executor. */

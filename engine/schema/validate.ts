@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Ajv2020, AnySchemaObject, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import type { Problem } from '../errors.js';
+import type { Problem, SourcePosition } from '../errors.js';
 import { didYouMean } from './closest.js';
 import { precompiledCheck } from './precompiled.js';
 import { parseYaml, pointerToPath, positionOf, type YamlSource } from './yaml-source.js';
@@ -13,8 +13,12 @@ let ajvInstance: Ajv2020 | undefined;
  */
 function ajv(): Ajv2020 {
   if (!ajvInstance) {
-    const { Ajv2020: AjvClass } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    const require = createRequire(import.meta.url);
+    const { Ajv2020: AjvClass } = require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
     ajvInstance = new AjvClass({ allErrors: true, strict: true, verbose: true });
+    // metadata.json's times are `format: date-time`.
+    const addFormats = require('ajv-formats') as { default: (ajv: Ajv2020, formats: string[]) => Ajv2020 };
+    addFormats.default(ajvInstance, ['date-time']);
   }
   return ajvInstance;
 }
@@ -95,10 +99,13 @@ export function formatPath(path: readonly (string | number)[]): string {
 const article = (type: string): string => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 const typeOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
 
-/** Turn one Ajv error into a Problem positioned on the YAML node it is about. */
-function toProblem(error: ErrorObject, source: YamlSource): Problem {
+/** Where a problem about `path` is: file:line:col in a YAML source, or just the file for a bare value. */
+type Locate = (path: readonly string[], at: 'key' | 'value') => SourcePosition;
+
+/** Turn one Ajv error into a Problem positioned on the node it is about. */
+function toProblem(error: ErrorObject, locate: Locate): Problem {
   const path = pointerToPath(error.instancePath);
-  const where = (p: readonly string[], at: 'key' | 'value' = 'value') => ({ file: source.file, ...positionOf(source, p, at) });
+  const where = (p: readonly string[], at: 'key' | 'value' = 'value') => locate(p, at);
   const field = path.length ? `'${formatPath(path)}'` : 'the document';
   const parent = error.parentSchema as AnySchemaObject | undefined;
   switch (error.keyword) {
@@ -153,17 +160,35 @@ export interface Validated<T> {
  */
 export function validateSource<T>(source: YamlSource, schema: JsonSchema, at: readonly string[] = []): Validated<T> {
   const data = at.reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], source.doc.toJS());
-  // The common case, valid input, is settled by the build-time validator without Ajv.
-  if (precompiledCheck(schema)?.(data)) return { value: data as T, source, problems: [] };
-  const validate = validatorFor(schema);
-  if (validate(data)) return { value: data as T, source, problems: [] };
-  // propertyNames reports the bad name then a generic wrapper error; keep the specific one.
-  const errors = (validate.errors ?? []).filter((e) => !(e.keyword === 'pattern' && e.propertyName !== undefined));
+  const errors = schemaErrors(data, schema);
+  if (errors.length === 0) return { value: data as T, source, problems: [] };
   const prefix = at.map((k) => '/' + k.replaceAll('~', '~0').replaceAll('/', '~1')).join('');
-  const problems = collapseAlternatives(errors, data, schema)
-    .map((e) => toProblem({ ...e, instancePath: prefix + e.instancePath }, source))
+  const locate: Locate = (path, where) => ({ file: source.file, ...positionOf(source, path, where) });
+  const problems = errors
+    .map((e) => toProblem({ ...e, instancePath: prefix + e.instancePath }, locate))
     .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return { source, problems };
+}
+
+/**
+ * Validate a value that was not read from YAML (e.g. a metadata.json read back with JSON.parse,
+ * which can be far too large to parse with positions): problems name the path inside `file`.
+ */
+export function validateValue<T>(file: string, data: unknown, schema: JsonSchema): { value?: T; problems: Problem[] } {
+  const errors = schemaErrors(data, schema);
+  if (errors.length === 0) return { value: data as T, problems: [] };
+  return { problems: errors.map((e) => toProblem(e, () => ({ file }))) };
+}
+
+/** Ajv's errors for `data`, the failing branches of oneOf/anyOf collapsed; none when it is valid. */
+function schemaErrors(data: unknown, schema: JsonSchema): ErrorObject[] {
+  // The common case, valid input, is settled by the build-time validator without Ajv.
+  if (precompiledCheck(schema)?.(data)) return [];
+  const validate = validatorFor(schema);
+  if (validate(data)) return [];
+  // propertyNames reports the bad name then a generic wrapper error; keep the specific one.
+  const errors = (validate.errors ?? []).filter((e) => !(e.keyword === 'pattern' && e.propertyName !== undefined));
+  return collapseAlternatives(errors, data, schema);
 }
 
 /** Parse YAML text and validate it: every syntax or schema problem with file:line:col. */

@@ -22,6 +22,19 @@ export interface TemplateContext {
   secrets: Map<string, string>;
 }
 
+/**
+ * The names a template can see, as data for the static check (recipes/template-check.ts): 'exact'
+ * names are used as they are, 'open' ones may be looked inside (`host.vars.anything`). Checked
+ * against TemplateContext by the compiler: a name added there must be listed here. `vars` is
+ * checked against each recipe's own spec.vars; `secrets` is reached only through the helper.
+ */
+export const TEMPLATE_NAMES = {
+  host: { name: 'exact', address: 'exact', port: 'exact', user: 'exact', groups: 'open', vars: 'open' },
+  inventory: { groups: 'open', hosts: 'open' },
+  backup: { id: 'exact', time: 'exact', timestamp: 'exact' },
+  recipe: { name: 'exact', version: 'exact' },
+} as const satisfies { [Top in Exclude<keyof TemplateContext, 'vars' | 'secrets'>]: { [Name in keyof TemplateContext[Top]]-?: 'exact' | 'open' } };
+
 /** Where a template is rendered, for error messages. */
 export interface RenderSite {
   recipe: string;

@@ -1,12 +1,21 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/metadata.js';
+import { parseMetadata } from '../../engine/archive/read-metadata.js';
+import { LsError } from '../../engine/errors.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const schema = JSON.parse(await readFile(new URL('../../schemas/metadata.schema.json', import.meta.url), 'utf8'));
-const validate = addFormats(new Ajv({ allErrors: true })).compile(schema);
+const NAME = 'lsbackup-prod-20260101T000000Z.tar.gz';
+
+/** What parseMetadata, the one reader of every metadata.json, throws for `value`. */
+function readError(value: unknown): LsError {
+  try {
+    parseMetadata(typeof value === 'string' ? value : JSON.stringify(value), NAME);
+  } catch (e) {
+    return e as LsError;
+  }
+  throw new Error('parseMetadata accepted it');
+}
 
 const sample: BackupMetadata = {
   lsbackupVersion: '0.1.0',
@@ -34,7 +43,7 @@ const sample: BackupMetadata = {
 
 describe('metadata.schema.json', () => {
   it('accepts the BackupMetadata shape and describes every property', () => {
-    expect(validate(sample), JSON.stringify(validate.errors)).toBe(true);
+    expect(parseMetadata(JSON.stringify(sample), NAME)).toEqual(sample);
     const undescribed: string[] = [];
     const walk = (node: Record<string, unknown>, at: string) => {
       for (const [key, child] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) {
@@ -47,9 +56,38 @@ describe('metadata.schema.json', () => {
     expect(undescribed).toEqual([]);
   });
 
-  it('rejects a wrong status and a bad entry checksum, naming the path', () => {
-    const bad = { ...sample, status: 'ok', entries: [{ ...sample.entries[0], sha256: 'xyz' }] };
-    expect(validate(bad)).toBe(false);
-    expect(validate.errors!.map((e) => e.instancePath).sort()).toEqual(['/entries/0/sha256', '/status']);
+  it('rejects a wrong status and a bad entry checksum, naming the backup and the paths (EMETADATA, exit 1)', () => {
+    const error = readError({ ...sample, status: 'ok', entries: [{ ...sample.entries[0], sha256: 'xyz' }] });
+    expect(error).toBeInstanceOf(LsError);
+    expect(error.code).toBe('EMETADATA');
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toContain(`Backup ${NAME}: metadata.json is not lsbackup metadata this version can read`);
+    expect(error.message).toContain("metadata.json: 'status' must be one of: success, partial, failed");
+    expect(error.message).toContain("metadata.json: 'entries[0].sha256' 'xyz' does not match ^[0-9a-f]{64}$");
+  });
+
+  it('refuses a foreign JSON file and text that is not JSON, naming at most the first five problems', () => {
+    const foreign = readError({ name: 'my-app', version: '1.0.0', dependencies: {} });
+    expect(foreign.message).toContain("metadata.json: the document is missing the required key 'lsbackupVersion'");
+    expect(foreign.message).toMatch(/\.\.\. and \d+ more/);
+    expect(foreign.message.split('\n').filter((l) => l.startsWith('  metadata.json:'))).toHaveLength(5);
+    expect(readError('{"lsbackupVersion": "0.1.0", ').message).toContain('metadata.json: is not JSON');
+    expect(readError({ ...sample, startedAt: 'yesterday' }).message).toContain("'startedAt' must match format \"date-time\"");
+  });
+
+  it('reads metadata written by older lsbackup versions (without the fields added since) and by newer ones within format v1', () => {
+    const older = structuredClone(sample) as Partial<BackupMetadata> & typeof sample;
+    // Fields added after the first release: the job, a host's transport and note, changedDuringRead.
+    delete older.job;
+    for (const c of older.components) for (const h of c.hosts) delete h.transport;
+    expect(parseMetadata(JSON.stringify({ ...older, lsbackupVersion: '0.0.1' }), NAME).lsbackupVersion).toBe('0.0.1');
+    const newer = { ...sample, lsbackupVersion: '0.9.0', retainUntil: '2027-01-01T00:00:00Z', entries: [{ ...sample.entries[0], xattrs: {} }] };
+    expect(parseMetadata(JSON.stringify(newer), NAME).lsbackupVersion).toBe('0.9.0');
+  });
+
+  it('says which lsbackup to use for a metadata format it does not read', () => {
+    const error = readError({ ...sample, format: 'lsbackup-metadata/v2', lsbackupVersion: '2.0.0' });
+    expect(error.message).toContain('metadata.json: is in format lsbackup-metadata/v2; this lsbackup');
+    expect(error.message).toContain('Fix: read it with the lsbackup that wrote it (2.0.0) or a newer one.');
   });
 });

@@ -40,7 +40,7 @@ describe('${ENV} references', () => {
     expect(s3.options).toEqual({ endpoint: 'http://127.0.0.1:9000', secretAccessKey: 'sekret-value-42' });
     expect(config!.notifications![0]!.url).toBe('https://hc-ping.com/a1b2c3d4-uuid');
     expect(config!.jobs!.literal!.description).toBe('costs ${PRICE} per run');
-    expect(config!.jobs!.databases!.notifications![0]!.headers).toEqual({ Authorization: 'Bearer none' });
+    expect(config!.jobs!.databases!.notifications![0]).toMatchObject({ type: 'webhook', headers: { Authorization: 'Bearer none' } });
   });
   it('a set variable beats the default; relative paths resolve against the config file', () => {
     const { config } = check('valid', 'jobs.yaml', { ...env, S3_ENDPOINT: 'https://s3.example' });

@@ -8,6 +8,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { BackupMetadata, ComponentHostRecord, ComponentRecord } from '../../engine/archive/index.js';
+import { parseMetadata } from '../../engine/archive/read-metadata.js';
 
 /** Archive file names in `target`, oldest first (names sort by time); none when it does not exist. */
 export async function archivesIn(target: string): Promise<string[]> {
@@ -18,9 +19,9 @@ export async function archivesIn(target: string): Promise<string[]> {
   }
 }
 
-/** The archive's metadata.json sidecar. */
+/** The archive's metadata.json sidecar, read as lsbackup reads it back (validated against its schema). */
 export async function readMetadata(archive: string): Promise<BackupMetadata> {
-  return JSON.parse(await readFile(`${archive}.metadata.json`, 'utf8')) as BackupMetadata;
+  return parseMetadata(await readFile(`${archive}.metadata.json`, 'utf8'), path.basename(archive), `${path.basename(archive)}.metadata.json`);
 }
 
 export interface StoredBackup {

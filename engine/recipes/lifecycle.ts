@@ -1,20 +1,25 @@
 /**
- * The lifecycle as data (STYLE.md #1): which phases a run has, in order, what kind of steps
- * each holds and which always run. The executor reads this table; it has no phase names of
- * its own.
+ * The lifecycle as data: which phases a run has, in order, what kind of steps each holds and
+ * which always run. The runner executes this table and the template checker walks it; neither
+ * has phase names of its own. The names are the recipe's own keys (spec.backup / spec.restore).
  */
-export type Operation = 'backup' | 'restore';
-export type PhaseName = 'pre' | 'snapshot' | 'collect' | 'post' | 'apply';
+import type { Recipe } from './types.js';
 
-export interface PhaseDefinition {
-  name: PhaseName;
+export type Operation = 'backup' | 'restore';
+type BackupPhase = keyof Recipe['spec']['backup'];
+/** restore.after is an ordering, not a phase. */
+type RestorePhase = Exclude<keyof NonNullable<Recipe['spec']['restore']>, 'after'>;
+export type PhaseName = BackupPhase | RestorePhase;
+
+export interface PhaseDefinition<Name extends PhaseName = PhaseName> {
+  name: Name;
   /** Runs even when an earlier phase failed or the run was interrupted (cleanup, restart a service). */
   alwaysRun: boolean;
   /** Whether steps of this phase may write archive entries (backup) or read them (restore). */
   dataFlow: 'none' | 'toArchive' | 'fromArchive';
 }
 
-export const lifecycle: Record<Operation, readonly PhaseDefinition[]> = {
+export const lifecycle: { backup: readonly PhaseDefinition<BackupPhase>[]; restore: readonly PhaseDefinition<RestorePhase>[] } = {
   backup: [
     { name: 'pre', alwaysRun: false, dataFlow: 'none' },
     { name: 'snapshot', alwaysRun: false, dataFlow: 'toArchive' },

@@ -1,0 +1,63 @@
+/**
+ * Every metadata.json lsbackup reads back (list, show, verify, restore; the `<name>.metadata.json`
+ * sidecar or the archive's last entry) goes through here: checked against
+ * schemas/metadata.schema.json before anything trusts a field of it.
+ */
+import type { Readable } from 'node:stream';
+import schema from '../../schemas/metadata.schema.json' with { type: 'json' };
+import { LsError, type Problem } from '../errors.js';
+import { validateValue } from '../schema/index.js';
+import { lsbackupVersion } from '../version.js';
+import { MAX_METADATA_BYTES, readLimited } from './limits.js';
+import { METADATA_FORMAT, type BackupMetadata } from './metadata.js';
+import { METADATA_ENTRY } from './writer.js';
+
+/** Problems named in the error; a foreign file can have hundreds. */
+const SHOWN_PROBLEMS = 5;
+
+/**
+ * The schema as a reader applies it: the same shapes and values, but keys it does not know are
+ * let through. Within a format (lsbackup-metadata/v1) fields are only ever added, as optional
+ * ones, so a backup written by a newer lsbackup still reads here; `format` changes when that no
+ * longer holds. Older backups lack only optional fields, so they read as well.
+ */
+export const metadataReadSchema = withUnknownKeys({ ...schema, $id: 'https://lsbackup.dev/schemas/metadata.read.schema.json' });
+
+function withUnknownKeys<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(withUnknownKeys) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(Object.entries(node).filter(([key, value]) => !(key === 'additionalProperties' && value === false)).map(([key, value]) => [key, withUnknownKeys(value)])) as T;
+}
+
+/**
+ * metadata.json's text, parsed and validated. `from` names what was read (the archive entry or the
+ * sidecar object). Throws EMETADATA naming the backup and the first problems.
+ */
+export function parseMetadata(text: string | Buffer, backup: string, from: string = METADATA_ENTRY): BackupMetadata {
+  let data: unknown;
+  try {
+    data = JSON.parse(String(text));
+  } catch (e) {
+    throw metadataError(backup, from, [{ file: from, message: `is not JSON: ${(e as Error).message}` }]);
+  }
+  const format = (data as { format?: unknown } | null)?.format;
+  if (typeof format === 'string' && format !== METADATA_FORMAT && format.startsWith('lsbackup-metadata/')) {
+    const writer = (data as { lsbackupVersion?: unknown }).lsbackupVersion;
+    throw metadataError(backup, from, [{ file: from, message: `is in format ${format}; this lsbackup (${lsbackupVersion}) reads ${METADATA_FORMAT}` }], {
+      fix: `read it with the lsbackup that wrote it${typeof writer === 'string' ? ` (${writer})` : ''} or a newer one`,
+    });
+  }
+  const { value, problems } = validateValue<BackupMetadata>(from, data, metadataReadSchema);
+  if (!value) throw metadataError(backup, from, problems);
+  return value;
+}
+
+/** The archive's metadata.json entry, read (within MAX_METADATA_BYTES) and validated. */
+export async function readMetadataEntry(body: Readable, backup: string): Promise<BackupMetadata> {
+  return parseMetadata(await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY), backup);
+}
+
+function metadataError(backup: string, from: string, problems: Problem[], extra: { fix?: string } = {}): LsError {
+  const more = problems.length - SHOWN_PROBLEMS;
+  return new LsError('EMETADATA', { backup, from, problems: problems.slice(0, SHOWN_PROBLEMS), more: Math.max(0, more), ...extra });
+}
