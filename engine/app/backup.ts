@@ -1,12 +1,12 @@
 /**
  * One backup, set up the same way for `apply` (flags over the config) and for a job of
- * `run` / `schedule` (the job over the top level): settings resolved once, then the signer,
+ * `run` / `schedule` (the job over the top level, engine/jobs/backup-settings.ts): settings
+ * resolved once, then the signer,
  * targets, recipes, inventory, profile and secrets, the locks, the executors and runBackup.
  */
 import type { ArchiveFormat } from '../archive/types.js';
 import type { Config, TargetConfig } from '../config/load.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
-import type { EffectiveJob } from '../jobs/resolve.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { runBackup, type BackupResult } from '../runner/backup.js';
 import type { CompressMode } from '../runner/transport.js';
@@ -85,36 +85,6 @@ export function backupSettingsFromFlags(recipePaths: string[], flags: BackupFlag
     },
     signKey: flags.signKey ?? config.signing?.key,
     connection: flags,
-  };
-}
-
-/** What `run` / `schedule` may set over a job. */
-export interface JobOverrides {
-  recipes?: LoadedRecipe[];
-  compress?: CompressMode;
-  signKey?: string;
-  lockWaitSec?: number;
-}
-
-/** A job of the config (its defaults already filled in by effectiveJobs), `run`'s flags over it. */
-export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrides: JobOverrides): BackupSettings {
-  return {
-    config: { ...config, components: job.components },
-    recipePaths: job.recipes ?? [],
-    recipes: overrides.recipes,
-    build: job.build,
-    // The job's cluster already inherits the top level's; its build names no cluster of its own.
-    naming: { cluster: job.cluster },
-    job: job.name,
-    targets: job.targets,
-    format: job.format,
-    compress: overrides.compress ?? job.compress,
-    concurrency: job.concurrency,
-    stepTimeoutSec: job.stepTimeout,
-    lockWaitSec: overrides.lockWaitSec ?? job.lockWait,
-    encryption: { recipients: config.encryption?.recipients ?? [], plainMetadata: config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata },
-    signKey: overrides.signKey ?? config.signing?.key,
-    connection: {},
   };
 }
 
