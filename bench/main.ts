@@ -15,7 +15,7 @@ import { measure, median, loadAverage, type Measurement } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
 
 const repo = resolve(import.meta.dirname, '..');
-const cli = join(repo, 'dist/engine/cli/main.js');
+const cli = join(repo, 'dist/engine/cli/bin.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const runs = quick ? 1 : Number(argValue('--runs') ?? 3);

@@ -1,16 +1,16 @@
-#!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isLsError, ExitCode } from '../errors.js';
-import { redactor } from '../secrets/index.js';
+import type { Redactor } from '../secrets/types.js';
+import { RUN_DEFAULTS } from '../config/defaults.js';
 import { lsbackupVersion } from '../version.js';
 // Command modules are imported when their command runs (see the actions below): `apply` does
 // not pay for the modules of restore, schedule, the catalog or age encryption.
 import type { ApplyOptions } from './commands/apply.js';
 import type { PruneOptions } from './commands/prune.js';
-import type { CatalogOptions } from './catalog.js';
+import type { CatalogOptions } from '../app/catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
-import { installProcessGuard, processFaulted } from './process-guard.js';
+import { processFaulted } from '../app/process-guard.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -52,8 +52,8 @@ function connectionOptions(cmd: Command): Command {
   return cmd
     .option('--trust-new-host-keys', 'record the keys of hosts not yet in known_hosts instead of refusing them (trust on first use)')
     .option('--connect-timeout <seconds>', 'SSH connect timeout (default 10)', positiveInt)
-    .option('--concurrency <n>', 'hosts working at once (default 16)', positiveInt)
-    .option('--step-timeout <seconds>', 'default timeout of one recipe step (default 3600)', stepTimeoutSec)
+    .option('--concurrency <n>', `hosts working at once (default ${RUN_DEFAULTS.concurrency})`, positiveInt)
+    .option('--step-timeout <seconds>', `default timeout of one recipe step (default ${RUN_DEFAULTS.stepTimeout})`, stepTimeoutSec)
     .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or target lock (default 0: fail at once)', nonNegativeInt);
 }
 
@@ -93,11 +93,12 @@ function backupOptions(cmd: Command): Command {
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (ssh-keygen -Y sign format, namespace lsbackup; default: config signing.key)')
-    .addOption(new Option('-f, --format <format>', 'archive format').choices(['tar.gz', 'tar.zst', 'zip']))
+    .addOption(new Option('-f, --format <format>', `archive format (default: config \`format\`, else ${RUN_DEFAULTS.format})`).choices(['tar.gz', 'tar.zst', 'zip']))
     .addOption(compressOption());
 }
 
-export function buildProgram(setExitCode: (code: number) => void): Command {
+/** The command line; each action passes the run's redactor to its command (nothing runs at import). */
+export function buildProgram(setExitCode: (code: number) => void, redactor: Redactor): Command {
   const program = new Command('lsbackup')
     .description(
       'Back up and restore clusters deployed with Ansible (LambdaStack), driven by declarative YAML recipes.\n\n' +
@@ -129,7 +130,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     if (!options.build && !options.target && !options.config) {
       program.help({ error: false });
     }
-    setExitCode(await (await import('./commands/apply.js')).applyCommand([], options));
+    setExitCode(await (await import('./commands/apply.js')).applyCommand([], options, redactor));
   });
 
   backupOptions(
@@ -137,7 +138,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>())));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)));
 
   clusterOptions(
     program
@@ -148,7 +149,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', stepTimeoutSec)
       .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
       .addOption(compressOption()),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals())));
+  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals(), redactor)));
 
   targetOptions(
     connectionOptions(
@@ -174,7 +175,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (backup: string, _o, cmd: Command) => setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals())));
+    .action(async (backup: string, _o, cmd: Command) => setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals(), redactor)));
 
   program
     .command('validate')
@@ -182,7 +183,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
-    .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options)));
+    .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options, redactor)));
 
   program
     .command('run')
@@ -197,7 +198,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
     .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)', nonNegativeInt)
     .addOption(compressOption())
-    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals(), redactor)));
 
   program
     .command('schedule')
@@ -210,7 +211,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
     .option('--lock-wait <seconds>', "each job waits this long for another lsbackup process holding its cluster or a target lock (default: the job's `lockWait`, else 0)", nonNegativeInt)
-    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals(), redactor)));
 
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
   config
@@ -224,7 +225,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('print every job with the settings it inherits merged in, secrets masked')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'print JSON instead of YAML')
-    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals(), redactor)));
   config
     .command('init')
     .description('print an annotated sample config generated from the schema (or write it with --output)')
@@ -235,11 +236,11 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const backupArgument = '<backup>';
   const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
   catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
-    async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>())),
+    async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );
   catalogOptions(
     program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(
     program
       .command('verify')
@@ -249,14 +250,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       )
       .argument(backupArgument, backupHelp)
       .option('--trusted-keys <file>', 'allowed_signers or .pub file of the keys trusted to sign backups (repeatable; default: config signing.trusted)', repeat),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(
     program
       .command('get')
       .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
-  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>())));
+  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(
     program
       .command('prune')
@@ -278,20 +279,18 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         "only list and remove what dead runs left in the target (S3: incomplete multipart uploads, Azure Files: temp files, either not written to for the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them",
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
-  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>())));
+  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));
 
   return program;
 }
 
-// `lsbackup plan | head` closes our stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-
-async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one command line; returns its exit code. Errors are printed through the redactor the
+ * run filled (a secret in an error message is masked); nothing else of the process is touched.
+ */
+export async function main(argv: string[], redactor: Redactor): Promise<number> {
   let exitCode: number = ExitCode.ok;
-  const program = buildProgram((code) => (exitCode = code));
+  const program = buildProgram((code) => (exitCode = code), redactor);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
@@ -311,9 +310,3 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.failed;
   }
 }
-
-installProcessGuard();
-const code = await main(process.argv);
-process.exitCode = code;
-// Exit once output is flushed even if a stray handle (a half-closed connection) would keep Node alive.
-setTimeout(() => process.exit(code), 500).unref();

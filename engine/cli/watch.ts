@@ -1,5 +1,5 @@
 import { isLsError } from '../errors.js';
-import { redactor } from '../secrets/index.js';
+import type { Redactor } from '../secrets/types.js';
 
 export interface WatchOptions {
   /** Files and directories whose saves trigger a re-run. */
@@ -9,6 +9,8 @@ export interface WatchOptions {
   /** No screen clearing or hints (machine output). */
   json?: boolean;
   debounceMs?: number;
+  /** Masks what a failed pass printed (the secrets its plan resolved). */
+  redactor: Redactor;
 }
 
 /**
@@ -22,7 +24,7 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
     try {
       await options.run();
     } catch (e) {
-      process.stderr.write(isLsError(e) ? `lsbackup: ${redactor.redact(e.message)}\n` : `lsbackup: unexpected error: ${redactor.redact((e as Error).stack ?? String(e))}\n`);
+      process.stderr.write(isLsError(e) ? `lsbackup: ${options.redactor.redact(e.message)}\n` : `lsbackup: unexpected error: ${options.redactor.redact((e as Error).stack ?? String(e))}\n`);
     }
     if (!options.json) process.stderr.write(`\nwatching ${options.paths.length} path(s) for changes (Ctrl-C to stop)\n`);
   };

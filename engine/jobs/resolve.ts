@@ -2,6 +2,7 @@ import type { ArchiveFormat } from '../archive/types.js';
 import type { ComponentsConfig, Config, JobConfig, NotificationConfig, RetentionPolicy, TargetConfig } from '../config/load.js';
 import { LsError } from '../errors.js';
 import type { CompressMode } from '../runner/transport.js';
+import { RUN_DEFAULTS } from '../config/defaults.js';
 
 /** The name of the implicit job when the config defines none: the top-level settings. */
 export const DEFAULT_JOB = 'default';
@@ -61,11 +62,11 @@ function merge(name: string, top: Config, job: ResolvedJobConfig | JobConfig): E
     build: pick('build'),
     recipes: pick('recipes'),
     targets: (job as ResolvedJobConfig).targets ?? top.targets,
-    format: pick('format') ?? 'tar.gz',
-    compress: pick('compress') ?? 'local',
-    concurrency: pick('concurrency') ?? 16,
-    stepTimeout: pick('stepTimeout') ?? 3600,
-    lockWait: pick('lockWait') ?? 0,
+    format: pick('format') ?? RUN_DEFAULTS.format,
+    compress: pick('compress') ?? RUN_DEFAULTS.compress,
+    concurrency: pick('concurrency') ?? RUN_DEFAULTS.concurrency,
+    stepTimeout: pick('stepTimeout') ?? RUN_DEFAULTS.stepTimeout,
+    lockWait: pick('lockWait') ?? RUN_DEFAULTS.lockWait,
     components: mergeComponents(top.components, job.components),
     retention: pick('retention'),
     notifications: pick('notifications') ?? [],

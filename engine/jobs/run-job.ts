@@ -1,19 +1,20 @@
 import type { Config } from '../config/load.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, RunEvent } from '../report/events.js';
-import { runBackup, type BackupResult } from '../runner/backup.js';
+import type { BackupResult } from '../runner/backup.js';
 import type { Target } from '../../targets/types.js';
-import { openConfiguredTargets } from '../cli/targets.js';
-import { redactor } from '../secrets/index.js';
+import { createRedactor } from '../secrets/redactor.js';
+import type { Redactor } from '../secrets/types.js';
 import { ExitCode, isLsError } from '../errors.js';
-import { withRunLocks, sessionExecutorFactory, clusterName, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides } from '../cli/session.js';
+import { prepareBackup } from '../app/backup.js';
+import { backupSettingsFromJob } from './backup-settings.js';
+import { maskFaultReportsWith } from '../app/process-guard.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 import type { CompressMode } from '../runner/transport.js';
-import { loadSigner } from '../signing/index.js';
 
 export interface RunJobOptions {
   reporter: Reporter;
@@ -38,25 +39,37 @@ export interface RunJobOptions {
  * up to their own timeouts). Never throws for an expected failure: the report says what happened.
  */
 export async function runJob(config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
+  // This run's own: the scheduler runs jobs side by side, and one job's secrets are no other's business.
+  const redactor = createRedactor();
+  const releaseGuard = maskFaultReportsWith(redactor);
+  try {
+    return await runJobWith(redactor, config, job, options);
+  } finally {
+    releaseGuard();
+  }
+}
+
+async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
   const started = new Date();
   const report: RunReport = { job: job.name, cluster: job.cluster, status: 'running', startedAt: started.toISOString(), targets: [], components: [], warnings: [] };
-  const reporter = recordingReporter(options.reporter, report);
+  const reporter = recordingReporter(options.reporter, report, redactor);
   const warn = (message: string) => reporter.emit({ type: 'warning', message });
   const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
   notifier.notify('start', report);
   try {
-    const jobConfig: Config = { ...config, components: job.components };
-    const targets = await openConfiguredTargets(job.targets, jobConfig);
-    const result = await backup(jobConfig, job, targets, reporter, options, report);
+    const backup = await prepareBackup(backupSettingsFromJob(config, job, options), redactor);
+    report.cluster = backup.cluster;
+    const result = await backup.run({ redactor, reporter, signal: options.signal });
     report.archive = result.archive;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
-    report.targets = await retainPerTarget(config, job, report.cluster!, targets, result, warn);
+    report.targets = await retainPerTarget(config, job, report.cluster, backup.targets, result, warn);
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
     report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
   } catch (e) {
-    if (!isLsError(e)) throw e;
+    // A bug's error may quote what this run knows: masked before anyone prints it.
+    if (!isLsError(e)) throw redactor.redactValue(e);
     report.status = 'failed';
     report.exitCode = e.exitCode;
     report.error = redactor.redact(e.message);
@@ -71,42 +84,6 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
   // Stopping (SIGTERM/SIGINT/SIGHUP): no more retries, and the wait is said out loud.
   await notifier.settle({ stopping: options.signal.aborted });
   return redactor.redactValue(report);
-}
-
-async function backup(jobConfig: Config, job: EffectiveJob, targets: Target[], reporter: Reporter, options: RunJobOptions, report: RunReport): Promise<BackupResult> {
-  const signKey = options.signKey ?? jobConfig.signing?.key;
-  const signer = signKey ? await loadSigner(signKey) : undefined; // before any host is contacted
-  const recipes = options.recipes ?? (await loadSessionRecipes(job.recipes ?? [], jobConfig));
-  const inventory = await loadSessionInventory({ build: job.build }, jobConfig);
-  const profile = await loadSessionProfile(inventory);
-  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, job.components, jobConfig, profile);
-  report.cluster = clusterName({ cluster: job.cluster }, jobConfig, inventory);
-  const cluster = report.cluster;
-  // The same locks as `apply`: a scheduled run never collides with another run of the cluster or target.
-  const lockWaitSec = options.lockWaitSec ?? job.lockWait;
-  return withRunLocks({ cluster, inventory, targets, lockWaitSec, reporter }, async () => runBackup({
-    recipes,
-    inventory,
-    targets,
-    cluster,
-    job: job.name,
-    format: job.format,
-    compress: options.compress ?? job.compress,
-    concurrency: job.concurrency,
-    defaultStepTimeoutSec: job.stepTimeout,
-    only: job.components.only,
-    skip: job.components.skip,
-    varOverrides: sessionVarOverrides(jobConfig, undefined, recipes),
-    secrets: secrets.values,
-    missingSecrets: secrets.missing,
-    profileVars: profile?.vars,
-    executorFactory: await sessionExecutorFactory(inventory, reporter),
-    reporter,
-    redactor,
-    signal: options.signal,
-    encryption: { recipients: jobConfig.encryption?.recipients ?? [], plainMetadata: jobConfig.encryption?.plainMetadata ?? false },
-    signer,
-  }));
 }
 
 /** Retention runs only where this run's copy was stored (a target that just failed is left alone), on this job's backups of this cluster. */
@@ -143,15 +120,17 @@ async function retainPerTarget(
 
 /**
  * Passes events on, each tagged with the job and (once known) the backup id so the lines of
- * jobs running at once can be told apart, and keeps the end summary (component × host).
+ * jobs running at once can be told apart, and keeps the end summary (component × host). The
+ * reporter may be shared by several jobs (the scheduler's): events are masked with this run's
+ * redactor before they reach it.
  */
-function recordingReporter(inner: Reporter, report: RunReport): Reporter {
+function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor): Reporter {
   return {
     emit(event: RunEvent) {
       if (event.type === 'run.start') report.backupId = event.backupId;
       if (event.type === 'run.end') report.components = event.summary;
       if (event.type === 'warning') report.warnings.push(event.message);
-      inner.emit({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) });
+      inner.emit(redactor.redactValue({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) }));
     },
     close: () => inner.close(),
   };

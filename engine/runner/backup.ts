@@ -31,7 +31,7 @@ import type { Signer } from '../signing/index.js';
 export interface BackupOptions {
   recipes: LoadedRecipe[];
   inventory: Inventory;
-  /** Every target gets a copy of the same archive. */
+  /** Every target gets a copy of the same archive. Checked by the caller (engine/app/locks.ts, before their locks). */
   targets: Target[];
   cluster: string;
   /** The config job running this backup, recorded in metadata.json (retention is per job); none for `apply`. */
@@ -117,7 +117,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       hosts: new Set(active.flatMap((c) => c.hosts.map((h) => h.host.name))).size,
       target: options.targets.map((t) => t.uri).join(', '),
     });
-    await Promise.all(options.targets.map((t) => t.check()));
     const spoolDir = options.targets.find((t) => t.spoolDir)?.spoolDir ?? (await privateTempDir(cleanup));
     const encryption = options.encryption && options.encryption.recipients.length > 0 ? options.encryption : undefined;
     const name = backupName(options.cluster, startedAt, options.format) + (encryption ? AGE_SUFFIX : '');

@@ -11,6 +11,7 @@ import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
+import { RUN_DEFAULTS } from '../config/defaults.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -158,7 +159,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     detect: probe('detect', recipe.spec.detect),
     version: probe('version', recipe.spec.version),
     steps,
-    transport: options.operation === 'backup' ? hostTransport(host, options.compress ?? 'local') : 'plain',
+    transport: options.operation === 'backup' ? hostTransport(host, options.compress ?? RUN_DEFAULTS.compress) : 'plain',
   };
 }
 

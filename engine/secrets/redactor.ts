@@ -12,6 +12,10 @@ function encodings(value: string): string[] {
   return [value, quoted, json(value), json(quoted), quoted.slice(1, -1)].filter((s) => s.length >= MIN_SECRET_LENGTH);
 }
 
+/**
+ * A redactor for one run: the app layer (engine/app/) makes one per command or job run and hands
+ * it to everything that resolves secrets or prints, so one run's secrets never leak into another.
+ */
 export function createRedactor(): Redactor {
   // Longest first, so a value's quoted form is masked whole, not around a masked core.
   let needles: string[] = [];
@@ -19,7 +23,7 @@ export function createRedactor(): Redactor {
   const redactValue = <T>(value: T): T => {
     if (typeof value === 'string') return redact(value) as T;
     if (Array.isArray(value)) return value.map(redactValue) as T;
-    if (value instanceof Error) return Object.assign(new Error(redact(value.message)), { name: value.name }) as T;
+    if (value instanceof Error) return Object.assign(new Error(redact(value.message)), { name: value.name, stack: value.stack && redact(value.stack) }) as T;
     if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactValue(v)])) as T;
     }
@@ -34,6 +38,3 @@ export function createRedactor(): Redactor {
     redactValue,
   };
 }
-
-/** The one redactor of this process: the reporter, logs and metadata writer all pass output through it. */
-export const redactor: Redactor = createRedactor();

@@ -1,6 +1,6 @@
 /**
  * Secrets are named values resolved from the environment, a file or a command. Every value
- * resolved in a run is registered with the Redactor, and everything lsbackup prints or
+ * resolved in a run is registered with that run's Redactor, and everything lsbackup prints or
  * stores passes through it (one central place, tested).
  */
 export interface SecretSource {

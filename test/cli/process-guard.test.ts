@@ -1,5 +1,5 @@
 /**
- * The process guard (engine/cli/process-guard.ts) in a real Node process of its own, started as
+ * The process guard (engine/app/process-guard.ts) in a real Node process of its own, started as
  * the CLI starts (Node's default --unhandled-rejections=throw): a promise that rejects with no
  * handler in the middle of a run must not kill the process. It stops the run through the same
  * signal Ctrl-C uses (so post-steps run) and marks the process failed. No lsbackup command has a
@@ -11,14 +11,15 @@ import { execa } from 'execa';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
 
-const dist = path.join(repoRoot, 'dist/engine/cli');
+const dist = path.join(repoRoot, 'dist/engine/app');
 
 describe('process guard', () => {
   it('turns an unhandled rejection into an interrupted, failed run instead of a crash', async () => {
     const script = `
       const { installProcessGuard, processFaulted } = await import(${JSON.stringify(path.join(dist, 'process-guard.js'))});
-      const { interruptSignal } = await import(${JSON.stringify(path.join(dist, 'session.js'))});
-      installProcessGuard();
+      const { interruptSignal } = await import(${JSON.stringify(path.join(dist, 'interrupt.js'))});
+      const { createRedactor } = await import(${JSON.stringify(path.join(repoRoot, 'dist/engine/secrets/redactor.js'))});
+      installProcessGuard(createRedactor());
       const run = interruptSignal();
       const stopped = new Promise((resolve) => run.signal.addEventListener('abort', () => resolve(run.signal.reason)));
       void Promise.reject(new Error('stray rejection from a cleanup nobody awaited'));

@@ -8,8 +8,8 @@ import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
 import { retentionWarnings } from '../../jobs/retention.js';
 import { ExitCode, formatProblem, LsError } from '../../errors.js';
-import { redactor } from '../../secrets/index.js';
-import { loadSessionConfig } from '../session.js';
+import type { Redactor } from '../../secrets/types.js';
+import { loadRunConfig } from '../../app/config.js';
 
 export interface ConfigCommandOptions {
   config?: string;
@@ -44,9 +44,9 @@ export async function configValidateCommand(options: ConfigCommandOptions): Prom
 }
 
 /** `lsbackup config show`: every job with its inherited settings merged in, secrets masked. */
-export async function configShowCommand(options: ConfigCommandOptions): Promise<number> {
+export async function configShowCommand(options: ConfigCommandOptions, redactor: Redactor): Promise<number> {
   requireConfigFile(options);
-  const config = await loadSessionConfig(options);
+  const config = await loadRunConfig(options);
   const shown = maskConfig(
     {
       file: config.file,

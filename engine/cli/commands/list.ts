@@ -2,11 +2,12 @@ import { sanitizeClusterName } from '../../archive/index.js';
 import { listBackups } from '../../catalog/listing.js';
 import { renderBackupList } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
-import { catalogSession, type CatalogOptions } from '../catalog.js';
+import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
+import type { Redactor } from '../../secrets/types.js';
 
 /** `lsbackup list -t <target> [--cluster c]`: the backups a target holds, newest first (by the time in their metadata). */
-export async function listCommand(options: CatalogOptions): Promise<number> {
-  const session = await catalogSession(options);
+export async function listCommand(options: CatalogOptions, redactor: Redactor): Promise<number> {
+  const session = await catalogSession(options, redactor);
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
   const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
   if (options.json) {

@@ -6,12 +6,21 @@ import { bundledRecipesDir } from '../../paths.js';
 import { watchAndRerun } from '../watch.js';
 import { planRun } from '../../runner/plan.js';
 import type { RunPlan } from '../../runner/types.js';
-import { redactor } from '../../secrets/index.js';
+import type { Redactor } from '../../secrets/types.js';
+import { RUN_DEFAULTS } from '../../config/defaults.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { REMOTE_ZSTD_LEVEL } from '../../runner/remote-compress-command.js';
-import { clusterName, keyRemapMessages, loadSessionConfig, loadSessionInventory, loadSessionRecipes, resolveRunningRecipeSecrets, loadSessionProfile, sessionVarOverrides, type CommonOptions } from '../session.js';
+import { loadRunConfig } from '../../app/config.js';
+import { clusterName, keyRemapMessages, loadRunInventory, loadRunProfile, type ClusterFlags } from '../../app/inventory.js';
+import { loadRunRecipes, runVarOverrides } from '../../app/recipes.js';
+import { resolveRunningRecipeSecrets } from '../../app/secrets.js';
 
-export interface PlanCommandOptions extends CommonOptions {
+export interface PlanCommandOptions extends ClusterFlags {
+  config?: string;
+  json?: boolean;
+  only?: string[];
+  skip?: string[];
+  var?: string[];
   stepTimeout?: number;
   restore?: boolean;
   watch?: boolean;
@@ -19,29 +28,29 @@ export interface PlanCommandOptions extends CommonOptions {
 }
 
 /** `lsbackup plan`: what would run where, every command rendered, secrets masked. Runs nothing. */
-export async function planCommand(recipePaths: string[], options: PlanCommandOptions): Promise<number> {
+export async function planCommand(recipePaths: string[], options: PlanCommandOptions, redactor: Redactor): Promise<number> {
   if (options.watch) {
-    return watchAndRerun({ paths: await planInputs(recipePaths, options), run: () => planOnce(recipePaths, options), json: options.json });
+    return watchAndRerun({ paths: await planInputs(recipePaths, options), run: () => planOnce(recipePaths, options, redactor), json: options.json, redactor });
   }
-  return planOnce(recipePaths, options);
+  return planOnce(recipePaths, options, redactor);
 }
 
 /** What a plan is made of: recipes, the config file and the inventory (best effort: a broken config is still watched). */
 async function planInputs(recipePaths: string[], options: PlanCommandOptions): Promise<string[]> {
   const configFile = findConfigFile(options.config);
-  const config = await loadSessionConfig(options).catch(() => undefined);
+  const config = await loadRunConfig(options).catch(() => undefined);
   const recipes = recipePaths.length > 0 ? recipePaths.map((p) => path.resolve(p)) : (config?.recipes ?? [bundledRecipesDir]);
   const build = options.build ?? config?.build;
   return [...recipes, ...(configFile ? [configFile] : []), ...(build ? [path.resolve(build)] : [])];
 }
 
-async function planOnce(recipePaths: string[], options: PlanCommandOptions): Promise<number> {
-  const config = await loadSessionConfig(options);
-  const recipes = await loadSessionRecipes(recipePaths, config);
-  const inventory = await loadSessionInventory(options, config);
+async function planOnce(recipePaths: string[], options: PlanCommandOptions, redactor: Redactor): Promise<number> {
+  const config = await loadRunConfig(options);
+  const recipes = await loadRunRecipes(recipePaths, config);
+  const inventory = await loadRunInventory(options, config, redactor);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
-  const profile = await loadSessionProfile(inventory);
-  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, profile);
+  const profile = await loadRunProfile(inventory);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const plan = planRun(recipes, inventory, {
     operation: options.restore ? 'restore' : 'backup',
     backupId: randomUUID(),
@@ -49,12 +58,12 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions): Pro
     startedAt: new Date(),
     only: selection.only,
     skip: selection.skip,
-    varOverrides: sessionVarOverrides(config, options.var, recipes),
+    varOverrides: runVarOverrides(config, options.var, recipes),
     secrets: secrets.values,
     missingSecrets: secrets.missing,
     profileVars: profile?.vars,
-    defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? 3600,
-    compress: options.compress ?? config.compress ?? 'local',
+    defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
+    compress: options.compress ?? config.compress ?? RUN_DEFAULTS.compress,
   });
   const text = options.json ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2) : [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
   process.stdout.write(redactor.redact(text) + '\n');

@@ -3,7 +3,8 @@ import { renderPrune } from '../../catalog/render.js';
 import type { RetentionPolicy } from '../../catalog/retention.js';
 import { ExitCode } from '../../errors.js';
 import { withTargetLock } from '../../lock/index.js';
-import { catalogSession, type CatalogOptions } from '../catalog.js';
+import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
+import type { Redactor } from '../../secrets/types.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   /** A job name, false for --no-job, unset for every job. */
@@ -15,8 +16,8 @@ export interface PruneOptions extends CatalogOptions, RetentionPolicy {
 }
 
 /** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, per cluster and job, saying why each is kept. */
-export async function pruneCommand(options: PruneOptions): Promise<number> {
-  const session = await catalogSession(options);
+export async function pruneCommand(options: PruneOptions, redactor: Redactor): Promise<number> {
+  const session = await catalogSession(options, redactor);
   const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
   // The target's lock: retention never races a backup that is writing there.
   const { result, leftovers } = await withTargetLock(

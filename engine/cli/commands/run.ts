@@ -4,7 +4,9 @@ import { selectJob } from '../../jobs/resolve.js';
 import { runJob } from '../../jobs/run-job.js';
 import { writeReportFile } from '../../jobs/report.js';
 import { findConfigFile } from '../../config/load.js';
-import { interruptSignal, loadSessionConfig, sessionReporter } from '../session.js';
+import { loadRunConfig } from '../../app/config.js';
+import { openCommandRun } from '../../app/context.js';
+import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 
 export interface RunOptions {
@@ -18,22 +20,21 @@ export interface RunOptions {
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
-export async function runCommand(options: RunOptions): Promise<number> {
+export async function runCommand(options: RunOptions, redactor: Redactor): Promise<number> {
   if (!findConfigFile(options.config)) {
     throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
   }
-  const config = await loadSessionConfig(options);
+  const config = await loadRunConfig(options);
   const job = selectJob(config, options.job);
-  const reporter = await sessionReporter(options.json);
-  const interrupt = interruptSignal();
+  // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
+  const run = await openCommandRun(options.json, redactor);
   try {
-    const report = await runJob(config, job, { reporter, signal: interrupt.signal, compress: options.compress, signKey: options.signKey, lockWaitSec: options.lockWait });
+    const report = await runJob(config, job, { reporter: run.reporter, signal: run.signal, compress: options.compress, signKey: options.signKey, lockWaitSec: options.lockWait });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
     return report.exitCode ?? 1;
   } finally {
-    interrupt.dispose();
-    reporter.close();
+    run.close();
   }
 }

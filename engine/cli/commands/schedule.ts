@@ -3,7 +3,7 @@ import { findConfigFile } from '../../config/load.js';
 import { runJob } from '../../jobs/run-job.js';
 import { Scheduler, type ScheduleLog } from '../../schedule/scheduler.js';
 import { createReporter } from '../../report/reporters.js';
-import { redactor } from '../../secrets/index.js';
+import type { Redactor } from '../../secrets/types.js';
 
 export interface ScheduleOptions {
   config?: string;
@@ -17,13 +17,14 @@ export interface ScheduleOptions {
  * would kill the process with runs half done). The first SIGTERM/SIGINT stops firing, lets
  * running jobs run their post-steps and notifications, then exits; a second one exits at once.
  */
-export async function scheduleCommand(options: ScheduleOptions): Promise<number> {
+export async function scheduleCommand(options: ScheduleOptions, redactor: Redactor): Promise<number> {
   const file = findConfigFile(options.config);
   if (!file) throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
   const log = (entry: ScheduleLog) => {
     const line = options.json ? JSON.stringify({ time: new Date().toISOString(), ...entry }) : `${new Date().toISOString()} ${describe(entry)}`;
     (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
   };
+  // Shared by every job's run; each run masks its events with a redactor of its own (runJob).
   const reporter = await createReporter(options.json ? 'json' : 'plain', redactor);
   const scheduler = new Scheduler(
     file,

@@ -3,6 +3,7 @@ import { validateRecipes } from '../../recipes/index.js';
 import { formatProblem, type Problem } from '../../errors.js';
 import { bundledRecipesDir } from '../../paths.js';
 import { watchAndRerun } from '../watch.js';
+import type { Redactor } from '../../secrets/types.js';
 
 export interface ValidateOptions {
   json?: boolean;
@@ -10,9 +11,9 @@ export interface ValidateOptions {
 }
 
 /** `lsbackup validate [paths...]`: every problem of every recipe at once, file:line:col. Runs nothing. */
-export async function validateCommand(paths: string[], options: ValidateOptions): Promise<number> {
+export async function validateCommand(paths: string[], options: ValidateOptions, redactor: Redactor): Promise<number> {
   const chosen = paths.length > 0 ? paths.map((p) => path.resolve(p)) : [bundledRecipesDir];
-  if (options.watch) return watchAndRerun({ paths: chosen, run: () => validateOnce(chosen, options), json: options.json });
+  if (options.watch) return watchAndRerun({ paths: chosen, run: () => validateOnce(chosen, options), json: options.json, redactor });
   return validateOnce(chosen, options);
 }
 

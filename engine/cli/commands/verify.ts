@@ -2,8 +2,9 @@ import { verifyBackup } from '../../catalog/verify.js';
 import { renderVerify } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { loadTrustedKeys } from '../../signing/index.js';
-import { backupSession, type CatalogOptions } from '../catalog.js';
-import { loadSessionConfig } from '../session.js';
+import { backupSession, type CatalogOptions } from '../../app/catalog.js';
+import { loadRunConfig } from '../../app/config.js';
+import type { Redactor } from '../../secrets/types.js';
 
 export interface VerifyOptions extends CatalogOptions {
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -11,10 +12,10 @@ export interface VerifyOptions extends CatalogOptions {
 }
 
 /** `lsbackup verify <backup>`: exit 0 when intact, 1 naming every bad entry (or a bad signature) otherwise. */
-export async function verifyCommand(spec: string, options: VerifyOptions): Promise<number> {
-  const config = await loadSessionConfig(options);
+export async function verifyCommand(spec: string, options: VerifyOptions, redactor: Redactor): Promise<number> {
+  const config = await loadRunConfig(options);
   const trusted = await loadTrustedKeys(options.trustedKeys ?? config.signing?.trusted ?? []);
-  const session = await backupSession(spec, options);
+  const session = await backupSession(spec, options, redactor);
   const report = await verifyBackup(session.target, session.name, { ...session, trusted });
   process.stdout.write((options.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;

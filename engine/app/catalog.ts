@@ -3,8 +3,9 @@ import { parseIdentityFile } from '../crypto/identity-file.js';
 import { parseBackupReference, resolveBackupName } from '../catalog/locate.js';
 import type { DecryptOptions } from '../catalog/objects.js';
 import type { Target } from '../../targets/types.js';
-import { loadSessionConfig } from './session.js';
-import { openSessionTarget, type TargetFlags } from './targets.js';
+import type { Redactor } from '../secrets/types.js';
+import { loadRunConfig } from './config.js';
+import { openOneTarget, type TargetFlags } from './targets.js';
 
 export interface CatalogOptions extends TargetFlags {
   config?: string;
@@ -21,17 +22,17 @@ export interface CatalogSession extends DecryptOptions {
   cluster?: string;
 }
 
-export async function catalogSession(options: CatalogOptions): Promise<CatalogSession> {
-  const config = await loadSessionConfig(options);
+export async function catalogSession(options: CatalogOptions, redactor: Redactor): Promise<CatalogSession> {
+  const config = await loadRunConfig(options);
   const identityFile = options.identity ?? config.encryption?.identityFile;
   const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
-  return { target: await openSessionTarget(options, config), identities, cluster: options.cluster ?? config.cluster };
+  return { target: await openOneTarget(options, config, redactor), identities, cluster: options.cluster ?? config.cluster };
 }
 
 /** The session for a command about one backup: its target may come from the argument itself. */
-export async function backupSession(spec: string, options: CatalogOptions): Promise<CatalogSession & { name: string }> {
+export async function backupSession(spec: string, options: CatalogOptions, redactor: Redactor): Promise<CatalogSession & { name: string }> {
   const ref = parseBackupReference(spec);
-  const session = await catalogSession(ref.targetUri ? { ...options, target: [ref.targetUri] } : options);
+  const session = await catalogSession(ref.targetUri ? { ...options, target: [ref.targetUri] } : options, redactor);
   const onWarning = (m: string) => process.stderr.write(`warning: ${m}\n`);
   return { ...session, name: await resolveBackupName(session.target, ref.name, { ...session, onWarning }) };
 }

@@ -5,21 +5,31 @@
  * progress is stopped the way Ctrl-C stops it (post-steps run, nothing partial is kept) and the
  * process ends as a failed run (exit 1).
  */
-import { redactor } from '../secrets/index.js';
+import type { Redactor } from '../secrets/types.js';
 
 type Listener = (reason: string) => void;
 
 const listeners = new Set<Listener>();
+/** The command's redactor and those of the job runs going on (each job has its own). */
+const redactors = new Set<Redactor>();
 let faulted = false;
 
-/** Once per process, before any command runs. */
-export function installProcessGuard(): void {
+/** Once per process, before any command runs; the redactor is the one the command's run fills. */
+export function installProcessGuard(redactor: Redactor): void {
+  redactors.add(redactor);
   process.on('unhandledRejection', (reason: unknown) => {
     faulted = true;
     const detail = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
-    process.stderr.write(`lsbackup: unexpected error (please report); stopping the run:\n${redactor.redact(detail)}\n`);
+    const masked = [...redactors].reduce((text, r) => r.redact(text), detail);
+    process.stderr.write(`lsbackup: unexpected error (please report); stopping the run:\n${masked}\n`);
     for (const listener of listeners) listener('an unexpected error');
   });
+}
+
+/** While a run with a redactor of its own lasts, the guard's report is masked with it too; returns the release. */
+export function maskFaultReportsWith(redactor: Redactor): () => void {
+  redactors.add(redactor);
+  return () => redactors.delete(redactor);
 }
 
 /** Called with a reason when the guard catches a rejection; returns the unsubscribe. */

@@ -1,11 +1,13 @@
 /**
  * Which targets a command works on: -t URIs (with options from flags, and from the config's
- * entry for the same URI), else the config's `targets`. Credentials are resolved here.
+ * entry for the same URI), else the config's `targets`. Credentials are resolved here and join
+ * the run's redactor.
  */
 import path from 'node:path';
 import type { Config, TargetConfig } from '../config/load.js';
 import { checkTargetOptionFlags, resolveTargetSecrets, targetOptionsFromFlags, type TargetOptionFlags } from '../config/target-options.js';
-import { createSecretSource, redactor } from '../secrets/index.js';
+import { createSecretSource } from '../secrets/from-config.js';
+import type { Redactor } from '../secrets/types.js';
 import { LsError } from '../errors.js';
 import { openTarget } from '../../targets/registry.js';
 import type { Target } from '../../targets/types.js';
@@ -31,19 +33,19 @@ export function chosenTargets(flags: TargetFlags, config: Config): TargetConfig[
 }
 
 /** Opens every chosen target with its credentials resolved; EUSAGE when there is none. */
-export async function openSessionTargets(flags: TargetFlags, config: Config): Promise<Target[]> {
-  return openConfiguredTargets(chosenTargets(flags, config), config);
+export async function openChosenTargets(flags: TargetFlags, config: Config, redactor: Redactor): Promise<Target[]> {
+  return openConfiguredTargets(chosenTargets(flags, config), config, redactor);
 }
 
 /** Catalog commands work on one target: the one named with -t, else the config's first. */
-export async function openSessionTarget(flags: TargetFlags, config: Config): Promise<Target> {
+export async function openOneTarget(flags: TargetFlags, config: Config, redactor: Redactor): Promise<Target> {
   if ((flags.target?.length ?? 0) > 1) throw new LsError('EUSAGE', { message: 'this command works on one target: pass -t once' });
-  const [first] = await openConfiguredTargets(chosenTargets(flags, config).slice(0, 1), config);
+  const [first] = await openConfiguredTargets(chosenTargets(flags, config).slice(0, 1), config, redactor);
   return first!;
 }
 
 /** Opens targets as configured (a job's list, say), credentials resolved through the secret sources. */
-export async function openConfiguredTargets(chosen: TargetConfig[], config: Config): Promise<Target[]> {
+export async function openConfiguredTargets(chosen: TargetConfig[], config: Config, redactor: Redactor): Promise<Target[]> {
   if (chosen.length === 0) {
     throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
   }

@@ -1,0 +1,140 @@
+/**
+ * One backup, set up the same way for `apply` (flags over the config) and for a job of
+ * `run` / `schedule` (the job over the top level, engine/jobs/backup-settings.ts): settings
+ * resolved once, then the signer,
+ * targets, recipes, inventory, profile and secrets, the locks, the executors and runBackup.
+ */
+import type { ArchiveFormat } from '../archive/types.js';
+import type { Config, TargetConfig } from '../config/load.js';
+import { RUN_DEFAULTS } from '../config/defaults.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import { runBackup, type BackupResult } from '../runner/backup.js';
+import type { CompressMode } from '../runner/transport.js';
+import { loadSigner } from '../signing/index.js';
+import type { Target } from '../../targets/types.js';
+import type { Redactor } from '../secrets/types.js';
+import type { RunContext } from './context.js';
+import { runExecutorFactory, type ConnectionOptions } from './executors.js';
+import { clusterName, loadRunInventory, loadRunProfile, type ClusterFlags } from './inventory.js';
+import { withRunLocks } from './locks.js';
+import { loadRunRecipes, runVarOverrides } from './recipes.js';
+import { resolveRunningRecipeSecrets } from './secrets.js';
+import { chosenTargets, openConfiguredTargets, type TargetFlags } from './targets.js';
+
+/** A backup's settings with every default filled in: nothing below looks at flags again. */
+export interface BackupSettings {
+  /** The config, its `components` (only/skip/vars) as this run uses them. */
+  config: Config;
+  recipePaths: string[];
+  /** Recipes already loaded and validated (the scheduler's last valid set); else loaded from recipePaths. */
+  recipes?: LoadedRecipe[];
+  /** The build dir or inventory (else the config's `build`). */
+  build?: string;
+  /** What names the cluster (see clusterName). */
+  naming: ClusterFlags;
+  job?: string;
+  targets: TargetConfig[];
+  format: ArchiveFormat;
+  compress: CompressMode;
+  concurrency: number;
+  stepTimeoutSec: number;
+  lockWaitSec: number;
+  /** --var component.key=value (checked against the recipes). */
+  cliVars?: string[];
+  encryption: { recipients: string[]; plainMetadata: boolean };
+  signKey?: string;
+  connection: ConnectionOptions;
+}
+
+/** The flags `apply` (and the bare `lsbackup -b -t`) takes. */
+export interface BackupFlags extends ClusterFlags, TargetFlags, ConnectionOptions {
+  config?: string;
+  json?: boolean;
+  only?: string[];
+  skip?: string[];
+  var?: string[];
+  format?: ArchiveFormat;
+  /** age recipients (age1...), repeatable. */
+  encryptTo?: string[];
+  plainMetadata?: boolean;
+  /** SSH private key that signs metadata.json (default: config signing.key). */
+  signKey?: string;
+  concurrency?: number;
+  stepTimeout?: number;
+  lockWait?: number;
+  compress?: CompressMode;
+}
+
+/** `apply`: a flag wins over the config, the config over the schema's default. */
+export function backupSettingsFromFlags(recipePaths: string[], flags: BackupFlags, config: Config): BackupSettings {
+  return {
+    config: { ...config, components: { ...config.components, only: flags.only ?? config.components?.only, skip: flags.skip ?? config.components?.skip } },
+    recipePaths,
+    build: flags.build,
+    naming: flags,
+    targets: chosenTargets(flags, config),
+    format: flags.format ?? config.format ?? RUN_DEFAULTS.format,
+    compress: flags.compress ?? config.compress ?? RUN_DEFAULTS.compress,
+    concurrency: flags.concurrency ?? config.concurrency ?? RUN_DEFAULTS.concurrency,
+    stepTimeoutSec: flags.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
+    lockWaitSec: flags.lockWait ?? config.lockWait ?? RUN_DEFAULTS.lockWait,
+    cliVars: flags.var,
+    encryption: {
+      recipients: flags.encryptTo ?? config.encryption?.recipients ?? [],
+      plainMetadata: flags.plainMetadata ?? config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata,
+    },
+    signKey: flags.signKey ?? config.signing?.key,
+    connection: flags,
+  };
+}
+
+export interface PreparedBackup {
+  cluster: string;
+  targets: Target[];
+  /** Takes the locks (checking the targets first) and runs the backup. */
+  run: (context: RunContext) => Promise<BackupResult>;
+}
+
+/** Everything loaded and resolved, nothing contacted: a bad key, target, recipe or inventory stops here. */
+export async function prepareBackup(settings: BackupSettings, redactor: Redactor): Promise<PreparedBackup> {
+  const { config } = settings;
+  // A missing or passphrase-protected key stops the run here, before any target or host is touched.
+  const signer = settings.signKey ? await loadSigner(settings.signKey) : undefined;
+  const targets = await openConfiguredTargets(settings.targets, config, redactor);
+  const recipes = settings.recipes ?? (await loadRunRecipes(settings.recipePaths, config));
+  const inventory = await loadRunInventory({ build: settings.build }, config, redactor);
+  const selection = { only: config.components?.only, skip: config.components?.skip };
+  const profile = await loadRunProfile(inventory);
+  const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
+  const cluster = clusterName(settings.naming, config, inventory);
+  return {
+    cluster,
+    targets,
+    run: ({ reporter, signal }) =>
+      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter }, async () =>
+        runBackup({
+          recipes,
+          inventory,
+          targets,
+          cluster,
+          job: settings.job,
+          format: settings.format,
+          concurrency: settings.concurrency,
+          defaultStepTimeoutSec: settings.stepTimeoutSec,
+          compress: settings.compress,
+          only: selection.only,
+          skip: selection.skip,
+          varOverrides: runVarOverrides(config, settings.cliVars, recipes),
+          secrets: secrets.values,
+          missingSecrets: secrets.missing,
+          profileVars: profile?.vars,
+          executorFactory: await runExecutorFactory(inventory, reporter, settings.connection),
+          reporter,
+          redactor,
+          signal,
+          encryption: settings.encryption,
+          signer,
+        }),
+      ),
+  };
+}

@@ -1,0 +1,36 @@
+import type { BackupSettings } from '../app/backup.js';
+import type { Config } from '../config/load.js';
+import { RUN_DEFAULTS } from '../config/defaults.js';
+import type { LoadedRecipe } from '../recipes/types.js';
+import type { CompressMode } from '../runner/transport.js';
+import type { EffectiveJob } from './resolve.js';
+
+/** What `run` / `schedule` may set over a job. */
+export interface JobOverrides {
+  recipes?: LoadedRecipe[];
+  compress?: CompressMode;
+  signKey?: string;
+  lockWaitSec?: number;
+}
+
+/** A job of the config (its defaults already filled in by effectiveJobs), `run`'s flags over it. */
+export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrides: JobOverrides): BackupSettings {
+  return {
+    config: { ...config, components: job.components },
+    recipePaths: job.recipes ?? [],
+    recipes: overrides.recipes,
+    build: job.build,
+    // The job's cluster already inherits the top level's; its build names no cluster of its own.
+    naming: { cluster: job.cluster },
+    job: job.name,
+    targets: job.targets,
+    format: job.format,
+    compress: overrides.compress ?? job.compress,
+    concurrency: job.concurrency,
+    stepTimeoutSec: job.stepTimeout,
+    lockWaitSec: overrides.lockWaitSec ?? job.lockWait,
+    encryption: { recipients: config.encryption?.recipients ?? [], plainMetadata: config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata },
+    signKey: overrides.signKey ?? config.signing?.key,
+    connection: {},
+  };
+}
