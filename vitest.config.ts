@@ -31,6 +31,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.int.test.ts'],
+          env: { LSB_TEST_TIER: 'integration' },
           // A hang detector, not a speed check: integration tests make many CLI runs, each of which
           // takes seconds on a busy 2-core machine (load 20+ seen with parallel work).
           testTimeout: 300_000,
