@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openArchiveReader } from '../../engine/archive/reader.js';
 import { verifyArchive } from '../../engine/archive/verify.js';
 import { createArchiveWriter } from '../../engine/archive/writer.js';
 import type { ArchiveFormat } from '../../engine/archive/types.js';
-import { fileSink, tempDir } from './helpers.js';
+import { fileSink, tempDirPerTest } from './helpers.js';
 
 const small = Buffer.from('first\n');
 const big = randomBytes(3_000_000);
@@ -29,13 +29,7 @@ export async function writeSample(dir: string, format: ArchiveFormat, metadataEn
 
 export function readAndVerify(formats: ArchiveFormat[]): void {
   describe.each(formats)('%s reader and verify', (format) => {
-    let dir: { path: string; cleanup: () => Promise<void> };
-    beforeEach(async () => {
-      dir = await tempDir();
-    });
-    afterEach(async () => {
-      await dir.cleanup();
-    });
+    const dir = tempDirPerTest();
 
     it('reads back every entry and verifies clean', async () => {
       const archive = await writeSample(dir.path, format);

@@ -8,10 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createArchiveWriter } from '../../engine/archive/writer.js';
 import type { ArchiveFormat } from '../../engine/archive/types.js';
-import { fileSink, run, tempDir, tricklingBody } from './helpers.js';
+import { fileSink, run, tempDirPerTest, tricklingBody } from './helpers.js';
 
 const mtime = new Date('2024-05-06T07:08:10Z'); // even seconds: zip keeps 2-second DOS times
 const text = Buffer.from('hello, archive\n');
@@ -32,13 +32,7 @@ const lister: Record<ArchiveFormat, (archive: string) => string[]> = {
 /** What the archive writer produces, extracted and listed by the real tar/unzip, for each of `formats`. */
 export function readByRealTools(formats: ArchiveFormat[]): void {
   describe.each(formats)('%s archives read by the real tool', (format) => {
-    let dir: { path: string; cleanup: () => Promise<void> };
-    beforeEach(async () => {
-      dir = await tempDir();
-    });
-    afterEach(async () => {
-      await dir.cleanup();
-    });
+    const dir = tempDirPerTest();
 
     it('keep bytes, modes, mtimes, symlinks, hardlinks, command output and metadata.json last', async () => {
       const archive = join(dir.path, `out.${format}`);

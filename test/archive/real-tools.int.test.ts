@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createArchiveWriter } from '../../engine/archive/writer.js';
-import { fileSink, gzipMemberCount, run, tempDir } from './helpers.js';
+import { fileSink, gzipMemberCount, run, tempDirPerTest } from './helpers.js';
 import { readAndVerify } from './read-and-verify.js';
 import { readByRealTools } from './real-tool-read.js';
 
@@ -16,13 +16,7 @@ readByRealTools(['tar.zst', 'zip']);
 readAndVerify(['tar.zst']);
 
 describe('tar.gz', () => {
-  let dir: { path: string; cleanup: () => Promise<void> };
-  beforeEach(async () => {
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await dir.cleanup();
-  });
+  const dir = tempDirPerTest();
 
   it('is a multi-member gzip stream that gunzip -t accepts', async () => {
     const big = randomBytes(2_500_000); // spans several 1 MiB gzip members
