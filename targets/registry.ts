@@ -20,7 +20,7 @@ export interface TargetPlugin {
   load(): Promise<TargetFactory>;
 }
 
-/** scheme -> plugin. One line per file in targets/; test/targets/registry.test.ts checks they match. */
+/** scheme -> plugin. One line per file in targets/; test/targets/registry.int.test.ts checks they match. */
 export const targetPlugins = new Map<string, TargetPlugin>([
   ['file', { optionsSchema: localTargetOptionsSchema, load: async () => (await import('./local.js')).openLocalTarget }],
   ['nfs', { optionsSchema: nfsTargetOptionsSchema, load: async () => (await import('./nfs.js')).openNfsTarget }],

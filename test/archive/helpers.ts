@@ -4,10 +4,25 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
 
 export async function tempDir(prefix = 'lsb-archive-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** A fresh temp dir for each test of the enclosing describe (or file), removed after it. */
+export function tempDirPerTest(): { readonly path: string } {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(() => dir.cleanup());
+  return {
+    get path() {
+      return dir.path;
+    },
+  };
 }
 
 export function fileSink(path: string) {

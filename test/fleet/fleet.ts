@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync, rmSync, chmodSync 
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireIntegrationTier } from '../helpers/tier.js';
 
 export const SUDO_USER = 'lsbtest';
 export const NOSUDO_USER = 'lsbnosudo';
@@ -73,6 +74,7 @@ export interface FleetOptions {
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  requireIntegrationTier('an sshd fleet');
   const dir = mkdtempSync(join(tmpdir(), 'lsb-fleet-'));
   const { clientKey, encryptedClientKey, authorizedKeys } = prepareFleetDir(dir);
 
@@ -222,6 +224,7 @@ export interface SshdPlacement {
 export async function startSshd(
   dir: string, name: string, address: string, authorizedKeys: string, logLevel: string, placement?: SshdPlacement, mountSetup?: string,
 ) {
+  requireIntegrationTier(`an sshd (${name})`);
   const hostDir = join(dir, name);
   mkdirSync(hostDir);
   const hostKey = join(hostDir, 'ssh_host_ed25519_key');

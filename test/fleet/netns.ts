@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAtExit, startTimeOf } from '../infra/servers/common.js';
 import { prepareFleetDir, startSshd, stopSshd, writeInventory, type FleetHost } from './fleet.js';
+import { requireIntegrationTier } from '../helpers/tier.js';
 
 export interface NetnsFleet {
   dir: string;
@@ -68,6 +69,7 @@ export function netnsUnavailable(): string | undefined {
 }
 
 export async function startNetnsFleet(options: { hosts: number }): Promise<NetnsFleet> {
+  requireIntegrationTier('an sshd fleet in network namespaces');
   reapStale();
   const id = randomBytes(3).toString('hex');
   const bridge = `lsb${id}`;

@@ -29,6 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { requireIntegrationTier } from '../helpers/tier.js';
 
 export interface AzureFileStandIn {
   /** Pass as the target's `endpoint` option. */
@@ -48,6 +49,7 @@ class HttpError extends Error {
 }
 
 export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promise<AzureFileStandIn> {
+  requireIntegrationTier('the Azure Files stand-in');
   const dataDir = await mkdtemp(join(tmpdir(), 'lsbackup-azfile-'));
   const accountKey = randomBytes(64).toString('base64');
   const server = createServer((req, res) => {

@@ -12,6 +12,7 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteSt
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireIntegrationTier } from '../helpers/tier.js';
 
 export interface S3Server {
   endpoint: string;
@@ -28,6 +29,7 @@ const ACCOUNT = 'lsb';
 const USER = 'tester';
 
 export async function startSwiftS3(): Promise<S3Server> {
+  requireIntegrationTier('the Swift S3 server');
   const dir = mkdtempSync(join(tmpdir(), 'lsbackup-swift-'));
   const secret = `secret-${process.pid}-${Date.now()}`;
   const [proxyPort, accountPort, containerPort, objectPort, memcachePort] = await freePorts(5);

@@ -12,12 +12,10 @@ describe('part-size schedule', () => {
       const size = partSchedule(first);
       expect(size(1)).toBe(first);
       expect(scheduleCapacity(size, S3_PART_LIMITS)).toBeGreaterThanOrEqual(5 * TiB);
-      for (let n = 1; n <= 10_000; n++) {
-        expect(size(n)).toBeGreaterThanOrEqual(5 * MiB);
-        expect(size(n)).toBeLessThanOrEqual(5 * GiB);
-        expect(size(n)).toBeLessThanOrEqual(S3_PART_LIMITS.maxPart);
-        if (n > 1) expect(size(n)).toBeGreaterThanOrEqual(size(n - 1));
-      }
+      // One assertion over all 10,000 parts (40,000 expect() calls took seconds): the parts that break a rule.
+      const sizes = Array.from({ length: 10_000 }, (_, i) => size(i + 1));
+      const wrong = sizes.flatMap((s, i) => (s < 5 * MiB || s > 5 * GiB || s > S3_PART_LIMITS.maxPart || (i > 0 && s < sizes[i - 1]!) ? [{ part: i + 1, size: s }] : []));
+      expect(wrong).toEqual([]);
     });
   }
 

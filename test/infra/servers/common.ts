@@ -10,6 +10,7 @@ import { mkdtemp, mkdir, rm, readFile, writeFile, chown, access } from 'node:fs/
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireIntegrationTier } from '../../helpers/tier.js';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -76,6 +77,7 @@ export async function prepareBaseDir(
   opts: BaseServerOptions,
   owner?: string,
 ): Promise<{ baseDir: string; ownedHere: boolean }> {
+  requireIntegrationTier(`a test server (${name})`);
   const ownedHere = !opts.baseDir;
   if (ownedHere) await reapOrphansOnce();
   const baseDir = opts.baseDir ?? (await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${name}-`)));
@@ -308,6 +310,7 @@ export interface SpawnServerOptions extends RunAs {
  * and everything it forks), output to a log file, killed at exit if the test forgets.
  */
 export function spawnServer(command: string, args: string[], opts: SpawnServerOptions): number {
+  requireIntegrationTier(`a server process (${command})`);
   const [cmd, argv] = asUser(command, args, opts);
   const fd = openSync(opts.logFile, 'a');
   const spawnOpts: SpawnOptions = {

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { LOOPBACK } from '../servers/common.js';
+import { requireIntegrationTier } from '../../helpers/tier.js';
 
 export interface Request {
   method: string;
@@ -62,6 +63,7 @@ export interface ServeOptions {
 
 /** Serves `routes` on a free port. */
 export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Promise<RunningHttp> {
+  requireIntegrationTier('a component stand-in server');
   const compiled = routes.map(([method, pattern, handler]) => ({ method, ...compile(pattern), handler }));
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {

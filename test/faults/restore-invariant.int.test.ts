@@ -9,7 +9,7 @@
  * backs them up through the built CLI in a random format, verifies, wipes and restores them.
  *
  * CI runs a fixed number of seeded runs. A failure prints fast-check's seed and path; replay it with
- *   LSB_PROPERTY_SEED=<seed> LSB_PROPERTY_PATH=<path> npx vitest run test/faults/restore-invariant.test.ts
+ *   LSB_PROPERTY_SEED=<seed> LSB_PROPERTY_PATH=<path> npx vitest run test/faults/restore-invariant.int.test.ts
  * (LSB_PROPERTY_RUNS=<n> for more runs, LSB_PROPERTY_SHRINK=1 to shrink a counterexample: slow).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -18,7 +18,7 @@ const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string
   { recipe: 'prometheus', vars: { prometheus_cacert: '/pki/ca.pem', prometheus_cert: '/pki/c.pem', prometheus_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
   { recipe: 'alertmanager', vars: { alertmanager_cacert: '/pki/ca.pem', alertmanager_cert: '/pki/c.pem', alertmanager_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
   // elasticsearch hands its TLS files to curl in a config on stdin, not on the command line;
-  // test/components/elasticsearch.test.ts uses them against an HTTPS stand-in.
+  // test/components/elasticsearch.int.test.ts uses them against an HTTPS stand-in.
   { recipe: 'kibana', vars: { kibana_cacert: '/pki/ca.pem' }, flags: ['--cacert /pki/ca.pem'] },
   // grafana_server_cert: the server's own certificate, trusted by its pinned public key.
   { recipe: 'grafana', vars: { grafana_cacert: '/pki/ca.pem', grafana_server_cert: '/etc/grafana/ssl/grafana_cert.pem' }, flags: ['--cacert /pki/ca.pem', '-k --pinnedpubkey "$pin"'] },

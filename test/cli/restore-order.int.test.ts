@@ -2,7 +2,7 @@
  * `spec.restore.after` through the built CLI on the local host (ansible_connection=local), with
  * real commands: a component waits for the restores it names; when one of them fails it is not
  * restored at all, and a loop of `after` is refused instead of waiting forever. (That the order
- * itself holds is shown with real services in test/components/kafka.test.ts: ZooKeeper restored
+ * itself holds is shown with real services in test/components/kafka.int.test.ts: ZooKeeper restored
  * before any broker is stopped.)
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -20,7 +20,7 @@ const TEXT_LINES = 2_000_000; // `seq`: ~14.9 MB of text; zstd -1 makes ~3.4 MB 
 const BIG_BYTES = 24 * 1024 * 1024; // random: ~12 s at 16 Mbit/s
 
 // Namespaces are required (root, iproute2): without them the tests fail, unless opted out.
-const optOut = optedOut('netns', 'Remote compression on a real link (test/cli/compress-remote-wire.test.ts)');
+const optOut = optedOut('netns', 'Remote compression on a real link (test/cli/compress-remote-wire.int.test.ts)');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;

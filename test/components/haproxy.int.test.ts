@@ -4,7 +4,7 @@
  * host: the Debian package layout (haproxy on the host). Their config/SSL dirs stand in for
  * /etc/haproxy and /etc/ssl/haproxy (host_vars); the reload command is HAProxy's own soft
  * reload (`-sf <old pid>`), which is what `systemctl reload haproxy` does on a Debian host.
- * LambdaStack's layout (haproxy in a runc container) is tested in haproxy-runc.test.ts.
+ * LambdaStack's layout (haproxy in a runc container) is tested in haproxy-runc.int.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';

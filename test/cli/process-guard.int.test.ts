@@ -3,7 +3,7 @@
  * the CLI starts (Node's default --unhandled-rejections=throw): a promise that rejects with no
  * handler in the middle of a run must not kill the process. It stops the run through the same
  * signal Ctrl-C uses (so post-steps run) and marks the process failed. No lsbackup command has a
- * known stray rejection left to trigger it (the S3 one is fixed: test/faults/s3-faults.test.ts),
+ * known stray rejection left to trigger it (the S3 one is fixed: test/faults/s3-faults.int.test.ts),
  * so this script makes one itself.
  */
 import { describe, expect, it } from 'vitest';

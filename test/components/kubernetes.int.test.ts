@@ -6,7 +6,7 @@
  * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
  * answering from fixtures — no API server runs here. This is etcd as Debian packages it
  * (etcdctl on PATH, plain http, so the recipe's TLS vars are switched off); etcd as kubeadm
- * and LambdaStack run it (a static pod, TLS, no etcdctl on the host) is kubernetes-static-pod.test.ts.
+ * and LambdaStack run it (a static pod, TLS, no etcdctl on the host) is kubernetes-static-pod.int.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';

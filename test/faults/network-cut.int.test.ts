@@ -26,7 +26,7 @@ const SMALL_BYTES = 1024 * 1024;
 const BIG_BYTES = 24 * 1024 * 1024;
 
 // Namespaces are required (root, iproute2): without them the tests fail, unless opted out.
-const optOut = optedOut('netns', 'The network cut (test/faults/network-cut.test.ts)');
+const optOut = optedOut('netns', 'The network cut (test/faults/network-cut.int.test.ts)');
 
 let fleet: NetnsFleet;
 let ws: Awaited<ReturnType<typeof workspace>>;
