@@ -34,8 +34,10 @@ export default defineConfig({
           env: { LSB_TEST_TIER: 'integration' },
           // A hang detector, not a speed check: integration tests make many CLI runs, each of which
           // takes seconds on a busy 2-core machine (load 20+ seen with parallel work).
+          // Hooks start servers and fleets: at load 28 (two burners and seven parallel sessions) a
+          // RabbitMQ or Kafka set-up took over 180 s, so hooks get the tests' deadline.
           testTimeout: 300_000,
-          hookTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -15,5 +15,15 @@ const redactor = createRedactor();
 installProcessGuard(redactor);
 const code = await main(process.argv, redactor);
 process.exitCode = code;
-// Exit once output is flushed even if a stray handle (a half-closed connection) would keep Node alive.
-setTimeout(() => process.exit(code), 500).unref();
+// A stray handle (a half-closed connection) must not keep Node alive; output still queued for a
+// slow reader of a pipe must not be cut off by that exit.
+setTimeout(() => void outputWritten().then(() => process.exit(code)), 500).unref();
+
+async function outputWritten(): Promise<void> {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0 || stream.destroyed) continue;
+    await new Promise<void>((done) => {
+      stream.once('drain', done).once('close', done).once('error', done);
+    });
+  }
+}

@@ -82,7 +82,8 @@ function describeOwner(o: LockOwner): string {
   return `pid ${o.pid} on ${o.hostname} since ${o.acquiredAt} (${o.command})`;
 }
 
-async function readOwner(file: string): Promise<LockOwner | undefined> {
+/** The owner record in `file`; undefined when it is gone, being written, or not ours. */
+export async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as LockOwner;
   } catch {

@@ -4,9 +4,9 @@
  * (lock-file.ts: pid, process start, host), so what a run killed with SIGKILL left behind is
  * removed by the next run instead of staying forever.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { currentOwner, staleReason, type LockOwner } from './lock-file.js';
+import { currentOwner, readOwner, staleReason } from './lock-file.js';
 
 const OWNER_FILE = '.lsbackup-owner';
 /** The name prefixes of lsbackup's private temp directories. */
@@ -15,7 +15,9 @@ const PREFIXES = ['lsbackup-spool-', 'lsbackup-restore-'] as const;
 /** A new private directory `<parent>/<prefix>XXXXXX` (mkdtemp: mode 0700) owned by this process. */
 export async function createOwnedTempDir(parent: string, prefix: (typeof PREFIXES)[number]): Promise<string> {
   const dir = await mkdtemp(path.join(parent, prefix));
-  await writeFile(path.join(dir, OWNER_FILE), JSON.stringify(currentOwner()) + '\n', { mode: 0o600 });
+  // Written aside and renamed: a run cleaning up the same parent never reads half a record.
+  await writeFile(path.join(dir, `${OWNER_FILE}.new`), JSON.stringify(currentOwner()) + '\n', { mode: 0o600 });
+  await rename(path.join(dir, `${OWNER_FILE}.new`), path.join(dir, OWNER_FILE));
   return dir;
 }
 
@@ -29,10 +31,7 @@ export async function removeStaleTempDirs(parents: string[]): Promise<string[]> 
     const names = await readdir(parent).catch(() => [] as string[]);
     for (const name of names.filter((n) => PREFIXES.some((p) => n.startsWith(p)))) {
       const dir = path.join(parent, name);
-      const owner = await readFile(path.join(dir, OWNER_FILE), 'utf8').then(
-        (text) => JSON.parse(text) as LockOwner,
-        () => undefined,
-      );
+      const owner = await readOwner(path.join(dir, OWNER_FILE));
       if (!owner || !staleReason(owner)) continue;
       // One that cannot be removed (another user's) must not stop the run.
       if (await rm(dir, { recursive: true, force: true }).then(() => true, () => false)) removed.push(dir);

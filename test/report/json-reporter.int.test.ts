@@ -3,6 +3,7 @@
  * none may be lost or reordered, also when the process exits without closing the reporter.
  */
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
@@ -28,5 +29,38 @@ it.each([
   expect(lines).toHaveLength(5001);
   expect(lines.slice(0, 5000).map((l) => l.size)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   expect(lines[4999].path).toBe('p/4999/***');
+  expect(lines[5000]).toMatchObject({ type: 'warning', message: 'last' });
+});
+
+/**
+ * The reader is slow: nothing is read from the pipe until the script is about to exit (or, since a
+ * script that writes synchronously blocks on the full pipe and never gets there, until a deadline
+ * passes). Before the fix, stdout queued what the 64 KiB pipe could not take and process.exit
+ * dropped it (4192 of 5001 lines under load). The deadline only decides when reading starts: a
+ * correct reporter passes however long it is.
+ */
+it('every line arrives when the reader of the pipe is slow and the process exits', async () => {
+  const child = spawn('node', ['--input-type=module', '-e', script('process.stderr.write("exiting\\n"); process.exit(3);')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pause();
+  let stderr = '';
+  await new Promise<void>((startReading) => {
+    const deadline = setTimeout(startReading, 3000);
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+      if (stderr.includes('exiting')) {
+        clearTimeout(deadline);
+        startReading();
+      }
+    });
+  });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  child.stdout.resume();
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  expect(code, stderr).toBe(3);
+  const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  expect(lines).toHaveLength(5001);
   expect(lines[5000]).toMatchObject({ type: 'warning', message: 'last' });
 });
