@@ -4,7 +4,7 @@
  * every command (apply, restore, plan, run, schedule) cannot disagree.
  */
 import type { ArchiveFormat } from '../archive/types.js';
-import type { CompressMode } from '../runner/transport.js';
+import type { Compress as CompressMode } from '../shapes/config.generated.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
 export interface RunDefaults {
