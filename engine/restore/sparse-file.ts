@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { DataRegion } from '../archive/tar-sparse.js';
+import type { DataRegion } from '../archive/tar/sparse.js';
 
 /**
  * Writes a staged body to a local file the way `cp --sparse=always` does: a 4 KiB block

@@ -8,7 +8,7 @@ import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
-import type { DataRegion } from '../archive/tar-sparse.js';
+import type { DataRegion } from '../archive/tar/sparse.js';
 import { SparseFileWriter } from './sparse-file.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */

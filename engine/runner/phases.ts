@@ -1,5 +1,5 @@
 /**
- * The lifecycle as data (STYLE.md #1): which phases a run has, in order, what kind of steps
+ * The lifecycle as data: which phases a run has, in order, what kind of steps
  * each holds and which always run. The executor reads this table; it has no phase names of
  * its own.
  */

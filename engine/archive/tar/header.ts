@@ -5,7 +5,7 @@
  * cost more CPU (and garbage collection) than moving the files' bytes.
  */
 
-import { hasEscapedBytes, nameFromBytes, nameToBytes } from './name-bytes.js';
+import { hasEscapedBytes, nameFromBytes, nameToBytes } from '../name-bytes.js';
 
 export const TAR_BLOCK = 512;
 
