@@ -56,7 +56,7 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 }
 
 /**
- * Pull-based over the archive's own push parser (tar-stream-parser.ts, the one collect uses,
+ * Pull-based over the archive's own push parser (tar/stream-parser.ts, the one collect uses,
  * so names keep their bytes: name-bytes.ts). The parser waits while the consumer has not taken
  * the member or not read its body, so memory stays bounded.
  */
