@@ -3,7 +3,7 @@
  * message and a fix; it prints as one paragraph. Anything else is a bug and prints a stack.
  */
 
-/** Process exit codes (DESIGN.md). */
+/** Process exit codes (README.md, "Exit codes"). */
 export const ExitCode = {
   ok: 0,
   failed: 1,

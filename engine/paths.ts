@@ -19,4 +19,3 @@ function findPackageRoot(): string {
 
 export const packageRoot = findPackageRoot();
 export const bundledRecipesDir = path.join(packageRoot, 'recipes');
-export const schemasDir = path.join(packageRoot, 'schemas');

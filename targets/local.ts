@@ -215,7 +215,3 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
 
   return { uri, lockFile: join(dir, '.lsbackup.lock'), check, put, list, stat: statObject, get, delete: remove, cleanStale };
 }
-
-export function openLocalTarget(uri: string): Target {
-  return createLocalTarget(uri);
-}

@@ -30,7 +30,7 @@ async function mountPoints(): Promise<Set<string>> {
  * check refuses a path that is not itself a mount point, so a missing mount never silently
  * fills the local disk underneath it. Writing is exactly the local target (fsync included).
  */
-export function openNfsTarget(uri: string): Target {
+export function createNfsTarget(uri: string): Target {
   const path = uri.replace(/^nfs:\/\//, '') || '/';
   const target = createLocalTarget(path, {
     async precheck(dir) {

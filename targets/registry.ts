@@ -5,6 +5,7 @@ import { s3TargetOptionsSchema } from './options/s3.js';
 import { azureFileTargetOptionsSchema } from './options/azure-file.js';
 import type { Target } from './types.js';
 
+/** Each plugin's `create<Plugin>Target(uri, options)`; openTarget() below picks and loads one. */
 export type TargetFactory = (uri: string, options?: Record<string, unknown>) => Target;
 
 /** A plugin's options schema (JSON Schema with an $id, validated by engine/schema). */
@@ -22,8 +23,8 @@ export interface TargetPlugin {
 
 /** scheme -> plugin. One line per file in targets/; test/targets/registry.int.test.ts checks they match. */
 export const targetPlugins = new Map<string, TargetPlugin>([
-  ['file', { optionsSchema: localTargetOptionsSchema, load: async () => (await import('./local.js')).openLocalTarget }],
-  ['nfs', { optionsSchema: nfsTargetOptionsSchema, load: async () => (await import('./nfs.js')).openNfsTarget }],
+  ['file', { optionsSchema: localTargetOptionsSchema, load: async () => (await import('./local.js')).createLocalTarget as TargetFactory }],
+  ['nfs', { optionsSchema: nfsTargetOptionsSchema, load: async () => (await import('./nfs.js')).createNfsTarget }],
   ['s3', { optionsSchema: s3TargetOptionsSchema, load: async () => (await import('./s3.js')).createS3Target as TargetFactory }],
   ['azfile', { optionsSchema: azureFileTargetOptionsSchema, load: async () => (await import('./azure-file.js')).createAzureFileTarget as TargetFactory }],
 ]);

@@ -370,7 +370,7 @@ class MultipartUpload {
   private readonly inFlight = new Set<Promise<void>>();
   private totalBytes = 0;
   private nextPartNumber = 1;
-  private failure: unknown;
+  private failure: Error | undefined;
   private completed = false;
   private finished = false;
   private aborting?: Promise<void>;
@@ -466,7 +466,7 @@ class MultipartUpload {
     const task: Promise<void> = this.client
       .send(new UploadPartCommand({ Bucket, Key, UploadId: this.uploadId, PartNumber, Body: body, ContentLength: body.length }))
       .then((r) => void this.done.push({ PartNumber, ETag: r.ETag }))
-      .catch((e: unknown) => void (this.failure ??= e))
+      .catch((e: Error) => void (this.failure ??= e))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
     if (this.inFlight.size >= this.queueSize) await Promise.race(this.inFlight);

@@ -40,6 +40,21 @@ export class BlockWriter {
   }
 
   write(chunk: Buffer): Promise<void> | undefined {
+    return this.gather(chunk) ? waitForDrain(this.stream) : undefined;
+  }
+
+  /** Send what is gathered and end the stream with `last`. */
+  end(last?: Buffer): void {
+    if (this.stream.destroyed || this.stream.writableEnded) return; // aborted: nothing more to send
+    // No wait for 'drain' here: a stream that is ending emits none, so the wait would only
+    // reject when it closes, with nobody listening. Its errors reach whoever watches it.
+    if (last) this.gather(last);
+    if (this.filled > 0) this.pushBlock();
+    this.stream.end();
+  }
+
+  /** Copies `chunk` into blocks, handing on each full one; true = the stream asked to wait. */
+  private gather(chunk: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) throw this.stream.errored ?? new Error('archive stream is closed');
     let mustWait = false;
     let offset = 0;
@@ -49,15 +64,7 @@ export class BlockWriter {
       offset += copied;
       if (this.filled === this.blockSize) mustWait = !this.pushBlock() || mustWait;
     }
-    return mustWait ? waitForDrain(this.stream) : undefined;
-  }
-
-  /** Send what is gathered and end the stream with `last`. */
-  end(last?: Buffer): void {
-    if (this.stream.destroyed || this.stream.writableEnded) return; // aborted: nothing more to send
-    if (last) this.write(last);
-    if (this.filled > 0) this.pushBlock();
-    this.stream.end();
+    return mustWait;
   }
 
   /** Hands the block to the stream and starts the next one; false = wait for 'drain'. */

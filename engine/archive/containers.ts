@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { BlockWriter, DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { waitForDrain } from './body.js';
 import { archiveError, type NormalisedEntry } from './entry.js';
-import { TAR_END, tarHeader, tarPadding } from './tar-blocks.js';
+import { TAR_END, tarHeader, tarPadding } from './tar/blocks.js';
 import { hasEscapedBytes } from './name-bytes.js';
 
 /**

@@ -14,7 +14,7 @@ export interface NormalisedEntry {
   linkpath?: string;
   /** Body length; 0 for directories and links. Undefined only for a file body still to be spooled. */
   size?: number;
-  /** tar only: the body is a sparse map and the data regions of a file of `realSize` bytes (tar-sparse.ts). */
+  /** tar only: the body is a sparse map and the data regions of a file of `realSize` bytes (engine/archive/tar/sparse.ts). */
   sparse?: { realSize: number };
 }
 

@@ -38,35 +38,34 @@ export function createParallelGzip(options: ParallelGzipOptions = {}): Transform
     inFlight.push(member);
   };
 
+  const absorb = async (chunk: Buffer, push: (member: Buffer) => void) => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(blockSize - filled, chunk.length - offset);
+      chunk.copy(block, filled, offset, offset + n);
+      filled += n;
+      offset += n;
+      if (filled === blockSize) {
+        startMember(block);
+        block = Buffer.allocUnsafe(blockSize);
+        filled = 0;
+        while (inFlight.length >= maxInFlight) push(await inFlight.shift()!);
+      }
+    }
+  };
+  const drain = async (push: (member: Buffer) => void) => {
+    if (filled > 0) startMember(block.subarray(0, filled));
+    while (inFlight.length) push(await inFlight.shift()!);
+  };
+
+  // Stream callbacks are called once, outside the async work: an error from the callback itself
+  // must not come back as a second call.
   return new Transform({
-    async transform(chunk: Buffer, _enc, callback: TransformCallback) {
-      try {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const n = Math.min(blockSize - filled, chunk.length - offset);
-          chunk.copy(block, filled, offset, offset + n);
-          filled += n;
-          offset += n;
-          if (filled === blockSize) {
-            startMember(block);
-            block = Buffer.allocUnsafe(blockSize);
-            filled = 0;
-            while (inFlight.length >= maxInFlight) this.push(await inFlight.shift()!);
-          }
-        }
-        callback();
-      } catch (err) {
-        callback(err as Error);
-      }
+    transform(chunk: Buffer, _enc, callback: TransformCallback) {
+      absorb(chunk, (member) => this.push(member)).then(() => callback(), callback);
     },
-    async flush(callback: TransformCallback) {
-      try {
-        if (filled > 0) startMember(block.subarray(0, filled));
-        while (inFlight.length) this.push(await inFlight.shift()!);
-        callback();
-      } catch (err) {
-        callback(err as Error);
-      }
+    flush(callback: TransformCallback) {
+      drain((member) => this.push(member)).then(() => callback(), callback);
     },
   });
 }

@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import yauzl from 'yauzl';
 import { archiveError } from './entry.js';
-import { TAR_TYPES } from './tar-types.js';
-import { TarStreamParser } from './tar-stream-parser.js';
+import { TAR_TYPES } from './tar/types.js';
+import { TarStreamParser } from './tar/stream-parser.js';
 import type { ArchiveFormat, EntrySpec, EntryType } from './types.js';
 import { createZstdDecompressor } from './zstd.js';
 
@@ -56,7 +56,7 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 }
 
 /**
- * Pull-based over the archive's own push parser (tar-stream-parser.ts, the one collect uses,
+ * Pull-based over the archive's own push parser (tar/stream-parser.ts, the one collect uses,
  * so names keep their bytes: name-bytes.ts). The parser waits while the consumer has not taken
  * the member or not read its body, so memory stays bounded.
  */
@@ -148,9 +148,14 @@ async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarTy
     },
   );
 
+  // A function, not an inline check: the feeding callbacks set `failure`, which TypeScript's
+  // narrowing inside this loop cannot see.
+  const throwIfFailed = () => {
+    if (failure) throw failure;
+  };
   try {
     for (;;) {
-      if (failure) throw failure;
+      throwIfFailed();
       const item = items.shift();
       if (item) {
         const release = taken;
@@ -164,7 +169,7 @@ async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarTy
       await new Promise<void>((resolve) => (wake = resolve));
     }
     await feeding;
-    if (failure) throw failure;
+    throwIfFailed();
   } finally {
     body?.destroy();
     tarBytes.destroy();

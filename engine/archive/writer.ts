@@ -90,7 +90,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
    */
   function startEntry(spec: EntrySpec & { size: number }, kind: TurnKind = 'live'): Promise<OpenEntry> {
     let settle!: () => void;
-    track(new Promise<void>((resolve) => (settle = resolve)));
+    void track(new Promise<void>((resolve) => (settle = resolve))); // never rejects
     let entry: NormalisedEntry & { size: number };
     try {
       entry = normaliseEntry(spec) as NormalisedEntry & { size: number };

@@ -72,6 +72,8 @@ export function startZstd(args: string[], options: StartZstdOptions = {}): ZstdP
  * A missing binary or a non-zero exit becomes an EARCHIVE error on the stream.
  */
 export function spawnZstd(args: string[], command = 'zstd'): Duplex {
+  // Not const: startZstd may report a problem before it returns, while `duplex` is still unset.
+  // eslint-disable-next-line prefer-const
   let duplex: Duplex | undefined;
   const zstd = startZstd(args, { command, onProblem: (problem) => duplex?.destroy(archiveError('zstd', problem)) });
   duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout! });
@@ -117,7 +119,11 @@ export function startZstdCompressor(options: { level?: number; command?: string;
     // Room for one 1 MiB block in flight while the next one is filled.
     highWaterMark: 2 * DEFAULT_BLOCK_SIZE,
     write(chunk: Buffer, _enc, callback) {
-      stdin.write(chunk, (err) => (err ? exited.then(() => callback(err), callback) : callback()));
+      stdin.write(chunk, (err) => {
+        if (!err) return callback();
+        // Report why zstd stopped, not just the broken pipe that follows.
+        exited.then(() => callback(err), callback);
+      });
     },
     final(callback) {
       stdin.end();

@@ -9,7 +9,7 @@ import type { Target } from '../../targets/types.js';
 import { listBackups, type BackupSummary } from './listing.js';
 import type { DecryptOptions } from './objects.js';
 import { newestFirst } from './order.js';
-import { applyRetention, hasRules, type RetentionPolicy } from './retention.js';
+import { decideRetention, hasRules, type RetentionPolicy } from './retention.js';
 
 /** Which backups a prune looks at; unset: all of them (each group pruned on its own). */
 export interface PruneScope {
@@ -60,7 +60,7 @@ export async function prune(
     .map((b) => ({ backup: b, reasons: [`kept: ${b.metadataNote ?? 'metadata not read'} (its cluster, job and time are unknown)`] }));
   const remove: BackupSummary[] = [];
   for (const members of groups.values()) {
-    const decision = applyRetention(
+    const decision = decideRetention(
       members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' })),
       policy,
     );

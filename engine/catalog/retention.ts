@@ -39,7 +39,8 @@ export function hasRules(policy: RetentionPolicy): boolean {
   return Object.values(policy).some((n) => typeof n === 'number' && n > 0);
 }
 
-export function applyRetention(candidates: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
+/** The decision only: catalog/prune.ts deletes what it removes (and jobs/retention.ts after a job's run). */
+export function decideRetention(candidates: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
   const sorted = [...candidates].sort(newestFirst);
   const reasons = new Map<string, string[]>();
   const keep = (c: RetentionCandidate, reason: string) => reasons.set(c.name, [...(reasons.get(c.name) ?? []), reason]);

@@ -38,7 +38,9 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
   let running: Promise<void> = Promise.resolve();
   watcher.on('all', () => {
     clearTimeout(timer);
-    timer = setTimeout(() => (running = running.then(pass)), options.debounceMs ?? 200);
+    timer = setTimeout(() => {
+      running = running.then(pass);
+    }, options.debounceMs ?? 200);
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

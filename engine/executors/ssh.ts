@@ -256,9 +256,10 @@ export class SshExecutor implements Executor {
           resolve(result);
         };
         // A killed command's output is discarded: no waiting for it (the sink was detached).
-        channel.on('close', () =>
-          stopping.timedOut || stopping.aborted ? finish() : outputDone.then((e) => ((sinkError = e), finish())),
-        );
+        channel.on('close', () => {
+          if (stopping.timedOut || stopping.aborted) return finish();
+          void outputDone.then((e) => ((sinkError = e), finish())); // never rejects: it settles with the sink's error
+        });
         writeStdin(channel, invocation.prologue, options.stdin);
       }, (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))));
     });

@@ -3,16 +3,16 @@ import { readCapped } from '../input-limits.js';
 import { relative } from 'node:path';
 import { invalid, type Problem } from '../errors.js';
 import { locateInventory } from './locate.js';
-import { isListJson, readListJson } from './parseListJson.js';
-import { parseIni } from './parseIni.js';
-import { parseYamlInventory, readYamlInventory } from './parseYaml.js';
+import { isListJson, readListJson } from './parse-list-json.js';
+import { parseIni } from './parse-ini.js';
+import { parseYamlInventory, readYamlInventory } from './parse-yaml.js';
 import { RawInventory } from './raw.js';
 import { resolveInventory } from './resolve.js';
 import type { Inventory } from './types.js';
-import { loadVarsFiles, type FileText } from './varsFiles.js';
-import { readYaml } from './yamlFile.js';
+import { loadVarsFiles, type FileText } from './vars-files.js';
+import { readYaml } from './yaml-file.js';
 
-export { readAnsibleCfg, type AnsibleCfg } from './ansibleCfg.js';
+export { readAnsibleCfg, type AnsibleCfg } from './ansible-cfg.js';
 export type { Group, Host, HostConnection, Inventory, Vars } from './types.js';
 
 /**

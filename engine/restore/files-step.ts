@@ -5,7 +5,7 @@ import pLimit from 'p-limit';
 import { appendEntry, createTarContainer } from '../archive/containers.js';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
-import { sparseMemberBody } from '../archive/tar-sparse.js';
+import { sparseMemberBody } from '../archive/tar/sparse.js';
 import { hostPathInArchive } from '../runner/entry-paths.js';
 import { describeFailure } from '../runner/step-result.js';
 import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
@@ -110,7 +110,7 @@ async function findLinkOnHost(executor: Executor, dirs: string[], run: RunOption
 }
 
 /**
- * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar-sparse.ts);
+ * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar/sparse.ts);
  * a tar that says it is neither might write the map into the file, so it gets the file's every byte.
  */
 async function hostTarKeepsHoles(executor: Executor, run: RunOptions): Promise<boolean> {

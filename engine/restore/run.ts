@@ -1,7 +1,6 @@
 import { rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
-import path from 'node:path';
 import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';

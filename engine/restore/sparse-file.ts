@@ -1,13 +1,13 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import type { DataRegion } from '../archive/tar-sparse.js';
+import type { DataRegion } from '../archive/tar/sparse.js';
 
 /**
  * Writes a staged body to a local file the way `cp --sparse=always` does: a 4 KiB block
  * (aligned to its offset in the file) that is all zeros is skipped, leaving a hole, and the file
  * is truncated to its full length at the end. The archive holds a file's logical bytes (tar
  * without --sparse, zip), so this is where a sparse file gets its holes back — in staging, and,
- * through `dataRegions`, in the stream that restores it on its host (tar-sparse.ts). A file
+ * through `dataRegions`, in the stream that restores it on its host (engine/archive/tar/sparse.ts). A file
  * that had zero blocks on disk comes back sparse too, as with rsync --sparse.
  */
 

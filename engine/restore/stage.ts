@@ -10,7 +10,7 @@ import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
 import { compareWithMetadata, isWarning, type ReadDigest } from '../archive/verify.js';
 import { parseMetadata } from '../archive/read-metadata.js';
-import type { DataRegion } from '../archive/tar-sparse.js';
+import type { DataRegion } from '../archive/tar/sparse.js';
 import { SparseFileWriter } from './sparse-file.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
-import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
@@ -11,7 +10,7 @@ import type { ArchiveFormat } from '../archive/types.js';
 import type { Sidecar, Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
-// Not archive/index.js: a backup need not load the archive reader (yauzl, node-tar's parser).
+// Not archive/index.js: a backup need not load the archive reader (yauzl, the tar parser).
 import { createArchiveWriter } from '../archive/writer.js';
 import { backupName, sidecarSuffixes, AGE_SUFFIX } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';

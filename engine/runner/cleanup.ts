@@ -1,5 +1,5 @@
 /**
- * One cleanup mechanism for everything that must happen however a run ends (STYLE.md #4):
+ * One cleanup mechanism for everything that must happen however a run ends:
  * post-steps, spool files, pending uploads, open connections. Actions run last-in first-out,
  * each once, and a failing action never stops the others.
  */

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
-import { TAR_TYPES } from '../archive/tar-types.js';
-import { TarStreamParser, type TarMember } from '../archive/tar-stream-parser.js';
+import { TAR_TYPES } from '../archive/tar/types.js';
+import { TarStreamParser, type TarMember } from '../archive/tar/stream-parser.js';
 import type { ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from '../archive/types.js';
 
 /**
@@ -44,12 +44,13 @@ export class TarCollector {
         try {
           waiting = this.parser.write(chunk);
         } catch (e) {
-          return this.giveUp(e as Error).then(() => callback());
+          this.giveUp(e as Error).then(() => callback(), callback);
+          return;
         }
         if (!waiting) return callback();
         waiting.then(
           () => callback(),
-          (e: Error) => this.giveUp(e).then(() => callback()),
+          (e: Error) => this.giveUp(e).then(() => callback(), callback),
         );
       },
     });

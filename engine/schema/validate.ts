@@ -71,7 +71,8 @@ function collapseAlternatives(errors: ErrorObject[], data: unknown, root: JsonSc
   if (pointer === undefined) return collapseAlternatives(errors.filter((e) => e !== alternative), data, root);
   const value = valueAt(data, base);
   const outcomes = branches.map((_, i) => {
-    const validate = ajv().getSchema(`${root.$id}#${pointer}/${i}`)!;
+    // Synchronous: lsbackup's schemas have no $async.
+    const validate = ajv().getSchema(`${root.$id}#${pointer}/${i}`) as ValidateFunction;
     validate(value);
     return (validate.errors ?? []).map((e) => ({ ...e, instancePath: base + e.instancePath }));
   });

@@ -1,6 +1,6 @@
 import { LsError } from '../errors.js';
 import { isSecretNotFound } from './not-found.js';
-import type { Redactor, SecretSource } from './types.js';
+import type { SecretSource } from './types.js';
 
 /** Tries sources in order; the first that has the secret wins. A source that fails (not just "not found") stops the chain. */
 export class ChainSecretSource implements SecretSource {
@@ -18,15 +18,4 @@ export class ChainSecretSource implements SecretSource {
     }
     throw new LsError('ESECRET', { name, message: misses.length ? misses.join('; ') : 'no secret sources are configured' });
   }
-}
-
-/** Resolve the named secrets and register every value with the redactor before anything can print it. */
-export async function resolveSecrets(names: Iterable<string>, source: SecretSource, redactor: Redactor): Promise<Map<string, string>> {
-  const resolved = new Map<string, string>();
-  for (const name of new Set(names)) {
-    const value = await source.resolve(name);
-    redactor.add(value);
-    resolved.set(name, value);
-  }
-  return resolved;
 }

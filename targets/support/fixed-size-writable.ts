@@ -15,34 +15,32 @@ export function fixedSizeWritable(
   let current = sizeOf(1);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  const take = async (chunk: Buffer) => {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    while (pendingBytes >= current) {
+      const all = Buffer.concat(pending);
+      pending = [all.subarray(current)];
+      pendingBytes = all.length - current;
+      const bytes = all.subarray(0, current);
+      current = sizeOf(++pieces + 1);
+      await handlers.piece(bytes);
+    }
+  };
+  const finish = async () => {
+    if (pendingBytes > 0) await handlers.piece(Buffer.concat(pending));
+    pending = [];
+    pendingBytes = 0;
+    await handlers.end?.();
+  };
+  // The stream's callback is called once, after the async work: an error thrown by the callback
+  // itself must not come back as a second call.
   return new Writable({
-    async write(chunk: Buffer, _encoding, done) {
-      try {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        while (pendingBytes >= current) {
-          const all = Buffer.concat(pending);
-          pending = [all.subarray(current)];
-          pendingBytes = all.length - current;
-          const bytes = all.subarray(0, current);
-          current = sizeOf(++pieces + 1);
-          await handlers.piece(bytes);
-        }
-        done();
-      } catch (e) {
-        done(e as Error);
-      }
+    write(chunk: Buffer, _encoding, done) {
+      take(chunk).then(() => done(), done);
     },
-    async final(done) {
-      try {
-        if (pendingBytes > 0) await handlers.piece(Buffer.concat(pending));
-        pending = [];
-        pendingBytes = 0;
-        await handlers.end?.();
-        done();
-      } catch (e) {
-        done(e as Error);
-      }
+    final(done) {
+      finish().then(() => done(), done);
     },
   });
 }

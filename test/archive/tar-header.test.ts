@@ -1,5 +1,5 @@
 /**
- * Headers as the archive writes them (engine/archive/tar-header.ts), read back by GNU tar and by
+ * Headers as the archive writes them (engine/archive/tar/header.ts), read back by GNU tar and by
  * node-tar (what restore uses), including every case that needs base-256 numbers or a pax header.
  */
 import { execFileSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeHeader, encodeHeader, parsePax, TAR_BLOCK, withExtended, type HeaderFields } from '../../engine/archive/tar-header.js';
+import { decodeHeader, encodeHeader, parsePax, TAR_BLOCK, withExtended, type HeaderFields } from '../../engine/archive/tar/header.js';
 import { tempDir } from './helpers.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };

@@ -9,7 +9,7 @@ import { mkdir, symlink, utimes, writeFile, link } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TarStreamParser, type TarMember } from '../../engine/archive/tar-stream-parser.js';
+import { TarStreamParser, type TarMember } from '../../engine/archive/tar/stream-parser.js';
 import { tempDir } from './helpers.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { applyRetention, isoWeek, type RetentionCandidate } from '../../engine/catalog/retention.js';
+import { decideRetention, isoWeek, type RetentionCandidate } from '../../engine/catalog/retention.js';
 
 /** One successful backup per listed UTC time, named after it. */
 const backups = (...times: string[]): RetentionCandidate[] => times.map((t) => ({ name: t, time: new Date(t), sequence: 0, successful: true }));
 
 describe('retention policy (borg prune semantics)', () => {
   it('keep-last keeps the N newest', () => {
-    const d = applyRetention(backups('2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z'), { keepLast: 2 });
+    const d = decideRetention(backups('2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z'), { keepLast: 2 });
     expect(d.keep.map((k) => k.name)).toEqual(['2026-01-03T00:00:00Z', '2026-01-02T00:00:00Z']);
     expect(d.remove).toEqual(['2026-01-01T00:00:00Z']);
   });
 
   it('keep-daily keeps the newest backup of each of the last N days that have one', () => {
-    const d = applyRetention(
+    const d = decideRetention(
       backups('2026-01-05T23:00:00Z', '2026-01-05T01:00:00Z', '2026-01-04T12:00:00Z', '2026-01-02T12:00:00Z', '2026-01-02T06:00:00Z', '2026-01-01T00:00:00Z'),
       { keepDaily: 3 },
     );
@@ -26,7 +26,7 @@ describe('retention policy (borg prune semantics)', () => {
 
   it('later rules skip backups kept by earlier ones but still consume their period (as borg)', () => {
     // Daily keeps Jan 10 and Jan 9; weekly then sees week 2 (Jan 10's week) as taken and keeps the next weeks.
-    const d = applyRetention(backups('2026-01-10T00:00:00Z', '2026-01-09T00:00:00Z', '2026-01-04T00:00:00Z', '2025-12-28T00:00:00Z'), {
+    const d = decideRetention(backups('2026-01-10T00:00:00Z', '2026-01-09T00:00:00Z', '2026-01-04T00:00:00Z', '2025-12-28T00:00:00Z'), {
       keepDaily: 2,
       keepWeekly: 2,
     });
@@ -39,10 +39,10 @@ describe('retention policy (borg prune semantics)', () => {
   });
 
   it('a rule that runs out of backups keeps the oldest one too', () => {
-    const d = applyRetention(backups('2026-03-01T00:00:00Z', '2026-03-01T01:00:00Z', '2026-02-01T00:00:00Z'), { keepMonthly: 5 });
+    const d = decideRetention(backups('2026-03-01T00:00:00Z', '2026-03-01T01:00:00Z', '2026-02-01T00:00:00Z'), { keepMonthly: 5 });
     expect(d.keep.map((k) => k.reasons[0])).toEqual(['monthly #1 (2026-03)', 'monthly #2 (2026-02)']);
     expect(d.remove).toEqual(['2026-03-01T00:00:00Z']);
-    const one = applyRetention(backups('2026-03-02T00:00:00Z', '2026-03-01T00:00:00Z'), { keepMonthly: 2 });
+    const one = decideRetention(backups('2026-03-02T00:00:00Z', '2026-03-01T00:00:00Z'), { keepMonthly: 2 });
     expect(one.keep.map((k) => k.reasons[0])).toEqual(['monthly #1 (2026-03)', 'monthly #2 (oldest)']);
   });
 
@@ -51,7 +51,7 @@ describe('retention policy (borg prune semantics)', () => {
       { name: 'partial-new', time: new Date('2026-01-03T00:00:00Z'), sequence: 0, successful: false },
       { name: 'ok-old', time: new Date('2026-01-01T00:00:00Z'), sequence: 0, successful: true },
     ];
-    const d = applyRetention(list, { keepLast: 1 });
+    const d = decideRetention(list, { keepLast: 1 });
     expect(d.keep).toEqual([
       { name: 'partial-new', reasons: ['last #1'] },
       { name: 'ok-old', reasons: ['newest successful backup'] },
@@ -61,13 +61,13 @@ describe('retention policy (borg prune semantics)', () => {
 
   it('keeps the newest backup when statuses are unknown (encrypted metadata, no key)', () => {
     const list = backups('2026-01-02T00:00:00Z', '2026-01-01T00:00:00Z').map((b) => ({ ...b, successful: undefined }));
-    const d = applyRetention(list, { keepMonthly: 0, keepDaily: 0, keepLast: 0 });
+    const d = decideRetention(list, { keepMonthly: 0, keepDaily: 0, keepLast: 0 });
     expect(d.keep).toEqual([{ name: '2026-01-02T00:00:00Z', reasons: ['newest backup (status unknown)'] }]);
   });
 
   it('orders backups of the same second by their collision suffix', () => {
     const same = new Date('2026-01-01T00:00:00Z');
-    const d = applyRetention(
+    const d = decideRetention(
       [
         { name: 'a', time: same, sequence: 0, successful: true },
         { name: 'a_1', time: same, sequence: 1, successful: true },
@@ -82,7 +82,7 @@ describe('retention policy (borg prune semantics)', () => {
     const copy = { name: 'lsbackup-c-20991231T000000Z.tar.gz', time: same, sequence: 0, renamed: true, successful: true };
     const real = { name: 'lsbackup-c-20260101T000000Z.tar.gz', time: same, sequence: 0, successful: true };
     for (const order of [[copy, real], [real, copy]]) {
-      expect(applyRetention(order, { keepLast: 1 }).remove).toEqual([copy.name]);
+      expect(decideRetention(order, { keepLast: 1 }).remove).toEqual([copy.name]);
     }
   });
 

@@ -57,8 +57,6 @@ beforeAll(async () => {
 });
 afterAll(() => ws.cleanup());
 
-const plan = (...extra: string[]) => runCli(['plan', '-b', path.join(ws.dir, 'build'), '--only', 'grafana,prometheus', ...extra], { env: { GRAFANA_ADMIN_PASSWORD: '' } });
-
 describe('values from manifest.yml', () => {
   it('plan lists them and the recipes use them: Grafana over https on localhost with its certificate, Prometheus data dir', async () => {
     const r = await runCli(['plan', '-b', path.join(ws.dir, 'build'), '--only', 'grafana,prometheus']);

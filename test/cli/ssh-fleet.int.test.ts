@@ -133,7 +133,7 @@ backup:
 `,
     );
     const target = path.join(cluster.dir, 'backups-locked');
-    const r = await cluster.apply(cluster.recipes, ['--only', 'locked'], path.join(cluster.dir, 'backups-locked'));
+    const r = await cluster.apply(cluster.recipes, ['--only', 'locked'], target);
     expect(r.exitCode).toBe(1); // the only component failed: nothing usable
     expect(r.stderr).toContain('host3');
     expect(r.stderr).toContain(`${locked}: Cannot open: Permission denied`);

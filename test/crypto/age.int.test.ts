@@ -60,8 +60,8 @@ describe('age encryption', () => {
 
   it('round-trips an empty stream', async () => {
     const chunks: Buffer[] = [];
-    await pipeline(Readable.from([]), encryptStream([recipient]), decryptStream(await parseIdentityFile(keyFile)), async function* (src) {
-      for await (const c of src) chunks.push(c as Buffer);
+    await pipeline(Readable.from([]), encryptStream([recipient]), decryptStream(await parseIdentityFile(keyFile)), async (src: AsyncIterable<Buffer>) => {
+      for await (const c of src) chunks.push(c);
     });
     expect(Buffer.concat(chunks).length).toBe(0);
   });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireCommand } from '../helpers/prerequisites.js';
-import { iniValue } from '../../engine/inventory/parseIni.js';
+import { iniValue } from '../../engine/inventory/parse-ini.js';
 import { shlexSplit } from '../../engine/inventory/shlex.js';
 
 /**

@@ -1,7 +1,7 @@
 /**
  * How restore gives a file its holes back: staging writes runs of zero blocks as holes and
  * records where the data is (engine/restore/sparse-file.ts), and the stream to the host's tar
- * sends such a file as a PAX 1.0 sparse member (engine/archive/tar-sparse.ts) that the real
+ * sends such a file as a PAX 1.0 sparse member (engine/archive/tar/sparse.ts) that the real
  * GNU tar (and bsdtar, Debian's libarchive-tools) extracts with the same bytes and holes. Bodies arrive in odd-sized chunks, as from
  * the archive reader.
  */
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEntry, createTarContainer } from '../../engine/archive/containers.js';
 import { normaliseEntry } from '../../engine/archive/entry.js';
 import { nameFromBytes } from '../../engine/archive/name-bytes.js';
-import { sparseMemberBody, type DataRegion } from '../../engine/archive/tar-sparse.js';
+import { sparseMemberBody, type DataRegion } from '../../engine/archive/tar/sparse.js';
 import { HOLE_BLOCK, SparseFileWriter } from '../../engine/restore/sparse-file.js';
 import { tempDir } from '../archive/helpers.js';
 

@@ -9,7 +9,6 @@ import {
   createRedactor,
   EnvSecretSource,
   FileSecretSource,
-  resolveSecrets,
 } from '../../engine/secrets/index.js';
 import { renderTemplate, shellQuote } from '../../engine/template/index.js';
 
@@ -94,7 +93,9 @@ describe('redactor', () => {
 
   it('masks a secret rendered into a command and ignores very short values', async () => {
     const redactor = createRedactor();
-    const secrets = await resolveSecrets(['PW'], new EnvSecretSource({}, { PW: marker }), redactor);
+    const value = await new EnvSecretSource({}, { PW: marker }).resolve('PW');
+    redactor.add(value);
+    const secrets = new Map([['PW', value]]);
     const context = {
       host: { name: 'h', address: 'h', port: 22, groups: [], vars: {} },
       vars: {},

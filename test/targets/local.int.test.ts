@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalTarget } from '../../targets/local.js';
-import { openNfsTarget } from '../../targets/nfs.js';
+import { createNfsTarget } from '../../targets/nfs.js';
 import { tempDir } from '../archive/helpers.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -113,13 +113,13 @@ describe('nfs target', () => {
   it('accepts a mount point and refuses a plain directory', async (ctx) => {
     const plain = join(dir.path, 'plain');
     await mkdir(plain);
-    await expect(openNfsTarget(`nfs://${plain}`).check()).rejects.toThrow(/not a mount point/);
+    await expect(createNfsTarget(`nfs://${plain}`).check()).rejects.toThrow(/not a mount point/);
     const mounted = join(dir.path, 'share');
     await mkdir(mounted);
     if (optedOut('tmpfs', 'the NFS (mount point) target')) return ctx.skip();
     mountTmpfs(mounted, 'size=4m');
     try {
-      const target = openNfsTarget(`nfs://${mounted}`);
+      const target = createNfsTarget(`nfs://${mounted}`);
       expect(target.uri).toBe(`nfs://${mounted}`);
       await target.check();
       const upload = await target.put('a.tar.gz');

@@ -80,9 +80,3 @@ export function parseProxyCommand(command: string): JumpHost | undefined {
   const jump = parseJumpSpec(destination);
   return { ...jump, user: jump.user ?? user, port: port ?? jump.port, privateKeyFile };
 }
-
-/** `yes`/`no` style OpenSSH booleans; undefined when absent. */
-export function sshFlag(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  return !['no', 'false', 'off'].includes(value.toLowerCase());
-}

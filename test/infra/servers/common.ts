@@ -2,7 +2,7 @@
  * Shared machinery for the real test servers: free ports, temp dirs (owned by the
  * service user when needed), bounded waiting until a server answers, and stopping by
  * PID / process group — on stop() and, as a last resort, when the test process exits.
- * Every server binds 127.0.0.1 only (TEST-INFRA.md).
+ * Every server binds 127.0.0.1 only (test/infra/README.md).
  */
 import { spawn, execFileSync, type SpawnOptions } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * A real RabbitMQ 3.10 (Debian rabbitmq-server) node, run as user `rabbitmq` with its own
- * environment (TEST-INFRA.md): node name, Erlang distribution on 127.0.0.1, its own epmd
+ * environment (test/infra/README.md): node name, Erlang distribution on 127.0.0.1, its own epmd
  * (started here, so it is stopped here too), mnesia/log/config under a temp dir.
  * `rabbitmqctl(args)` runs the CLI with the same environment and cookie.
  */

@@ -1,7 +1,7 @@
 /**
  * STAND-IN for Elasticsearch 7.10.2 with Open Distro 1.13 (what LambdaStack installs; OpenSearch
  * 1.x forked from the same code): neither is packaged anywhere reachable from this machine
- * (TEST-INFRA.md "Stand-ins"). A small HTTP server speaking the REST endpoints an Elasticsearch
+ * (test/infra/README.md "Stand-ins"). A small HTTP server speaking the REST endpoints an Elasticsearch
  * recipe calls with curl, writing REAL files into the `fs` repository directory (`index-N`,
  * `index.latest`, `snap-<uuid>.dat`, `indices/<id>/…`), so a recipe that tars the repository and
  * restores it exercises what users run.

@@ -72,7 +72,7 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
   let etcd: EtcdServer | undefined;
   let busy: Promise<void> = Promise.resolve();
   let stopping = false;
-  let lastError: unknown;
+  let lastError: Error | undefined;
   const reconcile = async () => {
     const wanted = !stopping && (await pathExists(manifest));
     if (wanted && !etcd) {
@@ -86,7 +86,7 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
   };
   // The kubelet's file check (it polls its static pod path too).
   const timer = setInterval(() => {
-    busy = busy.then(reconcile).catch((e) => void (lastError = e));
+    busy = busy.then(reconcile).catch((e: Error) => void (lastError = e));
   }, 200);
   const until = (what: string, up: boolean) =>
     waitUntil(`etcd static pod ${what}`, async () => {

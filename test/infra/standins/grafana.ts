@@ -1,5 +1,5 @@
 /**
- * STAND-IN for Grafana: not packaged anywhere reachable from this machine (TEST-INFRA.md).
+ * STAND-IN for Grafana: not packaged anywhere reachable from this machine (test/infra/README.md).
  * Imitates Grafana 7.3.5 as LambdaStack's roles/grafana installs it, in the HTTP API a Grafana
  * recipe calls with curl — `/api/search`, `/api/dashboards/uid/:uid`, `POST /api/dashboards/db`,
  * `/api/datasources` (list), `/api/datasources/:id|uid/:uid|name/:name` — behind basic auth (401

@@ -92,7 +92,9 @@ export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Prom
       else send(res, { status: 500, body: { error: String(e), status: 500 } });
     }
   };
-  const server = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: false }, handle) : createServer(handle);
+  // handle() answers every error itself, so its promise never rejects.
+  const serve = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  const server = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: false }, serve) : createServer(serve);
   if (opts.tls) {
     server.on('secureConnection', (socket: TLSSocket) => {
       if (!socket.authorized && socket.getPeerCertificate()?.subject) socket.destroy();

@@ -1,5 +1,5 @@
 /**
- * STAND-IN for Kibana: not packaged anywhere reachable from this machine (TEST-INFRA.md).
+ * STAND-IN for Kibana: not packaged anywhere reachable from this machine (test/infra/README.md).
  * Imitates Kibana OSS 7.10.2 as Open Distro for Elasticsearch 1.13 ships it (LambdaStack's
  * roles/kibana) in the saved-objects API a Kibana recipe calls with curl:
  * - `_export` by `type` or `objects` (ndjson, the export summary as the last line); a type Kibana

@@ -1,6 +1,6 @@
 /**
  * STAND-IN for the Kubernetes API as seen through `kubectl` and `kubeadm`: no API server
- * runs here (TEST-INFRA.md). etcd is real (servers/etcd.ts); these generated scripts go
+ * runs here (test/infra/README.md). etcd is real (servers/etcd.ts); these generated scripts go
  * first on a test's PATH and answer the calls a Kubernetes recipe makes from fixture
  * files (test/infra/fixtures/kubernetes/): `kubectl get ns`, `get <kind> -A -o yaml`,
  * `get pv -o json`, `get cm kubeadm-config -n kube-system -o yaml`, `kubeadm version`.

@@ -1,5 +1,5 @@
 import * as types from 'tar/types';
-import { decodeHeader, parseLongName, parsePax, TAR_BLOCK, withExtended, type ExtendedFields, type HeaderFields } from './tar-header.js';
+import { decodeHeader, parseLongName, parsePax, TAR_BLOCK, withExtended, type ExtendedFields, type HeaderFields } from './header.js';
 
 /** One member of a tar stream, with pax and GNU long-name headers already applied. */
 export interface TarMember extends HeaderFields {
@@ -29,8 +29,9 @@ const META_TYPES = new Set(['x', 'g', 'X', 'L', 'N', 'K']);
  * A synchronous push parser for a tar stream (ustar, pax, GNU long names): feed it chunks as
  * they arrive and it calls the sink with each member's header and the pieces of its body, in
  * place. Why not node-tar's Parser: it wraps every member in a stream and every body chunk in
- * events, which for a host's 10,000 small files costs more than the bytes. Header fields are
- * still decoded by node-tar's Header and Pax, so both read a header the same way.
+ * events, which for a host's 10,000 small files costs more than the bytes. Headers are decoded
+ * by header.ts, the codec that writes them (test/archive/tar-header.test.ts checks that GNU tar
+ * and node-tar read its headers the same way).
  */
 export class TarStreamParser {
   private readonly headerBlock = Buffer.alloc(TAR_BLOCK);

@@ -1,5 +1,5 @@
-import { expandHostPattern } from './hostPattern.js';
-import { pyLiteralEval } from './pyLiteral.js';
+import { expandHostPattern } from './host-pattern.js';
+import { pyLiteralEval } from './py-literal.js';
 import type { RawInventory } from './raw.js';
 import { shlexSplit } from './shlex.js';
 import type { Vars } from './types.js';

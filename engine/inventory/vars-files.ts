@@ -5,7 +5,7 @@ import { isMap } from 'yaml';
 import type { Problem } from '../errors.js';
 import { kindOf } from './locate.js';
 import type { Vars } from './types.js';
-import { readYaml } from './yamlFile.js';
+import { readYaml } from './yaml-file.js';
 
 /**
  * group_vars/ and host_vars/ files, found the way Ansible's host_group_vars plugin finds them:

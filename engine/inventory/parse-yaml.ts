@@ -1,8 +1,8 @@
 import { isMap, isScalar, type Node, type Pair } from 'yaml';
-import { expandHostPattern } from './hostPattern.js';
+import { expandHostPattern } from './host-pattern.js';
 import type { RawInventory } from './raw.js';
 import type { Vars } from './types.js';
-import { readYaml, type YamlFile } from './yamlFile.js';
+import { readYaml, type YamlFile } from './yaml-file.js';
 
 /**
  * Ansible's YAML inventory (ansible/plugins/inventory/yaml.py): top-level keys are groups,

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { TAR_BLOCK } from './tar-header.js';
+import { TAR_BLOCK } from './header.js';
 
 /**
  * GNU tar's PAX sparse format 1.0 (`tar --sparse --format=posix --sparse-version=1.0`), as the

@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { RawInventory } from './raw.js';
-import type { YamlFile } from './yamlFile.js';
+import type { YamlFile } from './yaml-file.js';
 
 /**
  * The JSON that `ansible-inventory --list` (and inventory scripts) print:

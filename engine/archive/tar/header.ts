@@ -5,7 +5,7 @@
  * cost more CPU (and garbage collection) than moving the files' bytes.
  */
 
-import { hasEscapedBytes, nameFromBytes, nameToBytes } from './name-bytes.js';
+import { hasEscapedBytes, nameFromBytes, nameToBytes } from '../name-bytes.js';
 
 export const TAR_BLOCK = 512;
 
@@ -23,7 +23,7 @@ export interface HeaderFields {
   mtime?: Date;
   linkpath?: string;
   /**
-   * A PAX 1.0 sparse member (tar-sparse.ts): `size` is the stored size (map and data), the
+   * A PAX 1.0 sparse member (sparse.ts): `size` is the stored size (map and data), the
    * file's own size is `realSize`. Only the restore stream to a host's tar writes these.
    */
   sparse?: { realSize: number };

@@ -1,5 +1,5 @@
-import type { NormalisedEntry } from './entry.js';
-import { encodeHeader, TAR_BLOCK } from './tar-header.js';
+import type { NormalisedEntry } from '../entry.js';
+import { encodeHeader, TAR_BLOCK } from './header.js';
 
 export { TAR_BLOCK };
 /** Two zero blocks end a tar archive. */

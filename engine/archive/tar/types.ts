@@ -1,4 +1,4 @@
-import type { EntryType } from './types.js';
+import type { EntryType } from '../types.js';
 
 /** node-tar's entry types -> ours; anything else (devices, FIFOs) is not something lsbackup stores. */
 export const TAR_TYPES: Partial<Record<string, EntryType>> = {
