@@ -23,7 +23,7 @@ export interface TemplateContext {
 }
 
 /**
- * The names a template can see, as data for the static check (recipes/template-check.ts): 'exact'
+ * The names a template can see, as data for the static check (engine/recipes/template-check.ts): 'exact'
  * names are used as they are, 'open' ones may be looked inside (`host.vars.anything`). Checked
  * against TemplateContext by the compiler: a name added there must be listed here. `vars` is
  * checked against each recipe's own spec.vars; `secrets` is reached only through the helper.

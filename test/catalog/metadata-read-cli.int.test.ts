@@ -119,7 +119,10 @@ describe('metadata.json read back', () => {
     const metadata = JSON.parse(original.metadata);
     metadata.lsbackupVersion = '0.0.1';
     delete metadata.job;
-    for (const component of metadata.components) for (const host of component.hosts) delete host.note, delete host.transport;
+    for (const component of metadata.components) for (const host of component.hosts) {
+        delete host.note;
+        delete host.transport;
+      }
     for (const entry of metadata.entries) delete entry.changedDuringRead;
     const { target, archive } = await backupWithMetadata('older', JSON.stringify(metadata));
     const { show, verify, restore } = await readBack(target, archive);
