@@ -14,6 +14,8 @@ export interface CommandStep {
   output?: string;
   /** Archive entry streamed to stdin (restore steps). */
   input?: string;
+  /** With input: a backup without that entry skips the step instead of failing it. */
+  optional?: boolean;
   /** Environment for the command (templates; values may use `secret`, passed without the command line). */
   env?: Record<string, string>;
   /** Seconds; default from config (`defaults.stepTimeout`). */
@@ -87,6 +89,8 @@ export interface Recipe {
     restore?: {
       /** Components whose restore in the same run ends before this one begins (e.g. kafka after zookeeper). */
       after?: string[];
+      /** Hosts go through the restore in step: every host ends a phase before any begins the next (overrides hosts.serial). */
+      together?: boolean;
       pre?: CommandStep[];
       apply?: (CommandStep | FilesStep)[];
       post?: CommandStep[];

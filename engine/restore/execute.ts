@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { runPhases, type StepRun } from '../runner/run-phases.js';
+import { hostPhases, type HostPhases, type StepRun } from '../runner/run-phases.js';
+import { lifecycle } from '../runner/phases.js';
 import { describeFailure } from '../runner/execute-backup.js';
 import { outputEntryPath } from '../runner/entry-paths.js';
 import type { HostOutcome, RenderedStep, StepOutcome } from '../runner/types.js';
@@ -25,12 +26,13 @@ export interface RestoreExecuteOptions {
 export interface RestoreComponentOutcome {
   name: string;
   status: 'success' | 'partial' | 'failed' | 'skipped';
-  hosts: (HostOutcome & { source: string })[];
+  hosts: RestoredHost[];
   error?: string;
 }
 
 /**
- * Runs every planned component's restore on its mapped hosts (serial recipes one host at a time).
+ * Runs every planned component's restore on its mapped hosts (serial recipes one host at a time,
+ * restore.together ones phase by phase on all hosts at once).
  * Components run side by side, except that one waits for those named in its restore.after.
  */
 export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
@@ -50,7 +52,7 @@ export async function executeRestore(components: RestoreComponent[], options: Re
       if (loop) return notRun(component, `restore.after makes a loop: ${[...path, loop].join(' after ')}`, options.reporter);
       const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
       if (broken.length) return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
-      return restoreComponent(component, (task) => limit(() => restoreHost(component, task, options, writes)), options.reporter);
+      return restoreComponent(component, () => restoreHosts(component, limit, options, writes), options.reporter);
     })();
     started.set(component.name, outcome);
     return outcome;
@@ -65,23 +67,53 @@ function notRun(component: RestoreComponent, error: string, reporter: Reporter):
 
 async function restoreComponent(
   component: RestoreComponent,
-  run: (task: RestoreTask) => Promise<HostOutcome & { source: string }>,
+  runHosts: () => Promise<RestoredHost[]>,
   reporter: Reporter,
 ): Promise<RestoreComponentOutcome> {
   if (component.skipReason) {
     reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
     return { name: component.name, status: 'skipped', hosts: [], error: component.skipReason };
   }
-  const hosts: RestoreComponentOutcome['hosts'] = [];
-  if (component.serial) for (const task of component.tasks) hosts.push(await run(task));
-  else hosts.push(...(await Promise.all(component.tasks.map(run))));
+  const hosts = await runHosts();
   const failed = hosts.filter((h) => h.status === 'failed').length;
   const status = failed === 0 ? 'success' : failed === hosts.length ? 'failed' : 'partial';
   reporter.emit({ type: 'component.end', component: component.name, status, durationMs: hosts.reduce((a, h) => Math.max(a, h.durationMs), 0) });
   return { name: component.name, status, hosts, ...(failed ? { error: hosts.find((h) => h.error)?.error } : {}) };
 }
 
-async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<HostOutcome & { source: string }> {
+type RestoredHost = HostOutcome & { source: string };
+
+/**
+ * The component's hosts: one at a time (serial), side by side, or in step (restore.together:
+ * every host ends a phase before any host begins the next, e.g. all brokers stopped before one
+ * starts). Each host's phases still follow the lifecycle: post always runs.
+ */
+async function restoreHosts(component: RestoreComponent, limit: LimitFunction, options: RestoreExecuteOptions, writes: StepContext): Promise<RestoredHost[]> {
+  const open = (task: RestoreTask) => openHost(component, task, options, writes);
+  const whole = (task: RestoreTask) =>
+    limit(async () => {
+      const host = await open(task);
+      for (const phase of lifecycle.restore) await host.phases?.runPhase(phase);
+      return host.end();
+    });
+  if (component.together) {
+    const hosts = await Promise.all(component.tasks.map((task) => limit(() => open(task))));
+    for (const phase of lifecycle.restore) await Promise.all(hosts.map((h) => limit(async () => h.phases?.runPhase(phase))));
+    return Promise.all(hosts.map((h) => h.end()));
+  }
+  if (!component.serial) return Promise.all(component.tasks.map(whole));
+  const hosts: RestoredHost[] = [];
+  for (const task of component.tasks) hosts.push(await whole(task));
+  return hosts;
+}
+
+/** A host connected and ready for its phases (none when it could not be reached); end() reports it. */
+interface OpenHost {
+  phases?: HostPhases;
+  end(): Promise<RestoredHost>;
+}
+
+async function openHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<OpenHost> {
   const host = task.hostPlan.host.name;
   const started = Date.now();
   const done = (o: Omit<HostOutcome, 'name' | 'durationMs'>) => {
@@ -94,12 +126,19 @@ async function restoreHost(component: RestoreComponent, task: RestoreTask, optio
   try {
     executor = await options.executors.get(task.hostPlan.host);
   } catch (e) {
-    return done({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
+    const error = (e as Error).message;
+    return { end: async () => done({ status: 'failed', bytes: 0, error, steps: [] }) };
   }
-  const result = await runPhases('restore', task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
+  const phases = hostPhases(task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
     runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal),
   );
-  return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+  return {
+    phases,
+    end: async () => {
+      const result = await phases.finish();
+      return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+    },
+  };
 }
 
 /** What every restore step of the run shares. */
@@ -136,6 +175,7 @@ async function runRestoreStep(
   if (step.input !== undefined) {
     const entryPath = outputEntryPath(component, sourceHost, step.input);
     const staged_ = staged.entries.get(entryPath);
+    if (!staged_?.file && step.inputOptional) return report('skipped', 0);
     if (!staged_?.file) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
     stdin = createReadStream(staged_.file);
     bytes = staged_.entry.size;
