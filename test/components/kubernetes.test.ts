@@ -194,6 +194,29 @@ describe('kubernetes recipe', () => {
     expect(await savedResources(r.archive!)).toContain('Secret/web-tls');
   }, 300_000);
 
+  it('fails naming the NFS export and the fix when it is neither served here nor mountable, and leaves nothing mounted', async () => {
+    // A cluster whose only NFS volume is on another server: this master must mount it, with the
+    // real `mount -t nfs`, which cannot work here (no NFS in this kernel, and the name does not resolve).
+    const far = await writeKubeStubs(join(cluster.dir, 'kube-far-nfs'), {
+      kubectl: {
+        'get pv -o json': JSON.stringify({ items: [{ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv-far' }, spec: { nfs: { server: 'nfs-far.invalid', path: '/exports/far' } } }] }) + '\n',
+        'api-resources --verbs=list --namespaced=true -o name': 'configmaps\n',
+        'api-resources --verbs=list --namespaced=false -o name': 'namespaces\n',
+      },
+    });
+    const kubeconfig = join(etc(), 'admin-far.conf');
+    await writeFile(kubeconfig, far.kubeconfigText, { mode: 0o600 });
+    try {
+      const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', `kubernetes.k8s_kubectl=${join(far.binDir, 'kubectl')}`,
+        '--var', `kubernetes.k8s_kubeconfig=${kubeconfig}`, '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(cliOutput(r)).toMatch(/cannot mount the NFS export nfs-far\.invalid:\/exports\/far on host1 \(is an NFS client installed\? .*--var kubernetes\.k8s_nfs_data=false/);
+      expect(await readdir(join(root, 'tmp')), 'mount point and lists removed').toEqual([]);
+    } finally {
+      await rm(kubeconfig);
+    }
+  }, 300_000);
+
   it('re-applies chosen namespaces into a rebuilt cluster: dry run first, Velero\'s order, their volume data back', async () => {
     expect(archive).toBeDefined();
     await rm(pvHostPath(), { recursive: true });
