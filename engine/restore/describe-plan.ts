@@ -1,5 +1,6 @@
 import { isEncrypted } from '../catalog/objects.js';
 import type { RenderedStep } from '../runner/types.js';
+import { outputEntryPath } from '../runner/entry-paths.js';
 import { filesUnder, specialModePaths } from './files-step.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
@@ -26,7 +27,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       continue;
     }
     const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${c.serial ? ', one host at a time' : ''}${describeAfter(c, components)}`);
+    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`);
     if (c.replaced?.diff) lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
     for (const t of c.tasks) {
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
@@ -34,6 +35,11 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
     }
   }
   return lines.join('\n');
+}
+
+function describeHostOrder(c: RestoreComponent): string {
+  if (c.together) return ', all hosts in step (every host ends pre before any begins apply, and apply before any begins post)';
+  return c.serial ? ', one host at a time' : '';
 }
 
 /** The components of this restore that this one waits for (restore.after). */
@@ -48,6 +54,9 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   const suffix = `${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}${s.enabled ? '' : ' — skipped: its `when` is false'}`;
   const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
   lines[lines.length - 1] += suffix;
+  if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
+    lines[lines.length - 1] += s.inputOptional ? ' — not in the backup: skipped (optional)' : ' — NOT in the backup: this step will fail';
+  }
   if (s.kind === 'files' && s.enabled) {
     const selected = filesUnder(staged, component, sourceHost, s.files!);
     if (selected.length === 0) {

@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { runPhases } from '../runner/run-phases.js';
+import { hostPhases, type HostPhases } from '../runner/run-phases.js';
+import { lifecycle } from '../recipes/lifecycle.js';
 import { stepRecorder, type StepRun } from '../runner/step-result.js';
-import { runComponentHosts, type ComponentStatus } from '../runner/component-run.js';
+import { componentRun, runComponentHosts, type ComponentRun, type ComponentStatus } from '../runner/component-run.js';
 import { outputEntryPath } from '../runner/entry-paths.js';
 import type { HostOutcome, RenderedStep } from '../runner/types.js';
 import type { StagedBackup } from './stage.js';
@@ -28,12 +29,13 @@ export interface RestoreComponentOutcome {
   status: ComponentStatus;
   /** As for a backup's components (runner/component-run.ts): 0 when it did not run. */
   durationMs: number;
-  hosts: (HostOutcome & { source: string })[];
+  hosts: RestoredHost[];
   error?: string;
 }
 
 /**
- * Runs every planned component's restore on its mapped hosts (serial recipes one host at a time).
+ * Runs every planned component's restore on its mapped hosts (serial recipes one host at a time,
+ * restore.together ones phase by phase on all hosts at once).
  * Components run side by side, except that one waits for those named in its restore.after.
  */
 export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
@@ -53,7 +55,7 @@ export async function executeRestore(components: RestoreComponent[], options: Re
       if (loop) return notRun(component, `restore.after makes a loop: ${[...path, loop].join(' after ')}`, options.reporter);
       const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
       if (broken.length) return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
-      return restoreComponent(component, (task) => limit(() => restoreHost(component, task, options, writes)), options.reporter);
+      return restoreComponent(component, () => restoreHosts(component, limit, options, writes), options.reporter);
     })();
     started.set(component.name, outcome);
     return outcome;
@@ -68,19 +70,49 @@ function notRun(component: RestoreComponent, error: string, reporter: Reporter):
 
 async function restoreComponent(
   component: RestoreComponent,
-  run: (task: RestoreTask) => Promise<HostOutcome & { source: string }>,
+  runHosts: () => Promise<ComponentRun<RestoredHost>>,
   reporter: Reporter,
 ): Promise<RestoreComponentOutcome> {
   if (component.skipReason) {
     reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
     return { name: component.name, status: 'skipped', durationMs: 0, hosts: [], error: component.skipReason };
   }
-  const { hosts, status, durationMs, error } = await runComponentHosts(component.tasks, component.serial ? 'serial' : 'parallel', run);
+  const { hosts, status, durationMs, error } = await runHosts();
   reporter.emit({ type: 'component.end', component: component.name, status, durationMs });
   return { name: component.name, status, durationMs, hosts, ...(error !== undefined ? { error } : {}) };
 }
 
-async function restoreHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<HostOutcome & { source: string }> {
+type RestoredHost = HostOutcome & { source: string };
+
+/**
+ * The component's hosts: one at a time (serial), side by side, or in step (restore.together:
+ * every host ends a phase before any host begins the next, e.g. all brokers stopped before one
+ * starts). Each host's phases still follow the lifecycle: post always runs.
+ */
+async function restoreHosts(component: RestoreComponent, limit: LimitFunction, options: RestoreExecuteOptions, writes: StepContext): Promise<ComponentRun<RestoredHost>> {
+  const open = (task: RestoreTask) => openHost(component, task, options, writes);
+  if (component.together) {
+    const started = Date.now();
+    const hosts = await Promise.all(component.tasks.map((task) => limit(() => open(task))));
+    for (const phase of lifecycle.restore) await Promise.all(hosts.map((h) => limit(async () => h.phases?.runPhase(phase))));
+    return componentRun(await Promise.all(hosts.map((h) => h.end())), started);
+  }
+  const whole = (task: RestoreTask) =>
+    limit(async () => {
+      const host = await open(task);
+      for (const phase of lifecycle.restore) await host.phases?.runPhase(phase);
+      return host.end();
+    });
+  return runComponentHosts(component.tasks, component.serial ? 'serial' : 'parallel', whole);
+}
+
+/** A host connected and ready for its phases (none when it could not be reached); end() reports it. */
+interface OpenHost {
+  phases?: HostPhases;
+  end(): Promise<RestoredHost>;
+}
+
+async function openHost(component: RestoreComponent, task: RestoreTask, options: RestoreExecuteOptions, writes: StepContext): Promise<OpenHost> {
   const host = task.hostPlan.host.name;
   const started = Date.now();
   const done = (o: Omit<HostOutcome, 'name' | 'durationMs'>) => {
@@ -93,12 +125,19 @@ async function restoreHost(component: RestoreComponent, task: RestoreTask, optio
   try {
     executor = await options.executors.get(task.hostPlan.host);
   } catch (e) {
-    return done({ status: 'failed', bytes: 0, error: (e as Error).message, steps: [] });
+    const error = (e as Error).message;
+    return { end: async () => done({ status: 'failed', bytes: 0, error, steps: [] }) };
   }
-  const result = await runPhases('restore', task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
+  const phases = hostPhases(task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
     runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal),
   );
-  return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+  return {
+    phases,
+    end: async () => {
+      const result = await phases.finish();
+      return done({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps });
+    },
+  };
 }
 
 /** What every restore step of the run shares. */
@@ -131,6 +170,7 @@ async function runRestoreStep(
   if (step.input !== undefined) {
     const entryPath = outputEntryPath(component, sourceHost, step.input);
     const staged_ = staged.entries.get(entryPath);
+    if (!staged_?.file && step.inputOptional) return report('skipped', 0);
     if (!staged_?.file) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
     stdin = createReadStream(staged_.file);
     bytes = staged_.entry.size;

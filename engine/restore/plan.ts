@@ -25,6 +25,8 @@ export interface RestoreComponent {
   /** Why the installed recipe replaces the carried one, and the diff carried -> installed when they differ. */
   replaced?: { because: string; diff?: string };
   serial: boolean;
+  /** restore.together: every host ends a phase before any host begins the next. */
+  together: boolean;
   /** Components whose restore ends before this one begins (the recipe's restore.after). */
   after: string[];
   tasks: RestoreTask[];
@@ -52,7 +54,7 @@ export interface RestorePlanOptions {
 export function planRestore(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions): RestoreComponent[] {
   const { metadata } = staged;
   return metadata.components.map((component): RestoreComponent => {
-    const base = { name: component.name, serial: false, after: [] as string[], tasks: [] as RestoreTask[] };
+    const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[] };
     if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
     const withData = component.hosts.filter((h) => h.status === 'success');
     if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
@@ -84,7 +86,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }
     if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}` };
-    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, replaced: chosen.replaced, serial: recipe.recipe.spec.hosts.serial ?? false, after: recipe.recipe.spec.restore.after ?? [], tasks };
+    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, replaced: chosen.replaced, serial: recipe.recipe.spec.hosts.serial ?? false, together: recipe.recipe.spec.restore.together ?? false, after: recipe.recipe.spec.restore.after ?? [], tasks };
   });
 }
 

@@ -60,6 +60,14 @@ export async function runComponentHosts<T, O extends { status: HostStatus; error
     }
     if (order === 'first' && !done && options.noHostDidTheWork) hosts = options.noHostDidTheWork(hosts);
   }
+  return componentRun(hosts, started);
+}
+
+/**
+ * The component's run from its hosts' outcomes, `started` being when the component began: for
+ * host orders runComponentHosts does not know (a restore's hosts kept in step, phase by phase).
+ */
+export function componentRun<O extends { status: HostStatus; error?: string }>(hosts: O[], started: number): ComponentRun<O> {
   const status = rollUpStatus(hosts);
   const error = status === 'failed' || status === 'partial' ? hosts.find((h) => h.error)?.error : undefined;
   return { hosts, status, durationMs: Date.now() - started, ...(error !== undefined ? { error } : {}) };

@@ -208,6 +208,7 @@ function renderStep(
       env,
       output: entryName(s.output),
       input: entryName(s.input),
+      ...(s.input !== undefined && s.optional ? { inputOptional: true } : {}),
     };
   }
   if ('path' in step) {

@@ -1,5 +1,5 @@
 import type { Reporter } from '../report/events.js';
-import { lifecycle, type Operation } from '../recipes/lifecycle.js';
+import { lifecycle, type Operation, type PhaseDefinition } from '../recipes/lifecycle.js';
 import type { RenderedStep, StepOutcome } from './types.js';
 import { stepRecorder, type StepRun } from './step-result.js';
 
@@ -18,9 +18,37 @@ export interface PhasesResult {
 export async function runPhases(
   operation: Operation,
   steps: RenderedStep[],
-  context: { component: string; host: string; reporter: Reporter; signal: AbortSignal },
+  context: PhasesContext,
   runStep: (step: RenderedStep, signal: AbortSignal | undefined) => Promise<StepRun>,
 ): Promise<PhasesResult> {
+  const host = hostPhases(steps, context, runStep);
+  for (const phase of lifecycle[operation]) await host.runPhase(phase);
+  return host.finish();
+}
+
+export interface PhasesContext {
+  component: string;
+  host: string;
+  reporter: Reporter;
+  signal: AbortSignal;
+}
+
+/** One host's way through the lifecycle, a phase at a time (runPhases, or hosts kept in step). */
+export interface HostPhases {
+  runPhase(phase: PhaseDefinition): Promise<void>;
+  /** Waits for late work and says how the host did. */
+  finish(): Promise<PhasesResult>;
+}
+
+/**
+ * The state one host carries from phase to phase: a failure (onError: fail) or an interrupt
+ * skips the remaining steps except those of always-run phases.
+ */
+export function hostPhases(
+  steps: RenderedStep[],
+  context: PhasesContext,
+  runStep: (step: RenderedStep, signal: AbortSignal | undefined) => Promise<StepRun>,
+): HostPhases {
   const { component, host, reporter } = context;
   const outcomes: StepOutcome[] = [];
   let bytes = 0;
@@ -38,25 +66,29 @@ export async function runPhases(
     }
   };
   const settling: Promise<void>[] = [];
-  for (const phase of lifecycle[operation]) {
-    for (const step of steps.filter((s) => s.phase === phase.name)) {
-      if (!step.enabled || ((blocked || context.signal.aborted) && !phase.alwaysRun)) {
-        outcomes.push({ phase: step.phase, name: step.name, status: 'skipped', durationMs: 0 });
-        continue;
+  return {
+    async runPhase(phase) {
+      for (const step of steps.filter((s) => s.phase === phase.name)) {
+        if (!step.enabled || ((blocked || context.signal.aborted) && !phase.alwaysRun)) {
+          outcomes.push({ phase: step.phase, name: step.name, status: 'skipped', durationMs: 0 });
+          continue;
+        }
+        reporter.emit({ type: 'step.start', component, host, phase: step.phase, step: step.name });
+        const result = await runStepSafely(step, phase.alwaysRun ? undefined : context.signal, runStep);
+        bytes += result.bytes;
+        outcomes.push(result.outcome);
+        reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
+        if (result.outcome.status === 'failed') noteFailure(step, result.outcome.error);
+        if (result.settled) settling.push(settleLate(result, (error) => noteFailure(step, error)));
       }
-      reporter.emit({ type: 'step.start', component, host, phase: step.phase, step: step.name });
-      const result = await runStepSafely(step, phase.alwaysRun ? undefined : context.signal, runStep);
-      bytes += result.bytes;
-      outcomes.push(result.outcome);
-      reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome });
-      if (result.outcome.status === 'failed') noteFailure(step, result.outcome.error);
-      if (result.settled) settling.push(settleLate(result, (error) => noteFailure(step, error)));
-    }
-  }
-  // The host is done only when everything its steps produced is in the archive.
-  await Promise.all(settling);
-  if (context.signal.aborted) failure ??= 'interrupted';
-  return { steps: outcomes, bytes, failure };
+    },
+    async finish() {
+      // The host is done only when everything its steps produced is in the archive.
+      await Promise.all(settling);
+      if (context.signal.aborted) failure ??= 'interrupted';
+      return { steps: outcomes, bytes, failure };
+    },
+  };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface RenderedStep {
   files?: string;
   /** For `files` restore steps: nothing in the backup under the path is not an error. */
   filesOptional?: boolean;
+  /** For restore steps with an input: a backup without that entry skips the step. */
+  inputOptional?: boolean;
   env: Record<string, string>;
   timeoutMs: number;
   onError: OnError;

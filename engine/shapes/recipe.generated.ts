@@ -108,6 +108,10 @@ export interface Recipe {
        */
       after?: string[];
       /**
+       * Hosts go through the restore in step: every host ends pre before any host begins apply, and every host ends apply before any host begins post (post still always runs, on every host). E.g. stop every Kafka broker before one starts again, so none catches up from a peer not yet restored. Overrides hosts.serial for the restore. Default: false.
+       */
+      together?: boolean;
+      /**
        * Commands run before restoring (e.g. stop the service).
        */
       pre?: CommandStep[];
@@ -156,6 +160,10 @@ export interface CommandStep {
    * Template: archive entry streamed to the command's stdin (restore).
    */
   input?: string;
+  /**
+   * With input: a backup without that entry skips the step (e.g. a backup made with that copy turned off by a var) instead of failing it. Default: false.
+   */
+  optional?: boolean;
   /**
    * Environment for the command. Values are templates inserted verbatim (not shell-quoted) and never appear on a command line, so they may hold secrets.
    */

@@ -4,10 +4,11 @@
  * STAND-IN: each Kafka broker is test/infra/standins/kafka.ts, imitating Kafka 2.6 (what it does
  * and does not imitate is written there): broker.id 0 listens at PLAINTEXT://<host1's address>:9092,
  * broker.id 1 at SSL://host2:9093 (LambdaStack's two listener forms); topics are replicated on
- * both; a broker refuses to start when meta.properties names another cluster than ZooKeeper's.
+ * both, and a starting broker catches up from a running peer that leads a partition; a broker
+ * refuses to start when meta.properties names another cluster than ZooKeeper's.
  * REAL: the ZooKeeper holding Kafka's znodes, run as a service (zookeeper-service.ts).
  * Every broker's and ZooKeeper's service call is logged, in order, so the test can prove the
- * brokers were stopped one at a time and ZooKeeper was restored before any broker.
+ * brokers were stopped one at a time in a backup, all together in a restore (after ZooKeeper's).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -102,6 +103,15 @@ function maxDownAtOnce(lines: string[]): number {
   return max;
 }
 
+/** The restore's broker events: every broker stopped before any started again, each once. */
+function inStep(lines: string[]): boolean {
+  const stops = lines.filter((l) => l.endsWith(' stop')).map((l) => l.split(' ')[0]).sort();
+  const starts = lines.filter((l) => l.endsWith(' start')).map((l) => l.split(' ')[0]).sort();
+  const lastStop = lines.map((l) => l.endsWith(' stop')).lastIndexOf(true);
+  const firstStart = lines.findIndex((l) => l.endsWith(' start'));
+  return stops.join() === 'host1,host2' && starts.join() === 'host1,host2' && lastStop < firstStart;
+}
+
 const state = async () => Object.fromEntries(await Promise.all(Object.entries(brokers).map(async ([h, b]) => [h, await b.state()])));
 const ROLLING = ['host1 status', 'host1 stop', 'host1 start', 'host2 status', 'host2 stop', 'host2 start'];
 
@@ -175,7 +185,9 @@ describe('kafka recipe', () => {
     }
   }, 600_000);
 
-  it('restores ZooKeeper first, then each broker, removing what came after the backup', async () => {
+  // Records made after the backup are on both replicas: a broker restored and started while its
+  // peer still ran would copy them back from that peer (the stand-in's follower catch-up).
+  it('restores ZooKeeper first, then every broker stopped together, so replicated topics come back to the backup on every broker', async () => {
     expect(archive).toBeDefined();
     const topicZnode = await zk.znodeData('/brokers/topics/orders');
     const configZnode = await zk.znodeData('/config/topics/orders');
@@ -189,17 +201,39 @@ describe('kafka recipe', () => {
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     await zk.ready();
-    expect(await events()).toEqual(['zk stop', 'zk start', ...ROLLING]);
     expect(await state()).toEqual({ host1: 'running', host2: 'running' });
     for (const b of Object.values(brokers)) {
       expect(await b.records('orders')).toEqual(['orders-1', 'orders-2']);
       expect(await b.records('payments')).toEqual(['payments-1', 'payments-2']);
       expect(await b.clusterId()).toBe(clusterId);
     }
+    const all = await events();
+    expect(all.slice(0, 2)).toEqual(['zk stop', 'zk start']);
+    expect(inStep(all.slice(2))).toBe(true);
+    expect(cliOutput(r), 'the plan says how the brokers go').toContain('kafka with recipe kafka@1.2.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper');
     expect(await pathExists(join(brokers.host1!.dataDir, 'late-0'))).toBe(false);
     expect(await zk.znodeData('/brokers/topics/orders')).toBe(topicZnode);
     expect(await zk.znodeData('/config/topics/orders')).toBe(configZnode);
     expect(JSON.parse(configZnode).config).toEqual({ 'retention.ms': '86400000' });
+  }, 600_000);
+
+  it('starts every broker again when a put-back fails on one, and still restores the others', async () => {
+    for (const b of Object.values(brokers)) await b.produce('orders', 'after-backup');
+    await writeFile(eventsLog, '');
+    await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'service-host1'), { kafka_config_dir: join(cluster.dir, 'no-such-config') }));
+    let r: Awaited<ReturnType<Cluster['restore']>>;
+    try {
+      r = await cluster.restore(archive, ['--only', 'kafka']);
+    } finally {
+      await cluster.hostVars('host1', hostVars('host1', join(cluster.dir, 'service-host1')));
+    }
+    // The only component restored is partial (host1's configuration could not be put back): exit 1.
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(cliOutput(r)).toMatch(/kafka +host2 +success/);
+    expect(cliOutput(r)).toMatch(/apply step 'put the configuration back'.*no-such-config/);
+    expect(inStep(await brokerEvents())).toBe(true);
+    expect(await state()).toEqual({ host1: 'running', host2: 'running' });
+    expect(await brokers.host2!.records('orders')).toEqual(['orders-1', 'orders-2']);
   }, 600_000);
 
   it('restores into a rebuilt ZooKeeper: brokers that refused the new cluster id start with the restored one', async () => {

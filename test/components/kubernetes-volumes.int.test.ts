@@ -1,7 +1,8 @@
 /**
  * recipes/kubernetes-volumes.yaml through the built CLI over SSH: persistent volume data backed
- * up on the worker node where it lives and put back there. Two workers (sshd fleet, sharing this
- * machine's filesystem, so each has its own root dir); each holds the volume of its own pod.
+ * up on the node where it lives and put back there. Two workers and a second master (sshd fleet,
+ * sharing this machine's filesystem, so each has its own root dir); each holds the volume of its
+ * own pod (the master's in another namespace, for a restore of chosen namespaces).
  * STAND-IN: kubectl (test/infra/standins/kubernetes.ts) — no API server runs here. The workers
  * hold only their kubelet's kubeconfig (user system:node:<name>), and the stand-in answers a
  * node only the reads the node authorizer allows it (its pods, their claims and volumes):
@@ -9,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeKubeStubs } from '../infra/standins/kubernetes.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -22,28 +23,36 @@ let cluster: Cluster;
 const PODS_JSONPATH = 'jsonpath={range .items[*]}{.metadata.namespace}{" "}{.spec.volumes[*].persistentVolumeClaim.claimName}{"\\n"}{end}';
 const PV_JSONPATH = 'jsonpath={.spec.hostPath.path}{.spec.local.path}';
 const root = (host: string) => join(cluster.dir, 'nodes', host);
-/** The volume of each worker's pod: host1 a `local` PV, host2 a hostPath PV (and an NFS one, not node data). */
-const volume = (host: string) => (host === 'host1' ? join(root(host), 'mnt', 'disks', 'ssd1') : join(root(host), 'srv', 'web'));
-const FILE: Record<string, [string, string]> = { host1: ['db.bin', 'local volume on worker 1\n'], host2: ['index.html', '<h1>worker 2</h1>\n'] };
+/**
+ * The volume of each node's pod: host1 a `local` PV, host2 a hostPath PV (and an NFS one, not node
+ * data), host3 (a master, not the first) a `local` PV of namespace monitoring.
+ */
+const volume = (host: string) => (host === 'host2' ? join(root(host), 'srv', 'web') : join(root(host), 'mnt', 'disks', 'ssd1'));
+const FILE: Record<string, [string, string]> = {
+  host1: ['db.bin', 'local volume on worker 1\n'], host2: ['index.html', '<h1>worker 2</h1>\n'], host3: ['tsdb.bin', 'local volume on master 2\n'],
+};
+const HOSTS = ['host1', 'host2', 'host3'];
 
 beforeAll(async () => {
-  fleet = await startFleet({ hosts: 2 });
-  cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_node'], host2: ['kubernetes_node'] } });
+  fleet = await startFleet({ hosts: 3 });
+  cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_node'], host2: ['kubernetes_node'], host3: ['kubernetes_master'] } });
   const calls: Record<string, string[]> = {
     host1: [`get pods -A --field-selector=spec.nodeName=host1 -o ${PODS_JSONPATH}`, 'get pvc data-db-0 -n shop -o jsonpath={.spec.volumeName}', `get pv pv-local-1 -o ${PV_JSONPATH}`],
     host2: [`get pods -A --field-selector=spec.nodeName=host2 -o ${PODS_JSONPATH}`, 'get pvc web-data -n shop -o jsonpath={.spec.volumeName}',
       'get pvc cache -n shop -o jsonpath={.spec.volumeName}', `get pv pv-web -o ${PV_JSONPATH}`, `get pv pv-nfs -o ${PV_JSONPATH}`],
+    host3: [`get pods -A --field-selector=spec.nodeName=host3 -o ${PODS_JSONPATH}`, 'get pvc tsdb -n monitoring -o jsonpath={.spec.volumeName}', `get pv pv-local-m2 -o ${PV_JSONPATH}`],
   };
   const answers = [
     'shop data-db-0\nkube-system \n', 'pv-local-1', volume('host1'),
     'shop web-data cache\n', 'pv-web', 'pv-nfs', volume('host2'), '',
+    'monitoring tsdb\n', 'pv-local-m2', volume('host3'),
   ];
-  const keys = [...calls.host1!, ...calls.host2!];
+  const keys = [...calls.host1!, ...calls.host2!, ...calls.host3!];
   const stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
     kubectl: { ...Object.fromEntries(keys.map((k, i) => [k, answers[i]!])), 'get pv -o json': '{"items": []}\n' },
     nodes: calls,
   });
-  for (const host of ['host1', 'host2']) {
+  for (const host of HOSTS) {
     const [name, content] = FILE[host]!;
     await mkdir(volume(host), { recursive: true });
     await writeFile(join(volume(host), name), content);
@@ -66,11 +75,17 @@ afterAll(async () => {
 describe('kubernetes-volumes recipe', () => {
   let archive: string;
 
-  it('backs up each worker the data of the volumes its own pods use, with only the kubelet credentials', async () => {
+  it('backs up on each node, masters too, the data of the volumes its own pods use, once each, with only the kubelet credentials', async () => {
     const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes-volumes']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     archive = r.archive!;
-    for (const host of ['host1', 'host2']) {
+    const everyTar = HOSTS.map((h) => `tar xzOf '${archive}' kubernetes-volumes/${h}/persistent-volumes.tar | tar tf -`).join('; ');
+    const members = (await execa('sh', ['-c', everyTar])).stdout.split('\n');
+    for (const host of HOSTS) {
+      expect(members.filter((m) => m === join(volume(host), FILE[host]![0]).slice(1)), `${host}'s volume is in the backup once`).toHaveLength(1);
+    }
+    expect(await archiveLines(archive, 'kubernetes-volumes/host3/persistent-volume-namespaces.txt')).toEqual([`monitoring ${volume('host3')}`]);
+    for (const host of HOSTS) {
       expect(await archiveLines(archive, `kubernetes-volumes/${host}/persistent-volumes.txt`)).toEqual([volume(host)]);
       const [name, content] = FILE[host]!;
       const tar = `tar xzOf '${archive}' kubernetes-volumes/${host}/persistent-volumes.tar | tar xOf - '${join(volume(host), name).slice(1)}'`;
@@ -84,14 +99,23 @@ describe('kubernetes-volumes recipe', () => {
     expect(r.stderr).toMatch(/Forbidden.*User "system:node:host1" cannot get resource "persistentvolumes"/);
   });
 
-  it('puts each volume back on its worker', async () => {
+  it('puts each volume back on its node', async () => {
     expect(archive).toBeDefined();
-    for (const host of ['host1', 'host2']) await rm(volume(host), { recursive: true });
+    for (const host of HOSTS) await rm(volume(host), { recursive: true });
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    for (const host of ['host1', 'host2']) {
+    for (const host of HOSTS) {
       const [name, content] = FILE[host]!;
       expect(await readFile(join(volume(host), name), 'utf8')).toBe(content);
     }
+  }, 300_000);
+
+  it('puts back only the volumes of the chosen namespaces, wherever they live', async () => {
+    for (const host of HOSTS) await rm(volume(host), { recursive: true });
+    const r = await cluster.restore(archive, ['--only', 'kubernetes-volumes', '--var', 'kubernetes-volumes.k8s_namespaces=monitoring']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await readFile(join(volume('host3'), FILE.host3![0]), 'utf8')).toBe(FILE.host3![1]);
+    for (const host of ['host1', 'host2']) await expect(readdir(volume(host)), `${host}'s volume is of namespace shop`).rejects.toThrow(/ENOENT/);
+    for (const host of HOSTS) expect(await readdir(join(root(host), 'tmp')), 'temporary files removed').toEqual([]);
   }, 300_000);
 });

@@ -2,7 +2,8 @@
  * recipes/kubernetes.yaml through the built CLI over SSH (sshd fleet), with a REAL etcd 3.4:
  * keys put -> backup -> etcd stopped and its data dir gone -> restore into a fresh data dir
  * -> etcd started on it -> keys equal. PKI, kubeconfigs, kubeadm config and volume data
- * come back too.
+ * come back too, and the data of NFS-backed volumes, read from the export directory: the master
+ * is the NFS server here (REAL files; this kernel has no NFS, so the mount path is not exercised).
  * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
  * answering from fixtures — no API server runs here. This is etcd as Debian packages it
  * (etcdctl on PATH, plain http, so the recipe's TLS vars are switched off); etcd as kubeadm
@@ -10,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startEtcd, type EtcdServer } from '../infra/servers/etcd.js';
@@ -38,6 +39,9 @@ const LIST = (kind: string, name: string) =>
 const etc = () => join(root, 'etc', 'kubernetes');
 const pvHostPath = () => join(root, 'var', 'lib', 'pv-web-data');
 const pvLocal = () => join(root, 'mnt', 'disks', 'ssd1');
+/** An NFS export this master serves (two volumes on it: copied once). */
+const nfsExport = () => join(root, 'exports', 'shared');
+let nfsServer: string;
 const restoreDataDir = () => join(cluster.dir, 'etcd-restored', 'data');
 
 beforeAll(async () => {
@@ -56,12 +60,14 @@ beforeAll(async () => {
   await writeFile(join(pvHostPath(), 'index.html'), '<h1>shop</h1>\n');
   await mkdir(pvLocal(), { recursive: true });
   await writeFile(join(pvLocal(), 'db.bin'), 'local volume data\n');
+  await writeNfsData();
+  nfsServer = fleet.hosts[0]!.address;
 
   // The PV list of the fixtures, with volume paths inside this test's root, plus a `local` PV.
   const pvs = JSON.parse(await readFile(join(KUBE_FIXTURES, 'get-pv.json'), 'utf8'));
   pvs.items[0].spec.hostPath.path = pvHostPath();
   pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-local' }, spec: { local: { path: pvLocal() }, storageClassName: 'local' } });
-  pvs.items.push({ ...pvs.items[0], metadata: { name: 'pv-nfs' }, spec: { nfs: { path: '/exports/x', server: 'nfs1' } } });
+  for (const name of ['pv-nfs', 'pv-nfs-2']) pvs.items.push({ ...pvs.items[0], metadata: { name }, spec: { nfs: { path: nfsExport(), server: nfsServer } } });
   stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
     kubectl: {
       'get pv -o json': JSON.stringify(pvs, null, 4) + '\n',
@@ -79,6 +85,8 @@ beforeAll(async () => {
 
   await cluster.hostVars('host1', {
     ...masterVars,
+    // This master's local/hostPath volumes copied here too (a cluster backed up without kubernetes-volumes).
+    k8s_pv_data: true,
     k8s_etcd_endpoint: etcd.endpoint,
     k8s_etcd_tls: false,
     k8s_etcd_snapshot_dir: join(root, 'tmp'),
@@ -94,6 +102,13 @@ afterAll(async () => {
   await fleet?.stop();
   await cluster?.cleanup();
 });
+
+/** Files on the NFS export, with a subdirectory and a relative symlink. */
+async function writeNfsData(): Promise<void> {
+  await mkdir(join(nfsExport(), '2026'), { recursive: true });
+  await writeFile(join(nfsExport(), '2026', 'jan.csv'), 'month,total\njan,42\n');
+  await symlink('2026/jan.csv', join(nfsExport(), 'latest.csv'));
+}
 
 /** kind/name of every item in the archive's resources.yaml. */
 async function savedResources(archive: string): Promise<string[]> {
@@ -127,7 +142,11 @@ describe('kubernetes recipe', () => {
     expect(saved, 'excluded kinds are left out').not.toContain('Event/web.17a2b3c4');
 
     expect((await archiveLines(archive, 'kubernetes/host1/persistent-volumes.txt')).sort()).toEqual([pvLocal(), pvHostPath()].sort());
-    expect(await archiveLines(archive, 'kubernetes/host1/persistent-volumes-nfs.txt'), 'NFS-backed volumes named for the NFS server').toEqual(['nfs1:/exports/x']);
+    expect(await archiveLines(archive, 'kubernetes/host1/persistent-volumes-nfs.txt'), 'each NFS export once').toEqual([`${nfsServer}:${nfsExport()}`]);
+    const nfsTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes-nfs.tar | tar tvf - --ignore-zeros`])).stdout.split('\n');
+    const inNfs = `${nfsServer}${nfsExport()}`;
+    expect(nfsTar.filter((l) => l.endsWith(`${inNfs}/2026/jan.csv`)), 'the export copied once').toHaveLength(1);
+    expect(nfsTar.some((l) => l.endsWith(`${inNfs}/latest.csv -> 2026/jan.csv`)), 'symlink targets kept').toBe(true);
     const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
     expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
     expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
@@ -143,6 +162,7 @@ describe('kubernetes recipe', () => {
     await writeFile(join(etc(), 'scheduler.conf'), 'damaged\n');
     await rm(pvHostPath(), { recursive: true });
     await rm(pvLocal(), { recursive: true });
+    for (const f of await readdir(nfsExport())) await rm(join(nfsExport(), f), { recursive: true });
 
     const r = await cluster.restore(archive);
     expect(r.exitCode, cliOutput(r)).toBe(0);
@@ -155,6 +175,8 @@ describe('kubernetes recipe', () => {
     expect(await readFile(join(etc(), 'admin.conf'), 'utf8')).toMatch(/kubernetes-admin/);
     expect(await readFile(join(pvHostPath(), 'index.html'), 'utf8')).toBe('<h1>shop</h1>\n');
     expect(await readFile(join(pvLocal(), 'db.bin'), 'utf8')).toBe('local volume data\n');
+    expect(await readFile(join(nfsExport(), '2026', 'jan.csv'), 'utf8')).toBe('month,total\njan,42\n');
+    expect(await readlink(join(nfsExport(), 'latest.csv'))).toBe('2026/jan.csv');
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
   }, 300_000);
 
@@ -170,6 +192,29 @@ describe('kubernetes recipe', () => {
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(r.archive).toBeDefined();
     expect(await savedResources(r.archive!)).toContain('Secret/web-tls');
+  }, 300_000);
+
+  it('fails naming the NFS export and the fix when it is neither served here nor mountable, and leaves nothing mounted', async () => {
+    // A cluster whose only NFS volume is on another server: this master must mount it, with the
+    // real `mount -t nfs`, which cannot work here (no NFS in this kernel, and the name does not resolve).
+    const far = await writeKubeStubs(join(cluster.dir, 'kube-far-nfs'), {
+      kubectl: {
+        'get pv -o json': JSON.stringify({ items: [{ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv-far' }, spec: { nfs: { server: 'nfs-far.invalid', path: '/exports/far' } } }] }) + '\n',
+        'api-resources --verbs=list --namespaced=true -o name': 'configmaps\n',
+        'api-resources --verbs=list --namespaced=false -o name': 'namespaces\n',
+      },
+    });
+    const kubeconfig = join(etc(), 'admin-far.conf');
+    await writeFile(kubeconfig, far.kubeconfigText, { mode: 0o600 });
+    try {
+      const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', `kubernetes.k8s_kubectl=${join(far.binDir, 'kubectl')}`,
+        '--var', `kubernetes.k8s_kubeconfig=${kubeconfig}`, '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(cliOutput(r)).toMatch(/cannot mount the NFS export nfs-far\.invalid:\/exports\/far on host1 \(is an NFS client installed\? .*--var kubernetes\.k8s_nfs_data=false/);
+      expect(await readdir(join(root, 'tmp')), 'mount point and lists removed').toEqual([]);
+    } finally {
+      await rm(kubeconfig);
+    }
   }, 300_000);
 
   it('re-applies chosen namespaces into a rebuilt cluster: dry run first, Velero\'s order, their volume data back', async () => {

@@ -105,6 +105,30 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     }
   });
 
+  it('a starting follower copies the log of the running leader, as Kafka\'s replica fetcher ends with; with no running peer its own log stays', async () => {
+    const live = join(kafka.baseDir, 'live-pair');
+    const topics = { replicated: { replicas: [2, 3], records: ['r1'] } };
+    const leader = await startKafkaStandIn({ zookeeper: kafka.zookeeper, brokerId: 2, listener: 'PLAINTEXT://127.0.0.2:9092', liveBrokersDir: live, topics });
+    const follower = await startKafkaStandIn({ zookeeper: kafka.zookeeper, brokerId: 3, listener: 'PLAINTEXT://127.0.0.3:9092', liveBrokersDir: live, topics });
+    try {
+      await leader.produce('replicated', 'r2');
+      await runChecked(follower.serviceScript, ['stop']);
+      await runChecked(follower.serviceScript, ['start']);
+      expect(await follower.records('replicated')).toEqual(['r1', 'r2']);
+      // Both stopped: whoever starts first keeps its own log, and the other then follows it.
+      await runChecked(leader.serviceScript, ['stop']);
+      await runChecked(follower.serviceScript, ['stop']);
+      await writeFile(join(follower.dataDir, 'replicated-0', '00000000000000000000.log'), 'r1\n');
+      await runChecked(follower.serviceScript, ['start']);
+      await runChecked(leader.serviceScript, ['start']);
+      expect(await follower.records('replicated')).toEqual(['r1']);
+      expect(await leader.records('replicated')).toEqual(['r1']);
+    } finally {
+      await leader.stop();
+      await follower.stop();
+    }
+  });
+
   it('stops its ZooKeeper and removes its files', async () => {
     await kafka.stop();
     await expectStoppedClean(kafka.zookeeper);

@@ -21,6 +21,7 @@ function component(name: string, serial: boolean, commands: string[]): RestoreCo
   return {
     name,
     serial,
+    together: false,
     after: [],
     tasks: commands.map((command, i) => ({ sourceHost: `old${i}`, mapping: 'by name', hostPlan: { host: localHost(`h${i}`), steps: [applyStep(command)], transport: 'plain' } })),
   };

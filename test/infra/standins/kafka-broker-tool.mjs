@@ -18,13 +18,16 @@
  *    and, with ssl.client.auth=required, a key store.
  *  - `kafka-topics.sh --describe` prints Kafka 2.6's format; Isr = the replicas whose broker runs
  *    (the controller's view), Leader = the first of them or none.
+ *  - follower catch-up: a starting broker's partitions that a running peer leads become the
+ *    leader's log (catchUpFromLeaders).
  * NOT imitated: no process runs (state is a file) and no OS lock is held on `.lock`; the
- * registration is a persistent znode, not an ephemeral one; followers do not fetch from leaders
- * (replicas are written by the test, not replicated); no controller, no leader epochs, no TLS
- * handshake (the client config is compared with the broker's, not used).
+ * registration is a persistent znode, not an ephemeral one; no replication while running
+ * (records produced by the test are written to each replica by the test); no controller, no
+ * leader epochs or high watermark, no TLS handshake (the client config is compared with the
+ * broker's, not used).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -43,6 +46,7 @@ function properties(file) {
 const server = properties(config.serverProperties);
 const logDir = server['log.dirs'];
 const brokerId = server['broker.id'];
+const SEGMENT = '00000000000000000000';
 
 /** zkCli with one command: { ok, out } (the data is the last line of its output). */
 function zk(...command) {
@@ -118,10 +122,28 @@ function service(action) {
   zk('create', '/brokers/ids', '');
   zk('delete', `/brokers/ids/${brokerId}`);
   if (!zk('create', `/brokers/ids/${brokerId}`, registration).ok) fail(`kafka: could not register at /brokers/ids/${brokerId}`);
+  catchUpFromLeaders();
   mkdirSync(config.liveDir, { recursive: true });
-  writeFileSync(join(config.liveDir, brokerId), '');
+  writeFileSync(join(config.liveDir, brokerId), logDir);
   writeFileSync(config.stateFile, 'running\n');
   console.log('kafka: started');
+}
+
+/**
+ * A starting broker is a follower of each partition another running broker leads: it truncates
+ * its log to the leader's and fetches what it lacks, so its log becomes the leader's (what Kafka's
+ * ReplicaFetcherThread ends with; here the leader's segment is copied). The leader is a running
+ * peer holding the partition (here: having its directory; the lowest broker id); a partition no
+ * running peer holds stays as it is. No ZooKeeper call: a start stays quick on a loaded machine.
+ */
+function catchUpFromLeaders() {
+  const peers = existsSync(config.liveDir) ? readdirSync(config.liveDir).filter((id) => id !== brokerId).sort((a, b) => Number(a) - Number(b)) : [];
+  const peerLogDirs = peers.map((id) => readFileSync(join(config.liveDir, id), 'utf8')).filter(Boolean);
+  for (const dir of readdirSync(logDir)) {
+    if (!/-\d+$/.test(dir)) continue;
+    const leaderLog = peerLogDirs.map((d) => join(d, dir, `${SEGMENT}.log`)).find((f) => existsSync(f));
+    if (leaderLog) copyFileSync(leaderLog, join(logDir, dir, `${SEGMENT}.log`));
+  }
 }
 
 /** Kafka's admin client: connects to --bootstrap-server with the --command-config settings, or fails as it would. */

@@ -12,7 +12,7 @@
  *    `bin/kafka-broker-api-versions.sh` and `bin/zookeeper-shell.sh HOST:PORT [cmd…]`, laid out as
  *    /opt/kafka/bin. The first three are kafka-broker-tool.mjs beside this file, which says what
  *    of Kafka 2.6 it imitates (cluster id and broker id checks, `.lock` kept, registration,
- *    reachable only at its listener) and what it does not (no process, no replication traffic,
+ *    reachable only at its listener, follower catch-up at start) and what it does not (no process, no replication while running,
  *    no TLS handshake).
  * Segment contents are opaque bytes (one record per line), not Kafka's binary batches.
  */
@@ -115,7 +115,9 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
     for (let p = 0; p < (spec.partitions ?? 1); p++) {
       const dir = join(dataDir, `${topic}-${p}`);
       await mkdir(dir, { recursive: true });
-      for (const ext of ['.log', '.index', '.timeindex']) await writeFile(join(dir, SEGMENT + ext), '');
+      // Records are in place before the broker starts (a starting follower copies its leader's log).
+      const records = p === 0 ? (spec.records ?? []).map((r) => r + '\n').join('') : '';
+      for (const ext of ['.log', '.index', '.timeindex']) await writeFile(join(dir, SEGMENT + ext), ext === '.log' ? records : '');
       await writeFile(join(dir, 'leader-epoch-checkpoint'), '0\n1\n0 0\n');
     }
   }
@@ -144,9 +146,6 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
     if (record.includes('\n')) throw new Error('kafka stand-in: records are single lines');
     await appendFile(segment(topic, partition), record + '\n');
   };
-  for (const [topic, spec] of Object.entries(topics)) {
-    if ((spec.replicas ?? [brokerId]).includes(brokerId)) for (const r of spec.records ?? []) await produce(topic, r);
-  }
   const records = async (topic: string, partition = 0) =>
     (await readFile(segment(topic, partition), 'utf8')).split('\n').filter((l) => l !== '');
   const znode = async (path: string) => {
