@@ -5,14 +5,15 @@
  * made there and never on this machine), the cluster's names resolve as LambdaStack's
  * /etc/hosts makes them, directories of test servers appear at LambdaStack's paths (bind
  * mounts), some binaries are hidden (a LambdaStack host has no etcdctl or haproxy), and
- * /usr/local/sbin holds a `systemctl`.
+ * /usr/local/sbin holds a `systemctl` and the commands a test puts there.
  *
  * STAND-IN: `systemctl` — no systemd runs here. `systemctl <verb> [--quiet] <unit>` runs the
- * unit's service script (`units/<unit> <verb>`), which a test writes (serviceScript) or takes
- * from a server helper. Everything a recipe runs through it runs inside the host's namespace.
+ * unit's service script (`units/<unit> start|stop|restart|status`), which a test writes
+ * (serviceScript) or takes from a server helper. Everything a recipe runs through it runs inside the host's namespace.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote as q } from '../../engine/template/quote.js';
 
@@ -28,15 +29,18 @@ export interface LambdaStackHostLayout {
   binds: Array<[string, string]>;
   /** Binaries made invisible on the host (found by `command -v` here, absent there). */
   hide: string[];
-  /** systemd unit name → service script (`<script> start|stop|restart|is-active`). */
+  /** systemd unit name → service script (`<script> start|stop|restart|status`; status exits 0 while it runs). */
   units: Record<string, string>;
-  /** Extra files (path → text) for /usr/local/sbin, e.g. a crictl stand-in. */
-  sbin?: Record<string, string>;
+  /** Commands put on the host's PATH (/usr/local/sbin): name → an executable of this machine, e.g. a crictl stand-in. */
+  commands?: Record<string, string>;
 }
 
-/** `/etc/hosts` as LambdaStack writes it: every inventory name with its address. */
+/**
+ * `/etc/hosts` as LambdaStack writes it: every inventory name with its address; and the name the
+ * hosts share with this machine (one UTS namespace), which sudo resolves.
+ */
 export function etcHosts(hosts: Array<{ name: string; address: string }>): string {
-  return `127.0.0.1 localhost\n${hosts.map((h) => `${h.address} ${h.name}\n`).join('')}`;
+  return `127.0.0.1 localhost ${hostname()}\n${hosts.map((h) => `${h.address} ${h.name}\n`).join('')}`;
 }
 
 /** The systemctl stand-in (see the header). */
@@ -49,6 +53,7 @@ script="$(dirname "$0")/units/$unit"
 [ -x "$script" ] || { echo "systemctl stand-in: Unit $unit.service not found." >&2; exit 5; }
 case $verb in
   reload-or-restart|try-restart) verb=restart ;;
+  is-active) verb=status ;;
 esac
 exec "$script" "$verb"
 `;
@@ -64,7 +69,7 @@ export function hostMountSetup(layout: LambdaStackHostLayout, hostsFile: string)
   for (const [unit, script] of Object.entries(layout.units)) {
     writeFileSync(join(sbin, 'units', unit), `#!/bin/sh\nexec ${q(script)} "$@"\n`, { mode: 0o755 });
   }
-  for (const [file, text] of Object.entries(layout.sbin ?? {})) writeFileSync(join(sbin, file), text, { mode: 0o755 });
+  for (const [name, file] of Object.entries(layout.commands ?? {})) writeFileSync(join(sbin, name), `#!/bin/sh\nexec ${q(file)} "$@"\n`, { mode: 0o755 });
   const hidden = join(layout.dir, 'hidden');
   writeFileSync(hidden, '');
   const lines: string[] = [];
@@ -92,7 +97,7 @@ export function hostMountSetup(layout: LambdaStackHostLayout, hostsFile: string)
 /**
  * A service script for a server the host runs itself (started in the host's namespace, so it
  * sees LambdaStack's paths): start (in its own session, logging to logFile), stop (TERM, then
- * KILL after a generous wait), restart, is-active. Only ever signals the process it started.
+ * KILL after a generous wait), restart, status (exit 0 while it runs). Only ever signals the process it started.
  */
 export function serviceScript(file: string, command: string[], logFile: string): string {
   const pidFile = `${file}.pid`;
@@ -120,8 +125,8 @@ case "$1" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  is-active) running ;;
-  *) echo "usage: $0 start|stop|restart|is-active" >&2; exit 64 ;;
+  status) running ;;
+  *) echo "usage: $0 start|stop|restart|status" >&2; exit 64 ;;
 esac
 `,
     { mode: 0o755 },
