@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { cliOutput, cliPath, workspace } from '../helpers/cli.js';
-import { writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
+import { planSection, writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: LambdaStackBuild;
@@ -25,10 +25,9 @@ const lb = host('prod-lb-vm-0', '10.1.1.70');
 
 /** The lines of the plan between `<component> (recipe` and the next component. */
 function section(component: string): string {
-  const start = out.stdout.indexOf(`\n${component} (recipe `);
-  expect(start, `plan lists ${component}\n${cliOutput(out)}`).toBeGreaterThanOrEqual(0);
-  const next = out.stdout.slice(start + 1).search(/\n[a-z][a-z0-9-]* \(recipe /);
-  return next < 0 ? out.stdout.slice(start) : out.stdout.slice(start, start + 1 + next);
+  const lines = planSection(out.stdout, component);
+  expect(lines, `plan lists ${component}\n${cliOutput(out)}`).toBeDefined();
+  return lines!;
 }
 
 beforeAll(async () => {

@@ -50,14 +50,7 @@ async function onHost(script: string) {
     `${SUDO_USER}@${h.address}`, `sudo sh -c ${shellQuote(script)}`], { reject: false });
 }
 
-async function etcdValues(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const k of [...Object.keys(KEYS), '/registry/after-backup']) {
-    const v = (await pod!.etcdctl(['get', k, '--print-value-only'])).trim();
-    if (v) out[k] = v;
-  }
-  return out;
-}
+const etcdValues = () => pod!.values([...Object.keys(KEYS), '/registry/after-backup']);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lsb-k8s-master-'));

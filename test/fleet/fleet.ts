@@ -68,9 +68,11 @@ export interface FleetOptions {
   /**
    * Shell run as root in a private mount namespace of each host's sshd before it starts, e.g.
    * to hide a binary from the host or put one on its PATH (bind mounts), leaving this machine's
-   * own view alone.
+   * own view alone. A function gives each host its own (by inventory name, e.g. host1).
    */
-  mountSetup?: string;
+  mountSetup?: string | ((name: string) => string);
+  /** Every host's sshd listens on this port (e.g. 22, as an inventory without ansible_port expects); default: a free one. */
+  port?: number;
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
@@ -90,7 +92,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     for (let i = 0; i < count; i++) {
       const isBastion = i === options.hosts;
       const name = isBastion ? 'bastion' : `host${i + 1}`;
-      const { host, child } = await startSshd(dir, name, `127.0.0.${first + i}`, authorizedKeys, isBastion ? 'DEBUG1' : 'VERBOSE', undefined, options.mountSetup);
+      const mountSetup = typeof options.mountSetup === 'function' ? options.mountSetup(name) : options.mountSetup;
+      const address = `127.0.0.${first + i}`;
+      const placement = options.port === undefined ? undefined : { port: options.port };
+      const { host, child } = await startSshd(dir, name, address, authorizedKeys, isBastion ? 'DEBUG1' : 'VERBOSE', placement, mountSetup);
       children.push(child);
       started.push(host);
     }
@@ -217,7 +222,7 @@ function userExists(user: string): boolean {
 /** Where an sshd runs: by default in this network namespace on a free port of `address`. */
 export interface SshdPlacement {
   /** A network namespace (`ip netns exec`); there every port is free, so `port` is required. */
-  netns: string;
+  netns?: string;
   port: number;
 }
 
@@ -257,7 +262,7 @@ export async function startSshd(
   const logFile = join(hostDir, 'sshd.log');
   const sshd = ['/usr/sbin/sshd', '-D', '-f', config, '-E', logFile];
   // `ip netns exec` execs sshd after entering the namespace: the PID stays sshd's.
-  const placed = placement ? ['ip', 'netns', 'exec', placement.netns, ...sshd] : sshd;
+  const placed = placement?.netns ? ['ip', 'netns', 'exec', placement.netns, ...sshd] : sshd;
   // unshare and sh exec in turn: the PID stays sshd's here too.
   const argv = mountSetup ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-ec', `${mountSetup}\nexec "$@"`, 'sh', ...placed] : placed;
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });

@@ -74,3 +74,11 @@ export function writeLambdaStackBuild(
   writeFileSync(path.join(dir, 'manifest.yml'), options.editManifest ? options.editManifest(manifest) : manifest);
   return { dir, containerKeyPath };
 }
+
+/** The lines of a `plan` between `<component> (recipe` and the next component; undefined when not listed. */
+export function planSection(planStdout: string, component: string): string | undefined {
+  const start = planStdout.indexOf(`\n${component} (recipe `);
+  if (start < 0) return undefined;
+  const next = planStdout.slice(start + 1).search(/\n[a-z][a-z0-9-]* \(recipe /);
+  return next < 0 ? planStdout.slice(start) : planStdout.slice(start, start + 1 + next);
+}

@@ -58,7 +58,7 @@ const CONTAINER_SSL_DIR = '/etc/ssl/haproxy';
 /** The binary's path in LambdaStack's image (its config.json runs it by this path). */
 const CONTAINER_HAPROXY = '/usr/local/sbin/haproxy';
 
-export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<RuncHaproxy> {
+export async function startRuncHaproxy(opts: BaseServerOptions & { /** Container id (LambdaStack's: haproxy); default: unique. */ id?: string } = {}): Promise<RuncHaproxy> {
   requireCommand('runc', 'runc');
   const { baseDir, ownedHere } = await prepareBaseDir('haproxy-runc', opts);
   const bundleDir = join(baseDir, 'opt', 'runc', 'haproxy');
@@ -67,7 +67,7 @@ export async function startRuncHaproxy(opts: BaseServerOptions = {}): Promise<Ru
   const sslDir = join(baseDir, 'etc', 'ssl', 'haproxy');
   const logFile = join(baseDir, 'haproxy.log');
   await makeDirs([bundleDir, stateDir, configDir, sslDir]);
-  const id = `lsb-haproxy-${basename(baseDir).split('-').pop()}`;
+  const id = opts.id ?? `lsb-haproxy-${basename(baseDir).split('-').pop()}`;
   const runc = ['runc', '--root', stateDir];
   const [port, tlsPort] = (await freePorts(2)) as [number, number];
   const configFile = join(configDir, 'haproxy.cfg');

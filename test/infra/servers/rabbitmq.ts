@@ -66,7 +66,8 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   });
   const rabbitmqctlScript = await writeRabbitmqctlScript(join(baseDir, 'bin'), env);
   const rabbitmqctl = async (args: string[], input?: string) =>
-    (await runChecked(rabbitmqctlScript, args, { input, timeoutMs: 60_000 })).stdout;
+    // A hang detector: each call boots an Erlang VM, which took over 60 s at load 27 on 2 cores.
+    (await runChecked(rabbitmqctlScript, args, { input, timeoutMs: 300_000 })).stdout;
   let pid = 0;
   const stop = async () => {
     await stopNode();

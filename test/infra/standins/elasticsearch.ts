@@ -69,6 +69,12 @@ export interface ElasticsearchStandIn {
 export interface ElasticsearchOptions extends BaseServerOptions {
   /** `path.repo` entries; default: `<baseDir>/snapshots`. */
   pathRepo?: string[];
+  /**
+   * The node as a host of its own sees it (test/helpers/lambdastack-hosts.ts): `root` is its
+   * filesystem as reached from here (/proc/<pid>/root), under which path.repo and repository
+   * locations (the node's paths) are read and written; it listens on `address`:`port`.
+   */
+  node?: { root: string; address: string; port: number };
   /** Open Distro security as LambdaStack configures it: HTTPS, basic auth, admin certificate. */
   security?: {
     /** The `admin` user's password (LambdaStack: configuration/logging admin_password). */
@@ -135,7 +141,9 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   const { baseDir, ownedHere } = await prepareBaseDir('es', opts);
   const configDir = join(baseDir, 'etc', 'elasticsearch');
   const pathRepo = (opts.pathRepo ?? [join(baseDir, 'snapshots')]).map((p) => resolve(p));
-  await makeDirs([configDir, ...pathRepo]);
+  /** A path of the node, where this process reaches it. */
+  const onDisk = (p: string) => (opts.node ? join(opts.node.root, p) : p);
+  await makeDirs([configDir, ...pathRepo.map(onDisk)]);
   const security = opts.security;
   const hostName = security?.hostName ?? 'localhost';
   const certs = security
@@ -429,8 +437,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const current = repos.get(name);
     // Identical settings: nothing changes, not even a corrupted flag or a stale generation.
     if (current && JSON.stringify(sorted(current.settings)) === JSON.stringify(sorted(settings))) return ok({ acknowledged: true });
-    await mkdir(location, { recursive: true });
-    repos.set(name, { type: 'fs', settings, location, corrupted: false });
+    await mkdir(onDisk(location), { recursive: true });
+    repos.set(name, { type: 'fs', settings, location: onDisk(location), corrupted: false });
     return ok({ acknowledged: true });
   }
 
@@ -506,6 +514,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   }
 
   const http = await serveRoutes(routes, {
+    ...(opts.node ? { host: opts.node.address, port: opts.node.port } : {}),
     guard: (req) => {
       // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
       if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096) throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
@@ -523,6 +532,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       const url = certs ? `https://${hostName}:${http.port}` : http.url;
       const args = ['-sS', '-w', '\n%{http_code}', '-X', method, '-H', 'Content-Type: application/json', `${url}${path}`];
       if (body !== undefined) args.push('--data-binary', JSON.stringify(body));
+      // The node's name resolves on its hosts (their /etc/hosts), not necessarily here.
+      if (opts.node) args.push('--resolve', `${hostName}:${http.port}:${opts.node.address}`);
       if (certs) {
         args.push('--cacert', certs.rootCa);
         if (auth.cert) args.push('--cert', certs.adminCert, '--key', certs.adminKey);

@@ -33,6 +33,14 @@ export interface EtcdStaticPodOptions {
   dataDir: string;
   /** kubeadm's /etc/kubernetes/pki/etcd (hostPath mounted likewise); the PKI is written here. */
   pkiDir: string;
+  /**
+   * Where the master sees dataDir and pkiDir when that is not here (a host in a mount namespace
+   * of its own, test/helpers/lambdastack-hosts.ts, sees them at kubeadm's paths): the manifest's
+   * hostPath volumes and the container's mounts name these.
+   */
+  seenAt?: { dataDir: string; pkiDir: string };
+  /** The client port (kubeadm's is 2379); default: a free one. */
+  clientPort?: number;
 }
 
 export interface EtcdStaticPod {
@@ -46,6 +54,8 @@ export interface EtcdStaticPod {
   clientPort: number;
   /** The test's own etcdctl against the pod (with the client certificate), not the recipe's. */
   etcdctl(args: string[]): Promise<string>;
+  /** The values of these keys that exist (a key without a value is left out). */
+  values(keys: string[]): Promise<Record<string, string>>;
   /** Resolves once the "kubelet" has the etcd running / stopped (generous deadline). */
   running(): Promise<void>;
   stopped(): Promise<void>;
@@ -62,12 +72,14 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
   const stateFile = join(o.dir, 'etcd.container');
   for (const d of [binDir, imageDir, o.manifestsDir, o.dataDir]) await mkdir(d, { recursive: true });
   const pki = await writeEtcdPki(o.pkiDir);
-  const [client, peer] = (await freePorts(2)) as [number, number];
+  const [free, peer] = (await freePorts(2)) as [number, number];
+  const client = o.clientPort ?? free;
+  const seen = o.seenAt ?? { dataDir: o.dataDir, pkiDir: o.pkiDir };
   const manifest = join(o.manifestsDir, 'etcd.yaml');
-  await writeFile(manifest, kubeadmManifest(o.dataDir, o.pkiDir, client, peer));
+  await writeFile(manifest, kubeadmManifest(seen.dataDir, seen.pkiDir, client, peer));
   // The image's etcdctl: a copy outside every PATH, so only `crictl exec` reaches it.
   await copyFile((await runChecked('sh', ['-c', 'command -v etcdctl'])).stdout.trim(), join(imageDir, 'etcdctl'));
-  await writeFile(join(binDir, 'crictl'), crictlScript(stateFile, join(imageDir, 'etcdctl'), [o.dataDir, o.pkiDir]), { mode: 0o755 });
+  await writeFile(join(binDir, 'crictl'), crictlScript(stateFile, join(imageDir, 'etcdctl'), [seen.dataDir, seen.pkiDir]), { mode: 0o755 });
 
   let etcd: EtcdServer | undefined;
   let busy: Promise<void> = Promise.resolve();
@@ -98,6 +110,14 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
     etcdctl: (args) => {
       if (!etcd) throw new Error('etcd static pod is not running');
       return etcd.etcdctl(args);
+    },
+    values: async (keys) => {
+      const out: Record<string, string> = {};
+      for (const k of keys) {
+        const v = (await pod.etcdctl(['get', k, '--print-value-only'])).trim();
+        if (v) out[k] = v;
+      }
+      return out;
     },
     running: () => until('running', true),
     stopped: () => until('stopped', false),

@@ -64,6 +64,8 @@ export interface GrafanaOptions extends BaseServerOptions {
    * roles/grafana provisions them from (provider `default`, no allowUiUpdates).
    */
   provisioned?: Json[];
+  /** Port on 127.0.0.1 (LambdaStack's: 3000); default: a free one. */
+  port?: number;
 }
 
 const gfError = (status: number, message: string, extra: Json = {}) => new HttpError(status, { message, ...extra });
@@ -210,6 +212,7 @@ export async function startGrafanaStandIn(opts: GrafanaOptions = {}): Promise<Gr
 
   const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
   const http = await serveRoutes(routes, {
+    port: opts.port,
     ...(certFile ? { tls: { cert: await readFile(certFile), key: await readFile(keyFile) } } : {}),
     guard: (req) => {
       if (req.path !== '/api/health' && req.headers.authorization !== expected) throw gfError(401, 'Invalid username or password');
