@@ -57,7 +57,28 @@ function prng(seed: number): () => number {
   };
 }
 
-const WORDS = ['GET', 'POST', 'PUT', 'user', 'order', 'invoice', 'cluster', 'node', 'shard', 'replica', 'leader', 'commit', 'index', 'query', 'timeout', 'ok', 'retry', 'cache', 'miss', 'hit'];
+const WORDS = [
+  'GET',
+  'POST',
+  'PUT',
+  'user',
+  'order',
+  'invoice',
+  'cluster',
+  'node',
+  'shard',
+  'replica',
+  'leader',
+  'commit',
+  'index',
+  'query',
+  'timeout',
+  'ok',
+  'retry',
+  'cache',
+  'miss',
+  'hit',
+];
 const LEVELS = ['INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'ERROR'];
 
 function logLine(rand: () => number, n: number): string {

@@ -174,16 +174,34 @@ async function restore(fleet: Fleet, dataDir: string) {
   const recipe = recipeFile('bulk', BULK_RECIPE);
   const out = join(work, 'restore-src');
   emptyDir(out)();
-  execFileSync('node', [cli, 'apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`], { cwd: work, stdio: 'ignore' });
-  const archive = join(out, readdirSync(out).find((f) => f.endsWith('.tar.zst'))!);
+  execFileSync('node', [cli, 'apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`], {
+    cwd: work,
+    stdio: 'ignore',
+  });
+  const archive = join(
+    out,
+    readdirSync(out).find((f) => f.endsWith('.tar.zst'))!,
+  );
   const staging = join(work, 'staging');
   const clean = emptyDir(staging);
   clean();
   // The same archive's files back onto the host, as the host's user (it owns the data dir).
-  await bench('restore', 'zstd -d | ssh tar x', bytes, sh(`zstd -d -q -c ${archive} | ${sshBase(host, fleet)} 'mkdir -p /tmp/lsb-bench-untar && tar xf - -C /tmp/lsb-bench-untar'`), () => {
-    rmSync('/tmp/lsb-bench-untar', { recursive: true, force: true });
-  });
-  await bench('restore', 'lsbackup restore', bytes, lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe, '--var', `bulk.data_dir=${dataDir}`), clean);
+  await bench(
+    'restore',
+    'zstd -d | ssh tar x',
+    bytes,
+    sh(`zstd -d -q -c ${archive} | ${sshBase(host, fleet)} 'mkdir -p /tmp/lsb-bench-untar && tar xf - -C /tmp/lsb-bench-untar'`),
+    () => {
+      rmSync('/tmp/lsb-bench-untar', { recursive: true, force: true });
+    },
+  );
+  await bench(
+    'restore',
+    'lsbackup restore',
+    bytes,
+    lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe, '--var', `bulk.data_dir=${dataDir}`),
+    clean,
+  );
 }
 
 /** (b) N hosts, a dump + configs each, against the equivalent ansible-playbook. */
@@ -197,7 +215,29 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
   const dump = join(hostDir, 'dump.sql');
   const configs = join(hostDir, 'configs');
   const group = `cluster ${hosts} hosts`;
-  await bench(group, `lsbackup tar.zst, ${hosts} hosts`, bytes, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `cluster.dump=${dump}`, '--var', `cluster.configs=${configs}`), clean);
+  await bench(
+    group,
+    `lsbackup tar.zst, ${hosts} hosts`,
+    bytes,
+    lsbackup(
+      'apply',
+      recipe,
+      '-b',
+      inv,
+      '-t',
+      out,
+      '-f',
+      'tar.zst',
+      '--json',
+      '--cluster',
+      'bench',
+      '--var',
+      `cluster.dump=${dump}`,
+      '--var',
+      `cluster.configs=${configs}`,
+    ),
+    clean,
+  );
   const playbook = recipeFile(`playbook${hosts}`, clusterPlaybook(dump, configs, out));
   await bench(group, `ansible-playbook, ${hosts} hosts`, bytes, ['ansible-playbook', '-i', inv, playbook], clean);
 }
@@ -209,8 +249,17 @@ async function rss(fleet: Fleet, bulkDir: string, bigDir: string) {
   const out = join(work, 'rss-out');
   const clean = emptyDir(out);
   clean();
-  for (const [label, dir, spec] of [['1 GiB', bulkDir, sizes.bulk], ['4 GiB', bigDir, sizes.big]] as const) {
-    await bench('rss', `lsbackup tar.zst ${label}`, totalBytes(spec), lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dir}`), clean);
+  for (const [label, dir, spec] of [
+    ['1 GiB', bulkDir, sizes.bulk],
+    ['4 GiB', bigDir, sizes.big],
+  ] as const) {
+    await bench(
+      'rss',
+      `lsbackup tar.zst ${label}`,
+      totalBytes(spec),
+      lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dir}`),
+      clean,
+    );
   }
 }
 
@@ -221,8 +270,20 @@ async function many(fleet: Fleet, hosts: number) {
   const out = join(work, 'many-out');
   const clean = emptyDir(out);
   clean();
-  await bench('many', `lsbackup trivial, ${hosts} hosts, --concurrency ${hosts}`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--concurrency', String(hosts)), clean);
-  await bench('many', `lsbackup trivial, ${hosts} hosts, default concurrency`, 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'), clean);
+  await bench(
+    'many',
+    `lsbackup trivial, ${hosts} hosts, --concurrency ${hosts}`,
+    0,
+    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--concurrency', String(hosts)),
+    clean,
+  );
+  await bench(
+    'many',
+    `lsbackup trivial, ${hosts} hosts, default concurrency`,
+    0,
+    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'),
+    clean,
+  );
 }
 
 /** The link of the `remote` group: what a host behind a modest WAN or a shared 1 Gbit/s uplink gets. */
@@ -253,7 +314,29 @@ async function remoteCompression(dataDir: string) {
     for (const where of ['local', 'remote']) {
       const name = `lsbackup tar.zst --compress ${where}, ${REMOTE_LINK_RATE} link`;
       const sentBefore = link.sentBytes(0);
-      const row = await bench('remote', name, totalBytes(sizes.bulk), lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--compress', where, '--var', `bulk.data_dir=${dataDir}`), clean);
+      const row = await bench(
+        'remote',
+        name,
+        totalBytes(sizes.bulk),
+        lsbackup(
+          'apply',
+          recipe,
+          '-b',
+          inv,
+          '-t',
+          out,
+          '-f',
+          'tar.zst',
+          '--json',
+          '--cluster',
+          'bench',
+          '--compress',
+          where,
+          '--var',
+          `bulk.data_dir=${dataDir}`,
+        ),
+        clean,
+      );
       linkBytes.set(name, (link.sentBytes(0) - sentBefore) / row.runs.length);
       log(`${name}: the host sent ${(linkBytes.get(name)! / 1e6).toFixed(1)} MB per run`);
     }
@@ -272,7 +355,26 @@ async function profile(fleet: Fleet, dataDir: string) {
   for (const format of ['tar.zst', 'tar.gz']) {
     const dir = join(outDir, 'prof', format);
     rmSync(dir, { recursive: true, force: true });
-    const argv = ['node', '--cpu-prof', '--cpu-prof-dir', dir, cli, 'apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`];
+    const argv = [
+      'node',
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      dir,
+      cli,
+      'apply',
+      recipe,
+      '-b',
+      inv,
+      '-t',
+      out,
+      '-f',
+      format,
+      '--json',
+      '--cluster',
+      'bench',
+      '--var',
+      `bulk.data_dir=${dataDir}`,
+    ];
     await bench('profile', `lsbackup ${format} under --cpu-prof`, totalBytes(sizes.bulk), argv, clean, 1);
     const [file] = readdirSync(dir);
     if (file) console.log(execFileSync('node', [join(repo, 'bench/profile-summary.mjs'), join(dir, file), '12'], { encoding: 'utf8' }));
@@ -328,7 +430,11 @@ function report() {
   target('tar.gz vs ssh | gzip -6 (throughput)', ratio('lsbackup tar.gz', 'ssh | gzip -6'), '≥ 2×');
   target('restore vs zstd -d | ssh tar x (throughput)', ratio('lsbackup restore', 'zstd -d | ssh tar x'), '(reference)');
   for (const n of [sizes.hostsSmall, sizes.hostsLarge]) {
-    target(`${n} hosts: ansible wall / lsbackup wall`, ratio(`lsbackup tar.zst, ${n} hosts`, `ansible-playbook, ${n} hosts`), n === 8 ? '≥ 10×' : '(reference)');
+    target(
+      `${n} hosts: ansible wall / lsbackup wall`,
+      ratio(`lsbackup tar.zst, ${n} hosts`, `ansible-playbook, ${n} hosts`),
+      n === 8 ? '≥ 10×' : '(reference)',
+    );
   }
   const small = find('lsbackup tar.zst 1 GiB');
   const big = find('lsbackup tar.zst 4 GiB');
@@ -341,7 +447,9 @@ function report() {
   target(`--compress remote vs local over ${REMOTE_LINK_RATE} (throughput)`, ratio(viaLink('remote'), viaLink('local')), '(reference)');
   if (linkBytes.size === 2) {
     const [local, remote] = [linkBytes.get(viaLink('local'))!, linkBytes.get(viaLink('remote'))!];
-    lines.push(`| bytes on the link per run, local → remote | ${(local / 1e6).toFixed(0)} → ${(remote / 1e6).toFixed(0)} MB (${(local / remote).toFixed(2)}× fewer) | (reference) |`);
+    lines.push(
+      `| bytes on the link per run, local → remote | ${(local / 1e6).toFixed(0)} → ${(remote / 1e6).toFixed(0)} MB (${(local / remote).toFixed(2)}× fewer) | (reference) |`,
+    );
   }
   const many = rows.find((r) => r.group === 'many');
   if (many) lines.push(`| ${cell(many.name)} | ${summary(many).wall.toFixed(2)} s wall, ${summary(many).rss.toFixed(0)} MiB | well under 5 s |`);

@@ -44,7 +44,13 @@ const write = (rel, text) => {
 write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
 write('data/config.ini', 'key=value\n'.repeat(200));
 const recipe = (name, spec) => `apiVersion: lsbackup/v1\nkind: Recipe\nmetadata: { name: ${name}, version: 1.0.0, description: soak }\nspec:\n${spec}`;
-write('recipes/app.yaml', recipe('app', `  hosts: { group: app }\n  backup:\n    snapshot:\n      - run: head -c 65536 /dev/urandom\n        output: random.bin\n    collect:\n      - path: ${ws}/data\n`));
+write(
+  'recipes/app.yaml',
+  recipe(
+    'app',
+    `  hosts: { group: app }\n  backup:\n    snapshot:\n      - run: head -c 65536 /dev/urandom\n        output: random.bin\n    collect:\n      - path: ${ws}/data\n`,
+  ),
+);
 // Slower than its 2 s tick: every other tick of 'slow' is skipped.
 write('recipes/slow.yaml', recipe('slow', `  hosts: { group: app }\n  backup:\n    snapshot:\n      - run: sleep 2.5; echo slow\n        output: slow.txt\n`));
 
@@ -145,12 +151,20 @@ console.log(`soak: ${minutes} min of 2-second ticks, a sample every ${sampleSec}
 while (Date.now() < end && child.exitCode === null) {
   await new Promise((r) => setTimeout(r, Math.min(sampleSec * 1000, end - Date.now())));
   if (child.exitCode !== null) break;
-  const s = { atSec: Math.round((Date.now() - started) / 1000), rssMiB: Math.round(rssMiB() * 10) / 10, fds: fds(), runs: Object.values(counts.done).reduce((a, b) => a + b, 0), load1: loadavg() };
+  const s = {
+    atSec: Math.round((Date.now() - started) / 1000),
+    rssMiB: Math.round(rssMiB() * 10) / 10,
+    fds: fds(),
+    runs: Object.values(counts.done).reduce((a, b) => a + b, 0),
+    load1: loadavg(),
+  };
   const live = await liveHeapMiB();
   s.heapMiB = live.heap;
   s.codeMiB = live.code;
   samples.push(s);
-  console.log(`  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  live heap ${s.heapMiB.toFixed(1).padStart(5)} MiB (code ${s.codeMiB.toFixed(1)})  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`);
+  console.log(
+    `  ${String(s.atSec).padStart(5)} s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB  live heap ${s.heapMiB.toFixed(1).padStart(5)} MiB (code ${s.codeMiB.toFixed(1)})  FDs ${s.fds}  runs ${s.runs}  load ${s.load1}`,
+  );
 }
 child.kill('SIGTERM');
 const exitCode = await new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('exit', (code) => r(code))));
@@ -167,7 +181,12 @@ const slope = (points, key) => {
   return den === 0 ? 0 : (num / den) * 3600;
 };
 const half = samples.slice(Math.floor(samples.length / 2));
-const stat = (key) => ({ first: samples[0]?.[key], min: Math.min(...samples.map((s) => s[key])), max: Math.max(...samples.map((s) => s[key])), last: samples.at(-1)?.[key] });
+const stat = (key) => ({
+  first: samples[0]?.[key],
+  min: Math.min(...samples.map((s) => s[key])),
+  max: Math.max(...samples.map((s) => s[key])),
+  last: samples.at(-1)?.[key],
+});
 const result = {
   minutes,
   sampleSec,
@@ -182,7 +201,10 @@ const result = {
   heapMiB: { ...stat('heapMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'heapMiB') * 10) / 10 },
   codeSpaceMiB: { ...stat('codeMiB'), secondHalfSlopeMiBPerHour: Math.round(slope(half, 'codeMiB') * 10) / 10 },
   fds: { ...stat('fds'), secondHalfSlopePerHour: Math.round(slope(half, 'fds') * 10) / 10 },
-  archivesLeft: { fast: readdirSync(path.join(ws, 'fast')).filter((n) => n.endsWith('.tar.gz')).length, slow: readdirSync(path.join(ws, 'slow')).filter((n) => n.endsWith('.tar.gz')).length },
+  archivesLeft: {
+    fast: readdirSync(path.join(ws, 'fast')).filter((n) => n.endsWith('.tar.gz')).length,
+    slow: readdirSync(path.join(ws, 'slow')).filter((n) => n.endsWith('.tar.gz')).length,
+  },
   samples,
 };
 const out = path.join(repo, 'bench/out');

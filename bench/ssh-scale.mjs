@@ -78,7 +78,9 @@ try {
     );
   }
   const best = (n) => Math.min(...rows.filter((r) => r.hosts === n).map((r) => r.seconds));
-  console.log(`best wall time: 1 host ${best(1).toFixed(2)} s, ${hostsMax} hosts ${best(hostsMax).toFixed(2)} s (${(best(hostsMax) / best(1)).toFixed(2)}x the time for ${hostsMax}x the work)`);
+  console.log(
+    `best wall time: 1 host ${best(1).toFixed(2)} s, ${hostsMax} hosts ${best(hostsMax).toFixed(2)} s (${(best(hostsMax) / best(1)).toFixed(2)}x the time for ${hostsMax}x the work)`,
+  );
   console.log(`\nsummary of the last ${hostsMax}-host run:\n${lastSummary}`);
 } finally {
   await fleet.stop();

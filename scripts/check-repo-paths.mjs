@@ -67,7 +67,10 @@ export function markdownLinks(text) {
 export function danglingReferences(root, files) {
   const topLevel = [...new Set(files.filter((f) => f.includes('/')).map((f) => f.split('/')[0]))];
   const ignored = existsSync(path.join(root, '.gitignore'))
-    ? readFileSync(path.join(root, '.gitignore'), 'utf8').split('\n').map((l) => l.trim().replace(/^\//, '')).filter((l) => l.endsWith('/'))
+    ? readFileSync(path.join(root, '.gitignore'), 'utf8')
+        .split('\n')
+        .map((l) => l.trim().replace(/^\//, ''))
+        .filter((l) => l.endsWith('/'))
     : [];
   const exists = (p) => existsSync(path.join(root, p)) || (p.endsWith('.js') && existsSync(path.join(root, p.replace(/\.js$/, '.ts'))));
   const problems = [];
@@ -93,7 +96,9 @@ export function danglingReferences(root, files) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
-  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).split('\0').filter((f) => f && existsSync(path.join(root, f)));
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' })
+    .split('\0')
+    .filter((f) => f && existsSync(path.join(root, f)));
   const problems = danglingReferences(root, files);
   for (const p of problems) console.error(`dangling reference: ${p}`);
   if (problems.length) {

@@ -14,7 +14,10 @@ const END = '<!-- END GENERATED REFERENCE -->';
 
 function resolve(schema, node) {
   if (!node?.$ref) return node;
-  const target = node.$ref.replace(/^#\//, '').split('/').reduce((n, k) => n[k], schema);
+  const target = node.$ref
+    .replace(/^#\//, '')
+    .split('/')
+    .reduce((n, k) => n[k], schema);
   return { ...resolve(schema, target), ...node, $ref: undefined, description: node.description ?? target.description };
 }
 
@@ -42,7 +45,8 @@ export function renderReference(schema) {
     const required = new Set(node.required ?? []);
     const rows = Object.entries(node.properties).map(([key, child]) => {
       const c = resolve(schema, child);
-      const example = c.examples?.[0] !== undefined ? `<br>e.g. \`${cell(typeof c.examples[0] === 'string' ? c.examples[0] : JSON.stringify(c.examples[0]))}\`` : '';
+      const example =
+        c.examples?.[0] !== undefined ? `<br>e.g. \`${cell(typeof c.examples[0] === 'string' ? c.examples[0] : JSON.stringify(c.examples[0]))}\`` : '';
       return `| \`${key}\`${required.has(key) ? ' (required)' : ''} | ${cell(typeText(schema, child))} | ${cell(c.description ?? '')}${example} |`;
     });
     sections.push(`### ${title}\n\n${node.description}\n\n| key | type | meaning |\n| --- | --- | --- |\n${rows.join('\n')}\n`);

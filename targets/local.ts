@@ -68,7 +68,11 @@ async function probeWritable(uri: string, dir: string): Promise<void> {
       if (err.code !== 'ENOENT') throw err;
     });
   } catch (err) {
-    throw targetError(uri, `directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or mount it read-write`, err);
+    throw targetError(
+      uri,
+      `directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); fix its permissions or mount it read-write`,
+      err,
+    );
   }
 }
 
@@ -167,7 +171,10 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
         } catch (err) {
           await removeTemp();
           if (err instanceof NameTakenError) {
-            throw targetError(uri, avoidCollision ? `no free name for ${name} after ${MAX_COLLISIONS} tries` : `${name} already exists; it was not overwritten`);
+            throw targetError(
+              uri,
+              avoidCollision ? `no free name for ${name} after ${MAX_COLLISIONS} tries` : `${name} already exists; it was not overwritten`,
+            );
           }
           throw err instanceof LsError ? err : targetError(uri, `could not store ${name}: ${(err as Error).message}`, err);
         }

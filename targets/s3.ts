@@ -96,13 +96,18 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
   const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
 
   const newUpload = (name: string) =>
-    new MultipartUpload(client, {
-      Bucket: bucket,
-      Key: keyOf(name),
-      ServerSideEncryption: options.serverSideEncryption,
-      SSEKMSKeyId: options.sseKmsKeyId,
-      StorageClass: options.storageClass,
-    }, { first: options.partSize ?? DEFAULT_PART_SIZE, limits }, options.queueSize ?? DEFAULT_QUEUE_SIZE);
+    new MultipartUpload(
+      client,
+      {
+        Bucket: bucket,
+        Key: keyOf(name),
+        ServerSideEncryption: options.serverSideEncryption,
+        SSEKMSKeyId: options.sseKmsKeyId,
+        StorageClass: options.storageClass,
+      },
+      { first: options.partSize ?? DEFAULT_PART_SIZE, limits },
+      options.queueSize ?? DEFAULT_QUEUE_SIZE,
+    );
 
   // Conditional writes (If-None-Match: *) where the server has them (AWS since 2024): a server
   // that refuses them (Swift's s3api: 501) is remembered and written to without; the claims
@@ -218,7 +223,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           } catch (e) {
             // The upload's failure is the news; a failed abort is reported by whoever aborts it later.
             await upload.abort().catch(() => undefined);
-            throw e instanceof NameTakenError ? new LsError('ETARGET', { target: uri, message: `${e.message} (written by a writer that does not claim names)` }) : fail(`upload of ${finalName} failed`, e);
+            throw e instanceof NameTakenError
+              ? new LsError('ETARGET', { target: uri, message: `${e.message} (written by a writer that does not claim names)` })
+              : fail(`upload of ${finalName} failed`, e);
           } finally {
             await claim.release().catch(() => undefined);
           }
@@ -226,7 +233,10 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         async abort() {
           try {
             await upload.abort().catch((e: unknown) => {
-              throw fail(`could not abort the multipart upload of ${finalName} (its parts stay billed until removed; the next run or 'lsbackup prune --leftovers' removes it)`, e);
+              throw fail(
+                `could not abort the multipart upload of ${finalName} (its parts stay billed until removed; the next run or 'lsbackup prune --leftovers' removes it)`,
+                e,
+              );
             });
           } finally {
             await claim.release().catch(() => undefined);
@@ -240,9 +250,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
       let ContinuationToken: string | undefined;
       try {
         do {
-          const page = await client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }),
-          );
+          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
           for (const o of page.Contents ?? []) {
             if (!o.Key || o.Key === prefix) continue;
             found.push({ name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
@@ -280,14 +288,19 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         const batch = names.slice(i, i + DELETE_BATCH);
         let refused: { Key?: string; Code?: string; Message?: string }[];
         try {
-          const r = await client.send(withContentMd5(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((n) => ({ Key: keyOf(n) })), Quiet: true } })));
+          const r = await client.send(
+            withContentMd5(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((n) => ({ Key: keyOf(n) })), Quiet: true } })),
+          );
           refused = r.Errors ?? [];
         } catch (e) {
           throw fail(`cannot delete ${batch.length} object(s)`, e);
         }
         if (refused.length > 0) {
           const first = refused[0]!;
-          throw new LsError('ETARGET', { target: uri, message: `cannot delete ${refused.length} object(s), e.g. ${first.Key?.slice(prefix.length)}: ${first.Code}: ${first.Message}` });
+          throw new LsError('ETARGET', {
+            target: uri,
+            message: `cannot delete ${refused.length} object(s), e.g. ${first.Key?.slice(prefix.length)}: ${first.Code}: ${first.Message}`,
+          });
         }
       }
     },
@@ -420,9 +433,7 @@ class MultipartUpload {
       return 0;
     }
     const Parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await this.client.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }),
-    );
+    await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }));
     this.completed = true;
     return this.totalBytes;
   }
@@ -456,7 +467,7 @@ class MultipartUpload {
         target: `s3://${this.params.Bucket}/${this.params.Key}`,
         message:
           `the archive is larger than one S3 object can be (${maxParts} parts, ${formatBytes(this.totalBytes)} so far; S3's limit is ${formatBytes(maxObject)}). ` +
-          'Raise the partSize option (the first parts\' size; later parts grow from it) or back up fewer components per run (--only/--skip)',
+          "Raise the partSize option (the first parts' size; later parts grow from it) or back up fewer components per run (--only/--skip)",
       });
     }
     const PartNumber = this.nextPartNumber++;
@@ -498,4 +509,3 @@ function targetError(uri: string, action: string, cause: unknown): LsError {
   }
   return new LsError('ETARGET', { target: uri, message: `${action}: ${code ?? 'error'}: ${(cause as Error)?.message ?? cause}` }, { cause });
 }
-

@@ -45,6 +45,10 @@ export function clusterName(flags: ClusterFlags, config: Config, inventory: Inve
 
 /** One line per SSH key the inventory names where it is not, found in the build dir instead. */
 export function keyRemapMessages(inventory: Inventory): string[] {
-  const remapped = new Map([...inventory.hosts.values()].flatMap(({ connection: c }) => (c.privateKeyFileAsWritten ? [[c.privateKeyFileAsWritten, c.privateKeyFile!]] : [])));
-  return [...remapped].map(([written, used]) => `ssh key ${written} (as the inventory names it) is not on this machine; using the same file in the build dir: ${used}`);
+  const remapped = new Map(
+    [...inventory.hosts.values()].flatMap(({ connection: c }) => (c.privateKeyFileAsWritten ? [[c.privateKeyFileAsWritten, c.privateKeyFile!]] : [])),
+  );
+  return [...remapped].map(
+    ([written, used]) => `ssh key ${written} (as the inventory names it) is not on this machine; using the same file in the build dir: ${used}`,
+  );
 }

@@ -14,7 +14,12 @@ import { requiredSecretNames, secretNames } from '../template/index.js';
  * each value joining the run's redactor. One that cannot be resolved is `missing` with the
  * reason: only the components using it fail.
  */
-export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Config, redactor: Redactor, fromManifest?: Map<string, string>): Promise<ResolvedSecrets> {
+export async function resolveRecipeSecrets(
+  recipes: LoadedRecipe[],
+  config: Config,
+  redactor: Redactor,
+  fromManifest?: Map<string, string>,
+): Promise<ResolvedSecrets> {
   const names = new Set<string>();
   const required = new Set<string>();
   for (const r of recipes) for (const t of templatedStrings(r.recipe)) for (const n of secretNames(t.text)) names.add(n);
@@ -42,7 +47,8 @@ export async function resolveRecipeSecrets(recipes: LoadedRecipe[], config: Conf
 
 /** All secrets or the first one missing, for callers that need every one (restore). */
 export function allSecrets(resolved: ResolvedSecrets): Map<string, string> {
-  for (const [name, message] of resolved.missing) throw new LsError('ESECRET', { name, message: message.replace(/^Secret '[^']*' could not be resolved: /, '') });
+  for (const [name, message] of resolved.missing)
+    throw new LsError('ESECRET', { name, message: message.replace(/^Secret '[^']*' could not be resolved: /, '') });
   return resolved.values;
 }
 
@@ -55,5 +61,10 @@ export function resolveRunningRecipeSecrets(
   redactor: Redactor,
   profile?: ProfileValues,
 ): Promise<ResolvedSecrets> {
-  return resolveRecipeSecrets(recipes.filter((r) => !notRunningReason(r, inventory, selection)), config, redactor, profile?.secrets);
+  return resolveRecipeSecrets(
+    recipes.filter((r) => !notRunningReason(r, inventory, selection)),
+    config,
+    redactor,
+    profile?.secrets,
+  );
 }

@@ -12,7 +12,10 @@ export function sanitizeClusterName(cluster: string): string {
 
 /** 2026-01-02T03:04:05.678Z -> 20260102T030405Z (UTC, seconds). */
 export function compactUtc(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 export function backupName(cluster: string, date: Date, ext: string): string {

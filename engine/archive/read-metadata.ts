@@ -26,7 +26,11 @@ export const metadataReadSchema = withUnknownKeys({ ...schema, $id: 'https://lsb
 function withUnknownKeys<T>(node: T): T {
   if (Array.isArray(node)) return node.map(withUnknownKeys) as T;
   if (typeof node !== 'object' || node === null) return node;
-  return Object.fromEntries(Object.entries(node).filter(([key, value]) => !(key === 'additionalProperties' && value === false)).map(([key, value]) => [key, withUnknownKeys(value)])) as T;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => !(key === 'additionalProperties' && value === false))
+      .map(([key, value]) => [key, withUnknownKeys(value)]),
+  ) as T;
 }
 
 /**

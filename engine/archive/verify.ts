@@ -92,11 +92,19 @@ export function compareWithMetadata(recorded: unknown, seen: ReadonlyMap<string,
     if (got.size !== rec.size) {
       problems.push({ path: rec.path, kind: 'size', message: `entry '${rec.path}' has ${got.size} bytes, ${METADATA_ENTRY} says ${rec.size}` });
     } else if (rec.sha256 && got.sha256 !== rec.sha256) {
-      problems.push({ path: rec.path, kind: 'sha256', message: `entry '${rec.path}' is corrupt: its sha256 differs from ${METADATA_ENTRY} (${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256})` });
+      problems.push({
+        path: rec.path,
+        kind: 'sha256',
+        message: `entry '${rec.path}' is corrupt: its sha256 differs from ${METADATA_ENTRY} (${got.sha256}, ${METADATA_ENTRY} says ${rec.sha256})`,
+      });
     }
     if (rec.error) problems.push({ path: rec.path, kind: 'recorded-error', message: `entry '${rec.path}' was stored incomplete: ${rec.error}` });
     if (rec.changedDuringRead) {
-      problems.push({ path: rec.path, kind: 'changed-during-read', message: `entry '${rec.path}' changed on its host while it was read (stored as read; a file that shrank is zero-padded)` });
+      problems.push({
+        path: rec.path,
+        kind: 'changed-during-read',
+        message: `entry '${rec.path}' changed on its host while it was read (stored as read; a file that shrank is zero-padded)`,
+      });
     }
   }
   for (const path of seen.keys()) {

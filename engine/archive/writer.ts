@@ -257,7 +257,10 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
  */
 function metadataJson(metadata: unknown, entries: number): Buffer {
   const tooLarge = (size: string) =>
-    archiveError(METADATA_ENTRY, `with ${entries} entries it would be ${size}, more than the ${MAX_METADATA_BYTES / 1024 / 1024} MiB restore reads; back up fewer files per run (--only, or split the collect paths over recipes)`);
+    archiveError(
+      METADATA_ENTRY,
+      `with ${entries} entries it would be ${size}, more than the ${MAX_METADATA_BYTES / 1024 / 1024} MiB restore reads; back up fewer files per run (--only, or split the collect paths over recipes)`,
+    );
   let text: string;
   try {
     text = JSON.stringify(metadata, null, 2) + '\n';

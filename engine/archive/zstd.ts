@@ -51,7 +51,8 @@ export function startZstd(args: string[], options: StartZstdOptions = {}): ZstdP
   const ended = new Promise<string | undefined>((resolve) => {
     child.once('close', (code, signal) => {
       if (spawnError) return resolve(spawnError);
-      const problem = code !== 0 && code !== null ? `'${command}' exited with ${code}: ${stderr.trim()}` : signal ? `'${command}' was killed by ${signal}` : undefined;
+      const problem =
+        code !== 0 && code !== null ? `'${command}' exited with ${code}: ${stderr.trim()}` : signal ? `'${command}' was killed by ${signal}` : undefined;
       if (problem) onProblem?.(problem);
       resolve(problem);
     });

@@ -40,7 +40,8 @@ export interface LatestOptions extends DecryptOptions {
 /** 'latest' -> the newest backup of the cluster in use; otherwise the name itself, after checking it exists. */
 export async function resolveBackupName(target: Target, name: string, options: LatestOptions = {}): Promise<string> {
   if (name === 'latest') return latestBackup(target, options);
-  if (!(await target.stat(name))) throw new LsError('ETARGET', { target: target.uri, message: `has no backup named ${name} (see 'lsbackup list -t ${target.uri}')` });
+  if (!(await target.stat(name)))
+    throw new LsError('ETARGET', { target: target.uri, message: `has no backup named ${name} (see 'lsbackup list -t ${target.uri}')` });
   return name;
 }
 
@@ -60,8 +61,13 @@ async function latestBackup(target: Target, options: LatestOptions): Promise<str
   const backups = await listBackups(target, { identities: options.identities, only: (p) => p.cluster === cluster });
   const unread = backups.filter((b) => !b.metadata);
   if (unread.length > 0) {
-    const shown = unread.slice(0, 5).map((b) => `${b.name} (${b.metadataNote})`).join(', ');
-    options.onWarning?.(`'latest' skipped ${unread.length} backup(s) of cluster ${cluster} whose metadata could not be read: ${shown}${unread.length > 5 ? ', …' : ''}`);
+    const shown = unread
+      .slice(0, 5)
+      .map((b) => `${b.name} (${b.metadataNote})`)
+      .join(', ');
+    options.onWarning?.(
+      `'latest' skipped ${unread.length} backup(s) of cluster ${cluster} whose metadata could not be read: ${shown}${unread.length > 5 ? ', …' : ''}`,
+    );
   }
   // Sorted newest first; a copy renamed into this cluster's name but made for another is not this cluster's.
   const newest = backups.find((b) => b.metadata && b.cluster === cluster);

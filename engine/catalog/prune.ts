@@ -36,11 +36,7 @@ export function pruneGroup(b: BackupSummary): string {
  * backup of each group is kept. A backup whose metadata cannot be read (missing, damaged,
  * encrypted without an identity) is kept and reported: its cluster, job and time are unknown.
  */
-export async function prune(
-  target: Target,
-  policy: RetentionPolicy,
-  options: DecryptOptions & PruneScope & { dryRun?: boolean } = {},
-): Promise<PruneResult> {
+export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & PruneScope & { dryRun?: boolean } = {}): Promise<PruneResult> {
   if (!hasRules(policy)) {
     throw new LsError('EUSAGE', { message: 'prune needs at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly' });
   }
@@ -53,7 +49,10 @@ export async function prune(
   const groups = new Map<string, BackupSummary[]>();
   for (const b of backups.filter((b) => b.metadata)) {
     const key = pruneGroup(b);
-    groups.set(key, groups.get(key) ?? []).get(key)!.push(b);
+    groups
+      .set(key, groups.get(key) ?? [])
+      .get(key)!
+      .push(b);
   }
   const keep: PruneResult['keep'] = backups
     .filter((b) => !b.metadata)

@@ -7,7 +7,11 @@ import type { BackupVerifyReport } from './verify.js';
 import { describeSignature } from '../signing/index.js';
 import { isWarning } from '../archive/verify.js';
 
-const when = (d: Date) => d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+const when = (d: Date) =>
+  d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 
 export function renderBackupList(backups: BackupSummary[]): string {
   if (backups.length === 0) return 'no lsbackup archives in this target';
@@ -40,15 +44,17 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
   ];
   // Components with no hosts in this cluster took no part: one line, not a row each.
   const idle = metadata.components.filter((c) => c.hosts.length === 0 && c.status === 'skipped');
-  const rows = metadata.components.filter((c) => !idle.includes(c)).flatMap((c) => {
-    const base = [c.name, `${c.recipe.name}@${c.recipe.version}`, c.componentVersion ?? '-'];
-    if (c.hosts.length === 0) return [[...base, '-', c.status, '0', '0 B', formatDuration(c.durationMs), c.error ?? '']];
-    return c.hosts.map((h) => {
-      const prefix = `${c.name}/${h.name}/`;
-      const entries = metadata.entries.filter((e) => e.path.startsWith(prefix));
-      return [...base, h.name, h.status, String(entries.length), formatBytes(h.bytes), formatDuration(h.durationMs), h.error ?? h.note ?? ''];
+  const rows = metadata.components
+    .filter((c) => !idle.includes(c))
+    .flatMap((c) => {
+      const base = [c.name, `${c.recipe.name}@${c.recipe.version}`, c.componentVersion ?? '-'];
+      if (c.hosts.length === 0) return [[...base, '-', c.status, '0', '0 B', formatDuration(c.durationMs), c.error ?? '']];
+      return c.hosts.map((h) => {
+        const prefix = `${c.name}/${h.name}/`;
+        const entries = metadata.entries.filter((e) => e.path.startsWith(prefix));
+        return [...base, h.name, h.status, String(entries.length), formatBytes(h.bytes), formatDuration(h.durationMs), h.error ?? h.note ?? ''];
+      });
     });
-  });
   lines.push(renderTable(['COMPONENT', 'RECIPE', 'VERSION', 'HOST', 'STATUS', 'ENTRIES', 'BYTES', 'TIME', 'NOTE'], rows));
   if (idle.length > 0) lines.push(`not run: ${idle.map((c) => c.name).join(', ')}`);
   return lines.join('\n');
@@ -56,17 +62,25 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
 
 export function renderVerify(report: BackupVerifyReport): string {
   const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
-  lines.push(`  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`);
+  lines.push(
+    `  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`,
+  );
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
   if (report.signature) lines.push(`  signature      ${describeSignature(report.signature)}`);
-  for (const p of report.problems) lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
+  for (const p of report.problems)
+    lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');
 }
 
 export function renderPrune(result: PruneResult): string {
   const rows = [
     ...result.keep.map((k) => [pruneGroup(k.backup), 'keep', k.backup.name, k.reasons.join(', ')]),
-    ...result.remove.map((b) => [pruneGroup(b), result.dryRun ? 'would delete' : 'deleted', b.name, b.sidecars.length ? `with ${b.sidecars.length} sidecar(s)` : '']),
+    ...result.remove.map((b) => [
+      pruneGroup(b),
+      result.dryRun ? 'would delete' : 'deleted',
+      b.name,
+      b.sidecars.length ? `with ${b.sidecars.length} sidecar(s)` : '',
+    ]),
   ].sort((a, b) => a[0]!.localeCompare(b[0]!));
   if (rows.length === 0) return 'no lsbackup archives in this target (in the chosen cluster/job)';
   // The group: cluster/job; '-' when no job is recorded, '?' when the metadata could not be read.

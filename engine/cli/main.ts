@@ -12,7 +12,13 @@ import { COMPRESS_MODES } from '../runner/transport.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
 import { processFaulted } from '../app/process-guard.js';
 
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -61,8 +67,16 @@ function connectionOptions(cmd: Command): Command {
 function targetOptions(cmd: Command, what: string): Command {
   return cmd
     .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
-    .option('--target-option <key=value>', "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error", repeat)
-    .option('--target-secret <key=SECRET>', 'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable; goes to the targets that have it, like --target-option)', repeat)
+    .option(
+      '--target-option <key=value>',
+      "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error",
+      repeat,
+    )
+    .option(
+      '--target-secret <key=SECRET>',
+      'a target option whose value is a secret, e.g. secretAccessKey=S3_SECRET (resolved from the secret sources; repeatable; goes to the targets that have it, like --target-option)',
+      repeat,
+    )
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (MinIO, Ceph, Swift); omit for AWS')
     .option('--s3-region <region>', 'S3 region (default us-east-1)')
     .option('--s3-path-style', 'S3 path-style URLs (most S3-compatible servers need this)');
@@ -73,7 +87,10 @@ function catalogOptions(cmd: Command): Command {
   return targetOptions(cmd, 'the target holding the backups (default: the first in the config)')
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1...) to read encrypted backups (default: config encryption.identityFile)')
-    .option('--cluster <name>', "list and prune: only this cluster's backups (default: all; prune takes each cluster on its own). 'latest': the newest backup of this cluster (default: config `cluster`, else the target's only cluster)")
+    .option(
+      '--cluster <name>',
+      "list and prune: only this cluster's backups (default: all; prune takes each cluster on its own). 'latest': the newest backup of this cluster (default: config `cluster`, else the target's only cluster)",
+    )
     .option('--json', 'machine-readable output');
 }
 
@@ -92,8 +109,13 @@ function backupOptions(cmd: Command): Command {
   return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
-    .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (ssh-keygen -Y sign format, namespace lsbackup; default: config signing.key)')
-    .addOption(new Option('-f, --format <format>', `archive format (default: config \`format\`, else ${RUN_DEFAULTS.format})`).choices(['tar.gz', 'tar.zst', 'zip']))
+    .option(
+      '--sign-key <file>',
+      'sign metadata.json with this unencrypted SSH private key (ssh-keygen -Y sign format, namespace lsbackup; default: config signing.key)',
+    )
+    .addOption(
+      new Option('-f, --format <format>', `archive format (default: config \`format\`, else ${RUN_DEFAULTS.format})`).choices(['tar.gz', 'tar.zst', 'zip']),
+    )
     .addOption(compressOption());
 }
 
@@ -138,7 +160,9 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)));
+  ).action(async (recipes: string[], _o, cmd: Command) =>
+    setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)),
+  );
 
   clusterOptions(
     program
@@ -149,33 +173,49 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--step-timeout <seconds>', 'default timeout of one recipe step', stepTimeoutSec)
       .option('--watch', 'render again on every save of the recipes, the config or the inventory (Ctrl-C to stop)')
       .addOption(compressOption()),
-  ).action(async (recipes: string[], _o, cmd: Command) => setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals(), redactor)));
+  ).action(async (recipes: string[], _o, cmd: Command) =>
+    setExitCode(await (await import('./commands/plan.js')).planCommand(recipes, cmd.optsWithGlobals(), redactor)),
+  );
 
   targetOptions(
     connectionOptions(
       clusterOptions(
         program
           .command('restore')
-        .description(
-          'restore a backup onto the hosts of a build directory: verifies every entry first, shows the plan, asks, ' +
-            'then runs each recipe\'s restore steps (post-steps always run)',
-        )
+          .description(
+            'restore a backup onto the hosts of a build directory: verifies every entry first, shows the plan, asks, ' +
+              "then runs each recipe's restore steps (post-steps always run)",
+          )
           .argument('<backup>', "a backup name in the target (-t, default: the config's first), 'latest', or the path/URI of one archive"),
       ),
     ),
     'the target holding <backup> (default: the first in the config)',
   )
     .option('--identity <file>', 'age identity file to decrypt an encrypted backup (default: config encryption.identityFile)')
-    .option('--host-map <old=new>', 'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group', repeat)
-    .option('--recipes <paths>', 'installed recipes, run for backups not signed by a trusted key and with --allow-recipe-upgrade (comma-separated; default: config recipes, else bundled)', list)
+    .option(
+      '--host-map <old=new>',
+      'restore the data of host old onto host new (repeatable); by default hosts map by name, then by position in their group',
+      repeat,
+    )
+    .option(
+      '--recipes <paths>',
+      'installed recipes, run for backups not signed by a trusted key and with --allow-recipe-upgrade (comma-separated; default: config recipes, else bundled)',
+      list,
+    )
     .option('--allow-recipe-upgrade', 'use the newest installed recipe instead of the one that made the backup')
-    .option('--trusted-keys <file>', 'allowed_signers or .pub file of keys whose signed backups may run the recipes they carry (repeatable; default: config signing.trusted)', repeat)
+    .option(
+      '--trusted-keys <file>',
+      'allowed_signers or .pub file of keys whose signed backups may run the recipes they carry (repeatable; default: config signing.trusted)',
+      repeat,
+    )
     .option('--trust-carried-recipe', 'run the recipes a backup carries although no trusted key signed it (after reviewing the diff the plan shows)')
     .option('--keep-special-modes', 'restore setuid/setgid bits as backed up (by default they are stripped, and the plan lists the files)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action(async (backup: string, _o, cmd: Command) => setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals(), redactor)));
+    .action(async (backup: string, _o, cmd: Command) =>
+      setExitCode(await (await import('./commands/restore.js')).restoreCommand(backup, cmd.optsWithGlobals(), redactor)),
+    );
 
   program
     .command('validate')
@@ -196,7 +236,11 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
-    .option('--lock-wait <seconds>', 'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)', nonNegativeInt)
+    .option(
+      '--lock-wait <seconds>',
+      'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)',
+      nonNegativeInt,
+    )
     .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals(), redactor)));
 
@@ -210,7 +254,11 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     )
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
-    .option('--lock-wait <seconds>', "each job waits this long for another lsbackup process holding its cluster or a target lock (default: the job's `lockWait`, else 0)", nonNegativeInt)
+    .option(
+      '--lock-wait <seconds>',
+      "each job waits this long for another lsbackup process holding its cluster or a target lock (default: the job's `lockWait`, else 0)",
+      nonNegativeInt,
+    )
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/schedule.js')).scheduleCommand(cmd.optsWithGlobals(), redactor)));
 
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
@@ -239,8 +287,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );
   catalogOptions(
-    program.command('show').description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)").argument(backupArgument, backupHelp),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
+    program
+      .command('show')
+      .description("show a backup's metadata: components x hosts, versions, entries and bytes (--json: metadata.json as is)")
+      .argument(backupArgument, backupHelp),
+  ).action(async (spec: string, _o, cmd: Command) =>
+    setExitCode(await (await import('./commands/show.js')).showCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
+  );
   catalogOptions(
     program
       .command('verify')
@@ -249,15 +302,23 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad',
       )
       .argument(backupArgument, backupHelp)
-      .option('--trusted-keys <file>', 'allowed_signers or .pub file of the keys trusted to sign backups (repeatable; default: config signing.trusted)', repeat),
-  ).action(async (spec: string, _o, cmd: Command) => setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
+      .option(
+        '--trusted-keys <file>',
+        'allowed_signers or .pub file of the keys trusted to sign backups (repeatable; default: config signing.trusted)',
+        repeat,
+      ),
+  ).action(async (spec: string, _o, cmd: Command) =>
+    setExitCode(await (await import('./commands/verify.js')).verifyCommand(spec, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
+  );
   catalogOptions(
     program
       .command('get')
       .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
-  ).action(async (spec: string, dest: string, _o, cmd: Command) => setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)));
+  ).action(async (spec: string, dest: string, _o, cmd: Command) =>
+    setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
+  );
   catalogOptions(
     program
       .command('prune')
@@ -276,7 +337,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--dry-run', 'only print what would be kept and deleted')
       .option(
         '--leftovers',
-        "only list and remove what dead runs left in the target (S3: incomplete multipart uploads, Azure Files: temp files, either not written to for the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them",
+        'only list and remove what dead runs left in the target (S3: incomplete multipart uploads, Azure Files: temp files, either not written to for the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them',
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));

@@ -24,7 +24,11 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
     try {
       await options.run();
     } catch (e) {
-      process.stderr.write(isLsError(e) ? `lsbackup: ${options.redactor.redact(e.message)}\n` : `lsbackup: unexpected error: ${options.redactor.redact((e as Error).stack ?? String(e))}\n`);
+      process.stderr.write(
+        isLsError(e)
+          ? `lsbackup: ${options.redactor.redact(e.message)}\n`
+          : `lsbackup: unexpected error: ${options.redactor.redact((e as Error).stack ?? String(e))}\n`,
+      );
     }
     if (!options.json) process.stderr.write(`\nwatching ${options.paths.length} path(s) for changes (Ctrl-C to stop)\n`);
   };

@@ -68,7 +68,11 @@ export async function loadConfig(file: string): Promise<Config> {
  * Parse, expand ${ENV} references, validate against the schema and check cron expressions:
  * every problem at once, file:line:col. Does not throw (watchers and `config validate` use it).
  */
-export function checkConfigText(file: string, text: string, env: NodeJS.ProcessEnv = process.env): { config?: Config; problems: Problem[]; source: YamlSource } {
+export function checkConfigText(
+  file: string,
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config?: Config; problems: Problem[]; source: YamlSource } {
   const tooLarge = tooLargeProblem(file, 'config', Buffer.byteLength(text));
   const parsed = parseYaml(file, tooLarge ? '' : text);
   if (tooLarge) return { problems: [tooLarge], source: parsed.source };

@@ -50,7 +50,9 @@ function propertyLines(key: string, raw: Schema, indent: string): string[] {
     return out;
   }
   if (value === undefined) return [...out, `${indent}# ${key}:`];
-  const yaml = stringify({ [key]: value }, { lineWidth: 0 }).trimEnd().split('\n');
+  const yaml = stringify({ [key]: value }, { lineWidth: 0 })
+    .trimEnd()
+    .split('\n');
   return [...out, ...yaml.map((l) => indent + l)];
 }
 

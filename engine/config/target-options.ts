@@ -97,7 +97,7 @@ export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): R
     options[key] = secret
       ? { secret: text }
       : type === 'boolean'
-        ? ({ true: true, false: false } as Record<string, boolean>)[text] ?? text
+        ? (({ true: true, false: false } as Record<string, boolean>)[text] ?? text)
         : (type === 'integer' && /^\d+$/.test(text)) || (type === 'number' && /^\d+(\.\d+)?$/.test(text))
           ? Number(text)
           : text;

@@ -47,10 +47,7 @@ export function decryptStream(identities: string[]): Duplex {
  * Expose a WHATWG transform (input stream -> promise of output stream) as one Node Duplex.
  * The input side is pulled one chunk at a time, so backpressure reaches the writer.
  */
-function bridge(
-  run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>,
-  failure: string,
-): Duplex {
+function bridge(run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>, failure: string): Duplex {
   const input = new PassThrough();
   const output = new PassThrough();
   const asLsError = (cause: unknown) => (cause instanceof LsError ? cause : cryptoError(failure, cause));

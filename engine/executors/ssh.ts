@@ -63,7 +63,10 @@ export class SshExecutor implements Executor {
   private readonly jumps: Endpoint[];
   private readonly settings: ConnectSettings;
 
-  constructor(host: Pick<Host, 'name' | 'connection'>, private readonly options: SshExecutorOptions = {}) {
+  constructor(
+    host: Pick<Host, 'name' | 'connection'>,
+    private readonly options: SshExecutorOptions = {},
+  ) {
     this.hostName = host.name;
     this.limit = pLimit(options.maxSessions ?? 10);
     const conn = host.connection;
@@ -74,11 +77,17 @@ export class SshExecutor implements Executor {
     this.target = { host: conn.address, port: conn.port, user, privateKeyFile: keyFile };
     const proxyCommand = args.options.get('proxycommand');
     if (proxyCommand && args.jumps.length === 0 && proxyCommand.toLowerCase() !== 'none') {
-      throw new LsError('ECONNECT', { host: host.name, message: `unsupported ProxyCommand '${proxyCommand}' (only 'ssh -W %h:%p [user@]bastion' and ProxyJump are supported)` });
+      throw new LsError('ECONNECT', {
+        host: host.name,
+        message: `unsupported ProxyCommand '${proxyCommand}' (only 'ssh -W %h:%p [user@]bastion' and ProxyJump are supported)`,
+      });
     }
     // A jump host without a user logs in as the target's user (the usual bastion setup).
     this.jumps = args.jumps.map((j: JumpHost) => ({ host: j.host, port: j.port, user: j.user ?? user, privateKeyFile: j.privateKeyFile ?? keyFile }));
-    const userKnownHosts = (args.options.get('userknownhostsfile') ?? '').split(/\s+/).filter((f) => f && f !== '/dev/null').map((f) => f.replace(/^~(?=\/)/, home));
+    const userKnownHosts = (args.options.get('userknownhostsfile') ?? '')
+      .split(/\s+/)
+      .filter((f) => f && f !== '/dev/null')
+      .map((f) => f.replace(/^~(?=\/)/, home));
     const homeKnownHosts = join(home, '.ssh', 'known_hosts');
     const knownHostsFiles = [...userKnownHosts, homeKnownHosts, ...(options.knownHostsFiles ?? [])];
     const strict = args.options.get('stricthostkeychecking')?.toLowerCase();
@@ -97,8 +106,7 @@ export class SshExecutor implements Executor {
       knownHostsFiles,
       // accept-new is OpenSSH's spelling of trust on first use.
       trustOnFirstUseFile: options.trustOnFirstUse || strict === 'accept-new' ? (userKnownHosts[0] ?? homeKnownHosts) : undefined,
-      onHostKeyUnchecked: (endpoint) =>
-        this.warn(`host key checking is disabled for ${endpoint.host}:${endpoint.port}; the connection could be intercepted`),
+      onHostKeyUnchecked: (endpoint) => this.warn(`host key checking is disabled for ${endpoint.host}:${endpoint.port}; the connection could be intercepted`),
     };
   }
 
@@ -185,7 +193,14 @@ export class SshExecutor implements Executor {
     const { client } = connection;
     const base = { command, host: this.hostName };
     const failedResult = (cause: Error): CommandResult => ({
-      ...base, exitCode: undefined, stdout: '', stderr: '', durationMs: Date.now() - started, timedOut: false, failed: true, cause,
+      ...base,
+      exitCode: undefined,
+      stdout: '',
+      stderr: '',
+      durationMs: Date.now() - started,
+      timedOut: false,
+      failed: true,
+      cause,
     });
     if (options.signal?.aborted) return Promise.resolve(failedResult(new Error('aborted before it started')));
     let invocation: ReturnType<typeof buildInvocation>;
@@ -195,73 +210,79 @@ export class SshExecutor implements Executor {
       return Promise.resolve(failedResult(e as Error));
     }
     return new Promise<CommandResult>((resolve) => {
-      openChannel(client, invocation.commandLine).then(({ channel, exit }) => {
-        const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
-        const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
-        let exitCode: number | undefined;
-        let signal: string | undefined;
-        const toSink = options.stdout ? pipeToSink(channel, options.stdout) : undefined;
-        if (!toSink) channel.on('data', (chunk: Buffer) => stdout.push(chunk));
-        channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-        // 'close' follows stdout's end, which only means the last chunk was handed to the sink:
-        // the result waits until the sink took all of it, and stderr ended too.
-        // It settles with the sink's error, if any (a rejection here would go unhandled until 'close').
-        const outputDone = Promise.all([toSink?.delivered, finished(channel.stderr).catch(() => undefined)]).then(
-          () => undefined,
-          (e: Error) => e,
-        );
-        let confirmTimer: NodeJS.Timeout | undefined;
-        // sshd signals the command's process group as the login user.
-        const stopping = startKillSequence(
-          options,
-          (name) => {
-            sendSignal(channel, name.slice('SIG'.length));
-            if (name !== 'SIGKILL') return;
-            channel.close();
-            // sshd confirms the close only once the command has exited: do not wait forever.
-            confirmTimer = setTimeout(finish, KILL_CONFIRM_WAIT_MS);
-          },
-          // Its output is discarded now: a slow sink must not hold up the killed command.
-          { onStop: () => toSink?.detach() },
-        );
-        let done = false;
-        let sinkError: Error | undefined;
-        const finish = () => {
-          if (done) return;
-          done = true;
-          if (exit.code !== undefined && exit.code !== null) exitCode = exit.code;
-          else if (exit.signal) signal = exit.signal.startsWith('SIG') ? exit.signal : `SIG${exit.signal}`;
-          stopping.exited();
-          clearTimeout(confirmTimer);
-          const { timedOut, aborted } = stopping;
-          if ((timedOut || aborted) && exitCode === undefined && !signal) signal = stopping.sent;
-          const stderrText = stderr.toString();
-          const result: CommandResult = {
-            ...base,
-            exitCode,
-            signal,
-            stdout: options.stdout ? '' : stdout.toString(),
-            stderr: stderrText,
-            durationMs: Date.now() - started,
-            timedOut,
-            failed: timedOut || aborted || exitCode !== 0 || sinkError !== undefined,
+      openChannel(client, invocation.commandLine).then(
+        ({ channel, exit }) => {
+          const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
+          const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
+          let exitCode: number | undefined;
+          let signal: string | undefined;
+          const toSink = options.stdout ? pipeToSink(channel, options.stdout) : undefined;
+          if (!toSink) channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+          channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+          // 'close' follows stdout's end, which only means the last chunk was handed to the sink:
+          // the result waits until the sink took all of it, and stderr ended too.
+          // It settles with the sink's error, if any (a rejection here would go unhandled until 'close').
+          const outputDone = Promise.all([toSink?.delivered, finished(channel.stderr).catch(() => undefined)]).then(
+            () => undefined,
+            (e: Error) => e,
+          );
+          let confirmTimer: NodeJS.Timeout | undefined;
+          // sshd signals the command's process group as the login user.
+          const stopping = startKillSequence(
+            options,
+            (name) => {
+              sendSignal(channel, name.slice('SIG'.length));
+              if (name !== 'SIGKILL') return;
+              channel.close();
+              // sshd confirms the close only once the command has exited: do not wait forever.
+              confirmTimer = setTimeout(finish, KILL_CONFIRM_WAIT_MS);
+            },
+            // Its output is discarded now: a slow sink must not hold up the killed command.
+            { onStop: () => toSink?.detach() },
+          );
+          let done = false;
+          let sinkError: Error | undefined;
+          const finish = () => {
+            if (done) return;
+            done = true;
+            if (exit.code !== undefined && exit.code !== null) exitCode = exit.code;
+            else if (exit.signal) signal = exit.signal.startsWith('SIG') ? exit.signal : `SIG${exit.signal}`;
+            stopping.exited();
+            clearTimeout(confirmTimer);
+            const { timedOut, aborted } = stopping;
+            if ((timedOut || aborted) && exitCode === undefined && !signal) signal = stopping.sent;
+            const stderrText = stderr.toString();
+            const result: CommandResult = {
+              ...base,
+              exitCode,
+              signal,
+              stdout: options.stdout ? '' : stdout.toString(),
+              stderr: stderrText,
+              durationMs: Date.now() - started,
+              timedOut,
+              failed: timedOut || aborted || exitCode !== 0 || sinkError !== undefined,
+            };
+            const refusal = exitCode === 1 ? explainSudoFailure(stderrText, this.hostName, options.become) : undefined;
+            if (refusal) {
+              result.cause = new Error(`${refusal} (login user ${this.target.user})`);
+            } else if (aborted) result.cause = new Error('aborted');
+            else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
+            else if (exitCode === undefined && !signal)
+              result.cause = new Error(
+                `the SSH channel to ${this.hostName} closed without an exit status (${connection.lost ? `connection lost: ${connection.lost}` : 'connection lost?'})`,
+              );
+            else if (sinkError) result.cause = sinkError;
+            resolve(result);
           };
-          const refusal = exitCode === 1 ? explainSudoFailure(stderrText, this.hostName, options.become) : undefined;
-          if (refusal) {
-            result.cause = new Error(`${refusal} (login user ${this.target.user})`);
-          } else if (aborted) result.cause = new Error('aborted');
-          else if (timedOut) result.cause = new Error(`timed out after ${options.timeoutMs} ms`);
-          else if (exitCode === undefined && !signal) result.cause = new Error(`the SSH channel to ${this.hostName} closed without an exit status (${connection.lost ? `connection lost: ${connection.lost}` : 'connection lost?'})`);
-          else if (sinkError) result.cause = sinkError;
-          resolve(result);
-        };
-        // A killed command's output is discarded: no waiting for it (the sink was detached).
-        channel.on('close', () => {
-          if (stopping.timedOut || stopping.aborted) return finish();
-          void outputDone.then((e) => ((sinkError = e), finish())); // never rejects: it settles with the sink's error
-        });
-        writeStdin(channel, invocation.prologue, options.stdin);
-      }, (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))));
+          // A killed command's output is discarded: no waiting for it (the sink was detached).
+          channel.on('close', () => {
+            if (stopping.timedOut || stopping.aborted) return finish();
+            void outputDone.then((e) => ((sinkError = e), finish())); // never rejects: it settles with the sink's error
+          });
+          writeStdin(channel, invocation.prologue, options.stdin);
+        },
+        (err: Error) => resolve(failedResult(new Error(`cannot open an SSH channel on ${this.hostName}: ${err.message}`))),
+      );
     });
   }
 }

@@ -38,8 +38,16 @@ export async function loadInventory(path: string): Promise<Inventory> {
   // Ansible reads vars next to the inventory, then next to the playbook (here: the build dir), later winning.
   const varsDirs = [...new Set([location.baseDir, location.buildDir])];
   const problems: Problem[] = raw.problems;
-  const groupFiles = await loadVarsFiles(varsDirs.map((d) => `${d}/group_vars`), ['all', 'ungrouped', ...raw.groups.keys()], problems);
-  const hostFiles = await loadVarsFiles(varsDirs.map((d) => `${d}/host_vars`), raw.hostVars.keys(), problems);
+  const groupFiles = await loadVarsFiles(
+    varsDirs.map((d) => `${d}/group_vars`),
+    ['all', 'ungrouped', ...raw.groups.keys()],
+    problems,
+  );
+  const hostFiles = await loadVarsFiles(
+    varsDirs.map((d) => `${d}/host_vars`),
+    raw.hostVars.keys(),
+    problems,
+  );
   if (problems.length > 0) throw invalid('Inventory', problems);
 
   const { hosts, groups } = resolveInventory(raw, { groups: groupFiles.vars, hosts: hostFiles.vars }, location.baseDir, location.source, problems);
@@ -56,7 +64,11 @@ export async function loadInventory(path: string): Promise<Inventory> {
 
 /** Picks the parser by content, as Ansible tries its inventory plugins in turn. */
 export function parseInventoryText(text: string, file: string, raw: RawInventory): void {
-  const firstLine = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith('#') && !l.startsWith(';')) ?? '';
+  const firstLine =
+    text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l && !l.startsWith('#') && !l.startsWith(';')) ?? '';
   if (firstLine.startsWith('{')) {
     const yaml = readYaml(text, file, raw.problems);
     if (yaml && isListJson(yaml.doc.contents)) return readListJson(yaml, yaml.doc.contents, raw);

@@ -69,4 +69,3 @@ export async function kindOf(path: string): Promise<'file' | 'dir' | undefined> 
     throw e;
   }
 }
-

@@ -64,7 +64,11 @@ export function parseIni(text: string, file: string, raw: RawInventory): void {
 
   for (const [name, line] of varsOnly) {
     if (!declared.has(name)) {
-      raw.problem({ file, line }, `Section [${name}:vars] is for group '${name}', which is not defined anywhere`, `add a [${name}] section or fix the group name`);
+      raw.problem(
+        { file, line },
+        `Section [${name}:vars] is for group '${name}', which is not defined anywhere`,
+        `add a [${name}] section or fix the group name`,
+      );
     }
   }
 }

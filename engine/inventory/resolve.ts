@@ -95,7 +95,11 @@ class GroupGraph {
           ok = false;
           const edge = this.raw.edges.find((e) => e.parent === name && e.child === child);
           const loop = [...path.slice(path.indexOf(child)), name, child].join(' -> ');
-          problems.push({ ...(edge?.at ?? { file: '' }), message: `Group '${child}' is its own ancestor: ${loop}`, hint: 'remove one of these children entries' });
+          problems.push({
+            ...(edge?.at ?? { file: '' }),
+            message: `Group '${child}' is its own ancestor: ${loop}`,
+            hint: 'remove one of these children entries',
+          });
         } else if (!state.has(child)) visit(child, [...path, name]);
       }
       state.set(name, 'done');

@@ -18,7 +18,12 @@ export function readYaml(text: string, file: string, problems: Problem[]): YamlF
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
       const pos = err.linePos?.[0];
-      problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
+      problems.push({
+        file,
+        line: pos?.line,
+        col: pos?.col,
+        message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      });
     }
     return undefined;
   }

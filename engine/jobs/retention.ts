@@ -47,9 +47,12 @@ export async function applyRetention(
 export function retentionWarnings(jobs: EffectiveJob[], encryption: EncryptionConfig | undefined): string[] {
   const retaining = jobs.filter((j) => hasRetention(j.retention));
   const sealed = (encryption?.recipients?.length ?? 0) > 0 && !encryption?.plainMetadata && !encryption?.identityFile;
-  const unreadable = sealed && retaining.length > 0
-    ? ['retention cannot read encrypted metadata without encryption.identityFile: backups whose metadata it cannot read are kept, never pruned (set encryption.identityFile, or encryption.plainMetadata: true)']
-    : [];
+  const unreadable =
+    sealed && retaining.length > 0
+      ? [
+          'retention cannot read encrypted metadata without encryption.identityFile: backups whose metadata it cannot read are kept, never pruned (set encryption.identityFile, or encryption.plainMetadata: true)',
+        ]
+      : [];
   // The cluster as `run` names it: the job's `cluster`, else its build directory's name.
   const clusterOf = (j: EffectiveJob) => j.cluster ?? (j.build ? path.basename(j.build) : '(the build directory name)');
   const owners = new Map<string, string[]>();

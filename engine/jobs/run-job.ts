@@ -51,7 +51,15 @@ export async function runJob(config: Config, job: EffectiveJob, options: RunJobO
 
 async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
   const started = new Date();
-  const report: RunReport = { job: job.name, cluster: job.cluster, status: 'running', startedAt: started.toISOString(), targets: [], components: [], warnings: [] };
+  const report: RunReport = {
+    job: job.name,
+    cluster: job.cluster,
+    status: 'running',
+    startedAt: started.toISOString(),
+    targets: [],
+    components: [],
+    warnings: [],
+  };
   const reporter = recordingReporter(options.reporter, report, redactor);
   const warn = (message: string) => reporter.emit({ type: 'warning', message });
   const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
@@ -106,7 +114,9 @@ async function retainPerTarget(
         const outcome = await applyRetention(target, job.retention, owner, identityFile ? await parseIdentityFile(identityFile) : undefined);
         const unreadable = outcome?.unreadable ?? [];
         if (unreadable.length > 0) {
-          warn(`retention in ${copy.target} kept ${unreadable.length} backup(s) whose metadata it could not read: ${unreadable.slice(0, 3).join(', ')}${unreadable.length > 3 ? ', …' : ''}`);
+          warn(
+            `retention in ${copy.target} kept ${unreadable.length} backup(s) whose metadata it could not read: ${unreadable.slice(0, 3).join(', ')}${unreadable.length > 3 ? ', …' : ''}`,
+          );
         }
         return outcome ? { ...copy, retention: outcome } : { ...copy };
       } catch (e) {

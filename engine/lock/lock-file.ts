@@ -93,7 +93,10 @@ export async function readOwner(file: string): Promise<LockOwner | undefined> {
 
 /** How old a file is; -1 when it does not exist. */
 async function ageMs(file: string): Promise<number> {
-  return stat(file).then((s) => Date.now() - s.mtimeMs, () => -1);
+  return stat(file).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => -1,
+  );
 }
 
 async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {

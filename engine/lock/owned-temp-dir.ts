@@ -34,7 +34,13 @@ export async function removeStaleTempDirs(parents: string[]): Promise<string[]> 
       const owner = await readOwner(path.join(dir, OWNER_FILE));
       if (!owner || !staleReason(owner)) continue;
       // One that cannot be removed (another user's) must not stop the run.
-      if (await rm(dir, { recursive: true, force: true }).then(() => true, () => false)) removed.push(dir);
+      if (
+        await rm(dir, { recursive: true, force: true }).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed.push(dir);
     }
   }
   return removed;

@@ -65,7 +65,10 @@ export function createNotifier(configs: NotificationConfig[], options: NotifierO
         const sending: Sending = { endpoint: config, what, timeoutMs, noMoreRetries, done: Promise.resolve() };
         sending.done = (earlier?.done ?? Promise.resolve())
           .then(() =>
-            deliver({ ...request, body }, { timeoutMs, retries: config.retries ?? DEFAULT_RETRIES, backoffMs: options.backoffMs, noMoreRetries: noMoreRetries.signal }),
+            deliver(
+              { ...request, body },
+              { timeoutMs, retries: config.retries ?? DEFAULT_RETRIES, backoffMs: options.backoffMs, noMoreRetries: noMoreRetries.signal },
+            ),
           )
           .catch((e: Error) => {
             const why = e instanceof RetriesCalledOff ? `; not retried: ${lastTo.get(config) !== sending ? 'a later event went out instead' : 'stopping'}` : '';
@@ -83,7 +86,9 @@ export function createNotifier(configs: NotificationConfig[], options: NotifierO
         const perEndpoint = new Map<NotificationConfig, number>();
         for (const s of pending) perEndpoint.set(s.endpoint, (perEndpoint.get(s.endpoint) ?? 0) + s.timeoutMs);
         const upToSec = Math.max(...perEndpoint.values()) / 1000;
-        warn(`stopping: waiting up to ${upToSec} s for ${pending.size} notification(s) to be delivered (no retries): ${[...pending].map((s) => s.what).join(', ')}`);
+        warn(
+          `stopping: waiting up to ${upToSec} s for ${pending.size} notification(s) to be delivered (no retries): ${[...pending].map((s) => s.what).join(', ')}`,
+        );
       }
       while (pending.size > 0) await Promise.all([...pending].map((s) => s.done));
     },

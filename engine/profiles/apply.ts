@@ -48,7 +48,12 @@ export function profileValues(profile: Profile, manifestFile: string, documents:
       else if (typeof value === 'object') {
         const node = document.doc.getIn(['specification', ...path], true);
         const at = isNode(node) && node.range ? document.lineCounter.linePos(node.range[0]) : undefined;
-        problems.push({ file: manifestFile, line: at?.line, col: at?.col, message: `${entry.kind} specification.${path.join('.')} is a ${Array.isArray(value) ? 'list' : 'mapping'}; profile ${profile.metadata.name} expects a single value for ${entry.var ?? `secret ${entry.secret}`}` });
+        problems.push({
+          file: manifestFile,
+          line: at?.line,
+          col: at?.col,
+          message: `${entry.kind} specification.${path.join('.')} is a ${Array.isArray(value) ? 'list' : 'mapping'}; profile ${profile.metadata.name} expects a single value for ${entry.var ?? `secret ${entry.secret}`}`,
+        });
         complete = false;
       }
     }

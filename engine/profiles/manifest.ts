@@ -26,7 +26,12 @@ export async function readManifest(file: string): Promise<ManifestDocument[]> {
   for (const doc of docs) {
     for (const error of doc.errors) {
       const pos = error.linePos?.[0];
-      problems.push({ file, line: pos?.line, col: pos?.col, message: `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` });
+      problems.push({
+        file,
+        line: pos?.line,
+        col: pos?.col,
+        message: `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      });
     }
     if (doc.errors.length === 0) {
       const bomb = aliasExpansionProblem(doc, file, lineCounter);
@@ -36,6 +41,8 @@ export async function readManifest(file: string): Promise<ManifestDocument[]> {
   if (problems.length) throw invalid('Manifest', problems);
   return docs.flatMap((doc) => {
     const value = doc.toJS() as { kind?: unknown; specification?: unknown } | null;
-    return value && typeof value === 'object' && typeof value.kind === 'string' ? [{ kind: value.kind, specification: value.specification, doc, lineCounter }] : [];
+    return value && typeof value === 'object' && typeof value.kind === 'string'
+      ? [{ kind: value.kind, specification: value.specification, doc, lineCounter }]
+      : [];
   });
 }

@@ -64,7 +64,10 @@ function duplicateProblems(recipes: LoadedRecipe[]): Problem[] {
       seen.set(key, loaded);
       continue;
     }
-    for (const [here, other] of [[first, loaded], [loaded, first]]) {
+    for (const [here, other] of [
+      [first, loaded],
+      [loaded, first],
+    ]) {
       const { source } = parseAndValidate<Recipe>(here.file, here.source, recipeSchema);
       problems.push({
         file: here.file,

@@ -63,7 +63,11 @@ function checkPath(parts: string[], declaredVars: Set<string>): { message: strin
     if (parts.length > 1 && declaredVars.has(parts[1])) return undefined;
     return {
       message: `template uses '${name}' but spec.vars does not declare '${parts[1] ?? ''}'`,
-      hint: didYouMean(head, [...declaredVars].map((v) => `vars.${v}`)) ?? 'declare it with a default under spec.vars',
+      hint:
+        didYouMean(
+          head,
+          [...declaredVars].map((v) => `vars.${v}`),
+        ) ?? 'declare it with a default under spec.vars',
     };
   }
   if (FIXED_NAMES.includes(name) || OPEN_NAMES.some((open) => name === open || name.startsWith(open + '.'))) return undefined;
@@ -83,7 +87,12 @@ function checkReference(ref: TemplateReference, declaredVars: Set<string>): { me
         ? undefined
         : { message: `unknown template helper '${ref.name}'`, hint: didYouMean(ref.name, KNOWN_HELPERS) ?? `helpers: ${[...KNOWN_HELPERS].join(', ')}` };
     case 'secret':
-      return ref.name !== undefined ? undefined : { message: 'secret takes exactly one quoted name, and optionally optional=true', hint: 'e.g. {{secret "PG_PASSWORD"}} or {{secret "PG_PASSWORD" optional=true}}' };
+      return ref.name !== undefined
+        ? undefined
+        : {
+            message: 'secret takes exactly one quoted name, and optionally optional=true',
+            hint: 'e.g. {{secret "PG_PASSWORD"}} or {{secret "PG_PASSWORD" optional=true}}',
+          };
     case 'data':
       return DATA_VARIABLES.has(ref.name) ? undefined : { message: `unknown data variable '@${ref.name}'`, hint: didYouMean(ref.name, DATA_VARIABLES) };
     case 'unsupported':

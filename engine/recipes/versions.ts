@@ -40,7 +40,9 @@ export function chooseVariant(variants: LoadedRecipe[], printedVersion: string |
   });
   if (match) return { recipe: match };
   const offered = variants.map((v) => `${v.recipe.metadata.version} (appliesTo ${v.recipe.metadata.appliesTo})`).join(', ');
-  return { problem: `no version of recipe ${variants[0]!.recipe.metadata.name} applies to component version ${printedVersion!.trim()} (${version}); available: ${offered}` };
+  return {
+    problem: `no version of recipe ${variants[0]!.recipe.metadata.name} applies to component version ${printedVersion!.trim()} (${version}); available: ${offered}`,
+  };
 }
 
 /** A problem message when `range` is not a semver range, else undefined. */

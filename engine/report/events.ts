@@ -10,13 +10,40 @@ export type RunEvent = (
   | { type: 'component.skip'; component: string; reason: string }
   | { type: 'host.start'; component: string; host: string }
   | { type: 'step.start'; component: string; host: string; phase: string; step: string }
-  | { type: 'step.end'; component: string; host: string; phase: string; step: string; status: 'success' | 'failed' | 'skipped'; exitCode?: number; durationMs: number; error?: string }
+  | {
+      type: 'step.end';
+      component: string;
+      host: string;
+      phase: string;
+      step: string;
+      status: 'success' | 'failed' | 'skipped';
+      exitCode?: number;
+      durationMs: number;
+      error?: string;
+    }
   | { type: 'entry'; component: string; host: string; path: string; size: number }
-  | { type: 'host.end'; component: string; host: string; status: 'success' | 'failed' | 'skipped'; bytes: number; durationMs: number; error?: string; note?: string }
+  | {
+      type: 'host.end';
+      component: string;
+      host: string;
+      status: 'success' | 'failed' | 'skipped';
+      bytes: number;
+      durationMs: number;
+      error?: string;
+      note?: string;
+    }
   | { type: 'component.end'; component: string; status: string; durationMs: number; version?: string }
   | { type: 'warning'; message: string; component?: string; host?: string }
   | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
-  | { type: 'run.end'; status: 'success' | 'partial' | 'failed' | 'interrupted'; exitCode: number; durationMs: number; archive?: string; bytes?: number; summary: SummaryRow[] }
+  | {
+      type: 'run.end';
+      status: 'success' | 'partial' | 'failed' | 'interrupted';
+      exitCode: number;
+      durationMs: number;
+      archive?: string;
+      bytes?: number;
+      summary: SummaryRow[];
+    }
 ) &
   EventSource;
 

@@ -18,7 +18,12 @@ export function describeChecks(backup: string, sidecarSha256: string | undefined
   return `Checked: ${entries}. NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.`;
 }
 
-export function describeRestorePlan(backup: string, staged: StagedBackup, components: RestoreComponent[], details: { checked: string; signature: string; keepSpecialModes: boolean }): string {
+export function describeRestorePlan(
+  backup: string,
+  staged: StagedBackup,
+  components: RestoreComponent[],
+  details: { checked: string; signature: string; keepSpecialModes: boolean },
+): string {
   const { cluster, startedAt } = staged.metadata;
   const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}; ${details.signature}):`, details.checked];
   for (const c of components) {
@@ -27,8 +32,11 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       continue;
     }
     const recipe = c.recipe!.recipe.metadata;
-    lines.push(`- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`);
-    if (c.replaced?.diff) lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
+    lines.push(
+      `- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`,
+    );
+    if (c.replaced?.diff)
+      lines.push(`    the backup's recipe ${c.upgradedFrom} (-) differs from the installed one (+):`, ...c.replaced.diff.split('\n').map((l) => `      ${l}`));
     for (const t of c.tasks) {
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
       for (const s of t.hostPlan.steps) lines.push(...describeStep(s, c.name, t.sourceHost, staged, details.keepSpecialModes));

@@ -54,7 +54,8 @@ export async function executeRestore(components: RestoreComponent[], options: Re
     const outcome = (async () => {
       if (loop) return notRun(component, `restore.after makes a loop: ${[...path, loop].join(' after ')}`, options.reporter);
       const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
-      if (broken.length) return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
+      if (broken.length)
+        return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
       return restoreComponent(component, () => restoreHosts(component, limit, options, writes), options.reporter);
     })();
     started.set(component.name, outcome);
@@ -89,7 +90,12 @@ type RestoredHost = HostOutcome & { source: string };
  * every host ends a phase before any host begins the next, e.g. all brokers stopped before one
  * starts). Each host's phases still follow the lifecycle: post always runs.
  */
-async function restoreHosts(component: RestoreComponent, limit: LimitFunction, options: RestoreExecuteOptions, writes: StepContext): Promise<ComponentRun<RestoredHost>> {
+async function restoreHosts(
+  component: RestoreComponent,
+  limit: LimitFunction,
+  options: RestoreExecuteOptions,
+  writes: StepContext,
+): Promise<ComponentRun<RestoredHost>> {
   const open = (task: RestoreTask) => openHost(component, task, options, writes);
   if (component.together) {
     const started = Date.now();
@@ -117,7 +123,15 @@ async function openHost(component: RestoreComponent, task: RestoreTask, options:
   const started = Date.now();
   const done = (o: Omit<HostOutcome, 'name' | 'durationMs'>) => {
     const outcome = { name: host, source: task.sourceHost, durationMs: Date.now() - started, ...o };
-    options.reporter.emit({ type: 'host.end', component: component.name, host, status: outcome.status, bytes: outcome.bytes, durationMs: outcome.durationMs, error: outcome.error });
+    options.reporter.emit({
+      type: 'host.end',
+      component: component.name,
+      host,
+      status: outcome.status,
+      bytes: outcome.bytes,
+      durationMs: outcome.durationMs,
+      error: outcome.error,
+    });
     return outcome;
   };
   options.reporter.emit({ type: 'host.start', component: component.name, host });

@@ -60,13 +60,24 @@ export async function restoreFiles(
   const selected = filesUnder(staged, step.component, step.sourceHost, step.hostPath);
   if (selected.length === 0) {
     if (step.optional) return { ok: true, bytes: 0 };
-    return { ok: false, error: `the backup holds no collected files under '${step.hostPath}' for host ${step.sourceHost} (was the path collected, and did it exist at backup time? A step restoring an optional collect says optional: true)` };
+    return {
+      ok: false,
+      error: `the backup holds no collected files under '${step.hostPath}' for host ${step.sourceHost} (was the path collected, and did it exist at backup time? A step restoring an optional collect says optional: true)`,
+    };
   }
   const root = hostPathInArchive(step.component, step.sourceHost, '/');
   const link = await findLinkOnHost(executor, directoriesOnTheWay(selected, root), run);
-  if (link.failed) return { ok: false, error: `could not check the destination directories for symbolic links: ${describeFailure(link.failed, link.failed.stderr)}`, exitCode: link.failed.exitCode };
+  if (link.failed)
+    return {
+      ok: false,
+      error: `could not check the destination directories for symbolic links: ${describeFailure(link.failed, link.failed.stderr)}`,
+      exitCode: link.failed.exitCode,
+    };
   if (link.found) {
-    return { ok: false, error: `refusing to write under '${step.hostPath}' through the symbolic link '${link.found}' on the host (remove or replace the link, then restore again)` };
+    return {
+      ok: false,
+      error: `refusing to write under '${step.hostPath}' through the symbolic link '${link.found}' on the host (remove or replace the link, then restore again)`,
+    };
   }
   // Files with holes go as sparse members when the host's tar extracts them as holes.
   const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));

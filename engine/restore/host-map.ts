@@ -30,7 +30,9 @@ export function mapHost(
   if (index >= 0 && index < newMembers.length) {
     return { host: newMembers[index], how: `position ${index + 1} in group ${groups.join('/')}` };
   }
-  return { how: `no host named '${sourceHost}' and no host at position ${index + 1} of group ${groups.join('/')} in the inventory; pass --host-map ${sourceHost}=<host>` };
+  return {
+    how: `no host named '${sourceHost}' and no host at position ${index + 1} of group ${groups.join('/')} in the inventory; pass --host-map ${sourceHost}=<host>`,
+  };
 }
 
 /** Parses repeated `--host-map old=new`. */

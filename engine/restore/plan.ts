@@ -86,7 +86,16 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }
     if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}` };
-    return { ...base, recipe, upgradedFrom: chosen.upgradedFrom, replaced: chosen.replaced, serial: recipe.recipe.spec.hosts.serial ?? false, together: recipe.recipe.spec.restore.together ?? false, after: recipe.recipe.spec.restore.after ?? [], tasks };
+    return {
+      ...base,
+      recipe,
+      upgradedFrom: chosen.upgradedFrom,
+      replaced: chosen.replaced,
+      serial: recipe.recipe.spec.hosts.serial ?? false,
+      together: recipe.recipe.spec.restore.together ?? false,
+      after: recipe.recipe.spec.restore.after ?? [],
+      tasks,
+    };
   });
 }
 
@@ -110,7 +119,9 @@ function chooseRecipe(
       .sort((a, b) => compareVersions(b.recipe.metadata.version, a.recipe.metadata.version))[0];
     if (installed) {
       if (installed.digest === recorded.digest) return { recipe: installed };
-      const because = options.allowRecipeUpgrade ? '--allow-recipe-upgrade' : 'the backup is not signed by a trusted key; --trust-carried-recipe runs the carried one';
+      const because = options.allowRecipeUpgrade
+        ? '--allow-recipe-upgrade'
+        : 'the backup is not signed by a trusted key; --trust-carried-recipe runs the carried one';
       const diff = bytes ? lineDiff(bytes.toString('utf8'), installed.source) : undefined;
       return { recipe: installed, upgradedFrom: `${recorded.name}@${recorded.version}`, replaced: { because, diff } };
     }

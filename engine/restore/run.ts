@@ -89,11 +89,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     await checkFreeSpace(stagingRoot, options.source.name);
     // A signature that does not match metadata.json means the backup was altered: refuse it whole.
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
-    if (signature.status === 'bad') throw new LsError('ERESTORE', { backup: options.source.name, message: `metadata.json has a BAD signature: ${signature.reason}` });
+    if (signature.status === 'bad')
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `metadata.json has a BAD signature: ${signature.reason}` });
 
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
-    const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && (!options.only?.length || options.only.includes(c.name)));
+    const restored = staged.metadata.components.filter(
+      (c) => c.hosts.some((h) => h.status === 'success') && (!options.only?.length || options.only.includes(c.name)),
+    );
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
     const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
@@ -135,7 +138,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
-    const outcomes = await executeRestore(components, { staged, executors, concurrency: options.concurrency, signal: options.signal, reporter: options.reporter, keepSpecialModes: options.keepSpecialModes });
+    const outcomes = await executeRestore(components, {
+      staged,
+      executors,
+      concurrency: options.concurrency,
+      signal: options.signal,
+      reporter: options.reporter,
+      keepSpecialModes: options.keepSpecialModes,
+    });
 
     const ran = outcomes.filter((o) => o.status !== 'skipped');
     const ok = ran.filter((o) => o.status === 'success').length;
@@ -144,7 +154,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const summary: SummaryRow[] = outcomes.flatMap((o) =>
       o.hosts.length === 0
         ? [{ component: o.name, host: '-', status: o.status, bytes: 0, durationMs: 0, error: o.error }]
-        : o.hosts.map((h) => ({ component: o.name, host: h.source === h.name ? h.name : `${h.source} -> ${h.name}`, status: h.status, bytes: h.bytes, durationMs: h.durationMs, error: h.error })),
+        : o.hosts.map((h) => ({
+            component: o.name,
+            host: h.source === h.name ? h.name : `${h.source} -> ${h.name}`,
+            status: h.status,
+            bytes: h.bytes,
+            durationMs: h.durationMs,
+            error: h.error,
+          })),
     );
     options.reporter.emit({ type: 'run.end', status, exitCode, durationMs: Date.now() - started, summary });
     return { exitCode, status, planText };

@@ -60,7 +60,7 @@ export class SparseFileWriter extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     (async () => {
-      for (let at = 0; at < chunk.length; ) {
+      for (let at = 0; at < chunk.length;) {
         const copied = chunk.copy(this.batch, this.filled, at);
         this.filled += copied;
         at += copied;
@@ -84,7 +84,10 @@ export class SparseFileWriter extends Writable {
     const handle = this.handle;
     this.handle = undefined;
     if (!handle) return callback(error);
-    handle.close().then(() => callback(error), () => callback(error));
+    handle.close().then(
+      () => callback(error),
+      () => callback(error),
+    );
   }
 
   /** Writes the whole blocks of the batch; a partial block stays, moved to its start. */
@@ -114,7 +117,7 @@ export class SparseFileWriter extends Writable {
   /** Writes batch[start, end) at its place in the file and records it as data. */
   private async store(start: number, end: number): Promise<void> {
     const position = this.batchOffset + start;
-    for (let written = 0; written < end - start; ) {
+    for (let written = 0; written < end - start;) {
       const { bytesWritten } = await this.handle!.write(this.batch, start + written, end - start - written, position + written);
       written += bytesWritten;
     }

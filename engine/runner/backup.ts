@@ -157,7 +157,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       .catch((e: unknown) => {
         // Every target failed (disk full) after the last entry was handed over: say which and why.
         if (fanout.healthy.length > 0 || fanout.failures.size === 0) throw e;
-        throw new LsError('ETARGET', { target: [...fanout.failures.keys()].join(', '), message: [...fanout.failures.values()].map((f) => f.message).join('; ') }, { cause: e });
+        throw new LsError(
+          'ETARGET',
+          { target: [...fanout.failures.keys()].join(', '), message: [...fanout.failures.values()].map((f) => f.message).join('; ') },
+          { cause: e },
+        );
       });
     finished = true;
     // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
@@ -274,7 +278,12 @@ function buildMetadata(
 }
 
 /** The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its signature when signed. */
-async function backupSidecars(sha256: string, metadata: BackupMetadata, encryption: BackupOptions['encryption'], signature: Buffer | undefined): Promise<Sidecar[]> {
+async function backupSidecars(
+  sha256: string,
+  metadata: BackupMetadata,
+  encryption: BackupOptions['encryption'],
+  signature: Buffer | undefined,
+): Promise<Sidecar[]> {
   const encryptMetadata = encryption !== undefined && !encryption.plainMetadata;
   const suffixes = sidecarSuffixes(encryptMetadata);
   const age = encryptMetadata ? await loadAge() : undefined;

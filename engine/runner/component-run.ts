@@ -84,4 +84,3 @@ export function rollUpStatus(hosts: readonly { status: HostStatus }[]): Componen
   if (!failed) return ok ? 'success' : 'skipped';
   return ok ? 'partial' : 'failed';
 }
-

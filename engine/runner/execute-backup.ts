@@ -56,7 +56,8 @@ async function runComponent(component: ComponentPlan, options: ExecuteOptions, l
   if (component.failReason) {
     const error = component.failReason;
     const hosts = component.hosts.map((h): HostOutcome => ({ name: h.host.name, status: 'failed', durationMs: 0, bytes: 0, error, steps: [] }));
-    for (const h of hosts) options.reporter.emit({ type: 'host.end', component: component.name, host: h.name, status: 'failed', bytes: 0, durationMs: 0, error });
+    for (const h of hosts)
+      options.reporter.emit({ type: 'host.end', component: component.name, host: h.name, status: 'failed', bytes: 0, durationMs: 0, error });
     options.reporter.emit({ type: 'component.end', component: component.name, status: 'failed', durationMs: 0 });
     return { ...base, status: 'failed', durationMs: 0, hosts, error };
   }
@@ -122,7 +123,9 @@ function isOptional(component: ComponentPlan): boolean {
  */
 function noHostDidTheWork(hosts: HostOutcome[], optional: boolean): HostOutcome[] {
   if (optional && hosts.every((h) => h.note?.startsWith(NOT_INSTALLED))) return hosts;
-  return hosts.map((h) => (h.status === 'skipped' ? { ...h, status: 'failed' as const, error: `no host of the group backed it up; here: ${h.note}`, note: undefined } : h));
+  return hosts.map((h) =>
+    h.status === 'skipped' ? { ...h, status: 'failed' as const, error: `no host of the group backed it up; here: ${h.note}`, note: undefined } : h,
+  );
 }
 
 function skippedHost(hostPlan: HostPlan, note: string): HostOutcome {
@@ -142,7 +145,16 @@ async function runHostTask(
   const transport = hostPlan.transport;
   const finish = (outcome: Omit<HostOutcome, 'name' | 'durationMs'>, version?: string) => {
     const full: HostOutcome = { name: hostName, durationMs: Date.now() - started, ...outcome, ...(transport === 'zstd' ? { transport } : {}) };
-    reporter.emit({ type: 'host.end', component: component.name, host: hostName, status: full.status, bytes: full.bytes, durationMs: full.durationMs, error: full.error, note: full.note });
+    reporter.emit({
+      type: 'host.end',
+      component: component.name,
+      host: hostName,
+      status: full.status,
+      bytes: full.bytes,
+      durationMs: full.durationMs,
+      error: full.error,
+      note: full.note,
+    });
     return { outcome: full, version };
   };
   if (options.signal.aborted) return finish({ status: 'failed', bytes: 0, error: 'interrupted before start', steps: [] });
@@ -164,7 +176,12 @@ async function runHostTask(
   let version: string | undefined;
   try {
     if (hostPlan.detect) {
-      const r = await executor.run(hostPlan.detect.command, { timeoutMs: hostPlan.detect.timeoutMs, become: hostPlan.detect.become, env: hostPlan.detect.env, signal: options.signal });
+      const r = await executor.run(hostPlan.detect.command, {
+        timeoutMs: hostPlan.detect.timeoutMs,
+        become: hostPlan.detect.become,
+        env: hostPlan.detect.env,
+        signal: options.signal,
+      });
       // A detect that could not run (sudo refused, killed by a signal) is a failure, not an
       // absent component: skipping would silently leave the component out.
       if (r.failed && !r.timedOut && (r.cause || r.signal)) {
@@ -182,7 +199,12 @@ async function runHostTask(
       }
     }
     if (hostPlan.version) {
-      const r = await executor.run(hostPlan.version.command, { timeoutMs: hostPlan.version.timeoutMs, become: hostPlan.version.become, env: hostPlan.version.env, signal: options.signal });
+      const r = await executor.run(hostPlan.version.command, {
+        timeoutMs: hostPlan.version.timeoutMs,
+        become: hostPlan.version.become,
+        env: hostPlan.version.env,
+        signal: options.signal,
+      });
       if (!r.failed) version = r.stdout.trim().split('\n')[0]?.trim() || undefined;
     }
   } catch (e) {
@@ -192,8 +214,11 @@ async function runHostTask(
 
   const picked = await chooseSteps(hostIndex, version);
   if (!picked.hostPlan) return finish({ status: 'failed', bytes: 0, error: picked.problem, steps: [] }, version);
-  const result = await runPhases('backup', picked.hostPlan.steps, { component: component.name, host: hostName, reporter, signal: options.signal }, (step, signal) =>
-    runStep(step, executor, component.name, hostName, transport, options, signal),
+  const result = await runPhases(
+    'backup',
+    picked.hostPlan.steps,
+    { component: component.name, host: hostName, reporter, signal: options.signal },
+    (step, signal) => runStep(step, executor, component.name, hostName, transport, options, signal),
   );
   return finish({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps }, version);
 }

@@ -79,7 +79,9 @@ function planComponent(family: LoadedRecipe[], inventory: Inventory, options: Pl
   const failReason = missingSecretReason(family, options.missingSecrets);
   // A component that fails for a missing secret never runs; its steps are rendered (for plan and
   // the summary) with the missing values empty.
-  const renderWith = failReason ? { ...options, secrets: new Map([...options.secrets, ...[...options.missingSecrets!.keys()].map((n): [string, string] => [n, ''])]) } : options;
+  const renderWith = failReason
+    ? { ...options, secrets: new Map([...options.secrets, ...[...options.missingSecrets!.keys()].map((n): [string, string] => [n, ''])]) }
+    : options;
   const variants = family.map((variant) => ({ recipe: variant, hosts: hosts.map((host) => planHost(variant, host, inventory, renderWith)) }));
   return { ...base, hosts: variants[0]!.hosts, variants, ...(failReason ? { failReason } : {}) };
 }
@@ -215,7 +217,13 @@ function renderStep(
     const s = step as CollectStep;
     const paths = ([] as string[]).concat(s.path).map(shell);
     const excludes = (s.exclude ?? []).map(raw);
-    return { ...common, name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`, kind: 'collect', command: collectCommand(paths, excludes, s.optional ?? false), env: secretEnv(options.secrets, ...([] as string[]).concat(s.path)) };
+    return {
+      ...common,
+      name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`,
+      kind: 'collect',
+      command: collectCommand(paths, excludes, s.optional ?? false),
+      env: secretEnv(options.secrets, ...([] as string[]).concat(s.path)),
+    };
   }
   const s = step as FilesStep;
   const files = raw(s.files);
@@ -245,7 +253,8 @@ function isTruthy(text: string): boolean {
  */
 export function resolveBecome(host: Host, setting: BecomeSetting | undefined): Become | undefined {
   const v = host.vars;
-  const password = typeof v.ansible_become_password === 'string' ? v.ansible_become_password : typeof v.ansible_become_pass === 'string' ? v.ansible_become_pass : undefined;
+  const password =
+    typeof v.ansible_become_password === 'string' ? v.ansible_become_password : typeof v.ansible_become_pass === 'string' ? v.ansible_become_pass : undefined;
   const inventoryUser = typeof v.ansible_become_user === 'string' ? v.ansible_become_user : 'root';
   const inventoryBecome = v.ansible_become === true || v.ansible_become === 'true' || v.ansible_become === 'True';
   const chosen = setting ?? (inventoryBecome ? true : false);
@@ -258,7 +267,12 @@ export function resolveBecome(host: Host, setting: BecomeSetting | undefined): B
  * Variables a recipe sees: its defaults, then values from the build dir's manifest (a profile),
  * then same-named inventory vars of the host, then overrides (config, --var).
  */
-export function recipeVars(loaded: LoadedRecipe, host: Host, overrides: Record<string, unknown> | undefined, fromManifest?: Record<string, unknown>): Record<string, unknown> {
+export function recipeVars(
+  loaded: LoadedRecipe,
+  host: Host,
+  overrides: Record<string, unknown> | undefined,
+  fromManifest?: Record<string, unknown>,
+): Record<string, unknown> {
   const defaults = loaded.recipe.spec.vars ?? {};
   const vars = ownMap(defaults, fromManifest);
   for (const key of Object.keys(defaults)) if (Object.hasOwn(host.vars, key)) vars[key] = host.vars[key];

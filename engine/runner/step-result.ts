@@ -27,7 +27,9 @@ export function stepRecorder(step: RenderedStep) {
     report,
     /** A step that was one command: `bytes` when it succeeded, else failed with why. */
     fromCommand: (result: CommandResult, bytes: number): StepRun =>
-      result.failed ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs)) : report('success', bytes, result.exitCode),
+      result.failed
+        ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs))
+        : report('success', bytes, result.exitCode),
   };
 }
 

@@ -18,7 +18,17 @@ export type ScheduleLog =
   | { type: 'schedule.fire'; job: string }
   | { type: 'schedule.queued'; job: string; after: string[]; message: string }
   | { type: 'schedule.skip'; job: string; skippedTicks: number; message: string }
-  | { type: 'schedule.done'; job: string; status: RunReport['status']; exitCode?: number; archive?: string; backupId?: string; durationMs?: number; skippedTicks?: number; error?: string }
+  | {
+      type: 'schedule.done';
+      job: string;
+      status: RunReport['status'];
+      exitCode?: number;
+      archive?: string;
+      backupId?: string;
+      durationMs?: number;
+      skippedTicks?: number;
+      error?: string;
+    }
   | { type: 'schedule.reload'; file: string; trigger: ReloadTrigger; jobs: string[] }
   | { type: 'schedule.invalid'; file: string; problems: string[]; message: string }
   | { type: 'schedule.stop'; message: string };
@@ -104,7 +114,11 @@ export class Scheduler {
     // Firing starts, and is said, once the watchers are ready: from here on every edit is seen.
     for (const job of loaded.jobs.values()) this.schedule(job);
     this.started = true;
-    this.log({ type: 'schedule.start', file: this.file, jobs: [...loaded.jobs.values()].map((j) => ({ name: j.name, schedule: j.schedule, next: this.next(j.name) })) });
+    this.log({
+      type: 'schedule.start',
+      file: this.file,
+      jobs: [...loaded.jobs.values()].map((j) => ({ name: j.name, schedule: j.schedule, next: this.next(j.name) })),
+    });
   }
 
   /** Stop firing, abort the runs in progress (their post-steps run) and wait for them. */
@@ -146,7 +160,12 @@ export class Scheduler {
     const blockers = this.blockersOf(job, this.queue);
     if (blockers.length > 0) {
       this.queue.push(name);
-      this.log({ type: 'schedule.queued', job: name, after: blockers, message: `job '${name}' waits for ${blockers.map((b) => `'${b}'`).join(', ')} (same cluster or target)` });
+      this.log({
+        type: 'schedule.queued',
+        job: name,
+        after: blockers,
+        message: `job '${name}' waits for ${blockers.map((b) => `'${b}'`).join(', ')} (same cluster or target)`,
+      });
       return;
     }
     this.launch(job);
@@ -173,7 +192,18 @@ export class Scheduler {
     const skippedTicks = () => this.skipped.get(name) ?? 0;
     const run = this.runJob(this.current.config, job, recipes, { signal: this.abort.signal, skippedTicks })
       .then(
-        (r) => this.log({ type: 'schedule.done', job: name, status: r.status, exitCode: r.exitCode, archive: r.archive, backupId: r.backupId, durationMs: r.durationMs, skippedTicks: r.skippedTicks, error: r.error }),
+        (r) =>
+          this.log({
+            type: 'schedule.done',
+            job: name,
+            status: r.status,
+            exitCode: r.exitCode,
+            archive: r.archive,
+            backupId: r.backupId,
+            durationMs: r.durationMs,
+            skippedTicks: r.skippedTicks,
+            error: r.error,
+          }),
         (e: Error) => this.log({ type: 'schedule.done', job: name, status: 'failed', error: e.message }),
       )
       .finally(() => {

@@ -61,14 +61,17 @@ const isTypeMismatchAt = (e: ErrorObject, pointer: string): boolean => e.instanc
  * type, say "must be A or B" once.
  */
 function collapseAlternatives(errors: ErrorObject[], data: unknown, root: JsonSchema): ErrorObject[] {
-  const alternative = errors
-    .filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf')
-    .sort((a, b) => a.instancePath.length - b.instancePath.length)[0];
+  const alternative = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').sort((a, b) => a.instancePath.length - b.instancePath.length)[0];
   if (!alternative) return errors;
   const base = alternative.instancePath;
   const branches = alternative.schema as unknown[];
   const pointer = pointers.get(branches);
-  if (pointer === undefined) return collapseAlternatives(errors.filter((e) => e !== alternative), data, root);
+  if (pointer === undefined)
+    return collapseAlternatives(
+      errors.filter((e) => e !== alternative),
+      data,
+      root,
+    );
   const value = valueAt(data, base);
   const outcomes = branches.map((_, i) => {
     // Synchronous: lsbackup's schemas have no $async.
@@ -122,7 +125,13 @@ function toProblem(error: ErrorObject, locate: Locate): Problem {
     case 'required':
       return { ...where(path), message: `${field} is missing the required key '${error.params.missingProperty}'` };
     case 'type':
-      return { ...where(path), message: `${field} must be ${String(error.params.type).split(/,| or /).map(article).join(' or ')}, not ${article(typeOf(error.data))}` };
+      return {
+        ...where(path),
+        message: `${field} must be ${String(error.params.type)
+          .split(/,| or /)
+          .map(article)
+          .join(' or ')}, not ${article(typeOf(error.data))}`,
+      };
     case 'const':
       return { ...where(path), message: `${field} must be '${String(error.params.allowedValue)}'` };
     case 'enum': {

@@ -65,7 +65,10 @@ export function aliasExpansionProblem(doc: Document, file: string, lineCounter: 
 /** JSON pointer ("/spec/backup/0") -> path segments; numbers stay strings and match sequence indexes too. */
 export function pointerToPath(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
 /** The deepest node along `path` and, when the last step was a mapping key, that pair. */

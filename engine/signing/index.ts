@@ -61,7 +61,8 @@ export function checkSignature(metadata: Buffer, signature: Buffer | undefined, 
   }
   const print = fingerprint(parsed.publicKey.blob);
   if (parsed.namespace !== SIGNATURE_NAMESPACE) return { status: 'bad', reason: `signed for namespace '${parsed.namespace}', not '${SIGNATURE_NAMESPACE}'` };
-  if (!sshsigVerify(parsed, SIGNATURE_NAMESPACE, metadata)) return { status: 'bad', reason: `the signature by ${print} does not match metadata.json (altered after signing)` };
+  if (!sshsigVerify(parsed, SIGNATURE_NAMESPACE, metadata))
+    return { status: 'bad', reason: `the signature by ${print} does not match metadata.json (altered after signing)` };
   const vouching = trustedFor(trusted, parsed.publicKey.blob, SIGNATURE_NAMESPACE);
   if (vouching.length === 0) return { status: 'untrusted', fingerprint: print };
   return { status: 'trusted', signer: vouching.map((k) => k.identity).join(', '), fingerprint: print };

@@ -51,7 +51,9 @@ export async function loadTrustedKeys(items: string[]): Promise<TrustedKey[]> {
 /** One line: `keytype key [comment]` or `principals [options] keytype key [comment]`. */
 function parseLine(line: string, where: string): TrustedKey {
   const fail = (why: string): never => {
-    throw new LsError('ESIGNING', { message: `${where}: ${why}; expected 'ssh-ed25519 AAAA… [comment]' or an allowed_signers line 'principals [options] ssh-ed25519 AAAA…'` });
+    throw new LsError('ESIGNING', {
+      message: `${where}: ${why}; expected 'ssh-ed25519 AAAA… [comment]' or an allowed_signers line 'principals [options] ssh-ed25519 AAAA…'`,
+    });
   };
   const tokens = tokenize(line);
   const typeAt = tokens.findIndex((t) => KEY_TYPE.test(t));

@@ -44,11 +44,7 @@ export function templateReferences(program: hbs.AST.Program): TemplateReference[
     for (const statement of program.body) walkStatement(statement, scopeDepth, blockParams);
   };
 
-  const walkCall = (
-    node: hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression,
-    scopeDepth: number,
-    blockParams: Set<string>,
-  ): void => {
+  const walkCall = (node: hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression, scopeDepth: number, blockParams: Set<string>): void => {
     const path = node.path as Expression;
     // `{{secret}}` without arguments is still (a wrong) call to a helper, not a variable.
     const namesHelper = path.type === 'PathExpression' && KNOWN_HELPERS.has((path as hbs.AST.PathExpression).original);

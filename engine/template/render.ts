@@ -36,9 +36,7 @@ function rewrite(program: Program): Program {
       const node = statement as hbs.AST.MustacheStatement;
       const loc = node.loc;
       const isCall = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
-      const value = isCall
-        ? { type: 'SubExpression', path: node.path, params: node.params, hash: node.hash, loc }
-        : node.path;
+      const value = isCall ? { type: 'SubExpression', path: node.path, params: node.params, hash: node.hash, loc } : node.path;
       const helper = node.escaped ? 'quote' : 'raw';
       const ref = expressionText(node);
       return {
@@ -81,10 +79,7 @@ export function renderTemplate(template: string, context: TemplateContext, where
   try {
     return compile(template)(visible, { data });
   } catch (error) {
-    const message =
-      error instanceof TemplateValueError
-        ? error.message
-        : `cannot render template ${JSON.stringify(template)}: ${(error as Error).message}`;
+    const message = error instanceof TemplateValueError ? error.message : `cannot render template ${JSON.stringify(template)}: ${(error as Error).message}`;
     throw new LsError('ETEMPLATE', { ...where, message }, { cause: error });
   }
 }

@@ -12,7 +12,10 @@ export const s3TargetOptionsSchema = {
     endpoint: { type: 'string', description: 'S3-compatible endpoint URL; omit for AWS', examples: ['https://minio.example:9000'] },
     region: { type: 'string', description: 'Region', default: 'us-east-1' },
     forcePathStyle: { type: 'boolean', description: 'Use path-style URLs (most S3-compatible servers need this)', default: false },
-    accessKeyId: secretOption('Access key id; omit both keys to use the AWS default credential chain (AWS_* variables, profiles, instance roles)', 'S3_ACCESS_KEY_ID'),
+    accessKeyId: secretOption(
+      'Access key id; omit both keys to use the AWS default credential chain (AWS_* variables, profiles, instance roles)',
+      'S3_ACCESS_KEY_ID',
+    ),
     secretAccessKey: secretOption('Secret access key', 'S3_SECRET_ACCESS_KEY'),
     sessionToken: secretOption('Session token for temporary credentials', 'S3_SESSION_TOKEN'),
     serverSideEncryption: { type: 'string', enum: ['AES256', 'aws:kms', 'aws:kms:dsse'], description: 'Server-side encryption' },
@@ -24,7 +27,8 @@ export const s3TargetOptionsSchema = {
       // S3 allows 5 GiB per part; one part is one Node buffer, at most 4 GiB.
       maximum: 4 * 1024 * 1024 * 1024,
       default: 8 * 1024 * 1024,
-      description: 'Size in bytes of the first multipart parts (5 MiB to 4 GiB); later parts double as needed so one archive can reach S3\'s 5 TiB within its 10,000 parts',
+      description:
+        "Size in bytes of the first multipart parts (5 MiB to 4 GiB); later parts double as needed so one archive can reach S3's 5 TiB within its 10,000 parts",
     },
     staleUploadHours: staleUploadHoursOption('Incomplete multipart uploads'),
     queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },

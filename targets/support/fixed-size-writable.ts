@@ -6,10 +6,7 @@ import { Writable } from 'node:stream';
  * shorter, and is skipped when empty). Each write waits for `piece` to resolve, so a slow
  * upload holds the producer back and memory stays bounded to about one piece.
  */
-export function fixedSizeWritable(
-  size: number | ((n: number) => number),
-  handlers: { piece(bytes: Buffer): Promise<void>; end?(): Promise<void> },
-): Writable {
+export function fixedSizeWritable(size: number | ((n: number) => number), handlers: { piece(bytes: Buffer): Promise<void>; end?(): Promise<void> }): Writable {
   const sizeOf = typeof size === 'number' ? () => size : size;
   let pieces = 0;
   let current = sizeOf(1);

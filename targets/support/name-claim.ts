@@ -69,7 +69,14 @@ export async function claimName(store: ClaimStore, candidates: Iterable<string>)
     last = name;
     while (!(await busy(name))) {
       const id = newClaimId(Date.now());
-      const body = JSON.stringify({ name, host: os.hostname(), pid: process.pid, command: process.argv.slice(1).join(' '), claimedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + CLAIM_TTL_MS).toISOString() });
+      const body = JSON.stringify({
+        name,
+        host: os.hostname(),
+        pid: process.pid,
+        command: process.argv.slice(1).join(' '),
+        claimedAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + CLAIM_TTL_MS).toISOString(),
+      });
       await store.writeClaim(name, id, body);
       if (!(await busy(name, id))) {
         let released: Promise<void> | undefined;

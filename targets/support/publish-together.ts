@@ -33,12 +33,7 @@ export class NameTakenError extends Error {}
  * sidecar names are all free, with its sidecars. `candidates` yields names to try in order; with
  * a single candidate a taken name throws NameTakenError. Resolves to the archive's final name.
  */
-export async function publishTogether<S>(
-  store: PublishStore<S>,
-  archive: S,
-  candidates: Iterable<string>,
-  sidecars: readonly Sidecar[] = [],
-): Promise<string> {
+export async function publishTogether<S>(store: PublishStore<S>, archive: S, candidates: Iterable<string>, sidecars: readonly Sidecar[] = []): Promise<string> {
   let last: string | undefined;
   for (const candidate of candidates) {
     last = candidate;

@@ -26,7 +26,13 @@ export function ofScopedBackup(name: string, scope: StaleScope): boolean {
  * Is the leftover of upload `name`, last written at `lastWritten`, a dead run's to remove?
  * `staleUploadHours` is the target's option (default 24).
  */
-export function isStaleLeftover(name: string, lastWritten: Date | undefined, scope: StaleScope, staleUploadHours = DEFAULT_STALE_UPLOAD_HOURS, now = Date.now()): boolean {
+export function isStaleLeftover(
+  name: string,
+  lastWritten: Date | undefined,
+  scope: StaleScope,
+  staleUploadHours = DEFAULT_STALE_UPLOAD_HOURS,
+  now = Date.now(),
+): boolean {
   if (!lastWritten || now - lastWritten.getTime() < staleUploadHours * 3600_000) return false;
   return ofScopedBackup(name, scope);
 }

@@ -15,7 +15,10 @@ it('refuses two hosts whose names share an archive directory, before running any
   c = await localCluster('[app]\na/b ansible_connection=local\na_b ansible_connection=local\n');
   await c.write('data/f.txt', 'x\n');
   await c.recipe('app', `hosts: { group: app }\nbackup:\n  pre:\n    - run: touch ${c.data}/ran-{{host.name}}\n  collect:\n    - path: ${c.data}/f.txt\n`);
-  for (const command of [['apply', c.recipes, '-b', c.build, '-t', c.target], ['plan', c.recipes, '-b', c.build]]) {
+  for (const command of [
+    ['apply', c.recipes, '-b', c.build, '-t', c.target],
+    ['plan', c.recipes, '-b', c.build],
+  ]) {
     const r = await runCli(command);
     expect(r.exitCode, cliOutput(r)).toBe(78);
     expect(r.stderr).toContain(`${c.build}/inventory: hosts 'a/b' and 'a_b' would share one directory in the archive`);

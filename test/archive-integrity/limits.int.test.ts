@@ -30,7 +30,11 @@ it('restores a backup whose metadata.json is larger than 64 MiB (17,000 files wi
   // just under PATH_MAX, each metadata entry ~4.2 KB.
   const deep = path.join(c.data, ...Array.from({ length: 15 }, (_, i) => `${i}`.padEnd(250, 'd')));
   const files = 17_000;
-  await execa('python3', ['-c', `import os,sys\nd=sys.argv[1]\nos.makedirs(d)\nfor i in range(${files}): open(os.path.join(d, str(i).rjust(200, 'f')), 'w').close()`, deep]);
+  await execa('python3', [
+    '-c',
+    `import os,sys\nd=sys.argv[1]\nos.makedirs(d)\nfor i in range(${files}): open(os.path.join(d, str(i).rjust(200, 'f')), 'w').close()`,
+    deep,
+  ]);
   await c.recipe('app', collectAndRestore(c.data));
   const apply = await c.apply([], undefined);
   expect(apply.exitCode, cliOutput(apply)).toBe(0);
@@ -53,7 +57,9 @@ it('refuses a recipe larger than restore reads before running anything', async (
   const apply = await c.apply();
   expect(apply.exitCode, cliOutput(apply)).toBe(78);
   // The loader refuses it (engine/input-limits.ts): the same 1 MiB restore reads a carried recipe up to.
-  expect(apply.stderr).toContain(`${recipe}: recipe file is ${(Buffer.byteLength(await readFile(recipe)) / 1048576).toFixed(1)} MiB; recipe files are limited to 1 MiB`);
+  expect(apply.stderr).toContain(
+    `${recipe}: recipe file is ${(Buffer.byteLength(await readFile(recipe)) / 1048576).toFixed(1)} MiB; recipe files are limited to 1 MiB`,
+  );
   expect(await readdir(c.target).catch(() => [])).toEqual([]);
   expect(await readdir(c.data)).toEqual(['f.txt']);
 });

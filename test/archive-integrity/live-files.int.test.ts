@@ -52,7 +52,7 @@ it('a log growing during the backup is a warning naming it; the entry is kept, m
   expect(verify.stdout).toContain(`warning: entry 'app/localhost/files${log}' changed on its host while it was read`);
 }, 180_000);
 
-it('reads tar\'s notes: a file that shrank (zero-padded) is named, one removed before it was read is no failure (real GNU tar, held mid-file)', async () => {
+it("reads tar's notes: a file that shrank (zero-padded) is named, one removed before it was read is no failure (real GNU tar, held mid-file)", async () => {
   const dir = path.join(c.dir, 'held');
   const name = path.join(dir, `a shrinks \\ and\nnewline`);
   await mkdir(dir);

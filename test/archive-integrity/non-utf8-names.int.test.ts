@@ -60,7 +60,7 @@ it('zip refuses a name that is not UTF-8, naming the format to use', async () =>
   expect(apply.stdout + apply.stderr).toContain('zip archives hold UTF-8 names only and this name is not UTF-8; use tar.gz or tar.zst');
 });
 
-it("zip refuses a name with a backslash (zip reads it as a separator: back\\slash came back as back/slash); tar keeps it", async () => {
+it('zip refuses a name with a backslash (zip reads it as a separator: back\\slash came back as back/slash); tar keeps it', async () => {
   await rm(tree, { recursive: true });
   await mkdir(tree);
   await writeFile(path.join(tree, 'back\\slash'), 'one file\n');

@@ -33,7 +33,17 @@ const sample: BackupMetadata = {
       name: 'postgresql',
       recipe: { name: 'postgresql', version: '1.0.0', digest: 'sha256:11', file: 'recipes/postgresql.yaml' },
       componentVersion: 'psql (PostgreSQL) 15.5',
-      hosts: [{ name: 'db-1', status: 'failed', durationMs: 12, bytes: 0, error: 'exit 1', transport: 'zstd', steps: [{ phase: 'snapshot', name: 'pg_dumpall', status: 'failed', exitCode: 1, durationMs: 10, error: 'exit 1' }] }],
+      hosts: [
+        {
+          name: 'db-1',
+          status: 'failed',
+          durationMs: 12,
+          bytes: 0,
+          error: 'exit 1',
+          transport: 'zstd',
+          steps: [{ phase: 'snapshot', name: 'pg_dumpall', status: 'failed', exitCode: 1, durationMs: 10, error: 'exit 1' }],
+        },
+      ],
       status: 'failed',
       durationMs: 12,
     },
@@ -72,7 +82,7 @@ describe('metadata.schema.json', () => {
     expect(foreign.message).toMatch(/\.\.\. and \d+ more/);
     expect(foreign.message.split('\n').filter((l) => l.startsWith('  metadata.json:'))).toHaveLength(5);
     expect(readError('{"lsbackupVersion": "0.1.0", ').message).toContain('metadata.json: is not JSON');
-    expect(readError({ ...sample, startedAt: 'yesterday' }).message).toContain("'startedAt' must match format \"date-time\"");
+    expect(readError({ ...sample, startedAt: 'yesterday' }).message).toContain('\'startedAt\' must match format "date-time"');
   });
 
   it('reads metadata written by older lsbackup versions (without the fields added since) and by newer ones within format v1', () => {

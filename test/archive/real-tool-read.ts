@@ -82,7 +82,11 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
       const metadata = JSON.parse(await readFile(at('metadata.json'), 'utf8'));
       expect(metadata.entries).toEqual(result.entries);
       const numbers = result.entries.find((e) => e.path === 'postgresql/db-1/numbers.txt')!;
-      expect(numbers.sha256).toBe(createHash('sha256').update(run('seq', ['1', '100000'])).digest('hex'));
+      expect(numbers.sha256).toBe(
+        createHash('sha256')
+          .update(run('seq', ['1', '100000']))
+          .digest('hex'),
+      );
     });
   });
 }

@@ -23,11 +23,7 @@ describe('concurrent adds', () => {
     const archive = join(dir.path, 'out.tar.gz');
     const writer = createArchiveWriter('tar.gz', fileSink(archive), { spoolDir: dir.path });
     const bodies = Array.from({ length: 12 }, (_, i) => Buffer.alloc(50_000 + i * 1000, 65 + i));
-    await Promise.all(
-      bodies.map((body, i) =>
-        writer.add({ path: `c/h${i}/data`, size: i % 2 ? body.length : undefined }, tricklingBody(body)),
-      ),
-    );
+    await Promise.all(bodies.map((body, i) => writer.add({ path: `c/h${i}/data`, size: i % 2 ? body.length : undefined }, tricklingBody(body))));
     await writer.finish((entries) => ({ entries }));
     const out = join(dir.path, 'x');
     await mkdir(out);
@@ -84,7 +80,11 @@ describe('abort', () => {
     await mkdir(spoolDir);
     const sink = fileSink(join(dir.path, 'out.tar.gz'));
     const writer = createArchiveWriter('tar.gz', sink, { spoolDir });
-    const endless = new Readable({ read() { setTimeout(() => this.push(Buffer.alloc(4096)), 1); } });
+    const endless = new Readable({
+      read() {
+        setTimeout(() => this.push(Buffer.alloc(4096)), 1);
+      },
+    });
     const adding = writer.add({ path: 'a/stdout' }, endless);
     await new Promise((r) => setTimeout(r, 100));
     expect((await readdir(spoolDir)).length).toBe(1);

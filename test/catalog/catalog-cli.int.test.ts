@@ -52,7 +52,11 @@ async function backup(target: string, ...extra: string[]): Promise<string> {
   const r = await runCli(['apply', recipes, '-b', build, '-t', target, '--json', ...extra]);
   expect(r.stderr).not.toMatch(/unexpected error/);
   expect(r.exitCode).toBe(0);
-  const stored = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored');
+  const stored = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'archive.stored');
   return stored.name as string;
 }
 
@@ -176,7 +180,7 @@ describe('encryption at rest (age)', () => {
     const files = await readdir(target);
     expect(files.sort()).toEqual([name, `${name}.metadata.json.age`, `${name}.sha256`].sort());
     // Nothing readable at rest: not the hostnames, not the data.
-    expect((await readFile(path.join(target, `${name}.metadata.json.age`), 'utf8'))).not.toContain('localhost');
+    expect(await readFile(path.join(target, `${name}.metadata.json.age`), 'utf8')).not.toContain('localhost');
     const check = await execa('sha256sum', ['-c', `${name}.sha256`], { cwd: target });
     expect(check.stdout).toContain(': OK'); // the digest is of the stored (encrypted) bytes
 

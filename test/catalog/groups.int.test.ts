@@ -27,7 +27,11 @@ afterAll(async () => ws.cleanup());
 /** One real backup of `cluster` into `target`; returns the archive name. */
 async function backup(cluster: string, target: string): Promise<string> {
   const r = succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', cluster), '-t', target, '--json']), `apply ${cluster}`);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored').name as string;
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'archive.stored').name as string;
 }
 
 /** Store an archive (with its sidecars) under another name, as an operator's `cp` would. */
@@ -61,7 +65,7 @@ describe('two clusters in one target', () => {
     expect(r.stdout + r.stderr).not.toContain(beta);
   });
 
-  it("`latest` with no cluster known is a usage error naming the clusters; --cluster chooses one", async () => {
+  it('`latest` with no cluster known is a usage error naming the clusters; --cluster chooses one', async () => {
     const ambiguous = await runCli(['verify', 'latest', '-t', target]);
     expect(ambiguous.exitCode, cliOutput(ambiguous)).toBe(64);
     expect(ambiguous.stderr).toContain('holds backups of 2 clusters (alpha, beta)');
@@ -197,7 +201,9 @@ jobs:
     expect(plan.keep.map((k) => k.group).sort()).toEqual(['alpha/-', 'alpha/databases', 'alpha/nightly']);
     const onlyNoJob = JSON.parse((await runCli(['prune', '-t', path.join(dir, 'backups'), '--no-job', '--keep-last', '1', '--dry-run', '--json'])).stdout);
     expect(onlyNoJob).toMatchObject({ keep: [{ name: manual, group: 'alpha/-' }], remove: [] });
-    const onlyNightly = JSON.parse((await runCli(['prune', '-t', path.join(dir, 'backups'), '--job', 'nightly', '--keep-last', '1', '--dry-run', '--json'])).stdout);
+    const onlyNightly = JSON.parse(
+      (await runCli(['prune', '-t', path.join(dir, 'backups'), '--job', 'nightly', '--keep-last', '1', '--dry-run', '--json'])).stdout,
+    );
     expect(onlyNightly).toMatchObject({ keep: [{ name: nightly, group: 'alpha/nightly' }], remove: [] });
 
     // `config validate` warns that the two policies cover one target and cluster, and are kept apart.

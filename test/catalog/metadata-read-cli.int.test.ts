@@ -45,7 +45,11 @@ restore:
   );
   const target = path.join(ws.dir, 'original');
   const r = succeeded(await runCli(['apply', recipes, '-b', build, '-t', target, '--json']));
-  const name = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored').name as string;
+  const name = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'archive.stored').name as string;
   const file = path.join(target, name);
   original = { file, name, metadata: await readFile(`${file}.metadata.json`, 'utf8') };
 });
@@ -69,7 +73,9 @@ async function backupWithMetadata(label: string, text: string): Promise<{ target
   await writeFile(path.join(ws.dir, `${label}.list`), order.join('\n') + '\n');
   const archive = path.join(target, original.name);
   await execa('tar', ['-czf', archive, '-C', tree, '--no-recursion', '-T', path.join(ws.dir, `${label}.list`)]);
-  const sha = createHash('sha256').update(await readFile(archive)).digest('hex');
+  const sha = createHash('sha256')
+    .update(await readFile(archive))
+    .digest('hex');
   await writeFile(`${archive}.sha256`, `${sha}  ${original.name}\n`);
   await writeFile(`${archive}.metadata.json`, text);
   return { target, archive };
@@ -112,14 +118,17 @@ describe('metadata.json read back', () => {
     const list = await runCli(['list', '-t', target, '--json']);
     expect(list.exitCode, cliOutput(list)).toBe(0);
     expect(JSON.parse(list.stdout)[0]).toMatchObject({ name: original.name, status: 'unknown' });
-    expect(JSON.parse(list.stdout)[0].metadataNote).toBe(`metadata unreadable: ${original.name}.metadata.json: 'status' must be one of: success, partial, failed`);
+    expect(JSON.parse(list.stdout)[0].metadataNote).toBe(
+      `metadata unreadable: ${original.name}.metadata.json: 'status' must be one of: success, partial, failed`,
+    );
   });
 
   it('metadata written by an older lsbackup (none of the fields added since) still reads through show, verify and restore', async () => {
     const metadata = JSON.parse(original.metadata);
     metadata.lsbackupVersion = '0.0.1';
     delete metadata.job;
-    for (const component of metadata.components) for (const host of component.hosts) {
+    for (const component of metadata.components)
+      for (const host of component.hosts) {
         delete host.note;
         delete host.transport;
       }

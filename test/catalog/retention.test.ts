@@ -81,7 +81,10 @@ describe('retention policy (borg prune semantics)', () => {
     const same = new Date('2026-01-01T00:00:00Z');
     const copy = { name: 'lsbackup-c-20991231T000000Z.tar.gz', time: same, sequence: 0, renamed: true, successful: true };
     const real = { name: 'lsbackup-c-20260101T000000Z.tar.gz', time: same, sequence: 0, successful: true };
-    for (const order of [[copy, real], [real, copy]]) {
+    for (const order of [
+      [copy, real],
+      [real, copy],
+    ]) {
       expect(decideRetention(order, { keepLast: 1 }).remove).toEqual([copy.name]);
     }
   });

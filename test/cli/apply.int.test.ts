@@ -166,7 +166,11 @@ backup:
     // Were the step not killed, apply would outlast the test's timeout; no wall-clock bound here
     // (the machine may be busy), but the step's process must be gone when apply returns.
     const r = await apply('--json');
-    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('sleep 3037'))).toEqual([]);
+    expect(
+      execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.startsWith('sleep 3037')),
+    ).toEqual([]);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain('timed out after 1s');
     expect(existsSync(path.join(ws.dir, 'post-ran'))).toBe(true);
@@ -208,7 +212,10 @@ backup:
     await mkdir(target, { recursive: true });
     const now = Date.now();
     for (let s = 0; s < 30; s++) {
-      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      const stamp = new Date(now + s * 1000)
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d{3}/, '');
       await writeFile(path.join(target, `lsbackup-build-${stamp}.tar.gz`), 'occupied');
     }
     const r = await apply();

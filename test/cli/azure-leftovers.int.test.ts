@@ -80,7 +80,9 @@ it("a SIGKILLed run's temp file: kept while young, then listed by prune --leftov
   // c1's next run removes c1's leftover and says so; c2's is not its to touch.
   const next = await cli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '--cluster', 'c1', ...target()]);
   expect(next.exitCode, cliOutput(next)).toBe(0);
-  expect(next.stderr).toMatch(new RegExp(`removed 1 leftover\\(s\\) of interrupted runs: ${own!.replaceAll('.', '\\.')} \\(temp file of an interrupted upload`));
+  expect(next.stderr).toMatch(
+    new RegExp(`removed 1 leftover\\(s\\) of interrupted runs: ${own!.replaceAll('.', '\\.')} \\(temp file of an interrupted upload`),
+  );
   expect(await tempFiles()).toEqual([other]);
 
   const pruned = await cli(['prune', '--leftovers', ...target()]);

@@ -70,7 +70,10 @@ it('a host goes on collecting while its spooled dump waits for its turn in the a
   const { recipes, build, target } = await prepareHosts(hosts, 50, (i) => `config ${i}\n`);
   const r = await runCli(['apply', recipes, '-b', build, '-t', target, '-f', 'tar.zst', '--json'], { timeoutMs: 240_000 });
   expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; host?: string; step?: string; path?: string });
+  const events = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; host?: string; step?: string; path?: string });
   const at = (host: string, match: (e: (typeof events)[number]) => boolean) => events.findIndex((e) => e.host === host && match(e));
   const early = Array.from({ length: hosts }, (_, i) => `h${i}`).filter(
     (h) => at(h, (e) => e.type === 'step.start' && e.step === 'configs') < at(h, (e) => e.type === 'entry' && e.path === `app/${h}/dump.bin`),

@@ -40,7 +40,10 @@ describe.skipIf(optOut)('compress: remote on a real link (network namespace)', (
     ]);
     fleet.writeInventory(path.join(ws.dir, 'build'), { host1: ['app'] });
     const recipe = (name: string, body: string) => ws.write(`recipes/${name}.yaml`, recipeYaml(name, body));
-    await recipe('text', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: cat ${ws.dir}/text/numbers.txt\n      output: numbers.txt\n  collect:\n    - path: ${ws.dir}/text\n`);
+    await recipe(
+      'text',
+      `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: cat ${ws.dir}/text/numbers.txt\n      output: numbers.txt\n  collect:\n    - path: ${ws.dir}/text\n`,
+    );
     await recipe('big', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${ws.dir}/big\n      timeout: 3\n`);
     await recipe('ok', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n`);
   }, 120_000);
@@ -54,10 +57,13 @@ describe.skipIf(optOut)('compress: remote on a real link (network namespace)', (
     const target = path.join(ws.dir, 'backups');
     const before = new Set(await archivesIn(target));
     const sentBefore = fleet.sentBytes(0);
-    const r = await runCli(['apply', ...recipes.map((n) => path.join(ws.dir, 'recipes', `${n}.yaml`)), '-b', path.join(ws.dir, 'build'), '-t', target, ...extra], {
-      env: { HOME: path.join(ws.dir, 'home'), SSH_AUTH_SOCK: '' },
-      timeoutMs: 180_000,
-    });
+    const r = await runCli(
+      ['apply', ...recipes.map((n) => path.join(ws.dir, 'recipes', `${n}.yaml`)), '-b', path.join(ws.dir, 'build'), '-t', target, ...extra],
+      {
+        env: { HOME: path.join(ws.dir, 'home'), SSH_AUTH_SOCK: '' },
+        timeoutMs: 180_000,
+      },
+    );
     const sent = fleet.sentBytes(0) - sentBefore;
     const added = (await archivesIn(target)).filter((n) => !before.has(n));
     const metadata = added.length === 1 ? await readMetadata(path.join(target, added[0]!)) : undefined;

@@ -86,7 +86,11 @@ describe('compress: remote over SSH', () => {
     ]);
     expect(facts).toEqual(entryFacts(local.metadata!));
     // Collected files keep their mtimes either way.
-    const mtimes = (m: BackupMetadata) => m.entries.filter((e) => e.path.includes('/files/')).map((e) => `${e.path} ${e.mtime}`).sort();
+    const mtimes = (m: BackupMetadata) =>
+      m.entries
+        .filter((e) => e.path.includes('/files/'))
+        .map((e) => `${e.path} ${e.mtime}`)
+        .sort();
     expect(mtimes(remote.metadata!)).toEqual(mtimes(local.metadata!));
 
     // The effective transport per host is recorded; only remote compression records it.
@@ -99,7 +103,7 @@ describe('compress: remote over SSH', () => {
     expect(root).toBe(`root it's $HOME ${`name = host1\n`.repeat(2000)}`);
   }, 120_000);
 
-  it("a failing command still fails its step with its exit code and stderr; a missing collect path still fails", async () => {
+  it('a failing command still fails its step with its exit code and stderr; a missing collect path still fails', async () => {
     await cluster.writeRecipe(
       'failing',
       `hosts: { group: app, run: first }
@@ -153,7 +157,10 @@ backup:
     await chmod(path.join(fakeZstd, 'zstd'), 0o755);
     // The fake zstd's command never ends (`yes`): unless lsbackup stops it once its stream does
     // not decompress, the step ends by its timeout instead, with another error.
-    for (const [name, bin, command] of [['nozstd', noZstd, 'cat /etc/hostname'], ['fakezstd', fakeZstd, 'yes lsbackup']] as const) {
+    for (const [name, bin, command] of [
+      ['nozstd', noZstd, 'cat /etc/hostname'],
+      ['fakezstd', fakeZstd, 'yes lsbackup'],
+    ] as const) {
       await cluster.writeRecipe(
         name,
         `hosts: { group: app, run: first }
@@ -173,7 +180,9 @@ backup:
       "snapshot step 'snapshot[0] cat /etc/hostname': exit code 127: compress: remote needs zstd on host host1: install the package 'zstd' there, or set lsbackup_compress=local for it",
     );
     const fakeHost = hostOf(componentOf(r.metadata!, 'fakezstd'), 'host1');
-    expect(fakeHost.error).toMatch(/^snapshot step '[^']*': the zstd stream from host host1 did not decompress: 'zstd' exited with 1: .*(unknown header|unsupported format|not in zstd format)/);
+    expect(fakeHost.error).toMatch(
+      /^snapshot step '[^']*': the zstd stream from host host1 did not decompress: 'zstd' exited with 1: .*(unknown header|unsupported format|not in zstd format)/,
+    );
     expect(fakeHost.error!.split('\n')).toHaveLength(1);
     expect(r.metadata!.entries.filter((e) => /^(nozstd|fakezstd)\/host1\/out\.txt$/.test(e.path))).toEqual([]);
     expect(r.stdout + r.stderr).toContain('compress: remote needs zstd on host host1');
@@ -191,7 +200,10 @@ describe('compress: remote without zstd on this machine', () => {
       env: { ...cluster.env, PATH: bin },
     });
     expect(r.exitCode, cliOutput(r)).toBe(1);
-    const steps = r.stdout.split('\n').filter((l) => l.includes('"type":"step.end"')).map((l) => JSON.parse(l) as { step: string; error?: string });
+    const steps = r.stdout
+      .split('\n')
+      .filter((l) => l.includes('"type":"step.end"'))
+      .map((l) => JSON.parse(l) as { step: string; error?: string });
     expect(steps.length).toBeGreaterThan(0);
     for (const step of steps) {
       expect(step.error, step.step).toBe("'zstd' was not found; install the Debian package 'zstd' to decompress what hosts compressed (compress: remote)");
@@ -209,7 +221,10 @@ describe('where compression happens: host var > --compress > job > top-level con
 
   it('follows the precedence in plan, apply and run; plan says so in its text too', async () => {
     const config = path.join(cluster.dir, 'lsbackup.config.yaml');
-    await writeFile(config, `compress: remote\ntargets: [${cluster.target}-run]\nbuild: ${cluster.build}\nrecipes: [${cluster.recipes}/app.yaml]\njobs:\n  nightly: { compress: local }\n  slow: {}\n`);
+    await writeFile(
+      config,
+      `compress: remote\ntargets: [${cluster.target}-run]\nbuild: ${cluster.build}\nrecipes: [${cluster.recipes}/app.yaml]\njobs:\n  nightly: { compress: local }\n  slow: {}\n`,
+    );
     await cluster.hostVars('host1', { lsbackup_compress: 'remote' });
     try {
       expect(await planTransports([])).toEqual({ host1: 'zstd', host2: 'plain' });

@@ -36,7 +36,13 @@ afterAll(async () => ws?.cleanup());
 
 async function lsbackup(...args: string[]): Promise<CliResult> {
   // Locks in the workspace: nothing shared with other tests or runs on this machine.
-  const r = await execa('node', [cli, ...args], { cwd: ws.dir, env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache') }, reject: false, stdin: 'ignore', timeout: 120_000 });
+  const r = await execa('node', [cli, ...args], {
+    cwd: ws.dir,
+    env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache') },
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+  });
   return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 

@@ -58,12 +58,17 @@ it('logs in with the key the inventory names by its path inside the lscli contai
   const build = writeBuildDir('lscluster');
   const recipes = path.join(dir, 'recipes');
   mkdirSync(recipes, { recursive: true });
-  writeFileSync(path.join(recipes, 'who.yaml'), recipeYaml('who', 'hosts: { group: postgresql, run: all }\nbackup:\n  snapshot:\n    - run: id -un\n      output: who.txt\n'));
+  writeFileSync(
+    path.join(recipes, 'who.yaml'),
+    recipeYaml('who', 'hosts: { group: postgresql, run: all }\nbackup:\n  snapshot:\n    - run: id -un\n      output: who.txt\n'),
+  );
   const home = path.join(dir, 'home');
   mkdirSync(path.join(home, '.ssh'), { recursive: true });
   const r = await runCli(['apply', recipes, '-b', build, '-t', path.join(dir, 'out')], { env: { HOME: home, SSH_AUTH_SOCK: '' } });
   expect(r.exitCode, cliOutput(r)).toBe(0);
-  expect(r.stderr).toContain(`ssh key /shared/build/lscluster/keys/ssh/lambdastack-operations (as the inventory names it) is not on this machine; using the same file in the build dir: ${build}/keys/ssh/lambdastack-operations`);
+  expect(r.stderr).toContain(
+    `ssh key /shared/build/lscluster/keys/ssh/lambdastack-operations (as the inventory names it) is not on this machine; using the same file in the build dir: ${build}/keys/ssh/lambdastack-operations`,
+  );
   expect(r.stderr.split('is not on this machine').length - 1, 'said once, not per host').toBe(1);
 });
 

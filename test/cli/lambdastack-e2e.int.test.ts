@@ -69,11 +69,25 @@ const VMS = [
   { name: `${CLUSTER}-postgresql-vm-1`, groups: ['postgresql'] },
 ] as const;
 type VmName = (typeof VMS)[number]['name'];
-const [KAFKA_VM, KAFKA_VM_1, MONITORING_VM, LOGGING_VM, LB_VM, MASTER_VM, NODE_VM, RABBITMQ_VM, PG_STANDBY_VM, PG_PRIMARY_VM] = VMS.map((v) => v.name) as VmName[] as [
-  VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName];
+const [KAFKA_VM, KAFKA_VM_1, MONITORING_VM, LOGGING_VM, LB_VM, MASTER_VM, NODE_VM, RABBITMQ_VM, PG_STANDBY_VM, PG_PRIMARY_VM] = VMS.map(
+  (v) => v.name,
+) as VmName[] as [VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName, VmName];
 /** Every component the run must back up and restore. */
-const COMPONENTS = ['host-basics', 'zookeeper', 'kafka', 'prometheus', 'alertmanager', 'haproxy', 'kubernetes', 'kubernetes-volumes', 'rabbitmq', 'postgresql',
-  'grafana', 'elasticsearch', 'kibana'];
+const COMPONENTS = [
+  'host-basics',
+  'zookeeper',
+  'kafka',
+  'prometheus',
+  'alertmanager',
+  'haproxy',
+  'kubernetes',
+  'kubernetes-volumes',
+  'rabbitmq',
+  'postgresql',
+  'grafana',
+  'elasticsearch',
+  'kibana',
+];
 /** The passwords LambdaStack keeps in manifest.yml (test/fixtures/lambdastack/manifest.yml). */
 const GRAFANA_PASSWORD = 'ls-manifest-pw-grafana';
 const LOGGING_PASSWORD = 'ls-manifest-pw-logging';
@@ -112,12 +126,28 @@ async function monitoringLayout(root: string): Promise<Partial<LambdaStackHostLa
   await mkdir(units, { recursive: true });
   return {
     units: {
-      prometheus: serviceScript(join(units, 'prometheus'), ['prometheus', '--config.file=/etc/prometheus/prometheus.yml',
-        '--storage.tsdb.path=/var/lib/prometheus', `--web.listen-address=${new URL(PROMETHEUS_URL).host}`, '--web.enable-admin-api'],
-      join(root, 'prometheus.log')),
-      'prometheus-alertmanager': serviceScript(join(units, 'alertmanager'), ['prometheus-alertmanager', '--config.file=/etc/prometheus/alertmanager.yml',
-        '--storage.path=/var/lib/prometheus/alertmanager', `--web.listen-address=${new URL(ALERTMANAGER_URL).host}`, '--cluster.listen-address='],
-      join(root, 'alertmanager.log')),
+      prometheus: serviceScript(
+        join(units, 'prometheus'),
+        [
+          'prometheus',
+          '--config.file=/etc/prometheus/prometheus.yml',
+          '--storage.tsdb.path=/var/lib/prometheus',
+          `--web.listen-address=${new URL(PROMETHEUS_URL).host}`,
+          '--web.enable-admin-api',
+        ],
+        join(root, 'prometheus.log'),
+      ),
+      'prometheus-alertmanager': serviceScript(
+        join(units, 'alertmanager'),
+        [
+          'prometheus-alertmanager',
+          '--config.file=/etc/prometheus/alertmanager.yml',
+          '--storage.path=/var/lib/prometheus/alertmanager',
+          `--web.listen-address=${new URL(ALERTMANAGER_URL).host}`,
+          '--cluster.listen-address=',
+        ],
+        join(root, 'alertmanager.log'),
+      ),
     },
   };
 }
@@ -127,11 +157,22 @@ async function startMonitoring(): Promise<void> {
   const at = (p: string) => hostPath(pid(vm), p);
   // LambdaStack's data dir, fresh (this machine's Debian package left files in its own).
   inHost(pid(vm), ['sh', '-c', 'rm -rf /var/lib/prometheus && mkdir -p /var/lib/prometheus/alertmanager']);
-  await writeFile(at('/etc/prometheus/prometheus.yml'), [
-    'global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: prometheus', '    static_configs:',
-    `      - targets: ['${new URL(PROMETHEUS_URL).host}']`,
-    'alerting:', '  alertmanagers:', '    - static_configs:', `        - targets: ['${new URL(ALERTMANAGER_URL).host}']`, '',
-  ].join('\n'));
+  await writeFile(
+    at('/etc/prometheus/prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: prometheus',
+      '    static_configs:',
+      `      - targets: ['${new URL(PROMETHEUS_URL).host}']`,
+      'alerting:',
+      '  alertmanagers:',
+      '    - static_configs:',
+      `        - targets: ['${new URL(ALERTMANAGER_URL).host}']`,
+      '',
+    ].join('\n'),
+  );
   await writeFile(at('/etc/prometheus/alertmanager.yml'), 'route:\n  receiver: default\nreceivers:\n  - name: default\n');
   systemctl(vm, 'start', 'prometheus');
   systemctl(vm, 'start', 'prometheus-alertmanager');
@@ -148,16 +189,40 @@ async function promQueryAt(promql: string, time: number): Promise<Record<string,
   return Object.fromEntries(body.data.result.map((r) => [JSON.stringify(r.metric), r.value[1]]));
 }
 
-interface Silence { id: string; comment: string; matchers: unknown[]; status: { state: string } }
+interface Silence {
+  id: string;
+  comment: string;
+  matchers: unknown[];
+  status: { state: string };
+}
 const silences = async (): Promise<Silence[]> => (await (await fetch(`${ALERTMANAGER_URL}/api/v2/silences`)).json()) as Silence[];
-const activeSilenceComments = async () => (await silences()).filter((s) => s.status.state === 'active').map((s) => s.comment).sort();
+const activeSilenceComments = async () =>
+  (await silences())
+    .filter((s) => s.status.state === 'active')
+    .map((s) => s.comment)
+    .sort();
 
 // ---------- Grafana and Kibana: the test's own clients ----------
 
 /** Grafana's API as its admin; the test made the certificate, so it skips checking it (the recipe does not). */
 async function grafanaApi(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const r = await execa('curl', ['-sk', '-w', '\n%{http_code}', '-X', method, '-H', 'content-type: application/json', '-K', '-',
-    ...(body === undefined ? [] : ['--data-binary', JSON.stringify(body)]), `https://127.0.0.1:3000${path}`], { input: `user = "admin:${GRAFANA_PASSWORD}"\n` });
+  const r = await execa(
+    'curl',
+    [
+      '-sk',
+      '-w',
+      '\n%{http_code}',
+      '-X',
+      method,
+      '-H',
+      'content-type: application/json',
+      '-K',
+      '-',
+      ...(body === undefined ? [] : ['--data-binary', JSON.stringify(body)]),
+      `https://127.0.0.1:3000${path}`,
+    ],
+    { input: `user = "admin:${GRAFANA_PASSWORD}"\n` },
+  );
   const cut = r.stdout.lastIndexOf('\n');
   return { status: Number(r.stdout.slice(cut + 1)), body: JSON.parse(r.stdout.slice(0, cut) || 'null') };
 }
@@ -165,8 +230,14 @@ async function grafanaApi(method: string, path: string, body?: unknown): Promise
 /** Kibana's API as the logging admin, in the global tenant (where LambdaStack's users share objects). */
 async function kibanaApi(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${kibana!.url}${path}`, {
-    method, body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'content-type': 'application/json', 'kbn-xsrf': 'e2e', securitytenant: 'global', authorization: `Basic ${Buffer.from(`admin:${LOGGING_PASSWORD}`).toString('base64')}` },
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {
+      'content-type': 'application/json',
+      'kbn-xsrf': 'e2e',
+      securitytenant: 'global',
+      authorization: `Basic ${Buffer.from(`admin:${LOGGING_PASSWORD}`).toString('base64')}`,
+    },
   });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
@@ -174,11 +245,13 @@ async function kibanaApi(method: string, path: string, body?: unknown): Promise<
 // ---------- the Kubernetes master and node ----------
 
 const ETCD_KEYS: Record<string, string> = { '/registry/namespaces/shop': 'ns-shop', '/registry/deployments/shop/web': 'deploy-web' };
-const ENCRYPTION_CONF = 'kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: key1, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMw==}]}\n';
+const ENCRYPTION_CONF =
+  'kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: key1, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMw==}]}\n';
 /** The node's pod uses a hostPath volume (on the node, where its data lives). */
 const NODE_VOLUME = '/var/lib/shop-web';
 const NODE_CALLS: Record<string, string> = {
-  [`get pods -A --field-selector=spec.nodeName=${NODE_VM} -o jsonpath={range .items[*]}{.metadata.namespace}{" "}{.spec.volumes[*].persistentVolumeClaim.claimName}{"\\n"}{end}`]: 'shop web-data\n',
+  [`get pods -A --field-selector=spec.nodeName=${NODE_VM} -o jsonpath={range .items[*]}{.metadata.namespace}{" "}{.spec.volumes[*].persistentVolumeClaim.claimName}{"\\n"}{end}`]:
+    'shop web-data\n',
   'get pvc web-data -n shop -o jsonpath={.spec.volumeName}': 'pv-web',
   'get pv pv-web -o jsonpath={.spec.hostPath.path}{.spec.local.path}': NODE_VOLUME,
 };
@@ -198,8 +271,14 @@ async function postgresLayout(n: RepmgrNode, pgbouncerDir?: string): Promise<Par
   await symlink(join(n.socketDir, `.s.PGSQL.${n.port}`), join(run, '.s.PGSQL.5432'));
   const conf = (f: string): [string, string] => [`/etc/postgresql/15/main/${f}`, join(n.configDir, f)];
   return {
-    binds: [['/run/postgresql', run], conf('postgresql.conf'), conf('pg_hba.conf'), conf('pg_ident.conf'), ['/etc/repmgr.conf', n.repmgrConf],
-      ...(pgbouncerDir ? [['/etc/pgbouncer', pgbouncerDir] as [string, string]] : [])],
+    binds: [
+      ['/run/postgresql', run],
+      conf('postgresql.conf'),
+      conf('pg_hba.conf'),
+      conf('pg_ident.conf'),
+      ['/etc/repmgr.conf', n.repmgrConf],
+      ...(pgbouncerDir ? [['/etc/pgbouncer', pgbouncerDir] as [string, string]] : []),
+    ],
   };
 }
 const shopState = async () => ({
@@ -239,14 +318,28 @@ beforeAll(async () => {
   for (const [id, vm] of [KAFKA_VM, KAFKA_VM_1].entries()) {
     const base = join(dir, `kafka-${id}`);
     await mkdir(base);
-    brokers.push(await startKafkaStandIn({ baseDir: base, zookeeper: zk.zk, brokerId: id, listener: `PLAINTEXT://${addresses.find((a) => a.name === vm)!.address}:9092`, liveBrokersDir, topics: TOPICS }));
+    brokers.push(
+      await startKafkaStandIn({
+        baseDir: base,
+        zookeeper: zk.zk,
+        brokerId: id,
+        listener: `PLAINTEXT://${addresses.find((a) => a.name === vm)!.address}:9092`,
+        liveBrokersDir,
+        topics: TOPICS,
+      }),
+    );
   }
   /** /opt/kafka as LambdaStack's tarball lays it out: bin, config, libs (the recipe reads the version there). */
   const kafkaLibs = join(dir, 'kafka-libs');
   await mkdir(kafkaLibs);
   await writeFile(join(kafkaLibs, 'kafka_2.12-2.6.0.jar'), '');
   const kafkaLayout = (b: KafkaStandIn): Partial<LambdaStackHostLayout> => ({
-    binds: [['/opt/kafka/config', b.configDir], ['/opt/kafka/bin', b.binDir], ['/opt/kafka/libs', kafkaLibs], ['/var/lib/kafka', b.dataDir]],
+    binds: [
+      ['/opt/kafka/config', b.configDir],
+      ['/opt/kafka/bin', b.binDir],
+      ['/opt/kafka/libs', kafkaLibs],
+      ['/var/lib/kafka', b.dataDir],
+    ],
     units: { kafka: b.serviceScript },
   });
 
@@ -254,8 +347,12 @@ beforeAll(async () => {
   const master = join(dir, 'master');
   const etcdSeen = { dataDir: '/var/lib/etcd', pkiDir: '/etc/kubernetes/pki/etcd' };
   pod = await startEtcdStaticPod({
-    dir: join(dir, 'etcd-standin'), manifestsDir: join(master, 'etc/kubernetes/manifests'), dataDir: join(master, 'var/lib/etcd'),
-    pkiDir: join(master, 'etc/kubernetes/pki/etcd'), seenAt: etcdSeen, clientPort: 2379,
+    dir: join(dir, 'etcd-standin'),
+    manifestsDir: join(master, 'etc/kubernetes/manifests'),
+    dataDir: join(master, 'var/lib/etcd'),
+    pkiDir: join(master, 'etc/kubernetes/pki/etcd'),
+    seenAt: etcdSeen,
+    clientPort: 2379,
   });
   for (const [k, v] of Object.entries(ETCD_KEYS)) await pod.etcdctl(['put', k, v]);
   const stubs = await writeKubeStubs(join(dir, 'kube'), {
@@ -285,7 +382,11 @@ beforeAll(async () => {
 
   const layouts: Record<string, Partial<LambdaStackHostLayout>> = {
     [MASTER_VM]: {
-      binds: [['/etc/kubernetes', join(master, 'etc/kubernetes')], ['/etc/kubeadm', join(master, 'etc/kubeadm')], ['/var/lib/etcd', join(master, 'var/lib/etcd')]],
+      binds: [
+        ['/etc/kubernetes', join(master, 'etc/kubernetes')],
+        ['/etc/kubeadm', join(master, 'etc/kubeadm')],
+        ['/var/lib/etcd', join(master, 'var/lib/etcd')],
+      ],
       hide: ['etcdctl'],
       commands: { crictl: join(pod.binDir, 'crictl'), ...kubeCommands },
     },
@@ -295,24 +396,39 @@ beforeAll(async () => {
     [PG_PRIMARY_VM]: await postgresLayout(pg.primary, pg.pgbouncerDir),
     [PG_STANDBY_VM]: await postgresLayout(pg.standby),
     [KAFKA_VM]: {
-      binds: [['/opt/zookeeper/conf', zk.zk.configDir], ['/opt/zookeeper/lib', zkLib], ['/var/lib/zookeeper', zk.zk.dataDir], ['/var/log/zookeeper', zk.zk.dataLogDir],
-        ...kafkaLayout(brokers[0]!).binds!],
+      binds: [
+        ['/opt/zookeeper/conf', zk.zk.configDir],
+        ['/opt/zookeeper/lib', zkLib],
+        ['/var/lib/zookeeper', zk.zk.dataDir],
+        ['/var/log/zookeeper', zk.zk.dataLogDir],
+        ...kafkaLayout(brokers[0]!).binds!,
+      ],
       units: { zookeeper: zk.script, ...kafkaLayout(brokers[0]!).units },
     },
     [KAFKA_VM_1]: kafkaLayout(brokers[1]!),
     [MONITORING_VM]: {
       ...(await monitoringLayout(join(dir, 'monitoring'))),
-      binds: [['/etc/grafana', grafana.configDir], ['/var/lib/grafana', grafana.dataDir]],
+      binds: [
+        ['/etc/grafana', grafana.configDir],
+        ['/var/lib/grafana', grafana.dataDir],
+      ],
     },
     [LOGGING_VM]: { binds: [['/etc/kibana', kibana.configDir]] },
     [LB_VM]: {
-      binds: [['/opt/runc/haproxy', hap.bundleDir], ['/run/runc', hap.stateDir], ['/etc/haproxy', hap.configDir], ['/etc/ssl/haproxy', hap.sslDir]],
+      binds: [
+        ['/opt/runc/haproxy', hap.bundleDir],
+        ['/run/runc', hap.stateDir],
+        ['/etc/haproxy', hap.configDir],
+        ['/etc/ssl/haproxy', hap.sslDir],
+      ],
       hide: ['haproxy'],
     },
   };
   const hostsFile = join(dir, 'etc-hosts');
   await writeFile(hostsFile, etcHosts(addresses));
-  const setups = VMS.map((v) => hostMountSetup({ name: v.name, dir: join(dir, 'hosts', v.name), binds: [], hide: [], units: {}, ...layouts[v.name] }, hostsFile));
+  const setups = VMS.map((v) =>
+    hostMountSetup({ name: v.name, dir: join(dir, 'hosts', v.name), binds: [], hide: [], units: {}, ...layouts[v.name] }, hostsFile),
+  );
   fleet = await startFleet({ hosts: VMS.length, firstOctet: FIRST_OCTET, port: 22, mountSetup: (name) => setups[Number(name.replace('host', '')) - 1]! });
   VMS.forEach((v, i) => (pidOf[v.name] = fleet!.hosts[i]!.pid));
 
@@ -320,7 +436,8 @@ beforeAll(async () => {
   // Open Distro on the logging VM: path.repo and /etc/elasticsearch are the VM's own.
   const loggingRoot = hostPath(pid(LOGGING_VM), '/');
   es = await startElasticsearchStandIn({
-    baseDir: await mkdtemp(join(dir, 'es-')), pathRepo: ['/var/lib/elasticsearch-snapshots'],
+    baseDir: await mkdtemp(join(dir, 'es-')),
+    pathRepo: ['/var/lib/elasticsearch-snapshots'],
     security: { adminPassword: LOGGING_PASSWORD, hostName: LOGGING_VM, adminExpired: true },
     node: { root: loggingRoot, address: loggingAddress, port: 9200 },
   });
@@ -369,12 +486,19 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     expect(out.stderr).not.toMatch(/ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|timed out|cannot connect/i);
     // Each component on its group's hosts, with a path or setting that is LambdaStack's.
     const lambdaStackPaths: Record<string, string[]> = {
-      'host-basics': ['/etc/hosts'], zookeeper: ['/opt/zookeeper/conf', '/var/log/zookeeper/version-2'], kafka: ['/opt/kafka/config', '/var/lib/kafka'],
-      prometheus: ['/var/lib/prometheus'], alertmanager: ['/etc/prometheus/alertmanager.yml'],
+      'host-basics': ['/etc/hosts'],
+      zookeeper: ['/opt/zookeeper/conf', '/var/log/zookeeper/version-2'],
+      kafka: ['/opt/kafka/config', '/var/lib/kafka'],
+      prometheus: ['/var/lib/prometheus'],
+      alertmanager: ['/etc/prometheus/alertmanager.yml'],
       grafana: ['https://localhost:3000', '/etc/grafana/ssl/grafana_cert.pem'],
-      elasticsearch: [`https://${LOGGING_VM}:9200`, '/var/lib/elasticsearch-snapshots', '/etc/elasticsearch/lambdastack-root-ca.pem'], kibana: ['/etc/kibana'],
-      haproxy: ['/opt/runc/haproxy/config.json'], kubernetes: ['crictl', '/etc/kubernetes/pki'], 'kubernetes-volumes': ['/etc/kubernetes/kubelet.conf'],
-      rabbitmq: ['/etc/rabbitmq'], postgresql: ['/etc/postgresql/*/main', '/etc/repmgr.conf', '/etc/pgbouncer/pgbouncer.ini'],
+      elasticsearch: [`https://${LOGGING_VM}:9200`, '/var/lib/elasticsearch-snapshots', '/etc/elasticsearch/lambdastack-root-ca.pem'],
+      kibana: ['/etc/kibana'],
+      haproxy: ['/opt/runc/haproxy/config.json'],
+      kubernetes: ['crictl', '/etc/kubernetes/pki'],
+      'kubernetes-volumes': ['/etc/kubernetes/kubelet.conf'],
+      rabbitmq: ['/etc/rabbitmq'],
+      postgresql: ['/etc/postgresql/*/main', '/etc/repmgr.conf', '/etc/pgbouncer/pgbouncer.ini'],
     };
     for (const c of COMPONENTS) {
       const lines = planSection(out.stdout, c);
@@ -398,22 +522,37 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     await rmq!.rabbitmqctl(['-q', 'set_policy', '-p', 'shop', '--apply-to', 'queues', 'orders-ttl', '^orders$', '{"message-ttl":60000}']);
     before.rabbitmq = await rmq!.rabbitmqctl(['-q', 'list_policies', '-p', 'shop']);
     await pg!.primary.psql('CREATE DATABASE shop');
-    await pg!.primary.psql("CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 300) g", 'shop');
+    await pg!.primary.psql(
+      "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 300) g",
+      'shop',
+    );
     before.postgresql = await shopState();
-    expect((await grafanaApi('POST', '/api/dashboards/db', { dashboard: { uid: 'node-exp', title: 'Node exporter', panels: [] }, overwrite: false })).status).toBe(200);
+    expect(
+      (await grafanaApi('POST', '/api/dashboards/db', { dashboard: { uid: 'node-exp', title: 'Node exporter', panels: [] }, overwrite: false })).status,
+    ).toBe(200);
     before.grafana = (await grafanaApi('GET', '/api/dashboards/uid/node-exp')).body.dashboard.title;
     expect((await es!.request('PUT', '/audit/_doc/1', { who: 'ann' })).status).toBe(201);
     before.elasticsearch = (await es!.request('GET', '/audit/_doc/1')).body._source;
     expect((await kibanaApi('POST', '/api/saved_objects/dashboard/ops', { attributes: { title: 'Ops' } })).status).toBe(200);
     before.kibana = (await kibanaApi('GET', '/api/saved_objects/dashboard/ops')).body.attributes;
-    await waitUntil('a few self-scrapes', async () => Number(Object.values(await promQueryAt('count_over_time(up{job="prometheus"}[1m])', Date.now() / 1000))[0] ?? 0) >= 3, { timeoutMs: 120_000 });
+    await waitUntil(
+      'a few self-scrapes',
+      async () => Number(Object.values(await promQueryAt('count_over_time(up{job="prometheus"}[1m])', Date.now() / 1000))[0] ?? 0) >= 3,
+      { timeoutMs: 120_000 },
+    );
     sampleTime = Math.floor(Date.now() / 1000) - 1;
     before.prometheus = await promQueryAt('count_over_time(up{job="prometheus"}[1m])', sampleTime);
     const now = Date.now();
     const res = await fetch(`${ALERTMANAGER_URL}/api/v2/silences`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false }], startsAt: new Date(now).toISOString(),
-        endsAt: new Date(now + 86_400_000).toISOString(), createdBy: 'e2e', comment: 'maintenance window' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        matchers: [{ name: 'alertname', value: 'DiskFull', isRegex: false }],
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(now + 86_400_000).toISOString(),
+        createdBy: 'e2e',
+        comment: 'maintenance window',
+      }),
     });
     expect(res.status).toBe(200);
     before.alertmanager = await activeSilenceComments();
@@ -436,13 +575,27 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     const statuses = Object.fromEntries(meta.components.map((c) => [c.name, c.status]));
     expect(statuses).toEqual(Object.fromEntries(COMPONENTS.map((c) => [c, 'success'])));
     // On the hosts of its group: every one (run: all), or one (run: first).
-    const hostsOf = (c: string) => meta.components.find((x) => x.name === c)!.hosts.filter((h) => h.status === 'success').map((h) => h.name).sort();
+    const hostsOf = (c: string) =>
+      meta.components
+        .find((x) => x.name === c)!
+        .hosts.filter((h) => h.status === 'success')
+        .map((h) => h.name)
+        .sort();
     expect(hostsOf('host-basics')).toEqual(VMS.map((v) => v.name).sort());
     expect(hostsOf('kafka')).toEqual([KAFKA_VM, KAFKA_VM_1]);
     expect(hostsOf('postgresql')).toEqual([PG_STANDBY_VM, PG_PRIMARY_VM]);
     expect(hostsOf('kubernetes-volumes')).toEqual([NODE_VM]);
-    for (const [c, vm] of [['zookeeper', KAFKA_VM], ['prometheus', MONITORING_VM], ['alertmanager', MONITORING_VM], ['grafana', MONITORING_VM],
-      ['elasticsearch', LOGGING_VM], ['kibana', LOGGING_VM], ['haproxy', LB_VM], ['kubernetes', MASTER_VM], ['rabbitmq', RABBITMQ_VM]] as const) {
+    for (const [c, vm] of [
+      ['zookeeper', KAFKA_VM],
+      ['prometheus', MONITORING_VM],
+      ['alertmanager', MONITORING_VM],
+      ['grafana', MONITORING_VM],
+      ['elasticsearch', LOGGING_VM],
+      ['kibana', LOGGING_VM],
+      ['haproxy', LB_VM],
+      ['kubernetes', MASTER_VM],
+      ['rabbitmq', RABBITMQ_VM],
+    ] as const) {
       expect(hostsOf(c), c).toEqual([vm]);
     }
   }, 900_000);
@@ -489,7 +642,9 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     expect(await rmq!.rabbitmqctl(['-q', 'list_policies', '-p', 'shop'])).toBe(before.rabbitmq);
     // postgresql: the database on the primary, and the standby replays it.
     expect(await shopState()).toEqual(before.postgresql);
-    await waitUntil('standby has the restored rows', async () => (await pg!.standby.psql('SELECT count(*) FROM items', 'shop').catch(() => '')) === '300', { timeoutMs: 120_000 });
+    await waitUntil('standby has the restored rows', async () => (await pg!.standby.psql('SELECT count(*) FROM items', 'shop').catch(() => '')) === '300', {
+      timeoutMs: 120_000,
+    });
     // grafana, elasticsearch, kibana: the dashboard, the document, the saved object.
     expect((await grafanaApi('GET', '/api/dashboards/uid/node-exp')).body?.dashboard?.title).toBe(before.grafana);
     expect((await es!.request('GET', '/audit/_doc/1')).body._source).toEqual(before.elasticsearch);

@@ -95,7 +95,10 @@ describe('values from manifest.yml', () => {
 
   it('a manifest value of the wrong type is exit 78 naming where it is', async () => {
     await ws.write('typed/inventory', '[grafana]\nlocalhost ansible_connection=local\n');
-    const manifest = await ws.write('typed/manifest.yml', 'kind: configuration/grafana\nspecification:\n  grafana_port:\n    http: 3000\n  grafana_server: { protocol: https }\n');
+    const manifest = await ws.write(
+      'typed/manifest.yml',
+      'kind: configuration/grafana\nspecification:\n  grafana_port:\n    http: 3000\n  grafana_server: { protocol: https }\n',
+    );
     const r = await runCli(['plan', '-b', path.join(ws.dir, 'typed')]);
     expect(r.exitCode, cliOutput(r)).toBe(78);
     expect(r.stderr).toContain(`${manifest}:4:5: configuration/grafana specification.grafana_port is a mapping`);

@@ -187,7 +187,9 @@ describe('restore', () => {
 
     const stripped = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--yes']);
     expect(stripped.exitCode, stripped.stderr).toBe(0);
-    const line = stripped.stderr.split('\n').find((l) => l.includes('setuid/setgid bits STRIPPED from 2 file(s) (pass --keep-special-modes to restore them): '));
+    const line = stripped.stderr
+      .split('\n')
+      .find((l) => l.includes('setuid/setgid bits STRIPPED from 2 file(s) (pass --keep-special-modes to restore them): '));
     expect(line, stripped.stderr).toBeDefined();
     expect(line).toContain(`${data}/conf/tool`);
     expect(line).toContain(`${data}/conf/sub/grouped`);
@@ -227,7 +229,9 @@ describe('restore', () => {
     await rm(`${archive}.sha256`);
     const without = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--dry-run']);
     expect(without.exitCode, without.stderr).toBe(0);
-    expect(without.stdout).toContain("Checked: every entry matched metadata.json (sha256 and size). NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.");
+    expect(without.stdout).toContain(
+      "Checked: every entry matched metadata.json (sha256 and size). NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.",
+    );
     expect(without.stdout).not.toMatch(/verified/);
   });
 });

@@ -77,7 +77,12 @@ beforeAll(async () => {
   fleet = await startFleet({ hosts: HOSTS.length });
   [s3, az] = await Promise.all([startSwiftS3(), startAzureFileStandIn()]);
   cluster = await createCluster({ fleet, groups: Object.fromEntries(HOSTS.map((h) => [h, ['app']])), dataDirs: true });
-  const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const raw = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
   await raw.send(new CreateBucketCommand({ Bucket: BUCKET }));
   raw.destroy();
   await new ShareServiceClient(az.endpoint, new StorageSharedKeyCredential(az.account, az.accountKey)).getShareClient(SHARE).create();
@@ -234,19 +239,26 @@ describe('round trip through the CLI from every target: apply -> verify -> resto
     CLI_TIMEOUT_MS * 3,
   );
 
-  it('azfile:// with a SAS token whose signature is wrong: exit 1 naming the rejected SAS, nothing stored, the token never printed', async () => {
-    const forgedSig = randomBytes(32).toString('base64');
-    const forged = env.AZ_SAS!.replace(/sig=[^&]+/, `sig=${encodeURIComponent(forgedSig)}`);
-    const uri = `azfile://${az.account}/${SHARE}/forged`;
-    const r = await runCli(['apply', cluster.recipes, '-b', cluster.build, '-t', uri, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'sasToken=FORGED_SAS'], {
-      env: { ...env, FORGED_SAS: forged },
-      timeoutMs: CLI_TIMEOUT_MS,
-    });
-    expect(r.exitCode, cliOutput(r)).toBe(1);
-    expect(r.stderr).toMatch(/Target azfile:\/\/devstoreaccount1\/backups\/forged: .*the account key or SAS token was rejected \(AuthenticationFailed\)/);
-    for (const secret of [forgedSig, encodeURIComponent(forgedSig)]) expect(r.stdout + r.stderr).not.toContain(secret);
-    const list = await runCli(['list', '-t', uri, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'accountKey=AZ_KEY', '--json'], { env });
-    expect(list.exitCode, cliOutput(list)).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual([]);
-  }, CLI_TIMEOUT_MS);
+  it(
+    'azfile:// with a SAS token whose signature is wrong: exit 1 naming the rejected SAS, nothing stored, the token never printed',
+    async () => {
+      const forgedSig = randomBytes(32).toString('base64');
+      const forged = env.AZ_SAS!.replace(/sig=[^&]+/, `sig=${encodeURIComponent(forgedSig)}`);
+      const uri = `azfile://${az.account}/${SHARE}/forged`;
+      const r = await runCli(
+        ['apply', cluster.recipes, '-b', cluster.build, '-t', uri, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'sasToken=FORGED_SAS'],
+        {
+          env: { ...env, FORGED_SAS: forged },
+          timeoutMs: CLI_TIMEOUT_MS,
+        },
+      );
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(r.stderr).toMatch(/Target azfile:\/\/devstoreaccount1\/backups\/forged: .*the account key or SAS token was rejected \(AuthenticationFailed\)/);
+      for (const secret of [forgedSig, encodeURIComponent(forgedSig)]) expect(r.stdout + r.stderr).not.toContain(secret);
+      const list = await runCli(['list', '-t', uri, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'accountKey=AZ_KEY', '--json'], { env });
+      expect(list.exitCode, cliOutput(list)).toBe(0);
+      expect(JSON.parse(list.stdout)).toEqual([]);
+    },
+    CLI_TIMEOUT_MS,
+  );
 });

@@ -10,19 +10,31 @@ import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeEach(async () => {
   ws = await workspace();
-  await ws.write('recipes/needs-secret.yaml', recipeYaml('needs-secret', `hosts: { group: vault }
+  await ws.write(
+    'recipes/needs-secret.yaml',
+    recipeYaml(
+      'needs-secret',
+      `hosts: { group: vault }
 backup:
   snapshot:
     - run: echo "$TOKEN" | wc -c
       output: len.txt
       env: { TOKEN: '{{secret "LSB_TEST_UNSET_TOKEN"}}' }
-`));
-  await ws.write('recipes/plain.yaml', recipeYaml('plain', `hosts: { group: app }
+`,
+    ),
+  );
+  await ws.write(
+    'recipes/plain.yaml',
+    recipeYaml(
+      'plain',
+      `hosts: { group: app }
 backup:
   snapshot:
     - run: echo ok
       output: ok.txt
-`));
+`,
+    ),
+  );
 });
 afterEach(async () => ws.cleanup());
 

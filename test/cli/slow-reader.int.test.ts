@@ -21,7 +21,11 @@ beforeAll(async () => {
   for (let i = 0; i < files; i++) await writeFile(path.join(ws.dir, 'data', `file-with-a-longish-name-${i}.txt`), `${i}\n`);
   await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`));
   const r = succeeded(await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'target'), '--json']));
-  backupName = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'archive.stored').name;
+  backupName = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'archive.stored').name;
 }, 300_000);
 afterAll(async () => ws?.cleanup());
 

@@ -183,8 +183,20 @@ backup:
     expect(hostRecord(backup, 'rooted', 'host1')?.status).toBe('success');
     expectOneLineCause(r.stderr, backup, 'rooted', 'host2', /authentication failed for user lsbtest with key .*other_key/);
     expectOneLineCause(r.stderr, backup, 'rooted', 'host3', /authentication failed for user nobody-here/);
-    expectOneLineCause(r.stderr, backup, 'rooted', 'host4', new RegExp(`host key for 127\\.0\\.0\\.\\d+:\\d+ has CHANGED \\(now ${escape(fleet.hosts[3]!.hostKeyFingerprint)}`));
-    expectOneLineCause(r.stderr, backup, 'rooted', 'host5', /may not use sudo to become 'root'.*login user lsbnosudo|needs a password for become user 'root'.*login user lsbnosudo/);
+    expectOneLineCause(
+      r.stderr,
+      backup,
+      'rooted',
+      'host4',
+      new RegExp(`host key for 127\\.0\\.0\\.\\d+:\\d+ has CHANGED \\(now ${escape(fleet.hosts[3]!.hostKeyFingerprint)}`),
+    );
+    expectOneLineCause(
+      r.stderr,
+      backup,
+      'rooted',
+      'host5',
+      /may not use sudo to become 'root'.*login user lsbnosudo|needs a password for become user 'root'.*login user lsbnosudo/,
+    );
     await verifyWithSystemTools(backup, path.join(cluster.dir, 'x'));
     // The first run failed the same way for the other hosts (its host key was still the old one).
     expect(first.exitCode).toBe(2);
@@ -220,7 +232,13 @@ describe('host key trust and checking, bastion', () => {
     const refused = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'refused'));
     expect(refused.exitCode).toBe(2);
     const backup = await storedBackup(path.join(cluster.dir, 'refused'));
-    expectOneLineCause(refused.stderr, backup, 'names', 'host1', new RegExp(`unknown host key ${escape(h.hostKeyFingerprint)} for ${escape(h.address)}:${h.port}.*--trust-new-host-keys`));
+    expectOneLineCause(
+      refused.stderr,
+      backup,
+      'names',
+      'host1',
+      new RegExp(`unknown host key ${escape(h.hostKeyFingerprint)} for ${escape(h.address)}:${h.port}.*--trust-new-host-keys`),
+    );
 
     const trusted = await cluster.apply(cluster.recipes, ['--trust-new-host-keys'], path.join(cluster.dir, 'trusted'));
     expect(trusted.exitCode, trusted.stderr).toBe(0);
@@ -263,12 +281,19 @@ describe('host key trust and checking, bastion', () => {
   it('reaches the hosts through a bastion (ProxyJump)', async () => {
     const b = fleet.bastion!;
     for (const h of fleet.hosts) {
-      await cluster.hostVars(h.name, { ansible_ssh_common_args: `-o ProxyJump=${fleet.sudoUser}@${b.address}:${b.port} -o UserKnownHostsFile=${fleet.knownHosts}` });
+      await cluster.hostVars(h.name, {
+        ansible_ssh_common_args: `-o ProxyJump=${fleet.sudoUser}@${b.address}:${b.port} -o UserKnownHostsFile=${fleet.knownHosts}`,
+      });
     }
     const r = await cluster.apply(cluster.recipes, [], path.join(cluster.dir, 'bastion'));
     expect(r.exitCode, r.stderr).toBe(0);
     const backup = await storedBackup(path.join(cluster.dir, 'bastion'));
-    expect(backup.meta.entries.filter((e) => e.path.endsWith('name.txt')).map((e) => e.path).sort()).toEqual(['names/host1/name.txt', 'names/host2/name.txt']);
+    expect(
+      backup.meta.entries
+        .filter((e) => e.path.endsWith('name.txt'))
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(['names/host1/name.txt', 'names/host2/name.txt']);
     // The bastion's sshd logged the forwarded connections to both hosts.
     const log = readFileSync(b.logFile, 'utf8');
     for (const h of fleet.hosts) expect(log).toContain(`direct_tcpip: originator 127.0.0.1 port 0, target ${h.address} port ${h.port}`);

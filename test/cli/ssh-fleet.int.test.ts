@@ -82,7 +82,10 @@ backup:
     );
     const byName = Object.fromEntries(meta.components.map((c) => [c.name, c]));
     expect(byName.app!.status).toBe('success');
-    expect(byName.app!.hosts.map((h) => [h.name, h.status]).sort()).toEqual([['host1', 'success'], ['host2', 'success']]);
+    expect(byName.app!.hosts.map((h) => [h.name, h.status]).sort()).toEqual([
+      ['host1', 'success'],
+      ['host2', 'success'],
+    ]);
     expect(byName.db!.hosts.map((h) => [h.name, h.status])).toEqual([['host3', 'success']]);
 
     const out = await verifyWithSystemTools(backup, path.join(cluster.dir, 'extract'));
@@ -137,7 +140,11 @@ backup:
     expect(r.exitCode).toBe(1); // the only component failed: nothing usable
     expect(r.stderr).toContain('host3');
     expect(r.stderr).toContain(`${locked}: Cannot open: Permission denied`);
-    expect(summaryRows(r.stdout).find((c) => c[0] === 'locked')!.slice(0, 3)).toEqual(['locked', 'host3', 'failed']);
+    expect(
+      summaryRows(r.stdout)
+        .find((c) => c[0] === 'locked')!
+        .slice(0, 3),
+    ).toEqual(['locked', 'host3', 'failed']);
   });
 });
 
@@ -176,7 +183,8 @@ backup:
     expect(meta.entries.filter((e) => /^tiny\/host\d+\/name\.txt$/.test(e.path))).toHaveLength(50);
     // Plain progress (stderr is not a TTY): every line is one whole event.
     const lines = r.stderr.trimEnd().split('\n');
-    const pattern = /^(lsbackup backup [0-9a-f-]+ of cluster 'build': .*|  tiny @ host\d+: (started|snapshot: snapshot\[0\] echo host\d+ \$\(hostname\)|collect: collect\[0\] collect \S+\/data\/host\d+|success \(.*\))|tiny: success|stored lsbackup-build-\S+ \(.*\) in \S+|SUCCESS in .*: lsbackup-build-\S+)$/;
+    const pattern =
+      /^(lsbackup backup [0-9a-f-]+ of cluster 'build': .*|  tiny @ host\d+: (started|snapshot: snapshot\[0\] echo host\d+ \$\(hostname\)|collect: collect\[0\] collect \S+\/data\/host\d+|success \(.*\))|tiny: success|stored lsbackup-build-\S+ \(.*\) in \S+|SUCCESS in .*: lsbackup-build-\S+)$/;
     expect(lines.filter((l) => !pattern.test(l))).toEqual([]);
     for (const h of fleet.hosts) {
       expect(lines.filter((l) => l === `  tiny @ ${h.name}: started`)).toHaveLength(1);

@@ -54,7 +54,10 @@ describe('step timeouts a Node.js timer cannot hold', () => {
   });
 
   it('--step-timeout over the limit is a usage error naming the range', async () => {
-    await ws.write('recipes/app.yaml', recipeYaml('app', 'hosts: { group: app, run: all }\nbackup:\n  snapshot:\n    - run: echo dumped\n      output: dump.txt\n'));
+    await ws.write(
+      'recipes/app.yaml',
+      recipeYaml('app', 'hosts: { group: app, run: all }\nbackup:\n  snapshot:\n    - run: echo dumped\n      output: dump.txt\n'),
+    );
     const args = ['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'backups')];
     const r = await runCli([...args, '--step-timeout', String(MAX_STEP_TIMEOUT_SEC + 1)]);
     expect(r.exitCode).toBe(64);

@@ -23,14 +23,20 @@ const apply = (recipe: string, ...flags: string[]) =>
 /** Archive names in `dir`, after checking no temp file or stray lock is left. */
 async function storedArchives(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  expect(names.filter((n) => n.startsWith('.lsbackup-tmp-')), 'temp files left').toEqual([]);
+  expect(
+    names.filter((n) => n.startsWith('.lsbackup-tmp-')),
+    'temp files left',
+  ).toEqual([]);
   return names.filter((n) => n.endsWith('.tar.zst'));
 }
 
 describe('tar.zst into a local directory', () => {
   it('stores bytes that match the .sha256 sidecar, and entries that match metadata.json', async () => {
     // 20 MiB of random data spans many zstd jobs and many reads of the growing file.
-    await execa('sh', ['-c', `mkdir -p '${ws.dir}/data' && head -c 20000000 /dev/urandom > '${ws.dir}/data/random.bin' && seq 1 200000 > '${ws.dir}/data/numbers.txt'`]);
+    await execa('sh', [
+      '-c',
+      `mkdir -p '${ws.dir}/data' && head -c 20000000 /dev/urandom > '${ws.dir}/data/random.bin' && seq 1 200000 > '${ws.dir}/data/numbers.txt'`,
+    ]);
     const recipe = await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`));
     const target = path.join(ws.dir, 'backups');
     const r = await apply(recipe, '-t', target);
@@ -50,7 +56,10 @@ describe('tar.zst into a local directory', () => {
   }, 180_000);
 
   it('a failed run exits 1 cleanly: no archive, no temp file, no unexpected error', async () => {
-    const recipe = await ws.write('recipes/app.yaml', recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo partial; exit 3\n      output: out.txt\n'));
+    const recipe = await ws.write(
+      'recipes/app.yaml',
+      recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo partial; exit 3\n      output: out.txt\n'),
+    );
     const target = path.join(ws.dir, 'backups');
     const r = await apply(recipe, '-t', target);
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
@@ -70,7 +79,9 @@ describe('tar.zst into a local directory', () => {
       const [archive] = await storedArchives(dir);
       await execa('sha256sum', ['-c', `${archive}.sha256`], { cwd: dir });
       const metadata = JSON.parse(await readFile(path.join(dir, `${archive}.metadata.json`), 'utf8'));
-      return metadata.entries.filter((e: { path: string }) => e.path.includes('/files/')).map((e: { path: string; sha256?: string; size: number }) => [e.path, e.sha256, e.size]);
+      return metadata.entries
+        .filter((e: { path: string }) => e.path.includes('/files/'))
+        .map((e: { path: string; sha256?: string; size: number }) => [e.path, e.sha256, e.size]);
     };
     const direct = await entries(one);
     expect(direct.length).toBeGreaterThan(3);

@@ -25,7 +25,12 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   [s3, az, ws] = await Promise.all([startSwiftS3(), startAzureFileStandIn(), workspace('lsb-targets-')]);
-  raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  raw = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
   await raw.send(new CreateBucketCommand({ Bucket: BUCKET }));
   await new ShareServiceClient(az.endpoint, new StorageSharedKeyCredential(az.account, az.accountKey)).getShareClient(SHARE).create();
   env = { S3_KEY: s3.accessKeyId, S3_SECRET: s3.secretAccessKey, AZ_KEY: az.accountKey };
@@ -33,10 +38,7 @@ beforeAll(async () => {
   // 20 MiB of random data: the archive spans several 8 MiB multipart parts.
   await ws.write('data/small.txt', 'hello\n');
   await writeFile(path.join(ws.dir, 'data/big.bin'), randomBytes(20 * 1024 * 1024));
-  await ws.write(
-    'recipes/app.yaml',
-    recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`),
-  );
+  await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`));
   await ws.write(
     'recipes-slow/app.yaml',
     recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n  post:\n    - run: sleep 2\n`),
@@ -48,7 +50,11 @@ afterAll(async () => {
   await Promise.all([s3?.stop(), az?.stop(), ws?.cleanup()]);
 });
 
-const lines = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 const base = () => ['-b', path.join(ws.dir, 'build')];
 
 async function s3Config(prefix: string, extraOptions = ''): Promise<string> {
@@ -90,7 +96,17 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
   });
 
   it('apply with flags only (--s3-endpoint, --s3-path-style, --target-secret), then prune on S3', async () => {
-    const flags = ['-t', `s3://${BUCKET}/flags`, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--target-secret', 'accessKeyId=S3_KEY', '--target-secret', 'secretAccessKey=S3_SECRET'];
+    const flags = [
+      '-t',
+      `s3://${BUCKET}/flags`,
+      '--s3-endpoint',
+      s3.endpoint,
+      '--s3-path-style',
+      '--target-secret',
+      'accessKeyId=S3_KEY',
+      '--target-secret',
+      'secretAccessKey=S3_SECRET',
+    ];
     const recipes = path.join(ws.dir, 'recipes');
     const first = await runCli(['apply', recipes, ...base(), ...flags], { env });
     expect(first.exitCode).toBe(0);
@@ -146,13 +162,31 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
 
   it('-t <local dir> -t s3://… with --target-option/--target-secret: each option goes to the target that takes it', async () => {
     const local = path.join(ws.dir, 'mixed-local');
-    const flags = ['-t', local, '-t', `s3://${BUCKET}/mixed`, '--target-option', `endpoint=${s3.endpoint}`, '--target-option', 'forcePathStyle=true', '--target-option', 'queueSize=2', '--target-secret', 'accessKeyId=S3_KEY', '--target-secret', 'secretAccessKey=S3_SECRET'];
+    const flags = [
+      '-t',
+      local,
+      '-t',
+      `s3://${BUCKET}/mixed`,
+      '--target-option',
+      `endpoint=${s3.endpoint}`,
+      '--target-option',
+      'forcePathStyle=true',
+      '--target-option',
+      'queueSize=2',
+      '--target-secret',
+      'accessKeyId=S3_KEY',
+      '--target-secret',
+      'secretAccessKey=S3_SECRET',
+    ];
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), ...base(), ...flags], { env });
     expect(r.exitCode, r.stderr).toBe(0);
     const stored = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'mixed/' }));
     expect((stored.Contents ?? []).filter((o) => o.Key!.endsWith('.tar.gz'))).toHaveLength(1);
     // An option that no target given takes is still an error, naming it.
-    const typo = await runCli(['apply', path.join(ws.dir, 'recipes'), ...base(), '-t', local, '-t', `s3://${BUCKET}/mixed`, '--target-option', 'storageClas=X'], { env });
+    const typo = await runCli(
+      ['apply', path.join(ws.dir, 'recipes'), ...base(), '-t', local, '-t', `s3://${BUCKET}/mixed`, '--target-option', 'storageClas=X'],
+      { env },
+    );
     expect(typo.exitCode).toBe(78);
     expect(typo.stderr).toMatch(/unknown key 'storageClas': no target given takes it/);
   });

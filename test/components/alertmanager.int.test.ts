@@ -56,18 +56,24 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     const now = Date.now();
     await am.createSilence({
       matchers: [{ name: 'alertname', value: 'NodeDown', isRegex: false, isEqual: true }],
-      startsAt: new Date(now).toISOString(), endsAt: new Date(now + 2 * hour).toISOString(),
-      createdBy: 'ops', comment: 'active: maintenance of node 3',
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 2 * hour).toISOString(),
+      createdBy: 'ops',
+      comment: 'active: maintenance of node 3',
     });
     await am.createSilence({
       matchers: [{ name: 'job', value: 'kafka.*', isRegex: true, isEqual: true }],
-      startsAt: new Date(now + hour).toISOString(), endsAt: new Date(now + 3 * hour).toISOString(),
-      createdBy: 'ops', comment: "pending: tomorrow's \"upgrade\"",
+      startsAt: new Date(now + hour).toISOString(),
+      endsAt: new Date(now + 3 * hour).toISOString(),
+      createdBy: 'ops',
+      comment: 'pending: tomorrow\'s "upgrade"',
     });
     const gone = await am.createSilence({
       matchers: [{ name: 'severity', value: 'info', isRegex: false, isEqual: true }],
-      startsAt: new Date(now).toISOString(), endsAt: new Date(now + hour).toISOString(),
-      createdBy: 'ops', comment: 'expired',
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + hour).toISOString(),
+      createdBy: 'ops',
+      comment: 'expired',
     });
     await am.expireSilence(gone);
     const before = await liveSilences(am);

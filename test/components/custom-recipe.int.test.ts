@@ -29,7 +29,10 @@ it('backs up and restores a component from a recipe alone', async () => {
   await writeFile(path.join(files, '2024', 'plan.txt'), 'ship it\n');
   await writeFile(path.join(files, 'logo.svg'), '<svg/>\n');
   await writeFile(path.join(files, 'upload.tmp'), 'partial\n');
-  await sql(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT); INSERT INTO notes (title, body) VALUES ('first', 'hello'), ('quote''s', 'a ''quoted'' body');");
+  await sql(
+    db,
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT); INSERT INTO notes (title, body) VALUES ('first', 'hello'), ('quote''s', 'a ''quoted'' body');",
+  );
   const rows = await sql(db, 'SELECT * FROM notes ORDER BY id');
   const build = path.join(ws.dir, 'build');
   await ws.write('build/inventory', '[notes]\nnotes1 ansible_connection=local\n');

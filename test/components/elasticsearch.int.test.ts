@@ -110,7 +110,11 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     // (Files the stand-in, running as root, wrote since then are root's: check what was put back.)
     for (const f of [repo, join(repo, 'index.latest')]) expect((await stat(f)).uid, f).toBe(NOBODY);
     const indices = (await es.request('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
-    expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([['.kibana_1', 'open'], ['logs-2024.01', 'open'], ['users', 'open']]);
+    expect(indices.map((i) => [i.index, i.status]).sort()).toEqual([
+      ['.kibana_1', 'open'],
+      ['logs-2024.01', 'open'],
+      ['users', 'open'],
+    ]);
     // The repository is usable afterwards, and holds no lsbackup snapshot (restore's post-step).
     expect(es.repository('lsbackup')).toMatchObject({ corrupted: false });
     expect((await es.request('GET', '/_snapshot/lsbackup/_all')).body.snapshots).toEqual([]);
@@ -121,10 +125,17 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     const many = await startElasticsearchStandIn();
     const manyCluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
     try {
-      const names = Array.from({ length: 160 }, (_, i) => `filebeat-7.10.2-2026.${String(1 + Math.floor(i / 28)).padStart(2, '0')}.${String(1 + (i % 28)).padStart(2, '0')}`);
+      const names = Array.from(
+        { length: 160 },
+        (_, i) => `filebeat-7.10.2-2026.${String(1 + Math.floor(i / 28)).padStart(2, '0')}.${String(1 + (i % 28)).padStart(2, '0')}`,
+      );
       expect(names.join(',').length).toBeGreaterThan(4096);
       for (const n of names) expect((await many.request('PUT', `/${n}/_doc/1`, { day: n })).status).toBe(201);
-      await manyCluster.hostVars('localhost', { elasticsearch_url: many.url, elasticsearch_path_repo: many.pathRepo[0], elasticsearch_config_dir: many.configDir });
+      await manyCluster.hostVars('localhost', {
+        elasticsearch_url: many.url,
+        elasticsearch_path_repo: many.pathRepo[0],
+        elasticsearch_config_dir: many.configDir,
+      });
       const archive = await manyCluster.backup(recipe);
       for (const n of names.slice(0, 3)) await many.request('DELETE', `/${n}`);
       await many.request('PUT', `/${names.at(-1)}/_doc/1`, { day: 'changed' });
@@ -139,22 +150,25 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     }
   });
 
-  it.each(['PARTIAL', 'FAILED'] as const)('a snapshot that ends %s fails the component (exit 2) with the state and the failed shards, and is deleted', async (state) => {
-    es.setSnapshotOutcome(state);
-    try {
-      // With a component that works (host-basics), the run is partial: the archive is kept.
-      const run = await cluster.apply([recipe, shippedRecipe('host-basics')]);
-      expect(run.exitCode, cliOutput(run)).toBe(2);
-      const component = componentOf(run.metadata!, 'elasticsearch');
-      expect(component.status).toBe('failed');
-      const error = hostOf(component, 'localhost').error ?? '';
-      expect(error).toContain(`ended ${state}`);
-      expect(error).toMatch(/IndexShardSnapshotFailedException/);
-      expect((await es.request('GET', '/_snapshot/lsbackup/_all')).body.snapshots).toEqual([]);
-    } finally {
-      es.setSnapshotOutcome('SUCCESS');
-    }
-  });
+  it.each(['PARTIAL', 'FAILED'] as const)(
+    'a snapshot that ends %s fails the component (exit 2) with the state and the failed shards, and is deleted',
+    async (state) => {
+      es.setSnapshotOutcome(state);
+      try {
+        // With a component that works (host-basics), the run is partial: the archive is kept.
+        const run = await cluster.apply([recipe, shippedRecipe('host-basics')]);
+        expect(run.exitCode, cliOutput(run)).toBe(2);
+        const component = componentOf(run.metadata!, 'elasticsearch');
+        expect(component.status).toBe('failed');
+        const error = hostOf(component, 'localhost').error ?? '';
+        expect(error).toContain(`ended ${state}`);
+        expect(error).toMatch(/IndexShardSnapshotFailedException/);
+        expect((await es.request('GET', '/_snapshot/lsbackup/_all')).body.snapshots).toEqual([]);
+      } finally {
+        es.setSnapshotOutcome('SUCCESS');
+      }
+    },
+  );
 });
 
 describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the host name, its certificates, security plugin; STAND-IN)', () => {
@@ -163,11 +177,22 @@ describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the hos
   /** A build dir as LambdaStack writes it: the manifest gives the repository and the admin password. */
   async function lambdaStackCluster(es: ElasticsearchStandIn, group: string, kind: string, password: string): Promise<Cluster> {
     const cluster = await createCluster({ local: [group] });
-    await writeFile(join(cluster.build, 'manifest.yml'), [
-      'kind: lambdastack-cluster', 'name: prod', 'specification: { name: prod }', '---',
-      `kind: ${kind}`, 'name: default', 'specification:', `  admin_password: ${JSON.stringify(password)}`,
-      '  paths:', `    repo: ${es.pathRepo[0]}`, '',
-    ].join('\n'));
+    await writeFile(
+      join(cluster.build, 'manifest.yml'),
+      [
+        'kind: lambdastack-cluster',
+        'name: prod',
+        'specification: { name: prod }',
+        '---',
+        `kind: ${kind}`,
+        'name: default',
+        'specification:',
+        `  admin_password: ${JSON.stringify(password)}`,
+        '  paths:',
+        `    repo: ${es.pathRepo[0]}`,
+        '',
+      ].join('\n'),
+    );
     // Only what differs on this machine: the port (9200 may be taken), and where the stand-in
     // keeps /etc/elasticsearch. URL scheme and host, user, file names and password: defaults and manifest.
     const certs = es.certs!;
@@ -181,7 +206,7 @@ describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the hos
     return cluster;
   }
 
-  it('backs up and restores with the manifest\'s admin password while the admin certificate has expired, leaving the security index as it is', async () => {
+  it("backs up and restores with the manifest's admin password while the admin certificate has expired, leaving the security index as it is", async () => {
     const es = await startElasticsearchStandIn({ security: { adminPassword: MANIFEST_PASSWORD, adminExpired: true } });
     const cluster = await lambdaStackCluster(es, 'logging', 'configuration/logging', MANIFEST_PASSWORD);
     try {
@@ -201,7 +226,10 @@ describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the hos
       // The cluster's admin password changed after the backup (e.g. a rebuilt cluster).
       expect((await es.request('PUT', '/_opendistro/_security/api/internalusers/admin', { password: 'new-pw' })).status).toBe(200);
       await destroy(es);
-      await writeFile(join(cluster.build, 'manifest.yml'), (await readFile(join(cluster.build, 'manifest.yml'), 'utf8')).replace(JSON.stringify(MANIFEST_PASSWORD), 'new-pw'));
+      await writeFile(
+        join(cluster.build, 'manifest.yml'),
+        (await readFile(join(cluster.build, 'manifest.yml'), 'utf8')).replace(JSON.stringify(MANIFEST_PASSWORD), 'new-pw'),
+      );
 
       const r = await cluster.restore(archive);
       expect(r.exitCode, cliOutput(r)).toBe(0);
@@ -250,7 +278,9 @@ describe('elasticsearch recipe, OpenSearch layout (STAND-IN)', () => {
       expect((await os.request('PUT', '/audit/_doc/1', { who: 'ann' })).status).toBe(201);
       await osCluster.hostVars('localhost', {
         elasticsearch_url: os.url,
-        elasticsearch_path_repo: os.pathRepo[0], elasticsearch_config_dir: configDir, elasticsearch_repository: 'nightly',
+        elasticsearch_path_repo: os.pathRepo[0],
+        elasticsearch_config_dir: configDir,
+        elasticsearch_repository: 'nightly',
       });
       const archive = await osCluster.backup(recipe);
       expect((await archiveEntries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);

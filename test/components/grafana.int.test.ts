@@ -27,17 +27,18 @@ const recipe = shippedRecipe('grafana');
 /** The test's own admin client. It skips certificate checks (the test made the certificate); the recipe does not. */
 function client(grafana: GrafanaStandIn) {
   const auth = 'Basic ' + Buffer.from(`${grafana.user}:${grafana.password}`).toString('base64');
-  const api = (method: string, path: string, body?: unknown) => new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const url = new URL(path, grafana.url);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/json', authorization: auth } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }));
+  const api = (method: string, path: string, body?: unknown) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const url = new URL(path, grafana.url);
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/json', authorization: auth } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }));
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
 
   /** Whole dashboards by uid and whole datasources by name, minus what Grafana rewrites on a save (id, version). */
   const state = async () => {
@@ -56,16 +57,47 @@ function client(grafana: GrafanaStandIn) {
   };
 
   const seed = async () => {
-    expect((await api('POST', '/api/datasources', { name: 'Prometheus', type: 'prometheus', url: 'http://prom:9090', access: 'proxy', isDefault: true, jsonData: { tlsSkipVerify: true } })).status).toBe(200);
+    expect(
+      (
+        await api('POST', '/api/datasources', {
+          name: 'Prometheus',
+          type: 'prometheus',
+          url: 'http://prom:9090',
+          access: 'proxy',
+          isDefault: true,
+          jsonData: { tlsSkipVerify: true },
+        })
+      ).status,
+    ).toBe(200);
     // A password Grafana keeps in secureJsonData: never returned by the API.
-    expect((await api('POST', '/api/datasources', {
-      name: 'Logs', type: 'elasticsearch', url: 'https://es:9200', basicAuth: true, basicAuthUser: 'logstash',
-      database: 'logs-*', jsonData: { timeField: '@timestamp', esVersion: 70 }, secureJsonData: { basicAuthPassword: 'es-pw-8812' },
-    })).status).toBe(200);
-    for (const [uid, title] of [['node-exp', 'Node exporter'], ['kafka', 'Kafka "lag"']] as const) {
+    expect(
+      (
+        await api('POST', '/api/datasources', {
+          name: 'Logs',
+          type: 'elasticsearch',
+          url: 'https://es:9200',
+          basicAuth: true,
+          basicAuthUser: 'logstash',
+          database: 'logs-*',
+          jsonData: { timeField: '@timestamp', esVersion: 70 },
+          secureJsonData: { basicAuthPassword: 'es-pw-8812' },
+        })
+      ).status,
+    ).toBe(200);
+    for (const [uid, title] of [
+      ['node-exp', 'Node exporter'],
+      ['kafka', 'Kafka "lag"'],
+    ] as const) {
       const dashboard = {
-        id: null, uid, title, tags: ['lsb', uid], timezone: 'utc', schemaVersion: 26, refresh: '30s',
-        time: { from: 'now-6h', to: 'now' }, templating: { list: [{ name: 'host', type: 'query', datasource: 'Prometheus' }] },
+        id: null,
+        uid,
+        title,
+        tags: ['lsb', uid],
+        timezone: 'utc',
+        schemaVersion: 26,
+        refresh: '30s',
+        time: { from: 'now-6h', to: 'now' },
+        templating: { list: [{ name: 'host', type: 'query', datasource: 'Prometheus' }] },
         panels: [{ id: 1, type: 'graph', title: `${title} panel`, gridPos: { x: 0, y: 0, w: 12, h: 8 }, targets: [{ expr: 'up', refId: 'A' }] }],
       };
       expect((await api('POST', '/api/dashboards/db', { dashboard, overwrite: false })).status).toBe(200);
@@ -171,12 +203,25 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     cluster = await createCluster({ local: ['grafana'], hostVars: { localhost: { grafana_config_dir: grafana.configDir } } });
     // manifest.yml as lscli saves it (configuration/grafana, LambdaStack's defaults but the port,
     // certificate and data dir of the stand-in).
-    await writeFile(join(cluster.build, 'manifest.yml'), [
-      'kind: configuration/grafana', 'name: default', 'specification:',
-      `  grafana_data_dir: ${grafana.dataDir}`, '  grafana_address: 0.0.0.0', `  grafana_port: ${grafana.port}`,
-      '  grafana_server:', '    protocol: https', `    cert_file: ${grafana.certFile}`, `    cert_key: ${join(grafana.configDir, 'ssl', 'grafana_key.key')}`,
-      '  grafana_security:', '    admin_user: admin', `    admin_password: '${PASSWORD}'`, '',
-    ].join('\n'));
+    await writeFile(
+      join(cluster.build, 'manifest.yml'),
+      [
+        'kind: configuration/grafana',
+        'name: default',
+        'specification:',
+        `  grafana_data_dir: ${grafana.dataDir}`,
+        '  grafana_address: 0.0.0.0',
+        `  grafana_port: ${grafana.port}`,
+        '  grafana_server:',
+        '    protocol: https',
+        `    cert_file: ${grafana.certFile}`,
+        `    cert_key: ${join(grafana.configDir, 'ssl', 'grafana_key.key')}`,
+        '  grafana_security:',
+        '    admin_user: admin',
+        `    admin_password: '${PASSWORD}'`,
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(async () => {
     await grafana?.stop();
@@ -206,7 +251,7 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     expect((await state()).dashboards).toEqual(before.dashboards);
   });
 
-  it('refuses a server whose key is not the certificate\'s (no blind -k)', async () => {
+  it("refuses a server whose key is not the certificate's (no blind -k)", async () => {
     const other = join(cluster.dir, 'other_cert.pem');
     await writeSelfSignedCert(other, join(cluster.dir, 'other_key.key'));
     await cluster.hostVars('localhost', { grafana_config_dir: grafana.configDir, grafana_server_cert: other });

@@ -34,8 +34,7 @@ interface Proxy {
 }
 
 const pidFileOf = (hp: HaproxyServer) => path.join(hp.baseDir, 'run', 'haproxy.pid');
-const reloadCommand = (hp: HaproxyServer) =>
-  `haproxy -D -f ${hp.configFile} -sf $(cat ${pidFileOf(hp)}) >>${hp.logFile} 2>&1`;
+const reloadCommand = (hp: HaproxyServer) => `haproxy -D -f ${hp.configFile} -sf $(cat ${pidFileOf(hp)}) >>${hp.logFile} 2>&1`;
 
 async function startProxy(): Promise<Proxy> {
   const baseDir = await mkdtemp(path.join(os.tmpdir(), 'lsb-comp-haproxy-'));
@@ -116,10 +115,14 @@ describe('haproxy recipe, two load balancers', () => {
       haproxy_ssl_dir: hp.sslDir,
       haproxy_reload_command: reloadCommand(hp),
     });
-    b = await createCluster({ fleet, groups: { host1: ['haproxy'], host2: ['haproxy'] }, hostVars: {
-      host1: hostVars(proxies[0]!.server),
-      host2: hostVars(proxies[1]!.server),
-    } });
+    b = await createCluster({
+      fleet,
+      groups: { host1: ['haproxy'], host2: ['haproxy'] },
+      hostVars: {
+        host1: hostVars(proxies[0]!.server),
+        host2: hostVars(proxies[1]!.server),
+      },
+    });
   });
   afterAll(async () => {
     for (const p of proxies) await stopProxy(p);
@@ -139,7 +142,10 @@ describe('haproxy recipe, two load balancers', () => {
     expect(run.exitCode, cliOutput(run)).toBe(0);
     const component = componentOf(run.metadata!, 'haproxy');
     expect(component.componentVersion).toMatch(/^2\.\d+\.\d+$/);
-    for (const [host, p] of [['host1', p1], ['host2', p2]] as const) {
+    for (const [host, p] of [
+      ['host1', p1],
+      ['host2', p2],
+    ] as const) {
       expect(hostOf(component, host).status, JSON.stringify(hostOf(component, host))).toBe('success');
       expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.configFile}`), host).toBeGreaterThan(0);
       expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.sslDir}/README`), host).toBeGreaterThan(0);
@@ -175,7 +181,10 @@ describe('haproxy recipe, two load balancers', () => {
     const run = await b.apply(recipe);
     expect(run.exitCode, cliOutput(run)).toBe(0);
     const component = componentOf(run.metadata!, 'haproxy');
-    expect(component.hosts.map((h) => h.status), JSON.stringify(component.hosts)).toEqual(['success', 'success']);
+    expect(
+      component.hosts.map((h) => h.status),
+      JSON.stringify(component.hosts),
+    ).toEqual(['success', 'success']);
     await writeFile(p1.server.configFile, good);
     const pidBefore = p1.live;
 

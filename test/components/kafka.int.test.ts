@@ -105,8 +105,14 @@ function maxDownAtOnce(lines: string[]): number {
 
 /** The restore's broker events: every broker stopped before any started again, each once. */
 function inStep(lines: string[]): boolean {
-  const stops = lines.filter((l) => l.endsWith(' stop')).map((l) => l.split(' ')[0]).sort();
-  const starts = lines.filter((l) => l.endsWith(' start')).map((l) => l.split(' ')[0]).sort();
+  const stops = lines
+    .filter((l) => l.endsWith(' stop'))
+    .map((l) => l.split(' ')[0])
+    .sort();
+  const starts = lines
+    .filter((l) => l.endsWith(' start'))
+    .map((l) => l.split(' ')[0])
+    .sort();
   const lastStop = lines.map((l) => l.endsWith(' stop')).lastIndexOf(true);
   const firstStart = lines.findIndex((l) => l.endsWith(' start'));
   return stops.join() === 'host1,host2' && starts.join() === 'host1,host2' && lastStop < firstStart;
@@ -165,13 +171,17 @@ describe('kafka recipe', () => {
 
   it('refuses to stop a broker holding a partition with replication factor 1, unless kafka_allow_downtime is true', async () => {
     // A topic created with LambdaStack's default.replication.factor=1, on broker 1 only.
-    await zk.zk.zkCliBatch([`create /brokers/topics/audit '${JSON.stringify({ version: 2, partitions: { 0: [1] }, adding_replicas: {}, removing_replicas: {} })}'`]);
+    await zk.zk.zkCliBatch([
+      `create /brokers/topics/audit '${JSON.stringify({ version: 2, partitions: { 0: [1] }, adding_replicas: {}, removing_replicas: {} })}'`,
+    ]);
     await mkdir(join(brokers.host2!.dataDir, 'audit-0'));
     try {
       await writeFile(eventsLog, '');
       const refused = await cluster.apply(RECIPES_DIR, ['--only', 'kafka']);
       expect(refused.exitCode, cliOutput(refused)).toBe(2);
-      expect(cliOutput(refused)).toMatch(/refusing to stop broker 1: 1 partition\(s\) would go offline, having no other in-sync replica: audit-0 \(replication factor 1\)\. .*--var kafka\.kafka_allow_downtime=true/);
+      expect(cliOutput(refused)).toMatch(
+        /refusing to stop broker 1: 1 partition\(s\) would go offline, having no other in-sync replica: audit-0 \(replication factor 1\)\. .*--var kafka\.kafka_allow_downtime=true/,
+      );
       expect(await brokerEvents()).toEqual([...ROLLING.slice(0, 4), 'host2 start']); // host2 never stopped
       expect(await state()).toEqual({ host1: 'running', host2: 'running' });
 
@@ -193,7 +203,10 @@ describe('kafka recipe', () => {
     const configZnode = await zk.znodeData('/config/topics/orders');
     // After the backup: new records, a topic config change and a new topic, which the restore must undo.
     for (const b of Object.values(brokers)) await b.produce('orders', 'after-backup');
-    await zk.zk.zkCliBatch([`set /config/topics/orders '{"version":1,"config":{"retention.ms":"1"}}'`, `create /brokers/topics/late '{"version":2,"partitions":{"0":[0]}}'`]);
+    await zk.zk.zkCliBatch([
+      `set /config/topics/orders '{"version":1,"config":{"retention.ms":"1"}}'`,
+      `create /brokers/topics/late '{"version":2,"partitions":{"0":[0]}}'`,
+    ]);
     await mkdir(join(brokers.host1!.dataDir, 'late-0'));
     await writeFile(join(brokers.host1!.dataDir, 'late-0', '00000000000000000000.log'), 'late-1\n');
     await writeFile(eventsLog, '');
@@ -210,7 +223,9 @@ describe('kafka recipe', () => {
     const all = await events();
     expect(all.slice(0, 2)).toEqual(['zk stop', 'zk start']);
     expect(inStep(all.slice(2))).toBe(true);
-    expect(cliOutput(r), 'the plan says how the brokers go').toContain('kafka with recipe kafka@1.2.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper');
+    expect(cliOutput(r), 'the plan says how the brokers go').toContain(
+      'kafka with recipe kafka@1.2.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper',
+    );
     expect(await pathExists(join(brokers.host1!.dataDir, 'late-0'))).toBe(false);
     expect(await zk.znodeData('/brokers/topics/orders')).toBe(topicZnode);
     expect(await zk.znodeData('/config/topics/orders')).toBe(configZnode);

@@ -21,12 +21,27 @@ import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.j
 
 const recipe = shippedRecipe('kibana');
 
-interface Seed { type: string; id: string; attributes: Record<string, unknown>; references: Array<{ type: string; id: string; name: string }> }
+interface Seed {
+  type: string;
+  id: string;
+  attributes: Record<string, unknown>;
+  references: Array<{ type: string; id: string; name: string }>;
+}
 
 const seeded: Seed[] = [
   { type: 'index-pattern', id: 'logs', attributes: { title: 'logs-*', timeFieldName: '@timestamp' }, references: [] },
-  { type: 'visualization', id: 'errors-per-host', attributes: { title: 'Errors per host', visState: '{"type":"histogram"}' }, references: [{ type: 'index-pattern', id: 'logs', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }] },
-  { type: 'dashboard', id: 'ops', attributes: { title: 'Operations "main"', panelsJSON: '[{"panelIndex":"1"}]' }, references: [{ type: 'visualization', id: 'errors-per-host', name: 'panel_0' }] },
+  {
+    type: 'visualization',
+    id: 'errors-per-host',
+    attributes: { title: 'Errors per host', visState: '{"type":"histogram"}' },
+    references: [{ type: 'index-pattern', id: 'logs', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }],
+  },
+  {
+    type: 'dashboard',
+    id: 'ops',
+    attributes: { title: 'Operations "main"', panelsJSON: '[{"panelIndex":"1"}]' },
+    references: [{ type: 'visualization', id: 'errors-per-host', name: 'panel_0' }],
+  },
 ];
 
 /** A client of one stand-in, as a user of one tenant (undefined: no header, the preferred tenant). */
@@ -35,7 +50,8 @@ function client(kibana: KibanaStandIn, auth?: { user: string; password: string }
     const res = await fetch(`${kibana.url}${path}`, {
       method,
       headers: {
-        'content-type': 'application/json', 'kbn-xsrf': 'test',
+        'content-type': 'application/json',
+        'kbn-xsrf': 'test',
         ...(auth ? { authorization: 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64') } : {}),
         ...(tenant ? { securitytenant: tenant } : {}),
       },
@@ -44,13 +60,19 @@ function client(kibana: KibanaStandIn, auth?: { user: string; password: string }
     return { status: res.status, body: await res.json() };
   };
   const seed = async (objects: Seed[]) => {
-    for (const o of objects) expect((await call('POST', `/api/saved_objects/${o.type}/${o.id}?overwrite=true`, { attributes: o.attributes, references: o.references })).status).toBe(200);
+    for (const o of objects)
+      expect((await call('POST', `/api/saved_objects/${o.type}/${o.id}?overwrite=true`, { attributes: o.attributes, references: o.references })).status).toBe(
+        200,
+      );
   };
   /** The objects as the server has them now (attributes and references only). */
-  const current = (objects: Seed[]) => Promise.all(objects.map(async (o) => {
-    const r = await call('GET', `/api/saved_objects/${o.type}/${o.id}`);
-    return r.status === 200 ? { type: r.body.type, id: r.body.id, attributes: r.body.attributes, references: r.body.references } : `HTTP ${r.status}`;
-  }));
+  const current = (objects: Seed[]) =>
+    Promise.all(
+      objects.map(async (o) => {
+        const r = await call('GET', `/api/saved_objects/${o.type}/${o.id}`);
+        return r.status === 200 ? { type: r.body.type, id: r.body.id, attributes: r.body.attributes, references: r.body.references } : `HTTP ${r.status}`;
+      }),
+    );
   return { call, seed, current };
 }
 
@@ -76,9 +98,12 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir });
     const archive = await cluster.backup(recipe);
     expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
-    const lines = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ exportedCount: 3 });
-    expect((await archiveEntries(archive))).toContain(`kibana/localhost/files${kibana.configDir}/kibana.yml`);
+    expect(await archiveEntries(archive)).toContain(`kibana/localhost/files${kibana.configDir}/kibana.yml`);
 
     // Destroy: a dashboard deleted, a visualization changed, the config overwritten (with the
     // same address: the running Kibana listens where it listened).
@@ -95,7 +120,7 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     expect(await readFile(configFile, 'utf8')).toBe(config);
   });
 
-  it('a type this Kibana cannot export fails the backup with Kibana\'s message and the var to change', async () => {
+  it("a type this Kibana cannot export fails the backup with Kibana's message and the var to change", async () => {
     await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_saved_object_types: ['dashboard', 'canvas-workpad'] });
     const r = await cluster.apply(recipe);
     expect(r.exitCode, cliOutput(r)).toBe(1); // the only component failed: no archive
@@ -113,18 +138,29 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     kibana = await startKibanaStandIn({ host: hostIPv4(), security: ADMIN });
     cluster = await createCluster({ local: ['kibana'], hostVars: { localhost: { kibana_config_dir: kibana.configDir } } });
     // manifest.yml as lscli saves it: the logging admin password reaches the recipe as a secret.
-    await writeFile(join(cluster.build, 'manifest.yml'), [
-      'kind: configuration/logging', 'name: default', 'specification:', `  admin_password: '${ADMIN.password}'`,
-      '  paths: { data: /var/lib/elasticsearch, repo: /var/lib/elasticsearch-snapshots, logs: /var/log/elasticsearch }',
-      '---', 'kind: configuration/kibana', 'name: default', 'specification:', '  kibana_log_dir: /var/log/kibana', '',
-    ].join('\n'));
+    await writeFile(
+      join(cluster.build, 'manifest.yml'),
+      [
+        'kind: configuration/logging',
+        'name: default',
+        'specification:',
+        `  admin_password: '${ADMIN.password}'`,
+        '  paths: { data: /var/lib/elasticsearch, repo: /var/lib/elasticsearch-snapshots, logs: /var/log/elasticsearch }',
+        '---',
+        'kind: configuration/kibana',
+        'name: default',
+        'specification:',
+        '  kibana_log_dir: /var/log/kibana',
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(async () => {
     await kibana?.stop();
     await cluster?.cleanup();
   });
 
-  it('backs up the global tenant (not the admin\'s private one) with the manifest\'s password and restores it', async () => {
+  it("backs up the global tenant (not the admin's private one) with the manifest's password and restores it", async () => {
     expect(new URL(kibana.url).hostname).not.toBe('127.0.0.1');
     expect((await client(kibana).call('GET', '/api/status')).status).toBe(401);
     const global = client(kibana, ADMIN, 'global');
@@ -136,8 +172,16 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     const archive = await cluster.backup(recipe);
     const meta = await readMetadata(archive);
     expect(meta.components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
-    const exported = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson')).split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    expect(exported.slice(0, -1).map((o) => o.id).sort()).toEqual(['errors-per-host', 'logs', 'ops']);
+    const exported = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(
+      exported
+        .slice(0, -1)
+        .map((o) => o.id)
+        .sort(),
+    ).toEqual(['errors-per-host', 'logs', 'ops']);
     expect(await readFile(`${archive}.metadata.json`, 'utf8')).not.toContain(ADMIN.password);
 
     await global.call('DELETE', '/api/saved_objects/dashboard/ops');
@@ -153,7 +197,12 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     const global = client(kibana, ADMIN, 'global');
     // A saved search whose index pattern was deleted before the backup: Kibana keeps the
     // dangling reference, exports the search, and refuses it on import.
-    const orphan: Seed = { type: 'search', id: 'orphan', attributes: { title: 'Errors of a gone pattern' }, references: [{ type: 'index-pattern', id: 'gone', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }] };
+    const orphan: Seed = {
+      type: 'search',
+      id: 'orphan',
+      attributes: { title: 'Errors of a gone pattern' },
+      references: [{ type: 'index-pattern', id: 'gone', name: 'kibanaSavedObjectMeta.searchSourceJSON.index' }],
+    };
     await global.seed([{ type: 'index-pattern', id: 'gone', attributes: { title: 'gone-*' }, references: [] }, orphan]);
     await global.call('DELETE', '/api/saved_objects/index-pattern/gone');
     const archive = await cluster.backup(recipe);

@@ -40,14 +40,29 @@ const KEYS: Record<string, string> = {
 const etc = () => join(root, 'etc', 'kubernetes');
 const etcdPki = () => join(etc(), 'pki', 'etcd');
 const dataDir = () => join(root, 'var', 'lib', 'etcd');
-const ENCRYPTION_CONF = 'kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: key1, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMw==}]}\n';
+const ENCRYPTION_CONF =
+  'kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: key1, secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMw==}]}\n';
 const KUBEADM_CONFIG = 'kind: ClusterConfiguration\nkubernetesVersion: v1.22.4\n';
 
 /** Runs a shell command on the fleet host as root, over SSH (the host's own view: its mount namespace). */
 async function onHost(script: string) {
   const h = fleet!.hosts[0]!;
-  return execa('ssh', ['-i', fleet!.clientKey, '-p', String(h.port), '-o', `UserKnownHostsFile=${fleet!.knownHosts}`, '-o', 'BatchMode=yes',
-    `${SUDO_USER}@${h.address}`, `sudo sh -c ${shellQuote(script)}`], { reject: false });
+  return execa(
+    'ssh',
+    [
+      '-i',
+      fleet!.clientKey,
+      '-p',
+      String(h.port),
+      '-o',
+      `UserKnownHostsFile=${fleet!.knownHosts}`,
+      '-o',
+      'BatchMode=yes',
+      `${SUDO_USER}@${h.address}`,
+      `sudo sh -c ${shellQuote(script)}`,
+    ],
+    { reject: false },
+  );
 }
 
 const etcdValues = () => pod!.values([...Object.keys(KEYS), '/registry/after-backup']);
@@ -57,7 +72,10 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
   root = join(dir, 'root');
   pod = await startEtcdStaticPod({
-    dir: join(dir, 'standin'), manifestsDir: join(etc(), 'manifests'), dataDir: dataDir(), pkiDir: etcdPki(),
+    dir: join(dir, 'standin'),
+    manifestsDir: join(etc(), 'manifests'),
+    dataDir: dataDir(),
+    pkiDir: etcdPki(),
   });
   const hidden = join(dir, 'not-etcdctl');
   fleet = await startFleet({
@@ -108,7 +126,7 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
 
   it('the host has no etcdctl on PATH, and crictl finds the etcd container', async () => {
     const r = await onHost('command -v etcdctl; echo "rc=$?"; crictl ps --quiet --name etcd --state running');
-    expect(r.stdout, "command -v etcdctl finds nothing").toMatch(/^rc=[1-9][0-9]*$/m);
+    expect(r.stdout, 'command -v etcdctl finds nothing').toMatch(/^rc=[1-9][0-9]*$/m);
     expect(r.stdout).toMatch(/^[0-9a-f]{64}$/m);
   }, 60_000);
 
@@ -117,20 +135,22 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
     expect(r.exitCode, cliOutput(r)).toBe(0);
     archive = r.archive!;
     const files = `kubernetes/host1/files${etc()}`;
-    expect(await archiveEntries(archive)).toEqual(expect.arrayContaining([
-      'kubernetes/host1/etcd-snapshot.db',
-      `${files}/pki/etcd/healthcheck-client.key`,
-      `${files}/admin.conf`,
-    ]));
+    expect(await archiveEntries(archive)).toEqual(
+      expect.arrayContaining(['kubernetes/host1/etcd-snapshot.db', `${files}/pki/etcd/healthcheck-client.key`, `${files}/admin.conf`]),
+    );
     expect(await archiveEntry(archive, `${files}/pki/etcd/etc-encryption.conf`)).toBe(ENCRYPTION_CONF);
     expect(await archiveEntry(archive, `kubernetes/host1/files${root}/etc/kubeadm/kubeadm-config.yml`)).toBe(KUBEADM_CONFIG);
     expect(await archiveEntry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
     // The snapshot in the archive holds the keys: read it back with this machine's etcdctl.
     const snap = join(dir, 'check.db');
     await execa('sh', ['-c', `tar xzOf ${shellQuote(archive)} kubernetes/host1/etcd-snapshot.db > ${shellQuote(snap)}`]);
-    expect(JSON.parse((await execa('etcdctl', ['snapshot', 'status', snap, '-w', 'json'], { env: { ETCDCTL_API: '3' } })).stdout).totalKey)
-      .toBeGreaterThanOrEqual(Object.keys(KEYS).length);
-    expect((await readdir(dataDir())).filter((f) => f.startsWith('lsbackup-')), 'snapshot removed from the data dir').toEqual([]);
+    expect(
+      JSON.parse((await execa('etcdctl', ['snapshot', 'status', snap, '-w', 'json'], { env: { ETCDCTL_API: '3' } })).stdout).totalKey,
+    ).toBeGreaterThanOrEqual(Object.keys(KEYS).length);
+    expect(
+      (await readdir(dataDir())).filter((f) => f.startsWith('lsbackup-')),
+      'snapshot removed from the data dir',
+    ).toEqual([]);
   }, 300_000);
 
   it('refuses a restore when the fresh data dir exists, and leaves the running etcd alone', async () => {

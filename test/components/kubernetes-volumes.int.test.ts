@@ -29,7 +29,9 @@ const root = (host: string) => join(cluster.dir, 'nodes', host);
  */
 const volume = (host: string) => (host === 'host2' ? join(root(host), 'srv', 'web') : join(root(host), 'mnt', 'disks', 'ssd1'));
 const FILE: Record<string, [string, string]> = {
-  host1: ['db.bin', 'local volume on worker 1\n'], host2: ['index.html', '<h1>worker 2</h1>\n'], host3: ['tsdb.bin', 'local volume on master 2\n'],
+  host1: ['db.bin', 'local volume on worker 1\n'],
+  host2: ['index.html', '<h1>worker 2</h1>\n'],
+  host3: ['tsdb.bin', 'local volume on master 2\n'],
 };
 const HOSTS = ['host1', 'host2', 'host3'];
 
@@ -37,15 +39,36 @@ beforeAll(async () => {
   fleet = await startFleet({ hosts: 3 });
   cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_node'], host2: ['kubernetes_node'], host3: ['kubernetes_master'] } });
   const calls: Record<string, string[]> = {
-    host1: [`get pods -A --field-selector=spec.nodeName=host1 -o ${PODS_JSONPATH}`, 'get pvc data-db-0 -n shop -o jsonpath={.spec.volumeName}', `get pv pv-local-1 -o ${PV_JSONPATH}`],
-    host2: [`get pods -A --field-selector=spec.nodeName=host2 -o ${PODS_JSONPATH}`, 'get pvc web-data -n shop -o jsonpath={.spec.volumeName}',
-      'get pvc cache -n shop -o jsonpath={.spec.volumeName}', `get pv pv-web -o ${PV_JSONPATH}`, `get pv pv-nfs -o ${PV_JSONPATH}`],
-    host3: [`get pods -A --field-selector=spec.nodeName=host3 -o ${PODS_JSONPATH}`, 'get pvc tsdb -n monitoring -o jsonpath={.spec.volumeName}', `get pv pv-local-m2 -o ${PV_JSONPATH}`],
+    host1: [
+      `get pods -A --field-selector=spec.nodeName=host1 -o ${PODS_JSONPATH}`,
+      'get pvc data-db-0 -n shop -o jsonpath={.spec.volumeName}',
+      `get pv pv-local-1 -o ${PV_JSONPATH}`,
+    ],
+    host2: [
+      `get pods -A --field-selector=spec.nodeName=host2 -o ${PODS_JSONPATH}`,
+      'get pvc web-data -n shop -o jsonpath={.spec.volumeName}',
+      'get pvc cache -n shop -o jsonpath={.spec.volumeName}',
+      `get pv pv-web -o ${PV_JSONPATH}`,
+      `get pv pv-nfs -o ${PV_JSONPATH}`,
+    ],
+    host3: [
+      `get pods -A --field-selector=spec.nodeName=host3 -o ${PODS_JSONPATH}`,
+      'get pvc tsdb -n monitoring -o jsonpath={.spec.volumeName}',
+      `get pv pv-local-m2 -o ${PV_JSONPATH}`,
+    ],
   };
   const answers = [
-    'shop data-db-0\nkube-system \n', 'pv-local-1', volume('host1'),
-    'shop web-data cache\n', 'pv-web', 'pv-nfs', volume('host2'), '',
-    'monitoring tsdb\n', 'pv-local-m2', volume('host3'),
+    'shop data-db-0\nkube-system \n',
+    'pv-local-1',
+    volume('host1'),
+    'shop web-data cache\n',
+    'pv-web',
+    'pv-nfs',
+    volume('host2'),
+    '',
+    'monitoring tsdb\n',
+    'pv-local-m2',
+    volume('host3'),
   ];
   const keys = [...calls.host1!, ...calls.host2!, ...calls.host3!];
   const stubs = await writeKubeStubs(join(cluster.dir, 'kube'), {
@@ -82,7 +105,10 @@ describe('kubernetes-volumes recipe', () => {
     const everyTar = HOSTS.map((h) => `tar xzOf '${archive}' kubernetes-volumes/${h}/persistent-volumes.tar | tar tf -`).join('; ');
     const members = (await execa('sh', ['-c', everyTar])).stdout.split('\n');
     for (const host of HOSTS) {
-      expect(members.filter((m) => m === join(volume(host), FILE[host]![0]).slice(1)), `${host}'s volume is in the backup once`).toHaveLength(1);
+      expect(
+        members.filter((m) => m === join(volume(host), FILE[host]![0]).slice(1)),
+        `${host}'s volume is in the backup once`,
+      ).toHaveLength(1);
     }
     expect(await archiveLines(archive, 'kubernetes-volumes/host3/persistent-volume-namespaces.txt')).toEqual([`monitoring ${volume('host3')}`]);
     for (const host of HOSTS) {
@@ -94,7 +120,11 @@ describe('kubernetes-volumes recipe', () => {
   }, 300_000);
 
   it('a node may not list every volume: the stand-in refuses it as the API server would', async () => {
-    const r = await execa(join(cluster.dir, 'kube', 'bin', 'kubectl'), ['--kubeconfig', join(root('host1'), 'etc', 'kubernetes', 'kubelet.conf'), 'get', 'pv', '-o', 'json'], { reject: false });
+    const r = await execa(
+      join(cluster.dir, 'kube', 'bin', 'kubectl'),
+      ['--kubeconfig', join(root('host1'), 'etc', 'kubernetes', 'kubelet.conf'), 'get', 'pv', '-o', 'json'],
+      { reject: false },
+    );
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/Forbidden.*User "system:node:host1" cannot get resource "persistentvolumes"/);
   });

@@ -125,14 +125,16 @@ describe('kubernetes recipe', () => {
     archive = r.archive!;
     const entries = await archiveEntries(archive);
     const files = `kubernetes/host1/files${etc()}`;
-    expect(entries).toEqual(expect.arrayContaining([
-      'kubernetes/host1/etcd-snapshot.db',
-      `${files}/pki/ca.key`,
-      `${files}/pki/etcd/ca.crt`,
-      `${files}/admin.conf`,
-      `${files}/scheduler.conf`,
-      `kubernetes/host1/files${root}/etc/kubeadm/kubeadm-config.yml`,
-    ]));
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        'kubernetes/host1/etcd-snapshot.db',
+        `${files}/pki/ca.key`,
+        `${files}/pki/etcd/ca.crt`,
+        `${files}/admin.conf`,
+        `${files}/scheduler.conf`,
+        `kubernetes/host1/files${root}/etc/kubeadm/kubeadm-config.yml`,
+      ]),
+    );
     expect(await archiveEntry(archive, 'kubernetes/host1/etcd-snapshot-status.txt')).toMatch(/HASH.*REVISION.*TOTAL KEYS/);
     expect(await archiveEntry(archive, 'kubernetes/host1/kubeadm-config-configmap.yaml')).toMatch(/name: kubeadm-config/);
 
@@ -143,10 +145,18 @@ describe('kubernetes recipe', () => {
 
     expect((await archiveLines(archive, 'kubernetes/host1/persistent-volumes.txt')).sort()).toEqual([pvLocal(), pvHostPath()].sort());
     expect(await archiveLines(archive, 'kubernetes/host1/persistent-volumes-nfs.txt'), 'each NFS export once').toEqual([`${nfsServer}:${nfsExport()}`]);
-    const nfsTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes-nfs.tar | tar tvf - --ignore-zeros`])).stdout.split('\n');
+    const nfsTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes-nfs.tar | tar tvf - --ignore-zeros`])).stdout.split(
+      '\n',
+    );
     const inNfs = `${nfsServer}${nfsExport()}`;
-    expect(nfsTar.filter((l) => l.endsWith(`${inNfs}/2026/jan.csv`)), 'the export copied once').toHaveLength(1);
-    expect(nfsTar.some((l) => l.endsWith(`${inNfs}/latest.csv -> 2026/jan.csv`)), 'symlink targets kept').toBe(true);
+    expect(
+      nfsTar.filter((l) => l.endsWith(`${inNfs}/2026/jan.csv`)),
+      'the export copied once',
+    ).toHaveLength(1);
+    expect(
+      nfsTar.some((l) => l.endsWith(`${inNfs}/latest.csv -> 2026/jan.csv`)),
+      'symlink targets kept',
+    ).toBe(true);
     const pvTar = (await execa('sh', ['-c', `tar xzOf '${archive}' kubernetes/host1/persistent-volumes.tar | tar tf -`])).stdout;
     expect(pvTar).toContain(`${pvHostPath().slice(1)}/index.html`);
     expect(pvTar).toContain(`${pvLocal().slice(1)}/db.bin`);
@@ -188,7 +198,14 @@ describe('kubernetes recipe', () => {
   }, 300_000);
 
   it('includes secrets when asked', async () => {
-    const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_include_secrets=true', '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
+    const r = await cluster.apply(RECIPES_DIR, [
+      '--only',
+      'kubernetes',
+      '--var',
+      'kubernetes.k8s_include_secrets=true',
+      '--var',
+      `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`,
+    ]);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(r.archive).toBeDefined();
     expect(await savedResources(r.archive!)).toContain('Secret/web-tls');
@@ -199,7 +216,12 @@ describe('kubernetes recipe', () => {
     // real `mount -t nfs`, which cannot work here (no NFS in this kernel, and the name does not resolve).
     const far = await writeKubeStubs(join(cluster.dir, 'kube-far-nfs'), {
       kubectl: {
-        'get pv -o json': JSON.stringify({ items: [{ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv-far' }, spec: { nfs: { server: 'nfs-far.invalid', path: '/exports/far' } } }] }) + '\n',
+        'get pv -o json':
+          JSON.stringify({
+            items: [
+              { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: 'pv-far' }, spec: { nfs: { server: 'nfs-far.invalid', path: '/exports/far' } } },
+            ],
+          }) + '\n',
         'api-resources --verbs=list --namespaced=true -o name': 'configmaps\n',
         'api-resources --verbs=list --namespaced=false -o name': 'namespaces\n',
       },
@@ -207,17 +229,27 @@ describe('kubernetes recipe', () => {
     const kubeconfig = join(etc(), 'admin-far.conf');
     await writeFile(kubeconfig, far.kubeconfigText, { mode: 0o600 });
     try {
-      const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes', '--var', `kubernetes.k8s_kubectl=${join(far.binDir, 'kubectl')}`,
-        '--var', `kubernetes.k8s_kubeconfig=${kubeconfig}`, '--var', `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`]);
+      const r = await cluster.apply(RECIPES_DIR, [
+        '--only',
+        'kubernetes',
+        '--var',
+        `kubernetes.k8s_kubectl=${join(far.binDir, 'kubectl')}`,
+        '--var',
+        `kubernetes.k8s_kubeconfig=${kubeconfig}`,
+        '--var',
+        `kubernetes.k8s_etcd_endpoint=${restored!.endpoint}`,
+      ]);
       expect(r.exitCode, cliOutput(r)).not.toBe(0);
-      expect(cliOutput(r)).toMatch(/cannot mount the NFS export nfs-far\.invalid:\/exports\/far on host1 \(is an NFS client installed\? .*--var kubernetes\.k8s_nfs_data=false/);
+      expect(cliOutput(r)).toMatch(
+        /cannot mount the NFS export nfs-far\.invalid:\/exports\/far on host1 \(is an NFS client installed\? .*--var kubernetes\.k8s_nfs_data=false/,
+      );
       expect(await readdir(join(root, 'tmp')), 'mount point and lists removed').toEqual([]);
     } finally {
       await rm(kubeconfig);
     }
   }, 300_000);
 
-  it('re-applies chosen namespaces into a rebuilt cluster: dry run first, Velero\'s order, their volume data back', async () => {
+  it("re-applies chosen namespaces into a rebuilt cluster: dry run first, Velero's order, their volume data back", async () => {
     expect(archive).toBeDefined();
     await rm(pvHostPath(), { recursive: true });
     await rm(pvLocal(), { recursive: true });
@@ -239,7 +271,9 @@ describe('kubernetes recipe', () => {
       expect(i).not.toHaveProperty('status');
     }
     // Each stage went through a server-side dry run right before it was applied.
-    const applies = (await stubs.calls()).slice(before).filter((c) => c.args.includes('apply'))
+    const applies = (await stubs.calls())
+      .slice(before)
+      .filter((c) => c.args.includes('apply'))
       .map((c) => `${c.args.includes('--dry-run=server') ? 'dry run' : 'apply'} ${basename(c.args[c.args.indexOf('-f') + 1]!)}`);
     expect(applies).toEqual(['1.json', '2.json', '3.json', '4.json'].flatMap((f) => [`dry run ${f}`, `apply ${f}`]));
     expect(await readFile(join(pvHostPath(), 'index.html'), 'utf8')).toBe('<h1>shop</h1>\n');

@@ -11,8 +11,16 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import {
-  PG_BIN, REPMGR_BIN, startPostgres, startPostgresPair, startRepmgrCluster, waitUntil,
-  type PostgresPair, type PostgresServer, type RepmgrCluster, type RepmgrNode,
+  PG_BIN,
+  REPMGR_BIN,
+  startPostgres,
+  startPostgresPair,
+  startRepmgrCluster,
+  waitUntil,
+  type PostgresPair,
+  type PostgresServer,
+  type RepmgrCluster,
+  type RepmgrNode,
 } from '../infra/index.js';
 import { archiveEntry, componentOf, entrySize, hostOf } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
@@ -33,7 +41,10 @@ function pgVars(pg: PostgresServer): Record<string, unknown> {
 async function createShop(pg: PostgresServer): Promise<void> {
   await pg.psql("CREATE ROLE shop_owner LOGIN PASSWORD 'shop-pw' CONNECTION LIMIT 7");
   await pg.psql('CREATE DATABASE shop OWNER shop_owner');
-  await pg.psql("CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g; ALTER TABLE items OWNER TO shop_owner", 'shop');
+  await pg.psql(
+    "CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 500) g; ALTER TABLE items OWNER TO shop_owner",
+    'shop',
+  );
 }
 
 const shopState = async (pg: PostgresServer) => ({
@@ -132,10 +143,14 @@ describe('postgresql recipe, primary + replica', () => {
     fleet = await startFleet({ hosts: 2 });
     pair = await startPostgresPair();
     // The replica is listed first: the recipe must not assume the first host is the primary.
-    b = await createCluster({ fleet, groups: { host1: ['postgresql'], host2: ['postgresql'] }, hostVars: {
-      host1: pgVars(pair.replica),
-      host2: pgVars(pair.primary),
-    } });
+    b = await createCluster({
+      fleet,
+      groups: { host1: ['postgresql'], host2: ['postgresql'] },
+      hostVars: {
+        host1: pgVars(pair.replica),
+        host2: pgVars(pair.primary),
+      },
+    });
   });
   afterAll(async () => {
     await pair?.stop();
@@ -159,7 +174,10 @@ describe('postgresql recipe, primary + replica', () => {
     expect(entrySize(meta, 'postgresql/host1/dumpall.sql')).toBe(0);
     expect(entrySize(meta, 'postgresql/host2/dumpall.sql')).toBeGreaterThan(1000);
     expect(await archiveEntry(run.archive!, 'postgresql/host2/dumpall.sql')).toContain('CREATE DATABASE shop');
-    for (const [host, pg] of [['host1', pair.replica], ['host2', pair.primary]] as const) {
+    for (const [host, pg] of [
+      ['host1', pair.replica],
+      ['host2', pair.primary],
+    ] as const) {
       expect(entrySize(meta, `postgresql/${host}/files${pg.configDir}/postgresql.conf`), host).toBeGreaterThan(0);
     }
 
@@ -169,13 +187,17 @@ describe('postgresql recipe, primary + replica', () => {
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await shopState(pair.primary)).toEqual(before);
     // Restored on the primary, it streams to the replica.
-    await waitUntil('replica has the restored rows', async () => {
-      try {
-        return (await pair.replica.psql('SELECT count(*) FROM items', 'shop')) === '500';
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 60_000 });
+    await waitUntil(
+      'replica has the restored rows',
+      async () => {
+        try {
+          return (await pair.replica.psql('SELECT count(*) FROM items', 'shop')) === '500';
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 60_000 },
+    );
   });
 });
 
@@ -216,10 +238,14 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     fleet = await startFleet({ hosts: 2 });
     cluster = await startRepmgrCluster();
     // The standby is listed first.
-    b = await createCluster({ fleet, groups: { host1: ['postgresql'], host2: ['postgresql'] }, hostVars: {
-      host1: nodeVars(cluster.standby, []),
-      host2: nodeVars(cluster.primary, [path.join(cluster.pgbouncerDir, '*')]),
-    } });
+    b = await createCluster({
+      fleet,
+      groups: { host1: ['postgresql'], host2: ['postgresql'] },
+      hostVars: {
+        host1: nodeVars(cluster.standby, []),
+        host2: nodeVars(cluster.primary, [path.join(cluster.pgbouncerDir, '*')]),
+      },
+    });
     await writeFile(path.join(b.build, 'manifest.yml'), MANIFEST);
   });
   afterAll(async () => {
@@ -228,10 +254,14 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     await b?.cleanup();
   });
 
-  const repmgrSteps = (jsonLines: string) => jsonLines.split('\n').filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { type: string; step?: string; host?: string; status?: string })
-    .filter((e) => e.type === 'step.end' && e.step?.startsWith('repmgr:'))
-    .map((e) => `${e.host} ${e.status}`).sort();
+  const repmgrSteps = (jsonLines: string) =>
+    jsonLines
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type: string; step?: string; host?: string; status?: string })
+      .filter((e) => e.type === 'step.end' && e.step?.startsWith('repmgr:'))
+      .map((e) => `${e.host} ${e.status}`)
+      .sort();
   const standbyRows = () => cluster.standby.psql('SELECT count(*) FROM items', 'shop').catch(() => 'none');
   const adminPassword = () => cluster.primary.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'ls_repmgr_admin'");
 

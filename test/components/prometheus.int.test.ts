@@ -42,7 +42,9 @@ async function queryAt(p: PrometheusServer, promql: string, time: number): Promi
 describe('prometheus recipe (real Prometheus, over SSH)', () => {
   it('restores the TSDB from an admin-API snapshot so old samples are queryable again', async () => {
     prom = await startPrometheus({ baseDir });
-    await waitUntil('a few self-scrapes', async () => Number((await prom!.query('count_over_time(up{job="prometheus"}[1m])'))[0]?.value[1] ?? 0) >= 5, { timeoutMs: 60_000 });
+    await waitUntil('a few self-scrapes', async () => Number((await prom!.query('count_over_time(up{job="prometheus"}[1m])'))[0]?.value[1] ?? 0) >= 5, {
+      timeoutMs: 60_000,
+    });
     // A moment inside the backed-up range; the restarted server's own scrapes all come later.
     const t = Math.floor(Date.now() / 1000) - 1;
     const probe = 'count_over_time(up{job="prometheus"}[1m])';

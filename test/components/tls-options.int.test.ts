@@ -15,20 +15,34 @@ beforeAll(async () => {
 afterAll(async () => ws.cleanup());
 
 const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string[] }> = [
-  { recipe: 'prometheus', vars: { prometheus_cacert: '/pki/ca.pem', prometheus_cert: '/pki/c.pem', prometheus_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
-  { recipe: 'alertmanager', vars: { alertmanager_cacert: '/pki/ca.pem', alertmanager_cert: '/pki/c.pem', alertmanager_key: '/pki/k.pem' }, flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'] },
+  {
+    recipe: 'prometheus',
+    vars: { prometheus_cacert: '/pki/ca.pem', prometheus_cert: '/pki/c.pem', prometheus_key: '/pki/k.pem' },
+    flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'],
+  },
+  {
+    recipe: 'alertmanager',
+    vars: { alertmanager_cacert: '/pki/ca.pem', alertmanager_cert: '/pki/c.pem', alertmanager_key: '/pki/k.pem' },
+    flags: ['--cacert /pki/ca.pem', '--cert /pki/c.pem', '--key /pki/k.pem'],
+  },
   // elasticsearch hands its TLS files to curl in a config on stdin, not on the command line;
   // test/components/elasticsearch.int.test.ts uses them against an HTTPS stand-in.
   { recipe: 'kibana', vars: { kibana_cacert: '/pki/ca.pem' }, flags: ['--cacert /pki/ca.pem'] },
   // grafana_server_cert: the server's own certificate, trusted by its pinned public key.
-  { recipe: 'grafana', vars: { grafana_cacert: '/pki/ca.pem', grafana_server_cert: '/etc/grafana/ssl/grafana_cert.pem' }, flags: ['--cacert /pki/ca.pem', '-k --pinnedpubkey "$pin"'] },
+  {
+    recipe: 'grafana',
+    vars: { grafana_cacert: '/pki/ca.pem', grafana_server_cert: '/etc/grafana/ssl/grafana_cert.pem' },
+    flags: ['--cacert /pki/ca.pem', '-k --pinnedpubkey "$pin"'],
+  },
 ];
 
 async function curlLines(recipe: string, vars: Record<string, string>): Promise<string[]> {
   await ws.write('build/host_vars/localhost.yml', JSON.stringify(vars) + '\n');
   const lines: string[] = [];
   for (const extra of [[], ['--restore']]) {
-    const r = await runCli(['plan', path.join(repoRoot, 'recipes', `${recipe}.yaml`), '-b', path.join(ws.dir, 'build'), ...extra], { env: { GRAFANA_ADMIN_PASSWORD: 'x', LOGGING_ADMIN_PASSWORD: 'x' } });
+    const r = await runCli(['plan', path.join(repoRoot, 'recipes', `${recipe}.yaml`), '-b', path.join(ws.dir, 'build'), ...extra], {
+      env: { GRAFANA_ADMIN_PASSWORD: 'x', LOGGING_ADMIN_PASSWORD: 'x' },
+    });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     lines.push(...r.stdout.split('\n').filter((l) => /\bcurl /.test(l)));

@@ -80,7 +80,9 @@ esac
   const ready = async () => {
     const pid = await readPidFile(pidFile);
     await waitUntil('zookeeper service', async () => /^Mode: /m.test(await fourLetterWord(zk.port, 'srvr')), {
-      timeoutMs: 60_000, logFile: zk.logFile, alivePid: pid,
+      timeoutMs: 60_000,
+      logFile: zk.logFile,
+      alivePid: pid,
     });
   };
   return {

@@ -84,7 +84,10 @@ describe('age encryption', () => {
     const encrypted = join(dir, 'for-first.age');
     execFileSync('age', ['-r', recipient, '-o', encrypted, plainFile]);
     const failure = pipeline(createReadStream(encrypted), decryptStream(other), createWriteStream(join(dir, 'out2.bin')));
-    const error = (await failure.then(() => undefined, (e: unknown) => e as Error))!;
+    const error = (await failure.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    ))!;
     expect(error).toBeInstanceOf(LsError);
     expect(error.message).not.toContain(other[0]);
   });

@@ -35,10 +35,14 @@ describe('the kill sequence', () => {
     await waitFor(() => existsSync(marker));
     const sent: StopSignal[] = [];
     const controller = new AbortController();
-    const stopping = startKillSequence({ signal: controller.signal }, (signal) => {
-      sent.push(signal);
-      process.kill(-child.pid!, signal);
-    }, { graceMs: 200 });
+    const stopping = startKillSequence(
+      { signal: controller.signal },
+      (signal) => {
+        sent.push(signal);
+        process.kill(-child.pid!, signal);
+      },
+      { graceMs: 200 },
+    );
     controller.abort();
     const [, signal] = await exit;
     stopping.exited();
@@ -51,10 +55,14 @@ describe('the kill sequence', () => {
     const sent: StopSignal[] = [];
     const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
     const exit = once(child, 'exit');
-    const stopping = startKillSequence({ timeoutMs: 1 }, (signal) => {
-      sent.push(signal);
-      child.kill(signal);
-    }, { graceMs: 200 });
+    const stopping = startKillSequence(
+      { timeoutMs: 1 },
+      (signal) => {
+        sent.push(signal);
+        child.kill(signal);
+      },
+      { graceMs: 200 },
+    );
     const [, signal] = await exit;
     stopping.exited();
     expect(signal).toBe('SIGTERM');

@@ -81,7 +81,10 @@ describe('ssh args', () => {
 
 describe('createExecutor', () => {
   const host = (kind: 'local' | 'ssh', vars = {}) => ({
-    name: 'h', groups: [], vars, connection: { kind, address: '127.0.0.1', port: 22, sshArgs: [] },
+    name: 'h',
+    groups: [],
+    vars,
+    connection: { kind, address: '127.0.0.1', port: 22, sshArgs: [] },
   });
 
   it('returns the local executor for ansible_connection=local and SSH otherwise', () => {

@@ -37,7 +37,17 @@ const executors: Record<'local' | 'ssh', () => Executor> = {
   ssh: () => {
     const h = fleet.hosts[0]!;
     return new SshExecutor(
-      { name: h.name, connection: { kind: 'ssh', address: h.address, port: h.port, user: fleet.sudoUser, privateKeyFile: fleet.clientKey, sshArgs: ['-o', `UserKnownHostsFile=${fleet.knownHosts}`] } },
+      {
+        name: h.name,
+        connection: {
+          kind: 'ssh',
+          address: h.address,
+          port: h.port,
+          user: fleet.sudoUser,
+          privateKeyFile: fleet.clientKey,
+          sshArgs: ['-o', `UserKnownHostsFile=${fleet.knownHosts}`],
+        },
+      },
       { agent: '' },
     );
   },
@@ -119,7 +129,7 @@ describe.each(cases)('%s executor, %s transport', (kind, transport) => {
     }
   });
 
-  it('fails with the sink\'s error, without hanging the command, when the sink breaks', async () => {
+  it("fails with the sink's error, without hanging the command, when the sink breaks", async () => {
     const executor = executors[kind]();
     try {
       const sink = new Writable({ write: (_chunk, _enc, done) => done(new Error('disk full in the test sink')) });

@@ -86,26 +86,30 @@ describe('file safety', () => {
 describe('faults during a backup', () => {
   // tar.zst into one local directory is written by zstd itself (archive-output.ts): its disk-full
   // error comes from zstd's exit, and must still name the target and the cause.
-  it.each(['tar.gz', 'tar.zst'])('target disk full (%s): exit 1 naming the target, nothing under a final name, no temp file, service started again', async (format) => {
-    const target = path.join(ws.dir, `small-${format}`);
-    await mkdir(target);
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'lsb-faults', target]);
-    mounted = target;
-    try {
-      await writeRecipe(`    - run: head -c 6000000 /dev/urandom
+  it.each(['tar.gz', 'tar.zst'])(
+    'target disk full (%s): exit 1 naming the target, nothing under a final name, no temp file, service started again',
+    async (format) => {
+      const target = path.join(ws.dir, `small-${format}`);
+      await mkdir(target);
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'lsb-faults', target]);
+      mounted = target;
+      try {
+        await writeRecipe(`    - run: head -c 6000000 /dev/urandom
       output: big.bin`);
-      const r = await runCli(['apply', recipes, '-b', build, '-t', target, '-f', format], { env, timeoutMs: 180_000 });
-      expect(r.exitCode).toBe(1);
-      expect(r.stderr).toMatch(/ENOSPC|no space/i);
-      expect(r.stderr).toContain(target);
-      expect(r.stderr).not.toMatch(/unexpected error/);
-      expect(await checkTarget(target)).toEqual([]);
-      expect(existsSync(started)).toBe(true);
-    } finally {
-      await execa('umount', [target]);
-      mounted = undefined;
-    }
-  }, 240_000);
+        const r = await runCli(['apply', recipes, '-b', build, '-t', target, '-f', format], { env, timeoutMs: 180_000 });
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toMatch(/ENOSPC|no space/i);
+        expect(r.stderr).toContain(target);
+        expect(r.stderr).not.toMatch(/unexpected error/);
+        expect(await checkTarget(target)).toEqual([]);
+        expect(existsSync(started)).toBe(true);
+      } finally {
+        await execa('umount', [target]);
+        mounted = undefined;
+      }
+    },
+    240_000,
+  );
 
   it('a step past its timeout is killed, post runs, exit code and message say which step', async () => {
     const target = path.join(ws.dir, 'timeout');

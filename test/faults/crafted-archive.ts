@@ -74,7 +74,9 @@ export async function readEntries(gz: Buffer): Promise<RawEntry[]> {
   parser.on('entry', (e: ReadEntry) => {
     const chunks: Buffer[] = [];
     e.on('data', (c: Buffer) => chunks.push(c));
-    e.on('end', () => entries.push({ path: e.path.replace(/\/+$/, ''), type: e.type, body: Buffer.concat(chunks), linkpath: e.linkpath || undefined, mode: e.mode }));
+    e.on('end', () =>
+      entries.push({ path: e.path.replace(/\/+$/, ''), type: e.type, body: Buffer.concat(chunks), linkpath: e.linkpath || undefined, mode: e.mode }),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     parser.on('end', resolve);

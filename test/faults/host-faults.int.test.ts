@@ -47,11 +47,22 @@ async function signalTree(root: number, signal: NodeJS.Signals): Promise<number[
 
 /** Resolves once the partial archive beside its destination passes 1 MiB: streaming has begun. */
 function streaming(target: string): Promise<void> {
-  return waitFor(async () => {
-    const temps = (await readdir(target).catch(() => [] as string[])).filter((n) => n.startsWith('.lsbackup-tmp-'));
-    const sizes = await Promise.all(temps.map((n) => stat(path.join(target, n)).then((s) => s.size, () => 0)));
-    return sizes.some((s) => s > 1024 * 1024);
-  }, 120_000, 'the collect to stream');
+  return waitFor(
+    async () => {
+      const temps = (await readdir(target).catch(() => [] as string[])).filter((n) => n.startsWith('.lsbackup-tmp-'));
+      const sizes = await Promise.all(
+        temps.map((n) =>
+          stat(path.join(target, n)).then(
+            (s) => s.size,
+            () => 0,
+          ),
+        ),
+      );
+      return sizes.some((s) => s > 1024 * 1024);
+    },
+    120_000,
+    'the collect to stream',
+  );
 }
 
 /** Starts `apply` collecting the 64 MiB data dir from host1; `stepTimeout` bounds the collect. */
@@ -61,7 +72,10 @@ async function startCollect(name: string, stepTimeout?: number) {
   fleet.writeInventory(build, { host1: ['app'] });
   const timeout = stepTimeout ? `\n      timeout: ${stepTimeout}` : '';
   const recipes = path.dirname(
-    await ws.write(`recipes-${name}/app.yaml`, recipeYaml('app', `hosts: { group: app }\ndetect: "true"\nbackup:\n  collect:\n    - path: ${ws.dir}/data${timeout}\n`)),
+    await ws.write(
+      `recipes-${name}/app.yaml`,
+      recipeYaml('app', `hosts: { group: app }\ndetect: "true"\nbackup:\n  collect:\n    - path: ${ws.dir}/data${timeout}\n`),
+    ),
   );
   const child = spawnCli(['apply', recipes, '-b', build, '-t', target], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
   return { child, target };

@@ -12,7 +12,10 @@ const aliasBomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"
   .concat(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`))
   .join('\n');
 
-const APP_RECIPE = recipeYaml('app', 'hosts: { group: all }\nvars: { greeting: hello }\nbackup:\n  snapshot:\n    - run: echo {{vars.greeting}}\n      output: greeting.txt\n');
+const APP_RECIPE = recipeYaml(
+  'app',
+  'hosts: { group: all }\nvars: { greeting: hello }\nbackup:\n  snapshot:\n    - run: echo {{vars.greeting}}\n      output: greeting.txt\n',
+);
 
 function expectCleanError(r: { exitCode: number; stdout: string; stderr: string }, exitCode: number, ...needles: (string | RegExp)[]): void {
   expect(r.exitCode, cliOutput(r)).toBe(exitCode);
@@ -41,7 +44,13 @@ describe('YAML alias bombs ("billion laughs")', () => {
   });
 
   it('in a YAML inventory and in group_vars: exit 78 naming the file once', async () => {
-    const inv = await ws.write('bomb-inv/inventory.yml', `all:\n  hosts:\n    localhost: { ansible_connection: local }\n  vars:\n${aliasBomb.split('\n').map((l) => '    ' + l).join('\n')}\n`);
+    const inv = await ws.write(
+      'bomb-inv/inventory.yml',
+      `all:\n  hosts:\n    localhost: { ansible_connection: local }\n  vars:\n${aliasBomb
+        .split('\n')
+        .map((l) => '    ' + l)
+        .join('\n')}\n`,
+    );
     const r1 = await runCli(['plan', ws.dir + '/recipes', '-b', inv]);
     expectCleanError(r1, 78, `${inv}:6:12`);
 
@@ -75,7 +84,13 @@ describe('user-chosen keys never reach builtins', () => {
   });
 
   it("a recipe var named toString renders its own value, not the builtin's source", async () => {
-    await ws.write('proto-recipes/p.yaml', recipeYaml('proto', 'hosts: { group: all }\nvars: { toString: fine, constructor: also-fine }\nbackup:\n  snapshot:\n    - run: echo {{vars.toString}} {{vars.constructor}}\n      output: o.txt\n'));
+    await ws.write(
+      'proto-recipes/p.yaml',
+      recipeYaml(
+        'proto',
+        'hosts: { group: all }\nvars: { toString: fine, constructor: also-fine }\nbackup:\n  snapshot:\n    - run: echo {{vars.toString}} {{vars.constructor}}\n      output: o.txt\n',
+      ),
+    );
     const r = await runCli(['plan', ws.dir + '/proto-recipes', '-b', ws.dir + '/build']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(r.stdout).toContain('echo fine also-fine');

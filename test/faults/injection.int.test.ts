@@ -14,9 +14,51 @@ import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 import { hostSegment } from '../../engine/runner/entry-paths.js';
 
 const FRAGMENTS = [
-  ';', '&&', '||', '|', '&', '$(id)', '`id`', '${HOME}', '$HOME', "'", '"', '\\', '\n', '\r', '\t', ' ',
-  '*', '?', '[a]', '~', '#', '>', '<', '>&2', '(', ')', '{', '}', '{{', '}}', '{{host.name}}',
-  '{{secret "X"}}', '{{{raw}}}', '{{#each x}}', 'ü', '☃', '𝄞', '\u202e', '-n', '--', '=', '%s', '%n', '!', 'a',
+  ';',
+  '&&',
+  '||',
+  '|',
+  '&',
+  '$(id)',
+  '`id`',
+  '${HOME}',
+  '$HOME',
+  "'",
+  '"',
+  '\\',
+  '\n',
+  '\r',
+  '\t',
+  ' ',
+  '*',
+  '?',
+  '[a]',
+  '~',
+  '#',
+  '>',
+  '<',
+  '>&2',
+  '(',
+  ')',
+  '{',
+  '}',
+  '{{',
+  '}}',
+  '{{host.name}}',
+  '{{secret "X"}}',
+  '{{{raw}}}',
+  '{{#each x}}',
+  'ü',
+  '☃',
+  '𝄞',
+  '\u202e',
+  '-n',
+  '--',
+  '=',
+  '%s',
+  '%n',
+  '!',
+  'a',
 ];
 
 /** mulberry32: a tiny seeded PRNG, so a failure reproduces with the same values. */
@@ -147,7 +189,14 @@ describe('hostile values reach the command as one literal argument', () => {
 
   it('a host named ".." or "." cannot put entries outside its component directory', async () => {
     const { args, stderr, exitCode } = await runRound(
-      { hosts: [{ name: '..', local: true, b: 'x' }, { name: '.', local: true, b: 'y' }], recipeVar: 'v', cliVar: 'w' },
+      {
+        hosts: [
+          { name: '..', local: true, b: 'x' },
+          { name: '.', local: true, b: 'y' },
+        ],
+        recipeVar: 'v',
+        cliVar: 'w',
+      },
       99,
     );
     expect(exitCode, stderr).toBe(0);

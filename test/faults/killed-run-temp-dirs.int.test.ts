@@ -26,7 +26,7 @@ afterEach(async () => ws.cleanup());
 const restoreDirs = async () => (await readdir(tmp)).filter((n) => n.startsWith('lsbackup-restore-'));
 
 describe('temp directories of a killed run', () => {
-  it('are private, survive the SIGKILL, and the next run removes them (not a live run\'s)', async () => {
+  it("are private, survive the SIGKILL, and the next run removes them (not a live run's)", async () => {
     const running = path.join(ws.dir, 'restore-running');
     await ws.write(
       'recipes/app.yaml',

@@ -137,7 +137,7 @@ describe('two runs at once', () => {
 });
 
 describe('two runs in one process (the jobs of `lsbackup schedule`)', () => {
-  it('the second waits for the first to release, even with no --lock-wait: never fails on its own process\'s lock', async () => {
+  it("the second waits for the first to release, even with no --lock-wait: never fails on its own process's lock", async () => {
     await ws.write('backups/.keep', '');
     const t = await openTarget(target);
     const order: string[] = [];

@@ -91,7 +91,9 @@ describe.skipIf(optOut)('a network cut (real network namespaces)', () => {
       const r = await runCli(['apply', recipes, '-b', build, '-t', target], { env, timeoutMs: 120_000 });
       const took = (Date.now() - started) / 1000;
       expect(r.exitCode, r.stderr).toBe(2);
-      expect(r.stderr).toMatch(new RegExp(`host2.*timed out after ${CONNECT_TIMEOUT_S} s connecting to ${fleet.hosts[1]!.address.replace(/\./g, '\\.')}:${fleet.hosts[1]!.port}`));
+      expect(r.stderr).toMatch(
+        new RegExp(`host2.*timed out after ${CONNECT_TIMEOUT_S} s connecting to ${fleet.hosts[1]!.address.replace(/\./g, '\\.')}:${fleet.hosts[1]!.port}`),
+      );
       await expectHost2FailedOnce(r.stderr);
       // The connect attempt is bounded by ConnectTimeout; the whole run by a few of them.
       expect(took).toBeLessThan(45);
@@ -134,7 +136,14 @@ async function setup(name: string) {
 
 async function tempSize(target: string): Promise<number> {
   const temps = (await readdir(target).catch(() => [] as string[])).filter((n) => n.startsWith('.lsbackup-tmp-'));
-  const sizes = await Promise.all(temps.map((n) => stat(path.join(target, n)).then((s) => s.size, () => 0)));
+  const sizes = await Promise.all(
+    temps.map((n) =>
+      stat(path.join(target, n)).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
   return Math.max(0, ...sizes);
 }
 
@@ -153,7 +162,10 @@ async function expectHost2FailedOnce(stderr: string): Promise<void> {
  */
 async function expectArchive(target: string, o: { host2Started: boolean }): Promise<void> {
   const names = (await readdir(target)).filter((n) => !n.startsWith('.lsbackup.lock'));
-  expect(names.filter((n) => n.startsWith('.lsbackup-tmp-')), 'temp files left').toEqual([]);
+  expect(
+    names.filter((n) => n.startsWith('.lsbackup-tmp-')),
+    'temp files left',
+  ).toEqual([]);
   const archives = names.filter((n) => /\.tar\.(gz|zst)$|\.zip$/.test(n));
   expect(archives).toHaveLength(1);
   const archive = path.join(target, archives[0]!);
@@ -188,7 +200,12 @@ async function expectArchive(target: string, o: { host2Started: boolean }): Prom
   if (!o.host2Started) expect(host2Entries).toEqual([]);
   expect(host2Entries.every((x) => x.error)).toBe(true);
   if (host2Entries.length > 0) expect(verify.exitCode, 'verify flags the incomplete entry').toBe(1);
-  expect(problems.split('\n').filter((l) => /stored incomplete/.test(l)).every((l) => l.includes('/host2/'))).toBe(true);
+  expect(
+    problems
+      .split('\n')
+      .filter((l) => /stored incomplete/.test(l))
+      .every((l) => l.includes('/host2/')),
+  ).toBe(true);
 
   // Host 1's data complete, byte for byte.
   for (const file of ['small.bin', 'hello.txt']) {

@@ -15,7 +15,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { chownSync, closeSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, linkSync, writeSync, ftruncateSync, chmodSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  linkSync,
+  writeSync,
+  ftruncateSync,
+  chmodSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { cliOutput, runCli } from '../helpers/cli.js';
@@ -57,7 +75,9 @@ const DIR_MODES = [0o755, 0o700, 0o750, 0o777, 0o1777];
 const nameArb: fc.Arbitrary<Uint8Array> = fc
   .oneof(
     fc.stringMatching(/^[a-z][a-z0-9._-]{0,12}$/).map((s) => Buffer.from(s)),
-    fc.constantFrom('with space', 'new\nline', 'tab\there', 'ü☃𝄞', '-n', '--', '*?[x]', '$(id)', ' lead', 'trail ', '.hidden', 'back\\slash', "qu'ote").map((s) => Buffer.from(s)),
+    fc
+      .constantFrom('with space', 'new\nline', 'tab\there', 'ü☃𝄞', '-n', '--', '*?[x]', '$(id)', ' lead', 'trail ', '.hidden', 'back\\slash', "qu'ote")
+      .map((s) => Buffer.from(s)),
     fc.uint8Array({ minLength: 1, maxLength: 12 }).map((b) => Buffer.from(b.map((x) => (x === 0 || x === 0x2f ? 0x80 | (x + 1) : x)))),
     fc.constantFrom(Buffer.from([0x78, 0xff]), Buffer.from([0x78, 0xfe]), Buffer.from([0xc3, 0x28]), Buffer.from('é', 'latin1')),
     fc.integer({ min: 100, max: 255 }).map((n) => Buffer.from('L'.repeat(n))),
@@ -215,7 +235,12 @@ function describeTree(root: string): Map<string, Described> {
   const inodes = new Map<number, number>();
   const walk = (abs: Buffer, rel: string) => {
     const st = lstatSync(abs);
-    const d: Described = { type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    const d: Described = {
+      type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other',
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+    };
     if (st.isFile()) {
       d.mtime = Math.floor(st.mtimeMs / 1000);
       d.size = st.size;
@@ -246,11 +271,18 @@ function treeDiff(before: Map<string, Described>, after: Map<string, Described>,
   // A sparse file must come back sparse; a dense one may come back with holes where it held zero
   // blocks (restore writes those as holes, as cp --sparse=always does).
   const sparseness = (b: Described | undefined, a: Described | undefined) => (b?.sparse === false && a?.type === 'file' ? { ...a, sparse: false } : a);
-  const show = (rel: string) => JSON.stringify(rel.split('/').map((h) => (h === '.' ? '.' : Buffer.from(h, 'hex').toString('latin1'))).join('/'));
+  const show = (rel: string) =>
+    JSON.stringify(
+      rel
+        .split('/')
+        .map((h) => (h === '.' ? '.' : Buffer.from(h, 'hex').toString('latin1')))
+        .join('/'),
+    );
   const lines: string[] = [];
   for (const rel of new Set([...before.keys(), ...after.keys()])) {
     const [b, a] = [comparable(before.get(rel)), comparable(sparseness(before.get(rel), after.get(rel)))];
-    if (JSON.stringify(b) !== JSON.stringify(a)) lines.push(`${show(rel)}: backed up ${JSON.stringify(b) ?? 'absent'}, restored ${JSON.stringify(a) ?? 'absent'}`);
+    if (JSON.stringify(b) !== JSON.stringify(a))
+      lines.push(`${show(rel)}: backed up ${JSON.stringify(b) ?? 'absent'}, restored ${JSON.stringify(a) ?? 'absent'}`);
   }
   return lines;
 }
@@ -353,7 +385,7 @@ ${
       // fast-check's own report prints the whole counterexample (megabytes of file contents).
       if (details.failed) {
         throw new Error(
-          `the invariant failed in run ${details.numRuns}; replay with LSB_PROPERTY_SEED=${details.seed} LSB_PROPERTY_PATH=${details.counterexamplePath}\n${(details.errorInstance as Error | undefined)?.message ?? "no error recorded"}`,
+          `the invariant failed in run ${details.numRuns}; replay with LSB_PROPERTY_SEED=${details.seed} LSB_PROPERTY_PATH=${details.counterexamplePath}\n${(details.errorInstance as Error | undefined)?.message ?? 'no error recorded'}`,
         );
       }
     },

@@ -72,7 +72,11 @@ restore:
     await ws.write('recipes/app2.yaml', recipe('app2'));
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', build, '-t', path.join(ws.dir, 'backups')]);
     expect(r.exitCode, r.stderr).toBe(0);
-    archive = path.join(ws.dir, 'backups', (await readdir(path.join(ws.dir, 'backups'))).find((f) => f.endsWith('.tar.gz'))!);
+    archive = path.join(
+      ws.dir,
+      'backups',
+      (await readdir(path.join(ws.dir, 'backups'))).find((f) => f.endsWith('.tar.gz'))!,
+    );
     const all = await readEntries(await readFile(archive));
     metadata = JSON.parse(all.find((e) => e.path === 'metadata.json')!.body!.toString('utf8'));
     entries = all.filter((e) => e.path !== 'metadata.json');

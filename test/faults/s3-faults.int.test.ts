@@ -7,7 +7,14 @@
  * multipart upload left (ListMultipartUploads), and the SDK retried (several part attempts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -128,9 +135,7 @@ describe('S3 failing mid-multipart', () => {
         const config = await ws.write(
           `config-${mode}.yaml`,
           JSON.stringify({
-            targets: [
-              s3Target(prefix, proxy.endpoint),
-            ],
+            targets: [s3Target(prefix, proxy.endpoint)],
           }),
         );
         const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-c', config], {
@@ -205,7 +210,10 @@ describe('S3 endpoint lost mid-upload', () => {
     expect(existsSync(path.join(state, 'stopped'))).toBe(true);
     expect(existsSync(path.join(state, 'started')), 'the always-run post-step ran').toBe(true);
     // The summary table: the component's row on the one host.
-    expect(summaryRows(r.stdout).map((row) => row.slice(0, 2)), r.stdout + r.stderr).toEqual([['app', 'localhost']]);
+    expect(
+      summaryRows(r.stdout).map((row) => row.slice(0, 2)),
+      r.stdout + r.stderr,
+    ).toEqual([['app', 'localhost']]);
   }
 
   const killAfter4Parts: ProxyRule = { onPart: (n, p) => n > 4 && p.kill() };
@@ -216,13 +224,16 @@ describe('S3 endpoint lost mid-upload', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
     expectCleanFailure(r, state);
     expect(r.stderr).toContain(`s3://${BUCKET}/${prefix}`);
-    expect(r.stderr).toMatch(/could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz .*the next run or 'lsbackup prune --leftovers' removes it.*ECONNREFUSED/);
+    expect(r.stderr).toMatch(
+      /could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz .*the next run or 'lsbackup prune --leftovers' removes it.*ECONNREFUSED/,
+    );
     await expectNothingStored(prefix);
 
     // Issue 19.3: the dead upload stays billed until someone aborts it. Another cluster's upload
     // under the same prefix is not this cluster's to remove.
     await raw.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: `${prefix}lsbackup-other-20260101T000000Z.tar.gz` }));
-    const uploads = async () => ((await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? []).map((u) => u.Key!.slice(prefix.length));
+    const uploads = async () =>
+      ((await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? []).map((u) => u.Key!.slice(prefix.length));
     expect((await uploads()).sort()).toEqual([expect.stringMatching(/^lsbackup-build-/), 'lsbackup-other-20260101T000000Z.tar.gz']);
     const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-killed') };
     // Younger than the default grace (24 h): it may be a run on another machine, so kept.
@@ -257,7 +268,9 @@ describe('S3 endpoint lost mid-upload', () => {
       const r = await runCli(['get', name, dest, '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-getcut') } });
       expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
-      expect(r.stderr).toMatch(new RegExp(`Target s3://${BUCKET}/${prefix}: the download of ${name.replace(/\./g, '\\.')} broke off after .*deleted or replaced`));
+      expect(r.stderr).toMatch(
+        new RegExp(`Target s3://${BUCKET}/${prefix}: the download of ${name.replace(/\./g, '\\.')} broke off after .*deleted or replaced`),
+      );
       expect(await readdir(dest)).toEqual([]);
     } finally {
       await proxy.close();
@@ -268,9 +281,15 @@ describe('S3 endpoint lost mid-upload', () => {
     const prefix = 'prune-batch/';
     const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
     // Prune goes by the metadata sidecar (cluster, time): an archive without one is kept.
-    const metadata = (i: number) => JSON.stringify({ cluster: 'c1', startedAt: `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, status: 'success', components: [] });
+    const metadata = (i: number) =>
+      JSON.stringify({ cluster: 'c1', startedAt: `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, status: 'success', components: [] });
     for (const [i, n] of names.entries()) {
-      for (const [key, body] of [[n, 'x'], [`${n}.sha256`, 'x'], [`${n}.metadata.json`, metadata(i)]]) await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
+      for (const [key, body] of [
+        [n, 'x'],
+        [`${n}.sha256`, 'x'],
+        [`${n}.metadata.json`, metadata(i)],
+      ])
+        await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
     }
     const proxy = await startS3Proxy(server.endpoint);
     try {

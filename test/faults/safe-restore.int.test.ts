@@ -97,7 +97,13 @@ describe('restore refuses crafted archives before touching any host', () => {
     ],
     [
       'an entry missing from metadata.json',
-      () => withMetadata(entries, metadata, (records) => records.splice(records.findIndex((x) => x.path === `app/${HOST}/hello.txt`), 1)),
+      () =>
+        withMetadata(entries, metadata, (records) =>
+          records.splice(
+            records.findIndex((x) => x.path === `app/${HOST}/hello.txt`),
+            1,
+          ),
+        ),
       /entry 'app\/localhost\/hello.txt' is not listed in metadata.json/,
     ],
     [
@@ -132,9 +138,7 @@ describe('restore refuses crafted archives before touching any host', () => {
 
   it('refuses a carried recipe that does not match its recorded digest (runs neither recipe)', async () => {
     const other = path.join(ws.dir, 'tampered-recipe-ran');
-    const tampered = entries.map((e) =>
-      e.path.startsWith('lsbackup/recipes/') ? { ...e, body: Buffer.from(recipe('1.0.0', other)) } : e,
-    );
+    const tampered = entries.map((e) => (e.path.startsWith('lsbackup/recipes/') ? { ...e, body: Buffer.from(recipe('1.0.0', other)) } : e));
     const r = await restore(withMetadata(tampered, metadata));
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(/does not match the digest recorded for component app \(tampered\?\)/);
@@ -164,7 +168,12 @@ describe('restore runs the recipe version recorded in the backup', () => {
   });
 
   it('a backup that does not carry its recipe is not restored with another one without the flag', async () => {
-    const r = await restore(withMetadata(entries.filter((e) => !e.path.startsWith('lsbackup/recipes/')), metadata));
+    const r = await restore(
+      withMetadata(
+        entries.filter((e) => !e.path.startsWith('lsbackup/recipes/')),
+        metadata,
+      ),
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toMatch(/does not carry recipe app@1\.0\.0; pass --allow-recipe-upgrade/);
     expect(existsSync(marker)).toBe(false);

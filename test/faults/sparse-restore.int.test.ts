@@ -68,7 +68,10 @@ describe.each(['local', 'ssh'] as const)('a sparse file is restored sparse (%s h
     expect(await allocated(sparse)).toBeLessThan(MIB);
     await ws.write(
       'recipes/app.yaml',
-      recipeYaml('app', `hosts: { group: app }\n${kind === 'ssh' ? 'become: true\n' : ''}backup:\n  collect:\n    - path: "${data}"\nrestore:\n  apply:\n    - files: "${data}"\n`),
+      recipeYaml(
+        'app',
+        `hosts: { group: app }\n${kind === 'ssh' ? 'become: true\n' : ''}backup:\n  collect:\n    - path: "${data}"\nrestore:\n  apply:\n    - files: "${data}"\n`,
+      ),
     );
   }, 180_000);
   afterAll(async () => {
@@ -81,7 +84,10 @@ describe.each(['local', 'ssh'] as const)('a sparse file is restored sparse (%s h
     const out = path.join(ws.dir, `backups-${++runs}`);
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', build, '-t', out, '--format', format], { timeoutMs: 180_000 });
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    return path.join(out, (await readdir(out)).find((f) => f.endsWith(`.${format}`))!);
+    return path.join(
+      out,
+      (await readdir(out)).find((f) => f.endsWith(`.${format}`))!,
+    );
   };
   const restoreAndCheck = async (archive: string) => {
     await rm(data, { recursive: true, force: true });

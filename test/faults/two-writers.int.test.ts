@@ -36,7 +36,12 @@ let ws: Awaited<ReturnType<typeof workspace>>;
 
 beforeAll(async () => {
   [s3, az, ws] = await Promise.all([startSwiftS3(), startAzureFileStandIn(), workspace('lsb-two-writers-')]);
-  const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const raw = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
   await raw.send(new CreateBucketCommand({ Bucket: BUCKET }));
   raw.destroy();
   await new ShareServiceClient(az.endpoint, new StorageSharedKeyCredential(az.account, az.accountKey)).getShareClient(SHARE).create();
@@ -60,7 +65,17 @@ interface TargetUnderTest {
 const s3Target = (prefix: string): TargetUnderTest => ({
   uri: `s3://${BUCKET}/${prefix}`,
   options: { endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  flags: ['-t', `s3://${BUCKET}/${prefix}`, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--target-secret', 'accessKeyId=S3_KEY', '--target-secret', 'secretAccessKey=S3_SECRET'],
+  flags: [
+    '-t',
+    `s3://${BUCKET}/${prefix}`,
+    '--s3-endpoint',
+    s3.endpoint,
+    '--s3-path-style',
+    '--target-secret',
+    'accessKeyId=S3_KEY',
+    '--target-secret',
+    'secretAccessKey=S3_SECRET',
+  ],
   env: { S3_KEY: s3.accessKeyId, S3_SECRET: s3.secretAccessKey },
 });
 const azTarget = (dir: string): TargetUnderTest => ({
@@ -69,7 +84,12 @@ const azTarget = (dir: string): TargetUnderTest => ({
   flags: ['-t', `azfile://${az.account}/${SHARE}/${dir}`, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'accountKey=AZ_KEY'],
   env: { AZ_KEY: az.accountKey },
 });
-const localTarget = (dir: string): TargetUnderTest => ({ uri: path.join(ws.dir, dir), options: {}, flags: ['-t', path.join(ws.dir, dir), '--lock-wait', '600'], env: {} });
+const localTarget = (dir: string): TargetUnderTest => ({
+  uri: path.join(ws.dir, dir),
+  options: {},
+  flags: ['-t', path.join(ws.dir, dir), '--lock-wait', '600'],
+  env: {},
+});
 
 /** The name without its `_N` collision suffix: two runs that started in the same second share it. */
 const baseName = (name: string) => name.replace(/_\d+(?=\.tar\.gz$)/, '');
@@ -79,7 +99,10 @@ async function apply(t: TargetUnderTest, machine: string): Promise<{ name: strin
   const env = { ...t.env, XDG_CACHE_HOME: path.join(ws.dir, `cache-${machine}`) };
   const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), ...t.flags, '--json'], { env, timeoutMs: 300_000 });
   expect(r.exitCode, cliOutput(r)).toBe(0);
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+  const events = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, string>);
   return { name: events.find((e) => e.type === 'archive.stored')!.name!, backupId: events.find((e) => e.type === 'run.start')!.backupId! };
 }
 
@@ -172,7 +195,9 @@ async function raceCommits(t: TargetUnderTest): Promise<void> {
     const stored = results.map(({ w }) => ({ id: w.id, ...(JSON.parse(w.out().trim().split('\n').pop()!) as { name: string; sha: string }) }));
     expect(stored.map((s) => s.name).sort(), `round ${round}`).toEqual([name, name.replace('.tar.gz', '_1.tar.gz')]);
     for (const s of stored) {
-      const archive = createHash('sha256').update(Buffer.from(await (await target.get(s.name)).toArray().then((c) => Buffer.concat(c as Buffer[])))).digest('hex');
+      const archive = createHash('sha256')
+        .update(Buffer.from(await (await target.get(s.name)).toArray().then((c) => Buffer.concat(c as Buffer[]))))
+        .digest('hex');
       expect(archive).toBe(s.sha);
       expect((await text(await target.get(`${s.name}.sha256`))).trim()).toBe(`${s.sha}  ${s.name}`);
       expect(await text(await target.get(`${s.name}.writer`))).toBe(s.id);

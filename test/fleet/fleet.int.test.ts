@@ -12,8 +12,24 @@ describe('test fleet', () => {
   afterAll(async () => fleet?.stop());
 
   const ssh = (user: string, i: number, cmd: string) =>
-    execFileSync('ssh', ['-i', fleet.clientKey, '-o', `UserKnownHostsFile=${fleet.knownHosts}`, '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes', '-p', String(fleet.hosts[i]!.port), `${user}@${fleet.hosts[i]!.address}`, cmd], { encoding: 'utf8' });
+    execFileSync(
+      'ssh',
+      [
+        '-i',
+        fleet.clientKey,
+        '-o',
+        `UserKnownHostsFile=${fleet.knownHosts}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        'BatchMode=yes',
+        '-p',
+        String(fleet.hosts[i]!.port),
+        `${user}@${fleet.hosts[i]!.address}`,
+        cmd,
+      ],
+      { encoding: 'utf8' },
+    );
 
   it('lets lsbtest log in with the client key and use sudo, and refuses sudo to lsbnosudo', () => {
     expect(ssh(fleet.sudoUser, 0, 'sudo -n id -u').trim()).toBe('0');

@@ -146,7 +146,11 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           await new Promise((r) => setTimeout(r, 20));
         }
         await waitForPort(h.address, h.port);
-        h.hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+        h.hostPublicKey = readFileSync(hostKey + '.pub', 'utf8')
+          .trim()
+          .split(/\s+/)
+          .slice(0, 2)
+          .join(' ');
         h.hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKey + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1]!;
       },
       writeInventory: (target, groupsByHost) => writeInventory(target, hosts, groupsByHost, clientKey, knownHosts),
@@ -227,7 +231,13 @@ export interface SshdPlacement {
 }
 
 export async function startSshd(
-  dir: string, name: string, address: string, authorizedKeys: string, logLevel: string, placement?: SshdPlacement, mountSetup?: string,
+  dir: string,
+  name: string,
+  address: string,
+  authorizedKeys: string,
+  logLevel: string,
+  placement?: SshdPlacement,
+  mountSetup?: string,
 ) {
   requireIntegrationTier(`an sshd (${name})`);
   const hostDir = join(dir, name);
@@ -271,7 +281,11 @@ export async function startSshd(
   );
   exited.catch(() => {});
   await Promise.race([waitForPort(address, port), exited]);
-  const hostPublicKey = readFileSync(hostKey + '.pub', 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+  const hostPublicKey = readFileSync(hostKey + '.pub', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .join(' ');
   const hostKeyFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', hostKey + '.pub'], { encoding: 'utf8' }).split(/\s+/)[1]!;
   const host: FleetHost = { name, address, port, pid: child.pid!, hostKeyFingerprint, hostPublicKey, logFile };
   return { host, child };
@@ -345,7 +359,7 @@ export async function stopSshd(child: ChildProcess): Promise<void> {
 /** Children, grandchildren, ... of `root` (breadth first). */
 function descendantPids(root: number): number[] {
   const found: number[] = [];
-  for (let queue = [root]; queue.length > 0; ) {
+  for (let queue = [root]; queue.length > 0;) {
     const next = queue.flatMap((p) => childPids(p));
     found.push(...next);
     queue = next;
@@ -362,13 +376,7 @@ function childPids(parent: number): number[] {
     .map(([pid]) => pid!);
 }
 
-export function writeInventory(
-  dir: string,
-  hosts: FleetHost[],
-  groupsByHost: Record<string, string[]>,
-  clientKey: string,
-  knownHosts: string,
-): string {
+export function writeInventory(dir: string, hosts: FleetHost[], groupsByHost: Record<string, string[]>, clientKey: string, knownHosts: string): string {
   const byGroup = new Map<string, FleetHost[]>();
   for (const host of hosts) {
     for (const group of groupsByHost[host.name] ?? []) {

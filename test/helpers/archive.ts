@@ -86,7 +86,13 @@ export async function verifyWithSystemTools(backup: StoredBackup, into: string):
   // An entry flagged with `error` (its body broke after the header was written) is known bad
   // and must not be trusted; the caller asserts on those.
   const files = backup.meta.entries.filter((e) => e.type === 'file' && !e.error);
-  const sums = (await execa('sha256sum', files.map((e) => e.path), { cwd: into })).stdout.split('\n');
+  const sums = (
+    await execa(
+      'sha256sum',
+      files.map((e) => e.path),
+      { cwd: into },
+    )
+  ).stdout.split('\n');
   const byPath = new Map(sums.map((l) => [l.slice(66), l.slice(0, 64)]));
   for (const e of files) {
     expect(byPath.get(e.path), `sha256 of ${e.path}`).toBe(e.sha256);

@@ -54,7 +54,16 @@ export function scriptedHosts(script: HostScript, unreachable: string[] = []): {
         const stdout = answer.stdout ?? '';
         // Like the real executors: stdout goes to the sink when one is given (not ended), else it is captured.
         if (options.stdout && stdout) await new Promise<void>((resolve, reject) => options.stdout!.write(stdout, (e) => (e ? reject(e) : resolve())));
-        return { command, host: host.name, exitCode, stdout: options.stdout ? '' : stdout, stderr: answer.stderr ?? '', durationMs: 1, timedOut: false, failed: exitCode !== 0 };
+        return {
+          command,
+          host: host.name,
+          exitCode,
+          stdout: options.stdout ? '' : stdout,
+          stderr: answer.stderr ?? '',
+          durationMs: 1,
+          timedOut: false,
+          failed: exitCode !== 0,
+        };
       },
     };
     return executor;

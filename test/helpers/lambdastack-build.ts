@@ -70,7 +70,9 @@ export function writeLambdaStackBuild(
     '#\n# Ansible configuration file - automated so do not modify\n#\n\n[defaults]\n' +
       'interpreter_python = auto_legacy_silent\nallow_world_readable_tmpfiles = true\n',
   );
-  const manifest = readFileSync(LAMBDASTACK_MANIFEST, 'utf8').replaceAll('/shared/build/prod/', `/shared/build/${options.cluster}/`).replace(/^  name: prod$/m, `  name: ${options.cluster}`);
+  const manifest = readFileSync(LAMBDASTACK_MANIFEST, 'utf8')
+    .replaceAll('/shared/build/prod/', `/shared/build/${options.cluster}/`)
+    .replace(/^  name: prod$/m, `  name: ${options.cluster}`);
   writeFileSync(path.join(dir, 'manifest.yml'), options.editManifest ? options.editManifest(manifest) : manifest);
   return { dir, containerKeyPath };
 }

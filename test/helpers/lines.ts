@@ -19,7 +19,10 @@ export function jsonLines(stream: Readable) {
   return {
     lines,
     /** Resolves with the first line after `from` (an index into lines) that matches. */
-    async waitFor(match: (l: Record<string, unknown>) => boolean, { from = 0, timeoutMs = 120_000 } = {}): Promise<{ line: Record<string, unknown>; index: number }> {
+    async waitFor(
+      match: (l: Record<string, unknown>) => boolean,
+      { from = 0, timeoutMs = 120_000 } = {},
+    ): Promise<{ line: Record<string, unknown>; index: number }> {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const index = lines.findIndex((l, i) => i >= from && match(l));

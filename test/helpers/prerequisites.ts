@@ -10,7 +10,10 @@ export type Tier = 'netns' | 'tmpfs';
 
 /** True when the user opted this tier out (a loud banner says so); tests then skip it. */
 export function optedOut(tier: Tier, what: string): boolean {
-  const out = (process.env.LSB_TESTS_WITHOUT ?? '').split(',').map((s) => s.trim()).includes(tier);
+  const out = (process.env.LSB_TESTS_WITHOUT ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .includes(tier);
   if (out) console.error(`\n!!! LSB_TESTS_WITHOUT=${tier}: ${what} was NOT tested.\n`);
   return out;
 }

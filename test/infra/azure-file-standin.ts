@@ -43,7 +43,11 @@ export interface AzureFileStandIn {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message = code) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message = code,
+  ) {
     super(message);
   }
 }
@@ -244,15 +248,35 @@ function verifySharedKey(req: IncomingMessage, account: string, accountKey: stri
     .join('');
   const url = new URL(req.url!, 'http://standin');
   const queries = [...url.searchParams.keys()].map((k) => k.toLowerCase()).sort();
-  const canonicalResource =
-    `/${account}${url.pathname}` + queries.map((k) => `\n${k}:${url.searchParams.getAll(k).join(',')}`).join('');
+  const canonicalResource = `/${account}${url.pathname}` + queries.map((k) => `\n${k}:${url.searchParams.getAll(k).join(',')}`).join('');
   const stringToSign =
-    [req.method!.toUpperCase(), ...['content-language', 'content-encoding', 'content-length', 'content-md5', 'content-type', 'date', 'if-modified-since', 'if-match', 'if-none-match', 'if-unmodified-since', 'range'].map(header)].join('\n') +
-    '\n' + canonicalHeaders + canonicalResource;
+    [
+      req.method!.toUpperCase(),
+      ...[
+        'content-language',
+        'content-encoding',
+        'content-length',
+        'content-md5',
+        'content-type',
+        'date',
+        'if-modified-since',
+        'if-match',
+        'if-none-match',
+        'if-unmodified-since',
+        'range',
+      ].map(header),
+    ].join('\n') +
+    '\n' +
+    canonicalHeaders +
+    canonicalResource;
   const expected = createHmac('sha256', Buffer.from(accountKey, 'base64')).update(stringToSign, 'utf8').digest();
   const given = Buffer.from(match[2], 'base64');
   if (match[1] !== account || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new HttpError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.');
+    throw new HttpError(
+      403,
+      'AuthenticationFailed',
+      'Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.',
+    );
   }
 }
 
@@ -274,8 +298,10 @@ function verifyAccountSas(method: string, q: URLSearchParams, account: string, a
   if ((p('st') && Date.parse(p('st')) > now) || !(Date.parse(p('se')) > now)) {
     throw new HttpError(403, 'AuthenticationFailed', 'Signed expiry time must be after the current time (or the start time is in the future).');
   }
-  if (p('spr') === 'https') throw new HttpError(403, 'AuthorizationProtocolMismatch', 'This request is not authorized to perform this operation using this protocol.');
-  if (!p('ss').includes('f')) throw new HttpError(403, 'AuthorizationServiceMismatch', 'This request is not authorized to perform this operation using this service.');
+  if (p('spr') === 'https')
+    throw new HttpError(403, 'AuthorizationProtocolMismatch', 'This request is not authorized to perform this operation using this protocol.');
+  if (!p('ss').includes('f'))
+    throw new HttpError(403, 'AuthorizationServiceMismatch', 'This request is not authorized to perform this operation using this service.');
   const need = sasNeeds(method, q);
   if (!need.resourceTypes.some((t) => p('srt').includes(t))) {
     throw new HttpError(403, 'AuthorizationResourceTypeMismatch', 'This request is not authorized to perform this operation using this resource type.');
@@ -289,8 +315,7 @@ function verifyAccountSas(method: string, q: URLSearchParams, account: string, a
 function sasNeeds(method: string, q: URLSearchParams): { resourceTypes: string[]; permissions: string[] } {
   const restype = q.get('restype');
   const comp = q.get('comp');
-  const byMethod = (create: string[]) =>
-    method === 'GET' || method === 'HEAD' ? ['r'] : method === 'DELETE' ? ['d'] : comp === null ? create : ['w'];
+  const byMethod = (create: string[]) => (method === 'GET' || method === 'HEAD' ? ['r'] : method === 'DELETE' ? ['d'] : comp === null ? create : ['w']);
   if (restype === 'share') return { resourceTypes: ['c'], permissions: byMethod(['c', 'w']) };
   if (restype === 'directory') return { resourceTypes: comp === 'list' ? ['c'] : ['c', 'o'], permissions: comp === 'list' ? ['l'] : byMethod(['c', 'w']) };
   return { resourceTypes: ['o'], permissions: byMethod(['c', 'w']) };
@@ -298,8 +323,14 @@ function sasNeeds(method: string, q: URLSearchParams): { resourceTypes: string[]
 
 function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {
   if (res.headersSent) return void res.destroy();
-  const body = req.method === 'HEAD' ? '' : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xml(err.message)}</Message></Error>`;
-  res.writeHead(err.status, { ...commonHeaders(req), 'x-ms-error-code': err.code, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+  const body =
+    req.method === 'HEAD' ? '' : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xml(err.message)}</Message></Error>`;
+  res.writeHead(err.status, {
+    ...commonHeaders(req),
+    'x-ms-error-code': err.code,
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -312,7 +343,12 @@ function commonHeaders(req: IncomingMessage): Record<string, string> {
 }
 
 function entityHeaders(s: Stats): Record<string, string> {
-  return { ETag: `"0x${Math.floor(s.mtimeMs * 1000).toString(16).toUpperCase()}"`, 'Last-Modified': s.mtime.toUTCString() };
+  return {
+    ETag: `"0x${Math.floor(s.mtimeMs * 1000)
+      .toString(16)
+      .toUpperCase()}"`,
+    'Last-Modified': s.mtime.toUTCString(),
+  };
 }
 
 async function entityHeadersOf(path: string): Promise<Record<string, string>> {
@@ -343,7 +379,10 @@ async function statOrThrow(path: string, code: string): Promise<Stats> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function xml(s: string): string {

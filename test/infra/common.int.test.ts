@@ -54,10 +54,18 @@ describe('server helpers', () => {
     const logFile = join(baseDir, 'server.log');
     await writeFile(logFile, '');
     const t0 = Date.now();
-    await expect(launchServer({
-      what: 'never-ready', command: 'sh', args: ['-c', `echo listening nowhere; exec sleep 60 # ${baseDir}`],
-      baseDir, ownedHere: true, logFile, ready: async () => false, timeoutMs: 700,
-    })).rejects.toThrow(/never-ready: no answer within 700 ms[\s\S]*listening nowhere/);
+    await expect(
+      launchServer({
+        what: 'never-ready',
+        command: 'sh',
+        args: ['-c', `echo listening nowhere; exec sleep 60 # ${baseDir}`],
+        baseDir,
+        ownedHere: true,
+        logFile,
+        ready: async () => false,
+        timeoutMs: 700,
+      }),
+    ).rejects.toThrow(/never-ready: no answer within 700 ms[\s\S]*listening nowhere/);
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(processesMentioning(baseDir)).toEqual([]);
   });
@@ -66,10 +74,18 @@ describe('server helpers', () => {
     const baseDir = await mkdtemp(join(tmpdir(), 'lsb-infra-helpers-'));
     const logFile = join(baseDir, 'server.log');
     await writeFile(logFile, '');
-    await expect(launchServer({
-      what: 'crashing', command: 'sh', args: ['-c', 'echo bad config >&2; exit 3'],
-      baseDir, ownedHere: true, logFile, ready: async () => false, timeoutMs: 30_000,
-    })).rejects.toThrow(/crashing: the process exited during start-up[\s\S]*bad config/);
+    await expect(
+      launchServer({
+        what: 'crashing',
+        command: 'sh',
+        args: ['-c', 'echo bad config >&2; exit 3'],
+        baseDir,
+        ownedHere: true,
+        logFile,
+        ready: async () => false,
+        timeoutMs: 30_000,
+      }),
+    ).rejects.toThrow(/crashing: the process exited during start-up[\s\S]*bad config/);
   });
 
   it('reaps the processes and temp dir a SIGKILLed test process left behind', async () => {

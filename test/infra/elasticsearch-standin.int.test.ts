@@ -132,7 +132,9 @@ describe('Elasticsearch stand-in: what real ES does that a lenient stand-in woul
       expect(partial.body.snapshot.failures[0].index).toBe('k');
       // Kept in the repository; its failed index cannot be restored.
       await es.request('DELETE', '/k');
-      expect((await es.request('POST', '/_snapshot/gen/s2/_restore?wait_for_completion=true', { indices: 'k' })).body.error.reason).toMatch(/wasn't fully snapshotted/);
+      expect((await es.request('POST', '/_snapshot/gen/s2/_restore?wait_for_completion=true', { indices: 'k' })).body.error.reason).toMatch(
+        /wasn't fully snapshotted/,
+      );
       es.setSnapshotOutcome('FAILED');
       const failed = await es.request('PUT', '/_snapshot/gen/s3?wait_for_completion=true', { indices: 'p' });
       expect([failed.status, failed.body.snapshot.state]).toEqual([500, 'FAILED']);
@@ -154,13 +156,16 @@ describe('Elasticsearch stand-in: what real ES does that a lenient stand-in woul
       expect(snap.body.snapshot.indices.sort()).toEqual(['.kibana_1', 'visible']);
       await other.request('POST', '/*/_close');
       const status = (await other.request('GET', '/_cat/indices')).body.map((i: { index: string; status: string }) => [i.index, i.status]).sort();
-      expect(status).toEqual([['.kibana_1', 'open'], ['visible', 'close']]);
+      expect(status).toEqual([
+        ['.kibana_1', 'open'],
+        ['visible', 'close'],
+      ]);
     } finally {
       await other.stop();
     }
   });
 
-  it('with security: HTTPS with LambdaStack\'s certificates, basic auth, the admin certificate, and Open Distro\'s restore rules', async () => {
+  it("with security: HTTPS with LambdaStack's certificates, basic auth, the admin certificate, and Open Distro's restore rules", async () => {
     const secured = await startElasticsearchStandIn({ security: { adminPassword: 'pw' } });
     const expired = await startElasticsearchStandIn({ security: { adminPassword: 'pw', adminExpired: true } });
     try {
@@ -183,11 +188,15 @@ describe('Elasticsearch stand-in: what real ES does that a lenient stand-in woul
         const r = await secured.request('POST', '/_snapshot/r/s/_restore?wait_for_completion=true', body);
         expect([r.status, r.body.error?.type], JSON.stringify(body)).toEqual([403, 'security_exception']);
       }
-      expect((await secured.request('POST', '/_snapshot/r/s/_restore?wait_for_completion=true', { indices: 'data', include_global_state: false })).status).toBe(200);
+      expect((await secured.request('POST', '/_snapshot/r/s/_restore?wait_for_completion=true', { indices: 'data', include_global_state: false })).status).toBe(
+        200,
+      );
       // The admin certificate may restore the security index: its users come back with it.
       await secured.request('PUT', '/_opendistro/_security/api/internalusers/admin', { password: 'pw2' });
       await secured.request('POST', '/.opendistro_security/_close', undefined, { cert: true });
-      expect((await secured.request('POST', '/_snapshot/r/s/_restore?wait_for_completion=true', { indices: '.opendistro_security' }, { cert: true })).status).toBe(200);
+      expect(
+        (await secured.request('POST', '/_snapshot/r/s/_restore?wait_for_completion=true', { indices: '.opendistro_security' }, { cert: true })).status,
+      ).toBe(200);
       expect((await secured.request('GET', '/', undefined, { password: 'pw' })).status).toBe(200);
     } finally {
       await secured.stop();

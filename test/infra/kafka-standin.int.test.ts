@@ -31,7 +31,9 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
   });
 
   it('answers at its listener only, and describes topics as kafka-topics.sh 2.6 does', async () => {
-    await expect(tool('kafka-topics.sh', ['--bootstrap-server', 'localhost:9092', '--describe'])).rejects.toThrow(/Connection to node -1 \(localhost:9092\) could not be established/);
+    await expect(tool('kafka-topics.sh', ['--bootstrap-server', 'localhost:9092', '--describe'])).rejects.toThrow(
+      /Connection to node -1 \(localhost:9092\) could not be established/,
+    );
     const out = (await tool('kafka-topics.sh', ['--bootstrap-server', '127.0.0.1:9092', '--describe'])).stdout;
     expect(out).toBe(
       'Topic: orders\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: retention.ms=86400000\n' +
@@ -76,7 +78,9 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     const clusterId = await kafka.clusterId();
     await service('stop');
     await writeFile(meta, 'version=0\nbroker.id=0\ncluster.id=AnotherClusterAAAAAAAAA\n');
-    await expect(service('start')).rejects.toThrow(/InconsistentClusterIdException: The Cluster ID \S+ doesn't match stored clusterId Some\(AnotherClusterAAAAAAAAA\)/);
+    await expect(service('start')).rejects.toThrow(
+      /InconsistentClusterIdException: The Cluster ID \S+ doesn't match stored clusterId Some\(AnotherClusterAAAAAAAAA\)/,
+    );
     expect(await kafka.state()).toBe('stopped');
     await writeFile(meta, 'version=0\nbroker.id=7\n');
     await expect(service('start')).rejects.toThrow(/InconsistentBrokerIdException/);
@@ -93,9 +97,14 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
       const client = join(ssl.baseDir, 'client.properties');
       const run = (args: string[]) => runChecked(join(ssl.binDir, 'kafka-broker-api-versions.sh'), ['--bootstrap-server', 'broker-b:9093', ...args]);
       await expect(run([])).rejects.toThrow(/could not be established/);
-      await writeFile(client, `security.protocol=SSL\nssl.truststore.location=${value('ssl.truststore.location')}\nssl.truststore.password=${value('ssl.truststore.password')}\n`);
+      await writeFile(
+        client,
+        `security.protocol=SSL\nssl.truststore.location=${value('ssl.truststore.location')}\nssl.truststore.password=${value('ssl.truststore.password')}\n`,
+      );
       await expect(run(['--command-config', client])).rejects.toThrow(/requires a client certificate/);
-      await writeFile(client, `ssl.keystore.location=${value('ssl.keystore.location')}\nssl.keystore.password=${value('ssl.keystore.password')}\n`, { flag: 'a' });
+      await writeFile(client, `ssl.keystore.location=${value('ssl.keystore.location')}\nssl.keystore.password=${value('ssl.keystore.password')}\n`, {
+        flag: 'a',
+      });
       expect((await run(['--command-config', client])).stdout).toMatch(/\(id: 1 rack: null\)/);
       // Both brokers registered; the shared cluster id is the one the first broker created.
       expect(await ssl.clusterId()).toBe(await kafka.clusterId());
@@ -105,7 +114,7 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     }
   });
 
-  it('a starting follower copies the log of the running leader, as Kafka\'s replica fetcher ends with; with no running peer its own log stays', async () => {
+  it("a starting follower copies the log of the running leader, as Kafka's replica fetcher ends with; with no running peer its own log stays", async () => {
     const live = join(kafka.baseDir, 'live-pair');
     const topics = { replicated: { replicas: [2, 3], records: ['r1'] } };
     const leader = await startKafkaStandIn({ zookeeper: kafka.zookeeper, brokerId: 2, listener: 'PLAINTEXT://127.0.0.2:9092', liveBrokersDir: live, topics });

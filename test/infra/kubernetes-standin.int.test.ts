@@ -47,10 +47,13 @@ describe('kubectl/kubeadm stand-in', () => {
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'blog' } };
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'blog' } };
     await expect(sh('kubectl apply --dry-run=server -f -', list([ns, cm]))).rejects.toThrow(/namespaces "blog" not found/);
-    expect((await sh('kubectl apply --dry-run=client -f -', list([ns, cm]))).stdout).toBe('namespace/blog configured (client dry run)\nconfigmap/c configured (client dry run)\n');
+    expect((await sh('kubectl apply --dry-run=client -f -', list([ns, cm]))).stdout).toBe(
+      'namespace/blog configured (client dry run)\nconfigmap/c configured (client dry run)\n',
+    );
     await expect(sh('kubectl apply --dry-run=maybe -f -', list([ns]))).rejects.toThrow(/Invalid dry-run value \(maybe\)/);
-    await expect(sh('kubectl apply -f -', list([{ ...cm, metadata: { ...cm.metadata, namespace: 'default', resourceVersion: '12' } }])))
-      .rejects.toThrow(/resourceVersion should not be set on objects to be created/);
+    await expect(sh('kubectl apply -f -', list([{ ...cm, metadata: { ...cm.metadata, namespace: 'default', resourceVersion: '12' } }]))).rejects.toThrow(
+      /resourceVersion should not be set on objects to be created/,
+    );
     const applied = (await stubs.applied()).length;
     expect((await sh('kubectl apply -f -', list([ns]))).stdout).toBe('namespace/blog configured\n');
     expect((await sh('kubectl apply --dry-run=server -f -', list([cm]))).stdout).toBe('configmap/c configured (server dry run)\n');

@@ -12,7 +12,9 @@ describe('PostgreSQL 15 + repmgr (real primary and standby)', () => {
       expect(shown).toMatch(/pg2\s+\|\s+standby\s+\|\s+running\s+\|\s+pg1/);
       expect(await cluster.standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
       await cluster.primary.psql("CREATE TABLE r AS SELECT 'replicated'::text AS v");
-      await waitUntil('standby has the row', async () => (await cluster.standby.psql('SELECT v FROM r').catch(() => '')) === 'replicated', { timeoutMs: 60_000 });
+      await waitUntil('standby has the row', async () => (await cluster.standby.psql('SELECT v FROM r').catch(() => '')) === 'replicated', {
+        timeoutMs: 60_000,
+      });
       expect(await pathExists(`${cluster.pgbouncerDir}/pgbouncer.ini`)).toBe(true);
     } finally {
       await cluster.stop();

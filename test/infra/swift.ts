@@ -42,11 +42,14 @@ export async function startSwiftS3(): Promise<S3Server> {
 
   writeFileSync(
     join(dir, 'swift.conf'),
-    `[swift-hash]\nswift_hash_path_suffix = lsbackup-test\nswift_hash_path_prefix = lsbackup-test\n\n` +
-      `[storage-policy:0]\nname = gold\ndefault = yes\n`,
+    `[swift-hash]\nswift_hash_path_suffix = lsbackup-test\nswift_hash_path_prefix = lsbackup-test\n\n` + `[storage-policy:0]\nname = gold\ndefault = yes\n`,
   );
   // One ring per server type, one device each, one replica.
-  for (const [ring, port] of [['account', accountPort], ['container', containerPort], ['object', objectPort]] as const) {
+  for (const [ring, port] of [
+    ['account', accountPort],
+    ['container', containerPort],
+    ['object', objectPort],
+  ] as const) {
     const builder = join(dir, `${ring}.builder`);
     execFileSync('swift-ring-builder', [builder, 'create', '8', '1', '1'], { stdio: 'ignore' });
     execFileSync('swift-ring-builder', [builder, 'add', `r1z1-${HOST}:${port}/d1`, '100'], { stdio: 'ignore' });
@@ -56,7 +59,11 @@ export async function startSwiftS3(): Promise<S3Server> {
   const common = (port: number) =>
     `[DEFAULT]\nbind_ip = ${HOST}\nbind_port = ${port}\nworkers = 0\nuser = swift\nswift_dir = ${dir}\n` +
     `devices = ${devices}\nmount_check = false\nlog_level = WARNING\nrecon_cache_path = ${join(dir, 'cache')}\n\n`;
-  for (const [kind, port] of [['account', accountPort], ['container', containerPort], ['object', objectPort]] as const) {
+  for (const [kind, port] of [
+    ['account', accountPort],
+    ['container', containerPort],
+    ['object', objectPort],
+  ] as const) {
     writeFileSync(
       join(dir, `${kind}-server.conf`),
       common(port) + `[pipeline:main]\npipeline = ${kind}-server\n\n[app:${kind}-server]\nuse = egg:swift#${kind}\n`,
@@ -127,11 +134,15 @@ function swiftUser(): { uid: number; gid: number } {
 /** Ports the kernel hands out for port 0, released before use (all taken together, so distinct). */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, HOST, () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -155,12 +166,15 @@ async function waitUntil(what: string, children: ChildProcess[], probe: () => Pr
 }
 
 function waitForPort(port: number, children: ChildProcess[]): Promise<void> {
-  return waitUntil(`port ${port}`, children, () =>
-    new Promise((resolve) => {
-      const socket = connect(port, HOST);
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    }),
+  return waitUntil(
+    `port ${port}`,
+    children,
+    () =>
+      new Promise((resolve) => {
+        const socket = connect(port, HOST);
+        socket.once('connect', () => (socket.destroy(), resolve(true)));
+        socket.once('error', () => resolve(false));
+      }),
   );
 }
 

@@ -14,7 +14,6 @@ import { loadInventory } from '../../engine/inventory/index.js';
  */
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
-
 interface ListOutput {
   _meta: { hostvars: Record<string, Record<string, unknown>> };
   [group: string]: { hosts?: string[]; children?: string[] } | ListOutput['_meta'];
@@ -55,7 +54,10 @@ describe('parity with ansible-inventory --list', () => {
   ])('%s', async (dir, file) => {
     const buildDir = join(fixtures, dir);
     // ansible-inventory reads *.json with its YAML plugin (wrongly for --list output), so compare that one to its source.
-    const ansible = dir === 'list-json' ? ansibleList(join(fixtures, 'yaml-cluster'), join(fixtures, 'yaml-cluster', 'inventory.yml')) : ansibleList(buildDir, join(buildDir, file));
+    const ansible =
+      dir === 'list-json'
+        ? ansibleList(join(fixtures, 'yaml-cluster'), join(fixtures, 'yaml-cluster', 'inventory.yml'))
+        : ansibleList(buildDir, join(buildDir, file));
     const ours = await loadInventory(buildDir);
 
     expect([...ours.hosts.keys()].sort()).toEqual(Object.keys(ansible._meta.hostvars).sort());

@@ -25,7 +25,14 @@ describe('LambdaStack INI build directory', () => {
     expect(inv.source).toBe(fixture('lambdastack', 'inventory'));
     expect(inv.baseDir).toBe(fixture('lambdastack'));
     expect([...inv.hosts.keys()]).toEqual([
-      'ls-master-vm-0', 'ls-node-vm-0', 'ls-node-vm-1', 'ls-node-vm-2', 'ls-db-vm-0', 'ls-db-vm-1', 'ls-kafka-vm-0', 'ls-lb-vm-0',
+      'ls-master-vm-0',
+      'ls-node-vm-0',
+      'ls-node-vm-1',
+      'ls-node-vm-2',
+      'ls-db-vm-0',
+      'ls-db-vm-1',
+      'ls-kafka-vm-0',
+      'ls-lb-vm-0',
     ]);
     expect(inv.groups.get('kubernetes')!.hosts).toEqual(['ls-master-vm-0', 'ls-node-vm-0', 'ls-node-vm-1', 'ls-node-vm-2']);
     expect(inv.groups.get('kubernetes')!.children).toEqual(['kubernetes_master', 'kubernetes_node']);

@@ -38,7 +38,9 @@ describe('deploy/kubernetes/cronjob.yaml', () => {
     const env = byKind('Secret').stringData;
     const text = byKind('ConfigMap').data['lsbackup.config.yaml'];
     expect(checkConfigText('configmap/lsbackup.config.yaml', text, env).problems).toEqual([]);
-    expect(checkConfigText('configmap/lsbackup.config.yaml', text, {}).problems.map((p) => p.message)).toEqual(["environment variable 'HEALTHCHECK_URL' is not set"]);
+    expect(checkConfigText('configmap/lsbackup.config.yaml', text, {}).problems.map((p) => p.message)).toEqual([
+      "environment variable 'HEALTHCHECK_URL' is not set",
+    ]);
   });
 });
 

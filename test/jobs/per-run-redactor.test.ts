@@ -24,9 +24,15 @@ beforeEach(async () => {
   process.env.APP_TOKEN = TOKEN;
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   // A uses the secret and its failing step quotes it on stderr (the summary shows stderr).
-  await ws.write('recipes-a/a.yaml', recipeYaml('a', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo token {{secret "APP_TOKEN"}} >&2; exit 3\n      output: a.txt\n`));
+  await ws.write(
+    'recipes-a/a.yaml',
+    recipeYaml('a', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo token {{secret "APP_TOKEN"}} >&2; exit 3\n      output: a.txt\n`),
+  );
   // B has no secret; it prints the same characters as plain text.
-  await ws.write('recipes-b/b.yaml', recipeYaml('b', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo token ${TOKEN} >&2; exit 3\n      output: b.txt\n`));
+  await ws.write(
+    'recipes-b/b.yaml',
+    recipeYaml('b', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo token ${TOKEN} >&2; exit 3\n      output: b.txt\n`),
+  );
   await ws.write(
     'lsbackup.config.yaml',
     `apiVersion: lsbackup/v1\nkind: Config\nbuild: ./build\njobs:\n  a:\n    cluster: ca\n    recipes: [./recipes-a]\n    targets: [./backups-a]\n  b:\n    cluster: cb\n    recipes: [./recipes-b]\n    targets: [./backups-b]\n`,

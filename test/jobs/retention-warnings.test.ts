@@ -14,9 +14,13 @@ const RECIPIENT = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8
 
 describe('retention warnings', () => {
   it('two jobs with retention on one target and cluster: one warning naming both; other targets or clusters: none', () => {
-    const shared = warningsOf(`cluster: prod\ntargets: [/b]\njobs:\n  nightly: { retention: { keepDaily: 7 } }\n  databases: { retention: { keepLast: 2 } }\n  adhoc: {}\n`);
+    const shared = warningsOf(
+      `cluster: prod\ntargets: [/b]\njobs:\n  nightly: { retention: { keepDaily: 7 } }\n  databases: { retention: { keepLast: 2 } }\n  adhoc: {}\n`,
+    );
     expect(shared).toEqual([expect.stringContaining("jobs 'nightly' and 'databases' both set retention for cluster prod in target /b")]);
-    expect(warningsOf(`cluster: prod\njobs:\n  a: { targets: [/a], retention: { keepLast: 1 } }\n  b: { targets: [/b], retention: { keepLast: 1 } }\n`)).toEqual([]);
+    expect(
+      warningsOf(`cluster: prod\njobs:\n  a: { targets: [/a], retention: { keepLast: 1 } }\n  b: { targets: [/b], retention: { keepLast: 1 } }\n`),
+    ).toEqual([]);
     expect(warningsOf(`targets: [/b]\njobs:\n  a: { cluster: x, retention: { keepLast: 1 } }\n  b: { cluster: y, retention: { keepLast: 1 } }\n`)).toEqual([]);
   });
 

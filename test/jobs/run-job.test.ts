@@ -32,7 +32,10 @@ afterEach(async () => {
 /** Recipes whose one snapshot step runs `command` (real sh on this machine). */
 async function recipes(commands: Record<string, string>): Promise<void> {
   for (const [name, command] of Object.entries(commands)) {
-    await ws.write(`recipes/${name}.yaml`, recipeYaml(name, `hosts: { group: app }\nbackup:\n  snapshot:\n    - name: dump\n      run: ${JSON.stringify(command)}\n      output: ${name}.txt\n`));
+    await ws.write(
+      `recipes/${name}.yaml`,
+      recipeYaml(name, `hosts: { group: app }\nbackup:\n  snapshot:\n    - name: dump\n      run: ${JSON.stringify(command)}\n      output: ${name}.txt\n`),
+    );
   }
 }
 
@@ -93,7 +96,7 @@ describe('runJob: the status rollup into the run report', () => {
 });
 
 describe('runJob: retention and encryption from the config', () => {
-  it('keeps the newest backups per target by the job\'s retention, with their sidecars', async () => {
+  it("keeps the newest backups per target by the job's retention, with their sidecars", async () => {
     await recipes({ app: 'echo app-data' });
     const first = await runNightly('retention: { keepLast: 1 }\n');
     const second = await runNightly('retention: { keepLast: 1 }\n');

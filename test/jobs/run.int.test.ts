@@ -17,7 +17,13 @@ beforeEach(async () => {
   ws = await workspace();
   hooks = await startRecorder((p) => (p.startsWith('/hang') ? 'hang' : 200));
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
-  await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nvars: { greeting: hello }\nbackup:\n  snapshot:\n    - run: echo {{vars.greeting}}\n      output: greeting.txt\n`));
+  await ws.write(
+    'recipes/app.yaml',
+    recipeYaml(
+      'app',
+      `hosts: { group: app }\nvars: { greeting: hello }\nbackup:\n  snapshot:\n    - run: echo {{vars.greeting}}\n      output: greeting.txt\n`,
+    ),
+  );
   await ws.write('recipes/other.yaml', recipeYaml('other', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo other\n      output: other.txt\n`));
 });
 afterEach(async () => {
@@ -26,13 +32,18 @@ afterEach(async () => {
 });
 
 const config = (body: string) =>
-  ws.write('lsbackup.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\ncluster: testc\nbuild: ./build\nrecipes: [./recipes]\ntargets: [./backups]\n${body}`);
-const archivesIn = async (dir: string) => (existsSync(path.join(ws.dir, dir)) ? (await readdir(path.join(ws.dir, dir))).filter((n) => n.endsWith('.tar.gz')) : []);
+  ws.write(
+    'lsbackup.config.yaml',
+    `apiVersion: lsbackup/v1\nkind: Config\ncluster: testc\nbuild: ./build\nrecipes: [./recipes]\ntargets: [./backups]\n${body}`,
+  );
+const archivesIn = async (dir: string) =>
+  existsSync(path.join(ws.dir, dir)) ? (await readdir(path.join(ws.dir, dir))).filter((n) => n.endsWith('.tar.gz')) : [];
 // Locks in the workspace: nothing shared with other tests or runs on this machine.
 const env = () => ({ HOOK: hooks.url, XDG_CACHE_HOME: path.join(ws.dir, 'cache') });
 const run = (...args: string[]) => runCli(['run', ...args], { cwd: ws.dir, env: env() });
 const waitUntil = async (what: string, done: () => boolean) => {
-  for (const end = Date.now() + 60_000; !done(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  for (const end = Date.now() + 60_000; !done(); await new Promise((r) => setTimeout(r, 50)))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
 };
 
 describe('lsbackup run', () => {
@@ -98,7 +109,10 @@ jobs:
     await config('');
     const r = await run('--json');
     expect(r.exitCode).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const end = lines.at(-1);
     expect(end).toMatchObject({ type: 'job.end', job: 'default', status: 'success' });
     expect(end.components.map((c: { component: string }) => c.component).sort()).toEqual(['app', 'other']);
@@ -148,7 +162,10 @@ jobs:
   it('on SIGHUP stops like SIGTERM: the post-step runs, exit 1, nothing under a final name', async () => {
     await ws.write(
       'recipes/slow.yaml',
-      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 60\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran\n`),
+      recipeYaml(
+        'slow',
+        `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 60\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran\n`,
+      ),
     );
     await config(`components: { only: [slow] }\n`);
     const child = spawnCli(['run'], { cwd: ws.dir, env: env() });
@@ -162,11 +179,14 @@ jobs:
     expect(left.filter((n) => !n.startsWith('.lsbackup.lock'))).toEqual([]);
   });
 
-  it('waits for another run holding the cluster with --lock-wait, or the config\'s lockWait', async () => {
+  it("waits for another run holding the cluster with --lock-wait, or the config's lockWait", async () => {
     // 'hold' keeps the cluster lock until the test creates the release file.
     await ws.write(
       'recipes/hold.yaml',
-      recipeYaml('hold', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/holding; while [ ! -e ${ws.dir}/release ]; do sleep 0.1; done; echo held\n      output: held.txt\n`),
+      recipeYaml(
+        'hold',
+        `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/holding; while [ ! -e ${ws.dir}/release ]; do sleep 0.1; done; echo held\n      output: held.txt\n`,
+      ),
     );
     for (const [how, lockWait, flags] of [
       ['--lock-wait', '', ['--lock-wait', '120']],
@@ -174,7 +194,9 @@ jobs:
     ] as const) {
       await rm(path.join(ws.dir, 'release'), { force: true });
       await rm(path.join(ws.dir, 'holding'), { force: true });
-      await config(`jobs:\n  hold:\n    targets: [./hold]\n    components: { only: [hold] }\n  quick:\n    targets: [./quick]\n    components: { only: [app] }\n${lockWait}`);
+      await config(
+        `jobs:\n  hold:\n    targets: [./hold]\n    components: { only: [hold] }\n  quick:\n    targets: [./quick]\n    components: { only: [app] }\n${lockWait}`,
+      );
       const holder = spawnCli(['run', '--job', 'hold'], { cwd: ws.dir, env: env() });
       await waitUntil('the holder to take the lock', () => existsSync(path.join(ws.dir, 'holding')));
       const waiter = spawnCli(['run', '--job', 'quick', ...flags], { cwd: ws.dir, env: env() });

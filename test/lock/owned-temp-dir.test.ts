@@ -33,7 +33,10 @@ it('removes a directory whose owner is gone and keeps one of a live process', as
   const dead = path.join(parent, 'lsbackup-spool-dead');
   await mkdir(dead);
   // pid 2^22 + 1 is above Linux's pid_max limit: no such process can exist.
-  await writeFile(path.join(dead, '.lsbackup-owner'), JSON.stringify({ pid: 4194305, hostname: os.hostname(), acquiredAt: new Date().toISOString(), command: 'restore' }));
+  await writeFile(
+    path.join(dead, '.lsbackup-owner'),
+    JSON.stringify({ pid: 4194305, hostname: os.hostname(), acquiredAt: new Date().toISOString(), command: 'restore' }),
+  );
   expect(await removeStaleTempDirs([parent])).toEqual([dead]);
   expect(await readdir(parent)).toEqual([path.basename(live)]);
   expect(await readdir(live)).toEqual(['.lsbackup-owner']);

@@ -22,7 +22,10 @@ describe('deliver', () => {
   it('retries a 5xx with doubling backoff until it succeeds', async () => {
     recorder = await startRecorder((_p, n) => (n < 3 ? 503 : 200));
     const waits: number[] = [];
-    await deliver({ url: `${recorder.url}/hook`, method: 'POST', body: '{}' }, { timeoutMs: 5000, retries: 2, backoffMs: 50, onRetry: (_a, delayMs) => waits.push(delayMs) });
+    await deliver(
+      { url: `${recorder.url}/hook`, method: 'POST', body: '{}' },
+      { timeoutMs: 5000, retries: 2, backoffMs: 50, onRetry: (_a, delayMs) => waits.push(delayMs) },
+    );
     expect(recorder.received.length).toBe(3);
     expect(waits).toEqual([50, 100]); // the second backoff is doubled
   });
@@ -83,12 +86,16 @@ describe('notifier', () => {
     expect(redactor.redact('sent Bearer tok-abcdef')).toBe('sent ***');
   });
 
-  it('delivers one endpoint\'s events in order: a failing /start is not retried after the outcome went out', async () => {
+  it("delivers one endpoint's events in order: a failing /start is not retried after the outcome went out", async () => {
     // healthchecks.io: a /start arriving after the success ping leaves the check "started".
     recorder = await startRecorder((p, n) => (p.endsWith('/start') && n === 1 ? 503 : 200));
     const warnings: string[] = [];
     // A long backoff: the retry of /start would come well after the success ping.
-    const notifier = createNotifier([{ type: 'ping', url: `${recorder.url}/ping/uuid-1` }], { redactor: createRedactor(), warn: (m) => warnings.push(m), backoffMs: 5000 });
+    const notifier = createNotifier([{ type: 'ping', url: `${recorder.url}/ping/uuid-1` }], {
+      redactor: createRedactor(),
+      warn: (m) => warnings.push(m),
+      backoffMs: 5000,
+    });
     notifier.notify('start', report('running'));
     await recorder.waitFor('/ping/uuid-1/start');
     notifier.notify('success', report('success'));
@@ -123,11 +130,17 @@ describe('notifier', () => {
   it('when stopping, makes one attempt per pending notification and says what it waits for', async () => {
     recorder = await startRecorder(() => 503);
     const warnings: string[] = [];
-    const notifier = createNotifier([{ type: 'webhook', url: `${recorder.url}/down`, timeout: 3, retries: 4 }], { redactor: createRedactor(), warn: (m) => warnings.push(m), backoffMs: 10 });
+    const notifier = createNotifier([{ type: 'webhook', url: `${recorder.url}/down`, timeout: 3, retries: 4 }], {
+      redactor: createRedactor(),
+      warn: (m) => warnings.push(m),
+      backoffMs: 10,
+    });
     notifier.notify('failure', report('failed'));
     await notifier.settle({ stopping: true });
     expect(recorder.received.length).toBe(1);
-    expect(warnings[0]).toMatch(/^stopping: waiting up to 3 s for 1 notification\(s\) to be delivered \(no retries\): webhook http:\/\/127\.0\.0\.1:\d+\/… \(failure\)$/);
+    expect(warnings[0]).toMatch(
+      /^stopping: waiting up to 3 s for 1 notification\(s\) to be delivered \(no retries\): webhook http:\/\/127\.0\.0\.1:\d+\/… \(failure\)$/,
+    );
     expect(warnings[1]).toMatch(/\(failure\) failed: HTTP 503; not retried: stopping$/);
   });
 });

@@ -13,11 +13,7 @@ const expected = parse(readFileSync(join(import.meta.dirname, 'invalid-expected.
 describe('loadRecipes', () => {
   it('loads every valid recipe in a directory, several versions of one name side by side', async () => {
     const loaded = await loadRecipes([join(fixtures, 'valid')]);
-    expect(loaded.map((l) => `${l.recipe.metadata.name}@${l.recipe.metadata.version}`).sort()).toEqual([
-      'haproxy@1.0.0',
-      'haproxy@1.1.0',
-      'postgresql@1.0.0',
-    ]);
+    expect(loaded.map((l) => `${l.recipe.metadata.name}@${l.recipe.metadata.version}`).sort()).toEqual(['haproxy@1.0.0', 'haproxy@1.1.0', 'postgresql@1.0.0']);
     const pg = loaded.find((l) => l.recipe.metadata.name === 'postgresql')!;
     const bytes = readFileSync(pg.file);
     expect(pg.digest).toBe(createHash('sha256').update(bytes).digest('hex'));

@@ -16,11 +16,14 @@ const schemaPhases = (['backup', 'restore'] as const).flatMap((section) =>
 );
 
 function recipeText(spec: Record<string, unknown>): Buffer {
-  return Buffer.from(stringify({ apiVersion: 'lsbackup/v1', kind: 'Recipe', metadata: { name: 'demo', version: '1.0.0' }, spec: { hosts: { group: 'demo' }, ...spec } }));
+  return Buffer.from(
+    stringify({ apiVersion: 'lsbackup/v1', kind: 'Recipe', metadata: { name: 'demo', version: '1.0.0' }, spec: { hosts: { group: 'demo' }, ...spec } }),
+  );
 }
 
 /** The names a template may use, as a template that uses each of them once. */
-const everyName = '{{host.name}} {{host.address}} {{host.port}} {{host.user}} {{host.groups.[0]}} {{host.vars.site}} {{inventory.groups.demo.[0]}} {{inventory.hosts.[0]}} {{backup.id}} {{backup.time}} {{backup.timestamp}} {{recipe.name}} {{recipe.version}}';
+const everyName =
+  '{{host.name}} {{host.address}} {{host.port}} {{host.user}} {{host.groups.[0]}} {{host.vars.site}} {{inventory.groups.demo.[0]}} {{inventory.hosts.[0]}} {{backup.id}} {{backup.time}} {{backup.timestamp}} {{recipe.name}} {{recipe.version}}';
 
 describe('the recipe template check', () => {
   it('reports an unknown name in every phase the recipe schema has, backup and restore', () => {

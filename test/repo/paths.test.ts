@@ -41,7 +41,13 @@ describe('references to repo paths (scripts/check-repo-paths.mjs)', () => {
     };
     const root = await repoOf(files);
     expect(danglingReferences(root, Object.keys(files)).sort()).toEqual(
-      ['deploy/setup.sh: docs/old.md', 'docs/guide.md: ../docs/faults.md', 'engine/a.ts: DESIGN.md', 'engine/a.ts: engine/gone.ts', 'engine/a.ts: test/missing.test.ts'].sort(),
+      [
+        'deploy/setup.sh: docs/old.md',
+        'docs/guide.md: ../docs/faults.md',
+        'engine/a.ts: DESIGN.md',
+        'engine/a.ts: engine/gone.ts',
+        'engine/a.ts: test/missing.test.ts',
+      ].sort(),
     );
   });
 });

@@ -25,7 +25,9 @@ it.each([
   ['not closed, process.exit', 'process.exit(3);'],
 ])('every line arrives, in order, redacted (%s)', async (_label, ending) => {
   const r = await execa('node', ['--input-type=module', '-e', script(ending)], { reject: false });
-  const lines = String(r.stdout).split('\n').map((l) => JSON.parse(l));
+  const lines = String(r.stdout)
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(lines).toHaveLength(5001);
   expect(lines.slice(0, 5000).map((l) => l.size)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   expect(lines[4999].path).toBe('p/4999/***');
@@ -60,7 +62,11 @@ it('every line arrives when the reader of the pipe is slow and the process exits
   child.stdout.resume();
   const code = await new Promise<number | null>((done) => child.on('close', done));
   expect(code, stderr).toBe(3);
-  const lines = Buffer.concat(chunks).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = Buffer.concat(chunks)
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   expect(lines).toHaveLength(5001);
   expect(lines[5000]).toMatchObject({ type: 'warning', message: 'last' });
 });

@@ -15,7 +15,16 @@ import type { RenderedStep } from '../../engine/runner/types.js';
 
 const localHost = (name: string): Host => ({ name, groups: ['app'], vars: {}, connection: { kind: 'local', address: name, port: 22, sshArgs: [] } });
 
-const applyStep = (command: string): RenderedStep => ({ phase: 'apply', name: 'apply', kind: 'command', command, env: {}, timeoutMs: 60_000, onError: 'fail', enabled: true });
+const applyStep = (command: string): RenderedStep => ({
+  phase: 'apply',
+  name: 'apply',
+  kind: 'command',
+  command,
+  env: {},
+  timeoutMs: 60_000,
+  onError: 'fail',
+  enabled: true,
+});
 
 function component(name: string, serial: boolean, commands: string[]): RestoreComponent {
   return {
@@ -23,7 +32,11 @@ function component(name: string, serial: boolean, commands: string[]): RestoreCo
     serial,
     together: false,
     after: [],
-    tasks: commands.map((command, i) => ({ sourceHost: `old${i}`, mapping: 'by name', hostPlan: { host: localHost(`h${i}`), steps: [applyStep(command)], transport: 'plain' } })),
+    tasks: commands.map((command, i) => ({
+      sourceHost: `old${i}`,
+      mapping: 'by name',
+      hostPlan: { host: localHost(`h${i}`), steps: [applyStep(command)], transport: 'plain' },
+    })),
   };
 }
 

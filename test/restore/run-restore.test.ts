@@ -87,7 +87,12 @@ describe('runRestore: the status rollup', () => {
     expect(end).toMatchObject({ status, exitCode });
     // The summary names each failed component x host.
     const rows = end!.type === 'run.end' ? end!.summary : [];
-    expect(rows.filter((r) => r.status === 'failed').map((r) => `load-${r.component}@${r.host}`).sort()).toEqual(failing);
+    expect(
+      rows
+        .filter((r) => r.status === 'failed')
+        .map((r) => `load-${r.component}@${r.host}`)
+        .sort(),
+    ).toEqual(failing);
   });
 
   it('restores only what was backed up: a component that was partial comes back on its good host only', async () => {
@@ -127,7 +132,12 @@ describe('runRestore: encryption (age)', () => {
     const backup = await backUp(s, healthy(), { encryption: { recipients: [await identityToRecipient(identity)] } });
     const { result, calls } = await restore(backup, loading(), { identities: [identity] });
     expect(result).toMatchObject({ status: 'success', exitCode: 0 });
-    expect(calls.filter((c) => c.command === 'load-alpha').map((c) => c.stdin?.toString()).sort()).toEqual(['alpha on db-1\n', 'alpha on db-2\n']);
+    expect(
+      calls
+        .filter((c) => c.command === 'load-alpha')
+        .map((c) => c.stdin?.toString())
+        .sort(),
+    ).toEqual(['alpha on db-1\n', 'alpha on db-2\n']);
   });
 
   it('without the identity it is refused before any host is touched', async () => {

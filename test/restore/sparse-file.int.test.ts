@@ -65,7 +65,11 @@ async function extractWithTar(staged: string, regions: DataRegion[], realSize: n
   stream.on('data', (c: Buffer) => bytes.push(Buffer.from(c)));
   const member = sparseMemberBody(staged, regions, realSize);
   const path = nameFromBytes(name, 0, name.length);
-  await appendEntry(container, { ...normaliseEntry({ path, mode: 0o640, mtime: new Date('2024-01-02T03:04:05Z') }), size: member.size, sparse: { realSize } }, member.body);
+  await appendEntry(
+    container,
+    { ...normaliseEntry({ path, mode: 0o640, mtime: new Date('2024-01-02T03:04:05Z') }), size: member.size, sparse: { realSize } },
+    member.body,
+  );
   container.end();
   await new Promise((resolve) => stream.on('end', resolve));
   writeFileSync(tarFile, Buffer.concat(bytes));
@@ -76,8 +80,21 @@ async function extractWithTar(staged: string, regions: DataRegion[], realSize: n
 describe('staging writes zero blocks as holes', () => {
   const size = 3 * MIB + 1234; // not a whole number of blocks
   const cases: [string, [number, number][]][] = [
-    ['islands at unaligned offsets, with a hole at the end', [[5000, 10], [MIB + 4095, 2], [2 * MIB, 9000]]],
-    ['data in the last, partial block', [[100, 1], [size - 3, 3]]],
+    [
+      'islands at unaligned offsets, with a hole at the end',
+      [
+        [5000, 10],
+        [MIB + 4095, 2],
+        [2 * MIB, 9000],
+      ],
+    ],
+    [
+      'data in the last, partial block',
+      [
+        [100, 1],
+        [size - 3, 3],
+      ],
+    ],
     ['no data at all', []],
   ];
   it.each(cases)('%s: same bytes, few blocks, and GNU tar and bsdtar extract the sparse member alike', async (_label, islands) => {

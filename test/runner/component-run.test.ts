@@ -42,7 +42,7 @@ describe('a component rolled up from its hosts (backup and restore alike)', () =
     expect(rollUpStatus(statuses.map((status) => ({ status })))).toBe(expected);
   });
 
-  it('names the first failed host\'s error when it failed or partly failed, and none when it succeeded', async () => {
+  it("names the first failed host's error when it failed or partly failed, and none when it succeeded", async () => {
     const partial = await runComponentHosts([host('a', 'success'), host('b', 'failed'), host('c', 'failed')], 'parallel', run);
     expect(partial).toMatchObject({ status: 'partial', error: 'b broke' });
     const ok = await runComponentHosts([host('a', 'success')], 'parallel', run);
@@ -50,7 +50,7 @@ describe('a component rolled up from its hosts (backup and restore alike)', () =
     expect(ok).not.toHaveProperty('error');
   });
 
-  it('serial hosts run one after another, and the component\'s duration is at least their sum', async () => {
+  it("serial hosts run one after another, and the component's duration is at least their sum", async () => {
     const log: string[] = [];
     const r = await runComponentHosts([host('a', 'success', log), host('b', 'success', log), host('c', 'success', log)], 'serial', run);
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
@@ -60,7 +60,7 @@ describe('a component rolled up from its hosts (backup and restore alike)', () =
     expect(r.durationMs).toBeGreaterThanOrEqual(sum);
   });
 
-  it('parallel hosts overlap, and the component\'s duration is at least its longest host', async () => {
+  it("parallel hosts overlap, and the component's duration is at least its longest host", async () => {
     const log: string[] = [];
     const r = await runComponentHosts([host('a', 'success', log), host('b', 'success', log)], 'parallel', run);
     expect(log.slice(0, 2)).toEqual(['start a', 'start b']);

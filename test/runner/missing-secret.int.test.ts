@@ -15,10 +15,22 @@ const env = { LSB_TEST_SET: 'present-value' };
 beforeAll(async () => {
   ws = await workspace('lsb-missing-secret-');
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
-  await ws.write('recipes/needs.yaml', recipeYaml('needs', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo {{secret "LSB_TEST_UNSET"}}\n      output: x.txt\n'));
-  await ws.write('recipes/has.yaml', recipeYaml('has', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf %s {{secret "LSB_TEST_SET"}} | wc -c\n      output: x.txt\n'));
+  await ws.write(
+    'recipes/needs.yaml',
+    recipeYaml('needs', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo {{secret "LSB_TEST_UNSET"}}\n      output: x.txt\n'),
+  );
+  await ws.write(
+    'recipes/has.yaml',
+    recipeYaml('has', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf %s {{secret "LSB_TEST_SET"}} | wc -c\n      output: x.txt\n'),
+  );
   // The same unset secret, optional here: the step sees it empty; and a set one keeps its value.
-  await ws.write('recipes/opt.yaml', recipeYaml('opt', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf \'[%s][%s]\' {{secret "LSB_TEST_UNSET" optional=true}} {{secret "LSB_TEST_SET" optional=true}} | sed s/present-value/SET/\n      output: x.txt\n'));
+  await ws.write(
+    'recipes/opt.yaml',
+    recipeYaml(
+      'opt',
+      'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf \'[%s][%s]\' {{secret "LSB_TEST_UNSET" optional=true}} {{secret "LSB_TEST_SET" optional=true}} | sed s/present-value/SET/\n      output: x.txt\n',
+    ),
+  );
   await ws.write('recipes/plain.yaml', recipeYaml('plain', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo plain\n      output: x.txt\n'));
 });
 afterAll(() => ws.cleanup());
@@ -28,12 +40,20 @@ it('apply: the component using the missing secret fails naming it, the others ar
   expect(r.exitCode, cliOutput(r)).toBe(2);
   const rows = summaryRows(r.stdout);
   expect(rows).toContainEqual(['needs', 'localhost', 'failed', '0 B', expect.any(String), expect.stringMatching(/^needs secret LSB_TEST_UNSET: /)]);
-  expect(rows.filter((row) => row[2] === 'success').map((row) => row[0]).sort()).toEqual(['has', 'opt', 'plain']);
+  expect(
+    rows
+      .filter((row) => row[2] === 'success')
+      .map((row) => row[0])
+      .sort(),
+  ).toEqual(['has', 'opt', 'plain']);
   expect(r.stdout + r.stderr).not.toContain('present-value');
 });
 
 it('an optional secret that no source has is empty and fails nothing; a set one is its value', async () => {
-  const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '--only', 'opt', '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'opt-out'), '-f', 'zip'], { env });
+  const r = await runCli(
+    ['apply', path.join(ws.dir, 'recipes'), '--only', 'opt', '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'opt-out'), '-f', 'zip'],
+    { env },
+  );
   expect(r.exitCode, cliOutput(r)).toBe(0);
   const archive = (await readdir(path.join(ws.dir, 'opt-out'))).find((n) => n.endsWith('.zip'))!;
   const contents = execFileSync('unzip', ['-p', path.join(ws.dir, 'opt-out', archive)], { encoding: 'latin1' });
@@ -41,7 +61,10 @@ it('an optional secret that no source has is empty and fails nothing; a set one 
 });
 
 it('an optional secret with a value that is not true or false is a recipe error naming the fix', async () => {
-  await ws.write('bad/bad.yaml', recipeYaml('bad', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo {{secret "X" optional="yes"}}\n      output: x.txt\n'));
+  await ws.write(
+    'bad/bad.yaml',
+    recipeYaml('bad', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo {{secret "X" optional="yes"}}\n      output: x.txt\n'),
+  );
   const r = await runCli(['validate', path.join(ws.dir, 'bad')]);
   expect(r.exitCode, cliOutput(r)).toBe(78);
   expect(r.stderr + r.stdout).toMatch(/bad\.yaml:\d+:\d+.*secret takes exactly one quoted name, and optionally optional=true/s);

@@ -11,8 +11,10 @@ import { archivesIn, readMetadata } from '../helpers/archive.js';
 import { cliOutput, recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
-const recipe = (name: string, spec: string) => ws.write(`recipes/${name}.yaml`, recipeYaml(name, `${spec}\nbackup:\n  snapshot:\n    - run: echo ${name}\n      output: out.txt\n`));
-const apply = (...extra: string[]) => runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'out'), ...extra]);
+const recipe = (name: string, spec: string) =>
+  ws.write(`recipes/${name}.yaml`, recipeYaml(name, `${spec}\nbackup:\n  snapshot:\n    - run: echo ${name}\n      output: out.txt\n`));
+const apply = (...extra: string[]) =>
+  runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'out'), ...extra]);
 
 async function onlyBackup() {
   const names = await archivesIn(path.join(ws.dir, 'out'));
@@ -42,7 +44,9 @@ describe('detect fails on a host of the group', () => {
     await recipe('absent', 'hosts: { group: app, run: all }\ndetect: echo "no /etc/absent here" >&2; false');
     const r = await apply();
     expect(r.exitCode, cliOutput(r)).toBe(2);
-    expect(r.stderr).toMatch(/absent @ localhost: failed .*not installed, but the inventory puts it here: detect `echo "no \/etc\/absent here" >&2; false` exited 1: no \/etc\/absent here/);
+    expect(r.stderr).toMatch(
+      /absent @ localhost: failed .*not installed, but the inventory puts it here: detect `echo "no \/etc\/absent here" >&2; false` exited 1: no \/etc\/absent here/,
+    );
     const meta = await onlyBackup();
     expect(meta.status).toBe('partial');
     expect(meta.components.find((c) => c.name === 'absent')).toMatchObject({ status: 'failed' });
@@ -52,16 +56,29 @@ describe('detect fails on a host of the group', () => {
     await recipe('absent', 'hosts: { group: app, run: first }\ndetect: "false"');
     const r = await apply();
     expect(r.exitCode, cliOutput(r)).toBe(2);
-    expect(summaryRows(r.stdout)).toContainEqual(['absent', 'localhost', 'failed', '0 B', expect.any(String), expect.stringMatching(/^no host of the group backed it up; here: not detected \(detect `false`/)]);
+    expect(summaryRows(r.stdout)).toContainEqual([
+      'absent',
+      'localhost',
+      'failed',
+      '0 B',
+      expect.any(String),
+      expect.stringMatching(/^no host of the group backed it up; here: not detected \(detect `false`/),
+    ]);
   });
 
   it('optional: true — reported "not installed" in the summary, metadata.json and --json; exit 0', async () => {
     await recipe('extra', 'hosts: { group: app, run: first }\noptional: true\ndetect: "false"');
     const r = await apply('--json');
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     const end = events.find((e) => e.type === 'run.end') as unknown as { summary: { component: string; status: string; error?: string }[] };
-    expect(end.summary.find((s) => s.component === 'extra')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^not installed \(optional; detect `false` exited 1\)/) });
+    expect(end.summary.find((s) => s.component === 'extra')).toMatchObject({
+      status: 'skipped',
+      error: expect.stringMatching(/^not installed \(optional; detect `false` exited 1\)/),
+    });
     const meta = await onlyBackup();
     expect(meta.status).toBe('success');
     expect(meta.components.find((c) => c.name === 'extra')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/^not installed/) });
@@ -71,12 +88,22 @@ describe('detect fails on a host of the group', () => {
 describe('run: first over SSH', () => {
   it('every host of the group unreachable fails the component (was: skipped, exit 0)', async () => {
     const [p1, p2] = [await closedPort(), await closedPort()];
-    await ws.write('build/inventory', `[app]\nlocalhost ansible_connection=local\n[db]\ndb1 ansible_host=127.0.0.1 ansible_port=${p1}\ndb2 ansible_host=127.0.0.1 ansible_port=${p2}\n`);
+    await ws.write(
+      'build/inventory',
+      `[app]\nlocalhost ansible_connection=local\n[db]\ndb1 ansible_host=127.0.0.1 ansible_port=${p1}\ndb2 ansible_host=127.0.0.1 ansible_port=${p2}\n`,
+    );
     await recipe('db', 'hosts: { group: db, run: first }');
     const r = await apply();
     expect(r.exitCode, cliOutput(r)).toBe(2);
     for (const host of ['db1', 'db2']) {
-      expect(summaryRows(r.stdout)).toContainEqual(['db', host, 'failed', '0 B', expect.any(String), expect.stringMatching(/^no host of the group backed it up; here: unreachable/)]);
+      expect(summaryRows(r.stdout)).toContainEqual([
+        'db',
+        host,
+        'failed',
+        '0 B',
+        expect.any(String),
+        expect.stringMatching(/^no host of the group backed it up; here: unreachable/),
+      ]);
     }
   });
 

@@ -20,7 +20,9 @@ afterAll(async () => rm(dir, { recursive: true, force: true }));
 /** Runs the wrapped command with sh; stdout as bytes. */
 async function wrapped(command: string, options: { env?: Record<string, string>; stdoutFile?: string } = {}) {
   // The wrapper's stdout redirected by a shell, so a write error reaches zstd itself.
-  const argv = options.stdoutFile ? ['-c', 'exec sh -c "$1" > "$2"', 'sh', remoteCompressCommand(command), options.stdoutFile] : ['-c', remoteCompressCommand(command)];
+  const argv = options.stdoutFile
+    ? ['-c', 'exec sh -c "$1" > "$2"', 'sh', remoteCompressCommand(command), options.stdoutFile]
+    : ['-c', remoteCompressCommand(command)];
   const r = await execa('sh', argv, { reject: false, encoding: 'buffer', stripFinalNewline: false, env: options.env, extendEnv: options.env === undefined });
   return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout ?? []), stderr: Buffer.from(r.stderr).toString('utf8') };
 }
@@ -57,7 +59,7 @@ describe('remoteCompressCommand', () => {
     expect(missing.stderr).toContain(`no such file or directory: ${dir}/nope`);
   });
 
-  it('quotes the command as data: quotes, $, parentheses and comments stay the command\'s own', async () => {
+  it("quotes the command as data: quotes, $, parentheses and comments stay the command's own", async () => {
     const r = await wrapped(`printf '%s|' "it's" '$HOME' "(a)"; case x in x) echo ')';; esac # trailing comment`);
     expect(r.exitCode, r.stderr).toBe(0);
     expect((await unzstd(r.stdout)).toString()).toBe("it's|$HOME|(a)|)\n");

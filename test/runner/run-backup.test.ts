@@ -35,20 +35,41 @@ async function extract(archive: string | Buffer): Promise<(p: string) => Promise
 }
 
 describe('runBackup: the status rollup', () => {
-  it('every component on every host: success, exit 0, each host\'s output in the archive', async () => {
+  it("every component on every host: success, exit 0, each host's output in the archive", async () => {
     const { result, targetDir } = await backup(healthy());
     expect(result).toMatchObject({ status: 'success', exitCode: 0 });
-    expect(result.metadata!.components.map((c) => [c.name, c.status])).toEqual([['alpha', 'success'], ['beta', 'success']]);
+    expect(result.metadata!.components.map((c) => [c.name, c.status])).toEqual([
+      ['alpha', 'success'],
+      ['beta', 'success'],
+    ]);
     const read = await extract(path.join(targetDir, result.archive!));
     expect(await read('alpha/db-2/alpha.sql')).toBe('alpha on db-2\n');
     expect(await read('beta/db-1/beta.txt')).toBe('beta on db-1\n');
   });
 
   it.each<[string, Parameters<typeof healthy>[0], string[], Record<string, string>, 'success' | 'partial' | 'failed']>([
-    ['a dump fails on one host: that component partial, the run partial', { 'dump-alpha': (h) => (h === 'db-2' ? { exitCode: 3, stderr: 'disk gone' } : undefined) }, [], { alpha: 'partial', beta: 'success' }, 'partial'],
+    [
+      'a dump fails on one host: that component partial, the run partial',
+      { 'dump-alpha': (h) => (h === 'db-2' ? { exitCode: 3, stderr: 'disk gone' } : undefined) },
+      [],
+      { alpha: 'partial', beta: 'success' },
+      'partial',
+    ],
     ['a component fails on every host: it failed, the run partial', { 'dump-alpha': { exitCode: 1 } }, [], { alpha: 'failed', beta: 'success' }, 'partial'],
-    ['an optional component on no host: skipped (not installed), the run a success', { 'has-beta': { exitCode: 1 } }, [], { alpha: 'success', beta: 'skipped' }, 'success'],
-    ['a required component missing on a host of its group: partial, the run partial', { 'has-alpha': (h) => (h === 'db-1' ? { exitCode: 1 } : undefined) }, [], { alpha: 'partial', beta: 'success' }, 'partial'],
+    [
+      'an optional component on no host: skipped (not installed), the run a success',
+      { 'has-beta': { exitCode: 1 } },
+      [],
+      { alpha: 'success', beta: 'skipped' },
+      'success',
+    ],
+    [
+      'a required component missing on a host of its group: partial, the run partial',
+      { 'has-alpha': (h) => (h === 'db-1' ? { exitCode: 1 } : undefined) },
+      [],
+      { alpha: 'partial', beta: 'success' },
+      'partial',
+    ],
     ['a host that cannot be reached: every component partial, the run partial', {}, ['db-2'], { alpha: 'partial', beta: 'partial' }, 'partial'],
   ])('%s', async (_what, overrides, unreachable, components, run) => {
     const { result, targetDir } = await backup(healthy(overrides), { unreachable });
@@ -61,7 +82,12 @@ describe('runBackup: the status rollup', () => {
   });
 
   it('says why a host failed: the step, its exit code and stderr; a missing required component names the detect', async () => {
-    const { result } = await backup(healthy({ 'dump-alpha': (h) => (h === 'db-2' ? { exitCode: 3, stderr: 'disk gone' } : undefined), 'has-beta': (h) => (h === 'db-1' ? { exitCode: 1 } : undefined) }));
+    const { result } = await backup(
+      healthy({
+        'dump-alpha': (h) => (h === 'db-2' ? { exitCode: 3, stderr: 'disk gone' } : undefined),
+        'has-beta': (h) => (h === 'db-1' ? { exitCode: 1 } : undefined),
+      }),
+    );
     const host = (c: string, h: string) => result.metadata!.components.find((x) => x.name === c)!.hosts.find((x) => x.name === h)!;
     expect(host('alpha', 'db-2')).toMatchObject({ status: 'failed' });
     expect(host('alpha', 'db-2').error).toMatch(/dump.*(3|disk gone)/);
@@ -109,14 +135,16 @@ describe('runBackup: two targets', () => {
 
   it('no copy stored anywhere: the run fails with the target error', async () => {
     const [a, b] = [await s.subdir('a'), await s.subdir('b')];
-    const attempt = backup(healthy(), { targets: [targetThatCannotStore(createLocalTarget(a), 'full A'), targetThatCannotStore(createLocalTarget(b), 'full B')] });
+    const attempt = backup(healthy(), {
+      targets: [targetThatCannotStore(createLocalTarget(a), 'full A'), targetThatCannotStore(createLocalTarget(b), 'full B')],
+    });
     await expect(attempt).rejects.toThrow(/full A.*full B/);
     expect([...(await s.names(a)), ...(await s.names(b))]).toEqual([]);
   });
 });
 
 describe('runBackup: sidecars', () => {
-  it('.sha256 is sha256sum -c\'s line for the stored bytes; .metadata.json is the metadata.json inside the archive', async () => {
+  it(".sha256 is sha256sum -c's line for the stored bytes; .metadata.json is the metadata.json inside the archive", async () => {
     const { result, targetDir } = await backup(healthy());
     const name = result.archive!;
     expect(name).toMatch(/^lsbackup-c1-\d{8}T\d{6}Z\.tar\.gz$/);
@@ -132,7 +160,7 @@ describe('runBackup: sidecars', () => {
     expect(dump).toMatchObject({ size: 'alpha on db-1\n'.length, sha256: sha256('alpha on db-1\n') });
   });
 
-  it('signed: metadata.json.sig, in the archive and beside it, is the signer\'s signature of metadata.json\'s exact bytes', async () => {
+  it("signed: metadata.json.sig, in the archive and beside it, is the signer's signature of metadata.json's exact bytes", async () => {
     const signer = { fingerprint: 'SHA256:test', sign: (m: Buffer) => Buffer.from(`signed ${sha256(m)}\n`) };
     const { result, targetDir } = await backup(healthy(), { signer });
     const name = result.archive!;

@@ -29,7 +29,16 @@ describe('runPhases (the lifecycle table at work)', () => {
     const { reporter } = collector();
     const r = await runPhases('backup', steps, { component: 'c', host: 'h', reporter, signal: new AbortController().signal }, async (s) => {
       ran.push(s.name);
-      return { outcome: { phase: s.phase, name: s.name, status: s.name === 'dump' ? 'failed' : 'success', durationMs: 0, error: s.name === 'dump' ? 'exit code 1' : undefined }, bytes: 0 };
+      return {
+        outcome: {
+          phase: s.phase,
+          name: s.name,
+          status: s.name === 'dump' ? 'failed' : 'success',
+          durationMs: 0,
+          error: s.name === 'dump' ? 'exit code 1' : undefined,
+        },
+        bytes: 0,
+      };
     });
     expect(ran).toEqual(['stop service', 'dump', 'start service', 'cleanup']);
     expect(r.failure).toBe("snapshot step 'dump': exit code 1");
@@ -48,7 +57,7 @@ describe('runPhases (the lifecycle table at work)', () => {
     expect(r.failure).toContain('connection reset');
   });
 
-  it('goes on with the next step while a step\'s output is still on its way, and is done only when it arrived', async () => {
+  it("goes on with the next step while a step's output is still on its way, and is done only when it arrived", async () => {
     let deliver!: (error?: string) => void;
     const arrived = new Promise<string | undefined>((resolve) => (deliver = resolve));
     const ran: string[] = [];

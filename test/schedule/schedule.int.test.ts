@@ -48,7 +48,9 @@ describe('lsbackup schedule', () => {
     // An invalid edit: reported with file:line:col, the running jobs carry on.
     await writeConfig(`jobs:\n  fast:\n    schedule: "* * * * * *"\n    targets: [./fast]\n  broken:\n    schedule: "99 * * * *"\n`);
     const invalid = await log.waitFor((l) => l.type === 'schedule.invalid');
-    expect(invalid.line.problems).toEqual([expect.stringMatching(/lsbackup\.config\.yaml:11:15: 'jobs\.broken\.schedule' '99 \* \* \* \*' is not a valid cron expression/)]);
+    expect(invalid.line.problems).toEqual([
+      expect.stringMatching(/lsbackup\.config\.yaml:11:15: 'jobs\.broken\.schedule' '99 \* \* \* \*' is not a valid cron expression/),
+    ]);
     await log.waitFor(ofJob('schedule.done', 'fast'), { from: invalid.index });
 
     // A valid edit: 'fast' removed, 'second' added, applied at once.
@@ -72,7 +74,10 @@ describe('lsbackup schedule', () => {
   it('never overlaps a slow run (the busy tick is skipped), and SIGTERM lets the run finish its post-steps', async () => {
     await ws.write(
       'recipes/slow.yaml',
-      recipeYaml('slow', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/snapshot-$$; sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`),
+      recipeYaml(
+        'slow',
+        `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/snapshot-$$; sleep 2.5; echo slow\n      output: slow.txt\n  post:\n    - run: touch ${ws.dir}/post-ran-$$\n`,
+      ),
     );
     await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
     const log = startScheduler();
@@ -107,7 +112,9 @@ describe('lsbackup schedule', () => {
 describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHUP, shutdown', () => {
   it('runs two jobs of one cluster on the same tick one after the other, never failing one on its own lock', async () => {
     await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 1; echo hi\n      output: hi.txt\n`));
-    await writeConfig(`jobs:\n  first:\n    schedule: "*/2 * * * * *"\n    targets: [./first]\n  second:\n    schedule: "*/2 * * * * *"\n    targets: [./second]\n`);
+    await writeConfig(
+      `jobs:\n  first:\n    schedule: "*/2 * * * * *"\n    targets: [./first]\n  second:\n    schedule: "*/2 * * * * *"\n    targets: [./second]\n`,
+    );
     const log = startScheduler();
     const doneOf = (job: string) => log.lines.filter(ofJob('schedule.done', job));
     const until = Date.now() + 90_000;
@@ -195,10 +202,14 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
       expect((await child!).exitCode).toBe(0);
       const waiting = log.lines.find((l) => l.type === 'warning' && String(l.message).startsWith('stopping: waiting up to'));
       expect(waiting, JSON.stringify(log.lines)).toMatchObject({ job: 'slow' });
-      expect(waiting!.message).toMatch(/^stopping: waiting up to \d+ s for \d notification\(s\) to be delivered \(no retries\): .*webhook http:\/\/127\.0\.0\.1:\d+\/… \(failure\)$/);
+      expect(waiting!.message).toMatch(
+        /^stopping: waiting up to \d+ s for \d notification\(s\) to be delivered \(no retries\): .*webhook http:\/\/127\.0\.0\.1:\d+\/… \(failure\)$/,
+      );
       const failures = hooks.received.filter((h) => JSON.parse(h.body).event === 'failure');
       expect(failures).toHaveLength(1);
-      expect(log.lines.some((l) => l.type === 'warning' && /\(failure\) failed: no answer within 2s; not retried: stopping/.test(String(l.message)))).toBe(true);
+      expect(log.lines.some((l) => l.type === 'warning' && /\(failure\) failed: no answer within 2s; not retried: stopping/.test(String(l.message)))).toBe(
+        true,
+      );
     } finally {
       await hooks.close();
     }

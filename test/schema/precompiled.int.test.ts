@@ -66,7 +66,9 @@ describe('build-time validators', () => {
   }
 
   it('are not used for a schema that differs from the one they were built from', async () => {
-    const { precompiledCheck } = (await import(pathToFileURL(join(repo, 'dist/engine/schema/precompiled.js')).href)) as typeof import('../../engine/schema/precompiled.js');
+    const { precompiledCheck } = (await import(
+      pathToFileURL(join(repo, 'dist/engine/schema/precompiled.js')).href
+    )) as typeof import('../../engine/schema/precompiled.js');
     expect(precompiledCheck(recipeSchema)).toBeTypeOf('function');
     const edited = { ...recipeSchema, description: 'edited after the build' };
     expect(precompiledCheck(edited)).toBeUndefined();

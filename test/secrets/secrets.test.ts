@@ -3,13 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
-import {
-  ChainSecretSource,
-  CommandSecretSource,
-  createRedactor,
-  EnvSecretSource,
-  FileSecretSource,
-} from '../../engine/secrets/index.js';
+import { ChainSecretSource, CommandSecretSource, createRedactor, EnvSecretSource, FileSecretSource } from '../../engine/secrets/index.js';
 import { renderTemplate, shellQuote } from '../../engine/template/index.js';
 
 let dir: string;
@@ -27,7 +21,11 @@ async function secretsFile(name: string, text: string, mode: number): Promise<st
   return path;
 }
 
-const code = (promise: Promise<unknown>) => promise.then(() => undefined, (e: LsError) => e.code);
+const code = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (e: LsError) => e.code,
+  );
 
 describe('secret sources', () => {
   it('env: by name or through a mapping', async () => {

@@ -45,9 +45,15 @@ describe.each(keyTypes)('%s keys', (name, args) => {
 
     const sigFile = path.join(ws.dir, `${name}.sig`);
     await writeFile(sigFile, signer.sign(message));
-    const ok = await execa('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', 'ops@example', '-n', SIGNATURE_NAMESPACE, '-s', sigFile], { input: message, reject: false });
+    const ok = await execa('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', 'ops@example', '-n', SIGNATURE_NAMESPACE, '-s', sigFile], {
+      input: message,
+      reject: false,
+    });
     expect(ok.exitCode, ok.stderr + ok.stdout).toBe(0);
-    const altered = await execa('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', 'ops@example', '-n', SIGNATURE_NAMESPACE, '-s', sigFile], { input: Buffer.concat([message, Buffer.from(' ')]), reject: false });
+    const altered = await execa('ssh-keygen', ['-Y', 'verify', '-f', signers, '-I', 'ops@example', '-n', SIGNATURE_NAMESPACE, '-s', sigFile], {
+      input: Buffer.concat([message, Buffer.from(' ')]),
+      reject: false,
+    });
     expect(altered.exitCode).not.toBe(0);
 
     const msgFile = path.join(ws.dir, `${name}.msg`);

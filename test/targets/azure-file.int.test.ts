@@ -21,7 +21,6 @@ let target: Target;
 const uri = (dir: string) => `azfile://${standIn.account}/${SHARE}/${dir}`;
 const options = () => ({ endpoint: standIn.endpoint, accountKey: standIn.accountKey });
 
-
 beforeAll(async () => {
   standIn = await startAzureFileStandIn();
   const service = new ShareServiceClient(standIn.endpoint, new StorageSharedKeyCredential(standIn.account, standIn.accountKey));
@@ -70,7 +69,10 @@ describe('Azure file share target (real SDK, stand-in File service)', () => {
   it("past Azure's largest file (lowered to 9 MiB here): a clear error, no file left", async () => {
     const small = createAzureFileTarget(uri('prod/limit'), options(), 9 * MiB);
     const upload = await small.put('lsbackup-c1-20260105T000000Z.tar.gz');
-    const error = await pipeline(Readable.from([randomBytes(12 * MiB)]), upload.stream).then(() => undefined, (e: unknown) => e);
+    const error = await pipeline(Readable.from([randomBytes(12 * MiB)]), upload.stream).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as Error).message).toMatch(/larger than an Azure file can be \(9\.0 MiB\).*--only\/--skip/);
     await expect(upload.commit()).rejects.toThrow(LsError);
     expect(await readdir(join(standIn.dataDir, SHARE, 'prod/limit'))).toEqual([]);
@@ -122,7 +124,10 @@ describe('Azure file share target (real SDK, stand-in File service)', () => {
     const wrongKey = randomBytes(64).toString('base64');
     const bad = createAzureFileTarget(uri('prod/cluster1'), { ...options(), accountKey: wrongKey });
     for (const attempt of [() => bad.check(), () => bad.put('x.tar.gz'), () => bad.list()]) {
-      const error = await attempt().then(() => undefined, (e: unknown) => e as LsError);
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e as LsError,
+      );
       expect(error).toBeInstanceOf(LsError);
       expect(error!.message).toMatch(/account key or SAS token was rejected/);
       expect(error!.message).not.toContain(wrongKey);

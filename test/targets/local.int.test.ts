@@ -23,7 +23,6 @@ async function store(target: ReturnType<typeof createLocalTarget>, name: string,
   return upload.commit();
 }
 
-
 describe('local target', () => {
   it('publishes 0600 files, adds _1 on a second commit of the same name, lists without temp files', async () => {
     const target = createLocalTarget(`file://${dir.path}/backups`);

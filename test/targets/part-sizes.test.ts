@@ -14,7 +14,9 @@ describe('part-size schedule', () => {
       expect(scheduleCapacity(size, S3_PART_LIMITS)).toBeGreaterThanOrEqual(5 * TiB);
       // One assertion over all 10,000 parts (40,000 expect() calls took seconds): the parts that break a rule.
       const sizes = Array.from({ length: 10_000 }, (_, i) => size(i + 1));
-      const wrong = sizes.flatMap((s, i) => (s < 5 * MiB || s > 5 * GiB || s > S3_PART_LIMITS.maxPart || (i > 0 && s < sizes[i - 1]!) ? [{ part: i + 1, size: s }] : []));
+      const wrong = sizes.flatMap((s, i) =>
+        s < 5 * MiB || s > 5 * GiB || s > S3_PART_LIMITS.maxPart || (i > 0 && s < sizes[i - 1]!) ? [{ part: i + 1, size: s }] : [],
+      );
       expect(wrong).toEqual([]);
     });
   }

@@ -85,10 +85,7 @@ describe('target registry', () => {
     const register = await ws.write('no-sdk.mjs', `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
     await ws.write('data/app.conf', 'setting=1\n');
     await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
-    await ws.write(
-      'recipes/app.yaml',
-      recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`),
-    );
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`));
     const backups = path.join(ws.dir, 'backups');
     const env = { NODE_OPTIONS: `--import=${register}` };
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups], { env });

@@ -26,7 +26,6 @@ function options() {
   };
 }
 
-
 async function openUploads(): Promise<number> {
   const r = await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
   return (r.Uploads ?? []).length;
@@ -90,7 +89,10 @@ describe('S3 target (real Swift s3api)', () => {
     const small = createS3Target(`s3://${BUCKET}/limit`, { ...options(), partSize: 5 * MiB }, limits);
     const name = 'lsbackup-c1-20260110T000000Z.tar.gz';
     const upload = await small.put(name);
-    const error = await pipeline(randomSource(40 * MiB).stream, upload.stream).then(() => undefined, (e: unknown) => e);
+    const error = await pipeline(randomSource(40 * MiB).stream, upload.stream).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(LsError);
     expect((error as Error).message).toMatch(/larger than one S3 object can be \(2 parts, .* Raise the partSize option .*--only\/--skip/);
     await expect(upload.commit()).rejects.toThrow(LsError);
@@ -149,9 +151,7 @@ describe('S3 target (real Swift s3api)', () => {
     expect(names).toContain('lsbackup-c1-20260104T000000Z_1.tar.gz');
     expect(names).not.toContain('not-mine.tar.gz');
 
-    expect(await sha256Of(await target.get('lsbackup-c1-20260104T000000Z_1.tar.gz'))).toBe(
-      createHash('sha256').update('archive bytes').digest('hex'),
-    );
+    expect(await sha256Of(await target.get('lsbackup-c1-20260104T000000Z_1.tar.gz'))).toBe(createHash('sha256').update('archive bytes').digest('hex'));
     await target.delete('empty.json');
     expect(await target.stat('empty.json')).toBeUndefined();
     await expect(target.get('empty.json')).rejects.toThrow(/no object named empty.json/);
@@ -161,7 +161,10 @@ describe('S3 target (real Swift s3api)', () => {
     const wrongSecret = 'definitely-not-the-secret';
     const bad = createS3Target(`s3://${BUCKET}/prod`, { ...options(), secretAccessKey: wrongSecret });
     for (const attempt of [() => bad.check(), () => bad.put('x.tar.gz'), () => bad.list()]) {
-      const error = await attempt().then(() => undefined, (e: unknown) => e as LsError);
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e as LsError,
+      );
       expect(error).toBeInstanceOf(LsError);
       expect(error!.code).toBe('ETARGET');
       expect(error!.message).toMatch(/credentials were rejected/);

@@ -18,7 +18,7 @@ function context(vars: Record<string, unknown> = {}, secrets: Record<string, str
 
 const sh = (command: string): string => execFileSync('sh', ['-c', command], { encoding: 'utf8' });
 
-const HOSTILE = ["'; rm -rf / #", '$(echo pwned)', '`echo pwned`', 'a b\tc\nd', "it's \"quoted\" \\ back", '*', '', '-n', 'A=b', '~root'];
+const HOSTILE = ["'; rm -rf / #", '$(echo pwned)', '`echo pwned`', 'a b\tc\nd', 'it\'s "quoted" \\ back', '*', '', '-n', 'A=b', '~root'];
 
 describe('renderTemplate shell quoting', () => {
   it("renders '; rm -rf / # as one literal argument that sh prints exactly", () => {

@@ -238,7 +238,11 @@ function ustarBlock(f: HeaderFields): { block: Buffer; needsPax: boolean } {
 
 /** One pax record: its length counts its own digits. A name's value is its exact bytes. */
 function paxRecord(key: string, value: string | number): Buffer {
-  const rest = Buffer.concat([Buffer.from(` ${key}=`, 'latin1'), typeof value === 'string' ? nameToBytes(value) : Buffer.from(String(value)), Buffer.from('\n')]);
+  const rest = Buffer.concat([
+    Buffer.from(` ${key}=`, 'latin1'),
+    typeof value === 'string' ? nameToBytes(value) : Buffer.from(String(value)),
+    Buffer.from('\n'),
+  ]);
   const bytes = rest.length;
   let length = bytes + String(bytes).length;
   if (String(length).length !== String(bytes).length) length = bytes + String(length).length;
@@ -274,7 +278,9 @@ export function encodeHeader(f: HeaderFields): Buffer {
   const bodyBytes = Buffer.concat(records);
   const base = f.path.replace(/\/+$/, '');
   const pax = ustarBlock({
-    path: `PaxHeader/${nameToBytes(base.slice(base.lastIndexOf('/') + 1)).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 99),
+    path: `PaxHeader/${nameToBytes(base.slice(base.lastIndexOf('/') + 1))
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_')}`.slice(0, 99),
     flag: 'x',
     size: bodyBytes.length,
     mode: 0o644,

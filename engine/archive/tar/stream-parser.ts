@@ -104,7 +104,12 @@ export class TarStreamParser {
           this.remain -= n;
           const waiting = this.sink.body(piece);
           if (this.remain === 0) {
-            if (waiting) return this.resume(waiting.then(() => this.endMember()), chunk, offset);
+            if (waiting)
+              return this.resume(
+                waiting.then(() => this.endMember()),
+                chunk,
+                offset,
+              );
             const ending = this.endMember();
             if (ending) return this.resume(ending, chunk, offset);
           } else if (waiting) return this.resume(waiting, chunk, offset);

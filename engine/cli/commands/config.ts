@@ -19,7 +19,9 @@ export interface ConfigCommandOptions {
 function requireConfigFile(options: ConfigCommandOptions): string {
   const file = findConfigFile(options.config);
   if (!file || !existsSync(file)) {
-    throw new LsError('EUSAGE', { message: `no config file ${file ?? `./${DEFAULT_CONFIG_FILE}`}: pass --config <file>, or create one with 'lsbackup config init'` });
+    throw new LsError('EUSAGE', {
+      message: `no config file ${file ?? `./${DEFAULT_CONFIG_FILE}`}: pass --config <file>, or create one with 'lsbackup config init'`,
+    });
   }
   return file;
 }

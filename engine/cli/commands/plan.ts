@@ -65,7 +65,9 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions, reda
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
     compress: options.compress ?? config.compress ?? RUN_DEFAULTS.compress,
   });
-  const text = options.json ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2) : [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
+  const text = options.json
+    ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2)
+    : [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
   process.stdout.write(redactor.redact(text) + '\n');
   return 0;
 }
@@ -108,7 +110,9 @@ function planAsJson(plan: RunPlan, restore: boolean) {
 
 /** What the build dir's manifest supplies: vars with their values, secrets by name only. */
 function profileAsJson(profile: ProfileValues) {
-  const vars = Object.entries(profile.vars).flatMap(([component, values]) => Object.entries(values).map(([name, value]) => ({ var: `${component}.${name}`, value })));
+  const vars = Object.entries(profile.vars).flatMap(([component, values]) =>
+    Object.entries(values).map(([name, value]) => ({ var: `${component}.${name}`, value })),
+  );
   return { name: profile.profile, manifest: profile.manifest, vars, secrets: [...profile.secrets.keys()] };
 }
 
@@ -139,7 +143,12 @@ function planAsText(plan: RunPlan): string {
       if (h.detect) out.push(`    detect: ${h.detect.command}`);
       if (h.version) out.push(`    version: ${h.version.command}`);
       for (const s of h.steps) {
-        const flags = [s.become ? `as ${s.become.user}` : '', s.output ? `-> ${s.output}` : '', s.input ? `<- ${s.input}` : '', s.enabled ? '' : 'disabled (when)']
+        const flags = [
+          s.become ? `as ${s.become.user}` : '',
+          s.output ? `-> ${s.output}` : '',
+          s.input ? `<- ${s.input}` : '',
+          s.enabled ? '' : 'disabled (when)',
+        ]
           .filter(Boolean)
           .join(', ');
         const body = s.kind === 'files' ? `restore files ${s.files}` : s.command.split('\n').join('\n        ');

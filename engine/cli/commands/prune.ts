@@ -18,13 +18,25 @@ export interface PruneOptions extends CatalogOptions, RetentionPolicy {
 /** `lsbackup prune -t <target> --keep-…`: delete what the policy does not keep, per cluster and job, saying why each is kept. */
 export async function pruneCommand(options: PruneOptions, redactor: Redactor): Promise<number> {
   const session = await catalogSession(options, redactor);
-  const policy: RetentionPolicy = { keepLast: options.keepLast, keepDaily: options.keepDaily, keepWeekly: options.keepWeekly, keepMonthly: options.keepMonthly };
+  const policy: RetentionPolicy = {
+    keepLast: options.keepLast,
+    keepDaily: options.keepDaily,
+    keepWeekly: options.keepWeekly,
+    keepMonthly: options.keepMonthly,
+  };
   // The target's lock: retention never races a backup that is writing there.
   const { result, leftovers } = await withTargetLock(
     session.target,
     { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
     async () => ({
-      result: options.leftovers ? undefined : await prune(session.target, policy, { ...session, cluster: options.cluster, job: options.job === false ? null : options.job, dryRun: options.dryRun }),
+      result: options.leftovers
+        ? undefined
+        : await prune(session.target, policy, {
+            ...session,
+            cluster: options.cluster,
+            job: options.job === false ? null : options.job,
+            dryRun: options.dryRun,
+          }),
       // What dead runs left (incomplete multipart uploads past the target's grace period, temp files).
       leftovers: (await session.target.cleanStale?.({ dryRun: options.dryRun })) ?? [],
     }),

@@ -29,7 +29,13 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
   try {
-    const report = await runJob(config, job, { reporter: run.reporter, signal: run.signal, compress: options.compress, signKey: options.signKey, lockWaitSec: options.lockWait });
+    const report = await runJob(config, job, {
+      reporter: run.reporter,
+      signal: run.signal,
+      compress: options.compress,
+      signKey: options.signKey,
+      lockWaitSec: options.lockWait,
+    });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);

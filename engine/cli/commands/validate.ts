@@ -19,7 +19,11 @@ export async function validateCommand(paths: string[], options: ValidateOptions,
 
 async function validateOnce(chosen: string[], options: ValidateOptions): Promise<number> {
   const { recipes, problems } = await validateRecipes(chosen);
-  report(recipes.map((r) => `${r.recipe.metadata.name}@${r.recipe.metadata.version}`), problems, options);
+  report(
+    recipes.map((r) => `${r.recipe.metadata.name}@${r.recipe.metadata.version}`),
+    problems,
+    options,
+  );
   return problems.length > 0 ? 78 : 0;
 }
 

@@ -7,10 +7,7 @@ import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type HostKeyVerdict =
-  | { status: 'known' }
-  | { status: 'unknown' }
-  | { status: 'changed'; file: string; line: number }
-  | { status: 'revoked'; file: string; line: number };
+  { status: 'known' } | { status: 'unknown' } | { status: 'changed'; file: string; line: number } | { status: 'revoked'; file: string; line: number };
 
 interface Entry {
   file: string;
@@ -122,6 +119,9 @@ function hostMatches(patterns: string, name: string): boolean {
 }
 
 function wildcardMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i').test(name);
 }

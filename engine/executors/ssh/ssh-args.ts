@@ -58,7 +58,10 @@ export function parseJumpSpec(spec: string): JumpHost {
  * Anything else returns undefined (the caller reports that it is unsupported).
  */
 export function parseProxyCommand(command: string): JumpHost | undefined {
-  const words = command.replace(/^["']|["']$/g, '').trim().split(/\s+/);
+  const words = command
+    .replace(/^["']|["']$/g, '')
+    .trim()
+    .split(/\s+/);
   if (!/(^|\/)ssh$/.test(words[0] ?? '') || !words.includes('-W')) return undefined;
   let port: number | undefined;
   let user: string | undefined;

@@ -5,9 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk,
-} from './common.js';
+import { LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk } from './common.js';
 
 export interface Silence {
   id?: string;
@@ -42,17 +40,20 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
   const configFile = join(configDir, 'alertmanager.yml');
   await writeFile(configFile, 'route:\n  receiver: default\nreceivers:\n  - name: default\n');
   const { pid, stop } = await launchServer({
-    what: 'alertmanager', command: 'prometheus-alertmanager', baseDir, ownedHere, logFile,
-    args: [
-      `--config.file=${configFile}`, `--storage.path=${dataDir}`,
-      `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address=',
-    ],
+    what: 'alertmanager',
+    command: 'prometheus-alertmanager',
+    baseDir,
+    ownedHere,
+    logFile,
+    args: [`--config.file=${configFile}`, `--storage.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address='],
     ready: () => httpOk(`${url}/-/ready`),
     timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
   const createSilence = async (s: Omit<Silence, 'id' | 'status'>) => {
     const res = await fetch(`${url}/api/v2/silences`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(s),
     });
     const body = await res.text();
     if (!res.ok) throw new Error(`alertmanager: create silence failed (${res.status}): ${body}`);

@@ -48,11 +48,15 @@ export async function freePort(host = LOOPBACK): Promise<number> {
 /** n distinct free ports. They are held open together so the OS cannot hand out one twice. */
 export async function freePorts(n: number, host = LOOPBACK): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
-      const srv = createServer();
-      srv.on('error', reject);
-      srv.listen(0, host, () => resolve(srv));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const srv = createServer();
+          srv.on('error', reject);
+          srv.listen(0, host, () => resolve(srv));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -72,11 +76,7 @@ export function userIds(user: string): { uid: number; gid: number } {
  * A base dir for one server: a fresh temp dir (removed on stop) or the caller's dir (kept).
  * When `owner` is given, the dir is chowned so a server running as that user can use it.
  */
-export async function prepareBaseDir(
-  name: string,
-  opts: BaseServerOptions,
-  owner?: string,
-): Promise<{ baseDir: string; ownedHere: boolean }> {
+export async function prepareBaseDir(name: string, opts: BaseServerOptions, owner?: string): Promise<{ baseDir: string; ownedHere: boolean }> {
   requireIntegrationTier(`a test server (${name})`);
   const ownedHere = !opts.baseDir;
   if (ownedHere) await reapOrphansOnce();
@@ -131,7 +131,10 @@ export async function chownTree(path: string, owner: string): Promise<void> {
 }
 
 export function pathExists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 // ---------- processes ----------

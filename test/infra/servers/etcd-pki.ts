@@ -20,20 +20,38 @@ export async function writeEtcdPki(dir: string): Promise<EtcdPki> {
   await mkdir(dir, { recursive: true });
   const f = (name: string) => join(dir, name);
   const openssl = (args: string[]) => runChecked('openssl', args);
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=etcd-ca',
-    '-keyout', f('ca.key'), '-out', f('ca.crt')]);
+  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=etcd-ca', '-keyout', f('ca.key'), '-out', f('ca.crt')]);
   const issue = async (name: string, subject: string, ext: string) => {
     await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
     await writeFile(f(`${name}.ext`), ext + '\n');
-    await openssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-      '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`)]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.crt`),
+    ]);
     await runChecked('rm', ['-f', f(`${name}.csr`), f(`${name}.ext`), f('ca.srl')]);
   };
   await issue('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth');
   // kubeadm's etcd/healthcheck-client: O=system:masters, client auth only.
   await issue('healthcheck-client', '/O=system:masters/CN=kube-etcd-healthcheck-client', 'extendedKeyUsage=clientAuth');
   return {
-    dir, caCert: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'),
-    clientCert: f('healthcheck-client.crt'), clientKey: f('healthcheck-client.key'),
+    dir,
+    caCert: f('ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('healthcheck-client.crt'),
+    clientKey: f('healthcheck-client.key'),
   };
 }

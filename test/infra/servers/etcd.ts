@@ -4,9 +4,7 @@
  * it serves clients over TLS and requires a client certificate, as kubeadm's etcd does.
  */
 import { join } from 'node:path';
-import {
-  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, runChecked, httpOk,
-} from './common.js';
+import { LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, runChecked, httpOk } from './common.js';
 import type { EtcdPki } from './etcd-pki.js';
 
 export interface EtcdServer extends RunningServer {
@@ -43,17 +41,33 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdServer> {
   const peer = `http://${LOOPBACK}:${peerPort}`;
   const tlsArgs = pki ? ['--cert-file', pki.serverCert, '--key-file', pki.serverKey, '--client-cert-auth', '--trusted-ca-file', pki.caCert] : [];
   const env: Record<string, string> = {
-    ETCDCTL_API: '3', ETCDCTL_ENDPOINTS: client,
+    ETCDCTL_API: '3',
+    ETCDCTL_ENDPOINTS: client,
     ...(pki ? { ETCDCTL_CACERT: pki.caCert, ETCDCTL_CERT: pki.clientCert, ETCDCTL_KEY: pki.clientKey } : {}),
   };
   const etcdctl = async (args: string[]) => (await runChecked('etcdctl', args, { env: { ...process.env, ...env } })).stdout;
   const { pid, stop } = await launchServer({
-    what: 'etcd', command: 'etcd', baseDir, ownedHere, logFile,
+    what: 'etcd',
+    command: 'etcd',
+    baseDir,
+    ownedHere,
+    logFile,
     args: [
-      '--name', name, '--data-dir', dataDir,
-      '--listen-client-urls', client, '--advertise-client-urls', client,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `${name}=${peer}`, ...tlsArgs,
+      '--name',
+      name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `${name}=${peer}`,
+      ...tlsArgs,
     ],
     ready: pki ? () => etcdctl(['endpoint', 'health']).then(() => true) : () => httpOk(`${client}/health`),
     timeoutMs: opts.startTimeoutMs ?? 120_000,

@@ -16,8 +16,19 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs,
-  runChecked, readPidFile, killAtExit, killAndWait, waitUntil, tcpAnswers, logTail,
+  LOOPBACK,
+  type BaseServerOptions,
+  type RunningServer,
+  freePorts,
+  prepareBaseDir,
+  makeDirs,
+  runChecked,
+  readPidFile,
+  killAtExit,
+  killAndWait,
+  waitUntil,
+  tcpAnswers,
+  logTail,
 } from './common.js';
 import { requireCommand } from '../../helpers/prerequisites.js';
 
@@ -58,7 +69,9 @@ const CONTAINER_SSL_DIR = '/etc/ssl/haproxy';
 /** The binary's path in LambdaStack's image (its config.json runs it by this path). */
 const CONTAINER_HAPROXY = '/usr/local/sbin/haproxy';
 
-export async function startRuncHaproxy(opts: BaseServerOptions & { /** Container id (LambdaStack's: haproxy); default: unique. */ id?: string } = {}): Promise<RuncHaproxy> {
+export async function startRuncHaproxy(
+  opts: BaseServerOptions & { /** Container id (LambdaStack's: haproxy); default: unique. */ id?: string } = {},
+): Promise<RuncHaproxy> {
   requireCommand('runc', 'runc');
   const { baseDir, ownedHere } = await prepareBaseDir('haproxy-runc', opts);
   const bundleDir = join(baseDir, 'opt', 'runc', 'haproxy');
@@ -71,21 +84,22 @@ export async function startRuncHaproxy(opts: BaseServerOptions & { /** Container
   const runc = ['runc', '--root', stateDir];
   const [port, tlsPort] = (await freePorts(2)) as [number, number];
   const configFile = join(configDir, 'haproxy.cfg');
-  const configText = (marker: string) => [
-    'global',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 5s',
-    '  timeout server 5s',
-    'frontend web',
-    `  bind ${LOOPBACK}:${port}`,
-    `  http-request return status 200 content-type text/plain string ${marker}`,
-    'frontend tls',
-    `  bind ${LOOPBACK}:${tlsPort} ssl crt ${CONTAINER_SSL_DIR}/site.pem`,
-    `  http-request return status 200 content-type text/plain string ${marker}`,
-    '',
-  ].join('\n');
+  const configText = (marker: string) =>
+    [
+      'global',
+      'defaults',
+      '  mode http',
+      '  timeout connect 2s',
+      '  timeout client 5s',
+      '  timeout server 5s',
+      'frontend web',
+      `  bind ${LOOPBACK}:${port}`,
+      `  http-request return status 200 content-type text/plain string ${marker}`,
+      'frontend tls',
+      `  bind ${LOOPBACK}:${tlsPort} ssl crt ${CONTAINER_SSL_DIR}/site.pem`,
+      `  http-request return status 200 content-type text/plain string ${marker}`,
+      '',
+    ].join('\n');
   const writeCertificate = async (commonName: string) => {
     const pem = await selfSignedPem(commonName);
     await writeFile(join(sslDir, 'site.pem'), pem, { mode: 0o600 });
@@ -104,13 +118,14 @@ export async function startRuncHaproxy(opts: BaseServerOptions & { /** Container
   // stdout/stderr, so they go to the log file (a pipe would never close).
   const pidFile = join(baseDir, 'run', 'haproxy.pid');
   // runc needs root (namespaces, cgroups, mounts); its own words say what is missing.
-  await runChecked('sh', ['-c', 'exec "$@" >>"$0" 2>&1', logFile, ...runc, 'run', '--detach', '--pid-file', pidFile, id], { cwd: bundleDir })
-    .catch(async (e: Error) => {
+  await runChecked('sh', ['-c', 'exec "$@" >>"$0" 2>&1', logFile, ...runc, 'run', '--detach', '--pid-file', pidFile, id], { cwd: bundleDir }).catch(
+    async (e: Error) => {
       const why = `runc could not start the haproxy container: ${e.message}\n${await logTail(logFile)}`;
       await runChecked(runc[0]!, [...runc.slice(1), 'delete', '--force', id]).catch(() => undefined);
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
       throw new Error(why);
-    });
+    },
+  );
   const pid = await readPidFile(pidFile);
   killAtExit(pid);
   let stopped: Promise<void> | undefined;
@@ -138,8 +153,23 @@ export async function startRuncHaproxy(opts: BaseServerOptions & { /** Container
     throw e;
   }
   return {
-    pid, baseDir, dataDir: bundleDir, configDir, logFile, stop,
-    port, tlsPort, bundleDir, stateDir, id, runc, configFile, sslDir, configText, reloadsLogged, writeCertificate,
+    pid,
+    baseDir,
+    dataDir: bundleDir,
+    configDir,
+    logFile,
+    stop,
+    port,
+    tlsPort,
+    bundleDir,
+    stateDir,
+    id,
+    runc,
+    configFile,
+    sslDir,
+    configText,
+    reloadsLogged,
+    writeCertificate,
     servedCertificate: () => servedCommonName(tlsPort),
     containerPath: (path) => join(`/proc/${pid}/root`, path),
     reload: async () => {
@@ -162,7 +192,12 @@ async function buildRootfs(rootfs: string): Promise<void> {
   }
 }
 
-interface Mount { destination: string; source: string; type: string; options: string[] }
+interface Mount {
+  destination: string;
+  source: string;
+  type: string;
+  options: string[];
+}
 
 /** `runc spec`, then the changes LambdaStack's setup-runc-container.yml makes. */
 async function writeConfigJson(bundleDir: string, mounts: Mount[]): Promise<void> {
@@ -185,8 +220,23 @@ async function selfSignedPem(commonName: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'lsb-cert-'));
   try {
     const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    await runChecked('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-subj', `/CN=${commonName}`, '-days', '2', '-keyout', key, '-out', cert]);
+    await runChecked('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${commonName}`,
+      '-days',
+      '2',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
     return (await readFile(cert, 'utf8')) + (await readFile(key, 'utf8'));
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -6,8 +6,19 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, makeStop,
-  runChecked, readPidFile, killAtExit, waitUntil, tcpAnswers, socketRequest,
+  LOOPBACK,
+  type BaseServerOptions,
+  type RunningServer,
+  freePorts,
+  prepareBaseDir,
+  makeDirs,
+  makeStop,
+  runChecked,
+  readPidFile,
+  killAtExit,
+  waitUntil,
+  tcpAnswers,
+  socketRequest,
 } from './common.js';
 
 export interface HaproxyServer extends RunningServer {
@@ -37,23 +48,26 @@ export async function startHaproxy(opts: BaseServerOptions = {}): Promise<Haprox
   const configFile = join(configDir, 'haproxy.cfg');
   const pidFile = join(runDir, 'haproxy.pid');
   const statsSocket = join(runDir, 'admin.sock');
-  await writeFile(configFile, [
-    'global',
-    `  pidfile ${pidFile}`,
-    `  stats socket ${statsSocket} mode 600 level admin`,
-    'defaults',
-    '  mode http',
-    '  retries 0', // the test backend is down on purpose: answer 503 at once
-    '  timeout connect 2s',
-    '  timeout client 5s',
-    '  timeout server 5s',
-    'frontend web',
-    `  bind ${LOOPBACK}:${port}`,
-    '  default_backend app',
-    'backend app',
-    `  server app1 ${LOOPBACK}:${backendPort}`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    configFile,
+    [
+      'global',
+      `  pidfile ${pidFile}`,
+      `  stats socket ${statsSocket} mode 600 level admin`,
+      'defaults',
+      '  mode http',
+      '  retries 0', // the test backend is down on purpose: answer 503 at once
+      '  timeout connect 2s',
+      '  timeout client 5s',
+      '  timeout server 5s',
+      'frontend web',
+      `  bind ${LOOPBACK}:${port}`,
+      '  default_backend app',
+      'backend app',
+      `  server app1 ${LOOPBACK}:${backendPort}`,
+      '',
+    ].join('\n'),
+  );
   await writeFile(join(sslDir, 'README'), 'placeholder for the certificates LambdaStack puts in /etc/ssl/haproxy\n');
   const checkConfig = async () => {
     const { stdout, stderr } = await runChecked('haproxy', ['-c', '-f', configFile]);

@@ -101,8 +101,10 @@ export async function startRepmgrCluster(opts: BaseServerOptions = {}): Promise<
 
     const pgbouncerDir = join(primary.baseDir, 'etc', 'pgbouncer');
     await mkdir(pgbouncerDir, { recursive: true });
-    await writeFile(join(pgbouncerDir, 'pgbouncer.ini'),
-      `[databases]\npostgres = host=127.0.0.1 port=${primary.port} dbname=postgres\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = 6432\nauth_type = trust\nauth_file = ${pgbouncerDir}/userlist.txt\n`);
+    await writeFile(
+      join(pgbouncerDir, 'pgbouncer.ini'),
+      `[databases]\npostgres = host=127.0.0.1 port=${primary.port} dbname=postgres\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = 6432\nauth_type = trust\nauth_file = ${pgbouncerDir}/userlist.txt\n`,
+    );
     await writeFile(join(pgbouncerDir, 'userlist.txt'), '"postgres" "*"\n', { mode: 0o600 });
     await chownTree(pgbouncerDir, PG_USER);
 
@@ -122,19 +124,38 @@ export async function startRepmgrCluster(opts: BaseServerOptions = {}): Promise<
       healthy: async () => {
         const shown = await cluster.primary.repmgr(['cluster', 'show', '--csv']).catch(() => '');
         // --csv: node id, connection status (0: running), recovery type
-        const rows = shown.trim().split('\n').map((l) => l.split(','));
+        const rows = shown
+          .trim()
+          .split('\n')
+          .map((l) => l.split(','));
         return rows.length === 2 && rows.every((r) => r[1] === '0');
       },
       failover: async () => {
         const { primary: old, standby: promoted } = cluster;
         await old.repmgr(['node', 'service', '--action=stop', '--checkpoint']);
         await promoted.repmgr(['standby', 'promote']);
-        await old.repmgr(['-h', LOOPBACK, '-p', String(promoted.port), '-U', REPMGR_ADMIN, '-d', REPMGR_DATABASE, 'standby', 'clone', '--force', '--fast-checkpoint']);
+        await old.repmgr([
+          '-h',
+          LOOPBACK,
+          '-p',
+          String(promoted.port),
+          '-U',
+          REPMGR_ADMIN,
+          '-d',
+          REPMGR_DATABASE,
+          'standby',
+          'clone',
+          '--force',
+          '--fast-checkpoint',
+        ]);
         await old.repmgr(['node', 'service', '--action=start']);
         await old.repmgr(['standby', 'register', '--force']);
         [cluster.primary, cluster.standby] = [promoted, old];
-        await waitUntil('old primary streams from the promoted one', async () =>
-          (await promoted.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1', { timeoutMs: 60_000, logFile: old.logFile });
+        await waitUntil(
+          'old primary streams from the promoted one',
+          async () => (await promoted.psql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")) === '1',
+          { timeoutMs: 60_000, logFile: old.logFile },
+        );
       },
       stop: async () => {
         await standby?.stop();

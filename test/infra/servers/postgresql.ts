@@ -7,8 +7,19 @@
 import { writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, makeStop,
-  readPidFile, runChecked, waitUntil, killAtExit, pathExists, chownTree,
+  LOOPBACK,
+  type BaseServerOptions,
+  type RunningServer,
+  freePort,
+  prepareBaseDir,
+  makeDirs,
+  makeStop,
+  readPidFile,
+  runChecked,
+  waitUntil,
+  killAtExit,
+  pathExists,
+  chownTree,
 } from './common.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -87,7 +98,10 @@ export function serverOptions(port: number, socketDir: string): string {
 
 /** Starts the server on an existing data dir (on `opts.port`, else a free port). */
 export async function launchPostgres(
-  baseDir: string, ownedHere: boolean, dataDir: string, opts: BaseServerOptions & { port?: number },
+  baseDir: string,
+  ownedHere: boolean,
+  dataDir: string,
+  opts: BaseServerOptions & { port?: number },
 ): Promise<PostgresServer> {
   const socketDir = join(baseDir, 'sock');
   const logFile = join(baseDir, 'postgres.log');
@@ -98,26 +112,38 @@ export async function launchPostgres(
   // pg_ctl -w waits until the server accepts connections; the postmaster runs in its own session.
   await runChecked(
     join(PG_BIN, 'pg_ctl'),
-    ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 120_000) / 1000)),
-      '-o', serverOptions(port, socketDir), 'start'],
+    ['-D', dataDir, '-l', logFile, '-w', '-t', String(Math.ceil((opts.startTimeoutMs ?? 120_000) / 1000)), '-o', serverOptions(port, socketDir), 'start'],
     { user: PG_USER },
   );
   const pid = await readPidFile(join(dataDir, 'postmaster.pid'));
   killAtExit(pid);
   const env = { PGHOST: LOOPBACK, PGPORT: String(port), PGUSER: PG_USER };
   const psql = async (sql: string, database = 'postgres') =>
-    (await runChecked(join(PG_BIN, 'psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], {
-      env: { ...process.env, ...env },
-    })).stdout.trim();
+    (
+      await runChecked(join(PG_BIN, 'psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', sql], {
+        env: { ...process.env, ...env },
+      })
+    ).stdout.trim();
   const stop = makeStop(pid, baseDir, ownedHere, {
     signal: 'SIGINT', // postgres "fast" shutdown
     before: async () => {
       // By data dir, not pid: a recipe may have restarted the server (repmgr re-clones a standby).
-      if (await pathExists(join(dataDir, 'postmaster.pid'))) await runChecked(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { user: PG_USER });
+      if (await pathExists(join(dataDir, 'postmaster.pid')))
+        await runChecked(join(PG_BIN, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { user: PG_USER });
     },
   });
   return {
-    pid, port, host: LOOPBACK, baseDir, dataDir, configDir: dataDir, socketDir, logFile, env,
-    url: `postgresql://${PG_USER}@${LOOPBACK}:${port}/postgres`, psql, stop,
+    pid,
+    port,
+    host: LOOPBACK,
+    baseDir,
+    dataDir,
+    configDir: dataDir,
+    socketDir,
+    logFile,
+    env,
+    url: `postgresql://${PG_USER}@${LOOPBACK}:${port}/postgres`,
+    psql,
+    stop,
   };
 }

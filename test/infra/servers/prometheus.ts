@@ -5,9 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk,
-} from './common.js';
+import { LOOPBACK, launchServer, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, httpOk } from './common.js';
 
 export interface PrometheusServer extends RunningServer {
   port: number;
@@ -36,21 +34,25 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
   const alerting = opts.alertmanagerUrl
     ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['${new URL(opts.alertmanagerUrl).host}']\n`
     : '';
-  await writeFile(configFile, [
-    'global:',
-    `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
-    'scrape_configs:',
-    '  - job_name: prometheus',
-    '    static_configs:',
-    `      - targets: ['${LOOPBACK}:${port}']`,
-    alerting,
-  ].join('\n'));
+  await writeFile(
+    configFile,
+    [
+      'global:',
+      `  scrape_interval: ${opts.scrapeInterval ?? '1s'}`,
+      'scrape_configs:',
+      '  - job_name: prometheus',
+      '    static_configs:',
+      `      - targets: ['${LOOPBACK}:${port}']`,
+      alerting,
+    ].join('\n'),
+  );
   const { pid, stop } = await launchServer({
-    what: 'prometheus', command: 'prometheus', baseDir, ownedHere, logFile,
-    args: [
-      `--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api',
-    ],
+    what: 'prometheus',
+    command: 'prometheus',
+    baseDir,
+    ownedHere,
+    logFile,
+    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api'],
     ready: () => httpOk(`${url}/-/ready`),
     timeoutMs: opts.startTimeoutMs ?? 120_000,
   });

@@ -7,8 +7,21 @@
 import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePorts, prepareBaseDir, makeDirs, makeStop,
-  spawnServer, runChecked, readPidFile, killAtExit, killAndWait, waitUntil, chownTree, pathExists,
+  LOOPBACK,
+  type BaseServerOptions,
+  type RunningServer,
+  freePorts,
+  prepareBaseDir,
+  makeDirs,
+  makeStop,
+  spawnServer,
+  runChecked,
+  readPidFile,
+  killAtExit,
+  killAndWait,
+  waitUntil,
+  chownTree,
+  pathExists,
 } from './common.js';
 
 const RMQ_USER = 'rabbitmq';
@@ -62,7 +75,11 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
   };
   // Our own epmd, in the foreground and tracked, so nothing outlives the test.
   const epmdPid = spawnServer('epmd', ['-address', LOOPBACK, '-port', String(epmdPort)], {
-    logFile: join(logDir, 'epmd.log'), env, user: RMQ_USER, keepEnv: true, cwd: baseDir, // cwd: found by processesMentioning
+    logFile: join(logDir, 'epmd.log'),
+    env,
+    user: RMQ_USER,
+    keepEnv: true,
+    cwd: baseDir, // cwd: found by processesMentioning
   });
   const rabbitmqctlScript = await writeRabbitmqctlScript(join(baseDir, 'bin'), env);
   const rabbitmqctl = async (args: string[], input?: string) =>
@@ -94,7 +111,9 @@ export async function startRabbitmq(opts: BaseServerOptions = {}): Promise<Rabbi
 async function writeRabbitmqctlScript(dir: string, env: Record<string, string>): Promise<string> {
   await makeDirs([dir]);
   const quote = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
-  const exports = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join('\n');
+  const exports = Object.entries(env)
+    .map(([k, v]) => `export ${k}=${quote(v)}`)
+    .join('\n');
   const script = join(dir, 'rabbitmqctl');
   await writeFile(script, `#!/bin/sh\n${exports}\nexec runuser -p -u ${RMQ_USER} -- ${RMQ_BIN}/rabbitmqctl "$@"\n`, { mode: 0o755 });
   return script;

@@ -6,10 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs,
-  launchServer, runChecked, socketRequest,
-} from './common.js';
+import { LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, launchServer, runChecked, socketRequest } from './common.js';
 
 const ZK_JAR = '/usr/share/java/zookeeper.jar';
 const MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
@@ -46,19 +43,26 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
   await makeDirs([dataDir, dataLogDir, configDir]);
   const port = await freePort();
   const configFile = join(configDir, 'zoo.cfg');
-  await writeFile(configFile, [
-    'tickTime=2000',
-    `dataDir=${dataDir}`,
-    ...(dataLogDir !== dataDir ? [`dataLogDir=${dataLogDir}`] : []),
-    `clientPortAddress=${LOOPBACK}`,
-    `clientPort=${port}`,
-    'admin.enableServer=false',
-    '4lw.commands.whitelist=srvr,ruok,stat,mntr',
-    '',
-  ].join('\n'));
+  await writeFile(
+    configFile,
+    [
+      'tickTime=2000',
+      `dataDir=${dataDir}`,
+      ...(dataLogDir !== dataDir ? [`dataLogDir=${dataLogDir}`] : []),
+      `clientPortAddress=${LOOPBACK}`,
+      `clientPort=${port}`,
+      'admin.enableServer=false',
+      '4lw.commands.whitelist=srvr,ruok,stat,mntr',
+      '',
+    ].join('\n'),
+  );
   const fourLetter = (word: string) => fourLetterWord(port, word);
   const { pid, stop } = await launchServer({
-    what: 'zookeeper', command: 'java', baseDir, ownedHere, logFile,
+    what: 'zookeeper',
+    command: 'java',
+    baseDir,
+    ownedHere,
+    logFile,
     args: ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile],
     // `ruok` answers before the server serves requests; `srvr` reports a Mode only once it does.
     ready: async () => /^Mode: /m.test(await fourLetter('srvr')),

@@ -132,8 +132,7 @@ interface Running {
 }
 
 const SECURITY_INDEX = '.opendistro_security';
-const esError = (status: number, type: string, reason: string) =>
-  new HttpError(status, { error: { root_cause: [{ type, reason }], type, reason }, status });
+const esError = (status: number, type: string, reason: string) => new HttpError(status, { error: { root_cause: [{ type, reason }], type, reason }, status });
 const forbidden = (action: string) =>
   esError(403, 'security_exception', `no permissions for [${action}] and User [name=admin, backend_roles=[admin], requestedTenant=null]`);
 
@@ -149,19 +148,24 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   const certs = security
     ? await makeLambdaStackCerts(configDir, { host: hostName, names: [hostName], ip: LOOPBACK, adminExpired: security.adminExpired })
     : undefined;
-  await writeFile(join(configDir, 'elasticsearch.yml'), [
-    'cluster.name: lsbackup-test',
-    `path.repo: ${JSON.stringify(pathRepo)}`,
-    ...(certs ? [
-      `network.host: ${hostName}`,
-      'opendistro_security.ssl.http.enabled: true',
-      `opendistro_security.ssl.http.pemcert_filepath: ${certs.nodeCert}`,
-      `opendistro_security.ssl.http.pemkey_filepath: ${certs.nodeKey}`,
-      `opendistro_security.ssl.http.pemtrustedcas_filepath: ${certs.rootCa}`,
-      `opendistro_security.authcz.admin_dn: ['${certs.adminDn}']`,
-    ] : []),
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(configDir, 'elasticsearch.yml'),
+    [
+      'cluster.name: lsbackup-test',
+      `path.repo: ${JSON.stringify(pathRepo)}`,
+      ...(certs
+        ? [
+            `network.host: ${hostName}`,
+            'opendistro_security.ssl.http.enabled: true',
+            `opendistro_security.ssl.http.pemcert_filepath: ${certs.nodeCert}`,
+            `opendistro_security.ssl.http.pemkey_filepath: ${certs.nodeKey}`,
+            `opendistro_security.ssl.http.pemtrustedcas_filepath: ${certs.rootCa}`,
+            `opendistro_security.authcz.admin_dn: ['${certs.adminDn}']`,
+          ]
+        : []),
+      '',
+    ].join('\n'),
+  );
 
   const indices = new Map<string, Index>();
   const repos = new Map<string, Repository>();
@@ -171,7 +175,9 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   if (security) {
     // Users live in the security index, so restoring it over the live one changes who may log in.
     indices.set(SECURITY_INDEX, {
-      uuid: randomUUID(), closed: false, hidden: false,
+      uuid: randomUUID(),
+      closed: false,
+      hidden: false,
       docs: new Map<string, unknown>([
         ['internalusers', { admin: { password: security.adminPassword, backend_roles: ['admin'], reserved: true } }],
         ['config', { dynamic: { authc: { basic_internal_auth_domain: { http_enabled: true } } } }],
@@ -180,7 +186,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   }
 
   const currentAdminPassword = () =>
-    ((indices.get(SECURITY_INDEX)?.docs.get('internalusers') as Record<string, { password: string }> | undefined)?.admin?.password ?? '');
+    (indices.get(SECURITY_INDEX)?.docs.get('internalusers') as Record<string, { password: string }> | undefined)?.admin?.password ?? '';
 
   /** Who is asking: 'superadmin' (admin certificate), 'admin' (basic auth); 401 otherwise. */
   const caller = (req: Request): 'superadmin' | 'admin' | 'anonymous' => {
@@ -214,10 +220,14 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     if (!r) throw esError(404, 'repository_missing_exception', `[${name}] missing`);
     return r;
   };
-  const corruptedError = (name: string) => esError(500, 'repository_exception',
-    `[${name}] Could not read repository data because the contents of the repository do not match its expected state. ` +
-    'This is likely the result of either concurrently modifying the contents of the repository by a process other than this cluster or an issue with the repository\'s underlying storage. ' +
-    'The repository has been disabled to prevent corrupting its contents. To re-enable it and continue using it please remove the repository from the cluster and add it again to make the cluster recover the known state of the repository from its physical contents.');
+  const corruptedError = (name: string) =>
+    esError(
+      500,
+      'repository_exception',
+      `[${name}] Could not read repository data because the contents of the repository do not match its expected state. ` +
+        "This is likely the result of either concurrently modifying the contents of the repository by a process other than this cluster or an issue with the repository's underlying storage. " +
+        'The repository has been disabled to prevent corrupting its contents. To re-enable it and continue using it please remove the repository from the cluster and add it again to make the cluster recover the known state of the repository from its physical contents.',
+    );
 
   /** The catalogue: from cluster state when known, read from disk only after a fresh registration. */
   const repositoryData = async (name: string): Promise<RepositoryData> => {
@@ -225,7 +235,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     if (r.corrupted) throw corruptedError(name);
     if (r.generation === undefined || !r.data) {
       const gen = await latestGenerationOnDisk(r.location);
-      r.data = gen < 0 ? { snapshots: [], indices: {} } : JSON.parse(await readFile(join(r.location, `index-${gen}`), 'utf8')) as RepositoryData;
+      r.data = gen < 0 ? { snapshots: [], indices: {} } : (JSON.parse(await readFile(join(r.location, `index-${gen}`), 'utf8')) as RepositoryData);
       r.generation = gen;
     }
     return r.data;
@@ -236,7 +246,11 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const gen = r.generation ?? -1;
     if (gen >= 0 && !(await pathExists(join(r.location, `index-${gen}`)))) {
       r.corrupted = true;
-      throw esError(500, 'repository_exception', `[${name}] concurrent modification of the index-N file, expected current generation [${gen}] but it was not found in the repository`);
+      throw esError(
+        500,
+        'repository_exception',
+        `[${name}] concurrent modification of the index-N file, expected current generation [${gen}] but it was not found in the repository`,
+      );
     }
     if (await pathExists(join(r.location, `index-${gen + 1}`))) {
       r.corrupted = true;
@@ -256,9 +270,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const parts = (Array.isArray(expr) ? expr : (expr ?? '_all').split(',')).map((s) => s.trim()).filter(Boolean);
     const visible = (n: string) => hidden || !indices.get(n)?.hidden;
     if (parts.includes('_all') || parts.length === 0) return universe.filter(visible);
-    const matches = (p: string, n: string) => p.includes('*')
-      ? visible(n) && new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`).test(n)
-      : p === n;
+    const matches = (p: string, n: string) =>
+      p.includes('*') ? visible(n) && new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`).test(n) : p === n;
     return universe.filter((n) => parts.some((p) => matches(p, n)));
   };
 
@@ -288,133 +301,207 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   };
 
   const routes: Routes = [
-    ['GET', '/', () => ok({ name: 'standin', cluster_name: 'lsbackup-test', version: { number: '7.10.2', distribution: 'oss' }, tagline: 'You Know, for Search' })],
-    ['GET', '/_cluster/health', () => ok({
-      cluster_name: 'lsbackup-test', status: 'green', number_of_nodes: 1, number_of_data_nodes: 1,
-      active_primary_shards: indices.size, active_shards: indices.size, unassigned_shards: 0,
-    })],
-    ['GET', '/_cat/indices', () => ok([...indices].map(([name, i]) => ({
-      health: 'green', status: i.closed ? 'close' : 'open', index: name, uuid: i.uuid, 'docs.count': String(i.docs.size),
-    })))],
-    ['PUT', '/_opendistro/_security/api/internalusers/:user', (req) => {
-      if (!security) throw esError(404, 'not_found', 'security plugin not installed');
-      const users = index(SECURITY_INDEX).docs.get('internalusers') as Record<string, unknown>;
-      const created = !(req.params.user! in users);
-      users[req.params.user!] = { password: req.json<{ password: string }>().password, backend_roles: [], reserved: false };
-      return ok({ status: created ? 'CREATED' : 'OK', message: `'${req.params.user}' ${created ? 'created' : 'updated'}.` }, created ? 201 : 200);
-    }],
+    [
+      'GET',
+      '/',
+      () => ok({ name: 'standin', cluster_name: 'lsbackup-test', version: { number: '7.10.2', distribution: 'oss' }, tagline: 'You Know, for Search' }),
+    ],
+    [
+      'GET',
+      '/_cluster/health',
+      () =>
+        ok({
+          cluster_name: 'lsbackup-test',
+          status: 'green',
+          number_of_nodes: 1,
+          number_of_data_nodes: 1,
+          active_primary_shards: indices.size,
+          active_shards: indices.size,
+          unassigned_shards: 0,
+        }),
+    ],
+    [
+      'GET',
+      '/_cat/indices',
+      () =>
+        ok(
+          [...indices].map(([name, i]) => ({
+            health: 'green',
+            status: i.closed ? 'close' : 'open',
+            index: name,
+            uuid: i.uuid,
+            'docs.count': String(i.docs.size),
+          })),
+        ),
+    ],
+    [
+      'PUT',
+      '/_opendistro/_security/api/internalusers/:user',
+      (req) => {
+        if (!security) throw esError(404, 'not_found', 'security plugin not installed');
+        const users = index(SECURITY_INDEX).docs.get('internalusers') as Record<string, unknown>;
+        const created = !(req.params.user! in users);
+        users[req.params.user!] = { password: req.json<{ password: string }>().password, backend_roles: [], reserved: false };
+        return ok({ status: created ? 'CREATED' : 'OK', message: `'${req.params.user}' ${created ? 'created' : 'updated'}.` }, created ? 201 : 200);
+      },
+    ],
 
     // --- snapshot repositories ---
-    ['POST', '/_snapshot/:repo/_verify', async (req) => {
-      const r = repository(req.params.repo!);
-      const probe = join(r.location, `tests-${randomUUID()}`);
-      try {
-        await mkdir(probe);
-        await writeFile(join(probe, 'master.dat'), randomUUID());
-      } catch (e) {
-        throw esError(500, 'repository_verification_exception', `[${req.params.repo}] path [${r.location}] is not accessible on master node: ${(e as Error).message}`);
-      } finally {
-        await rm(probe, { recursive: true, force: true });
-      }
-      return ok({ nodes: { standin0: { name: 'standin' } } });
-    }],
+    [
+      'POST',
+      '/_snapshot/:repo/_verify',
+      async (req) => {
+        const r = repository(req.params.repo!);
+        const probe = join(r.location, `tests-${randomUUID()}`);
+        try {
+          await mkdir(probe);
+          await writeFile(join(probe, 'master.dat'), randomUUID());
+        } catch (e) {
+          throw esError(
+            500,
+            'repository_verification_exception',
+            `[${req.params.repo}] path [${r.location}] is not accessible on master node: ${(e as Error).message}`,
+          );
+        } finally {
+          await rm(probe, { recursive: true, force: true });
+        }
+        return ok({ nodes: { standin0: { name: 'standin' } } });
+      },
+    ],
     ['PUT', '/_snapshot/:repo', (req) => registerRepo(req)],
     ['POST', '/_snapshot/:repo', (req) => registerRepo(req)],
-    ['GET', '/_snapshot/:repo', (req) => {
-      const r = repository(req.params.repo!);
-      return ok({ [req.params.repo!]: { type: r.type, settings: r.settings } });
-    }],
-    ['DELETE', '/_snapshot/:repo', (req) => {
-      repository(req.params.repo!);
-      if ([...running.values()].some((run) => run.repo === req.params.repo)) {
-        throw esError(400, 'repository_conflict_exception', `[${req.params.repo}] trying to modify or unregister repository that is currently used`);
-      }
-      repos.delete(req.params.repo!);
-      return ok({ acknowledged: true });
-    }],
+    [
+      'GET',
+      '/_snapshot/:repo',
+      (req) => {
+        const r = repository(req.params.repo!);
+        return ok({ [req.params.repo!]: { type: r.type, settings: r.settings } });
+      },
+    ],
+    [
+      'DELETE',
+      '/_snapshot/:repo',
+      (req) => {
+        repository(req.params.repo!);
+        if ([...running.values()].some((run) => run.repo === req.params.repo)) {
+          throw esError(400, 'repository_conflict_exception', `[${req.params.repo}] trying to modify or unregister repository that is currently used`);
+        }
+        repos.delete(req.params.repo!);
+        return ok({ acknowledged: true });
+      },
+    ],
     ['PUT', '/_snapshot/:repo/:snap', (req) => createSnapshot(req)],
     ['POST', '/_snapshot/:repo/:snap', (req) => createSnapshot(req)],
-    ['GET', '/_snapshot/:repo/:snap', async (req) => {
-      const repo = req.params.repo!;
-      const data = await repositoryData(repo);
-      const names = req.params.snap === '_all'
-        ? [...data.snapshots.map((s) => s.name), ...[...running.values()].filter((r) => r.repo === repo).map((r) => r.entry.name)]
-        : req.params.snap!.split(',');
-      const found: unknown[] = [];
-      for (const n of names) {
-        const run = running.get(snapshotKey(repo, n));
-        if (run && run.readsLeft > 0) {
-          run.readsLeft--;
-          inProgressAnswers++;
-          found.push({ ...snapshotInfo(run.entry), state: 'IN_PROGRESS', shards: { total: 0, failed: 0, successful: 0 } });
-          continue;
+    [
+      'GET',
+      '/_snapshot/:repo/:snap',
+      async (req) => {
+        const repo = req.params.repo!;
+        const data = await repositoryData(repo);
+        const names =
+          req.params.snap === '_all'
+            ? [...data.snapshots.map((s) => s.name), ...[...running.values()].filter((r) => r.repo === repo).map((r) => r.entry.name)]
+            : req.params.snap!.split(',');
+        const found: unknown[] = [];
+        for (const n of names) {
+          const run = running.get(snapshotKey(repo, n));
+          if (run && run.readsLeft > 0) {
+            run.readsLeft--;
+            inProgressAnswers++;
+            found.push({ ...snapshotInfo(run.entry), state: 'IN_PROGRESS', shards: { total: 0, failed: 0, successful: 0 } });
+            continue;
+          }
+          const s = run ? await finish(run) : data.snapshots.find((x) => x.name === n);
+          if (!s) throw esError(404, 'snapshot_missing_exception', `[${repo}:${n}] is missing`);
+          found.push(snapshotInfo(s));
         }
-        const s = run ? await finish(run) : data.snapshots.find((x) => x.name === n);
-        if (!s) throw esError(404, 'snapshot_missing_exception', `[${repo}:${n}] is missing`);
-        found.push(snapshotInfo(s));
-      }
-      return ok({ snapshots: found });
-    }],
-    ['DELETE', '/_snapshot/:repo/:snap', async (req) => {
-      const repo = req.params.repo!;
-      const data = structuredClone(await repositoryData(repo));
-      // A running snapshot is aborted.
-      if (running.delete(snapshotKey(repo, req.params.snap!))) return ok({ acknowledged: true });
-      const s = data.snapshots.find((x) => x.name === req.params.snap);
-      if (!s) throw esError(404, 'snapshot_missing_exception', `[${repo}:${req.params.snap}] is missing`);
-      const dir = repository(repo).location;
-      data.snapshots = data.snapshots.filter((x) => x.uuid !== s.uuid);
-      for (const [name, entry] of Object.entries(data.indices)) {
-        entry.snapshots = entry.snapshots.filter((u) => u !== s.uuid);
-        await rm(join(dir, 'indices', entry.id, s.uuid), { recursive: true, force: true });
-        await rm(join(dir, 'indices', entry.id, `meta-${s.uuid}.dat`), { force: true });
-        if (entry.snapshots.length === 0) {
-          delete data.indices[name];
-          await rm(join(dir, 'indices', entry.id), { recursive: true, force: true });
+        return ok({ snapshots: found });
+      },
+    ],
+    [
+      'DELETE',
+      '/_snapshot/:repo/:snap',
+      async (req) => {
+        const repo = req.params.repo!;
+        const data = structuredClone(await repositoryData(repo));
+        // A running snapshot is aborted.
+        if (running.delete(snapshotKey(repo, req.params.snap!))) return ok({ acknowledged: true });
+        const s = data.snapshots.find((x) => x.name === req.params.snap);
+        if (!s) throw esError(404, 'snapshot_missing_exception', `[${repo}:${req.params.snap}] is missing`);
+        const dir = repository(repo).location;
+        data.snapshots = data.snapshots.filter((x) => x.uuid !== s.uuid);
+        for (const [name, entry] of Object.entries(data.indices)) {
+          entry.snapshots = entry.snapshots.filter((u) => u !== s.uuid);
+          await rm(join(dir, 'indices', entry.id, s.uuid), { recursive: true, force: true });
+          await rm(join(dir, 'indices', entry.id, `meta-${s.uuid}.dat`), { force: true });
+          if (entry.snapshots.length === 0) {
+            delete data.indices[name];
+            await rm(join(dir, 'indices', entry.id), { recursive: true, force: true });
+          }
         }
-      }
-      await writeRepositoryData(repo, data);
-      await rm(join(dir, `snap-${s.uuid}.dat`), { force: true });
-      await rm(join(dir, `meta-${s.uuid}.dat`), { force: true });
-      return ok({ acknowledged: true });
-    }],
+        await writeRepositoryData(repo, data);
+        await rm(join(dir, `snap-${s.uuid}.dat`), { force: true });
+        await rm(join(dir, `meta-${s.uuid}.dat`), { force: true });
+        return ok({ acknowledged: true });
+      },
+    ],
     ['POST', '/_snapshot/:repo/:snap/_restore', (req) => restoreSnapshot(req)],
 
     // --- indices and documents ---
-    ['PUT', '/:index', (req) => {
-      const name = req.params.index!;
-      if (indices.has(name)) throw esError(400, 'resource_already_exists_exception', `index [${name}] already exists`);
-      const settings = req.json<{ settings?: Record<string, unknown> }>().settings ?? {};
-      const hidden = String(settings['index.hidden'] ?? (settings.index as Record<string, unknown> | undefined)?.hidden) === 'true';
-      indices.set(name, { uuid: randomUUID(), closed: false, hidden, docs: new Map() });
-      return ok({ acknowledged: true, shards_acknowledged: true, index: name });
-    }],
-    ['DELETE', '/:index', (req) => {
-      const names = req.params.index!.split(',');
-      for (const name of names) index(name);
-      guardSecurityIndex(req, names, 'indices:admin/delete');
-      for (const name of names) indices.delete(name);
-      return ok({ acknowledged: true });
-    }],
-    ['POST', '/:index/_close', (req) => {
-      const all = req.query.get('expand_wildcards') === 'all';
-      const names = expand(req.params.index, [...indices.keys()], all);
-      if (req.query.get('ignore_unavailable') !== 'true') for (const p of req.params.index!.split(',')) if (!p.includes('*') && p !== '_all') index(p);
-      guardSecurityIndex(req, names, 'indices:admin/close');
-      for (const name of names) index(name).closed = true;
-      return ok({ acknowledged: true, shards_acknowledged: true });
-    }],
-    ['POST', '/:index/_open', (req) => {
-      for (const name of expand(req.params.index, [...indices.keys()], true)) index(name).closed = false;
-      return ok({ acknowledged: true, shards_acknowledged: true });
-    }],
+    [
+      'PUT',
+      '/:index',
+      (req) => {
+        const name = req.params.index!;
+        if (indices.has(name)) throw esError(400, 'resource_already_exists_exception', `index [${name}] already exists`);
+        const settings = req.json<{ settings?: Record<string, unknown> }>().settings ?? {};
+        const hidden = String(settings['index.hidden'] ?? (settings.index as Record<string, unknown> | undefined)?.hidden) === 'true';
+        indices.set(name, { uuid: randomUUID(), closed: false, hidden, docs: new Map() });
+        return ok({ acknowledged: true, shards_acknowledged: true, index: name });
+      },
+    ],
+    [
+      'DELETE',
+      '/:index',
+      (req) => {
+        const names = req.params.index!.split(',');
+        for (const name of names) index(name);
+        guardSecurityIndex(req, names, 'indices:admin/delete');
+        for (const name of names) indices.delete(name);
+        return ok({ acknowledged: true });
+      },
+    ],
+    [
+      'POST',
+      '/:index/_close',
+      (req) => {
+        const all = req.query.get('expand_wildcards') === 'all';
+        const names = expand(req.params.index, [...indices.keys()], all);
+        if (req.query.get('ignore_unavailable') !== 'true') for (const p of req.params.index!.split(',')) if (!p.includes('*') && p !== '_all') index(p);
+        guardSecurityIndex(req, names, 'indices:admin/close');
+        for (const name of names) index(name).closed = true;
+        return ok({ acknowledged: true, shards_acknowledged: true });
+      },
+    ],
+    [
+      'POST',
+      '/:index/_open',
+      (req) => {
+        for (const name of expand(req.params.index, [...indices.keys()], true)) index(name).closed = false;
+        return ok({ acknowledged: true, shards_acknowledged: true });
+      },
+    ],
     ['PUT', '/:index/_doc/:id', (req) => putDoc(req)],
     ['POST', '/:index/_doc/:id', (req) => putDoc(req)],
-    ['GET', '/:index/_doc/:id', (req) => {
-      const doc = openIndex(req.params.index!).docs.get(req.params.id!);
-      const base = { _index: req.params.index, _id: req.params.id };
-      return doc === undefined ? { status: 404, body: { ...base, found: false } } : ok({ ...base, found: true, _source: doc });
-    }],
+    [
+      'GET',
+      '/:index/_doc/:id',
+      (req) => {
+        const doc = openIndex(req.params.index!).docs.get(req.params.id!);
+        const base = { _index: req.params.index, _id: req.params.id };
+        return doc === undefined ? { status: 404, body: { ...base, found: false } } : ok({ ...base, found: true, _source: doc });
+      },
+    ],
     ['GET', '/:index/_count', (req) => ok({ count: openIndex(req.params.index!).docs.size })],
   ];
 
@@ -429,8 +516,7 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const inside = pathRepo.some((root) => !relative(root, location).startsWith('..'));
     if (!inside) {
       const why = pathRepo.length ? '' : ' because this setting is empty';
-      throw esError(500, 'repository_exception',
-        `[${name}] location [${raw}] doesn't match any of the locations specified by path.repo${why}`);
+      throw esError(500, 'repository_exception', `[${name}] location [${raw}] doesn't match any of the locations specified by path.repo${why}`);
     }
     // Settings are strings in cluster state: "compress": true and "true" are the same setting.
     const settings = Object.fromEntries(Object.entries(body.settings!).map(([k, v]) => [k, String(v)]));
@@ -446,7 +532,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const repo = req.params.repo!;
     const name = req.params.snap!;
     const data = await repositoryData(repo);
-    if (name !== name.toLowerCase()) throw esError(400, 'invalid_snapshot_name_exception', `[${repo}:${name}] Invalid snapshot name [${name}], must be lowercase`);
+    if (name !== name.toLowerCase())
+      throw esError(400, 'invalid_snapshot_name_exception', `[${repo}:${name}] Invalid snapshot name [${name}], must be lowercase`);
     if (data.snapshots.some((s) => s.name === name) || running.has(snapshotKey(repo, name))) {
       throw esError(400, 'invalid_snapshot_name_exception', `[${repo}:${name}] Invalid snapshot name [${name}], snapshot with the same name already exists`);
     }
@@ -455,11 +542,18 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const chosen = expand(body.indices, [...indices.keys()], true);
     const failed = outcome === 'PARTIAL' ? [...chosen].sort().slice(0, 1) : [];
     const entry: SnapshotEntry = {
-      name, uuid: randomUUID().replaceAll('-', '').slice(0, 22), state: outcome, indices: chosen, failed,
-      include_global_state: body.include_global_state !== false, start_time_in_millis: Date.now(),
+      name,
+      uuid: randomUUID().replaceAll('-', '').slice(0, 22),
+      state: outcome,
+      indices: chosen,
+      failed,
+      include_global_state: body.include_global_state !== false,
+      start_time_in_millis: Date.now(),
     };
     const run: Running = {
-      repo, entry, readsLeft: opts.inProgressReads ?? 1,
+      repo,
+      entry,
+      readsLeft: opts.inProgressReads ?? 1,
       contents: new Map(chosen.map((n) => [n, Object.fromEntries(index(n).docs)])),
     };
     running.set(snapshotKey(repo, name), run);
@@ -484,12 +578,16 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     const where = `[${repo}:${s.name}/${s.uuid}]`;
     if (s.state === 'FAILED') throw esError(500, 'snapshot_restore_exception', `${where} unsupported snapshot state [FAILED]`);
     for (const name of chosen) {
-      if (s.failed.includes(name) && !body.partial) throw esError(500, 'snapshot_restore_exception', `${where} index [${name}] wasn't fully snapshotted - cannot restore`);
+      if (s.failed.includes(name) && !body.partial)
+        throw esError(500, 'snapshot_restore_exception', `${where} index [${name}] wasn't fully snapshotted - cannot restore`);
       const existing = indices.get(name);
       // Like ES: an open index with the same name blocks the whole restore.
       if (existing && !existing.closed) {
-        throw esError(500, 'snapshot_restore_exception',
-          `${where} cannot restore index [${name}] because an open index with same name already exists in the cluster. Either close or delete the existing index or restore the index under a different name by providing a rename pattern and replacement name`);
+        throw esError(
+          500,
+          'snapshot_restore_exception',
+          `${where} cannot restore index [${name}] because an open index with same name already exists in the cluster. Either close or delete the existing index or restore the index under a different name by providing a rename pattern and replacement name`,
+        );
       }
     }
     const dir = repository(repo).location;
@@ -517,7 +615,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     ...(opts.node ? { host: opts.node.address, port: opts.node.port } : {}),
     guard: (req) => {
       // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
-      if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096) throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
+      if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096)
+        throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
       caller(req);
     },
     ...(certs ? { tls: { cert: await readFile(certs.nodeCert), key: await readFile(certs.nodeKey), ca: await readFile(certs.rootCa) } } : {}),
@@ -525,7 +624,9 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
   return {
     port: http.port,
     url: certs ? `https://${hostName}:${http.port}` : http.url,
-    baseDir, pathRepo, configDir,
+    baseDir,
+    pathRepo,
+    configDir,
     ...(certs ? { certs } : {}),
     setSnapshotOutcome: (state) => void (outcome = state),
     request: async (method, path, body, auth = {}) => {
@@ -543,7 +644,11 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       const cut = out.lastIndexOf('\n');
       const text = out.slice(0, cut);
       let parsed: unknown = text;
-      try { parsed = JSON.parse(text || '{}'); } catch { /* plain-text answers, e.g. 401 Unauthorized */ }
+      try {
+        parsed = JSON.parse(text || '{}');
+      } catch {
+        /* plain-text answers, e.g. 401 Unauthorized */
+      }
       return { status: Number(out.slice(cut + 1)), body: parsed };
     },
     inProgressAnswers: () => inProgressAnswers,
@@ -565,10 +670,20 @@ function sorted(o: Record<string, string>): Array<[string, string]> {
 function snapshotInfo(s: SnapshotEntry) {
   const failures = s.state === 'FAILED' ? s.indices : s.failed;
   return {
-    snapshot: s.name, uuid: s.uuid, version: '7.10.2', state: s.state, indices: s.indices,
-    include_global_state: s.include_global_state, start_time_in_millis: s.start_time_in_millis,
+    snapshot: s.name,
+    uuid: s.uuid,
+    version: '7.10.2',
+    state: s.state,
+    indices: s.indices,
+    include_global_state: s.include_global_state,
+    start_time_in_millis: s.start_time_in_millis,
     ...(s.state === 'FAILED' ? { reason: 'stand-in: snapshot FAILED on request of the test' } : {}),
-    failures: failures.map((index) => ({ index, shard_id: 0, reason: 'IndexShardSnapshotFailedException[stand-in: shard failed on request of the test]', status: 'INTERNAL_SERVER_ERROR' })),
+    failures: failures.map((index) => ({
+      index,
+      shard_id: 0,
+      reason: 'IndexShardSnapshotFailedException[stand-in: shard failed on request of the test]',
+      status: 'INTERNAL_SERVER_ERROR',
+    })),
     shards: { total: s.indices.length, failed: failures.length, successful: s.indices.length - failures.length },
   };
 }
@@ -577,6 +692,8 @@ function snapshotInfo(s: SnapshotEntry) {
 async function latestGenerationOnDisk(dir: string): Promise<number> {
   if (await pathExists(join(dir, 'index.latest'))) return Number((await readFile(join(dir, 'index.latest'))).readBigInt64BE());
   const gens = (await readdir(dir).catch(() => [] as string[]))
-    .map((f) => /^index-(\d+)$/.exec(f)?.[1]).filter((g): g is string => !!g).map(Number);
+    .map((f) => /^index-(\d+)$/.exec(f)?.[1])
+    .filter((g): g is string => !!g)
+    .map(Number);
   return gens.length ? Math.max(...gens) : -1;
 }

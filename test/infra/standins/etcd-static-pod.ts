@@ -101,12 +101,21 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
     busy = busy.then(reconcile).catch((e: Error) => void (lastError = e));
   }, 200);
   const until = (what: string, up: boolean) =>
-    waitUntil(`etcd static pod ${what}`, async () => {
-      if (lastError) throw lastError;
-      return up ? etcd !== undefined && (await pathExists(stateFile)) : etcd === undefined;
-    }, { timeoutMs: WAIT_MS });
+    waitUntil(
+      `etcd static pod ${what}`,
+      async () => {
+        if (lastError) throw lastError;
+        return up ? etcd !== undefined && (await pathExists(stateFile)) : etcd === undefined;
+      },
+      { timeoutMs: WAIT_MS },
+    );
   const pod: EtcdStaticPod = {
-    binDir, manifest, dataDir: o.dataDir, pki, endpoint: `https://127.0.0.1:${client}`, clientPort: client,
+    binDir,
+    manifest,
+    dataDir: o.dataDir,
+    pki,
+    endpoint: `https://127.0.0.1:${client}`,
+    clientPort: client,
     etcdctl: (args) => {
       if (!etcd) throw new Error('etcd static pod is not running');
       return etcd.etcdctl(args);

@@ -35,7 +35,10 @@ export type Routes = Array<[method: string, pattern: string, handler: Handler]>;
 
 /** Thrown by handlers to answer with an error in the product's own shape. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
     super(typeof body === 'string' ? body : JSON.stringify(body));
   }
 }
@@ -109,10 +112,11 @@ export async function serveRoutes(routes: Routes, opts: ServeOptions = {}): Prom
   return {
     port,
     url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

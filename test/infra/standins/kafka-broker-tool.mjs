@@ -67,7 +67,12 @@ function zkGet(path) {
 function zkList(path) {
   const r = zk('ls', path);
   const m = r.ok ? /^\[(.*)\]$/.exec(r.out.trim()) : null;
-  return m ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return m
+    ? m[1]
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 const state = () => (existsSync(config.stateFile) ? readFileSync(config.stateFile, 'utf8').trim() : 'stopped');
@@ -104,10 +109,14 @@ function service(action) {
   if (existsSync(metaFile)) {
     const meta = properties(metaFile);
     if (meta['broker.id'] !== brokerId) {
-      fail(`kafka.common.InconsistentBrokerIdException: Configured broker.id ${brokerId} doesn't match stored broker.id ${meta['broker.id']} in meta.properties.`);
+      fail(
+        `kafka.common.InconsistentBrokerIdException: Configured broker.id ${brokerId} doesn't match stored broker.id ${meta['broker.id']} in meta.properties.`,
+      );
     }
     if (meta['cluster.id'] && meta['cluster.id'] !== clusterId) {
-      fail(`kafka.common.InconsistentClusterIdException: The Cluster ID ${clusterId} doesn't match stored clusterId Some(${meta['cluster.id']}) in meta.properties. The broker is trying to join the wrong cluster. Configured zookeeper.connect may be wrong.`);
+      fail(
+        `kafka.common.InconsistentClusterIdException: The Cluster ID ${clusterId} doesn't match stored clusterId Some(${meta['cluster.id']}) in meta.properties. The broker is trying to join the wrong cluster. Configured zookeeper.connect may be wrong.`,
+      );
     }
   }
   writeFileSync(metaFile, `#\n#${new Date().toString()}\ncluster.id=${clusterId}\nversion=0\nbroker.id=${brokerId}\n`);
@@ -115,8 +124,13 @@ function service(action) {
   const [protocol, address] = server.listeners.split('://');
   const [host, port] = address.split(/:(?=\d+$)/);
   const registration = JSON.stringify({
-    listener_security_protocol_map: { [protocol]: protocol }, endpoints: [server.listeners],
-    jmx_port: -1, host, timestamp: String(Date.now()), port: Number(port), version: 4,
+    listener_security_protocol_map: { [protocol]: protocol },
+    endpoints: [server.listeners],
+    jmx_port: -1,
+    host,
+    timestamp: String(Date.now()),
+    port: Number(port),
+    version: 4,
   });
   zk('create', '/brokers', '');
   zk('create', '/brokers/ids', '');
@@ -137,7 +151,11 @@ function service(action) {
  * running peer holds stays as it is. No ZooKeeper call: a start stays quick on a loaded machine.
  */
 function catchUpFromLeaders() {
-  const peers = existsSync(config.liveDir) ? readdirSync(config.liveDir).filter((id) => id !== brokerId).sort((a, b) => Number(a) - Number(b)) : [];
+  const peers = existsSync(config.liveDir)
+    ? readdirSync(config.liveDir)
+        .filter((id) => id !== brokerId)
+        .sort((a, b) => Number(a) - Number(b))
+    : [];
   const peerLogDirs = peers.map((id) => readFileSync(join(config.liveDir, id), 'utf8')).filter(Boolean);
   for (const dir of readdirSync(logDir)) {
     if (!/-\d+$/.test(dir)) continue;
@@ -153,8 +171,10 @@ function connect(options) {
   const client = options['--command-config'] ? properties(options['--command-config']) : {};
   const [protocol, address] = server.listeners.split('://');
   const unreachable = () =>
-    fail(`[AdminClient clientId=adminclient-1] Connection to node -1 (${bootstrap}) could not be established. Broker may not be available.\n` +
-      'Error while executing topic command : org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node assignment.');
+    fail(
+      `[AdminClient clientId=adminclient-1] Connection to node -1 (${bootstrap}) could not be established. Broker may not be available.\n` +
+        'Error while executing topic command : org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node assignment.',
+    );
   if (bootstrap.split(',').every((b) => b !== address) || state() !== 'running') unreachable();
   if ((client['security.protocol'] ?? 'PLAINTEXT') !== protocol) unreachable();
   if (protocol === 'SSL') {
@@ -182,9 +202,15 @@ function describeTopics() {
   for (const topic of zkList('/brokers/topics').sort()) {
     const assignment = JSON.parse(zkGet(`/brokers/topics/${topic}`) ?? '{"partitions":{}}').partitions;
     const configs = JSON.parse(zkGet(`/config/topics/${topic}`) ?? '{"config":{}}').config;
-    const parts = Object.keys(assignment).map(Number).sort((a, b) => a - b);
+    const parts = Object.keys(assignment)
+      .map(Number)
+      .sort((a, b) => a - b);
     const rf = assignment[parts[0]]?.length ?? 0;
-    console.log(`Topic: ${topic}\tPartitionCount: ${parts.length}\tReplicationFactor: ${rf}\tConfigs: ${Object.entries(configs).map(([k, v]) => `${k}=${v}`).join(',')}`);
+    console.log(
+      `Topic: ${topic}\tPartitionCount: ${parts.length}\tReplicationFactor: ${rf}\tConfigs: ${Object.entries(configs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    );
     for (const p of parts) {
       const replicas = assignment[p];
       const isr = replicas.filter((r) => live.has(String(r)));

@@ -92,16 +92,19 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
   const sslDir = join(baseDir, 'var', 'private', 'ssl');
   await makeDirs([dataDir, configDir, binDir, runDir]);
   const serverProperties = join(configDir, 'server.properties');
-  await writeFile(serverProperties, [
-    `broker.id=${brokerId}`,
-    `listeners=${listener}`,
-    ...(listener.startsWith('SSL://') ? await sslSettings(sslDir) : []),
-    `log.dirs=${dataDir}`,
-    `zookeeper.connect=${zookeeper.connectString}`,
-    'num.partitions=1',
-    'default.replication.factor=1',
-    '',
-  ].join('\n'));
+  await writeFile(
+    serverProperties,
+    [
+      `broker.id=${brokerId}`,
+      `listeners=${listener}`,
+      ...(listener.startsWith('SSL://') ? await sslSettings(sslDir) : []),
+      `log.dirs=${dataDir}`,
+      `zookeeper.connect=${zookeeper.connectString}`,
+      'num.partitions=1',
+      'default.replication.factor=1',
+      '',
+    ].join('\n'),
+  );
 
   const topics = opts.topics ?? {};
   const zkLines = ['create /brokers', 'create /brokers/ids', 'create /brokers/topics', 'create /config', 'create /config/topics'];
@@ -146,8 +149,7 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
     if (record.includes('\n')) throw new Error('kafka stand-in: records are single lines');
     await appendFile(segment(topic, partition), record + '\n');
   };
-  const records = async (topic: string, partition = 0) =>
-    (await readFile(segment(topic, partition), 'utf8')).split('\n').filter((l) => l !== '');
+  const records = async (topic: string, partition = 0) => (await readFile(segment(topic, partition), 'utf8')).split('\n').filter((l) => l !== '');
   const znode = async (path: string) => {
     const out = await zookeeper.zkCli(['get', path]);
     // zkCli prints the data as the last non-empty line, after connection chatter.
@@ -159,7 +161,19 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
   };
 
   return {
-    baseDir, zookeeper, dataDir, configDir, serverProperties, binDir, serviceScript, brokerId, clusterId, state, produce, records, znode,
+    baseDir,
+    zookeeper,
+    dataDir,
+    configDir,
+    serverProperties,
+    binDir,
+    serviceScript,
+    brokerId,
+    clusterId,
+    state,
+    produce,
+    records,
+    znode,
     stop: async () => {
       if (!opts.zookeeper) await zookeeper.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });

@@ -88,84 +88,109 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
 
   const routes: Routes = [
     ['GET', '/api/status', () => ok({ name: 'standin', version: { number: '7.10.2', build_snapshot: false }, status: { overall: { state: 'green' } } })],
-    ['POST', '/api/saved_objects/_export', (req) => {
-      const objects = store(req);
-      const body = req.json<{ type?: string | string[]; objects?: Array<{ type: string; id: string }> }>();
-      let chosen: SavedObject[];
-      if (body.objects) {
-        const refused = body.objects.filter((o) => !EXPORTABLE_TYPES.includes(o.type));
-        if (refused.length) throw kbnError(400, 'Bad Request', `Trying to export object(s) with non-exportable types: ${refused.map((o) => `${o.type}:${o.id}`).join(', ')}`);
-        chosen = body.objects.map((o) => {
-          const found = objects.get(key(o.type, o.id));
-          if (!found) throw kbnError(400, 'Bad Request', `Error fetching objects to export`);
-          return found;
+    [
+      'POST',
+      '/api/saved_objects/_export',
+      (req) => {
+        const objects = store(req);
+        const body = req.json<{ type?: string | string[]; objects?: Array<{ type: string; id: string }> }>();
+        let chosen: SavedObject[];
+        if (body.objects) {
+          const refused = body.objects.filter((o) => !EXPORTABLE_TYPES.includes(o.type));
+          if (refused.length)
+            throw kbnError(400, 'Bad Request', `Trying to export object(s) with non-exportable types: ${refused.map((o) => `${o.type}:${o.id}`).join(', ')}`);
+          chosen = body.objects.map((o) => {
+            const found = objects.get(key(o.type, o.id));
+            if (!found) throw kbnError(400, 'Bad Request', `Error fetching objects to export`);
+            return found;
+          });
+        } else if (body.type) {
+          const types = Array.isArray(body.type) ? body.type : [body.type];
+          const refused = types.filter((t) => !EXPORTABLE_TYPES.includes(t));
+          if (refused.length) throw kbnError(400, 'Bad Request', `Trying to export non-exportable type(s): ${refused.join(', ')}`);
+          chosen = [...objects.values()].filter((o) => types.includes(o.type));
+        } else {
+          throw kbnError(400, 'Bad Request', 'Either `type` or `objects` are required.');
+        }
+        chosen.sort((a, b) => key(a.type, a.id).localeCompare(key(b.type, b.id)));
+        const summary = { exportedCount: chosen.length, missingRefCount: 0, missingReferences: [] };
+        const ndjson = [...chosen, summary].map((o) => JSON.stringify(o)).join('\n') + '\n';
+        return { status: 200, body: ndjson, contentType: 'application/ndjson', headers: { 'content-disposition': 'attachment; filename="export.ndjson"' } };
+      },
+    ],
+    [
+      'POST',
+      '/api/saved_objects/_import',
+      (req) => {
+        const objects = store(req);
+        const overwrite = req.query.get('overwrite') === 'true';
+        const lines = multipartFile(req)
+          .split('\n')
+          .filter((l) => l.trim());
+        const incoming = lines.map((l) => JSON.parse(l) as SavedObject & { exportedCount?: number }).filter((o) => o.exportedCount === undefined);
+        const inFile = new Set(incoming.map((o) => key(o.type, o.id)));
+        const errors: unknown[] = [];
+        const successResults: unknown[] = [];
+        for (const o of incoming) {
+          const title = o.attributes?.title;
+          if (!EXPORTABLE_TYPES.includes(o.type)) {
+            errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'unsupported_type' } });
+            continue;
+          }
+          const missing = (o.references ?? [])
+            .filter((r) => VALIDATED_REFERENCE_TYPES.includes(r.type) && !inFile.has(key(r.type, r.id)) && !objects.has(key(r.type, r.id)))
+            .map((r) => ({ type: r.type, id: r.id }));
+          if (missing.length) {
+            errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'missing_references', references: missing } });
+            continue;
+          }
+          if (!overwrite && objects.has(key(o.type, o.id))) {
+            errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'conflict' } });
+            continue;
+          }
+          save(objects, { type: o.type, id: o.id, attributes: o.attributes, references: o.references });
+          successResults.push({ type: o.type, id: o.id, meta: { title } });
+        }
+        return ok({
+          successCount: successResults.length,
+          success: errors.length === 0,
+          ...(successResults.length ? { successResults } : {}),
+          ...(errors.length ? { errors } : {}),
         });
-      } else if (body.type) {
-        const types = Array.isArray(body.type) ? body.type : [body.type];
-        const refused = types.filter((t) => !EXPORTABLE_TYPES.includes(t));
-        if (refused.length) throw kbnError(400, 'Bad Request', `Trying to export non-exportable type(s): ${refused.join(', ')}`);
-        chosen = [...objects.values()].filter((o) => types.includes(o.type));
-      } else {
-        throw kbnError(400, 'Bad Request', 'Either `type` or `objects` are required.');
-      }
-      chosen.sort((a, b) => key(a.type, a.id).localeCompare(key(b.type, b.id)));
-      const summary = { exportedCount: chosen.length, missingRefCount: 0, missingReferences: [] };
-      const ndjson = [...chosen, summary].map((o) => JSON.stringify(o)).join('\n') + '\n';
-      return { status: 200, body: ndjson, contentType: 'application/ndjson', headers: { 'content-disposition': 'attachment; filename="export.ndjson"' } };
-    }],
-    ['POST', '/api/saved_objects/_import', (req) => {
-      const objects = store(req);
-      const overwrite = req.query.get('overwrite') === 'true';
-      const lines = multipartFile(req).split('\n').filter((l) => l.trim());
-      const incoming = lines.map((l) => JSON.parse(l) as SavedObject & { exportedCount?: number }).filter((o) => o.exportedCount === undefined);
-      const inFile = new Set(incoming.map((o) => key(o.type, o.id)));
-      const errors: unknown[] = [];
-      const successResults: unknown[] = [];
-      for (const o of incoming) {
-        const title = o.attributes?.title;
-        if (!EXPORTABLE_TYPES.includes(o.type)) {
-          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'unsupported_type' } });
-          continue;
+      },
+    ],
+    [
+      'POST',
+      '/api/saved_objects/:type/:id',
+      (req) => {
+        const objects = store(req);
+        const { type, id } = req.params as { type: string; id: string };
+        if (objects.has(key(type, id)) && req.query.get('overwrite') !== 'true') {
+          throw kbnError(409, 'Conflict', `Saved object [${type}/${id}] conflict`);
         }
-        const missing = (o.references ?? [])
-          .filter((r) => VALIDATED_REFERENCE_TYPES.includes(r.type) && !inFile.has(key(r.type, r.id)) && !objects.has(key(r.type, r.id)))
-          .map((r) => ({ type: r.type, id: r.id }));
-        if (missing.length) {
-          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'missing_references', references: missing } });
-          continue;
+        const body = req.json<{ attributes: Record<string, unknown>; references?: SavedObject['references'] }>();
+        return ok(save(objects, { type, id, attributes: body.attributes, references: body.references ?? [] }));
+      },
+    ],
+    [
+      'GET',
+      '/api/saved_objects/:type/:id',
+      (req) => {
+        const o = store(req).get(key(req.params.type!, req.params.id!));
+        if (!o) throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
+        return ok(o);
+      },
+    ],
+    [
+      'DELETE',
+      '/api/saved_objects/:type/:id',
+      (req) => {
+        if (!store(req).delete(key(req.params.type!, req.params.id!))) {
+          throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
         }
-        if (!overwrite && objects.has(key(o.type, o.id))) {
-          errors.push({ id: o.id, type: o.type, title, meta: { title }, error: { type: 'conflict' } });
-          continue;
-        }
-        save(objects, { type: o.type, id: o.id, attributes: o.attributes, references: o.references });
-        successResults.push({ type: o.type, id: o.id, meta: { title } });
-      }
-      return ok({
-        successCount: successResults.length, success: errors.length === 0,
-        ...(successResults.length ? { successResults } : {}), ...(errors.length ? { errors } : {}),
-      });
-    }],
-    ['POST', '/api/saved_objects/:type/:id', (req) => {
-      const objects = store(req);
-      const { type, id } = req.params as { type: string; id: string };
-      if (objects.has(key(type, id)) && req.query.get('overwrite') !== 'true') {
-        throw kbnError(409, 'Conflict', `Saved object [${type}/${id}] conflict`);
-      }
-      const body = req.json<{ attributes: Record<string, unknown>; references?: SavedObject['references'] }>();
-      return ok(save(objects, { type, id, attributes: body.attributes, references: body.references ?? [] }));
-    }],
-    ['GET', '/api/saved_objects/:type/:id', (req) => {
-      const o = store(req).get(key(req.params.type!, req.params.id!));
-      if (!o) throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
-      return ok(o);
-    }],
-    ['DELETE', '/api/saved_objects/:type/:id', (req) => {
-      if (!store(req).delete(key(req.params.type!, req.params.id!))) {
-        throw kbnError(404, 'Not Found', `Saved object [${req.params.type}/${req.params.id}] not found`);
-      }
-      return ok({});
-    }],
+        return ok({});
+      },
+    ],
   ];
 
   const expected = opts.security && 'Basic ' + Buffer.from(`${opts.security.user}:${opts.security.password}`).toString('base64');
@@ -180,7 +205,10 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
   });
   await writeFile(join(configDir, 'kibana.yml'), kibanaYml(http.url, opts.security !== undefined));
   return {
-    port: http.port, url: http.url, baseDir, configDir,
+    port: http.port,
+    url: http.url,
+    baseDir,
+    configDir,
     stop: async () => {
       await http.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
@@ -193,9 +221,13 @@ function kibanaYml(url: string, secured: boolean): string {
   const { hostname, port } = new URL(url);
   const lines = [`server.host: "${hostname}"`, `server.port: ${port}`, 'elasticsearch.hosts:', '  - "https://localhost:9200"'];
   if (secured) {
-    lines.push('elasticsearch.ssl.verificationMode: none', 'elasticsearch.username: kibanaserver',
+    lines.push(
+      'elasticsearch.ssl.verificationMode: none',
+      'elasticsearch.username: kibanaserver',
       'elasticsearch.requestHeadersWhitelist: ["securitytenant","Authorization"]',
-      'opendistro_security.multitenancy.enabled: true', 'opendistro_security.multitenancy.tenants.preferred: ["Private", "Global"]');
+      'opendistro_security.multitenancy.enabled: true',
+      'opendistro_security.multitenancy.tenants.preferred: ["Private", "Global"]',
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -54,14 +54,30 @@ export interface KubeStubs {
 }
 
 const KIND_ALIASES: Record<string, string> = {
-  ns: 'namespaces', namespace: 'namespaces',
-  cm: 'configmaps', configmap: 'configmaps',
-  pv: 'persistentvolumes', persistentvolume: 'persistentvolumes',
-  pvc: 'persistentvolumeclaims', persistentvolumeclaim: 'persistentvolumeclaims',
-  deploy: 'deployments', deployment: 'deployments', 'deployments.apps': 'deployments',
-  svc: 'services', service: 'services', secret: 'secrets', pod: 'pods', po: 'pods',
-  sts: 'statefulsets', statefulset: 'statefulsets', ds: 'daemonsets', daemonset: 'daemonsets',
-  sa: 'serviceaccounts', serviceaccount: 'serviceaccounts', ing: 'ingresses', ingress: 'ingresses',
+  ns: 'namespaces',
+  namespace: 'namespaces',
+  cm: 'configmaps',
+  configmap: 'configmaps',
+  pv: 'persistentvolumes',
+  persistentvolume: 'persistentvolumes',
+  pvc: 'persistentvolumeclaims',
+  persistentvolumeclaim: 'persistentvolumeclaims',
+  deploy: 'deployments',
+  deployment: 'deployments',
+  'deployments.apps': 'deployments',
+  svc: 'services',
+  service: 'services',
+  secret: 'secrets',
+  pod: 'pods',
+  po: 'pods',
+  sts: 'statefulsets',
+  statefulset: 'statefulsets',
+  ds: 'daemonsets',
+  daemonset: 'daemonsets',
+  sa: 'serviceaccounts',
+  serviceaccount: 'serviceaccounts',
+  ing: 'ingresses',
+  ingress: 'ingresses',
 };
 
 /**
@@ -87,7 +103,15 @@ export function normalizeKubectlArgs(argv: string[], aliases: Record<string, str
     else if (a.startsWith('-o=')) out = a.slice(3);
     else if (a.startsWith('-o') && a.length > 2 && !a.startsWith('--')) out = a.slice(2);
     else if (a.startsWith('-')) rest.push(a);
-    else positional.push(positional.length === 1 && positional[0] === 'get' ? a.split(',').map((k) => aliases[k] ?? k).join(',') : a);
+    else
+      positional.push(
+        positional.length === 1 && positional[0] === 'get'
+          ? a
+              .split(',')
+              .map((k) => aliases[k] ?? k)
+              .join(',')
+          : a,
+      );
   }
   return [...positional, ...(all ? ['-A'] : []), ...(ns ? ['-n', ns] : []), ...(out ? ['-o', out] : []), ...rest].join(' ');
 }
@@ -132,9 +156,11 @@ export function applyObjects(fs: SyncFs, verb: string, argv: string[], appliedDi
   } else {
     objects = [...text.matchAll(/^kind: *(\S+)[\s\S]*?^  name: *(\S+)/gm)].map((m) => ({ kind: m[1], metadata: { name: m[2] } }));
   }
-  const namespaces = new Set(fs.existsSync(namespacesFile)
-    ? fs.readFileSync(namespacesFile, 'utf8').split('\n').filter(Boolean)
-    : ['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+  const namespaces = new Set(
+    fs.existsSync(namespacesFile)
+      ? fs.readFileSync(namespacesFile, 'utf8').split('\n').filter(Boolean)
+      : ['default', 'kube-system', 'kube-public', 'kube-node-lease'],
+  );
   const out: string[] = [];
   const errors: string[] = [];
   for (const o of objects) {
@@ -183,7 +209,8 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
   await mkdir(appliedDir, { recursive: true });
   await writeFile(callsLog, '');
   const emptyList = (format: string) =>
-    format === 'json' ? '{\n  "apiVersion": "v1",\n  "items": [],\n  "kind": "List",\n  "metadata": {\n    "resourceVersion": ""\n  }\n}\n'
+    format === 'json'
+      ? '{\n  "apiVersion": "v1",\n  "items": [],\n  "kind": "List",\n  "metadata": {\n    "resourceVersion": ""\n  }\n}\n'
       : 'apiVersion: v1\nitems: []\nkind: List\nmetadata:\n  resourceVersion: ""\n';
   const table = async (answers: Record<string, StubAnswer>, normalize: boolean) => {
     const out: Record<string, { stdout: string; stderr: string; exitCode: number }> = {};
@@ -196,9 +223,10 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
   };
   const server = opts.server ?? 'https://127.0.0.1:6443';
   const kubeconfig = join(dir, 'admin.conf');
-  const configFor = (user: string) => `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: ${server}\n  name: kubernetes\n`
-    + `contexts:\n- context: {cluster: kubernetes, user: ${user}}\n  name: ${user}@kubernetes\n`
-    + `current-context: ${user}@kubernetes\nusers:\n- name: ${user}\n`;
+  const configFor = (user: string) =>
+    `apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: ${server}\n  name: kubernetes\n` +
+    `contexts:\n- context: {cluster: kubernetes, user: ${user}}\n  name: ${user}@kubernetes\n` +
+    `current-context: ${user}@kubernetes\nusers:\n- name: ${user}\n`;
   const kubeconfigText = configFor('kubernetes-admin');
   await writeFile(kubeconfig, kubeconfigText, { mode: 0o600 });
   const kubectlTable = await table({ ...DEFAULT_KUBECTL, ...opts.kubectl }, true);
@@ -212,7 +240,9 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
       kubectlTable[`get ${kind} -A -o ${format}`] ??= { stdout: emptyList(format), stderr: '', exitCode: 0 };
     }
   }
-  const nodes = Object.fromEntries(Object.entries(opts.nodes ?? {}).map(([n, calls]) => [n, calls.map((c) => normalizeKubectlArgs(callWords(c), KIND_ALIASES))]));
+  const nodes = Object.fromEntries(
+    Object.entries(opts.nodes ?? {}).map(([n, calls]) => [n, calls.map((c) => normalizeKubectlArgs(callWords(c), KIND_ALIASES))]),
+  );
   await writeStub(join(binDir, 'kubectl'), 'kubectl', kubectlTable, true, callsLog, appliedDir, { server, nodes });
   await writeStub(join(binDir, 'kubeadm'), 'kubeadm', await table({ ...DEFAULT_KUBEADM, ...opts.kubeadm }, false), false, callsLog, appliedDir);
 
@@ -221,7 +251,11 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
     kubeconfig,
     kubeconfigText,
     nodeKubeconfig: (name) => configFor(`system:node:${name}`),
-    calls: async () => (await readFile(callsLog, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+    calls: async () =>
+      (await readFile(callsLog, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
     applied: async () => {
       const files = (await readdir(appliedDir)).sort();
       return Promise.all(files.map((f) => readFile(join(appliedDir, f), 'utf8')));
@@ -230,7 +264,12 @@ export async function writeKubeStubs(dir: string, opts: KubeStubOptions = {}): P
 }
 
 async function writeStub(
-  path: string, command: string, answers: Record<string, unknown>, normalize: boolean, callsLog: string, appliedDir: string,
+  path: string,
+  command: string,
+  answers: Record<string, unknown>,
+  normalize: boolean,
+  callsLog: string,
+  appliedDir: string,
   api?: { server: string; nodes: Record<string, string[]> },
 ): Promise<void> {
   // A plain Node script with this process's node as interpreter, so PATH need not hold node.

@@ -18,21 +18,66 @@ export async function writeSelfSignedCert(certFile: string, keyFile: string, opt
     throw new Error("this test needs 'openssl' from the Debian package openssl: run sh test/infra/install-packages.sh (as root)");
   });
   if (!opts.expired) {
-    await runChecked('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-days', '365', '-nodes', '-x509', '-subj', subject, '-keyout', keyFile, '-out', certFile]);
+    await runChecked('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-days',
+      '365',
+      '-nodes',
+      '-x509',
+      '-subj',
+      subject,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]);
     return;
   }
   const ca = await mkdtemp(join(tmpdir(), 'lsb-selfsign-'));
   try {
     await writeFile(join(ca, 'index.txt'), '');
     await writeFile(join(ca, 'serial'), '01\n');
-    await writeFile(join(ca, 'ca.cnf'), [
-      '[ca]', 'default_ca = d', '[d]', `database = ${ca}/index.txt`, `serial = ${ca}/serial`, `new_certs_dir = ${ca}`,
-      'default_md = sha256', 'policy = p', 'preserve = yes', 'unique_subject = no', '[p]', 'commonName = supplied', '',
-    ].join('\n'));
+    await writeFile(
+      join(ca, 'ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = d',
+        '[d]',
+        `database = ${ca}/index.txt`,
+        `serial = ${ca}/serial`,
+        `new_certs_dir = ${ca}`,
+        'default_md = sha256',
+        'policy = p',
+        'preserve = yes',
+        'unique_subject = no',
+        '[p]',
+        'commonName = supplied',
+        '',
+      ].join('\n'),
+    );
     const csr = join(ca, 'req.csr');
     await runChecked('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', keyFile, '-out', csr]);
-    await runChecked('openssl', ['ca', '-config', join(ca, 'ca.cnf'), '-selfsign', '-keyfile', keyFile, '-in', csr, '-out', certFile,
-      '-startdate', '20240101000000Z', '-enddate', '20250101000000Z', '-batch', '-notext']);
+    await runChecked('openssl', [
+      'ca',
+      '-config',
+      join(ca, 'ca.cnf'),
+      '-selfsign',
+      '-keyfile',
+      keyFile,
+      '-in',
+      csr,
+      '-out',
+      certFile,
+      '-startdate',
+      '20240101000000Z',
+      '-enddate',
+      '20250101000000Z',
+      '-batch',
+      '-notext',
+    ]);
   } finally {
     await rm(ca, { recursive: true, force: true });
   }
