@@ -281,8 +281,24 @@ describe('S3 endpoint lost mid-upload', () => {
     const prefix = 'prune-batch/';
     const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
     // Prune goes by the metadata sidecar (cluster, time): an archive without one is kept.
-    const metadata = (i: number) =>
-      JSON.stringify({ cluster: 'c1', startedAt: `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, status: 'success', components: [] });
+    // A sidecar as lsbackup writes it (it is validated when read back), with nothing in it.
+    const metadata = (i: number) => {
+      const time = `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`;
+      return JSON.stringify({
+        lsbackupVersion: '0.1.0',
+        format: 'lsbackup-metadata/v1',
+        cluster: 'c1',
+        backupId: `batch-${i}`,
+        startedAt: time,
+        finishedAt: time,
+        status: 'success',
+        inventory: { source: '/build', digest: 'sha256:' + '0'.repeat(64) },
+        archive: { format: 'tar.gz' },
+        hosts: [],
+        components: [],
+        entries: [],
+      });
+    };
     for (const [i, n] of names.entries()) {
       for (const [key, body] of [
         [n, 'x'],
