@@ -255,6 +255,11 @@ const NODE_CALLS: Record<string, string> = {
   'get pvc web-data -n shop -o jsonpath={.spec.volumeName}': 'pv-web',
   'get pv pv-web -o jsonpath={.spec.hostPath.path}{.spec.local.path}': NODE_VOLUME,
 };
+// The master runs a kubelet too (kubernetes-volumes runs there): no pod of it has a volume.
+const MASTER_CALLS: Record<string, string> = {
+  [`get pods -A --field-selector=spec.nodeName=${MASTER_VM} -o jsonpath={range .items[*]}{.metadata.namespace}{" "}{.spec.volumes[*].persistentVolumeClaim.claimName}{"\\n"}{end}`]:
+    '\n',
+};
 const etcdValues = () => pod!.values([...Object.keys(ETCD_KEYS), '/registry/after-backup']);
 
 // ---------- PostgreSQL with repmgr ----------
@@ -361,12 +366,14 @@ beforeAll(async () => {
       'api-resources --verbs=list --namespaced=true -o name': 'configmaps\n',
       'api-resources --verbs=list --namespaced=false -o name': 'namespaces\n',
       ...NODE_CALLS,
+      ...MASTER_CALLS,
     },
-    nodes: { [NODE_VM]: Object.keys(NODE_CALLS) },
+    nodes: { [NODE_VM]: Object.keys(NODE_CALLS), [MASTER_VM]: Object.keys(MASTER_CALLS) },
   });
   await writeMaster(master, stubs);
   await writeFile(join(master, 'etc/kubernetes/pki/etcd/etc-encryption.conf'), ENCRYPTION_CONF, { mode: 0o600 });
   await writeFile(join(master, 'etc/kubeadm/kubeadm-config.yml'), 'kind: ClusterConfiguration\nkubernetesVersion: v1.20.12\n');
+  await writeFile(join(master, 'etc/kubernetes/kubelet.conf'), stubs.nodeKubeconfig(MASTER_VM), { mode: 0o600 });
   const node = join(dir, 'node');
   await mkdir(join(node, 'etc/kubernetes'), { recursive: true });
   await writeFile(join(node, 'etc/kubernetes/kubelet.conf'), stubs.nodeKubeconfig(NODE_VM), { mode: 0o600 });

@@ -108,13 +108,13 @@ describe('restore refuses crafted archives before touching any host', () => {
     ],
     [
       'an entry listed but missing',
-      () => withMetadata(entries, metadata, (records) => records.push({ path: 'app/localhost/gone.txt', type: 'file', size: 1, mode: 384, mtime: '' })),
+      () => withMetadata(entries, metadata, (records) => records.push({ path: 'app/localhost/gone.txt', type: 'file', size: 1, mode: 384, mtime: '2025-01-01T00:00:00.000Z' })),
       /'app\/localhost\/gone.txt' is listed in metadata.json but missing/,
     ],
     [
       'a metadata.json without an entries list',
       () => gzipSync(tarBytes([...entries, { path: 'metadata.json', type: 'File', body: Buffer.from(JSON.stringify({ ...metadata, entries: 'none' })) }])),
-      /metadata\.json is missing or has no entries list/,
+      /metadata\.json is not lsbackup metadata this version can read:\n {2}metadata\.json: 'entries' must be an array/,
     ],
     ['an empty file', () => withMetadata(entries, metadata).subarray(0, 0), /damaged or truncated at its start/],
     ['an archive cut after its last data entry (no metadata.json)', () => gzipSync(tarBytes(entries)), /has no metadata.json/],
