@@ -1,7 +1,7 @@
 /**
  * Hosts laid out as LambdaStack lays them out, on one machine: each fleet host's sshd runs in a
  * private mount namespace (test/fleet/fleet.ts `mountSetup`) where /etc, /var/lib, /var/log,
- * /opt and /run are overlays of this machine's (so a host's own paths, e.g. /opt/zookeeper, are
+ * /var/tmp, /opt and /run are overlays of this machine's (so a host's own paths, e.g. /opt/zookeeper, are
  * made there and never on this machine), the cluster's names resolve as LambdaStack's
  * /etc/hosts makes them, directories of test servers appear at LambdaStack's paths (bind
  * mounts), some binaries are hidden (a LambdaStack host has no etcdctl or haproxy), and
@@ -18,7 +18,9 @@ import { join } from 'node:path';
 import { shellQuote as q } from '../../engine/template/quote.js';
 
 /** The directories each host gets a private copy of (an overlay: reads see this machine's). */
-const PRIVATE_ROOTS = ['/etc', '/var/lib', '/var/log', '/opt', '/run'];
+// /var/tmp too: recipes keep per-run lists there, and two machines never share theirs (with a
+// shared one, the master's cleanup of kubernetes-volumes' list removed the worker's).
+const PRIVATE_ROOTS = ['/etc', '/var/lib', '/var/log', '/var/tmp', '/opt', '/run'];
 
 export interface LambdaStackHostLayout {
   /** Inventory name (also the fleet host's name). */
