@@ -7,8 +7,8 @@ import type { Recipe } from './types.js';
 
 export type Operation = 'backup' | 'restore';
 type BackupPhase = keyof Recipe['spec']['backup'];
-/** restore.after is an ordering, not a phase. */
-type RestorePhase = Exclude<keyof NonNullable<Recipe['spec']['restore']>, 'after'>;
+/** restore.after (an ordering) and restore.together (a host order) are not phases. */
+type RestorePhase = Exclude<keyof NonNullable<Recipe['spec']['restore']>, 'after' | 'together'>;
 export type PhaseName = BackupPhase | RestorePhase;
 
 export interface PhaseDefinition<Name extends PhaseName = PhaseName> {
