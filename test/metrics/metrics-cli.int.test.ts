@@ -85,7 +85,7 @@ describe('--metrics-textfile', () => {
     expect(await readdir(path.dirname(textfile))).toEqual(['.keep', 'lsbackup.prom']);
   });
 
-  it('run: the job names the series; a file that is not a metrics file stops the run before anything happens', async () => {
+  it('run: the job names the series; a file that is not a metrics file, or a missing directory, stops the run before anything happens', async () => {
     await writeRecipe('echo hello');
     await ws.write(
       'lsbackup.config.yaml',
@@ -100,6 +100,9 @@ describe('--metrics-textfile', () => {
     expect(refused.exitCode, cliOutput(refused)).toBe(64);
     expect(refused.stderr).toMatch(/--metrics-textfile notes\.txt: line 1: not a sample: my notes; it is not a metrics file lsbackup wrote/);
     expect(await readFile(path.join(ws.dir, 'notes.txt'), 'utf8')).toBe('my notes\n');
+    const nowhere = await runCli(['run', '--metrics-textfile', 'missing/m.prom'], { cwd: ws.dir, env: env() });
+    expect(nowhere.exitCode, cliOutput(nowhere)).toBe(64);
+    expect(nowhere.stderr).toMatch(/--metrics-textfile missing\/m\.prom: directory .*missing is not writable \(ENOENT\); create it or name another file/);
     expect(await archivesIn(path.join(ws.dir, 'backups'))).toHaveLength(1);
   });
 });
