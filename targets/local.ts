@@ -220,5 +220,5 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     return stale;
   }
 
-  return { uri, lockFile: join(dir, '.lsbackup.lock'), check, put, list, stat: statObject, get, delete: remove, cleanStale };
+  return { uri, directory: dir, lockFile: join(dir, '.lsbackup.lock'), check, put, list, stat: statObject, get, delete: remove, cleanStale };
 }

@@ -57,6 +57,8 @@ export interface Target {
    * (local, NFS): spool files live beside the partial archive. Others spool to a private temp dir.
    */
   readonly spoolDir?: string;
+  /** The directory on this machine holding the objects (local, NFS): its free space is a metric. */
+  readonly directory?: string;
   /** Where runs against this target take their lock (a directory target keeps it inside). */
   readonly lockFile?: string;
   /**

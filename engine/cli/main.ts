@@ -41,6 +41,9 @@ const nonNegativeInt = (value: string) => {
   return n;
 };
 
+const METRICS_TEXTFILE_HELP =
+  "record this run's Prometheus metrics in this file, for node_exporter's textfile collector (name it *.prom; replaced atomically, counters carried over from the file)";
+
 /** Options shared by every command that reads a cluster. */
 function clusterOptions(cmd: Command): Command {
   return cmd
@@ -160,9 +163,11 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .command('apply')
       .description('back up the cluster: run every matching recipe on its hosts and store one archive')
       .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
-  ).action(async (recipes: string[], _o, cmd: Command) =>
-    setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)),
-  );
+  )
+    .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
+    .action(async (recipes: string[], _o, cmd: Command) =>
+      setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)),
+    );
 
   clusterOptions(
     program
@@ -235,6 +240,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
+    .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
     .option(
       '--lock-wait <seconds>',
@@ -254,6 +260,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     )
     .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
     .option('--json', 'structured log: one JSON object per line')
+    .option(
+      '--metrics-listen <address>',
+      'serve Prometheus metrics of every job at http://<address>/metrics (host:port, :port or port, e.g. 127.0.0.1:9469); last-success figures are read from the targets at start',
+    )
     .option(
       '--lock-wait <seconds>',
       "each job waits this long for another lsbackup process holding its cluster or a target lock (default: the job's `lockWait`, else 0)",

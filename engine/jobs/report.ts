@@ -1,5 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomically } from '../atomic-file.js';
 import type { SummaryRow } from '../report/events.js';
 import type { RetentionOutcome } from './retention.js';
 
@@ -39,7 +38,5 @@ export interface RunReport {
 
 /** Writes the report beside its final name and renames it: a reader never sees half a file. */
 export async function writeReportFile(file: string, report: RunReport): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(report, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+  await writeFileAtomically(file, JSON.stringify(report, null, 2) + '\n', 0o600);
 }

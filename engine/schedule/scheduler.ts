@@ -31,7 +31,8 @@ export type ScheduleLog =
     }
   | { type: 'schedule.reload'; file: string; trigger: ReloadTrigger; jobs: string[] }
   | { type: 'schedule.invalid'; file: string; problems: string[]; message: string }
-  | { type: 'schedule.stop'; message: string };
+  | { type: 'schedule.stop'; message: string }
+  | { type: 'schedule.metrics'; url: string; message: string };
 
 export type ReloadTrigger = 'file change' | 'SIGHUP';
 

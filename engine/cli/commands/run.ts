@@ -6,6 +6,7 @@ import { writeReportFile } from '../../jobs/report.js';
 import { findConfigFile } from '../../config/load.js';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
+import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 
@@ -17,6 +18,8 @@ export interface RunOptions {
   compress?: CompressMode;
   signKey?: string;
   lockWait?: number;
+  /** node_exporter textfile to record this run in. */
+  metricsTextfile?: string;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -26,6 +29,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   }
   const config = await loadRunConfig(options);
   const job = selectJob(config, options.job);
+  const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
   try {
@@ -36,6 +40,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       signKey: options.signKey,
       lockWaitSec: options.lockWait,
     });
+    await metrics?.record(report, await jobTargets(config, job, redactor));
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);

@@ -3,12 +3,20 @@ import { findConfigFile } from '../../config/load.js';
 import { runJob } from '../../jobs/run-job.js';
 import { Scheduler, type ScheduleLog } from '../../schedule/scheduler.js';
 import { createReporter } from '../../report/reporters.js';
+import { loadRunConfig } from '../../app/config.js';
+import { jobTargets, seedFromCatalog } from '../../app/metrics.js';
+import { effectiveJobs } from '../../jobs/resolve.js';
+import { recordFreeSpace, recordRun } from '../../metrics/record.js';
+import { serveMetrics } from '../../metrics/server.js';
+import { MetricsStore } from '../../metrics/store.js';
 import type { Redactor } from '../../secrets/types.js';
 
 export interface ScheduleOptions {
   config?: string;
   json?: boolean;
   lockWait?: number;
+  /** host:port to serve /metrics on. */
+  metricsListen?: string;
 }
 
 /**
@@ -26,9 +34,18 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
   };
   // Shared by every job's run; each run masks its events with a redactor of its own (runJob).
   const reporter = await createReporter(options.json ? 'json' : 'plain', redactor);
+  const metrics = options.metricsListen ? new MetricsStore() : undefined;
+  const server = metrics ? await serveMetrics(options.metricsListen!, metrics) : undefined;
   const scheduler = new Scheduler(
     file,
-    (config, job, recipes, { signal, skippedTicks }) => runJob(config, job, { reporter, signal, recipes, skippedTicks, lockWaitSec: options.lockWait }),
+    async (config, job, recipes, { signal, skippedTicks }) => {
+      const report = await runJob(config, job, { reporter, signal, recipes, skippedTicks, lockWaitSec: options.lockWait });
+      if (metrics) {
+        recordRun(metrics, report);
+        await recordFreeSpace(metrics, await jobTargets(config, job, redactor));
+      }
+      return report;
+    },
     log,
   );
   // Handled from the start to the exit: a SIGHUP must never kill the process with runs half done.
@@ -41,6 +58,13 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     if (problems) throw invalid('Config', problems);
     throw e;
   }
+  if (metrics && server) {
+    log({ type: 'schedule.metrics', url: server.url, message: `metrics at ${server.url}` });
+    // In the background: a slow or unreachable target must not hold up the first runs.
+    const config = await loadRunConfig({ config: file });
+    const note = (message: string) => log({ type: 'schedule.metrics', url: server.url, message });
+    seedFromCatalog(metrics, config, effectiveJobs(config), redactor, note).catch((e: Error) => note(`metrics: catalog not read: ${e.message}`));
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       process.once(sig, () => process.exit(130));
@@ -49,6 +73,7 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  await server?.close();
   reporter.close();
   return ExitCode.ok;
 }
@@ -63,6 +88,7 @@ function describe(e: ScheduleLog): string {
     case 'schedule.queued':
     case 'schedule.skip':
     case 'schedule.stop':
+    case 'schedule.metrics':
       return e.message;
     case 'schedule.fire':
       return `job ${e.job}: starting`;
