@@ -17,6 +17,8 @@ export interface RunOptions {
   compress?: CompressMode;
   signKey?: string;
   lockWait?: number;
+  knownHosts?: string;
+  sshKey?: string;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -35,6 +37,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       compress: options.compress,
       signKey: options.signKey,
       lockWaitSec: options.lockWait,
+      connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
     if (options.report) await writeReportFile(path.resolve(options.report), report);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
