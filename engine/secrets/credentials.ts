@@ -1,0 +1,19 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The environment with systemd credentials added: each file in $CREDENTIALS_DIRECTORY
+ * (`LoadCredential=NAME:/path` in a unit) is the value of NAME, for names the environment does
+ * not set. Why: credentials, unlike Environment=/EnvironmentFile=, are not in the process
+ * environment (/proc/PID/environ) nor in `systemctl show`. One trailing newline is dropped
+ * (`echo secret > file` writes one).
+ */
+export function withCredentials(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const dir = env.CREDENTIALS_DIRECTORY;
+  if (!dir) return env;
+  const credentials: NodeJS.ProcessEnv = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isFile()) credentials[entry.name] = readFileSync(path.join(dir, entry.name), 'utf8').replace(/\r?\n$/, '');
+  }
+  return { ...credentials, ...env };
+}
