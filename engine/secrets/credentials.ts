@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { LsError } from '../errors.js';
 
 /**
  * The environment with systemd credentials added: each file in $CREDENTIALS_DIRECTORY
@@ -12,8 +13,16 @@ export function withCredentials(env: NodeJS.ProcessEnv = process.env): NodeJS.Pr
   const dir = env.CREDENTIALS_DIRECTORY;
   if (!dir) return env;
   const credentials: NodeJS.ProcessEnv = {};
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isFile()) credentials[entry.name] = readFileSync(path.join(dir, entry.name), 'utf8').replace(/\r?\n$/, '');
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isFile()) credentials[entry.name] = readFileSync(path.join(dir, entry.name), 'utf8').replace(/\r?\n$/, '');
+    }
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new LsError('ESECRET', {
+      name: 'CREDENTIALS_DIRECTORY',
+      message: `cannot read the credentials in ${dir} (${why}); unset CREDENTIALS_DIRECTORY or fix its permissions`,
+    });
   }
   return { ...credentials, ...env };
 }

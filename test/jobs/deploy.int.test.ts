@@ -190,6 +190,10 @@ describe('deploy/Dockerfile and systemd units', () => {
       const withCredential = await runCli(['config', 'show', '-c', config, '--json'], { env: { CREDENTIALS_DIRECTORY: credentials } });
       expect(withCredential.exitCode, cliOutput(withCredential)).toBe(0);
       expect(withCredential.stdout).toContain(JSON.stringify(path.join(dir, 'backups')));
+      const gone = path.join(dir, 'no-such-dir');
+      const unreadable = await runCli(['config', 'show', '-c', config], { env: { CREDENTIALS_DIRECTORY: gone } });
+      expect(unreadable.exitCode, cliOutput(unreadable)).toBe(78);
+      expect(unreadable.stderr).toContain(`cannot read the credentials in ${gone} (ENOENT)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
