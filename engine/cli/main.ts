@@ -56,9 +56,19 @@ function clusterOptions(cmd: Command): Command {
     .option('--json', 'machine-readable output: one JSON event per line');
 }
 
+/** Where SSH keys come from when the inventory's paths are not on this machine (a container): apply, plan, run, restore. */
+function sshFileOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--known-hosts <file>',
+      "the only known_hosts file: hosts not in it are refused (replaces ~/.ssh/known_hosts and the inventory's UserKnownHostsFile)",
+    )
+    .option('--ssh-key <file>', "private key for every host and jump host, in place of the inventory's ansible_ssh_private_key_file");
+}
+
 /** How hosts are reached (backup and restore). */
 function connectionOptions(cmd: Command): Command {
-  return cmd
+  return sshFileOptions(cmd)
     .option('--trust-new-host-keys', 'record the keys of hosts not yet in known_hosts instead of refusing them (trust on first use)')
     .option('--connect-timeout <seconds>', 'SSH connect timeout (default 10)', positiveInt)
     .option('--concurrency <n>', `hosts working at once (default ${RUN_DEFAULTS.concurrency})`, positiveInt)
@@ -170,8 +180,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     );
 
   clusterOptions(
-    program
-      .command('plan')
+    sshFileOptions(program.command('plan'))
       .description('show what a backup would run where, with every command rendered and secrets masked; runs nothing')
       .argument('[recipes...]', 'recipe files or directories')
       .option('--restore', 'show the restore plan instead of the backup plan')
@@ -230,8 +239,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
     .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options, redactor)));
 
-  program
-    .command('run')
+  sshFileOptions(program.command('run'))
     .description(
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
         'Without --job: the only job, or the top-level settings when the config defines no jobs.',

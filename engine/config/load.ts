@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseYaml, validateSource, type YamlSource } from '../schema/index.js';
 import { invalid, LsError, type Problem } from '../errors.js';
 import { expandEnvReferences } from './env.js';
+import { withCredentials } from '../secrets/credentials.js';
 import { scheduleProblems } from './cron.js';
 import { targetOptionProblems } from './target-options.js';
 import { isPublicKeyLine } from '../signing/trusted-keys.js';
@@ -71,7 +72,7 @@ export async function loadConfig(file: string): Promise<Config> {
 export function checkConfigText(
   file: string,
   text: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = withCredentials(),
 ): { config?: Config; problems: Problem[]; source: YamlSource } {
   const tooLarge = tooLargeProblem(file, 'config', Buffer.byteLength(text));
   const parsed = parseYaml(file, tooLarge ? '' : text);

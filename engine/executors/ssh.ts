@@ -31,6 +31,10 @@ export interface SshExecutorOptions {
   agent?: string;
   /** Extra known_hosts files, checked with ~/.ssh/known_hosts and UserKnownHostsFile from sshArgs. */
   knownHostsFiles?: string[];
+  /** The only known_hosts file (--known-hosts): replaces ~/.ssh/known_hosts and UserKnownHostsFile; trust on first use records there. */
+  knownHostsFile?: string;
+  /** The private key for the host and its jump hosts (--ssh-key), in place of the inventory's. */
+  privateKeyFile?: string;
   /** Record unknown host keys (in the first user known_hosts file) instead of refusing them. */
   trustOnFirstUse?: boolean;
   /** false (ansible.cfg host_key_checking / ANSIBLE_HOST_KEY_CHECKING) disables checking, with a warning. */
@@ -73,7 +77,7 @@ export class SshExecutor implements Executor {
     const args = parseSshArgs(conn.sshArgs);
     const home = options.homeDir ?? homedir();
     const user = conn.user ?? userInfo().username;
-    const keyFile = conn.privateKeyFile ?? args.identityFile ?? defaultIdentity(home, options);
+    const keyFile = options.privateKeyFile ?? conn.privateKeyFile ?? args.identityFile ?? defaultIdentity(home, options);
     this.target = { host: conn.address, port: conn.port, user, privateKeyFile: keyFile };
     const proxyCommand = args.options.get('proxycommand');
     if (proxyCommand && args.jumps.length === 0 && proxyCommand.toLowerCase() !== 'none') {
@@ -83,13 +87,18 @@ export class SshExecutor implements Executor {
       });
     }
     // A jump host without a user logs in as the target's user (the usual bastion setup).
-    this.jumps = args.jumps.map((j: JumpHost) => ({ host: j.host, port: j.port, user: j.user ?? user, privateKeyFile: j.privateKeyFile ?? keyFile }));
-    const userKnownHosts = (args.options.get('userknownhostsfile') ?? '')
-      .split(/\s+/)
-      .filter((f) => f && f !== '/dev/null')
-      .map((f) => f.replace(/^~(?=\/)/, home));
+    const jumpKey = (j: JumpHost) => options.privateKeyFile ?? j.privateKeyFile ?? keyFile;
+    this.jumps = args.jumps.map((j: JumpHost) => ({ host: j.host, port: j.port, user: j.user ?? user, privateKeyFile: jumpKey(j) }));
+    // A known_hosts file given on the command line is the operator's whole trust list (a container
+    // has no ~/.ssh, and the inventory's UserKnownHostsFile names a path on the Ansible machine).
+    const userKnownHosts = options.knownHostsFile
+      ? [options.knownHostsFile]
+      : (args.options.get('userknownhostsfile') ?? '')
+          .split(/\s+/)
+          .filter((f) => f && f !== '/dev/null')
+          .map((f) => f.replace(/^~(?=\/)/, home));
     const homeKnownHosts = join(home, '.ssh', 'known_hosts');
-    const knownHostsFiles = [...userKnownHosts, homeKnownHosts, ...(options.knownHostsFiles ?? [])];
+    const knownHostsFiles = [...userKnownHosts, ...(options.knownHostsFile ? [] : [homeKnownHosts]), ...(options.knownHostsFiles ?? [])];
     const strict = args.options.get('stricthostkeychecking')?.toLowerCase();
     const checking = options.hostKeyChecking !== false && strict !== 'no' && strict !== 'off';
     const interval = Number(args.options.get('serveraliveinterval') ?? 15);

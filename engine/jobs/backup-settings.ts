@@ -1,4 +1,5 @@
 import type { BackupSettings } from '../app/backup.js';
+import type { ConnectionOptions } from '../app/executors.js';
 import type { Config } from '../config/load.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
 import type { LoadedRecipe } from '../recipes/types.js';
@@ -11,6 +12,8 @@ export interface JobOverrides {
   compress?: CompressMode;
   signKey?: string;
   lockWaitSec?: number;
+  /** --known-hosts / --ssh-key of `lsbackup run`. */
+  connection?: Pick<ConnectionOptions, 'knownHosts' | 'sshKey'>;
 }
 
 /** A job of the config (its defaults already filled in by effectiveJobs), `run`'s flags over it. */
@@ -31,6 +34,6 @@ export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrid
     lockWaitSec: overrides.lockWaitSec ?? job.lockWait,
     encryption: { recipients: config.encryption?.recipients ?? [], plainMetadata: config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata },
     signKey: overrides.signKey ?? config.signing?.key,
-    connection: {},
+    connection: overrides.connection ?? {},
   };
 }

@@ -7,7 +7,7 @@ import { createRedactor } from '../secrets/redactor.js';
 import type { Redactor } from '../secrets/types.js';
 import { ExitCode, isLsError } from '../errors.js';
 import { prepareBackup } from '../app/backup.js';
-import { backupSettingsFromJob } from './backup-settings.js';
+import { backupSettingsFromJob, type JobOverrides } from './backup-settings.js';
 import { maskFaultReportsWith } from '../app/process-guard.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
@@ -27,6 +27,8 @@ export interface RunJobOptions {
   signKey?: string;
   /** --lock-wait: seconds to wait for another run holding the cluster or a target (wins over the job's `lockWait`). */
   lockWaitSec?: number;
+  /** --known-hosts / --ssh-key of `lsbackup run`. */
+  connection?: JobOverrides['connection'];
   /** The scheduler's count of this job's ticks skipped while this run went on (in the report when > 0). */
   skippedTicks?: () => number;
   /** For tests: the first notification retry backoff. */

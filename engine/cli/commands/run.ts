@@ -20,6 +20,8 @@ export interface RunOptions {
   lockWait?: number;
   /** node_exporter textfile to record this run in. */
   metricsTextfile?: string;
+  knownHosts?: string;
+  sshKey?: string;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -39,6 +41,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       compress: options.compress,
       signKey: options.signKey,
       lockWaitSec: options.lockWait,
+      connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
     await metrics?.record(report, await jobTargets(config, job, redactor));
     if (options.report) await writeReportFile(path.resolve(options.report), report);
