@@ -1,7 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, RunEvent } from '../report/events.js';
-import type { BackupResult } from '../runner/backup.js';
 import type { Target } from '../../targets/types.js';
 import { createRedactor } from '../secrets/redactor.js';
 import type { Redactor } from '../secrets/types.js';
@@ -12,6 +11,8 @@ import { maskFaultReportsWith } from '../app/process-guard.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
+import { verifyCopies, verifyFailure } from './verify-copies.js';
+import { loadTrustedKeys } from '../signing/index.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 import type { CompressMode } from '../runner/transport.js';
@@ -71,10 +72,18 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     report.archive = result.archive;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
-    report.targets = await retainPerTarget(config, job, report.cluster, backup.targets, result, warn);
+    const identityFile = config.encryption?.identityFile;
+    const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
+    // Verified before retention: a damaged new copy must not make retention delete the older good ones.
+    const copies = job.verify
+      ? await verifyCopies(result.copies, backup.targets, { identities, trusted: await loadTrustedKeys(config.signing?.trusted ?? []), warn })
+      : result.copies;
+    report.targets = await retainPerTarget(job, report.cluster, backup.targets, copies, identities, warn);
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
-    report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
+    const damaged = report.targets.find((t) => t.verify?.ok === false);
+    report.status = damaged ? 'failed' : result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
+    if (damaged) report.error = redactor.redact(verifyFailure(damaged.name!, damaged.target, damaged.verify!.problems ?? []).message);
   } catch (e) {
     // A bug's error may quote what this run knows: masked before anyone prints it.
     if (!isLsError(e)) throw redactor.redactValue(e);
@@ -94,24 +103,26 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
   return redactor.redactValue(report);
 }
 
-/** Retention runs only where this run's copy was stored (a target that just failed is left alone), on this job's backups of this cluster. */
+/**
+ * Retention runs only where this run's copy was stored (a target that just failed, or whose copy
+ * did not verify, is left alone), on this job's backups of this cluster.
+ */
 async function retainPerTarget(
-  config: Config,
   job: EffectiveJob,
   cluster: string,
   targets: Target[],
-  result: BackupResult,
+  copies: TargetReport[],
+  identities: string[] | undefined,
   warn: (m: string) => void,
 ): Promise<TargetReport[]> {
   return Promise.all(
-    result.copies.map(async (copy): Promise<TargetReport> => {
-      if (!copy.name) return { ...copy };
+    copies.map(async (copy): Promise<TargetReport> => {
+      if (!copy.name || copy.verify?.ok === false) return { ...copy };
       const target = targets.find((t) => t.uri === copy.target)!;
       try {
         // With the identity, encrypted metadata is read and the newest *successful* backup is kept.
-        const identityFile = config.encryption?.identityFile;
         const owner = { cluster, job: job.name };
-        const outcome = await applyRetention(target, job.retention, owner, identityFile ? await parseIdentityFile(identityFile) : undefined);
+        const outcome = await applyRetention(target, job.retention, owner, identities);
         const unreadable = outcome?.unreadable ?? [];
         if (unreadable.length > 0) {
           warn(
