@@ -13,6 +13,10 @@ import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
 import { verifyCopies, verifyFailure } from './verify-copies.js';
 import { loadTrustedKeys } from '../signing/index.js';
+import { describe } from '../report/event-lines.js';
+
+/** Lines of the run's log a failure notification carries (healthchecks shows them in the check's log). */
+const LOG_TAIL_LINES = 40;
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 import type { CompressMode } from '../runner/transport.js';
@@ -61,7 +65,8 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     components: [],
     warnings: [],
   };
-  const reporter = recordingReporter(options.reporter, report, redactor);
+  const logTail: string[] = [];
+  const reporter = recordingReporter(options.reporter, report, redactor, logTail);
   const warn = (message: string) => reporter.emit({ type: 'warning', message });
   const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
   notifier.notify('start', report);
@@ -97,7 +102,8 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
   }
   const skippedTicks = options.skippedTicks?.() ?? 0;
   if (skippedTicks > 0) report.skippedTicks = skippedTicks;
-  notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report);
+  if (report.error) logTail.push(report.error);
+  notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report, { logTail });
   // Stopping (SIGTERM/SIGINT/SIGHUP): no more retries, and the wait is said out loud.
   await notifier.settle({ stopping: options.signal.aborted });
   return redactor.redactValue(report);
@@ -145,12 +151,15 @@ async function retainPerTarget(
  * reporter may be shared by several jobs (the scheduler's): events are masked with this run's
  * redactor before they reach it.
  */
-function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor): Reporter {
+function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor, logTail: string[]): Reporter {
   return {
     emit(event: RunEvent) {
       if (event.type === 'run.start') report.backupId = event.backupId;
       if (event.type === 'run.end') report.components = event.summary;
       if (event.type === 'warning') report.warnings.push(event.message);
+      // The plain log's lines, the last few kept for the failure notifications (what went wrong, in context).
+      const line = describe(event);
+      if (line !== undefined && logTail.push(redactor.redact(line)) > LOG_TAIL_LINES) logTail.shift();
       inner.emit(redactor.redactValue({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) }));
     },
     close: () => inner.close(),

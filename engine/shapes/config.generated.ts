@@ -98,7 +98,7 @@ export type NotificationConfig =
        */
       timeout?: number;
       /**
-       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s.
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
        */
       retries?: number;
     }
@@ -122,7 +122,95 @@ export type NotificationConfig =
        */
       timeout?: number;
       /**
-       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s.
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * ntfy.
+       */
+      type: 'ntfy';
+      /**
+       * The topic URL, e.g. https://ntfy.sh/my-backups; treated as a secret (anyone who knows a topic may read it).
+       */
+      url: string;
+      /**
+       * An ntfy access token (sent as Authorization: Bearer); a secret.
+       */
+      token?: string;
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * Slack.
+       */
+      type: 'slack';
+      /**
+       * The incoming-webhook URL; treated as a secret.
+       */
+      url: string;
+      /**
+       * The message text, a Handlebars template over event, job, cluster, status, archive, backupId, bytes, duration, error and icon (an emoji for the outcome); values are escaped for Slack. Default: `{{icon}} lsbackup job *{{job}}* of {{cluster}}: {{status}}` with the archive or the error.
+       */
+      template?: string;
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * PagerDuty.
+       */
+      type: 'pagerduty';
+      /**
+       * The integration (routing) key of an Events API v2 integration; a secret.
+       */
+      routingKey: string;
+      /**
+       * The Events API endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue).
+       */
+      url?: string;
+      /**
+       * Severity of a failed run's alert (a partial run is 'warning').
+       */
+      severity?: 'critical' | 'error' | 'warning' | 'info';
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
        */
       retries?: number;
     };

@@ -145,7 +145,11 @@ jobs:
 
       // The failure went out as a failure: healthchecks /fail, the webhook's 'failure' event.
       const [fail] = await hooks.waitFor('/ping/check-uuid/fail', 1);
-      expect(fail!.body).toContain('failed');
+      // healthchecks shows the body: the outcome, then the tail of the run's log (what led up to it).
+      expect(fail!.body).toMatch(/^lsbackup job nightly: failed -> lsbackup-testc-\S+\.tar\.gz: Archive /);
+      expect(fail!.body).toContain("last lines of the run's log:\n");
+      expect(fail!.body).toMatch(/app @ localhost: success/);
+      expect(fail!.body).toMatch(/warning: Archive \S+ in s3:\/\/lsb-verify-after\/nightly: verify after the backup FAILED/);
       const hookBodies = (await hooks.waitFor('/hook', 4)).map((h) => JSON.parse(h.body));
       expect(hookBodies.map((b) => b.event)).toEqual(['start', 'success', 'start', 'failure']);
       expect(hookBodies[3].error).toContain('verify after the backup FAILED');
