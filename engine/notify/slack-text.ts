@@ -1,4 +1,4 @@
-import type { NotifyEvent } from '../config/load.js';
+import type { NotificationConfig } from '../shapes/config.generated.js';
 import { handlebars } from '../template/environment.js';
 import { formatBytes, formatDuration } from '../report/format.js';
 
@@ -13,6 +13,8 @@ export interface RunOutcome {
   durationMs?: number;
   error?: string;
 }
+
+type NotifyEvent = NonNullable<NotificationConfig['on']>[number];
 
 const DEFAULT_TEMPLATE = '{{icon}} lsbackup job *{{job}}* of {{cluster}}: {{status}}{{#if archive}} → {{archive}}{{/if}}{{#if error}}\n{{error}}{{/if}}';
 const ICONS: Record<NotifyEvent, string> = {
@@ -33,12 +35,6 @@ const escapeForSlack = (value: string) => value.replaceAll('&', '&amp;').replace
  * Every value is escaped for Slack, the template's own text is not (it may hold links, mentions).
  */
 export function slackText(template: string | undefined, event: NotifyEvent, report: RunOutcome): string {
-  const source = template ?? DEFAULT_TEMPLATE;
-  let render = compiled.get(source);
-  if (!render) {
-    render = handlebars.compile(source, { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers: { if: true, unless: true } });
-    compiled.set(source, render);
-  }
   const values = {
     event,
     job: report.job,
@@ -51,5 +47,30 @@ export function slackText(template: string | undefined, event: NotifyEvent, repo
     error: report.error ?? '',
   };
   const escaped = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, escapeForSlack(v)]));
-  return render({ ...escaped, icon: ICONS[event] });
+  return compile(template ?? DEFAULT_TEMPLATE)({ ...escaped, icon: ICONS[event] });
+}
+
+/** The names a template may use. */
+export const SLACK_TEMPLATE_NAMES = ['event', 'job', 'cluster', 'status', 'archive', 'backupId', 'bytes', 'duration', 'error', 'icon'];
+
+/** Checked when the config is loaded: why `template` cannot render (a syntax error, a name not in SLACK_TEMPLATE_NAMES), else undefined. */
+export function slackTemplateProblem(template: string): string | undefined {
+  try {
+    compile(template)(Object.fromEntries(SLACK_TEMPLATE_NAMES.map((n) => [n, 'x'])));
+    return undefined;
+  } catch (e) {
+    // Handlebars says `"x" not defined in [object Object] - 1:2`, or a parse error over several lines (first and last say it).
+    const lines = (e as Error).message.split('\n');
+    const why = lines.length > 1 ? `${lines[0]} ${lines.at(-1)}` : lines[0]!;
+    return why.replace(/ in \[object Object\] - (\d+):(\d+)$/, ' (template line $1, column $2)');
+  }
+}
+
+function compile(source: string): HandlebarsTemplateDelegate {
+  let render = compiled.get(source);
+  if (!render) {
+    render = handlebars.compile(source, { noEscape: true, strict: true, knownHelpersOnly: true, knownHelpers: { if: true, unless: true } });
+    compiled.set(source, render);
+  }
+  return render;
 }
