@@ -38,7 +38,9 @@ export function pruneGroup(b: BackupSummary): string {
  */
 export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & PruneScope & { dryRun?: boolean } = {}): Promise<PruneResult> {
   if (!hasRules(policy)) {
-    throw new LsError('EUSAGE', { message: 'prune needs at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly' });
+    throw new LsError('EUSAGE', {
+      message: 'prune needs at least one of --keep-within, --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly',
+    });
   }
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
   const backups = (await listBackups(target, options)).filter(

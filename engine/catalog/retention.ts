@@ -1,9 +1,11 @@
 /**
  * Which backups a retention policy keeps: borg's `prune` semantics as a pure function.
  *
- * Backups are taken newest first. `keepLast` keeps the N newest. Then each period rule
- * (daily, weekly, monthly) walks all backups and keeps the newest backup of each period
- * (UTC day, ISO week, month) not already kept by an earlier rule, until it has N; a period
+ * Backups are taken newest first. `keepWithin` keeps every backup younger than the interval,
+ * counted back from the newest backup (as restic does: a job that stopped running does not
+ * age its last backups out). `keepLast` keeps the N newest. Then each period rule (hourly,
+ * daily, weekly, monthly, yearly) walks all backups and keeps the newest backup of each period
+ * (UTC hour, day, ISO week, month, year) not already kept by an earlier rule, until it has N; a period
  * whose newest backup was already kept still counts as seen (borg does the same). When a rule
  * runs out of backups before N, it also keeps the oldest one ("oldest" in the reason).
  * Finally the newest successful backup is always kept, whatever the rules say.
@@ -29,14 +31,25 @@ export interface RetentionDecision {
 
 type Period = (d: Date) => string;
 
-const RULES: { key: keyof RetentionPolicy; label: string; period: Period }[] = [
+const RULES: { key: Exclude<keyof RetentionPolicy, 'keepWithin'>; label: string; period: Period }[] = [
+  { key: 'keepHourly', label: 'hourly', period: (d) => d.toISOString().slice(0, 13) },
   { key: 'keepDaily', label: 'daily', period: (d) => d.toISOString().slice(0, 10) },
   { key: 'keepWeekly', label: 'weekly', period: isoWeek },
   { key: 'keepMonthly', label: 'monthly', period: (d) => d.toISOString().slice(0, 7) },
+  { key: 'keepYearly', label: 'yearly', period: (d) => d.toISOString().slice(0, 4) },
 ];
 
+/** Seconds per unit of a `keepWithin` interval (borg's units: a month is 31 days, a year 365). */
+const WITHIN_UNITS: Record<string, number> = { h: 3600, d: 86_400, w: 7 * 86_400, m: 31 * 86_400, y: 365 * 86_400 };
+
+/** `7d` → milliseconds; undefined for anything else (the schema and the --keep-within parser reject it first). */
+export function parseWithin(interval: string): number | undefined {
+  const m = /^([1-9][0-9]*)([hdwmy])$/.exec(interval);
+  return m ? Number(m[1]) * WITHIN_UNITS[m[2]!]! * 1000 : undefined;
+}
+
 export function hasRules(policy: RetentionPolicy): boolean {
-  return Object.values(policy).some((n) => typeof n === 'number' && n > 0);
+  return policy.keepWithin !== undefined || Object.values(policy).some((n) => typeof n === 'number' && n > 0);
 }
 
 /** The decision only: catalog/prune.ts deletes what it removes (and jobs/retention.ts after a job's run). */
@@ -45,6 +58,11 @@ export function decideRetention(candidates: RetentionCandidate[], policy: Retent
   const reasons = new Map<string, string[]>();
   const keep = (c: RetentionCandidate, reason: string) => reasons.set(c.name, [...(reasons.get(c.name) ?? []), reason]);
 
+  const withinMs = policy.keepWithin === undefined ? undefined : parseWithin(policy.keepWithin);
+  if (withinMs !== undefined && sorted[0]) {
+    const since = sorted[0].time.getTime() - withinMs;
+    for (const c of sorted) if (c.time.getTime() > since) keep(c, `within ${policy.keepWithin} of the newest`);
+  }
   sorted.slice(0, policy.keepLast ?? 0).forEach((c, i) => keep(c, `last #${i + 1}`));
   for (const rule of RULES) {
     const n = policy[rule.key] ?? 0;

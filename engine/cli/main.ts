@@ -11,6 +11,7 @@ import type { CatalogOptions } from '../app/catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
 import { processFaulted } from '../app/process-guard.js';
+import { parseWithin } from '../catalog/retention.js';
 
 const list = (value: string, previous: string[] = []) => [
   ...previous,
@@ -24,6 +25,12 @@ const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1');
   return n;
+};
+
+/** --keep-within: the interval format the config's retention.keepWithin takes. */
+const withinInterval = (value: string) => {
+  if (parseWithin(value) === undefined) throw new InvalidArgumentError('must be a number and a unit h, d, w, m or y, e.g. 7d');
+  return value;
 };
 
 /** --step-timeout: whole seconds, no longer than a Node.js timer can wait. */
@@ -346,10 +353,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read, ' +
           'ignores files that are not lsbackup archives, deletes sidecars with their archive',
       )
+      .option('--keep-within <interval>', 'keep every backup within this interval of the newest one: a number and h/d/w/m/y, e.g. 7d', withinInterval)
       .option('--keep-last <n>', 'keep the N newest backups', positiveInt)
+      .option('--keep-hourly <n>', 'keep the newest backup of each of the last N hours that have one', positiveInt)
       .option('--keep-daily <n>', 'keep the newest backup of each of the last N days that have one', positiveInt)
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
+      .option('--keep-yearly <n>', 'keep the newest backup of each of the last N years that have one', positiveInt)
       .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
       .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')

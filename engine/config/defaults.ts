@@ -15,6 +15,8 @@ export interface RunDefaults {
   stepTimeout: number;
   /** Seconds. */
   lockWait: number;
+  /** Jobs verify their stored copies after the backup. */
+  verify: boolean;
   plainMetadata: boolean;
 }
 
@@ -26,5 +28,6 @@ export const RUN_DEFAULTS: Readonly<RunDefaults> = Object.freeze({
   concurrency: defs.concurrency.default,
   stepTimeout: defs.stepTimeout.default,
   lockWait: defs.lockWait.default,
+  verify: defs.verify.default,
   plainMetadata: schema.properties.encryption.properties.plainMetadata.default,
 });

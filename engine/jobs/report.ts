@@ -8,6 +8,8 @@ export interface TargetReport {
   name?: string;
   error?: string;
   retention?: RetentionOutcome | { error: string };
+  /** The job's `verify: true`: the copy read back from the target and checked, and what was wrong. */
+  verify?: { ok: boolean; problems?: string[] };
 }
 
 /**

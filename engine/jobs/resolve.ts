@@ -24,6 +24,8 @@ export interface EffectiveJob {
   lockWait: number;
   components: ComponentsConfig;
   retention?: RetentionPolicy;
+  /** Read each stored copy back and check it after the backup; a damaged copy fails the run. */
+  verify: boolean;
   notifications: NotificationConfig[];
 }
 
@@ -69,6 +71,7 @@ function merge(name: string, top: Config, job: ResolvedJobConfig | JobConfig): E
     lockWait: pick('lockWait') ?? RUN_DEFAULTS.lockWait,
     components: mergeComponents(top.components, job.components),
     retention: pick('retention'),
+    verify: pick('verify') ?? RUN_DEFAULTS.verify,
     notifications: pick('notifications') ?? [],
   };
 }

@@ -1,7 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, RunEvent } from '../report/events.js';
-import type { BackupResult } from '../runner/backup.js';
 import type { Target } from '../../targets/types.js';
 import { createRedactor } from '../secrets/redactor.js';
 import type { Redactor } from '../secrets/types.js';
@@ -12,6 +11,12 @@ import { maskFaultReportsWith } from '../app/process-guard.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
 import { applyRetention } from './retention.js';
+import { verifyCopies, verifyFailure } from './verify-copies.js';
+import { loadTrustedKeys } from '../signing/index.js';
+import { describe } from '../report/event-lines.js';
+
+/** Lines of the run's log a failure notification carries (healthchecks shows them in the check's log). */
+const LOG_TAIL_LINES = 40;
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { RunReport, TargetReport } from './report.js';
 import type { CompressMode } from '../runner/transport.js';
@@ -62,7 +67,8 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     components: [],
     warnings: [],
   };
-  const reporter = recordingReporter(options.reporter, report, redactor);
+  const logTail: string[] = [];
+  const reporter = recordingReporter(options.reporter, report, redactor, logTail);
   const warn = (message: string) => reporter.emit({ type: 'warning', message });
   const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
   notifier.notify('start', report);
@@ -73,10 +79,18 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     report.archive = result.archive;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
-    report.targets = await retainPerTarget(config, job, report.cluster, backup.targets, result, warn);
+    const identityFile = config.encryption?.identityFile;
+    const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
+    // Verified before retention: a damaged new copy must not make retention delete the older good ones.
+    const copies = job.verify
+      ? await verifyCopies(result.copies, backup.targets, { identities, trusted: await loadTrustedKeys(config.signing?.trusted ?? []), warn })
+      : result.copies;
+    report.targets = await retainPerTarget(job, report.cluster, backup.targets, copies, identities, warn);
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
-    report.status = result.status === 'success' && retentionFailed ? 'partial' : result.status;
+    const damaged = report.targets.find((t) => t.verify?.ok === false);
+    report.status = damaged ? 'failed' : result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
+    if (damaged) report.error = redactor.redact(verifyFailure(damaged.name!, damaged.target, damaged.verify!.problems ?? []).message);
   } catch (e) {
     // A bug's error may quote what this run knows: masked before anyone prints it.
     if (!isLsError(e)) throw redactor.redactValue(e);
@@ -90,30 +104,33 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
   }
   const skippedTicks = options.skippedTicks?.() ?? 0;
   if (skippedTicks > 0) report.skippedTicks = skippedTicks;
-  notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report);
+  if (report.error) logTail.push(report.error);
+  notifier.notify(report.status === 'success' ? 'success' : report.status === 'partial' ? 'partial' : 'failure', report, { logTail });
   // Stopping (SIGTERM/SIGINT/SIGHUP): no more retries, and the wait is said out loud.
   await notifier.settle({ stopping: options.signal.aborted });
   return redactor.redactValue(report);
 }
 
-/** Retention runs only where this run's copy was stored (a target that just failed is left alone), on this job's backups of this cluster. */
+/**
+ * Retention runs only where this run's copy was stored (a target that just failed, or whose copy
+ * did not verify, is left alone), on this job's backups of this cluster.
+ */
 async function retainPerTarget(
-  config: Config,
   job: EffectiveJob,
   cluster: string,
   targets: Target[],
-  result: BackupResult,
+  copies: TargetReport[],
+  identities: string[] | undefined,
   warn: (m: string) => void,
 ): Promise<TargetReport[]> {
   return Promise.all(
-    result.copies.map(async (copy): Promise<TargetReport> => {
-      if (!copy.name) return { ...copy };
+    copies.map(async (copy): Promise<TargetReport> => {
+      if (!copy.name || copy.verify?.ok === false) return { ...copy };
       const target = targets.find((t) => t.uri === copy.target)!;
       try {
         // With the identity, encrypted metadata is read and the newest *successful* backup is kept.
-        const identityFile = config.encryption?.identityFile;
         const owner = { cluster, job: job.name };
-        const outcome = await applyRetention(target, job.retention, owner, identityFile ? await parseIdentityFile(identityFile) : undefined);
+        const outcome = await applyRetention(target, job.retention, owner, identities);
         const unreadable = outcome?.unreadable ?? [];
         if (unreadable.length > 0) {
           warn(
@@ -136,12 +153,15 @@ async function retainPerTarget(
  * reporter may be shared by several jobs (the scheduler's): events are masked with this run's
  * redactor before they reach it.
  */
-function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor): Reporter {
+function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor, logTail: string[]): Reporter {
   return {
     emit(event: RunEvent) {
       if (event.type === 'run.start') report.backupId = event.backupId;
       if (event.type === 'run.end') report.components = event.summary;
       if (event.type === 'warning') report.warnings.push(event.message);
+      // The plain log's lines, the last few kept for the failure notifications (what went wrong, in context).
+      const line = describe(event);
+      if (line !== undefined && logTail.push(redactor.redact(line)) > LOG_TAIL_LINES) logTail.shift();
       inner.emit(redactor.redactValue({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) }));
     },
     close: () => inner.close(),

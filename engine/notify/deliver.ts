@@ -18,7 +18,18 @@ export interface DeliveryPolicy {
 }
 
 /** Worth another attempt: the endpoint may recover (network, timeout, throttling, server error). */
-class Retryable extends Error {}
+class Retryable extends Error {
+  /** The wait the endpoint asked for (Retry-After), when it did. */
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The longest Retry-After honoured: an endpoint asking for more is given up (a run's notifications must end). */
+export const MAX_RETRY_AFTER_MS = 300_000;
 
 /** The last attempt failed and retries were left, but `noMoreRetries` called them off. */
 export class RetriesCalledOff extends Error {}
@@ -34,7 +45,8 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
     if (attempt > 0) {
       if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
-      const delayMs = backoff * 2 ** (attempt - 1);
+      // Never sooner than the endpoint asked (429/503 Retry-After), else the doubling backoff.
+      const delayMs = Math.max(backoff * 2 ** (attempt - 1), last instanceof Retryable ? (last.retryAfterMs ?? 0) : 0);
       policy.onRetry?.(attempt, delayMs, last);
       await sleep(delayMs, policy.noMoreRetries);
       if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
@@ -81,6 +93,20 @@ async function attemptOnce(delivery: Delivery, timeoutMs: number): Promise<void>
   await response.arrayBuffer().catch(() => undefined);
   if (response.ok) return;
   const why = `HTTP ${response.status}`;
-  if (response.status === 429 || response.status >= 500) throw new Retryable(why);
+  if (response.status === 429 || response.status >= 500) {
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    if (retryAfterMs !== undefined && retryAfterMs > MAX_RETRY_AFTER_MS) {
+      throw new Error(`${why}, asked to retry after ${Math.ceil(retryAfterMs / 1000)} s (more than the ${MAX_RETRY_AFTER_MS / 1000} s lsbackup waits)`);
+    }
+    throw new Retryable(why, retryAfterMs);
+  }
   throw new Error(why);
+}
+
+/** Retry-After (RFC 9110): delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -2,7 +2,7 @@ import type { NotificationConfig, NotifyEvent } from '../config/load.js';
 import type { RunReport } from '../jobs/report.js';
 import type { Redactor } from '../secrets/types.js';
 import { deliver, RetriesCalledOff } from './deliver.js';
-import { describeEndpoint, requestFor } from './requests.js';
+import { describeEndpoint, requestFor, secretsOf, type NotifyContext } from './requests.js';
 
 export interface NotifierOptions {
   redactor: Redactor;
@@ -14,7 +14,7 @@ export interface NotifierOptions {
 
 export interface Notifier {
   /** Starts delivering in the background; returns at once. */
-  notify(event: NotifyEvent, report: RunReport): void;
+  notify(event: NotifyEvent, report: RunReport, context?: NotifyContext): void;
   /**
    * Waits for every delivery started so far (each is bounded by its timeout and retries).
    * When stopping, retries are called off and what is waited for is said in a warning.
@@ -35,29 +35,35 @@ interface Sending {
 }
 
 /**
- * Sends the run's notifications. Ping URLs and header values are secrets: they join the redactor
- * before anything is sent, and the report in every body passes through it.
+ * Sends the run's notifications. Endpoint credentials (ping, ntfy and Slack URLs, tokens, header
+ * values, routing keys) are secrets: they join the redactor before anything is sent, and the
+ * report and log tail in every body pass through it.
  *
  * Each endpoint gets its events in order: a later event waits for the attempt of the earlier one
  * in flight and calls off its retries. (A /start retried after the success ping would leave a
  * healthchecks monitor "started" for good.)
  */
 export function createNotifier(configs: NotificationConfig[], options: NotifierOptions): Notifier {
-  for (const c of configs) {
-    if (c.type === 'ping') options.redactor.add(c.url);
-    else for (const v of Object.values(c.headers ?? {})) options.redactor.add(v);
-  }
+  for (const c of configs) for (const secret of secretsOf(c)) options.redactor.add(secret);
   const pending = new Set<Sending>();
   const lastTo = new Map<NotificationConfig, Sending>();
   const warn = (message: string) => options.warn(options.redactor.redact(message));
   return {
-    notify(event, report) {
+    notify(event, report, context = {}) {
+      // The inputs are masked, not the finished request: that carries the endpoint's own credentials (PagerDuty's routing key is in the body).
       const safe = options.redactor.redactValue(report);
+      const safeContext = options.redactor.redactValue(context);
       for (const config of configs) {
-        const request = requestFor(config, event, safe);
-        if (!request) continue;
-        const body = request.body === undefined ? undefined : options.redactor.redact(request.body);
         const what = `${describeEndpoint(config)} (${event})`;
+        let request;
+        try {
+          request = requestFor(config, event, safe, safeContext);
+        } catch (e) {
+          // A Slack template naming something that is not there: said, never fatal.
+          warn(`notification ${what} not sent: ${(e as Error).message}`);
+          continue;
+        }
+        if (!request) continue;
         const earlier = lastTo.get(config);
         earlier?.noMoreRetries.abort();
         const noMoreRetries = new AbortController();
@@ -65,10 +71,7 @@ export function createNotifier(configs: NotificationConfig[], options: NotifierO
         const sending: Sending = { endpoint: config, what, timeoutMs, noMoreRetries, done: Promise.resolve() };
         sending.done = (earlier?.done ?? Promise.resolve())
           .then(() =>
-            deliver(
-              { ...request, body },
-              { timeoutMs, retries: config.retries ?? DEFAULT_RETRIES, backoffMs: options.backoffMs, noMoreRetries: noMoreRetries.signal },
-            ),
+            deliver(request, { timeoutMs, retries: config.retries ?? DEFAULT_RETRIES, backoffMs: options.backoffMs, noMoreRetries: noMoreRetries.signal }),
           )
           .catch((e: Error) => {
             const why = e instanceof RetriesCalledOff ? `; not retried: ${lastTo.get(config) !== sending ? 'a later event went out instead' : 'stopping'}` : '';

@@ -32,6 +32,10 @@ export type StepTimeout = number;
  * Seconds to wait for another lsbackup process holding the cluster or a target lock (0: fail at once).
  */
 export type LockWait = number;
+/**
+ * After the backup, read each stored copy back from its target and check it as `lsbackup verify` does (the digest against the .sha256 sidecar, every entry against metadata.json, the signature). A copy that does not verify fails the run (exit 1, the failure notifications) and retention leaves that target alone.
+ */
+export type Verify = boolean;
 export type SecretSourceConfig =
   | {
       /**
@@ -94,7 +98,7 @@ export type NotificationConfig =
        */
       timeout?: number;
       /**
-       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s.
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
        */
       retries?: number;
     }
@@ -118,7 +122,95 @@ export type NotificationConfig =
        */
       timeout?: number;
       /**
-       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s.
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * ntfy.
+       */
+      type: 'ntfy';
+      /**
+       * The topic URL, e.g. https://ntfy.sh/my-backups; treated as a secret (anyone who knows a topic may read it).
+       */
+      url: string;
+      /**
+       * An ntfy access token (sent as Authorization: Bearer); a secret.
+       */
+      token?: string;
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * Slack.
+       */
+      type: 'slack';
+      /**
+       * The incoming-webhook URL; treated as a secret.
+       */
+      url: string;
+      /**
+       * The message text, a Handlebars template over event, job, cluster, status, archive, backupId, bytes, duration, error and icon (an emoji for the outcome); values are escaped for Slack. Default: `{{icon}} lsbackup job *{{job}}* of {{cluster}}: {{status}}` with the archive or the error.
+       */
+      template?: string;
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
+       */
+      retries?: number;
+    }
+  | {
+      /**
+       * PagerDuty.
+       */
+      type: 'pagerduty';
+      /**
+       * The integration (routing) key of an Events API v2 integration; a secret.
+       */
+      routingKey: string;
+      /**
+       * The Events API endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue).
+       */
+      url?: string;
+      /**
+       * Severity of a failed run's alert (a partial run is 'warning').
+       */
+      severity?: 'critical' | 'error' | 'warning' | 'info';
+      /**
+       * Which run outcomes are notified. Default: all four.
+       *
+       * @minItems 1
+       */
+      on?: ('start' | 'success' | 'partial' | 'failure')[];
+      /**
+       * Seconds one attempt may take before it is abandoned.
+       */
+      timeout?: number;
+      /**
+       * Extra attempts after a failed one (network error, timeout, HTTP 429 or 5xx), with exponential backoff from 1 s, or after the Retry-After the endpoint asks for (up to 300 s).
        */
       retries?: number;
     };
@@ -158,6 +250,7 @@ export interface ConfigFile {
   concurrency?: Concurrency;
   stepTimeout?: StepTimeout;
   lockWait?: LockWait;
+  verify?: Verify;
   components?: ComponentsConfig;
   secrets?: SecretsConfig;
   retention?: RetentionPolicy;
@@ -214,13 +307,21 @@ export interface SecretsConfig {
   sources?: SecretSourceConfig[];
 }
 /**
- * Which backups to keep in each target after a run (older ones are deleted). A backup is kept when any rule keeps it: the newest keepLast, and the newest of each of the last keepDaily days, keepWeekly ISO weeks, keepMonthly months.
+ * Which backups to keep in each target after a run (older ones are deleted). A backup is kept when any rule keeps it: every one within keepWithin of the newest, the newest keepLast, and the newest of each of the last keepHourly hours, keepDaily days, keepWeekly ISO weeks, keepMonthly months, keepYearly years (UTC).
  */
 export interface RetentionPolicy {
+  /**
+   * Keep every backup younger than this interval, counted back from the newest backup: a number and h (hours), d (days), w (weeks), m (31-day months) or y (365-day years).
+   */
+  keepWithin?: string;
   /**
    * Keep the newest N backups.
    */
   keepLast?: number;
+  /**
+   * Keep the newest backup of each of the last N hours (UTC) that have one.
+   */
+  keepHourly?: number;
   /**
    * Keep the newest backup of each of the last N days that have one.
    */
@@ -233,6 +334,10 @@ export interface RetentionPolicy {
    * Keep the newest backup of each of the last N months that have one.
    */
   keepMonthly?: number;
+  /**
+   * Keep the newest backup of each of the last N years that have one.
+   */
+  keepYearly?: number;
 }
 /**
  * A named job: what to back up, where, when and how long to keep it. Unset settings are inherited from the top level of this file; set ones override it (components.vars is merged per component).
@@ -263,6 +368,7 @@ export interface JobConfig {
   concurrency?: Concurrency;
   stepTimeout?: StepTimeout;
   lockWait?: LockWait;
+  verify?: Verify;
   notifications?: Notifications;
 }
 /**

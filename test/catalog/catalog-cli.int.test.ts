@@ -165,6 +165,42 @@ describe('prune', () => {
     expect(left).toHaveLength(10);
   });
 
+  it('--keep-hourly, --keep-yearly and --keep-within, by the start times in the metadata (across an hour, a day and a year boundary)', async () => {
+    const target = await fresh('t-prune-periods');
+    const template = await backup(target);
+    const metadata = JSON.parse(await readFile(path.join(target, `${template}.metadata.json`), 'utf8'));
+    const at = ['2026-01-01T00:20:00Z', '2025-12-31T23:30:00Z', '2025-12-31T23:10:00Z', '2025-12-31T22:50:00Z', '2025-03-01T10:00:00Z', '2024-06-01T10:00:00Z'];
+    const name = (iso: string) => `lsbackup-build-${iso.replace(/[-:]/g, '')}.tar.gz`;
+    for (const startedAt of at) {
+      for (const suffix of ['', '.sha256']) await copyFile(path.join(target, template + suffix), path.join(target, name(startedAt) + suffix));
+      await writeFile(path.join(target, `${name(startedAt)}.metadata.json`), JSON.stringify({ ...metadata, startedAt, finishedAt: startedAt }));
+    }
+    // Only the crafted backups: the template's own time is today's.
+    for (const suffix of ['', '.sha256', '.metadata.json']) await rm(path.join(target, template + suffix));
+    const [f, e, d, c, b, a] = at.map(name);
+
+    const periods = await runCli(['prune', '-t', target, '--keep-hourly', '2', '--keep-yearly', '3', '--dry-run', '--json']);
+    expect(periods.exitCode).toBe(0);
+    const decided = JSON.parse(periods.stdout);
+    expect(Object.fromEntries(decided.keep.map((k: { name: string; reasons: string[] }) => [k.name, k.reasons]))).toEqual({
+      [f!]: ['hourly #1 (2026-01-01T00)', 'newest successful backup'],
+      [e!]: ['hourly #2 (2025-12-31T23)'],
+      // 2026 and 2025 were seen with their newest already kept: the yearly rule's first pick is 2024.
+      [a!]: ['yearly #1 (2024)'],
+    });
+    expect([...decided.remove].sort()).toEqual([b, c, d].sort());
+
+    const within = await runCli(['prune', '-t', target, '--keep-within', '2h', '--json']);
+    expect(within.exitCode).toBe(0);
+    // Two hours back from the newest backup (00:20), not from today: 22:50 is in, March and 2024 are out.
+    expect([...JSON.parse(within.stdout).remove].sort()).toEqual([a, b].sort());
+    expect((await readdir(target)).filter((n) => n.endsWith('.tar.gz')).sort()).toEqual([c, d, e, f].sort());
+
+    const bad = await runCli(['prune', '-t', target, '--keep-within', '7days']);
+    expect(bad.exitCode).toBe(64);
+    expect(bad.stderr).toContain("option '--keep-within <interval>' argument '7days' is invalid. must be a number and a unit h, d, w, m or y, e.g. 7d");
+  });
+
   it('needs a rule', async () => {
     const r = await runCli(['prune', '-t', await fresh('t-norule')]);
     expect(r.exitCode).toBe(64);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRetention, isoWeek, type RetentionCandidate } from '../../engine/catalog/retention.js';
+import { decideRetention, isoWeek, parseWithin, type RetentionCandidate } from '../../engine/catalog/retention.js';
 
 /** One successful backup per listed UTC time, named after it. */
 const backups = (...times: string[]): RetentionCandidate[] => times.map((t) => ({ name: t, time: new Date(t), sequence: 0, successful: true }));
@@ -87,6 +87,50 @@ describe('retention policy (borg prune semantics)', () => {
     ]) {
       expect(decideRetention(order, { keepLast: 1 }).remove).toEqual([copy.name]);
     }
+  });
+
+  it('keep-hourly keeps the newest backup of each of the last N UTC hours, across a day boundary', () => {
+    const d = decideRetention(backups('2026-01-02T00:40:00Z', '2026-01-02T00:10:00Z', '2026-01-01T23:59:00Z', '2026-01-01T23:05:00Z', '2026-01-01T22:30:00Z'), {
+      keepHourly: 2,
+    });
+    expect(d.keep).toEqual([
+      { name: '2026-01-02T00:40:00Z', reasons: ['hourly #1 (2026-01-02T00)', 'newest successful backup'] },
+      { name: '2026-01-01T23:59:00Z', reasons: ['hourly #2 (2026-01-01T23)'] },
+    ]);
+    expect(d.remove).toEqual(['2026-01-02T00:10:00Z', '2026-01-01T23:05:00Z', '2026-01-01T22:30:00Z']);
+  });
+
+  it('keep-yearly keeps the newest backup of each of the last N years, after the monthly rule took its share', () => {
+    const d = decideRetention(
+      backups('2027-01-01T00:30:00Z', '2026-12-31T23:30:00Z', '2026-06-01T00:00:00Z', '2025-12-31T23:59:59Z', '2025-01-01T00:00:00Z', '2024-07-01T00:00:00Z'),
+      { keepMonthly: 1, keepYearly: 2 },
+    );
+    expect(Object.fromEntries(d.keep.map((k) => [k.name, k.reasons[0]]))).toEqual({
+      '2027-01-01T00:30:00Z': 'monthly #1 (2027-01)',
+      // 2027 was seen (its newest already kept): the yearly rule keeps the newest of 2026 and 2025.
+      '2026-12-31T23:30:00Z': 'yearly #1 (2026)',
+      '2025-12-31T23:59:59Z': 'yearly #2 (2025)',
+    });
+    expect(d.remove).toEqual(['2026-06-01T00:00:00Z', '2025-01-01T00:00:00Z', '2024-07-01T00:00:00Z']);
+  });
+
+  it('keep-within keeps every backup younger than the interval, counted back from the newest backup', () => {
+    // Counted from the newest (2026-03-10), not from today: a job that stopped keeps its last week.
+    const d = decideRetention(backups('2026-03-10T12:00:00Z', '2026-03-05T00:00:00Z', '2026-03-03T12:00:01Z', '2026-03-03T12:00:00Z', '2026-02-01T00:00:00Z'), {
+      keepWithin: '7d',
+    });
+    expect(d.keep.map((k) => [k.name, k.reasons[0]])).toEqual([
+      ['2026-03-10T12:00:00Z', 'within 7d of the newest'],
+      ['2026-03-05T00:00:00Z', 'within 7d of the newest'],
+      ['2026-03-03T12:00:01Z', 'within 7d of the newest'],
+    ]);
+    expect(d.remove).toEqual(['2026-03-03T12:00:00Z', '2026-02-01T00:00:00Z']);
+    expect(decideRetention(backups('2026-03-10T12:00:00Z', '2026-03-10T01:00:00Z', '2026-03-09T23:00:00Z'), { keepWithin: '12h' }).remove).toEqual([
+      '2026-03-09T23:00:00Z',
+    ]);
+    expect(parseWithin('2w')).toBe(14 * 86_400_000);
+    expect(parseWithin('1y')).toBe(365 * 86_400_000);
+    for (const bad of ['7', 'd', '0d', '7days', '-1d', '1.5d']) expect(parseWithin(bad)).toBeUndefined();
   });
 
   it('computes ISO weeks across year boundaries', () => {

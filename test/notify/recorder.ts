@@ -9,12 +9,18 @@ export interface Received {
   at: number;
 }
 
+/** An answer with headers (e.g. 429 with Retry-After). */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+}
+
 /**
  * A real HTTP server on 127.0.0.1 that records every request. `respond` picks the answer per
- * path: a status code (or a promise of one: answered when it settles), or 'hang' (never answers,
- * as a stuck endpoint does).
+ * path: a status code (or a promise of one: answered when it settles), a status with headers,
+ * or 'hang' (never answers, as a stuck endpoint does).
  */
-export async function startRecorder(respond: (path: string, count: number) => number | 'hang' | Promise<number> = () => 200) {
+export async function startRecorder(respond: (path: string, count: number) => number | Answer | 'hang' | Promise<number> = () => 200) {
   const received: Received[] = [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -24,6 +30,7 @@ export async function startRecorder(respond: (path: string, count: number) => nu
       received.push({ method: req.method!, path: req.url!, headers: req.headers, body, at: Date.now() });
       const answer = respond(req.url!, received.filter((r) => r.path === req.url).length);
       if (answer === 'hang') hanging.add(res);
+      else if (typeof answer === 'object' && 'status' in answer) res.writeHead(answer.status, answer.headers).end('ok');
       else void Promise.resolve(answer).then((status) => res.writeHead(status).end('ok'));
     });
   });

@@ -19,10 +19,13 @@ export interface PruneOptions extends CatalogOptions, RetentionPolicy {
 export async function pruneCommand(options: PruneOptions, redactor: Redactor): Promise<number> {
   const session = await catalogSession(options, redactor);
   const policy: RetentionPolicy = {
+    keepWithin: options.keepWithin,
     keepLast: options.keepLast,
+    keepHourly: options.keepHourly,
     keepDaily: options.keepDaily,
     keepWeekly: options.keepWeekly,
     keepMonthly: options.keepMonthly,
+    keepYearly: options.keepYearly,
   };
   // The target's lock: retention never races a backup that is writing there.
   const { result, leftovers } = await withTargetLock(
