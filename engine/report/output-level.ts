@@ -51,7 +51,8 @@ export function withStepOutput(inner: Reporter, redactor: Redactor): Reporter {
   return {
     emit(event) {
       const lines = stepOutputLines(event);
-      if (lines) process.stderr.write(redactor.redact(lines) + '\n');
+      // The scheduler's jobs run at once: each block says whose it is, like the plain lines.
+      if (lines) process.stderr.write(redactor.redact(event.job ? `[${event.job}] ${lines.trimStart()}` : lines) + '\n');
       inner.emit(event);
     },
     close: () => inner.close(),
