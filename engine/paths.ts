@@ -19,3 +19,5 @@ function findPackageRoot(): string {
 
 export const packageRoot = findPackageRoot();
 export const bundledRecipesDir = path.join(packageRoot, 'recipes');
+/** The installed config schema: what an editor's `$schema` modeline in a config points at. */
+export const configSchemaFile = path.join(packageRoot, 'schemas', 'config.schema.json');

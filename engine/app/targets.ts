@@ -20,8 +20,13 @@ const isUri = (p: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
 /** Config URIs are resolved against the config file; -t paths against the working directory. */
 const sameTarget = (a: string, b: string) => (isUri(a) || isUri(b) ? a.replace(/\/+$/, '') === b.replace(/\/+$/, '') : path.resolve(a) === path.resolve(b));
 
-/** The targets to use, as configs (not opened): -t wins over the config's list. */
-export function chosenTargets(flags: TargetFlags, config: Config): TargetConfig[] {
+/** $LSBACKUP_TARGET: the target used when no -t is given, before the config's list. */
+export const TARGET_ENV = 'LSBACKUP_TARGET';
+
+/** The targets to use, as configs (not opened): -t wins over $LSBACKUP_TARGET, which wins over the config's list. */
+export function chosenTargets(given: TargetFlags, config: Config): TargetConfig[] {
+  const fromEnv = process.env[TARGET_ENV];
+  const flags = (given.target?.length ?? 0) === 0 && fromEnv ? { ...given, target: [fromEnv] } : given;
   const uris = (flags.target?.length ?? 0) > 0 ? flags.target! : config.targets.map((t) => t.uri);
   if (uris.length > 0) checkTargetOptionFlags(uris, flags);
   const fromFlags = (flags.target ?? []).map((uri) => {

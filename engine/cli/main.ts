@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isLsError, ExitCode } from '../errors.js';
 import type { Redactor } from '../secrets/types.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
@@ -12,6 +12,11 @@ import { COMPRESS_MODES } from '../runner/transport.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
 import { processFaulted } from '../app/process-guard.js';
 import { parseWithin } from '../catalog/retention.js';
+import { configSearchPath, discoverConfig } from '../config/discover.js';
+import { addHelpExamples } from './help-examples.js';
+import { addOutputLevelOptions } from './output-level-options.js';
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
+import { rejectUnknownCommand } from './unknown-command.js';
 
 const list = (value: string, previous: string[] = []) => [
   ...previous,
@@ -55,7 +60,7 @@ const METRICS_TEXTFILE_HELP =
 function clusterOptions(cmd: Command): Command {
   return cmd
     .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--only <components>', 'only these components (comma-separated recipe names)', list)
     .option('--skip <components>', 'skip these components (comma-separated)', list)
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
@@ -105,7 +110,7 @@ function targetOptions(cmd: Command, what: string): Command {
 /** The catalog commands: one target, an identity for encrypted backups, --json. */
 function catalogOptions(cmd: Command): Command {
   return targetOptions(cmd, 'the target holding the backups (default: the first in the config)')
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml when it exists)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--identity <file>', 'age identity file (AGE-SECRET-KEY-1...) to read encrypted backups (default: config encryption.identityFile)')
     .option(
       '--cluster <name>',
@@ -169,6 +174,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   // The seed form: `lsbackup -b <build> -t <target>` is `apply` with the bundled recipes.
   // Options given before a subcommand (`lsbackup -c f apply`) reach it through optsWithGlobals().
   backupOptions(program).action(async (options: ApplyOptions) => {
+    if (program.args.length > 0) rejectUnknownCommand(program, program.args[0]!);
     if (!options.build && !options.target && !options.config) {
       program.help({ error: false });
     }
@@ -251,7 +257,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
         'Without --job: the only job, or the top-level settings when the config defines no jobs.',
     )
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
     .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
@@ -273,7 +279,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
         'Edits of the config or recipes are applied without restart, and SIGHUP reloads them too; an invalid edit is reported and the previous configuration keeps running. ' +
         'SIGTERM/SIGINT stop gracefully: running jobs run their post-steps and send their outcome notifications (no retries while stopping).',
     )
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'structured log: one JSON object per line')
     .option(
       '--metrics-listen <address>',
@@ -290,13 +296,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   config
     .command('validate')
     .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'machine-readable result')
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals())));
   config
     .command('show')
     .description('print every job with the settings it inherits merged in, secrets masked')
-    .option('-c, --config <file>', 'config file (default: ./lsbackup.config.yaml)')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'print JSON instead of YAML')
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals(), redactor)));
   config
@@ -370,7 +376,26 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));
 
+  program
+    .command('completion')
+    .description('print a shell completion script generated from this command line (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'the shell').choices(COMPLETION_SHELLS))
+    .action((shell: CompletionShell) => void process.stdout.write(completionScript(program, shell)));
+
+  // After every command exists: these walk the whole tree.
+  addOutputLevelOptions(program);
+  addHelpExamples(program);
+  program.addHelpText('after', () => `\n${configHelpLine()}`);
+  // Only the root: a word where a command belongs reaches its action, which names the closest command.
+  program.allowExcessArguments(true);
   return program;
+}
+
+/** Says in --help where the config comes from and which file that is now. */
+function configHelpLine(): string {
+  const found = discoverConfig(undefined);
+  const now = found ? `now: ${found.file}${found.source === 'found' ? '' : ` (from ${found.source})`}` : 'now: none found';
+  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.`;
 }
 
 /**

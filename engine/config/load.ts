@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readCapped, tooLargeProblem } from '../input-limits.js';
 import path from 'node:path';
 import { parseYaml, validateSource, type YamlSource } from '../schema/index.js';
@@ -11,7 +10,9 @@ import { targetOptionProblems } from './target-options.js';
 import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
-export const DEFAULT_CONFIG_FILE = 'lsbackup.config.yaml';
+import { discoverConfig } from './discover.js';
+
+export { DEFAULT_CONFIG_FILE } from './discover.js';
 
 /**
  * lsbackup.config.yaml as written: types generated from schemas/config.schema.json
@@ -45,11 +46,9 @@ export interface Config extends Omit<ConfigFile, 'targets' | 'jobs'> {
 /** The published config schema, also what the loader validates against. */
 export const configSchema = schema as typeof schema & { $id: string };
 
-/** The config file to use: the one named, else ./lsbackup.config.yaml when it exists. */
+/** The config file to use: --config, $LSBACKUP_CONFIG, else the first found (engine/config/discover.ts). */
 export function findConfigFile(explicit: string | undefined, cwd = process.cwd()): string | undefined {
-  if (explicit) return path.resolve(cwd, explicit);
-  const candidate = path.join(cwd, DEFAULT_CONFIG_FILE);
-  return existsSync(candidate) ? candidate : undefined;
+  return discoverConfig(explicit, cwd)?.file;
 }
 
 /** Reads and validates a config file; every problem is reported at once with file:line:col. */

@@ -20,6 +20,9 @@ export type RunEvent = (
       exitCode?: number;
       durationMs: number;
       error?: string;
+      /** The last lines the step printed (its archived output excluded); `--verbose` shows them. */
+      stdoutTail?: string;
+      stderrTail?: string;
     }
   | { type: 'entry'; component: string; host: string; path: string; size: number }
   | {

@@ -6,7 +6,7 @@ import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
 import { isLsError } from '../errors.js';
 import { runPhases } from './run-phases.js';
-import { describeFailure, stepRecorder, type StepRun } from './step-result.js';
+import { describeFailure, outputTails, stepRecorder, type StepRun } from './step-result.js';
 import { runComponentHosts } from './component-run.js';
 import { filesPrefix, hostPathInArchive, outputEntryPath, recipeEntryPath } from './entry-paths.js';
 import { changedWhileRead, onlyFilesDiffered } from './tar-diagnostics.js';
@@ -281,7 +281,7 @@ async function runStep(
       (record) => void options.reporter.emit({ type: 'entry', component, host, path, size: record.size }),
       (e: Error) => `writing ${path}: ${e.message}`,
     );
-    return { ...report('success', size, result.exitCode), settled };
+    return { ...report('success', size, result.exitCode), settled, output: outputTails(result) };
   }
 
   return fromCommand(await executor.run(step.command, run), 0);

@@ -14,6 +14,22 @@ export interface StepRun {
    * output waiting for its turn in the archive); resolves to an error message when it failed.
    */
   settled?: Promise<string | undefined>;
+  /** The last lines a command printed (not its archived data), shown by `--verbose`. */
+  output?: StepOutputTails;
+}
+
+export interface StepOutputTails {
+  stdoutTail?: string;
+  stderrTail?: string;
+}
+
+const TAIL_LINES = 10;
+const tail = (text: string) => text.trim().split('\n').slice(-TAIL_LINES).join('\n') || undefined;
+
+/** The tails of a command's captured output; a streamed command's stdout is data and captured as ''. */
+export function outputTails(result: { stdout: string; stderr: string }): StepOutputTails | undefined {
+  const tails = { stdoutTail: tail(result.stdout), stderrTail: tail(result.stderr) };
+  return tails.stdoutTail || tails.stderrTail ? tails : undefined;
 }
 
 /** Records the result of `step`, started now: its duration runs until a result is built. */
@@ -26,10 +42,12 @@ export function stepRecorder(step: RenderedStep) {
   return {
     report,
     /** A step that was one command: `bytes` when it succeeded, else failed with why. */
-    fromCommand: (result: CommandResult, bytes: number): StepRun =>
-      result.failed
+    fromCommand: (result: CommandResult, bytes: number): StepRun => ({
+      ...(result.failed
         ? report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs))
-        : report('success', bytes, result.exitCode),
+        : report('success', bytes, result.exitCode)),
+      output: outputTails(result),
+    }),
   };
 }
 

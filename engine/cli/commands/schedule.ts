@@ -2,13 +2,13 @@ import { ExitCode, invalid, LsError, type Problem } from '../../errors.js';
 import { findConfigFile } from '../../config/load.js';
 import { runJob } from '../../jobs/run-job.js';
 import { Scheduler, type ScheduleLog } from '../../schedule/scheduler.js';
-import { createReporter } from '../../report/reporters.js';
 import { loadRunConfig } from '../../app/config.js';
 import { jobTargets, seedFromCatalog } from '../../app/metrics.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
 import { recordFreeSpace, recordRun } from '../../metrics/record.js';
 import { serveMetrics } from '../../metrics/server.js';
 import { MetricsStore } from '../../metrics/store.js';
+import { runReporter } from '../../app/reporter.js';
 import type { Redactor } from '../../secrets/types.js';
 
 export interface ScheduleOptions {
@@ -33,7 +33,8 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
   };
   // Shared by every job's run; each run masks its events with a redactor of its own (runJob).
-  const reporter = await createReporter(options.json ? 'json' : 'plain', redactor);
+  // -q/-v apply to every job's lines (engine/app/reporter.ts); jobs run at once, so no live view.
+  const reporter = await runReporter(options.json, redactor, { live: false });
   const metrics = options.metricsListen ? new MetricsStore() : undefined;
   const server = metrics ? await serveMetrics(options.metricsListen!, metrics) : undefined;
   const scheduler = new Scheduler(
