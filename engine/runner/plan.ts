@@ -12,6 +12,7 @@ import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
+import { whenHolds } from '../ansible-boolean.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -177,7 +178,7 @@ function renderStep(
   const label = stepLabel(step, phase, index);
   const shell = renderer(label, 'shell');
   const raw = renderer(label, 'raw');
-  const enabled = step.when === undefined ? true : isTruthy(raw(step.when));
+  const enabled = step.when === undefined ? true : whenHolds(raw(step.when));
   const common = {
     phase,
     name: label,
@@ -240,11 +241,6 @@ function stepLabel(step: Step, phase: PhaseName, index: number): string {
 function firstWords(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line.length > 48 ? line.slice(0, 45) + '...' : line;
-}
-
-function isTruthy(text: string): boolean {
-  const t = text.trim().toLowerCase();
-  return t !== '' && t !== 'false' && t !== '0' && t !== 'no';
 }
 
 /**

@@ -8,10 +8,10 @@ import { loadInventory } from '../../engine/inventory/index.js';
 import { parseRecipe, recipeSchema } from '../../engine/recipes/index.js';
 import { renderTemplate, templateHost, templateInventory, type TemplateContext } from '../../engine/template/index.js';
 
-/** Every phase the recipe format has, read from the published schema (restore.after is an ordering). */
+/** Every phase the recipe format has, read from the published schema (restore.after and restore.together are settings). */
 const schemaPhases = (['backup', 'restore'] as const).flatMap((section) =>
   Object.keys(recipeSchema.properties.spec.properties[section].properties)
-    .filter((key) => key !== 'after')
+    .filter((key) => key !== 'after' && key !== 'together')
     .map((phase) => [section, phase] as const),
 );
 
