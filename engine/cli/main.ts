@@ -252,6 +252,16 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
     .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options, redactor)));
 
+  program
+    .command('recipe')
+    .description('write and check recipes')
+    .command('init')
+    .description('write a commented recipe skeleton <name>.yaml (every phase explained) that validates and runs as written')
+    .argument('<name>', 'component name: a lowercase slug, e.g. my-cache')
+    .option('--group <group>', 'inventory group the component lives on (default: the name)')
+    .option('-o, --output <dir>', 'directory to write <name>.yaml into (default: the current directory)')
+    .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options)));
+
   sshFileOptions(program.command('run'))
     .description(
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ansibleBoolean } from '../ansible-boolean.js';
 
 export interface AnsibleCfg {
   /** [defaults] host_key_checking; ANSIBLE_HOST_KEY_CHECKING in the environment wins. */
@@ -44,13 +45,4 @@ function iniSection(text: string, wanted: string): Map<string, string> {
     }
   }
   return values;
-}
-
-/** Ansible's boolean(): yes/on/1/true/t and no/off/0/false/f, any case. */
-function ansibleBoolean(v: string | undefined): boolean | undefined {
-  if (v === undefined || v === '') return undefined;
-  const s = v.trim().toLowerCase();
-  if (['y', 'yes', 'on', '1', 'true', 't', '1.0'].includes(s)) return true;
-  if (['n', 'no', 'off', '0', 'false', 'f', '0.0'].includes(s)) return false;
-  return undefined;
 }

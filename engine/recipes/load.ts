@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid, type Problem } from '../errors.js';
 import { readCapped, tooLargeProblem } from '../input-limits.js';
-import { parseAndValidate, positionOf } from '../schema/index.js';
+import { parseAndValidate, positionOf, type YamlSource } from '../schema/index.js';
 import { recipeSchema } from './schema.js';
 import { checkRecipeTemplates } from './template-check.js';
 import { appliesToProblem } from './versions.js';
@@ -43,13 +43,31 @@ export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecip
   if (tooLarge) return { problems: [tooLarge] };
   const text = bytes.toString('utf8');
   const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
-  if (!value) return { problems };
-  const templateProblems = checkRecipeTemplates(value, source);
-  const rangeProblem = appliesToProblem(value.metadata.appliesTo);
-  if (rangeProblem) templateProblems.push({ file, ...positionOf(source, ['metadata', 'appliesTo']), message: rangeProblem });
-  if (templateProblems.length) return { problems: templateProblems };
+  if (!value) {
+    // Schema errors do not hide template errors: one pass reports both (YAML errors leave nothing to check).
+    const parsed: unknown = source.doc.errors.length === 0 ? source.doc.toJS() : undefined;
+    const more = looksLikeRecipe(parsed) ? templateProblems(parsed, source) : [];
+    return { problems: [...problems, ...more].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0)) };
+  }
+  const found = templateProblems(value, source);
+  if (found.length) return { problems: found };
   const digest = createHash('sha256').update(bytes).digest('hex');
   return { loaded: { recipe: value, file, digest, source: text }, problems: [] };
+}
+
+/** Template problems and an unparsable `appliesTo` range. */
+function templateProblems(recipe: Recipe, source: YamlSource): Problem[] {
+  const problems = checkRecipeTemplates(recipe, source);
+  const range = recipe.metadata?.appliesTo;
+  const rangeProblem = typeof range === 'string' ? appliesToProblem(range) : undefined;
+  if (rangeProblem) problems.push({ file: source.file, ...positionOf(source, ['metadata', 'appliesTo']), message: rangeProblem });
+  return problems;
+}
+
+/** A document the template check can walk although the schema refused it: a mapping with a `spec` mapping. */
+function looksLikeRecipe(doc: unknown): doc is Recipe {
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  return isMap(doc) && isMap(doc.spec);
 }
 
 /** Two files defining the same name+version is ambiguous: point at both. Different versions may coexist. */

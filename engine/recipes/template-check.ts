@@ -26,15 +26,18 @@ export function templatedStrings(recipe: Recipe): { path: DataPath; text: string
   add(['spec', 'detect'], recipe.spec.detect);
   add(['spec', 'version'], recipe.spec.version);
   for (const [section, phase] of PHASES) {
-    const steps = (recipe.spec[section] as Record<string, unknown[]> | undefined)?.[phase] ?? [];
-    steps.forEach((step, i) => {
+    // Walked defensively: a recipe the schema refused is still checked (load.ts reports both).
+    const steps = (recipe.spec[section] as Record<string, unknown> | undefined)?.[phase];
+    if (!Array.isArray(steps)) continue;
+    steps.forEach((step: unknown, i) => {
+      if (typeof step !== 'object' || step === null) return;
       const at = (...rest: (string | number)[]) => ['spec', section, phase, i, ...rest];
       const s = step as Record<string, unknown>;
       for (const key of ['run', 'output', 'input', 'files', 'when']) add(at(key), s[key]);
-      for (const [name, value] of Object.entries((s.env as Record<string, unknown>) ?? {})) add(at('env', name), value);
+      if (typeof s.env === 'object' && s.env !== null) for (const [name, value] of Object.entries(s.env)) add(at('env', name), value);
       if (Array.isArray(s.path)) s.path.forEach((p, j) => add(at('path', j), p));
       else add(at('path'), s.path);
-      ((s.exclude as unknown[]) ?? []).forEach((p, j) => add(at('exclude', j), p));
+      if (Array.isArray(s.exclude)) s.exclude.forEach((p, j) => add(at('exclude', j), p));
     });
   }
   return found;
@@ -118,7 +121,8 @@ function checkSecretPlace(ref: TemplateReference, path: DataPath): { message: st
 
 /** The static template check: every reference in every templated string must be visible to recipes. */
 export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Problem[] {
-  const declaredVars = new Set(Object.keys(recipe.spec.vars ?? {}));
+  const vars = recipe.spec.vars;
+  const declaredVars = new Set(typeof vars === 'object' && vars !== null ? Object.keys(vars) : []);
   const problems: Problem[] = [];
   for (const { path, text } of templatedStrings(recipe)) {
     let references: TemplateReference[];

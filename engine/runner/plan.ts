@@ -12,6 +12,7 @@ import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
 import { checkCompressVars, hostTransport, type CompressMode } from './transport.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
+import { whenHolds } from '../ansible-boolean.js';
 
 export interface PlanOptions {
   operation: Operation;
@@ -76,20 +77,48 @@ function planComponent(family: LoadedRecipe[], inventory: Inventory, options: Pl
   const skipReason = notRunningReason(loaded, inventory, options);
   if (skipReason) return { ...base, hosts: [], variants: [], skipReason };
   const hosts = hostsOfGroups(inventory, ([] as string[]).concat(recipe.spec.hosts.group));
-  const failReason = missingSecretReason(family, options.missingSecrets);
-  // A component that fails for a missing secret never runs; its steps are rendered (for plan and
-  // the summary) with the missing values empty.
-  const renderWith = failReason
-    ? { ...options, secrets: new Map([...options.secrets, ...[...options.missingSecrets!.keys()].map((n): [string, string] => [n, ''])]) }
+  // Missing secrets render empty: they can only end up in steps that never run (their `when` is
+  // false) or in a component that fails for them below and never runs (shown by plan and the summary).
+  const renderWith = options.missingSecrets?.size
+    ? { ...options, secrets: new Map([...options.secrets, ...[...options.missingSecrets.keys()].map((n): [string, string] => [n, ''])]) }
     : options;
   const variants = family.map((variant) => ({ recipe: variant, hosts: hosts.map((host) => planHost(variant, host, inventory, renderWith)) }));
+  const failReason = missingSecretReason(variants, options.missingSecrets, options.operation);
   return { ...base, hosts: variants[0]!.hosts, variants, ...(failReason ? { failReason } : {}) };
 }
 
-/** "needs secret X: not set (…)" when a version of the recipe uses a secret that could not be resolved. */
-function missingSecretReason(family: LoadedRecipe[], missing: Map<string, string> | undefined): string | undefined {
+/**
+ * Whether a templated string of a recipe (by its path in the document) can run: detect and
+ * version always; a step of this operation when it is enabled (`when`) on at least one host.
+ */
+function templateRuns(path: readonly (string | number)[], hostPlans: HostPlan[], spec: LoadedRecipe['recipe']['spec'], operation: Operation): boolean {
+  const [, section, phase, index] = path;
+  if (section !== 'backup' && section !== 'restore') return true;
+  if (section !== operation) return false;
+  const phases = (operation === 'backup' ? spec.backup : (spec.restore ?? {})) as Partial<Record<PhaseName, Step[]>>;
+  // Host plans list the steps phase by phase in lifecycle order (planHost).
+  let offset = 0;
+  for (const p of lifecycle[operation]) {
+    if (p.name === phase) break;
+    offset += phases[p.name]?.length ?? 0;
+  }
+  return hostPlans.some((h) => h.steps[offset + Number(index)]?.enabled);
+}
+
+/** "needs secret X: not set (…)" when a version of the recipe uses, where it runs, a secret that could not be resolved. */
+function missingSecretReason(
+  variants: { recipe: LoadedRecipe; hosts: HostPlan[] }[],
+  missing: Map<string, string> | undefined,
+  operation: Operation,
+): string | undefined {
   if (!missing?.size) return undefined;
-  const used = new Set(family.flatMap((r) => templatedStrings(r.recipe).flatMap((t) => requiredSecretNames(t.text))));
+  const used = new Set(
+    variants.flatMap(({ recipe, hosts }) =>
+      templatedStrings(recipe.recipe)
+        .filter((t) => templateRuns(t.path, hosts, recipe.recipe.spec, operation))
+        .flatMap((t) => requiredSecretNames(t.text)),
+    ),
+  );
   const lacking = [...missing].filter(([name]) => used.has(name));
   if (lacking.length === 0) return undefined;
   return lacking.map(([name, why]) => `needs secret ${name}: ${why.replace(/^Secret '[^']*' could not be resolved: /, '')}`).join('; ');
@@ -177,7 +206,7 @@ function renderStep(
   const label = stepLabel(step, phase, index);
   const shell = renderer(label, 'shell');
   const raw = renderer(label, 'raw');
-  const enabled = step.when === undefined ? true : isTruthy(raw(step.when));
+  const enabled = step.when === undefined ? true : whenHolds(raw(step.when));
   const common = {
     phase,
     name: label,
@@ -240,11 +269,6 @@ function stepLabel(step: Step, phase: PhaseName, index: number): string {
 function firstWords(text: string): string {
   const line = text.trim().split('\n')[0] ?? '';
   return line.length > 48 ? line.slice(0, 45) + '...' : line;
-}
-
-function isTruthy(text: string): boolean {
-  const t = text.trim().toLowerCase();
-  return t !== '' && t !== 'false' && t !== '0' && t !== 'no';
 }
 
 /**

@@ -17,7 +17,7 @@ export type Timeout = number;
  */
 export type OnError = 'fail' | 'continue';
 /**
- * Template: the step runs only when this renders to a non-empty string other than 'false'.
+ * Template: the step is skipped when this renders to empty text or to one of Ansible's false words (false, no, off, n, f, 0, 0.0; any case); anything else runs it.
  */
 export type When = string;
 

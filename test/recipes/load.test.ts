@@ -18,7 +18,7 @@ describe('loadRecipes', () => {
     const bytes = readFileSync(pg.file);
     expect(pg.digest).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(pg.source).toBe(bytes.toString('utf8'));
-    expect(pg.recipe.spec.restore?.apply?.[1]).toEqual({ files: '{{vars.config_dir}}' });
+    expect(pg.recipe.spec.restore?.apply?.[0]).toEqual({ files: '{{vars.config_dir}}' });
   });
 
   for (const [fixture, messages] of Object.entries(expected)) {

@@ -78,3 +78,27 @@ it('plan: lists every component, the one lacking a secret as FAILS with the secr
   expect(r.stdout).toMatch(/opt \(recipe 1\.0\.0, .*\): runs on all hosts/);
   expect(r.stdout).toMatch(/has \(recipe 1\.0\.0, .*\): runs on all hosts/);
 });
+
+it('a missing secret whose only use is in a step whose when is false fails nothing; with the step on, the component fails naming it', async () => {
+  await ws.write(
+    'gated/gated.yaml',
+    recipeYaml(
+      'gated',
+      'hosts: { group: app }\nvars: { gated_use_password: "no" }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n    - run: echo {{secret "LSB_TEST_UNSET"}}\n      output: pw.txt\n      when: "{{vars.gated_use_password}}"\n',
+    ),
+  );
+  const args = ['apply', path.join(ws.dir, 'gated'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'out-gated')];
+  const off = await runCli(args, { env });
+  expect(off.exitCode, cliOutput(off)).toBe(0);
+  expect(summaryRows(off.stdout)).toContainEqual(['gated', 'localhost', 'success', expect.any(String), expect.any(String)]);
+  const on = await runCli([...args, '--var', 'gated.gated_use_password=yes'], { env });
+  expect(on.exitCode, cliOutput(on)).toBe(1); // its only component failed: nothing usable
+  expect(summaryRows(on.stdout)).toContainEqual([
+    'gated',
+    'localhost',
+    'failed',
+    '0 B',
+    expect.any(String),
+    expect.stringMatching(/^needs secret LSB_TEST_UNSET: /),
+  ]);
+});

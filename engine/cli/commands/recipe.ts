@@ -1,0 +1,39 @@
+import { link, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, LsError } from '../../errors.js';
+import { packageRoot } from '../../paths.js';
+import { RECIPE_NAME, recipeSkeleton } from '../../recipes/skeleton.js';
+
+export interface RecipeInitOptions {
+  group?: string;
+  output?: string;
+}
+
+/** `lsbackup recipe init <name>`: a commented recipe skeleton that validates as written, at <dir>/<name>.yaml. */
+export async function recipeInitCommand(name: string, options: RecipeInitOptions): Promise<number> {
+  if (!RECIPE_NAME.test(name)) {
+    throw new LsError('EUSAGE', { message: `recipe name '${name}' is not a lowercase slug (letters, digits and single '-', e.g. 'my-cache')` });
+  }
+  const dir = path.resolve(options.output ?? '.');
+  const file = path.join(dir, `${name}.yaml`);
+  const schema = path.join(packageRoot, 'schemas', 'recipe.schema.json');
+  // Relative inside the lsbackup tree (the modeline survives a move of the checkout), else absolute.
+  const schemaPath = dir.startsWith(packageRoot + path.sep) ? path.relative(dir, schema) : schema;
+  const text = recipeSkeleton({ name, group: options.group ?? name, schemaPath });
+  // Written whole under a temporary name, then linked: the final name never holds half a file
+  // and an existing recipe is never overwritten (link fails with EEXIST).
+  const temp = path.join(dir, `.${name}.yaml.${process.pid}.tmp`);
+  try {
+    await writeFile(temp, text, { flag: 'wx' });
+    await link(temp, file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new LsError('EUSAGE', { message: `${file} already exists: choose another name or -o directory` });
+    if (code === 'ENOENT') throw new LsError('EUSAGE', { message: `directory ${dir} does not exist: create it or choose another -o directory` });
+    throw e;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  process.stderr.write(`wrote ${file}\n`);
+  return ExitCode.ok;
+}
