@@ -108,7 +108,10 @@ describe('restore refuses crafted archives before touching any host', () => {
     ],
     [
       'an entry listed but missing',
-      () => withMetadata(entries, metadata, (records) => records.push({ path: 'app/localhost/gone.txt', type: 'file', size: 1, mode: 384, mtime: '2025-01-01T00:00:00.000Z' })),
+      () =>
+        withMetadata(entries, metadata, (records) =>
+          records.push({ path: 'app/localhost/gone.txt', type: 'file', size: 1, mode: 384, mtime: '2025-01-01T00:00:00.000Z' }),
+        ),
       /'app\/localhost\/gone.txt' is listed in metadata.json but missing/,
     ],
     [
