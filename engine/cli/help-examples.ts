@@ -38,6 +38,11 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
   'config validate': [['lsbackup config validate -c lsbackup.config.yaml', 'every problem as file:line:col']],
   'config show': [['lsbackup config show --json', 'every job with its inherited settings, secrets masked']],
   'config init': [['lsbackup config init -o lsbackup.config.yaml', 'write the sample instead of printing it']],
+  recipe: [['lsbackup recipe init my-cache --group cache -o my-recipes', 'start a recipe for a new component']],
+  'recipe init': [
+    ['lsbackup recipe init my-cache', 'write ./my-cache.yaml (group my-cache)'],
+    ['lsbackup recipe init my-cache --group cache -o my-recipes && lsbackup validate my-recipes', 'into a folder of your recipes, then check it'],
+  ],
   list: [
     ['lsbackup list -t /backups', 'the backups in a directory, newest first'],
     ['LSBACKUP_TARGET=s3://bucket/prod lsbackup list --s3-endpoint https://minio:9000 --s3-path-style', 'in S3'],
