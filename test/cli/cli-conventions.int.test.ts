@@ -172,7 +172,15 @@ _lsbackup; printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bashCompletes('l')).toEqual(['list']);
     expect(await bashCompletes('config', '')).toEqual(expect.arrayContaining(['init', 'show', 'validate']));
     expect(await bashCompletes('config', 'init', '--f')).toEqual(['--force']);
-    expect(await bashCompletes('prune', '--keep-')).toEqual(['--keep-daily', '--keep-last', '--keep-monthly', '--keep-weekly']);
+    expect(await bashCompletes('prune', '--keep-')).toEqual([
+      '--keep-daily',
+      '--keep-hourly',
+      '--keep-last',
+      '--keep-monthly',
+      '--keep-weekly',
+      '--keep-within',
+      '--keep-yearly',
+    ]);
     // Option values between the words do not lose the command.
     expect(await bashCompletes('-c', 'x.yaml', 'restore', '--dry')).toEqual(['--dry-run']);
   }, 60_000);
