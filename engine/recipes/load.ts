@@ -45,7 +45,7 @@ export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecip
   const { value, source, problems } = parseAndValidate<Recipe>(file, text, recipeSchema);
   if (!value) {
     // Schema errors do not hide template errors: one pass reports both (YAML errors leave nothing to check).
-    const parsed: unknown = source.doc.errors.length === 0 ? source.doc.toJS() : undefined;
+    const parsed: unknown = source.doc.errors.length === 0 ? valuesOf(source) : undefined;
     const more = looksLikeRecipe(parsed) ? templateProblems(parsed, source) : [];
     return { problems: [...problems, ...more].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0)) };
   }
@@ -62,6 +62,15 @@ function templateProblems(recipe: Recipe, source: YamlSource): Problem[] {
   const rangeProblem = typeof range === 'string' ? appliesToProblem(range) : undefined;
   if (rangeProblem) problems.push({ file: source.file, ...positionOf(source, ['metadata', 'appliesTo']), message: rangeProblem });
   return problems;
+}
+
+/** The document's values; undefined when it cannot give them (an alias bomb: the schema error already says so). */
+function valuesOf(source: YamlSource): unknown {
+  try {
+    return source.doc.toJS();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A document the template check can walk although the schema refused it: a mapping with a `spec` mapping. */
