@@ -14,7 +14,7 @@ runs=${STRESS_RUNS:-3}
 
 # The executor and stream tests: every path that pipes a command's output into a sink.
 default_set() {
-  vitest_run test/executors/stream-delivery.int.test.ts test/executors/files.int.test.ts
+  vitest_run test/executors/stream-delivery.int.test.ts
   vitest_run test/executors/ssh.int.test.ts -t 'running commands'
 }
 

@@ -5,17 +5,13 @@ import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
 import { withTargetLock } from '../lock/index.js';
 import type { EffectiveJob } from './resolve.js';
 import type { EncryptionConfig } from '../config/load.js';
+import type { RetentionOutcome } from '../report/run-report.js';
+
+export type { RetentionOutcome } from '../report/run-report.js';
 
 const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 
 /** What retention did in one target (the names it deleted and kept). */
-export interface RetentionOutcome {
-  deleted: string[];
-  kept: string[];
-  /** Kept because their metadata could not be read (cluster, job and time unknown), each with why. */
-  unreadable?: string[];
-}
-
 /** Has the policy any rule at all? An empty one means "keep everything". */
 export function hasRetention(policy: RetentionPolicy | undefined): policy is RetentionPolicy {
   return policy !== undefined && hasRules(policy);

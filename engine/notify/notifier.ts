@@ -1,5 +1,5 @@
 import type { NotificationConfig, NotifyEvent } from '../config/load.js';
-import type { RunReport } from '../jobs/report.js';
+import type { RunReport } from '../report/run-report.js';
 import type { Redactor } from '../secrets/types.js';
 import { deliver, RetriesCalledOff } from './deliver.js';
 import { describeEndpoint, requestFor, secretsOf, type NotifyContext } from './requests.js';

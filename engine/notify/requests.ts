@@ -1,5 +1,5 @@
 import type { NotificationConfig, NotifyEvent } from '../config/load.js';
-import type { RunReport } from '../jobs/report.js';
+import type { RunReport } from '../report/run-report.js';
 import { lsbackupVersion } from '../version.js';
 import type { Delivery } from './deliver.js';
 import { slackText } from './slack-text.js';

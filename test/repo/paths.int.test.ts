@@ -1,3 +1,4 @@
+/** Integration tier: it runs git (the repo's tracked files), which the unit tier does not have. */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
