@@ -6,6 +6,7 @@ import type { LoadedRecipe } from '../recipes/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { CleanupStack } from '../runner/cleanup.js';
+import { runStatus } from '../runner/component-run.js';
 import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
@@ -147,9 +148,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       keepSpecialModes: options.keepSpecialModes,
     });
 
-    const ran = outcomes.filter((o) => o.status !== 'skipped');
-    const ok = ran.filter((o) => o.status === 'success').length;
-    const status = options.signal.aborted || ok === 0 ? 'failed' : ok === ran.length ? 'success' : 'partial';
+    const status = options.signal.aborted ? 'failed' : runStatus(outcomes);
     const exitCode = status === 'success' ? ExitCode.ok : status === 'partial' ? ExitCode.partial : ExitCode.failed;
     const summary: SummaryRow[] = outcomes.flatMap((o) =>
       o.hosts.length === 0

@@ -21,6 +21,7 @@ import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
 import { hostsToContactFirst, planRun } from './plan.js';
 import { executeBackup } from './execute-backup.js';
+import { runStatus } from './component-run.js';
 import { redactMetadataText } from './redact-metadata.js';
 import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
@@ -209,15 +210,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     const failures = await cleanup.runAll();
     for (const f of failures) options.reporter.emit({ type: 'warning', message: `cleanup '${f.label}' failed: ${f.error.message}` });
   }
-}
-
-/** success: every component that ran succeeded; failed: nothing usable; partial otherwise. */
-function runStatus(outcomes: ComponentOutcome[]): BackupResult['status'] {
-  const ran = outcomes.filter((o) => o.status !== 'skipped');
-  if (ran.length === 0) return 'failed';
-  if (ran.every((o) => o.status === 'success')) return 'success';
-  if (ran.some((o) => o.status === 'success' || o.status === 'partial')) return 'partial';
-  return 'failed';
 }
 
 function finishRun(options: BackupOptions, startedAt: Date, result: BackupResult, outcomes: ComponentOutcome[]): BackupResult {

@@ -84,3 +84,16 @@ export function rollUpStatus(hosts: readonly { status: HostStatus }[]): Componen
   if (!failed) return ok ? 'success' : 'skipped';
   return ok ? 'partial' : 'failed';
 }
+
+/**
+ * A whole run's status from its components' (backup and restore alike): success when every
+ * component that ran succeeded; failed when none ran or none produced anything usable; partial
+ * otherwise — a component that is itself partial makes the run partial, not failed.
+ */
+export function runStatus(components: readonly { status: ComponentStatus }[]): 'success' | 'partial' | 'failed' {
+  const ran = components.filter((c) => c.status !== 'skipped');
+  if (ran.length === 0) return 'failed';
+  if (ran.every((c) => c.status === 'success')) return 'success';
+  if (ran.some((c) => c.status === 'success' || c.status === 'partial')) return 'partial';
+  return 'failed';
+}

@@ -132,6 +132,10 @@ describe('deploy/Dockerfile and systemd units', () => {
     for (const dir of new Set([...build.matchAll(/\b(scripts|engine|targets|schemas)\//g)].map((m) => m[1]!))) {
       expect(docker, dir).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
     }
+    // The image holds what the npm package ships (package.json "files", dist built in the image) and the licence.
+    const runtime = docker.slice(docker.lastIndexOf('\nFROM '));
+    const shipped = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { files: string[] }).files.filter((f) => f !== 'dist');
+    for (const file of [...shipped, 'LICENSE']) expect(runtime, file).toMatch(new RegExp(`^COPY (?:--from=build /src/)?(?:\\S+ )*\\.?/?${file}\\b`, 'm'));
   });
 
   it('systemd units call commands and options lsbackup has (per the built CLI --help)', async () => {

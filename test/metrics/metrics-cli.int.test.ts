@@ -160,4 +160,35 @@ describe('schedule --metrics-listen', () => {
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   });
+  it('a job added by a reload (SIGHUP) gets its last success from the catalog too', async () => {
+    await writeRecipe('echo hello');
+    const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
+    const nightly = '  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./nightly]\n';
+    const weekly = '  weekly:\n    schedule: "0 0 1 1 *"\n    targets: [./weekly]\n';
+    // A backup of job 'weekly' made before the scheduler knew the job (by a config of its own).
+    await ws.write('other.yaml', header + weekly);
+    succeeded(await runCli(['run', '--job', 'weekly', '--config', 'other.yaml'], { cwd: ws.dir, env: env() }));
+    const [stored] = await archivesIn(path.join(ws.dir, 'weekly'));
+    const meta = JSON.parse(await readFile(path.join(ws.dir, 'weekly', `${stored}.metadata.json`), 'utf8')) as { finishedAt: string };
+
+    await ws.write('lsbackup.config.yaml', header + nightly);
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const log = jsonLines(child.stdout!);
+    const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    await ws.write('lsbackup.config.yaml', header + nightly + weekly);
+    child.kill('SIGHUP');
+    await log.waitFor((l) => l.type === 'schedule.reload' && (l.jobs as string[]).includes('weekly'));
+
+    const labels = { cluster: 'shop', backup_job: 'weekly' };
+    const deadline = Date.now() + 120_000;
+    let samples: Sample[] = [];
+    while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
+      if (Date.now() > deadline) throw new Error(`weekly never seeded:\n${JSON.stringify(samples, null, 1)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      samples = await checkedSamples(await (await fetch(url)).text());
+    }
+    expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(meta.finishedAt) / 1000);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
 });

@@ -95,6 +95,13 @@ describe('runRestore: the status rollup', () => {
     ).toEqual(failing);
   });
 
+  it('the only component restored comes back on one host of two: partial, exit 2, as a backup in the same case', async () => {
+    const backup = await backUp(s, healthy());
+    const { result, events } = await restore(backup, loading(['load-alpha@db-2']), { only: ['alpha'] });
+    expect(result).toMatchObject({ status: 'partial', exitCode: 2 });
+    expect(events.find((e) => e.type === 'run.end')).toMatchObject({ status: 'partial', exitCode: 2 });
+  });
+
   it('restores only what was backed up: a component that was partial comes back on its good host only', async () => {
     const backup = await backUp(s, healthy({ 'dump-alpha': (h) => (h === 'db-2' ? { exitCode: 1 } : undefined) }));
     expect(backup.result.status).toBe('partial');

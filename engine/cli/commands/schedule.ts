@@ -28,10 +28,15 @@ export interface ScheduleOptions {
 export async function scheduleCommand(options: ScheduleOptions, redactor: Redactor): Promise<number> {
   const file = findConfigFile(options.config);
   if (!file) throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
+  const added: string[] = [];
   const log = (entry: ScheduleLog) => {
     const line = options.json ? JSON.stringify({ time: new Date().toISOString(), ...entry }) : `${new Date().toISOString()} ${describe(entry)}`;
     (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
+    // A job added by a reload gets its last-success figures from the catalog, as the jobs at start did.
+    if (entry.type === 'schedule.job' && entry.change === 'added') added.push(entry.job);
+    if (entry.type === 'schedule.reload' && added.length > 0) seedMetrics?.(added.splice(0));
   };
+  let seedMetrics: ((jobs?: string[]) => void) | undefined;
   // Shared by every job's run; each run masks its events with a redactor of its own (runJob).
   // -q/-v apply to every job's lines (engine/app/reporter.ts); jobs run at once, so no live view.
   const reporter = await runReporter(options.json, redactor, { live: false });
@@ -62,9 +67,20 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
   if (metrics && server) {
     log({ type: 'schedule.metrics', url: server.url, message: `metrics at ${server.url}` });
     // In the background: a slow or unreachable target must not hold up the first runs.
-    const config = await loadRunConfig({ config: file });
     const note = (message: string) => log({ type: 'schedule.metrics', url: server.url, message });
-    seedFromCatalog(metrics, config, effectiveJobs(config), redactor, note).catch((e: Error) => note(`metrics: catalog not read: ${e.message}`));
+    seedMetrics = (names) =>
+      void loadRunConfig({ config: file })
+        .then((config) =>
+          seedFromCatalog(
+            metrics,
+            config,
+            effectiveJobs(config).filter((j) => !names || names.includes(j.name)),
+            redactor,
+            note,
+          ),
+        )
+        .catch((e: Error) => note(`metrics: catalog not read: ${e.message}`));
+    seedMetrics();
   }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
