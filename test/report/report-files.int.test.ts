@@ -207,6 +207,22 @@ describe('--report-format html', () => {
     await context.close();
   });
 
+  it('run: a job with verify: true shows each target with its verify result, and the matrix of the job', async () => {
+    await writeDb(false);
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n  nightly:\n    verify: true\n    targets: [./backups]\n',
+    );
+    succeeded(await runCli(['run', '--report', 'report.html', '--report-format', 'html'], { cwd: ws.dir, env: env() }));
+    const page = await browser.newPage();
+    await page.goto(`file://${path.join(ws.dir, 'report.html')}`);
+    const [archive] = (await readdir(target())).filter((n) => n.endsWith('.tar.gz'));
+    expect(await page.innerText('#targets tbody')).toMatch(new RegExp(`${archive}\\s+ok\\b`));
+    expect(await page.innerText('#matrix th[scope=row] >> nth=2')).toBe('db');
+    expect(await page.locator('#history rect.backup').count()).toBe(1);
+    await page.close();
+  });
+
   it('--report-history bounds the chart to the newest backups', async () => {
     await writeDb(false);
     succeeded(await apply('shop'));
