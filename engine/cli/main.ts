@@ -62,9 +62,10 @@ function reportOptions(cmd: Command): Command {
       'also write the run report (status, targets, component × host results, durations), atomically, also when the run fails or is partial',
     )
     .addOption(
-      new Option('--report-format <format>', 'json: the run report as data; junit: JUnit XML for CI test views; html: one self-contained page for people')
-        .choices(REPORT_FORMATS)
-        .default(undefined, 'json'),
+      new Option(
+        '--report-format <format>',
+        'json (default): the run report as data; junit: JUnit XML for CI test views; html: one self-contained page for people',
+      ).choices(REPORT_FORMATS),
     )
     .option(
       '--report-history <n>',
