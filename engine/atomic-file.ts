@@ -1,5 +1,7 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { LsError } from './errors.js';
 
 /** Writes beside the final name (same directory, so the same filesystem) and renames: a reader never sees half a file. */
 export async function writeFileAtomically(file: string, text: string, mode: number): Promise<void> {
@@ -11,4 +13,15 @@ export async function writeFileAtomically(file: string, text: string, mode: numb
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * A usage error naming the flag unless `file`'s directory can take it: checked before a run, so
+ * a backup does not run only to find its metrics or report cannot be written.
+ */
+export async function assertWritableDirectory(file: string, flag: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+    throw new LsError('EUSAGE', { message: `${flag}: directory ${dir} is not writable (${e.code ?? e.message}); create it or name another file` });
+  });
 }

@@ -10,7 +10,6 @@ import { isLsError } from '../errors.js';
 import { jobLabels, recordFreeSpace, recordRun, recordSuccess, type RunOutcome } from '../metrics/record.js';
 import type { MetricsStore } from '../metrics/store.js';
 import { readTextfile, writeTextfile } from '../metrics/textfile.js';
-import type { Reporter, SummaryRow } from '../report/events.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Target } from '../../targets/types.js';
 import { openConfiguredTargets } from './targets.js';
@@ -41,19 +40,6 @@ export async function jobTargets(config: Config, job: MeteredJob, redactor: Reda
     if (isLsError(e)) return [];
     throw e;
   }
-}
-
-/** Passes events on and keeps the component × host rows of `run.end` (`apply` has no run report holding them). */
-export function summaryKeeper(inner: Reporter): Reporter & { summary: () => SummaryRow[] } {
-  let summary: SummaryRow[] = [];
-  return {
-    emit(event) {
-      if (event.type === 'run.end') summary = event.summary;
-      inner.emit(event);
-    },
-    close: () => inner.close(),
-    summary: () => summary,
-  };
 }
 
 /**

@@ -10,6 +10,7 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
     ['lsbackup apply -b ./build/mycluster -t /backups', 'back up with the bundled recipes'],
     ['lsbackup apply recipes/ -b ./build/mycluster -t s3://bucket/prod --only postgresql', 'one component, own recipes, to S3'],
     ['lsbackup apply -v', 'use the config; show the output tails of every step'],
+    ['lsbackup apply --report report.html --report-format html', 'also write a one-page HTML report (matrix, targets, last 20 backups)'],
   ],
   plan: [
     ['lsbackup plan -b ./build/mycluster', 'what a backup would run where (runs nothing)'],
@@ -26,6 +27,7 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
   run: [
     ['lsbackup run --job nightly', 'run one job of ./lsbackup.config.yaml'],
     ['LSBACKUP_CONFIG=/etc/lsbackup/prod.yaml lsbackup run -q', 'another config; print only problems'],
+    ['lsbackup run --job nightly --report junit.xml --report-format junit', "CI: results in the CI's test view"],
   ],
   schedule: [
     ['lsbackup schedule -c /etc/lsbackup/config.yaml', 'run every job on its cron schedule'],

@@ -9,6 +9,7 @@ import type { ApplyOptions } from './commands/apply.js';
 import type { PruneOptions } from './commands/prune.js';
 import type { CatalogOptions } from '../app/catalog.js';
 import { COMPRESS_MODES } from '../runner/transport.js';
+import { DEFAULT_REPORT_HISTORY, REPORT_FORMATS } from '../report/report-formats.js';
 import { MAX_STEP_TIMEOUT_SEC } from '../runner/step-timeout.js';
 import { processFaulted } from '../app/process-guard.js';
 import { parseWithin } from '../catalog/retention.js';
@@ -52,6 +53,26 @@ const nonNegativeInt = (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of at least 0');
   return n;
 };
+
+/** --report / --report-format / --report-history of `apply` and `run` (engine/app/report-file.ts). */
+function reportOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--report <file>',
+      'also write the run report (status, targets, component × host results, durations), atomically, also when the run fails or is partial',
+    )
+    .addOption(
+      new Option(
+        '--report-format <format>',
+        'json (default): the run report as data; junit: JUnit XML for CI test views; html: one self-contained page for people',
+      ).choices(REPORT_FORMATS),
+    )
+    .option(
+      '--report-history <n>',
+      `backups of the cluster the html report charts, read from the target's catalog (default: ${DEFAULT_REPORT_HISTORY})`,
+      positiveInt,
+    );
+}
 
 const METRICS_TEXTFILE_HELP =
   "record this run's Prometheus metrics in this file, for node_exporter's textfile collector (name it *.prom; replaced atomically, counters carried over from the file)";
@@ -181,11 +202,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     setExitCode(await (await import('./commands/apply.js')).applyCommand([], options, redactor));
   });
 
-  backupOptions(
-    program
-      .command('apply')
-      .description('back up the cluster: run every matching recipe on its hosts and store one archive')
-      .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
+  reportOptions(
+    backupOptions(
+      program
+        .command('apply')
+        .description('back up the cluster: run every matching recipe on its hosts and store one archive')
+        .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
+    ),
   )
     .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .action(async (recipes: string[], _o, cmd: Command) =>
@@ -262,7 +285,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('-o, --output <dir>', 'directory to write <name>.yaml into (default: the current directory)')
     .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options)));
 
-  sshFileOptions(program.command('run'))
+  reportOptions(sshFileOptions(program.command('run')))
     .description(
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
         'Without --job: the only job, or the top-level settings when the config defines no jobs.',
@@ -270,7 +293,6 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--job <name>', 'the job to run (required when the config defines several)')
     .option('--json', 'machine-readable output: one JSON event per line, the run report last')
-    .option('--report <file>', 'also write the run report (status, targets, component × host results, durations) as JSON, atomically')
     .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
     .option(

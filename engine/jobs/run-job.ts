@@ -14,6 +14,7 @@ import { applyRetention } from './retention.js';
 import { verifyCopies, verifyFailure } from './verify-copies.js';
 import { loadTrustedKeys } from '../signing/index.js';
 import { describe } from '../report/event-lines.js';
+import { recordInReport } from '../report/report-recorder.js';
 
 /** Lines of the run's log a failure notification carries (healthchecks shows them in the check's log). */
 const LOG_TAIL_LINES = 40;
@@ -156,9 +157,7 @@ async function retainPerTarget(
 function recordingReporter(inner: Reporter, report: RunReport, redactor: Redactor, logTail: string[]): Reporter {
   return {
     emit(event: RunEvent) {
-      if (event.type === 'run.start') report.backupId = event.backupId;
-      if (event.type === 'run.end') report.components = event.summary;
-      if (event.type === 'warning') report.warnings.push(event.message);
+      recordInReport(report, event);
       // The plain log's lines, the last few kept for the failure notifications (what went wrong, in context).
       const line = describe(event);
       if (line !== undefined && logTail.push(redactor.redact(line)) > LOG_TAIL_LINES) logTail.shift();

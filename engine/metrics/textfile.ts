@@ -1,7 +1,5 @@
-import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { writeFileAtomically } from '../atomic-file.js';
+import { readFile } from 'node:fs/promises';
+import { assertWritableDirectory, writeFileAtomically } from '../atomic-file.js';
 import { LsError } from '../errors.js';
 import { MetricsStore } from './store.js';
 
@@ -12,13 +10,7 @@ import { MetricsStore } from './store.js';
  * error before the run (it is not ours to overwrite).
  */
 export async function readTextfile(file: string): Promise<MetricsStore> {
-  // Checked before the run: a backup must not run only to find its metrics cannot be written.
-  const dir = path.dirname(path.resolve(file));
-  await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
-    throw new LsError('EUSAGE', {
-      message: `--metrics-textfile ${file}: directory ${dir} is not writable (${e.code ?? e.message}); create it or name another file`,
-    });
-  });
+  await assertWritableDirectory(file, `--metrics-textfile ${file}`);
   const store = new MetricsStore();
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return '';

@@ -1,20 +1,18 @@
-import path from 'node:path';
 import { LsError } from '../../errors.js';
 import { selectJob } from '../../jobs/resolve.js';
 import { runJob } from '../../jobs/run-job.js';
-import { writeReportFile } from '../../jobs/report.js';
 import { findConfigFile } from '../../config/load.js';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
+import { openReportFile, type ReportFlags } from '../../app/report-file.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 
-export interface RunOptions {
+export interface RunOptions extends ReportFlags {
   config?: string;
   job?: string;
   json?: boolean;
-  report?: string;
   compress?: CompressMode;
   signKey?: string;
   lockWait?: number;
@@ -32,6 +30,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   const config = await loadRunConfig(options);
   const job = selectJob(config, options.job);
   const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
+  const reportFile = await openReportFile(options, config.encryption?.identityFile);
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
   try {
@@ -43,8 +42,9 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       lockWaitSec: options.lockWait,
       connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
-    await metrics?.record(report, await jobTargets(config, job, redactor));
-    if (options.report) await writeReportFile(path.resolve(options.report), report);
+    const targets = metrics || reportFile ? await jobTargets(config, job, redactor) : [];
+    await metrics?.record(report, targets);
+    await reportFile?.write(report, targets);
     if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
     else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
     return report.exitCode ?? 1;
