@@ -285,6 +285,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)',
       nonNegativeInt,
     )
+    .option('--full', "a full backup now, whatever the job's `incremental` (fullEvery, maxChain) says (docs/incremental.md)")
     .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals(), redactor)));
 

@@ -22,6 +22,8 @@ export interface RunOptions {
   metricsTextfile?: string;
   knownHosts?: string;
   sshKey?: string;
+  /** A full backup now, whatever the job's `incremental` says. */
+  full?: boolean;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -41,6 +43,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       compress: options.compress,
       signKey: options.signKey,
       lockWaitSec: options.lockWait,
+      full: options.full,
       connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
     await metrics?.record(report, await jobTargets(config, job, redactor));
