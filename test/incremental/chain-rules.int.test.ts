@@ -1,6 +1,6 @@
 /**
  * The rules around a chain of incrementals (docs/incremental.md), through the built CLI on the
- * local host: a base deleted out of band is named by restore (before any host is touched) and
+ * local host: a base deleted out of band or damaged is named by restore (before any host is touched) and
  * by verify, and the next incremental is a full instead of a reference to bytes that are gone;
  * a file that changed while it was read is sent again, not referred to; prune keeps a chain
  * whole; a job's maxChain forces a full, and `run --full` too.
@@ -65,6 +65,26 @@ it('a base deleted out of band: restore and verify name it before any host is to
   expect(next.metadata.kind).toBe('full');
   expect(next.metadata.entries.filter((e) => e.ref !== undefined)).toEqual([]);
   expect(next.output).toContain('a full backup is made');
+}, 300_000);
+
+it('a damaged base: restore refuses naming it before any host is touched, verify names it', async () => {
+  const full = await backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await backup(['--incremental']);
+  // One byte of the stored base flipped (bit rot, a bad copy): its .sha256 sidecar no longer matches.
+  const file = path.join(c.target, full.name);
+  const bytes = await readFile(file);
+  bytes[bytes.length >> 1] ^= 0xff;
+  await writeFile(file, bytes);
+
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incr.name));
+  expect(restore.exitCode, cliOutput(restore)).not.toBe(0);
+  expect(cliOutput(restore)).toContain(full.name);
+  await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
+  const verify = await c.verify(path.join(c.target, incr.name));
+  expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
+  expect(verify.stdout).toContain(`${full.name}: `);
 }, 300_000);
 
 it('a file that changed while it was read is sent again by the next incremental, not referred to', async () => {
