@@ -17,6 +17,7 @@ import type { RunContext } from './context.js';
 import { runExecutorFactory, type ConnectionOptions } from './executors.js';
 import { clusterName, loadRunInventory, loadRunProfile, type ClusterFlags } from './inventory.js';
 import { withRunLocks } from './locks.js';
+import { chooseIncrementalBase, type IncrementalPolicy } from './incremental-base.js';
 import { loadRunRecipes, runVarOverrides } from './recipes.js';
 import { resolveRunningRecipeSecrets } from './secrets.js';
 import { chosenTargets, openConfiguredTargets, type TargetFlags } from './targets.js';
@@ -44,6 +45,8 @@ export interface BackupSettings {
   encryption: { recipients: string[]; plainMetadata: boolean };
   signKey?: string;
   connection: ConnectionOptions;
+  /** --incremental/--full or a job's `incremental`: compare with the newest backup (docs/incremental.md). */
+  incremental?: IncrementalPolicy;
 }
 
 /** The flags `apply` (and the bare `lsbackup -b -t`) takes. */
@@ -63,6 +66,10 @@ export interface BackupFlags extends ClusterFlags, TargetFlags, ConnectionOption
   stepTimeout?: number;
   lockWait?: number;
   compress?: CompressMode;
+  /** Back up only what changed since the newest backup of the cluster in the target. */
+  incremental?: boolean;
+  /** A full backup that a later --incremental can compare with. */
+  full?: boolean;
 }
 
 /** `apply`: a flag wins over the config, the config over the schema's default. */
@@ -85,6 +92,7 @@ export function backupSettingsFromFlags(recipePaths: string[], flags: BackupFlag
     },
     signKey: flags.signKey ?? config.signing?.key,
     connection: flags,
+    ...(flags.full ? { incremental: { mode: 'full' } } : flags.incremental ? { incremental: { mode: 'incremental' } } : {}),
   };
 }
 
@@ -113,6 +121,8 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
     run: ({ reporter, signal }) =>
       withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter }, async () =>
         runBackup({
+          // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
+          incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter) : undefined,
           recipes,
           inventory,
           targets,

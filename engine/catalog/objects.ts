@@ -1,6 +1,6 @@
 /** Reading one stored object back: whole (small sidecars) or as a stream, decrypting `.age` objects. */
 import type { Readable } from 'node:stream';
-import { AGE_SUFFIX } from '../archive/index.js';
+import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { decryptStream } from '../crypto/age.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
@@ -34,4 +34,11 @@ export async function readText(target: Target, name: string, options: DecryptOpt
   const chunks: Buffer[] = [];
   for await (const c of await openObject(target, name, options)) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The digest the `.sha256` sidecar records for the stored archive `name` (its ciphertext when encrypted). */
+export async function storedSha256(target: Target, name: string): Promise<string | undefined> {
+  const sidecar = sidecarNames(name, false).sha256;
+  if (!(await target.stat(sidecar))) return undefined;
+  return /^([0-9a-f]{64})\b/.exec((await readText(target, sidecar, {})).trim())?.[1];
 }

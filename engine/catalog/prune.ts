@@ -10,6 +10,7 @@ import { listBackups, type BackupSummary } from './listing.js';
 import type { DecryptOptions } from './objects.js';
 import { newestFirst } from './order.js';
 import { decideRetention, hasRules, type RetentionPolicy } from './retention.js';
+import { keepChainsWhole } from './chains.js';
 
 /** Which backups a prune looks at; unset: all of them (each group pruned on its own). */
 export interface PruneScope {
@@ -35,6 +36,7 @@ export function pruneGroup(b: BackupSummary): string {
  * cluster and job, ordered by the start time in their metadata sidecars. The newest successful
  * backup of each group is kept. A backup whose metadata cannot be read (missing, damaged,
  * encrypted without an identity) is kept and reported: its cluster, job and time are unknown.
+ * A base of an incremental that stays is kept too (chains.ts).
  */
 export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & PruneScope & { dryRun?: boolean } = {}): Promise<PruneResult> {
   if (!hasRules(policy)) {
@@ -43,7 +45,8 @@ export async function prune(target: Target, policy: RetentionPolicy, options: De
     });
   }
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
-  const backups = (await listBackups(target, options)).filter(
+  const listed = await listBackups(target, options);
+  const backups = listed.filter(
     // An unread backup's job is unknown: it is reported with any job of its (name's) cluster.
     (b) => (cluster === undefined || b.cluster === cluster) && (options.job === undefined || !b.metadata || (b.job ?? null) === options.job),
   );
@@ -59,15 +62,18 @@ export async function prune(target: Target, policy: RetentionPolicy, options: De
   const keep: PruneResult['keep'] = backups
     .filter((b) => !b.metadata)
     .map((b) => ({ backup: b, reasons: [`kept: ${b.metadataNote ?? 'metadata not read'} (its cluster, job and time are unknown)`] }));
-  const remove: BackupSummary[] = [];
+  const decided: BackupSummary[] = [];
   for (const members of groups.values()) {
     const decision = decideRetention(
       members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' })),
       policy,
     );
     keep.push(...decision.keep.map((k) => ({ backup: byName.get(k.name)!, reasons: k.reasons })));
-    remove.push(...decision.remove.map((n) => byName.get(n)!));
+    decided.push(...decision.remove.map((n) => byName.get(n)!));
   }
+  const chains = keepChainsWhole(listed, decided);
+  keep.push(...chains.kept);
+  const remove = chains.remove;
   if (!options.dryRun && target.deleteMany) {
     // Batched (S3: 1000 keys a request, was one request per object). Archives first, as below.
     await target.deleteMany(remove.map((b) => b.name));

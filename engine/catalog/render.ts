@@ -22,8 +22,16 @@ export function renderBackupList(backups: BackupSummary[]): string {
     b.status,
     b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
     b.job ?? '-',
+    b.metadata ? (b.metadata.kind ?? 'full') : '?',
   ]);
-  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB'], rows);
+  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB', 'KIND'], rows);
+}
+
+/** full, or incremental with its base and how many files are references to older backups. */
+function describeKind(metadata: BackupMetadata): string {
+  if (!metadata.base) return 'full';
+  const refs = metadata.entries.filter((e) => e.ref !== undefined).length;
+  return `incremental on ${metadata.base.archive} (${refs} unchanged file(s) held by older backups of the chain)`;
 }
 
 export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata): string {
@@ -33,6 +41,7 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
     `cluster     ${metadata.cluster}`,
     `job         ${metadata.job ?? '- (apply, or made before jobs were recorded)'}`,
     `status      ${metadata.status}`,
+    `kind        ${describeKind(metadata)}`,
     `started     ${metadata.startedAt}`,
     `finished    ${metadata.finishedAt}`,
     `stored      ${formatBytes(summary.size)} (${metadata.archive.format}${summary.encrypted ? ', age-encrypted' : ''})`,
@@ -67,6 +76,7 @@ export function renderVerify(report: BackupVerifyReport): string {
   );
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
   if (report.signature) lines.push(`  signature      ${describeSignature(report.signature)}`);
+  if (report.chain) lines.push(`  chain          referenced files checked in ${report.chain.join(', ')}`);
   for (const p of report.problems)
     lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');

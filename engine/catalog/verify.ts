@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { formatFromName, parseBackupName, sidecarNames, verifyArchive } from '../archive/index.js';
+import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
@@ -25,14 +25,74 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature' | 'metadata'; message: string; path?: undefined })[];
+  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature' | 'metadata' | 'chain'; message: string; path?: undefined })[];
+  /** An incremental: the older backups its references were checked in (docs/incremental.md). */
+  chain?: string[];
 }
 
-export async function verifyBackup(
+type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[] };
+
+/** One backup, and for an incremental every older backup its references need (verifyChain). */
+export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
+  const { report, metadata } = await verifyOne(target, name, options);
+  if (!metadata?.entries.some((e) => e.ref !== undefined)) return report;
+  const chain = await verifyChain(target, name, metadata, options);
+  const problems = [...report.problems, ...chain.problems];
+  return { ...report, ok: report.ok && chain.problems.length === 0, problems, chain: chain.members };
+}
+
+/**
+ * Follows `base` from an incremental until every reference is resolved: each member must be in
+ * the target, pass verify itself, have the sha256 its child recorded, and hold each referenced
+ * file with the size and sha256 the newest metadata gives.
+ */
+async function verifyChain(
   target: Target,
   name: string,
-  options: DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[] } = {},
-): Promise<BackupVerifyReport> {
+  newest: BackupMetadata,
+  options: VerifyOptions,
+): Promise<{ members: string[]; problems: BackupVerifyReport['problems'] }> {
+  const problems: BackupVerifyReport['problems'] = [];
+  const chain = (message: string) => problems.push({ kind: 'chain', message });
+  const pending = new Map(newest.entries.filter((e) => e.ref !== undefined).map((e) => [e.path, e]));
+  const members: string[] = [];
+  const visited = new Set([newest.backupId]);
+  let child = { name, metadata: newest };
+  while (pending.size > 0) {
+    const base = child.metadata.base;
+    if (!base || visited.has(base.backupId)) {
+      chain(`${pending.size} referenced file(s), e.g. '${[...pending.keys()][0]}', are in no backup of the chain (it ends at ${child.name})`);
+      break;
+    }
+    visited.add(base.backupId);
+    if (!(await target.stat(base.archive))) {
+      chain(`the chain needs ${base.archive} (backup ${base.backupId}, the base of ${child.name}), which is not in ${target.uri}`);
+      break;
+    }
+    members.push(base.archive);
+    const { report, metadata } = await verifyOne(target, base.archive, options);
+    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`);
+    if (report.expectedSha256 !== undefined && report.sha256 !== base.sha256) {
+      chain(`${base.archive} has sha256 ${report.sha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}`);
+    }
+    if (!metadata || metadata.backupId !== base.backupId) {
+      chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`);
+      break;
+    }
+    for (const held of metadata.entries) {
+      const ref = pending.get(held.path);
+      if (ref?.ref !== base.backupId) continue;
+      if (held.ref !== undefined || held.sha256 !== ref.sha256 || held.size !== ref.size) {
+        chain(`'${held.path}' in ${base.archive} is not the file ${name} refers to (sha256 ${held.sha256 ?? 'none'}, expected ${ref.sha256})`);
+      }
+      pending.delete(held.path);
+    }
+    child = { name: base.archive, metadata };
+  }
+  return { members, problems };
+}
+
+async function verifyOne(target: Target, name: string, options: VerifyOptions): Promise<{ report: BackupVerifyReport; metadata?: BackupMetadata }> {
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
   const expectedSha256 = await readText(target, sidecarNames(name, false).sha256, {})
@@ -61,14 +121,14 @@ export async function verifyBackup(
     problems.push({ kind: 'digest', message: `the stored archive has sha256 ${digest.sha256}, its .sha256 sidecar says ${expectedSha256}` });
   }
   const content = digest.result;
-  const metadataProblem = content?.metadataBytes && invalidMetadata(content.metadataBytes, name);
+  const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);
   if (metadataProblem) problems.push({ kind: 'metadata', message: metadataProblem });
   // Invalid metadata explains a missing entries list better than 'no-metadata' does.
   if (content) problems.push(...content.problems.filter((p) => !(metadataProblem && p.kind === 'no-metadata')));
   else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
-  return {
+  const report: BackupVerifyReport = {
     name,
     ok: problems.every((p) => p.kind === 'encrypted' || isWarning(p)),
     storedBytes: digest.bytes,
@@ -78,15 +138,16 @@ export async function verifyBackup(
     signature,
     problems,
   };
+  return { report, metadata };
 }
 
-/** Why metadata.json is not metadata lsbackup can read (the EMETADATA message), or undefined when it is. */
-function invalidMetadata(bytes: Buffer, name: string): string | undefined {
+/** metadata.json parsed and validated, or why it is not metadata lsbackup can read (the EMETADATA message). */
+function checkedMetadata(bytes: Buffer | undefined, name: string): { metadata?: BackupMetadata; problem?: string } {
+  if (!bytes) return {};
   try {
-    parseMetadata(bytes, name);
-    return undefined;
+    return { metadata: parseMetadata(bytes, name) };
   } catch (e) {
-    if (isLsError(e) && e.code === 'EMETADATA') return e.message;
+    if (isLsError(e) && e.code === 'EMETADATA') return { problem: e.message };
     throw e;
   }
 }

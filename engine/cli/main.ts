@@ -210,6 +210,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
         .argument('[recipes...]', 'recipe files or directories (default: config `recipes`, else the bundled recipes)'),
     ),
   )
+    .option(
+      '--incremental',
+      'store only what changed since the newest backup of the cluster in the target: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
+    )
+    .addOption(
+      new Option('--full', 'a full backup that later --incremental runs compare with (records the signature of every collected file)').conflicts('incremental'),
+    )
     .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .action(async (recipes: string[], _o, cmd: Command) =>
       setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)),
@@ -300,6 +307,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       'wait this long for another run holding the cluster or a target lock (default: config `lockWait`, else 0: fail at once)',
       nonNegativeInt,
     )
+    .option('--full', "a full backup now, whatever the job's `incremental` (fullEvery, maxChain) says (docs/incremental.md)")
     .addOption(compressOption())
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/run.js')).runCommand(cmd.optsWithGlobals(), redactor)));
 

@@ -5,6 +5,8 @@ import { RUN_DEFAULTS } from '../config/defaults.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { CompressMode } from '../runner/transport.js';
 import type { EffectiveJob } from './resolve.js';
+import type { IncrementalPolicy } from '../app/incremental-base.js';
+import { parseWithin } from '../catalog/retention.js';
 
 /** What `run` / `schedule` may set over a job. */
 export interface JobOverrides {
@@ -14,6 +16,8 @@ export interface JobOverrides {
   lockWaitSec?: number;
   /** --known-hosts / --ssh-key of `lsbackup run`. */
   connection?: Pick<ConnectionOptions, 'knownHosts' | 'sshKey'>;
+  /** `lsbackup run --full`: a full backup now, whatever the job's `incremental` says. */
+  full?: boolean;
 }
 
 /** A job of the config (its defaults already filled in by effectiveJobs), `run`'s flags over it. */
@@ -35,5 +39,14 @@ export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrid
     encryption: { recipients: config.encryption?.recipients ?? [], plainMetadata: config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata },
     signKey: overrides.signKey ?? config.signing?.key,
     connection: overrides.connection ?? {},
+    incremental: incrementalPolicy(job, overrides.full),
   };
+}
+
+/** The job's `incremental` as the run applies it; --full forces a full (still recording signatures). */
+function incrementalPolicy(job: EffectiveJob, full: boolean | undefined): IncrementalPolicy | undefined {
+  if (full) return { mode: 'full' };
+  if (!job.incremental) return undefined;
+  const { fullEvery, maxChain } = job.incremental;
+  return { mode: 'incremental', ...(fullEvery ? { fullEveryMs: parseWithin(fullEvery) } : {}), ...(maxChain ? { maxChain } : {}) };
 }

@@ -3,6 +3,7 @@ import type { ComponentsConfig, Config, JobConfig, NotificationConfig, Retention
 import { LsError } from '../errors.js';
 import type { CompressMode } from '../runner/transport.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
+import type { Incremental } from '../shapes/config.generated.js';
 
 /** The name of the implicit job when the config defines none: the top-level settings. */
 export const DEFAULT_JOB = 'default';
@@ -24,6 +25,8 @@ export interface EffectiveJob {
   lockWait: number;
   components: ComponentsConfig;
   retention?: RetentionPolicy;
+  /** Back up only what changed since the newest backup (docs/incremental.md). */
+  incremental?: Incremental;
   /** Read each stored copy back and check it after the backup; a damaged copy fails the run. */
   verify: boolean;
   notifications: NotificationConfig[];
@@ -71,6 +74,7 @@ function merge(name: string, top: Config, job: ResolvedJobConfig | JobConfig): E
     lockWait: pick('lockWait') ?? RUN_DEFAULTS.lockWait,
     components: mergeComponents(top.components, job.components),
     retention: pick('retention'),
+    incremental: pick('incremental'),
     verify: pick('verify') ?? RUN_DEFAULTS.verify,
     notifications: pick('notifications') ?? [],
   };

@@ -35,6 +35,8 @@ export interface RunJobOptions {
   lockWaitSec?: number;
   /** --known-hosts / --ssh-key of `lsbackup run`. */
   connection?: JobOverrides['connection'];
+  /** --full of `lsbackup run`: a full backup whatever the job's `incremental` says. */
+  full?: boolean;
   /** The scheduler's count of this job's ticks skipped while this run went on (in the report when > 0). */
   skippedTicks?: () => number;
   /** For tests: the first notification retry backoff. */

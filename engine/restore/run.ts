@@ -11,6 +11,7 @@ import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
 import { stageBackup } from './stage.js';
+import { stageChain } from './chain.js';
 import { describeChecks, describeRestorePlan } from './describe-plan.js';
 import { planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
@@ -80,13 +81,15 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
-    const staged = await stageBackup(await options.source.open(), {
+    const newest = await stageBackup(await options.source.open(), {
       backup: options.source.name,
       format: options.source.format,
       stagingDir: stagingRoot,
       components: selected,
       expectedSha256,
     });
+    // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
+    const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected });
     await checkFreeSpace(stagingRoot, options.source.name);
     // A signature that does not match metadata.json means the backup was altered: refuse it whole.
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);

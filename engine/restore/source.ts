@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Target } from '../../targets/types.js';
-import { formatFromName, sidecarNames, type ArchiveFormat } from '../archive/index.js';
-import { isEncrypted, openObject, readText } from '../catalog/objects.js';
+import { formatFromName, type ArchiveFormat } from '../archive/index.js';
+import { isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
 export interface BackupSource {
@@ -15,6 +15,10 @@ export interface BackupSource {
    * authentication already refuses a changed byte.
    */
   sidecarSha256(): Promise<string | undefined>;
+  /** Whether the archive is in the target. */
+  exists(): Promise<boolean>;
+  /** Another backup in the same target (a base of an incremental), opened the same way. */
+  sibling(name: string): BackupSource;
 }
 
 export function backupSource(target: Target, name: string, identities: string[] | undefined): BackupSource {
@@ -24,9 +28,9 @@ export function backupSource(target: Target, name: string, identities: string[] 
     open: () => openObject(target, name, { identities }),
     sidecarSha256: async () => {
       if (isEncrypted(name)) return undefined;
-      const sidecar = sidecarNames(name, false).sha256;
-      if (!(await target.stat(sidecar))) return undefined;
-      return /^([0-9a-f]{64})\b/.exec((await readText(target, sidecar, {})).trim())?.[1];
+      return storedSha256(target, name);
     },
+    exists: async () => (await target.stat(name)) !== undefined,
+    sibling: (other) => backupSource(target, other, identities),
   };
 }

@@ -41,6 +41,8 @@ export interface StageOptions {
   stagingDir: string;
   /** Components whose bodies are written to the staging dir (others are verified and dropped). */
   components: (name: string) => boolean;
+  /** Entries whose bodies are staged besides those (the files a newer incremental refers to). */
+  bodies?: (path: string) => boolean;
   /** The `.sha256` sidecar's digest, when there is one: the stored bytes must match it. */
   expectedSha256?: string;
 }
@@ -132,7 +134,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       let dataRegions: DataRegion[] | undefined;
       if (entry.path.startsWith(RECIPES_PREFIX + '/')) {
         recipes.set(entry.path, await readLimited(counted, MAX_RECIPE_BYTES, `the recipe ${entry.path}`));
-      } else if (entry.type === 'file' && options.components(component)) {
+      } else if (entry.type === 'file' && (options.components(component) || options.bodies?.(entry.path))) {
         // Numbered, not named after the entry: an entry path can be longer than a host path may
         // be here (PATH_MAX), and a name's exact bytes are the archive's business, not the disk's.
         file = path.join(options.stagingDir, 'data', String(entries.size));

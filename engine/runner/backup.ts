@@ -27,6 +27,7 @@ import type { ComponentOutcome } from './types.js';
 import { lsbackupVersion } from '../version.js';
 import type { CompressMode } from './transport.js';
 import type { Signer } from '../signing/index.js';
+import { IncrementalCollect, type IncrementalBase } from './incremental.js';
 
 export interface BackupOptions {
   recipes: LoadedRecipe[];
@@ -57,6 +58,11 @@ export interface BackupOptions {
   encryption?: { recipients: string[]; plainMetadata?: boolean };
   /** Signs metadata.json (engine/signing): the signature goes into the archive and beside it. */
   signer?: Signer;
+  /**
+   * Set for --incremental/--full and jobs with `incremental`: collect steps record file
+   * signatures, and with a base send only what changed (docs/incremental.md).
+   */
+  incremental?: { base?: IncrementalBase };
 }
 
 export interface StoredCopy {
@@ -136,7 +142,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       if (!finished) await archive.abort();
     });
 
+    const incremental = options.incremental ? new IncrementalCollect(options.incremental.base) : undefined;
     const outcomes = await executeBackup(plan, {
+      incremental,
       archive,
       executors,
       concurrency: options.concurrency,
@@ -152,7 +160,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     let metadata: BackupMetadata | undefined;
     const result = await archive
       .finish((entries) => {
-        metadata = redactMetadataText(buildMetadata(options, backupId, startedAt, status, outcomes, entries), options.redactor);
+        const all = incremental ? [...entries, ...incremental.references] : entries;
+        metadata = redactMetadataText(buildMetadata(options, backupId, startedAt, status, outcomes, all), options.redactor);
         return metadata;
       }, options.signer?.sign)
       .catch((e: unknown) => {
@@ -247,6 +256,8 @@ function buildMetadata(
     lsbackupVersion,
     cluster: options.cluster,
     ...(options.job !== undefined ? { job: options.job } : {}),
+    kind: options.incremental?.base ? 'incremental' : 'full',
+    ...(options.incremental?.base ? { base: baseRecord(options.incremental.base) } : {}),
     backupId,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -267,6 +278,10 @@ function buildMetadata(
     })),
     entries,
   };
+}
+
+function baseRecord(base: IncrementalBase): NonNullable<BackupMetadata['base']> {
+  return { backupId: base.metadata.backupId, archive: base.archive, sha256: base.sha256 };
 }
 
 /** The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its signature when signed. */

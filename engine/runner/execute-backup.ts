@@ -15,6 +15,8 @@ import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
 import { runStreamed } from './streamed-run.js';
 import { TarCollector } from './tar-collector.js';
+import type { IncrementalCollect } from './incremental.js';
+import { ManifestSplitter } from './incremental-stream.js';
 import type { Transport } from './transport.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan } from './types.js';
 
@@ -26,6 +28,8 @@ export interface ExecuteOptions {
   /** Aborted on Ctrl-C/SIGTERM: running commands are killed, post-steps still run. */
   signal: AbortSignal;
   reporter: Reporter;
+  /** Set when collect steps send file signatures (and, against a base, only what changed). */
+  incremental?: IncrementalCollect;
 }
 
 /** Runs every component of a backup plan and streams what it produces into the archive. */
@@ -239,14 +243,22 @@ async function runStep(
     const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
       options.reporter.emit({ type: 'entry', component, host, path, size }),
     );
-    const result = await runStreamed(executor, step.command, run, collector.sink, transport);
+    const incremental = options.incremental && step.incrementalCommand !== undefined ? options.incremental : undefined;
+    const splitter = incremental ? new ManifestSplitter(collector.sink) : undefined;
+    const result = incremental
+      ? await runStreamed(executor, step.incrementalCommand!, { ...run, stdin: incremental.previousManifest(component, host) }, splitter!.sink, transport)
+      : await runStreamed(executor, step.command, run, collector.sink, transport);
+    const split = await splitter?.finish();
     const collected = await collector.finish();
+    if (split?.error) collected.error ??= new Error(split.error);
     const tarProblems = meaningfulTarStderr(result.stderr);
     const onlyChanged = onlyFilesDiffered(result.exitCode, result.stderr) && !result.timedOut && !result.cause;
     if ((result.failed && !onlyChanged) || collected.error) {
       return report('failed', collected.bytes, result.exitCode, describeFailure(result, tarProblems, collected.error, step.timeoutMs));
     }
-    collector.markChangedDuringRead(changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p)));
+    const changed = changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p));
+    collector.markChangedDuringRead(changed);
+    if (incremental) incremental.collected(component, host, split!.manifest, collector.stored());
     if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
     for (const special of collector.skipped) {
       options.reporter.emit({ type: 'warning', component, host, message: `not collected: ${special} (a backup holds files, directories and links)` });

@@ -7,6 +7,7 @@ import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templa
 import { lifecycle, type Operation, type PhaseName } from '../recipes/lifecycle.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
+import { incrementalCollectCommand } from './incremental-collect-command.js';
 import { hostDirectoryClashes, outputEntryPath } from './entry-paths.js';
 import { LsError } from '../errors.js';
 import { recipeFamilies } from '../recipes/versions.js';
@@ -251,6 +252,7 @@ function renderStep(
       name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`,
       kind: 'collect',
       command: collectCommand(paths, excludes, s.optional ?? false),
+      incrementalCommand: incrementalCollectCommand(paths, excludes, s.optional ?? false),
       env: secretEnv(options.secrets, ...([] as string[]).concat(s.path)),
     };
   }

@@ -84,6 +84,11 @@ export class TarCollector {
     }
   }
 
+  /** The entries this stream wrote, by archive path (the writer's own records). */
+  stored(): ReadonlyMap<string, EntryRecord> {
+    return this.records;
+  }
+
   private openMember(member: TarMember): Promise<void> | undefined {
     const type = TAR_TYPES[member.type];
     const rel = member.path.replace(/^\/+/, '').replace(/\/+$/, '');

@@ -11,6 +11,8 @@ export interface RenderedStep {
   kind: 'command' | 'collect' | 'files';
   /** The shell command line (for collect steps: the generated tar command). */
   command: string;
+  /** Collect steps: the command of an incremental run (incremental-collect-command.ts). */
+  incrementalCommand?: string;
   /** Archive entry (relative to `<component>/<host>/`) receiving stdout. */
   output?: string;
   /** Archive entry streamed to stdin (restore). */

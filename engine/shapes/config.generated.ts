@@ -254,6 +254,7 @@ export interface ConfigFile {
   components?: ComponentsConfig;
   secrets?: SecretsConfig;
   retention?: RetentionPolicy;
+  incremental?: Incremental;
   notifications?: Notifications;
   /**
    * Named jobs run by `lsbackup run --job NAME` and `lsbackup schedule`. Without jobs, the top-level settings are the one job.
@@ -340,6 +341,19 @@ export interface RetentionPolicy {
   keepYearly?: number;
 }
 /**
+ * Back up only what changed since the newest backup of the cluster in the first target (docs/incremental.md): hosts send new and changed files, unchanged ones are references to the backup holding them. A full backup is made when there is none to compare with, and when fullEvery or maxChain says so.
+ */
+export interface Incremental {
+  /**
+   * Make a full backup once the chain's full is this old: a number and h, d, w, m (31 days) or y (365 days).
+   */
+  fullEvery?: string;
+  /**
+   * Make a full backup once the chain holds this many incrementals.
+   */
+  maxChain?: number;
+}
+/**
  * A named job: what to back up, where, when and how long to keep it. Unset settings are inherited from the top level of this file; set ones override it (components.vars is merged per component).
  */
 export interface JobConfig {
@@ -363,6 +377,7 @@ export interface JobConfig {
    */
   schedule?: string;
   retention?: RetentionPolicy;
+  incremental?: Incremental;
   format?: Format;
   compress?: Compress;
   concurrency?: Concurrency;

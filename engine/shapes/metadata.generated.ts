@@ -21,6 +21,27 @@ export interface BackupMetadata {
    */
   job?: string;
   /**
+   * full: every entry's bytes are in this archive; incremental: unchanged files are references (entry 'ref') to older backups of the chain that starts at 'base' (docs/incremental.md). Absent in backups made before incrementals: full.
+   */
+  kind?: 'full' | 'incremental';
+  /**
+   * The backup an incremental was compared with (the newest of its cluster in the target when it ran).
+   */
+  base?: {
+    /**
+     * backupId of the base.
+     */
+    backupId: string;
+    /**
+     * File name of the base archive in the target.
+     */
+    archive: string;
+    /**
+     * Hex sha256 of the base archive as stored (its .sha256 sidecar).
+     */
+    sha256: string;
+  };
+  /**
    * Unique id of this backup run.
    */
   backupId: string;
@@ -245,4 +266,12 @@ export interface EntryRecord {
    * The file changed on its host while tar read it (a live log grew, or it shrank and was zero-padded): stored as read; verify warns.
    */
   changedDuringRead?: true;
+  /**
+   * Incrementals: the entry's bytes are not in this archive but in the backup with this backupId (the one that holds them, never a further reference); size and sha256 are theirs. Restore and verify read them from there.
+   */
+  ref?: string;
+  /**
+   * Collected regular files of incremental-capable runs: what the host's find printed about the file (mtime size mode uid gid inode ctime); the next incremental sends the file again when it differs.
+   */
+  stat?: string;
 }

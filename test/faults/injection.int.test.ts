@@ -12,6 +12,7 @@ import path from 'node:path';
 import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
 import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 import { hostSegment } from '../../engine/runner/entry-paths.js';
+import { prng } from '../helpers/prng.js';
 
 const FRAGMENTS = [
   ';',
@@ -60,18 +61,6 @@ const FRAGMENTS = [
   '!',
   'a',
 ];
-
-/** mulberry32: a tiny seeded PRNG, so a failure reproduces with the same values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hostileValue(rand: () => number): string {
   const n = 2 + Math.floor(rand() * 6);

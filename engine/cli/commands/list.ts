@@ -11,7 +11,11 @@ export async function listCommand(options: CatalogOptions, redactor: Redactor): 
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
   const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
   if (options.json) {
-    const rows = backups.map(({ metadata: _m, ...b }) => ({ ...b, time: b.time.toISOString() }));
+    const rows = backups.map(({ metadata: m, ...b }) => ({
+      ...b,
+      time: b.time.toISOString(),
+      ...(m ? { kind: m.kind ?? 'full', ...(m.base ? { base: m.base.archive } : {}) } : {}),
+    }));
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   } else {
     process.stdout.write(renderBackupList(backups) + '\n');

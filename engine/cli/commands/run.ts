@@ -20,6 +20,8 @@ export interface RunOptions extends ReportFlags {
   metricsTextfile?: string;
   knownHosts?: string;
   sshKey?: string;
+  /** A full backup now, whatever the job's `incremental` says. */
+  full?: boolean;
 }
 
 /** `lsbackup run [--job name]`: one job of the config end to end — the command CI calls. */
@@ -40,6 +42,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       compress: options.compress,
       signKey: options.signKey,
       lockWaitSec: options.lockWait,
+      full: options.full,
       connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
     const targets = metrics || reportFile ? await jobTargets(config, job, redactor) : [];

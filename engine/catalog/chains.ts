@@ -1,0 +1,28 @@
+/**
+ * An incremental needs its base, and that one its own, down to the full (docs/incremental.md):
+ * a backup that stays in the target keeps its whole chain, whatever the retention rules say.
+ */
+import type { BackupSummary } from './listing.js';
+
+/**
+ * Splits `remove` into what may go and what a staying backup needs (with why). `all` is every
+ * backup in the target: one outside the pruned cluster/job still holds on to its bases.
+ */
+export function keepChainsWhole(
+  all: BackupSummary[],
+  remove: BackupSummary[],
+): { kept: { backup: BackupSummary; reasons: string[] }[]; remove: BackupSummary[] } {
+  const removing = new Map(remove.map((b) => [b.name, b]));
+  const kept: { backup: BackupSummary; reasons: string[] }[] = [];
+  const staying = all.filter((b) => !removing.has(b.name));
+  while (staying.length > 0) {
+    const b = staying.pop()!;
+    const base = b.metadata?.base?.archive;
+    const needed = base === undefined ? undefined : removing.get(base);
+    if (!needed) continue;
+    removing.delete(needed.name);
+    kept.push({ backup: needed, reasons: [`kept: ${b.name} is an incremental on it (a chain is kept whole)`] });
+    staying.push(needed);
+  }
+  return { kept, remove: remove.filter((b) => removing.has(b.name)) };
+}

@@ -1,0 +1,97 @@
+/**
+ * An incremental backup's unchanged files are references to the older backup that holds their
+ * bytes (docs/incremental.md). Before any host is touched, every backup the references need is
+ * found by following `base` from the newest, read once and checked like the newest (every entry
+ * against its own metadata, the archive against the sha256 its child recorded), and the
+ * referenced bodies are staged; each must have the size and sha256 the NEWEST metadata records.
+ * The result looks like a full backup to the rest of restore.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupMetadata, EntryRecord } from '../archive/index.js';
+import { LsError } from '../errors.js';
+import type { BackupSource } from './source.js';
+import { stageBackup, type StagedBackup, type StagedEntry } from './stage.js';
+
+export interface ChainOptions {
+  stagingDir: string;
+  /** Components whose bodies restore needs. */
+  components: (name: string) => boolean;
+}
+
+/** The newest backup with every reference it needs staged from the chain; a full comes back as it is. */
+export async function stageChain(newest: StagedBackup, source: BackupSource, options: ChainOptions): Promise<StagedBackup> {
+  const needed = referencesByHolder(newest.metadata, options.components);
+  if (needed.size === 0) return newest;
+  const refuse = (message: string): never => {
+    throw new LsError('ERESTORE', { backup: source.name, message });
+  };
+  const entries = new Map(newest.entries);
+  let child: { name: string; metadata: BackupMetadata } = { name: source.name, metadata: newest.metadata };
+  const visited = new Set([newest.metadata.backupId]);
+  for (let depth = 1; needed.size > 0; depth++) {
+    const base = child.metadata.base;
+    if (base && visited.has(base.backupId)) refuse(`its chain of bases loops back to backup ${base.backupId} at ${child.name}`);
+    if (!base) {
+      const [holder, refs] = [...needed][0]!;
+      return refuse(`'${refs[0]!.path}' refers to backup ${holder}, which is not in its chain of bases (the chain ends at ${child.name})`);
+    }
+    const member = source.sibling(base.archive);
+    if (!(await member.exists())) {
+      return refuse(
+        `its chain needs ${base.archive} (backup ${base.backupId}, the base of ${child.name}), which is not in the target; restore a full backup or a chain that is whole`,
+      );
+    }
+    const refs = needed.get(base.backupId) ?? [];
+    const wanted = new Set(refs.map((r) => r.path));
+    const stagingDir = path.join(options.stagingDir, `base-${depth}`);
+    await mkdir(stagingDir, { recursive: true, mode: 0o700 });
+    const expectedSha256 = await member.sidecarSha256();
+    const staged = await stageBackup(await member.open(), {
+      backup: member.name,
+      format: member.format,
+      stagingDir,
+      components: () => false,
+      bodies: (p) => wanted.has(p),
+      expectedSha256,
+    });
+    if (staged.metadata.backupId !== base.backupId) {
+      refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);
+    }
+    if (expectedSha256 !== undefined && staged.archiveSha256 !== base.sha256) {
+      refuse(
+        `${base.archive} has sha256 ${staged.archiveSha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}: the base was replaced or damaged`,
+      );
+    }
+    const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
+    for (const ref of refs) entries.set(ref.path, heldEntry(ref, staged.entries.get(ref.path), records.get(ref.path), refuse));
+    needed.delete(base.backupId);
+    visited.add(base.backupId);
+    child = { name: member.name, metadata: staged.metadata };
+  }
+  return { ...newest, entries };
+}
+
+/** The references of the selected components, grouped by the backup holding their bytes. */
+function referencesByHolder(metadata: BackupMetadata, selected: (component: string) => boolean): Map<string, EntryRecord[]> {
+  const byHolder = new Map<string, EntryRecord[]>();
+  for (const e of metadata.entries) {
+    if (e.ref === undefined || !selected(e.path.split('/')[0]!)) continue;
+    byHolder.set(e.ref, [...(byHolder.get(e.ref) ?? []), e]);
+  }
+  return byHolder;
+}
+
+/** A referenced file as staged from its holder, checked against the newest metadata's record of it. */
+function heldEntry(ref: EntryRecord, held: StagedEntry | undefined, record: EntryRecord | undefined, refuse: (message: string) => never): StagedEntry {
+  if (!held?.file || !record || record.ref !== undefined || record.error) {
+    return refuse(`'${ref.path}' refers to backup ${ref.ref}, which does not hold its bytes`);
+  }
+  if (record.size !== ref.size || record.sha256 !== ref.sha256) {
+    return refuse(
+      `'${ref.path}' in backup ${ref.ref} has sha256 ${record.sha256} (${record.size} bytes); the newest metadata expects ${ref.sha256} (${ref.size} bytes)`,
+    );
+  }
+  // The holder's header (owner, type) with the newest record's mode and time: unchanged, so equal.
+  return { ...held, entry: { ...held.entry, mode: ref.mode, mtime: new Date(ref.mtime) } };
+}

@@ -1,0 +1,49 @@
+import { collectPathsPreamble, tarCreate } from './collect-command.js';
+
+/**
+ * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes>`, then that many
+ * bytes of manifest, then the tar stream (incremental-stream.ts takes them apart).
+ */
+export const MANIFEST_HEADER = 'lsbackup-manifest';
+
+/**
+ * What find prints about each entry: type, then the signature of a regular file (mtime size mode
+ * uid gid inode ctime: a rewrite in place that restores the mtime still moves the ctime), then
+ * the path. The signature is compared as an opaque string, so both sides never parse times.
+ */
+const FIND_FORMAT = '%y %T@ %s %m %U %G %i %C@ %p\\0';
+
+/**
+ * The collect command of an incremental run (docs/incremental.md). The host reads the previous
+ * manifest for its paths on stdin (`<signature> <path>\0` per regular file the chain holds),
+ * lists its paths with GNU find, and sends:
+ *   1. its own manifest (every regular file's `<signature> <path>\0`), framed by MANIFEST_HEADER,
+ *      so the next run can compare with it and this one can refer to unchanged files;
+ *   2. one tar stream of every directory, link and other non-file, and of the regular files whose
+ *      signature is not in the previous manifest (new or changed); unchanged bytes stay on the host.
+ * Lists are NUL-separated throughout (any byte but NUL may be in a name) and compared in the C
+ * locale (bytes, not characters); names from the list are never parsed as options
+ * (--verbatim-files-from). Only bash-free POSIX sh and GNU find/sort/comm/cut/grep/tar are used.
+ */
+export function incrementalCollectCommand(pathWords: string[], excludes: string[], optional: boolean): string {
+  return [
+    'LC_ALL=C; export LC_ALL',
+    'lsb_t=$(mktemp -d) || exit 2',
+    // No `exec tar` below: the list files must go when the command ends, however it ends.
+    `trap 'rm -rf "$lsb_t"' EXIT`,
+    // Read all of stdin first: the controller's write must not fail because the host stopped early.
+    'cat > "$lsb_t/prev" || exit 2',
+    ...collectPathsPreamble(pathWords, optional),
+    `find "$@" -printf '${FIND_FORMAT}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
+    `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f2- | sort -z > "$lsb_t/now"`,
+    'sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted"',
+    // Fields 1-7 are the signature, the path is the rest (it may hold spaces).
+    'comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" | cut -z -d\' \' -f8- > "$lsb_t/changed"',
+    `grep -zv '^f ' "$lsb_t/all" | cut -z -d' ' -f9- > "$lsb_t/other"`,
+    `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
+    'cat "$lsb_t/now"',
+    // Every name is listed: --no-recursion keeps tar from sending unchanged files under a directory.
+    `cat "$lsb_t/other" "$lsb_t/changed" | ${tarCreate(excludes)} --no-recursion --null --verbatim-files-from --files-from=-`,
+    'exit $?',
+  ].join('\n');
+}

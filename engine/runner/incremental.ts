@@ -1,0 +1,97 @@
+/**
+ * The controller's half of an incremental backup (docs/incremental.md): what each host is told
+ * about the base (the previous manifest of its files), and which of its files become references
+ * to the backup that holds their bytes. The host decides what to send
+ * (incremental-collect-command.ts); this only trusts an unchanged signature.
+ */
+import { nameFromBytes, nameToBytes } from '../archive/name-bytes.js';
+import type { BackupMetadata } from '../archive/metadata.js';
+import type { EntryRecord } from '../archive/types.js';
+import { filesPrefix } from './entry-paths.js';
+
+/** The backup an incremental is compared with, as the application layer found and checked it. */
+export interface IncrementalBase {
+  metadata: BackupMetadata;
+  /** Its archive name in the target(s). */
+  archive: string;
+  /** sha256 of its archive as stored (its `.sha256` sidecar). */
+  sha256: string;
+}
+
+/** One line of a host manifest: `<signature> <path>`, signature = 7 space-separated fields. */
+const SIGNATURE_FIELDS = 7;
+
+export class IncrementalCollect {
+  /** Entries of the base that hold bytes a reference may point at, by archive path. */
+  private readonly previous = new Map<string, EntryRecord>();
+  /** References found so far (unchanged files), added to metadata.json after the stored entries. */
+  readonly references: EntryRecord[] = [];
+
+  constructor(readonly base: IncrementalBase | undefined) {
+    for (const e of base?.metadata.entries ?? []) {
+      // Only a file whose bytes exist somewhere and whose signature is known can stay unchanged.
+      if (e.type === 'file' && e.sha256 && e.stat && !e.error && !e.changedDuringRead) this.previous.set(e.path, e);
+    }
+  }
+
+  /** The previous manifest for one host's collect step: `<signature> /<path>\0` per referable file. */
+  previousManifest(component: string, host: string): Buffer {
+    const prefix = filesPrefix(component, host) + '/';
+    const lines: Buffer[] = [];
+    for (const [path, e] of this.previous) {
+      if (path.startsWith(prefix)) lines.push(Buffer.from(`${e.stat} /`), nameToBytes(path.slice(prefix.length)), Buffer.from([0]));
+    }
+    return Buffer.concat(lines);
+  }
+
+  /**
+   * After a collect step succeeded: `stored` (this step's entries, the archive writer's own
+   * records) get their signature from the host's manifest, and every listed file that was not
+   * sent and whose signature equals the base's becomes a reference. A file not sent whose
+   * signature differs (changed after the host listed it, excluded) is neither: never a reference
+   * to bytes that were not checked unchanged.
+   */
+  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>): void {
+    const prefix = filesPrefix(component, host) + '/';
+    for (const { signature, rel } of manifestLines(manifest)) {
+      const path = prefix + rel;
+      const record = stored.get(path);
+      if (record) {
+        if (record.type === 'file') record.stat = signature;
+        continue;
+      }
+      const before = this.previous.get(path);
+      if (!before || before.stat !== signature) continue;
+      this.references.push({
+        path,
+        type: 'file',
+        size: before.size,
+        sha256: before.sha256,
+        mode: before.mode,
+        mtime: before.mtime,
+        stat: signature,
+        // The backup that holds the bytes, never a chain of references.
+        ref: before.ref ?? this.base!.metadata.backupId,
+      });
+    }
+  }
+}
+
+/** Splits a host manifest into signature and archive-relative path (leading '/' dropped, as tar does). */
+function* manifestLines(manifest: Buffer): Generator<{ signature: string; rel: string }> {
+  let start = 0;
+  while (start < manifest.length) {
+    let end = manifest.indexOf(0, start);
+    if (end < 0) end = manifest.length;
+    let space = start;
+    for (let i = 0; i < SIGNATURE_FIELDS && space >= 0; i++) space = manifest.indexOf(0x20, space + (i === 0 ? 0 : 1));
+    if (space > start && space < end) {
+      const signature = manifest.toString('latin1', start, space);
+      const rel = nameFromBytes(manifest, space + 1, end)
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '');
+      if (rel !== '') yield { signature, rel };
+    }
+    start = end + 1;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The rules around a chain of incrementals (docs/incremental.md), through the built CLI on the
+ * local host: a base deleted out of band or damaged is named by restore (before any host is touched) and
+ * by verify, and the next incremental is a full instead of a reference to bytes that are gone;
+ * a file that changed while it was read is sent again, not referred to; prune keeps a chain
+ * whole; a job's maxChain forces a full, and `run --full` too.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupMetadata } from '../../engine/archive/index.js';
+import { cliOutput, runCli } from '../helpers/cli.js';
+import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
+import { waitFor } from '../faults/support.js';
+
+let c: LocalCluster;
+let tree: string;
+beforeEach(async () => {
+  c = await localCluster();
+  await mkdir(c.target, { recursive: true });
+  tree = path.join(c.data, 'tree');
+  await c.write('data/tree/steady.txt', 'steady\n'.repeat(1000));
+  await c.write('data/tree/sub/other.txt', 'other\n');
+  await c.recipe('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${tree}\nrestore:\n  apply:\n    - files: ${tree}\n`);
+});
+afterEach(async () => c.cleanup());
+
+/** Runs apply with `flags`; returns the new archive's name and metadata. */
+async function backup(flags: string[]): Promise<{ name: string; metadata: BackupMetadata; output: string }> {
+  const before = new Set(await readdir(c.target));
+  const run = await c.apply(flags);
+  expect(run.exitCode, cliOutput(run)).toBe(0);
+  const name = (await readdir(c.target)).find((n) => !before.has(n) && /\.tar\.gz$/.test(n))!;
+  return { name, metadata: JSON.parse(await readFile(path.join(c.target, `${name}.metadata.json`), 'utf8')), output: cliOutput(run) };
+}
+
+const entry = (m: BackupMetadata, file: string) => m.entries.find((e) => e.path === `app/localhost/files${file}`);
+
+async function deleteBackup(name: string): Promise<void> {
+  for (const n of await readdir(c.target)) if (n.startsWith(name)) await rm(path.join(c.target, n));
+}
+
+it('a base deleted out of band: restore and verify name it before any host is touched; the next incremental is a full', async () => {
+  const full = await backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await backup(['--incremental']);
+  expect(incr.metadata.kind).toBe('incremental');
+  expect(entry(incr.metadata, `${tree}/steady.txt`)?.ref).toBe(full.metadata.backupId);
+  expect(entry(incr.metadata, `${tree}/new.txt`)?.ref).toBeUndefined();
+
+  await deleteBackup(full.name);
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incr.name));
+  expect(restore.exitCode, cliOutput(restore)).not.toBe(0);
+  expect(cliOutput(restore)).toContain(`its chain needs ${full.name}`);
+  await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
+
+  const verify = await c.verify(path.join(c.target, incr.name));
+  expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
+  expect(verify.stdout).toContain(`the chain needs ${full.name}`);
+
+  await c.write('data/tree/steady.txt', 'steady\n'.repeat(1000));
+  const next = await backup(['--incremental']);
+  expect(next.metadata.kind).toBe('full');
+  expect(next.metadata.entries.filter((e) => e.ref !== undefined)).toEqual([]);
+  expect(next.output).toContain('a full backup is made');
+}, 300_000);
+
+it('a damaged base: restore refuses naming it before any host is touched, verify names it', async () => {
+  const full = await backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await backup(['--incremental']);
+  // One byte of the stored base flipped (bit rot, a bad copy): its .sha256 sidecar no longer matches.
+  const file = path.join(c.target, full.name);
+  const bytes = await readFile(file);
+  bytes[bytes.length >> 1] ^= 0xff;
+  await writeFile(file, bytes);
+
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incr.name));
+  expect(restore.exitCode, cliOutput(restore)).not.toBe(0);
+  expect(cliOutput(restore)).toContain(full.name);
+  await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
+  const verify = await c.verify(path.join(c.target, incr.name));
+  expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
+  expect(verify.stdout).toContain(`${full.name}: `);
+}, 300_000);
+
+it('a file that changed while it was read is sent again by the next incremental, not referred to', async () => {
+  const log = await c.write('data/tree/app.log', 'x'.repeat(32 * 1024 * 1024));
+  const writer = execa('sh', ['-c', `while :; do printf '%0512d\\n' 0 >> '${log}'; done`], { reject: false });
+  let full;
+  try {
+    const start = (await stat(log)).size;
+    await waitFor(async () => (await stat(log)).size > start, 60_000, 'the log to grow');
+    full = await backup(['--full']);
+  } finally {
+    writer.kill('SIGKILL');
+    await writer;
+  }
+  expect(entry(full.metadata, log)?.changedDuringRead).toBe(true);
+  const incr = await backup(['--incremental']);
+  const again = entry(incr.metadata, log)!;
+  expect(again.ref).toBeUndefined();
+  expect(again.size).toBe((await stat(log)).size);
+  expect(entry(incr.metadata, `${tree}/steady.txt`)?.ref).toBe(full.metadata.backupId);
+
+  const expected = await readFile(log);
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incr.name));
+  expect(restore.exitCode, cliOutput(restore)).toBe(0);
+  expect((await readFile(log)).equals(expected)).toBe(true);
+  expect(await readFile(path.join(tree, 'steady.txt'), 'utf8')).toBe('steady\n'.repeat(1000));
+}, 300_000);
+
+it('prune keeps the bases a kept incremental needs, saying why; the newest still restores', async () => {
+  const full = await backup(['--full']);
+  await writeFile(path.join(tree, 'a.txt'), 'a\n');
+  const first = await backup(['--incremental']);
+  await writeFile(path.join(tree, 'b.txt'), 'b\n');
+  const second = await backup(['--incremental']);
+
+  const prune = await runCli(['prune', '-t', c.target, '--keep-last', '1']);
+  expect(prune.exitCode, cliOutput(prune)).toBe(0);
+  expect(prune.stdout).toContain(`kept: ${second.name} is an incremental on it`);
+  expect(prune.stdout).toContain(`kept: ${first.name} is an incremental on it`);
+  const left = await readdir(c.target);
+  for (const b of [full, first, second]) expect(left).toContain(b.name);
+
+  const before = await readFile(path.join(tree, 'steady.txt'));
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, second.name));
+  expect(restore.exitCode, cliOutput(restore)).toBe(0);
+  expect((await readFile(path.join(tree, 'steady.txt'))).equals(before)).toBe(true);
+  expect(await readFile(path.join(tree, 'b.txt'), 'utf8')).toBe('b\n');
+}, 300_000);
+
+it("a job's maxChain forces a full after that many incrementals; run --full forces one at once", async () => {
+  const config = await c.write(
+    'lsbackup.config.yaml',
+    `apiVersion: lsbackup/v1\nkind: Config\ncluster: incr\nbuild: ${c.build}\nrecipes: [${c.recipes}]\ntargets: [${c.target}]\nincremental: { maxChain: 2 }\n`,
+  );
+  const kinds: string[] = [];
+  for (const extra of [[], [], [], [], ['--full']]) {
+    const before = new Set(await readdir(c.target));
+    const run = await runCli(['run', '-c', config, ...extra]);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    const name = (await readdir(c.target)).find((n) => !before.has(n) && n.endsWith('.tar.gz.metadata.json'))!;
+    kinds.push((JSON.parse(await readFile(path.join(c.target, name), 'utf8')) as BackupMetadata).kind!);
+    await writeFile(path.join(tree, `round-${kinds.length}.txt`), 'x\n');
+  }
+  // No backup yet: a full; two incrementals; the chain is full (maxChain 2): a full; then --full.
+  expect(kinds).toEqual(['full', 'incremental', 'incremental', 'full', 'full']);
+}, 300_000);
