@@ -51,6 +51,7 @@ export function summaryKeeper(inner: Reporter): Reporter & { summary: () => Summ
       if (event.type === 'run.end') summary = event.summary;
       inner.emit(event);
     },
+    progressIntervalMs: inner.progressIntervalMs,
     close: () => inner.close(),
     summary: () => summary,
   };

@@ -9,7 +9,7 @@ import { formatFromName, parseBackupName, sidecarNames, verifyArchive } from '..
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
-import { decrypted, readText, type DecryptOptions } from './objects.js';
+import { counted, decrypted, readText, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
@@ -31,7 +31,7 @@ export interface BackupVerifyReport {
 export async function verifyBackup(
   target: Target,
   name: string,
-  options: DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[] } = {},
+  options: DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void } = {},
 ): Promise<BackupVerifyReport> {
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
@@ -41,7 +41,7 @@ export async function verifyBackup(
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
 
-  let digest = await measured(await target.get(name), async (stored) => {
+  let digest = await measured(counted(await target.get(name), options.count), async (stored) => {
     if (!canDecrypt) {
       stored.resume(); // digest only
       await once(stored, 'end');
