@@ -29,11 +29,13 @@ export async function runReporter(json: boolean | undefined, redactor: Redactor,
 }
 
 /**
- * The progress of a command that reads one stored object (verify, get) against its stored size,
- * shown the way the command's reporter shows things; close it when done.
+ * The progress of a catalog command that reads stored objects (verify, get, prune), against
+ * their stored size when known; close it when done. Their --json result on stdout is one JSON
+ * document, so with --json the progress events go to stderr as JSON lines.
  */
 export async function objectProgress(operation: ProgressOperation, json: boolean | undefined, redactor: Redactor, totalBytes?: number): Promise<ProgressMeter> {
-  return new ProgressMeter(await runReporter(json, redactor), operation, totalBytes !== undefined ? { totalBytes } : {});
+  const reporter = json ? await createReporter('json', redactor, progressInterval(), 2) : await runReporter(false, redactor);
+  return new ProgressMeter(reporter, operation, totalBytes !== undefined ? { totalBytes } : {});
 }
 
 /** Progress every N ms instead of the reporter's default (engine/report/reporters.ts). */

@@ -47,8 +47,8 @@ export function decrypted(stored: Readable, name: string, options: DecryptOption
 }
 
 /** A small object (a sidecar) as text. */
-export async function readText(target: Target, name: string, options: DecryptOptions): Promise<string> {
+export async function readText(target: Target, name: string, options: DecryptOptions, count?: (bytes: number) => void): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of await openObject(target, name, options)) chunks.push(c as Buffer);
+  for await (const c of await openObject(target, name, options, count)) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -36,7 +36,11 @@ export function pruneGroup(b: BackupSummary): string {
  * backup of each group is kept. A backup whose metadata cannot be read (missing, damaged,
  * encrypted without an identity) is kept and reported: its cluster, job and time are unknown.
  */
-export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & PruneScope & { dryRun?: boolean } = {}): Promise<PruneResult> {
+export async function prune(
+  target: Target,
+  policy: RetentionPolicy,
+  options: DecryptOptions & PruneScope & { dryRun?: boolean; count?: (bytes: number) => void } = {},
+): Promise<PruneResult> {
   if (!hasRules(policy)) {
     throw new LsError('EUSAGE', {
       message: 'prune needs at least one of --keep-within, --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly',

@@ -12,11 +12,11 @@ export const PROGRESS_INTERVAL_MS: Record<Exclude<ReporterKind, 'quiet'>, number
  * Picks the reporter: --json for machines, a live view on a TTY, plain lines otherwise. The live
  * view's terminal modules (log-update and its ~15 dependencies) load only when it is chosen.
  */
-export async function createReporter(kind: ReporterKind, redactor: Redactor, progressIntervalMs?: number): Promise<Reporter> {
+export async function createReporter(kind: ReporterKind, redactor: Redactor, progressIntervalMs?: number, jsonFd: 1 | 2 = 1): Promise<Reporter> {
   const every = (k: Exclude<ReporterKind, 'quiet'>) => progressIntervalMs ?? PROGRESS_INTERVAL_MS[k];
   switch (kind) {
     case 'json':
-      return new JsonLinesReporter(redactor, every(kind));
+      return new JsonLinesReporter(redactor, every(kind), jsonFd);
     case 'tty':
       return new (await import('./live-reporter.js')).LiveReporter(redactor, every(kind));
     case 'plain':
@@ -27,7 +27,7 @@ export async function createReporter(kind: ReporterKind, redactor: Redactor, pro
 }
 
 /**
- * One JSON object per line on stdout, every string redacted (for CI). Lines of one turn of the
+ * One JSON object per line on stdout (or `fd`), every string redacted (for CI). Lines of one turn of the
  * event loop go out in one write: a collect of 10,000 files is 10,000 'entry' events, and a
  * write per line cost ~0.1 s of CPU. Writes are synchronous and complete (writeFullySync), so a
  * process.exit from anywhere loses no line and a slow reader slows the run instead.
@@ -40,6 +40,7 @@ class JsonLinesReporter implements Reporter {
   constructor(
     private readonly redactor: Redactor,
     readonly progressIntervalMs: number,
+    private readonly fd: 1 | 2 = 1,
   ) {
     process.once('exit', this.flushNow); // whatever way the process ends, nothing is lost
   }
@@ -63,7 +64,7 @@ class JsonLinesReporter implements Reporter {
     if (!this.pending) return;
     const text = this.pending;
     this.pending = '';
-    writeFullySync(1, text);
+    writeFullySync(this.fd, text);
   }
 }
 

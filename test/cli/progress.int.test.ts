@@ -10,7 +10,7 @@
  * LSBACKUP_PROGRESS_INTERVAL_MS and the assertions are about the order of what was printed.
  */
 import { execa } from 'execa';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProgressEvent, RunEvent } from '../../engine/report/events.js';
@@ -92,7 +92,9 @@ describe('progress', () => {
       ['verify', v],
       ['get', g],
     ] as const) {
-      const seen = progressOf(events(r.stdout), operation);
+      // Their --json result is one JSON document on stdout: progress goes to stderr as JSON lines.
+      expect(() => JSON.parse(r.stdout) as unknown, cliOutput(r)).not.toThrow();
+      const seen = progressOf(events(r.stderr), operation);
       expect(seen.length, cliOutput(r)).toBeGreaterThanOrEqual(1);
       for (const p of seen) expect(p.totalBytes).toBe(size);
       const total = size;
@@ -118,6 +120,16 @@ describe('progress', () => {
       hostsTotal: 1,
       hosts: [{ component: 'small', host: 'localhost', bytes: SMALL, done: true }],
     });
+  }, 300_000);
+
+  it('prune shows the bytes of the metadata sidecars it reads (what takes time on a remote target)', async () => {
+    const sidecars = (await readdir(target)).filter((n) => n.endsWith('.metadata.json'));
+    expect(sidecars.length).toBeGreaterThanOrEqual(1);
+    const sidecarBytes = (await Promise.all(sidecars.map((n) => stat(path.join(target, n))))).reduce((sum, s) => sum + s.size, 0);
+    const r = await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run', '--json'], { env });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(() => JSON.parse(r.stdout) as unknown, cliOutput(r)).not.toThrow();
+    expect(progressOf(events(r.stderr), 'prune').at(-1), cliOutput(r)).toMatchObject({ bytes: sidecarBytes });
   }, 300_000);
 
   it('a log (no terminal) gets plain progress lines while bytes move', async () => {
