@@ -1,4 +1,6 @@
+import { LsError } from '../errors.js';
 import type { Reporter } from '../report/events.js';
+import { ProgressMeter, type ProgressOperation } from '../report/progress.js';
 import { problemsOnlyReporter, withStepOutput, type OutputLevel } from '../report/output-level.js';
 import { createReporter, type ReporterKind } from '../report/reporters.js';
 import type { Redactor } from '../secrets/types.js';
@@ -17,8 +19,34 @@ export function setOutputLevel(level: OutputLevel): void {
  */
 export async function runReporter(json: boolean | undefined, redactor: Redactor, { live = true } = {}): Promise<Reporter> {
   if (!json && outputLevel === 'quiet') return problemsOnlyReporter(redactor);
+  const interval = progressInterval();
   // Verbose output is a log to read afterwards: plain lines, no live block redrawn over it.
-  if (!json && outputLevel === 'verbose') return withStepOutput(await createReporter('plain', redactor), redactor);
-  const kind: ReporterKind = json ? 'json' : live && process.stderr.isTTY ? 'tty' : 'plain';
-  return createReporter(kind, redactor);
+  if (!json && outputLevel === 'verbose') return withStepOutput(await createReporter('plain', redactor, interval), redactor);
+  // A terminal that reports no width (0 columns: a serial console, some CI ptys) cannot hold a live block.
+  const terminal = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
+  const kind: ReporterKind = json ? 'json' : live && terminal ? 'tty' : 'plain';
+  return createReporter(kind, redactor, interval);
+}
+
+/**
+ * The progress of a catalog command that reads stored objects (verify, get, prune), against
+ * their stored size when known; close it when done. Their --json result on stdout is one JSON
+ * document, so with --json the progress events go to stderr as JSON lines.
+ */
+export async function objectProgress(operation: ProgressOperation, json: boolean | undefined, redactor: Redactor, totalBytes?: number): Promise<ProgressMeter> {
+  const reporter = json ? await createReporter('json', redactor, progressInterval(), 2) : await runReporter(false, redactor);
+  return new ProgressMeter(reporter, operation, totalBytes !== undefined ? { totalBytes } : {});
+}
+
+/** Progress every N ms instead of the reporter's default (engine/report/reporters.ts). */
+export const PROGRESS_INTERVAL_ENV = 'LSBACKUP_PROGRESS_INTERVAL_MS';
+
+function progressInterval(): number | undefined {
+  const raw = process.env[PROGRESS_INTERVAL_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) {
+    throw new LsError('EUSAGE', { message: `${PROGRESS_INTERVAL_ENV} is '${raw}': set it to a whole number of milliseconds above 0, or unset it` });
+  }
+  return ms;
 }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { AGE_SUFFIX } from '../archive/index.js';
 import { isLsError, LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
-import { isEncrypted, openObject, type DecryptOptions } from './objects.js';
+import { counted, isEncrypted, openObject, type DecryptOptions } from './objects.js';
 
 export interface FetchResult {
   /** The file written. */
@@ -21,7 +21,14 @@ export interface FetchResult {
  * With identities an encrypted backup is decrypted on the way (and loses its `.age`); without,
  * the stored bytes are copied as they are. Nothing appears at the destination unless whole.
  */
-export async function fetchBackup(target: Target, name: string, dest: string, options: DecryptOptions = {}): Promise<FetchResult> {
+/** `count` is told the size of each stored chunk as it comes (live progress). */
+export async function fetchBackup(
+  target: Target,
+  name: string,
+  dest: string,
+  options: DecryptOptions = {},
+  count?: (bytes: number) => void,
+): Promise<FetchResult> {
   const decrypt = isEncrypted(name) && (options.identities?.length ?? 0) > 0;
   const outName = decrypt ? name.slice(0, -AGE_SUFFIX.length) : name;
   const isDir = (await stat(dest).catch(() => undefined))?.isDirectory() ?? false;
@@ -32,7 +39,7 @@ export async function fetchBackup(target: Target, name: string, dest: string, op
   const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
   let received = 0;
   try {
-    const source = decrypt ? await openObject(target, name, options) : await target.get(name);
+    const source = decrypt ? await openObject(target, name, options, count) : counted(await target.get(name), count);
     source.on('data', (chunk: Buffer) => (received += chunk.length));
     await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     await rename(temp, file);

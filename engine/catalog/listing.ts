@@ -40,6 +40,8 @@ export interface ListOptions extends DecryptOptions {
   withMetadata?: boolean;
   /** Only the archives whose parsed name passes (decided before any sidecar is read). */
   only?: (name: ParsedBackupName) => boolean;
+  /** Told the bytes of each metadata sidecar as it is read (prune's progress on a remote target). */
+  count?: (bytes: number) => void;
 }
 
 /** Every backup in the target, newest first. */
@@ -71,7 +73,7 @@ async function summarise(
   parsed: ParsedBackupName,
   object: StoredObject,
   all: Map<string, StoredObject>,
-  readOptions: DecryptOptions | undefined,
+  readOptions: (DecryptOptions & Pick<ListOptions, 'count'>) | undefined,
 ): Promise<BackupSummary> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
@@ -82,7 +84,7 @@ async function summarise(
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: 'metadata encrypted (pass --identity)' };
   try {
-    const metadata = parseMetadata(await readText(target, metadataName, readOptions), parsed.name, metadataName);
+    const metadata = parseMetadata(await readText(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);
     const cluster = sanitizeClusterName(metadata.cluster);
     return {

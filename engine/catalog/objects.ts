@@ -1,5 +1,5 @@
 /** Reading one stored object back: whole (small sidecars) or as a stream, decrypting `.age` objects. */
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { decryptStream } from '../crypto/age.js';
 import { LsError } from '../errors.js';
@@ -12,10 +12,27 @@ export interface DecryptOptions {
 
 export const isEncrypted = (name: string) => name.endsWith(AGE_SUFFIX);
 
-/** The stored bytes of `name`, decrypted when it is an age file and an identity is known. */
-export async function openObject(target: Target, name: string, options: DecryptOptions): Promise<Readable> {
-  const stored = await target.get(name);
+/**
+ * The stored bytes of `name`, decrypted when it is an age file and an identity is known.
+ * `count` is told the size of each stored chunk as it is read (live progress against the stored size).
+ */
+export async function openObject(target: Target, name: string, options: DecryptOptions, count?: (bytes: number) => void): Promise<Readable> {
+  const stored = counted(await target.get(name), count);
   return isEncrypted(name) ? decrypted(stored, name, options) : stored;
+}
+
+/** `stored` with each chunk's size told to `count` on the way; closing it closes `stored` too. */
+export function counted(stored: Readable, count?: (bytes: number) => void): Readable {
+  if (!count) return stored;
+  const tally = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      count(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  stored.on('error', (e) => tally.destroy(e));
+  tally.on('close', () => stored.destroy()); // a reader that stops early releases the object
+  return stored.pipe(tally);
 }
 
 /** Pass an age stream through decryption; ECRYPTO when no identity was given. */
@@ -30,9 +47,9 @@ export function decrypted(stored: Readable, name: string, options: DecryptOption
 }
 
 /** A small object (a sidecar) as text. */
-export async function readText(target: Target, name: string, options: DecryptOptions): Promise<string> {
+export async function readText(target: Target, name: string, options: DecryptOptions, count?: (bytes: number) => void): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of await openObject(target, name, options)) chunks.push(c as Buffer);
+  for await (const c of await openObject(target, name, options, count)) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 

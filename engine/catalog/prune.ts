@@ -38,7 +38,11 @@ export function pruneGroup(b: BackupSummary): string {
  * encrypted without an identity) is kept and reported: its cluster, job and time are unknown.
  * A base of an incremental that stays is kept too (chains.ts).
  */
-export async function prune(target: Target, policy: RetentionPolicy, options: DecryptOptions & PruneScope & { dryRun?: boolean } = {}): Promise<PruneResult> {
+export async function prune(
+  target: Target,
+  policy: RetentionPolicy,
+  options: DecryptOptions & PruneScope & { dryRun?: boolean; count?: (bytes: number) => void } = {},
+): Promise<PruneResult> {
   if (!hasRules(policy)) {
     throw new LsError('EUSAGE', {
       message: 'prune needs at least one of --keep-within, --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly',

@@ -9,7 +9,7 @@ import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type Back
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
-import { decrypted, readText, type DecryptOptions } from './objects.js';
+import { counted, decrypted, readText, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
@@ -30,7 +30,8 @@ export interface BackupVerifyReport {
   chain?: string[];
 }
 
-type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[] };
+/** `count` is told each stored chunk's size as it is read (live progress of the newest archive). */
+type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void };
 
 /** One backup, and for an incremental every older backup its references need (verifyChain). */
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
@@ -70,7 +71,7 @@ async function verifyChain(
       break;
     }
     members.push(base.archive);
-    const { report, metadata } = await verifyOne(target, base.archive, options);
+    const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined });
     for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`);
     if (report.expectedSha256 !== undefined && report.sha256 !== base.sha256) {
       chain(`${base.archive} has sha256 ${report.sha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}`);
@@ -101,7 +102,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
 
-  let digest = await measured(await target.get(name), async (stored) => {
+  let digest = await measured(counted(await target.get(name), options.count), async (stored) => {
     if (!canDecrypt) {
       stored.resume(); // digest only
       await once(stored, 'end');

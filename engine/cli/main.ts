@@ -86,8 +86,11 @@ function clusterOptions(cmd: Command): Command {
     .option('--skip <components>', 'skip these components (comma-separated)', list)
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
     .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)')
-    .option('--json', 'machine-readable output: one JSON event per line');
+    .option('--json', `machine-readable output: one JSON event per line (${PROGRESS_HELP})`);
 }
+
+/** How progress is shown, for the --json help of the commands that move data. */
+const PROGRESS_HELP = 'progress events every second while bytes move; every N ms with $LSBACKUP_PROGRESS_INTERVAL_MS';
 
 /** Where SSH keys come from when the inventory's paths are not on this machine (a container): apply, plan, run, restore. */
 function sshFileOptions(cmd: Command): Command {
@@ -299,7 +302,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     )
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--job <name>', 'the job to run (required when the config defines several)')
-    .option('--json', 'machine-readable output: one JSON event per line, the run report last')
+    .option('--json', `machine-readable output: one JSON event per line, the run report last (${PROGRESS_HELP})`)
     .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .option('--sign-key <file>', 'sign metadata.json with this unencrypted SSH private key (default: config signing.key)')
     .option(
@@ -370,7 +373,8 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .command('verify')
       .description(
         "stream a backup back and check every entry's size and sha256 against its metadata.json, the archive against its .sha256 sidecar, " +
-          'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad',
+          'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad. ' +
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
       )
       .argument(backupArgument, backupHelp)
       .option(
@@ -384,7 +388,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   catalogOptions(
     program
       .command('get')
-      .description('download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way')
+      .description(
+        'download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way. ' +
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
+      )
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
   ).action(async (spec: string, dest: string, _o, cmd: Command) =>
@@ -431,11 +438,11 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   return program;
 }
 
-/** Says in --help where the config comes from and which file that is now. */
+/** Says in --help where the config comes from and which file that is now, and how progress shows. */
 function configHelpLine(): string {
   const found = discoverConfig(undefined);
   const now = found ? `now: ${found.file}${found.source === 'found' ? '' : ` (from ${found.source})`}` : 'now: none found';
-  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.`;
+  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.\nProgress: a live line per host on a terminal, a plain line every 5 s in a log, --json events every second; $LSBACKUP_PROGRESS_INTERVAL_MS sets the interval.`;
 }
 
 /**

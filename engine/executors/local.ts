@@ -38,7 +38,7 @@ export class LocalExecutor implements Executor {
       stderr: 'pipe',
     });
     // Done once the sink took all of stdout, not merely once stdout ended (sink-pipe.ts).
-    const toSink = options.stdout ? pipeToSink(child.stdout!, options.stdout) : undefined;
+    const toSink = options.stdout ? pipeToSink(child.stdout!, options.stdout, options.countStdout) : undefined;
     let exited = false;
     // The whole process group, but not once the command has exited: its PID may then be
     // reused by an unrelated process group.

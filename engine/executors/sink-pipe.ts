@@ -17,7 +17,8 @@ export interface SinkPipe {
   detach(): void;
 }
 
-export function pipeToSink(from: Readable, to: Writable): SinkPipe {
+/** `count` (optional) is told each chunk's size as it is forwarded (live progress). */
+export function pipeToSink(from: Readable, to: Writable, count?: (bytes: number) => void): SinkPipe {
   let pending = 0;
   let ended = false;
   let settled = false;
@@ -33,6 +34,7 @@ export function pipeToSink(from: Readable, to: Writable): SinkPipe {
   };
   const onData = (chunk: Buffer) => {
     pending++;
+    count?.(chunk.length);
     if (!to.write(chunk, onWritten)) {
       from.pause();
       to.once('drain', onDrain);

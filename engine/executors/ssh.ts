@@ -225,7 +225,7 @@ export class SshExecutor implements Executor {
           const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
           let exitCode: number | undefined;
           let signal: string | undefined;
-          const toSink = options.stdout ? pipeToSink(channel, options.stdout) : undefined;
+          const toSink = options.stdout ? pipeToSink(channel, options.stdout, options.countStdout) : undefined;
           if (!toSink) channel.on('data', (chunk: Buffer) => stdout.push(chunk));
           channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
           // 'close' follows stdout's end, which only means the last chunk was handed to the sink:

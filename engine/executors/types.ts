@@ -18,6 +18,8 @@ export interface RunOptions {
    * The executor does not end this stream. Without it, stdout is captured (up to 1 MiB).
    */
   stdout?: Writable;
+  /** Told the size of each stdout chunk as it goes to `stdout` (live progress: a counter add, no copy). */
+  countStdout?: (bytes: number) => void;
   /** Kill the command after this long; the result has timedOut: true. */
   timeoutMs?: number;
   become?: Become;

@@ -161,10 +161,11 @@ function recordingReporter(inner: Reporter, report: RunReport, redactor: Redacto
     emit(event: RunEvent) {
       recordInReport(report, event);
       // The plain log's lines, the last few kept for the failure notifications (what went wrong, in context).
-      const line = describe(event);
+      const line = event.type === 'progress' ? undefined : describe(event);
       if (line !== undefined && logTail.push(redactor.redact(line)) > LOG_TAIL_LINES) logTail.shift();
       inner.emit(redactor.redactValue({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) }));
     },
+    progressIntervalMs: inner.progressIntervalMs,
     close: () => inner.close(),
   };
 }

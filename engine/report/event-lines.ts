@@ -2,7 +2,7 @@
  * The words of a run's events: one log line per event and the summary table at the end, shared
  * by the plain and the live reporter (reporters.ts, live-reporter.ts).
  */
-import type { RunEvent, SummaryRow } from './events.js';
+import type { ProgressEvent, RunEvent, SummaryRow } from './events.js';
 import { formatBytes, formatDuration, renderTable } from './format.js';
 
 export function describe(event: RunEvent): string | undefined {
@@ -27,9 +27,23 @@ export function describe(event: RunEvent): string | undefined {
       return `warning${event.component ? ` ${event.component}` : ''}${event.host ? ` @ ${event.host}` : ''}: ${event.message}`;
     case 'archive.stored':
       return `stored ${event.name} (${formatBytes(event.bytes)}) in ${event.target}`;
+    case 'progress':
+      return describeProgress(event);
     case 'run.end':
       return `${event.status.toUpperCase()} in ${formatDuration(event.durationMs)}${event.archive ? `: ${event.archive}` : ''}`;
   }
+}
+
+/** One line of figures: `backup: 1.2 GiB of 2.0 GiB, 96 MiB/s, 3 entries, hosts 1/4, ETA 9s`. */
+export function describeProgress(event: ProgressEvent): string {
+  const figures = [
+    `${formatBytes(event.bytes)}${event.totalBytes !== undefined ? ` of ${formatBytes(event.totalBytes)}` : ''}`,
+    `${formatBytes(event.bytesPerSecond)}/s`,
+    `${event.entries} entries`,
+    ...(event.hostsTotal !== undefined ? [`hosts ${event.hostsDone ?? 0}/${event.hostsTotal}`] : []),
+    ...(event.etaSeconds !== undefined ? [`ETA ${event.etaSeconds < 60 ? `${event.etaSeconds}s` : formatDuration(event.etaSeconds * 1000)}`] : []),
+  ];
+  return `${event.operation}: ${figures.join(', ')}`;
 }
 
 export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {

@@ -38,6 +38,7 @@ export type RunEvent = (
   | { type: 'component.end'; component: string; status: string; durationMs: number; version?: string }
   | { type: 'warning'; message: string; component?: string; host?: string }
   | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
+  | ProgressEvent
   | {
       type: 'run.end';
       status: 'success' | 'partial' | 'failed' | 'interrupted';
@@ -50,6 +51,20 @@ export type RunEvent = (
 ) &
   EventSource;
 
+/** Bytes moved so far, sent at a steady interval while they move (engine/report/progress.ts). */
+export interface ProgressEvent {
+  type: 'progress';
+  operation: 'backup' | 'restore' | 'stage' | 'verify' | 'get' | 'prune';
+  bytes: number;
+  totalBytes?: number;
+  entries: number;
+  bytesPerSecond: number;
+  etaSeconds?: number;
+  hostsDone?: number;
+  hostsTotal?: number;
+  hosts?: Array<{ component?: string; host: string; bytes: number; totalBytes?: number; entries: number; done: boolean }>;
+}
+
 export interface SummaryRow {
   component: string;
   host: string;
@@ -61,6 +76,8 @@ export interface SummaryRow {
 
 export interface Reporter {
   emit(event: RunEvent): void;
+  /** How often this reporter wants `progress` events; undefined: none (--quiet). */
+  readonly progressIntervalMs?: number;
   /** Flush anything buffered (the live view) before the process prints its last words. */
   close(): void;
 }

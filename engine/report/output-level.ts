@@ -55,6 +55,7 @@ export function withStepOutput(inner: Reporter, redactor: Redactor): Reporter {
       if (lines) process.stderr.write(redactor.redact(event.job ? `[${event.job}] ${lines.trimStart()}` : lines) + '\n');
       inner.emit(event);
     },
+    progressIntervalMs: inner.progressIntervalMs,
     close: () => inner.close(),
   };
 }

@@ -18,6 +18,7 @@ export function reportRecorder(inner: Reporter, report: RunReport): Reporter {
       recordInReport(report, event);
       inner.emit(event);
     },
+    progressIntervalMs: inner.progressIntervalMs,
     close: () => inner.close(),
   };
 }

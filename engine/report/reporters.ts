@@ -5,25 +5,29 @@ import { writeFullySync } from './write-fully.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain' | 'quiet';
 
+/** How often each reporter shows progress by default: a machine every second, a log every 5 s. */
+export const PROGRESS_INTERVAL_MS: Record<Exclude<ReporterKind, 'quiet'>, number> = { json: 1000, tty: 500, plain: 5000 };
+
 /**
  * Picks the reporter: --json for machines, a live view on a TTY, plain lines otherwise. The live
  * view's terminal modules (log-update and its ~15 dependencies) load only when it is chosen.
  */
-export async function createReporter(kind: ReporterKind, redactor: Redactor): Promise<Reporter> {
+export async function createReporter(kind: ReporterKind, redactor: Redactor, progressIntervalMs?: number, jsonFd: 1 | 2 = 1): Promise<Reporter> {
+  const every = (k: Exclude<ReporterKind, 'quiet'>) => progressIntervalMs ?? PROGRESS_INTERVAL_MS[k];
   switch (kind) {
     case 'json':
-      return new JsonLinesReporter(redactor);
+      return new JsonLinesReporter(redactor, every(kind), jsonFd);
     case 'tty':
-      return new (await import('./live-reporter.js')).LiveReporter(redactor);
+      return new (await import('./live-reporter.js')).LiveReporter(redactor, every(kind));
     case 'plain':
-      return new PlainReporter(redactor);
+      return new PlainReporter(redactor, every(kind));
     case 'quiet':
       return { emit: () => undefined, close: () => undefined };
   }
 }
 
 /**
- * One JSON object per line on stdout, every string redacted (for CI). Lines of one turn of the
+ * One JSON object per line on stdout (or `fd`), every string redacted (for CI). Lines of one turn of the
  * event loop go out in one write: a collect of 10,000 files is 10,000 'entry' events, and a
  * write per line cost ~0.1 s of CPU. Writes are synchronous and complete (writeFullySync), so a
  * process.exit from anywhere loses no line and a slow reader slows the run instead.
@@ -33,7 +37,11 @@ class JsonLinesReporter implements Reporter {
   private scheduled = false;
   private readonly flushNow = () => this.flush();
 
-  constructor(private readonly redactor: Redactor) {
+  constructor(
+    private readonly redactor: Redactor,
+    readonly progressIntervalMs: number,
+    private readonly fd: 1 | 2 = 1,
+  ) {
     process.once('exit', this.flushNow); // whatever way the process ends, nothing is lost
   }
 
@@ -56,13 +64,16 @@ class JsonLinesReporter implements Reporter {
     if (!this.pending) return;
     const text = this.pending;
     this.pending = '';
-    writeFullySync(1, text);
+    writeFullySync(this.fd, text);
   }
 }
 
 /** Plain lines on stderr (logs, pipes), the summary table on stdout at the end. */
 class PlainReporter implements Reporter {
-  constructor(private readonly redactor: Redactor) {}
+  constructor(
+    private readonly redactor: Redactor,
+    readonly progressIntervalMs: number,
+  ) {}
   emit(event: RunEvent): void {
     const line = describe(event);
     // Jobs of the scheduler run at once: each line says whose it is.

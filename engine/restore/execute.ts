@@ -4,6 +4,8 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
+import { ProgressMeter, type ByteCounter } from '../report/progress.js';
+import { counted } from '../catalog/objects.js';
 import { hostPhases, type HostPhases } from '../runner/run-phases.js';
 import { lifecycle } from '../recipes/lifecycle.js';
 import { stepRecorder, type StepRun } from '../runner/step-result.js';
@@ -38,9 +40,20 @@ export interface RestoreComponentOutcome {
  * restore.together ones phase by phase on all hosts at once).
  * Components run side by side, except that one waits for those named in its restore.after.
  */
-export async function executeRestore(components: RestoreComponent[], options: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
+export async function executeRestore(components: RestoreComponent[], given: RestoreExecuteOptions): Promise<RestoreComponentOutcome[]> {
+  const running = components.filter((c) => !c.skipReason);
+  const progress = new ProgressMeter(given.reporter, 'restore', { componentHosts: new Map(running.map((c) => [c.name, c.tasks.length])) });
+  const options = { ...given, reporter: progress };
+  try {
+    return await restoreInOrder(components, options, progress);
+  } finally {
+    progress.stop();
+  }
+}
+
+async function restoreInOrder(components: RestoreComponent[], options: RestoreExecuteOptions, progress: ProgressMeter): Promise<RestoreComponentOutcome[]> {
   const limit = pLimit(options.concurrency);
-  const writes: StepContext = { staged: options.staged, keepSpecialModes: options.keepSpecialModes, hostWrites: new HostWriteQueues() };
+  const writes: StepContext = { staged: options.staged, keepSpecialModes: options.keepSpecialModes, hostWrites: new HostWriteQueues(), progress };
   const byName = new Map(components.map((c) => [c.name, c]));
   const started = new Map<string, Promise<RestoreComponentOutcome>>();
   // `chain`: the components waiting on this one, to refuse a loop instead of waiting forever.
@@ -143,7 +156,7 @@ async function openHost(component: RestoreComponent, task: RestoreTask, options:
     return { end: async () => done({ status: 'failed', bytes: 0, error, steps: [] }) };
   }
   const phases = hostPhases(task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
-    runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal),
+    runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal, writes.progress.counter({ component: component.name, host })),
   );
   return {
     phases,
@@ -159,6 +172,8 @@ interface StepContext {
   staged: StagedBackup;
   keepSpecialModes: boolean;
   hostWrites: HostWriteQueues;
+  /** Counts the bytes each host is sent as they go. */
+  progress: ProgressMeter;
 }
 
 async function runRestoreStep(
@@ -168,6 +183,7 @@ async function runRestoreStep(
   sourceHost: string,
   context: StepContext,
   signal: AbortSignal | undefined,
+  count: ByteCounter,
 ): Promise<StepRun> {
   const { staged } = context;
   const { report, fromCommand } = stepRecorder(step);
@@ -175,7 +191,7 @@ async function runRestoreStep(
 
   if (step.kind === 'files') {
     const files = { component, sourceHost, hostPath: step.files!, optional: step.filesOptional ?? false, keepSpecialModes: context.keepSpecialModes };
-    const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run));
+    const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run, count));
     return result.ok ? report('success', result.bytes, result.exitCode) : report('failed', 0, result.exitCode, result.error);
   }
 
@@ -186,7 +202,7 @@ async function runRestoreStep(
     const staged_ = staged.entries.get(entryPath);
     if (!staged_?.file && step.inputOptional) return report('skipped', 0);
     if (!staged_?.file) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
-    stdin = createReadStream(staged_.file);
+    stdin = counted(createReadStream(staged_.file), count);
     bytes = staged_.entry.size;
   }
   return fromCommand(await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) }), bytes);

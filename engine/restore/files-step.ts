@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { counted } from '../catalog/objects.js';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -56,6 +57,7 @@ export async function restoreFiles(
   staged: StagedBackup,
   step: { component: string; sourceHost: string; hostPath: string; optional: boolean; keepSpecialModes: boolean },
   run: RunOptions,
+  count?: (bytes: number) => void,
 ): Promise<FilesStepResult> {
   const selected = filesUnder(staged, step.component, step.sourceHost, step.hostPath);
   if (selected.length === 0) {
@@ -84,7 +86,10 @@ export async function restoreFiles(
   const sparse = withHoles && (await hostTarKeepsHoles(executor, run));
   // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
   const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
-  const result = await executor.run(command, { ...run, stdin: tarStreamOf(selected, staged, root, { keepSpecialModes: step.keepSpecialModes, sparse }) });
+  const result = await executor.run(command, {
+    ...run,
+    stdin: counted(tarStreamOf(selected, staged, root, { keepSpecialModes: step.keepSpecialModes, sparse }), count),
+  });
   if (result.failed) return { ok: false, error: describeFailure(result, result.stderr), exitCode: result.exitCode };
   return { ok: true, bytes: selected.reduce((n, s) => n + s.entry.size, 0), exitCode: result.exitCode };
 }

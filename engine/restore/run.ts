@@ -1,4 +1,5 @@
 import { rm, statfs } from 'node:fs/promises';
+import { ProgressMeter } from '../report/progress.js';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
 import type { Inventory } from '../inventory/types.js';
@@ -81,13 +82,20 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
-    const newest = await stageBackup(await options.source.open(), {
-      backup: options.source.name,
-      format: options.source.format,
-      stagingDir: stagingRoot,
-      components: selected,
-      expectedSha256,
-    });
+    // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
+    const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
+    let newest;
+    try {
+      newest = await stageBackup(await options.source.open(staging.counter()), {
+        backup: options.source.name,
+        format: options.source.format,
+        stagingDir: stagingRoot,
+        components: selected,
+        expectedSha256,
+      });
+    } finally {
+      staging.stop();
+    }
     // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
     const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected });
     await checkFreeSpace(stagingRoot, options.source.name);

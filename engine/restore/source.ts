@@ -7,8 +7,10 @@ import { isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 export interface BackupSource {
   name: string;
   format: ArchiveFormat;
-  /** A fresh stream of the archive's (decrypted) bytes each call. */
-  open(): Promise<Readable>;
+  /** A fresh stream of the archive's (decrypted) bytes each call; `count` is told the stored bytes as they are read. */
+  open(count?: (bytes: number) => void): Promise<Readable>;
+  /** The stored size (what `count` adds up to), when the target knows it. */
+  storedSize(): Promise<number | undefined>;
   /**
    * The digest the `.sha256` sidecar records for the stream `open()` gives, when there is one to
    * compare. Encrypted backups have none here: the sidecar covers the ciphertext, and age's own
@@ -25,7 +27,8 @@ export function backupSource(target: Target, name: string, identities: string[] 
   return {
     name,
     format: formatFromName(name),
-    open: () => openObject(target, name, { identities }),
+    open: (count) => openObject(target, name, { identities }, count),
+    storedSize: async () => (await target.stat(name))?.size,
     sidecarSha256: async () => {
       if (isEncrypted(name)) return undefined;
       return storedSha256(target, name);

@@ -4,6 +4,7 @@ import type { ArchiveWriter } from '../archive/types.js';
 import type { Executor } from '../executors/types.js';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Reporter } from '../report/events.js';
+import { ProgressMeter } from '../report/progress.js';
 import { isLsError } from '../errors.js';
 import { runPhases } from './run-phases.js';
 import { describeFailure, outputTails, stepRecorder, type StepRun } from './step-result.js';
@@ -35,8 +36,17 @@ export interface ExecuteOptions {
 /** Runs every component of a backup plan and streams what it produces into the archive. */
 export async function executeBackup(plan: RunPlan, options: ExecuteOptions): Promise<ComponentOutcome[]> {
   const limit = pLimit(options.concurrency);
-  return Promise.all(plan.components.map((component) => runComponent(component, options, limit)));
+  const running = plan.components.filter((c) => !c.skipReason);
+  const progress = new ProgressMeter(options.reporter, 'backup', { componentHosts: new Map(running.map((c) => [c.name, c.hosts.length])) });
+  try {
+    return await Promise.all(plan.components.map((component) => runComponent(component, { ...options, reporter: progress, progress }, limit)));
+  } finally {
+    progress.stop(); // the last figures, before the archive is finished
+  }
 }
+
+/** The options each host task sees: the reporter is the run's progress meter. */
+type HostTaskOptions = ExecuteOptions & { progress: ProgressMeter };
 
 type Limit = ReturnType<typeof pLimit>;
 
@@ -51,7 +61,7 @@ function recipeRecord(loaded: LoadedRecipe): ComponentOutcome['recipe'] {
 /** Picks the steps a host runs, from the recipe version that fits its component version. */
 type StepsChooser = (hostIndex: number, printedVersion: string | undefined) => Promise<{ hostPlan?: HostPlan; problem?: string }>;
 
-async function runComponent(component: ComponentPlan, options: ExecuteOptions, limit: Limit): Promise<ComponentOutcome> {
+async function runComponent(component: ComponentPlan, options: HostTaskOptions, limit: Limit): Promise<ComponentOutcome> {
   const base = { name: component.name, recipe: recipeRecord(component.recipe) };
   if (component.skipReason) {
     options.reporter.emit({ type: 'component.skip', component: component.name, reason: component.skipReason });
@@ -141,7 +151,7 @@ async function runHostTask(
   hostPlan: HostPlan,
   hostIndex: number,
   chooseSteps: StepsChooser,
-  options: ExecuteOptions,
+  options: HostTaskOptions,
 ): Promise<{ outcome: HostOutcome; version?: string }> {
   const { reporter } = options;
   const hostName = hostPlan.host.name;
@@ -233,11 +243,13 @@ async function runStep(
   component: string,
   host: string,
   transport: Transport,
-  options: ExecuteOptions,
+  options: HostTaskOptions,
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
   const { report, fromCommand } = stepRecorder(step);
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
+  // Streamed steps count their bytes as they arrive, not when their entry ends.
+  const streamed = { ...run, countStdout: options.progress.counter({ component, host }) };
 
   if (step.kind === 'collect') {
     const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
@@ -246,8 +258,8 @@ async function runStep(
     const incremental = options.incremental && step.incrementalCommand !== undefined ? options.incremental : undefined;
     const splitter = incremental ? new ManifestSplitter(collector.sink) : undefined;
     const result = incremental
-      ? await runStreamed(executor, step.incrementalCommand!, { ...run, stdin: incremental.previousManifest(component, host) }, splitter!.sink, transport)
-      : await runStreamed(executor, step.command, run, collector.sink, transport);
+      ? await runStreamed(executor, step.incrementalCommand!, { ...streamed, stdin: incremental.previousManifest(component, host) }, splitter!.sink, transport)
+      : await runStreamed(executor, step.command, streamed, collector.sink, transport);
     const split = await splitter?.finish();
     const collected = await collector.finish();
     if (split?.error) collected.error ??= new Error(split.error);
@@ -274,7 +286,7 @@ async function runStep(
     const whole = new Promise<number>((resolve) => (spooled = resolve));
     const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body, { onSpooled: spooled });
     added.catch(() => undefined);
-    const result = await runStreamed(executor, step.command, run, body, transport);
+    const result = await runStreamed(executor, step.command, streamed, body, transport);
     if (result.failed) {
       body.destroy(new Error('command failed; output discarded'));
       await added.catch(() => undefined);

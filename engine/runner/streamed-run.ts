@@ -12,6 +12,7 @@ import { NO_ZSTD_EXIT, NO_ZSTD_ON_HOST, remoteCompressCommand } from './remote-c
 import { COMPRESS_HOST_VAR, type Transport } from './transport.js';
 import { pipeToSink } from '../executors/sink-pipe.js';
 
+/** `run.countStdout` is told the bytes the command wrote (decompressed), as they reach `sink`. */
 export async function runStreamed(executor: Executor, command: string, run: RunOptions, sink: Writable, transport: Transport): Promise<CommandResult> {
   if (transport === 'plain') return executor.run(command, { ...run, stdout: sink });
   const host = executor.hostName;
@@ -19,7 +20,7 @@ export async function runStreamed(executor: Executor, command: string, run: RunO
   const notStarted = await zstd.started;
   if (notStarted) return notRun(command, host, notStarted);
   // Like the executors: the result waits until the sink took every decompressed byte.
-  const toSink = pipeToSink(zstd.stdout!, sink);
+  const toSink = pipeToSink(zstd.stdout!, sink, run.countStdout);
 
   // A stream that stops decompressing stops the host's command too: nothing reads it any more.
   const brokenStream = new AbortController();
@@ -29,7 +30,7 @@ export async function runStreamed(executor: Executor, command: string, run: RunO
   run.signal?.addEventListener('abort', onRunAbort, { once: true });
   let ran: CommandResult;
   try {
-    ran = await executor.run(remoteCompressCommand(command), { ...run, signal: brokenStream.signal, stdout: zstd.stdin });
+    ran = await executor.run(remoteCompressCommand(command), { ...run, signal: brokenStream.signal, stdout: zstd.stdin, countStdout: undefined });
   } catch (e) {
     zstd.kill(); // the host went away (ECONNECT): no stream will come
     toSink.detach();

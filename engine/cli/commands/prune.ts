@@ -5,6 +5,7 @@ import { ExitCode } from '../../errors.js';
 import { withTargetLock } from '../../lock/index.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
+import { objectProgress } from '../../app/reporter.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   /** A job name, false for --no-job, unset for every job. */
@@ -27,23 +28,32 @@ export async function pruneCommand(options: PruneOptions, redactor: Redactor): P
     keepMonthly: options.keepMonthly,
     keepYearly: options.keepYearly,
   };
+  // Reading every backup's metadata sidecar takes a while on a remote target: its bytes show as progress.
+  const progress = await objectProgress('prune', options.json, redactor);
   // The target's lock: retention never races a backup that is writing there.
-  const { result, leftovers } = await withTargetLock(
-    session.target,
-    { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
-    async () => ({
-      result: options.leftovers
-        ? undefined
-        : await prune(session.target, policy, {
-            ...session,
-            cluster: options.cluster,
-            job: options.job === false ? null : options.job,
-            dryRun: options.dryRun,
-          }),
-      // What dead runs left (incomplete multipart uploads past the target's grace period, temp files).
-      leftovers: (await session.target.cleanStale?.({ dryRun: options.dryRun })) ?? [],
-    }),
-  );
+  let outcome;
+  try {
+    outcome = await withTargetLock(
+      session.target,
+      { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
+      async () => ({
+        result: options.leftovers
+          ? undefined
+          : await prune(session.target, policy, {
+              ...session,
+              cluster: options.cluster,
+              job: options.job === false ? null : options.job,
+              dryRun: options.dryRun,
+              count: progress.counter(),
+            }),
+        // What dead runs left (incomplete multipart uploads past the target's grace period, temp files).
+        leftovers: (await session.target.cleanStale?.({ dryRun: options.dryRun })) ?? [],
+      }),
+    );
+  } finally {
+    progress.close();
+  }
+  const { result, leftovers } = outcome;
   const leftoverLines = leftovers.map((l) => `${options.dryRun ? 'would remove' : 'removed'} leftover: ${l}\n`).join('');
   if (!result) {
     if (options.json) process.stdout.write(JSON.stringify({ dryRun: options.dryRun ?? false, leftovers }, null, 2) + '\n');

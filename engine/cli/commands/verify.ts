@@ -5,6 +5,7 @@ import { loadTrustedKeys } from '../../signing/index.js';
 import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import { loadRunConfig } from '../../app/config.js';
 import type { Redactor } from '../../secrets/types.js';
+import { objectProgress } from '../../app/reporter.js';
 
 export interface VerifyOptions extends CatalogOptions {
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -16,7 +17,13 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   const config = await loadRunConfig(options);
   const trusted = await loadTrustedKeys(options.trustedKeys ?? config.signing?.trusted ?? []);
   const session = await backupSession(spec, options, redactor);
-  const report = await verifyBackup(session.target, session.name, { ...session, trusted });
+  const progress = await objectProgress('verify', options.json, redactor, (await session.target.stat(session.name))?.size);
+  let report;
+  try {
+    report = await verifyBackup(session.target, session.name, { ...session, trusted, count: progress.counter() });
+  } finally {
+    progress.close();
+  }
   process.stdout.write((options.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
