@@ -27,6 +27,9 @@ export function describe(event: RunEvent): string | undefined {
       return `warning${event.component ? ` ${event.component}` : ''}${event.host ? ` @ ${event.host}` : ''}: ${event.message}`;
     case 'archive.stored':
       return `stored ${event.name} (${formatBytes(event.bytes)}) in ${event.target}`;
+    case 'stage':
+      if (event.status === 'start') return `== ${event.recipe}: ${event.stage}`;
+      return `== ${event.recipe}: ${event.stage} ${event.status === 'success' ? 'passed' : 'FAILED'}${event.durationMs !== undefined ? ` in ${formatDuration(event.durationMs)}` : ''}${event.error ? `: ${event.error}` : ''}`;
     case 'run.end':
       return `${event.status.toUpperCase()} in ${formatDuration(event.durationMs)}${event.archive ? `: ${event.archive}` : ''}`;
   }

@@ -38,6 +38,8 @@ export type RunEvent = (
   | { type: 'component.end'; component: string; status: string; durationMs: number; version?: string }
   | { type: 'warning'; message: string; component?: string; host?: string }
   | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
+  /** `lsbackup recipe test`: a stage of the round trip (validate, seed, apply, verify, destroy, restore, check) began or ended. */
+  | { type: 'stage'; recipe: string; stage: string; status: 'start' | 'success' | 'failed'; durationMs?: number; error?: string }
   | {
       type: 'run.end';
       status: 'success' | 'partial' | 'failed' | 'interrupted';
