@@ -8,6 +8,8 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   partial: 2,
+  /** `lsbackup recipe test`: a stage of the round trip failed (the recipe loaded and ran). */
+  roundTripFailed: 3,
   usage: 64,
   config: 78,
 } as const;

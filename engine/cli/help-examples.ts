@@ -45,6 +45,10 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
     ['lsbackup recipe init my-cache', 'write ./my-cache.yaml (group my-cache)'],
     ['lsbackup recipe init my-cache --group cache -o my-recipes && lsbackup validate my-recipes', 'into a folder of your recipes, then check it'],
   ],
+  'recipe test': [
+    ['lsbackup recipe test recipes/haproxy.yaml -b ./build/testcluster', 'round-trip one recipe on a test cluster'],
+    ['lsbackup recipe test my-cache.yaml -b inventory.ini --keep --json', 'keep the test backup; one JSON event per line'],
+  ],
   list: [
     ['lsbackup list -t /backups', 'the backups in a directory, newest first'],
     ['LSBACKUP_TARGET=s3://bucket/prod lsbackup list --s3-endpoint https://minio:9000 --s3-path-style', 'in S3'],

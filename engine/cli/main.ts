@@ -174,7 +174,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .description(
       'Back up and restore clusters deployed with Ansible (LambdaStack), driven by declarative YAML recipes.\n\n' +
         'Exit codes: 0 success; 2 partial (some component or host failed; the archive is kept and marked partial); ' +
-        '1 failed (nothing usable); 64 usage error; 78 config or recipe error (nothing was run).',
+        '1 failed (nothing usable); 3 recipe test: a stage of the round trip failed; 64 usage error; 78 config or recipe error (nothing was run).',
     )
     .version(lsbackupVersion, '-V, --version')
     .enablePositionalOptions()
@@ -285,15 +285,36 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
     .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options, redactor)));
 
-  program
-    .command('recipe')
-    .description('write and check recipes')
+  const recipe = program.command('recipe').description('write and check recipes');
+  recipe
     .command('init')
     .description('write a commented recipe skeleton <name>.yaml (every phase explained) that validates and runs as written')
     .argument('<name>', 'component name: a lowercase slug, e.g. my-cache')
     .option('--group <group>', 'inventory group the component lives on (default: the name)')
     .option('-o, --output <dir>', 'directory to write <name>.yaml into (default: the current directory)')
     .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options)));
+  connectionOptions(
+    targetOptions(
+      recipe
+        .command('test')
+        .description(
+          "prove a recipe end to end on a real inventory: validate, seed (the recipe's spec.tests.seed steps), apply (a backup of only " +
+            'this component), verify, destroy (spec.tests.destroy), restore, check (spec.tests.check). Each stage is reported; the first ' +
+            'that fails stops the test. Exit codes: 0 the round trip held; 3 a stage failed; 78 the recipe is invalid or has no spec.tests; 64 usage error',
+        )
+        .argument('<recipe>', 'the recipe file to test'),
+      'where the test backup goes (default: a temporary local directory, removed afterwards)',
+    ),
+  )
+    .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
+    .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
+    .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
+    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)')
+    .option('--keep', 'keep the temporary target directory and say where it is')
+    .option('--json', 'machine-readable output: one JSON event per line (stage events for each stage)')
+    .action(async (file: string, _o, cmd: Command) =>
+      setExitCode(await (await import('./commands/recipe.js')).recipeTestCommand(file, cmd.optsWithGlobals(), redactor)),
+    );
 
   reportOptions(sshFileOptions(program.command('run')))
     .description(

@@ -1,6 +1,6 @@
 /**
- * Private temp directories (the spool of a remote target, the staging of a restore) hold
- * plaintext backup data. Each is created 0700 and records its owner the way a lock does
+ * Private temp directories (the spool of a remote target, the staging of a restore, the target of
+ * `recipe test`) hold plaintext backup data. Each is created 0700 and records its owner the way a lock does
  * (lock-file.ts: pid, process start, host), so what a run killed with SIGKILL left behind is
  * removed by the next run instead of staying forever.
  */
@@ -10,7 +10,7 @@ import { currentOwner, readOwner, staleReason } from './lock-file.js';
 
 const OWNER_FILE = '.lsbackup-owner';
 /** The name prefixes of lsbackup's private temp directories. */
-const PREFIXES = ['lsbackup-spool-', 'lsbackup-restore-'] as const;
+const PREFIXES = ['lsbackup-spool-', 'lsbackup-restore-', 'lsbackup-recipe-test-'] as const;
 
 /** A new private directory `<parent>/<prefix>XXXXXX` (mkdtemp: mode 0700) owned by this process. */
 export async function createOwnedTempDir(parent: string, prefix: (typeof PREFIXES)[number]): Promise<string> {

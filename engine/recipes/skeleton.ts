@@ -16,7 +16,8 @@ const scalar = (value: string) => stringify(value).trimEnd();
 
 /**
  * A commented recipe that validates and runs as written: it backs up one data directory, so a
- * new component starts from a working round trip and the author replaces the placeholders.
+ * new component starts from a working round trip (its tests section proves it with `recipe test`)
+ * and the author replaces the placeholders.
  * Every phase carries its one-line explanation (docs/recipes.md holds the full reference).
  */
 export function recipeSkeleton({ name, group, schemaPath }: SkeletonOptions): string {
@@ -63,5 +64,17 @@ spec:
     post: # always runs: e.g. start the service again
       - name: finish
         run: "true"
+  # 'lsbackup recipe test <this file> -b <test inventory>' proves the recipe: seed, back up, verify,
+  # destroy, restore, check. The steps change the component's data: run it on a test cluster only.
+  tests:
+    seed: # writes known data the backup covers
+      - name: write a marker file
+        run: mkdir -p {{vars.${dataDir}}} && echo lsbackup-recipe-test > {{vars.${dataDir}}}/lsbackup-recipe-test.txt
+    destroy: # loses it, as a failure would
+      - name: remove the marker file
+        run: rm -f {{vars.${dataDir}}}/lsbackup-recipe-test.txt
+    check: # exits 0 only when the restore brought it back
+      - name: the marker file is back
+        run: grep -qx lsbackup-recipe-test {{vars.${dataDir}}}/lsbackup-recipe-test.txt
 `;
 }

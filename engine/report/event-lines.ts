@@ -29,6 +29,9 @@ export function describe(event: RunEvent): string | undefined {
       return `stored ${event.name} (${formatBytes(event.bytes)}) in ${event.target}`;
     case 'progress':
       return describeProgress(event);
+    case 'stage':
+      if (event.status === 'start') return `== ${event.recipe}: ${event.stage}`;
+      return `== ${event.recipe}: ${event.stage} ${event.status === 'success' ? 'passed' : 'FAILED'}${event.durationMs !== undefined ? ` in ${formatDuration(event.durationMs)}` : ''}${event.error ? `: ${event.error}` : ''}`;
     case 'run.end':
       return `${event.status.toUpperCase()} in ${formatDuration(event.durationMs)}${event.archive ? `: ${event.archive}` : ''}`;
   }

@@ -39,6 +39,8 @@ export type RunEvent = (
   | { type: 'warning'; message: string; component?: string; host?: string }
   | { type: 'archive.stored'; target: string; name: string; bytes: number; sha256: string }
   | ProgressEvent
+  /** `lsbackup recipe test`: a stage of the round trip (validate, seed, apply, verify, destroy, restore, check) began or ended. */
+  | { type: 'stage'; recipe: string; stage: string; status: 'start' | 'success' | 'failed'; durationMs?: number; error?: string }
   | {
       type: 'run.end';
       status: 'success' | 'partial' | 'failed' | 'interrupted';

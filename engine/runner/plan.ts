@@ -4,7 +4,7 @@ import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, 
 import { templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
-import { lifecycle, type Operation, type PhaseName } from '../recipes/lifecycle.js';
+import { lifecycle, phaseSteps, type Operation, type PhaseName } from '../recipes/lifecycle.js';
 import type { ComponentPlan, HostPlan, RenderedStep, RunPlan } from './types.js';
 import { collectCommand } from './collect-command.js';
 import { incrementalCollectCommand } from './incremental-collect-command.js';
@@ -94,9 +94,9 @@ function planComponent(family: LoadedRecipe[], inventory: Inventory, options: Pl
  */
 function templateRuns(path: readonly (string | number)[], hostPlans: HostPlan[], spec: LoadedRecipe['recipe']['spec'], operation: Operation): boolean {
   const [, section, phase, index] = path;
-  if (section !== 'backup' && section !== 'restore') return true;
+  if (section !== 'backup' && section !== 'restore' && section !== 'tests') return true;
   if (section !== operation) return false;
-  const phases = (operation === 'backup' ? spec.backup : (spec.restore ?? {})) as Partial<Record<PhaseName, Step[]>>;
+  const phases = phaseSteps(spec, operation);
   // Host plans list the steps phase by phase in lifecycle order (planHost).
   let offset = 0;
   for (const p of lifecycle[operation]) {
@@ -180,10 +180,10 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
           enabled: true,
         };
 
-  const phaseSteps = options.operation === 'backup' ? recipe.spec.backup : (recipe.spec.restore ?? {});
+  const phases = phaseSteps(recipe.spec, options.operation);
   const steps: RenderedStep[] = [];
   for (const phase of lifecycle[options.operation]) {
-    const list = (phaseSteps as Partial<Record<PhaseName, Step[]>>)[phase.name] ?? [];
+    const list = phases[phase.name] ?? [];
     list.forEach((step, i) => steps.push(renderStep(step, phase.name, i, loaded, host, renderer, options)));
   }
   return {

@@ -124,6 +124,7 @@ export interface Recipe {
        */
       post?: CommandStep[];
     };
+    tests?: Tests;
   };
 }
 /**
@@ -214,4 +215,27 @@ export interface FilesStep {
   onError?: OnError;
   become?: BecomeSetting;
   when?: When;
+}
+/**
+ * How `lsbackup recipe test` proves the recipe: seed known data, back it up, destroy it, restore, check it came back. Command steps like any phase (templated, run on the component's hosts); their stdout is shown, never archived.
+ */
+export interface Tests {
+  /**
+   * Commands that write known data the backup covers (run before the backup).
+   *
+   * @minItems 1
+   */
+  seed: CommandStep[];
+  /**
+   * Commands that remove or damage that data (run after the backup was verified, before the restore).
+   *
+   * @minItems 1
+   */
+  destroy: CommandStep[];
+  /**
+   * Commands that exit 0 only when the seeded data is back (run after the restore).
+   *
+   * @minItems 1
+   */
+  check: CommandStep[];
 }

@@ -1,12 +1,13 @@
 /**
  * `lsbackup recipe init` through the built CLI: the skeleton it writes validates as written and
  * round-trips a trivial local component (a data directory on this host): apply, lose the data,
- * restore, same bytes.
+ * restore, same bytes; and its tests section passes `recipe test` as written.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliOutput, runCli, workspace } from '../helpers/cli.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeEach(async () => {
@@ -40,6 +41,15 @@ describe('lsbackup recipe init', () => {
     const restore = await runCli(['restore', path.join(target, archive), '-b', path.join(ws.dir, 'build'), '--yes', '--recipes', recipes, ...varFlag]);
     expect(restore.exitCode, cliOutput(restore)).toBe(0);
     expect(await readFile(path.join(data, 'state.db'), 'utf8')).toBe('precious state\n');
+  });
+
+  it('writes a tests section with which `recipe test` round-trips the skeleton against a local component', async () => {
+    await ws.write('build/inventory', '[cache]\nlocalhost ansible_connection=local\n');
+    const init = await runCli(['recipe', 'init', 'my-cache', '--group', 'cache', '-o', ws.dir]);
+    expect(init.exitCode, cliOutput(init)).toBe(0);
+    const data = path.join(ws.dir, 'data');
+    await expectRoundTrip(path.join(ws.dir, 'my-cache.yaml'), ['-b', path.join(ws.dir, 'build'), '--var', `my-cache.my_cache_data_dir=${data}`]);
+    expect(await readFile(path.join(data, 'lsbackup-recipe-test.txt'), 'utf8')).toBe('lsbackup-recipe-test\n');
   });
 
   it('refuses a name that is no recipe name, and never overwrites an existing recipe', async () => {

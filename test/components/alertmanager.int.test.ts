@@ -13,6 +13,7 @@ import { startAlertmanager, type AlertmanagerServer, type Silence } from '../inf
 import { archiveEntry, readMetadata } from '../helpers/archive.js';
 import { succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('alertmanager');
 let fleet: Fleet;
@@ -102,5 +103,15 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     // A second restore re-creates nothing that is already there.
     succeeded(await cluster.restore(archive));
     expect(await liveSilences(am)).toEqual(before);
+  });
+
+  it("round-trips the recipe's test silence through recipe test; the other live silences stay as they were", async () => {
+    const before = await liveSilences(am!);
+    const vars = { alertmanager_config_file: am!.configFile, alertmanager_config_dir: join(baseDir, 'no-such-dir') };
+    await cluster.hostVars('host1', { ...vars, alertmanager_url: am!.url });
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    const after = await liveSilences(am!);
+    expect(after.filter((s) => s.comment !== 'lsbackup-recipe-test')).toEqual(before);
+    expect(after.filter((s) => s.comment === 'lsbackup-recipe-test').map((s) => s.state)).toEqual(['active']);
   });
 });

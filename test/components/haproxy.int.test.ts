@@ -14,9 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { LOOPBACK, isAlive, killAndWait, killAtExit, readPidFile, startHaproxy, waitUntil, type HaproxyServer } from '../infra/index.js';
-import { componentOf, entrySize, hostOf } from '../helpers/archive.js';
+import { componentOf } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('haproxy');
 
@@ -130,7 +131,7 @@ describe('haproxy recipe, two load balancers', () => {
     await b?.cleanup();
   });
 
-  it('backs up every load balancer and restores each config, validated, then reloaded', async () => {
+  it('round-trips through recipe test on every load balancer: config validated, then reloaded', async () => {
     const [p1, p2] = proxies as [Proxy, Proxy];
     const v1 = [await writeMarkedConfig(p1.server, 'lb1-v1'), await writeMarkedConfig(p2.server, 'lb2-v1')];
     await reload(p1);
@@ -138,30 +139,21 @@ describe('haproxy recipe, two load balancers', () => {
     expect(await serving(p1.server)).toBe('lb1-v1');
     expect(await serving(p2.server)).toBe('lb2-v1');
 
-    const run = await b.apply(recipe);
-    expect(run.exitCode, cliOutput(run)).toBe(0);
-    const component = componentOf(run.metadata!, 'haproxy');
-    expect(component.componentVersion).toMatch(/^2\.\d+\.\d+$/);
+    // The recipe's tests: mark config and certificates, back up, verify, remove the marks, restore, check.
+    const run = await expectRoundTrip(recipe, ['-b', b.build], { env: b.env });
+    const versions = run.events.filter((e) => e.type === 'component.end' && e.component === 'haproxy').map((e) => e.version);
+    expect(versions[0]).toMatch(/^2\.\d+\.\d+$/);
+    const collected = run.events.filter((e) => e.type === 'entry').map((e) => `${String(e.host)}:${String(e.path)}`);
     for (const [host, p] of [
       ['host1', p1],
       ['host2', p2],
     ] as const) {
-      expect(hostOf(component, host).status, JSON.stringify(hostOf(component, host))).toBe('success');
-      expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.configFile}`), host).toBeGreaterThan(0);
-      expect(entrySize(run.metadata!, `haproxy/${host}/files${p.server.sslDir}/README`), host).toBeGreaterThan(0);
+      expect(collected).toContain(`${host}:haproxy/${host}/files${p.server.configFile}`);
+      expect(collected).toContain(`${host}:haproxy/${host}/files${p.server.sslDir}/README`);
     }
-
-    // Destroy: another config on both, live.
-    await writeMarkedConfig(p1.server, 'lb1-v2');
-    await writeMarkedConfig(p2.server, 'lb2-v2');
-    await reload(p1);
-    await reload(p2);
-    expect(await serving(p1.server)).toBe('lb1-v2');
-
-    const r = await b.restore(run.archive!);
-    expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(await readFile(p1.server.configFile, 'utf8')).toBe(v1[0]);
-    expect(await readFile(p2.server.configFile, 'utf8')).toBe(v1[1]);
+    // Restored (with the test's mark) and reloaded: each proxy serves its backed-up config.
+    expect(await readFile(p1.server.configFile, 'utf8')).toBe(`${v1[0]}# lsbackup-recipe-test\n`);
+    expect(await readFile(p2.server.configFile, 'utf8')).toBe(`${v1[1]}# lsbackup-recipe-test\n`);
     await followReload(p1);
     await followReload(p2);
     expect(await serving(p1.server)).toBe('lb1-v1');

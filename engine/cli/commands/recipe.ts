@@ -1,6 +1,10 @@
 import { link, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadRunConfig } from '../../app/config.js';
+import { openCommandRun } from '../../app/context.js';
+import { runRecipeTest, type RecipeTestFlags } from '../../app/recipe-test.js';
 import { ExitCode, LsError } from '../../errors.js';
+import type { Redactor } from '../../secrets/types.js';
 import { packageRoot } from '../../paths.js';
 import { RECIPE_NAME, recipeSkeleton } from '../../recipes/skeleton.js';
 
@@ -36,4 +40,24 @@ export async function recipeInitCommand(name: string, options: RecipeInitOptions
   }
   process.stderr.write(`wrote ${file}\n`);
   return ExitCode.ok;
+}
+
+/** `lsbackup recipe test <recipe> -b <inventory>`: the recipe's round trip, stage by stage; the result line on stdout. */
+export async function recipeTestCommand(file: string, options: RecipeTestFlags, redactor: Redactor): Promise<number> {
+  const config = await loadRunConfig(options);
+  const run = await openCommandRun(options.json, redactor);
+  let result;
+  try {
+    result = await runRecipeTest(file, options, config, run);
+  } finally {
+    run.close();
+  }
+  // The verdict last, after the stages' lines (the JSON stream's stage events say it already).
+  if (!options.json) {
+    const verdict = result.failed
+      ? `recipe test ${result.recipe}: FAILED at ${result.failed.stage}: ${result.failed.error}`
+      : `recipe test ${result.recipe}: PASSED (${result.passed.join(', ')})`;
+    process.stdout.write(redactor.redact(verdict) + (result.keptTarget ? `\nthe test backup is in ${result.keptTarget}` : '') + '\n');
+  }
+  return result.exitCode;
 }
