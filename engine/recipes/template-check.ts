@@ -25,6 +25,8 @@ export function templatedStrings(recipe: Recipe): { path: DataPath; text: string
   };
   add(['spec', 'detect'], recipe.spec.detect);
   add(['spec', 'version'], recipe.spec.version);
+  const env: unknown = recipe.spec.env;
+  if (typeof env === 'object' && env !== null) for (const [name, value] of Object.entries(env)) add(['spec', 'env', name], value);
   for (const [section, phase] of PHASES) {
     // Walked defensively: a recipe the schema refused is still checked (load.ts reports both).
     const steps = (recipe.spec[section] as Record<string, unknown> | undefined)?.[phase];
