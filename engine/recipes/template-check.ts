@@ -46,7 +46,7 @@ export function templatedStrings(recipe: Recipe): { path: DataPath; text: string
 }
 
 /** Position in the file of a spot inside a templated YAML string (exact for one-line and block scalars). */
-function positionInString(source: YamlSource, path: DataPath, spot: TemplatePosition): Position {
+export function positionInString(source: YamlSource, path: DataPath, spot: TemplatePosition): Position {
   const start = positionOf(source, path);
   const node = nodeAt(source, path);
   if (!isScalar(node)) return start;
