@@ -23,6 +23,7 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
   validate: [
     ['lsbackup validate', 'check the bundled recipes'],
     ['lsbackup validate my-recipes/ --watch', 'check your recipes on every save'],
+    ['lsbackup validate my-recipes/ --shellcheck', 'also lint every command with shellcheck'],
   ],
   run: [
     ['lsbackup run --job nightly', 'run one job of ./lsbackup.config.yaml'],

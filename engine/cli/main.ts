@@ -283,6 +283,12 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')
+    .option('--shellcheck', 'also lint every rendered command with shellcheck (Debian package shellcheck), findings at the recipe file:line:col')
+    .addOption(
+      new Option('--shellcheck-severity <level>', 'the least severe shellcheck finding that is reported and fails validate')
+        .choices(['error', 'warning', 'info', 'style'])
+        .default('warning'),
+    )
     .action(async (paths: string[], options) => setExitCode(await (await import('./commands/validate.js')).validateCommand(paths, options, redactor)));
 
   const recipe = program.command('recipe').description('write and check recipes');

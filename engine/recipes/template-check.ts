@@ -25,6 +25,8 @@ export function templatedStrings(recipe: Recipe): { path: DataPath; text: string
   };
   add(['spec', 'detect'], recipe.spec.detect);
   add(['spec', 'version'], recipe.spec.version);
+  const env: unknown = recipe.spec.env;
+  if (typeof env === 'object' && env !== null) for (const [name, value] of Object.entries(env)) add(['spec', 'env', name], value);
   for (const [section, phase] of PHASES) {
     // Walked defensively: a recipe the schema refused is still checked (load.ts reports both).
     const steps = (recipe.spec[section] as Record<string, unknown> | undefined)?.[phase];
@@ -44,7 +46,7 @@ export function templatedStrings(recipe: Recipe): { path: DataPath; text: string
 }
 
 /** Position in the file of a spot inside a templated YAML string (exact for one-line and block scalars). */
-function positionInString(source: YamlSource, path: DataPath, spot: TemplatePosition): Position {
+export function positionInString(source: YamlSource, path: DataPath, spot: TemplatePosition): Position {
   const start = positionOf(source, path);
   const node = nodeAt(source, path);
   if (!isScalar(node)) return start;

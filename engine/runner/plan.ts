@@ -165,6 +165,8 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
   const context = templateContext(loaded, host, inventory, options);
   const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) =>
     renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, { shell: mode === 'shell' });
+  // Rendered once per host; every command below starts from it (a step's own env wins).
+  const recipeEnv = renderEnv(recipe.spec.env, renderer('env', 'raw'));
   const probe = (label: 'detect' | 'version', template: string | undefined): RenderedStep | undefined =>
     template === undefined
       ? undefined
@@ -173,7 +175,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
           name: label,
           kind: 'command',
           command: renderer(label, 'shell')(template),
-          env: secretEnv(options.secrets, template),
+          env: { ...recipeEnv, ...secretEnv(options.secrets, template) },
           timeoutMs: PROBE_TIMEOUT_SEC * 1000,
           onError: 'fail',
           become: resolveBecome(host, recipe.spec.become),
@@ -184,7 +186,7 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
   const steps: RenderedStep[] = [];
   for (const phase of lifecycle[options.operation]) {
     const list = phases[phase.name] ?? [];
-    list.forEach((step, i) => steps.push(renderStep(step, phase.name, i, loaded, host, renderer, options)));
+    list.forEach((step, i) => steps.push(renderStep(step, phase.name, i, loaded, host, renderer, recipeEnv, options)));
   }
   return {
     host,
@@ -202,6 +204,7 @@ function renderStep(
   loaded: LoadedRecipe,
   host: Host,
   renderer: (step: string, mode: 'shell' | 'raw') => (t: string) => string,
+  recipeEnv: Record<string, string>,
   options: PlanOptions,
 ): RenderedStep {
   const label = stepLabel(step, phase, index);
@@ -211,7 +214,7 @@ function renderStep(
   const common = {
     phase,
     name: label,
-    env: {} as Record<string, string>,
+    env: recipeEnv,
     timeoutMs: (step.timeout ?? options.defaultStepTimeoutSec) * 1000,
     onError: step.onError ?? 'fail',
     become: resolveBecome(host, step.become ?? loaded.recipe.spec.become),
@@ -220,7 +223,7 @@ function renderStep(
   if ('run' in step) {
     const s = step as CommandStep;
     const command = shell(s.run);
-    const env = { ...secretEnv(options.secrets, s.run), ...Object.fromEntries(Object.entries(s.env ?? {}).map(([k, v]) => [k, raw(v)])) };
+    const env = { ...recipeEnv, ...secretEnv(options.secrets, s.run), ...renderEnv(s.env, raw) };
     const entryName = (template: string | undefined) => {
       if (template === undefined) return undefined;
       const name = raw(template);
@@ -241,6 +244,7 @@ function renderStep(
       output: entryName(s.output),
       input: entryName(s.input),
       ...(s.input !== undefined && s.optional ? { inputOptional: true } : {}),
+      ...(s.warnOn ? { warnOn: s.warnOn } : {}),
     };
   }
   if ('path' in step) {
@@ -253,7 +257,7 @@ function renderStep(
       kind: 'collect',
       command: collectCommand(paths, excludes, s.optional ?? false),
       incrementalCommand: incrementalCollectCommand(paths, excludes, s.optional ?? false),
-      env: secretEnv(options.secrets, ...([] as string[]).concat(s.path)),
+      env: { ...recipeEnv, ...secretEnv(options.secrets, ...([] as string[]).concat(s.path)) },
     };
   }
   const s = step as FilesStep;
@@ -319,6 +323,11 @@ function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
     secrets: options.secrets,
   };
+}
+
+/** An `env:` map (the recipe's or a step's) with its values rendered verbatim: they never reach a command line. */
+function renderEnv(env: Record<string, string> | undefined, raw: (template: string) => string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env ?? {}).map(([name, value]) => [name, raw(value)]));
 }
 
 /** The environment that carries the secrets a command template references (see the secret helper). */

@@ -79,6 +79,8 @@ export function hostPhases(
         outcomes.push(result.outcome);
         reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome, ...result.output });
         if (result.outcome.status === 'failed') noteFailure(step, result.outcome.error);
+        const warning = stderrWarning(step, result);
+        if (warning) reporter.emit({ type: 'warning', component, host, message: warning });
         if (result.settled) settling.push(settleLate(result, (error) => noteFailure(step, error)));
       }
     },
@@ -89,6 +91,20 @@ export function hostPhases(
       return { steps: outcomes, bytes, failure };
     },
   };
+}
+
+/** Longest stderr tail a `warnOn: stderr` warning carries (the last lines, cut to this many characters). */
+const WARNING_TAIL_CHARS = 2000;
+
+/**
+ * `warnOn: stderr`: a tool that reports problems on stderr but exits 0 (pg_dump) gets them seen.
+ * The reporter masks secrets in every event, this one included.
+ */
+function stderrWarning(step: RenderedStep, result: StepRun): string | undefined {
+  const tail = result.output?.stderrTail;
+  if (step.warnOn !== 'stderr' || result.outcome.status !== 'success' || !tail) return undefined;
+  const cut = tail.length > WARNING_TAIL_CHARS ? '…' + tail.slice(-WARNING_TAIL_CHARS) : tail;
+  return `${step.phase} step '${step.name}' succeeded but wrote to stderr: ${cut}`;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface RenderedStep {
   filesOptional?: boolean;
   /** For restore steps with an input: a backup without that entry skips the step. */
   inputOptional?: boolean;
+  /** stderr: a successful command's stderr becomes a warning (run-phases.ts). */
+  warnOn?: 'stderr';
   env: Record<string, string>;
   timeoutMs: number;
   onError: OnError;

@@ -66,6 +66,7 @@ export interface Recipe {
       [k: string]: unknown;
     };
     become?: BecomeSetting;
+    env?: Env;
     /**
      * Template: a command that exits 0 when the component is installed on the host. When it fails on a host of the component's group, that host FAILS (exit 2, the command and its output as the reason) — the inventory says the component is there. With run: first, hosts that fail detect are passed over and only 'no host passed' fails. With optional: true a failed detect is reported as 'not installed' instead.
      */
@@ -145,6 +146,12 @@ export interface HostSelection {
   serial?: boolean;
 }
 /**
+ * Environment variables: NAME to template.
+ */
+export interface Env {
+  [k: string]: string;
+}
+/**
  * A shell command run on the host.
  */
 export interface CommandStep {
@@ -165,12 +172,11 @@ export interface CommandStep {
    * With input: a backup without that entry skips the step (e.g. a backup made with that copy turned off by a var) instead of failing it. Default: false.
    */
   optional?: boolean;
+  env?: Env;
   /**
-   * Environment for the command. Values are templates inserted verbatim (not shell-quoted) and never appear on a command line, so they may hold secrets.
+   * stderr: when the command succeeds but wrote to stderr, the end of what it wrote (secrets masked) becomes a warning line of the run (shown also with -q) and a 'warning' event in --json (e.g. pg_dump's warnings). Default: none.
    */
-  env?: {
-    [k: string]: string;
-  };
+  warnOn?: 'stderr';
   timeout?: Timeout;
   onError?: OnError;
   become?: BecomeSetting;

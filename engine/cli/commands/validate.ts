@@ -4,10 +4,14 @@ import { formatProblem, type Problem } from '../../errors.js';
 import { bundledRecipesDir } from '../../paths.js';
 import { watchAndRerun } from '../watch.js';
 import type { Redactor } from '../../secrets/types.js';
+import { shellcheckRecipes, type ShellcheckFinding, type ShellcheckSeverity } from '../../recipes/shellcheck.js';
 
 export interface ValidateOptions {
   json?: boolean;
   watch?: boolean;
+  /** Also lint every rendered command with shellcheck (engine/recipes/shellcheck.ts). */
+  shellcheck?: boolean;
+  shellcheckSeverity?: ShellcheckSeverity;
 }
 
 /** `lsbackup validate [paths...]`: every problem of every recipe at once, file:line:col. Runs nothing. */
@@ -19,23 +23,36 @@ export async function validateCommand(paths: string[], options: ValidateOptions,
 
 async function validateOnce(chosen: string[], options: ValidateOptions): Promise<number> {
   const { recipes, problems } = await validateRecipes(chosen);
+  const findings = options.shellcheck ? await shellcheckRecipes(recipes, options.shellcheckSeverity ?? 'warning') : [];
   report(
     recipes.map((r) => `${r.recipe.metadata.name}@${r.recipe.metadata.version}`),
     problems,
+    findings,
     options,
   );
-  return problems.length > 0 ? 78 : 0;
+  return problems.length > 0 || findings.length > 0 ? 78 : 0;
 }
 
-function report(valid: string[], problems: Problem[], options: ValidateOptions): void {
+function report(valid: string[], problems: Problem[], findings: ShellcheckFinding[], options: ValidateOptions): void {
   if (options.json) {
-    process.stdout.write(JSON.stringify({ valid: problems.length === 0, recipes: valid, problems }) + '\n');
+    // One event per finding, then the result.
+    for (const f of findings) process.stdout.write(JSON.stringify({ type: 'shellcheck', ...f }) + '\n');
+    const shellcheck = options.shellcheck ? { shellcheck: { severity: options.shellcheckSeverity ?? 'warning', findings: findings.length } } : {};
+    process.stdout.write(JSON.stringify({ valid: problems.length === 0 && findings.length === 0, recipes: valid, problems, ...shellcheck }) + '\n');
     return;
   }
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
-  if (problems.length > 0) {
-    process.stderr.write(`${problems.length} problem${problems.length > 1 ? 's' : ''} found; nothing was run.\n`);
+  for (const f of findings) process.stderr.write(`${formatProblem({ ...f, message: `${f.code} (${f.level}): ${f.message}` })} ${f.wiki}\n`);
+  const total = problems.length + findings.length;
+  if (total > 0) {
+    const parts = [
+      problems.length > 0 && `${problems.length} problem${problems.length > 1 ? 's' : ''}`,
+      findings.length > 0 && `${findings.length} shellcheck finding${findings.length > 1 ? 's' : ''}`,
+    ];
+    process.stderr.write(`${parts.filter(Boolean).join(' and ')} found; nothing was run.\n`);
   } else {
-    process.stdout.write(`OK: ${valid.length} recipe${valid.length === 1 ? '' : 's'} valid (${valid.join(', ')})\n`);
+    process.stdout.write(
+      `OK: ${valid.length} recipe${valid.length === 1 ? '' : 's'} valid (${valid.join(', ')})${options.shellcheck ? ', shellcheck clean' : ''}\n`,
+    );
   }
 }
