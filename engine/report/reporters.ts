@@ -2,6 +2,7 @@ import type { Redactor } from '../secrets/types.js';
 import type { Reporter, RunEvent } from './events.js';
 import { describe, summary } from './event-lines.js';
 import { writeFullySync } from './write-fully.js';
+import { jsonLine } from './json-lines.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain' | 'quiet';
 
@@ -23,7 +24,7 @@ export async function createReporter(kind: ReporterKind, redactor: Redactor): Pr
 }
 
 /**
- * One JSON object per line on stdout, every string redacted (for CI). Lines of one turn of the
+ * One JSON object per line on stdout, every string redacted (for CI): the contract of json-lines.ts. Lines of one turn of the
  * event loop go out in one write: a collect of 10,000 files is 10,000 'entry' events, and a
  * write per line cost ~0.1 s of CPU. Writes are synchronous and complete (writeFullySync), so a
  * process.exit from anywhere loses no line and a slow reader slows the run instead.
@@ -38,7 +39,7 @@ class JsonLinesReporter implements Reporter {
   }
 
   emit(event: RunEvent): void {
-    this.pending += this.redactor.redact(JSON.stringify({ time: new Date().toISOString(), ...event })) + '\n';
+    this.pending += jsonLine(event, this.redactor);
     if (this.pending.length >= 64 * 1024) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;

@@ -4,6 +4,7 @@ import { renderBackupList } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 /** `lsbackup list -t <target> [--cluster c]`: the backups a target holds, newest first (by the time in their metadata). */
 export async function listCommand(options: CatalogOptions, redactor: Redactor): Promise<number> {
@@ -11,8 +12,9 @@ export async function listCommand(options: CatalogOptions, redactor: Redactor): 
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
   const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
   if (options.json) {
-    const rows = backups.map(({ metadata: _m, ...b }) => ({ ...b, time: b.time.toISOString() }));
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    // One line per backup (`time` is the line's own: the backup's is `startedAt`), then the count.
+    const rows = backups.map(({ metadata: _m, time, ...b }) => ({ type: 'list.backup' as const, ...b, startedAt: time.toISOString() }));
+    printJsonEvents([...rows, { type: 'list.end', count: rows.length }], redactor);
   } else {
     process.stdout.write(renderBackupList(backups) + '\n');
   }

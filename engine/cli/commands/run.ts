@@ -9,6 +9,8 @@ import { openCommandRun } from '../../app/context.js';
 import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
+import { printJsonEvents } from '../../report/json-lines.js';
+import type { RunReport } from '../../report/run-report.js';
 
 export interface RunOptions {
   config?: string;
@@ -34,8 +36,9 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
+  let report: RunReport;
   try {
-    const report = await runJob(config, job, {
+    report = await runJob(config, job, {
       reporter: run.reporter,
       signal: run.signal,
       compress: options.compress,
@@ -45,10 +48,13 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
     });
     await metrics?.record(report, await jobTargets(config, job, redactor));
     if (options.report) await writeReportFile(path.resolve(options.report), report);
-    if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
-    else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
-    return report.exitCode ?? 1;
   } finally {
     run.close();
   }
+  // After the run's events are out (close flushes them): the report is the last line.
+  if (options.json) {
+    const source = { job: report.job, ...(report.cluster ? { cluster: report.cluster } : {}), ...(report.backupId ? { backupId: report.backupId } : {}) };
+    printJsonEvents([{ type: 'job.end', ...source, report }], redactor);
+  } else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+  return report.exitCode ?? 1;
 }

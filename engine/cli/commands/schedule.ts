@@ -10,6 +10,7 @@ import { serveMetrics } from '../../metrics/server.js';
 import { MetricsStore } from '../../metrics/store.js';
 import { runReporter } from '../../app/reporter.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface ScheduleOptions {
   config?: string;
@@ -29,8 +30,8 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
   const file = findConfigFile(options.config);
   if (!file) throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
   const log = (entry: ScheduleLog) => {
-    const line = options.json ? JSON.stringify({ time: new Date().toISOString(), ...entry }) : `${new Date().toISOString()} ${describe(entry)}`;
-    (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
+    if (options.json) printJsonEvents([entry], redactor);
+    else process.stderr.write(redactor.redact(`${new Date().toISOString()} ${describe(entry)}`) + '\n');
   };
   // Shared by every job's run; each run masks its events with a redactor of its own (runJob).
   // -q/-v apply to every job's lines (engine/app/reporter.ts); jobs run at once, so no live view.

@@ -5,6 +5,7 @@ import { loadTrustedKeys } from '../../signing/index.js';
 import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import { loadRunConfig } from '../../app/config.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface VerifyOptions extends CatalogOptions {
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -17,6 +18,7 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   const trusted = await loadTrustedKeys(options.trustedKeys ?? config.signing?.trusted ?? []);
   const session = await backupSession(spec, options, redactor);
   const report = await verifyBackup(session.target, session.name, { ...session, trusted });
-  process.stdout.write((options.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');
+  if (options.json) printJsonEvents([{ type: 'verify.result', ...report }], redactor);
+  else process.stdout.write(renderVerify(report) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
