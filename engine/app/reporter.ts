@@ -34,7 +34,7 @@ export async function runReporter(json: boolean | undefined, redactor: Redactor,
  * document, so with --json the progress events go to stderr as JSON lines.
  */
 export async function objectProgress(operation: ProgressOperation, json: boolean | undefined, redactor: Redactor, totalBytes?: number): Promise<ProgressMeter> {
-  const reporter = json ? await createReporter('json', redactor, progressInterval(), 2) : await runReporter(false, redactor);
+  const reporter = json ? await createReporter('json', redactor, progressInterval()) : await runReporter(false, redactor);
   return new ProgressMeter(reporter, operation, totalBytes !== undefined ? { totalBytes } : {});
 }
 

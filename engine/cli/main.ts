@@ -1,5 +1,6 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { isLsError, ExitCode } from '../errors.js';
+import { isLsError, ExitCode, LsError } from '../errors.js';
+import { errorEvent, printJsonEvents } from '../report/json-lines.js';
 import type { Redactor } from '../secrets/types.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
 import { lsbackupVersion } from '../version.js';
@@ -298,7 +299,8 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .argument('<name>', 'component name: a lowercase slug, e.g. my-cache')
     .option('--group <group>', 'inventory group the component lives on (default: the name)')
     .option('-o, --output <dir>', 'directory to write <name>.yaml into (default: the current directory)')
-    .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options)));
+    .option('--json', 'machine-readable result')
+    .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options, redactor)));
   connectionOptions(
     targetOptions(
       recipe
@@ -368,19 +370,20 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'machine-readable result')
-    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals())));
+    .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals(), redactor)));
   config
     .command('show')
     .description('print every job with the settings it inherits merged in, secrets masked')
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
-    .option('--json', 'print JSON instead of YAML')
+    .option('--json', 'machine-readable output (the merged config in one event) instead of YAML')
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configShowCommand(cmd.optsWithGlobals(), redactor)));
   config
     .command('init')
     .description('print an annotated sample config generated from the schema (or write it with --output)')
     .option('-o, --output <file>', 'write the sample to this file instead of stdout')
     .option('--force', 'overwrite --output when it exists')
-    .action(async (options) => setExitCode(await (await import('./commands/config.js')).configInitCommand(options)));
+    .option('--json', 'machine-readable result: the file written, or the sample')
+    .action(async (options) => setExitCode(await (await import('./commands/config.js')).configInitCommand(options, redactor)));
 
   const backupArgument = '<backup>';
   const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
@@ -480,6 +483,8 @@ export async function main(argv: string[], redactor: Redactor): Promise<number> 
   let exitCode: number = ExitCode.ok;
   const program = buildProgram((code) => (exitCode = code), redactor);
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Machines get the failure as the contract's last line too (docs/json.md); people read stderr.
+  const json = wantsJson(argv);
   try {
     await program.parseAsync(argv);
     // A rejection caught by the guard stopped the run: whatever it reached, it did not succeed.
@@ -487,14 +492,28 @@ export async function main(argv: string[], redactor: Redactor): Promise<number> 
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (json) printJsonEvents([errorEvent(usageError(e), ExitCode.usage)], redactor);
       return ExitCode.usage;
     }
     if (isLsError(e)) {
       process.stderr.write(`lsbackup: ${redactor.redact(e.message)}\n`);
+      if (json) printJsonEvents([errorEvent(e, e.exitCode)], redactor);
       return e.exitCode;
     }
     // Not in the catalogue: a bug. Show the stack so it can be reported.
     process.stderr.write(`lsbackup: unexpected error (please report):\n${redactor.redact((e as Error).stack ?? String(e))}\n`);
+    if (json) printJsonEvents([errorEvent(e, ExitCode.failed)], redactor);
     return ExitCode.failed;
   }
+}
+
+/** --json anywhere among the options (before a `--`): also when parsing them is what failed. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** A flag or argument commander refused, as the catalogue's usage error (commander said it on stderr already). */
+function usageError(e: CommanderError): LsError {
+  return new LsError('EUSAGE', { message: e.message.replace(/^error: /, '').replace(/\.$/, '') });
 }

@@ -1,4 +1,5 @@
-import { isLsError } from '../errors.js';
+import { ExitCode, isLsError } from '../errors.js';
+import { errorEvent, printJsonEvents } from '../report/json-lines.js';
 import type { Redactor } from '../secrets/types.js';
 
 export interface WatchOptions {
@@ -24,6 +25,8 @@ export async function watchAndRerun(options: WatchOptions): Promise<number> {
     try {
       await options.run();
     } catch (e) {
+      // A machine reading --json gets the pass's failure as an event (docs/json.md); the watch goes on.
+      if (options.json) printJsonEvents([errorEvent(e, ExitCode.failed)], options.redactor);
       process.stderr.write(
         isLsError(e)
           ? `lsbackup: ${options.redactor.redact(e.message)}\n`

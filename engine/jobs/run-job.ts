@@ -151,7 +151,7 @@ async function retainPerTarget(
 }
 
 /**
- * Passes events on, each tagged with the job and (once known) the backup id so the lines of
+ * Passes events on, each tagged with the job, the cluster and (once known) the backup id so the lines of
  * jobs running at once can be told apart, and keeps the end summary (component × host). The
  * reporter may be shared by several jobs (the scheduler's): events are masked with this run's
  * redactor before they reach it.
@@ -163,7 +163,9 @@ function recordingReporter(inner: Reporter, report: RunReport, redactor: Redacto
       // The plain log's lines, the last few kept for the failure notifications (what went wrong, in context).
       const line = event.type === 'progress' ? undefined : describe(event);
       if (line !== undefined && logTail.push(redactor.redact(line)) > LOG_TAIL_LINES) logTail.shift();
-      inner.emit(redactor.redactValue({ ...event, job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) }));
+      // The event's own cluster (run.start) wins; the job's until then.
+      const source = { job: report.job, ...(report.backupId ? { backupId: report.backupId } : {}) };
+      inner.emit(redactor.redactValue({ ...(report.cluster ? { cluster: report.cluster } : {}), ...event, ...source }));
     },
     progressIntervalMs: inner.progressIntervalMs,
     close: () => inner.close(),

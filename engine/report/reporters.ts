@@ -2,6 +2,7 @@ import type { Redactor } from '../secrets/types.js';
 import type { Reporter, RunEvent } from './events.js';
 import { describe, summary } from './event-lines.js';
 import { writeFullySync } from './write-fully.js';
+import { jsonLine } from './json-lines.js';
 
 export type ReporterKind = 'json' | 'tty' | 'plain' | 'quiet';
 
@@ -12,11 +13,11 @@ export const PROGRESS_INTERVAL_MS: Record<Exclude<ReporterKind, 'quiet'>, number
  * Picks the reporter: --json for machines, a live view on a TTY, plain lines otherwise. The live
  * view's terminal modules (log-update and its ~15 dependencies) load only when it is chosen.
  */
-export async function createReporter(kind: ReporterKind, redactor: Redactor, progressIntervalMs?: number, jsonFd: 1 | 2 = 1): Promise<Reporter> {
+export async function createReporter(kind: ReporterKind, redactor: Redactor, progressIntervalMs?: number): Promise<Reporter> {
   const every = (k: Exclude<ReporterKind, 'quiet'>) => progressIntervalMs ?? PROGRESS_INTERVAL_MS[k];
   switch (kind) {
     case 'json':
-      return new JsonLinesReporter(redactor, every(kind), jsonFd);
+      return new JsonLinesReporter(redactor, every(kind));
     case 'tty':
       return new (await import('./live-reporter.js')).LiveReporter(redactor, every(kind));
     case 'plain':
@@ -27,7 +28,7 @@ export async function createReporter(kind: ReporterKind, redactor: Redactor, pro
 }
 
 /**
- * One JSON object per line on stdout (or `fd`), every string redacted (for CI). Lines of one turn of the
+ * One JSON object per line on stdout, every string redacted (for CI): the contract of json-lines.ts. Lines of one turn of the
  * event loop go out in one write: a collect of 10,000 files is 10,000 'entry' events, and a
  * write per line cost ~0.1 s of CPU. Writes are synchronous and complete (writeFullySync), so a
  * process.exit from anywhere loses no line and a slow reader slows the run instead.
@@ -40,13 +41,12 @@ class JsonLinesReporter implements Reporter {
   constructor(
     private readonly redactor: Redactor,
     readonly progressIntervalMs: number,
-    private readonly fd: 1 | 2 = 1,
   ) {
     process.once('exit', this.flushNow); // whatever way the process ends, nothing is lost
   }
 
   emit(event: RunEvent): void {
-    this.pending += this.redactor.redact(JSON.stringify({ time: new Date().toISOString(), ...event })) + '\n';
+    this.pending += jsonLine(event, this.redactor);
     if (this.pending.length >= 64 * 1024) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -64,7 +64,7 @@ class JsonLinesReporter implements Reporter {
     if (!this.pending) return;
     const text = this.pending;
     this.pending = '';
-    writeFullySync(this.fd, text);
+    writeFullySync(1, text);
   }
 }
 

@@ -4,6 +4,7 @@ import { outputEntryPath } from '../runner/entry-paths.js';
 import { filesUnder, specialModePaths } from './files-step.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
+import type { EventBody } from '../shapes/events.generated.js';
 
 // The restore plan as shown before asking: what was checked, then each component's hosts and steps.
 
@@ -18,12 +19,14 @@ export function describeChecks(backup: string, sidecarSha256: string | undefined
   return `Checked: ${entries}. NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.`;
 }
 
-export function describeRestorePlan(
-  backup: string,
-  staged: StagedBackup,
-  components: RestoreComponent[],
-  details: { checked: string; signature: string; keepSpecialModes: boolean },
-): string {
+/** What the plan says besides the components: what staging checked, the signature, --keep-special-modes. */
+export interface PlanDetails {
+  checked: string;
+  signature: string;
+  keepSpecialModes: boolean;
+}
+
+export function describeRestorePlan(backup: string, staged: StagedBackup, components: RestoreComponent[], details: PlanDetails): string {
   const { cluster, startedAt } = staged.metadata;
   const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}; ${details.signature}):`, details.checked];
   for (const c of components) {
@@ -50,10 +53,14 @@ function describeHostOrder(c: RestoreComponent): string {
   return c.serial ? ', one host at a time' : '';
 }
 
-/** The components of this restore that this one waits for (restore.after). */
 function describeAfter(c: RestoreComponent, components: RestoreComponent[]): string {
-  const waits = c.after.filter((name) => components.some((o) => o.name === name && !o.skipReason));
+  const waits = waitsFor(c, components);
   return waits.length ? `, after ${waits.join(', ')}` : '';
+}
+
+/** The components of this restore that this one waits for (restore.after). */
+function waitsFor(c: RestoreComponent, components: RestoreComponent[]): string[] {
+  return c.after.filter((name) => components.some((o) => o.name === name && !o.skipReason));
 }
 
 /** One step of the plan: every line of its command, and what a `files` step does to special modes. */
@@ -61,24 +68,77 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   const [first, ...more] = s.kind === 'files' ? [`put back files ${s.files}`] : s.command.split('\n');
   const suffix = `${s.input ? ` < ${s.input}` : ''}${s.become ? ` (as ${s.become.user})` : ''}${s.enabled ? '' : ' — skipped: its `when` is false'}`;
   const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
-  lines[lines.length - 1] += suffix;
-  if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
-    lines[lines.length - 1] += s.inputOptional ? ' — not in the backup: skipped (optional)' : ' — NOT in the backup: this step will fail';
-  }
-  if (s.kind === 'files' && s.enabled) {
-    const selected = filesUnder(staged, component, sourceHost, s.files!);
-    if (selected.length === 0) {
-      lines[lines.length - 1] += s.filesOptional ? ' — nothing in the backup under it (optional)' : ' — NOTHING in the backup under it: this step will fail';
-    }
-    const special = specialModePaths(selected, component, sourceHost);
-    if (special.length > 0) {
-      const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
-      lines.push(
-        keepSpecialModes
-          ? `          setuid/setgid bits restored (--keep-special-modes) on ${special.length} file(s): ${which}`
-          : `          setuid/setgid bits STRIPPED from ${special.length} file(s) (pass --keep-special-modes to restore them): ${which}`,
-      );
-    }
-  }
+  const notes = stepNotes(s, component, sourceHost, staged, keepSpecialModes);
+  lines[lines.length - 1] += suffix + notes.missing.map((n) => ` — ${n}`).join('');
+  if (notes.specialModes) lines.push(`          ${notes.specialModes}`);
   return lines;
+}
+
+/** What the plan warns about one step: its input or files missing from the backup, and setuid/setgid files. */
+function stepNotes(
+  s: RenderedStep,
+  component: string,
+  sourceHost: string,
+  staged: StagedBackup,
+  keepSpecialModes: boolean,
+): { missing: string[]; specialModes?: string } {
+  const missing: string[] = [];
+  if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
+    missing.push(s.inputOptional ? 'not in the backup: skipped (optional)' : 'NOT in the backup: this step will fail');
+  }
+  if (s.kind !== 'files' || !s.enabled) return { missing };
+  const selected = filesUnder(staged, component, sourceHost, s.files!);
+  if (selected.length === 0)
+    missing.push(s.filesOptional ? 'nothing in the backup under it (optional)' : 'NOTHING in the backup under it: this step will fail');
+  const special = specialModePaths(selected, component, sourceHost);
+  if (special.length === 0) return { missing };
+  const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
+  return {
+    missing,
+    specialModes: keepSpecialModes
+      ? `setuid/setgid bits restored (--keep-special-modes) on ${special.length} file(s): ${which}`
+      : `setuid/setgid bits STRIPPED from ${special.length} file(s) (pass --keep-special-modes to restore them): ${which}`,
+  };
+}
+
+/**
+ * The same plan as the --json contract's events (restore --dry-run --json, docs/json.md): the
+ * backup and what was checked, then one event per component with each step as it will run.
+ */
+export function restorePlanEvents(backup: string, staged: StagedBackup, components: RestoreComponent[], details: PlanDetails): EventBody[] {
+  const { cluster, startedAt, backupId } = staged.metadata;
+  return [
+    { type: 'restore.plan', backup, cluster, backupId, startedAt, signature: details.signature, checked: details.checked },
+    ...components.map((c): EventBody => {
+      if (c.skipReason) return { type: 'restore.plan.component', name: c.name, skipReason: c.skipReason, hosts: [] };
+      const recipe = c.recipe!.recipe.metadata;
+      return {
+        type: 'restore.plan.component',
+        name: c.name,
+        recipe: `${recipe.name}@${recipe.version}`,
+        ...(c.replaced ? { replacing: `${c.upgradedFrom}: ${c.replaced.because}` } : {}),
+        order: c.together ? 'together' : c.serial ? 'serial' : 'parallel',
+        after: waitsFor(c, components),
+        hosts: c.tasks.map((t) => ({
+          from: t.sourceHost,
+          to: t.hostPlan.host.name,
+          mapping: t.mapping,
+          steps: t.hostPlan.steps.map((s) => {
+            const notes = stepNotes(s, c.name, t.sourceHost, staged, details.keepSpecialModes);
+            const note = [...notes.missing, ...(notes.specialModes ? [notes.specialModes] : [])].join('; ');
+            return {
+              phase: s.phase,
+              name: s.name,
+              kind: s.kind,
+              ...(s.kind === 'files' ? { files: s.files } : { command: s.command }),
+              ...(s.input ? { input: s.input } : {}),
+              ...(s.become ? { become: s.become.user } : {}),
+              enabled: s.enabled,
+              ...(note ? { note } : {}),
+            };
+          }),
+        })),
+      };
+    }),
+  ];
 }

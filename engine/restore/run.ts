@@ -13,7 +13,8 @@ import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
 import { stageBackup } from './stage.js';
 import { stageChain } from './chain.js';
-import { describeChecks, describeRestorePlan } from './describe-plan.js';
+import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
+import type { EventBody } from '../shapes/events.generated.js';
 import { planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
@@ -55,6 +56,8 @@ export interface RestoreResult {
   exitCode: number;
   status: 'success' | 'partial' | 'failed' | 'dry-run' | 'cancelled';
   planText: string;
+  /** The plan as --json events (a dry run). */
+  planEvents?: EventBody[];
 }
 
 /** A private directory for the staged backup, under --staging-dir or the system temp dir. */
@@ -125,13 +128,16 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       secrets,
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
-    const planText = describeRestorePlan(options.source.name, staged, components, {
+    const details = {
       checked: describeChecks(options.source.name, expectedSha256),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
-    });
+    };
+    const planText = describeRestorePlan(options.source.name, staged, components, details);
     const runnable = components.filter((c) => !c.skipReason);
-    if (options.dryRun) return { exitCode: ExitCode.ok, status: 'dry-run', planText };
+    if (options.dryRun) {
+      return { exitCode: ExitCode.ok, status: 'dry-run', planText, planEvents: restorePlanEvents(options.source.name, staged, components, details) };
+    }
     if (components.some((c) => c.untrustedRecipe)) {
       throw new LsError('ERESTORE', { backup: options.source.name, message: `a recipe it carries would run unchecked:\n${planText}` });
     }

@@ -77,7 +77,9 @@ export function hostPhases(
         const result = await runStepSafely(step, phase.alwaysRun ? undefined : context.signal, runStep);
         bytes += result.bytes;
         outcomes.push(result.outcome);
-        reporter.emit({ type: 'step.end', component, host, step: result.outcome.name, ...result.outcome, ...result.output });
+        // The outcome's `name` is the event's `step` (schemas/events.schema.json: one field, one name).
+        const { name, ...outcome } = result.outcome;
+        reporter.emit({ type: 'step.end', component, host, step: name, ...outcome, ...result.output });
         if (result.outcome.status === 'failed') noteFailure(step, result.outcome.error);
         const warning = stderrWarning(step, result);
         if (warning) reporter.emit({ type: 'warning', component, host, message: warning });

@@ -10,29 +10,10 @@ import { validateRecipes } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { bundledRecipesDir } from '../paths.js';
 
-/** One structured log line of the scheduler (printed as JSON with --json). */
-export type ScheduleLog =
-  | { type: 'schedule.start'; file: string; jobs: { name: string; schedule?: string; next?: string }[] }
-  | { type: 'schedule.job'; change: 'added' | 'removed' | 'rescheduled'; job: string; schedule?: string; next?: string }
-  | { type: 'schedule.unscheduled'; job: string; message: string }
-  | { type: 'schedule.fire'; job: string }
-  | { type: 'schedule.queued'; job: string; after: string[]; message: string }
-  | { type: 'schedule.skip'; job: string; skippedTicks: number; message: string }
-  | {
-      type: 'schedule.done';
-      job: string;
-      status: RunReport['status'];
-      exitCode?: number;
-      archive?: string;
-      backupId?: string;
-      durationMs?: number;
-      skippedTicks?: number;
-      error?: string;
-    }
-  | { type: 'schedule.reload'; file: string; trigger: ReloadTrigger; jobs: string[] }
-  | { type: 'schedule.invalid'; file: string; problems: string[]; message: string }
-  | { type: 'schedule.stop'; message: string }
-  | { type: 'schedule.metrics'; url: string; message: string };
+import type { ScheduleLog } from '../shapes/events.generated.js';
+
+/** One structured log line of the scheduler: schemas/events.schema.json's `schedule.*` events (docs/json.md). */
+export type { ScheduleLog };
 
 export type ReloadTrigger = 'file change' | 'SIGHUP';
 
@@ -164,6 +145,7 @@ export class Scheduler {
       this.log({
         type: 'schedule.queued',
         job: name,
+        ...clusterOf(job),
         after: blockers,
         message: `job '${name}' waits for ${blockers.map((b) => `'${b}'`).join(', ')} (same cluster or target)`,
       });
@@ -189,7 +171,7 @@ export class Scheduler {
     const name = job.name;
     const recipes = this.current.recipes.get(name);
     if (!recipes) return;
-    this.log({ type: 'schedule.fire', job: name });
+    this.log({ type: 'schedule.fire', job: name, ...clusterOf(job) });
     const skippedTicks = () => this.skipped.get(name) ?? 0;
     const run = this.runJob(this.current.config, job, recipes, { signal: this.abort.signal, skippedTicks })
       .then(
@@ -197,6 +179,7 @@ export class Scheduler {
           this.log({
             type: 'schedule.done',
             job: name,
+            ...clusterOf(r),
             status: r.status,
             exitCode: r.exitCode,
             archive: r.archive,
@@ -205,7 +188,7 @@ export class Scheduler {
             skippedTicks: r.skippedTicks,
             error: r.error,
           }),
-        (e: Error) => this.log({ type: 'schedule.done', job: name, status: 'failed', error: e.message }),
+        (e: Error) => this.log({ type: 'schedule.done', job: name, ...clusterOf(job), status: 'failed', error: e.message }),
       )
       .finally(() => {
         this.running.delete(name);
@@ -288,4 +271,9 @@ export class Scheduler {
     if (recipeProblems.length) return { problems: [...new Map(recipeProblems.map((p) => [formatProblem(p), p])).values()] };
     return { config, jobs, recipes };
   }
+}
+
+/** The cluster a job's lines name, when it is known (a job without `cluster` learns it from its build directory). */
+function clusterOf(job: { cluster?: string }): { cluster?: string } {
+  return job.cluster ? { cluster: job.cluster } : {};
 }

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { copyFile, open, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { recipeYaml, runCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -75,7 +75,7 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
 
     const list = await runCli(['list', '-t', target, '--json']);
     expect(list.exitCode).toBe(0);
-    const rows = JSON.parse(list.stdout);
+    const rows = jsonEvents(list.stdout, 'list.backup');
     expect(rows).toHaveLength(1); // foreign.txt and the sidecars are not backups
     expect(rows[0]).toMatchObject({ name, format, status: 'success', components: [{ name: 'app', status: 'success' }], encrypted: false });
     const table = await runCli(['list', '-t', target]);
@@ -84,7 +84,10 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
     const show = await runCli(['show', name, '-t', target]);
     expect(show.exitCode).toBe(0);
     expect(show.stdout).toMatch(/app\s+app@1\.0\.0\s+2\.1\.0\s+localhost\s+success\s+4\s/);
-    const raw = JSON.parse((await runCli(['show', path.join(target, name), '--json'])).stdout);
+    const raw = jsonEvent<{ metadata: { entries: { path: string }[] } }>(
+      (await runCli(['show', path.join(target, name), '--json'])).stdout,
+      'show.backup',
+    ).metadata;
     expect(raw.entries.map((e: { path: string }) => e.path)).toContain('app/localhost/dump.txt');
 
     const verify = await runCli(['verify', 'latest', '-t', target]);
@@ -158,7 +161,7 @@ describe('prune', () => {
     expect((await readdir(target)).length).toBe(13);
 
     const real = await runCli(['prune', '-t', target, '--keep-last', '1', '--keep-daily', '2', '--json']);
-    expect(JSON.parse(real.stdout).remove).toEqual(['lsbackup-build-20250101T010000Z.tar.gz']);
+    expect(jsonEvent(real.stdout, 'prune.result').remove).toEqual(['lsbackup-build-20250101T010000Z.tar.gz']);
     const left = await readdir(target);
     expect(left.filter((n) => n.startsWith('lsbackup-build-20250101T010000Z'))).toEqual([]);
     expect(left).toContain('lsbackup-notes.txt');
@@ -181,7 +184,7 @@ describe('prune', () => {
 
     const periods = await runCli(['prune', '-t', target, '--keep-hourly', '2', '--keep-yearly', '3', '--dry-run', '--json']);
     expect(periods.exitCode).toBe(0);
-    const decided = JSON.parse(periods.stdout);
+    const decided = jsonEvent<{ keep: { name: string; reasons: string[] }[]; remove: string[] }>(periods.stdout, 'prune.result');
     expect(Object.fromEntries(decided.keep.map((k: { name: string; reasons: string[] }) => [k.name, k.reasons]))).toEqual({
       [f!]: ['hourly #1 (2026-01-01T00)', 'newest successful backup'],
       [e!]: ['hourly #2 (2025-12-31T23)'],
@@ -193,7 +196,7 @@ describe('prune', () => {
     const within = await runCli(['prune', '-t', target, '--keep-within', '2h', '--json']);
     expect(within.exitCode).toBe(0);
     // Two hours back from the newest backup (00:20), not from today: 22:50 is in, March and 2024 are out.
-    expect([...JSON.parse(within.stdout).remove].sort()).toEqual([a, b].sort());
+    expect([...jsonEvent<{ remove: string[] }>(within.stdout, 'prune.result').remove].sort()).toEqual([a, b].sort());
     expect((await readdir(target)).filter((n) => n.endsWith('.tar.gz')).sort()).toEqual([c, d, e, f].sort());
 
     const bad = await runCli(['prune', '-t', target, '--keep-within', '7days']);
@@ -226,9 +229,9 @@ describe('encryption at rest (age)', () => {
     expect(dump.stdout).toBe('dump');
 
     const noKey = await runCli(['list', '-t', target, '--json']);
-    expect(JSON.parse(noKey.stdout)[0]).toMatchObject({ name, status: 'unknown', metadataNote: 'metadata encrypted (pass --identity)' });
+    expect(jsonEvents(noKey.stdout, 'list.backup')[0]).toMatchObject({ name, status: 'unknown', metadataNote: 'metadata encrypted (pass --identity)' });
     const withKey = await runCli(['list', '-t', target, '--json', '--identity', keyFile]);
-    expect(JSON.parse(withKey.stdout)[0]).toMatchObject({ name, status: 'success', encrypted: true });
+    expect(jsonEvents(withKey.stdout, 'list.backup')[0]).toMatchObject({ name, status: 'success', encrypted: true });
 
     const verify = await runCli(['verify', name, '-t', target, '--identity', keyFile]);
     expect(verify.exitCode).toBe(0);
@@ -249,7 +252,7 @@ describe('encryption at rest (age)', () => {
     const name = await backup(target, '--encrypt-to', recipient, '--plain-metadata');
     expect(await readdir(target)).toContain(`${name}.metadata.json`);
     const r = await runCli(['list', '-t', target, '--json']);
-    expect(JSON.parse(r.stdout)[0]).toMatchObject({ name, status: 'success', components: [{ name: 'app' }] });
+    expect(jsonEvents(r.stdout, 'list.backup')[0]).toMatchObject({ name, status: 'success', components: [{ name: 'app' }] });
   });
 
   it('reads an archive that the age CLI encrypted (verify --identity)', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cliOutput, recipeYaml, runCli, succeeded, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, succeeded, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 import { listBackups, METADATA_READS } from '../../engine/catalog/listing.js';
 import { openTarget } from '../../targets/registry.js';
 import type { Target } from '../../targets/types.js';
@@ -54,7 +54,7 @@ describe('two clusters in one target', () => {
   it("prune --keep-last 1 keeps each cluster's newest backup (never deletes the other cluster's only one)", async () => {
     const r = await runCli(['prune', '-t', target, '--keep-last', '1', '--json']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(JSON.parse(r.stdout).remove).toEqual([]);
+    expect(jsonEvent(r.stdout, 'prune.result').remove).toEqual([]);
     expect(await archives(target)).toEqual([alpha, beta].sort());
   });
 
@@ -75,7 +75,7 @@ describe('two clusters in one target', () => {
     const unknown = await runCli(['verify', 'latest', '-t', target, '--cluster', 'gamma']);
     expect(unknown.exitCode, cliOutput(unknown)).toBe(1);
     expect(unknown.stderr).toContain('holds no backup of cluster gamma (it holds: alpha, beta)');
-    const listed = JSON.parse((await runCli(['list', '-t', target, '--cluster', 'beta', '--json'])).stdout) as { name: string; cluster: string }[];
+    const listed = jsonEvents<{ name: string; cluster: string }>((await runCli(['list', '-t', target, '--cluster', 'beta', '--json'])).stdout, 'list.backup');
     expect(listed).toEqual([expect.objectContaining({ name: beta, cluster: 'beta' })]);
   });
 });
@@ -96,15 +96,15 @@ describe('a copy renamed to a later time', () => {
     const r = await runCli(['verify', 'latest', '-t', target]);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(r.stdout).toContain(`${second}: OK`);
-    const rows = JSON.parse((await runCli(['list', '-t', target, '--json'])).stdout) as { name: string; time: string; renamed: boolean }[];
+    const rows = jsonEvents<{ name: string; startedAt: string; renamed: boolean }>((await runCli(['list', '-t', target, '--json'])).stdout, 'list.backup');
     expect(rows.map((b) => b.name)).toEqual([second, first, renamed]);
-    expect(rows[2]).toMatchObject({ renamed: true, time: rows[1]!.time }); // as old as the run that made it
+    expect(rows[2]).toMatchObject({ renamed: true, startedAt: rows[1]!.startedAt }); // as old as the run that made it
   });
 
   it('makes prune delete no real backup: --keep-last 2 keeps the two real ones and drops the copy', async () => {
     const r = await runCli(['prune', '-t', target, '--keep-last', '2', '--json']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(JSON.parse(r.stdout).remove).toEqual([renamed]);
+    expect(jsonEvent(r.stdout, 'prune.result').remove).toEqual([renamed]);
     expect(await archives(target)).toEqual([first, second].sort());
   });
 });
@@ -196,13 +196,17 @@ jobs:
 
     // The CLI chooses the group: --job, --no-job; by default each cluster/job group on its own.
     const dry = await runCli(['prune', '-t', path.join(dir, 'backups'), '--keep-last', '1', '--dry-run', '--json']);
-    const plan = JSON.parse(dry.stdout) as { keep: { name: string; group: string }[]; remove: string[] };
+    const plan = jsonEvent<{ keep: { name: string; group: string }[]; remove: string[] }>(dry.stdout, 'prune.result');
     expect(plan.remove).toEqual([databases[1]]);
     expect(plan.keep.map((k) => k.group).sort()).toEqual(['alpha/-', 'alpha/databases', 'alpha/nightly']);
-    const onlyNoJob = JSON.parse((await runCli(['prune', '-t', path.join(dir, 'backups'), '--no-job', '--keep-last', '1', '--dry-run', '--json'])).stdout);
+    const onlyNoJob = jsonEvent(
+      (await runCli(['prune', '-t', path.join(dir, 'backups'), '--no-job', '--keep-last', '1', '--dry-run', '--json'])).stdout,
+      'prune.result',
+    );
     expect(onlyNoJob).toMatchObject({ keep: [{ name: manual, group: 'alpha/-' }], remove: [] });
-    const onlyNightly = JSON.parse(
+    const onlyNightly = jsonEvent(
       (await runCli(['prune', '-t', path.join(dir, 'backups'), '--job', 'nightly', '--keep-last', '1', '--dry-run', '--json'])).stdout,
+      'prune.result',
     );
     expect(onlyNightly).toMatchObject({ keep: [{ name: nightly, group: 'alpha/nightly' }], remove: [] });
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliOutput, recipeYaml, runCli, succeeded, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, succeeded, workspace, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -117,8 +117,8 @@ describe('metadata.json read back', () => {
     // list still lists it, with the first problem of its sidecar.
     const list = await runCli(['list', '-t', target, '--json']);
     expect(list.exitCode, cliOutput(list)).toBe(0);
-    expect(JSON.parse(list.stdout)[0]).toMatchObject({ name: original.name, status: 'unknown' });
-    expect(JSON.parse(list.stdout)[0].metadataNote).toBe(
+    expect(jsonEvents(list.stdout, 'list.backup')[0]).toMatchObject({ name: original.name, status: 'unknown' });
+    expect(jsonEvents(list.stdout, 'list.backup')[0]!.metadataNote).toBe(
       `metadata unreadable: ${original.name}.metadata.json: 'status' must be one of: success, partial, failed`,
     );
   });

@@ -12,7 +12,7 @@ import { readdir, utimes, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliOutput, recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, spawnCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
 
 const SHARE = 'backups';
@@ -74,7 +74,12 @@ it("a SIGKILLed run's temp file: kept while young, then listed by prune --leftov
   for (const name of [own!, other]) await utimes(path.join(shareDir(), name), dayAgo, dayAgo);
   const listed = await cli(['prune', '--leftovers', '--dry-run', ...target(), '--json']);
   expect(listed.exitCode, cliOutput(listed)).toBe(0);
-  expect(JSON.parse(listed.stdout)).toEqual({ dryRun: true, leftovers: [own, other].sort().map((n) => expect.stringContaining(n)) });
+  expect(jsonEvent(listed.stdout, 'prune.result')).toMatchObject({
+    dryRun: true,
+    keep: [],
+    remove: [],
+    leftovers: [own, other].sort().map((n) => expect.stringContaining(n)),
+  });
   expect(await tempFiles()).toEqual([own, other].sort());
 
   // c1's next run removes c1's leftover and says so; c2's is not its to touch.
@@ -91,5 +96,5 @@ it("a SIGKILLed run's temp file: kept while young, then listed by prune --leftov
   expect(await tempFiles()).toEqual([]);
   // The backup of the next run is whole and listed.
   const list = await cli(['list', ...target(), '--json']);
-  expect(JSON.parse(list.stdout)).toMatchObject([{ status: 'success' }]);
+  expect(jsonEvents(list.stdout, 'list.backup')).toMatchObject([{ status: 'success' }]);
 }, 600_000);

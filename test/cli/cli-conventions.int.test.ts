@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cliOutput, cliPath, recipeYaml, repoRoot, runCli, workspace } from '../helpers/cli.js';
+import { cliOutput, cliPath, recipeYaml, repoRoot, runCli, workspace, jsonEvent } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeEach(async () => {
@@ -81,7 +81,7 @@ describe('config discovery and environment variables', () => {
   const configShow = async (cwd: string, extra: Record<string, string> = {}) => {
     const r = await runCli(['config', 'show', '--json'], { cwd, env: env(extra) });
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    return (JSON.parse(r.stdout) as { file: string }).file;
+    return jsonEvent<{ config: { file: string } }>(r.stdout, 'config.show').config.file;
   };
 
   it('uses ./lsbackup.config.yaml, else $XDG_CONFIG_HOME/lsbackup/config.yaml; $LSBACKUP_CONFIG and --config win', async () => {
@@ -94,7 +94,7 @@ describe('config discovery and environment variables', () => {
     const named = await ws.write('elsewhere.yaml', 'cluster: from-env\n');
     expect(await configShow(cwd, { LSBACKUP_CONFIG: named })).toBe(named);
     const r = await runCli(['config', 'show', '--json', '-c', xdg], { cwd, env: env({ LSBACKUP_CONFIG: named }) });
-    expect((JSON.parse(r.stdout) as { file: string }).file).toBe(xdg);
+    expect(jsonEvent<{ config: { file: string } }>(r.stdout, 'config.show').config.file).toBe(xdg);
     // --help says where the config is looked for and which file that is now.
     const help = await runCli(['--help'], { cwd, env: env({ LSBACKUP_CONFIG: named }) });
     expect(help.stdout).toContain(`now: ${named} (from $LSBACKUP_CONFIG)`);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupMetadata, ComponentHostRecord } from '../../engine/archive/index.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { componentOf, hostOf, storedBackup, verifyWithSystemTools, archivesIn, readMetadata } from '../helpers/archive.js';
-import { cliOutput, runCli } from '../helpers/cli.js';
+import { cliOutput, runCli, jsonEvents } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 
 let fleet: Fleet;
@@ -215,8 +215,8 @@ describe('where compression happens: host var > --compress > job > top-level con
   const planTransports = async (extra: string[], config?: string) => {
     const r = await runCli(['plan', ...recipe('app'), '-b', cluster.build, '--json', ...(config ? ['-c', config] : []), ...extra], { env: cluster.env });
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    const plan = JSON.parse(r.stdout) as { components: { name: string; hosts: { host: string; transport: string }[] }[] };
-    return Object.fromEntries(plan.components.find((c) => c.name === 'app')!.hosts.map((h) => [h.host, h.transport]));
+    const components = jsonEvents<{ name: string; hosts: { host: string; transport: string }[] }>(r.stdout, 'plan.component');
+    return Object.fromEntries(components.find((c) => c.name === 'app')!.hosts.map((h) => [h.host, h.transport]));
   };
 
   it('follows the precedence in plan, apply and run; plan says so in its text too', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cliOutput, recipeYaml, repoRoot, workspace, type CliResult } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, repoRoot, workspace, type CliResult, jsonEvent, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let cli: string;
@@ -55,12 +55,16 @@ describe('defaults written once, in the config schema', () => {
 
     const plan = await lsbackup('plan', '--json');
     expect(plan.exitCode, cliOutput(plan)).toBe(0);
-    const steps = JSON.parse(plan.stdout).components[0].hosts[0].steps;
+    const steps = jsonEvents<{ hosts: { steps: { timeoutSec: number }[] }[] }>(plan.stdout, 'plan.component')[0]!.hosts[0]!.steps;
     expect(steps.map((s: { timeoutSec: number }) => s.timeoutSec)).toEqual([1234]);
 
     const shown = await lsbackup('config', 'show', '--json');
     expect(shown.exitCode, cliOutput(shown)).toBe(0);
-    expect(JSON.parse(shown.stdout).jobs.default).toMatchObject({ concurrency: 7, stepTimeout: 1234, format: 'tar.zst' });
+    expect(jsonEvent<{ config: { jobs: Record<string, unknown> } }>(shown.stdout, 'config.show').config.jobs.default).toMatchObject({
+      concurrency: 7,
+      stepTimeout: 1234,
+      format: 'tar.zst',
+    });
 
     const apply = await lsbackup('apply');
     expect(apply.exitCode, cliOutput(apply)).toBe(0);

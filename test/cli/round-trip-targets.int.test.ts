@@ -31,7 +31,7 @@ import {
 } from '@azure/storage-file-share';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { cliOutput, runCli } from '../helpers/cli.js';
+import { cliOutput, runCli, jsonEvents } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 import { optedOut } from '../helpers/prerequisites.js';
 import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
@@ -257,7 +257,7 @@ describe('round trip through the CLI from every target: apply -> verify -> resto
       for (const secret of [forgedSig, encodeURIComponent(forgedSig)]) expect(r.stdout + r.stderr).not.toContain(secret);
       const list = await runCli(['list', '-t', uri, '--target-option', `endpoint=${az.endpoint}`, '--target-secret', 'accountKey=AZ_KEY', '--json'], { env });
       expect(list.exitCode, cliOutput(list)).toBe(0);
-      expect(JSON.parse(list.stdout)).toEqual([]);
+      expect(jsonEvents(list.stdout, 'list.backup')).toEqual([]);
     },
     CLI_TIMEOUT_MS,
   );

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
 import { execa } from 'execa';
-import { cliPath, recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { cliPath, recipeYaml, runCli, workspace, jsonEvents } from '../helpers/cli.js';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
 
@@ -86,7 +86,7 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
     expect(objects.Contents?.map((o) => o.Key).sort()).toEqual([`cfg/${stored.name}`, `cfg/${stored.name}.metadata.json`, `cfg/${stored.name}.sha256`].sort());
 
     const list = await runCli(['list', '-c', config, '--json'], { env });
-    expect(JSON.parse(list.stdout)).toMatchObject([{ name: stored.name, status: 'success', components: [{ name: 'app' }] }]);
+    expect(jsonEvents(list.stdout, 'list.backup')).toMatchObject([{ name: stored.name, status: 'success', components: [{ name: 'app' }] }]);
     const verify = await runCli(['verify', 'latest', '-c', config], { env });
     expect(verify.stdout).toContain(`${stored.name}: OK`);
     expect(verify.exitCode).toBe(0);
@@ -114,7 +114,7 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
     expect((await runCli(['apply', recipes, ...base(), ...flags], { env })).exitCode).toBe(0);
     await raw.send(new (await import('@aws-sdk/client-s3')).PutObjectCommand({ Bucket: BUCKET, Key: 'flags/README.txt', Body: 'foreign' }));
 
-    const before = JSON.parse((await runCli(['list', ...flags, '--json'], { env })).stdout) as { name: string }[];
+    const before = jsonEvents<{ name: string }>((await runCli(['list', ...flags, '--json'], { env })).stdout, 'list.backup');
     expect(before).toHaveLength(2);
     const pruned = await runCli(['prune', ...flags, '--keep-last', '1'], { env });
     expect(pruned.exitCode).toBe(0);
@@ -221,7 +221,7 @@ describe('Azure file share through the CLI (stand-in of the File REST API)', () 
     expect(r.stdout + r.stderr).not.toContain(az.accountKey);
     const name = lines(r.stdout).find((e) => e.type === 'archive.stored')!.name as string;
 
-    const list = JSON.parse((await runCli(['list', ...flags, '--json'], { env })).stdout);
+    const list = jsonEvents((await runCli(['list', ...flags, '--json'], { env })).stdout, 'list.backup');
     expect(list).toMatchObject([{ name, format: 'tar.zst', status: 'success' }]);
     const verify = await runCli(['verify', name, ...flags], { env });
     expect(verify.exitCode, verify.stderr).toBe(0);

@@ -26,7 +26,7 @@ describe('validate --watch', () => {
 
     await ws.write('recipes/app.yaml', good.replace('snapshot:', 'snapshto:'));
     const broken = await log.waitFor((l) => l.valid === false, { from: first.index + 1 });
-    expect(broken.line.problems).toEqual([expect.objectContaining({ file, line: 10, col: 5, message: "unknown key 'snapshto' in 'spec.backup'" })]);
+    expect(broken.line.problems).toEqual([expect.objectContaining({ file, line: 10, column: 5, message: "unknown key 'snapshto' in 'spec.backup'" })]);
 
     await ws.write('recipes/app.yaml', good);
     await log.waitFor((l) => l.valid === true, { from: broken.index + 1 });
@@ -47,9 +47,9 @@ describe('plan --watch', () => {
       for (let i = 0; i < 200 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 50));
       expect(out).toMatch(re);
     };
-    await until(/"host": "localhost"/);
+    await until(/"host":"localhost"/);
     await ws.write('build/inventory', '[app]\nsecondhost ansible_connection=local\n');
-    await until(/"host": "secondhost"/);
+    await until(/"host":"secondhost"/);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   });

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, workspace, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeEach(async () => {
@@ -39,8 +39,8 @@ ${steps.join('\n')}
     const vars = all.flatMap((w, i) => ['--var', `app.v${i}=${w}`]);
     const r = await runCli(['plan', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '--json', ...vars]);
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    const plan = JSON.parse(r.stdout) as { components: { hosts: { steps: { name: string; enabled: boolean }[] }[] }[] };
-    const enabled = Object.fromEntries(plan.components[0]!.hosts[0]!.steps.map((s) => [s.name, s.enabled]));
+    const components = jsonEvents<{ hosts: { steps: { name: string; enabled: boolean }[] }[] }>(r.stdout, 'plan.component');
+    const enabled = Object.fromEntries(components[0]!.hosts[0]!.steps.map((s) => [s.name, s.enabled]));
     const expected = Object.fromEntries([...all.map((w, i) => [`v${i}`, trueWords.includes(w)]), ['ini', false], ['default', false]]);
     expect(enabled).toEqual(expected);
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, workspace, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let mounted: string | undefined;
@@ -53,7 +53,7 @@ describe('ENOSPC while the sidecars are written', () => {
     // Nothing under a final name, no temp file: the archive is not published without its sidecars.
     expect(await readdir(target)).toEqual([]);
     const list = await runCli(['list', '-t', target, '--json'], { env });
-    expect(JSON.parse(list.stdout)).toEqual([]);
+    expect(jsonEvents(list.stdout, 'list.backup')).toEqual([]);
     const verify = await runCli(['verify', 'latest', '-t', target], { env });
     expect(verify.exitCode).not.toBe(0);
 

@@ -83,3 +83,19 @@ ${spec
   .join('\n')}
 `;
 }
+
+/** The --json lines of a command (docs/json.md), parsed; with `type`, only the events of that type. */
+export function jsonEvents<T = Record<string, unknown>>(stdout: string, type?: string): (T & { type: string })[] {
+  const events = stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T & { type: string });
+  return type === undefined ? events : events.filter((e) => e.type === type);
+}
+
+/** The one event of `type` a command printed (show.backup, prune.result, config.show, …). */
+export function jsonEvent<T = Record<string, unknown>>(stdout: string, type: string): T & { type: string } {
+  const found = jsonEvents<T>(stdout, type);
+  if (found.length !== 1) throw new Error(`expected one '${type}' event, got ${found.length} in:\n${stdout}`);
+  return found[0]!;
+}

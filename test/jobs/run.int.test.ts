@@ -114,9 +114,9 @@ jobs:
       .split('\n')
       .map((l) => JSON.parse(l));
     const end = lines.at(-1);
-    expect(end).toMatchObject({ type: 'job.end', job: 'default', status: 'success' });
-    expect(end.components.map((c: { component: string }) => c.component).sort()).toEqual(['app', 'other']);
-    expect(await archivesIn('backups')).toEqual([end.archive]);
+    expect(end).toMatchObject({ type: 'job.end', job: 'default', report: { job: 'default', status: 'success' } });
+    expect(end.report.components.map((c: { component: string }) => c.component).sort()).toEqual(['app', 'other']);
+    expect(await archivesIn('backups')).toEqual([end.report.archive]);
   });
 
   it('applies the retention policy after each run: only the newest backups stay, sidecars go with them', async () => {
@@ -125,7 +125,7 @@ jobs:
     for (let i = 0; i < 3; i++) {
       const r = await run('--report', 'r.json', '--json');
       expect(r.exitCode, r.stderr).toBe(0);
-      names.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!).archive);
+      names.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!).report.archive);
       // Distinct names: each run lands in its own second.
       await new Promise((res) => setTimeout(res, 1100));
     }

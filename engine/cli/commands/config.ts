@@ -7,7 +7,8 @@ import { configSample } from '../../config/sample.js';
 import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
 import { retentionWarnings } from '../../jobs/retention.js';
-import { ExitCode, formatProblem, LsError } from '../../errors.js';
+import { ExitCode, formatProblem, invalid, LsError } from '../../errors.js';
+import { errorEvent, printJsonEvents, problemRecord } from '../../report/json-lines.js';
 import type { Redactor } from '../../secrets/types.js';
 import { loadRunConfig } from '../../app/config.js';
 
@@ -27,14 +28,19 @@ function requireConfigFile(options: ConfigCommandOptions): string {
 }
 
 /** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention) do not fail it. */
-export async function configValidateCommand(options: ConfigCommandOptions): Promise<number> {
+export async function configValidateCommand(options: ConfigCommandOptions, redactor: Redactor): Promise<number> {
   const file = requireConfigFile(options);
   const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
   const effective = config ? effectiveJobs(config) : [];
   const jobs = effective.map((j) => j.name);
   const warnings = config ? retentionWarnings(effective, config.encryption) : [];
   if (options.json) {
-    process.stdout.write(JSON.stringify({ valid: problems.length === 0, file, jobs, problems, warnings }) + '\n');
+    // The result, then (invalid) the failure as every command reports one.
+    const failure = problems.length > 0 ? [errorEvent(invalid('Config', problems), ExitCode.config)] : [];
+    printJsonEvents(
+      [{ type: 'config.validate', valid: problems.length === 0, file, jobs, problems: problems.map(problemRecord), warnings }, ...failure],
+      redactor,
+    );
   } else if (problems.length > 0) {
     for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
     process.stderr.write(`${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}.\n`);
@@ -57,20 +63,23 @@ export async function configShowCommand(options: ConfigCommandOptions, redactor:
     },
     redactor,
   );
-  process.stdout.write(options.json ? JSON.stringify(shown, null, 2) + '\n' : stringify(shown, { lineWidth: 0 }));
+  if (options.json) printJsonEvents([{ type: 'config.show', config: shown }], redactor);
+  else process.stdout.write(stringify(shown, { lineWidth: 0 }));
   return ExitCode.ok;
 }
 
 export interface ConfigInitOptions {
   output?: string;
   force?: boolean;
+  json?: boolean;
 }
 
 /** `lsbackup config init`: the annotated sample, to stdout or a new file. */
-export async function configInitCommand(options: ConfigInitOptions): Promise<number> {
+export async function configInitCommand(options: ConfigInitOptions, redactor: Redactor): Promise<number> {
   const sample = configSample();
   if (!options.output) {
-    process.stdout.write(sample);
+    if (options.json) printJsonEvents([{ type: 'config.init', sample }], redactor);
+    else process.stdout.write(sample);
     return ExitCode.ok;
   }
   const file = path.resolve(options.output);
@@ -80,7 +89,8 @@ export async function configInitCommand(options: ConfigInitOptions): Promise<num
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new LsError('EUSAGE', { message: `${file} already exists (use --force to overwrite it)` });
     throw e;
   }
-  process.stderr.write(`wrote ${file}\n`);
+  if (options.json) printJsonEvents([{ type: 'config.init', file }], redactor);
+  else process.stderr.write(`wrote ${file}\n`);
   return ExitCode.ok;
 }
 

@@ -4,6 +4,7 @@ import { ExitCode } from '../../errors.js';
 import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
 import { objectProgress } from '../../app/reporter.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 /** `lsbackup get <backup> <dest>`: download it (decrypted with --identity), atomically. */
 export async function getCommand(spec: string, dest: string, options: CatalogOptions, redactor: Redactor): Promise<number> {
@@ -15,7 +16,7 @@ export async function getCommand(spec: string, dest: string, options: CatalogOpt
   } finally {
     progress.close();
   }
-  const line = { file: result.file, bytes: result.bytes, decrypted: result.decrypted };
-  process.stdout.write(options.json ? JSON.stringify(line) + '\n' : `${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''})\n`);
+  if (options.json) printJsonEvents([{ type: 'get.result', file: result.file, bytes: result.bytes, decrypted: result.decrypted }], redactor);
+  else process.stdout.write(`${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''})\n`);
   return ExitCode.ok;
 }

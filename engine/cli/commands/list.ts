@@ -4,6 +4,7 @@ import { renderBackupList } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 /** `lsbackup list -t <target> [--cluster c]`: the backups a target holds, newest first (by the time in their metadata). */
 export async function listCommand(options: CatalogOptions, redactor: Redactor): Promise<number> {
@@ -11,12 +12,14 @@ export async function listCommand(options: CatalogOptions, redactor: Redactor): 
   const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
   const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
   if (options.json) {
-    const rows = backups.map(({ metadata: m, ...b }) => ({
+    // One line per backup (`time` is the line's own: the backup's is `startedAt`), then the count.
+    const rows = backups.map(({ metadata: m, time, ...b }) => ({
+      type: 'list.backup' as const,
       ...b,
-      time: b.time.toISOString(),
+      startedAt: time.toISOString(),
       ...(m ? { kind: m.kind ?? 'full', ...(m.base ? { base: m.base.archive } : {}) } : {}),
     }));
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    printJsonEvents([...rows, { type: 'list.end', count: rows.length }], redactor);
   } else {
     process.stdout.write(renderBackupList(backups) + '\n');
   }

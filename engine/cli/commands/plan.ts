@@ -14,6 +14,8 @@ import { loadRunConfig } from '../../app/config.js';
 import { clusterName, keyRemapMessages, loadRunInventory, loadRunProfile, type ClusterFlags } from '../../app/inventory.js';
 import { loadRunRecipes, runVarOverrides } from '../../app/recipes.js';
 import { resolveRunningRecipeSecrets } from '../../app/secrets.js';
+import { printJsonEvents } from '../../report/json-lines.js';
+import type { EventBody } from '../../shapes/events.generated.js';
 
 export interface PlanCommandOptions extends ClusterFlags {
   config?: string;
@@ -65,17 +67,22 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions, reda
     defaultStepTimeoutSec: options.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
     compress: options.compress ?? config.compress ?? RUN_DEFAULTS.compress,
   });
-  const text = options.json
-    ? JSON.stringify({ ...planAsJson(plan, options.restore ?? false), ...(profile ? { profile: profileAsJson(profile) } : {}) }, null, 2)
-    : [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
+  if (options.json) {
+    printJsonEvents(planEvents(plan, options.restore ?? false, profile), redactor);
+    return 0;
+  }
+  const text = [profile ? profileAsText(profile) : '', ...keyRemapMessages(inventory), planAsText(plan)].filter(Boolean).join('\n');
   process.stdout.write(redactor.redact(text) + '\n');
   return 0;
 }
 
-function planAsJson(plan: RunPlan, restore: boolean) {
-  return {
-    cluster: plan.cluster,
-    components: plan.components.map((c) => ({
+/** The plan as the contract's events: what it is of, the manifest's values, then one event per component. */
+function planEvents(plan: RunPlan, restore: boolean, profile: ProfileValues | undefined): EventBody[] {
+  return [
+    { type: 'plan.start', operation: restore ? 'restore' : 'backup', cluster: plan.cluster },
+    ...(profile ? [{ type: 'plan.profile' as const, ...profileAsJson(profile) }] : []),
+    ...plan.components.map((c) => ({
+      type: 'plan.component' as const,
       name: c.name,
       recipe: { name: c.recipe.recipe.metadata.name, version: c.recipe.recipe.metadata.version, file: c.recipe.file },
       selection: c.selection,
@@ -105,7 +112,7 @@ function planAsJson(plan: RunPlan, restore: boolean) {
         })),
       })),
     })),
-  };
+  ];
 }
 
 /** What the build dir's manifest supplies: vars with their values, secrets by name only. */

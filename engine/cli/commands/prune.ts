@@ -6,6 +6,7 @@ import { withTargetLock } from '../../lock/index.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
 import { objectProgress } from '../../app/reporter.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
   /** A job name, false for --no-job, unset for every job. */
@@ -56,24 +57,25 @@ export async function pruneCommand(options: PruneOptions, redactor: Redactor): P
   const { result, leftovers } = outcome;
   const leftoverLines = leftovers.map((l) => `${options.dryRun ? 'would remove' : 'removed'} leftover: ${l}\n`).join('');
   if (!result) {
-    if (options.json) process.stdout.write(JSON.stringify({ dryRun: options.dryRun ?? false, leftovers }, null, 2) + '\n');
+    if (options.json) printJsonEvents([{ type: 'prune.result', dryRun: options.dryRun ?? false, keep: [], remove: [], leftovers }], redactor);
     else process.stdout.write(leftoverLines || 'no leftovers of interrupted runs\n');
     return ExitCode.ok;
   }
-  process.stderr.write(leftoverLines);
   if (options.json) {
-    process.stdout.write(
-      JSON.stringify(
+    printJsonEvents(
+      [
         {
+          type: 'prune.result',
           dryRun: result.dryRun,
           keep: result.keep.map((k) => ({ name: k.backup.name, group: pruneGroup(k.backup), reasons: k.reasons })),
           remove: result.remove.map((b) => b.name),
+          leftovers,
         },
-        null,
-        2,
-      ) + '\n',
+      ],
+      redactor,
     );
   } else {
+    process.stderr.write(leftoverLines);
     process.stdout.write(renderPrune(result) + '\n');
   }
   return ExitCode.ok;

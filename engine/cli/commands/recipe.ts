@@ -7,14 +7,16 @@ import { ExitCode, LsError } from '../../errors.js';
 import type { Redactor } from '../../secrets/types.js';
 import { packageRoot } from '../../paths.js';
 import { RECIPE_NAME, recipeSkeleton } from '../../recipes/skeleton.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface RecipeInitOptions {
   group?: string;
   output?: string;
+  json?: boolean;
 }
 
 /** `lsbackup recipe init <name>`: a commented recipe skeleton that validates as written, at <dir>/<name>.yaml. */
-export async function recipeInitCommand(name: string, options: RecipeInitOptions): Promise<number> {
+export async function recipeInitCommand(name: string, options: RecipeInitOptions, redactor: Redactor): Promise<number> {
   if (!RECIPE_NAME.test(name)) {
     throw new LsError('EUSAGE', { message: `recipe name '${name}' is not a lowercase slug (letters, digits and single '-', e.g. 'my-cache')` });
   }
@@ -38,7 +40,8 @@ export async function recipeInitCommand(name: string, options: RecipeInitOptions
   } finally {
     await unlink(temp).catch(() => undefined);
   }
-  process.stderr.write(`wrote ${file}\n`);
+  if (options.json) printJsonEvents([{ type: 'recipe.init', file }], redactor);
+  else process.stderr.write(`wrote ${file}\n`);
   return ExitCode.ok;
 }
 

@@ -3,6 +3,7 @@ import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { prepareRestore, type RestoreFlags } from '../../app/restore.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export type RestoreCommandOptions = RestoreFlags;
 
@@ -22,7 +23,9 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
         rl.close();
       }
     });
-    if (result.status === 'dry-run') {
+    if (result.status === 'dry-run' && options.json) {
+      printJsonEvents(result.planEvents ?? [], redactor);
+    } else if (result.status === 'dry-run') {
       process.stdout.write(redactor.redact(result.planText) + '\nDry run: the checks above passed; no host was touched.\n');
     } else if (result.status === 'cancelled') {
       process.stderr.write('Restore cancelled; no host was touched.\n');

@@ -8,6 +8,8 @@ import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import { openReportFile, type ReportFlags } from '../../app/report-file.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
+import { printJsonEvents } from '../../report/json-lines.js';
+import type { RunReport } from '../../report/run-report.js';
 
 export interface RunOptions extends ReportFlags {
   config?: string;
@@ -35,8 +37,9 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   const reportFile = await openReportFile(options, config.encryption?.identityFile);
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
+  let report: RunReport;
   try {
-    const report = await runJob(config, job, {
+    report = await runJob(config, job, {
       reporter: run.reporter,
       signal: run.signal,
       compress: options.compress,
@@ -48,10 +51,13 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
     const targets = metrics || reportFile ? await jobTargets(config, job, redactor) : [];
     await metrics?.record(report, targets);
     await reportFile?.write(report, targets);
-    if (options.json) process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: 'job.end', ...report }) + '\n');
-    else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
-    return report.exitCode ?? 1;
   } finally {
     run.close();
   }
+  // After the run's events are out (close flushes them): the report is the last line.
+  if (options.json) {
+    const source = { job: report.job, ...(report.cluster ? { cluster: report.cluster } : {}), ...(report.backupId ? { backupId: report.backupId } : {}) };
+    printJsonEvents([{ type: 'job.end', ...source, report }], redactor);
+  } else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+  return report.exitCode ?? 1;
 }

@@ -10,6 +10,7 @@ import { serveMetrics } from '../../metrics/server.js';
 import { MetricsStore } from '../../metrics/store.js';
 import { runReporter } from '../../app/reporter.js';
 import type { Redactor } from '../../secrets/types.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface ScheduleOptions {
   config?: string;
@@ -30,8 +31,8 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
   if (!file) throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
   const added: string[] = [];
   const log = (entry: ScheduleLog) => {
-    const line = options.json ? JSON.stringify({ time: new Date().toISOString(), ...entry }) : `${new Date().toISOString()} ${describe(entry)}`;
-    (options.json ? process.stdout : process.stderr).write(redactor.redact(line) + '\n');
+    if (options.json) printJsonEvents([entry], redactor);
+    else process.stderr.write(redactor.redact(`${new Date().toISOString()} ${describe(entry)}`) + '\n');
     // A job added by a reload gets its last-success figures from the catalog, as the jobs at start did.
     if (entry.type === 'schedule.job' && entry.change === 'added') added.push(entry.job);
     if (entry.type === 'schedule.reload' && added.length > 0) seedMetrics?.(added.splice(0));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { validateRecipes } from '../../recipes/index.js';
-import { formatProblem, type Problem } from '../../errors.js';
+import { ExitCode, formatProblem, invalid, type Problem } from '../../errors.js';
+import { errorEvent, printJsonEvents, problemRecord } from '../../report/json-lines.js';
 import { bundledRecipesDir } from '../../paths.js';
 import { watchAndRerun } from '../watch.js';
 import type { Redactor } from '../../secrets/types.js';
@@ -17,11 +18,11 @@ export interface ValidateOptions {
 /** `lsbackup validate [paths...]`: every problem of every recipe at once, file:line:col. Runs nothing. */
 export async function validateCommand(paths: string[], options: ValidateOptions, redactor: Redactor): Promise<number> {
   const chosen = paths.length > 0 ? paths.map((p) => path.resolve(p)) : [bundledRecipesDir];
-  if (options.watch) return watchAndRerun({ paths: chosen, run: () => validateOnce(chosen, options), json: options.json, redactor });
-  return validateOnce(chosen, options);
+  if (options.watch) return watchAndRerun({ paths: chosen, run: () => validateOnce(chosen, options, redactor), json: options.json, redactor });
+  return validateOnce(chosen, options, redactor);
 }
 
-async function validateOnce(chosen: string[], options: ValidateOptions): Promise<number> {
+async function validateOnce(chosen: string[], options: ValidateOptions, redactor: Redactor): Promise<number> {
   const { recipes, problems } = await validateRecipes(chosen);
   const findings = options.shellcheck ? await shellcheckRecipes(recipes, options.shellcheckSeverity ?? 'warning') : [];
   report(
@@ -29,16 +30,20 @@ async function validateOnce(chosen: string[], options: ValidateOptions): Promise
     problems,
     findings,
     options,
+    redactor,
   );
-  return problems.length > 0 || findings.length > 0 ? 78 : 0;
+  return problems.length > 0 || findings.length > 0 ? ExitCode.config : ExitCode.ok;
 }
 
-function report(valid: string[], problems: Problem[], findings: ShellcheckFinding[], options: ValidateOptions): void {
+function report(valid: string[], problems: Problem[], findings: ShellcheckFinding[], options: ValidateOptions, redactor: Redactor): void {
   if (options.json) {
-    // One event per finding, then the result.
-    for (const f of findings) process.stdout.write(JSON.stringify({ type: 'shellcheck', ...f }) + '\n');
+    // One event per shellcheck finding, the result, then (problems or findings) the failure as every command reports one.
+    const lint = findings.map(({ col, ...f }) => ({ type: 'shellcheck' as const, ...f, column: col }));
     const shellcheck = options.shellcheck ? { shellcheck: { severity: options.shellcheckSeverity ?? 'warning', findings: findings.length } } : {};
-    process.stdout.write(JSON.stringify({ valid: problems.length === 0 && findings.length === 0, recipes: valid, problems, ...shellcheck }) + '\n');
+    const all = [...problems, ...findings.map((f) => ({ file: f.file, line: f.line, col: f.col, message: `${f.code} (${f.level}): ${f.message}` }))];
+    const failure = all.length > 0 ? [errorEvent(invalid('Recipes', all), ExitCode.config)] : [];
+    const result = { type: 'validate.result' as const, valid: all.length === 0, recipes: valid, problems: problems.map(problemRecord), ...shellcheck };
+    printJsonEvents([...lint, result, ...failure], redactor);
     return;
   }
   for (const p of problems) process.stderr.write(formatProblem(p) + '\n');

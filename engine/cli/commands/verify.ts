@@ -6,6 +6,7 @@ import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import { loadRunConfig } from '../../app/config.js';
 import type { Redactor } from '../../secrets/types.js';
 import { objectProgress } from '../../app/reporter.js';
+import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface VerifyOptions extends CatalogOptions {
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -24,6 +25,7 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   } finally {
     progress.close();
   }
-  process.stdout.write((options.json ? JSON.stringify(report, null, 2) : renderVerify(report)) + '\n');
+  if (options.json) printJsonEvents([{ type: 'verify.result', ...report }], redactor);
+  else process.stdout.write(renderVerify(report) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
