@@ -143,6 +143,38 @@ describe('every command prints JSON lines valid against schemas/events.schema.js
     events('recipe init', await cli(['recipe', 'init', 'Not A Slug', '--json']), 'failure');
   }, 60_000);
 
+  it('recipe test: stage events for each stage; a recipe without tests is an error event', async () => {
+    const dir = path.join(ws.dir, 'data');
+    await ws.write(
+      'rt/rt.yaml',
+      recipeYaml(
+        'rt',
+        `hosts: { group: app, run: all }
+backup:
+  snapshot:
+    - run: cat ${dir}/rt.txt
+      output: rt.txt
+restore:
+  apply:
+    - run: cat > ${dir}/rt.txt
+      input: rt.txt
+tests:
+  seed:
+    - run: echo seeded > ${dir}/rt.txt
+  destroy:
+    - run: rm ${dir}/rt.txt
+  check:
+    - run: grep -qx seeded ${dir}/rt.txt
+`,
+      ),
+    );
+    const ok = events('recipe test', await cli(['recipe', 'test', 'rt/rt.yaml', '-b', 'build', '--json']), 'success');
+    const stages = ok.filter((e) => e.type === 'stage' && e.status === 'success').map((e) => e.stage);
+    expect(stages).toEqual(['validate', 'seed', 'apply', 'verify', 'destroy', 'restore', 'check']);
+    const bad = events('recipe test', await cli(['recipe', 'test', 'recipes/app.yaml', '-b', 'build', '--json']), 'failure');
+    expect(bad.at(-1)).toMatchObject({ exitCode: 78 });
+  }, 300_000);
+
   it('config validate, show and init', async () => {
     events('config validate', await cli(['config', 'validate', '--json']), 'success');
     const bad = events('config validate', await cli(['config', 'validate', '-c', 'broken.config.yaml', '--json']), 'failure');

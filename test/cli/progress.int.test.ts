@@ -92,9 +92,10 @@ describe('progress', () => {
       ['verify', v],
       ['get', g],
     ] as const) {
-      // Their --json result is one JSON document on stdout: progress goes to stderr as JSON lines.
-      expect(() => JSON.parse(r.stdout) as unknown, cliOutput(r)).not.toThrow();
-      const seen = progressOf(events(r.stderr), operation);
+      // Progress events come before the result event, on stdout like every --json line.
+      const all = events(r.stdout);
+      expect(all.at(-1)!.type as string, cliOutput(r)).toBe(`${operation}.result`);
+      const seen = progressOf(all, operation);
       expect(seen.length, cliOutput(r)).toBeGreaterThanOrEqual(1);
       for (const p of seen) expect(p.totalBytes).toBe(size);
       const total = size;
@@ -128,8 +129,9 @@ describe('progress', () => {
     const sidecarBytes = (await Promise.all(sidecars.map((n) => stat(path.join(target, n))))).reduce((sum, s) => sum + s.size, 0);
     const r = await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run', '--json'], { env });
     expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(() => JSON.parse(r.stdout) as unknown, cliOutput(r)).not.toThrow();
-    expect(progressOf(events(r.stderr), 'prune').at(-1), cliOutput(r)).toMatchObject({ bytes: sidecarBytes });
+    const all = events(r.stdout);
+    expect(all.at(-1)!.type as string, cliOutput(r)).toBe('prune.result');
+    expect(progressOf(all, 'prune').at(-1), cliOutput(r)).toMatchObject({ bytes: sidecarBytes });
   }, 300_000);
 
   it('a log (no terminal) gets plain progress lines while bytes move', async () => {

@@ -58,13 +58,14 @@ describe('validate --shellcheck', () => {
       type: 'shellcheck',
       file,
       line,
-      col,
+      column: col,
       code: 'SC2154',
       level: 'warning',
       recipe: 'app',
       wiki: 'https://www.shellcheck.net/wiki/SC2154',
     });
-    expect(lines.at(-1)).toMatchObject({ valid: false, shellcheck: { severity: 'warning', findings: 1 } });
+    expect(lines.find((l) => l.type === 'validate.result')).toMatchObject({ valid: false, shellcheck: { severity: 'warning', findings: 1 } });
+    expect(lines.at(-1)).toMatchObject({ type: 'error', exitCode: 78 });
 
     // Without --shellcheck the recipe is valid: the lint is asked for, never implied.
     expect((await runCli(['validate', file])).exitCode).toBe(0);

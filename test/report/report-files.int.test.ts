@@ -200,7 +200,7 @@ describe('--report-format html', () => {
     expect(tips[2]).toContain(archive!);
     expect(requests).toEqual([`file://${report}`]);
 
-    // For a person to look at (bench/out is not committed).
+    // For a person to look at: the screenshot goes to the benchmarks' output directory, which git ignores.
     const shots = path.join(repoRoot, 'bench', 'out');
     await mkdir(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'html-report.png'), fullPage: true });
