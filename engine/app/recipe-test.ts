@@ -42,7 +42,7 @@ export interface RecipeTestResult {
   recipe: string;
   /** The stages that passed, in order; `failed` is the one that did not (absent: the round trip held). */
   passed: Stage[];
-  failed?: { stage: Stage; error: string };
+  failed?: { stage: Stage; error: string; cause: unknown };
   /** The target the test backup went to, when it is still there (-t, or --keep). */
   keptTarget?: string;
 }
@@ -135,7 +135,7 @@ export async function runRecipeTest(recipePath: string, flags: RecipeTestFlags, 
     // A problem before any stage ran (a bad inventory, flag or secret) is the usual error.
     if (!failedStage) throw e;
     const exitCode = failedStage === 'validate' && isLsError(e) ? e.exitCode : ExitCode.roundTripFailed;
-    return { exitCode, recipe: recipeName, passed, failed: { stage: failedStage, error: (e as Error).message }, keptTarget };
+    return { exitCode, recipe: recipeName, passed, failed: { stage: failedStage, error: (e as Error).message, cause: e }, keptTarget };
   } finally {
     await executors?.closeAll();
     if (targetDir && !flags.keep) await rm(targetDir, { recursive: true, force: true });

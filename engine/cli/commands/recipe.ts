@@ -3,11 +3,11 @@ import path from 'node:path';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { runRecipeTest, type RecipeTestFlags } from '../../app/recipe-test.js';
-import { ExitCode, LsError } from '../../errors.js';
+import { ExitCode, isLsError, LsError } from '../../errors.js';
 import type { Redactor } from '../../secrets/types.js';
 import { packageRoot } from '../../paths.js';
 import { RECIPE_NAME, recipeSkeleton } from '../../recipes/skeleton.js';
-import { printJsonEvents } from '../../report/json-lines.js';
+import { errorEvent, printJsonEvents } from '../../report/json-lines.js';
 
 export interface RecipeInitOptions {
   group?: string;
@@ -55,8 +55,11 @@ export async function recipeTestCommand(file: string, options: RecipeTestFlags, 
   } finally {
     run.close();
   }
-  // The verdict last, after the stages' lines (the JSON stream's stage events say it already).
-  if (!options.json) {
+  // The verdict last, after the stages' lines (the JSON stream's stage events say it already;
+  // an invalid recipe ends it with the error event every command prints for one).
+  if (options.json) {
+    if (result.failed && isLsError(result.failed.cause)) printJsonEvents([errorEvent(result.failed.cause, result.exitCode)], redactor);
+  } else {
     const verdict = result.failed
       ? `recipe test ${result.recipe}: FAILED at ${result.failed.stage}: ${result.failed.error}`
       : `recipe test ${result.recipe}: PASSED (${result.passed.join(', ')})`;
