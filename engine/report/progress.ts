@@ -37,14 +37,8 @@ export function trimSamples(samples: RateSample[], now: number, windowMs = RATE_
   while (samples.length > 2 && samples[1]!.at <= now - windowMs) samples.shift();
 }
 
-interface HostProgress {
-  component?: string;
-  host: string;
-  bytes: number;
-  totalBytes?: number;
-  entries: number;
-  done: boolean;
-}
+/** One host's row of a progress event, as the events schema defines it. */
+type HostProgress = NonNullable<ProgressEvent['hosts']>[number];
 
 /** Adds streamed bytes to one host's count (and the total). */
 export type ByteCounter = (bytes: number) => void;
