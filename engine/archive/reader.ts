@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { archiveError } from './entry.js';
 import { TAR_TYPES } from './tar/types.js';
 import { TarStreamParser } from './tar/stream-parser.js';
@@ -190,7 +190,8 @@ async function* readZip(stream: Readable, spoolDir: string): AsyncGenerator<Arch
     await pipeline(stream, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     // decodeStrings: false — yauzl would turn a backslash in a name (an ordinary byte of a POSIX
     // file name) into '/'; lsbackup writes UTF-8 names and checks every path itself (restore/stage.ts).
-    const zip = await promisify<string, yauzl.Options, yauzl.ZipFile>(yauzl.open)(path, { lazyEntries: true, autoClose: false, decodeStrings: false });
+    const { open } = (await import('yauzl')).default; // loaded only when a zip is read
+    const zip = await promisify<string, yauzl.Options, yauzl.ZipFile>(open)(path, { lazyEntries: true, autoClose: false, decodeStrings: false });
     const openReadStream = promisify(zip.openReadStream.bind(zip)) as (e: yauzl.Entry) => Promise<Readable>;
     try {
       for (;;) {

@@ -1,7 +1,7 @@
 /** Reading one stored object back: whole (small sidecars) or as a stream, decrypting `.age` objects. */
 import { Transform, type Readable } from 'node:stream';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
-import { decryptStream } from '../crypto/age.js';
+import { loadAge } from '../crypto/load-age.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
 
@@ -36,12 +36,12 @@ export function counted(stored: Readable, count?: (bytes: number) => void): Read
 }
 
 /** Pass an age stream through decryption; ECRYPTO when no identity was given. */
-export function decrypted(stored: Readable, name: string, options: DecryptOptions): Readable {
+export async function decrypted(stored: Readable, name: string, options: DecryptOptions): Promise<Readable> {
   if (!options.identities?.length) {
     stored.destroy();
     throw new LsError('ECRYPTO', { message: `${name} is encrypted; pass --identity <age identity file> (or set encryption.identityFile in the config)` });
   }
-  const plain = decryptStream(options.identities);
+  const plain = (await loadAge()).decryptStream(options.identities);
   stored.on('error', (e) => plain.destroy(e));
   return stored.pipe(plain);
 }

@@ -108,7 +108,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
       await once(stored, 'end');
       return undefined;
     }
-    const plain = parsed.encrypted ? decrypted(stored, name, options) : stored;
+    const plain = parsed.encrypted ? await decrypted(stored, name, options) : stored;
     return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir });
   });
   // The content check stopped early (a damaged archive): hash the stored bytes in a second pass.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
+import { loadAge } from '../crypto/load-age.js';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Inventory } from '../inventory/types.js';
@@ -322,11 +323,6 @@ async function encryptingSink(recipients: string[], fanout: Writable): Promise<{
       return { bytes: meter.bytes(), sha256: meter.sha256() };
     },
   };
-}
-
-/** age and its ~50 crypto modules load only for a run that encrypts. */
-function loadAge(): Promise<typeof import('../crypto/age.js')> {
-  return import('../crypto/age.js');
 }
 
 /** Spool files for targets without a local directory (S3, Azure) go to a private temp dir. */

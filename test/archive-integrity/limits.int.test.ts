@@ -12,7 +12,9 @@ import { cliOutput, localCluster, type LocalCluster } from './support.js';
 
 let c: LocalCluster;
 beforeEach(async () => {
-  c = await localCluster();
+  // 17,000 files and a 64 MiB metadata.json: apply and restore each took over 120 s (runCli's
+  // default deadline) with the suite, a stress run and CPU burners on this 2-core machine.
+  c = await localCluster(undefined, { cliTimeoutMs: 280_000 });
 });
 afterEach(async () => c.cleanup());
 

@@ -34,7 +34,14 @@ export interface SidecarEntry {
   error?: string;
 }
 
-export async function localCluster(inventory = '[app]\nlocalhost ansible_connection=local\n'): Promise<LocalCluster> {
+/**
+ * `cliTimeoutMs`: how long one CLI call may take before it is killed (runCli's default is 120 s).
+ * A test that moves much data raises it: under load its CLI calls are slow, not hung.
+ */
+export async function localCluster(
+  inventory = '[app]\nlocalhost ansible_connection=local\n',
+  { cliTimeoutMs }: { cliTimeoutMs?: number } = {},
+): Promise<LocalCluster> {
   const ws = await workspace('lsb-integrity-');
   const at = (rel: string) => path.join(ws.dir, rel);
   await ws.write('build/inventory', inventory);
@@ -49,16 +56,16 @@ export async function localCluster(inventory = '[app]\nlocalhost ansible_connect
     data: at('data'),
     write: ws.write,
     recipe: (name, spec) => ws.write(`recipes/${name}.yaml`, recipeYaml(name, spec)),
-    apply: (extra = [], env) => runCli(['apply', recipes, '-b', build, '-t', target, ...extra], { env }),
+    apply: (extra = [], env) => runCli(['apply', recipes, '-b', build, '-t', target, ...extra], { env, timeoutMs: cliTimeoutMs }),
     archive: async (suffix = '.tar.gz') => {
       const names = (await readdir(target)).filter((n) => n.endsWith(suffix));
       if (names.length !== 1) throw new Error(`expected one *${suffix} in ${target}, found ${names.join(', ') || 'none'}`);
       return path.join(target, names[0]!);
     },
     sidecar: async (archive) => JSON.parse(await readFile(`${archive}.metadata.json`, 'utf8')),
-    verify: (archive, env) => runCli(['verify', path.basename(archive), '-t', target], { env }),
+    verify: (archive, env) => runCli(['verify', path.basename(archive), '-t', target], { env, timeoutMs: cliTimeoutMs }),
     // Unsigned backups run the installed recipes: these, the ones the backup was made with.
-    restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes, ...extra], { env }),
+    restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes, ...extra], { env, timeoutMs: cliTimeoutMs }),
     cleanup: ws.cleanup,
   };
 }

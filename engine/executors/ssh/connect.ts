@@ -3,10 +3,13 @@
  * host key, and turns every way it can fail into a one-line cause for LsError ECONNECT.
  */
 import { readFileSync } from 'node:fs';
-import ssh2, { type AnyAuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
-// ssh2 is CommonJS: Node's ESM loader exposes only its default export at run time.
-const { Client, utils } = ssh2;
-type Client = InstanceType<typeof Client>;
+import type { AnyAuthMethod, Client, ConnectConfig, ParsedKey } from 'ssh2';
+
+/**
+ * ssh2 (and its crypto) loads on the first SSH connection, not at start-up: a run on local hosts
+ * never needs it. ssh2 is CommonJS: Node's ESM loader exposes only its default export at run time.
+ */
+const loadSsh2 = async () => (await import('ssh2')).default;
 import type { Duplex } from 'node:stream';
 import { fingerprint, recordHostKey, verifyHostKey } from './known-hosts.js';
 
@@ -49,7 +52,8 @@ export class ConnectFailure extends Error {
 }
 
 export async function openClient(endpoint: Endpoint, settings: ConnectSettings, sock?: Duplex): Promise<Client> {
-  const privateKey = endpoint.privateKeyFile ? loadPrivateKey(endpoint.privateKeyFile, settings.passphrase) : undefined;
+  const { Client: SshClient, utils } = await loadSsh2();
+  const privateKey = endpoint.privateKeyFile ? loadPrivateKey(utils, endpoint.privateKeyFile, settings.passphrase) : undefined;
   let hostKeyProblem: string | undefined;
   const config: ConnectConfig = {
     host: endpoint.host,
@@ -67,7 +71,7 @@ export async function openClient(endpoint: Endpoint, settings: ConnectSettings, 
       return hostKeyProblem === undefined;
     },
   };
-  const client = new Client();
+  const client = new SshClient();
   return new Promise<Client>((resolve, reject) => {
     let settled = false;
     // ssh2's readyTimeout does not cover a TCP connect that never completes; this does.
@@ -121,7 +125,7 @@ function authMethods(username: string, key: ParsedKey | undefined, settings: Con
  */
 const parsedKeys = new Map<string, ParsedKey>();
 
-function loadPrivateKey(file: string, passphrase: string | undefined): ParsedKey {
+function loadPrivateKey(utils: Awaited<ReturnType<typeof loadSsh2>>['utils'], file: string, passphrase: string | undefined): ParsedKey {
   const cacheKey = `${file}\0${passphrase ?? ''}`;
   const cached = parsedKeys.get(cacheKey);
   if (cached) return cached;
