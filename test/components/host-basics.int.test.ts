@@ -1,8 +1,8 @@
 /**
  * recipes/host-basics.yaml through the built CLI on two real sshd hosts (user lsbtest, sudo to
  * root). The hosts share this machine's filesystem, so each one's /etc/hosts and /etc/fstab are
- * files under the test's dir (host_vars `files` and `restore_path`); nothing of the machine's
- * own /etc is written. Restore puts back only what restore_path asks for, nothing by default.
+ * files under the test's dir (host_vars `files` and `host_basics_restore_path`); nothing of the machine's
+ * own /etc is written. Restore puts back only what host_basics_restore_path asks for, nothing by default.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -23,10 +23,10 @@ const fstab = (host: string) => join(etc(host), 'fstab');
 const HOSTS_TEXT = (host: string) => `127.0.0.1\tlocalhost\n10.0.0.${host.slice(-1)}\t${host}.cluster ${host}\n`;
 const FSTAB_TEXT = 'UUID=0a1b2c3d / ext4 errors=remount-ro 0 1\n';
 
-/** Each host's files, and its host_vars; `restorePath` false leaves restore_path at its default (empty). */
+/** Each host's files, and its host_vars; `restorePath` false leaves host_basics_restore_path at its default (empty). */
 async function hostVars(restorePath: boolean): Promise<void> {
   for (const host of HOSTS) {
-    await cluster.hostVars(host, { files: [hostsFile(host), fstab(host)], ...(restorePath ? { restore_path: hostsFile(host) } : {}) });
+    await cluster.hostVars(host, { files: [hostsFile(host), fstab(host)], ...(restorePath ? { host_basics_restore_path: hostsFile(host) } : {}) });
   }
 }
 
@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('host-basics recipe', () => {
-  it('round-trips the marked hosts file through recipe test on every host, with restore_path asking for it', async () => {
+  it('round-trips the marked hosts file through recipe test on every host, with host_basics_restore_path asking for it', async () => {
     await hostVars(true);
     await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
     for (const host of HOSTS) {
@@ -56,16 +56,16 @@ describe('host-basics recipe', () => {
     }
   }, 600_000);
 
-  it('recipe test without restore_path stops at seed, naming the --var to give', async () => {
+  it('recipe test without host_basics_restore_path stops at seed, naming the --var to give', async () => {
     await hostVars(false);
     const run = await recipeTest(recipe, ['-b', cluster.build], { env: cluster.env });
     expect(run.exitCode, cliOutput(run)).toBe(3);
     expect(run.stages.map((s) => `${s.stage} ${s.status}`)).toEqual(['validate success', 'seed failed']);
-    expect(cliOutput(run)).toMatch(/puts a file back only on request: run recipe test with --var host-basics\.restore_path=\/etc\/hosts/);
+    expect(cliOutput(run)).toMatch(/puts a file back only on request: run recipe test with --var host-basics\.host_basics_restore_path=\/etc\/hosts/);
     for (const host of HOSTS) expect(await readFile(hostsFile(host), 'utf8')).toBe(HOSTS_TEXT(host));
   }, 600_000);
 
-  it('a restore writes nothing unless asked, then only the path restore_path names, as backed up', async () => {
+  it('a restore writes nothing unless asked, then only the path host_basics_restore_path names, as backed up', async () => {
     await hostVars(false);
     const archive = await cluster.backup(recipe);
     for (const host of HOSTS) {
@@ -81,7 +81,7 @@ describe('host-basics recipe', () => {
     expect(asked.exitCode, cliOutput(asked)).toBe(0);
     for (const host of HOSTS) {
       expect(await readFile(hostsFile(host), 'utf8')).toBe(HOSTS_TEXT(host));
-      expect(await readFile(fstab(host), 'utf8'), 'a file restore_path does not name stays as it is').toBe('new disk layout\n');
+      expect(await readFile(fstab(host), 'utf8'), 'a file host_basics_restore_path does not name stays as it is').toBe('new disk layout\n');
     }
   }, 600_000);
 });
