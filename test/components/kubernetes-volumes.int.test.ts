@@ -2,7 +2,8 @@
  * recipes/kubernetes-volumes.yaml through the built CLI over SSH: persistent volume data backed
  * up on the node where it lives and put back there. Two workers and a second master (sshd fleet,
  * sharing this machine's filesystem, so each has its own root dir); each holds the volume of its
- * own pod (the master's in another namespace, for a restore of chosen namespaces).
+ * own pod (the master's in another namespace, for a restore of chosen namespaces). The full
+ * restore is the recipe's own round trip (`recipe test`, its tests: section).
  * STAND-IN: kubectl (test/infra/standins/kubernetes.ts) — no API server runs here. The workers
  * hold only their kubelet's kubeconfig (user system:node:<name>), and the stand-in answers a
  * node only the reads the node authorizer allows it (its pods, their claims and volumes):
@@ -16,7 +17,8 @@ import { writeKubeStubs } from '../infra/standins/kubernetes.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { archiveLines } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
-import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
+import { createCluster, RECIPES_DIR, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip, recipeTest, ROUND_TRIP_STAGES } from '../helpers/recipe-test.js';
 
 let fleet: Fleet;
 let cluster: Cluster;
@@ -129,16 +131,26 @@ describe('kubernetes-volumes recipe', () => {
     expect(r.stderr).toMatch(/Forbidden.*User "system:node:host1" cannot get resource "persistentvolumes"/);
   });
 
-  it('puts each volume back on its node', async () => {
-    expect(archive).toBeDefined();
-    for (const host of HOSTS) await rm(volume(host), { recursive: true });
-    const r = await cluster.restore(archive);
-    expect(r.exitCode, cliOutput(r)).toBe(0);
+  it("round-trips through recipe test: a marker file in each node's volumes, backed up there, removed, put back there", async () => {
+    await expectRoundTrip(shippedRecipe('kubernetes-volumes'), ['-b', cluster.build], { env: cluster.env });
     for (const host of HOSTS) {
       const [name, content] = FILE[host]!;
+      expect((await readdir(volume(host))).sort()).toEqual([name, 'lsbackup-recipe-test'].sort());
+      expect(await readFile(join(volume(host), 'lsbackup-recipe-test'), 'utf8')).toBe('lsbackup-recipe-test\n');
       expect(await readFile(join(volume(host), name), 'utf8')).toBe(content);
+      expect(await readdir(join(root(host), 'tmp')), 'temporary files removed').toEqual([]);
     }
-  }, 300_000);
+  }, 600_000);
+
+  it('the round trip fails at check, naming the marker, when the restore leaves the volume data out', async () => {
+    const run = await recipeTest(shippedRecipe('kubernetes-volumes'), ['-b', cluster.build, '--var', 'kubernetes-volumes.k8s_restore_pv_data=false'], {
+      env: cluster.env,
+    });
+    expect(run.exitCode, cliOutput(run)).toBe(3);
+    expect(run.stages.map((s) => `${s.stage} ${s.status}`)).toEqual([...ROUND_TRIP_STAGES.slice(0, -1).map((s) => `${s} success`), 'check failed']);
+    expect(cliOutput(run)).toMatch(/lsbackup: \S+\/lsbackup-recipe-test is not back/);
+    for (const host of HOSTS) await expect(readFile(join(volume(host), 'lsbackup-recipe-test'))).rejects.toThrow(/ENOENT/);
+  }, 600_000);
 
   it('puts back only the volumes of the chosen namespaces, wherever they live', async () => {
     for (const host of HOSTS) await rm(volume(host), { recursive: true });

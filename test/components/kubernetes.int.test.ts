@@ -4,6 +4,8 @@
  * -> etcd started on it -> keys equal. PKI, kubeconfigs, kubeadm config and volume data
  * come back too, and the data of NFS-backed volumes, read from the export directory: the master
  * is the NFS server here (REAL files; this kernel has no NFS, so the mount path is not exercised).
+ * `recipe test` (the recipe's tests: section) round-trips only a static pod (kubernetes-static-pod.int.test.ts):
+ * here its check fails, as etcd from packages is started on the restored data by the operator.
  * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
  * answering from fixtures — no API server runs here. This is etcd as Debian packages it
  * (etcdctl on PATH, plain http, so the recipe's TLS vars are switched off); etcd as kubeadm
@@ -19,7 +21,8 @@ import { KUBE_FIXTURES, writeKubeStubs, type KubeStubs } from '../infra/standins
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { archiveEntries, archiveEntry, archiveLines } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
-import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
+import { createCluster, RECIPES_DIR, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { recipeTest, ROUND_TRIP_STAGES } from '../helpers/recipe-test.js';
 import { writeMaster } from './kubernetes-master.js';
 
 let fleet: Fleet;
@@ -118,6 +121,30 @@ async function savedResources(archive: string): Promise<string[]> {
 
 describe('kubernetes recipe', () => {
   let archive: string;
+
+  it("recipe test on etcd from packages: restore writes the backup's state into a fresh data dir, and the check fails, as etcd runs on its old data until started there", async () => {
+    const base = join(cluster.dir, 'etcd-recipe-test');
+    const run = await recipeTest(shippedRecipe('kubernetes'), ['-b', cluster.build, '--var', `kubernetes.k8s_etcd_restore_data_dir=${join(base, 'data')}`], {
+      env: cluster.env,
+    });
+    expect(run.exitCode, cliOutput(run)).toBe(3);
+    expect(run.stages.map((s) => `${s.stage} ${s.status}`)).toEqual([...ROUND_TRIP_STAGES.slice(0, -1).map((s) => `${s} success`), 'check failed']);
+    expect(cliOutput(run)).toMatch(
+      /etcd does not hold the state of the backup: key lsbackup-recipe-test is '' .*lsbackup-recipe-test-later .* is 'lsbackup-recipe-test'/,
+    );
+    expect(cliOutput(run)).toMatch(
+      /etcd is not a static pod here .*: the restore wrote the snapshot into \S*etcd-recipe-test\/data and etcd still runs on its old data/,
+    );
+    // Started on the restored data dir, etcd holds the state of the backup: the check's verdict is etcd's, not the restore's.
+    const started = await startEtcd({ baseDir: base });
+    try {
+      expect((await started.etcdctl(['get', 'lsbackup-recipe-test', '--print-value-only'])).trim()).toBe('lsbackup-recipe-test');
+      expect((await started.etcdctl(['get', 'lsbackup-recipe-test-later', '--print-value-only'])).trim()).toBe('');
+    } finally {
+      await started.stop();
+    }
+    expect(await readdir(join(root, 'tmp')), 'temporary files removed').toEqual([]);
+  }, 600_000);
 
   it('backs up the etcd snapshot, configs, resources and volume data', async () => {
     const r = await cluster.apply(RECIPES_DIR, ['--only', 'kubernetes']);
