@@ -18,6 +18,7 @@ import { hostIPv4 } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
 import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('kibana');
 
@@ -118,6 +119,17 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
     expect(await current(seeded)).toEqual(seeded);
     expect(await readFile(configFile, 'utf8')).toBe(config);
+  });
+
+  it("round-trips the recipe's test dashboard through recipe test; the other saved objects stay as they were", async () => {
+    const { current } = client(kibana);
+    const testDashboard: Seed = { type: 'dashboard', id: 'lsbackup-recipe-test', attributes: {}, references: [] };
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir });
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(await current(seeded)).toEqual(seeded);
+    expect(await current([testDashboard])).toEqual([
+      { ...testDashboard, attributes: { title: 'lsbackup-recipe-test', description: 'seeded by lsbackup recipe test' } },
+    ]);
   });
 
   it("a type this Kibana cannot export fails the backup with Kibana's message and the var to change", async () => {
