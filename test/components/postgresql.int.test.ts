@@ -25,7 +25,7 @@ import {
 import { archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
-import { expectRoundTrip } from '../helpers/recipe-test.js';
+import { expectRoundTrip, recipeTest } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('postgresql');
 
@@ -125,6 +125,17 @@ describe('postgresql recipe, one server', () => {
     expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
     expect(await readFile(conf, 'utf8')).toBe(original);
     expect(await pg.psql('SELECT count(*) FROM items', 'shop')).toBe(rows);
+  });
+
+  it('round-trips through recipe test on a cluster with other databases when restore_databases names the test database', async () => {
+    const rows = await pg.psql('SELECT count(*), sum(id) FROM items', 'shop');
+    // Every database of the dump: CREATE DATABASE shop stops the restore (nothing is merged).
+    const whole = await recipeTest(recipe, ['-b', b.build], { env: b.env });
+    expect(whole.stages.at(-1), cliOutput(whole)).toMatchObject({ stage: 'restore', status: 'failed' });
+    expect(whole.events.find((e) => e.type === 'step.end' && e.status === 'failed')?.error).toMatch(/database "shop" already exists/);
+
+    await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
+    expect(await pg.psql('SELECT count(*), sum(id) FROM items', 'shop')).toBe(rows);
   });
 });
 
