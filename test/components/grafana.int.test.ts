@@ -266,6 +266,14 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     expect((await state()).dashboards).toEqual(before.dashboards);
   });
 
+  it("round-trips the recipe's test dashboard and datasource through recipe test over HTTPS with the pinned key", async () => {
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    const { dashboards, datasources } = await client(grafana).state();
+    expect(dashboards['lsbackup-recipe-test']).toMatchObject({ title: 'lsbackup-recipe-test' });
+    expect(datasources['lsbackup-recipe-test']).toMatchObject({ url: 'http://lsbackup-recipe-test:9090' });
+  });
+
   it("refuses a server whose key is not the certificate's (no blind -k)", async () => {
     const other = join(cluster.dir, 'other_cert.pem');
     await writeSelfSignedCert(other, join(cluster.dir, 'other_key.key'));

@@ -205,6 +205,17 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     expect((await personal.current(seeded)).every((o) => o === 'HTTP 404')).toBe(true);
   });
 
+  it("round-trips the recipe's test dashboard through recipe test in the global tenant, with the manifest's password", async () => {
+    const global = client(kibana, ADMIN, 'global');
+    const testDashboard: Seed = { type: 'dashboard', id: 'lsbackup-recipe-test', attributes: {}, references: [] };
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(run.stdout + run.stderr).not.toContain(ADMIN.password);
+    expect(await global.current([testDashboard])).toEqual([
+      { ...testDashboard, attributes: { title: 'lsbackup-recipe-test', description: 'seeded by lsbackup recipe test' } },
+    ]);
+    expect(await client(kibana, ADMIN).current([testDashboard])).toEqual(['HTTP 404']);
+  });
+
   it('an import Kibana answers with success:false (missing index pattern) fails the component, naming the object', async () => {
     const global = client(kibana, ADMIN, 'global');
     // A saved search whose index pattern was deleted before the backup: Kibana keeps the
