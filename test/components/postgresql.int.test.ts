@@ -340,4 +340,11 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     expect(await standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
     expect(await cluster.healthy()).toBe(true);
   });
+
+  it('round-trips through recipe test with replication (databases of the earlier tests kept by restore_databases): the standby replayed it', async () => {
+    await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
+    // The restore ends only once the standby replayed it: no waiting here.
+    expect(await cluster.standby.psql('SELECT count(*) FROM items', 'lsbackup_recipe_test')).toBe('500');
+    expect(await cluster.healthy()).toBe(true);
+  });
 });
