@@ -21,6 +21,7 @@ import { writeSelfSignedCert } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntryBytes, archiveLines, readMetadata } from '../helpers/archive.js';
 import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('grafana');
 
@@ -190,6 +191,20 @@ describe('grafana recipe, Debian default (Grafana STAND-IN on plain HTTP + real 
     expect(restored.dashboards).toEqual(before.dashboards);
     expect(restored.datasources).toEqual(before.datasources);
   }, 600_000); // three CLI runs: generous on a loaded machine
+
+  it("round-trips the recipe's test dashboard and datasource through recipe test (API mode); the rest stays as it was", async () => {
+    const { state } = client(grafana);
+    const before = await state();
+    await cluster.hostVars('localhost', { grafana_url: grafana.url, grafana_config_dir: grafana.configDir, grafana_data_dir: grafana.dataDir });
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    const after = await state();
+    const { 'lsbackup-recipe-test': dashboard, ...otherDashboards } = after.dashboards;
+    const { 'lsbackup-recipe-test': datasource, ...otherDatasources } = after.datasources;
+    expect({ dashboards: otherDashboards, datasources: otherDatasources }).toEqual(before);
+    expect(dashboard).toMatchObject({ uid: 'lsbackup-recipe-test', title: 'lsbackup-recipe-test', tags: ['lsbackup-recipe-test'] });
+    expect(datasource).toMatchObject({ uid: 'lsbackup-recipe-test', type: 'prometheus', url: 'http://lsbackup-recipe-test:9090' });
+  }, 600_000);
 });
 
 describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired self-signed certificate; values from manifest.yml)', () => {
@@ -249,6 +264,14 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     const r = succeeded(await cluster.restore(archive));
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     expect((await state()).dashboards).toEqual(before.dashboards);
+  });
+
+  it("round-trips the recipe's test dashboard and datasource through recipe test over HTTPS with the pinned key", async () => {
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+    const { dashboards, datasources } = await client(grafana).state();
+    expect(dashboards['lsbackup-recipe-test']).toMatchObject({ title: 'lsbackup-recipe-test' });
+    expect(datasources['lsbackup-recipe-test']).toMatchObject({ url: 'http://lsbackup-recipe-test:9090' });
   });
 
   it("refuses a server whose key is not the certificate's (no blind -k)", async () => {

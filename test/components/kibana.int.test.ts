@@ -18,6 +18,7 @@ import { hostIPv4 } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
 import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('kibana');
 
@@ -120,6 +121,17 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     expect(await readFile(configFile, 'utf8')).toBe(config);
   });
 
+  it("round-trips the recipe's test dashboard through recipe test; the other saved objects stay as they were", async () => {
+    const { current } = client(kibana);
+    const testDashboard: Seed = { type: 'dashboard', id: 'lsbackup-recipe-test', attributes: {}, references: [] };
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir });
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(await current(seeded)).toEqual(seeded);
+    expect(await current([testDashboard])).toEqual([
+      { ...testDashboard, attributes: { title: 'lsbackup-recipe-test', description: 'seeded by lsbackup recipe test' } },
+    ]);
+  });
+
   it("a type this Kibana cannot export fails the backup with Kibana's message and the var to change", async () => {
     await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_saved_object_types: ['dashboard', 'canvas-workpad'] });
     const r = await cluster.apply(recipe);
@@ -191,6 +203,17 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     expect(await global.current(seeded)).toEqual(seeded);
     // Imported into the global tenant, not the private one.
     expect((await personal.current(seeded)).every((o) => o === 'HTTP 404')).toBe(true);
+  });
+
+  it("round-trips the recipe's test dashboard through recipe test in the global tenant, with the manifest's password", async () => {
+    const global = client(kibana, ADMIN, 'global');
+    const testDashboard: Seed = { type: 'dashboard', id: 'lsbackup-recipe-test', attributes: {}, references: [] };
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect(run.stdout + run.stderr).not.toContain(ADMIN.password);
+    expect(await global.current([testDashboard])).toEqual([
+      { ...testDashboard, attributes: { title: 'lsbackup-recipe-test', description: 'seeded by lsbackup recipe test' } },
+    ]);
+    expect(await client(kibana, ADMIN).current([testDashboard])).toEqual(['HTTP 404']);
   });
 
   it('an import Kibana answers with success:false (missing index pattern) fails the component, naming the object', async () => {

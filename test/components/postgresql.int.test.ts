@@ -22,9 +22,10 @@ import {
   type RepmgrCluster,
   type RepmgrNode,
 } from '../infra/index.js';
-import { archiveEntry, componentOf, entrySize, hostOf } from '../helpers/archive.js';
+import { archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip, recipeTest } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('postgresql');
 
@@ -68,33 +69,25 @@ describe('postgresql recipe, one server', () => {
     await b?.cleanup();
   });
 
-  it('backs up roles, databases and configs, and restores them into a clean cluster', async () => {
-    await createShop(pg);
-    const before = await shopState(pg);
-    expect(before.rows).toBe('500|125250|item 99');
-
-    const run = await b.apply(recipe);
-    expect(run.exitCode, cliOutput(run)).toBe(0);
-    const meta = run.metadata!;
-    const host = hostOf(componentOf(meta, 'postgresql'), 'host1');
-    expect(host.status).toBe('success');
+  it("round-trips the recipe's test role, database and rows through recipe test; the backup holds role, dump and configs", async () => {
+    const into = path.join(b.dir, 'recipe-test');
+    await expectRoundTrip(recipe, ['-b', b.build, '-t', into], { env: b.env });
+    const { file, meta } = await storedBackup(into);
+    expect(hostOf(componentOf(meta, 'postgresql'), 'host1').status).toBe('success');
     expect(componentOf(meta, 'postgresql').componentVersion).toMatch(/^15\.\d+$/);
-    expect(await archiveEntry(run.archive!, 'postgresql/host1/role.txt')).toBe('primary\n');
-    const dump = await archiveEntry(run.archive!, 'postgresql/host1/dumpall.sql');
-    expect(dump).toContain('CREATE ROLE shop_owner;');
-    expect(dump).toContain('CREATE DATABASE shop');
+    expect(await archiveEntry(file, 'postgresql/host1/role.txt')).toBe('primary\n');
+    const dump = await archiveEntry(file, 'postgresql/host1/dumpall.sql');
+    expect(dump).toContain('CREATE ROLE lsbackup_recipe_test;');
+    expect(dump).toContain('CREATE DATABASE lsbackup_recipe_test');
     expect(entrySize(meta, `postgresql/host1/files${pg.configDir}/postgresql.conf`)).toBeGreaterThan(0);
     expect(entrySize(meta, `postgresql/host1/files${pg.configDir}/pg_hba.conf`)).toBeGreaterThan(0);
-
-    // Destroy: a clean cluster (database and role gone), then restore.
-    await pg.psql('DROP DATABASE shop');
-    await pg.psql('DROP ROLE shop_owner');
-    const r = await b.restore(run.archive!);
-    expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(await shopState(pg)).toEqual(before);
+    // The test data goes again: a restore refuses databases that exist, and the tests below restore whole dumps.
+    await pg.psql('DROP DATABASE lsbackup_recipe_test');
+    await pg.psql('DROP ROLE lsbackup_recipe_test');
   });
 
   it('keeps a role that exists, and refuses to merge into a database that exists', async () => {
+    await createShop(pg);
     const run = await b.apply(recipe);
     expect(run.exitCode, cliOutput(run)).toBe(0);
     const before = await shopState(pg);
@@ -133,6 +126,17 @@ describe('postgresql recipe, one server', () => {
     expect(await readFile(conf, 'utf8')).toBe(original);
     expect(await pg.psql('SELECT count(*) FROM items', 'shop')).toBe(rows);
   });
+
+  it('round-trips through recipe test on a cluster with other databases when restore_databases names the test database', async () => {
+    const rows = await pg.psql('SELECT count(*), sum(id) FROM items', 'shop');
+    // Every database of the dump: CREATE DATABASE shop stops the restore (nothing is merged).
+    const whole = await recipeTest(recipe, ['-b', b.build], { env: b.env });
+    expect(whole.stages.at(-1), cliOutput(whole)).toMatchObject({ stage: 'restore', status: 'failed' });
+    expect(whole.events.find((e) => e.type === 'step.end' && e.status === 'failed')?.error).toMatch(/database "shop" already exists/);
+
+    await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
+    expect(await pg.psql('SELECT count(*), sum(id) FROM items', 'shop')).toBe(rows);
+  });
 });
 
 describe('postgresql recipe, primary + replica', () => {
@@ -158,40 +162,31 @@ describe('postgresql recipe, primary + replica', () => {
     await b?.cleanup();
   });
 
-  it('dumps on the primary only, keeps configs of both, restores into the primary', async () => {
-    await createShop(pair.primary);
-    const before = await shopState(pair.primary);
-
-    const run = await b.apply(recipe);
-    expect(run.exitCode, cliOutput(run)).toBe(0);
-    const meta = run.metadata!;
+  it('round-trips through recipe test with the replica listed first: dump from the primary only, configs of both, restored into the primary and streamed to the replica', async () => {
+    const into = path.join(b.dir, 'recipe-test');
+    await expectRoundTrip(recipe, ['-b', b.build, '-t', into], { env: b.env });
+    const { file, meta } = await storedBackup(into);
     const component = componentOf(meta, 'postgresql');
     expect(component.status).toBe('success');
     expect(hostOf(component, 'host1').status).toBe('success');
-    expect(await archiveEntry(run.archive!, 'postgresql/host1/role.txt')).toBe('replica\n');
-    expect(await archiveEntry(run.archive!, 'postgresql/host2/role.txt')).toBe('primary\n');
+    expect(await archiveEntry(file, 'postgresql/host1/role.txt')).toBe('replica\n');
+    expect(await archiveEntry(file, 'postgresql/host2/role.txt')).toBe('primary\n');
     // metadata.json says where the dump is: empty on the replica, the data on the primary.
     expect(entrySize(meta, 'postgresql/host1/dumpall.sql')).toBe(0);
     expect(entrySize(meta, 'postgresql/host2/dumpall.sql')).toBeGreaterThan(1000);
-    expect(await archiveEntry(run.archive!, 'postgresql/host2/dumpall.sql')).toContain('CREATE DATABASE shop');
+    expect(await archiveEntry(file, 'postgresql/host2/dumpall.sql')).toContain('CREATE DATABASE lsbackup_recipe_test');
     for (const [host, pg] of [
       ['host1', pair.replica],
       ['host2', pair.primary],
     ] as const) {
       expect(entrySize(meta, `postgresql/${host}/files${pg.configDir}/postgresql.conf`), host).toBeGreaterThan(0);
     }
-
-    await pair.primary.psql('DROP DATABASE shop');
-    await pair.primary.psql('DROP ROLE shop_owner');
-    const r = await b.restore(run.archive!);
-    expect(r.exitCode, cliOutput(r)).toBe(0);
-    expect(await shopState(pair.primary)).toEqual(before);
-    // Restored on the primary, it streams to the replica.
+    // Restored on the primary (recipe test's check), it streams to the replica.
     await waitUntil(
       'replica has the restored rows',
       async () => {
         try {
-          return (await pair.replica.psql('SELECT count(*) FROM items', 'shop')) === '500';
+          return (await pair.replica.psql('SELECT count(*) FROM items', 'lsbackup_recipe_test')) === '500';
         } catch {
           return false;
         }
@@ -343,6 +338,13 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     expect(await shopState(primary)).toEqual(before);
     expect(await standbyRows()).toBe('500');
     expect(await standby.psql('SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await cluster.healthy()).toBe(true);
+  });
+
+  it('round-trips through recipe test with replication (databases of the earlier tests kept by restore_databases): the standby replayed it', async () => {
+    await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
+    // The restore ends only once the standby replayed it: no waiting here.
+    expect(await cluster.standby.psql('SELECT count(*) FROM items', 'lsbackup_recipe_test')).toBe('500');
     expect(await cluster.healthy()).toBe(true);
   });
 });
