@@ -11,7 +11,9 @@ import { runStatus } from '../runner/component-run.js';
 import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
-import { stageBackup } from './stage.js';
+import { stageBackup, type StagedBackup } from './stage.js';
+import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
+import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -44,6 +46,8 @@ export interface RestoreOptions {
   keepSpecialModes: boolean;
   /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
   stagingDir?: string;
+  /** Stage nothing: verify in one pass, then read the archive again for the hosts (--stream; also chosen when staging lacks room). */
+  stream?: boolean;
   dryRun: boolean;
   /** Shown the plan; resolves true to go ahead. Not called for dry runs. */
   confirm: (planText: string) => Promise<boolean>;
@@ -85,6 +89,14 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
+    const mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
+    if (mode.stream && options.source.format === 'zip') {
+      throw new LsError('ERESTORE', {
+        backup: options.source.name,
+        message: `${mode.why ?? '--stream'}; but a zip is read only from a whole local copy (its directory is at its end): pass --staging-dir on a disk with room for it, or back up as tar.gz or tar.zst`,
+      });
+    }
+    if (mode.why) options.reporter.emit({ type: 'warning', message: mode.why });
     // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
     const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
     let newest;
@@ -93,15 +105,16 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
         backup: options.source.name,
         format: options.source.format,
         stagingDir: stagingRoot,
-        components: selected,
+        // Stream mode verifies every entry and stages none.
+        components: mode.stream ? () => false : selected,
         expectedSha256,
       });
     } finally {
       staging.stop();
     }
     // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
-    const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected });
-    await checkFreeSpace(stagingRoot, options.source.name);
+    const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected, stream: mode.stream });
+    if (!mode.stream) await checkFreeSpace(stagingRoot, options.source.name);
     // A signature that does not match metadata.json means the backup was altered: refuse it whole.
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
     if (signature.status === 'bad')
@@ -129,7 +142,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
     const details = {
-      checked: describeChecks(options.source.name, expectedSha256),
+      checked: describeChecks(options.source.name, expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
     };
@@ -156,7 +169,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
+    const stream = mode.stream ? streamedBodies(options, staged) : undefined;
     const outcomes = await executeRestore(components, {
+      stream,
       staged,
       executors,
       concurrency: options.concurrency,
@@ -189,9 +204,37 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 /** Staging needs room; say so plainly instead of failing half-way with ENOSPC. */
 async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   const s = await statfs(dir);
-  if (s.bavail * s.bsize < 64 * 1024 * 1024) {
-    throw new LsError('ERESTORE', { backup, message: `less than 64 MiB free in ${dir} after staging; pass --staging-dir on a larger disk` });
+  if (s.bavail * s.bsize < STAGING_MARGIN_BYTES) {
+    throw new LsError('ERESTORE', {
+      backup,
+      message: `less than ${formatBytes(STAGING_MARGIN_BYTES)} free in ${dir} after staging; pass --staging-dir on a larger disk, or --stream to stage nothing`,
+    });
   }
+}
+
+/** What staging would write, from the metadata sidecar; without one, the stored size (compressed: at least that much). */
+async function neededBytes(source: BackupSource, selected: (component: string) => boolean): Promise<number | undefined> {
+  const metadata = await source.sidecarMetadata().catch(() => undefined);
+  return metadata ? bytesToStage(metadata, selected) : source.storedSize();
+}
+
+/** Stream mode: the steps' bodies from a second pass over the backup and the bases it refers to. */
+function streamedBodies(options: RestoreOptions, staged: StagedBackup): NonNullable<Parameters<typeof executeRestore>[1]['stream']> {
+  const { source, reporter } = options;
+  const archives = [
+    { name: source.name, archiveSha256: staged.archiveSha256, order: staged.order, source, format: source.format },
+    ...(staged.bases ?? []).map((b) => {
+      const member = source.sibling(b.name);
+      return { ...b, source: member, format: member.format };
+    }),
+  ];
+  const pass = new SecondPass(archives, (message) => reporter.emit({ type: 'warning', message }));
+  return { openBodies: bodiesFromSecondPass(pass, staged, source.name), refused: () => pass.refused() };
+}
+
+function describeStreamMode(staged: StagedBackup): string {
+  const archives = 1 + (staged.bases?.length ?? 0);
+  return `Stream mode: nothing staged; the hosts get each entry as the archive${archives > 1 ? `s of the chain (${archives}) are` : ' is'} read again, checked against this pass.`;
 }
 
 export { formatBytes };
