@@ -1,4 +1,5 @@
-import { rm, statfs } from 'node:fs/promises';
+import { readdir, rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import { ProgressMeter } from '../report/progress.js';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
@@ -89,31 +90,22 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
-    const mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
-    if (mode.stream && options.source.format === 'zip') {
-      throw new LsError('ERESTORE', {
-        backup: options.source.name,
-        message: `${mode.why ?? '--stream'}; but a zip is read only from a whole local copy (its directory is at its end): pass --staging-dir on a disk with room for it, or back up as tar.gz or tar.zst`,
-      });
-    }
+    let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
+    refuseZipStream(mode, options.source);
     if (mode.why) options.reporter.emit({ type: 'warning', message: mode.why });
-    // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
-    const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
-    let newest;
+    const pass = { stagingRoot, selected, expectedSha256 };
+    let staged: StagedBackup;
     try {
-      newest = await stageBackup(await options.source.open(staging.counter()), {
-        backup: options.source.name,
-        format: options.source.format,
-        stagingDir: stagingRoot,
-        // Stream mode verifies every entry and stages none.
-        components: mode.stream ? () => false : selected,
-        expectedSha256,
-      });
-    } finally {
-      staging.stop();
+      staged = await verifyPass(options, { ...pass, stream: mode.stream });
+    } catch (e) {
+      // The estimate fell short (no metadata sidecar, data that compressed well) and no host is touched yet: stream instead.
+      if (mode.stream || options.source.format === 'zip' || !(e instanceof LsError && e.details.noSpace === true)) throw e;
+      const why = `${stagingRoot} filled up while staging: restoring in stream mode instead (nothing staged; the archive is read again from its target)`;
+      mode = { stream: true, why };
+      options.reporter.emit({ type: 'warning', message: why });
+      await emptyDirectory(stagingRoot);
+      staged = await verifyPass(options, { ...pass, stream: true });
     }
-    // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
-    const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected, stream: mode.stream });
     if (!mode.stream) await checkFreeSpace(stagingRoot, options.source.name);
     // A signature that does not match metadata.json means the backup was altered: refuse it whole.
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
@@ -199,6 +191,46 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   } finally {
     await cleanup.runAll();
   }
+}
+
+/**
+ * The pass before any host is touched: the backup read once, every entry checked (and, when
+ * staged, the bodies restore needs written under stagingRoot); an incremental's bases likewise.
+ */
+async function verifyPass(
+  options: RestoreOptions,
+  pass: { stagingRoot: string; selected: (component: string) => boolean; expectedSha256: string | undefined; stream: boolean },
+): Promise<StagedBackup> {
+  // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
+  const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
+  let newest;
+  try {
+    newest = await stageBackup(await options.source.open(staging.counter()), {
+      backup: options.source.name,
+      format: options.source.format,
+      stagingDir: pass.stagingRoot,
+      // Stream mode verifies every entry and stages none.
+      components: pass.stream ? () => false : pass.selected,
+      expectedSha256: pass.expectedSha256,
+    });
+  } finally {
+    staging.stop();
+  }
+  // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
+  return stageChain(newest, options.source, { stagingDir: pass.stagingRoot, components: pass.selected, stream: pass.stream });
+}
+
+function refuseZipStream(mode: { stream: boolean; why?: string }, source: BackupSource): void {
+  if (mode.stream && source.format === 'zip') {
+    throw new LsError('ERESTORE', {
+      backup: source.name,
+      message: `${mode.why ?? '--stream'}; but a zip is read only from a whole local copy (its directory is at its end): pass --staging-dir on a disk with room for it, or back up as tar.gz or tar.zst`,
+    });
+  }
+}
+
+async function emptyDirectory(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(path.join(dir, name), { recursive: true, force: true });
 }
 
 /** Staging needs room; say so plainly instead of failing half-way with ENOSPC. */

@@ -161,8 +161,10 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     // Our own refusals name their entry already; EMETADATA names the backup and the problems.
     if (e instanceof LsError && (e.code === 'ERESTORE' || e.code === 'EMETADATA')) throw e;
     // The staging disk filled up: not the archive's fault.
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC')
-      refuse(`${options.stagingDir} ran out of space while staging '${reading}': pass --staging-dir on a disk with room, or --stream to stage nothing`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      const message = `${options.stagingDir} ran out of space while staging '${reading}': pass --staging-dir on a disk with room, or --stream to stage nothing`;
+      throw new LsError('ERESTORE', { backup: options.backup, message, noSpace: true });
+    }
     const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }

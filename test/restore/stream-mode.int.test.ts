@@ -210,6 +210,39 @@ describe('restore in stream mode: no full local copy', () => {
   );
 });
 
+describe('restore in stream mode when staging fills up', () => {
+  it(
+    'no metadata sidecar and data that compressed well (the estimate falls short): staging fills its 80 MiB tmpfs, the restore goes on in stream mode, byte-identical',
+    async () => {
+      if (optedOut('tmpfs', 'stream mode after staging filled up')) return;
+      const full = path.join(cluster.dir, 'fills-up');
+      await mkdir(full);
+      mountTmpfs(full, 'size=80m,mode=0700');
+      try {
+        await rm(path.join(data, 'conf'), { recursive: true, force: true });
+        await mkdir(path.join(data, 'conf'));
+        // 96 MiB of text repeating every 4 KiB: gzip makes little of it, staging needs all of it.
+        const block = Buffer.from(randomBytes(2048).toString('hex'));
+        await writeFile(path.join(data, 'conf/log.txt'), Buffer.concat(Array.from({ length: 96 * 256 }, () => block)));
+        await writeFile(path.join(data, 'db.bin'), randomBytes(1000));
+        const original = await snapshot();
+        const archive = await cluster.backup(cluster.recipes);
+        expect((await stat(archive)).size).toBeLessThan(8 * 1024 * 1024);
+        await rm(`${archive}.metadata.json`);
+        await wipe();
+
+        const r = await cluster.restore(archive, ['--staging-dir', full]);
+        expect(r.exitCode, cliOutput(r)).toBe(0);
+        expect(r.stderr).toContain('filled up while staging: restoring in stream mode instead');
+        expect(Object.fromEntries(await snapshot())).toEqual(Object.fromEntries(original));
+      } finally {
+        execFileSync('umount', [full]);
+      }
+    },
+    TIMEOUT_MS,
+  );
+});
+
 describe('restore in stream mode from a remote target', () => {
   let s3: S3Server | undefined;
   afterAll(async () => {
