@@ -122,6 +122,8 @@ export class SecondPass {
 /** One request's bodies within one pass, handed over as the pass reaches them. */
 class Subscription {
   private readonly ready: Readable[] = [];
+  /** Every body given, so close() can release one its step stopped reading (a command that exited early). */
+  private readonly handedOut: Readable[] = [];
   private waiter: { resolve: (r: Readable) => void; reject: (e: Error) => void } | undefined;
   private taken = 0;
   private given = 0;
@@ -148,6 +150,7 @@ class Subscription {
 
   give(body: Readable): void {
     this.given++;
+    this.handedOut.push(body);
     if (this.waiter) {
       this.waiter.resolve(body);
       this.waiter = undefined;
@@ -165,7 +168,8 @@ class Subscription {
 
   close(): void {
     this.closed = true;
-    for (const b of this.ready.splice(0)) b.destroy();
+    // Unread, or read only in part: the pass drains the rest instead of waiting on it.
+    for (const b of this.handedOut) if (!b.readableEnded) b.destroy();
   }
 }
 

@@ -171,6 +171,26 @@ describe('runRestore: stream mode (docs/restore.md)', () => {
     ).toEqual(['load-alpha@db-1: alpha on db-1\n', 'load-alpha@db-2: alpha on db-2\n', 'load-beta@db-1: beta on db-1\n', 'load-beta@db-2: beta on db-2\n']);
   });
 
+  it.each(['alpha', 'beta'])(
+    'a component restored after the other (%s first): whichever order the archive holds them in, each host gets its own output',
+    async (first) => {
+      const second = first === 'alpha' ? 'beta' : 'alpha';
+      // The second one's restore waits for the first's: when its entries lie earlier in the archive, they need another read.
+      const specs = { ...RECIPES, [second]: RECIPES[second as keyof typeof RECIPES].replace('restore:\n', `restore:\n  after: [${first}]\n`) };
+      const backup = await backUp(s, healthy(), { recipeSpecs: specs });
+      const { result, calls } = await restore(backup, loading(), { stream: true, installedRecipes: await s.recipes(specs), concurrency: 1 });
+      expect(result).toMatchObject({ status: 'success', exitCode: 0 });
+      const loads = calls.filter((c) => c.command.startsWith('load-'));
+      expect(loads.map((c) => c.command.slice(5)).slice(0, 2)).toEqual([first, first]);
+      expect(loads.map((c) => `${c.command}@${c.host}: ${c.stdin?.toString()}`).sort()).toEqual([
+        'load-alpha@db-1: alpha on db-1\n',
+        'load-alpha@db-2: alpha on db-2\n',
+        'load-beta@db-1: beta on db-1\n',
+        'load-beta@db-2: beta on db-2\n',
+      ]);
+    },
+  );
+
   it('the archive replaced between the verify pass and the restore pass: no host gets a changed entry whole, each load fails naming the change, exit 1', async () => {
     const verified = await backUp(s, healthy());
     const other = await backUp(s, healthy({ 'dump-alpha': (host) => ({ stdout: `ANOTHER alpha on ${host}\n` }), 'dump-beta': { stdout: 'ANOTHER beta\n' } }));
