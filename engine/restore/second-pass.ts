@@ -106,7 +106,11 @@ export class SecondPass {
       pass = new Pass(this.archives.get(run.archive)!.archive, (message) => this.refuse(message));
       this.passes.push(pass);
       pass.canJoin(first, subscription);
-      void pass.run().finally(() => this.passes.splice(this.passes.indexOf(pass!), 1));
+      const started = pass;
+      void started.run().finally(() => {
+        const at = this.passes.indexOf(started);
+        if (at >= 0) this.passes.splice(at, 1);
+      });
     }
     return subscription;
   }
