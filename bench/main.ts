@@ -6,13 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
 import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
 import { measure, median, loadAverage, type Measurement } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
+import { sampleStagingUse } from './staging-peak.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/engine/cli/bin.js');
@@ -195,14 +196,19 @@ async function restore(fleet: Fleet, dataDir: string) {
       rmSync('/tmp/lsb-bench-untar', { recursive: true, force: true });
     },
   );
-  await bench(
-    'restore',
-    'lsbackup restore',
-    bytes,
-    lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe, '--var', `bulk.data_dir=${dataDir}`),
-    clean,
-  );
+  // Staged, then stream mode (issue 17.7): wall time and the staging dir's peak disk use.
+  for (const mode of [[], ['--stream']]) {
+    const name = `lsbackup restore${mode.length ? ' --stream' : ''}`;
+    const sampler = sampleStagingUse(staging);
+    const argv = lsbackup('restore', archive, '-b', inv, '-y', '--json', '--staging-dir', staging, '--recipes', recipe, '--var', `bulk.data_dir=${dataDir}`);
+    await bench('restore', name, bytes, [...argv, ...mode], clean);
+    stagingPeak.set(name, { peak: sampler.stop(), archive: statSync(archive).size });
+    log(`${name}: staging peak ${(stagingPeak.get(name)!.peak / 2 ** 20).toFixed(1)} MiB`);
+  }
 }
+
+/** Peak staging disk use per restore benchmark, with the archive's size. */
+const stagingPeak = new Map<string, { peak: number; archive: number }>();
 
 /** (b) N hosts, a dump + configs each, against the equivalent ansible-playbook. */
 async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
@@ -450,6 +456,9 @@ function report() {
     lines.push(
       `| bytes on the link per run, local → remote | ${(local / 1e6).toFixed(0)} → ${(remote / 1e6).toFixed(0)} MB (${(local / remote).toFixed(2)}× fewer) | (reference) |`,
     );
+  }
+  for (const [name, { peak, archive }] of stagingPeak) {
+    lines.push(`| ${name}: peak staging disk | ${(peak / 1024).toFixed(0)} KiB (${((peak / archive) * 100).toFixed(2)} % of the archive) | --stream ≤ 1 % |`);
   }
   const many = rows.find((r) => r.group === 'many');
   if (many) lines.push(`| ${cell(many.name)} | ${summary(many).wall.toFixed(2)} s wall, ${summary(many).rss.toFixed(0)} MiB | well under 5 s |`);

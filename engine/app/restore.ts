@@ -31,6 +31,7 @@ export interface RestoreFlags extends ClusterFlags, ConnectionOptions, Omit<Cata
   trustCarriedRecipe?: boolean;
   keepSpecialModes?: boolean;
   stagingDir?: string;
+  stream?: boolean;
   dryRun?: boolean;
   yes?: boolean;
   concurrency?: number;
@@ -88,6 +89,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           defaultStepTimeoutSec: flags.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
           concurrency: flags.concurrency ?? config.concurrency ?? RUN_DEFAULTS.concurrency,
           stagingDir: flags.stagingDir,
+          stream: flags.stream ?? false,
           dryRun: flags.dryRun ?? false,
           confirm,
           executorFactory: await runExecutorFactory(inventory, reporter, flags),

@@ -19,6 +19,7 @@ const EXAMPLES: Record<string, [command: string, why: string][]> = {
   restore: [
     ['lsbackup restore latest -b ./build/mycluster -t /backups --dry-run', 'verify the newest backup and show the plan'],
     ['lsbackup restore latest -b ./build/new --host-map old-db=new-db -y', 'onto another host, without asking'],
+    ['lsbackup restore latest -b ./build/mycluster -t s3://bkt/prod --stream -y', 'stage nothing locally: read the backup twice'],
   ],
   validate: [
     ['lsbackup validate', 'check the bundled recipes'],

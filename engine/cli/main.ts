@@ -272,6 +272,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--trust-carried-recipe', 'run the recipes a backup carries although no trusted key signed it (after reviewing the diff the plan shows)')
     .option('--keep-special-modes', 'restore setuid/setgid bits as backed up (by default they are stripped, and the plan lists the files)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
+    .option(
+      '--stream',
+      'stage nothing: verify in one pass, then read the backup again from its target for the hosts (chosen by itself when the staging dir lacks room; not for zip)',
+    )
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (backup: string, _o, cmd: Command) =>

@@ -350,7 +350,11 @@ function writeStdin(channel: ClientChannel, prologue: Buffer, stdin: RunOptions[
   if (prologue.length > 0) channel.write(prologue);
   if (stdin === undefined) channel.end();
   else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
-  else (stdin as Readable).pipe(channel);
+  else {
+    // A stdin that fails (a restore read refusing a changed entry) ends the input, as in local.ts: the command must not wait forever.
+    (stdin as Readable).on('error', () => channel.end());
+    (stdin as Readable).pipe(channel);
+  }
 }
 
 /** OpenSSH's default identities, when the inventory names none and there is no agent. */

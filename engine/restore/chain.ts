@@ -11,12 +11,14 @@ import path from 'node:path';
 import type { BackupMetadata, EntryRecord } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import type { BackupSource } from './source.js';
-import { stageBackup, type StagedBackup, type StagedEntry } from './stage.js';
+import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
 export interface ChainOptions {
   stagingDir: string;
   /** Components whose bodies restore needs. */
   components: (name: string) => boolean;
+  /** Stream mode: bases are verified only, nothing staged; restore reads them again (restore/second-pass.ts). */
+  stream?: boolean;
 }
 
 /** The newest backup with every reference it needs staged from the chain; a full comes back as it is. */
@@ -27,6 +29,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     throw new LsError('ERESTORE', { backup: source.name, message });
   };
   const entries = new Map(newest.entries);
+  const bases: VerifiedArchive[] = [];
   let child: { name: string; metadata: BackupMetadata } = { name: source.name, metadata: newest.metadata };
   const visited = new Set([newest.metadata.backupId]);
   for (let depth = 1; needed.size > 0; depth++) {
@@ -52,7 +55,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       format: member.format,
       stagingDir,
       components: () => false,
-      bodies: (p) => wanted.has(p),
+      bodies: (p) => !options.stream && wanted.has(p),
       expectedSha256,
     });
     if (staged.metadata.backupId !== base.backupId) {
@@ -64,12 +67,13 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       );
     }
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
-    for (const ref of refs) entries.set(ref.path, heldEntry(ref, staged.entries.get(ref.path), records.get(ref.path), refuse));
+    for (const ref of refs) entries.set(ref.path, { ...heldEntry(ref, staged.entries.get(ref.path), records.get(ref.path), refuse), holder: member.name });
+    bases.push({ name: member.name, archiveSha256: staged.archiveSha256, order: staged.order });
     needed.delete(base.backupId);
     visited.add(base.backupId);
     child = { name: member.name, metadata: staged.metadata };
   }
-  return { ...newest, entries };
+  return { ...newest, entries, bases };
 }
 
 /** The references of the selected components, grouped by the backup holding their bytes. */
@@ -84,7 +88,8 @@ function referencesByHolder(metadata: BackupMetadata, selected: (component: stri
 
 /** A referenced file as staged from its holder, checked against the newest metadata's record of it. */
 function heldEntry(ref: EntryRecord, held: StagedEntry | undefined, record: EntryRecord | undefined, refuse: (message: string) => never): StagedEntry {
-  if (!held?.file || !record || record.ref !== undefined || record.error) {
+  // Staged, or (stream mode) a regular file whose body the second pass reads.
+  if (held?.entry.type !== 'file' || !record || record.ref !== undefined || record.error) {
     return refuse(`'${ref.path}' refers to backup ${ref.ref}, which does not hold its bytes`);
   }
   if (record.size !== ref.size || record.sha256 !== ref.sha256) {

@@ -15,6 +15,7 @@ import type { HostOutcome, RenderedStep } from '../runner/types.js';
 import type { StagedBackup } from './stage.js';
 import { HostWriteQueues, restoreFiles } from './files-step.js';
 import type { RestoreComponent, RestoreTask } from './plan.js';
+import type { BodyStream, OpenBodies } from './second-pass.js';
 
 export interface RestoreExecuteOptions {
   staged: StagedBackup;
@@ -24,6 +25,8 @@ export interface RestoreExecuteOptions {
   reporter: Reporter;
   /** Restore setuid/setgid bits as backed up (--keep-special-modes); else they are stripped. */
   keepSpecialModes: boolean;
+  /** Stream mode: bodies from a second pass over the archive, and why the rest is refused once it changed. */
+  stream?: { openBodies: OpenBodies; refused: () => string | undefined };
 }
 
 export interface RestoreComponentOutcome {
@@ -53,7 +56,13 @@ export async function executeRestore(components: RestoreComponent[], given: Rest
 
 async function restoreInOrder(components: RestoreComponent[], options: RestoreExecuteOptions, progress: ProgressMeter): Promise<RestoreComponentOutcome[]> {
   const limit = pLimit(options.concurrency);
-  const writes: StepContext = { staged: options.staged, keepSpecialModes: options.keepSpecialModes, hostWrites: new HostWriteQueues(), progress };
+  const writes: StepContext = {
+    staged: options.staged,
+    keepSpecialModes: options.keepSpecialModes,
+    hostWrites: new HostWriteQueues(),
+    progress,
+    openBodies: options.stream?.openBodies,
+  };
   const byName = new Map(components.map((c) => [c.name, c]));
   const started = new Map<string, Promise<RestoreComponentOutcome>>();
   // `chain`: the components waiting on this one, to refuse a loop instead of waiting forever.
@@ -69,6 +78,8 @@ async function restoreInOrder(components: RestoreComponent[], options: RestoreEx
       const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
       if (broken.length)
         return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
+      const refused = component.skipReason ? undefined : options.stream?.refused();
+      if (refused) return notRun(component, `not restored: ${refused}`, options.reporter);
       return restoreComponent(component, () => restoreHosts(component, limit, options, writes), options.reporter);
     })();
     started.set(component.name, outcome);
@@ -174,6 +185,7 @@ interface StepContext {
   hostWrites: HostWriteQueues;
   /** Counts the bytes each host is sent as they go. */
   progress: ProgressMeter;
+  openBodies?: OpenBodies;
 }
 
 async function runRestoreStep(
@@ -191,19 +203,35 @@ async function runRestoreStep(
 
   if (step.kind === 'files') {
     const files = { component, sourceHost, hostPath: step.files!, optional: step.filesOptional ?? false, keepSpecialModes: context.keepSpecialModes };
-    const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run, count));
+    const result = await context.hostWrites.run(executor.hostName, () => restoreFiles(executor, staged, files, run, count, context.openBodies));
     return result.ok ? report('success', result.bytes, result.exitCode) : report('failed', 0, result.exitCode, result.error);
   }
 
   let stdin: Readable | undefined;
   let bytes = 0;
+  let streamed: BodyStream | undefined;
   if (step.input !== undefined) {
     const entryPath = outputEntryPath(component, sourceHost, step.input);
     const staged_ = staged.entries.get(entryPath);
-    if (!staged_?.file && step.inputOptional) return report('skipped', 0);
-    if (!staged_?.file) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
-    stdin = counted(createReadStream(staged_.file), count);
-    bytes = staged_.entry.size;
+    // Staged, or in stream mode a verified file whose body the second pass brings.
+    const usable = staged_?.file ?? (context.openBodies && staged_?.entry.type === 'file' && !staged_.incomplete);
+    if (!usable && step.inputOptional) return report('skipped', 0);
+    if (!usable) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
+    streamed = staged_!.file ? undefined : context.openBodies!([entryPath]);
+    try {
+      stdin = counted(streamed ? await streamed.next() : createReadStream(staged_!.file!), count);
+    } catch (e) {
+      streamed?.close();
+      return report('failed', 0, undefined, (e as Error).message);
+    }
+    bytes = staged_!.entry.size;
   }
-  return fromCommand(await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) }), bytes);
+  try {
+    const result = await executor.run(step.command, { ...run, ...(stdin ? { stdin } : {}) });
+    // A body cut short because the archive changed: the command may have taken the short input as whole.
+    const cut = streamed?.failure();
+    return cut ? report('failed', 0, result.exitCode, cut) : fromCommand(result, bytes);
+  } finally {
+    streamed?.close();
+  }
 }

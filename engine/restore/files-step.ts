@@ -11,6 +11,7 @@ import { hostPathInArchive } from '../runner/entry-paths.js';
 import { describeFailure } from '../runner/step-result.js';
 import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
+import type { BodyStream, OpenBodies } from './second-pass.js';
 
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
@@ -58,6 +59,8 @@ export async function restoreFiles(
   step: { component: string; sourceHost: string; hostPath: string; optional: boolean; keepSpecialModes: boolean },
   run: RunOptions,
   count?: (bytes: number) => void,
+  /** Stream mode: bodies come from a second pass over the archive, nothing is staged. */
+  openBodies?: OpenBodies,
 ): Promise<FilesStepResult> {
   const selected = filesUnder(staged, step.component, step.sourceHost, step.hostPath);
   if (selected.length === 0) {
@@ -84,14 +87,23 @@ export async function restoreFiles(
   // Files with holes go as sparse members when the host's tar extracts them as holes.
   const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
   const sparse = withHoles && (await hostTarKeepsHoles(executor, run));
-  // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
-  const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
-  const result = await executor.run(command, {
-    ...run,
-    stdin: counted(tarStreamOf(selected, staged, root, { keepSpecialModes: step.keepSpecialModes, sparse }), count),
-  });
-  if (result.failed) return { ok: false, error: describeFailure(result, result.stderr), exitCode: result.exitCode };
-  return { ok: true, bytes: selected.reduce((n, s) => n + s.entry.size, 0), exitCode: result.exitCode };
+  const sending = sendList(selected, staged);
+  const streamed = openBodies?.(sending.filter((s) => s.entry.type === 'file' && !s.file).map((s) => s.bodyOf));
+  try {
+    // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
+    const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
+    const result = await executor.run(command, {
+      ...run,
+      stdin: counted(tarStreamOf(sending, root, { keepSpecialModes: step.keepSpecialModes, sparse, streamed }), count),
+    });
+    // A body cut short because the archive changed: the host's tar may have ended without noticing.
+    const cut = streamed?.failure();
+    if (cut) return { ok: false, error: cut, exitCode: result.exitCode };
+    if (result.failed) return { ok: false, error: describeFailure(result, result.stderr), exitCode: result.exitCode };
+    return { ok: true, bytes: selected.reduce((n, s) => n + s.entry.size, 0), exitCode: result.exitCode };
+  } finally {
+    streamed?.close();
+  }
 }
 
 /**
@@ -134,16 +146,17 @@ async function hostTarKeepsHoles(executor: Executor, run: RunOptions): Promise<b
   return !version.failed && /GNU tar|bsdtar|libarchive/.test(version.stdout.split('\n')[0] ?? '');
 }
 
-/** A plain tar of staged entries with paths relative to the host's '/'; with `sparse`, a file with holes is a sparse member. */
-function tarStreamOf(selected: StagedEntry[], staged: StagedBackup, root: string, options: { keepSpecialModes: boolean; sparse: boolean }): Readable {
+/**
+ * A plain tar of staged entries with paths relative to the host's '/'; with `sparse`, a file with
+ * holes is a sparse member. A file not staged takes the next body of `streamed` (stream mode).
+ */
+function tarStreamOf(sending: SentEntry[], root: string, options: { keepSpecialModes: boolean; sparse: boolean; streamed?: BodyStream }): Readable {
   const { keepSpecialModes } = options;
   const strip = (p: string) => p.slice(root.length + 1);
   const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
   const container = createTarContainer(output);
-  const sent = new Set<string>();
   (async () => {
-    for (const item of selected) {
-      const { entry, file, dataRegions } = asSent(item, staged, sent);
+    for (const { entry, file, dataRegions } of sending) {
       const mode = keepSpecialModes ? entry.mode : entry.mode & ~SPECIAL_MODE_BITS;
       const normalised: NormalisedEntry & { size: number } = {
         ...normaliseEntry({ ...entry, mode, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
@@ -153,23 +166,32 @@ function tarStreamOf(selected: StagedEntry[], staged: StagedBackup, root: string
         const member = sparseMemberBody(file, dataRegions, entry.size);
         await appendEntry(container, { ...normalised, size: member.size, sparse: { realSize: entry.size } }, member.body);
       } else {
-        await appendEntry(container, normalised, entry.type === 'file' && file ? createReadStream(file) : undefined);
+        const body = entry.type !== 'file' ? undefined : file ? createReadStream(file) : await options.streamed!.next();
+        await appendEntry(container, normalised, body);
       }
-      sent.add(entry.path);
     }
     container.end();
   })().catch((e: Error) => output.destroy(e));
   return output;
 }
 
+/** An entry as it goes into the host's tar; `bodyOf`: the entry whose body it carries. */
+type SentEntry = StagedEntry & { bodyOf: string };
+
 /**
- * A hardlink whose target is not earlier in this stream becomes a regular file with the
- * target's staged content (staging guarantees the target is a file stored before the link).
+ * The entries as sent: a hardlink whose target is not earlier in this stream becomes a regular
+ * file with the target's content (staging guarantees the target is a file stored before the link).
  */
-function asSent(item: StagedEntry, staged: StagedBackup, sent: Set<string>): StagedEntry {
-  const { entry } = item;
-  if (entry.type !== 'hardlink' || sent.has(entry.linkpath ?? '')) return item;
-  const target = staged.entries.get(entry.linkpath ?? '');
-  if (!target?.file) throw new Error(`hardlink '${entry.path}': its target '${entry.linkpath}' has no staged content`);
-  return { entry: { ...entry, type: 'file', linkpath: undefined, size: target.entry.size }, file: target.file, dataRegions: target.dataRegions };
+function sendList(selected: StagedEntry[], staged: StagedBackup): SentEntry[] {
+  const sent = new Set<string>();
+  return selected.map((item) => {
+    const { entry } = item;
+    const linked = entry.type !== 'hardlink' || sent.has(entry.linkpath ?? '');
+    sent.add(entry.path);
+    if (linked) return { ...item, bodyOf: entry.path };
+    const target = staged.entries.get(entry.linkpath ?? '');
+    if (target?.entry.type !== 'file') throw new Error(`hardlink '${entry.path}': its target '${entry.linkpath}' is not a stored file`);
+    const copy = { ...entry, type: 'file' as const, linkpath: undefined, size: target.entry.size };
+    return { entry: copy, file: target.file, dataRegions: target.dataRegions, bodyOf: target.entry.path };
+  });
 }

@@ -1,4 +1,5 @@
-import { rm, statfs } from 'node:fs/promises';
+import { readdir, rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
 import { ProgressMeter } from '../report/progress.js';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
@@ -11,7 +12,9 @@ import { runStatus } from '../runner/component-run.js';
 import { ExitCode, LsError } from '../errors.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
-import { stageBackup } from './stage.js';
+import { stageBackup, type StagedBackup } from './stage.js';
+import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
+import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -44,6 +47,8 @@ export interface RestoreOptions {
   keepSpecialModes: boolean;
   /** Where archive bodies are staged (default: a private dir under the OS temp dir). */
   stagingDir?: string;
+  /** Stage nothing: verify in one pass, then read the archive again for the hosts (--stream; also chosen when staging lacks room). */
+  stream?: boolean;
   dryRun: boolean;
   /** Shown the plan; resolves true to go ahead. Not called for dry runs. */
   confirm: (planText: string) => Promise<boolean>;
@@ -85,23 +90,23 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => !options.only?.length || options.only.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
-    // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
-    const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
-    let newest;
+    let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
+    refuseZipStream(mode, options.source);
+    if (mode.why) options.reporter.emit({ type: 'warning', message: mode.why });
+    const pass = { stagingRoot, selected, expectedSha256 };
+    let staged: StagedBackup;
     try {
-      newest = await stageBackup(await options.source.open(staging.counter()), {
-        backup: options.source.name,
-        format: options.source.format,
-        stagingDir: stagingRoot,
-        components: selected,
-        expectedSha256,
-      });
-    } finally {
-      staging.stop();
+      staged = await verifyPass(options, { ...pass, stream: mode.stream });
+    } catch (e) {
+      // The estimate fell short (no metadata sidecar, data that compressed well) and no host is touched yet: stream instead.
+      if (mode.stream || options.source.format === 'zip' || !(e instanceof LsError && e.details.noSpace === true)) throw e;
+      const why = `${stagingRoot} filled up while staging: restoring in stream mode instead (nothing staged; the archive is read again from its target)`;
+      mode = { stream: true, why };
+      options.reporter.emit({ type: 'warning', message: why });
+      await emptyDirectory(stagingRoot);
+      staged = await verifyPass(options, { ...pass, stream: true });
     }
-    // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
-    const staged = await stageChain(newest, options.source, { stagingDir: stagingRoot, components: selected });
-    await checkFreeSpace(stagingRoot, options.source.name);
+    if (!mode.stream) await checkFreeSpace(stagingRoot, options.source.name);
     // A signature that does not match metadata.json means the backup was altered: refuse it whole.
     const signature = checkSignature(staged.metadataBytes, staged.signature, options.trustedKeys);
     if (signature.status === 'bad')
@@ -129,7 +134,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
     const details = {
-      checked: describeChecks(options.source.name, expectedSha256),
+      checked: describeChecks(options.source.name, expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
     };
@@ -156,7 +161,9 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
+    const stream = mode.stream ? streamedBodies(options, staged) : undefined;
     const outcomes = await executeRestore(components, {
+      stream,
       staged,
       executors,
       concurrency: options.concurrency,
@@ -186,12 +193,80 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   }
 }
 
+/**
+ * The pass before any host is touched: the backup read once, every entry checked (and, when
+ * staged, the bodies restore needs written under stagingRoot); an incremental's bases likewise.
+ */
+async function verifyPass(
+  options: RestoreOptions,
+  pass: { stagingRoot: string; selected: (component: string) => boolean; expectedSha256: string | undefined; stream: boolean },
+): Promise<StagedBackup> {
+  // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
+  const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
+  let newest;
+  try {
+    newest = await stageBackup(await options.source.open(staging.counter()), {
+      backup: options.source.name,
+      format: options.source.format,
+      stagingDir: pass.stagingRoot,
+      // Stream mode verifies every entry and stages none.
+      components: pass.stream ? () => false : pass.selected,
+      expectedSha256: pass.expectedSha256,
+    });
+  } finally {
+    staging.stop();
+  }
+  // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
+  return stageChain(newest, options.source, { stagingDir: pass.stagingRoot, components: pass.selected, stream: pass.stream });
+}
+
+function refuseZipStream(mode: { stream: boolean; why?: string }, source: BackupSource): void {
+  if (mode.stream && source.format === 'zip') {
+    throw new LsError('ERESTORE', {
+      backup: source.name,
+      message: `${mode.why ?? '--stream'}; but a zip is read only from a whole local copy (its directory is at its end): pass --staging-dir on a disk with room for it, or back up as tar.gz or tar.zst`,
+    });
+  }
+}
+
+async function emptyDirectory(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await rm(path.join(dir, name), { recursive: true, force: true });
+}
+
 /** Staging needs room; say so plainly instead of failing half-way with ENOSPC. */
 async function checkFreeSpace(dir: string, backup: string): Promise<void> {
   const s = await statfs(dir);
-  if (s.bavail * s.bsize < 64 * 1024 * 1024) {
-    throw new LsError('ERESTORE', { backup, message: `less than 64 MiB free in ${dir} after staging; pass --staging-dir on a larger disk` });
+  if (s.bavail * s.bsize < STAGING_MARGIN_BYTES) {
+    throw new LsError('ERESTORE', {
+      backup,
+      message: `less than ${formatBytes(STAGING_MARGIN_BYTES)} free in ${dir} after staging; pass --staging-dir on a larger disk, or --stream to stage nothing`,
+    });
   }
+}
+
+/** What staging would write, from the metadata sidecar; without one, the stored size (compressed: at least that much). */
+async function neededBytes(source: BackupSource, selected: (component: string) => boolean): Promise<number | undefined> {
+  const metadata = await source.sidecarMetadata().catch(() => undefined);
+  return metadata ? bytesToStage(metadata, selected) : source.storedSize();
+}
+
+/** Stream mode: the steps' bodies from a second pass over the backup and the bases it refers to. */
+function streamedBodies(options: RestoreOptions, staged: StagedBackup): NonNullable<Parameters<typeof executeRestore>[1]['stream']> {
+  const { source, reporter } = options;
+  const archives = [
+    { name: source.name, archiveSha256: staged.archiveSha256, order: staged.order, source, format: source.format },
+    ...(staged.bases ?? []).map((b) => {
+      const member = source.sibling(b.name);
+      return { ...b, source: member, format: member.format };
+    }),
+  ];
+  const pass = new SecondPass(archives, (message) => reporter.emit({ type: 'warning', message }));
+  return { openBodies: bodiesFromSecondPass(pass, staged, source.name), refused: () => pass.refused() };
+}
+
+function describeStreamMode(staged: StagedBackup): string {
+  const archives = 1 + (staged.bases?.length ?? 0);
+  return `Stream mode: nothing staged; the hosts get each entry as the archive${archives > 1 ? `s of the chain (${archives}) are` : ' is'} read again, checked against this pass.`;
 }
 
 export { formatBytes };

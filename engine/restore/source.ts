@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Target } from '../../targets/types.js';
-import { formatFromName, type ArchiveFormat } from '../archive/index.js';
+import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
+import { findBackup } from '../catalog/listing.js';
 import { isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
@@ -17,6 +18,8 @@ export interface BackupSource {
    * authentication already refuses a changed byte.
    */
   sidecarSha256(): Promise<string | undefined>;
+  /** The `.metadata.json` sidecar, when the target has one that can be read (checked only against the archive's own copy later). */
+  sidecarMetadata(): Promise<BackupMetadata | undefined>;
   /** Whether the archive is in the target. */
   exists(): Promise<boolean>;
   /** Another backup in the same target (a base of an incremental), opened the same way. */
@@ -33,6 +36,7 @@ export function backupSource(target: Target, name: string, identities: string[] 
       if (isEncrypted(name)) return undefined;
       return storedSha256(target, name);
     },
+    sidecarMetadata: async () => (await findBackup(target, name, { identities }))?.metadata,
     exists: async () => (await target.stat(name)) !== undefined,
     sibling: (other) => backupSource(target, other, identities),
   };

@@ -20,6 +20,10 @@ export interface StagedEntry {
   file?: string;
   /** Where `file` holds data, when it has holes (runs of zero blocks): it is restored sparse. */
   dataRegions?: DataRegion[];
+  /** Recorded as incomplete (its host died mid-stream): never handed to a restore step. */
+  incomplete?: boolean;
+  /** The base archive that holds the body (an incremental's reference); absent: the restored backup itself. */
+  holder?: string;
 }
 
 export interface StagedBackup {
@@ -33,6 +37,17 @@ export interface StagedBackup {
   recipes: Map<string, Buffer>;
   /** sha256 of the stored bytes (what the `.sha256` sidecar records). */
   archiveSha256: string;
+  /** Every entry path in the order the archive holds them (metadata.json too): a second pass must meet the same. */
+  order: string[];
+  /** The bases an incremental's references were verified in (restore/chain.ts), for a second pass over them. */
+  bases?: VerifiedArchive[];
+}
+
+/** An archive as the verify pass read it: what a second pass over it must find again. */
+export interface VerifiedArchive {
+  name: string;
+  archiveSha256: string;
+  order: string[];
 }
 
 export interface StageOptions {
@@ -59,16 +74,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const refuse = (message: string): never => {
     throw new LsError('ERESTORE', { backup: options.backup, message });
   };
-  const archiveHash = createHash('sha256');
-  const hashed = stream.pipe(
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        archiveHash.update(chunk);
-        cb(null, chunk);
-      },
-    }),
-  );
-  stream.on('error', (e) => hashed.destroy(e));
+  const { hashed, digest } = hashedStream(stream);
+  const order: string[] = [];
 
   const entries = new Map<string, StagedEntry>();
   const recipes = new Map<string, Buffer>();
@@ -90,6 +97,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   try {
     for await (const { entry, body } of reader) {
       reading = entry.path;
+      order.push(entry.path);
       if (unsupported) refuse(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
       if (metadata) refuse(`'${entry.path}' comes after metadata.json, which must be the last entry`);
       checkPath(entry.path, refuse);
@@ -152,6 +160,11 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   } catch (e) {
     // Our own refusals name their entry already; EMETADATA names the backup and the problems.
     if (e instanceof LsError && (e.code === 'ERESTORE' || e.code === 'EMETADATA')) throw e;
+    // The staging disk filled up: not the archive's fault.
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      const message = `${options.stagingDir} ran out of space while staging '${reading}': pass --staging-dir on a disk with room, or --stream to stage nothing`;
+      throw new LsError('ERESTORE', { backup: options.backup, message, noSpace: true });
+    }
     const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
@@ -163,17 +176,33 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   // restore skips; its bytes are never handed to a restore step.
   for (const record of metadata!.entries) {
     const staged = record.error ? entries.get(record.path) : undefined;
+    if (staged) staged.incomplete = true;
     if (staged?.file) {
       await rm(staged.file, { force: true });
       staged.file = undefined;
       staged.dataRegions = undefined;
     }
   }
-  const archiveSha256 = archiveHash.digest('hex');
+  const archiveSha256 = digest();
   if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
     refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
   }
-  return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256 };
+  return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order };
+}
+
+/** `stream` passed through, with the sha256 of every byte that went by (the whole stored object). */
+export function hashedStream(stream: Readable): { hashed: Readable; digest: () => string } {
+  const archiveHash = createHash('sha256');
+  const hashed = stream.pipe(
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        archiveHash.update(chunk);
+        cb(null, chunk);
+      },
+    }),
+  );
+  stream.on('error', (e) => hashed.destroy(e));
+  return { hashed, digest: () => archiveHash.digest('hex') };
 }
 
 function checkPath(p: string, refuse: (m: string) => never): void {

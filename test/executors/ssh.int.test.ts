@@ -141,6 +141,23 @@ describe('running commands', () => {
     expect(r.stdout.split(' ')[0]).toBe(sha256(data));
   });
 
+  it('a stdin that fails mid-way ends the command stdin (as the local executor does): the command ends, it does not wait forever', async () => {
+    const e = executor(fleet.hosts[1]!);
+    // A restore pass refusing an entry it found changed (engine/restore/second-pass.ts) fails its stream like this.
+    // One chunk, then the failure, once the command is reading.
+    let reads = 0;
+    const failing = new Readable({
+      read() {
+        if (reads++ === 0) this.push(Buffer.alloc(64 * 1024, 1));
+        else this.destroy(new Error('entry changed'));
+      },
+    });
+    const r = await e.run('wc -c', { stdin: failing, timeoutMs: 120_000 });
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(0);
+    expect(Number(r.stdout.trim())).toBeLessThanOrEqual(64 * 1024);
+  });
+
   it('streams a tar of a directory that node-tar reads back with modes, mtimes and symlinks', async () => {
     const root = scratch();
     chmodSync(root, 0o755);

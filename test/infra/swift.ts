@@ -196,3 +196,34 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+/** Creates `bucket` on the server (a target needs its bucket). */
+export async function createBucket(server: S3Server, bucket: string): Promise<void> {
+  const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+  });
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** `-t <uri>` and the flags a CLI run needs for this server; the keys as secret references to S3_KEY and S3_SECRET. */
+export function s3TargetFlags(server: S3Server, uri: string): string[] {
+  return [
+    '-t',
+    uri,
+    '--s3-endpoint',
+    server.endpoint,
+    '--s3-path-style',
+    '--target-secret',
+    'accessKeyId=S3_KEY',
+    '--target-secret',
+    'secretAccessKey=S3_SECRET',
+  ];
+}

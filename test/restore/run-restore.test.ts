@@ -2,12 +2,13 @@
  * runRestore in-process (unit tier): backups made by runBackup with scripted hosts into a real
  * local directory, restored onto scripted hosts (test/helpers/fake-cluster.ts). Covered here: the
  * status rollup, nothing touched before the whole backup checked out (sidecar digest), dry run and
- * a declined plan, age-encrypted backups. The same paths with real hosts: test/cli/restore.int.test.ts,
+ * a declined plan, age-encrypted backups, stream mode (also an archive replaced between its two
+ * passes, which only in-process can happen exactly between them). The same paths with real hosts: test/cli/restore.int.test.ts,
  * test/faults/safe-restore.int.test.ts, test/faults/restore-writes.int.test.ts,
  * test/faults/encrypted-integrity.int.test.ts, test/cli/restore-order.int.test.ts.
  */
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runRestore, type RestoreOptions } from '../../engine/restore/run.js';
@@ -153,5 +154,67 @@ describe('runRestore: encryption (age)', () => {
     const hosts = scriptedHosts(loading());
     await expect(restore(backup, loading(), { identities: [await generateIdentity()], executorFactory: hosts.factory })).rejects.toThrow();
     expect(hosts.calls).toEqual([]);
+  });
+});
+
+describe('runRestore: stream mode (docs/restore.md)', () => {
+  it('each host gets its own backed-up output, read straight from the archive', async () => {
+    const backup = await backUp(s, healthy());
+    const { result, calls, asked } = await restore(backup, loading(), { stream: true });
+    expect(result).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(asked[0]).toContain('Stream mode: nothing staged');
+    expect(
+      calls
+        .filter((c) => c.command.startsWith('load-'))
+        .map((c) => `${c.command}@${c.host}: ${c.stdin?.toString()}`)
+        .sort(),
+    ).toEqual(['load-alpha@db-1: alpha on db-1\n', 'load-alpha@db-2: alpha on db-2\n', 'load-beta@db-1: beta on db-1\n', 'load-beta@db-2: beta on db-2\n']);
+  });
+
+  it.each(['alpha', 'beta'])(
+    'a component restored after the other (%s first): whichever order the archive holds them in, each host gets its own output',
+    async (first) => {
+      const second = first === 'alpha' ? 'beta' : 'alpha';
+      // The second one's restore waits for the first's: when its entries lie earlier in the archive, they need another read.
+      const specs = { ...RECIPES, [second]: RECIPES[second as keyof typeof RECIPES].replace('restore:\n', `restore:\n  after: [${first}]\n`) };
+      const backup = await backUp(s, healthy(), { recipeSpecs: specs });
+      const { result, calls } = await restore(backup, loading(), { stream: true, installedRecipes: await s.recipes(specs), concurrency: 1 });
+      expect(result).toMatchObject({ status: 'success', exitCode: 0 });
+      const loads = calls.filter((c) => c.command.startsWith('load-'));
+      expect(loads.map((c) => c.command.slice(5)).slice(0, 2)).toEqual([first, first]);
+      expect(loads.map((c) => `${c.command}@${c.host}: ${c.stdin?.toString()}`).sort()).toEqual([
+        'load-alpha@db-1: alpha on db-1\n',
+        'load-alpha@db-2: alpha on db-2\n',
+        'load-beta@db-1: beta on db-1\n',
+        'load-beta@db-2: beta on db-2\n',
+      ]);
+    },
+  );
+
+  it('the archive replaced between the verify pass and the restore pass: no host gets a changed entry whole, each load fails naming the change, exit 1', async () => {
+    const verified = await backUp(s, healthy());
+    const other = await backUp(s, healthy({ 'dump-alpha': (host) => ({ stdout: `ANOTHER alpha on ${host}\n` }), 'dump-beta': { stdout: 'ANOTHER beta\n' } }));
+    const name = verified.result.archive!;
+    const { result, calls, events, warnings } = await restore(verified, loading(), {
+      stream: true,
+      // Called between the passes: another backup's bytes under the verified name.
+      confirm: async () => {
+        await copyFile(path.join(other.targetDir, other.result.archive!), path.join(verified.targetDir, name));
+        return true;
+      },
+    });
+    expect(result).toMatchObject({ status: 'failed', exitCode: 1 });
+    for (const load of calls.filter((c) => c.command.startsWith('load-'))) {
+      expect(load.stdin?.toString() ?? '', `${load.command}@${load.host} got a changed entry whole`).not.toMatch(/ANOTHER/);
+    }
+    const ends = events.flatMap((e) => (e.type === 'host.end' ? [e] : []));
+    expect(ends.length).toBeGreaterThan(0);
+    for (const end of ends)
+      expect(end, 'every host is reported, failed with the reason').toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/changed after it was verified/),
+      });
+    expect(warnings().join('\n')).toContain(`${name} changed after it was verified`);
+    expect(warnings().join('\n')).toContain('the rest of the restore is refused');
   });
 });
