@@ -15,6 +15,7 @@ import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/i
 import { archiveEntries, archiveEntry, componentOf, hostOf, readMetadata } from '../helpers/archive.js';
 import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 
 const recipe = shippedRecipe('elasticsearch');
 // A Debian-default Elasticsearch has no security plugin: the password secret is empty.
@@ -60,6 +61,11 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
   beforeAll(async () => {
     es = await startElasticsearchStandIn();
     cluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
+    await cluster.hostVars('localhost', {
+      elasticsearch_url: es.url,
+      elasticsearch_path_repo: es.pathRepo[0],
+      elasticsearch_config_dir: es.configDir,
+    });
   });
   afterAll(async () => {
     await es?.stop();
@@ -71,11 +77,6 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     const before = await allDocs(es);
     expect(before).toEqual(docs);
 
-    await cluster.hostVars('localhost', {
-      elasticsearch_url: es.url,
-      elasticsearch_path_repo: es.pathRepo[0],
-      elasticsearch_config_dir: es.configDir,
-    });
     const archive = await cluster.backup(recipe);
     const meta = await readMetadata(archive);
     expect(meta.components[0]).toMatchObject({ name: 'elasticsearch', status: 'success', componentVersion: '7.10.2' });
@@ -148,6 +149,13 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
       await many.stop();
       await manyCluster.cleanup();
     }
+  });
+
+  it('round-trips through recipe test: the marker index deleted after the backup holds its document again', async () => {
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect((await es.request('GET', '/lsbackup-recipe-test/_doc/1')).body._source).toEqual({ marker: 'lsbackup-recipe-test' });
+    // The other indices went through the same snapshot and restore and are as they were.
+    expect(await allDocs(es)).toEqual(docs);
   });
 
   it.each(['PARTIAL', 'FAILED'] as const)(
@@ -238,6 +246,8 @@ describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the hos
       // Not clobbered: the cluster's current users still log in, the old password does not.
       expect((await es.request('GET', '/_cluster/health', undefined, { password: 'new-pw' })).status).toBe(200);
       expect((await es.request('GET', '/_cluster/health', undefined, { password: MANIFEST_PASSWORD })).status).toBe(401);
+      // The recipe's own round trip, as basic auth with the manifest's (now current) password.
+      await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
     } finally {
       await es.stop();
       await cluster.cleanup();
@@ -258,6 +268,8 @@ describe('elasticsearch recipe, LambdaStack-shaped Open Distro (HTTPS at the hos
       expect(await allDocs(es)).toEqual(before);
       // Even the admin certificate, which may restore it, leaves the security index alone.
       expect((await es.request('GET', '/_cluster/health', undefined, { password: 'changed-pw' })).status).toBe(200);
+      // The recipe's own round trip, as the admin certificate.
+      await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
     } finally {
       await es.stop();
       await cluster.cleanup();
@@ -275,18 +287,17 @@ describe('elasticsearch recipe, OpenSearch layout (STAND-IN)', () => {
       const configDir = join(root, 'usr/share/opensearch/config');
       await mkdir(configDir, { recursive: true });
       await writeFile(join(configDir, 'opensearch.yml'), `path.repo: ["${os.pathRepo[0]}"]\n`);
-      expect((await os.request('PUT', '/audit/_doc/1', { who: 'ann' })).status).toBe(201);
       await osCluster.hostVars('localhost', {
         elasticsearch_url: os.url,
         elasticsearch_path_repo: os.pathRepo[0],
         elasticsearch_config_dir: configDir,
         elasticsearch_repository: 'nightly',
       });
-      const archive = await osCluster.backup(recipe);
-      expect((await archiveEntries(archive)).some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
-      await os.request('DELETE', '/audit');
-      succeeded(await osCluster.restore(archive));
-      expect((await os.request('GET', '/audit/_doc/1')).body._source).toEqual({ who: 'ann' });
+      // The recipe's tests: a marker index backed up, deleted, restored.
+      const run = await expectRoundTrip(recipe, ['-b', osCluster.build], { env: osCluster.env });
+      const entries = run.events.filter((e) => e.type === 'entry').map((e) => String(e.path));
+      expect(entries.some((e) => e.startsWith(`elasticsearch/localhost/files${os.pathRepo[0]}/nightly/snap-`))).toBe(true);
+      expect((await os.request('GET', '/lsbackup-recipe-test/_doc/1')).body._source).toEqual({ marker: 'lsbackup-recipe-test' });
       expect((await os.request('GET', '/_snapshot/nightly')).body).toHaveProperty('nightly.settings.location', join(os.pathRepo[0]!, 'nightly'));
     } finally {
       await os.stop();

@@ -17,7 +17,8 @@ import { startKafkaStandIn, type KafkaStandIn } from '../infra/standins/kafka.js
 import { pathExists, runChecked } from '../infra/servers/common.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { cliOutput } from '../helpers/cli.js';
-import { createCluster, RECIPES_DIR, type Cluster } from '../helpers/cluster.js';
+import { createCluster, RECIPES_DIR, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
 import { startZooKeeperService, type ZooKeeperService } from './zookeeper-service.js';
 
 let fleet: Fleet;
@@ -224,7 +225,7 @@ describe('kafka recipe', () => {
     expect(all.slice(0, 2)).toEqual(['zk stop', 'zk start']);
     expect(inStep(all.slice(2))).toBe(true);
     expect(cliOutput(r), 'the plan says how the brokers go').toContain(
-      'kafka with recipe kafka@1.2.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper',
+      'kafka with recipe kafka@1.3.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper',
     );
     expect(await pathExists(join(brokers.host1!.dataDir, 'late-0'))).toBe(false);
     expect(await zk.znodeData('/brokers/topics/orders')).toBe(topicZnode);
@@ -278,5 +279,18 @@ describe('kafka recipe', () => {
       expect(await b.clusterId()).toBe(rebuiltId);
       expect(await b.records('orders')).toEqual(['orders-1', 'orders-2']);
     }
+  }, 900_000);
+
+  it('round-trips through recipe test: the marker record deleted after the backup is readable again on every broker', async () => {
+    await writeFile(eventsLog, '');
+    // The recipe's tests: a replicated marker topic with one record, backed up, the record deleted
+    // (kafka-delete-records.sh), restored, read back at each broker's listener.
+    await expectRoundTrip(shippedRecipe('kafka'), ['-b', cluster.build], { env: cluster.env, timeoutMs: 900_000 });
+    expect(JSON.parse(await zk.znodeData('/brokers/topics/lsbackup-recipe-test')).partitions).toEqual({ 0: [0, 1] });
+    const lines = await brokerEvents();
+    expect(lines.slice(0, ROLLING.length), 'the backup: one broker at a time').toEqual(ROLLING);
+    expect(inStep(lines.slice(ROLLING.length)), `the restore: every broker stopped before any started\n${lines.join('\n')}`).toBe(true);
+    expect(await state()).toEqual({ host1: 'running', host2: 'running' });
+    for (const b of Object.values(brokers)) expect(await b.records('lsbackup-recipe-test')).toEqual(['lsbackup-recipe-test']);
   }, 900_000);
 });

@@ -1,31 +1,58 @@
 /**
- * recipes/prometheus.yaml round trip against a REAL Prometheus 2.42, over SSH (fleet host
- * host1, user lsbtest with sudo): series exist → backup → stop, wipe the data dir → restore →
- * start → the same samples are queryable at a time inside the backed-up range.
+ * recipes/prometheus.yaml round trips against a REAL Prometheus 2.42, over SSH (fleet host
+ * host1, user lsbtest with sudo), run as a service the recipe stops and starts (service-script.ts):
+ * series exist → backup → stop, wipe the data dir → restore → start → the same samples are
+ * queryable at a time inside the backed-up range; and the recipe's own tests: section through
+ * `lsbackup recipe test` (a backfilled marker sample, deleted through the admin API, back).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
+import { httpOk, prometheusArgs, runChecked, startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
 import { succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { expectRoundTrip } from '../helpers/recipe-test.js';
+import { writeServiceScript, type ServiceScript } from './service-script.js';
 
 const recipe = shippedRecipe('prometheus');
 let fleet: Fleet;
 let cluster: Cluster;
 let baseDir: string;
-let prom: PrometheusServer | undefined;
+/** The server as the infra configured it (port, config, data dir); the service runs it from then on. */
+let prom: PrometheusServer;
+let service: ServiceScript | undefined;
+
+const startService = async () => {
+  await runChecked(service!.script, ['start']);
+  await waitUntil('prometheus service', () => httpOk(`${prom.url}/-/ready`), { timeoutMs: 120_000, logFile: prom.logFile });
+};
 
 beforeAll(async () => {
   fleet = await startFleet({ hosts: 1 });
   cluster = await createCluster({ fleet, groups: { host1: ['prometheus'] } });
   baseDir = await mkdtemp(join(tmpdir(), 'lsb-prom-base-'));
-});
+  prom = await startPrometheus({ baseDir });
+  await prom.stop();
+  service = await writeServiceScript({
+    dir: baseDir,
+    command: ['prometheus', ...prometheusArgs(prom.configFile, prom.dataDir, prom.port)],
+    identity: prom.configFile,
+    logFile: prom.logFile,
+  });
+  await startService();
+  await cluster.hostVars('host1', {
+    prometheus_url: prom.url,
+    prometheus_data_dir: prom.dataDir,
+    prometheus_config_dir: prom.configDir,
+    prometheus_stop_command: `${service.script} stop`,
+    prometheus_start_command: `${service.script} start`,
+  });
+}, 300_000);
 afterAll(async () => {
-  await prom?.stop();
+  await service?.stop();
   await fleet?.stop();
   await cluster?.cleanup();
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
@@ -41,8 +68,7 @@ async function queryAt(p: PrometheusServer, promql: string, time: number): Promi
 
 describe('prometheus recipe (real Prometheus, over SSH)', () => {
   it('restores the TSDB from an admin-API snapshot so old samples are queryable again', async () => {
-    prom = await startPrometheus({ baseDir });
-    await waitUntil('a few self-scrapes', async () => Number((await prom!.query('count_over_time(up{job="prometheus"}[1m])'))[0]?.value[1] ?? 0) >= 5, {
+    await waitUntil('a few self-scrapes', async () => Number((await prom.query('count_over_time(up{job="prometheus"}[1m])'))[0]?.value[1] ?? 0) >= 5, {
       timeoutMs: 60_000,
     });
     // A moment inside the backed-up range; the restarted server's own scrapes all come later.
@@ -53,15 +79,6 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     expect(Object.keys(before)).toHaveLength(1);
     expect(Number(Object.values(before)[0])).toBeGreaterThanOrEqual(3);
 
-    const marker = join(cluster.dir, 'service.log');
-    await cluster.hostVars('host1', {
-      prometheus_url: prom.url,
-      prometheus_data_dir: prom.dataDir,
-      prometheus_config_dir: prom.configDir,
-      // The test owns the server process: the recipe's stop/start only leave a trace here.
-      prometheus_stop_command: `echo stop >> ${marker}`,
-      prometheus_start_command: `echo start >> ${marker}`,
-    });
     const archive = await cluster.backup(recipe);
     const meta = await readMetadata(archive);
     expect(meta.status).toBe('success');
@@ -74,8 +91,7 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     // The post-step deleted the snapshot (and its name file) on the host.
     expect(await readdir(join(prom.dataDir, 'snapshots'))).toEqual([]);
 
-    await prom.stop();
-    prom = undefined;
+    await runChecked(service!.script, ['stop']);
     await rm(join(baseDir, 'data'), { recursive: true, force: true });
     // What a restore finds in LambdaStack's data dir: Alertmanager's storage (kept, as it was),
     // and TSDB state newer than the backup (a block, the WAL: replaced by the snapshot's).
@@ -94,13 +110,23 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     expect(await readdir(join(baseDir, 'data'))).not.toContain('01ZZZZZZZZZZZZZZZZZZZZZZZZ');
     expect(await readdir(join(baseDir, 'data'))).not.toContain('wal');
     expect(r.stderr).not.toMatch(/unexpected error/);
-    expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
+    // The test started and stopped it; the restore stopped (nothing to do) and started it.
+    expect(await service!.calls()).toEqual(['start', 'stop', 'stop', 'start']);
     const restored = await readdir(join(baseDir, 'data'));
     expect(restored.some((f) => /^[0-9A-Z]{26}$/.test(f))).toBe(true); // TSDB blocks (ULIDs)
     expect(await readdir(join(baseDir, 'data', 'snapshots'))).toEqual([]);
 
-    prom = await startPrometheus({ baseDir });
+    await startService();
     expect(await queryAt(prom, probe, t)).toEqual(before);
     expect(await queryAt(prom, 'prometheus_build_info', t)).toEqual(buildInfo);
   });
+
+  it('round-trips through recipe test: a backfilled marker sample deleted through the admin API is queryable again', async () => {
+    const calls = (await service!.calls()).length;
+    // seed waits for Prometheus to load the backfilled block (it looks once a minute).
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env, timeoutMs: 900_000 });
+    expect((await service!.calls()).slice(calls), 'the restore stopped and started the server').toEqual(['stop', 'start']);
+    const value = await prom.query('last_over_time(lsbackup_recipe_test{marker="lsbackup-recipe-test"}[1d])');
+    expect(value.map((v) => v.value[1])).toEqual(['42']);
+  }, 900_000);
 });

@@ -138,6 +138,33 @@ describe('Kafka stand-in (real ZooKeeper)', () => {
     }
   });
 
+  it('creates a topic on the running brokers, produces, consumes from the log start offset, which delete-records moves and a copied-back log dir restores', async () => {
+    const bootstrap = ['--bootstrap-server', '127.0.0.1:9092'];
+    const topic = ['--topic', 'marker'];
+    const create = [...bootstrap, '--create', '--if-not-exists', ...topic, '--partitions', '1', '--replication-factor'];
+    await expect(tool('kafka-topics.sh', [...create, '2'])).rejects.toThrow(/Replication factor: 2 larger than available brokers: 1/);
+    expect((await tool('kafka-topics.sh', [...create, '1'])).stdout).toMatch(/Created topic marker\./);
+    await tool('kafka-topics.sh', [...create, '1']); // --if-not-exists: there already
+    expect(JSON.parse(await kafka.znode('/brokers/topics/marker')).partitions).toEqual({ 0: [0] });
+    await runChecked(join(kafka.binDir, 'kafka-console-producer.sh'), [...bootstrap, ...topic], { input: 'm1\nm2\n' });
+    const consume = async () =>
+      (await tool('kafka-console-consumer.sh', [...bootstrap, ...topic, '--from-beginning', '--max-messages', '5'])).stdout.split('\n').filter(Boolean);
+    expect(await consume()).toEqual(['m1', 'm2']);
+
+    const archive = join(kafka.baseDir, 'marker.tar');
+    await service('stop');
+    await tar(['-cf', archive, '-C', kafka.dataDir, '.']);
+    await service('start');
+    const offsets = join(kafka.baseDir, 'offsets.json');
+    await writeFile(offsets, JSON.stringify({ version: 1, partitions: [{ topic: 'marker', partition: 0, offset: -1 }] }));
+    expect((await tool('kafka-delete-records.sh', [...bootstrap, '--offset-json-file', offsets])).stdout).toMatch(/partition: marker-0\tlow_watermark: 2/);
+    expect(await consume()).toEqual([]);
+    await service('stop');
+    await tar(['-xf', archive, '-C', kafka.dataDir]);
+    await service('start');
+    expect(await consume()).toEqual(['m1', 'm2']);
+  });
+
   it('stops its ZooKeeper and removes its files', async () => {
     await kafka.stop();
     await expectStoppedClean(kafka.zookeeper);

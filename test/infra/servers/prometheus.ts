@@ -22,6 +22,11 @@ export interface PrometheusOptions extends BaseServerOptions {
   alertmanagerUrl?: string;
 }
 
+/** Prometheus' command-line flags here (also for a test that runs it as a service). */
+export function prometheusArgs(configFile: string, dataDir: string, port: number): string[] {
+  return [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api'];
+}
+
 export async function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
   const { baseDir, ownedHere } = await prepareBaseDir('prom', opts);
   const dataDir = join(baseDir, 'data');
@@ -52,7 +57,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
     baseDir,
     ownedHere,
     logFile,
-    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, '--web.enable-admin-api'],
+    args: prometheusArgs(configFile, dataDir, port),
     ready: () => httpOk(`${url}/-/ready`),
     timeoutMs: opts.startTimeoutMs ?? 120_000,
   });

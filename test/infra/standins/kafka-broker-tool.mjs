@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 /**
- * STAND-IN for Kafka 2.6's broker start/stop and two of its CLI tools (test/infra/standins/kafka.ts
+ * STAND-IN for Kafka 2.6's broker start/stop and some of its CLI tools (test/infra/standins/kafka.ts
  * writes the wrappers): `node kafka-broker-tool.mjs <config.json> service start|stop|status`,
  * `… topics --bootstrap-server H:P [--command-config F] --describe`,
- * `… api-versions --bootstrap-server H:P [--command-config F]`.
+ * `… topics … --create [--if-not-exists] --topic T --partitions P --replication-factor R`,
+ * `… api-versions --bootstrap-server H:P [--command-config F]`,
+ * `… producer --bootstrap-server H:P [--producer.config F] --topic T` (records: stdin lines),
+ * `… consumer --bootstrap-server H:P [--consumer.config F] --topic T --from-beginning [--max-messages N]`,
+ * `… delete-records --bootstrap-server H:P [--command-config F] --offset-json-file F`.
  * Everything is read from server.properties, as Kafka reads it, and from the real ZooKeeper.
  *
  * Imitated from Kafka 2.6 (core/src/main/scala/kafka/server/KafkaServer.scala, BrokerMetadataCheckpoint):
@@ -20,14 +24,22 @@
  *    (the controller's view), Leader = the first of them or none.
  *  - follower catch-up: a starting broker's partitions that a running peer leads become the
  *    leader's log (catchUpFromLeaders).
+ *  - topic creation: the replicas are the first R running brokers (refused when fewer run), the
+ *    znodes are written and every replica gets the partition's log dir.
+ *  - records: the console producer appends to partition 0 of every running replica (acks=all);
+ *    the consumer reads the leader's partition 0 from its log start offset; delete-records moves
+ *    the log start offset (-1: the high watermark) on every running replica and keeps it in
+ *    `log-start-offset-checkpoint` ("topic partition offset" lines), where a restored log dir
+ *    brings it back from.
  * NOT imitated: no process runs (state is a file) and no OS lock is held on `.lock`; the
  * registration is a persistent znode, not an ephemeral one; no replication while running
- * (records produced by the test are written to each replica by the test); no controller, no
- * leader epochs or high watermark, no TLS handshake (the client config is compared with the
- * broker's, not used).
+ * (records produced by the test are written to each replica by the test, by the console producer
+ * to each running one); no controller, no leader epochs or high watermark (a deleted record's
+ * segment line stays), records in partition 0 only, no consumer groups or offsets, no TLS
+ * handshake (the client config is compared with the broker's, not used).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -164,11 +176,11 @@ function catchUpFromLeaders() {
   }
 }
 
-/** Kafka's admin client: connects to --bootstrap-server with the --command-config settings, or fails as it would. */
-function connect(options) {
+/** Kafka's clients: connect to --bootstrap-server with the client config's settings (`configOption`), or fail as they would. */
+function connect(options, configOption = '--command-config') {
   const bootstrap = options['--bootstrap-server'];
   if (!bootstrap) fail('Missing required argument "[bootstrap-server]"');
-  const client = options['--command-config'] ? properties(options['--command-config']) : {};
+  const client = options[configOption] ? properties(options[configOption]) : {};
   const [protocol, address] = server.listeners.split('://');
   const unreachable = () =>
     fail(
@@ -219,6 +231,97 @@ function describeTopics() {
   }
 }
 
+/** The running brokers: id -> log dir (the controller's view). */
+function liveBrokers() {
+  const ids = existsSync(config.liveDir) ? readdirSync(config.liveDir).sort((a, b) => Number(a) - Number(b)) : [];
+  return new Map(ids.map((id) => [id, readFileSync(join(config.liveDir, id), 'utf8')]));
+}
+
+function createTopic(options) {
+  const topic = options['--topic'];
+  const partitions = Number(options['--partitions'] ?? 1);
+  const live = liveBrokers();
+  const rf = Number(options['--replication-factor'] ?? server['default.replication.factor'] ?? 1);
+  if (zkGet(`/brokers/topics/${topic}`) !== undefined) {
+    if (options['--if-not-exists']) return;
+    fail(`Error while executing topic command : Topic '${topic}' already exists.`);
+  }
+  if (rf > live.size) fail(`Error while executing topic command : Replication factor: ${rf} larger than available brokers: ${live.size}.`);
+  const replicas = [...live.keys()].slice(0, rf).map(Number);
+  const assignment = Object.fromEntries(Array.from({ length: partitions }, (_, p) => [String(p), replicas]));
+  for (const parent of ['/brokers', '/brokers/topics', '/config', '/config/topics']) zk('create', parent, '');
+  zk('create', `/brokers/topics/${topic}`, JSON.stringify({ version: 2, partitions: assignment, adding_replicas: {}, removing_replicas: {} }));
+  zk('create', `/config/topics/${topic}`, JSON.stringify({ version: 1, config: {} }));
+  for (const id of replicas) {
+    for (let p = 0; p < partitions; p++) {
+      const dir = join(live.get(String(id)), `${topic}-${p}`);
+      mkdirSync(dir, { recursive: true });
+      for (const ext of ['.log', '.index', '.timeindex']) if (!existsSync(join(dir, SEGMENT + ext))) writeFileSync(join(dir, SEGMENT + ext), '');
+    }
+  }
+  console.log(`Created topic ${topic}.`);
+}
+
+/** The running replicas' log dirs of a topic's partition 0, leader (lowest running id) first; fails as a client does on an unknown topic. */
+function runningReplicas(topic) {
+  const znode = zkGet(`/brokers/topics/${topic}`);
+  if (znode === undefined) fail(`org.apache.kafka.common.errors.TimeoutException: Topic ${topic} not present in metadata after 60000 ms.`);
+  const live = liveBrokers();
+  return (JSON.parse(znode).partitions['0'] ?? [])
+    .map(String)
+    .filter((id) => live.has(id))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((id) => live.get(id));
+}
+
+/** log-start-offset-checkpoint: version, count, then "topic partition offset" lines. */
+function logStartOffsets(dir) {
+  const file = join(dir, 'log-start-offset-checkpoint');
+  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(2).filter(Boolean) : [];
+  return new Map(lines.map((l) => l.split(' ')).map(([t, p, o]) => [`${t} ${p}`, Number(o)]));
+}
+function setLogStartOffset(dir, topic, offset) {
+  const offsets = logStartOffsets(dir);
+  offsets.set(`${topic} 0`, offset);
+  writeFileSync(join(dir, 'log-start-offset-checkpoint'), `0\n${offsets.size}\n${[...offsets].map(([k, o]) => `${k} ${o}\n`).join('')}`);
+}
+const logOf = (dir, topic) =>
+  readFileSync(join(dir, `${topic}-0`, `${SEGMENT}.log`), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+
+function produce(options) {
+  const topic = options['--topic'];
+  const records = readFileSync(0, 'utf8').split('\n').filter(Boolean);
+  for (const dir of runningReplicas(topic)) appendFileSync(join(dir, `${topic}-0`, `${SEGMENT}.log`), records.map((r) => r + '\n').join(''));
+}
+
+function consume(options) {
+  const topic = options['--topic'];
+  const [leader] = runningReplicas(topic);
+  if (!options['--from-beginning']) fail('kafka-console-consumer stand-in: only --from-beginning is imitated', 64);
+  const max = options['--max-messages'] === undefined ? Infinity : Number(options['--max-messages']);
+  const records = leader
+    ? logOf(leader, topic)
+        .slice(logStartOffsets(leader).get(`${topic} 0`) ?? 0)
+        .slice(0, max)
+    : [];
+  for (const r of records) console.log(r);
+  process.stderr.write(`Processed a total of ${records.length} messages\n`);
+}
+
+function deleteRecords(options) {
+  const { partitions } = JSON.parse(readFileSync(options['--offset-json-file'], 'utf8'));
+  console.log('Executing records delete operation\nRecords delete operation completed:');
+  for (const { topic, partition, offset } of partitions) {
+    if (partition !== 0) fail('kafka-delete-records stand-in: only partition 0 is imitated', 64);
+    const replicas = runningReplicas(topic);
+    const low = offset === -1 ? logOf(replicas[0], topic).length : offset;
+    for (const dir of replicas) setLogStartOffset(dir, topic, low);
+    console.log(`partition: ${topic}-${partition}\tlow_watermark: ${low}`);
+  }
+}
+
 const options = parseOptions(args);
 if (tool === 'service') service(args[0]);
 else if (tool === 'api-versions') {
@@ -226,6 +329,16 @@ else if (tool === 'api-versions') {
   console.log(`${options['--bootstrap-server']} (id: ${brokerId} rack: null) -> (\n\tProduce(0): 0 to 8 [usable: 8],\n)`);
 } else if (tool === 'topics') {
   connect(options);
-  if (!options['--describe']) fail('kafka-topics stand-in: only --describe is imitated', 64);
-  describeTopics();
+  if (options['--create']) createTopic(options);
+  else if (options['--describe']) describeTopics();
+  else fail('kafka-topics stand-in: only --describe and --create are imitated', 64);
+} else if (tool === 'producer') {
+  connect(options, '--producer.config');
+  produce(options);
+} else if (tool === 'consumer') {
+  connect(options, '--consumer.config');
+  consume(options);
+} else if (tool === 'delete-records') {
+  connect(options);
+  deleteRecords(options);
 } else fail(`kafka stand-in: unknown tool ${tool}`, 64);

@@ -8,9 +8,10 @@
  *    segment files (`00000000000000000000.log/.index/.timeindex`), `meta.properties` (with
  *    `cluster.id`, as 2.6 writes it), checkpoint files, and `config/server.properties` (stands in
  *    for /opt/kafka/config; `broker.id`, `listeners`, `ssl.*` as LambdaStack's template writes them);
- *  - `bin/kafka-service start|stop|status` (the systemd unit), `bin/kafka-topics.sh --describe`,
- *    `bin/kafka-broker-api-versions.sh` and `bin/zookeeper-shell.sh HOST:PORT [cmd…]`, laid out as
- *    /opt/kafka/bin. The first three are kafka-broker-tool.mjs beside this file, which says what
+ *  - `bin/kafka-service start|stop|status` (the systemd unit), `bin/kafka-topics.sh --describe|--create`,
+ *    `bin/kafka-broker-api-versions.sh`, `bin/kafka-console-producer.sh`, `bin/kafka-console-consumer.sh`,
+ *    `bin/kafka-delete-records.sh` and `bin/zookeeper-shell.sh HOST:PORT [cmd…]`, laid out as
+ *    /opt/kafka/bin. All but the last are kafka-broker-tool.mjs beside this file, which says what
  *    of Kafka 2.6 it imitates (cluster id and broker id checks, `.lock` kept, registration,
  *    reachable only at its listener, follower catch-up at start) and what it does not (no process, no replication while running,
  *    no TLS handshake).
@@ -136,6 +137,9 @@ async function setUp(baseDir: string, ownedHere: boolean, zookeeper: ZooKeeperSe
   await tool('kafka-service', 'service');
   await tool('kafka-topics.sh', 'topics');
   await tool('kafka-broker-api-versions.sh', 'api-versions');
+  await tool('kafka-console-producer.sh', 'producer');
+  await tool('kafka-console-consumer.sh', 'consumer');
+  await tool('kafka-delete-records.sh', 'delete-records');
   const serviceScript = join(binDir, 'kafka-service');
   // Kafka's zookeeper-shell.sh takes the connect string as its first argument.
   await writeFile(join(binDir, 'zookeeper-shell.sh'), `#!/bin/sh\nserver="$1"; shift\nexec '${zkCli}' -server "$server" "$@"\n`, { mode: 0o755 });
