@@ -3,6 +3,7 @@
  * recipe in the page validates (the worked example is the fixture the loader tests use), its
  * restore loads the dump only into a running server, the `when` false words are the ones the
  * engine treats as false, and each version example is what the engine takes from that output.
+ * The examples are also run, on real servers: test/recipes/docs-examples-run.int.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,19 +12,7 @@ import { whenHolds } from '../../engine/ansible-boolean.js';
 import { formatProblem } from '../../engine/errors.js';
 import { parseRecipe } from '../../engine/recipes/index.js';
 import { componentSemver } from '../../engine/recipes/versions.js';
-import { repoRoot } from '../helpers/cli.js';
-
-const docs = readFileSync(path.join(repoRoot, 'docs/recipes.md'), 'utf8');
-const yamlBlocks = [...docs.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
-const recipeBlocks = yamlBlocks.filter((b) => b.startsWith('apiVersion: lsbackup/v1'));
-
-/** The text of a section, from its heading to the next heading of any level. */
-function section(heading: string): string {
-  const start = docs.indexOf(`\n${heading}\n`);
-  expect(start, `docs/recipes.md has no section '${heading}'`).toBeGreaterThan(0);
-  const rest = docs.slice(start + heading.length + 2);
-  return rest.slice(0, rest.search(/^#/m));
-}
+import { docSection as section, recipeBlocks } from '../helpers/recipes-doc.js';
 
 describe('docs/recipes.md examples', () => {
   it('every recipe in the page validates, and the worked example is the tested fixture', () => {
