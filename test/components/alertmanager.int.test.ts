@@ -113,5 +113,9 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     const after = await liveSilences(am!);
     expect(after.filter((s) => s.comment !== 'lsbackup-recipe-test')).toEqual(before);
     expect(after.filter((s) => s.comment === 'lsbackup-recipe-test').map((s) => s.state)).toEqual(['active']);
+
+    // A rerun (the test silence is still active from the first) seeds no second one.
+    await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    expect((await liveSilences(am!)).filter((s) => s.comment === 'lsbackup-recipe-test').map((s) => s.state)).toEqual(['active']);
   });
 });
