@@ -7,7 +7,7 @@
 import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliOutput } from '../helpers/cli.js';
+import { cliOutput, runCli } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 
 const RECIPE = `hosts: { group: app, run: all }
@@ -80,6 +80,9 @@ describe('hardlinks in an incremental chain keep their inode sharing', () => {
     // Nothing changed: every link and its file stay on the host, no bytes are stored again.
     const unchanged = await applyOk('--incremental');
     expect(unchanged.storedFiles).toEqual([]);
+    // verify follows the chain and accepts a link to a reference.
+    const verified = await runCli(['verify', path.basename(unchanged.archive), '-t', path.dirname(unchanged.archive)], { env: cluster.env });
+    expect(verified.exitCode, cliOutput(verified)).toBe(0);
 
     // A renamed directory gives its link a new path and leaves the inode's ctime alone: the other
     // links are unchanged, yet the link must not be sent without them.
