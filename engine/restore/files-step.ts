@@ -16,8 +16,8 @@ import type { BodyStream, OpenBodies } from './second-pass.js';
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
  * the host's own tar. Three rules keep it writing backed-up content only, where it belongs:
- * - a hardlink is sent as a link only when its target is in the same stream before it, else as
- *   a copy of the target's staged content (a link to the host's live file would restore nothing);
+ * - a hardlink is sent as a link only when its target is in the same stream (sent before it), else
+ *   as a copy of the target's staged content (a link to the host's live file would restore nothing);
  * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes);
  * - just before the write, every directory on the way to each entry is checked ON THE HOST: none
  *   may be a symbolic link, whoever made it (another component's restore, the host itself).
@@ -179,12 +179,23 @@ function tarStreamOf(sending: SentEntry[], root: string, options: { keepSpecialM
 type SentEntry = StagedEntry & { bodyOf: string };
 
 /**
- * The entries as sent: a hardlink whose target is not earlier in this stream becomes a regular
- * file with the target's content (staging guarantees the target is a file stored before the link).
+ * The entries as sent: a hardlink whose target is not in this stream becomes a regular file with
+ * the target's content (staging guarantees the target is a stored or referenced file). A link
+ * whose target comes later (an incremental's unchanged file, staged from its base after the
+ * newest archive's entries) goes after it.
  */
 function sendList(selected: StagedEntry[], staged: StagedBackup): SentEntry[] {
+  const paths = new Set(selected.map((s) => s.entry.path));
+  const seen = new Set<string>();
+  const later = (s: StagedEntry) => s.entry.type === 'hardlink' && paths.has(s.entry.linkpath ?? '') && !seen.has(s.entry.linkpath ?? '');
+  const ordered: StagedEntry[] = [];
+  const deferred: StagedEntry[] = [];
+  for (const s of selected) {
+    (later(s) ? deferred : ordered).push(s);
+    seen.add(s.entry.path);
+  }
   const sent = new Set<string>();
-  return selected.map((item) => {
+  return [...ordered, ...deferred].map((item) => {
     const { entry } = item;
     const linked = entry.type !== 'hardlink' || sent.has(entry.linkpath ?? '');
     sent.add(entry.path);

@@ -66,7 +66,7 @@ export interface StageOptions {
  * One pass over the archive before any host is touched: every entry is checked against
  * metadata.json (sha256 and size), unsafe entries are refused (absolute or '..' paths, device
  * files, duplicates, links that leave their host's tree or entries reached through a link,
- * hardlinks to anything but a file stored before them), and
+ * hardlinks to anything but a file stored before them or an incremental's referenced file), and
  * the bodies restore needs are written to a private staging directory. Restore steps run in
  * their own order, not the archive's, so they read from the staging directory afterwards.
  */
@@ -82,6 +82,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const symlinks = new Set<string>();
   // Regular files seen so far: the only things a hardlink may point at.
   const regularFiles = new Set<string>();
+  const linksToReferences: ReadEntrySpec[] = [];
   const digests = new Map<string, ReadDigest>();
   let metadata: BackupMetadata | undefined;
   let metadataBytes: Buffer | undefined;
@@ -119,10 +120,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       if (entry.type === 'symlink' || entry.type === 'hardlink') {
         checkLink(entry, refuse);
         if (entry.type === 'symlink') symlinks.add(entry.path);
-        // A link to anything else would make the host's tar link to a live file on the host.
-        if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) {
-          refuse(`hardlink '${entry.path}' -> '${entry.linkpath}': its target is not a file stored before it in the backup`);
-        }
+        // A link to anything else would make the host's tar link to a live file on the host; an
+        // incremental's link may point at an unchanged file (a reference: checked with metadata.json).
+        if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) linksToReferences.push(entry);
       }
       if (entry.type === 'file') regularFiles.add(entry.path);
       const sha = createHash('sha256');
@@ -169,6 +169,12 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
+  const references = new Set(metadata!.entries.filter((e) => e.ref !== undefined && e.type === 'file').map((e) => e.path));
+  for (const link of linksToReferences) {
+    if (!references.has(link.linkpath ?? '')) {
+      refuse(`hardlink '${link.path}' -> '${link.linkpath}': its target is not a file stored before it in the backup, nor an unchanged file of an incremental`);
+    }
+  }
   // An entry stored incomplete is no reason to refuse the backup: its host is skipped (below).
   const mismatch = compareWithMetadata(metadata!.entries, digests).find((p) => !isWarning(p) && p.kind !== 'recorded-error');
   if (mismatch) refuse(mismatch.message);

@@ -270,7 +270,14 @@ async function runStep(
     }
     const changed = changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p));
     collector.markChangedDuringRead(changed);
-    if (incremental) incremental.collected(component, host, split!.manifest, collector.stored());
+    if (incremental) {
+      const links = incremental.collected(component, host, split!.manifest, collector.stored());
+      try {
+        for (const link of links) await options.archive.add(link);
+      } catch (e) {
+        return report('failed', collected.bytes, result.exitCode, (e as Error).message);
+      }
+    }
     if (tarProblems) options.reporter.emit({ type: 'warning', component, host, message: tarProblems });
     for (const special of collector.skipped) {
       options.reporter.emit({ type: 'warning', component, host, message: `not collected: ${special} (a backup holds files, directories and links)` });

@@ -13,6 +13,9 @@ export const MANIFEST_HEADER = 'lsbackup-manifest';
  */
 const FIND_FORMAT = '%y %T@ %s %m %U %G %i %C@ %p\\0';
 
+/** A file with more than one link: its signature as one word (the key joining its links), then its path. */
+const LINKED_FORMAT = '%T@_%s_%m_%U_%G_%i_%C@ %p\\0';
+
 /**
  * The collect command of an incremental run (docs/incremental.md). The host reads the previous
  * manifest for its paths on stdin (`<signature> <path>\0` per regular file the chain holds),
@@ -21,9 +24,11 @@ const FIND_FORMAT = '%y %T@ %s %m %U %G %i %C@ %p\\0';
  *      so the next run can compare with it and this one can refer to unchanged files;
  *   2. one tar stream of every directory, link and other non-file, and of the regular files whose
  *      signature is not in the previous manifest (new or changed); unchanged bytes stay on the host.
+ *      When one link of a file with several is sent, all its links are: tar stores a hardlink only
+ *      to a file it sent before, so a link sent alone would come back as a copy.
  * Lists are NUL-separated throughout (any byte but NUL may be in a name) and compared in the C
  * locale (bytes, not characters); names from the list are never parsed as options
- * (--verbatim-files-from). Only bash-free POSIX sh and GNU find/sort/comm/cut/grep/tar are used.
+ * (--verbatim-files-from). Only bash-free POSIX sh and GNU find/sort/comm/cut/join/grep/tar are used.
  */
 export function incrementalCollectCommand(pathWords: string[], excludes: string[], optional: boolean): string {
   return [
@@ -34,11 +39,18 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, optional),
-    `find "$@" -printf '${FIND_FORMAT}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
+    `find "$@" -printf '${FIND_FORMAT}' \\( -type f -links +1 -fprintf "$lsb_t/linked" '${LINKED_FORMAT}' \\) > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
     `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f2- | sort -z > "$lsb_t/now"`,
     'sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted"',
+    'comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" > "$lsb_t/changed.lines"',
     // Fields 1-7 are the signature, the path is the rest (it may hold spaces).
-    'comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" | cut -z -d\' \' -f8- > "$lsb_t/changed"',
+    'cut -z -d\' \' -f8- "$lsb_t/changed.lines" > "$lsb_t/changed"',
+    // Every link of a changed file with several links goes too (joined on the signature: same inode).
+    'if [ -s "$lsb_t/linked" ]; then',
+    '  cut -z -d\' \' -f1-7 --output-delimiter=_ "$lsb_t/changed.lines" | sort -zu > "$lsb_t/changed.keys"',
+    '  sort -z -t\' \' -k1,1 "$lsb_t/linked" | join -z -t\' \' "$lsb_t/changed.keys" - | cut -z -d\' \' -f2- >> "$lsb_t/changed"',
+    '  sort -zu "$lsb_t/changed" > "$lsb_t/changed.all" && mv "$lsb_t/changed.all" "$lsb_t/changed"',
+    'fi',
     `grep -zv '^f ' "$lsb_t/all" | cut -z -d' ' -f9- > "$lsb_t/other"`,
     `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
     'cat "$lsb_t/now"',

@@ -6,7 +6,7 @@
  */
 import { nameFromBytes, nameToBytes } from '../archive/name-bytes.js';
 import type { BackupMetadata } from '../archive/metadata.js';
-import type { EntryRecord } from '../archive/types.js';
+import type { EntryRecord, EntrySpec } from '../archive/types.js';
 import { filesPrefix } from './entry-paths.js';
 
 /** The backup an incremental is compared with, as the application layer found and checked it. */
@@ -28,9 +28,15 @@ export class IncrementalCollect {
   readonly references: EntryRecord[] = [];
 
   constructor(readonly base: IncrementalBase | undefined) {
-    for (const e of base?.metadata.entries ?? []) {
+    const entries = base?.metadata.entries ?? [];
+    for (const e of entries) {
       // Only a file whose bytes exist somewhere and whose signature is known can stay unchanged.
       if (e.type === 'file' && e.sha256 && e.stat && !e.error && !e.changedDuringRead) this.previous.set(e.path, e);
+    }
+    // A hardlink is the same inode as its target: unchanged while the target's signature holds.
+    for (const e of entries) {
+      const target = e.type === 'hardlink' ? this.previous.get(e.linkpath ?? '') : undefined;
+      if (target) this.previous.set(e.path, { ...target, path: e.path, type: 'hardlink', linkpath: target.path });
     }
   }
 
@@ -51,8 +57,10 @@ export class IncrementalCollect {
    * signature differs (changed after the host listed it, excluded) is neither: never a reference
    * to bytes that were not checked unchanged.
    */
-  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>): void {
+  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>): HardlinkToReference[] {
     const prefix = filesPrefix(component, host) + '/';
+    const referenced = new Set<string>();
+    const unchangedLinks: EntryRecord[] = [];
     for (const { signature, rel } of manifestLines(manifest)) {
       const path = prefix + rel;
       const record = stored.get(path);
@@ -62,20 +70,47 @@ export class IncrementalCollect {
       }
       const before = this.previous.get(path);
       if (!before || before.stat !== signature) continue;
-      this.references.push({
-        path,
-        type: 'file',
-        size: before.size,
-        sha256: before.sha256,
-        mode: before.mode,
-        mtime: before.mtime,
-        stat: signature,
-        // The backup that holds the bytes, never a chain of references.
-        ref: before.ref ?? this.base!.metadata.backupId,
-      });
+      if (before.type === 'hardlink') unchangedLinks.push(before);
+      else {
+        this.references.push(this.reference(path, before, signature));
+        referenced.add(path);
+      }
     }
+    // The host sends every link of a changed file (incremental-collect-command.ts), so an unchanged
+    // link's target is unchanged too: the link goes into this archive as a link to that reference.
+    const links: HardlinkToReference[] = [];
+    /** Per base target: the path the unchanged links now point at. */
+    const leaders = new Map<string, string>();
+    for (const link of unchangedLinks) {
+      const target = link.linkpath!;
+      const leader = leaders.get(target) ?? (referenced.has(target) ? target : undefined);
+      if (leader) links.push({ path: link.path, type: 'hardlink', linkpath: leader, mode: link.mode, mtime: new Date(link.mtime) });
+      else {
+        // Its target was not listed (excluded since): this link holds the same bytes, the others link to it.
+        this.references.push(this.reference(link.path, this.previous.get(target)!, link.stat!));
+      }
+      leaders.set(target, leader ?? link.path);
+    }
+    return links;
+  }
+
+  private reference(path: string, before: EntryRecord, signature: string): EntryRecord {
+    return {
+      path,
+      type: 'file',
+      size: before.size,
+      sha256: before.sha256,
+      mode: before.mode,
+      mtime: before.mtime,
+      stat: signature,
+      // The backup that holds the bytes, never a chain of references.
+      ref: before.ref ?? this.base!.metadata.backupId,
+    };
   }
 }
+
+/** An unchanged hardlink whose target is a reference: an archive entry of its own (restore links it to the target's bytes). */
+export type HardlinkToReference = EntrySpec & { type: 'hardlink'; linkpath: string };
 
 /** Splits a host manifest into signature and archive-relative path (leading '/' dropped, as tar does). */
 function* manifestLines(manifest: Buffer): Generator<{ signature: string; rel: string }> {

@@ -1,13 +1,14 @@
 /**
  * Issue 17 "Done when": full -> 6 incrementals with additions, changes (one in place with its
- * mtime put back), deletions, renames and type changes file <-> directory <-> symlink, chosen by
- * a seeded generator (the seed is in every failure message), then a restore of EACH point of the
- * chain must give back exactly the tree of that point: names as bytes, types, modes, contents,
- * link targets. Files untouched since the previous point must not have been sent again (their
+ * mtime put back), deletions, renames, type changes file <-> directory <-> symlink and hardlinks
+ * (a new link to an unchanged file, a change through a link, a link removed), chosen by a seeded
+ * generator (the seed is in every failure message), then a restore of EACH point of the chain
+ * must give back exactly the tree of that point: names as bytes, types, modes, contents, link
+ * targets, which files share an inode. Files untouched since the previous point must not have been sent again (their
  * entries are references). Over SSH on the sshd fleet for one seed, on the local host for others.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readFile, readdir, readlink, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/index.js';
@@ -28,11 +29,14 @@ const NAME_PARTS: Buffer[] = [
   Buffer.from([0x80, 0x61]),
 ];
 
-type Node = { type: 'file'; mode: number; sha256: string } | { type: 'dir'; mode: number } | { type: 'symlink'; target: string };
+type Node = { type: 'file'; mode: number; sha256: string; inode: string } | { type: 'dir'; mode: number } | { type: 'symlink'; target: string };
 
-/** The tree as a map from relative name (hex of its bytes, '/'-joined) to what it is. */
+/** The tree as a map from relative name (hex of its bytes, '/'-joined) to what it is; hardlinked files share an inode label. */
 async function snapshot(root: Buffer): Promise<Map<string, Node>> {
   const out = new Map<string, Node>();
+  /** Each inode's smallest name: a label that does not depend on readdir order. */
+  const inodes = new Map<number, string>();
+  const inodeOf = new Map<string, number>();
   const walk = async (dir: Buffer, rel: string) => {
     for (const name of await readdir(dir, { encoding: 'buffer' })) {
       const full = Buffer.concat([dir, Buffer.from('/'), name]);
@@ -42,29 +46,35 @@ async function snapshot(root: Buffer): Promise<Map<string, Node>> {
       else if (st.isDirectory()) {
         out.set(key, { type: 'dir', mode: st.mode & 0o7777 });
         await walk(full, key);
-      } else
+      } else {
         out.set(key, {
           type: 'file',
           mode: st.mode & 0o7777,
           sha256: createHash('sha256')
             .update(await readFile(full))
             .digest('hex'),
+          inode: '',
         });
+        inodeOf.set(key, st.ino);
+        const first = inodes.get(st.ino);
+        if (first === undefined || key < first) inodes.set(st.ino, key);
+      }
     }
   };
   await walk(root, '');
+  for (const [key, ino] of inodeOf) (out.get(key) as { inode: string }).inode = inodes.get(ino)!;
   return out;
 }
 
 /** Every path (bytes) under root, files and directories and links. */
-async function listAll(root: Buffer): Promise<{ path: Buffer; kind: 'file' | 'dir' | 'symlink' }[]> {
-  const out: { path: Buffer; kind: 'file' | 'dir' | 'symlink' }[] = [];
+async function listAll(root: Buffer): Promise<{ path: Buffer; kind: 'file' | 'dir' | 'symlink'; ino: number }[]> {
+  const out: { path: Buffer; kind: 'file' | 'dir' | 'symlink'; ino: number }[] = [];
   const walk = async (dir: Buffer) => {
     for (const name of await readdir(dir, { encoding: 'buffer' })) {
       const full = Buffer.concat([dir, Buffer.from('/'), name]);
       const st = await lstat(full);
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
-      out.push({ path: full, kind });
+      out.push({ path: full, kind, ino: st.ino });
       if (kind === 'dir') await walk(full);
     }
   };
@@ -78,13 +88,37 @@ async function mutate(root: Buffer, next: () => number, round: number): Promise<
   const newName = (dir: Buffer) => Buffer.concat([dir, Buffer.from('/'), pick(NAME_PARTS), Buffer.from(`-${round}-${Math.floor(next() * 1e6)}`)]);
   const content = () => Buffer.from(`round ${round} ${next()}\n`.repeat(1 + Math.floor(next() * 50)));
   const touched = new Set<string>();
-  const mark = (p: Buffer) => touched.add(p.toString('hex'));
+  // A change to one link of a file changes them all (its inode's ctime moves): they are sent again.
+  const touchedInodes = new Set<number>();
+  const mark = (p: Buffer) => {
+    const hex = p.toString('hex');
+    touched.add(hex);
+    // The file itself, or every file under a directory (rm -r unlinks them all).
+    for (const [file, ino] of inodeByPath) if (file === hex || file.startsWith(hex + Buffer.from('/').toString('hex'))) touchedInodes.add(ino);
+  };
+  let inodeByPath = new Map<string, number>();
   for (let op = 0; op < 12; op++) {
     const all = await listAll(root);
+    inodeByPath = new Map(all.filter((e) => e.kind === 'file').map((e) => [e.path.toString('hex'), e.ino]));
     const dirs = [root, ...all.filter((e) => e.kind === 'dir').map((e) => e.path)];
     const files = all.filter((e) => e.kind === 'file').map((e) => e.path);
     const any = all.map((e) => e.path);
-    const choice = pick(['add', 'add', 'change', 'inplace', 'chmod', 'delete', 'rename', 'file2dir', 'dir2file', 'file2link', 'link2file', 'mkdir']);
+    const choice = pick([
+      'add',
+      'add',
+      'change',
+      'inplace',
+      'chmod',
+      'delete',
+      'rename',
+      'file2dir',
+      'dir2file',
+      'file2link',
+      'link2file',
+      'mkdir',
+      'hardlink',
+      'hardlink',
+    ]);
     if (choice === 'add' || files.length === 0) {
       const p = newName(pick(dirs));
       await writeFile(p, content());
@@ -143,6 +177,13 @@ async function mutate(root: Buffer, next: () => number, round: number): Promise<
       await rm(p);
       await writeFile(p, content());
       mark(p);
+    } else if (choice === 'hardlink') {
+      // A new link to a file; 'change', 'inplace', 'chmod' and 'delete' may later pick either name.
+      const p = pick(files);
+      const to = newName(pick(dirs));
+      await link(p, to);
+      mark(p);
+      mark(to);
     } else {
       await mkdir(newName(pick(dirs)));
     }
@@ -153,15 +194,21 @@ async function mutate(root: Buffer, next: () => number, round: number): Promise<
   for (const e of await listAll(root)) {
     if (e.kind !== 'file') continue;
     const under = marked.some((m) => e.path.equals(m) || e.path.subarray(0, m.length + 1).equals(Buffer.concat([m, Buffer.from('/')])));
-    if (!under) untouched.add(e.path.subarray(root.length + 1).toString('hex'));
+    if (!under && !touchedInodes.has(e.ino)) untouched.add(e.path.subarray(root.length + 1).toString('hex'));
   }
   return untouched;
 }
 
-/** The entry path of a file under the tree, as metadata.json names it (bytes that are not UTF-8 escaped). */
+/**
+ * The files under the tree whose bytes this backup did not store (as metadata.json names them,
+ * bytes that are not UTF-8 escaped): references, and hardlinks to a reference.
+ */
 function referencedFiles(meta: BackupMetadata, prefix: string): Set<string> {
+  const refs = new Set(meta.entries.filter((e) => e.ref !== undefined).map((e) => e.path));
   return new Set(
-    meta.entries.filter((e) => e.ref !== undefined && e.path.startsWith(prefix)).map((e) => nameToBytes(e.path.slice(prefix.length)).toString('hex')),
+    meta.entries
+      .filter((e) => (refs.has(e.path) || (e.type === 'hardlink' && refs.has(e.linkpath ?? ''))) && e.path.startsWith(prefix))
+      .map((e) => nameToBytes(e.path.slice(prefix.length)).toString('hex')),
   );
 }
 
