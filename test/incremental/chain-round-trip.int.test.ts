@@ -217,7 +217,8 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-async function chainRoundTrip(cluster: Cluster, host: string, seed: number): Promise<void> {
+/** `applyFlags`: added to every apply of the chain (e.g. compression on the host). */
+async function chainRoundTrip(cluster: Cluster, host: string, seed: number, applyFlags: string[] = []): Promise<void> {
   const why = `seed ${seed} (${host})`;
   const next = prng(seed);
   const data = cluster.dataDir(host);
@@ -236,11 +237,16 @@ async function chainRoundTrip(cluster: Cluster, host: string, seed: number): Pro
   let untouched = new Set<string>();
   for (let point = 0; point < 7; point++) {
     if (point > 0) untouched = await mutate(root, next, point);
-    const run = await cluster.apply(cluster.recipes, [point === 0 ? '--full' : '--incremental']);
+    const run = await cluster.apply(cluster.recipes, [point === 0 ? '--full' : '--incremental', ...applyFlags]);
     expect(run.exitCode, `${why}, point ${point}: ${cliOutput(run)}`).toBe(0);
     expect(run.archive, why).toBeDefined();
     const meta = run.metadata!;
     expect(meta.kind, why).toBe(point === 0 ? 'full' : 'incremental');
+    if (applyFlags.includes('remote'))
+      expect(
+        meta.components[0]!.hosts.map((h) => h.transport),
+        `${why}: compressed on the host`,
+      ).toEqual(['zstd']);
     if (point > 0) {
       expect(meta.base?.archive, why).toBe(path.basename(points[point - 1]!.archive));
       // Unchanged files stayed on the host: each is a reference, none was stored again.
@@ -293,6 +299,17 @@ describe('a chain of 7 restores point by point', () => {
     try {
       await cluster.writeRecipe('app', RECIPE);
       await chainRoundTrip(cluster, 'host1', 3);
+    } finally {
+      await cluster.cleanup();
+    }
+  }, 600_000);
+
+  it('over SSH with --compress remote (the host compresses what its tar sends), seed 4', async () => {
+    fleet ??= await startFleet({ hosts: 1 });
+    const cluster = await createCluster({ fleet, groups: { host1: ['app'] }, dataDirs: true });
+    try {
+      await cluster.writeRecipe('app', RECIPE);
+      await chainRoundTrip(cluster, 'host1', 4, ['-f', 'tar.zst', '--compress', 'remote']);
     } finally {
       await cluster.cleanup();
     }
