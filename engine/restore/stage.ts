@@ -11,6 +11,7 @@ import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/li
 import { compareWithMetadata, isWarning, type ReadDigest } from '../archive/verify.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
+import { createMeter } from '../archive/meter.js';
 import { SparseFileWriter } from './sparse-file.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
@@ -198,17 +199,10 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
 
 /** `stream` passed through, with the sha256 of every byte that went by (the whole stored object). */
 export function hashedStream(stream: Readable): { hashed: Readable; digest: () => string } {
-  const archiveHash = createHash('sha256');
-  const hashed = stream.pipe(
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        archiveHash.update(chunk);
-        cb(null, chunk);
-      },
-    }),
-  );
+  const meter = createMeter();
+  const hashed = stream.pipe(meter);
   stream.on('error', (e) => hashed.destroy(e));
-  return { hashed, digest: () => archiveHash.digest('hex') };
+  return { hashed, digest: () => meter.sha256() };
 }
 
 function checkPath(p: string, refuse: (m: string) => never): void {
