@@ -16,7 +16,7 @@ import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './
 import { sampleStagingUse } from './staging-peak.js';
 
 const repo = resolve(import.meta.dirname, '..');
-const cli = join(repo, 'dist/engine/cli/bin.js');
+const cli = join(repo, 'dist/cli/lsbackup.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const runs = quick ? 1 : Number(argValue('--runs') ?? 3);
@@ -84,6 +84,7 @@ async function main() {
     }
     if (want('rss')) await rss(fleet, bulkDir, bigDir);
     if (want('many')) await many(fleet, sizes.hostsMany);
+    if (want('startup')) await startup();
     if (want('remote')) await remoteCompression(bulkDir);
     if (only?.includes('profile')) await profile(fleet, bulkDir);
   } finally {
@@ -290,6 +291,24 @@ async function many(fleet: Fleet, hosts: number) {
     lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'),
     clean,
   );
+}
+
+/**
+ * (f) start-up: the fixed cost of every run. A trivial recipe (one `echo`) on the local host
+ * (`ansible_connection=local`, no SSH) into a local target, against starting Node itself; the
+ * runs are many because each is short.
+ */
+async function startup() {
+  const inv = join(work, 'inv-startup');
+  writeFileSync(inv, '[cluster]\nlocalhost ansible_connection=local\n');
+  const recipe = recipeFile('trivial', TRIVIAL_RECIPE);
+  const out = join(work, 'startup-out');
+  const clean = emptyDir(out);
+  clean();
+  const times = quick ? 1 : runs * 3;
+  await bench('startup', 'node -e 0', 0, ['node', '-e', '0'], () => {}, times);
+  await bench('startup', 'lsbackup --version', 0, lsbackup('--version'), () => {}, times);
+  await bench('startup', 'lsbackup trivial, local host', 0, lsbackup('apply', recipe, '-b', inv, '-t', out, '--json', '--cluster', 'bench'), clean, times);
 }
 
 /** The link of the `remote` group: what a host behind a modest WAN or a shared 1 Gbit/s uplink gets. */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-if (!existsSync(join(repo, 'dist/engine/cli/bin.js')) || process.argv.includes('--build')) {
+if (!existsSync(join(repo, 'dist/cli/lsbackup.js')) || process.argv.includes('--build')) {
   const status = spawnSync('npm', ['run', 'build'], { cwd: repo, stdio: 'inherit' }).status ?? 1;
   if (status !== 0) process.exit(status);
 }

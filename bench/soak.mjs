@@ -11,7 +11,7 @@
  *   npm run build && node bench/soak.mjs                  one hour
  *   node bench/soak.mjs --minutes 10 --sample 10          ten minutes, a sample every 10 s
  *   node bench/soak.mjs --quick                           one minute
- *   node bench/soak.mjs --cli /copy/dist/engine/cli/bin.js   measure another build
+ *   node bench/soak.mjs --cli /copy/dist/cli/lsbackup.js   measure another build
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const option = (name) => {
 };
 const arg = (name, fallback) => (option(name) === undefined ? fallback : Number(option(name)));
 // --cli: a copy of the built CLI, so a long soak is not disturbed by rebuilds of dist/.
-const cli = path.resolve(option('--cli') ?? path.join(repo, 'dist/engine/cli/bin.js'));
+const cli = path.resolve(option('--cli') ?? path.join(repo, 'dist/cli/lsbackup.js'));
 const quick = process.argv.includes('--quick');
 const minutes = arg('--minutes', quick ? 1 : 60);
 const sampleSec = arg('--sample', quick ? 5 : 30);

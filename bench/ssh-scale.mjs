@@ -17,7 +17,7 @@ const hostsMax = Number(process.env.HOSTS ?? 8);
 const mbPerHost = Number(process.env.MB_PER_HOST ?? 50);
 const runs = Number(process.env.RUNS ?? 2);
 const format = process.env.FORMAT ?? 'tar.gz';
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/engine/cli/bin.js');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/lsbackup.js');
 
 const recipe = `apiVersion: lsbackup/v1
 kind: Recipe

@@ -1,4 +1,9 @@
-import semver from 'semver';
+// Only the functions used: the package's index loads all ~50 of its modules at every start-up.
+import coerce from 'semver/functions/coerce.js';
+import compare from 'semver/functions/compare.js';
+import compareBuild from 'semver/functions/compare-build.js';
+import satisfies from 'semver/functions/satisfies.js';
+import validRange from 'semver/ranges/valid.js';
 import type { LoadedRecipe } from './types.js';
 
 /**
@@ -19,12 +24,12 @@ export function recipeFamilies(recipes: LoadedRecipe[]): LoadedRecipe[][] {
 }
 
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(semver.coerce(a) ?? '0.0.0', semver.coerce(b) ?? '0.0.0') || semver.compareBuild(a, b);
+  return compare(coerce(a) ?? '0.0.0', coerce(b) ?? '0.0.0') || compareBuild(a, b);
 }
 
 /** The version inside a command's output ("psql (PostgreSQL) 15.4 (Debian 15.4-1)" -> 15.4.0). */
 export function componentSemver(printed: string | undefined): string | undefined {
-  return printed === undefined ? undefined : (semver.coerce(printed)?.version ?? undefined);
+  return printed === undefined ? undefined : (coerce(printed)?.version ?? undefined);
 }
 
 /**
@@ -36,7 +41,7 @@ export function chooseVariant(variants: LoadedRecipe[], printedVersion: string |
   if (version === undefined) return { recipe: variants[0] };
   const match = variants.find((v) => {
     const range = v.recipe.metadata.appliesTo;
-    return range === undefined || semver.satisfies(version, range, { includePrerelease: true });
+    return range === undefined || satisfies(version, range, { includePrerelease: true });
   });
   if (match) return { recipe: match };
   const offered = variants.map((v) => `${v.recipe.metadata.version} (appliesTo ${v.recipe.metadata.appliesTo})`).join(', ');
@@ -47,6 +52,6 @@ export function chooseVariant(variants: LoadedRecipe[], printedVersion: string |
 
 /** A problem message when `range` is not a semver range, else undefined. */
 export function appliesToProblem(range: string | undefined): string | undefined {
-  if (range === undefined || semver.validRange(range) !== null) return undefined;
+  if (range === undefined || validRange(range) !== null) return undefined;
   return `'${range}' is not a semver range (examples: ">=13 <16", "^2.4", "3.x")`;
 }

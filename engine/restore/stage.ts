@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { openArchiveReader, METADATA_ENTRY, SIGNATURE_ENTRY, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
 import type { ReadEntrySpec } from '../archive/reader.js';
@@ -126,17 +125,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
         if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) linksToReferences.push(entry);
       }
       if (entry.type === 'file') regularFiles.add(entry.path);
-      const sha = createHash('sha256');
-      let size = 0;
-      const counted = body.pipe(
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            sha.update(chunk);
-            size += chunk.length;
-            cb(null, chunk);
-          },
-        }),
-      );
+      const counted = body.pipe(createMeter());
       body.on('error', (e) => counted.destroy(e));
       const component = entry.path.split('/')[0]!;
       let file: string | undefined;
@@ -154,7 +143,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       } else {
         await drain(counted);
       }
-      digests.set(entry.path, { size, sha256: entry.type === 'file' ? sha.digest('hex') : undefined });
+      digests.set(entry.path, { size: counted.bytes(), sha256: entry.type === 'file' ? counted.sha256() : undefined });
       entries.set(entry.path, { entry, file, dataRegions });
       reading = undefined;
     }

@@ -26,12 +26,16 @@ beforeAll(async () => {
   schema.$defs.stepTimeout.default = 1234;
   schema.$defs.format.default = 'tar.zst';
   await writeFile(schemaFile, JSON.stringify(schema));
-  cli = path.join(pkg, 'dist/engine/cli/bin.js');
+  // The shipped CLI is a bundle with the schema inside: bundle the changed copy again, as a build would.
+  await mkdir(path.join(pkg, 'scripts'));
+  await cp(path.join(repoRoot, 'scripts/bundle-cli.mjs'), path.join(pkg, 'scripts/bundle-cli.mjs'));
+  await execa('node', [path.join(pkg, 'scripts/bundle-cli.mjs')]);
+  cli = path.join(pkg, 'dist/cli/lsbackup.js');
 
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo hello\n      output: hello.txt\n`));
   await ws.write('lsbackup.config.yaml', 'apiVersion: lsbackup/v1\nkind: Config\ncluster: c\nbuild: ./build\nrecipes: [./recipes]\ntargets: [./backups]\n');
-}, 120_000);
+}, 300_000);
 afterAll(async () => ws?.cleanup());
 
 async function lsbackup(...args: string[]): Promise<CliResult> {

@@ -7,7 +7,8 @@
  * Starting takes a few seconds: start it once per test file (beforeAll) and stop() it in
  * afterAll. Every process is a child of this one and is stopped by its PID.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ export interface S3Server {
 }
 
 const HOST = '127.0.0.1';
+const execFileAsync = promisify(execFile);
 const ACCOUNT = 'lsb';
 const USER = 'tester';
 
@@ -44,17 +46,22 @@ export async function startSwiftS3(): Promise<S3Server> {
     join(dir, 'swift.conf'),
     `[swift-hash]\nswift_hash_path_suffix = lsbackup-test\nswift_hash_path_prefix = lsbackup-test\n\n` + `[storage-policy:0]\nname = gold\ndefault = yes\n`,
   );
-  // One ring per server type, one device each, one replica.
-  for (const [ring, port] of [
-    ['account', accountPort],
-    ['container', containerPort],
-    ['object', objectPort],
-  ] as const) {
-    const builder = join(dir, `${ring}.builder`);
-    execFileSync('swift-ring-builder', [builder, 'create', '8', '1', '1'], { stdio: 'ignore' });
-    execFileSync('swift-ring-builder', [builder, 'add', `r1z1-${HOST}:${port}/d1`, '100'], { stdio: 'ignore' });
-    execFileSync('swift-ring-builder', [builder, 'rebalance'], { stdio: 'ignore' });
-  }
+  // One ring per server type, one device each, one replica. Not execFileSync: nine Python starts on
+  // a loaded machine blocked the test worker past vitest's 60 s RPC timeout ("Timeout calling onTaskUpdate").
+  await Promise.all(
+    (
+      [
+        ['account', accountPort],
+        ['container', containerPort],
+        ['object', objectPort],
+      ] as const
+    ).map(async ([ring, port]) => {
+      const builder = join(dir, `${ring}.builder`);
+      await execFileAsync('swift-ring-builder', [builder, 'create', '8', '1', '1']);
+      await execFileAsync('swift-ring-builder', [builder, 'add', `r1z1-${HOST}:${port}/d1`, '100']);
+      await execFileAsync('swift-ring-builder', [builder, 'rebalance']);
+    }),
+  );
 
   const common = (port: number) =>
     `[DEFAULT]\nbind_ip = ${HOST}\nbind_port = ${port}\nworkers = 0\nuser = swift\nswift_dir = ${dir}\n` +
