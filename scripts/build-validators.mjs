@@ -15,7 +15,11 @@ const { startupSchemas } = await import(new URL('engine/app/startup-schemas.js',
 const { schemaDigest } = await import(new URL('engine/schema/digest.js', dist).href);
 
 // Same strictness as the runtime instance; the verdict (valid or not) does not depend on allErrors.
-const ajv = new Ajv2020({ strict: true, code: { source: true } });
+// metadata.json's times are `format: date-time`: the generated code takes the format's checker
+// from ajv-formats at run time, as the runtime instance does (engine/schema/validate.ts).
+const { _ } = require('ajv/dist/compile/codegen/index.js');
+const ajv = new Ajv2020({ strict: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
+require('ajv-formats').default(ajv, ['date-time']);
 const exportsById = {};
 startupSchemas.forEach((schema, i) => {
   ajv.addSchema(schema);
