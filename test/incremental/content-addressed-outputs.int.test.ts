@@ -7,7 +7,7 @@
  * references.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/index.js';
@@ -15,12 +15,13 @@ import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { archiveEntries } from '../helpers/archive.js';
 import { cliOutput, runCli } from '../helpers/cli.js';
 import { createCluster, type ApplyResult, type Cluster } from '../helpers/cluster.js';
+import { waitFor } from '../faults/support.js';
 
 /** Random bytes do not compress: an archive that held this output would be larger than it. */
 const MARKED_SIZE = 2 * 1024 * 1024;
 
 const RECIPE = `hosts: { group: app }
-vars: { data: /nonexistent, rc: "0" }
+vars: { data: /nonexistent, rc: "0", sleep: "0" }
 become: true
 backup:
   snapshot:
@@ -45,6 +46,21 @@ backup:
       output: failing.txt
       contentAddressed: true
       onError: continue
+    - name: stopped by its timeout (as root)
+      run: cat {{vars.data}}/unmarked.txt; sleep {{vars.sleep}}
+      output: slow-root.bin
+      contentAddressed: true
+      timeout: 3
+      onError: continue
+      env: { TMPDIR: "{{vars.data}}/tmp-root" }
+    - name: stopped by its timeout (as the login user)
+      run: cat {{vars.data}}/unmarked.txt; sleep {{vars.sleep}}
+      output: slow-user.bin
+      contentAddressed: true
+      timeout: 3
+      onError: continue
+      become: false
+      env: { TMPDIR: "{{vars.data}}/tmp-user" }
 restore:
   apply:
     - { input: marked.bin, run: "cat > {{vars.data}}/restored-marked.bin" }
@@ -66,13 +82,17 @@ beforeEach(async () => {
   await writeFile(path.join(data, 'marked.bin'), randomBytes(MARKED_SIZE));
   await writeFile(path.join(data, 'changing.txt'), 'first\n');
   await writeFile(path.join(data, 'unmarked.txt'), 'the same every time\n');
+  for (const who of ['root', 'user']) {
+    await mkdir(path.join(data, `tmp-${who}`));
+    await chmod(path.join(data, `tmp-${who}`), 0o777);
+  }
 });
 afterEach(async () => c?.cleanup());
 
 const entry = (m: BackupMetadata, name: string) => m.entries.find((e) => e.path === `app/host1/${name}`);
 
-async function backup(flags: string[], rc = '0'): Promise<ApplyResult & { archive: string; metadata: BackupMetadata }> {
-  await c.hostVars('host1', { rc });
+async function backup(flags: string[], rc = '0', more: Record<string, unknown> = {}): Promise<ApplyResult & { archive: string; metadata: BackupMetadata }> {
+  await c.hostVars('host1', { rc, ...more });
   const run = await c.apply(c.recipes, flags);
   expect(run.archive, cliOutput(run)).toBeDefined();
   return run as ApplyResult & { archive: string; metadata: BackupMetadata };
@@ -102,6 +122,10 @@ describe('content-addressed snapshot outputs', () => {
       size: MARKED_SIZE,
       sha256: entry(full.metadata, 'marked.bin')!.sha256,
     });
+    expect(
+      incr.metadata.entries.filter((e) => e.path === 'app/host1/marked.bin'),
+      'one record: the reference',
+    ).toHaveLength(1);
     const members = await archiveEntries(incr.archive);
     expect(members).not.toContain('app/host1/marked.bin');
     expect((await stat(incr.archive)).size, 'the 2 MiB of random bytes are not in the incremental').toBeLessThan(MARKED_SIZE / 2);
@@ -145,5 +169,21 @@ describe('content-addressed snapshot outputs', () => {
     expect(await archiveEntries(incr.archive)).not.toContain('app/host1/failing.txt');
     // The other marked output of the same run still is a reference.
     expect(entry(incr.metadata, 'marked.bin')?.ref).toBe(full.metadata.backupId);
+  }, 600_000);
+
+  it('a step stopped by its timeout leaves no reference and no temporary file on the host (as root and as the login user)', async () => {
+    const full = await backup(['--full']);
+    const incr = await backup(['--incremental'], '0', { sleep: '600' });
+    for (const [who, label] of [
+      ['root', 'as root'],
+      ['user', 'as the login user'],
+    ]) {
+      expect(entry(full.metadata, `slow-${who}.bin`)?.sha256, 'the base has the entry: the incremental runs the wrapper').toBeDefined();
+      const step = incr.metadata.components[0]!.hosts[0]!.steps.find((s) => s.name === `stopped by its timeout (${label})`);
+      expect(step?.status, who).toBe('failed');
+      expect(entry(incr.metadata, `slow-${who}.bin`), who).toBeUndefined();
+      const tmp = path.join(data, `tmp-${who}`);
+      await waitFor(async () => (await readdir(tmp)).length === 0, 60_000, `the host's temporary files in ${tmp} to go`);
+    }
   }, 600_000);
 });
