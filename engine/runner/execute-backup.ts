@@ -18,6 +18,7 @@ import { runStreamed } from './streamed-run.js';
 import { TarCollector } from './tar-collector.js';
 import type { IncrementalCollect } from './incremental.js';
 import { ManifestSplitter } from './incremental-stream.js';
+import { contentAddressedOutcome, contentAddressedOutputCommand } from './content-addressed-output.js';
 import type { Transport } from './transport.js';
 import type { ComponentOutcome, ComponentPlan, HostOutcome, HostPlan, RenderedStep, RunPlan } from './types.js';
 
@@ -293,11 +294,31 @@ async function runStep(
     const whole = new Promise<number>((resolve) => (spooled = resolve));
     const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body, { onSpooled: spooled });
     added.catch(() => undefined);
-    const result = await runStreamed(executor, step.command, streamed, body, transport);
-    if (result.failed) {
-      body.destroy(new Error('command failed; output discarded'));
+    const discard = async (why: string) => {
+      body.destroy(new Error(why));
       await added.catch(() => undefined);
+    };
+    // Content-addressed against a base entry: the host sends a digest first, the bytes only if they changed.
+    const base = step.contentAddressed ? options.incremental?.outputBase(path) : undefined;
+    const splitter = base ? new ManifestSplitter(body) : undefined;
+    const command = base ? contentAddressedOutputCommand(step.command, base.sha256) : step.command;
+    // The step ran its own command; the wrapper around it is how its bytes travel.
+    const result = { ...(await runStreamed(executor, command, streamed, splitter?.sink ?? body, transport)), command: step.command };
+    const split = await splitter?.finish();
+    if (result.failed) {
+      await discard('command failed; output discarded');
       return report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs));
+    }
+    const outcome = split && base ? contentAddressedOutcome(split, splitter!.forwarded, base) : undefined;
+    if (outcome?.error) {
+      await discard('the output did not arrive whole');
+      return report('failed', 0, result.exitCode, `${path}: ${outcome.error}`);
+    }
+    if (outcome?.unchanged) {
+      // Only now, after the command succeeded: a reference to the bytes the base's chain holds.
+      await discard('unchanged since the base: stored as a reference');
+      options.incremental!.referOutput(path, base!);
+      return { ...report('success', 0, result.exitCode), output: outputTails(result) };
     }
     body.end();
     // Once the output is whole in the spool the host goes on with its next step; the entry

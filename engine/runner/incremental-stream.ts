@@ -17,6 +17,8 @@ export class ManifestSplitter {
   private readonly parts: Buffer[] = [];
   private received = 0;
   private problem: string | undefined;
+  /** Bytes passed on to `tar` (what came after the manifest). */
+  forwarded = 0;
 
   constructor(private readonly tar: Writable) {
     this.sink = new Writable({
@@ -24,6 +26,7 @@ export class ManifestSplitter {
       write: (chunk: Buffer, _enc, callback) => {
         const rest = this.take(chunk);
         if (!rest || rest.length === 0) return callback();
+        this.forwarded += rest.length;
         this.tar.write(rest, (e) => callback(e ?? undefined));
       },
     });

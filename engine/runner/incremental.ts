@@ -8,6 +8,7 @@ import { nameFromBytes, nameToBytes } from '../archive/name-bytes.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import type { EntryRecord, EntrySpec } from '../archive/types.js';
 import { filesPrefix } from './entry-paths.js';
+import { referableOutput } from './content-addressed-output.js';
 
 /** The backup an incremental is compared with, as the application layer found and checked it. */
 export interface IncrementalBase {
@@ -92,6 +93,25 @@ export class IncrementalCollect {
       leaders.set(target, leader ?? link.path);
     }
     return links;
+  }
+
+  /** The base's entry for a snapshot output, when a reference may point at its bytes (content-addressed-output.ts). */
+  outputBase(path: string): (EntryRecord & { sha256: string; size: number }) | undefined {
+    const before = this.base?.metadata.entries.find((e) => e.path === path);
+    return referableOutput(before) ? before : undefined;
+  }
+
+  /** A content-addressed output the host found unchanged (same sha256 as `before`): a reference to the bytes' holder. */
+  referOutput(path: string, before: EntryRecord & { sha256: string; size: number }): void {
+    this.references.push({
+      path,
+      type: 'file',
+      size: before.size,
+      sha256: before.sha256,
+      mode: before.mode,
+      mtime: new Date().toISOString(),
+      ref: before.ref ?? this.base!.metadata.backupId,
+    });
   }
 
   private reference(path: string, before: EntryRecord, signature: string): EntryRecord {

@@ -242,6 +242,7 @@ function renderStep(
       command,
       env,
       output: entryName(s.output),
+      ...(s.output !== undefined && s.contentAddressed ? { contentAddressed: true } : {}),
       input: entryName(s.input),
       ...(s.input !== undefined && s.optional ? { inputOptional: true } : {}),
       ...(s.warnOn ? { warnOn: s.warnOn } : {}),

@@ -15,6 +15,8 @@ export interface RenderedStep {
   incrementalCommand?: string;
   /** Archive entry (relative to `<component>/<host>/`) receiving stdout. */
   output?: string;
+  /** With output: an incremental run may store an unchanged output as a reference (content-addressed-output.ts). */
+  contentAddressed?: boolean;
   /** Archive entry streamed to stdin (restore). */
   input?: string;
   /** For `files` restore steps: the collected path to put back. */

@@ -169,6 +169,10 @@ export interface CommandStep {
    */
   input?: string;
   /**
+   * With output, in an incremental run (docs/incremental.md): the host keeps the output in a temporary file and computes its sha256; when it equals the base backup's for the same entry, only a reference to the backup holding those bytes is stored and the bytes stay on the host. Use it only for outputs that are byte-identical whenever the data did not change (no timestamps, random tokens or unstable ordering). The host needs temporary space for the output. Default: false (the output is stored whole in every backup).
+   */
+  contentAddressed?: boolean;
+  /**
    * With input: a backup without that entry skips the step (e.g. a backup made with that copy turned off by a var) instead of failing it. Default: false.
    */
   optional?: boolean;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
+import type { BackupMetadata } from '../../engine/archive/index.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip, recipeTest } from '../helpers/recipe-test.js';
@@ -82,6 +83,19 @@ describe('host-basics recipe', () => {
     for (const host of HOSTS) {
       expect(await readFile(hostsFile(host), 'utf8')).toBe(HOSTS_TEXT(host));
       expect(await readFile(fstab(host), 'utf8'), 'a file host_basics_restore_path does not name stays as it is').toBe('new disk layout\n');
+    }
+  }, 600_000);
+
+  it('the package list is content-addressed: an incremental with no package changed refers to the full for it, on every host', async () => {
+    await hostVars(false);
+    const full = await cluster.apply(recipe, ['--full']);
+    expect(full.exitCode, cliOutput(full)).toBe(0);
+    const incr = await cluster.apply(recipe, ['--incremental']);
+    expect(incr.exitCode, cliOutput(incr)).toBe(0);
+    for (const host of HOSTS) {
+      const packages = (m: BackupMetadata) => m.entries.find((e) => e.path === `host-basics/${host}/packages.tsv`);
+      expect(packages(full.metadata!)!.size, host).toBeGreaterThan(0);
+      expect(packages(incr.metadata!), host).toMatchObject({ ref: full.metadata!.backupId, sha256: packages(full.metadata!)!.sha256 });
     }
   }, 600_000);
 });

@@ -10,7 +10,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startRabbitmq, type RabbitmqServer } from '../infra/index.js';
-import { archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
+import type { BackupMetadata } from '../../engine/archive/index.js';
+import { archiveEntries, archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
@@ -87,6 +88,40 @@ describe('rabbitmq recipe', () => {
       expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
       expect(await readFile(rmq.configFile, 'utf8')).toBe(original);
       expect(path.dirname(rmq.configFile)).toBe(rmq.configDir);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'the definitions export is content-addressed: byte-identical while nothing changed (an incremental refers to it), stored again after a change, restored from the chain',
+    async () => {
+      // Several objects of each kind, so that an export whose order varied would show it.
+      for (const vhost of ['cas-a', 'cas-b', 'cas-c']) {
+        await ctl('add_vhost', vhost);
+        await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+        await ctl('set_policy', '-p', vhost, `${vhost}-lazy`, '^lazy', '{"queue-mode":"lazy"}');
+      }
+      const full = await b.apply(recipe, ['--full']);
+      expect(full.exitCode, cliOutput(full)).toBe(0);
+      const same = await b.apply(recipe, ['--incremental']);
+      expect(same.exitCode, cliOutput(same)).toBe(0);
+      const definitions = (m: BackupMetadata) => m.entries.find((e) => e.path === 'rabbitmq/host1/definitions.json');
+      expect(definitions(same.metadata!)).toMatchObject({ ref: full.metadata!.backupId, sha256: definitions(full.metadata!)!.sha256 });
+      expect(await archiveEntries(same.archive!)).not.toContain('rabbitmq/host1/definitions.json');
+
+      await ctl('add_vhost', 'cas-d');
+      const changed = await b.apply(recipe, ['--incremental']);
+      expect(changed.exitCode, cliOutput(changed)).toBe(0);
+      expect(definitions(changed.metadata!)?.ref).toBeUndefined();
+      expect(JSON.parse(await archiveEntry(changed.archive!, 'rabbitmq/host1/definitions.json')).vhosts.map((v: { name: string }) => v.name)).toContain(
+        'cas-d',
+      );
+
+      // The unchanged incremental restores the definitions its base holds.
+      for (const vhost of ['cas-a', 'cas-b', 'cas-c', 'cas-d']) await ctl('delete_vhost', vhost);
+      const restored = await b.restore(same.archive!);
+      expect(restored.exitCode, cliOutput(restored)).toBe(0);
+      expect(await ctl('list_policies', '-p', 'cas-b')).toMatch(/cas-b-lazy/);
     },
     TEST_TIMEOUT_MS,
   );
