@@ -14,7 +14,7 @@
  * from a fresh copy, an empty target, fresh repositories and empty caches.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { startRepositoryHost, toolVersion, type RepositoryHost } from './backup-tools.js';
@@ -44,7 +44,6 @@ export interface IncrementalReport {
 
 const GROUP = 'incremental';
 const TOOLS = ['lsbackup', 'restic', 'borg'] as const;
-type Tool = (typeof TOOLS)[number];
 
 /** The backups of one sequence: fraction of files changed before it (0: none). */
 const STEPS = [
@@ -97,7 +96,6 @@ export async function incremental(ctx: IncrementalContext): Promise<IncrementalR
     const restore = (archive: string) => lsbackup('restore', archive, '-b', inventory, '-y', '--staging-dir', staging, '--recipes', recipe);
     const onLink = () => link.sentBytes(0) + link.receivedBytes(0);
     const r = repo;
-    const where: Record<Tool, string> = { lsbackup: target, restic: r.resticDir, borg: r.borgDir };
 
     /** Measures one command; stored = growth of `storedIn`. A failure is recorded (it fails the bench at the end), not thrown. */
     const run = async (name: string, argv: string[], storedIn: string | undefined, options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
@@ -125,9 +123,10 @@ export async function incremental(ctx: IncrementalContext): Promise<IncrementalR
         const before = new Set(readdirSync(target));
         await run(`lsbackup ${step.name}`, apply('--incremental'), target);
         archives.push(newArchive(target, before));
-        await run(`restic ${step.name}`, r.restic('backup', '--compression', 'auto', '-q', tree), where.restic, { env: r.env });
-        await run(`borg ${step.name}`, r.borg('create', '-C', 'zstd,3', `${r.borgRepo}::step${i + 1}`, tree), where.borg, { env: r.env });
+        await run(`restic ${step.name}`, r.restic('backup', '--compression', 'auto', '-q', tree), r.resticDir, { env: r.env });
+        await run(`borg ${step.name}`, r.borg('create', '-C', 'zstd,3', `${r.borgRepo}::step${i + 1}`, tree), r.borgDir, { env: r.env });
       }
+      checkChain(archives);
       const before = new Set(readdirSync(target));
       await run(FULL_OF_LAST, apply('--full'), target);
       const full = newArchive(target, before);
@@ -169,6 +168,14 @@ function newArchive(target: string, before: Set<string>): string {
   const added = readdirSync(target).filter((f) => f.endsWith('.tar.zst') && !before.has(f));
   if (added.length !== 1) throw new Error(`incremental: expected one new archive in ${target}, found ${added.length}: ${added.join(', ')}`);
   return join(target, added[0]!);
+}
+
+/** The figures are labelled "a chain of 7": the first backup a full, each later one an incremental. */
+function checkChain(archives: string[]): void {
+  archives.forEach((archive, i) => {
+    const kind = (JSON.parse(readFileSync(`${archive}.metadata.json`, 'utf8')) as { kind?: string }).kind ?? 'full';
+    if (kind !== (i === 0 ? 'full' : 'incremental')) throw new Error(`incremental: backup ${i + 1} of the chain (${archive}) is ${kind}`);
+  });
 }
 
 /** A restore that does not give back the tree it backed up is a failure of the bench, not a figure. */
