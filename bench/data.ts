@@ -45,7 +45,7 @@ export function totalBytes(spec: DataSpec): number {
 }
 
 /** xorshift32: a tiny seeded PRNG, fast enough to write text at hundreds of MB/s. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;

@@ -11,9 +11,10 @@ import { join, resolve } from 'node:path';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
 import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
-import { measure, median, loadAverage, type Measurement } from './measure.js';
+import { measure, median, loadAverage, type Row } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
 import { sampleStagingUse } from './staging-peak.js';
+import { incremental, type IncrementalReport } from './incremental.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/cli/lsbackup.js');
@@ -38,14 +39,6 @@ function tinySpec(scale = 1): DataSpec {
 /** Per cluster host: 500 configs and a 16 MiB dump. */
 function hostSpec(): DataSpec {
   return { configs: 500, configBytes: 2048, logs: 0, logBytes: 0, dumpBytes: 16 * MiB, randoms: 0, randomBytes: 0 };
-}
-
-interface Row {
-  group: string;
-  name: string;
-  command: string;
-  bytes: number;
-  runs: Measurement[];
 }
 
 const rows: Row[] = [];
@@ -86,6 +79,7 @@ async function main() {
     if (want('many')) await many(fleet, sizes.hostsMany);
     if (want('startup')) await startup();
     if (want('remote')) await remoteCompression(bulkDir);
+    if (want('incremental')) incrementalReport = await incremental({ work, dataDir: bulkDir, spec: sizes.bulk, runs, cli, rows, log });
     if (only?.includes('profile')) await profile(fleet, bulkDir);
   } finally {
     await fleet.stop();
@@ -207,6 +201,9 @@ async function restore(fleet: Fleet, dataDir: string) {
     log(`${name}: staging peak ${(stagingPeak.get(name)!.peak / 2 ** 20).toFixed(1)} MiB`);
   }
 }
+
+/** The incremental group's own table and goals (bench/incremental.ts). */
+let incrementalReport: IncrementalReport | undefined;
 
 /** Peak staging disk use per restore benchmark, with the archive's size. */
 const stagingPeak = new Map<string, { peak: number; archive: number }>();
@@ -481,11 +478,15 @@ function report() {
   }
   const many = rows.find((r) => r.group === 'many');
   if (many) lines.push(`| ${cell(many.name)} | ${summary(many).wall.toFixed(2)} s wall, ${summary(many).rss.toFixed(0)} MiB | well under 5 s |`);
+  lines.push(...(incrementalReport?.markdown ?? []));
   const text = lines.join('\n') + '\n';
   console.log('\n' + text);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `results-${quick ? 'quick' : 'full'}.md`), text);
-  writeFileSync(join(outDir, `results-${quick ? 'quick' : 'full'}.json`), JSON.stringify({ machine: machine(), rows }, null, 2));
+  writeFileSync(
+    join(outDir, `results-${quick ? 'quick' : 'full'}.json`),
+    JSON.stringify({ machine: machine(), rows, incremental: incrementalReport?.json }, null, 2),
+  );
 }
 
 await main();

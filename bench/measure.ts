@@ -17,6 +17,15 @@ export interface Measurement {
   stderrTail: string;
 }
 
+/** One benchmark of the results table: its runs, measured with the same command. */
+export interface Row {
+  group: string;
+  name: string;
+  command: string;
+  bytes: number;
+  runs: Measurement[];
+}
+
 export function loadAverage(): number {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }

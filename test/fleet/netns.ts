@@ -34,6 +34,8 @@ export interface NetnsFleet {
   throttle(i: number, rate: string): void;
   /** Bytes host i has sent on its link so far (all frames, as the kernel counts them on the bridge side). */
   sentBytes(i: number): number;
+  /** Bytes host i has received on its link so far (counted the same way). */
+  receivedBytes(i: number): number;
   /** Idempotent; never throws. */
   teardown(): Promise<void>;
   /** The fleet's INI inventory (test/fleet/fleet.ts) for these hosts. */
@@ -145,6 +147,7 @@ export async function startNetnsFleet(options: { hosts: number }): Promise<Netns
       },
       // The root-side end of a veth receives exactly what the host's eth0 transmits.
       sentBytes: (i) => Number(readFileSync(`/sys/class/net/${vethOf(i)}/statistics/rx_bytes`, 'utf8')),
+      receivedBytes: (i) => Number(readFileSync(`/sys/class/net/${vethOf(i)}/statistics/tx_bytes`, 'utf8')),
       teardown,
       writeInventory: (target, groupsByHost) => writeInventory(target, hosts, groupsByHost, clientKey, knownHosts),
     };
