@@ -14,6 +14,7 @@ import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data
 import { measure, median, loadAverage, type Measurement } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
 import { sampleStagingUse } from './staging-peak.js';
+import { localHost, LOCAL_NAMES, LOCAL_SPEC } from './local.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/engine/cli/bin.js');
@@ -77,6 +78,7 @@ async function main() {
   }
   try {
     if (want('single')) await singleHost(fleet, bulkDir);
+    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, bench, lsbackup, emptyDir });
     if (want('restore')) await restore(fleet, bulkDir);
     if (want('cluster')) {
       await cluster(fleet, hostDir, sizes.hostsSmall);
@@ -434,6 +436,8 @@ function report() {
   target('tar.zst vs ssh | zstd (throughput)', ratio('lsbackup tar.zst', 'ssh | zstd -3 -T0'), '≥ 0.8×');
   target('tar.gz vs ssh | pigz (throughput)', ratio('lsbackup tar.gz', 'ssh | pigz -6'), '≥ 0.8×');
   target('tar.gz vs ssh | gzip -6 (throughput)', ratio('lsbackup tar.gz', 'ssh | gzip -6'), '≥ 2×');
+  target('local: tar.zst vs tar | zstd (throughput)', ratio(LOCAL_NAMES.lsbZstd, LOCAL_NAMES.zstd), '≥ 0.6×');
+  target('local: tar.gz vs tar | pigz (throughput)', ratio(LOCAL_NAMES.lsbGz, LOCAL_NAMES.pigz), '(reference)');
   target('restore vs zstd -d | ssh tar x (throughput)', ratio('lsbackup restore', 'zstd -d | ssh tar x'), '(reference)');
   for (const n of [sizes.hostsSmall, sizes.hostsLarge]) {
     target(
