@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { ChunkConsumer } from './direct-chunks.js';
-import type { SinkPipe } from './sink-pipe.js';
+import { deliveryPromise, type SinkPipe } from './sink-pipe.js';
 
 /** A pipe holds 64 KiB: no read returns more. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -72,10 +72,7 @@ function fifoStdout(readFd: number, writeFd: number): LocalStdout {
     deliverTo(consume, count) {
       let detached = false;
       let settled = false;
-      let resolveDelivered!: () => void;
-      let rejectDelivered!: (e: Error) => void;
-      const delivered = new Promise<void>((resolve, reject) => ((resolveDelivered = resolve), (rejectDelivered = reject)));
-      delivered.catch(() => {}); // a caller that detached does not await it
+      const { delivered, resolveDelivered, rejectDelivered } = deliveryPromise();
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
