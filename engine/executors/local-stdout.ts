@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,7 @@ export async function openLocalStdout(): Promise<LocalStdout | undefined> {
     for (const fd of [readFd, writeFd]) if (fd !== undefined) closeSync(fd);
     return undefined;
   } finally {
-    unlinkSync(path);
+    rmSync(path, { force: true }); // the open ends keep the FIFO working; its name goes at once
   }
   return fifoStdout(readFd, writeFd);
 }
