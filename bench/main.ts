@@ -15,6 +15,7 @@ import { measure, median, loadAverage, type Row } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
 import { sampleStagingUse } from './staging-peak.js';
 import { incremental, type IncrementalReport } from './incremental.js';
+import { localHost, LOCAL_NAMES, LOCAL_SPEC } from './local.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/cli/lsbackup.js');
@@ -70,6 +71,7 @@ async function main() {
   }
   try {
     if (want('single')) await singleHost(fleet, bulkDir);
+    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, bench, lsbackup, emptyDir });
     if (want('restore')) await restore(fleet, bulkDir);
     if (want('cluster')) {
       await cluster(fleet, hostDir, sizes.hostsSmall);
@@ -450,6 +452,8 @@ function report() {
   target('tar.zst vs ssh | zstd (throughput)', ratio('lsbackup tar.zst', 'ssh | zstd -3 -T0'), '≥ 0.8×');
   target('tar.gz vs ssh | pigz (throughput)', ratio('lsbackup tar.gz', 'ssh | pigz -6'), '≥ 0.8×');
   target('tar.gz vs ssh | gzip -6 (throughput)', ratio('lsbackup tar.gz', 'ssh | gzip -6'), '≥ 2×');
+  target('local: tar.zst vs tar | zstd (throughput)', ratio(LOCAL_NAMES.lsbZstd, LOCAL_NAMES.zstd), '≥ 0.6×');
+  target('local: tar.gz vs tar | pigz (throughput)', ratio(LOCAL_NAMES.lsbGz, LOCAL_NAMES.pigz), '(reference)');
   target('restore vs zstd -d | ssh tar x (throughput)', ratio('lsbackup restore', 'zstd -d | ssh tar x'), '(reference)');
   for (const n of [sizes.hostsSmall, sizes.hostsLarge]) {
     target(
@@ -457,6 +461,12 @@ function report() {
       ratio(`lsbackup tar.zst, ${n} hosts`, `ansible-playbook, ${n} hosts`),
       n === 8 ? '≥ 10×' : '(reference)',
     );
+  }
+  const trivial = find('lsbackup trivial, local host');
+  if (trivial) {
+    const node = find('node -e 0');
+    const wall = summary(trivial).wall;
+    lines.push(`| start-up: a trivial local run | ${wall.toFixed(2)} s wall${node ? ` (Node alone ${summary(node).wall.toFixed(2)} s)` : ''} | ≤ 0.3 s |`);
   }
   const small = find('lsbackup tar.zst 1 GiB');
   const big = find('lsbackup tar.zst 4 GiB');

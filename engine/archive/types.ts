@@ -67,6 +67,12 @@ export interface OpenEntry {
  */
 export interface ArchiveWriter {
   readonly format: ArchiveFormat;
+  /**
+   * An open entry's write() is done with the chunk once it returns (or its promise settles):
+   * the body is copied (tar: into the container's blocks), so the caller may reuse its buffer.
+   * zip's entry streams keep chunks.
+   */
+  readonly copiesBodies: boolean;
   add(entry: EntrySpec, body?: Readable, options?: AddOptions): Promise<EntryRecord>;
   /**
    * Start an entry of known size whose body the caller pushes in pieces (a host's tar stream):

@@ -248,7 +248,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     await Promise.all([...spoolFiles].map((path) => rm(path, { force: true })));
   }
 
-  return { format, add, open, finish, abort };
+  return { format, copiesBodies: format !== 'zip', add, open, finish, abort };
 }
 
 /**

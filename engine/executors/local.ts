@@ -4,6 +4,8 @@ import type { CommandResult, Executor, RunOptions } from './types.js';
 import { explainSudoFailure } from './become.js';
 import { buildInvocation } from './invocation.js';
 import { pipeToSink } from './sink-pipe.js';
+import { directConsumer } from './direct-chunks.js';
+import { openLocalStdout } from './local-stdout.js';
 import { HeadBuffer, STDERR_TAIL_LIMIT, STDOUT_CAPTURE_LIMIT, TailBuffer } from './output.js';
 import { startKillSequence } from './kill-sequence.js';
 
@@ -27,18 +29,33 @@ export class LocalExecutor implements Executor {
     // execa is ~100 modules: loaded by the first local command, not by every lsbackup start.
     const { execa } = await import('execa');
 
+    // A sink that takes chunks directly gets them from one reused buffer (local-stdout.ts).
+    const consume = directConsumer(options.stdout);
+    const direct = consume ? await openLocalStdout() : undefined;
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
-    const child = execa('sh', ['-c', invocation.commandLine], {
-      detached: true,
-      reject: false,
-      buffer: false,
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
+    let child;
+    try {
+      child = execa('sh', ['-c', invocation.commandLine], {
+        detached: true,
+        reject: false,
+        buffer: false,
+        stdin: 'pipe',
+        // execa's types list descriptors 3-9 only; any open one is passed on (child_process inherits it).
+        stdout: direct ? (direct.childFd as 3) : 'pipe',
+        stderr: 'pipe',
+      });
+    } catch (e) {
+      direct?.dispose();
+      throw e;
+    }
+    direct?.childStarted();
     // Done once the sink took all of stdout, not merely once stdout ended (sink-pipe.ts).
-    const toSink = options.stdout ? pipeToSink(child.stdout!, options.stdout, options.countStdout) : undefined;
+    const toSink = direct
+      ? direct.deliverTo(consume!, options.countStdout)
+      : options.stdout
+        ? pipeToSink(child.stdout!, options.stdout, options.countStdout)
+        : undefined;
     let exited = false;
     // The whole process group, but not once the command has exited: its PID may then be
     // reused by an unrelated process group.

@@ -17,15 +17,21 @@ export interface SinkPipe {
   detach(): void;
 }
 
+/** A SinkPipe's `delivered` and how to settle it; a rejection nobody awaits (detached) is not unhandled. */
+export function deliveryPromise() {
+  let resolveDelivered!: () => void;
+  let rejectDelivered!: (e: Error) => void;
+  const delivered = new Promise<void>((resolve, reject) => ((resolveDelivered = resolve), (rejectDelivered = reject)));
+  delivered.catch(() => {}); // a caller that detached does not await it
+  return { delivered, resolveDelivered, rejectDelivered };
+}
+
 /** `count` (optional) is told each chunk's size as it is forwarded (live progress). */
 export function pipeToSink(from: Readable, to: Writable, count?: (bytes: number) => void): SinkPipe {
   let pending = 0;
   let ended = false;
   let settled = false;
-  let resolveDelivered!: () => void;
-  let rejectDelivered!: (e: Error) => void;
-  const delivered = new Promise<void>((resolve, reject) => ((resolveDelivered = resolve), (rejectDelivered = reject)));
-  delivered.catch(() => {}); // a caller that detached does not await it
+  const { delivered, resolveDelivered, rejectDelivered } = deliveryPromise();
 
   const onWritten = (err?: Error | null) => {
     pending--;

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from '../archive/block-writer.js';
 import { TAR_TYPES } from '../archive/tar/types.js';
 import { TarStreamParser, type TarMember } from '../archive/tar/stream-parser.js';
+import { takesChunksDirectly } from '../executors/direct-chunks.js';
 import type { ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from '../archive/types.js';
 
 /**
@@ -39,21 +40,26 @@ export class TarCollector {
       // SSH delivers 32 KiB chunks: with the default 16 KiB every write would pause the channel.
       highWaterMark: DEFAULT_BLOCK_SIZE,
       write: (chunk: Buffer, _enc, callback) => {
-        if (this.unreadable) return callback();
-        let waiting;
-        try {
-          waiting = this.parser.write(chunk);
-        } catch (e) {
-          this.giveUp(e as Error).then(() => callback(), callback);
-          return;
-        }
+        const waiting = this.consume(chunk);
         if (!waiting) return callback();
-        waiting.then(
-          () => callback(),
-          (e: Error) => this.giveUp(e).then(() => callback(), callback),
-        );
+        waiting.then(() => callback(), callback);
       },
     });
+    // Done with a chunk once consume() settles when the archive copies bodies (tar: into its
+    // blocks); zip's entry streams keep them, so there the executor must not reuse its buffer.
+    if (archive.copiesBodies) takesChunksDirectly(this.sink, (chunk) => this.consume(chunk));
+  }
+
+  /** One chunk of the host's stream; a promise means: wait for it before the next. */
+  private consume(chunk: Buffer): Promise<void> | undefined {
+    if (this.unreadable) return undefined;
+    let waiting;
+    try {
+      waiting = this.parser.write(chunk);
+    } catch (e) {
+      return this.giveUp(e as Error);
+    }
+    return waiting?.catch((e: Error) => this.giveUp(e));
   }
 
   /** Call when the host's stream has ended (complete or cut short). */
