@@ -31,7 +31,7 @@ export interface IncrementalContext {
   spec: DataSpec;
   /** Repetitions of the whole sequence (fresh copy and repositories each). */
   runs: number;
-  /** The built CLI (dist/engine/cli/bin.js). */
+  /** The built CLI (dist/cli/lsbackup.js). */
   cli: string;
   rows: Row[];
   log(message: string): void;
