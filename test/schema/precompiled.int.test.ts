@@ -16,6 +16,7 @@ import { schemaDigest } from '../../engine/schema/digest.js';
 import { recipeSchema } from '../../engine/recipes/schema.js';
 import { configSchema } from '../../engine/config/load.js';
 import { metadataReadSchema } from '../../engine/archive/read-metadata.js';
+import { metadataSample } from '../helpers/metadata-sample.js';
 
 const repo = join(import.meta.dirname, '../..');
 const generatedFile = join(repo, 'dist/engine/schema/validators.generated.cjs');
@@ -68,21 +69,7 @@ describe('build-time validators', () => {
   }
 
   it("agree with Ajv on metadata.json as read back, formats included (date-time checked by ajv-formats' checker)", () => {
-    const valid = {
-      format: 'lsbackup-metadata/v1',
-      lsbackupVersion: '0.1.0',
-      cluster: 'prod',
-      backupId: 'b1',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      finishedAt: '2026-01-01T00:01:00.000Z',
-      status: 'success',
-      inventory: { source: 'inventory', digest: 'sha256:00' },
-      archive: { format: 'tar.gz' },
-      hosts: [],
-      components: [],
-      entries: [],
-      newerField: 'a reader lets keys it does not know through',
-    };
+    const valid = { ...metadataSample, newerField: 'a reader lets keys it does not know through' };
     const documents = [valid, { ...valid, startedAt: 'yesterday' }, { ...valid, status: 'fine' }, { ...valid, cluster: undefined }];
     const full = addFormats.default(new Ajv2020({ allErrors: true, strict: true }), ['date-time']).compile(metadataReadSchema);
     const verdicts = documents.map((data) => ({ ajv: full(data), generated: generatedCheck(metadataReadSchema.$id)(data) }));
