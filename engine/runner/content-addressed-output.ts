@@ -7,6 +7,7 @@
  * reference (contentAddressedOutcome); anything else is stored whole, or the step fails.
  */
 import type { EntryRecord } from '../archive/types.js';
+import { hostTemporary } from './host-temp-cleanup.js';
 import { MANIFEST_HEADER } from './incremental-collect-command.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -15,8 +16,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * The command that wraps a step's own `command` (run once, as a shell function). The base's
  * sha256 is checked to be 64 hex digits before it becomes a word of the script. Without a
  * temporary file (mktemp fails) or without sha256sum the digest is empty and the output is sent
- * whole, as in a full run. The temporary file is removed however the command ends (EXIT trap;
- * the signals a stopped step is sent end the shell through it). A failing command sends nothing.
+ * whole, as in a full run. The temporary file is removed however the command ends
+ * (host-temp-cleanup.ts). A failing command sends nothing.
  */
 export function contentAddressedOutputCommand(command: string, baseSha256: string): string {
   if (!SHA256_HEX.test(baseSha256)) throw new Error(`not a sha256: '${baseSha256}'`);
@@ -24,9 +25,7 @@ export function contentAddressedOutputCommand(command: string, baseSha256: strin
     'lsb_run() {',
     command,
     '}',
-    `if ! lsb_o=$(mktemp 2>/dev/null); then printf '${MANIFEST_HEADER} 0\\n'; lsb_run; exit $?; fi`,
-    `trap 'rm -f "$lsb_o"' EXIT`,
-    `trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM`,
+    ...hostTemporary('lsb_o', 'file', `printf '${MANIFEST_HEADER} 0\\n'; lsb_run; exit $?`),
     '( lsb_run ) > "$lsb_o" || exit $?',
     'if lsb_s=$(sha256sum < "$lsb_o") && lsb_n=$(wc -c < "$lsb_o"); then lsb_d="${lsb_s%% *} $((lsb_n))"; else lsb_d=\'\'; fi',
     `printf '${MANIFEST_HEADER} %s\\n%s' "\${#lsb_d}" "$lsb_d"`,

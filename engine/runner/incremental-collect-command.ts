@@ -1,4 +1,5 @@
 import { collectPathsPreamble, tarCreate } from './collect-command.js';
+import { hostTemporary } from './host-temp-cleanup.js';
 
 /**
  * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes>`, then that many
@@ -33,9 +34,8 @@ const LINKED_FORMAT = '%T@_%s_%m_%U_%G_%i_%C@ %p\\0';
 export function incrementalCollectCommand(pathWords: string[], excludes: string[], optional: boolean): string {
   return [
     'LC_ALL=C; export LC_ALL',
-    'lsb_t=$(mktemp -d) || exit 2',
     // No `exec tar` below: the list files must go when the command ends, however it ends.
-    `trap 'rm -rf "$lsb_t"' EXIT`,
+    ...hostTemporary('lsb_t', 'directory', 'echo "lsbackup: cannot make a temporary directory on this host (mktemp -d)" >&2; exit 2'),
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, optional),
