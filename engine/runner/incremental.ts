@@ -19,8 +19,8 @@ export interface IncrementalBase {
   sha256: string;
 }
 
-/** One line of a host manifest: `<signature> <path>`, signature = 7 space-separated fields. */
-const SIGNATURE_FIELDS = 7;
+/** One line of a host manifest: `<signature> <path>`, signature = 8 space-separated fields (incremental-collect-command.ts). */
+const SIGNATURE_FIELDS = 8;
 
 export class IncrementalCollect {
   /** Entries of the base that hold bytes a reference may point at, by archive path. */
@@ -28,9 +28,13 @@ export class IncrementalCollect {
   /** References found so far (unchanged files), added to metadata.json after the stored entries. */
   readonly references: EntryRecord[] = [];
 
+  /** The base's entries by archive path (the first record of a path, as a reader finds it). */
+  private readonly byPath = new Map<string, EntryRecord>();
+
   constructor(readonly base: IncrementalBase | undefined) {
     const entries = base?.metadata.entries ?? [];
     for (const e of entries) {
+      if (!this.byPath.has(e.path)) this.byPath.set(e.path, e);
       // Only a file whose bytes exist somewhere and whose signature is known can stay unchanged.
       if (e.type === 'file' && e.sha256 && e.stat && !e.error && !e.changedDuringRead) this.previous.set(e.path, e);
     }
@@ -73,7 +77,7 @@ export class IncrementalCollect {
       if (!before || before.stat !== signature) continue;
       if (before.type === 'hardlink') unchangedLinks.push(before);
       else {
-        this.references.push(this.reference(path, before, signature));
+        this.references.push(this.reference(path, before, { stat: signature }));
         referenced.add(path);
       }
     }
@@ -88,7 +92,7 @@ export class IncrementalCollect {
       if (leader) links.push({ path: link.path, type: 'hardlink', linkpath: leader, mode: link.mode, mtime: new Date(link.mtime) });
       else {
         // Its target was not listed (excluded since): this link holds the same bytes, the others link to it.
-        this.references.push(this.reference(link.path, this.previous.get(target)!, link.stat!));
+        this.references.push(this.reference(link.path, this.previous.get(target)!, { stat: link.stat! }));
       }
       leaders.set(target, leader ?? link.path);
     }
@@ -97,32 +101,26 @@ export class IncrementalCollect {
 
   /** The base's entry for a snapshot output, when a reference may point at its bytes (content-addressed-output.ts). */
   outputBase(path: string): (EntryRecord & { sha256: string; size: number }) | undefined {
-    const before = this.base?.metadata.entries.find((e) => e.path === path);
+    const before = this.byPath.get(path);
     return referableOutput(before) ? before : undefined;
   }
 
   /** A content-addressed output the host found unchanged (same sha256 as `before`): a reference to the bytes' holder. */
   referOutput(path: string, before: EntryRecord & { sha256: string; size: number }): void {
-    this.references.push({
-      path,
-      type: 'file',
-      size: before.size,
-      sha256: before.sha256,
-      mode: before.mode,
-      mtime: new Date().toISOString(),
-      ref: before.ref ?? this.base!.metadata.backupId,
-    });
+    // Its mtime is when it was made: now, as for any output.
+    this.references.push(this.reference(path, before, { mtime: new Date().toISOString() }));
   }
 
-  private reference(path: string, before: EntryRecord, signature: string): EntryRecord {
+  /** A reference to `before`'s bytes under `path`; `own` says what differs from the base's record. */
+  private reference(path: string, before: EntryRecord, own: { mtime?: string; stat?: string }): EntryRecord {
     return {
       path,
       type: 'file',
       size: before.size,
       sha256: before.sha256,
       mode: before.mode,
-      mtime: before.mtime,
-      stat: signature,
+      mtime: own.mtime ?? before.mtime,
+      ...(own.stat !== undefined ? { stat: own.stat } : {}),
       // The backup that holds the bytes, never a chain of references.
       ref: before.ref ?? this.base!.metadata.backupId,
     };

@@ -5,6 +5,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { expect } from 'vitest';
+import type { BackupMetadata } from '../../engine/archive/index.js';
 import { cliOutput, recipeYaml, runCli, workspace, type CliResult } from '../helpers/cli.js';
 
 export interface LocalCluster {
@@ -17,6 +19,8 @@ export interface LocalCluster {
   /** Writes recipes/<name>.yaml with `spec` (YAML under `spec:`). */
   recipe: (name: string, spec: string) => Promise<string>;
   apply: (extra?: string[], env?: Record<string, string>) => Promise<CliResult>;
+  /** apply with `extra`, which must succeed: the tar.gz archive it added to the target, its metadata sidecar, and what the run printed. */
+  backup: (extra: string[]) => Promise<{ name: string; metadata: BackupMetadata; output: string }>;
   /** The one archive in the target (with this suffix). */
   archive: (suffix?: string) => Promise<string>;
   /** The archive's metadata sidecar, parsed. */
@@ -48,6 +52,7 @@ export async function localCluster(
   const target = at('backups');
   const recipes = at('recipes');
   const build = at('build');
+  const apply: LocalCluster['apply'] = (extra = [], env) => runCli(['apply', recipes, '-b', build, '-t', target, ...extra], { env, timeoutMs: cliTimeoutMs });
   return {
     dir: ws.dir,
     build,
@@ -56,7 +61,15 @@ export async function localCluster(
     data: at('data'),
     write: ws.write,
     recipe: (name, spec) => ws.write(`recipes/${name}.yaml`, recipeYaml(name, spec)),
-    apply: (extra = [], env) => runCli(['apply', recipes, '-b', build, '-t', target, ...extra], { env, timeoutMs: cliTimeoutMs }),
+    apply,
+    backup: async (extra) => {
+      const before = new Set(await readdir(target).catch(() => []));
+      const run = await apply(extra);
+      expect(run.exitCode, cliOutput(run)).toBe(0);
+      const added = (await readdir(target)).filter((n) => !before.has(n) && n.endsWith('.tar.gz'));
+      expect(added, 'one new archive').toHaveLength(1);
+      return { name: added[0]!, metadata: JSON.parse(await readFile(path.join(target, `${added[0]}.metadata.json`), 'utf8')), output: cliOutput(run) };
+    },
     archive: async (suffix = '.tar.gz') => {
       const names = (await readdir(target)).filter((n) => n.endsWith(suffix));
       if (names.length !== 1) throw new Error(`expected one *${suffix} in ${target}, found ${names.join(', ') || 'none'}`);

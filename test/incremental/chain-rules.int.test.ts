@@ -26,15 +26,6 @@ beforeEach(async () => {
 });
 afterEach(async () => c.cleanup());
 
-/** Runs apply with `flags`; returns the new archive's name and metadata. */
-async function backup(flags: string[]): Promise<{ name: string; metadata: BackupMetadata; output: string }> {
-  const before = new Set(await readdir(c.target));
-  const run = await c.apply(flags);
-  expect(run.exitCode, cliOutput(run)).toBe(0);
-  const name = (await readdir(c.target)).find((n) => !before.has(n) && /\.tar\.gz$/.test(n))!;
-  return { name, metadata: JSON.parse(await readFile(path.join(c.target, `${name}.metadata.json`), 'utf8')), output: cliOutput(run) };
-}
-
 const entry = (m: BackupMetadata, file: string) => m.entries.find((e) => e.path === `app/localhost/files${file}`);
 
 async function deleteBackup(name: string): Promise<void> {
@@ -42,9 +33,9 @@ async function deleteBackup(name: string): Promise<void> {
 }
 
 it('a base deleted out of band: restore and verify name it before any host is touched; the next incremental is a full', async () => {
-  const full = await backup(['--full']);
+  const full = await c.backup(['--full']);
   await writeFile(path.join(tree, 'new.txt'), 'new\n');
-  const incr = await backup(['--incremental']);
+  const incr = await c.backup(['--incremental']);
   expect(incr.metadata.kind).toBe('incremental');
   expect(entry(incr.metadata, `${tree}/steady.txt`)?.ref).toBe(full.metadata.backupId);
   expect(entry(incr.metadata, `${tree}/new.txt`)?.ref).toBeUndefined();
@@ -61,16 +52,16 @@ it('a base deleted out of band: restore and verify name it before any host is to
   expect(verify.stdout).toContain(`the chain needs ${full.name}`);
 
   await c.write('data/tree/steady.txt', 'steady\n'.repeat(1000));
-  const next = await backup(['--incremental']);
+  const next = await c.backup(['--incremental']);
   expect(next.metadata.kind).toBe('full');
   expect(next.metadata.entries.filter((e) => e.ref !== undefined)).toEqual([]);
   expect(next.output).toContain('a full backup is made');
 }, 300_000);
 
 it('a damaged base: restore refuses naming it before any host is touched, verify names it', async () => {
-  const full = await backup(['--full']);
+  const full = await c.backup(['--full']);
   await writeFile(path.join(tree, 'new.txt'), 'new\n');
-  const incr = await backup(['--incremental']);
+  const incr = await c.backup(['--incremental']);
   // One byte of the stored base flipped (bit rot, a bad copy): its .sha256 sidecar no longer matches.
   const file = path.join(c.target, full.name);
   const bytes = await readFile(file);
@@ -94,13 +85,13 @@ it('a file that changed while it was read is sent again by the next incremental,
   try {
     const start = (await stat(log)).size;
     await waitFor(async () => (await stat(log)).size > start, 60_000, 'the log to grow');
-    full = await backup(['--full']);
+    full = await c.backup(['--full']);
   } finally {
     writer.kill('SIGKILL');
     await writer;
   }
   expect(entry(full.metadata, log)?.changedDuringRead).toBe(true);
-  const incr = await backup(['--incremental']);
+  const incr = await c.backup(['--incremental']);
   const again = entry(incr.metadata, log)!;
   expect(again.ref).toBeUndefined();
   expect(again.size).toBe((await stat(log)).size);
@@ -115,11 +106,11 @@ it('a file that changed while it was read is sent again by the next incremental,
 }, 300_000);
 
 it('prune keeps the bases a kept incremental needs, saying why; the newest still restores', async () => {
-  const full = await backup(['--full']);
+  const full = await c.backup(['--full']);
   await writeFile(path.join(tree, 'a.txt'), 'a\n');
-  const first = await backup(['--incremental']);
+  const first = await c.backup(['--incremental']);
   await writeFile(path.join(tree, 'b.txt'), 'b\n');
-  const second = await backup(['--incremental']);
+  const second = await c.backup(['--incremental']);
 
   const prune = await runCli(['prune', '-t', c.target, '--keep-last', '1']);
   expect(prune.exitCode, cliOutput(prune)).toBe(0);
