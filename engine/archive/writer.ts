@@ -252,6 +252,16 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
 }
 
 /**
+ * metadata.json's text, byte for byte the same in the archive and in the plain sidecar (a
+ * signature covers both). Compact, one line: an incremental lists every unchanged file, and
+ * indentation was a sixth of the sidecar's bytes (BENCHMARKS.md, the `incremental` group);
+ * `lsbackup show --json` or `jq .` print it indented.
+ */
+export function metadataText(metadata: unknown): string {
+  return JSON.stringify(metadata) + '\n';
+}
+
+/**
  * metadata.json as written, or why it cannot be: past MAX_METADATA_BYTES restore and verify
  * would refuse it, so the backup fails here, before anything is published.
  */
@@ -263,7 +273,7 @@ function metadataJson(metadata: unknown, entries: number): Buffer {
     );
   let text: string;
   try {
-    text = JSON.stringify(metadata, null, 2) + '\n';
+    text = metadataText(metadata);
   } catch (e) {
     if (e instanceof RangeError) throw tooLarge('larger than a string can hold');
     throw e;

@@ -12,7 +12,7 @@ import type { Sidecar, Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
 // Not archive/index.js: a backup need not load the archive reader (yauzl, the tar parser).
-import { createArchiveWriter } from '../archive/writer.js';
+import { createArchiveWriter, metadataText } from '../archive/writer.js';
 import { backupName, sidecarSuffixes, AGE_SUFFIX } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { createMeter } from '../archive/meter.js';
@@ -295,7 +295,7 @@ async function backupSidecars(
   const encryptMetadata = encryption !== undefined && !encryption.plainMetadata;
   const suffixes = sidecarSuffixes(encryptMetadata);
   const age = encryptMetadata ? await loadAge() : undefined;
-  const json = JSON.stringify(metadata, null, 2) + '\n';
+  const json = metadataText(metadata);
   return [
     { suffix: suffixes.sha256, content: (archiveName) => Readable.from([`${sha256}  ${archiveName}\n`]) },
     {
