@@ -3,8 +3,8 @@
  * backup of the same cluster in the first target, present in every target, unless a full is
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
-import { sanitizeClusterName } from '../archive/names.js';
-import { listBackups, type BackupSummary } from '../catalog/listing.js';
+import { parseBackupName, sanitizeClusterName } from '../archive/names.js';
+import { listBackupsLazily, type BackupSummary } from '../catalog/listing.js';
 import { storedSha256 } from '../catalog/objects.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -19,7 +19,11 @@ export interface IncrementalPolicy {
   maxChain?: number;
 }
 
-/** What runBackup gets: the base to compare with, or none (a full). */
+/**
+ * What runBackup gets: the base to compare with, or none (a full). Only the sidecars it needs are
+ * read — the newest backup's, and its chain members' only when its metadata does not name them
+ * (backups made before `base.chain` was recorded) — not every backup the target holds.
+ */
 export async function chooseIncrementalBase(
   policy: IncrementalPolicy,
   targets: Target[],
@@ -34,38 +38,64 @@ export async function chooseIncrementalBase(
   };
   const first = targets[0]!;
   const clusterName = sanitizeClusterName(cluster);
-  const backups = (await listBackups(first, { only: (p) => p.cluster === clusterName })).filter(
-    (b) => b.metadata && b.cluster === clusterName && b.status !== 'failed',
-  );
-  const newest = backups[0];
+  const listing = await listBackupsLazily(first, { only: (p) => p.cluster === clusterName });
+  const newest = await newestUsable(listing, clusterName);
   if (!newest) return full(`${first.uri} holds no readable backup of cluster ${cluster} to compare with`);
-  const chain = chainOf(newest, backups);
+  const chain = await chainOf(newest, listing);
   if (!chain.complete) return full(`the chain of ${newest.name} is incomplete in ${first.uri} (a base is missing)`);
-  const increments = chain.members.length - 1;
+  const increments = chain.names.length - 1;
   if (policy.maxChain !== undefined && increments >= policy.maxChain) return full(`the chain has ${increments} incrementals (maxChain ${policy.maxChain})`);
-  const fullAt = chain.members.at(-1)!.time;
+  const fullName = chain.names.at(-1)!;
+  const fullAt = parseBackupName(fullName)!.time;
   if (policy.fullEveryMs !== undefined && now.getTime() - fullAt.getTime() >= policy.fullEveryMs) {
-    return full(`the chain's full backup (${chain.members.at(-1)!.name}) is older than fullEvery`);
+    return full(`the chain's full backup (${fullName}) is older than fullEvery`);
   }
   for (const other of targets.slice(1)) {
-    for (const member of chain.members) {
-      if (!(await other.stat(member.name))) return full(`${other.uri} lacks ${member.name}, which the chain needs`);
+    for (const member of chain.names) {
+      if (!(await other.stat(member))) return full(`${other.uri} lacks ${member}, which the chain needs`);
     }
   }
   const sha256 = await storedSha256(first, newest.name);
   if (!sha256) return full(`${newest.name} has no readable .sha256 sidecar in ${first.uri}`);
-  return { base: { metadata: newest.metadata!, archive: newest.name, sha256 } };
+  return { base: { metadata: newest.metadata!, archive: newest.name, sha256, chain: chain.names } };
 }
 
-/** The backup, its base, that one's base… down to the full; incomplete when a base is not listed. */
-function chainOf(newest: BackupSummary, backups: BackupSummary[]): { members: BackupSummary[]; complete: boolean } {
-  const byId = new Map(backups.map((b) => [b.metadata!.backupId, b]));
-  const members = [newest];
-  for (let b = newest; b.metadata!.base;) {
-    const next = byId.get(b.metadata!.base.backupId);
-    if (!next || members.includes(next)) return { members, complete: false };
-    members.push(next);
-    b = next;
+type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
+
+/**
+ * The newest backup of the cluster whose metadata reads and that did not fail, read newest first
+ * by name. A copy stored under another name than its run's (renamed) is never a base; for every
+ * other backup the name's time is the run's, so name order is the order by metadata.
+ */
+async function newestUsable(listing: Listing, clusterName: string): Promise<BackupSummary | undefined> {
+  for (const candidate of listing.backups) {
+    const b = await listing.read(candidate);
+    if (b.metadata && !b.renamed && b.cluster === clusterName && b.status !== 'failed') return b;
   }
-  return { members, complete: true };
+  return undefined;
+}
+
+/**
+ * The archive names of the backup, its base, that one's base… down to the full, and whether the
+ * target lists them all. An incremental's metadata names its chain (`base.chain`); an older one
+ * without it is followed member by member, each checked to be the backup its child names.
+ */
+async function chainOf(newest: BackupSummary, listing: Listing): Promise<{ names: string[]; complete: boolean }> {
+  const listed = new Map(listing.backups.map((b) => [b.name, b]));
+  const recorded = newest.metadata!.base?.chain;
+  if (recorded) {
+    const names = [newest.name, ...recorded];
+    return { names, complete: names.every((n) => listed.has(n)) };
+  }
+  const names = [newest.name];
+  for (let b = newest; b.metadata!.base;) {
+    const { archive, backupId } = b.metadata!.base;
+    const next = listed.get(archive);
+    if (!next || names.includes(archive)) return { names, complete: false };
+    const read = await listing.read(next);
+    if (read.metadata?.backupId !== backupId) return { names, complete: false };
+    names.push(archive);
+    b = read;
+  }
+  return { names, complete: true };
 }

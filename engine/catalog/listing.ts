@@ -44,9 +44,24 @@ export interface ListOptions extends DecryptOptions {
   count?: (bytes: number) => void;
 }
 
-/** Every backup in the target, newest first. */
-export async function listBackups(target: Target, options: ListOptions = {}): Promise<BackupSummary[]> {
+/**
+ * The backups in the target (names and sizes, newest first by the name's time), and `read` to
+ * read one's metadata sidecar only when it is needed: a caller after the newest backup and its
+ * chain reads a few sidecars, not every one the target holds.
+ */
+export async function listBackupsLazily(
+  target: Target,
+  options: Pick<ListOptions, 'only'> & DecryptOptions = {},
+): Promise<{ backups: BackupSummary[]; read: (backup: BackupSummary) => Promise<BackupSummary> }> {
   const objects = await target.list();
+  const byName = new Map(objects.map((o) => [o.name, o]));
+  const backups = await listBackups(target, { ...options, withMetadata: false }, objects);
+  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options) };
+}
+
+/** Every backup in the target, newest first. */
+export async function listBackups(target: Target, options: ListOptions = {}, listed?: StoredObject[]): Promise<BackupSummary[]> {
+  const objects = listed ?? (await target.list());
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups = objects.flatMap((o) => {
     const parsed = parseBackupName(o.name);

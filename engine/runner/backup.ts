@@ -282,7 +282,7 @@ function buildMetadata(
 }
 
 function baseRecord(base: IncrementalBase): NonNullable<BackupMetadata['base']> {
-  return { backupId: base.metadata.backupId, archive: base.archive, sha256: base.sha256 };
+  return { backupId: base.metadata.backupId, archive: base.archive, sha256: base.sha256, chain: base.chain };
 }
 
 /** The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its signature when signed. */

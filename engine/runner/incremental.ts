@@ -17,6 +17,8 @@ export interface IncrementalBase {
   archive: string;
   /** sha256 of its archive as stored (its `.sha256` sidecar). */
   sha256: string;
+  /** Archive names of its chain, newest first: `archive`, its base's… down to the full. */
+  chain: string[];
 }
 
 /** One line of a host manifest: `<signature> <path>`, signature = 8 space-separated fields (incremental-collect-command.ts). */

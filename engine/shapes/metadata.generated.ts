@@ -40,6 +40,12 @@ export interface BackupMetadata {
      * Hex sha256 of the base archive as stored (its .sha256 sidecar).
      */
     sha256: string;
+    /**
+     * File names of the chain this incremental extends, newest first: the base archive, its base, ... down to the full. The next incremental finds the whole chain from this backup's metadata alone (absent in backups before it was recorded).
+     *
+     * @minItems 1
+     */
+    chain?: string[];
   };
   /**
    * Unique id of this backup run.

@@ -144,3 +144,50 @@ it("a job's maxChain forces a full after that many incrementals; run --full forc
   // No backup yet: a full; two incrementals; the chain is full (maxChain 2): a full; then --full.
   expect(kinds).toEqual(['full', 'incremental', 'incremental', 'full', 'full']);
 }, 300_000);
+
+it('the base is found from the newest metadata alone: its chain is recorded; an older backup without one is followed, and a gap in it forces a full', async () => {
+  const full = await c.backup(['--full']);
+  const first = await c.backup(['--incremental']);
+  expect(first.metadata.base?.chain).toEqual([full.name]);
+  const second = await c.backup(['--incremental']);
+  expect(second.metadata.base?.chain, 'newest first, down to the full').toEqual([first.name, full.name]);
+
+  // Only the newest sidecar is read: the full's, damaged, does not force a full (the chain is known
+  // by name, and restore checks every member against the archive's own metadata).
+  await writeFile(path.join(c.target, `${full.name}.metadata.json`), '{ not json');
+  await writeFile(path.join(tree, 'c.txt'), 'c\n');
+  const third = await c.backup(['--incremental']);
+  expect(third.metadata.base?.backupId).toBe(second.metadata.backupId);
+  expect(third.metadata.base?.chain).toEqual([second.name, first.name, full.name]);
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, third.name));
+  expect(restore.exitCode, cliOutput(restore)).toBe(0);
+  expect(await readFile(path.join(tree, 'steady.txt'), 'utf8')).toBe('steady\n'.repeat(1000));
+  expect(await readFile(path.join(tree, 'c.txt'), 'utf8')).toBe('c\n');
+
+  // Made before chains were recorded: the members are read one by one, and a member whose
+  // metadata is not the backup its child names is a gap.
+  const sidecar = path.join(c.target, `${third.name}.metadata.json`);
+  const withoutChain = JSON.parse(await readFile(sidecar, 'utf8')) as BackupMetadata;
+  delete withoutChain.base!.chain;
+  await writeFile(sidecar, JSON.stringify(withoutChain));
+  const fourth = await c.backup(['--incremental']);
+  expect(fourth.metadata.kind, fourth.output).toBe('full');
+  expect(fourth.output).toContain(`the chain of ${third.name} is incomplete`);
+}, 300_000);
+
+it('a copy stored under a newer name is never the base; a failed newest backup is passed over', async () => {
+  const full = await c.backup(['--full']);
+  // A renamed copy: its name says it is newer than any run.
+  for (const suffix of ['', '.metadata.json', '.sha256']) {
+    await writeFile(path.join(c.target, `lsbackup-build-20991231T000000Z.tar.gz${suffix}`), await readFile(path.join(c.target, `${full.name}${suffix}`)));
+  }
+  const first = await c.backup(['--incremental']);
+  expect(first.metadata.base?.archive).toBe(full.name);
+
+  const sidecar = path.join(c.target, `${first.name}.metadata.json`);
+  const failed = JSON.parse(await readFile(sidecar, 'utf8')) as BackupMetadata;
+  await writeFile(sidecar, JSON.stringify({ ...failed, status: 'failed' }));
+  const second = await c.backup(['--incremental']);
+  expect(second.metadata.base?.archive, 'the newest that did not fail').toBe(full.name);
+}, 300_000);
