@@ -9,9 +9,11 @@
  *   the signals a stopped command is sent (engine/executors/kill-sequence.ts, and the group-wide
  *   TERM of engine/executors/invocation.ts) are trapped and turned into an exit.
  * - A stopped become command gets TERM more than once, to its whole process group (sudo's relay,
- *   the root shell's `kill -TERM 0`, its watcher's): a second TERM could kill the `rm` the EXIT
- *   trap forked before it unlinked anything. So the trap first ignores those signals; `rm`
- *   inherits "ignored" and finishes.
+ *   the root shell's `kill -TERM 0`, its watcher's). A second TERM could kill the `rm` the EXIT
+ *   trap forked before it unlinked anything, or run `exit` inside the EXIT trap before its first
+ *   command (sh runs pending traps there), which ends the shell without the rest of the trap. So
+ *   the removal (lsb_rm_temp) first ignores those signals (`rm` inherits "ignored" and finishes),
+ *   and each signal's trap removes the temporary itself before it exits.
  * - Making the temporary is the one moment a stop could leave it nameless: mktemp killed after
  *   it created the file but before it printed the name, or the shell leaving before it assigned
  *   it. So mktemp runs with those signals ignored, and the shell only notes a stop that arrives
@@ -39,10 +41,11 @@ export function hostTemporary(variable: string, kind: 'file' | 'directory', ifNo
   const signals = STOPS.map(([name]) => name).join(' ');
   return [
     `${variable}=; lsb_stopped=`,
-    `trap 'trap "" ${signals}; [ -z "$${variable}" ] || rm -rf "$${variable}"' EXIT`,
+    `lsb_rm_temp() { trap "" ${signals}; [ -z "$${variable}" ] || rm -rf "$${variable}"; }`,
+    `trap lsb_rm_temp EXIT`,
     trapEach((code) => `lsb_stopped=${code}`),
     `${variable}=$(trap "" ${signals}; exec mktemp${kind === 'directory' ? ' -d' : ''} 2>/dev/null) || ${variable}=`,
-    trapEach((code) => `exit ${code}`),
+    trapEach((code) => `lsb_rm_temp; exit ${code}`),
     '[ -z "$lsb_stopped" ] || exit "$lsb_stopped"',
     `if [ -z "$${variable}" ]; then ${ifNone}; fi`,
   ];

@@ -10,23 +10,25 @@ export const MANIFEST_HEADER = 'lsbackup-manifest';
 
 /**
  * What find prints about each entry: type, then the signature of a regular file, then the path.
- * The signature is the step's exclude token (excludeToken), then mtime size mode uid gid inode
- * ctime (a rewrite in place that restores the mtime still moves the ctime). It is compared as an
- * opaque string, so both sides never parse times.
+ * The signature is mtime size mode uid gid inode ctime (a rewrite in place that restores the
+ * mtime still moves the ctime), the mtime prefixed by the step's exclude token. It is compared
+ * as an opaque string, so both sides never parse times.
  */
-const findFormat = (token: string) => `%y ${token} %T@ %s %m %U %G %i %C@ %p\\0`;
+const findFormat = (token: string) => `%y ${token}%T@ %s %m %U %G %i %C@ %p\\0`;
 
 /** A file with more than one link: its signature as one word (the key joining its links), then its path. */
-const linkedFormat = (token: string) => `${token}_%T@_%s_%m_%U_%G_%i_%C@ %p\\0`;
+const linkedFormat = (token: string) => `${token}%T@_%s_%m_%U_%G_%i_%C@ %p\\0`;
 
 /**
- * The first word of every signature: the step's exclude patterns, hashed. find lists excluded
- * files too (only tar applies the patterns), so a file the base stored and a new pattern now
- * excludes would look unchanged and become a reference; with the patterns in the signature, a
- * step whose excludes changed matches none of its base's signatures and is sent whole once.
+ * What a step's exclude patterns add to every signature: nothing without patterns, else `x`, 8
+ * hex digits of their sha256 and `:`. find lists excluded files too (only tar applies the
+ * patterns), so a file the base stored and a new pattern now excludes would look unchanged and
+ * become a reference; with the patterns in the signature, a step whose excludes changed matches
+ * none of its base's signatures and is sent whole once.
  */
 export function excludeToken(excludes: string[]): string {
-  return `x${createHash('sha256').update(JSON.stringify(excludes)).digest('hex').slice(0, 8)}`;
+  if (excludes.length === 0) return '';
+  return `x${createHash('sha256').update(JSON.stringify(excludes)).digest('hex').slice(0, 8)}:`;
 }
 
 /**
@@ -56,15 +58,15 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f2- | sort -z > "$lsb_t/now"`,
     'sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted"',
     'comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" > "$lsb_t/changed.lines"',
-    // Fields 1-8 are the signature, the path is the rest (it may hold spaces).
-    'cut -z -d\' \' -f9- "$lsb_t/changed.lines" > "$lsb_t/changed"',
+    // Fields 1-7 are the signature, the path is the rest (it may hold spaces).
+    'cut -z -d\' \' -f8- "$lsb_t/changed.lines" > "$lsb_t/changed"',
     // Every link of a changed file with several links goes too (joined on the signature: same inode).
     'if [ -s "$lsb_t/linked" ]; then',
-    '  cut -z -d\' \' -f1-8 --output-delimiter=_ "$lsb_t/changed.lines" | sort -zu > "$lsb_t/changed.keys"',
+    '  cut -z -d\' \' -f1-7 --output-delimiter=_ "$lsb_t/changed.lines" | sort -zu > "$lsb_t/changed.keys"',
     '  sort -z -t\' \' -k1,1 "$lsb_t/linked" | join -z -t\' \' "$lsb_t/changed.keys" - | cut -z -d\' \' -f2- >> "$lsb_t/changed"',
     '  sort -zu "$lsb_t/changed" > "$lsb_t/changed.all" && mv "$lsb_t/changed.all" "$lsb_t/changed"',
     'fi',
-    `grep -zv '^f ' "$lsb_t/all" | cut -z -d' ' -f10- > "$lsb_t/other"`,
+    `grep -zv '^f ' "$lsb_t/all" | cut -z -d' ' -f9- > "$lsb_t/other"`,
     `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
     'cat "$lsb_t/now"',
     // Every name is listed: --no-recursion keeps tar from sending unchanged files under a directory.

@@ -21,8 +21,8 @@ export interface IncrementalBase {
   chain: string[];
 }
 
-/** One line of a host manifest: `<signature> <path>`, signature = 8 space-separated fields (incremental-collect-command.ts). */
-const SIGNATURE_FIELDS = 8;
+/** One line of a host manifest: `<signature> <path>`, signature = 7 space-separated fields (incremental-collect-command.ts). */
+const SIGNATURE_FIELDS = 7;
 
 export class IncrementalCollect {
   /** Entries of the base that hold bytes a reference may point at, by archive path. */
