@@ -7,7 +7,7 @@
  * reference (contentAddressedOutcome); anything else is stored whole, or the step fails.
  */
 import type { EntryRecord } from '../archive/types.js';
-import { hostTemporary } from './host-temp-cleanup.js';
+import { hostTemporary } from '../template/index.js';
 import { MANIFEST_HEADER } from './incremental-collect-command.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -17,7 +17,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * sha256 is checked to be 64 hex digits before it becomes a word of the script. Without a
  * temporary file (mktemp fails) or without sha256sum the digest is empty and the output is sent
  * whole, as in a full run. The temporary file is removed however the command ends
- * (host-temp-cleanup.ts). A failing command sends nothing.
+ * (engine/template/host-temp.ts). A failing command sends nothing.
  */
 export function contentAddressedOutputCommand(command: string, baseSha256: string): string {
   if (!SHA256_HEX.test(baseSha256)) throw new Error(`not a sha256: '${baseSha256}'`);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { collectPathsPreamble, tarCreate } from './collect-command.js';
-import { hostTemporary } from './host-temp-cleanup.js';
+import { hostTemporary } from '../template/index.js';
 
 /**
  * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes>`, then that many

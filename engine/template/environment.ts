@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { hostTemporary, removeOnExit } from './host-temp.js';
 import { shellQuote } from './quote.js';
 
 /**
@@ -21,7 +22,7 @@ export class TemplateValueError extends Error {}
 type Options = Handlebars.HelperOptions & { data: { root: unknown } & RenderData };
 
 /** Helpers recipe authors may call (plus the built-ins below). */
-export const AUTHOR_HELPERS = ['secret', 'default', 'join', 'json', 'eq', 'ne', 'and', 'or', 'not'] as const;
+export const AUTHOR_HELPERS = ['secret', 'default', 'join', 'json', 'eq', 'ne', 'and', 'or', 'not', 'tempDir', 'tempFile', 'removeOnExit'] as const;
 export const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
 /** Inserted by the rewrite, not meant to be written by authors (but harmless). */
 const INTERNAL_HELPERS = ['quote', 'raw'] as const;
@@ -81,12 +82,45 @@ handlebars.registerHelper({
   json(value: unknown) {
     return JSON.stringify(value);
   },
+  /** Shell lines that make a temporary directory into the variable named, removed however the step ends (host-temp.ts). */
+  tempDir(name: unknown, opts: Options) {
+    return shellLines(opts, 'tempDir', () =>
+      hostTemporary(recipeVariable(name), 'directory', 'echo "lsbackup: cannot make a temporary directory (mktemp -d)" >&2; exit 1'),
+    );
+  },
+  /** The same for a temporary file. */
+  tempFile(name: unknown, opts: Options) {
+    return shellLines(opts, 'tempFile', () =>
+      hostTemporary(recipeVariable(name), 'file', 'echo "lsbackup: cannot make a temporary file (mktemp)" >&2; exit 1'),
+    );
+  },
+  /** Shell lines after which the paths the variables named hold are removed however the step ends. */
+  removeOnExit(...args: unknown[]) {
+    return shellLines(options(args), 'removeOnExit', () => removeOnExit(...values(args).map(recipeVariable)));
+  },
   eq: (a: unknown, b: unknown) => a === b,
   ne: (a: unknown, b: unknown) => a !== b,
   and: (...args: unknown[]) => values(args).every(Boolean),
   or: (...args: unknown[]) => values(args).some(Boolean),
   not: (value: unknown) => !value,
 });
+
+/** Lines of shell for a command (never for env values or names, which are not run). */
+function shellLines(opts: Options, helper: string, lines: () => string[]): Handlebars.SafeString {
+  if (!opts.data.shell) throw new TemplateValueError(`{{${helper}}} writes shell lines: use it in a step's run command`);
+  try {
+    return new handlebars.SafeString(lines().join('\n'));
+  } catch (e) {
+    throw new TemplateValueError(`{{${helper}}}: ${(e as Error).message}`);
+  }
+}
+
+/** A recipe's own shell variable: `lsb_` names are lsbackup's (its wrappers use them around the command). */
+function recipeVariable(name: unknown): string {
+  const text = String(name);
+  if (/^lsb_/i.test(text)) throw new TemplateValueError(`'${text}': variables starting with lsb_ are lsbackup's own; name it otherwise`);
+  return text;
+}
 
 /** The environment variable that carries secret `name` into a command. */
 export function secretEnvName(name: string): string {

@@ -1,5 +1,5 @@
 /**
- * Host commands that make a temporary (engine/runner/host-temp-cleanup.ts) leave none behind when
+ * Host commands that make a temporary (engine/template/host-temp.ts) leave none behind when
  * they are stopped, as a stopped step is on a host: TERM to the whole process group, more than
  * once (sudo's relay, the root shell's `kill -TERM 0`, its watcher's). Each command runs here with
  * this machine's sh in a process group of its own; the signals are sent to that group from the
@@ -12,8 +12,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentAddressedOutputCommand } from '../../engine/runner/content-addressed-output.js';
-import { hostTemporary } from '../../engine/runner/host-temp-cleanup.js';
+import { hostTemporary, removeOnExit } from '../../engine/template/host-temp.js';
 import { incrementalCollectCommand } from '../../engine/runner/incremental-collect-command.js';
+import { renderTemplate, type TemplateContext } from '../../engine/template/index.js';
 
 let tmp: string;
 beforeEach(async () => void (tmp = await mkdtemp(path.join(os.tmpdir(), 'lsb-host-temp-'))));
@@ -82,9 +83,10 @@ describe('a stopped host command leaves no temporary behind', () => {
     }, 120_000);
   }
 
-  it('refuses a variable that is not one of its own', () => {
-    expect(() => hostTemporary('HOME', 'file', 'exit 2')).toThrow(/not a host temporary variable/);
-    expect(() => hostTemporary('lsb_x; rm -rf /', 'file', 'exit 2')).toThrow(/not a host temporary variable/);
+  it('refuses a name that is not a shell variable', () => {
+    expect(() => hostTemporary('1abc', 'file', 'exit 2')).toThrow(/not a shell variable name/);
+    expect(() => hostTemporary('lsb_x; rm -rf /', 'file', 'exit 2')).toThrow(/not a shell variable name/);
+    expect(() => removeOnExit()).toThrow(/no variable/);
   });
 
   it('with no temporary space, runs what the caller said and leaves the variable empty', async () => {
@@ -94,5 +96,44 @@ describe('a stopped host command leaves no temporary behind', () => {
     });
     expect(r.exitCode).toBe(7);
     expect(r.stdout).toBe('none: []');
+  });
+});
+
+const context: TemplateContext = {
+  host: { name: 'h1', address: '127.0.0.1', port: 22, user: 'backup', groups: ['app'], vars: {} },
+  vars: {},
+  inventory: { groups: { app: ['h1'] }, hosts: ['h1'] },
+  backup: { id: 'lsbackup-c-20250101T000000Z', time: '2025-01-01T00:00:00Z', timestamp: 1735689600 },
+  recipe: { name: 'app', version: '1.0.0' },
+  secrets: new Map(),
+};
+const render = (template: string, shell = true) => renderTemplate(template, context, { recipe: 'app', step: 'dump', host: 'h1' }, { shell });
+
+describe('the recipe helpers tempDir, tempFile and removeOnExit', () => {
+  it('tempDir: a private directory in $TMPDIR for the command, gone when it ends', async () => {
+    const command = render('{{tempDir "t"}}\necho kept > "$t/x"; ls -ld "$t" | cut -c1-10; cat "$t/x"');
+    const r = await execa('sh', ['-c', command], { env: { TMPDIR: tmp } });
+    expect(r.stdout).toBe('drwx------\nkept');
+    expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('tempFile and removeOnExit (of a path the recipe chose): gone when the step is stopped by repeated TERMs', async () => {
+    const scripts = [
+      render('{{tempFile "dump"}}\necho data > "$dump"\nsleep 600'),
+      render(`snap=${tmp}/snapshot.db\n{{removeOnExit "snap"}}\necho data > "$snap"\nsleep 600`),
+    ];
+    for (const script of scripts) {
+      for (let i = 0; i < 3; i++) {
+        await stopped(script, madeTemporary);
+        expect(await readdir(tmp), script).toEqual([]);
+      }
+    }
+  }, 120_000);
+
+  it("refuses lsbackup's own variable names, names that are not variables, and use outside a command", () => {
+    expect(() => render('{{tempDir "lsb_o"}}')).toThrow(/lsbackup's own/);
+    expect(() => render('{{tempFile "a b"}}')).toThrow(/tempFile.*not a shell variable name/);
+    expect(() => render('{{removeOnExit "ok" "1x"}}')).toThrow(/removeOnExit.*not a shell variable name: '1x'/);
+    expect(() => render('{{tempDir "t"}}', false)).toThrow(/use it in a step's run command/);
   });
 });
