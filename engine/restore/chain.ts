@@ -97,6 +97,8 @@ function heldEntry(ref: EntryRecord, held: StagedEntry | undefined, record: Entr
       `'${ref.path}' in backup ${ref.ref} has sha256 ${record.sha256} (${record.size} bytes); the newest metadata expects ${ref.sha256} (${ref.size} bytes)`,
     );
   }
-  // The holder's header (owner, type) with the newest record's mode and time: unchanged, so equal.
-  return { ...held, entry: { ...held.entry, mode: ref.mode, mtime: new Date(ref.mtime) } };
+  // The holder's header (owner, type, mode, time), with the mode and time the newest record has of
+  // its own (a content-addressed output's time; older incrementals repeated the holder's).
+  const own = { ...(ref.mode !== undefined ? { mode: ref.mode } : {}), ...(ref.mtime !== undefined ? { mtime: new Date(ref.mtime) } : {}) };
+  return { ...held, entry: { ...held.entry, ...own } };
 }

@@ -253,13 +253,13 @@ export interface EntryRecord {
    */
   sha256?: string;
   /**
-   * Permission bits (e.g. 416 = 0o640).
+   * Permission bits (e.g. 416 = 0o640). A reference (ref) leaves it out: it is the holder's.
    */
-  mode: number;
+  mode?: number;
   /**
-   * Modification time, UTC ISO 8601.
+   * Modification time, UTC ISO 8601. A reference (ref) leaves it out when it is the holder's (a collected file); a content-addressed output's reference has its own (when it was made).
    */
-  mtime: string;
+  mtime?: string;
   /**
    * Target of a symlink, or archive path a hardlink points to.
    */
@@ -273,7 +273,7 @@ export interface EntryRecord {
    */
   changedDuringRead?: true;
   /**
-   * Incrementals: the entry's bytes are not in this archive but in the backup with this backupId (the one that holds them, never a further reference); size and sha256 are theirs. Restore and verify read them from there.
+   * Incrementals: the entry's bytes are not in this archive but in the backup with this backupId (the one that holds them, never a further reference); size and sha256 are theirs, and so are mode and mtime where the reference leaves them out. Restore and verify read them from there.
    */
   ref?: string;
   /**

@@ -62,6 +62,14 @@ describe('metadata.schema.json', () => {
     expect(parseMetadata(JSON.stringify(newer), NAME).lsbackupVersion).toBe('0.9.0');
   });
 
+  it("lets a reference leave out the holder's mode and mtime, and no other entry", () => {
+    const { mode: _mode, mtime: _mtime, ...bare } = sample.entries.find((e) => e.type === 'file')!;
+    const reference = { ...bare, ref: 'b0d5a3e2-0000-4000-8000-000000000001' };
+    expect(parseMetadata(JSON.stringify({ ...sample, entries: [reference] }), NAME).entries).toEqual([reference]);
+    const error = readError({ ...sample, entries: [bare] });
+    expect(error.message).toContain("metadata.json: 'entries[0]' is missing the required key 'mode'");
+  });
+
   it('says which lsbackup to use for a metadata format it does not read', () => {
     const error = readError({ ...sample, format: 'lsbackup-metadata/v2', lsbackupVersion: '2.0.0' });
     expect(error.message).toContain('metadata.json: is in format lsbackup-metadata/v2; this lsbackup');

@@ -4,7 +4,7 @@
  * (a new link to an unchanged file, a change through a link, a link removed), chosen by a seeded
  * generator (the seed is in every failure message), then a restore of EACH point of the chain
  * must give back exactly the tree of that point: names as bytes, types, modes, contents, link
- * targets, which files share an inode. Files untouched since the previous point must not have been sent again (their
+ * targets, file mtimes (seconds), which files share an inode. Files untouched since the previous point must not have been sent again (their
  * entries are references). Over SSH on the sshd fleet for one seed, on the local host for others.
  */
 import { createHash } from 'node:crypto';
@@ -29,7 +29,7 @@ const NAME_PARTS: Buffer[] = [
   Buffer.from([0x80, 0x61]),
 ];
 
-type Node = { type: 'file'; mode: number; sha256: string; inode: string } | { type: 'dir'; mode: number } | { type: 'symlink'; target: string };
+type Node = { type: 'file'; mode: number; mtime: number; sha256: string; inode: string } | { type: 'dir'; mode: number } | { type: 'symlink'; target: string };
 
 /** The tree as a map from relative name (hex of its bytes, '/'-joined) to what it is; hardlinked files share an inode label. */
 async function snapshot(root: Buffer): Promise<Map<string, Node>> {
@@ -50,6 +50,8 @@ async function snapshot(root: Buffer): Promise<Map<string, Node>> {
         out.set(key, {
           type: 'file',
           mode: st.mode & 0o7777,
+          // Whole seconds: a reference's time is its holder's header's (metadata.json leaves it out).
+          mtime: Math.floor(st.mtimeMs / 1000),
           sha256: createHash('sha256')
             .update(await readFile(full))
             .digest('hex'),
