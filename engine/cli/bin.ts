@@ -13,11 +13,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 // This process runs one command: its redactor masks the guard's report of a stray rejection too.
 const redactor = createRedactor();
 installProcessGuard(redactor);
-const code = await main(process.argv, redactor);
-process.exitCode = code;
-// A stray handle (a half-closed connection) must not keep Node alive; output still queued for a
-// slow reader of a pipe must not be cut off by that exit.
-setTimeout(() => void outputWritten().then(() => process.exit(code)), 500).unref();
+// No top-level await: the bundle of this file is a CommonJS script (engine/cli/compile-cache.ts).
+void main(process.argv, redactor).then((code) => {
+  process.exitCode = code;
+  // A stray handle (a half-closed connection) must not keep Node alive; output still queued for a
+  // slow reader of a pipe must not be cut off by that exit.
+  setTimeout(() => void outputWritten().then(() => process.exit(code)), 500).unref();
+});
 
 async function outputWritten(): Promise<void> {
   for (const stream of [process.stdout, process.stderr]) {

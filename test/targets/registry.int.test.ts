@@ -72,8 +72,19 @@ describe('target registry', () => {
   });
 
   it('a backup to a local directory never loads the S3 or Azure SDK (built CLI)', async () => {
-    // A module hook that makes importing either SDK fail: if any code path of a local backup
-    // imported one, the backup would fail instead of succeed.
+    // Module hooks that make loading either SDK fail, by import (ES module loader hook) or by
+    // require (the bundled CLI is CommonJS): if any code path of a local backup loaded one, the
+    // backup would fail instead of succeed.
+    const noRequire = await ws.write(
+      'no-sdk-require.cjs',
+      `const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (/^@aws-sdk\\/|^@azure\\//.test(request)) throw new Error('remote target SDK imported: ' + request);
+  return load.call(this, request, ...rest);
+};
+`,
+    );
     const hooks = await ws.write(
       'no-sdk-hooks.mjs',
       `export async function resolve(specifier, context, next) {
@@ -87,7 +98,7 @@ describe('target registry', () => {
     await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
     await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app, run: all }\nbackup:\n  collect:\n    - path: ${ws.dir}/data\n`));
     const backups = path.join(ws.dir, 'backups');
-    const env = { NODE_OPTIONS: `--import=${register}` };
+    const env = { NODE_OPTIONS: `--import=${register} --require=${noRequire}` };
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups], { env });
     expect(r.stderr).not.toContain('remote target SDK imported');
     expect(r.exitCode, r.stderr).toBe(0);

@@ -3,13 +3,15 @@
  * host key, and turns every way it can fail into a one-line cause for LsError ECONNECT.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AnyAuthMethod, Client, ConnectConfig, ParsedKey } from 'ssh2';
 
 /**
  * ssh2 (and its crypto) loads on the first SSH connection, not at start-up: a run on local hosts
- * never needs it. ssh2 is CommonJS: Node's ESM loader exposes only its default export at run time.
+ * never needs it. ssh2 is CommonJS, so require() it: the bundled CLI is a script run from a code
+ * cache (engine/cli/compile-cache.ts), where require() needs nothing more.
  */
-const loadSsh2 = async () => (await import('ssh2')).default;
+const loadSsh2 = async () => createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 import type { Duplex } from 'node:stream';
 import { fingerprint, recordHostKey, verifyHostKey } from './known-hosts.js';
 

@@ -1,0 +1,84 @@
+/**
+ * Runs the bundled CLI (dist/cli/lsbackup.cjs, one CommonJS script) from a V8 code cache.
+ * Node 20 compiles every module from source on every run and has no compile cache of its own
+ * (module.enableCompileCache came with Node 22): compiling ~2 MB of bundle was a third of a
+ * trivial run's start-up (BENCHMARKS.md, "Start-up"). The cache is what V8 produced for this
+ * very bundle, this Node and this architecture, written once after a run (so it holds the
+ * functions that run compiled, not only the top level) and rejected by V8 itself when it does not
+ * match; a cache that cannot be read, written or trusted only costs the compile it would save.
+ *
+ * Where: $LSBACKUP_COMPILE_CACHE (a directory; `off` turns it off), else
+ * $XDG_CACHE_HOME/lsbackup, else ~/.cache/lsbackup. Used only when that directory is ours and
+ * writable by no one else: the cache is code this process runs.
+ */
+import { isAscii } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+
+const OFF = new Set(['off', '0', 'false', 'no']);
+const CACHE_FILE = /^compile-[0-9a-f]{16}\.bin$/;
+
+/** Runs `file` (a CommonJS bundle) as Node would require it, compiled from the cache when one fits. */
+export function runBundle(file: string, env: NodeJS.ProcessEnv = process.env): void {
+  const bytes = readFileSync(file);
+  // ASCII (as scripts/bundle-cli.mjs makes it) is read as one-byte text, 5x faster than UTF-8.
+  // A hashbang line is valid only at the very start of a file: inside the wrapper it becomes a comment.
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8').replace(/^#!/, '//');
+  const cache = cacheFile(bytes, env);
+  const cachedData = cache === undefined ? undefined : readCache(cache);
+  // On one line with the first of the bundle: stack traces keep the bundle's line numbers.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+    // The bundle require()s its externals; should a dynamic import() appear, Node's own loader serves it.
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cache !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
+    // At exit, not now: by then V8 has compiled the functions this run needed, and they go in too.
+    process.once('exit', () => writeCache(cache, script));
+  }
+  const module = { exports: {} };
+  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(file), module, file, path.dirname(file));
+}
+
+/** The cache file for this bundle, Node and architecture; undefined when caching is off or the directory is not safe. */
+export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv): string | undefined {
+  const setting = env.LSBACKUP_COMPILE_CACHE?.trim();
+  if (setting !== undefined && OFF.has(setting.toLowerCase())) return undefined;
+  try {
+    const dir = setting || path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lsbackup');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined;
+    const key = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(bundle).digest('hex').slice(0, 16);
+    return path.join(dir, `compile-${key}.bin`);
+  } catch {
+    return undefined;
+  }
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written whole under a temporary name, then renamed: a concurrent run reads the old cache or the new one, never half. */
+function writeCache(file: string, script: vm.Script): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
+    renameSync(temporary, file);
+    // Caches of earlier builds (or another Node) are never read again.
+    const dir = path.dirname(file);
+    for (const name of readdirSync(dir)) if (CACHE_FILE.test(name) && name !== path.basename(file)) rmSync(path.join(dir, name), { force: true });
+  } catch {
+    rmSync(temporary, { force: true });
+  }
+}
