@@ -42,18 +42,24 @@ function checkVariables(variables: string[]): void {
 /** The function that removes them (named after them, so two sets in one script never clash). */
 const remover = (variables: string[]) => `lsb_rm_${variables.join('_')}`;
 
+/** The removal's lines: the remover function, its EXIT trap, and the stop signals' traps that run it and exit. */
+function removal(variables: string[]): { define: string; onExit: string; onStop: string } {
+  checkVariables(variables);
+  const rm = remover(variables);
+  return {
+    define: `${rm}() { trap "" ${SIGNALS};${variables.map((v) => ` [ -z "\${${v}:-}" ] || rm -rf "$${v}";`).join('')} }`,
+    onExit: `trap ${rm} EXIT`,
+    onStop: trapEach((code) => `${rm}; exit ${code}`),
+  };
+}
+
 /**
  * Lines after which whatever `variables` name when the command ends (files or directories) is
  * removed, however it ends; a variable that is empty or unset then removes nothing.
  */
 export function removeOnExit(...variables: string[]): string[] {
-  checkVariables(variables);
-  const rm = remover(variables);
-  return [
-    `${rm}() { trap "" ${SIGNALS};${variables.map((v) => ` [ -z "\${${v}:-}" ] || rm -rf "$${v}";`).join('')} }`,
-    `trap ${rm} EXIT`,
-    trapEach((code) => `${rm}; exit ${code}`),
-  ];
+  const { define, onExit, onStop } = removal(variables);
+  return [define, onExit, onStop];
 }
 
 /**
@@ -61,16 +67,15 @@ export function removeOnExit(...variables: string[]): string[] {
  * to its removal; `ifNone` runs when none could be made (the variable is then empty).
  */
 export function hostTemporary(variable: string, kind: 'file' | 'directory', ifNone: string): string[] {
-  checkVariables([variable]);
-  const [define, onExit, onStop] = removeOnExit(variable);
+  const { define, onExit, onStop } = removal([variable]);
   return [
     `${variable}=; lsb_stopped=`,
-    define!,
-    onExit!,
+    define,
+    onExit,
     // Until the name is kept, a stop is only noted.
     trapEach((code) => `lsb_stopped=${code}`),
     `${variable}=$(trap "" ${SIGNALS}; exec mktemp${kind === 'directory' ? ' -d' : ''} 2>/dev/null) || ${variable}=`,
-    onStop!,
+    onStop,
     '[ -z "$lsb_stopped" ] || exit "$lsb_stopped"',
     `if [ -z "$${variable}" ]; then ${ifNone}; fi`,
   ];
