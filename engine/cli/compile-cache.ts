@@ -13,7 +13,7 @@
  */
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -50,15 +50,29 @@ export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv): string | unde
   const setting = env.LSBACKUP_COMPILE_CACHE?.trim();
   if (setting !== undefined && OFF.has(setting.toLowerCase())) return undefined;
   try {
-    const dir = setting || path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lsbackup');
+    const dir = path.resolve(setting || path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lsbackup'));
+    // Never make directories in someone else's tree (`sudo -E lsbackup` with the user's HOME);
+    // a sticky directory such as /tmp is everyone's to make their own in.
+    const parent = existingAncestor(dir);
+    if (!ownedByUs(parent) && (lstatSync(parent).mode & 0o1000) === 0) return undefined;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
-    if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined;
+    if (!st.isDirectory() || !ownedByUs(dir) || (st.mode & 0o022) !== 0) return undefined;
     const key = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(bundle).digest('hex').slice(0, 16);
     return path.join(dir, `compile-${key}.bin`);
   } catch {
     return undefined;
   }
+}
+
+function existingAncestor(dir: string): string {
+  let at = dir;
+  while (!existsSync(at) && path.dirname(at) !== at) at = path.dirname(at);
+  return at;
+}
+
+function ownedByUs(file: string): boolean {
+  return lstatSync(file).uid === process.getuid?.();
 }
 
 function readCache(file: string): Buffer | undefined {

@@ -1,9 +1,10 @@
 /**
  * The built CLI runs its bundle from a V8 code cache (engine/cli/compile-cache.ts): written once
  * after a run, then used as it is; a damaged or foreign cache costs a compile, never a wrong or
- * failed run; a directory another user could write is not used; `off` writes nothing.
+ * failed run; a directory another user could write, or one in another user's tree, is not used;
+ * `off` writes nothing.
  */
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliOutput, repoRoot, runCli, workspace } from '../helpers/cli.js';
@@ -70,5 +71,11 @@ describe('the compile cache of the built CLI', () => {
     expect(await readdir(open)).toEqual([]);
     await writeFile(path.join(ws.dir, 'a-file'), 'x');
     await runVersion(path.join(ws.dir, 'a-file', 'cache'));
+    // `sudo -E`: HOME is another user's, whose tree gets no directory of ours.
+    const theirs = path.join(ws.dir, 'home-of-nobody');
+    await mkdir(theirs);
+    await chown(theirs, 65534, 65534);
+    await runVersion(path.join(theirs, '.cache', 'lsbackup'));
+    expect(await readdir(theirs)).toEqual([]);
   });
 });
