@@ -5,15 +5,19 @@
  * AbortMultipartUpload, ListMultipartUploads and signature checks are Swift's own code.
  *
  * Starting takes a few seconds: start it once per test file (beforeAll) and stop() it in
- * afterAll. Every process is a child of this one and is stopped by its PID.
+ * afterAll. Every process is a child of this one and is stopped by its PID. The temp dir is one
+ * of test/infra/servers/common.ts's (prepareBaseDir): when the test process dies without stopping
+ * them (killed, or its beforeAll timed out before it had a server to stop), the next test run that
+ * starts a server kills every process that names the dir (memcached names it in its pid file's
+ * path) and removes it.
  */
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireIntegrationTier } from '../helpers/tier.js';
+import { prepareBaseDir, userIds } from './servers/common.js';
 
 export interface S3Server {
   endpoint: string;
@@ -32,15 +36,20 @@ const USER = 'tester';
 
 export async function startSwiftS3(): Promise<S3Server> {
   requireIntegrationTier('the Swift S3 server');
-  const dir = mkdtempSync(join(tmpdir(), 'lsbackup-swift-'));
+  const { baseDir: dir } = await prepareBaseDir('swift', {});
   const secret = `secret-${process.pid}-${Date.now()}`;
   const [proxyPort, accountPort, containerPort, objectPort, memcachePort] = await freePorts(5);
 
   const devices = join(dir, 'srv');
   mkdirSync(join(devices, 'd1'), { recursive: true });
   mkdirSync(join(dir, 'cache'));
-  const { uid, gid } = swiftUser();
+  const { uid, gid } = userIds('swift');
   for (const p of [dir, devices, join(devices, 'd1'), join(dir, 'cache')]) chownSync(p, uid, gid);
+  // memcached writes its pid file as its own user; the path puts the dir in its command line.
+  const memcacheRun = join(dir, 'memcached');
+  mkdirSync(memcacheRun);
+  const memcache = userIds('memcache');
+  chownSync(memcacheRun, memcache.uid, memcache.gid);
 
   writeFileSync(
     join(dir, 'swift.conf'),
@@ -110,7 +119,7 @@ export async function startSwiftS3(): Promise<S3Server> {
   };
 
   try {
-    launch('memcached', ['-u', 'memcache', '-l', HOST, '-p', String(memcachePort), '-U', '0']);
+    launch('memcached', ['-u', 'memcache', '-l', HOST, '-p', String(memcachePort), '-U', '0', '-P', join(memcacheRun, 'memcached.pid')]);
     for (const kind of ['account', 'container', 'object', 'proxy']) {
       launch(`swift-${kind}-server`, [join(dir, `${kind}-server.conf`)]);
     }
@@ -130,12 +139,6 @@ export async function startSwiftS3(): Promise<S3Server> {
     dir,
     stop,
   };
-}
-
-function swiftUser(): { uid: number; gid: number } {
-  const uid = Number(execFileSync('id', ['-u', 'swift']).toString());
-  const gid = Number(execFileSync('id', ['-g', 'swift']).toString());
-  return { uid, gid };
 }
 
 /** Ports the kernel hands out for port 0, released before use (all taken together, so distinct). */
