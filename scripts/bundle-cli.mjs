@@ -31,8 +31,9 @@ await build({
 });
 await build({ ...common, entryPoints: [dist('engine/cli/launcher.js')], outfile: dist('cli/lsbackup.js'), format: 'esm' });
 const bundle = readFileSync(dist('cli/lsbackup.cjs'), 'utf8');
-// The launcher passes Node's own loader for a dynamic import(), but that loader cannot resolve
-// from a cached script the way esbuild expects: keep the bundle free of them.
+// A dynamic import() in a script compiled by the launcher needs Node's loader for vm scripts
+// (vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER), which Node 20 has only since 20.12 (and it
+// resolves from the bundle, not from the module esbuild saw): keep the bundle free of them.
 const dynamicImports = bundle.match(/\bimport\(\s*["'][^"']+["']\s*\)/g);
 if (dynamicImports) throw new Error(`bundle-cli: the bundle still imports dynamically: ${dynamicImports.join(', ')}; require() it instead`);
 // An ASCII file is read as one-byte text (~6 ms for the bundle); one character beyond ASCII

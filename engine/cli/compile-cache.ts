@@ -34,7 +34,8 @@ export function runBundle(file: string, env: NodeJS.ProcessEnv = process.env): v
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: file,
     cachedData,
-    // The bundle require()s its externals; should a dynamic import() appear, Node's own loader serves it.
+    // The bundle require()s its externals (scripts/bundle-cli.mjs refuses a dynamic import()); where
+    // this Node has it, a dynamic import() would still get Node's own loader instead of an error.
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   if (cache !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
@@ -93,6 +94,11 @@ function writeCache(file: string, script: vm.Script): void {
     const dir = path.dirname(file);
     for (const name of readdirSync(dir)) if (CACHE_FILE.test(name) && name !== path.basename(file)) rmSync(path.join(dir, name), { force: true });
   } catch {
-    rmSync(temporary, { force: true });
+    // At exit nothing may throw: a cache not written is only a compile the next run pays again.
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      /* left for the next successful write's cleanup of its own name; never read */
+    }
   }
 }
