@@ -13,11 +13,12 @@
  */
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
+import { writeFileAtomicallySync } from '../atomic-file.js';
 
 const OFF = new Set(['off', '0', 'false', 'no']);
 const CACHE_FILE = /^compile-[0-9a-f]{16}\.bin$/;
@@ -54,11 +55,11 @@ export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv): string | unde
     const dir = path.resolve(setting || path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'lsbackup'));
     // Never make directories in someone else's tree (`sudo -E lsbackup` with the user's HOME);
     // a sticky directory such as /tmp is everyone's to make their own in.
-    const parent = existingAncestor(dir);
-    if (!ownedByUs(parent) && (lstatSync(parent).mode & 0o1000) === 0) return undefined;
+    const parent = lstatSync(existingAncestor(dir));
+    if (!ownedByUs(parent) && (parent.mode & 0o1000) === 0) return undefined;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
-    if (!st.isDirectory() || !ownedByUs(dir) || (st.mode & 0o022) !== 0) return undefined;
+    if (!st.isDirectory() || !ownedByUs(st) || (st.mode & 0o022) !== 0) return undefined;
     const key = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(bundle).digest('hex').slice(0, 16);
     return path.join(dir, `compile-${key}.bin`);
   } catch {
@@ -72,8 +73,8 @@ function existingAncestor(dir: string): string {
   return at;
 }
 
-function ownedByUs(file: string): boolean {
-  return lstatSync(file).uid === process.getuid?.();
+function ownedByUs(st: Stats): boolean {
+  return st.uid === process.getuid?.();
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -84,21 +85,14 @@ function readCache(file: string): Buffer | undefined {
   }
 }
 
-/** Written whole under a temporary name, then renamed: a concurrent run reads the old cache or the new one, never half. */
+/** Written whole, then renamed into place: a concurrent run reads the old cache or the new one, never half. */
 function writeCache(file: string, script: vm.Script): void {
-  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(temporary, script.createCachedData(), { mode: 0o600 });
-    renameSync(temporary, file);
+    writeFileAtomicallySync(file, script.createCachedData(), 0o600);
     // Caches of earlier builds (or another Node) are never read again.
     const dir = path.dirname(file);
     for (const name of readdirSync(dir)) if (CACHE_FILE.test(name) && name !== path.basename(file)) rmSync(path.join(dir, name), { force: true });
   } catch {
     // At exit nothing may throw: a cache not written is only a compile the next run pays again.
-    try {
-      rmSync(temporary, { force: true });
-    } catch {
-      /* left for the next successful write's cleanup of its own name; never read */
-    }
   }
 }
