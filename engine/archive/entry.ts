@@ -22,12 +22,14 @@ export function archiveError(archive: string, message: string, cause?: unknown):
   return new LsError('EARCHIVE', { archive, message }, { cause });
 }
 
+/** An empty, '.' or '..' part of a '/'-separated path. */
+const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** Reject absolute paths, '..', empty segments: an archive must never write outside its root on restore. */
 export function normaliseEntry(spec: EntrySpec): NormalisedEntry {
   const type = spec.type ?? 'file';
-  const path = spec.path.replace(/\/+$/, '');
-  const segments = path.split('/');
-  if (!path || path.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+  const path = spec.path.endsWith('/') ? spec.path.replace(/\/+$/, '') : spec.path;
+  if (!path || path.startsWith('/') || BAD_SEGMENT.test(path)) {
     throw archiveError(spec.path, "entry path must be relative, '/'-separated, without '.', '..' or empty parts");
   }
   if ((type === 'symlink' || type === 'hardlink') && !spec.linkpath) {
@@ -49,13 +51,11 @@ export function normaliseEntry(spec: EntrySpec): NormalisedEntry {
 }
 
 export function entryRecord(e: NormalisedEntry, size: number, sha256: string | undefined): EntryRecord {
-  return {
-    path: e.path,
-    type: e.type,
-    size,
-    ...(sha256 !== undefined ? { sha256 } : {}),
-    mode: e.mode,
-    mtime: e.mtime.toISOString(),
-    ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}),
-  };
+  // Built key by key (same order as before: metadata.json's bytes do not change), no spread per entry.
+  const record: EntryRecord = { path: e.path, type: e.type, size };
+  if (sha256 !== undefined) record.sha256 = sha256;
+  record.mode = e.mode;
+  record.mtime = e.mtime.toISOString();
+  if (e.linkpath !== undefined) record.linkpath = e.linkpath;
+  return record;
 }

@@ -56,9 +56,10 @@ export interface OpenEntry {
   /**
    * Complete the entry and hand the archive to the next one. A body shorter than declared is
    * zero-filled (`failure`: why its source stopped); then the entry is recorded with an error
-   * and this rejects, like `add` does.
+   * and this rejects, like `add` does. The record comes back at once unless the archive asked
+   * to wait (a promise then).
    */
-  end(failure?: string): Promise<EntryRecord>;
+  end(failure?: string): EntryRecord | Promise<EntryRecord>;
 }
 
 /**
@@ -76,9 +77,10 @@ export interface ArchiveWriter {
   add(entry: EntrySpec, body?: Readable, options?: AddOptions): Promise<EntryRecord>;
   /**
    * Start an entry of known size whose body the caller pushes in pieces (a host's tar stream):
-   * no stream per entry. Resolves when it is this entry's turn; the caller must `end()` it.
+   * no stream per entry. The entry comes back at once when the archive is free, else a promise
+   * resolves to it on its turn (a failure is always a rejected promise); the caller must `end()` it.
    */
-  open(entry: EntrySpec & { size: number }): Promise<OpenEntry>;
+  open(entry: EntrySpec & { size: number }): OpenEntry | Promise<OpenEntry>;
   /**
    * Append `metadata.json` (built by the callback from the entries so far) as the last entry, then
    * close. With `sign`, its signature of metadata.json's bytes goes just before it (`metadata.json.sig`).

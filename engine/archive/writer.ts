@@ -38,10 +38,10 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const held = new Set<() => void>();
   let state: 'open' | 'finishing' | 'closed' = 'open';
   let fatal: Error | undefined;
-  /** Every add() and open entry not yet settled: finish() waits for them so metadata.json really is last. */
+  /** The add() calls not yet settled: finish() waits for them so metadata.json really is last. */
   const pending = new Set<Promise<unknown>>();
-  /** The add() calls among them: abort() waits for these (their sources are destroyed), not for callers' open entries. */
-  const adding = new Set<Promise<unknown>>();
+  /** Entries started (open() or add()) and not yet ended: finish() waits for these too. */
+  const unended = new Countdown();
 
   output.done.catch((err: Error) => {
     fatal ??= err;
@@ -52,9 +52,9 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     if (state !== 'open') throw archiveError(format, 'the archive is already finished or aborted');
   };
 
-  const track = <T>(work: Promise<T>, set = pending): Promise<T> => {
-    set.add(work);
-    const forget = () => set.delete(work);
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    pending.add(work);
+    const forget = () => pending.delete(work);
     work.then(forget, forget);
     return work;
   };
@@ -75,7 +75,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   };
   const writeBody = (chunk: Buffer) => guarded(() => container.writeBody(chunk));
 
-  function open(spec: EntrySpec & { size: number }): Promise<OpenEntry> {
+  function open(spec: EntrySpec & { size: number }): OpenEntry | Promise<OpenEntry> {
     try {
       ensureOpen();
     } catch (err) {
@@ -85,69 +85,89 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   }
 
   /**
-   * Waits for the container's turn and writes the entry's header; the turn is held until end().
-   * `kind`: a live stream from a host goes before a spooled body (see Turns).
+   * Takes the container's turn and writes the entry's header; the turn is held until end().
+   * `kind`: a live stream from a host goes before a spooled body (see Turns). The entry comes
+   * back at once when the archive is free and took the header without waiting.
    */
-  function startEntry(spec: EntrySpec & { size: number }, kind: TurnKind = 'live'): Promise<OpenEntry> {
-    let settle!: () => void;
-    void track(new Promise<void>((resolve) => (settle = resolve))); // never rejects
+  function startEntry(spec: EntrySpec & { size: number }, kind: TurnKind = 'live'): OpenEntry | Promise<OpenEntry> {
     let entry: NormalisedEntry & { size: number };
     try {
       entry = normaliseEntry(spec) as NormalisedEntry & { size: number };
     } catch (err) {
-      settle();
       return Promise.reject(err);
     }
-    return new Promise<OpenEntry>((opened, refused) => {
-      void turns.take(kind, async () => {
-        try {
-          if (fatal) throw fatal;
-          await guarded(() => container.beginEntry(entry));
-        } catch (err) {
-          settle();
-          return refused(err);
-        }
-        let release!: () => void;
-        const released = new Promise<void>((resolve) => (release = resolve));
-        const done = () => {
-          held.delete(done);
-          release();
-          settle();
-        };
-        held.add(done);
-        opened(openEntry(entry, done));
-        await released;
-      });
-    });
+    unended.up();
+    const turn = turns.take(kind);
+    return turn instanceof Promise ? turn.then((release) => beginEntry(entry, release)) : beginEntry(entry, turn);
+  }
+
+  /** The entry has the turn: its header goes in (unless the archive broke meanwhile). */
+  function beginEntry(entry: NormalisedEntry & { size: number }, release: () => void): OpenEntry | Promise<OpenEntry> {
+    const done = () => {
+      if (!held.delete(done)) return; // already handed on (end(), or abort() released it)
+      release();
+      unended.down();
+    };
+    held.add(done);
+    let waiting;
+    try {
+      if (fatal) throw fatal;
+      waiting = guarded(() => container.beginEntry(entry));
+    } catch (err) {
+      done();
+      return Promise.reject(err);
+    }
+    if (!waiting) return openEntry(entry, done);
+    return waiting.then(
+      () => openEntry(entry, done),
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
   }
 
   /** The entry whose turn it is; `done` hands the turn on. */
   function openEntry(entry: NormalisedEntry & { size: number }, done: () => void): OpenEntry {
     const body = new BodyWriter(entry.size, writeBody);
     let ended = false;
+    /** The body is complete (`sha256` for a file): pad it, record it. */
+    const close = (sha256: string | undefined): EntryRecord | Promise<EntryRecord> => {
+      const waiting = guarded(() => container.endEntry());
+      return waiting ? waiting.then(() => record(sha256)) : record(sha256);
+    };
+    const record = (sha256: string | undefined): EntryRecord => {
+      const made = entryRecord(entry, entry.size, sha256);
+      if (body.problem) {
+        // The bytes are in the archive (zero-padded or cut) and recorded, so the archive still
+        // verifies; `error` tells restore not to trust this entry.
+        entries.push({ ...made, error: body.problem });
+        throw archiveError(entry.path, body.problem);
+      }
+      entries.push(made);
+      return made;
+    };
     return {
       write: (chunk) => body.write(chunk),
       get problem() {
         return body.problem;
       },
-      async end(failure) {
-        if (ended) throw archiveError(entry.path, 'the entry was already ended');
+      end(failure) {
+        if (ended) return Promise.reject(archiveError(entry.path, 'the entry was already ended'));
         ended = true;
+        let result: EntryRecord | Promise<EntryRecord>;
         try {
-          const sha256 = entry.type === 'file' ? await body.finish(failure) : undefined;
-          await guarded(() => container.endEntry());
-          const record = entryRecord(entry, entry.size, sha256);
-          if (body.problem) {
-            // The bytes are in the archive (zero-padded or cut) and recorded, so the archive still
-            // verifies; `error` tells restore not to trust this entry.
-            entries.push({ ...record, error: body.problem });
-            throw archiveError(entry.path, body.problem);
-          }
-          entries.push(record);
-          return record;
-        } finally {
+          const sha256 = entry.type === 'file' ? body.finish(failure) : undefined;
+          result = sha256 instanceof Promise ? sha256.then(close) : close(sha256);
+        } catch (err) {
           done();
+          return Promise.reject(err);
         }
+        if (!(result instanceof Promise)) {
+          done();
+          return result;
+        }
+        return result.finally(done);
       },
     };
   }
@@ -171,7 +191,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   }
 
   function add(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
-    return track(track(addEntry(spec, body, addOptions)), adding);
+    return track(addEntry(spec, body, addOptions));
   }
 
   async function addEntry(spec: EntrySpec, body?: Readable, addOptions?: AddOptions): Promise<EntryRecord> {
@@ -214,6 +234,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     ensureOpen();
     state = 'finishing';
     await Promise.allSettled([...pending]);
+    await unended.zero();
     if (fatal) throw fatal;
     const listed = [...entries];
     const json = metadataJson(buildMetadata(listed), listed.length);
@@ -244,7 +265,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     for (const release of [...held]) release();
     await output.done.catch(() => {});
     await turns.idle();
-    await Promise.allSettled([...adding]);
+    await Promise.allSettled([...pending]);
     await Promise.all([...spoolFiles].map((path) => rm(path, { force: true })));
   }
 
@@ -281,4 +302,22 @@ function metadataJson(metadata: unknown, entries: number): Buffer {
   const json = Buffer.from(text);
   if (json.length > MAX_METADATA_BYTES) throw tooLarge(`${json.length} bytes`);
   return json;
+}
+
+/** How many entries are started and not yet ended, and a wait for none. */
+class Countdown {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  up(): void {
+    this.count++;
+  }
+
+  down(): void {
+    if (--this.count === 0) for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  zero(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
 }

@@ -97,8 +97,8 @@ export class TarCollector {
 
   private openMember(member: TarMember): Promise<void> | undefined {
     const type = TAR_TYPES[member.type];
-    const rel = member.path.replace(/^\/+/, '').replace(/\/+$/, '');
-    const unsafe = rel.split('/').includes('..');
+    const rel = trimSlashes(member.path);
+    const unsafe = rel === '..' || rel.startsWith('../') || rel.endsWith('/..') || rel.includes('/../');
     if (!type || rel === '' || unsafe) {
       if (type && unsafe) this.error ??= new Error(`host sent an unsafe path '${member.path}'`);
       // A member with data of a type the archive cannot hold (e.g. GNU sparse) must not vanish silently.
@@ -119,7 +119,12 @@ export class TarCollector {
       ...(type === 'symlink' ? { linkpath: member.linkpath } : {}),
       ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${(member.linkpath ?? '').replace(/^\/+/, '')}` } : {}),
     };
-    return this.archive.open(spec).then(
+    const opened = this.archive.open(spec);
+    if (!(opened instanceof Promise)) {
+      this.current = { entry: opened, path: member.path };
+      return undefined;
+    }
+    return opened.then(
       (entry) => {
         this.current = { entry, path: member.path };
       },
@@ -133,16 +138,21 @@ export class TarCollector {
     const current = this.current;
     if (!current) return undefined;
     this.current = undefined;
-    return current.entry.end().then(
-      (record) => {
-        this.records.set(record.path, record);
-        this.bytes += record.size;
-        this.onEntry(record.path, record.size);
-      },
+    const ended = current.entry.end();
+    if (!(ended instanceof Promise)) return this.ended(ended);
+    return ended.then(
+      (record) => this.ended(record),
       (e: Error) => {
         this.error ??= e;
       },
     );
+  }
+
+  private ended(record: EntryRecord): undefined {
+    this.records.set(record.path, record);
+    this.bytes += record.size;
+    this.onEntry(record.path, record.size);
+    return undefined;
   }
 
   private writeBody(chunk: Buffer): Promise<void> | undefined {
@@ -173,9 +183,11 @@ export class TarCollector {
     if (!current) return;
     this.current = undefined;
     // end() rejects for a zero-filled entry; the entry is recorded with its error.
-    await current.entry.end(failure).catch((err: Error) => {
-      this.error ??= err;
-    });
+    try {
+      await current.entry.end(failure);
+    } catch (err) {
+      this.error ??= err as Error;
+    }
   }
 }
 
@@ -187,4 +199,13 @@ function endWritable(stream: Writable): Promise<void> {
     stream.once('close', () => resolve());
     stream.end(() => resolve());
   });
+}
+
+/** `path` without leading and trailing '/' (no regex: this runs for every file a host sends). */
+function trimSlashes(path: string): string {
+  let start = 0;
+  let end = path.length;
+  while (start < end && path.charCodeAt(start) === 0x2f) start++;
+  while (end > start && path.charCodeAt(end - 1) === 0x2f) end--;
+  return start === 0 && end === path.length ? path : path.slice(start, end);
 }

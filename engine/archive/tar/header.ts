@@ -106,9 +106,9 @@ export function decodeHeader(block: Buffer): HeaderFields | 'end' {
   };
 }
 
-/** A member's header with what its extended headers said laid over it. */
+/** A member's header (decodeHeader's, changed in place) with what its extended headers said laid over it. */
 export function withExtended(header: HeaderFields, extended: ExtendedFields | undefined): HeaderFields {
-  const merged = extended ? { ...header, ...extended } : header;
+  const merged = extended ? Object.assign(header, extended) : header;
   // A directory has no body, whatever size an old tar put there.
   if (merged.flag === '5') merged.size = 0;
   return merged;

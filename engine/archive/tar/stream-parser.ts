@@ -174,11 +174,10 @@ export class TarStreamParser {
     this.remain = size;
     this.padding = padding;
     this.state = size > 0 ? 'body' : padding > 0 ? 'padding' : 'header';
-    const member: TarMember = {
-      ...header,
-      type: types.name.get(flag as types.EntryTypeCode) ?? `type '${flag}'`,
-      linkpath: isLink ? header.linkpath : undefined,
-    };
+    // The header object is this member's own (decodeHeader made it): completed in place, no copy per member.
+    const member = header as TarMember;
+    member.type = types.name.get(flag as types.EntryTypeCode) ?? `type '${flag}'`;
+    if (!isLink) member.linkpath = undefined;
     const waiting = this.sink.member(member);
     if (size > 0) return waiting;
     return waiting ? waiting.then(() => this.sink.memberEnd()) : this.sink.memberEnd();
@@ -197,7 +196,7 @@ export class TarStreamParser {
     switch (this.metaType) {
       case 'x':
       case 'X':
-        this.extended = parsePax(body, { ...this.extended }, false);
+        this.extended = parsePax(body, this.extended ? { ...this.extended } : {}, false);
         break;
       case 'g':
         this.globalExtended = parsePax(body, { ...this.globalExtended }, true);
