@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { LsError } from '../errors.js';
 import { openArchiveOutput, type ArchiveOutputOptions } from './archive-output.js';
 import { BodyWriter } from './body.js';
-import { readSpooled, spoolBody } from './spool.js';
+import { readSpooled, spoolBody, SPOOL_READ_SIZE } from './spool.js';
 import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
 import { Turns, type TurnKind } from './turns.js';
@@ -31,7 +31,10 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const container = format === 'zip' ? createZipContainer(output.input, options.level) : createTarContainer(output.input, { recycleBlocks: true });
   const entries: EntryRecord[] = [];
   const spoolFiles = new Set<string>();
-  const sources = new Set<Readable>();
+  /** What feeds entries now (a caller's stream, a spool file being read back): abort() stops them. */
+  const sources = new Set<{ destroy(): void }>();
+  /** The one buffer spool files are read back into (one spooled entry holds the archive at a time); zip keeps chunks, so not for zip. */
+  let spoolReadBuffer: Buffer | undefined;
   /** Entries go into the container one at a time (live streams before spooled bodies). */
   const turns = new Turns();
   /** Turns held by open entries, released by abort() if their holder never ends them. */
@@ -173,7 +176,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   }
 
   /** Copies `source` into a new entry of known size. */
-  async function copyIn(spec: EntrySpec & { size: number }, source?: Readable, kind?: TurnKind): Promise<EntryRecord> {
+  async function copyIn(spec: EntrySpec & { size: number }, source?: AsyncIterable<Buffer | string>, kind?: TurnKind): Promise<EntryRecord> {
     const entry = await startEntry(spec, kind);
     let failure: string | undefined;
     if (source) {
@@ -219,7 +222,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     }
     spoolFiles.add(spooled.path);
     addOptions?.onSpooled?.(spooled.size);
-    const copy = readSpooled(spooled);
+    const copy = readSpooled(spooled, format === 'zip' ? undefined : (spoolReadBuffer ??= Buffer.allocUnsafe(SPOOL_READ_SIZE)));
     sources.add(copy);
     try {
       return await copyIn({ ...spec, size: spooled.size }, copy, 'spooled');
