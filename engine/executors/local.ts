@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import os from 'node:os';
 import type { CommandResult, Executor, RunOptions } from './types.js';
@@ -26,29 +27,21 @@ export class LocalExecutor implements Executor {
     }
     const stdout = new HeadBuffer(STDOUT_CAPTURE_LIMIT);
     const stderr = new TailBuffer(STDERR_TAIL_LIMIT);
-    // execa is ~100 modules: loaded by the first local command, not by every lsbackup start.
-    const { execa } = await import('execa');
-
     // A sink that takes chunks directly gets them from one reused buffer (local-stdout.ts).
     const consume = directConsumer(options.stdout);
     const direct = consume ? await openLocalStdout() : undefined;
     // detached: the command gets its own process group, so a timeout kills the whole
     // pipeline (`sh -c 'a | b'`), not just the shell while its children keep the pipes open.
-    let child;
+    // node:child_process, not execa: nothing here needs more, and loading execa's ~100 modules
+    // was ~10 % of a trivial run's start-up.
+    let child: ChildProcess;
     try {
-      child = execa('sh', ['-c', invocation.commandLine], {
-        detached: true,
-        reject: false,
-        buffer: false,
-        stdin: 'pipe',
-        // execa's types list descriptors 3-9 only; any open one is passed on (child_process inherits it).
-        stdout: direct ? (direct.childFd as 3) : 'pipe',
-        stderr: 'pipe',
-      });
+      child = spawn('sh', ['-c', invocation.commandLine], { detached: true, stdio: ['pipe', direct ? direct.childFd : 'pipe', 'pipe'] });
     } catch (e) {
       direct?.dispose();
       throw e;
     }
+    const ended = exitOf(child);
     direct?.childStarted();
     // Done once the sink took all of stdout, not merely once stdout ended (sink-pipe.ts).
     const toSink = direct
@@ -77,7 +70,7 @@ export class LocalExecutor implements Executor {
     feedStdin(child.stdin!, invocation.prologue, options.stdin);
 
     let cause: Error | undefined;
-    const result = await child;
+    const result = await ended;
     exited = true;
     // A killed command's sink was detached (onStop): its output is not waited for.
     if (!toSink || !(stopping.timedOut || stopping.aborted)) await stdoutDone.catch((e: Error) => (cause ??= e));
@@ -85,7 +78,7 @@ export class LocalExecutor implements Executor {
     const { timedOut, aborted } = stopping;
 
     if (result.exitCode === undefined && !timedOut && !aborted && result.signal === undefined) {
-      cause ??= result.cause instanceof Error ? result.cause : new Error(String(result.message));
+      cause ??= result.error ?? new Error('the command ended without an exit status');
     }
     const stderrText = stderr.toString();
     const sudoProblem = explainSudoFailure(stderrText, this.hostName, become);
@@ -116,6 +109,17 @@ export class LocalExecutor implements Executor {
     if (become.user === os.userInfo().username) return undefined;
     return become;
   }
+}
+
+/** How a child process ended: its exit code or signal, or why it could not run (spawn failed). */
+function exitOf(child: ChildProcess): Promise<{ exitCode?: number; signal?: NodeJS.Signals; error?: Error }> {
+  return new Promise((resolve) => {
+    let error: Error | undefined;
+    child.once('error', (e) => (error = e));
+    // 'close' (not 'exit'): stdio is closed too, so all its output was read. It also follows a
+    // failed spawn, whose 'error' says why (its code is then a negative errno, not an exit status).
+    child.once('close', (code, signal) => resolve(error ? { error } : { exitCode: code ?? undefined, signal: signal ?? undefined }));
+  });
 }
 
 /** Writes the prologue (secrets) then the caller's input to stdin; a command that exits early (EPIPE) is not an error here. */
