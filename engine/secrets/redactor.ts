@@ -36,5 +36,6 @@ export function createRedactor(): Redactor {
     },
     redact,
     redactValue,
+    hasSecrets: () => needles.length > 0,
   };
 }

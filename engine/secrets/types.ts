@@ -21,4 +21,6 @@ export interface Redactor {
   redact(text: string): string;
   /** Deep-redact every string in a JSON-like value. */
   redactValue<T>(value: T): T;
+  /** False while no secret is known, so there is nothing to mask (a hot path may skip redactValue's copy). */
+  hasSecrets(): boolean;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { ChainSecretSource, CommandSecretSource, createRedactor, EnvSecretSource, FileSecretSource } from '../../engine/secrets/index.js';
+import { jsonLine } from '../../engine/report/json-lines.js';
 import { renderTemplate, shellQuote } from '../../engine/template/index.js';
 
 let dir: string;
@@ -87,6 +88,16 @@ describe('redactor', () => {
     const deep = redactor.redactValue({ steps: [{ command: `echo ${quoted}`, env: { PW: marker } }], n: 1 });
     expect(JSON.stringify(deep)).not.toContain('MARKER');
     expect(deep.n).toBe(1);
+  });
+
+  it('knows whether it has anything to mask (a JSON line with no secret known is printed as it is)', () => {
+    const redactor = createRedactor();
+    expect(redactor.hasSecrets()).toBe(false);
+    redactor.add('ab'); // too short to be masked anywhere
+    expect(redactor.hasSecrets()).toBe(false);
+    redactor.add(marker);
+    expect(redactor.hasSecrets()).toBe(true);
+    expect(JSON.parse(jsonLine({ type: 'entry', component: 'c', host: 'h', path: `p/${marker}`, size: 1 }, redactor)).path).toBe('p/***');
   });
 
   it('masks a secret rendered into a command and ignores very short values', async () => {
