@@ -41,10 +41,12 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const held = new Set<() => void>();
   let state: 'open' | 'finishing' | 'closed' = 'open';
   let fatal: Error | undefined;
-  /** The add() calls not yet settled: finish() waits for them so metadata.json really is last. */
+  /**
+   * The add() calls not yet settled: finish() waits for them, then for the turns to be idle (every
+   * entry started, by add() or open(), waits for or holds a turn until it ends), so metadata.json
+   * really is last.
+   */
   const pending = new Set<Promise<unknown>>();
-  /** Entries started (open() or add()) and not yet ended: finish() waits for these too. */
-  const unended = new Countdown();
 
   output.done.catch((err: Error) => {
     fatal ??= err;
@@ -99,7 +101,6 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     } catch (err) {
       return Promise.reject(err);
     }
-    unended.up();
     const turn = turns.take(kind);
     return turn instanceof Promise ? turn.then((release) => beginEntry(entry, release)) : beginEntry(entry, turn);
   }
@@ -109,7 +110,6 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     const done = () => {
       if (!held.delete(done)) return; // already handed on (end(), or abort() released it)
       release();
-      unended.down();
     };
     held.add(done);
     let waiting;
@@ -237,7 +237,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     ensureOpen();
     state = 'finishing';
     await Promise.allSettled([...pending]);
-    await unended.zero();
+    await turns.idle();
     if (fatal) throw fatal;
     const listed = [...entries];
     const json = metadataJson(buildMetadata(listed), listed.length);
@@ -305,22 +305,4 @@ function metadataJson(metadata: unknown, entries: number): Buffer {
   const json = Buffer.from(text);
   if (json.length > MAX_METADATA_BYTES) throw tooLarge(`${json.length} bytes`);
   return json;
-}
-
-/** How many entries are started and not yet ended, and a wait for none. */
-class Countdown {
-  private count = 0;
-  private waiters: (() => void)[] = [];
-
-  up(): void {
-    this.count++;
-  }
-
-  down(): void {
-    if (--this.count === 0) for (const resolve of this.waiters.splice(0)) resolve();
-  }
-
-  zero(): Promise<void> {
-    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
-  }
 }

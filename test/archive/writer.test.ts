@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createArchiveWriter } from '../../engine/archive/writer.js';
 import { fileSink, run, tempDir, tricklingBody } from './helpers.js';
 import { readByRealTools } from './real-tool-read.js';
+import { drainMicrotasks } from '../helpers/microtasks.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 beforeEach(async () => {
@@ -34,6 +35,28 @@ describe('concurrent adds', () => {
     for (const [i, body] of bodies.entries()) {
       expect((await readFile(join(out, `c/h${i}/data`))).equals(body)).toBe(true);
     }
+  });
+});
+
+describe('finish', () => {
+  it('waits for an entry opened by a caller to end: metadata.json lists it and stays the last entry', async () => {
+    const archive = join(dir.path, 'out.tar.gz');
+    const writer = createArchiveWriter('tar.gz', fileSink(archive), { spoolDir: dir.path });
+    const entry = await writer.open({ path: 'c/h/late', size: text.length });
+    let finished = false;
+    const finishing = writer
+      .finish((entries) => ({ entries }))
+      .then((result) => {
+        finished = true;
+        return result;
+      });
+    await drainMicrotasks();
+    expect(finished).toBe(false); // the open entry still holds the archive
+    await entry.write(text);
+    await entry.end();
+    const result = await finishing;
+    expect(result.entries.map((e) => e.path)).toEqual(['c/h/late']);
+    expect(run('tar', ['tzf', archive]).trim().split('\n')).toEqual(['c/h/late', 'metadata.json']);
   });
 });
 
