@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDataSet, mixedSpec, totalBytes, type DataSpec } from './data.js';
 import { BULK_RECIPE } from './recipes.js';
+import type { Contender } from './measure.js';
 
 /** ~560 MiB: the mixed data set at 0.6 scale (10,000 configs, logs, a dump, random files). */
 export const LOCAL_SPEC: DataSpec = mixedSpec(0.6);
@@ -16,8 +17,8 @@ export interface LocalBench {
   work: string;
   dataDir: string;
   spec: DataSpec;
-  /** The suite's measured run: `name` in `group`, `bytes` of input, `after` cleans up between runs. */
-  bench(group: string, name: string, bytes: number, argv: string[], after: () => void): Promise<unknown>;
+  /** The suite's measured comparison: the contenders' runs in turns, `bytes` of input (bench/main.ts). */
+  compare(group: string, bytes: number, contenders: Contender[]): Promise<unknown>;
   lsbackup(...rest: string[]): string[];
   emptyDir(dir: string): () => void;
 }
@@ -43,8 +44,12 @@ export async function localHost(b: LocalBench): Promise<void> {
   const tar = `tar -cf - -C / ${b.dataDir.slice(1)}`;
   const apply = (format: string) =>
     b.lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${b.dataDir}`);
-  await b.bench('local', LOCAL_NAMES.zstd, bytes, ['sh', '-c', `${tar} | zstd -3 -T0 -q > ${out}/b.tar.zst`], clean);
-  await b.bench('local', LOCAL_NAMES.lsbZstd, bytes, apply('tar.zst'), clean);
-  await b.bench('local', LOCAL_NAMES.pigz, bytes, ['sh', '-c', `${tar} | pigz -6 > ${out}/b.tar.gz`], clean);
-  await b.bench('local', LOCAL_NAMES.lsbGz, bytes, apply('tar.gz'), clean);
+  await b.compare('local', bytes, [
+    { name: LOCAL_NAMES.zstd, argv: ['sh', '-c', `${tar} | zstd -3 -T0 -q > ${out}/b.tar.zst`], after: clean },
+    { name: LOCAL_NAMES.lsbZstd, argv: apply('tar.zst'), after: clean },
+  ]);
+  await b.compare('local', bytes, [
+    { name: LOCAL_NAMES.pigz, argv: ['sh', '-c', `${tar} | pigz -6 > ${out}/b.tar.gz`], after: clean },
+    { name: LOCAL_NAMES.lsbGz, argv: apply('tar.gz'), after: clean },
+  ]);
 }

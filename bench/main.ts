@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
 import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
-import { measure, median, loadAverage, type Row } from './measure.js';
+import { measure, median, loadAverage, type Contender, type Row } from './measure.js';
 import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './recipes.js';
 import { sampleStagingUse } from './staging-peak.js';
 import { incremental, type IncrementalReport } from './incremental.js';
@@ -71,7 +71,7 @@ async function main() {
   }
   try {
     if (want('single')) await singleHost(fleet, bulkDir);
-    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, bench, lsbackup, emptyDir });
+    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, compare, lsbackup, emptyDir });
     if (want('restore')) await restore(fleet, bulkDir);
     if (want('cluster')) {
       await cluster(fleet, hostDir, sizes.hostsSmall);
@@ -124,22 +124,41 @@ function recipeFile(name: string, text: string): string {
   return file;
 }
 
-/** Runs `argv` `times` times (after one warm-up in full mode), records the row; `after` cleans up between runs. */
+/** Runs `argv` `times` times, records the row; `after` cleans up between runs. */
 async function bench(group: string, name: string, bytes: number, argv: string[], after: () => void, times = runs): Promise<Row> {
-  const row: Row = { group, name, command: argv.join(' '), bytes, runs: [] };
-  for (let i = 0; i < times; i++) {
-    const m = await measure(argv, { cwd: work, scratch: work, env: { ANSIBLE_FORKS: '16', ANSIBLE_HOST_KEY_CHECKING: 'False' } });
-    row.runs.push(m);
-    log(`${name}: ${m.wallS.toFixed(2)} s wall, ${m.cpuS.toFixed(1)} s CPU, ${m.maxRssMiB.toFixed(0)} MiB RSS, exit ${m.exitCode}`);
-    if (m.exitCode !== 0) log(m.stderrTail);
-    after();
+  const [row] = await compare(group, bytes, [{ name, argv, after }], times);
+  return row!;
+}
+
+/**
+ * Runs the contenders of one comparison in turns: round i runs each once, starting with
+ * contender i (mod n), so the runs of each tool are spread over the same minutes. Why: this
+ * shared machine's speed drifts by a quarter within minutes (the same 32-host backup took 9.2 s
+ * at 16:31 and 6.9 s at 16:38 on 2026-12-05), and a tool measured all at once, then the other,
+ * compared two different machines. Each contender gets its own row, as with bench().
+ */
+async function compare(group: string, bytes: number, contenders: Contender[], times = runs): Promise<Row[]> {
+  const contenderRows = contenders.map((c): Row => ({ group, name: c.name, command: c.argv.join(' '), bytes, runs: [] }));
+  for (let round = 0; round < times; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (round + k) % contenders.length;
+      const contender = contenders[i]!;
+      const m = await measure(contender.argv, { cwd: work, scratch: work, env: { ANSIBLE_FORKS: '16', ANSIBLE_HOST_KEY_CHECKING: 'False' } });
+      contenderRows[i]!.runs.push(m);
+      log(`${contender.name}: ${m.wallS.toFixed(2)} s wall, ${m.cpuS.toFixed(1)} s CPU, ${m.maxRssMiB.toFixed(0)} MiB RSS, exit ${m.exitCode}`);
+      if (m.exitCode !== 0) log(m.stderrTail);
+      contender.after();
+    }
   }
-  rows.push(row);
-  return row;
+  rows.push(...contenderRows);
+  return contenderRows;
 }
 
 const sh = (command: string) => ['sh', '-c', command];
 const lsbackup = (...rest: string[]) => ['node', cli, ...rest];
+/** `lsbackup apply` of `recipe` on `inv` into the directory `out` as `format`, with --json; `rest` adds options. */
+const applyInto = (recipe: string, inv: string, out: string, format: string, ...rest: string[]) =>
+  lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', ...rest);
 const emptyDir = (dir: string) => () => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -155,13 +174,17 @@ async function singleHost(fleet: Fleet, dataDir: string) {
   const clean = emptyDir(out);
   clean();
   const remoteTar = `'tar cf - -C / ${dataDir.slice(1)}'`;
-  const apply = (format: string) =>
-    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`);
-  await bench('single', 'ssh | zstd -3 -T0', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | zstd -3 -T0 -q > ${out}/b.tar.zst`), clean);
-  await bench('single', 'lsbackup tar.zst', bytes, apply('tar.zst'), clean);
-  await bench('single', 'ssh | pigz -6', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | pigz -6 > ${out}/b.tar.gz`), clean);
-  await bench('single', 'lsbackup tar.gz', bytes, apply('tar.gz'), clean);
-  await bench('single', 'ssh | gzip -6', bytes, sh(`${sshBase(host, fleet)} ${remoteTar} | gzip -6 > ${out}/b.tar.gz`), clean);
+  const apply = (format: string) => applyInto(recipe, inv, out, format, '--var', `bulk.data_dir=${dataDir}`);
+  const viaSsh = (compressor: string, file: string) => sh(`${sshBase(host, fleet)} ${remoteTar} | ${compressor} > ${out}/${file}`);
+  await compare('single', bytes, [
+    { name: 'ssh | zstd -3 -T0', argv: viaSsh('zstd -3 -T0 -q', 'b.tar.zst'), after: clean },
+    { name: 'lsbackup tar.zst', argv: apply('tar.zst'), after: clean },
+  ]);
+  await compare('single', bytes, [
+    { name: 'ssh | pigz -6', argv: viaSsh('pigz -6', 'b.tar.gz'), after: clean },
+    { name: 'lsbackup tar.gz', argv: apply('tar.gz'), after: clean },
+    { name: 'ssh | gzip -6', argv: viaSsh('gzip -6', 'b.tar.gz'), after: clean },
+  ]);
 }
 
 /** (d) restore throughput of the same 1 GiB backup, against zstd -d | ssh tar x. */
@@ -172,7 +195,8 @@ async function restore(fleet: Fleet, dataDir: string) {
   const recipe = recipeFile('bulk', BULK_RECIPE);
   const out = join(work, 'restore-src');
   emptyDir(out)();
-  execFileSync('node', [cli, 'apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dataDir}`], {
+  const [node, ...args] = applyInto(recipe, inv, out, 'tar.zst', '--var', `bulk.data_dir=${dataDir}`);
+  execFileSync(node!, args, {
     cwd: work,
     stdio: 'ignore',
   });
@@ -220,32 +244,12 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
   clean();
   const dump = join(hostDir, 'dump.sql');
   const configs = join(hostDir, 'configs');
-  const group = `cluster ${hosts} hosts`;
-  await bench(
-    group,
-    `lsbackup tar.zst, ${hosts} hosts`,
-    bytes,
-    lsbackup(
-      'apply',
-      recipe,
-      '-b',
-      inv,
-      '-t',
-      out,
-      '-f',
-      'tar.zst',
-      '--json',
-      '--cluster',
-      'bench',
-      '--var',
-      `cluster.dump=${dump}`,
-      '--var',
-      `cluster.configs=${configs}`,
-    ),
-    clean,
-  );
+  const apply = applyInto(recipe, inv, out, 'tar.zst', '--var', `cluster.dump=${dump}`, '--var', `cluster.configs=${configs}`);
   const playbook = recipeFile(`playbook${hosts}`, clusterPlaybook(dump, configs, out));
-  await bench(group, `ansible-playbook, ${hosts} hosts`, bytes, ['ansible-playbook', '-i', inv, playbook], clean);
+  await compare(`cluster ${hosts} hosts`, bytes, [
+    { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
+    { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
+  ]);
 }
 
 /** (c) peak RSS: 1 GiB against ~4 GiB (tar.zst); many hosts at once is the `many` group. */
@@ -259,13 +263,7 @@ async function rss(fleet: Fleet, bulkDir: string, bigDir: string) {
     ['1 GiB', bulkDir, sizes.bulk],
     ['4 GiB', bigDir, sizes.big],
   ] as const) {
-    await bench(
-      'rss',
-      `lsbackup tar.zst ${label}`,
-      totalBytes(spec),
-      lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${dir}`),
-      clean,
-    );
+    await bench('rss', `lsbackup tar.zst ${label}`, totalBytes(spec), applyInto(recipe, inv, out, 'tar.zst', '--var', `bulk.data_dir=${dir}`), clean);
   }
 }
 
@@ -280,16 +278,10 @@ async function many(fleet: Fleet, hosts: number) {
     'many',
     `lsbackup trivial, ${hosts} hosts, --concurrency ${hosts}`,
     0,
-    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench', '--concurrency', String(hosts)),
+    applyInto(recipe, inv, out, 'tar.zst', '--concurrency', String(hosts)),
     clean,
   );
-  await bench(
-    'many',
-    `lsbackup trivial, ${hosts} hosts, default concurrency`,
-    0,
-    lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', 'tar.zst', '--json', '--cluster', 'bench'),
-    clean,
-  );
+  await bench('many', `lsbackup trivial, ${hosts} hosts, default concurrency`, 0, applyInto(recipe, inv, out, 'tar.zst'), clean);
 }
 
 /**
@@ -342,23 +334,7 @@ async function remoteCompression(dataDir: string) {
         'remote',
         name,
         totalBytes(sizes.bulk),
-        lsbackup(
-          'apply',
-          recipe,
-          '-b',
-          inv,
-          '-t',
-          out,
-          '-f',
-          'tar.zst',
-          '--json',
-          '--cluster',
-          'bench',
-          '--compress',
-          where,
-          '--var',
-          `bulk.data_dir=${dataDir}`,
-        ),
+        applyInto(recipe, inv, out, 'tar.zst', '--compress', where, '--var', `bulk.data_dir=${dataDir}`),
         clean,
       );
       linkBytes.set(name, (link.sentBytes(0) - sentBefore) / row.runs.length);
@@ -379,26 +355,8 @@ async function profile(fleet: Fleet, dataDir: string) {
   for (const format of ['tar.zst', 'tar.gz']) {
     const dir = join(outDir, 'prof', format);
     rmSync(dir, { recursive: true, force: true });
-    const argv = [
-      'node',
-      '--cpu-prof',
-      '--cpu-prof-dir',
-      dir,
-      cli,
-      'apply',
-      recipe,
-      '-b',
-      inv,
-      '-t',
-      out,
-      '-f',
-      format,
-      '--json',
-      '--cluster',
-      'bench',
-      '--var',
-      `bulk.data_dir=${dataDir}`,
-    ];
+    const [node, ...args] = applyInto(recipe, inv, out, format, '--var', `bulk.data_dir=${dataDir}`);
+    const argv = [node!, '--cpu-prof', '--cpu-prof-dir', dir, ...args];
     await bench('profile', `lsbackup ${format} under --cpu-prof`, totalBytes(sizes.bulk), argv, clean, 1);
     const [file] = readdirSync(dir);
     if (file) console.log(execFileSync('node', [join(repo, 'bench/profile-summary.mjs'), join(dir, file), '12'], { encoding: 'utf8' }));
@@ -434,7 +392,7 @@ function report() {
   };
   const lines = [
     `Machine: ${machine()}`,
-    `Mode: ${quick ? 'quick' : 'full'}, runs per benchmark: ${runs} (median; some baselines fewer, see n)`,
+    `Mode: ${quick ? 'quick' : 'full'}, runs per benchmark: ${runs} (median; some baselines fewer, see n); the commands of a comparison run in turns`,
     '',
     '| group | benchmark | MB/s | wall s (median) | CPU s | peak RSS MiB | n | load1 before each run |',
     '|---|---|---|---|---|---|---|---|',
@@ -459,7 +417,7 @@ function report() {
     target(
       `${n} hosts: ansible wall / lsbackup wall`,
       ratio(`lsbackup tar.zst, ${n} hosts`, `ansible-playbook, ${n} hosts`),
-      n === 8 ? '≥ 10×' : '(reference)',
+      n === sizes.hostsSmall ? '≥ 10×' : '≥ 15×',
     );
   }
   const trivial = find('lsbackup trivial, local host');

@@ -41,6 +41,13 @@ function clock(text: string): number {
   return text.split(':').reduce((total, part) => total * 60 + Number(part), 0);
 }
 
+/** One command of a comparison (bench/main.ts compare()): `after` cleans up after each run. */
+export interface Contender {
+  name: string;
+  argv: string[];
+  after: () => void;
+}
+
 export async function measure(argv: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; scratch: string }): Promise<Measurement> {
   const reportFile = join(options.scratch, `.time-${process.pid}-${Date.now()}.txt`);
   const load1 = loadAverage();
