@@ -1,13 +1,13 @@
 /**
  * The built CLI runs its bundle from a V8 code cache (engine/cli/compile-cache.ts): written once
- * after a run, then used as it is; a damaged or foreign cache costs a compile, never a wrong or
+ * when a run's start-up is over (at its exit, or while a longer run goes on), then used as it is; a damaged or foreign cache costs a compile, never a wrong or
  * failed run; a directory another user could write, or one in another user's tree, is not used;
  * `off` writes nothing.
  */
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliOutput, repoRoot, runCli, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, repoRoot, runCli, spawnCli, workspace } from '../helpers/cli.js';
 
 const version = (JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -46,6 +46,43 @@ describe('the compile cache of the built CLI', () => {
     expect([second.ino, second.mtimeMs]).toEqual([first.ino, first.mtimeMs]);
     expect(await cacheFiles(dir)).toEqual([name]);
   });
+
+  it('a run that goes on past start-up writes it while running, not at its exit', async () => {
+    // A long backup's exit comes after dozens of full collections, which drop the start-up's
+    // functions from what V8 would cache: written then, the cache saved nothing.
+    const dir = path.join(ws.dir, 'cache');
+    const release = path.join(ws.dir, 'release');
+    const hold = `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: while [ ! -e ${release} ]; do sleep 0.1; done; echo done\n      output: held.txt\n`;
+    await ws.write('recipes/held.yaml', recipeYaml('held', hold));
+    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    const args = ['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'target')];
+    const child = spawnCli(args, { env: { LSBACKUP_COMPILE_CACHE: dir } });
+    // The run waits for `release`, which comes once the cache is there (a minute at most, far
+    // beyond the start-up window even on a loaded machine): a cache written at exit never is.
+    let written: string[] = [];
+    let whileRunning;
+    try {
+      for (let waited = 0; waited < 60_000 && child.exitCode === null; waited += 100) {
+        written = await cacheFiles(dir);
+        if (written.length > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(child.exitCode, 'the run ended before it was released').toBeNull();
+      expect(written).toHaveLength(1);
+      whileRunning = await stat(path.join(dir, written[0]!));
+    } finally {
+      await writeFile(release, '');
+    }
+    const r = await child;
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(whileRunning.size).toBeGreaterThan(100_000);
+    // Not written again at its exit, and the next run takes it as it is.
+    const atExit = await stat(path.join(dir, written[0]!));
+    expect([atExit.ino, atExit.mtimeMs]).toEqual([whileRunning.ino, whileRunning.mtimeMs]);
+    await runVersion(dir);
+    const after = await stat(path.join(dir, written[0]!));
+    expect([after.ino, after.mtimeMs]).toEqual([whileRunning.ino, whileRunning.mtimeMs]);
+  }, 120_000);
 
   it('a damaged cache is rejected and replaced; a stale one of another build is removed', async () => {
     const dir = path.join(ws.dir, 'cache');
