@@ -19,7 +19,8 @@ export interface LocalBench {
   spec: DataSpec;
   /** The suite's measured comparison: the contenders' runs in turns, `bytes` of input (bench/main.ts). */
   compare(group: string, bytes: number, contenders: Contender[]): Promise<unknown>;
-  lsbackup(...rest: string[]): string[];
+  /** `lsbackup apply` of `recipe` on `inv` into `out` as `format`, with --json; `rest` adds options (bench/main.ts). */
+  applyInto(recipe: string, inv: string, out: string, format: string, ...rest: string[]): string[];
   emptyDir(dir: string): () => void;
 }
 
@@ -42,8 +43,7 @@ export async function localHost(b: LocalBench): Promise<void> {
   const clean = b.emptyDir(out);
   clean();
   const tar = `tar -cf - -C / ${b.dataDir.slice(1)}`;
-  const apply = (format: string) =>
-    b.lsbackup('apply', recipe, '-b', inv, '-t', out, '-f', format, '--json', '--cluster', 'bench', '--var', `bulk.data_dir=${b.dataDir}`);
+  const apply = (format: string) => b.applyInto(recipe, inv, out, format, '--var', `bulk.data_dir=${b.dataDir}`);
   await b.compare('local', bytes, [
     { name: LOCAL_NAMES.zstd, argv: ['sh', '-c', `${tar} | zstd -3 -T0 -q > ${out}/b.tar.zst`], after: clean },
     { name: LOCAL_NAMES.lsbZstd, argv: apply('tar.zst'), after: clean },

@@ -71,7 +71,7 @@ async function main() {
   }
   try {
     if (want('single')) await singleHost(fleet, bulkDir);
-    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, compare, lsbackup, emptyDir });
+    if (want('local')) await localHost({ work, dataDir: join(dataRoot, `${mode}-local`), spec: quick ? tinySpec() : LOCAL_SPEC, compare, applyInto, emptyDir });
     if (want('restore')) await restore(fleet, bulkDir);
     if (want('cluster')) {
       await cluster(fleet, hostDir, sizes.hostsSmall);

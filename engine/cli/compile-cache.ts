@@ -31,7 +31,7 @@ const CACHE_FILE = /^compile-[0-9a-f]{16}\.bin$/;
  * an 8-host backup wrote at exit held 780 KB, and a trivial run from it took 382 ms of CPU, as
  * without a cache (392 ms), against 325 ms from one written by a short run (1.2 MB).
  */
-export const STARTUP_WINDOW_MS = 1000;
+const STARTUP_WINDOW_MS = 1000;
 
 /** Runs `file` (a CommonJS bundle) as Node would require it, compiled from the cache when one fits. */
 export function runBundle(file: string, env: NodeJS.ProcessEnv = process.env): void {

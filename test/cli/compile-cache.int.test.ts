@@ -1,9 +1,10 @@
 /**
  * The built CLI runs its bundle from a V8 code cache (engine/cli/compile-cache.ts): written once
- * when a run's start-up is over (at its exit, or while a longer run goes on), then used as it is; a damaged or foreign cache costs a compile, never a wrong or
- * failed run; a directory another user could write, or one in another user's tree, is not used;
- * `off` writes nothing.
+ * when a run's start-up is over (at its exit, or while a longer run goes on), then used as it is;
+ * a damaged or foreign cache costs a compile, never a wrong or failed run; a directory another
+ * user could write, or one in another user's tree, is not used; `off` writes nothing.
  */
+import type { Stats } from 'node:fs';
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,7 +61,7 @@ describe('the compile cache of the built CLI', () => {
     // The run waits for `release`, which comes once the cache is there (a minute at most, far
     // beyond the start-up window even on a loaded machine): a cache written at exit never is.
     let written: string[] = [];
-    let whileRunning;
+    let whileRunning: Stats | undefined;
     try {
       for (let waited = 0; waited < 60_000 && child.exitCode === null; waited += 100) {
         written = await cacheFiles(dir);
@@ -75,13 +76,13 @@ describe('the compile cache of the built CLI', () => {
     }
     const r = await child;
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(whileRunning.size).toBeGreaterThan(100_000);
+    expect(whileRunning!.size).toBeGreaterThan(100_000);
     // Not written again at its exit, and the next run takes it as it is.
     const atExit = await stat(path.join(dir, written[0]!));
-    expect([atExit.ino, atExit.mtimeMs]).toEqual([whileRunning.ino, whileRunning.mtimeMs]);
+    expect([atExit.ino, atExit.mtimeMs]).toEqual([whileRunning!.ino, whileRunning!.mtimeMs]);
     await runVersion(dir);
     const after = await stat(path.join(dir, written[0]!));
-    expect([after.ino, after.mtimeMs]).toEqual([whileRunning.ino, whileRunning.mtimeMs]);
+    expect([after.ino, after.mtimeMs]).toEqual([whileRunning!.ino, whileRunning!.mtimeMs]);
   }, 120_000);
 
   it('a damaged cache is rejected and replaced; a stale one of another build is removed', async () => {
