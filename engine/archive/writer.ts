@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { LsError } from '../errors.js';
 import { openArchiveOutput, type ArchiveOutputOptions } from './archive-output.js';
 import { BodyWriter } from './body.js';
-import { readSpooled, spoolBody, SPOOL_READ_SIZE } from './spool.js';
+import { MemoryBudget, readSpooled, spoolBody, SPOOL_READ_SIZE, type SpooledBody } from './spool.js';
 import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
 import { Turns, type TurnKind } from './turns.js';
@@ -33,6 +33,8 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   const spoolFiles = new Set<string>();
   /** What feeds entries now (a caller's stream, a spool file being read back): abort() stops them. */
   const sources = new Set<{ destroy(): void }>();
+  /** What bodies held in memory until their turn take together. */
+  const heldInMemory = new MemoryBudget();
   /** The one buffer spool files are read back into (one spooled entry holds the archive at a time); zip keeps chunks, so not for zip. */
   let spoolReadBuffer: Buffer | undefined;
   /** Entries go into the container one at a time (live streams before spooled bodies). */
@@ -176,7 +178,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   }
 
   /** Copies `source` into a new entry of known size. */
-  async function copyIn(spec: EntrySpec & { size: number }, source?: AsyncIterable<Buffer | string>, kind?: TurnKind): Promise<EntryRecord> {
+  async function copyIn(spec: EntrySpec & { size: number }, source?: AsyncIterable<Buffer | string> | Iterable<Buffer>, kind?: TurnKind): Promise<EntryRecord> {
     const entry = await startEntry(spec, kind);
     let failure: string | undefined;
     if (source) {
@@ -212,20 +214,25 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     // Unknown size: spool outside the turn so hosts spool in parallel, then append in turn.
     if (!body) return copyIn({ ...spec, size: 0 });
     sources.add(body);
-    let spooled;
+    let spooled: SpooledBody;
     try {
-      spooled = await spoolBody(body, options.spoolDir);
+      spooled = await spoolBody(body, options.spoolDir, heldInMemory);
     } catch (err) {
       throw archiveError(entry.path, `reading the body failed: ${(err as Error).message}`, err);
     } finally {
       sources.delete(body);
     }
-    spoolFiles.add(spooled.path);
     addOptions?.onSpooled?.(spooled.size);
-    const copy = readSpooled(spooled, format === 'zip' ? undefined : (spoolReadBuffer ??= Buffer.allocUnsafe(SPOOL_READ_SIZE)));
+    const sized = { ...spec, size: spooled.size };
+    if (spooled.kind === 'memory') {
+      const size = spooled.size;
+      return copyIn(sized, [spooled.bytes], 'spooled').finally(() => heldInMemory.giveBack(size));
+    }
+    spoolFiles.add(spooled.path);
+    const copy = readSpooled(spooled.path, format === 'zip' ? undefined : (spoolReadBuffer ??= Buffer.allocUnsafe(SPOOL_READ_SIZE)));
     sources.add(copy);
     try {
-      return await copyIn({ ...spec, size: spooled.size }, copy, 'spooled');
+      return await copyIn(sized, copy, 'spooled');
     } finally {
       sources.delete(copy);
       spoolFiles.delete(spooled.path);

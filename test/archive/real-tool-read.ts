@@ -16,6 +16,7 @@ import { fileSink, run, tempDirPerTest, tricklingBody } from './helpers.js';
 const mtime = new Date('2024-05-06T07:08:10Z'); // even seconds: zip keeps 2-second DOS times
 const text = Buffer.from('hello, archive\n');
 const big = randomBytes(2_500_000); // spans several 1 MiB gzip members
+const dump = Buffer.from(Array.from({ length: 300_000 }, (_, i) => `INSERT INTO t VALUES (${i}, '${(i * 7919) % 10007}');\n`).join('')); // ~11 MB
 const longPath = `postgresql/db-1/${'deep/'.repeat(30)}naïve-名前.conf`; // needs a pax header
 
 const extractors: Record<ArchiveFormat, (archive: string, into: string) => void> = {
@@ -39,11 +40,13 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
       const spoolDir = join(dir.path, 'spool');
       await mkdir(spoolDir);
       const writer = createArchiveWriter(format, fileSink(archive), { spoolDir });
-      const seq = spawn('seq', ['1', '100000']); // unknown length: spooled
+      const seq = spawn('seq', ['1', '100000']); // unknown length, small: held in memory
       await Promise.all([
         writer.add({ path: 'haproxy/lb-1/haproxy.cfg', size: text.length, mode: 0o640, mtime }, Readable.from([text])),
         writer.add({ path: 'etcd/m-1/snapshot.db', size: big.length, mode: 0o600, mtime }, tricklingBody(big, 65536)),
         writer.add({ path: 'postgresql/db-1/numbers.txt', mtime, mode: 0o644 }, seq.stdout),
+        // Unknown length, larger than what is held in memory: a spool file.
+        writer.add({ path: 'postgresql/db-1/dump.sql', mtime, mode: 0o600 }, tricklingBody(dump, 32768)),
         writer.add({ path: longPath, size: text.length, mode: 0o600, mtime }, Readable.from([text])),
         writer.add({ path: 'haproxy/lb-1/conf.d', type: 'directory', mode: 0o750, mtime }),
         writer.add({ path: 'haproxy/lb-1/current.cfg', type: 'symlink', linkpath: 'haproxy.cfg', mtime }),
@@ -65,6 +68,7 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
       expect(await readFile(at('haproxy/lb-1/haproxy.cfg'))).toEqual(text);
       expect((await readFile(at('etcd/m-1/snapshot.db'))).equals(big)).toBe(true);
       expect(await readFile(at('postgresql/db-1/numbers.txt'), 'utf8')).toBe(run('seq', ['1', '100000']));
+      expect((await readFile(at('postgresql/db-1/dump.sql'))).equals(dump)).toBe(true);
       expect(await readFile(at(longPath))).toEqual(text);
       expect((await stat(at('haproxy/lb-1/haproxy.cfg'))).mode & 0o777).toBe(0o640);
       expect((await stat(at('postgresql/db-1/numbers.txt'))).mode & 0o777).toBe(0o644);
@@ -87,6 +91,7 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
           .update(run('seq', ['1', '100000']))
           .digest('hex'),
       );
+      expect(result.entries.find((e) => e.path === 'postgresql/db-1/dump.sql')!.sha256).toBe(createHash('sha256').update(dump).digest('hex'));
     });
   });
 }
