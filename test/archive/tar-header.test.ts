@@ -23,6 +23,9 @@ const cases: [string, HeaderFields][] = [
   ['a path split into ustar prefix and name', { ...base, path: `${'p'.repeat(80)}/${'q'.repeat(60)}/file.conf`, size: 5 }],
   ['a path longer than ustar can hold', { ...base, path: `${'x'.repeat(120)}/${'y'.repeat(120)}/${'z'.repeat(120)}.conf`, size: 5 }],
   ['a path that is not ASCII', { ...base, path: 'pg/db-1/naïve-名前.conf', size: 5 }],
+  // The first 99 bytes, the ustar name's stand-in, end in '/': the member must stay a file.
+  ['a long path that is not ASCII, its 99th byte a slash', { ...base, path: `${'d'.repeat(98)}/naïve-名前.conf`, size: 5 }],
+  ['a path too long for ustar, its 99th byte a slash', { ...base, path: `${'a'.repeat(98)}/${'b'.repeat(160)}`, size: 5 }],
   ['a long symlink target', { ...base, flag: '2', path: 'pg/db-1/link', size: 0, linkpath: `../${'t'.repeat(150)}` }],
   ['a directory', { ...base, flag: '5', path: 'pg/db-1/conf.d/', mode: 0o750, size: 0 }],
   ['a big uid and gid', { ...base, path: 'pg/db-1/owned', uid: 3_000_000, gid: 4_000_000, size: 5 }],
@@ -73,12 +76,38 @@ describe.each(cases)('%s', (_label, fields) => {
       header = decodeHeader(bytes.subarray(offset, offset + TAR_BLOCK));
     }
     expect(header).not.toBe('end');
+    // Older readers (lsbackup before 2026-12-05 among them) take a file whose ustar name ends in '/' for a directory.
+    if (fields.flag !== '5') expect(bytes.toString('latin1', offset, offset + 100).replace(/\0+$/, '')).not.toMatch(/\/$/);
     const read = withExtended(header as HeaderFields, extended);
     expect({ ...read, mtime: read.mtime?.getTime(), linkpath: read.linkpath || undefined }).toEqual({
       ...fields,
       mtime: extended?.mtime ? fields.mtime!.getTime() : Math.floor(fields.mtime!.getTime() / 1000) * 1000,
       linkpath: fields.linkpath,
     });
+  });
+});
+
+describe('a pax path after a stand-in that ends in a slash (as GNU tar writes a long name)', () => {
+  it('is the file the pax path names, not a directory', () => {
+    const path = `${'d'.repeat(98)}/naïve.conf`;
+    const bytes = encodeHeader({ ...base, path, size: 5 });
+    // Rewrite the ustar name as GNU tar would: the path's first 100 bytes, here ending in '/'.
+    const ustar = Buffer.from(bytes.subarray(bytes.length - TAR_BLOCK));
+    ustar.fill(0, 0, 100);
+    ustar.write(`${'d'.repeat(98)}/`, 0, 'latin1');
+    ustar.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of ustar) sum += byte;
+    ustar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const pax = decodeHeader(bytes.subarray(0, TAR_BLOCK)) as HeaderFields;
+    const extended = parsePax(bytes.subarray(TAR_BLOCK, TAR_BLOCK + pax.size), {}, false);
+    const read = withExtended(decodeHeader(ustar) as HeaderFields, extended);
+    expect(read).toMatchObject({ path, flag: '0', size: 5 });
+  });
+
+  it("an old tar's file named with a trailing slash is still a directory", () => {
+    const read = withExtended(decodeHeader(encodeHeader({ ...base, path: 'pg/conf.d/', size: 0 })) as HeaderFields, undefined);
+    expect(read).toMatchObject({ path: 'pg/conf.d/', flag: '5', size: 0 });
   });
 });
 

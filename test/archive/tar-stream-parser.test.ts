@@ -31,6 +31,10 @@ beforeAll(async () => {
   await mkdir(join(root, veryLongDir), { recursive: true });
   await writeFile(join(root, veryLongDir, 'deeper.conf'), 'deeper\n');
   await writeFile(join(root, 'naïve-名前.txt'), 'utf8 name\n');
+  // 'tree/<94>/' is 100 bytes: GNU tar's ustar stand-in for this long name ends in '/'. The file
+  // holds a tar, so a parser that took it for a directory would read members out of its body.
+  await mkdir(join(root, 'e'.repeat(94)));
+  await writeFile(join(root, 'e'.repeat(94), 'naïve-inner.tar'), execFileSync('tar', ['--create', '--file=-', '-C', root, 'small.conf']));
   await symlink('small.conf', join(root, 'link-short'));
   await symlink(`${'../'.repeat(2)}${'t'.repeat(110)}`, join(root, 'link-long'));
   await link(join(root, 'small.conf'), join(root, 'hard.conf'));

@@ -279,7 +279,9 @@ restore:
 `;
 
 describe('a chain of 7 restores point by point', () => {
-  it.each([1, 2])(
+  // Seed 125 collects a file whose 100th path byte is '/' (GNU tar's ustar stand-in for its long
+  // name ends there): it was read back as a directory and restore refused the archive.
+  it.each([1, 2, 125])(
     'local host, seed %i',
     async (seed) => {
       const cluster = await createCluster({ local: ['app'] });

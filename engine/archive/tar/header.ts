@@ -88,9 +88,7 @@ export function decodeHeader(block: Buffer): HeaderFields | 'end' {
     const prefix = readString(block, 345, block[475] !== 0 ? 155 : 130);
     if (prefix) path = `${prefix}/${path}`;
   }
-  let flag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
-  // Old tars marked a directory as a file whose name ends in '/'.
-  if (flag === '0' && path.endsWith('/')) flag = '5';
+  const flag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
   const mtime = readNumber(block, 136, 12);
   return {
     path,
@@ -109,6 +107,10 @@ export function decodeHeader(block: Buffer): HeaderFields | 'end' {
 /** A member's header (decodeHeader's, changed in place) with what its extended headers said laid over it. */
 export function withExtended(header: HeaderFields, extended: ExtendedFields | undefined): HeaderFields {
   const merged = extended ? Object.assign(header, extended) : header;
+  // Old tars marked a directory as a file whose name ends in '/'. The name that counts is the
+  // final one: with a pax path, the ustar name is only a stand-in, which GNU tar cuts at 100
+  // bytes — so a file's stand-in may end in '/' ('dir/' of 'dir/naïve.conf').
+  if (merged.flag === '0' && merged.path.endsWith('/')) merged.flag = '5';
   // A directory has no body, whatever size an old tar put there.
   if (merged.flag === '5') merged.size = 0;
   return merged;
@@ -240,7 +242,11 @@ function ustarBlock(f: HeaderFields): { block: Buffer; needsPax: boolean } {
     writeLatin1(block, 0, 100, split.name);
     writeLatin1(block, 345, 155, split.prefix);
   } else {
-    writeLatin1(block, 0, 99, f.path.slice(0, 99)); // a readable stand-in; the pax path is the real one
+    // A readable stand-in; the pax path is the real one. Never a file's ending in '/': a reader
+    // that applies old tars' "a file named 'x/' is a directory" before the pax path would take
+    // the file for a directory and its body for headers.
+    const standIn = f.path.slice(0, 99);
+    writeLatin1(block, 0, 99, f.flag !== '5' && standIn.endsWith('/') ? `${standIn.slice(0, -1)}_` : standIn);
   }
   fits = writeNumber(block, 100, 8, f.mode ?? 0) && fits;
   fits = writeNumber(block, 108, 8, f.uid ?? 0) && fits;
