@@ -224,10 +224,7 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     }
     addOptions?.onSpooled?.(spooled.size);
     const sized = { ...spec, size: spooled.size };
-    if (spooled.kind === 'memory') {
-      const size = spooled.size;
-      return copyIn(sized, [spooled.bytes], 'spooled').finally(() => heldInMemory.giveBack(size));
-    }
+    if (spooled.kind === 'memory') return copyIn(sized, [spooled.bytes], 'spooled').finally(() => heldInMemory.giveBack(sized.size));
     spoolFiles.add(spooled.path);
     const copy = readSpooled(spooled.path, format === 'zip' ? undefined : (spoolReadBuffer ??= Buffer.allocUnsafe(SPOOL_READ_SIZE)));
     sources.add(copy);
