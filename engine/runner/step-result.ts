@@ -63,6 +63,9 @@ export function describeFailure(
   // Without an exit code, or despite exit code 0 (the stream broke), the cause is the story.
   if (result.cause && !result.exitCode) return result.cause.message;
   const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
+  // The command succeeded and what we made of its output failed (a name the format cannot hold):
+  // "exit code 0" would point at the host.
+  if (extra && result.exitCode === 0) return [extra.message, lastLines].filter(Boolean).join(': ');
   const code = result.exitCode !== undefined ? `exit code ${result.exitCode}` : `killed by ${result.signal ?? 'signal'}`;
   const why = result.cause?.message ?? extra?.message;
   return [code, why, lastLines].filter(Boolean).join(': ');

@@ -58,6 +58,8 @@ it('zip refuses a name that is not UTF-8, naming the format to use', async () =>
   const apply = await c.apply(['--format', 'zip']);
   expect(apply.exitCode, cliOutput(apply)).not.toBe(0);
   expect(apply.stdout + apply.stderr).toContain('zip archives hold UTF-8 names only and this name is not UTF-8; use tar.gz or tar.zst');
+  // The host's tar succeeded: the step's error says what lsbackup refused, not "exit code 0".
+  expect(apply.stdout + apply.stderr).not.toContain('exit code 0');
 });
 
 it('zip refuses a name with a backslash (zip reads it as a separator: back\\slash came back as back/slash); tar keeps it', async () => {
