@@ -11,6 +11,7 @@ import type { LoadedRecipe } from '../recipes/types.js';
 import { runBackup, type BackupResult } from '../runner/backup.js';
 import type { CompressMode } from '../runner/transport.js';
 import { loadSigner } from '../signing/index.js';
+import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { RunContext } from './context.js';
@@ -43,6 +44,8 @@ export interface BackupSettings {
   /** --var component.key=value (checked against the recipes). */
   cliVars?: string[];
   encryption: { recipients: string[]; plainMetadata: boolean };
+  /** age identity that reads earlier backups' encrypted metadata: what an incremental compares with. */
+  identityFile?: string;
   signKey?: string;
   connection: ConnectionOptions;
   /** --incremental/--full or a job's `incremental`: compare with the newest backup (docs/incremental.md). */
@@ -60,6 +63,8 @@ export interface BackupFlags extends ClusterFlags, TargetFlags, ConnectionOption
   /** age recipients (age1...), repeatable. */
   encryptTo?: string[];
   plainMetadata?: boolean;
+  /** age identity file that reads the encrypted metadata of earlier backups (default: config encryption.identityFile). */
+  identity?: string;
   /** SSH private key that signs metadata.json (default: config signing.key). */
   signKey?: string;
   concurrency?: number;
@@ -90,6 +95,7 @@ export function backupSettingsFromFlags(recipePaths: string[], flags: BackupFlag
       recipients: flags.encryptTo ?? config.encryption?.recipients ?? [],
       plainMetadata: flags.plainMetadata ?? config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata,
     },
+    identityFile: flags.identity ?? config.encryption?.identityFile,
     signKey: flags.signKey ?? config.signing?.key,
     connection: flags,
     ...(flags.full ? { incremental: { mode: 'full' } } : flags.incremental ? { incremental: { mode: 'incremental' } } : {}),
@@ -108,6 +114,8 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
   const { config } = settings;
   // A missing or passphrase-protected key stops the run here, before any target or host is touched.
   const signer = settings.signKey ? await loadSigner(settings.signKey) : undefined;
+  // So is an identity that cannot read earlier backups' encrypted metadata (only an incremental reads them).
+  const identities = settings.incremental?.mode === 'incremental' && settings.identityFile ? await parseIdentityFile(settings.identityFile) : undefined;
   const targets = await openConfiguredTargets(settings.targets, config, redactor);
   const recipes = settings.recipes ?? (await loadRunRecipes(settings.recipePaths, config));
   const inventory = await loadRunInventory({ build: settings.build }, config, redactor);
@@ -122,7 +130,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
       withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter }, async () =>
         runBackup({
           // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
-          incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter) : undefined,
+          incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter, { identities }) : undefined,
           recipes,
           inventory,
           targets,

@@ -4,7 +4,7 @@
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
 import { parseBackupName, sanitizeClusterName } from '../archive/names.js';
-import { listBackupsLazily, type BackupSummary } from '../catalog/listing.js';
+import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, type BackupSummary } from '../catalog/listing.js';
 import { storedSha256 } from '../catalog/objects.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -29,7 +29,7 @@ export async function chooseIncrementalBase(
   targets: Target[],
   cluster: string,
   reporter: Reporter,
-  now = new Date(),
+  { identities, now = new Date() }: { identities?: string[]; now?: Date } = {},
 ): Promise<{ base?: IncrementalBase }> {
   if (policy.mode === 'full' || targets.length === 0) return {};
   const full = (why: string) => {
@@ -38,9 +38,11 @@ export async function chooseIncrementalBase(
   };
   const first = targets[0]!;
   const clusterName = sanitizeClusterName(cluster);
-  const listing = await listBackupsLazily(first, { only: (p) => p.cluster === clusterName });
-  const newest = await newestUsable(listing, clusterName);
-  if (!newest) return full(`${first.uri} holds no readable backup of cluster ${cluster} to compare with`);
+  const listing = await listBackupsLazily(first, { only: (p) => p.cluster === clusterName, identities });
+  const { newest, passedOver } = await newestUsable(listing, clusterName);
+  if (!newest) return full(`${first.uri} holds no readable backup of cluster ${cluster} to compare with${passedOverNote(passedOver)}`);
+  // Still right (its references are to bytes that exist), but it sends what the newer one holds.
+  if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
   const chain = await chainOf(newest, listing);
   if (!chain.complete) return full(`the chain of ${newest.name} is incomplete in ${first.uri} (a base is missing)`);
   const increments = chain.names.length - 1;
@@ -67,12 +69,22 @@ type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
  * by name. A copy stored under another name than its run's (renamed) is never a base; for every
  * other backup the name's time is the run's, so name order is the order by metadata.
  */
-async function newestUsable(listing: Listing, clusterName: string): Promise<BackupSummary | undefined> {
+async function newestUsable(listing: Listing, clusterName: string): Promise<{ newest?: BackupSummary; passedOver?: BackupSummary }> {
+  let passedOver: BackupSummary | undefined;
   for (const candidate of listing.backups) {
     const b = await listing.read(candidate);
-    if (b.metadata && !b.renamed && b.cluster === clusterName && b.status !== 'failed') return b;
+    if (b.metadata && !b.renamed && b.cluster === clusterName && b.status !== 'failed') return { newest: b, passedOver };
+    if (!b.metadata) passedOver ??= b;
   }
-  return undefined;
+  return { passedOver };
+}
+
+/** Why the newest backup whose metadata did not read is no base, and what makes it one. */
+function passedOverNote(backup: BackupSummary | undefined): string {
+  if (!backup) return '';
+  const hint =
+    backup.metadataNote === METADATA_ENCRYPTED_NOTE ? ': give --identity or the config encryption.identityFile (or make backups with --plain-metadata)' : '';
+  return ` (${backup.name}: ${backup.metadataNote}${hint})`;
 }
 
 /**

@@ -13,6 +13,9 @@ import { newestFirst } from './order.js';
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
 export const METADATA_READS = 16;
 
+/** The note of a backup whose metadata sidecar is encrypted and no identity was given. */
+export const METADATA_ENCRYPTED_NOTE = 'metadata encrypted (pass --identity)';
+
 export interface BackupSummary extends ParsedBackupName {
   /** When the run started, from the metadata; the name's time only when the metadata was not read. */
   time: Date;
@@ -97,7 +100,7 @@ async function summarise(
   if (!readOptions) return summary;
   const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
-  if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: 'metadata encrypted (pass --identity)' };
+  if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: METADATA_ENCRYPTED_NOTE };
   try {
     const metadata = parseMetadata(await readText(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);

@@ -221,6 +221,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .addOption(
       new Option('--full', 'a full backup that later --incremental runs compare with (records the signature of every collected file)').conflicts('incremental'),
     )
+    .option(
+      '--identity <file>',
+      'age identity file that reads the encrypted metadata of earlier backups, so --incremental can compare with encrypted backups (default: config encryption.identityFile)',
+    )
     .option('--metrics-textfile <file>', METRICS_TEXTFILE_HELP)
     .action(async (recipes: string[], _o, cmd: Command) =>
       setExitCode(await (await import('./commands/apply.js')).applyCommand(recipes, cmd.optsWithGlobals<ApplyOptions>(), redactor)),

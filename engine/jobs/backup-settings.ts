@@ -1,12 +1,13 @@
 import type { BackupSettings } from '../app/backup.js';
 import type { ConnectionOptions } from '../app/executors.js';
-import type { Config } from '../config/load.js';
+import type { Config, EncryptionConfig } from '../config/load.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import type { CompressMode } from '../runner/transport.js';
 import type { EffectiveJob } from './resolve.js';
 import type { IncrementalPolicy } from '../app/incremental-base.js';
 import { parseWithin } from '../catalog/retention.js';
+import { metadataSealedFromJobs } from './retention.js';
 
 /** What `run` / `schedule` may set over a job. */
 export interface JobOverrides {
@@ -37,6 +38,7 @@ export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrid
     stepTimeoutSec: job.stepTimeout,
     lockWaitSec: overrides.lockWaitSec ?? job.lockWait,
     encryption: { recipients: config.encryption?.recipients ?? [], plainMetadata: config.encryption?.plainMetadata ?? RUN_DEFAULTS.plainMetadata },
+    identityFile: config.encryption?.identityFile,
     signKey: overrides.signKey ?? config.signing?.key,
     connection: overrides.connection ?? {},
     incremental: incrementalPolicy(job, overrides.full),
@@ -49,4 +51,12 @@ function incrementalPolicy(job: EffectiveJob, full: boolean | undefined): Increm
   if (!job.incremental) return undefined;
   const { fullEvery, maxChain } = job.incremental;
   return { mode: 'incremental', ...(fullEvery ? { fullEveryMs: parseWithin(fullEvery) } : {}), ...(maxChain ? { maxChain } : {}) };
+}
+
+/** What `config validate` warns about incremental jobs: a base they could never read. */
+export function incrementalWarnings(jobs: EffectiveJob[], encryption: EncryptionConfig | undefined): string[] {
+  if (!metadataSealedFromJobs(encryption) || !jobs.some((j) => j.incremental)) return [];
+  return [
+    'incremental jobs cannot read the encrypted metadata of earlier backups without encryption.identityFile: every run would be a full (set encryption.identityFile, or encryption.plainMetadata: true)',
+  ];
 }

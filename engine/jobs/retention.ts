@@ -35,6 +35,11 @@ export async function applyRetention(
   return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name), ...(unreadable.length ? { unreadable } : {}) };
 }
 
+/** Backups get encrypted metadata sidecars and the jobs hold no identity that reads them. */
+export function metadataSealedFromJobs(encryption: EncryptionConfig | undefined): boolean {
+  return (encryption?.recipients?.length ?? 0) > 0 && !encryption?.plainMetadata && !encryption?.identityFile;
+}
+
 /**
  * `config validate`: retention the operator should know about. Two jobs whose policies cover
  * the same target and cluster (each applies to its own job's backups only, so none deletes
@@ -42,9 +47,8 @@ export async function applyRetention(
  */
 export function retentionWarnings(jobs: EffectiveJob[], encryption: EncryptionConfig | undefined): string[] {
   const retaining = jobs.filter((j) => hasRetention(j.retention));
-  const sealed = (encryption?.recipients?.length ?? 0) > 0 && !encryption?.plainMetadata && !encryption?.identityFile;
   const unreadable =
-    sealed && retaining.length > 0
+    metadataSealedFromJobs(encryption) && retaining.length > 0
       ? [
           'retention cannot read encrypted metadata without encryption.identityFile: backups whose metadata it cannot read are kept, never pruned (set encryption.identityFile, or encryption.plainMetadata: true)',
         ]

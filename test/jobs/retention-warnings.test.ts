@@ -1,13 +1,18 @@
-/** What `config validate` says about retention (engine/jobs/retention.ts#retentionWarnings), on configs as loaded. */
+/**
+ * What `config validate` says about retention (engine/jobs/retention.ts#retentionWarnings) and
+ * incremental jobs (engine/jobs/backup-settings.ts#incrementalWarnings), on configs as loaded.
+ */
 import { describe, expect, it } from 'vitest';
 import { checkConfigText } from '../../engine/config/load.js';
 import { effectiveJobs } from '../../engine/jobs/resolve.js';
 import { retentionWarnings } from '../../engine/jobs/retention.js';
+import { incrementalWarnings } from '../../engine/jobs/backup-settings.js';
 
 const warningsOf = (yaml: string) => {
   const { config, problems } = checkConfigText('/etc/lsbackup/lsbackup.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\n${yaml}`);
   expect(problems).toEqual([]);
-  return retentionWarnings(effectiveJobs(config!), config!.encryption);
+  const jobs = effectiveJobs(config!);
+  return [...retentionWarnings(jobs, config!.encryption), ...incrementalWarnings(jobs, config!.encryption)];
 };
 
 const RECIPIENT = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
@@ -28,6 +33,16 @@ describe('retention warnings', () => {
     const sealed = warningsOf(`targets: [/b]\nretention: { keepLast: 3 }\nencryption: { recipients: [${RECIPIENT}] }\n`);
     expect(sealed).toEqual([expect.stringContaining('retention cannot read encrypted metadata without encryption.identityFile')]);
     expect(warningsOf(`targets: [/b]\nretention: { keepLast: 3 }\nencryption: { recipients: [${RECIPIENT}], plainMetadata: true }\n`)).toEqual([]);
+    expect(warningsOf(`targets: [/b]\nencryption: { recipients: [${RECIPIENT}] }\n`)).toEqual([]);
+  });
+
+  it('incremental jobs over encrypted metadata without an identity: says every run would be a full, and how to fix it', () => {
+    const sealed = warningsOf(`targets: [/b]\njobs:\n  nightly: { incremental: { maxChain: 7 } }\n  adhoc: {}\nencryption: { recipients: [${RECIPIENT}] }\n`);
+    expect(sealed).toEqual([expect.stringContaining('incremental jobs cannot read the encrypted metadata of earlier backups without encryption.identityFile')]);
+    expect(
+      warningsOf(`targets: [/b]\nincremental: { maxChain: 7 }\nencryption: { recipients: [${RECIPIENT}], identityFile: /etc/lsbackup/key.txt }\n`),
+    ).toEqual([]);
+    expect(warningsOf(`targets: [/b]\nincremental: { maxChain: 7 }\nencryption: { recipients: [${RECIPIENT}], plainMetadata: true }\n`)).toEqual([]);
     expect(warningsOf(`targets: [/b]\nencryption: { recipients: [${RECIPIENT}] }\n`)).toEqual([]);
   });
 });

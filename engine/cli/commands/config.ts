@@ -7,6 +7,7 @@ import { configSample } from '../../config/sample.js';
 import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
 import { retentionWarnings } from '../../jobs/retention.js';
+import { incrementalWarnings } from '../../jobs/backup-settings.js';
 import { ExitCode, formatProblem, invalid, LsError } from '../../errors.js';
 import { errorEvent, printJsonEvents, problemRecord } from '../../report/json-lines.js';
 import type { Redactor } from '../../secrets/types.js';
@@ -27,13 +28,13 @@ function requireConfigFile(options: ConfigCommandOptions): string {
   return file;
 }
 
-/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention) do not fail it. */
+/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention, incremental) do not fail it. */
 export async function configValidateCommand(options: ConfigCommandOptions, redactor: Redactor): Promise<number> {
   const file = requireConfigFile(options);
   const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
   const effective = config ? effectiveJobs(config) : [];
   const jobs = effective.map((j) => j.name);
-  const warnings = config ? retentionWarnings(effective, config.encryption) : [];
+  const warnings = config ? [...retentionWarnings(effective, config.encryption), ...incrementalWarnings(effective, config.encryption)] : [];
   if (options.json) {
     // The result, then (invalid) the failure as every command reports one.
     const failure = problems.length > 0 ? [errorEvent(invalid('Config', problems), ExitCode.config)] : [];

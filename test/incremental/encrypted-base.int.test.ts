@@ -1,0 +1,88 @@
+/**
+ * Incrementals of encrypted backups (docs/incremental.md): a backup whose metadata sidecar is
+ * encrypted is a base only when the run holds the identity that reads it (`apply --identity`, or a
+ * job's `encryption.identityFile`); without it the run makes a full and says which backup it
+ * could not read and what to give. The chain restores with the identity.
+ */
+import { execa } from 'execa';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { cliOutput, runCli } from '../helpers/cli.js';
+import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
+
+let c: LocalCluster;
+let tree: string;
+let keyFile: string;
+let recipient: string;
+beforeEach(async () => {
+  c = await localCluster();
+  await mkdir(c.target, { recursive: true });
+  tree = path.join(c.data, 'tree');
+  await c.write('data/tree/steady.txt', 'steady\n'.repeat(1000));
+  await c.recipe('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${tree}\nrestore:\n  apply:\n    - files: ${tree}\n`);
+  keyFile = path.join(c.dir, 'key.txt');
+  await execa('age-keygen', ['-o', keyFile]);
+  recipient = (await execa('age-keygen', ['-y', keyFile])).stdout.trim();
+});
+afterEach(async () => c.cleanup());
+
+/** The archive a run added to the target. */
+async function added(run: () => Promise<{ exitCode: number }>): Promise<{ name: string; output: string }> {
+  const before = new Set(await readdir(c.target));
+  const result = await run();
+  expect(result.exitCode, cliOutput(result as never)).toBe(0);
+  const names = (await readdir(c.target)).filter((n) => !before.has(n) && n.endsWith('.tar.gz.age'));
+  expect(names, 'one new archive').toHaveLength(1);
+  return { name: names[0]!, output: cliOutput(result as never) };
+}
+
+/** What `show --identity` says the backup is: its kind and the base it names. */
+async function kindOf(name: string): Promise<{ kind: string; base?: string }> {
+  const show = await runCli(['show', name, '-t', c.target, '--identity', keyFile, '--json']);
+  expect(show.exitCode, cliOutput(show)).toBe(0);
+  const { metadata } = JSON.parse(show.stdout) as { metadata: { kind: string; base?: { archive: string } } };
+  return { kind: metadata.kind, base: metadata.base?.archive };
+}
+
+it('apply --identity reads an encrypted base: the run is an incremental, and the chain restores with the identity', async () => {
+  const full = await added(() => c.apply(['--encrypt-to', recipient, '--full']));
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+
+  // Without the identity the encrypted base cannot be read: a full, saying which backup and what to give.
+  const blind = await added(() => c.apply(['--encrypt-to', recipient, '--incremental']));
+  expect(blind.output).toContain('a full backup is made');
+  expect(blind.output).toContain('metadata encrypted');
+  expect(blind.output).toContain('give --identity or the config encryption.identityFile');
+  expect((await kindOf(blind.name)).kind).toBe('full');
+
+  await writeFile(path.join(tree, 'newer.txt'), 'newer\n');
+  const incr = await added(() => c.apply(['--encrypt-to', recipient, '--incremental', '--identity', keyFile]));
+  expect(await kindOf(incr.name)).toEqual({ kind: 'incremental', base: blind.name });
+  expect(full.name).not.toBe(blind.name);
+
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incr.name), ['--identity', keyFile]);
+  expect(restore.exitCode, cliOutput(restore)).toBe(0);
+  expect((await readdir(tree)).sort()).toEqual(['new.txt', 'newer.txt', 'steady.txt']);
+}, 300_000);
+
+it('a job with encryption.identityFile makes incrementals of its encrypted backups; a bad identity stops the run before any host', async () => {
+  const config = await c.write(
+    'lsbackup.config.yaml',
+    `apiVersion: lsbackup/v1\nkind: Config\ncluster: sealed\nbuild: ${c.build}\nrecipes: [${c.recipes}]\ntargets: [${c.target}]\n` +
+      `incremental: { maxChain: 5 }\nencryption: { recipients: [${recipient}], identityFile: ${keyFile} }\n`,
+  );
+  const first = await added(() => runCli(['run', '-c', config]));
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const second = await added(() => runCli(['run', '-c', config]));
+  expect((await kindOf(first.name)).kind).toBe('full');
+  expect(await kindOf(second.name)).toEqual({ kind: 'incremental', base: first.name });
+
+  await writeFile(keyFile, 'not a key\n');
+  const before = await readdir(c.target);
+  const bad = await runCli(['run', '-c', config]);
+  expect(bad.exitCode, cliOutput(bad)).not.toBe(0);
+  expect(cliOutput(bad)).toContain(`identity file ${keyFile}: line 1 is not an age secret key`);
+  expect(await readdir(c.target), 'nothing stored').toEqual(before);
+}, 300_000);
