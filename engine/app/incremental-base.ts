@@ -44,7 +44,7 @@ export async function chooseIncrementalBase(
   // Still right (its references are to bytes that exist), but it sends what the newer one holds.
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
   const chain = await chainOf(newest, listing);
-  if (!chain.complete) return full(`the chain of ${newest.name} is incomplete in ${first.uri} (a base is missing)`);
+  if (chain.gap) return full(`the chain of ${newest.name} is incomplete in ${first.uri}: ${chain.gap}`);
   const increments = chain.names.length - 1;
   if (policy.maxChain !== undefined && increments >= policy.maxChain) return full(`the chain has ${increments} incrementals (maxChain ${policy.maxChain})`);
   const fullName = chain.names.at(-1)!;
@@ -54,7 +54,7 @@ export async function chooseIncrementalBase(
   }
   for (const other of targets.slice(1)) {
     for (const member of chain.names) {
-      if (!(await other.stat(member))) return full(`${other.uri} lacks ${member}, which the chain needs`);
+      if (!(await other.stat(member))) return full(`${other.uri} lacks ${member}, which the chain of ${newest.name} needs`);
     }
   }
   const sha256 = await storedSha256(first, newest.name);
@@ -88,26 +88,30 @@ function passedOverNote(backup: BackupSummary | undefined): string {
 }
 
 /**
- * The archive names of the backup, its base, that one's base… down to the full, and whether the
- * target lists them all. An incremental's metadata names its chain (`base.chain`); an older one
- * without it is followed member by member, each checked to be the backup its child names.
+ * The archive names of the backup, its base, that one's base… down to the full, and what breaks
+ * the chain in the target (a member it does not hold). An incremental's metadata names its chain
+ * (`base.chain`); an older one without it is followed member by member, each checked to be the
+ * backup its child names.
  */
-async function chainOf(newest: BackupSummary, listing: Listing): Promise<{ names: string[]; complete: boolean }> {
+async function chainOf(newest: BackupSummary, listing: Listing): Promise<{ names: string[]; gap?: string }> {
   const listed = new Map(listing.backups.map((b) => [b.name, b]));
   const recorded = newest.metadata!.base?.chain;
+  const missing = (name: string) => `${name} is missing`;
   if (recorded) {
     const names = [newest.name, ...recorded];
-    return { names, complete: names.every((n) => listed.has(n)) };
+    const absent = names.find((n) => !listed.has(n));
+    return { names, ...(absent ? { gap: missing(absent) } : {}) };
   }
   const names = [newest.name];
   for (let b = newest; b.metadata!.base;) {
     const { archive, backupId } = b.metadata!.base;
     const next = listed.get(archive);
-    if (!next || names.includes(archive)) return { names, complete: false };
+    if (!next || names.includes(archive)) return { names, gap: missing(archive) };
     const read = await listing.read(next);
-    if (read.metadata?.backupId !== backupId) return { names, complete: false };
+    if (read.metadata?.backupId !== backupId)
+      return { names, gap: `${archive} is not the backup ${b.name} names (its metadata ${read.metadata ? 'names another' : 'does not read'})` };
     names.push(archive);
     b = read;
   }
-  return { names, complete: true };
+  return { names };
 }
