@@ -229,11 +229,13 @@ async function runHostTask(
 
   const picked = await chooseSteps(hostIndex, version);
   if (!picked.hostPlan) return finish({ status: 'failed', bytes: 0, error: picked.problem, steps: [] }, version);
+  // Archive paths of the files this host's collect steps wrote: each goes in once (TarCollector).
+  const collectedPaths = new Set<string>();
   const result = await runPhases(
     'backup',
     picked.hostPlan.steps,
     { component: component.name, host: hostName, reporter, signal: options.signal },
-    (step, signal) => runStep(step, executor, component.name, hostName, transport, options, signal),
+    (step, signal) => runStep(step, executor, { component: component.name, host: hostName, collectedPaths }, transport, options, signal),
   );
   return finish({ status: result.failure ? 'failed' : 'success', bytes: result.bytes, error: result.failure, steps: result.steps }, version);
 }
@@ -241,20 +243,23 @@ async function runHostTask(
 async function runStep(
   step: RenderedStep,
   executor: Executor,
-  component: string,
-  host: string,
+  where: { component: string; host: string; collectedPaths: Set<string> },
   transport: Transport,
   options: HostTaskOptions,
   signal: AbortSignal | undefined,
 ): Promise<StepRun> {
+  const { component, host, collectedPaths } = where;
   const { report, fromCommand } = stepRecorder(step);
   const run = { timeoutMs: step.timeoutMs, become: step.become, env: step.env, signal };
   // Streamed steps count their bytes as they arrive, not when their entry ends.
   const streamed = { ...run, countStdout: options.progress.counter({ component, host }) };
 
   if (step.kind === 'collect') {
-    const collector = new TarCollector(options.archive, filesPrefix(component, host), (path, size) =>
-      options.reporter.emit({ type: 'entry', component, host, path, size }),
+    const collector = new TarCollector(
+      options.archive,
+      filesPrefix(component, host),
+      (path, size) => options.reporter.emit({ type: 'entry', component, host, path, size }),
+      collectedPaths,
     );
     const incremental = options.incremental && step.incrementalCommand !== undefined ? options.incremental : undefined;
     const splitter = incremental ? new ManifestSplitter(collector.sink) : undefined;
@@ -272,7 +277,7 @@ async function runStep(
     const changed = changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p));
     collector.markChangedDuringRead(changed);
     if (incremental) {
-      const links = incremental.collected(component, host, split!.manifest, collector.stored());
+      const links = incremental.collected(component, host, split!.manifest, collector.stored(), collectedPaths);
       try {
         for (const link of links) await options.archive.add(link);
       } catch (e) {

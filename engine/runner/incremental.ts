@@ -63,9 +63,10 @@ export class IncrementalCollect {
    * records) get their signature from the host's manifest, and every listed file that was not
    * sent and whose signature equals the base's becomes a reference. A file not sent whose
    * signature differs (changed after the host listed it, excluded) is neither: never a reference
-   * to bytes that were not checked unchanged.
+   * to bytes that were not checked unchanged. `collected`: the archive paths this host's collect
+   * steps already hold (overlapping paths list a file twice); each becomes one entry.
    */
-  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>): HardlinkToReference[] {
+  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>, collected = new Set<string>()): HardlinkToReference[] {
     const prefix = filesPrefix(component, host) + '/';
     const referenced = new Set<string>();
     const unchangedLinks: EntryRecord[] = [];
@@ -77,7 +78,8 @@ export class IncrementalCollect {
         continue;
       }
       const before = this.previous.get(path);
-      if (!before || before.stat !== signature) continue;
+      if (collected.has(path) || !before || before.stat !== signature) continue;
+      collected.add(path);
       if (before.type === 'hardlink') unchangedLinks.push(before);
       else {
         this.references.push(this.reference(path, before, { stat: signature }));

@@ -30,6 +30,12 @@ export class TarCollector {
     private readonly archive: ArchiveWriter,
     private readonly prefix: string,
     private readonly onEntry: (path: string, size: number) => void,
+    /**
+     * Archive paths this host's collect steps already wrote. Two collect paths may overlap (or a
+     * glob match a path also listed): tar then sends the same file twice, and a backup must hold
+     * each path once (restore refuses a duplicate entry). The first one stays.
+     */
+    private readonly collected = new Set<string>(),
   ) {
     this.parser = new TarStreamParser({
       member: (member) => this.openMember(member),
@@ -106,8 +112,11 @@ export class TarCollector {
       else if (!type && rel !== '') this.skipped.push(`${member.type} /${rel}`);
       return undefined; // its body, if any, is skipped
     }
+    const path = `${this.prefix}/${rel}`;
+    if (this.collected.has(path)) return undefined; // sent again: its body is skipped
+    this.collected.add(path);
     const spec: EntrySpec & { size: number } = {
-      path: `${this.prefix}/${rel}`,
+      path,
       type,
       mode: member.mode,
       mtime: member.mtime,
