@@ -71,6 +71,15 @@ export async function restoreFiles(
     };
   }
   const root = hostPathInArchive(step.component, step.sourceHost, '/');
+  // A collect that failed mid-file and went on (onError: continue) left its host a success and
+  // the file zero-filled: its bytes never reach the host, nor does the rest of its path.
+  const incomplete = selected.filter((s) => s.incomplete).map((s) => `'${s.entry.path.slice(root.length)}'`);
+  if (incomplete.length > 0) {
+    return {
+      ok: false,
+      error: `${incomplete.slice(0, 3).join(', ')}${incomplete.length > 3 ? ` and ${incomplete.length - 3} more` : ''} was stored incomplete (its collect step failed at backup time and the recipe went on; lsbackup verify says why): nothing written under '${step.hostPath}'; restore a path without it`,
+    };
+  }
   const link = await findLinkOnHost(executor, directoriesOnTheWay(selected, root), run);
   if (link.failed)
     return {

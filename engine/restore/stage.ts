@@ -169,7 +169,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const mismatch = compareWithMetadata(metadata!.entries, digests).find((p) => !isWarning(p) && p.kind !== 'recorded-error');
   if (mismatch) refuse(mismatch.message);
   // An entry recorded as incomplete (its host died mid-stream) belongs to a failed host, which
-  // restore skips; its bytes are never handed to a restore step.
+  // restore skips, or to a collect step that went on (onError: continue), whose files step fails;
+  // its bytes are never handed to a restore step.
   for (const record of metadata!.entries) {
     const staged = record.error ? entries.get(record.path) : undefined;
     if (staged) staged.incomplete = true;
