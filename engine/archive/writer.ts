@@ -80,7 +80,8 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
       return broken(err);
     }
   };
-  const writeBody = (chunk: Buffer) => guarded(() => container.writeBody(chunk));
+  // Once broken or aborted, a body's writer (a zero-fill of gigabytes) learns it at the next chunk.
+  const writeBody = (chunk: Buffer) => (fatal ? Promise.reject(fatal) : guarded(() => container.writeBody(chunk)));
 
   function open(spec: EntrySpec & { size: number }): OpenEntry | Promise<OpenEntry> {
     try {

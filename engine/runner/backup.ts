@@ -144,6 +144,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     });
 
     const incremental = options.incremental ? new IncrementalCollect(options.incremental.base) : undefined;
+    // An interrupted run's archive is thrown away: stop it now, or a file cut mid-stream is first
+    // zero-filled to its declared size (hours for a big one) before the post-steps can run.
+    const stopArchive = () => void archive.abort(new LsError('EINTERRUPTED', { signal: String(options.signal.reason ?? 'a signal') }));
+    options.signal.addEventListener('abort', stopArchive, { once: true });
     const outcomes = await executeBackup(plan, {
       incremental,
       archive,
@@ -151,7 +155,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       concurrency: options.concurrency,
       signal: options.signal,
       reporter: options.reporter,
-    });
+    }).finally(() => options.signal.removeEventListener('abort', stopArchive));
     if (options.signal.aborted) throw new LsError('EINTERRUPTED', { signal: String(options.signal.reason ?? 'a signal') });
 
     const status = runStatus(outcomes);

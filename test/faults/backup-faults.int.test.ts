@@ -124,6 +124,44 @@ describe('faults during a backup', () => {
     expect(existsSync(started)).toBe(true);
   }, 240_000);
 
+  it('SIGTERM while a huge file is collected: stops at once, not after zero-filling the rest of the file into an archive it throws away', async () => {
+    const target = path.join(ws.dir, 'sig-collect');
+    const huge = path.join(ws.dir, 'huge');
+    await mkdir(huge, { recursive: true });
+    // 2 TiB of holes, which tar sends as zeros: cut mid-file, the rest would be zero-filled (hours).
+    await execa('truncate', ['-s', '2T', path.join(huge, 'disk.img')]);
+    await ws.write(
+      'recipes/app.yaml',
+      recipeYaml(
+        'app',
+        `hosts: { group: app }\nbackup:\n  pre:\n    - run: touch ${stopped}\n  collect:\n    - path: ${huge}\n  post:\n    - run: touch ${started}\n`,
+      ),
+    );
+    const child = spawnCli(['apply', recipes, '-b', build, '-t', target, '--json'], { env: { ...env, LSBACKUP_PROGRESS_INTERVAL_MS: '100' } });
+    try {
+      // The file is streaming into the archive.
+      await new Promise<void>((resolve) => {
+        let pending = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          const lines = (pending + d.toString()).split('\n');
+          pending = lines.pop()!;
+          if (lines.some((l) => l.includes('"type":"progress"') && (JSON.parse(l) as { bytes: number }).bytes > 64 * 1024 * 1024)) resolve();
+        });
+      });
+    } finally {
+      // Not child.kill(): execa's would SIGKILL it 5 s later, hiding a run that does not stop.
+      process.kill(child.pid!, 'SIGTERM');
+    }
+    // Bounded for the failing case only (it would zero-fill for hours); a stopping run ends in seconds.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    const r = await child.finally(() => clearTimeout(guard));
+    expect(r.signal, 'it stopped by itself').toBeUndefined();
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(String(r.stderr)).toMatch(/Interrupted by/);
+    expect(await checkTarget(target)).toEqual([]);
+    expect(existsSync(started)).toBe(true);
+  }, 240_000);
+
   // Seeded points: right after start, inside the stopped window, and late in the stream.
   for (const [signal, delayMs] of [
     ['SIGINT', 0],
