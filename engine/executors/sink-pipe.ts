@@ -47,6 +47,10 @@ export function pipeToSink(from: Readable, to: Writable, count?: (bytes: number)
     }
   };
   const onDrain = () => from.resume();
+  // A sink destroyed while the source waits for its 'drain' (the archive could not spool the
+  // body: disk full) emits no error and no drain: without this the command would block on a
+  // full pipe until its step timeout.
+  const onClose = () => fail(to.errored ?? new Error('the destination of the output was closed before the output ended'));
   const onEnd = () => {
     ended = true;
     if (pending === 0) settle();
@@ -63,7 +67,7 @@ export function pipeToSink(from: Readable, to: Writable, count?: (bytes: number)
     if (settled) return;
     settled = true;
     from.off('data', onData).off('end', onEnd);
-    to.off('drain', onDrain).off('error', fail);
+    to.off('drain', onDrain).off('error', fail).off('close', onClose);
   };
   const detach = () => {
     stop();
@@ -71,6 +75,6 @@ export function pipeToSink(from: Readable, to: Writable, count?: (bytes: number)
   };
 
   from.on('data', onData).on('end', onEnd);
-  to.on('error', fail);
+  to.on('error', fail).on('close', onClose);
   return { delivered, detach };
 }

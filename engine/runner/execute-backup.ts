@@ -298,7 +298,9 @@ async function runStep(
     let spooled: ((size: number) => void) | undefined;
     const whole = new Promise<number>((resolve) => (spooled = resolve));
     const added = options.archive.add({ path, type: 'file', mode: 0o600, mtime: new Date() }, body, { onSpooled: spooled });
-    added.catch(() => undefined);
+    // Refused while the command ran (its spool file's disk is full): that is why the step failed.
+    let refused: Error | undefined;
+    added.catch((e: Error) => (refused = e));
     const discard = async (why: string) => {
       body.destroy(new Error(why));
       await added.catch(() => undefined);
@@ -311,8 +313,9 @@ async function runStep(
     const result = { ...(await runStreamed(executor, command, streamed, splitter?.sink ?? body, transport)), command: step.command };
     const split = await splitter?.finish();
     if (result.failed) {
+      const why = refused ? `writing ${path}: ${refused.message}` : describeFailure(result, result.stderr, undefined, step.timeoutMs);
       await discard('command failed; output discarded');
-      return report('failed', 0, result.exitCode, describeFailure(result, result.stderr, undefined, step.timeoutMs));
+      return report('failed', 0, result.exitCode, why);
     }
     const outcome = split && base ? contentAddressedOutcome(split, splitter!.forwarded, base) : undefined;
     if (outcome?.error) {

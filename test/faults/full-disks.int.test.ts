@@ -1,0 +1,67 @@
+/**
+ * Full disks on this machine, on real tmpfs mounts: the spool directory (TMPDIR, where a
+ * command's output of unknown length waits for its turn in the archive). Each run must end at
+ * once with a clear message, keep nothing under a final name and leave nothing that holds off
+ * the next run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+const mounted: string[] = [];
+let env: Record<string, string>;
+let recipes: string;
+let build: string;
+
+beforeAll(async () => {
+  ws = await workspace('lsb-full-disks-');
+  env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache') };
+  build = path.join(ws.dir, 'build');
+  recipes = path.join(ws.dir, 'recipes');
+  await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+  await ws.write(
+    'recipes/app.yaml',
+    recipeYaml(
+      'app',
+      `hosts: { group: app }
+detect: "true"
+backup:
+  snapshot:
+    - run: head -c 3000000 /dev/urandom
+      output: dump.bin
+  post:
+    - run: touch ${ws.dir}/post-ran
+`,
+    ),
+  );
+});
+afterAll(async () => {
+  for (const dir of mounted) await execa('umount', [dir], { reject: false });
+  await ws?.cleanup();
+});
+
+/** A real full filesystem needs a tmpfs mount (root / CAP_SYS_ADMIN): without it the test fails, it does not skip. */
+async function mountTmpfs(dir: string, size: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const r = await execa('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'lsb-full', dir], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`this test needs to mount a tmpfs (root or CAP_SYS_ADMIN) and could not: ${r.stderr || r.exitCode}`);
+  mounted.push(dir);
+}
+
+describe('a full disk', () => {
+  it('under the spool directory: the step fails at once saying so (was: the command blocked until its step timeout)', { timeout: 180_000 }, async () => {
+    const tmp = path.join(ws.dir, 'tmp');
+    await mountTmpfs(tmp, '1m');
+    const target = path.join(ws.dir, 'backups');
+    // The default step timeout is an hour: a command left blocked on its pipe outlives this run's limit.
+    const r = await runCli(['apply', recipes, '-b', build, '-t', target], { env: { ...env, TMPDIR: tmp }, timeoutMs: 90_000 });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/dump\.bin: .*ENOSPC/);
+    expect((await readdir(ws.dir)).includes('post-ran')).toBe(true);
+    expect((await readdir(target).catch(() => [])).filter((n) => !n.startsWith('.'))).toEqual([]);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+});
