@@ -95,6 +95,10 @@ export const errorDefinitions = {
     message: `${d.what} is in use by another lsbackup run: ${d.owner} (lock ${d.file}). Wait for it to finish, or pass --lock-wait <seconds> to wait${d.waitedMs ? ` longer than ${Math.round(Number(d.waitedMs) / 1000)} s` : ''}; if that run is dead on another machine, remove the lock file.`,
     exitCode: ExitCode.failed,
   }),
+  ELOCKFILE: (d) => ({
+    message: `Cannot take the lock of ${d.what}: writing ${d.file} failed (${d.message}). Free space there (or fix its permissions) and run again.`,
+    exitCode: ExitCode.failed,
+  }),
   ENOTOOL: (d) => ({ message: `${d.tool} is needed ${d.for} but was not found: install the Debian package ${d.package}.`, exitCode: ExitCode.config }),
   EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
 } satisfies Record<string, Definition>;

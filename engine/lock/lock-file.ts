@@ -100,19 +100,25 @@ async function ageMs(file: string): Promise<number> {
 }
 
 async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
+  let handle;
   try {
-    const handle = await open(file, 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(owner) + '\n');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    return true;
+    handle = await open(file, 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
+  try {
+    await handle.writeFile(JSON.stringify(owner) + '\n');
+    await handle.sync();
+  } catch (e) {
+    // Ours and ownerless (a full disk takes the name but not the record): left, it would hold
+    // every later run off as an unreadable lock.
+    await handle.close().catch(() => {});
+    await rm(file, { force: true });
+    throw e;
+  }
+  await handle.close();
+  return true;
 }
 
 /**
@@ -168,7 +174,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     };
     const created = await tryCreate(file, self).catch((e: unknown) => {
       free();
-      throw e;
+      throw new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message }, { cause: e });
     });
     if (created) return { file, release: () => rm(file, { force: true }).finally(free) };
     free();

@@ -1,12 +1,12 @@
 /**
  * Full disks on this machine, on real tmpfs mounts: the spool directory (TMPDIR, where a
- * command's output of unknown length waits for its turn in the archive). Each run must end at
- * once with a clear message, keep nothing under a final name and leave nothing that holds off
- * the next run.
+ * command's output of unknown length waits for its turn in the archive) and the target
+ * directory that holds the run's lock. Each run must end at once with a clear message, keep
+ * nothing under a final name and leave nothing that holds off the next run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
@@ -51,6 +51,13 @@ async function mountTmpfs(dir: string, size: string): Promise<void> {
   mounted.push(dir);
 }
 
+/** Fills `dir` to the last byte; returns the filler file. */
+async function fill(dir: string): Promise<string> {
+  const filler = path.join(dir, 'filler');
+  await execa('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { reject: false });
+  return filler;
+}
+
 describe('a full disk', () => {
   it('under the spool directory: the step fails at once saying so (was: the command blocked until its step timeout)', { timeout: 180_000 }, async () => {
     const tmp = path.join(ws.dir, 'tmp');
@@ -63,5 +70,23 @@ describe('a full disk', () => {
     expect((await readdir(ws.dir)).includes('post-ran')).toBe(true);
     expect((await readdir(target).catch(() => [])).filter((n) => !n.startsWith('.'))).toEqual([]);
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('at the target, where its lock is written: a clear error, and no ownerless lock file holds off the next run', { timeout: 180_000 }, async () => {
+    const target = path.join(ws.dir, 'full-target');
+    await mountTmpfs(target, '64k');
+    const filler = await fill(target);
+    const r = await runCli(['apply', recipes, '-b', build, '-t', target], { env });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect(r.stderr).toMatch(/Cannot take the lock of target .*\.lsbackup\.lock.*ENOSPC/);
+    expect(await readdir(target)).toEqual(['filler']);
+
+    // Room again: the next run starts at once, with no lock to wait for or take over.
+    await rm(filler);
+    await execa('mount', ['-o', 'remount,size=8m', target]);
+    const next = await runCli(['apply', recipes, '-b', build, '-t', target, '--lock-wait', '0'], { env });
+    expect(next.exitCode, cliOutput(next)).toBe(0);
+    expect(next.stdout + next.stderr).not.toMatch(/lock/i);
   });
 });
