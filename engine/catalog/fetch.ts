@@ -1,7 +1,7 @@
 /** `get`: download one backup to a local file, atomically (temp file beside it, then rename). */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { lstat, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AGE_SUFFIX } from '../archive/index.js';
@@ -33,7 +33,8 @@ export async function fetchBackup(
   const outName = decrypt ? name.slice(0, -AGE_SUFFIX.length) : name;
   const isDir = (await stat(dest).catch(() => undefined))?.isDirectory() ?? false;
   const file = path.resolve(isDir ? path.join(dest, outName) : dest);
-  if (!isDir && (await stat(file).catch(() => undefined))) {
+  // Into a directory too: a file of the same name there may be another copy (or another backup stored under that name).
+  if (await lstat(file).catch(() => undefined)) {
     throw new LsError('EUSAGE', { message: `${file} already exists; remove it or name another destination` });
   }
   const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);

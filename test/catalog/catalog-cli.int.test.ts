@@ -101,8 +101,14 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
     expect(get.exitCode).toBe(0);
     expect(await readdir(dest)).toEqual([name]); // no temp file left behind
     expect(await readFile(path.join(dest, name))).toEqual(await readFile(path.join(target, name)));
-    // A second get to the same file refuses to overwrite it.
+    // A second get to the same file refuses to overwrite it, named or in its directory.
     expect((await runCli(['get', name, path.join(dest, name), '-t', target])).exitCode).toBe(64);
+    await writeFile(path.join(dest, name), 'another file of that name');
+    const into = await runCli(['get', name, dest, '-t', target]);
+    expect(into.exitCode).toBe(64);
+    expect(into.stderr).toContain('already exists');
+    expect(await readFile(path.join(dest, name), 'utf8')).toBe('another file of that name');
+    expect(await readdir(dest)).toEqual([name]);
   });
 });
 
