@@ -23,6 +23,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -64,8 +65,9 @@ export interface S3TargetOptions {
   /** Parts uploading at once. */
   queueSize?: number;
   /**
-   * Incomplete multipart uploads of lsbackup backups older than this are leftovers of dead runs
-   * and are aborted by the next run and by prune. Younger ones may be a run on another machine.
+   * Incomplete multipart uploads of lsbackup backups not written to (no part, and not started)
+   * for this many hours are leftovers of dead runs and are aborted by the next run and by prune.
+   * Others may be a run on another machine.
    */
   staleUploadHours?: number;
 }
@@ -187,6 +189,22 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
     } catch (e) {
       return e;
     }
+  }
+
+  /** When the upload last got a part (ListParts), or when it started if it has none; undefined once it is gone. */
+  async function lastPartWritten(Key: string, UploadId: string, initiated: Date | undefined): Promise<Date | undefined> {
+    let newest = initiated;
+    let PartNumberMarker: string | undefined;
+    do {
+      const page = await client.send(new ListPartsCommand({ Bucket: bucket, Key, UploadId, PartNumberMarker })).catch((e: unknown) => {
+        if (statusOf(e) === 404) return undefined; // completed or aborted meanwhile
+        throw e;
+      });
+      if (!page) return undefined;
+      for (const part of page.Parts ?? []) if (part.LastModified && (!newest || part.LastModified > newest)) newest = part.LastModified;
+      PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (PartNumberMarker);
+    return newest;
   }
 
   return {
@@ -315,6 +333,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           for (const u of page.Uploads ?? []) {
             const name = u.Key?.slice(prefix.length) ?? '';
             if (!isStaleLeftover(name, u.Initiated, scope, options.staleUploadHours)) continue;
+            // Started long ago is not enough: a long upload (a live run on another machine) still writes parts.
+            if (!isStaleLeftover(name, await lastPartWritten(u.Key!, u.UploadId!, u.Initiated), scope, options.staleUploadHours)) continue;
             if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
             found.push(`${name} (incomplete multipart upload started ${u.Initiated!.toISOString()})`);
           }

@@ -12,6 +12,7 @@ import {
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -20,9 +21,12 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { finished } from 'node:stream/promises';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 import { recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
 import { startS3Proxy, type ProxyRule } from './s3-proxy.js';
+import { waitFor } from './support.js';
+import { createS3Target } from '../../targets/s3.js';
 
 const BUCKET = 'lsbackup-faults';
 const CUT_AFTER = 1024 * 1024;
@@ -350,5 +354,53 @@ describe('S3 endpoint lost mid-upload', () => {
     expect(r.stderr).toMatch(/could not abort the multipart upload of lsbackup-build-\S+\.tar\.gz.*ExpiredToken/);
     await expectNothingStored(prefix);
     expect((await readdir(local)).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(1);
+  }, 300_000);
+});
+
+/**
+ * `staleUploadHours` is about writes, not age: a run on another machine whose upload started
+ * longer ago than that (a large archive) but keeps writing parts is alive, and a prune or a run
+ * elsewhere must not abort it (was: judged by the upload's start alone, it was aborted and the
+ * live run failed at its next part).
+ */
+describe('a long upload still being written on another machine', () => {
+  it('is not aborted as a leftover once it is older than staleUploadHours', async () => {
+    const prefix = 'long-upload/';
+    // 36 s: the prune below looks within seconds of the part being written.
+    const graceHours = 0.01;
+    const live = createS3Target(`s3://${BUCKET}/${prefix}`, {
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      partSize: 5 * 1024 * 1024,
+      queueSize: 1,
+    });
+    const name = 'lsbackup-build-20260101T000000Z.tar.gz';
+    const upload = await live.put(name);
+    const uploads = async () => (await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? [];
+    const [started] = await uploads();
+    await waitFor(() => Date.now() - started!.Initiated!.getTime() > graceHours * 3600_000 + 1000, 120_000, 'the upload to be older than the grace period');
+    // Written to now: its first part.
+    upload.stream.write(randomBytes(6 * 1024 * 1024));
+    const parts = async () => (await raw.send(new ListPartsCommand({ Bucket: BUCKET, Key: started!.Key, UploadId: started!.UploadId }))).Parts?.length ?? 0;
+    await waitFor(async () => (await parts()) > 0, 120_000, 'the first part');
+
+    // Another machine (its own lock directory) cleans the leftovers of the prefix.
+    const config = await ws.write(
+      'config-long-upload.yaml',
+      JSON.stringify({ targets: [s3Target(prefix, server.endpoint, { staleUploadHours: graceHours })] }),
+    );
+    const elsewhere = await runCli(['prune', '--leftovers', '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-elsewhere') } });
+    expect(elsewhere.exitCode, elsewhere.stderr).toBe(0);
+    expect(elsewhere.stdout).toContain('no leftovers of interrupted runs');
+    expect(await uploads()).toHaveLength(1);
+
+    // The live run goes on to the end.
+    upload.stream.end(randomBytes(1024));
+    await finished(upload.stream);
+    expect(await upload.commit()).toMatchObject({ name, size: 6 * 1024 * 1024 + 1024 });
+    expect(await uploads()).toEqual([]);
   }, 300_000);
 });
