@@ -26,7 +26,7 @@ export async function fetchBackup(
   target: Target,
   name: string,
   dest: string,
-  options: DecryptOptions = {},
+  options: DecryptOptions & { signal?: AbortSignal } = {},
   count?: (bytes: number) => void,
 ): Promise<FetchResult> {
   const decrypt = isEncrypted(name) && (options.identities?.length ?? 0) > 0;
@@ -42,10 +42,12 @@ export async function fetchBackup(
   try {
     const source = decrypt ? await openObject(target, name, options, count) : counted(await target.get(name), count);
     source.on('data', (chunk: Buffer) => (received += chunk.length));
-    await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
+    await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
     await rename(temp, file);
   } catch (e) {
+    // Also when interrupted: the temp file is hidden, maybe decrypted, and nothing else would ever remove it.
     await rm(temp, { force: true });
+    if (options.signal?.aborted) throw new LsError('EINTERRUPTED', { signal: String(options.signal.reason) }, { cause: e });
     if (isLsError(e) || isLocalFileError(e, temp, file)) throw e;
     // The stored object stopped coming (connection cut, object deleted or replaced meanwhile).
     throw new LsError(
