@@ -37,10 +37,19 @@ export function schemeOf(uri: string): string {
   return /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase() ?? 'file';
 }
 
+/**
+ * A URI that names no place: empty or blank (`-t "$UNSET"`), or a scheme with nothing after it.
+ * Taken as a path, '' is the working directory and `file://` or `nfs://` is `/`: a backup would
+ * land there instead of being refused.
+ */
+export function namesNoLocation(uri: string): boolean {
+  return /^(?:[a-z][a-z0-9+.-]*:\/\/)?\s*$/i.test(uri);
+}
+
 /** `scheme://...` picks a plugin (imported on first use); a bare path is a local directory. */
 export async function openTarget(uri: string, options?: Record<string, unknown>): Promise<Target> {
   const plugin = targetPlugins.get(schemeOf(uri));
-  if (!plugin) throw new LsError('ENOTARGET', { uri });
+  if (!plugin || namesNoLocation(uri)) throw new LsError('ENOTARGET', { uri });
   const factory = await plugin.load();
   return factory(uri, options);
 }

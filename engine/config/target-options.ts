@@ -4,7 +4,7 @@
  */
 import { parseYaml, positionOf, validateSource, type YamlSource } from '../schema/index.js';
 import { LsError, invalid, type Problem } from '../errors.js';
-import { schemeOf, targetOptionsSchema, targetOptionsSchemas } from '../../targets/registry.js';
+import { namesNoLocation, schemeOf, targetOptionsSchema, targetOptionsSchemas } from '../../targets/registry.js';
 import { isSecretRef } from '../../targets/support/secret-ref.js';
 import type { SecretSource, Redactor } from '../secrets/types.js';
 
@@ -17,13 +17,16 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
     if (!plain && (typeof t !== 'object' || t === null)) return;
     const { uri, options } = plain ? { uri: t, options: undefined } : (t as { uri: string; options?: unknown });
     const schema = targetOptionsSchemas.get(schemeOf(uri));
-    if (!schema) {
-      // An unknown scheme is a config error too, reported with the others.
+    if (!schema || namesNoLocation(uri)) {
+      // An unknown scheme or a URI naming no place is a config error too, reported with the others.
       const at = plain ? [...base, i] : [...base, i, 'uri'];
+      const name = `'${base.join('.')}[${i}]${plain ? '' : '.uri'}'`;
       problems.push({
         file: source.file,
         ...positionOf(source, at),
-        message: `'${base.join('.')}[${i}]${plain ? '' : '.uri'}' has an unknown scheme '${schemeOf(uri)}' (known schemes: ${[...targetOptionsSchemas.keys()].join(', ')})`,
+        message: schema
+          ? `${name} ${JSON.stringify(uri)} names no directory or bucket`
+          : `${name} has an unknown scheme '${schemeOf(uri)}' (known schemes: ${[...targetOptionsSchemas.keys()].join(', ')})`,
         hint: 'use a path, file://, nfs://<mounted path>, s3://bucket/prefix or azfile://account/share/dir',
       });
       return;

@@ -71,6 +71,16 @@ describe('target registry', () => {
     await expect(openTarget('ftp://host/x')).rejects.toMatchObject({ code: 'ENOTARGET' });
   });
 
+  it('refuses a target naming no place instead of storing in the working directory or in /', async () => {
+    for (const uri of ['', ' ', 'file://', 'nfs://']) await expect(openTarget(uri), JSON.stringify(uri)).rejects.toMatchObject({ code: 'ENOTARGET' });
+    // -t "$UNSET" through the CLI: a usage error, and no archive in the working directory.
+    await ws.write('inventory', '[app]\nlocalhost ansible_connection=local\n');
+    await ws.write('r/demo.yaml', recipeYaml('demo', '  hosts: {group: app}\n  backup:\n    snapshot: [{run: echo hi, output: hi.txt}]\n'));
+    const r = await runCli(['apply', 'r', '-b', 'inventory', '-t', ''], { cwd: ws.dir, env: { LSBACKUP_CONFIG: '', XDG_CONFIG_HOME: ws.dir } });
+    expect(r.exitCode, r.stderr).toBe(64);
+    expect((await readdir(ws.dir)).filter((f) => f.startsWith('lsbackup-'))).toEqual([]);
+  });
+
   it('a backup to a local directory never loads the S3 or Azure SDK (built CLI)', async () => {
     // Module hooks that make loading either SDK fail, by import (ES module loader hook) or by
     // require (the bundled CLI is CommonJS): if any code path of a local backup loaded one, the
