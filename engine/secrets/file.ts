@@ -1,8 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { LsError } from '../errors.js';
 import type { SecretSource } from './types.js';
 import { secretNotFound } from './not-found.js';
+
+const QUOTE_HINT = 'quote a value that starts with one of * & ! @ % `';
 
 /** Secrets from a YAML or JSON file of `name: value`. The file must not be readable by others. */
 export class FileSecretSource implements SecretSource {
@@ -16,11 +18,21 @@ export class FileSecretSource implements SecretSource {
       throw fail('does not exist');
     });
     if (info.mode & 0o007) throw fail(`is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 ${this.path}`);
+    // parseDocument, not parse: parse prints its warnings (an unknown tag such as `!unsafe`) with
+    // the line they are on, a secret included, to stderr. Messages of the parser may quote the
+    // file too (`*value` is "Unresolved alias ...: value"): problems say where, never what.
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(await readFile(this.path, 'utf8'), { lineCounter, prettyErrors: false });
+    const bad = doc.errors[0] ?? doc.warnings[0];
+    if (bad) {
+      const { line, col } = lineCounter.linePos(bad.pos[0]);
+      throw fail(`is not valid YAML/JSON at line ${line}, column ${col} (${bad.code}); ${QUOTE_HINT}`);
+    }
     let data: unknown;
     try {
-      data = parse(await readFile(this.path, 'utf8'));
-    } catch (error) {
-      throw fail(`is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
+      data = doc.toJS();
+    } catch {
+      throw fail(`is not valid YAML/JSON: an alias (*name) is not defined or expands to too large a value; ${QUOTE_HINT}`);
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) throw fail('must be a mapping of name: value');
     const values = new Map<string, string>();

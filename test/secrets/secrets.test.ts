@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { ChainSecretSource, CommandSecretSource, createRedactor, EnvSecretSource, FileSecretSource } from '../../engine/secrets/index.js';
 import { jsonLine } from '../../engine/report/json-lines.js';
@@ -51,6 +51,24 @@ describe('secret sources', () => {
     expect((error as LsError).message).toBe(
       `Secret 'PG_PASSWORD' could not be resolved: secrets file ${path}: is readable by other users (mode 644); run chmod 600 ${path}`,
     );
+  });
+
+  it('file: a value YAML cannot read is reported by position, never quoted, and nothing is printed', async () => {
+    // Unquoted passwords starting with * or ! are YAML aliases and tags; the parser's own messages and
+    // warnings quote them (`Unresolved alias ...: Sup3rS3cret`, the whole line of `!unsafe 'Sup3rS3cret'`).
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      for (const [i, text] of ['PG_PASSWORD: *Sup3rS3cret\n', "A: 1\nPG_PASSWORD: !unsafe 'Sup3rS3cret'\n", 'PG_PASSWORD: !Sup3rS3cret\n'].entries()) {
+        const path = await secretsFile(`tagged-${i}.yaml`, text, 0o600);
+        const error = await new FileSecretSource(path).resolve('PG_PASSWORD').catch((e: LsError) => e);
+        expect(error).toBeInstanceOf(LsError);
+        expect((error as LsError).message).toMatch(/is not valid YAML\/JSON.*quote a value/);
+        expect((error as LsError).message).not.toContain('Sup3rS3cret');
+      }
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
   });
 
   it('command: stdout without its final newline, run without a shell', async () => {
