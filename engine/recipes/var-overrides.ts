@@ -78,7 +78,8 @@ function parseScalar(text: string): unknown {
   // Only booleans and numbers change type; anything else (a '#…' comment to YAML, null, a
   // quoted string) stays exactly the text the user typed.
   try {
-    const value: unknown = parseYaml(text);
+    // Silent: a value like '!x' or '*x' is text here, not a YAML tag or alias to warn about on stderr.
+    const value: unknown = parseYaml(text, { logLevel: 'silent' });
     return typeof value === 'boolean' || typeof value === 'number' ? value : text;
   } catch {
     return text;
