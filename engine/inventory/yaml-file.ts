@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Problem, SourcePosition } from '../errors.js';
-import { aliasExpansionProblem } from '../schema/yaml-source.js';
+import { aliasExpansionProblem, yamlSyntaxProblems } from '../schema/yaml-source.js';
 
 /**
  * YAML the way Ansible reads it (PyYAML: YAML 1.1, so `yes`/`no` are booleans, `<<` merges,
@@ -16,15 +16,7 @@ export function readYaml(text: string, file: string, problems: Problem[]): YamlF
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter });
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      const pos = err.linePos?.[0];
-      problems.push({
-        file,
-        line: pos?.line,
-        col: pos?.col,
-        message: `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
-      });
-    }
+    problems.push(...yamlSyntaxProblems(file, doc.errors));
     return undefined;
   }
   const bomb = aliasExpansionProblem(doc, file, lineCounter);

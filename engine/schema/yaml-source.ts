@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair, type YAMLError } from 'yaml';
 import type { Problem } from '../errors.js';
 
 /** A parsed YAML file that remembers where every node is. */
@@ -20,17 +20,39 @@ export interface Position {
 export function parseYaml(file: string, text: string): { source: YamlSource; problems: Problem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const problems = doc.errors.map((error): Problem => {
-    const [start] = error.linePos ?? [];
-    // prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position.
-    const message = error.message.split(/ at line \d+, column \d+/)[0].split('\n')[0];
-    return { file, line: start?.line, col: start?.col, message: `YAML syntax error: ${message}` };
-  });
+  const problems = yamlSyntaxProblems(file, doc.errors);
   if (problems.length === 0) {
     const bomb = aliasExpansionProblem(doc, file, lineCounter);
     if (bomb) problems.push(bomb);
   }
   return { source: { file, text, doc, lineCounter }, problems };
+}
+
+/**
+ * A parsed file's syntax errors as problems, each once. Two of the library's messages speak to a
+ * programmer (`please use YAML.parseAllDocuments()`, `Maximum call stack size exceeded`, the
+ * latter repeated for each level the parser unwinds): those say what is wrong with the file.
+ */
+export function yamlSyntaxProblems(file: string, errors: readonly YAMLError[]): Problem[] {
+  const tooDeep = errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
+  return errors
+    .filter((e) => e.code !== 'RESOURCE_EXHAUSTION' || e === tooDeep)
+    .map((error) => {
+      const [start] = error.linePos ?? [];
+      return { file, line: start?.line, col: start?.col, ...syntaxMessage(error) };
+    });
+}
+
+function syntaxMessage(error: YAMLError): { message: string; hint?: string } {
+  if (error.code === 'MULTIPLE_DOCS') {
+    return {
+      message: 'YAML syntax error: a second document starts here; the file must hold one',
+      hint: "remove this '---' line and what follows, or put it in a file of its own",
+    };
+  }
+  if (error.code === 'RESOURCE_EXHAUSTION') return { message: 'YAML syntax error: values are nested too deeply to read', hint: 'flatten this value' };
+  // prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position.
+  return { message: `YAML syntax error: ${error.message.split(/ at line \d+, column \d+/)[0]!.split('\n')[0]}` };
 }
 
 /**

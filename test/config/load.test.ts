@@ -33,6 +33,17 @@ describe('config fixtures', () => {
   }
 });
 
+describe('YAML the parser gives up on', () => {
+  it('a value nested too deeply is a positioned problem, not the JavaScript error that stopped the parser', () => {
+    const text = `targets: [./b]\njobs: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+    const { config, problems } = checkConfigText('/c/deep.yaml', text, {});
+    expect(config).toBeUndefined();
+    expect(problems).toHaveLength(1);
+    // The column is where the stack ran out, which depends on the stack size: only the line is fixed.
+    expect(formatProblem(problems[0]!)).toMatch(/^\/c\/deep\.yaml:2:\d+: YAML syntax error: values are nested too deeply to read \(flatten this value\)$/);
+  });
+});
+
 describe('${ENV} references', () => {
   it('expands set variables, defaults and $${literal} after parsing', () => {
     const { config } = check('valid', 'jobs.yaml');
