@@ -101,7 +101,9 @@ export function formatPath(path: readonly (string | number)[]): string {
 }
 
 const article = (type: string): string => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
-const typeOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
+/** A value's JSON type as a message names it; YAML's .inf and .nan (or 1e400) are numbers JSON has no type for. */
+const typeOf = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value === 'number' && !Number.isFinite(value) ? 'infinite or NaN value' : typeof value;
 
 /** Where a problem about `path` is: file:line:col in a YAML source, or just the file for a bare value. */
 type Locate = (path: readonly string[], at: 'key' | 'value') => SourcePosition;
