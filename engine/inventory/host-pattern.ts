@@ -10,6 +10,14 @@ export interface HostPattern {
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
+/**
+ * Hosts one pattern may expand to. Far above any real cluster; a typo such as `n[0:99999999999]`
+ * would otherwise build names until memory runs out instead of being reported.
+ */
+export const MAX_PATTERN_HOSTS = 100_000;
+
+const tooMany = (name: string) => new Error(`host range '${name}' expands to more than ${MAX_PATTERN_HOSTS} hosts; check its bounds (a digit too many?)`);
+
 export function expandHostPattern(pattern: string): HostPattern {
   const { name, port } = splitPort(pattern);
   if (pattern.trim().endsWith(':') && port === undefined) {
@@ -42,7 +50,10 @@ function expandRanges(name: string): string[] {
   if (!end) throw new Error(`host range '${name}' must specify an end value`);
   if (!Number.isInteger(step) || step < 1) throw new Error(`host range '${name}' has an invalid step`);
   const out: string[] = [];
-  for (const item of rangeItems(beg, end, step, name)) out.push(...(tail.includes('[') ? expandRanges(head + item + tail) : [head + item + tail]));
+  for (const item of rangeItems(beg, end, step, name)) {
+    out.push(...(tail.includes('[') ? expandRanges(head + item + tail) : [head + item + tail]));
+    if (out.length > MAX_PATTERN_HOSTS) throw tooMany(name);
+  }
   return out;
 }
 
@@ -62,6 +73,7 @@ function rangeItems(beg: string, end: string, step: number, name: string): strin
   const from = Number(beg);
   const to = Number(end);
   if (from > to) throw new Error(`host range '${name}' must have begin <= end`);
+  if ((to - from) / step >= MAX_PATTERN_HOSTS) throw tooMany(name);
   const items: string[] = [];
   for (let i = from; i <= to; i += step) items.push(String(i).padStart(width, '0'));
   return items;
