@@ -88,9 +88,13 @@ function checkReference(ref: TemplateReference, declaredVars: Set<string>): { me
     case 'path':
       return checkPath(ref.parts, declaredVars);
     case 'helper':
-      return KNOWN_HELPERS.has(ref.name)
-        ? undefined
-        : { message: `unknown template helper '${ref.name}'`, hint: didYouMean(ref.name, KNOWN_HELPERS) ?? `helpers: ${[...KNOWN_HELPERS].join(', ')}` };
+      if (!KNOWN_HELPERS.has(ref.name)) {
+        return { message: `unknown template helper '${ref.name}'`, hint: didYouMean(ref.name, KNOWN_HELPERS) ?? `helpers: ${[...KNOWN_HELPERS].join(', ')}` };
+      }
+      // Rendered, `{{join}}` looks up a variable named join and fails on every host as "not defined".
+      return ref.bare
+        ? { message: `template helper '${ref.name}' is called without arguments`, hint: `give it its arguments: docs/recipes.md, Templates` }
+        : undefined;
     case 'secret':
       return ref.name !== undefined
         ? undefined

@@ -8,8 +8,8 @@ type Expression = hbs.AST.Expression;
 export type TemplateReference =
   /** A value looked up on the root context, e.g. `vars.config_dir` -> ['vars', 'config_dir']. */
   | { kind: 'path'; parts: string[]; text: string; loc: TemplatePosition }
-  /** A helper call, e.g. `join`, `secret`. */
-  | { kind: 'helper'; name: string; loc: TemplatePosition }
+  /** A helper call, e.g. `join`, `secret`; `bare` when written with no arguments (`{{join}}`), which renders as a variable lookup. */
+  | { kind: 'helper'; name: string; bare: boolean; loc: TemplatePosition }
   /**
    * `{{secret "NAME"}}` or `{{secret "NAME" optional=true}}`; name is undefined when the call is
    * not exactly one string literal with at most `optional=true|false`.
@@ -60,7 +60,8 @@ export function templateReferences(program: hbs.AST.Program): TemplateReference[
         const optional = optionalPair?.value.type === 'BooleanLiteral' && (optionalPair.value as hbs.AST.BooleanLiteral).value;
         found.push({ kind: 'secret', name: literal, optional, loc: at(node) });
       } else {
-        found.push({ kind: 'helper', name, loc: at(path) });
+        const bare = node.type === 'MustacheStatement' && node.params.length === 0 && (node.hash?.pairs.length ?? 0) === 0;
+        found.push({ kind: 'helper', name, bare, loc: at(path) });
       }
     } else {
       walkExpression(path, scopeDepth, blockParams);
