@@ -1,6 +1,19 @@
-import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, type Document, type Node, type Tags } from 'yaml';
 import type { Problem, SourcePosition } from '../errors.js';
 import { aliasExpansionProblem, yamlSyntaxProblems } from '../schema/yaml-source.js';
+
+/**
+ * PyYAML's booleans: YAML 1.1's without `y`/`n` (which PyYAML, and so Ansible, reads as strings;
+ * the yaml library's 1.1 schema turned a var named `n` into the key "false").
+ */
+const PYYAML_TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const PYYAML_FALSE = /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
+const pyyamlBooleans = (tags: Tags): Tags =>
+  tags.map((tag) =>
+    typeof tag === 'object' && tag.tag === 'tag:yaml.org,2002:bool' && 'test' in tag && tag.test
+      ? { ...tag, test: tag.test.test('yes') ? PYYAML_TRUE : PYYAML_FALSE }
+      : tag,
+  );
 
 /**
  * YAML the way Ansible reads it (PyYAML: YAML 1.1, so `yes`/`no` are booleans, `<<` merges,
@@ -14,7 +27,7 @@ export interface YamlFile {
 
 export function readYaml(text: string, file: string, problems: Problem[]): YamlFile | undefined {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter });
+  const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter, customTags: pyyamlBooleans });
   if (doc.errors.length > 0) {
     problems.push(...yamlSyntaxProblems(file, doc.errors));
     return undefined;

@@ -73,6 +73,8 @@ describe('LambdaStack INI build directory', () => {
     expect(kafka.kafka_dir_order).toBe('second'); // files in a group_vars dir: later name wins
     expect(kafka.shared).toBe('all-file'); // any group_vars file beats any inventory group var
     expect(kafka.only_all_file).toBe(true); // YAML 1.1: yes is a boolean, as in PyYAML
+    // …but y and n are strings to PyYAML (the yaml library's 1.1 schema made them booleans).
+    expect([kafka.y, kafka.n, kafka.answers]).toEqual([1, 2, ['y', 'n', 'Y', 'N', true, false, true, false]]);
     expect(inv.hosts.get('ls-db-vm-0')!.vars.pg_port).toBe(6543); // host_vars/ beats inline host vars
     expect(inv.hosts.get('ls-node-vm-0')!.vars.role).toBe('worker'); // inline host var beats group_vars/
     expect(inv.groups.get('kafka')!.vars).toMatchObject({ kafka_level: 'from-group-vars-dir', broker_count: 3 });
