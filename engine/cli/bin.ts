@@ -4,11 +4,15 @@ import { installProcessGuard } from '../app/process-guard.js';
 import { createRedactor } from '../secrets/redactor.js';
 import { main } from './main.js';
 
-// `lsbackup plan | head` closes our stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+// A reader that is gone (`lsbackup plan | head`, a log pipe whose reader died) is the reader's
+// choice, not an error: what is left to print is dropped and the command goes on. A backup must
+// not stop half-way for its output (post-steps not run, a service left stopped).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+    throw e;
+  });
+}
 
 // This process runs one command: its redactor masks the guard's report of a stray rejection too.
 const redactor = createRedactor();

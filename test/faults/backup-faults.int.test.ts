@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
+import { cliPath, recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { waitFor } from './support.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
@@ -121,6 +121,22 @@ describe('faults during a backup', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/snapshot step 'hangs'.*tim/i);
     expect(await checkTarget(target)).toEqual([]);
+    expect(existsSync(started)).toBe(true);
+  }, 240_000);
+
+  it('stdout and stderr piped to a reader that is gone: the backup completes, its post-step runs, exit 0', async () => {
+    const target = path.join(ws.dir, 'closed-output');
+    await writeRecipe(`    - run: head -c 3000000 /dev/urandom
+      output: data.bin`);
+    // `| true`: the reader exits at once, so lsbackup's writes fail with EPIPE (was: exit 1 before
+    // the first step on stderr, exit 0 mid-run without post-steps on stdout).
+    const r = await execa('bash', ['-c', `node ${cliPath} apply ${recipes} -b ${build} -t ${target} -v 2>&1 | true; echo "exit=\${PIPESTATUS[0]}"`], {
+      env,
+      reject: false,
+    });
+    expect(r.stdout.trim(), r.stderr).toBe('exit=0');
+    expect(await checkTarget(target)).toHaveLength(1);
+    expect(existsSync(stopped)).toBe(true);
     expect(existsSync(started)).toBe(true);
   }, 240_000);
 
