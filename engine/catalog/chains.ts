@@ -15,14 +15,24 @@ export function keepChainsWhole(
   const removing = new Map(remove.map((b) => [b.name, b]));
   const kept: { backup: BackupSummary; reasons: string[] }[] = [];
   const staying = all.filter((b) => !removing.has(b.name));
+  const keep = (needed: BackupSummary, reason: string) => {
+    removing.delete(needed.name);
+    kept.push({ backup: needed, reasons: [reason] });
+    staying.push(needed);
+  };
   while (staying.length > 0) {
     const b = staying.pop()!;
-    const base = b.metadata?.base?.archive;
+    if (!b.metadata) {
+      // Its base is unknown (a damaged or unreadable sidecar; restore reads the archive's own
+      // metadata.json): any older backup of its cluster may be one, and stays while it does.
+      for (const older of [...removing.values()].filter((r) => r.cluster === b.cluster && r.time.getTime() <= b.time.getTime())) {
+        keep(older, `kept: ${b.name} may be an incremental on it (its metadata cannot be read: ${b.metadataNote ?? 'not read'})`);
+      }
+      continue;
+    }
+    const base = b.metadata.base?.archive;
     const needed = base === undefined ? undefined : removing.get(base);
-    if (!needed) continue;
-    removing.delete(needed.name);
-    kept.push({ backup: needed, reasons: [`kept: ${b.name} is an incremental on it (a chain is kept whole)`] });
-    staying.push(needed);
+    if (needed) keep(needed, `kept: ${b.name} is an incremental on it (a chain is kept whole)`);
   }
   return { kept, remove: remove.filter((b) => removing.has(b.name)) };
 }

@@ -441,7 +441,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .description(
         'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N), ' +
           'applied to each cluster and job on its own, by the start time in the backup metadata; ' +
-          'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read, ' +
+          'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read and, while it does, every older backup of their cluster (one may be their base), ' +
           'ignores files that are not lsbackup archives, deletes sidecars with their archive',
       )
       .option('--keep-within <interval>', 'keep every backup within this interval of the newest one: a number and h/d/w/m/y, e.g. 7d', withinInterval)

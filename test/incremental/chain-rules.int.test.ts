@@ -127,6 +127,28 @@ it('prune keeps the bases a kept incremental needs, saying why; the newest still
   expect(await readFile(path.join(tree, 'b.txt'), 'utf8')).toBe('b\n');
 }, 300_000);
 
+it("prune keeps every older backup of the cluster while an incremental's metadata sidecar cannot be read (its base is unknown); it still restores", async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'a.txt'), 'a\n');
+  const incremental = await c.backup(['--incremental']);
+  await writeFile(path.join(tree, 'b.txt'), 'b\n');
+  const later = await c.backup(['--full']);
+  // The incremental's sidecar damaged (restore reads the archive's own metadata.json).
+  await writeFile(path.join(c.target, `${incremental.name}.metadata.json`), '{ not json');
+
+  const prune = await runCli(['prune', '-t', c.target, '--keep-last', '1']);
+  expect(prune.exitCode, cliOutput(prune)).toBe(0);
+  expect(prune.stdout).toContain(`kept: ${incremental.name} may be an incremental on it (its metadata cannot be read`);
+  const left = await readdir(c.target);
+  for (const b of [full, incremental, later]) expect(left, b.name).toContain(b.name);
+
+  await rm(tree, { recursive: true });
+  const restore = await c.restore(path.join(c.target, incremental.name));
+  expect(restore.exitCode, cliOutput(restore)).toBe(0);
+  expect(await readFile(path.join(tree, 'a.txt'), 'utf8')).toBe('a\n');
+  expect(await readFile(path.join(tree, 'steady.txt'), 'utf8')).toBe('steady\n'.repeat(1000));
+}, 300_000);
+
 it("a job's maxChain forces a full after that many incrementals; run --full forces one at once", async () => {
   const config = await c.write(
     'lsbackup.config.yaml',
