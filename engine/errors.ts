@@ -100,7 +100,10 @@ export const errorDefinitions = {
     exitCode: ExitCode.failed,
   }),
   ENOTOOL: (d) => ({ message: `${d.tool} is needed ${d.for} but was not found: install the Debian package ${d.package}.`, exitCode: ExitCode.config }),
-  EINTERRUPTED: (d) => ({ message: `Interrupted by ${d.signal}; post-steps ran and no partial backup was kept.`, exitCode: ExitCode.failed }),
+  EINTERRUPTED: (d) => ({
+    message: `Interrupted by ${d.signal}; ${d.cleanedUp ?? 'post-steps ran and no partial backup was kept'}.`,
+    exitCode: ExitCode.failed,
+  }),
 } satisfies Record<string, Definition>;
 
 export type ErrorCode = keyof typeof errorDefinitions;

@@ -5,8 +5,9 @@ import { onProcessFault } from './process-guard.js';
  * Ctrl-C / SIGTERM / SIGHUP abort the run: running commands are killed, post-steps still run,
  * the partial archive is removed. A second signal exits at once. (SIGHUP's default action would
  * kill the process mid-run: a closed terminal or ssh session must not leave services stopped.)
+ * `stopping`: what the first signal starts, as the message says it.
  */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+export function interruptSignal(stopping = 'stopping, running post-steps'): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   // Every running command listens on this one signal: 16+ hosts at once is normal, not a leak.
   setMaxListeners(0, controller.signal);
@@ -17,7 +18,7 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
       process.stderr.write(`\nlsbackup: second ${sig}: exiting now; post-steps may not have run\n`);
       process.exit(130);
     }
-    process.stderr.write(`\nlsbackup: ${sig} received: stopping, running post-steps (press Ctrl-C again to force)\n`);
+    process.stderr.write(`\nlsbackup: ${sig} received: ${stopping} (press Ctrl-C again to force)\n`);
     controller.abort(sig);
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -47,7 +47,8 @@ export async function fetchBackup(
   } catch (e) {
     // Also when interrupted: the temp file is hidden, maybe decrypted, and nothing else would ever remove it.
     await rm(temp, { force: true });
-    if (options.signal?.aborted) throw new LsError('EINTERRUPTED', { signal: String(options.signal.reason) }, { cause: e });
+    if (options.signal?.aborted)
+      throw new LsError('EINTERRUPTED', { signal: String(options.signal.reason), cleanedUp: 'the partial download was removed' }, { cause: e });
     if (isLsError(e) || isLocalFileError(e, temp, file)) throw e;
     // The stored object stopped coming (connection cut, object deleted or replaced meanwhile).
     throw new LsError(

@@ -39,7 +39,8 @@ describe('get interrupted', () => {
     });
     const r = await child;
     watcher.close();
-    expect(r.stderr).toContain(`Interrupted by ${signal}`);
+    expect(r.stderr).toContain(`${signal} received: stopping, removing the partial download`);
+    expect(r.stderr).toContain(`Interrupted by ${signal}; the partial download was removed.`);
     expect(r.exitCode).toBe(1);
     expect(await readdir(dest)).toEqual([]);
   });

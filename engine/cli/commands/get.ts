@@ -12,7 +12,7 @@ export async function getCommand(spec: string, dest: string, options: CatalogOpt
   const session = await backupSession(spec, options, redactor);
   const progress = await objectProgress('get', options.json, redactor, (await session.target.stat(session.name))?.size);
   // Ctrl-C / SIGTERM stop the download and remove its temp file.
-  const interrupt = interruptSignal();
+  const interrupt = interruptSignal('stopping, removing the partial download');
   let result;
   try {
     result = await fetchBackup(session.target, session.name, dest, { ...session, signal: interrupt.signal }, progress.counter());
