@@ -36,9 +36,23 @@ export function outputEntryPath(component: string, host: string, name: string): 
   return `${hostPrefix(component, host)}/${parts.join('/')}`;
 }
 
-/** An absolute or relative host path as it appears under files/ (tar strips the leading '/'). */
+/**
+ * A host path relative to the host's / as the archive holds it: no leading or trailing '/' (tar
+ * strips the leading one), and '//' is '/' — `{{vars.base}}/data` with a base ending in '/' names
+ * the same directory, and tar sends its members as `base//data/…`.
+ */
+export function hostRelativePath(hostPath: string): string {
+  let start = 0;
+  let end = hostPath.length;
+  while (start < end && hostPath.charCodeAt(start) === 0x2f) start++;
+  while (end > start && hostPath.charCodeAt(end - 1) === 0x2f) end--;
+  const trimmed = start === 0 && end === hostPath.length ? hostPath : hostPath.slice(start, end);
+  return trimmed.includes('//') ? trimmed.replace(/\/{2,}/g, '/') : trimmed;
+}
+
+/** An absolute or relative host path as it appears under files/. */
 export function hostPathInArchive(component: string, host: string, hostPath: string): string {
-  const rel = hostPath.replace(/^\/+/, '').replace(/\/+$/, '');
+  const rel = hostRelativePath(hostPath);
   return rel === '' ? filesPrefix(component, host) : `${filesPrefix(component, host)}/${rel}`;
 }
 

@@ -7,7 +7,7 @@
 import { nameFromBytes, nameToBytes } from '../archive/name-bytes.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import type { EntryRecord, EntrySpec } from '../archive/types.js';
-import { filesPrefix } from './entry-paths.js';
+import { filesPrefix, hostRelativePath } from './entry-paths.js';
 import { referableOutput } from './content-addressed-output.js';
 
 /** The backup an incremental is compared with, as the application layer found and checked it. */
@@ -155,9 +155,7 @@ function* manifestLines(manifest: Buffer): Generator<{ signature: string; rel: s
     for (let i = 0; i < SIGNATURE_FIELDS && space >= 0; i++) space = manifest.indexOf(0x20, space + (i === 0 ? 0 : 1));
     if (space > start && space < end) {
       const signature = manifest.toString('latin1', start, space);
-      const rel = nameFromBytes(manifest, space + 1, end)
-        .replace(/^\/+/, '')
-        .replace(/\/+$/, '');
+      const rel = hostRelativePath(nameFromBytes(manifest, space + 1, end));
       if (rel !== '') yield { signature, rel };
     }
     start = end + 1;

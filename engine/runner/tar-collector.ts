@@ -4,6 +4,7 @@ import { TAR_TYPES } from '../archive/tar/types.js';
 import { TarStreamParser, type TarMember } from '../archive/tar/stream-parser.js';
 import { takesChunksDirectly } from '../executors/direct-chunks.js';
 import type { ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from '../archive/types.js';
+import { hostRelativePath } from './entry-paths.js';
 
 /**
  * Re-packs a host's tar stream into archive entries under `prefix`. Each member's header opens
@@ -103,7 +104,7 @@ export class TarCollector {
 
   private openMember(member: TarMember): Promise<void> | undefined {
     const type = TAR_TYPES[member.type];
-    const rel = trimSlashes(member.path);
+    const rel = hostRelativePath(member.path);
     const unsafe = rel === '..' || rel.startsWith('../') || rel.endsWith('/..') || rel.includes('/../');
     if (!type || rel === '' || unsafe) {
       if (type && unsafe) this.error ??= new Error(`host sent an unsafe path '${member.path}'`);
@@ -126,7 +127,7 @@ export class TarCollector {
       gname: member.gname,
       size: type === 'file' ? member.size : 0,
       ...(type === 'symlink' ? { linkpath: member.linkpath } : {}),
-      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${(member.linkpath ?? '').replace(/^\/+/, '')}` } : {}),
+      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${hostRelativePath(member.linkpath ?? '')}` } : {}),
     };
     const opened = this.archive.open(spec);
     if (!(opened instanceof Promise)) {
@@ -208,13 +209,4 @@ function endWritable(stream: Writable): Promise<void> {
     stream.once('close', () => resolve());
     stream.end(() => resolve());
   });
-}
-
-/** `path` without leading and trailing '/' (no regex: this runs for every file a host sends). */
-function trimSlashes(path: string): string {
-  let start = 0;
-  let end = path.length;
-  while (start < end && path.charCodeAt(start) === 0x2f) start++;
-  while (end > start && path.charCodeAt(end - 1) === 0x2f) end--;
-  return start === 0 && end === path.length ? path : path.slice(start, end);
 }
