@@ -7,7 +7,7 @@
  * data dir). The service is a start/stop script around the real server (zookeeper-service.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
@@ -53,7 +53,12 @@ describe.each([
   it('round-trips through recipe test: the marker znode deleted after the backup is back, not deleted again from a newer transaction log', async () => {
     // The recipe's tests: create /lsbackup-recipe-test, back up, delete it (the delete lives only
     // in a transaction log newer than the backup), restore, read it back.
-    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
+    // Its log in the failure: once in CI (under load) the restarted server never answered, and the
+    // log, removed with the test's files, is the only record of why.
+    const run = await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env }).catch(async (e: Error) => {
+      const log = await readFile(zk.zk.logFile, 'utf8').catch((r: Error) => `(no log: ${r.message})`);
+      throw new Error(`${e.message}\n--- ZooKeeper log, last 40 lines:\n${log.trimEnd().split('\n').slice(-40).join('\n')}`);
+    });
     const entries = run.events.filter((e) => e.type === 'entry').map((e) => String(e.path));
     expect(entries).toContain(`zookeeper/host1/files${zk.zk.configFile}`);
     const txnLogs = entries.filter((e) => e.startsWith(`zookeeper/host1/files${zk.zk.dataLogDir}/version-2/log.`));
