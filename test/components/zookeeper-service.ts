@@ -4,7 +4,7 @@
  * one test/infra/servers/zookeeper.ts configures (port, zoo.cfg, data dir).
  */
 import { startZooKeeper, fourLetterWord, type ZooKeeperServer } from '../infra/servers/zookeeper.js';
-import { readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
+import { freePortOutsideEphemeral, readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
 import { writeServiceScript } from './service-script.js';
 
 export interface ZooKeeperService {
@@ -24,7 +24,8 @@ export interface ZooKeeperService {
 
 export async function startZooKeeperService(baseDir: string, options: { separateDataLogDir?: boolean } = {}): Promise<ZooKeeperService> {
   // The infra helper writes zoo.cfg and the zkCli script; the service script runs it from then on.
-  const zk = await startZooKeeper({ baseDir, ...options });
+  // A restore stops and starts it on the same port: one no outgoing connection can take meanwhile.
+  const zk = await startZooKeeper({ baseDir, ...options, port: await freePortOutsideEphemeral() });
   await zk.stop();
   const service = await writeServiceScript({
     dir: baseDir,

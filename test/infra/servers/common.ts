@@ -45,6 +45,24 @@ export async function freePort(host = LOOPBACK): Promise<number> {
   return (await freePorts(1, host))[0]!;
 }
 
+/**
+ * A free port below the ephemeral range (32768–60999 here), for a server a test stops and starts
+ * again on the same port (a restore's stop/start): while it is down, an outgoing connection of a
+ * parallel test can take a port of the ephemeral range and the restarted server cannot bind it.
+ */
+export async function freePortOutsideEphemeral(host = LOOPBACK): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, host, () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 20000-31999');
+}
+
 /** n distinct free ports. They are held open together so the OS cannot hand out one twice. */
 export async function freePorts(n: number, host = LOOPBACK): Promise<number[]> {
   const servers = await Promise.all(

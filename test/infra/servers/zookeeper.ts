@@ -32,6 +32,8 @@ export interface ZooKeeperServer extends RunningServer {
 export interface ZooKeeperOptions extends BaseServerOptions {
   /** Transaction logs in their own directory (zoo.cfg dataLogDir), as LambdaStack configures it. */
   separateDataLogDir?: boolean;
+  /** The client port (default: a free one). */
+  port?: number;
 }
 
 export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKeeperServer> {
@@ -41,7 +43,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
   const configDir = join(baseDir, 'conf');
   const logFile = join(baseDir, 'zookeeper.log');
   await makeDirs([dataDir, dataLogDir, configDir]);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const configFile = join(configDir, 'zoo.cfg');
   await writeFile(
     configFile,
