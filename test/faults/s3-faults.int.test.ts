@@ -369,15 +369,8 @@ describe('a long upload still being written on another machine', () => {
     // 72 s: the prune below must look within that long of the part being written; it takes a few
     // seconds even on a loaded machine (36 s left too little margin for a CLI start under load).
     const graceHours = 0.02;
-    const live = createS3Target(`s3://${BUCKET}/${prefix}`, {
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      accessKeyId: server.accessKeyId,
-      secretAccessKey: server.secretAccessKey,
-      partSize: 5 * 1024 * 1024,
-      queueSize: 1,
-    });
+    const direct = s3Target(prefix, server.endpoint);
+    const live = createS3Target(direct.uri, direct.options);
     const name = 'lsbackup-build-20260101T000000Z.tar.gz';
     const upload = await live.put(name);
     const uploads = async () => (await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? [];
