@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { counted } from '../catalog/objects.js';
-import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { appendEntry, createTarContainer } from '../archive/containers.js';
@@ -9,9 +8,10 @@ import { normaliseEntry, type NormalisedEntry } from '../archive/entry.js';
 import { sparseMemberBody } from '../archive/tar/sparse.js';
 import { hostPathInArchive } from '../runner/entry-paths.js';
 import { describeFailure } from '../runner/step-result.js';
-import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
+import type { Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 import type { BodyStream, OpenBodies } from './second-pass.js';
+import { directoriesOnTheWay, linksOnHost, whyLinkRefused } from './host-links.js';
 
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
@@ -19,8 +19,9 @@ import type { BodyStream, OpenBodies } from './second-pass.js';
  * - a hardlink is sent as a link only when its target is in the same stream (sent before it), else
  *   as a copy of the target's staged content (a link to the host's live file would restore nothing);
  * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes);
- * - just before the write, every directory on the way to each entry is checked ON THE HOST: none
- *   may be a symbolic link, whoever made it (another component's restore, the host itself).
+ * - just before the write, every directory on the way to each entry is checked ON THE HOST for
+ *   symbolic links: none at or below the collected path, whoever made it (another component's
+ *   restore, the host itself); above it only the host's own layout (./host-links.ts).
  */
 
 /** setuid and setgid: a restored file must not gain privileges without the operator saying so. */
@@ -80,18 +81,17 @@ export async function restoreFiles(
       error: `${incomplete.slice(0, 3).join(', ')}${incomplete.length > 3 ? ` and ${incomplete.length - 3} more` : ''} was stored incomplete (its collect step failed at backup time and the recipe went on; lsbackup verify says why): nothing written under '${step.hostPath}'; restore a path without it`,
     };
   }
-  const link = await findLinkOnHost(executor, directoriesOnTheWay(selected, root), run);
-  if (link.failed)
+  const onTheWay = await linksOnHost(executor, directoriesOnTheWay(selected, root), run);
+  if (onTheWay.failed) {
     return {
       ok: false,
-      error: `could not check the destination directories for symbolic links: ${describeFailure(link.failed, link.failed.stderr)}`,
-      exitCode: link.failed.exitCode,
+      error: `could not check the destination directories for symbolic links: ${describeFailure(onTheWay.failed, onTheWay.failed.stderr)}`,
+      exitCode: onTheWay.failed.exitCode,
     };
-  if (link.found) {
-    return {
-      ok: false,
-      error: `refusing to write under '${step.hostPath}' through the symbolic link '${link.found}' on the host (remove or replace the link, then restore again)`,
-    };
+  }
+  for (const link of onTheWay.links) {
+    const why = whyLinkRefused(link, { collectedPath: step.hostPath, stepUid: onTheWay.stepUid, staged, sourceHost: step.sourceHost });
+    if (why) return { ok: false, error: `refusing to write under '${step.hostPath}' ${why}` };
   }
   // Files with holes go as sparse members when the host's tar extracts them as holes.
   const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
@@ -113,37 +113,6 @@ export async function restoreFiles(
   } finally {
     streamed?.close();
   }
-}
-
-/**
- * Every host directory the entries are written in (each entry's ancestors), and the directory
- * entries themselves: all must be real directories or not exist yet.
- */
-function directoriesOnTheWay(selected: StagedEntry[], root: string): string[] {
-  const dirs = new Set<string>();
-  for (const { entry } of selected) {
-    let dir = entry.type === 'directory' ? entry.path.slice(root.length) : path.posix.dirname(entry.path.slice(root.length));
-    while (dir !== '/' && dir !== '.' && !dirs.has(dir)) {
-      dirs.add(dir);
-      dir = path.posix.dirname(dir);
-    }
-  }
-  return [...dirs];
-}
-
-/**
- * Asks the host (as the step's user, through the same executor as the write) whether any of
- * `dirs` is a symbolic link; names the first one found. `[ -h ]` does not follow the link.
- * Paths travel NUL-separated on stdin, never through the command line.
- */
-async function findLinkOnHost(executor: Executor, dirs: string[], run: RunOptions): Promise<{ found?: string; failed?: CommandResult }> {
-  if (dirs.length === 0) return {};
-  const script = `xargs -0 sh -c 'for d do if [ -h "$d" ]; then printf "%s\\n" "$d"; exit 255; fi; done' sh`;
-  const result = await executor.run(script, { ...run, stdin: Buffer.from(dirs.join('\0')) });
-  const found = result.stdout.split('\n')[0];
-  if (found) return { found };
-  if (result.failed) return { failed: result };
-  return {};
 }
 
 /**

@@ -30,7 +30,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
@@ -346,6 +346,8 @@ beforeAll(async () => {
       ['/var/lib/kafka', b.dataDir],
     ],
     units: { kafka: b.serviceScript },
+    // LambdaStack installs the release in its own directory and links /opt/kafka to it (roles/kafka).
+    links: [['/opt/kafka', '/opt/kafka_2.12-2.6.0']],
   });
 
   // The master: kubeadm's etcd static pod on 127.0.0.1:2379, its PKI, admin.conf, kubeadm-config.yml.
@@ -411,6 +413,8 @@ beforeAll(async () => {
         ...kafkaLayout(brokers[0]!).binds!,
       ],
       units: { zookeeper: zk.script, ...kafkaLayout(brokers[0]!).units },
+      // roles/zookeeper links /opt/zookeeper to the release it unpacked, as roles/kafka does /opt/kafka.
+      links: [['/opt/zookeeper', `/opt/zookeeper-${zkVersion}`], ...kafkaLayout(brokers[0]!).links!],
     },
     [KAFKA_VM_1]: kafkaLayout(brokers[1]!),
     [MONITORING_VM]: {
@@ -629,11 +633,25 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     expect(await activeSilenceComments()).toEqual([]);
     await writeFile(hap!.configFile, hap!.configText('v2'));
     await hap!.reload();
+    // Kafka's and ZooKeeper's configuration live in the releases /opt/kafka and /opt/zookeeper
+    // link to: the restore writes them back through those links (the host's own), which stay links.
+    const releaseLinks = [
+      [KAFKA_VM, '/opt/kafka'],
+      [KAFKA_VM, '/opt/zookeeper'],
+      [KAFKA_VM_1, '/opt/kafka'],
+    ] as const;
+    // (Read at their bind sources here: the links' absolute targets resolve only inside the hosts.)
+    const configFiles = [join(brokers[1]!.configDir, 'server.properties'), join(zk!.zk.configDir, 'zoo.cfg')];
+    const configsBefore = await Promise.all(configFiles.map((f) => readFile(f, 'utf8')));
+    for (const f of configFiles) await appendFile(f, '# changed after the backup\n');
 
     const r = await cli(['restore', 'latest', '-b', build.dir, '-t', target, '--yes']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(r.stdout + r.stderr).not.toMatch(/ls-manifest-pw-/);
 
+    expect(await Promise.all(configFiles.map((f) => readFile(f, 'utf8')))).toEqual(configsBefore);
+    for (const [vm, l] of releaseLinks)
+      expect(inHost(pid(vm), ['readlink', l]).trim(), `${vm}:${l}`).toMatch(/^\/opt\/(kafka_2\.12-2\.6\.0|zookeeper-[0-9.]+)$/);
     // zookeeper: the znodes as backed up, later changes not replayed.
     await zk!.ready();
     expect(await zk!.znodeData('/e2e/config')).toBe('colour=blue');

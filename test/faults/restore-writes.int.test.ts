@@ -2,14 +2,16 @@
  * Restore writes only backed-up content, and only inside real directories of the host:
  * - a hardlink entry resolves to content staged from the same backup, never to a live host file
  *   (a crafted link to `<tree>/…/shadow`, and a legitimate link restored by a `files:` subset);
- * - no write goes through a symbolic link on the host, whoever made it (here: another
- *   component's restore of the same backup).
+ * - no write goes through a symbolic link on the host at or below the collected path, whoever
+ *   made it (here: another component's restore of the same backup); above it, only through a link
+ *   of the host's own layout (root's, not restored by the backup), as LambdaStack links /opt/kafka
+ *   to /opt/kafka_<scala>-<version>.
  * Each case runs against a local host and a host of the real sshd fleet (where writes go through
  * SSH and sudo). `shadow` is a temp file standing in for /etc/shadow: outside the collected tree.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lchown, link, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -25,6 +27,8 @@ describe.each(KINDS)('restore writes only staged content, never through links (%
   let data: string;
   let outside: string;
   let shadow: string;
+  /** `<opt>/kafka` links to `<opt>/kafka_2.12-2.6.0` (root's link): the component `layout` collects `<opt>/kafka/config`. */
+  let opt: string;
   let archive: string;
   let entries: RawEntry[];
   let metadata: Record<string, unknown>;
@@ -49,19 +53,33 @@ restore:
 `,
     );
 
+  const layoutRecipe = () =>
+    recipeYaml(
+      'layout',
+      `hosts: { group: layout }
+${kind === 'ssh' ? 'become: true\n' : ''}backup:
+  collect:
+    - path: "${opt}/kafka/config"
+restore:
+  apply:
+    - files: "${opt}/kafka/config"
+`,
+    );
+
   beforeAll(async () => {
     ws = await workspace('lsb-restore-writes-');
     build = path.join(ws.dir, 'build');
     data = path.join(ws.dir, 'data');
     outside = path.join(ws.dir, 'outside');
     shadow = path.join(ws.dir, 'shadow');
+    opt = path.join(ws.dir, 'opt');
     await mkdir(outside);
     if (kind === 'ssh') {
       fleet = await startFleet({ hosts: 1 });
-      fleet.writeInventory(build, { host1: ['app', 'app2'] });
+      fleet.writeInventory(build, { host1: ['app', 'app2', 'layout'] });
       host = 'host1';
     } else {
-      await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n[app2]\nlocalhost\n');
+      await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n[app2]\nlocalhost\n[layout]\nlocalhost\n');
       host = 'localhost';
     }
     await ws.write('data/keep.txt', 'keep\n');
@@ -70,6 +88,9 @@ restore:
     await link(path.join(data, 'a/f'), path.join(data, 'b/g'));
     await ws.write('recipes/app.yaml', recipe('app'));
     await ws.write('recipes/app2.yaml', recipe('app2'));
+    await ws.write('opt/kafka_2.12-2.6.0/config/server.properties', 'broker.id=1\n');
+    await symlink(path.join(opt, 'kafka_2.12-2.6.0'), path.join(opt, 'kafka'));
+    await ws.write('recipes/layout.yaml', layoutRecipe());
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', build, '-t', path.join(ws.dir, 'backups')]);
     expect(r.exitCode, r.stderr).toBe(0);
     archive = path.join(
@@ -146,5 +167,43 @@ restore:
     expect(r.exitCode, r.all).toBe(2);
     expect(r.all).toContain(`through the symbolic link '${lnk}'`);
     await rm(lnk, { force: true });
+  });
+
+  it("never follows a link this backup restores, even above the collected path (app's data/lnk, app2's data/lnk/sub)", async () => {
+    const lnk = path.join(data, 'lnk');
+    const file = await crafted([
+      { path: `app/${host}/files${lnk}`, type: 'SymbolicLink', linkpath: outside },
+      { path: `app2/${host}/files${lnk}/sub/x`, type: 'File', body: Buffer.from('evil\n') },
+    ]);
+    const r = await restore(file, ['--var', `app2.waitfor=${lnk}`, '--var', `app2.subset=${lnk}/sub`]);
+    expect(await readdir(outside)).toEqual([]);
+    expect(r.exitCode, r.all).toBe(2);
+    expect(r.all).toContain(`through the symbolic link '${lnk}' on the host, which this backup restores (component 'app')`);
+    await rm(lnk, { force: true });
+  });
+
+  describe("a link of the host's own layout above the collected path (LambdaStack: /opt/kafka -> /opt/kafka_2.12-2.6.0)", () => {
+    const live = () => path.join(opt, 'kafka_2.12-2.6.0/config/server.properties');
+
+    it('is followed when root owns it: the configuration comes back into the release directory, the link stays', async () => {
+      await writeFile(live(), 'changed\n');
+      const r = await restore(archive, ['--only', 'layout']);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(await readFile(live(), 'utf8')).toBe('broker.id=1\n');
+      expect((await lstat(path.join(opt, 'kafka'))).isSymbolicLink()).toBe(true);
+    });
+
+    it('is refused when another user owns it (who could choose where root writes)', async () => {
+      await writeFile(live(), 'changed\n');
+      await lchown(path.join(opt, 'kafka'), 65534, 65534);
+      try {
+        const r = await restore(archive, ['--only', 'layout']);
+        expect(r.exitCode, r.all).toBe(1);
+        expect(r.all).toContain(`through the symbolic link '${opt}/kafka' on the host: it is owned by uid 65534`);
+        expect(await readFile(live(), 'utf8')).toBe('changed\n');
+      } finally {
+        await lchown(path.join(opt, 'kafka'), 0, 0);
+      }
+    });
   });
 });

@@ -29,6 +29,12 @@ export interface LambdaStackHostLayout {
   dir: string;
   /** LambdaStack path on the host → a directory or file of this machine shown there. */
   binds: Array<[string, string]>;
+  /**
+   * Symbolic links the host has, made (by root, with their target directory) before the binds:
+   * LambdaStack path → its target, e.g. /opt/kafka → /opt/kafka_2.12-2.6.0, as its roles link
+   * /opt/kafka and /opt/zookeeper to the installed release. A bind below a link lands in its target.
+   */
+  links?: Array<[string, string]>;
   /** Binaries made invisible on the host (found by `command -v` here, absent there). */
   hide: string[];
   /** systemd unit name → service script (`<script> start|stop|restart|status`; status exits 0 while it runs). */
@@ -86,6 +92,7 @@ export function hostMountSetup(layout: LambdaStackHostLayout, hostsFile: string)
   for (const bin of layout.hide) {
     lines.push(`if e=$(command -v ${q(bin)}); then mount --bind ${q(hidden)} "$e"; fi`);
   }
+  for (const [link, target] of layout.links ?? []) lines.push(`mkdir -p ${q(target)}`, `ln -s ${q(target)} ${q(link)}`);
   for (const [target, source] of layout.binds) {
     // A file is mounted on a file, a directory on a directory (made in the host's overlay).
     lines.push(
