@@ -20,13 +20,34 @@ import { addOutputLevelOptions } from './output-level-options.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { rejectUnknownCommand } from './unknown-command.js';
 
-const list = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value
+/** What an empty value on the command line usually is: `--only "$COMPONENTS"` with the variable unset. */
+const EMPTY_VALUE = 'is empty (is a shell variable unset?)';
+
+/** --only/--skip: comma-separated names; a value naming none would silently mean "all". */
+const list = (value: string, previous: string[] = []) => {
+  const names = value
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean),
-];
+    .filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError(`${EMPTY_VALUE}: give one or more comma-separated component names`);
+  return [...previous, ...names];
+};
+
+/** --cluster: names the cluster's backups, and retention works per cluster, so it is never blank. */
+const clusterNameArg = (value: string) => {
+  if (value.trim() === '') throw new InvalidArgumentError(`${EMPTY_VALUE}: give the cluster's name, or leave the option out`);
+  return value;
+};
+
+/** --encrypt-to: the shape the config's encryption.recipients takes (age checks the key itself when the run starts). */
+const ageRecipient = (value: string, previous: string[] = []) => {
+  if (!/^age1[0-9a-z]+$/.test(value.trim())) {
+    throw new InvalidArgumentError(
+      value.trim() === '' ? `${EMPTY_VALUE}: give an age public key (age1...)` : 'is not an age public key (age1..., as age-keygen prints it)',
+    );
+  }
+  return [...previous, value];
+};
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -86,7 +107,7 @@ function clusterOptions(cmd: Command): Command {
     .option('--only <components>', 'only these components (comma-separated recipe names)', list)
     .option('--skip <components>', 'skip these components (comma-separated)', list)
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)')
+    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)', clusterNameArg)
     .option('--json', `machine-readable output: one JSON event per line (${PROGRESS_HELP})`);
 }
 
@@ -140,6 +161,7 @@ function catalogOptions(cmd: Command): Command {
     .option(
       '--cluster <name>',
       "list and prune: only this cluster's backups (default: all; prune takes each cluster on its own). 'latest': the newest backup of this cluster (default: config `cluster`, else the target's only cluster)",
+      clusterNameArg,
     )
     .option('--json', 'machine-readable output');
 }
@@ -157,7 +179,7 @@ function compressOption(): Option {
 
 function backupOptions(cmd: Command): Command {
   return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
-    .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', repeat)
+    .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', ageRecipient)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .option(
       '--sign-key <file>',
@@ -325,7 +347,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)')
+    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)', clusterNameArg)
     .option('--keep', 'keep the temporary target directory and say where it is')
     .option('--json', 'machine-readable output: one JSON event per line (stage events for each stage)')
     .action(async (file: string, _o, cmd: Command) =>

@@ -126,6 +126,37 @@ describe('list', () => {
   }, 60_000);
 });
 
+describe('an empty or malformed value (a shell variable unset, a key mistyped)', () => {
+  // Before: `--cluster ''` named the backups' cluster '' (its retention then took in every other
+  // run whose variable was unset), `--only ''` backed up every component, and `--encrypt-to bogus`
+  // started the run and exited 1.
+  it.each([
+    [['--cluster', ''], "option '--cluster <name>' argument '' is invalid. is empty (is a shell variable unset?)"],
+    [['--only', ''], "option '--only <components>' argument '' is invalid. is empty"],
+    [['--skip', ' , '], "option '--skip <components>' argument ' , ' is invalid. is empty"],
+    [['--encrypt-to', 'bogus'], "option '--encrypt-to <recipient>' argument 'bogus' is invalid. is not an age public key"],
+    [['--encrypt-to', ''], "option '--encrypt-to <recipient>' argument '' is invalid. is empty"],
+  ])(
+    'apply %j exits 64 naming the option, and makes no backup',
+    async (flags, message) => {
+      await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+      await ws.write('recipes/app.yaml', recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n'));
+      const backups = path.join(ws.dir, 'backups');
+      const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups, ...flags], { env: env() });
+      expect(r.exitCode, cliOutput(r)).toBe(64);
+      expect(r.stderr).toContain(message);
+      expect(existsSync(backups)).toBe(false);
+    },
+    60_000,
+  );
+
+  it("list --cluster '' exits 64 (prune and list take it as a cluster's name)", async () => {
+    const r = await runCli(['list', '-t', ws.dir, '--cluster', ''], { env: env() });
+    expect(r.exitCode, cliOutput(r)).toBe(64);
+    expect(r.stderr).toContain("option '--cluster <name>' argument '' is invalid. is empty");
+  }, 60_000);
+});
+
 describe('a mistyped command', () => {
   it('exits 64 and names the closest command', async () => {
     const r = await runCli(['lsit'], { env: env() });
