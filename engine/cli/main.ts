@@ -17,35 +17,27 @@ import { parseWithin } from '../catalog/retention.js';
 import { configSearchPath, discoverConfig } from '../config/discover.js';
 import { addHelpExamples } from './help-examples.js';
 import { addOutputLevelOptions } from './output-level-options.js';
+import { refuseEmptyValues } from './empty-values.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { rejectUnknownCommand } from './unknown-command.js';
 
-/** What an empty value on the command line usually is: `--only "$COMPONENTS"` with the variable unset. */
-const EMPTY_VALUE = 'is empty (is a shell variable unset?)';
+// A blank value passes these parsers untouched: ./empty-values.ts refuses it for every option alike.
 
-/** --only/--skip: comma-separated names; a value naming none would silently mean "all". */
+/** --only/--skip: comma-separated names; a value naming none (',') would silently mean "all". */
 const list = (value: string, previous: string[] = []) => {
+  if (value.trim() === '') return [...previous, value];
   const names = value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new InvalidArgumentError(`${EMPTY_VALUE}: give one or more comma-separated component names`);
+  if (names.length === 0) throw new InvalidArgumentError('names no component: give one or more comma-separated component names');
   return [...previous, ...names];
-};
-
-/** --cluster: names the cluster's backups, and retention works per cluster, so it is never blank. */
-const clusterNameArg = (value: string) => {
-  if (value.trim() === '') throw new InvalidArgumentError(`${EMPTY_VALUE}: give the cluster's name, or leave the option out`);
-  return value;
 };
 
 /** --encrypt-to: the shape the config's encryption.recipients takes (age checks the key itself when the run starts). */
 const ageRecipient = (value: string, previous: string[] = []) => {
-  if (!/^age1[0-9a-z]+$/.test(value.trim())) {
-    throw new InvalidArgumentError(
-      value.trim() === '' ? `${EMPTY_VALUE}: give an age public key (age1...)` : 'is not an age public key (age1..., as age-keygen prints it)',
-    );
-  }
+  if (value.trim() !== '' && !/^age1[0-9a-z]+$/.test(value.trim()))
+    throw new InvalidArgumentError('is not an age public key (age1..., as age-keygen prints it)');
   return [...previous, value];
 };
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
@@ -107,7 +99,7 @@ function clusterOptions(cmd: Command): Command {
     .option('--only <components>', 'only these components (comma-separated recipe names)', list)
     .option('--skip <components>', 'skip these components (comma-separated)', list)
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)', clusterNameArg)
+    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)')
     .option('--json', `machine-readable output: one JSON event per line (${PROGRESS_HELP})`);
 }
 
@@ -161,7 +153,6 @@ function catalogOptions(cmd: Command): Command {
     .option(
       '--cluster <name>',
       "list and prune: only this cluster's backups (default: all; prune takes each cluster on its own). 'latest': the newest backup of this cluster (default: config `cluster`, else the target's only cluster)",
-      clusterNameArg,
     )
     .option('--json', 'machine-readable output');
 }
@@ -347,7 +338,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)', clusterNameArg)
+    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)')
     .option('--keep', 'keep the temporary target directory and say where it is')
     .option('--json', 'machine-readable output: one JSON event per line (stage events for each stage)')
     .action(async (file: string, _o, cmd: Command) =>
@@ -491,6 +482,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
 
   // After every command exists: these walk the whole tree.
   addOutputLevelOptions(program);
+  refuseEmptyValues(program);
   addHelpExamples(program);
   program.addHelpText('after', () => `\n${configHelpLine()}`);
   // Only the root: a word where a command belongs reaches its action, which names the closest command.

@@ -127,33 +127,49 @@ describe('list', () => {
 });
 
 describe('an empty or malformed value (a shell variable unset, a key mistyped)', () => {
-  // Before: `--cluster ''` named the backups' cluster '' (its retention then took in every other
-  // run whose variable was unset), `--only ''` backed up every component, and `--encrypt-to bogus`
-  // started the run and exited 1.
+  // Before: `-c ''` used the config found by discovery instead, `apply ''` read the working
+  // directory as the recipes, `--cluster ''` named the backups' cluster '' (its retention then took
+  // in every other run whose variable was unset), `--only ''` backed up every component, and
+  // `--encrypt-to bogus` started the run and exited 1.
+  const empty = (option: string) => `${option} is empty (is a shell variable unset?)`;
   it.each([
-    [['--cluster', ''], "option '--cluster <name>' argument '' is invalid. is empty (is a shell variable unset?)"],
-    [['--only', ''], "option '--only <components>' argument '' is invalid. is empty"],
-    [['--skip', ' , '], "option '--skip <components>' argument ' , ' is invalid. is empty"],
+    [['-c', ''], empty("option '-c, --config <file>'")],
+    [['--cluster', ''], empty("option '--cluster <name>'")],
+    [['--only', ''], empty("option '--only <components>'")],
+    [['--skip', ' '], empty("option '--skip <components>'")],
+    [['--skip', ' , '], "option '--skip <components>' argument ' , ' is invalid. names no component"],
+    [['--var', ''], empty("option '--var <component.name=value>'")],
+    [['--encrypt-to', ''], empty("option '--encrypt-to <recipient>'")],
     [['--encrypt-to', 'bogus'], "option '--encrypt-to <recipient>' argument 'bogus' is invalid. is not an age public key"],
-    [['--encrypt-to', ''], "option '--encrypt-to <recipient>' argument '' is invalid. is empty"],
+    [['--report', ''], empty("option '--report <file>'")],
   ])(
     'apply %j exits 64 naming the option, and makes no backup',
     async (flags, message) => {
       await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
       await ws.write('recipes/app.yaml', recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n'));
+      // A config discovery would find: -c '' must not fall back to it.
+      await ws.write('lsbackup.config.yaml', `targets: [${path.join(ws.dir, 'discovered')}]\n`);
       const backups = path.join(ws.dir, 'backups');
-      const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups, ...flags], { env: env() });
+      const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups, ...flags], { env: env(), cwd: ws.dir });
       expect(r.exitCode, cliOutput(r)).toBe(64);
       expect(r.stderr).toContain(message);
       expect(existsSync(backups)).toBe(false);
+      expect(existsSync(path.join(ws.dir, 'discovered'))).toBe(false);
     },
     60_000,
   );
 
-  it("list --cluster '' exits 64 (prune and list take it as a cluster's name)", async () => {
-    const r = await runCli(['list', '-t', ws.dir, '--cluster', ''], { env: env() });
-    expect(r.exitCode, cliOutput(r)).toBe(64);
-    expect(r.stderr).toContain("option '--cluster <name>' argument '' is invalid. is empty");
+  it("an empty argument: `apply ''` does not read the working directory as recipes, `list --cluster ''` is refused too", async () => {
+    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    await ws.write('app.yaml', recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n'));
+    const backups = path.join(ws.dir, 'backups');
+    const apply = await runCli(['apply', '', '-b', path.join(ws.dir, 'build'), '-t', backups], { env: env(), cwd: ws.dir });
+    expect(apply.exitCode, cliOutput(apply)).toBe(64);
+    expect(apply.stderr).toContain(empty("argument 'recipes'"));
+    expect(existsSync(backups)).toBe(false);
+    const list = await runCli(['list', '-t', ws.dir, '--cluster', ''], { env: env() });
+    expect(list.exitCode, cliOutput(list)).toBe(64);
+    expect(list.stderr).toContain(empty("option '--cluster <name>'"));
   }, 60_000);
 });
 
