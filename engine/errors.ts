@@ -48,7 +48,7 @@ export const errorDefinitions = {
     exitCode: ExitCode.usage,
   }),
   ETEMPLATE: (d) => ({
-    message: `Recipe '${d.recipe}' step '${d.step}' on host '${d.host}': ${d.message}`,
+    message: `${d.at ? `${d.at}: ` : ''}Recipe '${d.recipe}' step '${d.step}' on host '${d.host}': ${d.message}`,
     exitCode: ExitCode.config,
   }),
   ESECRET: (d) => ({ message: `Secret '${d.name}' could not be resolved: ${d.message}`, exitCode: ExitCode.config }),

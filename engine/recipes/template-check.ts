@@ -1,6 +1,6 @@
 import { isScalar, Scalar } from 'yaml';
 import type { Problem } from '../errors.js';
-import { didYouMean, nodeAt, positionOf, type DataPath, type Position, type YamlSource } from '../schema/index.js';
+import { didYouMean, nodeAt, parseYaml, positionOf, type DataPath, type Position, type YamlSource } from '../schema/index.js';
 import { KNOWN_HELPERS } from '../template/environment.js';
 import { TEMPLATE_NAMES } from '../template/context.js';
 import { parseTemplate, templateReferences, type TemplatePosition, type TemplateReference } from '../template/references.js';
@@ -145,4 +145,25 @@ export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Proble
     }
   }
   return problems;
+}
+
+/**
+ * Where in the recipe file a template that failed to render (at plan time, with the run's values)
+ * is: the reference the error names (`'vars.dir' is not defined`) when it can be found in the
+ * template, else the template's start. `file:line:col`, or undefined when the text is not one of
+ * the recipe's templated strings.
+ */
+export function templateErrorSite(file: string, sourceText: string, recipe: Recipe, template: string, message: string): string | undefined {
+  const found = templatedStrings(recipe).find((t) => t.text === template);
+  if (!found) return undefined;
+  const { source } = parseYaml(file, sourceText);
+  const named = /^'([^']+)'/.exec(message)?.[1];
+  let spot: TemplatePosition | undefined;
+  try {
+    spot = templateReferences(parseTemplate(template)).find((r) => r.kind === 'path' && r.parts.join('.') === named)?.loc;
+  } catch {
+    // A template that does not parse has no references to point at.
+  }
+  const at = spot ? positionInString(source, found.path, spot) : positionOf(source, found.path);
+  return `${file}:${at.line}:${at.col}`;
 }

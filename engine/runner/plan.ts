@@ -1,7 +1,7 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import { ownMap, ownValue } from '../own.js';
 import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
-import { templatedStrings } from '../recipes/template-check.js';
+import { templateErrorSite, templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
 import { lifecycle, phaseSteps, type Operation, type PhaseName } from '../recipes/lifecycle.js';
@@ -163,8 +163,18 @@ export function hostsOfGroups(inventory: Inventory, groups: string[]): Host[] {
 export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): HostPlan {
   const { recipe } = loaded;
   const context = templateContext(loaded, host, inventory, options);
-  const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) =>
-    renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, { shell: mode === 'shell' });
+  const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) => {
+    try {
+      return renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, { shell: mode === 'shell' });
+    } catch (e) {
+      // Only the run's values show these (a var left null for --var to set): point at the recipe's line.
+      if (e instanceof LsError && e.code === 'ETEMPLATE' && e.details.at === undefined) {
+        const at = templateErrorSite(loaded.file, loaded.source, recipe, template, String(e.details.message));
+        if (at) throw new LsError('ETEMPLATE', { ...e.details, at }, { cause: e.cause });
+      }
+      throw e;
+    }
+  };
   // Rendered once per host; every command below starts from it (a step's own env wins).
   const recipeEnv = renderEnv(recipe.spec.env, renderer('env', 'raw'));
   const probe = (label: 'detect' | 'version', template: string | undefined): RenderedStep | undefined =>

@@ -43,6 +43,13 @@ function words(value: unknown, shell: boolean): string[] {
 /** A value's text for insertion; undefined/null/objects are errors, never silently "". */
 function insertion(value: unknown, ref: string, shell: boolean): string {
   if (value instanceof handlebars.SafeString) return value.toString();
+  if (value === null && ref.startsWith('vars.')) {
+    // A recipe var left empty (`name:` or `name: null`) is one the run must set.
+    const name = ref.slice('vars.'.length);
+    throw new TemplateValueError(
+      `'${ref}' has no value: the recipe leaves it empty for the run to set (--var <recipe>.${name}=<value>, or components.<recipe>.vars.${name} in the config)`,
+    );
+  }
   if (value === undefined || value === null) throw new TemplateValueError(`'${ref}' is not defined`);
   if (typeof value === 'object' && !Array.isArray(value)) {
     throw new TemplateValueError(`'${ref}' is an object; use {{json ${ref}}} to insert it as JSON`);

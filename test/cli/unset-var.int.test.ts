@@ -1,0 +1,63 @@
+/**
+ * A recipe var left empty (`dump:`) is one the run must set. Left unset, the run stops before any
+ * host is touched, at the recipe's file:line:col of the template that uses it, saying how to set
+ * it; `validate` passes such a recipe (the value comes with the run).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
+
+let ws: Awaited<ReturnType<typeof workspace>>;
+beforeEach(async () => {
+  ws = await workspace('lsb-unset-var-');
+});
+afterEach(async () => ws.cleanup());
+
+describe('a recipe var the run must set', () => {
+  const setUp = async () => {
+    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    const trace = path.join(ws.dir, 'pre-ran');
+    // Line 16 of the file holds `cat {{vars.dump}}`; column 17 is where `vars.dump` starts.
+    const recipe = await ws.write(
+      'recipes/app.yaml',
+      recipeYaml(
+        'app',
+        `hosts: { group: app }
+vars: { dump: }
+backup:
+  pre:
+    - run: touch ${trace}
+  snapshot:
+    - name: dump
+      run: |
+        cat {{vars.dump}}
+      output: dump.txt
+`,
+      ),
+    );
+    return { recipe, trace };
+  };
+  const apply = (...extra: string[]) =>
+    runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'backups'), '-q', ...extra], {
+      env: { LSBACKUP_CONFIG: '', XDG_CONFIG_HOME: ws.dir },
+    });
+
+  it('unset: exit 78 at file:line:col naming the var and how to set it, before any step runs', async () => {
+    const { recipe, trace } = await setUp();
+    expect((await runCli(['validate', recipe])).exitCode).toBe(0);
+    const r = await apply();
+    expect(r.exitCode, cliOutput(r)).toBe(78);
+    expect(r.stderr).toContain(`${recipe}:16:17: Recipe 'app' step 'dump' on host 'localhost': 'vars.dump' has no value`);
+    expect(r.stderr).toContain('--var <recipe>.dump=<value>');
+    expect(existsSync(trace)).toBe(false);
+  });
+
+  it('set with --var: the backup is made', async () => {
+    const { trace } = await setUp();
+    const dump = await ws.write('dump.sql', 'SELECT 1;\n');
+    const r = await apply('--var', `app.dump=${dump}`);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(existsSync(trace)).toBe(true);
+  });
+});
