@@ -10,6 +10,9 @@
  *   directory it owns would let that user choose where root writes), and
  * - this backup does not restore a link at that path (a component restored before this one
  *   would just have made it, which is the case the check exists for).
+ * Not examined: what the allowed link's target passes through. A root link into a directory a
+ * service user owns (`/opt/kafka -> /home/kafka/release`) lets that user redirect the writes, as
+ * it lets that user redirect anything root does there; LambdaStack links into root's /opt.
  */
 import path from 'node:path';
 import { hostRelativePath, hostSegment } from '../runner/entry-paths.js';
