@@ -33,6 +33,11 @@ export interface HostsRunOptions<T, O> {
   notNeeded?: (task: T) => O;
   /** `first`: what the outcomes become when no host did the work (every host was skipped). */
   noHostDidTheWork?: (hosts: O[]) => O[];
+  /**
+   * `first`: the cluster a task belongs to (a recipe's hosts.eachGroup: its group). Each cluster
+   * is taken through `first` on its own, side by side: one host does the work in each.
+   */
+  clusterOf?: (task: T) => string;
 }
 
 /** Runs `runHost` for each task in `order`, then rolls the outcomes up. */
@@ -43,6 +48,16 @@ export async function runComponentHosts<T, O extends { status: HostStatus; error
   options: HostsRunOptions<T, O> = {},
 ): Promise<ComponentRun<O>> {
   const started = Date.now();
+  const { clusterOf } = options;
+  if (order === 'first' && clusterOf) {
+    const clusters = [...new Set(tasks.map(clusterOf))].map((key) => tasks.filter((t) => clusterOf(t) === key));
+    const runs = await Promise.all(clusters.map((members) => runComponentHosts(members, 'first', runHost, { ...options, clusterOf: undefined })));
+    const outcomes = new Map<T, O>(clusters.flatMap((members, i) => members.map((t, j) => [t, runs[i]!.hosts[j]!] as const)));
+    return componentRun(
+      tasks.map((t) => outcomes.get(t)!),
+      started,
+    );
+  }
   let hosts: O[];
   if (order === 'parallel') {
     hosts = await Promise.all(tasks.map((task) => runHost(task)));

@@ -9,6 +9,7 @@ import { isLsError } from '../errors.js';
 import { runPhases } from './run-phases.js';
 import { describeFailure, outputTails, stepRecorder, type StepRun } from './step-result.js';
 import { runComponentHosts } from './component-run.js';
+import { clusterOfHost } from './plan.js';
 import { filesPrefix, hostPathInArchive, outputEntryPath, recipeEntryPath } from './entry-paths.js';
 import { changedWhileRead, onlyFilesDiffered } from './tar-diagnostics.js';
 import { chooseVariant } from '../recipes/versions.js';
@@ -106,12 +107,15 @@ async function runComponent(component: ComponentPlan, options: HostTaskOptions, 
     });
 
   // run: first: the first host whose detect passes does the work; an unreachable one hands over to the next.
+  const clusterOf = clusterOfHost(component.recipe.recipe);
   const order = component.selection === 'first' ? 'first' : component.serial ? 'serial' : 'parallel';
   const run = await runComponentHosts(component.hosts, order, runHost, {
     notNeeded: (hostPlan) => skippedHost(hostPlan, 'another host of the group was backed up'),
     // The inventory says the component is on these hosts: none of them doing the work is a
     // failure (a down Prometheus or etcd host must not give a green backup without it).
     noHostDidTheWork: (hosts) => noHostDidTheWork(hosts, isOptional(component)),
+    // hosts.eachGroup: every group is a cluster of its own, backed up by one of its hosts.
+    clusterOf: clusterOf && ((hostPlan) => clusterOf(hostPlan.host)),
   });
   const { status, hosts } = run;
   const outcome: ComponentOutcome = {

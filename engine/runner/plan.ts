@@ -1,6 +1,6 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import { ownMap, ownValue } from '../own.js';
-import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Step } from '../recipes/types.js';
+import type { BecomeSetting, CollectStep, CommandStep, FilesStep, LoadedRecipe, Recipe, Step } from '../recipes/types.js';
 import { templateErrorSite, templatedStrings } from '../recipes/template-check.js';
 import type { Become } from '../executors/types.js';
 import { renderTemplate, requiredSecretNames, secretEnvName, secretNames, templateHost, templateInventory, type TemplateContext } from '../template/index.js';
@@ -148,9 +148,30 @@ export function hostsToContactFirst(recipes: LoadedRecipe[], inventory: Inventor
   for (const [newest] of recipeFamilies(recipes)) {
     if (!newest || notRunningReason(newest, inventory, options)) continue;
     const members = hostsOfGroups(inventory, ([] as string[]).concat(newest.recipe.spec.hosts.group));
-    for (const host of newest.recipe.spec.hosts.run === 'first' ? members.slice(0, 1) : members) hosts.add(host);
+    if (newest.recipe.spec.hosts.run !== 'first') {
+      for (const host of members) hosts.add(host);
+      continue;
+    }
+    const clusterOf = clusterOfHost(newest.recipe) ?? (() => '');
+    const seen = new Set<string>();
+    for (const host of members) {
+      if (seen.has(clusterOf(host))) continue;
+      seen.add(clusterOf(host));
+      hosts.add(host);
+    }
   }
   return [...hosts];
+}
+
+/**
+ * With run: first and hosts.eachGroup, the cluster a host belongs to: the first of the recipe's
+ * groups it is in (run: first then picks one host in each). Undefined otherwise: one cluster.
+ */
+export function clusterOfHost(recipe: Recipe): ((host: Host) => string) | undefined {
+  const { hosts } = recipe.spec;
+  if (hosts.run !== 'first' || !hosts.eachGroup) return undefined;
+  const groups = ([] as string[]).concat(hosts.group);
+  return (host) => groups.find((g) => host.groups.includes(g)) ?? groups[0]!;
 }
 
 /** Hosts of the groups in inventory order, each once. */

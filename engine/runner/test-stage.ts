@@ -8,7 +8,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { Reporter } from '../report/events.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { runComponentHosts } from './component-run.js';
-import { planRun, type PlanOptions } from './plan.js';
+import { clusterOfHost, planRun, type PlanOptions } from './plan.js';
 import { runPhases } from './run-phases.js';
 import { stepRecorder } from './step-result.js';
 import type { HostOutcome, HostPlan } from './types.js';
@@ -54,8 +54,10 @@ export async function runTestStage(options: TestStageOptions): Promise<string | 
   };
 
   const order = component.selection === 'first' ? 'first' : component.serial ? 'serial' : 'parallel';
+  const clusterOf = clusterOfHost(component.recipe.recipe);
   const run = await runComponentHosts(component.hosts, order, runHost, {
     notNeeded: (hostPlan) => ({ name: hostPlan.host.name, status: 'skipped', durationMs: 0, bytes: 0, steps: [] }),
+    clusterOf: clusterOf && ((hostPlan) => clusterOf(hostPlan.host)),
   });
   if (run.status === 'success') return undefined;
   return run.error ?? `no host of the component ran the ${stage} steps`;

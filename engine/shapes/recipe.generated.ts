@@ -144,6 +144,10 @@ export interface HostSelection {
    * Run hosts one at a time (e.g. stop a broker, copy, start it again). Default: false.
    */
   serial?: boolean;
+  /**
+   * With run: first and a list of groups: each group is a cluster of its own, and the first host of EACH group where detect passes does the work (a host in several of the groups counts in the first one listed). E.g. LambdaStack's logging and opendistro_for_elasticsearch groups are two separate Elasticsearch clusters. Without it one host of all the groups together is used. Default: false.
+   */
+  eachGroup?: boolean;
 }
 /**
  * Environment variables: NAME to template.

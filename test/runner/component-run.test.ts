@@ -87,4 +87,26 @@ describe('a component rolled up from its hosts (backup and restore alike)', () =
     });
     expect(r).toMatchObject({ status: 'failed', error: 'no host backed it up; here: a' });
   });
+
+  it('run: first with clusters (hosts.eachGroup): one host does the work in each cluster, and a cluster none did fails alone', async () => {
+    const log: string[] = [];
+    // Clusters by the name's letter: a1, a2 in one (a1 does it); b1, b2 in another (b2 does it); c1 in a third (no host does).
+    const tasks = [host('a1', 'success', log), host('b1', 'skipped', log), host('a2', 'success', log), host('b2', 'success', log), host('c1', 'skipped', log)];
+    const names = new Map(tasks.map((t, i) => [t, ['a1', 'b1', 'a2', 'b2', 'c1'][i]!]));
+    const r = await runComponentHosts(tasks, 'first', run, {
+      notNeeded: (t): Outcome => ({ name: names.get(t)!, status: 'skipped', durationMs: 0, note: 'another host did it' }),
+      noHostDidTheWork: (hosts) => hosts.map((h) => ({ ...h, status: 'failed' as const, error: `no host backed it up; here: ${h.name}` })),
+      clusterOf: (t) => names.get(t)![0]!,
+    });
+    expect(log.filter((l) => l.startsWith('start')).sort()).toEqual(['start a1', 'start b1', 'start b2', 'start c1']);
+    // Outcomes stay in the tasks' order.
+    expect(r.hosts.map((h) => [h.name, h.status])).toEqual([
+      ['a1', 'success'],
+      ['b1', 'skipped'],
+      ['a2', 'skipped'],
+      ['b2', 'success'],
+      ['c1', 'failed'],
+    ]);
+    expect(r).toMatchObject({ status: 'partial', error: 'no host backed it up; here: c1' });
+  });
 });

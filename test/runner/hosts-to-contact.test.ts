@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +28,26 @@ const names = (only?: string[], skip?: string[]) => hostsToContactFirst(recipes,
 describe('hostsToContactFirst (logins started before planning)', () => {
   it('every host of a run-on-all component, only the first of a run-on-first one, each once', () => {
     expect(names().sort()).toEqual(['db1', 'lb1', 'lb2']);
+  });
+
+  it('the first host of each group of a run-on-first component with hosts.eachGroup', async () => {
+    const recipeDir = path.join(dir, 'each-group');
+    await mkdir(recipeDir);
+    await writeFile(
+      path.join(recipeDir, 'search.yaml'),
+      [
+        'apiVersion: lsbackup/v1',
+        'kind: Recipe',
+        'metadata: { name: search, version: 1.0.0 }',
+        'spec:',
+        '  hosts: { group: [loadbalancer, postgresql], run: first, eachGroup: true }',
+        '  backup:',
+        '    snapshot: [{ run: "true" }]',
+        '',
+      ].join('\n'),
+    );
+    const eachGroup = await loadRecipes([recipeDir]);
+    expect(hostsToContactFirst(eachGroup, inventory, {}).map((h) => h.name)).toEqual(['db1', 'lb1']);
   });
 
   it('none of a component that is not selected or has no hosts', () => {

@@ -143,7 +143,8 @@ function planAsText(plan: RunPlan): string {
       out.push(`${head}: FAILS on ${c.hosts.map((h) => h.host.name).join(', ')}: ${c.failReason}`);
       continue;
     }
-    out.push(`${head}: runs on ${c.selection === 'first' ? 'the first host where detect passes' : `all hosts${c.serial ? ', one at a time' : ''}`}`);
+    const first = c.recipe.recipe.spec.hosts.eachGroup ? 'the first host of each group where detect passes' : 'the first host where detect passes';
+    out.push(`${head}: runs on ${c.selection === 'first' ? first : `all hosts${c.serial ? ', one at a time' : ''}`}`);
     for (const h of c.hosts) {
       const reach = h.host.connection.kind === 'local' ? 'local' : `ssh ${h.host.connection.user ?? ''}@${h.host.connection.address}:${h.host.connection.port}`;
       out.push(`  host ${h.host.name} (${reach}${h.transport === 'zstd' ? `, streams compressed on the host: zstd -${REMOTE_ZSTD_LEVEL}` : ''})`);
