@@ -1,0 +1,155 @@
+/**
+ * recipes/zookeeper.yaml on a ZooKeeper ENSEMBLE, as LambdaStack deploys it: its feature mapping
+ * puts every Kafka VM in the zookeeper group too (roles_mapping kafka: zookeeper, kafka, …), so a
+ * cluster with three brokers runs a three-node ensemble (zoo.cfg server.1..3, myid in the data dir).
+ *
+ * A node restored and started while a peer still serves the newer data joins that peer's quorum
+ * and takes the newer data from its leader (ZooKeeper syncs a follower to the leader's history):
+ * the restore then "succeeds" with the changes it was meant to undo. Every node must stop before
+ * any starts again (restore.together). With --concurrency 1 the hosts of a component not restored
+ * together go one after another (stop, restore, start, next): this order is what the test shows.
+ *
+ * REAL: three ZooKeeper 3.8 servers (Debian zookeeper) on loopback ports, each behind a start/stop
+ * service script (service-script.ts) whose calls land, host by host, in one shared log; an sshd
+ * fleet host per node, through the built CLI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
+import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { cliOutput } from '../helpers/cli.js';
+import { fourLetterWord, withoutWatcherNotices, writeZkCliScript } from '../infra/servers/zookeeper.js';
+import { freePortOutsideEphemeral, LOOPBACK, runChecked, waitUntil } from '../infra/servers/common.js';
+import { writeServiceScript, type ServiceScript } from './service-script.js';
+
+const recipe = shippedRecipe('zookeeper');
+const HOSTS = ['host1', 'host2', 'host3'] as const;
+
+interface Node {
+  host: string;
+  clientPort: number;
+  logFile: string;
+  service: ServiceScript;
+}
+
+let fleet: Fleet;
+let cluster: Cluster;
+let events: string;
+let zkCli: string;
+const nodes: Node[] = [];
+
+/** Every node serves (Mode: leader or follower: the ensemble has its quorum). */
+const ensembleServes = () =>
+  waitUntil(
+    'the ensemble serves on every node',
+    async () => (await Promise.all(nodes.map((n) => fourLetterWord(n.clientPort, 'srvr').catch(() => '')))).every((a) => /^Mode: (leader|follower)/m.test(a)),
+    { timeoutMs: 180_000 },
+  );
+/** A znode's data as one node answers it (after `sync`, so a follower is not behind its leader). */
+const znodeAt = async (n: Node, path: string) => {
+  const out = withoutWatcherNotices(
+    (await runChecked(zkCli, ['-server', `${LOOPBACK}:${n.clientPort}`], { input: `sync ${path}\nget ${path}\nquit\n` })).stdout,
+  );
+  return out.trim().split('\n').at(-1) ?? '';
+};
+const childrenAt = async (n: Node, path: string) =>
+  withoutWatcherNotices((await runChecked(zkCli, ['-server', `${LOOPBACK}:${n.clientPort}`, 'ls', path])).stdout)
+    .trim()
+    .split('\n')
+    .at(-1);
+const zkBatch = (lines: string[]) => runChecked(zkCli, ['-server', `${LOOPBACK}:${nodes[0]!.clientPort}`], { input: `${lines.join('\n')}\nquit\n` });
+
+beforeAll(async () => {
+  fleet = await startFleet({ hosts: HOSTS.length });
+  cluster = await createCluster({ fleet, groups: Object.fromEntries(HOSTS.map((h) => [h, ['zookeeper']])) });
+  events = join(cluster.dir, 'service-events.log');
+  await writeFile(events, '');
+  // Below the ephemeral range (a restarted node gets its ports back), and all different.
+  const taken = new Set<number>();
+  while (taken.size < HOSTS.length * 3) taken.add(await freePortOutsideEphemeral());
+  const free = [...taken];
+  const ports = HOSTS.map((_, i) => ({ client: free[3 * i]!, quorum: free[3 * i + 1]!, election: free[3 * i + 2]! }));
+  const servers = ports.map((p, i) => `server.${i + 1}=${LOOPBACK}:${p.quorum}:${p.election}`);
+  for (const [i, host] of HOSTS.entries()) {
+    const base = join(cluster.dir, `zk-${host}`);
+    const [data, txnlog, conf] = ['data', 'txnlog', 'conf'].map((d) => join(base, d)) as [string, string, string];
+    for (const d of [data, txnlog, conf]) await mkdir(d, { recursive: true });
+    // zoo.cfg as LambdaStack's template writes it (dataDir, dataLogDir apart, server.N lines), on loopback ports.
+    const cfg = join(conf, 'zoo.cfg');
+    await writeFile(
+      cfg,
+      [
+        'tickTime=2000',
+        'initLimit=10',
+        'syncLimit=5',
+        `dataDir=${data}`,
+        `dataLogDir=${txnlog}`,
+        `clientPortAddress=${LOOPBACK}`,
+        `clientPort=${ports[i]!.client}`,
+        'admin.enableServer=false',
+        '4lw.commands.whitelist=srvr,ruok,stat,mntr',
+        ...servers,
+        '',
+      ].join('\n'),
+    );
+    await writeFile(join(data, 'myid'), `${i + 1}\n`);
+    const logFile = join(base, 'zookeeper.log');
+    const service = await writeServiceScript({
+      dir: base,
+      command: ['java', '-Xmx256m', '-cp', `${conf}:/usr/share/java/zookeeper.jar`, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
+      identity: cfg,
+      logFile,
+    });
+    nodes.push({ host, clientPort: ports[i]!.client, logFile, service });
+    if (i === 0) zkCli = await writeZkCliScript(join(cluster.dir, 'bin'), conf);
+    await cluster.hostVars(host, {
+      zk_conf_dir: conf,
+      zk_data_dir: data,
+      zk_data_log_dir: txnlog,
+      // Each call lands in the shared log, naming the host, before the service acts on it.
+      zk_service_stop: `echo '${host} stop' >> ${events} && ${service.script} stop`,
+      zk_service_start: `echo '${host} start' >> ${events} && ${service.script} start`,
+      zk_version_command: "dpkg-query -W -f='${Version}' zookeeper",
+    });
+    await runChecked(service.script, ['start']);
+  }
+  await ensembleServes();
+}, 300_000);
+
+afterAll(async () => {
+  for (const n of nodes) await n.service.stop();
+  await fleet?.stop();
+  await cluster?.cleanup();
+});
+
+describe('zookeeper recipe on a three-node ensemble (LambdaStack: ZooKeeper on every Kafka VM)', () => {
+  it('restore stops every node before any starts again, and every node serves the backed-up znodes, not the later ones', async () => {
+    await zkBatch(['create /ens', 'create /ens/config colour=blue']);
+    for (const n of nodes) expect(await znodeAt(n, '/ens/config'), n.host).toBe('colour=blue');
+    const archive = await cluster.backup(recipe);
+
+    // After the backup, on the live ensemble: a change and a new znode the restore must undo.
+    await zkBatch(['set /ens/config colour=red', 'create /ens/late x']);
+    await writeFile(events, '');
+
+    // One host at a time: a node not restored together with its peers meets them still serving.
+    const r = await cluster.restore(archive, ['--concurrency', '1']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const calls = (await readFile(events, 'utf8')).trim().split('\n');
+    const firstStart = calls.findIndex((c) => c.endsWith(' start'));
+    expect(calls.slice(0, firstStart).sort(), `every node stops before any starts\n${calls.join('\n')}`).toEqual(HOSTS.map((h) => `${h} stop`));
+    expect(calls.slice(firstStart).sort()).toEqual(HOSTS.map((h) => `${h} start`));
+
+    await ensembleServes().catch(async (e: Error) => {
+      const logs = await Promise.all(
+        nodes.map(async (n) => `--- ${n.host}:\n${(await readFile(n.logFile, 'utf8')).trimEnd().split('\n').slice(-20).join('\n')}`),
+      );
+      throw new Error(`${e.message}\n${logs.join('\n')}`);
+    });
+    for (const n of nodes) {
+      expect(await znodeAt(n, '/ens/config'), n.host).toBe('colour=blue');
+      expect(await childrenAt(n, '/ens'), n.host).toBe('[config]');
+    }
+  }, 900_000);
+});
