@@ -26,6 +26,7 @@ import { writeKubeStubs } from '../infra/standins/kubernetes.js';
 import { SUDO_USER, startFleet, type Fleet } from '../fleet/fleet.js';
 import { archiveEntries, archiveEntry, storedBackup } from '../helpers/archive.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
+import { cliOutput } from '../helpers/cli.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 import { writeMaster } from './kubernetes-master.js';
 
@@ -176,4 +177,30 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
       await rm(join(dataDir(), 'lsbackup-restored'), { recursive: true });
     }
   }, 300_000);
+
+  // LambdaStack's HA control plane (use_ha_control_plane) runs a stacked etcd member on every
+  // master. The other master's member is a learner here (it never starts, so the one-member etcd
+  // keeps its quorum): what the restore must see is that etcd lists a member besides this one.
+  it('refuses to restore etcd on this master alone while etcd lists other members (an HA control plane), and leaves etcd alone', async () => {
+    expect(archive).toBeDefined();
+    const added = await pod!.etcdctl(['member', 'add', 'master-vm-1', '--learner', '--peer-urls=https://127.0.0.2:2380']);
+    const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+    expect(id, added).toBeDefined();
+    try {
+      const r = await cluster!.restore(archive);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/etcd has 2 members \([^)]*(master-vm-1|127\.0\.0\.2:2380)[^)]*\): restored on this master alone/);
+      expect(await readdir(join(etc(), 'manifests'))).toEqual(['etcd.yaml']);
+      expect(await etcdValues()).toEqual(KEYS);
+      expect((await readdir(dataDir())).filter((f) => f === 'lsbackup-restored')).toEqual([]);
+      // Told that the other members are taken care of, it restores here (a new one-member cluster).
+      const allowed = await cluster!.restore(archive, ['--var', 'kubernetes.k8s_etcd_allow_other_members=true']);
+      expect(allowed.exitCode, cliOutput(allowed)).toBe(0);
+      await pod!.running();
+      expect(await etcdValues()).toEqual(KEYS);
+    } finally {
+      // (Gone with the restore's new cluster when it ran.)
+      await pod!.etcdctl(['member', 'remove', id!]).catch(() => undefined);
+    }
+  }, 600_000);
 });
