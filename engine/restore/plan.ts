@@ -2,7 +2,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { parseRecipe } from '../recipes/index.js';
 import { formatProblem } from '../errors.js';
-import { planHost } from '../runner/plan.js';
+import { clusterOfHost, planHost } from '../runner/plan.js';
 import { compareVersions } from '../recipes/versions.js';
 import type { HostPlan } from '../runner/types.js';
 import { recipeEntryPath } from '../runner/entry-paths.js';
@@ -67,8 +67,14 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
     const groups = ([] as string[]).concat(recipe.recipe.spec.hosts.group);
     const tasks: RestoreTask[] = [];
     const unmapped: string[] = [];
+    // hosts.eachGroup: each group is a cluster of its own, and a host maps within its own group.
+    const clusterOf = clusterOfHost(recipe.recipe);
+    const groupsOf = (name: string) => {
+      const old = metadata.hosts.find((h) => h.name === name);
+      return clusterOf && old ? [clusterOf(old)] : groups;
+    };
     for (const source of withData) {
-      const mapped = mapHost(source.name, groups, metadata, inventory, options.hostMap);
+      const mapped = mapHost(source.name, groupsOf(source.name), metadata, inventory, options.hostMap);
       if (!mapped.host) {
         unmapped.push(`${source.name}: ${mapped.how}`);
         continue;

@@ -167,7 +167,7 @@ export function hostsToContactFirst(recipes: LoadedRecipe[], inventory: Inventor
  * With run: first and hosts.eachGroup, the cluster a host belongs to: the first of the recipe's
  * groups it is in (run: first then picks one host in each). Undefined otherwise: one cluster.
  */
-export function clusterOfHost(recipe: Recipe): ((host: Host) => string) | undefined {
+export function clusterOfHost(recipe: Recipe): ((host: Pick<Host, 'groups'>) => string) | undefined {
   const { hosts } = recipe.spec;
   if (hosts.run !== 'first' || !hosts.eachGroup) return undefined;
   const groups = ([] as string[]).concat(hosts.group);

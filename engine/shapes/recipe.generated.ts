@@ -145,7 +145,7 @@ export interface HostSelection {
    */
   serial?: boolean;
   /**
-   * With run: first and a list of groups: each group is a cluster of its own, and the first host of EACH group where detect passes does the work (a host in several of the groups counts in the first one listed). E.g. LambdaStack's logging and opendistro_for_elasticsearch groups are two separate Elasticsearch clusters. Without it one host of all the groups together is used. Default: false.
+   * With run: first and a list of groups: each group is a cluster of its own, and the first host of EACH group where detect passes does the work (a host in several of the groups counts in the first one listed). A restore into a rebuilt cluster maps a backed-up host by its position within its own group. E.g. LambdaStack's logging and opendistro_for_elasticsearch groups are two separate Elasticsearch clusters. Without it one host of all the groups together is used. Default: false.
    */
   eachGroup?: boolean;
 }

@@ -121,5 +121,22 @@ describe('LambdaStack with both logging and opendistro_for_elasticsearch: two El
     expect(restored.exitCode, cliOutput(restored)).toBe(0);
     expect(restored.stdout + restored.stderr).not.toMatch(/ls-manifest-pw-/);
     expect(await Promise.all(VMS.map((_, i) => doc(i)))).toEqual(VMS.map((v) => ({ cluster: v.group })));
+
+    // Into a rebuilt cluster (new names, two logging VMs listed first): each cluster's backup maps
+    // by position within its own group, never onto a host of the other cluster.
+    const rebuilt = writeLambdaStackBuild(join(dir, 'rebuilt'), {
+      cluster: `${CLUSTER}-rebuilt`,
+      groups: {
+        logging: [0, 1].map((i) => ({ name: `new-logging-vm-${i}`, ip: `127.0.0.${FIRST_OCTET + 10 + i}` })),
+        opendistro_for_elasticsearch: [{ name: 'new-opendistro-vm-0', ip: `127.0.0.${FIRST_OCTET + 12}` }],
+      },
+      adminUser: SUDO_USER,
+      privateKey: fleet!.clientKey,
+      editManifest: (text) => `${text.replace(/\n*$/, '\n')}${OPENDISTRO_DOCUMENT}`,
+    });
+    const dry = await cli(['restore', join(target, archive!), '-b', rebuilt.dir, '--dry-run']);
+    expect(dry.exitCode, cliOutput(dry)).toBe(0);
+    expect(dry.stdout).toContain(`${VMS[0].name} -> new-logging-vm-0 (position 1 in group logging)`);
+    expect(dry.stdout).toContain(`${VMS[1].name} -> new-opendistro-vm-0 (position 1 in group opendistro_for_elasticsearch)`);
   }, 900_000);
 });
