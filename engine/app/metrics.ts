@@ -3,10 +3,12 @@
  * the textfile, `schedule --metrics-listen` records every job's run into the store it serves and
  * first rebuilds the last-success figures from the targets' catalogs (engine/metrics/).
  */
+import path from 'node:path';
 import type { Config, TargetConfig } from '../config/load.js';
 import { listBackups } from '../catalog/listing.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import { isLsError } from '../errors.js';
+import { withLocks } from '../lock/index.js';
 import { jobLabels, recordFreeSpace, recordRun, recordSuccess, type RunOutcome } from '../metrics/record.js';
 import type { MetricsStore } from '../metrics/store.js';
 import { readTextfile, writeTextfile } from '../metrics/textfile.js';
@@ -20,15 +22,27 @@ export interface MeteredJob {
   targets: TargetConfig[];
 }
 
-/** The textfile of a command's run; read before the run, so a file that is not ours stops it before anything happens. */
+/** How long a run waits for another process recording into the same textfile (a read, a few sets and a rename). */
+const TEXTFILE_LOCK_WAIT_MS = 60_000;
+
+/**
+ * The textfile of a command's run; read before the run, so a file that is not ours stops it
+ * before anything happens. The run is recorded into the file as it is when the run ends, read
+ * again under a lock beside it: jobs share one textfile (their series carry `backup_job`), and a
+ * run that wrote back what it read at its start undid every run that ended meanwhile (another
+ * job's failure went back to its earlier success).
+ */
 export async function openMetricsTextfile(file: string): Promise<{ record: (outcome: RunOutcome, targets: Target[]) => Promise<void> }> {
-  const store = await readTextfile(file);
+  await readTextfile(file);
+  const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
   return {
-    record: async (outcome, targets) => {
-      recordRun(store, outcome);
-      await recordFreeSpace(store, targets);
-      await writeTextfile(file, store);
-    },
+    record: (outcome, targets) =>
+      withLocks([{ file: lock, what: `--metrics-textfile ${file}` }], { waitMs: TEXTFILE_LOCK_WAIT_MS }, async () => {
+        const store = await readTextfile(file);
+        recordRun(store, outcome);
+        await recordFreeSpace(store, targets);
+        await writeTextfile(file, store);
+      }),
   };
 }
 

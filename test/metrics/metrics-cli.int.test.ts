@@ -5,9 +5,9 @@
  * target's catalog after a restart.
  */
 import { execa } from 'execa';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseSamples, type Sample } from '../../engine/metrics/text-format.js';
 import { recipeYaml, runCli, spawnCli, succeeded, workspace, cliOutput } from '../helpers/cli.js';
 import { jsonLines } from '../helpers/lines.js';
@@ -104,6 +104,43 @@ describe('--metrics-textfile', () => {
     expect(nowhere.exitCode, cliOutput(nowhere)).toBe(64);
     expect(nowhere.stderr).toMatch(/--metrics-textfile missing\/m\.prom: directory .*missing is not writable \(ENOENT\); create it or name another file/);
     expect(await archivesIn(path.join(ws.dir, 'backups'))).toHaveLength(1);
+  });
+  it("two jobs sharing one textfile: a run that ends later keeps what another job's run recorded meanwhile (its failure is not undone)", async () => {
+    // 'nightly' reads the textfile, then waits in its snapshot step until the test lets it go;
+    // meanwhile 'hourly' (another cluster, another target) fails and records that.
+    await ws.write('build-b/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    await execa('mkfifo', [path.join(ws.dir, 'go')]);
+    await ws.write(
+      'recipes/app.yaml',
+      recipeYaml(
+        'app',
+        'hosts: { group: app }\nvars: { mode: ok }\nbackup:\n  snapshot:\n' +
+          '    - run: if [ "{{vars.mode}}" = wait ]; then touch "$WS/started"; read line < "$WS/go"; fi; if [ "{{vars.mode}}" = fail ]; then exit 3; fi; echo hello\n' +
+          '      output: out.txt\n',
+      ),
+    );
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\nrecipes: [./recipes]\njobs:\n' +
+        '  nightly:\n    cluster: shop\n    build: ./build\n    targets: [./backups-a]\n    components: { vars: { app: { mode: wait } } }\n' +
+        '  hourly:\n    cluster: shelf\n    build: ./build-b\n    targets: [./backups-b]\n    components: { vars: { app: { mode: fail } } }\n',
+    );
+    const runEnv = { ...env(), WS: ws.dir };
+    const textfile = path.join(ws.dir, 'm.prom');
+    child = spawnCli(['run', '--job', 'nightly', '--metrics-textfile', textfile], { cwd: ws.dir, env: runEnv });
+    await vi.waitFor(() => stat(path.join(ws.dir, 'started')), { timeout: 60_000, interval: 50 });
+    const hourly = await runCli(['run', '--job', 'hourly', '--metrics-textfile', textfile], { cwd: ws.dir, env: runEnv });
+    expect(hourly.exitCode, cliOutput(hourly)).toBe(1);
+    await writeFile(path.join(ws.dir, 'go'), 'go\n');
+    const nightly = await child;
+    child = undefined;
+    expect(nightly.exitCode, nightly.stdout + nightly.stderr).toBe(0);
+
+    const samples = await checkedSamples(await readFile(textfile, 'utf8'));
+    const of = (job: string, cluster: string, status: string) => ({ cluster, backup_job: job, status });
+    expect(valueOf(samples, 'lsbackup_last_run_status', of('nightly', 'shop', 'success'))).toBe(1);
+    expect(valueOf(samples, 'lsbackup_last_run_status', of('hourly', 'shelf', 'failed'))).toBe(1);
+    expect(valueOf(samples, 'lsbackup_runs_total', of('hourly', 'shelf', 'failed'))).toBe(1);
   });
 });
 
