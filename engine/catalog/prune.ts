@@ -41,7 +41,7 @@ export function pruneGroup(b: BackupSummary): string {
 export async function prune(
   target: Target,
   policy: RetentionPolicy,
-  options: DecryptOptions & PruneScope & { dryRun?: boolean; count?: (bytes: number) => void } = {},
+  options: DecryptOptions & PruneScope & { dryRun?: boolean; count?: (bytes: number) => void; now?: Date } = {},
 ): Promise<PruneResult> {
   if (!hasRules(policy)) {
     throw new LsError('EUSAGE', {
@@ -71,6 +71,7 @@ export async function prune(
     const decision = decideRetention(
       members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' })),
       policy,
+      options.now,
     );
     keep.push(...decision.keep.map((k) => ({ backup: byName.get(k.name)!, reasons: k.reasons })));
     decided.push(...decision.remove.map((n) => byName.get(n)!));

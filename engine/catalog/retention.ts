@@ -9,6 +9,12 @@
  * whose newest backup was already kept still counts as seen (borg does the same). When a rule
  * runs out of backups before N, it also keeps the oldest one ("oldest" in the reason).
  * Finally the newest successful backup is always kept, whatever the rules say.
+ *
+ * A backup dated after `now` (this machine's clock, with FUTURE_TOLERANCE_MS for clocks of
+ * several machines writing one target) is kept and left out of the rules: either it was made
+ * by a clock set ahead or this clock is behind (a dead RTC battery, no NTP). Counted in, it was
+ * "the newest" and every run's own new backup came after it in the order, so each run pruned
+ * the backup it had just made (keepWithin, keepLast) and said success.
  */
 import { newestFirst, type Ordered } from './order.js';
 
@@ -52,11 +58,20 @@ export function hasRules(policy: RetentionPolicy): boolean {
   return policy.keepWithin !== undefined || Object.values(policy).some((n) => typeof n === 'number' && n > 0);
 }
 
+/** How far after this machine's clock a backup may be dated and still be counted (clocks of machines sharing a target differ a little). */
+export const FUTURE_TOLERANCE_MS = 60 * 60 * 1000;
+
+/** The reason a backup dated after the clock is kept (jobs/retention.ts warns about them). */
+export const AFTER_CLOCK_REASON = "dated after this machine's clock: left out of the rules";
+
 /** The decision only: catalog/prune.ts deletes what it removes (and jobs/retention.ts after a job's run). */
-export function decideRetention(candidates: RetentionCandidate[], policy: RetentionPolicy): RetentionDecision {
-  const sorted = [...candidates].sort(newestFirst);
+export function decideRetention(candidates: RetentionCandidate[], policy: RetentionPolicy, now: Date = new Date()): RetentionDecision {
+  const horizon = now.getTime() + FUTURE_TOLERANCE_MS;
+  const all = [...candidates].sort(newestFirst);
+  const sorted = all.filter((c) => c.time.getTime() <= horizon);
   const reasons = new Map<string, string[]>();
   const keep = (c: RetentionCandidate, reason: string) => reasons.set(c.name, [...(reasons.get(c.name) ?? []), reason]);
+  for (const c of all) if (c.time.getTime() > horizon) keep(c, `${AFTER_CLOCK_REASON} (${now.toISOString()})`);
 
   const withinMs = policy.keepWithin === undefined ? undefined : parseWithin(policy.keepWithin);
   if (withinMs !== undefined && sorted[0]) {
@@ -84,8 +99,8 @@ export function decideRetention(candidates: RetentionCandidate[], policy: Retent
   if (newestGood) keep(newestGood, newestGood.successful ? 'newest successful backup' : 'newest backup (status unknown)');
 
   return {
-    keep: sorted.filter((c) => reasons.has(c.name)).map((c) => ({ name: c.name, reasons: reasons.get(c.name)! })),
-    remove: sorted.filter((c) => !reasons.has(c.name)).map((c) => c.name),
+    keep: all.filter((c) => reasons.has(c.name)).map((c) => ({ name: c.name, reasons: reasons.get(c.name)! })),
+    remove: all.filter((c) => !reasons.has(c.name)).map((c) => c.name),
   };
 }
 

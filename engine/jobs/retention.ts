@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Target } from '../../targets/types.js';
 import { prune } from '../catalog/prune.js';
-import { hasRules, type RetentionPolicy } from '../catalog/retention.js';
+import { AFTER_CLOCK_REASON, hasRules, type RetentionPolicy } from '../catalog/retention.js';
 import { withTargetLock } from '../lock/index.js';
 import type { EffectiveJob } from './resolve.js';
 import type { EncryptionConfig } from '../config/load.js';
@@ -32,7 +32,13 @@ export async function applyRetention(
   // Under the target's lock, waiting a while for another run writing there: never a race.
   const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { ...owner, identities }));
   const unreadable = result.keep.filter((k) => !k.backup.metadata).map((k) => `${k.backup.name} (${k.backup.metadataNote})`);
-  return { deleted: result.remove.map((b) => b.name), kept: result.keep.map((k) => k.backup.name), ...(unreadable.length ? { unreadable } : {}) };
+  const afterClock = result.keep.filter((k) => k.reasons.some((r) => r.startsWith(AFTER_CLOCK_REASON))).map((k) => k.backup.name);
+  return {
+    deleted: result.remove.map((b) => b.name),
+    kept: result.keep.map((k) => k.backup.name),
+    ...(unreadable.length ? { unreadable } : {}),
+    ...(afterClock.length ? { afterClock } : {}),
+  };
 }
 
 /** Backups get encrypted metadata sidecars and the jobs hold no identity that reads them. */

@@ -140,6 +140,13 @@ async function retainPerTarget(
             `retention in ${copy.target} kept ${unreadable.length} backup(s) whose metadata it could not read: ${unreadable.slice(0, 3).join(', ')}${unreadable.length > 3 ? ', …' : ''}`,
           );
         }
+        const afterClock = outcome?.afterClock ?? [];
+        if (afterClock.length > 0) {
+          warn(
+            `retention in ${copy.target} kept ${afterClock.length} backup(s) dated after this run's clock (${new Date().toISOString()}) and left them out of its rules: ` +
+              `${afterClock.slice(0, 3).join(', ')}${afterClock.length > 3 ? ', …' : ''}; if this machine's clock is wrong, set it right (its backups are named with the wrong time)`,
+          );
+        }
         return outcome ? { ...copy, retention: outcome } : { ...copy };
       } catch (e) {
         if (!isLsError(e)) throw e;

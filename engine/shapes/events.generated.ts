@@ -756,6 +756,10 @@ export interface RetentionOutcome {
    * Kept because their metadata could not be read (cluster, job and time unknown), each with why.
    */
   unreadable?: string[];
+  /**
+   * Kept because they are dated after the clock of the machine that ran retention (more than an hour): one of the clocks is wrong. Left out of the rules (they would count as the newest).
+   */
+  afterClock?: string[];
 }
 /**
  * The command failed: a code of the error catalogue (engine/errors.ts), its message and the exit code; the last line.

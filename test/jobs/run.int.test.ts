@@ -138,6 +138,40 @@ jobs:
     await hooks.waitFor('/rp');
   });
 
+  it("a run whose clock is behind its earlier backups' keeps its own backup: the backups dated after its clock are kept and left out of the rules", async () => {
+    // The run's clock, shifted in the CLI process (as a dead RTC battery with no NTP sets a
+    // machine's clock back): a preload replaces Date before lsbackup starts.
+    const clock = await ws.write(
+      'shift-clock.mjs',
+      'const offset = Number(process.env.LSB_TEST_CLOCK_OFFSET_MS);\n' +
+        'const Real = Date;\n' +
+        'globalThis.Date = class extends Real {\n' +
+        '  constructor(...args) { if (args.length === 0) super(Real.now() + offset); else super(...args); }\n' +
+        '  static now() { return Real.now() + offset; }\n' +
+        '};\n',
+    );
+    await config('retention: { keepLast: 2 }\n');
+    const hour = 3_600_000;
+    const runAt = async (offsetMs: number) => {
+      const r = await runCli(['run', '--json'], {
+        cwd: ws.dir,
+        env: { ...env(), NODE_OPTIONS: `--import ${clock}`, LSB_TEST_CLOCK_OFFSET_MS: String(offsetMs) },
+      });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!).report as {
+        archive: string;
+        warnings: string[];
+        targets: { retention?: { deleted: string[] } }[];
+      };
+    };
+    const good = [await runAt(-2 * hour), await runAt(-hour)].map((r) => r.archive);
+    // From here on the machine's clock is 400 days behind.
+    const behind = [await runAt(-400 * 24 * hour), await runAt(-399 * 24 * hour)];
+    expect((await archivesIn('backups')).sort()).toEqual([...good, ...behind.map((r) => r.archive)].sort());
+    for (const r of behind) expect(r.targets[0]!.retention?.deleted ?? []).toEqual([]);
+    expect(behind[1]!.warnings.join('\n')).toMatch(/2 backup\(s\) dated after this run's clock/);
+  });
+
   it('a hanging notification endpoint is given up after its timeout, and is a warning', async () => {
     await config(`notifications:
   - type: webhook
