@@ -4,12 +4,18 @@ import { positionOf, type YamlSource } from '../schema/index.js';
 
 /** Checks a cron expression the way the scheduler will read it; undefined when it is valid. */
 export function cronProblem(expression: string): string | undefined {
+  // croner also takes a date ('2027-01-01T02:00:00'): it fires once, and the job never again.
+  if (expression.includes(':')) return 'it is a date (a job runs on a recurring cron timetable; a date would run it once, then never again)';
+  let cron: Cron;
   try {
-    new Cron(expression, { paused: true }).stop();
-    return undefined;
+    cron = new Cron(expression, { paused: true });
   } catch (e) {
     return (e as Error).message.replace(/^CronPattern: /, '').replace(/\.$/, '');
   }
+  // A pattern no date matches ('0 2 30 2 *') is read, and the scheduler would wait for it forever.
+  const next = cron.nextRun();
+  cron.stop();
+  return next === null ? 'it never fires (no date matches it)' : undefined;
 }
 
 /** Every job's `schedule`, checked at load time so a typo is found before the night it should run. */
