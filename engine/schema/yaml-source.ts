@@ -34,13 +34,22 @@ export function parseYaml(file: string, text: string): { source: YamlSource; pro
  * latter repeated for each level the parser unwinds): those say what is wrong with the file.
  */
 export function yamlSyntaxProblems(file: string, errors: readonly YAMLError[]): Problem[] {
-  const tooDeep = errors.find((e) => e.code === 'RESOURCE_EXHAUSTION');
+  const tooDeep = errors.find(isTooDeep);
   return errors
-    .filter((e) => e.code !== 'RESOURCE_EXHAUSTION' || e === tooDeep)
+    .filter((e) => !isTooDeep(e) || e === tooDeep)
     .map((error) => {
       const [start] = error.linePos ?? [];
       return { file, line: start?.line, col: start?.col, ...syntaxMessage(error) };
     });
+}
+
+/**
+ * The parser ran out of stack. Where it runs out depends on the stack the engine's compiled
+ * code uses at that moment, and so does the code: usually RESOURCE_EXHAUSTION, sometimes the
+ * bare RangeError's message under another code (once beside it).
+ */
+function isTooDeep(error: YAMLError): boolean {
+  return error.code === 'RESOURCE_EXHAUSTION' || error.message.includes('Maximum call stack size exceeded');
 }
 
 function syntaxMessage(error: YAMLError): { message: string; hint?: string } {
@@ -50,7 +59,7 @@ function syntaxMessage(error: YAMLError): { message: string; hint?: string } {
       hint: "remove this '---' line and what follows, or put it in a file of its own",
     };
   }
-  if (error.code === 'RESOURCE_EXHAUSTION') return { message: 'YAML syntax error: values are nested too deeply to read', hint: 'flatten this value' };
+  if (isTooDeep(error)) return { message: 'YAML syntax error: values are nested too deeply to read', hint: 'flatten this value' };
   // prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position.
   return { message: `YAML syntax error: ${error.message.split(/ at line \d+, column \d+/)[0]!.split('\n')[0]}` };
 }
