@@ -172,6 +172,20 @@ jobs:
     expect(behind[1]!.warnings.join('\n')).toMatch(/2 backup\(s\) dated after this run's clock/);
   });
 
+  it('a run that cannot start (a secret the config needs is gone) still writes its --report file: failed, with why, never the last success', async () => {
+    await config('jobs:\n  nightly: {}\n');
+    const good = await run('--job', 'nightly', '--report', 'last-run.json');
+    expect(good.exitCode, good.stderr).toBe(0);
+    expect(JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8')).status).toBe('success');
+    // The credential is no longer passed (a redeploy lost it): the config does not load.
+    await config('jobs:\n  nightly:\n    description: ${GONE_SECRET}\n');
+    const broken = await run('--job', 'nightly', '--report', 'last-run.json');
+    expect(broken.exitCode, broken.stderr).toBe(78);
+    const report = JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'));
+    expect(report).toMatchObject({ job: 'nightly', status: 'failed', exitCode: 78 });
+    expect(report.error).toContain("environment variable 'GONE_SECRET' is not set");
+  });
+
   it('a hanging notification endpoint is given up after its timeout, and is a warning', async () => {
     await config(`notifications:
   - type: webhook

@@ -1,4 +1,4 @@
-import { LsError } from '../../errors.js';
+import { isLsError, LsError } from '../../errors.js';
 import { selectJob } from '../../jobs/resolve.js';
 import { runJob } from '../../jobs/run-job.js';
 import { findConfigFile } from '../../config/load.js';
@@ -31,10 +31,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   if (!findConfigFile(options.config)) {
     throw new LsError('EUSAGE', { message: 'no config: pass --config <file>, or run where ./lsbackup.config.yaml exists' });
   }
-  const config = await loadRunConfig(options);
-  const job = selectJob(config, options.job);
-  const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
-  const reportFile = await openReportFile(options, config.encryption?.identityFile);
+  const { config, job, metrics, reportFile } = await setUp(options, redactor);
   // The job masks its own secrets (runJob keeps a redactor per run); this one is the command's.
   const run = await openCommandRun(options.json, redactor);
   let report: RunReport;
@@ -60,4 +57,41 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
     printJsonEvents([{ type: 'job.end', ...source, report }], redactor);
   } else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
   return report.exitCode ?? 1;
+}
+
+/**
+ * The config, the job and the output files. A run that stops here (a secret the config needs is
+ * no longer passed, the job was renamed) failed too: its --report file says so, or it went on
+ * saying the last run's success to whatever reads it (deploy/systemd/lsbackup.service's).
+ */
+async function setUp(options: RunOptions, redactor: Redactor) {
+  try {
+    const config = await loadRunConfig(options);
+    const job = selectJob(config, options.job);
+    const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
+    const reportFile = await openReportFile(options, config.encryption?.identityFile);
+    return { config, job, metrics, reportFile };
+  } catch (e) {
+    if (isLsError(e) && options.report) await reportSetUpFailure(options, redactor.redact(e.message), e.exitCode);
+    throw e;
+  }
+}
+
+async function reportSetUpFailure(options: RunOptions, error: string, exitCode: number): Promise<void> {
+  const reportFile = await openReportFile(options, undefined).catch(() => undefined);
+  const now = new Date().toISOString();
+  const report: RunReport = {
+    job: options.job ?? '',
+    status: 'failed',
+    exitCode,
+    error,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+    targets: [],
+    components: [],
+    warnings: [],
+  };
+  // Its own failure (a full disk) must not hide why the run stopped: that error is what is printed.
+  await reportFile?.write(report, []).catch(() => undefined);
 }
