@@ -63,6 +63,8 @@ export class Scheduler {
   private readonly abort = new AbortController();
   private watchers: FSWatcher[] = [];
   private recipeWatcher?: FSWatcher;
+  /** The recipe paths (absolute) whose changes reload; the rest of their parent directories is ignored. */
+  private readonly watchedRecipePaths = new Set<string>();
   private reloadTimer?: NodeJS.Timeout;
   private stopping = false;
   /** Jobs scheduled: reloads before that (an edit or SIGHUP during start-up) have nothing to update. */
@@ -84,7 +86,12 @@ export class Scheduler {
     // file is removed and created again (rm + cp, some editors), and later edits went unseen.
     const dir = path.dirname(this.file);
     const configWatcher = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file });
-    this.recipeWatcher = watch(this.recipePathsInUse(), { ignoreInitial: true });
+    // The recipes the same way, for the same reason: a deploy replacing the recipes directory
+    // (rm -r + cp -r) ended the watch on it, and every later recipe edit went unseen.
+    this.recipeWatcher = watch(this.watchRecipePaths(this.recipePathsInUse()), {
+      ignoreInitial: true,
+      ignored: (p) => !this.watchedRecipePaths.has(p) && ![...this.watchedRecipePaths].some((r) => p.startsWith(r + path.sep) || path.dirname(r) === p),
+    });
     this.watchers = [configWatcher, this.recipeWatcher];
     for (const w of this.watchers) {
       w.on('all', () => {
@@ -242,8 +249,14 @@ export class Scheduler {
       this.schedule(job);
       if (job.schedule) this.log({ type: 'schedule.job', change: old ? 'rescheduled' : 'added', job: name, schedule: job.schedule, next: this.next(name) });
     }
-    this.recipeWatcher?.add(this.recipePathsInUse());
+    this.recipeWatcher?.add(this.watchRecipePaths(this.recipePathsInUse()));
     this.log({ type: 'schedule.reload', file: this.file, trigger, jobs: [...loaded.jobs.keys()] });
+  }
+
+  /** Records recipe paths to follow; returns the directories to watch them through: their parents. */
+  private watchRecipePaths(paths: string[]): string[] {
+    for (const p of paths) this.watchedRecipePaths.add(path.resolve(p));
+    return [...new Set(paths.map((p) => path.dirname(path.resolve(p))))];
   }
 
   /** Every recipe path any job uses. */

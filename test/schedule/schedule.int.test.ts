@@ -162,6 +162,25 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect((await child!).exitCode).toBe(0);
   }, 60_000);
 
+  it('keeps following the recipes after their directory was removed and created again (a deploy replacing it)', async () => {
+    await writeConfig(`jobs:\n  a:\n    schedule: "0 0 1 1 *"\n    targets: [./a]\n`);
+    const recipe = await readFile(path.join(ws.dir, 'recipes', 'app.yaml'), 'utf8');
+    const log = startScheduler();
+    await log.waitFor((l) => l.type === 'schedule.start');
+    await rm(path.join(ws.dir, 'recipes'), { recursive: true });
+    const gone = await log.waitFor((l) => l.type === 'schedule.invalid');
+    expect(gone.line.problems).toEqual([expect.stringMatching(/recipes: no such file or directory/)]);
+    await ws.write('recipes/app.yaml', recipe);
+    const back = await log.waitFor((l) => l.type === 'schedule.reload', { from: gone.index });
+    expect(back.line.jobs).toEqual(['a']);
+    // A later edit of a recipe in the new directory is seen too (here one that is refused).
+    await ws.write('recipes/app.yaml', recipe + 'bogus: [\n');
+    const edited = await log.waitFor((l) => l.type === 'schedule.invalid', { from: back.index });
+    expect(edited.line.problems).toEqual([expect.stringMatching(/app\.yaml:\d+:\d+: YAML syntax error/)]);
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 60_000);
+
   it('SIGHUP reloads the configuration; the run in progress goes on and the scheduler keeps running', async () => {
     await ws.write(
       'recipes/slow.yaml',
