@@ -127,7 +127,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
     cluster,
     targets,
     run: ({ reporter, signal }) =>
-      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter }, async () =>
+      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () =>
         runBackup({
           // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
           incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter, { identities }) : undefined,

@@ -10,7 +10,7 @@ import type { Target } from '../../targets/types.js';
  * other run is writing there, so what a killed run left behind is cleaned first.
  */
 export async function withRunLocks<T>(
-  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter; stagingDir?: string },
+  run: { cluster: string; inventory: Inventory; targets: Target[]; lockWaitSec?: number; reporter: Reporter; stagingDir?: string; signal?: AbortSignal },
   fn: () => Promise<T>,
 ): Promise<T> {
   // The one check of the run's targets (runBackup does not repeat it): a target that is no
@@ -21,7 +21,7 @@ export async function withRunLocks<T>(
     ...run.targets.map((t) => ({ file: targetLockFile(t), what: `target ${t.uri}` })),
   ];
   const onWarning = (message: string) => run.reporter.emit({ type: 'warning', message });
-  return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning }, async () => {
+  return withLocks(locks, { waitMs: (run.lockWaitSec ?? 0) * 1000, onWarning, signal: run.signal }, async () => {
     for (const t of run.targets) {
       const removed = (await t.cleanStale?.({ cluster: run.cluster })) ?? [];
       if (removed.length > 0) onWarning(`target ${t.uri}: removed ${removed.length} leftover(s) of interrupted runs: ${removed.join(', ')}`);

@@ -69,7 +69,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
     // The cluster's lock: a backup and a restore of the same hosts must not overlap. The target
     // is only read (it may be mounted read-only), so it is not locked.
     run: ({ reporter, signal }, confirm) =>
-      withRunLocks({ cluster, inventory, targets: [], lockWaitSec: flags.lockWait, reporter, stagingDir: flags.stagingDir }, async () =>
+      withRunLocks({ cluster, inventory, targets: [], lockWaitSec: flags.lockWait, reporter, stagingDir: flags.stagingDir, signal }, async () =>
         runRestore({
           source,
           inventory,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sleepUnlessAborted } from '../abortable-sleep.js';
 import { LsError } from '../errors.js';
 
 export interface LockOwner {
@@ -27,6 +28,8 @@ export interface LockOptions {
   onWarning?: (message: string) => void;
   /** Poll interval while waiting. */
   pollMs?: number;
+  /** The run's stop (SIGTERM, SIGINT, SIGHUP, the scheduler stopping): ends a wait at once. */
+  signal?: AbortSignal;
 }
 
 export interface HeldLock {
@@ -160,6 +163,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
   const deadline = Date.now() + options.waitMs;
   let announced = false;
   for (;;) {
+    stopIfAborted(options);
     const held = heldHere.get(file);
     if (held) {
       await held;
@@ -200,6 +204,19 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
         announced = true;
       }
     }
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+    await sleepUnlessAborted(options.pollMs ?? 500, options.signal);
   }
+}
+
+/**
+ * A stop while waiting ends the wait: nothing has started, so there is nothing to clean up.
+ * Before, the wait went on to its end (--lock-wait, up to hours), past systemd's and
+ * Kubernetes' stop timeouts into their SIGKILL.
+ */
+function stopIfAborted(options: LockOptions): void {
+  if (!options.signal?.aborted) return;
+  throw new LsError('EINTERRUPTED', {
+    signal: String(options.signal.reason ?? 'a signal'),
+    cleanedUp: `nothing was started: it was waiting for the lock of ${options.what}`,
+  });
 }

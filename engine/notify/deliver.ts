@@ -1,3 +1,5 @@
+import { sleepUnlessAborted } from '../abortable-sleep.js';
+
 /** One HTTP request a notification makes. */
 export interface Delivery {
   url: string;
@@ -48,7 +50,7 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
       // Never sooner than the endpoint asked (429/503 Retry-After), else the doubling backoff.
       const delayMs = Math.max(backoff * 2 ** (attempt - 1), last instanceof Retryable ? (last.retryAfterMs ?? 0) : 0);
       policy.onRetry?.(attempt, delayMs, last);
-      await sleep(delayMs, policy.noMoreRetries);
+      await sleepUnlessAborted(delayMs, policy.noMoreRetries);
       if (policy.noMoreRetries?.aborted) throw new RetriesCalledOff(last.message);
     }
     try {
@@ -60,19 +62,6 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
     }
   }
   throw last;
-}
-
-/** Waits ms, or less when the signal is aborted meanwhile. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 async function attemptOnce(delivery: Delivery, timeoutMs: number): Promise<void> {

@@ -118,6 +118,28 @@ describe('two runs at once', () => {
     for (const n of names) await execa('sha256sum', ['-c', `${n}.sha256`], { cwd: target });
   }, 240_000);
 
+  it('SIGTERM while waiting with --lock-wait stops the run at once (exit 1, interrupted), not when the wait ends', async () => {
+    const { child: first } = await holdingRun(120);
+    const second = spawnCli(applyArgs('--lock-wait', '600'), { env });
+    try {
+      let stderr = '';
+      second.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitFor(() => /waiting up to 600 s/.test(stderr), 60_000, 'the second run to wait for the lock');
+      // Sent directly: execa's kill() would follow up with a SIGKILL of its own after 5 s.
+      process.kill(second.pid!, 'SIGTERM');
+      // Before, the wait went on to its end (or the holder's): a stop (systemd, Kubernetes) ran into its SIGKILL.
+      const r = await second;
+      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/Interrupted by SIGTERM; nothing was started: it was waiting for the lock of/);
+      expect(first.exitCode).toBeNull();
+    } finally {
+      second.kill('SIGKILL');
+      first.kill('SIGTERM');
+      await Promise.all([second, first]);
+    }
+    expect(await archives()).toEqual([]);
+  }, 120_000);
+
   it('retention (withTargetLock) never runs while a backup holds the target', async () => {
     const { child: first } = await holdingRun(5);
     const t = await openTarget(target);
