@@ -129,7 +129,7 @@ describe('two runs at once', () => {
       process.kill(second.pid!, 'SIGTERM');
       // Before, the wait went on to its end (or the holder's): a stop (systemd, Kubernetes) ran into its SIGKILL.
       const r = await second;
-      expect(r.exitCode, r.stderr).toBe(1);
+      expect(r.exitCode, String(r.stderr)).toBe(1);
       expect(r.stderr).toMatch(/Interrupted by SIGTERM; nothing was started: it was waiting for the lock of/);
       expect(first.exitCode).toBeNull();
     } finally {

@@ -134,7 +134,7 @@ describe('--metrics-textfile', () => {
     await writeFile(path.join(ws.dir, 'go'), 'go\n');
     const nightly = await child;
     child = undefined;
-    expect(nightly.exitCode, nightly.stdout + nightly.stderr).toBe(0);
+    expect(nightly.exitCode, `${String(nightly.stdout)}${String(nightly.stderr)}`).toBe(0);
 
     const samples = await checkedSamples(await readFile(textfile, 'utf8'));
     const of = (job: string, cluster: string, status: string) => ({ cluster, backup_job: job, status });
