@@ -12,6 +12,7 @@ import type { Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 import type { BodyStream, OpenBodies } from './second-pass.js';
 import { directoriesOnTheWay, linksOnHost, whyLinkRefused } from './host-links.js';
+import { describeMissingOwners, missingOnHost, ownerNames } from './host-owners.js';
 
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
@@ -21,7 +22,9 @@ import { directoriesOnTheWay, linksOnHost, whyLinkRefused } from './host-links.j
  * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes);
  * - just before the write, every directory on the way to each entry is checked ON THE HOST for
  *   symbolic links: none at or below the collected path, whoever made it (another component's
- *   restore, the host itself); above it only the host's own layout (./host-links.ts).
+ *   restore, the host itself); above it only the host's own layout (./host-links.ts);
+ * - owners go by name, and every user and group name the files carry must exist on the host, else
+ *   nothing is written (./host-owners.ts): tar would fall back to the backed-up numbers.
  */
 
 /** setuid and setgid: a restored file must not gain privileges without the operator saying so. */
@@ -93,6 +96,16 @@ export async function restoreFiles(
     const why = whyLinkRefused(link, { collectedPath: step.hostPath, stepUid: onTheWay.stepUid, staged, sourceHost: step.sourceHost });
     if (why) return { ok: false, error: `refusing to write under '${step.hostPath}' ${why}` };
   }
+  // Owners go by name; a name the host lacks would make tar fall back to the backed-up number.
+  const owners = await missingOnHost(executor, ownerNames(selected, root), run);
+  if (owners.failed) {
+    return {
+      ok: false,
+      error: `could not check that the files' owners exist on the host: ${describeFailure(owners.failed, owners.failed.stderr)}`,
+      exitCode: owners.failed.exitCode,
+    };
+  }
+  if (owners.missing.length > 0) return { ok: false, error: describeMissingOwners(owners.missing, step.hostPath) };
   // Files with holes go as sparse members when the host's tar extracts them as holes.
   const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
   const sparse = withHoles && (await hostTarKeepsHoles(executor, run));
