@@ -19,7 +19,8 @@ import { describeMissingOwners, missingOnHost, ownerNames } from './host-owners.
  * the host's own tar. Three rules keep it writing backed-up content only, where it belongs:
  * - a hardlink is sent as a link only when its target is in the same stream (sent before it), else
  *   as a copy of the target's staged content (a link to the host's live file would restore nothing);
- * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes);
+ * - setuid/setgid bits are stripped unless the operator asked for them (--keep-special-modes), but
+ *   a directory keeps setgid (it only passes the directory's group on to new files);
  * - just before the write, every directory on the way to each entry is checked ON THE HOST for
  *   symbolic links: none at or below the collected path, whoever made it (another component's
  *   restore, the host itself); above it only the host's own layout (./host-links.ts);
@@ -30,16 +31,25 @@ import { describeMissingOwners, missingOnHost, ownerNames } from './host-owners.
 /** setuid and setgid: a restored file must not gain privileges without the operator saying so. */
 export const SPECIAL_MODE_BITS = 0o6000;
 
+/**
+ * The special bits stripped from an entry without --keep-special-modes. A directory keeps setgid:
+ * there it grants nothing, it makes files created inside take the directory's group (a shared
+ * data directory), and without it a restored service writes files its peers cannot read.
+ */
+export function strippedModeBits(entry: { type: string }): number {
+  return entry.type === 'directory' ? SPECIAL_MODE_BITS & ~0o2000 : SPECIAL_MODE_BITS;
+}
+
 /** Staged entries of a collected path (the path itself and everything below it), in archive order. */
 export function filesUnder(staged: StagedBackup, component: string, sourceHost: string, hostPath: string): StagedEntry[] {
   const base = hostPathInArchive(component, sourceHost, hostPath);
   return [...staged.entries.values()].filter((s) => s.entry.path === base || s.entry.path.startsWith(base + '/'));
 }
 
-/** Host paths of the entries whose mode carries setuid/setgid bits. */
+/** Host paths of the entries whose mode carries setuid/setgid bits that are stripped by default. */
 export function specialModePaths(selected: StagedEntry[], component: string, sourceHost: string): string[] {
   const root = hostPathInArchive(component, sourceHost, '/');
-  return selected.filter((s) => s.entry.type !== 'symlink' && (s.entry.mode & SPECIAL_MODE_BITS) !== 0).map((s) => s.entry.path.slice(root.length));
+  return selected.filter((s) => s.entry.type !== 'symlink' && (s.entry.mode & strippedModeBits(s.entry)) !== 0).map((s) => s.entry.path.slice(root.length));
 }
 
 /**
@@ -148,7 +158,7 @@ function tarStreamOf(sending: SentEntry[], root: string, options: { keepSpecialM
   const container = createTarContainer(output);
   (async () => {
     for (const { entry, file, dataRegions } of sending) {
-      const mode = keepSpecialModes ? entry.mode : entry.mode & ~SPECIAL_MODE_BITS;
+      const mode = keepSpecialModes ? entry.mode : entry.mode & ~strippedModeBits(entry);
       const normalised: NormalisedEntry & { size: number } = {
         ...normaliseEntry({ ...entry, mode, path: strip(entry.path), linkpath: entry.type === 'hardlink' ? strip(entry.linkpath ?? '') : entry.linkpath }),
         size: entry.type === 'file' ? entry.size : 0,

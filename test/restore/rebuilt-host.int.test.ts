@@ -81,7 +81,10 @@ describe.each(KINDS)('restore onto a rebuilt host (%s host)', (kind) => {
     await writeFile(path.join(data, 'owned/db.conf'), 'data\n');
     await writeFile(path.join(data, 'plain.txt'), 'root owns this\n');
     for (const p of ['owned', 'owned/db.conf']) await chown(path.join(data, p), old.uid, old.gid);
-    await chmod(path.join(data, 'owned'), 0o750);
+    // A shared data directory (setgid: new files take its group) and a setuid program.
+    await chmod(path.join(data, 'owned'), 0o2750);
+    await writeFile(path.join(data, 'tool'), '#!/bin/sh\n');
+    await chmod(path.join(data, 'tool'), 0o4755);
     const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', build, '-t', path.join(ws.dir, 'backups')]);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     archive = path.join(
@@ -120,6 +123,15 @@ describe.each(KINDS)('restore onto a rebuilt host (%s host)', (kind) => {
       expect({ path: p, uid: s.uid, gid: s.gid }).toEqual({ path: p, uid: now.uid, gid: now.gid });
     }
     expect((await stat(path.join(data, 'plain.txt'))).uid).toBe(0);
+  });
+
+  it("keeps a directory's setgid bit (files created in it take its group); a file's setuid bit is still stripped and listed", async () => {
+    await rm(data, { recursive: true, force: true });
+    const r = await restore();
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain(`setuid/setgid bits STRIPPED from 1 file(s) (pass --keep-special-modes to restore them): ${data}/tool\n`);
+    expect(((await stat(path.join(data, 'owned'))).mode & 0o7777).toString(8)).toBe('2750');
+    expect(((await stat(path.join(data, 'tool'))).mode & 0o7777).toString(8)).toBe('755');
   });
 
   it('refuses to write, naming them, when the rebuilt host has no user or group of that name (their old numbers belong to another account)', async () => {
