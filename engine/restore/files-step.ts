@@ -123,7 +123,11 @@ export async function restoreFiles(
   const streamed = openBodies?.(sending.filter((s) => s.entry.type === 'file' && !s.file).map((s) => s.bodyOf));
   try {
     // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
-    const command = 'tar --extract --file=- --preserve-permissions --same-owner --directory=/';
+    // Directories above the collected path that a rebuilt host lacks are not in the stream: tar
+    // makes them root's, with the session's umask; under 077 (a hardened host, a cron job) they
+    // would be 0700 and the service could not reach its restored data. They get 0755, as the
+    // system's own; what the stream holds keeps its backed-up mode (--preserve-permissions).
+    const command = 'umask 022 && tar --extract --file=- --preserve-permissions --same-owner --directory=/';
     const result = await executor.run(command, {
       ...run,
       stdin: counted(tarStreamOf(sending, root, { keepSpecialModes: step.keepSpecialModes, sparse, streamed }), count),

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { cliPath, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 
 const KINDS = ['local', 'ssh'] as const;
@@ -133,6 +134,19 @@ describe.each(KINDS)('restore onto a rebuilt host (%s host)', (kind) => {
     expect(((await stat(path.join(data, 'owned'))).mode & 0o7777).toString(8)).toBe('2750');
     expect(((await stat(path.join(data, 'tool'))).mode & 0o7777).toString(8)).toBe('755');
   });
+
+  // lsbackup's umask reaches a local host's tar; an SSH session has the host's own.
+  it.runIf(kind === 'local')(
+    "creates the directories above the restored path that the host lacks as 0755, whatever the session's umask (077 here)",
+    async () => {
+      await rm(data, { recursive: true, force: true });
+      const args = ['restore', archive, '-b', build, '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--var', `app.subset=${data}/owned`];
+      const r = await execa('sh', ['-c', 'umask 077 && exec "$@"', 'sh', 'node', cliPath, ...args], { reject: false, stdin: 'ignore', timeout: 180_000 });
+      expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(((await stat(data)).mode & 0o7777).toString(8), 'the parent tar had to create').toBe('755');
+      expect(((await stat(path.join(data, 'owned'))).mode & 0o7777).toString(8), 'the restored directory, as backed up').toBe('2750');
+    },
+  );
 
   it('refuses to write, naming them, when the rebuilt host has no user or group of that name (their old numbers belong to another account)', async () => {
     removeUser(user);
