@@ -31,7 +31,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
   const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}; ${details.signature}):`, details.checked];
   for (const c of components) {
     if (c.skipReason) {
-      lines.push(`- ${c.name}: skipped, ${c.skipReason}`);
+      lines.push(c.notRestored ? `- ${c.name}: NOT restored (the restore fails for it): ${c.skipReason}` : `- ${c.name}: skipped, ${c.skipReason}`);
       continue;
     }
     const recipe = c.recipe!.recipe.metadata;

@@ -78,6 +78,7 @@ async function restoreInOrder(components: RestoreComponent[], options: RestoreEx
       const broken = (await Promise.all(before)).filter((o) => o.status === 'failed' || o.status === 'partial');
       if (broken.length)
         return notRun(component, `not restored: it restores after ${broken.map((o) => `${o.name} (${o.status})`).join(', ')}`, options.reporter);
+      if (component.notRestored) return notRun(component, `not restored: ${component.skipReason}`, options.reporter);
       const refused = component.skipReason ? undefined : options.stream?.refused();
       if (refused) return notRun(component, `not restored: ${refused}`, options.reporter);
       return restoreComponent(component, () => restoreHosts(component, limit, options, writes), options.reporter);

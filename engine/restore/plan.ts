@@ -33,6 +33,12 @@ export interface RestoreComponent {
   skipReason?: string;
   /** The skip is a refusal: the only recipe is the carried one of an unsigned backup (see chooseRecipe). */
   untrustedRecipe?: boolean;
+  /**
+   * The skip leaves backed-up data unrestored for a reason the operator must see in the result,
+   * not only in the plan (a backed-up host with no restore host, a recipe that cannot be used):
+   * the component fails, so the run is not a success.
+   */
+  notRestored?: boolean;
 }
 
 export interface RestorePlanOptions {
@@ -60,7 +66,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
     if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
 
     const chosen = chooseRecipe(component.name, component.recipe, staged, options);
-    if (!chosen.recipe) return { ...base, skipReason: chosen.problem, untrustedRecipe: chosen.untrusted };
+    if (!chosen.recipe) return { ...base, skipReason: chosen.problem, untrustedRecipe: chosen.untrusted, notRestored: true };
     const recipe = chosen.recipe;
     if (!recipe.recipe.spec.restore) return { ...base, recipe, skipReason: 'the recipe has no restore steps' };
 
@@ -91,7 +97,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
       });
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }
-    if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}` };
+    if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}`, notRestored: true };
     return {
       ...base,
       recipe,

@@ -1,0 +1,62 @@
+/**
+ * Disaster recovery into a smaller cluster: a backed-up host no longer exists and nothing maps
+ * it (no host of that name, none at its position in the group, no --host-map). Its component is
+ * not restored — and the run must say so in its result, not only in the plan: a restore that
+ * brought back everything else exits 2 (partial), never 0. Real CLI, local hosts, local target.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
+
+describe('restore when a backed-up host has no restore host', () => {
+  let ws: Awaited<ReturnType<typeof workspace>>;
+  let archive: string;
+
+  /** Collects `<ws>/<name>` and puts it back. */
+  const component = (name: string, dir: string) => {
+    const spec = [`hosts: { group: ${name} }`, 'backup:', '  collect:', `    - path: "${dir}"`, 'restore:', '  apply:', `    - files: "${dir}"`];
+    return recipeYaml(name, spec.join('\n') + '\n');
+  };
+
+  beforeAll(async () => {
+    ws = await workspace('lsb-missing-hosts-');
+    await ws.write('data-app/a.txt', 'app\n');
+    await ws.write('data-solo/s.txt', 'solo\n');
+    await ws.write('recipes/app.yaml', component('app', path.join(ws.dir, 'data-app')));
+    await ws.write('recipes/solo.yaml', component('solo', path.join(ws.dir, 'data-solo')));
+    // The old cluster: two app hosts (both this machine), the first also runs solo.
+    await ws.write('old/inventory', '[app]\nnode1 ansible_connection=local\nnode2 ansible_connection=local\n[solo]\nnode1\n');
+    const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'old'), '-t', path.join(ws.dir, 'backups')]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    archive = path.join(
+      ws.dir,
+      'backups',
+      (await readdir(path.join(ws.dir, 'backups'))).find((f) => f.endsWith('.tar.gz'))!,
+    );
+    // The new cluster has one host.
+    await ws.write('new/inventory', '[app]\nfresh1 ansible_connection=local\n[solo]\nfresh1\n');
+  }, 180_000);
+  afterAll(() => ws?.cleanup());
+
+  it('restores what maps and exits 2 naming the component and the host without a restore host', async () => {
+    await rm(path.join(ws.dir, 'data-solo'), { recursive: true });
+    const r = await runCli(['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes')], {
+      timeoutMs: 180_000,
+    });
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8'), all).toBe('solo\n');
+    expect(r.exitCode, all).toBe(2);
+    expect(r.stderr, all).toContain("- app: NOT restored (the restore fails for it): no restore host for node2: no host named 'node2'");
+    expect(all).toContain('pass --host-map node2=<host>');
+    expect(r.stdout, all).toMatch(/Result: partial/);
+  });
+
+  it('--host-map gives the missing host a place: then everything is restored, exit 0', async () => {
+    const r = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node2=fresh1'],
+      { timeoutMs: 180_000 },
+    );
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+  });
+});
