@@ -70,18 +70,18 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   const lines = [`      [${s.phase}] ${s.name}: ${first}`, ...more.map((l) => `          ${l}`)];
   const notes = stepNotes(s, component, sourceHost, staged, keepSpecialModes);
   lines[lines.length - 1] += suffix + notes.missing.map((n) => ` — ${n}`).join('');
-  if (notes.specialModes) lines.push(`          ${notes.specialModes}`);
+  for (const note of [notes.specialModes, notes.owners]) if (note) lines.push(`          ${note}`);
   return lines;
 }
 
-/** What the plan warns about one step: its input or files missing from the backup, and setuid/setgid files. */
+/** What the plan warns about one step: its input or files missing from the backup, setuid/setgid files, files without owners. */
 function stepNotes(
   s: RenderedStep,
   component: string,
   sourceHost: string,
   staged: StagedBackup,
   keepSpecialModes: boolean,
-): { missing: string[]; specialModes?: string } {
+): { missing: string[]; specialModes?: string; owners?: string } {
   const missing: string[] = [];
   if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
     missing.push(s.inputOptional ? 'not in the backup: skipped (optional)' : 'NOT in the backup: this step will fail');
@@ -90,11 +90,18 @@ function stepNotes(
   const selected = filesUnder(staged, component, sourceHost, s.files!);
   if (selected.length === 0)
     missing.push(s.filesOptional ? 'nothing in the backup under it (optional)' : 'NOTHING in the backup under it: this step will fail');
+  // A zip records no owners: the host's tar makes such files the step's user's (root's).
+  const ownerless = selected.filter((e) => e.entry.uid === undefined && !e.entry.uname).length;
+  const owners =
+    ownerless > 0
+      ? `owners NOT in the backup (a zip records none): ${ownerless} file(s) come back owned by the step's user (root when it runs as root), whoever owned them; chown them afterwards, or back up as tar.gz / tar.zst`
+      : undefined;
   const special = specialModePaths(selected, component, sourceHost);
-  if (special.length === 0) return { missing };
+  if (special.length === 0) return { missing, owners };
   const which = `${special.slice(0, 5).join(', ')}${special.length > 5 ? `, and ${special.length - 5} more` : ''}`;
   return {
     missing,
+    owners,
     specialModes: keepSpecialModes
       ? `setuid/setgid bits restored (--keep-special-modes) on ${special.length} file(s): ${which}`
       : `setuid/setgid bits STRIPPED from ${special.length} file(s) (pass --keep-special-modes to restore them): ${which}`,
@@ -125,7 +132,7 @@ export function restorePlanEvents(backup: string, staged: StagedBackup, componen
           mapping: t.mapping,
           steps: t.hostPlan.steps.map((s) => {
             const notes = stepNotes(s, c.name, t.sourceHost, staged, details.keepSpecialModes);
-            const note = [...notes.missing, ...(notes.specialModes ? [notes.specialModes] : [])].join('; ');
+            const note = [...notes.missing, ...[notes.specialModes, notes.owners].filter((n) => n !== undefined)].join('; ');
             return {
               phase: s.phase,
               name: s.name,

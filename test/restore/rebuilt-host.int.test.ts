@@ -148,6 +148,21 @@ describe.each(KINDS)('restore onto a rebuilt host (%s host)', (kind) => {
     },
   );
 
+  it.runIf(kind === 'local')("says in the plan that a zip backup's files come back owned by root (a zip records no owners)", async () => {
+    const zips = path.join(ws.dir, 'zips');
+    const b = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', build, '-t', zips, '--format', 'zip']);
+    expect(b.exitCode, b.stdout + b.stderr).toBe(0);
+    const zip = path.join(
+      zips,
+      (await readdir(zips)).find((f) => f.endsWith('.zip'))!,
+    );
+    const r = await runCli(['restore', zip, '-b', build, '--yes', '--dry-run', '--recipes', path.join(ws.dir, 'recipes')], { timeoutMs: 180_000 });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(
+      /owners NOT in the backup \(a zip records none\): 5 file\(s\) come back owned by the step's user \(root when it runs as root\)/,
+    );
+  });
+
   it('refuses to write, naming them, when the rebuilt host has no user or group of that name (their old numbers belong to another account)', async () => {
     removeUser(user);
     removeGroup(group);
