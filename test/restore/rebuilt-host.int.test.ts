@@ -159,7 +159,7 @@ describe.each(KINDS)('restore onto a rebuilt host (%s host)', (kind) => {
     const r = await runCli(['restore', zip, '-b', build, '--yes', '--dry-run', '--recipes', path.join(ws.dir, 'recipes')], { timeoutMs: 180_000 });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.stdout + r.stderr).toMatch(
-      /owners NOT in the backup \(a zip records none\): 5 file\(s\) come back owned by the step's user \(root when it runs as root\)/,
+      /owners NOT in the backup \(a zip records none\): \d+ file\(s\) come back owned by the step's user \(root when it runs as root\)/,
     );
   });
 
