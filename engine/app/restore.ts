@@ -22,6 +22,7 @@ import { allSecrets, resolveRecipeSecrets } from './secrets.js';
 export interface RestoreFlags extends ClusterFlags, ConnectionOptions, Omit<CatalogOptions, 'json'> {
   json?: boolean;
   only?: string[];
+  skip?: string[];
   var?: string[];
   hostMap?: string[];
   recipes?: string[];
@@ -75,6 +76,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           inventory,
           installedRecipes: installed,
           only: flags.only,
+          skip: flags.skip,
           hostMap,
           allowRecipeUpgrade: flags.allowRecipeUpgrade ?? false,
           trustedKeys,

@@ -43,6 +43,7 @@ export interface RestoreComponent {
 
 export interface RestorePlanOptions {
   only?: string[];
+  skip?: string[];
   hostMap: Map<string, string>;
   /** Installed recipes, used with allowRecipeUpgrade and for backups whose carried recipes are not trusted. */
   installed: LoadedRecipe[];
@@ -62,6 +63,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
   return metadata.components.map((component): RestoreComponent => {
     const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[] };
     if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
+    if (options.skip?.includes(component.name)) return { ...base, skipReason: 'not selected (--skip)' };
     const withData = component.hosts.filter((h) => h.status === 'success');
     if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
 

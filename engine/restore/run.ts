@@ -10,6 +10,7 @@ import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
 import { CleanupStack } from '../runner/cleanup.js';
 import { runStatus } from '../runner/component-run.js';
 import { ExitCode, LsError } from '../errors.js';
+import { didYouMean } from '../schema/closest.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
 import { stageBackup, type StagedBackup } from './stage.js';
@@ -28,6 +29,8 @@ export interface RestoreOptions {
   inventory: Inventory;
   installedRecipes: LoadedRecipe[];
   only?: string[];
+  /** Components not to restore (--skip). */
+  skip?: string[];
   hostMap: Map<string, string>;
   allowRecipeUpgrade: boolean;
   /** Keys trusted to sign backups: a backup they signed runs the recipes it carries. */
@@ -78,6 +81,25 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
 }
 
 /**
+ * --only and --skip name components of the backup: a misspelt one would restore what the operator
+ * excluded, or leave out what they chose, with a run that says success.
+ */
+function refuseUnknownComponents(staged: StagedBackup, options: RestoreOptions): void {
+  const names = staged.metadata.components.map((c) => c.name);
+  for (const [flag, given] of [
+    ['--only', options.only],
+    ['--skip', options.skip],
+  ] as const) {
+    const unknown = (given ?? []).find((name) => !names.includes(name));
+    if (unknown === undefined) continue;
+    const hint = didYouMean(unknown, names);
+    throw new LsError('EUSAGE', {
+      message: `${flag} names '${unknown}', which backup ${options.source.name} does not hold${hint ? ` (${hint})` : ''}; its components: ${names.join(', ')}`,
+    });
+  }
+}
+
+/**
  * Restore: verify the whole backup and stage what is needed BEFORE touching any host, show the
  * plan and ask, then run each component's restore pre/apply/post on the mapped hosts.
  */
@@ -87,7 +109,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   try {
     const stagingRoot = await createStagingRoot(options.stagingDir);
     cleanup.defer('remove the staging directory', () => rm(stagingRoot, { recursive: true, force: true }));
-    const selected = (c: string) => !options.only?.length || options.only.includes(c);
+    const selected = (c: string) => (!options.only?.length || options.only.includes(c)) && !options.skip?.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256();
     let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
@@ -114,9 +136,8 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
-    const restored = staged.metadata.components.filter(
-      (c) => c.hosts.some((h) => h.status === 'success') && (!options.only?.length || options.only.includes(c.name)),
-    );
+    refuseUnknownComponents(staged, options);
+    const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && selected(c.name));
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
     const carried = [...staged.recipes].flatMap(([file, bytes]) => parseRecipe(file, bytes).loaded ?? []);
@@ -124,6 +145,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const secrets = await options.resolveSecrets([...carried, ...installed]);
     const components = planRestore(staged, options.inventory, {
       only: options.only,
+      skip: options.skip,
       hostMap: options.hostMap,
       installed,
       allowRecipeUpgrade: options.allowRecipeUpgrade,

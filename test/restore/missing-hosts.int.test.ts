@@ -1,15 +1,18 @@
 /**
- * Disaster recovery into a smaller cluster: a backed-up host no longer exists and nothing maps
- * it (no host of that name, none at its position in the group, no --host-map). Its component is
- * not restored — and the run must say so in its result, not only in the plan: a restore that
- * brought back everything else exits 2 (partial), never 0. Real CLI, local hosts, local target.
+ * Which components a restore brings back, in disaster recovery into a smaller cluster:
+ * - a backed-up host no longer exists and nothing maps it (no host of that name, none at its
+ *   position in the group, no --host-map): its component is not restored, and the run says so in
+ *   its result, not only in the plan: a restore that brought back everything else exits 2;
+ * - --skip leaves a component alone; a name --only or --skip gives that the backup does not hold
+ *   is a usage error, not a restore of something else.
+ * Real CLI, local hosts, local target.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
-describe('restore when a backed-up host has no restore host', () => {
+describe('restore: which components come back', () => {
   let ws: Awaited<ReturnType<typeof workspace>>;
   let archive: string;
 
@@ -50,6 +53,36 @@ describe('restore when a backed-up host has no restore host', () => {
     expect(r.stderr, all).toContain("- app: NOT restored (the restore fails for it): no restore host for node2: no host named 'node2'");
     expect(all).toContain('pass --host-map node2=<host>');
     expect(r.stdout, all).toMatch(/Result: partial/);
+  });
+
+  it('--skip leaves a component alone (it was accepted and ignored: the component was restored over the live data)', async () => {
+    await ws.write('data-app/a.txt', 'live, newer than the backup\n');
+    await rm(path.join(ws.dir, 'data-solo'), { recursive: true });
+    const r = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node2=fresh1', '--skip', 'app'],
+      { timeoutMs: 180_000 },
+    );
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(0);
+    expect(all).toContain('- app: skipped, not selected (--skip)');
+    expect(await readFile(path.join(ws.dir, 'data-app/a.txt'), 'utf8')).toBe('live, newer than the backup\n');
+    expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('solo\n');
+  });
+
+  it('a component --only or --skip names that the backup does not hold is a usage error before any host is touched (exit 64)', async () => {
+    await ws.write('data-solo/s.txt', 'live\n');
+    for (const flag of ['--only', '--skip']) {
+      const r = await runCli(
+        ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node2=fresh1', flag, 'solo,ap'],
+        { timeoutMs: 180_000 },
+      );
+      const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+      expect(r.exitCode, all).toBe(64);
+      expect(r.stderr, all).toContain(
+        `${flag} names 'ap', which backup ${path.basename(archive)} does not hold (did you mean 'app'?); its components: app, solo`,
+      );
+      expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
+    }
   });
 
   it('--host-map gives the missing host a place: then everything is restored, exit 0', async () => {
