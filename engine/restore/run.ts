@@ -81,10 +81,19 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
 }
 
 /**
- * --only and --skip name components of the backup: a misspelt one would restore what the operator
- * excluded, or leave out what they chose, with a run that says success.
+ * --only and --skip name components of the backup, --host-map's old names its hosts: a misspelt
+ * one would restore what the operator excluded, leave out what they chose, or send a host's data
+ * where the default mapping puts it instead of where they said, with a run that says success.
  */
-function refuseUnknownComponents(staged: StagedBackup, options: RestoreOptions): void {
+function refuseUnknownNames(staged: StagedBackup, options: RestoreOptions): void {
+  const hosts = staged.metadata.hosts.map((h) => h.name);
+  const unknownHost = [...options.hostMap.keys()].find((old) => !hosts.includes(old));
+  if (unknownHost !== undefined) {
+    const hint = didYouMean(unknownHost, hosts);
+    throw new LsError('EUSAGE', {
+      message: `--host-map ${unknownHost}=${options.hostMap.get(unknownHost)}: backup ${options.source.name} holds no host '${unknownHost}'${hint ? ` (${hint})` : ''}; its hosts: ${hosts.join(', ')}`,
+    });
+  }
   const names = staged.metadata.components.map((c) => c.name);
   for (const [flag, given] of [
     ['--only', options.only],
@@ -136,7 +145,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
-    refuseUnknownComponents(staged, options);
+    refuseUnknownNames(staged, options);
     const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && selected(c.name));
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));

@@ -3,8 +3,9 @@
  * - a backed-up host no longer exists and nothing maps it (no host of that name, none at its
  *   position in the group, no --host-map): its component is not restored, and the run says so in
  *   its result, not only in the plan: a restore that brought back everything else exits 2;
- * - --skip leaves a component alone; a name --only or --skip gives that the backup does not hold
- *   is a usage error, not a restore of something else.
+ * - --skip leaves a component alone; a name --only or --skip gives that the backup does not hold,
+ *   or an old host name of --host-map it does not hold, is a usage error, not a restore of
+ *   something else.
  * Real CLI, local hosts, local target.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +84,22 @@ describe('restore: which components come back', () => {
       );
       expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
     }
+  });
+
+  it("a --host-map whose old name the backup does not hold is a usage error (the host's data would go where the default mapping puts it)", async () => {
+    await ws.write('data-solo/s.txt', 'live\n');
+    const r = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'nod2=fresh1'],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(64);
+    expect(r.stderr, all).toContain(
+      `--host-map nod2=fresh1: backup ${path.basename(archive)} holds no host 'nod2' (did you mean 'node2'?); its hosts: node1, node2`,
+    );
+    expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
   });
 
   it('--host-map gives the missing host a place: then everything is restored, exit 0', async () => {
