@@ -57,6 +57,24 @@ export interface RestorePlanOptions {
   defaultStepTimeoutSec: number;
 }
 
+/**
+ * Two backed-up hosts of a component that the default mapping sends to one restore host (one
+ * kept its name, the other's position in the group is that host's: node1 was replaced by fresh,
+ * the inventory lists node2 first) would have the second's files written over the first's. Only
+ * --host-map for both says that is meant.
+ */
+function sharedRestoreHost(tasks: RestoreTask[]): string | undefined {
+  const byHost = new Map<string, RestoreTask[]>();
+  for (const t of tasks) byHost.set(t.hostPlan.host.name, [...(byHost.get(t.hostPlan.host.name) ?? []), t]);
+  for (const [host, sources] of byHost) {
+    if (sources.length < 2 || sources.every((t) => t.mapping.startsWith('--host-map '))) continue;
+    const each = sources.map((t) => `${t.sourceHost} (${t.mapping})`).join(' and ');
+    const unmapped = sources.find((t) => !t.mapping.startsWith('--host-map ') && t.mapping !== 'same name') ?? sources[0]!;
+    return `${each} would both be restored onto ${host}, one over the other: pass --host-map ${unmapped.sourceHost}=<host> (or --host-map for each, when one host is meant to take both)`;
+  }
+  return undefined;
+}
+
 /** What a restore will do: per component, the recipe that made the backup and each host's steps. */
 export function planRestore(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions): RestoreComponent[] {
   const { metadata } = staged;
@@ -100,6 +118,8 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }
     if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}`, notRestored: true };
+    const shared = sharedRestoreHost(tasks);
+    if (shared) return { ...base, recipe, skipReason: shared, notRestored: true };
     return {
       ...base,
       recipe,

@@ -102,9 +102,39 @@ describe('restore: which components come back', () => {
     expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
   });
 
-  it('--host-map gives the missing host a place: then everything is restored, exit 0', async () => {
+  it("refuses to restore two backed-up hosts onto one by default (node1 was replaced by fresh, the inventory lists node2 first: node1's position is node2's)", async () => {
+    await ws.write('new2/inventory', '[app]\nnode2 ansible_connection=local\nfresh ansible_connection=local\n[solo]\nfresh\n');
+    const r = await runCli(['restore', archive, '-b', path.join(ws.dir, 'new2'), '--yes', '--recipes', path.join(ws.dir, 'recipes')], { timeoutMs: 180_000 });
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(2);
+    expect(r.stderr, all).toContain(
+      '- app: NOT restored (the restore fails for it): node1 (position 1 in group app) and node2 (same name) would both be restored onto node2, one over the other: pass --host-map node1=<host>',
+    );
+    // With the mapping said, each goes to its own host.
+    const mapped = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new2'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node1=fresh'],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    expect(mapped.exitCode, `${mapped.stdout}\n${mapped.stderr}`).toBe(0);
+  });
+
+  it('--host-map gives the missing host a place (both old hosts onto the one new host, as said for each): then everything is restored, exit 0', async () => {
     const r = await runCli(
-      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node2=fresh1'],
+      [
+        'restore',
+        archive,
+        '-b',
+        path.join(ws.dir, 'new'),
+        '--yes',
+        '--recipes',
+        path.join(ws.dir, 'recipes'),
+        '--host-map',
+        'node1=fresh1',
+        '--host-map',
+        'node2=fresh1',
+      ],
       { timeoutMs: 180_000 },
     );
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
