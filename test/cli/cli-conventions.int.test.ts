@@ -159,6 +159,34 @@ describe('an empty or malformed value (a shell variable unset, a key mistyped)',
     60_000,
   );
 
+  it.each([
+    [['--skip', 'ap'], "--skip (components.skip) names 'ap', which is not one of the recipes (did you mean 'app'?): app"],
+    [['--only', 'app,ap'], "--only (components.only) names 'ap', which is not one of the recipes (did you mean 'app'?): app"],
+  ])(
+    'apply and plan %j: a name no recipe has exits 64 (a misspelt --skip ran what it meant to leave out)',
+    async (flags, message) => {
+      await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+      const trace = path.join(ws.dir, 'ran');
+      await ws.write(
+        'recipes/app.yaml',
+        recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${trace}; echo ok\n      output: ok.txt\n`),
+      );
+      const backups = path.join(ws.dir, 'backups');
+      const args = [path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), ...flags];
+      for (const command of [
+        ['apply', ...args, '-t', backups],
+        ['plan', ...args],
+      ]) {
+        const r = await runCli(command, { env: env() });
+        expect(r.exitCode, cliOutput(r)).toBe(64);
+        expect(r.stderr).toContain(message);
+      }
+      expect(existsSync(trace)).toBe(false);
+      expect(existsSync(backups)).toBe(false);
+    },
+    60_000,
+  );
+
   it("an empty argument: `apply ''` does not read the working directory as recipes, `list --cluster ''` is refused too", async () => {
     await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
     await ws.write('app.yaml', recipeYaml('app', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n'));
