@@ -20,7 +20,7 @@ import { clusterName, loadRunInventory, loadRunProfile, type ClusterFlags } from
 import { withRunLocks } from './locks.js';
 import { chooseIncrementalBase, type IncrementalPolicy } from './incremental-base.js';
 import { loadRunRecipes, runVarOverrides } from './recipes.js';
-import { refuseUnknownSelection } from '../recipes/selection.js';
+import { refuseUnknownRecipes } from './recipes.js';
 import { resolveRunningRecipeSecrets } from './secrets.js';
 import { chosenTargets, openConfiguredTargets, type TargetFlags } from './targets.js';
 
@@ -121,7 +121,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
   const recipes = settings.recipes ?? (await loadRunRecipes(settings.recipePaths, config));
   const inventory = await loadRunInventory({ build: settings.build }, config, redactor);
   const selection = { only: config.components?.only, skip: config.components?.skip };
-  refuseUnknownSelection(recipes, selection);
+  refuseUnknownRecipes(recipes, selection);
   const profile = await loadRunProfile(inventory);
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const cluster = clusterName(settings.naming, config, inventory);

@@ -11,6 +11,7 @@ import { CleanupStack } from '../runner/cleanup.js';
 import { runStatus } from '../runner/component-run.js';
 import { ExitCode, LsError } from '../errors.js';
 import { didYouMean } from '../schema/closest.js';
+import { refuseUnknownNames } from '../recipes/selection.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
 import { stageBackup, type StagedBackup } from './stage.js';
@@ -85,7 +86,7 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
  * one would restore what the operator excluded, leave out what they chose, or send a host's data
  * where the default mapping puts it instead of where they said, with a run that says success.
  */
-function refuseUnknownNames(staged: StagedBackup, options: RestoreOptions): void {
+function refuseUnknownSelection(staged: StagedBackup, options: RestoreOptions): void {
   const hosts = staged.metadata.hosts.map((h) => h.name);
   const unknownHost = [...options.hostMap.keys()].find((old) => !hosts.includes(old));
   if (unknownHost !== undefined) {
@@ -94,18 +95,11 @@ function refuseUnknownNames(staged: StagedBackup, options: RestoreOptions): void
       message: `--host-map ${unknownHost}=${options.hostMap.get(unknownHost)}: backup ${options.source.name} holds no host '${unknownHost}'${hint ? ` (${hint})` : ''}; its hosts: ${hosts.join(', ')}`,
     });
   }
-  const names = staged.metadata.components.map((c) => c.name);
-  for (const [flag, given] of [
-    ['--only', options.only],
-    ['--skip', options.skip],
-  ] as const) {
-    const unknown = (given ?? []).find((name) => !names.includes(name));
-    if (unknown === undefined) continue;
-    const hint = didYouMean(unknown, names);
-    throw new LsError('EUSAGE', {
-      message: `${flag} names '${unknown}', which backup ${options.source.name} does not hold${hint ? ` (${hint})` : ''}; its components: ${names.join(', ')}`,
-    });
-  }
+  refuseUnknownNames(
+    staged.metadata.components.map((c) => c.name),
+    options,
+    { only: '--only', skip: '--skip', absent: `backup ${options.source.name} does not hold`, listed: 'its components' },
+  );
 }
 
 /**
@@ -145,7 +139,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
-    refuseUnknownNames(staged, options);
+    refuseUnknownSelection(staged, options);
     const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && selected(c.name));
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));

@@ -160,8 +160,8 @@ describe('an empty or malformed value (a shell variable unset, a key mistyped)',
   );
 
   it.each([
-    [['--skip', 'ap'], "--skip (components.skip) names 'ap', which is not one of the recipes (did you mean 'app'?): app"],
-    [['--only', 'app,ap'], "--only (components.only) names 'ap', which is not one of the recipes (did you mean 'app'?): app"],
+    [['--skip', 'ap'], "--skip (components.skip) names 'ap', which is not one of the recipes (did you mean 'app'?); the recipes: app"],
+    [['--only', 'app,ap'], "--only (components.only) names 'ap', which is not one of the recipes (did you mean 'app'?); the recipes: app"],
   ])(
     'apply and plan %j: a name no recipe has exits 64 (a misspelt --skip ran what it meant to leave out)',
     async (flags, message) => {

@@ -14,7 +14,7 @@ import { loadRunConfig } from '../../app/config.js';
 import { clusterName, keyRemapMessages, loadRunInventory, loadRunProfile, type ClusterFlags } from '../../app/inventory.js';
 import { loadRunRecipes, runVarOverrides } from '../../app/recipes.js';
 import { resolveRunningRecipeSecrets } from '../../app/secrets.js';
-import { refuseUnknownSelection } from '../../recipes/selection.js';
+import { refuseUnknownRecipes } from '../../app/recipes.js';
 import { printJsonEvents } from '../../report/json-lines.js';
 import type { EventBody } from '../../shapes/events.generated.js';
 
@@ -52,7 +52,7 @@ async function planOnce(recipePaths: string[], options: PlanCommandOptions, reda
   const recipes = await loadRunRecipes(recipePaths, config);
   const inventory = await loadRunInventory(options, config, redactor);
   const selection = { only: options.only ?? config.components?.only, skip: options.skip ?? config.components?.skip };
-  refuseUnknownSelection(recipes, selection);
+  refuseUnknownRecipes(recipes, selection);
   const profile = await loadRunProfile(inventory);
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const plan = planRun(recipes, inventory, {
