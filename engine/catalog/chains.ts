@@ -25,7 +25,10 @@ export function keepChainsWhole(
     if (!b.metadata) {
       // Its base is unknown (a damaged or unreadable sidecar; restore reads the archive's own
       // metadata.json): any older backup of its cluster may be one, and stays while it does.
-      for (const older of [...removing.values()].filter((r) => r.cluster === b.cluster && r.time.getTime() <= b.time.getTime())) {
+      // Its time is its name's, in whole seconds; its base's comes from metadata, with milliseconds:
+      // a base started in the same second is "older" too.
+      const within = wholeSeconds(b.time);
+      for (const older of [...removing.values()].filter((r) => r.cluster === b.cluster && wholeSeconds(r.time) <= within)) {
         keep(older, `kept: ${b.name} may be an incremental on it (its metadata cannot be read: ${b.metadataNote ?? 'not read'})`);
       }
       continue;
@@ -36,3 +39,5 @@ export function keepChainsWhole(
   }
   return { kept, remove: remove.filter((b) => removing.has(b.name)) };
 }
+
+const wholeSeconds = (time: Date) => Math.floor(time.getTime() / 1000);
