@@ -11,8 +11,9 @@ import { describeFailure } from '../runner/step-result.js';
 import type { Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 import type { BodyStream, OpenBodies } from './second-pass.js';
-import { directoriesOnTheWay, linksOnHost, whyLinkRefused } from './host-links.js';
-import { describeMissingOwners, missingOnHost, ownerNames } from './host-owners.js';
+import { directoriesOnTheWay, whyLinkRefused } from './host-links.js';
+import { describeMissingOwners, ownerNames } from './host-owners.js';
+import { askDestination } from './destination-check.js';
 
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
@@ -94,31 +95,27 @@ export async function restoreFiles(
       error: `${incomplete.slice(0, 3).join(', ')}${incomplete.length > 3 ? ` and ${incomplete.length - 3} more` : ''} was stored incomplete (its collect step failed at backup time and the recipe went on; lsbackup verify says why): nothing written under '${step.hostPath}'; restore a path without it`,
     };
   }
-  const onTheWay = await linksOnHost(executor, directoriesOnTheWay(selected, root), run);
-  if (onTheWay.failed) {
+  // Files with holes go as sparse members when the host's tar extracts them as holes.
+  const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
+  const destination = await askDestination(
+    executor,
+    { dirs: directoriesOnTheWay(selected, root), owners: ownerNames(selected, root), tarVersion: withHoles },
+    run,
+  );
+  if (destination.failed) {
     return {
       ok: false,
-      error: `could not check the destination directories for symbolic links: ${describeFailure(onTheWay.failed, onTheWay.failed.stderr)}`,
-      exitCode: onTheWay.failed.exitCode,
+      error: `could not check the destination on the host (symbolic links on the way, owners): ${describeFailure(destination.failed, destination.failed.stderr)}`,
+      exitCode: destination.failed.exitCode,
     };
   }
-  for (const link of onTheWay.links) {
-    const why = whyLinkRefused(link, { collectedPath: step.hostPath, stepUid: onTheWay.stepUid, staged, sourceHost: step.sourceHost });
+  for (const link of destination.links) {
+    const why = whyLinkRefused(link, { collectedPath: step.hostPath, stepUid: destination.stepUid, staged, sourceHost: step.sourceHost });
     if (why) return { ok: false, error: `refusing to write under '${step.hostPath}' ${why}` };
   }
   // Owners go by name; a name the host lacks would make tar fall back to the backed-up number.
-  const owners = await missingOnHost(executor, ownerNames(selected, root), run);
-  if (owners.failed) {
-    return {
-      ok: false,
-      error: `could not check that the files' owners exist on the host: ${describeFailure(owners.failed, owners.failed.stderr)}`,
-      exitCode: owners.failed.exitCode,
-    };
-  }
-  if (owners.missing.length > 0) return { ok: false, error: describeMissingOwners(owners.missing, step.hostPath) };
-  // Files with holes go as sparse members when the host's tar extracts them as holes.
-  const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
-  const sparse = withHoles && (await hostTarKeepsHoles(executor, run));
+  if (destination.missingOwners.length > 0) return { ok: false, error: describeMissingOwners(destination.missingOwners, step.hostPath) };
+  const sparse = withHoles && tarKeepsHoles(destination.tarVersion ?? '');
   const sending = sendList(selected, staged);
   const streamed = openBodies?.(sending.filter((s) => s.entry.type === 'file' && !s.file).map((s) => s.bodyOf));
   try {
@@ -144,11 +141,11 @@ export async function restoreFiles(
 
 /**
  * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar/sparse.ts);
- * a tar that says it is neither might write the map into the file, so it gets the file's every byte.
+ * a tar that says it is neither (by the first line of `tar --version`) might write the map into
+ * the file, so it gets the file's every byte.
  */
-async function hostTarKeepsHoles(executor: Executor, run: RunOptions): Promise<boolean> {
-  const version = await executor.run('tar --version', run);
-  return !version.failed && /GNU tar|bsdtar|libarchive/.test(version.stdout.split('\n')[0] ?? '');
+function tarKeepsHoles(versionLine: string): boolean {
+  return /GNU tar|bsdtar|libarchive/.test(versionLine);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Symbolic links on the way to a `files:` step's writes, asked of the host just before the write.
+ * Symbolic links on the way to a `files:` step's writes, asked of the host just before the write
+ * (./destination-check.ts).
  *
  * At or below the collected path no link is followed: one there (another component's restore
  * made it, or the host did) would send backed-up content somewhere else. Above the collected
@@ -16,7 +17,6 @@
  */
 import path from 'node:path';
 import { hostRelativePath, hostSegment } from '../runner/entry-paths.js';
-import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 
 /**
@@ -40,31 +40,6 @@ export function directoriesOnTheWay(selected: StagedEntry[], root: string): stri
 export interface HostLink {
   path: string;
   uid: number;
-}
-
-export type HostLinks = { failed: CommandResult } | { failed?: undefined; stepUid: number; links: HostLink[] };
-
-/**
- * Asks the host (as the step's user, through the same executor as the write) which of `dirs` are
- * symbolic links, and who owns each. Paths travel NUL-separated on stdin, never through the
- * command line; the answer is one line per path, in order (`-` or the link's uid), so no path
- * comes back through a text decoding. `[ -h ]` and `ls -ld` do not follow the link itself.
- */
-export async function linksOnHost(executor: Executor, dirs: string[], run: RunOptions): Promise<HostLinks> {
-  if (dirs.length === 0) return { stepUid: -1, links: [] };
-  const script = `id -u && xargs -0 sh -c 'for d do if [ -h "$d" ]; then ls -ldn "$d" | { read -r mode links uid rest; echo "$uid"; }; else echo -; fi; done' sh`;
-  const result = await executor.run(script, { ...run, stdin: Buffer.from(dirs.join('\0')) });
-  if (result.failed) return { failed: result };
-  const lines = result.stdout.split('\n');
-  const answers = lines.slice(1, dirs.length + 1);
-  const stepUid = Number(lines[0]);
-  const wellFormed = Number.isInteger(stepUid) && answers.length === dirs.length && answers.every((a) => a === '-' || /^\d+$/.test(a));
-  if (!wellFormed)
-    return {
-      failed: { ...result, failed: true, stderr: `${result.stderr}unexpected answer from the host (${lines.length - 1} lines for ${dirs.length} directories)` },
-    };
-  const links = dirs.flatMap((dir, i) => (answers[i] === '-' ? [] : [{ path: dir, uid: Number(answers[i]) }]));
-  return { stepUid, links };
 }
 
 /** Why the write may not go through `link`, by the rules above; undefined when it may. */

@@ -1,5 +1,6 @@
 /**
- * Owners of the files a `files:` step writes, asked of the host just before the write.
+ * Owners of the files a `files:` step writes, asked of the host just before the write
+ * (./destination-check.ts).
  *
  * The host's tar (`--same-owner`) gives each file the user and group of its backed-up NAME when
  * the host knows the name, whatever number the host gave it: a rebuilt host whose `postgres` is
@@ -9,7 +10,6 @@
  * So a name that the host lacks refuses the write, naming it; the fix is to create the user or
  * group first (the component's package or Ansible role does), as the old host had it.
  */
-import type { CommandResult, Executor, RunOptions } from '../executors/types.js';
 import type { StagedEntry } from './stage.js';
 
 /** A user or group name the written files carry, with its backed-up number and a file it owns. */
@@ -37,32 +37,6 @@ export function ownerNames(selected: StagedEntry[], root: string): OwnerName[] {
     note('group', entry.gname, entry.gid, entry.path);
   }
   return [...owners.values()];
-}
-
-export type MissingOwners = { failed: CommandResult } | { failed?: undefined; missing: OwnerName[] };
-
-/**
- * Which of `owners` the host does not know (`getent passwd` / `getent group`, exit 2: not found).
- * Names travel NUL-separated on stdin; the answer is one exit code per name, in order.
- */
-export async function missingOnHost(executor: Executor, owners: OwnerName[], run: RunOptions): Promise<MissingOwners> {
-  if (owners.length === 0) return { missing: [] };
-  const script = `xargs -0 sh -c 'for n do case "$n" in u:*) getent passwd "\${n#u:}" >/dev/null;; *) getent group "\${n#g:}" >/dev/null;; esac; echo $?; done' sh`;
-  const names = owners.map((o) => `${o.kind === 'user' ? 'u' : 'g'}:${o.name}`);
-  const result = await executor.run(script, { ...run, stdin: Buffer.from(names.join('\0')) });
-  if (result.failed) return { failed: result };
-  const answers = result.stdout.split('\n').slice(0, owners.length);
-  const unexpected = answers.length !== owners.length || answers.some((a) => a !== '0' && a !== '2');
-  if (unexpected) {
-    return {
-      failed: {
-        ...result,
-        failed: true,
-        stderr: `${result.stderr}unexpected answer from getent on the host (${answers.join(',') || 'nothing'} for ${owners.length} names; is getent installed?)`,
-      },
-    };
-  }
-  return { missing: owners.filter((_, i) => answers[i] === '2') };
 }
 
 /** The step's error for owners the host lacks. */
