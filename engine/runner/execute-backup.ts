@@ -16,7 +16,7 @@ import { chooseVariant } from '../recipes/versions.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { meaningfulTarStderr } from './collect-command.js';
 import { runStreamed } from './streamed-run.js';
-import { TarCollector } from './tar-collector.js';
+import { TarCollector, type CollectedPaths } from './tar-collector.js';
 import type { IncrementalCollect } from './incremental.js';
 import { ManifestSplitter } from './incremental-stream.js';
 import { contentAddressedOutcome, contentAddressedOutputCommand } from './content-addressed-output.js';
@@ -234,7 +234,7 @@ async function runHostTask(
   const picked = await chooseSteps(hostIndex, version);
   if (!picked.hostPlan) return finish({ status: 'failed', bytes: 0, error: picked.problem, steps: [] }, version);
   // Archive paths of the files this host's collect steps wrote: each goes in once (TarCollector).
-  const collectedPaths = new Set<string>();
+  const collectedPaths: CollectedPaths = new Map();
   const result = await runPhases(
     'backup',
     picked.hostPlan.steps,
@@ -247,7 +247,7 @@ async function runHostTask(
 async function runStep(
   step: RenderedStep,
   executor: Executor,
-  where: { component: string; host: string; collectedPaths: Set<string> },
+  where: { component: string; host: string; collectedPaths: CollectedPaths },
   transport: Transport,
   options: HostTaskOptions,
   signal: AbortSignal | undefined,

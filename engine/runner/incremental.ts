@@ -9,6 +9,7 @@ import type { BackupMetadata } from '../archive/metadata.js';
 import type { EntryRecord, EntrySpec } from '../archive/types.js';
 import { filesPrefix, hostRelativePath } from './entry-paths.js';
 import { referableOutput } from './content-addressed-output.js';
+import type { CollectedPaths } from './tar-collector.js';
 
 /** The backup an incremental is compared with, as the application layer found and checked it. */
 export interface IncrementalBase {
@@ -29,6 +30,14 @@ export class IncrementalCollect {
   private readonly previous = new Map<string, EntryRecord>();
   /** References found so far (unchanged files), added to metadata.json after the stored entries. */
   readonly references: EntryRecord[] = [];
+
+  /**
+   * Collected files that became references, and per base target the path its unchanged links
+   * point at: for the whole run, as a link's target may be listed by another of the host's
+   * collect steps than the link.
+   */
+  private readonly referenced = new Set<string>();
+  private readonly leaders = new Map<string, string>();
 
   /** The base's entries by archive path (the first record of a path, as a reader finds it). */
   private readonly byPath = new Map<string, EntryRecord>();
@@ -66,9 +75,14 @@ export class IncrementalCollect {
    * to bytes that were not checked unchanged. `collected`: the archive paths this host's collect
    * steps already hold (overlapping paths list a file twice); each becomes one entry.
    */
-  collected(component: string, host: string, manifest: Buffer, stored: ReadonlyMap<string, EntryRecord>, collected = new Set<string>()): HardlinkToReference[] {
+  collected(
+    component: string,
+    host: string,
+    manifest: Buffer,
+    stored: ReadonlyMap<string, EntryRecord>,
+    collected: CollectedPaths = new Map(),
+  ): HardlinkToReference[] {
     const prefix = filesPrefix(component, host) + '/';
-    const referenced = new Set<string>();
     const unchangedLinks: EntryRecord[] = [];
     for (const { signature, rel } of manifestLines(manifest)) {
       const path = prefix + rel;
@@ -79,22 +93,21 @@ export class IncrementalCollect {
       }
       const before = this.previous.get(path);
       if (collected.has(path) || !before || before.stat !== signature) continue;
-      collected.add(path);
+      collected.set(path, undefined);
       if (before.type === 'hardlink') unchangedLinks.push(before);
       else {
         this.references.push(this.reference(path, before, { stat: signature }));
-        referenced.add(path);
+        this.referenced.add(path);
       }
     }
     // The host sends every link of a changed file (incremental-collect-command.ts), so an unchanged
     // link's target is unchanged too: the link goes into this archive as a link to that reference.
     const links: HardlinkToReference[] = [];
-    /** Per base target: the path the unchanged links now point at. */
-    const leaders = new Map<string, string>();
     for (const link of unchangedLinks) {
       const target = link.linkpath!;
-      const leader = leaders.get(target) ?? (referenced.has(target) ? target : undefined);
-      if (leader)
+      const leader = this.leaders.get(target) ?? (this.referenced.has(target) ? target : undefined);
+      if (leader) {
+        collected.set(link.path, leader);
         links.push({
           path: link.path,
           type: 'hardlink',
@@ -102,11 +115,11 @@ export class IncrementalCollect {
           mode: link.mode,
           mtime: link.mtime === undefined ? undefined : new Date(link.mtime),
         });
-      else {
+      } else {
         // Its target was not listed (excluded since): this link holds the same bytes, the others link to it.
         this.references.push(this.reference(link.path, this.previous.get(target)!, { stat: link.stat! }));
       }
-      leaders.set(target, leader ?? link.path);
+      this.leaders.set(target, leader ?? link.path);
     }
     return links;
   }

@@ -36,7 +36,7 @@ export class TarCollector {
      * glob match a path also listed): tar then sends the same file twice, and a backup must hold
      * each path once (restore refuses a duplicate entry). The first one stays.
      */
-    private readonly collected = new Set<string>(),
+    private readonly collected: CollectedPaths = new Map(),
   ) {
     this.parser = new TarStreamParser({
       member: (member) => this.openMember(member),
@@ -115,7 +115,8 @@ export class TarCollector {
     }
     const path = `${this.prefix}/${rel}`;
     if (this.collected.has(path)) return undefined; // sent again: its body is skipped
-    this.collected.add(path);
+    const linkedFile = type === 'hardlink' ? this.fileBehind(`${this.prefix}/${hostRelativePath(member.linkpath ?? '')}`) : undefined;
+    this.collected.set(path, linkedFile);
     const spec: EntrySpec & { size: number } = {
       path,
       type,
@@ -127,7 +128,7 @@ export class TarCollector {
       gname: member.gname,
       size: type === 'file' ? member.size : 0,
       ...(type === 'symlink' ? { linkpath: member.linkpath } : {}),
-      ...(type === 'hardlink' ? { linkpath: `${this.prefix}/${hostRelativePath(member.linkpath ?? '')}` } : {}),
+      ...(type === 'hardlink' ? { linkpath: linkedFile } : {}),
     };
     const opened = this.archive.open(spec);
     if (!(opened instanceof Promise)) {
@@ -142,6 +143,15 @@ export class TarCollector {
         this.error ??= e; // the archive refused this entry: its body is skipped
       },
     );
+  }
+
+  /**
+   * What a hardlink to `path` must point at: the file itself. A link's target may be a name an
+   * earlier collect step stored as a hardlink (this step's tar met that name first, as the file,
+   * and it was skipped as sent again); restore links only to stored files.
+   */
+  private fileBehind(path: string): string {
+    return this.collected.get(path) ?? path;
   }
 
   private endMember(): Promise<void> | undefined {
@@ -200,6 +210,9 @@ export class TarCollector {
     }
   }
 }
+
+/** Archive paths a host's collect steps wrote; a hardlink's maps to the file it links to. */
+export type CollectedPaths = Map<string, string | undefined>;
 
 /** End `stream` and wait until its queued writes are done (or it failed: its error is reported elsewhere). */
 function endWritable(stream: Writable): Promise<void> {
