@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { openArchiveReader, type ArchiveReaderOptions } from './reader.js';
-import type { ArchiveFormat, EntryRecord } from './types.js';
+import { openArchiveReader, type ArchiveReaderOptions, type ReadEntrySpec } from './reader.js';
+import type { ArchiveFormat, EntryRecord, EntryType } from './types.js';
 import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
 import { MAX_METADATA_BYTES, readLimited } from './limits.js';
 
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
   path?: string;
-  kind: 'sha256' | 'size' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read';
+  kind: 'sha256' | 'size' | 'header' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read';
   message: string;
 }
 
@@ -51,7 +51,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
         size += (c as Buffer).length;
         hash.update(c as Buffer);
       }
-      seen.set(entry.path, entry.type === 'file' ? { size, sha256: hash.digest('hex') } : { size });
+      seen.set(entry.path, { ...headerFields(entry), size, ...(entry.type === 'file' ? { sha256: hash.digest('hex') } : {}) });
       current = undefined;
     }
   } catch (err) {
@@ -67,10 +67,36 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   return { ok: problems.every(isWarning), entriesChecked, problems, metadata, metadataBytes, signature };
 }
 
-/** An entry's body as read back: its size, and its sha256 when it is a regular file. */
+/**
+ * An entry as read back: its size, its sha256 when it is a regular file, and what its header
+ * says restore is to make of it (kind, permission bits, link target).
+ */
 export interface ReadDigest {
   size: number;
   sha256?: string;
+  type?: EntryType;
+  mode?: number;
+  linkpath?: string;
+}
+
+/** The header fields of a read entry that metadata.json records too (ReadDigest). */
+export function headerFields(entry: Pick<ReadEntrySpec, 'type' | 'mode' | 'linkpath'>): Pick<ReadDigest, 'type' | 'mode' | 'linkpath'> {
+  return { type: entry.type, mode: entry.mode, linkpath: entry.linkpath };
+}
+
+/**
+ * How an entry's header disagrees with its record, if it does. Restore makes what the header
+ * says (a setuid mode, a link's target), while the sha256 and a signature cover only the record.
+ */
+function headerMismatch(rec: EntryRecord, got: ReadDigest): string | undefined {
+  if (got.type !== undefined && got.type !== rec.type) return `is a ${got.type} in the archive, ${METADATA_ENTRY} says a ${rec.type}`;
+  if (got.mode !== undefined && rec.mode !== undefined && got.mode !== rec.mode) {
+    return `has mode ${got.mode.toString(8)} in the archive, ${METADATA_ENTRY} says ${rec.mode.toString(8)}`;
+  }
+  if ((rec.type === 'symlink' || rec.type === 'hardlink') && got.type !== undefined && got.linkpath !== rec.linkpath) {
+    return `links to '${got.linkpath ?? ''}' in the archive, ${METADATA_ENTRY} says '${rec.linkpath ?? ''}'`;
+  }
+  return undefined;
 }
 
 /**
@@ -91,7 +117,10 @@ export function compareWithMetadata(recorded: unknown, seen: ReadonlyMap<string,
       problems.push({ path: rec.path, kind: 'missing', message: `entry '${rec.path}' is listed in ${METADATA_ENTRY} but missing from the archive` });
       continue;
     }
-    if (got.size !== rec.size) {
+    const header = headerMismatch(rec, got);
+    if (header) {
+      problems.push({ path: rec.path, kind: 'header', message: `entry '${rec.path}' ${header} (tampered archive?)` });
+    } else if (got.size !== rec.size) {
       problems.push({ path: rec.path, kind: 'size', message: `entry '${rec.path}' has ${got.size} bytes, ${METADATA_ENTRY} says ${rec.size}` });
     } else if (rec.sha256 && got.sha256 !== rec.sha256) {
       problems.push({

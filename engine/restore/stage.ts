@@ -7,7 +7,7 @@ import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
-import { compareWithMetadata, isWarning, type ReadDigest } from '../archive/verify.js';
+import { compareWithMetadata, headerFields, isWarning, type ReadDigest } from '../archive/verify.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
@@ -64,11 +64,12 @@ export interface StageOptions {
 
 /**
  * One pass over the archive before any host is touched: every entry is checked against
- * metadata.json (sha256 and size), unsafe entries are refused (absolute or '..' paths, device
- * files, duplicates, links that leave their host's tree or entries reached through a link,
- * hardlinks to anything but a file stored before them or an incremental's referenced file), and
- * the bodies restore needs are written to a private staging directory. Restore steps run in
- * their own order, not the archive's, so they read from the staging directory afterwards.
+ * metadata.json (sha256, size, kind, mode, link target), unsafe entries are refused (absolute
+ * or '..' paths, device files, duplicates, links that leave their host's tree or entries reached
+ * through a link, hardlinks to anything but a file stored before them or an incremental's
+ * referenced file), and the bodies restore needs are written to a private staging directory.
+ * Restore steps run in their own order, not the archive's, so they read from the staging
+ * directory afterwards.
  */
 export async function stageBackup(stream: Readable, options: StageOptions): Promise<StagedBackup> {
   const refuse = (message: string): never => {
@@ -143,7 +144,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       } else {
         await drain(counted);
       }
-      digests.set(entry.path, { size: counted.bytes(), sha256: entry.type === 'file' ? counted.sha256() : undefined });
+      digests.set(entry.path, { ...headerFields(entry), size: counted.bytes(), sha256: entry.type === 'file' ? counted.sha256() : undefined });
       entries.set(entry.path, { entry, file, dataRegions });
       reading = undefined;
     }

@@ -5,6 +5,7 @@
  * rebuild of the same backup restores fine, so the builder itself is not what is refused.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -53,6 +54,8 @@ async function restore(archive: Buffer, extra: string[] = [], sidecar?: string) 
 
 const file = (p: string, body = 'x\n'): RawEntry => ({ path: p, type: 'File', body: Buffer.from(body) });
 const files = `app/${HOST}/files`;
+/** The record of the collected file `rel` (under `files`) in a metadata.json being tampered with. */
+const record = (records: Record<string, unknown>[], rel: string) => records.find((x) => x.path === `${files}/${rel}`)!;
 
 describe('restore refuses crafted archives before touching any host', () => {
   it('the untouched rebuild restores (the builder is sound)', async () => {
@@ -95,6 +98,35 @@ describe('restore refuses crafted archives before touching any host', () => {
         }),
       /entry 'app\/localhost\/hello.txt' is corrupt: its sha256 differs/,
     ],
+    // A header restore would follow but metadata.json (what the sha256 and a signature cover) does not say.
+    [
+      'a mode that differs from metadata.json (setuid in the header only)',
+      () =>
+        withMetadata(
+          [...entries, { ...file(`${files}/usr/bin/tool`), mode: 0o4755 }],
+          metadata,
+          (records) => void (record(records, 'usr/bin/tool').mode = 0o755),
+        ),
+      /entry '.*usr\/bin\/tool' has mode 4755 in the archive, metadata\.json says 755 \(tampered archive\?\)/,
+    ],
+    [
+      'a symlink where metadata.json lists a directory',
+      () =>
+        withMetadata([...entries, { path: `${files}/etc/cron.d`, type: 'SymbolicLink', linkpath: '../var' }], metadata, (records) => {
+          const r = record(records, 'etc/cron.d');
+          Object.assign(r, { type: 'directory', mode: 0o777 });
+          delete r.linkpath;
+        }),
+      /entry '.*etc\/cron\.d' is a symlink in the archive, metadata\.json says a directory/,
+    ],
+    [
+      'a symlink whose target differs from metadata.json',
+      () =>
+        withMetadata([...entries, { path: `${files}/etc/hosts`, type: 'SymbolicLink', linkpath: 'shadow' }], metadata, (records) => {
+          record(records, 'etc/hosts').linkpath = 'hosts.real';
+        }),
+      /entry '.*etc\/hosts' links to 'shadow' in the archive, metadata\.json says 'hosts\.real'/,
+    ],
     [
       'an entry missing from metadata.json',
       () =>
@@ -131,6 +163,25 @@ describe('restore refuses crafted archives before touching any host', () => {
       expect(existsSync(marker), 'the restore pre-step ran').toBe(false);
     });
   }
+
+  it('verify, too, fails a backup whose header says setuid where metadata.json does not (and passes the untouched rebuild)', async () => {
+    const verify = async (archive: Buffer) => {
+      const dir = path.join(ws.dir, `crafted${++n}`);
+      await mkdir(dir);
+      const name = 'lsbackup-build-20250101T000000Z.tar.gz';
+      await writeFile(path.join(dir, name), archive);
+      await writeFile(path.join(dir, `${name}.sha256`), `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`);
+      return runCli(['verify', path.join(dir, name)]);
+    };
+    const tool = { ...file(`${files}/usr/bin/tool`), mode: 0o755 };
+    const untouched = await verify(withMetadata([...entries, tool], metadata));
+    expect(untouched.exitCode, untouched.stderr).toBe(0);
+    const setuid = await verify(
+      withMetadata([...entries, { ...tool, mode: 0o4755 }], metadata, (records) => void (record(records, 'usr/bin/tool').mode = 0o755)),
+    );
+    expect(setuid.exitCode, setuid.stdout + setuid.stderr).toBe(1);
+    expect(setuid.stdout + setuid.stderr).toMatch(/usr\/bin\/tool' has mode 4755 in the archive, metadata\.json says 755/);
+  });
 
   it('refuses an archive whose bytes differ from its .sha256 sidecar', async () => {
     const r = await restore(withMetadata(entries, metadata), [], `${'a'.repeat(64)}  x.tar.gz\n`);
