@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { startAlertmanager, type AlertmanagerServer, type Silence } from '../infra/index.js';
+import { freePorts, startAlertmanager, waitUntil, type AlertmanagerServer, type Silence } from '../infra/index.js';
 import { archiveEntry, readMetadata } from '../helpers/archive.js';
 import { succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
@@ -117,5 +117,89 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     // A rerun (the test silence is still active from the first) seeds no second one.
     await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
     expect((await liveSilences(am!)).filter((s) => s.comment === 'lsbackup-recipe-test').map((s) => s.state)).toEqual(['active']);
+  });
+});
+
+/**
+ * LambdaStack with two monitoring VMs: each runs an Alertmanager of its own (its Prometheus alerts
+ * 127.0.0.1:9093, no --cluster.peer), so each VM's silences are its own. A gossip cluster shares
+ * them instead, and its restore must not post each silence once per peer.
+ */
+describe('alertmanager recipe on two monitoring hosts (real Alertmanagers, over SSH)', () => {
+  let fleet2: Fleet;
+  let cluster2: Cluster;
+  const servers: AlertmanagerServer[] = [];
+  beforeAll(async () => {
+    fleet2 = await startFleet({ hosts: 2 });
+    cluster2 = await createCluster({ fleet: fleet2, groups: { host1: ['prometheus'], host2: ['prometheus'] } });
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    await fleet2?.stop();
+    await cluster2?.cleanup();
+  });
+
+  const silence = (comment: string) => {
+    const now = Date.now();
+    return {
+      matchers: [{ name: 'alertname', value: comment, isRegex: false, isEqual: true }],
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 2 * hour).toISOString(),
+      createdBy: 'ops',
+      comment,
+    };
+  };
+  const live = async (server: AlertmanagerServer) => (await server.listSilences()).filter((s) => s.status?.state !== 'expired');
+  const pointAt = async (host: string, server: AlertmanagerServer) =>
+    cluster2.hostVars(host, {
+      alertmanager_url: server.url,
+      alertmanager_config_file: server.configFile,
+      alertmanager_config_dir: join(server.baseDir, 'no-such-dir'),
+    });
+
+  it("backs up and restores each VM's own silences, not only the first VM's", async () => {
+    const [vm0, vm1] = [await startAlertmanager(), await startAlertmanager()];
+    servers.push(vm0, vm1);
+    const [id0, id1] = [await vm0.createSilence(silence('silenced on vm 0')), await vm1.createSilence(silence('silenced on vm 1'))];
+    await pointAt('host1', vm0);
+    await pointAt('host2', vm1);
+    const archive = await cluster2.backup(recipe);
+    expect(JSON.parse(await archiveEntry(archive, 'alertmanager/host2/silences.json')).map((s: Silence) => s.comment)).toEqual(['silenced on vm 1']);
+
+    await vm0.expireSilence(id0);
+    await vm1.expireSilence(id1);
+    succeeded(await cluster2.restore(archive));
+    expect((await live(vm0)).map((s) => s.comment)).toEqual(['silenced on vm 0']);
+    expect((await live(vm1)).map((s) => s.comment)).toEqual(['silenced on vm 1']);
+  });
+
+  it('in a gossip cluster, one peer re-creates the silences and gossip brings them to the other: no copy per peer', async () => {
+    const [gossip0, gossip1] = await freePorts(2);
+    const peer0 = await startAlertmanager({ cluster: { listenPort: gossip0, peerPorts: [gossip1] } });
+    servers.push(peer0);
+    const peer1 = await startAlertmanager({ cluster: { listenPort: gossip1, peerPorts: [gossip0] } });
+    servers.push(peer1);
+    const peers = async (s: AlertmanagerServer) =>
+      ((await (await fetch(`${s.url}/api/v2/status`)).json()) as { cluster: { peers?: unknown[] } }).cluster.peers?.length ?? 0;
+    await waitUntil('both Alertmanagers see two peers', async () => (await peers(peer0)) === 2 && (await peers(peer1)) === 2);
+    const id = await peer0.createSilence(silence('shared by the cluster'));
+    await waitUntil('the silence reached the other peer by gossip', async () => (await live(peer1)).some((s) => s.id === id));
+    await pointAt('host1', peer0);
+    await pointAt('host2', peer1);
+    const archive = await cluster2.backup(recipe);
+
+    await peer0.expireSilence(id);
+    await waitUntil('the expiry reached the other peer', async () => (await live(peer1)).length === 0);
+    const run = await cluster2.restore(archive);
+    succeeded(run);
+    // Each peer's own posts are there at once; gossip only adds the other's. Without the rule
+    // both peers posted a copy: two ids right after the restore.
+    const ids = new Set([...(await live(peer0)), ...(await live(peer1))].map((s) => s.id));
+    expect(ids.size).toBe(1);
+    const [restored] = ids;
+    await waitUntil('the re-created silence reached both peers', async () => {
+      const both = [await live(peer0), await live(peer1)];
+      return both.every((l) => l.length === 1 && l[0]!.id === restored);
+    });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A real Alertmanager 0.25 (Debian prometheus-alertmanager), clustering off
- * (`--cluster.listen-address=`, else it binds 0.0.0.0:9094), with helpers for silences
- * through its v2 API — what an Alertmanager recipe backs up and restores.
+ * (`--cluster.listen-address=`, else it binds 0.0.0.0:9094) unless `cluster` makes it a gossip
+ * peer on 127.0.0.1, with helpers for silences through its v2 API — what an Alertmanager recipe
+ * backs up and restores.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +30,12 @@ export interface AlertmanagerServer extends RunningServer {
   expireSilence(id: string): Promise<void>;
 }
 
-export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<AlertmanagerServer> {
+export interface AlertmanagerOptions extends BaseServerOptions {
+  /** A gossip peer: listens on 127.0.0.1:listenPort and joins the peers' cluster ports. */
+  cluster?: { listenPort: number; peerPorts: number[] };
+}
+
+export async function startAlertmanager(opts: AlertmanagerOptions = {}): Promise<AlertmanagerServer> {
   const { baseDir, ownedHere } = await prepareBaseDir('am', opts);
   const dataDir = join(baseDir, 'data');
   const configDir = join(baseDir, 'etc');
@@ -45,7 +51,7 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
     baseDir,
     ownedHere,
     logFile,
-    args: [`--config.file=${configFile}`, `--storage.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, '--cluster.listen-address='],
+    args: [`--config.file=${configFile}`, `--storage.path=${dataDir}`, `--web.listen-address=${LOOPBACK}:${port}`, ...clusterArgs(opts.cluster)],
     ready: () => httpOk(`${url}/-/ready`),
     timeoutMs: opts.startTimeoutMs ?? 120_000,
   });
@@ -65,4 +71,9 @@ export async function startAlertmanager(opts: BaseServerOptions = {}): Promise<A
     if (!res.ok) throw new Error(`alertmanager: expire silence ${id} failed (${res.status}): ${await res.text()}`);
   };
   return { pid, baseDir, dataDir, configDir, configFile, logFile, port, url, createSilence, listSilences, expireSilence, stop };
+}
+
+function clusterArgs(cluster: AlertmanagerOptions['cluster']): string[] {
+  if (!cluster) return ['--cluster.listen-address='];
+  return [`--cluster.listen-address=${LOOPBACK}:${cluster.listenPort}`, ...cluster.peerPorts.map((p) => `--cluster.peer=${LOOPBACK}:${p}`)];
 }
