@@ -16,6 +16,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startGrafanaStandIn, type GrafanaStandIn } from '../infra/index.js';
 import { writeSelfSignedCert } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntryBytes, archiveLines, readMetadata } from '../helpers/archive.js';
@@ -282,4 +283,47 @@ describe('grafana recipe, LambdaStack (Grafana STAND-IN on HTTPS with an expired
     expect(r.exitCode, cliOutput(r)).toBe(1);
     expect(cliOutput(r)).toMatch(/public key does not match pinned public key/);
   });
+});
+
+describe('grafana recipe on two monitoring VMs (a Grafana STAND-IN with its own data on each, over SSH)', () => {
+  // LambdaStack's monitoring feature puts Grafana on every monitoring VM; each keeps its own
+  // grafana.db (sqlite3), so a dashboard made on the second VM exists only there.
+  const PASSWORD = 'two-vms-grafana-pw';
+  let fleet: Fleet;
+  let cluster: Cluster;
+  const grafanas: GrafanaStandIn[] = [];
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 2 });
+    grafanas.push(await startGrafanaStandIn({ password: PASSWORD }), await startGrafanaStandIn({ password: PASSWORD }));
+    cluster = await createCluster({
+      fleet,
+      groups: { host1: ['grafana'], host2: ['grafana'] },
+      hostVars: Object.fromEntries(
+        grafanas.map((g, i) => [`host${i + 1}`, { grafana_url: g.url, grafana_config_dir: g.configDir, grafana_data_dir: g.dataDir }]),
+      ),
+      env: { GRAFANA_ADMIN_PASSWORD: PASSWORD },
+    });
+  });
+  afterAll(async () => {
+    for (const g of grafanas) await g.stop();
+    await fleet?.stop();
+    await cluster?.cleanup();
+  });
+
+  it("backs up and restores each VM's own dashboards, not only the first VM's", async () => {
+    const made = await Promise.all(
+      grafanas.map(async (g, i) => {
+        const dashboard = { id: null, uid: `made-on-vm-${i}`, title: `Made on VM ${i}`, panels: [] };
+        expect((await client(g).api('POST', '/api/dashboards/db', { dashboard, overwrite: false })).status).toBe(200);
+        await sqlite(join(g.dataDir, 'grafana.db'), 'CREATE TABLE IF NOT EXISTS dashboard (id INTEGER PRIMARY KEY, title TEXT);');
+        return client(g).state();
+      }),
+    );
+    const archive = await cluster.backup(recipe);
+    expect(await archiveLines(archive, 'grafana/host2/dashboards.ndjson')).toHaveLength(1);
+
+    for (const [i, g] of grafanas.entries()) await client(g).api('DELETE', `/api/dashboards/uid/made-on-vm-${i}`);
+    succeeded(await cluster.restore(archive));
+    for (const [i, g] of grafanas.entries()) expect((await client(g).state()).dashboards).toEqual(made[i]!.dashboards);
+  }, 600_000);
 });
