@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { freePorts, startAlertmanager, waitUntil, type AlertmanagerServer, type Silence } from '../infra/index.js';
-import { archiveEntry, readMetadata } from '../helpers/archive.js';
+import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
 import { succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
@@ -117,6 +117,26 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     // A rerun (the test silence is still active from the first) seeds no second one.
     await expectRoundTrip(recipe, ['-b', cluster.build], { env: cluster.env });
     expect((await liveSilences(am!)).filter((s) => s.comment === 'lsbackup-recipe-test').map((s) => s.state)).toEqual(['active']);
+  });
+  it("finds LambdaStack's alertmanager.yml in the manifest's prometheus config_directory, not only in /etc/prometheus", async () => {
+    // roles/prometheus writes alertmanager.yml into configuration/prometheus config_directory. The
+    // recipe is optional: looked for in the wrong place, it was 'not installed' and its silences never
+    // saved (here, where Debian's package has an /etc/prometheus/alertmanager.yml, that other file was saved).
+    await cluster.hostVars('host1', { alertmanager_url: am!.url, alertmanager_config_dir: join(baseDir, 'no-such-dir') });
+    const manifest = join(cluster.build, 'manifest.yml');
+    await writeFile(
+      manifest,
+      ['kind: configuration/prometheus', 'name: default', 'specification:', `  config_directory: ${dirname(am!.configFile)}`, ''].join('\n'),
+    );
+    try {
+      const archive = await cluster.backup(recipe);
+      expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'alertmanager', status: 'success' });
+      const saved = JSON.parse(await archiveEntry(archive, 'alertmanager/host1/silences.json')) as Silence[];
+      expect(saved.map((s) => s.comment)).toEqual(expect.arrayContaining((await liveSilences(am!)).map((s) => s.comment)));
+      expect(await archiveEntries(archive)).toContain(`alertmanager/host1/files${am!.configFile}`);
+    } finally {
+      await rm(manifest, { force: true });
+    }
   });
 });
 
