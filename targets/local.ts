@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
 import { LsError } from '../engine/errors.js';
+import { fsyncPath } from '../engine/atomic-file.js';
 import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 
@@ -40,15 +41,6 @@ export function directoryFromUri(uri: string): string {
 function checkName(target: string, name: string): void {
   if (!name || name.includes('/') || name.includes('\0') || name.startsWith('.')) {
     throw targetError(target, `'${name}' is not a valid backup name (a plain file name not starting with '.')`);
-  }
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
