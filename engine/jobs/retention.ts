@@ -11,7 +11,13 @@ export type { RetentionOutcome } from '../report/run-report.js';
 
 const RETENTION_LOCK_WAIT_MS = 10 * 60 * 1000;
 
-/** What retention did in one target (the names it deleted and kept). */
+/** What a job's run gives its retention: the identities that read encrypted metadata, its stop, its warnings. */
+export interface RetentionRun {
+  identities?: string[];
+  signal: AbortSignal;
+  warn: (message: string) => void;
+}
+
 /** Has the policy any rule at all? An empty one means "keep everything". */
 export function hasRetention(policy: RetentionPolicy | undefined): policy is RetentionPolicy {
   return policy !== undefined && hasRules(policy);
@@ -26,11 +32,13 @@ export async function applyRetention(
   target: Target,
   policy: RetentionPolicy | undefined,
   owner: { cluster: string; job: string },
-  identities?: string[],
+  run: RetentionRun,
 ): Promise<RetentionOutcome | undefined> {
   if (!hasRetention(policy)) return undefined;
-  // Under the target's lock, waiting a while for another run writing there: never a race.
-  const result = await withTargetLock(target, { waitMs: RETENTION_LOCK_WAIT_MS }, () => prune(target, policy, { ...owner, identities }));
+  // Under the target's lock, waiting a while for another run writing there: never a race. The
+  // wait is said, and a stop (SIGTERM, the scheduler stopping) ends it as it ends the backup's.
+  const lock = { waitMs: RETENTION_LOCK_WAIT_MS, signal: run.signal, onWarning: run.warn };
+  const result = await withTargetLock(target, lock, () => prune(target, policy, { ...owner, identities: run.identities }));
   const unreadable = result.keep.filter((k) => !k.backup.metadata).map((k) => `${k.backup.name} (${k.backup.metadataNote})`);
   const afterClock = result.keep.filter((k) => k.reasons.some((r) => r.startsWith(AFTER_CLOCK_REASON))).map((k) => k.backup.name);
   return {

@@ -10,7 +10,7 @@ import { backupSettingsFromJob, type JobOverrides } from './backup-settings.js';
 import { maskFaultReportsWith } from '../app/process-guard.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { EffectiveJob } from './resolve.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, type RetentionRun } from './retention.js';
 import { verifyCopies, verifyFailure } from './verify-copies.js';
 import { loadTrustedKeys } from '../signing/index.js';
 import { describe } from '../report/event-lines.js';
@@ -88,7 +88,7 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     const copies = job.verify
       ? await verifyCopies(result.copies, backup.targets, { identities, trusted: await loadTrustedKeys(config.signing?.trusted ?? []), warn })
       : result.copies;
-    report.targets = await retainPerTarget(job, report.cluster, backup.targets, copies, identities, warn);
+    report.targets = await retainPerTarget(job, report.cluster, backup.targets, copies, { identities, signal: options.signal, warn });
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
     const damaged = report.targets.find((t) => t.verify?.ok === false);
     report.status = damaged ? 'failed' : result.status === 'success' && retentionFailed ? 'partial' : result.status;
@@ -118,14 +118,8 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
  * Retention runs only where this run's copy was stored (a target that just failed, or whose copy
  * did not verify, is left alone), on this job's backups of this cluster.
  */
-async function retainPerTarget(
-  job: EffectiveJob,
-  cluster: string,
-  targets: Target[],
-  copies: TargetReport[],
-  identities: string[] | undefined,
-  warn: (m: string) => void,
-): Promise<TargetReport[]> {
+async function retainPerTarget(job: EffectiveJob, cluster: string, targets: Target[], copies: TargetReport[], run: RetentionRun): Promise<TargetReport[]> {
+  const { warn } = run;
   return Promise.all(
     copies.map(async (copy): Promise<TargetReport> => {
       if (!copy.name || copy.verify?.ok === false) return { ...copy };
@@ -133,7 +127,7 @@ async function retainPerTarget(
       try {
         // With the identity, encrypted metadata is read and the newest *successful* backup is kept.
         const owner = { cluster, job: job.name };
-        const outcome = await applyRetention(target, job.retention, owner, identities);
+        const outcome = await applyRetention(target, job.retention, owner, run);
         const unreadable = outcome?.unreadable ?? [];
         if (unreadable.length > 0) {
           warn(
