@@ -46,7 +46,8 @@ export interface RunJobOptions {
 /**
  * One job end to end: backup with a copy in every target, retention per stored copy, then the
  * notifications (start before, outcome after; they run in the background and are awaited only
- * up to their own timeouts). Never throws for an expected failure: the report says what happened.
+ * up to their own timeouts). Never throws: the report says what happened, an unexpected error
+ * (a bug) as a failed run whose stack is in a warning.
  */
 export async function runJob(config: Config, job: EffectiveJob, options: RunJobOptions): Promise<RunReport> {
   // This run's own: the scheduler runs jobs side by side, and one job's secrets are no other's business.
@@ -95,11 +96,12 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
     if (damaged) report.error = redactor.redact(verifyFailure(damaged.name!, damaged.target, damaged.verify!.problems ?? []).message);
   } catch (e) {
-    // A bug's error may quote what this run knows: masked before anyone prints it.
-    if (!isLsError(e)) throw redactor.redactValue(e);
     report.status = 'failed';
-    report.exitCode = e.exitCode;
-    report.error = redactor.redact(e.message);
+    report.exitCode = isLsError(e) ? e.exitCode : ExitCode.failed;
+    // A bug's error may quote what this run knows: masked before anyone reads it. It is still a
+    // failed run: notified and recorded as one (a scheduled job must not stop without an alert).
+    report.error = redactor.redact(isLsError(e) ? e.message : `unexpected error (please report): ${(e as Error).message ?? String(e)}`);
+    if (!isLsError(e)) warn(`unexpected error (please report): ${(e as Error).stack ?? String(e)}`);
   } finally {
     const finished = new Date();
     report.finishedAt = finished.toISOString();

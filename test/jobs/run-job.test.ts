@@ -16,6 +16,8 @@ import { runJob } from '../../engine/jobs/run-job.js';
 import { selectJob } from '../../engine/jobs/resolve.js';
 import { recipeYaml, workspace } from '../helpers/cli.js';
 import { keptEvents } from '../helpers/fake-cluster.js';
+import { startRecorder } from '../notify/recorder.js';
+import type { RunEvent } from '../../engine/report/events.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 beforeEach(async () => {
@@ -120,3 +122,37 @@ describe('runJob: retention and encryption from the config', () => {
     expect(metadata).toMatchObject({ cluster: 'testc', job: 'nightly', status: 'success' });
   });
 });
+
+describe('runJob: an unexpected error (a bug) is a failed run', () => {
+  it('the failure is notified and the report says it; runJob returns it instead of throwing past the notifications and metrics', async () => {
+    await recipes({ app: 'echo app-data' });
+    const hooks = await startRecorder();
+    try {
+      await ws.write(
+        'lsbackup.config.yaml',
+        `apiVersion: lsbackup/v1\nkind: Config\ncluster: testc\nbuild: ./build\nrecipes: [./recipes]\njobs:\n  nightly:\n    targets: [./a]\n    notifications:\n      - { type: webhook, url: '${hooks.url}/hook' }\n      - { type: ping, url: '${hooks.url}/ping/uuid' }\n`,
+      );
+      const config = await loadConfig(path.join(ws.dir, 'lsbackup.config.yaml'));
+      const kept = keptEvents();
+      // A bug at the end of the backup: not an error lsbackup expects (not an LsError).
+      const reporter = { ...kept.reporter, emit: (e: RunEvent) => (e.type === 'run.end' ? thrown() : kept.reporter.emit(e)) };
+      const report = await runJob(config, selectJob(config, 'nightly'), { reporter, signal: new AbortController().signal });
+
+      expect(report).toMatchObject({ job: 'nightly', status: 'failed', exitCode: 1, error: 'unexpected error (please report): a bug in the reporter' });
+      expect(kept.warnings().join('\n')).toMatch(/^unexpected error \(please report\): TypeError: a bug in the reporter\n\s+at /);
+      const bodies = (await hooks.waitFor('/hook', 2)).map((h) => JSON.parse(h.body) as { event: string; status: string; error?: string });
+      expect(bodies.map((b) => [b.event, b.status])).toEqual([
+        ['start', 'running'],
+        ['failure', 'failed'],
+      ]);
+      expect(bodies[1]!.error).toBe('unexpected error (please report): a bug in the reporter');
+      expect((await hooks.waitFor('/ping/uuid/fail'))[0]!.body).toContain('unexpected error (please report): a bug in the reporter');
+    } finally {
+      await hooks.close();
+    }
+  });
+});
+
+function thrown(): never {
+  throw new TypeError('a bug in the reporter');
+}
