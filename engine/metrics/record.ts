@@ -27,9 +27,26 @@ export function jobLabels(cluster: string | undefined, job: string | undefined):
   return { cluster: cluster ? sanitizeClusterName(cluster) : '', backup_job: job ?? 'apply' };
 }
 
+/**
+ * The cluster a job's earlier runs were recorded under, when there is one: what a run that
+ * failed before it learnt its cluster (no inventory; a config that did not load) is recorded
+ * under. A series of its own (cluster "") would be no failure of the series the alerts follow,
+ * and would go on saying "failed" after the job recovered.
+ */
+function earlierCluster(store: MetricsStore, job: string): string | undefined {
+  const clusters = new Set(
+    store
+      .labelsOf('lastRun')
+      .filter((l) => l.backup_job === job)
+      .map((l) => l.cluster),
+  );
+  return clusters.size === 1 ? [...clusters][0] : undefined;
+}
+
 /** One finished run into the store: last status, duration, sizes, counters, component × host rows. */
 export function recordRun(store: MetricsStore, outcome: RunOutcome): void {
-  const labels = jobLabels(outcome.cluster, outcome.job);
+  const cluster = outcome.cluster ?? (outcome.job === undefined ? undefined : earlierCluster(store, outcome.job));
+  const labels = jobLabels(cluster, outcome.job);
   const status = outcome.status === 'running' ? 'failed' : outcome.status;
   const finished = (outcome.finishedAt ? Date.parse(outcome.finishedAt) : Date.now()) / 1000;
   store.set('lastRun', labels, finished);

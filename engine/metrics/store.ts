@@ -33,6 +33,11 @@ export class MetricsStore {
     return this.series.get(key)?.get(labelKey(labels))?.value;
   }
 
+  /** The labels of every series of a metric. */
+  labelsOf(key: MetricKey): Labels[] {
+    return [...(this.series.get(key)?.values() ?? [])].map((s) => s.labels);
+  }
+
   set(key: MetricKey, labels: Labels, value: number): void {
     let family = this.series.get(key);
     if (!family) this.series.set(key, (family = new Map()));

@@ -9,6 +9,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { startRecorder } from '../notify/recorder.js';
+import { parseSamples } from '../../engine/metrics/text-format.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let hooks: Awaited<ReturnType<typeof startRecorder>>;
@@ -172,18 +173,51 @@ jobs:
     expect(behind[1]!.warnings.join('\n')).toMatch(/2 backup\(s\) dated after this run's clock/);
   });
 
-  it('a run that cannot start (a secret the config needs is gone) still writes its --report file: failed, with why, never the last success', async () => {
+  it('a run that cannot start (a secret the config needs is gone) still writes its --report file and its metrics: failed, with why, never the last success', async () => {
     await config('jobs:\n  nightly: {}\n');
-    const good = await run('--job', 'nightly', '--report', 'last-run.json');
+    const good = await run('--job', 'nightly', '--report', 'last-run.json', '--metrics-textfile', 'm.prom');
     expect(good.exitCode, good.stderr).toBe(0);
     expect(JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8')).status).toBe('success');
     // The credential is no longer passed (a redeploy lost it): the config does not load.
     await config('jobs:\n  nightly:\n    description: ${GONE_SECRET}\n');
-    const broken = await run('--job', 'nightly', '--report', 'last-run.json');
+    const broken = await run('--job', 'nightly', '--report', 'last-run.json', '--metrics-textfile', 'm.prom');
     expect(broken.exitCode, broken.stderr).toBe(78);
     const report = JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'));
     expect(report).toMatchObject({ job: 'nightly', status: 'failed', exitCode: 78 });
     expect(report.error).toContain("environment variable 'GONE_SECRET' is not set");
+    // The job's series (its cluster from its earlier run: the config that names it did not load) says failed; the last success stays.
+    const samples = parseSamples(await readFile(path.join(ws.dir, 'm.prom'), 'utf8'));
+    const value = (name: string, labels: Record<string, string>) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const nightly = { cluster: 'testc', backup_job: 'nightly' };
+    expect(value('lsbackup_last_run_status', { ...nightly, status: 'failed' })).toBe(1);
+    expect(value('lsbackup_last_run_status', { ...nightly, status: 'success' })).toBe(0);
+    expect(value('lsbackup_runs_total', { ...nightly, status: 'failed' })).toBe(1);
+    expect(value('lsbackup_last_success_timestamp_seconds', nightly)).toBeGreaterThan(0);
+    expect(samples.filter((s) => s.labels.cluster === '')).toEqual([]);
+    // What it could not do is said: its notifications are in the config.
+    expect(broken.stderr).toContain('lsbackup: job nightly could not start, and was not notified: the notifications are in the config, which did not load');
+  });
+
+  it("a run that cannot start with its config loaded (the metrics directory is gone) sends the job's failure notifications", async () => {
+    await config(`jobs:
+  nightly:
+    notifications:
+      - type: webhook
+        url: \${HOOK}/hook
+      - type: ping
+        url: \${HOOK}/ping/check-uuid
+`);
+    const r = await run('--job', 'nightly', '--metrics-textfile', 'gone/m.prom', '--report', 'last-run.json');
+    expect(r.exitCode, r.stderr).toBe(64);
+    const [hook] = await hooks.waitFor('/hook');
+    expect(JSON.parse(hook!.body)).toMatchObject({ event: 'failure', job: 'nightly', cluster: 'testc', status: 'failed', exitCode: 64 });
+    expect(JSON.parse(hook!.body).error).toMatch(/--metrics-textfile gone\/m\.prom: directory .*gone is not writable \(ENOENT\)/);
+    const [fail] = await hooks.waitFor('/ping/check-uuid/fail');
+    expect(fail!.body).toContain('--metrics-textfile gone/m.prom: directory');
+    expect(JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'))).toMatchObject({ job: 'nightly', status: 'failed', exitCode: 64 });
+    expect(r.stderr).toContain('lsbackup: job nightly could not start, and was not recorded in --metrics-textfile gone/m.prom: it is what failed');
+    expect(await archivesIn('backups')).toEqual([]);
   });
 
   it('a hanging notification endpoint is given up after its timeout, and is a warning', async () => {

@@ -1,11 +1,13 @@
 import { isLsError, LsError } from '../../errors.js';
-import { selectJob } from '../../jobs/resolve.js';
+import { selectJob, type EffectiveJob } from '../../jobs/resolve.js';
 import { runJob } from '../../jobs/run-job.js';
 import { findConfigFile } from '../../config/load.js';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import { openReportFile, type ReportFlags } from '../../app/report-file.js';
+import { recordFailedStart, type StartStep } from '../../app/failed-start.js';
+import type { Config } from '../../config/load.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { printJsonEvents } from '../../report/json-lines.js';
@@ -61,37 +63,28 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
 
 /**
  * The config, the job and the output files. A run that stops here (a secret the config needs is
- * no longer passed, the job was renamed) failed too: its --report file says so, or it went on
- * saying the last run's success to whatever reads it (deploy/systemd/lsbackup.service's).
+ * no longer passed, the job was renamed) failed too: its notifications, --metrics-textfile and
+ * --report say so as far as they can be read (engine/app/failed-start.ts), or they went on
+ * saying the last run's success to whatever reads them (deploy/systemd/lsbackup.service's).
  */
 async function setUp(options: RunOptions, redactor: Redactor) {
+  const read: { step: StartStep; config?: Config; job?: EffectiveJob } = { step: 'config' };
   try {
-    const config = await loadRunConfig(options);
-    const job = selectJob(config, options.job);
+    const config = (read.config = await loadRunConfig(options));
+    read.step = 'job';
+    const job = (read.job = selectJob(config, options.job));
+    read.step = 'metrics';
     const metrics = options.metricsTextfile ? await openMetricsTextfile(options.metricsTextfile) : undefined;
+    read.step = 'report';
     const reportFile = await openReportFile(options, config.encryption?.identityFile);
     return { config, job, metrics, reportFile };
   } catch (e) {
-    if (isLsError(e) && options.report) await reportSetUpFailure(options, redactor.redact(e.message), e.exitCode);
+    if (isLsError(e)) {
+      const warn = (m: string) => process.stderr.write(`warning: ${redactor.redact(m)}\n`);
+      const untold = await recordFailedStart(options, { ...read, error: e }, redactor, warn);
+      const what = read.job ? `job ${read.job.name}` : options.job ? `job ${options.job}` : 'the run';
+      if (untold.length > 0) process.stderr.write(`lsbackup: ${what} could not start, and was ${untold.join('; ')}\n`);
+    }
     throw e;
   }
-}
-
-async function reportSetUpFailure(options: RunOptions, error: string, exitCode: number): Promise<void> {
-  const reportFile = await openReportFile(options, undefined).catch(() => undefined);
-  const now = new Date().toISOString();
-  const report: RunReport = {
-    job: options.job ?? '',
-    status: 'failed',
-    exitCode,
-    error,
-    startedAt: now,
-    finishedAt: now,
-    durationMs: 0,
-    targets: [],
-    components: [],
-    warnings: [],
-  };
-  // Its own failure (a full disk) must not hide why the run stopped: that error is what is printed.
-  await reportFile?.write(report, []).catch(() => undefined);
 }
