@@ -6,7 +6,7 @@ import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import { openReportFile, type ReportFlags } from '../../app/report-file.js';
-import { recordFailedStart, type StartStep } from '../../app/failed-start.js';
+import { recordFailedStart, type StartStep } from '../../jobs/failed-start.js';
 import type { Config } from '../../config/load.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
@@ -64,7 +64,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
 /**
  * The config, the job and the output files. A run that stops here (a secret the config needs is
  * no longer passed, the job was renamed) failed too: its notifications, --metrics-textfile and
- * --report say so as far as they can be read (engine/app/failed-start.ts), or they went on
+ * --report say so as far as they can be read (engine/jobs/failed-start.ts), or they went on
  * saying the last run's success to whatever reads them (deploy/systemd/lsbackup.service's).
  */
 async function setUp(options: RunOptions, redactor: Redactor) {

@@ -7,12 +7,12 @@
  */
 import type { Config } from '../config/load.js';
 import type { LsError } from '../errors.js';
-import type { EffectiveJob } from '../jobs/resolve.js';
+import type { EffectiveJob } from './resolve.js';
 import { createNotifier } from '../notify/notifier.js';
 import type { RunReport } from '../report/run-report.js';
 import type { Redactor } from '../secrets/types.js';
-import { openMetricsTextfile } from './metrics.js';
-import { openReportFile, type ReportFlags } from './report-file.js';
+import { openMetricsTextfile } from '../app/metrics.js';
+import { openReportFile, type ReportFlags } from '../app/report-file.js';
 
 /** The set-up step `run` stopped at: the file it could not open is not written to again. */
 export type StartStep = 'config' | 'job' | 'metrics' | 'report';
