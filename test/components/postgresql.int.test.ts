@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import {
   PG_BIN,
@@ -16,6 +17,7 @@ import {
   startPostgres,
   startPostgresPair,
   startRepmgrCluster,
+  pathExists,
   waitUntil,
   type PostgresPair,
   type PostgresServer,
@@ -312,7 +314,7 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     await primary.psql('DROP ROLE shop_owner');
     expect(await standbyRows()).toBe('500'); // stale: the drop never reached it
 
-    const r = await b.restore(run.archive!, ['--var', 'postgresql.standby_stream_wait_seconds=5']);
+    const r = await b.restore(run.archive!, [...shopOnly, '--var', 'postgresql.standby_stream_wait_seconds=5']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await shopState(primary)).toEqual(before);
     expect(await standby.psql('SELECT status FROM pg_stat_wal_receiver')).toBe('streaming');
@@ -345,6 +347,77 @@ describe('postgresql recipe, repmgr primary + standby (LambdaStack replication)'
     await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
     // The restore ends only once the standby replayed it: no waiting here.
     expect(await cluster.standby.psql('SELECT count(*) FROM items', 'lsbackup_recipe_test')).toBe('500');
+    expect(await cluster.healthy()).toBe(true);
+  });
+  // LambdaStack on Debian: repmgr's service_stop_command is `sudo systemctl stop postgresql`, which
+  // stops the umbrella unit and returns before postgresql@<ver>-main is down (its role stops both
+  // units for that reason). Stood in for by pg_ctl stop -W (no wait) in the standby's repmgr.conf.
+  const withAsyncStop = async (node: RepmgrNode, mode: 'smart' | 'fast', body: () => Promise<void>) => {
+    const original = await readFile(node.repmgrConf, 'utf8');
+    const stopLine = /^(service_stop_command='.*) -w -m fast (.*)$/m;
+    expect(original).toMatch(stopLine);
+    await writeFile(node.repmgrConf, original.replace(stopLine, `$1 -W -m ${mode} $2`));
+    try {
+      await body();
+    } finally {
+      await writeFile(node.repmgrConf, original);
+    }
+  };
+  const loseUpstream = async (standby: RepmgrNode) => {
+    await standby.psql("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=ls_repmgr connect_timeout=2'");
+    await standby.psql('SELECT pg_reload_conf()');
+    await waitUntil('standby stops streaming', async () => (await standby.psql('SELECT count(*) FROM pg_stat_wal_receiver')) === '0', { timeoutMs: 60_000 });
+  };
+  // The recipe test's database, left by the test before, exists: only shop is played back.
+  const shopOnly = ['--var', 'postgresql.restore_databases=shop'];
+  const quickWaits = [...shopOnly, '--var', 'postgresql.standby_stream_wait_seconds=5', '--var', 'postgresql.standby_replay_wait_seconds=5'];
+
+  it('never re-clones over a standby still running after the stop command returned: it waits, and says so when the server never stops', async () => {
+    const { primary, standby } = cluster;
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    await loseUpstream(standby);
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+    // An open session keeps a smart shutdown from ending: the server stays up whatever the timing.
+    const session = execa(path.join(PG_BIN, 'psql'), ['-X', '-q', '-d', 'postgres'], { env: { ...process.env, ...standby.env }, stdin: 'pipe', reject: false });
+    await waitUntil(
+      'the held session is connected',
+      async () => Number(await standby.psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")) >= 2,
+    );
+    try {
+      await withAsyncStop(standby, 'smart', async () => {
+        const r = await b.restore(run.archive!, [...quickWaits, '--var', 'postgresql.standby_stop_wait_seconds=5']);
+        expect(r.exitCode, cliOutput(r)).not.toBe(0);
+        // The step's own error (the rendered command, shown too, holds the same words). Before,
+        // repmgr's: "appears to contain a running PostgreSQL instance".
+        expect(cliOutput(r)).toMatch(
+          /apply step 'repmgr: the standbys follow the restored primary' FAILED: .*this standby's PostgreSQL still runs 5 s after repmgr's service stop command returned/,
+        );
+      });
+    } finally {
+      session.stdin!.end();
+      await session;
+    }
+    await waitUntil('the standby stopped', async () => !(await pathExists(path.join(standby.dataDir, 'postmaster.pid'))), { timeoutMs: 60_000 });
+    await standby.repmgr(['node', 'service', '--action=start']);
+  });
+
+  it('re-clones a standby whose stop command returns before the server is down, once it is down', async () => {
+    const { primary, standby } = cluster;
+    const run = await b.apply(recipe);
+    expect(run.exitCode, cliOutput(run)).toBe(0);
+    const before = await shopState(primary);
+    await loseUpstream(standby);
+    await primary.psql('DROP DATABASE shop');
+    await primary.psql('DROP ROLE shop_owner');
+    await withAsyncStop(standby, 'fast', async () => {
+      const r = await b.restore(run.archive!, [...shopOnly, '--var', 'postgresql.standby_stream_wait_seconds=5']);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+    });
+    expect(await shopState(primary)).toEqual(before);
+    expect(await standby.psql('SELECT status FROM pg_stat_wal_receiver')).toBe('streaming');
+    expect(await standbyRows()).toBe('500');
     expect(await cluster.healthy()).toBe(true);
   });
 });
