@@ -100,14 +100,14 @@ describe('restore refuses crafted archives before touching any host', () => {
     ],
     // A header restore would follow but metadata.json (what the sha256 and a signature cover) does not say.
     [
-      'a mode that differs from metadata.json (setuid in the header only)',
+      'a mode that differs from metadata.json (a private key world-readable in the header only)',
       () =>
         withMetadata(
-          [...entries, { ...file(`${files}/usr/bin/tool`), mode: 0o4755 }],
+          [...entries, { ...file(`${files}/etc/ssl/server.key`), mode: 0o644 }],
           metadata,
-          (records) => void (record(records, 'usr/bin/tool').mode = 0o755),
+          (records) => void (record(records, 'etc/ssl/server.key').mode = 0o600),
         ),
-      /entry '.*usr\/bin\/tool' has mode 4755 in the archive, metadata\.json says 755 \(tampered archive\?\)/,
+      /entry '.*etc\/ssl\/server\.key' has mode 644 in the archive, metadata\.json says 600 \(tampered archive\?\)/,
     ],
     [
       'a symlink where metadata.json lists a directory',
@@ -164,7 +164,7 @@ describe('restore refuses crafted archives before touching any host', () => {
     });
   }
 
-  it('verify, too, fails a backup whose header says setuid where metadata.json does not (and passes the untouched rebuild)', async () => {
+  it('verify, too, fails a backup whose header gives another mode than metadata.json (and passes the untouched rebuild)', async () => {
     const verify = async (archive: Buffer) => {
       const dir = path.join(ws.dir, `crafted${++n}`);
       await mkdir(dir);
@@ -173,14 +173,14 @@ describe('restore refuses crafted archives before touching any host', () => {
       await writeFile(path.join(dir, `${name}.sha256`), `${createHash('sha256').update(archive).digest('hex')}  ${name}\n`);
       return runCli(['verify', path.join(dir, name)]);
     };
-    const tool = { ...file(`${files}/usr/bin/tool`), mode: 0o755 };
-    const untouched = await verify(withMetadata([...entries, tool], metadata));
+    const key = { ...file(`${files}/etc/ssl/server.key`), mode: 0o600 };
+    const untouched = await verify(withMetadata([...entries, key], metadata));
     expect(untouched.exitCode, untouched.stderr).toBe(0);
-    const setuid = await verify(
-      withMetadata([...entries, { ...tool, mode: 0o4755 }], metadata, (records) => void (record(records, 'usr/bin/tool').mode = 0o755)),
+    const readable = await verify(
+      withMetadata([...entries, { ...key, mode: 0o644 }], metadata, (records) => void (record(records, 'etc/ssl/server.key').mode = 0o600)),
     );
-    expect(setuid.exitCode, setuid.stdout + setuid.stderr).toBe(1);
-    expect(setuid.stdout + setuid.stderr).toMatch(/usr\/bin\/tool' has mode 4755 in the archive, metadata\.json says 755/);
+    expect(readable.exitCode, readable.stdout + readable.stderr).toBe(1);
+    expect(readable.stdout + readable.stderr).toMatch(/etc\/ssl\/server\.key' has mode 644 in the archive, metadata\.json says 600/);
   });
 
   it('refuses an archive whose bytes differ from its .sha256 sidecar', async () => {
