@@ -12,6 +12,8 @@ import type { Target } from '../../targets/types.js';
 import { counted, decrypted, readText, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
+import { heldPath } from '../archive/held-path.js';
+import type { EntryRecord } from '../archive/types.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 
 export interface BackupVerifyReport {
@@ -55,7 +57,9 @@ async function verifyChain(
 ): Promise<{ members: string[]; problems: BackupVerifyReport['problems'] }> {
   const problems: BackupVerifyReport['problems'] = [];
   const chain = (message: string) => problems.push({ kind: 'chain', message });
-  const pending = new Map(newest.entries.filter((e) => e.ref !== undefined).map((e) => [e.path, e]));
+  // By the path the holder keeps the bytes under (heldPath): one holder's file may be several references' bytes.
+  const pending = new Map<string, EntryRecord[]>();
+  for (const e of newest.entries) if (e.ref !== undefined) pending.set(heldPath(e), [...(pending.get(heldPath(e)) ?? []), e]);
   const members: string[] = [];
   const visited = new Set([newest.backupId]);
   let child = { name, metadata: newest };
@@ -81,12 +85,15 @@ async function verifyChain(
       break;
     }
     for (const held of metadata.entries) {
-      const ref = pending.get(held.path);
-      if (ref?.ref !== base.backupId) continue;
-      if (held.ref !== undefined || held.sha256 !== ref.sha256 || held.size !== ref.size) {
-        chain(`'${held.path}' in ${base.archive} is not the file ${name} refers to (sha256 ${held.sha256 ?? 'none'}, expected ${ref.sha256})`);
+      const refs = pending.get(held.path) ?? [];
+      for (const ref of refs.filter((r) => r.ref === base.backupId)) {
+        if (held.ref !== undefined || held.sha256 !== ref.sha256 || held.size !== ref.size) {
+          chain(`'${held.path}' in ${base.archive} is not the file ${name} refers to (sha256 ${held.sha256 ?? 'none'}, expected ${ref.sha256})`);
+        }
       }
-      pending.delete(held.path);
+      const elsewhere = refs.filter((r) => r.ref !== base.backupId);
+      if (elsewhere.length > 0) pending.set(held.path, elsewhere);
+      else pending.delete(held.path);
     }
     child = { name: base.archive, metadata };
   }

@@ -10,6 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupMetadata, EntryRecord } from '../archive/index.js';
 import { LsError } from '../errors.js';
+import { heldPath } from '../archive/held-path.js';
 import type { BackupSource } from './source.js';
 import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
@@ -46,7 +47,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       );
     }
     const refs = needed.get(base.backupId) ?? [];
-    const wanted = new Set(refs.map((r) => r.path));
+    const wanted = new Set(refs.map(heldPath));
     const stagingDir = path.join(options.stagingDir, `base-${depth}`);
     await mkdir(stagingDir, { recursive: true, mode: 0o700 });
     const expectedSha256 = await member.sidecarSha256();
@@ -67,7 +68,10 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       );
     }
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
-    for (const ref of refs) entries.set(ref.path, { ...heldEntry(ref, staged.entries.get(ref.path), records.get(ref.path), refuse), holder: member.name });
+    for (const ref of refs) {
+      const held = heldPath(ref);
+      entries.set(ref.path, { ...heldEntry(ref, staged.entries.get(held), records.get(held), refuse), holder: member.name });
+    }
     bases.push({ name: member.name, archiveSha256: staged.archiveSha256, order: staged.order });
     needed.delete(base.backupId);
     visited.add(base.backupId);
@@ -90,7 +94,7 @@ function referencesByHolder(metadata: BackupMetadata, selected: (component: stri
 function heldEntry(ref: EntryRecord, held: StagedEntry | undefined, record: EntryRecord | undefined, refuse: (message: string) => never): StagedEntry {
   // Staged, or (stream mode) a regular file whose body the second pass reads.
   if (held?.entry.type !== 'file' || !record || record.ref !== undefined || record.error) {
-    return refuse(`'${ref.path}' refers to backup ${ref.ref}, which does not hold its bytes`);
+    return refuse(`'${ref.path}' refers to backup ${ref.ref}, which does not hold its bytes${heldPath(ref) !== ref.path ? ` as '${heldPath(ref)}'` : ''}`);
   }
   if (record.size !== ref.size || record.sha256 !== ref.sha256) {
     return refuse(
@@ -100,5 +104,5 @@ function heldEntry(ref: EntryRecord, held: StagedEntry | undefined, record: Entr
   // The holder's header (owner, type, mode, time), with the mode and time the newest record has of
   // its own (a content-addressed output's time; older incrementals repeated the holder's).
   const own = { ...(ref.mode !== undefined ? { mode: ref.mode } : {}), ...(ref.mtime !== undefined ? { mtime: new Date(ref.mtime) } : {}) };
-  return { ...held, entry: { ...held.entry, ...own } };
+  return { ...held, entry: { ...held.entry, path: ref.path, ...own } };
 }

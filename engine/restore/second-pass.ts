@@ -15,6 +15,7 @@ import { openArchiveReader, type ArchiveFormat } from '../archive/index.js';
 import type { BackupSource } from './source.js';
 import { hashedStream, type StagedBackup, type VerifiedArchive } from './stage.js';
 import { createHash } from 'node:crypto';
+import { heldPath } from '../archive/held-path.js';
 
 /** An archive to read again: how to open it, and what the verify pass found in it. */
 export interface RereadArchive extends VerifiedArchive {
@@ -290,7 +291,9 @@ export function bodiesFromSecondPass(pass: SecondPass, staged: StagedBackup, bac
     pass.bodies(
       paths.map((p) => {
         const record = records.get(p);
-        return { archive: staged.entries.get(p)?.holder ?? backup, path: p, size: record?.size ?? 0, sha256: record?.sha256 ?? '' };
+        // A reference's body is in its holder, under the name the holder keeps it.
+        const path = record ? heldPath(record) : p;
+        return { archive: staged.entries.get(p)?.holder ?? backup, path, size: record?.size ?? 0, sha256: record?.sha256 ?? '' };
       }),
     );
 }

@@ -9,6 +9,7 @@ import type { BackupMetadata } from '../archive/metadata.js';
 import type { EntryRecord, EntrySpec } from '../archive/types.js';
 import { filesPrefix, hostRelativePath } from './entry-paths.js';
 import { referableOutput } from './content-addressed-output.js';
+import { heldPath } from '../archive/held-path.js';
 import type { CollectedPaths } from './tar-collector.js';
 
 /** The backup an incremental is compared with, as the application layer found and checked it. */
@@ -142,11 +143,14 @@ export class IncrementalCollect {
    * unchanged file of metadata.json and its sidecar), unless `own` has a time of its own.
    */
   private reference(path: string, before: EntryRecord, own: { mtime?: string; stat?: string }): EntryRecord {
+    // An unchanged link whose target is no longer collected: the holder has the bytes under the target's name.
+    const held = heldPath(before);
     return {
       path,
       type: 'file',
       size: before.size,
       sha256: before.sha256,
+      ...(held !== path ? { linkpath: held } : {}),
       ...(own.mtime !== undefined ? { mtime: own.mtime } : {}),
       ...(own.stat !== undefined ? { stat: own.stat } : {}),
       // The backup that holds the bytes, never a chain of references.

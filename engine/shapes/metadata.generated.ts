@@ -261,7 +261,7 @@ export interface EntryRecord {
    */
   mtime?: string;
   /**
-   * Target of a symlink, or archive path a hardlink points to.
+   * Target of a symlink, or archive path a hardlink points to. On a reference (ref): the path the holding backup keeps its bytes under, when not this one (an unchanged hardlink whose target is no longer collected).
    */
   linkpath?: string;
   /**
