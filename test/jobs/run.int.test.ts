@@ -220,6 +220,24 @@ jobs:
     expect(await archivesIn('backups')).toEqual([]);
   });
 
+  it('a metrics textfile that cannot be written at the end still leaves the --report of this run, not the last one', async () => {
+    await config('jobs:\n  nightly: {}\n');
+    expect((await run('--report', 'last-run.json', '--metrics-textfile', 'm.prom')).exitCode).toBe(0);
+    const first = JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'));
+    // Meanwhile something else writes its notes over the textfile (it is not lsbackup's any more).
+    await ws.write(
+      'recipes/app.yaml',
+      recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo notes > ${ws.dir}/m.prom; echo hello\n      output: greeting.txt\n`),
+    );
+    const r = await run('--report', 'last-run.json', '--metrics-textfile', 'm.prom');
+    expect(r.exitCode, r.stderr).toBe(64);
+    expect(r.stderr).toMatch(/--metrics-textfile m\.prom: line 1: not a sample: notes/);
+    const report = JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'));
+    expect(report).toMatchObject({ job: 'nightly', status: 'success' });
+    expect(report.archive).not.toBe(first.archive);
+    expect(await readFile(path.join(ws.dir, 'm.prom'), 'utf8')).toBe('notes\n');
+  });
+
   it('a hanging notification endpoint is given up after its timeout, and is a warning', async () => {
     await config(`notifications:
   - type: webhook

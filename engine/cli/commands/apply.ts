@@ -3,6 +3,7 @@ import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
 import { openMetricsTextfile } from '../../app/metrics.js';
 import { openReportFile, type ReportFlags } from '../../app/report-file.js';
+import { writeRunOutputs } from '../../app/run-outputs.js';
 import { isLsError } from '../../errors.js';
 import { reportRecorder } from '../../report/report-recorder.js';
 import type { RunReport } from '../../report/run-report.js';
@@ -34,8 +35,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions,
   /** The outcome, in the metrics and the report file, before the command returns or its error is printed. */
   const finish = async (outcome: Pick<RunReport, 'status' | 'exitCode' | 'error'>) => {
     Object.assign(report, outcome, { finishedAt: new Date().toISOString(), durationMs: Date.now() - started.getTime() });
-    await metrics?.record(report, targets);
-    await reportFile?.write(redactor.redactValue(report), targets);
+    await writeRunOutputs([metrics?.record(report, targets), reportFile?.write(redactor.redactValue(report), targets)]);
   };
   let exitCode: number;
   try {

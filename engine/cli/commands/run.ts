@@ -7,6 +7,7 @@ import { openCommandRun } from '../../app/context.js';
 import { jobTargets, openMetricsTextfile } from '../../app/metrics.js';
 import { openReportFile, type ReportFlags } from '../../app/report-file.js';
 import { recordFailedStart, type StartStep } from '../../jobs/failed-start.js';
+import { writeRunOutputs } from '../../app/run-outputs.js';
 import type { Config } from '../../config/load.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
@@ -48,8 +49,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
       connection: { knownHosts: options.knownHosts, sshKey: options.sshKey },
     });
     const targets = metrics || reportFile ? await jobTargets(config, job, redactor) : [];
-    await metrics?.record(report, targets);
-    await reportFile?.write(report, targets);
+    await writeRunOutputs([metrics?.record(report, targets), reportFile?.write(report, targets)]);
   } finally {
     run.close();
   }
