@@ -31,10 +31,16 @@ export interface FailedStartOptions extends ReportFlags {
 }
 
 /**
- * Tells the failed start to everything that can be told; returns what could not be, one phrase
- * each ("not notified: …"). Never throws: the error that stopped the run is what is printed.
+ * Tells the failed start to everything that can be told; returns what could not be, as one
+ * sentence for stderr ("job nightly could not start, and was not notified: …"), or undefined.
+ * Never throws: the error that stopped the run is what is printed.
  */
-export async function recordFailedStart(options: FailedStartOptions, start: FailedStart, redactor: Redactor, warn: (m: string) => void): Promise<string[]> {
+export async function recordFailedStart(
+  options: FailedStartOptions,
+  start: FailedStart,
+  redactor: Redactor,
+  warn: (m: string) => void,
+): Promise<string | undefined> {
   const jobName = start.job?.name ?? options.job;
   const now = new Date().toISOString();
   const report: RunReport = {
@@ -71,5 +77,6 @@ export async function recordFailedStart(options: FailedStartOptions, start: Fail
     const file = await openReportFile(options, undefined).catch(note(`not written to --report ${options.report}`));
     await file?.write(report, []).catch(note(`not written to --report ${options.report}`));
   }
-  return untold;
+  if (untold.length === 0) return undefined;
+  return `${jobName ? `job ${jobName}` : 'the run'} could not start, and was ${untold.join('; ')}`;
 }

@@ -82,8 +82,7 @@ async function setUp(options: RunOptions, redactor: Redactor) {
     if (isLsError(e)) {
       const warn = (m: string) => process.stderr.write(`warning: ${redactor.redact(m)}\n`);
       const untold = await recordFailedStart(options, { ...read, error: e }, redactor, warn);
-      const what = read.job ? `job ${read.job.name}` : options.job ? `job ${options.job}` : 'the run';
-      if (untold.length > 0) process.stderr.write(`lsbackup: ${what} could not start, and was ${untold.join('; ')}\n`);
+      if (untold) process.stderr.write(`lsbackup: ${untold}\n`);
     }
     throw e;
   }
