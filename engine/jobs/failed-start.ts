@@ -70,7 +70,10 @@ export async function recordFailedStart(
   const textfile = options.metricsTextfile;
   if (textfile && start.step === 'metrics') untold.push(`not recorded in --metrics-textfile ${textfile}: it is what failed`);
   else if (textfile && !jobName) untold.push(`not recorded in --metrics-textfile ${textfile}: which job was meant is not known (pass --job)`);
-  else if (textfile) await openMetricsTextfile(textfile).then((m) => m.record(report, []), note(`not recorded in --metrics-textfile ${textfile}`));
+  else if (textfile)
+    await openMetricsTextfile(textfile)
+      .then((m) => m.record(report, []))
+      .catch(note(`not recorded in --metrics-textfile ${textfile}`));
 
   if (options.report && start.step === 'report') untold.push(`not written to --report ${options.report}: it is what failed`);
   else if (options.report) {
