@@ -34,12 +34,8 @@ export function jobLabels(cluster: string | undefined, job: string | undefined):
  * and would go on saying "failed" after the job recovered.
  */
 function earlierCluster(store: MetricsStore, job: string): string | undefined {
-  const clusters = new Set(
-    store
-      .labelsOf('lastRun')
-      .filter((l) => l.backup_job === job)
-      .map((l) => l.cluster),
-  );
+  // lastSuccess too: after a scheduler restart only the catalog's successes are known.
+  const clusters = new Set([...store.labelsOf('lastRun'), ...store.labelsOf('lastSuccess')].filter((l) => l.backup_job === job).map((l) => l.cluster));
   return clusters.size === 1 ? [...clusters][0] : undefined;
 }
 
