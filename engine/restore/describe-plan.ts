@@ -117,7 +117,10 @@ export function restorePlanEvents(backup: string, staged: StagedBackup, componen
   return [
     { type: 'restore.plan', backup, cluster, backupId, startedAt, signature: details.signature, checked: details.checked },
     ...components.map((c): EventBody => {
-      if (c.skipReason) return { type: 'restore.plan.component', name: c.name, skipReason: c.skipReason, hosts: [] };
+      if (c.skipReason) {
+        // notRestored: the human plan's "NOT restored"; a dry run's caller must see it too.
+        return { type: 'restore.plan.component', name: c.name, skipReason: c.skipReason, ...(c.notRestored ? { notRestored: true } : {}), hosts: [] };
+      }
       const recipe = c.recipe!.recipe.metadata;
       return {
         type: 'restore.plan.component',

@@ -1131,6 +1131,10 @@ export interface RestorePlanComponentEvent {
   type: 'restore.plan.component';
   name: string;
   skipReason?: string;
+  /**
+   * The backup holds this component but the restore cannot bring it back (`skipReason` says why): the run fails for it (exit 2). Absent when the component is restored or left out on purpose (--only/--skip).
+   */
+  notRestored?: true;
   recipe?: string;
   replacing?: string;
   order?: 'parallel' | 'serial' | 'together';

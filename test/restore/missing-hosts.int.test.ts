@@ -56,6 +56,29 @@ describe('restore: which components come back', () => {
     expect(r.stdout, all).toMatch(/Result: partial/);
   });
 
+  it('a --json dry run marks the component that will not be restored, not one left out by --skip', async () => {
+    const r = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--dry-run', '--json', '--recipes', path.join(ws.dir, 'recipes'), '--skip', 'solo'],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(0);
+    const components = r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'restore.plan.component');
+    expect(
+      components.find((c) => c.name === 'app'),
+      all,
+    ).toMatchObject({ notRestored: true, skipReason: expect.stringContaining('no restore host for node2') });
+    const solo = components.find((c) => c.name === 'solo');
+    expect(solo, all).toMatchObject({ skipReason: expect.stringContaining('--skip') });
+    expect(solo, all).not.toHaveProperty('notRestored');
+  });
+
   it('--skip leaves a component alone (it was accepted and ignored: the component was restored over the live data)', async () => {
     await ws.write('data-app/a.txt', 'live, newer than the backup\n');
     await rm(path.join(ws.dir, 'data-solo'), { recursive: true });
