@@ -59,7 +59,11 @@ async function verifyChain(
   const chain = (message: string) => problems.push({ kind: 'chain', message });
   // By the path the holder keeps the bytes under (heldPath): one holder's file may be several references' bytes.
   const pending = new Map<string, EntryRecord[]>();
-  for (const e of newest.entries) if (e.ref !== undefined) pending.set(heldPath(e), [...(pending.get(heldPath(e)) ?? []), e]);
+  for (const e of newest.entries) {
+    if (e.ref === undefined) continue;
+    const held = heldPath(e);
+    pending.set(held, [...(pending.get(held) ?? []), e]);
+  }
   const members: string[] = [];
   const visited = new Set([newest.backupId]);
   let child = { name, metadata: newest };
