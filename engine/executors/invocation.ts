@@ -30,6 +30,14 @@ const ENV_READER = [
 ].join('\n');
 
 /**
+ * sudo replaces PATH with its secure_path, which on RHEL (/sbin:/bin:/usr/sbin:/usr/bin) leaves
+ * out /usr/local/bin, where LambdaStack unpacks Prometheus, promtool and Alertmanager: a recipe's
+ * `prometheus --version` found as the login user would not be found as root. Both directories go
+ * last (as in Debian's secure_path), so a system binary still wins; present ones are not repeated.
+ */
+const BECOME_PATH = 'for d in /usr/local/sbin /usr/local/bin; do case ":$PATH:" in *":$d:"*) ;; *) PATH=${PATH:+$PATH:}$d ;; esac; done; export PATH';
+
+/**
  * Wraps a become command so a timeout or abort really ends it. sshd signals the session as
  * the login user, which cannot reach root processes, and sudo does not relay signals sent to
  * its whole process group; but sudo itself does die. So this root shell watches its parent
@@ -38,6 +46,7 @@ const ENV_READER = [
  * stdin is kept aside and given back explicitly.
  */
 const TERM_WHOLE_GROUP = [
+  BECOME_PATH,
   'p=$PPID',
   "trap 'trap - TERM; kill -TERM 0' TERM INT HUP",
   'exec 3<&0',

@@ -30,14 +30,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, link, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parse } from 'yaml';
 import { join } from 'node:path';
 import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
 import { startRuncHaproxy, type RuncHaproxy } from '../infra/servers/haproxy-runc.js';
 import { httpOk, waitUntil } from '../infra/servers/common.js';
 import { archivesIn, readMetadata } from '../helpers/archive.js';
 import { cliOutput, cliPath, runCli, type CliResult } from '../helpers/cli.js';
+import { RECIPES_DIR } from '../helpers/cluster.js';
 import { planSection, writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
 import { etcHosts, hostMountSetup, hostPath, inHost, serviceScript, type LambdaStackHostLayout } from '../helpers/lambdastack-hosts.js';
 import { startZooKeeperService, type ZooKeeperService } from '../components/zookeeper-service.js';
@@ -121,15 +124,45 @@ const systemctl = (vm: VmName, verb: string, unit: string) => inHost(pid(vm), ['
 const PROMETHEUS_URL = 'http://127.0.0.1:9090';
 const ALERTMANAGER_URL = 'http://127.0.0.1:9093';
 
-async function monitoringLayout(root: string): Promise<Partial<LambdaStackHostLayout>> {
+/**
+ * LambdaStack's binaries for the monitoring VM (roles/prometheus/tasks/install.yml and
+ * install-alertmanager.yml unpack them into /usr/local/bin; its units run them from there), and
+ * RHEL's sudo, whose secure_path leaves /usr/local/bin out: a recipe run with become must still
+ * find them. Debian's copies are hidden on the host and shown at LambdaStack's paths through hard
+ * links (a bind of /usr/bin/prometheus itself would show the hidden file).
+ */
+const MONITORING_BINARIES: Record<string, string> = {
+  prometheus: '/usr/bin/prometheus',
+  promtool: '/usr/bin/promtool',
+  alertmanager: '/usr/bin/prometheus-alertmanager',
+};
+/**
+ * RHEL 8's secure_path (/etc/sudoers: /sbin:/bin:/usr/sbin:/usr/bin), without /usr/local/bin, behind
+ * /usr/local/sbin, where the systemctl stand-in is (RHEL's own systemctl is in /usr/bin).
+ */
+const RHEL_SECURE_PATH = 'Defaults secure_path = /usr/local/sbin:/sbin:/bin:/usr/sbin:/usr/bin\n';
+
+async function monitoringLayout(root: string): Promise<Partial<LambdaStackHostLayout> & { binds: Array<[string, string]> }> {
   const units = join(root, 'units');
+  const bin = join(root, 'bin');
   await mkdir(units, { recursive: true });
+  await mkdir(bin, { recursive: true });
+  const binds: Array<[string, string]> = [];
+  for (const [name, debian] of Object.entries(MONITORING_BINARIES)) {
+    await link(debian, join(bin, name)).catch(() => copyFile(debian, join(bin, name)));
+    binds.push([`/usr/local/bin/${name}`, join(bin, name)]);
+  }
+  const sudoers = join(root, 'sudoers-secure-path');
+  await writeFile(sudoers, RHEL_SECURE_PATH, { mode: 0o440 });
+  binds.push(['/etc/sudoers.d/secure-path', sudoers]);
   return {
+    binds,
+    hide: ['prometheus', 'promtool', 'prometheus-alertmanager', 'amtool'],
     units: {
       prometheus: serviceScript(
         join(units, 'prometheus'),
         [
-          'prometheus',
+          '/usr/local/bin/prometheus',
           '--config.file=/etc/prometheus/prometheus.yml',
           '--storage.tsdb.path=/var/lib/prometheus',
           `--web.listen-address=${new URL(PROMETHEUS_URL).host}`,
@@ -137,10 +170,11 @@ async function monitoringLayout(root: string): Promise<Partial<LambdaStackHostLa
         ],
         join(root, 'prometheus.log'),
       ),
-      'prometheus-alertmanager': serviceScript(
+      // LambdaStack's unit is alertmanager.service (roles/prometheus/templates/alertmanager.service.j2).
+      alertmanager: serviceScript(
         join(units, 'alertmanager'),
         [
-          'prometheus-alertmanager',
+          '/usr/local/bin/alertmanager',
           '--config.file=/etc/prometheus/alertmanager.yml',
           '--storage.path=/var/lib/prometheus/alertmanager',
           `--web.listen-address=${new URL(ALERTMANAGER_URL).host}`,
@@ -175,8 +209,8 @@ async function startMonitoring(): Promise<void> {
   );
   await writeFile(at('/etc/prometheus/alertmanager.yml'), 'route:\n  receiver: default\nreceivers:\n  - name: default\n');
   systemctl(vm, 'start', 'prometheus');
-  systemctl(vm, 'start', 'prometheus-alertmanager');
-  servicesOf[vm] = ['prometheus', 'prometheus-alertmanager'];
+  systemctl(vm, 'start', 'alertmanager');
+  servicesOf[vm] = ['prometheus', 'alertmanager'];
   await waitUntil('prometheus ready', () => httpOk(`${PROMETHEUS_URL}/-/ready`), { timeoutMs: 120_000 });
   await waitUntil('alertmanager ready', () => httpOk(`${ALERTMANAGER_URL}/-/ready`), { timeoutMs: 120_000 });
 }
@@ -389,6 +423,7 @@ beforeAll(async () => {
   const loggingAddress = addresses.find((a) => a.name === LOGGING_VM)!.address;
   kibana = await startKibanaStandIn({ host: loggingAddress, security: { user: 'admin', password: LOGGING_PASSWORD } });
 
+  const monitoring = await monitoringLayout(join(dir, 'monitoring'));
   const layouts: Record<string, Partial<LambdaStackHostLayout>> = {
     [MASTER_VM]: {
       binds: [
@@ -418,11 +453,8 @@ beforeAll(async () => {
     },
     [KAFKA_VM_1]: kafkaLayout(brokers[1]!),
     [MONITORING_VM]: {
-      ...(await monitoringLayout(join(dir, 'monitoring'))),
-      binds: [
-        ['/etc/grafana', grafana.configDir],
-        ['/var/lib/grafana', grafana.dataDir],
-      ],
+      ...monitoring,
+      binds: [...monitoring.binds, ['/etc/grafana', grafana.configDir], ['/var/lib/grafana', grafana.dataDir]],
     },
     [LOGGING_VM]: { binds: [['/etc/kibana', kibana.configDir]] },
     [LB_VM]: {
@@ -585,6 +617,11 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     expect(meta.status).toBe('success');
     const statuses = Object.fromEntries(meta.components.map((c) => [c.name, c.status]));
     expect(statuses).toEqual(Object.fromEntries(COMPONENTS.map((c) => [c, 'success'])));
+    // Every component's version was found (recorded in metadata.json; a recipe's appliesTo is
+    // checked against it), also Prometheus' and Alertmanager's in /usr/local/bin under RHEL's sudo.
+    const versioned = (name: string) => parse(readFileSync(join(RECIPES_DIR, `${name}.yaml`), 'utf8')).spec.version !== undefined;
+    const unknownVersions = meta.components.filter((c) => versioned(c.name) && !c.componentVersion).map((c) => c.name);
+    expect(unknownVersions).toEqual([]);
     // On the hosts of its group: every one (run: all), or one (run: first).
     const hostsOf = (c: string) =>
       meta.components

@@ -1,7 +1,7 @@
 /**
  * Hosts laid out as LambdaStack lays them out, on one machine: each fleet host's sshd runs in a
  * private mount namespace (test/fleet/fleet.ts `mountSetup`) where /etc, /var/lib, /var/log,
- * /var/tmp, /opt and /run are overlays of this machine's (so a host's own paths, e.g. /opt/zookeeper, are
+ * /var/tmp, /opt, /run and /usr/local/bin are overlays of this machine's (so a host's own paths, e.g. /opt/zookeeper, are
  * made there and never on this machine), the cluster's names resolve as LambdaStack's
  * /etc/hosts makes them, directories of test servers appear at LambdaStack's paths (bind
  * mounts), some binaries are hidden (a LambdaStack host has no etcdctl or haproxy), and
@@ -20,7 +20,13 @@ import { shellQuote as q } from '../../engine/template/quote.js';
 /** The directories each host gets a private copy of (an overlay: reads see this machine's). */
 // /var/tmp too: recipes keep per-run lists there, and two machines never share theirs (with a
 // shared one, the master's cleanup of kubernetes-volumes' list removed the worker's).
-const PRIVATE_ROOTS = ['/etc', '/var/lib', '/var/log', '/var/tmp', '/opt', '/run'];
+// /usr/local/bin too: LambdaStack unpacks some binaries there (Prometheus, Alertmanager, Helm).
+const PRIVATE_ROOTS = ['/etc', '/var/lib', '/var/log', '/var/tmp', '/opt', '/run', '/usr/local/bin'];
+
+/** Whether `path` is inside a host's private copy: binds and links are made only there, never on this machine. */
+function isPrivate(path: string): boolean {
+  return PRIVATE_ROOTS.some((root) => path === root || path.startsWith(`${root}/`));
+}
 
 export interface LambdaStackHostLayout {
   /** Inventory name (also the fleet host's name). */
@@ -92,6 +98,9 @@ export function hostMountSetup(layout: LambdaStackHostLayout, hostsFile: string)
   for (const bin of layout.hide) {
     lines.push(`if e=$(command -v ${q(bin)}); then mount --bind ${q(hidden)} "$e"; fi`);
   }
+  // A bind or link elsewhere would be made on this machine's own file system (a bind target is created, a directory emptied).
+  const outside = [...layout.binds.map(([target]) => target), ...(layout.links ?? []).flat()].filter((p) => !isPrivate(p));
+  if (outside.length > 0) throw new Error(`${layout.name}: ${outside.join(', ')} not under ${PRIVATE_ROOTS.join(', ')}: add its root to PRIVATE_ROOTS`);
   for (const [link, target] of layout.links ?? []) lines.push(`mkdir -p ${q(target)}`, `ln -s ${q(target)} ${q(link)}`);
   for (const [target, source] of layout.binds) {
     // A file is mounted on a file, a directory on a directory (made in the host's overlay).
