@@ -4,7 +4,7 @@
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
 import { parseBackupName, sanitizeClusterName } from '../archive/names.js';
-import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, type BackupSummary } from '../catalog/listing.js';
+import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
 import { storedSha256 } from '../catalog/objects.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -39,7 +39,7 @@ export async function chooseIncrementalBase(
   const first = targets[0]!;
   const clusterName = sanitizeClusterName(cluster);
   const listing = await listBackupsLazily(first, { only: (p) => p.cluster === clusterName, identities });
-  const { newest, passedOver } = await newestUsable(listing, clusterName);
+  const { newest, passedOver } = await newestUsable(listing, cluster);
   if (!newest) return full(`${first.uri} holds no readable backup of cluster ${cluster} to compare with${passedOverNote(passedOver)}`);
   // Still right (its references are to bytes that exist), but it sends what the newer one holds.
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
@@ -69,11 +69,11 @@ type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
  * by name. A copy stored under another name than its run's (renamed) is never a base; for every
  * other backup the name's time is the run's, so name order is the order by metadata.
  */
-async function newestUsable(listing: Listing, clusterName: string): Promise<{ newest?: BackupSummary; passedOver?: BackupSummary }> {
+async function newestUsable(listing: Listing, cluster: string): Promise<{ newest?: BackupSummary; passedOver?: BackupSummary }> {
   let passedOver: BackupSummary | undefined;
   for (const candidate of listing.backups) {
     const b = await listing.read(candidate);
-    if (b.metadata && !b.renamed && b.cluster === clusterName && b.status !== 'failed') return { newest: b, passedOver };
+    if (b.metadata && !b.renamed && ofCluster(b, cluster) && b.status !== 'failed') return { newest: b, passedOver };
     if (!b.metadata) passedOver ??= b;
   }
   return { passedOver };

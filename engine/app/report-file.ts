@@ -4,9 +4,8 @@
  * it most). The HTML form charts the cluster's last backups, read from the target's catalog.
  */
 import path from 'node:path';
-import { sanitizeClusterName } from '../archive/index.js';
 import { assertWritableDirectory, writeFileAtomically } from '../atomic-file.js';
-import { listBackups } from '../catalog/listing.js';
+import { listBackups, ofCluster } from '../catalog/listing.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import { LsError, isLsError } from '../errors.js';
 import type { ReportHistory } from '../report/html-report.js';
@@ -47,12 +46,12 @@ export async function openReportFile(flags: ReportFlags, identityFile: string | 
 /** The cluster's last `count` backups, oldest first, from the target that holds this run's copy (else the first). */
 async function readHistory(report: RunReport, targets: Target[], count: number, identityFile: string | undefined): Promise<ReportHistory> {
   const target = targets.find((t) => report.targets.some((r) => r.target === t.uri && r.name)) ?? targets[0];
-  if (!target || !report.cluster) return { backups: [] };
-  const cluster = sanitizeClusterName(report.cluster);
+  const cluster = report.cluster;
+  if (!target || !cluster) return { backups: [] };
   try {
     // Encrypted metadata is read with the identity; without it the sizes still show, the status as unknown.
     const identities = identityFile ? await parseIdentityFile(identityFile).catch(() => undefined) : undefined;
-    const backups = (await listBackups(target, { identities })).filter((b) => b.cluster === cluster).slice(0, count);
+    const backups = (await listBackups(target, { identities })).filter((b) => ofCluster(b, cluster)).slice(0, count);
     return {
       target: target.uri,
       backups: backups.reverse().map((b) => ({ name: b.name, time: b.time.toISOString(), bytes: b.size, status: b.status })),

@@ -38,6 +38,16 @@ export interface BackupSummary extends ParsedBackupName {
   sidecars: string[];
 }
 
+/**
+ * Is `backup` one of `cluster`'s (the cluster as named: -b's directory, --cluster, the config)?
+ * Archive names carry the cluster sanitised, so two clusters can share one (`eu_west` and
+ * `eu-west`, `kunde-müller` and `kunde-möller`): where the metadata was read, the cluster it
+ * records decides, or one cluster's retention and `latest` would take the other's backups for its own.
+ */
+export function ofCluster(backup: BackupSummary, cluster: string): boolean {
+  return backup.metadata ? backup.metadata.cluster === cluster : backup.cluster === sanitizeClusterName(cluster);
+}
+
 export interface ListOptions extends DecryptOptions {
   /** false: names and sizes only, no sidecar read. */
   withMetadata?: boolean;

@@ -6,7 +6,7 @@
 import { parseBackupName, sanitizeClusterName } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
-import { listBackups } from './listing.js';
+import { listBackups, ofCluster } from './listing.js';
 import type { DecryptOptions } from './objects.js';
 
 export interface BackupReference {
@@ -47,18 +47,15 @@ export async function resolveBackupName(target: Target, name: string, options: L
 
 /**
  * The newest backup of one cluster by the start time its metadata records (never by name: a
- * renamed copy keeps its age). Only that cluster's metadata sidecars are read.
+ * renamed copy keeps its age). Only the metadata sidecars of backups whose names carry that
+ * cluster are read; of those, the cluster each records decides (ofCluster).
  */
 async function latestBackup(target: Target, options: LatestOptions): Promise<string> {
   const clusters = [...new Set((await listBackups(target, { withMetadata: false })).map((b) => b.cluster))].sort();
   if (clusters.length === 0) throw new LsError('ETARGET', { target: target.uri, message: 'holds no lsbackup archive' });
-  const cluster = options.cluster !== undefined ? sanitizeClusterName(options.cluster) : clusters.length === 1 ? clusters[0]! : undefined;
-  if (cluster === undefined) {
-    throw new LsError('EUSAGE', {
-      message: `'latest' is ambiguous: ${target.uri} holds backups of ${clusters.length} clusters (${clusters.join(', ')}); choose one with --cluster <name> (restore: -b or --cluster), or name the backup`,
-    });
-  }
-  const backups = await listBackups(target, { identities: options.identities, only: (p) => p.cluster === cluster });
+  const named = options.cluster !== undefined ? sanitizeClusterName(options.cluster) : clusters.length === 1 ? clusters[0]! : undefined;
+  if (named === undefined) throw ambiguous(target, clusters);
+  const backups = await listBackups(target, { identities: options.identities, only: (p) => p.cluster === named });
   const unread = backups.filter((b) => !b.metadata);
   if (unread.length > 0) {
     const shown = unread
@@ -66,17 +63,28 @@ async function latestBackup(target: Target, options: LatestOptions): Promise<str
       .map((b) => `${b.name} (${b.metadataNote})`)
       .join(', ');
     options.onWarning?.(
-      `'latest' skipped ${unread.length} backup(s) of cluster ${cluster} whose metadata could not be read: ${shown}${unread.length > 5 ? ', …' : ''}`,
+      `'latest' skipped ${unread.length} backup(s) of cluster ${named} whose metadata could not be read: ${shown}${unread.length > 5 ? ', …' : ''}`,
     );
   }
+  // With no cluster given, the one the names spell may still be two (`eu_west` and `eu-west`).
+  const recorded = [...new Set(backups.flatMap((b) => (b.metadata ? [b.metadata.cluster] : [])))].sort();
+  const cluster = options.cluster ?? (recorded.length > 1 ? undefined : (recorded[0] ?? named));
+  if (cluster === undefined) throw ambiguous(target, recorded);
   // Sorted newest first; a copy renamed into this cluster's name but made for another is not this cluster's.
-  const newest = backups.find((b) => b.metadata && b.cluster === cluster);
+  const newest = backups.find((b) => b.metadata && ofCluster(b, cluster));
   if (newest) return newest.name;
+  const others = recorded.filter((c) => c !== cluster);
   throw new LsError('ETARGET', {
     target: target.uri,
     message:
-      unread.length > 0
+      unread.length > 0 && others.length === 0
         ? `holds no backup of cluster ${cluster} whose metadata can be read (encrypted metadata needs --identity); name the backup instead of 'latest'`
-        : `holds no backup of cluster ${cluster} (it holds: ${clusters.join(', ')}); name the backup, or choose the cluster with --cluster`,
+        : `holds no backup of cluster ${cluster} (it holds: ${[...new Set([...clusters.filter((c) => c !== named), ...others])].sort().join(', ')}); name the backup, or choose the cluster with --cluster`,
+  });
+}
+
+function ambiguous(target: Target, clusters: string[]): LsError {
+  return new LsError('EUSAGE', {
+    message: `'latest' is ambiguous: ${target.uri} holds backups of ${clusters.length} clusters (${clusters.join(', ')}); choose one with --cluster <name> (restore: -b or --cluster), or name the backup`,
   });
 }

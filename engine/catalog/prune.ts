@@ -3,10 +3,9 @@
  * The policy applies to each group of backups on its own: one cluster and one job (restic's
  * `--group-by`), so one cluster's or job's backups never push out another's.
  */
-import { sanitizeClusterName } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
-import { listBackups, type BackupSummary } from './listing.js';
+import { listBackups, ofCluster, type BackupSummary } from './listing.js';
 import type { DecryptOptions } from './objects.js';
 import { newestFirst } from './order.js';
 import { decideRetention, hasRules, type RetentionPolicy } from './retention.js';
@@ -14,7 +13,7 @@ import { keepChainsWhole } from './chains.js';
 
 /** Which backups a prune looks at; unset: all of them (each group pruned on its own). */
 export interface PruneScope {
-  /** Only this cluster's (as configured or as in the name; compared sanitised). */
+  /** Only this cluster's: as its metadata records it, or for a backup whose metadata was not read, as its name spells it (ofCluster). */
   cluster?: string;
   /** Only this job's; null: only the backups that record no job (`apply`, or made before jobs were recorded). */
   job?: string | null;
@@ -26,9 +25,13 @@ export interface PruneResult {
   dryRun: boolean;
 }
 
-/** The group a backup is pruned in: `cluster/job`, `cluster/-` without a job, `cluster/?` when its metadata could not be read. */
+/**
+ * The group a backup is pruned in: `cluster/job`, `cluster/-` without a job, `cluster/?` when its
+ * metadata could not be read. The cluster its metadata records: two clusters whose archive names
+ * read the same (ofCluster) are two groups.
+ */
 export function pruneGroup(b: BackupSummary): string {
-  return `${b.cluster}/${!b.metadata ? '?' : (b.job ?? '-')}`;
+  return `${b.metadata?.cluster ?? b.cluster}/${!b.metadata ? '?' : (b.job ?? '-')}`;
 }
 
 /**
@@ -48,11 +51,11 @@ export async function prune(
       message: 'prune needs at least one of --keep-within, --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly',
     });
   }
-  const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
+  const { cluster } = options;
   const listed = await listBackups(target, options);
   const backups = listed.filter(
     // An unread backup's job is unknown: it is reported with any job of its (name's) cluster.
-    (b) => (cluster === undefined || b.cluster === cluster) && (options.job === undefined || !b.metadata || (b.job ?? null) === options.job),
+    (b) => (cluster === undefined || ofCluster(b, cluster)) && (options.job === undefined || !b.metadata || (b.job ?? null) === options.job),
   );
   const byName = new Map(backups.map((b) => [b.name, b]));
   const groups = new Map<string, BackupSummary[]>();

@@ -80,6 +80,52 @@ describe('two clusters in one target', () => {
   });
 });
 
+describe('two clusters whose archive names read the same (eu_west and eu-west)', () => {
+  // Names carry the cluster sanitised: both clusters' archives are lsbackup-eu-west-<time>.tar.gz.
+  let target: string;
+  let west: string[];
+  let dashed: string;
+  beforeAll(async () => {
+    for (const cluster of ['eu_west', 'eu-west']) await ws.write(`build/${cluster}/inventory`, '[app]\nlocalhost ansible_connection=local\n');
+    target = path.join(ws.dir, 't-alike');
+    west = [await backup('eu_west', target), await backup('eu_west', target)];
+    dashed = await backup('eu-west', target); // the newest
+  }, 120_000);
+
+  it("prune keeps each cluster's own: --keep-last 1 deletes only eu_west's older backup, --cluster eu-west deletes none of eu_west's", async () => {
+    const all = await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run', '--json']);
+    expect(all.exitCode, cliOutput(all)).toBe(0);
+    const plan = jsonEvent<{ keep: { name: string; group: string }[]; remove: string[] }>(all.stdout, 'prune.result');
+    expect(plan.remove).toEqual([west[0]]);
+    expect(plan.keep.map((k) => [k.group, k.name]).sort()).toEqual([
+      ['eu-west/-', dashed],
+      ['eu_west/-', west[1]],
+    ]);
+    const scoped = await runCli(['prune', '-t', target, '--cluster', 'eu-west', '--keep-last', '1', '--dry-run', '--json']);
+    expect(jsonEvent(scoped.stdout, 'prune.result')).toMatchObject({ keep: [{ name: dashed }], remove: [] });
+  });
+
+  it("`restore latest -b <eu_west's build>` picks eu_west's newest, not eu-west's newer one; with no cluster known `latest` is ambiguous", async () => {
+    const r = await runCli(['restore', 'latest', '-t', target, '-b', path.join(ws.dir, 'build', 'eu_west'), '--dry-run']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.stdout).toContain(`Restore of ${west[1]} (cluster 'eu_west'`);
+    const ambiguous = await runCli(['verify', 'latest', '-t', target]);
+    expect(ambiguous.exitCode, cliOutput(ambiguous)).toBe(64);
+    expect(ambiguous.stderr).toContain('holds backups of 2 clusters (eu-west, eu_west)');
+  });
+
+  it("an --incremental of eu_west is based on eu_west's newest backup, not on eu-west's", async () => {
+    const r = succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', 'eu_west'), '-t', target, '--incremental', '--json']));
+    const name = jsonEvent<{ name: string }>(r.stdout, 'archive.stored').name;
+    const rows = jsonEvents<{ name: string; base?: string }>((await runCli(['list', '-t', target, '--cluster', 'eu_west', '--json'])).stdout, 'list.backup');
+    expect(rows.map((b) => [b.name, b.base])).toEqual([
+      [name, west[1]],
+      [west[1], undefined],
+      [west[0], undefined],
+    ]);
+  });
+});
+
 describe('a copy renamed to a later time', () => {
   let target: string;
   let first: string;

@@ -1,5 +1,4 @@
-import { sanitizeClusterName } from '../../archive/index.js';
-import { listBackups } from '../../catalog/listing.js';
+import { listBackups, ofCluster } from '../../catalog/listing.js';
 import { renderBackupList } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
@@ -9,8 +8,8 @@ import { printJsonEvents } from '../../report/json-lines.js';
 /** `lsbackup list -t <target> [--cluster c]`: the backups a target holds, newest first (by the time in their metadata). */
 export async function listCommand(options: CatalogOptions, redactor: Redactor): Promise<number> {
   const session = await catalogSession(options, redactor);
-  const cluster = options.cluster === undefined ? undefined : sanitizeClusterName(options.cluster);
-  const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || b.cluster === cluster);
+  const { cluster } = options;
+  const backups = (await listBackups(session.target, session)).filter((b) => cluster === undefined || ofCluster(b, cluster));
   if (options.json) {
     // One line per backup (`time` is the line's own: the backup's is `startedAt`), then the count.
     const rows = backups.map(({ metadata: m, time, ...b }) => ({
