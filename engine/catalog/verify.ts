@@ -1,7 +1,8 @@
 /**
  * `verify`: stream a stored backup back and check it two ways. The stored bytes against the
  * `.sha256` sidecar (for an encrypted backup, the ciphertext), and, once decrypted, every
- * entry's size and sha256 against the archive's own metadata.json.
+ * entry's size and sha256 against the archive's own metadata.json, which the metadata and
+ * signature sidecars must repeat (sidecar-match.ts).
  */
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
@@ -15,6 +16,7 @@ import { parseMetadata } from '../archive/read-metadata.js';
 import { heldPath } from '../archive/held-path.js';
 import type { EntryRecord } from '../archive/types.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
+import { sidecarMismatches } from './sidecar-match.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -140,6 +142,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
+  if (content) problems.push(...(await sidecarMismatches(target, name, content, options)));
   const report: BackupVerifyReport = {
     name,
     ok: problems.every((p) => p.kind === 'encrypted' || isWarning(p)),

@@ -133,6 +133,31 @@ describe('verify', () => {
     expect(r.stdout).toMatch(/DOES NOT MATCH the \.sha256 sidecar/);
   });
 
+  it("fails when the metadata sidecar is another backup's (what list, prune, latest and --incremental read), plain or encrypted", async () => {
+    for (const [label, suffix, extra] of [
+      ['plain', '.metadata.json', []],
+      ['encrypted', '.metadata.json.age', ['--encrypt-to', recipient]],
+    ] as const) {
+      const target = await fresh(`t-sidecar-${label}`);
+      const older = await backup(target, ...extra);
+      const newer = await backup(target, ...extra);
+      const ids = await Promise.all(
+        [older, newer].map(
+          async (n) =>
+            jsonEvent<{ metadata: { backupId: string } }>((await runCli(['show', n, '-t', target, '--identity', keyFile, '--json'])).stdout, 'show.backup')
+              .metadata.backupId,
+        ),
+      );
+      await copyFile(path.join(target, newer + suffix), path.join(target, older + suffix));
+      const r = await runCli(['verify', older, '-t', target, '--identity', keyFile]);
+      expect(r.exitCode, `${label}: ${r.stdout}${r.stderr}`).toBe(1);
+      expect(r.stdout).toContain(`${older}: FAILED`);
+      expect(r.stdout).toContain(`the ${older}${suffix} sidecar is not this archive's metadata.json (backup ${ids[1]}; the archive is backup ${ids[0]})`);
+      const untouched = await runCli(['verify', newer, '-t', target, '--identity', keyFile]);
+      expect(untouched.exitCode, untouched.stdout).toBe(0);
+    }
+  });
+
   it('rejects a name that is not a backup and a backup that does not exist', async () => {
     const target = await fresh('t-missing');
     await backup(target);

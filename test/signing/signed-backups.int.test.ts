@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, runCli, workspace } from '../helpers/cli.js';
 import { gzipSync } from 'node:zlib';
@@ -170,6 +170,28 @@ describe('verify', () => {
     const bad = await runCli(['verify', await store(tampered(signature)), '--trusted-keys', allowed]);
     expect(bad.exitCode, cliOutput(bad)).toBe(1);
     expect(bad.stdout).toMatch(/BAD signature: .*does not match metadata\.json/);
+  });
+});
+
+describe('verify the signature sidecar', () => {
+  it("fails when the .metadata.json.sig sidecar is another backup's signature; passes with its own", async () => {
+    const dir = path.join(ws.dir, 'sig-sidecar');
+    await mkdir(dir);
+    const name = path.basename(signedArchive);
+    for (const suffix of ['', '.sha256', '.metadata.json', '.metadata.json.sig']) await copyFile(signedArchive + suffix, path.join(dir, name + suffix));
+    const otherTarget = path.join(ws.dir, 'sig-other');
+    const other = await runCli(['apply', recipes, '-b', build, '-t', otherTarget, '--sign-key', key]);
+    expect(other.exitCode, cliOutput(other)).toBe(0);
+    const otherName = (await readdir(otherTarget)).find((f) => f.endsWith('.tar.gz'))!;
+    const own = await runCli(['verify', path.join(dir, name), '--trusted-keys', allowed]);
+    expect(own.exitCode, cliOutput(own)).toBe(0);
+
+    await copyFile(path.join(otherTarget, `${otherName}.metadata.json.sig`), path.join(dir, `${name}.metadata.json.sig`));
+    const swapped = await runCli(['verify', path.join(dir, name), '--trusted-keys', allowed]);
+    expect(swapped.exitCode, cliOutput(swapped)).toBe(1);
+    expect(swapped.stdout).toContain(
+      `the ${name}.metadata.json.sig sidecar is not this archive's signature (it differs from the archive's metadata.json.sig entry)`,
+    );
   });
 });
 

@@ -1,0 +1,75 @@
+/**
+ * `verify`: the sidecars say what the archive says. `list`, `prune`, `latest` and the choice of
+ * an incremental's base read the `.metadata.json` sidecar, never the archive, so a sidecar of
+ * another backup (copied over, a sync that mixed two runs stored under one name in two targets)
+ * had the catalog describe a backup the archive is not, and retention and incrementals act on
+ * it, while verify said OK. The signature sidecar is what `ssh-keygen -Y verify` is pointed at.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { sidecarNames } from '../archive/index.js';
+import type { Target } from '../../targets/types.js';
+import { readText, type DecryptOptions } from './objects.js';
+
+/** What the archive itself holds (verifyArchive's report). */
+export interface ArchiveRecords {
+  metadataBytes?: Buffer;
+  signature?: Buffer;
+}
+
+export interface SidecarMismatch {
+  kind: 'metadata' | 'signature';
+  message: string;
+}
+
+/** Each sidecar present that disagrees with the archive; a missing one is no mismatch (list says so). */
+export async function sidecarMismatches(target: Target, name: string, archive: ArchiveRecords, options: DecryptOptions): Promise<SidecarMismatch[]> {
+  const mismatches: SidecarMismatch[] = [];
+  const metadata = await metadataSidecar(target, name, options);
+  if (metadata && archive.metadataBytes) {
+    const sidecar = await readText(target, metadata, options).catch((e: Error) => e);
+    const found = sidecar instanceof Error ? undefined : parsed(sidecar);
+    if (!isDeepStrictEqual(found, parsed(archive.metadataBytes))) {
+      mismatches.push({
+        kind: 'metadata',
+        message:
+          `the ${metadata} sidecar is not this archive's metadata.json (` +
+          (sidecar instanceof Error
+            ? `it cannot be read: ${sidecar.message}`
+            : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(parsed(archive.metadataBytes))}`) +
+          "): list, prune, latest and --incremental read the sidecar; put the archive's own metadata.json there",
+      });
+    }
+  }
+  const signature = sidecarNames(name, false).signature;
+  if (await target.stat(signature)) {
+    const stored = await readText(target, signature, {});
+    if (stored !== archive.signature?.toString('utf8')) {
+      mismatches.push({
+        kind: 'signature',
+        message: `the ${signature} sidecar is not this archive's signature (${archive.signature ? "it differs from the archive's metadata.json.sig entry" : 'the archive has no metadata.json.sig entry'})`,
+      });
+    }
+  }
+  return mismatches;
+}
+
+/** The metadata sidecar to compare: the plain one, or the encrypted one when an identity reads it. */
+async function metadataSidecar(target: Target, name: string, options: DecryptOptions): Promise<string | undefined> {
+  const plain = sidecarNames(name, false).metadata;
+  if (await target.stat(plain)) return plain;
+  const sealed = sidecarNames(name, true).metadata;
+  return options.identities?.length && (await target.stat(sealed)) ? sealed : undefined;
+}
+
+function parsed(text: string | Buffer): unknown {
+  try {
+    return JSON.parse(String(text));
+  } catch {
+    return undefined;
+  }
+}
+
+function backupIdOf(metadata: unknown): string {
+  const id = (metadata as { backupId?: unknown } | undefined)?.backupId;
+  return typeof id === 'string' ? id : '(none: not lsbackup metadata)';
+}
