@@ -96,6 +96,10 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
   });
   const keyOf = (name: string) => prefix + name;
   const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
+  // The store's time, not this machine's: leftovers are judged by the server's timestamps, and
+  // the SDK keeps working with a clock that is off (it signs by the server's Date), so a machine
+  // running a day ahead took another machine's live upload and name claim for a dead run's.
+  const storeNow = () => Date.now() + (client.config.systemClockOffset ?? 0);
 
   const newUpload = (name: string) =>
     new MultipartUpload(
@@ -332,9 +336,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
           for (const u of page.Uploads ?? []) {
             const name = u.Key?.slice(prefix.length) ?? '';
-            if (!isStaleLeftover(name, u.Initiated, scope, options.staleUploadHours)) continue;
+            if (!isStaleLeftover(name, u.Initiated, scope, options.staleUploadHours, storeNow())) continue;
             // Started long ago is not enough: a long upload (a live run on another machine) still writes parts.
-            if (!isStaleLeftover(name, await lastPartWritten(u.Key!, u.UploadId!, u.Initiated), scope, options.staleUploadHours)) continue;
+            if (!isStaleLeftover(name, await lastPartWritten(u.Key!, u.UploadId!, u.Initiated), scope, options.staleUploadHours, storeNow())) continue;
             if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
             found.push(`${name} (incomplete multipart upload started ${u.Initiated!.toISOString()})`);
           }
@@ -346,7 +350,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}${CLAIMS_DIR}`, ContinuationToken }));
           for (const o of page.Contents ?? []) {
             const [name = '', id = ''] = o.Key!.slice(prefix.length + CLAIMS_DIR.length).split('/');
-            if (!claimExpired(id) || !ofScopedBackup(name, scope)) continue;
+            if (!claimExpired(id, storeNow()) || !ofScopedBackup(name, scope)) continue;
             if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
             found.push(`${name} (expired name claim ${id})`);
           }

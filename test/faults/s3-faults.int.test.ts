@@ -6,7 +6,7 @@
  * HTTP 500. After the run: exit non-zero naming the target, no object under any name, no
  * multipart upload left (ListMultipartUploads), and the SDK retried (several part attempts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -396,5 +396,45 @@ describe('a long upload still being written on another machine', () => {
     await finished(upload.stream);
     expect(await upload.commit()).toMatchObject({ name, size: 6 * 1024 * 1024 + 1024 });
     expect(await uploads()).toEqual([]);
+  }, 300_000);
+});
+
+/**
+ * A machine whose clock is off (a dead RTC battery, no NTP) still reaches S3: the SDK corrects
+ * its signatures by the server's time. Its prune and runs judge leftovers by the server's
+ * timestamps, so they must count on the server's clock too (was: this machine's, and with its
+ * clock 3 h ahead an upload another machine had just started looked 3 h old and was aborted).
+ */
+describe("a machine whose clock runs ahead of the store's", () => {
+  it("does not take another machine's live upload, or its name claim, for a dead run's", async () => {
+    const prefix = 'clock-ahead/';
+    const name = `lsbackup-build-${new Date().toISOString().replace(/[-:]|\.\d{3}/g, '')}.tar.gz`;
+    // The other machine, its clock right: an upload started now, one part written.
+    const direct = s3Target(prefix, server.endpoint);
+    const live = createS3Target(direct.uri, direct.options);
+    const upload = await live.put(name);
+    upload.stream.write(randomBytes(6 * 1024 * 1024));
+    const uploads = async () => (await raw.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: prefix }))).Uploads ?? [];
+    const [started] = await uploads();
+    const parts = async () => (await raw.send(new ListPartsCommand({ Bucket: BUCKET, Key: started!.Key, UploadId: started!.UploadId }))).Parts?.length ?? 0;
+    await waitFor(async () => (await parts()) > 0, 120_000, 'the first part');
+
+    // This machine: its clock 25 h ahead, past the default grace (24 h) and a claim's life (24 h).
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 25 * 3600_000);
+      const ahead = createS3Target(direct.uri, direct.options);
+      expect(await ahead.cleanStale!({})).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await uploads()).toHaveLength(1);
+    const claims = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}.lsbackup-claims/${name}/` }));
+    expect(claims.KeyCount).toBe(1);
+
+    // The live run goes on to the end.
+    upload.stream.end(randomBytes(1024));
+    await finished(upload.stream);
+    expect(await upload.commit()).toMatchObject({ name, size: 6 * 1024 * 1024 + 1024 });
   }, 300_000);
 });
