@@ -4,11 +4,12 @@ import { openArchiveReader, type ArchiveReaderOptions, type ReadEntrySpec } from
 import type { ArchiveFormat, EntryRecord, EntryType } from './types.js';
 import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
 import { MAX_METADATA_BYTES, readLimited } from './limits.js';
+import { entryRules } from './entry-rules.js';
 
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
   path?: string;
-  kind: 'sha256' | 'size' | 'header' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read';
+  kind: 'sha256' | 'size' | 'header' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read' | 'refused';
   message: string;
 }
 
@@ -29,17 +30,24 @@ export interface VerifyReport {
   signature?: Buffer;
 }
 
-/** Re-hash every entry and compare with metadata.json (the last entry); name every mismatch. */
+/**
+ * Re-hash every entry and compare with metadata.json (the last entry); name every mismatch, and
+ * every entry for which restore would refuse the backup (entry-rules.ts).
+ */
 export async function verifyArchive(stream: Readable, format: ArchiveFormat, options?: ArchiveReaderOptions): Promise<VerifyReport> {
   const seen = new Map<string, ReadDigest>();
   const problems: VerifyProblem[] = [];
+  const rules = entryRules();
+  const refused = (path: string | undefined, message: string) => problems.push({ path, kind: 'refused', message: `${message}: restore refuses this backup` });
   let metadata: unknown;
   let metadataBytes: Buffer | undefined;
   let signature: Buffer | undefined;
   let current: string | undefined;
   try {
-    for await (const { entry, body } of openArchiveReader(stream, format, options)) {
+    for await (const { entry, body } of openArchiveReader(stream, format, { ...options, onUnsupportedEntry: rules.unsupported })) {
       current = entry.path;
+      const broken = rules.check(entry);
+      if (broken) refused(entry.path, broken);
       if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) {
         if (entry.path === SIGNATURE_ENTRY) signature = await readLimited(body, 64 * 1024, 'the signature entry');
         else metadata = JSON.parse((metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY)).toString('utf8'));
@@ -62,6 +70,8 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
     });
   }
   const recorded = (metadata as { entries?: unknown } | undefined)?.entries;
+  const danglingLink = Array.isArray(recorded) ? rules.finish(recorded as EntryRecord[]) : undefined;
+  if (danglingLink) refused(undefined, danglingLink);
   problems.push(...compareWithMetadata(recorded, seen));
   const entriesChecked = Array.isArray(recorded) ? recorded.length : seen.size;
   return { ok: problems.every(isWarning), entriesChecked, problems, metadata, metadataBytes, signature };

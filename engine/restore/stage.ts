@@ -12,6 +12,7 @@ import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
 import { SparseFileWriter } from './sparse-file.js';
+import { entryRules } from '../archive/entry-rules.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
@@ -80,33 +81,21 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
 
   const entries = new Map<string, StagedEntry>();
   const recipes = new Map<string, Buffer>();
-  const symlinks = new Set<string>();
-  // Regular files seen so far: the only things a hardlink may point at.
-  const regularFiles = new Set<string>();
-  const linksToReferences: ReadEntrySpec[] = [];
   const digests = new Map<string, ReadDigest>();
   let metadata: BackupMetadata | undefined;
   let metadataBytes: Buffer | undefined;
   let signature: Buffer | undefined;
-  let unsupported: string | undefined;
+  const rules = entryRules();
 
-  const reader = openArchiveReader(hashed, options.format, {
-    spoolDir: options.stagingDir,
-    onUnsupportedEntry: (p, type) => (unsupported ??= `${p} (${type})`),
-  });
+  const reader = openArchiveReader(hashed, options.format, { spoolDir: options.stagingDir, onUnsupportedEntry: rules.unsupported });
   // The entry being read when the archive turns out damaged, so the error names it.
   let reading: string | undefined;
   try {
     for await (const { entry, body } of reader) {
       reading = entry.path;
       order.push(entry.path);
-      if (unsupported) refuse(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
-      if (metadata) refuse(`'${entry.path}' comes after metadata.json, which must be the last entry`);
-      checkPath(entry.path, refuse);
-      if (entries.has(entry.path) || digests.has(entry.path)) refuse(`duplicate entry '${entry.path}'`);
-      for (const link of symlinks) {
-        if (entry.path.startsWith(link + '/')) refuse(`'${entry.path}' would be written through the symbolic link '${link}'`);
-      }
+      const broken = rules.check(entry);
+      if (broken) refuse(broken);
       if (entry.path === METADATA_ENTRY) {
         metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY);
         metadata = parseMetadata(metadataBytes, options.backup);
@@ -114,18 +103,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       }
       if (entry.path === SIGNATURE_ENTRY) {
         // Not listed in metadata.json (it signs it); checked by restore/run.ts against the trusted keys.
-        if (signature) refuse(`duplicate entry '${entry.path}'`);
         signature = await readLimited(body, 64 * 1024, 'the signature entry');
         continue;
       }
-      if (entry.type === 'symlink' || entry.type === 'hardlink') {
-        checkLink(entry, refuse);
-        if (entry.type === 'symlink') symlinks.add(entry.path);
-        // A link to anything else would make the host's tar link to a live file on the host; an
-        // incremental's link may point at an unchanged file (a reference: checked with metadata.json).
-        if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) linksToReferences.push(entry);
-      }
-      if (entry.type === 'file') regularFiles.add(entry.path);
       const counted = body.pipe(createMeter());
       body.on('error', (e) => counted.destroy(e));
       const component = entry.path.split('/')[0]!;
@@ -160,12 +140,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
-  const references = new Set(metadata!.entries.filter((e) => e.ref !== undefined && e.type === 'file').map((e) => e.path));
-  for (const link of linksToReferences) {
-    if (!references.has(link.linkpath ?? '')) {
-      refuse(`hardlink '${link.path}' -> '${link.linkpath}': its target is not a file stored before it in the backup, nor an unchanged file of an incremental`);
-    }
-  }
+  const danglingLink = rules.finish(metadata!.entries);
+  if (danglingLink) refuse(danglingLink);
   // An entry stored incomplete is no reason to refuse the backup: its host is skipped (below).
   const mismatch = compareWithMetadata(metadata!.entries, digests).find((p) => !isWarning(p) && p.kind !== 'recorded-error');
   if (mismatch) refuse(mismatch.message);
@@ -194,37 +170,6 @@ export function hashedStream(stream: Readable): { hashed: Readable; digest: () =
   const hashed = stream.pipe(meter);
   stream.on('error', (e) => hashed.destroy(e));
   return { hashed, digest: () => meter.sha256() };
-}
-
-function checkPath(p: string, refuse: (m: string) => never): void {
-  // A backslash is an ordinary byte of a POSIX file name (`back\slash`), not a separator.
-  if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '' || s === '.') || p.includes('\0')) {
-    refuse(`unsafe entry path '${p}' (absolute, or with '..' or empty parts)`);
-  }
-}
-
-/**
- * Collected files mirror a host's filesystem under `<component>/<host>/files/`, which stands
- * for that host's '/'. A link may point anywhere inside that tree (absolute targets are read
- * as inside it), never above it; outside files/ no links are expected at all.
- */
-function checkLink(entry: ReadEntrySpec, refuse: (m: string) => never): void {
-  const parts = entry.path.split('/');
-  const isFilesTree = parts.length > 3 && parts[2] === 'files';
-  if (!isFilesTree) refuse(`link '${entry.path}' outside a collected files tree`);
-  const root = parts.slice(0, 3).join('/');
-  const target = entry.linkpath ?? '';
-  let resolved: string;
-  if (entry.type === 'hardlink') {
-    resolved = path.posix.normalize(target);
-  } else if (target.startsWith('/')) {
-    resolved = path.posix.join(root, target);
-  } else {
-    resolved = path.posix.join(path.posix.dirname(entry.path), target);
-  }
-  if (resolved !== root && !resolved.startsWith(root + '/')) {
-    refuse(`link '${entry.path}' -> '${target}' escapes its directory ${root}/`);
-  }
 }
 
 async function drain(body: Readable): Promise<void> {

@@ -16,13 +16,16 @@ import { fileSink, tempDirPerTest } from './helpers.js';
 const small = Buffer.from('first\n');
 const big = randomBytes(3_000_000);
 
-/** Writes a.first, a/data.bin (3 MB) and a/link into `<dir>/out.<format>`; `metadataEntries` may alter what metadata.json lists. */
+/**
+ * Writes a/first, a/data.bin (3 MB) and the link a/h/files/link (in a collected files tree, where
+ * restore takes links) into `<dir>/out.<format>`; `metadataEntries` may alter what metadata.json lists.
+ */
 export async function writeSample(dir: string, format: ArchiveFormat, metadataEntries?: (e: unknown[]) => unknown[]): Promise<string> {
   const archive = join(dir, `out.${format}`);
   const writer = createArchiveWriter(format, fileSink(archive), { spoolDir: dir });
   await writer.add({ path: 'a/first', size: small.length }, Readable.from([small]));
   await writer.add({ path: 'a/data.bin', size: big.length }, Readable.from([big]));
-  await writer.add({ path: 'a/link', type: 'symlink', linkpath: 'first' });
+  await writer.add({ path: 'a/h/files/link', type: 'symlink', linkpath: 'first' });
   await writer.finish((entries) => ({ entries: metadataEntries ? metadataEntries(entries) : entries }));
   return archive;
 }
@@ -39,9 +42,9 @@ export function readAndVerify(formats: ArchiveFormat[]): void {
         for await (const c of body) chunks.push(c as Buffer);
         seen[entry.path] = entry.type === 'symlink' ? `-> ${entry.linkpath}` : Buffer.concat(chunks);
       }
-      expect(Object.keys(seen)).toEqual(['a/first', 'a/data.bin', 'a/link', 'metadata.json']);
+      expect(Object.keys(seen)).toEqual(['a/first', 'a/data.bin', 'a/h/files/link', 'metadata.json']);
       expect((seen['a/data.bin'] as Buffer).equals(big)).toBe(true);
-      expect(seen['a/link']).toBe('-> first');
+      expect(seen['a/h/files/link']).toBe('-> first');
       const report = await verifyArchive(createReadStream(archive), format);
       expect(report).toMatchObject({ ok: true, problems: [], entriesChecked: 3 });
     });

@@ -1,9 +1,12 @@
 import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createArchiveWriter } from '../../engine/archive/writer.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatFromName } from '../../engine/archive/reader.js';
 import { verifyArchive } from '../../engine/archive/verify.js';
-import { tempDir } from './helpers.js';
+import { fileSink, tempDir } from './helpers.js';
 import { readAndVerify, writeSample } from './read-and-verify.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -26,6 +29,26 @@ describe('verify of a damaged tar.gz', () => {
     expect(report.ok).toBe(false);
     expect(report.problems.some((p) => p.path === 'a/data.bin')).toBe(true);
     expect(report.problems.map((p) => p.message).join('\n')).toContain('a/data.bin');
+  });
+});
+
+describe('verify applies the rules restore refuses a backup by (entry-rules.ts)', () => {
+  it('names a duplicate entry and a file stored through a symbolic link, though every digest matches metadata.json', async () => {
+    const archive = join(dir.path, 'refused.tar.gz');
+    const writer = createArchiveWriter('tar.gz', fileSink(archive), { spoolDir: dir.path });
+    const body = Buffer.from('same\n');
+    await writer.add({ path: 'app/h/files/etc/x.conf', size: body.length }, Readable.from([body]));
+    await writer.add({ path: 'app/h/files/etc/x.conf', size: body.length }, Readable.from([body]));
+    await writer.add({ path: 'app/h/files/opt/current', type: 'symlink', linkpath: 'release-2' });
+    await writer.add({ path: 'app/h/files/opt/current/app.conf', size: body.length }, Readable.from([body]));
+    await writer.finish((entries) => ({ entries }));
+
+    const report = await verifyArchive(createReadStream(archive), 'tar.gz');
+    expect(report.ok).toBe(false);
+    expect(report.problems.filter((p) => p.kind === 'refused').map((p) => p.message)).toEqual([
+      "duplicate entry 'app/h/files/etc/x.conf': restore refuses this backup",
+      "'app/h/files/opt/current/app.conf' would be written through the symbolic link 'app/h/files/opt/current': restore refuses this backup",
+    ]);
   });
 });
 

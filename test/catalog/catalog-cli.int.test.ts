@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { copyFile, open, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, open, readdir, readFile, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, runCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 
@@ -156,6 +156,35 @@ describe('verify', () => {
       const untouched = await runCli(['verify', newer, '-t', target, '--identity', keyFile]);
       expect(untouched.exitCode, untouched.stdout).toBe(0);
     }
+  });
+
+  it('fails, as restore refuses it, for a backup holding a file collected through a link another collect step stored', async () => {
+    // data/current -> releases/v2 (a release link, as /opt/kafka is), collected whole and through the link.
+    await ws.write('linked/releases/v2/app.conf', 'v2\n');
+    await ws.write('linked/data/notes.txt', 'notes\n');
+    await symlink('../releases/v2', path.join(ws.dir, 'linked/data/current'));
+    const linkedRecipes = path.dirname(
+      await ws.write(
+        'linked-recipes/app.yaml',
+        recipeYaml(
+          'app',
+          `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${ws.dir}/linked/data\n    - path: ${ws.dir}/linked/data/current/app.conf\n`,
+        ),
+      ),
+    );
+    const target = await fresh('t-through-link');
+    const r = await runCli(['apply', linkedRecipes, '-b', build, '-t', target, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const name = jsonEvent<{ name: string }>(r.stdout, 'archive.stored').name;
+    const through = `'app/localhost/files${ws.dir}/linked/data/current/app.conf' would be written through the symbolic link 'app/localhost/files${ws.dir}/linked/data/current'`;
+
+    const verify = await runCli(['verify', name, '-t', target]);
+    expect(verify.exitCode, verify.stdout).toBe(1);
+    expect(verify.stdout).toContain(`${name}: FAILED`);
+    expect(verify.stdout).toContain(`${through}: restore refuses this backup`);
+    const restore = await runCli(['restore', name, '-t', target, '-b', build, '--recipes', linkedRecipes, '--dry-run']);
+    expect(restore.exitCode).toBe(1);
+    expect(restore.stderr).toContain(through);
   });
 
   it('rejects a name that is not a backup and a backup that does not exist', async () => {

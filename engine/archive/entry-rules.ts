@@ -1,0 +1,95 @@
+/**
+ * What a stored archive's entries must keep to for restore to take the backup, checked in
+ * archive order: by restore's staging pass (engine/restore/stage.ts), which refuses the whole
+ * backup at the first entry that breaks one, and by `verify` (verify.ts), which reports each.
+ * One set of rules, so that a backup `verify` passes is one restore accepts (was: verify checked
+ * the digests only, and passed a backup restore refused whole, e.g. a file collected through a
+ * symbolic link that another collect step of the same host stored as a link).
+ */
+import path from 'node:path';
+import type { ReadEntrySpec } from './reader.js';
+import type { EntryRecord } from './types.js';
+import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
+
+export interface EntryRules {
+  /** The reader skipped a member of a kind lsbackup never writes (a device, a FIFO): its onUnsupportedEntry. */
+  unsupported(path: string, type: string): void;
+  /** Why the next entry in archive order breaks a rule; undefined when it keeps them. */
+  check(entry: Pick<ReadEntrySpec, 'path' | 'type' | 'linkpath'>): string | undefined;
+  /** After the last entry, with metadata.json's records: why a hardlink has nothing to link to. */
+  finish(records: readonly EntryRecord[]): string | undefined;
+}
+
+export function entryRules(): EntryRules {
+  const seen = new Set<string>();
+  const symlinks = new Set<string>();
+  // Regular files seen so far: the only things a hardlink may point at.
+  const regularFiles = new Set<string>();
+  const linksToReferences: Pick<ReadEntrySpec, 'path' | 'linkpath'>[] = [];
+  let unsupported: string | undefined;
+  let metadataSeen = false;
+  return {
+    unsupported: (p, type) => void (unsupported ??= `${p} (${type})`),
+    check(entry) {
+      if (unsupported) return `the archive holds a special file, which lsbackup never writes: ${unsupported}`;
+      if (metadataSeen) return `'${entry.path}' comes after metadata.json, which must be the last entry`;
+      const unsafe = pathProblem(entry.path);
+      if (unsafe) return unsafe;
+      if (seen.has(entry.path)) return `duplicate entry '${entry.path}'`;
+      seen.add(entry.path);
+      for (const link of symlinks) {
+        if (entry.path.startsWith(link + '/')) return `'${entry.path}' would be written through the symbolic link '${link}'`;
+      }
+      if (entry.path === METADATA_ENTRY) metadataSeen = true;
+      if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) return undefined;
+      if (entry.type === 'symlink' || entry.type === 'hardlink') {
+        const escape = linkProblem(entry);
+        if (escape) return escape;
+        if (entry.type === 'symlink') symlinks.add(entry.path);
+        // A link to anything else would make the host's tar link to a live file on the host; an
+        // incremental's link may point at an unchanged file (a reference: checked in finish()).
+        if (entry.type === 'hardlink' && !regularFiles.has(entry.linkpath ?? '')) linksToReferences.push(entry);
+      }
+      if (entry.type === 'file') regularFiles.add(entry.path);
+      return undefined;
+    },
+    finish(records) {
+      const references = new Set(records.filter((e) => e.ref !== undefined && e.type === 'file').map((e) => e.path));
+      const link = linksToReferences.find((l) => !references.has(l.linkpath ?? ''));
+      return link
+        ? `hardlink '${link.path}' -> '${link.linkpath}': its target is not a file stored before it in the backup, nor an unchanged file of an incremental`
+        : undefined;
+    },
+  };
+}
+
+function pathProblem(p: string): string | undefined {
+  // A backslash is an ordinary byte of a POSIX file name (`back\slash`), not a separator.
+  if (p.startsWith('/') || p.split('/').some((s) => s === '..' || s === '' || s === '.') || p.includes('\0')) {
+    return `unsafe entry path '${p}' (absolute, or with '..' or empty parts)`;
+  }
+  return undefined;
+}
+
+/**
+ * Collected files mirror a host's filesystem under `<component>/<host>/files/`, which stands
+ * for that host's '/'. A link may point anywhere inside that tree (absolute targets are read
+ * as inside it), never above it; outside files/ no links are expected at all.
+ */
+function linkProblem(entry: Pick<ReadEntrySpec, 'path' | 'type' | 'linkpath'>): string | undefined {
+  const parts = entry.path.split('/');
+  const isFilesTree = parts.length > 3 && parts[2] === 'files';
+  if (!isFilesTree) return `link '${entry.path}' outside a collected files tree`;
+  const root = parts.slice(0, 3).join('/');
+  const target = entry.linkpath ?? '';
+  let resolved: string;
+  if (entry.type === 'hardlink') {
+    resolved = path.posix.normalize(target);
+  } else if (target.startsWith('/')) {
+    resolved = path.posix.join(root, target);
+  } else {
+    resolved = path.posix.join(path.posix.dirname(entry.path), target);
+  }
+  if (resolved !== root && !resolved.startsWith(root + '/')) return `link '${entry.path}' -> '${target}' escapes its directory ${root}/`;
+  return undefined;
+}
