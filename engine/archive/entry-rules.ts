@@ -1,7 +1,9 @@
 /**
  * What a stored archive's entries must keep to for restore to take the backup, checked in
- * archive order: by restore's staging pass (engine/restore/stage.ts), which refuses the whole
- * backup at the first entry that breaks one, and by `verify` (verify.ts), which reports each.
+ * archive order: by the writer (writer.ts), which leaves such an entry out and fails its step, so
+ * a backup is never stored in a shape restore refuses; by restore's staging pass
+ * (engine/restore/stage.ts), which refuses the whole backup at the first entry that breaks one;
+ * and by `verify` (verify.ts), which reports each (a backup written before the writer checked).
  * One set of rules, so that a backup `verify` passes is one restore accepts (was: verify checked
  * the digests only, and passed a backup restore refused whole, e.g. a file collected through a
  * symbolic link that another collect step of the same host stored as a link).
@@ -9,7 +11,7 @@
 import path from 'node:path';
 import type { ReadEntrySpec } from './reader.js';
 import type { EntryRecord } from './types.js';
-import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
+import { METADATA_ENTRY, SIGNATURE_ENTRY } from './reserved-entries.js';
 
 export interface EntryRules {
   /** The reader skipped a member of a kind lsbackup never writes (a device, a FIFO): its onUnsupportedEntry. */
@@ -37,8 +39,12 @@ export function entryRules(): EntryRules {
       if (unsafe) return unsafe;
       if (seen.has(entry.path)) return `duplicate entry '${entry.path}'`;
       seen.add(entry.path);
-      for (const link of symlinks) {
-        if (entry.path.startsWith(link + '/')) return `'${entry.path}' would be written through the symbolic link '${link}'`;
+      // Each ancestor looked up, not each stored link scanned: a tree may hold thousands of links.
+      for (let slash = entry.path.indexOf('/'); slash !== -1; slash = entry.path.indexOf('/', slash + 1)) {
+        const ancestor = entry.path.slice(0, slash);
+        if (symlinks.has(ancestor)) {
+          return `'${entry.path}' would be written through the symbolic link '${ancestor}' (collect the link's target, not a path through the link)`;
+        }
       }
       if (entry.path === METADATA_ENTRY) metadataSeen = true;
       if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) return undefined;

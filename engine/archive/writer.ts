@@ -7,12 +7,12 @@ import { MemoryBudget, readSpooled, spoolBody, SPOOL_READ_SIZE, type SpooledBody
 import { createTarContainer, createZipContainer } from './containers.js';
 import { archiveError, entryRecord, normaliseEntry, type NormalisedEntry } from './entry.js';
 import { Turns, type TurnKind } from './turns.js';
+import { entryRules } from './entry-rules.js';
+import { METADATA_ENTRY, SIGNATURE_ENTRY } from './reserved-entries.js';
 import { MAX_METADATA_BYTES } from './limits.js';
 import type { AddOptions, ArchiveFormat, ArchiveResult, ArchiveWriter, EntryRecord, EntrySpec, OpenEntry } from './types.js';
 
-export const METADATA_ENTRY = 'metadata.json';
-/** The SSH signature of metadata.json's bytes (signed backups), the entry just before it. */
-export const SIGNATURE_ENTRY = 'metadata.json.sig';
+export { METADATA_ENTRY, SIGNATURE_ENTRY } from './reserved-entries.js';
 
 export interface ArchiveWriterOptions extends ArchiveOutputOptions {
   /** Where bodies of unknown size are spooled (0600 files, removed after use). */
@@ -39,6 +39,8 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
   let spoolReadBuffer: Buffer | undefined;
   /** Entries go into the container one at a time (live streams before spooled bodies). */
   const turns = new Turns();
+  /** The rules restore takes a backup by, checked as each entry takes its place (archive order). */
+  const rules = entryRules();
   /** Turns held by open entries, released by abort() if their holder never ends them. */
   const held = new Set<() => void>();
   let state: 'open' | 'finishing' | 'closed' = 'open';
@@ -118,6 +120,8 @@ export function createArchiveWriter(format: ArchiveFormat, sink: Writable, optio
     let waiting;
     try {
       if (fatal) throw fatal;
+      const refused = rules.check(entry);
+      if (refused) throw archiveError(entry.path, `${refused}: left out, as restore would refuse the backup with it`);
       waiting = guarded(() => container.beginEntry(entry));
     } catch (err) {
       done();

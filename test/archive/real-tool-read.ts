@@ -42,17 +42,17 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
       const writer = createArchiveWriter(format, fileSink(archive), { spoolDir });
       const seq = spawn('seq', ['1', '100000']); // unknown length, small: held in memory
       await Promise.all([
-        writer.add({ path: 'haproxy/lb-1/haproxy.cfg', size: text.length, mode: 0o640, mtime }, Readable.from([text])),
+        writer.add({ path: 'haproxy/lb-1/files/etc/haproxy/haproxy.cfg', size: text.length, mode: 0o640, mtime }, Readable.from([text])),
         writer.add({ path: 'etcd/m-1/snapshot.db', size: big.length, mode: 0o600, mtime }, tricklingBody(big, 65536)),
         writer.add({ path: 'postgresql/db-1/numbers.txt', mtime, mode: 0o644 }, seq.stdout),
         // Unknown length, larger than what is held in memory: a spool file.
         writer.add({ path: 'postgresql/db-1/dump.sql', mtime, mode: 0o600 }, tricklingBody(dump, 32768)),
         writer.add({ path: longPath, size: text.length, mode: 0o600, mtime }, Readable.from([text])),
-        writer.add({ path: 'haproxy/lb-1/conf.d', type: 'directory', mode: 0o750, mtime }),
-        writer.add({ path: 'haproxy/lb-1/current.cfg', type: 'symlink', linkpath: 'haproxy.cfg', mtime }),
+        writer.add({ path: 'haproxy/lb-1/files/etc/haproxy/conf.d', type: 'directory', mode: 0o750, mtime }),
+        writer.add({ path: 'haproxy/lb-1/files/etc/haproxy/current.cfg', type: 'symlink', linkpath: 'haproxy.cfg', mtime }),
       ]);
       if (format !== 'zip') {
-        await writer.add({ path: 'haproxy/lb-1/same.cfg', type: 'hardlink', linkpath: 'haproxy/lb-1/haproxy.cfg', mtime });
+        await writer.add({ path: 'haproxy/lb-1/files/etc/haproxy/same.cfg', type: 'hardlink', linkpath: 'haproxy/lb-1/files/etc/haproxy/haproxy.cfg', mtime });
       }
       const result = await writer.finish((entries) => ({ entries }));
 
@@ -65,20 +65,20 @@ export function readByRealTools(formats: ArchiveFormat[]): void {
       await mkdir(out);
       extractors[format](archive, out);
       const at = (p: string) => join(out, p);
-      expect(await readFile(at('haproxy/lb-1/haproxy.cfg'))).toEqual(text);
+      expect(await readFile(at('haproxy/lb-1/files/etc/haproxy/haproxy.cfg'))).toEqual(text);
       expect((await readFile(at('etcd/m-1/snapshot.db'))).equals(big)).toBe(true);
       expect(await readFile(at('postgresql/db-1/numbers.txt'), 'utf8')).toBe(run('seq', ['1', '100000']));
       expect((await readFile(at('postgresql/db-1/dump.sql'))).equals(dump)).toBe(true);
       expect(await readFile(at(longPath))).toEqual(text);
-      expect((await stat(at('haproxy/lb-1/haproxy.cfg'))).mode & 0o777).toBe(0o640);
+      expect((await stat(at('haproxy/lb-1/files/etc/haproxy/haproxy.cfg'))).mode & 0o777).toBe(0o640);
       expect((await stat(at('postgresql/db-1/numbers.txt'))).mode & 0o777).toBe(0o644);
-      expect((await stat(at('haproxy/lb-1/conf.d'))).isDirectory()).toBe(true);
-      expect((await stat(at('haproxy/lb-1/haproxy.cfg'))).mtime.getTime()).toBe(mtime.getTime());
-      expect((await lstat(at('haproxy/lb-1/current.cfg'))).isSymbolicLink()).toBe(true);
-      expect(await readlink(at('haproxy/lb-1/current.cfg'))).toBe('haproxy.cfg');
+      expect((await stat(at('haproxy/lb-1/files/etc/haproxy/conf.d'))).isDirectory()).toBe(true);
+      expect((await stat(at('haproxy/lb-1/files/etc/haproxy/haproxy.cfg'))).mtime.getTime()).toBe(mtime.getTime());
+      expect((await lstat(at('haproxy/lb-1/files/etc/haproxy/current.cfg'))).isSymbolicLink()).toBe(true);
+      expect(await readlink(at('haproxy/lb-1/files/etc/haproxy/current.cfg'))).toBe('haproxy.cfg');
       if (format !== 'zip') {
-        expect((await stat(at('haproxy/lb-1/conf.d'))).mode & 0o777).toBe(0o750);
-        expect((await stat(at('haproxy/lb-1/same.cfg'))).ino).toBe((await stat(at('haproxy/lb-1/haproxy.cfg'))).ino);
+        expect((await stat(at('haproxy/lb-1/files/etc/haproxy/conf.d'))).mode & 0o777).toBe(0o750);
+        expect((await stat(at('haproxy/lb-1/files/etc/haproxy/same.cfg'))).ino).toBe((await stat(at('haproxy/lb-1/files/etc/haproxy/haproxy.cfg'))).ino);
       }
 
       const names = lister[format](archive);

@@ -41,7 +41,7 @@ afterEach(() => dir.cleanup());
 /** Runs `command` on the local executor into a collector over a fresh archive of `format`. */
 async function collect(command: string, format: ArchiveFormat) {
   const writer = createArchiveWriter(format, fileSink(join(dir.path, `out.${format}`)), { spoolDir: dir.path });
-  const collector = new TarCollector(writer, 'c/h', () => {});
+  const collector = new TarCollector(writer, 'c/h/files', () => {}); // the prefix filesPrefix() gives a run's collect;
   const result = await new LocalExecutor('local').run(command, { stdout: collector.sink });
   const collected = await collector.finish();
   await writer.abort();
@@ -60,9 +60,9 @@ describe('a local collect through the reused buffer', () => {
     expect(result).toMatchObject({ exitCode: 0, failed: false });
     expect(collected.error).toBeUndefined();
     for (const [name, body] of Object.entries(files)) {
-      expect(stored.get(`c/h/data/${name}`), name).toMatchObject({ size: body.length, sha256: sha(body) });
+      expect(stored.get(`c/h/files/data/${name}`), name).toMatchObject({ size: body.length, sha256: sha(body) });
     }
-    expect(stored.get('c/h/data/link')).toMatchObject({ type: 'symlink', linkpath: 'small.conf' });
+    expect(stored.get('c/h/files/data/link')).toMatchObject({ type: 'symlink', linkpath: 'small.conf' });
   });
 
   it('fails the step naming the file when the stream is cut short inside it', async () => {
@@ -75,7 +75,7 @@ describe('a local collect through the reused buffer', () => {
     const cut = start + 1024 * 1024;
     const { collected, stored } = await collect(`head -c ${cut} ${shellQuote(tarFile)}`, 'tar.gz');
     expect(collected.error?.message).toBe('the stream from the host was cut short in data/big.bin');
-    expect(stored.get('c/h/data/big.bin')).toBeUndefined(); // recorded with its error by the writer, not as stored
+    expect(stored.get('c/h/files/data/big.bin')).toBeUndefined(); // recorded with its error by the writer, not as stored
   });
 
   it('fails the step when the stream is damaged (a header with a bad checksum)', async () => {

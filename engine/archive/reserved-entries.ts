@@ -1,0 +1,5 @@
+/** The entries every archive ends with: lsbackup's own, never a component's. */
+
+export const METADATA_ENTRY = 'metadata.json';
+/** The SSH signature of metadata.json's bytes (signed backups), the entry just before it. */
+export const SIGNATURE_ENTRY = 'metadata.json.sig';
