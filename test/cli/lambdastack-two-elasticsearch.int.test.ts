@@ -18,8 +18,9 @@ import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
 import { archiveEntry, archivesIn, readMetadata } from '../helpers/archive.js';
 import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
 import { writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
-import { etcHosts, hostMountSetup, hostPath, inHost } from '../helpers/lambdastack-hosts.js';
-import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/standins/elasticsearch.js';
+import { etcHosts, hostMountSetup } from '../helpers/lambdastack-hosts.js';
+import { startLoggingVmElasticsearch } from '../helpers/lambdastack-elasticsearch.js';
+import type { ElasticsearchStandIn } from '../infra/standins/elasticsearch.js';
 
 const CLUSTER = 'twoes';
 /** sshd on port 22 of 127.0.0.<FIRST_OCTET>…: addresses no other test of this tree uses. */
@@ -70,16 +71,7 @@ beforeAll(async () => {
   const setups = VMS.map((v) => hostMountSetup({ name: v.name, dir: join(dir, 'hosts', v.name), binds: [], hide: [], units: {} }, hostsFile));
   fleet = await startFleet({ hosts: VMS.length, firstOctet: FIRST_OCTET, port: 22, mountSetup: (name) => setups[Number(name.replace('host', '')) - 1]! });
   for (const [i, vm] of VMS.entries()) {
-    const pid = fleet.hosts[i]!.pid;
-    es.push(
-      await startElasticsearchStandIn({
-        baseDir: await mkdtemp(join(dir, 'es-')),
-        pathRepo: ['/var/lib/elasticsearch-snapshots'],
-        security: { adminPassword: vm.password, hostName: vm.name, adminExpired: true },
-        node: { root: hostPath(pid, '/'), address: addresses[i]!.address, port: 9200 },
-      }),
-    );
-    inHost(pid, ['sh', '-c', `rm -rf /etc/elasticsearch && mkdir /etc/elasticsearch && mount --bind ${es[i]!.configDir} /etc/elasticsearch`]);
+    es.push(await startLoggingVmElasticsearch(dir, { pid: fleet.hosts[i]!.pid, name: vm.name, address: addresses[i]!.address, password: vm.password }));
   }
   build = writeLambdaStackBuild(dir, {
     cluster: CLUSTER,

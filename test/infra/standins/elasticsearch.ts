@@ -155,6 +155,8 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       `path.repo: ${JSON.stringify(pathRepo)}`,
       ...(certs
         ? [
+            // node.name and network.host: the VM's name, as roles/opendistro_for_elasticsearch writes them.
+            `node.name: ${hostName}`,
             `network.host: ${hostName}`,
             'opendistro_security.ssl.http.enabled: true',
             `opendistro_security.ssl.http.pemcert_filepath: ${certs.nodeCert}`,
