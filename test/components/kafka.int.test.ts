@@ -225,7 +225,7 @@ describe('kafka recipe', () => {
     expect(all.slice(0, 2)).toEqual(['zk stop', 'zk start']);
     expect(inStep(all.slice(2))).toBe(true);
     expect(cliOutput(r), 'the plan says how the brokers go').toContain(
-      'kafka with recipe kafka@1.3.1, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper',
+      'kafka with recipe kafka@1.4.0, all hosts in step (every host ends pre before any begins apply, and apply before any begins post), after zookeeper',
     );
     expect(await pathExists(join(brokers.host1!.dataDir, 'late-0'))).toBe(false);
     expect(await zk.znodeData('/brokers/topics/orders')).toBe(topicZnode);
