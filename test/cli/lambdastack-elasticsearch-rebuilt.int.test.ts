@@ -15,56 +15,32 @@
  * certificates when it starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
-import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
-import { writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
-import { etcHosts, hostMountSetup } from '../helpers/lambdastack-hosts.js';
+import { cliOutput } from '../helpers/cli.js';
 import { startLoggingVmElasticsearch } from '../helpers/lambdastack-elasticsearch.js';
+import { startRebuiltClusters, type RebuiltClusters } from '../helpers/lambdastack-rebuilt.js';
 import type { ElasticsearchStandIn } from '../infra/standins/elasticsearch.js';
 
-/** sshd on port 22 of 127.0.0.<FIRST_OCTET>…: addresses no other test of this tree uses. */
-const FIRST_OCTET = 78;
 const VMS = [
   { cluster: 'esold', name: 'esold-logging-vm-0', password: 'ls-manifest-pw-old' },
   { cluster: 'esnew', name: 'esnew-logging-vm-0', password: 'ls-manifest-pw-new' },
 ] as const;
 const INDEX = 'filebeat-7.10.2-2026.12.01';
 
-let dir: string;
-let fleet: Fleet | undefined;
-let env: Record<string, string>;
-let target: string;
-const builds: LambdaStackBuild[] = [];
+let clusters: RebuiltClusters | undefined;
 const es: ElasticsearchStandIn[] = [];
 
-const cli = (args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 600_000 });
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lsb-ls-es-rebuilt-'));
-  await chmod(dir, 0o755);
-  target = join(dir, 'backups');
-  env = { HOME: join(dir, 'home'), SSH_AUTH_SOCK: '' };
-  const addresses = VMS.map((v, i) => ({ name: v.name, address: `127.0.0.${FIRST_OCTET + i}` }));
-  const setups: string[] = [];
+  // sshd on port 22 of 127.0.0.78-79: addresses no other test of this tree uses.
+  clusters = await startRebuiltClusters({ prefix: 'lsb-ls-es-rebuilt-', firstOctet: 78, group: 'logging', vms: VMS });
   for (const [i, vm] of VMS.entries()) {
-    // Each cluster's /etc/hosts names its own VMs, as roles/common writes it.
-    const hostsFile = join(dir, `etc-hosts-${vm.cluster}`);
-    await writeFile(hostsFile, etcHosts([addresses[i]!]));
-    setups.push(hostMountSetup({ name: vm.name, dir: join(dir, 'hosts', vm.name), binds: [], hide: [], units: {} }, hostsFile));
-  }
-  fleet = await startFleet({ hosts: VMS.length, firstOctet: FIRST_OCTET, port: 22, mountSetup: (name) => setups[Number(name.replace('host', '')) - 1]! });
-  for (const [i, vm] of VMS.entries()) {
-    es.push(await startLoggingVmElasticsearch(dir, { pid: fleet.hosts[i]!.pid, name: vm.name, address: addresses[i]!.address, password: vm.password }));
-    builds.push(
-      writeLambdaStackBuild(dir, {
-        cluster: vm.cluster,
-        groups: { logging: [{ name: vm.name, ip: addresses[i]!.address }] },
-        adminUser: SUDO_USER,
-        privateKey: fleet.clientKey,
-        editManifest: (text) => text.replaceAll('ls-manifest-pw-logging', vm.password),
+    es.push(
+      await startLoggingVmElasticsearch(clusters.dir, {
+        pid: clusters.fleet.hosts[i]!.pid,
+        name: vm.name,
+        address: clusters.addresses[i]!,
+        password: vm.password,
       }),
     );
   }
@@ -72,32 +48,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(es.map((e) => e.stop()));
-  await fleet?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await clusters?.stop();
 }, 120_000);
 
 describe('elasticsearch restored into a rebuilt LambdaStack cluster (a new logging VM, a new CA)', () => {
   it("brings the backup's indices back, and the new VM keeps its own /etc/elasticsearch", async () => {
     const [old, rebuilt] = es as [ElasticsearchStandIn, ElasticsearchStandIn];
     expect((await old.request('PUT', `/${INDEX}/_doc/1`, { message: 'before the rebuild' })).status).toBe(201);
-    const backup = await cli(['apply', '-b', builds[0]!.dir, '-t', target, '--only', 'elasticsearch']);
+    const backup = await clusters!.backup('elasticsearch');
     expect(backup.exitCode, cliOutput(backup)).toBe(0);
 
     const own = await Promise.all(['lambdastack-root-ca.pem', 'elasticsearch.yml'].map((f) => readFile(join(rebuilt.configDir, f), 'utf8')));
-    const restored = await cli([
-      'restore',
-      'latest',
-      '--cluster',
-      VMS[0].cluster,
-      '-b',
-      builds[1]!.dir,
-      '-t',
-      target,
-      '--yes',
-      '--only',
-      'elasticsearch',
-      '--verbose',
-    ]);
+    const restored = await clusters!.restoreIntoRebuilt('elasticsearch');
     expect(restored.exitCode, cliOutput(restored)).toBe(0);
     expect(restored.stdout + restored.stderr).not.toMatch(/ls-manifest-pw-/);
     const doc = await rebuilt.request('GET', `/${INDEX}/_doc/1`);
