@@ -149,18 +149,25 @@ export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Proble
 
 /**
  * Where in the recipe file a template that failed to render (at plan time, with the run's values)
- * is: the reference the error names (`'vars.dir' is not defined`) when it can be found in the
+ * is: the spot the error knows (the mustache a value could not be inserted at), else the reference the error names (`'vars.dir' is not defined`) when it can be found in the
  * template, else the template's start. `file:line:col`, or undefined when the text is not one of
  * the recipe's templated strings.
  */
-export function templateErrorSite(file: string, sourceText: string, recipe: Recipe, template: string, message: string): string | undefined {
+export function templateErrorSite(
+  file: string,
+  sourceText: string,
+  recipe: Recipe,
+  template: string,
+  message: string,
+  known?: TemplatePosition,
+): string | undefined {
   const found = templatedStrings(recipe).find((t) => t.text === template);
   if (!found) return undefined;
   const { source } = parseYaml(file, sourceText);
   const named = /^'([^']+)'/.exec(message)?.[1];
-  let spot: TemplatePosition | undefined;
+  let spot = known;
   try {
-    spot = templateReferences(parseTemplate(template)).find((r) => r.kind === 'path' && r.parts.join('.') === named)?.loc;
+    spot ??= templateReferences(parseTemplate(template)).find((r) => r.kind === 'path' && r.parts.join('.') === named)?.loc;
   } catch {
     // A template that does not parse has no references to point at.
   }

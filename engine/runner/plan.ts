@@ -190,7 +190,8 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
     } catch (e) {
       // Only the run's values show these (a var left null for --var to set): point at the recipe's line.
       if (e instanceof LsError && e.code === 'ETEMPLATE' && e.details.at === undefined) {
-        const at = templateErrorSite(loaded.file, loaded.source, recipe, template, String(e.details.message));
+        const spot = e.details.spot as { line: number; column: number } | undefined;
+        const at = templateErrorSite(loaded.file, loaded.source, recipe, template, String(e.details.message), spot);
         if (at) throw new LsError('ETEMPLATE', { ...e.details, at }, { cause: e.cause });
       }
       throw e;

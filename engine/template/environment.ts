@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import { hostTemporary, removeOnExit } from './host-temp.js';
 import { shellQuote } from './quote.js';
+import type { ShellPlace } from './shell-context.js';
 
 /**
  * The one Handlebars environment recipes render in. Every `{{x}}` is rewritten (render.ts)
@@ -16,8 +17,15 @@ export interface RenderData {
   secrets: Map<string, string>;
 }
 
-/** Thrown by helpers; render.ts turns it into LsError ETEMPLATE with recipe/step/host. */
-export class TemplateValueError extends Error {}
+/** Thrown by helpers; render.ts turns it into LsError ETEMPLATE with recipe/step/host (and `spot`, the mustache's place in the template, when known). */
+export class TemplateValueError extends Error {
+  constructor(
+    message: string,
+    readonly spot?: { line: number; column: number },
+  ) {
+    super(message);
+  }
+}
 
 type Options = Handlebars.HelperOptions & { data: { root: unknown } & RenderData };
 
@@ -38,6 +46,67 @@ const values = (args: unknown[]): unknown[] => args.slice(0, -1);
 function words(value: unknown, shell: boolean): string[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((item) => (shell ? shellQuote(String(item)) : String(item)));
+}
+
+/** What `join` inserts: its items, each one word where quoting works (kept for the places where it does not). */
+class Words extends handlebars.SafeString {
+  constructor(
+    readonly items: string[],
+    shell: boolean,
+  ) {
+    super(words(items, shell).join(' '));
+  }
+}
+
+/** What `secret` inserts in a command: a reference to the environment variable that carries it. */
+class SecretReference extends handlebars.SafeString {
+  constructor(readonly variable: string) {
+    super(`"$${variable}"`);
+  }
+}
+
+const PLACES: Record<Exclude<ShellPlace, 'word'>, { where: string; fix: string }> = {
+  'double-quotes': { where: 'inside "…"', fix: 'write it outside the quotes, e.g. "no file "{{REF}}" here"' },
+  'single-quotes': { where: "inside '…'", fix: "write it outside the quotes, e.g. 'no file '{{REF}}' here'" },
+  backquotes: { where: 'inside `…`', fix: 'use $(…) instead of `…`' },
+  arithmetic: { where: 'inside $((…))', fix: 'give it a whole number' },
+  parameter: { where: 'inside ${…}', fix: 'assign it to a variable first (v={{REF}}) and use "$v"' },
+  comment: { where: 'in a # comment', fix: 'leave it out of the comment' },
+  'here-document': { where: 'in a here-document', fix: 'assign it to a variable before the here-document (v={{REF}}) and write $v in it' },
+  unknown: { where: 'where its quoting cannot be told', fix: 'write it as a word of its own' },
+};
+
+/**
+ * A value where single quotes do not quote (shell-context.ts): inserted only as words that need
+ * no quoting (whole numbers in arithmetic), else the render fails naming the place and the fix.
+ * A secret inside "…" is its variable, `${NAME}`.
+ */
+function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellPlace, 'word'>, at: unknown): string {
+  const { where, fix } = PLACES[place];
+  const [line, column] = String(at).split(':').map(Number) as [number, number];
+  const refuse = (what: string) =>
+    new TemplateValueError(`'${ref}' stands ${where} in this command, where shell quoting does not work, and ${what}: ${fix.replaceAll('REF', ref)}`, {
+      line,
+      column,
+    });
+  if (value instanceof SecretReference) {
+    if (place === 'double-quotes') return `\${${value.variable}}`;
+    throw refuse('a secret is never written out');
+  }
+  if (value instanceof handlebars.SafeString && !(value instanceof Words)) throw refuse('it writes shell lines');
+  let items: string[];
+  if (value instanceof Words) items = value.items;
+  else {
+    insertion(value, ref, false); // a missing value or an object fails as anywhere else
+    items = words(value, false);
+  }
+  const plain = (item: string) => (place === 'arithmetic' ? /^-?[0-9]+$/.test(item) : item === '' || shellQuote(item) === item);
+  const bad = items.find((item) => !plain(item));
+  if (bad !== undefined)
+    throw refuse(
+      `its value ${JSON.stringify(bad.length > 60 ? bad.slice(0, 57) + '...' : bad)} ${place === 'arithmetic' ? 'is not a whole number' : 'is not a plain word'}`,
+    );
+  return items.join(' ');
 }
 
 /** A value's text for insertion; undefined/null/objects are errors, never silently "". */
@@ -61,6 +130,8 @@ for (const name of ['log', 'blockHelperMissing', 'helperMissing']) handlebars.un
 
 handlebars.registerHelper({
   quote(value: unknown, opts: Options) {
+    const place = (opts.hash.place ?? 'word') as ShellPlace;
+    if (opts.data.shell && place !== 'word') return insertionOutsideWord(value, String(opts.hash.ref), place, opts.hash.at);
     return insertion(value, String(opts.hash.ref), opts.data.shell);
   },
   raw(value: unknown, opts: Options) {
@@ -75,7 +146,7 @@ handlebars.registerHelper({
     // optional=true: a secret no source has is empty (e.g. a password only some installs set).
     const value = opts.data.secrets.get(String(name)) ?? (opts.hash.optional === true ? '' : undefined);
     if (value === undefined) throw new TemplateValueError(`secret '${String(name)}' was not resolved`);
-    return opts.data.shell ? new handlebars.SafeString(`"$${secretEnvName(String(name))}"`) : value;
+    return opts.data.shell ? new SecretReference(secretEnvName(String(name))) : value;
   },
   default(...args: unknown[]) {
     const [value, fallback] = values(args);
@@ -84,7 +155,7 @@ handlebars.registerHelper({
   /** Each item as its own shell word, separated by spaces. */
   join(...args: unknown[]) {
     const [list] = values(args);
-    return new handlebars.SafeString(words(list ?? [], options(args).data.shell).join(' '));
+    return new Words(words(list ?? [], false), options(args).data.shell);
   },
   json(value: unknown) {
     return JSON.stringify(value);

@@ -2,6 +2,7 @@ import { LsError } from '../errors.js';
 import type { RenderSite, TemplateContext } from './context.js';
 import { handlebars, knownHelpersOption, TemplateValueError, type RenderData } from './environment.js';
 import { parseTemplate } from './references.js';
+import { shellPlaces, type ShellPlace } from './shell-context.js';
 
 type Program = hbs.AST.Program;
 type Statement = hbs.AST.Statement;
@@ -29,8 +30,11 @@ function expressionText(node: hbs.AST.MustacheStatement): string {
   return [node.path, ...node.params].map(source).join(' ');
 }
 
-/** `{{x}}` -> `{{{quote x ref="x"}}}`, `{{{x}}}` -> `{{{raw x ref="x"}}}`, recursively. */
-function rewrite(program: Program): Program {
+/**
+ * `{{x}}` -> `{{{quote x ref="x" place="word"}}}`, `{{{x}}}` -> `{{{raw x ref="x"}}}`, recursively;
+ * `place` is where in a shell command the mustache stands (shell-context.ts).
+ */
+function rewrite(program: Program, placeAt: (loc: hbs.AST.SourceLocation) => ShellPlace): Program {
   const body = program.body.map((statement): Statement => {
     if (statement.type === 'MustacheStatement') {
       const node = statement as hbs.AST.MustacheStatement;
@@ -38,18 +42,27 @@ function rewrite(program: Program): Program {
       const isCall = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
       const value = isCall ? { type: 'SubExpression', path: node.path, params: node.params, hash: node.hash, loc } : node.path;
       const helper = node.escaped ? 'quote' : 'raw';
-      const ref = expressionText(node);
+      const literal = (key: string, text: string) => ({ type: 'HashPair', key, loc, value: { type: 'StringLiteral', value: text, original: text, loc } });
       return {
         ...node,
         path: { type: 'PathExpression', data: false, depth: 0, parts: [helper], original: helper, loc },
         params: [value],
-        hash: { type: 'Hash', loc, pairs: [{ type: 'HashPair', key: 'ref', loc, value: { type: 'StringLiteral', value: ref, original: ref, loc } }] },
+        hash: {
+          type: 'Hash',
+          loc,
+          pairs: [
+            literal('ref', expressionText(node)),
+            literal('place', placeAt(loc)),
+            literal('at', `${node.path.loc.start.line}:${node.path.loc.start.column}`),
+          ],
+        },
         escaped: false,
       } as unknown as hbs.AST.MustacheStatement;
     }
     if (statement.type === 'BlockStatement') {
       const block = statement as hbs.AST.BlockStatement;
-      return { ...block, program: block.program && rewrite(block.program), inverse: block.inverse && rewrite(block.inverse) } as hbs.AST.BlockStatement;
+      const inner = (p: Program | undefined) => p && rewrite(p, placeAt);
+      return { ...block, program: inner(block.program), inverse: inner(block.inverse) } as hbs.AST.BlockStatement;
     }
     return statement;
   });
@@ -59,7 +72,11 @@ function rewrite(program: Program): Program {
 function compile(template: string): Handlebars.TemplateDelegate {
   let fn = compiled.get(template);
   if (!fn) {
-    fn = handlebars.compile(rewrite(parseTemplate(template)) as unknown as string, {
+    const places = shellPlaces(template);
+    const lineStarts = [0];
+    for (let i = template.indexOf('\n'); i >= 0; i = template.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+    const placeAt = (loc: hbs.AST.SourceLocation): ShellPlace => places.get(lineStarts[loc.start.line - 1]! + loc.start.column) ?? 'unknown';
+    fn = handlebars.compile(rewrite(parseTemplate(template), placeAt) as unknown as string, {
       strict: true,
       knownHelpersOnly: true,
       knownHelpers: knownHelpersOption,
@@ -80,6 +97,7 @@ export function renderTemplate(template: string, context: TemplateContext, where
     return compile(template)(visible, { data });
   } catch (error) {
     const message = error instanceof TemplateValueError ? error.message : `cannot render template ${JSON.stringify(template)}: ${(error as Error).message}`;
-    throw new LsError('ETEMPLATE', { ...where, message }, { cause: error });
+    const spot = error instanceof TemplateValueError ? error.spot : undefined;
+    throw new LsError('ETEMPLATE', { ...where, message, ...(spot ? { spot } : {}) }, { cause: error });
   }
 }

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
@@ -168,6 +169,53 @@ describe('hostile values reach the command as one literal argument', () => {
       }
     }, 240_000);
   }
+
+  it('a hostile inventory value where quotes do not quote (inside "…", $((…)), a here-document) is refused before anything runs', async () => {
+    const dir = path.join(ws.dir, 'places');
+    const build = path.join(dir, 'build');
+    const canary = path.join(dir, 'canary');
+    await mkdir(build, { recursive: true });
+    const sshHost = fleet.hosts[0]!;
+    const hostile = `/nowhere$(touch ${canary})\`touch ${canary}\``;
+    const hosts = {
+      'h-local': { ansible_connection: 'local', b: hostile, n: hostile },
+      'h-ssh': {
+        ansible_host: sshHost.address,
+        ansible_port: sshHost.port,
+        ansible_user: SUDO_USER,
+        ansible_ssh_private_key_file: fleet.clientKey,
+        ansible_ssh_common_args: `-o UserKnownHostsFile=${fleet.knownHosts}`,
+        b: hostile,
+        n: hostile,
+      },
+    };
+    await writeFile(path.join(build, 'inventory.yml'), JSON.stringify({ all: { children: { app: { hosts } } } }, null, 2));
+    const recipeText = recipeYaml(
+      'app',
+      `hosts: { group: app, run: all }
+detect: "true"
+backup:
+  snapshot:
+    - run: |
+        test -d {{host.vars.b}} || echo "no directory {{host.vars.b}}" >&2
+        echo $(( {{host.vars.n}} + 1 ))
+        cat <<EOF
+        {{host.vars.b}}
+        EOF
+      output: out.txt
+`,
+    );
+    await writeFile(path.join(dir, 'app.yaml'), recipeText);
+    const r = await runCli(['apply', path.join(dir, 'app.yaml'), '-b', build, '-t', path.join(dir, 'backups')], { timeoutMs: 180_000 });
+    expect(existsSync(canary), r.stderr).toBe(false);
+    const lines = recipeText.split('\n');
+    const line = lines.findIndex((l) => l.includes('echo "no directory')) + 1;
+    const col = lines[line - 1]!.indexOf('host.vars.b}}"') + 1;
+    expect(r.stderr).toContain(`app.yaml:${line}:${col}`);
+    expect(r.stderr).toContain(`'host.vars.b' stands inside "…" in this command, where shell quoting does not work`);
+    expect(r.exitCode, r.stderr).toBe(78);
+    expect(await readdir(path.join(dir, 'backups')).catch(() => [])).toEqual([]);
+  }, 240_000);
 
   it('a host name that is not one (an Ansible range with a bad bound) is rejected with a clear error, nothing runs', async () => {
     const { args, stderr, exitCode } = await runRound({ hosts: [{ name: 'db[a]$(id)', local: true, b: 'x' }], recipeVar: 'v', cliVar: 'w' }, 98);

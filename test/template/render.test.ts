@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { renderTemplate, secretEnvName, secretNames, shellQuote, type TemplateContext } from '../../engine/template/index.js';
 
@@ -59,6 +62,71 @@ describe('renderTemplate shell quoting', () => {
     expect(renderTemplate('{{default host.vars.missing "fallback"}}', ctx, where)).toBe('fallback');
     expect(renderTemplate('{{#each inventory.groups.postgresql}}{{@index}}={{this}} {{/each}}', ctx, where)).toBe('0=pg1 1=pg2 ');
     expect(renderTemplate('{{lookup inventory.groups "postgresql"}}', ctx, where)).toBe('pg1 pg2');
+  });
+});
+
+describe('values where single quotes do not quote', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lsb-render-places-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const canary = path.join(dir, 'canary');
+  const hostile = `x'$(: > ${canary})\`: > ${canary}\`\n: > ${canary}\n'"`;
+  // Each case sees only what it ran itself.
+  beforeEach(() => rmSync(canary, { force: true }));
+  const places: [string, string][] = [
+    ['inside "…"', 'echo "no file {{vars.x}} here"'],
+    ['inside $((…))', 'echo $(( 1 + {{vars.x}} ))'],
+    ['in a here-document', 'cat <<EOF\nsee {{vars.x}}\nEOF'],
+    ['in a here-document', "cat <<'EOF'\nsee {{vars.x}}\nEOF"],
+    ['inside `…`', 'echo `echo {{vars.x}}`'],
+    ['in a # comment', 'true # {{vars.x}}'],
+    ['inside ${…}', 'echo ${unset_variable:-{{vars.x}} }'],
+    ["inside '…'", "echo 'no file {{vars.x}} here'"],
+    ['inside "…"', 'echo "$(echo a) and {{join vars.list}}"'],
+  ];
+
+  it.each(places)('%s: a value that needs quoting is refused, naming the place; nothing it holds runs', (where_, template) => {
+    let command: string | undefined;
+    let error: unknown;
+    try {
+      command = renderTemplate(template, context({ x: hostile, list: ['a', hostile] }), where);
+    } catch (e) {
+      error = e;
+    }
+    if (command !== undefined) execFileSync('sh', ['-c', command], { stdio: 'ignore' });
+    expect(existsSync(canary), `ran: ${command}`).toBe(false);
+    expect(error).toBeInstanceOf(LsError);
+    expect((error as LsError).code).toBe('ETEMPLATE');
+    expect((error as LsError).message).toContain(`stands ${where_} in this command, where shell quoting does not work`);
+  });
+
+  it('a plain value there is inserted as it is; a number in arithmetic; a secret inside "…" is its variable', () => {
+    const ctx = context({ dir: '/var/lib/pg_15.2', n: 5, list: ['a', 'b.c'] }, { PW: 'p\'w $x "y"' });
+    expect(sh(renderTemplate('echo "dir {{vars.dir}}, {{join vars.list}}"', ctx, where))).toBe('dir /var/lib/pg_15.2, a b.c\n');
+    expect(sh(renderTemplate('echo $(( {{vars.n}} * 2 ))', ctx, where))).toBe('10\n');
+    expect(sh(renderTemplate('cat <<EOF\nin {{vars.dir}}\nEOF', ctx, where))).toBe('in /var/lib/pg_15.2\n');
+    expect(() => renderTemplate('echo $(( {{vars.dir}} * 2 ))', ctx, where)).toThrow(
+      `'vars.dir' stands inside $((…)) in this command, where shell quoting does not work, and its value "/var/lib/pg_15.2" is not a whole number: give it a whole number`,
+    );
+    const command = renderTemplate('printf "[%s]" "user:{{secret "PW"}}"', ctx, where);
+    expect(command).toBe('printf "[%s]" "user:${LSB_SECRET_PW}"');
+    expect(execFileSync('sh', ['-c', command], { encoding: 'utf8', env: { ...process.env, [secretEnvName('PW')]: 'p\'w $x "y"' } })).toBe(`[user:p'w $x "y"]`);
+  });
+
+  it('everywhere quotes do work, any value stays one literal word', () => {
+    const templates = [
+      'set -- "$(printf %s {{vars.x}})"',
+      'set -- {{vars.x}} $(( $(printf %s {{vars.x}} | wc -c) * 0 ))',
+      "# it's a comment with an apostrophe\nset -- {{vars.x}}",
+      'cat >/dev/null <<EOF\n"unbalanced\nEOF\nset -- {{vars.x}}',
+      'v=a#b; set -- a#{{vars.x}}',
+      '( set -- {{vars.x}}; printf "%s|%s" "$#" "$1" ) && exit 0',
+    ];
+    for (const template of templates) {
+      const command = renderTemplate(`${template}; printf "%s|%s" "$#" "$1"`, context({ x: hostile }), where);
+      const out = sh(command);
+      expect(existsSync(canary), `ran: ${command}`).toBe(false);
+      expect(out.endsWith(hostile) || out.endsWith(`a#${hostile}`), `${template} -> ${out}`).toBe(true);
+    }
   });
 });
 
