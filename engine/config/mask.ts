@@ -1,12 +1,13 @@
 import type { Redactor } from '../secrets/types.js';
+import type { NotificationConfig } from './load.js';
+import { notificationSecrets, SECRET_KEY, urlCredentials } from './credentials.js';
 
 const MASK = '***';
-/** Keys whose values are credentials wherever they appear (target options, headers...). */
-const SECRET_KEY = /pass|secret|token|credential|auth|api.?key|access.?key|private.?key|account.?key|sas/i;
 
 /**
- * The config as it may be shown: secret-looking keys masked, ping URLs and webhook header
- * values masked (they are credentials), and anything the redactor knows replaced.
+ * The config as it may be shown: secret-looking keys masked, a notification's secrets masked
+ * (a URL whose path is the credential keeps its scheme and host), credentials written into URLs
+ * masked, and anything the redactor knows replaced.
  */
 export function maskConfig<T>(value: T, redactor: Redactor): T {
   return redactor.redactValue(mask(value, []) as T);
@@ -14,13 +15,14 @@ export function maskConfig<T>(value: T, redactor: Redactor): T {
 
 function mask(value: unknown, path: string[]): unknown {
   if (Array.isArray(value)) return value.map((v, i) => mask(v, [...path, String(i)]));
+  if (typeof value === 'string') return maskUrlCredentials(value);
   if (value === null || typeof value !== 'object') return value;
   const object = value as Record<string, unknown>;
-  const isPing = object.type === 'ping' && typeof object.url === 'string';
+  const secrets = path.at(-2) === 'notifications' && typeof object.type === 'string' ? notificationSecrets(object as unknown as NotificationConfig) : [];
   return Object.fromEntries(
     Object.entries(object).map(([k, v]) => {
       if (path.at(-1) === 'headers' || (SECRET_KEY.test(k) && typeof v === 'string')) return [k, MASK];
-      if (isPing && k === 'url') return [k, maskUrlPath(v as string)];
+      if (typeof v === 'string' && secrets.includes(v)) return [k, k === 'url' ? maskUrlPath(v) : MASK];
       return [k, mask(v, [...path, k])];
     }),
   );
@@ -34,4 +36,9 @@ function maskUrlPath(url: string): string {
   } catch {
     return MASK;
   }
+}
+
+/** scheme://user:password@host/…?token=t -> scheme://user:***@host/…?token=*** */
+function maskUrlCredentials(text: string): string {
+  return urlCredentials(text).reduce((masked, credential) => masked.split(credential).join(MASK), text);
 }

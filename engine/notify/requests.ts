@@ -120,17 +120,3 @@ export function describeEndpoint(config: NotificationConfig): string {
     return config.type;
   }
 }
-
-/** The values of a notification that are secrets: they join the redactor before anything is sent. */
-export function secretsOf(config: NotificationConfig): string[] {
-  switch (config.type) {
-    case 'webhook':
-      return Object.values(config.headers ?? {});
-    case 'ntfy':
-      return [config.url, ...(config.token ? [config.token] : [])];
-    case 'pagerduty':
-      return [config.routingKey];
-    default:
-      return [config.url];
-  }
-}

@@ -1,0 +1,49 @@
+import type { NotificationConfig } from './load.js';
+
+/** Keys whose values are credentials wherever they appear (target options, headers, URL query parameters...). */
+export const SECRET_KEY = /pass|secret|token|credential|auth|api.?key|access.?key|private.?key|account.?key|sas|^sig$/i;
+
+/**
+ * The values of a notification that are secrets: masked wherever the config is shown
+ * (config/mask.ts) and added to a run's redactor before anything is sent (notify/notifier.ts).
+ * The paths of ping, ntfy and Slack URLs are their credentials; so are a password and
+ * credential-named query parameters in any URL (urlCredentials).
+ */
+export function notificationSecrets(config: NotificationConfig): string[] {
+  const own = (() => {
+    switch (config.type) {
+      case 'webhook':
+        return Object.values(config.headers ?? {});
+      case 'ntfy':
+        return [config.url, ...(config.token ? [config.token] : [])];
+      case 'pagerduty':
+        return [config.routingKey];
+      default:
+        return [config.url];
+    }
+  })();
+  return [...own, ...urlCredentials(config.url)];
+}
+
+/**
+ * The credentials written into a URL, as written: the password of `scheme://user:password@host/…`
+ * and the values of query parameters named like one (`?token=…`, `&sig=…`).
+ */
+export function urlCredentials(url: string | undefined): string[] {
+  const m = url === undefined ? null : /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*?:([^/?#@]*)@)?[^?#]*(?:\?([^#]*))?/i.exec(url);
+  if (!m) return [];
+  const [, password, query] = m;
+  const values = (query ?? '').split('&').flatMap((pair) => {
+    const at = pair.indexOf('=');
+    return at > 0 && SECRET_KEY.test(decodeName(pair.slice(0, at))) ? [pair.slice(at + 1)] : [];
+  });
+  return [...(password ? [password] : []), ...values].filter((v) => v !== '');
+}
+
+function decodeName(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
+}
