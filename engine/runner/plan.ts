@@ -181,12 +181,23 @@ export function hostsOfGroups(inventory: Inventory, groups: string[]): Host[] {
   return [...inventory.hosts.values()].filter((h) => wanted.has(h.name));
 }
 
+/** Renders a step's templates: `mode` 'shell' for commands, 'raw' for verbatim text (env values, entry names, when). */
+type Renderer = (step: string, mode: 'shell' | 'raw') => (template: string, check?: (rendered: string) => void) => string;
+
 export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory, options: PlanOptions): HostPlan {
   const { recipe } = loaded;
   const context = templateContext(loaded, host, inventory, options);
-  const renderer = (step: string, mode: 'shell' | 'raw') => (template: string) => {
+  /** `check` refuses a rendered text the step cannot use (an entry name): an error at the template too. */
+  const renderer: Renderer = (step, mode) => (template, check) => {
+    const where = { recipe: recipe.metadata.name, step, host: host.name };
     try {
-      return renderTemplate(template, context, { recipe: recipe.metadata.name, step, host: host.name }, { shell: mode === 'shell' });
+      const text = renderTemplate(template, context, where, { shell: mode === 'shell' });
+      try {
+        check?.(text);
+      } catch (e) {
+        throw new LsError('ETEMPLATE', { ...where, message: (e as Error).message });
+      }
+      return text;
     } catch (e) {
       // Only the run's values show these (a var left null for --var to set): point at the recipe's line.
       if (e instanceof LsError && e.code === 'ETEMPLATE' && e.details.at === undefined) {
@@ -235,7 +246,7 @@ function renderStep(
   index: number,
   loaded: LoadedRecipe,
   host: Host,
-  renderer: (step: string, mode: 'shell' | 'raw') => (t: string) => string,
+  renderer: Renderer,
   recipeEnv: Record<string, string>,
   options: PlanOptions,
 ): RenderedStep {
@@ -256,16 +267,7 @@ function renderStep(
     const s = step as CommandStep;
     const command = shell(s.run);
     const env = { ...recipeEnv, ...secretEnv(options.secrets, s.run), ...renderEnv(s.env, raw) };
-    const entryName = (template: string | undefined) => {
-      if (template === undefined) return undefined;
-      const name = raw(template);
-      try {
-        outputEntryPath('c', 'h', name);
-      } catch (e) {
-        throw new LsError('ETEMPLATE', { recipe: loaded.recipe.metadata.name, step: label, host: host.name, message: (e as Error).message });
-      }
-      return name;
-    };
+    const entryName = (template: string | undefined) => (template === undefined ? undefined : raw(template, (name) => outputEntryPath('c', 'h', name)));
     return {
       ...common,
       // Unnamed steps are labelled by what they really run, not by their template.
@@ -282,8 +284,8 @@ function renderStep(
   }
   if ('path' in step) {
     const s = step as CollectStep;
-    const paths = ([] as string[]).concat(s.path).map(shell);
-    const excludes = (s.exclude ?? []).map(raw);
+    const paths = ([] as string[]).concat(s.path).map((p) => shell(p));
+    const excludes = (s.exclude ?? []).map((e) => raw(e));
     return {
       ...common,
       name: step.name ?? `${phase}[${index}] collect ${firstWords(paths.join(' '))}`,

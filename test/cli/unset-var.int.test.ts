@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
@@ -14,37 +15,36 @@ beforeEach(async () => {
 });
 afterEach(async () => ws.cleanup());
 
-describe('a recipe var the run must set', () => {
-  const setUp = async () => {
-    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
-    const trace = path.join(ws.dir, 'pre-ran');
-    // Line 16 of the file holds `cat {{vars.dump}}`; column 17 is where `vars.dump` starts.
-    const recipe = await ws.write(
-      'recipes/app.yaml',
-      recipeYaml(
-        'app',
-        `hosts: { group: app }
-vars: { dump: }
-backup:
+/** The inventory (localhost in group app, with `hostVars`) and an app recipe: `vars`, a pre step leaving a trace, then `dump` (its keys under `dumpStep`). */
+const setUp = async (hostVars: string, vars: string, dumpStep: string) => {
+  await ws.write('build/inventory', `[app]\nlocalhost ansible_connection=local${hostVars}\n`);
+  const trace = path.join(ws.dir, 'pre-ran');
+  const recipe = await ws.write(
+    'recipes/app.yaml',
+    recipeYaml(
+      'app',
+      `hosts: { group: app }
+${vars}backup:
   pre:
     - run: touch ${trace}
   snapshot:
     - name: dump
-      run: |
-        cat {{vars.dump}}
-      output: dump.txt
-`,
-      ),
-    );
-    return { recipe, trace };
-  };
-  const apply = (...extra: string[]) =>
-    runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'backups'), '-q', ...extra], {
-      env: { LSBACKUP_CONFIG: '', XDG_CONFIG_HOME: ws.dir },
-    });
+${dumpStep}`,
+    ),
+  );
+  return { recipe, trace };
+};
+const apply = (...extra: string[]) =>
+  runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'backups'), '-q', ...extra], {
+    env: { LSBACKUP_CONFIG: '', XDG_CONFIG_HOME: ws.dir },
+  });
+
+describe('a recipe var the run must set', () => {
+  // Line 16 of the file holds `cat {{vars.dump}}`; column 17 is where `vars.dump` starts.
+  const setUpUnset = () => setUp('', 'vars: { dump: }\n', '      run: |\n        cat {{vars.dump}}\n      output: dump.txt\n');
 
   it('unset: exit 78 at file:line:col naming the var and how to set it, before any step runs', async () => {
-    const { recipe, trace } = await setUp();
+    const { recipe, trace } = await setUpUnset();
     expect((await runCli(['validate', recipe])).exitCode).toBe(0);
     const r = await apply();
     expect(r.exitCode, cliOutput(r)).toBe(78);
@@ -54,10 +54,26 @@ backup:
   });
 
   it('set with --var: the backup is made', async () => {
-    const { trace } = await setUp();
+    const { trace } = await setUpUnset();
     const dump = await ws.write('dump.sql', 'SELECT 1;\n');
     const r = await apply('--var', `app.dump=${dump}`);
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(existsSync(trace)).toBe(true);
+  });
+});
+
+describe('a value the run gives that a step cannot use', () => {
+  it('an output entry name from the inventory that leaves its directory: exit 78 at the output template, before any step runs', async () => {
+    const { recipe, trace } = await setUp(' dump_name=../../outside.txt', '', '      run: echo data\n      output: "{{host.vars.dump_name}}"\n');
+    const r = await apply();
+    // Where the output template's value starts.
+    const lines = (await readFile(recipe, 'utf8')).split('\n');
+    const line = lines.findIndex((l) => l.includes('output: "{{host.vars.dump_name}}"')) + 1;
+    const col = lines[line - 1]!.indexOf('"{{') + 1;
+    expect(r.exitCode, cliOutput(r)).toBe(78);
+    expect(r.stderr).toContain(
+      `${recipe}:${line}:${col}: Recipe 'app' step 'dump' on host 'localhost': entry name '../../outside.txt' must be a relative path without '..'`,
+    );
+    expect(existsSync(trace)).toBe(false);
   });
 });
