@@ -50,7 +50,13 @@ export async function loadInventory(path: string): Promise<Inventory> {
   );
   if (problems.length > 0) throw invalid('Inventory', problems);
 
-  const { hosts, groups } = resolveInventory(raw, { groups: groupFiles.vars, hosts: hostFiles.vars }, location.baseDir, location.source, problems);
+  const { hosts, groups } = resolveInventory(
+    raw,
+    { groups: groupFiles.vars, hosts: hostFiles.vars, groupSites: groupFiles.sites, hostSites: hostFiles.sites },
+    location.baseDir,
+    location.source,
+    problems,
+  );
   if (problems.length > 0) throw invalid('Inventory', problems);
 
   return {

@@ -52,7 +52,7 @@ export function parseIni(text: string, file: string, raw: RawInventory): void {
     else if (state === 'vars') {
       const eq = line.indexOf('=');
       if (eq < 0) return raw.problem(at, `Expected key=value, got: ${line}`);
-      raw.setGroupVar(group, line.slice(0, eq).trim(), iniValue(line.slice(eq + 1).trim()));
+      raw.setGroupVar(group, line.slice(0, eq).trim(), iniValue(line.slice(eq + 1).trim()), { ...at, col: 1 });
     } else if (state === 'children') {
       const child = GROUP_NAME.exec(line)?.[1];
       if (child === undefined) return raw.problem(at, `Expected group name, got: ${line}`);
@@ -94,7 +94,9 @@ function parseHostLine(line: string, group: string, at: { file: string; line: nu
     if (eq < 0) return raw.problem(at, `Expected key=value host variable assignment, got: ${token}`);
     vars[token.slice(0, eq)] = iniValue(token.slice(eq + 1));
   }
-  for (const host of pattern.hosts) raw.addHost(host, group, vars);
+  // The column of `key=` on the line (the host's own `:port` is its first token).
+  const site = (key: string) => ({ ...at, col: key === 'ansible_port' && pattern.port !== undefined ? 1 : Math.max(line.indexOf(`${key}=`), 0) + 1 });
+  for (const host of pattern.hosts) raw.addHost(host, group, vars, site);
 }
 
 /** Ansible's _parse_value: a Python literal if it is one, else the text itself. */

@@ -58,7 +58,7 @@ class YamlInventoryReader {
         this.raw.problem(this.yaml.at(value), `'${key}' of group '${name}' must be a mapping`);
         continue;
       }
-      if (key === 'vars') for (const e of entries) this.raw.setGroupVar(name, this.text(e.key), this.js(e.value));
+      if (key === 'vars') for (const e of entries) this.raw.setGroupVar(name, this.text(e.key), this.js(e.value), this.yaml.at(e.key));
       else if (key === 'children') this.groups(entries as Pair<Node, Node>[], name);
       else for (const e of entries) this.host(e, name);
     }
@@ -77,7 +77,8 @@ class YamlInventoryReader {
       return this.raw.problem(this.yaml.at(entry.value), `Variables of host '${this.text(entry.key)}' must be a mapping`);
     }
     const hostVars: Vars = pattern.port !== undefined ? { ansible_port: pattern.port, ...vars } : (vars as Vars);
-    for (const host of pattern.hosts) this.raw.addHost(host, group, hostVars);
+    const keys = new Map(isMap(entry.value) ? (entry.value.items as Pair<Node, Node>[]).map((p) => [this.text(p.key), this.yaml.at(p.key)]) : []);
+    for (const host of pattern.hosts) this.raw.addHost(host, group, hostVars, (key) => keys.get(key) ?? at);
   }
 
   private text(node: Node | null): string {

@@ -23,10 +23,16 @@ export interface ChildEdge {
   at: SourcePosition;
 }
 
+/** Where each variable of one host or group was set, by name. */
+export type VarSites = Map<string, SourcePosition>;
+
 export class RawInventory {
   readonly groups = new Map<string, RawGroup>();
   /** Inventory host vars; key order is inventory order of hosts. */
   readonly hostVars = new Map<string, Vars>();
+  /** Where the inventory sets a variable of a host (`hostSites`) or a group (`groupSites`), for problems found once they are merged. */
+  readonly hostSites = new Map<string, VarSites>();
+  readonly groupSites = new Map<string, VarSites>();
   readonly edges: ChildEdge[] = [];
   readonly problems: Problem[] = [];
 
@@ -39,16 +45,19 @@ export class RawInventory {
     return g;
   }
 
-  setGroupVar(group: string, key: string, value: unknown): void {
+  setGroupVar(group: string, key: string, value: unknown, at?: SourcePosition): void {
+    if (at) siteOf(this.groupSites, group).set(key, at);
     const g = this.group(group);
     if (key === 'ansible_group_priority') g.priority = Number(value);
     else g.vars[key] = value;
   }
 
-  addHost(name: string, group: string, vars: Vars = ownMap()): void {
+  /** `at`: where each of `vars` is set. */
+  addHost(name: string, group: string, vars: Vars = ownMap(), at?: (key: string) => SourcePosition): void {
     const g = this.group(group);
     if (!g.hosts.includes(name)) g.hosts.push(name);
     this.setHostVars(name, vars);
+    if (at) for (const key of Object.keys(vars)) siteOf(this.hostSites, name).set(key, at(key));
   }
 
   /** Host vars without a group membership (`_meta.hostvars` in ansible-inventory JSON). */
@@ -68,4 +77,10 @@ export class RawInventory {
   problem(at: SourcePosition, message: string, hint?: string): void {
     this.problems.push({ ...at, message, ...(hint ? { hint } : {}) });
   }
+}
+
+function siteOf(sites: Map<string, VarSites>, name: string): VarSites {
+  let found = sites.get(name);
+  if (!found) sites.set(name, (found = new Map()));
+  return found;
 }

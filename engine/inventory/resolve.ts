@@ -1,12 +1,14 @@
 import type { Problem } from '../errors.js';
 import { ownMap } from '../own.js';
-import { hostConnection } from './connection.js';
-import type { RawGroup, RawInventory } from './raw.js';
+import { ConnectionVarError, hostConnection } from './connection.js';
+import type { RawGroup, RawInventory, VarSites } from './raw.js';
 import type { Group, Host, Vars } from './types.js';
 
 export interface VarsFromFiles {
   groups: Map<string, Vars>;
   hosts: Map<string, Vars>;
+  groupSites: Map<string, VarSites>;
+  hostSites: Map<string, VarSites>;
 }
 
 /**
@@ -55,7 +57,17 @@ export function resolveInventory(
     try {
       connection = hostConnection(name, vars, baseDir);
     } catch (e) {
-      problems.push({ file: source, message: (e as Error).message });
+      // Where the value that won was set, in the same order of precedence as above.
+      const site = (sites: VarSites | undefined) => (e instanceof ConnectionVarError ? sites?.get(e.key) : undefined);
+      const candidates = [
+        site(raw.groupSites.get('all')),
+        ...groups.map((g) => site(raw.groupSites.get(g.name))),
+        site(files.groupSites.get('all')),
+        ...groups.map((g) => site(files.groupSites.get(g.name))),
+        site(raw.hostSites.get(name)),
+        site(files.hostSites.get(name)),
+      ];
+      problems.push({ ...(candidates.filter((c) => c !== undefined).at(-1) ?? { file: source }), message: (e as Error).message });
       continue;
     }
     const groupNames = groups.map((g) => g.name).filter((g) => g !== 'ungrouped');

@@ -1,9 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { readCapped } from '../input-limits.js';
 import { extname, join } from 'node:path';
-import { isMap } from 'yaml';
+import { isMap, type Node, type Pair } from 'yaml';
 import type { Problem } from '../errors.js';
 import { kindOf } from './locate.js';
+import type { VarSites } from './raw.js';
 import type { Vars } from './types.js';
 import { readYaml } from './yaml-file.js';
 
@@ -22,12 +23,14 @@ export interface FileText {
 export interface LoadedVars {
   /** Entity name -> merged vars from all its files (later directories override earlier). */
   vars: Map<string, Vars>;
+  /** Entity name -> where each of its vars is set (the file that wins). */
+  sites: Map<string, VarSites>;
   /** Every file read, for the inventory digest. */
   files: FileText[];
 }
 
 export async function loadVarsFiles(dirs: string[], names: Iterable<string>, problems: Problem[]): Promise<LoadedVars> {
-  const result: LoadedVars = { vars: new Map(), files: [] };
+  const result: LoadedVars = { vars: new Map(), sites: new Map(), files: [] };
   for (const name of new Set(names)) {
     if (name.includes('/') || name.startsWith('.')) continue; // not a safe file name; Ansible would not find it either
     for (const dir of dirs) {
@@ -39,8 +42,11 @@ export async function loadVarsFiles(dirs: string[], names: Iterable<string>, pro
         }
         const text = capped.bytes.toString('utf8');
         result.files.push({ path, text });
-        const vars = parseVarsFile(text, path, problems);
-        if (vars) result.vars.set(name, { ...result.vars.get(name), ...vars });
+        const parsed = parseVarsFile(text, path, problems);
+        if (parsed) {
+          result.vars.set(name, { ...result.vars.get(name), ...parsed.vars });
+          result.sites.set(name, new Map([...(result.sites.get(name) ?? []), ...parsed.sites]));
+        }
       }
     }
   }
@@ -70,16 +76,17 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-function parseVarsFile(text: string, path: string, problems: Problem[]): Vars | undefined {
+function parseVarsFile(text: string, path: string, problems: Problem[]): { vars: Vars; sites: VarSites } | undefined {
   const yaml = readYaml(text, path, problems);
   if (!yaml) return undefined;
   const root = yaml.doc.contents;
-  if (root == null) return {};
+  if (root == null) return { vars: {}, sites: new Map() };
   if (!isMap(root)) {
     const value = root.toJS(yaml.doc);
-    if (value == null) return {};
+    if (value == null) return { vars: {}, sites: new Map() };
     problems.push({ ...yaml.at(root), message: 'A vars file must be a mapping of variable names to values' });
     return undefined;
   }
-  return root.toJS(yaml.doc) as Vars;
+  const sites: VarSites = new Map((root.items as Pair<Node, Node>[]).map((p) => [String(p.key?.toJS(yaml.doc)), yaml.at(p.key)]));
+  return { vars: root.toJS(yaml.doc) as Vars, sites };
 }

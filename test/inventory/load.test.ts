@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -178,7 +178,33 @@ describe('errors', () => {
   it('rejects connection plugins lsbackup cannot drive', async () => {
     tmp = await mkdtemp(join(tmpdir(), 'lsinv-'));
     await writeFile(join(tmp, 'hosts'), 'win1 ansible_connection=winrm\n');
-    expect(await loadError(tmp)).toContain('ansible_connection=winrm');
+    expect(await loadError(tmp)).toContain(`${join(tmp, 'hosts')}:1:6: host 'win1' has ansible_connection=winrm`);
+  });
+
+  it('an unusable connection value is reported where the value that applies is set: inventory line, group_vars or host_vars file', async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'lsinv-'));
+    await cp(fixture('lambdastack'), tmp, { recursive: true });
+    const problem = async (file: string, text: string) => {
+      await writeFile(join(tmp!, file), text);
+      const message = await loadError(tmp!);
+      await rm(join(tmp!, file));
+      return message;
+    };
+    // A host var in the INI inventory, at its key=value.
+    const inventory = join(tmp, 'inventory');
+    const original = await readFile(inventory, 'utf8');
+    await writeFile(inventory, original.replace('ls-db-vm-0 ', 'ls-db-vm-0 ansible_port=5x22 '));
+    const line = (await readFile(inventory, 'utf8')).split('\n').findIndex((l) => l.includes('ansible_port=5x22'));
+    const col = (await readFile(inventory, 'utf8')).split('\n')[line]!.indexOf('ansible_port=') + 1;
+    expect(await loadError(tmp)).toContain(`${inventory}:${line + 1}:${col}: ansible_port '5x22' is not a TCP port (1-65535)`);
+    await writeFile(inventory, original);
+    // group_vars and host_vars files: at the key.
+    expect(await problem('group_vars/postgresql.yml', 'a: 1\nansible_port: abc\n')).toContain(
+      `${join(tmp, 'group_vars', 'postgresql.yml')}:2:1: ansible_port 'abc' is not a TCP port`,
+    );
+    expect(await problem('host_vars/ls-db-vm-1.yml', 'a: 1\nb: 2\nansible_ssh_common_args: "-o \'x"\n')).toContain(
+      `${join(tmp, 'host_vars', 'ls-db-vm-1.yml')}:3:1: ansible_ssh_common_args: No closing quotation`,
+    );
   });
 });
 
