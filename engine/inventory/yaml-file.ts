@@ -26,6 +26,17 @@ export interface YamlFile {
 }
 
 export function readYaml(text: string, file: string, problems: Problem[]): YamlFile | undefined {
+  // A whole file encrypted by ansible-vault (group_vars/all/vault.yml) reads as one string.
+  if (text.startsWith('$ANSIBLE_VAULT;')) {
+    problems.push({
+      file,
+      line: 1,
+      col: 1,
+      message: 'this file is encrypted with ansible-vault, which lsbackup does not decrypt',
+      hint: `decrypt it where lsbackup runs (ansible-vault decrypt ${file}), or move it out of the build dir and give lsbackup the passwords it needs through secrets.sources in lsbackup.config.yaml`,
+    });
+    return undefined;
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter, customTags: pyyamlBooleans });
   if (doc.errors.length > 0) {

@@ -175,6 +175,17 @@ describe('errors', () => {
     expect(await loadError(tmp)).toContain(join(tmp, 'group_vars', 'postgresql.yml') + ':2:1: YAML syntax error');
   });
 
+  it('a vars file encrypted with ansible-vault is reported as such at file:1:1, with how to fix it', async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'lsinv-'));
+    await cp(fixture('lambdastack'), tmp, { recursive: true });
+    const vault = join(tmp, 'group_vars', 'kafka', 'vault.yml');
+    await writeFile(vault, '$ANSIBLE_VAULT;1.1;AES256\n62313365396662343061393464336163383764373764613633653634306231386433626436623361\n');
+    const message = await loadError(tmp);
+    expect(message).toContain(`${vault}:1:1: this file is encrypted with ansible-vault, which lsbackup does not decrypt`);
+    expect(message).toContain(`ansible-vault decrypt ${vault}`);
+    expect(message).not.toContain('must be a mapping');
+  });
+
   it('rejects connection plugins lsbackup cannot drive', async () => {
     tmp = await mkdtemp(join(tmpdir(), 'lsinv-'));
     await writeFile(join(tmp, 'hosts'), 'win1 ansible_connection=winrm\n');
