@@ -30,7 +30,7 @@ export class TemplateValueError extends Error {
 type Options = Handlebars.HelperOptions & { data: { root: unknown } & RenderData };
 
 /** Helpers recipe authors may call (plus the built-ins below). */
-export const AUTHOR_HELPERS = ['secret', 'default', 'join', 'json', 'eq', 'ne', 'and', 'or', 'not', 'tempDir', 'tempFile', 'removeOnExit'] as const;
+export const AUTHOR_HELPERS = ['secret', 'default', 'join', 'glob', 'json', 'eq', 'ne', 'and', 'or', 'not', 'tempDir', 'tempFile', 'removeOnExit'] as const;
 export const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
 /** Inserted by the rewrite, not meant to be written by authors (but harmless). */
 const INTERNAL_HELPERS = ['quote', 'raw'] as const;
@@ -43,18 +43,28 @@ export const knownHelpersOption: Record<string, boolean> = Object.fromEntries(
 const options = (args: unknown[]): Options => args[args.length - 1] as Options;
 const values = (args: unknown[]): unknown[] => args.slice(0, -1);
 
-function words(value: unknown, shell: boolean): string[] {
+function words(value: unknown, shell: boolean, quote: (text: string) => string = shellQuote): string[] {
   const list = Array.isArray(value) ? value : [value];
-  return list.map((item) => (shell ? shellQuote(String(item)) : String(item)));
+  return list.map((item) => (shell ? quote(String(item)) : String(item)));
 }
 
-/** What `join` inserts: its items, each one word where quoting works (kept for the places where it does not). */
+/** A path pattern as one shell word: its `*` and `?` left for the shell to expand, everything else quoted. */
+function globWord(pattern: string): string {
+  if (pattern === '') return shellQuote(pattern);
+  return pattern
+    .split(/([*?])/)
+    .map((piece) => (piece === '*' || piece === '?' || piece === '' ? piece : shellQuote(piece)))
+    .join('');
+}
+
+/** What `join` and `glob` insert: their items, each one word where quoting works (kept for the places where it does not). */
 class Words extends handlebars.SafeString {
   constructor(
     readonly items: string[],
     shell: boolean,
+    quote?: (text: string) => string,
   ) {
-    super(words(items, shell).join(' '));
+    super(words(items, shell, quote).join(' '));
   }
 }
 
@@ -156,6 +166,11 @@ handlebars.registerHelper({
   join(...args: unknown[]) {
     const [list] = values(args);
     return new Words(words(list ?? [], false), options(args).data.shell);
+  },
+  /** Each item a path pattern whose `*` and `?` expand on the host; nothing else of it is read by the shell. */
+  glob(...args: unknown[]) {
+    const [list] = values(args);
+    return new Words(words(list ?? [], false), options(args).data.shell, globWord);
   },
   json(value: unknown) {
     return JSON.stringify(value);

@@ -24,8 +24,6 @@ const COMMANDS: Record<string, string[]> = {
   kafka: ['kafka_client', 'kafka_service_start', 'kafka_service_stop', 'kafka_service_status', 'kafka_test_read_marker', 'kafka_version_command'],
   kubernetes: ['k8s_etcdctl_lookup', 'k8s_nfs_reach', 'k8s_restore_pre', 'k8s_restore_post', 'k8s_velero_args'],
   'kubernetes-volumes': ['k8s_node_volumes'],
-  // Lists of globs the shell expands on the host (docs/recipes.md, "Quoting").
-  postgresql: ['pg_config_paths', 'repmgr_config_paths', 'pgbouncer_config_paths'],
   prometheus: ['prometheus_stop_command', 'prometheus_start_command'],
   rabbitmq: ['rabbitmqctl', 'rabbitmq_restart_command'],
   zookeeper: ['zk_service_start', 'zk_service_stop', 'zk_version_command'],

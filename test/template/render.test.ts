@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -126,6 +126,33 @@ describe('values where single quotes do not quote', () => {
       const out = sh(command);
       expect(existsSync(canary), `ran: ${command}`).toBe(false);
       expect(out.endsWith(hostile) || out.endsWith(`a#${hostile}`), `${template} -> ${out}`).toBe(true);
+    }
+  });
+});
+
+describe('glob', () => {
+  it('expands * and ? on the host and keeps everything else of the pattern literal, whatever it holds', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lsb-render-glob-'));
+    try {
+      for (const f of ['a.conf', 'b.conf', 'c.txt', 'sp ace/x.conf', "it's/y1.conf"]) {
+        mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+        writeFileSync(path.join(dir, f), '');
+      }
+      const canary = path.join(dir, 'canary');
+      const hostile = `${dir}/$(: > ${canary})\`: > ${canary}\`*`;
+      const patterns = [`${dir}/*.conf`, `${dir}/sp ace/*.conf`, `${dir}/it's/y?.conf`, hostile];
+      const command = renderTemplate('printf "%s\\n" {{glob vars.g}} {{glob vars.one}}', context({ g: patterns, one: `${dir}/c.*` }), where);
+      expect(sh(command).split('\n').filter(Boolean)).toEqual([
+        `${dir}/a.conf`,
+        `${dir}/b.conf`,
+        `${dir}/sp ace/x.conf`,
+        `${dir}/it's/y1.conf`,
+        hostile, // matches nothing: the pattern itself, as sh leaves it
+        `${dir}/c.txt`,
+      ]);
+      expect(existsSync(canary)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
