@@ -49,6 +49,8 @@ export function varOverrides(
   cliVars: readonly string[] | undefined,
   recipes: readonly LoadedRecipe[] | undefined,
   configFile = 'config',
+  /** Where the config sets `components.vars.<component>.<name>`, when known. */
+  locate?: (component: string, name: string) => { line: number; col: number } | undefined,
 ): VarOverrides {
   const known = recipes && knownVars(recipes);
   const result = ownMap<Record<string, unknown>>();
@@ -56,7 +58,13 @@ export function varOverrides(
   for (const [component, values] of Object.entries(configVars ?? {})) {
     for (const name of Object.keys(values ?? {})) {
       const reason = known && unknownReason(known, component, name);
-      if (reason) problems.push({ file: configFile, message: `components.vars.${component}.${name}: ${reason.message}`, hint: reason.hint });
+      if (reason)
+        problems.push({
+          file: configFile,
+          ...locate?.(component, name),
+          message: `components.vars.${component}.${name}: ${reason.message}`,
+          hint: reason.hint,
+        });
     }
     result[component] = ownMap(values);
   }

@@ -116,10 +116,10 @@ describe('var overrides that name nothing are errors, with a did-you-mean', () =
     expectCleanError(r, 64, /no recipe named 'ap' is loaded \(did you mean 'app'\?\)/);
   });
 
-  it('a misspelled var in the config: exit 78 naming the config and the key', async () => {
+  it('a misspelled var in the config: exit 78 at the file:line:col of its key', async () => {
     const config = await ws.write('typo.config.yaml', `build: build\nrecipes: [recipes]\ncomponents:\n  vars:\n    app: { greetng: hi }\n`);
     const r = await runCli(['plan', '-c', config]);
-    expectCleanError(r, 78, config, /components\.vars\.app\.greetng: recipe 'app' has no var 'greetng' \(did you mean 'greeting'\?\)/);
+    expectCleanError(r, 78, `${config}:5:12: components.vars.app.greetng: recipe 'app' has no var 'greetng' (did you mean 'greeting'?)`);
   });
 
   it('a correct override still applies', async () => {
