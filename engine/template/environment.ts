@@ -111,11 +111,9 @@ function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellP
     items = words(value, false);
   }
   const plain = (item: string) => (place === 'arithmetic' ? /^-?[0-9]+$/.test(item) : item === '' || shellQuote(item) === item);
-  const bad = items.find((item) => !plain(item));
-  if (bad !== undefined)
-    throw refuse(
-      `its value ${JSON.stringify(bad.length > 60 ? bad.slice(0, 57) + '...' : bad)} ${place === 'arithmetic' ? 'is not a whole number' : 'is not a plain word'}`,
-    );
+  // The value is not repeated: it may be long, and a part of a secret is not masked.
+  if (!items.every(plain))
+    throw refuse(place === 'arithmetic' ? 'its value is not a whole number' : 'its value needs quoting (a space, a quote, $, a glob character…)');
   return items.join(' ');
 }
 
