@@ -21,6 +21,10 @@ export function explainSudoFailure(stderr: string, host: string, become: Become 
     return `the login user on ${host} may not use sudo to become '${become.user}'`;
   }
   if (/incorrect password|Sorry, try again/i.test(stderr)) {
+    // `ansible_become_password: !vault |` reads as the vault's text, which lsbackup does not decrypt.
+    if (become.password?.startsWith('$ANSIBLE_VAULT;')) {
+      return `sudo on ${host} rejected the become password: it is encrypted with ansible-vault (!vault), which lsbackup does not decrypt; give ansible_become_password decrypted in a host_vars or group_vars file only this user can read, or allow NOPASSWD`;
+    }
     return `sudo on ${host} rejected the become password`;
   }
   return undefined;

@@ -289,6 +289,15 @@ describe('become and secrets', () => {
     expect(r.cause?.message).toMatch(/host3.*password/);
   });
 
+  it('says so when the sudo password it was given is an ansible-vault text (an inventory `!vault` value, not decrypted)', async () => {
+    const e = executor(fleet.hosts[2]!, { user: fleet.passwordUser });
+    const vault = '$ANSIBLE_VAULT;1.1;AES256\n62313365396662343061393464336163383764373764613633653634306231386433626436623361\n';
+    const r = await e.run('id -un', { become: { user: 'root', method: 'sudo', password: vault } });
+    expect(r.failed).toBe(true);
+    expect(r.cause?.message).toMatch(/host3 rejected the become password: it is encrypted with ansible-vault/);
+    expect(r.cause?.message).not.toContain('6231336539');
+  });
+
   it('passes env values through stdin: exact round trip, invisible to ps, data after it intact', async () => {
     const e = executor(fleet.hosts[1]!);
     const secret = `pw-${process.pid}-s3cr3t with 'quotes' \\ back\\slash\nsecond line\n\n`;
