@@ -150,8 +150,8 @@ export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Proble
 /**
  * Where in the recipe file a template that failed to render (at plan time, with the run's values)
  * is: the spot the error knows (the mustache a value could not be inserted at), else the reference the error names (`'vars.dir' is not defined`) when it can be found in the
- * template, else the template's start. `file:line:col`, or undefined when the text is not one of
- * the recipe's templated strings.
+ * template, else the template's start; undefined when the text is not one of the recipe's
+ * templated strings.
  */
 export function templateErrorSite(
   file: string,
@@ -160,7 +160,7 @@ export function templateErrorSite(
   template: string,
   message: string,
   known?: TemplatePosition,
-): string | undefined {
+): { file: string; line: number; col: number } | undefined {
   const found = templatedStrings(recipe).find((t) => t.text === template);
   if (!found) return undefined;
   const { source } = parseYaml(file, sourceText);
@@ -172,5 +172,5 @@ export function templateErrorSite(
     // A template that does not parse has no references to point at.
   }
   const at = spot ? positionInString(source, found.path, spot) : positionOf(source, found.path);
-  return `${file}:${at.line}:${at.col}`;
+  return { file, line: at.line, col: at.col };
 }

@@ -202,8 +202,14 @@ export function planHost(loaded: LoadedRecipe, host: Host, inventory: Inventory,
       // Only the run's values show these (a var left null for --var to set): point at the recipe's line.
       if (e instanceof LsError && e.code === 'ETEMPLATE' && e.details.at === undefined) {
         const spot = e.details.spot as { line: number; column: number } | undefined;
-        const at = templateErrorSite(loaded.file, loaded.source, recipe, template, String(e.details.message), spot);
-        if (at) throw new LsError('ETEMPLATE', { ...e.details, at }, { cause: e.cause });
+        const site = templateErrorSite(loaded.file, loaded.source, recipe, template, String(e.details.message), spot);
+        // `problems` carries the position as data (the --json error event's file, line, column).
+        if (site)
+          throw new LsError(
+            'ETEMPLATE',
+            { ...e.details, at: `${site.file}:${site.line}:${site.col}`, problems: [{ ...site, message: e.message }] },
+            { cause: e.cause },
+          );
       }
       throw e;
     }

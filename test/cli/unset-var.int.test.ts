@@ -53,6 +53,17 @@ describe('a recipe var the run must set', () => {
     expect(existsSync(trace)).toBe(false);
   });
 
+  it('unset, with --json: the error event carries the file, line and column as data', async () => {
+    const { recipe } = await setUpUnset();
+    const r = await apply('--json');
+    expect(r.exitCode, cliOutput(r)).toBe(78);
+    const events = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ code: 'ETEMPLATE', file: recipe, line: 16, column: 17 });
+  });
+
   it('set with --var: the backup is made', async () => {
     const { trace } = await setUpUnset();
     const dump = await ws.write('dump.sql', 'SELECT 1;\n');
