@@ -257,8 +257,9 @@ backup:
     const json = await runCli(['apply', recipes, '-b', build, '-t', target, '--json'], { env });
     const plan = await runCli(['plan', recipes, '-b', build], { env });
     expect(plan.exitCode).toBe(0);
-    // The plan shows where the secret goes, never its value: commands get it by environment.
-    expect(plan.stdout).toContain('"$LSB_SECRET_DB_PASSWORD"');
+    // The plan shows where the secret goes, never its value: commands get it by environment
+    // (inside "…", where the recipe puts it, as ${LSB_SECRET_…}: engine/template/environment.ts).
+    expect(plan.stdout).toContain('echo "password ${LSB_SECRET_DB_PASSWORD} rejected"');
     for (const r of [plain, json, plan]) {
       expect(r.stdout + r.stderr).not.toContain(marker);
     }
