@@ -10,9 +10,9 @@ import { sidecarNames } from '../archive/index.js';
 import type { Target } from '../../targets/types.js';
 import { readText, type DecryptOptions } from './objects.js';
 
-/** What the archive itself holds (verifyArchive's report). */
+/** What the archive itself holds (verifyArchive's report: metadata.json already parsed, once). */
 export interface ArchiveRecords {
-  metadataBytes?: Buffer;
+  metadata?: unknown;
   signature?: Buffer;
 }
 
@@ -25,17 +25,17 @@ export interface SidecarMismatch {
 export async function sidecarMismatches(target: Target, name: string, archive: ArchiveRecords, options: DecryptOptions): Promise<SidecarMismatch[]> {
   const mismatches: SidecarMismatch[] = [];
   const metadata = await metadataSidecar(target, name, options);
-  if (metadata && archive.metadataBytes) {
+  if (metadata && archive.metadata !== undefined) {
     const sidecar = await readText(target, metadata, options).catch((e: Error) => e);
     const found = sidecar instanceof Error ? undefined : parsed(sidecar);
-    if (!isDeepStrictEqual(found, parsed(archive.metadataBytes))) {
+    if (!isDeepStrictEqual(found, archive.metadata)) {
       mismatches.push({
         kind: 'metadata',
         message:
           `the ${metadata} sidecar is not this archive's metadata.json (` +
           (sidecar instanceof Error
             ? `it cannot be read: ${sidecar.message}`
-            : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(parsed(archive.metadataBytes))}`) +
+            : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(archive.metadata)}`) +
           "): list, prune, latest and --incremental read the sidecar; put the archive's own metadata.json there",
       });
     }
@@ -61,9 +61,9 @@ async function metadataSidecar(target: Target, name: string, options: DecryptOpt
   return options.identities?.length && (await target.stat(sealed)) ? sealed : undefined;
 }
 
-function parsed(text: string | Buffer): unknown {
+function parsed(text: string): unknown {
   try {
-    return JSON.parse(String(text));
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
