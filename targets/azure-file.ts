@@ -25,6 +25,9 @@ import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { isStaleLeftover } from './support/stale-leftovers.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
+import { guardStalls } from './support/stall-guard.js';
+import { idleLimitedPipeline } from './support/azure-idle-client.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 'azfile';
@@ -43,6 +46,8 @@ export interface AzureFileTargetOptions {
    * runs, removed by the next run and by prune. Younger ones may be a run on another machine.
    */
   staleUploadHours?: number;
+  /** Seconds a request may go without the share sending or taking a byte before it fails (and is retried); 0: no limit. */
+  idleTimeout?: number;
 }
 
 export { azureFileTargetOptionsSchema } from './options/azure-file.js';
@@ -68,13 +73,14 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
   }
   const endpoint = (options.endpoint ?? `https://${account}.file.core.windows.net`).replace(/\/+$/, '');
   const sas = options.sasToken?.replace(/^\?/, '');
+  const idleSeconds = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const service = options.accountKey
-    ? new ShareServiceClient(endpoint, new StorageSharedKeyCredential(account, options.accountKey))
-    : new ShareServiceClient(`${endpoint}?${sas}`, new AnonymousCredential());
+    ? new ShareServiceClient(endpoint, idleLimitedPipeline(new StorageSharedKeyCredential(account, options.accountKey), idleSeconds * 1000))
+    : new ShareServiceClient(`${endpoint}?${sas}`, idleLimitedPipeline(new AnonymousCredential(), idleSeconds * 1000));
   const shareClient = service.getShareClient(share);
   const directory = dir ? shareClient.getDirectoryClient(dir) : shareClient.rootDirectoryClient;
   const rangeSize = Math.min(options.rangeSize ?? MAX_RANGE, MAX_RANGE);
-  const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
+  const fail = (action: string, cause: unknown) => targetError(uri, action, cause, idleSeconds);
   // rename() takes a share-relative path; with a SAS the query must travel with it.
   const sharePath = (name: string) => (dir ? `${dir}/${name}` : name) + (sas ? `?${sas}` : '');
 
@@ -98,7 +104,8 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     } catch (e) {
       throw fail(`cannot create ${tempName}`, e);
     }
-    return { file, writer: new RangeWriter(file, rangeSize, maxFileSize, `${uri}/${name}`) };
+    const explain = (e: unknown) => explainUploadFailure(e, name, idleSeconds);
+    return { file, writer: new RangeWriter(file, rangeSize, maxFileSize, `${uri}/${name}`, explain) };
   }
 
   /**
@@ -189,7 +196,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     async get(name: string): Promise<Readable> {
       try {
         const download = await directory.getFileClient(name).download();
-        return download.readableStreamBody as Readable;
+        return guardStalls(download.readableStreamBody as Readable, idleSeconds * 1000, () => stalledDownload(uri, name, idleSeconds));
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no file named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
@@ -254,8 +261,14 @@ class RangeWriter {
     rangeSize: number,
     private readonly maxFileSize: number,
     private readonly label: string,
+    /** A failed range call's error as the run reports it. */
+    explain: (e: unknown) => unknown,
   ) {
-    this.stream = fixedSizeWritable(rangeSize, { piece: (bytes) => this.track(this.upload(bytes)) });
+    const upload = (bytes: Buffer) =>
+      this.upload(bytes).catch((e: unknown) => {
+        throw explain(e);
+      });
+    this.stream = fixedSizeWritable(rangeSize, { piece: (bytes) => this.track(upload(bytes)) });
   }
 
   /** Wait for the end of input, cut the file to its real size and return that size. */
@@ -298,9 +311,10 @@ function statusOf(e: unknown): number | undefined {
 }
 
 /** One clear ETARGET error; the key or SAS is never part of it. */
-function targetError(uri: string, action: string, cause: unknown): LsError {
+function targetError(uri: string, action: string, cause: unknown, idleSeconds: number): LsError {
   if (cause instanceof LsError) return cause;
   const code = cause instanceof RestError ? cause.code : undefined;
+  if (isIdleTimeout(cause)) return new LsError('ETARGET', { target: uri, message: noAnswer(action, idleSeconds) }, { cause });
   const status = statusOf(cause);
   if (status === 403 || code === 'AuthenticationFailed') {
     return new LsError(

@@ -43,6 +43,8 @@ import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
+import { guardStalls } from './support/stall-guard.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -64,6 +66,8 @@ export interface S3TargetOptions {
   partSize?: number;
   /** Parts uploading at once. */
   queueSize?: number;
+  /** Seconds a request may go without the store sending or taking a byte before it fails (and is retried); 0: no limit. */
+  idleTimeout?: number;
   /**
    * Incomplete multipart uploads of lsbackup backups not written to (no part, and not started)
    * for this many hours are leftovers of dead runs and are aborted by the next run and by prune.
@@ -83,7 +87,9 @@ const DELETE_BATCH = 1000;
 /** `limits` is S3's; tests lower it to reach the part limit with a small upload. */
 export function createS3Target(uri: string, options: S3TargetOptions = {}, limits: PartLimits = S3_PART_LIMITS): Target {
   const { bucket, prefix } = parseS3Uri(uri);
-  const client = new S3Client({
+  const idleSeconds = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
+  const idleMs = idleSeconds * 1000;
+  const clientConfig = {
     endpoint: options.endpoint,
     region: options.region ?? 'us-east-1',
     forcePathStyle: options.forcePathStyle,
@@ -93,9 +99,18 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         : undefined,
     // A rejected signature is not worth retrying; transient errors still are.
     maxAttempts: 3,
+  };
+  // A store that stops answering must not hold the run and its locks forever: every request
+  // fails (and is retried) after idleTimeout without a byte either way...
+  const client = new S3Client({ ...clientConfig, requestHandler: { connectionTimeout: idleMs, socketTimeout: idleMs } });
+  // ...except an archive's download, whose socket is idle whenever lsbackup pauses reading it on
+  // purpose: its answer must start within idleTimeout, and guardStalls watches its body.
+  const downloads = new S3Client({
+    ...clientConfig,
+    requestHandler: { connectionTimeout: idleMs, requestTimeout: idleMs, throwOnRequestTimeout: true },
   });
   const keyOf = (name: string) => prefix + name;
-  const fail = (action: string, cause: unknown) => targetError(uri, action, cause);
+  const fail = (action: string, cause: unknown) => targetError(uri, action, cause, idleSeconds);
   // The store's time, not this machine's: leftovers are judged by the server's timestamps, and
   // the SDK keeps working with a clock that is off (it signs by the server's Date), so a machine
   // running a day ahead took another machine's live upload and name claim for a dead run's.
@@ -113,6 +128,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
       },
       { first: options.partSize ?? DEFAULT_PART_SIZE, limits },
       options.queueSize ?? DEFAULT_QUEUE_SIZE,
+      idleSeconds,
     );
 
   // Conditional writes (If-None-Match: *) where the server has them (AWS since 2024): a server
@@ -289,8 +305,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
 
     async get(name: string) {
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
-        return object.Body as Readable;
+        const object = await downloads.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
+        return guardStalls(object.Body as Readable, idleMs, () => stalledDownload(uri, name, idleSeconds));
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no object named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
@@ -417,6 +433,7 @@ class MultipartUpload {
     private readonly params: UploadParams,
     private readonly parts: { first: number; limits: PartLimits },
     private readonly queueSize: number,
+    private readonly idleSeconds: number,
   ) {
     this.stream = fixedSizeWritable(partSchedule(parts.first, parts.limits), {
       piece: (bytes) => this.send(bytes),
@@ -501,7 +518,7 @@ class MultipartUpload {
     const task: Promise<void> = this.client
       .send(new UploadPartCommand({ Bucket, Key, UploadId: this.uploadId, PartNumber, Body: body, ContentLength: body.length }))
       .then((r) => void this.done.push({ PartNumber, ETag: r.ETag }))
-      .catch((e: Error) => void (this.failure ??= e))
+      .catch((e: Error) => void (this.failure ??= explainUploadFailure(e, Key, this.idleSeconds) as Error))
       .finally(() => this.inFlight.delete(task));
     this.inFlight.add(task);
     if (this.inFlight.size >= this.queueSize) await Promise.race(this.inFlight);
@@ -520,9 +537,10 @@ function statusOf(e: unknown): number | undefined {
 const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError']);
 
 /** One clear ETARGET error; the secret is never part of it (the SDK never echoes it either). */
-function targetError(uri: string, action: string, cause: unknown): LsError {
+function targetError(uri: string, action: string, cause: unknown, idleSeconds: number): LsError {
   if (cause instanceof LsError) return cause;
   const code = cause instanceof S3ServiceException ? cause.name : (cause as Error)?.name;
+  if (isIdleTimeout(cause)) return new LsError('ETARGET', { target: uri, message: noAnswer(action, idleSeconds) }, { cause });
   const status = statusOf(cause);
   if (CREDENTIAL_ERRORS.has(code) || status === 403 || status === 401) {
     return new LsError(

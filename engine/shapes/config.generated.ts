@@ -271,7 +271,7 @@ export interface TargetConfig {
    */
   uri: string;
   /**
-   * Plugin options, checked against the plugin's own schema (schemas in targets/<plugin>.ts: s3 takes endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, sessionToken, serverSideEncryption, sseKmsKeyId, storageClass, partSize, queueSize, staleUploadHours; azfile takes accountKey, sasToken, endpoint, rangeSize, staleUploadHours; a directory and nfs take none). Credentials are secret references, {secret: NAME}, resolved through `secrets.sources`.
+   * Plugin options, checked against the plugin's own schema (schemas in targets/<plugin>.ts: s3 takes endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, sessionToken, serverSideEncryption, sseKmsKeyId, storageClass, partSize, queueSize, staleUploadHours, idleTimeout; azfile takes accountKey, sasToken, endpoint, rangeSize, staleUploadHours, idleTimeout; a directory and nfs take none). Credentials are secret references, {secret: NAME}, resolved through `secrets.sources`.
    */
   options?: {
     [k: string]: unknown;

@@ -1,6 +1,7 @@
 /** The azfile:// target's options schema, apart from the plugin so that validating a config does not load the Azure SDK. */
 import { secretOption } from '../support/secret-ref.js';
 import { staleUploadHoursOption } from './stale-upload-hours.js';
+import { idleTimeoutOption } from './idle-timeout.js';
 
 export const azureFileTargetOptionsSchema = {
   $id: 'https://lsbackup.dev/schemas/targets/azfile-options.json',
@@ -13,5 +14,6 @@ export const azureFileTargetOptionsSchema = {
     endpoint: { type: 'string', description: 'File service endpoint', examples: ['https://myaccount.file.core.windows.net'] },
     rangeSize: { type: 'integer', minimum: 65536, maximum: 4 * 1024 * 1024, default: 4 * 1024 * 1024, description: 'Bytes per Put Range call' },
     staleUploadHours: staleUploadHoursOption('Temp files of interrupted uploads'),
+    idleTimeout: idleTimeoutOption(),
   },
 };

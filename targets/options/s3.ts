@@ -1,6 +1,7 @@
 /** The s3:// target's options schema, apart from the plugin so that validating a config does not load the AWS SDK. */
 import { secretOption } from '../support/secret-ref.js';
 import { staleUploadHoursOption } from './stale-upload-hours.js';
+import { idleTimeoutOption } from './idle-timeout.js';
 
 /** The options as a JSON Schema, for the config schema and `lsbackup --help`. */
 export const s3TargetOptionsSchema = {
@@ -32,5 +33,6 @@ export const s3TargetOptionsSchema = {
     },
     staleUploadHours: staleUploadHoursOption('Incomplete multipart uploads'),
     queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },
+    idleTimeout: idleTimeoutOption(),
   },
 };

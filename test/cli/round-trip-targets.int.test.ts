@@ -20,13 +20,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
   AccountSASServices,
   generateAccountSASQueryParameters,
-  ShareServiceClient,
   StorageSharedKeyCredential,
 } from '@azure/storage-file-share';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,8 +32,8 @@ import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { cliOutput, runCli, jsonEvents } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 import { optedOut } from '../helpers/prerequisites.js';
-import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
-import { startSwiftS3, type S3Server } from '../infra/swift.js';
+import { shareOf, startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
+import { createBucket, startSwiftS3, type S3Server } from '../infra/swift.js';
 
 const BUCKET = 'lsb-round-trip';
 const SHARE = 'backups';
@@ -77,15 +75,8 @@ beforeAll(async () => {
   fleet = await startFleet({ hosts: HOSTS.length });
   [s3, az] = await Promise.all([startSwiftS3(), startAzureFileStandIn()]);
   cluster = await createCluster({ fleet, groups: Object.fromEntries(HOSTS.map((h) => [h, ['app']])), dataDirs: true });
-  const raw = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
-  await raw.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  raw.destroy();
-  await new ShareServiceClient(az.endpoint, new StorageSharedKeyCredential(az.account, az.accountKey)).getShareClient(SHARE).create();
+  await createBucket(s3, BUCKET);
+  await (await shareOf(az, SHARE)).create();
   env = { ...cluster.env, S3_KEY: s3.accessKeyId, S3_SECRET: s3.secretAccessKey, AZ_KEY: az.accountKey, AZ_SAS: accountSas('rwdlc') };
   // Root-owned data read and written back through sudo (become), as on a real cluster.
   await cluster.writeRecipe(

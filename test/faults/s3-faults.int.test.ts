@@ -25,7 +25,7 @@ import { finished } from 'node:stream/promises';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 import { recipeYaml, runCli, summaryRows, workspace } from '../helpers/cli.js';
 import { startS3Proxy, type ProxyRule } from './s3-proxy.js';
-import { waitFor } from './support.js';
+import { stopStartSpec, waitFor } from './support.js';
 import { createS3Target } from '../../targets/s3.js';
 
 const BUCKET = 'lsbackup-faults';
@@ -172,20 +172,7 @@ describe('S3 endpoint lost mid-upload', () => {
   /** A recipe that "stops a service" (pre) and must "start it again" (post, always run). */
   async function setup(name: string) {
     const state = path.join(ws.dir, `state-${name}`);
-    const spec = [
-      'hosts: { group: app }',
-      'detect: "true"',
-      'backup:',
-      '  pre:',
-      `    - run: mkdir -p ${state} && touch ${state}/stopped`,
-      '  snapshot:',
-      '    - run: head -c 40000000 /dev/urandom',
-      '      output: big.bin',
-      '  post:',
-      `    - run: touch ${state}/started`,
-      '',
-    ].join('\n');
-    const recipes = path.dirname(await ws.write(`recipes-${name}/app.yaml`, recipeYaml('app', spec)));
+    const recipes = path.dirname(await ws.write(`recipes-${name}/app.yaml`, recipeYaml('app', stopStartSpec(state, 40_000_000))));
     return { recipes, state, env: { XDG_CACHE_HOME: path.join(ws.dir, `cache-${name}`) } };
   }
 

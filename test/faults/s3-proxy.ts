@@ -1,8 +1,8 @@
 /**
  * An HTTP proxy between lsbackup and the real Swift s3api server (test/infra/swift.ts) that the
  * fault tests steer: count part uploads, stop the endpoint dead (listener closed, every
- * connection destroyed: later requests get ECONNREFUSED), or answer chosen requests with an
- * error of their own. Headers pass unchanged, so the SDK's signatures still verify upstream.
+ * connection destroyed: later requests get ECONNREFUSED), answer chosen requests with an
+ * error of their own, or stall them (never answer, or stop partway through an answer). Headers pass unchanged, so the SDK's signatures still verify upstream.
  */
 import http from 'node:http';
 
@@ -11,6 +11,10 @@ export interface ProxyRule {
   answer?(req: http.IncomingMessage): { status: number; code: string } | undefined;
   /** Cut the connection after this many bytes of the answer (undefined: the whole answer). */
   cutAnswerAfter?(req: http.IncomingMessage): number | undefined;
+  /** Stall: forward the answer's headers and this many bytes of its body, then send nothing more, the connection left open. */
+  stallAnswerAfter?(req: http.IncomingMessage): number | undefined;
+  /** Stall: take the request and never answer it (nor read its body), the connection left open. */
+  hold?(req: http.IncomingMessage): boolean;
   /** Called as each part upload (PUT ?partNumber=) starts, with how many have started. */
   onPart?(count: number, proxy: S3Proxy): void;
 }
@@ -21,6 +25,8 @@ export interface S3Proxy {
   readonly parts: number;
   /** Requests answered by rule.answer. */
   readonly answered: number;
+  /** Requests taken and never answered (rule.hold). */
+  readonly held: number;
   /** Every request seen: `METHOD /path?query`. */
   readonly requests: string[];
   /** Stop the endpoint: no listener, every open connection destroyed. */
@@ -33,6 +39,7 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
   const upstreamRequests = new Set<http.ClientRequest>();
   let parts = 0;
   let answered = 0;
+  let held = 0;
   const requests: string[] = [];
   let dead = false;
   const server = http.createServer((req, res) => {
@@ -46,6 +53,10 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
       res.writeHead(error.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
+    if (rule.hold?.(req)) {
+      held++;
+      return;
+    }
     if (req.method === 'PUT' && /[?&]partNumber=/.test(req.url ?? '')) {
       parts++;
       rule.onPart?.(parts, proxy);
@@ -55,6 +66,17 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
     const { expect: _expect, ...headers } = req.headers;
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      const stallAfter = rule.stallAnswerAfter?.(req);
+      if (stallAfter !== undefined) {
+        res.flushHeaders();
+        let sent = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          if (sent < stallAfter) res.write(chunk.subarray(0, stallAfter - sent));
+          sent += chunk.length;
+          if (sent >= stallAfter) upRes.pause(); // and nothing more, ever
+        });
+        return;
+      }
       const cutAfter = rule.cutAnswerAfter?.(req);
       if (cutAfter === undefined) return void upRes.pipe(res);
       let sent = 0;
@@ -77,6 +99,9 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
     },
     get answered() {
       return answered;
+    },
+    get held() {
+      return held;
     },
     requests,
     kill() {

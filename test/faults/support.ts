@@ -8,3 +8,23 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * The spec of a recipe that "stops a service" in pre (`<state>/stopped`), streams `bytes` of
+ * random data as big.bin, and "starts it again" in an always-run post-step (`<state>/started`).
+ */
+export function stopStartSpec(state: string, bytes: number): string {
+  return [
+    'hosts: { group: app }',
+    'detect: "true"',
+    'backup:',
+    '  pre:',
+    `    - run: mkdir -p ${state} && touch ${state}/stopped`,
+    '  snapshot:',
+    `    - run: head -c ${bytes} /dev/urandom`,
+    '      output: big.bin',
+    '  post:',
+    `    - run: touch ${state}/started`,
+    '',
+  ].join('\n');
+}

@@ -17,11 +17,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
 import { cliOutput, recipeYaml, repoRoot, runCli, workspace } from '../helpers/cli.js';
-import { startSwiftS3, type S3Server } from '../infra/swift.js';
-import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
+import { createBucket, startSwiftS3, type S3Server } from '../infra/swift.js';
+import { shareOf, startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
 import { openTarget } from '../../targets/registry.js';
 import type { Target } from '../../targets/types.js';
 import { verifyBackup } from '../../engine/catalog/verify.js';
@@ -36,15 +34,8 @@ let ws: Awaited<ReturnType<typeof workspace>>;
 
 beforeAll(async () => {
   [s3, az, ws] = await Promise.all([startSwiftS3(), startAzureFileStandIn(), workspace('lsb-two-writers-')]);
-  const raw = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
-  await raw.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  raw.destroy();
-  await new ShareServiceClient(az.endpoint, new StorageSharedKeyCredential(az.account, az.accountKey)).getShareClient(SHARE).create();
+  await createBucket(s3, BUCKET);
+  await (await shareOf(az, SHARE)).create();
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   await writeFile(path.join(ws.dir, 'data.bin'), randomBytes(64 * 1024));
   await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\ndetect: "true"\nbackup:\n  collect:\n    - path: ${ws.dir}/data.bin\n`));

@@ -388,3 +388,9 @@ async function exists(path: string): Promise<boolean> {
 function xml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
+
+/** The stand-in's share `share` through the real SDK, signed with the account key. */
+export async function shareOf(standIn: AzureFileStandIn, share: string): Promise<import('@azure/storage-file-share').ShareClient> {
+  const { ShareServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-file-share');
+  return new ShareServiceClient(standIn.endpoint, new StorageSharedKeyCredential(standIn.account, standIn.accountKey)).getShareClient(share);
+}

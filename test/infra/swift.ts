@@ -207,15 +207,21 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Creates `bucket` on the server (a target needs its bucket). */
-export async function createBucket(server: S3Server, bucket: string): Promise<void> {
-  const { CreateBucketCommand, S3Client } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({
+/** An SDK client of the server itself (no proxy), for a test's own set-up and checks; destroy() it after. */
+export async function s3ClientOf(server: S3Server): Promise<import('@aws-sdk/client-s3').S3Client> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return new S3Client({
     endpoint: server.endpoint,
     region: server.region,
     forcePathStyle: true,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
   });
+}
+
+/** Creates `bucket` on the server (a target needs its bucket). */
+export async function createBucket(server: S3Server, bucket: string): Promise<void> {
+  const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = await s3ClientOf(server);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } finally {
