@@ -81,6 +81,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
   const directory = dir ? shareClient.getDirectoryClient(dir) : shareClient.rootDirectoryClient;
   const rangeSize = Math.min(options.rangeSize ?? MAX_RANGE, MAX_RANGE);
   const fail = (action: string, cause: unknown) => targetError(uri, action, cause, idleSeconds);
+  const noShare = (cause: unknown) => new LsError('ETARGET', { target: uri, message: `share '${share}' does not exist` }, { cause });
   // rename() takes a share-relative path; with a SAS the query must travel with it.
   const sharePath = (name: string) => (dir ? `${dir}/${name}` : name) + (sas ? `?${sas}` : '');
 
@@ -141,11 +142,12 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
 
   return {
     uri,
+    storeKey: `azfile ${endpoint} ${share}/${dir}`,
     async check() {
       try {
         await shareClient.getProperties();
       } catch (e) {
-        if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `share '${share}' does not exist` }, { cause: e });
+        if (statusOf(e) === 404) throw noShare(e);
         throw fail(`cannot reach share '${share}'`, e);
       }
     },
@@ -185,7 +187,12 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
           found.push({ name: item.name, size: item.properties.contentLength, modified: item.properties.lastModified ?? new Date(0) });
         }
       } catch (e) {
-        if (statusOf(e) === 404) return [];
+        // No directory yet: nothing was stored there (the first upload creates it). No share: a
+        // mistyped name, which must not read as "no backups" (list, restore latest, prune).
+        if (statusOf(e) === 404) {
+          if ((e as RestError).code === 'ShareNotFound') throw noShare(e);
+          return [];
+        }
         throw fail('cannot list files', e);
       }
       return found;

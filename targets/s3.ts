@@ -229,6 +229,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
 
   return {
     uri,
+    // The endpoint names the store (AWS when absent: bucket names are global there).
+    storeKey: `s3 ${options.endpoint?.replace(/\/+$/, '') ?? 'aws'} ${bucket}/${prefix}`,
     async check() {
       try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }));

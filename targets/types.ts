@@ -62,6 +62,11 @@ export interface Target {
   /** Where runs against this target take their lock (a directory target keeps it inside). */
   readonly lockFile?: string;
   /**
+   * What names the store, for the lock of a target without a lockFile, when one store has
+   * several URIs (`s3://b/p` and `s3://b/p/` are one prefix); else the URI names it.
+   */
+  readonly storeKey?: string;
+  /**
    * Removes what a killed or failed run left behind (temp files, incomplete multipart uploads)
    * and returns what it removed (with `dryRun`: would remove). Called only while holding the
    * target's lock; a store other machines write too (S3) keeps what is younger than its grace

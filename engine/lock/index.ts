@@ -25,10 +25,11 @@ const digest = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /**
  * A target with a directory keeps its lock there, so runs from any machine that mounts it see
- * it. Others (S3, Azure) are locked per machine only: best effort, documented in docs/faults.md.
+ * it. Others (S3, Azure) are locked per machine only: best effort, documented in docs/faults.md;
+ * their lock is named by the store (storeKey), however its URI was written.
  */
 export function targetLockFile(target: Target): string {
-  return target.lockFile ?? path.join(localLockDir(), `target-${digest(target.uri)}.lock`);
+  return target.lockFile ?? path.join(localLockDir(), `target-${digest(target.storeKey ?? target.uri)}.lock`);
 }
 
 /**

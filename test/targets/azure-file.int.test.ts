@@ -137,5 +137,9 @@ describe('Azure file share target (real SDK, stand-in File service)', () => {
   it('reports a missing share', async () => {
     const missing = createAzureFileTarget(`azfile://${standIn.account}/nosuchshare/x`, options());
     await expect(missing.check()).rejects.toThrow(/share 'nosuchshare' does not exist/);
+    // Listing it too: a mistyped share read as "no backups" (list, restore latest, prune) before.
+    await expect(missing.list()).rejects.toThrow(/share 'nosuchshare' does not exist/);
+    // A directory not made yet in a real share holds no backups: the first upload creates it.
+    expect(await createAzureFileTarget(uri('not/yet'), options()).list()).toEqual([]);
   });
 });
