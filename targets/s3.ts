@@ -44,6 +44,7 @@ import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-si
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
 import { guardStalls } from './support/stall-guard.js';
+import { resumingDownload } from './support/resuming-download.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
@@ -306,13 +307,33 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
     stat,
 
     async get(name: string) {
+      const open = (offset: number, IfMatch?: string) =>
+        downloads.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(name), Range: offset > 0 ? `bytes=${offset}-` : undefined, IfMatch }));
+      let object: Awaited<ReturnType<typeof open>>;
       try {
-        const object = await downloads.send(new GetObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
-        return guardStalls(object.Body as Readable, idleMs, () => stalledDownload(uri, name, idleSeconds));
+        object = await open(0);
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no object named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
       }
+      const watch = (body: Readable) => guardStalls(body, idleMs, () => stalledDownload(uri, name, idleSeconds));
+      const { ETag: version, ContentLength: size } = object;
+      if (version === undefined || size === undefined) return watch(object.Body as Readable);
+      // A broken answer is picked up at the next byte of the same version (If-Match).
+      return resumingDownload(object.Body as Readable, {
+        size,
+        watch,
+        reopen: async (offset) => {
+          try {
+            return (await open(offset, version)).Body as Readable;
+          } catch (e) {
+            if (statusOf(e) !== 404 && statusOf(e) !== 412) throw e;
+            const message = `${name} was deleted or replaced while it was being read (after ${offset} bytes); run 'lsbackup list' and try again`;
+            throw new LsError('ETARGET', { target: uri, message }, { cause: e });
+          }
+        },
+        isFinal: (e) => e instanceof LsError,
+      });
     },
 
     async delete(name: string) {

@@ -250,7 +250,8 @@ describe('S3 endpoint lost mid-upload', () => {
     const prefix = 'get-cut/';
     const name = 'lsbackup-c1-20260101T000000Z.tar.gz';
     await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + name, Body: randomBytes(8 * 1024 * 1024) }));
-    // The SDK retries a broken request only before the body flows: cut every GET after 1 MiB.
+    // lsbackup picks a broken download up where it broke (targets/support/resuming-download.ts):
+    // cut every answer, resumed ones too, after 1 MiB, so that it gives up (6 MiB of 8).
     const proxy = await startS3Proxy(server.endpoint, { cutAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes(name) ? 1024 * 1024 : undefined) });
     const dest = path.join(ws.dir, 'get-cut');
     await mkdir(dest, { recursive: true });

@@ -8,10 +8,10 @@
  * than the limit is not a stall.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
@@ -120,12 +120,13 @@ describe.each(['s3', 'azfile'] as const)('a %s store that stops answering', (kin
     expect(await store.stored(dir)).toEqual([]);
   }, 600_000);
 
-  it('partway through a download: `get` fails saying the download stalled, nothing written', async () => {
+  it('partway through every answer of a download: `get` fails saying the download stalled, nothing written', async () => {
     const dir = `${kind}-download`;
     const name = 'lsbackup-c1-20260101T000000Z.tar.gz';
     await store.put(dir, name, randomBytes(6 * 1024 * 1024));
     const proxy = await proxyTo(store.upstream(), {
-      stallAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes(name) ? 1024 * 1024 : undefined),
+      // Every answer, resumed ones too (S3 resumes a broken download: its retries get 512 KiB each, less than the whole).
+      stallAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes(name) ? 512 * 1024 : undefined),
     });
     const config = await ws.write(`config-get-${kind}.yaml`, JSON.stringify({ targets: [{ uri: store.uri(dir), options: store.options(proxy.endpoint) }] }));
     const dest = path.join(ws.dir, `get-${kind}`);
@@ -153,4 +154,65 @@ describe.each(['s3', 'azfile'] as const)('a %s store that stops answering', (kin
     }
     expect(hash.digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
   }, 300_000);
+});
+
+describe('an S3 download that breaks off is picked up at the next byte of the same object', () => {
+  const name = 'lsbackup-c1-20260103T000000Z.tar.gz';
+  const firstAnswerOnly = (req: { method?: string; url?: string; headers: Record<string, unknown> }) =>
+    req.method === 'GET' && req.url?.includes(name) && req.headers.range === undefined;
+  const getsOf = (proxy: S3Proxy) => proxy.requests.filter((r) => r.startsWith('GET ') && r.includes(name)).length;
+
+  it.each([
+    ['cut (a connection reset)', { cutAnswerAfter: (req: Parameters<typeof firstAnswerOnly>[0]) => (firstAnswerOnly(req) ? 1024 * 1024 : undefined) }],
+    [
+      'stalled (a connection a NAT dropped while lsbackup paused it)',
+      { stallAnswerAfter: (req: Parameters<typeof firstAnswerOnly>[0]) => (firstAnswerOnly(req) ? 1024 * 1024 : undefined) },
+    ],
+  ] as const)(
+    '%s after 1 MiB: `get` stores every byte, exit 0',
+    async (label, rule) => {
+      const dir = `resume-${label.split(' ')[0]}`;
+      const bytes = randomBytes(6 * 1024 * 1024);
+      await stores.s3.put(dir, name, bytes);
+      const proxy = await proxyTo(s3.endpoint, rule as ProxyRule);
+      const config = await ws.write(
+        `config-${dir}.yaml`,
+        JSON.stringify({ targets: [{ uri: stores.s3.uri(dir), options: stores.s3.options(proxy.endpoint) }] }),
+      );
+      const dest = path.join(ws.dir, dir);
+      await mkdir(dest, { recursive: true });
+      const r = await runCli(['get', name, dest, '-c', config], { timeoutMs: 300_000, env: { XDG_CACHE_HOME: path.join(ws.dir, `cache-${dir}`) } });
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(
+        createHash('sha256')
+          .update(await readFile(path.join(dest, name)))
+          .digest('hex'),
+      ).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(getsOf(proxy), 'the whole object, then the rest of it').toBe(2);
+    },
+    300_000,
+  );
+
+  it.each(['replaced', 'deleted'] as const)(
+    '%s meanwhile: a clear error, never the rest of another object',
+    async (change) => {
+      const dir = `resume-${change}`;
+      await stores.s3.put(dir, name, randomBytes(6 * 1024 * 1024));
+      const proxy = await proxyTo(s3.endpoint, { cutAnswerAfter: (req) => (firstAnswerOnly(req) ? 1024 * 1024 : undefined) });
+      const body = await stores.s3.target(dir, proxy.endpoint).get(name);
+      // The object changes before the break is noticed (the first MiB is still to be read).
+      const raw = await s3ClientOf(s3);
+      if (change === 'replaced') await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${dir}/${name}`, Body: randomBytes(6 * 1024 * 1024) }));
+      else await raw.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${dir}/${name}` }));
+      raw.destroy();
+      let received = 0;
+      const reading = (async () => {
+        for await (const chunk of body) received += (chunk as Buffer).length;
+      })();
+      await expect(reading).rejects.toThrow(new RegExp(`${name.replace(/\./g, '\\.')} was deleted or replaced while it was being read \\(after \\d+ bytes\\)`));
+      expect(received).toBeLessThanOrEqual(1024 * 1024);
+      expect(getsOf(proxy)).toBe(2);
+    },
+    300_000,
+  );
 });

@@ -1,0 +1,86 @@
+/**
+ * A download that picks up where it broke off. A restore of a large backup reads one object for
+ * hours and pauses it while it applies each component; a connection reset, or a connection a
+ * NAT or load balancer dropped while paused (which guardStalls then reports), ended the whole
+ * restore. Here such a break reopens the object at the next byte, pinned to the same version
+ * (the store refuses when it was replaced or deleted meanwhile: never a mix of two objects).
+ */
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Breaks in a row after which the download gives up... */
+export const MAX_RESUMES = 5;
+/**
+ * ...where a break counts as "in a row" unless this much came since the previous one: a store
+ * that sends a few bytes per connection and breaks again is not making progress.
+ */
+export const PROGRESS_BYTES = 16 * 1024 * 1024;
+
+export interface ResumingOptions {
+  /** The object's size: an answer that ends short of it is a break too. */
+  size: number;
+  /** Opens the same object version from `offset` to its end; rejects if it is gone or replaced. */
+  reopen(offset: number): Promise<Readable>;
+  /** Each body as it should be read (e.g. guardStalls). */
+  watch(body: Readable): Readable;
+  /** Whether a failed reopen is final (the object is gone or replaced) rather than a break. */
+  isFinal(error: unknown): boolean;
+}
+
+export function resumingDownload(first: Readable, options: ResumingOptions): Readable {
+  let offset = 0;
+  let breaksInARow = 0;
+  let sinceBreak = 0;
+  let current: Readable | undefined;
+  let reopening = false;
+  const download = new Readable({
+    read() {
+      if (!reopening) current?.resume();
+    },
+    destroy(err, done) {
+      current?.destroy();
+      done(err);
+    },
+  });
+
+  const attach = (body: Readable) => {
+    const watched = options.watch(body);
+    current = watched;
+    watched.on('data', (chunk: Buffer) => {
+      offset += chunk.length;
+      sinceBreak += chunk.length;
+      if (!download.push(chunk)) watched.pause();
+    });
+    watched.once('end', () => {
+      if (offset >= options.size) download.push(null);
+      else void broke(new Error(`the answer ended after ${offset} of ${options.size} bytes`));
+    });
+    watched.once('error', (err) => void broke(err));
+  };
+
+  const broke = async (err: Error) => {
+    if (download.destroyed) return;
+    current?.removeAllListeners('data');
+    current?.destroy();
+    breaksInARow = sinceBreak >= PROGRESS_BYTES ? 1 : breaksInARow + 1;
+    sinceBreak = 0;
+    if (breaksInARow > MAX_RESUMES) return void download.destroy(err);
+    reopening = true;
+    try {
+      // A moment's pause, longer each time: a blip that broke the answer would break an instant retry too.
+      await sleep(breaksInARow * 1000);
+      if (download.destroyed) return;
+      const body = await options.reopen(offset);
+      reopening = false;
+      if (download.destroyed) return void body.destroy();
+      attach(body);
+    } catch (e) {
+      reopening = false;
+      if (options.isFinal(e)) return void download.destroy(e as Error);
+      await broke(e as Error);
+    }
+  };
+
+  attach(first);
+  return download;
+}
