@@ -26,6 +26,7 @@ import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { isStaleLeftover } from './support/stale-leftovers.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { guardStalls } from './support/stall-guard.js';
+import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { idleLimitedPipeline } from './support/azure-idle-client.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
 
@@ -201,13 +202,35 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     stat,
 
     async get(name: string): Promise<Readable> {
+      const file = directory.getFileClient(name);
+      // Breaks are resumed below, as for S3; the SDK's own retries would only stack on them.
+      const open = (offset: number, count?: number) => file.download(offset, count, { maxRetryRequests: 0 });
+      let first: Awaited<ReturnType<typeof open>>;
       try {
-        const download = await directory.getFileClient(name).download();
-        return guardStalls(download.readableStreamBody as Readable, idleSeconds * 1000, () => stalledDownload(uri, name, idleSeconds));
+        first = await open(0);
       } catch (e) {
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no file named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
       }
+      const watch = (body: Readable) => guardStalls(body, idleSeconds * 1000, () => stalledDownload(uri, name, idleSeconds));
+      const { etag: version, contentLength: size } = first;
+      if (version === undefined || size === undefined) return watch(first.readableStreamBody as Readable);
+      return resumingDownload(first.readableStreamBody as Readable, {
+        size,
+        watch,
+        // Azure Files has no If-Match on reads: the answer's ETag says which version it is.
+        reopen: async (offset) => {
+          let rest: Awaited<ReturnType<typeof open>>;
+          try {
+            rest = await open(offset, size - offset);
+          } catch (e) {
+            throw statusOf(e) === 404 ? changedWhileRead(uri, name, offset, e) : e;
+          }
+          if (rest.etag === version) return rest.readableStreamBody as Readable;
+          rest.readableStreamBody?.destroy();
+          throw changedWhileRead(uri, name, offset);
+        },
+      });
     },
 
     async delete(name: string) {

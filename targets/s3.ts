@@ -44,7 +44,7 @@ import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-si
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
 import { guardStalls } from './support/stall-guard.js';
-import { resumingDownload } from './support/resuming-download.js';
+import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
@@ -327,12 +327,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           try {
             return (await open(offset, version)).Body as Readable;
           } catch (e) {
-            if (statusOf(e) !== 404 && statusOf(e) !== 412) throw e;
-            const message = `${name} was deleted or replaced while it was being read (after ${offset} bytes); run 'lsbackup list' and try again`;
-            throw new LsError('ETARGET', { target: uri, message }, { cause: e });
+            throw statusOf(e) === 404 || statusOf(e) === 412 ? changedWhileRead(uri, name, offset, e) : e;
           }
         },
-        isFinal: (e) => e instanceof LsError,
       });
     },
 

@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LsError } from '../../engine/errors.js';
 
 /** Breaks in a row after which the download gives up... */
 export const MAX_RESUMES = 5;
@@ -16,15 +17,19 @@ export const MAX_RESUMES = 5;
  */
 export const PROGRESS_BYTES = 16 * 1024 * 1024;
 
+/** What reopen() throws when the object is gone or another version: final, never resumed. */
+export function changedWhileRead(target: string, name: string, offset: number, cause?: unknown): LsError {
+  const message = `${name} was deleted or replaced while it was being read (after ${offset} bytes); run 'lsbackup list' and try again`;
+  return new LsError('ETARGET', { target, message }, { cause });
+}
+
 export interface ResumingOptions {
   /** The object's size: an answer that ends short of it is a break too. */
   size: number;
-  /** Opens the same object version from `offset` to its end; rejects if it is gone or replaced. */
+  /** Opens the same object version from `offset` to its end; rejects with changedWhileRead if it is gone or replaced. */
   reopen(offset: number): Promise<Readable>;
   /** Each body as it should be read (e.g. guardStalls). */
   watch(body: Readable): Readable;
-  /** Whether a failed reopen is final (the object is gone or replaced) rather than a break. */
-  isFinal(error: unknown): boolean;
 }
 
 export function resumingDownload(first: Readable, options: ResumingOptions): Readable {
@@ -76,7 +81,7 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
       attach(body);
     } catch (e) {
       reopening = false;
-      if (options.isFinal(e)) return void download.destroy(e as Error);
+      if (e instanceof LsError) return void download.destroy(e); // gone or replaced: final
       await broke(e as Error);
     }
   };
