@@ -6,8 +6,13 @@
  */
 import { LsError } from '../../engine/errors.js';
 
-/** Long enough for a slow store's answer, short enough that a dead one ends the run in minutes. */
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 120;
+/**
+ * Long enough for a slow store's answer (a store may think a while over completing a large
+ * multipart upload; AWS keeps such a connection alive with whitespace, not every store does,
+ * and a retried completion can find the upload gone), short enough that a dead store ends the
+ * run within minutes (each request is tried up to 3 or 4 times).
+ */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
 
 const IDLE_SOCKET = 'no byte sent or received for';
 
