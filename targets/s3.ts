@@ -494,9 +494,26 @@ class MultipartUpload {
       return 0;
     }
     const Parts = [...this.done].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }));
+    try {
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts }, IfNoneMatch }));
+    } catch (e) {
+      // The SDK retries a completion whose answer was lost (a reset, the idle limit); the retry
+      // then finds the upload gone (404 NoSuchUpload) or, with If-None-Match, the key taken (412),
+      // though the first attempt stored the object. It is ours if it is exactly these parts.
+      if (!(await this.isStoredWhole(Parts))) throw e;
+    }
     this.completed = true;
     return this.totalBytes;
+  }
+
+  /** Whether the key holds exactly the completed parts: their size, and S3's multipart ETag (md5 of the parts' md5s, "-N"). */
+  private async isStoredWhole(Parts: CompletedPart[]): Promise<boolean> {
+    const { Bucket, Key } = this.params;
+    const head = await this.client.send(new HeadObjectCommand({ Bucket, Key })).catch(() => undefined);
+    if (!head || head.ContentLength !== this.totalBytes) return false;
+    const partMd5s = Parts.map((p) => Buffer.from((p.ETag ?? '').replace(/"/g, ''), 'hex'));
+    const expected = `"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${Parts.length}"`;
+    return head.ETag === expected;
   }
 
   /** Idempotent; a no-op once complete() succeeded (cleanup code may call it regardless). */

@@ -215,3 +215,32 @@ describe.each(['s3', 'azfile'] as const)('a %s download that breaks off is picke
     300_000,
   );
 });
+
+describe('an S3 completion whose answer is lost', () => {
+  it('is retried, finds the upload gone, and knows the object by its parts: exit 0, the backup verifies', async () => {
+    const dir = 's3-lost-completion';
+    let archiveCompletions = 0;
+    const isArchiveCompletion = (req: { method?: string; url?: string }) => req.method === 'POST' && /\.tar\.gz\?uploadId=/.test(req.url ?? '');
+    const proxy = await proxyTo(s3.endpoint, {
+      // The store completes the archive's upload; its answer (headers sent, body never) is lost.
+      stallAnswerAfter: (req) => (isArchiveCompletion(req) && archiveCompletions === 1 ? 0 : undefined),
+      // The SDK's retry then gets what AWS answers for an upload completed meanwhile ("the upload
+      // ID might be invalid, or the multipart upload might have been aborted or completed"). Swift
+      // completes it again instead, so the proxy answers the retry as AWS does.
+      answer: (req) => (isArchiveCompletion(req) && ++archiveCompletions > 1 ? { status: 404, code: 'NoSuchUpload' } : undefined),
+    });
+    const recipes = path.dirname(
+      await ws.write('recipes-lost-completion/app.yaml', recipeYaml('app', stopStartSpec(path.join(ws.dir, 'state-lost'), 12_000_000))),
+    );
+    const config = (endpoint: string) => JSON.stringify({ targets: [{ uri: stores.s3.uri(dir), options: stores.s3.options(endpoint) }] });
+    const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-lost-completion') };
+    const r = await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build'), '-c', await ws.write('config-lost.yaml', config(proxy.endpoint))], {
+      timeoutMs: 300_000,
+      env,
+    });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(archiveCompletions, 'the completion was sent again after its answer was lost').toBe(2);
+    const verified = await runCli(['verify', 'latest', '-c', await ws.write('config-lost-direct.yaml', config(s3.endpoint))], { env });
+    expect(verified.exitCode, cliOutput(verified)).toBe(0);
+  }, 300_000);
+});
