@@ -25,10 +25,9 @@ import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { isStaleLeftover } from './support/stale-leftovers.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
-import { guardStalls } from './support/stall-guard.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { idleLimitedPipeline } from './support/azure-idle-client.js';
-import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, guardDownload, isIdleTimeout, noAnswer } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 'azfile';
@@ -212,7 +211,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no file named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
       }
-      const watch = (body: Readable) => guardStalls(body, idleSeconds * 1000, () => stalledDownload(uri, name, idleSeconds));
+      const watch = (body: Readable) => guardDownload(body, uri, name, idleSeconds);
       const { etag: version, contentLength: size } = first;
       if (version === undefined || size === undefined) return watch(first.readableStreamBody as Readable);
       return resumingDownload(first.readableStreamBody as Readable, {

@@ -43,9 +43,8 @@ import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
-import { guardStalls } from './support/stall-guard.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
-import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, isIdleTimeout, noAnswer, stalledDownload } from './support/idle-timeout.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, guardDownload, isIdleTimeout, noAnswer } from './support/idle-timeout.js';
 
 /** The URI scheme this plugin is registered under (targets/registry.ts). */
 export const scheme = 's3';
@@ -316,7 +315,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         if (statusOf(e) === 404) throw new LsError('ETARGET', { target: uri, message: `no object named ${name}` }, { cause: e });
         throw fail(`cannot read ${name}`, e);
       }
-      const watch = (body: Readable) => guardStalls(body, idleMs, () => stalledDownload(uri, name, idleSeconds));
+      const watch = (body: Readable) => guardDownload(body, uri, name, idleSeconds);
       const { ETag: version, ContentLength: size } = object;
       if (version === undefined || size === undefined) return watch(object.Body as Readable);
       // A broken answer is picked up at the next byte of the same version (If-Match).

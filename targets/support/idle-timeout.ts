@@ -4,7 +4,9 @@
  * then sent nothing held a run, and the locks it holds, forever (a scheduled job never ended,
  * and every later run of its cluster waited behind it).
  */
+import type { Readable } from 'node:stream';
 import { LsError } from '../../engine/errors.js';
+import { guardStalls } from './stall-guard.js';
 
 /**
  * Long enough for a slow store's answer (a store may think a while over completing a large
@@ -41,10 +43,8 @@ export function explainUploadFailure(e: unknown, name: string, idleSeconds: numb
   return isIdleTimeout(e) ? new Error(noAnswer(`uploading ${name}`, idleSeconds), { cause: e }) : e;
 }
 
-/** The error of a download whose body stopped while lsbackup waited for it. */
-export function stalledDownload(target: string, name: string, idleSeconds: number): LsError {
-  return new LsError('ETARGET', {
-    target,
-    message: `reading ${name}: the download stalled, nothing came for ${idleSeconds} s (the target's idleTimeout option)`,
-  });
+/** A download's body that fails once lsbackup has waited `idleSeconds` for its next bytes (guardStalls). */
+export function guardDownload(body: Readable, target: string, name: string, idleSeconds: number): Readable {
+  const message = `reading ${name}: the download stalled, nothing came for ${idleSeconds} s (the target's idleTimeout option)`;
+  return guardStalls(body, idleSeconds * 1000, () => new LsError('ETARGET', { target, message }));
 }

@@ -36,11 +36,11 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
   let offset = 0;
   let breaksInARow = 0;
   let sinceBreak = 0;
+  /** The answer being read; none while the next one is being opened. */
   let current: Readable | undefined;
-  let reopening = false;
   const download = new Readable({
     read() {
-      if (!reopening) current?.resume();
+      current?.resume();
     },
     destroy(err, done) {
       current?.destroy();
@@ -67,20 +67,18 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
     if (download.destroyed) return;
     current?.removeAllListeners('data');
     current?.destroy();
+    current = undefined;
     breaksInARow = sinceBreak >= PROGRESS_BYTES ? 1 : breaksInARow + 1;
     sinceBreak = 0;
     if (breaksInARow > MAX_RESUMES) return void download.destroy(err);
-    reopening = true;
     try {
       // A moment's pause, longer each time: a blip that broke the answer would break an instant retry too.
       await sleep(breaksInARow * 1000);
       if (download.destroyed) return;
       const body = await options.reopen(offset);
-      reopening = false;
       if (download.destroyed) return void body.destroy();
       attach(body);
     } catch (e) {
-      reopening = false;
       if (e instanceof LsError) return void download.destroy(e); // gone or replaced: final
       await broke(e as Error);
     }
