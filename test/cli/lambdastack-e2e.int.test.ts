@@ -697,9 +697,13 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     // kafka: each broker's partition holds the records of the backup, not the later one.
     expect(await Promise.all(brokers.map((b) => b.records('orders')))).toEqual(before.kafka);
     expect(await Promise.all(brokers.map((b) => b.state()))).toEqual(['running', 'running']);
-    // kubernetes: etcd as backed up (the static pod restarted on the restored member), the node's volume data.
+    // kubernetes: etcd as backed up (the static pod restarted on the restored member), the API
+    // server stopped while it was (never running while etcd went back) and running again, the
+    // node's volume data.
     await pod!.running();
     expect(await etcdValues()).toEqual(before.etcd);
+    expect(await pod!.apiServerFaults()).toEqual([]);
+    await pod!.controlPlaneRunning();
     expect(await readFile(hostPath(pid(NODE_VM), `${NODE_VOLUME}/index.html`), 'utf8')).toBe('<h1>shop</h1>\n');
     // rabbitmq: the vhost and its policy.
     expect(await rmq!.rabbitmqctl(['-q', 'list_policies', '-p', 'shop'])).toBe(before.rabbitmq);

@@ -3,13 +3,15 @@
  * built CLI over SSH: etcd is a static pod (manifest in /etc/kubernetes/manifests) serving TLS
  * with client certificates, and the host has NO etcdctl — the recipe finds the etcd container
  * through the container runtime and runs the etcdctl in it. The recipe's own round trip
- * (`recipe test`, its tests: section): backup, then a restore that stops the pod, puts the
- * snapshot into a fresh data dir, swaps it in and starts the pod again.
+ * (`recipe test`, its tests: section): backup, then a restore that stops the API server,
+ * controller manager and scheduler and then etcd, puts the snapshot into a fresh data dir, swaps
+ * it in and starts etcd and then the others again.
  *
  * REAL: etcd 3.4 (Debian etcd-server) with kubeadm's PKI names, sshd, sudo.
  * STAND-INS (test/infra/standins/etcd-static-pod.ts, kubernetes.ts), as no kubelet, container
- * runtime or API server can run here: the "kubelet" that runs the etcd while its manifest is in
- * place, `crictl` (exec runs the "image's" etcdctl, kept off PATH), `kubectl`/`kubeadm`.
+ * runtime or API server can run here: the "kubelet" that runs each static pod while its manifest
+ * is in place, an API server that records etcd's revision going back under it, `crictl` (exec
+ * runs the "image's" etcdctl, kept off PATH), `kubectl`/`kubeadm`.
  * The sshd runs in a mount namespace of its own where the machine's etcdctl is hidden and
  * /usr/local/sbin holds crictl. The master's paths live under a temp root (the fleet shares
  * this machine's filesystem), so host_vars move them there; nothing else is configured —
@@ -68,6 +70,8 @@ async function onHost(script: string) {
 }
 
 const etcdValues = () => pod!.values([...Object.keys(KEYS), 'lsbackup-recipe-test-later']);
+const MANIFESTS = ['etcd.yaml', 'kube-apiserver.yaml', 'kube-controller-manager.yaml', 'kube-scheduler.yaml'];
+const manifests = async () => (await readdir(join(etc(), 'manifests'))).sort();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lsb-k8s-master-'));
@@ -156,7 +160,13 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
     // Restore post waited until etcd answered again; the test's own client sees the pod up too.
     await pod!.running();
     expect(await etcdValues()).toEqual(KEYS);
-    expect(await readdir(join(etc(), 'manifests'))).toEqual(['etcd.yaml']);
+    // The API server was stopped before etcd went back to the snapshot and started after it came
+    // back (kubeadm's procedure): it never ran while etcd's revision went back. So were the
+    // controller manager and the scheduler; all run again.
+    expect(await pod!.apiServerFaults()).toEqual([]);
+    expect(pod!.starts()).toEqual({ etcd: 2, 'kube-apiserver': 2, 'kube-controller-manager': 2, 'kube-scheduler': 2 });
+    await pod!.controlPlaneRunning();
+    expect(await manifests()).toEqual(MANIFESTS);
     expect((await readdir(etc())).filter((f) => f.includes('lsbackup'))).toEqual([]);
     const left = (await readdir(dataDir())).filter((f) => f.startsWith('lsbackup-'));
     expect(left, 'the replaced member dir is kept aside; no fresh dir or snapshot left').toEqual([expect.stringMatching(/^lsbackup-replaced-\d{8}T\d{6}Z$/)]);
@@ -171,10 +181,29 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
       const r = await cluster!.restore(archive);
       expect(r.exitCode).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/exists; etcd is restored only into a fresh data directory/);
-      expect(await readdir(join(etc(), 'manifests'))).toEqual(['etcd.yaml']);
+      expect(await manifests()).toEqual(MANIFESTS);
       expect(await etcdValues()).toEqual(KEYS);
     } finally {
       await rm(join(dataDir(), 'lsbackup-restored'), { recursive: true });
+    }
+  }, 300_000);
+
+  it('refuses a restore while a manifest an earlier restore parked is still there, and changes nothing', async () => {
+    expect(archive).toBeDefined();
+    const leftover = join(etc(), 'kube-scheduler.yaml.lsbackup-restore');
+    await writeFile(leftover, 'kind: Pod\n');
+    const startsBefore = pod!.starts();
+    try {
+      const r = await cluster!.restore(archive);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/kube-scheduler\.yaml\.lsbackup-restore exists \(a manifest an earlier restore parked\?\)/);
+      expect(await manifests()).toEqual(MANIFESTS);
+      expect(await readFile(leftover, 'utf8'), 'restore post leaves a manifest that is also in its place').toBe('kind: Pod\n');
+      expect(pod!.starts()).toEqual(startsBefore);
+      expect(await etcdValues()).toEqual(KEYS);
+      expect((await readdir(dataDir())).filter((f) => f === 'lsbackup-restored')).toEqual([]);
+    } finally {
+      await rm(leftover);
     }
   }, 300_000);
 
@@ -190,7 +219,7 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
       const r = await cluster!.restore(archive);
       expect(r.exitCode, cliOutput(r)).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/etcd has 2 members \([^)]*(master-vm-1|127\.0\.0\.2:2380)[^)]*\): restored on this master alone/);
-      expect(await readdir(join(etc(), 'manifests'))).toEqual(['etcd.yaml']);
+      expect(await manifests()).toEqual(MANIFESTS);
       expect(await etcdValues()).toEqual(KEYS);
       expect((await readdir(dataDir())).filter((f) => f === 'lsbackup-restored')).toEqual([]);
       // Told that the other members are taken care of, it restores here (a new one-member cluster).
@@ -198,6 +227,8 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
       expect(allowed.exitCode, cliOutput(allowed)).toBe(0);
       await pod!.running();
       expect(await etcdValues()).toEqual(KEYS);
+      expect(await pod!.apiServerFaults()).toEqual([]);
+      await pod!.controlPlaneRunning();
     } finally {
       // (Gone with the restore's new cluster when it ran.)
       await pod!.etcdctl(['member', 'remove', id!]).catch(() => undefined);
