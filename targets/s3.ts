@@ -116,7 +116,10 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
   // running a day ahead took another machine's live upload and name claim for a dead run's.
   const storeNow = () => Date.now() + (client.config.systemClockOffset ?? 0);
 
-  const newUpload = (name: string) =>
+  // storageClass is the archive's. Sidecars stay in the bucket's default class: `list`, `prune`
+  // and every restore read them (an archive class such as GLACIER refuses reads until thawed),
+  // and classes such as STANDARD_IA bill a few-hundred-byte object as 128 KiB.
+  const newUpload = (name: string, storageClass?: StorageClass) =>
     new MultipartUpload(
       client,
       {
@@ -124,7 +127,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         Key: keyOf(name),
         ServerSideEncryption: options.serverSideEncryption,
         SSEKMSKeyId: options.sseKmsKeyId,
-        StorageClass: options.storageClass,
+        StorageClass: storageClass,
       },
       { first: options.partSize ?? DEFAULT_PART_SIZE, limits },
       options.queueSize ?? DEFAULT_QUEUE_SIZE,
@@ -247,7 +250,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         throw e instanceof NameTakenError ? new LsError('ETARGET', { target: uri, message: e.message }) : fail(`cannot claim the name ${name}`, e);
       });
       const finalName = claim.name;
-      const upload = newUpload(finalName);
+      const upload = newUpload(finalName, options.storageClass);
       try {
         await upload.start();
       } catch (e) {

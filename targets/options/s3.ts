@@ -21,7 +21,12 @@ export const s3TargetOptionsSchema = {
     sessionToken: secretOption('Session token for temporary credentials', 'S3_SESSION_TOKEN'),
     serverSideEncryption: { type: 'string', enum: ['AES256', 'aws:kms', 'aws:kms:dsse'], description: 'Server-side encryption' },
     sseKmsKeyId: { type: 'string', description: 'KMS key for aws:kms encryption' },
-    storageClass: { type: 'string', description: 'Storage class', examples: ['STANDARD_IA', 'GLACIER_IR'] },
+    storageClass: {
+      type: 'string',
+      description:
+        "Storage class of the archives; their sidecars (.sha256, .metadata.json, a few hundred bytes, read by list, prune and restore) stay in the bucket's default class",
+      examples: ['STANDARD_IA', 'GLACIER_IR'],
+    },
     partSize: {
       type: 'integer',
       minimum: 5 * 1024 * 1024,

@@ -29,6 +29,8 @@ export interface S3Proxy {
   readonly held: number;
   /** Every request seen: `METHOD /path?query`. */
   readonly requests: string[];
+  /** The headers of each request in `requests`, at the same index. */
+  readonly requestHeaders: http.IncomingHttpHeaders[];
   /** Stop the endpoint: no listener, every open connection destroyed. */
   kill(): void;
   close(): Promise<void>;
@@ -41,10 +43,12 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
   let answered = 0;
   let held = 0;
   const requests: string[] = [];
+  const requestHeaders: http.IncomingHttpHeaders[] = [];
   let dead = false;
   const server = http.createServer((req, res) => {
     if (dead) return req.socket.destroy();
     requests.push(`${req.method} ${req.url}`);
+    requestHeaders.push(req.headers);
     const error = rule.answer?.(req);
     if (error) {
       answered++;
@@ -104,6 +108,7 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
       return held;
     },
     requests,
+    requestHeaders,
     kill() {
       dead = true;
       server.close();

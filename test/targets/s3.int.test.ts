@@ -10,6 +10,7 @@ import { S3_PART_LIMITS } from '../../targets/support/part-sizes.js';
 import type { Target } from '../../targets/types.js';
 import { MiB, randomSource, sha256Of } from './streams.js';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
+import { startS3Proxy } from '../faults/s3-proxy.js';
 
 const BUCKET = 'lsbackup-test';
 let server: S3Server;
@@ -124,6 +125,29 @@ describe('S3 target (real Swift s3api)', () => {
     await expect(upload.commit()).rejects.toThrow(LsError);
     expect(await target.stat(name)).toBeUndefined();
     expect(await openUploads()).toBe(0);
+  });
+
+  it('gives the archive its storageClass and leaves the sidecars in the default class', async () => {
+    // The sidecars are read by every list, prune and restore: in a class such as GLACIER the store
+    // refuses to read them until thawed. Swift takes only STANDARD (it refuses GLACIER, STANDARD_IA,
+    // …: InvalidStorageClass), so this sends STANDARD and the proxy in front of Swift shows which
+    // uploads carried a class; AWS reads the header the same way for every class.
+    const proxy = await startS3Proxy(server.endpoint);
+    try {
+      const classed = createS3Target(`s3://${BUCKET}/classed`, { ...options(), endpoint: proxy.endpoint, storageClass: 'STANDARD' });
+      const name = 'lsbackup-c1-20260110T000000Z.tar.gz';
+      const upload = await classed.put(name);
+      await pipeline(randomSource(MiB).stream, upload.stream);
+      await upload.commit(['.sha256', '.metadata.json'].map((suffix) => ({ suffix, content: () => Readable.from([`${suffix}\n`]) })));
+      const started = proxy.requests
+        .map((line, i) => ({ line, storageClass: proxy.requestHeaders[i]!['x-amz-storage-class'] }))
+        .filter(({ line }) => /^POST \S*\?uploads/.test(line))
+        .map(({ line, storageClass }) => [/\/classed\/([^?]+)/.exec(line)![1], storageClass]);
+      expect(Object.fromEntries(started)).toEqual({ [name]: 'STANDARD', [`${name}.sha256`]: undefined, [`${name}.metadata.json`]: undefined });
+      expect((await classed.list()).map((o) => o.name).sort()).toEqual([name, `${name}.metadata.json`, `${name}.sha256`]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('picks name_1 before the extension on a collision', async () => {
