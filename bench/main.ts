@@ -16,6 +16,7 @@ import { BULK_RECIPE, CLUSTER_RECIPE, TRIVIAL_RECIPE, clusterPlaybook } from './
 import { sampleStagingUse } from './staging-peak.js';
 import { incremental, type IncrementalReport } from './incremental.js';
 import { localHost, LOCAL_NAMES, LOCAL_SPEC } from './local.js';
+import { catalog } from './catalog.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/cli/lsbackup.js');
@@ -82,6 +83,10 @@ async function main() {
     if (want('startup')) await startup();
     if (want('remote')) await remoteCompression(bulkDir);
     if (want('incremental')) incrementalReport = await incremental({ work, dataDir: bulkDir, spec: sizes.bulk, runs, cli, rows, log });
+    if (want('catalog')) {
+      const files = quick ? 500 : 100_000;
+      await catalog({ work, dataDir: join(dataRoot, `${mode}-catalog`), files, copies: quick ? 2 : 29, compare, applyInto, lsbackup });
+    }
     if (only?.includes('profile')) await profile(fleet, bulkDir);
   } finally {
     await fleet.stop();

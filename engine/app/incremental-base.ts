@@ -4,6 +4,7 @@
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
 import { parseBackupName, sanitizeClusterName } from '../archive/names.js';
+import type { BackupMetadata } from '../archive/metadata.js';
 import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
 import { storedSha256 } from '../catalog/objects.js';
 import type { Reporter } from '../report/events.js';
@@ -69,7 +70,7 @@ type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
  * by name. A copy stored under another name than its run's (renamed) is never a base; for every
  * other backup the name's time is the run's, so name order is the order by metadata.
  */
-async function newestUsable(listing: Listing, cluster: string): Promise<{ newest?: BackupSummary; passedOver?: BackupSummary }> {
+async function newestUsable(listing: Listing, cluster: string): Promise<{ newest?: BackupSummary<BackupMetadata>; passedOver?: BackupSummary }> {
   let passedOver: BackupSummary | undefined;
   for (const candidate of listing.backups) {
     const b = await listing.read(candidate);
@@ -93,7 +94,7 @@ function passedOverNote(backup: BackupSummary | undefined): string {
  * (`base.chain`); an older one without it is followed member by member, each checked to be the
  * backup its child names.
  */
-async function chainOf(newest: BackupSummary, listing: Listing): Promise<{ names: string[]; gap?: string }> {
+async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing): Promise<{ names: string[]; gap?: string }> {
   const listed = new Map(listing.backups.map((b) => [b.name, b]));
   const recorded = newest.metadata!.base?.chain;
   const missing = (name: string) => `${name} is missing`;

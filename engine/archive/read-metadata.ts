@@ -9,7 +9,7 @@ import { LsError, type Problem } from '../errors.js';
 import { validateValue } from '../schema/index.js';
 import { lsbackupVersion } from '../version.js';
 import { MAX_METADATA_BYTES, readLimited } from './limits.js';
-import { METADATA_FORMAT, type BackupMetadata } from './metadata.js';
+import { METADATA_FORMAT, type BackupMetadata, type MetadataHead } from './metadata.js';
 import { METADATA_ENTRY } from './writer.js';
 
 /** Problems named in the error; a foreign file can have hundreds. */
@@ -38,6 +38,27 @@ function withUnknownKeys<T>(node: T): T {
  * sidecar object). Throws EMETADATA naming the backup and the first problems.
  */
 export function parseMetadata(text: string | Buffer, backup: string, from: string = METADATA_ENTRY): BackupMetadata {
+  const { value, problems } = validateValue<BackupMetadata>(from, parseJson(text, backup, from), metadataReadSchema);
+  if (!value) throw metadataError(backup, from, problems);
+  return value;
+}
+
+/**
+ * As parseMetadata, without the entry list: a listing of every backup uses none of it, and
+ * checking 100,000 entries of each backup took longer than reading them. The entries are checked
+ * to be a list, not each one; show, verify, restore and an incremental's base read the whole.
+ */
+export function parseMetadataHead(text: string | Buffer, backup: string, from: string = METADATA_ENTRY): MetadataHead {
+  const data = parseJson(text, backup, from);
+  const entries = (data as { entries?: unknown } | null)?.entries;
+  const { value, problems } = validateValue<BackupMetadata>(from, Array.isArray(entries) ? { ...(data as object), entries: [] } : data, metadataReadSchema);
+  if (!value) throw metadataError(backup, from, problems);
+  const { entries: _entries, ...head } = value;
+  return head;
+}
+
+/** The text as JSON, refused when it is not, or in another format than this lsbackup reads. */
+function parseJson(text: string | Buffer, backup: string, from: string): unknown {
   let data: unknown;
   try {
     data = JSON.parse(String(text));
@@ -51,9 +72,7 @@ export function parseMetadata(text: string | Buffer, backup: string, from: strin
       fix: `read it with the lsbackup that wrote it${typeof writer === 'string' ? ` (${writer})` : ''} or a newer one`,
     });
   }
-  const { value, problems } = validateValue<BackupMetadata>(from, data, metadataReadSchema);
-  if (!value) throw metadataError(backup, from, problems);
-  return value;
+  return data;
 }
 
 /** The archive's metadata.json entry, read (within MAX_METADATA_BYTES) and validated. */

@@ -3,20 +3,34 @@
  * sidecars. Anything else in the target (foreign files, temp files) is ignored.
  */
 import pLimit from 'p-limit';
-import { parseBackupName, sanitizeClusterName, sidecarNames, type BackupMetadata, type ParsedBackupName, type RunStatus } from '../archive/index.js';
+import {
+  parseBackupName,
+  sanitizeClusterName,
+  sidecarNames,
+  type BackupMetadata,
+  type MetadataHead,
+  type ParsedBackupName,
+  type RunStatus,
+} from '../archive/index.js';
 import type { StoredObject, Target } from '../../targets/types.js';
 import { readText, type DecryptOptions } from './objects.js';
-import { parseMetadata } from '../archive/read-metadata.js';
+import { parseMetadata, parseMetadataHead } from '../archive/read-metadata.js';
 import { formatProblem, isLsError, type Problem } from '../errors.js';
 import { newestFirst } from './order.js';
 
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
 export const METADATA_READS = 16;
 
+/**
+ * A metadata sidecar past this size (a backup of tens of thousands of files) is read alone: read
+ * 16 at a time, sidecars of 20 MB each held 1.5 GB for a moment (BENCHMARKS.md).
+ */
+export const LARGE_METADATA_SIDECAR = 1024 * 1024;
+
 /** The note of a backup whose metadata sidecar is encrypted and no identity was given. */
 export const METADATA_ENCRYPTED_NOTE = 'metadata encrypted (pass --identity)';
 
-export interface BackupSummary extends ParsedBackupName {
+export interface BackupSummary<Metadata extends MetadataHead = MetadataHead> extends ParsedBackupName {
   /** When the run started, from the metadata; the name's time only when the metadata was not read. */
   time: Date;
   /** Sanitised cluster name, from the metadata; the name's only when the metadata was not read. */
@@ -31,7 +45,7 @@ export interface BackupSummary extends ParsedBackupName {
   status: RunStatus | 'unknown';
   /** Components with their status, from the metadata sidecar. */
   components: { name: string; status: string }[];
-  metadata?: BackupMetadata;
+  metadata?: Metadata;
   /** Why the metadata is not shown (missing, encrypted without a key, unreadable). */
   metadataNote?: string;
   /** The sidecar objects that belong to this archive (deleted with it). */
@@ -65,11 +79,11 @@ export interface ListOptions extends DecryptOptions {
 export async function listBackupsLazily(
   target: Target,
   options: Pick<ListOptions, 'only'> & DecryptOptions = {},
-): Promise<{ backups: BackupSummary[]; read: (backup: BackupSummary) => Promise<BackupSummary> }> {
+): Promise<{ backups: BackupSummary[]; read: (backup: BackupSummary) => Promise<BackupSummary<BackupMetadata>> }> {
   const objects = await target.list();
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups = await listBackups(target, { ...options, withMetadata: false }, objects);
-  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options) };
+  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options, parseMetadata) };
 }
 
 /** Every backup in the target, newest first. */
@@ -80,39 +94,54 @@ export async function listBackups(target: Target, options: ListOptions = {}, lis
     const parsed = parseBackupName(o.name);
     return parsed && (options.only?.(parsed) ?? true) ? [{ parsed, object: o }] : [];
   });
-  const limit = pLimit(METADATA_READS);
+  const small = pLimit(METADATA_READS);
+  const large = pLimit(1);
   const readOptions = options.withMetadata === false ? undefined : options;
-  const summaries = await Promise.all(backups.map(({ parsed, object }) => limit(() => summarise(target, parsed, object, byName, readOptions))));
+  const summaries = await Promise.all(
+    backups.map(({ parsed, object }) => {
+      const sidecar = metadataSidecarOf(parsed.name, byName);
+      const limit = sidecar && byName.get(sidecar)!.size > LARGE_METADATA_SIDECAR ? large : small;
+      return limit(() => summarise(target, parsed, object, byName, readOptions, parseMetadataHead));
+    }),
+  );
   return summaries.sort(newestFirst);
 }
 
-/** One backup by name; undefined when the target has no such archive. */
-export async function findBackup(target: Target, name: string, options: DecryptOptions = {}): Promise<BackupSummary | undefined> {
+/** One backup by name, its whole metadata; undefined when the target has no such archive. */
+export async function findBackup(target: Target, name: string, options: DecryptOptions = {}): Promise<BackupSummary<BackupMetadata> | undefined> {
   const parsed = parseBackupName(name);
   if (!parsed) return undefined;
   const objects = await target.list();
   const object = objects.find((o) => o.name === name);
   if (!object) return undefined;
-  return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options);
+  return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options, parseMetadata);
 }
 
-async function summarise(
+/** The metadata sidecar of the archive `name` that the target holds: plain, else encrypted. */
+function metadataSidecarOf(name: string, all: Map<string, StoredObject>): string | undefined {
+  const plain = sidecarNames(name, false).metadata;
+  const sealed = sidecarNames(name, true).metadata;
+  return all.has(plain) ? plain : all.has(sealed) ? sealed : undefined;
+}
+
+async function summarise<Metadata extends MetadataHead>(
   target: Target,
   parsed: ParsedBackupName,
   object: StoredObject,
   all: Map<string, StoredObject>,
   readOptions: (DecryptOptions & Pick<ListOptions, 'count'>) | undefined,
-): Promise<BackupSummary> {
+  parse: (text: string, backup: string, from: string) => Metadata,
+): Promise<BackupSummary<Metadata>> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
   const sidecars = [plain.sha256, plain.metadata, sealed.metadata, plain.signature].filter((n) => all.has(n));
-  const summary: BackupSummary = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
+  const summary: BackupSummary<Metadata> = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
   if (!readOptions) return summary;
-  const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;
+  const metadataName = metadataSidecarOf(parsed.name, all);
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: METADATA_ENCRYPTED_NOTE };
   try {
-    const metadata = parseMetadata(await readText(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
+    const metadata = parse(await readText(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);
     const cluster = sanitizeClusterName(metadata.cluster);
     return {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/metadata.js';
-import { parseMetadata } from '../../engine/archive/read-metadata.js';
+import { parseMetadata, parseMetadataHead } from '../../engine/archive/read-metadata.js';
 import { LsError } from '../../engine/errors.js';
 import { metadataSample as sample } from '../helpers/metadata-sample.js';
 
@@ -68,6 +68,23 @@ describe('metadata.schema.json', () => {
     expect(parseMetadata(JSON.stringify({ ...sample, entries: [reference] }), NAME).entries).toEqual([reference]);
     const error = readError({ ...sample, entries: [bare] });
     expect(error.message).toContain("metadata.json: 'entries[0]' is missing the required key 'mode'");
+  });
+
+  // list, prune and a job's retention read every backup's metadata and keep none of its entries
+  // (bench/catalog.ts: 30 backups of 100,000 files took 1.6 GB and 13 s, now 0.37 GB and 6 s).
+  it('reads the head without the entries for a listing: the rest checked as parseMetadata does, the entries only as a list', () => {
+    const { entries: _entries, ...head } = sample;
+    expect(parseMetadataHead(JSON.stringify(sample), NAME)).toEqual(head);
+    // An entry a listing does not use is not looked into (show, verify and restore read the whole).
+    const damagedEntry = { ...sample, entries: [{ ...sample.entries[0], sha256: 'xyz' }] };
+    expect(parseMetadataHead(JSON.stringify(damagedEntry), NAME)).toEqual(head);
+    expect(() => parseMetadata(JSON.stringify(damagedEntry), NAME)).toThrow(LsError);
+    // What a listing uses is refused as parseMetadata refuses it, and so is no entry list at all.
+    for (const bad of [{ ...sample, status: 'ok' }, { ...sample, cluster: 7 }, { ...sample, entries: {} }, head]) {
+      expect(() => parseMetadataHead(JSON.stringify(bad), NAME), JSON.stringify(bad).slice(0, 80)).toThrow(
+        expect.objectContaining({ code: 'EMETADATA', details: expect.objectContaining({ backup: NAME }) }),
+      );
+    }
   });
 
   it('says which lsbackup to use for a metadata format it does not read', () => {

@@ -16,6 +16,7 @@ test('every benchmark runs on tiny data (bench --quick)', async () => {
   const output = String(result.all);
   expect(result.exitCode, output.slice(-4000)).toBe(0);
   expect(output).toContain('| target |');
+  expect(output).toMatch(/\| catalog \| catalog: lsbackup list \(3 backups\)/);
   // The incremental group ran (restic and borg installed), or said why it could not (no network namespaces).
   expect(output).toMatch(/### incremental: lsbackup --incremental vs restic|incremental: SKIPPED, network namespaces/);
 }, 1_600_000);
