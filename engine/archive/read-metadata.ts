@@ -9,6 +9,7 @@ import { LsError, type Problem } from '../errors.js';
 import { validateValue } from '../schema/index.js';
 import { lsbackupVersion } from '../version.js';
 import { MAX_METADATA_BYTES, readLimited } from './limits.js';
+import { readMetadataHeadText } from './metadata-head.js';
 import { METADATA_FORMAT, type BackupMetadata, type MetadataHead } from './metadata.js';
 import { METADATA_ENTRY } from './writer.js';
 
@@ -55,6 +56,16 @@ export function parseMetadataHead(text: string | Buffer, backup: string, from: s
   if (!value) throw metadataError(backup, from, problems);
   const { entries: _entries, ...head } = value;
   return head;
+}
+
+/** A metadata.json stream (a sidecar) read only up to its entry list, which is then not downloaded (metadata-head.ts), as parseMetadataHead. */
+export async function readMetadataHead(body: Readable, backup: string, from: string): Promise<MetadataHead> {
+  return parseMetadataHead(await readMetadataHeadText(body, MAX_METADATA_BYTES, from), backup, from);
+}
+
+/** A whole metadata.json stream (within MAX_METADATA_BYTES), as parseMetadata. */
+export async function readMetadata(body: Readable, backup: string, from: string): Promise<BackupMetadata> {
+  return parseMetadata(await readLimited(body, MAX_METADATA_BYTES, from), backup, from);
 }
 
 /** The text as JSON, refused when it is not, or in another format than this lsbackup reads. */

@@ -3,6 +3,7 @@
  * sidecars. Anything else in the target (foreign files, temp files) is ignored.
  */
 import pLimit from 'p-limit';
+import type { Readable } from 'node:stream';
 import {
   parseBackupName,
   sanitizeClusterName,
@@ -13,19 +14,13 @@ import {
   type RunStatus,
 } from '../archive/index.js';
 import type { StoredObject, Target } from '../../targets/types.js';
-import { readText, type DecryptOptions } from './objects.js';
-import { parseMetadata, parseMetadataHead } from '../archive/read-metadata.js';
+import { openObject, type DecryptOptions } from './objects.js';
+import { readMetadata, readMetadataHead } from '../archive/read-metadata.js';
 import { formatProblem, isLsError, type Problem } from '../errors.js';
 import { newestFirst } from './order.js';
 
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
 export const METADATA_READS = 16;
-
-/**
- * A metadata sidecar past this size (a backup of tens of thousands of files) is read alone: read
- * 16 at a time, sidecars of 20 MB each held 1.5 GB for a moment (BENCHMARKS.md).
- */
-export const LARGE_METADATA_SIDECAR = 1024 * 1024;
 
 /** The note of a backup whose metadata sidecar is encrypted and no identity was given. */
 export const METADATA_ENCRYPTED_NOTE = 'metadata encrypted (pass --identity)';
@@ -83,7 +78,7 @@ export async function listBackupsLazily(
   const objects = await target.list();
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups = await listBackups(target, { ...options, withMetadata: false }, objects);
-  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options, parseMetadata) };
+  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options, readMetadata) };
 }
 
 /** Every backup in the target, newest first. */
@@ -94,15 +89,11 @@ export async function listBackups(target: Target, options: ListOptions = {}, lis
     const parsed = parseBackupName(o.name);
     return parsed && (options.only?.(parsed) ?? true) ? [{ parsed, object: o }] : [];
   });
-  const small = pLimit(METADATA_READS);
-  const large = pLimit(1);
+  const limit = pLimit(METADATA_READS);
   const readOptions = options.withMetadata === false ? undefined : options;
+  // Each sidecar only up to its entry list: the rest is all but a few KiB of it (20 MB for 100,000 files).
   const summaries = await Promise.all(
-    backups.map(({ parsed, object }) => {
-      const sidecar = metadataSidecarOf(parsed.name, byName);
-      const limit = sidecar && byName.get(sidecar)!.size > LARGE_METADATA_SIDECAR ? large : small;
-      return limit(() => summarise(target, parsed, object, byName, readOptions, parseMetadataHead));
-    }),
+    backups.map(({ parsed, object }) => limit(() => summarise(target, parsed, object, byName, readOptions, readMetadataHead))),
   );
   return summaries.sort(newestFirst);
 }
@@ -114,7 +105,7 @@ export async function findBackup(target: Target, name: string, options: DecryptO
   const objects = await target.list();
   const object = objects.find((o) => o.name === name);
   if (!object) return undefined;
-  return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options, parseMetadata);
+  return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options, readMetadata);
 }
 
 /** The metadata sidecar of the archive `name` that the target holds: plain, else encrypted. */
@@ -130,7 +121,7 @@ async function summarise<Metadata extends MetadataHead>(
   object: StoredObject,
   all: Map<string, StoredObject>,
   readOptions: (DecryptOptions & Pick<ListOptions, 'count'>) | undefined,
-  parse: (text: string, backup: string, from: string) => Metadata,
+  read: (body: Readable, backup: string, from: string) => Promise<Metadata>,
 ): Promise<BackupSummary<Metadata>> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
@@ -141,7 +132,7 @@ async function summarise<Metadata extends MetadataHead>(
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: METADATA_ENCRYPTED_NOTE };
   try {
-    const metadata = parse(await readText(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
+    const metadata = await read(await openObject(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);
     const cluster = sanitizeClusterName(metadata.cluster);
     return {

@@ -43,6 +43,7 @@ export async function decrypted(stored: Readable, name: string, options: Decrypt
   }
   const plain = (await loadAge()).decryptStream(options.identities);
   stored.on('error', (e) => plain.destroy(e));
+  plain.on('close', () => stored.destroy()); // a reader that stops early releases the object
   return stored.pipe(plain);
 }
 

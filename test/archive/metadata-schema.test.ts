@@ -71,7 +71,7 @@ describe('metadata.schema.json', () => {
   });
 
   // list, prune and a job's retention read every backup's metadata and keep none of its entries
-  // (bench/catalog.ts: 30 backups of 100,000 files took 1.6 GB and 13 s, now 0.37 GB and 6 s).
+  // (bench/catalog.ts: 30 backups of 100,000 files took 1.6 GB and 13 s; BENCHMARKS.md Session 19).
   it('reads the head without the entries for a listing: the rest checked as parseMetadata does, the entries only as a list', () => {
     const { entries: _entries, ...head } = sample;
     expect(parseMetadataHead(JSON.stringify(sample), NAME)).toEqual(head);

@@ -114,6 +114,25 @@ afterAll(async () => {
 });
 
 /** A config `targets:` entry for the bucket through `endpoint` (a proxy), 5 MiB parts one at a time. */
+/** A metadata sidecar as lsbackup writes it (it is validated when read back): backup `i` of cluster c1, on 2026-01-(i+1). */
+function sidecarMetadata(i: number, entries: unknown[] = []): string {
+  const time = `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`;
+  return JSON.stringify({
+    lsbackupVersion: '0.1.0',
+    format: 'lsbackup-metadata/v1',
+    cluster: 'c1',
+    backupId: `batch-${i}`,
+    startedAt: time,
+    finishedAt: time,
+    status: 'success',
+    inventory: { source: '/build', digest: 'sha256:' + '0'.repeat(64) },
+    archive: { format: 'tar.gz' },
+    hosts: [],
+    components: [],
+    entries,
+  });
+}
+
 function s3Target(prefix: string, endpoint: string, extra: Record<string, unknown> = {}) {
   return {
     uri: `s3://${BUCKET}/${prefix}`,
@@ -273,29 +292,11 @@ describe('S3 endpoint lost mid-upload', () => {
     const prefix = 'prune-batch/';
     const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
     // Prune goes by the metadata sidecar (cluster, time): an archive without one is kept.
-    // A sidecar as lsbackup writes it (it is validated when read back), with nothing in it.
-    const metadata = (i: number) => {
-      const time = `2026-01-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`;
-      return JSON.stringify({
-        lsbackupVersion: '0.1.0',
-        format: 'lsbackup-metadata/v1',
-        cluster: 'c1',
-        backupId: `batch-${i}`,
-        startedAt: time,
-        finishedAt: time,
-        status: 'success',
-        inventory: { source: '/build', digest: 'sha256:' + '0'.repeat(64) },
-        archive: { format: 'tar.gz' },
-        hosts: [],
-        components: [],
-        entries: [],
-      });
-    };
     for (const [i, n] of names.entries()) {
       for (const [key, body] of [
         [n, 'x'],
         [`${n}.sha256`, 'x'],
-        [`${n}.metadata.json`, metadata(i)],
+        [`${n}.metadata.json`, sidecarMetadata(i)],
       ])
         await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
     }
@@ -312,6 +313,38 @@ describe('S3 endpoint lost mid-upload', () => {
     }
     const left = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
     expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort()).toEqual([names[29], `${names[29]}.metadata.json`, `${names[29]}.sha256`]);
+  }, 300_000);
+
+  it('list reads a metadata sidecar only up to its entry list: 2.7 MB answered only 64 KiB deep still lists', async () => {
+    const prefix = 'list-head/';
+    const name = 'lsbackup-c1-20260101T000000Z.tar.gz';
+    const entries = Array.from({ length: 20_000 }, (_, i) => ({ path: `app/h1/files/etc/app/conf-${i}.yaml`, size: 100 + i, sha256: 'a'.repeat(64) }));
+    const sidecar = sidecarMetadata(0, entries);
+    expect(sidecar.length).toBeGreaterThan(2_500_000);
+    for (const [key, body] of [
+      [name, 'x'],
+      [`${name}.sha256`, 'x'],
+      [`${name}.metadata.json`, sidecar],
+    ])
+      await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
+    // Every answer for the sidecar breaks off after 64 KiB: reading it whole fails (resumed 5
+    // times, 64 KiB each); what list needs is in its first KiB.
+    const proxy = await startS3Proxy(server.endpoint, {
+      cutAnswerAfter: (req) => (req.method === 'GET' && req.url?.includes('.metadata.json') ? 64 * 1024 : undefined),
+    });
+    try {
+      const config = await ws.write('config-list-head.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['list', '--json', '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-list-head') } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const rows = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; name?: string; status?: string; metadataNote?: string });
+      expect(rows.filter((row) => row.type === 'list.backup')).toEqual([expect.objectContaining({ name, status: 'success', kind: 'full' })]);
+      expect(proxy.requests.filter((q) => q.startsWith('GET ') && q.includes('.metadata.json'))).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   }, 300_000);
 
   it('the endpoint stops after 4 parts while a local copy goes on: exit 2, the local copy kept, no crash', async () => {

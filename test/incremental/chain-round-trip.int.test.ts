@@ -248,6 +248,8 @@ async function chainRoundTrip(cluster: Cluster, host: string, seed: number, appl
     expect(run.archive, why).toBeDefined();
     const meta = run.metadata!;
     expect(meta.kind, why).toBe(point === 0 ? 'full' : 'incremental');
+    // list, prune and retention read each sidecar only up to its entry list (engine/archive/metadata-head.ts).
+    expect(Object.keys(meta).at(-1), `${why}: the entry list is metadata.json's last member`).toBe('entries');
     if (applyFlags.includes('remote'))
       expect(
         meta.components[0]!.hosts.map((h) => h.transport),
