@@ -244,12 +244,18 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     async cleanStale(scope: StaleScope = {}) {
       const found: string[] = [];
       try {
-        for await (const item of directory.listFilesAndDirectories({ prefix: TEMP_PREFIX, includeTimestamps: true })) {
-          const upload = item.kind === 'file' ? uploadOfTemp(item.name) : undefined;
-          const lastWritten = item.kind === 'file' ? item.properties.lastModified : undefined;
-          if (!upload || !isStaleLeftover(upload, lastWritten, scope, options.staleUploadHours)) continue;
-          if (!scope.dryRun) await directory.getFileClient(item.name).deleteIfExists();
-          found.push(`${item.name} (temp file of an interrupted upload, last written ${lastWritten!.toISOString()})`);
+        for await (const page of directory.listFilesAndDirectories({ prefix: TEMP_PREFIX, includeTimestamps: true }).byPage()) {
+          // The service's time, not this machine's: its answers carry it. A machine whose clock ran
+          // a day ahead (which a SAS token, unlike a signed request, does not refuse) took another
+          // machine's live upload for a dead run's.
+          const now = page.date?.getTime() ?? Date.now();
+          for (const file of page.segment.fileItems) {
+            const upload = uploadOfTemp(file.name);
+            const lastWritten = file.properties.lastModified;
+            if (!upload || !isStaleLeftover(upload, lastWritten, scope, options.staleUploadHours, now)) continue;
+            if (!scope.dryRun) await directory.getFileClient(file.name).deleteIfExists();
+            found.push(`${file.name} (temp file of an interrupted upload, last written ${lastWritten!.toISOString()})`);
+          }
         }
       } catch (e) {
         if (statusOf(e) === 404) return found; // no directory yet: nothing left behind

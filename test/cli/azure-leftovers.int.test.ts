@@ -8,9 +8,16 @@
  * write; the stand-in reports the file's mtime, so "a day later" is an mtime set back a day.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, utimes, writeFile, copyFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  ShareServiceClient,
+  StorageSharedKeyCredential,
+} from '@azure/storage-file-share';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliOutput, recipeYaml, runCli, spawnCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
@@ -98,3 +105,43 @@ it("a SIGKILLed run's temp file: kept while young, then listed by prune --leftov
   const list = await cli(['list', ...target(), '--json']);
   expect(jsonEvents(list.stdout, 'list.backup')).toMatchObject([{ status: 'success' }]);
 }, 600_000);
+
+it("judges leftovers by the share's clock: from a machine two days ahead (a SAS token), a temp file written now is kept, one idle 25 h is removed", async () => {
+  const offset = -48 * 3600_000; // the share's clock minus this machine's
+  const skewed = await startAzureFileStandIn('skewed', { clockOffsetMs: offset });
+  try {
+    const shareNow = Date.now() + offset;
+    // A SAS valid by the share's clock (a signed request from this machine would be refused: its date is two days off).
+    const sas = generateAccountSASQueryParameters(
+      {
+        startsOn: new Date(shareNow - 3600_000),
+        expiresOn: new Date(shareNow + 6 * 3600_000),
+        permissions: AccountSASPermissions.parse('rwdlc'),
+        services: AccountSASServices.parse('f').toString(),
+        resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      },
+      new StorageSharedKeyCredential(skewed.account, skewed.accountKey),
+    ).toString();
+    const dir = path.join(skewed.dataDir, SHARE, DIR);
+    await mkdir(dir, { recursive: true });
+    const live = '.lsbackup-tmp-0123456789ab-lsbackup-c1-20261201T000000Z.tar.gz';
+    const dead = '.lsbackup-tmp-ba9876543210-lsbackup-c1-20261130T000000Z.tar.gz';
+    await writeFile(path.join(dir, live), 'being written by a run on another machine');
+    await writeFile(path.join(dir, dead), 'left by a killed run');
+    const idle = new Date(Date.now() - 25 * 3600_000);
+    await utimes(path.join(dir, dead), idle, idle);
+    const skewedTarget = ['-t', `azfile://${skewed.account}/${SHARE}/${DIR}`, '--target-option', `endpoint=${skewed.endpoint}`];
+
+    const signed = await runCli(['list', ...skewedTarget, '--target-secret', 'accountKey=AZ_KEY'], { env: { AZ_KEY: skewed.accountKey } });
+    expect(signed.exitCode, 'the stand-in refuses a signed request two days off, as Azure does').toBe(1);
+    expect(signed.stderr).toMatch(/rejected \(AuthenticationFailed\)/);
+
+    const pruned = await runCli(['prune', '--leftovers', ...skewedTarget, '--target-secret', 'sasToken=AZ_SAS'], { env: { AZ_SAS: sas } });
+    expect(pruned.exitCode, cliOutput(pruned)).toBe(0);
+    expect(pruned.stdout).toContain(`removed leftover: ${dead}`);
+    expect(pruned.stdout).not.toContain(live);
+    expect((await readdir(dir)).sort()).toEqual([live]);
+  } finally {
+    await skewed.stop();
+  }
+}, 300_000);

@@ -9,7 +9,8 @@
  * get properties, get file (whole or ranged) and delete.
  *
  * Every request must carry a valid SharedKey signature (HMAC-SHA256 over the canonical
- * string of the Azure Storage SharedKey spec) or an account SAS in its query (`sig=…`: the
+ * string of the Azure Storage SharedKey spec, its x-ms-date within 15 minutes of the service's
+ * clock) or an account SAS in its query (`sig=…`: the
  * string-to-sign of service version 2020-12-06 and later, as "Create an account SAS" documents,
  * HMAC'd with the account key; its signed services, resource types, permissions, time window
  * and protocol are enforced with Azure's error codes). A wrong key or signature gets 403
@@ -42,6 +43,15 @@ export interface AzureFileStandIn {
   stop(): Promise<void>;
 }
 
+export interface AzureFileStandInOptions {
+  /**
+   * The service's clock minus this machine's (a machine whose clock is a day ahead: -86400000):
+   * in its Date headers, the times it reports (Last-Modified: a file's mtime plus this), the SAS
+   * time window and the x-ms-date check of SharedKey requests.
+   */
+  clockOffsetMs?: number;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -52,7 +62,7 @@ class HttpError extends Error {
   }
 }
 
-export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promise<AzureFileStandIn> {
+export async function startAzureFileStandIn(account = 'devstoreaccount1', { clockOffsetMs = 0 }: AzureFileStandInOptions = {}): Promise<AzureFileStandIn> {
   requireIntegrationTier('the Azure Files stand-in');
   const dataDir = await mkdtemp(join(tmpdir(), 'lsbackup-azfile-'));
   const accountKey = randomBytes(64).toString('base64');
@@ -60,14 +70,14 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
     handle(req, res).catch((e: unknown) => {
       const err = e instanceof HttpError ? e : new HttpError(500, 'InternalError', String((e as Error)?.stack ?? e));
       req.resume();
-      sendError(req, res, err);
+      sendError(req, res, err, clockOffsetMs);
     });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url!, 'http://standin');
-    if (url.searchParams.has('sig')) verifyAccountSas(req.method!, url.searchParams, account, accountKey);
-    else verifySharedKey(req, account, accountKey);
+    if (url.searchParams.has('sig')) verifyAccountSas(req.method!, url.searchParams, account, accountKey, clockOffsetMs);
+    else verifySharedKey(req, account, accountKey, clockOffsetMs);
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (segments[0] === account) segments.shift();
     const [share, ...rest] = segments;
@@ -81,10 +91,10 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
       if (method === 'PUT') {
         if (await exists(shareDir)) throw new HttpError(409, 'ShareAlreadyExists');
         await mkdir(shareDir);
-        return reply(res, 201, await entityHeadersOf(shareDir));
+        return reply(res, 201, await entityHeadersOf(shareDir, clockOffsetMs));
       }
       const s = await statOrThrow(shareDir, 'ShareNotFound');
-      return reply(res, 200, { ...entityHeaders(s), 'x-ms-share-quota': '5120' });
+      return reply(res, 200, { ...entityHeaders(s, clockOffsetMs), 'x-ms-share-quota': '5120' });
     }
     await statOrThrow(shareDir, 'ShareNotFound');
 
@@ -94,7 +104,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
         await statOrThrow(join(path, '..'), 'ParentNotFound');
         if (await exists(path)) throw new HttpError(409, 'ResourceAlreadyExists');
         await mkdir(path);
-        return reply(res, 201, await entityHeadersOf(path));
+        return reply(res, 201, await entityHeadersOf(path, clockOffsetMs));
       }
       const s = await statOrThrow(path, 'ResourceNotFound');
       if (!s.isDirectory()) throw new HttpError(404, 'ResourceNotFound');
@@ -103,7 +113,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
         await rm(path, { recursive: true });
         return reply(res, 202, {});
       }
-      return reply(res, 200, { ...entityHeaders(s), 'x-ms-file-attributes': 'Directory' });
+      return reply(res, 200, { ...entityHeaders(s, clockOffsetMs), 'x-ms-file-attributes': 'Directory' });
     }
 
     // Everything else addresses a file.
@@ -115,14 +125,14 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
       await statOrThrow(join(path, '..'), 'ParentNotFound');
       await (await open(path, 'w')).close();
       await truncate(path, size);
-      return reply(res, 201, await entityHeadersOf(path));
+      return reply(res, 201, await entityHeadersOf(path, clockOffsetMs));
     }
     if (method === 'PUT' && comp === 'range') return putRange(req, res, path);
     if (method === 'PUT' && comp === 'properties') {
       await statOrThrow(path, 'ResourceNotFound');
       const size = req.headers['x-ms-content-length'];
       if (size !== undefined) await truncate(path, Number(size));
-      return reply(res, 200, await entityHeadersOf(path));
+      return reply(res, 200, await entityHeadersOf(path, clockOffsetMs));
     }
     if (method === 'PUT' && comp === 'rename') return renameFile(req, res, shareDir, path);
     const s = await statOrThrow(path, 'ResourceNotFound');
@@ -131,7 +141,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
       await rm(path);
       return reply(res, 202, {});
     }
-    if (method === 'HEAD') return reply(res, 200, fileHeaders(s, s.size));
+    if (method === 'HEAD') return reply(res, 200, fileHeaders(s, s.size, clockOffsetMs));
     if (method === 'GET') return getFile(req, res, path, s);
     throw new HttpError(400, 'UnsupportedHttpVerb', `${method} ${comp ?? ''} is not supported by the stand-in`);
   }
@@ -150,7 +160,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
       if (Number(req.headers['content-length']) !== length) throw new HttpError(400, 'InvalidHeaderValue', 'Content-Length must equal the range length');
       await pipeline(req, createWriteStream(path, { flags: 'r+', start: range.start }));
     }
-    return reply(res, 201, await entityHeadersOf(path));
+    return reply(res, 201, await entityHeadersOf(path, clockOffsetMs));
   }
 
   async function renameFile(req: IncomingMessage, res: ServerResponse, shareDir: string, dest: string): Promise<void> {
@@ -171,7 +181,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
       });
       await unlink(sourcePath);
     }
-    return reply(res, 200, await entityHeadersOf(dest));
+    return reply(res, 200, await entityHeadersOf(dest, clockOffsetMs));
   }
 
   async function getFile(req: IncomingMessage, res: ServerResponse, path: string, s: Stats): Promise<void> {
@@ -180,10 +190,14 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
     if (range) {
       const end = Math.min(range.end, s.size - 1);
       if (range.start >= s.size) throw new HttpError(416, 'InvalidRange');
-      res.writeHead(206, { ...commonHeaders(req), ...fileHeaders(s, end - range.start + 1), 'Content-Range': `bytes ${range.start}-${end}/${s.size}` });
+      res.writeHead(206, {
+        ...commonHeaders(req, clockOffsetMs),
+        ...fileHeaders(s, end - range.start + 1, clockOffsetMs),
+        'Content-Range': `bytes ${range.start}-${end}/${s.size}`,
+      });
       await pipeline(createReadStream(path, { start: range.start, end }), res);
     } else {
-      res.writeHead(200, { ...commonHeaders(req), ...fileHeaders(s, s.size) });
+      res.writeHead(200, { ...commonHeaders(req, clockOffsetMs), ...fileHeaders(s, s.size, clockOffsetMs) });
       await pipeline(createReadStream(path), res);
     }
   }
@@ -196,7 +210,8 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
     for (const name of (await readdir(path)).sort()) {
       if (!name.startsWith(prefix)) continue;
       const e = await stat(join(path, name));
-      const times = `<Last-Modified>${e.mtime.toUTCString()}</Last-Modified><LastWriteTime>${e.mtime.toISOString()}</LastWriteTime>`;
+      const mtime = new Date(e.mtimeMs + clockOffsetMs);
+      const times = `<Last-Modified>${mtime.toUTCString()}</Last-Modified><LastWriteTime>${mtime.toISOString()}</LastWriteTime>`;
       entries.push(
         e.isDirectory()
           ? `<Directory><Name>${xml(name)}</Name><Properties>${times}</Properties></Directory>`
@@ -212,7 +227,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
 
   function reply(res: ServerResponse, status: number, headers: Record<string, string>, body?: string): void {
     // HEAD replies carry the entity's Content-Length but no body.
-    res.writeHead(status, { ...commonHeaders(res.req), 'Content-Length': String(Buffer.byteLength(body ?? '')), ...headers });
+    res.writeHead(status, { ...commonHeaders(res.req, clockOffsetMs), 'Content-Length': String(Buffer.byteLength(body ?? '')), ...headers });
     res.end(body);
   }
 
@@ -232,7 +247,7 @@ export async function startAzureFileStandIn(account = 'devstoreaccount1'): Promi
 }
 
 /** Recompute the SharedKey signature from the request as received, per the spec. */
-function verifySharedKey(req: IncomingMessage, account: string, accountKey: string): void {
+function verifySharedKey(req: IncomingMessage, account: string, accountKey: string, offsetMs: number): void {
   const auth = String(req.headers.authorization ?? '');
   const match = /^SharedKey ([^:]+):(.+)$/.exec(auth);
   if (!match) throw new HttpError(403, 'AuthenticationFailed', 'a SharedKey Authorization header is required');
@@ -278,6 +293,11 @@ function verifySharedKey(req: IncomingMessage, account: string, accountKey: stri
       'Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.',
     );
   }
+  // A signed request is good for 15 minutes either side of the service's clock.
+  const sent = String(req.headers['x-ms-date'] ?? req.headers.date ?? '');
+  if (!(Math.abs(Date.parse(sent) - (Date.now() + offsetMs)) <= 15 * 60_000)) {
+    throw new HttpError(403, 'AuthenticationFailed', `Server failed to authenticate the request. Request date header too old: '${sent}'`);
+  }
 }
 
 /**
@@ -286,7 +306,7 @@ function verifySharedKey(req: IncomingMessage, account: string, accountKey: stri
  * needs follows the permission table there: r read, w write, d delete, l list, c create
  * (files); resource types s service, c container (shares, listings), o object (files).
  */
-function verifyAccountSas(method: string, q: URLSearchParams, account: string, accountKey: string): void {
+function verifyAccountSas(method: string, q: URLSearchParams, account: string, accountKey: string, offsetMs: number): void {
   const p = (name: string) => q.get(name) ?? '';
   const stringToSign = [account, p('sp'), p('ss'), p('srt'), p('st'), p('se'), p('sip'), p('spr'), p('sv'), p('ses'), ''].join('\n');
   const expected = createHmac('sha256', Buffer.from(accountKey, 'base64')).update(stringToSign, 'utf8').digest();
@@ -294,7 +314,7 @@ function verifyAccountSas(method: string, q: URLSearchParams, account: string, a
   if (p('sv') < '2020-12-06' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new HttpError(403, 'AuthenticationFailed', `Server failed to authenticate the request. Signature did not match.`);
   }
-  const now = Date.now();
+  const now = Date.now() + offsetMs;
   if ((p('st') && Date.parse(p('st')) > now) || !(Date.parse(p('se')) > now)) {
     throw new HttpError(403, 'AuthenticationFailed', 'Signed expiry time must be after the current time (or the start time is in the future).');
   }
@@ -321,12 +341,12 @@ function sasNeeds(method: string, q: URLSearchParams): { resourceTypes: string[]
   return { resourceTypes: ['o'], permissions: byMethod(['c', 'w']) };
 }
 
-function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): void {
+function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError, offsetMs: number): void {
   if (res.headersSent) return void res.destroy();
   const body =
     req.method === 'HEAD' ? '' : `<?xml version="1.0" encoding="utf-8"?><Error><Code>${err.code}</Code><Message>${xml(err.message)}</Message></Error>`;
   res.writeHead(err.status, {
-    ...commonHeaders(req),
+    ...commonHeaders(req, offsetMs),
     'x-ms-error-code': err.code,
     'Content-Type': 'application/xml',
     'Content-Length': Buffer.byteLength(body),
@@ -334,30 +354,30 @@ function sendError(req: IncomingMessage, res: ServerResponse, err: HttpError): v
   res.end(body);
 }
 
-function commonHeaders(req: IncomingMessage): Record<string, string> {
+function commonHeaders(req: IncomingMessage, offsetMs: number): Record<string, string> {
   return {
     'x-ms-request-id': randomBytes(8).toString('hex'),
     'x-ms-version': String(req.headers['x-ms-version'] ?? '2025-05-05'),
-    Date: new Date().toUTCString(),
+    Date: new Date(Date.now() + offsetMs).toUTCString(),
   };
 }
 
-function entityHeaders(s: Stats): Record<string, string> {
+function entityHeaders(s: Stats, offsetMs: number): Record<string, string> {
   return {
     ETag: `"0x${Math.floor(s.mtimeMs * 1000)
       .toString(16)
       .toUpperCase()}"`,
-    'Last-Modified': s.mtime.toUTCString(),
+    'Last-Modified': new Date(s.mtimeMs + offsetMs).toUTCString(),
   };
 }
 
-async function entityHeadersOf(path: string): Promise<Record<string, string>> {
-  return entityHeaders(await stat(path));
+async function entityHeadersOf(path: string, offsetMs: number): Promise<Record<string, string>> {
+  return entityHeaders(await stat(path), offsetMs);
 }
 
-function fileHeaders(s: Stats, length: number): Record<string, string> {
+function fileHeaders(s: Stats, length: number, offsetMs: number): Record<string, string> {
   return {
-    ...entityHeaders(s),
+    ...entityHeaders(s, offsetMs),
     'Content-Length': String(length),
     'Content-Type': 'application/octet-stream',
     'x-ms-type': 'File',
