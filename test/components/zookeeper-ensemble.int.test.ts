@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { cliOutput } from '../helpers/cli.js';
-import { fourLetterWord, withoutWatcherNotices, writeZkCliScript } from '../infra/servers/zookeeper.js';
+import { fourLetterWord, withoutWatcherNotices, writeZkCliScript, zkServerClasspath } from '../infra/servers/zookeeper.js';
 import { freePortOutsideEphemeral, LOOPBACK, runChecked, waitUntil } from '../infra/servers/common.js';
 import { writeServiceScript, type ServiceScript } from './service-script.js';
 
@@ -97,7 +97,8 @@ beforeAll(async () => {
     const logFile = join(base, 'zookeeper.log');
     const service = await writeServiceScript({
       dir: base,
-      command: ['java', '-Xmx256m', '-cp', `${conf}:/usr/share/java/zookeeper.jar`, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
+      // With a logging backend (zkServerClasspath): the node's log, shown when the ensemble does not form, says why.
+      command: ['java', '-Xmx256m', '-cp', zkServerClasspath(conf), 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
       identity: cfg,
       logFile,
     });

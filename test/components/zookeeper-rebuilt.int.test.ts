@@ -24,7 +24,7 @@ import { startFleet, SUDO_USER, type Fleet } from '../fleet/fleet.js';
 import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
 import { writeLambdaStackBuild, type LambdaStackBuild } from '../helpers/lambdastack-build.js';
 import { etcHosts, hostMountSetup, inHost, serviceScript } from '../helpers/lambdastack-hosts.js';
-import { fourLetterWord, withoutWatcherNotices, writeZkCliScript } from '../infra/servers/zookeeper.js';
+import { fourLetterWord, withoutWatcherNotices, writeZkCliScript, zkServerClasspath } from '../infra/servers/zookeeper.js';
 import { runChecked, waitUntil } from '../infra/servers/common.js';
 
 /** sshd on port 22 of 127.0.0.<FIRST_OCTET>…: addresses no other test of this tree uses. */
@@ -103,7 +103,7 @@ beforeAll(async () => {
       hostDirs[vm.name] = d;
       const unit = serviceScript(
         join(base, 'zookeeper.service'),
-        ['java', '-Xmx256m', '-cp', '/opt/zookeeper/conf:/usr/share/java/zookeeper.jar', ZK_MAIN, '/opt/zookeeper/conf/zoo.cfg'],
+        ['java', '-Xmx256m', '-cp', zkServerClasspath('/opt/zookeeper/conf'), ZK_MAIN, '/opt/zookeeper/conf/zoo.cfg'],
         join(base, 'zookeeper.log'),
       );
       units.push(unit);

@@ -3,7 +3,7 @@
  * it would call `systemctl start|stop zookeeper`, logging every call in order). The server is the
  * one test/infra/servers/zookeeper.ts configures (port, zoo.cfg, data dir).
  */
-import { startZooKeeper, fourLetterWord, type ZooKeeperServer } from '../infra/servers/zookeeper.js';
+import { startZooKeeper, fourLetterWord, zkServerClasspath, type ZooKeeperServer } from '../infra/servers/zookeeper.js';
 import { freePortOutsideEphemeral, readPidFile, runChecked, waitUntil } from '../infra/servers/common.js';
 import { writeServiceScript } from './service-script.js';
 
@@ -29,7 +29,7 @@ export async function startZooKeeperService(baseDir: string, options: { separate
   await zk.stop();
   const service = await writeServiceScript({
     dir: baseDir,
-    command: ['java', '-Xmx256m', '-cp', `${zk.configDir}:/usr/share/java/zookeeper.jar`, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', zk.configFile],
+    command: ['java', '-Xmx256m', '-cp', zkServerClasspath(zk.configDir), 'org.apache.zookeeper.server.quorum.QuorumPeerMain', zk.configFile],
     identity: zk.configFile,
     logFile: zk.logFile,
   });

@@ -9,6 +9,19 @@ import { join } from 'node:path';
 import { LOOPBACK, type BaseServerOptions, type RunningServer, freePort, prepareBaseDir, makeDirs, launchServer, runChecked, socketRequest } from './common.js';
 
 const ZK_JAR = '/usr/share/java/zookeeper.jar';
+
+/**
+ * Debian's zookeeper.jar comes without a logging backend (SLF4J falls back to no output), so a
+ * server that will not start or join its ensemble leaves an empty log. Where maven's simple SLF4J
+ * backend is installed (it is on these machines), the server logs through it; java skips a jar
+ * that is not there.
+ */
+const SIMPLE_LOGGER = '/usr/share/java/maven3-slf4j-provider.jar:/usr/share/java/maven-shared-utils.jar';
+
+/** The classpath of a ZooKeeper server whose zoo.cfg is in `configDir`. */
+export function zkServerClasspath(configDir: string): string {
+  return `${configDir}:${ZK_JAR}:${SIMPLE_LOGGER}`;
+}
 const MAIN = 'org.apache.zookeeper.server.quorum.QuorumPeerMain';
 
 export interface ZooKeeperServer extends RunningServer {
@@ -65,7 +78,7 @@ export async function startZooKeeper(opts: ZooKeeperOptions = {}): Promise<ZooKe
     baseDir,
     ownedHere,
     logFile,
-    args: ['-Xmx256m', '-cp', `${configDir}:${ZK_JAR}`, MAIN, configFile],
+    args: ['-Xmx256m', '-cp', zkServerClasspath(configDir), MAIN, configFile],
     // `ruok` answers before the server serves requests; `srvr` reports a Mode only once it does.
     ready: async () => /^Mode: /m.test(await fourLetter('srvr')),
     timeoutMs: opts.startTimeoutMs ?? 120_000,
