@@ -10,6 +10,7 @@ export { backupName } from './names.js';
 export const METADATA_FORMAT: BackupMetadata['format'] = 'lsbackup-metadata/v1';
 
 export type RunStatus = BackupMetadata['status'];
+export type HostRunStatus = ComponentHostRecord['status'];
 
 /**
  * The metadata without its entry list, which is what a listing of every backup keeps: the list
@@ -17,4 +18,3 @@ export type RunStatus = BackupMetadata['status'];
  * job's retention read every backup of the target.
  */
 export type MetadataHead = Omit<BackupMetadata, 'entries'>;
-export type HostRunStatus = ComponentHostRecord['status'];

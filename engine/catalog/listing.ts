@@ -108,13 +108,6 @@ export async function findBackup(target: Target, name: string, options: DecryptO
   return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options, readMetadata);
 }
 
-/** The metadata sidecar of the archive `name` that the target holds: plain, else encrypted. */
-function metadataSidecarOf(name: string, all: Map<string, StoredObject>): string | undefined {
-  const plain = sidecarNames(name, false).metadata;
-  const sealed = sidecarNames(name, true).metadata;
-  return all.has(plain) ? plain : all.has(sealed) ? sealed : undefined;
-}
-
 async function summarise<Metadata extends MetadataHead>(
   target: Target,
   parsed: ParsedBackupName,
@@ -128,7 +121,7 @@ async function summarise<Metadata extends MetadataHead>(
   const sidecars = [plain.sha256, plain.metadata, sealed.metadata, plain.signature].filter((n) => all.has(n));
   const summary: BackupSummary<Metadata> = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
   if (!readOptions) return summary;
-  const metadataName = metadataSidecarOf(parsed.name, all);
+  const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: METADATA_ENCRYPTED_NOTE };
   try {

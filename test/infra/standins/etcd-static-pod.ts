@@ -66,8 +66,6 @@ export interface EtcdStaticPod {
   /** Resolves once the "kubelet" has the etcd running / stopped (generous deadline). */
   running(): Promise<void>;
   stopped(): Promise<void>;
-  /** The manifests of the API server, controller manager and scheduler. */
-  controlPlaneManifests: string[];
   /** Resolves once the API server, controller manager and scheduler run. */
   controlPlaneRunning(): Promise<void>;
   /** How many times each control-plane pod (etcd included) has started. */
@@ -153,12 +151,12 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
   const timer = setInterval(() => {
     busy = busy.then(reconcile).catch((e: Error) => void (lastError = e));
   }, 200);
-  const until = (what: string, up: boolean) =>
+  const until = (what: string, reached: () => boolean | Promise<boolean>) =>
     waitUntil(
-      `etcd static pod ${what}`,
+      what,
       async () => {
         if (lastError) throw lastError;
-        return up ? etcd !== undefined && (await pathExists(stateFile)) : etcd === undefined;
+        return reached();
       },
       { timeoutMs: WAIT_MS },
     );
@@ -181,18 +179,9 @@ export async function startEtcdStaticPod(o: EtcdStaticPodOptions): Promise<EtcdS
       }
       return out;
     },
-    running: () => until('running', true),
-    stopped: () => until('stopped', false),
-    controlPlaneManifests,
-    controlPlaneRunning: () =>
-      waitUntil(
-        'control plane running',
-        async () => {
-          if (lastError) throw lastError;
-          return CONTROL_PLANE.every((name) => runningPods.has(name));
-        },
-        { timeoutMs: WAIT_MS },
-      ),
+    running: () => until('etcd static pod running', async () => etcd !== undefined && (await pathExists(stateFile))),
+    stopped: () => until('etcd static pod stopped', () => etcd === undefined),
+    controlPlaneRunning: () => until('control plane running', () => CONTROL_PLANE.every((name) => runningPods.has(name))),
     starts: () => ({ ...starts }),
     apiServerFaults: async () => {
       busy = busy.then(() => checkRevision(true));
