@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { httpOk, prometheusArgs, runChecked, startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { succeeded } from '../helpers/cli.js';
+import { cliOutput, succeeded } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 import { writeServiceScript, type ServiceScript } from './service-script.js';
@@ -131,4 +131,22 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     const value = await prom.query('last_over_time(lsbackup_recipe_test{marker="lsbackup-recipe-test"}[1d])');
     expect(value.map((v) => v.value[1])).toEqual(['42']);
   }, 900_000);
+
+  // LambdaStack runs Prometheus as a Type=simple unit: `systemctl start` returns once the process
+  // runs, also when it then refuses what the restore put back, so only Prometheus can tell.
+  it('a restore after which Prometheus does not come up fails, naming its ready URL', async () => {
+    const config = await readFile(prom.configFile, 'utf8');
+    // An edit on disk the running server never loaded: the backup holds it, and a start refuses it.
+    await writeFile(prom.configFile, `${config}\nnot: [valid\n`);
+    try {
+      const archive = await cluster.backup(recipe);
+      const r = await cluster.restore(archive, ['--var', 'prometheus.prometheus_ready_timeout=4']);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(cliOutput(r)).toContain(`prometheus: started, but ${prom.url}/-/ready did not answer within 4s`);
+    } finally {
+      await writeFile(prom.configFile, config);
+      await runChecked(service!.script, ['stop']);
+      await startService();
+    }
+  }, 600_000);
 });
