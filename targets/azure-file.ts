@@ -23,7 +23,7 @@ import { NameTakenError, publishTogether, type PublishStore } from './support/pu
 import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
-import { isStaleLeftover } from './support/stale-leftovers.js';
+import { isStaleLeftover, orphanSidecars } from './support/stale-leftovers.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { idleLimitedPipeline } from './support/azure-idle-client.js';
@@ -240,7 +240,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       }
     },
 
-    /** Temp files of uploads that were never committed, by the rule of targets/support/stale-leftovers.ts. */
+    /** Temp files of uploads that were never committed, and sidecars without their archive, by the rule of targets/support/stale-leftovers.ts. */
     async cleanStale(scope: StaleScope = {}) {
       const found: string[] = [];
       try {
@@ -256,6 +256,20 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
             if (!scope.dryRun) await directory.getFileClient(file.name).deleteIfExists();
             found.push(`${file.name} (temp file of an interrupted upload, last written ${lastWritten!.toISOString()})`);
           }
+        }
+        // Sidecars without their archive, untouched for the grace period (another machine may be
+        // between placing a backup's sidecars and its archive).
+        const modified = new Map<string, Date | undefined>();
+        let now = Date.now();
+        for await (const page of directory.listFilesAndDirectories({ includeTimestamps: true }).byPage()) {
+          now = page.date?.getTime() ?? now;
+          for (const file of page.segment.fileItems) modified.set(file.name, file.properties.lastModified);
+        }
+        for (const name of orphanSidecars([...modified.keys()], scope)) {
+          const lastWritten = modified.get(name);
+          if (!isStaleLeftover(name, lastWritten, scope, options.staleUploadHours, now)) continue;
+          if (!scope.dryRun) await directory.getFileClient(name).deleteIfExists();
+          found.push(`${name} (sidecar without its archive, last written ${lastWritten!.toISOString()})`);
         }
       } catch (e) {
         if (statusOf(e) === 404) return found; // no directory yet: nothing left behind

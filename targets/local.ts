@@ -7,10 +7,14 @@ import { finished, pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
+import { orphanSidecars } from './support/stale-leftovers.js';
 import { LsError } from '../engine/errors.js';
 import { fsyncPath } from '../engine/atomic-file.js';
 import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
+
+/** A sidecar without its archive is a dead run's once nothing touched it for this long (cleanStale). */
+const ORPHAN_SIDECAR_GRACE_MS = 3600_000;
 
 export const scheme = 'file';
 
@@ -205,12 +209,22 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     });
   }
 
-  /** Temp files of uploads that were never committed: a run killed with SIGKILL leaves them. */
+  /**
+   * Temp files of uploads that were never committed (a run killed with SIGKILL leaves them), and
+   * sidecars without their archive untouched for an hour. Called under the target's lock, which
+   * every run writing here holds: lsbackup is writing none of them now. The hour spares a backup
+   * being copied in by hand, sidecars first.
+   */
   async function cleanStale(scope: StaleScope = {}): Promise<string[]> {
     const names = await readdir(dir).catch(() => [] as string[]);
-    const stale = names.filter((n) => n.startsWith(TEMP_PREFIX));
-    if (!scope.dryRun) await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
-    return stale;
+    const temps = names.filter((n) => n.startsWith(TEMP_PREFIX));
+    const orphans: string[] = [];
+    for (const name of orphanSidecars(names, scope)) {
+      const info = await lstat(join(dir, name)).catch(() => undefined);
+      if (info?.isFile() && Date.now() - info.mtimeMs >= ORPHAN_SIDECAR_GRACE_MS) orphans.push(name);
+    }
+    if (!scope.dryRun) await Promise.all([...temps, ...orphans].map((n) => rm(join(dir, n), { force: true })));
+    return [...temps, ...orphans.map((n) => `${n} (sidecar without its archive)`)];
   }
 
   return { uri, directory: dir, lockFile: join(dir, '.lsbackup.lock'), check, put, list, stat: statObject, get, delete: remove, cleanStale };

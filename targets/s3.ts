@@ -42,7 +42,7 @@ import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
-import { isStaleLeftover, ofScopedBackup } from './support/stale-leftovers.js';
+import { isStaleLeftover, ofScopedBackup, orphanSidecars } from './support/stale-leftovers.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, guardDownload, isIdleTimeout, noAnswer } from './support/idle-timeout.js';
 
@@ -230,6 +230,24 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
     return newest;
   }
 
+  async function list(): Promise<StoredObject[]> {
+    const found: StoredObject[] = [];
+    let ContinuationToken: string | undefined;
+    try {
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
+        for (const o of page.Contents ?? []) {
+          if (!o.Key || o.Key === prefix) continue;
+          found.push({ name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
+        }
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+    } catch (e) {
+      throw fail('cannot list objects', e);
+    }
+    return found;
+  }
+
   return {
     uri,
     // The endpoint names the store (AWS when absent: bucket names are global there).
@@ -288,23 +306,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
       };
     },
 
-    async list() {
-      const found: StoredObject[] = [];
-      let ContinuationToken: string | undefined;
-      try {
-        do {
-          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
-          for (const o of page.Contents ?? []) {
-            if (!o.Key || o.Key === prefix) continue;
-            found.push({ name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
-          }
-          ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (ContinuationToken);
-      } catch (e) {
-        throw fail('cannot list objects', e);
-      }
-      return found;
-    },
+    list,
 
     stat,
 
@@ -394,6 +396,15 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           }
           ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (ContinuationToken);
+        // Sidecars without their archive, untouched for the grace period (another machine may be
+        // between placing a backup's sidecars and its archive).
+        const objects = await list();
+        const modified = new Map(objects.map((o) => [o.name, o.modified]));
+        for (const name of orphanSidecars([...modified.keys()], scope)) {
+          if (!isStaleLeftover(name, modified.get(name), scope, options.staleUploadHours, storeNow())) continue;
+          if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
+          found.push(`${name} (sidecar without its archive, last written ${modified.get(name)!.toISOString()})`);
+        }
       } catch (e) {
         throw fail('cannot remove leftovers of interrupted runs', e);
       }

@@ -469,7 +469,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--dry-run', 'only print what would be kept and deleted')
       .option(
         '--leftovers',
-        'only list and remove what dead runs left in the target (S3: incomplete multipart uploads, Azure Files: temp files, either not written to for the staleUploadHours option, default 24; local: temp files); no --keep-* needed. Every prune and every backup run also removes them',
+        "only list and remove what dead runs left in the target: S3 incomplete multipart uploads, Azure Files and local temp files, and sidecars without their archive (a run or prune killed halfway), on S3 and Azure once not written to for the staleUploadHours option (default 24), locally once idle an hour; no --keep-* needed. Every prune and every backup run (its own cluster's) also removes them",
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));

@@ -13,7 +13,7 @@ export const azureFileTargetOptionsSchema = {
     sasToken: secretOption('SAS token with read, write, create, delete and list permissions (instead of accountKey)', 'AZURE_SAS_TOKEN'),
     endpoint: { type: 'string', description: 'File service endpoint', examples: ['https://myaccount.file.core.windows.net'] },
     rangeSize: { type: 'integer', minimum: 65536, maximum: 4 * 1024 * 1024, default: 4 * 1024 * 1024, description: 'Bytes per Put Range call' },
-    staleUploadHours: staleUploadHoursOption('Temp files of interrupted uploads'),
+    staleUploadHours: staleUploadHoursOption('Temp files of interrupted uploads, and sidecars without their archive,'),
     idleTimeout: idleTimeoutOption(),
   },
 };

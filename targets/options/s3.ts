@@ -36,7 +36,7 @@ export const s3TargetOptionsSchema = {
       description:
         "Size in bytes of the first multipart parts (5 MiB to 4 GiB); later parts double as needed so one archive can reach S3's 5 TiB within its 10,000 parts",
     },
-    staleUploadHours: staleUploadHoursOption('Incomplete multipart uploads'),
+    staleUploadHours: staleUploadHoursOption('Incomplete multipart uploads, and sidecars without their archive,'),
     queueSize: { type: 'integer', minimum: 1, maximum: 16, default: 3, description: 'Parts uploaded in parallel' },
     idleTimeout: idleTimeoutOption(),
   },

@@ -23,6 +23,20 @@ export function ofScopedBackup(name: string, scope: StaleScope): boolean {
 }
 
 /**
+ * Sidecars among `names` whose archive is not there, of `scope`'s backups: what a run killed
+ * after placing the sidecars and before the archive leaves (publishTogether places the archive
+ * last), or a prune killed between deleting an archive and its sidecars (it deletes the archive
+ * first). Listings skip them; nothing else would ever remove them.
+ */
+export function orphanSidecars(names: readonly string[], scope: StaleScope): string[] {
+  const present = new Set(names);
+  return names.filter((name) => {
+    const archive = archiveOf(name);
+    return archive !== name && !present.has(archive) && ofScopedBackup(name, scope);
+  });
+}
+
+/**
  * Is the leftover of upload `name`, last written at `lastWritten`, a dead run's to remove?
  * `staleUploadHours` is the target's option (default 24).
  */
