@@ -198,4 +198,13 @@ describe('zookeeper recipe on a three-node ensemble (LambdaStack: ZooKeeper on e
     for (const n of nodes) await runChecked(n.service.script, ['start']);
     await ensembleServes();
   }, 900_000);
+
+  it('a port check that cannot run on the host fails the restore saying so, not as a node that never came back', async () => {
+    const archive = await cluster.backup(recipe);
+    const r = await cluster.restore(archive, ['--var', 'zookeeper.zk_port_open=lsbackup-no-such-command']);
+    expect(r.exitCode, cliOutput(r)).not.toBe(0);
+    expect(cliOutput(r)).toContain('zookeeper: zk_port_open cannot run here (the default needs bash; set zk_port_open, e.g. to nc -z)');
+    // The nodes were started all the same.
+    await ensembleServes();
+  }, 900_000);
 });
