@@ -17,7 +17,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { startGrafanaStandIn, type GrafanaStandIn } from '../infra/index.js';
+import { startGrafanaStandIn, waitUntil, type GrafanaStandIn } from '../infra/index.js';
 import { writeSelfSignedCert } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntryBytes, archiveLines, readMetadata } from '../helpers/archive.js';
 import { cliOutput, succeeded } from '../helpers/cli.js';
@@ -181,13 +181,23 @@ describe('grafana recipe, Debian default (Grafana STAND-IN on plain HTTP + real 
     await writeFile(join(grafana.configDir, 'grafana.ini'), 'broken\n');
     await cluster.hostVars('localhost', { ...vars, grafana_restore_files: true });
     await grafana.stop();
-    const files = succeeded(await cluster.restore(archive));
-    expect(cliOutput(files)).not.toContain('warning grafana');
-    expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
+    // A Grafana that does not come back (Type=simple: its start returned all the same) fails the restore.
+    const down = await cluster.restore(archive, ['--var', 'grafana.grafana_ready_timeout=2']);
+    expect(down.exitCode, cliOutput(down)).not.toBe(0);
+    expect(cliOutput(down)).toContain(`grafana: started, but ${grafana.url}/api/health did not answer within 2s`);
+    await writeFile(marker, '');
+    await rm(db);
+    // The start command's line is where systemctl would start Grafana: the stand-in starts then, on
+    // the restored data dir, and the restore waits for it.
+    const restoring = cluster.restore(archive);
+    await waitUntil('the restore starts grafana', async () => (await readFile(marker, 'utf8')).includes('start'), { timeoutMs: 300_000 });
     expect(await sqlite(db, 'SELECT title FROM dashboard ORDER BY id;')).toBe('Node exporter\nKafka');
     expect(await readFile(join(grafana.configDir, 'grafana.ini'), 'utf8')).toContain('[paths]');
-    // The stand-in's start on the restored data dir: the state of the backup, credentials included.
-    grafana = await startGrafanaStandIn({ baseDir: grafana.baseDir, password: PASSWORD });
+    grafana = await startGrafanaStandIn({ baseDir: grafana.baseDir, password: PASSWORD, port: grafana.port });
+    const files = succeeded(await restoring);
+    expect(cliOutput(files)).not.toContain('warning grafana');
+    expect((await readFile(marker, 'utf8')).split('\n').filter(Boolean)).toEqual(['stop', 'start']);
+    // The state of the backup, credentials included.
     const restored = await client(grafana).state();
     expect(restored.dashboards).toEqual(before.dashboards);
     expect(restored.datasources).toEqual(before.datasources);
