@@ -213,7 +213,8 @@ describe('kubernetes recipe, etcd as a kubeadm static pod without etcdctl on the
   it('refuses to restore etcd on this master alone while etcd lists other members (an HA control plane), and leaves etcd alone', async () => {
     expect(archive).toBeDefined();
     const added = await pod!.etcdctl(['member', 'add', 'master-vm-1', '--learner', '--peer-urls=https://127.0.0.2:2380']);
-    const id = /Member ([0-9a-f]+) added/.exec(added)?.[1];
+    // etcdctl prints the id with %16x: one of 16 ids starts with a 0 nibble and comes space-padded.
+    const id = /Member\s+([0-9a-f]+) added/.exec(added)?.[1];
     expect(id, added).toBeDefined();
     try {
       const r = await cluster!.restore(archive);
