@@ -23,7 +23,7 @@ import { NameTakenError, publishTogether, type PublishStore } from './support/pu
 import { formatBytes } from '../engine/report/format.js';
 import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
-import { isStaleLeftover, orphanSidecars } from './support/stale-leftovers.js';
+import { isStaleLeftover, staleOrphanSidecars } from './support/stale-leftovers.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { idleLimitedPipeline } from './support/azure-idle-client.js';
@@ -244,32 +244,25 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
     async cleanStale(scope: StaleScope = {}) {
       const found: string[] = [];
       try {
-        for await (const page of directory.listFilesAndDirectories({ prefix: TEMP_PREFIX, includeTimestamps: true }).byPage()) {
-          // The service's time, not this machine's: its answers carry it. A machine whose clock ran
-          // a day ahead (which a SAS token, unlike a signed request, does not refuse) took another
-          // machine's live upload for a dead run's.
-          const now = page.date?.getTime() ?? Date.now();
-          for (const file of page.segment.fileItems) {
-            const upload = uploadOfTemp(file.name);
-            const lastWritten = file.properties.lastModified;
-            if (!upload || !isStaleLeftover(upload, lastWritten, scope, options.staleUploadHours, now)) continue;
-            if (!scope.dryRun) await directory.getFileClient(file.name).deleteIfExists();
-            found.push(`${file.name} (temp file of an interrupted upload, last written ${lastWritten!.toISOString()})`);
-          }
-        }
-        // Sidecars without their archive, untouched for the grace period (another machine may be
-        // between placing a backup's sidecars and its archive).
-        const modified = new Map<string, Date | undefined>();
+        // One listing serves both kinds. "Now" is the service's time, not this machine's: its
+        // answers carry it. A machine whose clock ran a day ahead (which a SAS token, unlike a
+        // signed request, does not refuse) took another machine's live upload for a dead run's.
+        const files: Array<{ name: string; modified?: Date }> = [];
         let now = Date.now();
         for await (const page of directory.listFilesAndDirectories({ includeTimestamps: true }).byPage()) {
           now = page.date?.getTime() ?? now;
-          for (const file of page.segment.fileItems) modified.set(file.name, file.properties.lastModified);
+          for (const file of page.segment.fileItems) files.push({ name: file.name, modified: file.properties.lastModified });
         }
-        for (const name of orphanSidecars([...modified.keys()], scope)) {
-          const lastWritten = modified.get(name);
-          if (!isStaleLeftover(name, lastWritten, scope, options.staleUploadHours, now)) continue;
+        for (const { name, modified } of files) {
+          const upload = uploadOfTemp(name);
+          if (!upload || !isStaleLeftover(upload, modified, scope, options.staleUploadHours, now)) continue;
           if (!scope.dryRun) await directory.getFileClient(name).deleteIfExists();
-          found.push(`${name} (sidecar without its archive, last written ${lastWritten!.toISOString()})`);
+          found.push(`${name} (temp file of an interrupted upload, last written ${modified!.toISOString()})`);
+        }
+        // Sidecars without their archive (another machine may be between placing a backup's sidecars and its archive).
+        for (const { name, note } of staleOrphanSidecars(files, scope, options.staleUploadHours, now)) {
+          if (!scope.dryRun) await directory.getFileClient(name).deleteIfExists();
+          found.push(note);
         }
       } catch (e) {
         if (statusOf(e) === 404) return found; // no directory yet: nothing left behind

@@ -7,14 +7,14 @@ import { finished, pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
-import { orphanSidecars } from './support/stale-leftovers.js';
+import { isStaleLeftover, orphanSidecars } from './support/stale-leftovers.js';
 import { LsError } from '../engine/errors.js';
 import { fsyncPath } from '../engine/atomic-file.js';
 import { DEFAULT_BLOCK_SIZE } from '../engine/archive/block-writer.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
 
-/** A sidecar without its archive is a dead run's once nothing touched it for this long (cleanStale). */
-const ORPHAN_SIDECAR_GRACE_MS = 3600_000;
+/** A sidecar without its archive is a dead run's once nothing touched it for this many hours (cleanStale). */
+const ORPHAN_SIDECAR_GRACE_HOURS = 1;
 
 export const scheme = 'file';
 
@@ -221,7 +221,7 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
     const orphans: string[] = [];
     for (const name of orphanSidecars(names, scope)) {
       const info = await lstat(join(dir, name)).catch(() => undefined);
-      if (info?.isFile() && Date.now() - info.mtimeMs >= ORPHAN_SIDECAR_GRACE_MS) orphans.push(name);
+      if (info?.isFile() && isStaleLeftover(name, info.mtime, scope, ORPHAN_SIDECAR_GRACE_HOURS)) orphans.push(name);
     }
     if (!scope.dryRun) await Promise.all([...temps, ...orphans].map((n) => rm(join(dir, n), { force: true })));
     return [...temps, ...orphans.map((n) => `${n} (sidecar without its archive)`)];

@@ -42,7 +42,7 @@ import { unlessNotFound } from './support/lookup.js';
 import { fixedSizeWritable } from './support/fixed-size-writable.js';
 import { partSchedule, S3_PART_LIMITS, type PartLimits } from './support/part-sizes.js';
 import type { PendingUpload, PutOptions, StaleScope, StoredObject, Target } from './types.js';
-import { isStaleLeftover, ofScopedBackup, orphanSidecars } from './support/stale-leftovers.js';
+import { isStaleLeftover, ofScopedBackup, staleOrphanSidecars } from './support/stale-leftovers.js';
 import { changedWhileRead, resumingDownload } from './support/resuming-download.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, explainUploadFailure, guardDownload, isIdleTimeout, noAnswer } from './support/idle-timeout.js';
 
@@ -398,12 +398,9 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
         } while (ContinuationToken);
         // Sidecars without their archive, untouched for the grace period (another machine may be
         // between placing a backup's sidecars and its archive).
-        const objects = await list();
-        const modified = new Map(objects.map((o) => [o.name, o.modified]));
-        for (const name of orphanSidecars([...modified.keys()], scope)) {
-          if (!isStaleLeftover(name, modified.get(name), scope, options.staleUploadHours, storeNow())) continue;
+        for (const { name, note } of staleOrphanSidecars(await list(), scope, options.staleUploadHours, storeNow())) {
           if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keyOf(name) }));
-          found.push(`${name} (sidecar without its archive, last written ${modified.get(name)!.toISOString()})`);
+          found.push(note);
         }
       } catch (e) {
         throw fail('cannot remove leftovers of interrupted runs', e);

@@ -37,6 +37,22 @@ export function orphanSidecars(names: readonly string[], scope: StaleScope): str
 }
 
 /**
+ * The sidecars among `objects` without their archive (orphanSidecars) that nothing wrote to for
+ * `staleUploadHours` by the store's `now`: each to remove, with the line that names it.
+ */
+export function staleOrphanSidecars(
+  objects: ReadonlyArray<{ name: string; modified?: Date }>,
+  scope: StaleScope,
+  staleUploadHours = DEFAULT_STALE_UPLOAD_HOURS,
+  now = Date.now(),
+): Array<{ name: string; note: string }> {
+  const modified = new Map(objects.map((o) => [o.name, o.modified]));
+  return orphanSidecars([...modified.keys()], scope)
+    .filter((name) => isStaleLeftover(name, modified.get(name), scope, staleUploadHours, now))
+    .map((name) => ({ name, note: `${name} (sidecar without its archive, last written ${modified.get(name)!.toISOString()})` }));
+}
+
+/**
  * Is the leftover of upload `name`, last written at `lastWritten`, a dead run's to remove?
  * `staleUploadHours` is the target's option (default 24).
  */
