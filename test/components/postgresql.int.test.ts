@@ -25,7 +25,7 @@ import {
   type RepmgrNode,
 } from '../infra/index.js';
 import { archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
-import { cliOutput } from '../helpers/cli.js';
+import { cliOutput, type CliResult } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip, recipeTest } from '../helpers/recipe-test.js';
 
@@ -127,6 +127,61 @@ describe('postgresql recipe, one server', () => {
     expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
     expect(await readFile(conf, 'utf8')).toBe(original);
     expect(await pg.psql('SELECT count(*) FROM items', 'shop')).toBe(rows);
+  });
+
+  describe('with restore_configs, the restore reads what PostgreSQL made of the files it put back', () => {
+    // Only the roles are played back (no database is named), so the databases of the tests above stay.
+    const configsOnly = ['--var', 'postgresql.restore_configs=true', '--var', 'postgresql.restore_databases=no_such_database'];
+    const conf = () => path.join(pg.configDir, 'postgresql.conf');
+
+    /**
+     * Backs up with `edit` appended to `file` on disk (never reloaded), restores that backup with
+     * restore_configs and hands the result to `check`; then the file is as it was and reloaded.
+     */
+    async function restoreEdited(file: string, edit: string, check: (restored: CliResult, editLine: number) => Promise<void>): Promise<void> {
+      const original = await readFile(file, 'utf8');
+      const body = original.endsWith('\n') ? original : `${original}\n`;
+      try {
+        await writeFile(file, `${body}${edit}\n`);
+        const run = await b.apply(recipe);
+        expect(run.exitCode, cliOutput(run)).toBe(0);
+        await writeFile(file, original);
+        await pg.psql('SELECT pg_reload_conf()');
+        await check(await b.restore(run.archive!, configsOnly), body.split('\n').length);
+      } finally {
+        await writeFile(file, original);
+        await pg.psql('SELECT pg_reload_conf()');
+      }
+    }
+
+    it('fails naming file, line and parameter when PostgreSQL refuses the restored postgresql.conf, and the server keeps its settings', async () => {
+      const workMem = await pg.psql('SHOW work_mem');
+      await restoreEdited(conf(), 'work_mem = 64MB\nlsbackup_no_such_parameter = 1', async (restored, line) => {
+        const output = cliOutput(restored);
+        expect(restored.exitCode, output).not.toBe(0);
+        expect(output).toContain('PostgreSQL refuses the restored configuration');
+        expect(output).toContain(`${conf()}:${line + 1}: lsbackup_no_such_parameter: unrecognized configuration parameter`);
+        // An unknown parameter makes PostgreSQL refuse the whole file: work_mem is as it was.
+        expect(await pg.psql('SHOW work_mem')).toBe(workMem);
+      });
+    });
+
+    it('fails naming the line of a pg_hba.conf rule PostgreSQL refuses', async () => {
+      const hba = path.join(pg.configDir, 'pg_hba.conf');
+      await restoreEdited(hba, 'host all all 192.0.2.1 no-such-method', async (restored, line) => {
+        expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
+        expect(cliOutput(restored)).toContain(`${hba}:${line}: `);
+      });
+    });
+
+    it('applies what a reload can, and names the settings that need a restart', async () => {
+      const maxConnections = Number(await pg.psql('SHOW max_connections'));
+      await restoreEdited(conf(), `work_mem = 7MB\nmax_connections = ${maxConnections + 3}`, async (restored) => {
+        expect(restored.exitCode, cliOutput(restored)).toBe(0);
+        expect(await pg.psql('SHOW work_mem')).toBe('7MB');
+        expect(cliOutput(restored)).toMatch(/take effect when PostgreSQL restarts: max_connections/);
+      });
+    });
   });
 
   it('round-trips through recipe test on a cluster with other databases when restore_databases names the test database', async () => {
