@@ -174,6 +174,14 @@ describe('postgresql recipe, one server', () => {
       });
     });
 
+    it('fails naming the line of a pg_ident.conf mapping PostgreSQL refuses', async () => {
+      const ident = path.join(pg.configDir, 'pg_ident.conf');
+      await restoreEdited(ident, 'lsbackup_map', async (restored, line) => {
+        expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
+        expect(cliOutput(restored)).toContain(`${ident}:${line}: missing entry at end of line`);
+      });
+    });
+
     it('applies what a reload can, and names the settings that need a restart', async () => {
       const maxConnections = Number(await pg.psql('SHOW max_connections'));
       await restoreEdited(conf(), `work_mem = 7MB\nmax_connections = ${maxConnections + 3}`, async (restored) => {
