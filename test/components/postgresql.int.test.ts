@@ -7,7 +7,7 @@
  * the live cluster and ends with the standby replaying the restored data.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -138,9 +138,17 @@ describe('postgresql recipe, one server', () => {
      * Backs up with `edit` appended to `file` on disk (never reloaded), restores that backup with
      * restore_configs and hands the result to `check`; then the file is as it was and reloaded.
      */
+    /** After a refused restore: the file as it was before the restore, and no kept copy left. */
+    async function expectPutBack(file: string, restored: CliResult): Promise<void> {
+      expect(cliOutput(restored)).toContain(`the previous files are back and reloaded:`);
+      expect(await readFile(file, 'utf8')).toBe(await readFile(`${file}.before-test`, 'utf8'));
+      expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
+    }
+
     async function restoreEdited(file: string, edit: string, check: (restored: CliResult, editLine: number) => Promise<void>): Promise<void> {
       const original = await readFile(file, 'utf8');
       const body = original.endsWith('\n') ? original : `${original}\n`;
+      await writeFile(`${file}.before-test`, original);
       try {
         await writeFile(file, `${body}${edit}\n`);
         const run = await b.apply(recipe);
@@ -150,6 +158,7 @@ describe('postgresql recipe, one server', () => {
         await check(await b.restore(run.archive!, configsOnly), body.split('\n').length);
       } finally {
         await writeFile(file, original);
+        await rm(`${file}.before-test`, { force: true });
         await pg.psql('SELECT pg_reload_conf()');
       }
     }
@@ -163,6 +172,18 @@ describe('postgresql recipe, one server', () => {
         expect(output).toContain(`${conf()}:${line + 1}: lsbackup_no_such_parameter: unrecognized configuration parameter`);
         // An unknown parameter makes PostgreSQL refuse the whole file: work_mem is as it was.
         expect(await pg.psql('SHOW work_mem')).toBe(workMem);
+        await expectPutBack(conf(), restored);
+      });
+    });
+
+    it('puts the previous postgresql.conf back and reloads it when PostgreSQL took part of the restored one', async () => {
+      const workMem = await pg.psql('SHOW work_mem');
+      await restoreEdited(conf(), "work_mem = 5MB\nshared_buffers = 'lots'", async (restored, line) => {
+        expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
+        expect(cliOutput(restored)).toContain(`${conf()}:${line + 1}: shared_buffers: setting could not be applied`);
+        // A bad value refuses only its line: the reload took work_mem, the put-back's reload undid it.
+        expect(await pg.psql('SHOW work_mem')).toBe(workMem);
+        await expectPutBack(conf(), restored);
       });
     });
 
@@ -171,6 +192,7 @@ describe('postgresql recipe, one server', () => {
       await restoreEdited(hba, 'host all all 192.0.2.1 no-such-method', async (restored, line) => {
         expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
         expect(cliOutput(restored)).toContain(`${hba}:${line}: `);
+        await expectPutBack(hba, restored);
       });
     });
 
@@ -179,6 +201,7 @@ describe('postgresql recipe, one server', () => {
       await restoreEdited(ident, 'lsbackup_map', async (restored, line) => {
         expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
         expect(cliOutput(restored)).toContain(`${ident}:${line}: missing entry at end of line`);
+        await expectPutBack(ident, restored);
       });
     });
 
@@ -188,6 +211,7 @@ describe('postgresql recipe, one server', () => {
         expect(restored.exitCode, cliOutput(restored)).toBe(0);
         expect(await pg.psql('SHOW work_mem')).toBe('7MB');
         expect(cliOutput(restored)).toMatch(/take effect when PostgreSQL restarts: max_connections/);
+        expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
       });
     });
   });

@@ -99,3 +99,20 @@ describe('hostile values in every shipped recipe', () => {
     });
   }
 });
+
+/**
+ * A var is a documented knob: one that no template of its recipe reads does nothing when an
+ * operator sets it (postgresql's `pg_os_user` was such a var, while the commands ran as the
+ * recipe's fixed `become: postgres`).
+ */
+describe('every var of every shipped recipe is read by the recipe', () => {
+  for (const loaded of shipped) {
+    it(loaded.recipe.metadata.name, () => {
+      const read = new Set<string>();
+      for (const { text } of templatedStrings(loaded.recipe)) {
+        for (const ref of templateReferences(parseTemplate(text))) if (ref.kind === 'path' && ref.parts[0] === 'vars' && ref.parts[1]) read.add(ref.parts[1]);
+      }
+      expect(Object.keys(loaded.recipe.spec.vars ?? {}).filter((name) => !read.has(name))).toEqual([]);
+    });
+  }
+});
