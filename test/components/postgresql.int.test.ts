@@ -7,7 +7,7 @@
  * the live cluster and ends with the standby replaying the restored data.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -134,74 +134,73 @@ describe('postgresql recipe, one server', () => {
     const configsOnly = ['--var', 'postgresql.restore_configs=true', '--var', 'postgresql.restore_databases=no_such_database'];
     const conf = () => path.join(pg.configDir, 'postgresql.conf');
 
-    /**
-     * Backs up with `edit` appended to `file` on disk (never reloaded), restores that backup with
-     * restore_configs and hands the result to `check`; then the file is as it was and reloaded.
-     */
     /** After a refused restore: the file as it was before the restore, and no kept copy left. */
-    async function expectPutBack(file: string, restored: CliResult): Promise<void> {
-      expect(cliOutput(restored)).toContain(`the previous files are back and reloaded:`);
-      expect(await readFile(file, 'utf8')).toBe(await readFile(`${file}.before-test`, 'utf8'));
+    async function expectPutBack(file: string, before: string, restored: CliResult): Promise<void> {
+      expect(cliOutput(restored)).toContain('the previous files are back and reloaded:');
+      expect(await readFile(file, 'utf8')).toBe(before);
       expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
     }
 
-    async function restoreEdited(file: string, edit: string, check: (restored: CliResult, editLine: number) => Promise<void>): Promise<void> {
+    /**
+     * Backs up with `edit` appended to `file` on disk (never reloaded), puts the file back as it
+     * was, restores that backup with restore_configs and hands the result to `check` with the
+     * edit's first line and the file as it was; then the file is as it was, and reloaded.
+     */
+    async function restoreEdited(file: string, edit: string, check: (restored: CliResult, editLine: number, before: string) => Promise<void>): Promise<void> {
       const original = await readFile(file, 'utf8');
       const body = original.endsWith('\n') ? original : `${original}\n`;
-      await writeFile(`${file}.before-test`, original);
       try {
         await writeFile(file, `${body}${edit}\n`);
         const run = await b.apply(recipe);
         expect(run.exitCode, cliOutput(run)).toBe(0);
         await writeFile(file, original);
         await pg.psql('SELECT pg_reload_conf()');
-        await check(await b.restore(run.archive!, configsOnly), body.split('\n').length);
+        await check(await b.restore(run.archive!, configsOnly), body.split('\n').length, original);
       } finally {
         await writeFile(file, original);
-        await rm(`${file}.before-test`, { force: true });
         await pg.psql('SELECT pg_reload_conf()');
       }
     }
 
     it('fails naming file, line and parameter when PostgreSQL refuses the restored postgresql.conf, and the server keeps its settings', async () => {
       const workMem = await pg.psql('SHOW work_mem');
-      await restoreEdited(conf(), 'work_mem = 64MB\nlsbackup_no_such_parameter = 1', async (restored, line) => {
+      await restoreEdited(conf(), 'work_mem = 64MB\nlsbackup_no_such_parameter = 1', async (restored, line, before) => {
         const output = cliOutput(restored);
         expect(restored.exitCode, output).not.toBe(0);
         expect(output).toContain('PostgreSQL refuses the restored configuration');
         expect(output).toContain(`${conf()}:${line + 1}: lsbackup_no_such_parameter: unrecognized configuration parameter`);
         // An unknown parameter makes PostgreSQL refuse the whole file: work_mem is as it was.
         expect(await pg.psql('SHOW work_mem')).toBe(workMem);
-        await expectPutBack(conf(), restored);
+        await expectPutBack(conf(), before, restored);
       });
     });
 
     it('puts the previous postgresql.conf back and reloads it when PostgreSQL took part of the restored one', async () => {
       const workMem = await pg.psql('SHOW work_mem');
-      await restoreEdited(conf(), "work_mem = 5MB\nshared_buffers = 'lots'", async (restored, line) => {
+      await restoreEdited(conf(), "work_mem = 5MB\nshared_buffers = 'lots'", async (restored, line, before) => {
         expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
         expect(cliOutput(restored)).toContain(`${conf()}:${line + 1}: shared_buffers: setting could not be applied`);
         // A bad value refuses only its line: the reload took work_mem, the put-back's reload undid it.
         expect(await pg.psql('SHOW work_mem')).toBe(workMem);
-        await expectPutBack(conf(), restored);
+        await expectPutBack(conf(), before, restored);
       });
     });
 
     it('fails naming the line of a pg_hba.conf rule PostgreSQL refuses', async () => {
       const hba = path.join(pg.configDir, 'pg_hba.conf');
-      await restoreEdited(hba, 'host all all 192.0.2.1 no-such-method', async (restored, line) => {
+      await restoreEdited(hba, 'host all all 192.0.2.1 no-such-method', async (restored, line, before) => {
         expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
         expect(cliOutput(restored)).toContain(`${hba}:${line}: `);
-        await expectPutBack(hba, restored);
+        await expectPutBack(hba, before, restored);
       });
     });
 
     it('fails naming the line of a pg_ident.conf mapping PostgreSQL refuses', async () => {
       const ident = path.join(pg.configDir, 'pg_ident.conf');
-      await restoreEdited(ident, 'lsbackup_map', async (restored, line) => {
+      await restoreEdited(ident, 'lsbackup_map', async (restored, line, before) => {
         expect(restored.exitCode, cliOutput(restored)).not.toBe(0);
         expect(cliOutput(restored)).toContain(`${ident}:${line}: missing entry at end of line`);
-        await expectPutBack(ident, restored);
+        await expectPutBack(ident, before, restored);
       });
     });
 
