@@ -134,11 +134,14 @@ describe('postgresql recipe, one server', () => {
     const configsOnly = ['--var', 'postgresql.restore_configs=true', '--var', 'postgresql.restore_databases=no_such_database'];
     const conf = () => path.join(pg.configDir, 'postgresql.conf');
 
+    /** The copies restore `pre` keeps, still in the config directory. */
+    const keptCopies = async () => (await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'));
+
     /** After a refused restore: the file as it was before the restore, and no kept copy left. */
     async function expectPutBack(file: string, before: string, restored: CliResult): Promise<void> {
       expect(cliOutput(restored)).toContain('the previous files are back and reloaded:');
       expect(await readFile(file, 'utf8')).toBe(before);
-      expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
+      expect(await keptCopies()).toEqual([]);
     }
 
     /**
@@ -210,7 +213,7 @@ describe('postgresql recipe, one server', () => {
         expect(restored.exitCode, cliOutput(restored)).toBe(0);
         expect(await pg.psql('SHOW work_mem')).toBe('7MB');
         expect(cliOutput(restored)).toMatch(/take effect when PostgreSQL restarts: max_connections/);
-        expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
+        expect(await keptCopies()).toEqual([]);
       });
     });
   });

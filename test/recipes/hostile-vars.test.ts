@@ -36,14 +36,21 @@ function shellTemplates(loaded: LoadedRecipe) {
   return templatedStrings(loaded.recipe).filter((t) => SHELL_KEYS.has(String(t.path.length >= 5 ? t.path[4] : t.path[t.path.length - 1])));
 }
 
-function hostVarNames(loaded: LoadedRecipe): string[] {
+/** The names that `texts` read under `root`: ['vars'] gives the x of every {{vars.x…}}. */
+function referencedNames(texts: ReadonlyArray<{ text: string }>, root: string[]): Set<string> {
   const names = new Set<string>();
-  for (const { text } of shellTemplates(loaded)) {
+  for (const { text } of texts) {
     for (const ref of templateReferences(parseTemplate(text))) {
-      if (ref.kind === 'path' && ref.parts[0] === 'host' && ref.parts[1] === 'vars' && ref.parts[2]) names.add(ref.parts[2]);
+      if (ref.kind !== 'path') continue;
+      const name = ref.parts[root.length];
+      if (name && root.every((part, i) => ref.parts[i] === part)) names.add(name);
     }
   }
-  return [...names];
+  return names;
+}
+
+function hostVarNames(loaded: LoadedRecipe): string[] {
+  return [...referencedNames(shellTemplates(loaded), ['host', 'vars'])];
 }
 
 function context(loaded: LoadedRecipe, vars: Record<string, unknown>, hostVars: Record<string, unknown>): TemplateContext {
@@ -108,10 +115,7 @@ describe('hostile values in every shipped recipe', () => {
 describe('every var of every shipped recipe is read by the recipe', () => {
   for (const loaded of shipped) {
     it(loaded.recipe.metadata.name, () => {
-      const read = new Set<string>();
-      for (const { text } of templatedStrings(loaded.recipe)) {
-        for (const ref of templateReferences(parseTemplate(text))) if (ref.kind === 'path' && ref.parts[0] === 'vars' && ref.parts[1]) read.add(ref.parts[1]);
-      }
+      const read = referencedNames(templatedStrings(loaded.recipe), ['vars']);
       expect(Object.keys(loaded.recipe.spec.vars ?? {}).filter((name) => !read.has(name))).toEqual([]);
     });
   }
