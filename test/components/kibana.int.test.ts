@@ -9,14 +9,18 @@
  * - LambdaStack: Kibana on the host's own IPv4 (not localhost), security plugin with the logging
  *   admin password (taken from manifest.yml through profiles/lambdastack.yaml, no --var and no
  *   secret in the environment) and tenants.
+ * - A restored configuration: Kibana restarted on it only when it changed (the stand-in reads
+ *   kibana.yml at each start and refuses unknown settings, as Kibana does), and the previous
+ *   configuration put back when Kibana does not start with the restored one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKibanaStandIn, type KibanaStandIn } from '../infra/index.js';
 import { hostIPv4 } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { cliOutput, succeeded } from '../helpers/cli.js';
+import { cliOutput, jsonEvents, succeeded, type CliResult } from '../helpers/cli.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 
@@ -77,6 +81,15 @@ function client(kibana: KibanaStandIn, auth?: { user: string; password: string }
   return { call, seed, current };
 }
 
+/** What the restore's restart step printed and how it ended (a restore run with --json). */
+function restartStep(r: CliResult): { status: string; stdout: string; stderr: string } {
+  const end = jsonEvents<{ step: string; status: string; stdoutTail?: string; stderrTail?: string }>(r.stdout, 'step.end').find((e) =>
+    e.step.startsWith('restart Kibana'),
+  );
+  if (!end) throw new Error(`no step.end of the restart step in:\n${cliOutput(r)}`);
+  return { status: end.status, stdout: end.stdoutTail ?? '', stderr: end.stderrTail ?? '' };
+}
+
 describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no security plugin)', () => {
   let kibana: KibanaStandIn;
   let cluster: Cluster;
@@ -95,8 +108,8 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     await seed(seeded);
     expect(await current(seeded)).toEqual(seeded);
 
-    // Only the config dir: the URL comes from kibana.yml (server.host, server.port).
-    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir });
+    // Only the config dir (and how to restart): the URL comes from kibana.yml (server.host, server.port).
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_restart_command: kibana.restartCommand });
     const archive = await cluster.backup(recipe);
     expect((await readMetadata(archive)).components[0]).toMatchObject({ name: 'kibana', status: 'success', componentVersion: '7.10.2' });
     const lines = (await archiveEntry(archive, 'kibana/localhost/saved-objects.ndjson'))
@@ -115,10 +128,14 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     await writeFile(configFile, `${config}logging.verbose: true\n`);
     expect(await current(seeded)).not.toEqual(seeded);
 
-    const r = succeeded(await cluster.restore(archive));
+    const r = succeeded(await cluster.restore(archive, ['--json']));
     expect(r.stdout + r.stderr).not.toMatch(/unexpected error/);
     expect(await current(seeded)).toEqual(seeded);
     expect(await readFile(configFile, 'utf8')).toBe(config);
+    // The configuration changed since the backup: Kibana restarted on the restored one.
+    expect(kibana.restarts()).toBe(1);
+    expect(kibana.settings()['logging.verbose']).toBeUndefined();
+    expect(restartStep(r).stdout).toBe(`kibana: restarted on the restored configuration; it answers at ${kibana.url}`);
   });
 
   it("round-trips the recipe's test dashboard through recipe test; the other saved objects stay as they were", async () => {
@@ -240,5 +257,103 @@ describe('kibana recipe, LambdaStack (Kibana STAND-IN on the host IPv4, security
     // Everything else came back; the orphan did not (as with Kibana).
     expect(await global.current(seeded)).toEqual(seeded);
     expect((await global.call('GET', '/api/saved_objects/search/orphan')).status).toBe(404);
+  });
+});
+
+describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by its restart command)', () => {
+  let kibana: KibanaStandIn;
+  let cluster: Cluster;
+  /** kibana_tmp_dir: where restore keeps the configuration it replaces. */
+  let aside: string;
+  let configFile: string;
+  beforeAll(async () => {
+    cluster = await createCluster({ local: ['kibana'] });
+    aside = await mkdtemp(join(tmpdir(), 'lsb-kibana-aside-'));
+  });
+  beforeEach(async () => {
+    kibana = await startKibanaStandIn();
+    configFile = join(kibana.configDir, 'kibana.yml');
+    await client(kibana).seed(seeded);
+    await cluster.hostVars('localhost', {
+      kibana_config_dir: kibana.configDir,
+      kibana_restart_command: kibana.restartCommand,
+      kibana_tmp_dir: aside,
+      // Kibana refusing its configuration never answers: the restore waits this long.
+      kibana_ready_timeout: 10,
+    });
+  });
+  afterEach(async () => {
+    await kibana?.stop();
+  });
+  afterAll(async () => {
+    await cluster?.cleanup();
+    await rm(aside, { recursive: true, force: true });
+  });
+
+  /** Backs up with `addition` appended to kibana.yml on disk (Kibana not restarted), then puts the file back as it was. */
+  async function backupWith(addition: string): Promise<{ archive: string; config: string }> {
+    const config = await readFile(configFile, 'utf8');
+    await writeFile(configFile, config + addition);
+    const archive = await cluster.backup(recipe);
+    await writeFile(configFile, config);
+    return { archive, config };
+  }
+
+  it('restarts Kibana when the restored configuration differs from the one in place, and Kibana runs with it', async () => {
+    const { archive } = await backupWith('logging.verbose: true\n');
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(kibana.restarts()).toBe(1);
+    expect(kibana.running()).toBe(true);
+    expect(kibana.settings()['logging.verbose']).toBe(true);
+    expect(restartStep(r)).toEqual({ status: 'success', stdout: `kibana: restarted on the restored configuration; it answers at ${kibana.url}`, stderr: '' });
+    expect(await client(kibana).current(seeded)).toEqual(seeded);
+    expect(await readdir(aside)).toEqual([]);
+  });
+
+  it('does not restart Kibana when the restored configuration is the one in place', async () => {
+    const archive = await cluster.backup(recipe);
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(kibana.restarts()).toBe(0);
+    expect(restartStep(r).stdout).toBe('kibana: the restored configuration is the one Kibana runs with: not restarted');
+    expect(await readdir(aside)).toEqual([]);
+  });
+
+  it('puts the previous configuration back when Kibana does not start with the restored one, restarts Kibana on it, and fails', async () => {
+    // The backup holds a setting Kibana does not know, and a file the host no longer has.
+    const extra = join(kibana.configDir, 'node.options');
+    await writeFile(extra, '--max-old-space-size=512\n');
+    const { archive, config } = await backupWith('lsbackup_no_such.setting: 1\n');
+    await rm(extra);
+
+    const r = await cluster.restore(archive, ['--json']);
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    const step = restartStep(r);
+    expect(step.status).toBe('failed');
+    expect(step.stderr).toBe(
+      `kibana: Kibana did not answer ${kibana.url}/api/status within 10s of its restart (last: no answer): it did not start with the restored configuration` +
+        ` (its log says why, e.g. journalctl -u kibana). The configuration from before the restore is back in ${kibana.configDir},` +
+        ` and Kibana was restarted on it: it answers at ${kibana.url}`,
+    );
+    // Kibana refused the restored file (its log says why), then started on the previous one.
+    expect(await readFile(kibana.logFile, 'utf8')).toContain('Unknown configuration key(s): "lsbackup_no_such.setting"');
+    expect(kibana.restarts()).toBe(2);
+    expect(kibana.running()).toBe(true);
+    expect(await readFile(configFile, 'utf8')).toBe(config);
+    expect(await readdir(kibana.configDir)).toEqual(['kibana.yml']);
+    // The saved objects were imported before the configuration step, and stay.
+    expect(await client(kibana).current(seeded)).toEqual(seeded);
+    expect(await readdir(aside)).toEqual([]);
+  });
+
+  it('with kibana_restart_command empty, restores a changed configuration with a warning that it takes effect at the next start', async () => {
+    const { archive } = await backupWith('logging.verbose: true\n');
+    await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_restart_command: '', kibana_tmp_dir: aside });
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(restartStep(r).stderr).toBe('kibana: the restored configuration takes effect when Kibana next starts (kibana_restart_command is empty)');
+    expect(jsonEvents<{ message: string }>(r.stdout, 'warning').map((w) => w.message)).toEqual([
+      expect.stringContaining('takes effect when Kibana next starts'),
+    ]);
+    expect(kibana.restarts()).toBe(0);
+    expect(await readFile(configFile, 'utf8')).toContain('logging.verbose: true');
   });
 });

@@ -14,7 +14,12 @@ beforeAll(async () => {
 });
 afterAll(async () => ws.cleanup());
 
-const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string[] }> = [
+/**
+ * `flags`: what every line of `lines` (default: the curl calls) holds with the vars set; with
+ * them empty, none holds a TLS option. `curlReads`: what every curl call holds either way, when
+ * the recipe passes the values through shell variables.
+ */
+const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string[]; lines?: RegExp; curlReads?: string }> = [
   {
     recipe: 'prometheus',
     vars: { prometheus_cacert: '/pki/ca.pem', prometheus_cert: '/pki/c.pem', prometheus_key: '/pki/k.pem' },
@@ -27,7 +32,15 @@ const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string
   },
   // elasticsearch hands its TLS files to curl in a config on stdin, not on the command line;
   // test/components/elasticsearch.int.test.ts uses them against an HTTPS stand-in.
-  { recipe: 'kibana', vars: { kibana_cacert: '/pki/ca.pem' }, flags: ['--cacert /pki/ca.pem'] },
+  // kibana's curl (its kibana_client var) reads the CA from $cacert, which every step that calls
+  // Kibana sets from kibana_cacert.
+  {
+    recipe: 'kibana',
+    vars: { kibana_cacert: '/pki/ca.pem' },
+    flags: ['cacert=/pki/ca.pem'],
+    lines: /\bcacert=/,
+    curlReads: '${cacert:+--cacert "$cacert"}',
+  },
   // grafana_server_cert: the server's own certificate, trusted by its pinned public key.
   {
     recipe: 'grafana',
@@ -36,28 +49,31 @@ const cases: Array<{ recipe: string; vars: Record<string, string>; flags: string
   },
 ];
 
-async function curlLines(recipe: string, vars: Record<string, string>): Promise<string[]> {
+async function planLines(recipe: string, vars: Record<string, string>, lines = /\bcurl /): Promise<string[]> {
   await ws.write('build/host_vars/localhost.yml', JSON.stringify(vars) + '\n');
-  const lines: string[] = [];
+  const found: string[] = [];
   for (const extra of [[], ['--restore']]) {
     const r = await runCli(['plan', path.join(repoRoot, 'recipes', `${recipe}.yaml`), '-b', path.join(ws.dir, 'build'), ...extra], {
       env: { GRAFANA_ADMIN_PASSWORD: 'x', LOGGING_ADMIN_PASSWORD: 'x' },
     });
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    lines.push(...r.stdout.split('\n').filter((l) => /\bcurl /.test(l)));
+    found.push(...r.stdout.split('\n').filter((l) => lines.test(l)));
   }
-  return lines;
+  return found;
 }
 
 describe('TLS options of the HTTP-API recipes', () => {
-  for (const { recipe, vars, flags } of cases) {
+  for (const { recipe, vars, flags, lines, curlReads } of cases) {
     it(`${recipe}: every curl call carries the TLS vars when set, none when empty`, async () => {
-      const withTls = await curlLines(recipe, vars);
+      const withTls = await planLines(recipe, vars, lines);
       expect(withTls.length).toBeGreaterThan(0);
       for (const line of withTls) for (const flag of flags) expect(line).toContain(flag);
       const empty = Object.fromEntries(Object.keys(vars).map((k) => [k, '']));
-      for (const line of await curlLines(recipe, empty)) expect(line).not.toMatch(/--cacert|--cert|--key|-K \/|--pinnedpubkey/);
+      const withoutTls = await planLines(recipe, empty, lines);
+      expect(withoutTls.length).toBe(withTls.length);
+      for (const line of withoutTls) expect(line).not.toMatch(/--cacert|--cert|--key|-K \/|--pinnedpubkey|cacert=\//);
+      if (curlReads) for (const line of await planLines(recipe, empty)) expect(line).toContain(curlReads);
     });
   }
 });

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, string[]> = {
   grafana: ['grafana_stop_command', 'grafana_start_command'],
   haproxy: ['haproxy_reload_command'],
   kafka: ['kafka_client', 'kafka_service_start', 'kafka_service_stop', 'kafka_service_status', 'kafka_test_read_marker', 'kafka_version_command'],
+  kibana: ['kibana_client', 'kibana_restart_command'],
   kubernetes: ['k8s_pod_container', 'k8s_etcdctl_lookup', 'k8s_nfs_reach', 'k8s_restore_pre', 'k8s_restore_post', 'k8s_velero_args'],
   'kubernetes-volumes': ['k8s_node_volumes'],
   prometheus: ['prometheus_stop_command', 'prometheus_start_command'],

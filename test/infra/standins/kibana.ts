@@ -16,15 +16,26 @@
  *   without it a call works in the user's PRIVATE tenant, as a browser session would.
  * - `host`: listens there (LambdaStack: the host's IPv4, `server.host: ansible_default_ipv4`);
  *   kibana.yml names it as LambdaStack's template does, plus `server.port` (a free port, not 5601).
+ * - a restart (`restartCommand`, what `systemctl restart kibana` is to the recipe): like Kibana it
+ *   reads kibana.yml only when it starts. Nested keys count as dotted ones; a key Kibana 7.10 OSS
+ *   with the Open Distro plugins does not know, or a `server.port` that is not a number, is fatal
+ *   (Kibana logs "FATAL Error: Unknown configuration key(s): …" and exits): it stays down, and the
+ *   reason is in `logFile`. Started, it listens where `server.host`/`server.port` say and answers
+ *   the first two requests with 503 "Kibana server is not ready yet", as Kibana does while its
+ *   plugins start. The command returns before that, as `systemctl restart` of a Type=simple unit
+ *   does. Saved objects survive a restart (Kibana keeps them in Elasticsearch).
  * Not imitated: Elasticsearch behind it (objects live in memory), HTTPS (LambdaStack serves Kibana
  * over plain HTTP), `_find`, `_resolve`, `createNewCopies`, retries (`_resolve_import_errors`),
  * spaces, the size limit (`savedObjects.maxImportExportSize`), migrations of older objects, other
- * users and roles (one admin user, all tenants writable).
+ * users and roles (one admin user, all tenants writable), the values of settings other than
+ * `server.host`/`server.port` (only their names are checked; any `opendistro_security.*` name
+ * passes), and systemd restarting a Kibana that exited.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { type BaseServerOptions, prepareBaseDir, makeDirs } from '../servers/common.js';
-import { HttpError, ok, serveRoutes, type Request, type Routes } from './http.js';
+import { HttpError, ok, serveRoutes, type Request, type RunningHttp, type Routes } from './http.js';
 
 export interface SavedObject {
   type: string;
@@ -36,11 +47,22 @@ export interface SavedObject {
 }
 
 export interface KibanaStandIn {
-  port: number;
-  url: string;
+  /** Where it listens now (after a restart: where kibana.yml said then). */
+  readonly port: number;
+  readonly url: string;
   baseDir: string;
   /** Stands in for /etc/kibana (holds kibana.yml). */
   configDir: string;
+  /** A shell command that restarts it, as `systemctl restart kibana` does Kibana (for kibana_restart_command). */
+  restartCommand: string;
+  /** Restarts so far. */
+  restarts(): number;
+  /** Whether it serves now (false after a restart on a configuration it refused). */
+  running(): boolean;
+  /** The settings it started with last (dotted keys), as kibana.yml said then. */
+  settings(): Record<string, unknown>;
+  /** Its log (Kibana's `logging.dest`): why a restart did not start it. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +75,56 @@ export interface KibanaOptions extends BaseServerOptions {
 
 /** Types Kibana OSS 7.10 registers as importable and exportable. */
 export const EXPORTABLE_TYPES = ['config', 'url', 'index-pattern', 'query', 'search', 'visualization', 'dashboard'];
+/**
+ * Settings Kibana 7.10 OSS knows (a subset: those LambdaStack's template and common operations
+ * use), and the plugin namespace whose names pass unchecked here.
+ */
+const KNOWN_SETTINGS = new Set([
+  'server.host',
+  'server.port',
+  'server.name',
+  'server.basePath',
+  'server.ssl.enabled',
+  'server.ssl.certificate',
+  'server.ssl.key',
+  'elasticsearch.hosts',
+  'elasticsearch.username',
+  'elasticsearch.password',
+  'elasticsearch.ssl.verificationMode',
+  'elasticsearch.ssl.certificateAuthorities',
+  'elasticsearch.requestHeadersWhitelist',
+  'elasticsearch.requestTimeout',
+  'kibana.index',
+  'kibana.defaultAppId',
+  'logging.dest',
+  'logging.verbose',
+  'logging.quiet',
+  'logging.silent',
+  'path.data',
+  'pid.file',
+  'i18n.locale',
+]);
+const PLUGIN_PREFIX = 'opendistro_security.';
+
+/** kibana.yml's settings as dotted keys (Kibana reads `server: {port: 1}` as `server.port: 1`). */
+function flatten(value: unknown, prefix = ''): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return prefix ? { [prefix]: value } : {};
+  return Object.assign({}, ...Object.entries(value).map(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k)));
+}
+
+/** Why Kibana 7.10 would not start with these settings (its FATAL line), or undefined. */
+function refusal(settings: Record<string, unknown>): string | undefined {
+  const unknown = Object.keys(settings).filter((k) => !KNOWN_SETTINGS.has(k) && !k.startsWith(PLUGIN_PREFIX));
+  if (unknown.length) {
+    return `FATAL  Error: Unknown configuration key(s): ${unknown.map((k) => `"${k}"`).join(', ')}. Check for spelling errors and ensure that expected plugins are installed.`;
+  }
+  const port = settings['server.port'];
+  if (port !== undefined && typeof port !== 'number') {
+    return `FATAL  Error: [config validation of [server].port]: expected value of type [number] but got [${typeof port}]`;
+  }
+  return undefined;
+}
+
 /** Reference types 7.10 checks on import (src/core/server/saved_objects/import/validate_references.ts). */
 const VALIDATED_REFERENCE_TYPES = ['index-pattern', 'search'];
 
@@ -194,23 +266,73 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
   ];
 
   const expected = opts.security && 'Basic ' + Buffer.from(`${opts.security.user}:${opts.security.password}`).toString('base64');
-  const http = await serveRoutes(routes, {
-    host: opts.host,
-    guard: (req) => {
-      if (expected && req.headers.authorization !== expected) throw kbnError(401, 'Unauthorized', 'Authentication required');
-      if (req.method !== 'GET' && req.headers['kbn-xsrf'] === undefined) {
-        throw kbnError(400, 'Bad Request', 'Request must contain a kbn-xsrf header.');
-      }
-    },
-  });
-  await writeFile(join(configDir, 'kibana.yml'), kibanaYml(http.url, opts.security !== undefined));
+  /** Requests still to be answered "not ready" since the last start. */
+  let notReadyAnswers = 0;
+  const listen = (host: string | undefined, port: number | undefined) =>
+    serveRoutes(routes, {
+      host,
+      port,
+      guard: (req) => {
+        if (notReadyAnswers > 0) {
+          notReadyAnswers--;
+          throw new HttpError(503, 'Kibana server is not ready yet');
+        }
+        if (expected && req.headers.authorization !== expected) throw kbnError(401, 'Unauthorized', 'Authentication required');
+        if (req.method !== 'GET' && req.headers['kbn-xsrf'] === undefined) {
+          throw kbnError(400, 'Bad Request', 'Request must contain a kbn-xsrf header.');
+        }
+      },
+    });
+  let http: RunningHttp | undefined = await listen(opts.host, undefined);
+  let { hostname: lastHost, port: lastPort } = new URL(http.url);
+  const configFile = join(configDir, 'kibana.yml');
+  const logFile = join(baseDir, 'kibana.log');
+  await writeFile(configFile, kibanaYml(http.url, opts.security !== undefined));
+  let settings = flatten(parseYaml(await readFile(configFile, 'utf8')));
+  let restarts = 0;
+
+  /** Stops, then starts as Kibana would with kibana.yml as it is now. */
+  const restart = async () => {
+    restarts++;
+    await http?.stop();
+    http = undefined;
+    const loaded = flatten(parseYaml(await readFile(configFile, 'utf8')) ?? {});
+    const fatal = refusal(loaded);
+    if (fatal) return appendFile(logFile, `${fatal}\n`);
+    settings = loaded;
+    lastHost = String(loaded['server.host'] ?? 'localhost');
+    lastPort = String(loaded['server.port'] ?? 5601);
+    notReadyAnswers = 2;
+    http = await listen(lastHost, Number(lastPort));
+  };
+  // What the restart command reaches: a loopback port of its own, which stays up while Kibana's is down.
+  const control = await serveRoutes([
+    [
+      'POST',
+      '/restart',
+      async () => {
+        await restart();
+        return ok({ restarted: true });
+      },
+    ],
+  ]);
   return {
-    port: http.port,
-    url: http.url,
+    get port() {
+      return Number(lastPort);
+    },
+    get url() {
+      return `http://${lastHost}:${lastPort}`;
+    },
     baseDir,
     configDir,
+    restartCommand: `curl -fsS -X POST ${control.url}/restart >/dev/null`,
+    restarts: () => restarts,
+    running: () => http !== undefined,
+    settings: () => settings,
+    logFile,
     stop: async () => {
-      await http.stop();
+      await control.stop();
+      await http?.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     },
   };
