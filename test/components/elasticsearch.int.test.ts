@@ -6,14 +6,18 @@
  * speaks HTTPS with LambdaStack's certificates and Open Distro's rules; the recipe, curl and the
  * tar of the repository directory are exactly what runs against the real thing.
  * Host: the local host (ansible_connection=local), as root through sudo.
+ * A restored configuration restarts the node only when it changed (the stand-in reads
+ * elasticsearch.yml at each start and refuses unknown settings, as Elasticsearch does); one the
+ * node does not start with is replaced by the previous configuration.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startElasticsearchStandIn, type ElasticsearchStandIn } from '../infra/index.js';
 import { archiveEntries, archiveEntry, componentOf, hostOf, readMetadata } from '../helpers/archive.js';
-import { cliOutput, succeeded } from '../helpers/cli.js';
+import { cliOutput, stepEnd, succeeded } from '../helpers/cli.js';
+import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 
@@ -65,6 +69,7 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
       elasticsearch_url: es.url,
       elasticsearch_path_repo: es.pathRepo[0],
       elasticsearch_config_dir: es.configDir,
+      elasticsearch_restart_command: es.restartCommand,
     });
   });
   afterAll(async () => {
@@ -108,6 +113,8 @@ describe('elasticsearch recipe, Debian-default Elasticsearch (plain HTTP, no sec
     expect(r.exitCode, cliOutput(r)).toBe(0);
     expect(await allDocs(es)).toEqual(before);
     expect(await readFile(join(es.configDir, 'elasticsearch.yml'), 'utf8')).toBe(config);
+    // The configuration had changed (its file was gone): the node restarted on the restored one.
+    expect(es.restarts()).toBe(1);
     // (Files the stand-in, running as root, wrote since then are root's: check what was put back.)
     for (const f of [repo, join(repo, 'index.latest')]) expect((await stat(f)).uid, f).toBe(NOBODY);
     const indices = (await es.request('GET', '/_cat/indices?format=json')).body as Array<{ index: string; status: string }>;
@@ -304,5 +311,107 @@ describe('elasticsearch recipe, OpenSearch layout (STAND-IN)', () => {
       await osCluster.cleanup();
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('elasticsearch recipe, a restored configuration (STAND-IN restarted by its restart command)', () => {
+  let es: ElasticsearchStandIn;
+  let cluster: Cluster;
+  /** elasticsearch_tmp_dir: where restore keeps the configuration it replaces. */
+  let aside: string;
+  let configFile: string;
+  beforeAll(async () => {
+    cluster = await createCluster({ local: ['logging'], env: NO_PASSWORD });
+    aside = await mkdtemp(join(tmpdir(), 'lsb-es-aside-'));
+  });
+  beforeEach(async () => {
+    es = await startElasticsearchStandIn();
+    configFile = join(es.configDir, 'elasticsearch.yml');
+    await load(es);
+    await cluster.hostVars('localhost', {
+      elasticsearch_url: es.url,
+      elasticsearch_path_repo: es.pathRepo[0],
+      elasticsearch_config_dir: es.configDir,
+      elasticsearch_restart_command: es.restartCommand,
+      elasticsearch_tmp_dir: aside,
+      // A node refusing its configuration never answers: the restore waits this long.
+      elasticsearch_ready_timeout: 10,
+    });
+  });
+  afterEach(async () => {
+    await es?.stop();
+  });
+  afterAll(async () => {
+    await cluster?.cleanup();
+    await rm(aside, { recursive: true, force: true });
+  });
+
+  it('restarts the node when the restored configuration differs, waits until it answers, then restores the snapshot through it', async () => {
+    const { archive } = await backupWithUnreadEdit(cluster, recipe, configFile, 'bootstrap.memory_lock: true\n');
+    await destroy(es);
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(es.restarts()).toBe(1);
+    expect(stepEnd(r, 'restart Elasticsearch')).toEqual({
+      status: 'success',
+      stdout: `elasticsearch: restarted on the restored configuration; it answers at ${es.url}`,
+      stderr: '',
+    });
+    expect(await readFile(configFile, 'utf8')).toContain('bootstrap.memory_lock: true');
+    expect(await allDocs(es)).toEqual(docs);
+    expect(await readdir(aside)).toEqual([]);
+  });
+
+  it('does not restart the node when the restored configuration is the one in place', async () => {
+    const archive = await cluster.backup(recipe);
+    await destroy(es);
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(es.restarts()).toBe(0);
+    expect(stepEnd(r, 'restart Elasticsearch').stdout).toBe('elasticsearch: the restored configuration is the one Elasticsearch runs with: not restarted');
+    expect(await allDocs(es)).toEqual(docs);
+  });
+
+  it('puts the previous configuration back when the node does not start with the restored one, restarts it on that, and fails before the snapshot restore', async () => {
+    // The backup holds a setting Elasticsearch does not know, and a file the host no longer has.
+    const extra = join(es.configDir, 'jvm.options');
+    await writeFile(extra, '-Xms1g\n');
+    const { archive, config } = await backupWithUnreadEdit(cluster, recipe, configFile, 'lsbackup.no_such_setting: 1\n');
+    await rm(extra);
+    await destroy(es);
+    const destroyed = await allDocs(es);
+
+    const r = await cluster.restore(archive, ['--json']);
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    const step = stepEnd(r, 'restart Elasticsearch');
+    expect(step.status).toBe('failed');
+    expect(step.stderr).toBe(
+      `elasticsearch: Elasticsearch did not answer ${es.url}/_cluster/health within 10s of its restart (last: no answer): it did not start with the restored configuration` +
+        ` (its log says why, e.g. journalctl -u elasticsearch). The configuration from before the restore is back in ${es.configDir},` +
+        ` and Elasticsearch was restarted on it: it answers at ${es.url}`,
+    );
+    expect(await readFile(es.logFile, 'utf8')).toContain('unknown setting [lsbackup.no_such_setting]');
+    expect(es.restarts()).toBe(2);
+    expect(es.running()).toBe(true);
+    expect(await readFile(configFile, 'utf8')).toBe(config);
+    expect(await readdir(es.configDir)).toEqual(['elasticsearch.yml']);
+    // The snapshot restore, after the configuration, did not run.
+    expect(await allDocs(es)).toEqual(destroyed);
+    expect(await readdir(aside)).toEqual([]);
+  });
+
+  it('with elasticsearch_restart_command empty, restores a changed configuration with a warning that it takes effect at the next start', async () => {
+    const { archive } = await backupWithUnreadEdit(cluster, recipe, configFile, 'bootstrap.memory_lock: true\n');
+    await cluster.hostVars('localhost', {
+      elasticsearch_url: es.url,
+      elasticsearch_path_repo: es.pathRepo[0],
+      elasticsearch_config_dir: es.configDir,
+      elasticsearch_restart_command: '',
+      elasticsearch_tmp_dir: aside,
+    });
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(stepEnd(r, 'restart Elasticsearch').stderr).toBe(
+      'elasticsearch: the restored configuration takes effect when Elasticsearch next starts (elasticsearch_restart_command is empty)',
+    );
+    expect(es.restarts()).toBe(0);
+    expect(await readFile(configFile, 'utf8')).toContain('bootstrap.memory_lock: true');
   });
 });

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { startKibanaStandIn, type KibanaStandIn } from '../infra/index.js';
 import { hostIPv4 } from '../infra/standins/self-signed.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { cliOutput, jsonEvents, succeeded, type CliResult } from '../helpers/cli.js';
+import { cliOutput, jsonEvents, stepEnd, succeeded } from '../helpers/cli.js';
+import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 
@@ -81,15 +82,6 @@ function client(kibana: KibanaStandIn, auth?: { user: string; password: string }
   return { call, seed, current };
 }
 
-/** What the restore's restart step printed and how it ended (a restore run with --json). */
-function restartStep(r: CliResult): { status: string; stdout: string; stderr: string } {
-  const end = jsonEvents<{ step: string; status: string; stdoutTail?: string; stderrTail?: string }>(r.stdout, 'step.end').find((e) =>
-    e.step.startsWith('restart Kibana'),
-  );
-  if (!end) throw new Error(`no step.end of the restart step in:\n${cliOutput(r)}`);
-  return { status: end.status, stdout: end.stdoutTail ?? '', stderr: end.stderrTail ?? '' };
-}
-
 describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no security plugin)', () => {
   let kibana: KibanaStandIn;
   let cluster: Cluster;
@@ -135,7 +127,7 @@ describe('kibana recipe, Debian default (Kibana STAND-IN on 127.0.0.1, no securi
     // The configuration changed since the backup: Kibana restarted on the restored one.
     expect(kibana.restarts()).toBe(1);
     expect(kibana.settings()['logging.verbose']).toBeUndefined();
-    expect(restartStep(r).stdout).toBe(`kibana: restarted on the restored configuration; it answers at ${kibana.url}`);
+    expect(stepEnd(r, 'restart Kibana').stdout).toBe(`kibana: restarted on the restored configuration; it answers at ${kibana.url}`);
   });
 
   it("round-trips the recipe's test dashboard through recipe test; the other saved objects stay as they were", async () => {
@@ -290,22 +282,17 @@ describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by 
     await rm(aside, { recursive: true, force: true });
   });
 
-  /** Backs up with `addition` appended to kibana.yml on disk (Kibana not restarted), then puts the file back as it was. */
-  async function backupWith(addition: string): Promise<{ archive: string; config: string }> {
-    const config = await readFile(configFile, 'utf8');
-    await writeFile(configFile, config + addition);
-    const archive = await cluster.backup(recipe);
-    await writeFile(configFile, config);
-    return { archive, config };
-  }
-
   it('restarts Kibana when the restored configuration differs from the one in place, and Kibana runs with it', async () => {
-    const { archive } = await backupWith('logging.verbose: true\n');
+    const { archive } = await backupWithUnreadEdit(cluster, recipe, configFile, 'logging.verbose: true\n');
     const r = succeeded(await cluster.restore(archive, ['--json']));
     expect(kibana.restarts()).toBe(1);
     expect(kibana.running()).toBe(true);
     expect(kibana.settings()['logging.verbose']).toBe(true);
-    expect(restartStep(r)).toEqual({ status: 'success', stdout: `kibana: restarted on the restored configuration; it answers at ${kibana.url}`, stderr: '' });
+    expect(stepEnd(r, 'restart Kibana')).toEqual({
+      status: 'success',
+      stdout: `kibana: restarted on the restored configuration; it answers at ${kibana.url}`,
+      stderr: '',
+    });
     expect(await client(kibana).current(seeded)).toEqual(seeded);
     expect(await readdir(aside)).toEqual([]);
   });
@@ -314,7 +301,7 @@ describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by 
     const archive = await cluster.backup(recipe);
     const r = succeeded(await cluster.restore(archive, ['--json']));
     expect(kibana.restarts()).toBe(0);
-    expect(restartStep(r).stdout).toBe('kibana: the restored configuration is the one Kibana runs with: not restarted');
+    expect(stepEnd(r, 'restart Kibana').stdout).toBe('kibana: the restored configuration is the one Kibana runs with: not restarted');
     expect(await readdir(aside)).toEqual([]);
   });
 
@@ -322,12 +309,12 @@ describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by 
     // The backup holds a setting Kibana does not know, and a file the host no longer has.
     const extra = join(kibana.configDir, 'node.options');
     await writeFile(extra, '--max-old-space-size=512\n');
-    const { archive, config } = await backupWith('lsbackup_no_such.setting: 1\n');
+    const { archive, config } = await backupWithUnreadEdit(cluster, recipe, configFile, 'lsbackup_no_such.setting: 1\n');
     await rm(extra);
 
     const r = await cluster.restore(archive, ['--json']);
     expect(r.exitCode, cliOutput(r)).toBe(1);
-    const step = restartStep(r);
+    const step = stepEnd(r, 'restart Kibana');
     expect(step.status).toBe('failed');
     expect(step.stderr).toBe(
       `kibana: Kibana did not answer ${kibana.url}/api/status within 10s of its restart (last: no answer): it did not start with the restored configuration` +
@@ -346,10 +333,12 @@ describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by 
   });
 
   it('with kibana_restart_command empty, restores a changed configuration with a warning that it takes effect at the next start', async () => {
-    const { archive } = await backupWith('logging.verbose: true\n');
+    const { archive } = await backupWithUnreadEdit(cluster, recipe, configFile, 'logging.verbose: true\n');
     await cluster.hostVars('localhost', { kibana_config_dir: kibana.configDir, kibana_restart_command: '', kibana_tmp_dir: aside });
     const r = succeeded(await cluster.restore(archive, ['--json']));
-    expect(restartStep(r).stderr).toBe('kibana: the restored configuration takes effect when Kibana next starts (kibana_restart_command is empty)');
+    expect(stepEnd(r, 'restart Kibana').stderr).toBe(
+      'kibana: the restored configuration takes effect when Kibana next starts (kibana_restart_command is empty)',
+    );
     expect(jsonEvents<{ message: string }>(r.stdout, 'warning').map((w) => w.message)).toEqual([
       expect.stringContaining('takes effect when Kibana next starts'),
     ]);

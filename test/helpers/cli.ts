@@ -93,6 +93,13 @@ export function jsonEvents<T = Record<string, unknown>>(stdout: string, type?: s
   return type === undefined ? events : events.filter((e) => e.type === type);
 }
 
+/** How the first step whose name starts with `name` ended, and the tails it printed (a run with --json). */
+export function stepEnd(r: CliResult, name: string): { status: string; stdout: string; stderr: string } {
+  const end = jsonEvents<{ step: string; status: string; stdoutTail?: string; stderrTail?: string }>(r.stdout, 'step.end').find((e) => e.step.startsWith(name));
+  if (!end) throw new Error(`no step.end of a step '${name}…' in:\n${cliOutput(r)}`);
+  return { status: end.status, stdout: end.stdoutTail ?? '', stderr: end.stderrTail ?? '' };
+}
+
 /** The one event of `type` a command printed (show.backup, prune.result, config.show, …). */
 export function jsonEvent<T = Record<string, unknown>>(stdout: string, type: string): T & { type: string } {
   const found = jsonEvents<T>(stdout, type);

@@ -19,6 +19,7 @@ const HOSTILE = `/a b'"$(touch /tmp/lsb-canary)\`touch /tmp/lsb-canary\`\n;x`;
 
 /** Vars that hold shell commands or functions, inserted raw on purpose ({{{…}}}). */
 const COMMANDS: Record<string, string[]> = {
+  elasticsearch: ['elasticsearch_restart_command'],
   grafana: ['grafana_stop_command', 'grafana_start_command'],
   haproxy: ['haproxy_reload_command'],
   kafka: ['kafka_client', 'kafka_service_start', 'kafka_service_stop', 'kafka_service_status', 'kafka_test_read_marker', 'kafka_version_command'],

@@ -27,16 +27,26 @@
  *   restore with include_global_state, of `_all`/`*`, or touching `.opendistro_security` is 403,
  *   and so is any write to `.opendistro_security`.
  *
+ * - A restart (`restartCommand`, what `systemctl restart elasticsearch` is to the recipe): like
+ *   Elasticsearch it reads elasticsearch.yml only when it starts, and a setting it does not know
+ *   is fatal ("unknown setting [...] please check that any required plugins are installed", in
+ *   `logFile`): it stays down. Started, it listens where it did and answers the first two requests
+ *   with 503 `master_not_discovered_exception`, as a node does until the cluster has a master.
+ *   Indices, repositories and users survive a restart (they are on disk in Elasticsearch).
+ *
  * Not imitated: shards, replicas, several nodes, mappings, searches, incremental snapshots (each
  * snapshot writes its documents whole), bcrypt (passwords are kept as given), roles other than
  * admin, tenants, data streams, progress by time (a snapshot answers IN_PROGRESS to
- * `inProgressReads` status reads, then finishes: deterministic for tests).
+ * `inProgressReads` status reads, then finishes: deterministic for tests); the values of settings
+ * read at a restart (only their names are checked; `path.repo` stays as the options gave it; any
+ * `opendistro_security.*` name passes).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type BaseServerOptions, prepareBaseDir, makeDirs, pathExists, runChecked, LOOPBACK } from '../servers/common.js';
-import { HttpError, ok, serveRoutes, type Reply, type Request, type Routes } from './http.js';
+import { HttpError, ok, serveRoutes, type Reply, type Request, type RunningHttp, type Routes } from './http.js';
+import { readSettings, serveRestartControl, unknownSettings } from './restartable.js';
 import { makeLambdaStackCerts, type LambdaStackCerts } from './lambdastack-certs.js';
 
 export type SnapshotState = 'SUCCESS' | 'PARTIAL' | 'FAILED';
@@ -63,6 +73,14 @@ export interface ElasticsearchStandIn {
   request(method: string, path: string, body?: unknown, auth?: { password?: string; cert?: boolean }): Promise<{ status: number; body: any }>;
   /** The cluster state of a registered repository. */
   repository(name: string): { generation: number | 'unknown'; corrupted: boolean } | undefined;
+  /** A shell command that restarts it, as `systemctl restart elasticsearch` does Elasticsearch. */
+  restartCommand: string;
+  /** Restarts so far. */
+  restarts(): number;
+  /** Whether it serves now (false after a restart on a configuration it refused). */
+  running(): boolean;
+  /** Its log: why a restart did not start it. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -130,6 +148,29 @@ interface Running {
   contents: Map<string, Record<string, unknown>>;
   readsLeft: number;
 }
+
+/**
+ * Settings Elasticsearch 7.10 OSS knows (a subset: those LambdaStack's template and common
+ * operations use), and the plugin namespace whose names pass unchecked here.
+ */
+const KNOWN_SETTINGS = new Set([
+  'cluster.name',
+  'cluster.initial_master_nodes',
+  'node.name',
+  'node.master',
+  'node.data',
+  'path.data',
+  'path.logs',
+  'path.repo',
+  'network.host',
+  'http.port',
+  'transport.port',
+  'discovery.seed_hosts',
+  'discovery.type',
+  'bootstrap.memory_lock',
+  'action.auto_create_index',
+]);
+const PLUGIN_PREFIX = 'opendistro_security.';
 
 const SECURITY_INDEX = '.opendistro_security';
 const esError = (status: number, type: string, reason: string) => new HttpError(status, { error: { root_cause: [{ type, reason }], type, reason }, status });
@@ -613,30 +654,60 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     return ok({ _index: name, _id: req.params.id, result: created ? 'created' : 'updated' }, created ? 201 : 200);
   }
 
-  const http = await serveRoutes(routes, {
-    ...(opts.node ? { host: opts.node.address, port: opts.node.port } : {}),
-    guard: (req) => {
-      // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
-      if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096)
-        throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
-      caller(req);
-    },
-    ...(certs ? { tls: { cert: await readFile(certs.nodeCert), key: await readFile(certs.nodeKey), ca: await readFile(certs.rootCa) } } : {}),
-  });
+  /** Requests still to be answered "no master" since the last start. */
+  let notReadyAnswers = 0;
+  const tls = certs ? { cert: await readFile(certs.nodeCert), key: await readFile(certs.nodeKey), ca: await readFile(certs.rootCa) } : undefined;
+  const listen = (port: number | undefined) =>
+    serveRoutes(routes, {
+      ...(opts.node ? { host: opts.node.address } : {}),
+      port,
+      guard: (req) => {
+        if (notReadyAnswers > 0) {
+          notReadyAnswers--;
+          throw esError(503, 'master_not_discovered_exception', 'no master');
+        }
+        // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
+        if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096)
+          throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
+        caller(req);
+      },
+      ...(tls ? { tls } : {}),
+    });
+  let http: RunningHttp | undefined = await listen(opts.node?.port);
+  const { port } = http;
+  const plainUrl = http.url;
+  const logFile = join(baseDir, 'elasticsearch.log');
+  let restarts = 0;
+  /** Stops, then starts as Elasticsearch would with elasticsearch.yml as it is now (same address and port). */
+  const restart = async () => {
+    restarts++;
+    await http?.stop();
+    http = undefined;
+    const unknown = unknownSettings(await readSettings(join(configDir, 'elasticsearch.yml')), KNOWN_SETTINGS, [PLUGIN_PREFIX]);
+    if (unknown.length) {
+      return appendFile(
+        logFile,
+        `java.lang.IllegalArgumentException: unknown setting [${unknown[0]}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings\n`,
+      );
+    }
+    notReadyAnswers = 2;
+    http = await listen(port);
+  };
+  const control = await serveRestartControl(restart);
   return {
-    port: http.port,
-    url: certs ? `https://${hostName}:${http.port}` : http.url,
+    port,
+    url: certs ? `https://${hostName}:${port}` : plainUrl,
     baseDir,
     pathRepo,
     configDir,
     ...(certs ? { certs } : {}),
     setSnapshotOutcome: (state) => void (outcome = state),
     request: async (method, path, body, auth = {}) => {
-      const url = certs ? `https://${hostName}:${http.port}` : http.url;
+      const url = certs ? `https://${hostName}:${port}` : plainUrl;
       const args = ['-sS', '-w', '\n%{http_code}', '-X', method, '-H', 'Content-Type: application/json', `${url}${path}`];
       if (body !== undefined) args.push('--data-binary', JSON.stringify(body));
       // The node's name resolves on its hosts (their /etc/hosts), not necessarily here.
-      if (opts.node) args.push('--resolve', `${hostName}:${http.port}:${opts.node.address}`);
+      if (opts.node) args.push('--resolve', `${hostName}:${port}:${opts.node.address}`);
       if (certs) {
         args.push('--cacert', certs.rootCa);
         if (auth.cert) args.push('--cert', certs.adminCert, '--key', certs.adminKey);
@@ -658,8 +729,13 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       const r = repos.get(name);
       return r && { generation: r.generation ?? 'unknown', corrupted: r.corrupted };
     },
+    restartCommand: control.command,
+    restarts: () => restarts,
+    running: () => http !== undefined,
+    logFile,
     stop: async () => {
-      await http.stop();
+      await control.stop();
+      await http?.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     },
   };

@@ -31,11 +31,11 @@
  * `server.host`/`server.port` (only their names are checked; any `opendistro_security.*` name
  * passes), and systemd restarting a Kibana that exited.
  */
-import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { type BaseServerOptions, prepareBaseDir, makeDirs } from '../servers/common.js';
 import { HttpError, ok, serveRoutes, type Request, type RunningHttp, type Routes } from './http.js';
+import { readSettings, serveRestartControl, unknownSettings } from './restartable.js';
 
 export interface SavedObject {
   type: string;
@@ -106,15 +106,9 @@ const KNOWN_SETTINGS = new Set([
 ]);
 const PLUGIN_PREFIX = 'opendistro_security.';
 
-/** kibana.yml's settings as dotted keys (Kibana reads `server: {port: 1}` as `server.port: 1`). */
-function flatten(value: unknown, prefix = ''): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return prefix ? { [prefix]: value } : {};
-  return Object.assign({}, ...Object.entries(value).map(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k)));
-}
-
 /** Why Kibana 7.10 would not start with these settings (its FATAL line), or undefined. */
 function refusal(settings: Record<string, unknown>): string | undefined {
-  const unknown = Object.keys(settings).filter((k) => !KNOWN_SETTINGS.has(k) && !k.startsWith(PLUGIN_PREFIX));
+  const unknown = unknownSettings(settings, KNOWN_SETTINGS, [PLUGIN_PREFIX]);
   if (unknown.length) {
     return `FATAL  Error: Unknown configuration key(s): ${unknown.map((k) => `"${k}"`).join(', ')}. Check for spelling errors and ensure that expected plugins are installed.`;
   }
@@ -288,7 +282,7 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
   const configFile = join(configDir, 'kibana.yml');
   const logFile = join(baseDir, 'kibana.log');
   await writeFile(configFile, kibanaYml(http.url, opts.security !== undefined));
-  let settings = flatten(parseYaml(await readFile(configFile, 'utf8')));
+  let settings = await readSettings(configFile);
   let restarts = 0;
 
   /** Stops, then starts as Kibana would with kibana.yml as it is now. */
@@ -296,7 +290,7 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
     restarts++;
     await http?.stop();
     http = undefined;
-    const loaded = flatten(parseYaml(await readFile(configFile, 'utf8')) ?? {});
+    const loaded = await readSettings(configFile);
     const fatal = refusal(loaded);
     if (fatal) return appendFile(logFile, `${fatal}\n`);
     settings = loaded;
@@ -305,17 +299,7 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
     notReadyAnswers = 2;
     http = await listen(lastHost, Number(lastPort));
   };
-  // What the restart command reaches: a loopback port of its own, which stays up while Kibana's is down.
-  const control = await serveRoutes([
-    [
-      'POST',
-      '/restart',
-      async () => {
-        await restart();
-        return ok({ restarted: true });
-      },
-    ],
-  ]);
+  const control = await serveRestartControl(restart);
   return {
     get port() {
       return Number(lastPort);
@@ -325,7 +309,7 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
     },
     baseDir,
     configDir,
-    restartCommand: `curl -fsS -X POST ${control.url}/restart >/dev/null`,
+    restartCommand: control.command,
     restarts: () => restarts,
     running: () => http !== undefined,
     settings: () => settings,
