@@ -2,16 +2,18 @@
  * recipes/alertmanager.yaml round trip against a REAL Alertmanager 0.25, over SSH (fleet
  * host host1, user lsbtest with sudo): config + silences → backup → stop, wipe the data dir,
  * start with a default config → restore → the config is back and loaded, the silences that
- * had not expired exist again (once, also after a second restore).
+ * had not expired exist again (once, also after a second restore). A restored configuration
+ * Alertmanager refuses is replaced by the previous one, reloaded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { freePorts, startAlertmanager, waitUntil, type AlertmanagerServer, type Silence } from '../infra/index.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { succeeded } from '../helpers/cli.js';
+import { cliOutput, stepEnd, succeeded } from '../helpers/cli.js';
+import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 
@@ -95,7 +97,8 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     expect(await readFile(am.configFile, 'utf8')).not.toBe(customConfig);
 
     await cluster.hostVars('host1', { ...vars, alertmanager_url: am.url });
-    succeeded(await cluster.restore(archive));
+    const r = succeeded(await cluster.restore(archive, ['--json']));
+    expect(stepEnd(r, 'reload the configuration').stdout).toBe('alertmanager: reloaded the restored configuration');
     expect(await readFile(am.configFile, 'utf8')).toBe(customConfig);
     expect(await loadedConfig(am)).toContain('team-x');
     expect(await liveSilences(am)).toEqual(before);
@@ -103,6 +106,37 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
     // A second restore re-creates nothing that is already there.
     succeeded(await cluster.restore(archive));
     expect(await liveSilences(am)).toEqual(before);
+  });
+
+  it('puts the previous configuration back and reloads it when Alertmanager refuses the restored one, and fails', async () => {
+    const aside = await mkdtemp(join(tmpdir(), 'lsb-am-aside-'));
+    try {
+      const dir = join(baseDir, 'no-such-dir');
+      await cluster.hostVars('host1', {
+        alertmanager_config_file: am!.configFile,
+        alertmanager_config_dir: dir,
+        alertmanager_url: am!.url,
+        alertmanager_tmp_dir: aside,
+      });
+      // A field Alertmanager does not know, written to disk and never reloaded before the backup.
+      const { archive, config } = await backupWithUnreadEdit(cluster, recipe, am!.configFile, 'no_such_field: 1\n');
+      const loaded = await loadedConfig(am!);
+
+      const r = await cluster.restore(archive, ['--json']);
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(stepEnd(r, 'reload the configuration')).toEqual({
+        status: 'failed',
+        stdout: '',
+        stderr:
+          'alertmanager: Alertmanager refused the restored configuration (the reload answered HTTP 500; its log says why, e.g. journalctl -u prometheus-alertmanager).' +
+          ` The configuration from before the restore is back (${am!.configFile}, ${dir}): Alertmanager reloaded it`,
+      });
+      expect(await readFile(am!.configFile, 'utf8')).toBe(config);
+      expect(await loadedConfig(am!)).toBe(loaded);
+      expect(await readdir(aside)).toEqual([]);
+    } finally {
+      await rm(aside, { recursive: true, force: true });
+    }
   });
 
   it("round-trips the recipe's test silence through recipe test; the other live silences stay as they were", async () => {
