@@ -3,7 +3,8 @@
  * host1, user lsbtest with sudo), run as a service the recipe stops and starts (service-script.ts):
  * series exist → backup → stop, wipe the data dir → restore → start → the same samples are
  * queryable at a time inside the backed-up range; and the recipe's own tests: section through
- * `lsbackup recipe test` (a backfilled marker sample, deleted through the admin API, back).
+ * `lsbackup recipe test` (a backfilled marker sample, deleted through the admin API, back). A
+ * restored configuration promtool refuses is replaced by the previous one before the start.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { httpOk, prometheusArgs, runChecked, startPrometheus, waitUntil, type PrometheusServer } from '../infra/index.js';
 import { archiveEntries, archiveEntry, readMetadata } from '../helpers/archive.js';
-import { cliOutput, succeeded } from '../helpers/cli.js';
+import { cliOutput, stepEnd, succeeded } from '../helpers/cli.js';
+import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 import { writeServiceScript, type ServiceScript } from './service-script.js';
@@ -132,17 +134,52 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
     expect(value.map((v) => v.value[1])).toEqual(['42']);
   }, 900_000);
 
+  it('a restored configuration promtool refuses is replaced by the previous one: Prometheus starts on the restored data with it, and the restore fails', async () => {
+    const aside = await mkdtemp(join(tmpdir(), 'lsb-prom-aside-'));
+    const config = await readFile(prom.configFile, 'utf8');
+    try {
+      // An edit on disk the running server never loaded: the backup holds it, and a start would refuse it.
+      const { archive } = await backupWithUnreadEdit(cluster, recipe, prom.configFile, '\nnot: [valid\n');
+      const calls = (await service!.calls()).length;
+      const r = await cluster.restore(archive, ['--json', '--var', `prometheus.prometheus_tmp_dir=${aside}`]);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(stepEnd(r, 'check the restored configuration')).toEqual({
+        status: 'failed',
+        stdout: '',
+        stderr:
+          `prometheus: promtool check config refused the restored ${prom.configDir}/prometheus.yml (run it on the host to see why).` +
+          ` The configuration from before the restore is back in ${prom.configDir}: Prometheus starts on the restored data with it`,
+      });
+      expect(await readFile(prom.configFile, 'utf8')).toBe(config);
+      // Post started it, and it came up.
+      expect((await service!.calls()).slice(calls)).toEqual(['stop', 'start']);
+      expect(stepEnd(r, 'wait until prometheus is ready').status).toBe('success');
+      expect(await httpOk(`${prom.url}/-/ready`)).toBe(true);
+      expect(await readdir(aside)).toEqual([]);
+    } finally {
+      await rm(aside, { recursive: true, force: true });
+      // Whatever happened, the next test finds the server as before.
+      if (!(await httpOk(`${prom.url}/-/ready`))) {
+        await writeFile(prom.configFile, config);
+        await runChecked(service!.script, ['stop']);
+        await startService();
+      }
+    }
+  }, 600_000);
+
   // LambdaStack runs Prometheus as a Type=simple unit: `systemctl start` returns once the process
   // runs, also when it then refuses what the restore put back, so only Prometheus can tell.
   it('a restore after which Prometheus does not come up fails, naming its ready URL', async () => {
     const config = await readFile(prom.configFile, 'utf8');
-    // An edit on disk the running server never loaded: the backup holds it, and a start refuses it.
+    // An edit on disk the running server never loaded: the backup holds it, and a start refuses it
+    // (without promtool on the host nothing checks it before).
     await writeFile(prom.configFile, `${config}\nnot: [valid\n`);
     try {
       const archive = await cluster.backup(recipe);
-      const r = await cluster.restore(archive, ['--var', 'prometheus.prometheus_ready_timeout=4']);
+      const r = await cluster.restore(archive, ['--var', 'prometheus.prometheus_ready_timeout=4', '--var', 'prometheus.promtool=/nonexistent/promtool']);
       expect(r.exitCode, cliOutput(r)).not.toBe(0);
       expect(cliOutput(r)).toContain(`prometheus: started, but ${prom.url}/-/ready did not answer within 4s`);
+      expect(cliOutput(r)).toContain('prometheus: /nonexistent/promtool not found: the restored configuration is checked only when Prometheus starts');
     } finally {
       await writeFile(prom.configFile, config);
       await runChecked(service!.script, ['stop']);
