@@ -366,7 +366,9 @@ describe('elasticsearch recipe, a restored configuration (STAND-IN restarted by 
     await destroy(es);
     const r = succeeded(await cluster.restore(archive, ['--json']));
     expect(es.restarts()).toBe(0);
-    expect(stepEnd(r, 'restart Elasticsearch').stdout).toBe('elasticsearch: the restored configuration is the one Elasticsearch runs with: not restarted');
+    expect(stepEnd(r, 'restart Elasticsearch').stdout).toBe(
+      'elasticsearch: the restored configuration is the one that was in place: Elasticsearch not restarted',
+    );
     expect(await allDocs(es)).toEqual(docs);
   });
 

@@ -301,7 +301,7 @@ describe('kibana recipe, a restored configuration (Kibana STAND-IN restarted by 
     const archive = await cluster.backup(recipe);
     const r = succeeded(await cluster.restore(archive, ['--json']));
     expect(kibana.restarts()).toBe(0);
-    expect(stepEnd(r, 'restart Kibana').stdout).toBe('kibana: the restored configuration is the one Kibana runs with: not restarted');
+    expect(stepEnd(r, 'restart Kibana').stdout).toBe('kibana: the restored configuration is the one that was in place: Kibana not restarted');
     expect(await readdir(aside)).toEqual([]);
   });
 
