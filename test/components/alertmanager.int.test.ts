@@ -128,7 +128,7 @@ describe('alertmanager recipe (real Alertmanager, over SSH)', () => {
         status: 'failed',
         stdout: '',
         stderr:
-          'alertmanager: Alertmanager refused the restored configuration (the reload answered HTTP 500; its log says why, e.g. journalctl -u prometheus-alertmanager).' +
+          'alertmanager: Alertmanager refused the restored configuration (the reload answered HTTP 500; its log says why: journalctl -u alertmanager, or prometheus-alertmanager on Debian).' +
           ` The configuration from before the restore is back (${am!.configFile}, ${dir}): Alertmanager reloaded it`,
       });
       expect(await readFile(am!.configFile, 'utf8')).toBe(config);
