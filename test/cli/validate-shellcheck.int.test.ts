@@ -4,7 +4,7 @@
  * as text and as --json events; --shellcheck-severity chooses what fails; every shipped recipe
  * is clean; without shellcheck on the PATH it fails naming the package, it never skips.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -93,9 +93,13 @@ describe('validate --shellcheck', () => {
     const file = await ws.write('recipes/app.yaml', withFinding);
     // A PATH with node and nothing else.
     const bin = mkdtempSync(path.join(os.tmpdir(), 'lsb-nopath-'));
-    symlinkSync(process.execPath, path.join(bin, 'node'));
-    const r = await runCli(['validate', '--shellcheck', file], { env: { PATH: bin } });
-    expect(r.exitCode, cliOutput(r)).toBe(78);
-    expect(r.stderr).toMatch(/install the Debian package shellcheck/);
+    try {
+      symlinkSync(process.execPath, path.join(bin, 'node'));
+      const r = await runCli(['validate', '--shellcheck', file], { env: { PATH: bin } });
+      expect(r.exitCode, cliOutput(r)).toBe(78);
+      expect(r.stderr).toMatch(/install the Debian package shellcheck/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });

@@ -121,6 +121,8 @@ describe('grafana recipe, Debian default (Grafana STAND-IN on plain HTTP + real 
   });
   afterAll(async () => {
     await grafana?.stop();
+    // The files-mode test restarts the stand-in on the first one's base dir, which the second does not own.
+    if (grafana) await rm(grafana.baseDir, { recursive: true, force: true });
     await cluster?.cleanup();
   });
 
