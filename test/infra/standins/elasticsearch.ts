@@ -42,11 +42,11 @@
  * `opendistro_security.*` name passes).
  */
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type BaseServerOptions, prepareBaseDir, makeDirs, pathExists, runChecked, LOOPBACK } from '../servers/common.js';
-import { HttpError, ok, serveRoutes, type Reply, type Request, type RunningHttp, type Routes } from './http.js';
-import { readSettings, serveRestartControl, unknownSettings } from './restartable.js';
+import { HttpError, ok, serveRoutes, type Reply, type Request, type Routes } from './http.js';
+import { restartableServer, unknownSettings, type RestartableServer } from './restartable.js';
 import { makeLambdaStackCerts, type LambdaStackCerts } from './lambdastack-certs.js';
 
 export type SnapshotState = 'SUCCESS' | 'PARTIAL' | 'FAILED';
@@ -654,18 +654,16 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
     return ok({ _index: name, _id: req.params.id, result: created ? 'created' : 'updated' }, created ? 201 : 200);
   }
 
-  /** Requests still to be answered "no master" since the last start. */
-  let notReadyAnswers = 0;
+  // Set once the first server runs (its guard asks it from the first request on, when it may not be yet).
+  // eslint-disable-next-line prefer-const
+  let server: RestartableServer | undefined;
   const tls = certs ? { cert: await readFile(certs.nodeCert), key: await readFile(certs.nodeKey), ca: await readFile(certs.rootCa) } : undefined;
   const listen = (port: number | undefined) =>
     serveRoutes(routes, {
       ...(opts.node ? { host: opts.node.address } : {}),
       port,
       guard: (req) => {
-        if (notReadyAnswers > 0) {
-          notReadyAnswers--;
-          throw esError(503, 'master_not_discovered_exception', 'no master');
-        }
+        if (server?.startingUp()) throw esError(503, 'master_not_discovered_exception', 'no master');
         // http.max_initial_line_length: ES refuses a request line over 4 KB before anything else.
         if (`${req.method} ${req.path}?${req.query.toString()} HTTP/1.1`.length > 4096)
           throw esError(400, 'too_long_frame_exception', 'An HTTP line is larger than 4096 bytes.');
@@ -673,27 +671,24 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       },
       ...(tls ? { tls } : {}),
     });
-  let http: RunningHttp | undefined = await listen(opts.node?.port);
-  const { port } = http;
-  const plainUrl = http.url;
+  const first = await listen(opts.node?.port);
+  const { port } = first;
+  const plainUrl = first.url;
   const logFile = join(baseDir, 'elasticsearch.log');
-  let restarts = 0;
-  /** Stops, then starts as Elasticsearch would with elasticsearch.yml as it is now (same address and port). */
-  const restart = async () => {
-    restarts++;
-    await http?.stop();
-    http = undefined;
-    const unknown = unknownSettings(await readSettings(join(configDir, 'elasticsearch.yml')), KNOWN_SETTINGS, [PLUGIN_PREFIX]);
-    if (unknown.length) {
-      return appendFile(
-        logFile,
-        `java.lang.IllegalArgumentException: unknown setting [${unknown[0]}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings\n`,
-      );
-    }
-    notReadyAnswers = 2;
-    http = await listen(port);
-  };
-  const control = await serveRestartControl(restart);
+  server = await restartableServer({
+    first,
+    settingsFile: join(configDir, 'elasticsearch.yml'),
+    logFile,
+    refusal: (settings) => {
+      const unknown = unknownSettings(settings, KNOWN_SETTINGS, [PLUGIN_PREFIX]);
+      return unknown.length
+        ? `java.lang.IllegalArgumentException: unknown setting [${unknown[0]}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings`
+        : undefined;
+    },
+    // The same address and port (the stand-in's path.repo stays as the options gave it).
+    listen: () => listen(port),
+  });
+  const lifecycle = server;
   return {
     port,
     url: certs ? `https://${hostName}:${port}` : plainUrl,
@@ -729,13 +724,12 @@ export async function startElasticsearchStandIn(opts: ElasticsearchOptions = {})
       const r = repos.get(name);
       return r && { generation: r.generation ?? 'unknown', corrupted: r.corrupted };
     },
-    restartCommand: control.command,
-    restarts: () => restarts,
-    running: () => http !== undefined,
+    restartCommand: lifecycle.restartCommand,
+    restarts: lifecycle.restarts,
+    running: lifecycle.running,
     logFile,
     stop: async () => {
-      await control.stop();
-      await http?.stop();
+      await lifecycle.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     },
   };

@@ -31,11 +31,11 @@
  * `server.host`/`server.port` (only their names are checked; any `opendistro_security.*` name
  * passes), and systemd restarting a Kibana that exited.
  */
-import { appendFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BaseServerOptions, prepareBaseDir, makeDirs } from '../servers/common.js';
-import { HttpError, ok, serveRoutes, type Request, type RunningHttp, type Routes } from './http.js';
-import { readSettings, serveRestartControl, unknownSettings } from './restartable.js';
+import { HttpError, ok, serveRoutes, type Request, type Routes } from './http.js';
+import { restartableServer, unknownSettings, type RestartableServer } from './restartable.js';
 
 export interface SavedObject {
   type: string;
@@ -260,67 +260,57 @@ export async function startKibanaStandIn(opts: KibanaOptions = {}): Promise<Kiba
   ];
 
   const expected = opts.security && 'Basic ' + Buffer.from(`${opts.security.user}:${opts.security.password}`).toString('base64');
-  /** Requests still to be answered "not ready" since the last start. */
-  let notReadyAnswers = 0;
+  // Set once the first server runs (its guard asks it from the first request on, when it may not be yet).
+  // eslint-disable-next-line prefer-const
+  let server: RestartableServer | undefined;
   const listen = (host: string | undefined, port: number | undefined) =>
     serveRoutes(routes, {
       host,
       port,
       guard: (req) => {
-        if (notReadyAnswers > 0) {
-          notReadyAnswers--;
-          throw new HttpError(503, 'Kibana server is not ready yet');
-        }
+        if (server?.startingUp()) throw new HttpError(503, 'Kibana server is not ready yet');
         if (expected && req.headers.authorization !== expected) throw kbnError(401, 'Unauthorized', 'Authentication required');
         if (req.method !== 'GET' && req.headers['kbn-xsrf'] === undefined) {
           throw kbnError(400, 'Bad Request', 'Request must contain a kbn-xsrf header.');
         }
       },
     });
-  let http: RunningHttp | undefined = await listen(opts.host, undefined);
-  let { hostname: lastHost, port: lastPort } = new URL(http.url);
-  const configFile = join(configDir, 'kibana.yml');
+  const first = await listen(opts.host, undefined);
+  const settingsFile = join(configDir, 'kibana.yml');
   const logFile = join(baseDir, 'kibana.log');
-  await writeFile(configFile, kibanaYml(http.url, opts.security !== undefined));
-  let settings = await readSettings(configFile);
-  let restarts = 0;
-
-  /** Stops, then starts as Kibana would with kibana.yml as it is now. */
-  const restart = async () => {
-    restarts++;
-    await http?.stop();
-    http = undefined;
-    const loaded = await readSettings(configFile);
-    const fatal = refusal(loaded);
-    if (fatal) return appendFile(logFile, `${fatal}\n`);
-    settings = loaded;
-    lastHost = String(loaded['server.host'] ?? 'localhost');
-    lastPort = String(loaded['server.port'] ?? 5601);
-    notReadyAnswers = 2;
-    http = await listen(lastHost, Number(lastPort));
-  };
-  const control = await serveRestartControl(restart);
+  await writeFile(settingsFile, kibanaYml(first.url, opts.security !== undefined));
+  server = await restartableServer({
+    first,
+    settingsFile,
+    logFile,
+    refusal,
+    listen: (settings) => listen(hostOf(settings), portOf(settings)),
+  });
+  const lifecycle = server;
   return {
+    // Where kibana.yml said when it last started (Kibana's defaults: localhost:5601).
     get port() {
-      return Number(lastPort);
+      return portOf(lifecycle.settings());
     },
     get url() {
-      return `http://${lastHost}:${lastPort}`;
+      return `http://${hostOf(lifecycle.settings())}:${portOf(lifecycle.settings())}`;
     },
     baseDir,
     configDir,
-    restartCommand: control.command,
-    restarts: () => restarts,
-    running: () => http !== undefined,
-    settings: () => settings,
+    restartCommand: lifecycle.restartCommand,
+    restarts: lifecycle.restarts,
+    running: lifecycle.running,
+    settings: lifecycle.settings,
     logFile,
     stop: async () => {
-      await control.stop();
-      await http?.stop();
+      await lifecycle.stop();
       if (ownedHere) await rm(baseDir, { recursive: true, force: true });
     },
   };
 }
+
+const hostOf = (settings: Record<string, unknown>) => String(settings['server.host'] ?? 'localhost');
+const portOf = (settings: Record<string, unknown>) => Number(settings['server.port'] ?? 5601);
 
 /** kibana.yml as LambdaStack's roles/kibana/templates/kibana.yml.j2 writes it (plus the stand-in's port). */
 function kibanaYml(url: string, secured: boolean): string {
