@@ -6,13 +6,15 @@
  * policy) runs through recipe test: import → apply → delete them → restore → equal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startRabbitmq, type RabbitmqServer } from '../infra/index.js';
 import type { BackupMetadata } from '../../engine/archive/index.js';
 import { archiveEntries, archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
-import { cliOutput } from '../helpers/cli.js';
+import { cliOutput, stepEnd } from '../helpers/cli.js';
+import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
 
@@ -27,9 +29,12 @@ describe('rabbitmq recipe', () => {
   let fleet: Fleet;
   let rmq: RabbitmqServer;
   let b: Cluster;
+  /** rabbitmq_tmp_dir: where restore keeps the configuration it replaces. */
+  let aside: string;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 1 });
     rmq = await startRabbitmq();
+    aside = await mkdtemp(path.join(tmpdir(), 'lsb-rabbitmq-aside-'));
     b = await createCluster({
       fleet,
       groups: { host1: ['rabbitmq'] },
@@ -37,7 +42,9 @@ describe('rabbitmq recipe', () => {
         host1: {
           rabbitmqctl: rmq.rabbitmqctlScript,
           rabbitmq_config_dir: rmq.configDir,
-          rabbitmq_restart_command: 'true',
+          // The real node, stopped and started again (test/infra/servers/rabbitmq.ts).
+          rabbitmq_restart_command: rmq.restartScript,
+          rabbitmq_tmp_dir: aside,
         },
       },
     });
@@ -46,6 +53,7 @@ describe('rabbitmq recipe', () => {
     await rmq?.stop();
     await fleet?.stop();
     await b?.cleanup();
+    if (aside) await rm(aside, { recursive: true, force: true });
   });
 
   const ctl = (...args: string[]) => rmq.rabbitmqctl(['-q', ...args]);
@@ -73,21 +81,72 @@ describe('rabbitmq recipe', () => {
   );
 
   it(
-    'puts /etc/rabbitmq back only when asked',
+    'puts /etc/rabbitmq back only when asked, restarts the node on it when it differs, and the node runs with it',
     async () => {
-      const run = await b.apply(recipe);
-      expect(run.exitCode, cliOutput(run)).toBe(0);
-      const original = await readFile(rmq.configFile, 'utf8');
-      await writeFile(rmq.configFile, original + '# changed after the backup\n');
+      // The backup's rabbitmq.conf sets a memory watermark the running node never read.
+      const setting = 'vm_memory_high_watermark.relative = 0.31\n';
+      const { archive, config } = await backupWithUnreadEdit(b, recipe, rmq.configFile, setting);
+      const watermark = async () => ctl('eval', 'element(2, application:get_env(rabbit, vm_memory_high_watermark)).');
 
-      const plain = await b.restore(run.archive!);
+      const plain = await b.restore(archive);
       expect(plain.exitCode, cliOutput(plain)).toBe(0);
-      expect(await readFile(rmq.configFile, 'utf8')).toContain('# changed after the backup');
+      expect(await readFile(rmq.configFile, 'utf8')).toBe(config);
+      expect(await rmq.restarts()).toBe(0);
+      expect((await watermark()).trim()).toBe('0.4'); // RabbitMQ's default: the edit was never read
 
-      const withConfigs = await b.restore(run.archive!, ['--var', 'rabbitmq.restore_configs=true']);
+      const before = rmq.currentPid();
+      const withConfigs = await b.restore(archive, ['--json', '--var', 'rabbitmq.restore_configs=true']);
       expect(withConfigs.exitCode, cliOutput(withConfigs)).toBe(0);
-      expect(await readFile(rmq.configFile, 'utf8')).toBe(original);
-      expect(path.dirname(rmq.configFile)).toBe(rmq.configDir);
+      expect(stepEnd(withConfigs, 'restart the node')).toEqual({
+        status: 'success',
+        stdout: 'rabbitmq: the node restarted on the restored configuration and has booted',
+        stderr: '',
+      });
+      expect(await readFile(rmq.configFile, 'utf8')).toBe(config + setting);
+      expect(await rmq.restarts()).toBe(1);
+      expect(rmq.currentPid()).not.toBe(before);
+      expect((await watermark()).trim()).toBe('0.31');
+      expect(await readdir(aside)).toEqual([]);
+
+      // The same configuration again: nothing to restart.
+      const again = await b.restore(archive, ['--json', '--var', 'rabbitmq.restore_configs=true']);
+      expect(again.exitCode, cliOutput(again)).toBe(0);
+      expect(stepEnd(again, 'restart the node').stdout).toBe('rabbitmq: the restored configuration is the one that was in place: the node not restarted');
+      expect(await rmq.restarts()).toBe(1);
+      await writeFile(rmq.configFile, config);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'puts the previous configuration back when the node does not boot with the restored one, restarts the node on it, and fails',
+    async () => {
+      // The backup holds a setting RabbitMQ does not know, and a file the host no longer has.
+      const extra = path.join(rmq.configDir, 'advanced.config');
+      await writeFile(extra, '[].\n');
+      const { archive, config } = await backupWithUnreadEdit(b, recipe, rmq.configFile, 'lsbackup_no_such_setting = 1\n');
+      await rm(extra);
+      const files = (await readdir(rmq.configDir)).sort();
+      const restartsBefore = await rmq.restarts();
+
+      const r = await b.restore(archive, ['--json', '--var', 'rabbitmq.restore_configs=true']);
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      const step = stepEnd(r, 'restart the node');
+      expect(step.status).toBe('failed');
+      // The restart command's own words first (systemctl: "Job for rabbitmq-server.service failed …").
+      expect(step.stderr.split('\n')).toEqual([
+        expect.stringMatching(/^rabbitmq-server exited during its start/),
+        'rabbitmq: the restart command failed (exit 1): the node did not start with the restored configuration' +
+          ' (its log says why, e.g. journalctl -u rabbitmq-server, /var/log/rabbitmq).' +
+          ` The configuration from before the restore is back in ${rmq.configDir}, and the node was restarted on it: it has booted`,
+      ]);
+      // RabbitMQ refused the restored file, then booted on the previous one.
+      expect(await readFile(rmq.consoleLog, 'utf8')).toMatch(/lsbackup_no_such_setting/);
+      expect((await rmq.restarts()) - restartsBefore).toBe(2);
+      expect(await readFile(rmq.configFile, 'utf8')).toBe(config);
+      expect((await readdir(rmq.configDir)).sort()).toEqual(files);
+      expect(await ctl('list_vhosts')).toMatch(/^\/$/m);
+      expect(await readdir(aside)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );
