@@ -139,4 +139,20 @@ describe('redactor', () => {
     redactor.add('ab');
     expect(redactor.redact('ab cab')).toBe('ab cab');
   });
+
+  it('masks each line of a value with line breaks: output is cut into lines, so none holds it whole', () => {
+    const redactor = createRedactor();
+    const value = `line-One-x1\r\n  line 'Two' x2 \n`;
+    redactor.add(value);
+    const forms = [
+      value,
+      JSON.stringify(value), // a JSON event or metadata of the whole value
+      shellQuote(value),
+      'exit code 4: pw is line-One-x1 | line', // a failure's last lines joined, the first line trimmed of its CR
+      "line 'Two' x2", // the second line, trimmed as a step tail is
+      JSON.stringify("line 'Two' x2"),
+      shellQuote("line 'Two' x2"),
+    ];
+    for (const form of forms) expect(redactor.redact(form), form).not.toMatch(/line-One|Two/);
+  });
 });
