@@ -1,8 +1,8 @@
 import { shellQuote } from '../template/quote.js';
 import type { Redactor } from './types.js';
 
-/** Shorter values would mask ordinary words everywhere. */
-const MIN_SECRET_LENGTH = 4;
+/** Shorter values would mask ordinary words everywhere; a secret this short is warned about instead (tooShortToMask). */
+export const MIN_SECRET_LENGTH = 4;
 const MASK = '***';
 
 // eslint-disable-next-line no-control-regex -- control characters other than tab: where output is cut into lines or escaped
@@ -25,6 +25,14 @@ function encodings(value: string): string[] {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
   const quoted = shellQuote(value);
   return [value, quoted, json(value), json(quoted), quoted.slice(1, -1)];
+}
+
+/** True when a piece of the value is too short to be masked: printed, it would show in clear. */
+export function tooShortToMask(value: string): boolean {
+  return value
+    .split(CUTS)
+    .map((p) => p.trim())
+    .some((p) => p.length > 0 && p.length < MIN_SECRET_LENGTH);
 }
 
 /**

@@ -5,6 +5,7 @@
  * output is cut into lines, so no printed line holds the whole value: each line of it must be
  * masked on its own. Through the built CLI, `run` with a local host, a webhook, a ping and a
  * report; every place a secret could be printed or stored is searched.
+ * And a secret too short to be masked is warned about by name, never shown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -100,5 +101,33 @@ describe('a secret with line breaks', () => {
       outputs.push([`${name} (decompressed)`, String(tar.stdout)]);
     }
     for (const [label, text] of outputs) expectClean(label, text);
+  });
+});
+
+describe('a secret too short to be masked', () => {
+  it('is warned about once, by name, without its value', async () => {
+    await ws.write(
+      'short/short.yaml',
+      recipeYaml('short', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: printf %s {{secret "PIN"}} | wc -c\n      output: n.txt\n'),
+    );
+    const args = ['apply', path.join(ws.dir, 'short'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'short-out')];
+    const r = await runCli(args, { env: { PIN: 'Q7z', XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.includes("secret 'PIN'"));
+    expect(warnings).toEqual([expect.stringMatching(/^warning: secret 'PIN' .*shorter than 4 characters, too short to be masked/)]);
+    expect(warnings[0]).not.toContain('Q7z');
+
+    const json = await runCli([...args, '--json'], { env: { PIN: 'Q7z', XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
+    expect(json.exitCode, cliOutput(json)).toBe(0);
+    const events = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; message?: string });
+    expect(events.filter((e) => e.type === 'warning' && e.message?.includes("secret 'PIN'"))).toHaveLength(1);
+
+    // A value long enough, and a line break after it, is no reason to warn.
+    const long = await runCli(args, { env: { PIN: 'Q7z-long\n', XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
+    expect(long.exitCode, cliOutput(long)).toBe(0);
+    expect(long.stderr).not.toContain("secret 'PIN'");
   });
 });

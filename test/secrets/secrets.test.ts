@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { ChainSecretSource, CommandSecretSource, createRedactor, EnvSecretSource, FileSecretSource } from '../../engine/secrets/index.js';
 import { jsonLine } from '../../engine/report/json-lines.js';
+import { tooShortToMask } from '../../engine/secrets/redactor.js';
 import { renderTemplate, shellQuote } from '../../engine/template/index.js';
 
 let dir: string;
@@ -154,5 +155,14 @@ describe('redactor', () => {
       shellQuote("line 'Two' x2"),
     ];
     for (const form of forms) expect(redactor.redact(form), form).not.toMatch(/line-One|Two/);
+  });
+
+  it('says which values have a part too short to be masked', () => {
+    expect(tooShortToMask('abc')).toBe(true);
+    expect(tooShortToMask('abc\n')).toBe(true);
+    expect(tooShortToMask('long-enough\nab')).toBe(true);
+    expect(tooShortToMask('abcd')).toBe(false);
+    expect(tooShortToMask('long-enough\r\n')).toBe(false);
+    expect(tooShortToMask('')).toBe(false);
   });
 });
