@@ -21,7 +21,7 @@ import { withRunLocks } from './locks.js';
 import { chooseIncrementalBase, type IncrementalPolicy } from './incremental-base.js';
 import { loadRunRecipes, runVarOverrides } from './recipes.js';
 import { refuseUnknownRecipes } from './recipes.js';
-import { resolveRunningRecipeSecrets } from './secrets.js';
+import { resolveRunningRecipeSecrets, warnUnmaskableSecrets } from './secrets.js';
 import { chosenTargets, openConfiguredTargets, type TargetFlags } from './targets.js';
 
 /** A backup's settings with every default filled in: nothing below looks at flags again. */
@@ -129,8 +129,9 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
     cluster,
     targets,
     run: ({ reporter, signal }) =>
-      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () =>
-        runBackup({
+      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () => {
+        warnUnmaskableSecrets(secrets.values, reporter);
+        return runBackup({
           // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
           incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter, { identities }) : undefined,
           recipes,
@@ -154,7 +155,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
           signal,
           encryption: settings.encryption,
           signer,
-        }),
-      ),
+        });
+      }),
   };
 }

@@ -17,7 +17,7 @@ import { runExecutorFactory, type ConnectionOptions } from './executors.js';
 import { clusterName, loadRunInventory, loadRunProfile, type ClusterFlags } from './inventory.js';
 import { withRunLocks } from './locks.js';
 import { loadRunRecipes, runVarOverrides } from './recipes.js';
-import { allSecrets, resolveRecipeSecrets } from './secrets.js';
+import { allSecrets, resolveRecipeSecrets, warnUnmaskableSecrets } from './secrets.js';
 
 export interface RestoreFlags extends ClusterFlags, ConnectionOptions, Omit<CatalogOptions, 'json'> {
   json?: boolean;
@@ -87,7 +87,11 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           varOverrides: runVarOverrides(config, flags.var, undefined),
           checkCliVars: (recipes) => void runVarOverrides({ ...config, components: undefined }, flags.var, recipes),
           profileVars: profile?.vars,
-          resolveSecrets: async (recipes) => allSecrets(await resolveRecipeSecrets(recipes, config, redactor, profile?.secrets)),
+          resolveSecrets: async (recipes) => {
+            const secrets = allSecrets(await resolveRecipeSecrets(recipes, config, redactor, profile?.secrets));
+            warnUnmaskableSecrets(secrets, reporter);
+            return secrets;
+          },
           defaultStepTimeoutSec: flags.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,
           concurrency: flags.concurrency ?? config.concurrency ?? RUN_DEFAULTS.concurrency,
           stagingDir: flags.stagingDir,

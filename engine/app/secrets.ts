@@ -5,7 +5,9 @@ import type { ProfileValues } from '../profiles/index.js';
 import { templatedStrings } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { notRunningReason } from '../runner/plan.js';
+import type { Reporter } from '../report/events.js';
 import { createSecretSource } from '../secrets/from-config.js';
+import { MIN_SECRET_LENGTH, tooShortToMask } from '../secrets/redactor.js';
 import type { Redactor, ResolvedSecrets } from '../secrets/types.js';
 import { requiredSecretNames, secretNames } from '../template/index.js';
 
@@ -43,6 +45,20 @@ export async function resolveRecipeSecrets(
     }
   }
   return resolved;
+}
+
+/**
+ * A warning, once per run, for each secret too short to be masked (masking a 1-3 character
+ * string would mangle all output): named, never shown, so the operator can lengthen it.
+ */
+export function warnUnmaskableSecrets(secrets: Map<string, string>, reporter: Reporter): void {
+  for (const [name, value] of secrets) {
+    if (!tooShortToMask(value)) continue;
+    reporter.emit({
+      type: 'warning',
+      message: `secret '${name}' (or a line of it) is shorter than ${MIN_SECRET_LENGTH} characters, too short to be masked: wherever a command prints it, it shows in clear; use a longer value`,
+    });
+  }
 }
 
 /** All secrets or the first one missing, for callers that need every one (restore). */

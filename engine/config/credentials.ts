@@ -6,8 +6,9 @@ export const SECRET_KEY = /pass|secret|token|credential|auth|api.?key|access.?ke
 /**
  * The values of a notification that are secrets: masked wherever the config is shown
  * (config/mask.ts) and added to a run's redactor before anything is sent (notify/notifier.ts).
- * The paths of ping, ntfy and Slack URLs are their credentials; so are a password and
- * credential-named query parameters in any URL (urlCredentials).
+ * Its URL, whatever the type: Slack, Discord and Teams webhooks (often `type: webhook`), ping
+ * and ntfy URLs carry their credential in the path. Also tokens, header values, routing keys,
+ * and a password and credential-named query parameters in the URL (urlCredentials).
  */
 export function notificationSecrets(config: NotificationConfig): string[] {
   const own = (() => {
@@ -15,14 +16,14 @@ export function notificationSecrets(config: NotificationConfig): string[] {
       case 'webhook':
         return Object.values(config.headers ?? {});
       case 'ntfy':
-        return [config.url, ...(config.token ? [config.token] : [])];
+        return config.token ? [config.token] : [];
       case 'pagerduty':
         return [config.routingKey];
       default:
-        return [config.url];
+        return [];
     }
   })();
-  return [...own, ...urlCredentials(config.url)];
+  return [...(config.url !== undefined ? [config.url] : []), ...own, ...urlCredentials(config.url)];
 }
 
 /**

@@ -6,7 +6,7 @@ const MASK = '***';
 
 /**
  * The config as it may be shown: secret-looking keys masked, a notification's secrets masked
- * (a URL whose path is the credential keeps its scheme and host), credentials written into URLs
+ * (its URL keeps its scheme, host and query), credentials written into URLs
  * masked, and anything the redactor knows replaced.
  */
 export function maskConfig<T>(value: T, redactor: Redactor): T {
@@ -28,11 +28,14 @@ function mask(value: unknown, path: string[]): unknown {
   );
 }
 
-/** https://hc-ping.com/<uuid> -> https://hc-ping.com/*** (the path is the credential). */
+/**
+ * https://hc-ping.com/<uuid> -> https://hc-ping.com/*** (the path may be the credential); a query
+ * stays, its credentials masked (`?page=2&token=***`), so the output still says where.
+ */
 function maskUrlPath(url: string): string {
   try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}/${MASK}`;
+    const u = new URL(maskUrlCredentials(url));
+    return `${u.protocol}//${u.host}/${MASK}${u.search}`;
   } catch {
     return MASK;
   }

@@ -36,7 +36,7 @@ interface Sending {
 }
 
 /**
- * Sends the run's notifications. Endpoint credentials (ping, ntfy and Slack URLs, tokens, header
+ * Sends the run's notifications. Endpoint credentials (notification URLs, tokens, header
  * values, routing keys) are secrets: they join the redactor before anything is sent, and the
  * report and log tail in every body pass through it.
  *

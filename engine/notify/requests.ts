@@ -111,7 +111,7 @@ function logTail(lines: string[] | undefined): string {
   return `\n\nlast lines of the run's log:\n${text.length > LOG_TAIL_MAX_CHARS ? '…' + text.slice(-LOG_TAIL_MAX_CHARS) : text}`;
 }
 
-/** Where a notification goes, safe to print: scheme and host only (paths of ping, ntfy and Slack URLs are secrets). */
+/** Where a notification goes, safe to print: scheme and host only (the path of a notification URL may be its credential). */
 export function describeEndpoint(config: NotificationConfig): string {
   try {
     const u = new URL(config.url ?? PAGERDUTY_EVENTS_URL);

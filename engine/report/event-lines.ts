@@ -3,9 +3,15 @@
  * by the plain and the live reporter (reporters.ts, live-reporter.ts).
  */
 import type { ProgressEvent, RunEvent, SummaryRow } from './events.js';
-import { formatBytes, formatDuration, renderTable } from './format.js';
+import { formatBytes, formatDuration, renderTable, visibleControls } from './format.js';
 
+/** An event's log line; what hosts printed in it (a failed step's stderr) has its control characters shown, not sent to the terminal. */
 export function describe(event: RunEvent): string | undefined {
+  const line = words(event);
+  return line === undefined ? undefined : visibleControls(line);
+}
+
+function words(event: RunEvent): string | undefined {
   switch (event.type) {
     case 'run.start':
       return `lsbackup ${event.operation} ${event.backupId} of cluster '${event.cluster}': ${event.components.length} component(s), ${event.hosts} host(s)${event.target ? ` -> ${event.target}` : ''}`;
@@ -60,7 +66,7 @@ export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {
       r.status,
       r.status === 'skipped' ? '-' : formatBytes(r.bytes),
       r.status === 'skipped' ? '-' : formatDuration(r.durationMs),
-      (r.error ?? '').slice(0, 80),
+      visibleControls(r.error ?? '').slice(0, 80),
     ]);
   const lines: string[] = [];
   if (rows.length > 0) lines.push(renderTable(['COMPONENT', 'HOST', 'STATUS', 'BYTES', 'TIME', 'NOTE'], rows));

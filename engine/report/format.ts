@@ -29,3 +29,15 @@ export function renderTable(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+// eslint-disable-next-line no-control-regex -- exactly the control characters a terminal acts on (all but tab and line feed)
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from hosts (a step's stderr) as a person's terminal or log may show it: control
+ * characters written out (`\x1b`), so a compromised host cannot move the cursor, recolour or
+ * rewrite lines (`\r`) of the operator's terminal; tabs and line breaks stay.
+ */
+export function visibleControls(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -6,6 +6,7 @@
 import type { Redactor } from '../secrets/types.js';
 import type { Reporter, RunEvent } from './events.js';
 import { describe } from './event-lines.js';
+import { visibleControls } from './format.js';
 
 export type OutputLevel = 'quiet' | 'normal' | 'verbose';
 
@@ -35,10 +36,18 @@ export function problemsOnlyReporter(redactor: Redactor): Reporter {
   };
 }
 
-/** The tails a step printed, indented under its name; none for a step that printed nothing. */
+/** The tails a step printed, indented under its name, control characters shown; none for a step that printed nothing. */
 export function stepOutputLines(event: RunEvent): string | undefined {
   if (event.type !== 'step.end' || (!event.stdoutTail && !event.stderrTail)) return undefined;
-  const block = (label: string, text: string | undefined) => (text ? [`    ${label}:`, ...text.split('\n').map((l) => `      ${l}`)] : []);
+  const block = (label: string, text: string | undefined) =>
+    text
+      ? [
+          `    ${label}:`,
+          ...visibleControls(text)
+            .split('\n')
+            .map((l) => `      ${l}`),
+        ]
+      : [];
   return [
     `  ${event.component} @ ${event.host}: ${event.phase} step '${event.step}' ${event.status}`,
     ...block('stdout', event.stdoutTail),

@@ -15,7 +15,10 @@ export interface ResolvedSecrets {
 }
 
 export interface Redactor {
-  /** Remember a value that must never be shown. Empty and very short values are ignored. */
+  /**
+   * Remember a value that must never be shown: whole, and each of its lines (output is cut into
+   * lines). A value or line shorter than MIN_SECRET_LENGTH is not masked (the run warns of it).
+   */
   add(value: string): void;
   /** Replace every known secret value in text with '***'. */
   redact(text: string): string;

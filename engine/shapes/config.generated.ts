@@ -78,7 +78,7 @@ export type NotificationConfig =
        */
       type: 'webhook';
       /**
-       * The URL the summary is POSTed to.
+       * The URL the summary is POSTed to; treated as a secret (Slack, Discord and Teams webhook URLs carry their token in the path): shown with its path masked.
        */
       url: string;
       /**
@@ -192,7 +192,7 @@ export type NotificationConfig =
        */
       routingKey: string;
       /**
-       * The Events API endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue).
+       * The Events API endpoint (EU accounts: https://events.eu.pagerduty.com/v2/enqueue); treated as a secret like every notification URL.
        */
       url?: string;
       /**

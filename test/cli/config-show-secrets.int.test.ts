@@ -1,15 +1,26 @@
 /**
  * `lsbackup config show` (text and --json) prints the effective config for a human or a support
- * ticket: no credential of a notification endpoint may be in it. The paths of Slack, ntfy and
- * ping URLs are their credentials (the schema says so), and a password or a token-named query
- * parameter written into any URL is one too; the hosts stay, so the output still says where.
+ * ticket: no credential of a notification endpoint may be in it. The path of a notification URL
+ * of any type may be its credential (Slack, Discord and Teams webhooks, ntfy topics, ping UUIDs;
+ * the schema says so), and a password or a token-named query parameter written into any URL is
+ * one too; the hosts and other query parameters stay, so the output still says where.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli, workspace } from '../helpers/cli.js';
 
-const SECRETS = ['SLACKPATH123', 'NTFYTOPIC456', 'NTFYTOKEN789', 'PINGUUID321', 'WEBHOOKPASS654', 'QUERYTOKEN987', 'HEADERSECRET111', 'MINIOPASS222'];
+const SECRETS = [
+  'SLACKPATH123',
+  'NTFYTOPIC456',
+  'NTFYTOKEN789',
+  'PINGUUID321',
+  'WEBHOOKPASS654',
+  'QUERYTOKEN987',
+  'HEADERSECRET111',
+  'MINIOPASS222',
+  'LiteralWebhookPathTok',
+];
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let config: string;
@@ -30,6 +41,7 @@ notifications:
   - type: webhook
     url: "https://lsb:WEBHOOKPASS654@hooks.example.com/x?page=2&token=\${HOOK_TOKEN}"
     headers: { Authorization: "Bearer HEADERSECRET111" }
+  - { type: webhook, url: "https://hooks.teams.example/services/T0/B0/LiteralWebhookPathTok" }
 `,
   );
 }, 60_000);
@@ -46,7 +58,8 @@ describe('config show', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       const out = r.stdout + r.stderr;
       for (const secret of SECRETS) expect(out, secret).not.toContain(secret);
-      for (const host of ['hooks.slack.com', 'ntfy.sh', 'hc-ping.com', 'hooks.example.com', 'minio.example:9000', 'page=2']) expect(out).toContain(host);
+      for (const host of ['hooks.slack.com', 'ntfy.sh', 'hc-ping.com', 'hooks.example.com', 'hooks.teams.example', 'minio.example:9000', 'page=2'])
+        expect(out).toContain(host);
     });
   }
 });

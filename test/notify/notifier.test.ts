@@ -86,6 +86,13 @@ describe('notifier', () => {
     expect(redactor.redact('sent Bearer tok-abcdef')).toBe('sent ***');
   });
 
+  it('treats the URL of every type as a secret: a Slack, Discord or Teams webhook carries its token in the path', () => {
+    const redactor = createRedactor();
+    const url = 'https://discord.example/api/webhooks/123/WebhookPathTok';
+    createNotifier([{ type: 'webhook', url }], { redactor, warn: () => undefined });
+    expect(redactor.redact(`POST ${url} refused`)).toBe('POST *** refused');
+  });
+
   it("delivers one endpoint's events in order: a failing /start is not retried after the outcome went out", async () => {
     // healthchecks.io: a /start arriving after the success ping leaves the check "started".
     recorder = await startRecorder((p, n) => (p.endsWith('/start') && n === 1 ? 503 : 200));

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LsError } from '../../engine/errors.js';
 import { ChainSecretSource, CommandSecretSource, createRedactor, EnvSecretSource, FileSecretSource } from '../../engine/secrets/index.js';
 import { jsonLine } from '../../engine/report/json-lines.js';
+import { tooShortToMask } from '../../engine/secrets/redactor.js';
 import { renderTemplate, shellQuote } from '../../engine/template/index.js';
 
 let dir: string;
@@ -138,5 +139,30 @@ describe('redactor', () => {
     expect(redactor.redact(`PGPASSWORD=${renderTemplate('{{secret "PW"}}', context, where, { shell: false })}`)).toBe('PGPASSWORD=***');
     redactor.add('ab');
     expect(redactor.redact('ab cab')).toBe('ab cab');
+  });
+
+  it('masks each line of a value with line breaks: output is cut into lines, so none holds it whole', () => {
+    const redactor = createRedactor();
+    const value = `line-One-x1\r\n  line 'Two' x2 \n`;
+    redactor.add(value);
+    const forms = [
+      value,
+      JSON.stringify(value), // a JSON event or metadata of the whole value
+      shellQuote(value),
+      'exit code 4: pw is line-One-x1 | line', // a failure's last lines joined, the first line trimmed of its CR
+      "line 'Two' x2", // the second line, trimmed as a step tail is
+      JSON.stringify("line 'Two' x2"),
+      shellQuote("line 'Two' x2"),
+    ];
+    for (const form of forms) expect(redactor.redact(form), form).not.toMatch(/line-One|Two/);
+  });
+
+  it('says which values have a part too short to be masked', () => {
+    expect(tooShortToMask('abc')).toBe(true);
+    expect(tooShortToMask('abc\n')).toBe(true);
+    expect(tooShortToMask('long-enough\nab')).toBe(true);
+    expect(tooShortToMask('abcd')).toBe(false);
+    expect(tooShortToMask('long-enough\r\n')).toBe(false);
+    expect(tooShortToMask('')).toBe(false);
   });
 });

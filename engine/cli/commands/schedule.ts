@@ -11,6 +11,7 @@ import { MetricsStore } from '../../metrics/store.js';
 import { runReporter } from '../../app/reporter.js';
 import type { Redactor } from '../../secrets/types.js';
 import { printJsonEvents } from '../../report/json-lines.js';
+import { visibleControls } from '../../report/format.js';
 
 export interface ScheduleOptions {
   config?: string;
@@ -32,7 +33,8 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
   const added: string[] = [];
   const log = (entry: ScheduleLog) => {
     if (options.json) printJsonEvents([entry], redactor);
-    else process.stderr.write(redactor.redact(`${new Date().toISOString()} ${describe(entry)}`) + '\n');
+    // A job's error may quote a host's stderr: shown, not sent to the terminal (as the run's own lines).
+    else process.stderr.write(redactor.redact(`${new Date().toISOString()} ${visibleControls(describe(entry))}`) + '\n');
     // A job added by a reload gets its last-success figures from the catalog, as the jobs at start did.
     if (entry.type === 'schedule.job' && entry.change === 'added') added.push(entry.job);
     if (entry.type === 'schedule.reload' && added.length > 0) seedMetrics?.(added.splice(0));
