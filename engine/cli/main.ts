@@ -376,7 +376,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--json', 'structured log: one JSON object per line')
     .option(
       '--metrics-listen <address>',
-      'serve Prometheus metrics of every job at http://<address>/metrics (host:port, :port or port, e.g. 127.0.0.1:9469); last-success figures are read from the targets at start',
+      'serve Prometheus metrics of every job at http://<address>/metrics (host:port, :port or port, e.g. 127.0.0.1:9469, [::1]:9469); last-success figures are read from the targets at start',
     )
     .option(
       '--lock-wait <seconds>',
