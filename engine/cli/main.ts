@@ -169,7 +169,7 @@ function compressOption(): Option {
 }
 
 function backupOptions(cmd: Command): Command {
-  return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
+  return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each; one place given twice is an error)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', ageRecipient)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .option(
