@@ -1,5 +1,5 @@
 import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { access, open, rename, rm } from 'node:fs/promises';
+import { access, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LsError } from './errors.js';
 
@@ -65,12 +65,17 @@ export function writeFileAtomicallySync(file: string, data: string | Uint8Array,
 }
 
 /**
- * A usage error naming the flag unless `file`'s directory can take it: checked before a run, so
- * a backup does not run only to find its metrics or report cannot be written.
+ * A usage error naming the flag unless `file` can be written there: its directory takes it and
+ * it is not itself a directory (a rename cannot replace one). Checked before a run, so a backup
+ * does not run only to find its metrics or report cannot be written.
  */
-export async function assertWritableDirectory(file: string, flag: string): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
+export async function assertWritableFile(file: string, flag: string): Promise<void> {
+  const resolved = path.resolve(file);
+  const dir = path.dirname(resolved);
   await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
     throw new LsError('EUSAGE', { message: `${flag}: directory ${dir} is not writable (${e.code ?? e.message}); create it or name another file` });
   });
+  if ((await stat(resolved).catch(() => undefined))?.isDirectory()) {
+    throw new LsError('EUSAGE', { message: `${flag}: ${resolved} is a directory; name a file (in it, or elsewhere)` });
+  }
 }

@@ -96,7 +96,11 @@ export const errorDefinitions = {
     exitCode: ExitCode.failed,
   }),
   ELOCKFILE: (d) => ({
-    message: `Cannot take the lock of ${d.what}: writing ${d.file} failed (${d.message}). Free space there (or fix its permissions) and run again.`,
+    message: `Cannot take the lock of ${d.what}: writing ${d.file} failed (${d.message}). ${d.fix ?? 'Free space there (or fix its permissions) and run again.'}`,
+    exitCode: ExitCode.failed,
+  }),
+  ELOCKSTALE: (d) => ({
+    message: `${d.what} is locked by ${d.owner}, which is gone (${d.reason}), but this run (user ${d.user}) may not remove ${d.file} (${d.code}: it belongs to ${d.fileOwner}, in a directory where only a file's owner or root removes it). Remove it as that user or root (rm ${d.file}), then run again.`,
     exitCode: ExitCode.failed,
   }),
   ENOTOOL: (d) => ({ message: `${d.tool} is needed ${d.for} but was not found: install the Debian package ${d.package}.`, exitCode: ExitCode.config }),

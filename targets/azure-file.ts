@@ -17,6 +17,7 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share';
 import { LsError } from '../engine/errors.js';
+import { azureFileEndpoint, azureFileStoreKey, parseAzureFileUri } from './options/azure-file.js';
 import { pipeline } from 'node:stream/promises';
 import { candidateNames } from './support/collision.js';
 import { NameTakenError, publishTogether, type PublishStore } from './support/publish-together.js';
@@ -71,7 +72,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
   if (!options.accountKey && !options.sasToken) {
     throw new LsError('ETARGET', { target: uri, message: 'needs an accountKey or a sasToken option' });
   }
-  const endpoint = (options.endpoint ?? `https://${account}.file.core.windows.net`).replace(/\/+$/, '');
+  const endpoint = azureFileEndpoint(account, options.endpoint);
   const sas = options.sasToken?.replace(/^\?/, '');
   const idleSeconds = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
   const service = options.accountKey
@@ -142,7 +143,7 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
 
   return {
     uri,
-    storeKey: `azfile ${endpoint} ${share}/${dir}`,
+    storeKey: azureFileStoreKey(uri, options.endpoint),
     async check() {
       try {
         await shareClient.getProperties();
@@ -271,13 +272,6 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       return found;
     },
   };
-}
-
-/** `azfile://account/share/some/dir` -> its parts (dir without slashes at the ends). */
-export function parseAzureFileUri(uri: string): { account: string; share: string; dir: string } {
-  const match = /^azfile:\/\/([^/]+)\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new LsError('ENOTARGET', { uri });
-  return { account: match[1], share: match[2], dir: match[3].replace(/^\/+|\/+$/g, '') };
 }
 
 async function ensureDirectories(root: ShareDirectoryClient, dir: string): Promise<void> {

@@ -25,13 +25,18 @@ async function mountPoints(): Promise<Set<string>> {
   );
 }
 
+/** `nfs://<mounted path>` -> that path. */
+export function nfsMountPath(uri: string): string {
+  return uri.replace(/^nfs:\/\//, '') || '/';
+}
+
 /**
  * `nfs://<mounted path>`: the share must already be mounted (by the OS, not by us). The
  * check refuses a path that is not itself a mount point, so a missing mount never silently
  * fills the local disk underneath it. Writing is exactly the local target (fsync included).
  */
 export function createNfsTarget(uri: string): Target {
-  const path = uri.replace(/^nfs:\/\//, '') || '/';
+  const path = nfsMountPath(uri);
   const target = createLocalTarget(path, {
     async precheck(dir) {
       const real = await realpath(dir).catch(() => undefined);

@@ -33,6 +33,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { LsError } from '../engine/errors.js';
+import { parseS3Uri, s3StoreKey } from './options/s3.js';
 import { pipeline } from 'node:stream/promises';
 import { candidateNames } from './support/collision.js';
 import { CLAIMS_DIR, claimExpired, claimName, type ClaimStore } from './support/name-claim.js';
@@ -250,8 +251,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
 
   return {
     uri,
-    // The endpoint names the store (AWS when absent: bucket names are global there).
-    storeKey: `s3 ${options.endpoint?.replace(/\/+$/, '') ?? 'aws'} ${bucket}/${prefix}`,
+    storeKey: s3StoreKey(uri, options.endpoint),
     async check() {
       try {
         await client.send(new HeadBucketCommand({ Bucket: bucket }));
@@ -424,14 +424,6 @@ function withContentMd5(command: DeleteObjectsCommand): DeleteObjectsCommand {
     { step: 'build', name: 'lsbackupContentMd5' },
   );
   return command;
-}
-
-/** `s3://bucket/some/prefix` -> bucket and a key prefix ending in '/' (or empty). */
-export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new LsError('ENOTARGET', { uri });
-  const path = match[2].replace(/^\/+|\/+$/g, '');
-  return { bucket: match[1], prefix: path ? `${path}/` : '' };
 }
 
 interface UploadParams {

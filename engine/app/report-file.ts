@@ -4,7 +4,7 @@
  * it most). The HTML form charts the cluster's last backups, read from the target's catalog.
  */
 import path from 'node:path';
-import { assertWritableDirectory, writeFileAtomically } from '../atomic-file.js';
+import { assertWritableFile, writeFileAtomically } from '../atomic-file.js';
 import { listBackups, ofCluster } from '../catalog/listing.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import { LsError, isLsError } from '../errors.js';
@@ -33,7 +33,7 @@ export async function openReportFile(flags: ReportFlags, identityFile: string | 
     return undefined;
   }
   const file = path.resolve(flags.report);
-  await assertWritableDirectory(file, `--report ${flags.report}`);
+  await assertWritableFile(file, `--report ${flags.report}`);
   const format = flags.reportFormat ?? 'json';
   return {
     write: async (report, targets) => {

@@ -10,6 +10,7 @@ import { createSecretSource } from '../secrets/from-config.js';
 import type { Redactor } from '../secrets/types.js';
 import { LsError } from '../errors.js';
 import { openTarget } from '../../targets/registry.js';
+import { duplicateTargets, TWICE_IN_ONE_PLACE } from '../../targets/support/location.js';
 import type { Target } from '../../targets/types.js';
 
 export interface TargetFlags extends TargetOptionFlags {
@@ -53,6 +54,14 @@ export async function openOneTarget(flags: TargetFlags, config: Config, redactor
 export async function openConfiguredTargets(chosen: TargetConfig[], config: Config, redactor: Redactor): Promise<Target[]> {
   if (chosen.length === 0) {
     throw new LsError('EUSAGE', { message: 'no target: pass -t <directory or URI>, or set `targets` in lsbackup.config.yaml' });
+  }
+  // The config's lists were checked as it loaded (file:line:col); this catches `-t a -t a/`.
+  const [duplicate] = duplicateTargets(chosen);
+  if (duplicate) {
+    const [a, b] = [chosen[duplicate.first]!.uri, chosen[duplicate.second]!.uri];
+    throw new LsError('EUSAGE', {
+      message: `target '${b}' is the same place as target '${a}' (${duplicate.location}): ${TWICE_IN_ONE_PLACE}; give it once`,
+    });
   }
   const secrets = createSecretSource(config.secrets?.sources);
   return Promise.all(chosen.map(async (t) => openTarget(t.uri, await resolveTargetSecrets(t.uri, t.options ?? {}, secrets, redactor))));

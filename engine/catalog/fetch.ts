@@ -5,6 +5,7 @@ import { lstat, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AGE_SUFFIX } from '../archive/index.js';
+import { assertWritableFile } from '../atomic-file.js';
 import { isLsError, LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
 import { counted, isEncrypted, openObject, type DecryptOptions } from './objects.js';
@@ -37,6 +38,8 @@ export async function fetchBackup(
   if (await lstat(file).catch(() => undefined)) {
     throw new LsError('EUSAGE', { message: `${file} already exists; remove it or name another destination` });
   }
+  // Before the download, not at its temp file: a usage error, not an unexpected one.
+  await assertWritableFile(file, `destination ${dest}`);
   const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
   let received = 0;
   try {

@@ -169,7 +169,7 @@ function compressOption(): Option {
 }
 
 function backupOptions(cmd: Command): Command {
-  return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each)')
+  return targetOptions(connectionOptions(clusterOptions(cmd)), 'where to store the backup (repeatable: a copy in each; one place given twice is an error)')
     .option('--encrypt-to <recipient>', 'encrypt the backup for this age recipient, age1... (repeatable; default: config encryption.recipients)', ageRecipient)
     .option('--plain-metadata', 'keep the <name>.metadata.json sidecar unencrypted (it reveals host names) so `list` shows it without a key')
     .option(
@@ -376,7 +376,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--json', 'structured log: one JSON object per line')
     .option(
       '--metrics-listen <address>',
-      'serve Prometheus metrics of every job at http://<address>/metrics (host:port, :port or port, e.g. 127.0.0.1:9469); last-success figures are read from the targets at start',
+      'serve Prometheus metrics of every job at http://<address>/metrics (host:port, :port or port, e.g. 127.0.0.1:9469, [::1]:9469); last-success figures are read from the targets at start',
     )
     .option(
       '--lock-wait <seconds>',
@@ -494,7 +494,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
 function configHelpLine(): string {
   const found = discoverConfig(undefined);
   const now = found ? `now: ${found.file}${found.source === 'found' ? '' : ` (from ${found.source})`}` : 'now: none found';
-  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.\nProgress: a live line per host on a terminal, a plain line every 5 s in a log, --json events every second; $LSBACKUP_PROGRESS_INTERVAL_MS sets the interval.\nStart-up: compiled code is cached in $XDG_CACHE_HOME/lsbackup (~/.cache/lsbackup); LSBACKUP_COMPILE_CACHE=<dir> moves it, =off turns it off.`;
+  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.\nProgress: a live line per host on a terminal, a plain line every 5 s in a log, --json events every second; $LSBACKUP_PROGRESS_INTERVAL_MS sets the interval.\nStart-up: compiled code is cached in $XDG_CACHE_HOME/lsbackup (~/.cache/lsbackup); LSBACKUP_COMPILE_CACHE=<dir> moves it, =off turns it off.\nLocks: a cluster's lock is in /run/lock, seen by every user's runs on this machine; $LSBACKUP_LOCK_DIR moves them (a container).`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { expandEnvReferences } from './env.js';
 import { withCredentials } from '../secrets/credentials.js';
 import { scheduleProblems } from './cron.js';
 import { notificationTemplateProblems } from './notification-templates.js';
-import { targetOptionProblems } from './target-options.js';
+import { targetOptionProblems, duplicateTargetProblems } from './target-options.js';
 import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 
@@ -140,10 +140,11 @@ function isUri(p: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
 }
 
-/** Target options of the top-level targets and of every job's targets. */
+/** Target options of the top-level targets and of every job's targets, and targets listed twice in one list. */
 function targetsOptionProblems(source: YamlSource, config: ConfigFile): Problem[] {
-  return [
-    ...targetOptionProblems(source, config.targets, ['targets']),
-    ...Object.entries(config.jobs ?? {}).flatMap(([name, job]) => targetOptionProblems(source, job.targets, ['jobs', name, 'targets'])),
+  const lists: [unknown[] | undefined, string[]][] = [
+    [config.targets, ['targets']],
+    ...Object.entries(config.jobs ?? {}).map(([name, job]): [unknown[] | undefined, string[]] => [job.targets, ['jobs', name, 'targets']]),
   ];
+  return lists.flatMap(([targets, base]) => [...targetOptionProblems(source, targets, base), ...duplicateTargetProblems(source, targets, base)]);
 }

@@ -4,7 +4,9 @@
  */
 import { parseYaml, positionOf, validateSource, type YamlSource } from '../schema/index.js';
 import { LsError, invalid, type Problem } from '../errors.js';
+import path from 'node:path';
 import { namesNoLocation, schemeOf, targetOptionsSchema, targetOptionsSchemas } from '../../targets/registry.js';
+import { duplicateTargets, TWICE_IN_ONE_PLACE } from '../../targets/support/location.js';
 import { isSecretRef } from '../../targets/support/secret-ref.js';
 import type { SecretSource, Redactor } from '../secrets/types.js';
 
@@ -35,6 +37,32 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
     problems.push(...validateSource(source, schema, [...base, String(i), 'options']).problems);
   });
   return problems;
+}
+
+/**
+ * Two entries of one target list (the top level's, a job's) that name one place, however written
+ * (`./t`, `/abs/t/`, a link to it): refused at the second, naming the first. Relative paths are
+ * the config file's directory's. Entries that are no target at all are left to the other checks.
+ */
+export function duplicateTargetProblems(source: YamlSource, targets: unknown[] | undefined, base: string[] = ['targets']): Problem[] {
+  const entries = (targets ?? []).flatMap((t, index) => {
+    const { uri, options } = typeof t === 'string' ? { uri: t, options: undefined } : ((t ?? {}) as { uri?: unknown; options?: Record<string, unknown> });
+    if (typeof uri !== 'string' || !targetOptionsSchemas.has(schemeOf(uri)) || namesNoLocation(uri)) return [];
+    const resolved = schemeOf(uri) === 'file' && !uri.startsWith('file://') ? path.resolve(path.dirname(source.file), uri) : uri;
+    return [{ index, written: uri, uri: resolved, options, plain: typeof t === 'string' }];
+  });
+  const name = (e: (typeof entries)[number]) => `'${base.join('.')}[${e.index}]' ${JSON.stringify(e.written)}`;
+  return duplicateTargets(entries).map(({ first, second, location }) => {
+    const [a, b] = [entries[first]!, entries[second]!];
+    const at = (e: typeof a) => positionOf(source, e.plain ? [...base, e.index] : [...base, e.index, 'uri']);
+    const firstAt = at(a);
+    return {
+      file: source.file,
+      ...at(b),
+      message: `${name(b)} is the same place as ${name(a)} (${firstAt.line}:${firstAt.col}), ${location}: ${TWICE_IN_ONE_PLACE}`,
+      hint: 'list each target once',
+    };
+  });
 }
 
 /** Flags that set target options on the command line. */

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Target } from '../../targets/types.js';
 import { acquireLock, type HeldLock, type LockOptions } from './lock-file.js';
@@ -15,21 +14,39 @@ export { createOwnedTempDir, removeStaleTempDirs } from './owned-temp-dir.js';
 
 export type LockSettings = Omit<LockOptions, 'what'>;
 
-/** ~/.cache/lsbackup/locks (or $XDG_CACHE_HOME/lsbackup/locks): locks that have no better home. */
-export function localLockDir(): string {
-  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'lsbackup', 'locks');
+/**
+ * Where the locks live that every lsbackup run on this machine must see, whichever user runs it
+ * and whatever its $XDG_CACHE_HOME: the cluster locks, and those of targets without a directory.
+ * Under a user's cache dir, the systemd unit's run (User=lsbackup) and an admin's `sudo lsbackup
+ * apply` took two cluster locks and ran at once. /run/lock is root's, world-writable and sticky
+ * (no user removes another's lock); LSBACKUP_LOCK_DIR names another directory (a container with a
+ * read-only root, whose one user has its /tmp).
+ */
+export function machineLockDir(): string {
+  return path.resolve(process.env.LSBACKUP_LOCK_DIR || '/run/lock');
+}
+
+/** A lock in machineLockDir(); its name says whose it is, as the directory is the system's. */
+const machineLockFile = (name: string) => path.join(machineLockDir(), `lsbackup-${name}.lock`);
+
+/** What an operator does when a lock of machineLockDir() cannot be written. */
+function machineLockFix(file: string): string | undefined {
+  if (path.dirname(file) !== machineLockDir()) return undefined;
+  return (
+    `Every user who runs lsbackup on this machine takes these locks in ${machineLockDir()}, so it must be writable by all of them ` +
+    `(a systemd unit with ProtectSystem=strict needs ReadWritePaths=/run/lock), or set LSBACKUP_LOCK_DIR to such a directory for every run.`
+  );
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /**
  * A target with a directory keeps its lock there, so runs from any machine that mounts it see
- * it. Others (S3, Azure) are locked per machine only: best effort, documented in docs/faults.md;
+ * it. Others (S3, Azure) are locked per machine only (machineLockDir): best effort, documented in docs/faults.md;
  * their lock is named by the store (storeKey), however its URI was written.
  */
 export function targetLockFile(target: Target): string {
-  return target.lockFile ?? path.join(localLockDir(), `target-${digest(target.storeKey ?? target.uri)}.lock`);
+  return target.lockFile ?? machineLockFile(`target-${digest(target.storeKey ?? target.uri)}`);
 }
 
 /**
@@ -39,7 +56,7 @@ export function targetLockFile(target: Target): string {
  * of one name stay apart. The holder's message names the cluster.
  */
 export function clusterLockFile(inventorySource: string): string {
-  return path.join(localLockDir(), `cluster-${digest(realPath(path.resolve(inventorySource)))}.lock`);
+  return machineLockFile(`cluster-${digest(realPath(path.resolve(inventorySource)))}`);
 }
 
 function realPath(file: string): string {
@@ -55,7 +72,7 @@ export async function withLocks<T>(locks: { file: string; what: string }[], sett
   const ordered = [...new Map(locks.map((l) => [l.file, l])).values()].sort((a, b) => (a.file < b.file ? -1 : 1));
   const held: HeldLock[] = [];
   try {
-    for (const l of ordered) held.push(await acquireLock(l.file, { ...settings, what: l.what }));
+    for (const l of ordered) held.push(await acquireLock(l.file, { ...settings, what: l.what, fix: machineLockFix(l.file) }));
     return await fn();
   } finally {
     for (const h of held.reverse()) await h.release();

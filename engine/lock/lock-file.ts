@@ -3,9 +3,11 @@
  * process's start time, the command). A lock whose holder is provably gone — same hostname,
  * and the pid is dead or now belongs to a process started at another time — is stale and
  * taken over with a warning. A holder on another machine can not be checked: it is waited for.
+ * In a directory shared by several users (sticky, as /run/lock) a user cannot remove another's
+ * lock: a stale one it cannot remove fails the run naming the file and who can remove it.
  */
-import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sleepUnlessAborted } from '../abortable-sleep.js';
@@ -14,6 +16,8 @@ import { LsError } from '../errors.js';
 export interface LockOwner {
   pid: number;
   hostname: string;
+  /** The user the holder runs as (absent in records of older versions). */
+  user?: string;
   /** When the holding process started (ms since epoch, from /proc), to tell a reused pid apart. */
   processStart?: number;
   acquiredAt: string;
@@ -30,6 +34,8 @@ export interface LockOptions {
   pollMs?: number;
   /** The run's stop (SIGTERM, SIGINT, SIGHUP, the scheduler stopping): ends a wait at once. */
   signal?: AbortSignal;
+  /** What the operator can do when the lock file cannot be written (default: free space, fix permissions). */
+  fix?: string;
 }
 
 export interface HeldLock {
@@ -82,16 +88,62 @@ export function staleReason(owner: LockOwner): string | undefined {
 }
 
 function describeOwner(o: LockOwner): string {
-  return `pid ${o.pid} on ${o.hostname} since ${o.acquiredAt} (${o.command})`;
+  return `pid ${o.pid} on ${o.hostname}${o.user ? ` (user ${o.user})` : ''} since ${o.acquiredAt} (${o.command})`;
 }
 
-/** The owner record in `file`; undefined when it is gone, being written, or not ours. */
+/** The user this process runs as: its name, or its uid when the system has no name for it (a container's random uid). */
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/**
+ * The owner record in `file`; undefined when it is gone, being written, or not ours. Not read
+ * through a symbolic link: in a directory every user can write, one could point at any file.
+ */
 export async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockOwner;
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return JSON.parse(await handle.readFile('utf8')) as LockOwner;
+    } finally {
+      await handle.close();
+    }
   } catch {
     return undefined; // gone meanwhile, or being written: look again
   }
+}
+
+interface LockInQuestion {
+  file: string;
+  what: string;
+  owner: string;
+  /** Why its holder is gone. */
+  reason: string;
+}
+
+/**
+ * A lock file (or the guard of a takeover) that is not ours and may not be removed: in a sticky
+ * directory (/run/lock) only its owner and root may. The run cannot go on, and waiting would not help.
+ */
+async function cannotRemove(file: string, lock: LockInQuestion, e: NodeJS.ErrnoException): Promise<LsError> {
+  const fileOwner = await stat(file).then(
+    (s) => `uid ${s.uid}`,
+    () => 'another user',
+  );
+  return new LsError('ELOCKSTALE', { ...lock, file, user: currentUser(), fileOwner, code: e.code }, { cause: e });
+}
+
+const notAllowed = (e: NodeJS.ErrnoException) => e.code === 'EPERM' || e.code === 'EACCES';
+
+/** Removes a lock file (or a takeover's guard) whose writer is gone. */
+async function removeAbandoned(file: string, lock: LockInQuestion): Promise<void> {
+  await rm(file, { force: true }).catch(async (e: NodeJS.ErrnoException) => {
+    throw notAllowed(e) ? await cannotRemove(file, lock, e) : e;
+  });
 }
 
 /** How old a file is; -1 when it does not exist. */
@@ -105,12 +157,15 @@ async function ageMs(file: string): Promise<number> {
 async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
   let handle;
   try {
-    handle = await open(file, 'wx', 0o600);
+    handle = await open(file, 'wx', 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
   try {
+    // Readable by every user, whatever the umask (a systemd unit's 0077): a run of another user
+    // must see who holds the lock, or it cannot tell a live holder from a half-written file.
+    await handle.chmod(0o644);
     await handle.writeFile(JSON.stringify(owner) + '\n');
     await handle.sync();
   } catch (e) {
@@ -129,17 +184,25 @@ async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
  * lock cannot remove each other's fresh one: only the taker that holds the guard re-reads the
  * lock and removes it if it is still the stale one.
  */
-async function takeOver(file: string, stale: LockOwner, self: LockOwner): Promise<void> {
+async function takeOver(file: string, stale: LockOwner, self: LockOwner, what: string, reason: string): Promise<void> {
   const guard = `${file}.takeover`;
-  if ((await ageMs(guard)) > TAKEOVER_STALE_MS) await rm(guard, { force: true });
+  const lock: LockInQuestion = { file, what, owner: describeOwner(stale), reason };
+  if ((await ageMs(guard)) > TAKEOVER_STALE_MS)
+    await removeAbandoned(guard, { ...lock, reason: `a takeover abandoned by its taker, and before that: ${reason}` });
   if (!(await tryCreate(guard, self))) return;
   try {
     const now = await readOwner(file);
     if (now && now.pid === stale.pid && now.hostname === stale.hostname && now.acquiredAt === stale.acquiredAt) {
       // rename first: an unlink by path could hit a lock created after our read.
       const aside = `${file}.stale-${process.pid}`;
-      await rename(file, aside).catch(() => {});
-      await rm(aside, { force: true });
+      const renamed = await rename(file, aside).then(
+        () => true,
+        async (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return false; // taken away meanwhile: look again
+          throw notAllowed(e) ? await cannotRemove(file, lock, e) : e;
+        },
+      );
+      if (renamed) await rm(aside, { force: true });
     }
   } finally {
     await rm(guard, { force: true });
@@ -151,6 +214,7 @@ export function currentOwner(): LockOwner {
   return {
     pid: process.pid,
     hostname: os.hostname(),
+    user: currentUser(),
     processStart: processStartMs(process.pid),
     acquiredAt: new Date().toISOString(),
     command: process.argv.slice(2, 3).join(' ') || 'lsbackup',
@@ -158,7 +222,10 @@ export function currentOwner(): LockOwner {
 }
 
 export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const cannotWrite = (e: unknown) => new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message, fix: options.fix }, { cause: e });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+    throw cannotWrite(e);
+  });
   const self = currentOwner();
   const deadline = Date.now() + options.waitMs;
   let announced = false;
@@ -178,7 +245,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     };
     const created = await tryCreate(file, self).catch((e: unknown) => {
       free();
-      throw new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message }, { cause: e });
+      throw cannotWrite(e);
     });
     if (created) return { file, release: () => rm(file, { force: true }).finally(free) };
     free();
@@ -186,14 +253,14 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     if (!owner && (await ageMs(file)) > TAKEOVER_STALE_MS) {
       // Empty or garbled for a long time: its writer died between create and write.
       options.onWarning?.(`removing the unreadable lock file ${file} of ${options.what}`);
-      await rm(file, { force: true });
+      await removeAbandoned(file, { file, what: options.what, owner: 'an unknown process', reason: 'its file has been unreadable for 30 s' });
       continue;
     }
     if (owner) {
       const stale = staleReason(owner);
       if (stale) {
         options.onWarning?.(`taking over the stale lock of ${options.what} (${file}): ${stale} (${describeOwner(owner)})`);
-        await takeOver(file, owner, self);
+        await takeOver(file, owner, self, options.what, stale);
         continue;
       }
       if (Date.now() >= deadline) {

@@ -3,13 +3,24 @@ import type { AddressInfo } from 'node:net';
 import { LsError } from '../errors.js';
 import type { MetricsStore } from './store.js';
 
-/** `host:port`, `:port` (every interface) or `port`; `[::1]:port` for IPv6. */
+/**
+ * `host:port`, `:port` (every interface) or `port`; `[::1]:port` for IPv6. The host is split off
+ * at the last colon only: a pattern with an optional host once read `19469` as host `1946`, port 9.
+ */
 export function parseListenAddress(text: string): { host?: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new LsError('EUSAGE', { message: `--metrics-listen ${text}: expected host:port, :port or port (e.g. 127.0.0.1:9469)` });
-  const host = m[1] ?? (m[2] || undefined);
-  return { host, port };
+  const usage = () => new LsError('EUSAGE', { message: `--metrics-listen ${text}: expected host:port, :port or port (e.g. 127.0.0.1:9469, [::1]:9469)` });
+  const trimmed = text.trim();
+  const colon = trimmed.lastIndexOf(':');
+  const portText = trimmed.slice(colon + 1);
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port <= 65535)) throw usage();
+  if (colon < 0) return { port };
+  const hostText = trimmed.slice(0, colon);
+  const bracketed = /^\[([^\]]+)\]$/.exec(hostText);
+  if (bracketed) return { host: bracketed[1], port };
+  // An unbracketed IPv6 address (::1:9469) is ambiguous: its last group could be the port.
+  if (hostText.includes(':') || /[[\]]/.test(hostText)) throw usage();
+  return { host: hostText || undefined, port };
 }
 
 /** Serves GET /metrics from the store until closed; resolves once listening, with the bound address. */

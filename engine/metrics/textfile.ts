@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { assertWritableDirectory, writeFileAtomically } from '../atomic-file.js';
+import { assertWritableFile, writeFileAtomically } from '../atomic-file.js';
 import { LsError } from '../errors.js';
 import { MetricsStore } from './store.js';
 
@@ -10,7 +10,7 @@ import { MetricsStore } from './store.js';
  * error before the run (it is not ours to overwrite).
  */
 export async function readTextfile(file: string): Promise<MetricsStore> {
-  await assertWritableDirectory(file, `--metrics-textfile ${file}`);
+  await assertWritableFile(file, `--metrics-textfile ${file}`);
   const store = new MetricsStore();
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return '';

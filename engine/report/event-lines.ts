@@ -4,6 +4,7 @@
  */
 import type { ProgressEvent, RunEvent, SummaryRow } from './events.js';
 import { formatBytes, formatDuration, renderTable, visibleControls } from './format.js';
+import type { RunReport } from './run-report.js';
 
 /** An event's log line; what hosts printed in it (a failed step's stderr) has its control characters shown, not sent to the terminal. */
 export function describe(event: RunEvent): string | undefined {
@@ -76,4 +77,18 @@ export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {
   if (other.length > 0) lines.push(`Not run: ${other.map((r) => `${r.component} (${r.error ?? 'skipped'})`).join(', ')}`);
   lines.push(`Result: ${event.status}${event.archive ? ` -> ${event.archive}` : ''}`);
   return lines.join('\n');
+}
+
+/**
+ * A job's last line when what ran after its backup (verify, retention) changed its outcome. The
+ * summary's `Result:` is printed when the backup ends, before them: a run that ended partial
+ * (retention could not delete) or failed (a copy did not verify) said `Result: success` last.
+ */
+export function jobOutcomeLine(report: RunReport): string | undefined {
+  const after = report.targets.flatMap((t) => [
+    ...(t.verify?.ok === false ? [`the copy in ${t.target} did not verify`] : []),
+    ...(t.retention && 'error' in t.retention ? [`retention in ${t.target} failed: ${t.retention.error}`] : []),
+  ]);
+  if (after.length === 0) return undefined;
+  return `Result: ${report.status}${report.archive ? ` -> ${report.archive}` : ''} (${after.join('; ')})`;
 }

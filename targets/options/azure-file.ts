@@ -1,4 +1,5 @@
 /** The azfile:// target's options schema, apart from the plugin so that validating a config does not load the Azure SDK. */
+import { LsError } from '../../engine/errors.js';
 import { secretOption } from '../support/secret-ref.js';
 import { staleUploadHoursOption } from './stale-upload-hours.js';
 import { idleTimeoutOption } from './idle-timeout.js';
@@ -17,3 +18,21 @@ export const azureFileTargetOptionsSchema = {
     idleTimeout: idleTimeoutOption(),
   },
 };
+
+/** `azfile://account/share/some/dir` -> its parts (dir without slashes at the ends). */
+export function parseAzureFileUri(uri: string): { account: string; share: string; dir: string } {
+  const match = /^azfile:\/\/([^/]+)\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match) throw new LsError('ENOTARGET', { uri });
+  return { account: match[1]!, share: match[2]!, dir: match[3]!.replace(/^\/+|\/+$/g, '') };
+}
+
+/** The file service of an account: the `endpoint` option, else Azure's. */
+export function azureFileEndpoint(account: string, endpoint: string | undefined): string {
+  return (endpoint ?? `https://${account}.file.core.windows.net`).replace(/\/+$/, '');
+}
+
+/** The store a URI names, however it is written (`azfile://a/s/d` and `azfile://a/s//d/` are one directory). */
+export function azureFileStoreKey(uri: string, endpoint: string | undefined): string {
+  const { account, share, dir } = parseAzureFileUri(uri);
+  return `azfile ${azureFileEndpoint(account, endpoint)} ${share}/${dir}`;
+}

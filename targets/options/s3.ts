@@ -1,4 +1,5 @@
 /** The s3:// target's options schema, apart from the plugin so that validating a config does not load the AWS SDK. */
+import { LsError } from '../../engine/errors.js';
 import { secretOption } from '../support/secret-ref.js';
 import { staleUploadHoursOption } from './stale-upload-hours.js';
 import { idleTimeoutOption } from './idle-timeout.js';
@@ -41,3 +42,18 @@ export const s3TargetOptionsSchema = {
     idleTimeout: idleTimeoutOption(),
   },
 };
+
+/** `s3://bucket/some/prefix` -> bucket and a key prefix ending in '/' (or empty). */
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!match) throw new LsError('ENOTARGET', { uri });
+  const path = match[2]!.replace(/^\/+|\/+$/g, '');
+  return { bucket: match[1]!, prefix: path ? `${path}/` : '' };
+}
+
+/** The store a URI names, however it is written (`s3://b/p` and `s3://b//p/` are one prefix). */
+export function s3StoreKey(uri: string, endpoint: string | undefined): string {
+  const { bucket, prefix } = parseS3Uri(uri);
+  // The endpoint names the store (AWS when absent: bucket names are global there).
+  return `s3 ${endpoint?.replace(/\/+$/, '') ?? 'aws'} ${bucket}/${prefix}`;
+}

@@ -109,6 +109,10 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
     expect(into.stderr).toContain('already exists');
     expect(await readFile(path.join(dest, name), 'utf8')).toBe('another file of that name');
     expect(await readdir(dest)).toEqual([name]);
+    // Into a directory that does not exist: was `unexpected error (please report): ENOENT … .lsbackup-tmp-…`.
+    const nowhere = await runCli(['get', name, path.join(dest, 'nonexistent', 'x.tgz'), '-t', target]);
+    expect(nowhere.exitCode, nowhere.stderr).toBe(64);
+    expect(nowhere.stderr).toMatch(/destination .*nonexistent\/x\.tgz: directory .*nonexistent is not writable \(ENOENT\); create it or name another file/);
   });
 });
 

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkConfigText, configSchema } from '../../engine/config/load.js';
 import { configSample } from '../../engine/config/sample.js';
@@ -31,6 +32,43 @@ describe('config fixtures', () => {
       expect(problems.map((p) => formatProblem({ ...p, file: path.basename(p.file) }))).toEqual(messages);
     });
   }
+});
+
+/**
+ * `targets: [./t17, /…/t17/]` with `keepLast: 1` stored the backup twice in one directory, and the
+ * first copy's retention deleted the archive the run's result named. One place, however written.
+ */
+describe('a target listed twice', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const problemsOf = (targets: string) => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'lsb-dup-targets-'));
+    mkdirSync(path.join(dir, 't17'));
+    mkdirSync(path.join(dir, 'other'));
+    symlinkSync('t17', path.join(dir, 'link17'));
+    const text = targets.replaceAll('$DIR', dir);
+    return checkConfigText(path.join(dir, 'c.yaml'), text, {}).problems.map((p) => formatProblem({ ...p, file: path.basename(p.file) }));
+  };
+
+  it('is refused at the second entry, naming the first, when it is written relative, absolute, with a slash, as file:// or through a link', () => {
+    const problems = problemsOf('targets: [./t17, $DIR/t17/, t17, file://$DIR/t17, ./link17, ./other]\n');
+    expect(problems).toHaveLength(4);
+    const real = path.join(dir, 't17');
+    expect(problems[0]).toBe(
+      `c.yaml:1:18: 'targets[1]' "${dir}/t17/" is the same place as 'targets[0]' "./t17" (1:11), ${real}: ` +
+        "a run would store its backup there twice, and one copy's retention would delete the archive the other reported stored (list each target once)",
+    );
+    expect(problems.slice(1).map((p) => /'targets\[(\d)\]'.*'targets\[(\d)\]'/.exec(p)!.slice(1).join(' is '))).toEqual(['2 is 0', '3 is 0', '4 is 0']);
+  });
+
+  it("is checked in each job's list, and two lists may name one place", () => {
+    const problems = problemsOf(
+      'targets: [./t17]\njobs:\n  a: { targets: [./t17] }\n  b:\n    targets:\n      - ./other\n      - uri: ./link17/\n      - uri: ./other/\n',
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^c\.yaml:8:14: 'jobs\.b\.targets\[2\]' "\.\/other\/" is the same place as 'jobs\.b\.targets\[0\]' "\.\/other" \(6:9\)/),
+    ]);
+  });
 });
 
 describe('YAML the parser gives up on', () => {

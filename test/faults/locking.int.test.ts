@@ -3,18 +3,20 @@
  * second fails clearly (or waits with --lock-wait); a stale lock (dead pid, reused pid) is
  * taken over with a warning; a lock held on another machine is never taken over; a run killed
  * with SIGKILL leaves temp files that the next run removes; retention's withTargetLock waits
- * for a running backup.
+ * for a running backup. The cluster lock is one for every user of the machine (a second user,
+ * lsbnosudo, runs the CLI through runuser).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { waitFor } from './support.js';
-import { withTargetLock, processStartMs } from '../../engine/lock/index.js';
+import { clusterLockFile, withTargetLock, processStartMs } from '../../engine/lock/index.js';
 import { openTarget } from '../../targets/registry.js';
+import { ensureTestUsers, NOSUDO_USER } from '../fleet/fleet.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -29,7 +31,7 @@ beforeEach(async () => {
   target = path.join(ws.dir, 'backups');
   recipes = path.join(ws.dir, 'recipes');
   ready = path.join(ws.dir, 'running');
-  // Cluster locks live under the cache dir: keep this test's apart from every other suite's.
+  // The compile cache in the workspace; the cluster lock (in /run/lock) is this test's own, keyed on its inventory's path.
   env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache') };
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   await ws.write(
@@ -158,6 +160,89 @@ describe('two runs at once', () => {
   }, 240_000);
 });
 
+/**
+ * The systemd unit (User=lsbackup) and an admin's `sudo lsbackup apply` on one controller: the
+ * cluster lock was under each user's cache dir, so both ran at once (pre pre post post).
+ */
+describe('two users (or cache dirs) of one machine', () => {
+  const otherUser = NOSUDO_USER;
+  /** Another user's own target and cache dir; the workspace readable by it (mkdtemp made it 0700). */
+  async function otherUsersRun() {
+    ensureTestUsers();
+    await chmod(ws.dir, 0o755);
+    const { uid, gid } = await userIds(otherUser);
+    const own = async (name: string) => {
+      const dir = path.join(ws.dir, name);
+      await mkdir(dir, { recursive: true });
+      await chown(dir, uid, gid);
+      return dir;
+    };
+    return { target: await own('other-target'), env: { XDG_CACHE_HOME: await own('other-cache') } };
+  }
+
+  it("a run of another user, or with another $XDG_CACHE_HOME, meets the cluster's lock and names its holder and user", async () => {
+    const other = await otherUsersRun();
+    const { child: first } = await holdingRun(30);
+    try {
+      const holder = new RegExp(`cluster \\S+ is in use by another lsbackup run: pid ${first.pid} on ${os.hostname()} \\(user root\\)`);
+      // Another target, so only the cluster lock can stop them.
+      const asOtherUser = await runCli(['apply', recipes, '-b', build, '-t', other.target], { env: other.env, user: otherUser });
+      expect(asOtherUser.exitCode, cliOutput(asOtherUser)).toBe(1);
+      expect(asOtherUser.stderr).toMatch(holder);
+      const otherCache = await runCli(['apply', recipes, '-b', build, '-t', path.join(ws.dir, 'other')], {
+        env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-b') },
+      });
+      expect(otherCache.exitCode, cliOutput(otherCache)).toBe(1);
+      expect(otherCache.stderr).toMatch(holder);
+    } finally {
+      expect((await first).exitCode).toBe(0);
+    }
+    expect(await readdir(other.target)).toEqual([]);
+  }, 240_000);
+
+  it('a stale lock of another user that this user may not remove fails clearly, naming the file; root takes it over', async () => {
+    const other = await otherUsersRun();
+    // Sticky and world-writable as /run/lock, but this test's own.
+    const lockDir = path.join(ws.dir, 'locks');
+    await mkdir(lockDir);
+    await chmod(lockDir, 0o1777);
+    const lockEnv = { LSBACKUP_LOCK_DIR: lockDir };
+    // Named as the run names it: keyed on the inventory file's real path.
+    const lockFile = path.join(lockDir, path.basename(clusterLockFile(path.join(build, 'inventory'))));
+    const dead = Number((await execa('sh', ['-c', 'echo $$'])).stdout.trim());
+    await writeFile(lockFile, JSON.stringify({ pid: dead, hostname: os.hostname(), user: 'root', acquiredAt: '2020-01-01T00:00:00Z', command: 'apply' }), {
+      mode: 0o644,
+    });
+
+    const r = await runCli(['apply', recipes, '-b', build, '-t', other.target], { env: { ...other.env, ...lockEnv }, user: otherUser });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(r.stderr).toContain(`is locked by pid ${dead} on ${os.hostname()} (user root)`);
+    expect(r.stderr).toContain(`which is gone (process ${dead} is gone), but this run (user ${otherUser}) may not remove ${lockFile}`);
+    expect(r.stderr).toContain(`Remove it as that user or root (rm ${lockFile})`);
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect(existsSync(lockFile)).toBe(true);
+    expect(await readdir(other.target)).toEqual([]);
+
+    const asRoot = await runCli(applyArgs(), { env: { ...env, ...lockEnv } });
+    expect(asRoot.exitCode, cliOutput(asRoot)).toBe(0);
+    expect(asRoot.stderr).toMatch(new RegExp(`taking over the stale lock of cluster .*process ${dead} is gone`));
+    expect(existsSync(lockFile)).toBe(false);
+  }, 240_000);
+
+  it('a lock directory this user may not write fails the run before anything runs, saying how to fix it (never a run without the lock)', async () => {
+    const other = await otherUsersRun();
+    const lockDir = path.join(ws.dir, 'root-only-locks');
+    await mkdir(lockDir, { mode: 0o755 });
+    const r = await runCli(['apply', recipes, '-b', build, '-t', other.target], { env: { ...other.env, LSBACKUP_LOCK_DIR: lockDir }, user: otherUser });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`Cannot take the lock of cluster \\S+: writing ${lockDir}/lsbackup-cluster-\\w+\\.lock failed \\(EACCES`));
+    expect(r.stderr).toContain(`Every user who runs lsbackup on this machine takes these locks in ${lockDir}`);
+    expect(r.stderr).toContain('LSBACKUP_LOCK_DIR');
+    expect(existsSync(ready)).toBe(false);
+    expect(await readdir(other.target)).toEqual([]);
+  }, 120_000);
+});
+
 describe('two runs in one process (the jobs of `lsbackup schedule`)', () => {
   it("the second waits for the first to release, even with no --lock-wait: never fails on its own process's lock", async () => {
     await ws.write('backups/.keep', '');
@@ -241,3 +326,9 @@ describe('lsbackup killed with SIGKILL', () => {
     expect(await archives()).toHaveLength(1);
   }, 240_000);
 });
+
+/** A user's uid and gid, from `id`. */
+async function userIds(user: string): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => Number((await execa('id', [flag, user])).stdout.trim());
+  return { uid: await id('-u'), gid: await id('-g') };
+}

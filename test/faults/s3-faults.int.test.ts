@@ -407,7 +407,9 @@ describe('a long upload still being written on another machine', () => {
       'config-long-upload.yaml',
       JSON.stringify({ targets: [s3Target(prefix, server.endpoint, { staleUploadHours: graceHours })] }),
     );
-    const elsewhere = await runCli(['prune', '--leftovers', '-c', config], { env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-elsewhere') } });
+    const elsewhere = await runCli(['prune', '--leftovers', '-c', config], {
+      env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache-elsewhere'), LSBACKUP_LOCK_DIR: path.join(ws.dir, 'locks-elsewhere') },
+    });
     expect(elsewhere.exitCode, elsewhere.stderr).toBe(0);
     expect(elsewhere.stdout).toContain('no leftovers of interrupted runs');
     expect(await uploads()).toHaveLength(1);

@@ -87,7 +87,7 @@ const baseName = (name: string) => name.replace(/_\d+(?=\.tar\.gz$)/, '');
 
 /** One apply with its own lock directory (as on its own machine): its archive name and backup id. */
 async function apply(t: TargetUnderTest, machine: string): Promise<{ name: string; backupId: string }> {
-  const env = { ...t.env, XDG_CACHE_HOME: path.join(ws.dir, `cache-${machine}`) };
+  const env = { ...t.env, XDG_CACHE_HOME: path.join(ws.dir, `cache-${machine}`), LSBACKUP_LOCK_DIR: path.join(ws.dir, `locks-${machine}`) };
   const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), ...t.flags, '--json'], { env, timeoutMs: 300_000 });
   expect(r.exitCode, cliOutput(r)).toBe(0);
   const events = r.stdout

@@ -184,8 +184,8 @@ function keygen(file: string, passphrase: string): void {
   chmodSync(file, 0o600);
 }
 
-/** Creates the two test users once per machine; safe to call concurrently from several test files. */
-function ensureTestUsers(): void {
+/** Creates the test users once per machine; safe to call concurrently from several test files. */
+export function ensureTestUsers(): void {
   for (const user of [SUDO_USER, NOSUDO_USER, PASSWORD_USER]) {
     if (!userExists(user)) {
       try {

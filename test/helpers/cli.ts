@@ -13,9 +13,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the BUILT CLI as a user would (npm test builds first). */
-export async function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
-  const r = await execa('node', [cliPath, ...args], {
+/**
+ * Runs the BUILT CLI as a user would (npm test builds first); with `user`, as that user of this
+ * machine (runuser: the integration tier runs as root), `env` added to ours.
+ */
+export async function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; user?: string } = {},
+): Promise<CliResult> {
+  const command = options.user ? ['runuser', '-u', options.user, '--', process.execPath] : ['node'];
+  const r = await execa(command[0]!, [...command.slice(1), cliPath, ...args], {
     cwd: options.cwd ?? os.tmpdir(),
     env: options.env,
     reject: false,

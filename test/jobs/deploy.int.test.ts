@@ -53,13 +53,14 @@ describe('deploy/kubernetes/cronjob.yaml', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     const containers = [...pod.initContainers, ...pod.containers];
     for (const c of containers) expect(c.securityContext.readOnlyRootFilesystem, c.name).toBe(true);
-    // Where lsbackup writes (HOME, TMPDIR, its working directory per deploy/Dockerfile) is an emptyDir.
+    // Where lsbackup writes (HOME, TMPDIR, its working directory and lock directory per deploy/Dockerfile) is an emptyDir.
     const [main] = pod.containers;
     const env = Object.fromEntries(main.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     const workdir = /^WORKDIR (\S+)\s*$/gm;
     const lastWorkdir = [...read('Dockerfile').matchAll(workdir)].at(-1)![1]!;
+    const lockDir = /^ENV LSBACKUP_LOCK_DIR=(\S+)\s*$/m.exec(read('Dockerfile'))?.[1];
     const emptyDirs = new Set(pod.volumes.filter((v: { emptyDir?: object }) => v.emptyDir).map((v: { name: string }) => v.name));
-    for (const dir of [env.HOME, env.TMPDIR, lastWorkdir]) {
+    for (const dir of [env.HOME, env.TMPDIR, lastWorkdir, lockDir]) {
       expect(
         main.volumeMounts.some((m: { name: string; mountPath: string }) => m.mountPath === dir && emptyDirs.has(m.name)),
         dir,
@@ -164,6 +165,8 @@ describe('deploy/Dockerfile and systemd units', () => {
       const text = read(`systemd/${unit}`);
       expect(text, unit).toMatch(/^StateDirectory=lsbackup$/m);
       expect(text, unit).toMatch(/^UMask=0077$/m);
+      // The cluster locks are in /run/lock, shared with every other user's runs (ProtectSystem=strict makes it read-only).
+      expect(text, unit).toMatch(/^ReadWritePaths=\/run\/lock$/m);
       expect(text, unit).toMatch(/^LoadCredential=\w+:\/etc\/lsbackup\/credentials\/\w+$/m);
       // Secrets are credentials now; an environment file holds no secret and may be absent.
       expect(text, unit).not.toMatch(/^EnvironmentFile=\//m);

@@ -4,6 +4,7 @@
  * the notifications.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -91,8 +92,27 @@ jobs:
     expect(hook!.headers['content-type']).toBe('application/json');
     expect(hooks.received.filter((h) => h.path.startsWith('/ping')).map((h) => h.path)).toEqual(['/ping/check-uuid/start', '/ping/check-uuid']);
     // The greeting var of the job reached the recipe.
-    const { execa } = await import('execa');
     expect((await execa('tar', ['xzOf', path.join(ws.dir, 'nightly-a', a!), 'app/localhost/greeting.txt'])).stdout).toBe('bonjour');
+  });
+
+  it("ends with the job's outcome when retention fails after the backup: `Result: partial`, not the backup's success", async () => {
+    await config('retention: { keepLast: 1 }\n');
+    expect((await run()).exitCode).toBe(0);
+    const [old] = await archivesIn('backups');
+    const stuck = path.join(ws.dir, 'backups', old!);
+    // Immutable: retention's delete fails (EPERM), as on a WORM share or a file held by another program.
+    await execa('chattr', ['+i', stuck]);
+    try {
+      const r = await run();
+      expect(r.exitCode, r.stderr).toBe(2);
+      const [newer] = (await archivesIn('backups')).filter((n) => n !== old);
+      // Was `Result: success -> …` last (printed when the backup ended, before retention ran).
+      expect(r.stdout.trim().split('\n').at(-1)).toMatch(
+        new RegExp(`^Result: partial -> ${newer!.replaceAll('.', '\\.')} \\(retention in \\S+ failed: .*EPERM`),
+      );
+    } finally {
+      await execa('chattr', ['-i', stuck]);
+    }
   });
 
   it('with several jobs and no --job, exits 64 naming them; an unknown job too', async () => {

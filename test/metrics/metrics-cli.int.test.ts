@@ -103,6 +103,11 @@ describe('--metrics-textfile', () => {
     const nowhere = await runCli(['run', '--metrics-textfile', 'missing/m.prom'], { cwd: ws.dir, env: env() });
     expect(nowhere.exitCode, cliOutput(nowhere)).toBe(64);
     expect(nowhere.stderr).toMatch(/--metrics-textfile missing\/m\.prom: directory .*missing is not writable \(ENOENT\); create it or name another file/);
+    // Was: `unexpected error (please report): EISDIR` with a stack trace.
+    const aDirectory = await runCli(['run', '--metrics-textfile', 'build'], { cwd: ws.dir, env: env() });
+    expect(aDirectory.exitCode, cliOutput(aDirectory)).toBe(64);
+    expect(aDirectory.stderr).toContain(`--metrics-textfile build: ${path.join(ws.dir, 'build')} is a directory; name a file`);
+    expect(aDirectory.stderr).not.toMatch(/unexpected error/);
     expect(await archivesIn(path.join(ws.dir, 'backups'))).toHaveLength(1);
   });
   it("two jobs sharing one textfile: a run that ends later keeps what another job's run recorded meanwhile (its failure is not undone)", async () => {

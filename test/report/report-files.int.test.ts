@@ -139,7 +139,7 @@ describe('--report-format junit', () => {
     expect(suite!.testcase[0]!.failure!.message).toMatch(/no-such-build/);
   });
 
-  it('refuses --report-format without --report, and a report directory that does not exist, before anything runs', async () => {
+  it('refuses --report-format without --report, a report directory that does not exist, and a directory as the report, before anything runs', async () => {
     await writeDb(false);
     const alone = await apply('shop', '--report-format', 'junit');
     expect(alone.exitCode, cliOutput(alone)).toBe(64);
@@ -147,6 +147,10 @@ describe('--report-format junit', () => {
     const nowhere = await apply('shop', '--report', path.join(ws.dir, 'missing', 'r.xml'), '--report-format', 'junit');
     expect(nowhere.exitCode, cliOutput(nowhere)).toBe(64);
     expect(nowhere.stderr).toMatch(/--report .*missing\/r\.xml: directory .*missing is not writable \(ENOENT\); create it or name another file/);
+    // Was: the whole backup ran, then `unexpected error (please report): EISDIR … rename`.
+    const aDirectory = await apply('shop', '--report', ws.dir);
+    expect(aDirectory.exitCode, cliOutput(aDirectory)).toBe(64);
+    expect(aDirectory.stderr).toContain(`--report ${ws.dir}: ${ws.dir} is a directory; name a file`);
     const bogus = await apply('shop', '--report', 'r', '--report-format', 'pdf');
     expect(bogus.exitCode, cliOutput(bogus)).toBe(64);
     expect(await readdir(ws.dir)).not.toContain('backups');

@@ -12,6 +12,7 @@ import type { Config } from '../../config/load.js';
 import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { printJsonEvents } from '../../report/json-lines.js';
+import { jobOutcomeLine } from '../../report/event-lines.js';
 import type { RunReport } from '../../report/run-report.js';
 
 export interface RunOptions extends ReportFlags {
@@ -57,7 +58,11 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   if (options.json) {
     const source = { job: report.job, ...(report.cluster ? { cluster: report.cluster } : {}), ...(report.backupId ? { backupId: report.backupId } : {}) };
     printJsonEvents([{ type: 'job.end', ...source, report }], redactor);
-  } else if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+  } else {
+    const outcome = jobOutcomeLine(report);
+    if (outcome) process.stdout.write(redactor.redact(outcome) + '\n');
+    if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+  }
   return report.exitCode ?? 1;
 }
 
