@@ -458,7 +458,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('prune')
       .description(
-        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N), ' +
+        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC — its newest successful one when it has one —, plus the last N), ' +
           'applied to each cluster and job on its own, by the start time in the backup metadata; ' +
           'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read and, while it does, every older backup of their cluster (one may be their base), ' +
           'ignores files that are not lsbackup archives, deletes sidecars with their archive',
