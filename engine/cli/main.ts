@@ -446,7 +446,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('get')
       .description(
-        'download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way. ' +
+        'download a backup to a local file, atomically, checking the stored bytes against the .sha256 sidecar on the way (a mismatch writes nothing, exit 1); with --identity an encrypted backup is decrypted on the way. ' +
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
       )
       .argument(backupArgument, backupHelp)

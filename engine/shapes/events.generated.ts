@@ -999,6 +999,10 @@ export interface GetResultEvent {
   file: string;
   bytes: number;
   decrypted: boolean;
+  /**
+   * The stored bytes matched the archive's .sha256 sidecar as they were downloaded; false: it has none (a mismatch fails get and writes nothing).
+   */
+  sha256Checked?: boolean;
 }
 /**
  * `prune`: what was (or would be) kept and why, deleted, and the leftovers of dead runs removed.
