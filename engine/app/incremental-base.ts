@@ -3,10 +3,11 @@
  * backup of the same cluster in the first target, present in every target, unless a full is
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
-import { parseBackupName, sanitizeClusterName } from '../archive/names.js';
+import { damageMarkerName, parseBackupName, sanitizeClusterName } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
 import { storedSha256 } from '../catalog/objects.js';
+import { firstDamaged } from '../catalog/damage.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
 import type { Target } from '../../targets/types.js';
@@ -46,6 +47,9 @@ export async function chooseIncrementalBase(
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
   const chain = await chainOf(newest, listing);
   if (chain.gap) return full(`the chain of ${newest.name} is incomplete in ${first.uri}: ${chain.gap}`);
+  // A verify found one damaged (catalog/damage.ts): every backup on it would be unrestorable too.
+  const damaged = firstDamaged(chain.names, new Set(listing.backups.flatMap((b) => b.sidecars)));
+  if (damaged) return full(damagedNote(damaged, newest.name, first));
   const increments = chain.names.length - 1;
   if (policy.maxChain !== undefined && increments >= policy.maxChain) return full(`the chain has ${increments} incrementals (maxChain ${policy.maxChain})`);
   const fullName = chain.names.at(-1)!;
@@ -56,6 +60,7 @@ export async function chooseIncrementalBase(
   for (const other of targets.slice(1)) {
     for (const member of chain.names) {
       if (!(await other.stat(member))) return full(`${other.uri} lacks ${member}, which the chain of ${newest.name} needs`);
+      if (await other.stat(damageMarkerName(member))) return full(damagedNote(member, newest.name, other));
     }
   }
   const sha256 = await storedSha256(first, newest.name);
@@ -64,6 +69,11 @@ export async function chooseIncrementalBase(
 }
 
 type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
+
+function damagedNote(damaged: string, newest: string, target: Target): string {
+  const which = damaged === newest ? damaged : `${damaged}, of the chain of ${newest},`;
+  return `${which} was found damaged by a verify (${damageMarkerName(damaged)} in ${target.uri}); no backup is based on it`;
+}
 
 /**
  * The newest backup of the cluster whose metadata reads and that did not fail, read newest first

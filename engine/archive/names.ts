@@ -41,6 +41,15 @@ export function sidecarNames(archiveName: string, encryptedMetadata: boolean): {
   return { sha256: archiveName + suffixes.sha256, metadata: archiveName + suffixes.metadata, signature: archiveName + suffixes.signature };
 }
 
+/**
+ * The marker a verify leaves beside an archive it found damaged (engine/catalog/damage.ts): an
+ * object of its own, since sidecars are never replaced, and one the catalog sees in the
+ * listing it reads anyway. Deleted with its archive, like a sidecar.
+ */
+export function damageMarkerName(archiveName: string): string {
+  return `${archiveName}.damaged`;
+}
+
 export interface ParsedBackupName {
   name: string;
   cluster: string;

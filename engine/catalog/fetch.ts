@@ -1,5 +1,5 @@
 /** `get`: download one backup to a local file, atomically (temp file beside it, then rename). */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { lstat, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,19 +8,22 @@ import { AGE_SUFFIX } from '../archive/index.js';
 import { assertWritableFile } from '../atomic-file.js';
 import { isLsError, LsError } from '../errors.js';
 import type { Target } from '../../targets/types.js';
-import { counted, isEncrypted, openObject, type DecryptOptions } from './objects.js';
+import { counted, decrypted, isEncrypted, storedSha256, type DecryptOptions } from './objects.js';
 
 export interface FetchResult {
   /** The file written. */
   file: string;
   bytes: number;
   decrypted: boolean;
+  /** The stored bytes matched the `.sha256` sidecar; false: there was no sidecar to check them against. */
+  sha256Checked: boolean;
 }
 
 /**
  * Writes `name` from the target to `dest` (a file path, or an existing directory to put it in).
  * With identities an encrypted backup is decrypted on the way (and loses its `.age`); without,
- * the stored bytes are copied as they are. Nothing appears at the destination unless whole.
+ * the stored bytes are copied as they are. Nothing appears at the destination unless whole and,
+ * when the archive has a `.sha256` sidecar, unless the stored bytes match it.
  */
 /** `count` is told the size of each stored chunk as it comes (live progress). */
 export async function fetchBackup(
@@ -42,10 +45,22 @@ export async function fetchBackup(
   await assertWritableFile(file, `destination ${dest}`);
   const temp = path.join(path.dirname(file), `.lsbackup-tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
   let received = 0;
+  // The stored bytes (before any decryption) are hashed as they pass: no second read to check them.
+  const expected = await storedSha256(target, name);
+  const hash = createHash('sha256');
   try {
-    const source = decrypt ? await openObject(target, name, options, count) : counted(await target.get(name), count);
+    const stored = counted(await target.get(name), count);
+    stored.on('data', (chunk: Buffer) => hash.update(chunk));
+    const source = decrypt ? await decrypted(stored, name, options) : stored;
     source.on('data', (chunk: Buffer) => (received += chunk.length));
     await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
+    const sha256 = hash.digest('hex');
+    if (expected !== undefined && sha256 !== expected) {
+      throw new LsError('EARCHIVE', {
+        archive: `${name} in ${target.uri}`,
+        message: `the downloaded bytes have sha256 ${sha256}, its .sha256 sidecar says ${expected}: the stored archive (or the download) is damaged, and nothing was written to ${file}. Run 'lsbackup verify' on it`,
+      });
+    }
     await rename(temp, file);
   } catch (e) {
     // Also when interrupted: the temp file is hidden, maybe decrypted, and nothing else would ever remove it.
@@ -63,7 +78,7 @@ export async function fetchBackup(
       { cause: e },
     );
   }
-  return { file, bytes: (await stat(file)).size, decrypted: decrypt };
+  return { file, bytes: (await stat(file)).size, decrypted: decrypt, sha256Checked: expected !== undefined };
 }
 
 /** A failure of the local file we write (disk full, no permission): not the target's fault. */

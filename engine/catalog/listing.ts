@@ -5,6 +5,7 @@
 import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
 import {
+  damageMarkerName,
   parseBackupName,
   sanitizeClusterName,
   sidecarNames,
@@ -18,6 +19,7 @@ import { openObject, type DecryptOptions } from './objects.js';
 import { readMetadata, readMetadataHead } from '../archive/read-metadata.js';
 import { formatProblem, isLsError, type Problem } from '../errors.js';
 import { newestFirst } from './order.js';
+import { firstDamaged } from './damage.js';
 
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
 export const METADATA_READS = 16;
@@ -43,8 +45,13 @@ export interface BackupSummary<Metadata extends MetadataHead = MetadataHead> ext
   metadata?: Metadata;
   /** Why the metadata is not shown (missing, encrypted without a key, unreadable). */
   metadataNote?: string;
-  /** The sidecar objects that belong to this archive (deleted with it). */
+  /** The sidecar objects that belong to this archive (deleted with it), its damage marker too. */
   sidecars: string[];
+  /**
+   * A verify found this backup unrestorable: the archive it found damaged, this one's own name
+   * or a member of its chain (damage.ts). Its `status` stays what its run recorded.
+   */
+  damaged?: string;
 }
 
 /**
@@ -95,7 +102,7 @@ export async function listBackups(target: Target, options: ListOptions = {}, lis
   const summaries = await Promise.all(
     backups.map(({ parsed, object }) => limit(() => summarise(target, parsed, object, byName, readOptions, readMetadataHead))),
   );
-  return summaries.sort(newestFirst);
+  return withChainDamage(summaries, byName).sort(newestFirst);
 }
 
 /** One backup by name, its whole metadata; undefined when the target has no such archive. */
@@ -105,7 +112,33 @@ export async function findBackup(target: Target, name: string, options: DecryptO
   const objects = await target.list();
   const object = objects.find((o) => o.name === name);
   if (!object) return undefined;
-  return summarise(target, parsed, object, new Map(objects.map((o) => [o.name, o])), options, readMetadata);
+  const byName = new Map(objects.map((o) => [o.name, o]));
+  // Its chain as its metadata records it (an older backup's: its base only; list follows the whole chain).
+  return withChainDamage([await summarise(target, parsed, object, byName, options, readMetadata)], byName)[0]!;
+}
+
+/**
+ * Each backup not damaged itself whose chain holds one a verify found damaged gets that one's
+ * name in `damaged`. The chain as its metadata records it (`base.chain`), else followed through
+ * the metadata of `summaries`.
+ */
+function withChainDamage<B extends BackupSummary>(summaries: B[], objects: ReadonlyMap<string, StoredObject>): B[] {
+  const byName = new Map<string, BackupSummary>(summaries.map((b) => [b.name, b]));
+  const names = new Set(objects.keys());
+  return summaries.map((b) => {
+    if (b.damaged || !b.metadata?.base) return b;
+    const damaged = firstDamaged(recordedChain(b, byName), names);
+    return damaged ? { ...b, damaged } : b;
+  });
+}
+
+/** The archive names of a backup's base, its base's… as far as the metadata at hand tells. */
+function recordedChain(backup: BackupSummary, byName: ReadonlyMap<string, BackupSummary>): string[] {
+  const recorded = backup.metadata?.base?.chain;
+  if (recorded) return recorded;
+  const chain: string[] = [];
+  for (let base = backup.metadata?.base; base && !chain.includes(base.archive); base = byName.get(base.archive)?.metadata?.base) chain.push(base.archive);
+  return chain;
 }
 
 async function summarise<Metadata extends MetadataHead>(
@@ -118,8 +151,17 @@ async function summarise<Metadata extends MetadataHead>(
 ): Promise<BackupSummary<Metadata>> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
-  const sidecars = [plain.sha256, plain.metadata, sealed.metadata, plain.signature].filter((n) => all.has(n));
-  const summary: BackupSummary<Metadata> = { ...parsed, renamed: false, size: object.size, status: 'unknown', components: [], sidecars };
+  const marker = damageMarkerName(parsed.name);
+  const sidecars = [plain.sha256, plain.metadata, sealed.metadata, plain.signature, marker].filter((n) => all.has(n));
+  const summary: BackupSummary<Metadata> = {
+    ...parsed,
+    renamed: false,
+    size: object.size,
+    status: 'unknown',
+    components: [],
+    sidecars,
+    ...(all.has(marker) ? { damaged: parsed.name } : {}),
+  };
   if (!readOptions) return summary;
   const metadataName = all.has(plain.metadata) ? plain.metadata : all.has(sealed.metadata) ? sealed.metadata : undefined;
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };

@@ -72,7 +72,8 @@ export async function prune(
   const decided: BackupSummary[] = [];
   for (const members of groups.values()) {
     const decision = decideRetention(
-      members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' })),
+      // A backup a verify found unrestorable (damage.ts) is no successful one, whatever its run said.
+      members.map((b) => ({ name: b.name, time: b.time, sequence: b.sequence, renamed: b.renamed, successful: b.status === 'success' && !b.damaged })),
       policy,
       options.now,
     );

@@ -6,6 +6,7 @@ import { pruneGroup, type PruneResult } from './prune.js';
 import type { BackupVerifyReport } from './verify.js';
 import { describeSignature } from '../signing/index.js';
 import { isWarning } from '../archive/verify.js';
+import { NEXT_RUN_AFTER_DAMAGE, type DamageRecord } from './damage.js';
 
 const when = (d: Date) =>
   d
@@ -13,18 +14,34 @@ const when = (d: Date) =>
     .replace('T', ' ')
     .replace(/\.\d{3}Z$/, 'Z');
 
+/**
+ * A backup a verify found unrestorable is not shown as its run's status (damage.ts): DAMAGED when
+ * its own archive is, CHAIN DAMAGED when a backup of its chain is.
+ */
+const listedStatus = (b: BackupSummary) => (b.damaged === undefined ? b.status : b.damaged === b.name ? 'DAMAGED' : 'CHAIN DAMAGED');
+
 export function renderBackupList(backups: BackupSummary[]): string {
   if (backups.length === 0) return 'no lsbackup archives in this target';
   const rows = backups.map((b) => [
     b.name,
     when(b.time),
     formatBytes(b.size),
-    b.status,
+    listedStatus(b),
     b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
     b.job ?? '-',
     b.metadata ? (b.metadata.kind ?? 'full') : '?',
   ]);
-  return renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB', 'KIND'], rows);
+  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB', 'KIND'], rows);
+  const damaged = [...new Set(backups.flatMap((b) => (b.damaged === undefined ? [] : [b.damaged])))];
+  if (damaged.length === 0) return table;
+  return `${table}\n${damagedLegend(damaged)}`;
+}
+
+function damagedLegend(damaged: string[]): string {
+  return (
+    `DAMAGED: a verify found ${damaged.join(', ')} damaged; CHAIN DAMAGED: an incremental whose chain needs one of them. ` +
+    `Neither restores, and no backup is based on them ('lsbackup verify <name>' names the problems; one that verifies again is no longer marked)`
+  );
 }
 
 /** full, or incremental with its base and how many files are references to older backups. */
@@ -34,13 +51,22 @@ function describeKind(metadata: BackupMetadata): string {
   return `incremental on ${metadata.base.archive} (${refs} unchanged file(s) held by older backups of the chain)`;
 }
 
+function describeStatus(summary: BackupSummary, metadata: BackupMetadata): string {
+  if (summary.damaged === undefined) return metadata.status;
+  const which =
+    summary.damaged === summary.name
+      ? 'DAMAGED: a verify found this archive damaged'
+      : `CHAIN DAMAGED: a verify found ${summary.damaged}, of its chain, damaged`;
+  return `${which}; it does not restore (the run recorded ${metadata.status})`;
+}
+
 export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata): string {
   const entryBytes = metadata.entries.reduce((n, e) => n + e.size, 0);
   const lines = [
     `backup      ${summary.name}`,
     `cluster     ${metadata.cluster}`,
     `job         ${metadata.job ?? '- (apply, or made before jobs were recorded)'}`,
-    `status      ${metadata.status}`,
+    `status      ${describeStatus(summary, metadata)}`,
     `kind        ${describeKind(metadata)}`,
     `started     ${metadata.startedAt}`,
     `finished    ${metadata.finishedAt}`,
@@ -69,7 +95,8 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
   return lines.join('\n');
 }
 
-export function renderVerify(report: BackupVerifyReport): string {
+/** `record`: what the findings changed in the target (damage.ts). */
+export function renderVerify(report: BackupVerifyReport, record: DamageRecord = { cleared: [] }): string {
   const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
   lines.push(
     `  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`,
@@ -77,9 +104,33 @@ export function renderVerify(report: BackupVerifyReport): string {
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
   if (report.signature) lines.push(`  signature      ${describeSignature(report.signature)}`);
   if (report.chain) lines.push(`  chain          referenced files checked in ${report.chain.join(', ')}`);
+  lines.push(...describeDamage(report, record).map((l) => `  ${l}`));
   for (const p of report.problems)
     lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');
+}
+
+/**
+ * Which archives a verify found damaged and what follows: the lines of `lsbackup verify` and the
+ * message of a job's failed verify. Empty when it found none.
+ */
+export function describeDamage(report: Pick<BackupVerifyReport, 'name' | 'damaged'>, record: DamageRecord): string[] {
+  const damaged = report.damaged ?? [];
+  const cleared = record.cleared.length
+    ? [`intact         ${record.cleared.join(', ')}: found damaged before, no longer marked so (the earlier read was damaged, not the store)`]
+    : [];
+  if (damaged.length === 0) return record.failed ? [...cleared, `NOT cleared    the damage recorded before could not be removed (${record.failed})`] : cleared;
+  const members = damaged.filter((a) => a !== report.name);
+  const of =
+    members.length === 0
+      ? ''
+      : ` (${members.length > 1 ? 'they are' : 'it is'} of its chain: ${report.name} cannot be restored without ${members.length > 1 ? 'them' : 'it'})`;
+  return [
+    `damaged        ${damaged.join(', ')}${of}`,
+    record.failed
+      ? `NOT recorded in the target (${record.failed}): make the next run of an incremental job a full one (lsbackup run --full)`
+      : `recorded       in the target (${damaged.map((a) => `${a}.damaged`).join(', ')}): ${NEXT_RUN_AFTER_DAMAGE}`,
+  ];
 }
 
 export function renderPrune(result: PruneResult): string {

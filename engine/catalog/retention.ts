@@ -4,9 +4,10 @@
  * Backups are taken newest first. `keepWithin` keeps every backup younger than the interval,
  * counted back from the newest backup (as restic does: a job that stopped running does not
  * age its last backups out). `keepLast` keeps the N newest. Then each period rule (hourly,
- * daily, weekly, monthly, yearly) walks all backups and keeps the newest backup of each period
- * (UTC hour, day, ISO week, month, year) not already kept by an earlier rule, until it has N; a period
- * whose newest backup was already kept still counts as seen (borg does the same). When a rule
+ * daily, weekly, monthly, yearly) walks all backups and keeps the newest successful backup of
+ * each period (UTC hour, day, ISO week, month, year; its newest backup when none succeeded)
+ * not already kept by an earlier rule, until it has N; a period whose pick was already kept
+ * still counts as seen (borg does the same). When a rule
  * runs out of backups before N, it also keeps the oldest one ("oldest" in the reason).
  * Finally the newest successful backup is always kept, whatever the rules say.
  *
@@ -83,11 +84,10 @@ export function decideRetention(candidates: RetentionCandidate[], policy: Retent
     const n = policy[rule.key] ?? 0;
     if (n <= 0) continue;
     let kept = 0;
-    let last: string | undefined;
-    for (const c of sorted) {
-      const period = rule.period(c.time);
-      if (period === last) continue;
-      last = period;
+    for (const [period, members] of byPeriod(sorted, rule.period)) {
+      // The period's newest successful backup, not a later partial or failed one (that would leave
+      // the day to a backup missing components, and delete the one that has them all).
+      const c = members.find((m) => m.successful === true) ?? members[0]!;
       if (reasons.has(c.name)) continue;
       keep(c, `${rule.label} #${++kept} (${period})`);
       if (kept === n) break;
@@ -102,6 +102,17 @@ export function decideRetention(candidates: RetentionCandidate[], policy: Retent
     keep: all.filter((c) => reasons.has(c.name)).map((c) => ({ name: c.name, reasons: reasons.get(c.name)! })),
     remove: all.filter((c) => !reasons.has(c.name)).map((c) => c.name),
   };
+}
+
+/** `sorted` (newest first) cut into its periods, newest first, each with its backups newest first. */
+function byPeriod(sorted: RetentionCandidate[], period: Period): [string, RetentionCandidate[]][] {
+  const periods: [string, RetentionCandidate[]][] = [];
+  for (const c of sorted) {
+    const p = period(c.time);
+    if (periods.at(-1)?.[0] === p) periods.at(-1)![1].push(c);
+    else periods.push([p, [c]]);
+  }
+  return periods;
 }
 
 /** ISO 8601 week of a UTC date: "2026-W01" (weeks start on Monday; week 1 holds the first Thursday). */

@@ -32,6 +32,12 @@ export interface BackupVerifyReport {
   problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature' | 'metadata' | 'chain'; message: string; path?: undefined })[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
+  /**
+   * What makes it unrestorable, when it is: this backup, when its own checks failed or its chain
+   * as a whole does not hold (a member missing, a reference no member holds), and each member of
+   * its chain that failed its own checks or is not the archive its child recorded. Newest first.
+   */
+  damaged?: string[];
 }
 
 /** `count` is told each stored chunk's size as it is read (live progress of the newest archive). */
@@ -40,10 +46,11 @@ type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[
 /** One backup, and for an incremental every older backup its references need (verifyChain). */
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
   const { report, metadata } = await verifyOne(target, name, options);
-  if (!metadata?.entries.some((e) => e.ref !== undefined)) return report;
+  if (!metadata?.entries.some((e) => e.ref !== undefined)) return report.ok ? report : { ...report, damaged: [name] };
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
-  return { ...report, ok: report.ok && chain.problems.length === 0, problems, chain: chain.members };
+  const damaged = [...new Set([...(report.ok ? [] : [name]), ...chain.damaged])];
+  return { ...report, ok: report.ok && chain.problems.length === 0, problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
 }
 
 /**
@@ -56,9 +63,14 @@ async function verifyChain(
   name: string,
   newest: BackupMetadata,
   options: VerifyOptions,
-): Promise<{ members: string[]; problems: BackupVerifyReport['problems'] }> {
+): Promise<{ members: string[]; problems: BackupVerifyReport['problems']; damaged: string[] }> {
   const problems: BackupVerifyReport['problems'] = [];
-  const chain = (message: string) => problems.push({ kind: 'chain', message });
+  const damaged: string[] = [];
+  // Each problem is of one archive: a member's own, else the chain's as a whole, which is the newest's.
+  const chain = (message: string, of = name) => {
+    problems.push({ kind: 'chain', message });
+    if (!damaged.includes(of)) damaged.push(of);
+  };
   // By the path the holder keeps the bytes under (heldPath): one holder's file may be several references' bytes.
   const pending = new Map<string, EntryRecord[]>();
   for (const e of newest.entries) {
@@ -82,12 +94,12 @@ async function verifyChain(
     }
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined });
-    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`);
+    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`, base.archive);
     if (report.expectedSha256 !== undefined && report.sha256 !== base.sha256) {
-      chain(`${base.archive} has sha256 ${report.sha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}`);
+      chain(`${base.archive} has sha256 ${report.sha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}`, base.archive);
     }
     if (!metadata || metadata.backupId !== base.backupId) {
-      chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`);
+      chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
       break;
     }
     for (const held of metadata.entries) {
@@ -103,7 +115,7 @@ async function verifyChain(
     }
     child = { name: base.archive, metadata };
   }
-  return { members, problems };
+  return { members, problems, damaged };
 }
 
 async function verifyOne(target: Target, name: string, options: VerifyOptions): Promise<{ report: BackupVerifyReport; metadata?: BackupMetadata }> {

@@ -408,9 +408,13 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
 
   const backupArgument = '<backup>';
   const backupHelp = "a backup name in the target, 'latest', or the path/URI of one archive (its directory is then the target)";
-  catalogOptions(program.command('list').description('list the backups in a target, newest first: name, time, size, status, components')).action(
-    async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)),
-  );
+  catalogOptions(
+    program
+      .command('list')
+      .description(
+        'list the backups in a target, newest first: name, time, size, status (DAMAGED / CHAIN DAMAGED when a verify found it or its chain damaged), components',
+      ),
+  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(
     program
       .command('show')
@@ -425,6 +429,8 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .description(
         "stream a backup back and check every entry's size and sha256 against its metadata.json, the archive against its .sha256 sidecar, " +
           'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad. ' +
+          'What it finds damaged (the backup, a member of its chain) is recorded in the target (<archive>.damaged): list shows it DAMAGED, ' +
+          'no incremental is based on it (the next run is a full); a verify that finds it intact again removes the mark. ' +
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
       )
       .argument(backupArgument, backupHelp)
@@ -440,7 +446,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('get')
       .description(
-        'download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way. ' +
+        'download a backup to a local file, atomically, checking the stored bytes against the .sha256 sidecar on the way (a mismatch writes nothing, exit 1); with --identity an encrypted backup is decrypted on the way. ' +
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
       )
       .argument(backupArgument, backupHelp)
@@ -452,7 +458,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('prune')
       .description(
-        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC, plus the last N), ' +
+        'delete old backups by a retention policy (borg-style: the newest backup of each day/week/month, in UTC — its newest successful one when it has one —, plus the last N), ' +
           'applied to each cluster and job on its own, by the start time in the backup metadata; ' +
           'never deletes the newest successful backup of a group, keeps (and reports) backups whose metadata cannot be read and, while it does, every older backup of their cluster (one may be their base), ' +
           'ignores files that are not lsbackup archives, deletes sidecars with their archive',

@@ -87,14 +87,14 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
     // Verified before retention: a damaged new copy must not make retention delete the older good ones.
     const copies = job.verify
-      ? await verifyCopies(result.copies, backup.targets, { identities, trusted: await loadTrustedKeys(config.signing?.trusted ?? []), warn })
+      ? await verifyCopies(result.copies, backup.targets, { job: job.name, identities, trusted: await loadTrustedKeys(config.signing?.trusted ?? []), warn })
       : result.copies;
     report.targets = await retainPerTarget(job, report.cluster, backup.targets, copies, { identities, signal: options.signal, warn });
     const retentionFailed = report.targets.some((t) => t.retention && 'error' in t.retention);
     const damaged = report.targets.find((t) => t.verify?.ok === false);
     report.status = damaged ? 'failed' : result.status === 'success' && retentionFailed ? 'partial' : result.status;
     report.exitCode = report.status === 'success' ? ExitCode.ok : report.status === 'partial' ? ExitCode.partial : ExitCode.failed;
-    if (damaged) report.error = redactor.redact(verifyFailure(damaged.name!, damaged.target, damaged.verify!.problems ?? []).message);
+    if (damaged) report.error = redactor.redact(verifyFailure(damaged).message);
   } catch (e) {
     report.status = 'failed';
     report.exitCode = isLsError(e) ? e.exitCode : ExitCode.failed;

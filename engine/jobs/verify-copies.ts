@@ -1,6 +1,8 @@
 import type { Target } from '../../targets/types.js';
 import { verifyBackup } from '../catalog/verify.js';
 import { isWarning } from '../archive/verify.js';
+import { recordVerifyFindings } from '../catalog/damage.js';
+import { describeDamage } from '../catalog/render.js';
 import { isLsError, LsError } from '../errors.js';
 import type { TrustedKey } from '../signing/index.js';
 import type { TargetReport } from './report.js';
@@ -9,12 +11,14 @@ import type { TargetReport } from './report.js';
  * A job's `verify: true`: each copy this run stored is read back from its target and checked as
  * `lsbackup verify` does (stored digest against the sidecar, every entry against metadata.json,
  * the signature). What a target damaged on the way in or at rest is caught while the hosts'
- * data is still fresh, not on the day of a restore.
+ * data is still fresh, not on the day of a restore. What it finds damaged (this copy, or a
+ * member of its chain) is recorded in the target as `lsbackup verify` records it, so no later
+ * run builds on it (catalog/damage.ts).
  */
 export async function verifyCopies(
   copies: TargetReport[],
   targets: Target[],
-  options: { identities?: string[]; trusted: TrustedKey[]; warn: (m: string) => void },
+  options: { job: string; identities?: string[]; trusted: TrustedKey[]; warn: (m: string) => void },
 ): Promise<TargetReport[]> {
   return Promise.all(
     copies.map(async (copy): Promise<TargetReport> => {
@@ -22,23 +26,44 @@ export async function verifyCopies(
       const target = targets.find((t) => t.uri === copy.target)!;
       try {
         const checked = await verifyBackup(target, copy.name, options);
+        const record = await recordVerifyFindings(target, checked, `job ${options.job}'s verify`);
         const problems = checked.problems.filter((p) => p.kind !== 'encrypted' && !isWarning(p)).map((p) => p.message);
-        if (!checked.ok) options.warn(verifyFailure(copy.name, copy.target, problems).message);
-        return { ...copy, verify: { ok: checked.ok, ...(checked.ok ? {} : { problems }) } };
+        const verified = {
+          ...copy,
+          verify: {
+            ok: checked.ok,
+            ...(checked.ok ? {} : { problems }),
+            ...(checked.damaged ? { damaged: checked.damaged } : {}),
+            ...(record.cleared.length || record.failed ? { damageRecord: record } : {}),
+          },
+        };
+        if (!checked.ok) options.warn(verifyFailure(verified).message);
+        return verified;
       } catch (e) {
         if (!isLsError(e)) throw e;
-        options.warn(verifyFailure(copy.name, copy.target, [e.message]).message);
-        return { ...copy, verify: { ok: false, problems: [e.message] } };
+        const failed = { ...copy, verify: { ok: false, problems: [e.message] } };
+        options.warn(verifyFailure(failed).message);
+        return failed;
       }
     }),
   );
 }
 
-/** The run's error when a stored copy did not verify: which copy, where, and the first problems. */
-export function verifyFailure(name: string, target: string, problems: string[]): LsError {
+/**
+ * The run's error when a stored copy did not verify: which copy, where, the first problems, and
+ * what verify found damaged and what the next run does about it.
+ */
+export function verifyFailure(copy: TargetReport): LsError {
+  const { name, target } = copy;
+  const problems = copy.verify?.problems ?? [];
   const shown = problems.slice(0, 3).join('; ') + (problems.length > 3 ? `; and ${problems.length - 3} more` : '');
+  const damage = describeDamage({ name: name!, damaged: copy.verify?.damaged }, copy.verify?.damageRecord ?? { cleared: [] }).map((l) => l.replace(/\s+/, ' '));
+  // Found damaged and recorded: the next run does not build on it. Else (the read failed) only a look at the target tells.
+  const next = damage.length
+    ? `${damage.join('; ')}; check the target's storage`
+    : "run 'lsbackup verify' on it, check the target's storage and run the job again";
   return new LsError('EARCHIVE', {
     archive: `${name} in ${target}`,
-    message: `verify after the backup FAILED: ${shown || 'see lsbackup verify'} (the stored copy is damaged; retention left that target alone; run 'lsbackup verify' on it, check the target's storage and run the job again)`,
+    message: `verify after the backup FAILED: ${shown || 'see lsbackup verify'} (${next}; retention left that target alone)`,
   });
 }

@@ -744,6 +744,23 @@ export interface TargetReport {
   verify?: {
     ok: boolean;
     problems?: string[];
+    /**
+     * The archives the verify found damaged (this run's copy, members of its chain), each recorded in the target with a damage marker: no later run builds on them.
+     */
+    damaged?: string[];
+    /**
+     * What the verify changed in the target's record of damaged backups (docs/incremental.md, "Damaged backups").
+     */
+    damageRecord?: {
+      /**
+       * Archives found damaged before and intact now: their damage markers were removed.
+       */
+      cleared: string[];
+      /**
+       * Why the target could not be told (a marker not written or not removed).
+       */
+      failed?: string;
+    };
   };
 }
 /**
@@ -848,6 +865,10 @@ export interface ListBackupEvent {
    * An incremental: the archive it is based on.
    */
   base?: string;
+  /**
+   * A verify found this backup unrestorable: the archive it found damaged, this one or a member of its chain (`status` stays what its run recorded).
+   */
+  damaged?: string;
 }
 /**
  * `list`: the end of the list.
@@ -893,6 +914,10 @@ export interface ShowBackupEvent {
   metadata: {
     [k: string]: unknown;
   };
+  /**
+   * A verify found this backup unrestorable: the archive it found damaged, this one or a member of its chain (as in `list.backup`).
+   */
+  damaged?: string;
 }
 /**
  * `verify`: what was checked and every problem found.
@@ -934,6 +959,23 @@ export interface VerifyResultEvent {
    * An incremental: the older archives its references were checked in.
    */
   chain?: string[];
+  /**
+   * What makes the backup unrestorable: itself and/or members of its chain, newest first; each gets a damage marker in the target (`<archive>.damaged`).
+   */
+  damaged?: string[];
+  /**
+   * What the verify changed in the target's record of damaged backups (docs/incremental.md, "Damaged backups").
+   */
+  damageRecord?: {
+    /**
+     * Archives found damaged before and intact now: their damage markers were removed.
+     */
+    cleared: string[];
+    /**
+     * Why the target could not be told (a marker not written or not removed).
+     */
+    failed?: string;
+  };
 }
 /**
  * `get`: the file written.
@@ -957,6 +999,10 @@ export interface GetResultEvent {
   file: string;
   bytes: number;
   decrypted: boolean;
+  /**
+   * The stored bytes matched the archive's .sha256 sidecar as they were downloaded; false: it has none (a mismatch fails get and writes nothing).
+   */
+  sha256Checked?: boolean;
 }
 /**
  * `prune`: what was (or would be) kept and why, deleted, and the leftovers of dead runs removed.

@@ -48,6 +48,23 @@ export interface TargetReport {
   verify?: {
     ok: boolean;
     problems?: string[];
+    /**
+     * The archives the verify found damaged (this run's copy, members of its chain), each recorded in the target with a damage marker: no later run builds on them.
+     */
+    damaged?: string[];
+    /**
+     * What the verify changed in the target's record of damaged backups (docs/incremental.md, "Damaged backups").
+     */
+    damageRecord?: {
+      /**
+       * Archives found damaged before and intact now: their damage markers were removed.
+       */
+      cleared: string[];
+      /**
+       * Why the target could not be told (a marker not written or not removed).
+       */
+      failed?: string;
+    };
   };
 }
 /**

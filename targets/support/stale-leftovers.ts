@@ -11,9 +11,9 @@ import type { StaleScope } from '../types.js';
 /** Default of the `staleUploadHours` option of the S3 and Azure Files targets. */
 export const DEFAULT_STALE_UPLOAD_HOURS = 24;
 
-/** An archive's name from its own or a sidecar's (`x.tar.gz.sha256` -> `x.tar.gz`). */
+/** An archive's name from its own, a sidecar's or its damage marker's (`x.tar.gz.sha256` -> `x.tar.gz`). */
 export function archiveOf(name: string): string {
-  return name.replace(/\.(sha256|metadata\.json(\.age|\.sig)?)$/, '');
+  return name.replace(/\.(sha256|damaged|metadata\.json(\.age|\.sig)?)$/, '');
 }
 
 /** True when `name` (an archive or sidecar name) is of `scope.cluster`'s backups (any lsbackup backup without one). */

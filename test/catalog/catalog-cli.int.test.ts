@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { copyFile, open, readdir, readFile, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeYaml, runCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
+import { cliOutput, recipeYaml, runCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -116,19 +116,39 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
   });
 });
 
+describe('get', () => {
+  it('checks the stored bytes against the .sha256 sidecar while downloading: a damaged archive fails, and nothing is left at the destination', async () => {
+    const target = await fresh('t-get-damaged');
+    const name = await backup(target);
+    await flipMiddleByte(path.join(target, name));
+    const dest = path.join(ws.dir, 'got-damaged');
+    await mkdir(dest, { recursive: true });
+
+    const get = await runCli(['get', name, dest, '-t', target]);
+    expect(get.exitCode, cliOutput(get)).toBe(1);
+    expect(get.stderr).toMatch(/the downloaded bytes have sha256 [0-9a-f]{64}, its \.sha256 sidecar says [0-9a-f]{64}/);
+    expect(get.stderr).toContain(`nothing was written to ${path.join(dest, name)}`);
+    expect(await readdir(dest), 'neither the file nor its temp file').toEqual([]);
+  });
+});
+
+/** One byte in the middle of a stored file flipped (bit rot): its .sha256 sidecar no longer matches. */
+async function flipMiddleByte(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  const { size } = await handle.stat();
+  const at = Math.floor(size / 2);
+  const byte = Buffer.alloc(1);
+  await handle.read(byte, 0, 1, at);
+  byte[0] = byte[0]! ^ 0xff;
+  await handle.write(byte, 0, 1, at);
+  await handle.close();
+}
+
 describe('verify', () => {
   it('fails naming the entry when one byte of the stored archive is flipped', async () => {
     const target = await fresh('t-corrupt');
     const name = await backup(target);
-    const file = path.join(target, name);
-    const handle = await open(file, 'r+');
-    const { size } = await handle.stat();
-    const at = Math.floor(size / 2);
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, at);
-    byte[0] = byte[0]! ^ 0xff;
-    await handle.write(byte, 0, 1, at);
-    await handle.close();
+    await flipMiddleByte(path.join(target, name));
 
     const r = await runCli(['verify', name, '-t', target]);
     expect(r.exitCode).toBe(1);

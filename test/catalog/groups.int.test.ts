@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, recipeYaml, runCli, succeeded, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
 import { listBackups, METADATA_READS } from '../../engine/catalog/listing.js';
@@ -24,9 +24,10 @@ beforeAll(async () => {
 });
 afterAll(async () => ws.cleanup());
 
-/** One real backup of `cluster` into `target`; returns the archive name. */
-async function backup(cluster: string, target: string): Promise<string> {
-  const r = succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', cluster), '-t', target, '--json']), `apply ${cluster}`);
+/** One real backup of `cluster` into `target` (with `from` the recipes: these, or others that fail one component, exit 2); returns the archive name. */
+async function backup(cluster: string, target: string, from = recipes, exitCode = 0): Promise<string> {
+  const r = await runCli(['apply', from, '-b', path.join(ws.dir, 'build', cluster), '-t', target, '--json']);
+  expect(r.exitCode, cliOutput(r)).toBe(exitCode);
   return r.stdout
     .split('\n')
     .filter(Boolean)
@@ -263,3 +264,46 @@ jobs:
     expect(validate.stderr).toContain('each policy now applies only to the backups its own job made');
   }, 300_000); // five backups and eight CLI runs on a loaded machine
 });
+
+describe('a period with a successful and a later partial backup', () => {
+  it("prune's daily rule keeps the day's successful backup, not the later partial one (a partial only for a day without a success)", async () => {
+    const target = path.join(ws.dir, 't-partial');
+    const good = await backup('alpha', target);
+    // A real partial backup: a second component whose snapshot fails.
+    await ws.write('recipes-partial/app.yaml', await readFile(path.join(recipes, 'app.yaml'), 'utf8'));
+    await ws.write(
+      'recipes-partial/broken.yaml',
+      recipeYaml('broken', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: exit 3\n      output: none.txt\n`),
+    );
+    const partial = await backup('alpha', target, path.join(ws.dir, 'recipes-partial'), 2);
+    // Stored as the tester's target held them: Dec 5 a success at 02:00 and a partial at 03:00, Dec 6 a success, Dec 4 a partial only.
+    const held = {
+      '20261206T020000Z': good,
+      '20261205T030000Z': partial,
+      '20261205T020000Z': good,
+      '20261204T020000Z': partial,
+    };
+    for (const [time, from] of Object.entries(held)) await storeAt(target, from, time);
+    for (const name of [good, partial]) for (const suffix of ['', '.sha256', '.metadata.json']) await rm(path.join(target, name + suffix));
+
+    const dry = await runCli(['prune', '-t', target, '--keep-daily', '7', '--dry-run', '--json']);
+    expect(dry.exitCode, cliOutput(dry)).toBe(0);
+    const plan = jsonEvent<{ keep: { name: string; reasons: string[] }[]; remove: string[] }>(dry.stdout, 'prune.result');
+    expect(Object.fromEntries(plan.keep.map((k) => [k.name, k.reasons]))).toEqual({
+      'lsbackup-alpha-20261206T020000Z.tar.gz': ['daily #1 (2026-12-06)', 'newest successful backup'],
+      'lsbackup-alpha-20261205T020000Z.tar.gz': ['daily #2 (2026-12-05)'],
+      'lsbackup-alpha-20261204T020000Z.tar.gz': ['daily #3 (2026-12-04)'],
+    });
+    expect(plan.remove).toEqual(['lsbackup-alpha-20261205T030000Z.tar.gz']);
+  });
+});
+
+/** A copy of backup `from` (archive and sidecars) as the backup its cluster made at `time` (its name and its metadata's times). */
+async function storeAt(target: string, from: string, time: string): Promise<void> {
+  const name = `lsbackup-alpha-${time}.tar.gz`;
+  const iso = time.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6.000Z');
+  await copyFile(path.join(target, from), path.join(target, name));
+  await copyFile(path.join(target, `${from}.sha256`), path.join(target, `${name}.sha256`));
+  const metadata = JSON.parse(await readFile(path.join(target, `${from}.metadata.json`), 'utf8'));
+  await writeFile(path.join(target, `${name}.metadata.json`), JSON.stringify({ ...metadata, startedAt: iso, finishedAt: iso }));
+}

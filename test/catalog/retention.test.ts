@@ -28,6 +28,21 @@ describe('retention policy (borg prune semantics)', () => {
     expect(d.remove).toEqual(['2026-01-05T01:00:00Z', '2026-01-02T06:00:00Z', '2026-01-01T00:00:00Z']);
   });
 
+  it("a period rule keeps the period's newest successful backup, not a later partial one; a partial only when its period has no success", () => {
+    const at = (t: string, successful: boolean): RetentionCandidate => ({ name: t, time: new Date(t), sequence: 0, successful });
+    // The tester's target: on Dec 5 a success at 02:00 and a partial at 03:00; Dec 4 only a partial.
+    const d = decide(
+      [at('2026-12-06T02:00:00Z', true), at('2026-12-05T03:00:00Z', false), at('2026-12-05T02:00:00Z', true), at('2026-12-04T02:00:00Z', false)],
+      { keepDaily: 7 },
+    );
+    expect(Object.fromEntries(d.keep.map((k) => [k.name, k.reasons]))).toEqual({
+      '2026-12-06T02:00:00Z': ['daily #1 (2026-12-06)', 'newest successful backup'],
+      '2026-12-05T02:00:00Z': ['daily #2 (2026-12-05)'],
+      '2026-12-04T02:00:00Z': ['daily #3 (2026-12-04)'],
+    });
+    expect(d.remove).toEqual(['2026-12-05T03:00:00Z']);
+  });
+
   it('later rules skip backups kept by earlier ones but still consume their period (as borg)', () => {
     // Daily keeps Jan 10 and Jan 9; weekly then sees week 2 (Jan 10's week) as taken and keeps the next weeks.
     const d = decide(backups('2026-01-10T00:00:00Z', '2026-01-09T00:00:00Z', '2026-01-04T00:00:00Z', '2025-12-28T00:00:00Z'), {

@@ -142,6 +142,20 @@ jobs:
       raw.destroy();
       const archives = (listed.Contents ?? []).map((o) => path.basename(o.Key!)).filter((k) => k.endsWith('.tar.gz'));
       expect(archives.sort()).toEqual([goodReport.archive, badReport.archive].sort());
+      // What it found damaged is recorded in the store (docs/incremental.md, "Damaged backups")…
+      const keys = (listed.Contents ?? []).map((o) => path.basename(o.Key!));
+      expect(keys, JSON.stringify(badReport.targets[0].verify)).toContain(`${badReport.archive}.damaged`);
+      expect(badReport.targets[0].verify.damaged).toEqual([badReport.archive]);
+      // …and a verify that reads it intact (the damage was the read's) takes the mark away again.
+      const target = ['-t', `s3://${BUCKET}/nightly`, '--s3-endpoint', proxy.url, '--s3-path-style'];
+      const credentials = ['--target-secret', 'accessKeyId=S3_KEY', '--target-secret', 'secretAccessKey=S3_SECRET'];
+      const reverify = await runCli(['verify', badReport.archive, ...target, ...credentials], { cwd: ws.dir, env, timeoutMs: 300_000 });
+      expect(reverify.exitCode, reverify.stdout + reverify.stderr).toBe(0);
+      expect(reverify.stdout).toContain(`intact         ${badReport.archive}: found damaged before`);
+      const again = s3Client();
+      const after = await again.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'nightly/' }));
+      again.destroy();
+      expect((after.Contents ?? []).map((o) => path.basename(o.Key!))).not.toContain(`${badReport.archive}.damaged`);
 
       // The failure went out as a failure: healthchecks /fail, the webhook's 'failure' event.
       const [fail] = await hooks.waitFor('/ping/check-uuid/fail', 1);

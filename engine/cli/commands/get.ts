@@ -20,7 +20,14 @@ export async function getCommand(spec: string, dest: string, options: CatalogOpt
     interrupt.dispose();
     progress.close();
   }
-  if (options.json) printJsonEvents([{ type: 'get.result', file: result.file, bytes: result.bytes, decrypted: result.decrypted }], redactor);
-  else process.stdout.write(`${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''})\n`);
+  if (options.json)
+    printJsonEvents(
+      [{ type: 'get.result', file: result.file, bytes: result.bytes, decrypted: result.decrypted, sha256Checked: result.sha256Checked }],
+      redactor,
+    );
+  else {
+    const checked = result.sha256Checked ? 'sha256 matches the .sha256 sidecar' : 'NOT checked: no .sha256 sidecar';
+    process.stdout.write(`${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''}; ${checked})\n`);
+  }
   return ExitCode.ok;
 }

@@ -9,7 +9,11 @@ import { printJsonEvents } from '../../report/json-lines.js';
 export async function showCommand(spec: string, options: CatalogOptions, redactor: Redactor): Promise<number> {
   const session = await backupSession(spec, options, redactor);
   const { summary, metadata } = await backupDetails(session.target, session.name, session);
-  if (options.json) printJsonEvents([{ type: 'show.backup', name: session.name, metadata: { ...metadata } }], redactor);
+  if (options.json)
+    printJsonEvents(
+      [{ type: 'show.backup', name: session.name, ...(summary.damaged ? { damaged: summary.damaged } : {}), metadata: { ...metadata } }],
+      redactor,
+    );
   else process.stdout.write(renderBackupDetails(summary, metadata) + '\n');
   return ExitCode.ok;
 }

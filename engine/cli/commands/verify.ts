@@ -7,6 +7,7 @@ import { loadRunConfig } from '../../app/config.js';
 import type { Redactor } from '../../secrets/types.js';
 import { objectProgress } from '../../app/reporter.js';
 import { printJsonEvents } from '../../report/json-lines.js';
+import { recordVerifyFindings } from '../../catalog/damage.js';
 
 export interface VerifyOptions extends CatalogOptions {
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -25,7 +26,9 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   } finally {
     progress.close();
   }
-  if (options.json) printJsonEvents([{ type: 'verify.result', ...report }], redactor);
-  else process.stdout.write(renderVerify(report) + '\n');
+  // Outside the target's lock: one small object, written never over another (a prune meanwhile leaves it stray, and cleans it up).
+  const record = await recordVerifyFindings(session.target, report, 'lsbackup verify');
+  if (options.json) printJsonEvents([{ type: 'verify.result', ...report, damageRecord: record }], redactor);
+  else process.stdout.write(renderVerify(report, record) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
