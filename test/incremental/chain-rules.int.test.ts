@@ -108,6 +108,23 @@ it('a base replaced by a consistent forgery without its .sha256 sidecar: restore
   expect(verify.stdout).toContain(`but ${incr.name} was based on an archive with sha256 ${incr.metadata.base!.sha256}`);
 }, 300_000);
 
+it('verify of an incremental fetched with get (no sidecars, no bases beside it) says what it could not check', async () => {
+  await c.backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await c.backup(['--incremental']);
+  const fetched = path.join(c.dir, 'fetched');
+  await mkdir(fetched);
+  const get = await runCli(['get', incr.name, fetched, '-t', c.target]);
+  expect(get.exitCode, cliOutput(get)).toBe(0);
+
+  const verify = await runCli(['verify', incr.name, '-t', fetched]);
+  expect(verify.exitCode, cliOutput(verify)).toBe(1);
+  expect(verify.stdout).toContain('stored digest  NOT CHECKED: there is no .sha256 sidecar');
+  expect(verify.stdout).not.toContain('DOES NOT MATCH');
+  expect(verify.stdout).toContain('chain          NOT CHECKED: no base of it was found');
+  expect(verify.stdout).toContain(`the chain needs ${incr.metadata.base!.archive}`);
+}, 300_000);
+
 it('a file that changed while it was read is sent again by the next incremental, not referred to', async () => {
   const log = await c.write('data/tree/app.log', 'x'.repeat(32 * 1024 * 1024));
   const writer = execa('sh', ['-c', `while :; do printf '%0512d\\n' 0 >> '${log}'; done`], { reject: false });
