@@ -98,12 +98,18 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
 /** `record`: what the findings changed in the target (damage.ts). */
 export function renderVerify(report: BackupVerifyReport, record: DamageRecord = { cleared: [] }): string {
   const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
-  lines.push(
-    `  stored digest  ${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar (${formatBytes(report.storedBytes)})`,
-  );
+  // Without a sidecar (an archive fetched with `get`) there is nothing it could not match.
+  const digest =
+    report.expectedSha256 === undefined
+      ? 'NOT CHECKED: there is no .sha256 sidecar'
+      : `${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar`;
+  lines.push(`  stored digest  ${digest} (${formatBytes(report.storedBytes)})`);
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
   if (report.signature) lines.push(`  signature      ${describeSignature(report.signature)}`);
-  if (report.chain) lines.push(`  chain          referenced files checked in ${report.chain.join(', ')}`);
+  if (report.chain) {
+    const checked = report.chain.length > 0 ? `referenced files checked in ${report.chain.join(', ')}` : 'NOT CHECKED: no base of it was found';
+    lines.push(`  chain          ${checked}`);
+  }
   lines.push(...describeDamage(report, record).map((l) => `  ${l}`));
   for (const p of report.problems)
     lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);

@@ -17,6 +17,7 @@ import { heldPath } from '../archive/held-path.js';
 import type { EntryRecord } from '../archive/types.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 import { sidecarMismatches } from './sidecar-match.js';
+import { baseMismatch } from './chain-base.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -95,9 +96,8 @@ async function verifyChain(
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined });
     for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`, base.archive);
-    if (report.expectedSha256 !== undefined && report.sha256 !== base.sha256) {
-      chain(`${base.archive} has sha256 ${report.sha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}`, base.archive);
-    }
+    const replaced = baseMismatch(base, child.name, report.sha256);
+    if (replaced) chain(replaced, base.archive);
     if (!metadata || metadata.backupId !== base.backupId) {
       chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
       break;

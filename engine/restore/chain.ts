@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { BackupMetadata, EntryRecord } from '../archive/index.js';
 import { LsError } from '../errors.js';
 import { heldPath } from '../archive/held-path.js';
+import { baseMismatch } from '../catalog/chain-base.js';
 import type { BackupSource } from './source.js';
 import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
@@ -50,23 +51,20 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     const wanted = new Set(refs.map(heldPath));
     const stagingDir = path.join(options.stagingDir, `base-${depth}`);
     await mkdir(stagingDir, { recursive: true, mode: 0o700 });
-    const expectedSha256 = await member.sidecarSha256();
-    const staged = await stageBackup(await member.open(), {
+    const opened = await member.openMeasured();
+    const staged = await stageBackup(opened.stream, {
       backup: member.name,
       format: member.format,
       stagingDir,
       components: () => false,
       bodies: (p) => !options.stream && wanted.has(p),
-      expectedSha256,
+      expectedSha256: await member.sidecarSha256(),
     });
     if (staged.metadata.backupId !== base.backupId) {
       refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);
     }
-    if (expectedSha256 !== undefined && staged.archiveSha256 !== base.sha256) {
-      refuse(
-        `${base.archive} has sha256 ${staged.archiveSha256}, but ${child.name} was based on an archive with sha256 ${base.sha256}: the base was replaced or damaged`,
-      );
-    }
+    const replaced = baseMismatch(base, child.name, opened.storedSha256?.() ?? staged.archiveSha256);
+    if (replaced) refuse(replaced);
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
     for (const ref of refs) {
       const held = heldPath(ref);

@@ -2,8 +2,8 @@
  * What a `files:` step asks the host just before it writes, in ONE command (as the step's user,
  * through the same executor as the write): who the step runs as, which directories on the way
  * are symbolic links and who owns each (./host-links.ts judges them), which owner names the host
- * lacks (./host-owners.ts), and, when files have holes, which tar the host has. One command, not
- * one per question: over SSH each is a channel, a fork and two shells on the host.
+ * lacks (./host-owners.ts), and which tar the host has (./host-tar.ts). One command, not one per
+ * question: over SSH each is a channel, a fork and two shells on the host.
  *
  * Questions travel NUL-separated on stdin, never through the command line, tagged `d:` (a
  * directory), `u:` (a user name) or `g:` (a group name); the answer is one line per question, in
@@ -19,8 +19,6 @@ export interface DestinationQuestions {
   dirs: string[];
   /** User and group names the entries carry (./host-owners.ts ownerNames). */
   owners: OwnerName[];
-  /** Ask for the first line of `tar --version` (files with holes go as sparse members only to a tar that keeps them). */
-  tarVersion: boolean;
 }
 
 export interface DestinationFacts {
@@ -29,8 +27,8 @@ export interface DestinationFacts {
   links: HostLink[];
   /** Owner names the host does not know (getent exit 2). */
   missingOwners: OwnerName[];
-  /** The first line of `tar --version`, '' when tar did not answer; undefined when not asked. */
-  tarVersion?: string;
+  /** The first line of `tar --version`, '' when tar did not answer. */
+  tarVersion: string;
 }
 
 export type DestinationAnswer = { failed: CommandResult } | ({ failed?: undefined } & DestinationFacts);
@@ -45,7 +43,7 @@ const ANSWER_EACH = [
 
 export async function askDestination(executor: Executor, questions: DestinationQuestions, run: RunOptions): Promise<DestinationAnswer> {
   const { dirs, owners } = questions;
-  const tarLine = questions.tarVersion ? `printf '%s\\n' "$(tar --version 2>/dev/null | head -n 1)"` : 'echo -';
+  const tarLine = `printf '%s\\n' "$(tar --version 2>/dev/null | head -n 1)"`;
   const script = `id -u && ${tarLine} && xargs -0 sh -c '${ANSWER_EACH}' sh`;
   const tagged = [...dirs.map((d) => `d:${d}`), ...owners.map((o) => `${o.kind === 'user' ? 'u' : 'g'}:${o.name}`)];
   const result = await executor.run(script, { ...run, stdin: Buffer.from(tagged.join('\0')) });
@@ -69,6 +67,6 @@ export async function askDestination(executor: Executor, questions: DestinationQ
     stepUid,
     links: dirs.flatMap((dir, i) => (linkAnswers[i] === '-' ? [] : [{ path: dir, uid: Number(linkAnswers[i]) }])),
     missingOwners: owners.filter((_, i) => ownerAnswers[i] === '2'),
-    tarVersion: questions.tarVersion ? lines[1] : undefined,
+    tarVersion: lines[1]!,
   };
 }

@@ -14,6 +14,7 @@ import type { BodyStream, OpenBodies } from './second-pass.js';
 import { directoriesOnTheWay, whyLinkRefused } from './host-links.js';
 import { describeMissingOwners, ownerNames } from './host-owners.js';
 import { askDestination } from './destination-check.js';
+import { extractCommand, tarKeepsHoles } from './host-tar.js';
 
 /**
  * A `files:` restore step: the staged entries under one collected path, streamed as one tar into
@@ -97,11 +98,7 @@ export async function restoreFiles(
   }
   // Files with holes go as sparse members when the host's tar extracts them as holes.
   const withHoles = selected.some((s) => s.dataRegions ?? (s.entry.type === 'hardlink' && staged.entries.get(s.entry.linkpath ?? '')?.dataRegions));
-  const destination = await askDestination(
-    executor,
-    { dirs: directoriesOnTheWay(selected, root), owners: ownerNames(selected, root), tarVersion: withHoles },
-    run,
-  );
+  const destination = await askDestination(executor, { dirs: directoriesOnTheWay(selected, root), owners: ownerNames(selected, root) }, run);
   if (destination.failed) {
     return {
       ok: false,
@@ -115,17 +112,12 @@ export async function restoreFiles(
   }
   // Owners go by name; a name the host lacks would make tar fall back to the backed-up number.
   if (destination.missingOwners.length > 0) return { ok: false, error: describeMissingOwners(destination.missingOwners, step.hostPath) };
-  const sparse = withHoles && tarKeepsHoles(destination.tarVersion ?? '');
+  const sparse = withHoles && tarKeepsHoles(destination.tarVersion);
   const sending = sendList(selected, staged);
   const streamed = openBodies?.(sending.filter((s) => s.entry.type === 'file' && !s.file).map((s) => s.bodyOf));
   try {
     // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
-    // Directories above the collected path that a rebuilt host lacks are not in the stream: tar
-    // makes them root's, with the session's umask; under 077 (a hardened host, a cron job) they
-    // would be 0700 and the service could not reach its restored data. They get 0755, as the
-    // system's own; what the stream holds keeps its backed-up mode (--preserve-permissions).
-    const command = 'umask 022 && tar --extract --file=- --preserve-permissions --same-owner --directory=/';
-    const result = await executor.run(command, {
+    const result = await executor.run(extractCommand(destination.tarVersion), {
       ...run,
       stdin: counted(tarStreamOf(sending, root, { keepSpecialModes: step.keepSpecialModes, sparse, streamed }), count),
     });
@@ -137,15 +129,6 @@ export async function restoreFiles(
   } finally {
     streamed?.close();
   }
-}
-
-/**
- * GNU tar and bsdtar write a PAX 1.0 sparse member's holes as holes (engine/archive/tar/sparse.ts);
- * a tar that says it is neither (by the first line of `tar --version`) might write the map into
- * the file, so it gets the file's every byte.
- */
-function tarKeepsHoles(versionLine: string): boolean {
-  return /GNU tar|bsdtar|libarchive/.test(versionLine);
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Target } from '../../targets/types.js';
 import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
 import { findBackup } from '../catalog/listing.js';
-import { isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
+import { decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
+import { createMeter } from '../archive/meter.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
 export interface BackupSource {
@@ -10,6 +11,12 @@ export interface BackupSource {
   format: ArchiveFormat;
   /** A fresh stream of the archive's (decrypted) bytes each call; `count` is told the stored bytes as they are read. */
   open(count?: (bytes: number) => void): Promise<Readable>;
+  /**
+   * open(), and the sha256 of the stored bytes once the stream has ended: the ciphertext's of an
+   * encrypted backup (what its child recorded of it). Absent for a plain one, whose stream is the
+   * stored bytes: the reader's own digest of it is that (one hash, not two).
+   */
+  openMeasured(): Promise<{ stream: Readable; storedSha256?: () => string }>;
   /** The stored size (what `count` adds up to), when the target knows it. */
   storedSize(): Promise<number | undefined>;
   /**
@@ -31,6 +38,14 @@ export function backupSource(target: Target, name: string, identities: string[] 
     name,
     format: formatFromName(name),
     open: (count) => openObject(target, name, { identities }, count),
+    openMeasured: async () => {
+      const stored = await target.get(name);
+      if (!isEncrypted(name)) return { stream: stored };
+      const meter = createMeter();
+      stored.on('error', (e) => meter.destroy(e));
+      meter.on('close', () => stored.destroy()); // a reader that stops early releases the object
+      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => meter.sha256() };
+    },
     storedSize: async () => (await target.stat(name))?.size,
     sidecarSha256: async () => {
       if (isEncrypted(name)) return undefined;

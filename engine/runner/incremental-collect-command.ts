@@ -9,15 +9,18 @@ import { hostTemporary } from '../template/index.js';
 export const MANIFEST_HEADER = 'lsbackup-manifest';
 
 /**
- * What find prints about each entry: type, then the signature of a regular file, then the path.
- * The signature is mtime size mode uid gid inode ctime (a rewrite in place that restores the
- * mtime still moves the ctime), the mtime prefixed by the step's exclude token. It is compared
- * as an opaque string, so both sides never parse times.
+ * The signature of a regular file: mtime size mode uid gid inode ctime (a rewrite in place that
+ * restores the mtime still moves the ctime), the mtime prefixed by the step's exclude token. It is
+ * compared as an opaque string, so both sides never parse times.
  */
-const findFormat = (token: string) => `%y ${token}%T@ %s %m %U %G %i %C@ %p\\0`;
+const signature = (token: string, separator: string) => [`${token}%T@`, '%s', '%m', '%U', '%G', '%i', '%C@'].join(separator);
 
-/** A file with more than one link: its signature as one word (the key joining its links), then its path. */
-const linkedFormat = (token: string) => `${token}%T@_%s_%m_%U_%G_%i_%C@ %p\\0`;
+/**
+ * What find prints about each entry: its type, its signature as one word (the key that joins a
+ * file's links: same inode, same signature), the signature as the manifest holds it, its path.
+ * Fields 1, 2, 3-9, then the path (it may hold spaces).
+ */
+const findFormat = (token: string) => `%y ${signature(token, '_')} ${signature(token, ' ')} %p\\0`;
 
 /**
  * What a step's exclude patterns add to every signature: nothing without patterns, else `x`, 8
@@ -54,23 +57,24 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, optional),
-    `find "$@" -printf '${findFormat(token)}' \\( -type f -links +1 -fprintf "$lsb_t/linked" '${linkedFormat(token)}' \\) > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
-    `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f2- | sort -z > "$lsb_t/now"`,
+    `find "$@" -printf '${findFormat(token)}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
+    `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f3- | sort -z > "$lsb_t/now"`,
     'sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted"',
-    'comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" > "$lsb_t/changed.lines"',
-    // Fields 1-7 are the signature, the path is the rest (it may hold spaces).
-    'cut -z -d\' \' -f8- "$lsb_t/changed.lines" > "$lsb_t/changed"',
-    // Every link of a changed file with several links goes too (joined on the signature: same inode).
-    'if [ -s "$lsb_t/linked" ]; then',
-    '  cut -z -d\' \' -f1-7 --output-delimiter=_ "$lsb_t/changed.lines" | sort -zu > "$lsb_t/changed.keys"',
-    '  sort -z -t\' \' -k1,1 "$lsb_t/linked" | join -z -t\' \' "$lsb_t/changed.keys" - | cut -z -d\' \' -f2- >> "$lsb_t/changed"',
-    '  sort -zu "$lsb_t/changed" > "$lsb_t/changed.all" && mv "$lsb_t/changed.all" "$lsb_t/changed"',
-    'fi',
-    `grep -zv '^f ' "$lsb_t/all" | cut -z -d' ' -f9- > "$lsb_t/other"`,
+    // The signatures of new and changed files: every link of such a file goes (same key).
+    `comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" | cut -z -d' ' -f1-7 --output-delimiter=_ | sort -zu > "$lsb_t/changed.keys"`,
     `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
     'cat "$lsb_t/now"',
+    // tar stores the names in the order it reads them: find's, numbered here and put back after
+    // the join, so every directory comes before what it holds and its contents together. A tar
+    // that extracts the archive sets a directory's time and mode when it meets an entry outside
+    // it; anything written into it later would move its time or hit its read-only mode.
+    `grep -zn '' "$lsb_t/all" > "$lsb_t/numbered"`,
+    '{',
+    `  grep -z '^[0-9]*:[^f] ' "$lsb_t/numbered" | cut -z -d' ' -f1,10-`,
+    `  grep -z '^[0-9]*:f ' "$lsb_t/numbered" | sort -z -t' ' -k2,2 | join -z -t' ' -1 2 -2 1 - "$lsb_t/changed.keys" | cut -z -d' ' -f2,10-`,
+    `} | sort -z -t: -k1,1n | cut -z -d: -f2- | cut -z -d' ' -f2- > "$lsb_t/send"`,
     // Every name is listed: --no-recursion keeps tar from sending unchanged files under a directory.
-    `cat "$lsb_t/other" "$lsb_t/changed" | ${tarCreate(excludes)} --no-recursion --null --verbatim-files-from --files-from=-`,
+    `${tarCreate(excludes)} --no-recursion --null --verbatim-files-from --files-from="$lsb_t/send"`,
     'exit $?',
   ].join('\n');
 }

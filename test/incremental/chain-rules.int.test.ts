@@ -13,6 +13,7 @@ import type { BackupMetadata } from '../../engine/archive/index.js';
 import { cliOutput, runCli } from '../helpers/cli.js';
 import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
 import { waitFor } from '../faults/support.js';
+import { readEntries, withMetadata } from '../faults/crafted-archive.js';
 
 let c: LocalCluster;
 let tree: string;
@@ -76,6 +77,52 @@ it('a damaged base: restore refuses naming it before any host is touched, verify
   const verify = await c.verify(path.join(c.target, incr.name));
   expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
   expect(verify.stdout).toContain(`${full.name}: `);
+}, 300_000);
+
+it('a base replaced by a consistent forgery without its .sha256 sidecar: restore (staged and --stream) refuses it by the sha256 its child recorded', async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await c.backup(['--incremental']);
+  const steady = `app/localhost/files${tree}/steady.txt`;
+  expect(entry(incr.metadata, `${tree}/steady.txt`)?.ref).toBe(full.metadata.backupId);
+  // The unchanged file's owner, mode and time come from the base's header: a forged base, every
+  // entry matching its own metadata.json, gives it setuid. Without the sidecar only the child's
+  // record of the base's sha256 tells.
+  const file = path.join(c.target, full.name);
+  const all = await readEntries(await readFile(file));
+  const metadata = JSON.parse(all.find((e) => e.path === 'metadata.json')!.body!.toString('utf8')) as Record<string, unknown>;
+  const forged = all.filter((e) => e.path !== 'metadata.json').map((e) => (e.path === steady ? { ...e, mode: 0o4755 } : e));
+  await writeFile(file, withMetadata(forged, metadata));
+  await rm(`${file}.sha256`);
+
+  await rm(tree, { recursive: true });
+  for (const extra of [['--keep-special-modes'], ['--keep-special-modes', '--stream']]) {
+    const restore = await c.restore(path.join(c.target, incr.name), extra);
+    expect(restore.exitCode, cliOutput(restore)).not.toBe(0);
+    expect(cliOutput(restore)).toContain(`${full.name} has sha256 `);
+    expect(cliOutput(restore)).toContain(`but ${incr.name} was based on an archive with sha256 ${incr.metadata.base!.sha256}`);
+    await expect(stat(tree), `${extra.join(' ')}: no host was touched`).rejects.toThrow(/ENOENT/);
+  }
+  const verify = await c.verify(path.join(c.target, incr.name));
+  expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
+  expect(verify.stdout).toContain(`but ${incr.name} was based on an archive with sha256 ${incr.metadata.base!.sha256}`);
+}, 300_000);
+
+it('verify of an incremental fetched with get (no sidecars, no bases beside it) says what it could not check', async () => {
+  await c.backup(['--full']);
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await c.backup(['--incremental']);
+  const fetched = path.join(c.dir, 'fetched');
+  await mkdir(fetched);
+  const get = await runCli(['get', incr.name, fetched, '-t', c.target]);
+  expect(get.exitCode, cliOutput(get)).toBe(0);
+
+  const verify = await runCli(['verify', incr.name, '-t', fetched]);
+  expect(verify.exitCode, cliOutput(verify)).toBe(1);
+  expect(verify.stdout).toContain('stored digest  NOT CHECKED: there is no .sha256 sidecar');
+  expect(verify.stdout).not.toContain('DOES NOT MATCH');
+  expect(verify.stdout).toContain('chain          NOT CHECKED: no base of it was found');
+  expect(verify.stdout).toContain(`the chain needs ${incr.metadata.base!.archive}`);
 }, 300_000);
 
 it('a file that changed while it was read is sent again by the next incremental, not referred to', async () => {

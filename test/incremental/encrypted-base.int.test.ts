@@ -2,14 +2,17 @@
  * Incrementals of encrypted backups (docs/incremental.md): a backup whose metadata sidecar is
  * encrypted is a base only when the run holds the identity that reads it (`apply --identity`, or a
  * job's `encryption.identityFile`); without it the run makes a full and says which backup it
- * could not read and what to give. The chain restores with the identity.
+ * could not read and what to give. The chain restores with the identity, and only when each base
+ * is the one its child recorded (age proves only that someone with the public recipient wrote it).
  */
 import { execa } from 'execa';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { cliOutput, runCli } from '../helpers/cli.js';
 import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
+import { readEntries, withMetadata } from '../faults/crafted-archive.js';
 
 let c: LocalCluster;
 let tree: string;
@@ -85,4 +88,31 @@ it('a job with encryption.identityFile makes incrementals of its encrypted backu
   expect(bad.exitCode, cliOutput(bad)).not.toBe(0);
   expect(cliOutput(bad)).toContain(`identity file ${keyFile}: line 1 is not an age secret key`);
   expect(await readdir(c.target), 'nothing stored').toEqual(before);
+}, 300_000);
+
+it('an encrypted base re-encrypted to the public recipient with a forged mode: restore (staged and --stream) refuses it by the sha256 its child recorded', async () => {
+  const full = await added(() => c.apply(['--encrypt-to', recipient, '--full']));
+  await writeFile(path.join(tree, 'new.txt'), 'new\n');
+  const incr = await added(() => c.apply(['--encrypt-to', recipient, '--incremental', '--identity', keyFile]));
+  expect((await kindOf(incr.name)).base).toBe(full.name);
+
+  // Anyone with the public recipient can write a base that decrypts and matches its own
+  // metadata.json, with a .sha256 sidecar to match: the unchanged file becomes setuid.
+  const file = path.join(c.target, full.name);
+  const plain = (await execa('age', ['-d', '-i', keyFile, file], { encoding: 'buffer' })).stdout;
+  const all = await readEntries(Buffer.from(plain));
+  const metadata = JSON.parse(all.find((e) => e.path === 'metadata.json')!.body!.toString('utf8')) as Record<string, unknown>;
+  const forged = all.filter((e) => e.path !== 'metadata.json').map((e) => (e.path.endsWith('/steady.txt') ? { ...e, mode: 0o4755 } : e));
+  const sealed = (await execa('age', ['-r', recipient], { input: withMetadata(forged, metadata), encoding: 'buffer' })).stdout;
+  await writeFile(file, sealed);
+  await writeFile(`${file}.sha256`, `${createHash('sha256').update(sealed).digest('hex')}  ${full.name}\n`);
+
+  await rm(tree, { recursive: true });
+  for (const extra of [[], ['--stream']]) {
+    const restore = await c.restore(path.join(c.target, incr.name), ['--identity', keyFile, '--keep-special-modes', ...extra]);
+    expect(restore.exitCode, cliOutput(restore)).not.toBe(0);
+    expect(cliOutput(restore)).toContain(`${full.name} has sha256 `);
+    expect(cliOutput(restore)).toContain(`but ${incr.name} was based on an archive with sha256 `);
+    await expect(stat(tree), `${extra.join(' ')}: no host was touched`).rejects.toThrow(/ENOENT/);
+  }
 }, 300_000);

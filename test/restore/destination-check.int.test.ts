@@ -30,7 +30,7 @@ describe('askDestination', () => {
   it('answers each directory and owner name in order, and who the step runs as', async () => {
     const dirs = [join(dir, 'plain'), join(dir, "root's\nlink"), join(dir, 'absent'), join(dir, 'nobody link')];
     const owners = [owner('user', 'root'), owner('user', 'no-such-user-lsb'), owner('group', 'root'), owner('group', 'no-such-group-lsb')];
-    const answer = await askDestination(executor, { dirs, owners, tarVersion: true }, {});
+    const answer = await askDestination(executor, { dirs, owners }, {});
     expect(answer.failed).toBeUndefined();
     if (answer.failed) return;
     expect(answer.stepUid).toBe(process.getuid!());
@@ -40,12 +40,6 @@ describe('askDestination', () => {
     ]);
     expect(answer.missingOwners.map((o) => `${o.kind}:${o.name}`)).toEqual(['user:no-such-user-lsb', 'group:no-such-group-lsb']);
     expect(answer.tarVersion).toMatch(/GNU tar/);
-  });
-
-  it('does not ask for tar when no file has holes', async () => {
-    const answer = await askDestination(executor, { dirs: [dir], owners: [], tarVersion: false }, {});
-    expect(answer.failed).toBeUndefined();
-    if (!answer.failed) expect(answer.tarVersion).toBeUndefined();
   });
 
   it('fails when the host answers fewer lines than it was asked', async () => {
@@ -60,11 +54,7 @@ describe('askDestination', () => {
         return { ...result, stdout: result.stdout.split('\n').slice(0, 3).join('\n') + '\n' };
       },
     };
-    const answer = await askDestination(
-      short,
-      { dirs: [join(dir, 'plain'), join(dir, 'nobody link')], owners: [owner('user', 'root')], tarVersion: false },
-      {},
-    );
+    const answer = await askDestination(short, { dirs: [join(dir, 'plain'), join(dir, 'nobody link')], owners: [owner('user', 'root')] }, {});
     expect(answer.failed?.stderr).toMatch(/unexpected answer from the host \(1 answers to 3 questions/);
   });
 });

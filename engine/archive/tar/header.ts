@@ -300,7 +300,9 @@ export function encodeHeader(f: HeaderFields): Buffer {
   if (f.gid !== undefined) records.push(paxRecord('gid', f.gid));
   if (f.uname) records.push(paxRecord('uname', f.uname));
   if (f.gname) records.push(paxRecord('gname', f.gname));
-  if (f.mtime) records.push(paxRecord('mtime', f.mtime.getTime() / 1000));
+  // Whole seconds, as in the ustar field: a member's time must not depend on whether its name
+  // needed a pax header (docs/archive-format.md, "Times").
+  if (f.mtime) records.push(paxRecord('mtime', Math.floor(f.mtime.getTime() / 1000)));
   if (f.sparse) {
     // GNU tar's own records for format 1.0 (its --sparse-version=1.0); the name is the real one
     // in `path` and `GNU.sparse.name` alike, so the order of the two never matters.
