@@ -58,21 +58,46 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, optional),
     `find "$@" -printf '${findFormat(token)}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
-    `grep -z '^f ' "$lsb_t/all" | cut -z -d' ' -f3- | sort -z > "$lsb_t/now"`,
-    'sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted"',
+    // Every stage writes a file and is checked: a pipeline's status is its last command's (sh
+    // has no pipefail), and a sort that ran out of temporary space once left an empty list, and
+    // a backup without a single file that said success.
+    `lsb_failed() { echo "lsbackup: $1 failed on this host (is there space left in $lsb_t?)" >&2; exit 2; }`,
+    // grep exits 1 when nothing matches (no regular file, no directory): not a failure.
+    `lsb_grep() { grep "$@"; [ $? -le 1 ]; }`,
+    // Each list is about the manifest's size (100 bytes a file): removed as soon as it is used.
+    // The regular files' lines without their type and key: the manifest.
+    `sed -z -n 's/^f [^ ]* //p' "$lsb_t/all" > "$lsb_t/manifest" || lsb_failed 'making the manifest'`,
+    `sort -z "$lsb_t/manifest" > "$lsb_t/now" || lsb_failed 'sorting the manifest'`,
+    'rm -f "$lsb_t/manifest"',
+    `sort -z "$lsb_t/prev" > "$lsb_t/prev.sorted" || lsb_failed 'sorting the previous manifest'`,
+    'rm -f "$lsb_t/prev"',
     // The signatures of new and changed files: every link of such a file goes (same key).
-    `comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" | cut -z -d' ' -f1-7 --output-delimiter=_ | sort -zu > "$lsb_t/changed.keys"`,
+    `comm -z -13 "$lsb_t/prev.sorted" "$lsb_t/now" > "$lsb_t/new" || lsb_failed 'comparing the manifests'`,
+    'rm -f "$lsb_t/prev.sorted"',
+    `cut -z -d' ' -f1-7 --output-delimiter=_ "$lsb_t/new" > "$lsb_t/new.keys" || lsb_failed 'comparing the manifests'`,
+    `sort -zu "$lsb_t/new.keys" > "$lsb_t/changed.keys" || lsb_failed 'comparing the manifests'`,
+    'rm -f "$lsb_t/new" "$lsb_t/new.keys"',
     `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
     'cat "$lsb_t/now"',
     // tar stores the names in the order it reads them: find's, numbered here and put back after
     // the join, so every directory comes before what it holds and its contents together. A tar
     // that extracts the archive sets a directory's time and mode when it meets an entry outside
     // it; anything written into it later would move its time or hit its read-only mode.
-    `grep -zn '' "$lsb_t/all" > "$lsb_t/numbered"`,
-    '{',
-    `  grep -z '^[0-9]*:[^f] ' "$lsb_t/numbered" | cut -z -d' ' -f1,10-`,
-    `  grep -z '^[0-9]*:f ' "$lsb_t/numbered" | sort -z -t' ' -k2,2 | join -z -t' ' -1 2 -2 1 - "$lsb_t/changed.keys" | cut -z -d' ' -f2,10-`,
-    `} | sort -z -t: -k1,1n | cut -z -d: -f2- | cut -z -d' ' -f2- > "$lsb_t/send"`,
+    `lsb_grep -zn '' "$lsb_t/all" > "$lsb_t/numbered" || lsb_failed 'numbering the list'`,
+    'rm -f "$lsb_t/all"',
+    `lsb_grep -z '^[0-9]*:[^f] ' "$lsb_t/numbered" > "$lsb_t/others" || lsb_failed 'picking the directories and links'`,
+    `cut -z -d' ' -f1,10- "$lsb_t/others" > "$lsb_t/send.others" || lsb_failed 'picking the directories and links'`,
+    'rm -f "$lsb_t/others"',
+    `lsb_grep -z '^[0-9]*:f ' "$lsb_t/numbered" > "$lsb_t/files.numbered" || lsb_failed 'picking the changed files'`,
+    `sort -z -t' ' -k2,2 "$lsb_t/files.numbered" > "$lsb_t/files.by-key" || lsb_failed 'picking the changed files'`,
+    'rm -f "$lsb_t/numbered" "$lsb_t/files.numbered"',
+    `join -z -t' ' -1 2 -2 1 "$lsb_t/files.by-key" "$lsb_t/changed.keys" > "$lsb_t/changed" || lsb_failed 'picking the changed files'`,
+    `cut -z -d' ' -f2,10- "$lsb_t/changed" > "$lsb_t/send.files" || lsb_failed 'picking the changed files'`,
+    'rm -f "$lsb_t/files.by-key" "$lsb_t/changed"',
+    `sort -z -t: -k1,1n "$lsb_t/send.others" "$lsb_t/send.files" > "$lsb_t/send.numbered" || lsb_failed 'ordering the names to send'`,
+    `cut -z -d: -f2- "$lsb_t/send.numbered" > "$lsb_t/send.named" || lsb_failed 'ordering the names to send'`,
+    `cut -z -d' ' -f2- "$lsb_t/send.named" > "$lsb_t/send" || lsb_failed 'ordering the names to send'`,
+    'rm -f "$lsb_t/send.others" "$lsb_t/send.files" "$lsb_t/send.numbered" "$lsb_t/send.named"',
     // Every name is listed: --no-recursion keeps tar from sending unchanged files under a directory.
     `${tarCreate(excludes)} --no-recursion --null --verbatim-files-from --files-from="$lsb_t/send"`,
     'exit $?',

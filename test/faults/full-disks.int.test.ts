@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
@@ -89,4 +89,33 @@ describe('a full disk', () => {
     expect(next.exitCode, cliOutput(next)).toBe(0);
     expect(next.stdout + next.stderr).not.toMatch(/lock/i);
   });
+
+  it(
+    "in the host's temporary directory while an incremental collect lists its files: the step fails naming the stage (was: a backup holding not one of the files, and success)",
+    { timeout: 180_000 },
+    async () => {
+      const data = path.join(ws.dir, 'many-files');
+      await mkdir(data);
+      for (let i = 0; i < 3000; i++) await writeFile(path.join(data, `a-file-with-a-rather-long-name-${i}.txt`), `${i}\n`);
+      await ws.write('files-recipes/files.yaml', recipeYaml('files', `hosts: { group: app }\ndetect: "true"\nbackup:\n  collect:\n    - path: ${data}\n`));
+      // Room for find's listing of the files (one line each, as the host writes it) and little
+      // more: what the later stages write (sorted manifest, names to send) does not fit.
+      const listing = await execa('sh', ['-c', `find '${data}' -printf '%y %T@_%s_%m_%U_%G_%i_%C@ %T@ %s %m %U %G %i %C@ %p\\0' | wc -c`]);
+      const tmp = path.join(ws.dir, 'host-tmp');
+      await mountTmpfs(tmp, `${Math.ceil((Number(listing.stdout) * 1.6) / 4096) * 4 + 64}k`);
+      const target = path.join(ws.dir, 'files-backups');
+      const r = await runCli(['apply', path.join(ws.dir, 'files-recipes'), '-b', build, '-t', target, '--full'], { env: { ...env, TMPDIR: tmp } });
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(/lsbackup: [a-z ]+ failed on this host \(is there space left in /);
+      expect((await readdir(target).catch(() => [])).filter((n) => !n.startsWith('.'))).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
+
+      // With room, the same backup holds every file.
+      const ok = await runCli(['apply', path.join(ws.dir, 'files-recipes'), '-b', build, '-t', target, '--full'], { env });
+      expect(ok.exitCode, cliOutput(ok)).toBe(0);
+      const stored = (await readdir(target)).find((n) => n.endsWith('.tar.gz'))!;
+      const names = await execa('tar', ['-tzf', path.join(target, stored)]);
+      expect(names.stdout.split('\n').filter((n) => n.includes('a-file-with')).length).toBe(3000);
+    },
+  );
 });
