@@ -388,7 +388,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
   config
     .command('validate')
-    .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
+    .description(
+      'check the config: YAML, schema, ${ENV} references, cron schedules, then each job as run checks it before any work ' +
+        '(build dir and inventory, recipes, components.only/skip/vars, targets and their credentials, signing key, age recipients); every problem as file:line:col (exit 78)',
+    )
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'machine-readable result')
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals(), redactor)));

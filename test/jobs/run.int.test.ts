@@ -220,6 +220,29 @@ jobs:
     expect(await archivesIn('backups')).toEqual([]);
   });
 
+  it('a run its set-up stops (a target credential is gone) sends only its failure, no start, with where the config names it', async () => {
+    await config(`jobs:
+  nightly:
+    targets:
+      - uri: s3://bkt/prod
+        options:
+          endpoint: http://127.0.0.1:9
+          forcePathStyle: true
+          accessKeyId: { secret: GONE_KEY_ID }
+          secretAccessKey: { secret: GONE_SECRET_KEY }
+    notifications:
+      - type: webhook
+        url: \${HOOK}/hook
+`);
+    const r = await run('--job', 'nightly');
+    expect(r.exitCode, r.stderr).toBe(78);
+    expect(r.stderr).toMatch(/lsbackup\.config\.yaml:9:5: targets: environment variable GONE_KEY_ID is not set/);
+    const [hook] = await hooks.waitFor('/hook');
+    expect(JSON.parse(hook!.body)).toMatchObject({ event: 'failure', job: 'nightly', status: 'failed', exitCode: 78 });
+    // The outcome is sent after any start to the same endpoint: by now a start would be here.
+    expect(hooks.received.filter((h) => h.path === '/hook').map((h) => JSON.parse(h.body).event)).toEqual(['failure']);
+  });
+
   it('a metrics textfile that cannot be written at the end still leaves the --report of this run, not the last one', async () => {
     await config('jobs:\n  nightly: {}\n');
     expect((await run('--report', 'last-run.json', '--metrics-textfile', 'm.prom')).exitCode).toBe(0);
