@@ -348,7 +348,8 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   reportOptions(sshFileOptions(program.command('run')))
     .description(
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
-        'Without --job: the only job, or the top-level settings when the config defines no jobs.',
+        'Without --job: the only job, or the top-level settings when the config defines no jobs. ' +
+        "The copies go to the job's `targets` only ($LSBACKUP_TARGET is not used: the job's retention and locks are of its own targets).",
     )
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--job <name>', 'the job to run (required when the config defines several)')

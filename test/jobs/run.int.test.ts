@@ -95,6 +95,14 @@ jobs:
     expect((await execa('tar', ['xzOf', path.join(ws.dir, 'nightly-a', a!), 'app/localhost/greeting.txt'])).stdout).toBe('bonjour');
   });
 
+  it("stores the job's copies in its own targets only: $LSBACKUP_TARGET (which -t-less catalog commands use) is not a job's", async () => {
+    await config('');
+    const r = await runCli(['run'], { cwd: ws.dir, env: { ...env(), LSBACKUP_TARGET: path.join(ws.dir, 'from-env') } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await archivesIn('backups')).toHaveLength(1);
+    expect(existsSync(path.join(ws.dir, 'from-env'))).toBe(false);
+  });
+
   it('with several jobs and no --job, exits 64 naming them; an unknown job too', async () => {
     await config(`jobs:\n  nightly: {}\n  weekly: {}\n`);
     const r = await run();
