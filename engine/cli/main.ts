@@ -429,7 +429,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .description(
         "stream a backup back and check every entry's size and sha256 against its metadata.json, the archive against its .sha256 sidecar, " +
           'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad. ' +
-          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
       .option(
@@ -445,7 +445,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .command('get')
       .description(
         'download a backup to a local file, atomically; with --identity an encrypted backup is decrypted on the way. ' +
-          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
