@@ -452,7 +452,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   ).action(async (spec: string, dest: string, _o, cmd: Command) =>
     setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );
-  catalogOptions(
+  const prune = catalogOptions(
     program
       .command('prune')
       .description(
@@ -468,7 +468,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
       .option('--keep-yearly <n>', 'keep the newest backup of each of the last N years that have one', positiveInt)
-      .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
+      .option(
+        '--job <name>',
+        'only the backups this config job made (default: every job, each pruned on its own); a job no backup there records is a usage error',
+      )
       .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')
       .option(
@@ -476,7 +479,18 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
         "only list and remove what dead runs left in the target: S3 incomplete multipart uploads, Azure Files and local temp files, and sidecars without their archive (a run or prune killed halfway), on S3 and Azure once not written to for the staleUploadHours option (default 24), locally once idle an hour; no --keep-* needed. Every prune and every backup run (its own cluster's) also removes them",
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
-  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));
+  );
+  // --job and --no-job set one value (the last wins): given both, the operator meant one of them.
+  const jobFlags = new Set<string>();
+  prune.on('option:job', () => jobFlags.add('--job')).on('option:no-job', () => jobFlags.add('--no-job'));
+  prune.action(async (_o, cmd: Command) => {
+    if (jobFlags.size > 1) {
+      throw new LsError('EUSAGE', {
+        message: "--job and --no-job cannot be given together: --job <name> prunes that job's backups, --no-job those that record no job",
+      });
+    }
+    setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor));
+  });
 
   program
     .command('completion')
