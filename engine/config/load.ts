@@ -93,7 +93,7 @@ export function checkConfigText(
     ...optionProblems,
     ...scheduleProblems(parsed.source),
     ...notificationTemplateProblems(parsed.source),
-    ...notificationRequestProblems(parsed.source),
+    ...notificationRequestProblems(parsed.source).filter((p) => !envPlaces.has(at(p))),
   ].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   if (all.length > 0 || value === undefined) return { problems: all, source: parsed.source };
   return { config: resolveConfig(value, file), problems: [], source: parsed.source };
