@@ -10,7 +10,14 @@ import { RUN_DEFAULTS } from '../config/defaults.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { runBackup, type BackupResult } from '../runner/backup.js';
 import type { CompressMode } from '../runner/transport.js';
-import { loadSigner } from '../signing/index.js';
+import { loadSigner, type Signer } from '../signing/index.js';
+import { loadAge } from '../crypto/load-age.js';
+import { isLsError } from '../errors.js';
+import type { Inventory } from '../inventory/types.js';
+import type { ProfileValues } from '../profiles/index.js';
+import type { VarOverrides } from '../recipes/var-overrides.js';
+import type { JobSetting, SettingSites } from '../config/setting-sites.js';
+import { setupError, type SetupFailure } from './setup-failures.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
@@ -51,6 +58,8 @@ export interface BackupSettings {
   connection: ConnectionOptions;
   /** --incremental/--full or a job's `incremental`: compare with the newest backup (docs/incremental.md). */
   incremental?: IncrementalPolicy;
+  /** For a config's job: where each setting is written, so a failure names the key (file:line:col) and not a flag. */
+  sites?: SettingSites;
 }
 
 /** The flags `apply` (and the bare `lsbackup -b -t`) takes. */
@@ -110,19 +119,63 @@ export interface PreparedBackup {
   run: (context: RunContext) => Promise<BackupResult>;
 }
 
+/** What a backup loads before it contacts anything: each part from one setting, which may be wrong. */
+export interface BackupSetup {
+  signer?: Signer;
+  identities?: string[];
+  targets: Target[];
+  recipes: LoadedRecipe[];
+  inventory: Inventory;
+  profile?: ProfileValues;
+  varOverrides: VarOverrides;
+}
+
+/**
+ * Loads every part of the set-up, going on past a failure so that all of them are known at once
+ * (`config validate` and the scheduler report them together; a run throws them, setupError).
+ * Nothing is contacted and nothing runs.
+ */
+export async function loadBackupSetup(settings: BackupSettings, redactor: Redactor): Promise<{ setup?: BackupSetup; failures: SetupFailure[] }> {
+  const { config } = settings;
+  const failures: SetupFailure[] = [];
+  const attempt = async <T>(setting: JobSetting | undefined, load: () => T | Promise<T>): Promise<T | undefined> => {
+    try {
+      return await load();
+    } catch (e) {
+      if (!isLsError(e)) throw e;
+      failures.push({ setting, error: e });
+      return undefined;
+    }
+  };
+  // A missing or passphrase-protected key, recipients age cannot encrypt to: stopped here, before any target or host is touched.
+  const signer = await attempt('signing.key', () => (settings.signKey ? loadSigner(settings.signKey) : undefined));
+  const { recipients } = settings.encryption;
+  if (recipients.length > 0) await attempt('encryption.recipients', async () => (await loadAge()).checkRecipients(recipients));
+  // So is an identity that cannot read earlier backups' encrypted metadata (only an incremental reads them).
+  const identities = await attempt('encryption.identityFile', () =>
+    settings.incremental?.mode === 'incremental' && settings.identityFile ? parseIdentityFile(settings.identityFile) : undefined,
+  );
+  const targets = await attempt('targets', () => openConfiguredTargets(settings.targets, config, redactor));
+  const recipes = await attempt('recipes', () => settings.recipes ?? loadRunRecipes(settings.recipePaths, config));
+  const inventory = await attempt('build', () => loadRunInventory({ build: settings.build }, config, redactor));
+  const { only, skip } = config.components ?? {};
+  const names = settings.sites ? { only: 'components.only', skip: 'components.skip' } : undefined;
+  if (recipes) await attempt('components.only', () => refuseUnknownRecipes(recipes, { only }, names));
+  if (recipes) await attempt('components.skip', () => refuseUnknownRecipes(recipes, { skip }, names));
+  // A var the recipes do not have: its error points at the config's line itself.
+  const varOverrides = recipes && (await attempt(undefined, () => runVarOverrides(config, settings.cliVars, recipes)));
+  const profile = inventory && (await attempt('build', () => loadRunProfile(inventory)));
+  if (failures.length > 0 || !targets || !recipes || !inventory || !varOverrides) return { failures };
+  return { setup: { signer, identities, targets, recipes, inventory, profile, varOverrides }, failures };
+}
+
 /** Everything loaded and resolved, nothing contacted: a bad key, target, recipe or inventory stops here. */
 export async function prepareBackup(settings: BackupSettings, redactor: Redactor): Promise<PreparedBackup> {
   const { config } = settings;
-  // A missing or passphrase-protected key stops the run here, before any target or host is touched.
-  const signer = settings.signKey ? await loadSigner(settings.signKey) : undefined;
-  // So is an identity that cannot read earlier backups' encrypted metadata (only an incremental reads them).
-  const identities = settings.incremental?.mode === 'incremental' && settings.identityFile ? await parseIdentityFile(settings.identityFile) : undefined;
-  const targets = await openConfiguredTargets(settings.targets, config, redactor);
-  const recipes = settings.recipes ?? (await loadRunRecipes(settings.recipePaths, config));
-  const inventory = await loadRunInventory({ build: settings.build }, config, redactor);
+  const { setup, failures } = await loadBackupSetup(settings, redactor);
+  if (!setup) throw setupError(failures, settings.sites);
+  const { signer, identities, targets, recipes, inventory, profile, varOverrides } = setup;
   const selection = { only: config.components?.only, skip: config.components?.skip };
-  refuseUnknownRecipes(recipes, selection);
-  const profile = await loadRunProfile(inventory);
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const cluster = clusterName(settings.naming, config, inventory);
   return {
@@ -145,7 +198,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
           compress: settings.compress,
           only: selection.only,
           skip: selection.skip,
-          varOverrides: runVarOverrides(config, settings.cliVars, recipes),
+          varOverrides,
           secrets: secrets.values,
           missingSecrets: secrets.missing,
           profileVars: profile?.vars,

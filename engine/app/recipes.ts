@@ -40,12 +40,18 @@ function configVarSite(file: string): (component: string, name: string) => { lin
   };
 }
 
-/** --only/--skip (or components.only/skip) of apply and plan name recipes (engine/recipes/selection.ts). */
-export function refuseUnknownRecipes(recipes: readonly LoadedRecipe[], selection: { only?: string[]; skip?: string[] }): void {
+/**
+ * --only/--skip (or components.only/skip) of apply and plan name recipes (engine/recipes/selection.ts);
+ * `given` says how the selection was given (a job's names only its config keys).
+ */
+export function refuseUnknownRecipes(
+  recipes: readonly LoadedRecipe[],
+  selection: { only?: string[]; skip?: string[] },
+  given = { only: '--only (components.only)', skip: '--skip (components.skip)' },
+): void {
   const names = [...new Set(recipes.map((r) => r.recipe.metadata.name))].sort();
   refuseUnknownNames(names, selection, {
-    only: '--only (components.only)',
-    skip: '--skip (components.skip)',
+    ...given,
     absent: 'is not one of the recipes',
     listed: 'the recipes',
   });

@@ -10,6 +10,7 @@ import type { DecryptOptions } from './objects.js';
 import { newestFirst } from './order.js';
 import { decideRetention, hasRules, type RetentionPolicy } from './retention.js';
 import { keepChainsWhole } from './chains.js';
+import { refuseUnknownNames } from '../recipes/selection.js';
 
 /** Which backups a prune looks at; unset: all of them (each group pruned on its own). */
 export interface PruneScope {
@@ -53,6 +54,7 @@ export async function prune(
   }
   const { cluster } = options;
   const listed = await listBackups(target, options);
+  refuseScopeNothingHas(listed, options, target.uri);
   const backups = listed.filter(
     // An unread backup's job is unknown: it is reported with any job of its (name's) cluster.
     (b) => (cluster === undefined || ofCluster(b, cluster)) && (options.job === undefined || !b.metadata || (b.job ?? null) === options.job),
@@ -96,4 +98,31 @@ export async function prune(
   }
   const ordered = (a: BackupSummary, b: BackupSummary) => pruneGroup(a).localeCompare(pruneGroup(b)) || newestFirst(a, b);
   return { keep: keep.sort((a, b) => ordered(a.backup, b.backup)), remove: remove.sort(ordered), dryRun: options.dryRun ?? false };
+}
+
+/**
+ * A --cluster or --job that no backup in the target records is a typo, not an empty group: said
+ * with the names there (did you mean), exit 64, instead of "no archives" and exit 0. Only backups
+ * whose metadata was read name theirs; a target with none of those proves nothing.
+ */
+function refuseScopeNothingHas(listed: BackupSummary[], scope: PruneScope, where: string): void {
+  const read = listed.filter((b) => b.metadata);
+  const names = (of: (b: BackupSummary) => string | undefined, among: BackupSummary[]) => [...new Set(among.flatMap((b) => of(b) ?? []))].sort();
+  const clusters = names((b) => b.metadata!.cluster, read);
+  if (scope.cluster !== undefined && clusters.length > 0) {
+    refuseUnknownNames(
+      clusters,
+      { only: [scope.cluster] },
+      { only: '--cluster', skip: '', absent: `no backup in ${where} records`, listed: 'the clusters there' },
+    );
+  }
+  const ofScope = scope.cluster === undefined ? read : read.filter((b) => b.metadata!.cluster === scope.cluster);
+  const jobs = names((b) => b.job, ofScope);
+  if (typeof scope.job === 'string' && ofScope.length > 0) {
+    const of = scope.cluster === undefined ? '' : ` of cluster ${scope.cluster}`;
+    if (jobs.length === 0) {
+      throw new LsError('EUSAGE', { message: `--job names '${scope.job}', but no backup${of} in ${where} records a job (--no-job prunes those)` });
+    }
+    refuseUnknownNames(jobs, { only: [scope.job] }, { only: '--job', skip: '', absent: `no backup${of} in ${where} records`, listed: `the jobs there${of}` });
+  }
 }

@@ -348,7 +348,8 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   reportOptions(sshFileOptions(program.command('run')))
     .description(
       'run one job of the config end to end: back up, store a copy in every target, apply retention, notify. ' +
-        'Without --job: the only job, or the top-level settings when the config defines no jobs.',
+        'Without --job: the only job, or the top-level settings when the config defines no jobs. ' +
+        "The copies go to the job's `targets` only ($LSBACKUP_TARGET is not used: the job's retention and locks are of its own targets).",
     )
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--job <name>', 'the job to run (required when the config defines several)')
@@ -388,7 +389,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   const config = program.command('config').description('check, show and create lsbackup.config.yaml');
   config
     .command('validate')
-    .description('check the config: YAML, schema, ${ENV} references, cron schedules; every problem as file:line:col (exit 78)')
+    .description(
+      'check the config: YAML, schema, ${ENV} references, cron schedules, then each job as run checks it before any work ' +
+        '(build dir and inventory, recipes, components.only/skip/vars, targets and their credentials, signing key, age recipients); every problem as file:line:col (exit 78)',
+    )
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--json', 'machine-readable result')
     .action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/config.js')).configValidateCommand(cmd.optsWithGlobals(), redactor)));
@@ -431,7 +435,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad. ' +
           'What it finds damaged (the backup, a member of its chain) is recorded in the target (<archive>.damaged): list shows it DAMAGED, ' +
           'no incremental is based on it (the next run is a full); a verify that finds it intact again removes the mark. ' +
-          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
       .option(
@@ -447,14 +451,14 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .command('get')
       .description(
         'download a backup to a local file, atomically, checking the stored bytes against the .sha256 sidecar on the way (a mismatch writes nothing, exit 1); with --identity an encrypted backup is decrypted on the way. ' +
-          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, on stderr)`,
+          `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
       .argument('<dest>', 'file to write, or an existing directory to write it into'),
   ).action(async (spec: string, dest: string, _o, cmd: Command) =>
     setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );
-  catalogOptions(
+  const prune = catalogOptions(
     program
       .command('prune')
       .description(
@@ -470,7 +474,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks that have one', positiveInt)
       .option('--keep-monthly <n>', 'keep the newest backup of each of the last N months that have one', positiveInt)
       .option('--keep-yearly <n>', 'keep the newest backup of each of the last N years that have one', positiveInt)
-      .option('--job <name>', 'only the backups this config job made (default: every job, each pruned on its own)')
+      .option(
+        '--job <name>',
+        'only the backups this config job made (default: every job, each pruned on its own); a job no backup there records is a usage error',
+      )
       .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
       .option('--dry-run', 'only print what would be kept and deleted')
       .option(
@@ -478,7 +485,18 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
         "only list and remove what dead runs left in the target: S3 incomplete multipart uploads, Azure Files and local temp files, and sidecars without their archive (a run or prune killed halfway), on S3 and Azure once not written to for the staleUploadHours option (default 24), locally once idle an hour; no --keep-* needed. Every prune and every backup run (its own cluster's) also removes them",
       )
       .option('--lock-wait <seconds>', 'wait this long for a backup running into the target to finish (default: fail at once)', positiveInt),
-  ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor)));
+  );
+  // --job and --no-job set one value (the last wins): given both, the operator meant one of them.
+  const jobFlags = new Set<string>();
+  prune.on('option:job', () => jobFlags.add('--job')).on('option:no-job', () => jobFlags.add('--no-job'));
+  prune.action(async (_o, cmd: Command) => {
+    if (jobFlags.size > 1) {
+      throw new LsError('EUSAGE', {
+        message: "--job and --no-job cannot be given together: --job <name> prunes that job's backups, --no-job those that record no job",
+      });
+    }
+    setExitCode(await (await import('./commands/prune.js')).pruneCommand(cmd.optsWithGlobals<PruneOptions>(), redactor));
+  });
 
   program
     .command('completion')

@@ -6,6 +6,7 @@ import { expandEnvReferences } from './env.js';
 import { withCredentials } from '../secrets/credentials.js';
 import { scheduleProblems } from './cron.js';
 import { notificationTemplateProblems } from './notification-templates.js';
+import { notificationRequestProblems } from './notification-requests.js';
 import { targetOptionProblems, duplicateTargetProblems } from './target-options.js';
 import { isPublicKeyLine } from '../signing/trusted-keys.js';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
@@ -86,9 +87,14 @@ export function checkConfigText(
   const schemaProblems = problems.filter((p) => !envPlaces.has(at(p)));
   // Each target's options follow its plugin's own schema; checked once the file's shape is right.
   const optionProblems = schemaProblems.length === 0 && value ? targetsOptionProblems(parsed.source, value) : [];
-  const all = [...envProblems, ...schemaProblems, ...optionProblems, ...scheduleProblems(parsed.source), ...notificationTemplateProblems(parsed.source)].sort(
-    (a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0),
-  );
+  const all = [
+    ...envProblems,
+    ...schemaProblems,
+    ...optionProblems,
+    ...scheduleProblems(parsed.source),
+    ...notificationTemplateProblems(parsed.source),
+    ...notificationRequestProblems(parsed.source).filter((p) => !envPlaces.has(at(p))),
+  ].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   if (all.length > 0 || value === undefined) return { problems: all, source: parsed.source };
   return { config: resolveConfig(value, file), problems: [], source: parsed.source };
 }

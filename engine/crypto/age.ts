@@ -16,6 +16,16 @@ export { parseIdentityFile } from './identity-file.js';
 
 /** Encrypt everything written to the returned stream for the given `age1...` recipients. */
 export function encryptStream(recipients: string[]): Duplex {
+  const encrypter = encrypterFor(recipients);
+  return bridge((plaintext) => encrypter.encrypt(plaintext), 'encryption failed');
+}
+
+/** Throws ECRYPTO unless every recipient is one age encrypts to: checked before a run does any work. */
+export function checkRecipients(recipients: string[]): void {
+  encrypterFor(recipients);
+}
+
+function encrypterFor(recipients: string[]): Encrypter {
   if (recipients.length === 0) throw cryptoError('encryption needs at least one recipient (age1...)');
   const encrypter = new Encrypter();
   for (const r of recipients) {
@@ -25,7 +35,7 @@ export function encryptStream(recipients: string[]): Duplex {
       throw cryptoError(`'${r}' is not an age recipient (expected age1...)`, cause);
     }
   }
-  return bridge((plaintext) => encrypter.encrypt(plaintext), 'encryption failed');
+  return encrypter;
 }
 
 /** Decrypt an age file written to the returned stream with any of the given identities. */

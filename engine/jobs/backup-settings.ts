@@ -8,6 +8,8 @@ import type { EffectiveJob } from './resolve.js';
 import type { IncrementalPolicy } from '../app/incremental-base.js';
 import { parseWithin } from '../catalog/retention.js';
 import { metadataSealedFromJobs } from './retention.js';
+import { jobSettingSites, type SettingSites } from '../config/setting-sites.js';
+import type { YamlSource } from '../schema/index.js';
 
 /** What `run` / `schedule` may set over a job. */
 export interface JobOverrides {
@@ -19,6 +21,8 @@ export interface JobOverrides {
   connection?: Pick<ConnectionOptions, 'knownHosts' | 'sshKey'>;
   /** `lsbackup run --full`: a full backup now, whatever the job's `incremental` says. */
   full?: boolean;
+  /** The config file as already parsed (`config validate`); else it is read again to locate a failure. */
+  configSource?: YamlSource;
 }
 
 /** A job of the config (its defaults already filled in by effectiveJobs), `run`'s flags over it. */
@@ -42,7 +46,14 @@ export function backupSettingsFromJob(config: Config, job: EffectiveJob, overrid
     signKey: overrides.signKey ?? config.signing?.key,
     connection: overrides.connection ?? {},
     incremental: incrementalPolicy(job, overrides.full),
+    sites: config.file ? settingSites(config, job, overrides) : undefined,
   };
+}
+
+/** Where the job's settings are written; --sign-key of `run` is not in the config. */
+function settingSites(config: Config, job: EffectiveJob, overrides: JobOverrides): SettingSites {
+  const inFile = jobSettingSites(config.file!, job.name, Object.keys(config.jobs ?? {}).length > 0, overrides.configSource);
+  return (setting) => (setting === 'signing.key' && overrides.signKey ? undefined : inFile(setting));
 }
 
 /** The job's `incremental` as the run applies it; --full forces a full (still recording signatures). */

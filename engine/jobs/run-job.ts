@@ -75,10 +75,11 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
   const reporter = recordingReporter(options.reporter, report, redactor, logTail);
   const warn = (message: string) => reporter.emit({ type: 'warning', message });
   const notifier = createNotifier(job.notifications, { redactor, warn, backoffMs: options.notifyBackoffMs });
-  notifier.notify('start', report);
   try {
     const backup = await prepareBackup(backupSettingsFromJob(config, job, options), redactor);
     report.cluster = backup.cluster;
+    // Once the job can start: one its set-up stopped (a key, a target's secret, the build dir gone) sends only its failure.
+    notifier.notify('start', report);
     const result = await backup.run({ redactor, reporter, signal: options.signal });
     report.archive = result.archive;
     report.bytes = result.bytes;

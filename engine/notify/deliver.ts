@@ -38,8 +38,9 @@ export class RetriesCalledOff extends Error {}
 
 /**
  * Sends one request with a per-attempt timeout and bounded retries with exponential backoff.
- * Rejects with the last error when every attempt failed (or retrying was called off); a 4xx
- * other than 429 is not retried.
+ * Rejects with the last error when every attempt failed (or retrying was called off). Only what
+ * may pass on another attempt is retried (no answer, a network error, 429, 5xx): not a 4xx, nor
+ * a request that cannot be made (toRequest).
  */
 export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promise<void> {
   const backoff = policy.backoffMs ?? 1000;
@@ -64,15 +65,75 @@ export async function deliver(delivery: Delivery, policy: DeliveryPolicy): Promi
   throw last;
 }
 
+/** Something in a delivery that no attempt can send; `header` names the header it is about. */
+export interface RequestProblem {
+  header?: string;
+  message: string;
+}
+
+/**
+ * What keeps fetch from making the request at all: a URL it cannot parse, a header name or value
+ * it refuses, credentials in the URL beside an Authorization header. Never quotes a value (a
+ * header's or the URL's may be a credential). `config validate` asks this of every notification.
+ */
+export function requestProblems(delivery: Pick<Delivery, 'url' | 'headers'>): RequestProblem[] {
+  let url: URL;
+  try {
+    url = new URL(delivery.url);
+  } catch {
+    return [{ message: 'is not a URL (scheme://host/path)' }];
+  }
+  const problems: RequestProblem[] = [];
+  for (const [name, value] of Object.entries(delivery.headers ?? {})) {
+    try {
+      new Headers([[name, value]]);
+    } catch {
+      const nameOk = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
+      problems.push({
+        header: name,
+        message: nameOk
+          ? `the value of header '${name}' is not a valid HTTP header value (no line breaks or control characters)`
+          : `'${name}' is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~; no spaces)`,
+      });
+    }
+  }
+  if ((url.username || url.password) && Object.keys(delivery.headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
+    problems.push({ message: 'has credentials (user:password@) and an Authorization header too: keep one of them' });
+  }
+  try {
+    if (url.username) decodeURIComponent(url.username);
+    if (url.password) decodeURIComponent(url.password);
+  } catch {
+    problems.push({ message: 'has credentials (user:password@) that are not percent-encoded correctly' });
+  }
+  return problems;
+}
+
+/**
+ * The request fetch sends. Credentials in the URL (user:password@), which fetch refuses, go as a
+ * Basic Authorization header instead, as curl sends them: every notification type takes them,
+ * and a ping or Slack URL has no headers of its own. A delivery with requestProblems throws.
+ */
+export function toRequest(delivery: Delivery, signal?: AbortSignal): Request {
+  const [problem] = requestProblems(delivery);
+  if (problem) throw new Error(`the request cannot be made: ${problem.header ? problem.message : `the URL ${problem.message}`}`);
+  const url = new URL(delivery.url);
+  const headers = new Headers(delivery.headers);
+  if (url.username || url.password) {
+    const userinfo = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.set('authorization', `Basic ${Buffer.from(userinfo).toString('base64')}`);
+    url.username = '';
+    url.password = '';
+  }
+  return new Request(url, { method: delivery.method, headers, body: delivery.body, signal });
+}
+
 async function attemptOnce(delivery: Delivery, timeoutMs: number): Promise<void> {
+  // Outside the retried part: a request that cannot be made now never can (not retried).
+  const request = toRequest(delivery, AbortSignal.timeout(timeoutMs));
   let response: Response;
   try {
-    response = await fetch(delivery.url, {
-      method: delivery.method,
-      headers: delivery.headers,
-      body: delivery.body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    response = await fetch(request);
   } catch (e) {
     const err = e as Error & { cause?: Error };
     const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (err.cause?.message ?? err.message);

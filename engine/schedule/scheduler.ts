@@ -6,7 +6,8 @@ import { checkConfigText, type Config } from '../config/load.js';
 import { formatProblem, type Problem } from '../errors.js';
 import { effectiveJobs, type EffectiveJob } from '../jobs/resolve.js';
 import type { RunReport } from '../jobs/report.js';
-import { validateRecipes } from '../recipes/index.js';
+import { checkJobs } from '../jobs/check.js';
+import type { Redactor } from '../secrets/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { bundledRecipesDir } from '../paths.js';
 
@@ -74,6 +75,8 @@ export class Scheduler {
     private readonly file: string,
     private readonly runJob: JobRunner,
     private readonly log: (entry: ScheduleLog) => void,
+    /** Joined by the secrets a check of the jobs resolves (target credentials), so the log masks them. */
+    private readonly redactor: Redactor,
     private readonly debounceMs = 300,
   ) {}
 
@@ -264,25 +267,20 @@ export class Scheduler {
     return [...new Set([...this.current.jobs.values()].flatMap(recipePaths))];
   }
 
-  /** Config and recipes together: the whole set is accepted, or none of it. */
+  /**
+   * Config and recipes together: the whole set is accepted, or none of it. Each job is checked as
+   * `run` checks it before any work (engine/jobs/check.ts): a job that could only fail at every
+   * tick is refused now, not found out at 02:00.
+   */
   private async load(): Promise<Loaded | { problems: Problem[] }> {
     const text = await readFile(this.file, 'utf8').catch((e: NodeJS.ErrnoException) => e);
     if (text instanceof Error) return { problems: [{ file: this.file, message: `cannot read: ${text.code ?? text.message}` }] };
-    const { config, problems } = checkConfigText(this.file, text);
+    const { config, problems, source } = checkConfigText(this.file, text);
     if (!config) return { problems };
     const jobs = new Map(effectiveJobs(config).map((j) => [j.name, j]));
-    const recipes = new Map<string, LoadedRecipe[]>();
-    const byPaths = new Map<string, Promise<Awaited<ReturnType<typeof validateRecipes>>>>();
-    const recipeProblems: Problem[] = [];
-    for (const job of jobs.values()) {
-      const key = JSON.stringify(recipePaths(job));
-      if (!byPaths.has(key)) byPaths.set(key, validateRecipes(recipePaths(job)));
-      const result = await byPaths.get(key)!;
-      if (result.problems.length) recipeProblems.push(...result.problems);
-      recipes.set(job.name, result.recipes);
-    }
-    if (recipeProblems.length) return { problems: [...new Map(recipeProblems.map((p) => [formatProblem(p), p])).values()] };
-    return { config, jobs, recipes };
+    const checked = await checkJobs(config, this.redactor, source);
+    if (checked.problems.length) return { problems: checked.problems };
+    return { config, jobs, recipes: checked.recipes };
   }
 }
 

@@ -215,7 +215,7 @@ export type NotificationConfig =
       retries?: number;
     };
 /**
- * Who is told about each run. Notifications run in the background: a slow or failing endpoint delays the run at most by its timeout and retries, never fails it, and is reported as a warning.
+ * Who is told about each run. Notifications run in the background: a slow or failing endpoint delays the end of a run by at most (retries + 1) x timeout plus the waits between attempts (1 s, 2 s, ... or a Retry-After of up to 300 s), never fails it, and is reported as a warning. Credentials in a URL (user:password@) are sent as a Basic Authorization header.
  */
 export type Notifications = NotificationConfig[];
 

@@ -257,6 +257,21 @@ jobs:
     );
     expect(onlyNightly).toMatchObject({ keep: [{ name: nightly, group: 'alpha/nightly' }], remove: [] });
 
+    // A name no backup there records is a typo, not an empty group: said with the names, exit 64.
+    const target = path.join(dir, 'backups');
+    const typoJob = await runCli(['prune', '-t', target, '--job', 'nightlly', '--keep-last', '1']);
+    expect(typoJob.exitCode, cliOutput(typoJob)).toBe(64);
+    expect(typoJob.stderr).toContain(
+      `--job names 'nightlly', which no backup in ${target} records (did you mean 'nightly'?); the jobs there: databases, nightly`,
+    );
+    const typoCluster = await runCli(['prune', '-t', target, '--cluster', 'alpah', '--keep-last', '1']);
+    expect(typoCluster.exitCode, cliOutput(typoCluster)).toBe(64);
+    expect(typoCluster.stderr).toContain(`--cluster names 'alpah', which no backup in ${target} records (did you mean 'alpha'?); the clusters there: alpha`);
+    const both = await runCli(['prune', '-t', target, '--job', 'nightly', '--no-job', '--keep-last', '1']);
+    expect(both.exitCode, cliOutput(both)).toBe(64);
+    expect(both.stderr).toContain('--job and --no-job cannot be given together');
+    expect(await archives(target)).toEqual([manual, nightly!, databases[1]!, databases[2]!].sort());
+
     // `config validate` warns that the two policies cover one target and cluster, and are kept apart.
     const validate = await runCli(['config', 'validate'], { cwd: dir });
     expect(validate.exitCode, cliOutput(validate)).toBe(0);

@@ -115,6 +115,14 @@ jobs:
     }
   });
 
+  it("stores the job's copies in its own targets only: $LSBACKUP_TARGET (which -t-less catalog commands use) is not a job's", async () => {
+    await config('');
+    const r = await runCli(['run'], { cwd: ws.dir, env: { ...env(), LSBACKUP_TARGET: path.join(ws.dir, 'from-env') } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await archivesIn('backups')).toHaveLength(1);
+    expect(existsSync(path.join(ws.dir, 'from-env'))).toBe(false);
+  });
+
   it('with several jobs and no --job, exits 64 naming them; an unknown job too', async () => {
     await config(`jobs:\n  nightly: {}\n  weekly: {}\n`);
     const r = await run();
@@ -238,6 +246,29 @@ jobs:
     expect(JSON.parse(await readFile(path.join(ws.dir, 'last-run.json'), 'utf8'))).toMatchObject({ job: 'nightly', status: 'failed', exitCode: 64 });
     expect(r.stderr).toContain('lsbackup: job nightly could not start, and was not recorded in --metrics-textfile gone/m.prom: it is what failed');
     expect(await archivesIn('backups')).toEqual([]);
+  });
+
+  it('a run its set-up stops (a target credential is gone) sends only its failure, no start, with where the config names it', async () => {
+    await config(`jobs:
+  nightly:
+    targets:
+      - uri: s3://bkt/prod
+        options:
+          endpoint: http://127.0.0.1:9
+          forcePathStyle: true
+          accessKeyId: { secret: GONE_KEY_ID }
+          secretAccessKey: { secret: GONE_SECRET_KEY }
+    notifications:
+      - type: webhook
+        url: \${HOOK}/hook
+`);
+    const r = await run('--job', 'nightly');
+    expect(r.exitCode, r.stderr).toBe(78);
+    expect(r.stderr).toMatch(/lsbackup\.config\.yaml:9:5: targets: environment variable GONE_KEY_ID is not set/);
+    const [hook] = await hooks.waitFor('/hook');
+    expect(JSON.parse(hook!.body)).toMatchObject({ event: 'failure', job: 'nightly', status: 'failed', exitCode: 78 });
+    // The outcome is sent after any start to the same endpoint: by now a start would be here.
+    expect(hooks.received.filter((h) => h.path === '/hook').map((h) => JSON.parse(h.body).event)).toEqual(['failure']);
   });
 
   it('a metrics textfile that cannot be written at the end still leaves the --report of this run, not the last one', async () => {

@@ -45,6 +45,38 @@ describe('deliver', () => {
   });
 });
 
+describe('deliver: what fetch would refuse', () => {
+  it("sends a URL's credentials (user:password@, which fetch refuses) as a Basic Authorization header", async () => {
+    recorder = await startRecorder();
+    const url = new URL(recorder.url);
+    await deliver({ url: `http://admin:p%40ss@${url.host}/x`, method: 'POST', body: '{}' }, { timeoutMs: 5000, retries: 0 });
+    expect(recorder.received.map((r) => r.path)).toEqual(['/x']);
+    expect(recorder.received[0]!.headers.authorization).toBe(`Basic ${Buffer.from('admin:p@ss').toString('base64')}`);
+  });
+
+  it('does not retry a request that cannot be made, and its error names the header, never the value', async () => {
+    recorder = await startRecorder();
+    const retried: number[] = [];
+    for (const [headers, says] of [
+      [{ 'Bad Header': 'hdr-secret-1' }, "'Bad Header' is not a valid HTTP header name"],
+      [{ 'X-Token': 'hdr-secret-2\nmore' }, "the value of header 'X-Token' is not a valid HTTP header value"],
+    ] as const) {
+      const sent = deliver(
+        { url: `${recorder.url}/x`, method: 'POST', headers },
+        { timeoutMs: 5000, retries: 3, backoffMs: 10, onRetry: (a) => retried.push(a) },
+      );
+      const error = await sent.then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(error?.message).toContain(says);
+      expect(error?.message).not.toMatch(/hdr-secret/);
+    }
+    expect(retried).toEqual([]);
+    expect(recorder.received).toEqual([]);
+  });
+});
+
 describe('notifier', () => {
   it('pings <url>/start, <url> on success and <url>/fail on partial or failure', async () => {
     recorder = await startRecorder();

@@ -181,6 +181,28 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect((await child!).exitCode).toBe(0);
   }, 60_000);
 
+  it('refuses to start on a job that could only fail (no build dir there, a selection no recipe has), naming file:line:col, exit 78', async () => {
+    await writeConfig(`jobs:\n  nightly:\n    schedule: "0 2 * * *"\n    build: ./gone\n    targets: [./a]\n    components: { only: [ap] }\n`);
+    child = spawnCli(['schedule'], { cwd: ws.dir, env: { XDG_CACHE_HOME: path.join(ws.dir, 'cache') } });
+    const r = await child;
+    expect(r.exitCode).toBe(78);
+    const file = path.join(ws.dir, 'lsbackup.config.yaml');
+    expect(r.stderr).toContain(`${file}:9:5: build: no Ansible inventory found at ${path.join(ws.dir, 'gone')}`);
+    expect(r.stderr).toContain(`${file}:11:19: components.only names 'ap', which is not one of the recipes (did you mean 'app'?)`);
+  }, 60_000);
+
+  it('a reload that would make a job fail at every tick is rejected; the previous configuration keeps running', async () => {
+    await writeConfig(`jobs:\n  a:\n    schedule: "0 0 1 1 *"\n    targets: [./a]\n`);
+    const log = startScheduler();
+    await log.waitFor((l) => l.type === 'schedule.start');
+    await writeConfig(`jobs:\n  a:\n    schedule: "0 0 1 1 *"\n    targets: [./a]\n    build: ./gone\n`);
+    const rejected = await log.waitFor((l) => l.type === 'schedule.invalid');
+    expect(rejected.line.problems).toEqual([expect.stringMatching(/lsbackup\.config\.yaml:10:5: build: no Ansible inventory found at .*gone/)]);
+    expect(log.lines.some((l) => l.type === 'schedule.reload')).toBe(false);
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 60_000);
+
   it('SIGHUP reloads the configuration; the run in progress goes on and the scheduler keeps running', async () => {
     await ws.write(
       'recipes/slow.yaml',

@@ -6,6 +6,7 @@ import { checkConfigText, DEFAULT_CONFIG_FILE, findConfigFile } from '../../conf
 import { configSample } from '../../config/sample.js';
 import { maskConfig } from '../../config/mask.js';
 import { effectiveJobs } from '../../jobs/resolve.js';
+import { checkJobs } from '../../jobs/check.js';
 import { retentionWarnings } from '../../jobs/retention.js';
 import { incrementalWarnings } from '../../jobs/backup-settings.js';
 import { ExitCode, formatProblem, invalid, LsError } from '../../errors.js';
@@ -28,10 +29,17 @@ function requireConfigFile(options: ConfigCommandOptions): string {
   return file;
 }
 
-/** `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any. Warnings (retention, incremental) do not fail it. */
+/**
+ * `lsbackup config validate`: every problem at once, file:line:col; exit 78 when there are any.
+ * A config that reads well is then checked as `run` checks each job before any work (build,
+ * recipes, selection, vars, targets, keys: engine/jobs/check.ts). Warnings (retention,
+ * incremental) do not fail it.
+ */
 export async function configValidateCommand(options: ConfigCommandOptions, redactor: Redactor): Promise<number> {
   const file = requireConfigFile(options);
-  const { config, problems } = checkConfigText(file, await readFile(file, 'utf8'));
+  const checked = checkConfigText(file, await readFile(file, 'utf8'));
+  const { config } = checked;
+  const problems = config ? (await checkJobs(config, redactor, checked.source)).problems : checked.problems;
   const effective = config ? effectiveJobs(config) : [];
   const jobs = effective.map((j) => j.name);
   const warnings = config ? [...retentionWarnings(effective, config.encryption), ...incrementalWarnings(effective, config.encryption)] : [];
@@ -43,7 +51,7 @@ export async function configValidateCommand(options: ConfigCommandOptions, redac
       redactor,
     );
   } else if (problems.length > 0) {
-    for (const p of problems) process.stderr.write(formatProblem(p) + '\n');
+    for (const p of problems) process.stderr.write(redactor.redact(formatProblem(p)) + '\n');
     process.stderr.write(`${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}.\n`);
   } else {
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

@@ -56,6 +56,7 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
       return report;
     },
     log,
+    redactor,
   );
   // Handled from the start to the exit: a SIGHUP must never kill the process with runs half done.
   const onHangup = () => void scheduler.reload('SIGHUP');
