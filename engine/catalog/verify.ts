@@ -41,16 +41,28 @@ export interface BackupVerifyReport {
   damaged?: string[];
 }
 
+/**
+ * Whether a problem says the store does not hold what was written, which is what marks a backup
+ * damaged (damage.ts). Not: a note or a warning, an entry its run recorded as stored incomplete
+ * (a host cut mid-stream: the backup says partial, and always did), or a .sha256 sidecar that is
+ * not there to compare with (an archive fetched with `get`).
+ */
+function showsDamage(p: BackupVerifyReport['problems'][number], report: Pick<BackupVerifyReport, 'expectedSha256'>): boolean {
+  if (p.kind === 'encrypted' || p.kind === 'recorded-error' || isWarning(p)) return false;
+  return !(p.kind === 'digest' && report.expectedSha256 === undefined);
+}
+
 /** `count` is told each stored chunk's size as it is read (live progress of the newest archive). */
 type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void };
 
 /** One backup, and for an incremental every older backup its references need (verifyChain). */
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
   const { report, metadata } = await verifyOne(target, name, options);
-  if (!metadata?.entries.some((e) => e.ref !== undefined)) return report.ok ? report : { ...report, damaged: [name] };
+  const own = report.problems.some((p) => showsDamage(p, report)) ? [name] : [];
+  if (!metadata?.entries.some((e) => e.ref !== undefined)) return own.length ? { ...report, damaged: own } : report;
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
-  const damaged = [...new Set([...(report.ok ? [] : [name]), ...chain.damaged])];
+  const damaged = [...new Set([...own, ...chain.damaged])];
   return { ...report, ok: report.ok && chain.problems.length === 0, problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
 }
 
@@ -95,7 +107,10 @@ async function verifyChain(
     }
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined });
-    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) chain(`${base.archive}: ${p.message}`, base.archive);
+    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) {
+      if (showsDamage(p, report)) chain(`${base.archive}: ${p.message}`, base.archive);
+      else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
+    }
     const replaced = baseMismatch(base, child.name, report.sha256);
     if (replaced) chain(replaced, base.archive);
     if (!metadata || metadata.backupId !== base.backupId) {

@@ -38,8 +38,10 @@ notifications:
   - { type: slack, url: "https://hooks.slack.com/services/T0/B0/SLACKPATH123" }
   - { type: ntfy, url: "https://ntfy.sh/backups-NTFYTOPIC456", token: NTFYTOKEN789 }
   - { type: ping, url: "https://hc-ping.com/PINGUUID321" }
+  - { type: webhook, url: "https://lsb:WEBHOOKPASS654@hooks.example.com/x?page=2&token=\${HOOK_TOKEN}" }
+  # Credentials in the URL and an Authorization header on one endpoint are refused (one or the other).
   - type: webhook
-    url: "https://lsb:WEBHOOKPASS654@hooks.example.com/x?page=2&token=\${HOOK_TOKEN}"
+    url: "https://hooks.example.com/y"
     headers: { Authorization: "Bearer HEADERSECRET111" }
   - { type: webhook, url: "https://hooks.teams.example/services/T0/B0/LiteralWebhookPathTok" }
 `,
