@@ -317,6 +317,9 @@ async function runStep(
     const result = { ...(await runStreamed(executor, command, streamed, splitter?.sink ?? body, transport)), command: step.command };
     const split = await splitter?.finish();
     if (result.failed) {
+      // A body the archive destroyed (its spool's disk full) failed the command at once, while
+      // the archive still removes its spool file before it says why: wait for that answer.
+      if (body.destroyed) await added.catch(() => undefined);
       const why = refused ? `writing ${path}: ${refused.message}` : describeFailure(result, result.stderr, undefined, step.timeoutMs);
       await discard('command failed; output discarded');
       return report('failed', 0, result.exitCode, why);
