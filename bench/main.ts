@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, freemem, totalmem, tmpdir } from 'node:os';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
+import { ensureTestUsers, SUDO_USER, startFleet, type Fleet, type FleetHost } from '../test/fleet/fleet.js';
 import { netnsUnavailable, startNetnsFleet } from '../test/fleet/netns.js';
 import { ensureDataSet, mixedSpec, totalBytes, MiB, type DataSpec } from './data.js';
 import { measure, median, loadAverage, type Contender, type Row } from './measure.js';
@@ -63,7 +63,8 @@ async function main() {
   await ensureDataSet(bulkDir, sizes.bulk);
   await ensureDataSet(hostDir, sizes.host);
   if (want('rss')) await ensureDataSet(bigDir, sizes.big);
-  execFileSync('chown', ['-R', 'lsbtest', dataRoot]);
+  ensureTestUsers(); // the fleet's user owns the data; on a fresh machine it does not exist yet
+  execFileSync('chown', ['-R', SUDO_USER, dataRoot]);
 
   const fleet = await startFleet({ hosts: want('many') ? sizes.hostsMany : want('cluster') ? sizes.hostsLarge : 1 });
   // A stopped bench still stops its sshd processes (by PID, in fleet.stop()).
