@@ -79,23 +79,21 @@ function pathProblem(p: string): string | undefined {
 
 /**
  * Collected files mirror a host's filesystem under `<component>/<host>/files/`, which stands
- * for that host's '/'. A link may point anywhere inside that tree (absolute targets are read
- * as inside it), never above it; outside files/ no links are expected at all.
+ * for that host's '/'. A link may point anywhere inside that tree, never above it; outside
+ * files/ no links are expected at all. A symbolic link is read as the host's kernel reads it:
+ * an absolute target from the tree's root, a relative one from the link's directory, with '..'
+ * stopping at the root (`../../../etc/hostname` in /srv is /etc/hostname on the host, and was
+ * refused as "escaping" although it is valid there: the host's backup of that component failed).
+ * So a symbolic link can name nothing above the tree, and only a hardlink (an archive path) can.
  */
 function linkProblem(entry: Pick<ReadEntrySpec, 'path' | 'type' | 'linkpath'>): string | undefined {
   const parts = entry.path.split('/');
   const isFilesTree = parts.length > 3 && parts[2] === 'files';
   if (!isFilesTree) return `link '${entry.path}' outside a collected files tree`;
+  if (entry.type === 'symlink') return undefined;
   const root = parts.slice(0, 3).join('/');
   const target = entry.linkpath ?? '';
-  let resolved: string;
-  if (entry.type === 'hardlink') {
-    resolved = path.posix.normalize(target);
-  } else if (target.startsWith('/')) {
-    resolved = path.posix.join(root, target);
-  } else {
-    resolved = path.posix.join(path.posix.dirname(entry.path), target);
-  }
+  const resolved = path.posix.normalize(target);
   if (resolved !== root && !resolved.startsWith(root + '/')) return `link '${entry.path}' -> '${target}' escapes its directory ${root}/`;
   return undefined;
 }

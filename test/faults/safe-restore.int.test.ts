@@ -68,11 +68,6 @@ describe('restore refuses crafted archives before touching any host', () => {
     ['a ".." path', () => withMetadata([...entries, file(`app/${HOST}/../../../../tmp/lsb-evil`)], metadata), /unsafe entry path .*\.\./],
     ['an absolute path', () => withMetadata([...entries, file('/tmp/lsb-evil-abs')], metadata), /unsafe entry path '\/tmp\/lsb-evil-abs'/],
     [
-      'a symlink escaping its directory',
-      () => withMetadata([...entries, { path: `${files}/etc/x`, type: 'SymbolicLink', linkpath: '../../../../../../etc/passwd' }], metadata),
-      /link '.*etc\/x' -> '\.\.\/.*' escapes its directory/,
-    ],
-    [
       'a hardlink escaping its directory',
       () => withMetadata([...entries, { path: `${files}/etc/h`, type: 'Link', linkpath: 'other/host9/files/etc/shadow' }], metadata),
       /link '.*etc\/h' -> 'other\/host9\/files\/etc\/shadow' escapes/,
