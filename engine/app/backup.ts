@@ -181,9 +181,10 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
   return {
     cluster,
     targets,
-    run: ({ reporter, signal }) =>
-      withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () => {
-        warnUnmaskableSecrets(secrets.values, reporter);
+    run: ({ reporter, signal }) => {
+      // Before any target or host is reached: a credential it could print is named first.
+      warnUnmaskableSecrets(redactor, reporter);
+      return withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () => {
         return runBackup({
           // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
           incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter, { identities }) : undefined,
@@ -209,6 +210,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
           encryption: settings.encryption,
           signer,
         });
-      }),
+      });
+    },
   };
 }

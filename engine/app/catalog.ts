@@ -6,6 +6,7 @@ import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import { loadRunConfig } from './config.js';
 import { openOneTarget, type TargetFlags } from './targets.js';
+import { unmaskableSecretWarnings } from './secrets.js';
 
 export interface CatalogOptions extends TargetFlags {
   config?: string;
@@ -26,7 +27,10 @@ export async function catalogSession(options: CatalogOptions, redactor: Redactor
   const config = await loadRunConfig(options);
   const identityFile = options.identity ?? config.encryption?.identityFile;
   const identities = identityFile ? await parseIdentityFile(identityFile) : undefined;
-  return { target: await openOneTarget(options, config, redactor), identities, cluster: options.cluster ?? config.cluster };
+  const target = await openOneTarget(options, config, redactor);
+  // The target's credentials joined the redactor: one too short to be masked is named, as a run names it.
+  for (const m of unmaskableSecretWarnings(redactor)) process.stderr.write(`warning: ${m}\n`);
+  return { target, identities, cluster: options.cluster ?? config.cluster };
 }
 
 /** The session for a command about one backup: its target may come from the argument itself. */

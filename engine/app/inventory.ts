@@ -25,7 +25,7 @@ export async function loadRunInventory(flags: ClusterFlags, config: Config, reda
   for (const host of inventory.hosts.values()) {
     for (const key of PASSWORD_VARS) {
       const v = host.vars[key];
-      if (typeof v === 'string') redactor.add(v);
+      if (typeof v === 'string') redactor.add(v, `inventory host '${host.name}' ${key}`);
     }
   }
   return inventory;

@@ -6,6 +6,7 @@
  * process ends as a failed run (exit 1).
  */
 import type { Redactor } from '../secrets/types.js';
+import { visibleControls } from '../report/format.js';
 
 type Listener = (reason: string) => void;
 
@@ -21,7 +22,7 @@ export function installProcessGuard(redactor: Redactor): void {
     faulted = true;
     const detail = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
     const masked = [...redactors].reduce((text, r) => r.redact(text), detail);
-    process.stderr.write(`lsbackup: unexpected error (please report); stopping the run:\n${masked}\n`);
+    process.stderr.write(visibleControls(`lsbackup: unexpected error (please report); stopping the run:\n${masked}\n`));
     for (const listener of listeners) listener('an unexpected error');
   });
 }

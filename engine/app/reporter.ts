@@ -12,6 +12,14 @@ export function setOutputLevel(level: OutputLevel): void {
 }
 
 /**
+ * Whether a command prints a result for people (a verify report, a prune table, a restore's plan
+ * once confirmed): always, but under -q only one that needs attention (not a plain success).
+ */
+export function showsResult(needsAttention: boolean): boolean {
+  return needsAttention || outputLevel !== 'quiet';
+}
+
+/**
  * --json for machines (everything, whatever the level), else per -q/-v: only problems; plain
  * lines with each step's output tails; or a live view on a TTY (unless `live` is false: the
  * scheduler's concurrent jobs), plain lines otherwise.

@@ -89,7 +89,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           profileVars: profile?.vars,
           resolveSecrets: async (recipes) => {
             const secrets = allSecrets(await resolveRecipeSecrets(recipes, config, redactor, profile?.secrets));
-            warnUnmaskableSecrets(secrets, reporter);
+            warnUnmaskableSecrets(redactor, reporter);
             return secrets;
           },
           defaultStepTimeoutSec: flags.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout,

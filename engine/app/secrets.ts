@@ -7,7 +7,7 @@ import type { LoadedRecipe } from '../recipes/types.js';
 import { notRunningReason } from '../runner/plan.js';
 import type { Reporter } from '../report/events.js';
 import { createSecretSource } from '../secrets/from-config.js';
-import { MIN_SECRET_LENGTH, tooShortToMask } from '../secrets/redactor.js';
+import { MIN_SECRET_LENGTH } from '../secrets/redactor.js';
 import type { Redactor, ResolvedSecrets } from '../secrets/types.js';
 import { requiredSecretNames, secretNames } from '../template/index.js';
 
@@ -31,14 +31,14 @@ export async function resolveRecipeSecrets(
   for (const name of names) {
     try {
       const value = await source.resolve(name);
-      redactor.add(value);
+      redactor.add(value, `secret '${name}'`);
       resolved.values.set(name, value);
     } catch (e) {
       if (!isLsError(e) || e.code !== 'ESECRET') throw e;
       // The build dir's manifest (through its profile) is the last source: configured ones win.
       const value = fromManifest?.get(name);
       if (value !== undefined) {
-        redactor.add(value);
+        redactor.add(value, `secret '${name}'`);
         resolved.values.set(name, value);
       } else if (required.has(name)) resolved.missing.set(name, e.message);
       // Used only with optional=true: renders empty, fails nothing.
@@ -48,17 +48,23 @@ export async function resolveRecipeSecrets(
 }
 
 /**
- * A warning, once per run, for each secret too short to be masked (masking a 1-3 character
- * string would mangle all output): named, never shown, so the operator can lengthen it.
+ * A warning, once per run, for each secret the run's redactor was given that is too short to be
+ * masked (masking a 1-3 character string would mangle all output): recipe secrets, target and
+ * notification credentials, inventory passwords alike, each named by its setting, never shown,
+ * so the operator can lengthen it.
  */
-export function warnUnmaskableSecrets(secrets: Map<string, string>, reporter: Reporter): void {
-  for (const [name, value] of secrets) {
-    if (!tooShortToMask(value)) continue;
-    reporter.emit({
-      type: 'warning',
-      message: `secret '${name}' (or a line of it) is shorter than ${MIN_SECRET_LENGTH} characters, too short to be masked: wherever a command prints it, it shows in clear; use a longer value`,
-    });
-  }
+export function warnUnmaskableSecrets(redactor: Redactor, reporter: Reporter): void {
+  for (const message of unmaskableSecretWarnings(redactor)) reporter.emit({ type: 'warning', message });
+}
+
+/** The warnings of warnUnmaskableSecrets, for a command without a run's reporter (list, verify, get, prune). */
+export function unmaskableSecretWarnings(redactor: Redactor): string[] {
+  return redactor
+    .takeUnmaskable()
+    .map(
+      (setting) =>
+        `${setting} (or a line of it) is shorter than ${MIN_SECRET_LENGTH} characters, too short to be masked: wherever it is printed, it shows in clear; use a longer value`,
+    );
 }
 
 /** All secrets or the first one missing, for callers that need every one (restore). */

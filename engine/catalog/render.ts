@@ -117,6 +117,21 @@ export function renderVerify(report: BackupVerifyReport, record: DamageRecord = 
 }
 
 /**
+ * Whether a verify's report says more than "intact, all checked": it failed, something was not
+ * checked (no .sha256 sidecar, no base of a chain found), a problem or warning was found, or an
+ * earlier damage record could not be cleared. Such a report is printed under -q too.
+ */
+export function verifyNeedsAttention(report: BackupVerifyReport, record: DamageRecord = { cleared: [] }): boolean {
+  return (
+    !report.ok ||
+    report.expectedSha256 === undefined ||
+    report.chain?.length === 0 ||
+    report.problems.some((p) => p.kind !== 'encrypted') ||
+    record.failed !== undefined
+  );
+}
+
+/**
  * Which archives a verify found damaged and what follows: the lines of `lsbackup verify` and the
  * message of a job's failed verify. Empty when it found none.
  */

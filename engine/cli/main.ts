@@ -2,6 +2,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { isLsError, ExitCode, LsError } from '../errors.js';
 import { errorEvent, printJsonEvents } from '../report/json-lines.js';
 import type { Redactor } from '../secrets/types.js';
+import { visibleControls } from '../report/format.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
 import { lsbackupVersion } from '../version.js';
 // Command modules are imported when their command runs (see the actions below): `apply` does
@@ -528,7 +529,10 @@ function configHelpLine(): string {
 export async function main(argv: string[], redactor: Redactor): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = buildProgram((code) => (exitCode = code), redactor);
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // Errors carry host names, paths and remote messages: shown like every human line, control and
+  // invisible format characters written out (--json below keeps them exact).
+  const printError = (text: string) => process.stderr.write(visibleControls(text));
+  program.configureOutput({ writeErr: printError });
   // Machines get the failure as the contract's last line too (docs/json.md); people read stderr.
   const json = wantsJson(argv);
   try {
@@ -542,12 +546,12 @@ export async function main(argv: string[], redactor: Redactor): Promise<number> 
       return ExitCode.usage;
     }
     if (isLsError(e)) {
-      process.stderr.write(`lsbackup: ${redactor.redact(e.message)}\n`);
+      printError(`lsbackup: ${redactor.redact(e.message)}\n`);
       if (json) printJsonEvents([errorEvent(e, e.exitCode)], redactor);
       return e.exitCode;
     }
     // Not in the catalogue: a bug. Show the stack so it can be reported.
-    process.stderr.write(`lsbackup: unexpected error (please report):\n${redactor.redact((e as Error).stack ?? String(e))}\n`);
+    printError(`lsbackup: unexpected error (please report):\n${redactor.redact((e as Error).stack ?? String(e))}\n`);
     if (json) printJsonEvents([errorEvent(e, ExitCode.failed)], redactor);
     return ExitCode.failed;
   }

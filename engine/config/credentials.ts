@@ -11,19 +11,28 @@ export const SECRET_KEY = /pass|secret|token|credential|auth|api.?key|access.?ke
  * and a password and credential-named query parameters in the URL (urlCredentials).
  */
 export function notificationSecrets(config: NotificationConfig): string[] {
+  return namedNotificationSecrets(config).map((s) => s.value);
+}
+
+/** notificationSecrets, each with the setting it is (`headers.Authorization`), to name it without its value. */
+export function namedNotificationSecrets(config: NotificationConfig): { setting: string; value: string }[] {
   const own = (() => {
     switch (config.type) {
       case 'webhook':
-        return Object.values(config.headers ?? {});
+        return Object.entries(config.headers ?? {}).map(([name, value]) => ({ setting: `headers.${name}`, value }));
       case 'ntfy':
-        return config.token ? [config.token] : [];
+        return config.token ? [{ setting: 'token', value: config.token }] : [];
       case 'pagerduty':
-        return [config.routingKey];
+        return [{ setting: 'routingKey', value: config.routingKey }];
       default:
         return [];
     }
   })();
-  return [...(config.url !== undefined ? [config.url] : []), ...own, ...urlCredentials(config.url)];
+  return [
+    ...(config.url !== undefined ? [{ setting: 'url', value: config.url }] : []),
+    ...own,
+    ...urlCredentials(config.url).map((value) => ({ setting: 'a credential in url', value })),
+  ];
 }
 
 /**

@@ -164,11 +164,11 @@ export async function resolveTargetSecrets(
         if (e instanceof LsError) throw e;
         throw new LsError('ESECRET', { name: value.secret, message: (e as Error).message }, { cause: e });
       }
-      redactor.add(secret);
+      redactor.add(secret, `target ${uri} option '${key}' (secret '${value.secret}')`);
       resolved[key] = secret;
     } else {
       // A credential written in plain is still never printed.
-      if (properties[key]?.oneOf && typeof value === 'string') redactor.add(value);
+      if (properties[key]?.oneOf && typeof value === 'string') redactor.add(value, `target ${uri} option '${key}'`);
       resolved[key] = value;
     }
   }

@@ -2,7 +2,7 @@ import type { NotificationConfig, NotifyEvent } from '../config/load.js';
 import type { RunReport } from '../report/run-report.js';
 import type { Redactor } from '../secrets/types.js';
 import { deliver, RetriesCalledOff } from './deliver.js';
-import { notificationSecrets } from '../config/credentials.js';
+import { namedNotificationSecrets } from '../config/credentials.js';
 import { describeEndpoint, requestFor, type NotifyContext } from './requests.js';
 
 export interface NotifierOptions {
@@ -45,7 +45,9 @@ interface Sending {
  * healthchecks monitor "started" for good.)
  */
 export function createNotifier(configs: NotificationConfig[], options: NotifierOptions): Notifier {
-  for (const c of configs) for (const secret of notificationSecrets(c)) options.redactor.add(secret);
+  for (const c of configs) {
+    for (const { setting, value } of namedNotificationSecrets(c)) options.redactor.add(value, `notification ${describeEndpoint(c)} ${setting}`);
+  }
   const pending = new Set<Sending>();
   const lastTo = new Map<NotificationConfig, Sending>();
   const warn = (message: string) => options.warn(options.redactor.redact(message));

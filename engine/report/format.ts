@@ -34,10 +34,24 @@ export function renderTable(header: string[], rows: string[][]): string {
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /**
+ * Invisible format characters (Unicode category Cf: the bidirectional overrides and isolates
+ * U+202A–U+202E and U+2066–U+2069, zero-width characters, U+FEFF) and the line and paragraph
+ * separators: they make a line show other than what it holds (an override turns `evil.sh\u202etxt`
+ * round), so they are written out as `\u202e`.
+ */
+const INVISIBLE_FORMAT = /[\p{Cf}\u2028\u2029]/gu;
+
+/**
  * Text from hosts (a step's stderr) as a person's terminal or log may show it: control
  * characters written out (`\x1b`), so a compromised host cannot move the cursor, recolour or
- * rewrite lines (`\r`) of the operator's terminal; tabs and line breaks stay.
+ * rewrite lines (`\r`) of the operator's terminal, and invisible format characters written out
+ * (`\u202e`), so none can make a name or path read otherwise; tabs and line breaks stay.
  */
 export function visibleControls(text: string): string {
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(INVISIBLE_FORMAT, (c) => {
+      const code = c.codePointAt(0)!;
+      return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
 }

@@ -42,6 +42,7 @@ export function tooShortToMask(value: string): boolean {
 export function createRedactor(): Redactor {
   // Longest first, so a value's quoted form is masked whole, not around a masked core.
   let needles: string[] = [];
+  let unmaskable = new Set<string>();
   const redact = (text: string): string => needles.reduce((out, needle) => out.split(needle).join(MASK), text);
   const redactValue = <T>(value: T): T => {
     if (typeof value === 'string') return redact(value) as T;
@@ -53,11 +54,17 @@ export function createRedactor(): Redactor {
     return value;
   };
   return {
-    add(value: string) {
+    add(value: string, setting: string) {
+      if (tooShortToMask(value)) unmaskable.add(setting);
       const found = pieces(value)
         .filter((piece) => piece.length >= MIN_SECRET_LENGTH)
         .flatMap(encodings);
       needles = [...new Set([...needles, ...found])].sort((a, b) => b.length - a.length);
+    },
+    takeUnmaskable() {
+      const settings = [...unmaskable];
+      unmaskable = new Set();
+      return settings;
     },
     redact,
     redactValue,

@@ -17,9 +17,13 @@ export interface ResolvedSecrets {
 export interface Redactor {
   /**
    * Remember a value that must never be shown: whole, and each of its lines (output is cut into
-   * lines). A value or line shorter than MIN_SECRET_LENGTH is not masked (the run warns of it).
+   * lines). `setting` names where it comes from (`secret 'PIN'`, a target's option, a
+   * notification's header), never the value. A value or line shorter than MIN_SECRET_LENGTH is
+   * not masked: its setting is kept for the run's warning (takeUnmaskable).
    */
-  add(value: string): void;
+  add(value: string, setting: string): void;
+  /** The settings added since the last call whose value (or a line of it) is too short to be masked. */
+  takeUnmaskable(): string[];
   /** Replace every known secret value in text with '***'. */
   redact(text: string): string;
   /** Deep-redact every string in a JSON-like value. */

@@ -17,7 +17,7 @@ describe('the CLI entry', () => {
       const { createRedactor } = await import(${JSON.stringify(path.join(dist, 'secrets/redactor.js'))});
       console.log(JSON.stringify({ imported: typeof main, exitCode: process.exitCode ?? null }));
       const redactor = createRedactor();
-      redactor.add('hunter2-secret');
+      redactor.add('hunter2-secret', 'secret X');
       const code = await main(['node', 'lsbackup', 'apply', '-c', '/nonexistent/hunter2-secret.yaml'], redactor);
       console.log(JSON.stringify({ code }));
     `;

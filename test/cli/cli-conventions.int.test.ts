@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, cliPath, recipeYaml, repoRoot, runCli, workspace, jsonEvent } from '../helpers/cli.js';
 
@@ -75,6 +75,69 @@ backup:
     expect(r.exitCode, cliOutput(r)).toBe(64);
     expect(r.stderr).toContain("option '-q, --quiet' cannot be used with option '-v, --verbose'");
   }, 60_000);
+});
+
+describe('quiet on the commands that print a result (restore, verify, get, prune)', () => {
+  const setUp = async () => {
+    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    await ws.write('data/app.conf', 'setting=1\n');
+    const data = path.join(ws.dir, 'data');
+    await ws.write(
+      'recipes/app.yaml',
+      recipeYaml('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${data}\nrestore:\n  apply:\n    - files: ${data}\n`),
+    );
+    const backups = path.join(ws.dir, 'backups');
+    const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', backups, '-q'], { env: env() });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    return { backups, restore: ['restore', 'latest', '-t', backups, '-b', path.join(ws.dir, 'build'), '--recipes', path.join(ws.dir, 'recipes')] };
+  };
+
+  it('-q prints nothing for a restore --yes, a verify, a get and a prune that succeeded; a dry run still shows what it would do', async () => {
+    const { backups, restore } = await setUp();
+    for (const args of [
+      [...restore, '--yes'],
+      ['verify', 'latest', '-t', backups],
+      ['get', 'latest', path.join(ws.dir, 'got.tar.gz'), '-t', backups],
+      ['prune', '-t', backups, '--keep-last', '1'],
+      ['prune', '-t', backups, '--leftovers'],
+    ]) {
+      const r = await runCli([...args, '-q'], { env: env() });
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(r.stdout + r.stderr, args.join(' ')).toBe('');
+    }
+    expect(existsSync(path.join(ws.dir, 'got.tar.gz'))).toBe(true);
+    const dry = await runCli([...restore, '--dry-run', '-q'], { env: env() });
+    expect(dry.stdout, cliOutput(dry)).toContain('Dry run: the checks above passed');
+    const prune = await runCli(['prune', '-t', backups, '--keep-last', '1', '--dry-run', '-q'], { env: env() });
+    expect(prune.stdout, cliOutput(prune)).toContain('(dry run: nothing was deleted)');
+    // Without -q the results are there.
+    const verify = await runCli(['verify', 'latest', '-t', backups], { env: env() });
+    expect(verify.stdout, cliOutput(verify)).toMatch(/: OK\n/);
+  }, 180_000);
+
+  it('-q still prints a verify that found damage', async () => {
+    const { backups } = await setUp();
+    const [archive] = (await readdir(backups)).filter((n) => n.endsWith('.tar.gz'));
+    const file = path.join(backups, archive!);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 40] ^= 0xff;
+    await writeFile(file, bytes);
+    const r = await runCli(['verify', 'latest', '-t', backups, '-q'], { env: env() });
+    expect(r.exitCode, cliOutput(r)).toBe(1);
+    expect(r.stdout).toContain('FAILED');
+    expect(r.stdout).toContain('DOES NOT MATCH the .sha256 sidecar');
+  }, 180_000);
+
+  it('-q without --yes at a terminal still shows the plan the prompt asks about', async () => {
+    const { restore } = await setUp();
+    // A terminal of its own (util-linux script), answering no.
+    const command = [process.execPath, cliPath, ...restore, '-q'].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const r = await execa('script', ['-qec', command, '/dev/null'], { input: 'n\n', reject: false, env: env(), timeout: 120_000 });
+    expect(r.exitCode, String(r.stdout)).toBe(1);
+    expect(r.stdout).toContain('- app with recipe app@1.0.0');
+    expect(r.stdout).toContain('Restore now?');
+    expect(r.stdout).toContain('Restore cancelled; no host was touched.');
+  }, 180_000);
 });
 
 describe('config discovery and environment variables', () => {

@@ -130,4 +130,45 @@ describe('a secret too short to be masked', () => {
     expect(long.exitCode, cliOutput(long)).toBe(0);
     expect(long.stderr).not.toContain("secret 'PIN'");
   });
+
+  it('is warned about whatever setting holds it: a notification header, an inventory password, a target key', async () => {
+    const short = /shorter than 4 characters, too short to be masked/;
+    await ws.write('short-creds/inventory', '[app]\nlocalhost ansible_connection=local ansible_password=pw1\n');
+    await ws.write(
+      'short-creds/lsbackup.config.yaml',
+      `cluster: shortc
+build: ./inventory
+recipes: [../recipes]
+components: { only: [ok] }
+targets: [./backups]
+notifications:
+  - type: webhook
+    url: "${hooks.url}/short-hook"
+    headers: { X-Token: "Zq9" }
+`,
+    );
+    const r = await runCli(['run'], { cwd: path.join(ws.dir, 'short-creds'), env: env() });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => short.test(l));
+    expect(warnings).toEqual([
+      expect.stringMatching(/warning: notification webhook http:\/\/127\.0\.0\.1:\d+\/… headers\.X-Token \(or a line of it\) is shorter/),
+      expect.stringMatching(/warning: inventory host 'localhost' ansible_password \(or a line of it\) is shorter/),
+    ]);
+    for (const w of warnings) expect(w).not.toMatch(/Zq9|pw1/);
+
+    // A target's key, in the catalog commands too (warned before the store is reached; this one answers no S3).
+    await ws.write(
+      'short-creds/s3.yaml',
+      `targets:
+  - uri: s3://bucket/prod
+    options: { endpoint: "${hooks.url}", forcePathStyle: true, region: us-east-1, accessKeyId: AKIDLONGENOUGH, secretAccessKey: { secret: S3_KEY } }
+secrets: { sources: [{ type: env }] }
+`,
+    );
+    const list = await runCli(['list', '-c', path.join(ws.dir, 'short-creds/s3.yaml')], { env: { ...env(), S3_KEY: 'k9' } });
+    const keyWarnings = list.stderr.split('\n').filter((l) => short.test(l));
+    expect(keyWarnings, cliOutput(list)).toEqual([
+      "warning: target s3://bucket/prod option 'secretAccessKey' (secret 'S3_KEY') (or a line of it) is shorter than 4 characters, too short to be masked: wherever it is printed, it shows in clear; use a longer value",
+    ]);
+  });
 });

@@ -95,7 +95,7 @@ describe('notifier', () => {
   it('POSTs the JSON summary with secrets redacted, only for the chosen events, and warns without the URL path', async () => {
     recorder = await startRecorder((p) => (p === '/down' ? 500 : 200));
     const redactor = createRedactor();
-    redactor.add('hunter2-secret');
+    redactor.add('hunter2-secret', 'secret X');
     const warnings: string[] = [];
     const notifier = createNotifier(
       [

@@ -12,7 +12,7 @@ const script = (ending: string) => `
 import { createReporter } from ${JSON.stringify(path.join(repoRoot, 'dist/engine/report/reporters.js'))};
 import { createRedactor } from ${JSON.stringify(path.join(repoRoot, 'dist/engine/secrets/redactor.js'))};
 const redactor = createRedactor();
-redactor.add('hunter2-secret');
+redactor.add('hunter2-secret', 'secret X');
 const reporter = await createReporter('json', redactor);
 for (let i = 0; i < 5000; i++) reporter.emit({ type: 'entry', component: 'c', host: 'h', path: 'p/' + i + '/hunter2-secret', size: i });
 await new Promise((r) => setImmediate(r));

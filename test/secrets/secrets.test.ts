@@ -96,7 +96,7 @@ describe('redactor', () => {
 
   it('a marker secret never survives redact() in any encoding', () => {
     const redactor = createRedactor();
-    redactor.add(marker);
+    redactor.add(marker, 'secret X');
     const quoted = shellQuote(marker);
     const forms = [marker, quoted, JSON.stringify(marker), JSON.stringify(quoted), JSON.stringify({ cmd: `psql -c ${quoted}` })];
     for (const form of forms) {
@@ -112,9 +112,9 @@ describe('redactor', () => {
   it('knows whether it has anything to mask (a JSON line with no secret known is printed as it is)', () => {
     const redactor = createRedactor();
     expect(redactor.hasSecrets()).toBe(false);
-    redactor.add('ab'); // too short to be masked anywhere
+    redactor.add('ab', 'secret X'); // too short to be masked anywhere
     expect(redactor.hasSecrets()).toBe(false);
-    redactor.add(marker);
+    redactor.add(marker, 'secret X');
     expect(redactor.hasSecrets()).toBe(true);
     expect(JSON.parse(jsonLine({ type: 'entry', component: 'c', host: 'h', path: `p/${marker}`, size: 1 }, redactor)).path).toBe('p/***');
   });
@@ -122,7 +122,7 @@ describe('redactor', () => {
   it('masks a secret rendered into a command and ignores very short values', async () => {
     const redactor = createRedactor();
     const value = await new EnvSecretSource({}, { PW: marker }).resolve('PW');
-    redactor.add(value);
+    redactor.add(value, 'secret X');
     const secrets = new Map([['PW', value]]);
     const context = {
       host: { name: 'h', address: 'h', port: 22, groups: [], vars: {} },
@@ -137,14 +137,14 @@ describe('redactor', () => {
     expect(renderTemplate('psql -c {{secret "PW"}}', context, where)).not.toContain(marker);
     // Where it is inserted verbatim (an env value), the redactor masks it in anything printed.
     expect(redactor.redact(`PGPASSWORD=${renderTemplate('{{secret "PW"}}', context, where, { shell: false })}`)).toBe('PGPASSWORD=***');
-    redactor.add('ab');
+    redactor.add('ab', 'secret X');
     expect(redactor.redact('ab cab')).toBe('ab cab');
   });
 
   it('masks each line of a value with line breaks: output is cut into lines, so none holds it whole', () => {
     const redactor = createRedactor();
     const value = `line-One-x1\r\n  line 'Two' x2 \n`;
-    redactor.add(value);
+    redactor.add(value, 'secret X');
     const forms = [
       value,
       JSON.stringify(value), // a JSON event or metadata of the whole value
@@ -155,6 +155,15 @@ describe('redactor', () => {
       shellQuote("line 'Two' x2"),
     ];
     for (const form of forms) expect(redactor.redact(form), form).not.toMatch(/line-One|Two/);
+  });
+
+  it('keeps the settings whose value is too short to be masked, named, for the run to warn of once', () => {
+    const redactor = createRedactor();
+    redactor.add('ab', "secret 'PIN'");
+    redactor.add('long-enough\nxy', 'notification webhook headers.X-Token');
+    redactor.add('long-enough', 'target s3://b/p option secretAccessKey');
+    expect(redactor.takeUnmaskable()).toEqual(["secret 'PIN'", 'notification webhook headers.X-Token']);
+    expect(redactor.takeUnmaskable()).toEqual([]);
   });
 
   it('says which values have a part too short to be masked', () => {

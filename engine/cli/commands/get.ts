@@ -3,7 +3,7 @@ import { formatBytes } from '../../report/format.js';
 import { ExitCode } from '../../errors.js';
 import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
-import { objectProgress } from '../../app/reporter.js';
+import { objectProgress, showsResult } from '../../app/reporter.js';
 import { interruptSignal } from '../../app/interrupt.js';
 import { printJsonEvents } from '../../report/json-lines.js';
 
@@ -25,7 +25,8 @@ export async function getCommand(spec: string, dest: string, options: CatalogOpt
       [{ type: 'get.result', file: result.file, bytes: result.bytes, decrypted: result.decrypted, sha256Checked: result.sha256Checked }],
       redactor,
     );
-  else {
+  // Under -q only a download whose digest could not be checked is told.
+  else if (showsResult(!result.sha256Checked)) {
     const checked = result.sha256Checked ? 'sha256 matches the .sha256 sidecar' : 'NOT checked: no .sha256 sidecar';
     process.stdout.write(`${result.file} (${formatBytes(result.bytes)}${result.decrypted ? ', decrypted' : ''}; ${checked})\n`);
   }

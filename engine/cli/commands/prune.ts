@@ -5,7 +5,7 @@ import { ExitCode } from '../../errors.js';
 import { withTargetLock } from '../../lock/index.js';
 import { catalogSession, type CatalogOptions } from '../../app/catalog.js';
 import type { Redactor } from '../../secrets/types.js';
-import { objectProgress } from '../../app/reporter.js';
+import { objectProgress, showsResult } from '../../app/reporter.js';
 import { printJsonEvents } from '../../report/json-lines.js';
 
 export interface PruneOptions extends CatalogOptions, RetentionPolicy {
@@ -55,10 +55,12 @@ export async function pruneCommand(options: PruneOptions, redactor: Redactor): P
     progress.close();
   }
   const { result, leftovers } = outcome;
+  // What a prune did is a success's detail (-q leaves it out); what a --dry-run would do is what was asked for.
+  const shown = showsResult(options.dryRun ?? false);
   const leftoverLines = leftovers.map((l) => `${options.dryRun ? 'would remove' : 'removed'} leftover: ${l}\n`).join('');
   if (!result) {
     if (options.json) printJsonEvents([{ type: 'prune.result', dryRun: options.dryRun ?? false, keep: [], remove: [], leftovers }], redactor);
-    else process.stdout.write(leftoverLines || 'no leftovers of interrupted runs\n');
+    else if (shown) process.stdout.write(leftoverLines || 'no leftovers of interrupted runs\n');
     return ExitCode.ok;
   }
   if (options.json) {
@@ -74,7 +76,7 @@ export async function pruneCommand(options: PruneOptions, redactor: Redactor): P
       ],
       redactor,
     );
-  } else {
+  } else if (shown) {
     process.stderr.write(leftoverLines);
     process.stdout.write(renderPrune(result) + '\n');
   }

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
+import { showsResult } from '../../app/reporter.js';
 import { prepareRestore, type RestoreFlags } from '../../app/restore.js';
 import type { Redactor } from '../../secrets/types.js';
 import { printJsonEvents } from '../../report/json-lines.js';
@@ -14,7 +15,8 @@ export async function restoreCommand(backup: string, options: RestoreCommandOpti
   const run = await openCommandRun(options.json, redactor);
   try {
     const result = await restore.run(run, async (planText) => {
-      process.stderr.write(redactor.redact(planText) + '\n');
+      // A prompt needs its plan; confirmed by --yes, the plan is a success's detail (-q leaves it out).
+      if (showsResult(!options.yes)) process.stderr.write(redactor.redact(planText) + '\n');
       if (options.yes) return true;
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {

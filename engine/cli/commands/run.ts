@@ -13,6 +13,7 @@ import type { Redactor } from '../../secrets/types.js';
 import type { CompressMode } from '../../runner/transport.js';
 import { printJsonEvents } from '../../report/json-lines.js';
 import { jobOutcomeLine } from '../../report/event-lines.js';
+import { visibleControls } from '../../report/format.js';
 import type { RunReport } from '../../report/run-report.js';
 
 export interface RunOptions extends ReportFlags {
@@ -61,7 +62,7 @@ export async function runCommand(options: RunOptions, redactor: Redactor): Promi
   } else {
     const outcome = jobOutcomeLine(report);
     if (outcome) process.stdout.write(redactor.redact(outcome) + '\n');
-    if (report.error) process.stderr.write(`lsbackup: job ${job.name}: ${report.error}\n`);
+    if (report.error) process.stderr.write(visibleControls(`lsbackup: job ${job.name}: ${report.error}\n`));
   }
   return report.exitCode ?? 1;
 }
@@ -87,7 +88,7 @@ async function setUp(options: RunOptions, redactor: Redactor) {
     if (isLsError(e)) {
       const warn = (m: string) => process.stderr.write(`warning: ${redactor.redact(m)}\n`);
       const untold = await recordFailedStart(options, { ...read, error: e }, redactor, warn);
-      if (untold) process.stderr.write(`lsbackup: ${untold}\n`);
+      if (untold) process.stderr.write(visibleControls(`lsbackup: ${untold}\n`));
     }
     throw e;
   }

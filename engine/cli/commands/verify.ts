@@ -1,11 +1,11 @@
 import { verifyBackup } from '../../catalog/verify.js';
-import { renderVerify } from '../../catalog/render.js';
+import { renderVerify, verifyNeedsAttention } from '../../catalog/render.js';
 import { ExitCode } from '../../errors.js';
 import { loadTrustedKeys } from '../../signing/index.js';
 import { backupSession, type CatalogOptions } from '../../app/catalog.js';
 import { loadRunConfig } from '../../app/config.js';
 import type { Redactor } from '../../secrets/types.js';
-import { objectProgress } from '../../app/reporter.js';
+import { objectProgress, showsResult } from '../../app/reporter.js';
 import { printJsonEvents } from '../../report/json-lines.js';
 import { recordVerifyFindings } from '../../catalog/damage.js';
 
@@ -29,6 +29,6 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   // Outside the target's lock: one small object, written never over another (a prune meanwhile leaves it stray, and cleans it up).
   const record = await recordVerifyFindings(session.target, report, 'lsbackup verify');
   if (options.json) printJsonEvents([{ type: 'verify.result', ...report, damageRecord: record }], redactor);
-  else process.stdout.write(renderVerify(report, record) + '\n');
+  else if (showsResult(verifyNeedsAttention(report, record))) process.stdout.write(renderVerify(report, record) + '\n');
   return report.ok ? ExitCode.ok : ExitCode.failed;
 }
