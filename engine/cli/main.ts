@@ -320,7 +320,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .description('write a commented recipe skeleton <name>.yaml (every phase explained) that validates and runs as written')
     .argument('<name>', 'component name: a lowercase slug, e.g. my-cache')
     .option('--group <group>', 'inventory group the component lives on (default: the name)')
-    .option('-o, --output <dir>', 'directory to write <name>.yaml into (default: the current directory)')
+    .option('-o, --output <dir>', 'directory to write <name>.yaml into, created when missing (default: the current directory)')
     .option('--json', 'machine-readable result')
     .action(async (name: string, options) => setExitCode(await (await import('./commands/recipe.js')).recipeInitCommand(name, options, redactor)));
   connectionOptions(

@@ -5,6 +5,7 @@ import { invalid, type Problem } from '../errors.js';
 import { readCapped, tooLargeProblem } from '../input-limits.js';
 import { parseAndValidate, positionOf, type YamlSource } from '../schema/index.js';
 import { recipeSchema } from './schema.js';
+import { unwrittenInputProblems } from './entry-check.js';
 import { checkRecipeTemplates } from './template-check.js';
 import { appliesToProblem } from './versions.js';
 import type { LoadedRecipe, Recipe } from './types.js';
@@ -55,9 +56,9 @@ export function parseRecipe(file: string, bytes: Buffer): { loaded?: LoadedRecip
   return { loaded: { recipe: value, file, digest, source: text }, problems: [] };
 }
 
-/** Template problems and an unparsable `appliesTo` range. */
+/** Template problems, an unparsable `appliesTo` range and inputs no backup step writes. */
 function templateProblems(recipe: Recipe, source: YamlSource): Problem[] {
-  const problems = checkRecipeTemplates(recipe, source);
+  const problems = [...checkRecipeTemplates(recipe, source), ...unwrittenInputProblems(recipe, source)];
   const range = recipe.metadata?.appliesTo;
   const rangeProblem = typeof range === 'string' ? appliesToProblem(range) : undefined;
   if (rangeProblem) problems.push({ file: source.file, ...positionOf(source, ['metadata', 'appliesTo']), message: rangeProblem });

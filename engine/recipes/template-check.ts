@@ -3,6 +3,7 @@ import type { Problem } from '../errors.js';
 import { didYouMean, nodeAt, parseYaml, positionOf, type DataPath, type Position, type YamlSource } from '../schema/index.js';
 import { KNOWN_HELPERS } from '../template/environment.js';
 import { TEMPLATE_NAMES } from '../template/context.js';
+import { templateSyntaxError } from '../template/syntax-error.js';
 import { parseTemplate, templateReferences, type TemplatePosition, type TemplateReference } from '../template/references.js';
 import { lifecycle, type Operation } from './lifecycle.js';
 import type { Recipe } from './types.js';
@@ -135,8 +136,8 @@ export function checkRecipeTemplates(recipe: Recipe, source: YamlSource): Proble
     try {
       references = templateReferences(parseTemplate(text));
     } catch (error) {
-      const message = String((error as Error).message).split('\n')[0];
-      problems.push({ file: source.file, ...positionOf(source, path), message: `template syntax error: ${message}` });
+      const { message, hint, loc } = templateSyntaxError(error, text);
+      problems.push({ file: source.file, ...positionInString(source, path, loc), message: `template syntax error: ${message}`, hint });
       continue;
     }
     for (const ref of references) {

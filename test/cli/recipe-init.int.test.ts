@@ -21,7 +21,7 @@ describe('lsbackup recipe init', () => {
     const data = path.join(ws.dir, 'data');
     await ws.write('data/state.db', 'precious state\n');
     await ws.write('build/inventory', '[cache]\nlocalhost ansible_connection=local\n');
-    await ws.write('recipes/.keep', '');
+    // -o names a folder that does not exist yet, as the help's example does: init creates it.
     const init = await runCli(['recipe', 'init', 'my-cache', '--group', 'cache', '-o', recipes]);
     expect(init.exitCode, cliOutput(init)).toBe(0);
     const text = await readFile(path.join(recipes, 'my-cache.yaml'), 'utf8');
@@ -62,5 +62,8 @@ describe('lsbackup recipe init', () => {
     expect(again.stderr).toContain('mine.yaml already exists');
     expect(await readFile(path.join(ws.dir, 'mine.yaml'), 'utf8')).toBe('my own work\n');
     expect((await readdir(ws.dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    const intoFile = await runCli(['recipe', 'init', 'other', '-o', path.join(ws.dir, 'mine.yaml')]);
+    expect(intoFile.exitCode).toBe(64);
+    expect(intoFile.stderr).toContain('mine.yaml is not a directory: choose another -o directory');
   });
 });

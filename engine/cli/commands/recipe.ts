@@ -1,4 +1,4 @@
-import { link, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadRunConfig } from '../../app/config.js';
 import { openCommandRun } from '../../app/context.js';
@@ -29,13 +29,17 @@ export async function recipeInitCommand(name: string, options: RecipeInitOptions
   // Written whole under a temporary name, then linked: the final name never holds half a file
   // and an existing recipe is never overwritten (link fails with EEXIST).
   const temp = path.join(dir, `.${name}.yaml.${process.pid}.tmp`);
+  // A new folder of one's own recipes is the usual -o (`-o my-recipes && lsbackup validate my-recipes`).
+  await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new LsError('EUSAGE', { message: `${dir} is not a directory: choose another -o directory` });
+    throw e;
+  });
   try {
     await writeFile(temp, text, { flag: 'wx' });
     await link(temp, file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new LsError('EUSAGE', { message: `${file} already exists: choose another name or -o directory` });
-    if (code === 'ENOENT') throw new LsError('EUSAGE', { message: `directory ${dir} does not exist: create it or choose another -o directory` });
     throw e;
   } finally {
     await unlink(temp).catch(() => undefined);
