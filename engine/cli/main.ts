@@ -519,7 +519,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
 function configHelpLine(): string {
   const found = discoverConfig(undefined);
   const now = found ? `now: ${found.file}${found.source === 'found' ? '' : ` (from ${found.source})`}` : 'now: none found';
-  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.\nProgress: a live line per host on a terminal, a plain line every 5 s in a log, --json events every second; $LSBACKUP_PROGRESS_INTERVAL_MS sets the interval.\nStart-up: compiled code is cached in $XDG_CACHE_HOME/lsbackup (~/.cache/lsbackup); LSBACKUP_COMPILE_CACHE=<dir> moves it, =off turns it off.\nLocks: a cluster's lock is in /run/lock, seen by every user's runs on this machine; $LSBACKUP_LOCK_DIR moves them (a container).`;
+  return `Config: --config, else $LSBACKUP_CONFIG, else the first of ${configSearchPath(process.cwd(), process.env).join(', ')}; ${now}.\nTarget: -t, else $LSBACKUP_TARGET, else the config's \`targets\`.\nProgress: a live line per host on a terminal, a plain line every 5 s in a log, --json events every second; $LSBACKUP_PROGRESS_INTERVAL_MS sets the interval.\nStart-up: compiled code is cached in $XDG_CACHE_HOME/lsbackup (~/.cache/lsbackup); LSBACKUP_COMPILE_CACHE=<dir> moves it, =off turns it off.\nLocks: a cluster's lock is in /run/lock/lsbackup (mode 1777; /etc/tmpfiles.d/lsbackup.conf makes it at boot, docs/deploy.md), seen by every user's runs on this machine; $LSBACKUP_LOCK_DIR moves them (a container).`;
 }
 
 /**

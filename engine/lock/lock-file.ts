@@ -3,7 +3,7 @@
  * process's start time, the command). A lock whose holder is provably gone — same hostname,
  * and the pid is dead or now belongs to a process started at another time — is stale and
  * taken over with a warning. A holder on another machine can not be checked: it is waited for.
- * In a directory shared by several users (sticky, as /run/lock) a user cannot remove another's
+ * In a directory shared by several users (sticky, as /run/lock/lsbackup) a user cannot remove another's
  * lock: a stale one it cannot remove fails the run naming the file and who can remove it.
  */
 import { constants, readFileSync } from 'node:fs';
@@ -36,6 +36,14 @@ export interface LockOptions {
   signal?: AbortSignal;
   /** What the operator can do when the lock file cannot be written (default: free space, fix permissions). */
   fix?: string;
+  /** Makes the lock's directory when it is missing (default: private to this user, 0700). */
+  makeDir?: (dir: string) => Promise<void>;
+  /**
+   * A lock kept for other versions' runs only: taken and honoured where this user may write its
+   * directory, skipped where it may not or the directory is missing (no run of this user could
+   * have written it there either). Its directory is not made.
+   */
+  skipIfUnwritable?: boolean;
 }
 
 export interface HeldLock {
@@ -127,7 +135,7 @@ interface LockInQuestion {
 
 /**
  * A lock file (or the guard of a takeover) that is not ours and may not be removed: in a sticky
- * directory (/run/lock) only its owner and root may. The run cannot go on, and waiting would not help.
+ * directory (/run/lock/lsbackup) only its owner and root may. The run cannot go on, and waiting would not help.
  */
 async function cannotRemove(file: string, lock: LockInQuestion, e: NodeJS.ErrnoException): Promise<LsError> {
   const fileOwner = await stat(file).then(
@@ -223,9 +231,11 @@ export function currentOwner(): LockOwner {
 
 export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
   const cannotWrite = (e: unknown) => new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message, fix: options.fix }, { cause: e });
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-    throw cannotWrite(e);
-  });
+  if (!options.skipIfUnwritable) {
+    await (options.makeDir ?? makePrivateDir)(path.dirname(file)).catch((e: unknown) => {
+      throw cannotWrite(e);
+    });
+  }
   const self = currentOwner();
   const deadline = Date.now() + options.waitMs;
   let announced = false;
@@ -243,10 +253,12 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
       heldHere.delete(file);
       released();
     };
-    const created = await tryCreate(file, self).catch((e: unknown) => {
+    const created = await tryCreate(file, self).catch((e: NodeJS.ErrnoException) => {
       free();
+      if (options.skipIfUnwritable && (notAllowed(e) || e.code === 'EROFS' || e.code === 'ENOENT')) return 'skipped' as const;
       throw cannotWrite(e);
     });
+    if (created === 'skipped') return { file, release: async () => {} };
     if (created) return { file, release: () => rm(file, { force: true }).finally(free) };
     free();
     const owner = await readOwner(file);
@@ -273,6 +285,10 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     }
     await sleepUnlessAborted(options.pollMs ?? 500, options.signal);
   }
+}
+
+async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
 /**

@@ -13,7 +13,7 @@ import { startFleet, type Fleet } from '../fleet/fleet.js';
 import { startRabbitmq, type RabbitmqServer } from '../infra/index.js';
 import type { BackupMetadata } from '../../engine/archive/index.js';
 import { archiveEntries, archiveEntry, componentOf, entrySize, hostOf, storedBackup } from '../helpers/archive.js';
-import { cliOutput, stepEnd } from '../helpers/cli.js';
+import { cliOutput, jsonEvents, stepEnd } from '../helpers/cli.js';
 import { backupWithUnreadEdit } from '../helpers/config-edit.js';
 import { createCluster, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip } from '../helpers/recipe-test.js';
@@ -31,23 +31,20 @@ describe('rabbitmq recipe', () => {
   let b: Cluster;
   /** rabbitmq_tmp_dir: where restore keeps the configuration it replaces. */
   let aside: string;
+  /** host1's vars, as the tests but one (restart command empty) run with. */
+  let host1Vars: Record<string, string>;
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 1 });
     rmq = await startRabbitmq();
     aside = await mkdtemp(path.join(tmpdir(), 'lsb-rabbitmq-aside-'));
-    b = await createCluster({
-      fleet,
-      groups: { host1: ['rabbitmq'] },
-      hostVars: {
-        host1: {
-          rabbitmqctl: rmq.rabbitmqctlScript,
-          rabbitmq_config_dir: rmq.configDir,
-          // The real node, stopped and started again (test/infra/servers/rabbitmq.ts).
-          rabbitmq_restart_command: rmq.restartScript,
-          rabbitmq_tmp_dir: aside,
-        },
-      },
-    });
+    host1Vars = {
+      rabbitmqctl: rmq.rabbitmqctlScript,
+      rabbitmq_config_dir: rmq.configDir,
+      // The real node, stopped and started again (test/infra/servers/rabbitmq.ts).
+      rabbitmq_restart_command: rmq.restartScript,
+      rabbitmq_tmp_dir: aside,
+    };
+    b = await createCluster({ fleet, groups: { host1: ['rabbitmq'] }, hostVars: { host1: host1Vars } });
   });
   afterAll(async () => {
     await rmq?.stop();
@@ -147,6 +144,39 @@ describe('rabbitmq recipe', () => {
       expect((await readdir(rmq.configDir)).sort()).toEqual(files);
       expect(await ctl('list_vhosts')).toMatch(/^\/$/m);
       expect(await readdir(aside)).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'with rabbitmq_restart_command empty, puts a changed /etc/rabbitmq back and leaves the node running, warning that it takes effect at the next start',
+    async () => {
+      const setting = 'vm_memory_high_watermark.relative = 0.33\n';
+      const { archive, config } = await backupWithUnreadEdit(b, recipe, rmq.configFile, setting);
+      await b.hostVars('host1', { ...host1Vars, rabbitmq_restart_command: '' });
+      try {
+        const pid = rmq.currentPid();
+        const restartsBefore = await rmq.restarts();
+        const r = await b.restore(archive, ['--json', '--var', 'rabbitmq.restore_configs=true']);
+        // A warning, not a failure: the restore did what it was asked (docs/components/databases-and-proxies.md).
+        expect(r.exitCode, cliOutput(r)).toBe(0);
+        expect(jsonEvents<{ status: string }>(r.stdout, 'run.end').map((e) => e.status)).toEqual(['success']);
+        expect(stepEnd(r, 'restart the node')).toEqual({
+          status: 'success',
+          stdout: '',
+          stderr: 'rabbitmq: the restored configuration takes effect when the node next starts (rabbitmq_restart_command is empty)',
+        });
+        expect(jsonEvents<{ message: string }>(r.stdout, 'warning').map((w) => w.message)).toEqual([
+          expect.stringContaining('takes effect when the node next starts'),
+        ]);
+        expect(await readFile(rmq.configFile, 'utf8')).toBe(config + setting);
+        expect(await rmq.restarts()).toBe(restartsBefore);
+        expect(rmq.currentPid()).toBe(pid);
+        expect(await readdir(aside)).toEqual([]);
+      } finally {
+        await b.hostVars('host1', host1Vars);
+        await writeFile(rmq.configFile, config);
+      }
     },
     TEST_TIMEOUT_MS,
   );

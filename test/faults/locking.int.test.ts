@@ -4,17 +4,18 @@
  * taken over with a warning; a lock held on another machine is never taken over; a run killed
  * with SIGKILL leaves temp files that the next run removes; retention's withTargetLock waits
  * for a running backup. The cluster lock is one for every user of the machine (a second user,
- * lsbnosudo, runs the CLI through runuser).
+ * lsbnosudo, runs the CLI through runuser), also where /run/lock is root's 0755 (RHEL), and
+ * one with an older lsbackup's, which kept it in /run/lock itself.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cliOutput, recipeYaml, runCli, spawnCli, workspace } from '../helpers/cli.js';
+import { cliOutput, cliPath, recipeYaml, repoRoot, runCli, spawnCli, workspace } from '../helpers/cli.js';
 import { waitFor } from './support.js';
-import { clusterLockFile, withTargetLock, processStartMs } from '../../engine/lock/index.js';
+import { acquireLock, clusterLockFile, currentOwner, DEFAULT_MACHINE_LOCK_DIR, withTargetLock, processStartMs } from '../../engine/lock/index.js';
 import { openTarget } from '../../targets/registry.js';
 import { ensureTestUsers, NOSUDO_USER } from '../fleet/fleet.js';
 
@@ -31,7 +32,7 @@ beforeEach(async () => {
   target = path.join(ws.dir, 'backups');
   recipes = path.join(ws.dir, 'recipes');
   ready = path.join(ws.dir, 'running');
-  // The compile cache in the workspace; the cluster lock (in /run/lock) is this test's own, keyed on its inventory's path.
+  // The compile cache in the workspace; the cluster lock (in /run/lock/lsbackup) is this test's own, keyed on its inventory's path.
   env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache') };
   await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
   await ws.write(
@@ -202,7 +203,7 @@ describe('two users (or cache dirs) of one machine', () => {
 
   it('a stale lock of another user that this user may not remove fails clearly, naming the file; root takes it over', async () => {
     const other = await otherUsersRun();
-    // Sticky and world-writable as /run/lock, but this test's own.
+    // Sticky and world-writable as /run/lock/lsbackup, but this test's own.
     const lockDir = path.join(ws.dir, 'locks');
     await mkdir(lockDir);
     await chmod(lockDir, 0o1777);
@@ -229,6 +230,58 @@ describe('two users (or cache dirs) of one machine', () => {
     expect(existsSync(lockFile)).toBe(false);
   }, 240_000);
 
+  it("where /run/lock is root's 0755 (RHEL), the lock directory made by the shipped tmpfiles.d snippet, or by root's run whatever its umask, serves the unit's user", async () => {
+    const other = await otherUsersRun();
+    // A system root whose /run/lock is RHEL's; the runs are pointed at its lsbackup lock directory.
+    const sysroot = path.join(ws.dir, 'rhel');
+    await mkdir(path.join(sysroot, path.dirname(DEFAULT_MACHINE_LOCK_DIR)), { recursive: true });
+    await chmod(path.join(sysroot, path.dirname(DEFAULT_MACHINE_LOCK_DIR)), 0o755);
+    const lockDir = path.join(sysroot, DEFAULT_MACHINE_LOCK_DIR);
+    const lockEnv = { LSBACKUP_LOCK_DIR: lockDir };
+    // The step's marker, one the other user's step may touch.
+    await writeFile(ready, '');
+    await chmod(ready, 0o666);
+    const asOtherUser = () => runCli(['apply', recipes, '-b', build, '-t', other.target], { env: { ...other.env, ...lockEnv }, user: otherUser });
+    const modeAndOwner = async () => {
+      const s = await stat(lockDir);
+      return { directory: s.isDirectory(), mode: (s.mode & 0o7777).toString(8), uid: s.uid };
+    };
+    const sharedByRoot = { directory: true, mode: '1777', uid: 0 };
+
+    // Nobody made it: the unit's user cannot, and is told how (the snippet's own line).
+    const snippet = await readFile(path.join(repoRoot, 'deploy/systemd/tmpfiles.d/lsbackup.conf'), 'utf8');
+    const line = /^d \S+ .*$/m.exec(snippet)![0];
+    expect(line).toBe(`d ${DEFAULT_MACHINE_LOCK_DIR} 1777 root root -`);
+    const before = await asOtherUser();
+    expect(before.exitCode, cliOutput(before)).toBe(1);
+    expect(before.stderr).toMatch(new RegExp(`Cannot take the lock of cluster \\S+: writing ${lockDir}/lsbackup-cluster-\\w+\\.lock failed \\(EACCES`));
+    expect(before.stderr).toContain(
+      `put the line "${line.replace(DEFAULT_MACHINE_LOCK_DIR, lockDir)}" in /etc/tmpfiles.d/lsbackup.conf and run systemd-tmpfiles --create lsbackup.conf`,
+    );
+    expect(existsSync(lockDir)).toBe(false);
+
+    // Installed and applied as docs/deploy.md says (at boot, systemd-tmpfiles-setup does the same).
+    await mkdir(path.join(sysroot, 'etc/tmpfiles.d'), { recursive: true });
+    await writeFile(path.join(sysroot, 'etc/tmpfiles.d/lsbackup.conf'), snippet);
+    await execa('systemd-tmpfiles', ['--create', `--root=${sysroot}`, 'lsbackup.conf']);
+    expect(await modeAndOwner()).toEqual(sharedByRoot);
+    const withSnippet = await asOtherUser();
+    expect(withSnippet.exitCode, cliOutput(withSnippet)).toBe(0);
+    expect(await readdir(lockDir)).toEqual([]); // taken there, and released
+
+    // No snippet: root's run (a unit's UMask=0077) makes it, for every user.
+    await rm(lockDir, { recursive: true });
+    const asRoot = await execa('sh', ['-c', 'umask 077 && exec "$@"', 'sh', process.execPath, cliPath, ...applyArgs()], {
+      env: { ...env, ...lockEnv },
+      reject: false,
+    });
+    expect(asRoot.exitCode, String(asRoot.stderr)).toBe(0);
+    expect(await modeAndOwner()).toEqual(sharedByRoot);
+    const afterRoot = await asOtherUser();
+    expect(afterRoot.exitCode, cliOutput(afterRoot)).toBe(0);
+    expect((await readdir(other.target)).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(2);
+  }, 240_000);
+
   it('a lock directory this user may not write fails the run before anything runs, saying how to fix it (never a run without the lock)', async () => {
     const other = await otherUsersRun();
     const lockDir = path.join(ws.dir, 'root-only-locks');
@@ -241,6 +294,61 @@ describe('two users (or cache dirs) of one machine', () => {
     expect(existsSync(ready)).toBe(false);
     expect(await readdir(other.target)).toEqual([]);
   }, 120_000);
+});
+
+/**
+ * lsbackup 0.1.0 kept its machine-wide locks in /run/lock itself: one still running after an
+ * upgrade (a scheduler not restarted) must exclude a newer run, and the newer run it.
+ */
+describe('an older lsbackup, whose locks are in /run/lock itself', () => {
+  it('holding the cluster lock there, a newer run meets it; a newer run holds that file too, where the older one looks', async () => {
+    const newer = clusterLockFile(path.join(build, 'inventory'));
+    expect(path.dirname(newer)).toBe(DEFAULT_MACHINE_LOCK_DIR);
+    const older = path.join(path.dirname(DEFAULT_MACHINE_LOCK_DIR), path.basename(newer));
+    // As 0.1.0 writes it, held by a live process (this test's).
+    await writeFile(older, JSON.stringify({ ...currentOwner(), command: 'apply' }), { mode: 0o644 });
+    try {
+      const r = await runCli(applyArgs(), { env });
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(r.stderr).toContain(`is in use by another lsbackup run: pid ${process.pid} on ${os.hostname()}`);
+      expect(r.stderr).toContain(`(lock ${older})`);
+      expect(await archives()).toEqual([]);
+    } finally {
+      await rm(older, { force: true });
+    }
+
+    const { child } = await holdingRun(20);
+    try {
+      expect(JSON.parse(await readFile(older, 'utf8')).pid).toBe(child.pid);
+      expect(JSON.parse(await readFile(newer, 'utf8')).pid).toBe(child.pid);
+    } finally {
+      expect((await child).exitCode).toBe(0);
+    }
+    expect(existsSync(older)).toBe(false);
+    expect(existsSync(newer)).toBe(false);
+  }, 180_000);
+
+  it("where this user may not write there (RHEL's root-only /run/lock), that lock is skipped, but one an older root run holds is still met", async () => {
+    ensureTestUsers();
+    await chmod(ws.dir, 0o755);
+    // Stands in for RHEL's /run/lock: root's, 0755.
+    const rootOnly = path.join(ws.dir, 'run-lock');
+    await mkdir(rootOnly, { mode: 0o755 });
+    const older = path.join(rootOnly, 'lsbackup-cluster-0123456789abcdef.lock');
+    // The lock as withLocks takes an older version's (the built module, run as the unit's user would).
+    const script = `const { acquireLock } = await import(${JSON.stringify(path.join(repoRoot, 'dist/engine/lock/lock-file.js'))});
+      try { await (await acquireLock(process.argv[1], { what: 'cluster c', waitMs: 0, skipIfUnwritable: true })).release(); console.log('skipped'); }
+      catch (e) { console.log(e.message); }`;
+    const take = async () => (await execa('runuser', ['-u', NOSUDO_USER, '--', process.execPath, '--input-type=module', '-e', script, older])).stdout;
+    expect(await take()).toBe('skipped');
+    expect(existsSync(older)).toBe(false);
+    // No /run/lock at all (a container): no older run holds it there, and root's run does not make it (0700, it would shut other users out).
+    const missing = path.join(ws.dir, 'no-run-lock');
+    await (await acquireLock(path.join(missing, path.basename(older)), { what: 'cluster c', waitMs: 0, skipIfUnwritable: true })).release();
+    expect(existsSync(missing)).toBe(false);
+    await writeFile(older, JSON.stringify({ ...currentOwner(), command: 'apply' }), { mode: 0o644 });
+    expect(await take()).toContain(`cluster c is in use by another lsbackup run: pid ${process.pid} on ${os.hostname()} (user root)`);
+  }, 60_000);
 });
 
 describe('two runs in one process (the jobs of `lsbackup schedule`)', () => {

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { checkConfigText } from '../../engine/config/load.js';
 import { loadInventory } from '../../engine/inventory/index.js';
+import { DEFAULT_MACHINE_LOCK_DIR } from '../../engine/lock/index.js';
 import { cliOutput, repoRoot, runCli } from '../helpers/cli.js';
 import { restrictedViolations } from './pod-security.js';
 
@@ -165,12 +166,22 @@ describe('deploy/Dockerfile and systemd units', () => {
       const text = read(`systemd/${unit}`);
       expect(text, unit).toMatch(/^StateDirectory=lsbackup$/m);
       expect(text, unit).toMatch(/^UMask=0077$/m);
-      // The cluster locks are in /run/lock, shared with every other user's runs (ProtectSystem=strict makes it read-only).
+      // The cluster locks are in /run/lock/lsbackup, shared with every other user's runs, and in /run/lock for older
+      // versions' runs (ProtectSystem=strict makes them read-only; lsbackup makes its directory where the snippet did not).
       expect(text, unit).toMatch(/^ReadWritePaths=\/run\/lock$/m);
       expect(text, unit).toMatch(/^LoadCredential=\w+:\/etc\/lsbackup\/credentials\/\w+$/m);
       // Secrets are credentials now; an environment file holds no secret and may be absent.
       expect(text, unit).not.toMatch(/^EnvironmentFile=\//m);
     }
+  });
+
+  it("the tmpfiles.d snippet makes the lock directory lsbackup uses, 1777 and root's, as docs/deploy.md shows it", () => {
+    const snippet = read('systemd/tmpfiles.d/lsbackup.conf');
+    const lines = snippet.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    expect(lines).toEqual([`d ${DEFAULT_MACHINE_LOCK_DIR} 1777 root root -`]);
+    expect(readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8').replace(/\s+/g, ' ')).toContain(`\`${lines[0]}\``);
+    // Its install line is the one lsbackup.service gives.
+    expect(read('systemd/lsbackup.service')).toContain('systemd-tmpfiles --create lsbackup.conf');
   });
 
   it("the units' Documentation= names a file the package ships", () => {
