@@ -56,7 +56,7 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     ...hostTemporary('lsb_t', 'directory', 'echo "lsbackup: cannot make a temporary directory on this host (mktemp -d)" >&2; exit 2'),
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
-    ...collectPathsPreamble(pathWords, optional),
+    ...collectPathsPreamble(pathWords, excludes, optional),
     `find "$@" -printf '${findFormat(token)}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
     // Every stage writes a file and is checked: a pipeline's status is its last command's (sh
     // has no pipefail), and a sort that ran out of temporary space once left an empty list, and

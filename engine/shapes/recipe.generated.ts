@@ -200,7 +200,7 @@ export interface CollectStep {
    */
   path: string | string[];
   /**
-   * Templates: glob patterns left out of the collection.
+   * Templates: glob patterns left out of the collection, as GNU tar's --exclude matches them: against each trailing part of a name, `*` matching `/` too (`*.log`, `cache`). A pattern that matches the collect path itself (`foo` or `/etc/*` for `/etc/foo`) fails the step: nothing of the path would be stored.
    */
   exclude?: string[];
   /**
