@@ -99,6 +99,8 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     `cut -z -d' ' -f2- "$lsb_t/send.named" > "$lsb_t/send" || lsb_failed 'ordering the names to send'`,
     'rm -f "$lsb_t/send.others" "$lsb_t/send.files" "$lsb_t/send.numbered" "$lsb_t/send.named"',
     // Every name is listed: --no-recursion keeps tar from sending unchanged files under a directory.
+    // It comes after the excludes: GNU tar gives a pattern its leading-directory match (`sub` leaves
+    // out sub/a.key, as in a full collect) only when the pattern precedes --no-recursion.
     `${tarCreate(excludes)} --no-recursion --null --verbatim-files-from --files-from="$lsb_t/send"`,
     'exit $?',
   ].join('\n');
