@@ -40,7 +40,7 @@ export function readYaml(text: string, file: string, problems: Problem[]): YamlF
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', merge: true, uniqueKeys: false, lineCounter, customTags: pyyamlBooleans });
   if (doc.errors.length > 0) {
-    problems.push(...yamlSyntaxProblems(file, doc.errors));
+    problems.push(...yamlSyntaxProblems(file, doc.errors, text));
     return undefined;
   }
   const bomb = aliasExpansionProblem(doc, file, lineCounter);

@@ -13,7 +13,10 @@ const MUSTACHE = /\{\{\{?[^}]*\}?\}\}/g;
  * alone (an entry an older version of the recipe wrote, or a var turned off).
  */
 export function unwrittenInputProblems(recipe: Recipe, source: YamlSource): Problem[] {
-  const outputs = stepsOf(recipe.spec.backup).flatMap(({ step }) => (typeof step.output === 'string' ? [step.output] : []));
+  const backupSteps = stepsOf(recipe.spec.backup);
+  // An output that is not a string is the schema's problem; which entry it meant is unknown.
+  if (backupSteps.some(({ step }) => step.output !== undefined && typeof step.output !== 'string')) return [];
+  const outputs = backupSteps.flatMap(({ step }) => (typeof step.output === 'string' ? [step.output] : []));
   const problems: Problem[] = [];
   for (const { phase, index, step } of stepsOf(recipe.spec.restore)) {
     const input = step.input;

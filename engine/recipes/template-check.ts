@@ -52,7 +52,8 @@ export function positionInString(source: YamlSource, path: DataPath, spot: Templ
   const node = nodeAt(source, path);
   if (!isScalar(node)) return start;
   const type = (node as Scalar).type;
-  if (type === Scalar.BLOCK_LITERAL || type === Scalar.BLOCK_FOLDED) {
+  if (type === Scalar.BLOCK_FOLDED) return positionInFolded(source, start.line, String((node as Scalar).value), spot);
+  if (type === Scalar.BLOCK_LITERAL) {
     const line = start.line + spot.line;
     const indent = /^ */.exec(source.text.split('\n')[line - 1] ?? '')![0].length;
     return { line, col: indent + spot.column + 1 };
@@ -60,6 +61,31 @@ export function positionInString(source: YamlSource, path: DataPath, spot: Templ
   if (spot.line !== 1) return start;
   const quote = type === Scalar.QUOTE_DOUBLE || type === Scalar.QUOTE_SINGLE ? 1 : 0;
   return { line: start.line, col: start.col + quote + spot.column };
+}
+
+/**
+ * A `>` block joins its lines with spaces, so a spot in the value's text is found on its source
+ * line by laying each source line (its indentation removed) over the value in order.
+ */
+function positionInFolded(source: YamlSource, headerLine: number, value: string, spot: TemplatePosition): Position {
+  const valueLines = value.split('\n');
+  const offset = valueLines.slice(0, spot.line - 1).reduce((sum, l) => sum + l.length + 1, 0) + spot.column;
+  const lines = source.text.split('\n');
+  const blockIndent = /^ */.exec(lines.slice(headerLine).find((l) => l.trim() !== '') ?? '')![0].length;
+  let found: Position = { line: headerLine + 1, col: blockIndent + 1 };
+  let cursor = 0;
+  for (let line = headerLine + 1; line <= lines.length; line++) {
+    const text = lines[line - 1]!;
+    if (text.trim() === '') continue;
+    if (/^ */.exec(text)![0].length < blockIndent) break;
+    const content = text.slice(blockIndent);
+    const at = value.indexOf(content, cursor);
+    if (at < 0) break;
+    if (offset < at) break;
+    found = { line, col: blockIndent + Math.min(offset - at, content.length) + 1 };
+    cursor = at + content.length;
+  }
+  return found;
 }
 
 function checkPath(parts: string[], declaredVars: Set<string>): { message: string; hint?: string } | undefined {

@@ -20,7 +20,7 @@ export interface Position {
 export function parseYaml(file: string, text: string): { source: YamlSource; problems: Problem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const problems = yamlSyntaxProblems(file, doc.errors);
+  const problems = yamlSyntaxProblems(file, doc.errors, text);
   if (problems.length === 0) {
     const bomb = aliasExpansionProblem(doc, file, lineCounter);
     if (bomb) problems.push(bomb);
@@ -33,14 +33,26 @@ export function parseYaml(file: string, text: string): { source: YamlSource; pro
  * programmer (`please use YAML.parseAllDocuments()`, `Maximum call stack size exceeded`, the
  * latter repeated for each level the parser unwinds): those say what is wrong with the file.
  */
-export function yamlSyntaxProblems(file: string, errors: readonly YAMLError[]): Problem[] {
+export function yamlSyntaxProblems(file: string, errors: readonly YAMLError[], text: string): Problem[] {
   const tooDeep = errors.find(isTooDeep);
-  return errors
+  return withoutEchoes(errors)
     .filter((e) => !isTooDeep(e) || e === tooDeep)
     .map((error) => {
       const [start] = error.linePos ?? [];
-      return { file, line: start?.line, col: start?.col, ...syntaxMessage(error) };
+      return { file, line: start?.line, col: start?.col, ...syntaxMessage(error, text) };
     });
+}
+
+/**
+ * The parser's errors that are not echoes of another: a tab used as indentation throws the
+ * columns of the lines after it off, and they are reported as misaligned (one tab, eight
+ * problems); a value followed by a deeper-indented line is reported twice at one spot.
+ */
+function withoutEchoes(errors: readonly YAMLError[]): readonly YAMLError[] {
+  const tabs = errors.filter((e) => e.code === 'TAB_AS_INDENT');
+  if (tabs.length > 0) return tabs;
+  const nested = new Set(errors.filter((e) => e.code === 'BLOCK_AS_IMPLICIT_KEY').map((e) => e.pos[0]));
+  return errors.filter((e) => !(e.code === 'MULTILINE_IMPLICIT_KEY' && nested.has(e.pos[0])));
 }
 
 /**
@@ -52,7 +64,22 @@ function isTooDeep(error: YAMLError): boolean {
   return error.code === 'RESOURCE_EXHAUSTION' || error.message.includes('Maximum call stack size exceeded');
 }
 
-function syntaxMessage(error: YAMLError): { message: string; hint?: string } {
+const ALIGN_KEYS = "indent every key of one mapping to the same column with spaces, and a nested mapping's keys under its key, which has nothing after its ':'";
+
+function syntaxMessage(error: YAMLError, text: string): { message: string; hint?: string } {
+  switch (error.code) {
+    case 'TAB_AS_INDENT':
+      return { message: 'YAML syntax error: a tab indents this line', hint: 'indent with spaces: YAML does not allow tabs there' };
+    case 'DUPLICATE_KEY': {
+      const key = /^[^:\n]*/.exec(text.slice(error.pos[0]))![0].trim();
+      return { message: `YAML syntax error: the key '${key}' appears twice in this mapping`, hint: 'keep one of them' };
+    }
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      return { message: 'YAML syntax error: a line below this value is indented deeper than its key', hint: ALIGN_KEYS };
+  }
+  // BAD_INDENT also says a flow collection ([a, b) is not closed: only misaligned keys get the hint.
+  if (error.code === 'BAD_INDENT' && error.message.startsWith('All mapping items'))
+    return { message: `YAML syntax error: ${plainMessage(error)}`, hint: ALIGN_KEYS };
   if (error.code === 'MULTIPLE_DOCS') {
     return {
       message: 'YAML syntax error: a second document starts here; the file must hold one',
@@ -60,8 +87,12 @@ function syntaxMessage(error: YAMLError): { message: string; hint?: string } {
     };
   }
   if (isTooDeep(error)) return { message: 'YAML syntax error: values are nested too deeply to read', hint: 'flatten this value' };
-  // prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position.
-  return { message: `YAML syntax error: ${error.message.split(/ at line \d+, column \d+/)[0]!.split('\n')[0]}` };
+  return { message: `YAML syntax error: ${plainMessage(error)}` };
+}
+
+/** prettyErrors appends " at line L, column C:" and a source excerpt; we print our own position. */
+function plainMessage(error: YAMLError): string {
+  return error.message.split(/ at line \d+, column \d+/)[0]!.split('\n')[0]!;
 }
 
 /**
