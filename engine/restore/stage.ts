@@ -13,6 +13,7 @@ import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
+import { isWrongIdentity } from '../crypto/crypto-error.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
@@ -136,6 +137,8 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       const message = `${options.stagingDir} ran out of space while staging '${reading}': pass --staging-dir on a disk with room, or --stream to stage nothing`;
       throw new LsError('ERESTORE', { backup: options.backup, message, noSpace: true });
     }
+    // The operator's key, not the archive: said as such.
+    if (isWrongIdentity(e)) refuse(`it cannot be decrypted: ${(e as Error).message}`);
     const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }

@@ -6,10 +6,10 @@
  * while a staged restore refused it. Now all three refuse it, and no host command runs.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliOutput, localCluster, type LocalCluster } from './support.js';
+import { cliOutput, collectedTree, localCluster, type LocalCluster } from './support.js';
 
 let c: LocalCluster;
 let tree: string;
@@ -17,10 +17,8 @@ let archive: string;
 
 beforeAll(async () => {
   c = await localCluster();
-  tree = path.join(c.data, 'tree');
-  await mkdir(tree, { recursive: true });
+  tree = await collectedTree(c);
   await writeFile(path.join(tree, 'f'), 'kept\n');
-  await c.recipe('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${tree}\nrestore:\n  apply:\n    - files: ${tree}\n`);
   const apply = await c.apply(['--format', 'tar.zst']);
   expect(apply.exitCode, cliOutput(apply)).toBe(0);
   archive = await c.archive('.tar.zst');

@@ -6,9 +6,9 @@
  * naming the tar formats, which keep both times.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { mkdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cliOutput, localCluster, type LocalCluster } from './support.js';
+import { cliOutput, collectedTree, localCluster, type LocalCluster } from './support.js';
 
 let c: LocalCluster;
 let tree: string;
@@ -17,9 +17,7 @@ const AFTER_2038 = 4_102_444_800; // 2100-01-01
 
 beforeEach(async () => {
   c = await localCluster();
-  tree = path.join(c.data, 'tree');
-  await mkdir(tree, { recursive: true });
-  await c.recipe('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${tree}\nrestore:\n  apply:\n    - files: ${tree}\n`);
+  tree = await collectedTree(c);
 });
 afterEach(async () => c.cleanup());
 
