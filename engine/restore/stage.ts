@@ -100,11 +100,13 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       if (entry.path === METADATA_ENTRY) {
         metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY);
         metadata = parseMetadata(metadataBytes, options.backup);
+        reading = undefined;
         continue;
       }
       if (entry.path === SIGNATURE_ENTRY) {
         // Not listed in metadata.json (it signs it); checked by restore/run.ts against the trusted keys.
         signature = await readLimited(body, 64 * 1024, 'the signature entry');
+        reading = undefined;
         continue;
       }
       const counted = body.pipe(createMeter());
@@ -139,7 +141,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     }
     // The operator's key, not the archive: said as such.
     if (isWrongIdentity(e)) refuse(`it cannot be decrypted: ${(e as Error).message}`);
-    const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
+    const where = reading ? `while reading entry '${reading}'` : order.length > 0 ? `after entry '${order.at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');

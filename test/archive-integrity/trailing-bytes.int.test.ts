@@ -36,6 +36,8 @@ it('verify says the tar.zst is damaged, naming zstd’s refusal', async () => {
   expect(verify.exitCode, cliOutput(verify)).toBe(1);
   expect(verify.stdout).toContain('FAILED');
   expect(verify.stdout).toContain("'zstd' exited with 1");
+  // metadata.json was read whole: the damage is after it, not in it.
+  expect(verify.stdout).not.toContain("entry 'metadata.json'");
 }, 120_000);
 
 it.each([[[]], [['--stream']]])(
@@ -45,6 +47,7 @@ it.each([[[]], [['--stream']]])(
     expect(restore.exitCode, cliOutput(restore)).toBe(1);
     expect(restore.stderr).toContain('refused before any host was touched');
     expect(restore.stderr).toContain("'zstd' exited with 1");
+    expect(restore.stderr).toContain("damaged or truncated after entry 'metadata.json'");
     await expect(stat(tree)).rejects.toThrow(/ENOENT/);
   },
   120_000,
