@@ -61,6 +61,12 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
+/** The extended timestamp yazl writes holds 0 to 2^31-1 seconds since 1970. */
+function zipHoldsTime(mtime: Date): boolean {
+  const seconds = Math.floor(mtime.getTime() / 1000);
+  return seconds >= 0 && seconds <= 0x7fffffff;
+}
+
 /**
  * zip via yazl. Sizes are always known here (spooled if need be), so yazl decides zip64 per
  * entry itself. Zip keeps mode and mtime (2-second DOS time plus the extended timestamp) but
@@ -84,6 +90,14 @@ export function createZipContainer(output: Writable, level = 6): Container {
         throw archiveError(entry.path, "zip archives cannot hold a '\\' in a name (zip reads it as a directory separator); use tar.gz or tar.zst");
       }
       if (entry.sparse) throw archiveError(entry.path, 'zip archives have no sparse entries');
+      // yazl writes the time as unsigned 32-bit seconds: one before 1970 threw out of its stream
+      // (the process died); one after 2038 was cut to 2038-01-19 and restored so.
+      if (!zipHoldsTime(entry.mtime)) {
+        throw archiveError(
+          entry.path,
+          `zip archives hold times from 1970 to 2038-01-19 only and this entry's is ${entry.mtime.toISOString()}; use tar.gz or tar.zst`,
+        );
+      }
       const common = { mtime: entry.mtime };
       switch (entry.type) {
         case 'directory':

@@ -51,6 +51,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) {
         if (entry.path === SIGNATURE_ENTRY) signature = await readLimited(body, 64 * 1024, 'the signature entry');
         else metadata = JSON.parse((metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY)).toString('utf8'));
+        current = undefined; // read whole: a failure after it is not this entry's
         continue;
       }
       const hash = createHash('sha256');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Duplex, Writable, type Readable } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from './block-writer.js';
 import { archiveError } from './entry.js';
 
@@ -77,10 +77,21 @@ export function spawnZstd(args: string[], command = 'zstd'): Duplex {
   // eslint-disable-next-line prefer-const
   let duplex: Duplex | undefined;
   const zstd = startZstd(args, { command, onProblem: (problem) => duplex?.destroy(archiveError('zstd', problem)) });
-  duplex = Duplex.from({ writable: zstd.stdin, readable: zstd.stdout! });
+  duplex = Duplex.from({ writable: zstd.stdin, readable: Readable.from(outputThenStatus(zstd), { objectMode: false }) });
   // Tearing the stream down (abort) must not leave the child running.
   duplex.on('close', () => zstd.kill());
   return duplex;
+}
+
+/**
+ * zstd's output, ending only once zstd has exited well. Its stdout ends before its exit status
+ * is known: a reader done at the end of the output would take an archive zstd then refused
+ * (bytes after the last frame: `unsupported format`, exit 1) for a whole one.
+ */
+async function* outputThenStatus(zstd: ZstdProcess): AsyncGenerator<Buffer> {
+  for await (const chunk of zstd.stdout!) yield chunk as Buffer;
+  const problem = await zstd.ended;
+  if (problem) throw archiveError('zstd', problem);
 }
 
 /** `zstd -d -q -c`: decompress stdin to stdout. */

@@ -17,6 +17,7 @@ import { heldPath } from '../archive/held-path.js';
 import type { EntryRecord } from '../archive/types.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 import { sidecarMismatches } from './sidecar-match.js';
+import { isWrongIdentity } from '../crypto/crypto-error.js';
 import { baseMismatch } from './chain-base.js';
 
 export interface BackupVerifyReport {
@@ -30,7 +31,7 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'signature' | 'metadata' | 'chain'; message: string; path?: undefined })[];
+  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'chain'; message: string; path?: undefined })[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
   /**
@@ -48,7 +49,7 @@ export interface BackupVerifyReport {
  * not there to compare with (an archive fetched with `get`).
  */
 function showsDamage(p: BackupVerifyReport['problems'][number], report: Pick<BackupVerifyReport, 'expectedSha256'>): boolean {
-  if (p.kind === 'encrypted' || p.kind === 'recorded-error' || isWarning(p)) return false;
+  if (p.kind === 'encrypted' || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p)) return false;
   return !(p.kind === 'digest' && report.expectedSha256 === undefined);
 }
 
@@ -141,6 +142,8 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
     .catch(() => undefined);
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
+  // An identity the backup was not encrypted for reads nothing: the content is unchecked, not damaged.
+  let wrongIdentity = false;
 
   let digest = await measured(counted(await target.get(name), options.count), async (stored) => {
     if (!canDecrypt) {
@@ -149,6 +152,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
       return undefined;
     }
     const plain = parsed.encrypted ? await decrypted(stored, name, options) : stored;
+    plain.on('error', (e) => (wrongIdentity ||= isWrongIdentity(e)));
     return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir });
   });
   // The content check stopped early (a damaged archive): hash the stored bytes in a second pass.
@@ -161,12 +165,17 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: `the stored archive has sha256 ${digest.sha256}, its .sha256 sidecar says ${expectedSha256}` });
   }
-  const content = digest.result;
+  const content = wrongIdentity ? undefined : digest.result;
   const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);
   if (metadataProblem) problems.push({ kind: 'metadata', message: metadataProblem });
   // Invalid metadata explains a missing entries list better than 'no-metadata' does.
   if (content) problems.push(...content.problems.filter((p) => !(metadataProblem && p.kind === 'no-metadata')));
-  else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
+  else if (wrongIdentity) {
+    problems.push({
+      kind: 'identity',
+      message: 'none of the identities given opens it (it was encrypted for other recipients): only the stored digest was checked, not the entries',
+    });
+  } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
   if (content) problems.push(...(await sidecarMismatches(target, name, content, options)));

@@ -60,7 +60,7 @@ export function decryptStream(identities: string[]): Duplex {
 function bridge(run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>, failure: string): Duplex {
   const input = new PassThrough();
   const output = new PassThrough();
-  const asLsError = (cause: unknown) => (cause instanceof LsError ? cause : cryptoError(failure, cause));
+  const asLsError = (cause: unknown) => (cause instanceof LsError ? cause : (noIdentityMatched(cause) ?? cryptoError(failure, cause)));
   // Errors from inside the library (bad tag, truncated file) become one ECRYPTO error.
   async function* produced(result: ReadableStream<Uint8Array>) {
     try {
@@ -77,6 +77,13 @@ function bridge(run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStre
       output.destroy(error);
     });
   return Duplex.from({ writable: input, readable: output });
+}
+
+/** age's refusal when none of the identities unwraps the file key (typage and age's Go say the same). */
+function noIdentityMatched(cause: unknown): LsError | undefined {
+  if (!/no identity matched/.test((cause as Error | undefined)?.message ?? '')) return undefined;
+  const message = 'none of the identities given opens it: it was encrypted for other recipients (age1...); pass the identity of one of them';
+  return cryptoError(message, cause, { wrongIdentity: true });
 }
 
 function pullFrom(source: Readable): ReadableStream<Uint8Array> {

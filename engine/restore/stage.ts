@@ -13,6 +13,7 @@ import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
+import { isWrongIdentity } from '../crypto/crypto-error.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
@@ -99,11 +100,13 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       if (entry.path === METADATA_ENTRY) {
         metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY);
         metadata = parseMetadata(metadataBytes, options.backup);
+        reading = undefined;
         continue;
       }
       if (entry.path === SIGNATURE_ENTRY) {
         // Not listed in metadata.json (it signs it); checked by restore/run.ts against the trusted keys.
         signature = await readLimited(body, 64 * 1024, 'the signature entry');
+        reading = undefined;
         continue;
       }
       const counted = body.pipe(createMeter());
@@ -136,7 +139,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       const message = `${options.stagingDir} ran out of space while staging '${reading}': pass --staging-dir on a disk with room, or --stream to stage nothing`;
       throw new LsError('ERESTORE', { backup: options.backup, message, noSpace: true });
     }
-    const where = reading ? `while reading entry '${reading}'` : entries.size > 0 ? `after entry '${[...entries.keys()].at(-1)}'` : 'at its start';
+    // The operator's key, not the archive: said as such.
+    if (isWrongIdentity(e)) refuse(`it cannot be decrypted: ${(e as Error).message}`);
+    const where = reading ? `while reading entry '${reading}'` : order.length > 0 ? `after entry '${order.at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
   if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');

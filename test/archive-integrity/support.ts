@@ -3,7 +3,7 @@
  * host (or the inventory given), a recipes dir, a data dir and a local target. The steps a user
  * takes (apply, verify, restore) run through the built CLI.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { BackupMetadata } from '../../engine/archive/index.js';
@@ -81,6 +81,14 @@ export async function localCluster(
     restore: (archive, extra = [], env) => runCli(['restore', archive, '-b', build, '--yes', '--recipes', recipes, ...extra], { env, timeoutMs: cliTimeoutMs }),
     cleanup: ws.cleanup,
   };
+}
+
+/** A directory `<data>/tree` and the recipe `app` that collects it and restores it with a `files:` step. */
+export async function collectedTree(c: LocalCluster): Promise<string> {
+  const tree = path.join(c.data, 'tree');
+  await mkdir(tree, { recursive: true });
+  await c.recipe('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${tree}\nrestore:\n  apply:\n    - files: ${tree}\n`);
+  return tree;
 }
 
 export { cliOutput };
