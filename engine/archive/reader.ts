@@ -29,6 +29,8 @@ export interface ArchiveReaderOptions {
   zstdCommand?: string;
   /** Told about entries of a kind lsbackup never writes (device files, FIFOs); they are skipped. */
   onUnsupportedEntry?: (path: string, tarType: string) => void;
+  /** Told of each entry as it is read (the live progress of staging and verify). */
+  onEntry?: () => void;
 }
 
 const FORMAT_BY_SUFFIX: [string, ArchiveFormat][] = [
@@ -49,10 +51,21 @@ export function formatFromName(name: string): ArchiveFormat {
 }
 
 export function openArchiveReader(stream: Readable, format: ArchiveFormat, options: ArchiveReaderOptions = {}): AsyncIterable<ArchiveItem> {
-  if (format === 'zip') return readZip(stream, options.spoolDir ?? tmpdir());
+  const items = format === 'zip' ? readZip(stream, options.spoolDir ?? tmpdir()) : readTarArchive(stream, format, options);
+  return options.onEntry ? counting(items, options.onEntry) : items;
+}
+
+function readTarArchive(stream: Readable, format: 'tar.gz' | 'tar.zst', options: ArchiveReaderOptions): AsyncIterable<ArchiveItem> {
   const decompressor = format === 'tar.gz' ? createGunzip() : createZstdDecompressor(options.zstdCommand);
   stream.on('error', (err) => decompressor.destroy(err));
   return readTar(stream.pipe(decompressor), options.onUnsupportedEntry);
+}
+
+async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void): AsyncGenerator<ArchiveItem> {
+  for await (const item of items) {
+    onEntry();
+    yield item;
+  }
 }
 
 /**

@@ -53,8 +53,8 @@ function showsDamage(p: BackupVerifyReport['problems'][number], report: Pick<Bac
   return !(p.kind === 'digest' && report.expectedSha256 === undefined);
 }
 
-/** `count` is told each stored chunk's size as it is read (live progress of the newest archive). */
-type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void };
+/** `count` is told each stored chunk's size and `countEntry` each entry as they are read (live progress of the newest archive). */
+type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void; countEntry?: () => void };
 
 /** One backup, and for an incremental every older backup its references need (verifyChain). */
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
@@ -107,7 +107,7 @@ async function verifyChain(
       break;
     }
     members.push(base.archive);
-    const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined });
+    const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
     for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) {
       if (showsDamage(p, report)) chain(`${base.archive}: ${p.message}`, base.archive);
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
@@ -153,7 +153,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
     }
     const plain = parsed.encrypted ? await decrypted(stored, name, options) : stored;
     plain.on('error', (e) => (wrongIdentity ||= isWrongIdentity(e)));
-    return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir });
+    return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir, onEntry: options.countEntry });
   });
   // The content check stopped early (a damaged archive): hash the stored bytes in a second pass.
   if (!digest.complete) {

@@ -44,12 +44,15 @@ function words(event: RunEvent): string | undefined {
   }
 }
 
+/** Operations that move whole stored objects (an archive copied, metadata sidecars read): they count no entries. */
+export const countsNoEntries = (operation: ProgressEvent['operation']) => operation === 'get' || operation === 'prune';
+
 /** One line of figures: `backup: 1.2 GiB of 2.0 GiB, 96 MiB/s, 3 entries, hosts 1/4, ETA 9s`. */
 export function describeProgress(event: ProgressEvent): string {
   const figures = [
     `${formatBytes(event.bytes)}${event.totalBytes !== undefined ? ` of ${formatBytes(event.totalBytes)}` : ''}`,
     `${formatBytes(event.bytesPerSecond)}/s`,
-    `${event.entries} entries`,
+    ...(countsNoEntries(event.operation) ? [] : [`${event.entries} entries`]),
     ...(event.hostsTotal !== undefined ? [`hosts ${event.hostsDone ?? 0}/${event.hostsTotal}`] : []),
     ...(event.etaSeconds !== undefined ? [`ETA ${event.etaSeconds < 60 ? `${event.etaSeconds}s` : formatDuration(event.etaSeconds * 1000)}`] : []),
   ];

@@ -93,6 +93,18 @@ export class ProgressMeter implements Reporter {
         };
   }
 
+  /**
+   * The counter of entries one host is sent (restore) or the operation reads (staging, verify:
+   * no host named); a backup counts its `entry` events instead.
+   */
+  entryCounter(host?: { component?: string; host: string }): () => void {
+    const row = host ? this.row(host.component, host.host) : undefined;
+    return () => {
+      if (row) row.entries++;
+      this.entries++;
+    };
+  }
+
   /** Sets a host's own total (known before its stream starts), counted into the operation's total. */
   setHostTotal(host: { component?: string; host: string }, totalBytes: number): void {
     this.row(host.component, host.host).totalBytes = totalBytes;

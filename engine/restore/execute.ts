@@ -4,7 +4,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { ExecutorPool } from '../executors/pool.js';
 import type { Executor } from '../executors/types.js';
 import type { Reporter } from '../report/events.js';
-import { ProgressMeter, type ByteCounter } from '../report/progress.js';
+import { ProgressMeter } from '../report/progress.js';
 import { counted } from '../catalog/objects.js';
 import { hostPhases, type HostPhases } from '../runner/run-phases.js';
 import { lifecycle } from '../recipes/lifecycle.js';
@@ -13,7 +13,7 @@ import { componentRun, runComponentHosts, type ComponentRun, type ComponentStatu
 import { outputEntryPath } from '../runner/entry-paths.js';
 import type { HostOutcome, RenderedStep } from '../runner/types.js';
 import type { StagedBackup } from './stage.js';
-import { HostWriteQueues, restoreFiles } from './files-step.js';
+import { HostWriteQueues, restoreFiles, type HostCounters } from './files-step.js';
 import type { RestoreComponent, RestoreTask } from './plan.js';
 import type { BodyStream, OpenBodies } from './second-pass.js';
 
@@ -168,7 +168,10 @@ async function openHost(component: RestoreComponent, task: RestoreTask, options:
     return { end: async () => done({ status: 'failed', bytes: 0, error, steps: [] }) };
   }
   const phases = hostPhases(task.hostPlan.steps, { component: component.name, host, reporter: options.reporter, signal: options.signal }, (step, signal) =>
-    runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal, writes.progress.counter({ component: component.name, host })),
+    runRestoreStep(step, executor, component.name, task.sourceHost, writes, signal, {
+      bytes: writes.progress.counter({ component: component.name, host }),
+      entry: writes.progress.entryCounter({ component: component.name, host }),
+    }),
   );
   return {
     phases,
@@ -196,7 +199,7 @@ async function runRestoreStep(
   sourceHost: string,
   context: StepContext,
   signal: AbortSignal | undefined,
-  count: ByteCounter,
+  count: HostCounters,
 ): Promise<StepRun> {
   const { staged } = context;
   const { report, fromCommand } = stepRecorder(step);
@@ -220,7 +223,8 @@ async function runRestoreStep(
     if (!usable) return report('failed', 0, undefined, `the backup has no entry '${entryPath}' for input '${step.input}'`);
     streamed = staged_!.file ? undefined : context.openBodies!([entryPath]);
     try {
-      stdin = counted(streamed ? await streamed.next() : createReadStream(staged_!.file!), count);
+      stdin = counted(streamed ? await streamed.next() : createReadStream(staged_!.file!), count.bytes);
+      count.entry();
     } catch (e) {
       streamed?.close();
       return report('failed', 0, undefined, (e as Error).message);

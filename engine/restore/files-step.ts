@@ -67,6 +67,12 @@ export class HostWriteQueues {
   }
 }
 
+/** What a restore step tells the live progress as its data goes to the host. */
+export interface HostCounters {
+  bytes: (bytes: number) => void;
+  entry: () => void;
+}
+
 export type FilesStepResult = { ok: true; bytes: number; exitCode?: number } | { ok: false; error: string; exitCode?: number };
 
 export async function restoreFiles(
@@ -74,7 +80,8 @@ export async function restoreFiles(
   staged: StagedBackup,
   step: { component: string; sourceHost: string; hostPath: string; optional: boolean; keepSpecialModes: boolean },
   run: RunOptions,
-  count?: (bytes: number) => void,
+  /** Told of the bytes and of each entry as they go to the host (progress). */
+  count: HostCounters,
   /** Stream mode: bodies come from a second pass over the archive, nothing is staged. */
   openBodies?: OpenBodies,
 ): Promise<FilesStepResult> {
@@ -119,7 +126,7 @@ export async function restoreFiles(
     // One tar stream into the host's tar: owners, modes, mtimes and links come back as they were.
     const result = await executor.run(extractCommand(destination.tarVersion), {
       ...run,
-      stdin: counted(tarStreamOf(sending, root, { keepSpecialModes: step.keepSpecialModes, sparse, streamed }), count),
+      stdin: counted(tarStreamOf(sending, root, { keepSpecialModes: step.keepSpecialModes, sparse, streamed, onEntry: count.entry }), count.bytes),
     });
     // A body cut short because the archive changed: the host's tar may have ended without noticing.
     const cut = streamed?.failure();
@@ -135,7 +142,11 @@ export async function restoreFiles(
  * A plain tar of staged entries with paths relative to the host's '/'; with `sparse`, a file with
  * holes is a sparse member. A file not staged takes the next body of `streamed` (stream mode).
  */
-function tarStreamOf(sending: SentEntry[], root: string, options: { keepSpecialModes: boolean; sparse: boolean; streamed?: BodyStream }): Readable {
+function tarStreamOf(
+  sending: SentEntry[],
+  root: string,
+  options: { keepSpecialModes: boolean; sparse: boolean; streamed?: BodyStream; onEntry: () => void },
+): Readable {
   const { keepSpecialModes } = options;
   const strip = (p: string) => p.slice(root.length + 1);
   const output = new PassThrough({ highWaterMark: DEFAULT_BLOCK_SIZE });
@@ -154,6 +165,7 @@ function tarStreamOf(sending: SentEntry[], root: string, options: { keepSpecialM
         const body = entry.type !== 'file' ? undefined : file ? createReadStream(file) : await options.streamed!.next();
         await appendEntry(container, normalised, body);
       }
+      options.onEntry();
     }
     container.end();
   })().catch((e: Error) => output.destroy(e));

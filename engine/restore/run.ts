@@ -237,6 +237,7 @@ async function verifyPass(
       // Stream mode verifies every entry and stages none.
       components: pass.stream ? () => false : pass.selected,
       expectedSha256: pass.expectedSha256,
+      onEntry: staging.entryCounter(),
     });
   } finally {
     staging.stop();

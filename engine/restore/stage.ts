@@ -62,6 +62,8 @@ export interface StageOptions {
   bodies?: (path: string) => boolean;
   /** The `.sha256` sidecar's digest, when there is one: the stored bytes must match it. */
   expectedSha256?: string;
+  /** Told of each entry as it is read (progress). */
+  onEntry?: () => void;
 }
 
 /**
@@ -88,7 +90,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   let signature: Buffer | undefined;
   const rules = entryRules();
 
-  const reader = openArchiveReader(hashed, options.format, { spoolDir: options.stagingDir, onUnsupportedEntry: rules.unsupported });
+  const reader = openArchiveReader(hashed, options.format, { spoolDir: options.stagingDir, onUnsupportedEntry: rules.unsupported, onEntry: options.onEntry });
   // The entry being read when the archive turns out damaged, so the error names it.
   let reading: string | undefined;
   try {

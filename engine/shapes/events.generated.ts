@@ -387,6 +387,9 @@ export interface ProgressEvent {
   operation: 'backup' | 'restore' | 'stage' | 'verify' | 'get' | 'prune';
   bytes: number;
   totalBytes?: number;
+  /**
+   * Entries so far: written (backup), read and checked (stage, verify), sent to the hosts (restore). get and prune move whole stored objects and count none: 0.
+   */
   entries: number;
   bytesPerSecond: number;
   etaSeconds?: number;

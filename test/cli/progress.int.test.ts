@@ -35,6 +35,8 @@ const events = (stdout: string): Event[] =>
     .split('\n')
     .filter((l) => l.startsWith('{"'))
     .map((l) => JSON.parse(l) as Event);
+/** The entries a stored tar.gz holds, as GNU tar lists them. */
+const entriesIn = async (archive: string) => (await execa('tar', ['-tzf', path.join(target, archive)])).stdout.split('\n').filter(Boolean).length;
 const progressOf = (all: Event[], operation: ProgressEvent['operation']) =>
   all.filter((e): e is Event & ProgressEvent => e.type === 'progress' && e.operation === operation);
 
@@ -102,6 +104,9 @@ describe('progress', () => {
       expect(seen.every((p) => typeof p.etaSeconds === 'number')).toBe(true);
       expect(seen.at(-1)).toMatchObject({ bytes: total, etaSeconds: 0 });
     }
+    // verify counts the entries it checks (all the archive holds); get copies one object and counts none.
+    expect(progressOf(events(v.stdout), 'verify').at(-1)!.entries, cliOutput(v)).toBe(await entriesIn(small));
+    expect(progressOf(events(g.stdout), 'get').at(-1)!.entries).toBe(0);
   }, 300_000);
 
   it('restore shows staging progress (of the stored size) before it runs, then the bytes sent to each host', async () => {
@@ -112,6 +117,8 @@ describe('progress', () => {
     expect(stage.length, cliOutput(r)).toBeGreaterThanOrEqual(1);
     expect(stage.at(-1)!.bytes).toBe(stage.at(-1)!.totalBytes);
     expect(stage.at(-1)!.etaSeconds).toBe(0);
+    // Every entry read and checked (restore and verify once said 0).
+    expect(stage.at(-1)!.entries).toBe(await entriesIn(small));
     // Staging is over before any host is touched.
     const lastStage = all.lastIndexOf(stage.at(-1)!);
     expect(lastStage).toBeLessThan(all.findIndex((e) => e.type === 'host.start'));
@@ -119,7 +126,8 @@ describe('progress', () => {
       bytes: SMALL,
       hostsDone: 1,
       hostsTotal: 1,
-      hosts: [{ component: 'small', host: 'localhost', bytes: SMALL, done: true }],
+      entries: 1,
+      hosts: [{ component: 'small', host: 'localhost', bytes: SMALL, entries: 1, done: true }],
     });
   }, 300_000);
 

@@ -146,4 +146,31 @@ describe('the plain progress line', () => {
       'stage: 100 B, 0 B/s, 0 entries, ETA 2m05s',
     );
   });
+
+  it('leaves entries out where the operation moves whole objects and counts none (get, prune)', () => {
+    for (const operation of ['get', 'prune'] as const) {
+      expect(describeProgress({ type: 'progress', operation, bytes: 100, entries: 0, bytesPerSecond: 0 })).toBe(`${operation}: 100 B, 0 B/s`);
+    }
+  });
+});
+
+describe('entries counted without entry events (staging, verify, restore)', () => {
+  it("a host's entry counter counts into its row and the total; an operation's into the total", () => {
+    const meter = new ProgressMeter(keeper(), 'restore');
+    const db1 = meter.entryCounter({ component: 'pg', host: 'db1' });
+    db1();
+    db1();
+    meter.entryCounter({ component: 'pg', host: 'db2' })();
+    expect(meter.snapshot()).toMatchObject({
+      entries: 3,
+      hosts: [
+        { host: 'db1', entries: 2 },
+        { host: 'db2', entries: 1 },
+      ],
+    });
+    const stage = new ProgressMeter(keeper(), 'stage');
+    stage.entryCounter()();
+    expect(stage.snapshot()).toMatchObject({ entries: 1 });
+    expect(stage.snapshot().hosts).toBeUndefined();
+  });
 });

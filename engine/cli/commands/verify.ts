@@ -22,7 +22,7 @@ export async function verifyCommand(spec: string, options: VerifyOptions, redact
   const progress = await objectProgress('verify', options.json, redactor, (await session.target.stat(session.name))?.size);
   let report;
   try {
-    report = await verifyBackup(session.target, session.name, { ...session, trusted, count: progress.counter() });
+    report = await verifyBackup(session.target, session.name, { ...session, trusted, count: progress.counter(), countEntry: progress.entryCounter() });
   } finally {
     progress.close();
   }
