@@ -24,15 +24,25 @@ export function mapHost(
   }
   const same = inventory.hosts.get(sourceHost);
   if (same) return { host: same, how: 'same name' };
-  const oldMembers = metadata.hosts.filter((h) => h.groups.some((g) => groups.includes(g))).map((h) => h.name);
+  const oldMembers = metadata.hosts.filter((h) => groups.some((g) => wasMember(h.groups, g))).map((h) => h.name);
   const index = oldMembers.indexOf(sourceHost);
   const newMembers = hostsOfGroups(inventory, groups);
   if (index >= 0 && index < newMembers.length) {
     return { host: newMembers[index], how: `position ${index + 1} in group ${groups.join('/')}` };
   }
-  return {
-    how: `no host named '${sourceHost}' and no host at position ${index + 1} of group ${groups.join('/')} in the inventory; pass --host-map ${sourceHost}=<host>`,
-  };
+  const why =
+    index >= 0 ? `no host at position ${index + 1} of group ${groups.join('/')} in the inventory` : `the backup lists it in no group ${groups.join('/')}`;
+  return { how: `no host named '${sourceHost}' and ${why}; pass --host-map ${sourceHost}=<host>` };
+}
+
+/**
+ * Whether a backed-up host was in `group`. metadata.json records a host's groups as the inventory
+ * does, without Ansible's implicit 'all' (every host) and 'ungrouped' (hosts in no other group).
+ */
+function wasMember(hostGroups: string[], group: string): boolean {
+  if (group === 'all') return true;
+  if (group === 'ungrouped') return hostGroups.length === 0;
+  return hostGroups.includes(group);
 }
 
 /** Parses repeated `--host-map old=new`. */

@@ -9,6 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -192,5 +194,75 @@ describe('haproxy recipe, two load balancers', () => {
     // host2's backed-up config is valid: it was restored and reloaded.
     expect(await serving(proxies[1]!.server)).toMatch(/^lb2-/);
     await followReload(proxies[1]!);
+  });
+});
+
+/**
+ * Disaster recovery into a rebuilt cluster: new VMs with new names, to which `lscli apply` gave a
+ * haproxy.cfg whose backends name the NEW cluster's servers (LambdaStack renders each backend's
+ * `server` lines from the hosts of its groups). The backup's haproxy.cfg names the old cluster's
+ * servers, which are gone. One HAProxy at the same paths stands in for the old VM's and then the
+ * rebuilt VM's (LambdaStack lays both out alike); each cluster's backend is a real HTTP server.
+ */
+describe('haproxy restored into a rebuilt cluster (new load balancer names, new backend servers)', () => {
+  let fleet: Fleet;
+  let proxy: Proxy;
+  const clusters: Cluster[] = [];
+  const apps: Server[] = [];
+
+  /** An HTTP server answering `text`, as a cluster's backend service. */
+  const startApp = async (text: string): Promise<number> => {
+    const app = createServer((_req, res) => res.end(text));
+    apps.push(app);
+    await new Promise<void>((resolve) => app.listen(0, LOOPBACK, resolve));
+    return (app.address() as AddressInfo).port;
+  };
+  /** The infra config with its backend's server line pointing at `port` (what Ansible renders per cluster). */
+  const writeConfigFor = async (port: number, name: string): Promise<string> => {
+    const text = (await readFile(proxy.server.configFile, 'utf8')).replace(/\n {2}server .*\n/, `\n  server ${name} ${LOOPBACK}:${port}\n`);
+    await writeFile(proxy.server.configFile, text);
+    return text;
+  };
+
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 2 });
+    proxy = await startProxy();
+    const vars = {
+      haproxy_config_dir: proxy.server.configDir,
+      haproxy_config_file: proxy.server.configFile,
+      haproxy_ssl_dir: proxy.server.sslDir,
+      haproxy_reload_command: reloadCommand(proxy.server),
+    };
+    // The old cluster's load balancer is host1, the rebuilt cluster's host2.
+    for (const host of ['host1', 'host2']) clusters.push(await createCluster({ fleet, groups: { [host]: ['haproxy'] }, hostVars: { [host]: vars } }));
+  });
+  afterAll(async () => {
+    for (const app of apps) app.close();
+    if (proxy) await stopProxy(proxy);
+    await fleet?.stop();
+    for (const c of clusters) await c.cleanup();
+  });
+
+  it("keeps the rebuilt VM's own haproxy.cfg, whose servers are the new cluster's: it serves them after the restore", async () => {
+    const [old, rebuilt] = clusters as [Cluster, Cluster];
+    await writeConfigFor(await startApp('old-app'), 'old-k8s-node-1');
+    await reload(proxy);
+    expect(await serving(proxy.server)).toBe('old-app');
+    const archive = await old.backup(recipe, ['--only', 'haproxy']);
+
+    // The old cluster is lost (its servers with it); Ansible gave the rebuilt VM its own config.
+    apps[0]!.close();
+    const own = await writeConfigFor(await startApp('new-app'), 'new-k8s-node-1');
+    await reload(proxy);
+    expect(await serving(proxy.server)).toBe('new-app');
+
+    const r = await rebuilt.restore(archive, ['--only', 'haproxy', '--verbose']);
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`haproxy: the backup's haproxy.cfg names another cluster's servers (old-k8s-node-1 ${LOOPBACK}:`);
+    expect(await readFile(proxy.server.configFile, 'utf8')).toBe(own);
+    await followReload(proxy);
+    expect(await serving(proxy.server)).toBe('new-app');
+    // The rest of the backup came back.
+    expect(await readFile(path.join(proxy.server.sslDir, 'README'), 'utf8')).toMatch(/placeholder/);
   });
 });

@@ -4,6 +4,7 @@
  * -> etcd started on it -> keys equal. PKI, kubeconfigs, kubeadm config and volume data
  * come back too, and the data of NFS-backed volumes, read from the export directory: the master
  * is the NFS server here (REAL files; this kernel has no NFS, so the mount path is not exercised).
+ * A full restore onto a rebuilt cluster's master (host2, another CA) is refused before anything changes.
  * `recipe test` (the recipe's tests: section) round-trips only a static pod (kubernetes-static-pod.int.test.ts):
  * here its check fails, as etcd from packages is started on the restored data by the operator.
  * STAND-INS: `kubectl` and `kubeadm` are stub scripts (test/infra/standins/kubernetes.ts)
@@ -45,10 +46,13 @@ const pvLocal = () => join(root, 'mnt', 'disks', 'ssd1');
 /** An NFS export this master serves (two volumes on it: copied once). */
 const nfsExport = () => join(root, 'exports', 'shared');
 let nfsServer: string;
+/** The recipe vars of the master (host1; host2 in the rebuilt cluster, at the same paths). */
+let hostVars: Record<string, unknown>;
 const restoreDataDir = () => join(cluster.dir, 'etcd-restored', 'data');
 
 beforeAll(async () => {
-  fleet = await startFleet({ hosts: 1 });
+  // host2: the master of a rebuilt cluster (the last test).
+  fleet = await startFleet({ hosts: 2 });
   cluster = await createCluster({ fleet, groups: { host1: ['kubernetes_master'] } });
   root = join(cluster.dir, 'root');
   await mkdir(join(etc(), 'pki', 'etcd'), { recursive: true });
@@ -86,7 +90,7 @@ beforeAll(async () => {
   etcd = await startEtcd();
   for (const [k, v] of Object.entries(KEYS)) await etcd.etcdctl(['put', k, v]);
 
-  await cluster.hostVars('host1', {
+  hostVars = {
     ...masterVars,
     // This master's local/hostPath volumes copied here too (a cluster backed up without kubernetes-volumes).
     k8s_pv_data: true,
@@ -96,7 +100,8 @@ beforeAll(async () => {
     k8s_etcd_restore_data_dir: restoreDataDir(),
     k8s_etcd_name: 'n1',
     k8s_etcd_peer_url: `http://127.0.0.1:${etcd.peerPort}`,
-  });
+  };
+  await cluster.hostVars('host1', hostVars);
 }, 180_000);
 
 afterAll(async () => {
@@ -314,5 +319,40 @@ describe('kubernetes recipe', () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/namespace\(s\) not in this backup: nosuch \(it has: default, shop\)/);
     expect((await stubs.applied()).length).toBe(before);
+  }, 300_000);
+
+  // Disaster recovery into a rebuilt cluster: its master (another inventory name, at the same
+  // paths) has the CA kubeadm made for the new cluster. The old cluster's etcd, PKI and
+  // kubeconfigs there would cut its nodes off: refused before anything is stopped or written.
+  it("refuses a full restore onto a rebuilt cluster's master (another CA), naming the fix; namespaces are re-applied there", async () => {
+    expect(archive).toBeDefined();
+    const rebuilt = await createCluster({ fleet, groups: { host2: ['kubernetes_master'] } });
+    const ca = join(etc(), 'pki', 'ca.crt');
+    const before = await readFile(ca, 'utf8');
+    try {
+      await writeFile(ca, 'NEW CLUSTER CA\n');
+      // A fresh restore dir, as on a new VM; the old cluster's NFS server (host1) cannot be mounted here.
+      await rebuilt.hostVars('host2', { ...hostVars, k8s_etcd_restore_data_dir: join(rebuilt.dir, 'etcd-restored', 'data'), k8s_nfs_data: false });
+      const scheduler = await readFile(join(etc(), 'scheduler.conf'), 'utf8');
+      const calls = (await stubs.calls()).length;
+
+      const r = await rebuilt.restore(archive, ['--only', 'kubernetes']);
+      expect(r.exitCode, cliOutput(r)).not.toBe(0);
+      expect(await readFile(ca, 'utf8')).toBe('NEW CLUSTER CA\n');
+      expect(await readFile(join(etc(), 'scheduler.conf'), 'utf8')).toBe(scheduler);
+      expect((await stubs.calls()).length, 'kubectl not called').toBe(calls);
+      expect(cliOutput(r)).toMatch(
+        /this master's cluster CA \(\S+ca\.crt, sha256 [0-9a-f]{64}\) is not the backup's \([0-9a-f]{64}\): it belongs to another cluster/,
+      );
+      expect(cliOutput(r)).toContain('--var kubernetes.k8s_namespaces=a,b');
+      expect(cliOutput(r)).toContain('--var kubernetes.k8s_restore_other_cluster=true');
+
+      const namespaces = await rebuilt.restore(archive, ['--only', 'kubernetes', '--var', 'kubernetes.k8s_namespaces=shop']);
+      expect(namespaces.exitCode, cliOutput(namespaces)).toBe(0);
+      expect(await readFile(ca, 'utf8')).toBe('NEW CLUSTER CA\n');
+    } finally {
+      await writeFile(ca, before);
+      await rebuilt.cleanup();
+    }
   }, 300_000);
 });

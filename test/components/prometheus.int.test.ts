@@ -4,7 +4,8 @@
  * series exist → backup → stop, wipe the data dir → restore → start → the same samples are
  * queryable at a time inside the backed-up range; and the recipe's own tests: section through
  * `lsbackup recipe test` (a backfilled marker sample, deleted through the admin API, back). A
- * restored configuration promtool refuses is replaced by the previous one before the start.
+ * restored configuration promtool refuses is replaced by the previous one before the start; a
+ * rebuilt cluster's VM (host2, other file_sd targets) keeps its own configuration.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -27,13 +28,23 @@ let baseDir: string;
 let prom: PrometheusServer;
 let service: ServiceScript | undefined;
 
+/** The host vars that point the recipe at the test's server and service. */
+const serviceVars = () => ({
+  prometheus_url: prom.url,
+  prometheus_data_dir: prom.dataDir,
+  prometheus_config_dir: prom.configDir,
+  prometheus_stop_command: `${service!.script} stop`,
+  prometheus_start_command: `${service!.script} start`,
+});
+
 const startService = async () => {
   await runChecked(service!.script, ['start']);
   await waitUntil('prometheus service', () => httpOk(`${prom.url}/-/ready`), { timeoutMs: 120_000, logFile: prom.logFile });
 };
 
 beforeAll(async () => {
-  fleet = await startFleet({ hosts: 1 });
+  // host2 is the rebuilt cluster's VM (the last test).
+  fleet = await startFleet({ hosts: 2 });
   cluster = await createCluster({ fleet, groups: { host1: ['prometheus'] } });
   baseDir = await mkdtemp(join(tmpdir(), 'lsb-prom-base-'));
   prom = await startPrometheus({ baseDir });
@@ -45,13 +56,7 @@ beforeAll(async () => {
     logFile: prom.logFile,
   });
   await startService();
-  await cluster.hostVars('host1', {
-    prometheus_url: prom.url,
-    prometheus_data_dir: prom.dataDir,
-    prometheus_config_dir: prom.configDir,
-    prometheus_stop_command: `${service.script} stop`,
-    prometheus_start_command: `${service.script} start`,
-  });
+  await cluster.hostVars('host1', serviceVars());
 }, 300_000);
 afterAll(async () => {
   await service?.stop();
@@ -184,6 +189,60 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
       await writeFile(prom.configFile, config);
       await runChecked(service!.script, ['stop']);
       await startService();
+    }
+  }, 600_000);
+
+  // Disaster recovery into a rebuilt cluster: new VMs, new names and addresses. LambdaStack gave
+  // the new monitoring VM a configuration whose file_sd targets are the new cluster's VMs (one file
+  // per VM, node-<inventory name>.yml); the backup's name the old VMs, which are gone. The same
+  // Prometheus at the same paths stands in for the old VM's and the rebuilt VM's.
+  it("into a rebuilt cluster: the VM keeps its own configuration, whose targets are the new cluster's; the data comes back", async () => {
+    const rebuilt = await createCluster({ fleet, groups: { host2: ['prometheus'] } });
+    const config = await readFile(prom.configFile, 'utf8');
+    const fileSd = join(prom.configDir, 'file_sd');
+    const nodeTargets = (vm: string, address: string) =>
+      writeFile(join(fileSd, `node-${vm}.yml`), `- targets: ['${address}']\n  labels: { instance: ${vm} }\n`);
+    const restart = async () => {
+      await runChecked(service!.script, ['stop']);
+      await startService();
+    };
+    /** The targets Prometheus scrapes for job node. */
+    const scraped = async () => {
+      const body = (await (await fetch(`${prom.url}/api/v1/targets?state=active`)).json()) as {
+        data: { activeTargets: Array<{ labels: Record<string, string> }> };
+      };
+      return body.data.activeTargets.filter((t) => t.labels.job === 'node').map((t) => t.labels.instance);
+    };
+    try {
+      await writeFile(prom.configFile, `${config}\n  - job_name: node\n    file_sd_configs:\n      - files: ['${fileSd}/node-*.yml']\n`);
+      await mkdir(fileSd);
+      await nodeTargets('old-vm-1', '10.99.0.1:9100');
+      await restart();
+      await waitUntil('the old VM target scraped', async () => (await prom.query('up{instance="old-vm-1"}')).length === 1, { timeoutMs: 60_000 });
+      await rebuilt.hostVars('host2', serviceVars());
+      const archive = await cluster.backup(recipe);
+
+      // The old cluster is lost; Ansible rendered the rebuilt VM's targets.
+      await rm(join(fileSd, 'node-old-vm-1.yml'));
+      await nodeTargets('new-vm-1', `127.0.0.1:${prom.port}`);
+      const own = await readFile(prom.configFile, 'utf8');
+      await restart();
+
+      const r = await rebuilt.restore(archive, ['--verbose']);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(await readdir(fileSd)).toEqual(['node-new-vm-1.yml']);
+      expect(await readFile(prom.configFile, 'utf8')).toBe(own);
+      // file_sd is read a moment after the start.
+      await waitUntil('the node targets discovered', async () => (await scraped()).length > 0, { timeoutMs: 60_000 });
+      expect(await scraped()).toEqual(['new-vm-1']);
+      expect(cliOutput(r)).toContain(`prometheus: the backup's configuration is another cluster's (targets 10.99.0.1:9100,`);
+      // The backup's data is back: the old VM's target was scraped (and down) before the backup.
+      expect((await prom.query('count_over_time(up{instance="old-vm-1"}[1h])')).length).toBe(1);
+    } finally {
+      await rm(fileSd, { recursive: true, force: true });
+      await writeFile(prom.configFile, config);
+      await restart();
+      await rebuilt.cleanup();
     }
   }, 600_000);
 });

@@ -163,3 +163,32 @@ describe('restore: which components come back', () => {
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
   });
 });
+
+/**
+ * A component on every host (`hosts: { group: all }`, host-basics) restored into a rebuilt cluster
+ * with other names and more hosts: the backup's hosts map by their position in `all`, which
+ * metadata.json does not list among a host's groups (Ansible's implicit group). Shipped recipe,
+ * real CLI, local hosts.
+ */
+describe('restore into a rebuilt cluster: a component of group all maps by position', () => {
+  let ws: Awaited<ReturnType<typeof workspace>>;
+  beforeAll(async () => {
+    ws = await workspace('lsb-rebuilt-all-');
+    await ws.write('old/inventory', '[app]\nold1 ansible_connection=local\nold2 ansible_connection=local\n');
+    await ws.write('new/inventory', '[app]\nnew1 ansible_connection=local\nnew2 ansible_connection=local\nnew3 ansible_connection=local\n');
+  });
+  afterAll(() => ws?.cleanup());
+
+  it('restores host-basics onto the new hosts (was: NOT restored, "no host at position 0 of group all", exit 2)', async () => {
+    const target = path.join(ws.dir, 'backups');
+    const backup = await runCli(['apply', '-b', path.join(ws.dir, 'old'), '-t', target, '--only', 'host-basics'], { timeoutMs: 180_000 });
+    expect(backup.exitCode, backup.stdout + backup.stderr).toBe(0);
+    const r = await runCli(['restore', 'latest', '--cluster', 'old', '-b', path.join(ws.dir, 'new'), '-t', target, '--yes', '--only', 'host-basics'], {
+      timeoutMs: 180_000,
+    });
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(0);
+    expect(r.stdout, all).toMatch(/host-basics +old1 -> new1 +success/);
+    expect(r.stdout, all).toMatch(/host-basics +old2 -> new2 +success/);
+  });
+});
