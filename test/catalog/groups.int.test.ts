@@ -4,6 +4,7 @@
  * archives made by the built CLI into local target directories.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -322,3 +323,48 @@ async function storeAt(target: string, from: string, time: string): Promise<void
   const metadata = JSON.parse(await readFile(path.join(target, `${from}.metadata.json`), 'utf8'));
   await writeFile(path.join(target, `${name}.metadata.json`), JSON.stringify({ ...metadata, startedAt: iso, finishedAt: iso }));
 }
+
+describe('a cluster name too long for the names a backup takes', () => {
+  it('is refused before anything runs (was: the hosts backed up, then ENAMETOOLONG at storing); 160 characters store in every format', async () => {
+    const marker = path.join(ws.dir, 'long-ran');
+    await ws.write(
+      'long-recipes/app.yaml',
+      recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${marker} && echo dump\n      output: dump.txt\n`),
+    );
+    // The default cluster is the build directory's name.
+    const long = 'x'.repeat(190);
+    await ws.write(`build/${long}/inventory`, '[app]\nlocalhost ansible_connection=local\n');
+    const target = path.join(ws.dir, 't-long');
+    const refused = await runCli(['apply', path.join(ws.dir, 'long-recipes'), '-b', path.join(ws.dir, 'build', long), '-t', target]);
+    expect(refused.exitCode, cliOutput(refused)).toBe(64);
+    expect(refused.stderr).toContain(`is 190 characters in backup names (lsbackup-<cluster>-<time>.tar.gz), more than the 160 that fit one file name`);
+    expect(refused.stderr).toContain('give a shorter one with --cluster <name>');
+    expect(existsSync(marker)).toBe(false);
+
+    const longest = 'y'.repeat(160);
+    const recipient = (await execa('age-keygen', [])).stdout.match(/age1[0-9a-z]+/)![0];
+    const stored = await runCli([
+      'apply',
+      recipes,
+      '-b',
+      path.join(ws.dir, 'build', 'alpha'),
+      '-t',
+      target,
+      '--cluster',
+      longest,
+      '--format',
+      'tar.zst',
+      '--encrypt-to',
+      recipient,
+    ]);
+    expect(stored.exitCode, cliOutput(stored)).toBe(0);
+    expect((await readdir(target)).filter((n) => n.endsWith('.tar.zst.age'))).toEqual([
+      expect.stringMatching(new RegExp(`^lsbackup-${longest}-\\d{8}T\\d{6}Z\\.tar\\.zst\\.age$`)),
+    ]);
+
+    await ws.write('long.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\ncluster: ${'z'.repeat(161)}\n`);
+    const config = await runCli(['config', 'validate', '--config', path.join(ws.dir, 'long.config.yaml')]);
+    expect(config.exitCode, cliOutput(config)).toBe(78);
+    expect(config.stderr).toMatch(/long\.config\.yaml:3:\d+: .*160/);
+  });
+});
