@@ -1,6 +1,6 @@
 /** Human-readable output of the catalog commands (the --json forms print the data as is). */
 import type { BackupMetadata } from '../archive/index.js';
-import { formatBytes, formatDuration, renderTable } from '../report/format.js';
+import { formatBytes, formatDuration, renderTable, visibleControls } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
 import { pruneGroup, type PruneResult } from './prune.js';
 import type { BackupVerifyReport } from './verify.js';
@@ -92,7 +92,7 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
     });
   lines.push(renderTable(['COMPONENT', 'RECIPE', 'VERSION', 'HOST', 'STATUS', 'ENTRIES', 'BYTES', 'TIME', 'NOTE'], rows));
   if (idle.length > 0) lines.push(`not run: ${idle.map((c) => c.name).join(', ')}`);
-  return lines.join('\n');
+  return visibleControls(lines.join('\n'));
 }
 
 /** `record`: what the findings changed in the target (damage.ts). */

@@ -368,3 +368,15 @@ describe('a cluster name too long for the names a backup takes', () => {
     expect(config.stderr).toMatch(/long\.config\.yaml:3:\d+: .*160/);
   });
 });
+
+describe('a cluster named with a terminal escape sequence (metadata anyone who writes the target can craft)', () => {
+  it('show and prune print it written out (\\x1b), never acted on by the terminal', async () => {
+    const target = path.join(ws.dir, 't-escape');
+    succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', 'alpha'), '-t', target, '--cluster', 'evil\x1b[2J\x1b]0;owned\x07']));
+    const show = succeeded(await runCli(['show', 'latest', '-t', target]));
+    const prune = succeeded(await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run']));
+    expect(show.stdout).toContain('cluster     evil\\x1b[2J\\x1b]0;owned\\x07\n');
+    expect(prune.stdout).toMatch(/^evil\\x1b\[2J\\x1b\]0;owned\\x07\/-\s+keep\s/m);
+    for (const r of [show, prune]) expect([...r.stdout].filter((c) => c === '\x1b' || c === '\x07')).toEqual([]);
+  });
+});
