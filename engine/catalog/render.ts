@@ -28,10 +28,12 @@ export function renderBackupList(backups: BackupSummary[]): string {
     formatBytes(b.size),
     listedStatus(b),
     b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
+    // As recorded: names carry it lower-cased with other characters made '-' (eu_west and eu-west read the same).
+    b.metadata ? b.metadata.cluster : '?',
     b.job ?? '-',
     b.metadata ? (b.metadata.kind ?? 'full') : '?',
   ]);
-  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB', 'KIND'], rows);
+  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'CLUSTER', 'JOB', 'KIND'], rows);
   const damaged = [...new Set(backups.flatMap((b) => (b.damaged === undefined ? [] : [b.damaged])))];
   if (damaged.length === 0) return table;
   return `${table}\n${damagedLegend(damaged)}`;

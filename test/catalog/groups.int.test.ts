@@ -107,6 +107,22 @@ describe('two clusters whose archive names read the same (eu_west and eu-west)',
     expect(jsonEvent(scoped.stdout, 'prune.result')).toMatchObject({ keep: [{ name: dashed }], remove: [] });
   });
 
+  it('list tells them apart: the cluster each backup records, in the table and as recordedCluster in --json', async () => {
+    const table = succeeded(await runCli(['list', '-t', target]));
+    for (const [name, cluster] of [...west.map((n) => [n, 'eu_west']), [dashed, 'eu-west']]) {
+      expect(table.stdout).toMatch(new RegExp(`^${name!.replaceAll('.', '\\.')}\\s.*\\sapp\\s+${cluster}\\s+-\\s+full$`, 'm'));
+    }
+    const rows = jsonEvents<{ name: string; cluster: string; recordedCluster: string }>(
+      succeeded(await runCli(['list', '-t', target, '--json'])).stdout,
+      'list.backup',
+    );
+    expect(rows.map((b) => [b.name, b.cluster, b.recordedCluster])).toEqual([
+      [dashed, 'eu-west', 'eu-west'],
+      [west[1], 'eu-west', 'eu_west'],
+      [west[0], 'eu-west', 'eu_west'],
+    ]);
+  });
+
   it("`restore latest -b <eu_west's build>` picks eu_west's newest, not eu-west's newer one; with no cluster known `latest` is ambiguous", async () => {
     const r = await runCli(['restore', 'latest', '-t', target, '-b', path.join(ws.dir, 'build', 'eu_west'), '--dry-run']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
