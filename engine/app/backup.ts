@@ -23,7 +23,7 @@ import type { Target } from '../../targets/types.js';
 import type { Redactor } from '../secrets/types.js';
 import type { RunContext } from './context.js';
 import { runExecutorFactory, type ConnectionOptions } from './executors.js';
-import { clusterName, loadRunInventory, loadRunProfile, type ClusterFlags } from './inventory.js';
+import { clusterName, loadRunInventory, loadRunProfile, refuseLongClusterName, type ClusterFlags } from './inventory.js';
 import { withRunLocks } from './locks.js';
 import { chooseIncrementalBase, type IncrementalPolicy } from './incremental-base.js';
 import { loadRunRecipes, runVarOverrides } from './recipes.js';
@@ -178,6 +178,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
   const selection = { only: config.components?.only, skip: config.components?.skip };
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const cluster = clusterName(settings.naming, config, inventory);
+  refuseLongClusterName(cluster);
   return {
     cluster,
     targets,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { LsError } from '../errors.js';
+import { MAX_CLUSTER_NAME_LENGTH, sanitizeClusterName } from '../archive/names.js';
 import { loadInventory } from '../inventory/index.js';
 import type { Inventory } from '../inventory/types.js';
 import { buildDirProfileValues, loadProfiles, type ProfileValues } from '../profiles/index.js';
@@ -41,6 +42,18 @@ export function clusterName(flags: ClusterFlags, config: Config, inventory: Inve
   // The config's name belongs to the config's build dir: `-b other/` names its own cluster.
   const configNamesThisBuild = flags.build === undefined || (config.build !== undefined && path.resolve(flags.build) === config.build);
   return flags.cluster ?? (configNamesThisBuild ? config.cluster : undefined) ?? path.basename(inventory.baseDir);
+}
+
+/** A cluster whose backup names no target could store is refused before anything runs (names.ts). */
+export function refuseLongClusterName(cluster: string): void {
+  const inNames = sanitizeClusterName(cluster);
+  if (inNames.length <= MAX_CLUSTER_NAME_LENGTH) return;
+  throw new LsError('EUSAGE', {
+    message:
+      `the cluster name '${inNames.slice(0, 40)}…' is ${inNames.length} characters in backup names (lsbackup-<cluster>-<time>.tar.gz), ` +
+      `more than the ${MAX_CLUSTER_NAME_LENGTH} that fit one file name with its sidecars' suffixes (255 bytes on local disks, NFS and Azure Files): ` +
+      "give a shorter one with --cluster <name> or the config's cluster (without either, the cluster is the build directory's name)",
+  });
 }
 
 /** One line per SSH key the inventory names where it is not, found in the build dir instead. */

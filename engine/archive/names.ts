@@ -10,6 +10,15 @@ export function sanitizeClusterName(cluster: string): string {
   return cleaned || 'cluster';
 }
 
+/**
+ * The longest cluster part of a backup name. With the temp prefix an upload is written under
+ * (`.lsbackup-tmp-<12 hex>-`, 27), `lsbackup-` and the time (26), a collision suffix (`_1000`),
+ * the longest extension (`.tar.zst.age`) and sidecar suffix (`.metadata.json.age`), every name
+ * a backup takes stays within the 255 bytes that local file systems, NFS and Azure Files allow
+ * one file name (a longer cluster failed the run after its hosts were backed up, at storing).
+ */
+export const MAX_CLUSTER_NAME_LENGTH = 160;
+
 /** 2026-01-02T03:04:05.678Z -> 20260102T030405Z (UTC, seconds). */
 export function compactUtc(date: Date): string {
   return date

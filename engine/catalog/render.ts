@@ -1,6 +1,6 @@
 /** Human-readable output of the catalog commands (the --json forms print the data as is). */
 import type { BackupMetadata } from '../archive/index.js';
-import { formatBytes, formatDuration, renderTable } from '../report/format.js';
+import { formatBytes, formatDuration, renderTable, visibleControls } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
 import { pruneGroup, type PruneResult } from './prune.js';
 import type { BackupVerifyReport } from './verify.js';
@@ -28,10 +28,12 @@ export function renderBackupList(backups: BackupSummary[]): string {
     formatBytes(b.size),
     listedStatus(b),
     b.metadata ? b.components.map((c) => (c.status === 'success' ? c.name : `${c.name}(${c.status})`)).join(',') || '-' : `(${b.metadataNote})`,
+    // As recorded: names carry it lower-cased with other characters made '-' (eu_west and eu-west read the same).
+    b.metadata ? b.metadata.cluster : '?',
     b.job ?? '-',
     b.metadata ? (b.metadata.kind ?? 'full') : '?',
   ]);
-  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'JOB', 'KIND'], rows);
+  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'CLUSTER', 'JOB', 'KIND'], rows);
   const damaged = [...new Set(backups.flatMap((b) => (b.damaged === undefined ? [] : [b.damaged])))];
   if (damaged.length === 0) return table;
   return `${table}\n${damagedLegend(damaged)}`;
@@ -92,7 +94,7 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
     });
   lines.push(renderTable(['COMPONENT', 'RECIPE', 'VERSION', 'HOST', 'STATUS', 'ENTRIES', 'BYTES', 'TIME', 'NOTE'], rows));
   if (idle.length > 0) lines.push(`not run: ${idle.map((c) => c.name).join(', ')}`);
-  return lines.join('\n');
+  return visibleControls(lines.join('\n'));
 }
 
 /** `record`: what the findings changed in the target (damage.ts). */

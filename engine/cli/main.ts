@@ -480,7 +480,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
         'only the backups this config job made (default: every job, each pruned on its own); a job no backup there records is a usage error',
       )
       .option('--no-job', 'only the backups that record no job (made by apply, or before lsbackup recorded jobs)')
-      .option('--dry-run', 'only print what would be kept and deleted')
+      .option('--dry-run', 'only print what would be kept and deleted (deletes nothing, so it also works on a target this user or mount cannot write)')
       .option(
         '--leftovers',
         "only list and remove what dead runs left in the target: S3 incomplete multipart uploads, Azure Files and local temp files, and sidecars without their archive (a run or prune killed halfway), on S3 and Azure once not written to for the staleUploadHours option (default 24), locally once idle an hour; no --keep-* needed. Every prune and every backup run (its own cluster's) also removes them",

@@ -230,7 +230,8 @@ export function currentOwner(): LockOwner {
 }
 
 export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
-  const cannotWrite = (e: unknown) => new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message, fix: options.fix }, { cause: e });
+  const cannotWrite = (e: unknown) =>
+    new LsError('ELOCKFILE', { what: options.what, file, message: (e as Error).message, fix: options.fix ?? readOnlyFix(e, file) }, { cause: e });
   if (!options.skipIfUnwritable) {
     await (options.makeDir ?? makePrivateDir)(path.dirname(file)).catch((e: unknown) => {
       throw cannotWrite(e);
@@ -285,6 +286,12 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
     }
     await sleepUnlessAborted(options.pollMs ?? 500, options.signal);
   }
+}
+
+/** A read-only file system is not fixed by freeing space or by permissions (the default advice). */
+function readOnlyFix(e: unknown, file: string): string | undefined {
+  if ((e as NodeJS.ErrnoException).code !== 'EROFS') return undefined;
+  return `${path.dirname(file)} is on a file system mounted read-only: mount it read-write and run again.`;
 }
 
 async function makePrivateDir(dir: string): Promise<void> {

@@ -21,6 +21,8 @@ export function formatDuration(ms: number): string {
 
 /** A plain text table: columns padded to the widest cell. */
 export function renderTable(header: string[], rows: string[][]): string {
+  // Cells come from metadata anyone who can write a target can craft (a cluster named with an escape sequence).
+  rows = rows.map((r) => r.map((c) => visibleControls(c ?? '')));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

@@ -17,7 +17,7 @@ import { backupName, sidecarSuffixes, AGE_SUFFIX } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { createMeter } from '../archive/meter.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
-import { ExitCode, LsError } from '../errors.js';
+import { ExitCode, isLsError, LsError } from '../errors.js';
 import { CleanupStack } from './cleanup.js';
 import { Fanout } from './fanout.js';
 import { hostsToContactFirst, planRun } from './plan.js';
@@ -185,7 +185,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     const copies = await Promise.all(
       uploads.map(async ({ target, upload }): Promise<StoredCopy> => {
         const failed = fanout.failures.get(target.uri);
-        if (failed) return { target: target.uri, error: failed.message };
+        if (failed) return { target: target.uri, error: ownMessage(failed, target.uri) };
         try {
           // The archive and its sidecars appear together or not at all (targets/support/publish-together.ts).
           const object = await upload.commit(sidecars);
@@ -193,7 +193,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
           options.reporter.emit({ type: 'archive.stored', target: target.uri, name: object.name, bytes: stored.bytes, sha256: stored.sha256 });
           return { target: target.uri, name: object.name };
         } catch (e) {
-          return { target: target.uri, error: (e as Error).message };
+          return { target: target.uri, error: ownMessage(e, target.uri) };
         }
       }),
     );
@@ -202,7 +202,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     }
     const kept = copies.filter((c) => c.name);
     if (kept.length === 0) {
-      throw new LsError('ETARGET', { target: options.targets.map((t) => t.uri).join(', '), message: copies.map((c) => c.error).join('; ') });
+      const message = copies.length === 1 ? copies[0]!.error! : copies.map((c) => `${c.target}: ${c.error}`).join('; ');
+      throw new LsError('ETARGET', { target: options.targets.map((t) => t.uri).join(', '), message });
     }
     // A copy missing from some target makes the run partial: the operator asked for it there.
     const finalStatus = kept.length < copies.length && status === 'success' ? 'partial' : status;
@@ -334,4 +335,9 @@ async function privateTempDir(cleanup: CleanupStack): Promise<string> {
   const dir = await createOwnedTempDir(os.tmpdir(), 'lsbackup-spool-');
   cleanup.defer('remove the spool directory', () => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A copy's error without the `Target <uri>: ` of the plugin's own error: the warning and the run's error name the target once. */
+function ownMessage(e: unknown, uri: string): string {
+  return isLsError(e) && e.code === 'ETARGET' && e.details.target === uri ? String(e.details.message) : (e as Error).message;
 }

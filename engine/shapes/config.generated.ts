@@ -236,7 +236,7 @@ export interface ConfigFile {
    */
   kind?: 'Config';
   /**
-   * Cluster name used in backup file names (lsbackup-<cluster>-<time>.tar.gz). Default: the build directory's name.
+   * Cluster name used in backup file names (lsbackup-<cluster>-<time>.tar.gz); at most 160 characters, so that every name a backup takes fits one file name (255 bytes). Default: the build directory's name.
    */
   cluster?: string;
   /**
@@ -362,7 +362,7 @@ export interface JobConfig {
    */
   description?: string;
   /**
-   * Cluster name used in backup file names (lsbackup-<cluster>-<time>.tar.gz). Default: the build directory's name.
+   * Cluster name used in backup file names (lsbackup-<cluster>-<time>.tar.gz); at most 160 characters, so that every name a backup takes fits one file name (255 bytes). Default: the build directory's name.
    */
   cluster?: string;
   /**

@@ -848,6 +848,10 @@ export interface ListBackupEvent {
    * When the run started, from the metadata (from the name when the metadata was not read).
    */
   startedAt: string;
+  /**
+   * The cluster as the backup's metadata records it, as given to the run (`cluster` is the name's: lower-cased, other characters made '-', so two clusters can share it); what `--cluster`, prune's groups and `latest` go by. Absent when the metadata was not read.
+   */
+  recordedCluster?: string;
   sequence: number;
   format: 'tar.gz' | 'tar.zst' | 'zip';
   encrypted: boolean;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, open, readdir, readFile, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { cliOutput, recipeYaml, runCli, workspace, jsonEvent, jsonEvents } from '../helpers/cli.js';
+import { mountTmpfs, optedOut } from '../helpers/prerequisites.js';
 
 let ws: Awaited<ReturnType<typeof workspace>>;
 let build: string;
@@ -287,6 +288,29 @@ describe('prune', () => {
     const bad = await runCli(['prune', '-t', target, '--keep-within', '7days']);
     expect(bad.exitCode).toBe(64);
     expect(bad.stderr).toContain("option '--keep-within <interval>' argument '7days' is invalid. must be a number and a unit h, d, w, m or y, e.g. 7d");
+  });
+
+  it('on a read-only target: --dry-run says what it would do; a real prune says the file system is read-only and how to fix it', async (ctx) => {
+    const target = await fresh('t-prune-ro');
+    await mkdir(target);
+    if (optedOut('tmpfs', 'a read-only target')) return ctx.skip();
+    mountTmpfs(target, 'size=8m');
+    try {
+      const older = await backup(target);
+      const newer = await backup(target);
+      await execa('mount', ['-o', 'remount,ro', target]);
+      const dry = await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run', '--json']);
+      expect(dry.exitCode, cliOutput(dry)).toBe(0);
+      const decided = jsonEvent<{ keep: { name: string }[]; remove: string[] }>(dry.stdout, 'prune.result');
+      expect(decided.keep.map((k) => k.name)).toEqual([newer]);
+      expect(decided.remove).toEqual([older]);
+      const real = await runCli(['prune', '-t', target, '--keep-last', '1']);
+      expect(real.exitCode, cliOutput(real)).toBe(1);
+      expect(real.stderr).toContain(`${target} is on a file system mounted read-only: mount it read-write and run again`);
+      expect(real.stderr).not.toContain('Free space');
+    } finally {
+      await execa('umount', [target]);
+    }
   });
 
   it('needs a rule', async () => {

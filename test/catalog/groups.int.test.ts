@@ -4,6 +4,7 @@
  * archives made by the built CLI into local target directories.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -104,6 +105,22 @@ describe('two clusters whose archive names read the same (eu_west and eu-west)',
     ]);
     const scoped = await runCli(['prune', '-t', target, '--cluster', 'eu-west', '--keep-last', '1', '--dry-run', '--json']);
     expect(jsonEvent(scoped.stdout, 'prune.result')).toMatchObject({ keep: [{ name: dashed }], remove: [] });
+  });
+
+  it('list tells them apart: the cluster each backup records, in the table and as recordedCluster in --json', async () => {
+    const table = succeeded(await runCli(['list', '-t', target]));
+    for (const [name, cluster] of [...west.map((n) => [n, 'eu_west']), [dashed, 'eu-west']]) {
+      expect(table.stdout).toMatch(new RegExp(`^${name!.replaceAll('.', '\\.')}\\s.*\\sapp\\s+${cluster}\\s+-\\s+full$`, 'm'));
+    }
+    const rows = jsonEvents<{ name: string; cluster: string; recordedCluster: string }>(
+      succeeded(await runCli(['list', '-t', target, '--json'])).stdout,
+      'list.backup',
+    );
+    expect(rows.map((b) => [b.name, b.cluster, b.recordedCluster])).toEqual([
+      [dashed, 'eu-west', 'eu-west'],
+      [west[1], 'eu-west', 'eu_west'],
+      [west[0], 'eu-west', 'eu_west'],
+    ]);
   });
 
   it("`restore latest -b <eu_west's build>` picks eu_west's newest, not eu-west's newer one; with no cluster known `latest` is ambiguous", async () => {
@@ -322,3 +339,60 @@ async function storeAt(target: string, from: string, time: string): Promise<void
   const metadata = JSON.parse(await readFile(path.join(target, `${from}.metadata.json`), 'utf8'));
   await writeFile(path.join(target, `${name}.metadata.json`), JSON.stringify({ ...metadata, startedAt: iso, finishedAt: iso }));
 }
+
+describe('a cluster name too long for the names a backup takes', () => {
+  it('is refused before anything runs (was: the hosts backed up, then ENAMETOOLONG at storing); 160 characters store in every format', async () => {
+    const marker = path.join(ws.dir, 'long-ran');
+    await ws.write(
+      'long-recipes/app.yaml',
+      recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${marker} && echo dump\n      output: dump.txt\n`),
+    );
+    // The default cluster is the build directory's name.
+    const long = 'x'.repeat(190);
+    await ws.write(`build/${long}/inventory`, '[app]\nlocalhost ansible_connection=local\n');
+    const target = path.join(ws.dir, 't-long');
+    const refused = await runCli(['apply', path.join(ws.dir, 'long-recipes'), '-b', path.join(ws.dir, 'build', long), '-t', target]);
+    expect(refused.exitCode, cliOutput(refused)).toBe(64);
+    expect(refused.stderr).toContain(`is 190 characters in backup names (lsbackup-<cluster>-<time>.tar.gz), more than the 160 that fit one file name`);
+    expect(refused.stderr).toContain('give a shorter one with --cluster <name>');
+    expect(existsSync(marker)).toBe(false);
+
+    const longest = 'y'.repeat(160);
+    const recipient = (await execa('age-keygen', [])).stdout.match(/age1[0-9a-z]+/)![0];
+    const stored = await runCli([
+      'apply',
+      recipes,
+      '-b',
+      path.join(ws.dir, 'build', 'alpha'),
+      '-t',
+      target,
+      '--cluster',
+      longest,
+      '--format',
+      'tar.zst',
+      '--encrypt-to',
+      recipient,
+    ]);
+    expect(stored.exitCode, cliOutput(stored)).toBe(0);
+    expect((await readdir(target)).filter((n) => n.endsWith('.tar.zst.age'))).toEqual([
+      expect.stringMatching(new RegExp(`^lsbackup-${longest}-\\d{8}T\\d{6}Z\\.tar\\.zst\\.age$`)),
+    ]);
+
+    await ws.write('long.config.yaml', `apiVersion: lsbackup/v1\nkind: Config\ncluster: ${'z'.repeat(161)}\n`);
+    const config = await runCli(['config', 'validate', '--config', path.join(ws.dir, 'long.config.yaml')]);
+    expect(config.exitCode, cliOutput(config)).toBe(78);
+    expect(config.stderr).toMatch(/long\.config\.yaml:3:\d+: .*160/);
+  });
+});
+
+describe('a cluster named with a terminal escape sequence (metadata anyone who writes the target can craft)', () => {
+  it('show and prune print it written out (\\x1b), never acted on by the terminal', async () => {
+    const target = path.join(ws.dir, 't-escape');
+    succeeded(await runCli(['apply', recipes, '-b', path.join(ws.dir, 'build', 'alpha'), '-t', target, '--cluster', 'evil\x1b[2J\x1b]0;owned\x07']));
+    const show = succeeded(await runCli(['show', 'latest', '-t', target]));
+    const prune = succeeded(await runCli(['prune', '-t', target, '--keep-last', '1', '--dry-run']));
+    expect(show.stdout).toContain('cluster     evil\\x1b[2J\\x1b]0;owned\\x07\n');
+    expect(prune.stdout).toMatch(/^evil\\x1b\[2J\\x1b\]0;owned\\x07\/-\s+keep\s/m);
+    for (const r of [show, prune]) expect([...r.stdout].filter((c) => c === '\x1b' || c === '\x07')).toEqual([]);
+  });
+});

@@ -90,7 +90,7 @@ export function keptEvents(): { reporter: Reporter; events: RunEvent[]; warnings
 }
 
 /** `inner` with every upload's commit failing (a target that fills up at the end): its copy is never stored. */
-export function targetThatCannotStore(inner: Target, why: string): Target {
+export function targetThatCannotStore(inner: Target, why: string | Error): Target {
   return {
     ...inner,
     uri: inner.uri,
@@ -106,7 +106,7 @@ export function targetThatCannotStore(inner: Target, why: string): Target {
         abort: () => upload.abort(),
         commit: async () => {
           await upload.abort();
-          throw new Error(why);
+          throw typeof why === 'string' ? new Error(why) : why;
         },
       };
     },

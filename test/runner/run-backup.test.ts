@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalTarget } from '../../targets/local.js';
+import { LsError } from '../../engine/errors.js';
 import { backUp, healthy, RECIPES, scratch, targetThatCannotStore, type BackupExtras, type HostScript } from '../helpers/fake-cluster.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -140,6 +141,19 @@ describe('runBackup: two targets', () => {
     });
     await expect(attempt).rejects.toThrow(/full A.*full B/);
     expect([...(await s.names(a)), ...(await s.names(b))]).toEqual([]);
+  });
+});
+
+describe('runBackup: a target plugin error', () => {
+  it("names its target once in the run's error (was `Target t: Target t: could not store …`), of one target or two", async () => {
+    const [a, b] = [await s.subdir('a'), await s.subdir('b')];
+    const pluginError = (uri: string) => new LsError('ETARGET', { target: uri, message: 'could not store it: ENAMETOOLONG' });
+    const one = backup(healthy(), { targets: [targetThatCannotStore(createLocalTarget(a), pluginError(a))] });
+    await expect(one).rejects.toThrow(new RegExp(`^Target ${a}: could not store it: ENAMETOOLONG$`));
+    const two = backup(healthy(), {
+      targets: [targetThatCannotStore(createLocalTarget(a), pluginError(a)), targetThatCannotStore(createLocalTarget(b), pluginError(b))],
+    });
+    await expect(two).rejects.toThrow(new RegExp(`^Target ${a}, ${b}: ${a}: could not store it: ENAMETOOLONG; ${b}: could not store it: ENAMETOOLONG$`));
   });
 });
 

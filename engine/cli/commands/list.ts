@@ -16,7 +16,7 @@ export async function listCommand(options: CatalogOptions, redactor: Redactor): 
       type: 'list.backup' as const,
       ...b,
       startedAt: time.toISOString(),
-      ...(m ? { kind: m.kind ?? 'full', ...(m.base ? { base: m.base.archive } : {}) } : {}),
+      ...(m ? { recordedCluster: m.cluster, kind: m.kind ?? 'full', ...(m.base ? { base: m.base.archive } : {}) } : {}),
     }));
     printJsonEvents([...rows, { type: 'list.end', count: rows.length }], redactor);
   } else {

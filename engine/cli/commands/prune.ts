@@ -31,12 +31,13 @@ export async function pruneCommand(options: PruneOptions, redactor: Redactor): P
   };
   // Reading every backup's metadata sidecar takes a while on a remote target: its bytes show as progress.
   const progress = await objectProgress('prune', options.json, redactor);
-  // The target's lock: retention never races a backup that is writing there.
+  // The target's lock: retention never races a backup that is writing there. A dry run deletes
+  // nothing: on a target it may not write (a read-only mount, an auditor's account) it reads without it.
   let outcome;
   try {
     outcome = await withTargetLock(
       session.target,
-      { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) },
+      { waitMs: (options.lockWait ?? 0) * 1000, onWarning: (m) => process.stderr.write(`warning: ${m}\n`), skipIfUnwritable: options.dryRun },
       async () => ({
         result: options.leftovers
           ? undefined
