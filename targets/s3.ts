@@ -226,7 +226,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
       });
       if (!page) return undefined;
       for (const part of page.Parts ?? []) if (part.LastModified && (!newest || part.LastModified > newest)) newest = part.LastModified;
-      PartNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+      PartNumberMarker = nextMarker(page.IsTruncated, page.NextPartNumberMarker, 'parts');
     } while (PartNumberMarker);
     return newest;
   }
@@ -241,7 +241,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
           if (!o.Key || o.Key === prefix) continue;
           found.push({ name: o.Key.slice(prefix.length), size: o.Size ?? 0, modified: o.LastModified ?? new Date(0) });
         }
-        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+        ContinuationToken = nextMarker(page.IsTruncated, page.NextContinuationToken, 'objects');
       } while (ContinuationToken);
     } catch (e) {
       throw fail('cannot list objects', e);
@@ -382,7 +382,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
             if (!scope.dryRun) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
             found.push(`${name} (incomplete multipart upload started ${u.Initiated!.toISOString()})`);
           }
-          [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
+          KeyMarker = nextMarker(page.IsTruncated, page.NextKeyMarker, 'multipart uploads');
+          UploadIdMarker = KeyMarker === undefined ? undefined : page.NextUploadIdMarker;
         } while (KeyMarker);
         // Name claims a killed run could not release (targets/support/name-claim.ts): past their expiry.
         let ContinuationToken: string | undefined;
@@ -394,7 +395,7 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
             if (!scope.dryRun) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
             found.push(`${name} (expired name claim ${id})`);
           }
-          ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+          ContinuationToken = nextMarker(page.IsTruncated, page.NextContinuationToken, 'name claims');
         } while (ContinuationToken);
         // Sidecars without their archive, untouched for the grace period (another machine may be
         // between placing a backup's sidecars and its archive).
@@ -567,6 +568,21 @@ class MultipartUpload {
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/**
+ * The marker of a listing's next page. A page that says more follow but names no marker would
+ * end the listing there: retention would decide on part of the backups, and the leftovers sweep
+ * miss some. Refused instead.
+ */
+function nextMarker<T>(truncated: boolean | undefined, marker: T | undefined, what: string): T | undefined {
+  if (!truncated) return undefined;
+  if (marker === undefined || marker === '') {
+    throw new Error(
+      `the store answered a page of its ${what} listing as truncated but gave no marker for the next page: the listing is incomplete (a store that does not follow S3's ListObjectsV2/ListMultipartUploads pagination)`,
+    );
+  }
+  return marker;
 }
 
 function statusOf(e: unknown): number | undefined {

@@ -315,6 +315,46 @@ describe('S3 endpoint lost mid-upload', () => {
     expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort()).toEqual([names[29], `${names[29]}.metadata.json`, `${names[29]}.sha256`]);
   }, 300_000);
 
+  // A store that says a listing page is truncated but gives no marker for the next one (not
+  // Swift: the proxy rewrites its answers so): the listing would stop there, and retention decide
+  // on part of the backups. Now list and prune fail, naming it, and nothing is deleted.
+  it('a listing page marked truncated without a continuation token: list and prune fail, nothing deleted', async () => {
+    const prefix = 'truncated/';
+    const names = Array.from({ length: 3 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
+    for (const [i, n] of names.entries()) {
+      for (const [key, body] of [
+        [n, 'x'],
+        [`${n}.sha256`, 'x'],
+        [`${n}.metadata.json`, sidecarMetadata(i)],
+      ])
+        await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
+    }
+    const proxy = await startS3Proxy(server.endpoint, {
+      rewriteAnswer: (req) =>
+        req.method === 'GET' && /[?&]list-type=2/.test(req.url ?? '')
+          ? (xml) =>
+              xml
+                .replace(/<IsTruncated>false<\/IsTruncated>/, '<IsTruncated>true</IsTruncated>')
+                .replace(/<NextContinuationToken>[^<]*<\/NextContinuationToken>/, '')
+          : undefined,
+    });
+    try {
+      const config = await ws.write('config-truncated.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-truncated') };
+      for (const args of [['list'], ['prune', '--keep-last', '1']]) {
+        const r = await runCli([...args, '-c', config], { env });
+        expect(r.exitCode, `${args[0]}: ${r.stdout}${r.stderr}`).not.toBe(0);
+        expect(r.stderr).toContain('truncated but gave no marker for the next page');
+        expect(r.stderr).not.toMatch(/unexpected error/);
+      }
+      expect(proxy.requests.filter((q) => q.startsWith('DELETE ') || /^POST \S+\?delete/.test(q))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+    const left = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    expect(left.Contents ?? []).toHaveLength(9);
+  }, 300_000);
+
   it('list reads a metadata sidecar only up to its entry list: 2.7 MB answered only 64 KiB deep still lists', async () => {
     const prefix = 'list-head/';
     const name = 'lsbackup-c1-20260101T000000Z.tar.gz';

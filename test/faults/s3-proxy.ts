@@ -2,7 +2,7 @@
  * An HTTP proxy between lsbackup and the real Swift s3api server (test/infra/swift.ts) that the
  * fault tests steer: count part uploads, stop the endpoint dead (listener closed, every
  * connection destroyed: later requests get ECONNREFUSED), answer chosen requests with an
- * error of their own, or stall them (never answer, or stop partway through an answer). Headers pass unchanged, so the SDK's signatures still verify upstream.
+ * error of their own, rewrite an answer, or stall them (never answer, or stop partway through an answer). Headers pass unchanged, so the SDK's signatures still verify upstream.
  */
 import http from 'node:http';
 
@@ -15,6 +15,8 @@ export interface ProxyRule {
   stallAnswerAfter?(req: http.IncomingMessage): number | undefined;
   /** Stall: take the request and never answer it (nor read its body), the connection left open. */
   hold?(req: http.IncomingMessage): boolean;
+  /** Rewrite the (small, whole) answer body before it is passed on: a store answering what the real one does not. */
+  rewriteAnswer?(req: http.IncomingMessage): ((body: string) => string) | undefined;
   /** Called as each part upload (PUT ?partNumber=) starts, with how many have started. */
   onPart?(count: number, proxy: S3Proxy): void;
 }
@@ -69,6 +71,16 @@ export function startS3Proxy(upstream: string, rule: ProxyRule = {}): Promise<S3
     // `expect` is never signed; without it the body flows at once.
     const { expect: _expect, ...headers } = req.headers;
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (upRes) => {
+      const rewrite = rule.rewriteAnswer?.(req);
+      if (rewrite) {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+        upRes.on('end', () => {
+          const body = rewrite(Buffer.concat(chunks).toString('utf8'));
+          res.writeHead(upRes.statusCode ?? 502, { ...upRes.headers, 'content-length': Buffer.byteLength(body) }).end(body);
+        });
+        return;
+      }
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       const stallAfter = rule.stallAnswerAfter?.(req);
       if (stallAfter !== undefined) {
