@@ -133,6 +133,20 @@ function sidecarMetadata(i: number, entries: unknown[] = []): string {
   });
 }
 
+/** `count` backups of cluster c1 under `prefix` (archive, .sha256, metadata sidecar; January 1st on), their names oldest first. */
+async function putBackups(prefix: string, count: number): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
+  for (const [i, n] of names.entries()) {
+    for (const [key, body] of [
+      [n, 'x'],
+      [`${n}.sha256`, 'x'],
+      [`${n}.metadata.json`, sidecarMetadata(i)],
+    ])
+      await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
+  }
+  return names;
+}
+
 function s3Target(prefix: string, endpoint: string, extra: Record<string, unknown> = {}) {
   return {
     uri: `s3://${BUCKET}/${prefix}`,
@@ -290,16 +304,8 @@ describe('S3 endpoint lost mid-upload', () => {
 
   it('prune deletes in DeleteObjects batches, not one request per object', async () => {
     const prefix = 'prune-batch/';
-    const names = Array.from({ length: 30 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
     // Prune goes by the metadata sidecar (cluster, time): an archive without one is kept.
-    for (const [i, n] of names.entries()) {
-      for (const [key, body] of [
-        [n, 'x'],
-        [`${n}.sha256`, 'x'],
-        [`${n}.metadata.json`, sidecarMetadata(i)],
-      ])
-        await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
-    }
+    const names = await putBackups(prefix, 30);
     const proxy = await startS3Proxy(server.endpoint);
     try {
       const config = await ws.write('config-batch.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
@@ -320,15 +326,7 @@ describe('S3 endpoint lost mid-upload', () => {
   // on part of the backups. Now list and prune fail, naming it, and nothing is deleted.
   it('a listing page marked truncated without a continuation token: list and prune fail, nothing deleted', async () => {
     const prefix = 'truncated/';
-    const names = Array.from({ length: 3 }, (_, i) => `lsbackup-c1-202601${String(i + 1).padStart(2, '0')}T000000Z.tar.gz`);
-    for (const [i, n] of names.entries()) {
-      for (const [key, body] of [
-        [n, 'x'],
-        [`${n}.sha256`, 'x'],
-        [`${n}.metadata.json`, sidecarMetadata(i)],
-      ])
-        await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + key, Body: body }));
-    }
+    await putBackups(prefix, 3);
     const proxy = await startS3Proxy(server.endpoint, {
       rewriteAnswer: (req) =>
         req.method === 'GET' && /[?&]list-type=2/.test(req.url ?? '')
