@@ -28,7 +28,7 @@ const COMMANDS: Record<string, string[]> = {
   'kubernetes-volumes': ['k8s_node_volumes'],
   prometheus: ['prometheus_stop_command', 'prometheus_start_command'],
   rabbitmq: ['rabbitmqctl', 'rabbitmq_restart_command'],
-  zookeeper: ['zk_service_start', 'zk_service_stop', 'zk_port_open', 'zk_version_command'],
+  zookeeper: ['zk_service_start', 'zk_service_stop', 'zk_answers', 'zk_version_command', 'kafka_service_status', 'kafka_service_stop', 'kafka_service_start'],
 };
 
 const SHELL_KEYS = new Set(['run', 'detect', 'version', 'path']);
