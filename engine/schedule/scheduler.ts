@@ -67,8 +67,12 @@ export class Scheduler {
   /** The recipe paths (absolute) whose changes reload; the rest of their parent directories is ignored. */
   private readonly watchedRecipePaths = new Set<string>();
   private reloadTimer?: NodeJS.Timeout;
+  /** The reload in progress: one at a time, so a slow check of an older file never lands over a newer one. */
+  private reloading?: Promise<void>;
+  /** A reload asked for while one ran or the scheduler was starting: done once it is free, reading the file as it is then. */
+  private reloadWanted?: ReloadTrigger;
   private stopping = false;
-  /** Jobs scheduled: reloads before that (an edit or SIGHUP during start-up) have nothing to update. */
+  /** Jobs scheduled: a reload asked for before that (an edit or SIGHUP during start-up) waits for it. */
   private started = false;
 
   constructor(
@@ -82,27 +86,30 @@ export class Scheduler {
 
   /** Loads the config; throws the problems when the first one is already invalid. */
   async start(): Promise<void> {
-    const loaded = await this.load();
-    if ('problems' in loaded) throw Object.assign(new Error('invalid config'), { problems: loaded.problems });
-    this.current = loaded;
     // The config is watched through its directory: a watch on the file itself is lost when the
     // file is removed and created again (rm + cp, some editors), and later edits went unseen.
+    // Watched before it is read: an edit saved while the first load checks the jobs is applied
+    // once the scheduler runs (it went unseen, and the scheduler ran the file as it was before).
     const dir = path.dirname(this.file);
-    const configWatcher = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file });
+    const configWatcher = this.followed(watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file }));
+    this.watchers = [configWatcher];
+    await ready(configWatcher);
+    const loaded = await this.load();
+    if ('problems' in loaded) {
+      await this.closeWatchers();
+      throw Object.assign(new Error('invalid config'), { problems: loaded.problems });
+    }
+    this.current = loaded;
     // The recipes the same way, for the same reason: a deploy replacing the recipes directory
     // (rm -r + cp -r) ended the watch on it, and every later recipe edit went unseen.
-    this.recipeWatcher = watch(this.watchRecipePaths(this.recipePathsInUse()), {
-      ignoreInitial: true,
-      ignored: (p) => !this.watchedRecipePaths.has(p) && ![...this.watchedRecipePaths].some((r) => p.startsWith(r + path.sep) || path.dirname(r) === p),
-    });
-    this.watchers = [configWatcher, this.recipeWatcher];
-    for (const w of this.watchers) {
-      w.on('all', () => {
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => void this.reload('file change'), this.debounceMs);
-      });
-    }
-    await Promise.all(this.watchers.map((w) => new Promise<void>((resolve) => w.once('ready', resolve))));
+    this.recipeWatcher = this.followed(
+      watch(this.watchRecipePaths(this.recipePathsInUse()), {
+        ignoreInitial: true,
+        ignored: (p) => !this.watchedRecipePaths.has(p) && ![...this.watchedRecipePaths].some((r) => p.startsWith(r + path.sep) || path.dirname(r) === p),
+      }),
+    );
+    this.watchers.push(this.recipeWatcher);
+    await ready(this.recipeWatcher);
     // Firing starts, and is said, once the watchers are ready: from here on every edit is seen.
     for (const job of loaded.jobs.values()) this.schedule(job);
     this.started = true;
@@ -111,16 +118,30 @@ export class Scheduler {
       file: this.file,
       jobs: [...loaded.jobs.values()].map((j) => ({ name: j.name, schedule: j.schedule, next: this.next(j.name) })),
     });
+    this.reloadIfWanted();
+  }
+
+  /** A change seen by a watcher reloads, once the saves of one edit are over. */
+  private followed(watcher: FSWatcher): FSWatcher {
+    watcher.on('all', () => {
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload('file change'), this.debounceMs);
+    });
+    return watcher;
+  }
+
+  private async closeWatchers(): Promise<void> {
+    clearTimeout(this.reloadTimer);
+    await Promise.all(this.watchers.map((w) => w.close()));
   }
 
   /** Stop firing, abort the runs in progress (their post-steps run) and wait for them. */
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearTimeout(this.reloadTimer);
     for (const cron of this.crons.values()) cron.stop();
     this.crons.clear();
-    await Promise.all(this.watchers.map((w) => w.close()));
+    await this.closeWatchers();
     for (const name of this.queue.splice(0)) this.skipTick(name, `'${name}' was waiting in the queue; not started: ${reason}`);
     this.abort.abort(reason);
     await Promise.all([...this.running.values()].map((r) => r.run));
@@ -224,10 +245,42 @@ export class Scheduler {
     }
   }
 
-  /** Reads the config and recipes again (a file changed, or SIGHUP). */
-  async reload(trigger: ReloadTrigger): Promise<void> {
-    if (this.stopping || !this.started) return;
+  /**
+   * Reads the config and recipes again (a file changed, or SIGHUP). One reload at a time, in the
+   * order asked: a reload still checking an older file (a slow secret command, a target) applied
+   * it over the newer one a later reload had applied, and the scheduler ran the older file for good.
+   */
+  reload(trigger: ReloadTrigger): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (!this.started || this.reloading) {
+      if (!this.reloadWanted) {
+        const after = this.started ? 'the reload in progress (checking the jobs)' : 'the start-up (checking the jobs)';
+        this.log({
+          type: 'schedule.reload.pending',
+          file: this.file,
+          trigger,
+          message: `reload (${trigger}) waits for ${after}; it reads the file as it is then`,
+        });
+      }
+      this.reloadWanted = trigger;
+      return this.reloading ?? Promise.resolve();
+    }
+    this.reloading = this.reloadNow(trigger).finally(() => {
+      this.reloading = undefined;
+      this.reloadIfWanted();
+    });
+    return this.reloading;
+  }
+
+  private reloadIfWanted(): void {
+    const wanted = this.reloadWanted;
+    this.reloadWanted = undefined;
+    if (wanted) void this.reload(wanted);
+  }
+
+  private async reloadNow(trigger: ReloadTrigger): Promise<void> {
     const loaded = await this.load();
+    if (this.stopping) return;
     if ('problems' in loaded) {
       this.log({
         type: 'schedule.invalid',
@@ -283,6 +336,8 @@ export class Scheduler {
     return { config, jobs, recipes: checked.recipes };
   }
 }
+
+const ready = (watcher: FSWatcher) => new Promise<void>((resolve) => watcher.once('ready', resolve));
 
 /** The cluster a job's lines name, when it is known (a job without `cluster` learns it from its build directory). */
 function clusterOf(job: { cluster?: string }): { cluster?: string } {

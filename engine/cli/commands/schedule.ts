@@ -110,6 +110,7 @@ function describe(e: ScheduleLog): string {
     case 'schedule.skip':
     case 'schedule.stop':
     case 'schedule.metrics':
+    case 'schedule.reload.pending':
       return e.message;
     case 'schedule.fire':
       return `job ${e.job}: starting`;
