@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Cron } from 'croner';
 import { watch, type FSWatcher } from 'chokidar';
 import { checkConfigText, type Config } from '../config/load.js';
 import { formatProblem, type Problem } from '../errors.js';
@@ -10,6 +9,7 @@ import { checkJobs } from '../jobs/check.js';
 import type { Redactor } from '../secrets/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { bundledRecipesDir } from '../paths.js';
+import { Timetable } from './timetable.js';
 
 import type { ScheduleLog } from '../shapes/events.generated.js';
 
@@ -54,7 +54,10 @@ const shareResources = (a: EffectiveJob, b: EffectiveJob) => resourcesOf(a).some
  */
 export class Scheduler {
   private current!: Loaded;
-  private readonly crons = new Map<string, Cron>();
+  private readonly timetable = new Timetable(
+    (name) => this.fire(name),
+    (byMs, jobs) => this.rescheduledAfterSetBack(byMs, jobs),
+  );
   /** Job name -> the job as it was started, and its run. */
   private readonly running = new Map<string, { job: EffectiveJob; run: Promise<void> }>();
   /** Jobs whose tick came while a job sharing their cluster or a target ran; FIFO. */
@@ -139,8 +142,7 @@ export class Scheduler {
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const cron of this.crons.values()) cron.stop();
-    this.crons.clear();
+    this.timetable.stop();
     await this.closeWatchers();
     for (const name of this.queue.splice(0)) this.skipTick(name, `'${name}' was waiting in the queue; not started: ${reason}`);
     this.abort.abort(reason);
@@ -149,7 +151,7 @@ export class Scheduler {
   }
 
   private next(name: string): string | undefined {
-    return this.crons.get(name)?.nextRun()?.toISOString();
+    return this.timetable.next(name);
   }
 
   private schedule(job: EffectiveJob): void {
@@ -157,7 +159,16 @@ export class Scheduler {
       this.log({ type: 'schedule.unscheduled', job: job.name, message: `job '${job.name}' has no schedule; run it with 'lsbackup run --job ${job.name}'` });
       return;
     }
-    this.crons.set(job.name, new Cron(job.schedule, { name: `lsbackup:${job.name}` }, () => this.fire(job.name)));
+    this.timetable.set(job.name, job.schedule);
+  }
+
+  private rescheduledAfterSetBack(byMs: number, jobs: string[]): void {
+    const by = byMs >= 3600_000 ? `${Math.round(byMs / 360_000) / 10} h` : `${Math.round(byMs / 60_000)} min`;
+    for (const name of jobs) {
+      const schedule = this.current.jobs.get(name)?.schedule;
+      const message = `the clock was set back by ${by}: job '${name}' is rescheduled from the new time`;
+      this.log({ type: 'schedule.job', change: 'rescheduled', job: name, schedule, next: this.next(name), message });
+    }
   }
 
   private fire(name: string): void {
@@ -295,8 +306,7 @@ export class Scheduler {
     for (const [name, old] of before) {
       const now = loaded.jobs.get(name);
       if (now && now.schedule === old.schedule) continue;
-      this.crons.get(name)?.stop();
-      this.crons.delete(name);
+      this.timetable.delete(name);
       if (!now) this.log({ type: 'schedule.job', change: 'removed', job: name });
     }
     for (const [name, job] of loaded.jobs) {

@@ -454,7 +454,7 @@ export interface ScheduleStartEvent {
   }[];
 }
 /**
- * A job was added, removed or rescheduled by a reload.
+ * A job was added, removed or rescheduled by a reload, or rescheduled because the clock was set back.
  */
 export interface ScheduleJobEvent {
   schemaVersion?: SchemaVersion;
@@ -475,6 +475,10 @@ export interface ScheduleJobEvent {
   change: 'added' | 'removed' | 'rescheduled';
   schedule?: string;
   next?: string;
+  /**
+   * Why, when it was not a reload: the clock was set back (rescheduled from the new time).
+   */
+  message?: string;
 }
 /**
  * A job without a schedule.

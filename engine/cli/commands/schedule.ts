@@ -104,7 +104,9 @@ function describe(e: ScheduleLog): string {
     case 'schedule.start':
       return `scheduler started with ${e.file}: ${e.jobs.map((j) => `${j.name} (${j.schedule ?? 'no schedule'}${j.next ? `, next ${j.next}` : ''})`).join(', ')}`;
     case 'schedule.job':
-      return `job ${e.job} ${e.change}${e.schedule ? `: ${e.schedule}` : ''}${e.next ? `, next ${e.next}` : ''}`;
+      return e.message
+        ? `${e.message}${e.next ? `, next ${e.next}` : ''}`
+        : `job ${e.job} ${e.change}${e.schedule ? `: ${e.schedule}` : ''}${e.next ? `, next ${e.next}` : ''}`;
     case 'schedule.unscheduled':
     case 'schedule.queued':
     case 'schedule.skip':
