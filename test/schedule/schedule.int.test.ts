@@ -297,6 +297,28 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect(log.lines.at(-1)).toMatchObject({ type: 'schedule.stop', message: 'SIGTERM received' });
   }, 60_000);
 
+  it('a second stop signal exits at once (130) whichever it is: SIGINT after SIGTERM while a post-step still runs', async () => {
+    await ws.write(
+      'recipes/slow.yaml',
+      recipeYaml(
+        'slow',
+        `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 30\n      output: slow.txt\n` +
+          // Runs until the workspace is removed (afterEach): the exit leaves it behind.
+          `  post:\n    - run: touch ${ws.dir}/post-started; while [ -d ${ws.dir} ]; do sleep 0.1; done\n`,
+      ),
+    );
+    await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
+    const log = startScheduler();
+    await untilExists('started');
+    child!.kill('SIGTERM');
+    await untilExists('post-started');
+    child!.kill('SIGINT');
+    // Was: exit 0 at once, as if the stop had been graceful (the SIGINT was taken for a first stop,
+    // which found the scheduler stopping and returned), the post-step still running.
+    expect((await child!).exitCode).toBe(130);
+    expect(log.lines.some((l) => l.type === 'schedule.stop')).toBe(false);
+  }, 90_000);
+
   it('on SIGTERM a hanging endpoint gets one attempt of the outcome, and the wait is said with its bound', async () => {
     const hooks = await startRecorder(() => 'hang');
     try {

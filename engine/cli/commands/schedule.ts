@@ -87,12 +87,15 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     seedMetrics();
   }
   await new Promise<void>((resolve) => {
+    let stopping = false;
+    // The second of either exits: a SIGINT after systemd's SIGTERM too (was: only the same signal again).
     const onSignal = (sig: NodeJS.Signals) => {
-      process.once(sig, () => process.exit(130));
+      if (stopping) process.exit(130);
+      stopping = true;
       void scheduler.stop(`${sig} received`).then(resolve);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   await server?.close();
   reporter.close();
