@@ -10,6 +10,7 @@ import type { Redactor } from '../secrets/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { bundledRecipesDir } from '../paths.js';
 import { Timetable } from './timetable.js';
+import { realPath } from '../lock/index.js';
 
 import type { ScheduleLog } from '../shapes/events.generated.js';
 
@@ -41,8 +42,10 @@ const recipePaths = (job: EffectiveJob) => job.recipes ?? [bundledRecipesDir];
  */
 const resourcesOf = (job: EffectiveJob): string[] => [
   ...(job.cluster ? [`cluster ${job.cluster}`] : []),
-  `build ${job.build ?? ''}`,
-  ...job.targets.map((t) => `target ${t.uri}`),
+  // As the locks name them: a build dir or target directory reached through a link is the same one
+  // (was: both jobs started at once, the later waiting on the lock unsaid, its time counted as its run's).
+  `build ${realPath(job.build ?? '')}`,
+  ...job.targets.map((t) => `target ${realPath(t.uri)}`),
 ];
 const shareResources = (a: EffectiveJob, b: EffectiveJob) => resourcesOf(a).some((r) => resourcesOf(b).includes(r));
 

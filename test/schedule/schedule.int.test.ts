@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, spawnCli, workspace } from '../helpers/cli.js';
 import { jsonLines } from '../helpers/lines.js';
@@ -141,6 +141,28 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     const done = doneOf('first')[0]!;
     const start = log.lines.find((l) => l.type === 'run.start' && l.backupId === done.backupId);
     expect(start).toMatchObject({ job: 'first' });
+  }, 120_000);
+
+  it('two jobs of one build dir, one reaching it through a link, under other cluster names: queued, not started together', async () => {
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 1; echo hi\n      output: hi.txt\n`));
+    await symlink(path.join(ws.dir, 'build'), path.join(ws.dir, 'build-link'));
+    await writeConfig(
+      `jobs:\n  direct:\n    schedule: "*/2 * * * * *"\n    cluster: one\n    targets: [./direct]\n` +
+        `  linked:\n    schedule: "*/2 * * * * *"\n    cluster: two\n    build: ./build-link\n    targets: [./linked]\n`,
+    );
+    const log = startScheduler();
+    const queued = await log.waitFor((l) => l.type === 'schedule.queued', { timeoutMs: 60_000 });
+    expect(queued.line.message).toMatch(/^job '(direct|linked)' waits for '(direct|linked)' \(same cluster or target\)$/);
+    await log.waitFor((l) => l.type === 'schedule.done' && l.job === queued.line.job, { from: queued.index });
+    child!.kill('SIGTERM');
+    await child;
+    // Was: both fired on the tick, the later waiting on the cluster lock inside its run, unsaid.
+    let inFlight = 0;
+    for (const l of log.lines) {
+      if (l.type === 'schedule.fire') inFlight++;
+      if (l.type === 'schedule.done') inFlight--;
+      expect(inFlight).toBeLessThanOrEqual(1);
+    }
   }, 120_000);
 
   it('keeps following the config after it was removed and created again', async () => {
