@@ -228,10 +228,11 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
   /**
    * A config whose check waits until the test lets it go: its S3 target's keys come from a secret
    * command that says it was asked (file `asked`) and answers once the file `go` exists. The
-   * check resolves them and never contacts the store. `jobs` ends with the job that has that target.
+   * check resolves them and never contacts the store. A command left by a killed scheduler ends
+   * with the workspace. `jobs` ends with the job that has that target.
    */
   const slowToCheck = (jobs: string) =>
-    `secrets:\n  sources:\n    - type: command\n      command: [sh, -c, 'touch ${ws.dir}/asked; while [ ! -e ${ws.dir}/go ]; do sleep 0.05; done; echo key']\n` +
+    `secrets:\n  sources:\n    - type: command\n      command: [sh, -c, 'touch ${ws.dir}/asked; while [ ! -e ${ws.dir}/go ] && [ -d ${ws.dir} ]; do sleep 0.05; done; echo key']\n` +
     `jobs:\n${jobs}` +
     `    targets:\n      - uri: s3://bkt/slow\n        options: { endpoint: "http://127.0.0.1:9", forcePathStyle: true, accessKeyId: { secret: K }, secretAccessKey: { secret: S } }\n`;
   const untilExists = async (name: string) => {
