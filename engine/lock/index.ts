@@ -119,7 +119,8 @@ export function clusterLockFile(inventorySource: string): string {
   return machineLockFile(`cluster-${digest(realPath(path.resolve(inventorySource)))}`);
 }
 
-function realPath(file: string): string {
+/** The path with links resolved, or as given when it is not there (or not a path: a URI): what two names of one thing share. */
+export function realPath(file: string): string {
   try {
     return realpathSync(file);
   } catch {

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Cron } from 'croner';
 import { watch, type FSWatcher } from 'chokidar';
 import { checkConfigText, type Config } from '../config/load.js';
 import { formatProblem, type Problem } from '../errors.js';
@@ -10,6 +9,8 @@ import { checkJobs } from '../jobs/check.js';
 import type { Redactor } from '../secrets/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { bundledRecipesDir } from '../paths.js';
+import { Timetable } from './timetable.js';
+import { realPath } from '../lock/index.js';
 
 import type { ScheduleLog } from '../shapes/events.generated.js';
 
@@ -41,8 +42,10 @@ const recipePaths = (job: EffectiveJob) => job.recipes ?? [bundledRecipesDir];
  */
 const resourcesOf = (job: EffectiveJob): string[] => [
   ...(job.cluster ? [`cluster ${job.cluster}`] : []),
-  `build ${job.build ?? ''}`,
-  ...job.targets.map((t) => `target ${t.uri}`),
+  // As the locks name them: a build dir or target directory reached through a link is the same one
+  // (was: both jobs started at once, the later waiting on the lock unsaid, its time counted as its run's).
+  `build ${realPath(job.build ?? '')}`,
+  ...job.targets.map((t) => `target ${realPath(t.uri)}`),
 ];
 const shareResources = (a: EffectiveJob, b: EffectiveJob) => resourcesOf(a).some((r) => resourcesOf(b).includes(r));
 
@@ -54,7 +57,10 @@ const shareResources = (a: EffectiveJob, b: EffectiveJob) => resourcesOf(a).some
  */
 export class Scheduler {
   private current!: Loaded;
-  private readonly crons = new Map<string, Cron>();
+  private readonly timetable = new Timetable(
+    (name) => this.fire(name),
+    (byMs, jobs) => this.rescheduledAfterSetBack(byMs, jobs),
+  );
   /** Job name -> the job as it was started, and its run. */
   private readonly running = new Map<string, { job: EffectiveJob; run: Promise<void> }>();
   /** Jobs whose tick came while a job sharing their cluster or a target ran; FIFO. */
@@ -67,8 +73,12 @@ export class Scheduler {
   /** The recipe paths (absolute) whose changes reload; the rest of their parent directories is ignored. */
   private readonly watchedRecipePaths = new Set<string>();
   private reloadTimer?: NodeJS.Timeout;
+  /** The reload in progress: one at a time, so a slow check of an older file never lands over a newer one. */
+  private reloading?: Promise<void>;
+  /** A reload asked for while one ran or the scheduler was starting: done once it is free, reading the file as it is then. */
+  private reloadWanted?: ReloadTrigger;
   private stopping = false;
-  /** Jobs scheduled: reloads before that (an edit or SIGHUP during start-up) have nothing to update. */
+  /** Jobs scheduled: a reload asked for before that (an edit or SIGHUP during start-up) waits for it. */
   private started = false;
 
   constructor(
@@ -82,27 +92,30 @@ export class Scheduler {
 
   /** Loads the config; throws the problems when the first one is already invalid. */
   async start(): Promise<void> {
-    const loaded = await this.load();
-    if ('problems' in loaded) throw Object.assign(new Error('invalid config'), { problems: loaded.problems });
-    this.current = loaded;
     // The config is watched through its directory: a watch on the file itself is lost when the
     // file is removed and created again (rm + cp, some editors), and later edits went unseen.
+    // Watched before it is read: an edit saved while the first load checks the jobs is applied
+    // once the scheduler runs (it went unseen, and the scheduler ran the file as it was before).
     const dir = path.dirname(this.file);
-    const configWatcher = watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file });
+    const configWatcher = this.followed(watch(dir, { ignoreInitial: true, depth: 0, ignored: (p) => p !== dir && p !== this.file }));
+    this.watchers = [configWatcher];
+    await ready(configWatcher);
+    const loaded = await this.load();
+    if ('problems' in loaded) {
+      await this.closeWatchers();
+      throw Object.assign(new Error('invalid config'), { problems: loaded.problems });
+    }
+    this.current = loaded;
     // The recipes the same way, for the same reason: a deploy replacing the recipes directory
     // (rm -r + cp -r) ended the watch on it, and every later recipe edit went unseen.
-    this.recipeWatcher = watch(this.watchRecipePaths(this.recipePathsInUse()), {
-      ignoreInitial: true,
-      ignored: (p) => !this.watchedRecipePaths.has(p) && ![...this.watchedRecipePaths].some((r) => p.startsWith(r + path.sep) || path.dirname(r) === p),
-    });
-    this.watchers = [configWatcher, this.recipeWatcher];
-    for (const w of this.watchers) {
-      w.on('all', () => {
-        clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => void this.reload('file change'), this.debounceMs);
-      });
-    }
-    await Promise.all(this.watchers.map((w) => new Promise<void>((resolve) => w.once('ready', resolve))));
+    this.recipeWatcher = this.followed(
+      watch(this.watchRecipePaths(this.recipePathsInUse()), {
+        ignoreInitial: true,
+        ignored: (p) => !this.watchedRecipePaths.has(p) && ![...this.watchedRecipePaths].some((r) => p.startsWith(r + path.sep) || path.dirname(r) === p),
+      }),
+    );
+    this.watchers.push(this.recipeWatcher);
+    await ready(this.recipeWatcher);
     // Firing starts, and is said, once the watchers are ready: from here on every edit is seen.
     for (const job of loaded.jobs.values()) this.schedule(job);
     this.started = true;
@@ -111,16 +124,29 @@ export class Scheduler {
       file: this.file,
       jobs: [...loaded.jobs.values()].map((j) => ({ name: j.name, schedule: j.schedule, next: this.next(j.name) })),
     });
+    this.reloadIfWanted();
+  }
+
+  /** A change seen by a watcher reloads, once the saves of one edit are over. */
+  private followed(watcher: FSWatcher): FSWatcher {
+    watcher.on('all', () => {
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = setTimeout(() => void this.reload('file change'), this.debounceMs);
+    });
+    return watcher;
+  }
+
+  private async closeWatchers(): Promise<void> {
+    clearTimeout(this.reloadTimer);
+    await Promise.all(this.watchers.map((w) => w.close()));
   }
 
   /** Stop firing, abort the runs in progress (their post-steps run) and wait for them. */
   async stop(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    clearTimeout(this.reloadTimer);
-    for (const cron of this.crons.values()) cron.stop();
-    this.crons.clear();
-    await Promise.all(this.watchers.map((w) => w.close()));
+    this.timetable.stop();
+    await this.closeWatchers();
     for (const name of this.queue.splice(0)) this.skipTick(name, `'${name}' was waiting in the queue; not started: ${reason}`);
     this.abort.abort(reason);
     await Promise.all([...this.running.values()].map((r) => r.run));
@@ -128,7 +154,7 @@ export class Scheduler {
   }
 
   private next(name: string): string | undefined {
-    return this.crons.get(name)?.nextRun()?.toISOString();
+    return this.timetable.next(name);
   }
 
   private schedule(job: EffectiveJob): void {
@@ -136,7 +162,16 @@ export class Scheduler {
       this.log({ type: 'schedule.unscheduled', job: job.name, message: `job '${job.name}' has no schedule; run it with 'lsbackup run --job ${job.name}'` });
       return;
     }
-    this.crons.set(job.name, new Cron(job.schedule, { name: `lsbackup:${job.name}` }, () => this.fire(job.name)));
+    this.timetable.set(job.name, job.schedule);
+  }
+
+  private rescheduledAfterSetBack(byMs: number, jobs: string[]): void {
+    const by = byMs >= 3600_000 ? `${Math.round(byMs / 360_000) / 10} h` : `${Math.round(byMs / 60_000)} min`;
+    for (const name of jobs) {
+      const schedule = this.current.jobs.get(name)?.schedule;
+      const message = `the clock was set back by ${by}: job '${name}' is rescheduled from the new time`;
+      this.log({ type: 'schedule.job', change: 'rescheduled', job: name, schedule, next: this.next(name), message });
+    }
   }
 
   private fire(name: string): void {
@@ -224,10 +259,42 @@ export class Scheduler {
     }
   }
 
-  /** Reads the config and recipes again (a file changed, or SIGHUP). */
-  async reload(trigger: ReloadTrigger): Promise<void> {
-    if (this.stopping || !this.started) return;
+  /**
+   * Reads the config and recipes again (a file changed, or SIGHUP). One reload at a time, in the
+   * order asked: a reload still checking an older file (a slow secret command, a target) applied
+   * it over the newer one a later reload had applied, and the scheduler ran the older file for good.
+   */
+  reload(trigger: ReloadTrigger): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (!this.started || this.reloading) {
+      if (!this.reloadWanted) {
+        const after = this.started ? 'the reload in progress (checking the jobs)' : 'the start-up (checking the jobs)';
+        this.log({
+          type: 'schedule.reload.pending',
+          file: this.file,
+          trigger,
+          message: `reload (${trigger}) waits for ${after}; it reads the file as it is then`,
+        });
+      }
+      this.reloadWanted = trigger;
+      return this.reloading ?? Promise.resolve();
+    }
+    this.reloading = this.reloadNow(trigger).finally(() => {
+      this.reloading = undefined;
+      this.reloadIfWanted();
+    });
+    return this.reloading;
+  }
+
+  private reloadIfWanted(): void {
+    const wanted = this.reloadWanted;
+    this.reloadWanted = undefined;
+    if (wanted) void this.reload(wanted);
+  }
+
+  private async reloadNow(trigger: ReloadTrigger): Promise<void> {
     const loaded = await this.load();
+    if (this.stopping) return;
     if ('problems' in loaded) {
       this.log({
         type: 'schedule.invalid',
@@ -242,8 +309,7 @@ export class Scheduler {
     for (const [name, old] of before) {
       const now = loaded.jobs.get(name);
       if (now && now.schedule === old.schedule) continue;
-      this.crons.get(name)?.stop();
-      this.crons.delete(name);
+      this.timetable.delete(name);
       if (!now) this.log({ type: 'schedule.job', change: 'removed', job: name });
     }
     for (const [name, job] of loaded.jobs) {
@@ -283,6 +349,8 @@ export class Scheduler {
     return { config, jobs, recipes: checked.recipes };
   }
 }
+
+const ready = (watcher: FSWatcher) => new Promise<void>((resolve) => watcher.once('ready', resolve));
 
 /** The cluster a job's lines name, when it is known (a job without `cluster` learns it from its build directory). */
 function clusterOf(job: { cluster?: string }): { cluster?: string } {

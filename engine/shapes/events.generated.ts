@@ -74,6 +74,7 @@ export type ScheduleLog =
   | ScheduleSkipEvent
   | ScheduleDoneEvent
   | ScheduleReloadEvent
+  | ScheduleReloadPendingEvent
   | ScheduleInvalidEvent
   | ScheduleStopEvent
   | ScheduleMetricsEvent;
@@ -456,7 +457,7 @@ export interface ScheduleStartEvent {
   }[];
 }
 /**
- * A job was added, removed or rescheduled by a reload.
+ * A job was added, removed or rescheduled by a reload, or rescheduled because the clock was set back.
  */
 export interface ScheduleJobEvent {
   schemaVersion?: SchemaVersion;
@@ -477,6 +478,10 @@ export interface ScheduleJobEvent {
   change: 'added' | 'removed' | 'rescheduled';
   schedule?: string;
   next?: string;
+  /**
+   * Why, when it was not a reload: the clock was set back (rescheduled from the new time).
+   */
+  message?: string;
 }
 /**
  * A job without a schedule.
@@ -611,6 +616,29 @@ export interface ScheduleReloadEvent {
   file: string;
   trigger: 'file change' | 'SIGHUP';
   jobs: string[];
+}
+/**
+ * A reload was asked for (an edit, SIGHUP) while the scheduler was starting or another reload was still checking the config: it is done once that is over, reading the file as it is then.
+ */
+export interface ScheduleReloadPendingEvent {
+  schemaVersion?: SchemaVersion;
+  time?: Time;
+  /**
+   * The config job the event belongs to (run, schedule).
+   */
+  job?: string;
+  /**
+   * The cluster of the run (run, schedule; also apply and restore events that name it).
+   */
+  cluster?: string;
+  /**
+   * The backup id of the run (metadata.json `backupId`), once known.
+   */
+  backupId?: string;
+  type: 'schedule.reload.pending';
+  file: string;
+  trigger: 'file change' | 'SIGHUP';
+  message: string;
 }
 /**
  * A configuration change was rejected; the previous one keeps running.

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, spawnCli, workspace } from '../helpers/cli.js';
 import { jsonLines } from '../helpers/lines.js';
@@ -143,6 +143,28 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect(start).toMatchObject({ job: 'first' });
   }, 120_000);
 
+  it('two jobs of one build dir, one reaching it through a link, under other cluster names: queued, not started together', async () => {
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: sleep 1; echo hi\n      output: hi.txt\n`));
+    await symlink(path.join(ws.dir, 'build'), path.join(ws.dir, 'build-link'));
+    await writeConfig(
+      `jobs:\n  direct:\n    schedule: "*/2 * * * * *"\n    cluster: one\n    targets: [./direct]\n` +
+        `  linked:\n    schedule: "*/2 * * * * *"\n    cluster: two\n    build: ./build-link\n    targets: [./linked]\n`,
+    );
+    const log = startScheduler();
+    const queued = await log.waitFor((l) => l.type === 'schedule.queued', { timeoutMs: 60_000 });
+    expect(queued.line.message).toMatch(/^job '(direct|linked)' waits for '(direct|linked)' \(same cluster or target\)$/);
+    await log.waitFor((l) => l.type === 'schedule.done' && l.job === queued.line.job, { from: queued.index });
+    child!.kill('SIGTERM');
+    await child;
+    // Was: both fired on the tick, the later waiting on the cluster lock inside its run, unsaid.
+    let inFlight = 0;
+    for (const l of log.lines) {
+      if (l.type === 'schedule.fire') inFlight++;
+      if (l.type === 'schedule.done') inFlight--;
+      expect(inFlight).toBeLessThanOrEqual(1);
+    }
+  }, 120_000);
+
   it('keeps following the config after it was removed and created again', async () => {
     await writeConfig(`jobs:\n  a:\n    schedule: "0 0 1 1 *"\n    targets: [./a]\n`);
     const original = await readFile(path.join(ws.dir, 'lsbackup.config.yaml'), 'utf8');
@@ -203,6 +225,79 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect((await child!).exitCode).toBe(0);
   }, 60_000);
 
+  /**
+   * A config whose check waits until the test lets it go: its S3 target's keys come from a secret
+   * command that says it was asked (file `asked`) and answers once the file `go` exists. The
+   * check resolves them and never contacts the store. A command left by a killed scheduler ends
+   * with the workspace. `jobs` ends with the job that has that target.
+   */
+  const slowToCheck = (jobs: string) =>
+    `secrets:\n  sources:\n    - type: command\n      command: [sh, -c, 'touch ${ws.dir}/asked; while [ ! -e ${ws.dir}/go ] && [ -d ${ws.dir} ]; do sleep 0.05; done; echo key']\n` +
+    `jobs:\n${jobs}` +
+    `    targets:\n      - uri: s3://bkt/slow\n        options: { endpoint: "http://127.0.0.1:9", forcePathStyle: true, accessKeyId: { secret: K }, secretAccessKey: { secret: S } }\n`;
+  const untilExists = async (name: string) => {
+    while (!existsSync(path.join(ws.dir, name))) await new Promise((r) => setTimeout(r, 50));
+  };
+  const reloadOf = (jobs: string[]) => (l: Record<string, unknown>) => l.type === 'schedule.reload' && JSON.stringify(l.jobs) === JSON.stringify(jobs);
+
+  it('a reload still checking an older file never lands over the newer one saved meanwhile: the file as saved last runs', async () => {
+    await writeConfig(`jobs:\n  zero:\n    schedule: "0 0 1 1 *"\n    targets: [./zero]\n`);
+    await ws.write('go', '');
+    const log = startScheduler();
+    await log.waitFor((l) => l.type === 'schedule.start');
+    // Saved first: job 'older', whose check waits on the secret command.
+    await rm(path.join(ws.dir, 'go'));
+    await writeConfig(slowToCheck(`  older:\n    schedule: "0 0 1 1 *"\n`));
+    await untilExists('asked');
+    // Saved while that check goes on: job 'newer', quick to check. Its reload waits (was: went ahead).
+    await writeConfig(`jobs:\n  newer:\n    schedule: "0 0 1 1 *"\n    targets: [./newer]\n`);
+    const seen = await log.waitFor((l) => l.type === 'schedule.reload.pending' || reloadOf(['newer'])(l));
+    expect(seen.line).toMatchObject({ type: 'schedule.reload.pending', trigger: 'file change' });
+    expect(seen.line.message).toBe('reload (file change) waits for the reload in progress (checking the jobs); it reads the file as it is then');
+    await ws.write('go', '');
+    const older = await log.waitFor(reloadOf(['older']));
+    // Was: 'newer' applied first, then the older file over it, and the scheduler ran 'older' for good.
+    const newer = await log.waitFor(reloadOf(['newer']), { from: older.index, timeoutMs: 30_000 });
+    expect(log.lines.slice(newer.index + 1).filter((l) => l.type === 'schedule.reload')).toEqual([]);
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 90_000);
+
+  /** Starts the scheduler on job 'first', does `meanwhile` while it checks the jobs, then lets the check end. */
+  const startWhileChecking = async (meanwhile: () => Promise<unknown>) => {
+    await writeConfig(slowToCheck(`  first:\n    schedule: "0 0 1 1 *"\n`));
+    const log = startScheduler();
+    await untilExists('asked');
+    await meanwhile();
+    await ws.write('go', '');
+    const started = await log.waitFor((l) => l.type === 'schedule.start');
+    expect(started.line.jobs).toEqual([expect.objectContaining({ name: 'first' })]);
+    return { log, started };
+  };
+
+  it('an edit saved while the scheduler starts (checking the jobs) is applied once it runs', async () => {
+    const { log, started } = await startWhileChecking(() =>
+      writeConfig(slowToCheck(`  first:\n    schedule: "0 0 1 1 *"\n    targets: [./first]\n  second:\n    schedule: "0 0 1 1 *"\n`)),
+    );
+    // Was: unseen (the file was watched only once it had been read); the scheduler ran it as it was.
+    const reload = await log.waitFor(reloadOf(['first', 'second']), { from: started.index, timeoutMs: 30_000 });
+    expect(reload.line.trigger).toBe('file change');
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 90_000);
+
+  it('SIGHUP while the scheduler starts (systemctl start, then systemctl reload) reloads once it runs', async () => {
+    const { log, started } = await startWhileChecking(async () => child!.kill('SIGHUP'));
+    expect(log.lines.find((l) => l.type === 'schedule.reload.pending')?.message).toBe(
+      'reload (SIGHUP) waits for the start-up (checking the jobs); it reads the file as it is then',
+    );
+    // Was: dropped without a word.
+    const reload = await log.waitFor((l) => l.type === 'schedule.reload', { from: started.index, timeoutMs: 30_000 });
+    expect(reload.line).toMatchObject({ trigger: 'SIGHUP', jobs: ['first'] });
+    child!.kill('SIGTERM');
+    expect((await child!).exitCode).toBe(0);
+  }, 90_000);
+
   it('SIGHUP reloads the configuration; the run in progress goes on and the scheduler keeps running', async () => {
     await ws.write(
       'recipes/slow.yaml',
@@ -224,6 +319,28 @@ describe('lsbackup schedule: jobs sharing a cluster, config file replaced, SIGHU
     expect(result.exitCode).toBe(0);
     expect(log.lines.at(-1)).toMatchObject({ type: 'schedule.stop', message: 'SIGTERM received' });
   }, 60_000);
+
+  it('a second stop signal exits at once (130) whichever it is: SIGINT after SIGTERM while a post-step still runs', async () => {
+    await ws.write(
+      'recipes/slow.yaml',
+      recipeYaml(
+        'slow',
+        `hosts: { group: app }\nbackup:\n  snapshot:\n    - run: touch ${ws.dir}/started; sleep 30\n      output: slow.txt\n` +
+          // Runs until the workspace is removed (afterEach): the exit leaves it behind.
+          `  post:\n    - run: touch ${ws.dir}/post-started; while [ -d ${ws.dir} ]; do sleep 0.1; done\n`,
+      ),
+    );
+    await writeConfig(`jobs:\n  slow:\n    schedule: "* * * * * *"\n    targets: [./slow]\n    components: { only: [slow] }\n`);
+    const log = startScheduler();
+    await untilExists('started');
+    child!.kill('SIGTERM');
+    await untilExists('post-started');
+    child!.kill('SIGINT');
+    // Was: exit 0 at once, as if the stop had been graceful (the SIGINT was taken for a first stop,
+    // which found the scheduler stopping and returned), the post-step still running.
+    expect((await child!).exitCode).toBe(130);
+    expect(log.lines.some((l) => l.type === 'schedule.stop')).toBe(false);
+  }, 90_000);
 
   it('on SIGTERM a hanging endpoint gets one attempt of the outcome, and the wait is said with its bound', async () => {
     const hooks = await startRecorder(() => 'hang');

@@ -87,12 +87,15 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     seedMetrics();
   }
   await new Promise<void>((resolve) => {
+    let stopping = false;
+    // The second of either exits: a SIGINT after systemd's SIGTERM too (was: only the same signal again).
     const onSignal = (sig: NodeJS.Signals) => {
-      process.once(sig, () => process.exit(130));
+      if (stopping) process.exit(130);
+      stopping = true;
       void scheduler.stop(`${sig} received`).then(resolve);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   await server?.close();
   reporter.close();
@@ -104,12 +107,15 @@ function describe(e: ScheduleLog): string {
     case 'schedule.start':
       return `scheduler started with ${e.file}: ${e.jobs.map((j) => `${j.name} (${j.schedule ?? 'no schedule'}${j.next ? `, next ${j.next}` : ''})`).join(', ')}`;
     case 'schedule.job':
-      return `job ${e.job} ${e.change}${e.schedule ? `: ${e.schedule}` : ''}${e.next ? `, next ${e.next}` : ''}`;
+      return e.message
+        ? `${e.message}${e.next ? `, next ${e.next}` : ''}`
+        : `job ${e.job} ${e.change}${e.schedule ? `: ${e.schedule}` : ''}${e.next ? `, next ${e.next}` : ''}`;
     case 'schedule.unscheduled':
     case 'schedule.queued':
     case 'schedule.skip':
     case 'schedule.stop':
     case 'schedule.metrics':
+    case 'schedule.reload.pending':
       return e.message;
     case 'schedule.fire':
       return `job ${e.job}: starting`;
