@@ -25,6 +25,7 @@ export interface RestoreFlags extends ClusterFlags, ConnectionOptions, Omit<Cata
   skip?: string[];
   var?: string[];
   hostMap?: string[];
+  skipHost?: string[];
   recipes?: string[];
   allowRecipeUpgrade?: boolean;
   /** allowed_signers / .pub files (default: config signing.trusted). */
@@ -62,6 +63,13 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
   } catch (e) {
     throw new LsError('EUSAGE', { message: (e as Error).message });
   }
+  const skipHosts = new Set(flags.skipHost ?? []);
+  const both = [...skipHosts].find((old) => hostMap.has(old));
+  if (both !== undefined) {
+    throw new LsError('EUSAGE', {
+      message: `--skip-host ${both} and --host-map ${both}=${hostMap.get(both)}: a backed-up host is either left out or restored somewhere; pass one of them`,
+    });
+  }
   if (!flags.dryRun && !flags.yes && !process.stdin.isTTY) {
     throw new LsError('EUSAGE', { message: 'restore changes hosts and needs confirmation: pass --yes (or --dry-run to only see the plan)' });
   }
@@ -78,6 +86,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           only: flags.only,
           skip: flags.skip,
           hostMap,
+          skipHosts,
           allowRecipeUpgrade: flags.allowRecipeUpgrade ?? false,
           trustedKeys,
           trustCarriedRecipe: flags.trustCarriedRecipe ?? false,

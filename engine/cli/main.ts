@@ -277,6 +277,11 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       repeat,
     )
     .option(
+      '--skip-host <old>',
+      "leave the data of backed-up host old out of the restore (repeatable): a replica's, say, when the cluster restored into has fewer hosts",
+      repeat,
+    )
+    .option(
       '--recipes <paths>',
       'installed recipes, run for backups not signed by a trusted key and with --allow-recipe-upgrade (comma-separated; default: config recipes, else bundled)',
       list,

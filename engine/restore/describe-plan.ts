@@ -34,6 +34,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       lines.push(c.notRestored ? `- ${c.name}: NOT restored (the restore fails for it): ${c.skipReason}` : `- ${c.name}: skipped, ${c.skipReason}`);
       continue;
     }
+    const leftOut = (c.leftOut ?? []).map((old) => `    ${old}: left out (--skip-host)`);
     const recipe = c.recipe!.recipe.metadata;
     lines.push(
       `- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`,
@@ -44,6 +45,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
       for (const s of t.hostPlan.steps) lines.push(...describeStep(s, c.name, t.sourceHost, staged, details.keepSpecialModes));
     }
+    lines.push(...leftOut);
   }
   return lines.join('\n');
 }
@@ -117,14 +119,23 @@ export function restorePlanEvents(backup: string, staged: StagedBackup, componen
   return [
     { type: 'restore.plan', backup, cluster, backupId, startedAt, signature: details.signature, checked: details.checked },
     ...components.map((c): EventBody => {
+      const leftOut = c.leftOut?.length ? { leftOut: c.leftOut } : {};
       if (c.skipReason) {
         // notRestored: the human plan's "NOT restored"; a dry run's caller must see it too.
-        return { type: 'restore.plan.component', name: c.name, skipReason: c.skipReason, ...(c.notRestored ? { notRestored: true } : {}), hosts: [] };
+        return {
+          type: 'restore.plan.component',
+          name: c.name,
+          ...leftOut,
+          skipReason: c.skipReason,
+          ...(c.notRestored ? { notRestored: true } : {}),
+          hosts: [],
+        };
       }
       const recipe = c.recipe!.recipe.metadata;
       return {
         type: 'restore.plan.component',
         name: c.name,
+        ...leftOut,
         recipe: `${recipe.name}@${recipe.version}`,
         ...(c.replaced ? { replacing: `${c.upgradedFrom}: ${c.replaced.because}` } : {}),
         order: c.together ? 'together' : c.serial ? 'serial' : 'parallel',

@@ -32,7 +32,7 @@ export function mapHost(
   }
   const why =
     index >= 0 ? `no host at position ${index + 1} of group ${groups.join('/')} in the inventory` : `the backup lists it in no group ${groups.join('/')}`;
-  return { how: `no host named '${sourceHost}' and ${why}; pass --host-map ${sourceHost}=<host>` };
+  return { how: `no host named '${sourceHost}' and ${why}; pass --host-map ${sourceHost}=<host>, or --skip-host ${sourceHost} to leave its data out` };
 }
 
 /**

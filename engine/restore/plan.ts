@@ -30,6 +30,8 @@ export interface RestoreComponent {
   /** Components whose restore ends before this one begins (the recipe's restore.after). */
   after: string[];
   tasks: RestoreTask[];
+  /** Backed-up hosts whose data the restore leaves out (--skip-host). */
+  leftOut?: string[];
   skipReason?: string;
   /** The skip is a refusal: the only recipe is the carried one of an unsigned backup (see chooseRecipe). */
   untrustedRecipe?: boolean;
@@ -45,6 +47,8 @@ export interface RestorePlanOptions {
   only?: string[];
   skip?: string[];
   hostMap: Map<string, string>;
+  /** Backed-up hosts whose data is left out (--skip-host). */
+  skipHosts?: Set<string>;
   /** Installed recipes, used with allowRecipeUpgrade and for backups whose carried recipes are not trusted. */
   installed: LoadedRecipe[];
   allowRecipeUpgrade: boolean;
@@ -79,11 +83,15 @@ function sharedRestoreHost(tasks: RestoreTask[]): string | undefined {
 export function planRestore(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions): RestoreComponent[] {
   const { metadata } = staged;
   return metadata.components.map((component): RestoreComponent => {
-    const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[] };
+    const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[], leftOut: [] as string[] };
     if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
     if (options.skip?.includes(component.name)) return { ...base, skipReason: 'not selected (--skip)' };
-    const withData = component.hosts.filter((h) => h.status === 'success');
-    if (withData.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
+    const backedUp = component.hosts.filter((h) => h.status === 'success');
+    if (backedUp.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
+    const leftOut = backedUp.filter((h) => options.skipHosts?.has(h.name)).map((h) => h.name);
+    base.leftOut = leftOut;
+    const withData = backedUp.filter((h) => !leftOut.includes(h.name));
+    if (withData.length === 0) return { ...base, skipReason: `every host of it left out (--skip-host ${leftOut.join(', ')})` };
 
     const chosen = chooseRecipe(component.name, component.recipe, staged, options);
     if (!chosen.recipe) return { ...base, skipReason: chosen.problem, untrustedRecipe: chosen.untrusted, notRestored: true };

@@ -33,6 +33,8 @@ export interface RestoreOptions {
   /** Components not to restore (--skip). */
   skip?: string[];
   hostMap: Map<string, string>;
+  /** Backed-up hosts whose data is left out (--skip-host). */
+  skipHosts?: Set<string>;
   allowRecipeUpgrade: boolean;
   /** Keys trusted to sign backups: a backup they signed runs the recipes it carries. */
   trustedKeys: TrustedKey[];
@@ -82,17 +84,22 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
 }
 
 /**
- * --only and --skip name components of the backup, --host-map's old names its hosts: a misspelt
- * one would restore what the operator excluded, leave out what they chose, or send a host's data
- * where the default mapping puts it instead of where they said, with a run that says success.
+ * --only and --skip name components of the backup, --host-map's old and --skip-host name its
+ * hosts: a misspelt one would restore what the operator excluded, leave out what they chose, or
+ * send a host's data where the default mapping puts it instead of where they said, with a run
+ * that says success.
  */
 function refuseUnknownSelection(staged: StagedBackup, options: RestoreOptions): void {
   const hosts = staged.metadata.hosts.map((h) => h.name);
-  const unknownHost = [...options.hostMap.keys()].find((old) => !hosts.includes(old));
-  if (unknownHost !== undefined) {
-    const hint = didYouMean(unknownHost, hosts);
+  const given = [
+    ...[...options.hostMap].map(([old, to]) => ({ old, option: `--host-map ${old}=${to}` })),
+    ...[...(options.skipHosts ?? [])].map((old) => ({ old, option: `--skip-host ${old}` })),
+  ];
+  const unknown = given.find((g) => !hosts.includes(g.old));
+  if (unknown !== undefined) {
+    const hint = didYouMean(unknown.old, hosts);
     throw new LsError('EUSAGE', {
-      message: `--host-map ${unknownHost}=${options.hostMap.get(unknownHost)}: backup ${options.source.name} holds no host '${unknownHost}'${hint ? ` (${hint})` : ''}; its hosts: ${hosts.join(', ')}`,
+      message: `${unknown.option}: backup ${options.source.name} holds no host '${unknown.old}'${hint ? ` (${hint})` : ''}; its hosts: ${hosts.join(', ')}`,
     });
   }
   refuseUnknownNames(
@@ -150,6 +157,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       only: options.only,
       skip: options.skip,
       hostMap: options.hostMap,
+      skipHosts: options.skipHosts,
       installed,
       allowRecipeUpgrade: options.allowRecipeUpgrade,
       carriedTrusted: signature.status === 'trusted' || options.trustCarriedRecipe,

@@ -1211,6 +1211,10 @@ export interface RestorePlanComponentEvent {
   backupId?: string;
   type: 'restore.plan.component';
   name: string;
+  /**
+   * Backed-up hosts of the component whose data the restore leaves out (--skip-host); absent when none.
+   */
+  leftOut?: string[];
   skipReason?: string;
   /**
    * The backup holds this component but the restore cannot bring it back (`skipReason` says why): the run fails for it (exit 2). Absent when the component is restored or left out on purpose (--only/--skip).

@@ -109,6 +109,38 @@ describe('restore: which components come back', () => {
     }
   });
 
+  it('--skip-host leaves a backed-up host out: the rest of its component is restored into the smaller cluster, and the plan says so', async () => {
+    await ws.write('data-app/a.txt', 'live, newer than the backup\n');
+    const args = ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes')];
+    const r = await runCli([...args, '--skip-host', 'node2'], { timeoutMs: 180_000 });
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(0);
+    expect(r.stderr, all).toContain('    node1 -> fresh1 (position 1 in group app)');
+    expect(r.stderr, all).toContain('    node2: left out (--skip-host)');
+    expect(await readFile(path.join(ws.dir, 'data-app/a.txt'), 'utf8')).toBe('app\n');
+    const dry = await runCli([...args, '--skip-host', 'node2', '--dry-run', '--json'], { timeoutMs: 180_000 });
+    const planned = dry.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.type === 'restore.plan.component' && e.name === 'app');
+    expect(planned, dry.stdout + dry.stderr).toMatchObject({ leftOut: ['node2'], hosts: [{ from: 'node1', to: 'fresh1' }] });
+    // A host the backup does not hold, or one both left out and mapped, is a usage error before any host is touched.
+    await ws.write('data-app/a.txt', 'live\n');
+    for (const [extra, message] of [
+      [['--skip-host', 'nod2'], `--skip-host nod2: backup ${path.basename(archive)} holds no host 'nod2' (did you mean 'node2'?); its hosts: node1, node2`],
+      [
+        ['--skip-host', 'node2', '--host-map', 'node2=fresh1'],
+        '--skip-host node2 and --host-map node2=fresh1: a backed-up host is either left out or restored somewhere',
+      ],
+    ] as const) {
+      const refused = await runCli([...args, ...extra], { timeoutMs: 180_000 });
+      expect(refused.exitCode, `${refused.stdout}\n${refused.stderr}`).toBe(64);
+      expect(refused.stderr).toContain(message);
+    }
+    expect(await readFile(path.join(ws.dir, 'data-app/a.txt'), 'utf8')).toBe('live\n');
+  });
+
   it("a --host-map whose old name the backup does not hold is a usage error (the host's data would go where the default mapping puts it)", async () => {
     await ws.write('data-solo/s.txt', 'live\n');
     const r = await runCli(
