@@ -82,12 +82,15 @@ function placeholderContext(loaded: LoadedRecipe, template: string): TemplateCon
   const { recipe } = loaded;
   const hostVars: Record<string, unknown> = {};
   const groups: Record<string, string[]> = {};
+  const components: Record<string, boolean> = { [recipe.metadata.name]: true };
   for (const group of ([] as string[]).concat(recipe.spec.hosts.group)) groups[group] = [PLACEHOLDER_HOST];
   for (const ref of safeReferences(template)) {
     if (ref.kind !== 'path') continue;
     const [top, middle, name] = ref.parts;
     if (top === 'host' && middle === 'vars' && name !== undefined) hostVars[name] = PLACEHOLDER;
     if (top === 'inventory' && middle === 'groups' && name !== undefined) groups[name] ??= [PLACEHOLDER_HOST];
+    // A component the template asks about is taken as part of the run: its branch is the one checked.
+    if (top === 'run' && middle === 'components' && name !== undefined) components[name] = true;
   }
   return {
     host: { name: PLACEHOLDER_HOST, address: '192.0.2.1', port: 22, user: PLACEHOLDER, groups: Object.keys(groups), vars: hostVars },
@@ -95,6 +98,7 @@ function placeholderContext(loaded: LoadedRecipe, template: string): TemplateCon
     inventory: { groups, hosts: [PLACEHOLDER_HOST] },
     backup: { id: '00000000-0000-4000-8000-000000000000', time: '2000-01-01T00:00:00.000Z', timestamp: 946684800000 },
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
+    run: { components },
     secrets: new Map(secretNames(template).map((name) => [name, PLACEHOLDER])),
   };
 }

@@ -81,6 +81,19 @@ function sharedRestoreHost(tasks: RestoreTask[]): string | undefined {
 
 /** What a restore will do: per component, the recipe that made the backup and each host's steps. */
 export function planRestore(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions): RestoreComponent[] {
+  // Templates see the components the restore runs as run.components, which planning decides: a
+  // first pass assumes every one the backup holds, a second renders with those that remain.
+  const planned = planComponents(
+    staged,
+    inventory,
+    options,
+    staged.metadata.components.map((c) => c.name),
+  );
+  const runComponents = planned.filter((c) => !c.skipReason).map((c) => c.name);
+  return runComponents.length === planned.length ? planned : planComponents(staged, inventory, options, runComponents);
+}
+
+function planComponents(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions, runComponents: string[]): RestoreComponent[] {
   const { metadata } = staged;
   return metadata.components.map((component): RestoreComponent => {
     const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[], leftOut: [] as string[] };
@@ -122,6 +135,7 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
         profileVars: options.profileVars,
         secrets: options.secrets,
         defaultStepTimeoutSec: options.defaultStepTimeoutSec,
+        runComponents,
       });
       tasks.push({ sourceHost: source.name, mapping: mapped.how, hostPlan });
     }

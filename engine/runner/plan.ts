@@ -33,6 +33,8 @@ export interface PlanOptions {
   defaultStepTimeoutSec: number;
   /** Where backup streams are compressed unless a host's `lsbackup_compress` says otherwise (default local). */
   compress?: CompressMode;
+  /** The components the run backs up or restores (templates' `run.components`); planRun works it out for a backup. */
+  runComponents?: readonly string[];
 }
 
 const PROBE_TIMEOUT_SEC = 60;
@@ -43,7 +45,9 @@ export function planRun(recipes: LoadedRecipe[], inventory: Inventory, options: 
     checkCompressVars(inventory);
     checkHostDirectories(inventory);
   }
-  const components = recipeFamilies(recipes).map((family) => planComponent(family, inventory, options));
+  const families = recipeFamilies(recipes);
+  const runComponents = families.filter((f) => !notRunningReason(f[0]!, inventory, options)).map((f) => f[0]!.recipe.metadata.name);
+  const components = families.map((family) => planComponent(family, inventory, { ...options, runComponents }));
   return { backupId: options.backupId, cluster: options.cluster, startedAt: options.startedAt, components };
 }
 
@@ -362,6 +366,7 @@ function templateContext(loaded: LoadedRecipe, host: Host, inventory: Inventory,
       timestamp: options.startedAt.getTime(),
     },
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
+    run: { components: Object.fromEntries((options.runComponents ?? []).map((name) => [name, true])) },
     secrets: options.secrets,
   };
 }

@@ -18,6 +18,11 @@ export interface TemplateContext {
   inventory: { groups: Record<string, string[]>; hosts: string[] };
   backup: { id: string; time: string; timestamp: number };
   recipe: { name: string; version: string };
+  /**
+   * The run as a whole: `components.<name>` is true for each component this run backs up or
+   * restores (after --only/--skip), so a recipe can leave to another one what that one does.
+   */
+  run: { components: Record<string, boolean> };
   /** Pre-resolved secret values by name (resolve `secretNames(template)` first). */
   secrets: Map<string, string>;
 }
@@ -33,6 +38,7 @@ export const TEMPLATE_NAMES = {
   inventory: { groups: 'open', hosts: 'open' },
   backup: { id: 'exact', time: 'exact', timestamp: 'exact' },
   recipe: { name: 'exact', version: 'exact' },
+  run: { components: 'open' },
 } as const satisfies { [Top in Exclude<keyof TemplateContext, 'vars' | 'secrets'>]: { [Name in keyof TemplateContext[Top]]-?: 'exact' | 'open' } };
 
 /** Where a template is rendered, for error messages. */

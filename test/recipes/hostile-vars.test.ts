@@ -64,6 +64,7 @@ function context(loaded: LoadedRecipe, vars: Record<string, unknown>, hostVars: 
     inventory: { groups: Object.fromEntries(groups.map((g) => [g, ['h1']])), hosts: ['h1'] },
     backup: { id: '00000000-0000-4000-8000-000000000000', time: '2000-01-01T00:00:00.000Z', timestamp: 946684800000 },
     recipe: { name: recipe.metadata.name, version: recipe.metadata.version },
+    run: { components: {} },
     secrets: new Map(),
   };
 }

@@ -51,6 +51,7 @@ describe('the recipe template check', () => {
         inventory: templateInventory(inventory),
         backup: { id: 'b-1', time: '2026-01-01T00:00:00.000Z', timestamp: 1767225600000 },
         recipe: { name: loaded!.recipe.metadata.name, version: loaded!.recipe.metadata.version },
+        run: { components: {} },
         secrets: new Map(),
       };
       const rendered = renderTemplate(everyName, context, { recipe: 'demo', step: 'names', host: 'db1' }, { shell: false });

@@ -130,6 +130,7 @@ describe('redactor', () => {
       inventory: { groups: {}, hosts: [] },
       backup: { id: 'b', time: 't', timestamp: 0 },
       recipe: { name: 'r', version: '1.0.0' },
+      run: { components: {} },
       secrets,
     };
     const where = { recipe: 'r', step: 's', host: 'h' };

@@ -105,6 +105,7 @@ const context: TemplateContext = {
   inventory: { groups: { app: ['h1'] }, hosts: ['h1'] },
   backup: { id: 'lsbackup-c-20250101T000000Z', time: '2025-01-01T00:00:00Z', timestamp: 1735689600 },
   recipe: { name: 'app', version: '1.0.0' },
+  run: { components: {} },
   secrets: new Map(),
 };
 const render = (template: string, shell = true) => renderTemplate(template, context, { recipe: 'app', step: 'dump', host: 'h1' }, { shell });

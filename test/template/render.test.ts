@@ -15,6 +15,7 @@ function context(vars: Record<string, unknown> = {}, secrets: Record<string, str
     inventory: { groups: { postgresql: ['pg1', 'pg2'] }, hosts: ['pg1', 'pg2'] },
     backup: { id: 'lsbackup-c-20250101T000000Z', time: '2025-01-01T00:00:00Z', timestamp: 1735689600 },
     recipe: { name: 'postgresql', version: '1.0.0' },
+    run: { components: {} },
     secrets: new Map(Object.entries(secrets)),
   };
 }
