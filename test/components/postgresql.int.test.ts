@@ -7,7 +7,7 @@
  * the live cluster and ends with the standby replaying the restored data.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -227,6 +227,59 @@ describe('postgresql recipe, one server', () => {
 
     await expectRoundTrip(recipe, ['-b', b.build, '--var', 'postgresql.restore_databases=lsbackup_recipe_test'], { env: b.env });
     expect(await pg.psql('SELECT count(*), sum(id) FROM items', 'shop')).toBe(rows);
+  });
+
+  /**
+   * Disaster recovery into a rebuilt cluster: Ansible gave the new VM its own repmgr.conf (another
+   * node_name and conninfo host) and a pg_hba.conf naming the new cluster's addresses; the
+   * backup's name the old cluster's node, which is gone.
+   */
+  it("keeps this host's own configuration when the backup's repmgr.conf names another cluster's node, and restores the databases; the same node gets the backup's", async () => {
+    const repmgrConf = path.join(pg.configDir, 'repmgr.conf');
+    const hba = path.join(pg.configDir, 'pg_hba.conf');
+    const hbaOriginal = await readFile(hba, 'utf8');
+    const nodeConf = (name: string, address: string) =>
+      `node_id=1\nnode_name='${name}'\nconninfo='host=${address} user=ls_repmgr dbname=ls_repmgr connect_timeout=2'\n`;
+    const hbaFor = (address: string) => `${hbaOriginal}host replication ls_repmgr ${address}/32 scram-sha-256\n`;
+    const withConfigs = ['--var', 'postgresql.restore_configs=true', '--var', 'postgresql.restore_databases=shop', '--verbose'];
+    const rows = await pg.psql('SELECT count(*), sum(id) FROM items', 'shop');
+    try {
+      await writeFile(repmgrConf, nodeConf('old-vm-1', '192.0.2.11'));
+      await writeFile(hba, hbaFor('192.0.2.11'));
+      await pg.psql('SELECT pg_reload_conf()');
+      const run = await b.apply(recipe);
+      expect(run.exitCode, cliOutput(run)).toBe(0);
+
+      // The old cluster is lost; Ansible gave the rebuilt VM its own configuration.
+      await writeFile(repmgrConf, nodeConf('new-vm-1', '198.51.100.21'));
+      await writeFile(hba, hbaFor('198.51.100.21'));
+      await pg.psql('SELECT pg_reload_conf()');
+      await pg.psql('DROP DATABASE shop');
+      const rebuilt = await b.restore(run.archive!, withConfigs);
+      expect(rebuilt.exitCode, cliOutput(rebuilt)).toBe(0);
+      expect(cliOutput(rebuilt)).toContain(
+        "postgresql: the backup's configuration names another cluster's node (host=192.0.2.11 node_name=old-vm-1): this host keeps its own configuration files (host=198.51.100.21 node_name=new-vm-1)",
+      );
+      expect(await readFile(repmgrConf, 'utf8')).toBe(nodeConf('new-vm-1', '198.51.100.21'));
+      expect(await readFile(hba, 'utf8')).toBe(hbaFor('198.51.100.21'));
+      expect(await pg.psql("SELECT count(*) FROM pg_hba_file_rules WHERE '198.51.100.21' = address")).toBe('1');
+      expect(await pg.psql('SELECT count(*), sum(id) FROM items', 'shop')).toBe(rows);
+      expect((await readdir(pg.configDir)).filter((n) => n.endsWith('.lsbackup-prev'))).toEqual([]);
+
+      // The same node (its pg_hba.conf edited since the backup): the backup's files come back.
+      await writeFile(repmgrConf, nodeConf('old-vm-1', '192.0.2.11'));
+      await writeFile(hba, hbaOriginal);
+      await pg.psql('DROP DATABASE shop');
+      const same = await b.restore(run.archive!, withConfigs);
+      expect(same.exitCode, cliOutput(same)).toBe(0);
+      expect(cliOutput(same)).not.toContain('node_name=old-vm-1): this host keeps its own');
+      expect(await readFile(hba, 'utf8')).toBe(hbaFor('192.0.2.11'));
+      expect(await pg.psql('SELECT count(*), sum(id) FROM items', 'shop')).toBe(rows);
+    } finally {
+      await rm(repmgrConf, { force: true });
+      await writeFile(hba, hbaOriginal);
+      await pg.psql('SELECT pg_reload_conf()');
+    }
   });
 });
 

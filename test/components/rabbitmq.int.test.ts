@@ -181,6 +181,44 @@ describe('rabbitmq recipe', () => {
     TEST_TIMEOUT_MS,
   );
 
+  /**
+   * Disaster recovery into a rebuilt cluster: Ansible gave the new VM a rabbitmq.conf whose
+   * classic-config peer list names the NEW cluster's nodes; the backup's names the old ones.
+   */
+  it(
+    "keeps this host's own configuration when the backup's names another cluster's nodes (a rebuilt cluster), and restores the definitions",
+    async () => {
+      const peers = (...nodes: string[]) =>
+        [
+          'cluster_formation.peer_discovery_backend = classic_config',
+          ...nodes.map((n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${n}`),
+          '',
+        ].join('\n');
+      await ctl('add_vhost', 'rebuilt-check');
+      const { archive, config } = await backupWithUnreadEdit(b, recipe, rmq.configFile, peers('rabbit@old-vm-1', 'rabbit@old-vm-2'));
+      await ctl('delete_vhost', 'rebuilt-check');
+      // The old cluster is lost; Ansible gave the rebuilt VM its own peer list.
+      const own = config + peers('rabbit@new-vm-1', 'rabbit@new-vm-2');
+      await writeFile(rmq.configFile, own);
+      const restarts = await rmq.restarts();
+      try {
+        const r = await b.restore(archive, ['--json', '--var', 'rabbitmq.restore_configs=true']);
+        expect(r.exitCode, cliOutput(r)).toBe(0);
+        expect(stepEnd(r, 'restart the node').stdout).toBe(
+          `rabbitmq: the backup's configuration names another cluster's nodes (rabbit@old-vm-1 rabbit@old-vm-2): this host keeps its own ${rmq.configDir} (nodes rabbit@new-vm-1 rabbit@new-vm-2), the node not restarted; the definitions are restored`,
+        );
+        expect(await readFile(rmq.configFile, 'utf8')).toBe(own);
+        expect(await rmq.restarts()).toBe(restarts);
+        expect(await ctl('list_vhosts', 'name')).toMatch(/^rebuilt-check$/m);
+        expect(await readdir(aside)).toEqual([]);
+      } finally {
+        await writeFile(rmq.configFile, config);
+        await ctl('delete_vhost', 'rebuilt-check').catch(() => undefined);
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
   it(
     'the definitions export is content-addressed: byte-identical while nothing changed (an incremental refers to it), stored again after a change, restored from the chain',
     async () => {
