@@ -96,13 +96,12 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
 function planComponents(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions, runComponents: string[]): RestoreComponent[] {
   const { metadata } = staged;
   return metadata.components.map((component): RestoreComponent => {
-    const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[], leftOut: [] as string[] };
+    const backedUp = component.hosts.filter((h) => h.status === 'success');
+    const leftOut = backedUp.filter((h) => options.skipHosts?.has(h.name)).map((h) => h.name);
+    const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[], leftOut };
     if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
     if (options.skip?.includes(component.name)) return { ...base, skipReason: 'not selected (--skip)' };
-    const backedUp = component.hosts.filter((h) => h.status === 'success');
     if (backedUp.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
-    const leftOut = backedUp.filter((h) => options.skipHosts?.has(h.name)).map((h) => h.name);
-    base.leftOut = leftOut;
     const withData = backedUp.filter((h) => !leftOut.includes(h.name));
     if (withData.length === 0) return { ...base, skipReason: `every host of it left out (--skip-host ${leftOut.join(', ')})` };
 
