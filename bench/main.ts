@@ -322,6 +322,8 @@ async function startup() {
       { name: 'node -e 0', argv: ['node', '-e', '0'], after: none },
       { name: 'lsbackup --version', argv: lsbackup('--version'), after: none },
       { name: 'lsbackup trivial, local host', argv: lsbackup('apply', recipe, '-b', inv, '-t', out, '--json', '--cluster', 'bench'), after: clean },
+      // What every `apply recipes/` reads before it runs anything: the shipped recipes, validated.
+      { name: 'lsbackup validate recipes/ (shipped)', argv: lsbackup('validate', join(repo, 'recipes')), after: none },
     ],
     times,
   );

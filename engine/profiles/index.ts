@@ -1,2 +1,2 @@
-export { bundledProfilesDir, buildDirProfileValues, loadProfiles } from './load.js';
+export { bundledProfilesDir, buildDirProfileValues, loadProfiles, parseProfile } from './load.js';
 export type { Profile, ProfileValue, ProfileValues } from './types.js';

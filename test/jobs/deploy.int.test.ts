@@ -129,9 +129,10 @@ describe('deploy/Dockerfile and systemd units', () => {
     expect(docker).toMatch(/npm ci --omit=dev/);
     expect(docker).toMatch(/apt-get install .*openssh-client zstd/);
     expect(docker).toMatch(/^ENTRYPOINT \[.*"lsbackup"\]$/m);
-    // The build stage has every directory `npm run build` reads (it runs scripts/build-validators.mjs).
+    // The build stage has every directory `npm run build` reads (it runs scripts/build-validators.mjs and
+    // scripts/build-prevalidated.mjs, which reads the shipped recipes/ and profiles/).
     const build = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
-    for (const dir of new Set([...build.matchAll(/\b(scripts|engine|targets|schemas)\//g)].map((m) => m[1]!))) {
+    for (const dir of new Set([...build.matchAll(/\b(scripts|engine|targets|schemas|recipes|profiles)\//g)].map((m) => m[1]!))) {
       expect(docker, dir).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
     }
     // The image holds what the npm package ships (package.json "files", dist built in the image) and the licence.
