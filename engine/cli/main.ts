@@ -112,7 +112,7 @@ function sshFileOptions(cmd: Command): Command {
   return cmd
     .option(
       '--known-hosts <file>',
-      "the only known_hosts file: hosts not in it are refused (replaces ~/.ssh/known_hosts and the inventory's UserKnownHostsFile)",
+      "the only known_hosts file: hosts not in it are refused, whatever ansible.cfg's host_key_checking or the inventory's StrictHostKeyChecking say (replaces ~/.ssh/known_hosts and the inventory's UserKnownHostsFile)",
     )
     .option('--ssh-key <file>', "private key for every host and jump host, in place of the inventory's ansible_ssh_private_key_file");
 }

@@ -31,7 +31,7 @@ export interface SshExecutorOptions {
   agent?: string;
   /** Extra known_hosts files, checked with ~/.ssh/known_hosts and UserKnownHostsFile from sshArgs. */
   knownHostsFiles?: string[];
-  /** The only known_hosts file (--known-hosts): replaces ~/.ssh/known_hosts and UserKnownHostsFile; trust on first use records there. */
+  /** The only known_hosts file (--known-hosts): replaces ~/.ssh/known_hosts and UserKnownHostsFile, and is checked whatever ansible.cfg or the inventory say; trust on first use records there. */
   knownHostsFile?: string;
   /** The private key for the host and its jump hosts (--ssh-key), in place of the inventory's. */
   privateKeyFile?: string;
@@ -100,7 +100,10 @@ export class SshExecutor implements Executor {
     const homeKnownHosts = join(home, '.ssh', 'known_hosts');
     const knownHostsFiles = [...userKnownHosts, ...(options.knownHostsFile ? [] : [homeKnownHosts]), ...(options.knownHostsFiles ?? [])];
     const strict = args.options.get('stricthostkeychecking')?.toLowerCase();
-    const checking = options.hostKeyChecking !== false && strict !== 'no' && strict !== 'off';
+    // A known_hosts given on the command line is the operator's own word on which hosts to trust:
+    // the build dir's ansible.cfg (LambdaStack's says host_key_checking = False) or the inventory's
+    // StrictHostKeyChecking=no do not turn it off.
+    const checking = options.knownHostsFile !== undefined || (options.hostKeyChecking !== false && strict !== 'no' && strict !== 'off');
     const interval = Number(args.options.get('serveraliveinterval') ?? 15);
     const connectTimeout = args.options.get('connecttimeout');
     this.settings = {

@@ -250,6 +250,31 @@ describe('host key trust and checking, bastion', () => {
     expect(again.exitCode, again.stderr).toBe(0);
   });
 
+  it('with --trust-new-host-keys, a host that answers with a key of another type than the one on record is refused as changed, not recorded', async () => {
+    // Another machine at host2's address, with an RSA key where known_hosts has host2's ed25519 one.
+    const h = fleet.hosts[1]!;
+    const onRecord = path.join(cluster.dir, 'known_hosts.other-type');
+    const line = `[${h.address}]:${h.port} ${h.hostPublicKey}\n`;
+    writeFileSync(onRecord, line);
+    await cluster.hostVars(h.name, knownHostsArgs(onRecord));
+    await fleet.rekey(1, 'rsa');
+    try {
+      const r = await cluster.apply(cluster.recipes, ['--trust-new-host-keys'], path.join(cluster.dir, 'other-type'));
+      expect(r.exitCode, r.stderr).toBe(2);
+      expectOneLineCause(
+        r.stderr,
+        await storedBackup(path.join(cluster.dir, 'other-type')),
+        'names',
+        'host2',
+        new RegExp(`host key for ${escape(h.address)}:${h.port} has CHANGED \\(now ${escape(h.hostKeyFingerprint)}; ${escape(onRecord)}:1 has another key\\)`),
+      );
+      expect(readFileSync(onRecord, 'utf8'), 'the other key is not recorded').toBe(line);
+    } finally {
+      // The later tests trust the fleet's known_hosts: it gets host2's new key.
+      writeFileSync(fleet.knownHosts, readFileSync(fleet.knownHosts, 'utf8').replace(line, `[${h.address}]:${h.port} ${h.hostPublicKey}\n`));
+    }
+  });
+
   it('StrictHostKeyChecking=no in ansible_ssh_common_args connects, with a warning', async () => {
     const empty = path.join(cluster.dir, 'known_hosts.empty');
     writeFileSync(empty, '');

@@ -5,7 +5,7 @@
  * say where the mounted ones are. A host not in the given known_hosts is refused, even when
  * ~/.ssh/known_hosts has it (the given file is the whole trust list).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
@@ -55,6 +55,23 @@ describe('--known-hosts and --ssh-key', () => {
     expect(r.stderr).toContain(`unknown host key ${host2!.hostKeyFingerprint} for ${host2!.address}:${host2!.port} (not in ${onlyHost1})`);
     expect(r.metadata!.entries.map((e) => e.path)).toContain('names/host1/name.txt');
     expect(r.metadata!.entries.map((e) => e.path)).not.toContain('names/host2/name.txt');
+  });
+
+  it("refuses a host that is not in the given known_hosts also when the build dir's ansible.cfg turns host key checking off (LambdaStack's does)", async () => {
+    const [host1, host2] = fleet.hosts;
+    const onlyHost1 = path.join(cluster.dir, 'known_hosts.host1-cfg-off');
+    writeFileSync(onlyHost1, `[${host1!.address}]:${host1!.port} ${host1!.hostPublicKey}\n`);
+    const cfg = path.join(cluster.build, 'ansible.cfg');
+    writeFileSync(cfg, '[defaults]\nhost_key_checking = False\n');
+    try {
+      const r = await cluster.apply(cluster.recipes, flags(onlyHost1));
+      expect(r.exitCode, cliOutput(r)).toBe(2); // partial: host1 backed up, host2 refused
+      expect(r.stderr).toContain(`unknown host key ${host2!.hostKeyFingerprint} for ${host2!.address}:${host2!.port} (not in ${onlyHost1})`);
+      expect(r.stderr).not.toContain('host key checking is disabled');
+      expect(r.metadata!.entries.map((e) => e.path)).not.toContain('names/host2/name.txt');
+    } finally {
+      rmSync(cfg);
+    }
   });
 
   it('run --job takes them too (the CronJob command line)', async () => {

@@ -11,11 +11,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeKubeStubs } from '../infra/standins/kubernetes.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { archiveLines } from '../helpers/archive.js';
+import { archiveLines, readMetadata } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, RECIPES_DIR, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { expectRoundTrip, recipeTest, ROUND_TRIP_STAGES } from '../helpers/recipe-test.js';
@@ -152,10 +152,20 @@ describe('kubernetes-volumes recipe', () => {
     for (const host of HOSTS) await expect(readFile(join(volume(host), 'lsbackup-recipe-test'))).rejects.toThrow(/ENOENT/);
   }, 600_000);
 
-  it('puts back only the volumes of the chosen namespaces, wherever they live', async () => {
+  it("puts back only the volumes of the chosen namespaces, wherever they live; a link another user put at the run's temp name in k8s_tmp_dir is not written through", async () => {
     for (const host of HOSTS) await rm(volume(host), { recursive: true });
+    // k8s_tmp_dir is shared (/var/tmp), and a restore's temp names hold the backup's id, which the
+    // hosts' command lines showed: another user linked the name to a file of root's.
+    const tmp = join(root('host3'), 'tmp');
+    await chmod(tmp, 0o1777);
+    const precious = join(cluster.dir, 'precious');
+    await writeFile(precious, 'root only\n', { mode: 0o600 });
+    const planted = join(tmp, `lsbackup-node-pv-${(await readMetadata(archive)).backupId}.restore`);
+    await symlink(precious, planted);
+    await lchown(planted, 65534, 65534);
     const r = await cluster.restore(archive, ['--only', 'kubernetes-volumes', '--var', 'kubernetes-volumes.k8s_namespaces=monitoring']);
     expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(await readFile(precious, 'utf8'), "nothing written through the other user's link").toBe('root only\n');
     expect(await readFile(join(volume('host3'), FILE.host3![0]), 'utf8')).toBe(FILE.host3![1]);
     for (const host of ['host1', 'host2']) await expect(readdir(volume(host)), `${host}'s volume is of namespace shop`).rejects.toThrow(/ENOENT/);
     for (const host of HOSTS) expect(await readdir(join(root(host), 'tmp')), 'temporary files removed').toEqual([]);

@@ -14,13 +14,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { chmod, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { startEtcd, type EtcdServer } from '../infra/servers/etcd.js';
 import { KUBE_FIXTURES, writeKubeStubs, type KubeStubs } from '../infra/standins/kubernetes.js';
 import { startFleet, type Fleet } from '../fleet/fleet.js';
-import { archiveEntries, archiveEntry, archiveLines } from '../helpers/archive.js';
+import { archiveEntries, archiveEntry, archiveLines, readMetadata } from '../helpers/archive.js';
 import { cliOutput } from '../helpers/cli.js';
 import { createCluster, RECIPES_DIR, shippedRecipe, type Cluster } from '../helpers/cluster.js';
 import { recipeTest, ROUND_TRIP_STAGES } from '../helpers/recipe-test.js';
@@ -195,8 +195,24 @@ describe('kubernetes recipe', () => {
     expect(await readdir(join(root, 'tmp')), 'temporary snapshot removed in post').toEqual([]);
   }, 300_000);
 
-  it('restores etcd into a fresh data dir, and PKI, configs and volume data', async () => {
+  it("restores etcd into a fresh data dir, and PKI, configs and volume data; another user's directory at the run's work path in k8s_tmp_dir is not used", async () => {
     expect(archive).toBeDefined();
+    // k8s_tmp_dir is shared (/var/tmp), and the backup's id shows on the host's command lines: another
+    // user made the restore's work directory first, with a link where the export's files go and a
+    // list of "mount points" the restore's post unmounts and removes.
+    const tmp = join(root, 'tmp');
+    await chmod(tmp, 0o1777);
+    const planted = join(tmp, `lsbackup-nfs-${(await readMetadata(archive)).backupId}`);
+    const elsewhere = join(cluster.dir, 'elsewhere');
+    const notAMount = join(cluster.dir, 'not-a-mount');
+    await mkdir(elsewhere);
+    await mkdir(notAMount);
+    const link = join(planted, 'links', `${nfsServer}${nfsExport()}`);
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(elsewhere, link);
+    await writeFile(join(planted, 'mounts'), `${notAMount}\n`);
+    await execa('chown', ['-hR', '65534:65534', planted]);
+
     await etcd!.stop(); // removes its data dir
     etcd = undefined;
     await rm(join(etc(), 'pki'), { recursive: true });
@@ -219,7 +235,9 @@ describe('kubernetes recipe', () => {
     expect(await readFile(join(pvLocal(), 'db.bin'), 'utf8')).toBe('local volume data\n');
     expect(await readFile(join(nfsExport(), '2026', 'jan.csv'), 'utf8')).toBe('month,total\njan,42\n');
     expect(await readlink(join(nfsExport(), 'latest.csv'))).toBe('2026/jan.csv');
-    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    expect(await readdir(elsewhere), "nothing written through the other user's link").toEqual([]);
+    expect((await stat(notAMount)).isDirectory(), "a directory the other user's list names is not removed").toBe(true);
+    expect(await readdir(join(root, 'tmp')), "temporary files removed, the other user's directory with them").toEqual([]);
   }, 300_000);
 
   it('refuses to restore etcd over an existing data dir', async () => {

@@ -4,22 +4,22 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fingerprint, verifyHostKey } from '../../engine/executors/ssh/known-hosts.js';
+import { fingerprint, hostKeyAlgorithms, verifyHostKey } from '../../engine/executors/ssh/known-hosts.js';
 import { parseSshArgs } from '../../engine/executors/ssh/ssh-args.js';
 import { createExecutor } from '../../engine/executors/index.js';
 import { SshExecutor } from '../../engine/executors/ssh.js';
 import { LocalExecutor } from '../../engine/executors/local.js';
 
-/** An ssh-ed25519 public key blob with the given fill byte. */
-function blob(fill: number): Buffer {
-  const type = Buffer.from('ssh-ed25519');
+/** A public key blob of the type (ssh-ed25519 unless given) with the given fill byte. */
+function blob(fill: number, keyType = 'ssh-ed25519'): Buffer {
+  const type = Buffer.from(keyType);
   const b = Buffer.alloc(4 + type.length + 4 + 32, fill);
   b.writeUInt32BE(type.length, 0);
   type.copy(b, 4);
   b.writeUInt32BE(32, 4 + type.length);
   return b;
 }
-const line = (hosts: string, key: Buffer) => `${hosts} ssh-ed25519 ${key.toString('base64')}\n`;
+const line = (hosts: string, key: Buffer, type = 'ssh-ed25519') => `${hosts} ${type} ${key.toString('base64')}\n`;
 const scratchRoot = mkdtempSync(join(tmpdir(), 'lsb-ssh-config-test-'));
 afterAll(() => rmSync(scratchRoot, { recursive: true, force: true }));
 
@@ -53,6 +53,16 @@ describe('known_hosts', () => {
   it('refuses a @revoked key even when another line lists it', () => {
     const file = knownHosts(line('h1', key) + `@revoked * ssh-ed25519 ${key.toString('base64')}\n`);
     expect(verifyHostKey([file], 'h1', 22, key).status).toBe('revoked');
+  });
+
+  it('asks a host for the types of key on record first; a key of another type from it is a changed key, not a new host', () => {
+    const rsa = blob(3, 'ssh-rsa');
+    const file = knownHosts(line('[10.0.0.4]:2222', rsa, 'ssh-rsa') + line('10.0.0.5', key));
+    expect(hostKeyAlgorithms([file], '10.0.0.4', 2222)?.slice(0, 3)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    expect(hostKeyAlgorithms([file], '10.0.0.5', 22)?.[0]).toBe('ssh-ed25519');
+    expect(hostKeyAlgorithms([file], '10.0.0.6', 22), "a host not on record: ssh2's order").toBeUndefined();
+    expect(verifyHostKey([file], '10.0.0.4', 2222, key)).toEqual({ status: 'changed', file, line: 1 });
+    expect(verifyHostKey([file], '10.0.0.6', 22, key).status).toBe('unknown');
   });
 
   it('prints fingerprints like ssh-keygen -l', () => {

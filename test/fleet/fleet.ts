@@ -54,8 +54,11 @@ export interface Fleet {
   resume(i: number): void;
   /** kill -KILL of sshd and everything it forked (sessions, their commands): a dead host. */
   kill(i: number): void;
-  /** A new host key (as after a reinstall): sshd is told to re-read it (SIGHUP); known_hosts keeps the old one. */
-  rekey(i: number): Promise<void>;
+  /**
+   * A new host key (as after a reinstall, or another machine at the address; `type` rsa: a key of
+   * another type than the one on record): sshd is told to re-read it (SIGHUP); known_hosts keeps the old one.
+   */
+  rekey(i: number, type?: 'ed25519' | 'rsa'): Promise<void>;
   /** Writes `inventory` (INI, like LambdaStack generates) into dir and returns its path. */
   writeInventory(dir: string, groupsByHost: Record<string, string[]>): string;
 }
@@ -130,12 +133,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           }
         }
       },
-      rekey: async (i) => {
+      rekey: async (i, type = 'ed25519') => {
         const h = hosts[i]!;
         const hostKey = join(dir, h.name, 'ssh_host_ed25519_key');
         rmSync(hostKey);
         rmSync(hostKey + '.pub');
-        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+        // The file keeps its name whatever the type: sshd_config's HostKey names it.
+        execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', hostKey]);
         const listening = () => (readFileSync(h.logFile, 'utf8').match(/Server listening on/g) ?? []).length;
         const before = listening();
         // sshd -D re-executes itself on SIGHUP (same PID) and loads the new key.

@@ -24,7 +24,7 @@ const COMMANDS: Record<string, string[]> = {
   haproxy: ['haproxy_reload_command'],
   kafka: ['kafka_client', 'kafka_service_start', 'kafka_service_stop', 'kafka_service_status', 'kafka_test_read_marker', 'kafka_version_command'],
   kibana: ['kibana_client', 'kibana_restart_command'],
-  kubernetes: ['k8s_pod_container', 'k8s_etcdctl_lookup', 'k8s_nfs_reach', 'k8s_restore_pre', 'k8s_restore_post', 'k8s_velero_args'],
+  kubernetes: ['k8s_pod_container', 'k8s_etcdctl_lookup', 'k8s_nfs_reach', 'k8s_own_work', 'k8s_restore_pre', 'k8s_restore_post', 'k8s_velero_args'],
   'kubernetes-volumes': ['k8s_node_volumes'],
   prometheus: ['prometheus_stop_command', 'prometheus_start_command'],
   rabbitmq: ['rabbitmqctl', 'rabbitmq_restart_command'],

@@ -13,7 +13,7 @@ import type { AnyAuthMethod, Client, ConnectConfig, ParsedKey } from 'ssh2';
  */
 const loadSsh2 = async () => createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 import type { Duplex } from 'node:stream';
-import { fingerprint, recordHostKey, verifyHostKey } from './known-hosts.js';
+import { fingerprint, hostKeyAlgorithms, recordHostKey, verifyHostKey } from './known-hosts.js';
 
 /** AES-GCM first (fastest with AES-NI and ssh2's native binding), then chacha20, then CTR. */
 export const CIPHER_PREFERENCE = [
@@ -57,6 +57,7 @@ export async function openClient(endpoint: Endpoint, settings: ConnectSettings, 
   const { Client: SshClient, utils } = await loadSsh2();
   const privateKey = endpoint.privateKeyFile ? loadPrivateKey(utils, endpoint.privateKeyFile, settings.passphrase) : undefined;
   let hostKeyProblem: string | undefined;
+  const serverHostKey = settings.hostKeyChecking ? hostKeyAlgorithms(settings.knownHostsFiles, endpoint.host, endpoint.port) : undefined;
   const config: ConnectConfig = {
     host: endpoint.host,
     port: endpoint.port,
@@ -66,7 +67,7 @@ export async function openClient(endpoint: Endpoint, settings: ConnectSettings, 
     readyTimeout: settings.connectTimeoutMs,
     keepaliveInterval: settings.keepaliveIntervalMs,
     keepaliveCountMax: settings.keepaliveCountMax,
-    algorithms: { cipher: [...CIPHER_PREFERENCE] },
+    algorithms: { cipher: [...CIPHER_PREFERENCE], ...(serverHostKey ? { serverHostKey } : {}) },
     debug: settings.debug,
     hostVerifier: (key: Buffer) => {
       hostKeyProblem = checkHostKey(endpoint, key, settings);

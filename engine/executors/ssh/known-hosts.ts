@@ -5,6 +5,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
 
 export type HostKeyVerdict =
   { status: 'known' } | { status: 'unknown' } | { status: 'changed'; file: string; line: number } | { status: 'revoked'; file: string; line: number };
@@ -37,6 +38,7 @@ export function verifyHostKey(files: readonly string[], host: string, port: numb
   const name = hostLookupName(host, port);
   const type = keyType(key);
   let changed: HostKeyVerdict | undefined;
+  let otherType: HostKeyVerdict | undefined;
   let known = false;
   for (const entry of files.flatMap(readEntries)) {
     if (!hostMatches(entry.patterns, name)) continue;
@@ -48,10 +50,38 @@ export function verifyHostKey(files: readonly string[], host: string, port: numb
     if (entry.marker) continue; // @cert-authority: certificates are not supported
     if (sameKey) known = true;
     else if (keyType(entry.key) === type) changed ??= { status: 'changed', file: entry.file, line: entry.line };
+    else otherType ??= { status: 'changed', file: entry.file, line: entry.line };
   }
   // Like OpenSSH, one matching line is enough even if an older line for the host differs.
   if (known) return { status: 'known' };
-  return changed ?? { status: 'unknown' };
+  // A key of a type the host has no line for, from a host with lines of other types, is no new
+  // host: the connection asked for those types first (hostKeyAlgorithms), so whatever answered
+  // has none of the keys on record, and trust on first use must not take it.
+  return changed ?? otherType ?? { status: 'unknown' };
+}
+
+/** ssh2's host key algorithms, in its own order of preference. */
+const HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/**
+ * The host key algorithms to offer host:port, those of the keys known_hosts has for it first (as
+ * OpenSSH orders them), so a host is asked for a key on record rather than another of its keys;
+ * undefined (ssh2's order) when it has none.
+ */
+export function hostKeyAlgorithms(files: readonly string[], host: string, port: number): ServerHostKeyAlgorithm[] | undefined {
+  const name = hostLookupName(host, port);
+  const types = new Set(files.flatMap(readEntries).flatMap((e) => (e.marker || !hostMatches(e.patterns, name) ? [] : [keyType(e.key)])));
+  const preferred = HOST_KEY_ALGORITHMS.filter((a) => types.has(a.startsWith('rsa-sha2-') ? 'ssh-rsa' : a));
+  if (preferred.length === 0) return undefined;
+  return [...preferred, ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))];
 }
 
 /** Appends the key for host:port to file (trust on first use). */
