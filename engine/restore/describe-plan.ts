@@ -35,6 +35,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       continue;
     }
     const leftOut = (c.leftOut ?? []).map((old) => `    ${old}: left out (--skip-host)`);
+    const withoutData = (c.withoutData ?? []).map((host) => `    ${host}: NOTHING restored onto it: no backed-up host of ${c.name} maps to it`);
     const recipe = c.recipe!.recipe.metadata;
     lines.push(
       `- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`,
@@ -45,7 +46,7 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       lines.push(`    ${t.sourceHost} -> ${t.hostPlan.host.name} (${t.mapping})`);
       for (const s of t.hostPlan.steps) lines.push(...describeStep(s, c.name, t.sourceHost, staged, details.keepSpecialModes));
     }
-    lines.push(...leftOut);
+    lines.push(...leftOut, ...withoutData);
   }
   return lines.join('\n');
 }
@@ -136,6 +137,7 @@ export function restorePlanEvents(backup: string, staged: StagedBackup, componen
         type: 'restore.plan.component',
         name: c.name,
         ...leftOut,
+        ...(c.withoutData ? { withoutData: c.withoutData } : {}),
         recipe: `${recipe.name}@${recipe.version}`,
         ...(c.replaced ? { replacing: `${c.upgradedFrom}: ${c.replaced.because}` } : {}),
         order: c.together ? 'together' : c.serial ? 'serial' : 'parallel',

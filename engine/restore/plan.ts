@@ -2,7 +2,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { parseRecipe } from '../recipes/index.js';
 import { formatProblem } from '../errors.js';
-import { clusterOfHost, planHost } from '../runner/plan.js';
+import { clusterOfHost, hostsOfGroups, planHost } from '../runner/plan.js';
 import { compareVersions } from '../recipes/versions.js';
 import type { HostPlan } from '../runner/types.js';
 import { recipeEntryPath } from '../runner/entry-paths.js';
@@ -32,6 +32,11 @@ export interface RestoreComponent {
   tasks: RestoreTask[];
   /** Backed-up hosts whose data the restore leaves out (--skip-host). */
   leftOut?: string[];
+  /**
+   * Hosts of a run: all component's groups that no backed-up host maps to (a cluster grown since
+   * the backup, a host whose backup failed or was skipped): the restore leaves them as they are.
+   */
+  withoutData?: string[];
   skipReason?: string;
   /** The skip is a refusal: the only recipe is the carried one of an unsigned backup (see chooseRecipe). */
   untrustedRecipe?: boolean;
@@ -141,8 +146,16 @@ function planComponents(staged: StagedBackup, inventory: Inventory, options: Res
     if (unmapped.length > 0) return { ...base, recipe, skipReason: `no restore host for ${unmapped.join('; ')}`, notRestored: true };
     const shared = sharedRestoreHost(tasks);
     if (shared) return { ...base, recipe, skipReason: shared, notRestored: true };
+    // run: first restores a cluster through one of its hosts: the others get nothing by design.
+    const withoutData =
+      recipe.recipe.spec.hosts.run === 'first'
+        ? []
+        : hostsOfGroups(inventory, groups)
+            .map((h) => h.name)
+            .filter((name) => !tasks.some((t) => t.hostPlan.host.name === name));
     return {
       ...base,
+      ...(withoutData.length ? { withoutData } : {}),
       recipe,
       upgradedFrom: chosen.upgradedFrom,
       replaced: chosen.replaced,

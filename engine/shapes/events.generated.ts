@@ -1215,6 +1215,10 @@ export interface RestorePlanComponentEvent {
    * Backed-up hosts of the component whose data the restore leaves out (--skip-host); absent when none.
    */
   leftOut?: string[];
+  /**
+   * Hosts of the component's groups (a recipe that runs on every host) that no backed-up host maps to: the restore leaves them as they are (a cluster grown since the backup, a host whose backup failed or was skipped); absent when none.
+   */
+  withoutData?: string[];
   skipReason?: string;
   /**
    * The backup holds this component but the restore cannot bring it back (`skipReason` says why): the run fails for it (exit 2). Absent when the component is restored or left out on purpose (--only/--skip).

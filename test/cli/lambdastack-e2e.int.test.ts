@@ -719,6 +719,24 @@ describe('a LambdaStack-shaped cluster, backed up and restored with no --var', (
     expect((await grafanaApi('GET', '/api/dashboards/uid/node-exp')).body?.dashboard?.title).toBe(before.grafana);
     expect((await es!.request('GET', '/audit/_doc/1')).body._source).toEqual(before.elasticsearch);
     expect((await kibanaApi('GET', '/api/saved_objects/dashboard/ops')).body.attributes).toEqual(before.kibana);
+    // Restores that share data run one after the other: Kibana's saved objects live in
+    // Elasticsearch's .kibana indices, which the elasticsearch restore closes and replaces;
+    // LambdaStack's alertmanager.yml is in /etc/prometheus, which the prometheus restore puts back.
+    const log = r.stderr.split('\n');
+    for (const [first, then, vm] of [
+      ['elasticsearch', 'kibana', LOGGING_VM],
+      ['prometheus', 'alertmanager', MONITORING_VM],
+    ] as const) {
+      expect.soft(r.stderr).toMatch(new RegExp(`^- ${then} with recipe ${then}@\\S+, after ${first}$`, 'm'));
+      const ended = log.findIndex((l) => l.startsWith(`${first}: success`));
+      expect.soft(ended, `${first} ended`).toBeGreaterThan(-1);
+      expect
+        .soft(
+          log.findIndex((l) => l.includes(`${then} @ ${vm}: started`)),
+          `${then} started after ${first} ended`,
+        )
+        .toBeGreaterThan(ended);
+    }
     // prometheus: the samples of the backup are queryable again.
     await waitUntil('prometheus ready', () => httpOk(`${PROMETHEUS_URL}/-/ready`), { timeoutMs: 120_000 });
     expect(await promQueryAt('count_over_time(up{job="prometheus"}[1m])', sampleTime)).toEqual(before.prometheus);

@@ -245,4 +245,56 @@ describe('prometheus recipe (real Prometheus, over SSH)', () => {
       await rebuilt.cleanup();
     }
   }, 600_000);
+
+  // roles/prometheus runs a Prometheus of its own on every host of the prometheus group: each
+  // monitoring VM scrapes into its own TSDB, with its own configuration (its self-scrape target,
+  // its external label). One VM's snapshot is not the other's data.
+  it("two monitoring VMs: each VM's TSDB is backed up and restored onto it", async () => {
+    const vm2Dir = await mkdtemp(join(tmpdir(), 'lsb-prom-vm2-'));
+    const vm2 = await startPrometheus({ baseDir: vm2Dir });
+    await vm2.stop();
+    const vm2Service = await writeServiceScript({
+      dir: vm2Dir,
+      command: ['prometheus', ...prometheusArgs(vm2.configFile, vm2.dataDir, vm2.port)],
+      identity: vm2.configFile,
+      logFile: vm2.logFile,
+    });
+    const monitoring = await createCluster({ fleet, groups: { host1: ['prometheus'], host2: ['prometheus'] } });
+    try {
+      await runChecked(vm2Service.script, ['start']);
+      await waitUntil("the second VM's prometheus", () => httpOk(`${vm2.url}/-/ready`), { timeoutMs: 120_000, logFile: vm2.logFile });
+      await monitoring.hostVars('host1', serviceVars());
+      await monitoring.hostVars('host2', {
+        prometheus_url: vm2.url,
+        prometheus_data_dir: vm2.dataDir,
+        prometheus_config_dir: vm2.configDir,
+        prometheus_stop_command: `${vm2Service.script} stop`,
+        prometheus_start_command: `${vm2Service.script} start`,
+      });
+      const probe = 'count_over_time(up{job="prometheus"}[1m])';
+      await waitUntil('a few self-scrapes on the second VM', async () => Number((await vm2.query(probe))[0]?.value[1] ?? 0) >= 3, { timeoutMs: 60_000 });
+      const t = Math.floor(Date.now() / 1000) - 1;
+      const before = await queryAt(vm2, probe, t);
+      expect(Object.keys(before)).toEqual([JSON.stringify({ instance: `127.0.0.1:${vm2.port}`, job: 'prometheus' })]);
+
+      const archive = await monitoring.backup(recipe);
+      const meta = await readMetadata(archive);
+      expect(meta.components.find((c) => c.name === 'prometheus')?.hosts.map((h) => [h.name, h.status])).toEqual([
+        ['host1', 'success'],
+        ['host2', 'success'],
+      ]);
+      expect(await readdir(join(vm2.dataDir, 'snapshots')), "the backup's post deleted the second VM's snapshot").toEqual([]);
+
+      // The second VM's TSDB is lost.
+      await runChecked(vm2Service.script, ['stop']);
+      await rm(vm2.dataDir, { recursive: true, force: true });
+      const r = await monitoring.restore(archive);
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(await queryAt(vm2, probe, t), "the second VM's own samples are back").toEqual(before);
+    } finally {
+      await vm2Service.stop();
+      await monitoring.cleanup();
+      await rm(vm2Dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });

@@ -141,6 +141,41 @@ describe('restore: which components come back', () => {
     expect(await readFile(path.join(ws.dir, 'data-app/a.txt'), 'utf8')).toBe('live\n');
   });
 
+  // 1 -> 2 monitoring VMs: LambdaStack puts Grafana, Prometheus and Alertmanager on each, and the
+  // new VM has nothing in the backup.
+  it('into a larger cluster: the plan names each host of the component that nothing is restored onto', async () => {
+    await ws.write(
+      'bigger/inventory',
+      '[app]\nfresh1 ansible_connection=local\nfresh2 ansible_connection=local\nfresh3 ansible_connection=local\n[solo]\nfresh1\nfresh2\n',
+    );
+    const args = ['restore', archive, '-b', path.join(ws.dir, 'bigger'), '--dry-run', '--recipes', path.join(ws.dir, 'recipes')];
+    const r = await runCli(args, { timeoutMs: 180_000 });
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(0);
+    expect(r.stdout, all).toContain('    node2 -> fresh2 (position 2 in group app)');
+    expect(r.stdout, all).toContain('    fresh3: NOTHING restored onto it: no backed-up host of app maps to it');
+    expect(r.stdout, all).toContain('    fresh2: NOTHING restored onto it: no backed-up host of solo maps to it');
+    const dry = await runCli([...args, '--json'], { timeoutMs: 180_000 });
+    const planned = dry.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.type === 'restore.plan.component');
+    expect(
+      planned.find((e) => e.name === 'app'),
+      dry.stdout + dry.stderr,
+    ).toMatchObject({ withoutData: ['fresh3'] });
+    expect(
+      planned.find((e) => e.name === 'solo'),
+      dry.stdout + dry.stderr,
+    ).toMatchObject({ withoutData: ['fresh2'] });
+    // The same cluster: every host gets its own data, and no such line.
+    const same = await runCli(['restore', archive, '-b', path.join(ws.dir, 'old'), '--dry-run', '--recipes', path.join(ws.dir, 'recipes')], {
+      timeoutMs: 180_000,
+    });
+    expect(same.stdout, `${same.stdout}\n${same.stderr}`).not.toContain('NOTHING restored');
+  });
+
   it("a --host-map whose old name the backup does not hold is a usage error (the host's data would go where the default mapping puts it)", async () => {
     await ws.write('data-solo/s.txt', 'live\n');
     const r = await runCli(
