@@ -230,7 +230,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   )
     .option(
       '--incremental',
-      'store only what changed since the newest backup of the cluster in the target: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
+      'store only what changed since the newest backup of the cluster in the target that backed up every component this run backs up: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
     )
     .addOption(
       new Option('--full', 'a full backup that later --incremental runs compare with (records the signature of every collected file)').conflicts('incremental'),
