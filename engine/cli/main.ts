@@ -422,7 +422,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('list')
       .description(
-        'list the backups in a target, newest first: name, time, size, status (DAMAGED / CHAIN DAMAGED when a verify found it or its chain damaged), components',
+        'list the backups in a target, newest first: name, time, size, status (DAMAGED / CHAIN DAMAGED when a verify found it or its chain damaged), components, cluster, job, kind (full or incremental) and the base an incremental needs',
       ),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(
