@@ -10,6 +10,7 @@ import { RUN_DEFAULTS } from '../config/defaults.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { runBackup, type BackupResult } from '../runner/backup.js';
 import type { CompressMode } from '../runner/transport.js';
+import { runningRecipes } from '../runner/plan.js';
 import { loadSigner, type Signer } from '../signing/index.js';
 import { loadAge } from '../crypto/load-age.js';
 import { isLsError } from '../errors.js';
@@ -179,6 +180,8 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
   const secrets = await resolveRunningRecipeSecrets(recipes, inventory, selection, config, redactor, profile);
   const cluster = clusterName(settings.naming, config, inventory);
   refuseLongClusterName(cluster);
+  // An incremental's base must have backed up each of these (incremental-base.ts).
+  const backedUp = runningRecipes(recipes, inventory, selection).map((r) => r.recipe.metadata.name);
   return {
     cluster,
     targets,
@@ -188,7 +191,9 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
       return withRunLocks({ cluster, inventory, targets, lockWaitSec: settings.lockWaitSec, reporter, signal }, async () => {
         return runBackup({
           // Chosen under the locks: no other run of this cluster adds or prunes a backup meanwhile.
-          incremental: settings.incremental ? await chooseIncrementalBase(settings.incremental, targets, cluster, reporter, { identities }) : undefined,
+          incremental: settings.incremental
+            ? await chooseIncrementalBase(settings.incremental, targets, cluster, backedUp, reporter, { identities })
+            : undefined,
           recipes,
           inventory,
           targets,

@@ -1,6 +1,6 @@
 /**
  * Which backup an incremental run is compared with (docs/incremental.md): the newest readable
- * backup of the same cluster in the first target, present in every target, unless a full is
+ * backup of the same cluster and the run's components in the first target, present in every target, unless a full is
  * due (--full, `fullEvery`, `maxChain`) — then a full that records file signatures.
  */
 import { damageMarkerName, parseBackupName, sanitizeClusterName } from '../archive/names.js';
@@ -25,11 +25,13 @@ export interface IncrementalPolicy {
  * What runBackup gets: the base to compare with, or none (a full). Only the sidecars it needs are
  * read — the newest backup's, and its chain members' only when its metadata does not name them
  * (backups made before `base.chain` was recorded) — not every backup the target holds.
+ * `components`: what this run backs up; a backup that did not back up one of them is no base.
  */
 export async function chooseIncrementalBase(
   policy: IncrementalPolicy,
   targets: Target[],
   cluster: string,
+  components: string[],
   reporter: Reporter,
   { identities, now = new Date() }: { identities?: string[]; now?: Date } = {},
 ): Promise<{ base?: IncrementalBase }> {
@@ -41,8 +43,11 @@ export async function chooseIncrementalBase(
   const first = targets[0]!;
   const clusterName = sanitizeClusterName(cluster);
   const listing = await listBackupsLazily(first, { only: (p) => p.cluster === clusterName, identities });
-  const { newest, passedOver } = await newestUsable(listing, cluster);
-  if (!newest) return full(`${first.uri} holds no readable backup of cluster ${cluster} to compare with${passedOverNote(passedOver)}`);
+  const { newest, passedOver, lacking } = await newestUsable(listing, cluster, components);
+  if (!newest) {
+    const holding = lacking ? ` that backed up ${components.join(', ')}` : '';
+    return full(`${first.uri} holds no readable backup of cluster ${cluster}${holding} to compare with${passedOverNote(passedOver)}`);
+  }
   // Still right (its references are to bytes that exist), but it sends what the newer one holds.
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
   const chain = await chainOf(newest, listing);
@@ -76,18 +81,30 @@ function damagedNote(damaged: string, newest: string, target: Target): string {
 }
 
 /**
- * The newest backup of the cluster whose metadata reads and that did not fail, read newest first
- * by name. A copy stored under another name than its run's (renamed) is never a base; for every
- * other backup the name's time is the run's, so name order is the order by metadata.
+ * The newest backup of the cluster whose metadata reads, that did not fail and that backed up
+ * every component of `components`, read newest first by name. A copy stored under another name
+ * than its run's (renamed) is never a base; for every other backup the name's time is the run's,
+ * so name order is the order by metadata. A backup of other components (another job's, an
+ * `--only` run) holds none of this run's files: based on it, every file would be sent again and
+ * the run's chain would run through the other's backups, tying their retention together.
+ * `lacking`: a readable backup was passed over for that.
  */
-async function newestUsable(listing: Listing, cluster: string): Promise<{ newest?: BackupSummary<BackupMetadata>; passedOver?: BackupSummary }> {
+async function newestUsable(
+  listing: Listing,
+  cluster: string,
+  components: string[],
+): Promise<{ newest?: BackupSummary<BackupMetadata>; passedOver?: BackupSummary; lacking?: boolean }> {
   let passedOver: BackupSummary | undefined;
+  let lacking = false;
   for (const candidate of listing.backups) {
     const b = await listing.read(candidate);
-    if (b.metadata && !b.renamed && ofCluster(b, cluster) && b.status !== 'failed') return { newest: b, passedOver };
     if (!b.metadata) passedOver ??= b;
+    if (!b.metadata || b.renamed || !ofCluster(b, cluster) || b.status === 'failed') continue;
+    const backedUp = new Set(b.components.map((c) => c.name));
+    if (components.every((c) => backedUp.has(c))) return { newest: b, passedOver };
+    lacking = true;
   }
-  return { passedOver };
+  return { passedOver, lacking };
 }
 
 /** Why the newest backup whose metadata did not read is no base, and what makes it one. */

@@ -32,8 +32,10 @@ export function renderBackupList(backups: BackupSummary[]): string {
     b.metadata ? b.metadata.cluster : '?',
     b.job ?? '-',
     b.metadata ? (b.metadata.kind ?? 'full') : '?',
+    // What restoring it also needs (docs/incremental.md); the rest of the chain is in the base's row.
+    b.metadata ? (b.metadata.base?.archive ?? '-') : '?',
   ]);
-  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'CLUSTER', 'JOB', 'KIND'], rows);
+  const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'CLUSTER', 'JOB', 'KIND', 'BASE'], rows);
   const damaged = [...new Set(backups.flatMap((b) => (b.damaged === undefined ? [] : [b.damaged])))];
   if (damaged.length === 0) return table;
   return `${table}\n${damagedLegend(damaged)}`;

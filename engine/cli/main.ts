@@ -230,7 +230,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
   )
     .option(
       '--incremental',
-      'store only what changed since the newest backup of the cluster in the target: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
+      'store only what changed since the newest backup of the cluster in the target that backed up every component this run backs up: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
     )
     .addOption(
       new Option('--full', 'a full backup that later --incremental runs compare with (records the signature of every collected file)').conflicts('incremental'),
@@ -422,7 +422,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     program
       .command('list')
       .description(
-        'list the backups in a target, newest first: name, time, size, status (DAMAGED / CHAIN DAMAGED when a verify found it or its chain damaged), components',
+        'list the backups in a target, newest first: name, time, size, status (DAMAGED / CHAIN DAMAGED when a verify found it or its chain damaged), components, cluster, job, kind (full or incremental) and the base an incremental needs',
       ),
   ).action(async (_o, cmd: Command) => setExitCode(await (await import('./commands/list.js')).listCommand(cmd.optsWithGlobals<CatalogOptions>(), redactor)));
   catalogOptions(

@@ -281,7 +281,7 @@ async function runStep(
     const changed = changedWhileRead(result.stderr).map((p) => hostPathInArchive(component, host, p));
     collector.markChangedDuringRead(changed);
     if (incremental) {
-      const links = incremental.collected(component, host, split!.manifest, collector.stored(), collectedPaths);
+      const links = incremental.collected(component, host, split!, collector.stored(), collectedPaths);
       try {
         for (const link of links) await options.archive.add(link);
       } catch (e) {

@@ -3,8 +3,9 @@ import { collectPathsPreamble, tarCreate } from './collect-command.js';
 import { hostTemporary } from '../template/index.js';
 
 /**
- * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes>`, then that many
- * bytes of manifest, then the tar stream (incremental-stream.ts takes them apart).
+ * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes> <listed>`, then
+ * that many bytes of manifest, then the tar stream (incremental-stream.ts takes them apart).
+ * `<listed>`: the host's clock, seconds since the epoch, just before it listed the files (incremental.ts, racy).
  */
 export const MANIFEST_HEADER = 'lsbackup-manifest';
 
@@ -57,6 +58,7 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, excludes, optional),
+    `lsb_listed=$(date +%s.%N) || { echo "lsbackup: reading this host's clock (date) failed" >&2; exit 2; }`,
     `find "$@" -printf '${findFormat(token)}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
     // Every stage writes a file and is checked: a pipeline's status is its last command's (sh
     // has no pipefail), and a sort that ran out of temporary space once left an empty list, and
@@ -77,7 +79,7 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     `cut -z -d' ' -f1-7 --output-delimiter=_ "$lsb_t/new" > "$lsb_t/new.keys" || lsb_failed 'comparing the manifests'`,
     `sort -zu "$lsb_t/new.keys" > "$lsb_t/changed.keys" || lsb_failed 'comparing the manifests'`,
     'rm -f "$lsb_t/new" "$lsb_t/new.keys"',
-    `printf '${MANIFEST_HEADER} %s\\n' "$(wc -c < "$lsb_t/now")"`,
+    `printf '${MANIFEST_HEADER} %s %s\\n' "$(wc -c < "$lsb_t/now")" "$lsb_listed"`,
     'cat "$lsb_t/now"',
     // tar stores the names in the order it reads them: find's, numbered here and put back after
     // the join, so every directory comes before what it holds and its contents together. A tar

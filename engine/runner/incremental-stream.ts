@@ -17,6 +17,8 @@ export class ManifestSplitter {
   private readonly parts: Buffer[] = [];
   private received = 0;
   private problem: string | undefined;
+  /** The header's second number: when the host listed its files (incremental-collect-command.ts). */
+  private listedAt: number | undefined;
   /** Bytes passed on to `tar` (what came after the manifest). */
   forwarded = 0;
 
@@ -32,8 +34,8 @@ export class ManifestSplitter {
     });
   }
 
-  /** Waits until everything written reached `tar`; then the manifest, or why the stream was not one. */
-  async finish(): Promise<{ manifest: Buffer; error?: string }> {
+  /** Waits until everything written reached `tar`; then the manifest and when the host listed it, or why the stream was not one. */
+  async finish(): Promise<{ manifest: Buffer; listedAt?: number; error?: string }> {
     await new Promise<void>((resolve) => {
       if (this.sink.writableFinished || this.sink.destroyed) return resolve();
       this.sink.once('error', () => resolve());
@@ -42,7 +44,7 @@ export class ManifestSplitter {
     if (this.problem) return { manifest: Buffer.alloc(0), error: this.problem };
     if (this.expected === undefined && this.header.length > 0) return { manifest: Buffer.alloc(0), error: 'the host sent no manifest header' };
     if (this.expected !== undefined && this.received < this.expected) return { manifest: Buffer.alloc(0), error: 'the host manifest was cut short' };
-    return { manifest: Buffer.concat(this.parts) };
+    return { manifest: Buffer.concat(this.parts), ...(this.listedAt !== undefined ? { listedAt: this.listedAt } : {}) };
   }
 
   /** Consumes header and manifest bytes; returns what belongs to the tar stream. */
@@ -57,13 +59,14 @@ export class ManifestSplitter {
         this.header = joined;
         return undefined;
       }
-      const match = new RegExp(`^${MANIFEST_HEADER} (\\d+)$`).exec(joined.toString('latin1', 0, newline));
+      const match = new RegExp(`^${MANIFEST_HEADER} (\\d+)(?: (\\d+(?:\\.\\d+)?))?$`).exec(joined.toString('latin1', 0, newline));
       const size = match ? Number(match[1]) : NaN;
       if (!(size <= MAX_METADATA_BYTES)) {
         this.problem = match ? `the host manifest is larger than ${MAX_METADATA_BYTES} bytes` : 'the host sent no manifest header';
         return undefined;
       }
       this.expected = size;
+      if (match?.[2] !== undefined) this.listedAt = Number(match[2]);
       rest = joined.subarray(newline + 1);
     }
     const wanted = this.expected - this.received;

@@ -26,6 +26,20 @@ export interface IncrementalBase {
 /** One line of a host manifest: `<signature> <path>`, signature = 7 space-separated fields (incremental-collect-command.ts). */
 const SIGNATURE_FIELDS = 7;
 
+/**
+ * Whether a file listed at `listedAt` (the host's clock) with this signature may change again
+ * and keep it: a rewrite of the same size after tar read it, within the timestamp granularity of
+ * its last change, keeps mtime and ctime. A filesystem that keeps whole seconds (ext4 with
+ * 128-byte inodes, ext3, some NFS servers; FAT two), seen as a ctime without fraction, leaves
+ * two seconds for it; one with finer times a kernel clock tick (a few ms; 50 ms allowed).
+ * Local files' times come from the host's own clock; on a network filesystem whose server's clock
+ * is behind the host's, a file changed just before the listing looks older and is not caught.
+ */
+function racy(signature: string, listedAt: number): boolean {
+  const ctime = Number(signature.slice(signature.lastIndexOf(' ') + 1));
+  return !(ctime < listedAt - (Number.isInteger(ctime) ? 2 : 0.05));
+}
+
 export class IncrementalCollect {
   /** Entries of the base that hold bytes a reference may point at, by archive path. */
   private readonly previous = new Map<string, EntryRecord>();
@@ -73,13 +87,15 @@ export class IncrementalCollect {
    * records) get their signature from the host's manifest, and every listed file that was not
    * sent and whose signature equals the base's becomes a reference. A file not sent whose
    * signature differs (changed after the host listed it, excluded) is neither: never a reference
-   * to bytes that were not checked unchanged. `collected`: the archive paths this host's collect
-   * steps already hold (overlapping paths list a file twice); each becomes one entry.
+   * to bytes that were not checked unchanged. A stored file changed too close to `listedAt` (the
+   * host's clock when it listed; unknown: any file) gets no signature (racy): the next run sends it again.
+   * `collected`: the archive paths this host's collect steps already hold (overlapping paths list
+   * a file twice); each becomes one entry.
    */
   collected(
     component: string,
     host: string,
-    manifest: Buffer,
+    { manifest, listedAt }: { manifest: Buffer; listedAt?: number },
     stored: ReadonlyMap<string, EntryRecord>,
     collected: CollectedPaths = new Map(),
   ): HardlinkToReference[] {
@@ -89,7 +105,7 @@ export class IncrementalCollect {
       const path = prefix + rel;
       const record = stored.get(path);
       if (record) {
-        if (record.type === 'file') record.stat = signature;
+        if (record.type === 'file' && listedAt !== undefined && !racy(signature, listedAt)) record.stat = signature;
         continue;
       }
       const before = this.previous.get(path);

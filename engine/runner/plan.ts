@@ -143,14 +143,18 @@ export function notRunningReason(loaded: LoadedRecipe, inventory: Inventory, opt
   return undefined;
 }
 
+/** The recipe (newest version) of each component a run will run: selected, with hosts in its groups. */
+export function runningRecipes(recipes: LoadedRecipe[], inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): LoadedRecipe[] {
+  return recipeFamilies(recipes).flatMap(([newest]) => (newest && !notRunningReason(newest, inventory, options) ? [newest] : []));
+}
+
 /**
  * The hosts a backup contacts first, before any template is rendered: every host of a component
  * that runs on all its hosts, the first host of one that runs on the first, each once.
  */
 export function hostsToContactFirst(recipes: LoadedRecipe[], inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): Host[] {
   const hosts = new Set<Host>();
-  for (const [newest] of recipeFamilies(recipes)) {
-    if (!newest || notRunningReason(newest, inventory, options)) continue;
+  for (const newest of runningRecipes(recipes, inventory, options)) {
     const members = hostsOfGroups(inventory, ([] as string[]).concat(newest.recipe.spec.hosts.group));
     if (newest.recipe.spec.hosts.run !== 'first') {
       for (const host of members) hosts.add(host);

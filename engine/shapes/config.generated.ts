@@ -341,7 +341,7 @@ export interface RetentionPolicy {
   keepYearly?: number;
 }
 /**
- * Back up only what changed since the newest backup of the cluster in the first target (docs/incremental.md): hosts send new and changed files, unchanged ones are references to the backup holding them. A full backup is made when there is none to compare with, and when fullEvery or maxChain says so.
+ * Back up only what changed since the newest backup of the cluster in the first target that backed up the job's components (docs/incremental.md): hosts send new and changed files, unchanged ones are references to the backup holding them. A full backup is made when there is none to compare with, and when fullEvery or maxChain says so.
  */
 export interface Incremental {
   /**

@@ -110,7 +110,7 @@ describe('two clusters whose archive names read the same (eu_west and eu-west)',
   it('list tells them apart: the cluster each backup records, in the table and as recordedCluster in --json', async () => {
     const table = succeeded(await runCli(['list', '-t', target]));
     for (const [name, cluster] of [...west.map((n) => [n, 'eu_west']), [dashed, 'eu-west']]) {
-      expect(table.stdout).toMatch(new RegExp(`^${name!.replaceAll('.', '\\.')}\\s.*\\sapp\\s+${cluster}\\s+-\\s+full$`, 'm'));
+      expect(table.stdout).toMatch(new RegExp(`^${name!.replaceAll('.', '\\.')}\\s.*\\sapp\\s+${cluster}\\s+-\\s+full\\s+-$`, 'm'));
     }
     const rows = jsonEvents<{ name: string; cluster: string; recordedCluster: string }>(
       succeeded(await runCli(['list', '-t', target, '--json'])).stdout,

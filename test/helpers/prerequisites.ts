@@ -2,11 +2,11 @@
  * What a test needs from this machine. A missing prerequisite FAILS the test, naming the Debian
  * package or capability to provide — a skip is never mistaken for a pass. The one way to leave
  * such tests out is an explicit environment switch, printed when used, which CI never sets:
- *   LSB_TESTS_WITHOUT=netns,tmpfs   (a comma-separated list of the tiers named below)
+ *   LSB_TESTS_WITHOUT=netns,tmpfs,loop   (a comma-separated list of the tiers named below)
  */
 import { execFileSync } from 'node:child_process';
 
-export type Tier = 'netns' | 'tmpfs';
+export type Tier = 'netns' | 'tmpfs' | 'loop';
 
 /** True when the user opted this tier out (a loud banner says so); tests then skip it. */
 export function optedOut(tier: Tier, what: string): boolean {
@@ -34,5 +34,22 @@ export function mountTmpfs(path: string, options: string): void {
   } catch (e) {
     const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim();
     throw new Error(`this test needs to mount a tmpfs (root with CAP_SYS_ADMIN; or set LSB_TESTS_WITHOUT=tmpfs to leave it out): ${why}`);
+  }
+}
+
+/**
+ * Mounts at `path` a small ext4 made in `image` with 128-byte inodes, whose file times are whole
+ * seconds (as on ext3, or ext4 made that way), or throws saying what the test needs.
+ */
+export function mountWholeSecondExt4(image: string, path: string): void {
+  try {
+    execFileSync('truncate', ['-s', '16M', image], { stdio: 'pipe' });
+    execFileSync('mkfs.ext4', ['-q', '-F', '-I', '128', image], { stdio: 'pipe' });
+    execFileSync('mount', ['-o', 'loop', image, path], { stdio: 'pipe' });
+  } catch (e) {
+    const why = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim();
+    throw new Error(
+      `this test needs to loop-mount an ext4 image (root, a loop device, mkfs.ext4 from the Debian package e2fsprogs; or set LSB_TESTS_WITHOUT=loop to leave it out): ${why}`,
+    );
   }
 }

@@ -174,6 +174,19 @@ it('prune keeps the bases a kept incremental needs, saying why; the newest still
   expect(await readFile(path.join(tree, 'b.txt'), 'utf8')).toBe('b\n');
 }, 300_000);
 
+it('list names the base of each incremental, show too', async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'a.txt'), 'a\n');
+  const incr = await c.backup(['--incremental']);
+  const list = await runCli(['list', '-t', c.target]);
+  expect(list.exitCode, cliOutput(list)).toBe(0);
+  // Was: KIND 'incremental' alone (only --json named the base).
+  expect(list.stdout).toMatch(new RegExp(`^${incr.name}\\s.*\\sincremental\\s+${full.name}$`, 'm'));
+  expect(list.stdout).toMatch(new RegExp(`^${full.name}\\s.*\\sfull\\s+-$`, 'm'));
+  const show = await runCli(['show', incr.name, '-t', c.target]);
+  expect(show.stdout).toContain(`kind        incremental on ${full.name}`);
+}, 300_000);
+
 it("prune keeps every older backup of the cluster while an incremental's metadata sidecar cannot be read (its base is unknown); it still restores", async () => {
   const full = await c.backup(['--full']);
   await writeFile(path.join(tree, 'a.txt'), 'a\n');

@@ -33,6 +33,14 @@ describe('ManifestSplitter', () => {
     expect(got.tar.equals(tar)).toBe(true);
   });
 
+  it("gives the host's listing time when the header has one (a collect's; a content-addressed output's has none)", async () => {
+    const timed = Buffer.concat([Buffer.from(`lsbackup-manifest ${manifest.length} 1796642621.5\n`), manifest, tar]);
+    const got = await split(timed, 5);
+    expect(got.listedAt).toBe(1796642621.5);
+    expect(got.manifest.equals(manifest)).toBe(true);
+    expect((await split(stream, 5)).listedAt).toBeUndefined();
+  });
+
   it('an empty stream (no collect path left) is an empty manifest and no tar', async () => {
     const got = await split(Buffer.alloc(0), 1);
     expect(got).toEqual({ manifest: Buffer.alloc(0), tar: Buffer.alloc(0) });

@@ -1,0 +1,69 @@
+/**
+ * A file changed in the same second as the host listed it (docs/incremental.md, "Chain rules"),
+ * on a filesystem that keeps whole seconds (ext4 with 128-byte inodes, ext3, some NFS servers):
+ * rewritten with the same size after tar read it, its mtime and ctime stay, and so does its
+ * signature. Such a file's signature is not recorded: the next incremental sends it again
+ * instead of referring to bytes it no longer holds.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupMetadata } from '../../engine/archive/index.js';
+import { cliOutput } from '../helpers/cli.js';
+import { mountWholeSecondExt4, optedOut } from '../helpers/prerequisites.js';
+import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
+
+const skip = optedOut('loop', 'an incremental of files changed in the second they were listed, on a whole-second filesystem');
+let c: LocalCluster;
+let mount: string;
+let tree: string;
+beforeEach(async () => {
+  c = await localCluster();
+  mount = path.join(c.dir, 'whole-seconds');
+  tree = path.join(mount, 'tree');
+  await mkdir(mount);
+  mountWholeSecondExt4(path.join(c.dir, 'ext4.img'), mount);
+  await mkdir(tree);
+});
+afterEach(async () => {
+  await execa('umount', [mount], { reject: false });
+  await c.cleanup();
+});
+
+/** The recipe collecting the tree; `pre` and `post`: commands run before and after the collect. */
+const recipe = (pre?: string, post?: string) =>
+  c.recipe(
+    'app',
+    `hosts: { group: app }\nbackup:\n` +
+      (pre ? `  pre:\n    - name: write\n      run: ${JSON.stringify(pre)}\n` : '') +
+      `  collect:\n    - path: ${tree}\n` +
+      (post ? `  post:\n    - name: rewrite\n      run: ${JSON.stringify(post)}\n` : '') +
+      `restore:\n  apply:\n    - files: ${tree}\n`,
+  );
+
+const state = (m: BackupMetadata) => m.entries.find((e) => e.path === `app/localhost/files${tree}/state`)!;
+
+it.skipIf(skip)(
+  'a file written just before the listing has no signature, and the next incremental sends it again',
+  async () => {
+    const file = path.join(tree, 'state');
+    // An application's state file, rewritten in place with the same size: before the listing, and
+    // again once the backup read it (in the same second, when the run is quick).
+    await recipe(`printf 'AAAA\\n' > ${file}`, `printf 'BBBB\\n' 1<> ${file}`);
+    const full = await c.backup(['--full']);
+    expect(state(full.metadata).stat, 'changed in the second it was listed: no signature').toBeUndefined();
+
+    await recipe();
+    const live = await readFile(file);
+    const incr = await c.backup(['--incremental']);
+    // Was: a reference to the full's bytes (AAAA) whenever the rewrite kept the second.
+    expect(state(incr.metadata).ref, incr.output).toBeUndefined();
+
+    await rm(tree, { recursive: true });
+    const restore = await c.restore(path.join(c.target, incr.name));
+    expect(restore.exitCode, cliOutput(restore)).toBe(0);
+    expect((await readFile(file)).toString()).toBe(live.toString());
+  },
+  300_000,
+);
