@@ -27,6 +27,9 @@ beforeEach(async () => {
   await mkdir(tree);
 });
 afterEach(async () => {
+  // The test's writer, should the backup have failed before its post step stopped it.
+  const pid = Number(await readFile(path.join(c.dir, 'writer.pid'), 'utf8').catch(() => ''));
+  if (pid > 0) await execa('kill', ['--', `-${pid}`], { reject: false });
   await execa('umount', [mount], { reject: false });
   await c.cleanup();
 });
@@ -48,9 +51,15 @@ it.skipIf(skip)(
   'a file written just before the listing has no signature, and the next incremental sends it again',
   async () => {
     const file = path.join(tree, 'state');
-    // An application's state file, rewritten in place with the same size: before the listing, and
-    // again once the backup read it (in the same second, when the run is quick).
-    await recipe(`printf 'AAAA\\n' > ${file}`, `printf 'BBBB\\n' 1<> ${file}`);
+    const writer = path.join(c.dir, 'writer.pid');
+    // An application that keeps rewriting its state file in place with the same size, from before
+    // the listing until the backup has read it (the post step stops it, after one last write).
+    // Writing all along, not once before the listing: however long a loaded machine takes between
+    // the steps, the file's last change is never older than the listing.
+    await recipe(
+      `printf 'AAAA\\n' > ${file}; setsid sh -c 'while :; do printf "AAAA\\n" 1<> ${file}; sleep 0.05; done' </dev/null >/dev/null 2>&1 & echo $! > ${writer}`,
+      `kill -- -$(cat ${writer}); printf 'BBBB\\n' 1<> ${file}`,
+    );
     const full = await c.backup(['--full']);
     expect(state(full.metadata).stat, 'changed in the second it was listed: no signature').toBeUndefined();
 
