@@ -1,7 +1,7 @@
 import { isEncrypted } from '../catalog/objects.js';
 import type { RenderedStep } from '../runner/types.js';
-import { outputEntryPath } from '../runner/entry-paths.js';
 import { filesUnder, specialModePaths } from './files-step.js';
+import { absentStepData, mayLackData } from './missing-step-data.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -76,6 +76,9 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   return lines;
 }
 
+/** A step the restore cannot complete: it is refused before any host is touched (./missing-step-data.ts). */
+const REFUSED = 'this step would fail, so the restore is refused';
+
 /** What the plan warns about one step: its input or files missing from the backup, setuid/setgid files, files without owners. */
 function stepNotes(
   s: RenderedStep,
@@ -85,13 +88,11 @@ function stepNotes(
   keepSpecialModes: boolean,
 ): { missing: string[]; specialModes?: string; owners?: string } {
   const missing: string[] = [];
-  if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
-    missing.push(s.inputOptional ? 'not in the backup: skipped (optional)' : 'NOT in the backup: this step will fail');
-  }
-  if (s.kind !== 'files' || !s.enabled) return { missing };
+  const absent = absentStepData(s, component, sourceHost, staged);
+  if (absent === 'input') missing.push(mayLackData(s, absent) ? 'not in the backup: skipped (optional)' : `NOT in the backup: ${REFUSED}`);
+  if (absent === 'files') missing.push(mayLackData(s, absent) ? 'nothing in the backup under it (optional)' : `NOTHING in the backup under it: ${REFUSED}`);
+  if (s.kind !== 'files' || !s.enabled || absent) return { missing };
   const selected = filesUnder(staged, component, sourceHost, s.files!);
-  if (selected.length === 0)
-    missing.push(s.filesOptional ? 'nothing in the backup under it (optional)' : 'NOTHING in the backup under it: this step will fail');
   // A zip records no owners: the host's tar makes such files the step's user's (root's).
   const ownerless = selected.filter((e) => e.entry.uid === undefined && !e.entry.uname).length;
   const owners =
