@@ -1,7 +1,7 @@
 import { isEncrypted } from '../catalog/objects.js';
 import type { RenderedStep } from '../runner/types.js';
 import { filesUnder, specialModePaths } from './files-step.js';
-import { absentStepData, mayLackData } from './missing-step-data.js';
+import { absentStepData, lackingDataOutcome, mayLackData } from './missing-step-data.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -76,9 +76,6 @@ function describeStep(s: RenderedStep, component: string, sourceHost: string, st
   return lines;
 }
 
-/** A step the restore cannot complete: it is refused before any host is touched (./missing-step-data.ts). */
-const REFUSED = 'this step would fail, so the restore is refused';
-
 /** What the plan warns about one step: its input or files missing from the backup, setuid/setgid files, files without owners. */
 function stepNotes(
   s: RenderedStep,
@@ -89,8 +86,9 @@ function stepNotes(
 ): { missing: string[]; specialModes?: string; owners?: string } {
   const missing: string[] = [];
   const absent = absentStepData(s, component, sourceHost, staged);
-  if (absent === 'input') missing.push(mayLackData(s, absent) ? 'not in the backup: skipped (optional)' : `NOT in the backup: ${REFUSED}`);
-  if (absent === 'files') missing.push(mayLackData(s, absent) ? 'nothing in the backup under it (optional)' : `NOTHING in the backup under it: ${REFUSED}`);
+  if (absent === 'input') missing.push(mayLackData(s, absent) ? 'not in the backup: skipped (optional)' : `NOT in the backup: ${lackingDataOutcome(s)}`);
+  if (absent === 'files')
+    missing.push(mayLackData(s, absent) ? 'nothing in the backup under it (optional)' : `NOTHING in the backup under it: ${lackingDataOutcome(s)}`);
   if (s.kind !== 'files' || !s.enabled || absent) return { missing };
   const selected = filesUnder(staged, component, sourceHost, s.files!);
   // A zip records no owners: the host's tar makes such files the step's user's (root's).

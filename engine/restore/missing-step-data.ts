@@ -25,6 +25,11 @@ export function mayLackData(s: RenderedStep, absent: 'input' | 'files'): boolean
   return absent === 'input' ? Boolean(s.inputOptional) : Boolean(s.filesOptional);
 }
 
+/** What the plan says of a step lacking data it needs: it fails, and the restore goes on only after an `onError: continue` step. */
+export function lackingDataOutcome(s: RenderedStep): string {
+  return s.onError === 'continue' ? 'this step will fail and the restore goes on (onError: continue)' : 'this step would fail, so the restore is refused';
+}
+
 /** One line per step of the restored components that would fail for want of its data; empty when none would. */
 export function stepsLackingData(components: RestoreComponent[], staged: StagedBackup): string[] {
   const lines: string[] = [];
@@ -33,7 +38,7 @@ export function stepsLackingData(components: RestoreComponent[], staged: StagedB
     for (const t of c.tasks) {
       for (const s of t.hostPlan.steps) {
         const absent = absentStepData(s, c.name, t.sourceHost, staged);
-        if (!absent || mayLackData(s, absent)) continue;
+        if (!absent || mayLackData(s, absent) || s.onError === 'continue') continue;
         const what = absent === 'input' ? `reads '${s.input}', which the backup does not hold` : `puts back '${s.files}', under which the backup holds nothing`;
         lines.push(`${c.name} @ ${t.hostPlan.host.name}: step '${s.name}' ${what}`);
       }
