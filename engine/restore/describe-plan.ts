@@ -1,7 +1,7 @@
 import { isEncrypted } from '../catalog/objects.js';
 import type { RenderedStep } from '../runner/types.js';
-import { outputEntryPath } from '../runner/entry-paths.js';
 import { filesUnder, specialModePaths } from './files-step.js';
+import { absentStepData, lackingDataOutcome, mayLackData } from './missing-step-data.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -86,13 +86,12 @@ function stepNotes(
   keepSpecialModes: boolean,
 ): { missing: string[]; specialModes?: string; owners?: string } {
   const missing: string[] = [];
-  if (s.input !== undefined && s.enabled && !staged.entries.get(outputEntryPath(component, sourceHost, s.input))?.file) {
-    missing.push(s.inputOptional ? 'not in the backup: skipped (optional)' : 'NOT in the backup: this step will fail');
-  }
-  if (s.kind !== 'files' || !s.enabled) return { missing };
+  const absent = absentStepData(s, component, sourceHost, staged);
+  if (absent === 'input') missing.push(mayLackData(s, absent) ? 'not in the backup: skipped (optional)' : `NOT in the backup: ${lackingDataOutcome(s)}`);
+  if (absent === 'files')
+    missing.push(mayLackData(s, absent) ? 'nothing in the backup under it (optional)' : `NOTHING in the backup under it: ${lackingDataOutcome(s)}`);
+  if (s.kind !== 'files' || !s.enabled || absent) return { missing };
   const selected = filesUnder(staged, component, sourceHost, s.files!);
-  if (selected.length === 0)
-    missing.push(s.filesOptional ? 'nothing in the backup under it (optional)' : 'NOTHING in the backup under it: this step will fail');
   // A zip records no owners: the host's tar makes such files the step's user's (root's).
   const ownerless = selected.filter((e) => e.entry.uid === undefined && !e.entry.uname).length;
   const owners =

@@ -19,6 +19,7 @@ import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging
 import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
+import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
 import { planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
@@ -181,6 +182,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     if (runnable.length === 0) {
       throw new LsError('ERESTORE', { backup: options.source.name, message: `nothing to restore:\n${planText}` });
+    }
+    const lacking = stepsLackingData(components, staged);
+    if (lacking.length > 0) {
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `${describeLackingData(lacking, components)}\n${planText}` });
     }
     if (!(await options.confirm(planText))) return { exitCode: ExitCode.failed, status: 'cancelled', planText };
 

@@ -222,7 +222,7 @@ export interface FilesStep {
    */
   files: string;
   /**
-   * Nothing in the backup under the path is fine (its collect was optional and found nothing); otherwise the step fails naming the path.
+   * Nothing in the backup under the path is fine (its collect was optional and found nothing); otherwise the restore is refused before any host is touched, naming the path.
    */
   optional?: boolean;
   timeout?: Timeout;

@@ -203,13 +203,14 @@ describe('restore', () => {
     expect(await mode('conf/sub/grouped')).toBe('2750');
   });
 
-  it('a files: step whose path matches nothing in the backup fails naming the path', async () => {
+  it('a files: step whose path matches nothing in the backup is refused before any host is touched, naming the path', async () => {
     const archive = await backupOnce();
     const missing = path.join(data, 'never-collected');
     const r = await runCli(['restore', archive, '-b', build, '--recipes', recipes, '--yes', '--var', `app.dir=${missing}`]);
     expect(r.exitCode, r.stderr).toBe(1);
-    expect(r.stdout + r.stderr).toContain(`the backup holds no collected files under '${missing}' for host localhost`);
-    expect(r.stderr).toContain(`put back files ${missing} — NOTHING in the backup under it: this step will fail`);
+    expect(r.stderr).toContain(`refused before any host was touched: a step would fail for want of its data`);
+    expect(r.stderr).toContain(`puts back '${missing}', under which the backup holds nothing`);
+    expect(r.stderr).toContain(`put back files ${missing} — NOTHING in the backup under it: this step would fail, so the restore is refused`);
   });
 
   it('the plan shows steps whose `when` is false as skipped, and every line of a multi-line command', async () => {
