@@ -119,11 +119,21 @@ export function checkTargetOptionFlags(uris: string[], flags: TargetOptionFlags)
 /** Options for one target from command-line flags (those its plugin has), typed by its schema and validated. */
 export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): Record<string, unknown> {
   const schema = targetOptionsSchema(uri);
-  const properties = schema.properties as Record<string, { type?: string }>;
+  const properties = schema.properties as Record<string, { type?: string; oneOf?: unknown }>;
   const options: Record<string, unknown> = {};
   const { options: given, problems } = flagOptions(flags);
   for (const { key, text, secret } of given) {
     if (!(key in properties)) continue; // another target's option (checkTargetOptionFlags)
+    // A credential in lsbackup's own argv is readable by every local user (ps, /proc) for the
+    // whole run, and stays in shell history: only a reference to it may be on the command line.
+    if (!secret && properties[key]?.oneOf) {
+      problems.push({
+        file: '--target-option',
+        message: `'${key}' is a credential: on the command line every local user can read it (ps) while lsbackup runs`,
+        hint: `give it as a secret reference: --target-secret ${key}=NAME (NAME resolved through the secret sources, by default the environment variable NAME)`,
+      });
+      continue;
+    }
     const type = properties[key]?.type;
     options[key] = secret
       ? { secret: text }
