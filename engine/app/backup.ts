@@ -209,7 +209,7 @@ export async function prepareBackup(settings: BackupSettings, redactor: Redactor
           secrets: secrets.values,
           missingSecrets: secrets.missing,
           profileVars: profile?.vars,
-          executorFactory: await runExecutorFactory(inventory, reporter, settings.connection),
+          executorFactory: await runExecutorFactory(inventory, reporter, settings.connection, redactor),
           reporter,
           redactor,
           signal,

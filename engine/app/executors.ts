@@ -6,6 +6,7 @@ import type { ExecutorFactory } from '../executors/pool.js';
 import { readAnsibleCfg } from '../inventory/index.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Reporter } from '../report/events.js';
+import type { Redactor } from '../secrets/types.js';
 import { keyRemapMessages } from './inventory.js';
 
 export interface ConnectionOptions {
@@ -21,20 +22,30 @@ export interface ConnectionOptions {
 /**
  * How the run reaches hosts: local or SSH as the inventory says, host key checking as the
  * build dir's ansible.cfg / ANSIBLE_HOST_KEY_CHECKING say, warnings to the reporter. The
- * connection is opened up front so an unreachable host fails once, with one line.
+ * connection is opened up front so an unreachable host fails once, with one line. The run's
+ * secrets (redactor) stay out of the environment a local host's commands inherit.
  */
-export async function runExecutorFactory(inventory: Inventory, reporter: Reporter, options: ConnectionOptions = {}): Promise<ExecutorFactory> {
+export async function runExecutorFactory(
+  inventory: Inventory,
+  reporter: Reporter,
+  options: ConnectionOptions = {},
+  redactor?: Redactor,
+): Promise<ExecutorFactory> {
   const cfg = await readAnsibleCfg(inventory.baseDir);
   const files = await connectionFiles(options);
   for (const message of keyRemapMessages(inventory)) reporter.emit({ type: 'warning', message });
   return async (host) => {
-    const executor = createExecutor(host, {
-      hostKeyChecking: cfg.hostKeyChecking,
-      trustOnFirstUse: options.trustNewHostKeys,
-      ...files,
-      ...(options.connectTimeout ? { connectTimeoutMs: options.connectTimeout * 1000 } : {}),
-      onWarning: (message) => reporter.emit({ type: 'warning', host: host.name, message }),
-    });
+    const executor = createExecutor(
+      host,
+      {
+        hostKeyChecking: cfg.hostKeyChecking,
+        trustOnFirstUse: options.trustNewHostKeys,
+        ...files,
+        ...(options.connectTimeout ? { connectTimeoutMs: options.connectTimeout * 1000 } : {}),
+        onWarning: (message) => reporter.emit({ type: 'warning', host: host.name, message }),
+      },
+      redactor && ((value) => redactor.isSecret(value)),
+    );
     await executor.connect();
     return executor;
   };

@@ -80,7 +80,7 @@ export async function runRecipeTest(recipePath: string, flags: RecipeTestFlags, 
     const selection = { only: [recipeName] };
     const profile = await loadRunProfile(inventory);
     const secrets = await resolveRunningRecipeSecrets([recipe], inventory, selection, config, redactor, profile);
-    executors = new ExecutorPool(await runExecutorFactory(inventory, reporter, flags));
+    executors = new ExecutorPool(await runExecutorFactory(inventory, reporter, flags, redactor));
     const stepTimeoutSec = flags.stepTimeout ?? config.stepTimeout ?? RUN_DEFAULTS.stepTimeout;
     const testStage = (name: TestStage) =>
       stage(name, async () => {

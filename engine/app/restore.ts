@@ -107,7 +107,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           stream: flags.stream ?? false,
           dryRun: flags.dryRun ?? false,
           confirm,
-          executorFactory: await runExecutorFactory(inventory, reporter, flags),
+          executorFactory: await runExecutorFactory(inventory, reporter, flags, redactor),
           reporter,
           signal,
         }),

@@ -133,7 +133,7 @@ function targetOptions(cmd: Command, what: string): Command {
     .option('-t, --target <uri>', `${what}: a directory, file://, nfs://<mounted path>, s3://bucket/prefix, azfile://account/share/dir`, repeat)
     .option(
       '--target-option <key=value>',
-      "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error",
+      "a target plugin option, e.g. storageClass=STANDARD_IA (repeatable; see the plugin's schema). With several -t it goes to each target whose plugin has that option; one that none has is an error. Not a credential (every local user can read the command line): --target-secret",
       repeat,
     )
     .option(

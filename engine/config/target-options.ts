@@ -8,6 +8,7 @@ import path from 'node:path';
 import { namesNoLocation, schemeOf, targetOptionsSchema, targetOptionsSchemas } from '../../targets/registry.js';
 import { duplicateTargets, TWICE_IN_ONE_PLACE } from '../../targets/support/location.js';
 import { isSecretRef } from '../../targets/support/secret-ref.js';
+import { URI_CREDENTIALS_HINT, URI_CREDENTIALS_MESSAGE, uriCarryingCredentials } from '../../targets/support/uri-credentials.js';
 import type { SecretSource, Redactor } from '../secrets/types.js';
 
 /** Every target in a config file whose `options` break its plugin's schema, as positioned problems. */
@@ -19,10 +20,10 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
     if (!plain && (typeof t !== 'object' || t === null)) return;
     const { uri, options } = plain ? { uri: t, options: undefined } : (t as { uri: string; options?: unknown });
     const schema = targetOptionsSchemas.get(schemeOf(uri));
+    const at = plain ? [...base, i] : [...base, i, 'uri'];
+    const name = `'${base.join('.')}[${i}]${plain ? '' : '.uri'}'`;
     if (!schema || namesNoLocation(uri)) {
       // An unknown scheme or a URI naming no place is a config error too, reported with the others.
-      const at = plain ? [...base, i] : [...base, i, 'uri'];
-      const name = `'${base.join('.')}[${i}]${plain ? '' : '.uri'}'`;
       problems.push({
         file: source.file,
         ...positionOf(source, at),
@@ -33,6 +34,9 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
       });
       return;
     }
+    const masked = uriCarryingCredentials(uri);
+    if (masked)
+      problems.push({ file: source.file, ...positionOf(source, at), message: `${name} ${masked} ${URI_CREDENTIALS_MESSAGE}`, hint: URI_CREDENTIALS_HINT });
     if (options === undefined) return;
     problems.push(...validateSource(source, schema, [...base, String(i), 'options']).problems);
   });
@@ -104,6 +108,11 @@ function flagOptions(flags: TargetOptionFlags): { options: FlagOption[]; problem
  */
 export function checkTargetOptionFlags(uris: string[], flags: TargetOptionFlags): void {
   const { options, problems } = flagOptions(flags);
+  // The config's URIs were checked as it loaded (file:line:col); here it is -t's or $LSBACKUP_TARGET's that matter.
+  for (const uri of uris) {
+    const masked = uriCarryingCredentials(uri);
+    if (masked) problems.push({ file: '-t', message: `${masked} ${URI_CREDENTIALS_MESSAGE}`, hint: URI_CREDENTIALS_HINT });
+  }
   for (const o of options) {
     if (uris.some((uri) => o.key in targetOptionsSchema(uri).properties)) continue;
     const known = [...new Set(uris.flatMap((uri) => Object.keys(targetOptionsSchema(uri).properties)))];
@@ -119,11 +128,21 @@ export function checkTargetOptionFlags(uris: string[], flags: TargetOptionFlags)
 /** Options for one target from command-line flags (those its plugin has), typed by its schema and validated. */
 export function targetOptionsFromFlags(uri: string, flags: TargetOptionFlags): Record<string, unknown> {
   const schema = targetOptionsSchema(uri);
-  const properties = schema.properties as Record<string, { type?: string }>;
+  const properties = schema.properties as Record<string, { type?: string; oneOf?: unknown }>;
   const options: Record<string, unknown> = {};
   const { options: given, problems } = flagOptions(flags);
   for (const { key, text, secret } of given) {
     if (!(key in properties)) continue; // another target's option (checkTargetOptionFlags)
+    // A credential in lsbackup's own argv is readable by every local user (ps, /proc) for the
+    // whole run, and stays in shell history: only a reference to it may be on the command line.
+    if (!secret && properties[key]?.oneOf) {
+      problems.push({
+        file: '--target-option',
+        message: `'${key}' is a credential: on the command line every local user can read it (ps) while lsbackup runs`,
+        hint: `give it as a secret reference: --target-secret ${key}=NAME (NAME resolved through the secret sources, by default the environment variable NAME)`,
+      });
+      continue;
+    }
     const type = properties[key]?.type;
     options[key] = secret
       ? { secret: text }

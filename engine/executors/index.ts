@@ -6,8 +6,9 @@ import type { Executor } from './types.js';
 
 export type { SshExecutorOptions } from './ssh.js';
 
-export function createExecutor(host: Host, options: SshExecutorOptions = {}): Executor {
-  if (host.connection.kind === 'local') return new LocalExecutor(host.name);
+/** isSecret: values a local host's commands must not inherit from lsbackup's environment. */
+export function createExecutor(host: Host, options: SshExecutorOptions = {}, isSecret?: (value: string) => boolean): Executor {
+  if (host.connection.kind === 'local') return new LocalExecutor(host.name, isSecret);
   // ansible_password / ansible_ssh_pass are host vars; an explicit option wins.
   const password = options.password ?? stringVar(host.vars.ansible_password) ?? stringVar(host.vars.ansible_ssh_pass);
   return new SshExecutor(host, { ...options, password });

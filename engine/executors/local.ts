@@ -12,7 +12,11 @@ import { startKillSequence } from './kill-sequence.js';
 
 /** Runs commands on this machine (ansible_connection=local). */
 export class LocalExecutor implements Executor {
-  constructor(readonly hostName: string) {}
+  /** isSecret: a variable of lsbackup's environment holding such a value is not passed on (stepEnvironment). */
+  constructor(
+    readonly hostName: string,
+    private readonly isSecret: (value: string) => boolean = () => false,
+  ) {}
 
   async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
     const started = Date.now();
@@ -36,7 +40,11 @@ export class LocalExecutor implements Executor {
     // was ~10 % of a trivial run's start-up.
     let child: ChildProcess;
     try {
-      child = spawn('sh', ['-c', invocation.commandLine], { detached: true, stdio: ['pipe', direct ? direct.childFd : 'pipe', 'pipe'] });
+      child = spawn('sh', ['-c', invocation.commandLine], {
+        detached: true,
+        env: stepEnvironment(this.isSecret),
+        stdio: ['pipe', direct ? direct.childFd : 'pipe', 'pipe'],
+      });
     } catch (e) {
       direct?.dispose();
       throw e;
@@ -136,4 +144,14 @@ function feedStdin(stdin: NodeJS.WritableStream & { destroyed?: boolean }, prolo
     input.on('error', () => stdin.end());
     input.pipe(stdin);
   }
+}
+
+/**
+ * lsbackup's environment without the variables that hold a secret the run resolved (a target's
+ * key, a recipe secret from the environment source): a step gets the secrets it names through
+ * the prologue (invocation.ts), not every one lsbackup was given, which a command could print
+ * into the backup or hand to a process of another user (`runuser -p`, `su -m`).
+ */
+function stepEnvironment(isSecret: (value: string) => boolean): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([, value]) => value === undefined || !isSecret(value)));
 }

@@ -43,6 +43,7 @@ export function createRedactor(): Redactor {
   // Longest first, so a value's quoted form is masked whole, not around a masked core.
   let needles: string[] = [];
   let unmaskable = new Set<string>();
+  const wholes = new Set<string>();
   const redact = (text: string): string => needles.reduce((out, needle) => out.split(needle).join(MASK), text);
   const redactValue = <T>(value: T): T => {
     if (typeof value === 'string') return redact(value) as T;
@@ -56,6 +57,7 @@ export function createRedactor(): Redactor {
   return {
     add(value: string, setting: string) {
       if (tooShortToMask(value)) unmaskable.add(setting);
+      wholes.add(value);
       const found = pieces(value)
         .filter((piece) => piece.length >= MIN_SECRET_LENGTH)
         .flatMap(encodings);
@@ -68,6 +70,7 @@ export function createRedactor(): Redactor {
     },
     redact,
     redactValue,
+    isSecret: (value) => wholes.has(value),
     hasSecrets: () => needles.length > 0,
   };
 }

@@ -28,6 +28,8 @@ export interface Redactor {
   redact(text: string): string;
   /** Deep-redact every string in a JSON-like value. */
   redactValue<T>(value: T): T;
+  /** Whether this is, whole, a value given to add(). */
+  isSecret(value: string): boolean;
   /** False while no secret is known, so there is nothing to mask (a hot path may skip redactValue's copy). */
   hasSecrets(): boolean;
 }
