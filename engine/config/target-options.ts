@@ -51,7 +51,8 @@ export function targetOptionProblems(source: YamlSource, targets: unknown[] | un
 export function duplicateTargetProblems(source: YamlSource, targets: unknown[] | undefined, base: string[] = ['targets']): Problem[] {
   const entries = (targets ?? []).flatMap((t, index) => {
     const { uri, options } = typeof t === 'string' ? { uri: t, options: undefined } : ((t ?? {}) as { uri?: unknown; options?: Record<string, unknown> });
-    if (typeof uri !== 'string' || !targetOptionsSchemas.has(schemeOf(uri)) || namesNoLocation(uri)) return [];
+    // A URI that carries credentials is a problem of its own (above), never printed whole here.
+    if (typeof uri !== 'string' || !targetOptionsSchemas.has(schemeOf(uri)) || namesNoLocation(uri) || uriCarryingCredentials(uri)) return [];
     const resolved = schemeOf(uri) === 'file' && !uri.startsWith('file://') ? path.resolve(path.dirname(source.file), uri) : uri;
     return [{ index, written: uri, uri: resolved, options, plain: typeof t === 'string' }];
   });
@@ -93,7 +94,9 @@ function flagOptions(flags: TargetOptionFlags): { options: FlagOption[]; problem
     (specs ?? []).flatMap((spec) => {
       const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/s.exec(spec);
       if (!m) {
-        problems.push({ file: flag, message: `'${spec}' is not of the form key=value` });
+        // Only the key is named: what follows it may be the secret itself (`secretAccessKey:…`).
+        const key = /^[A-Za-z0-9]*/.exec(spec)![0];
+        problems.push({ file: flag, message: `'${key}${key.length < spec.length ? '…' : ''}' is not of the form key=value` });
         return [];
       }
       return [{ key: m[1]!, text: m[2]!, secret }];

@@ -65,4 +65,22 @@ describe('credentials on the command line', () => {
     expect(r.stderr).toContain("creds.config.yaml:2:10: 'targets[0].uri' s3://***@bucket/prod carries credentials in the URI");
     expect(r.stdout + r.stderr).not.toContain(MARKER);
   });
+
+  it('the same URI with credentials listed twice in a config: each refused masked, the duplicate never printed whole', async () => {
+    const ws = await workspace();
+    const uri = `s3://AKIAEXAMPLE:${MARKER}@bucket/prod`;
+    const config = await ws.write('twice.config.yaml', `targets:\n  - ${uri}\n  - ${uri}\n`);
+    const r = await runCli(['list', '-c', config]);
+    await ws.cleanup();
+    expect(r.exitCode, r.stderr).toBe(78);
+    expect(r.stderr).toContain("twice.config.yaml:3:5: 'targets[1]' s3://***@bucket/prod carries credentials in the URI");
+    expect(r.stdout + r.stderr).not.toContain(MARKER);
+  });
+
+  it('a --target-option without = (secretAccessKey:<value>) is named by its key only', async () => {
+    const r = await runCli(['list', '-t', 's3://bucket/prod', '--s3-endpoint', NOWHERE, '--target-option', `secretAccessKey:${MARKER}`]);
+    expect(r.exitCode, r.stderr).not.toBe(0);
+    expect(r.stderr).toContain("'secretAccessKey…' is not of the form key=value");
+    expect(r.stdout + r.stderr).not.toContain(MARKER);
+  });
 });
