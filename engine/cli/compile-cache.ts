@@ -22,7 +22,18 @@ import vm from 'node:vm';
 import { writeFileAtomicallySync } from '../atomic-file.js';
 
 const OFF = new Set(['off', '0', 'false', 'no']);
-const CACHE_FILE = /^compile-[0-9a-f]{16}\.bin$/;
+const CACHE_FILE = /^compile-([0-9a-f]{16})(?:-[a-z][a-z-]*)?\.bin$/;
+
+/**
+ * One cache per command (`apply`, `restore`, …; anything else `other`): a cache holds the
+ * functions of the run that wrote it, so the first run after an install being `--version` left
+ * every later `apply` compiling its own functions on each start (0.35 s against 0.26 s a trivial
+ * run, BENCHMARKS.md "Session 26").
+ */
+function commandOf(argv: string[]): string {
+  const word = argv[2] ?? '';
+  return /^[a-z][a-z-]{0,31}$/.test(word) ? word : 'other';
+}
 
 /**
  * A run still going after this long writes the cache then, not at its exit. Why: V8 drops the
@@ -64,7 +75,7 @@ export function runBundle(file: string, env: NodeJS.ProcessEnv = process.env): v
 }
 
 /** The cache file for this bundle, Node and architecture; undefined when caching is off or the directory is not safe. */
-export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv): string | undefined {
+export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv, argv: string[] = process.argv): string | undefined {
   const setting = env.LSBACKUP_COMPILE_CACHE?.trim();
   if (setting !== undefined && OFF.has(setting.toLowerCase())) return undefined;
   try {
@@ -77,7 +88,7 @@ export function cacheFile(bundle: Buffer, env: NodeJS.ProcessEnv): string | unde
     const st = lstatSync(dir);
     if (!st.isDirectory() || !ownedByUs(st) || (st.mode & 0o022) !== 0) return undefined;
     const key = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(bundle).digest('hex').slice(0, 16);
-    return path.join(dir, `compile-${key}.bin`);
+    return path.join(dir, `compile-${key}-${commandOf(argv)}.bin`);
   } catch {
     return undefined;
   }
@@ -105,9 +116,13 @@ function readCache(file: string): Buffer | undefined {
 function writeCache(file: string, script: vm.Script): void {
   try {
     writeFileAtomicallySync(file, script.createCachedData(), 0o600);
-    // Caches of earlier builds (or another Node) are never read again.
+    // Caches of earlier builds (or another Node) are never read again; other commands' of this one are.
     const dir = path.dirname(file);
-    for (const name of readdirSync(dir)) if (CACHE_FILE.test(name) && name !== path.basename(file)) rmSync(path.join(dir, name), { force: true });
+    const key = CACHE_FILE.exec(path.basename(file))?.[1];
+    for (const name of readdirSync(dir)) {
+      const build = CACHE_FILE.exec(name)?.[1];
+      if (build !== undefined && build !== key) rmSync(path.join(dir, name), { force: true });
+    }
   } catch {
     // Nothing may throw here (at exit, or in the middle of a run): a cache not written is only a
     // compile the next run pays again.

@@ -36,7 +36,7 @@ describe('the compile cache of the built CLI', () => {
     const dir = path.join(ws.dir, 'xdg', 'lsbackup');
     await runVersion(undefined);
     const [name] = await cacheFiles(dir);
-    expect(name).toMatch(/^compile-[0-9a-f]{16}\.bin$/);
+    expect(name).toMatch(/^compile-[0-9a-f]{16}-other\.bin$/);
     const first = await stat(path.join(dir, name!));
     expect(first.mode & 0o777).toBe(0o600);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
@@ -84,6 +84,22 @@ describe('the compile cache of the built CLI', () => {
     const after = await stat(path.join(dir, written[0]!));
     expect([after.ino, after.mtimeMs]).toEqual([whileRunning!.ino, whileRunning!.mtimeMs]);
   }, 120_000);
+
+  it("each command has its own: a first run of --version does not leave apply with --version's functions", async () => {
+    const dir = path.join(ws.dir, 'cache');
+    await runVersion(dir);
+    await ws.write('recipes/one.yaml', recipeYaml('one', 'hosts: { group: app }\nbackup:\n  snapshot:\n    - run: echo ok\n      output: ok.txt\n'));
+    await ws.write('build/inventory', '[app]\nlocalhost ansible_connection=local\n');
+    const r = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-t', path.join(ws.dir, 'target')], {
+      env: { LSBACKUP_COMPILE_CACHE: dir },
+    });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const names = (await cacheFiles(dir)).sort();
+    expect(names.map((n) => n.replace(/[0-9a-f]{16}/, 'BUILD'))).toEqual(['compile-BUILD-apply.bin', 'compile-BUILD-other.bin']);
+    // apply's holds what apply compiled: more than --version's.
+    const [apply, other] = await Promise.all(names.map((n) => stat(path.join(dir, n))));
+    expect(apply!.size).toBeGreaterThan(other!.size);
+  });
 
   it('a damaged cache is rejected and replaced; a stale one of another build is removed', async () => {
     const dir = path.join(ws.dir, 'cache');
