@@ -8,6 +8,16 @@ import { runCli, workspace } from '../helpers/cli.js';
 const NOWHERE = 'http://127.0.0.1:1';
 const MARKER = 'cmdline-credential-3f9c2a';
 
+/** `lsbackup list -c <config>` with the config `name` holding `text`, written in a workspace of its own. */
+async function listWithConfig(name: string, text: string) {
+  const ws = await workspace();
+  try {
+    return await runCli(['list', '-c', await ws.write(name, text)]);
+  } finally {
+    await ws.cleanup();
+  }
+}
+
 describe('credentials on the command line', () => {
   it.each([
     ['s3://bucket/prod', 'secretAccessKey', ['--s3-endpoint', NOWHERE]],
@@ -57,21 +67,15 @@ describe('credentials on the command line', () => {
   });
 
   it("a config target's URI with credentials is refused at its file:line:col", async () => {
-    const ws = await workspace();
-    const config = await ws.write('creds.config.yaml', `targets:\n  - uri: s3://AKIAEXAMPLE:${MARKER}@bucket/prod\n    options: { endpoint: ${NOWHERE} }\n`);
-    const r = await runCli(['list', '-c', config]);
-    await ws.cleanup();
+    const r = await listWithConfig('creds.config.yaml', `targets:\n  - uri: s3://AKIAEXAMPLE:${MARKER}@bucket/prod\n    options: { endpoint: ${NOWHERE} }\n`);
     expect(r.exitCode, r.stderr).toBe(78);
     expect(r.stderr).toContain("creds.config.yaml:2:10: 'targets[0].uri' s3://***@bucket/prod carries credentials in the URI");
     expect(r.stdout + r.stderr).not.toContain(MARKER);
   });
 
   it('the same URI with credentials listed twice in a config: each refused masked, the duplicate never printed whole', async () => {
-    const ws = await workspace();
     const uri = `s3://AKIAEXAMPLE:${MARKER}@bucket/prod`;
-    const config = await ws.write('twice.config.yaml', `targets:\n  - ${uri}\n  - ${uri}\n`);
-    const r = await runCli(['list', '-c', config]);
-    await ws.cleanup();
+    const r = await listWithConfig('twice.config.yaml', `targets:\n  - ${uri}\n  - ${uri}\n`);
     expect(r.exitCode, r.stderr).toBe(78);
     expect(r.stderr).toContain("twice.config.yaml:3:5: 'targets[1]' s3://***@bucket/prod carries credentials in the URI");
     expect(r.stdout + r.stderr).not.toContain(MARKER);
