@@ -56,9 +56,9 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 }
 
 function readTarArchive(stream: Readable, format: 'tar.gz' | 'tar.zst', options: ArchiveReaderOptions): AsyncIterable<ArchiveItem> {
-  const decompressor = format === 'tar.gz' ? createGunzip() : createZstdDecompressor(options.zstdCommand);
+  const { stream: decompressor, exited } = format === 'tar.gz' ? { stream: createGunzip(), exited: undefined } : createZstdDecompressor(options.zstdCommand);
   stream.on('error', (err) => decompressor.destroy(err));
-  return readTar(stream.pipe(decompressor), options.onUnsupportedEntry);
+  return readTar(stream.pipe(decompressor), options.onUnsupportedEntry, exited);
 }
 
 async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void): AsyncGenerator<ArchiveItem> {
@@ -73,7 +73,12 @@ async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void)
  * so names keep their bytes: name-bytes.ts). The parser waits while the consumer has not taken
  * the member or not read its body, so memory stays bounded.
  */
-async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarType: string) => void): AsyncGenerator<ArchiveItem> {
+async function* readTar(
+  tarBytes: Readable,
+  onUnsupported?: (path: string, tarType: string) => void,
+  /** The decompressor's exit, read once its output ended (before the tar's own end is judged). */
+  decompressorExited?: Promise<void>,
+): AsyncGenerator<ArchiveItem> {
   const items: ArchiveItem[] = [];
   let ended = false;
   let failure: Error | undefined;
@@ -146,6 +151,7 @@ async function* readTar(tarBytes: Readable, onUnsupported?: (path: string, tarTy
       const waiting = parser.write(chunk as Buffer);
       if (waiting) await waiting;
     }
+    await decompressorExited;
     parser.end();
   })().then(
     () => {

@@ -68,30 +68,59 @@ export function startZstd(args: string[], options: StartZstdOptions = {}): ZstdP
   };
 }
 
-/**
- * The Debian `zstd` binary as a Duplex: bytes written in come out (de)compressed.
- * A missing binary or a non-zero exit becomes an EARCHIVE error on the stream.
- */
-export function spawnZstd(args: string[], command = 'zstd'): Duplex {
-  // Not const: startZstd may report a problem before it returns, while `duplex` is still unset.
-  // eslint-disable-next-line prefer-const
-  let duplex: Duplex | undefined;
-  const zstd = startZstd(args, { command, onProblem: (problem) => duplex?.destroy(archiveError('zstd', problem)) });
-  duplex = Duplex.from({ writable: zstd.stdin, readable: Readable.from(outputThenStatus(zstd), { objectMode: false }) });
-  // Tearing the stream down (abort) must not leave the child running.
-  duplex.on('close', () => zstd.kill());
-  return duplex;
+/** A zstd decompressing an archive: its bytes in and out, and how it ended. */
+export interface ZstdDecompressor {
+  /** Bytes written in come out decompressed; it ends when zstd's output ends, whatever its exit. */
+  stream: Duplex;
+  /**
+   * Rejects with an EARCHIVE error when zstd failed (bytes after the last frame: `unsupported
+   * format`; a truncated frame: `premature end`). Read it once `stream` has ended: zstd's output
+   * ends before its exit status is known, and a reader done at the end of the output would take
+   * an archive zstd then refused for a whole one.
+   */
+  exited: Promise<void>;
 }
 
 /**
- * zstd's output, ending only once zstd has exited well. Its stdout ends before its exit status
- * is known: a reader done at the end of the output would take an archive zstd then refused
- * (bytes after the last frame: `unsupported format`, exit 1) for a whole one.
+ * The Debian `zstd -d`. Its failure is reported through `exited`, never by tearing `stream` down:
+ * a stream destroyed when zstd exits drops output its reader has not taken yet, so whether a
+ * damaged archive was said to be damaged in its last entry or after it depended on how fast the
+ * reader was (a busy machine). A missing binary is reported at once, on the stream too.
  */
-async function* outputThenStatus(zstd: ZstdProcess): AsyncGenerator<Buffer> {
-  for await (const chunk of zstd.stdout!) yield chunk as Buffer;
-  const problem = await zstd.ended;
-  if (problem) throw archiveError('zstd', problem);
+function spawnZstdDecompressor(args: string[], command = 'zstd'): ZstdDecompressor {
+  const zstd = startZstd(args, { command });
+  const exited = zstd.ended.then((problem) => {
+    if (problem) throw archiveError('zstd', problem);
+  });
+  exited.catch(() => {}); // the reader awaits it once the output ended
+  // zstd stops reading at the first byte it refuses; what is still written then goes nowhere
+  // (its exit status says why), so the pipe's EPIPE never replaces that reason.
+  let refused = false;
+  const input = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      if (refused) return callback();
+      zstd.stdin.write(chunk, (err) => {
+        if (err) refused = true;
+        callback();
+      });
+    },
+    final(callback) {
+      if (!refused) zstd.stdin.end();
+      callback();
+    },
+  });
+  const stream = Duplex.from({ writable: input, readable: zstd.stdout! });
+  void zstd.started.then((problem) => problem && stream.destroy(archiveError('zstd', problem)));
+  // Tearing the stream down (abort) must not leave the child running. Once its output ended zstd
+  // has judged the whole input (it ends its output only at the end of its input or at a byte it
+  // refuses), but it may still wait for the end of its input before it exits (zstd 1.5 reads in
+  // a thread of its own): closing its input lets it exit with its own status, where a signal
+  // would replace that status.
+  stream.on('close', () => {
+    if (stream.readableEnded) zstd.stdin.destroy();
+    else zstd.kill();
+  });
+  return { stream, exited };
 }
 
 /** `zstd -d -q -c`: decompress stdin to stdout. */
@@ -102,8 +131,8 @@ export function zstdCompressArgs(level = 3): string[] {
   return ['-T0', '-q', `-${level}`, '-c'];
 }
 
-export function createZstdDecompressor(command?: string): Duplex {
-  return spawnZstd([...ZSTD_DECOMPRESS_ARGS], command);
+export function createZstdDecompressor(command?: string): ZstdDecompressor {
+  return spawnZstdDecompressor([...ZSTD_DECOMPRESS_ARGS], command);
 }
 
 /** A zstd that compresses the archive, fed block by block; `exited` rejects with an EARCHIVE error naming `label`. */
