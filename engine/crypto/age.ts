@@ -6,7 +6,7 @@
  * STREAM chunks; this module only adapts it to Node streams so archives flow through
  * without ever being held whole in memory.
  */
-import { Duplex, PassThrough, Readable, pipeline } from 'node:stream';
+import { Duplex, PassThrough, Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { LsError } from '../errors.js';
@@ -59,24 +59,44 @@ export function decryptStream(identities: string[]): Duplex {
  */
 function bridge(run: (input: ReadableStream<Uint8Array>) => Promise<ReadableStream<Uint8Array>>, failure: string): Duplex {
   const input = new PassThrough();
-  const output = new PassThrough();
   const asLsError = (cause: unknown) => (cause instanceof LsError ? cause : (noIdentityMatched(cause) ?? cryptoError(failure, cause)));
-  // Errors from inside the library (bad tag, truncated file) become one ECRYPTO error.
-  async function* produced(result: ReadableStream<Uint8Array>) {
-    try {
-      yield* result;
-    } catch (cause) {
-      throw asLsError(cause);
-    }
-  }
-  run(pullFrom(input))
-    .then((result) => pipeline(Readable.from(produced(result), { objectMode: false }), output, () => {}))
-    .catch((cause: unknown) => {
-      const error = asLsError(cause);
-      input.destroy(error);
-      output.destroy(error);
-    });
+  const result = run(pullFrom(input));
+  // Errors from inside the library (a bad header or key, a tampered or truncated chunk) become one ECRYPTO error.
+  const output = readableUntilFailure(result, asLsError);
+  result.catch((cause: unknown) => input.destroy(asLsError(cause)));
   return Duplex.from({ writable: input, readable: output });
+}
+
+/**
+ * The transform's output, each chunk produced only when the reader asks for it, so a failure is
+ * raised only once the reader took every chunk before it. A stream destroyed with the failure
+ * while it still held authenticated chunks dropped them: a reader slower than the decryption
+ * lost the end of the entry before a tampered chunk, and the damage was named in that entry.
+ */
+function readableUntilFailure(result: Promise<ReadableStream<Uint8Array>>, asError: (cause: unknown) => Error): Readable {
+  let chunks: AsyncIterator<Uint8Array> | undefined;
+  /** The next chunk that has bytes (an empty one pushed would not ask for the next), or null at the end. */
+  const next = async (): Promise<Buffer | null> => {
+    chunks ??= (await result)[Symbol.asyncIterator]();
+    for (;;) {
+      const { value, done } = await chunks.next();
+      if (done) return null;
+      if (value.byteLength > 0) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    }
+  };
+  return new Readable({
+    highWaterMark: 0,
+    read() {
+      next().then(
+        (chunk) => this.push(chunk),
+        (cause: unknown) => this.destroy(asError(cause)),
+      );
+    },
+    destroy(error, callback) {
+      void chunks?.return?.().catch(() => {});
+      callback(error);
+    },
+  });
 }
 
 /** age's refusal when none of the identities unwraps the file key (typage and age's Go say the same). */

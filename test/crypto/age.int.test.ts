@@ -77,6 +77,35 @@ describe('age encryption', () => {
     await expect(failure).rejects.toMatchObject({ code: 'ECRYPTO' });
   });
 
+  // age authenticates each 64 KiB chunk on its own, so every chunk before a tampered one is
+  // sound. The decryption's failure used to destroy its output stream at once, dropping the chunks
+  // a reader slower than the decryption had not taken yet: restore and verify named the damage
+  // in the entry before it. The reader here waits after each chunk until the stream has failed
+  // (bounded: with the fix no chunk is decrypted ahead of the reader, so it never fails early).
+  it('gives a reader slower than the decryption every chunk before a tampered one, then the failure', async () => {
+    const encrypted = join(dir, 'tampered-third-chunk.age');
+    execFileSync('age', ['-r', recipient, '-o', encrypted, plainFile]);
+    const bytes = await readFile(encrypted);
+    const plain = await readFile(plainFile);
+    const chunk = 64 * 1024;
+    const chunks = Math.ceil(plain.length / chunk);
+    const payloadStart = bytes.length - plain.length - 16 * chunks; // after the header and the 16-byte nonce
+    bytes[payloadStart + 2 * (chunk + 16) + 100] ^= 0x01; // inside the third chunk
+    await writeFile(encrypted, bytes);
+
+    const decrypted = createReadStream(encrypted).pipe(decryptStream(await parseIdentityFile(keyFile)));
+    const read: Buffer[] = [];
+    const reading = (async () => {
+      for await (const c of decrypted) {
+        read.push(c as Buffer);
+        for (let polls = 0; polls < 50 && !decrypted.destroyed; polls++) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ code: 'ECRYPTO' });
+    expect(Buffer.concat(read).length).toBe(2 * chunk);
+    expect(Buffer.concat(read).equals(plain.subarray(0, 2 * chunk))).toBe(true);
+  });
+
   it('rejects the wrong key without printing it', async () => {
     const otherKey = join(dir, 'other.txt');
     execFileSync('age-keygen', ['-o', otherKey], { stdio: 'ignore' });
