@@ -206,6 +206,8 @@ class Pass {
     const { name } = this.archive;
     const changed = (what: string) => `${name} changed after it was verified (${what}): the rest of the restore is refused`;
     let stored: Readable | undefined;
+    /** The body being handed over: cut short with the reason when the read fails under it. */
+    let current: { out: PassThrough; subscription: Subscription } | undefined;
     try {
       stored = await this.archive.source.open();
       const { hashed, digest } = hashedStream(stored);
@@ -222,7 +224,9 @@ class Pass {
         const out = new PassThrough();
         out.on('error', () => undefined); // the step reading it sees the error through its own pipe
         subscription.give(out);
+        current = { out, subscription };
         const verdict = await handOver(body, out, wanted);
+        current = undefined;
         if (verdict) {
           const message = changed(`'${entry.path}' ${verdict}`);
           out.destroy(new Error(message));
@@ -234,7 +238,11 @@ class Pass {
       const sha256 = digest();
       if (sha256 !== this.archive.archiveSha256) return this.refuse(changed(`sha256 ${sha256}, verified as ${this.archive.archiveSha256}`));
     } catch (e) {
-      if (!this.failed) this.refuse(`reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`);
+      const message = `reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`;
+      // A body cut short mid-read must end for its step, failed, never wait for bytes that will not come.
+      current?.out.destroy(new Error(message));
+      current?.subscription.fail(message, true);
+      if (!this.failed) this.refuse(message);
     } finally {
       stored?.destroy();
       // A request that met nothing (refused above, or the pass ended early) must not wait forever.
