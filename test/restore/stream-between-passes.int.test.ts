@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
@@ -82,6 +82,22 @@ async function restoredPrefixOf(db: Buffer): Promise<void> {
 }
 
 describe('restore --stream: the archive changes between the verify pass and the restore pass', () => {
+  it(
+    'replaced by another backup of the same cluster under the same name: the host gets none of its bytes, the restore fails naming the change, post runs',
+    async () => {
+      const verified = await backUp();
+      const other = path.join(cluster.dir, 'other.tar.gz');
+      await copyFile((await backUp()).archive, other);
+
+      const r = await restoreChangedBetweenPasses(verified.archive, () => copyFile(other, verified.archive));
+      await restoredPrefixOf(verified.db);
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(r.stderr).toMatch(/changed after it was verified \((bytes \d+-\d+ differ from the verified ones|it ends after \d+ bytes|it is longer)/);
+      await expect(stat(path.join(data, 'post-ran')), 'the post step ran').resolves.toBeDefined();
+    },
+    TIMEOUT_MS,
+  );
+
   it(
     'truncated: the restore ends (failed, naming it) instead of waiting for bytes that will not come, post runs',
     async () => {
