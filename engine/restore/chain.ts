@@ -70,7 +70,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       const held = heldPath(ref);
       entries.set(ref.path, { ...heldEntry(ref, staged.entries.get(held), records.get(held), refuse), holder: member.name });
     }
-    bases.push({ name: member.name, archiveSha256: staged.archiveSha256, order: staged.order });
+    bases.push({ name: member.name, order: staged.order, blocks: staged.blocks });
     needed.delete(base.backupId);
     visited.add(base.backupId);
     child = { name: member.name, metadata: staged.metadata };

@@ -293,7 +293,7 @@ async function neededBytes(source: BackupSource, selected: (component: string) =
 function streamedBodies(options: RestoreOptions, staged: StagedBackup): NonNullable<Parameters<typeof executeRestore>[1]['stream']> {
   const { source, reporter } = options;
   const archives = [
-    { name: source.name, archiveSha256: staged.archiveSha256, order: staged.order, source, format: source.format },
+    { name: source.name, order: staged.order, blocks: staged.blocks, source, format: source.format },
     ...(staged.bases ?? []).map((b) => {
       const member = source.sibling(b.name);
       return { ...b, source: member, format: member.format };

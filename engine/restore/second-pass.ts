@@ -1,10 +1,10 @@
 /**
  * Stream mode's second pass (docs/restore.md): nothing was staged, so the restore steps take
  * their entries' bodies straight from the archive, read again from its target. The first pass
- * verified everything; this one checks that it meets the same archive: each entry in the same
- * place with the same size and sha256 (a body's last chunk is held back until its digest
- * matched, so a changed entry never reaches a host whole), and the whole object's sha256 at the
- * end. A difference refuses every body still to come.
+ * verified everything; this one checks that it meets the same archive: each 1 MiB block of it
+ * is held back until its sha256 equals the verify pass's (engine/archive/block-digests.ts), so no
+ * byte the verify pass did not see reaches a host; each entry in the same place with the same
+ * size and sha256. A difference refuses every body still to come.
  *
  * Steps ask for their entries in their own order, the archive holds them in its order: a request
  * joins a pass that has not yet gone past its first entry, else a new pass starts. Requests of
@@ -13,7 +13,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { openArchiveReader, type ArchiveFormat } from '../archive/index.js';
 import type { BackupSource } from './source.js';
-import { hashedStream, type StagedBackup, type VerifiedArchive } from './stage.js';
+import type { StagedBackup, VerifiedArchive } from './stage.js';
+import { checkBlocks } from '../archive/block-digests.js';
 import { createHash } from 'node:crypto';
 import { heldPath } from '../archive/held-path.js';
 
@@ -206,10 +207,13 @@ class Pass {
     const { name } = this.archive;
     const changed = (what: string) => `${name} changed after it was verified (${what}): the rest of the restore is refused`;
     let stored: Readable | undefined;
+    const checked = checkBlocks(this.archive.blocks);
+    /** The body being handed over: cut short with the reason when the read fails under it. */
+    let current: { out: PassThrough; subscription: Subscription } | undefined;
     try {
       stored = await this.archive.source.open();
-      const { hashed, digest } = hashedStream(stored);
-      for await (const { entry, body } of openArchiveReader(hashed, this.archive.format)) {
+      stored.on('error', (e) => checked.destroy(e));
+      for await (const { entry, body } of openArchiveReader(stored.pipe(checked), this.archive.format)) {
         if (this.failed) return;
         const at = this.nextAt++;
         if (this.archive.order[at] !== entry.path) {
@@ -222,7 +226,9 @@ class Pass {
         const out = new PassThrough();
         out.on('error', () => undefined); // the step reading it sees the error through its own pipe
         subscription.give(out);
+        current = { out, subscription };
         const verdict = await handOver(body, out, wanted);
+        current = undefined;
         if (verdict) {
           const message = changed(`'${entry.path}' ${verdict}`);
           out.destroy(new Error(message));
@@ -231,10 +237,13 @@ class Pass {
         }
       }
       if (this.nextAt !== this.archive.order.length) return this.refuse(changed(`it ends after ${this.nextAt} of ${this.archive.order.length} entries`));
-      const sha256 = digest();
-      if (sha256 !== this.archive.archiveSha256) return this.refuse(changed(`sha256 ${sha256}, verified as ${this.archive.archiveSha256}`));
     } catch (e) {
-      if (!this.failed) this.refuse(`reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`);
+      const differs = checked.failure();
+      const message = differs ? changed(differs) : `reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`;
+      // A body cut short mid-read must end for its step, failed, never wait for bytes that will not come.
+      current?.out.destroy(new Error(message));
+      current?.subscription.fail(message, true);
+      if (!this.failed) this.refuse(message);
     } finally {
       stored?.destroy();
       // A request that met nothing (refused above, or the pass ended early) must not wait forever.

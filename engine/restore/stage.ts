@@ -11,6 +11,7 @@ import { compareWithMetadata, headerFields, isWarning, type ReadDigest } from '.
 import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
+import { recordBlocks, type BlockDigests } from '../archive/block-digests.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
@@ -41,6 +42,8 @@ export interface StagedBackup {
   archiveSha256: string;
   /** Every entry path in the order the archive holds them (metadata.json too): a second pass must meet the same. */
   order: string[];
+  /** The digest of each block of the archive's bytes: a second pass hands on only blocks that match. */
+  blocks: BlockDigests;
   /** The bases an incremental's references were verified in (restore/chain.ts), for a second pass over them. */
   bases?: VerifiedArchive[];
 }
@@ -48,8 +51,8 @@ export interface StagedBackup {
 /** An archive as the verify pass read it: what a second pass over it must find again. */
 export interface VerifiedArchive {
   name: string;
-  archiveSha256: string;
   order: string[];
+  blocks: BlockDigests;
 }
 
 export interface StageOptions {
@@ -79,7 +82,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   const refuse = (message: string): never => {
     throw new LsError('ERESTORE', { backup: options.backup, message });
   };
-  const { hashed, digest } = hashedStream(stream);
+  const { hashed, digest, blocks } = hashedStream(stream);
   const order: string[] = [];
 
   const entries = new Map<string, StagedEntry>();
@@ -168,15 +171,17 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
     refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
   }
-  return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order };
+  return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order, blocks: blocks() };
 }
 
-/** `stream` passed through, with the sha256 of every byte that went by (the whole stored object). */
-export function hashedStream(stream: Readable): { hashed: Readable; digest: () => string } {
+/** `stream` passed through, with the sha256 of every byte that went by (the whole stored object) and of each block of them. */
+function hashedStream(stream: Readable): { hashed: Readable; digest: () => string; blocks: () => BlockDigests } {
   const meter = createMeter();
-  const hashed = stream.pipe(meter);
+  const recorder = recordBlocks();
+  const hashed = stream.pipe(meter).pipe(recorder);
   stream.on('error', (e) => hashed.destroy(e));
-  return { hashed, digest: () => meter.sha256() };
+  meter.on('error', (e) => hashed.destroy(e));
+  return { hashed, digest: () => meter.sha256(), blocks: () => recorder.digests() };
 }
 
 async function drain(body: Readable): Promise<void> {
