@@ -13,6 +13,7 @@ import { LsError } from '../errors.js';
 import { heldPath } from '../archive/held-path.js';
 import { baseMismatch } from '../catalog/chain-base.js';
 import type { BackupSource } from './source.js';
+import { refuseForeignSidecars } from './sidecars.js';
 import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
 export interface ChainOptions {
@@ -65,6 +66,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     }
     const replaced = baseMismatch(base, child.name, opened.storedSha256?.() ?? staged.archiveSha256);
     if (replaced) refuse(replaced);
+    await refuseForeignSidecars(member, staged, source.name);
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
     for (const ref of refs) {
       const held = heldPath(ref);

@@ -18,6 +18,7 @@ import { stageBackup, type StagedBackup } from './stage.js';
 import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
 import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
+import { refuseForeignSidecars } from './sidecars.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -255,6 +256,7 @@ async function verifyPass(
   } finally {
     staging.stop();
   }
+  await refuseForeignSidecars(options.source, newest);
   // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
   return stageChain(newest, options.source, { stagingDir: pass.stagingRoot, components: pass.selected, stream: pass.stream });
 }

@@ -4,6 +4,7 @@ import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../arch
 import { findBackup } from '../catalog/listing.js';
 import { decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 import { createMeter } from '../archive/meter.js';
+import { sidecarMismatches, type ArchiveRecords, type SidecarMismatch } from '../catalog/sidecar-match.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
 export interface BackupSource {
@@ -27,6 +28,8 @@ export interface BackupSource {
   sidecarSha256(): Promise<string | undefined>;
   /** The `.metadata.json` sidecar, when the target has one that can be read (checked only against the archive's own copy later). */
   sidecarMetadata(): Promise<BackupMetadata | undefined>;
+  /** Its metadata and signature sidecars that are not what the archive holds (verify's check). */
+  sidecarMismatches(archive: ArchiveRecords): Promise<SidecarMismatch[]>;
   /** Whether the archive is in the target. */
   exists(): Promise<boolean>;
   /** Another backup in the same target (a base of an incremental), opened the same way. */
@@ -52,6 +55,7 @@ export function backupSource(target: Target, name: string, identities: string[] 
       return storedSha256(target, name);
     },
     sidecarMetadata: async () => (await findBackup(target, name, { identities }))?.metadata,
+    sidecarMismatches: (archive) => sidecarMismatches(target, name, archive, { identities }),
     exists: async () => (await target.stat(name)) !== undefined,
     sibling: (other) => backupSource(target, other, identities),
   };
