@@ -60,6 +60,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       components: () => false,
       bodies: (p) => !options.stream && wanted.has(p),
       expectedSha256: await member.sidecarSha256(),
+      storedSha256: opened.storedSha256,
     });
     if (staged.metadata.backupId !== base.backupId) {
       refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);

@@ -244,13 +244,15 @@ async function verifyPass(
   const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
   let newest;
   try {
-    newest = await stageBackup(await options.source.open(staging.counter()), {
+    const opened = await options.source.openMeasured(staging.counter());
+    newest = await stageBackup(opened.stream, {
       backup: options.source.name,
       format: options.source.format,
       stagingDir: pass.stagingRoot,
       // Stream mode verifies every entry and stages none.
       components: pass.stream ? () => false : pass.selected,
       expectedSha256: pass.expectedSha256,
+      storedSha256: opened.storedSha256,
       onEntry: staging.entryCounter(),
     });
   } finally {

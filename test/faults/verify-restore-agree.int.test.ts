@@ -26,7 +26,7 @@ const SEEDS = process.env.LSB_AGREE_SEED
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
 /** Seeds that found a disagreement once: always run. */
-const FOUND: number[] = [1, 16];
+const FOUND: number[] = [1, 16, 22];
 
 interface Baseline {
   label: string;
@@ -314,5 +314,14 @@ describe('verify and restore agree on what they found', () => {
       await judge(b, target),
       `.metadata.json sidecar is not this archive's metadata.json (backup ${id} too, but it differs at the record of entry 'app/localhost/files/`,
     );
+  }, 300_000);
+
+  it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike', async () => {
+    const { b, target } = await copyOf('gz-age', async ([object]) => {
+      const plain = (await execa('age', ['-d', '-i', age.identity, object!], { encoding: 'buffer' })).stdout;
+      const sealed = await execa('age', ['-r', age.recipient], { input: Buffer.concat([Buffer.from(plain), Buffer.alloc(1024)]), encoding: 'buffer' });
+      await writeFile(object!, sealed.stdout);
+    });
+    refusedAlike(await judge(b, target), '.sha256 sidecar');
   }, 300_000);
 });
