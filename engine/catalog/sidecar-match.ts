@@ -35,7 +35,9 @@ export async function sidecarMismatches(target: Target, name: string, archive: A
           `the ${metadata} sidecar is not this archive's metadata.json (` +
           (sidecar instanceof Error
             ? `it cannot be read: ${sidecar.message}`
-            : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(archive.metadata)}`) +
+            : sameBackup(found, archive.metadata)
+              ? `backup ${backupIdOf(found)} too, but it differs at ${firstDifference(found, archive.metadata)}`
+              : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(archive.metadata)}`) +
           "): list, prune, latest and --incremental read the sidecar; put the archive's own metadata.json there",
       });
     }
@@ -67,6 +69,19 @@ function parsed(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+const sameBackup = (a: unknown, b: unknown) => backupIdOf(a) === backupIdOf(b);
+
+/** Where the sidecar first differs from the archive's metadata.json: a top-level key, or the entry whose record differs. */
+function firstDifference(sidecar: unknown, archive: unknown): string {
+  const a = (sidecar ?? {}) as Record<string, unknown>;
+  const b = (archive ?? {}) as Record<string, unknown>;
+  const key = [...new Set([...Object.keys(b), ...Object.keys(a)])].find((k) => !isDeepStrictEqual(a[k], b[k]));
+  if (key !== 'entries' || !Array.isArray(a.entries) || !Array.isArray(b.entries)) return `'${key ?? '(its kind)'}'`;
+  const [ours, theirs] = [b.entries as { path?: unknown }[], a.entries as { path?: unknown }[]];
+  const at = Array.from({ length: Math.max(ours.length, theirs.length) }, (_, i) => i).find((i) => !isDeepStrictEqual(ours[i], theirs[i]))!;
+  return `the record of entry '${String((ours[at] ?? theirs[at])?.path)}'`;
 }
 
 function backupIdOf(metadata: unknown): string {

@@ -13,6 +13,7 @@ import { LsError } from '../errors.js';
 import { heldPath } from '../archive/held-path.js';
 import { baseMismatch } from '../catalog/chain-base.js';
 import type { BackupSource } from './source.js';
+import { refuseForeignSidecars } from './sidecars.js';
 import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
 export interface ChainOptions {
@@ -59,12 +60,14 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       components: () => false,
       bodies: (p) => !options.stream && wanted.has(p),
       expectedSha256: await member.sidecarSha256(),
+      storedSha256: opened.storedSha256,
     });
     if (staged.metadata.backupId !== base.backupId) {
       refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);
     }
     const replaced = baseMismatch(base, child.name, opened.storedSha256?.() ?? staged.archiveSha256);
     if (replaced) refuse(replaced);
+    await refuseForeignSidecars(member, staged, source.name);
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));
     for (const ref of refs) {
       const held = heldPath(ref);

@@ -18,6 +18,7 @@ import { stageBackup, type StagedBackup } from './stage.js';
 import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
 import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
+import { refuseForeignSidecars } from './sidecars.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -243,18 +244,21 @@ async function verifyPass(
   const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
   let newest;
   try {
-    newest = await stageBackup(await options.source.open(staging.counter()), {
+    const opened = await options.source.openMeasured(staging.counter());
+    newest = await stageBackup(opened.stream, {
       backup: options.source.name,
       format: options.source.format,
       stagingDir: pass.stagingRoot,
       // Stream mode verifies every entry and stages none.
       components: pass.stream ? () => false : pass.selected,
       expectedSha256: pass.expectedSha256,
+      storedSha256: opened.storedSha256,
       onEntry: staging.entryCounter(),
     });
   } finally {
     staging.stop();
   }
+  await refuseForeignSidecars(options.source, newest);
   // An incremental: the files it refers to, from the backups of its chain (all checked here, before any host).
   return stageChain(newest, options.source, { stagingDir: pass.stagingRoot, components: pass.selected, stream: pass.stream });
 }

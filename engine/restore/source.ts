@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 import type { Target } from '../../targets/types.js';
 import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
 import { findBackup } from '../catalog/listing.js';
-import { decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
+import { counted, decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 import { createMeter } from '../archive/meter.js';
+import { sidecarMismatches, type ArchiveRecords, type SidecarMismatch } from '../catalog/sidecar-match.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
 export interface BackupSource {
@@ -13,20 +14,18 @@ export interface BackupSource {
   open(count?: (bytes: number) => void): Promise<Readable>;
   /**
    * open(), and the sha256 of the stored bytes once the stream has ended: the ciphertext's of an
-   * encrypted backup (what its child recorded of it). Absent for a plain one, whose stream is the
-   * stored bytes: the reader's own digest of it is that (one hash, not two).
+   * encrypted backup (what its `.sha256` sidecar and its child record of it). Absent for a plain
+   * one, whose stream is the stored bytes: the reader's own digest of it is that (one hash, not two).
    */
-  openMeasured(): Promise<{ stream: Readable; storedSha256?: () => string }>;
+  openMeasured(count?: (bytes: number) => void): Promise<{ stream: Readable; storedSha256?: () => string }>;
   /** The stored size (what `count` adds up to), when the target knows it. */
   storedSize(): Promise<number | undefined>;
-  /**
-   * The digest the `.sha256` sidecar records for the stream `open()` gives, when there is one to
-   * compare. Encrypted backups have none here: the sidecar covers the ciphertext, and age's own
-   * authentication already refuses a changed byte.
-   */
+  /** The digest the `.sha256` sidecar records of the stored bytes (the ciphertext of an encrypted backup), when there is one. */
   sidecarSha256(): Promise<string | undefined>;
   /** The `.metadata.json` sidecar, when the target has one that can be read (checked only against the archive's own copy later). */
   sidecarMetadata(): Promise<BackupMetadata | undefined>;
+  /** Its metadata and signature sidecars that are not what the archive holds (verify's check). */
+  sidecarMismatches(archive: ArchiveRecords): Promise<SidecarMismatch[]>;
   /** Whether the archive is in the target. */
   exists(): Promise<boolean>;
   /** Another backup in the same target (a base of an incremental), opened the same way. */
@@ -38,20 +37,20 @@ export function backupSource(target: Target, name: string, identities: string[] 
     name,
     format: formatFromName(name),
     open: (count) => openObject(target, name, { identities }, count),
-    openMeasured: async () => {
-      const stored = await target.get(name);
+    openMeasured: async (count) => {
+      const stored = counted(await target.get(name), count);
       if (!isEncrypted(name)) return { stream: stored };
       const meter = createMeter();
       stored.on('error', (e) => meter.destroy(e));
       meter.on('close', () => stored.destroy()); // a reader that stops early releases the object
-      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => meter.sha256() };
+      // Asked by the stage's sidecar check and the chain's base check: a digest is final once taken.
+      let sha256: string | undefined;
+      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => (sha256 ??= meter.sha256()) };
     },
     storedSize: async () => (await target.stat(name))?.size,
-    sidecarSha256: async () => {
-      if (isEncrypted(name)) return undefined;
-      return storedSha256(target, name);
-    },
+    sidecarSha256: () => storedSha256(target, name),
     sidecarMetadata: async () => (await findBackup(target, name, { identities }))?.metadata,
+    sidecarMismatches: (archive) => sidecarMismatches(target, name, archive, { identities }),
     exists: async () => (await target.stat(name)) !== undefined,
     sibling: (other) => backupSource(target, other, identities),
   };

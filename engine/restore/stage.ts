@@ -65,6 +65,8 @@ export interface StageOptions {
   bodies?: (path: string) => boolean;
   /** The `.sha256` sidecar's digest, when there is one: the stored bytes must match it. */
   expectedSha256?: string;
+  /** The digest of the stored bytes once the stream has ended, when they are not the stream's own (an encrypted backup's ciphertext). */
+  storedSha256?: () => string;
   /** Told of each entry as it is read (progress). */
   onEntry?: () => void;
 }
@@ -168,8 +170,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     }
   }
   const archiveSha256 = digest();
-  if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
-    refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
+  const stored = options.storedSha256?.() ?? archiveSha256;
+  if (options.expectedSha256 && options.expectedSha256 !== stored) {
+    refuse(`the archive's sha256 ${stored} differs from its .sha256 sidecar ${options.expectedSha256}`);
   }
   return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order, blocks: blocks() };
 }
