@@ -14,7 +14,7 @@ import { heldPath } from '../archive/held-path.js';
 import { baseMismatch } from '../catalog/chain-base.js';
 import type { BackupSource } from './source.js';
 import { refuseForeignSidecars } from './sidecars.js';
-import { stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
+import { recordedBlocks, stageBackup, type StagedBackup, type StagedEntry, type VerifiedArchive } from './stage.js';
 
 export interface ChainOptions {
   stagingDir: string;
@@ -61,6 +61,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       bodies: (p) => !options.stream && wanted.has(p),
       expectedSha256: await member.sidecarSha256(),
       storedSha256: opened.storedSha256,
+      recordBlocks: options.stream,
     });
     if (staged.metadata.backupId !== base.backupId) {
       refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);
@@ -73,7 +74,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       const held = heldPath(ref);
       entries.set(ref.path, { ...heldEntry(ref, staged.entries.get(held), records.get(held), refuse), holder: member.name });
     }
-    bases.push({ name: member.name, order: staged.order, blocks: staged.blocks });
+    if (options.stream) bases.push({ name: member.name, order: staged.order, blocks: recordedBlocks(staged, member.name) });
     needed.delete(base.backupId);
     visited.add(base.backupId);
     child = { name: member.name, metadata: staged.metadata };

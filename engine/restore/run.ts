@@ -14,7 +14,7 @@ import { didYouMean } from '../schema/closest.js';
 import { refuseUnknownNames } from '../recipes/selection.js';
 import { formatBytes } from '../report/format.js';
 import type { BackupSource } from './source.js';
-import { stageBackup, type StagedBackup } from './stage.js';
+import { recordedBlocks, stageBackup, type StagedBackup } from './stage.js';
 import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
 import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
@@ -253,6 +253,7 @@ async function verifyPass(
       components: pass.stream ? () => false : pass.selected,
       expectedSha256: pass.expectedSha256,
       storedSha256: opened.storedSha256,
+      recordBlocks: pass.stream,
       onEntry: staging.entryCounter(),
     });
   } finally {
@@ -297,7 +298,7 @@ async function neededBytes(source: BackupSource, selected: (component: string) =
 function streamedBodies(options: RestoreOptions, staged: StagedBackup): NonNullable<Parameters<typeof executeRestore>[1]['stream']> {
   const { source, reporter } = options;
   const archives = [
-    { name: source.name, order: staged.order, blocks: staged.blocks, source, format: source.format },
+    { name: source.name, order: staged.order, blocks: recordedBlocks(staged, source.name), source, format: source.format },
     ...(staged.bases ?? []).map((b) => {
       const member = source.sibling(b.name);
       return { ...b, source: member, format: member.format };
