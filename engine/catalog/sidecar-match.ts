@@ -19,6 +19,8 @@ export interface ArchiveRecords {
 export interface SidecarMismatch {
   kind: 'metadata' | 'signature';
   message: string;
+  /** The metadata sidecar cannot be read or is not lsbackup metadata: damaged, not another backup's word. */
+  unreadable?: boolean;
 }
 
 /** Each sidecar present that disagrees with the archive; a missing one is no mismatch (list says so). */
@@ -31,6 +33,7 @@ export async function sidecarMismatches(target: Target, name: string, archive: A
     if (!isDeepStrictEqual(found, archive.metadata)) {
       mismatches.push({
         kind: 'metadata',
+        unreadable: backupIdOf(found) === NOT_METADATA,
         message:
           `the ${metadata} sidecar is not this archive's metadata.json (` +
           (sidecar instanceof Error
@@ -84,7 +87,9 @@ function firstDifference(sidecar: unknown, archive: unknown): string {
   return `the record of entry '${String((ours[at] ?? theirs[at])?.path)}'`;
 }
 
+const NOT_METADATA = '(none: not lsbackup metadata)';
+
 function backupIdOf(metadata: unknown): string {
   const id = (metadata as { backupId?: unknown } | undefined)?.backupId;
-  return typeof id === 'string' ? id : '(none: not lsbackup metadata)';
+  return typeof id === 'string' ? id : NOT_METADATA;
 }
