@@ -66,7 +66,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     if (staged.metadata.backupId !== base.backupId) {
       refuse(`${base.archive} is backup ${staged.metadata.backupId}, but ${child.name} was based on backup ${base.backupId}: the base was replaced`);
     }
-    const replaced = baseMismatch(base, child.name, opened.storedSha256?.() ?? staged.archiveSha256);
+    const replaced = baseMismatch(base, child.name, staged.archiveSha256);
     if (replaced) refuse(replaced);
     await refuseForeignSidecars(member, staged, source.name);
     const records = new Map(staged.metadata.entries.map((e) => [e.path, e]));

@@ -43,9 +43,7 @@ export function backupSource(target: Target, name: string, identities: string[] 
       const meter = createMeter();
       stored.on('error', (e) => meter.destroy(e));
       meter.on('close', () => stored.destroy()); // a reader that stops early releases the object
-      // Asked by the stage's sidecar check and the chain's base check: a digest is final once taken.
-      let sha256: string | undefined;
-      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => (sha256 ??= meter.sha256()) };
+      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => meter.sha256() };
     },
     storedSize: async () => (await target.stat(name))?.size,
     sidecarSha256: () => storedSha256(target, name),

@@ -174,10 +174,10 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       staged.dataRegions = undefined;
     }
   }
-  const archiveSha256 = digest();
-  const stored = options.storedSha256?.() ?? archiveSha256;
-  if (options.expectedSha256 && options.expectedSha256 !== stored) {
-    refuse(`the archive's sha256 ${stored} differs from its .sha256 sidecar ${options.expectedSha256}`);
+  // The stored bytes' digest: the ciphertext's of an encrypted backup, else the stream's own.
+  const archiveSha256 = options.storedSha256?.() ?? digest();
+  if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
+    refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
   }
   return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order, blocks: blocks() };
 }
