@@ -297,7 +297,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option(
       '--stream',
-      'stage nothing: verify in one pass, then read the backup again from its target for the hosts (chosen by itself when the staging dir lacks room; not for zip)',
+      'stage nothing: verify in one pass, then read the backup again from its target for the hosts, handing on each 1 MiB only once it equals what the first pass verified (a backup changed in between fails the restore) (chosen by itself when the staging dir lacks room; not for zip)',
     )
     .option('--dry-run', 'verify the backup and show the restore plan; touch no host')
     .option('-y, --yes', 'do not ask for confirmation')

@@ -57,6 +57,18 @@ const ensembleServes = () =>
   });
 /** The nodes' last log lines, which say why one did not serve (zkServerClasspath gives them a logging backend). */
 const nodeLogs = async (lines = 20) => (await Promise.all(nodes.map(async (n) => `--- ${n.host}:\n${await logTail(n.logFile, lines)}`))).join('\n');
+/**
+ * Why a restore failed, for a CI log that keeps only the end: the nodes' logs, each host's sshd log
+ * (a connection or channel refused), the service calls the hosts made, and the restore's own
+ * output last.
+ */
+const restoreFailure = async (r: Awaited<ReturnType<Cluster['restore']>>) =>
+  [
+    await nodeLogs(60),
+    ...(await Promise.all(fleet.hosts.map(async (h) => `--- sshd of ${h.name}:\n${await logTail(h.logFile, 15)}`))),
+    `--- service calls:\n${await readFile(events, 'utf8')}`,
+    `--- lsbackup restore:\n${cliOutput(r)}`,
+  ].join('\n');
 /** A znode's data as one node answers it (after `sync`, so a follower is not behind its leader). */
 const znodeAt = async (n: Node, path: string) => {
   const out = withoutWatcherNotices(
@@ -148,7 +160,7 @@ describe('zookeeper recipe on a three-node ensemble (LambdaStack: ZooKeeper on e
 
     // One host at a time: a node not restored together with its peers meets them still serving.
     const r = await cluster.restore(archive, ['--concurrency', '1']);
-    expect(r.exitCode, cliOutput(r)).toBe(0);
+    expect(r.exitCode, r.exitCode === 0 ? '' : await restoreFailure(r)).toBe(0);
     const calls = (await readFile(events, 'utf8')).trim().split('\n');
     const firstStart = calls.findIndex((c) => c.endsWith(' start'));
     expect(calls.slice(0, firstStart).sort(), `every node stops before any starts\n${calls.join('\n')}`).toEqual(HOSTS.map((h) => `${h} stop`));
@@ -186,7 +198,7 @@ describe('zookeeper recipe on a three-node ensemble (LambdaStack: ZooKeeper on e
     await zkBatch(['set /epoch after-backup'], nodes[1]);
     const r = await cluster.restore(archive);
     // A node that did not come back: its own log says why (the restore's output cannot).
-    expect(r.exitCode, r.exitCode === 0 ? '' : `${cliOutput(r)}\n${await nodeLogs(60)}`).toBe(0);
+    expect(r.exitCode, r.exitCode === 0 ? '' : await restoreFailure(r)).toBe(0);
     await ensembleServes();
     for (const n of nodes) expect(await znodeAt(n, '/epoch'), n.host).toBe('before-election');
   }, 900_000);
