@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 /**
@@ -19,57 +18,34 @@ export interface Decompressor {
 }
 
 /**
- * Input goes to zlib in pieces of at most this size, each once the reader took the output of the
- * one before: what waits for the reader is one piece's output (deflate expands at most ~1032
- * times: 16 MiB for a piece of zeros, a few times the piece for most data).
- */
-const GUNZIP_PIECE = 16 * 1024;
-
-/**
  * Node's gunzip, whose failure (a truncated or corrupt tar.gz) comes after its output. zlib
- * destroys itself on a failure, dropping what it holds for a slow reader; here it is read as
- * soon as it comes (zlib holds nothing) and the reader is made to wait for the input instead.
+ * destroys itself on a failure, which drops the output it holds for a slow reader (up to its
+ * buffer and the last chunk's output); here the failure is held, the output ends after what was
+ * decompressed, and `exited` gives the failure. The stream is zlib's own: no copy, no extra hop
+ * (a wrapper that fed zlib piece by piece cost ~20 % more CPU on a 440 MB tar.gz).
  */
 export function createGunzipDecompressor(): Decompressor {
   const gunzip = createGunzip();
-  let failed = false;
-  const exited = new Promise<void>((resolve, reject) => {
-    gunzip.once('end', resolve);
-    gunzip.once('error', (err) => {
-      failed = true;
-      reject(err);
-    });
-  });
+  let failure: Error | undefined;
+  let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  const exited = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   exited.catch(() => {}); // the reader awaits it once the output ended
-  let roomWanted: (() => void) | undefined;
-  const output = new Readable({
-    read() {
-      const resume = roomWanted;
-      roomWanted = undefined;
-      resume?.();
-    },
-  });
-  gunzip.on('data', (chunk: Buffer) => output.push(chunk));
-  const endOutput = () => output.push(null);
-  gunzip.once('end', endOutput).once('error', endOutput);
-  const closed = once(gunzip, 'close').catch(() => undefined);
-  const feed = async (chunk: Buffer) => {
-    for (let at = 0; at < chunk.length && !failed; at += GUNZIP_PIECE) {
-      await Promise.race([new Promise((written) => gunzip.write(chunk.subarray(at, at + GUNZIP_PIECE), written)), closed]);
-      while (!failed && output.readableLength >= output.readableHighWaterMark) await new Promise<void>((resume) => (roomWanted = resume));
-    }
+  const destroy = gunzip.destroy.bind(gunzip);
+  // zlib reports its own failures (code Z_DATA_ERROR, Z_BUF_ERROR, …) by destroy(error); every
+  // other destroy, with or without an error, is as usual.
+  gunzip.destroy = (err?: Error | null) => {
+    const zlibFailure = (err as NodeJS.ErrnoException | null | undefined)?.code?.startsWith('Z_');
+    if (!err || !zlibFailure || failure || gunzip.readableEnded) return destroy(err ?? undefined);
+    failure = err;
+    settle!.reject(err);
+    gunzip.push(null);
+    return gunzip;
   };
-  // After a failure the rest of the input goes nowhere (`exited` says why), as with zstd.
-  const input = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      void feed(chunk).then(() => callback());
-    },
-    final(callback) {
-      if (!failed) gunzip.end();
-      callback();
-    },
+  gunzip.once('end', () => {
+    if (failure)
+      destroy(); // frees zlib's handle; the failure is already in `exited`
+    else settle!.resolve();
   });
-  const stream = Duplex.from({ writable: input, readable: output });
-  stream.on('close', () => gunzip.destroy());
-  return { stream, exited };
+  gunzip.once('error', (err) => settle!.reject(err));
+  return { stream: gunzip, exited };
 }

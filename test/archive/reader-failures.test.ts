@@ -12,15 +12,20 @@ import { describe, expect, it, vi } from 'vitest';
 import { openArchiveReader } from '../../engine/archive/reader.js';
 import { breakingSource, tarCutInSecondEntry, tempDirPerTest } from './helpers.js';
 
-/** Each gunzip the reader makes, observed (not replaced): the test waits for its failure. */
+/** Each gunzip decompressor the reader makes, observed (not replaced): the test waits for its failure. */
 const gunzips = vi.hoisted(() => ({ failed: [] as Promise<unknown>[] }));
-vi.mock('node:zlib', async (importOriginal) => {
-  const zlib = await importOriginal<typeof import('node:zlib')>();
+vi.mock('../../engine/archive/decompressor.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../engine/archive/decompressor.js')>();
   return {
-    ...zlib,
-    createGunzip: (options?: import('node:zlib').ZlibOptions) => {
-      const gunzip = zlib.createGunzip(options);
-      gunzips.failed.push(new Promise((failed) => gunzip.once('error', failed)));
+    ...original,
+    createGunzipDecompressor: () => {
+      const gunzip = original.createGunzipDecompressor();
+      gunzips.failed.push(
+        gunzip.exited.then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
       return gunzip;
     },
   };
