@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGunzip } from 'node:zlib';
 import type yauzl from 'yauzl';
 import { archiveError } from './entry.js';
 import { TAR_TYPES } from './tar/types.js';
 import { TarStreamParser } from './tar/stream-parser.js';
 import type { ArchiveFormat, EntrySpec, EntryType } from './types.js';
 import { createZstdDecompressor } from './zstd.js';
+import { createGunzipDecompressor } from './decompressor.js';
 
 /** An entry as read back; `size` is always known. */
 export type ReadEntrySpec = EntrySpec & { type: EntryType; size: number; mode: number; mtime: Date };
@@ -56,9 +56,26 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 }
 
 function readTarArchive(stream: Readable, format: 'tar.gz' | 'tar.zst', options: ArchiveReaderOptions): AsyncIterable<ArchiveItem> {
-  const { stream: decompressor, exited } = format === 'tar.gz' ? { stream: createGunzip(), exited: undefined } : createZstdDecompressor(options.zstdCommand);
-  stream.on('error', (err) => decompressor.destroy(err));
-  return readTar(stream.pipe(decompressor), options.onUnsupportedEntry, exited);
+  const decompressor = format === 'tar.gz' ? createGunzipDecompressor() : createZstdDecompressor(options.zstdCommand);
+  // A source that fails (a broken download, a decryption refusing a chunk) ends the input: what
+  // arrived before is still decompressed and read, then the source's reason is the failure (the
+  // decompressor's own, a truncated stream, only follows from it). Destroying the decompressor
+  // dropped output a slow reader had not taken, naming an entry before the damage.
+  let sourceFailure: Error | undefined;
+  stream.on('error', (err) => {
+    sourceFailure ??= err;
+    decompressor.stream.end();
+  });
+  const ended = decompressor.exited.then(
+    () => {
+      if (sourceFailure) throw sourceFailure;
+    },
+    (err: Error) => {
+      throw sourceFailure ?? err;
+    },
+  );
+  ended.catch(() => {}); // awaited once the output ended
+  return readTar(stream.pipe(decompressor.stream), ended, options.onUnsupportedEntry);
 }
 
 async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void): AsyncGenerator<ArchiveItem> {
@@ -75,9 +92,9 @@ async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void)
  */
 async function* readTar(
   tarBytes: Readable,
+  /** How the decompressor (and its source) ended, read once its output ended (before the tar's own end is judged). */
+  decompressorExited: Promise<void>,
   onUnsupported?: (path: string, tarType: string) => void,
-  /** The decompressor's exit, read once its output ended (before the tar's own end is judged). */
-  decompressorExited?: Promise<void>,
 ): AsyncGenerator<ArchiveItem> {
   const items: ArchiveItem[] = [];
   let ended = false;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Duplex, Readable, Writable } from 'node:stream';
 import { DEFAULT_BLOCK_SIZE } from './block-writer.js';
+import type { Decompressor } from './decompressor.js';
 import { archiveError } from './entry.js';
 
 /** A running Debian `zstd` binary: its pipes, and how it ended. */
@@ -68,26 +69,14 @@ export function startZstd(args: string[], options: StartZstdOptions = {}): ZstdP
   };
 }
 
-/** A zstd decompressing an archive: its bytes in and out, and how it ended. */
-export interface ZstdDecompressor {
-  /** Bytes written in come out decompressed; it ends when zstd's output ends, whatever its exit. */
-  stream: Duplex;
-  /**
-   * Rejects with an EARCHIVE error when zstd failed (bytes after the last frame: `unsupported
-   * format`; a truncated frame: `premature end`). Read it once `stream` has ended: zstd's output
-   * ends before its exit status is known, and a reader done at the end of the output would take
-   * an archive zstd then refused for a whole one.
-   */
-  exited: Promise<void>;
-}
-
 /**
- * The Debian `zstd -d`. Its failure is reported through `exited`, never by tearing `stream` down:
- * a stream destroyed when zstd exits drops output its reader has not taken yet, so whether a
- * damaged archive was said to be damaged in its last entry or after it depended on how fast the
- * reader was (a busy machine). A missing binary is reported at once, on the stream too.
+ * The Debian `zstd -d`. Its failure (bytes after the last frame: `unsupported format`; a
+ * truncated frame: `premature end`) comes through `exited` after its output (decompressor.ts):
+ * zstd's output ends before its exit status is known, and a reader done at the end of the output
+ * would take an archive zstd then refused for a whole one. A missing binary is reported at once,
+ * on the stream too.
  */
-function spawnZstdDecompressor(args: string[], command = 'zstd'): ZstdDecompressor {
+function spawnZstdDecompressor(args: string[], command = 'zstd'): Decompressor {
   const zstd = startZstd(args, { command });
   const exited = zstd.ended.then((problem) => {
     if (problem) throw archiveError('zstd', problem);
@@ -131,7 +120,7 @@ export function zstdCompressArgs(level = 3): string[] {
   return ['-T0', '-q', `-${level}`, '-c'];
 }
 
-export function createZstdDecompressor(command?: string): ZstdDecompressor {
+export function createZstdDecompressor(command?: string): Decompressor {
   return spawnZstdDecompressor([...ZSTD_DECOMPRESS_ARGS], command);
 }
 

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach } from 'vitest';
+import { createArchiveWriter } from '../../engine/archive/writer.js';
 
 export async function tempDir(prefix = 'lsb-archive-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -56,4 +58,36 @@ while data:
     d = zlib.decompressobj(31); d.decompress(data); n += 1; data = d.unused_data
 print(n)`;
   return Number(run('python3', ['-c', py, path]).trim());
+}
+
+/**
+ * The tar stream of two entries of zeros, `a/data` (`aSize` bytes) and `b/data` (1 MiB), cut 1000
+ * bytes into b's body: what a reader gets before a broken download or a truncated archive. Zeros
+ * compress to almost nothing, so all of it fits in the pipes before the reader takes anything.
+ */
+export async function tarCutInSecondEntry(dir: string, aSize: number): Promise<Buffer> {
+  const path = join(dir, 'whole.tar.gz');
+  const writer = createArchiveWriter('tar.gz', fileSink(path), { spoolDir: dir });
+  await writer.add({ path: 'a/data', size: aSize }, Readable.from([Buffer.alloc(aSize)]));
+  await writer.add({ path: 'b/data', size: 1024 * 1024 }, Readable.from([Buffer.alloc(1024 * 1024)]));
+  await writer.finish((entries) => ({ entries }));
+  const tar = gunzipSync(await readFile(path));
+  const bHeader = tar.indexOf('b/data\0');
+  return tar.subarray(0, bHeader + 512 + 1000);
+}
+
+/**
+ * A download that delivers `bytes`, then breaks with `why` when asked for more. highWaterMark 0:
+ * it is asked for more only once its reader took what it had, so every byte reached the reader.
+ */
+export function breakingSource(bytes: Buffer, why: string): Readable {
+  let sent = false;
+  return new Readable({
+    highWaterMark: 0,
+    read() {
+      if (sent) return this.destroy(new Error(why));
+      sent = true;
+      this.push(bytes);
+    },
+  });
 }

@@ -3,7 +3,9 @@
  * unzip for reading zip with the real tool, python3 to count gzip members. Their tar.gz (and, for
  * reading back, zip) halves run in the unit tier: writer.test.ts, verify.test.ts.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { openArchiveReader } from '../../engine/archive/reader.js';
 import { createArchiveWriter } from '../../engine/archive/writer.js';
-import { fileSink, gzipMemberCount, run, tempDirPerTest } from './helpers.js';
+import { breakingSource, fileSink, gzipMemberCount, run, tarCutInSecondEntry, tempDirPerTest } from './helpers.js';
 import { readAndVerify } from './read-and-verify.js';
 import { readByRealTools } from './real-tool-read.js';
 
@@ -80,5 +82,37 @@ describe('a tar.zst with bytes after its last frame', () => {
       for await (const item of openArchiveReader(createReadStream(archive), 'tar.zst')) item.body.resume();
     })();
     await expect(reading).rejects.toThrow("'zstd' exited with 1: zstd: /*stdin*\\: unsupported format");
+  });
+});
+
+describe('a tar.zst whose download breaks', () => {
+  const dir = tempDirPerTest();
+
+  // The broken download used to destroy zstd's stream (and kill zstd), dropping what it had
+  // decompressed and the reader had not taken: the damage was named in the entry before it. The
+  // reader here takes the first body only once the download broke and zstd exited, which it can:
+  // its output fits the pipes (tar.gz: reader-failures.test.ts).
+  it('gives a reader slower than zstd every entry that arrived whole, then the download’s reason', async () => {
+    const compressed = execFileSync('zstd', ['-q', '-c'], { input: await tarCutInSecondEntry(dir.path, 100 * 1024) });
+    const source = breakingSource(compressed, 'connection reset by peer');
+    const items = openArchiveReader(source, 'tar.zst');
+    let delivered = 0;
+    source.on('data', (chunk: Buffer) => (delivered += chunk.length));
+    const read: string[] = [];
+    const reading = (async () => {
+      for await (const { entry, body } of items) {
+        if (read.length === 0) {
+          if (!source.destroyed) await once(source, 'close');
+          for (let polls = 0; polls < 250 && (await zstdChildRunning()); polls++) await new Promise((resolve) => setTimeout(resolve, 20));
+          expect(await zstdChildRunning()).toBe(false);
+        }
+        let bytes = 0;
+        for await (const chunk of body) bytes += (chunk as Buffer).length;
+        read.push(`${entry.path} ${bytes}`);
+      }
+    })();
+    await expect(reading).rejects.toThrow('connection reset by peer');
+    expect(delivered).toBe(compressed.length);
+    expect(read).toEqual([`a/data ${100 * 1024}`]);
   });
 });
