@@ -6,7 +6,7 @@
 import { damageMarkerName, parseBackupName, sanitizeClusterName } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
-import { storedSha256 } from '../catalog/objects.js';
+import { heldToArchive } from './base-sidecar.js';
 import { firstDamaged } from '../catalog/damage.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -68,9 +68,10 @@ export async function chooseIncrementalBase(
       if (await other.stat(damageMarkerName(member))) return full(damagedNote(member, newest.name, other));
     }
   }
-  const sha256 = await storedSha256(first, newest.name);
-  if (!sha256) return full(`${newest.name} has no readable .sha256 sidecar in ${first.uri}`);
-  return { base: { metadata: newest.metadata!, archive: newest.name, sha256, chain: chain.names } };
+  // Its references come from the sidecar: one edited or replaced would make them wrong (base-sidecar.ts).
+  const held = await heldToArchive(first, newest, reporter, { identities });
+  if ('problem' in held) return full(held.problem);
+  return { base: { metadata: newest.metadata!, archive: newest.name, sha256: held.sha256, chain: chain.names } };
 }
 
 type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;

@@ -3,6 +3,7 @@
  * sidecars. Anything else in the target (foreign files, temp files) is ignored.
  */
 import pLimit from 'p-limit';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   damageMarkerName,
@@ -43,6 +44,8 @@ export interface BackupSummary<Metadata extends MetadataHead = MetadataHead> ext
   /** Components with their status, from the metadata sidecar. */
   components: { name: string; status: string }[];
   metadata?: Metadata;
+  /** The sha256 of the metadata sidecar as stored (its ciphertext when encrypted), when it was read whole. */
+  metadataSidecarSha256?: string;
   /** Why the metadata is not shown (missing, encrypted without a key, unreadable). */
   metadataNote?: string;
   /** The sidecar objects that belong to this archive (deleted with it), its damage marker too. */
@@ -85,7 +88,7 @@ export async function listBackupsLazily(
   const objects = await target.list();
   const byName = new Map(objects.map((o) => [o.name, o]));
   const backups = await listBackups(target, { ...options, withMetadata: false }, objects);
-  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options, readMetadata) };
+  return { backups, read: (b) => summarise(target, b, byName.get(b.name)!, byName, options, readMetadata, { digest: true }) };
 }
 
 /** Every backup in the target, newest first. */
@@ -148,6 +151,7 @@ async function summarise<Metadata extends MetadataHead>(
   all: Map<string, StoredObject>,
   readOptions: (DecryptOptions & Pick<ListOptions, 'count'>) | undefined,
   read: (body: Readable, backup: string, from: string) => Promise<Metadata>,
+  { digest = false }: { digest?: boolean } = {},
 ): Promise<BackupSummary<Metadata>> {
   const plain = sidecarNames(parsed.name, false);
   const sealed = sidecarNames(parsed.name, true);
@@ -167,7 +171,10 @@ async function summarise<Metadata extends MetadataHead>(
   if (!metadataName) return { ...summary, metadataNote: 'no metadata sidecar' };
   if (metadataName === sealed.metadata && !readOptions.identities?.length) return { ...summary, metadataNote: METADATA_ENCRYPTED_NOTE };
   try {
-    const metadata = await read(await openObject(target, metadataName, readOptions, readOptions.count), parsed.name, metadataName);
+    const hash = digest ? createHash('sha256') : undefined;
+    // No tap when neither is wanted: a listing's head read then closes the object itself, at once.
+    const chunks = hash || readOptions.count ? (bytes: number, chunk: Buffer) => (readOptions.count?.(bytes), hash?.update(chunk)) : undefined;
+    const metadata = await read(await openObject(target, metadataName, readOptions, chunks), parsed.name, metadataName);
     const time = new Date(metadata.startedAt);
     const cluster = sanitizeClusterName(metadata.cluster);
     return {
@@ -178,6 +185,7 @@ async function summarise<Metadata extends MetadataHead>(
       // The name carries the start time in whole seconds.
       renamed: cluster !== parsed.cluster || Math.floor(time.getTime() / 1000) * 1000 !== parsed.time.getTime(),
       metadata,
+      ...(hash ? { metadataSidecarSha256: hash.digest('hex') } : {}),
       status: metadata.status,
       // Components that had no hosts in this cluster took no part: they are not part of the backup.
       components: metadata.components.filter((c) => c.hosts.length > 0).map((c) => ({ name: c.name, status: c.status })),

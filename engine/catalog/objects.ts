@@ -1,5 +1,7 @@
 /** Reading one stored object back: whole (small sidecars) or as a stream, decrypting `.age` objects. */
+import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
+import { createMeter } from '../archive/meter.js';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { loadAge } from '../crypto/load-age.js';
 import { LsError } from '../errors.js';
@@ -14,19 +16,23 @@ export const isEncrypted = (name: string) => name.endsWith(AGE_SUFFIX);
 
 /**
  * The stored bytes of `name`, decrypted when it is an age file and an identity is known.
- * `count` is told the size of each stored chunk as it is read (live progress against the stored size).
+ * `count` is told the size of each stored chunk as it is read (live progress against the stored size),
+ * and the chunk (a digest of the stored bytes).
  */
-export async function openObject(target: Target, name: string, options: DecryptOptions, count?: (bytes: number) => void): Promise<Readable> {
+export async function openObject(target: Target, name: string, options: DecryptOptions, count?: StoredChunks): Promise<Readable> {
   const stored = counted(await target.get(name), count);
   return isEncrypted(name) ? decrypted(stored, name, options) : stored;
 }
 
-/** `stored` with each chunk's size told to `count` on the way; closing it closes `stored` too. */
-export function counted(stored: Readable, count?: (bytes: number) => void): Readable {
+/** Told each stored chunk as it is read: its size, and the bytes. */
+export type StoredChunks = (bytes: number, chunk: Buffer) => void;
+
+/** `stored` with each chunk told to `count` on the way; closing it closes `stored` too. */
+export function counted(stored: Readable, count?: StoredChunks): Readable {
   if (!count) return stored;
   const tally = new Transform({
     transform(chunk: Buffer, _enc, callback) {
-      count(chunk.length);
+      count(chunk.length, chunk);
       callback(null, chunk);
     },
   });
@@ -47,8 +53,38 @@ export async function decrypted(stored: Readable, name: string, options: Decrypt
   return stored.pipe(plain);
 }
 
+/**
+ * `consume` run on the stored bytes of `name`, and their size and sha256 (verify's and the
+ * incremental base check's one read). When it stops before their end (a damaged archive), the
+ * object is read again for the digest.
+ */
+export async function readStored<T>(
+  target: Target,
+  name: string,
+  consume: (stored: Readable) => Promise<T>,
+  count?: StoredChunks,
+): Promise<{ result: T; bytes: number; sha256: string }> {
+  const first = await measured(counted(await target.get(name), count), consume);
+  if (first.complete) return first;
+  return { ...(await measured(await target.get(name), async (s) => void (s.resume(), await once(s, 'end')))), result: first.result };
+}
+
+/** Run `consume` on the stream while hashing every byte that passes; `complete` says whether it reached the end. */
+async function measured<T>(stored: Readable, consume: (s: Readable) => Promise<T>): Promise<{ result: T; bytes: number; sha256: string; complete: boolean }> {
+  const meter = createMeter();
+  let complete = false;
+  meter.on('end', () => (complete = true));
+  stored.on('error', (e) => meter.destroy(e));
+  const result = await consume(stored.pipe(meter));
+  if (!complete) {
+    meter.destroy();
+    stored.destroy();
+  }
+  return { result, bytes: meter.bytes(), sha256: complete ? meter.sha256() : '', complete };
+}
+
 /** A small object (a sidecar) as text. */
-export async function readText(target: Target, name: string, options: DecryptOptions, count?: (bytes: number) => void): Promise<string> {
+export async function readText(target: Target, name: string, options: DecryptOptions, count?: StoredChunks): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of await openObject(target, name, options, count)) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -56,7 +92,26 @@ export async function readText(target: Target, name: string, options: DecryptOpt
 
 /** The digest the `.sha256` sidecar records for the stored archive `name` (its ciphertext when encrypted). */
 export async function storedSha256(target: Target, name: string): Promise<string | undefined> {
+  return (await recordedDigests(target, name))?.archive;
+}
+
+/**
+ * What the `.sha256` sidecar of archive `name` records, in `sha256sum` lines: the digest of the
+ * stored archive (its first line), and of the metadata sidecar as stored (`metadataSidecar`: the
+ * object it names; absent in backups made before lsbackup recorded it). Undefined: no sidecar.
+ */
+export async function recordedDigests(
+  target: Target,
+  name: string,
+): Promise<{ archive?: string; metadataSidecar?: { name: string; sha256: string } } | undefined> {
   const sidecar = sidecarNames(name, false).sha256;
   if (!(await target.stat(sidecar))) return undefined;
-  return /^([0-9a-f]{64})\b/.exec((await readText(target, sidecar, {})).trim())?.[1];
+  const text = (await readText(target, sidecar, {})).trim();
+  const archive = /^([0-9a-f]{64})\b/.exec(text)?.[1];
+  const metadataNames = [sidecarNames(name, false).metadata, sidecarNames(name, true).metadata];
+  const metadata = text
+    .split('\n')
+    .map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim()))
+    .find((m) => m && metadataNames.includes(m[2]!));
+  return { ...(archive ? { archive } : {}), ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}) };
 }

@@ -5,12 +5,10 @@
  * signature sidecars must repeat (sidecar-match.ts).
  */
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
-import { createMeter } from '../archive/meter.js';
 import type { Target } from '../../targets/types.js';
-import { counted, decrypted, readText, type DecryptOptions } from './objects.js';
+import { decrypted, readStored, readText, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { heldPath } from '../archive/held-path.js';
@@ -145,21 +143,21 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   // An identity the backup was not encrypted for reads nothing: the content is unchecked, not damaged.
   let wrongIdentity = false;
 
-  let digest = await measured(counted(await target.get(name), options.count), async (stored) => {
-    if (!canDecrypt) {
-      stored.resume(); // digest only
-      await once(stored, 'end');
-      return undefined;
-    }
-    const plain = parsed.encrypted ? await decrypted(stored, name, options) : stored;
-    plain.on('error', (e) => (wrongIdentity ||= isWrongIdentity(e)));
-    return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir, onEntry: options.countEntry });
-  });
-  // The content check stopped early (a damaged archive): hash the stored bytes in a second pass.
-  if (!digest.complete) {
-    const content = digest.result;
-    digest = { ...(await measured(await target.get(name), async (s) => void (s.resume(), await once(s, 'end')))), result: content };
-  }
+  const digest = await readStored(
+    target,
+    name,
+    async (stored) => {
+      if (!canDecrypt) {
+        stored.resume(); // digest only
+        await once(stored, 'end');
+        return undefined;
+      }
+      const plain = parsed.encrypted ? await decrypted(stored, name, options) : stored;
+      plain.on('error', (e) => (wrongIdentity ||= isWrongIdentity(e)));
+      return verifyArchive(plain, formatFromName(name), { spoolDir: options.spoolDir, onEntry: options.countEntry });
+    },
+    options.count,
+  );
 
   if (!expectedSha256) problems.push({ kind: 'digest', message: `no ${sidecarNames(name, false).sha256} sidecar to check the archive digest against` });
   else if (expectedSha256 !== digest.sha256) {
@@ -201,18 +199,4 @@ function checkedMetadata(bytes: Buffer | undefined, name: string): { metadata?: 
     if (isLsError(e) && e.code === 'EMETADATA') return { problem: e.message };
     throw e;
   }
-}
-
-/** Run `consume` on the stream while hashing every byte that passes; `complete` says whether it reached the end. */
-async function measured<T>(stored: Readable, consume: (s: Readable) => Promise<T>): Promise<{ result: T; bytes: number; sha256: string; complete: boolean }> {
-  const meter = createMeter();
-  let complete = false;
-  meter.on('end', () => (complete = true));
-  stored.on('error', (e) => meter.destroy(e));
-  const result = await consume(stored.pipe(meter));
-  if (!complete) {
-    meter.destroy();
-    stored.destroy();
-  }
-  return { result, bytes: meter.bytes(), sha256: complete ? meter.sha256() : '', complete };
 }

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { createOwnedTempDir } from '../lock/index.js';
@@ -290,7 +291,13 @@ function baseRecord(base: IncrementalBase): NonNullable<BackupMetadata['base']> 
   return { backupId: base.metadata.backupId, archive: base.archive, sha256: base.sha256, chain: base.chain };
 }
 
-/** The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its signature when signed. */
+/**
+ * The sidecars every stored copy gets: its `.sha256` (for `sha256sum -c`), its metadata, and its
+ * signature when signed. `.sha256` has a second line, the digest of the metadata sidecar as stored
+ * (encrypted once, the same bytes in every target): the next incremental holds the sidecar it
+ * builds its references from to the archive with it, without reading the archive
+ * (engine/app/base-sidecar.ts).
+ */
 async function backupSidecars(
   sha256: string,
   metadata: BackupMetadata,
@@ -299,15 +306,16 @@ async function backupSidecars(
 ): Promise<Sidecar[]> {
   const encryptMetadata = encryption !== undefined && !encryption.plainMetadata;
   const suffixes = sidecarSuffixes(encryptMetadata);
-  const age = encryptMetadata ? await loadAge() : undefined;
-  const json = metadataText(metadata);
+  const json = Buffer.from(metadataText(metadata));
+  // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
+  const stored = encryptMetadata ? await buffer(Readable.from([json]).pipe((await loadAge()).encryptStream(encryption.recipients))) : json;
+  const storedSha256 = createHash('sha256').update(stored).digest('hex');
   return [
-    { suffix: suffixes.sha256, content: (archiveName) => Readable.from([`${sha256}  ${archiveName}\n`]) },
     {
-      suffix: suffixes.metadata,
-      // The sidecar reveals host names and addresses: encrypted like the archive unless asked otherwise.
-      content: () => (age ? Readable.from([json]).pipe(age.encryptStream(encryption!.recipients)) : Readable.from([json])),
+      suffix: suffixes.sha256,
+      content: (archiveName) => Readable.from([`${sha256}  ${archiveName}\n${storedSha256}  ${archiveName}${suffixes.metadata}\n`]),
     },
+    { suffix: suffixes.metadata, content: () => Readable.from([stored]) },
     ...(signature ? [{ suffix: suffixes.signature, content: () => Readable.from([signature]) }] : []),
   ];
 }

@@ -105,7 +105,7 @@ async function expectEachBelongsToItsRun(target: Target, runs: { name: string; b
     const report = await verifyBackup(target, run.name);
     expect(report.problems, run.name).toEqual([]);
     expect(report.ok).toBe(true);
-    expect((await text(await target.get(`${run.name}.sha256`))).trim()).toBe(`${report.sha256}  ${run.name}`);
+    expect((await text(await target.get(`${run.name}.sha256`))).split('\n')[0]).toBe(`${report.sha256}  ${run.name}`);
     const metadata = JSON.parse(await text(await target.get(`${run.name}.metadata.json`))) as { backupId: string };
     expect(metadata.backupId, `${run.name}.metadata.json belongs to the run that wrote ${run.name}`).toBe(run.backupId);
   }

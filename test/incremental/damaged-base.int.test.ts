@@ -6,9 +6,10 @@
  * the incremental job is a full the operator did not have to ask for, which restores.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupMetadata } from '../../engine/archive/index.js';
+import { expectRestores } from './steady-tree.js';
 import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
 import { localCluster, type LocalCluster } from '../archive-integrity/support.js';
 
@@ -61,15 +62,6 @@ async function listed(): Promise<Map<string, { status: string; damaged?: string 
   return new Map(rows.map((r) => [r.name, r]));
 }
 
-/** The new full restores both files: the one that changed, and the one only the damaged full held. */
-async function expectRestores(name: string): Promise<void> {
-  await rm(tree, { recursive: true });
-  const restore = await c.restore(path.join(c.target, name));
-  expect(restore.exitCode, cliOutput(restore)).toBe(0);
-  expect(await readFile(path.join(tree, 'steady.txt'), 'utf8')).toBe('steady\n'.repeat(1000));
-  expect(await readFile(path.join(tree, 'changing.txt'), 'utf8')).toBe('second\n');
-}
-
 /** The tester's repro: the job's full, damaged in place in the target; then one file changes and another does not. */
 async function damagedFull(verify: boolean): Promise<string> {
   await writeConfig(verify);
@@ -112,7 +104,7 @@ it('without verify: once `lsbackup verify` found the full damaged, list says so,
   expect((await readdir(c.target)).filter((n) => n.startsWith('lsbackup-')).sort()).toEqual(
     [next.name, `${next.name}.metadata.json`, `${next.name}.sha256`].sort(),
   );
-  await expectRestores(next.name);
+  await expectRestores(c, tree, next.name);
 }, 300_000);
 
 it('with verify: true: the failing run names the damaged base and what happens next; the next run is a full that succeeds', async () => {
@@ -127,7 +119,7 @@ it('with verify: true: the failing run names the damaged base and what happens n
   const next = await runJob();
   expect(next.exitCode, cliOutput(next)).toBe(0);
   expect(next.metadata.kind).toBe('full');
-  await expectRestores(next.name);
+  await expectRestores(c, tree, next.name);
 }, 300_000);
 
 it('a verify that finds a backup marked damaged intact again removes the mark', async () => {

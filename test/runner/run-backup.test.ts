@@ -163,7 +163,9 @@ describe('runBackup: sidecars', () => {
     const name = result.archive!;
     expect(name).toMatch(/^lsbackup-c1-\d{8}T\d{6}Z\.tar\.gz$/);
     const stored = await readFile(path.join(targetDir, name));
-    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n`);
+    // Its second line holds the metadata sidecar to it (app/base-sidecar.ts).
+    const sidecarBytes = await readFile(path.join(targetDir, `${name}.metadata.json`));
+    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n${sha256(sidecarBytes)}  ${name}.metadata.json\n`);
     expect(result).toMatchObject({ sha256: sha256(stored), bytes: stored.length });
     const sidecar = JSON.parse(await readFile(path.join(targetDir, `${name}.metadata.json`), 'utf8'));
     const inside = JSON.parse(await (await extract(stored))('metadata.json'));
@@ -200,7 +202,8 @@ describe('runBackup: encryption (age)', () => {
     expect(await s.names(targetDir)).toEqual([name, `${name}.metadata.json.age`, `${name}.sha256`].sort());
     const stored = await readFile(path.join(targetDir, name));
     expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
-    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n`);
+    const sealed = await readFile(path.join(targetDir, `${name}.metadata.json.age`));
+    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n${sha256(sealed)}  ${name}.metadata.json.age\n`);
     const read = await extract(await decrypt(path.join(targetDir, name), identity));
     expect(await read('alpha/db-1/alpha.sql')).toBe('alpha on db-1\n');
     const metadata = JSON.parse((await decrypt(path.join(targetDir, `${name}.metadata.json.age`), identity)).toString());

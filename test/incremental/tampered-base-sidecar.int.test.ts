@@ -1,0 +1,113 @@
+/**
+ * An incremental builds its references from its base's `.metadata.json` sidecar
+ * (engine/app/base-sidecar.ts). Through the built CLI on the local host: a sidecar edited in the
+ * target (an entry's sha256, size or mtime, an added entry) is not trusted: the next
+ * `--incremental` is a full that says why, and restores; a base made before the sidecar's digest
+ * was recorded (one line in its `.sha256`) is read whole once and held to its own metadata.json.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { execa } from 'execa';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupMetadata } from '../../engine/archive/index.js';
+import { expectRestores } from './steady-tree.js';
+import { collectedTree, localCluster, type LocalCluster } from '../archive-integrity/support.js';
+
+let c: LocalCluster;
+let tree: string;
+beforeEach(async () => {
+  c = await localCluster();
+  tree = await collectedTree(c);
+  await writeFile(path.join(tree, 'steady.txt'), 'steady\n'.repeat(1000));
+  await writeFile(path.join(tree, 'changing.txt'), 'first\n');
+});
+afterEach(async () => c.cleanup());
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const steady = () => `app/localhost/files${tree}/steady.txt`;
+
+/** Rewrites the base's metadata sidecar in the target as `edit` says. */
+async function editSidecar(name: string, edit: (m: BackupMetadata) => Promise<void> | void): Promise<void> {
+  const file = path.join(c.target, `${name}.metadata.json`);
+  const metadata = JSON.parse(await readFile(file, 'utf8')) as BackupMetadata;
+  await edit(metadata);
+  await writeFile(file, JSON.stringify(metadata));
+}
+
+/** As an lsbackup before the sidecar's digest was recorded wrote it: the archive's line only. */
+async function olderSha256Sidecar(name: string): Promise<void> {
+  const file = path.join(c.target, `${name}.sha256`);
+  await writeFile(file, (await readFile(file, 'utf8')).split('\n')[0] + '\n');
+}
+
+/** What GNU find prints as a file's signature (docs/incremental.md), as the host lists it. */
+async function signature(file: string): Promise<string> {
+  return (await execa('find', [file, '-printf', '%T@ %s %m %U %G %i %C@'])).stdout;
+}
+
+const edits: [string, (m: BackupMetadata) => Promise<void> | void][] = [
+  ["an entry's sha256", (m) => void (m.entries.find((e) => e.path === steady())!.sha256 = '0'.repeat(64))],
+  [
+    "an entry's size and mtime",
+    (m) =>
+      void Object.assign(
+        m.entries.find((e) => e.path === steady())!,
+        { size: 5, mtime: '2020-01-01T00:00:00.000Z' },
+      ),
+  ],
+  [
+    // new.txt appeared on the host after the full: the forged entry says the full holds it, signature and all.
+    'an entry added',
+    async (m) => {
+      const file = path.join(tree, 'new.txt');
+      const bytes = await readFile(file);
+      const stat = await signature(file);
+      m.entries.push({ ...m.entries.find((e) => e.path === steady())!, path: `app/localhost/files${file}`, size: bytes.length, sha256: sha256(bytes), stat });
+    },
+  ],
+];
+it.each(edits)(
+  'a base sidecar with %s edited in the target: the next --incremental is a full that says why, and it restores',
+  async (_what, edit) => {
+    const full = await c.backup(['--full']);
+    // sha256sum -c checks the metadata sidecar too (the line the incremental holds it to).
+    const check = await execa('sha256sum', ['-c', `${full.name}.sha256`], { cwd: c.target });
+    expect(check.stdout).toBe(`${full.name}: OK\n${full.name}.metadata.json: OK`);
+
+    await writeFile(path.join(tree, 'new.txt'), 'new\n');
+    await editSidecar(full.name, edit);
+    await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+    const next = await c.backup(['--incremental']);
+    expect(next.metadata.kind, next.output).toBe('full');
+    expect(next.metadata.entries.filter((e) => e.ref !== undefined)).toEqual([]);
+    expect(next.output).toContain(
+      `incremental: a full backup is made: the ${full.name}.metadata.json sidecar is not the one stored with ${full.name} (its sha256 is `,
+    );
+    expect(next.output).toContain(`it was edited or replaced, and references built from it would not restore`);
+    await expectRestores(c, tree, next.name);
+  },
+  300_000,
+);
+
+it('a base from before the sidecar digest was recorded is read whole once and based on: unchanged files are references, and it restores', async () => {
+  const full = await c.backup(['--full']);
+  await olderSha256Sidecar(full.name);
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const incremental = await c.backup(['--incremental']);
+  expect(incremental.output).toContain(`incremental: reading ${full.name} whole to check its metadata sidecar against it`);
+  expect(incremental.metadata.kind).toBe('incremental');
+  expect(incremental.metadata.entries.find((e) => e.path === steady())?.ref).toBe(full.metadata.backupId);
+  await expectRestores(c, tree, incremental.name);
+}, 300_000);
+
+it('a base from before the sidecar digest was recorded, its sidecar edited: held to its own metadata.json, the next --incremental is a full', async () => {
+  const full = await c.backup(['--full']);
+  await olderSha256Sidecar(full.name);
+  await editSidecar(full.name, edits[0]![1]);
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(`incremental: a full backup is made: the ${full.name}.metadata.json sidecar is not ${full.name}'s own metadata.json`);
+  await expectRestores(c, tree, next.name);
+}, 300_000);
