@@ -130,7 +130,7 @@ function bodyOf(m: TarMember): Buffer {
 // ---------------------------------------------------------------------------------------------
 // metadata.json edits.
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 interface MetaEntry extends Json {
   path: string;
   type: string;
@@ -236,6 +236,36 @@ function editMetadata(rng: Rng, meta: Json): string | undefined {
   }
 }
 
+const metadataSidecarOf = (b: StoredBackup) => (b.age ? `${b.object}.metadata.json.age` : `${b.object}.metadata.json`);
+
+/** The tar of `victim` changed by `change` (undefined: nothing to change), stored again with its `.sha256` to match. */
+async function rewriteTar(victim: StoredBackup, change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined): Promise<string | undefined> {
+  if (victim.format === 'zip') return undefined;
+  const tar = splitTar(await decompress(victim.format, await decrypt(victim, await readFile(victim.object))));
+  const said = change(tar);
+  if (said === undefined) return undefined;
+  await writeFile(victim.object, await encrypt(victim, await compress(victim.format, joinTar(tar.members, tar.tail))));
+  await matchSidecar(victim.object);
+  return `${said}; .sha256 rewritten to match`;
+}
+
+/** The archive's metadata.json edited by `edit` (its `.sha256` rewritten to match), and with `sidecar` the `.metadata.json` sidecar the same. */
+export async function rewriteMetadata(victim: StoredBackup, edit: (meta: Json) => string | undefined, sidecar: boolean): Promise<string | undefined> {
+  let edited: Json | undefined;
+  const said = await rewriteTar(victim, ({ members }) => {
+    const i = members.findIndex((m) => m.name === 'metadata.json');
+    const meta = JSON.parse(bodyOf(members[i]!).toString('utf8')) as Json;
+    const what = edit(meta);
+    if (what === undefined) return undefined;
+    members[i] = withBody(members[i]!, Buffer.from(JSON.stringify(meta, null, 2)));
+    edited = meta;
+    return `metadata.json in the archive: ${what}`;
+  });
+  if (said === undefined || !sidecar) return said;
+  await writeFile(metadataSidecarOf(victim), await encrypt(victim, Buffer.from(JSON.stringify(edited, null, 2))));
+  return `${said}; the .metadata.json sidecar the same`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The mutations.
 
@@ -260,15 +290,7 @@ export type Mutation = (typeof MUTATIONS)[number];
  * mutations of a zip, chain mutations of a lone backup).
  */
 export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup, chain: StoredBackup[]): Promise<string | undefined> {
-  const tarLevel = async (change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined): Promise<string | undefined> => {
-    if (victim.format === 'zip') return undefined;
-    const tar = splitTar(await decompress(victim.format, await decrypt(victim, await readFile(victim.object))));
-    const said = change(tar);
-    if (said === undefined) return undefined;
-    await writeFile(victim.object, await encrypt(victim, await compress(victim.format, joinTar(tar.members, tar.tail))));
-    await matchSidecar(victim.object);
-    return `${said}; .sha256 rewritten to match`;
-  };
+  const tarLevel = (change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined) => rewriteTar(victim, change);
   const sidecarChoice = async (): Promise<string> => {
     if (rng() < 0.5) return '.sha256 kept';
     await matchSidecar(victim.object);
@@ -282,7 +304,7 @@ export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup,
     await writeFile(victim.object, inside ? await encrypt(victim, changed) : changed);
     return `${said}${inside ? ' (inside the encryption)' : ''}; ${await sidecarChoice()}`;
   };
-  const sidecarMetadata = victim.age ? `${victim.object}.metadata.json.age` : `${victim.object}.metadata.json`;
+  const sidecarMetadata = metadataSidecarOf(victim);
   const editSidecarMetadata = async (edit: (meta: Json) => string | undefined) => {
     const meta = JSON.parse((await decrypt(victim, await readFile(sidecarMetadata))).toString('utf8')) as Json;
     const said = edit(meta);
@@ -329,21 +351,8 @@ export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup,
         return `members ${members[j]!.name} and ${members[i]!.name} swapped`;
       });
     case 'metadata-inside':
-    case 'metadata-both': {
-      let edited: Json | undefined;
-      const said = await tarLevel(({ members }) => {
-        const i = members.findIndex((m) => m.name === 'metadata.json');
-        const meta = JSON.parse(bodyOf(members[i]!).toString('utf8')) as Json;
-        const what = editMetadata(rng, meta);
-        if (what === undefined) return undefined;
-        members[i] = withBody(members[i]!, Buffer.from(JSON.stringify(meta, null, 2)));
-        edited = meta;
-        return `metadata.json in the archive: ${what}`;
-      });
-      if (said === undefined || mutation === 'metadata-inside') return said;
-      await writeFile(sidecarMetadata, await encrypt(victim, Buffer.from(JSON.stringify(edited, null, 2))));
-      return `${said}; the .metadata.json sidecar the same`;
-    }
+    case 'metadata-both':
+      return rewriteMetadata(victim, (meta) => editMetadata(rng, meta), mutation === 'metadata-both');
     case 'metadata-sidecar': {
       const said = await editSidecarMetadata((meta) => editMetadata(rng, meta));
       return said === undefined ? undefined : `the .metadata.json sidecar only: ${said}`;

@@ -17,8 +17,8 @@ import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, readl
 import { chmod, cp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { prng } from '../helpers/prng.js';
-import { runCli, workspace, type CliResult } from '../helpers/cli.js';
-import { MUTATIONS, mutate, type Age, type StoredBackup } from './archive-mutants.js';
+import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
+import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 
 const SEEDS = process.env.LSB_AGREE_SEED
   ? [Number(process.env.LSB_AGREE_SEED)]
@@ -314,6 +314,27 @@ describe('verify and restore agree on what they found', () => {
       await judge(b, target),
       `.metadata.json sidecar is not this archive's metadata.json (backup ${id} too, but it differs at the record of entry 'app/localhost/files/`,
     );
+  }, 300_000);
+
+  it('a component renamed in metadata.json, its sidecar and .sha256 of an unsigned backup: refused by verify and both restores alike, naming the entries it leaves under no component', async () => {
+    const { b, target } = await copyOf('gz', async ([object]) => {
+      await rewriteMetadata(
+        { object: object!, format: 'tar.gz' },
+        (meta) => {
+          (meta.components as Json[])[0]!.name = 'other';
+          return 'app renamed other';
+        },
+        true,
+      );
+    });
+    const run = await judge(b, target);
+    expect(run.defects).toEqual([]);
+    const words = "which is no component of the backup (its components are 'other'): each component's entries lie under its name";
+    for (const r of [run.verify, ...run.restores.map((x) => x.result)]) {
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(`${r.stdout}${r.stderr}`, cliOutput(r)).toContain(words);
+    }
+    expect(run.restores.map((r) => r.touched)).toEqual([false, false]);
   }, 300_000);
 
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike', async () => {
