@@ -19,6 +19,7 @@ import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing
 import { sidecarMismatches } from './sidecar-match.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
 import { baseMismatch } from './chain-base.js';
+import { sidecarDigestMismatch } from './stored-digest.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -163,7 +164,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
 
   if (!expectedSha256) problems.push({ kind: 'digest', message: `no ${sidecarNames(name, false).sha256} sidecar to check the archive digest against` });
   else if (expectedSha256 !== digest.sha256) {
-    problems.push({ kind: 'digest', message: `the stored archive has sha256 ${digest.sha256}, its .sha256 sidecar says ${expectedSha256}` });
+    problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }
   const content = wrongIdentity ? undefined : digest.result;
   const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);

@@ -337,12 +337,16 @@ describe('verify and restore agree on what they found', () => {
     expect(run.restores.map((r) => r.touched)).toEqual([false, false]);
   }, 300_000);
 
-  it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike', async () => {
+  it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
+    let [stored, recorded] = ['', ''];
     const { b, target } = await copyOf('gz-age', async ([object]) => {
       const plain = (await execa('age', ['-d', '-i', age.identity, object!], { encoding: 'buffer' })).stdout;
       const sealed = await execa('age', ['-r', age.recipient], { input: Buffer.concat([Buffer.from(plain), Buffer.alloc(1024)]), encoding: 'buffer' });
       await writeFile(object!, sealed.stdout);
+      stored = createHash('sha256').update(sealed.stdout).digest('hex');
+      recorded = (await readFile(`${object}.sha256`, 'utf8')).split(' ')[0]!;
     });
-    refusedAlike(await judge(b, target), '.sha256 sidecar');
+    // One wording for both: the stored bytes are the ciphertext.
+    refusedAlike(await judge(b, target), `the stored archive has sha256 ${stored}, its .sha256 sidecar says ${recorded}`);
   }, 300_000);
 });
