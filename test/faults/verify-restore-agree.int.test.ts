@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
 import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
 import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
@@ -335,6 +336,28 @@ describe('verify and restore agree on what they found', () => {
       expect(`${r.stdout}${r.stderr}`, cliOutput(r)).toContain(words);
     }
     expect(run.restores.map((r) => r.touched)).toEqual([false, false]);
+  }, 300_000);
+
+  it("a chain base without its .sha256 sidecar: accepted by verify and both restores, the child's recorded sha256 vouching for it; the same base's bytes changed: refused by all three alike", async () => {
+    const [full] = baselines.find((x) => x.label === 'gz-chain')!.chain;
+    const name = path.basename(full!.object);
+    const vouched = await copyOf('gz-chain', async ([base]) => rm(`${base}.sha256`));
+    const accepted = await judge(vouched.b, vouched.target);
+    expect(accepted.defects).toEqual([]);
+    expect(accepted.verify.exitCode, cliOutput(accepted.verify)).toBe(0);
+    expect(accepted.verify.stdout).toContain(`note: ${name} has no .sha256 sidecar: its stored bytes were checked against the sha256`);
+    expect(accepted.restores.map((r) => [r.result.exitCode, r.same])).toEqual([
+      [0, true],
+      [0, true],
+    ]);
+    // The same entries, compressed again: another sha256 than the one the child recorded.
+    const replaced = await copyOf('gz-chain', async ([base]) => {
+      await writeFile(base!, gzipSync(gunzipSync(await readFile(base!)), { level: 1 }));
+      await rm(`${base}.sha256`);
+    });
+    const run = await judge(replaced.b, replaced.target);
+    refusedAlike(run, `${name} has sha256 `);
+    refusedAlike(run, 'was based on an archive with sha256');
   }, 300_000);
 
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
