@@ -1,8 +1,8 @@
 /**
  * `verify` and `restore` agree on every archive: a backup `verify` passes restores (staged and
  * `--stream`) byte for byte, and a backup restore refuses fails `verify`. Tested generatively:
- * real backups (tar.gz, tar.zst, zip; plain, age-encrypted, signed; an incremental chain of a
- * full and two incrementals) are copied and damaged by a seeded mutation (test/faults/archive-mutants.ts),
+ * real backups (tar.gz, tar.zst, zip; plain, age-encrypted, signed; incremental chains of a
+ * full and two incrementals: plain, encrypted, signed) are copied and damaged by a seeded mutation (test/faults/archive-mutants.ts),
  * then verified and restored through the built CLI. Each mutant must be refused by all three
  * before any host is touched, or accepted by all three with the tree restored as backed up.
  *
@@ -174,6 +174,8 @@ beforeAll(async () => {
     ['gz-age', { format: 'tar.gz', encrypt: true }],
     ['zst-signed', { format: 'tar.zst', sign: true }],
     ['gz-chain', { format: 'tar.gz', chain: true }],
+    ['zst-age-chain', { format: 'tar.zst', encrypt: true, chain: true }],
+    ['gz-signed-chain', { format: 'tar.gz', sign: true, chain: true }],
   ];
   for (let i = 0; i < specs.length; i += 2) baselines.push(...(await Promise.all(specs.slice(i, i + 2).map(([l, o]) => makeBaseline(l, o)))));
 }, 600_000);
