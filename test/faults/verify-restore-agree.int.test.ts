@@ -7,7 +7,7 @@
  * before any host is touched, or accepted by all three with the tree restored as backed up.
  *
  * CI runs the seeds 1..LSB_AGREE_SEEDS (default 12) and the seeds that found defects; replay one
- * with LSB_AGREE_SEED=<seed>. LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
+ * with LSB_AGREE_SEED=<seed> (or several: 12,24). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
  * what each command said); LSB_AGREE_KEEP=1 keeps the mutants to replay them by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js'
 import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 
 const SEEDS = process.env.LSB_AGREE_SEED
-  ? [Number(process.env.LSB_AGREE_SEED)]
+  ? process.env.LSB_AGREE_SEED.split(',').map(Number)
   : Array.from({ length: Number(process.env.LSB_AGREE_SEEDS ?? 12) }, (_, i) => i + 1);
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
