@@ -126,7 +126,11 @@ spec:
     const r = await runCli(['apply', recipes, '-b', build, '-t', target, '--format', options.format, '-q', ...extra], { timeoutMs: 300_000 });
     if (r.exitCode !== 0) throw new Error(`${label}: apply ${extra.join(' ')} failed: ${r.stderr}`);
   };
-  const backupOptions = [...(options.encrypt ? ['--encrypt-to', age.recipient] : []), ...(options.sign ? ['--sign-key', signKey] : [])];
+  // The identity reads the base's encrypted metadata: without it --incremental makes a full backup.
+  const backupOptions = [
+    ...(options.encrypt ? ['--encrypt-to', age.recipient, '--identity', age.identity] : []),
+    ...(options.sign ? ['--sign-key', signKey] : []),
+  ];
   if (options.chain) {
     await apply([...backupOptions, '--full']);
     // Changes the incrementals carry, with mtimes the host's comparison cannot miss.
