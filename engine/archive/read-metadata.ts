@@ -1,7 +1,8 @@
 /**
  * Every metadata.json lsbackup reads back (list, show, verify, restore; the `<name>.metadata.json`
  * sidecar or the archive's last entry) goes through here: checked against
- * schemas/metadata.schema.json before anything trusts a field of it.
+ * schemas/metadata.schema.json before anything trusts a field of it, and its entries against its
+ * components (entry-components.ts).
  */
 import type { Readable } from 'node:stream';
 import schema from '../../schemas/metadata.schema.json' with { type: 'json' };
@@ -12,6 +13,7 @@ import { MAX_METADATA_BYTES, readLimited } from './limits.js';
 import { readMetadataHeadText } from './metadata-head.js';
 import { METADATA_FORMAT, type BackupMetadata, type MetadataHead } from './metadata.js';
 import { METADATA_ENTRY } from './writer.js';
+import { entriesOutsideComponents } from './entry-components.js';
 
 /** Problems named in the error; a foreign file can have hundreds. */
 const SHOWN_PROBLEMS = 5;
@@ -41,6 +43,8 @@ function withUnknownKeys<T>(node: T): T {
 export function parseMetadata(text: string | Buffer, backup: string, from: string = METADATA_ENTRY): BackupMetadata {
   const { value, problems } = validateValue<BackupMetadata>(from, parseJson(text, backup, from), metadataReadSchema);
   if (!value) throw metadataError(backup, from, problems);
+  const stray = entriesOutsideComponents(value);
+  if (stray) throw metadataError(backup, from, [{ file: from, message: stray }]);
   return value;
 }
 

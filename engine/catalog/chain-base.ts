@@ -13,3 +13,8 @@ export function baseMismatch(base: NonNullable<BackupMetadata['base']>, child: s
   if (storedSha256 === base.sha256) return undefined;
   return `${base.archive} has sha256 ${storedSha256}, but ${child} was based on an archive with sha256 ${base.sha256}: the base was replaced or damaged`;
 }
+
+/** What verify notes of a chain member without a `.sha256` sidecar whose stored bytes are the ones its child recorded. */
+export function vouchedFor(member: string, child: string): string {
+  return `${member} has no .sha256 sidecar: its stored bytes were checked against the sha256 ${child} recorded of its base, and match`;
+}

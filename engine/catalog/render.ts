@@ -3,7 +3,7 @@ import type { BackupMetadata } from '../archive/index.js';
 import { formatBytes, formatDuration, renderTable, visibleControls } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
 import { pruneGroup, type PruneResult } from './prune.js';
-import type { BackupVerifyReport } from './verify.js';
+import { isNote, type BackupVerifyReport } from './verify.js';
 import { describeSignature } from '../signing/index.js';
 import { isWarning } from '../archive/verify.js';
 import { NEXT_RUN_AFTER_DAMAGE, type DamageRecord } from './damage.js';
@@ -115,8 +115,7 @@ export function renderVerify(report: BackupVerifyReport, record: DamageRecord = 
     lines.push(`  chain          ${checked}`);
   }
   lines.push(...describeDamage(report, record).map((l) => `  ${l}`));
-  for (const p of report.problems)
-    lines.push(`  ${p.kind === 'encrypted' ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
+  for (const p of report.problems) lines.push(`  ${isNote(p) ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');
 }
 

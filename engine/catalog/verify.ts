@@ -16,7 +16,8 @@ import type { EntryRecord } from '../archive/types.js';
 import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing/index.js';
 import { sidecarMismatches } from './sidecar-match.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
-import { baseMismatch } from './chain-base.js';
+import { baseMismatch, vouchedFor } from './chain-base.js';
+import { sidecarDigestMismatch } from './stored-digest.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -29,7 +30,7 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'chain'; message: string; path?: undefined })[];
+  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'chain' | 'note'; message: string; path?: undefined })[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
   /**
@@ -41,13 +42,21 @@ export interface BackupVerifyReport {
 }
 
 /**
+ * Said, but no problem: what was not checked (encrypted, no --identity), or how it was checked
+ * instead (a chain member without its `.sha256` sidecar, held to the sha256 its child recorded).
+ */
+export function isNote(p: Pick<BackupVerifyReport['problems'][number], 'kind'>): boolean {
+  return p.kind === 'encrypted' || p.kind === 'note';
+}
+
+/**
  * Whether a problem says the store does not hold what was written, which is what marks a backup
  * damaged (damage.ts). Not: a note or a warning, an entry its run recorded as stored incomplete
  * (a host cut mid-stream: the backup says partial, and always did), or a .sha256 sidecar that is
  * not there to compare with (an archive fetched with `get`).
  */
 function showsDamage(p: BackupVerifyReport['problems'][number], report: Pick<BackupVerifyReport, 'expectedSha256'>): boolean {
-  if (p.kind === 'encrypted' || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p)) return false;
+  if (isNote(p) || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p)) return false;
   return !(p.kind === 'digest' && report.expectedSha256 === undefined);
 }
 
@@ -62,7 +71,7 @@ export async function verifyBackup(target: Target, name: string, options: Verify
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
   const damaged = [...new Set([...own, ...chain.damaged])];
-  return { ...report, ok: report.ok && chain.problems.length === 0, problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
+  return { ...report, ok: report.ok && chain.problems.every(isNote), problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
 }
 
 /**
@@ -106,11 +115,13 @@ async function verifyChain(
     }
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
-    for (const p of report.problems.filter((p) => !isWarning(p) && p.kind !== 'encrypted')) {
+    const replaced = baseMismatch(base, child.name, report.sha256);
+    for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
       if (showsDamage(p, report)) chain(`${base.archive}: ${p.message}`, base.archive);
+      // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
+      else if (p.kind === 'digest' && !replaced) problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
     }
-    const replaced = baseMismatch(base, child.name, report.sha256);
     if (replaced) chain(replaced, base.archive);
     if (!metadata || metadata.backupId !== base.backupId) {
       chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
@@ -161,7 +172,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
 
   if (!expectedSha256) problems.push({ kind: 'digest', message: `no ${sidecarNames(name, false).sha256} sidecar to check the archive digest against` });
   else if (expectedSha256 !== digest.sha256) {
-    problems.push({ kind: 'digest', message: `the stored archive has sha256 ${digest.sha256}, its .sha256 sidecar says ${expectedSha256}` });
+    problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }
   const content = wrongIdentity ? undefined : digest.result;
   const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);
@@ -179,7 +190,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   if (content) problems.push(...(await sidecarMismatches(target, name, content, options)));
   const report: BackupVerifyReport = {
     name,
-    ok: problems.every((p) => p.kind === 'encrypted' || isWarning(p)),
+    ok: problems.every((p) => isNote(p) || isWarning(p)),
     storedBytes: digest.bytes,
     sha256: digest.sha256,
     expectedSha256,

@@ -1,5 +1,5 @@
 import type { Target } from '../../targets/types.js';
-import { verifyBackup } from '../catalog/verify.js';
+import { isNote, verifyBackup } from '../catalog/verify.js';
 import { isWarning } from '../archive/verify.js';
 import { recordVerifyFindings } from '../catalog/damage.js';
 import { describeDamage } from '../catalog/render.js';
@@ -27,7 +27,7 @@ export async function verifyCopies(
       try {
         const checked = await verifyBackup(target, copy.name, options);
         const record = await recordVerifyFindings(target, checked, `job ${options.job}'s verify`);
-        const problems = checked.problems.filter((p) => p.kind !== 'encrypted' && !isWarning(p)).map((p) => p.message);
+        const problems = checked.problems.filter((p) => !isNote(p) && !isWarning(p)).map((p) => p.message);
         const verified = {
           ...copy,
           verify: {

@@ -15,6 +15,7 @@ import { recordBlocks, type BlockDigests } from '../archive/block-digests.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
+import { sidecarDigestMismatch } from '../catalog/stored-digest.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
 export interface StagedEntry {
@@ -177,7 +178,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
   // The stored bytes' digest: the ciphertext's of an encrypted backup, else the stream's own.
   const archiveSha256 = options.storedSha256?.() ?? digest();
   if (options.expectedSha256 && options.expectedSha256 !== archiveSha256) {
-    refuse(`the archive's sha256 ${archiveSha256} differs from its .sha256 sidecar ${options.expectedSha256}`);
+    refuse(sidecarDigestMismatch(archiveSha256, options.expectedSha256));
   }
   return { metadata: metadata!, metadataBytes: metadataBytes!, signature, entries, recipes, archiveSha256, order, blocks: blocks() };
 }

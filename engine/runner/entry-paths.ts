@@ -4,6 +4,7 @@
  *   <component>/<host>/files/<path>        collected files, <path> relative to the host's /
  *   lsbackup/recipes/<name>-<version>.yaml the recipes that made the backup
  */
+import { RECIPES_PREFIX } from '../archive/reserved-entries.js';
 
 /** A host name as one path segment; '.', '..' and '' would not be one, so they become underscores. */
 export function hostSegment(host: string): string {
@@ -56,7 +57,7 @@ export function hostPathInArchive(component: string, host: string, hostPath: str
   return rel === '' ? filesPrefix(component, host) : `${filesPrefix(component, host)}/${rel}`;
 }
 
-export const RECIPES_PREFIX = 'lsbackup/recipes';
+export { RECIPES_PREFIX };
 
 export function recipeEntryPath(name: string, version: string): string {
   return `${RECIPES_PREFIX}/${name}-${version}.yaml`;

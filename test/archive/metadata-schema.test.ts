@@ -87,6 +87,17 @@ describe('metadata.schema.json', () => {
     }
   });
 
+  // Restore finds a component's data by the directory its name gives (docs/archive-format.md, Layout).
+  it("refuses entries under no component it lists (a component renamed, the components emptied), the carried recipes being no component's", () => {
+    const renamed = { ...sample, components: [{ ...sample.components[0]!, name: 'other' }] };
+    expect(readError(renamed).message).toContain(
+      "metadata.json: entry 'postgresql/db-1/dumpall.sql' is under 'postgresql/', which is no component of the backup (its components are 'other'): each component's entries lie under its name, and restore finds them by it",
+    );
+    expect(readError({ ...sample, components: [] }).message).toContain('which is no component of the backup (it lists no component)');
+    const recipe = { ...sample.entries[0]!, path: 'lsbackup/recipes/postgresql-1.0.0.yaml' };
+    expect(parseMetadata(JSON.stringify({ ...sample, entries: [...sample.entries, recipe] }), NAME).entries).toHaveLength(2);
+  });
+
   it('says which lsbackup to use for a metadata format it does not read', () => {
     const error = readError({ ...sample, format: 'lsbackup-metadata/v2', lsbackupVersion: '2.0.0' });
     expect(error.message).toContain('metadata.json: is in format lsbackup-metadata/v2; this lsbackup');

@@ -1,6 +1,6 @@
 /**
  * Seeded mutations of a stored backup for the verify/restore agreement test: byte-level damage to
- * the stored object (flip, truncate, append), tar members dropped, duplicated or swapped,
+ * the stored object (flip, truncate, append), tar or zip members dropped, duplicated or swapped,
  * metadata.json fields edited (inside the archive, in its sidecar, or both), `.sha256` sidecars
  * rewritten to match or not, chain members removed. Encrypted objects are decrypted with `age`,
  * changed and encrypted again, so the damage lands inside the encryption.
@@ -10,7 +10,7 @@
  */
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 export type Rng = () => number;
@@ -130,7 +130,7 @@ function bodyOf(m: TarMember): Buffer {
 // ---------------------------------------------------------------------------------------------
 // metadata.json edits.
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 interface MetaEntry extends Json {
   path: string;
   type: string;
@@ -236,6 +236,75 @@ function editMetadata(rng: Rng, meta: Json): string | undefined {
   }
 }
 
+const metadataSidecarOf = (b: StoredBackup) => (b.age ? `${b.object}.metadata.json.age` : `${b.object}.metadata.json`);
+
+// ---------------------------------------------------------------------------------------------
+// Zip members, rewritten by Python's zipfile: each member's record (name, mode, time, method) as
+// it was, in the order given; a member's body is its data.
+
+const ZIP_READ = `import sys, json, zipfile, base64
+z = zipfile.ZipFile(sys.argv[1])
+print(json.dumps([[i.filename, base64.b64encode(z.read(i)).decode()] for i in z.infolist()]))`;
+const ZIP_WRITE = `import sys, json, zipfile, base64, warnings, copy
+warnings.simplefilter('ignore')  # a duplicated name is the point
+infos = zipfile.ZipFile(sys.argv[1]).infolist()
+with zipfile.ZipFile(sys.argv[2], 'w') as out:
+    for i, body in json.load(sys.stdin):
+        out.writestr(copy.copy(infos[i]), base64.b64decode(body))`;
+
+async function zipMembers(file: string): Promise<TarMember[]> {
+  const listed = JSON.parse((await execa('python3', ['-c', ZIP_READ, file])).stdout) as [string, string][];
+  return listed.map(([name, body]) => ({ name, bytes: Buffer.from(body, 'base64') }));
+}
+
+/** Writes `members` (of `original`, moved, repeated or left out, a body changed) over `file`, each under the record of the original member of its name. */
+async function writeZip(file: string, original: TarMember[], members: TarMember[]): Promise<void> {
+  const spec = members.map((m) => [original.findIndex((o) => o.name === m.name), m.bytes.toString('base64')]);
+  await execa('python3', ['-c', ZIP_WRITE, file, `${file}.rewritten`], { input: JSON.stringify(spec) });
+  await rename(`${file}.rewritten`, file);
+}
+
+/** A member's body, and a member holding another body, in `format`'s terms. */
+const bodyIn = (format: StoredBackup['format'], m: TarMember) => (format === 'zip' ? m.bytes : bodyOf(m));
+const withBodyIn = (format: StoredBackup['format'], m: TarMember, body: Buffer) => (format === 'zip' ? { name: m.name, bytes: body } : withBody(m, body));
+
+/** The members of `victim` (a zip's, or a tar's) changed by `change` (undefined: nothing to change), stored again with its `.sha256` to match. */
+async function rewriteMembers(victim: StoredBackup, change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined): Promise<string | undefined> {
+  if (victim.format === 'zip') {
+    if (victim.age) return undefined;
+    const original = await zipMembers(victim.object);
+    const members = [...original];
+    const said = change({ members, tail: Buffer.alloc(0) });
+    if (said === undefined) return undefined;
+    await writeZip(victim.object, original, members);
+    await matchSidecar(victim.object);
+    return `${said}; .sha256 rewritten to match`;
+  }
+  const tar = splitTar(await decompress(victim.format, await decrypt(victim, await readFile(victim.object))));
+  const said = change(tar);
+  if (said === undefined) return undefined;
+  await writeFile(victim.object, await encrypt(victim, await compress(victim.format, joinTar(tar.members, tar.tail))));
+  await matchSidecar(victim.object);
+  return `${said}; .sha256 rewritten to match`;
+}
+
+/** The archive's metadata.json edited by `edit` (its `.sha256` rewritten to match), and with `sidecar` the `.metadata.json` sidecar the same. */
+export async function rewriteMetadata(victim: StoredBackup, edit: (meta: Json) => string | undefined, sidecar: boolean): Promise<string | undefined> {
+  let edited: Json | undefined;
+  const said = await rewriteMembers(victim, ({ members }) => {
+    const i = members.findIndex((m) => m.name === 'metadata.json');
+    const meta = JSON.parse(bodyIn(victim.format, members[i]!).toString('utf8')) as Json;
+    const what = edit(meta);
+    if (what === undefined) return undefined;
+    members[i] = withBodyIn(victim.format, members[i]!, Buffer.from(JSON.stringify(meta, null, 2)));
+    edited = meta;
+    return `metadata.json in the archive: ${what}`;
+  });
+  if (said === undefined || !sidecar) return said;
+  await writeFile(metadataSidecarOf(victim), await encrypt(victim, Buffer.from(JSON.stringify(edited, null, 2))));
+  return `${said}; the .metadata.json sidecar the same`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The mutations.
 
@@ -256,19 +325,11 @@ export type Mutation = (typeof MUTATIONS)[number];
 
 /**
  * Applies `mutation` to `victim` (one member of `chain`, the backups of the copied target, oldest
- * first). Returns what it did, or undefined when it does not apply to this backup (tar
- * mutations of a zip, chain mutations of a lone backup).
+ * first). Returns what it did, or undefined when it does not apply to this backup (member
+ * mutations of an encrypted zip, chain mutations of a lone backup).
  */
 export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup, chain: StoredBackup[]): Promise<string | undefined> {
-  const tarLevel = async (change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined): Promise<string | undefined> => {
-    if (victim.format === 'zip') return undefined;
-    const tar = splitTar(await decompress(victim.format, await decrypt(victim, await readFile(victim.object))));
-    const said = change(tar);
-    if (said === undefined) return undefined;
-    await writeFile(victim.object, await encrypt(victim, await compress(victim.format, joinTar(tar.members, tar.tail))));
-    await matchSidecar(victim.object);
-    return `${said}; .sha256 rewritten to match`;
-  };
+  const tarLevel = (change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined) => rewriteMembers(victim, change);
   const sidecarChoice = async (): Promise<string> => {
     if (rng() < 0.5) return '.sha256 kept';
     await matchSidecar(victim.object);
@@ -282,7 +343,7 @@ export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup,
     await writeFile(victim.object, inside ? await encrypt(victim, changed) : changed);
     return `${said}${inside ? ' (inside the encryption)' : ''}; ${await sidecarChoice()}`;
   };
-  const sidecarMetadata = victim.age ? `${victim.object}.metadata.json.age` : `${victim.object}.metadata.json`;
+  const sidecarMetadata = metadataSidecarOf(victim);
   const editSidecarMetadata = async (edit: (meta: Json) => string | undefined) => {
     const meta = JSON.parse((await decrypt(victim, await readFile(sidecarMetadata))).toString('utf8')) as Json;
     const said = edit(meta);
@@ -329,21 +390,8 @@ export async function mutate(rng: Rng, mutation: Mutation, victim: StoredBackup,
         return `members ${members[j]!.name} and ${members[i]!.name} swapped`;
       });
     case 'metadata-inside':
-    case 'metadata-both': {
-      let edited: Json | undefined;
-      const said = await tarLevel(({ members }) => {
-        const i = members.findIndex((m) => m.name === 'metadata.json');
-        const meta = JSON.parse(bodyOf(members[i]!).toString('utf8')) as Json;
-        const what = editMetadata(rng, meta);
-        if (what === undefined) return undefined;
-        members[i] = withBody(members[i]!, Buffer.from(JSON.stringify(meta, null, 2)));
-        edited = meta;
-        return `metadata.json in the archive: ${what}`;
-      });
-      if (said === undefined || mutation === 'metadata-inside') return said;
-      await writeFile(sidecarMetadata, await encrypt(victim, Buffer.from(JSON.stringify(edited, null, 2))));
-      return `${said}; the .metadata.json sidecar the same`;
-    }
+    case 'metadata-both':
+      return rewriteMetadata(victim, (meta) => editMetadata(rng, meta), mutation === 'metadata-both');
     case 'metadata-sidecar': {
       const said = await editSidecarMetadata((meta) => editMetadata(rng, meta));
       return said === undefined ? undefined : `the .metadata.json sidecar only: ${said}`;

@@ -1,13 +1,13 @@
 /**
  * `verify` and `restore` agree on every archive: a backup `verify` passes restores (staged and
  * `--stream`) byte for byte, and a backup restore refuses fails `verify`. Tested generatively:
- * real backups (tar.gz, tar.zst, zip; plain, age-encrypted, signed; an incremental chain of a
- * full and two incrementals) are copied and damaged by a seeded mutation (test/faults/archive-mutants.ts),
+ * real backups (tar.gz, tar.zst, zip; plain, age-encrypted, signed; incremental chains of a
+ * full and two incrementals: plain, encrypted, signed) are copied and damaged by a seeded mutation (test/faults/archive-mutants.ts),
  * then verified and restored through the built CLI. Each mutant must be refused by all three
  * before any host is touched, or accepted by all three with the tree restored as backed up.
  *
  * CI runs the seeds 1..LSB_AGREE_SEEDS (default 12) and the seeds that found defects; replay one
- * with LSB_AGREE_SEED=<seed>. LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
+ * with LSB_AGREE_SEED=<seed> (or several: 12,24). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
  * what each command said); LSB_AGREE_KEEP=1 keeps the mutants to replay them by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,12 +16,13 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
-import { runCli, workspace, type CliResult } from '../helpers/cli.js';
-import { MUTATIONS, mutate, type Age, type StoredBackup } from './archive-mutants.js';
+import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
+import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 
 const SEEDS = process.env.LSB_AGREE_SEED
-  ? [Number(process.env.LSB_AGREE_SEED)]
+  ? process.env.LSB_AGREE_SEED.split(',').map(Number)
   : Array.from({ length: Number(process.env.LSB_AGREE_SEEDS ?? 12) }, (_, i) => i + 1);
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
@@ -125,7 +126,11 @@ spec:
     const r = await runCli(['apply', recipes, '-b', build, '-t', target, '--format', options.format, '-q', ...extra], { timeoutMs: 300_000 });
     if (r.exitCode !== 0) throw new Error(`${label}: apply ${extra.join(' ')} failed: ${r.stderr}`);
   };
-  const backupOptions = [...(options.encrypt ? ['--encrypt-to', age.recipient] : []), ...(options.sign ? ['--sign-key', signKey] : [])];
+  // The identity reads the base's encrypted metadata: without it --incremental makes a full backup.
+  const backupOptions = [
+    ...(options.encrypt ? ['--encrypt-to', age.recipient, '--identity', age.identity] : []),
+    ...(options.sign ? ['--sign-key', signKey] : []),
+  ];
   if (options.chain) {
     await apply([...backupOptions, '--full']);
     // Changes the incrementals carry, with mtimes the host's comparison cannot miss.
@@ -173,6 +178,8 @@ beforeAll(async () => {
     ['gz-age', { format: 'tar.gz', encrypt: true }],
     ['zst-signed', { format: 'tar.zst', sign: true }],
     ['gz-chain', { format: 'tar.gz', chain: true }],
+    ['zst-age-chain', { format: 'tar.zst', encrypt: true, chain: true }],
+    ['gz-signed-chain', { format: 'tar.gz', sign: true, chain: true }],
   ];
   for (let i = 0; i < specs.length; i += 2) baselines.push(...(await Promise.all(specs.slice(i, i + 2).map(([l, o]) => makeBaseline(l, o)))));
 }, 600_000);
@@ -316,12 +323,59 @@ describe('verify and restore agree on what they found', () => {
     );
   }, 300_000);
 
-  it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike', async () => {
+  it('a component renamed in metadata.json, its sidecar and .sha256 of an unsigned backup: refused by verify and both restores alike, naming the entries it leaves under no component', async () => {
+    const { b, target } = await copyOf('gz', async ([object]) => {
+      await rewriteMetadata(
+        { object: object!, format: 'tar.gz' },
+        (meta) => {
+          (meta.components as Json[])[0]!.name = 'other';
+          return 'app renamed other';
+        },
+        true,
+      );
+    });
+    const run = await judge(b, target);
+    expect(run.defects).toEqual([]);
+    const words = "which is no component of the backup (its components are 'other'): each component's entries lie under its name";
+    for (const r of [run.verify, ...run.restores.map((x) => x.result)]) {
+      expect(r.exitCode, cliOutput(r)).toBe(1);
+      expect(`${r.stdout}${r.stderr}`, cliOutput(r)).toContain(words);
+    }
+    expect(run.restores.map((r) => r.touched)).toEqual([false, false]);
+  }, 300_000);
+
+  it("a chain base without its .sha256 sidecar: accepted by verify and both restores, the child's recorded sha256 vouching for it; the same base's bytes changed: refused by all three alike", async () => {
+    const [full] = baselines.find((x) => x.label === 'gz-chain')!.chain;
+    const name = path.basename(full!.object);
+    const vouched = await copyOf('gz-chain', async ([base]) => rm(`${base}.sha256`));
+    const accepted = await judge(vouched.b, vouched.target);
+    expect(accepted.defects).toEqual([]);
+    expect(accepted.verify.exitCode, cliOutput(accepted.verify)).toBe(0);
+    expect(accepted.verify.stdout).toContain(`note: ${name} has no .sha256 sidecar: its stored bytes were checked against the sha256`);
+    expect(accepted.restores.map((r) => [r.result.exitCode, r.same])).toEqual([
+      [0, true],
+      [0, true],
+    ]);
+    // The same entries, compressed again: another sha256 than the one the child recorded.
+    const replaced = await copyOf('gz-chain', async ([base]) => {
+      await writeFile(base!, gzipSync(gunzipSync(await readFile(base!)), { level: 1 }));
+      await rm(`${base}.sha256`);
+    });
+    const run = await judge(replaced.b, replaced.target);
+    refusedAlike(run, `${name} has sha256 `);
+    refusedAlike(run, 'was based on an archive with sha256');
+  }, 300_000);
+
+  it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
+    let [stored, recorded] = ['', ''];
     const { b, target } = await copyOf('gz-age', async ([object]) => {
       const plain = (await execa('age', ['-d', '-i', age.identity, object!], { encoding: 'buffer' })).stdout;
       const sealed = await execa('age', ['-r', age.recipient], { input: Buffer.concat([Buffer.from(plain), Buffer.alloc(1024)]), encoding: 'buffer' });
       await writeFile(object!, sealed.stdout);
+      stored = createHash('sha256').update(sealed.stdout).digest('hex');
+      recorded = (await readFile(`${object}.sha256`, 'utf8')).split(' ')[0]!;
     });
-    refusedAlike(await judge(b, target), '.sha256 sidecar');
+    // One wording for both: the stored bytes are the ciphertext.
+    refusedAlike(await judge(b, target), `the stored archive has sha256 ${stored}, its .sha256 sidecar says ${recorded}`);
   }, 300_000);
 });

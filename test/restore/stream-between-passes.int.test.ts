@@ -8,10 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliOutput, runCli, type CliResult } from '../helpers/cli.js';
+import { cliOutput, runCli, succeeded, type CliResult } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 
 const TIMEOUT_MS = 300_000;
@@ -21,7 +21,7 @@ const DB_BYTES = 4 * 1024 * 1024;
 const RECIPE = `hosts: { group: app, run: all }
 vars: { data: /nonexistent }
 backup:
-  snapshot: [{ name: database dump, run: "cat {{vars.data}}/db.bin", output: db.bin }]
+  snapshot: [{ name: database dump, run: "cat {{vars.data}}/db.bin", output: db.bin, contentAddressed: true }]
 restore:
   pre:
     - run: cat {{vars.data}}/between-passes
@@ -41,26 +41,32 @@ beforeAll(async () => {
   await mkdir(data, { recursive: true });
   await cluster.hostVars('localhost', { data });
   await cluster.writeRecipe('app', RECIPE);
+  await mkdir(cluster.target, { recursive: true });
 }, 120_000);
 
 afterAll(async () => {
   await cluster?.cleanup();
 });
 
-/** Backs up a fresh random db.bin; returns the archive and the bytes it verified. */
-async function backUp(): Promise<{ archive: string; db: Buffer }> {
+/** Backs up a fresh random db.bin (`extra`: apply's options); returns the archive and the bytes it verified. */
+async function backUp(extra: string[] = []): Promise<{ archive: string; db: Buffer }> {
   const db = randomBytes(DB_BYTES);
   await writeFile(path.join(data, 'db.bin'), db);
-  return { archive: await cluster.backup(cluster.recipes), db };
+  // Listed by name: the cluster helper's archive finder leaves encrypted ones out.
+  const before = new Set(await readdir(cluster.target));
+  succeeded(await cluster.apply(cluster.recipes, extra));
+  const added = (await readdir(cluster.target)).filter((n) => !before.has(n) && /\.tar\.gz(\.age)?$/.test(n));
+  expect(added).toHaveLength(1);
+  return { archive: path.join(cluster.target, added[0]!), db };
 }
 
 /** `restore --stream`, running `change` once the verify pass is over and before the restore pass reads anything. */
-async function restoreChangedBetweenPasses(archive: string, change: () => Promise<void>): Promise<CliResult> {
+async function restoreChangedBetweenPasses(archive: string, change: () => Promise<void>, extra: string[] = []): Promise<CliResult> {
   const gate = path.join(data, 'between-passes');
   await rm(gate, { force: true });
   execFileSync('mkfifo', [gate]);
   for (const f of ['restored.bin', 'post-ran']) await rm(path.join(data, f), { force: true });
-  const restore = runCli(['restore', archive, '-b', cluster.build, '--recipes', cluster.recipes, '--yes', '--stream'], {
+  const restore = runCli(['restore', archive, '-b', cluster.build, '--recipes', cluster.recipes, '--yes', '--stream', ...extra], {
     env: cluster.env,
     timeoutMs: 120_000,
   });
@@ -81,6 +87,14 @@ async function restoredPrefixOf(db: Buffer): Promise<void> {
   expect(restored.equals(db.subarray(0, restored.length)), `the host got ${restored.length} bytes that are not the verified ones`).toBe(true);
 }
 
+/** The restore failed naming the change, the host got only verified bytes, and post ran. */
+async function refusedAfterTheChange(r: CliResult, verified: Buffer): Promise<void> {
+  await restoredPrefixOf(verified);
+  expect(r.exitCode, cliOutput(r)).toBe(1);
+  expect(r.stderr).toMatch(/changed after it was verified \((bytes \d+-\d+ differ from the verified ones|it ends after \d+ bytes|it is longer)/);
+  await expect(stat(path.join(data, 'post-ran')), 'the post step ran').resolves.toBeDefined();
+}
+
 describe('restore --stream: the archive changes between the verify pass and the restore pass', () => {
   it(
     'replaced by another backup of the same cluster under the same name: the host gets none of its bytes, the restore fails naming the change, post runs',
@@ -90,10 +104,60 @@ describe('restore --stream: the archive changes between the verify pass and the 
       await copyFile((await backUp()).archive, other);
 
       const r = await restoreChangedBetweenPasses(verified.archive, () => copyFile(other, verified.archive));
-      await restoredPrefixOf(verified.db);
-      expect(r.exitCode, cliOutput(r)).toBe(1);
-      expect(r.stderr).toMatch(/changed after it was verified \((bytes \d+-\d+ differ from the verified ones|it ends after \d+ bytes|it is longer)/);
-      await expect(stat(path.join(data, 'post-ran')), 'the post step ran').resolves.toBeDefined();
+      await refusedAfterTheChange(r, verified.db);
+    },
+    TIMEOUT_MS,
+  );
+
+  it.each([
+    [
+      'age-encrypted',
+      async () => {
+        const key = path.join(cluster.dir, 'age-key.txt');
+        execFileSync('age-keygen', ['-o', key], { stdio: 'ignore' });
+        const recipient = /age1[0-9a-z]+/.exec(await readFile(key, 'utf8'))![0];
+        return { backup: ['--encrypt-to', recipient], restore: ['--identity', key] };
+      },
+    ],
+    [
+      'signed',
+      async () => {
+        const key = path.join(cluster.dir, 'signing');
+        execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', key]);
+        const signers = path.join(cluster.dir, 'allowed_signers');
+        await writeFile(signers, `ci ${await readFile(`${key}.pub`, 'utf8')}`);
+        return { backup: ['--sign-key', key], restore: ['--trusted-keys', signers] };
+      },
+    ],
+  ] as const)(
+    'a %s backup replaced by another of the same cluster and keys: the host gets none of its bytes, the restore fails naming the change, post runs',
+    async (_kind, keys) => {
+      const options = await keys();
+      const verified = await backUp(options.backup);
+      const other = path.join(cluster.dir, 'other-keyed');
+      await copyFile((await backUp(options.backup)).archive, other);
+      const r = await restoreChangedBetweenPasses(verified.archive, () => copyFile(other, verified.archive), options.restore);
+      await refusedAfterTheChange(r, verified.db);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    "an incremental's base replaced by another full backup: the host gets none of the replacement's bytes of the referenced file, the restore fails naming the change, post runs",
+    async () => {
+      const base = await backUp(['--full']);
+      // db.bin unchanged: the incremental refers to the base for it.
+      const before = new Set(await readdir(cluster.target));
+      succeeded(await cluster.apply(cluster.recipes, ['--incremental']));
+      const newest = path.join(
+        cluster.target,
+        (await readdir(cluster.target)).find((n) => !before.has(n) && n.endsWith('.tar.gz'))!,
+      );
+      const other = path.join(cluster.dir, 'other-full');
+      await copyFile((await backUp(['--full'])).archive, other);
+      const r = await restoreChangedBetweenPasses(newest, () => copyFile(other, base.archive));
+      await refusedAfterTheChange(r, base.db);
+      expect(r.stderr).toContain(`${path.basename(base.archive)} changed after it was verified`);
     },
     TIMEOUT_MS,
   );
