@@ -52,6 +52,10 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     const wanted = new Set(refs.map(heldPath));
     const stagingDir = path.join(options.stagingDir, `base-${depth}`);
     await mkdir(stagingDir, { recursive: true, mode: 0o700 });
+    // Read before the archive is opened: an await between opening it and reading it would leave a
+    // failure of the opened stream (a small encrypted base that does not decrypt) with no listener,
+    // and the process would die of it (cleanup not run) instead of refusing the restore.
+    const expectedSha256 = await member.sidecarSha256();
     const opened = await member.openMeasured();
     const staged = await stageBackup(opened.stream, {
       backup: member.name,
@@ -59,7 +63,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
       stagingDir,
       components: () => false,
       bodies: (p) => !options.stream && wanted.has(p),
-      expectedSha256: await member.sidecarSha256(),
+      expectedSha256,
       storedSha256: opened.storedSha256,
       recordBlocks: options.stream,
     });

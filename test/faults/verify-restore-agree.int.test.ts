@@ -26,8 +26,10 @@ const SEEDS = process.env.LSB_AGREE_SEED
   : Array.from({ length: Number(process.env.LSB_AGREE_SEEDS ?? 12) }, (_, i) => i + 1);
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
+/** What Node prints for an error nothing caught (an unhandled 'error' event, an uncaught exception). */
+const CRASHED = /Unhandled 'error' event|^\s*throw er;|^\s+at .+:\d+:\d+\)?$/m;
 /** Seeds that found a disagreement once: always run. */
-const FOUND: number[] = [1, 16, 22];
+const FOUND: number[] = [1, 16, 22, 44];
 
 interface Baseline {
   label: string;
@@ -277,6 +279,10 @@ async function judge(b: Baseline, target: string): Promise<{ verify: CliResult; 
     if (!accepted && r.touched) defects.push(`${r.mode} restore exit ${r.result.exitCode} after touching the host (its pre step ran): ${problem(r.result)}`);
     if (verifyOk && !accepted) defects.push(`verify OK, ${r.mode} restore exit ${r.result.exitCode}: ${problem(r.result)}`);
     if (!verifyOk && accepted) defects.push(`verify exit ${verify.exitCode} (${problem(verify)}), ${r.mode} restore exit 0`);
+  }
+  // A refusal is a sentence, never a crash: an uncaught error prints Node's stack instead.
+  for (const [what, run] of [['verify', verify], ...restores.map((r) => [`${r.mode} restore`, r.result] as const)] as const) {
+    if (CRASHED.test(cliOutput(run))) defects.push(`${what} crashed: ${cliOutput(run).slice(0, 2000)}`);
   }
   if (restores.length === 2 && restores[0]!.result.exitCode !== restores[1]!.result.exitCode)
     defects.push(`staged exit ${restores[0]!.result.exitCode}, --stream exit ${restores[1]!.result.exitCode}`);
