@@ -7,6 +7,7 @@ import { damageMarkerName, parseBackupName, sanitizeClusterName } from '../archi
 import type { BackupMetadata } from '../archive/metadata.js';
 import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
 import { heldToArchive } from './base-sidecar.js';
+import { storedSha256 } from '../catalog/objects.js';
 import { firstDamaged } from '../catalog/damage.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -50,7 +51,7 @@ export async function chooseIncrementalBase(
   }
   // Still right (its references are to bytes that exist), but it sends what the newer one holds.
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
-  const chain = await chainOf(newest, listing);
+  const chain = await chainOf(newest, listing, first);
   if (chain.gap) return full(`the chain of ${newest.name} is incomplete in ${first.uri}: ${chain.gap}`);
   // A verify found one damaged (catalog/damage.ts): every backup on it would be unrestorable too.
   const damaged = firstDamaged(chain.names, new Set(listing.backups.flatMap((b) => b.sidecars)));
@@ -71,7 +72,10 @@ export async function chooseIncrementalBase(
   // Its references come from the sidecar: one edited or replaced would make them wrong (base-sidecar.ts).
   const held = await heldToArchive(first, newest, reporter, { identities });
   if ('problem' in held) return full(held.problem);
-  return { base: { metadata: newest.metadata!, archive: newest.name, sha256: held.sha256, chain: chain.names } };
+  // The digests the next run holds this chain's members to: the base's as stored, then those its own run recorded.
+  const below = newest.metadata!.base;
+  const chainSha256 = !below ? [held.sha256] : below.chainSha256?.length === chain.names.length - 1 ? [held.sha256, ...below.chainSha256] : undefined;
+  return { base: { metadata: newest.metadata!, archive: newest.name, sha256: held.sha256, chain: chain.names, ...(chainSha256 ? { chainSha256 } : {}) } };
 }
 
 type Listing = Awaited<ReturnType<typeof listBackupsLazily>>;
@@ -122,14 +126,16 @@ function passedOverNote(backup: BackupSummary | undefined): string {
  * (`base.chain`); an older one without it is followed member by member, each checked to be the
  * backup its child names.
  */
-async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing): Promise<{ names: string[]; gap?: string }> {
+async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing, target: Target): Promise<{ names: string[]; gap?: string }> {
   const listed = new Map(listing.backups.map((b) => [b.name, b]));
   const recorded = newest.metadata!.base?.chain;
   const missing = (name: string) => `${name} is missing`;
   if (recorded) {
     const names = [newest.name, ...recorded];
     const absent = names.find((n) => !listed.has(n));
-    return { names, ...(absent ? { gap: missing(absent) } : {}) };
+    if (absent) return { names, gap: missing(absent) };
+    const replaced = await replacedMember(target, recorded, newest.metadata!.base!.chainSha256);
+    return { names, ...(replaced ? { gap: replaced } : {}) };
   }
   const names = [newest.name];
   for (let b = newest; b.metadata!.base;) {
@@ -143,4 +149,21 @@ async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing):
     b = read;
   }
   return { names };
+}
+
+/**
+ * The first chain member whose `.sha256` sidecar no longer records the digest the newest backup's
+ * run recorded for it: another backup stored under its name (with its own sidecars) would be
+ * built on, and nothing based on it would restore (restore refuses: "the base was replaced").
+ * Only the small sidecars are read. A chain recorded without digests is not checked here.
+ */
+async function replacedMember(target: Target, members: string[], digests: string[] | undefined): Promise<string | undefined> {
+  if (digests?.length !== members.length) return undefined;
+  for (const [i, member] of members.entries()) {
+    const now = await storedSha256(target, member);
+    if (now !== digests[i]) {
+      return `${member} is not the backup the chain was built on (its .sha256 sidecar ${now ? `says ${now}` : 'is gone'}, the chain recorded ${digests[i]}): it was replaced`;
+    }
+  }
+  return undefined;
 }

@@ -288,7 +288,13 @@ function buildMetadata(
 }
 
 function baseRecord(base: IncrementalBase): NonNullable<BackupMetadata['base']> {
-  return { backupId: base.metadata.backupId, archive: base.archive, sha256: base.sha256, chain: base.chain };
+  return {
+    backupId: base.metadata.backupId,
+    archive: base.archive,
+    sha256: base.sha256,
+    chain: base.chain,
+    ...(base.chainSha256 ? { chainSha256: base.chainSha256 } : {}),
+  };
 }
 
 /**

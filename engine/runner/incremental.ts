@@ -21,6 +21,8 @@ export interface IncrementalBase {
   sha256: string;
   /** Archive names of its chain, newest first: `archive`, its base's… down to the full. */
   chain: string[];
+  /** sha256 of each archive of `chain` as stored, same order; absent when a member's is not known. */
+  chainSha256?: string[];
 }
 
 /** One line of a host manifest: `<signature> <path>`, signature = 7 space-separated fields (incremental-collect-command.ts). */

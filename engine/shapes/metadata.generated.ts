@@ -46,6 +46,12 @@ export interface BackupMetadata {
      * @minItems 1
      */
     chain?: string[];
+    /**
+     * Hex sha256 of each archive of `chain` as stored, in the same order, as this backup's run found them (their .sha256 sidecars). The next incremental holds each member to it, so a member replaced in the target under its name (another backup with its own sidecars) ends the chain instead of being built on. Absent where a member's digest was not known (a chain begun before it was recorded).
+     *
+     * @minItems 1
+     */
+    chainSha256?: string[];
   };
   /**
    * Unique id of this backup run.

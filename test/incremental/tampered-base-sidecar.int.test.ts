@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execa } from 'execa';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupMetadata } from '../../engine/archive/index.js';
 import { expectRestores } from './steady-tree.js';
@@ -109,5 +109,31 @@ it('a base from before the sidecar digest was recorded, its sidecar edited: held
   const next = await c.backup(['--incremental']);
   expect(next.metadata.kind, next.output).toBe('full');
   expect(next.output).toContain(`incremental: a full backup is made: the ${full.name}.metadata.json sidecar is not ${full.name}'s own metadata.json`);
+  await expectRestores(c, tree, next.name);
+}, 300_000);
+
+// The chain below the base is held to the digests its runs recorded (metadata base.chainSha256):
+// a member replaced under its own name, sidecars and all, is not built on.
+it('a chain member replaced under its name by another backup of the cluster (its own sidecars, renamed): the next --incremental is a full that says why, and it restores', async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const first = await c.backup(['--incremental']);
+  expect(first.metadata.base?.chainSha256).toEqual([(await readFile(path.join(c.target, `${full.name}.sha256`), 'utf8')).split(/\s/)[0]]);
+  const other = await c.backup(['--full']);
+  // `other` stored under the full's name: archive, metadata sidecar, and a .sha256 naming them.
+  const ownSha256 = (await readFile(path.join(c.target, `${other.name}.sha256`), 'utf8')).replaceAll(other.name, full.name);
+  for (const suffix of ['', '.metadata.json']) {
+    await writeFile(path.join(c.target, `${full.name}${suffix}`), await readFile(path.join(c.target, `${other.name}${suffix}`)));
+    await rm(path.join(c.target, `${other.name}${suffix}`));
+  }
+  await writeFile(path.join(c.target, `${full.name}.sha256`), ownSha256);
+  await rm(path.join(c.target, `${other.name}.sha256`));
+  const check = await execa('sha256sum', ['-c', `${full.name}.sha256`], { cwd: c.target });
+  expect(check.stdout).toBe(`${full.name}: OK\n${full.name}.metadata.json: OK`);
+
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(`incremental: a full backup is made: the chain of ${first.name} is incomplete in `);
+  expect(next.output).toContain(`${full.name} is not the backup the chain was built on (its .sha256 sidecar says `);
   await expectRestores(c, tree, next.name);
 }, 300_000);
