@@ -11,6 +11,7 @@ import { storedSha256 } from '../catalog/objects.js';
 import { firstDamaged } from '../catalog/damage.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
+import { filesPrefix } from '../runner/entry-paths.js';
 import type { Target } from '../../targets/types.js';
 
 export interface IncrementalPolicy {
@@ -49,6 +50,9 @@ export async function chooseIncrementalBase(
     const holding = lacking ? ` that backed up ${components.join(', ')}` : '';
     return full(`${first.uri} holds no readable backup of cluster ${cluster}${holding} to compare with${passedOverNote(passedOver)}`);
   }
+  // Compared with it every collected file would be sent again, and the run would depend on it for nothing.
+  if (unsigned(newest.metadata!))
+    return full(`${newest.name} records no file signatures to compare with (a backup made without --incremental or --full records none)`);
   // Still right (its references are to bytes that exist), but it sends what the newer one holds.
   if (passedOver) reporter.emit({ type: 'warning', message: `incremental: compared with ${newest.name}, an older backup${passedOverNote(passedOver)}` });
   const chain = await chainOf(newest, listing, first);
@@ -110,6 +114,23 @@ async function newestUsable(
     lacking = true;
   }
   return { passedOver, lacking };
+}
+
+/**
+ * Whether the backup collected files but recorded no signature for any of them (docs/incremental.md):
+ * a plain `apply` stores its files without one, so nothing it holds can be found unchanged; an
+ * incremental on it would store every file again and still keep it from being pruned.
+ * A backup of command outputs alone is a base all the same (content-addressed outputs).
+ */
+function unsigned(metadata: BackupMetadata): boolean {
+  // Entry paths are <component>/<host>/files/<path> (runner/entry-paths.ts); neither segment holds a '/'.
+  const collected = new Set(metadata.components.flatMap((c) => c.hosts.map((h) => filesPrefix(c.name, h.name))));
+  let files = false;
+  for (const e of metadata.entries) {
+    if (e.stat) return false;
+    if (e.type === 'file' && collected.has(e.path.split('/', 3).join('/'))) files = true;
+  }
+  return files;
 }
 
 /** Why the newest backup whose metadata did not read is no base, and what makes it one. */

@@ -233,7 +233,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       'store only what changed since the newest backup of the cluster in the target that backed up every component this run backs up: each host compares its files with that backup and sends only new and changed ones; unchanged files are references to the backup holding them (docs/incremental.md). A full is made when there is no such backup',
     )
     .addOption(
-      new Option('--full', 'a full backup that later --incremental runs compare with (records the signature of every collected file)').conflicts('incremental'),
+      new Option(
+        '--full',
+        'a full backup that later --incremental runs compare with (records the signature of every collected file; a plain apply records none, so the first --incremental after one is a full)',
+      ).conflicts('incremental'),
     )
     .option(
       '--identity <file>',

@@ -227,6 +227,21 @@ it("a job's maxChain forces a full after that many incrementals; run --full forc
   expect(kinds).toEqual(['full', 'incremental', 'incremental', 'full', 'full']);
 }, 300_000);
 
+it('an --incremental after a plain apply is a full, saying why (the plain backup recorded no file signatures); the next one refers to it', async () => {
+  const plain = await c.backup([]);
+  expect(
+    plain.metadata.entries.some((e) => e.stat !== undefined),
+    'a plain apply records no signatures',
+  ).toBe(false);
+  const first = await c.backup(['--incremental']);
+  expect(first.metadata.kind, first.output).toBe('full');
+  expect(first.metadata.base).toBeUndefined();
+  expect(first.output).toContain(`incremental: a full backup is made: ${plain.name} records no file signatures to compare with`);
+  const second = await c.backup(['--incremental']);
+  expect(second.metadata.kind, second.output).toBe('incremental');
+  expect(entry(second.metadata, `${tree}/steady.txt`)?.ref, 'unchanged, so a reference').toBe(first.metadata.backupId);
+}, 300_000);
+
 it('the base is found from the newest metadata alone: its chain is recorded; an older backup without one is followed, and a gap in it forces a full', async () => {
   const full = await c.backup(['--full']);
   const first = await c.backup(['--incremental']);
