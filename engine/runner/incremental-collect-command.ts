@@ -5,7 +5,9 @@ import { hostTemporary } from '../template/index.js';
 /**
  * The first line of an incremental collect's stdout: `lsbackup-manifest <bytes> <listed>`, then
  * that many bytes of manifest, then the tar stream (incremental-stream.ts takes them apart).
- * `<listed>`: the host's clock, seconds since the epoch, just before it listed the files (incremental.ts, racy).
+ * `<listed>`: seconds since the epoch, just before the host listed the files (incremental.ts, racy): the
+ * ctime of a file it makes then in its temporary directory, so the clock that stamps its files,
+ * never `date`, which a faked time (a wrapper, LD_PRELOAD) can put ahead of them.
  */
 export const MANIFEST_HEADER = 'lsbackup-manifest';
 
@@ -58,7 +60,7 @@ export function incrementalCollectCommand(pathWords: string[], excludes: string[
     // Read all of stdin first: the controller's write must not fail because the host stopped early.
     'cat > "$lsb_t/prev" || exit 2',
     ...collectPathsPreamble(pathWords, excludes, optional),
-    `lsb_listed=$(date +%s.%N) || { echo "lsbackup: reading this host's clock (date) failed" >&2; exit 2; }`,
+    `: > "$lsb_t/listed" && lsb_listed=$(find "$lsb_t/listed" -printf '%C@') && [ -n "$lsb_listed" ] || { echo "lsbackup: reading this host's clock (the time of a file made in $lsb_t) failed" >&2; exit 2; }`,
     `find "$@" -printf '${findFormat(token)}' > "$lsb_t/all" || { echo "lsbackup: listing the collect paths with find failed" >&2; exit 2; }`,
     // Every stage writes a file and is checked: a pipeline's status is its last command's (sh
     // has no pipefail), and a sort that ran out of temporary space once left an empty list, and

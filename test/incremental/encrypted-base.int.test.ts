@@ -2,7 +2,7 @@
  * Incrementals of encrypted backups (docs/incremental.md): a backup whose metadata sidecar is
  * encrypted is a base only when the run holds the identity that reads it (`apply --identity`, or a
  * job's `encryption.identityFile`); without it the run makes a full and says which backup it
- * could not read and what to give. The chain restores with the identity, and only when each base
+ * could not read and what to give (also when the identity given is not one of its recipients'). The chain restores with the identity, and only when each base
  * is the one its child recorded (age proves only that someone with the public recipient wrote it).
  */
 import { execa } from 'execa';
@@ -58,10 +58,19 @@ it('apply --identity reads an encrypted base: the run is an incremental, and the
   expect(blind.output).toContain('metadata encrypted');
   expect(blind.output).toContain('give --identity or the config encryption.identityFile');
   expect((await kindOf(blind.name)).kind).toBe('full');
+  // With an identity that is not one of its recipients': a full too, saying so.
+  const otherKey = path.join(c.dir, 'other-key.txt');
+  await execa('age-keygen', ['-o', otherKey]);
+  const wrong = await added(() => c.apply(['--encrypt-to', recipient, '--incremental', '--identity', otherKey]));
+  expect(wrong.output).toContain(
+    `a full backup is made: ${c.target} holds no readable backup of cluster build to compare with (${blind.name}: metadata unreadable: `,
+  );
+  expect(wrong.output).toContain('none of the identities given opens it');
+  expect((await kindOf(wrong.name)).kind).toBe('full');
 
   await writeFile(path.join(tree, 'newer.txt'), 'newer\n');
   const incr = await added(() => c.apply(['--encrypt-to', recipient, '--incremental', '--identity', keyFile]));
-  expect(await kindOf(incr.name)).toEqual({ kind: 'incremental', base: blind.name });
+  expect(await kindOf(incr.name)).toEqual({ kind: 'incremental', base: wrong.name });
   expect(full.name).not.toBe(blind.name);
 
   await rm(tree, { recursive: true });

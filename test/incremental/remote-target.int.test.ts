@@ -3,19 +3,23 @@
  * (test/infra/swift.ts): the base is found by listing the bucket, a chain stored in S3 and a local
  * directory at once restores from either, staged and in stream mode, and a chain member missing
  * from one of the targets makes the next run a full rather than a reference that target cannot
- * serve.
+ * serve. The base changed underneath in the bucket (overwritten with other bytes, replaced by
+ * another backup of the cluster with its sidecars, deleted): the next run builds only on bytes
+ * that are there, or what it made is refused by restore and verify naming the base, and the run
+ * after the verify is a full.
  */
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliOutput, jsonEvents, runCli } from '../helpers/cli.js';
+import { cliOutput, jsonEvents, runCli, type CliResult } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
-import { createBucket, s3TargetFlags, startSwiftS3, type S3Server } from '../infra/swift.js';
+import { createBucket, s3ClientOf, s3TargetFlags, startSwiftS3, type S3Server } from '../infra/swift.js';
 
 const TIMEOUT_MS = 300_000;
 const BUCKET = 'lsb-incr';
 let s3: S3Server;
+let client: S3Client;
 let cluster: Cluster;
 let tree: string;
 let local: string;
@@ -24,6 +28,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   s3 = await startSwiftS3();
   await createBucket(s3, BUCKET);
+  client = await s3ClientOf(s3);
   cluster = await createCluster({ local: ['app'] });
   const data = cluster.dataDir('localhost');
   tree = path.join(data, 'tree');
@@ -38,6 +43,7 @@ beforeAll(async () => {
   env = { ...cluster.env, S3_KEY: s3.accessKeyId, S3_SECRET: s3.secretAccessKey };
 }, TIMEOUT_MS);
 afterAll(async () => {
+  client?.destroy();
   await cluster?.cleanup();
   await s3?.stop();
 });
@@ -46,12 +52,45 @@ const cli = (args: string[]) => runCli(args, { env, timeoutMs: TIMEOUT_MS });
 const targets = (prefix: string) => [...s3TargetFlags(s3, `s3://${BUCKET}/${prefix}`), '-t', local];
 
 /** One run into both targets: the stored name and what its metadata says of the chain. */
-async function backup(prefix: string, mode: '--full' | '--incremental'): Promise<{ name: string; kind: string; base?: string; output: string }> {
+async function backup(prefix: string, mode: '--full' | '--incremental'): Promise<{ name: string; kind: string; base?: string; refs: number; output: string }> {
   const run = await cli(['apply', cluster.recipes, '-b', cluster.build, ...targets(prefix), mode, '--json']);
   expect(run.exitCode, cliOutput(run)).toBe(0);
   const name = jsonEvents<{ name: string }>(run.stdout, 'archive.stored')[0]!.name;
-  const metadata = JSON.parse(await readFile(path.join(local, `${name}.metadata.json`), 'utf8')) as { kind: string; base?: { archive: string } };
-  return { name, kind: metadata.kind, base: metadata.base?.archive, output: cliOutput(run) };
+  const metadata = JSON.parse(await readFile(path.join(local, `${name}.metadata.json`), 'utf8')) as {
+    kind: string;
+    base?: { archive: string };
+    entries: { ref?: string }[];
+  };
+  return { name, kind: metadata.kind, base: metadata.base?.archive, refs: metadata.entries.filter((e) => e.ref).length, output: cliOutput(run) };
+}
+
+const inBucket = (prefix: string) => s3TargetFlags(s3, `s3://${BUCKET}/${prefix}`);
+const restoreFromBucket = (prefix: string, name: string, extra: string[] = []): Promise<CliResult> =>
+  cli(['restore', name, ...inBucket(prefix), '-b', cluster.build, '--recipes', cluster.recipes, '--yes', ...extra]);
+const removeObject = (key: string) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+async function object(key: string): Promise<Buffer> {
+  const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(await got.Body!.transformToByteArray());
+}
+
+/** The tree the changed-underneath tests back up: steady.txt, and changing.txt holding `changing`. */
+async function freshTree(changing: string): Promise<void> {
+  await rm(tree, { recursive: true, force: true });
+  await mkdir(tree, { recursive: true });
+  await writeFile(path.join(tree, 'steady.txt'), 'steady\n'.repeat(5000));
+  await writeFile(path.join(tree, 'changing.txt'), changing);
+}
+
+/** `name` restores the tree as it is (changing.txt holding `changing`) from the bucket alone, and verifies there. */
+async function expectRestores(prefix: string, name: string, changing: string): Promise<void> {
+  await rm(tree, { recursive: true });
+  const run = await restoreFromBucket(prefix, name);
+  expect(run.exitCode, cliOutput(run)).toBe(0);
+  expect(await readFile(path.join(tree, 'steady.txt'), 'utf8')).toBe('steady\n'.repeat(5000));
+  expect(await readFile(path.join(tree, 'changing.txt'), 'utf8')).toBe(changing);
+  expect((await readdir(tree)).sort()).toEqual(['changing.txt', 'steady.txt']);
+  const verify = await cli(['verify', name, ...inBucket(prefix)]);
+  expect(verify.exitCode, cliOutput(verify)).toBe(0);
 }
 
 it(
@@ -71,22 +110,12 @@ it(
     const want = { 'steady.txt': 'steady\n'.repeat(5000), 'sub/changing.txt': 'two, longer\n', 'sub/later.txt': 'later\n' };
     for (const extra of [[], ['--stream']]) {
       await rm(tree, { recursive: true });
-      const restore = await cli([
-        'restore',
-        second.name,
-        ...s3TargetFlags(s3, `s3://${BUCKET}/prod`),
-        '-b',
-        cluster.build,
-        '--recipes',
-        cluster.recipes,
-        '--yes',
-        ...extra,
-      ]);
+      const restore = await restoreFromBucket('prod', second.name, extra);
       expect(restore.exitCode, `${extra.join(' ')}: ${cliOutput(restore)}`).toBe(0);
       for (const [rel, text] of Object.entries(want)) expect(await readFile(path.join(tree, rel), 'utf8'), rel).toBe(text);
       expect((await readdir(tree)).sort()).toEqual(['steady.txt', 'sub']);
     }
-    const verify = await cli(['verify', second.name, ...s3TargetFlags(s3, `s3://${BUCKET}/prod`)]);
+    const verify = await cli(['verify', second.name, ...inBucket('prod')]);
     expect(verify.exitCode, cliOutput(verify)).toBe(0);
   },
   TIMEOUT_MS,
@@ -99,17 +128,7 @@ it(
     await writeFile(path.join(tree, 'more.txt'), 'more\n');
     const first = await backup('other', '--incremental');
     expect(first.base).toBe(full.name);
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    });
-    try {
-      await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `other/${full.name}` }));
-    } finally {
-      client.destroy();
-    }
+    await removeObject(`other/${full.name}`);
     const afterS3Loss = await backup('other', '--incremental');
     expect(afterS3Loss.kind).toBe('full');
     expect(afterS3Loss.output).toContain(`the chain of ${first.name} is incomplete in s3://${BUCKET}/other: ${full.name} is missing`);
@@ -122,6 +141,95 @@ it(
     const afterLocalLoss = await backup('other', '--incremental');
     expect(afterLocalLoss.kind).toBe('full');
     expect(afterLocalLoss.output).toContain(`${local} lacks ${afterS3Loss.name}, which the chain of ${next.name} needs`);
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  "the base's object overwritten in the bucket, its sidecars left: the incremental on it is refused by restore and verify naming the base; after the verify the next run is a full that restores",
+  async () => {
+    await freshTree('one\n');
+    const full = await backup('overwritten', '--full');
+    // Other bytes under the base's key (a bad copy, another tool's upload); the sidecars still agree with each other.
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `overwritten/${full.name}`, Body: Buffer.alloc(4096, 7) }));
+    await writeFile(path.join(tree, 'changing.txt'), 'two\n');
+    // The run reads sidecars only (reading the base whole would cost what the incremental saves).
+    const incr = await backup('overwritten', '--incremental');
+    expect([incr.kind, incr.base], incr.output).toEqual(['incremental', full.name]);
+
+    await rm(tree, { recursive: true });
+    const refused = await restoreFromBucket('overwritten', incr.name);
+    expect(refused.exitCode, cliOutput(refused)).not.toBe(0);
+    expect(cliOutput(refused)).toContain(full.name);
+    await expect(readdir(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
+    const verify = await cli(['verify', incr.name, ...inBucket('overwritten')]);
+    expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
+    expect(verify.stdout).toContain(`${full.name}: `);
+    // The local copy of the chain is intact and still serves.
+    const fromLocal = await cli(['restore', incr.name, '-t', local, '-b', cluster.build, '--recipes', cluster.recipes, '--yes']);
+    expect(fromLocal.exitCode, cliOutput(fromLocal)).toBe(0);
+    expect(await readFile(path.join(tree, 'changing.txt'), 'utf8')).toBe('two\n');
+
+    await freshTree('three\n');
+    const next = await backup('overwritten', '--incremental');
+    expect([next.kind, next.refs], next.output).toEqual(['full', 0]);
+    expect(next.output).toContain(`${full.name}, of the chain of ${incr.name}, was found damaged by a verify`);
+    await expectRestores('overwritten', next.name, 'three\n');
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  "the base's object replaced, with its .metadata.json and .sha256, by another backup of the cluster: never built on; the next incremental refers only to bytes that are there, and restores",
+  async () => {
+    await freshTree('one\n');
+    const full = await backup('replaced', '--full');
+    await writeFile(path.join(tree, 'changing.txt'), 'two\n');
+    const first = await backup('replaced', '--incremental');
+    expect(first.base).toBe(full.name);
+    await writeFile(path.join(tree, 'changing.txt'), 'three\n');
+    const other = await backup('replaced', '--full');
+    // `other` and its sidecars copied over the newest incremental's names, its .sha256 naming them; then removed.
+    for (const suffix of ['', '.metadata.json']) {
+      await client.send(
+        new CopyObjectCommand({ Bucket: BUCKET, Key: `replaced/${first.name}${suffix}`, CopySource: `${BUCKET}/replaced/${other.name}${suffix}` }),
+      );
+    }
+    const sha256 = (await object(`replaced/${other.name}.sha256`)).toString('utf8').replaceAll(other.name, first.name);
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `replaced/${first.name}.sha256`, Body: sha256 }));
+    for (const suffix of ['', '.metadata.json', '.sha256']) await removeObject(`replaced/${other.name}${suffix}`);
+
+    await writeFile(path.join(tree, 'changing.txt'), 'four\n');
+    const next = await backup('replaced', '--incremental');
+    // The copy's metadata is not the run its name says: passed over; the full below it is intact.
+    expect([next.kind, next.base], next.output).toEqual(['incremental', full.name]);
+    expect(next.refs).toBeGreaterThan(0);
+    await expectRestores('replaced', next.name, 'four\n');
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  "the base's archive deleted from the bucket, its sidecars left: the next incremental is based on what is there, and restores",
+  async () => {
+    await freshTree('one\n');
+    const full = await backup('deleted', '--full');
+    await writeFile(path.join(tree, 'changing.txt'), 'two\n');
+    const first = await backup('deleted', '--incremental');
+    expect(first.base).toBe(full.name);
+    await removeObject(`deleted/${first.name}`);
+    await writeFile(path.join(tree, 'changing.txt'), 'three\n');
+    const next = await backup('deleted', '--incremental');
+    expect([next.kind, next.base], next.output).toEqual(['incremental', full.name]);
+    await expectRestores('deleted', next.name, 'three\n');
+
+    // The full deleted too: the chain of the newest is incomplete, the next run is a full.
+    await removeObject(`deleted/${full.name}`);
+    await writeFile(path.join(tree, 'changing.txt'), 'four\n');
+    const after = await backup('deleted', '--incremental');
+    expect([after.kind, after.refs], after.output).toEqual(['full', 0]);
+    expect(after.output).toContain(`the chain of ${next.name} is incomplete in s3://${BUCKET}/deleted: ${full.name} is missing`);
+    await expectRestores('deleted', after.name, 'four\n');
   },
   TIMEOUT_MS,
 );

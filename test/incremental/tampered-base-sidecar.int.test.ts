@@ -4,15 +4,17 @@
  * target (an entry's sha256, size or mtime, an added entry) is not trusted: the next
  * `--incremental` is a full that says why, and restores; a base made before the sidecar's digest
  * was recorded (one line in its `.sha256`) is read whole once and held to its own metadata.json.
+ * Another backup stored under a chain member's names, sidecars and all (of this cluster, or of
+ * another renamed to match), is never built on, and what was built on the member is refused by restore.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execa } from 'execa';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupMetadata } from '../../engine/archive/index.js';
 import { expectRestores } from './steady-tree.js';
-import { collectedTree, localCluster, type LocalCluster } from '../archive-integrity/support.js';
+import { cliOutput, collectedTree, localCluster, type LocalCluster } from '../archive-integrity/support.js';
 
 let c: LocalCluster;
 let tree: string;
@@ -39,6 +41,18 @@ async function editSidecar(name: string, edit: (m: BackupMetadata) => Promise<vo
 async function olderSha256Sidecar(name: string): Promise<void> {
   const file = path.join(c.target, `${name}.sha256`);
   await writeFile(file, (await readFile(file, 'utf8')).split('\n')[0] + '\n');
+}
+
+/**
+ * Another backup (`from`) stored under `name`: its archive and metadata sidecar copied over, its
+ * `.sha256` naming them (so `sha256sum -c` passes); then removed under its own name.
+ */
+async function storeUnder(from: string, name: string): Promise<void> {
+  const ownSha256 = (await readFile(path.join(c.target, `${from}.sha256`), 'utf8')).replaceAll(from, name);
+  for (const suffix of ['', '.metadata.json'])
+    await writeFile(path.join(c.target, `${name}${suffix}`), await readFile(path.join(c.target, `${from}${suffix}`)));
+  await writeFile(path.join(c.target, `${name}.sha256`), ownSha256);
+  for (const suffix of ['', '.metadata.json', '.sha256']) await rm(path.join(c.target, `${from}${suffix}`));
 }
 
 /** What GNU find prints as a file's signature (docs/incremental.md), as the host lists it. */
@@ -120,14 +134,7 @@ it('a chain member replaced under its name by another backup of the cluster (its
   const first = await c.backup(['--incremental']);
   expect(first.metadata.base?.chainSha256).toEqual([(await readFile(path.join(c.target, `${full.name}.sha256`), 'utf8')).split(/\s/)[0]]);
   const other = await c.backup(['--full']);
-  // `other` stored under the full's name: archive, metadata sidecar, and a .sha256 naming them.
-  const ownSha256 = (await readFile(path.join(c.target, `${other.name}.sha256`), 'utf8')).replaceAll(other.name, full.name);
-  for (const suffix of ['', '.metadata.json']) {
-    await writeFile(path.join(c.target, `${full.name}${suffix}`), await readFile(path.join(c.target, `${other.name}${suffix}`)));
-    await rm(path.join(c.target, `${other.name}${suffix}`));
-  }
-  await writeFile(path.join(c.target, `${full.name}.sha256`), ownSha256);
-  await rm(path.join(c.target, `${other.name}.sha256`));
+  await storeUnder(other.name, full.name);
   const check = await execa('sha256sum', ['-c', `${full.name}.sha256`], { cwd: c.target });
   expect(check.stdout).toBe(`${full.name}: OK\n${full.name}.metadata.json: OK`);
 
@@ -136,4 +143,42 @@ it('a chain member replaced under its name by another backup of the cluster (its
   expect(next.output).toContain(`incremental: a full backup is made: the chain of ${first.name} is incomplete in `);
   expect(next.output).toContain(`${full.name} is not the backup the chain was built on (its .sha256 sidecar says `);
   await expectRestores(c, tree, next.name);
+}, 300_000);
+
+// Another cluster's backup copied over this cluster's names (an archive's name carries its
+// cluster: the copy is renamed to match, its .sha256 naming it).
+it("another cluster's backup over the newest backup's names: passed over, the next incremental builds on the intact full below, and restores", async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'changing.txt'), 'between\n');
+  const first = await c.backup(['--incremental']);
+  expect(first.metadata.base?.archive).toBe(full.name);
+  const other = await c.backup(['--full', '--cluster', 'other']);
+  expect(other.name).toMatch(/^lsbackup-other-/);
+  await storeUnder(other.name, first.name);
+
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const next = await c.backup(['--incremental']);
+  // Its metadata names another cluster: not the run its name says.
+  expect([next.metadata.kind, next.metadata.base?.archive], next.output).toEqual(['incremental', full.name]);
+  expect(next.metadata.entries.find((e) => e.path === steady())?.ref).toBe(full.metadata.backupId);
+  await expectRestores(c, tree, next.name);
+}, 300_000);
+
+it("another cluster's backup over a chain member's names: the next --incremental is a full naming it; the incremental made on the member is refused by restore", async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'changing.txt'), 'between\n');
+  const first = await c.backup(['--incremental']);
+  await storeUnder((await c.backup(['--full', '--cluster', 'other'])).name, full.name);
+
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(`the chain of ${first.name} is incomplete in ${c.target}: ${full.name} is not the backup the chain was built on`);
+  await expectRestores(c, tree, next.name);
+
+  await rm(tree, { recursive: true });
+  const refused = await c.restore(path.join(c.target, first.name));
+  expect(refused.exitCode, cliOutput(refused)).not.toBe(0);
+  expect(cliOutput(refused)).toContain(`but ${first.name} was based on backup ${full.metadata.backupId}: the base was replaced`);
+  await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
 }, 300_000);
