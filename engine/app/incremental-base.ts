@@ -117,12 +117,16 @@ async function newestUsable(
 }
 
 /**
- * Whether the backup collected files but recorded no signature for any of them (docs/incremental.md):
- * a plain `apply` stores its files without one, so nothing it holds can be found unchanged; an
- * incremental on it would store every file again and still keep it from being pruned.
- * A backup of command outputs alone is a base all the same (content-addressed outputs).
+ * Whether the backup's collected files have no signatures to compare with (docs/incremental.md):
+ * a plain `apply` records none, so nothing it holds can be found unchanged, and an incremental on
+ * it would store every file again and still keep it from being pruned. Runs that record them say
+ * so (`fileSignatures`); a backup made before that field counts as one without when it collected
+ * files and recorded a signature for none. A backup of command outputs alone is a base all the
+ * same (content-addressed outputs).
  */
 function unsigned(metadata: BackupMetadata): boolean {
+  // Such a run whose files all changed while they were listed recorded no stat, and is a base.
+  if (metadata.fileSignatures) return false;
   // Entry paths are <component>/<host>/files/<path> (runner/entry-paths.ts); neither segment holds a '/'.
   const collected = new Set(metadata.components.flatMap((c) => c.hosts.map((h) => filesPrefix(c.name, h.name))));
   let files = false;

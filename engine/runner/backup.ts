@@ -264,6 +264,7 @@ function buildMetadata(
     cluster: options.cluster,
     ...(options.job !== undefined ? { job: options.job } : {}),
     kind: options.incremental?.base ? 'incremental' : 'full',
+    ...(options.incremental ? { fileSignatures: true as const } : {}),
     ...(options.incremental?.base ? { base: baseRecord(options.incremental.base) } : {}),
     backupId,
     startedAt: startedAt.toISOString(),

@@ -25,6 +25,10 @@ export interface BackupMetadata {
    */
   kind?: 'full' | 'incremental';
   /**
+   * Set by runs that record the signature ('stat') of the collected files they store (--full, --incremental, jobs with 'incremental'), so later incrementals can compare with them; a file that changed while it was listed has none all the same. Absent for a plain apply, whose files have no signatures (docs/incremental.md).
+   */
+  fileSignatures?: true;
+  /**
    * The backup an incremental was compared with (the newest of its cluster in the target when it ran).
    */
   base?: {

@@ -233,9 +233,11 @@ it('an --incremental after a plain apply is a full, saying why (the plain backup
     plain.metadata.entries.some((e) => e.stat !== undefined),
     'a plain apply records no signatures',
   ).toBe(false);
+  expect(plain.metadata.fileSignatures).toBeUndefined();
   const first = await c.backup(['--incremental']);
   expect(first.metadata.kind, first.output).toBe('full');
   expect(first.metadata.base).toBeUndefined();
+  expect(first.metadata.fileSignatures).toBe(true);
   expect(first.output).toContain(`incremental: a full backup is made: ${plain.name} records no file signatures to compare with`);
   const second = await c.backup(['--incremental']);
   expect(second.metadata.kind, second.output).toBe('incremental');
