@@ -5,3 +5,10 @@
 export function sidecarDigestMismatch(storedSha256: string, sidecarSha256: string): string {
   return `the stored archive has sha256 ${storedSha256}, its .sha256 sidecar says ${sidecarSha256}`;
 }
+
+/**
+ * What `verify` notes and `restore`'s plan says of an archive without a `.sha256` sidecar (one
+ * fetched with `get`): its entries are still held to its own metadata.json, but a metadata.json
+ * rewritten along with them would go unnoticed. Not damage: `get` copies no sidecars.
+ */
+export const NO_SIDECAR = "NOT checked: the archive's own sha256 — its .sha256 sidecar is missing";

@@ -169,7 +169,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
     const details = {
-      checked: describeChecks(options.source.name, expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
+      checked: describeChecks(expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
     };

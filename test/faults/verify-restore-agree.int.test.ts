@@ -372,6 +372,23 @@ describe('verify and restore agree on what they found', () => {
     refusedAlike(run, 'was based on an archive with sha256');
   }, 300_000);
 
+  it.each(['gz', 'gz-age'])(
+    "the newest backup without its .sha256 sidecar, as 'get' fetches it (%s): accepted by verify and both restores, each saying the archive's own sha256 was not checked",
+    async (label) => {
+      const { b, target } = await copyOf(label, async (objects) => rm(`${objects.at(-1)}.sha256`));
+      const run = await judge(b, target);
+      expect(run.defects).toEqual([]);
+      const unchecked = "NOT checked: the archive's own sha256 — its .sha256 sidecar is missing";
+      expect(run.verify.exitCode, cliOutput(run.verify)).toBe(0);
+      expect(run.verify.stdout).toContain(`note: ${unchecked}`);
+      for (const r of run.restores) {
+        expect([r.mode, r.result.exitCode, r.same], cliOutput(r.result)).toEqual([r.mode, 0, true]);
+        expect(cliOutput(r.result), r.mode).toContain(`Checked: every entry matched metadata.json (sha256 and size). ${unchecked}.`);
+      }
+    },
+    300_000,
+  );
+
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
     let [stored, recorded] = ['', ''];
     const { b, target } = await copyOf('gz-age', async ([object]) => {
