@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import type { Target } from '../../targets/types.js';
-import { decrypted, readStored, readText, type DecryptOptions } from './objects.js';
+import { decrypted, readStored, storedSha256, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { heldPath } from '../archive/held-path.js';
@@ -120,7 +120,8 @@ async function verifyChain(
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
     }
     // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
-    if (report.expectedSha256 === undefined && !replaced) problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
+    if (report.expectedSha256 === undefined && !report.problems.some((p) => p.kind === 'digest') && !replaced)
+      problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
     if (replaced) chain(replaced, base.archive);
     if (!metadata || metadata.backupId !== base.backupId) {
       chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
@@ -145,9 +146,13 @@ async function verifyChain(
 async function verifyOne(target: Target, name: string, options: VerifyOptions): Promise<{ report: BackupVerifyReport; metadata?: BackupMetadata }> {
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
-  const expectedSha256 = await readText(target, sidecarNames(name, false).sha256, {})
-    .then((t) => t.trim().split(/\s+/)[0])
-    .catch(() => undefined);
+  // A sidecar that records no sha256 is damage, said in restore's words.
+  let damagedSidecar: string | undefined;
+  const expectedSha256 = await storedSha256(target, name).catch((e: unknown) => {
+    if (!isLsError(e) || e.code !== 'EARCHIVE') throw e;
+    damagedSidecar = String(e.details.message);
+    return undefined;
+  });
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
   // An identity the backup was not encrypted for reads nothing: the content is unchecked, not damaged.
@@ -170,7 +175,8 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   );
 
   // As restore goes on without one (an archive fetched with `get`): its entries are checked, its own digest is not.
-  if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
+  if (damagedSidecar) problems.push({ kind: 'digest', message: damagedSidecar });
+  else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }
@@ -184,7 +190,7 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
       kind: 'identity',
       message: 'none of the identities given opens it (it was encrypted for other recipients): only the stored digest was checked, not the entries',
     });
-  } else if (!expectedSha256) {
+  } else if (!expectedSha256 && !damagedSidecar) {
     // Neither the entries nor the digest: an exit 0 would say nothing was found in what was never looked at.
     problems.push({ kind: 'identity', message: 'encrypted and no --identity given, and no .sha256 sidecar: nothing could be checked; pass --identity' });
   } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });

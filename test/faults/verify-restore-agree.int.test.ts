@@ -389,6 +389,27 @@ describe('verify and restore agree on what they found', () => {
     300_000,
   );
 
+  it.each([
+    ['gz', -1],
+    ['gz-chain', 0],
+  ] as const)(
+    'a .sha256 sidecar whose first line is no sha256 (%s, member %i): refused by verify and both restores alike as a damaged sidecar, not taken for a missing one',
+    async (label, member) => {
+      let named = '';
+      const { b, target } = await copyOf(label, async (objects) => {
+        const object = objects.at(member)!;
+        named = path.basename(object);
+        await writeFile(`${object}.sha256`, `not-a-digest  ${named}\n`);
+      });
+      const prefix = member === -1 ? '' : `${named}: `;
+      refusedAlike(
+        await judge(b, target),
+        `${prefix}its .sha256 sidecar is damaged: ${named}.sha256 records no sha256 of the archive (its first line is "not-a-digest  ${named}")`,
+      );
+    },
+    300_000,
+  );
+
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
     let [stored, recorded] = ['', ''];
     const { b, target } = await copyOf('gz-age', async ([object]) => {
