@@ -7,7 +7,7 @@ import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
-import { compareWithMetadata, headerFields, isWarning, type ReadDigest } from '../archive/verify.js';
+import { compareWithMetadata, headerFields, isWarning, NO_METADATA, type ReadDigest } from '../archive/verify.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
@@ -157,7 +157,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     const where = reading ? `while reading entry '${reading}'` : order.length > 0 ? `after entry '${order.at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
-  if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
+  if (!metadata) refuse(NO_METADATA);
   const danglingLink = rules.finish(metadata!.entries);
   if (danglingLink) refuse(danglingLink);
   // An entry stored incomplete is no reason to refuse the backup: its host is skipped (below).

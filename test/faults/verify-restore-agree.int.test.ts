@@ -19,7 +19,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
 import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
-import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
+import { MUTATIONS, mutate, rewriteMembers, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 
 const SEEDS = process.env.LSB_AGREE_SEED
   ? process.env.LSB_AGREE_SEED.split(',').map(Number)
@@ -409,6 +409,32 @@ describe('verify and restore agree on what they found', () => {
     },
     300_000,
   );
+
+  it('metadata.json moved first (every other entry after it): verify and both restores name the first entry after it, verify once; metadata.json dropped: one wording', async () => {
+    let first = '';
+    const moved = await copyOf('gz', async ([object]) => {
+      await rewriteMembers({ object: object!, format: 'tar.gz' }, ({ members }) => {
+        const i = members.findIndex((m) => m.name === 'metadata.json');
+        members.unshift(...members.splice(i, 1));
+        first = members[1]!.name.replace(/\/+$/, '');
+        return 'metadata.json moved first';
+      });
+    });
+    const trailing = `'${first}' comes after metadata.json, which must be the last entry`;
+    const run = await judge(moved.b, moved.target);
+    refusedAlike(run, trailing);
+    expect(run.verify.stdout.split('comes after metadata.json').length - 1, run.verify.stdout).toBe(1);
+    const dropped = await copyOf('gz', async ([object]) => {
+      await rewriteMembers({ object: object!, format: 'tar.gz' }, ({ members }) => {
+        members.splice(
+          members.findIndex((m) => m.name === 'metadata.json'),
+          1,
+        );
+        return 'metadata.json dropped';
+      });
+    });
+    refusedAlike(await judge(dropped.b, dropped.target), 'the archive has no metadata.json (truncated, or not made by lsbackup)');
+  }, 300_000);
 
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
     let [stored, recorded] = ['', ''];
