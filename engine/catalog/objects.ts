@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
 import { createMeter } from '../archive/meter.js';
+import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { loadAge } from '../crypto/load-age.js';
 import { LsError } from '../errors.js';
@@ -37,9 +38,8 @@ export function counted(stored: Readable, count?: StoredChunks): Readable {
       callback(null, chunk);
     },
   });
-  stored.on('error', (e) => tally.destroy(e));
   tally.on('close', () => stored.destroy()); // a reader that stops early releases the object
-  return stored.pipe(tally);
+  return pipeHoldingFailure(stored, tally);
 }
 
 /** Pass an age stream through decryption; ECRYPTO when no identity was given. */
@@ -49,9 +49,8 @@ export async function decrypted(stored: Readable, name: string, options: Decrypt
     throw new LsError('ECRYPTO', { message: `${name} is encrypted; pass --identity <age identity file> (or set encryption.identityFile in the config)` });
   }
   const plain = (await loadAge()).decryptStream(options.identities);
-  stored.on('error', (e) => plain.destroy(e));
   plain.on('close', () => stored.destroy()); // a reader that stops early releases the object
-  return stored.pipe(plain);
+  return pipeHoldingFailure(stored, plain);
 }
 
 /**
@@ -75,8 +74,7 @@ async function measured<T>(stored: Readable, consume: (s: Readable) => Promise<T
   const meter = createMeter();
   let complete = false;
   meter.on('end', () => (complete = true));
-  stored.on('error', (e) => meter.destroy(e));
-  const result = await consume(stored.pipe(meter));
+  const result = await consume(pipeHoldingFailure(stored, meter));
   if (!complete) {
     meter.destroy();
     stored.destroy();

@@ -4,6 +4,7 @@ import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../arch
 import { findBackup } from '../catalog/listing.js';
 import { counted, decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 import { createMeter } from '../archive/meter.js';
+import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { isLsError, LsError } from '../errors.js';
 import { sidecarMismatches, type ArchiveRecords, type SidecarMismatch } from '../catalog/sidecar-match.js';
 
@@ -45,9 +46,8 @@ export function backupSource(target: Target, name: string, identities: string[] 
       const stored = counted(await target.get(name), count);
       if (!isEncrypted(name)) return { stream: stored };
       const meter = createMeter();
-      stored.on('error', (e) => meter.destroy(e));
       meter.on('close', () => stored.destroy()); // a reader that stops early releases the object
-      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => meter.sha256() };
+      return { stream: await decrypted(pipeHoldingFailure(stored, meter), name, { identities }), storedSha256: () => meter.sha256() };
     },
     storedSize: async () => (await target.stat(name))?.size,
     sidecarSha256: (restoring) =>
