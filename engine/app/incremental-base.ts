@@ -185,9 +185,10 @@ async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing, 
 async function replacedMember(target: Target, members: string[], digests: string[] | undefined): Promise<string | undefined> {
   if (digests?.length !== members.length) return undefined;
   for (const [i, member] of members.entries()) {
-    const now = await storedSha256(target, member);
+    const now = await storedSha256(target, member).catch((e: Error) => e);
     if (now !== digests[i]) {
-      return `${member} is not the backup the chain was built on (its .sha256 sidecar ${now ? `says ${now}` : 'is gone'}, the chain recorded ${digests[i]}): it was replaced`;
+      const says = now instanceof Error ? 'is damaged' : now ? `says ${now}` : 'is gone';
+      return `${member} is not the backup the chain was built on (its .sha256 sidecar ${says}, the chain recorded ${digests[i]}): it was replaced`;
     }
   }
   return undefined;

@@ -30,11 +30,15 @@ export function entryRules(): EntryRules {
   const linksToReferences: Pick<ReadEntrySpec, 'path' | 'linkpath'>[] = [];
   let unsupported: string | undefined;
   let metadataSeen = false;
+  // A rule the whole archive broke (a special file, entries after metadata.json) is said once, at
+  // the first entry that shows it, as restore refuses there: verify repeated it for every later entry.
+  let archiveRuleSaid = false;
+  const once = (message: string) => (archiveRuleSaid ? undefined : ((archiveRuleSaid = true), message));
   return {
     unsupported: (p, type) => void (unsupported ??= `${p} (${type})`),
     check(entry) {
-      if (unsupported) return `the archive holds a special file, which lsbackup never writes: ${unsupported}`;
-      if (metadataSeen) return `'${entry.path}' comes after metadata.json, which must be the last entry`;
+      if (unsupported) return once(`the archive holds a special file, which lsbackup never writes: ${unsupported}`);
+      if (metadataSeen) return once(`'${entry.path}' comes after metadata.json, which must be the last entry`);
       const unsafe = pathProblem(entry.path);
       if (unsafe) return unsafe;
       if (seen.has(entry.path)) return `duplicate entry '${entry.path}'`;

@@ -110,13 +110,17 @@ function headerMismatch(rec: EntryRecord, got: ReadDigest): string | undefined {
   return undefined;
 }
 
+/** What `verify` and restore say of an archive without metadata.json. */
+export const NO_METADATA = `the archive has no ${METADATA_ENTRY} (truncated, or not made by lsbackup)`;
+
 /**
  * The one check of an archive's entries against metadata.json's list (`verify` and the restore's
  * staging pass both use it): each listed entry is there with the recorded size and sha256, none
  * is there unlisted, and what the list itself says (stored incomplete, changed while read).
  */
 export function compareWithMetadata(recorded: unknown, seen: ReadonlyMap<string, ReadDigest>): VerifyProblem[] {
-  if (!Array.isArray(recorded)) return [{ kind: 'no-metadata', message: `${METADATA_ENTRY} is missing or has no entries list` }];
+  // One without an entries list fails the schema first (read-metadata.ts), which says so: this is one not there.
+  if (!Array.isArray(recorded)) return [{ kind: 'no-metadata', message: NO_METADATA }];
   const problems: VerifyProblem[] = [];
   const listed = new Set<string>();
   for (const rec of recorded as EntryRecord[]) {

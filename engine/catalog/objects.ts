@@ -2,9 +2,11 @@
 import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
 import { createMeter } from '../archive/meter.js';
+import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { loadAge } from '../crypto/load-age.js';
 import { LsError } from '../errors.js';
+import { damagedSidecar } from './stored-digest.js';
 import type { Target } from '../../targets/types.js';
 
 /** Identities for `.age` objects; absent means "no key given". */
@@ -36,9 +38,8 @@ export function counted(stored: Readable, count?: StoredChunks): Readable {
       callback(null, chunk);
     },
   });
-  stored.on('error', (e) => tally.destroy(e));
   tally.on('close', () => stored.destroy()); // a reader that stops early releases the object
-  return stored.pipe(tally);
+  return pipeHoldingFailure(stored, tally);
 }
 
 /** Pass an age stream through decryption; ECRYPTO when no identity was given. */
@@ -48,9 +49,8 @@ export async function decrypted(stored: Readable, name: string, options: Decrypt
     throw new LsError('ECRYPTO', { message: `${name} is encrypted; pass --identity <age identity file> (or set encryption.identityFile in the config)` });
   }
   const plain = (await loadAge()).decryptStream(options.identities);
-  stored.on('error', (e) => plain.destroy(e));
   plain.on('close', () => stored.destroy()); // a reader that stops early releases the object
-  return stored.pipe(plain);
+  return pipeHoldingFailure(stored, plain);
 }
 
 /**
@@ -74,8 +74,7 @@ async function measured<T>(stored: Readable, consume: (s: Readable) => Promise<T
   const meter = createMeter();
   let complete = false;
   meter.on('end', () => (complete = true));
-  stored.on('error', (e) => meter.destroy(e));
-  const result = await consume(stored.pipe(meter));
+  const result = await consume(pipeHoldingFailure(stored, meter));
   if (!complete) {
     meter.destroy();
     stored.destroy();
@@ -90,28 +89,34 @@ export async function readText(target: Target, name: string, options: DecryptOpt
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The digest the `.sha256` sidecar records for the stored archive `name` (its ciphertext when encrypted). */
+/**
+ * The digest the `.sha256` sidecar records for the stored archive `name` (its ciphertext when
+ * encrypted); undefined when there is no sidecar, EARCHIVE when it records none (damaged).
+ */
 export async function storedSha256(target: Target, name: string): Promise<string | undefined> {
-  return (await recordedDigests(target, name))?.archive;
+  const recorded = await recordedDigests(target, name);
+  if (recorded && !recorded.archive) throw new LsError('EARCHIVE', { archive: name, message: recorded.damaged });
+  return recorded?.archive;
 }
 
 /**
  * What the `.sha256` sidecar of archive `name` records, in `sha256sum` lines: the digest of the
  * stored archive (its first line), and of the metadata sidecar as stored (`metadataSidecar`: the
- * object it names; absent in backups made before lsbackup recorded it). Undefined: no sidecar.
+ * object it names; absent in backups made before lsbackup recorded it). Undefined: no sidecar; `damaged`: its first line is no sha256.
  */
 export async function recordedDigests(
   target: Target,
   name: string,
-): Promise<{ archive?: string; metadataSidecar?: { name: string; sha256: string } } | undefined> {
+): Promise<{ archive?: string; damaged?: string; metadataSidecar?: { name: string; sha256: string } } | undefined> {
   const sidecar = sidecarNames(name, false).sha256;
   if (!(await target.stat(sidecar))) return undefined;
   const text = (await readText(target, sidecar, {})).trim();
   const archive = /^([0-9a-f]{64})\b/.exec(text)?.[1];
+  if (!archive) return { damaged: damagedSidecar(sidecar, text.split('\n')[0]!) };
   const metadataNames = [sidecarNames(name, false).metadata, sidecarNames(name, true).metadata];
   const metadata = text
     .split('\n')
     .map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim()))
     .find((m) => m && metadataNames.includes(m[2]!));
-  return { ...(archive ? { archive } : {}), ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}) };
+  return { archive, ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}) };
 }

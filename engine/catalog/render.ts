@@ -105,7 +105,7 @@ export function renderVerify(report: BackupVerifyReport, record: DamageRecord = 
   // Without a sidecar (an archive fetched with `get`) there is nothing it could not match.
   const digest =
     report.expectedSha256 === undefined
-      ? 'NOT CHECKED: there is no .sha256 sidecar'
+      ? `NOT CHECKED: ${report.problems.some((p) => p.kind === 'digest') ? 'its .sha256 sidecar is damaged' : 'there is no .sha256 sidecar'}`
       : `${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar`;
   lines.push(`  stored digest  ${digest} (${formatBytes(report.storedBytes)})`);
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import type { Target } from '../../targets/types.js';
-import { decrypted, readStored, readText, type DecryptOptions } from './objects.js';
+import { decrypted, readStored, storedSha256, type DecryptOptions } from './objects.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { heldPath } from '../archive/held-path.js';
@@ -17,7 +17,7 @@ import { checkSignature, type SignatureCheck, type TrustedKey } from '../signing
 import { sidecarMismatches } from './sidecar-match.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
 import { baseMismatch, vouchedFor } from './chain-base.js';
-import { sidecarDigestMismatch } from './stored-digest.js';
+import { NO_SIDECAR, sidecarDigestMismatch } from './stored-digest.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -42,8 +42,8 @@ export interface BackupVerifyReport {
 }
 
 /**
- * Said, but no problem: what was not checked (encrypted, no --identity), or how it was checked
- * instead (a chain member without its `.sha256` sidecar, held to the sha256 its child recorded).
+ * Said, but no problem: what was not checked (encrypted, no --identity; no `.sha256` sidecar), or
+ * how it was checked instead (a chain member without its sidecar, held to the sha256 its child recorded).
  */
 export function isNote(p: Pick<BackupVerifyReport['problems'][number], 'kind'>): boolean {
   return p.kind === 'encrypted' || p.kind === 'note';
@@ -51,13 +51,12 @@ export function isNote(p: Pick<BackupVerifyReport['problems'][number], 'kind'>):
 
 /**
  * Whether a problem says the store does not hold what was written, which is what marks a backup
- * damaged (damage.ts). Not: a note or a warning, an entry its run recorded as stored incomplete
- * (a host cut mid-stream: the backup says partial, and always did), or a .sha256 sidecar that is
- * not there to compare with (an archive fetched with `get`).
+ * damaged (damage.ts). Not: a note (a .sha256 sidecar that is not there to compare with, as of an
+ * archive fetched with `get`) or a warning, or an entry its run recorded as stored incomplete (a
+ * host cut mid-stream: the backup says partial, and always did).
  */
-function showsDamage(p: BackupVerifyReport['problems'][number], report: Pick<BackupVerifyReport, 'expectedSha256'>): boolean {
-  if (isNote(p) || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p)) return false;
-  return !(p.kind === 'digest' && report.expectedSha256 === undefined);
+function showsDamage(p: BackupVerifyReport['problems'][number]): boolean {
+  return !(isNote(p) || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p));
 }
 
 /** `count` is told each stored chunk's size and `countEntry` each entry as they are read (live progress of the newest archive). */
@@ -66,7 +65,7 @@ type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[
 /** One backup, and for an incremental every older backup its references need (verifyChain). */
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
   const { report, metadata } = await verifyOne(target, name, options);
-  const own = report.problems.some((p) => showsDamage(p, report)) ? [name] : [];
+  const own = report.problems.some(showsDamage) ? [name] : [];
   if (!metadata?.entries.some((e) => e.ref !== undefined)) return own.length ? { ...report, damaged: own } : report;
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
@@ -117,11 +116,12 @@ async function verifyChain(
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
     const replaced = baseMismatch(base, child.name, report.sha256);
     for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
-      if (showsDamage(p, report)) chain(`${base.archive}: ${p.message}`, base.archive);
-      // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
-      else if (p.kind === 'digest' && !replaced) problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
+      if (showsDamage(p)) chain(`${base.archive}: ${p.message}`, base.archive);
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
     }
+    // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
+    if (report.expectedSha256 === undefined && !report.problems.some((p) => p.kind === 'digest') && !replaced)
+      problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
     if (replaced) chain(replaced, base.archive);
     if (!metadata || metadata.backupId !== base.backupId) {
       chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
@@ -146,9 +146,13 @@ async function verifyChain(
 async function verifyOne(target: Target, name: string, options: VerifyOptions): Promise<{ report: BackupVerifyReport; metadata?: BackupMetadata }> {
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
-  const expectedSha256 = await readText(target, sidecarNames(name, false).sha256, {})
-    .then((t) => t.trim().split(/\s+/)[0])
-    .catch(() => undefined);
+  // A sidecar that records no sha256 is damage, said in restore's words.
+  let damagedSidecar: string | undefined;
+  const expectedSha256 = await storedSha256(target, name).catch((e: unknown) => {
+    if (!isLsError(e) || e.code !== 'EARCHIVE') throw e;
+    damagedSidecar = String(e.details.message);
+    return undefined;
+  });
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
   // An identity the backup was not encrypted for reads nothing: the content is unchecked, not damaged.
@@ -170,7 +174,9 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
     options.count,
   );
 
-  if (!expectedSha256) problems.push({ kind: 'digest', message: `no ${sidecarNames(name, false).sha256} sidecar to check the archive digest against` });
+  // As restore goes on without one (an archive fetched with `get`): its entries are checked, its own digest is not.
+  if (damagedSidecar) problems.push({ kind: 'digest', message: damagedSidecar });
+  else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }
@@ -184,6 +190,9 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
       kind: 'identity',
       message: 'none of the identities given opens it (it was encrypted for other recipients): only the stored digest was checked, not the entries',
     });
+  } else if (!expectedSha256 && !damagedSidecar) {
+    // Neither the entries nor the digest: an exit 0 would say nothing was found in what was never looked at.
+    problems.push({ kind: 'identity', message: 'encrypted and no --identity given, and no .sha256 sidecar: nothing could be checked; pass --identity' });
   } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });

@@ -55,7 +55,7 @@ export async function stageChain(newest: StagedBackup, source: BackupSource, opt
     // Read before the archive is opened: an await between opening it and reading it would leave a
     // failure of the opened stream (a small encrypted base that does not decrypt) with no listener,
     // and the process would die of it (cleanup not run) instead of refusing the restore.
-    const expectedSha256 = await member.sidecarSha256();
+    const expectedSha256 = await member.sidecarSha256(source.name);
     const opened = await member.openMeasured();
     const staged = await stageBackup(opened.stream, {
       backup: member.name,

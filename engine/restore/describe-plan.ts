@@ -1,4 +1,4 @@
-import { isEncrypted } from '../catalog/objects.js';
+import { NO_SIDECAR } from '../catalog/stored-digest.js';
 import type { RenderedStep } from '../runner/types.js';
 import { filesUnder, specialModePaths } from './files-step.js';
 import { absentStepData, lackingDataOutcome, mayLackData } from './missing-step-data.js';
@@ -12,11 +12,11 @@ import type { EventBody } from '../shapes/events.generated.js';
  * What staging checked, said exactly: a missing sidecar leaves the archive's own digest unchecked
  * (entries are still checked against metadata.json, but a rewritten metadata.json goes unnoticed).
  */
-export function describeChecks(backup: string, sidecarSha256: string | undefined): string {
+export function describeChecks(sidecarSha256: string | undefined): string {
   const entries = 'every entry matched metadata.json (sha256 and size)';
   if (sidecarSha256) return `Checked: the archive matched its .sha256 sidecar; ${entries}.`;
-  if (isEncrypted(backup)) return `Checked: age authenticated the encrypted archive; ${entries}.`;
-  return `Checked: ${entries}. NOT checked: the archive's own sha256 — its .sha256 sidecar is missing.`;
+  // Encrypted or not: age proves only that someone with the public recipient wrote it.
+  return `Checked: ${entries}. ${NO_SIDECAR}.`;
 }
 
 /** What the plan says besides the components: what staging checked, the signature, --keep-special-modes. */

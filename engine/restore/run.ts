@@ -123,7 +123,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     cleanup.defer('remove the staging directory', () => rm(stagingRoot, { recursive: true, force: true }));
     const selected = (c: string) => (!options.only?.length || options.only.includes(c)) && !options.skip?.includes(c);
 
-    const expectedSha256 = await options.source.sidecarSha256();
+    const expectedSha256 = await options.source.sidecarSha256(options.source.name);
     let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
     refuseZipStream(mode, options.source);
     if (mode.why) options.reporter.emit({ type: 'warning', message: mode.why });
@@ -169,7 +169,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       defaultStepTimeoutSec: options.defaultStepTimeoutSec,
     });
     const details = {
-      checked: describeChecks(options.source.name, expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
+      checked: describeChecks(expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
     };

@@ -10,6 +10,7 @@
  * joins a pass that has not yet gone past its first entry, else a new pass starts. Requests of
  * steps that run side by side share one pass.
  */
+import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { openArchiveReader, type ArchiveFormat } from '../archive/index.js';
 import type { BackupSource } from './source.js';
@@ -207,13 +208,15 @@ class Pass {
     const { name } = this.archive;
     const changed = (what: string) => `${name} changed after it was verified (${what}): the rest of the restore is refused`;
     let stored: Readable | undefined;
+    let readFailed: Error | undefined;
     const checked = checkBlocks(this.archive.blocks);
     /** The body being handed over: cut short with the reason when the read fails under it. */
     let current: { out: PassThrough; subscription: Subscription } | undefined;
     try {
       stored = await this.archive.source.open();
-      stored.on('error', (e) => checked.destroy(e));
-      for await (const { entry, body } of openArchiveReader(stored.pipe(checked), this.archive.format)) {
+      // A broken read cuts the blocks short: said as the read's failure, not as a changed archive.
+      stored.on('error', (e) => (readFailed ??= e));
+      for await (const { entry, body } of openArchiveReader(pipeHoldingFailure(stored, checked), this.archive.format)) {
         if (this.failed) return;
         const at = this.nextAt++;
         if (this.archive.order[at] !== entry.path) {
@@ -238,7 +241,7 @@ class Pass {
       }
       if (this.nextAt !== this.archive.order.length) return this.refuse(changed(`it ends after ${this.nextAt} of ${this.archive.order.length} entries`));
     } catch (e) {
-      const differs = checked.failure();
+      const differs = readFailed ? undefined : checked.failure();
       const message = differs ? changed(differs) : `reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`;
       // A body cut short mid-read must end for its step, failed, never wait for bytes that will not come.
       current?.out.destroy(new Error(message));

@@ -4,6 +4,8 @@ import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../arch
 import { findBackup } from '../catalog/listing.js';
 import { counted, decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 import { createMeter } from '../archive/meter.js';
+import { pipeHoldingFailure } from '../archive/held-failure.js';
+import { isLsError, LsError } from '../errors.js';
 import { sidecarMismatches, type ArchiveRecords, type SidecarMismatch } from '../catalog/sidecar-match.js';
 
 /** A stored backup, opened for reading (decrypted when it is an age file). */
@@ -20,8 +22,11 @@ export interface BackupSource {
   openMeasured(count?: (bytes: number) => void): Promise<{ stream: Readable; storedSha256?: () => string }>;
   /** The stored size (what `count` adds up to), when the target knows it. */
   storedSize(): Promise<number | undefined>;
-  /** The digest the `.sha256` sidecar records of the stored bytes (the ciphertext of an encrypted backup), when there is one. */
-  sidecarSha256(): Promise<string | undefined>;
+  /**
+   * The digest the `.sha256` sidecar records of the stored bytes (the ciphertext of an encrypted
+   * backup), when there is one; a sidecar that records none refuses the restore of `restoring`.
+   */
+  sidecarSha256(restoring: string): Promise<string | undefined>;
   /** The `.metadata.json` sidecar, when the target has one that can be read (checked only against the archive's own copy later). */
   sidecarMetadata(): Promise<BackupMetadata | undefined>;
   /** Its metadata and signature sidecars that are not what the archive holds (verify's check). */
@@ -41,12 +46,16 @@ export function backupSource(target: Target, name: string, identities: string[] 
       const stored = counted(await target.get(name), count);
       if (!isEncrypted(name)) return { stream: stored };
       const meter = createMeter();
-      stored.on('error', (e) => meter.destroy(e));
       meter.on('close', () => stored.destroy()); // a reader that stops early releases the object
-      return { stream: await decrypted(stored.pipe(meter), name, { identities }), storedSha256: () => meter.sha256() };
+      return { stream: await decrypted(pipeHoldingFailure(stored, meter), name, { identities }), storedSha256: () => meter.sha256() };
     },
     storedSize: async () => (await target.stat(name))?.size,
-    sidecarSha256: () => storedSha256(target, name),
+    sidecarSha256: (restoring) =>
+      storedSha256(target, name).catch((e: unknown) => {
+        if (!isLsError(e) || e.code !== 'EARCHIVE') throw e;
+        // As verify says it: the sidecar names the archive, which may be a base of the one restored.
+        throw new LsError('ERESTORE', { backup: restoring, message: name === restoring ? e.details.message : `${name}: ${e.details.message}` });
+      }),
     sidecarMetadata: async () => (await findBackup(target, name, { identities }))?.metadata,
     sidecarMismatches: (archive) => sidecarMismatches(target, name, archive, { identities }),
     exists: async () => (await target.stat(name)) !== undefined,

@@ -7,10 +7,11 @@ import type { ReadEntrySpec } from '../archive/reader.js';
 import { RECIPES_PREFIX } from '../runner/entry-paths.js';
 import { LsError } from '../errors.js';
 import { MAX_METADATA_BYTES, MAX_RECIPE_BYTES, readLimited } from '../archive/limits.js';
-import { compareWithMetadata, headerFields, isWarning, type ReadDigest } from '../archive/verify.js';
+import { compareWithMetadata, headerFields, isWarning, NO_METADATA, type ReadDigest } from '../archive/verify.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import type { DataRegion } from '../archive/tar/sparse.js';
 import { createMeter } from '../archive/meter.js';
+import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { recordBlocks, type BlockDigests } from '../archive/block-digests.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
@@ -91,6 +92,11 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     throw new LsError('ERESTORE', { backup: options.backup, message });
   };
   const { hashed, digest, blocks } = hashedStream(stream, options.recordBlocks ?? false);
+  // Made before the first entry: an await between piping a body and reading it left a read failure
+  // in that wait with no listener, and restore died of it (a download cut at an entry's start).
+  // Here, `hashed` holds a failure until it is read (held-failure.ts), so this wait loses none.
+  const stagingData = path.join(options.stagingDir, 'data');
+  await mkdir(stagingData, { recursive: true, mode: 0o700 });
   const order: string[] = [];
 
   const entries = new Map<string, StagedEntry>();
@@ -132,8 +138,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
       } else if (entry.type === 'file' && (options.components(component) || options.bodies?.(entry.path))) {
         // Numbered, not named after the entry: an entry path can be longer than a host path may
         // be here (PATH_MAX), and a name's exact bytes are the archive's business, not the disk's.
-        file = path.join(options.stagingDir, 'data', String(entries.size));
-        await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+        file = path.join(stagingData, String(entries.size));
         const writer = new SparseFileWriter(file, 0o600, entry.size);
         await pipeline(counted, writer);
         dataRegions = writer.dataRegions();
@@ -157,7 +162,7 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     const where = reading ? `while reading entry '${reading}'` : order.length > 0 ? `after entry '${order.at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }
-  if (!metadata) refuse('the archive has no metadata.json (truncated, or not made by lsbackup)');
+  if (!metadata) refuse(NO_METADATA);
   const danglingLink = rules.finish(metadata!.entries);
   if (danglingLink) refuse(danglingLink);
   // An entry stored incomplete is no reason to refuse the backup: its host is skipped (below).
@@ -193,9 +198,8 @@ export function recordedBlocks(staged: Pick<StagedBackup, 'blocks'>, name: strin
 function hashedStream(stream: Readable, withBlocks: boolean): { hashed: Readable; digest: () => string; blocks: () => BlockDigests | undefined } {
   const meter = createMeter();
   const recorder = withBlocks ? recordBlocks() : undefined;
-  const hashed = recorder ? stream.pipe(meter).pipe(recorder) : stream.pipe(meter);
-  stream.on('error', (e) => hashed.destroy(e));
-  if (recorder) meter.on('error', (e) => hashed.destroy(e));
+  const metered = pipeHoldingFailure(stream, meter);
+  const hashed = recorder ? pipeHoldingFailure(metered, recorder) : metered;
   return { hashed, digest: () => meter.sha256(), blocks: () => recorder?.digests() };
 }
 

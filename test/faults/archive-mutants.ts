@@ -269,7 +269,10 @@ const bodyIn = (format: StoredBackup['format'], m: TarMember) => (format === 'zi
 const withBodyIn = (format: StoredBackup['format'], m: TarMember, body: Buffer) => (format === 'zip' ? { name: m.name, bytes: body } : withBody(m, body));
 
 /** The members of `victim` (a zip's, or a tar's) changed by `change` (undefined: nothing to change), stored again with its `.sha256` to match. */
-async function rewriteMembers(victim: StoredBackup, change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined): Promise<string | undefined> {
+export async function rewriteMembers(
+  victim: StoredBackup,
+  change: (tar: { members: TarMember[]; tail: Buffer }) => string | undefined,
+): Promise<string | undefined> {
   if (victim.format === 'zip') {
     if (victim.age) return undefined;
     const original = await zipMembers(victim.object);

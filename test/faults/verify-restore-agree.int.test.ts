@@ -19,7 +19,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
 import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
-import { MUTATIONS, mutate, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
+import { MUTATIONS, mutate, rewriteMembers, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 
 const SEEDS = process.env.LSB_AGREE_SEED
   ? process.env.LSB_AGREE_SEED.split(',').map(Number)
@@ -370,6 +370,70 @@ describe('verify and restore agree on what they found', () => {
     const run = await judge(replaced.b, replaced.target);
     refusedAlike(run, `${name} has sha256 `);
     refusedAlike(run, 'was based on an archive with sha256');
+  }, 300_000);
+
+  it.each(['gz', 'gz-age'])(
+    "the newest backup without its .sha256 sidecar, as 'get' fetches it (%s): accepted by verify and both restores, each saying the archive's own sha256 was not checked",
+    async (label) => {
+      const { b, target } = await copyOf(label, async (objects) => rm(`${objects.at(-1)}.sha256`));
+      const run = await judge(b, target);
+      expect(run.defects).toEqual([]);
+      const unchecked = "NOT checked: the archive's own sha256 — its .sha256 sidecar is missing";
+      expect(run.verify.exitCode, cliOutput(run.verify)).toBe(0);
+      expect(run.verify.stdout).toContain(`note: ${unchecked}`);
+      for (const r of run.restores) {
+        expect([r.mode, r.result.exitCode, r.same], cliOutput(r.result)).toEqual([r.mode, 0, true]);
+        expect(cliOutput(r.result), r.mode).toContain(`Checked: every entry matched metadata.json (sha256 and size). ${unchecked}.`);
+      }
+    },
+    300_000,
+  );
+
+  it.each([
+    ['gz', -1],
+    ['gz-chain', 0],
+  ] as const)(
+    'a .sha256 sidecar whose first line is no sha256 (%s, member %i): refused by verify and both restores alike as a damaged sidecar, not taken for a missing one',
+    async (label, member) => {
+      let named = '';
+      const { b, target } = await copyOf(label, async (objects) => {
+        const object = objects.at(member)!;
+        named = path.basename(object);
+        await writeFile(`${object}.sha256`, `not-a-digest  ${named}\n`);
+      });
+      const prefix = member === -1 ? '' : `${named}: `;
+      refusedAlike(
+        await judge(b, target),
+        `${prefix}its .sha256 sidecar is damaged: ${named}.sha256 records no sha256 of the archive (its first line is "not-a-digest  ${named}")`,
+      );
+    },
+    300_000,
+  );
+
+  it('metadata.json moved first (every other entry after it): verify and both restores name the first entry after it, verify once; metadata.json dropped: one wording', async () => {
+    let first = '';
+    const moved = await copyOf('gz', async ([object]) => {
+      await rewriteMembers({ object: object!, format: 'tar.gz' }, ({ members }) => {
+        const i = members.findIndex((m) => m.name === 'metadata.json');
+        members.unshift(...members.splice(i, 1));
+        first = members[1]!.name.replace(/\/+$/, '');
+        return 'metadata.json moved first';
+      });
+    });
+    const trailing = `'${first}' comes after metadata.json, which must be the last entry`;
+    const run = await judge(moved.b, moved.target);
+    refusedAlike(run, trailing);
+    expect(run.verify.stdout.split('comes after metadata.json').length - 1, run.verify.stdout).toBe(1);
+    const dropped = await copyOf('gz', async ([object]) => {
+      await rewriteMembers({ object: object!, format: 'tar.gz' }, ({ members }) => {
+        members.splice(
+          members.findIndex((m) => m.name === 'metadata.json'),
+          1,
+        );
+        return 'metadata.json dropped';
+      });
+    });
+    refusedAlike(await judge(dropped.b, dropped.target), 'the archive has no metadata.json (truncated, or not made by lsbackup)');
   }, 300_000);
 
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
