@@ -7,6 +7,7 @@ import { isNote, type BackupVerifyReport } from './verify.js';
 import { describeSignature } from '../signing/index.js';
 import { isWarning } from '../archive/verify.js';
 import { NEXT_RUN_AFTER_DAMAGE, type DamageRecord } from './damage.js';
+import { NO_SIDECAR } from './stored-digest.js';
 
 const when = (d: Date) =>
   d
@@ -105,7 +106,9 @@ export function renderVerify(report: BackupVerifyReport, record: DamageRecord = 
   // Without a sidecar (an archive fetched with `get`) there is nothing it could not match.
   const digest =
     report.expectedSha256 === undefined
-      ? `NOT CHECKED: ${report.problems.some((p) => p.kind === 'digest') ? 'its .sha256 sidecar is damaged' : 'there is no .sha256 sidecar'}`
+      ? report.problems.some((p) => p.kind === 'digest')
+        ? 'NOT CHECKED: its .sha256 sidecar is damaged'
+        : NO_SIDECAR
       : `${report.expectedSha256 === report.sha256 ? 'matches' : 'DOES NOT MATCH'} the .sha256 sidecar`;
   lines.push(`  stored digest  ${digest} (${formatBytes(report.storedBytes)})`);
   if (report.entriesChecked !== undefined) lines.push(`  entries        ${report.entriesChecked} checked against metadata.json`);
@@ -115,7 +118,10 @@ export function renderVerify(report: BackupVerifyReport, record: DamageRecord = 
     lines.push(`  chain          ${checked}`);
   }
   lines.push(...describeDamage(report, record).map((l) => `  ${l}`));
-  for (const p of report.problems) lines.push(`  ${isNote(p) ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
+  // The stored-digest line says a missing sidecar in the note's words (the note is for --json readers).
+  const said = (p: BackupVerifyReport['problems'][number]) => isNote(p) && p.message.startsWith(NO_SIDECAR);
+  for (const p of report.problems.filter((q) => !said(q)))
+    lines.push(`  ${isNote(p) ? 'note' : isWarning(p) ? 'warning' : 'problem'}: ${p.message.replaceAll('\n', '\n    ')}`);
   return lines.join('\n');
 }
 

@@ -119,7 +119,7 @@ it('verify of an incremental fetched with get (no sidecars, no bases beside it) 
 
   const verify = await runCli(['verify', incr.name, '-t', fetched]);
   expect(verify.exitCode, cliOutput(verify)).toBe(1);
-  expect(verify.stdout).toContain('stored digest  NOT CHECKED: there is no .sha256 sidecar');
+  expect(verify.stdout).toContain("stored digest  NOT checked: the archive's own sha256 — its .sha256 sidecar is missing");
   expect(verify.stdout).not.toContain('DOES NOT MATCH');
   expect(verify.stdout).toContain('chain          NOT CHECKED: no base of it was found');
   expect(verify.stdout).toContain(`the chain needs ${incr.metadata.base!.archive}`);
