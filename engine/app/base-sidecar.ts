@@ -6,7 +6,9 @@
  * to the digest of the sidecar as stored that the archive's `.sha256` sidecar records beside the
  * archive's own (written with them, engine/runner/backup.ts), which costs no read of the
  * archive; a backup made before that digest was recorded is read once, whole, and its own
- * metadata.json and digest compared.
+ * metadata.json and digest compared. The archive itself is held to the stored size its `.sha256`
+ * records (the target's listing, no read): an overwrite of another size is caught, bit rot only by
+ * a verify or the restore.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { formatFromName, METADATA_ENTRY, openArchiveReader, sidecarNames, type BackupMetadata } from '../archive/index.js';
@@ -25,6 +27,12 @@ export async function heldToArchive(
 ): Promise<{ sha256: string } | { problem: string }> {
   const recorded = await recordedDigests(target, base.name);
   if (!recorded?.archive) return { problem: `${base.name} has no readable .sha256 sidecar in ${target.uri}` };
+  // Its references point into that archive: one overwritten by other bytes (its sidecars left) would not restore.
+  if (recorded.storedSize !== undefined && recorded.storedSize !== base.size) {
+    return {
+      problem: `${base.name} is ${base.size} bytes in ${target.uri}, its .sha256 sidecar records ${recorded.storedSize}: the archive was replaced or damaged`,
+    };
+  }
   const sidecar = base.sidecars.find((n) => n === sidecarNames(base.name, false).metadata) ?? sidecarNames(base.name, true).metadata;
   const replaced = `it was edited or replaced, and references built from it would not restore; put the archive's own metadata.json there ('lsbackup verify ${base.name}' shows where they differ)`;
   if (recorded.metadataSidecar) {

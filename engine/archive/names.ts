@@ -44,6 +44,12 @@ export function sidecarSuffixes(encryptedMetadata: boolean): { sha256: string; m
   };
 }
 
+/**
+ * How the `.sha256` sidecar's third line begins: `# size <bytes> <archive name>`, the archive's
+ * stored size (a comment to `sha256sum -c`). Backups made before it was written have none.
+ */
+export const STORED_SIZE_LINE = '# size';
+
 /** The sidecars stored beside an archive. */
 export function sidecarNames(archiveName: string, encryptedMetadata: boolean): { sha256: string; metadata: string; signature: string } {
   const suffixes = sidecarSuffixes(encryptedMetadata);

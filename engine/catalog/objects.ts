@@ -4,6 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import { createMeter } from '../archive/meter.js';
 import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
+import { STORED_SIZE_LINE } from '../archive/names.js';
 import { loadAge } from '../crypto/load-age.js';
 import { LsError } from '../errors.js';
 import { damagedSidecar } from './stored-digest.js';
@@ -102,12 +103,13 @@ export async function storedSha256(target: Target, name: string): Promise<string
 /**
  * What the `.sha256` sidecar of archive `name` records, in `sha256sum` lines: the digest of the
  * stored archive (its first line), and of the metadata sidecar as stored (`metadataSidecar`: the
- * object it names; absent in backups made before lsbackup recorded it). Undefined: no sidecar; `damaged`: its first line is no sha256.
+ * object it names; absent in backups made before lsbackup recorded it), and the archive's stored
+ * size (`storedSize`, its `# size` line; absent likewise). Undefined: no sidecar; `damaged`: its first line is no sha256.
  */
 export async function recordedDigests(
   target: Target,
   name: string,
-): Promise<{ archive?: string; damaged?: string; metadataSidecar?: { name: string; sha256: string } } | undefined> {
+): Promise<{ archive?: string; damaged?: string; metadataSidecar?: { name: string; sha256: string }; storedSize?: number } | undefined> {
   const sidecar = sidecarNames(name, false).sha256;
   if (!(await target.stat(sidecar))) return undefined;
   const text = (await readText(target, sidecar, {})).trim();
@@ -118,5 +120,14 @@ export async function recordedDigests(
     .split('\n')
     .map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim()))
     .find((m) => m && metadataNames.includes(m[2]!));
-  return { archive, ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}) };
+  const size = text
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line.startsWith(`${STORED_SIZE_LINE} `) && line.endsWith(` ${name}`));
+  const digits = size?.slice(STORED_SIZE_LINE.length + 1, size.length - name.length - 1) ?? '';
+  return {
+    archive,
+    ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}),
+    ...(/^\d{1,15}$/.test(digits) ? { storedSize: Number(digits) } : {}),
+  };
 }

@@ -14,7 +14,7 @@ import type { Redactor } from '../secrets/types.js';
 import type { Reporter, SummaryRow } from '../report/events.js';
 // Not archive/index.js: a backup need not load the archive reader (yauzl, the tar parser).
 import { createArchiveWriter, metadataText } from '../archive/writer.js';
-import { backupName, sidecarSuffixes, AGE_SUFFIX } from '../archive/names.js';
+import { backupName, sidecarSuffixes, AGE_SUFFIX, STORED_SIZE_LINE } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { createMeter } from '../archive/meter.js';
 import { ExecutorPool, type ExecutorFactory } from '../executors/pool.js';
@@ -182,7 +182,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     finished = true;
     // Encrypted: the stored bytes are the ciphertext; the .sha256 sidecar and sizes describe those.
     const stored = sink ? await sink.done() : result;
-    const sidecars = await backupSidecars(stored.sha256, metadata!, encryption, result.signature);
+    const sidecars = await backupSidecars(stored, metadata!, encryption, result.signature);
     const copies = await Promise.all(
       uploads.map(async ({ target, upload }): Promise<StoredCopy> => {
         const failed = fanout.failures.get(target.uri);
@@ -306,7 +306,7 @@ function baseRecord(base: IncrementalBase): NonNullable<BackupMetadata['base']> 
  * (engine/app/base-sidecar.ts).
  */
 async function backupSidecars(
-  sha256: string,
+  { sha256, bytes }: { sha256: string; bytes: number },
   metadata: BackupMetadata,
   encryption: BackupOptions['encryption'],
   signature: Buffer | undefined,
@@ -320,7 +320,10 @@ async function backupSidecars(
   return [
     {
       suffix: suffixes.sha256,
-      content: (archiveName) => Readable.from([`${sha256}  ${archiveName}\n${storedSha256}  ${archiveName}${suffixes.metadata}\n`]),
+      // `sha256sum -c` checks both digests and skips the '#' line: the stored size, which the next
+      // incremental compares with the target's listing, as it reads no archive (catalog/objects.ts).
+      content: (archiveName) =>
+        Readable.from([`${sha256}  ${archiveName}\n${storedSha256}  ${archiveName}${suffixes.metadata}\n${STORED_SIZE_LINE} ${bytes} ${archiveName}\n`]),
     },
     { suffix: suffixes.metadata, content: () => Readable.from([stored]) },
     ...(signature ? [{ suffix: suffixes.signature, content: () => Readable.from([signature]) }] : []),

@@ -9,7 +9,7 @@
  * after the verify is a full.
  */
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliOutput, jsonEvents, runCli, type CliResult } from '../helpers/cli.js';
@@ -146,12 +146,13 @@ it(
 );
 
 it(
-  "the base's object overwritten in the bucket, its sidecars left: the incremental on it is refused by restore and verify naming the base; after the verify the next run is a full that restores",
+  "the base's object overwritten in the bucket by other bytes of its size (bit rot), its sidecars left: the incremental on it is refused by restore and verify naming the base; after the verify the next run is a full that restores",
   async () => {
     await freshTree('one\n');
     const full = await backup('overwritten', '--full');
-    // Other bytes under the base's key (a bad copy, another tool's upload); the sidecars still agree with each other.
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `overwritten/${full.name}`, Body: Buffer.alloc(4096, 7) }));
+    // Other bytes under the base's key, as many as it had (what no listing shows); the sidecars still agree with each other.
+    const { size } = await stat(path.join(local, full.name));
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `overwritten/${full.name}`, Body: Buffer.alloc(size, 7) }));
     await writeFile(path.join(tree, 'changing.txt'), 'two\n');
     // The run reads sidecars only (reading the base whole would cost what the incremental saves).
     const incr = await backup('overwritten', '--incremental');
@@ -175,6 +176,25 @@ it(
     expect([next.kind, next.refs], next.output).toEqual(['full', 0]);
     expect(next.output).toContain(`${full.name}, of the chain of ${incr.name}, was found damaged by a verify`);
     await expectRestores('overwritten', next.name, 'three\n');
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  "the base's object overwritten in the bucket by other bytes of another size, its sidecars left: the next incremental is a full, saying why (the size its .sha256 records), and restores",
+  async () => {
+    await freshTree('one\n');
+    const full = await backup('resized', '--full');
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `resized/${full.name}`, Body: Buffer.alloc(4096, 7) }));
+    await writeFile(path.join(tree, 'changing.txt'), 'two\n');
+    // Was: an incremental on it, said success, whose restore refused (the base's bytes are not there).
+    const next = await backup('resized', '--incremental');
+    expect([next.kind, next.refs], next.output).toEqual(['full', 0]);
+    const { size } = await stat(path.join(local, full.name));
+    expect(next.output).toContain(
+      `${full.name} is 4096 bytes in s3://${BUCKET}/resized, its .sha256 sidecar records ${size}: the archive was replaced or damaged`,
+    );
+    await expectRestores('resized', next.name, 'two\n');
   },
   TIMEOUT_MS,
 );

@@ -69,7 +69,9 @@ describe('runJob: the status rollup into the run report', () => {
       expect(await namesIn(dir)).toEqual([name, `${name}.metadata.json`, `${name}.sha256`].sort());
       const stored = await readFile(path.join(ws.dir, dir, name));
       const sidecar = await readFile(path.join(ws.dir, dir, `${name}.metadata.json`));
-      expect(await readFile(path.join(ws.dir, dir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n${sha256(sidecar)}  ${name}.metadata.json\n`);
+      expect(await readFile(path.join(ws.dir, dir, `${name}.sha256`), 'utf8')).toBe(
+        `${sha256(stored)}  ${name}\n${sha256(sidecar)}  ${name}.metadata.json\n# size ${stored.length} ${name}\n`,
+      );
     }
     const metadata = JSON.parse(await readFile(path.join(ws.dir, 'a', `${name}.metadata.json`), 'utf8'));
     expect(metadata).toMatchObject({ cluster: 'testc', job: 'nightly', status: 'success' });

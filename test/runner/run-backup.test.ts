@@ -165,7 +165,9 @@ describe('runBackup: sidecars', () => {
     const stored = await readFile(path.join(targetDir, name));
     // Its second line holds the metadata sidecar to it (app/base-sidecar.ts).
     const sidecarBytes = await readFile(path.join(targetDir, `${name}.metadata.json`));
-    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n${sha256(sidecarBytes)}  ${name}.metadata.json\n`);
+    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(
+      `${sha256(stored)}  ${name}\n${sha256(sidecarBytes)}  ${name}.metadata.json\n# size ${stored.length} ${name}\n`,
+    );
     expect(result).toMatchObject({ sha256: sha256(stored), bytes: stored.length });
     const sidecar = JSON.parse(await readFile(path.join(targetDir, `${name}.metadata.json`), 'utf8'));
     const inside = JSON.parse(await (await extract(stored))('metadata.json'));
@@ -203,7 +205,9 @@ describe('runBackup: encryption (age)', () => {
     const stored = await readFile(path.join(targetDir, name));
     expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
     const sealed = await readFile(path.join(targetDir, `${name}.metadata.json.age`));
-    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(`${sha256(stored)}  ${name}\n${sha256(sealed)}  ${name}.metadata.json.age\n`);
+    expect(await readFile(path.join(targetDir, `${name}.sha256`), 'utf8')).toBe(
+      `${sha256(stored)}  ${name}\n${sha256(sealed)}  ${name}.metadata.json.age\n# size ${stored.length} ${name}\n`,
+    );
     const read = await extract(await decrypt(path.join(targetDir, name), identity));
     expect(await read('alpha/db-1/alpha.sql')).toBe('alpha on db-1\n');
     const metadata = JSON.parse((await decrypt(path.join(targetDir, `${name}.metadata.json.age`), identity)).toString());
