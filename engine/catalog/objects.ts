@@ -115,15 +115,10 @@ export async function recordedDigests(
   const text = (await readText(target, sidecar, {})).trim();
   const archive = /^([0-9a-f]{64})\b/.exec(text)?.[1];
   if (!archive) return { damaged: damagedSidecar(sidecar, text.split('\n')[0]!) };
+  const lines = text.split('\n').map((line) => line.trim());
   const metadataNames = [sidecarNames(name, false).metadata, sidecarNames(name, true).metadata];
-  const metadata = text
-    .split('\n')
-    .map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim()))
-    .find((m) => m && metadataNames.includes(m[2]!));
-  const size = text
-    .split('\n')
-    .map((line) => line.trim())
-    .find((line) => line.startsWith(`${STORED_SIZE_LINE} `) && line.endsWith(` ${name}`));
+  const metadata = lines.map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line)).find((m) => m && metadataNames.includes(m[2]!));
+  const size = lines.find((line) => line.startsWith(`${STORED_SIZE_LINE} `) && line.endsWith(` ${name}`));
   const digits = size?.slice(STORED_SIZE_LINE.length + 1, size.length - name.length - 1) ?? '';
   return {
     archive,
