@@ -28,11 +28,8 @@ export async function heldToArchive(
   const recorded = await recordedDigests(target, base.name);
   if (!recorded?.archive) return { problem: `${base.name} has no readable .sha256 sidecar in ${target.uri}` };
   // Its references point into that archive: one overwritten by other bytes (its sidecars left) would not restore.
-  if (recorded.storedSize !== undefined && recorded.storedSize !== base.size) {
-    return {
-      problem: `${base.name} is ${base.size} bytes in ${target.uri}, its .sha256 sidecar records ${recorded.storedSize}: the archive was replaced or damaged`,
-    };
-  }
+  const resized = sizeMismatch(base.name, base.size, recorded.storedSize, target);
+  if (resized) return { problem: resized };
   const sidecar = base.sidecars.find((n) => n === sidecarNames(base.name, false).metadata) ?? sidecarNames(base.name, true).metadata;
   const replaced = `it was edited or replaced, and references built from it would not restore; put the archive's own metadata.json there ('lsbackup verify ${base.name}' shows where they differ)`;
   if (recorded.metadataSidecar) {
@@ -52,6 +49,16 @@ export async function heldToArchive(
   }
   if (!isDeepStrictEqual(archive.metadata, base.metadata)) return { problem: `the ${sidecar} sidecar is not ${base.name}'s own metadata.json: ${replaced}` };
   return { sha256: recorded.archive };
+}
+
+/**
+ * Why an archive of `listedSize` bytes in the target is not the one its `.sha256` sidecar was
+ * written for (`recordedSize`, its `# size` line: absent in backups made before it was recorded),
+ * or undefined. Holds an archive to its sidecars from the listing alone: an overwrite of another size.
+ */
+export function sizeMismatch(name: string, listedSize: number, recordedSize: number | undefined, target: Target): string | undefined {
+  if (recordedSize === undefined || recordedSize === listedSize) return undefined;
+  return `${name} is ${listedSize} bytes in ${target.uri}, its .sha256 sidecar records ${recordedSize}: the archive was replaced or damaged`;
 }
 
 /** The archive's own metadata.json (its last entry) and the sha256 of its stored bytes, in one read. */

@@ -6,8 +6,8 @@
 import { damageMarkerName, parseBackupName, sanitizeClusterName } from '../archive/names.js';
 import type { BackupMetadata } from '../archive/metadata.js';
 import { listBackupsLazily, METADATA_ENCRYPTED_NOTE, ofCluster, type BackupSummary } from '../catalog/listing.js';
-import { heldToArchive } from './base-sidecar.js';
-import { storedSha256 } from '../catalog/objects.js';
+import { heldToArchive, sizeMismatch } from './base-sidecar.js';
+import { recordedDigests } from '../catalog/objects.js';
 import { firstDamaged } from '../catalog/damage.js';
 import type { Reporter } from '../report/events.js';
 import type { IncrementalBase } from '../runner/incremental.js';
@@ -159,7 +159,11 @@ async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing, 
     const names = [newest.name, ...recorded];
     const absent = names.find((n) => !listed.has(n));
     if (absent) return { names, gap: missing(absent) };
-    const replaced = await replacedMember(target, recorded, newest.metadata!.base!.chainSha256);
+    const replaced = await replacedMember(
+      target,
+      recorded.map((n) => listed.get(n)!),
+      newest.metadata!.base!.chainSha256,
+    );
     return { names, ...(replaced ? { gap: replaced } : {}) };
   }
   const names = [newest.name];
@@ -177,19 +181,24 @@ async function chainOf(newest: BackupSummary<BackupMetadata>, listing: Listing, 
 }
 
 /**
- * The first chain member whose `.sha256` sidecar no longer records the digest the newest backup's
- * run recorded for it: another backup stored under its name (with its own sidecars) would be
- * built on, and nothing based on it would restore (restore refuses: "the base was replaced").
- * Only the small sidecars are read. A chain recorded without digests is not checked here.
+ * The first chain member that is no longer the archive the chain was built on: its `.sha256`
+ * sidecar no longer records the digest the newest backup's run recorded for it (another backup
+ * stored under its name, with its own sidecars), or records another size than the target lists
+ * (the archive overwritten, its sidecars left). Either would be built on, and nothing based on it
+ * would restore (restore refuses: "the base was replaced"). Only the small sidecars are read; a
+ * chain recorded without digests is held to the sizes alone.
  */
-async function replacedMember(target: Target, members: string[], digests: string[] | undefined): Promise<string | undefined> {
-  if (digests?.length !== members.length) return undefined;
+async function replacedMember(target: Target, members: BackupSummary[], digests: string[] | undefined): Promise<string | undefined> {
   for (const [i, member] of members.entries()) {
-    const now = await storedSha256(target, member).catch((e: Error) => e);
-    if (now !== digests[i]) {
-      const says = now instanceof Error ? 'is damaged' : now ? `says ${now}` : 'is gone';
-      return `${member} is not the backup the chain was built on (its .sha256 sidecar ${says}, the chain recorded ${digests[i]}): it was replaced`;
+    const recorded = await recordedDigests(target, member.name).catch((e: Error) => e);
+    if (recorded instanceof Error) return `${member.name}'s .sha256 sidecar could not be read: ${recorded.message}`;
+    const now = recorded?.archive;
+    if (digests?.length === members.length && now !== digests[i]) {
+      const says = recorded?.damaged ? 'is damaged' : now ? `says ${now}` : 'is gone';
+      return `${member.name} is not the backup the chain was built on (its .sha256 sidecar ${says}, the chain recorded ${digests[i]}): it was replaced`;
     }
+    const resized = sizeMismatch(member.name, member.size, recorded?.storedSize, target);
+    if (resized) return resized;
   }
   return undefined;
 }

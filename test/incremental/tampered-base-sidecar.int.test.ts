@@ -182,3 +182,35 @@ it("another cluster's backup over a chain member's names: the next --incremental
   expect(cliOutput(refused)).toContain(`but ${first.name} was based on backup ${full.metadata.backupId}: the base was replaced`);
   await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
 }, 300_000);
+
+// Below the newest, a member is held to its sidecars by the listing too: no archive is read.
+it('a chain member overwritten by bytes of another size, its sidecars left: the next --incremental is a full naming it, and it restores', async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'changing.txt'), 'between\n');
+  const first = await c.backup(['--incremental']);
+  const archive = path.join(c.target, full.name);
+  const recorded = (await stat(archive)).size;
+  await writeFile(archive, Buffer.alloc(4096, 7));
+
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(
+    `the chain of ${first.name} is incomplete in ${c.target}: ${full.name} is 4096 bytes in ${c.target}, its .sha256 sidecar records ${recorded}: the archive was replaced or damaged`,
+  );
+  await expectRestores(c, tree, next.name);
+}, 300_000);
+
+it('a chain member whose .sha256 sidecar records no sha256: the next --incremental is a full saying it is damaged', async () => {
+  const full = await c.backup(['--full']);
+  await writeFile(path.join(tree, 'changing.txt'), 'between\n');
+  const first = await c.backup(['--incremental']);
+  const digest = (await readFile(path.join(c.target, `${full.name}.sha256`), 'utf8')).split(/\s/)[0];
+  await writeFile(path.join(c.target, `${full.name}.sha256`), 'not a digest\n');
+
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(
+    `the chain of ${first.name} is incomplete in ${c.target}: ${full.name} is not the backup the chain was built on (its .sha256 sidecar is damaged, the chain recorded ${digest}): it was replaced`,
+  );
+}, 300_000);
