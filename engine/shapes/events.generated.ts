@@ -999,6 +999,10 @@ export interface VerifyResultEvent {
    */
   damaged?: string[];
   /**
+   * Archives (itself, members of its chain) whose read broke off (a download cut, a target gone away): neither found damaged nor intact, no damage marker written or removed; verify again.
+   */
+  readBroken?: string[];
+  /**
    * What the verify changed in the target's record of damaged backups (docs/incremental.md, "Damaged backups").
    */
   damageRecord?: {
