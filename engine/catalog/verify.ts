@@ -125,13 +125,14 @@ async function verifyChain(
     }
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
-    const replaced = baseMismatch(base, child.name, report.sha256);
+    // A read that broke off twice leaves the digest unknown (empty): nothing to compare.
+    const replaced = report.sha256 ? baseMismatch(base, child.name, report.sha256) : undefined;
     for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
       if (showsDamage(p)) chain(`${base.archive}: ${p.message}`, base.archive);
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
     }
     // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
-    if (report.expectedSha256 === undefined && !report.problems.some((p) => p.kind === 'digest') && !replaced)
+    if (report.expectedSha256 === undefined && report.sha256 && !report.problems.some((p) => p.kind === 'digest') && !replaced)
       problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
     if (replaced) chain(replaced, base.archive);
     // Its read broke off (said above): what it holds, and the chain beyond it, are unknown, not wrong.
@@ -192,7 +193,10 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
 
   // As restore goes on without one (an archive fetched with `get`): its entries are checked, its own digest is not.
   if (damagedSidecar) problems.push({ kind: 'digest', message: damagedSidecar });
-  else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
+  else if (digest.digestRead) {
+    const message = `reading it again for its stored digest broke off too: ${digest.digestRead.message}; the digest was not checked: verify again`;
+    problems.push({ kind: 'broken-read', message });
+  } else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }

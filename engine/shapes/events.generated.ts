@@ -976,6 +976,9 @@ export interface VerifyResultEvent {
   name: string;
   ok: boolean;
   storedBytes: number;
+  /**
+   * The sha256 of the stored bytes; empty when they could not be read to their end (readBroken).
+   */
   sha256: string;
   expectedSha256?: string;
   entriesChecked?: number;

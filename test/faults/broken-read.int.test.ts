@@ -19,6 +19,10 @@ import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 import { openTarget } from '../../targets/registry.js';
 import type { Target } from '../../targets/types.js';
 import { verifyBackup } from '../../engine/catalog/verify.js';
+import { recordVerifyFindings } from '../../engine/catalog/damage.js';
+import { damageMarkerName } from '../../engine/archive/index.js';
+import { renderVerify } from '../../engine/catalog/render.js';
+import { formatBytes } from '../../engine/report/format.js';
 import { backupSource } from '../../engine/restore/source.js';
 import { recordedBlocks, stageBackup } from '../../engine/restore/stage.js';
 import { stageChain } from '../../engine/restore/chain.js';
@@ -279,6 +283,30 @@ describe.each(['plain', 'encrypted'] as const)('a read of a %s archive that brea
     },
     300_000,
   );
+});
+
+describe("a read that breaks, and verify's second read for the digest that breaks too", () => {
+  it('verify reports what it checked and both broken reads, marks nothing damaged, and removes no earlier marker', async () => {
+    const archive = archives.plain;
+    const { n, entry } = cutInSecondEntry(archive, 512 * 1024);
+    const target = await brokenTarget(archive, n, [1, 2]);
+    const report = await verifyBackup(target, archive.name, {});
+    expect(report).toMatchObject({ ok: false, sha256: '', readBroken: [archive.name] });
+    expect(report.damaged).toBeUndefined();
+    expect(report.entriesChecked).toBeUndefined();
+    expect(report.problems.map((p) => p.message)).toEqual([
+      `reading it again for its stored digest broke off too: ${CUT}; the digest was not checked: verify again`,
+      verifySays(entry),
+    ]);
+    expect(renderVerify(report).split('\n')[1]).toBe(`  stored digest  NOT CHECKED: its read broke off before the end (${formatBytes(n)})`);
+    // Marked damaged by an earlier verify: a read that broke off neither confirms nor clears it.
+    const marker = await target.put(damageMarkerName(archive.name));
+    await new Promise<void>((done) => marker.stream.end('{}\n', done));
+    await marker.commit();
+    expect(await recordVerifyFindings(target, report, 'lsbackup verify')).toEqual({ cleared: [] });
+    expect(await target.stat(damageMarkerName(archive.name))).toBeDefined();
+    await target.delete(damageMarkerName(archive.name));
+  }, 300_000);
 });
 
 describe("a chain whose base's read breaks", () => {
