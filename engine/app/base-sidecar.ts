@@ -63,7 +63,7 @@ export function sizeMismatch(name: string, listedSize: number, recordedSize: num
 
 /** The archive's own metadata.json (its last entry) and the sha256 of its stored bytes, in one read. */
 async function readArchive(target: Target, name: string, options: DecryptOptions): Promise<{ metadata?: BackupMetadata; sha256: string }> {
-  const { result, sha256 } = await readStored(target, name, async (stored) => {
+  const { result, sha256, digestRead } = await readStored(target, name, async (stored) => {
     const plain = isEncrypted(name) ? await decrypted(stored, name, options) : stored;
     let metadata: BackupMetadata | undefined;
     for await (const { entry, body } of openArchiveReader(plain, formatFromName(name))) {
@@ -72,5 +72,6 @@ async function readArchive(target: Target, name: string, options: DecryptOptions
     }
     return metadata;
   });
+  if (digestRead) throw digestRead;
   return { ...(result ? { metadata: result } : {}), sha256 };
 }

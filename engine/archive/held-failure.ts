@@ -6,7 +6,8 @@ import type { Duplex, Readable } from 'node:stream';
  * holds, and then `to` fails with `from`'s reason in place of its end, or of its own complaint
  * about the cut input (age's truncated chunk). Destroying `to` at once dropped the bytes it held
  * for a slower reader, and a broken download was reported in an entry before the one it broke
- * in. The archive reader does the same at its decompressor (engine/archive/reader.ts).
+ * in. Every link of a stored archive's read goes through it, the archive reader's decompressor
+ * too (engine/archive/reader.ts).
  */
 export function pipeHoldingFailure<T extends Duplex>(from: Readable, to: T): T {
   let failure: Error | undefined;

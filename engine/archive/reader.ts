@@ -13,6 +13,7 @@ import { TarStreamParser } from './tar/stream-parser.js';
 import type { ArchiveFormat, EntrySpec, EntryType } from './types.js';
 import { createZstdDecompressor } from './zstd.js';
 import { createGunzipDecompressor } from './decompressor.js';
+import { pipeHoldingFailure } from './held-failure.js';
 
 /** An entry as read back; `size` is always known. */
 export type ReadEntrySpec = EntrySpec & { type: EntryType; size: number; mode: number; mtime: Date };
@@ -58,24 +59,9 @@ export function openArchiveReader(stream: Readable, format: ArchiveFormat, optio
 function readTarArchive(stream: Readable, format: 'tar.gz' | 'tar.zst', options: ArchiveReaderOptions): AsyncIterable<ArchiveItem> {
   const decompressor = format === 'tar.gz' ? createGunzipDecompressor() : createZstdDecompressor(options.zstdCommand);
   // A source that fails (a broken download, a decryption refusing a chunk) ends the input: what
-  // arrived before is still decompressed and read, then the source's reason is the failure (the
-  // decompressor's own, a truncated stream, only follows from it). Destroying the decompressor
-  // dropped output a slow reader had not taken, naming an entry before the damage.
-  let sourceFailure: Error | undefined;
-  stream.on('error', (err) => {
-    sourceFailure ??= err;
-    decompressor.stream.end();
-  });
-  const ended = decompressor.exited.then(
-    () => {
-      if (sourceFailure) throw sourceFailure;
-    },
-    (err: Error) => {
-      throw sourceFailure ?? err;
-    },
-  );
-  ended.catch(() => {}); // awaited once the output ended
-  return readTar(stream.pipe(decompressor.stream), ended, options.onUnsupportedEntry);
+  // arrived before is still decompressed and read, then the source's reason is the failure, in
+  // place of the decompressor's own about its cut input (held-failure.ts).
+  return readTar(pipeHoldingFailure(stream, decompressor.stream), decompressor.exited, options.onUnsupportedEntry);
 }
 
 async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void): AsyncGenerator<ArchiveItem> {
@@ -92,7 +78,7 @@ async function* counting(items: AsyncIterable<ArchiveItem>, onEntry: () => void)
  */
 async function* readTar(
   tarBytes: Readable,
-  /** How the decompressor (and its source) ended, read once its output ended (before the tar's own end is judged). */
+  /** How the decompressor ended, read once its output ended (before the tar's own end is judged); a source failure comes through its output first. */
   decompressorExited: Promise<void>,
   onUnsupported?: (path: string, tarType: string) => void,
 ): AsyncGenerator<ArchiveItem> {

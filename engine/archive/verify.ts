@@ -5,11 +5,13 @@ import type { ArchiveFormat, EntryRecord, EntryType } from './types.js';
 import { METADATA_ENTRY, SIGNATURE_ENTRY } from './writer.js';
 import { MAX_METADATA_BYTES, readLimited } from './limits.js';
 import { entryRules } from './entry-rules.js';
+import { brokenReadOf, describeBrokenRead, readPosition } from './broken-read.js';
 
 export interface VerifyProblem {
   /** The entry concerned, or undefined for the archive as a whole. */
   path?: string;
-  kind: 'sha256' | 'size' | 'header' | 'missing' | 'extra' | 'unreadable' | 'no-metadata' | 'recorded-error' | 'changed-during-read' | 'refused';
+  kind:
+    'sha256' | 'size' | 'header' | 'missing' | 'extra' | 'unreadable' | 'broken-read' | 'no-metadata' | 'recorded-error' | 'changed-during-read' | 'refused';
   message: string;
 }
 
@@ -20,7 +22,8 @@ export function isWarning(problem: { kind: string }): boolean {
 
 export interface VerifyReport {
   ok: boolean;
-  entriesChecked: number;
+  /** Undefined when the read broke off: nothing was checked against metadata.json, its last entry. */
+  entriesChecked?: number;
   problems: VerifyProblem[];
   /** The parsed metadata.json, when it could be read. */
   metadata?: unknown;
@@ -43,6 +46,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   let metadataBytes: Buffer | undefined;
   let signature: Buffer | undefined;
   let current: string | undefined;
+  let lastRead: string | undefined;
   try {
     for await (const { entry, body } of openArchiveReader(stream, format, { ...options, onUnsupportedEntry: rules.unsupported })) {
       current = entry.path;
@@ -51,6 +55,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       if (entry.path === METADATA_ENTRY || entry.path === SIGNATURE_ENTRY) {
         if (entry.path === SIGNATURE_ENTRY) signature = await readLimited(body, 64 * 1024, 'the signature entry');
         else metadata = JSON.parse((metadataBytes = await readLimited(body, MAX_METADATA_BYTES, METADATA_ENTRY)).toString('utf8'));
+        lastRead = entry.path;
         current = undefined; // read whole: a failure after it is not this entry's
         continue;
       }
@@ -61,9 +66,17 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
         hash.update(c as Buffer);
       }
       seen.set(entry.path, { ...headerFields(entry), size, ...(entry.type === 'file' ? { sha256: hash.digest('hex') } : {}) });
+      lastRead = entry.path;
       current = undefined;
     }
   } catch (err) {
+    // The read's failure, not the archive's: what is unread is neither missing nor damaged.
+    const broken = brokenReadOf(err);
+    if (broken) {
+      const message = `${describeBrokenRead(readPosition(current, lastRead), broken)}; what follows was not checked: verify again`;
+      problems.push({ path: current, kind: 'broken-read', message });
+      return { ok: false, problems, metadata, metadataBytes, signature };
+    }
     problems.push({
       path: current,
       kind: 'unreadable',

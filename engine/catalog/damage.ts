@@ -22,13 +22,15 @@ export interface DamageRecord {
 /**
  * After a verify (`lsbackup verify`, a job's `verify: true`): a marker beside each archive it found
  * damaged, and none left on those it read whole and found intact (a damage that was the read's,
- * not the store's, is undone by verifying again). A backup verified by its digest only (encrypted,
+ * not the store's, is undone by verifying again). A read that broke off (a download cut) is no
+ * finding: it neither marks nor clears. A backup verified by its digest only (encrypted,
  * no identity) keeps its marker: its entries were not checked.
  */
 export async function recordVerifyFindings(target: Target, report: BackupVerifyReport, by: string): Promise<DamageRecord> {
   const damaged = report.damaged ?? [];
   const read = [...(report.entriesChecked !== undefined ? [report.name] : []), ...(report.chain ?? [])];
-  const intact = read.filter((archive) => !damaged.includes(archive));
+  // A read that broke off found nothing either way: a marker stays, none is written.
+  const intact = read.filter((archive) => !damaged.includes(archive) && !report.readBroken?.includes(archive));
   const failed = await recordDamage(target, damaged, { by, checking: report.name });
   if (failed) return { cleared: [], failed };
   return clearDamage(target, intact);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { Transform, type Readable } from 'node:stream';
 import { createMeter } from '../archive/meter.js';
 import { pipeHoldingFailure } from '../archive/held-failure.js';
+import { brokenReadOf, targetRead } from '../archive/broken-read.js';
 import { AGE_SUFFIX, sidecarNames } from '../archive/index.js';
 import { STORED_SIZE_LINE } from '../archive/names.js';
 import { loadAge } from '../crypto/load-age.js';
@@ -23,8 +24,13 @@ export const isEncrypted = (name: string) => name.endsWith(AGE_SUFFIX);
  * and the chunk (a digest of the stored bytes).
  */
 export async function openObject(target: Target, name: string, options: DecryptOptions, count?: StoredChunks): Promise<Readable> {
-  const stored = counted(await target.get(name), count);
+  const stored = await fromTarget(target, name, count);
   return isEncrypted(name) ? decrypted(stored, name, options) : stored;
+}
+
+/** The stored bytes of `name` as its target gives them, each chunk told to `count`; a failure of the read is a broken read (archive/broken-read.ts). */
+export async function fromTarget(target: Target, name: string, count?: StoredChunks): Promise<Readable> {
+  return counted(await targetRead(target.get(name)), count);
 }
 
 /** Told each stored chunk as it is read: its size, and the bytes. */
@@ -56,18 +62,25 @@ export async function decrypted(stored: Readable, name: string, options: Decrypt
 
 /**
  * `consume` run on the stored bytes of `name`, and their size and sha256 (verify's and the
- * incremental base check's one read). When it stops before their end (a damaged archive), the
- * object is read again for the digest.
+ * incremental base check's one read). When it stops before their end (a damaged archive, a read
+ * that broke off), the object is read again for the digest; when that read breaks off too, the
+ * digest is unknown (empty) and `digestRead` says why.
  */
 export async function readStored<T>(
   target: Target,
   name: string,
   consume: (stored: Readable) => Promise<T>,
   count?: StoredChunks,
-): Promise<{ result: T; bytes: number; sha256: string }> {
-  const first = await measured(counted(await target.get(name), count), consume);
+): Promise<{ result: T; bytes: number; sha256: string; digestRead?: Error }> {
+  const first = await measured(await fromTarget(target, name, count), consume);
   if (first.complete) return first;
-  return { ...(await measured(await target.get(name), async (s) => void (s.resume(), await once(s, 'end')))), result: first.result };
+  try {
+    return { ...(await measured(await fromTarget(target, name), async (s) => void (s.resume(), await once(s, 'end')))), result: first.result };
+  } catch (e) {
+    const broken = brokenReadOf(e);
+    if (!broken) throw e;
+    return { result: first.result, bytes: first.bytes, sha256: '', digestRead: broken };
+  }
 }
 
 /** Run `consume` on the stream while hashing every byte that passes; `complete` says whether it reached the end. */

@@ -104,8 +104,9 @@ export function renderBackupDetails(summary: BackupSummary, metadata: BackupMeta
 export function renderVerify(report: BackupVerifyReport, record: DamageRecord = { cleared: [] }): string {
   const lines = [`${report.name}: ${report.ok ? 'OK' : 'FAILED'}`];
   // Without a sidecar (an archive fetched with `get`) there is nothing it could not match.
-  const digest =
-    report.expectedSha256 === undefined
+  const digest = !report.sha256
+    ? 'NOT CHECKED: its read broke off before the end'
+    : report.expectedSha256 === undefined
       ? report.problems.some((p) => p.kind === 'digest')
         ? 'NOT CHECKED: its .sha256 sidecar is damaged'
         : NO_SIDECAR

@@ -39,6 +39,11 @@ export interface BackupVerifyReport {
    * its chain that failed its own checks or is not the archive its child recorded. Newest first.
    */
   damaged?: string[];
+  /**
+   * The archives (this one, members of its chain) whose read broke off (a download cut, a target
+   * gone away): neither found damaged nor intact. A read failure may pass: verify again.
+   */
+  readBroken?: string[];
 }
 
 /**
@@ -56,8 +61,11 @@ export function isNote(p: Pick<BackupVerifyReport['problems'][number], 'kind'>):
  * host cut mid-stream: the backup says partial, and always did).
  */
 function showsDamage(p: BackupVerifyReport['problems'][number]): boolean {
-  return !(isNote(p) || p.kind === 'identity' || p.kind === 'recorded-error' || isWarning(p));
+  return !(isNote(p) || p.kind === 'identity' || p.kind === 'recorded-error' || p.kind === 'broken-read' || isWarning(p));
 }
+
+/** Whether a read of the archive broke off: it was not read whole, so it is neither damaged nor intact. */
+const readBroke = (report: BackupVerifyReport) => report.problems.some((p) => p.kind === 'broken-read');
 
 /** `count` is told each stored chunk's size and `countEntry` each entry as they are read (live progress of the newest archive). */
 type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[]; count?: (bytes: number) => void; countEntry?: () => void };
@@ -66,11 +74,13 @@ type VerifyOptions = DecryptOptions & { spoolDir?: string; trusted?: TrustedKey[
 export async function verifyBackup(target: Target, name: string, options: VerifyOptions = {}): Promise<BackupVerifyReport> {
   const { report, metadata } = await verifyOne(target, name, options);
   const own = report.problems.some(showsDamage) ? [name] : [];
-  if (!metadata?.entries.some((e) => e.ref !== undefined)) return own.length ? { ...report, damaged: own } : report;
+  const ownBroken = readBroke(report) ? [name] : [];
+  const marks = (damaged: string[], readBroken: string[]) => ({ ...(damaged.length ? { damaged } : {}), ...(readBroken.length ? { readBroken } : {}) });
+  if (!metadata?.entries.some((e) => e.ref !== undefined)) return { ...report, ...marks(own, ownBroken) };
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
   const damaged = [...new Set([...own, ...chain.damaged])];
-  return { ...report, ok: report.ok && chain.problems.every(isNote), problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
+  return { ...report, ok: report.ok && chain.problems.every(isNote), problems, chain: chain.members, ...marks(damaged, [...ownBroken, ...chain.readBroken]) };
 }
 
 /**
@@ -83,9 +93,10 @@ async function verifyChain(
   name: string,
   newest: BackupMetadata,
   options: VerifyOptions,
-): Promise<{ members: string[]; problems: BackupVerifyReport['problems']; damaged: string[] }> {
+): Promise<{ members: string[]; problems: BackupVerifyReport['problems']; damaged: string[]; readBroken: string[] }> {
   const problems: BackupVerifyReport['problems'] = [];
   const damaged: string[] = [];
+  const readBroken: string[] = [];
   // Each problem is of one archive: a member's own, else the chain's as a whole, which is the newest's.
   const chain = (message: string, of = name) => {
     problems.push({ kind: 'chain', message });
@@ -114,15 +125,21 @@ async function verifyChain(
     }
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
-    const replaced = baseMismatch(base, child.name, report.sha256);
+    // A read that broke off twice leaves the digest unknown (empty): nothing to compare.
+    const replaced = report.sha256 ? baseMismatch(base, child.name, report.sha256) : undefined;
     for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
       if (showsDamage(p)) chain(`${base.archive}: ${p.message}`, base.archive);
       else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
     }
     // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
-    if (report.expectedSha256 === undefined && !report.problems.some((p) => p.kind === 'digest') && !replaced)
+    if (report.expectedSha256 === undefined && report.sha256 && !report.problems.some((p) => p.kind === 'digest') && !replaced)
       problems.push({ kind: 'note', message: vouchedFor(base.archive, child.name) });
     if (replaced) chain(replaced, base.archive);
+    // Its read broke off (said above): what it holds, and the chain beyond it, are unknown, not wrong.
+    if (readBroke(report)) {
+      readBroken.push(base.archive);
+      break;
+    }
     if (!metadata || metadata.backupId !== base.backupId) {
       chain(`${base.archive} is not backup ${base.backupId}, which ${child.name} was based on`, base.archive);
       break;
@@ -140,7 +157,7 @@ async function verifyChain(
     }
     child = { name: base.archive, metadata };
   }
-  return { members, problems, damaged };
+  return { members, problems, damaged, readBroken };
 }
 
 async function verifyOne(target: Target, name: string, options: VerifyOptions): Promise<{ report: BackupVerifyReport; metadata?: BackupMetadata }> {
@@ -176,7 +193,10 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
 
   // As restore goes on without one (an archive fetched with `get`): its entries are checked, its own digest is not.
   if (damagedSidecar) problems.push({ kind: 'digest', message: damagedSidecar });
-  else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
+  else if (digest.digestRead) {
+    const message = `reading it again for its stored digest broke off too: ${digest.digestRead.message}; the digest was not checked: verify again`;
+    problems.push({ kind: 'broken-read', message });
+  } else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
   }
@@ -196,7 +216,8 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
-  if (content) problems.push(...(await sidecarMismatches(target, name, content, options)));
+  // An archive not read to its end has nothing to hold its sidecars to.
+  if (content && !problems.some((p) => p.kind === 'broken-read')) problems.push(...(await sidecarMismatches(target, name, content, options)));
   const report: BackupVerifyReport = {
     name,
     ok: problems.every((p) => isNote(p) || isWarning(p)),

@@ -444,6 +444,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           'and the signature of metadata.json (signed by a trusted key / unsigned / BAD); exits 1 naming what is bad. ' +
           'What it finds damaged (the backup, a member of its chain) is recorded in the target (<archive>.damaged): list shows it DAMAGED, ' +
           'no incremental is based on it (the next run is a full); a verify that finds it intact again removes the mark. ' +
+          'A read that breaks off (a download cut, a target gone away) is said as such, exit 1, and marks nothing: verify again. ' +
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)

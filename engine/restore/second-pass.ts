@@ -18,6 +18,7 @@ import type { StagedBackup, VerifiedArchive } from './stage.js';
 import { checkBlocks } from '../archive/block-digests.js';
 import { createHash } from 'node:crypto';
 import { heldPath } from '../archive/held-path.js';
+import { brokenReadOf, describeBrokenRead } from '../archive/broken-read.js';
 
 /** An archive to read again: how to open it, and what the verify pass found in it. */
 export interface RereadArchive extends VerifiedArchive {
@@ -212,8 +213,14 @@ class Pass {
     const checked = checkBlocks(this.archive.blocks);
     /** The body being handed over: cut short with the reason when the read fails under it. */
     let current: { out: PassThrough; subscription: Subscription } | undefined;
+    /**
+     * Where a read that breaks off stopped: the stored bytes that arrived. Not an entry: the block
+     * check holds back what follows the last whole checked block, so the reader is still in an
+     * entry before the one the read broke in.
+     */
+    let arrived = 0;
     try {
-      stored = await this.archive.source.open();
+      stored = await this.archive.source.open((bytes) => (arrived += bytes));
       // A broken read cuts the blocks short: said as the read's failure, not as a changed archive.
       stored.on('error', (e) => (readFailed ??= e));
       for await (const { entry, body } of openArchiveReader(pipeHoldingFailure(stored, checked), this.archive.format)) {
@@ -241,8 +248,13 @@ class Pass {
       }
       if (this.nextAt !== this.archive.order.length) return this.refuse(changed(`it ends after ${this.nextAt} of ${this.archive.order.length} entries`));
     } catch (e) {
+      const broken = brokenReadOf(e) ?? brokenReadOf(readFailed);
       const differs = readFailed ? undefined : checked.failure();
-      const message = differs ? changed(differs) : `reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`;
+      const message = broken
+        ? `${name}, read again for the hosts: ${describeBrokenRead(`after ${arrived} bytes`, broken)}; the rest of the restore is refused`
+        : differs
+          ? changed(differs)
+          : `reading ${name} again failed: ${(e as Error).message}; the rest of the restore is refused`;
       // A body cut short mid-read must end for its step, failed, never wait for bytes that will not come.
       current?.out.destroy(new Error(message));
       current?.subscription.fail(message, true);

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Target } from '../../targets/types.js';
 import { formatFromName, type ArchiveFormat, type BackupMetadata } from '../archive/index.js';
 import { findBackup } from '../catalog/listing.js';
-import { counted, decrypted, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
+import { decrypted, fromTarget, isEncrypted, openObject, storedSha256 } from '../catalog/objects.js';
 import { createMeter } from '../archive/meter.js';
 import { pipeHoldingFailure } from '../archive/held-failure.js';
 import { isLsError, LsError } from '../errors.js';
@@ -43,7 +43,7 @@ export function backupSource(target: Target, name: string, identities: string[] 
     format: formatFromName(name),
     open: (count) => openObject(target, name, { identities }, count),
     openMeasured: async (count) => {
-      const stored = counted(await target.get(name), count);
+      const stored = await fromTarget(target, name, count);
       if (!isEncrypted(name)) return { stream: stored };
       const meter = createMeter();
       meter.on('close', () => stored.destroy()); // a reader that stops early releases the object

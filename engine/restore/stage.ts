@@ -16,6 +16,7 @@ import { recordBlocks, type BlockDigests } from '../archive/block-digests.js';
 import { SparseFileWriter } from './sparse-file.js';
 import { entryRules } from '../archive/entry-rules.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
+import { brokenReadOf, describeBrokenRead, readPosition } from '../archive/broken-read.js';
 import { sidecarDigestMismatch } from '../catalog/stored-digest.js';
 
 /** One archive entry as staged for restore: its header, and where its body now lies. */
@@ -159,6 +160,9 @@ export async function stageBackup(stream: Readable, options: StageOptions): Prom
     }
     // The operator's key, not the archive: said as such.
     if (isWrongIdentity(e)) refuse(`it cannot be decrypted: ${(e as Error).message}`);
+    // The read's own failure (a download cut), not the archive's: said as such, and that it may pass.
+    const broken = brokenReadOf(e);
+    if (broken) refuse(`${describeBrokenRead(readPosition(reading, order.at(-1)), broken)}; run the restore again`);
     const where = reading ? `while reading entry '${reading}'` : order.length > 0 ? `after entry '${order.at(-1)}'` : 'at its start';
     refuse(`the archive is damaged or truncated ${where}: ${(e as Error).message}`);
   }

@@ -976,6 +976,9 @@ export interface VerifyResultEvent {
   name: string;
   ok: boolean;
   storedBytes: number;
+  /**
+   * The sha256 of the stored bytes; empty when they could not be read to their end (readBroken).
+   */
   sha256: string;
   expectedSha256?: string;
   entriesChecked?: number;
@@ -998,6 +1001,10 @@ export interface VerifyResultEvent {
    * What makes the backup unrestorable: itself and/or members of its chain, newest first; each gets a damage marker in the target (`<archive>.damaged`).
    */
   damaged?: string[];
+  /**
+   * Archives (itself, members of its chain) whose read broke off (a download cut, a target gone away): neither found damaged nor intact, no damage marker written or removed; verify again.
+   */
+  readBroken?: string[];
   /**
    * What the verify changed in the target's record of damaged backups (docs/incremental.md, "Damaged backups").
    */
