@@ -463,7 +463,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
-      .argument('<dest>', 'file to write, or an existing directory to write it into'),
+      .argument('<dest>', 'file to write, or a directory to write it into (one named with a trailing /, e.g. ./restore-me/, is made when missing)'),
   ).action(async (spec: string, dest: string, _o, cmd: Command) =>
     setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );
