@@ -43,6 +43,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   let metadataBytes: Buffer | undefined;
   let signature: Buffer | undefined;
   let current: string | undefined;
+  let readBroke = false;
   try {
     for await (const { entry, body } of openArchiveReader(stream, format, { ...options, onUnsupportedEntry: rules.unsupported })) {
       current = entry.path;
@@ -64,6 +65,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       current = undefined;
     }
   } catch (err) {
+    readBroke = true;
     problems.push({
       path: current,
       kind: 'unreadable',
@@ -73,7 +75,8 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   const recorded = (metadata as { entries?: unknown } | undefined)?.entries;
   const danglingLink = Array.isArray(recorded) ? rules.finish(recorded as EntryRecord[]) : undefined;
   if (danglingLink) refused(undefined, danglingLink);
-  problems.push(...compareWithMetadata(recorded, seen));
+  // A read that broke before metadata.json (the last entry) did not find it missing: the damage is the finding.
+  if (!(readBroke && metadata === undefined)) problems.push(...compareWithMetadata(recorded, seen));
   const entriesChecked = Array.isArray(recorded) ? recorded.length : seen.size;
   return { ok: problems.every(isWarning), entriesChecked, problems, metadata, metadataBytes, signature };
 }
