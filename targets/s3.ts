@@ -103,6 +103,10 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
   };
   // A store that stops answering must not hold the run and its locks forever: every request
   // fails (and is retried) after idleTimeout without a byte either way...
+  // The SDK's client constructor warns on Node < 22 that its future releases will need Node 22:
+  // nine lines on every S3 run's stderr (also under -q, in every cron mail) about a version of it
+  // lsbackup does not use, asking the operator to upgrade a Node that lsbackup supports.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const client = new S3Client({ ...clientConfig, requestHandler: { connectionTimeout: idleMs, socketTimeout: idleMs } });
   // ...except an archive's download, whose socket is idle whenever lsbackup pauses reading it on
   // purpose: its answer must start within idleTimeout, and guardStalls watches its body.

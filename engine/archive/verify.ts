@@ -47,6 +47,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   let signature: Buffer | undefined;
   let current: string | undefined;
   let lastRead: string | undefined;
+  let stoppedByDamage = false;
   try {
     for await (const { entry, body } of openArchiveReader(stream, format, { ...options, onUnsupportedEntry: rules.unsupported })) {
       current = entry.path;
@@ -77,6 +78,7 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
       problems.push({ path: current, kind: 'broken-read', message });
       return { ok: false, problems, metadata, metadataBytes, signature };
     }
+    stoppedByDamage = true;
     problems.push({
       path: current,
       kind: 'unreadable',
@@ -86,7 +88,8 @@ export async function verifyArchive(stream: Readable, format: ArchiveFormat, opt
   const recorded = (metadata as { entries?: unknown } | undefined)?.entries;
   const danglingLink = Array.isArray(recorded) ? rules.finish(recorded as EntryRecord[]) : undefined;
   if (danglingLink) refused(undefined, danglingLink);
-  problems.push(...compareWithMetadata(recorded, seen));
+  // A read that broke before metadata.json (the last entry) did not find it missing: the damage is the finding.
+  if (!(stoppedByDamage && metadata === undefined)) problems.push(...compareWithMetadata(recorded, seen));
   const entriesChecked = Array.isArray(recorded) ? recorded.length : seen.size;
   return { ok: problems.every(isWarning), entriesChecked, problems, metadata, metadataBytes, signature };
 }

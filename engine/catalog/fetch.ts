@@ -1,7 +1,7 @@
 /** `get`: download one backup to a local file, atomically (temp file beside it, then rename). */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { lstat, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AGE_SUFFIX } from '../archive/index.js';
@@ -20,7 +20,8 @@ export interface FetchResult {
 }
 
 /**
- * Writes `name` from the target to `dest` (a file path, or an existing directory to put it in).
+ * Writes `name` from the target to `dest` (a file path, or a directory to put it in: an existing one,
+ * or one named with a trailing `/`, made when missing).
  * With identities an encrypted backup is decrypted on the way (and loses its `.age`); without,
  * the stored bytes are copied as they are. Nothing appears at the destination unless whole and,
  * when the archive has a `.sha256` sidecar, unless the stored bytes match it.
@@ -35,6 +36,7 @@ export async function fetchBackup(
 ): Promise<FetchResult> {
   const decrypt = isEncrypted(name) && (options.identities?.length ?? 0) > 0;
   const outName = decrypt ? name.slice(0, -AGE_SUFFIX.length) : name;
+  if (namesDirectory(dest)) await makeDestinationDirectory(dest);
   const isDir = (await stat(dest).catch(() => undefined))?.isDirectory() ?? false;
   const file = path.resolve(isDir ? path.join(dest, outName) : dest);
   // Into a directory too: a file of the same name there may be another copy (or another backup stored under that name).
@@ -79,6 +81,17 @@ export async function fetchBackup(
     );
   }
   return { file, bytes: (await stat(file)).size, decrypted: decrypt, sha256Checked: expected !== undefined };
+}
+
+/** `restore-me/`: the operator means a directory, never a file called `restore-me`. */
+function namesDirectory(dest: string): boolean {
+  return dest.endsWith('/') || dest.endsWith(path.sep);
+}
+
+async function makeDestinationDirectory(dest: string): Promise<void> {
+  await mkdir(dest, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new LsError('EUSAGE', { message: `destination ${dest}: cannot make that directory (${e.code ?? e.message}); name an existing directory or a file` });
+  });
 }
 
 /** A failure of the local file we write (disk full, no permission): not the target's fault. */

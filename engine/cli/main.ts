@@ -100,7 +100,10 @@ function clusterOptions(cmd: Command): Command {
     .option('--only <components>', 'only these components (comma-separated recipe names)', list)
     .option('--skip <components>', 'skip these components (comma-separated)', list)
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in backup names (default: the build directory name)')
+    .option(
+      '--cluster <name>',
+      "cluster name used in backup names (default: the config's `cluster` when -b is the config's `build` or not given, else the build directory's name)",
+    )
     .option('--json', `machine-readable output: one JSON event per line (${PROGRESS_HELP})`);
 }
 
@@ -347,7 +350,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
     .option('-b, --build <path>', 'build directory holding the Ansible inventory, or the inventory file itself')
     .option('-c, --config <file>', 'config file (default: $LSBACKUP_CONFIG, else the first found; see lsbackup --help)')
     .option('--var <component.name=value>', 'override a recipe variable (repeatable)', repeat)
-    .option('--cluster <name>', 'cluster name used in the backup name (default: the build directory name)')
+    .option(
+      '--cluster <name>',
+      "cluster name used in the backup name (default: the config's `cluster` when -b is the config's `build` or not given, else the build directory's name)",
+    )
     .option('--keep', 'keep the temporary target directory and say where it is')
     .option('--json', 'machine-readable output: one JSON event per line (stage events for each stage)')
     .action(async (file: string, _o, cmd: Command) =>
@@ -464,7 +470,7 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
           `Shows progress against the stored size (--json: ${PROGRESS_HELP}, before the result event)`,
       )
       .argument(backupArgument, backupHelp)
-      .argument('<dest>', 'file to write, or an existing directory to write it into'),
+      .argument('<dest>', 'file to write, or a directory to write it into (one named with a trailing /, e.g. ./restore-me/, is made when missing)'),
   ).action(async (spec: string, dest: string, _o, cmd: Command) =>
     setExitCode(await (await import('./commands/get.js')).getCommand(spec, dest, cmd.optsWithGlobals<CatalogOptions>(), redactor)),
   );

@@ -1,11 +1,12 @@
 import type { Redactor } from '../secrets/types.js';
 import type { NotificationConfig } from './load.js';
 import { notificationSecrets, SECRET_KEY, urlCredentials } from './credentials.js';
+import { isSecretRef } from '../../targets/support/secret-ref.js';
 
 const MASK = '***';
 
 /**
- * The config as it may be shown: secret-looking keys masked, a notification's secrets masked
+ * The config as it may be shown: secret-looking keys masked (a `{secret: NAME}` reference is shown: a name, not a value), a notification's secrets masked
  * (its URL keeps its scheme, host and query), credentials written into URLs
  * masked, and anything the redactor knows replaced.
  */
@@ -17,6 +18,8 @@ function mask(value: unknown, path: string[]): unknown {
   if (Array.isArray(value)) return value.map((v, i) => mask(v, [...path, String(i)]));
   if (typeof value === 'string') return maskUrlCredentials(value);
   if (value === null || typeof value !== 'object') return value;
+  // {secret: NAME} says where the value comes from (the variable to set), not the value.
+  if (isSecretRef(value)) return value;
   const object = value as Record<string, unknown>;
   const secrets = path.at(-2) === 'notifications' && typeof object.type === 'string' ? notificationSecrets(object as unknown as NotificationConfig) : [];
   return Object.fromEntries(

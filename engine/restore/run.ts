@@ -87,7 +87,7 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
 
 /**
  * --only and --skip name components of the backup, --host-map's old and --skip-host name its
- * hosts: a misspelt one would restore what the operator excluded, leave out what they chose, or
+ * hosts, --host-map's new a host of the inventory: a misspelt one would restore what the operator excluded, leave out what they chose, or
  * send a host's data where the default mapping puts it instead of where they said, with a run
  * that says success.
  */
@@ -102,6 +102,16 @@ function refuseUnknownSelection(staged: StagedBackup, options: RestoreOptions): 
     const hint = didYouMean(unknown.old, hosts);
     throw new LsError('EUSAGE', {
       message: `${unknown.option}: backup ${options.source.name} holds no host '${unknown.old}'${hint ? ` (${hint})` : ''}; its hosts: ${hosts.join(', ')}`,
+    });
+  }
+  // A misspelt new name restored every other component, then failed this one (exit 2).
+  const inventoryHosts = [...options.inventory.hosts.keys()];
+  const nowhere = [...options.hostMap].find(([, to]) => !options.inventory.hosts.has(to));
+  if (nowhere !== undefined) {
+    const [old, to] = nowhere;
+    const hint = didYouMean(to, inventoryHosts);
+    throw new LsError('EUSAGE', {
+      message: `--host-map ${old}=${to}: the inventory ${options.inventory.source} has no host '${to}'${hint ? ` (${hint})` : ''}; its hosts: ${inventoryHosts.join(', ')}`,
     });
   }
   refuseUnknownNames(

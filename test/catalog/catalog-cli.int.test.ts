@@ -118,6 +118,24 @@ describe.each(['tar.gz', 'tar.zst', 'zip'] as const)('catalog commands on a %s b
 });
 
 describe('get', () => {
+  it("into 'restore-me/' (README's example) writes restore-me/<name>, making the directory; never a file called restore-me", async () => {
+    const target = await fresh('t-get-slash');
+    const name = await backup(target);
+    const dir = path.join(ws.dir, 'restore-me');
+    const get = await runCli(['get', path.join(target, name), `${dir}/`]);
+    expect(get.exitCode, cliOutput(get)).toBe(0);
+    expect(get.stdout).toContain(path.join(dir, name));
+    expect(await readdir(dir)).toEqual([name]);
+    expect(await readFile(path.join(dir, name))).toEqual(await readFile(path.join(target, name)));
+    // A file in the way of the directory: a usage error saying so, not an unexpected one.
+    await writeFile(path.join(ws.dir, 'a-file'), 'x');
+    const blocked = await runCli(['get', path.join(target, name), `${path.join(ws.dir, 'a-file')}/`]);
+    expect(blocked.exitCode, cliOutput(blocked)).toBe(64);
+    expect(blocked.stderr).toMatch(/destination .*a-file\/: cannot make that directory \(ENOTDIR\); name an existing directory or a file/);
+  });
+});
+
+describe('get', () => {
   it('checks the stored bytes against the .sha256 sidecar while downloading: a damaged archive fails, and nothing is left at the destination', async () => {
     const target = await fresh('t-get-damaged');
     const name = await backup(target);
@@ -156,6 +174,8 @@ describe('verify', () => {
     expect(r.stdout).toContain(`${name}: FAILED`);
     expect(r.stdout).toContain(`entry 'app/localhost/files${ws.dir}/data/random.bin'`);
     expect(r.stdout).toMatch(/DOES NOT MATCH the \.sha256 sidecar/);
+    // The read stopped at the damage, before metadata.json (the last entry): not a finding that it is missing.
+    expect(r.stdout).not.toContain('metadata.json (truncated, or not made by lsbackup)');
   });
 
   it("fails when the metadata sidecar is another backup's (what list, prune, latest and --incremental read), plain or encrypted", async () => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ShareServiceClient, StorageSharedKeyCredential } from '@azure/storage-file-share';
 import { execa } from 'execa';
-import { cliPath, recipeYaml, runCli, workspace, jsonEvents } from '../helpers/cli.js';
+import { cliOutput, cliPath, recipeYaml, runCli, workspace, jsonEvents } from '../helpers/cli.js';
 import { startSwiftS3, type S3Server } from '../infra/swift.js';
 import { startAzureFileStandIn, type AzureFileStandIn } from '../infra/azure-file-standin.js';
 
@@ -93,6 +93,19 @@ describe('S3 target through the CLI (real Swift s3api)', () => {
     const show = await runCli(['show', `s3://${BUCKET}/cfg/${stored.name}`, '-c', config], { env });
     expect(show.exitCode).toBe(0);
     expect(show.stdout).toMatch(/app\s+app@1\.0\.0\s+-\s+localhost\s+success/);
+  });
+
+  it('-q on S3 prints nothing when all is well: no AWS SDK warning that Node 20 is too old for its later releases', async () => {
+    const config = await s3Config('quiet');
+    for (const args of [
+      ['apply', '-c', config, ...base()],
+      ['verify', 'latest', '-c', config],
+      ['list', '-c', config],
+    ]) {
+      const r = await runCli([...args, '-q'], { env });
+      expect(r.exitCode, cliOutput(r)).toBe(0);
+      expect(r.stderr, args[0]).toBe('');
+    }
   });
 
   it('apply with flags only (--s3-endpoint, --s3-path-style, --target-secret), then prune on S3', async () => {

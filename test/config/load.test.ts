@@ -153,6 +153,14 @@ describe('jobs', () => {
     expect(shown).toContain('https://hc-ping.com/***');
     expect(shown).toContain('"endpoint":"http://127.0.0.1:9000"');
   });
+
+  it('show a secret reference by its name, the variable to set (was: secret: "***"), and mask a credential written as a value', () => {
+    const options = { accessKeyId: { secret: 'S3_ACCESS_KEY_ID' }, secretAccessKey: 'written-in-the-config' };
+    const shown = JSON.stringify(maskConfig({ targets: [{ uri: 's3://bucket/prod', options }] }, createRedactor()));
+    expect(shown).toContain('"accessKeyId":{"secret":"S3_ACCESS_KEY_ID"}');
+    expect(shown).toContain('"secretAccessKey":"***"');
+    expect(shown).not.toContain('written-in-the-config');
+  });
 });
 
 describe('config schema', () => {

@@ -5,7 +5,7 @@
  *   its result, not only in the plan: a restore that brought back everything else exits 2;
  * - --skip leaves a component alone; a name --only or --skip gives that the backup does not hold,
  *   or an old host name of --host-map it does not hold, is a usage error, not a restore of
- *   something else.
+ *   something else; so is a new host name of --host-map the inventory does not hold.
  * Real CLI, local hosts, local target.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,6 +188,20 @@ describe('restore: which components come back', () => {
     expect(r.exitCode, all).toBe(64);
     expect(r.stderr, all).toContain(
       `--host-map nod2=fresh1: backup ${path.basename(archive)} holds no host 'nod2' (did you mean 'node2'?); its hosts: node1, node2`,
+    );
+    expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
+  });
+
+  it('a --host-map whose new name the inventory does not hold is a usage error before any host is touched (it restored every other component, then failed, exit 2)', async () => {
+    await ws.write('data-solo/s.txt', 'live\n');
+    const r = await runCli(
+      ['restore', archive, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), '--host-map', 'node2=frsh1'],
+      { timeoutMs: 180_000 },
+    );
+    const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+    expect(r.exitCode, all).toBe(64);
+    expect(r.stderr, all).toContain(
+      `--host-map node2=frsh1: the inventory ${path.join(ws.dir, 'new', 'inventory')} has no host 'frsh1' (did you mean 'fresh1'?); its hosts: fresh1`,
     );
     expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
   });
