@@ -30,7 +30,10 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'chain' | 'note'; message: string; path?: undefined })[];
+  problems: (
+    | VerifyProblem
+    | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'unreadable-sidecar' | 'chain' | 'note'; message: string; path?: undefined }
+  )[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
   /**
@@ -70,7 +73,13 @@ export async function verifyBackup(target: Target, name: string, options: Verify
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
   const damaged = [...new Set([...own, ...chain.damaged])];
-  return { ...report, ok: report.ok && chain.problems.every(isNote), problems, chain: chain.members, ...(damaged.length ? { damaged } : {}) };
+  return {
+    ...report,
+    ok: report.ok && chain.problems.every((p) => isNote(p) || isWarning(p)),
+    problems,
+    chain: chain.members,
+    ...(damaged.length ? { damaged } : {}),
+  };
 }
 
 /**
@@ -115,9 +124,12 @@ async function verifyChain(
     members.push(base.archive);
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
     const replaced = baseMismatch(base, child.name, report.sha256);
-    for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
-      if (showsDamage(p)) chain(`${base.archive}: ${p.message}`, base.archive);
-      else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
+    // A member's unreadable metadata sidecar is said (list and prune cannot read it), its other warnings not.
+    for (const p of report.problems.filter((p) => (!isWarning(p) || p.kind === 'unreadable-sidecar') && !isNote(p))) {
+      const message = `${base.archive}: ${p.message}`;
+      if (isWarning(p)) problems.push({ kind: 'unreadable-sidecar', message });
+      else if (showsDamage(p)) chain(message, base.archive);
+      else problems.push({ kind: 'chain', message });
     }
     // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
     if (report.expectedSha256 === undefined && !report.problems.some((p) => p.kind === 'digest') && !replaced)
@@ -196,7 +208,11 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
-  if (content) problems.push(...(await sidecarMismatches(target, name, content, options)));
+  // One that cannot be read is a warning: restore goes by the archive's own metadata.json (restore/sidecars.ts).
+  if (content) {
+    for (const m of await sidecarMismatches(target, name, content, options))
+      problems.push({ kind: m.unreadable ? 'unreadable-sidecar' : m.kind, message: m.message });
+  }
   const report: BackupVerifyReport = {
     name,
     ok: problems.every((p) => isNote(p) || isWarning(p)),

@@ -10,7 +10,7 @@
  * boundaries, malformed or forged `.sha256` lines, emptied sidecars, swapped backups, another
  * backup's signature, re-encryption for another recipient) has seeds of its own, `w<n>`, so the
  * numbered seeds keep their mutants. CI runs the seeds 1..LSB_AGREE_SEEDS (default 12),
- * w1..w<LSB_AGREE_WIDE_SEEDS> (default none) and the seeds that found defects; replay one
+ * w1..w<LSB_AGREE_WIDE_SEEDS> (default 2) and the seeds that found defects; replay one
  * with LSB_AGREE_SEED=<seed> (or several: 12,24,w7). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
  * what each command said); LSB_AGREE_KEEP=1 keeps the mutants to replay them by hand.
  */
@@ -31,13 +31,13 @@ type Seed = number | `w${number}`;
 const range = (count: string | undefined, fallback: number) => Array.from({ length: Number(count ?? fallback) }, (_, i) => i + 1);
 const SEEDS: Seed[] = process.env.LSB_AGREE_SEED
   ? process.env.LSB_AGREE_SEED.split(',').map((s) => (s.startsWith('w') ? (s as Seed) : Number(s)))
-  : [...range(process.env.LSB_AGREE_SEEDS, 12), ...range(process.env.LSB_AGREE_WIDE_SEEDS, 0).map((n): Seed => `w${n}`)];
+  : [...range(process.env.LSB_AGREE_SEEDS, 12), ...range(process.env.LSB_AGREE_WIDE_SEEDS, 2).map((n): Seed => `w${n}`)];
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
 /** What Node prints for an error nothing caught (an unhandled 'error' event, an uncaught exception). */
 const CRASHED = /Unhandled 'error' event|^\s*throw er;|^\s+at .+:\d+:\d+\)?$/m;
 /** Seeds that found a disagreement once: always run. */
-const FOUND: Seed[] = [1, 16, 22, 44];
+const FOUND: Seed[] = [1, 16, 22, 44, 'w2', 'w46'];
 /** Where the second family's seeds start in the PRNG's seed space (far from the first family's). */
 const WIDE_SEED_SPACE = 0x5eed0000;
 
@@ -353,6 +353,36 @@ describe('verify and restore agree on what they found', () => {
       `.metadata.json sidecar is not this archive's metadata.json (backup ${id} too, but it differs at the record of entry 'app/localhost/files/`,
     );
   }, 300_000);
+
+  it.each([
+    ['gz', -1, 'emptied', 'it is not lsbackup metadata: empty, cut short or of another program'],
+    ['zst-age-chain', 1, 'encrypted for another recipient', 'it cannot be read: '],
+  ] as const)(
+    "a metadata sidecar that cannot be read (%s, member %i, %s): accepted by verify, with a warning naming it, and by both restores, which go by the archive's own metadata.json",
+    async (label, member, how, words) => {
+      let sidecar = '';
+      const { b, target } = await copyOf(label, async (objects) => {
+        const object = objects.at(member)!;
+        sidecar = `${object}.metadata.json${label.includes('age') ? '.age' : ''}`;
+        if (how === 'emptied') await writeFile(sidecar, '');
+        else {
+          const plain = (await execa('age', ['-d', '-i', age.identity, sidecar], { encoding: 'buffer' })).stdout;
+          await writeFile(sidecar, (await execa('age', ['-r', stranger.recipient], { input: Buffer.from(plain), encoding: 'buffer' })).stdout);
+        }
+      });
+      const run = await judge(b, target);
+      expect(run.defects).toEqual([]);
+      expect(run.verify.exitCode, cliOutput(run.verify)).toBe(0);
+      const prefix = member === -1 ? '' : `${path.basename(sidecar).replace(/\.metadata\.json.*$/, '')}: `;
+      expect(run.verify.stdout).toContain(`warning: ${prefix}the ${path.basename(sidecar)} sidecar is not this archive's metadata.json (${words}`);
+      expect(run.verify.stdout, 'not marked damaged').not.toContain('damaged');
+      expect(run.restores.map((r) => [r.result.exitCode, r.same])).toEqual([
+        [0, true],
+        [0, true],
+      ]);
+    },
+    300_000,
+  );
 
   it('a component renamed in metadata.json, its sidecar and .sha256 of an unsigned backup: refused by verify and both restores alike, naming the entries it leaves under no component', async () => {
     const { b, target } = await copyOf('gz', async ([object]) => {
