@@ -10,7 +10,7 @@
  * boundaries, malformed or forged `.sha256` lines, emptied sidecars, swapped backups, another
  * backup's signature, re-encryption for another recipient) has seeds of its own, `w<n>`, so the
  * numbered seeds keep their mutants. CI runs the seeds 1..LSB_AGREE_SEEDS (default 12),
- * w1..w<LSB_AGREE_WIDE_SEEDS> (default 2) and the seeds that found defects; replay one
+ * w1..w<LSB_AGREE_WIDE_SEEDS> (default none) and the seeds that found defects (of both families); replay one
  * with LSB_AGREE_SEED=<seed> (or several: 12,24,w7). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
  * what each command said); LSB_AGREE_KEEP=1 keeps the mutants to replay them by hand.
  */
@@ -31,7 +31,7 @@ type Seed = number | `w${number}`;
 const range = (count: string | undefined, fallback: number) => Array.from({ length: Number(count ?? fallback) }, (_, i) => i + 1);
 const SEEDS: Seed[] = process.env.LSB_AGREE_SEED
   ? process.env.LSB_AGREE_SEED.split(',').map((s) => (s.startsWith('w') ? (s as Seed) : Number(s)))
-  : [...range(process.env.LSB_AGREE_SEEDS, 12), ...range(process.env.LSB_AGREE_WIDE_SEEDS, 2).map((n): Seed => `w${n}`)];
+  : [...range(process.env.LSB_AGREE_SEEDS, 12), ...range(process.env.LSB_AGREE_WIDE_SEEDS, 0).map((n): Seed => `w${n}`)];
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
 /** What Node prints for an error nothing caught (an unhandled 'error' event, an uncaught exception). */
