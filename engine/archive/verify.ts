@@ -15,9 +15,13 @@ export interface VerifyProblem {
   message: string;
 }
 
-/** Worth saying, but the archive is as recorded: a file that changed while the host's tar read it. */
+/**
+ * Worth saying, but the archive is as recorded and restores: a file that changed while the host's
+ * tar read it; a metadata sidecar that cannot be read (restore goes by the archive's own
+ * metadata.json; list, prune and --incremental say what they cannot read).
+ */
 export function isWarning(problem: { kind: string }): boolean {
-  return problem.kind === 'changed-during-read';
+  return problem.kind === 'changed-during-read' || problem.kind === 'unreadable-sidecar';
 }
 
 export interface VerifyReport {

@@ -38,9 +38,11 @@ export async function sidecarMismatches(target: Target, name: string, archive: A
           `the ${metadata} sidecar is not this archive's metadata.json (` +
           (sidecar instanceof Error
             ? `it cannot be read: ${sidecar.message}`
-            : sameBackup(found, archive.metadata)
-              ? `backup ${backupIdOf(found)} too, but it differs at ${firstDifference(found, archive.metadata)}`
-              : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(archive.metadata)}`) +
+            : backupIdOf(found) === NOT_METADATA
+              ? 'it is not lsbackup metadata: empty, cut short or of another program'
+              : sameBackup(found, archive.metadata)
+                ? `backup ${backupIdOf(found)} too, but it differs at ${firstDifference(found, archive.metadata)}`
+                : `backup ${backupIdOf(found)}; the archive is backup ${backupIdOf(archive.metadata)}`) +
           "): list, prune, latest and --incremental read the sidecar; put the archive's own metadata.json there",
       });
     }

@@ -30,7 +30,10 @@ export interface BackupVerifyReport {
   entriesChecked?: number;
   /** metadata.json's signature against the trusted keys; undefined when the content was not read. */
   signature?: SignatureCheck;
-  problems: (VerifyProblem | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'chain' | 'note'; message: string; path?: undefined })[];
+  problems: (
+    | VerifyProblem
+    | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'unreadable-sidecar' | 'chain' | 'note'; message: string; path?: undefined }
+  )[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
   /**
@@ -80,7 +83,13 @@ export async function verifyBackup(target: Target, name: string, options: Verify
   const chain = await verifyChain(target, name, metadata, options);
   const problems = [...report.problems, ...chain.problems];
   const damaged = [...new Set([...own, ...chain.damaged])];
-  return { ...report, ok: report.ok && chain.problems.every(isNote), problems, chain: chain.members, ...marks(damaged, [...ownBroken, ...chain.readBroken]) };
+  return {
+    ...report,
+    ok: report.ok && chain.problems.every((p) => isNote(p) || isWarning(p)),
+    problems,
+    chain: chain.members,
+    ...marks(damaged, [...ownBroken, ...chain.readBroken]),
+  };
 }
 
 /**
@@ -127,9 +136,12 @@ async function verifyChain(
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
     // A read that broke off twice leaves the digest unknown (empty): nothing to compare.
     const replaced = report.sha256 ? baseMismatch(base, child.name, report.sha256) : undefined;
-    for (const p of report.problems.filter((p) => !isWarning(p) && !isNote(p))) {
-      if (showsDamage(p)) chain(`${base.archive}: ${p.message}`, base.archive);
-      else problems.push({ kind: 'chain', message: `${base.archive}: ${p.message}` });
+    // A member's unreadable metadata sidecar is said (list and prune cannot read it), its other warnings not.
+    for (const p of report.problems.filter((p) => (!isWarning(p) || p.kind === 'unreadable-sidecar') && !isNote(p))) {
+      const message = `${base.archive}: ${p.message}`;
+      if (isWarning(p)) problems.push({ kind: 'unreadable-sidecar', message });
+      else if (showsDamage(p)) chain(message, base.archive);
+      else problems.push({ kind: 'chain', message });
     }
     // As restore does: the sha256 its child recorded vouches for a member without a .sha256 sidecar (chain-base.ts).
     if (report.expectedSha256 === undefined && report.sha256 && !report.problems.some((p) => p.kind === 'digest') && !replaced)
@@ -216,8 +228,12 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   } else problems.push({ kind: 'encrypted', message: 'encrypted and no --identity given: only the stored digest was checked, not the entries' });
   const signature = content?.metadataBytes ? checkSignature(content.metadataBytes, content.signature, options.trusted ?? []) : undefined;
   if (signature?.status === 'bad') problems.push({ kind: 'signature', message: `metadata.json has a BAD signature: ${signature.reason}` });
-  // An archive not read to its end has nothing to hold its sidecars to.
-  if (content && !problems.some((p) => p.kind === 'broken-read')) problems.push(...(await sidecarMismatches(target, name, content, options)));
+  // An archive not read to its end has nothing to hold its sidecars to; one that cannot be read is
+  // a warning: restore goes by the archive's own metadata.json (restore/sidecars.ts).
+  if (content && !problems.some((p) => p.kind === 'broken-read')) {
+    for (const m of await sidecarMismatches(target, name, content, options))
+      problems.push({ kind: m.unreadable ? 'unreadable-sidecar' : m.kind, message: m.message });
+  }
   const report: BackupVerifyReport = {
     name,
     ok: problems.every((p) => isNote(p) || isWarning(p)),

@@ -28,24 +28,24 @@ export interface StoredBackup {
   age?: Age;
 }
 
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
-const int = (rng: Rng, below: number) => Math.floor(rng() * below);
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+export const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
+export const int = (rng: Rng, below: number) => Math.floor(rng() * below);
+export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function decrypt(b: StoredBackup, bytes: Buffer): Promise<Buffer> {
+export async function decrypt(b: StoredBackup, bytes: Buffer): Promise<Buffer> {
   if (!b.age) return bytes;
   return Buffer.from((await execa('age', ['-d', '-i', b.age.identity], { input: bytes, encoding: 'buffer' })).stdout);
 }
-async function encrypt(b: StoredBackup, bytes: Buffer): Promise<Buffer> {
+export async function encrypt(b: StoredBackup, bytes: Buffer): Promise<Buffer> {
   if (!b.age) return bytes;
   return Buffer.from((await execa('age', ['-r', b.age.recipient], { input: bytes, encoding: 'buffer' })).stdout);
 }
 
-async function decompress(format: StoredBackup['format'], bytes: Buffer): Promise<Buffer> {
+export async function decompress(format: StoredBackup['format'], bytes: Buffer): Promise<Buffer> {
   if (format === 'tar.gz') return gunzipSync(bytes);
   return Buffer.from((await execa('zstd', ['-d', '-q', '-c'], { input: bytes, encoding: 'buffer' })).stdout);
 }
-async function compress(format: StoredBackup['format'], tar: Buffer): Promise<Buffer> {
+export async function compress(format: StoredBackup['format'], tar: Buffer): Promise<Buffer> {
   if (format === 'tar.gz') return gzipSync(tar);
   return Buffer.from((await execa('zstd', ['-q', '-c'], { input: tar, encoding: 'buffer' })).stdout);
 }
@@ -67,13 +67,13 @@ function tarSize(header: Buffer): number {
   return parseInt(field.toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
 }
 
-interface TarMember {
+export interface TarMember {
   name: string;
   bytes: Buffer;
 }
 
 /** The members of a tar in order, and what follows the last one (the end blocks, padding). */
-function splitTar(tar: Buffer): { members: TarMember[]; tail: Buffer } {
+export function splitTar(tar: Buffer): { members: TarMember[]; tail: Buffer } {
   const members: TarMember[] = [];
   let at = 0;
   let start = 0;
@@ -91,7 +91,7 @@ function splitTar(tar: Buffer): { members: TarMember[]; tail: Buffer } {
   return { members, tail: tar.subarray(start) };
 }
 
-const joinTar = (members: TarMember[], tail: Buffer) => Buffer.concat([...members.map((m) => m.bytes), tail]);
+export const joinTar = (members: TarMember[], tail: Buffer) => Buffer.concat([...members.map((m) => m.bytes), tail]);
 
 /** Where a member's own header block starts (after its pax/long-name headers). */
 function headerAt(m: TarMember): number {
@@ -137,7 +137,7 @@ interface MetaEntry extends Json {
 }
 
 /** A seeded change to one field of a backup's metadata; its description, or undefined when it has nothing to change. */
-function editMetadata(rng: Rng, meta: Json): string | undefined {
+export function editMetadata(rng: Rng, meta: Json): string | undefined {
   const entries = (meta.entries as MetaEntry[]).filter((e) => !e.path.startsWith('lsbackup/'));
   const e = pick(rng, entries);
   const others = entries.filter((o) => o !== e);
@@ -236,7 +236,7 @@ function editMetadata(rng: Rng, meta: Json): string | undefined {
   }
 }
 
-const metadataSidecarOf = (b: StoredBackup) => (b.age ? `${b.object}.metadata.json.age` : `${b.object}.metadata.json`);
+export const metadataSidecarOf = (b: StoredBackup) => (b.age ? `${b.object}.metadata.json.age` : `${b.object}.metadata.json`);
 
 // ---------------------------------------------------------------------------------------------
 // Zip members, rewritten by Python's zipfile: each member's record (name, mode, time, method) as

@@ -6,8 +6,12 @@
  * then verified and restored through the built CLI. Each mutant must be refused by all three
  * before any host is touched, or accepted by all three with the tree restored as backed up.
  *
- * CI runs the seeds 1..LSB_AGREE_SEEDS (default 12) and the seeds that found defects; replay one
- * with LSB_AGREE_SEED=<seed> (or several: 12,24). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
+ * A second family of mutations (test/faults/archive-mutants-wide.ts: overwrites, cuts at entry
+ * boundaries, malformed or forged `.sha256` lines, emptied sidecars, swapped backups, another
+ * backup's signature, re-encryption for another recipient) has seeds of its own, `w<n>`, so the
+ * numbered seeds keep their mutants. CI runs the seeds 1..LSB_AGREE_SEEDS (default 12),
+ * w1..w<LSB_AGREE_WIDE_SEEDS> (default none) and the seeds that found defects (of both families); replay one
+ * with LSB_AGREE_SEED=<seed> (or several: 12,24,w7). LSB_AGREE_LOG=<file> writes one JSON line per mutant (outcome,
  * what each command said); LSB_AGREE_KEEP=1 keeps the mutants to replay them by hand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,16 +24,22 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
 import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
 import { MUTATIONS, mutate, rewriteMembers, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
+import { mutateWide, strangerKey, WIDE_MUTATIONS, type WideContext } from './archive-mutants-wide.js';
 
-const SEEDS = process.env.LSB_AGREE_SEED
-  ? process.env.LSB_AGREE_SEED.split(',').map(Number)
-  : Array.from({ length: Number(process.env.LSB_AGREE_SEEDS ?? 12) }, (_, i) => i + 1);
+/** A seed: a number (the first family, archive-mutants.ts) or `w<n>` (the second, archive-mutants-wide.ts). */
+type Seed = number | `w${number}`;
+const range = (count: string | undefined, fallback: number) => Array.from({ length: Number(count ?? fallback) }, (_, i) => i + 1);
+const SEEDS: Seed[] = process.env.LSB_AGREE_SEED
+  ? process.env.LSB_AGREE_SEED.split(',').map((s) => (s.startsWith('w') ? (s as Seed) : Number(s)))
+  : [...range(process.env.LSB_AGREE_SEEDS, 12), ...range(process.env.LSB_AGREE_WIDE_SEEDS, 0).map((n): Seed => `w${n}`)];
 /** Keep the workspace and each mutant's target (replaying a seed by hand). */
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
 /** What Node prints for an error nothing caught (an unhandled 'error' event, an uncaught exception). */
 const CRASHED = /Unhandled 'error' event|^\s*throw er;|^\s+at .+:\d+:\d+\)?$/m;
 /** Seeds that found a disagreement once: always run. */
-const FOUND: number[] = [1, 16, 22, 44];
+const FOUND: Seed[] = [1, 16, 22, 44, 'w2', 'w46'];
+/** Where the second family's seeds start in the PRNG's seed space (far from the first family's). */
+const WIDE_SEED_SPACE = 0x5eed0000;
 
 interface Baseline {
   label: string;
@@ -52,6 +62,7 @@ let ws: Awaited<ReturnType<typeof workspace>>;
 let age: Age;
 let signers: string;
 let signKey: string;
+let stranger: WideContext['stranger'];
 const baselines: Baseline[] = [];
 
 /** Every path under `tree` and the output file: type, mode, mtime, content or link target, hardlink groups. */
@@ -170,6 +181,7 @@ beforeAll(async () => {
   age = { identity: key, recipient: /age1[0-9a-z]+/.exec(await readFile(key, 'utf8'))![0] };
   signKey = path.join(ws.dir, 'signing');
   await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', signKey]);
+  stranger = await strangerKey(ws.dir);
   signers = path.join(ws.dir, 'allowed_signers');
   await writeFile(signers, `ci ${await readFile(`${signKey}.pub`, 'utf8')}`);
   // Two at a time: the machine has two cores.
@@ -218,9 +230,23 @@ async function restore(b: Baseline, target: string, name: string, mode: RestoreR
   return { mode, result, touched: existsSync(b.marker), same: restored === b.expected, restored };
 }
 
+async function firstMutant(rng: () => number, victim: StoredBackup, chain: StoredBackup[]): Promise<[string, string | undefined]> {
+  const mutation = MUTATIONS[Math.floor(rng() * MUTATIONS.length)]!;
+  return [mutation, await mutate(rng, mutation, victim, chain)];
+}
+
+/** A mutant of the second family: other baselines' backups are what an operator's copy may mix in. */
+async function wideMutant(rng: () => number, victim: StoredBackup, chain: StoredBackup[], b: Baseline): Promise<[string, string | undefined]> {
+  const mutation = WIDE_MUTATIONS[Math.floor(rng() * WIDE_MUTATIONS.length)]!;
+  const others = baselines.filter((o) => o !== b).flatMap((o) => o.chain);
+  return [mutation, await mutateWide(rng, mutation, victim, chain, { others, stranger })];
+}
+
 /** Makes the mutant of `seed`, runs verify and both restores, and says what disagrees (empty when they agree). */
-async function agreement(seed: number): Promise<{ what: string; defects: string[] }> {
-  const rng = prng(seed);
+async function agreement(seed: Seed): Promise<{ what: string; defects: string[] }> {
+  const wide = typeof seed === 'string';
+  // Its own seed space: w<n> is not seed n's sequence.
+  const rng = wide ? prng(WIDE_SEED_SPACE + Number(seed.slice(1))) : prng(seed);
   const b = baselines[Math.floor(rng() * baselines.length)]!;
   const target = path.join(ws.dir, 'mutants', String(seed));
   let what: string | undefined;
@@ -231,8 +257,7 @@ async function agreement(seed: number): Promise<{ what: string; defects: string[
     await cp(b.target, target, { recursive: true });
     const chain = b.chain.map((m) => ({ ...m, object: path.join(target, path.basename(m.object)) }));
     victim = chain[Math.floor(rng() * chain.length)]!;
-    const mutation = MUTATIONS[Math.floor(rng() * MUTATIONS.length)]!;
-    const said = await mutate(rng, mutation, victim, chain);
+    const [mutation, said] = wide ? await wideMutant(rng, victim, chain, b) : await firstMutant(rng, victim, chain);
     if (said !== undefined) what = `${mutation}: ${path.basename(victim.object)}: ${said}`;
   }
   what = `seed ${seed}, ${b.label}, ${what}`;
@@ -304,7 +329,7 @@ function refusedAlike(run: { verify: CliResult; restores: RestoreRun[]; defects:
 
 describe('verify and restore agree on damaged archives', () => {
   it.each([...new Set([...FOUND, ...SEEDS])])(
-    'seed %i',
+    'seed %s',
     async (seed) => {
       const { what, defects } = await agreement(seed);
       expect(defects, what).toEqual([]);
@@ -328,6 +353,36 @@ describe('verify and restore agree on what they found', () => {
       `.metadata.json sidecar is not this archive's metadata.json (backup ${id} too, but it differs at the record of entry 'app/localhost/files/`,
     );
   }, 300_000);
+
+  it.each([
+    ['gz', -1, 'emptied', 'it is not lsbackup metadata: empty, cut short or of another program'],
+    ['zst-age-chain', 1, 'encrypted for another recipient', 'it cannot be read: '],
+  ] as const)(
+    "a metadata sidecar that cannot be read (%s, member %i, %s): accepted by verify, with a warning naming it, and by both restores, which go by the archive's own metadata.json",
+    async (label, member, how, words) => {
+      let sidecar = '';
+      const { b, target } = await copyOf(label, async (objects) => {
+        const object = objects.at(member)!;
+        sidecar = `${object}.metadata.json${label.includes('age') ? '.age' : ''}`;
+        if (how === 'emptied') await writeFile(sidecar, '');
+        else {
+          const plain = (await execa('age', ['-d', '-i', age.identity, sidecar], { encoding: 'buffer' })).stdout;
+          await writeFile(sidecar, (await execa('age', ['-r', stranger.recipient], { input: Buffer.from(plain), encoding: 'buffer' })).stdout);
+        }
+      });
+      const run = await judge(b, target);
+      expect(run.defects).toEqual([]);
+      expect(run.verify.exitCode, cliOutput(run.verify)).toBe(0);
+      const prefix = member === -1 ? '' : `${path.basename(sidecar).replace(/\.metadata\.json.*$/, '')}: `;
+      expect(run.verify.stdout).toContain(`warning: ${prefix}the ${path.basename(sidecar)} sidecar is not this archive's metadata.json (${words}`);
+      expect(run.verify.stdout, 'not marked damaged').not.toContain('damaged');
+      expect(run.restores.map((r) => [r.result.exitCode, r.same])).toEqual([
+        [0, true],
+        [0, true],
+      ]);
+    },
+    300_000,
+  );
 
   it('a component renamed in metadata.json, its sidecar and .sha256 of an unsigned backup: refused by verify and both restores alike, naming the entries it leaves under no component', async () => {
     const { b, target } = await copyOf('gz', async ([object]) => {
