@@ -13,6 +13,7 @@ import { ExitCode, LsError } from '../errors.js';
 import { didYouMean } from '../schema/closest.js';
 import { refuseUnknownNames } from '../recipes/selection.js';
 import { formatBytes } from '../report/format.js';
+import type { BackupMetadata } from '../archive/metadata.js';
 import type { BackupSource } from './source.js';
 import { recordedBlocks, stageBackup, type StagedBackup } from './stage.js';
 import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging-mode.js';
@@ -91,8 +92,8 @@ async function createStagingRoot(stagingDir: string | undefined): Promise<string
  * send a host's data where the default mapping puts it instead of where they said, with a run
  * that says success.
  */
-function refuseUnknownSelection(staged: StagedBackup, options: RestoreOptions): void {
-  const hosts = staged.metadata.hosts.map((h) => h.name);
+function refuseUnknownSelection(metadata: Pick<BackupMetadata, 'hosts' | 'components'>, options: RestoreOptions): void {
+  const hosts = metadata.hosts.map((h) => h.name);
   const given = [
     ...[...options.hostMap].map(([old, to]) => ({ old, option: `--host-map ${old}=${to}` })),
     ...[...(options.skipHosts ?? [])].map((old) => ({ old, option: `--skip-host ${old}` })),
@@ -115,7 +116,7 @@ function refuseUnknownSelection(staged: StagedBackup, options: RestoreOptions): 
     });
   }
   refuseUnknownNames(
-    staged.metadata.components.map((c) => c.name),
+    metadata.components.map((c) => c.name),
     options,
     { only: '--only', skip: '--skip', absent: `backup ${options.source.name} does not hold`, listed: 'its components' },
   );
@@ -134,7 +135,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const selected = (c: string) => (!options.only?.length || options.only.includes(c)) && !options.skip?.includes(c);
 
     const expectedSha256 = await options.source.sidecarSha256(options.source.name);
-    let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed: await neededBytes(options.source, selected) });
+    const sidecar = await options.source.sidecarMetadata().catch(() => undefined);
+    // A misspelt name is said before the whole backup is read (an hour for a large one in S3),
+    // by its metadata sidecar when it reads; the archive's own metadata.json decides again below.
+    if (sidecar) refuseUnknownSelection(sidecar, options);
+    const needed = sidecar ? bytesToStage(sidecar, selected) : await options.source.storedSize();
+    let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed });
     refuseZipStream(mode, options.source);
     if (mode.why) options.reporter.emit({ type: 'warning', message: mode.why });
     const pass = { stagingRoot, selected, expectedSha256 };
@@ -158,7 +164,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
 
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
-    refuseUnknownSelection(staged, options);
+    refuseUnknownSelection(staged.metadata, options);
     const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && selected(c.name));
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
@@ -296,12 +302,6 @@ async function checkFreeSpace(dir: string, backup: string): Promise<void> {
       message: `less than ${formatBytes(STAGING_MARGIN_BYTES)} free in ${dir} after staging; pass --staging-dir on a larger disk, or --stream to stage nothing`,
     });
   }
-}
-
-/** What staging would write, from the metadata sidecar; without one, the stored size (compressed: at least that much). */
-async function neededBytes(source: BackupSource, selected: (component: string) => boolean): Promise<number | undefined> {
-  const metadata = await source.sidecarMetadata().catch(() => undefined);
-  return metadata ? bytesToStage(metadata, selected) : source.storedSize();
 }
 
 /** Stream mode: the steps' bodies from a second pass over the backup and the bases it refers to. */

@@ -9,7 +9,7 @@
  * Real CLI, local hosts, local target.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { recipeYaml, runCli, workspace } from '../helpers/cli.js';
 
@@ -106,6 +106,30 @@ describe('restore: which components come back', () => {
         `${flag} names 'ap', which backup ${path.basename(archive)} does not hold (did you mean 'app'?); its components: app, solo`,
       );
       expect(await readFile(path.join(ws.dir, 'data-solo/s.txt'), 'utf8')).toBe('live\n');
+    }
+  });
+
+  // Said before the archive is read (hours for a large one in S3): shown here by an archive that
+  // no longer reads, its metadata sidecar intact, which would otherwise be refused as damaged.
+  it('a misspelt --only, --skip-host or --host-map name is said before the archive is read, by its metadata sidecar', async () => {
+    const copy = path.join(ws.dir, 'unread');
+    await mkdir(copy, { recursive: true });
+    for (const f of await readdir(path.dirname(archive)))
+      if (f.startsWith(path.basename(archive))) await cp(path.join(path.dirname(archive), f), path.join(copy, f));
+    const unreadable = path.join(copy, path.basename(archive));
+    await writeFile(unreadable, Buffer.alloc((await stat(archive)).size, 1));
+    const cases: [string[], string][] = [
+      [['--only', 'ap'], `--only names 'ap', which backup ${path.basename(archive)} does not hold (did you mean 'app'?)`],
+      [['--skip-host', 'nod2'], `--skip-host nod2: backup ${path.basename(archive)} holds no host 'nod2'`],
+      [['--host-map', 'node2=frsh1'], `--host-map node2=frsh1: the inventory ${path.join(ws.dir, 'new')}`],
+    ];
+    for (const [flags, said] of cases) {
+      const r = await runCli(['restore', unreadable, '-b', path.join(ws.dir, 'new'), '--yes', '--recipes', path.join(ws.dir, 'recipes'), ...flags], {
+        timeoutMs: 180_000,
+      });
+      const all = `exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
+      expect(r.exitCode, all).toBe(64);
+      expect(r.stderr, all).toContain(said);
     }
   });
 
