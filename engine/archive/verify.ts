@@ -21,7 +21,7 @@ export interface VerifyProblem {
  * metadata.json; list, prune and --incremental say what they cannot read).
  */
 export function isWarning(problem: { kind: string }): boolean {
-  return problem.kind === 'changed-during-read' || problem.kind === 'unreadable-sidecar';
+  return problem.kind === 'changed-during-read' || problem.kind === 'unreadable-sidecar' || problem.kind === 'sidecar-size';
 }
 
 export interface VerifyReport {

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
 import { isWarning, type VerifyProblem } from '../archive/verify.js';
 import type { Target } from '../../targets/types.js';
-import { decrypted, readStored, storedSha256, type DecryptOptions } from './objects.js';
+import { decrypted, readStored, recordedDigests, type DecryptOptions } from './objects.js';
+import { STORED_SIZE_LINE } from '../archive/names.js';
 import { isLsError, LsError } from '../errors.js';
 import { parseMetadata } from '../archive/read-metadata.js';
 import { heldPath } from '../archive/held-path.js';
@@ -32,7 +33,11 @@ export interface BackupVerifyReport {
   signature?: SignatureCheck;
   problems: (
     | VerifyProblem
-    | { kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'unreadable-sidecar' | 'chain' | 'note'; message: string; path?: undefined }
+    | {
+        kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | (typeof SIDECAR_WARNINGS)[number] | 'chain' | 'note';
+        message: string;
+        path?: undefined;
+      }
   )[];
   /** An incremental: the older backups its references were checked in (docs/incremental.md). */
   chain?: string[];
@@ -47,6 +52,17 @@ export interface BackupVerifyReport {
    * gone away): neither found damaged nor intact. A read failure may pass: verify again.
    */
   readBroken?: string[];
+}
+
+/** Warnings of a sidecar the backup's restore does not need but list, prune or the next --incremental go by. */
+const SIDECAR_WARNINGS = ['unreadable-sidecar', 'sidecar-size'] as const;
+
+/**
+ * What verify says of a `.sha256` sidecar whose `# size` line is not the archive's size while its
+ * digest is: the archive restores, but the next --incremental takes it for replaced and makes a full.
+ */
+function wrongSizeLine(name: string, recordedSize: number, storedBytes: number): string {
+  return `its .sha256 sidecar records a stored size of ${recordedSize} bytes, the archive is ${storedBytes} (its sha256 is the one recorded): the size line is wrong, and the next --incremental makes a full instead of building on it; write '${STORED_SIZE_LINE} ${storedBytes} ${name}' there`;
 }
 
 /**
@@ -136,10 +152,10 @@ async function verifyChain(
     const { report, metadata } = await verifyOne(target, base.archive, { ...options, count: undefined, countEntry: undefined });
     // A read that broke off twice leaves the digest unknown (empty): nothing to compare.
     const replaced = report.sha256 ? baseMismatch(base, child.name, report.sha256) : undefined;
-    // A member's unreadable metadata sidecar is said (list and prune cannot read it), its other warnings not.
-    for (const p of report.problems.filter((p) => (!isWarning(p) || p.kind === 'unreadable-sidecar') && !isNote(p))) {
+    // A member's sidecar that list, prune or --incremental cannot go by is said, its other warnings not.
+    for (const p of report.problems.filter((p) => (!isWarning(p) || (SIDECAR_WARNINGS as readonly string[]).includes(p.kind)) && !isNote(p))) {
       const message = `${base.archive}: ${p.message}`;
-      if (isWarning(p)) problems.push({ kind: 'unreadable-sidecar', message });
+      if (isWarning(p)) problems.push({ kind: p.kind as (typeof SIDECAR_WARNINGS)[number], message });
       else if (showsDamage(p)) chain(message, base.archive);
       else problems.push({ kind: 'chain', message });
     }
@@ -176,12 +192,9 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   const parsed = parseBackupName(name);
   if (!parsed) throw new LsError('EUSAGE', { message: `'${name}' is not an lsbackup archive name` });
   // A sidecar that records no sha256 is damage, said in restore's words.
-  let damagedSidecar: string | undefined;
-  const expectedSha256 = await storedSha256(target, name).catch((e: unknown) => {
-    if (!isLsError(e) || e.code !== 'EARCHIVE') throw e;
-    damagedSidecar = String(e.details.message);
-    return undefined;
-  });
+  const recorded = await recordedDigests(target, name);
+  const damagedSidecar = recorded?.damaged;
+  const expectedSha256 = recorded?.archive;
   const problems: BackupVerifyReport['problems'] = [];
   const canDecrypt = !parsed.encrypted || (options.identities?.length ?? 0) > 0;
   // An identity the backup was not encrypted for reads nothing: the content is unchecked, not damaged.
@@ -211,6 +224,9 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   } else if (!expectedSha256) problems.push({ kind: 'note', message: `${NO_SIDECAR} (${sidecarNames(name, false).sha256})` });
   else if (expectedSha256 !== digest.sha256) {
     problems.push({ kind: 'digest', message: sidecarDigestMismatch(digest.sha256, expectedSha256) });
+  } else if (recorded?.storedSize !== undefined && recorded.storedSize !== digest.bytes) {
+    // The archive is the one recorded; only the line is wrong, and --incremental goes by it.
+    problems.push({ kind: 'sidecar-size', message: wrongSizeLine(name, recorded.storedSize, digest.bytes) });
   }
   const content = wrongIdentity ? undefined : digest.result;
   const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);

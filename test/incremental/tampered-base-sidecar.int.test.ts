@@ -214,3 +214,20 @@ it('a chain member whose .sha256 sidecar records no sha256: the next --increment
     `the chain of ${first.name} is incomplete in ${c.target}: ${full.name} is not the backup the chain was built on (its .sha256 sidecar is damaged, the chain recorded ${digest}): it was replaced`,
   );
 }, 300_000);
+
+// verify holds the line to the bytes it reads, so it says what the next --incremental will do.
+it("a .sha256 sidecar whose '# size' line is wrong, the archive intact: verify exit 0 with a warning that names the fix, and the next --incremental is a full", async () => {
+  const full = await c.backup(['--full']);
+  const sidecar = path.join(c.target, `${full.name}.sha256`);
+  const size = (await stat(path.join(c.target, full.name))).size;
+  await writeFile(sidecar, (await readFile(sidecar, 'utf8')).replace(`# size ${size} `, `# size ${size + 1} `));
+
+  const verified = await c.verify(full.name);
+  expect(verified.exitCode, cliOutput(verified)).toBe(0);
+  expect(verified.stdout).toContain(
+    `warning: its .sha256 sidecar records a stored size of ${size + 1} bytes, the archive is ${size} (its sha256 is the one recorded): the size line is wrong, and the next --incremental makes a full instead of building on it; write '# size ${size} ${full.name}' there`,
+  );
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('full');
+  expect(next.output).toContain(`${full.name} is ${size} bytes in ${c.target}, its .sha256 sidecar records ${size + 1}`);
+}, 300_000);
