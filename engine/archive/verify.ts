@@ -21,7 +21,15 @@ export interface VerifyProblem {
  * metadata.json; list, prune and --incremental say what they cannot read).
  */
 export function isWarning(problem: { kind: string }): boolean {
-  return problem.kind === 'changed-during-read' || problem.kind === 'unreadable-sidecar' || problem.kind === 'sidecar-size';
+  return problem.kind === 'changed-during-read' || isSidecarWarning(problem);
+}
+
+/** Warnings of a sidecar the backup's restore does not need but list, prune or the next --incremental go by (catalog/verify.ts). */
+export const SIDECAR_WARNINGS = ['unreadable-sidecar', 'sidecar-size'] as const;
+export type SidecarWarning = (typeof SIDECAR_WARNINGS)[number];
+
+export function isSidecarWarning<P extends { kind: string }>(problem: P): problem is P & { kind: SidecarWarning } {
+  return (SIDECAR_WARNINGS as readonly string[]).includes(problem.kind);
 }
 
 export interface VerifyReport {

@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import { formatFromName, parseBackupName, sidecarNames, verifyArchive, type BackupMetadata } from '../archive/index.js';
-import { isWarning, type VerifyProblem } from '../archive/verify.js';
+import { isSidecarWarning, isWarning, type SidecarWarning, type VerifyProblem } from '../archive/verify.js';
 import type { Target } from '../../targets/types.js';
 import { decrypted, readStored, recordedDigests, type DecryptOptions } from './objects.js';
 import { STORED_SIZE_LINE } from '../archive/names.js';
@@ -34,7 +34,7 @@ export interface BackupVerifyReport {
   problems: (
     | VerifyProblem
     | {
-        kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | (typeof SIDECAR_WARNINGS)[number] | 'chain' | 'note';
+        kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | SidecarWarning | 'chain' | 'note';
         message: string;
         path?: undefined;
       }
@@ -53,9 +53,6 @@ export interface BackupVerifyReport {
    */
   readBroken?: string[];
 }
-
-/** Warnings of a sidecar the backup's restore does not need but list, prune or the next --incremental go by. */
-const SIDECAR_WARNINGS = ['unreadable-sidecar', 'sidecar-size'] as const;
 
 /**
  * What verify says of a `.sha256` sidecar whose `# size` line is not the archive's size while its
@@ -153,9 +150,9 @@ async function verifyChain(
     // A read that broke off twice leaves the digest unknown (empty): nothing to compare.
     const replaced = report.sha256 ? baseMismatch(base, child.name, report.sha256) : undefined;
     // A member's sidecar that list, prune or --incremental cannot go by is said, its other warnings not.
-    for (const p of report.problems.filter((p) => (!isWarning(p) || (SIDECAR_WARNINGS as readonly string[]).includes(p.kind)) && !isNote(p))) {
+    for (const p of report.problems.filter((p) => (!isWarning(p) || isSidecarWarning(p)) && !isNote(p))) {
       const message = `${base.archive}: ${p.message}`;
-      if (isWarning(p)) problems.push({ kind: p.kind as (typeof SIDECAR_WARNINGS)[number], message });
+      if (isSidecarWarning(p)) problems.push({ kind: p.kind, message });
       else if (showsDamage(p)) chain(message, base.archive);
       else problems.push({ kind: 'chain', message });
     }
