@@ -250,8 +250,7 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
   clean();
   const dump = join(hostDir, 'dump.sql');
   const configs = join(hostDir, 'configs');
-  const vars = ['--var', `cluster.dump=${dump}`, '--var', `cluster.configs=${configs}`];
-  const apply = applyInto(recipe, inv, out, 'tar.zst', ...vars);
+  const apply = applyInto(recipe, inv, out, 'tar.zst', '--var', `cluster.dump=${dump}`, '--var', `cluster.configs=${configs}`);
   const playbook = recipeFile(`playbook${hosts}`, clusterPlaybook(dump, configs, out));
   // The same pull by OpenSSH's own client, 16 hosts at a time as lsbackup's default concurrency,
   // one session each, all into one zstd: not an archive (the hosts' bytes interleave), a reference
@@ -266,9 +265,6 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
     { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
     { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
     { name: `ssh fan-out | zstd -3 -T0, ${hosts} hosts`, argv: fanout, after: clean },
-    // The same run without compression: what the hosts, SSH and the controller cost alone, so the
-    // ratio's ceiling on this machine (the hosts share its CPUs) can be read beside the goal.
-    { name: `lsbackup tar (uncompressed), ${hosts} hosts`, argv: applyInto(recipe, inv, out, 'tar', ...vars), after: clean },
   ]);
 }
 
@@ -462,11 +458,6 @@ function report() {
       n === sizes.hostsSmall ? '≥ 10×' : '≥ 15×',
     );
     target(`${n} hosts: ssh fan-out wall / lsbackup wall`, ratio(`lsbackup tar.zst, ${n} hosts`, `ssh fan-out | zstd -3 -T0, ${n} hosts`), '(reference)');
-    target(
-      `${n} hosts: ansible wall / lsbackup uncompressed tar wall`,
-      ratio(`lsbackup tar (uncompressed), ${n} hosts`, `ansible-playbook, ${n} hosts`),
-      '(reference: the ceiling without compression)',
-    );
   }
   const trivial = find('lsbackup trivial, local host');
   if (trivial) {
