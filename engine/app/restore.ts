@@ -31,6 +31,7 @@ export interface RestoreFlags extends ClusterFlags, ConnectionOptions, Omit<Cata
   /** allowed_signers / .pub files (default: config signing.trusted). */
   trustedKeys?: string[];
   trustCarriedRecipe?: boolean;
+  allowRenamedCluster?: boolean;
   keepSpecialModes?: boolean;
   stagingDir?: string;
   stream?: boolean;
@@ -90,6 +91,7 @@ export async function prepareRestore(backup: string, flags: RestoreFlags, config
           allowRecipeUpgrade: flags.allowRecipeUpgrade ?? false,
           trustedKeys,
           trustCarriedRecipe: flags.trustCarriedRecipe ?? false,
+          allowRenamedCluster: flags.allowRenamedCluster ?? false,
           keepSpecialModes: flags.keepSpecialModes ?? false,
           // Checked once the backup's recipes are known; config vars not at all: they were written for
           // the recipes of today's backups, not necessarily this one's.

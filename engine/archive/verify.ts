@@ -17,11 +17,12 @@ export interface VerifyProblem {
 
 /**
  * Worth saying, but the archive is as recorded and restores: a file that changed while the host's
- * tar read it; a metadata sidecar that cannot be read (restore goes by the archive's own
- * metadata.json; list, prune and --incremental say what they cannot read).
+ * tar read it; an archive stored under another backup's name (`renamed`: it restores as the
+ * backup it was made as, made-as.ts); a metadata sidecar that cannot be read (restore goes by the
+ * archive's own metadata.json; list, prune and --incremental say what they cannot read).
  */
 export function isWarning(problem: { kind: string }): boolean {
-  return problem.kind === 'changed-during-read' || isSidecarWarning(problem);
+  return problem.kind === 'changed-during-read' || problem.kind === 'renamed' || isSidecarWarning(problem);
 }
 
 /** Warnings of a sidecar the backup's restore does not need but list, prune or the next --incremental go by (catalog/verify.ts). */

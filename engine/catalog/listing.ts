@@ -21,6 +21,7 @@ import { readMetadata, readMetadataHead } from '../archive/read-metadata.js';
 import { formatProblem, isLsError, type Problem } from '../errors.js';
 import { newestFirst } from './order.js';
 import { firstDamaged } from './damage.js';
+import { madeAsAnother } from '../archive/made-as.js';
 
 /** Metadata sidecars read at once: an S3 client has 50 sockets, and a target may hold thousands of backups. */
 export const METADATA_READS = 16;
@@ -182,8 +183,7 @@ async function summarise<Metadata extends MetadataHead>(
       time,
       cluster,
       ...(typeof metadata.job === 'string' ? { job: metadata.job } : {}),
-      // The name carries the start time in whole seconds.
-      renamed: cluster !== parsed.cluster || Math.floor(time.getTime() / 1000) * 1000 !== parsed.time.getTime(),
+      renamed: madeAsAnother(parsed, metadata) !== undefined,
       metadata,
       ...(hash ? { metadataSidecarSha256: hash.digest('hex') } : {}),
       status: metadata.status,

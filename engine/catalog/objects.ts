@@ -126,16 +126,17 @@ export async function recordedDigests(
   const sidecar = sidecarNames(name, false).sha256;
   if (!(await target.stat(sidecar))) return undefined;
   const text = (await readText(target, sidecar, {})).trim();
-  const archive = /^([0-9a-f]{64})\b/.exec(text)?.[1];
+  // Hex in either case, as `sha256sum -c` takes it (PowerShell's Get-FileHash writes capitals); compared lower-cased, as lsbackup writes it.
+  const archive = /^([0-9a-f]{64})\b/i.exec(text)?.[1]?.toLowerCase();
   if (!archive) return { damaged: damagedSidecar(sidecar, text.split('\n')[0]!) };
   const lines = text.split('\n').map((line) => line.trim());
   const metadataNames = [sidecarNames(name, false).metadata, sidecarNames(name, true).metadata];
-  const metadata = lines.map((line) => /^([0-9a-f]{64}) [ *](.+)$/.exec(line)).find((m) => m && metadataNames.includes(m[2]!));
+  const metadata = lines.map((line) => /^([0-9a-f]{64}) [ *](.+)$/i.exec(line)).find((m) => m && metadataNames.includes(m[2]!));
   const size = lines.find((line) => line.startsWith(`${STORED_SIZE_LINE} `) && line.endsWith(` ${name}`));
   const digits = size?.slice(STORED_SIZE_LINE.length + 1, size.length - name.length - 1) ?? '';
   return {
     archive,
-    ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]! } } : {}),
+    ...(metadata ? { metadataSidecar: { name: metadata[2]!, sha256: metadata[1]!.toLowerCase() } } : {}),
     ...(/^\d{1,15}$/.test(digits) ? { storedSize: Number(digits) } : {}),
   };
 }

@@ -3,11 +3,12 @@ import type { BackupMetadata } from '../archive/index.js';
 import { formatBytes, formatDuration, renderTable, visibleControls } from '../report/format.js';
 import type { BackupSummary } from './listing.js';
 import { pruneGroup, type PruneResult } from './prune.js';
-import { isNote, type BackupVerifyReport } from './verify.js';
+import { isNote, renamedWarning, type BackupVerifyReport } from './verify.js';
 import { describeSignature } from '../signing/index.js';
 import { isWarning } from '../archive/verify.js';
 import { NEXT_RUN_AFTER_DAMAGE, type DamageRecord } from './damage.js';
 import { NO_SIDECAR } from './stored-digest.js';
+import type { MadeAs } from '../archive/made-as.js';
 
 const when = (d: Date) =>
   d
@@ -65,10 +66,11 @@ function describeStatus(summary: BackupSummary, metadata: BackupMetadata): strin
   return `${which}; it does not restore (the run recorded ${metadata.status})`;
 }
 
-export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata): string {
+export function renderBackupDetails(summary: BackupSummary, metadata: BackupMetadata, madeAs?: MadeAs): string {
   const entryBytes = metadata.entries.reduce((n, e) => n + e.size, 0);
   const lines = [
     `backup      ${summary.name}`,
+    ...(madeAs ? [`renamed     ${renamedWarning(madeAs)}`] : []),
     `cluster     ${metadata.cluster}`,
     `job         ${metadata.job ?? '- (apply, or made before jobs were recorded)'}`,
     `status      ${describeStatus(summary, metadata)}`,

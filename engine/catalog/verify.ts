@@ -19,6 +19,7 @@ import { sidecarMismatches } from './sidecar-match.js';
 import { isWrongIdentity } from '../crypto/crypto-error.js';
 import { baseMismatch, vouchedFor } from './chain-base.js';
 import { NO_SIDECAR, sidecarDigestMismatch } from './stored-digest.js';
+import { describeMadeAs, madeAsAnother, type MadeAs } from '../archive/made-as.js';
 
 export interface BackupVerifyReport {
   name: string;
@@ -34,7 +35,7 @@ export interface BackupVerifyReport {
   problems: (
     | VerifyProblem
     | {
-        kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | SidecarWarning | 'chain' | 'note';
+        kind: 'digest' | 'encrypted' | 'identity' | 'signature' | 'metadata' | 'renamed' | SidecarWarning | 'chain' | 'note';
         message: string;
         path?: undefined;
       }
@@ -60,6 +61,14 @@ export interface BackupVerifyReport {
  */
 function wrongSizeLine(name: string, recordedSize: number, storedBytes: number): string {
   return `its .sha256 sidecar records a stored size of ${recordedSize} bytes, the archive is ${storedBytes} (its sha256 is the one recorded): the size line is wrong, and the next --incremental makes a full instead of building on it; write '${STORED_SIZE_LINE} ${storedBytes} ${name}' there`;
+}
+
+/** What verify and show say of an archive stored under another backup's name: intact, but not the backup its name says. */
+export function renamedWarning(made: MadeAs): string {
+  const restored = made.otherCluster
+    ? `a backup of cluster '${made.cluster}', which restore refuses by this name unless --allow-renamed-cluster is passed`
+    : "restoring it by this name restores that backup's data";
+  return `${describeMadeAs(made)}, not as its name says: ${restored}`;
 }
 
 /**
@@ -228,6 +237,9 @@ async function verifyOne(target: Target, name: string, options: VerifyOptions): 
   const content = wrongIdentity ? undefined : digest.result;
   const { metadata, problem: metadataProblem } = checkedMetadata(content?.metadataBytes, name);
   if (metadataProblem) problems.push({ kind: 'metadata', message: metadataProblem });
+  // By the archive's own metadata.json: intact, and restorable as the backup it was made as.
+  const made = metadata && madeAsAnother(parsed, metadata);
+  if (made) problems.push({ kind: 'renamed', message: renamedWarning(made) });
   // Invalid metadata explains a missing entries list better than 'no-metadata' does.
   if (content) problems.push(...content.problems.filter((p) => !(metadataProblem && p.kind === 'no-metadata')));
   else if (wrongIdentity) {

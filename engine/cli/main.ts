@@ -299,6 +299,10 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
       repeat,
     )
     .option('--trust-carried-recipe', 'run the recipes a backup carries although no trusted key signed it (after reviewing the diff the plan shows)')
+    .option(
+      '--allow-renamed-cluster',
+      'restore a backup whose own metadata names another cluster than its name does (a copy renamed on purpose; refused without it). One of this cluster made at another time than its name says is restored, the plan saying which backup it is',
+    )
     .option('--keep-special-modes', 'restore setuid/setgid bits as backed up (by default they are stripped, and the plan lists the files)')
     .option('--staging-dir <dir>', 'where archive data is staged while restoring (default: the OS temp dir)')
     .option(

@@ -19,16 +19,21 @@ export function describeChecks(sidecarSha256: string | undefined): string {
   return `Checked: ${entries}. ${NO_SIDECAR}.`;
 }
 
-/** What the plan says besides the components: what staging checked, the signature, --keep-special-modes. */
+/** What the plan says besides the components: what staging checked, the signature, --keep-special-modes, another backup's name (made-as.ts). */
 export interface PlanDetails {
   checked: string;
   signature: string;
   keepSpecialModes: boolean;
+  madeAs?: { backup: string; message: string };
 }
 
 export function describeRestorePlan(backup: string, staged: StagedBackup, components: RestoreComponent[], details: PlanDetails): string {
   const { cluster, startedAt } = staged.metadata;
-  const lines = [`Restore of ${backup} (cluster '${cluster}', taken ${startedAt}; ${details.signature}):`, details.checked];
+  const lines = [
+    `Restore of ${backup} (cluster '${cluster}', taken ${startedAt}; ${details.signature}):`,
+    ...(details.madeAs ? [`NOT the backup its name says: ${details.madeAs.message}`] : []),
+    details.checked,
+  ];
   for (const c of components) {
     if (c.skipReason) {
       lines.push(c.notRestored ? `- ${c.name}: NOT restored (the restore fails for it): ${c.skipReason}` : `- ${c.name}: skipped, ${c.skipReason}`);
@@ -117,7 +122,16 @@ function stepNotes(
 export function restorePlanEvents(backup: string, staged: StagedBackup, components: RestoreComponent[], details: PlanDetails): EventBody[] {
   const { cluster, startedAt, backupId } = staged.metadata;
   return [
-    { type: 'restore.plan', backup, cluster, backupId, startedAt, signature: details.signature, checked: details.checked },
+    {
+      type: 'restore.plan',
+      backup,
+      cluster,
+      backupId,
+      startedAt,
+      signature: details.signature,
+      checked: details.checked,
+      ...(details.madeAs ? { madeAs: details.madeAs.backup } : {}),
+    },
     ...components.map((c): EventBody => {
       const leftOut = c.leftOut?.length ? { leftOut: c.leftOut } : {};
       if (c.skipReason) {

@@ -20,6 +20,7 @@ import { bytesToStage, chooseStagingMode, STAGING_MARGIN_BYTES } from './staging
 import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
 import { refuseForeignSidecars } from './sidecars.js';
+import { madeAsAnotherBackup } from './made-as.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -43,6 +44,8 @@ export interface RestoreOptions {
   trustedKeys: TrustedKey[];
   /** Run the carried recipes of a backup no trusted key signed (--trust-carried-recipe). */
   trustCarriedRecipe: boolean;
+  /** Restore another cluster's backup stored under a name of this one (--allow-renamed-cluster; made-as.ts). */
+  allowRenamedCluster?: boolean;
   varOverrides?: Record<string, Record<string, unknown>>;
   /** Values from the build dir's manifest (a profile). */
   profileVars?: Record<string, Record<string, unknown>>;
@@ -138,7 +141,10 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const sidecar = await options.source.sidecarMetadata().catch(() => undefined);
     // A misspelt name is said before the whole backup is read (an hour for a large one in S3),
     // by its metadata sidecar when it reads; the archive's own metadata.json decides again below.
-    if (sidecar) refuseUnknownSelection(sidecar, options);
+    if (sidecar) {
+      refuseUnknownSelection(sidecar, options);
+      madeAsAnotherBackup(options.source.name, sidecar, options.allowRenamedCluster ?? false);
+    }
     const needed = sidecar ? bytesToStage(sidecar, selected) : await options.source.storedSize();
     let mode = await chooseStagingMode({ requested: options.stream ?? false, stagingDir: stagingRoot, needed });
     refuseZipStream(mode, options.source);
@@ -165,6 +171,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     // Only what will be restored: a component skipped at backup time (not in that inventory) needs
     // neither its installed recipe nor that recipe's secrets.
     refuseUnknownSelection(staged.metadata, options);
+    const madeAs = madeAsAnotherBackup(options.source.name, staged.metadata, options.allowRenamedCluster ?? false);
     const restored = staged.metadata.components.filter((c) => c.hosts.some((h) => h.status === 'success') && selected(c.name));
     const recipeNames = new Set(restored.map((c) => c.recipe.name));
     const installed = options.installedRecipes.filter((r) => recipeNames.has(r.recipe.metadata.name));
@@ -188,9 +195,12 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       checked: describeChecks(expectedSha256) + (mode.stream ? ` ${describeStreamMode(staged)}` : ''),
       signature: describeSignature(signature),
       keepSpecialModes: options.keepSpecialModes,
+      madeAs,
     };
     const planText = describeRestorePlan(options.source.name, staged, components, details);
     const runnable = components.filter((c) => !c.skipReason);
+    // Said before the prompt and in the run's output (-q too), not only in the plan.
+    if (madeAs) options.reporter.emit({ type: 'warning', message: madeAs.message });
     if (options.dryRun) {
       return { exitCode: ExitCode.ok, status: 'dry-run', planText, planEvents: restorePlanEvents(options.source.name, staged, components, details) };
     }

@@ -953,6 +953,10 @@ export interface ShowBackupEvent {
    * A verify found this backup unrestorable: the archive it found damaged, this one or a member of its chain (as in `list.backup`).
    */
   damaged?: string;
+  /**
+   * The archive's metadata names another backup than its name does (a copy stored under another backup's name, `renamed` in `list.backup`): `<cluster>-<yyyymmddThhmmssZ>` of the run that made it. Absent when the name is its own.
+   */
+  madeAs?: string;
 }
 /**
  * `verify`: what was checked and every problem found.
@@ -1197,6 +1201,10 @@ export interface RestorePlanEvent {
   startedAt: string;
   signature: string;
   checked: string;
+  /**
+   * The archive's own metadata.json names another backup than its name does (a copy stored under another backup's name): `<cluster>-<yyyymmddThhmmssZ>` of the run that made it, whose data is restored (`cluster` and `startedAt` are that run's). Absent when the name is its own.
+   */
+  madeAs?: string;
 }
 /**
  * `restore`: one component of the restore plan, each step as it will run.

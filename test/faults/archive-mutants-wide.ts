@@ -204,11 +204,11 @@ export async function mutateWide(
     case 'swap-archives':
     case 'swap-backups': {
       // A whole backup under another's name is that backup, intact: restored by that name it restores
-      // as itself (list and latest order by the start time in its metadata, not by its name). Swapped
-      // under the newest (the one restored), it is no damage; under a base, the child's reference tells it.
-      const newest = chain[chain.length - 1];
-      if (mutation === 'swap-backups' && victim === newest) return undefined;
-      const others = chain.filter((m) => m !== victim && (mutation === 'swap-archives' || m !== newest));
+      // as itself, and verify and restore say which backup it was made as (list and latest order by
+      // the start time in its metadata, not by its name). Under the newest (the one restored) it is
+      // no damage (the agreement test holds the restore to that backup's tree); under a base, the
+      // child's reference tells it.
+      const others = chain.filter((m) => m !== victim);
       if (others.length === 0) return undefined;
       const other = pick(rng, others);
       const files = (b: StoredBackup) =>

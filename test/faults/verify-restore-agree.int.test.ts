@@ -22,6 +22,7 @@ import { chmod, cp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { prng } from '../helpers/prng.js';
+import { swapBackups } from '../helpers/archive.js';
 import { cliOutput, runCli, workspace, type CliResult } from '../helpers/cli.js';
 import { MUTATIONS, mutate, rewriteMembers, rewriteMetadata, type Age, type Json, type StoredBackup } from './archive-mutants.js';
 import { mutateWide, strangerKey, WIDE_MUTATIONS, type WideContext } from './archive-mutants-wide.js';
@@ -36,8 +37,12 @@ const SEEDS: Seed[] = process.env.LSB_AGREE_SEED
 const KEEP = process.env.LSB_AGREE_KEEP === '1';
 /** What Node prints for an error nothing caught (an unhandled 'error' event, an uncaught exception). */
 const CRASHED = /Unhandled 'error' event|^\s*throw er;|^\s+at .+:\d+:\d+\)?$/m;
-/** Seeds that found a disagreement once: always run. */
-const FOUND: Seed[] = [1, 16, 22, 44, 'w2', 'w46'];
+/**
+ * Seeds that found a disagreement once: always run. w17 and w74 swap the newest backup (the one
+ * restored) with an older one of its chain, sidecars and all: verify OK and restore exit 0 said
+ * nothing while the older backup's data was restored by the newest's name.
+ */
+const FOUND: Seed[] = [1, 16, 22, 44, 'w2', 'w46', 'w17', 'w74'];
 /** Where the second family's seeds start in the PRNG's seed space (far from the first family's). */
 const WIDE_SEED_SPACE = 0x5eed0000;
 
@@ -56,6 +61,8 @@ interface Baseline {
   access: string[];
   /** The restored tree and output as they were backed up. */
   expected: string;
+  /** The same of each backup of `chain` (the last is `expected`): what it restores when stored under the newest's name. */
+  expectedOf: string[];
 }
 
 let ws: Awaited<ReturnType<typeof workspace>>;
@@ -135,9 +142,15 @@ spec:
 `,
   );
   const access = [...(options.encrypt ? ['--identity', age.identity] : []), ...(options.sign ? ['--trusted-keys', signers] : [])];
+  await writeFile(out, await readFile(path.join(data, 'out.src')));
+  const expectedOf: string[] = [];
   const apply = async (extra: string[]) => {
+    // Each backup of a chain in a second of its own: its name's time is its own, not shared with its base's (`_1`).
+    const previous = Math.floor(Date.now() / 1000);
+    if (expectedOf.length > 0) while (Math.floor(Date.now() / 1000) === previous) await new Promise((resolve) => setTimeout(resolve, 50));
     const r = await runCli(['apply', recipes, '-b', build, '-t', target, '--format', options.format, '-q', ...extra], { timeoutMs: 300_000 });
     if (r.exitCode !== 0) throw new Error(`${label}: apply ${extra.join(' ')} failed: ${r.stderr}`);
+    expectedOf.push(describeRestored(tree, out));
   };
   // The identity reads the base's encrypted metadata: without it --incremental makes a full backup.
   const backupOptions = [
@@ -156,7 +169,6 @@ spec:
     await rm(path.join(tree, 'empty'));
     await apply([...backupOptions, '--incremental']);
   } else await apply(backupOptions);
-  await writeFile(out, await readFile(path.join(data, 'out.src')));
   const suffix = `.${options.format}${options.encrypt ? '.age' : ''}`;
   const names = (await readdir(target)).filter((n) => n.endsWith(suffix)).sort();
   return {
@@ -170,7 +182,8 @@ spec:
     marker,
     chain: names.map((n) => ({ object: path.join(target, n), format: options.format, age: options.encrypt ? age : undefined })),
     access,
-    expected: describeRestored(tree, out),
+    expected: expectedOf.at(-1)!,
+    expectedOf,
   };
 }
 
@@ -218,7 +231,8 @@ const problem = (r: CliResult) =>
     .slice(0, 6)
     .join('\n');
 
-async function restore(b: Baseline, target: string, name: string, mode: RestoreRun['mode']): Promise<RestoreRun> {
+/** `expected`: the tree of the backup the archive under `name` holds. */
+async function restore(b: Baseline, target: string, name: string, mode: RestoreRun['mode'], expected: string): Promise<RestoreRun> {
   await rm(b.tree, { recursive: true, force: true });
   await rm(b.out, { force: true });
   await rm(b.marker, { force: true });
@@ -227,7 +241,7 @@ async function restore(b: Baseline, target: string, name: string, mode: RestoreR
     { timeoutMs: 300_000 },
   );
   const restored = existsSync(b.tree) ? describeRestored(b.tree, b.out) : 'no tree';
-  return { mode, result, touched: existsSync(b.marker), same: restored === b.expected, restored };
+  return { mode, result, touched: existsSync(b.marker), same: restored === expected, restored };
 }
 
 async function firstMutant(rng: () => number, victim: StoredBackup, chain: StoredBackup[]): Promise<[string, string | undefined]> {
@@ -286,13 +300,33 @@ async function copyOf(label: string, change: (objects: string[]) => Promise<void
   return { b, target };
 }
 
+/** `<cluster>-<time>` of an archive name: what verify and restore call the backup an archive was made as. */
+const madeAsLabel = (object: string) =>
+  path
+    .basename(object)
+    .replace(/^lsbackup-/, '')
+    .replace(/(_\d+)?\.(tar\.gz|tar\.zst|zip)(\.age)?$/, '');
+
+/** Which backup of `b`'s chain the newest's name holds in `target`: another one's archive (a swap), else the newest. */
+async function heldUnderNewest(b: Baseline, target: string): Promise<number> {
+  const newest = b.chain.length - 1;
+  const stored = await readFile(path.join(target, path.basename(b.chain[newest]!.object))).catch(() => undefined);
+  for (let i = 0; stored && i < newest; i++) if (stored.equals(await readFile(b.chain[i]!.object))) return i;
+  return newest;
+}
+
 /** Restores the newest backup of `target` staged and streamed, then verifies it; what disagrees. */
 async function judge(b: Baseline, target: string): Promise<{ verify: CliResult; restores: RestoreRun[]; defects: string[] }> {
   const name = path.basename(b.chain[b.chain.length - 1]!.object);
+  // Another backup of the chain under the newest's name restores as itself, and both say which it is (engine/archive/made-as.ts).
+  const held = await heldUnderNewest(b, target);
+  const expected = b.expectedOf[held]!;
+  const madeAs =
+    madeAsLabel(b.chain[held]!.object) === madeAsLabel(name) ? undefined : `this archive was made as ${madeAsLabel(b.chain[held]!.object)} (started `;
   // Restores first: verify records a damaged backup in the target, which restore must not need.
-  const restores = [await restore(b, target, name, 'staged')];
+  const restores = [await restore(b, target, name, 'staged', expected)];
   // zip cannot stream (docs/restore.md).
-  if (b.chain[0]!.format !== 'zip') restores.push(await restore(b, target, name, 'stream'));
+  if (b.chain[0]!.format !== 'zip') restores.push(await restore(b, target, name, 'stream', expected));
   const verify = await runCli(['verify', name, '-t', target, ...b.access], { timeoutMs: 300_000 });
   if (!KEEP) await rm(target, { recursive: true, force: true });
 
@@ -300,7 +334,9 @@ async function judge(b: Baseline, target: string): Promise<{ verify: CliResult; 
   const verifyOk = verify.exitCode === 0;
   for (const r of restores) {
     const accepted = r.result.exitCode === 0;
-    if (accepted && !r.same) defects.push(`${r.mode} restore exit 0 with a tree other than the one backed up:\n${r.restored}\n--- expected\n${b.expected}`);
+    if (accepted && !r.same) defects.push(`${r.mode} restore exit 0 with a tree other than the one backed up:\n${r.restored}\n--- expected\n${expected}`);
+    if (accepted && madeAs && !r.result.stderr.includes(`warning: ${madeAs}`))
+      defects.push(`${r.mode} restore exit 0 with another backup's data, not saying '${madeAs}…'`);
     if (!accepted && r.touched) defects.push(`${r.mode} restore exit ${r.result.exitCode} after touching the host (its pre step ran): ${problem(r.result)}`);
     if (verifyOk && !accepted) defects.push(`verify OK, ${r.mode} restore exit ${r.result.exitCode}: ${problem(r.result)}`);
     if (!verifyOk && accepted) defects.push(`verify exit ${verify.exitCode} (${problem(verify)}), ${r.mode} restore exit 0`);
@@ -309,6 +345,7 @@ async function judge(b: Baseline, target: string): Promise<{ verify: CliResult; 
   for (const [what, run] of [['verify', verify], ...restores.map((r) => [`${r.mode} restore`, r.result] as const)] as const) {
     if (CRASHED.test(cliOutput(run))) defects.push(`${what} crashed: ${cliOutput(run).slice(0, 2000)}`);
   }
+  if (verifyOk && madeAs && !verify.stdout.includes(`warning: ${madeAs}`)) defects.push(`verify OK of another backup's archive, not saying '${madeAs}…'`);
   if (restores.length === 2 && restores[0]!.result.exitCode !== restores[1]!.result.exitCode)
     defects.push(`staged exit ${restores[0]!.result.exitCode}, --stream exit ${restores[1]!.result.exitCode}`);
   return { verify, restores, defects };
@@ -491,6 +528,33 @@ describe('verify and restore agree on what they found', () => {
     });
     refusedAlike(await judge(dropped.b, dropped.target), 'the archive has no metadata.json (truncated, or not made by lsbackup)');
   }, 300_000);
+
+  it.each([
+    ['gz-chain', 0],
+    ['zst-age-chain', 1],
+    ['gz-signed-chain', 0],
+  ] as const)(
+    "%s: the newest backup swapped with member %i of its chain, sidecars and all: accepted by verify and both restores, each saying which backup it was made as, and that one's data restored",
+    async (label, member) => {
+      let older = '';
+      const { b, target } = await copyOf(label, async (objects) => {
+        const [a, z] = [objects[member]!, objects.at(-1)!];
+        older = path.basename(a);
+        await swapBackups(path.dirname(a), path.basename(a), path.basename(z));
+      });
+      const run = await judge(b, target);
+      expect(run.defects).toEqual([]);
+      const words = `this archive was made as ${madeAsLabel(older)} (started `;
+      expect(run.verify.exitCode, cliOutput(run.verify)).toBe(0);
+      expect(run.verify.stdout).toContain(`warning: ${words}`);
+      for (const r of run.restores) {
+        expect([r.mode, r.result.exitCode, r.same], cliOutput(r.result)).toEqual([r.mode, 0, true]);
+        expect(r.result.stderr, r.mode).toMatch(new RegExp(`warning: ${words.replace(/[()]/g, '\\$&')}[^)]+\\): restoring that backup's data`));
+      }
+      expect(b.expectedOf[member], 'another tree than the newest').not.toBe(b.expected);
+    },
+    300_000,
+  );
 
   it('an encrypted archive re-encrypted with bytes appended inside, its .sha256 sidecar left as stored: refused by verify and both restores alike, in the same words', async () => {
     let [stored, recorded] = ['', ''];

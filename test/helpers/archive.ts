@@ -4,7 +4,7 @@
  * test checks the archive as any other tool would see it).
  */
 import { execa } from 'execa';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { BackupMetadata, ComponentHostRecord, ComponentRecord } from '../../engine/archive/index.js';
@@ -101,4 +101,16 @@ export async function verifyWithSystemTools(backup: StoredBackup, into: string):
   const described = new Set(backup.meta.entries.map((e) => e.path));
   expect(listed.filter((p) => p !== 'metadata.json' && !described.has(p))).toEqual([]);
   return into;
+}
+
+/**
+ * Backups `a` and `b` of directory `dir` swapped under each other's names: each archive with all
+ * its sidecars (every object whose name begins with the archive's), as an operator's mix-up leaves them.
+ */
+export async function swapBackups(dir: string, a: string, b: string): Promise<void> {
+  const objects = async (name: string) => (await readdir(dir)).filter((n) => n.startsWith(name));
+  const [ofA, ofB] = [await objects(a), await objects(b)];
+  for (const n of ofA) await rename(path.join(dir, n), path.join(dir, `${n}.swapping`));
+  for (const n of ofB) await rename(path.join(dir, n), path.join(dir, a + n.slice(b.length)));
+  for (const n of ofA) await rename(path.join(dir, `${n}.swapping`), path.join(dir, b + n.slice(a.length)));
 }

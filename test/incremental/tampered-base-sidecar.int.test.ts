@@ -231,3 +231,44 @@ it("a .sha256 sidecar whose '# size' line is wrong, the archive intact: verify e
   expect(next.metadata.kind, next.output).toBe('full');
   expect(next.output).toContain(`${full.name} is ${size} bytes in ${c.target}, its .sha256 sidecar records ${size + 1}`);
 }, 300_000);
+
+// PowerShell's Get-FileHash writes capitals, and `sha256sum -c` takes them: so does every reader of the .sha256 format (catalog/objects.ts).
+it('a .sha256 sidecar rewritten in capitals: verify exit 0, restore (staged and --stream) restores, and the next --incremental builds on it; a wrong digest in capitals is still damage', async () => {
+  const full = await c.backup(['--full']);
+  const sidecar = path.join(c.target, `${full.name}.sha256`);
+  const lines = (await readFile(sidecar, 'utf8')).split('\n');
+  // Both digests (the archive's, the metadata sidecar's); the '# size' line is no digest.
+  const capitals = lines.map((l) => (l.startsWith('#') ? l : l.replace(/^[0-9a-f]{64}/, (d) => d.toUpperCase()))).join('\n');
+  expect(capitals).not.toBe(lines.join('\n'));
+  await writeFile(sidecar, capitals);
+
+  const verified = await c.verify(full.name);
+  expect(verified.exitCode, cliOutput(verified)).toBe(0);
+  expect(verified.stdout).toContain('stored digest  matches the .sha256 sidecar');
+  for (const extra of [[], ['--stream']]) {
+    await rm(tree, { recursive: true });
+    const restored = await c.restore(path.join(c.target, full.name), extra);
+    expect(restored.exitCode, cliOutput(restored)).toBe(0);
+    expect(restored.stderr).toContain('Checked: the archive matched its .sha256 sidecar');
+    expect(await readFile(path.join(tree, 'changing.txt'), 'utf8')).toBe('first\n');
+  }
+  await writeFile(path.join(tree, 'changing.txt'), 'second\n');
+  const next = await c.backup(['--incremental']);
+  expect(next.metadata.kind, next.output).toBe('incremental');
+  expect(next.metadata.base?.archive).toBe(full.name);
+  await expectRestores(c, tree, next.name);
+
+  // The archive's digest with one digit changed, in capitals: damage, in the words of a lower-case one.
+  const stored = lines[0]!.slice(0, 64);
+  const wrong = (stored[0] === '0' ? '1' : '0') + stored.slice(1);
+  await writeFile(sidecar, [wrong.toUpperCase() + lines[0]!.slice(64), ...lines.slice(1)].join('\n'));
+  const damaged = await c.verify(full.name);
+  expect(damaged.exitCode, cliOutput(damaged)).toBe(1);
+  expect(damaged.stdout).toContain(`the stored archive has sha256 ${stored}, its .sha256 sidecar says ${wrong}`);
+  await rm(tree, { recursive: true });
+  const refused = await c.restore(path.join(c.target, full.name));
+  expect(refused.exitCode, cliOutput(refused)).toBe(1);
+  expect(refused.stderr).toContain(`refused before any host was touched`);
+  expect(refused.stderr).toContain(`its .sha256 sidecar says ${wrong}`);
+  await expect(stat(tree), 'no host was touched').rejects.toThrow(/ENOENT/);
+}, 300_000);
