@@ -17,6 +17,7 @@ import { sampleStagingUse } from './staging-peak.js';
 import { incremental, type IncrementalReport } from './incremental.js';
 import { localHost, LOCAL_NAMES, LOCAL_SPEC } from './local.js';
 import { catalog } from './catalog.js';
+import { hostsCpuSeconds } from './host-cpu.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/cli/lsbackup.js');
@@ -143,15 +144,16 @@ async function bench(group: string, name: string, bytes: number, argv: string[],
  * at 16:31 and 6.9 s at 16:38 on 2026-12-05), and a tool measured all at once, then the other,
  * compared two different machines. Each contender gets its own row, as with bench().
  */
-async function compare(group: string, bytes: number, contenders: Contender[], times = runs): Promise<Row[]> {
+async function compare(group: string, bytes: number, contenders: Contender[], times = runs, hostsCpu?: () => Promise<number>): Promise<Row[]> {
   const contenderRows = contenders.map((c): Row => ({ group, name: c.name, command: c.argv.join(' '), bytes, runs: [] }));
   for (let round = 0; round < times; round++) {
     for (let k = 0; k < contenders.length; k++) {
       const i = (round + k) % contenders.length;
       const contender = contenders[i]!;
-      const m = await measure(contender.argv, { cwd: work, scratch: work, env: { ANSIBLE_FORKS: '16', ANSIBLE_HOST_KEY_CHECKING: 'False' } });
+      const m = await measure(contender.argv, { cwd: work, scratch: work, env: { ANSIBLE_FORKS: '16', ANSIBLE_HOST_KEY_CHECKING: 'False' }, hostsCpu });
       contenderRows[i]!.runs.push(m);
-      log(`${contender.name}: ${m.wallS.toFixed(2)} s wall, ${m.cpuS.toFixed(1)} s CPU, ${m.maxRssMiB.toFixed(0)} MiB RSS, exit ${m.exitCode}`);
+      const onHosts = m.hostsCpuS === undefined ? '' : `, hosts ${m.hostsCpuS.toFixed(1)} s CPU`;
+      log(`${contender.name}: ${m.wallS.toFixed(2)} s wall, ${m.cpuS.toFixed(1)} s CPU${onHosts}, ${m.maxRssMiB.toFixed(0)} MiB RSS, exit ${m.exitCode}`);
       if (m.exitCode !== 0) log(m.stderrTail);
       contender.after();
     }
@@ -261,11 +263,19 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
   const commands = recipeFile(`fanout${hosts}.txt`, perHost.join('\n') + '\n');
   // bash for pipefail: a host that failed must fail the measurement, not hide behind zstd's exit 0.
   const fanout = ['bash', '-o', 'pipefail', '-c', `xargs -d '\\n' -n 1 -P 16 sh -c < ${commands} | zstd -3 -T0 -q > ${out}/fanout.zst`];
-  await compare(`cluster ${hosts} hosts`, bytes, [
-    { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
-    { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
-    { name: `ssh fan-out | zstd -3 -T0, ${hosts} hosts`, argv: fanout, after: clean },
-  ]);
+  // What the hosts themselves spend (sshd, shells, cat, tar), counted beside each contender's own CPU.
+  const hostsCpu = () => hostsCpuSeconds(fleet.hosts.slice(0, hosts).map((h) => h.pid));
+  await compare(
+    `cluster ${hosts} hosts`,
+    bytes,
+    [
+      { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
+      { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
+      { name: `ssh fan-out | zstd -3 -T0, ${hosts} hosts`, argv: fanout, after: clean },
+    ],
+    runs,
+    hostsCpu,
+  );
 }
 
 /** (c) peak RSS: 1 GiB against ~4 GiB (tar.zst); many hosts at once is the `many` group. */
@@ -409,6 +419,7 @@ function summary(row: Row) {
     wall,
     cpu: median(use.map((m) => m.cpuS)),
     rss: Math.max(...use.map((m) => m.maxRssMiB)),
+    hostsCpu: use.every((m) => m.hostsCpuS !== undefined) ? median(use.map((m) => m.hostsCpuS!)) : undefined,
     mbps: row.bytes ? row.bytes / 1e6 / wall : 0,
     load: use.map((m) => m.load1.toFixed(1)).join('/'),
     n: use.length,
@@ -432,11 +443,11 @@ function report() {
     `Machine: ${machine()}`,
     `Mode: ${quick ? 'quick' : 'full'}, runs per benchmark: ${runs} (median; some baselines fewer, see n); the commands of a comparison run in turns`,
     '',
-    '| group | benchmark | MB/s | wall s (median) | CPU s | peak RSS MiB | n | load1 before each run |',
-    '|---|---|---|---|---|---|---|---|',
+    "| group | benchmark | MB/s | wall s (median) | CPU s | hosts' CPU s | peak RSS MiB | n | load1 before each run |",
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const s = summary(r);
-      return `| ${r.group} | ${cell(r.name)} | ${s.mbps ? s.mbps.toFixed(0) : '–'} | ${s.wall.toFixed(2)} | ${s.cpu.toFixed(1)} | ${s.rss.toFixed(0)} | ${s.n} | ${s.load} |`;
+      return `| ${r.group} | ${cell(r.name)} | ${s.mbps ? s.mbps.toFixed(0) : '–'} | ${s.wall.toFixed(2)} | ${s.cpu.toFixed(1)} | ${s.hostsCpu === undefined ? '–' : s.hostsCpu.toFixed(1)} | ${s.rss.toFixed(0)} | ${s.n} | ${s.load} |`;
     }),
     '',
     '| target | ratio (same run) | goal |',

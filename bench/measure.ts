@@ -14,6 +14,8 @@ export interface Measurement {
   exitCode: number;
   /** 1-minute load average just before the run (other engineers share this machine). */
   load1: number;
+  /** CPU the fleet's hosts spent on the run (bench/host-cpu.ts), when the comparison counts it. */
+  hostsCpuS?: number;
   stderrTail: string;
 }
 
@@ -48,9 +50,13 @@ export interface Contender {
   after: () => void;
 }
 
-export async function measure(argv: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; scratch: string }): Promise<Measurement> {
+export async function measure(
+  argv: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; scratch: string; hostsCpu?: () => Promise<number> },
+): Promise<Measurement> {
   const reportFile = join(options.scratch, `.time-${process.pid}-${Date.now()}.txt`);
   const load1 = loadAverage();
+  const hostsBefore = await options.hostsCpu?.();
   const child = spawn('/usr/bin/time', ['-v', '-o', reportFile, ...argv], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -66,7 +72,9 @@ export async function measure(argv: string[], options: { cwd: string; env?: Node
   });
   const report = readFileSync(reportFile, 'utf8');
   rmSync(reportFile, { force: true });
+  const hostsAfter = await options.hostsCpu?.();
   return {
+    ...(hostsBefore !== undefined && hostsAfter !== undefined ? { hostsCpuS: hostsAfter - hostsBefore } : {}),
     wallS: clock(field(report, 'Elapsed (wall clock) time')),
     cpuS: Number(field(report, 'User time (seconds)')) + Number(field(report, 'System time (seconds)')),
     maxRssMiB: Number(field(report, 'Maximum resident set size (kbytes)')) / 1024,
