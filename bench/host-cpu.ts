@@ -1,41 +1,36 @@
 /**
  * The CPU the fleet's hosts spent on a run: sshd, the shells it starts and the commands they run.
  * On a real cluster that CPU is the hosts' own; here the hosts share the controller's two CPUs, so
- * it bounds how fast any controller can go. Read from /proc: each host's listening sshd reaps the
- * per-connection sshd it forks, which reaps its sessions, so the listener's cutime/cstime (plus its
- * own utime/stime) add up everything the host ran, whatever else the machine is doing.
+ * it bounds how fast any controller can go. Read from /proc, whatever else the machine is doing:
+ * each host's listening sshd and everything under it, a process's own utime/stime plus the
+ * cutime/cstime of the children it has reaped (a connection that ended is in its listener's
+ * cutime; one still open, such as Ansible's ControlPersist master's, is counted where it runs).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-/** utime + stime + cutime + cstime of `pid`, in seconds (proc(5): fields 14-17, after the command name). */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14, i.e. fields[11].
-  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / TICKS_PER_SECOND;
-}
-
-function hasChildren(pid: number): boolean {
-  const file = `/proc/${pid}/task/${pid}/children`;
-  return existsSync(file) && readFileSync(file, 'utf8').trim() !== '';
-}
-
-/**
- * The hosts' CPU so far, once every connection a run opened has ended: a child still running or
- * not yet reaped is not counted in cutime yet. Waits for that up to `limitMs` (a connection left
- * behind by a failed run is counted as far as it got, and said).
- */
-export async function hostsCpuSeconds(pids: number[], limitMs = 10_000): Promise<number> {
-  for (let waited = 0; pids.some(hasChildren); waited += 50) {
-    if (waited >= limitMs) {
-      console.error(`[bench] hosts' CPU read with connections still open (sshd ${pids.filter(hasChildren).join(', ')})`);
-      break;
-    }
-    await sleep(50);
+/** Ticks of `pid` and its reaped children, and its live children; undefined when it is gone. */
+function read(pid: number): { ticks: number; children: number[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name: fields[0] is field 3 (state), so utime..cstime (14-17) are fields[11..14].
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return { ticks, children };
+  } catch {
+    return undefined; // exited between the parent's listing and this read: its CPU is in the parent's cutime once reaped
   }
-  return pids.reduce((sum, pid) => sum + cpuOf(pid), 0);
+}
+
+function ticksUnder(pid: number): number {
+  const own = read(pid);
+  return own ? own.ticks + own.children.reduce((sum, child) => sum + ticksUnder(child), 0) : 0;
+}
+
+/** CPU seconds the sshd listeners `pids` and everything they started have used so far. */
+export function hostsCpuSeconds(pids: number[]): Promise<number> {
+  return Promise.resolve(pids.reduce((sum, pid) => sum + ticksUnder(pid), 0) / TICKS_PER_SECOND);
 }
