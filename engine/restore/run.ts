@@ -202,7 +202,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     const lacking = stepsLackingData(components, staged);
     if (lacking.length > 0) {
-      throw new LsError('ERESTORE', { backup: options.source.name, message: `${describeLackingData(lacking, components)}\n${planText}` });
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `${describeLackingData(lacking, components, installed)}\n${planText}` });
     }
     if (!(await options.confirm(planText))) return { exitCode: ExitCode.failed, status: 'cancelled', planText };
 
