@@ -23,7 +23,7 @@ import { refuseForeignSidecars } from './sidecars.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
-import { planRestore } from './plan.js';
+import { failedBackupOf, planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
 import { checkSignature, describeSignature, type TrustedKey } from '../signing/index.js';
@@ -190,6 +190,13 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       keepSpecialModes: options.keepSpecialModes,
     };
     const planText = describeRestorePlan(options.source.name, staged, components, details);
+    // Said in the run's output too (also with -q, --yes): the restore succeeds without these hosts' data.
+    const unrestored = components.flatMap((c) =>
+      (c.skipReason ? [] : (c.withoutData ?? [])).flatMap((host) => {
+        const why = failedBackupOf(staged.metadata, c.name, host);
+        return why ? [{ component: c.name, host, message: `nothing restored onto it: ${why}` }] : [];
+      }),
+    );
     const runnable = components.filter((c) => !c.skipReason);
     if (options.dryRun) {
       return { exitCode: ExitCode.ok, status: 'dry-run', planText, planEvents: restorePlanEvents(options.source.name, staged, components, details) };
@@ -214,6 +221,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       components: runnable.map((c) => c.name),
       hosts: new Set(runnable.flatMap((c) => c.tasks.map((t) => t.hostPlan.host.name))).size,
     });
+    for (const warning of unrestored) options.reporter.emit({ type: 'warning', ...warning });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
     const stream = mode.stream ? streamedBodies(options, staged) : undefined;
