@@ -8,10 +8,10 @@ import os from 'node:os';
 import { rm } from 'node:fs/promises';
 import type { Config } from '../config/load.js';
 import { RUN_DEFAULTS } from '../config/defaults.js';
-import { ExitCode, isLsError, LsError } from '../errors.js';
+import { ExitCode, invalid, isLsError, LsError } from '../errors.js';
 import { ExecutorPool } from '../executors/pool.js';
 import { createOwnedTempDir } from '../lock/owned-temp-dir.js';
-import { loadRecipes } from '../recipes/index.js';
+import { authoringProblems, loadRecipes } from '../recipes/index.js';
 import type { LoadedRecipe } from '../recipes/types.js';
 import { verifyBackup } from '../catalog/verify.js';
 import { runTestStage, type TestStage } from '../runner/test-stage.js';
@@ -149,6 +149,8 @@ async function loadTestedRecipe(file: string): Promise<LoadedRecipe> {
     throw new LsError('EUSAGE', { message: `recipe test takes one recipe file; ${file} holds ${recipes.length}` });
   }
   const recipe = recipes[0]!;
+  const problems = authoringProblems(recipes);
+  if (problems.length) throw invalid('Recipes', problems);
   if (!recipe.recipe.spec.tests) {
     throw new LsError('EINVALID', {
       what: `Recipe ${recipe.recipe.metadata.name}`,

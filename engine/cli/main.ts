@@ -317,7 +317,9 @@ export function buildProgram(setExitCode: (code: number) => void, redactor: Reda
 
   program
     .command('validate')
-    .description('validate recipes: schema, YAML syntax, template references; reports every problem as file:line:col')
+    .description(
+      'validate recipes: schema, YAML syntax, template references, restore steps reading what no backup step saves; reports every problem as file:line:col',
+    )
     .argument('[paths...]', 'recipe files or directories (default: the bundled recipes)')
     .option('--json', 'machine-readable result')
     .option('--watch', 'validate again on every save (debounced); an invalid file is reported, never fatal (Ctrl-C to stop)')

@@ -1,6 +1,7 @@
 import type { Problem } from '../errors.js';
 import { positionOf, type YamlSource } from '../schema/index.js';
 import type { Recipe } from './types.js';
+import { ownValue } from '../own.js';
 
 /** A mustache, `{{…}}` or `{{{…}}}`: what a rendered entry name may hold there is unknown. */
 const MUSTACHE = /\{\{\{?[^}]*\}?\}\}/g;
@@ -58,3 +59,83 @@ function entryNamePattern(output: string): RegExp {
   const parts = entryName(output).split(MUSTACHE);
   return new RegExp(`^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
 }
+
+/**
+ * A restore `files:` step without `optional: true` (or `onError: continue`) whose path no collect
+ * step saves, or only optional ones do: where the path was missing, the backup succeeded without it and every
+ * restore of it is refused (engine/restore/missing-step-data.ts). Paths are compared as the
+ * templates are written, each `{{vars.x}}` as its default: a collect path at, above or below
+ * the files path saves data for it. A path whose relation to the files path cannot be told
+ * without rendering (another template value, a glob, several words, a block) leaves the step alone.
+ */
+export function uncollectedFilesProblems(recipe: Recipe, source: () => YamlSource): Problem[] {
+  const defaults = recipe.spec.vars ?? {};
+  const collects = stepsOf(recipe.spec.backup)
+    .filter(({ phase }) => phase === 'collect')
+    .flatMap(({ index, step }) =>
+      (Array.isArray(step.path) ? step.path : [step.path]).map((path: unknown) => ({ index, path, optional: step.optional === true })),
+    );
+  const problems: Problem[] = [];
+  let parsed: YamlSource | undefined;
+  for (const { phase, index, step } of stepsOf(recipe.spec.restore)) {
+    // A step allowed to fail (onError: continue) is one the restore goes on after, as its plan says.
+    if (typeof step.files !== 'string' || step.optional === true || step.onError === 'continue') continue;
+    const files = pathParts(step.files, defaults);
+    if (!files) continue;
+    const saving = collects.map((c) => ({ ...c, relation: typeof c.path === 'string' ? relation(pathParts(c.path, defaults), files) : 'unknown' }));
+    if (saving.some((c) => c.relation === 'unknown' || (c.relation === 'overlaps' && !c.optional))) continue;
+    const optional = saving.filter((c) => c.relation === 'overlaps');
+    parsed ??= source();
+    const at = { file: parsed.file, ...positionOf(parsed, ['spec', 'restore', phase, index, 'files']) };
+    if (optional.length) {
+      problems.push({
+        ...at,
+        message: `files step puts back ${shownPath(step.files, defaults)}, which only optional collect steps save (${optional.map((c) => `spec.backup.collect[${c.index}]`).join(', ')}): a backup where the path was missing succeeds, and its restore is refused`,
+        hint: "give this files step 'optional: true' too, or make the collect step not optional",
+      });
+    } else {
+      const paths = collects.map((c) => (typeof c.path === 'string' ? shownPath(c.path, defaults) : `'${String(c.path)}'`));
+      problems.push({
+        ...at,
+        message: `files step puts back ${shownPath(step.files, defaults)}, under which no collect step saves anything: ${paths.length ? `the collect paths are ${paths.join(', ')}` : 'the backup has no collect step'}`,
+        hint: 'collect the path in spec.backup.collect, or correct it',
+      });
+    }
+  }
+  return problems;
+}
+
+/** A path template with each `{{vars.x}}` as its default (a string or number). */
+function withDefaults(template: string, defaults: Readonly<Record<string, unknown>>): string {
+  return template.replace(/\{\{\{?\s*vars\.([A-Za-z0-9_]+)\s*\}?\}\}/g, (mustache, name: string) => {
+    const value = ownValue(defaults, name);
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : mustache;
+  });
+}
+
+/** A path template's components, vars as their defaults; undefined when it is not one plain path (words, quotes, a glob, a block). */
+function pathParts(template: string, defaults: Readonly<Record<string, unknown>>): string[] | undefined {
+  const text = withDefaults(template, defaults);
+  const outside = text.replace(MUSTACHE, '');
+  if (/[\s'"`$\\*?[\]]/.test(outside) || /\{\{\{?\s*(?:[#/^>!]|else\b)/.test(text)) return undefined;
+  return text.split('/').filter((p) => p !== '' && p !== '.');
+}
+
+/** A path as the recipe writes it, and as the vars' defaults render it when that differs. */
+function shownPath(template: string, defaults: Readonly<Record<string, unknown>>): string {
+  const rendered = withDefaults(template, defaults);
+  return rendered === template ? `'${template}'` : `'${template}' ('${rendered}' by the vars' defaults)`;
+}
+
+/** Whether a collect path saves something under the files path: at it, above it or below it. */
+function relation(collect: string[] | undefined, files: string[]): 'overlaps' | 'apart' | 'unknown' {
+  if (!collect) return 'unknown';
+  for (let i = 0; i < Math.min(collect.length, files.length); i++) {
+    if (collect[i] === files[i]) continue;
+    // Two different mustaches, or one against literal text, may still render alike.
+    return MUSTACHE_IN.test(collect[i]!) || MUSTACHE_IN.test(files[i]!) ? 'unknown' : 'apart';
+  }
+  return 'overlaps';
+}
+
+const MUSTACHE_IN = /\{\{/;

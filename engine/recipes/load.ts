@@ -5,7 +5,7 @@ import { invalid, type Problem } from '../errors.js';
 import { readCapped, tooLargeProblem } from '../input-limits.js';
 import { parseAndValidate, positionOf, prevalidatedValue, type YamlSource } from '../schema/index.js';
 import { recipeSchema } from './schema.js';
-import { unwrittenInputProblems } from './entry-check.js';
+import { uncollectedFilesProblems, unwrittenInputProblems } from './entry-check.js';
 import { checkRecipeTemplates } from './template-check.js';
 import { appliesToProblem } from './versions.js';
 import type { LoadedRecipe, Recipe } from './types.js';
@@ -118,6 +118,15 @@ export async function validateRecipes(paths: string[]): Promise<{ recipes: Loade
   const recipes = results.flatMap((r) => (r.loaded ? [r.loaded] : []));
   problems.push(...results.flatMap((r) => r.problems), ...duplicateProblems(recipes));
   return { recipes, problems };
+}
+
+/**
+ * What `validate` and `recipe test` refuse but a run does not: a recipe already backing up a
+ * cluster goes on backing it up (stopping would lose backups; a restore lacking data says what to
+ * do), and a backup carries its recipe, which restores that backup when it holds the data.
+ */
+export function authoringProblems(recipes: LoadedRecipe[]): Problem[] {
+  return recipes.flatMap((l) => uncollectedFilesProblems(l.recipe, () => parseAndValidate<Recipe>(l.file, l.source, recipeSchema).source));
 }
 
 /** Load and validate recipes; throws LsError EINVALID listing all problems of all files. */

@@ -2,7 +2,7 @@ import { NO_SIDECAR } from '../catalog/stored-digest.js';
 import type { RenderedStep } from '../runner/types.js';
 import { filesUnder, specialModePaths } from './files-step.js';
 import { absentStepData, lackingDataOutcome, mayLackData } from './missing-step-data.js';
-import type { RestoreComponent } from './plan.js';
+import { failedBackupOf, type RestoreComponent } from './plan.js';
 import type { StagedBackup } from './stage.js';
 import type { EventBody } from '../shapes/events.generated.js';
 
@@ -40,7 +40,9 @@ export function describeRestorePlan(backup: string, staged: StagedBackup, compon
       continue;
     }
     const leftOut = (c.leftOut ?? []).map((old) => `    ${old}: left out (--skip-host)`);
-    const withoutData = (c.withoutData ?? []).map((host) => `    ${host}: NOTHING restored onto it: no backed-up host of ${c.name} maps to it`);
+    const withoutData = (c.withoutData ?? []).map(
+      (host) => `    ${host}: NOTHING restored onto it: ${failedBackupOf(staged.metadata, c.name, host) ?? `no backed-up host of ${c.name} maps to it`}`,
+    );
     const recipe = c.recipe!.recipe.metadata;
     lines.push(
       `- ${c.name} with recipe ${recipe.name}@${recipe.version}${c.replaced ? ` (replacing ${c.upgradedFrom}: ${c.replaced.because})` : ''}${describeHostOrder(c)}${describeAfter(c, components)}`,

@@ -1,6 +1,7 @@
 import type { RenderedStep } from '../runner/types.js';
 import { outputEntryPath } from '../runner/entry-paths.js';
 import { filesUnder } from './files-step.js';
+import type { LoadedRecipe } from '../recipes/types.js';
 import type { RestoreComponent } from './plan.js';
 import type { StagedBackup, StagedEntry } from './stage.js';
 
@@ -47,19 +48,33 @@ export function stepsLackingData(components: RestoreComponent[], staged: StagedB
   return lines;
 }
 
-/** The refusal's message: the steps, why an older backup meets this, and what to do. */
-export function describeLackingData(lines: string[], components: RestoreComponent[]): string {
+/** The refusal's message: the steps, why the backup meets this, and what to do. */
+export function describeLackingData(lines: string[], components: RestoreComponent[], installed: LoadedRecipe[]): string {
   const names = [...new Set(lines.map((l) => l.slice(0, l.indexOf(' @ '))))];
-  const carried = components.some((c) => names.includes(c.name) && !c.upgradedFrom);
+  const hints = components.filter((c) => names.includes(c.name)).map((c) => recipeHint(c, installed));
   return [
     'a step would fail for want of its data, after the steps before it had changed the host:',
     ...lines.map((l) => `  ${l}`),
-    ...(carried
-      ? [
-          "A recipe written before restore steps could say 'optional: true' (carried in a backup of an older lsbackup) took nothing there as fine: " +
-            'pass --allow-recipe-upgrade to run the installed recipe instead.',
-        ]
-      : []),
+    ...new Set(hints),
     `Or leave ${names.length > 1 ? 'these components' : 'the component'} out (--skip ${names.join(',')}), or point the step at data the backup holds (--var).`,
   ].join('\n');
+}
+
+/** Which recipe to run instead: the one that made the backup, the installed one, or a corrected one. */
+function recipeHint(c: RestoreComponent, installed: LoadedRecipe[]): string {
+  if (c.upgradedFrom) {
+    const instead = c.replaced?.because === '--allow-recipe-upgrade' ? 'without --allow-recipe-upgrade' : 'with --trust-carried-recipe';
+    return `${c.name}: the installed recipe runs in place of ${c.upgradedFrom}, which made the backup; ${instead} that one runs.`;
+  }
+  const other = installed.some((r) => r.recipe.metadata.name === c.name && r.digest !== c.recipe?.digest);
+  if (other) {
+    return (
+      "A recipe written before restore steps could say 'optional: true' (carried in a backup of an older lsbackup) took nothing there as fine: " +
+      'pass --allow-recipe-upgrade to run the installed recipe instead.'
+    );
+  }
+  return (
+    `${c.name}: the recipe that made the backup cannot restore it: correct its restore steps (one whose data a backup may lack says 'optional: true'), ` +
+    'then run the corrected recipe with --allow-recipe-upgrade --recipes <its dir>.'
+  );
 }

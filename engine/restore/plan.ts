@@ -98,6 +98,17 @@ export function planRestore(staged: StagedBackup, inventory: Inventory, options:
   return runComponents.length === planned.length ? planned : planComponents(staged, inventory, options, runComponents);
 }
 
+/**
+ * Why the backup holds no usable data of a host of the inventory: its backup of the component did
+ * not succeed (a collect path missing there, say), with the reason metadata.json records; undefined
+ * when the backup has no such host (a host added since).
+ */
+export function failedBackupOf(metadata: StagedBackup['metadata'], component: string, host: string): string | undefined {
+  const record = metadata.components.find((c) => c.name === component)?.hosts.find((h) => h.name === host);
+  if (!record || record.status === 'success') return undefined;
+  return `its backup ${record.status}${record.error ? ` (${record.error})` : ''}, so the backup holds none of its data`;
+}
+
 function planComponents(staged: StagedBackup, inventory: Inventory, options: RestorePlanOptions, runComponents: string[]): RestoreComponent[] {
   const { metadata } = staged;
   return metadata.components.map((component): RestoreComponent => {

@@ -24,7 +24,7 @@ import { madeAsAnotherBackup } from './made-as.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
-import { planRestore } from './plan.js';
+import { failedBackupOf, planRestore } from './plan.js';
 import { executeRestore } from './execute.js';
 import { parseRecipe } from '../recipes/index.js';
 import { checkSignature, describeSignature, type TrustedKey } from '../signing/index.js';
@@ -198,6 +198,13 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       madeAs,
     };
     const planText = describeRestorePlan(options.source.name, staged, components, details);
+    // Said in the run's output too (also with -q, --yes): the restore succeeds without these hosts' data.
+    const unrestored = components.flatMap((c) =>
+      (c.skipReason ? [] : (c.withoutData ?? [])).flatMap((host) => {
+        const why = failedBackupOf(staged.metadata, c.name, host);
+        return why ? [{ component: c.name, host, message: `nothing restored onto it: ${why}` }] : [];
+      }),
+    );
     const runnable = components.filter((c) => !c.skipReason);
     // Said before the prompt and in the run's output (-q too), not only in the plan.
     if (madeAs) options.reporter.emit({ type: 'warning', message: madeAs.message });
@@ -212,7 +219,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     }
     const lacking = stepsLackingData(components, staged);
     if (lacking.length > 0) {
-      throw new LsError('ERESTORE', { backup: options.source.name, message: `${describeLackingData(lacking, components)}\n${planText}` });
+      throw new LsError('ERESTORE', { backup: options.source.name, message: `${describeLackingData(lacking, components, installed)}\n${planText}` });
     }
     if (!(await options.confirm(planText))) return { exitCode: ExitCode.failed, status: 'cancelled', planText };
 
@@ -224,6 +231,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
       components: runnable.map((c) => c.name),
       hosts: new Set(runnable.flatMap((c) => c.tasks.map((t) => t.hostPlan.host.name))).size,
     });
+    for (const warning of unrestored) options.reporter.emit({ type: 'warning', ...warning });
     const executors = new ExecutorPool(options.executorFactory);
     cleanup.defer('close connections', () => executors.closeAll());
     const stream = mode.stream ? streamedBodies(options, staged) : undefined;

@@ -2,6 +2,8 @@ import Handlebars from 'handlebars';
 import { hostTemporary, removeOnExit } from './host-temp.js';
 import { shellQuote } from './quote.js';
 import type { ShellPlace } from './shell-context.js';
+import type { TemplateContext } from './context.js';
+import { didYouMean } from '../schema/closest.js';
 
 /**
  * The one Handlebars environment recipes render in. Every `{{x}}` is rewritten (render.ts)
@@ -91,7 +93,7 @@ const PLACES: Record<Exclude<ShellPlace, 'word'>, { where: string; fix: string }
  * no quoting (whole numbers in arithmetic), else the render fails naming the place and the fix.
  * A secret inside "…" is its variable, `${NAME}`.
  */
-function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellPlace, 'word'>, at: unknown): string {
+function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellPlace, 'word'>, at: unknown, root: unknown): string {
   const { where, fix } = PLACES[place];
   const [line, column] = String(at).split(':').map(Number) as [number, number];
   const refuse = (what: string) =>
@@ -107,7 +109,7 @@ function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellP
   let items: string[];
   if (value instanceof Words) items = value.items;
   else {
-    insertion(value, ref, false); // a missing value or an object fails as anywhere else
+    insertion(value, ref, false, root); // a missing value or an object fails as anywhere else
     items = words(value, false);
   }
   const plain = (item: string) => (place === 'arithmetic' ? /^-?[0-9]+$/.test(item) : item === '' || shellQuote(item) === item);
@@ -118,7 +120,7 @@ function insertionOutsideWord(value: unknown, ref: string, place: Exclude<ShellP
 }
 
 /** A value's text for insertion; undefined/null/objects are errors, never silently "". */
-function insertion(value: unknown, ref: string, shell: boolean): string {
+function insertion(value: unknown, ref: string, shell: boolean, root: unknown): string {
   if (value instanceof handlebars.SafeString) return value.toString();
   if (value === null && ref.startsWith('vars.')) {
     // A recipe var left empty (`name:` or `name: null`) is one the run must set.
@@ -127,11 +129,33 @@ function insertion(value: unknown, ref: string, shell: boolean): string {
       `'${ref}' has no value: the recipe leaves it empty for the run to set (--var <recipe>.${name}=<value>, or components.<recipe>.vars.${name} in the config)`,
     );
   }
-  if (value === undefined || value === null) throw new TemplateValueError(`'${ref}' is not defined`);
+  if (value === undefined || value === null) throw new TemplateValueError(`'${ref}' is not defined${whereToDefine(ref, root)}`);
   if (typeof value === 'object' && !Array.isArray(value)) {
     throw new TemplateValueError(`'${ref}' is an object; use {{json ${ref}}} to insert it as JSON`);
   }
   return words(value, shell).join(' ');
+}
+
+/**
+ * Where a missing inventory value would come from, and the fix: the host's inventory variables
+ * and the inventory's groups are the run's, which validate cannot know.
+ */
+function whereToDefine(ref: string, root: unknown): string {
+  const [top, map, name, ...deeper] = ref.split('.');
+  if (name === undefined || deeper.length > 0) return '';
+  const context = root as Partial<TemplateContext> | undefined;
+  if (top === 'host' && map === 'vars') {
+    const near = didYouMean(name, Object.keys(context?.host?.vars ?? {}));
+    return (
+      `: the inventory gives this host no variable '${name}'${near ? ` (${near})` : ''}; set it there, ` +
+      `or write {{default ${ref} "<fallback>"}}, or declare it in spec.vars with a default and use {{vars.${name}}}`
+    );
+  }
+  if (top === 'inventory' && map === 'groups') {
+    const near = didYouMean(name, Object.keys(context?.inventory?.groups ?? {}));
+    return `: the inventory has no group '${name}'${near ? ` (${near})` : ''}; test for it with {{#if ${ref}}}…{{/if}} where it may be missing`;
+  }
+  return '';
 }
 
 for (const name of ['log', 'blockHelperMissing', 'helperMissing']) handlebars.unregisterHelper(name);
@@ -139,11 +163,11 @@ for (const name of ['log', 'blockHelperMissing', 'helperMissing']) handlebars.un
 handlebars.registerHelper({
   quote(value: unknown, opts: Options) {
     const place = (opts.hash.place ?? 'word') as ShellPlace;
-    if (opts.data.shell && place !== 'word') return insertionOutsideWord(value, String(opts.hash.ref), place, opts.hash.at);
-    return insertion(value, String(opts.hash.ref), opts.data.shell);
+    if (opts.data.shell && place !== 'word') return insertionOutsideWord(value, String(opts.hash.ref), place, opts.hash.at, opts.data.root);
+    return insertion(value, String(opts.hash.ref), opts.data.shell, opts.data.root);
   },
   raw(value: unknown, opts: Options) {
-    return insertion(value, String(opts.hash.ref), false);
+    return insertion(value, String(opts.hash.ref), false, opts.data.root);
   },
   /**
    * In a command (shell mode) a secret becomes a reference to an environment variable that the

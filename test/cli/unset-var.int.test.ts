@@ -88,3 +88,24 @@ describe('a value the run gives that a step cannot use', () => {
     expect(existsSync(trace)).toBe(false);
   });
 });
+
+describe('an inventory variable a template uses that the host does not have', () => {
+  it('exit 78 at file:line:col naming the variable, a near name the host has, and the fixes, before any step runs', async () => {
+    // The inventory spells it redis_pasword; the recipe redis_password.
+    const { recipe, trace } = await setUp(
+      ' redis_pasword=s3cret-value',
+      '',
+      '      run: |\n        echo {{host.vars.redis_password}}\n      output: dump.txt\n',
+    );
+    const r = await apply();
+    expect(r.exitCode, cliOutput(r)).toBe(78);
+    expect(r.stderr).toContain(
+      `${recipe}:15:18: Recipe 'app' step 'dump' on host 'localhost': 'host.vars.redis_password' is not defined: ` +
+        "the inventory gives this host no variable 'redis_password' (did you mean 'redis_pasword'?); set it there, " +
+        'or write {{default host.vars.redis_password "<fallback>"}}, or declare it in spec.vars with a default and use {{vars.redis_password}}',
+    );
+    // A name, never a value.
+    expect(r.stderr).not.toContain('s3cret-value');
+    expect(existsSync(trace)).toBe(false);
+  });
+});

@@ -171,7 +171,10 @@ describe('renderTemplate errors', () => {
     })();
     expect(error).toBeInstanceOf(LsError);
     expect(error!.code).toBe('ETEMPLATE');
-    expect(error!.message).toBe("Recipe 'postgresql' step 'dump' on host 'pg1': 'host.vars.dbname' is not defined");
+    expect(error!.message).toBe(
+      "Recipe 'postgresql' step 'dump' on host 'pg1': 'host.vars.dbname' is not defined: the inventory gives this host no variable 'dbname'; " +
+        'set it there, or write {{default host.vars.dbname "<fallback>"}}, or declare it in spec.vars with a default and use {{vars.dbname}}',
+    );
   });
 
   it('refuses an unresolved secret and an unknown helper', () => {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { validateRecipes } from '../../recipes/index.js';
+import { authoringProblems, validateRecipes } from '../../recipes/index.js';
 import { ExitCode, formatProblem, invalid, type Problem } from '../../errors.js';
 import { errorEvent, printJsonEvents, problemRecord } from '../../report/json-lines.js';
 import { bundledRecipesDir } from '../../paths.js';
@@ -23,7 +23,8 @@ export async function validateCommand(paths: string[], options: ValidateOptions,
 }
 
 async function validateOnce(chosen: string[], options: ValidateOptions, redactor: Redactor): Promise<number> {
-  const { recipes, problems } = await validateRecipes(chosen);
+  const { recipes, problems: found } = await validateRecipes(chosen);
+  const problems = [...found, ...authoringProblems(recipes)];
   const findings = options.shellcheck ? await shellcheckRecipes(recipes, options.shellcheckSeverity ?? 'warning') : [];
   report(
     recipes.map((r) => `${r.recipe.metadata.name}@${r.recipe.metadata.version}`),
