@@ -70,7 +70,8 @@ export async function seedFromCatalog(store: MetricsStore, config: Config, jobs:
       try {
         const backups = await listBackups(target, { identities });
         const successes = backups
-          .filter((b) => b.job === job.name && b.status === 'success')
+          // A backup a verify found damaged (catalog/damage.ts) does not restore: no success, whatever its run said.
+          .filter((b) => b.job === job.name && b.status === 'success' && !b.damaged)
           .slice(0, 2)
           .reverse();
         for (const b of successes) {

@@ -202,6 +202,42 @@ describe('schedule --metrics-listen', () => {
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   });
+  it('a backup a verify found damaged is no last success: after a restart the catalog gives the newest one that restores', async () => {
+    await writeRecipe('head -c 5000 /dev/urandom | base64');
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./nightly]\n',
+    );
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    const [good, damaged] = await archivesIn(path.join(ws.dir, 'nightly'));
+    const goodMeta = JSON.parse(await readFile(path.join(ws.dir, 'nightly', `${good}.metadata.json`), 'utf8')) as { finishedAt: string };
+    // The newest copy rots on the disk; a verify finds it and records it damaged.
+    const file = path.join(ws.dir, 'nightly', damaged!);
+    const bytes = await readFile(file);
+    bytes.fill(0x58, 200, 260);
+    await writeFile(file, bytes);
+    const verified = await runCli(['verify', damaged!, '-t', path.join(ws.dir, 'nightly')], { cwd: ws.dir, env: env() });
+    expect(verified.exitCode, cliOutput(verified)).toBe(1);
+    expect(verified.stdout).toContain(`recorded       in the target (${damaged}.damaged)`);
+
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const log = jsonLines(child.stdout!);
+    const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    const labels = { cluster: 'shop', backup_job: 'nightly' };
+    const deadline = Date.now() + 120_000;
+    let samples: Sample[] = [];
+    while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
+      if (Date.now() > deadline) throw new Error(`nightly never seeded:\n${JSON.stringify(samples, null, 1)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      samples = await checkedSamples(await (await fetch(url)).text());
+    }
+    expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(goodMeta.finishedAt) / 1000);
+    expect(valueOf(samples, 'lsbackup_last_success_archive_bytes', labels)).toBe((await stat(path.join(ws.dir, 'nightly', good!))).size);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it('a job added by a reload (SIGHUP) gets its last success from the catalog too', async () => {
     await writeRecipe('echo hello');
     const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
