@@ -152,6 +152,18 @@ describe('--metrics-textfile', () => {
 /** Free space of the 'often' job's target (recorded after its run is counted). */
 const oftenFree = (samples: Sample[]) => samples.find((s) => s.name === 'lsbackup_target_free_bytes' && s.labels.target?.endsWith('often'))?.value;
 
+/** Scrapes `url` until the job of `labels` has a last success (read from the catalog in the background), generously. */
+async function seeded(url: string, labels: Record<string, string>): Promise<Sample[]> {
+  const deadline = Date.now() + 120_000;
+  let samples: Sample[] = [];
+  while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
+    if (Date.now() > deadline) throw new Error(`${labels.backup_job} never seeded:\n${JSON.stringify(samples, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    samples = await checkedSamples(await (await fetch(url)).text());
+  }
+  return samples;
+}
+
 describe('schedule --metrics-listen', () => {
   it("serves /metrics: after a restart the last success comes from the target's catalog, and each run is counted", async () => {
     await writeRecipe('echo hello');
@@ -225,13 +237,7 @@ describe('schedule --metrics-listen', () => {
     const log = jsonLines(child.stdout!);
     const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
     const labels = { cluster: 'shop', backup_job: 'nightly' };
-    const deadline = Date.now() + 120_000;
-    let samples: Sample[] = [];
-    while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
-      if (Date.now() > deadline) throw new Error(`nightly never seeded:\n${JSON.stringify(samples, null, 1)}`);
-      await new Promise((r) => setTimeout(r, 200));
-      samples = await checkedSamples(await (await fetch(url)).text());
-    }
+    const samples = await seeded(url, labels);
     expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(goodMeta.finishedAt) / 1000);
     expect(valueOf(samples, 'lsbackup_last_success_archive_bytes', labels)).toBe((await stat(path.join(ws.dir, 'nightly', good!))).size);
     child.kill('SIGTERM');
@@ -258,13 +264,7 @@ describe('schedule --metrics-listen', () => {
     await log.waitFor((l) => l.type === 'schedule.reload' && (l.jobs as string[]).includes('weekly'));
 
     const labels = { cluster: 'shop', backup_job: 'weekly' };
-    const deadline = Date.now() + 120_000;
-    let samples: Sample[] = [];
-    while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
-      if (Date.now() > deadline) throw new Error(`weekly never seeded:\n${JSON.stringify(samples, null, 1)}`);
-      await new Promise((r) => setTimeout(r, 200));
-      samples = await checkedSamples(await (await fetch(url)).text());
-    }
+    const samples = await seeded(url, labels);
     expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(meta.finishedAt) / 1000);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
