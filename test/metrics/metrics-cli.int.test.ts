@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseSamples, type Sample } from '../../engine/metrics/text-format.js';
 import { recipeYaml, runCli, spawnCli, succeeded, workspace, cliOutput } from '../helpers/cli.js';
@@ -110,6 +111,47 @@ describe('--metrics-textfile', () => {
     expect(aDirectory.stderr).not.toMatch(/unexpected error/);
     expect(await archivesIn(path.join(ws.dir, 'backups'))).toHaveLength(1);
   });
+  it('an incremental job: the size pair the "size dropped" alert compares stays the fulls\', in the textfile and as the catalog seeds it', async () => {
+    // Random bytes that do not change: the full stores them, the incrementals only refer to them.
+    await ws.write('data/big.bin', randomBytes(256 * 1024).toString('base64'));
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${path.join(ws.dir, 'data')}\n`));
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n' +
+        '  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./backups]\n    incremental: { fullEvery: 7d }\n',
+    );
+    const run = () => runCli(['run', '--metrics-textfile', 'm.prom'], { cwd: ws.dir, env: env() });
+    succeeded(await run());
+    const [full] = await archivesIn(path.join(ws.dir, 'backups'));
+    const fullBytes = (await stat(path.join(ws.dir, 'backups', full!))).size;
+    await ws.write('data/small.txt', 'changed after the full\n');
+    succeeded(await run());
+    const incremental = (await archivesIn(path.join(ws.dir, 'backups'))).find((n) => n !== full)!;
+    const meta = JSON.parse(await readFile(path.join(ws.dir, 'backups', `${incremental}.metadata.json`), 'utf8')) as { kind: string; finishedAt: string };
+    expect(meta.kind).toBe('incremental');
+    const incrementalBytes = (await stat(path.join(ws.dir, 'backups', incremental))).size;
+    expect(incrementalBytes).toBeLessThan(0.7 * fullBytes); // what the alert would have taken for a shrink
+
+    const job = { cluster: 'shop', backup_job: 'nightly' };
+    const expectFullsPair = (samples: Sample[]) => {
+      expect(valueOf(samples, 'lsbackup_last_success_archive_bytes', job)).toBe(fullBytes);
+      expect(valueOf(samples, 'lsbackup_previous_success_archive_bytes', job)).toBeUndefined();
+    };
+    const recorded = await checkedSamples(await readFile(path.join(ws.dir, 'm.prom'), 'utf8'));
+    expect(valueOf(recorded, 'lsbackup_last_run_archive_bytes', job)).toBe(incrementalBytes);
+    expect(valueOf(recorded, 'lsbackup_last_success_timestamp_seconds', job)).toBeGreaterThanOrEqual(Date.parse(meta.finishedAt) / 1000);
+    expectFullsPair(recorded);
+
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const url = (await jsonLines(child.stdout!).waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    const seededSamples = await seeded(url, job);
+    // The catalog's time of the newest success: the incremental's.
+    expect(valueOf(seededSamples, 'lsbackup_last_success_timestamp_seconds', job)).toBe(Date.parse(meta.finishedAt) / 1000);
+    expectFullsPair(seededSamples);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it("two jobs sharing one textfile: a run that ends later keeps what another job's run recorded meanwhile (its failure is not undone)", async () => {
     // 'nightly' reads the textfile, then waits in its snapshot step until the test lets it go;
     // meanwhile 'hourly' (another cluster, another target) fails and records that.
