@@ -54,6 +54,11 @@ export class MetricsStore {
     for (const [k, s] of family ?? []) if (Object.entries(match).every(([name, v]) => s.labels[name] === v)) family!.delete(k);
   }
 
+  /** Drops every series of a job (`backup_job`), of every cluster. */
+  forgetJob(job: string): void {
+    for (const key of this.series.keys()) this.deleteMatching(key, { backup_job: job });
+  }
+
   /** Takes over the series of a previous exposition (a textfile of the last run); other metrics in it are ignored. */
   load(text: string): void {
     for (const s of parseSamples(text)) {

@@ -286,6 +286,30 @@ describe('schedule --metrics-listen', () => {
     expect((await child).exitCode).toBe(0);
   });
 
+  it('a job a reload takes out of the config leaves /metrics (its last success would age into a no-recent-success alert)', async () => {
+    await writeRecipe('echo hello');
+    const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
+    const nightly = '  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./nightly]\n';
+    const weekly = '  weekly:\n    schedule: "0 0 1 1 *"\n    targets: [./weekly]\n';
+    await ws.write('lsbackup.config.yaml', header + nightly + weekly);
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    succeeded(await runCli(['run', '--job', 'weekly'], { cwd: ws.dir, env: env() }));
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const log = jsonLines(child.stdout!);
+    const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    await seeded(url, { cluster: 'shop', backup_job: 'nightly' });
+    await seeded(url, { cluster: 'shop', backup_job: 'weekly' });
+
+    await ws.write('lsbackup.config.yaml', header + nightly);
+    child.kill('SIGHUP');
+    await log.waitFor((l) => l.type === 'schedule.reload' && !(l.jobs as string[]).includes('weekly'));
+    const samples = await checkedSamples(await (await fetch(url)).text());
+    expect(samples.filter((s) => s.labels.backup_job === 'weekly')).toEqual([]);
+    expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', { cluster: 'shop', backup_job: 'nightly' })).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it('a job added by a reload (SIGHUP) gets its last success from the catalog too', async () => {
     await writeRecipe('echo hello');
     const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
