@@ -216,6 +216,8 @@ export function createAzureFileTarget(uri: string, options: AzureFileTargetOptio
       const { etag: version, contentLength: size } = first;
       if (version === undefined || size === undefined) return watch(first.readableStreamBody as Readable);
       return resumingDownload(first.readableStreamBody as Readable, {
+        target: uri,
+        name,
         size,
         watch,
         // Azure Files has no If-Match on reads: the answer's ETag says which version it is.

@@ -190,7 +190,7 @@ export function createLocalTarget(uri: string, options: LocalTargetOptions = {})
   async function list(): Promise<StoredObject[]> {
     const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
       // A mistyped -t must not read as "no backups yet": say the directory is not there.
-      if (err.code === 'ENOENT') throw targetError(uri, `directory ${dir} does not exist (check the path given with -t or in the config)`, err);
+      if (err.code === 'ENOENT') throw targetError(uri, `directory ${dir} does not exist (check the target's path: a typo, or a share not mounted)`, err);
       throw targetError(uri, `cannot list ${dir}: ${err.code}`, err);
     });
     const objects = await Promise.all(names.filter((n) => !n.startsWith(TEMP_PREFIX) && !n.startsWith('.')).map(statObject));

@@ -329,6 +329,8 @@ export function createS3Target(uri: string, options: S3TargetOptions = {}, limit
       if (version === undefined || size === undefined) return watch(object.Body as Readable);
       // A broken answer is picked up at the next byte of the same version (If-Match).
       return resumingDownload(object.Body as Readable, {
+        target: uri,
+        name,
         size,
         watch,
         reopen: async (offset) => {

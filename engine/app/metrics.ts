@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { Config, TargetConfig } from '../config/load.js';
 import { listBackups } from '../catalog/listing.js';
+import { newestFirst } from '../catalog/order.js';
 import { parseIdentityFile } from '../crypto/identity-file.js';
 import { isLsError } from '../errors.js';
 import { withLocks } from '../lock/index.js';
@@ -69,13 +70,14 @@ export async function seedFromCatalog(store: MetricsStore, config: Config, jobs:
     for (const target of targets) {
       try {
         const backups = await listBackups(target, { identities });
-        const successes = backups
-          .filter((b) => b.job === job.name && b.status === 'success')
-          .slice(0, 2)
-          .reverse();
-        for (const b of successes) {
+        // A backup a verify found damaged (catalog/damage.ts) does not restore: no success, whatever its run said.
+        const successes = backups.filter((b) => b.job === job.name && b.status === 'success' && !b.damaged);
+        // The newest success gives the time, the newest two fulls the sizes (recordSuccess); oldest first.
+        const fulls = successes.filter((b) => !b.metadata?.base).slice(0, 2);
+        const recorded = [...new Set([...fulls, ...successes.slice(0, 1)])].sort(newestFirst).reverse();
+        for (const b of recorded) {
           const finished = b.metadata?.finishedAt ? Date.parse(b.metadata.finishedAt) : b.time.getTime();
-          recordSuccess(store, jobLabels(b.cluster, job.name), finished / 1000, b.size);
+          recordSuccess(store, jobLabels(b.cluster, job.name), finished / 1000, b.metadata?.base ? undefined : b.size);
         }
       } catch (e) {
         if (!isLsError(e)) throw e;

@@ -54,7 +54,8 @@ async function readHistory(report: RunReport, targets: Target[], count: number, 
     const backups = (await listBackups(target, { identities })).filter((b) => ofCluster(b, cluster)).slice(0, count);
     return {
       target: target.uri,
-      backups: backups.reverse().map((b) => ({ name: b.name, time: b.time.toISOString(), bytes: b.size, status: b.status })),
+      // A backup a verify found damaged (catalog/damage.ts) does not restore, whatever its run recorded.
+      backups: backups.reverse().map((b) => ({ name: b.name, time: b.time.toISOString(), bytes: b.size, status: b.damaged ? 'damaged' : b.status })),
     };
   } catch (e) {
     if (!isLsError(e)) throw e;

@@ -82,6 +82,7 @@ async function runJobWith(redactor: Redactor, config: Config, job: EffectiveJob,
     notifier.notify('start', report);
     const result = await backup.run({ redactor, reporter, signal: options.signal });
     report.archive = result.archive;
+    if (result.archive && result.metadata?.kind) report.kind = result.metadata.kind;
     report.bytes = result.bytes;
     report.sha256 = result.sha256;
     const identityFile = config.encryption?.identityFile;

@@ -6,6 +6,7 @@ import { describeDamage } from '../catalog/render.js';
 import { isLsError, LsError } from '../errors.js';
 import type { TrustedKey } from '../signing/index.js';
 import type { TargetReport } from './report.js';
+import type { EncryptionConfig } from '../config/load.js';
 
 /**
  * A job's `verify: true`: each copy this run stored is read back from its target and checked as
@@ -38,6 +39,8 @@ export async function verifyCopies(
           },
         };
         if (!checked.ok) options.warn(verifyFailure(verified).message);
+        // Said, not passed over as a note: `verify: true` promises every entry checked, and the report said ok.
+        else if (checked.problems.some((p) => p.kind === 'encrypted')) options.warn(digestOnly(copy));
         return verified;
       } catch (e) {
         if (!isLsError(e)) throw e;
@@ -66,4 +69,26 @@ export function verifyFailure(copy: TargetReport): LsError {
     archive: `${name} in ${target}`,
     message: `verify after the backup FAILED: ${shown || 'see lsbackup verify'} (${next}; retention left that target alone)`,
   });
+}
+
+/** How a job's verify gets to check an encrypted copy's entries, not only its stored digest. */
+const OPEN_THEM = '(set encryption.identityFile to an age identity that opens the backups)';
+
+function digestOnly(copy: TargetReport): string {
+  return (
+    `verify after the backup checked only the stored digest of ${copy.name} in ${copy.target}: it is encrypted and the config sets no ` +
+    `encryption.identityFile, so its entries were not checked against metadata.json ${OPEN_THEM}`
+  );
+}
+
+/** What `config validate` warns about `verify: true`: copies it could only check by their digest. */
+export function verifyWarnings(jobs: { name: string; verify?: boolean }[], encryption: EncryptionConfig | undefined): string[] {
+  if (!encryption?.recipients?.length || encryption.identityFile) return [];
+  return jobs
+    .filter((j) => j.verify)
+    .map(
+      (j) =>
+        `job '${j.name}' sets verify: true, but its backups are encrypted and the config sets no encryption.identityFile: ` +
+        `verify can check only their stored digest, not their entries against metadata.json ${OPEN_THEM}`,
+    );
 }

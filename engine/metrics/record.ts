@@ -10,6 +10,8 @@ export interface RunOutcome {
   /** The config job; `apply` runs none and is labelled `apply`. */
   job?: string;
   status: 'running' | 'success' | 'partial' | 'failed';
+  /** What the stored backup is: an incremental's size is no full's, and the size pair compares fulls only. */
+  kind?: 'full' | 'incremental';
   finishedAt?: string;
   durationMs?: number;
   bytes?: number;
@@ -50,21 +52,26 @@ export function recordRun(store: MetricsStore, outcome: RunOutcome): void {
   store.add('runs', { ...labels, status }, 1);
   if (outcome.durationMs !== undefined) store.set('lastDuration', labels, outcome.durationMs / 1000);
   if (outcome.bytes !== undefined) store.set('lastBytes', labels, outcome.bytes);
-  if (status === 'success') recordSuccess(store, labels, finished, outcome.bytes);
+  if (status === 'success') recordSuccess(store, labels, finished, outcome.kind === 'incremental' ? undefined : outcome.bytes);
   store.deleteMatching('hostStatus', labels);
   for (const row of outcome.components) {
     for (const s of HOST_STATUSES) store.set('hostStatus', { ...labels, component: row.component, host: row.host, status: s }, s === row.status ? 1 : 0);
   }
 }
 
-/** A successful backup: its time and size, the size before it kept for the "size dropped" alert. */
-export function recordSuccess(store: MetricsStore, labels: { cluster: string; backup_job: string }, finishedSec: number, bytes: number | undefined): void {
+/**
+ * A successful backup: its time, and for a full its size with the full's size before it, for the
+ * "size dropped" alert. An incremental (`fullBytes` undefined) holds only what changed since its
+ * base: compared with a full, every incremental looked like a backup that had lost most of its data.
+ */
+export function recordSuccess(store: MetricsStore, labels: { cluster: string; backup_job: string }, finishedSec: number, fullBytes: number | undefined): void {
   const newest = store.get('lastSuccess', labels);
   if (newest !== undefined && newest >= finishedSec) return;
+  store.set('lastSuccess', labels, finishedSec);
+  if (fullBytes === undefined) return;
   const before = store.get('successBytes', labels);
   if (before !== undefined) store.set('previousSuccessBytes', labels, before);
-  store.set('lastSuccess', labels, finishedSec);
-  if (bytes !== undefined) store.set('successBytes', labels, bytes);
+  store.set('successBytes', labels, fullBytes);
 }
 
 /** Free space of the targets that are directories on this machine; a remote store's is not known. */

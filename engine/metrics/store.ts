@@ -10,8 +10,8 @@ export const METRICS = {
   lastStatus: gauge('lsbackup_last_run_status', 'Outcome of the last run: 1 for its status (success, partial, failed), 0 for the others.'),
   lastDuration: gauge('lsbackup_last_run_duration_seconds', 'How long the last run took.'),
   lastBytes: gauge('lsbackup_last_run_archive_bytes', 'Stored size of the archive of the last run that kept one.'),
-  successBytes: gauge('lsbackup_last_success_archive_bytes', 'Stored size of the newest successful backup.'),
-  previousSuccessBytes: gauge('lsbackup_previous_success_archive_bytes', 'Stored size of the successful backup before the newest one.'),
+  successBytes: gauge('lsbackup_last_success_archive_bytes', 'Stored size of the newest successful full backup (an incremental holds only what changed).'),
+  previousSuccessBytes: gauge('lsbackup_previous_success_archive_bytes', 'Stored size of the successful full backup before the newest one.'),
   runs: counter('lsbackup_runs_total', 'Runs of the job by status.'),
   hostStatus: gauge(
     'lsbackup_component_host_status',
@@ -52,6 +52,11 @@ export class MetricsStore {
   deleteMatching(key: MetricKey, match: Labels): void {
     const family = this.series.get(key);
     for (const [k, s] of family ?? []) if (Object.entries(match).every(([name, v]) => s.labels[name] === v)) family!.delete(k);
+  }
+
+  /** Drops every series of a job (`backup_job`), of every cluster. */
+  forgetJob(job: string): void {
+    for (const key of this.series.keys()) this.deleteMatching(key, { backup_job: job });
   }
 
   /** Takes over the series of a previous exposition (a textfile of the last run); other metrics in it are ignored. */

@@ -17,7 +17,8 @@ function words(event: RunEvent): string | undefined {
     case 'run.start':
       return `lsbackup ${event.operation} ${event.backupId} of cluster '${event.cluster}': ${event.components.length} component(s), ${event.hosts} host(s)${event.target ? ` -> ${event.target}` : ''}`;
     case 'component.skip':
-      return `- ${event.component}: skipped (${event.reason})`;
+      // As restore's plan says it: the reason may hold parentheses of its own, '(--skip)'.
+      return `- ${event.component}: skipped, ${event.reason}`;
     case 'host.start':
       return `  ${event.component} @ ${event.host}: started`;
     case 'step.start':
@@ -47,10 +48,16 @@ function words(event: RunEvent): string | undefined {
 /** Operations that move whole stored objects (an archive copied, metadata sidecars read): they count no entries. */
 export const countsNoEntries = (operation: ProgressEvent['operation']) => operation === 'get' || operation === 'prune';
 
-/** One line of figures: `backup: 1.2 GiB of 2.0 GiB, 96 MiB/s, 3 entries, hosts 1/4, ETA 9s`. */
+/**
+ * What a backup's bytes are: the hosts' streams as they arrive (tar of the collected files with
+ * its headers and padding, command output), not the data in the summary nor the stored archive.
+ */
+const BACKUP_BYTES = 'streamed from the hosts';
+
+/** One line of figures: `backup: 1.2 GiB streamed from the hosts, 96 MiB/s, 3 entries, hosts 1/4`. */
 export function describeProgress(event: ProgressEvent): string {
   const figures = [
-    `${formatBytes(event.bytes)}${event.totalBytes !== undefined ? ` of ${formatBytes(event.totalBytes)}` : ''}`,
+    `${formatBytes(event.bytes)}${event.totalBytes !== undefined ? ` of ${formatBytes(event.totalBytes)}` : ''}${event.operation === 'backup' ? ` ${BACKUP_BYTES}` : ''}`,
     `${formatBytes(event.bytesPerSecond)}/s`,
     ...(countsNoEntries(event.operation) ? [] : [`${event.entries} entries`]),
     ...(event.hostsTotal !== undefined ? [`hosts ${event.hostsDone ?? 0}/${event.hostsTotal}`] : []),
@@ -77,7 +84,7 @@ export function summary(event: Extract<RunEvent, { type: 'run.end' }>): string {
   const absent = idle.filter((r) => r.error?.startsWith('no hosts in inventory group'));
   const other = idle.filter((r) => !absent.includes(r));
   if (absent.length > 0) lines.push(`Not in this inventory (no hosts in their groups): ${absent.map((r) => r.component).join(', ')}`);
-  if (other.length > 0) lines.push(`Not run: ${other.map((r) => `${r.component} (${r.error ?? 'skipped'})`).join(', ')}`);
+  if (other.length > 0) lines.push(`Not run: ${other.map((r) => `${r.component}, ${r.error ?? 'skipped'}`).join('; ')}`);
   lines.push(`Result: ${event.status}${event.archive ? ` -> ${event.archive}` : ''}`);
   return lines.join('\n');
 }

@@ -38,7 +38,7 @@ dd{margin:0;word-break:break-all} .status{font-weight:600;display:block} .detail
 svg text{font:11px system-ui,sans-serif;fill:#5b6778}
 `;
 
-const STATUS_COLOURS: Record<string, string> = { success: '#2e9e48', partial: '#e0a020', failed: '#d2322d' };
+const STATUS_COLOURS: Record<string, string> = { success: '#2e9e48', partial: '#e0a020', failed: '#d2322d', damaged: '#7a1f9c' };
 const colour = (status: string) => STATUS_COLOURS[status] ?? '#8a94a3';
 
 function definitionList(values: [string, string | number | undefined][]): string {

@@ -117,7 +117,8 @@ function planComponents(staged: StagedBackup, inventory: Inventory, options: Res
     const base = { name: component.name, serial: false, together: false, after: [] as string[], tasks: [] as RestoreTask[], leftOut };
     if (options.only?.length && !options.only.includes(component.name)) return { ...base, skipReason: 'not selected (--only)' };
     if (options.skip?.includes(component.name)) return { ...base, skipReason: 'not selected (--skip)' };
-    if (backedUp.length === 0) return { ...base, skipReason: `nothing was backed up (${component.status})` };
+    // Why, as the backup recorded it (its status alone read `skipped, nothing was backed up (skipped)`).
+    if (backedUp.length === 0) return { ...base, skipReason: `nothing was backed up: ${component.error ?? component.status}` };
     const withData = backedUp.filter((h) => !leftOut.includes(h.name));
     if (withData.length === 0) return { ...base, skipReason: `every host of it left out (--skip-host ${leftOut.join(', ')})` };
 

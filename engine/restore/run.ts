@@ -274,8 +274,10 @@ async function verifyPass(
   options: RestoreOptions,
   pass: { stagingRoot: string; selected: (component: string) => boolean; expectedSha256: string | undefined; stream: boolean },
 ): Promise<StagedBackup> {
-  // Staging reads the whole backup before any host is touched: its progress shows against the stored size.
-  const staging = new ProgressMeter(options.reporter, 'stage', { totalBytes: await options.source.storedSize() });
+  // Staging reads the whole backup before any host is touched: its progress shows against the
+  // stored size. Stream mode stages nothing: that pass only reads and checks, as verify does.
+  const operation = pass.stream ? 'verify' : 'stage';
+  const staging = new ProgressMeter(options.reporter, operation, { totalBytes: await options.source.storedSize() });
   let newest;
   try {
     const opened = await options.source.openMeasured(staging.counter());

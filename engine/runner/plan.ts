@@ -137,7 +137,8 @@ function missingSecretReason(
 export function notRunningReason(loaded: LoadedRecipe, inventory: Inventory, options: Pick<PlanOptions, 'only' | 'skip'>): string | undefined {
   const name = loaded.recipe.metadata.name;
   if (options.only && options.only.length > 0 && !options.only.includes(name)) return 'not selected (--only)';
-  if (options.skip?.includes(name)) return 'skipped (--skip)';
+  // The reason follows the word 'skipped' wherever it is shown: it names why, not 'skipped' again.
+  if (options.skip?.includes(name)) return 'not selected (--skip)';
   const groups = ([] as string[]).concat(loaded.recipe.spec.hosts.group);
   if (hostsOfGroups(inventory, groups).length === 0) return `no hosts in inventory group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}`;
   return undefined;

@@ -13,6 +13,10 @@ export interface RunReport {
   durationMs?: number;
   archive?: string;
   /**
+   * What the stored backup is (metadata.json `kind`), once one was stored: an incremental holds only what changed since its base.
+   */
+  kind?: 'full' | 'incremental';
+  /**
    * The backup id (metadata.json `backupId`), once the backup started.
    */
   backupId?: string;

@@ -24,6 +24,9 @@ export function changedWhileRead(target: string, name: string, offset: number, c
 }
 
 export interface ResumingOptions {
+  /** The target's URI and the object's name, for the error said when the download is given up. */
+  target: string;
+  name: string;
   /** The object's size: an answer that ends short of it is a break too. */
   size: number;
   /** Opens the same object version from `offset` to its end; rejects with changedWhileRead if it is gone or replaced. */
@@ -36,6 +39,8 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
   let offset = 0;
   let breaksInARow = 0;
   let sinceBreak = 0;
+  /** Requests for the object: the first answer and each reopen (the SDK's own retries of one are not counted). */
+  let attempts = 1;
   /** The answer being read; none while the next one is being opened. */
   let current: Readable | undefined;
   const download = new Readable({
@@ -70,11 +75,12 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
     current = undefined;
     breaksInARow = sinceBreak >= PROGRESS_BYTES ? 1 : breaksInARow + 1;
     sinceBreak = 0;
-    if (breaksInARow > MAX_RESUMES) return void download.destroy(err);
+    if (breaksInARow > MAX_RESUMES) return void download.destroy(givenUp(options, offset, attempts, err));
     try {
       // A moment's pause, longer each time: a blip that broke the answer would break an instant retry too.
       await sleep(breaksInARow * 1000);
       if (download.destroyed) return;
+      attempts++;
       const body = await options.reopen(offset);
       if (download.destroyed) return void body.destroy();
       attach(body);
@@ -86,4 +92,13 @@ export function resumingDownload(first: Readable, options: ResumingOptions): Rea
 
   attach(first);
   return download;
+}
+
+/**
+ * The download given up: what broke it alone (an SDK's `aborted`, `socket hang up`) does not say
+ * which object, how far it got, or that it was already tried again.
+ */
+function givenUp(options: ResumingOptions, offset: number, attempts: number, last: Error): Error {
+  const message = `the download of ${options.name} from ${options.target} was given up after ${attempts} attempts, at byte ${offset} of ${options.size}; the last one failed with: ${last.message}`;
+  return new Error(message, { cause: last });
 }

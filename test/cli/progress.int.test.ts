@@ -131,6 +131,17 @@ describe('progress', () => {
     });
   }, 300_000);
 
+  it('restore --stream stages nothing: its first pass shows as verify (read and checked), not as staging', async () => {
+    const r = await runCli(['restore', small, '-t', target, '-b', build, '--recipes', recipes, '--stream', '--yes', '--json'], { env, timeoutMs: 300_000 });
+    expect(r.exitCode, cliOutput(r)).toBe(0);
+    const all = events(r.stdout);
+    expect(progressOf(all, 'stage'), cliOutput(r)).toEqual([]);
+    expect(progressOf(all, 'verify').at(-1), cliOutput(r)).toMatchObject({
+      bytes: (await stat(path.join(target, small))).size,
+      entries: await entriesIn(small),
+    });
+  }, 300_000);
+
   it('prune shows the bytes of the metadata sidecars it reads (what takes time on a remote target)', async () => {
     const sidecars = (await readdir(target)).filter((n) => n.endsWith('.metadata.json'));
     expect(sidecars.length).toBeGreaterThanOrEqual(1);
@@ -146,8 +157,9 @@ describe('progress', () => {
     const r = succeeded(await runCli(['apply', recipes, '-b', build, '-t', target, '--only', 'medium'], { env, timeoutMs: 300_000 }));
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('backup: '));
     expect(lines.length, cliOutput(r)).toBeGreaterThanOrEqual(2);
-    expect(lines[0]).toMatch(/^backup: [\d.]+ (B|KiB|MiB|GiB), [\d.]+ (B|KiB|MiB|GiB)\/s, 0 entries, hosts 0\/1$/);
-    expect(lines.at(-1)).toMatch(/^backup: 191 MiB, .*, 1 entries, hosts 1\/1$/);
+    // Said as what it counts: the hosts' streams, not the data in the summary nor the stored archive.
+    expect(lines[0]).toMatch(/^backup: [\d.]+ (B|KiB|MiB|GiB) streamed from the hosts, [\d.]+ (B|KiB|MiB|GiB)\/s, 0 entries, hosts 0\/1$/);
+    expect(lines.at(-1)).toMatch(/^backup: 191 MiB streamed from the hosts, .*, 1 entries, hosts 1\/1$/);
     // They come before the host's end line: the figures moved while it streamed.
     expect(r.stderr.indexOf(lines[0]!)).toBeLessThan(r.stderr.indexOf('medium @ localhost: success'));
   }, 300_000);
@@ -165,7 +177,7 @@ describe('progress', () => {
     const screen = await onTerminal(150, ['apply', recipes, '-b', build, '-t', target, '--only', 'medium']);
     const shown = [...screen.matchAll(/medium @ localhost\s+([\d.]+ (?:B|KiB|MiB|GiB))\s+\d+ entries/g)].map((m) => m[1]);
     expect(new Set(shown).size, screen).toBeGreaterThanOrEqual(2);
-    expect(screen).toMatch(/backup: [\d.]+ (B|KiB|MiB|GiB), .* hosts 0\/1/);
+    expect(screen).toMatch(/backup: [\d.]+ (B|KiB|MiB|GiB) streamed from the hosts, .* hosts 0\/1/);
     expect(screen).not.toContain('medium @ localhost: started'); // a plain log line: not in the live view
   }, 300_000);
 

@@ -183,7 +183,7 @@ backup:
     expect(meta.entries.filter((e) => /^tiny\/host\d+\/name\.txt$/.test(e.path))).toHaveLength(50);
     // Plain progress (stderr is not a TTY): every line is one whole event. A run longer than the
     // progress interval (5 s) adds whole progress lines too: how many depends on the machine's speed.
-    const progress = /^backup: [\d.]+ (B|KiB|MiB|GiB), [\d.]+ (B|KiB|MiB|GiB)\/s, \d+ entries, hosts \d+\/50$/;
+    const progress = /^backup: [\d.]+ (B|KiB|MiB|GiB) streamed from the hosts, [\d.]+ (B|KiB|MiB|GiB)\/s, \d+ entries, hosts \d+\/50$/;
     const lines = r.stderr
       .trimEnd()
       .split('\n')

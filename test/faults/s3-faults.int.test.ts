@@ -302,6 +302,32 @@ describe('S3 endpoint lost mid-upload', () => {
     }
   }, 300_000);
 
+  it('verify of a backup whose download keeps breaking off: says the target, the object, how far it got and how many attempts', async () => {
+    const prefix = 'verify-cut/';
+    const env = { XDG_CACHE_HOME: path.join(ws.dir, 'cache-verifycut') };
+    const direct = await ws.write('config-verifycut.yaml', JSON.stringify({ targets: [s3Target(prefix, server.endpoint)] }));
+    const stored = await runCli(['apply', path.join(ws.dir, 'recipes'), '-b', path.join(ws.dir, 'build'), '-c', direct, '-q'], { env, timeoutMs: 240_000 });
+    expect(stored.exitCode, stored.stderr).toBe(0);
+    const listed = await raw.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    const archive = listed.Contents!.find((o) => o.Key!.endsWith('.tar.gz'))!;
+    const name = archive.Key!.slice(prefix.length);
+    // Every answer for the archive, resumed ones too, breaks off after 1 MiB: 6 attempts, 6 MiB of ~12.
+    const proxy = await startS3Proxy(server.endpoint, {
+      cutAnswerAfter: (req) => (req.method === 'GET' && new URL(req.url!, 'http://proxy').pathname.endsWith(`/${name}`) ? 1024 * 1024 : undefined),
+    });
+    try {
+      const config = await ws.write('config-verifycut-proxy.yaml', JSON.stringify({ targets: [s3Target(prefix, proxy.endpoint)] }));
+      const r = await runCli(['verify', name, '-c', config], { env, timeoutMs: 240_000 });
+      expect(r.exitCode, r.stdout + r.stderr).not.toBe(0);
+      const said = `the download of ${name} from s3://${BUCKET}/${prefix} was given up after 6 attempts, at byte ${6 * 1024 * 1024} of ${archive.Size}; the last one failed with: aborted`;
+      expect(r.stdout + r.stderr).toContain(`the read broke off in entry 'app/localhost/big.bin': ${said}; what follows was not checked: verify again`);
+      // verify's second read, for the stored digest, is said the same way.
+      expect(r.stdout).toContain(`reading it again for its stored digest broke off too: ${said}; the digest was not checked: verify again`);
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
+
   it('prune deletes in DeleteObjects batches, not one request per object', async () => {
     const prefix = 'prune-batch/';
     // Prune goes by the metadata sidecar (cluster, time): an archive without one is kept.

@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseSamples, type Sample } from '../../engine/metrics/text-format.js';
 import { recipeYaml, runCli, spawnCli, succeeded, workspace, cliOutput } from '../helpers/cli.js';
@@ -110,6 +111,47 @@ describe('--metrics-textfile', () => {
     expect(aDirectory.stderr).not.toMatch(/unexpected error/);
     expect(await archivesIn(path.join(ws.dir, 'backups'))).toHaveLength(1);
   });
+  it('an incremental job: the size pair the "size dropped" alert compares stays the fulls\', in the textfile and as the catalog seeds it', async () => {
+    // Random bytes that do not change: the full stores them, the incrementals only refer to them.
+    await ws.write('data/big.bin', randomBytes(256 * 1024).toString('base64'));
+    await ws.write('recipes/app.yaml', recipeYaml('app', `hosts: { group: app }\nbackup:\n  collect:\n    - path: ${path.join(ws.dir, 'data')}\n`));
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n' +
+        '  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./backups]\n    incremental: { fullEvery: 7d }\n',
+    );
+    const run = () => runCli(['run', '--metrics-textfile', 'm.prom'], { cwd: ws.dir, env: env() });
+    succeeded(await run());
+    const [full] = await archivesIn(path.join(ws.dir, 'backups'));
+    const fullBytes = (await stat(path.join(ws.dir, 'backups', full!))).size;
+    await ws.write('data/small.txt', 'changed after the full\n');
+    succeeded(await run());
+    const incremental = (await archivesIn(path.join(ws.dir, 'backups'))).find((n) => n !== full)!;
+    const meta = JSON.parse(await readFile(path.join(ws.dir, 'backups', `${incremental}.metadata.json`), 'utf8')) as { kind: string; finishedAt: string };
+    expect(meta.kind).toBe('incremental');
+    const incrementalBytes = (await stat(path.join(ws.dir, 'backups', incremental))).size;
+    expect(incrementalBytes).toBeLessThan(0.7 * fullBytes); // what the alert would have taken for a shrink
+
+    const job = { cluster: 'shop', backup_job: 'nightly' };
+    const expectFullsPair = (samples: Sample[]) => {
+      expect(valueOf(samples, 'lsbackup_last_success_archive_bytes', job)).toBe(fullBytes);
+      expect(valueOf(samples, 'lsbackup_previous_success_archive_bytes', job)).toBeUndefined();
+    };
+    const recorded = await checkedSamples(await readFile(path.join(ws.dir, 'm.prom'), 'utf8'));
+    expect(valueOf(recorded, 'lsbackup_last_run_archive_bytes', job)).toBe(incrementalBytes);
+    expect(valueOf(recorded, 'lsbackup_last_success_timestamp_seconds', job)).toBeGreaterThanOrEqual(Date.parse(meta.finishedAt) / 1000);
+    expectFullsPair(recorded);
+
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const url = (await jsonLines(child.stdout!).waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    const seededSamples = await seeded(url, job);
+    // The catalog's time of the newest success: the incremental's.
+    expect(valueOf(seededSamples, 'lsbackup_last_success_timestamp_seconds', job)).toBe(Date.parse(meta.finishedAt) / 1000);
+    expectFullsPair(seededSamples);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it("two jobs sharing one textfile: a run that ends later keeps what another job's run recorded meanwhile (its failure is not undone)", async () => {
     // 'nightly' reads the textfile, then waits in its snapshot step until the test lets it go;
     // meanwhile 'hourly' (another cluster, another target) fails and records that.
@@ -151,6 +193,18 @@ describe('--metrics-textfile', () => {
 
 /** Free space of the 'often' job's target (recorded after its run is counted). */
 const oftenFree = (samples: Sample[]) => samples.find((s) => s.name === 'lsbackup_target_free_bytes' && s.labels.target?.endsWith('often'))?.value;
+
+/** Scrapes `url` until the job of `labels` has a last success (read from the catalog in the background), generously. */
+async function seeded(url: string, labels: Record<string, string>): Promise<Sample[]> {
+  const deadline = Date.now() + 120_000;
+  let samples: Sample[] = [];
+  while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
+    if (Date.now() > deadline) throw new Error(`${labels.backup_job} never seeded:\n${JSON.stringify(samples, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    samples = await checkedSamples(await (await fetch(url)).text());
+  }
+  return samples;
+}
 
 describe('schedule --metrics-listen', () => {
   it("serves /metrics: after a restart the last success comes from the target's catalog, and each run is counted", async () => {
@@ -202,6 +256,60 @@ describe('schedule --metrics-listen', () => {
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
   });
+  it('a backup a verify found damaged is no last success: after a restart the catalog gives the newest one that restores', async () => {
+    await writeRecipe('head -c 5000 /dev/urandom | base64');
+    await ws.write(
+      'lsbackup.config.yaml',
+      'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./nightly]\n',
+    );
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    const [good, damaged] = await archivesIn(path.join(ws.dir, 'nightly'));
+    const goodMeta = JSON.parse(await readFile(path.join(ws.dir, 'nightly', `${good}.metadata.json`), 'utf8')) as { finishedAt: string };
+    // The newest copy rots on the disk; a verify finds it and records it damaged.
+    const file = path.join(ws.dir, 'nightly', damaged!);
+    const bytes = await readFile(file);
+    bytes.fill(0x58, 200, 260);
+    await writeFile(file, bytes);
+    const verified = await runCli(['verify', damaged!, '-t', path.join(ws.dir, 'nightly')], { cwd: ws.dir, env: env() });
+    expect(verified.exitCode, cliOutput(verified)).toBe(1);
+    expect(verified.stdout).toContain(`recorded       in the target (${damaged}.damaged)`);
+
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const log = jsonLines(child.stdout!);
+    const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    const labels = { cluster: 'shop', backup_job: 'nightly' };
+    const samples = await seeded(url, labels);
+    expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(goodMeta.finishedAt) / 1000);
+    expect(valueOf(samples, 'lsbackup_last_success_archive_bytes', labels)).toBe((await stat(path.join(ws.dir, 'nightly', good!))).size);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
+  it('a job a reload takes out of the config leaves /metrics (its last success would age into a no-recent-success alert)', async () => {
+    await writeRecipe('echo hello');
+    const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
+    const nightly = '  nightly:\n    schedule: "0 0 1 1 *"\n    targets: [./nightly]\n';
+    const weekly = '  weekly:\n    schedule: "0 0 1 1 *"\n    targets: [./weekly]\n';
+    await ws.write('lsbackup.config.yaml', header + nightly + weekly);
+    succeeded(await runCli(['run', '--job', 'nightly'], { cwd: ws.dir, env: env() }));
+    succeeded(await runCli(['run', '--job', 'weekly'], { cwd: ws.dir, env: env() }));
+    child = spawnCli(['schedule', '--json', '--metrics-listen', '127.0.0.1:0'], { cwd: ws.dir, env: env() });
+    const log = jsonLines(child.stdout!);
+    const url = (await log.waitFor((l) => l.type === 'schedule.metrics')).line.url as string;
+    await seeded(url, { cluster: 'shop', backup_job: 'nightly' });
+    await seeded(url, { cluster: 'shop', backup_job: 'weekly' });
+
+    await ws.write('lsbackup.config.yaml', header + nightly);
+    child.kill('SIGHUP');
+    await log.waitFor((l) => l.type === 'schedule.reload' && !(l.jobs as string[]).includes('weekly'));
+    const samples = await checkedSamples(await (await fetch(url)).text());
+    expect(samples.filter((s) => s.labels.backup_job === 'weekly')).toEqual([]);
+    expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', { cluster: 'shop', backup_job: 'nightly' })).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it('a job added by a reload (SIGHUP) gets its last success from the catalog too', async () => {
     await writeRecipe('echo hello');
     const header = 'apiVersion: lsbackup/v1\nkind: Config\ncluster: shop\nbuild: ./build\nrecipes: [./recipes]\njobs:\n';
@@ -222,13 +330,7 @@ describe('schedule --metrics-listen', () => {
     await log.waitFor((l) => l.type === 'schedule.reload' && (l.jobs as string[]).includes('weekly'));
 
     const labels = { cluster: 'shop', backup_job: 'weekly' };
-    const deadline = Date.now() + 120_000;
-    let samples: Sample[] = [];
-    while (valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels) === undefined) {
-      if (Date.now() > deadline) throw new Error(`weekly never seeded:\n${JSON.stringify(samples, null, 1)}`);
-      await new Promise((r) => setTimeout(r, 200));
-      samples = await checkedSamples(await (await fetch(url)).text());
-    }
+    const samples = await seeded(url, labels);
     expect(valueOf(samples, 'lsbackup_last_success_timestamp_seconds', labels)).toBe(Date.parse(meta.finishedAt) / 1000);
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);

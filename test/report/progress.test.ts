@@ -141,7 +141,7 @@ describe('the plain progress line', () => {
         hostsDone: 1,
         hostsTotal: 4,
       }),
-    ).toBe('backup: 1.5 GiB of 2.0 GiB, 96 MiB/s, 3 entries, hosts 1/4, ETA 6s');
+    ).toBe('backup: 1.5 GiB of 2.0 GiB streamed from the hosts, 96 MiB/s, 3 entries, hosts 1/4, ETA 6s');
     expect(describeProgress({ type: 'progress', operation: 'stage', bytes: 100, entries: 0, bytesPerSecond: 0, etaSeconds: 125 })).toBe(
       'stage: 100 B, 0 B/s, 0 entries, ETA 2m05s',
     );

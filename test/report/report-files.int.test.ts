@@ -239,6 +239,25 @@ describe('--report-format html', () => {
     await page.close();
   });
 
+  it('the chart marks a backup a verify found damaged as damaged, not as the success its run recorded', async () => {
+    await writeDb(false);
+    succeeded(await apply('shop'));
+    const [damaged] = (await readdir(target())).filter((n) => n.endsWith('.tar.gz'));
+    const file = path.join(target(), damaged!);
+    const bytes = await readFile(file);
+    bytes.fill(0x58, 100, 160);
+    await writeFile(file, bytes);
+    const verified = await runCli(['verify', damaged!, '-t', target()], { env: env() });
+    expect(verified.exitCode, cliOutput(verified)).toBe(1);
+    const report = path.join(ws.dir, 'report.html');
+    succeeded(await apply('shop', '--report', report, '--report-format', 'html'));
+    const page = await browser.newPage();
+    await page.goto(`file://${report}`);
+    expect(await page.$$eval('#history rect.backup', (rects) => rects.map((r) => r.getAttribute('data-status')))).toEqual(['damaged', 'success']);
+    expect(await page.$eval('#history', (svg) => svg.textContent)).toContain('damaged'); // in the legend
+    await page.close();
+  });
+
   it('shows names holding markup as text: a component called <script> does not run', async () => {
     const hostile = '<script>window.pwned=1</script>';
     const report: RunReport = {

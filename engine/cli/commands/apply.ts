@@ -45,6 +45,7 @@ export async function applyCommand(recipePaths: string[], options: ApplyOptions,
     try {
       const result = await backup.run({ ...run, reporter: reportRecorder(run.reporter, report) });
       Object.assign(report, { status: result.status, archive: result.archive, bytes: result.bytes, sha256: result.sha256, targets: result.copies });
+      if (result.archive && result.metadata?.kind) report.kind = result.metadata.kind;
       exitCode = result.exitCode;
     } finally {
       run.close();

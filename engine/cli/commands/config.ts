@@ -9,6 +9,7 @@ import { effectiveJobs } from '../../jobs/resolve.js';
 import { checkJobs } from '../../jobs/check.js';
 import { retentionWarnings } from '../../jobs/retention.js';
 import { incrementalWarnings } from '../../jobs/backup-settings.js';
+import { verifyWarnings } from '../../jobs/verify-copies.js';
 import { ExitCode, formatProblem, invalid, LsError } from '../../errors.js';
 import { errorEvent, printJsonEvents, problemRecord } from '../../report/json-lines.js';
 import type { Redactor } from '../../secrets/types.js';
@@ -42,7 +43,13 @@ export async function configValidateCommand(options: ConfigCommandOptions, redac
   const problems = config ? (await checkJobs(config, redactor, checked.source)).problems : checked.problems;
   const effective = config ? effectiveJobs(config) : [];
   const jobs = effective.map((j) => j.name);
-  const warnings = config ? [...retentionWarnings(effective, config.encryption), ...incrementalWarnings(effective, config.encryption)] : [];
+  const warnings = config
+    ? [
+        ...retentionWarnings(effective, config.encryption),
+        ...incrementalWarnings(effective, config.encryption),
+        ...verifyWarnings(effective, config.encryption),
+      ]
+    : [];
   if (options.json) {
     // The result, then (invalid) the failure as every command reports one.
     const failure = problems.length > 0 ? [errorEvent(invalid('Config', problems), ExitCode.config)] : [];

@@ -37,6 +37,9 @@ export async function scheduleCommand(options: ScheduleOptions, redactor: Redact
     else process.stderr.write(redactor.redact(`${new Date().toISOString()} ${visibleControls(describe(entry))}`) + '\n');
     // A job added by a reload gets its last-success figures from the catalog, as the jobs at start did.
     if (entry.type === 'schedule.job' && entry.change === 'added') added.push(entry.job);
+    // A job taken out of the config: its series go too, or its last success aged into a
+    // 'no recent success' alert (and a last failure alerted) for a job that no longer exists.
+    if (entry.type === 'schedule.job' && entry.change === 'removed') metrics?.forgetJob(entry.job);
     if (entry.type === 'schedule.reload' && added.length > 0) seedMetrics?.(added.splice(0));
   };
   let seedMetrics: ((jobs?: string[]) => void) | undefined;
