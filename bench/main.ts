@@ -17,7 +17,7 @@ import { sampleStagingUse } from './staging-peak.js';
 import { incremental, type IncrementalReport } from './incremental.js';
 import { localHost, LOCAL_NAMES, LOCAL_SPEC } from './local.js';
 import { catalog } from './catalog.js';
-import { hostsCpuSeconds } from './host-cpu.js';
+import { hostsCpuGroup } from './host-cpu.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const cli = join(repo, 'dist/cli/lsbackup.js');
@@ -264,18 +264,22 @@ async function cluster(fleet: Fleet, hostDir: string, hosts: number) {
   // bash for pipefail: a host that failed must fail the measurement, not hide behind zstd's exit 0.
   const fanout = ['bash', '-o', 'pipefail', '-c', `xargs -d '\\n' -n 1 -P 16 sh -c < ${commands} | zstd -3 -T0 -q > ${out}/fanout.zst`];
   // What the hosts themselves spend (sshd, shells, cat, tar), counted beside each contender's own CPU.
-  const hostsCpu = () => hostsCpuSeconds(fleet.hosts.slice(0, hosts).map((h) => h.pid));
-  await compare(
-    `cluster ${hosts} hosts`,
-    bytes,
-    [
-      { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
-      { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
-      { name: `ssh fan-out | zstd -3 -T0, ${hosts} hosts`, argv: fanout, after: clean },
-    ],
-    runs,
-    hostsCpu,
-  );
+  const hostsCpu = hostsCpuGroup(fleet.hosts.slice(0, hosts).map((h) => h.pid));
+  try {
+    await compare(
+      `cluster ${hosts} hosts`,
+      bytes,
+      [
+        { name: `lsbackup tar.zst, ${hosts} hosts`, argv: apply, after: clean },
+        { name: `ansible-playbook, ${hosts} hosts`, argv: ['ansible-playbook', '-i', inv, playbook], after: clean },
+        { name: `ssh fan-out | zstd -3 -T0, ${hosts} hosts`, argv: fanout, after: clean },
+      ],
+      runs,
+      hostsCpu?.read,
+    );
+  } finally {
+    hostsCpu?.remove();
+  }
 }
 
 /** (c) peak RSS: 1 GiB against ~4 GiB (tar.zst); many hosts at once is the `many` group. */
