@@ -21,6 +21,7 @@ import { bodiesFromSecondPass, SecondPass } from './second-pass.js';
 import { stageChain } from './chain.js';
 import { refuseForeignSidecars } from './sidecars.js';
 import { madeAsAnotherBackup } from './made-as.js';
+import { unrepeatedVars } from './unrepeated-vars.js';
 import { describeChecks, describeRestorePlan, restorePlanEvents } from './describe-plan.js';
 import { describeLackingData, stepsLackingData } from './missing-step-data.js';
 import type { EventBody } from '../shapes/events.generated.js';
@@ -208,6 +209,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
     const runnable = components.filter((c) => !c.skipReason);
     // Said before the prompt and in the run's output (-q too), not only in the plan.
     if (madeAs) options.reporter.emit({ type: 'warning', message: madeAs.message });
+    for (const warning of unrepeatedVars(staged.metadata, components, options.varOverrides)) options.reporter.emit({ type: 'warning', ...warning });
     if (options.dryRun) {
       return { exitCode: ExitCode.ok, status: 'dry-run', planText, planEvents: restorePlanEvents(options.source.name, staged, components, details) };
     }

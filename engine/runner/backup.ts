@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { ownValue } from '../own.js';
 import { buffer } from 'node:stream/consumers';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -275,15 +276,20 @@ function buildMetadata(
     hosts: [...options.inventory.hosts.values()]
       .filter((h) => hostNames.has(h.name))
       .map((h) => ({ name: h.name, address: h.connection.address, groups: h.groups })),
-    components: outcomes.map((o) => ({
-      name: o.name,
-      recipe: o.recipe,
-      componentVersion: o.componentVersion ?? null,
-      status: o.status,
-      durationMs: o.durationMs,
-      ...(o.error ? { error: o.error } : {}),
-      hosts: o.hosts,
-    })),
+    components: outcomes.map((o) => {
+      // Names only: a value may be a secret. Restore says which of them it does not set again.
+      const varOverrides = Object.keys(ownValue(options.varOverrides, o.recipe.name) ?? {}).sort();
+      return {
+        name: o.name,
+        recipe: o.recipe,
+        componentVersion: o.componentVersion ?? null,
+        status: o.status,
+        durationMs: o.durationMs,
+        ...(o.error ? { error: o.error } : {}),
+        ...(varOverrides.length > 0 ? { varOverrides } : {}),
+        hosts: o.hosts,
+      };
+    }),
     entries,
   };
 }

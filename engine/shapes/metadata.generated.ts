@@ -139,6 +139,10 @@ export interface ComponentRecord {
    */
   componentVersion: string | null;
   /**
+   * Names of the recipe's vars this run set (--var, or the config's components.vars); their values are not recorded, as one may be a secret. Restore warns of each one its restore steps read that it does not set.
+   */
+  varOverrides?: string[];
+  /**
    * Every host the component ran on.
    */
   hosts: ComponentHostRecord[];
