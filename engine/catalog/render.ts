@@ -25,7 +25,8 @@ const listedStatus = (b: BackupSummary) => (b.damaged === undefined ? b.status :
 export function renderBackupList(backups: BackupSummary[]): string {
   if (backups.length === 0) return 'no lsbackup archives in this target';
   const rows = backups.map((b) => [
-    b.name,
+    // Listed by the time its metadata records: a copy under another name is marked, the legend says why.
+    b.renamed ? `${b.name} ${RENAMED_MARK}` : b.name,
     when(b.time),
     formatBytes(b.size),
     listedStatus(b),
@@ -39,9 +40,13 @@ export function renderBackupList(backups: BackupSummary[]): string {
   ]);
   const table = renderTable(['NAME', 'TIME', 'SIZE', 'STATUS', 'COMPONENTS', 'CLUSTER', 'JOB', 'KIND', 'BASE'], rows);
   const damaged = [...new Set(backups.flatMap((b) => (b.damaged === undefined ? [] : [b.damaged])))];
-  if (damaged.length === 0) return table;
-  return `${table}\n${damagedLegend(damaged)}`;
+  const legends = [...(backups.some((b) => b.renamed) ? [RENAMED_LEGEND] : []), ...(damaged.length > 0 ? [damagedLegend(damaged)] : [])];
+  return [table, ...legends].join('\n');
 }
+
+const RENAMED_MARK = '(renamed)';
+const RENAMED_LEGEND =
+  "(renamed): stored under another name than the run that made it (TIME and CLUSTER are that run's); restoring it restores that backup ('lsbackup show <name>' says which)";
 
 function damagedLegend(damaged: string[]): string {
   return (

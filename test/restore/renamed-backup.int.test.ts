@@ -124,6 +124,11 @@ describe.each(KINDS)('a backup stored under another backup of its cluster (%s)',
     expect(shown.stdout, cliOutput(shown)).toContain(`renamed     this archive was made as ${label(older)} (started ${olderStartedAt}), not as its name says`);
     const shownJson = await runCli(['show', newer, '-t', target, '--json', ...access(kind)]);
     expect(JSON.parse(shownJson.stdout.trim()), cliOutput(shownJson)).toMatchObject({ type: 'show.backup', name: newer, madeAs: label(older) });
+    // list marks both names, and its legend says what the mark means.
+    const listed = await runCli(['list', '-t', target, ...access(kind)]);
+    expect(listed.exitCode, cliOutput(listed)).toBe(0);
+    for (const name of [older, newer]) expect(listed.stdout).toContain(`${name} (renamed)`);
+    expect(listed.stdout).toContain("(renamed): stored under another name than the run that made it (TIME and CLUSTER are that run's)");
   }, 300_000);
 
   it("restore --dry-run of the newer name: the plan says, before what was checked, that it restores the older backup's data; --json too", async () => {
