@@ -9,12 +9,14 @@
  * after the verify is a full.
  */
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliOutput, jsonEvents, runCli, type CliResult } from '../helpers/cli.js';
 import { createCluster, type Cluster } from '../helpers/cluster.js';
 import { createBucket, s3ClientOf, s3TargetFlags, startSwiftS3, type S3Server } from '../infra/swift.js';
+import { parseBackupName } from '../../engine/archive/index.js';
 
 const TIMEOUT_MS = 300_000;
 const BUCKET = 'lsb-incr';
@@ -22,7 +24,6 @@ let s3: S3Server;
 let client: S3Client;
 let cluster: Cluster;
 let tree: string;
-let local: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
@@ -32,9 +33,7 @@ beforeAll(async () => {
   cluster = await createCluster({ local: ['app'] });
   const data = cluster.dataDir('localhost');
   tree = path.join(data, 'tree');
-  local = path.join(cluster.dir, 'local-copy');
   await mkdir(path.join(tree, 'sub'), { recursive: true });
-  await mkdir(local);
   await cluster.hostVars('localhost', { data });
   await cluster.writeRecipe(
     'app',
@@ -49,19 +48,35 @@ afterAll(async () => {
 });
 
 const cli = (args: string[]) => runCli(args, { env, timeoutMs: TIMEOUT_MS });
-const targets = (prefix: string) => [...s3TargetFlags(s3, `s3://${BUCKET}/${prefix}`), '-t', local];
+/**
+ * The local directory each test's chain is also stored in, one per bucket prefix: a directory
+ * shared by the tests held the previous test's backup of the same second, so a run stored there
+ * as `…Z_1` and in the bucket as `…Z` (two names for one backup), and the test used the wrong one.
+ */
+const localCopy = (prefix: string) => {
+  const dir = path.join(cluster.dir, `local-${prefix}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+};
+const targets = (prefix: string) => [...s3TargetFlags(s3, `s3://${BUCKET}/${prefix}`), '-t', localCopy(prefix)];
 
-/** One run into both targets: the stored name and what its metadata says of the chain. */
+/**
+ * One run into both targets: the name it got in the bucket (the tests work on the bucket) and
+ * what its metadata says of the chain. A name taken in one target only (a backup of the same
+ * second removed from the other) gives the copies different names (`…Z` and `…Z_1`): each
+ * target's own is read from its `archive.stored` event.
+ */
 async function backup(prefix: string, mode: '--full' | '--incremental'): Promise<{ name: string; kind: string; base?: string; refs: number; output: string }> {
   const run = await cli(['apply', cluster.recipes, '-b', cluster.build, ...targets(prefix), mode, '--json']);
   expect(run.exitCode, cliOutput(run)).toBe(0);
-  const name = jsonEvents<{ name: string }>(run.stdout, 'archive.stored')[0]!.name;
-  const metadata = JSON.parse(await readFile(path.join(local, `${name}.metadata.json`), 'utf8')) as {
+  const stored = jsonEvents<{ name: string; target: string }>(run.stdout, 'archive.stored');
+  const nameIn = (bucket: boolean) => stored.find((e) => e.target.startsWith('s3://') === bucket)!.name;
+  const metadata = JSON.parse(await readFile(path.join(localCopy(prefix), `${nameIn(false)}.metadata.json`), 'utf8')) as {
     kind: string;
     base?: { archive: string };
     entries: { ref?: string }[];
   };
-  return { name, kind: metadata.kind, base: metadata.base?.archive, refs: metadata.entries.filter((e) => e.ref).length, output: cliOutput(run) };
+  return { name: nameIn(true), kind: metadata.kind, base: metadata.base?.archive, refs: metadata.entries.filter((e) => e.ref).length, output: cliOutput(run) };
 }
 
 const inBucket = (prefix: string) => s3TargetFlags(s3, `s3://${BUCKET}/${prefix}`);
@@ -137,10 +152,10 @@ it(
     await writeFile(path.join(tree, 'more.txt'), 'more, changed\n');
     const next = await backup('other', '--incremental');
     expect(next.base).toBe(afterS3Loss.name);
-    for (const n of await readdir(local)) if (n.startsWith(afterS3Loss.name)) await rm(path.join(local, n));
+    for (const n of await readdir(localCopy('other'))) if (n.startsWith(afterS3Loss.name)) await rm(path.join(localCopy('other'), n));
     const afterLocalLoss = await backup('other', '--incremental');
     expect(afterLocalLoss.kind).toBe('full');
-    expect(afterLocalLoss.output).toContain(`${local} lacks ${afterS3Loss.name}, which the chain of ${next.name} needs`);
+    expect(afterLocalLoss.output).toContain(`${localCopy('other')} lacks ${afterS3Loss.name}, which the chain of ${next.name} needs`);
   },
   TIMEOUT_MS,
 );
@@ -151,7 +166,7 @@ it(
     await freshTree('one\n');
     const full = await backup('overwritten', '--full');
     // Other bytes under the base's key, as many as it had (what no listing shows); the sidecars still agree with each other.
-    const { size } = await stat(path.join(local, full.name));
+    const { size } = await stat(path.join(localCopy('overwritten'), full.name));
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `overwritten/${full.name}`, Body: Buffer.alloc(size, 7) }));
     await writeFile(path.join(tree, 'changing.txt'), 'two\n');
     // The run reads sidecars only (reading the base whole would cost what the incremental saves).
@@ -167,7 +182,7 @@ it(
     expect(verify.exitCode, cliOutput(verify)).not.toBe(0);
     expect(verify.stdout).toContain(`${full.name}: `);
     // The local copy of the chain is intact and still serves.
-    const fromLocal = await cli(['restore', incr.name, '-t', local, '-b', cluster.build, '--recipes', cluster.recipes, '--yes']);
+    const fromLocal = await cli(['restore', incr.name, '-t', localCopy('overwritten'), '-b', cluster.build, '--recipes', cluster.recipes, '--yes']);
     expect(fromLocal.exitCode, cliOutput(fromLocal)).toBe(0);
     expect(await readFile(path.join(tree, 'changing.txt'), 'utf8')).toBe('two\n');
 
@@ -190,7 +205,7 @@ it(
     // Was: an incremental on it, said success, whose restore refused (the base's bytes are not there).
     const next = await backup('resized', '--incremental');
     expect([next.kind, next.refs], next.output).toEqual(['full', 0]);
-    const { size } = await stat(path.join(local, full.name));
+    const { size } = await stat(path.join(localCopy('resized'), full.name));
     expect(next.output).toContain(
       `${full.name} is 4096 bytes in s3://${BUCKET}/resized, its .sha256 sidecar records ${size}: the archive was replaced or damaged`,
     );
@@ -208,7 +223,10 @@ it(
     const first = await backup('replaced', '--incremental');
     expect(first.base).toBe(full.name);
     await writeFile(path.join(tree, 'changing.txt'), 'three\n');
-    const other = await backup('replaced', '--full');
+    // The copy is told by its metadata's start time, which names carry to the second: `other` is
+    // made in another second than `first` (backed up again until it is; docs/restore.md).
+    let other = await backup('replaced', '--full');
+    while (parseBackupName(other.name)!.time.getTime() === parseBackupName(first.name)!.time.getTime()) other = await backup('replaced', '--full');
     // `other` and its sidecars copied over the newest incremental's names, its .sha256 naming them; then removed.
     for (const suffix of ['', '.metadata.json']) {
       await client.send(

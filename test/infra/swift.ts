@@ -80,9 +80,15 @@ export async function startSwiftS3(): Promise<S3Server> {
     ['container', containerPort],
     ['object', objectPort],
   ] as const) {
+    // As consistent as S3: an object is listed once its PUT returned. Swift's object server gives
+    // up on a container update that takes over 1 s and leaves it to an updater daemon (not run
+    // here), so on a loaded machine a stored object could stay out of every listing for good (an
+    // incremental then saw the newest backup without its metadata sidecar). It waits up to 60 s
+    // instead, as does the proxy for the object server's answer.
+    const consistent = kind === 'object' ? 'conn_timeout = 20\nnode_timeout = 60\ncontainer_update_timeout = 60\n' : '';
     writeFileSync(
       join(dir, `${kind}-server.conf`),
-      common(port) + `[pipeline:main]\npipeline = ${kind}-server\n\n[app:${kind}-server]\nuse = egg:swift#${kind}\n`,
+      common(port) + `[pipeline:main]\npipeline = ${kind}-server\n\n[app:${kind}-server]\nuse = egg:swift#${kind}\n${consistent}`,
     );
   }
   // pipeline name -> egg entry point (they differ only for proxy-logging)
@@ -91,7 +97,7 @@ export async function startSwiftS3(): Promise<S3Server> {
     join(dir, 'proxy-server.conf'),
     common(proxyPort) +
       `[pipeline:main]\npipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server\n\n` +
-      `[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n\n` +
+      `[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\nnode_timeout = 60\n\n` +
       `[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n\n` +
       `[filter:tempauth]\nuse = egg:swift#tempauth\nuser_${ACCOUNT}_${USER} = ${secret} .admin\n\n` +
       `[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = ${HOST}:${memcachePort}\n\n` +
